@@ -1,0 +1,167 @@
+//! Bounded reading of big-endian TLS structures.
+//!
+//! A [`Reader`] never reads past the slice it was given, and a length-prefixed sub-reader
+//! never reads past its prefix: a hostile length can produce an error, never a panic or an
+//! out-of-bounds read.
+
+use std::fmt;
+
+/// Why bytes could not be decoded, and where (offset from the start of the outermost reader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub offset: usize,
+    pub what: String,
+}
+
+impl DecodeError {
+    pub fn new(offset: usize, what: impl Into<String>) -> Self {
+        DecodeError {
+            offset,
+            what: what.into(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte offset {}", self.what, self.offset)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A cursor over a byte slice that remembers its absolute offset for error messages.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader {
+            buf,
+            pos: 0,
+            base: 0,
+        }
+    }
+
+    /// Absolute offset of the next byte.
+    pub fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    pub fn rest(&mut self) -> &'a [u8] {
+        let r = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        r
+    }
+
+    pub fn peek_rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
+    pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::new(
+                self.offset(),
+                format!(
+                    "{what}: needs {n} bytes, {} left",
+                    self.remaining()
+                ),
+            ));
+        }
+        let r = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(r)
+    }
+
+    pub fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    pub fn u16(&mut self, what: &str) -> Result<u16, DecodeError> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    pub fn u24(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let b = self.take(3, what)?;
+        Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
+    }
+
+    pub fn u32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A sub-reader over the next `n` bytes.
+    pub fn sub(&mut self, n: usize, what: &str) -> Result<Reader<'a>, DecodeError> {
+        let base = self.offset();
+        let buf = self.take(n, what)?;
+        Ok(Reader { buf, pos: 0, base })
+    }
+
+    /// A sub-reader over a vector with a 1-byte length prefix.
+    pub fn sub_u8(&mut self, what: &str) -> Result<Reader<'a>, DecodeError> {
+        let n = self.u8(what)? as usize;
+        self.sub(n, what)
+    }
+
+    /// A sub-reader over a vector with a 2-byte length prefix.
+    pub fn sub_u16(&mut self, what: &str) -> Result<Reader<'a>, DecodeError> {
+        let n = self.u16(what)? as usize;
+        self.sub(n, what)
+    }
+
+    /// A sub-reader over a vector with a 3-byte length prefix.
+    pub fn sub_u24(&mut self, what: &str) -> Result<Reader<'a>, DecodeError> {
+        let n = self.u24(what)? as usize;
+        self.sub(n, what)
+    }
+
+    /// Fails unless every byte was consumed: trailing bytes in a length-delimited structure
+    /// mean the peer (or our parse) is wrong, and must not pass silently.
+    pub fn expect_end(&self, what: &str) -> Result<(), DecodeError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::new(
+                self.offset(),
+                format!("{what}: {} trailing bytes", self.remaining()),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_reader_is_bounded_and_reports_absolute_offsets() {
+        let bytes = [0x00, 0x02, 0xaa, 0xbb, 0xcc];
+        let mut r = Reader::new(&bytes);
+        let mut inner = r.sub_u16("list").unwrap();
+        assert_eq!(inner.u16("item").unwrap(), 0xaabb);
+        let err = inner.u8("more").unwrap_err();
+        assert_eq!(err.offset, 4);
+        assert_eq!(r.u8("tail").unwrap(), 0xcc);
+    }
+
+    #[test]
+    fn hostile_length_is_an_error() {
+        let bytes = [0xff, 0xff, 0x01];
+        let err = Reader::new(&bytes).sub_u16("list").unwrap_err();
+        assert!(err.to_string().contains("needs 65535 bytes"));
+    }
+}

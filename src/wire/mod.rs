@@ -1,0 +1,15 @@
+//! The TLS wire layer: registries, the ClientHello model and its encoder, record framing,
+//! handshake reassembly and server message decoding. Pure: bytes in, values out.
+
+pub mod build;
+pub mod codec;
+pub mod hello;
+pub mod record;
+pub mod registry;
+pub mod server;
+pub mod sslv2;
+pub mod version;
+
+pub use codec::{DecodeError, Reader};
+pub use hello::{ClientHello, Extension};
+pub use version::ProtocolVersion;
