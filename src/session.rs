@@ -5,10 +5,6 @@
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
 
-use crate::wire::hello::ClientHello;
-use crate::wire::server::{Alert, CertificateRequest, ServerHello, ServerKeyExchange};
-use crate::wire::sslv2::{Sslv2ClientHello, Sslv2ServerHello};
-
 /// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
 pub type Micros = u64;
 

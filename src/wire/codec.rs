@@ -74,10 +74,7 @@ impl<'a> Reader<'a> {
         if self.remaining() < n {
             return Err(DecodeError::new(
                 self.offset(),
-                format!(
-                    "{what}: needs {n} bytes, {} left",
-                    self.remaining()
-                ),
+                format!("{what}: needs {n} bytes, {} left", self.remaining()),
             ));
         }
         let r = &self.buf[self.pos..self.pos + n];

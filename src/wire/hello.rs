@@ -23,3 +23,241 @@ pub struct ClientHello {
     /// `None`: no extensions block at all (as SSLv3 clients send); `Some(vec![])`: an empty one.
     pub extensions: Option<Vec<Extension>>,
 }
+
+use super::codec::{DecodeError, Reader};
+use bytes::BufMut;
+
+/// Handshake message type of a ClientHello.
+pub const HANDSHAKE_CLIENT_HELLO: u8 = 1;
+/// Record content type of handshake records.
+pub const CONTENT_HANDSHAKE: u8 = 22;
+
+// Extension type numbers the typed views read; names live in the extension registry.
+const EXT_SERVER_NAME: u16 = 0;
+const EXT_SUPPORTED_GROUPS: u16 = 10;
+const EXT_EC_POINT_FORMATS: u16 = 11;
+const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+const EXT_ALPN: u16 = 16;
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+const EXT_KEY_SHARE: u16 = 51;
+
+impl ClientHello {
+    /// The handshake body (without the 4-byte handshake header).
+    pub fn encode_body(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(512);
+        b.put_u16(self.legacy_version);
+        b.put_slice(&self.random);
+        b.put_u8(self.session_id.len() as u8);
+        b.put_slice(&self.session_id);
+        b.put_u16((self.cipher_suites.len() * 2) as u16);
+        for s in &self.cipher_suites {
+            b.put_u16(*s);
+        }
+        b.put_u8(self.compression_methods.len() as u8);
+        b.put_slice(&self.compression_methods);
+        if let Some(exts) = &self.extensions {
+            let len: usize = exts.iter().map(|e| 4 + e.data.len()).sum();
+            b.put_u16(len as u16);
+            for e in exts {
+                b.put_u16(e.typ);
+                b.put_u16(e.data.len() as u16);
+                b.put_slice(&e.data);
+            }
+        }
+        b
+    }
+
+    /// The complete handshake message: type, 24-bit length, body.
+    pub fn handshake_message(&self) -> Vec<u8> {
+        let body = self.encode_body();
+        let mut m = Vec::with_capacity(body.len() + 4);
+        m.put_u8(HANDSHAKE_CLIENT_HELLO);
+        m.put_uint(body.len() as u64, 3);
+        m.put_slice(&body);
+        m
+    }
+
+    /// The hello as records, each carrying at most `fragment` bytes of handshake data
+    /// (`None`: one record, or as many 2^14-byte records as the message needs).
+    pub fn to_records(&self, fragment: Option<usize>) -> Vec<u8> {
+        let msg = self.handshake_message();
+        let chunk = fragment.unwrap_or(16384).clamp(1, 16384);
+        let mut out = Vec::with_capacity(msg.len() + 5 * msg.len().div_ceil(chunk));
+        for part in msg.chunks(chunk) {
+            out.put_u8(CONTENT_HANDSHAKE);
+            out.put_u16(self.record_version);
+            out.put_u16(part.len() as u16);
+            out.put_slice(part);
+        }
+        out
+    }
+
+    /// Decodes a ClientHello handshake body. `record_version` is taken from the record that
+    /// carried it, since the body does not hold it.
+    pub fn decode_body(body: &[u8], record_version: u16) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let legacy_version = r.u16("client_version")?;
+        let mut random = [0u8; 32];
+        random.copy_from_slice(r.take(32, "random")?);
+        let session_id = r.sub_u8("session_id")?.rest().to_vec();
+        let mut suites_r = r.sub_u16("cipher_suites")?;
+        if suites_r.remaining() % 2 != 0 {
+            return Err(DecodeError::new(
+                suites_r.offset(),
+                "cipher_suites: odd length",
+            ));
+        }
+        let mut cipher_suites = Vec::with_capacity(suites_r.remaining() / 2);
+        while !suites_r.is_empty() {
+            cipher_suites.push(suites_r.u16("cipher_suite")?);
+        }
+        let compression_methods = r.sub_u8("compression_methods")?.rest().to_vec();
+        let extensions = if r.is_empty() {
+            None
+        } else {
+            let mut er = r.sub_u16("extensions")?;
+            let mut exts = Vec::new();
+            while !er.is_empty() {
+                let typ = er.u16("extension type")?;
+                let data = er.sub_u16("extension data")?.rest().to_vec();
+                exts.push(Extension { typ, data });
+            }
+            r.expect_end("client_hello")?;
+            Some(exts)
+        };
+        Ok(ClientHello {
+            record_version,
+            legacy_version,
+            random,
+            session_id,
+            cipher_suites,
+            compression_methods,
+            extensions,
+        })
+    }
+
+    /// Decodes a handshake message (4-byte header included) that must be a ClientHello.
+    pub fn decode_message(msg: &[u8], record_version: u16) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(msg);
+        let typ = r.u8("handshake type")?;
+        if typ != HANDSHAKE_CLIENT_HELLO {
+            return Err(DecodeError::new(
+                0,
+                format!("handshake type {typ} is not a ClientHello"),
+            ));
+        }
+        let body = r.sub_u24("client_hello")?;
+        r.expect_end("handshake message")?;
+        Self::decode_body(body.peek_rest(), record_version)
+    }
+
+    pub fn extensions(&self) -> &[Extension] {
+        self.extensions.as_deref().unwrap_or(&[])
+    }
+
+    /// Extension types in wire order.
+    pub fn extension_types(&self) -> Vec<u16> {
+        self.extensions().iter().map(|e| e.typ).collect()
+    }
+
+    /// Data of the first extension of this type.
+    pub fn ext(&self, typ: u16) -> Option<&[u8]> {
+        self.extensions()
+            .iter()
+            .find(|e| e.typ == typ)
+            .map(|e| e.data.as_slice())
+    }
+
+    /// The first host_name in server_name, if any (lossy UTF-8: a hostile name still prints).
+    pub fn sni(&self) -> Option<String> {
+        let mut r = Reader::new(self.ext(EXT_SERVER_NAME)?);
+        let mut list = r.sub_u16("server_name_list").ok()?;
+        while !list.is_empty() {
+            let kind = list.u8("name_type").ok()?;
+            let name = list.sub_u16("host_name").ok()?.rest();
+            if kind == 0 {
+                return Some(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+        None
+    }
+
+    /// Versions in supported_versions, in offer order; `None` without the extension.
+    pub fn supported_versions(&self) -> Option<Vec<u16>> {
+        let mut r = Reader::new(self.ext(EXT_SUPPORTED_VERSIONS)?);
+        u16_list(r.sub_u8("supported_versions").ok()?)
+    }
+
+    pub fn supported_groups(&self) -> Vec<u16> {
+        self.ext(EXT_SUPPORTED_GROUPS)
+            .and_then(|d| u16_list(Reader::new(d).sub_u16("supported_groups").ok()?))
+            .unwrap_or_default()
+    }
+
+    pub fn signature_algorithms(&self) -> Vec<u16> {
+        self.ext(EXT_SIGNATURE_ALGORITHMS)
+            .and_then(|d| u16_list(Reader::new(d).sub_u16("signature_algorithms").ok()?))
+            .unwrap_or_default()
+    }
+
+    pub fn ec_point_formats(&self) -> Vec<u8> {
+        self.ext(EXT_EC_POINT_FORMATS)
+            .and_then(|d| {
+                Some(
+                    Reader::new(d)
+                        .sub_u8("ec_point_formats")
+                        .ok()?
+                        .rest()
+                        .to_vec(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// ALPN protocol names in offer order, as raw bytes.
+    pub fn alpn(&self) -> Vec<Vec<u8>> {
+        let Some(d) = self.ext(EXT_ALPN) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Ok(mut list) = Reader::new(d).sub_u16("alpn") {
+            while let Ok(p) = list.sub_u8("protocol") {
+                out.push(p.peek_rest().to_vec());
+            }
+        }
+        out
+    }
+
+    /// `(group, key_exchange)` pairs of key_share, in offer order.
+    pub fn key_shares(&self) -> Vec<(u16, Vec<u8>)> {
+        let Some(d) = self.ext(EXT_KEY_SHARE) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Ok(mut list) = Reader::new(d).sub_u16("client_shares") {
+            while let (Ok(g), Ok(k)) = (list.u16("group"), list.sub_u16("key_exchange")) {
+                out.push((g, k.peek_rest().to_vec()));
+            }
+        }
+        out
+    }
+
+    /// The highest version offered: supported_versions (GREASE ignored) or legacy_version.
+    pub fn highest_version(&self) -> u16 {
+        self.supported_versions()
+            .and_then(|v| {
+                v.into_iter()
+                    .filter(|v| !super::ProtocolVersion(*v).is_grease())
+                    .max()
+            })
+            .unwrap_or(self.legacy_version)
+    }
+}
+
+fn u16_list(mut r: Reader<'_>) -> Option<Vec<u16>> {
+    let mut v = Vec::with_capacity(r.remaining() / 2);
+    while !r.is_empty() {
+        v.push(r.u16("item").ok()?);
+    }
+    Some(v)
+}
