@@ -1,0 +1,230 @@
+//! Test fixtures: certificates made with the `openssl` command, real `openssl s_server`
+//! processes on loopback ephemeral ports, and scripted hostile peers. Every process a test
+//! starts is killed by its own handle when the handle drops.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Runs `openssl` with arguments, panicking with its stderr on failure (a fixture bug).
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command is needed by the tests");
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throw-away PKI in a temporary directory: a root CA, and leaves made on demand.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+}
+
+/// A certificate and key written to disk.
+#[derive(Clone)]
+pub struct Issued {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        openssl(
+            p,
+            &[
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "root.key", "-out", "root.pem", "-subj", "/CN=shakedown test root",
+                "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        Pki { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn root(&self) -> Issued {
+        Issued {
+            cert: self.path("root.pem"),
+            key: self.path("root.key"),
+        }
+    }
+
+    /// Issues `name` (CN and, unless `ca`, a DNS SAN of `san`) signed by `issuer`;
+    /// `days` may be negative to make an expired certificate.
+    pub fn issue(&self, name: &str, san: &str, issuer: &Issued, days: i32, ca: bool) -> Issued {
+        let p = self.dir.path();
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        let ext = format!("{name}.ext");
+        let ext_text = if ca {
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".to_string()
+        } else {
+            format!("basicConstraints=CA:FALSE\nsubjectAltName=DNS:{san}\nextendedKeyUsage=serverAuth,clientAuth\n")
+        };
+        std::fs::write(p.join(&ext), ext_text).unwrap();
+        openssl(
+            p,
+            &[
+                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={san}"),
+            ],
+        );
+        openssl(
+            p,
+            &[
+                "x509", "-req", "-in", &csr, "-CA", issuer.cert.to_str().unwrap(), "-CAkey",
+                issuer.key.to_str().unwrap(), "-CAcreateserial", "-days", &days.to_string(),
+                "-extfile", &ext, "-out", &pem,
+            ],
+        );
+        Issued {
+            cert: p.join(pem),
+            key: p.join(key),
+        }
+    }
+
+    /// A leaf for `host` signed by the root, valid for 30 days.
+    pub fn leaf(&self, host: &str) -> Issued {
+        let root = self.root();
+        self.issue(&format!("leaf-{host}"), host, &root, 30, false)
+    }
+}
+
+/// A child process that is killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+fn wait_listening(addr: SocketAddr, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Starts `openssl s_server -www` with the given certificate and extra arguments on a
+/// fresh loopback port, retrying if the port was taken in between.
+pub fn s_server(cert: &Issued, extra: &[&str]) -> Server {
+    for _ in 0..5 {
+        let port = free_port();
+        let accept = format!("127.0.0.1:{port}");
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_server", "-www", "-accept", &accept, "-naccept", "1000"])
+            .arg("-cert")
+            .arg(&cert.cert)
+            .arg("-key")
+            .arg(&cert.key)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("openssl s_server");
+        let addr: SocketAddr = accept.parse().unwrap();
+        if wait_listening(addr, &mut child) {
+            return Server { child, port, addr };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("openssl s_server did not start (arguments {extra:?})");
+}
+
+/// Starts an arbitrary command that listens on `port` (given to `args` via `{port}`).
+pub fn spawn_listening(program: &str, args: &[&str]) -> Server {
+    for _ in 0..5 {
+        let port = free_port();
+        let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let mut child = Command::new(program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        if wait_listening(addr, &mut child) {
+            return Server { child, port, addr };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{program} did not start");
+}
+
+/// A scripted peer: accepts connections on loopback and runs `behave` on each, in a thread.
+pub struct Peer {
+    pub addr: SocketAddr,
+}
+
+pub fn hostile_peer<F>(behave: F) -> Peer
+where
+    F: Fn(TcpStream) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            behave(stream);
+        }
+    });
+    Peer { addr }
+}
+
+/// Reads what the client sent first (its hello), so a peer answers after it.
+pub fn read_some(stream: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.read(&mut buf);
+}
+
+/// Writes ignoring errors: the client may already be gone.
+pub fn write_quietly(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+    stream.write_all(bytes).is_ok()
+}
+
+/// Path of the shakedown binary built for integration tests.
+pub fn shakedown() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_shakedown"))
+}
