@@ -4,6 +4,16 @@
 //! Exit codes: 0 the command worked (probe: the server went on with the handshake),
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
+use crate::datetime::parse_rfc3339;
+use crate::net::{Limits, Target};
+use crate::probe::{self, HelloSource, ProbeConfig};
+use crate::report::{self, Sink, WriterSink};
+use crate::session::{Direction, Tracker};
+use crate::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
+use std::io::Write;
+use crate::wire::build::{HelloSpec, Sni};
+use crate::wire::registry;
+use crate::wire::{Extension, ProtocolVersion};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -147,6 +157,318 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let _ = cli;
-    2
+    let stdout = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Probe(a) => run_probe(&a, stdout),
+        Command::Hello(a) => run_hello(&a, stdout),
+        Command::Decode(a) => run_decode(&a, stdout),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(m)) => {
+            eprintln!("shakedown: {m}");
+            2
+        }
+        Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(Failure::Io(e)) => {
+            eprintln!("shakedown: {e}");
+            2
+        }
+    }
+}
+
+/// Why a command could not do its work.
+pub enum Failure {
+    /// Bad flags or unreadable input: exit 2.
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(m: String) -> Self {
+        Failure::Usage(m)
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String> {
+    if s.is_finite() && s > 0.0 && s <= 3600.0 {
+        Ok(std::time::Duration::from_secs_f64(s))
+    } else {
+        Err(format!("{flag} {s}: expected seconds between 0 and 3600"))
+    }
+}
+
+/// Validated `probe` options.
+pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
+    let mut target = Target::parse(&a.target, 443)?;
+    if let Some(c) = &a.connect {
+        target.connect = Some(
+            c.trim_matches(['[', ']'])
+                .parse()
+                .map_err(|_| format!("--connect {c:?}: expected an IP address"))?,
+        );
+    }
+    let timeout = seconds(a.timeout, "--timeout")?;
+    let check_time = match &a.at {
+        Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
+        None => now_unix(),
+    };
+    if a.ca.is_some() {
+        return Err("--ca is not supported yet: trust-store checks come with the certificate issue".into());
+    }
+    Ok(ProbeConfig {
+        target,
+        hello: a.hello.to_source()?,
+        limits: Limits {
+            connect_timeout: timeout,
+            read_timeout: timeout,
+            ..Limits::default()
+        },
+        check_time,
+    })
+}
+
+fn run_probe(a: &ProbeArgs, out: impl Write) -> Result<i32, Failure> {
+    let cfg = probe_config(a)?;
+    let result = probe::run(&cfg);
+    let mut sink = WriterSink { out, json: a.json };
+    sink.probe(&result)?;
+    if let Some(path) = &a.pcap_out {
+        write_probe_pcap(path, &result)?;
+    }
+    Ok(if result.server_went_on() { 0 } else { 1 })
+}
+
+fn write_probe_pcap(path: &std::path::Path, r: &probe::ProbeResult) -> Result<(), Failure> {
+    let (Some(local), Some(peer)) = (r.local, r.peer) else {
+        return Err(Failure::Usage("--pcap-out: no connection was made, nothing to write".into()));
+    };
+    let file = std::fs::File::create(path)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    crate::capture::writer::write_connection(
+        std::io::BufWriter::new(file),
+        local,
+        peer,
+        &r.transcript.chunks,
+        r.transcript.end,
+        r.started_unix_micros,
+    )?;
+    Ok(())
+}
+
+fn run_hello(a: &HelloCmdArgs, mut out: impl Write) -> Result<i32, Failure> {
+    let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
+    let (bytes, _) = probe::prepare(&a.hello.to_source()?, &target);
+    if a.raw {
+        out.write_all(&bytes)?;
+    } else {
+        writeln!(out, "{}", hex::encode(&bytes))?;
+        if a.decode {
+            decode_bytes(&bytes, false, &mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn run_decode(a: &DecodeArgs, mut out: impl Write) -> Result<i32, Failure> {
+    let bytes = read_bytes_arg(&a.input)?;
+    if bytes.is_empty() {
+        return Err(Failure::Usage("nothing to decode: the input is empty".into()));
+    }
+    decode_bytes(&bytes, a.json, &mut out)
+}
+
+/// Decodes records, a handshake message or a bare hello body by feeding the session tracker
+/// (so `decode` shows exactly what `probe` and `pcap` would see), and prints the fields.
+fn decode_bytes(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<i32, Failure> {
+    let (records, dir) = as_records(bytes);
+    let mut tracker = Tracker::new();
+    tracker.on_data(dir, &records, 0);
+    let v = tracker.verdict();
+    if json {
+        writeln!(out, "{}", report::json::decoded(v))?;
+    } else {
+        report::text::decoded(out, v)?;
+    }
+    Ok(if v.error.is_some() { 1 } else { 0 })
+}
+
+/// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,
+/// colons, newlines and `0x` prefixes, as copied from Wireshark or a hexdump.
+pub fn read_bytes_arg(arg: &str) -> Result<Vec<u8>, String> {
+    let raw: Vec<u8> = if arg == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        v
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read(path).map_err(|e| format!("{path}: {e}"))?
+    } else {
+        arg.as_bytes().to_vec()
+    };
+    let looks_hex = raw
+        .iter()
+        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,x".contains(b));
+    if !looks_hex {
+        if arg.starts_with('@') || arg == "-" {
+            return Ok(raw);
+        }
+        let (i, b) = raw
+            .iter()
+            .enumerate()
+            .find(|(_, b)| !(b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,x".contains(b)))
+            .map(|(i, b)| (i, *b))
+            .unwrap_or((0, 0));
+        return Err(format!("malformed hex: {:?} at offset {i}", b as char));
+    }
+    parse_hex(&String::from_utf8_lossy(&raw))
+}
+
+/// Hex digits with separators and `0x` prefixes ignored; errors name the offset.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let mut digits = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'0' && matches!(bytes.get(i + 1), Some(b'x' | b'X')) {
+            i += 2;
+            continue;
+        }
+        if b.is_ascii_hexdigit() {
+            digits.push((i, b));
+        } else if !(b.is_ascii_whitespace() || b == b':' || b == b',') {
+            return Err(format!("malformed hex: {:?} at offset {i}", b as char));
+        }
+        i += 1;
+    }
+    if digits.len() % 2 != 0 {
+        let (i, _) = digits[digits.len() - 1];
+        return Err(format!("malformed hex: odd number of digits (last one at offset {i})"));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|p| (hex_val(p[0].1) << 4) | hex_val(p[1].1))
+        .collect())
+}
+
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+fn version_arg(s: &str) -> Result<u16, String> {
+    ProtocolVersion::parse(s).map(|v| v.0)
+}
+
+impl HelloArgs {
+    /// Validates the options into what to send. Errors read as usage errors (exit 2).
+    pub fn to_source(&self) -> Result<HelloSource, String> {
+        if let Some(h) = &self.hello_hex {
+            return read_bytes_arg(h).map(HelloSource::Raw);
+        }
+        let mut spec = HelloSpec::default();
+        if let Some(v) = &self.tls {
+            spec.version = ProtocolVersion::parse(v)?;
+        }
+        spec.record_version = self.record_version.as_deref().map(version_arg).transpose()?;
+        spec.legacy_version = self.legacy_version.as_deref().map(version_arg).transpose()?;
+        spec.supported_versions = self
+            .supported_versions
+            .as_deref()
+            .map(|l| {
+                l.split([',', ':', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(version_arg)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let e = |e: registry::UnknownName| e.to_string();
+        spec.cipher_suites = self.ciphers.as_deref().map(registry::parse_suites).transpose().map_err(e)?;
+        spec.groups = self.groups.as_deref().map(registry::parse_groups).transpose().map_err(e)?;
+        spec.key_shares = self.key_shares.as_deref().map(registry::parse_groups).transpose().map_err(e)?;
+        spec.sigalgs = self.sigalgs.as_deref().map(registry::parse_sigalgs).transpose().map_err(e)?;
+        spec.alpn = self.alpn.as_ref().map(|l| {
+            l.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+        });
+        spec.sni = match (&self.sni, self.no_sni) {
+            (_, true) => Sni::None,
+            (Some(n), false) => Sni::Name(n.clone()),
+            (None, false) => Sni::Auto,
+        };
+        for x in &self.ext {
+            let (typ, data) = x
+                .split_once(':')
+                .ok_or_else(|| format!("--ext {x:?}: expected TYPE:HEX"))?;
+            let typ = registry::parse_extension(typ).map_err(e)?;
+            let data = parse_hex(data).map_err(|m| format!("--ext {x:?}: {m}"))?;
+            spec.extra_extensions.push(Extension { typ, data });
+        }
+        for x in &self.no_ext {
+            spec.omit_extensions.push(registry::parse_extension(x).map_err(e)?);
+        }
+        spec.grease = self.grease;
+        spec.pad_to = self.pad_to;
+        if self.fragment == Some(0) {
+            return Err("--fragment must be at least 1".into());
+        }
+        spec.fragment = self.fragment;
+        Ok(HelloSource::Spec(spec))
+    }
+}
+
+/// Wraps what was pasted into records, and says who sent it, so the tracker can read it:
+/// records (TLS or SSLv2) pass as they are; a handshake message gets a record header; a bare
+/// ClientHello or ServerHello body gets both headers.
+fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
+    let sender = |handshake_type: u8| {
+        if handshake_type == HANDSHAKE_CLIENT_HELLO {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    };
+    let is_record = bytes.len() >= 5 && (20..=24).contains(&bytes[0]) && bytes[1] == 3;
+    if is_record {
+        let first_type = if bytes[0] == CONTENT_HANDSHAKE { bytes.get(5).copied().unwrap_or(0) } else { 0 };
+        return (bytes.to_vec(), sender(first_type));
+    }
+    if bytes.len() >= 3 && bytes[0] & 0x80 != 0 {
+        // SSLv2 record: 2-byte header, then the message type (1 CLIENT-HELLO, 4 SERVER-HELLO).
+        return (bytes.to_vec(), sender(bytes[2]));
+    }
+    let handshake_len = bytes.get(1..4).map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
+    let message = if handshake_len == Some(bytes.len().saturating_sub(4)) {
+        bytes.to_vec()
+    } else {
+        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() { HANDSHAKE_CLIENT_HELLO } else { 2 };
+        let mut m = vec![typ];
+        m.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
+        m.extend_from_slice(bytes);
+        m
+    };
+    let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / 16384 + 1));
+    for part in message.chunks(16384) {
+        out.extend_from_slice(&[CONTENT_HANDSHAKE, 3, 1]);
+        out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    (out, sender(message[0]))
 }

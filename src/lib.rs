@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod cert;
 pub mod cli;
+pub mod datetime;
 pub mod diagnose;
 pub mod fingerprint;
 pub mod net;
