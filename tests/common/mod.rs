@@ -171,8 +171,14 @@ pub fn s_server(cert: &Issued, extra: &[&str]) -> Server {
     panic!("openssl s_server did not start (arguments {extra:?})");
 }
 
-/// Starts an arbitrary command that listens on `port` (given to `args` via `{port}`).
+/// Starts an arbitrary command that listens on 127.0.0.1 at the port given to `args` as
+/// `{port}`.
 pub fn spawn_listening(program: &str, args: &[&str]) -> Server {
+    spawn_listening_on("127.0.0.1", program, args)
+}
+
+/// Like [`spawn_listening`], for a server on another loopback address (e.g. `[::1]`).
+pub fn spawn_listening_on(ip: &str, program: &str, args: &[&str]) -> Server {
     for _ in 0..5 {
         let port = free_port();
         let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
@@ -183,7 +189,7 @@ pub fn spawn_listening(program: &str, args: &[&str]) -> Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{program}: {e}"));
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         if wait_listening(addr, &mut child) {
             return Server { child, port, addr };
         }

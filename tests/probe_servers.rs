@@ -1,0 +1,239 @@
+//! `probe` against real `openssl s_server` processes on loopback, with certificates made
+//! for each test, and against a plain-HTTP listener and a closed port. Each server answers
+//! the way its configuration dictates; the tests check that shakedown names it.
+
+mod common;
+
+use common::{Pki, free_port, s_server, shakedown, spawn_listening, spawn_listening_on};
+use serde_json::Value;
+
+/// Runs `shakedown probe --json` and returns (exit code, the JSON object).
+fn probe(target: &str, args: &[&str]) -> (i32, Value) {
+    let out = shakedown()
+        .args(["probe", target, "--json", "--timeout", "5"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().next().unwrap_or_else(|| {
+        panic!("no output; stderr: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn causes(v: &Value) -> Vec<String> {
+    v["diagnosis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["cause"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn local(port: u16) -> String {
+    format!("localhost:{port}")
+}
+
+#[test]
+fn tls12_only_server_refuses_tls10_with_protocol_version() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_2"]);
+    let (code, v) = probe(&local(srv.port), &["--tls", "TLSv1.0"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["outcome"], "alert", "{v}");
+    assert_eq!(v["alert"]["description"], "protocol_version");
+    assert_eq!(v["alert"]["code"], 70);
+    assert_eq!(v["alert"]["level"], "fatal");
+    assert!(causes(&v).contains(&"protocol_mismatch".into()), "{v}");
+}
+
+#[test]
+fn no_shared_suite_is_handshake_failure() {
+    let pki = Pki::new();
+    let srv = s_server(
+        &pki.leaf("localhost"),
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+    );
+    let (code, v) = probe(
+        &local(srv.port),
+        &["--tls", "TLSv1.2", "--ciphers", "TLS_RSA_WITH_AES_128_CBC_SHA,AES256-SHA"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(v["outcome"], "alert", "{v}");
+    assert_eq!(v["alert"]["description"], "handshake_failure");
+    assert!(causes(&v).contains(&"no_shared_cipher".into()), "{v}");
+}
+
+#[test]
+fn tls13_server_hello_names_version_cipher_and_group() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3"]);
+    let (code, v) = probe(&local(srv.port), &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["outcome"], "server_hello", "{v}");
+    let sh = &v["server_hello"];
+    assert_eq!(sh["version"], "TLSv1.3");
+    assert_eq!(sh["group"], "x25519");
+    assert!(sh["cipher"].as_str().unwrap().starts_with("TLS_AES_") || sh["cipher"] == "TLS_CHACHA20_POLY1305_SHA256");
+    assert_eq!(sh["cipher_id"].as_str().unwrap().len(), 6);
+    assert!(sh["extensions"].as_array().unwrap().iter().any(|e| e == "supported_versions"));
+    assert_eq!(v["sni"], "localhost");
+}
+
+#[test]
+fn tls13_hello_retry_request_when_key_share_group_is_not_the_servers() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-groups", "P-256"]);
+    let (code, v) = probe(
+        &local(srv.port),
+        &["--groups", "x25519,secp256r1", "--key-shares", "x25519"],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["outcome"], "hello_retry_request", "{v}");
+    assert_eq!(v["server_hello"]["group"], "secp256r1");
+    assert_eq!(v["server_hello"]["hello_retry_request"], true);
+}
+
+#[test]
+fn expired_certificate_is_diagnosed() {
+    let pki = Pki::new();
+    let root = pki.root();
+    let leaf = pki.issue("expired", "localhost", &root, -1, false);
+    let srv = s_server(&leaf, &["-tls1_2"]);
+    let (code, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
+    assert_eq!(code, 0, "the server goes on; the client would refuse: {v}");
+    assert_eq!(v["certificates"][0]["subject"].as_str().unwrap().contains("localhost"), true);
+    assert!(causes(&v).contains(&"certificate_expired".into()), "{v}");
+    // The same chain checked as of yesterday is not expired.
+    let yesterday = shakedown::datetime::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 86_400 * 3 / 2,
+    );
+    let (_, v) = probe(&local(srv.port), &["--tls", "TLSv1.2", "--at", &yesterday]);
+    assert!(!causes(&v).contains(&"certificate_expired".into()), "{v}");
+}
+
+#[test]
+fn wrong_host_name_is_diagnosed() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("other.test"), &["-tls1_2"]);
+    let (_, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
+    assert!(causes(&v).contains(&"hostname_mismatch".into()), "{v}");
+    assert_eq!(v["certificates"][0]["san"][0], "other.test");
+}
+
+#[test]
+fn leaf_served_without_its_intermediate_is_an_incomplete_chain() {
+    let pki = Pki::new();
+    let root = pki.root();
+    let inter = pki.issue("intermediate", "shakedown test intermediate", &root, 30, true);
+    let leaf = pki.issue("leaf", "localhost", &inter, 30, false);
+    let without = s_server(&leaf, &["-tls1_2"]);
+    let (_, v) = probe(&local(without.port), &["--tls", "TLSv1.2"]);
+    assert!(causes(&v).contains(&"incomplete_chain".into()), "{v}");
+    let with = s_server(
+        &leaf,
+        &["-tls1_2", "-cert_chain", inter.cert.to_str().unwrap()],
+    );
+    let (_, v) = probe(&local(with.port), &["--tls", "TLSv1.2"]);
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 2, "{v}");
+    assert!(!causes(&v).contains(&"incomplete_chain".into()), "{v}");
+}
+
+#[test]
+fn client_certificate_required() {
+    let pki = Pki::new();
+    let srv = s_server(
+        &pki.leaf("localhost"),
+        &["-tls1_2", "-Verify", "1", "-verifyCAfile", pki.root().cert.to_str().unwrap()],
+    );
+    let (_, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
+    assert!(causes(&v).contains(&"client_certificate_required".into()), "{v}");
+    assert!(v["history"].as_str().unwrap().contains('r'), "CertificateRequest in history: {v}");
+}
+
+#[test]
+fn unknown_name_gets_unrecognized_name_with_servername_fatal() {
+    let pki = Pki::new();
+    let good = pki.leaf("good.test");
+    let srv = s_server(
+        &pki.leaf("localhost"),
+        &[
+            "-servername", "good.test", "-servername_fatal",
+            "-cert2", good.cert.to_str().unwrap(), "-key2", good.key.to_str().unwrap(),
+        ],
+    );
+    let (code, v) = probe(&local(srv.port), &["--sni", "other.test"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["outcome"], "alert", "{v}");
+    assert_eq!(v["alert"]["description"], "unrecognized_name");
+    assert!(causes(&v).contains(&"unrecognized_name".into()), "{v}");
+    let (code, v) = probe(&local(srv.port), &["--sni", "good.test"]);
+    assert_eq!((code, v["outcome"].as_str()), (0, Some("server_hello")), "{v}");
+}
+
+#[test]
+fn plain_http_listener_is_not_tls() {
+    let srv = spawn_listening(
+        "python3",
+        &["-m", "http.server", "--bind", "127.0.0.1", "{port}"],
+    );
+    let (code, v) = probe(&format!("127.0.0.1:{}", srv.port), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(v["outcome"], "not_tls", "{v}");
+    assert!(v["not_tls"].as_str().unwrap().contains("HTTP/1."), "{v}");
+    assert!(causes(&v).contains(&"not_tls".into()));
+}
+
+#[test]
+fn closed_port_is_connect_failed_with_the_os_reason() {
+    let port = free_port();
+    let (code, v) = probe(&format!("127.0.0.1:{port}"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(v["outcome"], "connect_failed");
+    assert!(v["error"].as_str().unwrap().to_lowercase().contains("refused"), "{v}");
+    assert!(causes(&v).contains(&"connection_refused".into()));
+}
+
+#[test]
+fn ipv6_loopback_and_connect_override_keep_the_sni() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("localhost");
+    let srv = spawn_listening_on(
+        "[::1]",
+        "openssl",
+        &[
+            "s_server", "-www", "-accept", "[::1]:{port}", "-cert", leaf.cert.to_str().unwrap(),
+            "-key", leaf.key.to_str().unwrap(),
+        ],
+    );
+    let (code, v) = probe(&format!("[::1]:{}", srv.port), &["--sni", "localhost"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["address"], format!("[::1]:{}", srv.port));
+    let (code, v) = probe(&format!("example.invalid:{}", srv.port), &["--connect", "::1"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["sni"], "example.invalid");
+}
+
+#[test]
+fn pcap_out_writes_a_capture_tshark_can_read() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.pcap");
+    let (code, _) = probe(&local(srv.port), &["--tls", "TLSv1.2", "--pcap-out", file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.len() > 500);
+    if let Ok(out) = std::process::Command::new("tshark")
+        .args(["-r", file.to_str().unwrap(), "-Y", "tls.handshake.type", "-T", "fields", "-e", "tls.handshake.type"])
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains('1') && text.contains('2'), "tshark saw: {text} {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
