@@ -12,6 +12,7 @@ pub mod datetime;
 pub mod diagnose;
 pub mod fingerprint;
 pub mod net;
+pub mod pcap;
 pub mod probe;
 pub mod report;
 pub mod session;
