@@ -263,15 +263,15 @@ mod tests {
     /// must not count), h2, TLS 1.3 in supported_versions.
     fn spec_example() -> ClientHello {
         let ciphers = [
-            0x2a2a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8,
-            0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            0x2a2a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
         ];
         let sigalgs = [
             0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
         ];
         let order = [
-            0x3a3a, 0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005,
-            0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015, 0xfafa,
+            0x3a3a, 0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+            0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015, 0xfafa,
         ];
         let exts = order
             .iter()
@@ -421,5 +421,154 @@ mod tests {
         let j = ja3s(0x0303, 0xc02f, &[0xff01, 0x0000, 0x0a0a, 0x000b]);
         assert_eq!(j.string, "771,49199,65281-0-11");
         assert_eq!(ja3s(0x0303, 0x1301, &[]).string, "771,4865,");
+    }
+
+    /// First ClientHello in TCP payload bytes that start with TLS records.
+    fn hello_from_records(mut data: &[u8]) -> Option<ClientHello> {
+        let mut msg = Vec::new();
+        let mut record_version = 0;
+        while data.len() >= 5 {
+            let len = u16::from_be_bytes([data[3], data[4]]) as usize;
+            let fragment = data.get(5..5 + len)?;
+            if data[0] == 22 {
+                record_version = u16::from_be_bytes([data[1], data[2]]);
+                msg.extend_from_slice(fragment);
+            }
+            data = &data[5 + len..];
+            if msg.len() >= 4 {
+                let need = 4 + u32::from_be_bytes([0, msg[1], msg[2], msg[3]]) as usize;
+                if msg.len() >= need {
+                    return ClientHello::decode_message(&msg[..need], record_version).ok();
+                }
+            }
+        }
+        None
+    }
+
+    /// Dev-time oracle: every ClientHello tshark finds in FoxIO's captures, fingerprinted
+    /// here, against FoxIO's JA4 (expected.tsv) and Wireshark's own JA3 string. Needs
+    /// `tshark` and /work/shared/captures/ja4 (or SHAKEDOWN_JA4_CAPTURES); run with
+    /// `cargo test --lib fingerprint -- --ignored`.
+    #[test]
+    #[ignore = "needs tshark and the FoxIO captures"]
+    fn captures_match_foxio_ja4_and_wireshark_ja3() {
+        use std::collections::HashMap;
+        use std::net::IpAddr;
+        use std::process::Command;
+
+        let dir = std::env::var("SHAKEDOWN_JA4_CAPTURES")
+            .unwrap_or_else(|_| "/work/shared/captures/ja4".to_owned());
+        let Ok(tsv) = std::fs::read_to_string(format!("{dir}/expected.tsv")) else {
+            eprintln!("SKIPPED: no {dir}/expected.tsv");
+            return;
+        };
+        if Command::new("tshark").arg("--version").output().is_err() {
+            eprintln!("SKIPPED: tshark is not installed");
+            return;
+        }
+        type Key = (String, IpAddr, u16, IpAddr, u16);
+        let mut expected: HashMap<Key, String> = HashMap::new();
+        let mut captures = Vec::new();
+        for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let key = (
+                f[0].to_owned(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+                f[4].parse().unwrap(),
+            );
+            expected.insert(key, f[6].to_owned());
+            if !captures.contains(&f[0].to_owned()) {
+                captures.push(f[0].to_owned());
+            }
+        }
+        let mut got: HashMap<Key, String> = HashMap::new();
+        let mut ja3_checked = 0;
+        for cap in &captures {
+            let out = Command::new("tshark")
+                .args([
+                    "-r",
+                    &format!("{dir}/{cap}"),
+                    "-Y",
+                    "tls.handshake.type == 1",
+                ])
+                .args(["-T", "fields", "-E", "separator=/t", "-E", "aggregator=|"])
+                .args(["-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport"])
+                .args(["-e", "ip.dst", "-e", "ipv6.dst", "-e", "tcp.dstport"])
+                .args(["-e", "tcp.reassembled.data", "-e", "tcp.payload"])
+                .args(["-e", "tls.handshake.ja3_full"])
+                .output()
+                .expect("run tshark");
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let f: Vec<&str> = line.split('\t').collect();
+                if f.len() < 9 || f[2].is_empty() {
+                    continue; // not over TCP (QUIC)
+                }
+                // With tunnels the innermost header comes last.
+                let last = |s: &str| s.rsplit('|').next().unwrap_or("").to_owned();
+                let addr = |v4: &str, v6: &str| -> IpAddr {
+                    let s = if v4.is_empty() { last(v6) } else { last(v4) };
+                    s.parse().unwrap()
+                };
+                let key = (
+                    cap.clone(),
+                    addr(f[0], f[1]),
+                    last(f[2]).parse().unwrap(),
+                    addr(f[3], f[4]),
+                    last(f[5]).parse().unwrap(),
+                );
+                let payload = if f[6].is_empty() {
+                    last(f[7])
+                } else {
+                    last(f[6])
+                };
+                let bytes = hex::decode(payload).unwrap();
+                let Some(h) = hello_from_records(&bytes) else {
+                    eprintln!("{key:?}: no ClientHello decoded");
+                    continue;
+                };
+                let wireshark_ja3 = f[8].split('|').next().unwrap_or("");
+                if !wireshark_ja3.is_empty() {
+                    assert_eq!(ja3(&h).string, wireshark_ja3, "{key:?}");
+                    ja3_checked += 1;
+                }
+                got.entry(key).or_insert_with(|| ja4(&h));
+            }
+        }
+        // Rows where FoxIO's reference departs from its spec, with the spec's value.
+        let spec_over_reference = [(
+            "tls-non-ascii-alpn.pcapng",
+            50112,
+            "t13d1516bd_8daaf6152771_e5627efa2ab1",
+            "first ALPN is 0xba 0xad: the spec prints hex first/last \"bd\"; \
+             the reference maps non-ASCII to '9'",
+        )];
+        for (cap, port, spec_value, why) in spec_over_reference {
+            let key = expected
+                .keys()
+                .find(|k| k.0 == cap && k.2 == port)
+                .cloned()
+                .expect("known deviation row is in expected.tsv");
+            eprintln!("{key:?}: expecting the spec's value, not the reference's: {why}");
+            expected.insert(key, spec_value.to_owned());
+        }
+        let mut mismatches = Vec::new();
+        for (key, want) in &expected {
+            match got.get(key) {
+                Some(have) if have == want => {}
+                have => mismatches.push(format!("{key:?}: want {want}, have {have:?}")),
+            }
+        }
+        mismatches.sort();
+        for m in &mismatches {
+            eprintln!("{m}");
+        }
+        eprintln!(
+            "{} of {} JA4 rows match; {ja3_checked} JA3 strings match Wireshark",
+            expected.len() - mismatches.len(),
+            expected.len()
+        );
+        assert!(mismatches.is_empty());
     }
 }
