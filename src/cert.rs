@@ -7,6 +7,7 @@
 //! There is no trust store here and signatures are not verified: "issued by" means the
 //! issuer name equals the subject name (and the key identifiers agree when both are present).
 
+use crate::datetime::rfc3339;
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
 use x509_parser::der_parser::oid::Oid;
@@ -374,11 +375,11 @@ impl Finding {
         match self {
             Finding::Expired { index, not_after } => format!(
                 "certificate {index} expired at {}",
-                format_unix_time(*not_after)
+                rfc3339(*not_after)
             ),
             Finding::NotYetValid { index, not_before } => format!(
                 "certificate {index} is not valid before {}",
-                format_unix_time(*not_before)
+                rfc3339(*not_before)
             ),
             Finding::ExpiresSoon { index, days_left } => {
                 format!("certificate {index} expires in {days_left} days")
@@ -411,28 +412,6 @@ impl Finding {
             }
         }
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (proleptic Gregorian, UTC).
-pub fn format_unix_time(unix: i64) -> String {
-    let days = unix.div_euclid(DAY);
-    let secs = unix.rem_euclid(DAY);
-    // Days to civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }
 
 fn normalize_dns(name: &str) -> String {
@@ -919,8 +898,8 @@ mod tests {
             "basicConstraints=CA:false",
         );
         let c = parse_certificate(&der).unwrap();
-        assert_eq!(format_unix_time(c.not_before), "2010-06-01T12:00:00Z");
-        assert_eq!(format_unix_time(c.not_after), "2011-06-01T12:00:00Z");
+        assert_eq!(rfc3339(c.not_before), "2010-06-01T12:00:00Z");
+        assert_eq!(rfc3339(c.not_after), "2011-06-01T12:00:00Z");
         let (_, f) = check_chain(&[der], None, NOW);
         assert!(f.contains(&Finding::Expired {
             index: 0,
@@ -1155,14 +1134,5 @@ mod tests {
         let leaf = pki.issue("leaf", "x.test", Some("root"), "subjectAltName=DNS:x.test");
         let (_, f) = check_chain(&[leaf, root], Some("x.test"), NOW);
         assert_eq!(f, []);
-    }
-
-    #[test]
-    fn unix_time_formatting() {
-        assert_eq!(format_unix_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_unix_time(START), "2020-01-01T00:00:00Z");
-        assert_eq!(format_unix_time(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_unix_time(-1), "1969-12-31T23:59:59Z");
-        assert_eq!(format_unix_time(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 }
