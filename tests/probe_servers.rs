@@ -98,8 +98,7 @@ fn tls13_hello_retry_request_when_key_share_group_is_not_the_servers() {
 #[test]
 fn expired_certificate_is_diagnosed() {
     let pki = Pki::new();
-    let root = pki.root();
-    let leaf = pki.issue("expired", "localhost", &root, -1, false);
+    let leaf = pki.issue("expired", "localhost", &pki.intermediate(), -1, false);
     let srv = s_server(&leaf, &["-tls1_2"]);
     let (code, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
     assert_eq!(code, 0, "the server goes on; the client would refuse: {v}");
@@ -129,16 +128,15 @@ fn wrong_host_name_is_diagnosed() {
 #[test]
 fn leaf_served_without_its_intermediate_is_an_incomplete_chain() {
     let pki = Pki::new();
-    let root = pki.root();
-    let inter = pki.issue("intermediate", "shakedown test intermediate", &root, 30, true);
-    let leaf = pki.issue("leaf", "localhost", &inter, 30, false);
-    let without = s_server(&leaf, &["-tls1_2"]);
+    let leaf = pki.leaf("localhost");
+    let bare = common::Issued {
+        chain: None,
+        ..leaf.clone()
+    };
+    let without = s_server(&bare, &["-tls1_2"]);
     let (_, v) = probe(&local(without.port), &["--tls", "TLSv1.2"]);
     assert!(causes(&v).contains(&"incomplete_chain".into()), "{v}");
-    let with = s_server(
-        &leaf,
-        &["-tls1_2", "-cert_chain", inter.cert.to_str().unwrap()],
-    );
+    let with = s_server(&leaf, &["-tls1_2"]);
     let (_, v) = probe(&local(with.port), &["--tls", "TLSv1.2"]);
     assert_eq!(v["certificates"].as_array().unwrap().len(), 2, "{v}");
     assert!(!causes(&v).contains(&"incomplete_chain".into()), "{v}");

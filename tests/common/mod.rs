@@ -25,7 +25,8 @@ pub fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A throw-away PKI in a temporary directory: a root CA, and leaves made on demand.
+/// A throw-away PKI in a temporary directory: a root CA, an intermediate under it, and
+/// leaves made on demand (issued by the intermediate, as public CAs do).
 pub struct Pki {
     pub dir: tempfile::TempDir,
 }
@@ -35,6 +36,8 @@ pub struct Pki {
 pub struct Issued {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Intermediates a server should send after this certificate.
+    pub chain: Option<PathBuf>,
 }
 
 impl Pki {
@@ -50,7 +53,10 @@ impl Pki {
                 "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ],
         );
-        Pki { dir }
+        let pki = Pki { dir };
+        let root = pki.root();
+        pki.issue("intermediate", "shakedown test intermediate", &root, 30, true);
+        pki
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -61,6 +67,15 @@ impl Pki {
         Issued {
             cert: self.path("root.pem"),
             key: self.path("root.key"),
+            chain: None,
+        }
+    }
+
+    pub fn intermediate(&self) -> Issued {
+        Issued {
+            cert: self.path("intermediate.pem"),
+            key: self.path("intermediate.key"),
+            chain: None,
         }
     }
 
@@ -93,16 +108,17 @@ impl Pki {
                 "-extfile", &ext, "-out", &pem,
             ],
         );
+        let chain = (issuer.cert != self.path("root.pem")).then(|| issuer.cert.clone());
         Issued {
             cert: p.join(pem),
             key: p.join(key),
+            chain,
         }
     }
 
-    /// A leaf for `host` signed by the root, valid for 30 days.
+    /// A leaf for `host` issued by the intermediate, valid for 30 days.
     pub fn leaf(&self, host: &str) -> Issued {
-        let root = self.root();
-        self.issue(&format!("leaf-{host}"), host, &root, 30, false)
+        self.issue(&format!("leaf-{host}"), host, &self.intermediate(), 30, false)
     }
 }
 
@@ -144,8 +160,8 @@ fn wait_listening(addr: SocketAddr, child: &mut Child) -> bool {
     false
 }
 
-/// Starts `openssl s_server -www` with the given certificate and extra arguments on a
-/// fresh loopback port, retrying if the port was taken in between.
+/// Starts `openssl s_server -www` with the given certificate (and its chain) and extra
+/// arguments on a fresh loopback port, retrying if the port was taken in between.
 pub fn s_server(cert: &Issued, extra: &[&str]) -> Server {
     for _ in 0..5 {
         let port = free_port();
@@ -156,6 +172,7 @@ pub fn s_server(cert: &Issued, extra: &[&str]) -> Server {
             .arg(&cert.cert)
             .arg("-key")
             .arg(&cert.key)
+            .args(cert.chain.iter().flat_map(|c| [std::ffi::OsStr::new("-cert_chain"), c.as_os_str()]))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
