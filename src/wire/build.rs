@@ -19,7 +19,7 @@
 //! caller's `entropy` function, so a fixed entropy source gives fixed bytes.
 
 use super::ProtocolVersion;
-use super::hello::{ClientHello, Extension};
+use super::hello::{ClientHello, Extension, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
 use bytes::BufMut;
 
@@ -552,16 +552,6 @@ fn sni_name(sni: &Sni, host: Option<&str>) -> Option<String> {
             }
         }
     }
-}
-
-/// server_name extension data with one host_name entry.
-pub(crate) fn server_name_data(name: &str) -> Vec<u8> {
-    let mut d = Vec::with_capacity(name.len() + 5);
-    d.put_u16((name.len() + 3) as u16);
-    d.put_u8(0); // host_name
-    d.put_u16(name.len() as u16);
-    d.put_slice(name.as_bytes());
-    d
 }
 
 fn u8_list(items: &[u8]) -> Vec<u8> {

@@ -191,7 +191,7 @@ fn record_body(record: &[u8]) -> Result<Reader<'_>, DecodeError> {
 }
 
 fn cipher_specs(mut r: Reader<'_>) -> Result<Vec<u32>, DecodeError> {
-    if r.remaining() % 3 != 0 {
+    if !r.remaining().is_multiple_of(3) {
         return Err(DecodeError::new(
             r.offset(),
             "cipher_specs: length not a multiple of 3",
