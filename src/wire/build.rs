@@ -36,7 +36,13 @@ pub enum Sni {
 }
 
 /// A hello to build: a target version with its coherent defaults, and overrides.
-/// `None` in an override means "the default for `version`".
+/// `None` in an override means "the default for `version`"; `Some(vec![])` sends an empty
+/// list. Versions other than the six known ones get the TLS 1.3 defaults.
+///
+/// The spec is expected to be validated by the caller (the CLI): a session id of at most 255
+/// bytes, ALPN names of 1 to 255 bytes, and lists and extensions that fit their 8- or 16-bit
+/// length prefixes. Lengths beyond those are not checked here and would be truncated on
+/// the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelloSpec {
     pub version: ProtocolVersion,
@@ -380,8 +386,16 @@ pub fn build(
     let groups = spec.groups.clone().unwrap_or_else(|| p.groups.to_vec());
     let mut secrets = Vec::new();
     let mut extensions = Vec::new();
+    // Types whose first extra took a default extension's place.
+    let mut in_place = Vec::new();
     for typ in EXTENSION_ORDER {
         if !wanted(typ) || spec.omit_extensions.contains(&typ) {
+            continue;
+        }
+        // An extra of this type takes the slot (and no key is made for a share not sent).
+        if let Some(extra) = spec.extra_extensions.iter().find(|e| e.typ == typ) {
+            extensions.push(extra.clone());
+            in_place.push(typ);
             continue;
         }
         let data = match typ {
@@ -435,15 +449,14 @@ pub fn build(
         };
         extensions.push(Extension { typ, data });
     }
+    // The other extras are appended in order, duplicates included, since that may be the
+    // point.
     for (i, extra) in spec.extra_extensions.iter().enumerate() {
-        // The first extra of a type replaces a default one in place; later ones (and extras
-        // of other types) are appended, duplicates included, since that may be the point.
         let first_of_type = !spec.extra_extensions[..i]
             .iter()
             .any(|e| e.typ == extra.typ);
-        match extensions.iter().position(|e| e.typ == extra.typ) {
-            Some(slot) if first_of_type => extensions[slot] = extra.clone(),
-            _ => extensions.push(extra.clone()),
+        if !(first_of_type && in_place.contains(&extra.typ)) {
+            extensions.push(extra.clone());
         }
     }
     if let Some(g) = &grease {
@@ -459,7 +472,7 @@ pub fn build(
             data: vec![0],
         });
     }
-    let has_block = p.extensions.is_some() || !extensions.is_empty() || spec.pad_to.is_some();
+    let has_block = p.extensions.is_some() || !extensions.is_empty();
     let mut hello = ClientHello {
         record_version: spec.record_version.unwrap_or(p.record_version),
         legacy_version: spec.legacy_version.unwrap_or(p.legacy_version),
@@ -678,16 +691,18 @@ fn share_len(group: u16) -> usize {
 }
 
 /// Adds RFC 7685 padding (zeros) so the handshake message is at least `target` bytes. The
-/// extension's own 4-byte header counts, so a hello 1 to 4 bytes short ends up a little
-/// longer than `target`. Padding is capped so the extensions block stays under 64 KiB.
+/// extension's own 4-byte header (and, for a hello without one, the 2-byte extensions block
+/// it needs) counts, so a hello a few bytes short ends up a little longer than `target`.
+/// Padding is capped so the extensions block stays under 64 KiB.
 fn pad(hello: &mut ClientHello, target: usize) {
     let len = hello.handshake_message().len();
     if len >= target {
         return;
     }
+    let block_header = if hello.extensions.is_none() { 2 } else { 0 };
     let block: usize = hello.extensions().iter().map(|e| 4 + e.data.len()).sum();
     let room = 0xffff_usize.saturating_sub(block + 4);
-    let data_len = (target - len).saturating_sub(4).min(room);
+    let data_len = (target - len).saturating_sub(4 + block_header).min(room);
     hello
         .extensions
         .get_or_insert_with(Vec::new)
@@ -975,6 +990,41 @@ mod tests {
         let h = tls(&spec);
         let block: usize = h.extensions().iter().map(|e| 4 + e.data.len()).sum();
         assert_eq!(block, 0xffff);
+    }
+
+    #[test]
+    fn sslv3_padding_adds_a_block_only_when_needed() {
+        let bare = tls(&version(ProtocolVersion::SSLV3));
+        let len = bare.handshake_message().len();
+        let spec = HelloSpec {
+            pad_to: Some(len),
+            ..version(ProtocolVersion::SSLV3)
+        };
+        assert_eq!(tls(&spec), bare);
+        let spec = HelloSpec {
+            pad_to: Some(len + 100),
+            ..version(ProtocolVersion::SSLV3)
+        };
+        let h = tls(&spec);
+        assert_eq!(h.extension_types(), [EXT_PADDING]);
+        assert_eq!(h.handshake_message().len(), len + 100);
+    }
+
+    #[test]
+    fn a_raw_key_share_replaces_the_generated_one_and_its_secret() {
+        let raw = Extension {
+            typ: EXT_KEY_SHARE,
+            data: vec![0, 5, 0x00, 0x1d, 0, 1, 9],
+        };
+        let spec = HelloSpec {
+            extra_extensions: vec![raw.clone()],
+            ..HelloSpec::default()
+        };
+        let b = built(&spec, None);
+        let h = b.hello.unwrap();
+        assert_eq!(h.extension_types(), [11, 10, 35, 22, 23, 13, 43, 45, 51]);
+        assert_eq!(h.ext(EXT_KEY_SHARE), Some(&raw.data[..]));
+        assert!(b.secrets.is_empty());
     }
 
     #[test]
