@@ -38,6 +38,7 @@ const EXT_SUPPORTED_GROUPS: u16 = 10;
 const EXT_EC_POINT_FORMATS: u16 = 11;
 const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
 const EXT_ALPN: u16 = 16;
+const EXT_PADDING: u16 = 21;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 const EXT_KEY_SHARE: u16 = 51;
 
@@ -151,6 +152,52 @@ impl ClientHello {
         Self::decode_body(body.peek_rest(), record_version)
     }
 
+    /// Replaces the server_name extension with one naming `name`, or removes every
+    /// server_name extension for `None`, keeping the order of the others: a recorded hello
+    /// replayed to a new host. A new server_name goes first (after a leading GREASE
+    /// extension, where Chrome puts it). When a padding extension is present, it shrinks or
+    /// grows by the size change so the handshake keeps its length (padding exists to steer
+    /// that length); when the padding is too short to absorb the growth it is emptied.
+    pub fn set_sni(&mut self, name: Option<&str>) {
+        let before = self.handshake_message().len();
+        match name {
+            Some(name) => {
+                let data = server_name_data(name);
+                let exts = self.extensions.get_or_insert_with(Vec::new);
+                if let Some(e) = exts.iter_mut().find(|e| e.typ == EXT_SERVER_NAME) {
+                    e.data = data;
+                } else {
+                    let at = match exts.first() {
+                        Some(e) if super::ProtocolVersion(e.typ).is_grease() => 1,
+                        _ => 0,
+                    };
+                    exts.insert(
+                        at,
+                        Extension {
+                            typ: EXT_SERVER_NAME,
+                            data,
+                        },
+                    );
+                }
+            }
+            None => {
+                if let Some(exts) = &mut self.extensions {
+                    exts.retain(|e| e.typ != EXT_SERVER_NAME);
+                }
+            }
+        }
+        let after = self.handshake_message().len();
+        if let Some(pad) = self
+            .extensions
+            .iter_mut()
+            .flatten()
+            .find(|e| e.typ == EXT_PADDING)
+        {
+            let len = (pad.data.len() + before).saturating_sub(after);
+            pad.data.resize(len, 0);
+        }
+    }
+
     pub fn extensions(&self) -> &[Extension] {
         self.extensions.as_deref().unwrap_or(&[])
     }
@@ -254,10 +301,93 @@ impl ClientHello {
     }
 }
 
+/// server_name extension data with one host_name entry.
+pub(crate) fn server_name_data(name: &str) -> Vec<u8> {
+    let mut d = Vec::with_capacity(name.len() + 5);
+    d.put_u16((name.len() + 3) as u16);
+    d.put_u8(0); // host_name
+    d.put_u16(name.len() as u16);
+    d.put_slice(name.as_bytes());
+    d
+}
+
 fn u16_list(mut r: Reader<'_>) -> Option<Vec<u16>> {
     let mut v = Vec::with_capacity(r.remaining() / 2);
     while !r.is_empty() {
         v.push(r.u16("item").ok()?);
     }
     Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(exts: Vec<Extension>) -> ClientHello {
+        ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [7; 32],
+            session_id: vec![1; 32],
+            cipher_suites: vec![0x1301, 0xc02f],
+            compression_methods: vec![0],
+            extensions: Some(exts),
+        }
+    }
+
+    fn ext(typ: u16, data: &[u8]) -> Extension {
+        Extension {
+            typ,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn set_sni_replaces_in_place_and_keeps_padded_length() {
+        let mut h = hello(vec![
+            ext(0x0a0a, &[]),
+            ext(EXT_SERVER_NAME, &server_name_data("old.example")),
+            ext(EXT_SUPPORTED_GROUPS, &[0, 2, 0, 0x1d]),
+            ext(EXT_PADDING, &[0; 100]),
+        ]);
+        let len = h.handshake_message().len();
+        h.set_sni(Some("a-much-longer-name.example.org"));
+        assert_eq!(h.sni().as_deref(), Some("a-much-longer-name.example.org"));
+        assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
+        assert_eq!(h.handshake_message().len(), len);
+        h.set_sni(None);
+        assert_eq!(h.extension_types(), [0x0a0a, 10, 21]);
+        assert_eq!(h.handshake_message().len(), len);
+        h.set_sni(Some("x.test"));
+        assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
+        assert_eq!(h.handshake_message().len(), len);
+        // Round trip through the decoder.
+        let back = ClientHello::decode_message(&h.handshake_message(), 0x0301).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn set_sni_with_too_little_padding_empties_it() {
+        let mut h = hello(vec![
+            ext(EXT_SERVER_NAME, &server_name_data("a")),
+            ext(EXT_PADDING, &[0; 3]),
+        ]);
+        let len = h.handshake_message().len();
+        h.set_sni(Some("abcdefghij"));
+        assert_eq!(h.ext(EXT_PADDING), Some(&[][..]));
+        assert_eq!(h.handshake_message().len(), len + 9 - 3);
+    }
+
+    #[test]
+    fn set_sni_without_padding_or_extensions() {
+        let mut h = hello(vec![ext(EXT_SUPPORTED_GROUPS, &[0, 2, 0, 0x1d])]);
+        h.set_sni(Some("example.com"));
+        assert_eq!(h.extension_types(), [0, 10]);
+        let mut bare = hello(vec![]);
+        bare.extensions = None;
+        bare.set_sni(None);
+        assert_eq!(bare.extensions, None);
+        bare.set_sni(Some("example.com"));
+        assert_eq!(bare.sni().as_deref(), Some("example.com"));
+    }
 }
