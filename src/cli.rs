@@ -408,6 +408,18 @@ impl HelloArgs {
         spec.alpn = self.alpn.as_ref().map(|l| {
             l.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
         });
+        if let Some(p) = spec.alpn.iter().flatten().find(|p| p.len() > 255) {
+            return Err(format!("--alpn: {p:?} is longer than 255 bytes"));
+        }
+        for (flag, n) in [
+            ("--ciphers", spec.cipher_suites.as_ref().map_or(0, Vec::len)),
+            ("--groups", spec.groups.as_ref().map_or(0, Vec::len)),
+            ("--sigalgs", spec.sigalgs.as_ref().map_or(0, Vec::len)),
+        ] {
+            if n > 32_000 {
+                return Err(format!("{flag}: {n} items do not fit a 16-bit length"));
+            }
+        }
         spec.sni = match (&self.sni, self.no_sni) {
             (_, true) => Sni::None,
             (Some(n), false) => Sni::Name(n.clone()),
@@ -425,6 +437,9 @@ impl HelloArgs {
             spec.omit_extensions.push(registry::parse_extension(x).map_err(e)?);
         }
         spec.grease = self.grease;
+        if self.pad_to.is_some_and(|n| n > 16_000) {
+            return Err("--pad-to: at most 16000 bytes (one record)".into());
+        }
         spec.pad_to = self.pad_to;
         if self.fragment == Some(0) {
             return Err("--fragment must be at least 1".into());
