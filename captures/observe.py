@@ -4,9 +4,13 @@
 This is the independent observation that expected.tsv was filled from (tshark's TLS
 dissector, not shakedown's). With --check it compares the observable columns of
 expected.tsv (history, alert_from, alert_description, version, cipher) against a fresh
-observation, so a re-recording that changed behaviour is noticed.
+observation, so a re-recording that changed behaviour is noticed. With a key log (NAME.keys,
+written by the clients) tshark decrypts, and rows are named NAME.pcap+keylog.
 
-Usage: observe.py [--check] [CAPTURE.pcap ...]   (default: every *.pcap next to this file)
+Usage: observe.py [--keylog] [CAPTURE.pcap ...]  print observations (default: every *.pcap
+                                                  here; --keylog: decrypt with NAME.keys)
+       observe.py --check [CAPTURE.pcap ...]      compare with expected.tsv and
+                                                  expected_keylog.tsv, exit 1 on a difference
 
 Columns: capture, #N (connections in order of first packet), client port, history,
 alert_from, alert_description, version, cipher, tcp_end, bytes, notes.
@@ -71,9 +75,15 @@ class Conn:
         self.notes = []
 
 
-def observe(path):
-    xml = subprocess.run(["tshark", "-r", path, "-T", "pdml"], check=True,
-                         capture_output=True).stdout
+def keylog_for(path):
+    return path[: -len(".pcap")] + ".keys"
+
+
+def observe(path, keylog=False):
+    cmd = ["tshark", "-r", path, "-T", "pdml"]
+    if keylog:
+        cmd += ["-o", "tls.keylog_file:" + keylog_for(path)]
+    xml = subprocess.run(cmd, check=True, capture_output=True).stdout
     conns = {}
     for packet in ET.fromstring(xml).iter("packet"):
         protos = {p.get("name"): p for p in packet.iter("proto")}
@@ -115,8 +125,9 @@ def read_record(conn, side, record):
             conn.notes.append("encrypted_alert:" + side)
             return
         conn.history.append(letter("L"))
-        if conn.alert is None:
-            code = int(desc)
+        code = int(desc)
+        # close_notify ends a session, it does not fail a handshake: not "the" alert.
+        if conn.alert is None and code != 0:
             conn.alert = ("client" if side == "c" else "server",
                           ALERT_NAME.get(code, "alert_%d" % code))
     elif content_type == 22:
@@ -146,16 +157,17 @@ def read_server_hello(conn, hs):
     conn.cipher = suite.split(": ", 1)[1].rsplit(" (", 1)[0]
 
 
-def rows(path):
+def rows(path, keylog=False):
     out = []
-    for n, conn in enumerate(observe(path), 1):
+    name = os.path.basename(path) + ("+keylog" if keylog else "")
+    for n, conn in enumerate(observe(path, keylog), 1):
         alert_from, alert_desc = conn.alert or ("-", "-")
         notes = list(conn.notes)
         for side in "cs":
             if conn.payload[side] > conn.tls_bytes[side]:
                 notes.append("non_tls_bytes:%s=%d" % (side, conn.payload[side] - conn.tls_bytes[side]))
         out.append([
-            os.path.basename(path), "#%d" % n, str(conn.client[1]) if conn.client else "-",
+            name, "#%d" % n, str(conn.client[1]) if conn.client else "-",
             "".join(conn.history) or "-", alert_from, alert_desc, conn.version or "-",
             conn.cipher or "-", ",".join(conn.ends) or "-",
             "c=%d,s=%d" % (conn.payload["c"], conn.payload["s"]), ";".join(notes) or "-",
@@ -163,34 +175,43 @@ def rows(path):
     return out
 
 
-def check(paths):
-    """Compare observable columns of expected.tsv with a fresh observation."""
+def read_expected(filename):
     expected = {}
-    with open(os.path.join(HERE, "expected.tsv")) as f:
+    with open(os.path.join(HERE, filename)) as f:
         for line in f:
             if line.startswith("#") or line.startswith("capture\t") or not line.strip():
                 continue
             cols = line.rstrip("\n").split("\t")
             expected[(cols[0], cols[1])] = cols
+    return expected
+
+
+def check(paths):
+    """Compare the observable columns of expected*.tsv with a fresh observation."""
     failures = 0
-    seen = set()
-    for path in paths:
-        for row in rows(path):
-            key = (row[0], row[1])
-            seen.add(key)
-            want = expected.get(key)
-            got = [row[3], row[4], row[5], row[6], row[7]]
-            if want is None:
-                print("UNEXPECTED connection", key, got)
+    for filename, keylog in (("expected.tsv", False), ("expected_keylog.tsv", True)):
+        expected = read_expected(filename)
+        seen = set()
+        names = set()
+        for path in paths:
+            if keylog and not os.path.exists(keylog_for(path)):
+                continue
+            for row in rows(path, keylog):
+                names.add(row[0])
+                key = (row[0], row[1])
+                seen.add(key)
+                want = expected.get(key)
+                got = row[3:8]  # history, alert_from, alert_description, version, cipher
+                if want is None:
+                    print(filename, "UNEXPECTED connection", key, got)
+                    failures += 1
+                elif want[3:8] != got:
+                    print(filename, "DIFFERS", key, "expected", want[3:8], "observed", got)
+                    failures += 1
+        for key in expected:
+            if key[0] in names and key not in seen:
+                print(filename, "MISSING connection", key)
                 failures += 1
-            elif [want[3], want[4], want[5], want[6], want[7]] != got:
-                print("DIFFERS", key, "expected", want[3:8], "observed", got)
-                failures += 1
-    names = {os.path.basename(p) for p in paths}
-    for key in expected:
-        if key[0] in names and key not in seen:
-            print("MISSING connection", key)
-            failures += 1
     print("check: %d difference(s)" % failures)
     return failures == 0
 
@@ -198,13 +219,17 @@ def check(paths):
 def main():
     args = sys.argv[1:]
     do_check = "--check" in args
-    paths = [a for a in args if a != "--check"] or sorted(glob.glob(os.path.join(HERE, "*.pcap")))
+    keylog = "--keylog" in args
+    paths = [a for a in args if not a.startswith("--")]
+    paths = paths or sorted(glob.glob(os.path.join(HERE, "*.pcap")))
     if do_check:
         sys.exit(0 if check(paths) else 1)
     print("\t".join(["capture", "conn", "client_port", "history", "alert_from",
                      "alert_description", "version", "cipher", "tcp_end", "bytes", "notes"]))
     for path in paths:
-        for row in rows(path):
+        if keylog and not os.path.exists(keylog_for(path)):
+            continue
+        for row in rows(path, keylog):
             print("\t".join(row))
 
 

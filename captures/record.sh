@@ -311,7 +311,8 @@ sni_unrecognized_name() {
 }
 
 http_on_tls_port() {
-    start_server python3 -m http.server --bind 127.0.0.1 --directory "$TMP" "$PORT"
+    mkdir -p "$TMP/www"   # an empty directory: nothing of the PKI is ever served
+    start_server python3 -m http.server --bind 127.0.0.1 --directory "$TMP/www" "$PORT"
     s_client -servername good.test
 }
 
@@ -369,3 +370,4 @@ for want in "${selected[@]}"; do
     [[ $found == 1 ]] || { echo "record.sh: unknown scenario $want" >&2; exit 2; }
 done
 log "done: ${#selected[@]} captures in $OUT"
+log "compare with the oracle: python3 $HERE/observe.py --check   (needs tshark)"
