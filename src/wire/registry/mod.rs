@@ -12,6 +12,8 @@ pub mod groups;
 pub mod sigalgs;
 pub mod suites;
 
+pub use groups::{GROUPS, Group, GroupKind, group, group_name, parse_group, parse_groups};
+
 use std::fmt;
 
 
@@ -103,7 +105,7 @@ pub fn lookup_list<T: Entry>(table: &'static [T], kind: &'static str, list: &str
     list_items(list).map(|item| lookup(table, kind, item)).collect()
 }
 
-/// Up to five registry names closest to `given` (Levenshtein, case-insensitive, counting
+/// Up to five registry names closest to `given` (edit distance, case-insensitive, counting
 /// an entry by its best-matching name or alias).
 fn nearest<T: Entry>(table: &'static [T], given: &str) -> Vec<&'static str> {
     // Bound the work on hostile input: no registry name is anywhere near this long.
@@ -123,16 +125,23 @@ fn nearest<T: Entry>(table: &'static [T], given: &str) -> Vec<&'static str> {
     scored.into_iter().take(5).map(|(_, n)| n).collect()
 }
 
+/// Optimal-string-alignment distance: Levenshtein plus adjacent transpositions, so that
+/// the common typo "SHA265" is one step from "SHA256".
 fn edit_distance(a: &[u8], b: &str) -> usize {
     let b: Vec<u8> = b.bytes().map(|c| c.to_ascii_lowercase()).collect();
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for (i, &ca) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            let mut d = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && ca == b[j - 1] && a[i - 1] == cb {
+                d = d.min(before[j - 1] + 1);
+            }
+            cur[j + 1] = d;
         }
+        std::mem::swap(&mut before, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
@@ -178,6 +187,8 @@ pub(crate) mod tests {
         assert_eq!(edit_distance(b"kitten", "sitting"), 3);
         assert_eq!(edit_distance(b"", "abc"), 3);
         assert_eq!(edit_distance(b"abc", "ABC"), 0);
+        assert_eq!(edit_distance(b"sha265", "sha256"), 1);
+        assert_eq!(edit_distance(b"ab", "ba"), 1);
     }
 
     #[test]
