@@ -13,6 +13,7 @@ pub mod sigalgs;
 pub mod suites;
 
 pub use sigalgs::{SIGNATURE_SCHEMES, SignatureScheme, parse_sigalg, parse_sigalgs, sigalg, sigalg_name};
+pub use extensions::{EXTENSIONS, ExtensionType, extension, extension_name, parse_extension};
 pub use groups::{GROUPS, Group, GroupKind, group, group_name, parse_group, parse_groups};
 
 use std::fmt;
