@@ -126,9 +126,16 @@ mod tests {
     #[test]
     fn table_is_sound() {
         check_table(EXTENSIONS, "extension");
-        assert!(EXTENSIONS.windows(2).all(|w| w[0].id < w[1].id), "sorted by id");
+        assert!(
+            EXTENSIONS.windows(2).all(|w| w[0].id < w[1].id),
+            "sorted by id"
+        );
         // The registry is dense from 0 to 61.
-        let low: Vec<u16> = EXTENSIONS.iter().map(|x| x.id).filter(|&id| id <= 61).collect();
+        let low: Vec<u16> = EXTENSIONS
+            .iter()
+            .map(|x| x.id)
+            .filter(|&id| id <= 61)
+            .collect();
         assert_eq!(low, (0..=61).collect::<Vec<u16>>());
     }
 
@@ -154,6 +161,9 @@ mod tests {
         assert_eq!(parse_extension("ALPN"), Ok(16));
         assert_eq!(parse_extension("Key_Share"), Ok(51));
         assert_eq!(parse_extension("0x1234"), Ok(0x1234));
-        assert_eq!(parse_extension("key_shar").unwrap_err().nearest[0], "key_share");
+        assert_eq!(
+            parse_extension("key_shar").unwrap_err().nearest[0],
+            "key_share"
+        );
     }
 }

@@ -56,8 +56,20 @@ pub fn parse_groups(list: &str) -> Result<Vec<u16>, UnknownName> {
     lookup_list(GROUPS, "group", list)
 }
 
-const fn g(id: u16, name: &'static str, aliases: &'static [&'static str], kind: GroupKind, key_share_len: Option<usize>) -> Group {
-    Group { id, name, aliases, kind, key_share_len }
+const fn g(
+    id: u16,
+    name: &'static str,
+    aliases: &'static [&'static str],
+    kind: GroupKind,
+    key_share_len: Option<usize>,
+) -> Group {
+    Group {
+        id,
+        name,
+        aliases,
+        kind,
+        key_share_len,
+    }
 }
 
 use GroupKind::{Ecdhe, Ffdhe, Hybrid, Other, PostQuantum};
@@ -150,7 +162,10 @@ mod tests {
         assert_eq!(group(0x11ec).unwrap().key_share_len, Some(1216));
         assert_eq!(group_name(0x1234), "0x1234");
         assert_eq!(group_name(0x2a2a), "GREASE_0x2a2a");
-        assert_eq!(parse_groups("x25519:P-256, ffdhe2048 0x2a2a"), Ok(vec![29, 23, 256, 0x2a2a]));
+        assert_eq!(
+            parse_groups("x25519:P-256, ffdhe2048 0x2a2a"),
+            Ok(vec![29, 23, 256, 0x2a2a])
+        );
         let err = parse_groups("x25519,secp265r1").unwrap_err();
         assert_eq!((err.kind, err.given.as_str()), ("group", "secp265r1"));
         assert_eq!(err.nearest[0], "secp256r1");
@@ -165,6 +180,9 @@ mod tests {
         assert_eq!(group(29).unwrap().key_share_len, Some(x.len()));
         let sk = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
         let point = sk.public_key().to_sec1_point(false);
-        assert_eq!(group(23).unwrap().key_share_len, Some(point.as_bytes().len()));
+        assert_eq!(
+            group(23).unwrap().key_share_len,
+            Some(point.as_bytes().len())
+        );
     }
 }

@@ -12,18 +12,18 @@ pub mod groups;
 pub mod sigalgs;
 pub mod suites;
 
-pub use sigalgs::{SIGNATURE_SCHEMES, SignatureScheme, parse_sigalg, parse_sigalgs, sigalg, sigalg_name};
-pub use extensions::{EXTENSIONS, ExtensionType, extension, extension_name, parse_extension};
-pub use groups::{GROUPS, Group, GroupKind, group, group_name, parse_group, parse_groups};
-
 use std::fmt;
 
-
-
+pub use alerts::{ALERTS, Alert, alert_level_name, alert_name, parse_alert};
+pub use extensions::{EXTENSIONS, ExtensionType, extension, extension_name, parse_extension};
+pub use groups::{GROUPS, Group, GroupKind, group, group_name, parse_group, parse_groups};
+pub use sigalgs::{
+    SIGNATURE_SCHEMES, SignatureScheme, parse_sigalg, parse_sigalgs, sigalg, sigalg_name,
+};
 
 pub use suites::{
-    Authentication, CIPHER_SUITES, CipherSuite, KeyExchange, SSLV2_CIPHER_KINDS, Sslv2CipherKind,
-    parse_suite, parse_suites, sslv2_cipher_name, suite, suite_name,
+    Authentication, CIPHER_SUITES, CipherSuite, KeyExchange, SSLV2_CIPHER_KINDS, SUITE_KEYWORDS,
+    Sslv2CipherKind, parse_suite, parse_suites, sslv2_cipher_name, suite, suite_name,
 };
 
 /// One row of a registry: its wire id, its registry name and any other names it goes by.
@@ -76,10 +76,16 @@ pub fn name_of<T: Entry>(table: &'static [T], id: u16) -> String {
 }
 
 /// Parses `0xHHHH` (any u16), `GREASE_0xHHHH`, or a name or alias (case-insensitive).
-pub fn lookup<T: Entry>(table: &'static [T], kind: &'static str, given: &str) -> Result<u16, UnknownName> {
+pub fn lookup<T: Entry>(
+    table: &'static [T],
+    kind: &'static str,
+    given: &str,
+) -> Result<u16, UnknownName> {
     let s = given.trim();
     let lower = s.to_ascii_lowercase();
-    let hex = lower.strip_prefix("0x").or_else(|| lower.strip_prefix("grease_0x"));
+    let hex = lower
+        .strip_prefix("0x")
+        .or_else(|| lower.strip_prefix("grease_0x"));
     if let Some(digits) = hex
         && (1..=4).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_hexdigit())
@@ -90,28 +96,44 @@ pub fn lookup<T: Entry>(table: &'static [T], kind: &'static str, given: &str) ->
     table
         .iter()
         .find(|e| {
-            e.name().eq_ignore_ascii_case(s) || e.aliases().iter().any(|a| a.eq_ignore_ascii_case(s))
+            e.name().eq_ignore_ascii_case(s)
+                || e.aliases().iter().any(|a| a.eq_ignore_ascii_case(s))
         })
         .map(|e| e.id())
-        .ok_or_else(|| UnknownName { kind, given: s.to_string(), nearest: nearest(table, s) })
+        .ok_or_else(|| UnknownName {
+            kind,
+            given: s.to_string(),
+            nearest: nearest(table, s),
+        })
 }
 
 /// Splits a list on `,`, `:` and whitespace, dropping empty items.
 pub fn list_items(list: &str) -> impl Iterator<Item = &str> {
-    list.split(|c: char| c == ',' || c == ':' || c.is_whitespace()).filter(|s| !s.is_empty())
+    list.split(|c: char| c == ',' || c == ':' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
 }
 
 /// Parses a list with [`lookup`], in the order given; duplicates are kept, since a
 /// crafted hello may want them.
-pub fn lookup_list<T: Entry>(table: &'static [T], kind: &'static str, list: &str) -> Result<Vec<u16>, UnknownName> {
-    list_items(list).map(|item| lookup(table, kind, item)).collect()
+pub fn lookup_list<T: Entry>(
+    table: &'static [T],
+    kind: &'static str,
+    list: &str,
+) -> Result<Vec<u16>, UnknownName> {
+    list_items(list)
+        .map(|item| lookup(table, kind, item))
+        .collect()
 }
 
 /// Up to five registry names closest to `given` (edit distance, case-insensitive, counting
 /// an entry by its best-matching name or alias).
 fn nearest<T: Entry>(table: &'static [T], given: &str) -> Vec<&'static str> {
     // Bound the work on hostile input: no registry name is anywhere near this long.
-    let given: Vec<u8> = given.bytes().take(96).map(|b| b.to_ascii_lowercase()).collect();
+    let given: Vec<u8> = given
+        .bytes()
+        .take(96)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
     let mut scored: Vec<(usize, &'static str)> = table
         .iter()
         .map(|e| {
@@ -137,7 +159,9 @@ fn edit_distance(a: &[u8], b: &str) -> usize {
     for (i, &ca) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let mut d = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            let mut d = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
             if i > 0 && j > 0 && ca == b[j - 1] && a[i - 1] == cb {
                 d = d.min(before[j - 1] + 1);
             }
@@ -163,10 +187,15 @@ pub(crate) mod tests {
         let mut names = HashSet::new();
         for e in table {
             assert!(ids.insert(e.id()), "{kind}: duplicate id 0x{:04x}", e.id());
-            let mut own: Vec<&str> = std::iter::once(e.name()).chain(e.aliases().iter().copied()).collect();
+            let mut own: Vec<&str> = std::iter::once(e.name())
+                .chain(e.aliases().iter().copied())
+                .collect();
             own.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
             for n in own {
-                assert!(names.insert(n.to_ascii_lowercase()), "{kind}: duplicate name {n}");
+                assert!(
+                    names.insert(n.to_ascii_lowercase()),
+                    "{kind}: duplicate name {n}"
+                );
                 assert_eq!(lookup(table, kind, n), Ok(e.id()), "{kind}: {n}");
                 assert_eq!(lookup(table, kind, &n.to_ascii_uppercase()), Ok(e.id()));
                 assert_eq!(lookup(table, kind, &n.to_ascii_lowercase()), Ok(e.id()));
@@ -179,7 +208,9 @@ pub(crate) mod tests {
     #[test]
     fn grease_values() {
         let all: Vec<u16> = (0..=u16::MAX).filter(|&v| is_grease(v)).collect();
-        let expected: Vec<u16> = (0..16u16).map(|i| (i << 12) | 0x0a00 | (i << 4) | 0x0a).collect();
+        let expected: Vec<u16> = (0..16u16)
+            .map(|i| (i << 12) | 0x0a00 | (i << 4) | 0x0a)
+            .collect();
         assert_eq!(all, expected);
         assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0a1a) && !is_grease(0x1a0a));
     }

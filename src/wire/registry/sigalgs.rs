@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn table_is_sound() {
         check_table(SIGNATURE_SCHEMES, "signature scheme");
-        assert!(SIGNATURE_SCHEMES.windows(2).all(|w| w[0].id < w[1].id), "sorted by id");
+        assert!(
+            SIGNATURE_SCHEMES.windows(2).all(|w| w[0].id < w[1].id),
+            "sorted by id"
+        );
     }
 
     #[test]
@@ -121,10 +124,16 @@ mod tests {
         assert_eq!(sigalg_name(0x0804), "rsa_pss_rsae_sha256");
         assert_eq!(sigalg_name(0x0a0a), "GREASE_0x0a0a");
         assert_eq!(sigalg_name(0xfe00), "0xfe00");
-        assert_eq!(parse_sigalgs("ed25519:RSA+SHA1,0xfe00"), Ok(vec![0x0807, 0x0201, 0xfe00]));
+        assert_eq!(
+            parse_sigalgs("ed25519:RSA+SHA1,0xfe00"),
+            Ok(vec![0x0807, 0x0201, 0xfe00])
+        );
         let err = parse_sigalgs("rsa_pss_rsae_sha265").unwrap_err();
         assert_eq!(err.nearest[0], "rsa_pss_rsae_sha256");
-        assert!(err.to_string().starts_with("unknown signature scheme \"rsa_pss_rsae_sha265\""));
+        assert!(
+            err.to_string()
+                .starts_with("unknown signature scheme \"rsa_pss_rsae_sha265\"")
+        );
     }
 
     /// The TLS 1.2 pairs (hash byte, signature byte) sit where RFC 5246 puts them.

@@ -143,7 +143,11 @@ impl CipherSuite {
             (self.cbc() && version <= ProtocolVersion::TLS10.0, "CBC"),
             (!self.forward_secret(), "no forward secrecy"),
         ];
-        checks.into_iter().filter(|&(weak, _)| weak).map(|(_, w)| w).collect()
+        checks
+            .into_iter()
+            .filter(|&(weak, _)| weak)
+            .map(|(_, w)| w)
+            .collect()
     }
 }
 
@@ -168,8 +172,14 @@ pub const SUITE_KEYWORDS: &[(&str, &str)] = &[
     ("ALL", "every suite in the table except the SCSVs"),
     ("TLS13", "TLS 1.3 suites"),
     ("LEGACY", "every suite except TLS 1.3 ones"),
-    ("ECDHE", "ephemeral ECDH key exchange with a certificate (not anonymous, not PSK)"),
-    ("DHE", "ephemeral finite-field DH key exchange with a certificate (not anonymous, not PSK)"),
+    (
+        "ECDHE",
+        "ephemeral ECDH key exchange with a certificate (not anonymous, not PSK)",
+    ),
+    (
+        "DHE",
+        "ephemeral finite-field DH key exchange with a certificate (not anonymous, not PSK)",
+    ),
     ("RSA", "static RSA key exchange"),
     ("AEAD", "AEAD ciphers (GCM, CCM, ChaCha20-Poly1305, ...)"),
     ("CBC", "CBC-mode ciphers"),
@@ -178,7 +188,10 @@ pub const SUITE_KEYWORDS: &[(&str, &str)] = &[
     ("ANON", "no authentication"),
     ("RC4", "RC4 ciphers"),
     ("3DES", "triple-DES ciphers"),
-    ("WEAK", "NULL, ANON, EXPORT, RC4, single DES and 3DES together"),
+    (
+        "WEAK",
+        "NULL, ANON, EXPORT, RC4, single DES and 3DES together",
+    ),
     ("OPENSSL", "suites with a known OpenSSL name"),
 ];
 
@@ -209,8 +222,13 @@ fn keyword_matches(keyword: &str, s: &CipherSuite) -> bool {
 pub fn parse_suites(list: &str) -> Result<Vec<u16>, UnknownName> {
     let mut out = Vec::new();
     for item in list_items(list) {
-        if SUITE_KEYWORDS.iter().any(|(k, _)| k.eq_ignore_ascii_case(item)) {
-            let chosen = CIPHER_SUITES.iter().filter(|s| !s.is_scsv() && keyword_matches(item, s));
+        if SUITE_KEYWORDS
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(item))
+        {
+            let chosen = CIPHER_SUITES
+                .iter()
+                .filter(|s| !s.is_scsv() && keyword_matches(item, s));
             out.extend(chosen.map(|s| s.id));
         } else {
             out.push(parse_suite(item)?);
@@ -229,19 +247,58 @@ pub struct Sslv2CipherKind {
 /// SSLv2 cipher kinds: the seven of the SSLv2 draft, Microsoft's RC4_64, and the
 /// SSLv3-era and SSLeay additions.
 pub static SSLV2_CIPHER_KINDS: &[Sslv2CipherKind] = &[
-    Sslv2CipherKind { id: 0x000000, name: "SSL_CK_NULL_WITH_MD5" },
-    Sslv2CipherKind { id: 0x010080, name: "SSL_CK_RC4_128_WITH_MD5" },
-    Sslv2CipherKind { id: 0x020080, name: "SSL_CK_RC4_128_EXPORT40_WITH_MD5" },
-    Sslv2CipherKind { id: 0x030080, name: "SSL_CK_RC2_128_CBC_WITH_MD5" },
-    Sslv2CipherKind { id: 0x040080, name: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5" },
-    Sslv2CipherKind { id: 0x050080, name: "SSL_CK_IDEA_128_CBC_WITH_MD5" },
-    Sslv2CipherKind { id: 0x060040, name: "SSL_CK_DES_64_CBC_WITH_MD5" },
-    Sslv2CipherKind { id: 0x060140, name: "SSL_CK_DES_64_CBC_WITH_SHA" },
-    Sslv2CipherKind { id: 0x0700c0, name: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5" },
-    Sslv2CipherKind { id: 0x0701c0, name: "SSL_CK_DES_192_EDE3_CBC_WITH_SHA" },
-    Sslv2CipherKind { id: 0x080080, name: "SSL_CK_RC4_64_WITH_MD5" },
-    Sslv2CipherKind { id: 0xff0800, name: "SSL_CK_DES_64_CFB64_WITH_MD5_1" },
-    Sslv2CipherKind { id: 0xff0810, name: "SSL_CK_NULL" },
+    Sslv2CipherKind {
+        id: 0x000000,
+        name: "SSL_CK_NULL_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x010080,
+        name: "SSL_CK_RC4_128_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x020080,
+        name: "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x030080,
+        name: "SSL_CK_RC2_128_CBC_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x040080,
+        name: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x050080,
+        name: "SSL_CK_IDEA_128_CBC_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x060040,
+        name: "SSL_CK_DES_64_CBC_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x060140,
+        name: "SSL_CK_DES_64_CBC_WITH_SHA",
+    },
+    Sslv2CipherKind {
+        id: 0x0700c0,
+        name: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0x0701c0,
+        name: "SSL_CK_DES_192_EDE3_CBC_WITH_SHA",
+    },
+    Sslv2CipherKind {
+        id: 0x080080,
+        name: "SSL_CK_RC4_64_WITH_MD5",
+    },
+    Sslv2CipherKind {
+        id: 0xff0800,
+        name: "SSL_CK_DES_64_CFB64_WITH_MD5_1",
+    },
+    Sslv2CipherKind {
+        id: 0xff0810,
+        name: "SSL_CK_NULL",
+    },
 ];
 
 /// The name of an SSLv2 cipher kind, or `0xHHHHHH`. In an SSLv2-format ClientHello a
@@ -270,7 +327,16 @@ const fn cs(
     mac: &'static str,
     min_version: u16,
 ) -> CipherSuite {
-    CipherSuite { id, iana, openssl, kx, auth, cipher, mac, min_version }
+    CipherSuite {
+        id,
+        iana,
+        openssl,
+        kx,
+        auth,
+        cipher,
+        mac,
+        min_version,
+    }
 }
 
 use Authentication as A;
@@ -664,9 +730,16 @@ mod tests {
     fn table_is_sound() {
         check_table(CIPHER_SUITES, "cipher suite");
         assert!(CIPHER_SUITES.len() >= 340, "{}", CIPHER_SUITES.len());
-        assert!(CIPHER_SUITES.windows(2).all(|w| w[0].id < w[1].id), "sorted by id");
+        assert!(
+            CIPHER_SUITES.windows(2).all(|w| w[0].id < w[1].id),
+            "sorted by id"
+        );
         for s in CIPHER_SUITES {
-            assert!(s.iana.starts_with("TLS_") || s.iana.starts_with("SSL_"), "{}", s.iana);
+            assert!(
+                s.iana.starts_with("TLS_") || s.iana.starts_with("SSL_"),
+                "{}",
+                s.iana
+            );
             assert!(!(s.aead() && s.cbc()), "{}", s.iana);
             assert_eq!(s.is_tls13(), s.kx == KeyExchange::Any, "{}", s.iana);
         }
@@ -677,9 +750,21 @@ mod tests {
     #[test]
     fn agrees_with_local_openssl() {
         let lists = [
-            vec!["ciphers", "-V", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"],
-            vec!["ciphers", "-V", "-stdname", "-s", "-tls1_3", "-ciphersuites",
-                "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256"],
+            vec![
+                "ciphers",
+                "-V",
+                "-stdname",
+                "ALL:COMPLEMENTOFALL:@SECLEVEL=0",
+            ],
+            vec![
+                "ciphers",
+                "-V",
+                "-stdname",
+                "-s",
+                "-tls1_3",
+                "-ciphersuites",
+                "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256",
+            ],
         ];
         let mut seen = 0;
         for args in lists {
@@ -698,15 +783,28 @@ mod tests {
                 assert_eq!((s.iana, s.openssl), (iana, Some(ossl)), "{line}");
                 let field = |k: &str| f.iter().find_map(|x| x.strip_prefix(k)).unwrap();
                 let kx = match field("Kx=") {
-                    "RSA" => K::Rsa, "DH" => K::Dhe, "ECDH" => K::Ecdhe, "PSK" => K::Psk,
-                    "DHEPSK" => K::DhePsk, "RSAPSK" => K::RsaPsk, "ECDHEPSK" => K::EcdhePsk,
-                    "SRP" => K::Srp, "any" => K::Any, other => panic!("Kx={other}"),
+                    "RSA" => K::Rsa,
+                    "DH" => K::Dhe,
+                    "ECDH" => K::Ecdhe,
+                    "PSK" => K::Psk,
+                    "DHEPSK" => K::DhePsk,
+                    "RSAPSK" => K::RsaPsk,
+                    "ECDHEPSK" => K::EcdhePsk,
+                    "SRP" => K::Srp,
+                    "any" => K::Any,
+                    other => panic!("Kx={other}"),
                 };
                 assert_eq!(s.kx, kx, "{line}");
                 assert_eq!(s.anonymous(), field("Au=") == "None", "{line}");
                 assert_eq!(s.aead(), field("Mac=") == "AEAD", "{line}");
                 assert_eq!(s.null_cipher(), field("Enc=") == "None", "{line}");
-                let v = match ver { "SSLv3" => SSL30, "TLSv1" => TLS10, "TLSv1.2" => TLS12, "TLSv1.3" => TLS13, o => panic!("{o}") };
+                let v = match ver {
+                    "SSLv3" => SSL30,
+                    "TLSv1" => TLS10,
+                    "TLSv1.2" => TLS12,
+                    "TLSv1.3" => TLS13,
+                    o => panic!("{o}"),
+                };
                 assert_eq!(s.min_version, v, "{line}");
                 assert_eq!(parse_suite(ossl), Ok(id));
                 assert_eq!(parse_suite(iana), Ok(id));
@@ -744,7 +842,10 @@ mod tests {
         assert!(parse_suite("0x12345").is_err());
         assert!(parse_suite("0x").is_err());
         assert!(parse_suite("0x+12").is_err());
-        assert_eq!(sslv2_cipher_name(0x0700c0), "SSL_CK_DES_192_EDE3_CBC_WITH_MD5");
+        assert_eq!(
+            sslv2_cipher_name(0x0700c0),
+            "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"
+        );
         assert_eq!(sslv2_cipher_name(0x00002f), "TLS_RSA_WITH_AES_128_CBC_SHA");
         assert_eq!(sslv2_cipher_name(0x123456), "0x123456");
         assert!(SSLV2_CIPHER_KINDS.windows(2).all(|w| w[0].id < w[1].id));
@@ -757,14 +858,20 @@ mod tests {
         assert_eq!(err.given, "TLS_AES_128_GCM_SHA265");
         assert_eq!(err.nearest.len(), 5);
         assert_eq!(err.nearest[0], "TLS_AES_128_GCM_SHA256");
-        assert!(err.to_string().starts_with(
-            "unknown cipher suite \"TLS_AES_128_GCM_SHA265\"; nearest: TLS_AES_128_GCM_SHA256, "
-        ), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "unknown cipher suite \"TLS_AES_128_GCM_SHA265\"; nearest: TLS_AES_128_GCM_SHA256, "
+            ),
+            "{err}"
+        );
         // An OpenSSL-style typo is matched against OpenSSL names too.
         let err = parse_suites("ECDHE-RSA-AES128-GCM-SHA265").unwrap_err();
         assert_eq!(err.nearest[0], "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
         // Hostile input costs bounded work and still answers.
-        assert_eq!(parse_suite(&"x".repeat(100_000)).unwrap_err().nearest.len(), 5);
+        assert_eq!(
+            parse_suite(&"x".repeat(100_000)).unwrap_err().nearest.len(),
+            5
+        );
     }
 
     #[test]
@@ -778,7 +885,10 @@ mod tests {
         assert_eq!(w(0x0009, TLS12), ["DES", "no forward secrecy"]);
         assert_eq!(w(0x0003, SSL30), ["EXPORT", "RC4", "no forward secrecy"]);
         assert_eq!(w(0x0034, TLS12), ["anonymous"]);
-        assert_eq!(w(0x0000, TLS12), ["NULL", "anonymous", "no forward secrecy"]);
+        assert_eq!(
+            w(0x0000, TLS12),
+            ["NULL", "anonymous", "no forward secrecy"]
+        );
         assert_eq!(w(0xc0b4, TLS13), ["NULL"]);
         assert!(w(0x5600, TLS10).is_empty() && w(0x00ff, TLS10).is_empty());
         let s = suite(0x0063).unwrap();
@@ -792,7 +902,10 @@ mod tests {
         assert_eq!(all.len(), CIPHER_SUITES.len() - 2);
         assert!(!all.contains(&0x00ff) && !all.contains(&0x5600));
         let tls13 = ids("TLS13");
-        assert!(tls13.starts_with(&[0x00c6, 0x00c7, 0x1301, 0x1302, 0x1303]), "{tls13:x?}");
+        assert!(
+            tls13.starts_with(&[0x00c6, 0x00c7, 0x1301, 0x1302, 0x1303]),
+            "{tls13:x?}"
+        );
         assert!(tls13.iter().all(|&i| suite(i).unwrap().is_tls13()));
         assert_eq!(ids("TLS13").len() + ids("LEGACY").len(), all.len());
         let ecdhe = ids("ECDHE");
@@ -812,8 +925,15 @@ mod tests {
             assert!(ids(k).iter().all(|i| weak.contains(i)), "{k}");
         }
         assert!(weak.contains(&0x0009) && !weak.contains(&0xc02f));
-        assert!(ids("OPENSSL").iter().all(|&i| suite(i).unwrap().openssl.is_some()));
-        assert_eq!(ids("tls13, 0x00ff:ECDHE-RSA-AES128-SHA").len(), tls13.len() + 2);
+        assert!(
+            ids("OPENSSL")
+                .iter()
+                .all(|&i| suite(i).unwrap().openssl.is_some())
+        );
+        assert_eq!(
+            ids("tls13, 0x00ff:ECDHE-RSA-AES128-SHA").len(),
+            tls13.len() + 2
+        );
         // No keyword shadows a suite name.
         for (k, _) in SUITE_KEYWORDS {
             assert!(parse_suite(k).is_err(), "{k}");
