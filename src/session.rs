@@ -296,6 +296,7 @@ pub struct Tracker {
     /// The outcome can no longer change (alert, end, not TLS, error).
     concluded: bool,
     decided: bool,
+    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
     tls13: bool,
     last_step: Option<String>,
     server_hello_done: bool,
@@ -580,7 +581,9 @@ impl Tracker {
     fn on_ccs(&mut self, dir: Direction, at: Micros) {
         let i = dir.index();
         self.letter(dir, 'i');
-        if self.tls13 {
+        // Before any ServerHello (after a HelloRetryRequest, or a client's early CCS) and in
+        // TLS 1.3 the CCS is the RFC 8446 middlebox-compatibility no-op.
+        if self.tls13 || self.v.server_hello.is_none() {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)".into());
         } else {
             self.event(at, dir, "ChangeCipherSpec".into());
@@ -794,6 +797,7 @@ impl Tracker {
             HandshakeMessage::HelloRetryRequest(hrr) => {
                 self.v.version = Some(hrr.selected_version());
                 self.v.cipher = Some(hrr.cipher_suite);
+                self.tls13 = true;
                 let group = hrr.key_share_group();
                 self.v.hello_retry_request = Some(hrr);
                 self.progress(Outcome::HelloRetryRequest);
@@ -861,7 +865,19 @@ impl Tracker {
         }
         if let Some(h) = side.deframer.pending_header() {
             let have = side.deframer.buffered() - RECORD_HEADER_LEN;
-            notes.push(format!("truncated record: {have} of {} bytes", h.length));
+            // A plaintext handshake record that starts a message names it.
+            let starts = side.deframer.partial().get(RECORD_HEADER_LEN).copied();
+            let inside = match (h.content_type, starts) {
+                (ContentType::Handshake, Some(t)) if !side.encrypted && side.joiner.buffered() == 0 => {
+                    handshake_type_name(t).map(|n| format!(", in {n}"))
+                }
+                _ => None,
+            };
+            notes.push(format!(
+                "truncated record: {have} of {} bytes{}",
+                h.length,
+                inside.unwrap_or_default()
+            ));
         } else if side.deframer.buffered() > 0 {
             notes.push("truncated record header".to_string());
         } else if !side.sslv2.is_empty() {

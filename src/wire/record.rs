@@ -163,6 +163,11 @@ impl Deframer {
         self.buf.len()
     }
 
+    /// The bytes held (a partial record), to describe a truncation.
+    pub fn partial(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// The header of the partial record held, if at least its 5 bytes are in.
     pub fn pending_header(&self) -> Option<RecordHeader> {
         let h = self.buf.get(..RECORD_HEADER_LEN)?;
