@@ -12,7 +12,10 @@ fn load(name: &str) -> Vec<Step> {
     let path = format!("{}/tests/exchanges/{name}.txt", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut steps = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let f: Vec<&str> = line.split(' ').collect();
         let dir = match f[0] {
             "C" => Direction::ClientToServer,
@@ -75,9 +78,17 @@ fn tls12_success() {
     assert_eq!(v.certificates.len(), 1);
     assert!(v.alert.is_none() && v.diverged.is_none() && v.error.is_none());
     // close_notify after the handshake: two encrypted alerts, counted not decoded.
-    assert!(v.events.iter().any(|e| e.what == "encrypted alert (26 bytes)"));
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.what == "encrypted alert (26 bytes)")
+    );
     // Decided as soon as ServerHelloDone arrived (the server's first flight).
-    let server_first = v.events.iter().find(|e| e.dir == Direction::ServerToClient).unwrap();
+    let server_first = v
+        .events
+        .iter()
+        .find(|e| e.dir == Direction::ServerToClient)
+        .unwrap();
     assert_eq!(v.decided_at, Some(server_first.at));
 }
 
@@ -89,7 +100,10 @@ fn tls13_success() {
     assert_eq!(v.version, Some(0x0304));
     assert_eq!(v.cipher, Some(0x1302));
     assert_eq!(v.group, Some(0x001d));
-    assert!(v.certificates.is_empty(), "TLS 1.3 certificates are encrypted");
+    assert!(
+        v.certificates.is_empty(),
+        "TLS 1.3 certificates are encrypted"
+    );
     assert!(v.alert.is_none() && v.diverged.is_none());
     // Encrypted records after the ServerHello are not misread as alerts or handshakes.
     assert!(v.server_encrypted_records >= 4);
@@ -147,13 +161,28 @@ fn tls12_client_certificate_required() {
     assert_eq!(v.outcome, Outcome::Alert);
     assert_eq!(v.history, "CsxkrnXGIl");
     assert!(v.certificate_request.is_some());
-    assert!(!v.certificate_request.as_ref().unwrap().signature_algorithms.is_empty());
-    assert!(v.events.iter().any(|e| e.what == "Certificate (0 certs)"
-        && e.dir == Direction::ClientToServer));
+    assert!(
+        !v.certificate_request
+            .as_ref()
+            .unwrap()
+            .signature_algorithms
+            .is_empty()
+    );
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.what == "Certificate (0 certs)" && e.dir == Direction::ClientToServer)
+    );
     let a = v.alert.unwrap();
-    assert_eq!((a.from, a.alert.description), (Direction::ServerToClient, 40));
+    assert_eq!(
+        (a.from, a.alert.description),
+        (Direction::ServerToClient, 40)
+    );
     let d = v.diverged.unwrap();
-    assert_eq!((d.by, d.after.as_str()), (Direction::ServerToClient, "Finished"));
+    assert_eq!(
+        (d.by, d.after.as_str()),
+        (Direction::ServerToClient, "Finished")
+    );
     assert!(!v.established);
 }
 
@@ -204,9 +233,13 @@ fn truncated_server_flight_then_close() {
     let steps = load("tls12_ok");
     let mut t = Tracker::new();
     let mut it = steps.into_iter();
-    let Some(Step::Data(d, at, ch)) = it.next() else { panic!() };
+    let Some(Step::Data(d, at, ch)) = it.next() else {
+        panic!()
+    };
     t.on_data(d, &ch, at);
-    let Some(Step::Data(d, at, flight)) = it.next() else { panic!() };
+    let Some(Step::Data(d, at, flight)) = it.next() else {
+        panic!()
+    };
     t.on_data(d, &flight[..300], at);
     assert!(!t.decided());
     t.on_end(Direction::ServerToClient, EndKind::Fin, at + 1);
@@ -214,6 +247,15 @@ fn truncated_server_flight_then_close() {
     assert_eq!(v.outcome, Outcome::Closed);
     assert!(t.decided());
     let d = v.diverged.as_ref().unwrap();
-    assert_eq!((d.by, d.after.as_str(), d.event.as_str()), (Direction::ServerToClient, "ServerHello", "close"));
-    assert!(v.events.iter().any(|e| e.what == "truncated record: 225 of 791 bytes, in Certificate"), "{:?}", v.events);
+    assert_eq!(
+        (d.by, d.after.as_str(), d.event.as_str()),
+        (Direction::ServerToClient, "ServerHello", "close")
+    );
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.what == "truncated record: 225 of 791 bytes, in Certificate"),
+        "{:?}",
+        v.events
+    );
 }

@@ -221,14 +221,14 @@ impl HandshakeJoiner {
     /// assembled announces more than the cap.
     pub fn push(&mut self, fragment: &[u8]) -> Result<(), FramingError> {
         self.buf.extend_from_slice(fragment);
-        if let Some((_, len)) = self.pending() {
-            if len > self.max_message {
-                self.buf = Vec::new();
-                return Err(FramingError::HandshakeTooLong {
-                    len,
-                    max: self.max_message,
-                });
-            }
+        if let Some((_, len)) = self.pending()
+            && len > self.max_message
+        {
+            self.buf = Vec::new();
+            return Err(FramingError::HandshakeTooLong {
+                len,
+                max: self.max_message,
+            });
         }
         Ok(())
     }
@@ -386,6 +386,10 @@ mod tests {
         );
         assert_eq!(j.buffered(), 0);
         // The default cap is 1 MiB: 2^24-1 is refused.
-        assert!(HandshakeJoiner::new().push(&[11, 0xff, 0xff, 0xff]).is_err());
+        assert!(
+            HandshakeJoiner::new()
+                .push(&[11, 0xff, 0xff, 0xff])
+                .is_err()
+        );
     }
 }

@@ -86,7 +86,7 @@ fn decode_extensions(r: &mut Reader<'_>, what: &str) -> Result<Vec<Extension>, D
 }
 
 fn u16_list(mut r: Reader<'_>, what: &str) -> Result<Vec<u16>, DecodeError> {
-    if r.remaining() % 2 != 0 {
+    if !r.remaining().is_multiple_of(2) {
         return Err(DecodeError::new(r.offset(), format!("{what}: odd length")));
     }
     let mut v = Vec::with_capacity(r.remaining() / 2);
@@ -237,10 +237,7 @@ impl ServerKeyExchange {
             .unwrap_or(ServerKeyExchange::Opaque { len: body.len() })
     }
 
-    fn signature(
-        r: &mut Reader<'_>,
-        version: u16,
-    ) -> Result<(Option<u16>, usize), DecodeError> {
+    fn signature(r: &mut Reader<'_>, version: u16) -> Result<(Option<u16>, usize), DecodeError> {
         let scheme = if version >= TLS12 {
             Some(r.u16("signature scheme")?)
         } else {
@@ -386,7 +383,10 @@ pub enum HandshakeMessage {
     ClientHello(ClientHello),
     ServerHello(ServerHello),
     HelloRetryRequest(ServerHello),
-    NewSessionTicket { lifetime: u32, ticket_len: usize },
+    NewSessionTicket {
+        lifetime: u32,
+        ticket_len: usize,
+    },
     EndOfEarlyData,
     EncryptedExtensions(Vec<Extension>),
     Certificate(Certificate),
@@ -398,11 +398,23 @@ pub enum HandshakeMessage {
         scheme: Option<u16>,
         signature_len: usize,
     },
-    ClientKeyExchange { len: usize },
-    Finished { verify_data: Vec<u8> },
-    CertificateStatus { status_type: u8, len: usize },
-    KeyUpdate { update_requested: u8 },
-    Unknown { typ: u8, len: usize },
+    ClientKeyExchange {
+        len: usize,
+    },
+    Finished {
+        verify_data: Vec<u8>,
+    },
+    CertificateStatus {
+        status_type: u8,
+        len: usize,
+    },
+    KeyUpdate {
+        update_requested: u8,
+    },
+    Unknown {
+        typ: u8,
+        len: usize,
+    },
 }
 
 impl HandshakeMessage {
@@ -473,9 +485,7 @@ pub fn decode_handshake(
                 ticket_len,
             }
         }
-        t::END_OF_EARLY_DATA => {
-            empty(body, "end_of_early_data", HandshakeMessage::EndOfEarlyData)?
-        }
+        t::END_OF_EARLY_DATA => empty(body, "end_of_early_data", HandshakeMessage::EndOfEarlyData)?,
         t::ENCRYPTED_EXTENSIONS => {
             let mut r = Reader::new(body);
             let exts = decode_extensions(&mut r, "extensions")?;
@@ -723,7 +733,9 @@ mod tests {
     #[test]
     fn certificate_request_both_forms() {
         // TLS 1.2: types rsa_sign+ecdsa_sign, two schemes, one CA name "AB".
-        let body = [2, 1, 64, 0, 4, 0x08, 0x04, 0x04, 0x03, 0, 4, 0, 2, b'A', b'B'];
+        let body = [
+            2, 1, 64, 0, 4, 0x08, 0x04, 0x04, 0x03, 0, 4, 0, 2, b'A', b'B',
+        ];
         let req = CertificateRequest::decode(&body, 0x0303).unwrap();
         assert_eq!(req.certificate_types, vec![1, 64]);
         assert_eq!(req.signature_algorithms, vec![0x0804, 0x0403]);
@@ -775,14 +787,27 @@ mod tests {
 
     #[test]
     fn sniffing_plaintext_protocols() {
-        let s = sniff_not_tls(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n\x00\x01").unwrap();
+        let s =
+            sniff_not_tls(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n\x00\x01").unwrap();
         assert_eq!(
             s,
             "HTTP response: \"HTTP/1.1 400 Bad Request\\r\\nServer: nginx\\r\\n\\r\\n\\x00\\x01\""
         );
-        assert!(sniff_not_tls(b"SSH-2.0-OpenSSH_9.6\r\n").unwrap().starts_with("SSH banner"));
-        assert!(sniff_not_tls(b"220 mail.example ESMTP\r\n").unwrap().starts_with("SMTP/FTP"));
-        assert!(sniff_not_tls(b"* OK IMAP4rev1\r\n").unwrap().starts_with("IMAP"));
+        assert!(
+            sniff_not_tls(b"SSH-2.0-OpenSSH_9.6\r\n")
+                .unwrap()
+                .starts_with("SSH banner")
+        );
+        assert!(
+            sniff_not_tls(b"220 mail.example ESMTP\r\n")
+                .unwrap()
+                .starts_with("SMTP/FTP")
+        );
+        assert!(
+            sniff_not_tls(b"* OK IMAP4rev1\r\n")
+                .unwrap()
+                .starts_with("IMAP")
+        );
         assert!(sniff_not_tls(b"+OK POP3\r\n").unwrap().starts_with("POP3"));
         assert_eq!(sniff_not_tls(&[0x16, 3, 3, 0, 2]), None);
         let long = sniff_not_tls(&[b"HTTP/1.1 200 OK ".as_slice(), &[0xff; 200]].concat()).unwrap();
