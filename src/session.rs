@@ -5,6 +5,15 @@
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
 
+use crate::wire::ClientHello;
+use crate::wire::record::{
+    ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
+};
+use crate::wire::server::{
+    Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
+    handshake_type_name, printable_preview, sniff_not_tls,
+};
+
 /// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
 pub type Micros = u64;
 
@@ -19,6 +28,13 @@ impl Direction {
         match self {
             Direction::ClientToServer => "client",
             Direction::ServerToClient => "server",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Direction::ClientToServer => 0,
+            Direction::ServerToClient => 1,
         }
     }
 }
@@ -36,6 +52,18 @@ pub enum EndKind {
     Gap,
     /// The reader stopped after its byte cap.
     ByteCap,
+}
+
+impl EndKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndKind::Fin => "close",
+            EndKind::Rst => "reset",
+            EndKind::Timeout => "timeout",
+            EndKind::Gap => "gap",
+            EndKind::ByteCap => "byte cap",
+        }
+    }
 }
 
 /// The outcome of a connection, in the contract's snake_case names.
@@ -67,6 +95,1228 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Incomplete => "incomplete",
             Outcome::NotTls => "not_tls",
+        }
+    }
+}
+
+/// Events kept per connection; an endless stream of small records must not grow memory.
+const MAX_EVENTS: usize = 256;
+/// Same bound as Zeek's `max_ssl_history_length`.
+const MAX_HISTORY: usize = 100;
+/// Initial bytes of each direction kept to describe a peer that does not speak TLS.
+const SNIFF_BYTES: usize = 128;
+/// Payload of a TLS 1.3 encrypted record holding only an alert: 2 bytes of alert, 1 byte of
+/// inner content type, 16 bytes of AEAD tag (no padding, as common stacks send it).
+const TLS13_ALERT_RECORD_LEN: usize = 19;
+const TLS13: u16 = 0x0304;
+
+/// One step of the human-readable timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: Micros,
+    pub dir: Direction,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertSeen {
+    pub from: Direction,
+    pub alert: Alert,
+    pub at: Micros,
+    /// The alert was read from an encrypted record (only possible with keys; see `session`
+    /// docs): without them encrypted alerts are counted, not decoded.
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamEnd {
+    pub dir: Direction,
+    pub kind: EndKind,
+    pub at: Micros,
+}
+
+/// Who stopped the handshake, after which message, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diverged {
+    pub by: Direction,
+    /// The last handshake step seen from either side ("ClientHello", "Certificate", …).
+    pub after: String,
+    /// "alert 40", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
+    pub event: String,
+}
+
+/// Everything the tracker concluded about one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// Zeek `ssl_history` letters: uppercase client, lowercase server.
+    pub history: String,
+    pub events: Vec<Event>,
+    /// The first ClientHello (a second one after a HelloRetryRequest is only an event).
+    pub client_hello: Option<ClientHello>,
+    /// The records that carried the first ClientHello, byte for byte, for replay.
+    pub client_hello_wire: Option<Vec<u8>>,
+    /// An SSLv2-format client hello record, raw (header included), for the SSLv2 decoder.
+    pub sslv2_client_hello: Option<Vec<u8>>,
+    pub server_hello: Option<ServerHello>,
+    pub hello_retry_request: Option<ServerHello>,
+    /// The server's chain as sent (leaf first), from a plaintext Certificate message.
+    pub certificates: Vec<Vec<u8>>,
+    pub server_key_exchange: Option<ServerKeyExchange>,
+    pub certificate_request: Option<CertificateRequest>,
+    /// The first alert that decided the connection (or the first alert at all).
+    pub alert: Option<AlertSeen>,
+    /// The first direction to end.
+    pub end: Option<StreamEnd>,
+    pub diverged: Option<Diverged>,
+    /// What the peer sent instead of TLS, with a printable preview.
+    pub not_tls: Option<String>,
+    /// A framing or decoding error.
+    pub error: Option<String>,
+    /// The version the server selected (SSLv2: 0x0002).
+    pub version: Option<u16>,
+    pub cipher: Option<u16>,
+    /// Key exchange group: key_share (TLS 1.3) or ServerKeyExchange (ECDHE).
+    pub group: Option<u16>,
+    pub established: bool,
+    pub client_encrypted_records: usize,
+    pub server_encrypted_records: usize,
+    pub first_at: Option<Micros>,
+    pub decided_at: Option<Micros>,
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict {
+            outcome: Outcome::Incomplete,
+            history: String::new(),
+            events: Vec::new(),
+            client_hello: None,
+            client_hello_wire: None,
+            sslv2_client_hello: None,
+            server_hello: None,
+            hello_retry_request: None,
+            certificates: Vec::new(),
+            server_key_exchange: None,
+            certificate_request: None,
+            alert: None,
+            end: None,
+            diverged: None,
+            not_tls: None,
+            error: None,
+            version: None,
+            cipher: None,
+            group: None,
+            established: false,
+            client_encrypted_records: 0,
+            server_encrypted_records: 0,
+            first_at: None,
+            decided_at: None,
+        }
+    }
+}
+
+/// How a direction's bytes are framed, decided on its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Undetermined,
+    Tls,
+    /// A 2-byte SSLv2 record header (high bit set).
+    Sslv2,
+}
+
+/// Per-direction decoding state.
+#[derive(Debug)]
+struct Side {
+    framing: Framing,
+    deframer: Deframer,
+    joiner: HandshakeJoiner,
+    /// First bytes, kept to describe a peer that does not speak TLS.
+    first_bytes: Vec<u8>,
+    /// This direction's bytes were not TLS: later bytes extend the description.
+    not_tls: bool,
+    /// The SSLv2 record being collected (at most 2 + 32767 bytes).
+    sslv2: Vec<u8>,
+    /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
+    encrypted: bool,
+    ccs: bool,
+    /// TLS ≤ 1.2: an encrypted handshake record (its Finished) followed the CCS.
+    finished: bool,
+    records: usize,
+    encrypted_records: usize,
+    /// Nothing more of this direction is decoded (not TLS, framing error, gap, SSLv2).
+    stopped: bool,
+    ended: bool,
+    /// Version of the record that carried the latest handshake fragment.
+    record_version: u16,
+}
+
+impl Side {
+    fn new() -> Self {
+        Side {
+            framing: Framing::Undetermined,
+            deframer: Deframer::new(),
+            joiner: HandshakeJoiner::new(),
+            first_bytes: Vec::new(),
+            not_tls: false,
+            sslv2: Vec::new(),
+            encrypted: false,
+            ccs: false,
+            finished: false,
+            records: 0,
+            encrypted_records: 0,
+            stopped: false,
+            ended: false,
+            record_version: 0,
+        }
+    }
+}
+
+/// TLS 1.3 bookkeeping for what can be inferred from encrypted record sizes alone.
+#[derive(Debug, Default)]
+struct Tls13Inference {
+    /// Encrypted records the server sent before the client's first one (its flight).
+    server_flight_records: usize,
+    /// The client's first encrypted record was alert-sized: an alert if a close follows.
+    client_alert_pending: bool,
+    /// The client sent an alert-sized record after its flight, or ended: it is closing.
+    client_closing: bool,
+    /// Server records after the client's flight, and whether the first was alert-sized and
+    /// came while the client was not closing.
+    server_after_client: usize,
+    server_first_after_client_alert_sized: bool,
+}
+
+/// The session tracker for one connection (sans-IO): feed it bytes and ends, read the
+/// [`Verdict`].
+#[derive(Debug)]
+pub struct Tracker {
+    v: Verdict,
+    sides: [Side; 2],
+    /// The outcome can no longer change (alert, end, not TLS, error).
+    concluded: bool,
+    decided: bool,
+    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
+    tls13: bool,
+    last_step: Option<String>,
+    server_hello_done: bool,
+    /// The TLS 1.3 ServerHello arrived and the server's buffer held no partial record at the
+    /// end of that delivery: what came with it has been read.
+    tls13_flight_read: bool,
+    t13: Tls13Inference,
+    client_hello_wire: Vec<u8>,
+    client_hellos: usize,
+    events_dropped: usize,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Tracker {
+            v: Verdict::default(),
+            sides: [Side::new(), Side::new()],
+            concluded: false,
+            decided: false,
+            tls13: false,
+            last_step: None,
+            server_hello_done: false,
+            tls13_flight_read: false,
+            t13: Tls13Inference::default(),
+            client_hello_wire: Vec::new(),
+            client_hellos: 0,
+            events_dropped: 0,
+        }
+    }
+
+    pub fn verdict(&self) -> &Verdict {
+        &self.v
+    }
+
+    /// A live probe may stop reading: the server's flight is complete (ServerHelloDone; a
+    /// TLS 1.3 ServerHello and the encrypted records delivered with it; a
+    /// HelloRetryRequest), or an alert, an end, non-TLS bytes or an error decided it.
+    pub fn decided(&self) -> bool {
+        self.decided
+    }
+
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], at: Micros) {
+        if data.is_empty() {
+            return;
+        }
+        self.v.first_at.get_or_insert(at);
+        let i = dir.index();
+        let side = &mut self.sides[i];
+        if side.ended {
+            return;
+        }
+        if side.first_bytes.len() < SNIFF_BYTES {
+            let n = (SNIFF_BYTES - side.first_bytes.len()).min(data.len());
+            side.first_bytes.extend_from_slice(&data[..n]);
+        }
+        if side.framing == Framing::Undetermined {
+            side.framing = if data[0] & 0x80 != 0 {
+                Framing::Sslv2
+            } else {
+                Framing::Tls
+            };
+        }
+        if side.stopped {
+            if side.not_tls {
+                self.describe_not_tls(dir);
+            }
+        } else if side.framing == Framing::Sslv2 {
+            self.sslv2(dir, data, at);
+        } else {
+            self.deframe(dir, data, at);
+            if dir == Direction::ServerToClient
+                && self.tls13
+                && self.v.server_hello.is_some()
+                && self.sides[i].deframer.buffered() == 0
+            {
+                self.tls13_flight_read = true;
+            }
+        }
+        self.check_decided(at);
+    }
+
+    pub fn on_end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+        let i = dir.index();
+        if self.sides[i].ended {
+            return;
+        }
+        self.sides[i].ended = true;
+        self.event(at, dir, format!("end: {}", kind.as_str()));
+        self.v.end.get_or_insert(StreamEnd { dir, kind, at });
+        self.report_truncation(dir, at);
+        if kind == EndKind::Gap {
+            self.sides[i].stopped = true;
+        }
+        if self.tls13 {
+            self.infer_tls13_alert_on_end(dir, at);
+        }
+        if !self.v.established {
+            let outcome = match kind {
+                EndKind::Fin => Some(Outcome::Closed),
+                EndKind::Rst => Some(Outcome::Reset),
+                EndKind::Gap => Some(Outcome::Incomplete),
+                EndKind::Timeout if !self.decided => Some(Outcome::Timeout),
+                EndKind::ByteCap if !self.decided => Some(Outcome::Incomplete),
+                EndKind::Timeout | EndKind::ByteCap => None,
+            };
+            if let Some(o) = outcome {
+                if kind != EndKind::ByteCap {
+                    self.diverge(dir, kind.as_str().to_string());
+                }
+                self.conclude(o);
+            }
+        }
+        self.check_decided(at);
+    }
+
+    fn deframe(&mut self, dir: Direction, mut data: &[u8], at: Micros) {
+        let i = dir.index();
+        loop {
+            let n = self.sides[i].deframer.push(data);
+            data = &data[n..];
+            while let Some(r) = self.sides[i].deframer.next_record() {
+                match r {
+                    Ok(rec) => self.on_record(dir, rec, at),
+                    Err(e) => {
+                        self.on_framing_error(dir, e, at);
+                        return;
+                    }
+                }
+                if self.sides[i].stopped {
+                    return;
+                }
+            }
+            if data.is_empty() || n == 0 {
+                return;
+            }
+        }
+    }
+
+    fn on_framing_error(&mut self, dir: Direction, e: FramingError, at: Micros) {
+        let i = dir.index();
+        self.sides[i].stopped = true;
+        if matches!(e, FramingError::NotTls(_)) && self.sides[i].records == 0 {
+            self.sides[i].not_tls = true;
+            self.describe_not_tls(dir);
+            let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
+            self.event(at, dir, what);
+            self.conclude(Outcome::NotTls);
+        } else {
+            self.fail(dir, at, e.to_string());
+        }
+    }
+
+    /// Describes what a non-TLS peer sent, from the bytes seen so far.
+    fn describe_not_tls(&mut self, dir: Direction) {
+        let side = &self.sides[dir.index()];
+        let what = sniff_not_tls(&side.first_bytes).unwrap_or_else(|| {
+            format!(
+                "unrecognised bytes \"{}\"",
+                printable_preview(&side.first_bytes, 80)
+            )
+        });
+        self.v.not_tls = Some(format!("{} sent {what}", dir.peer()));
+    }
+
+    fn fail(&mut self, dir: Direction, at: Micros, what: String) {
+        let msg = format!("{}: {what}", dir.peer());
+        self.event(at, dir, format!("error: {what}"));
+        self.v.error.get_or_insert(msg);
+        if !self.v.established {
+            self.conclude(Outcome::Incomplete);
+        }
+    }
+
+    /// Minimal SSLv2 handling: the record is collected and its message type read; the full
+    /// decoder lives in `wire::sslv2`.
+    fn sslv2(&mut self, dir: Direction, data: &[u8], at: Micros) {
+        let side = &mut self.sides[dir.index()];
+        // The header is 2 bytes: high bit set, 15 bits of length.
+        let n = 2usize.saturating_sub(side.sslv2.len()).min(data.len());
+        side.sslv2.extend_from_slice(&data[..n]);
+        let data = &data[n..];
+        let [h0, h1, ..] = side.sslv2[..] else {
+            return;
+        };
+        let want = (((h0 & 0x7f) as usize) << 8 | h1 as usize) + 2;
+        let n = want.saturating_sub(side.sslv2.len()).min(data.len());
+        side.sslv2.extend_from_slice(&data[..n]);
+        if side.sslv2.len() < want {
+            return;
+        }
+        side.stopped = true;
+        let record = std::mem::take(&mut side.sslv2);
+        if record.len() < 3 {
+            self.fail(dir, at, "empty SSLv2 record".into());
+            return;
+        }
+        let (len, msg_type) = (record.len(), record[2]);
+        match (dir, msg_type) {
+            (Direction::ClientToServer, 1) => {
+                self.event(at, dir, format!("SSLv2 ClientHello ({len} bytes)"));
+                self.letter(dir, 'c');
+                self.last_step = Some("SSLv2 ClientHello".into());
+                // names: registry (SSLv2 decoder fills the hello in)
+                self.v.sslv2_client_hello = Some(record);
+            }
+            (Direction::ServerToClient, 4) => {
+                // SERVER-HELLO: type, session_id_hit, certificate_type, server_version.
+                let version = record.get(5..7).map(|v| u16::from_be_bytes([v[0], v[1]]));
+                self.event(at, dir, "SSLv2 ServerHello".into());
+                self.letter(dir, 's');
+                self.last_step = Some("SSLv2 ServerHello".into());
+                self.v.version = version;
+                self.progress(Outcome::ServerHello);
+                self.decide(at);
+            }
+            _ => {
+                let what = format!("SSLv2 message type {msg_type}");
+                self.fail(dir, at, what);
+            }
+        }
+    }
+
+    fn on_record(&mut self, dir: Direction, rec: Record, at: Micros) {
+        let i = dir.index();
+        self.sides[i].records += 1;
+        let len = rec.payload.len();
+        let ct = rec.header.content_type;
+        if ct == ContentType::ChangeCipherSpec {
+            self.on_ccs(dir, at);
+            return;
+        }
+        // TLS 1.3 ciphertext always has the outer type application_data: an alert record
+        // there is plaintext (a peer that could not derive keys).
+        if self.sides[i].encrypted && (!self.tls13 || ct == ContentType::ApplicationData) {
+            self.on_encrypted(dir, ct, len, at);
+            return;
+        }
+        match ct {
+            ContentType::Handshake => {
+                if dir == Direction::ClientToServer && self.client_hellos == 0 {
+                    self.client_hello_wire.extend_from_slice(&rec.to_wire());
+                }
+                self.sides[i].record_version = rec.header.version;
+                if let Err(e) = self.sides[i].joiner.push(&rec.payload) {
+                    self.sides[i].stopped = true;
+                    self.fail(dir, at, e.to_string());
+                    return;
+                }
+                while let Some(raw) = self.sides[i].joiner.next_message() {
+                    self.on_message(dir, raw, at);
+                    // A TLS 1.3 ServerHello turns what follows into ciphertext.
+                    if self.sides[i].encrypted {
+                        break;
+                    }
+                }
+            }
+            ContentType::Alert => match Alert::decode(&rec.payload) {
+                Ok(alert) => self.on_alert(dir, alert, at),
+                Err(e) => self.fail(dir, at, format!("alert record: {e}")),
+            },
+            ContentType::ApplicationData => {
+                self.event(at, dir, format!("application data ({len} bytes)"));
+            }
+            ContentType::Heartbeat => {
+                self.letter(dir, 'b');
+                self.event(at, dir, format!("heartbeat ({len} bytes)"));
+            }
+            ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
+                self.letter(dir, 'q');
+                let t = ct.to_u8();
+                self.event(at, dir, format!("record of unknown type {t} ({len} bytes)"));
+            }
+        }
+    }
+
+    fn on_ccs(&mut self, dir: Direction, at: Micros) {
+        let i = dir.index();
+        self.letter(dir, 'i');
+        // Before any ServerHello (after a HelloRetryRequest, or a client's early CCS) and in
+        // TLS 1.3 the CCS is the RFC 8446 middlebox-compatibility no-op.
+        if self.tls13 || self.v.server_hello.is_none() {
+            self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)".into());
+        } else {
+            self.event(at, dir, "ChangeCipherSpec".into());
+            self.sides[i].ccs = true;
+            self.sides[i].encrypted = true;
+        }
+    }
+
+    fn on_encrypted(&mut self, dir: Direction, ct: ContentType, len: usize, at: Micros) {
+        let i = dir.index();
+        self.sides[i].encrypted_records += 1;
+        match dir {
+            Direction::ClientToServer => self.v.client_encrypted_records += 1,
+            Direction::ServerToClient => self.v.server_encrypted_records += 1,
+        }
+        if self.tls13 {
+            self.event(at, dir, format!("encrypted record ({len} bytes)"));
+            self.tls13_encrypted(dir, len, at);
+            return;
+        }
+        match ct {
+            ContentType::Handshake => {
+                self.event(at, dir, format!("encrypted handshake record ({len} bytes)"));
+                if !self.sides[i].finished {
+                    self.sides[i].finished = true;
+                    self.last_step = Some("Finished".into());
+                }
+                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                    self.establish(at);
+                }
+            }
+            ContentType::Alert => {
+                self.event(at, dir, format!("encrypted alert ({len} bytes)"));
+                if !self.v.established {
+                    self.diverge(dir, "encrypted alert".into());
+                }
+            }
+            ContentType::ApplicationData => {
+                self.event(at, dir, format!("application data ({len} bytes)"));
+            }
+            _ => self.event(at, dir, format!("encrypted record ({len} bytes)")),
+        }
+    }
+
+    fn tls13_encrypted(&mut self, dir: Direction, len: usize, at: Micros) {
+        let alert_sized = len == TLS13_ALERT_RECORD_LEN;
+        let client_records = self.sides[0].encrypted_records;
+        match dir {
+            Direction::ServerToClient if client_records == 0 => {
+                self.t13.server_flight_records += 1;
+                self.last_step = Some("server's encrypted handshake".into());
+            }
+            Direction::ServerToClient => {
+                self.t13.server_after_client += 1;
+                if self.t13.server_after_client == 1 {
+                    self.t13.server_first_after_client_alert_sized =
+                        alert_sized && !self.t13.client_closing;
+                }
+            }
+            Direction::ClientToServer if client_records == 1 => {
+                if alert_sized {
+                    self.t13.client_alert_pending = true;
+                } else {
+                    self.last_step = Some("client's encrypted handshake".into());
+                    self.establish_tls13(at);
+                }
+            }
+            Direction::ClientToServer => {
+                if self.t13.client_alert_pending {
+                    // More records followed: the first one was not a final alert.
+                    self.t13.client_alert_pending = false;
+                    self.establish_tls13(at);
+                }
+                if alert_sized {
+                    self.t13.client_closing = true;
+                }
+            }
+        }
+    }
+
+    fn establish_tls13(&mut self, at: Micros) {
+        if self.t13.server_flight_records > 0 && !self.concluded {
+            self.establish(at);
+        }
+    }
+
+    fn infer_tls13_alert_on_end(&mut self, dir: Direction, at: Micros) {
+        match dir {
+            Direction::ClientToServer if self.t13.client_alert_pending => {
+                self.t13.client_alert_pending = false;
+                self.event(
+                    at,
+                    dir,
+                    "probably an encrypted alert (inferred: the client's first encrypted record \
+                     is alert-sized and the client closed; did it reject the server's \
+                     certificate?)"
+                        .into(),
+                );
+                self.diverge(dir, "encrypted alert (inferred)".into());
+            }
+            Direction::ClientToServer => self.t13.client_closing = true,
+            Direction::ServerToClient
+                if self.v.established
+                    && self.t13.server_after_client == 1
+                    && self.t13.server_first_after_client_alert_sized =>
+            {
+                self.v.established = false;
+                self.v.outcome = Outcome::ServerHello;
+                self.event(
+                    at,
+                    dir,
+                    "probably an encrypted alert (inferred: the server answered the client's \
+                     flight with one alert-sized record and closed; a client certificate \
+                     required or rejected?)"
+                        .into(),
+                );
+                self.last_step = Some("client's encrypted handshake".into());
+                self.diverge(dir, "encrypted alert (inferred)".into());
+            }
+            Direction::ServerToClient => {}
+        }
+    }
+
+    fn on_alert(&mut self, dir: Direction, alert: Alert, at: Micros) {
+        self.letter(dir, 'l');
+        // names: registry (alert description)
+        let what = format!("Alert {} {}", alert.level_name(), alert.description);
+        self.event(at, dir, what);
+        let seen = AlertSeen {
+            from: dir,
+            alert,
+            at,
+            encrypted: false,
+        };
+        // A warning other than close_notify (e.g. unrecognized_name) lets the handshake go
+        // on; fatal alerts and close_notify before the end of the handshake stop it.
+        let stops = alert.is_fatal() || alert.description == 0;
+        if self.v.established {
+            self.v.alert.get_or_insert(seen);
+        } else if stops {
+            if self.v.alert.is_none_or(|a| !a.alert.is_fatal()) {
+                self.v.alert = Some(seen);
+            }
+            // names: registry (alert description)
+            self.diverge(dir, format!("alert {}", alert.description));
+            self.conclude(Outcome::Alert);
+            self.decide(at);
+        } else {
+            self.v.alert.get_or_insert(seen);
+        }
+    }
+
+    fn on_message(&mut self, dir: Direction, raw: RawHandshake, at: Micros) {
+        let version = self.v.version.unwrap_or(0);
+        let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
+        let msg = match decode_handshake(raw.typ, &raw.body, version) {
+            Ok(m) => m,
+            Err(e) => {
+                self.letter(dir, history_letter(raw.typ));
+                self.last_step = Some(name.to_string());
+                self.fail(dir, at, format!("{name}: {e}"));
+                self.decide(at);
+                return;
+            }
+        };
+        let letter = match msg {
+            HandshakeMessage::HelloRetryRequest(_) => 'j',
+            _ => history_letter(raw.typ),
+        };
+        self.letter(dir, letter);
+        self.last_step = Some(msg.name().to_string());
+        let what = match msg {
+            HandshakeMessage::ClientHello(mut ch) => {
+                ch.record_version = self.sides[dir.index()].record_version;
+                self.client_hellos += 1;
+                let what = format!(
+                    "ClientHello{} ({} cipher suites, {} extensions)",
+                    if self.client_hellos > 1 {
+                        " (again)"
+                    } else {
+                        ""
+                    },
+                    ch.cipher_suites.len(),
+                    ch.extensions().len()
+                );
+                if self.client_hellos == 1 {
+                    self.v.client_hello = Some(ch);
+                    self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+                }
+                what
+            }
+            HandshakeMessage::ServerHello(sh) => {
+                let version = sh.selected_version();
+                self.v.version = Some(version);
+                self.v.cipher = Some(sh.cipher_suite);
+                if let Some(g) = sh.key_share_group() {
+                    self.v.group = Some(g);
+                }
+                if version >= TLS13 {
+                    self.tls13 = true;
+                    // Everything after the ServerHello is encrypted, both ways (CCS aside).
+                    for s in &mut self.sides {
+                        s.encrypted = true;
+                    }
+                }
+                // names: registry (version, cipher suite)
+                let what = format!(
+                    "ServerHello (version 0x{version:04x}, cipher 0x{:04x})",
+                    sh.cipher_suite
+                );
+                self.v.server_hello = Some(sh);
+                self.progress(Outcome::ServerHello);
+                what
+            }
+            HandshakeMessage::HelloRetryRequest(hrr) => {
+                self.v.version = Some(hrr.selected_version());
+                self.v.cipher = Some(hrr.cipher_suite);
+                self.tls13 = true;
+                let group = hrr.key_share_group();
+                self.v.hello_retry_request = Some(hrr);
+                self.progress(Outcome::HelloRetryRequest);
+                self.decide(at);
+                // names: registry (group)
+                match group {
+                    Some(g) => format!("HelloRetryRequest (group 0x{g:04x})"),
+                    None => "HelloRetryRequest".into(),
+                }
+            }
+            HandshakeMessage::Certificate(c) => {
+                let n = c.chain.len();
+                if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
+                    self.v.certificates = c.chain;
+                }
+                format!("Certificate ({n} cert{})", if n == 1 { "" } else { "s" })
+            }
+            HandshakeMessage::ServerKeyExchange(ske) => {
+                // names: registry (group)
+                let what = match &ske {
+                    ServerKeyExchange::Ecdhe { group, .. } => {
+                        self.v.group = Some(*group);
+                        format!("ServerKeyExchange (ECDHE, group 0x{group:04x})")
+                    }
+                    ServerKeyExchange::Dhe { prime_bits, .. } => {
+                        format!("ServerKeyExchange (DHE, {prime_bits}-bit prime)")
+                    }
+                    ServerKeyExchange::Opaque { len } => {
+                        format!("ServerKeyExchange ({len} bytes)")
+                    }
+                };
+                self.v.server_key_exchange = Some(ske);
+                what
+            }
+            HandshakeMessage::CertificateRequest(req) => {
+                self.v.certificate_request = Some(req);
+                "CertificateRequest".into()
+            }
+            HandshakeMessage::ServerHelloDone => {
+                if dir == Direction::ServerToClient {
+                    self.server_hello_done = true;
+                }
+                "ServerHelloDone".into()
+            }
+            HandshakeMessage::Unknown { typ, len } => {
+                format!("handshake message of type {typ} ({len} bytes)")
+            }
+            other => other.name().to_string(),
+        };
+        self.event(at, dir, what);
+    }
+
+    fn report_truncation(&mut self, dir: Direction, at: Micros) {
+        let side = &self.sides[dir.index()];
+        if side.stopped {
+            return;
+        }
+        let mut notes = Vec::new();
+        if let Some((typ, len)) = side.joiner.pending() {
+            let name = handshake_type_name(typ).unwrap_or("handshake message");
+            let have = side.joiner.buffered() - 4;
+            notes.push(format!("truncated {name}: {have} of {len} bytes"));
+        } else if side.joiner.buffered() > 0 {
+            notes.push("truncated handshake message header".to_string());
+        }
+        if let Some(h) = side.deframer.pending_header() {
+            let have = side.deframer.buffered() - RECORD_HEADER_LEN;
+            // A plaintext handshake record that starts a message names it.
+            let starts = side.deframer.partial().get(RECORD_HEADER_LEN).copied();
+            let inside = match (h.content_type, starts) {
+                (ContentType::Handshake, Some(t))
+                    if !side.encrypted && side.joiner.buffered() == 0 =>
+                {
+                    handshake_type_name(t).map(|n| format!(", in {n}"))
+                }
+                _ => None,
+            };
+            notes.push(format!(
+                "truncated record: {have} of {} bytes{}",
+                h.length,
+                inside.unwrap_or_default()
+            ));
+        } else if side.deframer.buffered() > 0 {
+            notes.push("truncated record header".to_string());
+        } else if !side.sslv2.is_empty() {
+            notes.push("truncated SSLv2 record".to_string());
+        }
+        for n in notes {
+            self.event(at, dir, n);
+        }
+    }
+
+    fn establish(&mut self, at: Micros) {
+        if !self.v.established {
+            self.v.established = true;
+            self.event(
+                at,
+                Direction::ClientToServer,
+                "handshake established".into(),
+            );
+            self.progress(Outcome::Established);
+        }
+    }
+
+    /// Sets a provisional outcome (the handshake is still going).
+    fn progress(&mut self, o: Outcome) {
+        if !self.concluded {
+            self.v.outcome = o;
+        }
+    }
+
+    /// Sets the final outcome, unless one was already set.
+    fn conclude(&mut self, o: Outcome) {
+        if !self.concluded {
+            self.v.outcome = o;
+            self.concluded = true;
+        }
+    }
+
+    fn diverge(&mut self, by: Direction, event: String) {
+        if self.v.diverged.is_none() {
+            self.v.diverged = Some(Diverged {
+                by,
+                after: self.last_step.clone().unwrap_or_else(|| "nothing".into()),
+                event,
+            });
+        }
+    }
+
+    fn decide(&mut self, at: Micros) {
+        if !self.decided {
+            self.decided = true;
+            self.v.decided_at = Some(at);
+        }
+    }
+
+    fn check_decided(&mut self, at: Micros) {
+        let server_ccs_tls12 = !self.tls13 && self.sides[1].ccs;
+        if self.concluded
+            || self.v.established
+            || self.v.error.is_some()
+            || self.server_hello_done
+            || server_ccs_tls12
+            || self.tls13_flight_read
+        {
+            self.decide(at);
+        }
+    }
+
+    fn letter(&mut self, dir: Direction, c: char) {
+        if self.v.history.len() < MAX_HISTORY {
+            self.v.history.push(match dir {
+                Direction::ClientToServer => c.to_ascii_uppercase(),
+                Direction::ServerToClient => c.to_ascii_lowercase(),
+            });
+        }
+    }
+
+    fn event(&mut self, at: Micros, dir: Direction, what: String) {
+        if self.v.events.len() < MAX_EVENTS - 1 {
+            self.v.events.push(Event { at, dir, what });
+        } else {
+            self.events_dropped += 1;
+            let what = format!("… {} more events not kept", self.events_dropped);
+            let last = Event { at, dir, what };
+            if self.v.events.len() < MAX_EVENTS {
+                self.v.events.push(last);
+            } else if let Some(e) = self.v.events.last_mut() {
+                *e = last;
+            }
+        }
+    }
+}
+
+/// Zeek's `ssl_history` letter for a handshake message type (before case by direction).
+fn history_letter(typ: u8) -> char {
+    match typ {
+        0 => 'h',
+        1 => 'c',
+        2 => 's',
+        3 => 'v',
+        4 => 't',
+        5 => 'e',
+        6 => 'j',
+        8 => 'o',
+        11 => 'x',
+        12 => 'k',
+        13 => 'r',
+        14 => 'n',
+        15 => 'y',
+        16 => 'g',
+        20 => 'f',
+        21 => 'w',
+        22 => 'u',
+        23 => 'a',
+        24 => 'p',
+        254 => 'm',
+        _ => 'z',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Extension;
+    use Direction::{ClientToServer as C, ServerToClient as S};
+
+    fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![typ, 3, 3];
+        v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![typ];
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn client_hello() -> Vec<u8> {
+        ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [1; 32],
+            session_id: vec![],
+            cipher_suites: vec![0x1301, 0xc02f],
+            compression_methods: vec![0],
+            extensions: Some(vec![Extension {
+                typ: 43,
+                data: vec![4, 3, 4, 3, 3],
+            }]),
+        }
+        .to_records(None)
+    }
+
+    fn server_hello(version: u16) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[2; 32]);
+        b.push(0);
+        let suite: u16 = if version == 0x0304 { 0x1301 } else { 0xc02f };
+        b.extend_from_slice(&suite.to_be_bytes());
+        b.push(0);
+        let mut exts = vec![0, 43, 0, 2];
+        exts.extend_from_slice(&version.to_be_bytes());
+        b.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        b.extend_from_slice(&exts);
+        record(22, &handshake(2, &b))
+    }
+
+    fn tracker_after_hello() -> Tracker {
+        let mut t = Tracker::new();
+        t.on_data(C, &client_hello(), 0);
+        t
+    }
+
+    #[test]
+    fn empty_data_changes_nothing() {
+        let mut t = Tracker::new();
+        t.on_data(C, &[], 5);
+        t.on_data(S, &[], 6);
+        assert!(!t.decided());
+        assert_eq!(t.verdict(), &Verdict::default());
+    }
+
+    #[test]
+    fn http_answer_is_not_tls() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, b"HTTP/1.1 400 Bad", 10);
+        assert!(t.decided());
+        t.on_data(S, b" Request\r\n\r\n", 11);
+        t.on_end(S, EndKind::Fin, 12);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::NotTls);
+        assert_eq!(
+            v.not_tls.as_deref(),
+            Some("server sent HTTP response: \"HTTP/1.1 400 Bad Request\\r\\n\\r\\n\"")
+        );
+        assert_eq!(v.decided_at, Some(10));
+    }
+
+    #[test]
+    fn garbage_is_not_tls_with_a_preview() {
+        let mut t = Tracker::new();
+        t.on_data(S, &[0x00, 0x01, b'x', 0xff], 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::NotTls);
+        assert_eq!(
+            v.not_tls.as_deref(),
+            Some("server sent unrecognised bytes \"\\x00\\x01x\\xff\"")
+        );
+    }
+
+    #[test]
+    fn huge_lengths_are_errors() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &[22, 3, 3, 0xff, 0xff], 1);
+        assert!(t.decided());
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Incomplete);
+        assert_eq!(
+            v.error.as_deref(),
+            Some("server: record header announces 65535 bytes, max 18432")
+        );
+        // A handshake message announcing 2^24-1 bytes.
+        let mut t = tracker_after_hello();
+        t.on_data(S, &record(22, &[11, 0xff, 0xff, 0xff]), 1);
+        assert_eq!(
+            t.verdict().error.as_deref(),
+            Some("server: handshake message announces 16777215 bytes, max 1048576")
+        );
+        // Nothing more is buffered from that side.
+        t.on_data(S, &vec![0; 100_000], 2);
+        assert_eq!(t.sides[1].deframer.buffered(), 0);
+    }
+
+    #[test]
+    fn endless_small_records_stay_bounded() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &server_hello(0x0303), 1);
+        let tiny = record(23, &[0]).repeat(50_000);
+        t.on_data(S, &tiny, 2);
+        let v = t.verdict();
+        assert_eq!(v.events.len(), MAX_EVENTS);
+        assert!(
+            v.events
+                .last()
+                .unwrap()
+                .what
+                .contains("more events not kept")
+        );
+        // 1-byte handshake fragments of one big message: bounded by the message cap.
+        let mut t = tracker_after_hello();
+        let mut frags = record(22, &[11, 0x0f, 0xff, 0xff]);
+        frags.extend(record(22, &[0]).repeat(20_000));
+        t.on_data(S, &frags, 1);
+        assert_eq!(t.sides[1].joiner.buffered(), 4 + 20_000);
+        assert!(!t.decided());
+    }
+
+    #[test]
+    fn truncated_server_hello_then_fin() {
+        let mut t = tracker_after_hello();
+        let mut partial = record(22, &handshake(2, &[3, 3, 0, 0]));
+        partial[3..5].copy_from_slice(&4u16.to_be_bytes());
+        partial[5..9].copy_from_slice(&[2, 0, 0, 100]);
+        t.on_data(S, &partial[..9], 1);
+        t.on_end(S, EndKind::Fin, 2);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Closed);
+        assert!(
+            v.events
+                .iter()
+                .any(|e| e.what == "truncated ServerHello: 0 of 100 bytes"),
+            "{:?}",
+            v.events
+        );
+        let d = v.diverged.as_ref().unwrap();
+        assert_eq!(
+            (d.by, d.after.as_str(), d.event.as_str()),
+            (S, "ClientHello", "close")
+        );
+    }
+
+    #[test]
+    fn ends_before_an_answer() {
+        for (kind, outcome) in [
+            (EndKind::Rst, Outcome::Reset),
+            (EndKind::Fin, Outcome::Closed),
+            (EndKind::Timeout, Outcome::Timeout),
+            (EndKind::Gap, Outcome::Incomplete),
+        ] {
+            let mut t = tracker_after_hello();
+            t.on_end(S, kind, 9);
+            // A second end does not overwrite the first.
+            t.on_end(C, EndKind::Fin, 10);
+            let v = t.verdict();
+            assert_eq!(v.outcome, outcome, "{kind:?}");
+            assert_eq!(v.end.unwrap().kind, kind);
+            assert_eq!(v.diverged.as_ref().unwrap().by, S);
+            assert_eq!(v.diverged.as_ref().unwrap().event, kind.as_str());
+            assert!(t.decided());
+        }
+    }
+
+    #[test]
+    fn warning_alert_does_not_stop_the_handshake() {
+        let mut t = tracker_after_hello();
+        let mut flight = record(21, &[1, 112]);
+        flight.extend(server_hello(0x0303));
+        t.on_data(S, &flight, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::ServerHello);
+        assert_eq!(v.alert.unwrap().alert.description, 112);
+        assert_eq!(v.history, "Cls");
+    }
+
+    #[test]
+    fn encrypted_records_after_ccs_are_not_alerts() {
+        let mut t = tracker_after_hello();
+        let mut flight = server_hello(0x0303);
+        flight.extend(record(22, &handshake(14, &[])));
+        t.on_data(S, &flight, 1);
+        assert!(t.decided());
+        let mut c = record(22, &handshake(16, &[0; 33]));
+        c.extend(record(20, &[1]));
+        // Ciphertext whose first bytes look like a fatal alert.
+        c.extend(record(22, &[2, 40, 9, 9, 9, 9]));
+        c.extend(record(21, &[2, 40, 7, 7]));
+        t.on_data(C, &c, 2);
+        let v = t.verdict();
+        assert!(v.alert.is_none());
+        assert_eq!(v.client_encrypted_records, 2);
+        assert_eq!(v.history, "CsnGI");
+        // The client sent an (encrypted) alert instead of waiting: it diverged.
+        assert_eq!(v.diverged.as_ref().unwrap().event, "encrypted alert");
+    }
+
+    #[test]
+    fn tls13_client_alert_is_inferred_from_size_and_close() {
+        let mut t = tracker_after_hello();
+        let mut flight = server_hello(0x0304);
+        flight.extend(record(20, &[1]));
+        flight.extend(record(23, &[0; 40]));
+        flight.extend(record(23, &[0; 900]));
+        t.on_data(S, &flight, 1);
+        assert!(t.decided());
+        assert_eq!(t.verdict().outcome, Outcome::ServerHello);
+        let mut c = record(20, &[1]);
+        c.extend(record(23, &[0; TLS13_ALERT_RECORD_LEN]));
+        t.on_data(C, &c, 2);
+        t.on_end(C, EndKind::Fin, 3);
+        let v = t.verdict();
+        assert!(!v.established);
+        assert_eq!(v.outcome, Outcome::Closed);
+        let d = v.diverged.as_ref().unwrap();
+        assert_eq!(d.by, C);
+        assert_eq!(d.event, "encrypted alert (inferred)");
+        assert_eq!(d.after, "server's encrypted handshake");
+        assert!(
+            v.events
+                .iter()
+                .any(|e| e.what.starts_with("probably an encrypted alert"))
+        );
+    }
+
+    #[test]
+    fn tls13_plaintext_alert_after_server_hello_is_read() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &server_hello(0x0304), 1);
+        t.on_data(C, &record(21, &[2, 47]), 2);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Alert);
+        assert_eq!(v.alert.unwrap().from, C);
+        assert_eq!(v.diverged.as_ref().unwrap().after, "ServerHello");
+    }
+
+    #[test]
+    fn sslv2_hellos_are_detected() {
+        // SSLv2 CLIENT-HELLO: version 3.1, 3 bytes of cipher specs, 16-byte challenge.
+        let mut body = vec![1, 3, 1, 0, 3, 0, 0, 0, 16, 1, 0, 0x80];
+        body.extend_from_slice(&[7; 16]);
+        let mut rec = vec![0x80, body.len() as u8];
+        rec.extend_from_slice(&body);
+        let mut t = Tracker::new();
+        for b in &rec {
+            t.on_data(C, &[*b], 0);
+        }
+        assert_eq!(t.verdict().sslv2_client_hello.as_deref(), Some(&rec[..]));
+        assert_eq!(t.verdict().history, "C");
+        // SSLv2 SERVER-HELLO: type 4, hit 0, cert type 1, version 0x0002, ...
+        let sh = [0x80, 0x0b, 4, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0];
+        t.on_data(S, &sh, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::ServerHello);
+        assert_eq!(v.version, Some(0x0002));
+        assert_eq!(v.history, "Cs");
+        assert!(t.decided());
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+    fn noise(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let base = [client_hello(), server_hello(0x0303), server_hello(0x0304)].concat();
+        for seed in 0..300u64 {
+            let mut t = Tracker::new();
+            // Valid framing with corrupted contents: flip a few bytes of real messages.
+            let mut bytes = base.clone();
+            let flips = noise(seed, 8);
+            for pair in flips.chunks(2) {
+                let i = pair[0] as usize * 7 % bytes.len();
+                bytes[i] ^= pair[1] | 1;
+            }
+            let cut = bytes.len() / 3;
+            t.on_data(C, &bytes[..cut], 1);
+            t.on_data(S, &bytes[cut..], 2);
+            // And plain noise behind a plausible header.
+            let mut rec = vec![22, 3, 3, 1, 0];
+            rec.extend(noise(seed + 1000, 256));
+            t.on_data(S, &rec, 3);
+            t.on_end(S, EndKind::Fin, 4);
+            assert!(t.decided());
         }
     }
 }
