@@ -115,24 +115,22 @@ impl Run<'_> {
     fn read<R: Read>(&mut self, input: R, sink: &mut dyn FlowSink) -> Result<(), CaptureErrorKind> {
         let error = Rc::new(RefCell::new(None));
         let io_err = |offset: u64, e: io::Error| CaptureErrorKind::Io { offset, source: e };
-        let mut input = FullReader {
-            inner: input,
-            error: error.clone(),
-        };
+        let mut input = input;
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut input, &mut magic).map_err(|e| io_err(0, e))?;
         let head = io::Cursor::new(magic[..n].to_vec()).chain(input);
         let mut plain: Box<dyn Read> = if magic[..n].starts_with(&[0x1f, 0x8b]) {
-            Box::new(FullReader {
-                inner: flate2::read::MultiGzDecoder::new(head),
-                error: error.clone(),
-            })
+            Box::new(flate2::read::MultiGzDecoder::new(head))
         } else {
             Box::new(head)
         };
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut plain, &mut magic).map_err(|e| io_err(0, e))?;
-        let head = io::Cursor::new(magic[..n].to_vec()).chain(plain);
+        // Outermost, so every read hands pcap-parser a full buffer and I/O errors are kept.
+        let head = FullReader {
+            inner: io::Cursor::new(magic[..n].to_vec()).chain(plain),
+            error: error.clone(),
+        };
         let buffer = INITIAL_BUFFER.min(self.opts.max_block_size.max(65536));
         let start_err = |e: PcapError<&[u8]>| match e {
             PcapError::ReadError => match error.borrow_mut().take() {

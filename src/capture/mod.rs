@@ -144,3 +144,6 @@ pub struct CaptureError {
     pub kind: CaptureErrorKind,
     pub stats: CaptureStats,
 }
+
+#[cfg(test)]
+mod tests;
