@@ -40,8 +40,7 @@ pub fn read_capture<R: Read>(
     } else {
         EndKind::Gap
     };
-    run.table
-        .finish_all(open_kind, sink, &mut run.stats, opts);
+    run.table.finish_all(open_kind, sink, &mut run.stats, opts);
     match result {
         Ok(()) => Ok(run.stats),
         Err(kind) => Err(CaptureError {
@@ -135,10 +134,16 @@ impl Run<'_> {
         let start_err = |e: PcapError<&[u8]>| match e {
             PcapError::ReadError => match error.borrow_mut().take() {
                 Some(e) => io_err(0, e),
-                None => CaptureErrorKind::Truncated { offset: 0, packet: 0 },
+                None => CaptureErrorKind::Truncated {
+                    offset: 0,
+                    packet: 0,
+                },
             },
             PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
-                CaptureErrorKind::Truncated { offset: 0, packet: 0 }
+                CaptureErrorKind::Truncated {
+                    offset: 0,
+                    packet: 0,
+                }
             }
             other => CaptureErrorKind::Corrupt {
                 offset: 0,
@@ -161,7 +166,10 @@ impl Run<'_> {
                 let reader = LegacyPcapReader::new(buffer, head).map_err(start_err)?;
                 self.blocks(reader, &error, sink)
             }
-            _ if n < 4 => Err(CaptureErrorKind::Truncated { offset: 0, packet: 0 }),
+            _ if n < 4 => Err(CaptureErrorKind::Truncated {
+                offset: 0,
+                packet: 0,
+            }),
             _ => Err(CaptureErrorKind::NotACapture(hex::encode(&magic[..n]))),
         }
     }
@@ -209,7 +217,8 @@ impl Run<'_> {
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                             match interfaces.get(epb.if_id as usize) {
                                 Some(iface) => {
-                                    let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                    let raw =
+                                        (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                     let at = to_micros(raw, iface);
                                     last_ts = at;
                                     self.packet(iface.linktype, epb.packet_data(), at, sink);
@@ -245,10 +254,12 @@ impl Run<'_> {
                     if exhausted_before {
                         return Err(CaptureErrorKind::Truncated { offset, packet });
                     }
-                    reader.refill().map_err(|_| match io_error.borrow_mut().take() {
-                        Some(e) => CaptureErrorKind::Io { offset, source: e },
-                        None => CaptureErrorKind::Truncated { offset, packet },
-                    })?;
+                    reader
+                        .refill()
+                        .map_err(|_| match io_error.borrow_mut().take() {
+                            Some(e) => CaptureErrorKind::Io { offset, source: e },
+                            None => CaptureErrorKind::Truncated { offset, packet },
+                        })?;
                     if reader.data().len() == before && !reader.reader_exhausted() {
                         // The buffer is full and still holds less than one block: grow it.
                         let grown = (before.max(1) * 2).min(self.opts.max_block_size);
@@ -259,10 +270,12 @@ impl Run<'_> {
                                 limit: self.opts.max_block_size,
                             });
                         }
-                        reader.refill().map_err(|_| match io_error.borrow_mut().take() {
-                            Some(e) => CaptureErrorKind::Io { offset, source: e },
-                            None => CaptureErrorKind::Truncated { offset, packet },
-                        })?;
+                        reader
+                            .refill()
+                            .map_err(|_| match io_error.borrow_mut().take() {
+                                Some(e) => CaptureErrorKind::Io { offset, source: e },
+                                None => CaptureErrorKind::Truncated { offset, packet },
+                            })?;
                     }
                 }
                 Err(PcapError::ReadError) => {

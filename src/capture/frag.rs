@@ -195,10 +195,19 @@ mod tests {
     #[test]
     fn out_of_order_and_overlap_first_copy_wins() {
         let mut d = Defragmenter::new(4, 1_000);
-        assert!(matches!(d.add(key(), 8, false, b"IJKL", 0), FragOutcome::Held));
+        assert!(matches!(
+            d.add(key(), 8, false, b"IJKL", 0),
+            FragOutcome::Held
+        ));
         // Overlaps the last fragment with different bytes: the first copy stays.
-        assert!(matches!(d.add(key(), 4, true, b"efghXX", 0), FragOutcome::Held));
-        assert!(matches!(d.add(key(), 0, true, b"abcd", 0), FragOutcome::Complete));
+        assert!(matches!(
+            d.add(key(), 4, true, b"efghXX", 0),
+            FragOutcome::Held
+        ));
+        assert!(matches!(
+            d.add(key(), 0, true, b"abcd", 0),
+            FragOutcome::Complete
+        ));
         assert_eq!(d.datagram(), b"abcdefghIJKL");
         assert!(d.is_empty());
     }
@@ -206,10 +215,19 @@ mod tests {
     #[test]
     fn inconsistent_and_oversized_dropped() {
         let mut d = Defragmenter::new(4, 1_000);
-        assert!(matches!(d.add(key(), 0, false, b"abcd", 0), FragOutcome::Complete));
-        assert!(matches!(d.add(key(), 8, false, b"abcd", 0), FragOutcome::Held));
+        assert!(matches!(
+            d.add(key(), 0, false, b"abcd", 0),
+            FragOutcome::Complete
+        ));
+        assert!(matches!(
+            d.add(key(), 8, false, b"abcd", 0),
+            FragOutcome::Held
+        ));
         // A second "last" fragment with another end contradicts the first.
-        assert!(matches!(d.add(key(), 16, false, b"abcd", 0), FragOutcome::Dropped));
+        assert!(matches!(
+            d.add(key(), 16, false, b"abcd", 0),
+            FragOutcome::Dropped
+        ));
         assert!(matches!(
             d.add(key(), 65_532, true, b"abcdefgh", 0),
             FragOutcome::Dropped

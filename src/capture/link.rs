@@ -106,17 +106,20 @@ impl LinkDecoder {
             Some(LaxNetSlice::Ipv6(v6)) => {
                 let h = v6.header();
                 let payload = v6.payload();
-                let announced = usize::from(h.payload_length())
-                    .saturating_sub(v6.extensions().slice().len());
+                let announced =
+                    usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len());
                 let frag = if payload.fragmented {
-                    v6.extensions().clone().into_iter().find_map(|ext| match ext {
-                        Ipv6ExtensionSlice::Fragment(f) => Some((
-                            f.identification(),
-                            usize::from(f.fragment_offset().byte_offset()),
-                            f.more_fragments(),
-                        )),
-                        _ => None,
-                    })
+                    v6.extensions()
+                        .clone()
+                        .into_iter()
+                        .find_map(|ext| match ext {
+                            Ipv6ExtensionSlice::Fragment(f) => Some((
+                                f.identification(),
+                                usize::from(f.fragment_offset().byte_offset()),
+                                f.more_fragments(),
+                            )),
+                            _ => None,
+                        })
                 } else {
                     None
                 };
@@ -212,7 +215,12 @@ fn tcp_segment<'a>(
     }
 }
 
-fn segment_from<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, ip_wire_len: usize) -> Segment<'a> {
+fn segment_from<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    tcp: &TcpSlice<'a>,
+    ip_wire_len: usize,
+) -> Segment<'a> {
     let header_len = tcp.header_slice().len();
     let payload = tcp.payload();
     Segment {
@@ -305,7 +313,10 @@ pub(crate) mod tests {
         v
     }
 
-    fn decode_one(linktype: u32, frame: &[u8]) -> (Option<(u16, u16, Vec<u8>, usize)>, CaptureStats) {
+    fn decode_one(
+        linktype: u32,
+        frame: &[u8],
+    ) -> (Option<(u16, u16, Vec<u8>, usize)>, CaptureStats) {
         let mut d = LinkDecoder::new(8, 1_000_000);
         let mut stats = CaptureStats::default();
         let seg = d
@@ -352,7 +363,9 @@ pub(crate) mod tests {
         let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
         sll.extend(&ip);
         assert_tcp(LINKTYPE_LINUX_SLL, &sll);
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend(&ip);
         assert_tcp(LINKTYPE_LINUX_SLL2, &sll2);
         for family in [[2, 0, 0, 0], [0, 0, 0, 2]] {
@@ -391,7 +404,9 @@ pub(crate) mod tests {
         ext.extend([6, 0, 1, 4, 0, 0, 0, 0]); // next = TCP, len 0, PadN
         ext.extend(&v6[40..]);
         assert_tcp(LINKTYPE_RAW, &ext);
-        let mut sll2 = vec![0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend(&ext);
         assert_tcp(LINKTYPE_LINUX_SLL2, &sll2);
     }

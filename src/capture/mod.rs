@@ -128,7 +128,11 @@ pub enum CaptureErrorKind {
         detail: String,
     },
     #[error("block at byte {offset} (packet {packet}) needs more than {limit} bytes")]
-    BlockTooLarge { offset: u64, packet: u64, limit: usize },
+    BlockTooLarge {
+        offset: u64,
+        packet: u64,
+        limit: usize,
+    },
     #[error("read error at byte {offset}: {source}")]
     Io {
         offset: u64,

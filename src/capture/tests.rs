@@ -162,7 +162,11 @@ fn pcap(linktype: u32, frames: &[(Micros, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-fn run_with(bytes: &[u8], opts: &ReadOptions, rec: &mut Recorder) -> Result<CaptureStats, CaptureError> {
+fn run_with(
+    bytes: &[u8],
+    opts: &ReadOptions,
+    rec: &mut Recorder,
+) -> Result<CaptureStats, CaptureError> {
     let r = read_capture(bytes, opts, rec);
     rec.assert_all_ended();
     r
@@ -224,7 +228,10 @@ fn handshake_data_and_fins() {
     assert_eq!(info.start, 1_000_000);
     assert_eq!(rec.bytes(1, C2S), b"hello world");
     assert_eq!(rec.bytes(1, S2C), b"answer");
-    assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Fin), (S2C, EndKind::Fin)]);
+    assert_eq!(
+        rec.ends_of(1),
+        vec![(C2S, EndKind::Fin), (S2C, EndKind::Fin)]
+    );
     assert_eq!((stats.flows, stats.tcp_packets, stats.gaps), (1, 9, 0));
 }
 
@@ -241,7 +248,10 @@ fn out_of_order_retransmission_and_overlap() {
     f.push((6, frame(p(true, 105), b"efgh"))); // all of it already delivered or buffered
     let (rec, _) = run(&f);
     assert_eq!(rec.bytes(1, C2S), b"abcdZZXXijkl");
-    assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Timeout), (S2C, EndKind::Timeout)]);
+    assert_eq!(
+        rec.ends_of(1),
+        vec![(C2S, EndKind::Timeout), (S2C, EndKind::Timeout)]
+    );
 }
 
 #[test]
@@ -270,7 +280,10 @@ fn mid_stream_roles_from_content_then_port() {
 
     let f = vec![
         (5, frame_ports(p(true, 77), hello, 1234, 50000)),
-        (6, frame_ports(p(false, 900), b"\x16\x03\x03\x00\x01\x02", 1234, 50000)),
+        (
+            6,
+            frame_ports(p(false, 900), b"\x16\x03\x03\x00\x01\x02", 1234, 50000),
+        ),
     ];
     let (rec, _) = run(&f);
     assert_eq!(rec.flows[0].client, "10.0.0.1:1234".parse().unwrap());
@@ -278,7 +291,10 @@ fn mid_stream_roles_from_content_then_port() {
     assert_eq!(rec.bytes(1, S2C), b"\x16\x03\x03\x00\x01\x02");
 
     // A ServerHello first marks its sender as the server.
-    let f = vec![(5, frame_ports(p(true, 77), b"\x16\x03\x03\x00\x01\x02", 1234, 50000))];
+    let f = vec![(
+        5,
+        frame_ports(p(true, 77), b"\x16\x03\x03\x00\x01\x02", 1234, 50000),
+    )];
     let (rec, _) = run(&f);
     assert_eq!(rec.flows[0].server, "10.0.0.1:1234".parse().unwrap());
 }
@@ -294,7 +310,10 @@ fn hole_is_reported_as_gap_never_crossed() {
     let (rec, stats) = run(&f);
     assert_eq!(rec.bytes(1, C2S), b"abcd");
     assert_eq!(rec.bytes(1, S2C), b"ok");
-    assert_eq!(rec.ends_of(1), vec![(S2C, EndKind::Fin), (C2S, EndKind::Gap)]);
+    assert_eq!(
+        rec.ends_of(1),
+        vec![(S2C, EndKind::Fin), (C2S, EndKind::Gap)]
+    );
     assert_eq!(stats.gaps, 1);
 }
 
@@ -315,7 +334,10 @@ fn out_of_order_cap_ends_with_gap_promptly() {
     assert_eq!(rec.bytes(1, C2S), b"abcd");
     assert_eq!(rec.ends[0].1, C2S);
     assert_eq!(rec.ends[0].2, EndKind::Gap);
-    assert_eq!(rec.ends[0].3, 3, "reported when the cap was hit, not at the end");
+    assert_eq!(
+        rec.ends[0].3, 3,
+        "reported when the cap was hit, not at the end"
+    );
     assert_eq!(rec.bytes(1, S2C), b"late");
 }
 
@@ -337,7 +359,11 @@ fn rst_ends_the_flow() {
     let (rec, _) = run(&f);
     assert_eq!(rec.bytes(1, C2S), b"hello");
     assert_eq!(rec.ends_of(1), vec![(S2C, EndKind::Rst)]);
-    assert_eq!(rec.flows.len(), 1, "late packets of a closed flow start nothing");
+    assert_eq!(
+        rec.flows.len(),
+        1,
+        "late packets of a closed flow start nothing"
+    );
 }
 
 #[test]
@@ -369,7 +395,10 @@ fn decided_flow_stops_data_but_tracks_fin() {
     run_with(&pcap(1, &f), &ReadOptions::default(), &mut rec).unwrap();
     assert_eq!(rec.bytes(1, C2S), b"abcdefghijkl");
     assert_eq!(rec.bytes(1, S2C), b"");
-    assert_eq!(rec.ends_of(1), vec![(S2C, EndKind::Fin), (C2S, EndKind::Fin)]);
+    assert_eq!(
+        rec.ends_of(1),
+        vec![(S2C, EndKind::Fin), (C2S, EndKind::Fin)]
+    );
 }
 
 #[test]
@@ -450,7 +479,10 @@ fn writer_round_trip_v4_v6_ethernet_raw() {
         expected_c2s.extend(b"tail");
         assert_eq!(rec.bytes(1, C2S), &expected_c2s[..]);
         assert_eq!(rec.bytes(1, S2C), b"reply");
-        assert_eq!(rec.ends_of(1), vec![(S2C, EndKind::Fin), (C2S, EndKind::Fin)]);
+        assert_eq!(
+            rec.ends_of(1),
+            vec![(S2C, EndKind::Fin), (C2S, EndKind::Fin)]
+        );
         assert_eq!(rec.flows[1].client, conns[1].client);
         assert_eq!(rec.bytes(2, C2S), b"hi");
         assert_eq!(rec.ends_of(2), vec![(S2C, EndKind::Rst)]);
@@ -524,10 +556,20 @@ fn pcap_variants_byte_order_nanoseconds_gzip_and_short_reads() {
     let gz = gz.finish().unwrap();
     for step in [1, 3, 4096] {
         let mut rec = Recorder::default();
-        read_capture(Trickle { data: &gz, step }, &ReadOptions::default(), &mut rec).unwrap();
+        read_capture(
+            Trickle { data: &gz, step },
+            &ReadOptions::default(),
+            &mut rec,
+        )
+        .unwrap();
         assert_eq!(summary(&rec), summary(&reference), "gzip, step {step}");
         let mut rec = Recorder::default();
-        read_capture(Trickle { data: &plain, step }, &ReadOptions::default(), &mut rec).unwrap();
+        read_capture(
+            Trickle { data: &plain, step },
+            &ReadOptions::default(),
+            &mut rec,
+        )
+        .unwrap();
         assert_eq!(summary(&rec), summary(&reference), "plain, step {step}");
     }
 }
@@ -548,7 +590,11 @@ fn ng_block(be: bool, kind: u32, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn ng_section(be: bool, interfaces: &[(u16, Option<u8>)], packets: &[(u32, u64, Vec<u8>)]) -> Vec<u8> {
+fn ng_section(
+    be: bool,
+    interfaces: &[(u16, Option<u8>)],
+    packets: &[(u32, u64, Vec<u8>)],
+) -> Vec<u8> {
     let u16b = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
     let u32b = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
     let mut shb = Vec::new();
@@ -598,7 +644,9 @@ fn pcapng_sections_mixed_link_types_and_resolutions() {
     let mut file = ng_section(false, &[(1, None), (101, Some(9))], &packets);
     // Section 2 (big-endian): one SLL2 interface; a second connection.
     let other = frame_ports(p(true, 1), b"\x16\x03\x01\x00\x01\x01", 41000, 443);
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
     sll2.extend(&other[14..]);
     file.extend(ng_section(true, &[(276, Some(6))], &[(0, 2_000_000, sll2)]));
     let mut rec = Recorder::default();
@@ -650,10 +698,21 @@ fn large_blocks_grow_the_buffer_up_to_the_cap() {
 #[test]
 fn not_a_capture_and_empty_input() {
     let mut rec = Recorder::default();
-    let err = read_capture(&b"GET / HTTP/1.1\r\n"[..], &ReadOptions::default(), &mut rec).unwrap_err();
-    assert!(matches!(err.kind, CaptureErrorKind::NotACapture(_)), "{err}");
+    let err = read_capture(
+        &b"GET / HTTP/1.1\r\n"[..],
+        &ReadOptions::default(),
+        &mut rec,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err.kind, CaptureErrorKind::NotACapture(_)),
+        "{err}"
+    );
     let err = read_capture(&b""[..], &ReadOptions::default(), &mut rec).unwrap_err();
-    assert!(matches!(err.kind, CaptureErrorKind::Truncated { .. }), "{err}");
+    assert!(
+        matches!(err.kind, CaptureErrorKind::Truncated { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -670,4 +729,201 @@ fn truncated_synthetic_capture_keeps_what_came_before() {
     assert_eq!(rec.bytes(1, C2S), b"hello");
     // The open directions end with a gap: the file, not the connection, stopped.
     assert!(rec.ends_of(1).iter().all(|(_, k)| *k == EndKind::Gap));
+}
+
+/// The third-party captures (not in the repository): `None`, with a message, when absent.
+fn ja4_captures() -> Option<Vec<std::path::PathBuf>> {
+    // ../shared from the main checkout; ../../shared from a worktree under /work/wt.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        root.join("../shared/captures/ja4"),
+        root.join("../../shared/captures/ja4"),
+    ];
+    let Some(entries) = candidates.iter().find_map(|d| std::fs::read_dir(d).ok()) else {
+        eprintln!("skipping: {} not found", candidates[0].display());
+        return None;
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+fn read_file(path: &std::path::Path) -> (Recorder, CaptureStats) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut rec = Recorder::default();
+    let stats = run_with(&bytes, &ReadOptions::default(), &mut rec)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (rec, stats)
+}
+
+#[test]
+fn third_party_captures_read_cleanly() {
+    let Some(files) = ja4_captures() else { return };
+    assert!(files.len() >= 17, "{files:?}");
+    for path in &files {
+        let (rec, stats) = read_file(path);
+        assert!(stats.flows > 0, "{}: {stats:?}", path.display());
+        assert_eq!(stats.malformed, 0, "{}", path.display());
+        assert_eq!(stats.gaps, 0, "{}", path.display());
+        assert!(!rec.data.is_empty(), "{}", path.display());
+    }
+}
+
+/// Every TLS stream the JA4 reference fingerprinted is a flow here, with the same roles, and
+/// its client stream starts with a ClientHello record.
+#[test]
+fn third_party_streams_match_reference_roles() {
+    let Some(files) = ja4_captures() else { return };
+    let dir = files[0].parent().unwrap();
+    let table = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let mut cache: HashMap<String, Recorder> = HashMap::new();
+    let mut rows = 0;
+    for line in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let rec = cache
+            .entry(cols[0].to_string())
+            .or_insert_with(|| read_file(&dir.join(cols[0])).0);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let client = std::net::SocketAddr::new(ip(cols[1]), cols[2].parse().unwrap());
+        let server = std::net::SocketAddr::new(ip(cols[3]), cols[4].parse().unwrap());
+        let flow = rec
+            .flows
+            .iter()
+            .find(|f| f.client == client && f.server == server)
+            .unwrap_or_else(|| panic!("{}: no flow {client} -> {server}", cols[0]));
+        let stream = rec.bytes(flow.id.0, C2S);
+        let is_hello = |w: &[u8]| w[0] == 0x16 && w[1] == 0x03 && w[5] == 0x01;
+        // Proxied connections (HTTP CONNECT, SOCKS) have their preamble first.
+        let proxied = cols[0].starts_with("https-connect") || cols[0].starts_with("socks");
+        assert!(
+            stream.len() > 5 && (is_hello(stream) || proxied && stream.windows(6).any(is_hello)),
+            "{line}: client stream does not start with a ClientHello"
+        );
+        rows += 1;
+    }
+    assert!(rows >= 150, "{rows} rows");
+}
+
+/// Flow counts against tshark's TCP conversations, where tshark is installed. Conversations
+/// of nothing but pure ACKs (picked up mid-stream, no payload) are not flows here, so the
+/// exact count is compared on captures without them, and the endpoints everywhere.
+#[test]
+fn third_party_flow_counts_match_tshark() {
+    let Some(files) = ja4_captures() else { return };
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: tshark not installed");
+        return;
+    }
+    for path in &files {
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(path)
+            .args(["-q", "-z", "conv,tcp"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let convs: Vec<(String, String)> = text
+            .lines()
+            .filter(|l| l.contains("<->"))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[0].to_string(), f[2].to_string())
+            })
+            .collect();
+        let (rec, stats) = read_file(path);
+        for flow in &rec.flows {
+            // tshark writes IPv6 endpoints without brackets.
+            let plain = |a: &std::net::SocketAddr| format!("{}:{}", a.ip(), a.port());
+            let (c, s) = (plain(&flow.client), plain(&flow.server));
+            assert!(
+                convs
+                    .iter()
+                    .any(|(a, b)| (*a == c && *b == s) || (*a == s && *b == c)),
+                "{}: {c} <-> {s} unknown to tshark",
+                path.display()
+            );
+        }
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name == "tls-handshake.pcapng" || name == "tls-sni.pcapng" || name == "ssh2.pcapng" {
+            assert_eq!(stats.flows as usize, convs.len(), "{name}");
+        } else {
+            assert!(stats.flows as usize <= convs.len(), "{name}");
+        }
+    }
+}
+
+/// Cutting a real capture anywhere, or flipping bytes in it, gives an error or a result,
+/// never a panic or a hang, and the sink contract holds.
+#[test]
+fn third_party_truncation_and_corruption_never_panic() {
+    let Some(files) = ja4_captures() else { return };
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for name in ["tls-handshake.pcapng", "socks-https-example.pcap"] {
+        let Some(path) = files.iter().find(|p| p.ends_with(name)) else {
+            continue;
+        };
+        let bytes = std::fs::read(path).unwrap();
+        let (_, full) = read_file(path);
+        let mut offsets: Vec<usize> = (0..64).collect();
+        offsets.extend((0..200).map(|i| i * bytes.len() / 200));
+        for cut in offsets {
+            let mut rec = Recorder::default();
+            match run_with(&bytes[..cut], &ReadOptions::default(), &mut rec) {
+                Ok(stats) => assert!(stats.packets <= full.packets),
+                Err(e) => {
+                    assert!(e.stats.packets <= full.packets, "{name} cut at {cut}");
+                    assert!(
+                        matches!(e.kind, CaptureErrorKind::Truncated { .. }),
+                        "{name} cut at {cut}: {e}"
+                    );
+                }
+            }
+        }
+        for _ in 0..150 {
+            let mut bad = bytes.clone();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() as usize) % bad.len();
+                bad[at] = next() as u8;
+            }
+            let mut rec = Recorder::default();
+            let _ = run_with(&bad, &ReadOptions::default(), &mut rec);
+        }
+    }
+}
+
+#[test]
+fn gzip_capture_reads_like_the_plain_one() {
+    let Some(files) = ja4_captures() else { return };
+    let path = files.iter().find(|p| p.ends_with("tls3.pcapng")).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let (plain, plain_stats) = read_file(path);
+    let mut rec = Recorder::default();
+    let stats = run_with(&gz, &ReadOptions::default(), &mut rec).unwrap();
+    assert_eq!(stats, plain_stats);
+    assert_eq!(rec.flows, plain.flows);
+    assert_eq!(rec.data, plain.data);
+    assert_eq!(rec.ends, plain.ends);
+    // A gzip stream cut short is an error, after what could be read.
+    let mut rec = Recorder::default();
+    let err = run_with(&gz[..gz.len() / 2], &ReadOptions::default(), &mut rec).unwrap_err();
+    assert!(err.stats.packets > 0, "{err}");
 }

@@ -224,18 +224,19 @@ fn build(
     if flags.ack {
         tcp.acknowledgment_number = ack;
     }
-    let ip_step = |builder_v4: Option<PacketBuilderStep<etherparse::Ethernet2Header>>| {
-        match (src.ip(), dst.ip()) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => Ok(match builder_v4 {
-                Some(eth) => eth.ipv4(s.octets(), d.octets(), 64),
-                None => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
-            }),
-            (IpAddr::V6(s), IpAddr::V6(d)) => Ok(match builder_v4 {
-                Some(eth) => eth.ipv6(s.octets(), d.octets(), 64),
-                None => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
-            }),
-            _ => Err(WriteError::MixedFamilies(src, dst)),
-        }
+    let ip_step = |builder_v4: Option<PacketBuilderStep<etherparse::Ethernet2Header>>| match (
+        src.ip(),
+        dst.ip(),
+    ) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ok(match builder_v4 {
+            Some(eth) => eth.ipv4(s.octets(), d.octets(), 64),
+            None => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
+        }),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ok(match builder_v4 {
+            Some(eth) => eth.ipv6(s.octets(), d.octets(), 64),
+            None => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
+        }),
+        _ => Err(WriteError::MixedFamilies(src, dst)),
     };
     let eth = match link {
         LinkType::Ethernet => {
