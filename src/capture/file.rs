@@ -45,7 +45,7 @@ pub fn read_capture<R: Read>(
         Ok(()) => Ok(run.stats),
         Err(kind) => Err(CaptureError {
             kind,
-            stats: run.stats,
+            stats: Box::new(run.stats),
         }),
     }
 }

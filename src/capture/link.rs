@@ -67,16 +67,16 @@ impl LinkDecoder {
         stats: &mut CaptureStats,
     ) -> Option<Segment<'a>> {
         let sliced = match slice_link(linktype, frame) {
-            Sliced::Packet(p) => p,
-            Sliced::NotIp => {
+            Ok(p) => p,
+            Err(Skip::NotIp) => {
                 stats.non_tcp += 1;
                 return None;
             }
-            Sliced::Unsupported => {
+            Err(Skip::Unsupported) => {
                 stats.unsupported_link += 1;
                 return None;
             }
-            Sliced::Malformed => {
+            Err(Skip::Malformed) => {
                 stats.malformed += 1;
                 return None;
             }
@@ -238,30 +238,27 @@ fn segment_from<'a>(
     }
 }
 
-enum Sliced<'a> {
-    Packet(LaxSlicedPacket<'a>),
+/// Why a frame yields no IP packet.
+enum Skip {
     NotIp,
     Unsupported,
     Malformed,
 }
 
-fn slice_link(linktype: u32, frame: &[u8]) -> Sliced<'_> {
+fn slice_link(linktype: u32, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     match linktype {
-        LINKTYPE_ETHERNET => match LaxSlicedPacket::from_ethernet(frame) {
-            Ok(p) => Sliced::Packet(p),
-            Err(_) => Sliced::Malformed,
-        },
+        LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Malformed),
         LINKTYPE_LINUX_SLL => match frame.get(14..16) {
             Some(t) => from_ether_type(u16::from_be_bytes([t[0], t[1]]), &frame[16..]),
-            None => Sliced::Malformed,
+            None => Err(Skip::Malformed),
         },
         LINKTYPE_LINUX_SLL2 => match (frame.get(0..2), frame.get(20..)) {
             (Some(t), Some(rest)) => from_ether_type(u16::from_be_bytes([t[0], t[1]]), rest),
-            _ => Sliced::Malformed,
+            _ => Err(Skip::Malformed),
         },
         LINKTYPE_NULL | LINKTYPE_LOOP => {
             let Some(family) = frame.get(0..4) else {
-                return Sliced::Malformed;
+                return Err(Skip::Malformed);
             };
             // The family is in the capturing host's byte order (NULL) or big-endian (LOOP,
             // though not every writer agrees): accept either.
@@ -271,29 +268,26 @@ fn slice_link(linktype: u32, frame: &[u8]) -> Sliced<'_> {
             match family {
                 // AF_INET, and AF_INET6 as Linux, BSDs, FreeBSD and macOS number it.
                 2 | 10 | 24 | 28 | 30 => from_ip(&frame[4..]),
-                _ => Sliced::NotIp,
+                _ => Err(Skip::NotIp),
             }
         }
         LINKTYPE_RAW | LINKTYPE_RAW_BSD | LINKTYPE_RAW_OPENBSD | LINKTYPE_IPV4 | LINKTYPE_IPV6 => {
             from_ip(frame)
         }
-        _ => Sliced::Unsupported,
+        _ => Err(Skip::Unsupported),
     }
 }
 
-fn from_ether_type(ether_type: u16, rest: &[u8]) -> Sliced<'_> {
+fn from_ether_type(ether_type: u16, rest: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
     let p = LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest);
     if p.net.is_none() && p.link_exts.is_empty() && p.stop_err.is_none() {
-        return Sliced::NotIp;
+        return Err(Skip::NotIp);
     }
-    Sliced::Packet(p)
+    Ok(p)
 }
 
-fn from_ip(frame: &[u8]) -> Sliced<'_> {
-    match LaxSlicedPacket::from_ip(frame) {
-        Ok(p) => Sliced::Packet(p),
-        Err(_) => Sliced::Malformed,
-    }
+fn from_ip(frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    LaxSlicedPacket::from_ip(frame).map_err(|_| Skip::Malformed)
 }
 
 #[cfg(test)]
@@ -313,10 +307,10 @@ pub(crate) mod tests {
         v
     }
 
-    fn decode_one(
-        linktype: u32,
-        frame: &[u8],
-    ) -> (Option<(u16, u16, Vec<u8>, usize)>, CaptureStats) {
+    /// Source port, destination port, payload, announced payload length.
+    type Decoded = Option<(u16, u16, Vec<u8>, usize)>;
+
+    fn decode_one(linktype: u32, frame: &[u8]) -> (Decoded, CaptureStats) {
         let mut d = LinkDecoder::new(8, 1_000_000);
         let mut stats = CaptureStats::default();
         let seg = d

@@ -146,7 +146,7 @@ pub enum CaptureErrorKind {
 #[error("{kind}")]
 pub struct CaptureError {
     pub kind: CaptureErrorKind,
-    pub stats: CaptureStats,
+    pub stats: Box<CaptureStats>,
 }
 
 #[cfg(test)]

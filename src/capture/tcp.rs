@@ -448,7 +448,7 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
                 skip_data(flow, at, out);
                 return;
             }
-        } else if !buffer(half, start as u64, &seg.payload[..], out) {
+        } else if !buffer(half, start as u64, seg.payload, out) {
             out.end(flow, side, EndKind::Gap, at);
             return;
         }

@@ -578,7 +578,7 @@ fn pcap_variants_byte_order_nanoseconds_gzip_and_short_reads() {
 fn ng_block(be: bool, kind: u32, body: &[u8]) -> Vec<u8> {
     let u32b = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
     let mut body = body.to_vec();
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     let len = 12 + body.len() as u32;
