@@ -1,0 +1,510 @@
+//! Link layers down to TCP: Ethernet (with VLAN / QinQ), Linux SLL and SLL2, BSD null and
+//! loopback, raw IPv4/IPv6; IPv4 and IPv6 with extension headers; IP fragments reassembled.
+//!
+//! etherparse's lax slicer does the IP and TCP work, so a packet cut by a small snap length
+//! still yields its TCP header; the headers etherparse does not know (SLL2, null) are
+//! stripped by hand.
+
+use std::net::IpAddr;
+
+use etherparse::{
+    EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
+    TransportSlice, ip_number,
+};
+
+use super::frag::{Defragmenter, FragKey, FragOutcome};
+use super::{CaptureStats, Micros};
+
+pub(crate) const LINKTYPE_NULL: u32 = 0;
+pub(crate) const LINKTYPE_ETHERNET: u32 = 1;
+pub(crate) const LINKTYPE_RAW_BSD: u32 = 12;
+pub(crate) const LINKTYPE_RAW_OPENBSD: u32 = 14;
+pub(crate) const LINKTYPE_RAW: u32 = 101;
+pub(crate) const LINKTYPE_LOOP: u32 = 108;
+pub(crate) const LINKTYPE_LINUX_SLL: u32 = 113;
+pub(crate) const LINKTYPE_IPV4: u32 = 228;
+pub(crate) const LINKTYPE_IPV6: u32 = 229;
+pub(crate) const LINKTYPE_LINUX_SLL2: u32 = 276;
+
+/// One TCP segment, borrowed from the frame (or from the defragmenter).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub syn: bool,
+    pub has_ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// The captured payload bytes.
+    pub payload: &'a [u8],
+    /// The payload length the IP header announces (more than `payload.len()` when the
+    /// capture cut the packet short).
+    pub wire_len: usize,
+}
+
+/// Decodes frames of any supported link type into TCP segments; owns the fragment state.
+pub(crate) struct LinkDecoder {
+    defrag: Defragmenter,
+}
+
+impl LinkDecoder {
+    pub fn new(max_datagrams: usize, fragment_timeout: Micros) -> Self {
+        LinkDecoder {
+            defrag: Defragmenter::new(max_datagrams, fragment_timeout),
+        }
+    }
+
+    /// Decodes one frame; counts what it is not into `stats`. `None` when the frame carries no
+    /// (complete, for fragments) TCP segment.
+    pub fn decode<'a>(
+        &'a mut self,
+        linktype: u32,
+        frame: &'a [u8],
+        at: Micros,
+        stats: &mut CaptureStats,
+    ) -> Option<Segment<'a>> {
+        let sliced = match slice_link(linktype, frame) {
+            Ok(p) => p,
+            Err(Skip::NotIp) => {
+                stats.non_tcp += 1;
+                return None;
+            }
+            Err(Skip::Unsupported) => {
+                stats.unsupported_link += 1;
+                return None;
+            }
+            Err(Skip::Malformed) => {
+                stats.malformed += 1;
+                return None;
+            }
+        };
+        let (src, dst, payload, wire_len, frag) = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(v4)) => {
+                let h = v4.header();
+                let payload = v4.payload();
+                let announced = usize::from(h.total_len())
+                    .saturating_sub(usize::from(h.ihl()) * 4)
+                    .saturating_sub(v4.extensions().auth.map_or(0, |a| a.slice().len()));
+                let frag = payload.fragmented.then(|| {
+                    (
+                        u32::from(h.identification()),
+                        usize::from(h.fragments_offset().byte_offset()),
+                        h.more_fragments(),
+                    )
+                });
+                (
+                    IpAddr::V4(h.source_addr()),
+                    IpAddr::V4(h.destination_addr()),
+                    payload,
+                    wire_payload_len(payload, announced),
+                    frag,
+                )
+            }
+            Some(LaxNetSlice::Ipv6(v6)) => {
+                let h = v6.header();
+                let payload = v6.payload();
+                let announced =
+                    usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len());
+                let frag = if payload.fragmented {
+                    v6.extensions()
+                        .clone()
+                        .into_iter()
+                        .find_map(|ext| match ext {
+                            Ipv6ExtensionSlice::Fragment(f) => Some((
+                                f.identification(),
+                                usize::from(f.fragment_offset().byte_offset()),
+                                f.more_fragments(),
+                            )),
+                            _ => None,
+                        })
+                } else {
+                    None
+                };
+                if payload.fragmented && frag.is_none() {
+                    stats.malformed += 1;
+                    return None;
+                }
+                (
+                    IpAddr::V6(h.source_addr()),
+                    IpAddr::V6(h.destination_addr()),
+                    payload,
+                    wire_payload_len(payload, announced),
+                    frag,
+                )
+            }
+            Some(LaxNetSlice::Arp(_)) | None => {
+                stats.non_tcp += 1;
+                return None;
+            }
+        };
+        if payload.ip_number != ip_number::TCP {
+            stats.non_tcp += 1;
+            return None;
+        }
+        if payload.incomplete {
+            stats.truncated_packets += 1;
+        }
+        if let Some((id, offset, more)) = frag {
+            stats.fragments += 1;
+            if payload.incomplete {
+                // A cut fragment can never complete its datagram.
+                return None;
+            }
+            let key = FragKey {
+                src,
+                dst,
+                id,
+                protocol: ip_number::TCP.0,
+            };
+            let dropped_before = self.defrag.dropped;
+            let outcome = self.defrag.add(key, offset, more, payload.payload, at);
+            stats.fragments_dropped += self.defrag.dropped - dropped_before;
+            return match outcome {
+                FragOutcome::Complete => {
+                    stats.reassembled_datagrams += 1;
+                    let datagram = self.defrag.datagram();
+                    tcp_segment(src, dst, datagram, datagram.len(), stats)
+                }
+                FragOutcome::Held | FragOutcome::Dropped => None,
+            };
+        }
+        match &sliced.transport {
+            Some(TransportSlice::Tcp(tcp)) => Some(segment_from(src, dst, tcp, wire_len)),
+            _ => tcp_segment(src, dst, payload.payload, wire_len, stats),
+        }
+    }
+
+    /// Drops fragments older than the fragment timeout.
+    pub fn expire(&mut self, now: Micros, stats: &mut CaptureStats) {
+        if !self.defrag.is_empty() {
+            let before = self.defrag.dropped;
+            self.defrag.expire(now);
+            stats.fragments_dropped += self.defrag.dropped - before;
+        }
+    }
+}
+
+/// The IP payload length on the wire: the announced length, unless the header says 0 or less
+/// than was captured (segmentation offload on the capturing host writes 0).
+fn wire_payload_len(payload: &LaxIpPayloadSlice<'_>, announced: usize) -> usize {
+    if payload.incomplete {
+        announced.max(payload.payload.len())
+    } else {
+        payload.payload.len()
+    }
+}
+
+fn tcp_segment<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    ip_payload: &'a [u8],
+    wire_len: usize,
+    stats: &mut CaptureStats,
+) -> Option<Segment<'a>> {
+    match TcpSlice::from_slice(ip_payload) {
+        Ok(tcp) => Some(segment_from(src, dst, &tcp, wire_len)),
+        Err(_) => {
+            // Either the snap length cut into the TCP header (counted as truncated already)
+            // or the header is bad.
+            stats.malformed += 1;
+            None
+        }
+    }
+}
+
+fn segment_from<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    tcp: &TcpSlice<'a>,
+    ip_wire_len: usize,
+) -> Segment<'a> {
+    let header_len = tcp.header_slice().len();
+    let payload = tcp.payload();
+    Segment {
+        src,
+        dst,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        syn: tcp.syn(),
+        has_ack: tcp.ack(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        payload,
+        wire_len: ip_wire_len.saturating_sub(header_len).max(payload.len()),
+    }
+}
+
+/// Why a frame yields no IP packet.
+enum Skip {
+    NotIp,
+    Unsupported,
+    Malformed,
+}
+
+fn slice_link(linktype: u32, frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match linktype {
+        LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Malformed),
+        LINKTYPE_LINUX_SLL => match frame.get(14..16) {
+            Some(t) => from_ether_type(u16::from_be_bytes([t[0], t[1]]), &frame[16..]),
+            None => Err(Skip::Malformed),
+        },
+        LINKTYPE_LINUX_SLL2 => match (frame.get(0..2), frame.get(20..)) {
+            (Some(t), Some(rest)) => from_ether_type(u16::from_be_bytes([t[0], t[1]]), rest),
+            _ => Err(Skip::Malformed),
+        },
+        LINKTYPE_NULL | LINKTYPE_LOOP => {
+            let Some(family) = frame.get(0..4) else {
+                return Err(Skip::Malformed);
+            };
+            // The family is in the capturing host's byte order (NULL) or big-endian (LOOP,
+            // though not every writer agrees): accept either.
+            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
+            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            let family = if le <= 0xffff { le } else { be };
+            match family {
+                // AF_INET, and AF_INET6 as Linux, BSDs, FreeBSD and macOS number it.
+                2 | 10 | 24 | 28 | 30 => from_ip(&frame[4..]),
+                _ => Err(Skip::NotIp),
+            }
+        }
+        LINKTYPE_RAW | LINKTYPE_RAW_BSD | LINKTYPE_RAW_OPENBSD | LINKTYPE_IPV4 | LINKTYPE_IPV6 => {
+            from_ip(frame)
+        }
+        _ => Err(Skip::Unsupported),
+    }
+}
+
+fn from_ether_type(ether_type: u16, rest: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    let p = LaxSlicedPacket::from_ether_type(EtherType(ether_type), rest);
+    if p.net.is_none() && p.link_exts.is_empty() && p.stop_err.is_none() {
+        return Err(Skip::NotIp);
+    }
+    Ok(p)
+}
+
+fn from_ip(frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    LaxSlicedPacket::from_ip(frame).map_err(|_| Skip::Malformed)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    pub(crate) const PAYLOAD: &[u8] = b"\x16\x03\x01\x00\x05hello";
+
+    fn ipv4_tcp() -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1000, 100)
+            .ack(5)
+            .write(&mut v, PAYLOAD)
+            .unwrap();
+        v
+    }
+
+    /// Source port, destination port, payload, announced payload length.
+    type Decoded = Option<(u16, u16, Vec<u8>, usize)>;
+
+    fn decode_one(linktype: u32, frame: &[u8]) -> (Decoded, CaptureStats) {
+        let mut d = LinkDecoder::new(8, 1_000_000);
+        let mut stats = CaptureStats::default();
+        let seg = d
+            .decode(linktype, frame, 0, &mut stats)
+            .map(|s| (s.src_port, s.dst_port, s.payload.to_vec(), s.wire_len));
+        (seg, stats)
+    }
+
+    fn assert_tcp(linktype: u32, frame: &[u8]) {
+        let (seg, stats) = decode_one(linktype, frame);
+        assert_eq!(
+            seg,
+            Some((40000, 443, PAYLOAD.to_vec(), PAYLOAD.len())),
+            "{stats:?}"
+        );
+    }
+
+    #[test]
+    fn ethernet_vlan_qinq() {
+        let mut plain = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1000, 100)
+            .write(&mut plain, PAYLOAD)
+            .unwrap();
+        assert_tcp(LINKTYPE_ETHERNET, &plain);
+        // Hand-built tags: 802.1Q, then 802.1ad + 802.1Q (QinQ).
+        let ip = ipv4_tcp();
+        let mut vlan = vec![2u8; 6];
+        vlan.extend([1u8; 6]);
+        vlan.extend([0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
+        vlan.extend(&ip);
+        assert_tcp(LINKTYPE_ETHERNET, &vlan);
+        let mut qinq = vec![2u8; 6];
+        qinq.extend([1u8; 6]);
+        qinq.extend([0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
+        qinq.extend(&ip);
+        assert_tcp(LINKTYPE_ETHERNET, &qinq);
+    }
+
+    #[test]
+    fn sll_sll2_null_loop_raw() {
+        let ip = ipv4_tcp();
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+        sll.extend(&ip);
+        assert_tcp(LINKTYPE_LINUX_SLL, &sll);
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
+        sll2.extend(&ip);
+        assert_tcp(LINKTYPE_LINUX_SLL2, &sll2);
+        for family in [[2, 0, 0, 0], [0, 0, 0, 2]] {
+            let mut null = family.to_vec();
+            null.extend(&ip);
+            assert_tcp(LINKTYPE_NULL, &null);
+            assert_tcp(LINKTYPE_LOOP, &null);
+        }
+        assert_tcp(LINKTYPE_RAW, &ip);
+        assert_tcp(LINKTYPE_IPV4, &ip);
+        // Something else in a null header (AF_APPLETALK = 16) is not IP.
+        let mut other = vec![16, 0, 0, 0];
+        other.extend(&ip);
+        let (seg, stats) = decode_one(LINKTYPE_NULL, &other);
+        assert!(seg.is_none());
+        assert_eq!(stats.non_tcp, 1);
+        let (seg, stats) = decode_one(147, &ip);
+        assert!(seg.is_none());
+        assert_eq!(stats.unsupported_link, 1);
+    }
+
+    #[test]
+    fn ipv6_with_extension_headers_and_sll2() {
+        let mut v6 = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(40000, 443, 1000, 100)
+            .write(&mut v6, PAYLOAD)
+            .unwrap();
+        assert_tcp(LINKTYPE_RAW, &v6);
+        assert_tcp(LINKTYPE_IPV6, &v6);
+        // Insert a destination options header (8 bytes of padding) after the fixed header.
+        let mut ext = v6[..40].to_vec();
+        ext[6] = 60; // next header: destination options
+        let plen = u16::from_be_bytes([v6[4], v6[5]]) + 8;
+        ext[4..6].copy_from_slice(&plen.to_be_bytes());
+        ext.extend([6, 0, 1, 4, 0, 0, 0, 0]); // next = TCP, len 0, PadN
+        ext.extend(&v6[40..]);
+        assert_tcp(LINKTYPE_RAW, &ext);
+        let mut sll2 = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
+        sll2.extend(&ext);
+        assert_tcp(LINKTYPE_LINUX_SLL2, &sll2);
+    }
+
+    #[test]
+    fn snaplen_cut_still_gives_tcp_header() {
+        let ip = ipv4_tcp();
+        let cut = &ip[..ip.len() - 4];
+        let (seg, stats) = decode_one(LINKTYPE_RAW, cut);
+        let (_, _, payload, wire_len) = seg.unwrap();
+        assert_eq!(payload, &PAYLOAD[..PAYLOAD.len() - 4]);
+        assert_eq!(wire_len, PAYLOAD.len());
+        assert_eq!(stats.truncated_packets, 1);
+        // Cut inside the TCP header: nothing, counted.
+        let (seg, stats) = decode_one(LINKTYPE_RAW, &ip[..30]);
+        assert!(seg.is_none());
+        assert_eq!((stats.truncated_packets, stats.malformed), (1, 1));
+    }
+
+    /// Splits an IPv4 TCP packet into fragments of `chunk` bytes (a multiple of 8).
+    pub(crate) fn fragment_v4(ip: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let body = &ip[ihl..];
+        let mut out = Vec::new();
+        for (i, part) in body.chunks(chunk).enumerate() {
+            let mut h = ip[..ihl].to_vec();
+            let off = (i * chunk / 8) as u16;
+            let more = (i + 1) * chunk < body.len();
+            let flags_off = off | if more { 0x2000 } else { 0 };
+            h[2..4].copy_from_slice(&((ihl + part.len()) as u16).to_be_bytes());
+            h[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+            h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+            h.extend(part);
+            out.push(h);
+        }
+        out
+    }
+
+    #[test]
+    fn ipv4_fragments_reassembled_in_any_order() {
+        let mut ip = Vec::new();
+        let payload: Vec<u8> = (0..100u8).collect();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1000, 100)
+            .write(&mut ip, &payload)
+            .unwrap();
+        let mut frags = fragment_v4(&ip, 40);
+        assert_eq!(frags.len(), 3);
+        frags.swap(0, 2);
+        let mut d = LinkDecoder::new(8, 1_000_000);
+        let mut stats = CaptureStats::default();
+        assert!(d.decode(LINKTYPE_RAW, &frags[0], 0, &mut stats).is_none());
+        assert!(d.decode(LINKTYPE_RAW, &frags[1], 0, &mut stats).is_none());
+        let seg = d.decode(LINKTYPE_RAW, &frags[2], 0, &mut stats).unwrap();
+        assert_eq!(seg.payload, &payload[..]);
+        assert_eq!((seg.src_port, seg.seq), (40000, 1000));
+        assert_eq!((stats.fragments, stats.reassembled_datagrams), (3, 1));
+    }
+
+    #[test]
+    fn ipv6_fragments_reassembled() {
+        let mut v6 = Vec::new();
+        let payload: Vec<u8> = (0..100u8).collect();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(40000, 443, 1000, 100)
+            .write(&mut v6, &payload)
+            .unwrap();
+        let body = &v6[40..];
+        let mut frames = Vec::new();
+        for (i, part) in body.chunks(64).enumerate() {
+            let mut f = v6[..40].to_vec();
+            f[6] = 44; // fragment header
+            f[4..6].copy_from_slice(&((8 + part.len()) as u16).to_be_bytes());
+            let more = (i + 1) * 64 < body.len();
+            let off = ((i * 64 / 8) as u16) << 3 | u16::from(more);
+            f.extend([6, 0]);
+            f.extend(off.to_be_bytes());
+            f.extend(0xdeadbeefu32.to_be_bytes());
+            f.extend(part);
+            frames.push(f);
+        }
+        let mut d = LinkDecoder::new(8, 1_000_000);
+        let mut stats = CaptureStats::default();
+        assert!(d.decode(LINKTYPE_RAW, &frames[1], 0, &mut stats).is_none());
+        let seg = d.decode(LINKTYPE_RAW, &frames[0], 0, &mut stats).unwrap();
+        assert_eq!(seg.payload, &payload[..]);
+        assert_eq!(stats.reassembled_datagrams, 1);
+    }
+
+    #[test]
+    fn udp_and_arp_are_not_tcp() {
+        let mut udp = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(1, 2)
+            .write(&mut udp, b"x")
+            .unwrap();
+        let (seg, stats) = decode_one(LINKTYPE_RAW, &udp);
+        assert!(seg.is_none());
+        assert_eq!(stats.non_tcp, 1);
+        let mut arp = vec![0xffu8; 12];
+        arp.extend([0x08, 0x06]);
+        arp.extend([0u8; 28]);
+        let (seg, stats) = decode_one(LINKTYPE_ETHERNET, &arp);
+        assert!(seg.is_none());
+        assert_eq!(stats.non_tcp + stats.malformed, 1);
+    }
+}

@@ -1,0 +1,516 @@
+//! TCP reassembly: the flow table, and per flow and direction the sequence tracking.
+//!
+//! Sequence numbers are mapped to 64-bit stream offsets (wrapping arithmetic against the next
+//! expected byte), so wrap-around at 2^32 needs no special case. In-order bytes go straight
+//! from the packet to the sink; only out-of-order bytes are copied, into a bounded buffer.
+//! Retransmissions and overlaps keep the bytes that arrived first, like most stacks. A hole
+//! that cannot be filled (buffer over its cap, bytes cut by the snap length, end of the flow)
+//! ends that direction with a gap: bytes are never delivered across a hole.
+//!
+//! Roles: a SYN names the client; without one (a flow picked up mid-stream) the first payload
+//! decides: a TLS ClientHello marks its sender as the client, a ServerHello as the server;
+//! otherwise the higher port is the client.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use super::link::Segment;
+use super::{CaptureStats, Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions};
+
+/// The two endpoints of a flow, in a canonical order (side 0 is the smaller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    a: (IpAddr, u16),
+    b: (IpAddr, u16),
+}
+
+impl FlowKey {
+    /// The key of a segment, and which side (0 = `a`) sent it.
+    fn of(seg: &Segment<'_>) -> (FlowKey, usize) {
+        let src = (seg.src, seg.src_port);
+        let dst = (seg.dst, seg.dst_port);
+        if src <= dst {
+            (FlowKey { a: src, b: dst }, 0)
+        } else {
+            (FlowKey { a: dst, b: src }, 1)
+        }
+    }
+
+    fn side(&self, side: usize) -> (IpAddr, u16) {
+        if side == 0 { self.a } else { self.b }
+    }
+}
+
+/// One direction of a flow.
+#[derive(Debug, Default)]
+struct Half {
+    /// Sequence number of stream offset 0; set by the SYN or the first segment seen.
+    base: Option<u32>,
+    /// Initial sequence number from a SYN, to tell a retransmitted SYN from a new connection.
+    isn: Option<u32>,
+    /// Stream offset of the next byte to deliver.
+    delivered: u64,
+    /// Out-of-order bytes by stream offset; entries are disjoint and all after `delivered`.
+    ooo: BTreeMap<u64, Vec<u8>>,
+    ooo_bytes: usize,
+    /// Stream offset of the FIN, once seen.
+    fin_at: Option<u64>,
+    ended: bool,
+}
+
+impl Half {
+    /// The stream offset of a sequence number, relative to the next byte expected.
+    fn offset_of(&self, base: u32, seq: u32) -> i64 {
+        let next = base.wrapping_add(self.delivered as u32);
+        self.delivered as i64 + i64::from(seq.wrapping_sub(next) as i32)
+    }
+
+    /// Whether bytes are known to be missing (a hole before buffered bytes or before the FIN).
+    fn has_hole(&self) -> bool {
+        !self.ooo.is_empty() || self.fin_at.is_some_and(|f| f > self.delivered)
+    }
+}
+
+#[derive(Debug)]
+struct Flow {
+    id: FlowId,
+    key: FlowKey,
+    /// Which side is the client, once decided.
+    client_side: Option<usize>,
+    started: bool,
+    saw_syn: bool,
+    first_seen: Micros,
+    last_seen: Micros,
+    /// The consumer needs no more bytes: only FIN/RST are tracked.
+    skip_data: bool,
+    /// `flow_end` was called; the entry stays to absorb late packets until it expires.
+    closed: bool,
+    halves: [Half; 2],
+}
+
+impl Flow {
+    fn dir(&self, side: usize) -> Direction {
+        if Some(side) == self.client_side {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+}
+
+/// Where reassembled bytes and events go, with the counters and global limits.
+struct Out<'s> {
+    sink: &'s mut dyn FlowSink,
+    stats: &'s mut CaptureStats,
+    ooo_total: &'s mut usize,
+    opts: &'s ReadOptions,
+}
+
+impl Out<'_> {
+    fn end(&mut self, flow: &mut Flow, side: usize, kind: EndKind, at: Micros) {
+        let half = &mut flow.halves[side];
+        if half.ended {
+            return;
+        }
+        half.ended = true;
+        *self.ooo_total -= half.ooo_bytes;
+        half.ooo = BTreeMap::new();
+        half.ooo_bytes = 0;
+        if kind == EndKind::Gap {
+            self.stats.gaps += 1;
+        }
+        let dir = flow.dir(side);
+        self.sink.end(flow.id, dir, kind, at);
+    }
+
+    fn close(&mut self, flow: &mut Flow, at: Micros) {
+        if !flow.closed {
+            flow.closed = true;
+            self.drop_buffers(flow);
+            self.sink.flow_end(flow.id, at);
+        }
+    }
+
+    fn drop_buffers(&mut self, flow: &mut Flow) {
+        for half in &mut flow.halves {
+            *self.ooo_total -= half.ooo_bytes;
+            half.ooo = BTreeMap::new();
+            half.ooo_bytes = 0;
+        }
+    }
+
+    /// Ends what is still open (a gap where bytes are missing, else `open_kind`) and closes.
+    fn finish(&mut self, flow: &mut Flow, open_kind: EndKind, at: Micros) {
+        if flow.started && !flow.closed {
+            for side in 0..2 {
+                let half = &flow.halves[side];
+                if !half.ended {
+                    let kind = if half.has_hole() && !flow.skip_data {
+                        EndKind::Gap
+                    } else {
+                        open_kind
+                    };
+                    self.end(flow, side, kind, at);
+                }
+            }
+            self.close(flow, at);
+        }
+    }
+
+    fn deliver(&mut self, flow: &Flow, side: usize, bytes: &[u8], at: Micros) {
+        if !bytes.is_empty() {
+            self.sink.data(flow.id, flow.dir(side), bytes, at);
+        }
+    }
+}
+
+/// The flow table.
+pub(crate) struct FlowTable {
+    flows: HashMap<FlowKey, Flow>,
+    next_id: u64,
+    ooo_total: usize,
+    now: Micros,
+    next_sweep: Micros,
+}
+
+impl FlowTable {
+    pub fn new() -> Self {
+        FlowTable {
+            flows: HashMap::new(),
+            next_id: 1,
+            ooo_total: 0,
+            now: 0,
+            next_sweep: 0,
+        }
+    }
+
+    pub fn segment(
+        &mut self,
+        seg: &Segment<'_>,
+        at: Micros,
+        sink: &mut dyn FlowSink,
+        stats: &mut CaptureStats,
+        opts: &ReadOptions,
+    ) {
+        stats.tcp_packets += 1;
+        self.now = self.now.max(at);
+        if self.now >= self.next_sweep {
+            self.sweep(sink, stats, opts);
+        }
+        let (key, side) = FlowKey::of(seg);
+        let mut out = Out {
+            sink,
+            stats,
+            ooo_total: &mut self.ooo_total,
+            opts,
+        };
+        let new_connection = seg.syn && !seg.has_ack;
+        let mut flow = match self.flows.get_mut(&key) {
+            Some(flow) => {
+                let reused = new_connection
+                    && flow.halves[side].isn != Some(seg.seq)
+                    && (flow.closed || flow.halves[side].isn.is_some() || flow.started);
+                if !reused {
+                    flow.last_seen = flow.last_seen.max(at);
+                    if flow.closed {
+                        return;
+                    }
+                    process(flow, side, seg, at, &mut out);
+                    return;
+                }
+                // The same four-tuple starts a new connection: finish the old one.
+                let mut old = self.flows.remove(&key).expect("present");
+                out.finish(&mut old, EndKind::Timeout, at);
+                None
+            }
+            None => None,
+        };
+        if flow.is_none() {
+            if self.flows.len() >= opts.max_flows {
+                evict(&mut self.flows, &mut out, at);
+            }
+            let id = FlowId(self.next_id);
+            self.next_id += 1;
+            flow = Some(Flow {
+                id,
+                key,
+                client_side: None,
+                started: false,
+                saw_syn: false,
+                first_seen: at,
+                last_seen: at,
+                skip_data: false,
+                closed: false,
+                halves: [Half::default(), Half::default()],
+            });
+        }
+        let mut flow = flow.expect("created");
+        process(&mut flow, side, seg, at, &mut out);
+        self.flows.insert(key, flow);
+    }
+
+    /// Ends flows idle for longer than the timeout and forgets closed ones.
+    fn sweep(&mut self, sink: &mut dyn FlowSink, stats: &mut CaptureStats, opts: &ReadOptions) {
+        let now = self.now;
+        let idle = opts.idle_timeout;
+        let mut out = Out {
+            sink,
+            stats,
+            ooo_total: &mut self.ooo_total,
+            opts,
+        };
+        self.flows.retain(|_, flow| {
+            if now.saturating_sub(flow.last_seen) <= idle {
+                return true;
+            }
+            let at = flow.last_seen.saturating_add(idle);
+            out.finish(flow, EndKind::Timeout, at);
+            false
+        });
+        // Sweeping is O(flows): do it a few times per timeout, not per packet.
+        self.next_sweep = now.saturating_add((idle / 4).max(1_000_000));
+    }
+
+    /// Ends every flow still open: `open_kind` for open directions without missing bytes.
+    pub fn finish_all(
+        &mut self,
+        open_kind: EndKind,
+        sink: &mut dyn FlowSink,
+        stats: &mut CaptureStats,
+        opts: &ReadOptions,
+    ) {
+        let mut out = Out {
+            sink,
+            stats,
+            ooo_total: &mut self.ooo_total,
+            opts,
+        };
+        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        // Report in order of appearance, so output is deterministic.
+        flows.sort_by_key(|f| f.id);
+        for flow in &mut flows {
+            let at = flow.last_seen;
+            out.finish(flow, open_kind, at);
+        }
+    }
+}
+
+/// Makes room when the table is full: ends the longest idle tenth of the flows.
+fn evict(flows: &mut HashMap<FlowKey, Flow>, out: &mut Out<'_>, at: Micros) {
+    let mut seen: Vec<Micros> = flows.values().map(|f| f.last_seen).collect();
+    if seen.is_empty() {
+        return;
+    }
+    let nth = seen.len() / 10;
+    let (_, cutoff, _) = seen.select_nth_unstable(nth);
+    let cutoff = *cutoff;
+    flows.retain(|_, flow| {
+        if flow.last_seen > cutoff {
+            return true;
+        }
+        out.finish(flow, EndKind::Timeout, at);
+        false
+    });
+}
+
+/// Whether `bytes` start with a TLS handshake record holding a ClientHello (or an SSLv2
+/// ClientHello), or a ServerHello.
+fn hello_kind(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        [0x16, 0x03, minor, _, _, msg, ..] if *minor <= 0x04 => match msg {
+            0x01 => Some(true),
+            0x02 => Some(false),
+            _ => None,
+        },
+        [first, _, 0x01, 0x03 | 0x00 | 0x02, ..] if first & 0x80 != 0 => Some(true),
+        _ => None,
+    }
+}
+
+fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mut Out<'_>) {
+    if flow.client_side.is_none() {
+        let client = if seg.syn {
+            Some(if seg.has_ack { 1 - side } else { side })
+        } else if !seg.payload.is_empty() {
+            Some(match hello_kind(seg.payload) {
+                Some(true) => side,
+                Some(false) => 1 - side,
+                None => higher_port_side(&flow.key),
+            })
+        } else if seg.fin || seg.rst {
+            Some(higher_port_side(&flow.key))
+        } else {
+            None
+        };
+        if let Some(client) = client {
+            flow.client_side = Some(client);
+            flow.saw_syn = seg.syn;
+            start(flow, out);
+        }
+    }
+    let half = &mut flow.halves[side];
+    if seg.syn {
+        if half.isn.is_none() && half.delivered == 0 && half.ooo.is_empty() {
+            half.isn = Some(seg.seq);
+            half.base = Some(seg.seq.wrapping_add(1));
+        }
+        if !seg.has_ack && seg.payload.is_empty() {
+            // A retransmitted SYN; a new connection on the same tuple was handled earlier.
+            return;
+        }
+    }
+    if half.ended || !flow.started {
+        if !flow.started {
+            // Undecided roles (pure ACKs so far): just remember where this side is.
+            half.base.get_or_insert(seg.seq);
+        }
+        return;
+    }
+    if seg.rst {
+        out.end(flow, side, EndKind::Rst, at);
+        out.close(flow, at);
+        return;
+    }
+    if flow.skip_data {
+        if seg.fin {
+            out.end(flow, side, EndKind::Fin, at);
+        }
+    } else {
+        reassemble(flow, side, seg, at, out);
+    }
+    if flow.halves.iter().all(|h| h.ended) {
+        out.close(flow, at);
+    }
+}
+
+fn higher_port_side(key: &FlowKey) -> usize {
+    // Equal ports: side 0, so the choice is at least stable.
+    if key.b.1 > key.a.1 { 1 } else { 0 }
+}
+
+fn start(flow: &mut Flow, out: &mut Out<'_>) {
+    let client = flow.client_side.unwrap_or(0);
+    let (c_ip, c_port) = flow.key.side(client);
+    let (s_ip, s_port) = flow.key.side(1 - client);
+    flow.started = true;
+    out.stats.flows += 1;
+    out.sink.flow_start(&FlowInfo {
+        id: flow.id,
+        client: SocketAddr::new(c_ip, c_port),
+        server: SocketAddr::new(s_ip, s_port),
+        start: flow.first_seen,
+        saw_handshake: flow.saw_syn,
+    });
+    if !out.sink.wants_data(flow.id) {
+        flow.skip_data = true;
+    }
+}
+
+/// The consumer needs no more bytes: free the buffers, and end directions whose FIN was seen
+/// beyond a hole (in skip mode holes no longer matter).
+fn skip_data(flow: &mut Flow, at: Micros, out: &mut Out<'_>) {
+    flow.skip_data = true;
+    out.drop_buffers(flow);
+    for side in 0..2 {
+        let half = &flow.halves[side];
+        if half.fin_at.is_some() && !half.ended {
+            out.end(flow, side, EndKind::Fin, at);
+        }
+    }
+}
+
+fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mut Out<'_>) {
+    let data_seq = seg.seq.wrapping_add(u32::from(seg.syn));
+    let half = &mut flow.halves[side];
+    let base = *half.base.get_or_insert(data_seq);
+    let start = half.offset_of(base, data_seq);
+    let captured_end = start + seg.payload.len() as i64;
+    let wire_end = start + seg.wire_len as i64;
+    if seg.fin && half.fin_at.is_none() && wire_end >= half.delivered as i64 {
+        half.fin_at = Some(wire_end as u64);
+    }
+    let delivered = half.delivered as i64;
+    if captured_end > delivered {
+        if start <= delivered {
+            let skip = (delivered - start) as usize;
+            half.delivered = captured_end as u64;
+            out.deliver(flow, side, &seg.payload[skip..], at);
+            if wire_end > captured_end {
+                // The snap length cut bytes that were sent: a hole that will not fill.
+                out.end(flow, side, EndKind::Gap, at);
+                return;
+            }
+            drain(flow, side, at, out);
+            if flow.skip_data || flow.halves[side].ended {
+                return;
+            }
+            if !out.sink.wants_data(flow.id) {
+                skip_data(flow, at, out);
+                return;
+            }
+        } else if !buffer(half, start as u64, seg.payload, out) {
+            out.end(flow, side, EndKind::Gap, at);
+            return;
+        }
+    }
+    let half = &flow.halves[side];
+    if half.fin_at == Some(half.delivered) {
+        out.end(flow, side, EndKind::Fin, at);
+    }
+}
+
+/// Delivers buffered bytes that have become contiguous.
+fn drain(flow: &mut Flow, side: usize, at: Micros, out: &mut Out<'_>) {
+    loop {
+        let half = &mut flow.halves[side];
+        let Some(entry) = half.ooo.first_entry() else {
+            return;
+        };
+        let start = *entry.key();
+        if start > half.delivered {
+            return;
+        }
+        let bytes = entry.remove();
+        half.ooo_bytes -= bytes.len();
+        *out.ooo_total -= bytes.len();
+        let end = start + bytes.len() as u64;
+        if end > half.delivered {
+            let skip = (half.delivered - start) as usize;
+            half.delivered = end;
+            out.deliver(flow, side, &bytes[skip..], at);
+        }
+    }
+}
+
+/// Buffers out-of-order bytes at `start`, keeping bytes already buffered where they overlap.
+/// False when a limit is reached.
+fn buffer(half: &mut Half, start: u64, bytes: &[u8], out: &mut Out<'_>) -> bool {
+    let end = start + bytes.len() as u64;
+    let mut cursor = start;
+    if let Some((&k, v)) = half.ooo.range(..=cursor).next_back() {
+        cursor = cursor.max(k + v.len() as u64);
+    }
+    let mut pieces: Vec<(u64, u64)> = Vec::new();
+    for (&k, v) in half.ooo.range(cursor..end) {
+        if k > cursor {
+            pieces.push((cursor, k));
+        }
+        cursor = cursor.max(k + v.len() as u64);
+    }
+    if cursor < end {
+        pieces.push((cursor, end));
+    }
+    let added: usize = pieces.iter().map(|(s, e)| (e - s) as usize).sum();
+    if half.ooo_bytes + added > out.opts.max_ooo_per_direction
+        || *out.ooo_total + added > out.opts.max_ooo_total
+    {
+        return false;
+    }
+    for (s, e) in pieces {
+        let piece = bytes[(s - start) as usize..(e - start) as usize].to_vec();
+        half.ooo.insert(s, piece);
+    }
+    half.ooo_bytes += added;
+    *out.ooo_total += added;
+    true
+}
