@@ -373,10 +373,9 @@ impl Finding {
     /// One line for people.
     pub fn detail(&self) -> String {
         match self {
-            Finding::Expired { index, not_after } => format!(
-                "certificate {index} expired at {}",
-                rfc3339(*not_after)
-            ),
+            Finding::Expired { index, not_after } => {
+                format!("certificate {index} expired at {}", rfc3339(*not_after))
+            }
             Finding::NotYetValid { index, not_before } => format!(
                 "certificate {index} is not valid before {}",
                 rfc3339(*not_before)

@@ -8,13 +8,13 @@ use crate::datetime::parse_rfc3339;
 use crate::net::{Limits, Target};
 use crate::probe::{self, HelloSource, ProbeConfig};
 use crate::report::{self, Sink, WriterSink};
-use crate::session::{Direction, Tracker};
-use crate::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
-use std::io::Write;
+use crate::session::{Direction, EndKind, Tracker};
 use crate::wire::build::{HelloSpec, Sni};
+use crate::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
 use crate::wire::registry;
 use crate::wire::{Extension, ProtocolVersion};
 use clap::{Args, Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -227,7 +227,9 @@ pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
         None => now_unix(),
     };
     if a.ca.is_some() {
-        return Err("--ca is not supported yet: trust-store checks come with the certificate issue".into());
+        return Err(
+            "--ca is not supported yet: trust-store checks come with the certificate issue".into(),
+        );
     }
     Ok(ProbeConfig {
         target,
@@ -253,19 +255,40 @@ fn run_probe(a: &ProbeArgs, out: impl Write) -> Result<i32, Failure> {
 }
 
 fn write_probe_pcap(path: &std::path::Path, r: &probe::ProbeResult) -> Result<(), Failure> {
-    let (Some(local), Some(peer)) = (r.local, r.peer) else {
-        return Err(Failure::Usage("--pcap-out: no connection was made, nothing to write".into()));
+    use crate::capture::writer::{self, Close, Connection, LinkType};
+    let (Some(client), Some(server)) = (r.local, r.peer) else {
+        return Err(Failure::Usage(
+            "--pcap-out: no connection was made, nothing to write".into(),
+        ));
     };
-    let file = std::fs::File::create(path)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
-    crate::capture::writer::write_connection(
-        std::io::BufWriter::new(file),
-        local,
-        peer,
-        &r.transcript.chunks,
-        r.transcript.end,
-        r.started_unix_micros,
-    )?;
+    let base = r.started_unix_micros;
+    let end = r.transcript.end.map_or(0, |e| e.2);
+    let close = match r.transcript.end {
+        Some((dir, EndKind::Rst, _)) => Close::Rst(dir),
+        Some((dir, EndKind::Fin, _)) => Close::Fin(dir),
+        // We stopped reading (verdict, timeout, cap) and closed our side.
+        _ => Close::Fin(Direction::ClientToServer),
+    };
+    let conn = Connection {
+        client,
+        server,
+        start: base,
+        client_isn: 1_000,
+        server_isn: 2_000_000,
+        chunks: r
+            .transcript
+            .chunks
+            .iter()
+            .map(|(d, at, b)| (*d, base + at, b.clone()))
+            .collect(),
+        close,
+        end: base + end.max(r.transcript.chunks.last().map_or(0, |c| c.1)),
+    };
+    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    writer::write_pcap(&mut out, LinkType::Ethernet, &[conn]).map_err(|e| fail(e.to_string()))?;
+    out.flush().map_err(|e| fail(e.to_string()))?;
     Ok(())
 }
 
@@ -287,7 +310,9 @@ fn run_hello(a: &HelloCmdArgs, mut out: impl Write) -> Result<i32, Failure> {
 fn run_decode(a: &DecodeArgs, mut out: impl Write) -> Result<i32, Failure> {
     let bytes = read_bytes_arg(&a.input)?;
     if bytes.is_empty() {
-        return Err(Failure::Usage("nothing to decode: the input is empty".into()));
+        return Err(Failure::Usage(
+            "nothing to decode: the input is empty".into(),
+        ));
     }
     decode_bytes(&bytes, a.json, &mut out)
 }
@@ -330,7 +355,9 @@ pub fn read_bytes_arg(arg: &str) -> Result<Vec<u8>, String> {
         let (i, b) = raw
             .iter()
             .enumerate()
-            .find(|(_, b)| !(b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,x".contains(b)))
+            .find(|(_, b)| {
+                !(b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,x".contains(b))
+            })
             .map(|(i, b)| (i, *b))
             .unwrap_or((0, 0));
         return Err(format!("malformed hex: {:?} at offset {i}", b as char));
@@ -358,7 +385,9 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     }
     if digits.len() % 2 != 0 {
         let (i, _) = digits[digits.len() - 1];
-        return Err(format!("malformed hex: odd number of digits (last one at offset {i})"));
+        return Err(format!(
+            "malformed hex: odd number of digits (last one at offset {i})"
+        ));
     }
     Ok(digits
         .chunks(2)
@@ -388,8 +417,16 @@ impl HelloArgs {
         if let Some(v) = &self.tls {
             spec.version = ProtocolVersion::parse(v)?;
         }
-        spec.record_version = self.record_version.as_deref().map(version_arg).transpose()?;
-        spec.legacy_version = self.legacy_version.as_deref().map(version_arg).transpose()?;
+        spec.record_version = self
+            .record_version
+            .as_deref()
+            .map(version_arg)
+            .transpose()?;
+        spec.legacy_version = self
+            .legacy_version
+            .as_deref()
+            .map(version_arg)
+            .transpose()?;
         spec.supported_versions = self
             .supported_versions
             .as_deref()
@@ -401,12 +438,35 @@ impl HelloArgs {
             })
             .transpose()?;
         let e = |e: registry::UnknownName| e.to_string();
-        spec.cipher_suites = self.ciphers.as_deref().map(registry::parse_suites).transpose().map_err(e)?;
-        spec.groups = self.groups.as_deref().map(registry::parse_groups).transpose().map_err(e)?;
-        spec.key_shares = self.key_shares.as_deref().map(registry::parse_groups).transpose().map_err(e)?;
-        spec.sigalgs = self.sigalgs.as_deref().map(registry::parse_sigalgs).transpose().map_err(e)?;
+        spec.cipher_suites = self
+            .ciphers
+            .as_deref()
+            .map(registry::parse_suites)
+            .transpose()
+            .map_err(e)?;
+        spec.groups = self
+            .groups
+            .as_deref()
+            .map(registry::parse_groups)
+            .transpose()
+            .map_err(e)?;
+        spec.key_shares = self
+            .key_shares
+            .as_deref()
+            .map(registry::parse_groups)
+            .transpose()
+            .map_err(e)?;
+        spec.sigalgs = self
+            .sigalgs
+            .as_deref()
+            .map(registry::parse_sigalgs)
+            .transpose()
+            .map_err(e)?;
         spec.alpn = self.alpn.as_ref().map(|l| {
-            l.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+            l.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
         });
         if let Some(p) = spec.alpn.iter().flatten().find(|p| p.len() > 255) {
             return Err(format!("--alpn: {p:?} is longer than 255 bytes"));
@@ -434,7 +494,8 @@ impl HelloArgs {
             spec.extra_extensions.push(Extension { typ, data });
         }
         for x in &self.no_ext {
-            spec.omit_extensions.push(registry::parse_extension(x).map_err(e)?);
+            spec.omit_extensions
+                .push(registry::parse_extension(x).map_err(e)?);
         }
         spec.grease = self.grease;
         if self.pad_to.is_some_and(|n| n > 16_000) {
@@ -462,18 +523,28 @@ fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
     };
     let is_record = bytes.len() >= 5 && (20..=24).contains(&bytes[0]) && bytes[1] == 3;
     if is_record {
-        let first_type = if bytes[0] == CONTENT_HANDSHAKE { bytes.get(5).copied().unwrap_or(0) } else { 0 };
+        let first_type = if bytes[0] == CONTENT_HANDSHAKE {
+            bytes.get(5).copied().unwrap_or(0)
+        } else {
+            0
+        };
         return (bytes.to_vec(), sender(first_type));
     }
     if bytes.len() >= 3 && bytes[0] & 0x80 != 0 {
         // SSLv2 record: 2-byte header, then the message type (1 CLIENT-HELLO, 4 SERVER-HELLO).
         return (bytes.to_vec(), sender(bytes[2]));
     }
-    let handshake_len = bytes.get(1..4).map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
+    let handshake_len = bytes
+        .get(1..4)
+        .map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
     let message = if handshake_len == Some(bytes.len().saturating_sub(4)) {
         bytes.to_vec()
     } else {
-        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() { HANDSHAKE_CLIENT_HELLO } else { 2 };
+        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() {
+            HANDSHAKE_CLIENT_HELLO
+        } else {
+            2
+        };
         let mut m = vec![typ];
         m.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
         m.extend_from_slice(bytes);

@@ -24,9 +24,15 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
     };
     let mut dp = date.splitn(3, '-');
     let (y, m, d) = (
-        dp.next().and_then(|v| v.parse::<i64>().ok()).ok_or_else(bad)?,
-        dp.next().and_then(|v| v.parse::<u32>().ok()).ok_or_else(bad)?,
-        dp.next().and_then(|v| v.parse::<u32>().ok()).ok_or_else(bad)?,
+        dp.next()
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(bad)?,
+        dp.next()
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(bad)?,
+        dp.next()
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(bad)?,
     );
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
@@ -97,8 +103,14 @@ mod tests {
             assert_eq!(parse_rfc3339(&rfc3339(t)).unwrap(), t);
         }
         assert_eq!(parse_rfc3339("2026-11-22").unwrap(), 1_795_392_000);
-        assert_eq!(parse_rfc3339("2026-11-22T02:00:00+02:00").unwrap(), 1_795_392_000);
-        assert_eq!(parse_rfc3339("2026-11-21T23:00:00.5-01:00").unwrap(), 1_795_392_000);
+        assert_eq!(
+            parse_rfc3339("2026-11-22T02:00:00+02:00").unwrap(),
+            1_795_392_000
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-21T23:00:00.5-01:00").unwrap(),
+            1_795_392_000
+        );
         assert!(parse_rfc3339("yesterday").is_err());
         assert!(parse_rfc3339("2026-13-01").is_err());
     }

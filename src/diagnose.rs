@@ -18,31 +18,106 @@ pub struct Diagnosis {
 /// Every cause id shakedown reports, with its fix: one table, so text, JSON and the README
 /// cannot drift apart.
 pub static CAUSES: &[(&str, &str)] = &[
-    ("protocol_mismatch", "Enable a common version: server `ssl_protocols TLSv1.2 TLSv1.3;` (nginx), `SSLProtocol` (Apache), `MinProtocol` (openssl.cnf); or upgrade the client."),
-    ("no_shared_cipher", "Make the suite lists overlap: server `ssl_ciphers` (nginx) / `SSLCipherSuite` (Apache), or the client's cipher list; `shakedown scan` lists what the server accepts."),
-    ("sni_required", "Send SNI (behind an nginx proxy: `proxy_ssl_server_name on;`), or give the server a default certificate (`listen 443 ssl default_server`)."),
-    ("unrecognized_name", "The server has no virtual host for this name: add a `server_name` block or SAN for it, or send a name it serves (`proxy_ssl_name`)."),
-    ("hostname_mismatch", "Reissue the certificate with this name in subjectAltName, or connect with a name the certificate lists."),
-    ("certificate_expired", "Renew the certificate and reload the server (a renewed file is served only after a reload)."),
-    ("certificate_not_yet_valid", "Check the clock of the issuing host and of this client; reissue with a correct notBefore."),
-    ("certificate_expires_soon", "Renew the certificate before it expires; check that automated renewal runs."),
-    ("incomplete_chain", "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended."),
-    ("chain_misordered", "Order the chain file leaf first, then each issuer in turn; leave the root out."),
-    ("untrusted_root", "Use a certificate from a CA the clients trust, or add the private CA to the clients' trust store (curl `--cacert`, Java keytool)."),
-    ("self_signed", "Replace the self-signed certificate with a CA-issued one, or pin it explicitly on the clients."),
-    ("client_certificate_required", "Give the client a certificate from a CA the server trusts (curl `--cert/--key`, nginx upstream `proxy_ssl_certificate`), or make it optional (`ssl_verify_client optional;`)."),
-    ("certificate_rejected", "The client refused the server's certificate: check expiry, host name and chain with `shakedown probe` against the server."),
-    ("weak_key", "Reissue with RSA >= 2048 bits or an ECDSA P-256 key."),
-    ("weak_signature", "Reissue the certificate signed with SHA-256 or better."),
-    ("certificate_unparseable", "The server sends bytes that are not a valid X.509 certificate: check the certificate file."),
-    ("malformed_hello", "The server rejected the hello's encoding: check the options that made it (raw extensions, lengths), or the server's parser."),
-    ("not_tls", "This port does not speak TLS: use the TLS port, or enable TLS on the listener (`listen 443 ssl;`) and check the load balancer's listener protocol."),
-    ("connection_refused", "Nothing listens there: check the port, the service, and firewalls in between."),
-    ("connect_failed", "The TCP connection could not be made: check the address, routing and firewalls."),
-    ("connection_reset", "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance."),
-    ("connection_closed", "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants."),
-    ("timeout", "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS)."),
-    ("internal_error", "The server failed internally (alert internal_error): read its error log."),
+    (
+        "protocol_mismatch",
+        "Enable a common version: server `ssl_protocols TLSv1.2 TLSv1.3;` (nginx), `SSLProtocol` (Apache), `MinProtocol` (openssl.cnf); or upgrade the client.",
+    ),
+    (
+        "no_shared_cipher",
+        "Make the suite lists overlap: server `ssl_ciphers` (nginx) / `SSLCipherSuite` (Apache), or the client's cipher list; `shakedown scan` lists what the server accepts.",
+    ),
+    (
+        "sni_required",
+        "Send SNI (behind an nginx proxy: `proxy_ssl_server_name on;`), or give the server a default certificate (`listen 443 ssl default_server`).",
+    ),
+    (
+        "unrecognized_name",
+        "The server has no virtual host for this name: add a `server_name` block or SAN for it, or send a name it serves (`proxy_ssl_name`).",
+    ),
+    (
+        "hostname_mismatch",
+        "Reissue the certificate with this name in subjectAltName, or connect with a name the certificate lists.",
+    ),
+    (
+        "certificate_expired",
+        "Renew the certificate and reload the server (a renewed file is served only after a reload).",
+    ),
+    (
+        "certificate_not_yet_valid",
+        "Check the clock of the issuing host and of this client; reissue with a correct notBefore.",
+    ),
+    (
+        "certificate_expires_soon",
+        "Renew the certificate before it expires; check that automated renewal runs.",
+    ),
+    (
+        "incomplete_chain",
+        "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended.",
+    ),
+    (
+        "chain_misordered",
+        "Order the chain file leaf first, then each issuer in turn; leave the root out.",
+    ),
+    (
+        "untrusted_root",
+        "Use a certificate from a CA the clients trust, or add the private CA to the clients' trust store (curl `--cacert`, Java keytool).",
+    ),
+    (
+        "self_signed",
+        "Replace the self-signed certificate with a CA-issued one, or pin it explicitly on the clients.",
+    ),
+    (
+        "client_certificate_required",
+        "Give the client a certificate from a CA the server trusts (curl `--cert/--key`, nginx upstream `proxy_ssl_certificate`), or make it optional (`ssl_verify_client optional;`).",
+    ),
+    (
+        "certificate_rejected",
+        "The client refused the server's certificate: check expiry, host name and chain with `shakedown probe` against the server.",
+    ),
+    (
+        "weak_key",
+        "Reissue with RSA >= 2048 bits or an ECDSA P-256 key.",
+    ),
+    (
+        "weak_signature",
+        "Reissue the certificate signed with SHA-256 or better.",
+    ),
+    (
+        "certificate_unparseable",
+        "The server sends bytes that are not a valid X.509 certificate: check the certificate file.",
+    ),
+    (
+        "malformed_hello",
+        "The server rejected the hello's encoding: check the options that made it (raw extensions, lengths), or the server's parser.",
+    ),
+    (
+        "not_tls",
+        "This port does not speak TLS: use the TLS port, or enable TLS on the listener (`listen 443 ssl;`) and check the load balancer's listener protocol.",
+    ),
+    (
+        "connection_refused",
+        "Nothing listens there: check the port, the service, and firewalls in between.",
+    ),
+    (
+        "connect_failed",
+        "The TCP connection could not be made: check the address, routing and firewalls.",
+    ),
+    (
+        "connection_reset",
+        "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.",
+    ),
+    (
+        "connection_closed",
+        "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.",
+    ),
+    (
+        "timeout",
+        "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).",
+    ),
+    (
+        "internal_error",
+        "The server failed internally (alert internal_error): read its error log.",
+    ),
 ];
 
 /// The fix for a cause id ("" for an unknown id, which is a bug in the caller).
@@ -114,7 +189,13 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         )),
         Outcome::Alert => {
             if let Some(seen) = &verdict.alert {
-                out.extend(from_alert(verdict, seen.from, seen.alert.description, sni_sent, &offered_versions));
+                out.extend(from_alert(
+                    verdict,
+                    seen.from,
+                    seen.alert.description,
+                    sni_sent,
+                    &offered_versions,
+                ));
             }
         }
         Outcome::Reset | Outcome::Closed | Outcome::Timeout => {
@@ -148,7 +229,10 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
                 let detail = if server_said_anything {
                     format!("the {who} {how} after {after}, without a TLS alert")
                 } else {
-                    format!("the server {how} after the ClientHello without answering (offered {})", offered_versions())
+                    format!(
+                        "the server {how} after the ClientHello without answering (offered {})",
+                        offered_versions()
+                    )
                 };
                 out.push(diagnosis(cause, detail));
             }

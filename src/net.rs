@@ -33,9 +33,10 @@ impl Target {
                 .ok_or_else(|| format!("target {s:?}: missing ']'"))?;
             let port = match after {
                 "" => default_port,
-                p => parse_port(p.strip_prefix(':').ok_or_else(|| {
-                    format!("target {s:?}: expected ':PORT' after ']'")
-                })?)?,
+                p => parse_port(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("target {s:?}: expected ':PORT' after ']'"))?,
+                )?,
             };
             (h.to_string(), port)
         } else if s.parse::<std::net::Ipv6Addr>().is_ok() {
@@ -52,7 +53,9 @@ impl Target {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%')))
         {
-            return Err(format!("target {s:?}: {bad:?} is not allowed in a host name"));
+            return Err(format!(
+                "target {s:?}: {bad:?} is not allowed in a host name"
+            ));
         }
         Ok(Target {
             host,

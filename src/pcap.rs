@@ -107,9 +107,7 @@ fn report(info: FlowInfo, verdict: Verdict, opts: AnalyzeOptions) -> ConnectionR
         .as_ref()
         .map(|sh| fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types()));
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
-    let check_time = opts
-        .check_time
-        .unwrap_or((info.start / 1_000_000) as i64);
+    let check_time = opts.check_time.unwrap_or((info.start / 1_000_000) as i64);
     let (certificates, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
@@ -162,7 +160,7 @@ pub fn analyze(
     };
     let (capture, error) = match capture::read_capture(input, read, &mut analyzer) {
         Ok(stats) => (stats, None),
-        Err(e) => (e.stats.clone(), Some(e)),
+        Err(e) => (*e.stats.clone(), Some(e)),
     };
     let stats = AnalyzeStats {
         capture,

@@ -151,7 +151,11 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         Ok(c) => c,
         Err(e) => {
             let refused = e.kind() == io::ErrorKind::ConnectionRefused;
-            let cause = if refused { "connection_refused" } else { "connect_failed" };
+            let cause = if refused {
+                "connection_refused"
+            } else {
+                "connect_failed"
+            };
             result.diagnosis.push(Diagnosis {
                 cause,
                 detail: format!("connecting to {}: {e}", cfg.target.display()),
@@ -186,7 +190,11 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let (certs, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        cert::check_chain(&verdict.certificates, Some(&cfg.target.host), cfg.check_time)
+        cert::check_chain(
+            &verdict.certificates,
+            Some(&cfg.target.host),
+            cfg.check_time,
+        )
     };
     result.diagnosis = diagnose::diagnose(
         &verdict,

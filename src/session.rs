@@ -369,6 +369,10 @@ impl Tracker {
             if side.not_tls {
                 self.describe_not_tls(dir);
             }
+        } else if side.framing == Framing::Sslv2 && !sslv2_plausible(dir, &side.first_bytes) {
+            // A high first bit alone is weak evidence: random bytes have it half the time.
+            let first = side.first_bytes[0];
+            self.on_framing_error(dir, FramingError::NotTls(first), at);
         } else if side.framing == Framing::Sslv2 {
             self.sslv2(dir, data, at);
         } else {
@@ -1000,6 +1004,17 @@ fn history_letter(typ: u8) -> char {
         24 => 'p',
         254 => 'm',
         _ => 'z',
+    }
+}
+
+/// Whether the first bytes of an SSLv2-framed direction carry the message a peer in that
+/// role sends first: CLIENT-HELLO (1) from a client, SERVER-HELLO (4) or ERROR (0) from a
+/// server. Fewer than three bytes cannot tell yet.
+fn sslv2_plausible(dir: Direction, first: &[u8]) -> bool {
+    match (dir, first.get(2)) {
+        (_, None) => true,
+        (Direction::ClientToServer, Some(t)) => *t == 1,
+        (Direction::ServerToClient, Some(t)) => matches!(t, 0 | 4),
     }
 }
 

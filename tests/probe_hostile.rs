@@ -36,7 +36,10 @@ fn causes(r: &ProbeResult) -> Vec<&'static str> {
 fn garbage_bytes_are_not_tls() {
     let peer = hostile_peer(|mut s| {
         read_some(&mut s);
-        write_quietly(&mut s, &[0x8f, 0x00, 0xff, 0x13, 0x37, 0x00, 0x01, 0xfe, 0x99, 0x42]);
+        write_quietly(
+            &mut s,
+            &[0x8f, 0x00, 0xff, 0x13, 0x37, 0x00, 0x01, 0xfe, 0x99, 0x42],
+        );
     });
     let (r, took) = run(peer.addr, Duration::from_secs(3));
     assert_eq!(r.outcome(), "not_tls", "{:?}", r.verdict);
@@ -46,10 +49,11 @@ fn garbage_bytes_are_not_tls() {
 
 #[test]
 fn immediate_reset_is_reset() {
-    let peer = hostile_peer(|s| {
-        let sock = socket2::SockRef::from(&s);
-        sock.set_linger(Some(Duration::ZERO)).unwrap();
-        read_some(&mut &s);
+    let peer = hostile_peer(|mut s| {
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        read_some(&mut s);
         drop(s);
     });
     let (r, _) = run(peer.addr, Duration::from_secs(3));
@@ -71,7 +75,10 @@ fn a_byte_every_second_times_out_at_the_deadline() {
     });
     let (r, took) = run(peer.addr, Duration::from_millis(2500));
     assert_eq!(r.outcome(), "timeout", "{:?}", r.verdict);
-    assert!(took >= Duration::from_millis(2400) && took < Duration::from_secs(4), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(2400) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
     assert!(causes(&r).contains(&"timeout"));
 }
 
@@ -79,13 +86,19 @@ fn a_byte_every_second_times_out_at_the_deadline() {
 fn a_record_announcing_too_many_bytes_is_rejected_at_once() {
     let peer = hostile_peer(|mut s| {
         read_some(&mut s);
-        write_quietly(&mut s, &[0x16, 0x03, 0x03, 0xff, 0xff, 0x02, 0xff, 0xff, 0xff]);
+        write_quietly(
+            &mut s,
+            &[0x16, 0x03, 0x03, 0xff, 0xff, 0x02, 0xff, 0xff, 0xff],
+        );
         thread::sleep(Duration::from_secs(3));
     });
     let (r, took) = run(peer.addr, Duration::from_secs(3));
     let v = r.verdict.as_ref().unwrap();
     assert!(v.error.as_deref().unwrap_or("").contains("65535"), "{v:?}");
-    assert!(took < Duration::from_secs(2), "decided on the header, not the deadline: {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "decided on the header, not the deadline: {took:?}"
+    );
 }
 
 #[test]

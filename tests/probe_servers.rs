@@ -16,7 +16,10 @@ fn probe(target: &str, args: &[&str]) -> (i32, Value) {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().next().unwrap_or_else(|| {
-        panic!("no output; stderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "no output; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     (out.status.code().unwrap_or(-1), v)
@@ -57,7 +60,12 @@ fn no_shared_suite_is_handshake_failure() {
     );
     let (code, v) = probe(
         &local(srv.port),
-        &["--tls", "TLSv1.2", "--ciphers", "TLS_RSA_WITH_AES_128_CBC_SHA,AES256-SHA"],
+        &[
+            "--tls",
+            "TLSv1.2",
+            "--ciphers",
+            "TLS_RSA_WITH_AES_128_CBC_SHA,AES256-SHA",
+        ],
     );
     assert_eq!(code, 1);
     assert_eq!(v["outcome"], "alert", "{v}");
@@ -75,9 +83,18 @@ fn tls13_server_hello_names_version_cipher_and_group() {
     let sh = &v["server_hello"];
     assert_eq!(sh["version"], "TLSv1.3");
     assert_eq!(sh["group"], "x25519");
-    assert!(sh["cipher"].as_str().unwrap().starts_with("TLS_AES_") || sh["cipher"] == "TLS_CHACHA20_POLY1305_SHA256");
+    assert!(
+        sh["cipher"].as_str().unwrap().starts_with("TLS_AES_")
+            || sh["cipher"] == "TLS_CHACHA20_POLY1305_SHA256"
+    );
     assert_eq!(sh["cipher_id"].as_str().unwrap().len(), 6);
-    assert!(sh["extensions"].as_array().unwrap().iter().any(|e| e == "supported_versions"));
+    assert!(
+        sh["extensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "supported_versions")
+    );
     assert_eq!(v["sni"], "localhost");
 }
 
@@ -102,7 +119,13 @@ fn expired_certificate_is_diagnosed() {
     let srv = s_server(&leaf, &["-tls1_2"]);
     let (code, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
     assert_eq!(code, 0, "the server goes on; the client would refuse: {v}");
-    assert_eq!(v["certificates"][0]["subject"].as_str().unwrap().contains("localhost"), true);
+    assert_eq!(
+        v["certificates"][0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("localhost"),
+        true
+    );
     assert!(causes(&v).contains(&"certificate_expired".into()), "{v}");
     // The same chain checked as of yesterday is not expired.
     let yesterday = shakedown::datetime::rfc3339(
@@ -147,11 +170,23 @@ fn client_certificate_required() {
     let pki = Pki::new();
     let srv = s_server(
         &pki.leaf("localhost"),
-        &["-tls1_2", "-Verify", "1", "-verifyCAfile", pki.root().cert.to_str().unwrap()],
+        &[
+            "-tls1_2",
+            "-Verify",
+            "1",
+            "-verifyCAfile",
+            pki.root().cert.to_str().unwrap(),
+        ],
     );
     let (_, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
-    assert!(causes(&v).contains(&"client_certificate_required".into()), "{v}");
-    assert!(v["history"].as_str().unwrap().contains('r'), "CertificateRequest in history: {v}");
+    assert!(
+        causes(&v).contains(&"client_certificate_required".into()),
+        "{v}"
+    );
+    assert!(
+        v["history"].as_str().unwrap().contains('r'),
+        "CertificateRequest in history: {v}"
+    );
 }
 
 #[test]
@@ -161,8 +196,13 @@ fn unknown_name_gets_unrecognized_name_with_servername_fatal() {
     let srv = s_server(
         &pki.leaf("localhost"),
         &[
-            "-servername", "good.test", "-servername_fatal",
-            "-cert2", good.cert.to_str().unwrap(), "-key2", good.key.to_str().unwrap(),
+            "-servername",
+            "good.test",
+            "-servername_fatal",
+            "-cert2",
+            good.cert.to_str().unwrap(),
+            "-key2",
+            good.key.to_str().unwrap(),
         ],
     );
     let (code, v) = probe(&local(srv.port), &["--sni", "other.test"]);
@@ -171,7 +211,11 @@ fn unknown_name_gets_unrecognized_name_with_servername_fatal() {
     assert_eq!(v["alert"]["description"], "unrecognized_name");
     assert!(causes(&v).contains(&"unrecognized_name".into()), "{v}");
     let (code, v) = probe(&local(srv.port), &["--sni", "good.test"]);
-    assert_eq!((code, v["outcome"].as_str()), (0, Some("server_hello")), "{v}");
+    assert_eq!(
+        (code, v["outcome"].as_str()),
+        (0, Some("server_hello")),
+        "{v}"
+    );
 }
 
 #[test]
@@ -183,7 +227,12 @@ fn plain_http_listener_is_not_tls() {
     let (code, v) = probe(&format!("127.0.0.1:{}", srv.port), &[]);
     assert_eq!(code, 1);
     assert_eq!(v["outcome"], "not_tls", "{v}");
-    assert!(v["not_tls"].as_str().unwrap().contains("HTTP/1."), "{v}");
+    // Python answers a request line it cannot parse HTTP/0.9-style: an HTML body, no status.
+    let preview = v["not_tls"].as_str().unwrap();
+    assert!(
+        preview.contains("HTML") || preview.contains("HTTP/1."),
+        "{v}"
+    );
     assert!(causes(&v).contains(&"not_tls".into()));
 }
 
@@ -193,7 +242,14 @@ fn closed_port_is_connect_failed_with_the_os_reason() {
     let (code, v) = probe(&format!("127.0.0.1:{port}"), &[]);
     assert_eq!(code, 1);
     assert_eq!(v["outcome"], "connect_failed");
-    assert!(v["error"].as_str().unwrap().to_lowercase().contains("refused"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("refused"),
+        "{v}"
+    );
     assert!(causes(&v).contains(&"connection_refused".into()));
 }
 
@@ -205,14 +261,23 @@ fn ipv6_loopback_and_connect_override_keep_the_sni() {
         "[::1]",
         "openssl",
         &[
-            "s_server", "-www", "-accept", "[::1]:{port}", "-cert", leaf.cert.to_str().unwrap(),
-            "-key", leaf.key.to_str().unwrap(),
+            "s_server",
+            "-www",
+            "-accept",
+            "[::1]:{port}",
+            "-cert",
+            leaf.cert.to_str().unwrap(),
+            "-key",
+            leaf.key.to_str().unwrap(),
         ],
     );
     let (code, v) = probe(&format!("[::1]:{}", srv.port), &["--sni", "localhost"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["address"], format!("[::1]:{}", srv.port));
-    let (code, v) = probe(&format!("example.invalid:{}", srv.port), &["--connect", "::1"]);
+    let (code, v) = probe(
+        &format!("example.invalid:{}", srv.port),
+        &["--connect", "::1"],
+    );
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["sni"], "example.invalid");
 }
@@ -223,15 +288,31 @@ fn pcap_out_writes_a_capture_tshark_can_read() {
     let srv = s_server(&pki.leaf("localhost"), &["-tls1_2"]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("probe.pcap");
-    let (code, _) = probe(&local(srv.port), &["--tls", "TLSv1.2", "--pcap-out", file.to_str().unwrap()]);
+    let (code, _) = probe(
+        &local(srv.port),
+        &["--tls", "TLSv1.2", "--pcap-out", file.to_str().unwrap()],
+    );
     assert_eq!(code, 0);
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.len() > 500);
     if let Ok(out) = std::process::Command::new("tshark")
-        .args(["-r", file.to_str().unwrap(), "-Y", "tls.handshake.type", "-T", "fields", "-e", "tls.handshake.type"])
+        .args([
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            "tls.handshake.type",
+            "-T",
+            "fields",
+            "-e",
+            "tls.handshake.type",
+        ])
         .output()
     {
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains('1') && text.contains('2'), "tshark saw: {text} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            text.contains('1') && text.contains('2'),
+            "tshark saw: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -70,7 +70,7 @@ pub fn server_hello(sh: &ServerHello) -> Value {
         "cipher": suite_name(sh.cipher_suite),
         "cipher_id": format!("0x{:04x}", sh.cipher_suite),
         "group": sh.key_share_group().map(group_name),
-        "alpn": sh.alpn(),
+        "alpn": sh.alpn().map(|p| String::from_utf8_lossy(&p).into_owned()),
         "extensions": sh.extension_types().into_iter().map(extension_name).collect::<Vec<_>>(),
         "hello_retry_request": sh.is_hello_retry_request(),
     })

@@ -14,7 +14,11 @@ use std::io::{self, Write};
 
 fn list(items: impl IntoIterator<Item = String>) -> String {
     let v: Vec<String> = items.into_iter().collect();
-    if v.is_empty() { "-".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 pub fn probe(w: &mut dyn Write, r: &ProbeResult) -> io::Result<()> {
@@ -28,7 +32,11 @@ pub fn probe(w: &mut dyn Write, r: &ProbeResult) -> io::Result<()> {
     )?;
     match &r.hello {
         Some(h) => offered(w, h, r.sent.len())?,
-        None => writeln!(w, "  sent      {} bytes (not a TLS ClientHello record)", r.sent.len())?,
+        None => writeln!(
+            w,
+            "  sent      {} bytes (not a TLS ClientHello record)",
+            r.sent.len()
+        )?,
     }
     if let Some(e) = &r.connect_error {
         writeln!(w, "  outcome   connect_failed: {}", e.reason)?;
@@ -71,21 +79,57 @@ pub fn offered(w: &mut dyn Write, h: &ClientHello, len: usize) -> io::Result<()>
         "  sent      ClientHello, {len} bytes: record {}, {versions}",
         ProtocolVersion(h.record_version)
     )?;
-    writeln!(w, "            {} suites: {}", h.cipher_suites.len(), list(h.cipher_suites.iter().take(6).map(|s| suite_name(*s))) + if h.cipher_suites.len() > 6 { ", …" } else { "" })?;
-    writeln!(w, "            groups {}; key shares {}", list(h.supported_groups().into_iter().map(group_name)), list(h.key_shares().into_iter().map(|(g, _)| group_name(g))))?;
-    writeln!(w, "            sigalgs {}", list(h.signature_algorithms().into_iter().map(sigalg_name)))?;
-    writeln!(w, "            alpn {}; extensions {}", list(h.alpn().iter().map(|p| String::from_utf8_lossy(p).into_owned())), list(h.extension_types().into_iter().map(extension_name)))?;
+    writeln!(
+        w,
+        "            {} suites: {}",
+        h.cipher_suites.len(),
+        list(h.cipher_suites.iter().take(6).map(|s| suite_name(*s)))
+            + if h.cipher_suites.len() > 6 {
+                ", …"
+            } else {
+                ""
+            }
+    )?;
+    writeln!(
+        w,
+        "            groups {}; key shares {}",
+        list(h.supported_groups().into_iter().map(group_name)),
+        list(h.key_shares().into_iter().map(|(g, _)| group_name(g)))
+    )?;
+    writeln!(
+        w,
+        "            sigalgs {}",
+        list(h.signature_algorithms().into_iter().map(sigalg_name))
+    )?;
+    writeln!(
+        w,
+        "            alpn {}; extensions {}",
+        list(
+            h.alpn()
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        ),
+        list(h.extension_types().into_iter().map(extension_name))
+    )?;
     Ok(())
 }
 
 pub fn server_hello_line(sh: &ServerHello) -> String {
     format!(
         "{} {} {}, group {}, alpn {}, extensions {}",
-        if sh.is_hello_retry_request() { "HelloRetryRequest" } else { "ServerHello" },
+        if sh.is_hello_retry_request() {
+            "HelloRetryRequest"
+        } else {
+            "ServerHello"
+        },
         ProtocolVersion(sh.selected_version()),
         suite_name(sh.cipher_suite),
-        sh.key_share_group().map(group_name).unwrap_or_else(|| "-".into()),
-        sh.alpn().unwrap_or_else(|| "-".into()),
+        sh.key_share_group()
+            .map(group_name)
+            .unwrap_or_else(|| "-".into()),
+        sh.alpn()
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .unwrap_or_else(|| "-".into()),
         list(sh.extension_types().into_iter().map(extension_name)),
     )
 }
@@ -113,9 +157,23 @@ fn answer(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
     if let Some(e) = &v.error {
         writeln!(w, "  error     {e}")?;
     }
-    writeln!(w, "  timeline  (history {})", if v.history.is_empty() { "-" } else { &v.history })?;
+    writeln!(
+        w,
+        "  timeline  (history {})",
+        if v.history.is_empty() {
+            "-"
+        } else {
+            &v.history
+        }
+    )?;
     for e in &v.events {
-        writeln!(w, "    {:>9.3} ms  {:<6} {}", e.at as f64 / 1000.0, e.dir.peer(), e.what)?;
+        writeln!(
+            w,
+            "    {:>9.3} ms  {:<6} {}",
+            e.at as f64 / 1000.0,
+            e.dir.peer(),
+            e.what
+        )?;
     }
     Ok(())
 }
@@ -128,7 +186,14 @@ fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
     for (i, c) in certs.iter().enumerate() {
         writeln!(w, "    #{i} {}", c.subject)?;
         writeln!(w, "       issuer {}", c.issuer)?;
-        writeln!(w, "       valid {} → {}; {}; {}", rfc3339(c.not_before), rfc3339(c.not_after), c.key, c.signature_algorithm)?;
+        writeln!(
+            w,
+            "       valid {} → {}; {}; {}",
+            rfc3339(c.not_before),
+            rfc3339(c.not_after),
+            c.key,
+            c.signature_algorithm
+        )?;
         if !c.san.is_empty() {
             writeln!(w, "       san {}", c.san.join(", "))?;
         }
@@ -141,32 +206,90 @@ fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
 pub fn decoded(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
     if let Some(h) = &v.client_hello {
         writeln!(w, "ClientHello")?;
-        writeln!(w, "  record_version   {}", ProtocolVersion(h.record_version))?;
-        writeln!(w, "  legacy_version   {}", ProtocolVersion(h.legacy_version))?;
+        writeln!(
+            w,
+            "  record_version   {}",
+            ProtocolVersion(h.record_version)
+        )?;
+        writeln!(
+            w,
+            "  legacy_version   {}",
+            ProtocolVersion(h.legacy_version)
+        )?;
         writeln!(w, "  random           {}", hex::encode(h.random))?;
-        writeln!(w, "  session_id       {}", if h.session_id.is_empty() { "-".into() } else { hex::encode(&h.session_id) })?;
+        writeln!(
+            w,
+            "  session_id       {}",
+            if h.session_id.is_empty() {
+                "-".into()
+            } else {
+                hex::encode(&h.session_id)
+            }
+        )?;
         writeln!(w, "  cipher_suites    ({})", h.cipher_suites.len())?;
         for s in &h.cipher_suites {
             writeln!(w, "    0x{s:04x} {}", suite_name(*s))?;
         }
-        writeln!(w, "  compression      {}", list(h.compression_methods.iter().map(|c| c.to_string())))?;
+        writeln!(
+            w,
+            "  compression      {}",
+            list(h.compression_methods.iter().map(|c| c.to_string()))
+        )?;
         match &h.extensions {
             None => writeln!(w, "  extensions       (no extensions block)")?,
             Some(exts) => {
                 writeln!(w, "  extensions       ({})", exts.len())?;
                 for e in exts {
-                    writeln!(w, "    {:<5} {:<28} {} bytes", e.typ, extension_name(e.typ), e.data.len())?;
+                    writeln!(
+                        w,
+                        "    {:<5} {:<28} {} bytes",
+                        e.typ,
+                        extension_name(e.typ),
+                        e.data.len()
+                    )?;
                 }
             }
         }
-        writeln!(w, "  sni              {}", h.sni().unwrap_or_else(|| "-".into()))?;
+        writeln!(
+            w,
+            "  sni              {}",
+            h.sni().unwrap_or_else(|| "-".into())
+        )?;
         if let Some(v) = h.supported_versions() {
-            writeln!(w, "  versions         {}", list(v.into_iter().map(|v| ProtocolVersion(v).to_string())))?;
+            writeln!(
+                w,
+                "  versions         {}",
+                list(v.into_iter().map(|v| ProtocolVersion(v).to_string()))
+            )?;
         }
-        writeln!(w, "  groups           {}", list(h.supported_groups().into_iter().map(group_name)))?;
-        writeln!(w, "  key_shares       {}", list(h.key_shares().into_iter().map(|(g, k)| format!("{} ({} bytes)", group_name(g), k.len()))))?;
-        writeln!(w, "  sigalgs          {}", list(h.signature_algorithms().into_iter().map(sigalg_name)))?;
-        writeln!(w, "  alpn             {}", list(h.alpn().iter().map(|p| String::from_utf8_lossy(p).into_owned())))?;
+        writeln!(
+            w,
+            "  groups           {}",
+            list(h.supported_groups().into_iter().map(group_name))
+        )?;
+        writeln!(
+            w,
+            "  key_shares       {}",
+            list(h.key_shares().into_iter().map(|(g, k)| format!(
+                "{} ({} bytes)",
+                group_name(g),
+                k.len()
+            )))
+        )?;
+        writeln!(
+            w,
+            "  sigalgs          {}",
+            list(h.signature_algorithms().into_iter().map(sigalg_name))
+        )?;
+        writeln!(
+            w,
+            "  alpn             {}",
+            list(
+                h.alpn()
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+            )
+        )?;
     }
     answer(w, v)?;
     let certs: Vec<CertInfo> = v

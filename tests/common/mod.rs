@@ -47,15 +47,36 @@ impl Pki {
         openssl(
             p,
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", "root.key", "-out", "root.pem", "-subj", "/CN=shakedown test root",
-                "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "root.key",
+                "-out",
+                "root.pem",
+                "-subj",
+                "/CN=shakedown test root",
+                "-days",
+                "30",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
             ],
         );
         let pki = Pki { dir };
         let root = pki.root();
-        pki.issue("intermediate", "shakedown test intermediate", &root, 30, true);
+        pki.issue(
+            "intermediate",
+            "shakedown test intermediate",
+            &root,
+            30,
+            true,
+        );
         pki
     }
 
@@ -90,22 +111,47 @@ impl Pki {
         let ext_text = if ca {
             "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".to_string()
         } else {
-            format!("basicConstraints=CA:FALSE\nsubjectAltName=DNS:{san}\nextendedKeyUsage=serverAuth,clientAuth\n")
+            format!(
+                "basicConstraints=CA:FALSE\nsubjectAltName=DNS:{san}\nextendedKeyUsage=serverAuth,clientAuth\n"
+            )
         };
         std::fs::write(p.join(&ext), ext_text).unwrap();
         openssl(
             p,
             &[
-                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={san}"),
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                &format!("/CN={san}"),
             ],
         );
         openssl(
             p,
             &[
-                "x509", "-req", "-in", &csr, "-CA", issuer.cert.to_str().unwrap(), "-CAkey",
-                issuer.key.to_str().unwrap(), "-CAcreateserial", "-days", &days.to_string(),
-                "-extfile", &ext, "-out", &pem,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                issuer.cert.to_str().unwrap(),
+                "-CAkey",
+                issuer.key.to_str().unwrap(),
+                "-CAcreateserial",
+                "-days",
+                &days.to_string(),
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
             ],
         );
         let chain = (issuer.cert != self.path("root.pem")).then(|| issuer.cert.clone());
@@ -118,7 +164,13 @@ impl Pki {
 
     /// A leaf for `host` issued by the intermediate, valid for 30 days.
     pub fn leaf(&self, host: &str) -> Issued {
-        self.issue(&format!("leaf-{host}"), host, &self.intermediate(), 30, false)
+        self.issue(
+            &format!("leaf-{host}"),
+            host,
+            &self.intermediate(),
+            30,
+            false,
+        )
     }
 }
 
@@ -172,7 +224,11 @@ pub fn s_server(cert: &Issued, extra: &[&str]) -> Server {
             .arg(&cert.cert)
             .arg("-key")
             .arg(&cert.key)
-            .args(cert.chain.iter().flat_map(|c| [std::ffi::OsStr::new("-cert_chain"), c.as_os_str()]))
+            .args(
+                cert.chain
+                    .iter()
+                    .flat_map(|c| [std::ffi::OsStr::new("-cert_chain"), c.as_os_str()]),
+            )
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -198,7 +254,10 @@ pub fn spawn_listening(program: &str, args: &[&str]) -> Server {
 pub fn spawn_listening_on(ip: &str, program: &str, args: &[&str]) -> Server {
     for _ in 0..5 {
         let port = free_port();
-        let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
         let mut child = Command::new(program)
             .args(&args)
             .stdin(Stdio::null())
