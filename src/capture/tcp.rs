@@ -359,16 +359,18 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
             return;
         }
     }
-    if half.ended || !flow.started {
-        if !flow.started {
-            // Undecided roles (pure ACKs so far): just remember where this side is.
-            half.base.get_or_insert(seg.seq);
-        }
+    if !flow.started {
+        // Undecided roles (pure ACKs so far): just remember where this side is.
+        half.base.get_or_insert(seg.seq);
         return;
     }
     if seg.rst {
+        // Ends the connection even after this side's FIN (then it is not reported again).
         out.end(flow, side, EndKind::Rst, at);
         out.close(flow, at);
+        return;
+    }
+    if half.ended {
         return;
     }
     if flow.skip_data {

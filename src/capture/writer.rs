@@ -127,7 +127,17 @@ pub fn write_connection(
             (c.server, c.client)
         };
         frame.clear();
-        build(link, src, dst, seq, ack, flags, payload, &mut frame)?;
+        build(
+            link,
+            from == 0,
+            src,
+            dst,
+            seq,
+            ack,
+            flags,
+            payload,
+            &mut frame,
+        )?;
         write_record(out, at, &frame)?;
         Ok(())
     };
@@ -205,6 +215,7 @@ fn write_record(out: &mut dyn Write, at: Micros, frame: &[u8]) -> io::Result<()>
 #[allow(clippy::too_many_arguments)]
 fn build(
     link: LinkType,
+    from_client: bool,
     src: SocketAddr,
     dst: SocketAddr,
     seq: u32,
@@ -224,15 +235,15 @@ fn build(
     if flags.ack {
         tcp.acknowledgment_number = ack;
     }
-    let ip_step = |builder_v4: Option<PacketBuilderStep<etherparse::Ethernet2Header>>| match (
+    let ip_step = |ethernet: Option<PacketBuilderStep<etherparse::Ethernet2Header>>| match (
         src.ip(),
         dst.ip(),
     ) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => Ok(match builder_v4 {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ok(match ethernet {
             Some(eth) => eth.ipv4(s.octets(), d.octets(), 64),
             None => PacketBuilder::ipv4(s.octets(), d.octets(), 64),
         }),
-        (IpAddr::V6(s), IpAddr::V6(d)) => Ok(match builder_v4 {
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ok(match ethernet {
             Some(eth) => eth.ipv6(s.octets(), d.octets(), 64),
             None => PacketBuilder::ipv6(s.octets(), d.octets(), 64),
         }),
@@ -240,7 +251,7 @@ fn build(
     };
     let eth = match link {
         LinkType::Ethernet => {
-            let (s, d) = if flags_from_client(src, dst) {
+            let (s, d) = if from_client {
                 (CLIENT_MAC, SERVER_MAC)
             } else {
                 (SERVER_MAC, CLIENT_MAC)
@@ -253,9 +264,4 @@ fn build(
         .tcp_header(tcp)
         .write(frame, payload)
         .map_err(|e| WriteError::Build(e.to_string()))
-}
-
-/// Picks MAC addresses consistently per direction (the smaller endpoint gets one of them).
-fn flags_from_client(src: SocketAddr, dst: SocketAddr) -> bool {
-    (src.ip(), src.port()) < (dst.ip(), dst.port())
 }
