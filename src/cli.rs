@@ -506,7 +506,7 @@ impl HelloArgs {
             return Err("--fragment must be at least 1".into());
         }
         spec.fragment = self.fragment;
-        Ok(HelloSource::Spec(spec))
+        Ok(HelloSource::Spec(Box::new(spec)))
     }
 }
 

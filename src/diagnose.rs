@@ -240,13 +240,13 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         _ => {}
     }
 
-    if verdict.certificate_request.is_some() {
-        if !out.iter().any(|d| d.cause == "client_certificate_required") {
-            out.push(diagnosis(
-                "client_certificate_required",
-                "the server sent CertificateRequest: it asks for a client certificate (and rejects clients without one when verification is mandatory)".into(),
-            ));
-        }
+    if verdict.certificate_request.is_some()
+        && !out.iter().any(|d| d.cause == "client_certificate_required")
+    {
+        out.push(diagnosis(
+            "client_certificate_required",
+            "the server sent CertificateRequest: it asks for a client certificate (and rejects clients without one when verification is mandatory)".into(),
+        ));
     }
 
     for f in findings {

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// What to send: a hello built from options, or exact bytes.
 #[derive(Debug, Clone)]
 pub enum HelloSource {
-    Spec(HelloSpec),
+    Spec(Box<HelloSpec>),
     Raw(Vec<u8>),
 }
 

@@ -6,7 +6,6 @@ mod common;
 use common::{hostile_peer, read_some, write_quietly};
 use shakedown::net::{Limits, Target};
 use shakedown::probe::{self, HelloSource, ProbeConfig, ProbeResult};
-use shakedown::wire::build::HelloSpec;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::thread;
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 fn run(addr: SocketAddr, read_timeout: Duration) -> (ProbeResult, Duration) {
     let cfg = ProbeConfig {
         target: Target::parse(&addr.to_string(), 443).unwrap(),
-        hello: HelloSource::Spec(HelloSpec::default()),
+        hello: HelloSource::Spec(Box::default()),
         limits: Limits {
             connect_timeout: Duration::from_secs(2),
             read_timeout,

@@ -119,13 +119,8 @@ fn expired_certificate_is_diagnosed() {
     let srv = s_server(&leaf, &["-tls1_2"]);
     let (code, v) = probe(&local(srv.port), &["--tls", "TLSv1.2"]);
     assert_eq!(code, 0, "the server goes on; the client would refuse: {v}");
-    assert_eq!(
-        v["certificates"][0]["subject"]
-            .as_str()
-            .unwrap()
-            .contains("localhost"),
-        true
-    );
+    let subject = v["certificates"][0]["subject"].as_str().unwrap();
+    assert!(subject.contains("localhost"), "{v}");
     assert!(causes(&v).contains(&"certificate_expired".into()), "{v}");
     // The same chain checked as of yesterday is not expired.
     let yesterday = shakedown::datetime::rfc3339(
