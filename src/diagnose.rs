@@ -6,6 +6,7 @@ use crate::cert::Finding;
 use crate::session::{Direction, Outcome, Verdict};
 use crate::wire::ProtocolVersion;
 use crate::wire::registry::{alert_name, suite_name};
+use crate::wire::sslv2::Sslv2ClientHello;
 
 /// One cause, with what in this exchange points to it and what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +176,14 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
                     .join(", "),
                 None => ProtocolVersion(h.legacy_version).to_string(),
             },
-            None => "?".into(),
+            None => match verdict
+                .sslv2_client_hello
+                .as_deref()
+                .map(Sslv2ClientHello::decode)
+            {
+                Some(Ok(h)) => format!("an SSLv2-format hello for {}", ProtocolVersion(h.version)),
+                _ => "?".into(),
+            },
         }
     };
 

@@ -5,14 +5,16 @@
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
 
-use crate::wire::ClientHello;
 use crate::wire::record::{
     ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
 };
+use crate::wire::registry::{alert_name, group_name, sslv2_cipher_name, suite_name};
 use crate::wire::server::{
     Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
     handshake_type_name, printable_preview, sniff_not_tls,
 };
+use crate::wire::sslv2::Sslv2ServerHello;
+use crate::wire::{ClientHello, ProtocolVersion};
 
 /// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
 pub type Micros = u64;
@@ -141,7 +143,7 @@ pub struct Diverged {
     pub by: Direction,
     /// The last handshake step seen from either side ("ClientHello", "Certificate", …).
     pub after: String,
-    /// "alert 40", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
+    /// "alert handshake_failure", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
     pub event: String,
 }
 
@@ -158,6 +160,8 @@ pub struct Verdict {
     pub client_hello_wire: Option<Vec<u8>>,
     /// An SSLv2-format client hello record, raw (header included), for the SSLv2 decoder.
     pub sslv2_client_hello: Option<Vec<u8>>,
+    /// The SSLv2 SERVER-HELLO, when the server answered in SSLv2.
+    pub sslv2_server_hello: Option<Sslv2ServerHello>,
     pub server_hello: Option<ServerHello>,
     pub hello_retry_request: Option<ServerHello>,
     /// The server's chain as sent (leaf first), from a plaintext Certificate message.
@@ -194,6 +198,7 @@ impl Default for Verdict {
             client_hello: None,
             client_hello_wire: None,
             sslv2_client_hello: None,
+            sslv2_server_hello: None,
             server_hello: None,
             hello_retry_request: None,
             certificates: Vec::new(),
@@ -509,13 +514,35 @@ impl Tracker {
                 self.event(at, dir, format!("SSLv2 ClientHello ({len} bytes)"));
                 self.letter(dir, 'c');
                 self.last_step = Some("SSLv2 ClientHello".into());
-                // names: registry (SSLv2 decoder fills the hello in)
                 self.v.sslv2_client_hello = Some(record);
             }
             (Direction::ServerToClient, 4) => {
-                // SERVER-HELLO: type, session_id_hit, certificate_type, server_version.
-                let version = record.get(5..7).map(|v| u16::from_be_bytes([v[0], v[1]]));
-                self.event(at, dir, "SSLv2 ServerHello".into());
+                let decoded = Sslv2ServerHello::decode(&record);
+                let version = match &decoded {
+                    Ok(h) => Some(h.version),
+                    // SERVER-HELLO: type, session_id_hit, certificate_type, server_version.
+                    Err(_) => record.get(5..7).map(|v| u16::from_be_bytes([v[0], v[1]])),
+                };
+                let what = match &decoded {
+                    Ok(h) => format!(
+                        "SSLv2 ServerHello ({} cipher kinds: {}; certificate {} bytes)",
+                        h.cipher_specs.len(),
+                        h.cipher_specs
+                            .iter()
+                            .map(|c| sslv2_cipher_name(*c))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        h.certificate.len()
+                    ),
+                    Err(e) => format!("SSLv2 ServerHello (undecodable: {e})"),
+                };
+                if let Ok(h) = decoded {
+                    if !h.certificate.is_empty() {
+                        self.v.certificates = vec![h.certificate.clone()];
+                    }
+                    self.v.sslv2_server_hello = Some(h);
+                }
+                self.event(at, dir, what);
                 self.letter(dir, 's');
                 self.last_step = Some("SSLv2 ServerHello".into());
                 self.v.version = version;
@@ -713,8 +740,12 @@ impl Tracker {
 
     fn on_alert(&mut self, dir: Direction, alert: Alert, at: Micros) {
         self.letter(dir, 'l');
-        // names: registry (alert description)
-        let what = format!("Alert {} {}", alert.level_name(), alert.description);
+        let what = format!(
+            "Alert {} {} ({})",
+            alert.level_name(),
+            alert_name(alert.description),
+            alert.description
+        );
         self.event(at, dir, what);
         let seen = AlertSeen {
             from: dir,
@@ -731,8 +762,7 @@ impl Tracker {
             if self.v.alert.is_none_or(|a| !a.alert.is_fatal()) {
                 self.v.alert = Some(seen);
             }
-            // names: registry (alert description)
-            self.diverge(dir, format!("alert {}", alert.description));
+            self.diverge(dir, format!("alert {}", alert_name(alert.description)));
             self.conclude(Outcome::Alert);
             self.decide(at);
         } else {
@@ -793,10 +823,10 @@ impl Tracker {
                         s.encrypted = true;
                     }
                 }
-                // names: registry (version, cipher suite)
                 let what = format!(
-                    "ServerHello (version 0x{version:04x}, cipher 0x{:04x})",
-                    sh.cipher_suite
+                    "ServerHello ({}, {})",
+                    ProtocolVersion(version),
+                    suite_name(sh.cipher_suite)
                 );
                 self.v.server_hello = Some(sh);
                 self.progress(Outcome::ServerHello);
@@ -810,9 +840,8 @@ impl Tracker {
                 self.v.hello_retry_request = Some(hrr);
                 self.progress(Outcome::HelloRetryRequest);
                 self.decide(at);
-                // names: registry (group)
                 match group {
-                    Some(g) => format!("HelloRetryRequest (group 0x{g:04x})"),
+                    Some(g) => format!("HelloRetryRequest (group {})", group_name(g)),
                     None => "HelloRetryRequest".into(),
                 }
             }
@@ -824,11 +853,10 @@ impl Tracker {
                 format!("Certificate ({n} cert{})", if n == 1 { "" } else { "s" })
             }
             HandshakeMessage::ServerKeyExchange(ske) => {
-                // names: registry (group)
                 let what = match &ske {
                     ServerKeyExchange::Ecdhe { group, .. } => {
                         self.v.group = Some(*group);
-                        format!("ServerKeyExchange (ECDHE, group 0x{group:04x})")
+                        format!("ServerKeyExchange (ECDHE, group {})", group_name(*group))
                     }
                     ServerKeyExchange::Dhe { prime_bits, .. } => {
                         format!("ServerKeyExchange (DHE, {prime_bits}-bit prime)")

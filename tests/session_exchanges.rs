@@ -154,7 +154,7 @@ fn protocol_version_alert() {
     let d = v.diverged.unwrap();
     assert_eq!(d.by, Direction::ServerToClient);
     assert_eq!(d.after, "ClientHello");
-    assert_eq!(d.event, "alert 70");
+    assert_eq!(d.event, "alert protocol_version");
     assert_eq!(v.client_hello.unwrap().legacy_version, 0x0301);
     assert_eq!(v.version, None);
 }

@@ -42,6 +42,10 @@ pub fn probe(r: &ProbeResult) -> Value {
 fn add_verdict(o: &mut Value, v: &Verdict) {
     if let Some(sh) = v.server_hello.as_ref().or(v.hello_retry_request.as_ref()) {
         o["server_hello"] = server_hello(sh);
+        // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
+        if let (Value::Null, Some(g)) = (&o["server_hello"]["group"], v.group) {
+            o["server_hello"]["group"] = json!(group_name(g));
+        }
     }
     if let Some(a) = &v.alert {
         o["alert"] = alert(a);

@@ -10,6 +10,7 @@ use crate::wire::registry::{
     alert_level_name, alert_name, extension_name, group_name, sigalg_name, suite_name,
 };
 use crate::wire::server::ServerHello;
+use crate::wire::sslv2::Sslv2ClientHello;
 use std::io::{self, Write};
 
 fn list(items: impl IntoIterator<Item = String>) -> String {
@@ -30,9 +31,16 @@ pub fn probe(w: &mut dyn Write, r: &ProbeResult) -> io::Result<()> {
         addr,
         r.sni.as_deref().unwrap_or("(none)")
     )?;
-    match &r.hello {
-        Some(h) => offered(w, h, r.sent.len())?,
-        None => writeln!(
+    match (&r.hello, Sslv2ClientHello::decode(&r.sent)) {
+        (Some(h), _) => offered(w, h, r.sent.len())?,
+        (None, Ok(h)) => writeln!(
+            w,
+            "  sent      SSLv2 ClientHello, {} bytes: version {}, {} cipher kinds",
+            r.sent.len(),
+            ProtocolVersion(h.version),
+            h.cipher_specs.len()
+        )?,
+        (None, Err(_)) => writeln!(
             w,
             "  sent      {} bytes (not a TLS ClientHello record)",
             r.sent.len()
@@ -114,7 +122,7 @@ pub fn offered(w: &mut dyn Write, h: &ClientHello, len: usize) -> io::Result<()>
     Ok(())
 }
 
-pub fn server_hello_line(sh: &ServerHello) -> String {
+pub fn server_hello_line(sh: &ServerHello, group: Option<u16>) -> String {
     format!(
         "{} {} {}, group {}, alpn {}, extensions {}",
         if sh.is_hello_retry_request() {
@@ -125,6 +133,7 @@ pub fn server_hello_line(sh: &ServerHello) -> String {
         ProtocolVersion(sh.selected_version()),
         suite_name(sh.cipher_suite),
         sh.key_share_group()
+            .or(group)
             .map(group_name)
             .unwrap_or_else(|| "-".into()),
         sh.alpn()
@@ -136,10 +145,10 @@ pub fn server_hello_line(sh: &ServerHello) -> String {
 
 fn answer(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
     if let Some(sh) = v.hello_retry_request.as_ref() {
-        writeln!(w, "  received  {}", server_hello_line(sh))?;
+        writeln!(w, "  received  {}", server_hello_line(sh, None))?;
     }
     if let Some(sh) = v.server_hello.as_ref() {
-        writeln!(w, "  received  {}", server_hello_line(sh))?;
+        writeln!(w, "  received  {}", server_hello_line(sh, v.group))?;
     }
     if let Some(a) = &v.alert {
         writeln!(

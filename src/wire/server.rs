@@ -198,11 +198,7 @@ impl Alert {
     }
 
     pub fn level_name(self) -> &'static str {
-        match self.level {
-            1 => "warning",
-            2 => "fatal",
-            _ => "unknown-level",
-        }
+        crate::wire::registry::alert_level_name(self.level)
     }
 }
 
