@@ -323,13 +323,15 @@ fn decode_bytes(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<i32, Fa
     let (records, dir) = as_records(bytes);
     let mut tracker = Tracker::new();
     tracker.on_data(dir, &records, 0);
+    // The paste is all there is: an end reports a record or message cut short.
+    tracker.on_end(dir, EndKind::Fin, 0);
     let v = tracker.verdict();
     if json {
         writeln!(out, "{}", report::json::decoded(v))?;
     } else {
         report::text::decoded(out, v)?;
     }
-    Ok(if v.error.is_some() { 1 } else { 0 })
+    Ok(if v.error.is_some() || v.truncated.is_some() { 1 } else { 0 })
 }
 
 /// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,

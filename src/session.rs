@@ -177,6 +177,8 @@ pub struct Verdict {
     pub not_tls: Option<String>,
     /// A framing or decoding error.
     pub error: Option<String>,
+    /// The stream ended inside a record or handshake message (which, and how far).
+    pub truncated: Option<String>,
     /// The version the server selected (SSLv2: 0x0002).
     pub version: Option<u16>,
     pub cipher: Option<u16>,
@@ -199,6 +201,7 @@ impl Default for Verdict {
             client_hello_wire: None,
             sslv2_client_hello: None,
             sslv2_server_hello: None,
+            truncated: None,
             server_hello: None,
             hello_retry_request: None,
             certificates: Vec::new(),
@@ -920,6 +923,11 @@ impl Tracker {
             notes.push("truncated record header".to_string());
         } else if !side.sslv2.is_empty() {
             notes.push("truncated SSLv2 record".to_string());
+        }
+        if let Some(first) = notes.first() {
+            self.v
+                .truncated
+                .get_or_insert_with(|| format!("{}: {first}", dir.peer()));
         }
         for n in notes {
             self.event(at, dir, n);

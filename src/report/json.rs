@@ -4,6 +4,7 @@
 use crate::cert::CertInfo;
 use crate::datetime::rfc3339;
 use crate::diagnose::Diagnosis;
+use crate::fingerprint;
 use crate::probe::ProbeResult;
 use crate::session::{AlertSeen, Verdict};
 use crate::wire::ProtocolVersion;
@@ -66,6 +67,9 @@ fn add_verdict(o: &mut Value, v: &Verdict) {
     if let Some(e) = &v.error {
         o["decode_error"] = json!(e);
     }
+    if let Some(t) = &v.truncated {
+        o["truncated"] = json!(t);
+    }
 }
 
 pub fn server_hello(sh: &ServerHello) -> Value {
@@ -81,7 +85,11 @@ pub fn server_hello(sh: &ServerHello) -> Value {
 }
 
 pub fn client_hello(h: &ClientHello) -> Value {
+    let ja3 = fingerprint::ja3(h);
     json!({
+        "ja3": ja3.md5,
+        "ja3_string": ja3.string,
+        "ja4": fingerprint::ja4(h),
         "record_version": ProtocolVersion(h.record_version).to_string(),
         "legacy_version": ProtocolVersion(h.legacy_version).to_string(),
         "supported_versions": h.supported_versions().map(|v| v.into_iter().map(|v| ProtocolVersion(v).to_string()).collect::<Vec<_>>()),

@@ -2,6 +2,7 @@
 
 use crate::cert::CertInfo;
 use crate::datetime::rfc3339;
+use crate::fingerprint;
 use crate::probe::ProbeResult;
 use crate::session::Verdict;
 use crate::wire::ProtocolVersion;
@@ -299,6 +300,9 @@ pub fn decoded(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
                     .map(|p| String::from_utf8_lossy(p).into_owned())
             )
         )?;
+        let ja3 = fingerprint::ja3(h);
+        writeln!(w, "  ja3              {} ({})", ja3.md5, ja3.string)?;
+        writeln!(w, "  ja4              {}", fingerprint::ja4(h))?;
     }
     answer(w, v)?;
     let certs: Vec<CertInfo> = v

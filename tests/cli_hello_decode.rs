@@ -1,0 +1,161 @@
+//! `shakedown hello` and `shakedown decode` through the binary: what users paste from
+//! Wireshark must decode, what we print must decode back, and bad input must say where.
+
+mod common;
+
+use common::shakedown;
+use serde_json::Value;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = shakedown().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn decode_json(hex: &str) -> Value {
+    let (code, out, err) = run(&["decode", "--json", hex]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+#[test]
+fn a_crafted_hello_decodes_back_to_what_was_asked() {
+    let (code, out, err) = run(&[
+        "hello",
+        "--host",
+        "example.com",
+        "--tls",
+        "TLSv1.2",
+        "--ciphers",
+        "0x1337,ECDHE-RSA-AES128-GCM-SHA256,TLS_RSA_WITH_AES_128_CBC_SHA",
+        "--groups",
+        "P-256,x25519",
+        "--alpn",
+        "h2,http/1.1",
+        "--ext",
+        "0xfe00:c0ffee",
+        "--pad-to",
+        "700",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let hex = out.lines().next().unwrap();
+    assert_eq!(hex.len() / 2, 5 + 700, "padded to 700 handshake bytes");
+    let v = decode_json(hex);
+    let h = &v["client_hello"];
+    assert_eq!(h["sni"], "example.com");
+    assert_eq!(h["legacy_version"], "TLSv1.2");
+    assert_eq!(
+        h["ciphers"],
+        serde_json::json!([
+            "0x1337",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_AES_128_CBC_SHA"
+        ])
+    );
+    assert_eq!(h["groups"], serde_json::json!(["secp256r1", "x25519"]));
+    assert_eq!(h["alpn"], serde_json::json!(["h2", "http/1.1"]));
+    let exts: Vec<&str> = h["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        exts.contains(&"0xfe00") && exts.last() == Some(&"padding"),
+        "{exts:?}"
+    );
+    assert!(
+        h["ja4"].as_str().unwrap().starts_with("t12d0311h2_"),
+        "{}",
+        h["ja4"]
+    );
+}
+
+#[test]
+fn raw_output_is_the_same_bytes_as_hex() {
+    let args = ["hello", "--host", "a.test", "--tls", "TLSv1.3"];
+    let (_, hex_out, _) = run(&args);
+    let raw = shakedown().args(args).arg("--raw").output().unwrap().stdout;
+    // Random and key shares differ per run; the lengths and the fixed prefix do not.
+    let hex_bytes = hex::decode(hex_out.trim()).unwrap();
+    assert_eq!(raw.len(), hex_bytes.len());
+    assert_eq!(raw[..11], hex_bytes[..11]);
+}
+
+#[test]
+fn wireshark_style_paste_of_a_server_flight_decodes() {
+    // The server's first flight of a recorded TLS 1.2 exchange (tests/exchanges/tls12_ok.txt),
+    // pasted with colons as Wireshark's "Copy as Hex Stream" variants produce.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/exchanges/tls12_ok.txt"
+    ))
+    .unwrap();
+    let server = text.lines().find(|l| l.starts_with("S ")).unwrap();
+    let hex = server.split_whitespace().nth(2).unwrap();
+    let pasted: Vec<String> = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let v = decode_json(&pasted.join(":"));
+    assert_eq!(v["server_hello"]["version"], "TLSv1.2");
+    assert_eq!(
+        v["server_hello"]["cipher"],
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+    );
+    assert_eq!(v["server_hello"]["cipher_id"], "0xc030");
+    assert!(v["certificates"].as_array().unwrap().len() == 1, "{v}");
+    assert!(v["history"].as_str().unwrap().starts_with("sx"), "{v}");
+}
+
+#[test]
+fn a_bare_client_hello_body_and_golden_hellos_decode() {
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/curl-7.88.hex"
+    ))
+    .unwrap();
+    let hex: String = golden
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("");
+    let v = decode_json(&hex);
+    assert_eq!(
+        v["client_hello"]["alpn"],
+        serde_json::json!(["h2", "http/1.1"])
+    );
+    // Without the record and handshake headers (9 bytes), the body alone decodes the same.
+    let body = &hex.trim()[18..];
+    let w = decode_json(body);
+    assert_eq!(v["client_hello"]["ciphers"], w["client_hello"]["ciphers"]);
+    assert_eq!(v["client_hello"]["ja4"], w["client_hello"]["ja4"]);
+}
+
+#[test]
+fn bad_input_names_the_problem() {
+    let (code, _, err) = run(&["decode", "1603zz"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("offset 4"), "{err}");
+    let (code, _, err) = run(&["decode", "160"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("odd number"), "{err}");
+    let (code, _, err) = run(&["hello", "--groups", "x25518"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nearest: x25519"), "{err}");
+    let (code, _, err) = run(&["hello", "--tls", "TLSv1.4"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown version"), "{err}");
+    let (code, _, err) = run(&["probe", "[::1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing ']'"), "{err}");
+    let (code, _, _) = run(&["decode", "@/nonexistent/file"]);
+    assert_eq!(code, 2);
+    // Truncated records decode as far as they go and say so.
+    let (code, out, _) = run(&["decode", "160303004002000040"]);
+    assert_eq!(code, 1, "{out}");
+}
