@@ -59,7 +59,9 @@ EOF
 : >"$TMP/out.txt"
 
 # record NAME NOTES CMD...: runs CMD (with PORT in its arguments replaced by the listener's
-# port) against a fresh listener and appends a [profile NAME] block.
+# port) against a fresh listener and appends a [profile NAME] block. LOWEST/HIGHEST in the
+# environment: the versions the client completes a handshake with, when its hello does not
+# say (no supported_versions) or says more than it accepts.
 record() {
     local name=$1 notes=$2
     shift 2
@@ -87,6 +89,8 @@ record() {
         echo "[profile $name]"
         echo "source = $shown"
         echo "notes = $notes"
+        [[ -n "${LOWEST:-}" ]] && echo "lowest = $LOWEST"
+        [[ -n "${HIGHEST:-}" ]] && echo "highest = $HIGHEST"
         echo "hello = $(cat "$TMP/hello.hex")"
         echo
     } >>"$TMP/out.txt"
@@ -99,23 +103,26 @@ if have openssl; then
     ov="$(openssl version | awk '{print $2}')"
     o="openssl-${ov%.*}"
     onote="OpenSSL $ov s_client"
-    record "$o" "$onote, default settings (TLS 1.2 and 1.3)" \
+    # It offers TLS 1.0-1.3 in supported_versions, but at SECLEVEL 1 refuses the SHA-1
+    # ServerKeyExchange signatures of TLS 1.0/1.1 ("legacy sigalg disallowed").
+    LOWEST=TLSv1.2 record "$o" "$onote, default settings" \
         openssl s_client -connect 127.0.0.1:PORT -servername $SNI
     record "$o-tls1_3" "$onote -tls1_3" \
         openssl s_client -tls1_3 -connect 127.0.0.1:PORT -servername $SNI
-    record "$o-tls1_2" "$onote -tls1_2" \
+    LOWEST=TLSv1.2 HIGHEST=TLSv1.2 record "$o-tls1_2" "$onote -tls1_2" \
         openssl s_client -tls1_2 -connect 127.0.0.1:PORT -servername $SNI
     # OpenSSL 3 offers nothing below TLS 1.2 at its default security level.
-    record "$o-tls1_1" "$onote -tls1_1 (SECLEVEL=0: OpenSSL 3 refuses TLS 1.1 otherwise)" \
+    LOWEST=TLSv1.1 HIGHEST=TLSv1.1 record "$o-tls1_1" "$onote -tls1_1 (SECLEVEL=0: OpenSSL 3 refuses TLS 1.1 otherwise)" \
         openssl s_client -tls1_1 -cipher DEFAULT:@SECLEVEL=0 -connect 127.0.0.1:PORT -servername $SNI
-    record "$o-tls1" "$onote -tls1 (SECLEVEL=0: OpenSSL 3 refuses TLS 1.0 otherwise)" \
+    LOWEST=TLSv1.0 HIGHEST=TLSv1.0 record "$o-tls1" "$onote -tls1 (SECLEVEL=0: OpenSSL 3 refuses TLS 1.0 otherwise)" \
         openssl s_client -tls1 -cipher DEFAULT:@SECLEVEL=0 -connect 127.0.0.1:PORT -servername $SNI
 fi
 
 if have curl; then
     cv="$(curl --version | awk 'NR==1{print $2}')"
     clib="$(curl --version | awk 'NR==1{print $5}')"
-    record "curl-${cv%.*}" "curl $cv ($clib), defaults" \
+    # Same library and limits as s_client.
+    LOWEST=TLSv1.2 record "curl-${cv%.*}" "curl $cv ($clib), defaults" \
         curl -sk --max-time 10 --resolve $SNI:PORT:127.0.0.1 https://$SNI:PORT/
 fi
 

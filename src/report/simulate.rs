@@ -2,10 +2,9 @@
 //! or one JSON object per client: `client` plus the probe fields.
 
 use crate::net::Target;
-use crate::probe::ProbeResult;
 use crate::session::Direction;
 use crate::simulate::Simulated;
-use crate::simulate::profiles::{Profile, SniRule, decode_hello};
+use crate::simulate::profiles::{Profile, SniRule, decode_hello, version_range};
 use crate::wire::ProtocolVersion;
 use crate::wire::registry::{alert_name, group_name, suite_name};
 use serde_json::{Value, json};
@@ -13,7 +12,11 @@ use std::io::{self, Write};
 
 /// What a client gets, in one line: `TLSv1.3  TLS_AES_256_GCM_SHA384  x25519`, or
 /// `FAIL  alert protocol_version (server)  protocol_mismatch`.
-pub fn summary(r: &ProbeResult) -> String {
+pub fn summary(s: &Simulated) -> String {
+    let r = &s.result;
+    if let Some(why) = &s.client_refuses {
+        return format!("FAIL  client refuses: {why}");
+    }
     if let Some(v) = &r.verdict
         && r.server_went_on()
     {
@@ -87,9 +90,9 @@ pub fn results(
     )?;
     writeln!(w, "  {:width$}  result", "client")?;
     for s in results {
-        writeln!(w, "  {:width$}  {}", s.profile.name, summary(&s.result))?;
+        writeln!(w, "  {:width$}  {}", s.profile.name, summary(s))?;
     }
-    let ok = results.iter().filter(|s| s.result.server_went_on()).count();
+    let ok = results.iter().filter(|s| s.connects()).count();
     writeln!(
         w,
         "{ok} of {} clients would connect, {} would fail",
@@ -102,6 +105,10 @@ pub fn results(
 pub fn object(s: &Simulated) -> Value {
     let mut o = super::json::probe(&s.result);
     o["client"] = json!(s.profile.name);
+    o["connects"] = json!(s.connects());
+    if let Some(why) = &s.client_refuses {
+        o["client_refuses"] = json!(why);
+    }
     if !s.profile.notes.is_empty() {
         o["client_notes"] = json!(s.profile.notes);
     }
@@ -112,14 +119,25 @@ pub fn object(s: &Simulated) -> Value {
 pub fn list(w: &mut dyn Write, profiles: &[Profile], json: bool) -> io::Result<()> {
     for p in profiles {
         let hello = decode_hello(&p.hello);
-        let offers = hello.as_ref().map(|h| ProtocolVersion(h.highest_version()).to_string());
+        let (lo, hi) = version_range(p);
+        let name = |v: Option<u16>| v.map(|v| ProtocolVersion(v).to_string());
+        let offers = match (&hello, lo) {
+            (None, _) => "SSLv2".to_string(),
+            (Some(_), Some(lo)) if Some(lo) != hi => format!(
+                "{}-{}",
+                ProtocolVersion(lo),
+                name(hi).unwrap_or_default().trim_start_matches("TLSv")
+            ),
+            (Some(_), _) => name(hi).unwrap_or_default(),
+        };
         if json {
             writeln!(
                 w,
                 "{}",
                 json!({
                     "client": p.name,
-                    "offers": offers,
+                    "lowest": name(lo),
+                    "highest": name(hi),
                     "bytes": p.hello.len(),
                     "sni": match p.sni { SniRule::Replace => "replace", SniRule::Remove => "none", SniRule::Keep => "keep" },
                     "source": p.source,
@@ -129,9 +147,9 @@ pub fn list(w: &mut dyn Write, profiles: &[Profile], json: bool) -> io::Result<(
         } else {
             writeln!(
                 w,
-                "{:32} {:8} {:5} bytes  {}",
+                "{:32} {:14} {:5} bytes  {}",
                 p.name,
-                offers.as_deref().unwrap_or("SSLv2"),
+                offers,
                 p.hello.len(),
                 if p.notes.is_empty() { &p.source } else { &p.notes }
             )?;

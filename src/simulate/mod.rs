@@ -61,6 +61,15 @@ pub struct SimulateArgs {
 pub struct Simulated<'a> {
     pub profile: &'a Profile,
     pub result: ProbeResult,
+    /// Set when the server went on but the real client would abort on its choice.
+    pub client_refuses: Option<String>,
+}
+
+impl Simulated<'_> {
+    /// The real client would complete this handshake (as far as the hello decides).
+    pub fn connects(&self) -> bool {
+        self.result.server_went_on() && self.client_refuses.is_none()
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, String> {
@@ -93,11 +102,7 @@ pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
         all.extend(ps);
     }
     if !a.client.is_empty() {
-        all.retain(|p| {
-            a.client
-                .iter()
-                .any(|f| p.name.to_lowercase().contains(&f.to_lowercase()))
-        });
+        all.retain(|p| a.client.iter().any(|f| profiles::name_matches(p, f)));
         if all.is_empty() {
             return Err(format!("--client {:?}: no profile matches", a.client));
         }
@@ -145,7 +150,20 @@ pub fn simulate<'a>(
     profiles
         .iter()
         .zip(results)
-        .filter_map(|(profile, r)| r.map(|result| Simulated { profile, result }))
+        .filter_map(|(profile, r)| {
+            r.map(|result| {
+                let chosen = result
+                    .verdict
+                    .as_ref()
+                    .filter(|_| result.server_went_on())
+                    .and_then(|v| v.version);
+                Simulated {
+                    profile,
+                    client_refuses: chosen.and_then(|v| profiles::refuses_version(profile, v)),
+                    result,
+                }
+            })
+        })
         .collect()
 }
 
@@ -182,7 +200,7 @@ pub fn run(a: &SimulateArgs, mut out: impl Write) -> Result<i32, Failure> {
     let results = simulate(&set, &target, limits, now, a.concurrency);
     report::simulate::results(&mut out, &target, &results, a.json)?;
     out.flush()?;
-    Ok(if results.iter().all(|s| s.result.server_went_on()) {
+    Ok(if results.iter().all(Simulated::connects) {
         0
     } else {
         1

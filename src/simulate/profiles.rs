@@ -244,13 +244,45 @@ pub fn parse_testssl(text: &str) -> Result<Vec<Profile>, ParseError> {
     Ok(out)
 }
 
-/// Profiles whose name contains `filter` (case-insensitive); all for an empty filter.
-pub fn select<'a>(profiles: &'a [Profile], filter: &str) -> Vec<&'a Profile> {
-    let f = filter.to_lowercase();
-    profiles
-        .iter()
-        .filter(|p| p.name.to_lowercase().contains(&f))
-        .collect()
+/// True when the profile's name contains `filter` (case-insensitive).
+pub fn name_matches(p: &Profile, filter: &str) -> bool {
+    p.name.to_lowercase().contains(&filter.to_lowercase())
+}
+
+/// The versions the client completes a handshake with: `lowest`/`highest` when the profile
+/// declares them, else what its hello offers (supported_versions, or legacy_version as the
+/// top). `None` where neither says.
+pub fn version_range(p: &Profile) -> (Option<u16>, Option<u16>) {
+    let hello = decode_hello(&p.hello);
+    let offered: Vec<u16> = hello
+        .as_ref()
+        .and_then(|h| h.supported_versions())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| !crate::wire::ProtocolVersion(*v).is_grease())
+        .collect();
+    let lowest = p.lowest.or(offered.iter().copied().min());
+    let highest = p
+        .highest
+        .or(hello.as_ref().map(ClientHello::highest_version));
+    (lowest, highest)
+}
+
+/// Why the client would abort on the server's choice of `version`, if it would: a real
+/// client checks the ServerHello's version against what it accepts, which the server
+/// cannot know (a TLS 1.0-only server answers a TLS 1.2 client's hello with TLS 1.0).
+pub fn refuses_version(p: &Profile, version: u16) -> Option<String> {
+    let (lo, hi) = version_range(p);
+    let name = |v: u16| crate::wire::ProtocolVersion(v).to_string();
+    let outside = lo.is_some_and(|lo| version < lo) || hi.is_some_and(|hi| version > hi);
+    outside.then(|| {
+        format!(
+            "the server chose {}, the client accepts {} to {}",
+            name(version),
+            lo.map_or("?".into(), name),
+            hi.map_or("?".into(), name)
+        )
+    })
 }
 
 /// Splits TLS records into the handshake bytes they carry and the first record's version.
@@ -434,14 +466,24 @@ mod tests {
     }
 
     #[test]
-    fn select_is_a_case_insensitive_substring() {
+    fn names_match_case_insensitively() {
         let mut a = sample();
         a.name = "OpenSSL-3.0-tls1_2".into();
-        let mut b = sample();
-        b.name = "curl-7.88".into();
-        let all = [a, b];
-        assert_eq!(select(&all, "openssl").len(), 1);
-        assert_eq!(select(&all, "").len(), 2);
-        assert_eq!(select(&all, "CURL")[0].name, "curl-7.88");
+        assert!(name_matches(&a, "openssl"));
+        assert!(name_matches(&a, "TLS1_2"));
+        assert!(!name_matches(&a, "curl"));
+    }
+
+    #[test]
+    fn version_range_from_declaration_or_hello() {
+        let mut p = sample();
+        // No supported_versions: legacy_version TLS 1.2 is the top, the bottom unknown.
+        assert_eq!(version_range(&p), (None, Some(0x0303)));
+        assert_eq!(refuses_version(&p, 0x0301), None);
+        assert!(refuses_version(&p, 0x0304).is_some());
+        p.lowest = Some(0x0303);
+        let why = refuses_version(&p, 0x0301).unwrap();
+        assert_eq!(why, "the server chose TLSv1.0, the client accepts TLSv1.2 to TLSv1.2");
+        assert_eq!(refuses_version(&p, 0x0303), None);
     }
 }
