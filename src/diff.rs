@@ -288,13 +288,46 @@ pub fn compare(a: &View, b: &View) -> Vec<Field> {
         offered_fields(a.hello.as_ref(), a.sslv2),
         offered_fields(b.hello.as_ref(), b.sslv2),
     );
-    out.extend(answer(a, b));
+    out.extend(zip_fields(
+        Section::Answered,
+        answered_fields(a),
+        answered_fields(b),
+    ));
     out
 }
 
-/// Only what the servers answered (replay: the hello is the same on both sides).
+/// What the server said to the hello, comparable between a capture (which goes on to the
+/// end of the handshake) and a probe (which stops once the server has answered):
+/// `ServerHello`, `HelloRetryRequest`, `alert NAME`, or the outcome (closed, reset, …).
+fn server_answer(v: &View) -> String {
+    match (&v.alert, v.version) {
+        (_, Some(_)) if v.history.contains('j') => "HelloRetryRequest".into(),
+        (_, Some(_)) => "ServerHello".into(),
+        (Some((Direction::ServerToClient, code)), None) => format!("alert {}", alert_name(*code)),
+        _ => v.outcome.clone(),
+    }
+}
+
+/// Replay: only the server's answer to the hello (version, suite, group, its alert), since
+/// the captured client went on with the handshake and the replay does not.
 pub fn answer(a: &View, b: &View) -> Vec<Field> {
-    zip_fields(Section::Answered, answered_fields(a), answered_fields(b))
+    let fields = |v: &View| {
+        let server_alert = v
+            .alert
+            .filter(|(from, _)| *from == Direction::ServerToClient && v.version.is_none());
+        vec![
+            ("server_answer", false, vec![server_answer(v)]),
+            ("version", false, version_names(v.version)),
+            ("cipher", false, one(v.cipher.map(suite_name))),
+            ("group", false, one(v.group.map(group_name))),
+            (
+                "alert",
+                false,
+                one(server_alert.map(|(_, code)| alert_name(code))),
+            ),
+        ]
+    };
+    zip_fields(Section::Answered, fields(a), fields(b))
 }
 
 /// The first field where the two differ.
@@ -406,12 +439,26 @@ mod tests {
         b.cipher = None;
         b.alert = Some((Direction::ServerToClient, 70));
         b.causes = vec!["protocol_mismatch".into()];
+        b.history = "Cl".into();
+        let replayed = answer(&a, &b);
+        assert_eq!(first_difference(&replayed).unwrap().b, vec!["alert protocol_version"]);
         let fields = compare(&a, &b);
         assert_eq!(first_difference(&fields).unwrap().name, "outcome");
         let alert = fields.iter().find(|f| f.name == "alert").unwrap();
         assert_eq!(alert.b, vec!["protocol_version (server)".to_string()]);
         let causes = fields.iter().find(|f| f.name == "causes").unwrap();
         assert_eq!(causes.detail().unwrap(), "only in B: protocol_mismatch");
+    }
+
+    #[test]
+    fn replay_answers_ignore_how_far_the_client_went() {
+        let mut captured = view(hello(vec![0xc02f], vec![]));
+        captured.outcome = "alert".into();
+        captured.history = "CsxknL".into();
+        captured.alert = Some((Direction::ClientToServer, 45));
+        let mut replayed = view(hello(vec![0xc02f], vec![]));
+        replayed.history = "Csxkn".into();
+        assert!(first_difference(&answer(&captured, &replayed)).is_none());
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn replay(
             "captured": {
                 "outcome": before.outcome,
                 "history": before.history,
-                "diagnosis": before.causes,
+                "causes": before.causes,
             },
             "replay": super::json::probe(result),
             "first_difference": first_difference(fields).map(|f| f.name),
@@ -119,13 +119,14 @@ pub fn replay(
         });
         return writeln!(w, "{o}");
     }
+    writeln!(w, "replay  A {}", before.label)?;
+    writeln!(w, "        B {}, {} bytes sent, {how}", after.label, result.sent.len())?;
+    fields_text(w, fields)?;
+    writeln!(w, "  history   A {}  B {}", before.history, after.history)?;
     writeln!(
         w,
-        "replay  {} → {}",
-        before.label,
-        after.label.trim_start_matches("probe ")
-    )?;
-    writeln!(w, "  sent  {} bytes, {how}", result.sent.len())?;
-    writeln!(w, "  A = the captured connection, B = the replay")?;
-    fields_text(w, fields)
+        "  causes    A {}  B {}",
+        joined(&before.causes),
+        joined(&after.causes)
+    )
 }
