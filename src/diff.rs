@@ -177,16 +177,8 @@ fn offered_fields(h: Option<&ClientHello>, sslv2: bool) -> Vec<(&'static str, bo
     };
     vec![
         ("client_hello", false, vec!["TLS ClientHello".into()]),
-        (
-            "record_version",
-            false,
-            version_names([h.record_version]),
-        ),
-        (
-            "legacy_version",
-            false,
-            version_names([h.legacy_version]),
-        ),
+        ("record_version", false, version_names([h.record_version])),
+        ("legacy_version", false, version_names([h.legacy_version])),
         (
             "supported_versions",
             true,
@@ -205,7 +197,10 @@ fn offered_fields(h: Option<&ClientHello>, sslv2: bool) -> Vec<(&'static str, bo
         (
             "key_shares",
             true,
-            h.key_shares().into_iter().map(|(g, _)| group_name(g)).collect(),
+            h.key_shares()
+                .into_iter()
+                .map(|(g, _)| group_name(g))
+                .collect(),
         ),
         (
             "sigalgs",
@@ -227,7 +222,10 @@ fn offered_fields(h: Option<&ClientHello>, sslv2: bool) -> Vec<(&'static str, bo
         (
             "extensions",
             true,
-            h.extension_types().into_iter().map(extension_name).collect(),
+            h.extension_types()
+                .into_iter()
+                .map(extension_name)
+                .collect(),
         ),
     ]
 }
@@ -241,11 +239,15 @@ fn answered_fields(v: &View) -> Vec<(&'static str, bool, Vec<String>)> {
         (
             "alert",
             false,
-            one(v.alert.map(|(from, code)| {
-                format!("{} ({})", alert_name(code), from.peer())
-            })),
+            one(v
+                .alert
+                .map(|(from, code)| format!("{} ({})", alert_name(code), from.peer()))),
         ),
-        ("history", false, one(Some(v.history.clone()).filter(|h| !h.is_empty()))),
+        (
+            "history",
+            false,
+            one(Some(v.history.clone()).filter(|h| !h.is_empty())),
+        ),
         ("causes", true, v.causes.clone()),
     ]
 }
@@ -425,7 +427,12 @@ mod tests {
         let fields = compare(&a, &b);
         let first = first_difference(&fields).unwrap();
         assert_eq!(first.name, "ciphers");
-        assert!(first.detail().unwrap().contains("order differs from position 1"));
+        assert!(
+            first
+                .detail()
+                .unwrap()
+                .contains("order differs from position 1")
+        );
         let ext = fields.iter().find(|f| f.name == "extensions").unwrap();
         assert!(!ext.same());
     }
@@ -441,7 +448,10 @@ mod tests {
         b.causes = vec!["protocol_mismatch".into()];
         b.history = "Cl".into();
         let replayed = answer(&a, &b);
-        assert_eq!(first_difference(&replayed).unwrap().b, vec!["alert protocol_version"]);
+        assert_eq!(
+            first_difference(&replayed).unwrap().b,
+            vec!["alert protocol_version"]
+        );
         let fields = compare(&a, &b);
         assert_eq!(first_difference(&fields).unwrap().name, "outcome");
         let alert = fields.iter().find(|f| f.name == "alert").unwrap();

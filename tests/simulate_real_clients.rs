@@ -18,8 +18,20 @@ fn rsa_cert(dir: &std::path::Path) -> Issued {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out",
-            "rsa.pem", "-subj", "/CN=localhost", "-days", "2", "-addext",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
+            "-addext",
             "subjectAltName=DNS:localhost",
         ],
     );
@@ -33,7 +45,12 @@ fn rsa_cert(dir: &std::path::Path) -> Issued {
 /// Runs `simulate --json` against the server; one object per client, by name.
 fn simulate(srv: &Server, clients: &[&str]) -> Vec<Value> {
     let mut cmd = shakedown();
-    cmd.args(["simulate", &format!("localhost:{}", srv.port), "--json", "--no-testssl"]);
+    cmd.args([
+        "simulate",
+        &format!("localhost:{}", srv.port),
+        "--json",
+        "--no-testssl",
+    ]);
     cmd.args(["--connect", "127.0.0.1", "--timeout", "5"]);
     for c in clients {
         cmd.args(["--client", c]);
@@ -99,7 +116,12 @@ fn after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 /// What `openssl s_client -brief` negotiated, None if the handshake failed.
 fn s_client(port: u16, args: &[&str]) -> Option<(String, String)> {
     let text = run(Command::new("openssl")
-        .args(["s_client", "-brief", "-connect", &format!("127.0.0.1:{port}")])
+        .args([
+            "s_client",
+            "-brief",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
         .args(["-servername", "localhost"])
         .args(args));
     let version = after(&text, "Protocol version:")?;
@@ -146,9 +168,21 @@ fn profiles_get_what_their_real_clients_get() {
         (&rsa, vec!["-tls1_2"]),
         (
             &rsa,
-            vec!["-tls1_2", "-cipher", "AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256", "-serverpref"],
+            vec![
+                "-tls1_2",
+                "-cipher",
+                "AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256",
+                "-serverpref",
+            ],
         ),
-        (&ecdsa, vec!["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"]),
+        (
+            &ecdsa,
+            vec![
+                "-tls1_3",
+                "-ciphersuites",
+                "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+            ],
+        ),
         (&rsa, vec!["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"]),
     ];
     let mut compared = 0;
@@ -159,7 +193,10 @@ fn profiles_get_what_their_real_clients_get() {
             ("openssl-3.0", s_client(p, &[])),
             ("openssl-3.0-tls1_2", s_client(p, &["-tls1_2"])),
             ("openssl-3.0-tls1_3", s_client(p, &["-tls1_3"])),
-            ("openssl-3.0-tls1", s_client(p, &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"])),
+            (
+                "openssl-3.0-tls1",
+                s_client(p, &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"]),
+            ),
             ("curl-7.88", curl(p)),
             ("python-3.11", python(p)),
             ("node-20", node(p)),
@@ -242,7 +279,10 @@ fn tls13_only_server() {
 #[test]
 fn legacy_tls10_server() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = s_server(&rsa_cert(dir.path()), &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let srv = s_server(
+        &rsa_cert(dir.path()),
+        &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"],
+    );
     let sim = simulate(&srv, &[]);
     assert_eq!(sim.len(), 10);
     for v in &sim {
@@ -263,25 +303,56 @@ fn text_table_and_exit_codes() {
     let pki = Pki::new();
     let srv = s_server(&pki.leaf("localhost"), &[]);
     let out = shakedown()
-        .args(["simulate", &format!("localhost:{}", srv.port), "--no-testssl"])
-        .args(["--connect", "127.0.0.1", "--client", "curl", "--client", "NODE"])
+        .args([
+            "simulate",
+            &format!("localhost:{}", srv.port),
+            "--no-testssl",
+        ])
+        .args([
+            "--connect",
+            "127.0.0.1",
+            "--client",
+            "curl",
+            "--client",
+            "NODE",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("curl-7.88") && text.contains("node-20"), "{text}");
+    assert!(
+        text.contains("curl-7.88") && text.contains("node-20"),
+        "{text}"
+    );
     assert!(text.contains("2 of 2 clients would connect"), "{text}");
     // A client that fails (TLS 1.1 only against a default OpenSSL 3 server): exit 1.
     let out = shakedown()
-        .args(["simulate", &format!("localhost:{}", srv.port), "--no-testssl"])
-        .args(["--connect", "127.0.0.1", "--client", "tls1_1", "--client", "tls1_2"])
+        .args([
+            "simulate",
+            &format!("localhost:{}", srv.port),
+            "--no-testssl",
+        ])
+        .args([
+            "--connect",
+            "127.0.0.1",
+            "--client",
+            "tls1_1",
+            "--client",
+            "tls1_2",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("1 of 2 clients would connect"), "{text}");
     let out = shakedown()
-        .args(["simulate", "localhost:1", "--no-testssl", "--client", "nomatch"])
+        .args([
+            "simulate",
+            "localhost:1",
+            "--no-testssl",
+            "--client",
+            "nomatch",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -295,7 +366,10 @@ fn list_and_profile_files() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), 10, "{text}");
-    assert!(text.contains("java-17") && text.contains("TLSv1.3"), "{text}");
+    assert!(
+        text.contains("java-17") && text.contains("TLSv1.3"),
+        "{text}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mine.txt");

@@ -12,7 +12,10 @@ use shakedown::simulate::profiles::{SniRule, decode_hello, parse_testssl};
 use std::path::PathBuf;
 
 fn testssl_file() -> Option<PathBuf> {
-    let found = TESTSSL_PATHS.iter().map(PathBuf::from).find(|p| p.is_file());
+    let found = TESTSSL_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
     if found.is_none() {
         eprintln!(
             "SKIPPED: testssl.sh's client-simulation.txt not found in {TESTSSL_PATHS:?} \
@@ -27,7 +30,13 @@ fn debian_file_parses_and_hellos_decode() {
     let Some(path) = testssl_file() else { return };
     let ps = parse_testssl(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert!(ps.len() >= 150, "{} profiles", ps.len());
-    for name in ["Android 2.3.7", "IE 11 Win 10", "Java 8u161", "Safari 9 iOS 9", "Chrome 101 (Win 10)"] {
+    for name in [
+        "Android 2.3.7",
+        "IE 11 Win 10",
+        "Java 8u161",
+        "Safari 9 iOS 9",
+        "Chrome 101 (Win 10)",
+    ] {
         assert!(ps.iter().any(|p| p.name == name), "{name} missing");
     }
     let mut sslv2 = 0;
@@ -44,7 +53,10 @@ fn debian_file_parses_and_hellos_decode() {
     }
     assert!(sslv2 >= 1 && sslv2 < 10, "{sslv2}");
     let android = ps.iter().find(|p| p.name == "Android 2.3.7").unwrap();
-    assert_eq!((android.lowest, android.highest), (Some(0x0300), Some(0x0301)));
+    assert_eq!(
+        (android.lowest, android.highest),
+        (Some(0x0300), Some(0x0301))
+    );
     assert_eq!(android.sni, SniRule::Remove);
     let java = ps.iter().find(|p| p.name == "Java 8u161").unwrap();
     assert_eq!(java.sni, SniRule::Replace);
@@ -54,8 +66,19 @@ fn rsa_cert(dir: &std::path::Path) -> Issued {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out",
-            "rsa.pem", "-subj", "/CN=localhost", "-days", "2",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
         ],
     );
     Issued {
@@ -67,9 +90,15 @@ fn rsa_cert(dir: &std::path::Path) -> Issued {
 
 fn simulate(port: u16, path: &std::path::Path, clients: &[&str]) -> Vec<Value> {
     let mut cmd = shakedown();
-    cmd.args(["simulate", &format!("localhost:{port}"), "--json", "--connect", "127.0.0.1"])
-        .arg("--testssl-file")
-        .arg(path);
+    cmd.args([
+        "simulate",
+        &format!("localhost:{port}"),
+        "--json",
+        "--connect",
+        "127.0.0.1",
+    ])
+    .arg("--testssl-file")
+    .arg(path);
     for c in clients {
         cmd.args(["--client", c]);
     }
@@ -91,7 +120,12 @@ fn historical_clients_against_modern_and_legacy_servers() {
     let Some(path) = testssl_file() else { return };
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path());
-    let clients = ["Android 2.3.7", "Android 4.0.4", "Java 8u161", "Chrome 101 (Win 10)"];
+    let clients = [
+        "Android 2.3.7",
+        "Android 4.0.4",
+        "Java 8u161",
+        "Chrome 101 (Win 10)",
+    ];
 
     let modern = s_server(&cert, &["-tls1_2"]);
     let sim = simulate(modern.port, &path, &clients);
@@ -99,7 +133,11 @@ fn historical_clients_against_modern_and_legacy_servers() {
     let old = get(&sim, "Android 2.3.7");
     assert_eq!(old["connects"], false);
     assert_eq!(old["alert"]["description"], "protocol_version", "{old}");
-    assert_eq!(old["sni"], Value::Null, "testssl says Android 2.3.7 sends no SNI");
+    assert_eq!(
+        old["sni"],
+        Value::Null,
+        "testssl says Android 2.3.7 sends no SNI"
+    );
     // Android 4.0.4's recorded hello names www.ssllabs.com; the target's name replaces it.
     assert_eq!(get(&sim, "Android 4.0.4")["sni"], "localhost");
     for name in ["Java 8u161", "Chrome 101 (Win 10)"] {

@@ -120,7 +120,12 @@ pub fn replay(
         return writeln!(w, "{o}");
     }
     writeln!(w, "replay  A {}", before.label)?;
-    writeln!(w, "        B {}, {} bytes sent, {how}", after.label, result.sent.len())?;
+    writeln!(
+        w,
+        "        B {}, {} bytes sent, {how}",
+        after.label,
+        result.sent.len()
+    )?;
     fields_text(w, fields)?;
     writeln!(w, "  history   A {}  B {}", before.history, after.history)?;
     writeln!(

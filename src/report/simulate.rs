@@ -151,7 +151,11 @@ pub fn list(w: &mut dyn Write, profiles: &[Profile], json: bool) -> io::Result<(
                 p.name,
                 offers,
                 p.hello.len(),
-                if p.notes.is_empty() { &p.source } else { &p.notes }
+                if p.notes.is_empty() {
+                    &p.source
+                } else {
+                    &p.notes
+                }
             )?;
         }
     }

@@ -84,8 +84,8 @@ pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
         all = profiles::parse(profiles::BUILTIN).map_err(|e| format!("built-in profiles: {e}"))?;
     }
     for path in &a.profiles {
-        let ps = profiles::parse(&read_text(path)?)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let ps =
+            profiles::parse(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
         all.extend(ps);
     }
     let testssl = match (&a.testssl_file, a.no_testssl) {

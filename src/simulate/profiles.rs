@@ -238,7 +238,10 @@ pub fn parse_testssl(text: &str) -> Result<Vec<Profile>, ParseError> {
         }
     }
     if seen == 0 {
-        return Err(err(1, "no names+=(…) entries: not a client-simulation file"));
+        return Err(err(
+            1,
+            "no names+=(…) entries: not a client-simulation file",
+        ));
     }
     out.retain(|p| !p.hello.is_empty());
     Ok(out)
@@ -483,7 +486,10 @@ mod tests {
         assert!(refuses_version(&p, 0x0304).is_some());
         p.lowest = Some(0x0303);
         let why = refuses_version(&p, 0x0301).unwrap();
-        assert_eq!(why, "the server chose TLSv1.0, the client accepts TLSv1.2 to TLSv1.2");
+        assert_eq!(
+            why,
+            "the server chose TLSv1.0, the client accepts TLSv1.2 to TLSv1.2"
+        );
         assert_eq!(refuses_version(&p, 0x0303), None);
     }
 }
