@@ -51,7 +51,7 @@ fn debian_file_parses_and_hellos_decode() {
         }
         assert!(p.lowest.is_some() && p.highest.is_some(), "{}", p.name);
     }
-    assert!(sslv2 >= 1 && sslv2 < 10, "{sslv2}");
+    assert!((1..10).contains(&sslv2), "{sslv2}");
     let android = ps.iter().find(|p| p.name == "Android 2.3.7").unwrap();
     assert_eq!(
         (android.lowest, android.highest),
