@@ -36,6 +36,12 @@ pub enum Command {
     Hello(HelloCmdArgs),
     /// Decode TLS bytes (a record, a handshake message, a ClientHello or ServerHello body).
     Decode(DecodeArgs),
+    /// Real clients' exact ClientHellos (profiles) against a target: who connects, who fails.
+    Simulate(crate::simulate::SimulateArgs),
+    /// Re-send a ClientHello taken from a capture, byte for byte, to a target.
+    Replay(crate::replay::ReplayArgs),
+    /// Two handshakes (capture connections or probes) field by field: where they part.
+    Diff(crate::diff::DiffArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -162,6 +168,9 @@ pub fn main() -> i32 {
         Command::Probe(a) => run_probe(&a, stdout),
         Command::Hello(a) => run_hello(&a, stdout),
         Command::Decode(a) => run_decode(&a, stdout),
+        Command::Simulate(a) => crate::simulate::run(&a, stdout),
+        Command::Replay(a) => crate::replay::run(&a, stdout),
+        Command::Diff(a) => crate::diff::run(&a, stdout),
     };
     match result {
         Ok(code) => code,
@@ -203,7 +212,7 @@ fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String> {
     if s.is_finite() && s > 0.0 && s <= 3600.0 {
         Ok(std::time::Duration::from_secs_f64(s))
     } else {

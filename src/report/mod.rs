@@ -1,7 +1,9 @@
 //! Renderers: commands hand their results to a [`Sink`], which writes text for people or
 //! one JSON object per line for scripts. Nothing below the commands prints.
 
+pub mod diff;
 pub mod json;
+pub mod simulate;
 pub mod text;
 
 use crate::probe::ProbeResult;

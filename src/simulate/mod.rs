@@ -1,0 +1,208 @@
+//! `shakedown simulate`: real clients' exact ClientHellos (profiles) sent to one target, one
+//! connection each, with the target's name put in the SNI; per client, the version and suite
+//! the server chose, or how and why it refused. A table like SSL Labs' handshake simulation.
+
+pub mod profiles;
+
+use crate::cli::{Failure, seconds};
+use crate::net::{Limits, Target};
+use crate::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use crate::report;
+use clap::Args;
+use profiles::Profile;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where Debian's testssl.sh package (and upstream installs) put the client list.
+pub const TESTSSL_PATHS: &[&str] = &[
+    "/etc/testssl/client-simulation.txt",
+    "/usr/share/testssl/etc/client-simulation.txt",
+    "/usr/local/share/testssl/etc/client-simulation.txt",
+    "/usr/share/testssl.sh/etc/client-simulation.txt",
+];
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// host, host:port or [v6addr]:port (default port 443).
+    #[arg(required_unless_present = "list")]
+    pub target: Option<String>,
+    /// List the profiles (after --client filtering) and send nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Only profiles whose name contains this (case-insensitive); repeatable.
+    #[arg(long = "client", value_name = "NAME")]
+    pub client: Vec<String>,
+    /// Profiles in shakedown's format, instead of the built-in set; repeatable.
+    #[arg(long = "profiles", value_name = "FILE")]
+    pub profiles: Vec<PathBuf>,
+    /// testssl.sh's client-simulation.txt to add (default: the Debian/upstream paths, if present).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_testssl")]
+    pub testssl_file: Option<PathBuf>,
+    /// Do not add testssl.sh's historical clients.
+    #[arg(long)]
+    pub no_testssl: bool,
+    /// Connect to this address instead of resolving the host; SNI stays the host name.
+    #[arg(long, value_name = "ADDR")]
+    pub connect: Option<String>,
+    /// Seconds to wait for each connection, and again for each answer.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub timeout: f64,
+    /// Connections at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// One JSON object per client per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One profile's result.
+pub struct Simulated<'a> {
+    pub profile: &'a Profile,
+    pub result: ProbeResult,
+    /// Set when the server went on but the real client would abort on its choice.
+    pub client_refuses: Option<String>,
+}
+
+impl Simulated<'_> {
+    /// The real client would complete this handshake (as far as the hello decides).
+    pub fn connects(&self) -> bool {
+        self.result.server_went_on() && self.client_refuses.is_none()
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The profile set the options ask for: the built-in set (or `--profiles` files), plus
+/// testssl's clients when its file is given or found, filtered by `--client`.
+pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
+    let mut all = Vec::new();
+    if a.profiles.is_empty() {
+        all = profiles::parse(profiles::BUILTIN).map_err(|e| format!("built-in profiles: {e}"))?;
+    }
+    for path in &a.profiles {
+        let ps =
+            profiles::parse(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        all.extend(ps);
+    }
+    let testssl = match (&a.testssl_file, a.no_testssl) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => None,
+        (None, false) => TESTSSL_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file()),
+    };
+    if let Some(path) = testssl {
+        let ps = profiles::parse_testssl(&read_text(&path)?)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        all.extend(ps);
+    }
+    if !a.client.is_empty() {
+        all.retain(|p| a.client.iter().any(|f| profiles::name_matches(p, f)));
+        if all.is_empty() {
+            return Err(format!("--client {:?}: no profile matches", a.client));
+        }
+    }
+    Ok(all)
+}
+
+/// Sends every profile's hello to the target, `concurrency` at a time; results in profile order.
+pub fn simulate<'a>(
+    profiles: &'a [Profile],
+    target: &Target,
+    limits: Limits,
+    check_time: i64,
+    concurrency: usize,
+) -> Vec<Simulated<'a>> {
+    // An IP-address target gets no SNI, as real clients send none for an address.
+    let host = match target.ip_literal() {
+        Some(_) => None,
+        None => Some(target.host.as_str()),
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<ProbeResult>>> =
+        Mutex::new(profiles.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.clamp(1, profiles.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = profiles.get(i) else { break };
+                    let cfg = ProbeConfig {
+                        target: target.clone(),
+                        hello: HelloSource::Raw(profiles::hello_for(p, host)),
+                        limits,
+                        check_time,
+                    };
+                    let r = probe::run(&cfg);
+                    if let Ok(mut v) = results.lock() {
+                        v[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    profiles
+        .iter()
+        .zip(results)
+        .filter_map(|(profile, r)| {
+            r.map(|result| {
+                let chosen = result
+                    .verdict
+                    .as_ref()
+                    .filter(|_| result.server_went_on())
+                    .and_then(|v| v.version);
+                Simulated {
+                    profile,
+                    client_refuses: chosen.and_then(|v| profiles::refuses_version(profile, v)),
+                    result,
+                }
+            })
+        })
+        .collect()
+}
+
+pub fn run(a: &SimulateArgs, mut out: impl Write) -> Result<i32, Failure> {
+    if a.concurrency == 0 || a.concurrency > 256 {
+        return Err(Failure::Usage("--concurrency: 1 to 256".into()));
+    }
+    let set = load_profiles(a)?;
+    if a.list {
+        report::simulate::list(&mut out, &set, a.json)?;
+        return Ok(0);
+    }
+    let Some(target) = &a.target else {
+        return Err(Failure::Usage("simulate: TARGET is required".into()));
+    };
+    let mut target = Target::parse(target, 443)?;
+    if let Some(c) = &a.connect {
+        target.connect = Some(
+            c.trim_matches(['[', ']'])
+                .parse()
+                .map_err(|_| format!("--connect {c:?}: expected an IP address"))?,
+        );
+    }
+    let timeout = seconds(a.timeout, "--timeout")?;
+    let limits = Limits {
+        connect_timeout: timeout,
+        read_timeout: timeout,
+        ..Limits::default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let results = simulate(&set, &target, limits, now, a.concurrency);
+    report::simulate::results(&mut out, &target, &results, a.json)?;
+    out.flush()?;
+    Ok(if results.iter().all(Simulated::connects) {
+        0
+    } else {
+        1
+    })
+}

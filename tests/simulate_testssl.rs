@@ -1,0 +1,160 @@
+//! testssl.sh's client list (`etc/client-simulation.txt`, Debian package `testssl.sh`):
+//! it parses, its hellos decode, and its historical clients get the answers their versions
+//! dictate from servers of known configuration. Skipped, with a message, when the file is
+//! not installed.
+
+mod common;
+
+use common::{Issued, openssl, s_server, shakedown};
+use serde_json::Value;
+use shakedown::simulate::TESTSSL_PATHS;
+use shakedown::simulate::profiles::{SniRule, decode_hello, parse_testssl};
+use std::path::PathBuf;
+
+fn testssl_file() -> Option<PathBuf> {
+    let found = TESTSSL_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: testssl.sh's client-simulation.txt not found in {TESTSSL_PATHS:?} \
+             (apt-get install testssl.sh)"
+        );
+    }
+    found
+}
+
+#[test]
+fn debian_file_parses_and_hellos_decode() {
+    let Some(path) = testssl_file() else { return };
+    let ps = parse_testssl(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(ps.len() >= 150, "{} profiles", ps.len());
+    for name in [
+        "Android 2.3.7",
+        "IE 11 Win 10",
+        "Java 8u161",
+        "Safari 9 iOS 9",
+        "Chrome 101 (Win 10)",
+    ] {
+        assert!(ps.iter().any(|p| p.name == name), "{name} missing");
+    }
+    let mut sslv2 = 0;
+    for p in &ps {
+        match decode_hello(&p.hello) {
+            Some(h) => assert!(h.cipher_suites.len() > 1, "{}", p.name),
+            None => {
+                // SSLv2-format hellos (IE 6, Java 6): record header with the high bit set.
+                assert!(p.hello[0] & 0x80 != 0, "{} does not decode", p.name);
+                sslv2 += 1;
+            }
+        }
+        assert!(p.lowest.is_some() && p.highest.is_some(), "{}", p.name);
+    }
+    assert!((1..10).contains(&sslv2), "{sslv2}");
+    let android = ps.iter().find(|p| p.name == "Android 2.3.7").unwrap();
+    assert_eq!(
+        (android.lowest, android.highest),
+        (Some(0x0300), Some(0x0301))
+    );
+    assert_eq!(android.sni, SniRule::Remove);
+    let java = ps.iter().find(|p| p.name == "Java 8u161").unwrap();
+    assert_eq!(java.sni, SniRule::Replace);
+}
+
+fn rsa_cert(dir: &std::path::Path) -> Issued {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
+        ],
+    );
+    Issued {
+        cert: dir.join("rsa.pem"),
+        key: dir.join("rsa.key"),
+        chain: None,
+    }
+}
+
+fn simulate(port: u16, path: &std::path::Path, clients: &[&str]) -> Vec<Value> {
+    let mut cmd = shakedown();
+    cmd.args([
+        "simulate",
+        &format!("localhost:{port}"),
+        "--json",
+        "--connect",
+        "127.0.0.1",
+    ])
+    .arg("--testssl-file")
+    .arg(path);
+    for c in clients {
+        cmd.args(["--client", c]);
+    }
+    let out = cmd.output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn get<'a>(sim: &'a [Value], name: &str) -> &'a Value {
+    sim.iter()
+        .find(|v| v["client"] == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+#[test]
+fn historical_clients_against_modern_and_legacy_servers() {
+    let Some(path) = testssl_file() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let clients = [
+        "Android 2.3.7",
+        "Android 4.0.4",
+        "Java 8u161",
+        "Chrome 101 (Win 10)",
+    ];
+
+    let modern = s_server(&cert, &["-tls1_2"]);
+    let sim = simulate(modern.port, &path, &clients);
+    assert_eq!(sim.len(), 4, "{sim:?}");
+    let old = get(&sim, "Android 2.3.7");
+    assert_eq!(old["connects"], false);
+    assert_eq!(old["alert"]["description"], "protocol_version", "{old}");
+    assert_eq!(
+        old["sni"],
+        Value::Null,
+        "testssl says Android 2.3.7 sends no SNI"
+    );
+    // Android 4.0.4's recorded hello names www.ssllabs.com; the target's name replaces it.
+    assert_eq!(get(&sim, "Android 4.0.4")["sni"], "localhost");
+    for name in ["Java 8u161", "Chrome 101 (Win 10)"] {
+        let v = get(&sim, name);
+        assert_eq!(v["connects"], true, "{v}");
+        assert_eq!(v["server_hello"]["version"], "TLSv1.2");
+        assert_eq!(v["sni"], "localhost");
+    }
+
+    let legacy = s_server(&cert, &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]);
+    let sim = simulate(legacy.port, &path, &clients);
+    for name in ["Android 2.3.7", "Android 4.0.4"] {
+        let v = get(&sim, name);
+        assert_eq!(v["connects"], true, "{v}");
+        assert_eq!(v["server_hello"]["version"], "TLSv1.0");
+    }
+    // Chrome 101 speaks TLS 1.2 and 1.3 only (testssl's lowest_protocol).
+    let chrome = get(&sim, "Chrome 101 (Win 10)");
+    assert_eq!(chrome["connects"], false, "{chrome}");
+}
