@@ -7,7 +7,9 @@
 pub mod keylog;
 pub mod record;
 pub mod schedule;
+pub mod source;
 
 pub use keylog::KeyLog;
 pub use record::{OpenError, Opened, RecordOpener};
 pub use schedule::HashAlg;
+pub use source::{EphemeralKeys, HandshakeInfo, KeySource};
