@@ -3,6 +3,7 @@
 //! and diagnose. The network part is [`crate::net`]; everything after it is pure.
 
 use crate::cert::{self, CertInfo, Finding};
+use crate::crypto::EphemeralKeys;
 use crate::diagnose::{self, Diagnosis};
 use crate::net::{self, ExchangeObserver, Limits, Target};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
@@ -10,6 +11,7 @@ use crate::wire::build::{self, BuiltHello, HelloSpec};
 use crate::wire::hello::ClientHello;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What to send: a hello built from options, or exact bytes.
@@ -171,8 +173,16 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     result.local = Some(conn.local);
     result.peer = Some(conn.peer);
     result.timings.connect = conn.connect_time;
+    // With our own key shares the tracker completes the TLS 1.3 key exchange and reads the
+    // server's encrypted flight (certificates, CertificateRequest, Finished).
+    let tracker = match &result.built {
+        Some(b) if !b.secrets.is_empty() => {
+            Tracker::with_keys(Arc::new(EphemeralKeys::new(b.secrets.clone())))
+        }
+        _ => Tracker::new(),
+    };
     let mut rec = Recorder {
-        tracker: Tracker::new(),
+        tracker,
         transcript: Transcript::default(),
     };
     let sent_at = conn.start.elapsed();
