@@ -3,7 +3,7 @@
 //! out through a callback, so memory holds only the flows still open.
 
 use crate::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
-use crate::cert::{self, CertInfo, Finding};
+use crate::cert::{self, CertInfo, Finding, TrustStore};
 use crate::diagnose::{self, Diagnosis};
 use crate::fingerprint::{self, Ja3};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
@@ -46,6 +46,8 @@ pub struct AnalyzeOptions {
     pub check_time: Option<i64>,
     /// NSS key log secrets (`--keylog`): encrypted handshakes and alerts are decrypted.
     pub keylog: Option<Arc<KeyLog>>,
+    /// Trust anchors for chain checks (`None`: no trust checks).
+    pub trust: Option<Arc<TrustStore>>,
 }
 
 struct Analyzer<'a> {
@@ -122,7 +124,12 @@ fn report(info: FlowInfo, verdict: Verdict, opts: &AnalyzeOptions) -> Connection
     let (certificates, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        cert::check_chain(&verdict.certificates, host.as_deref(), check_time)
+        cert::check_chain_with(
+            &verdict.certificates,
+            host.as_deref(),
+            check_time,
+            opts.trust.as_deref(),
+        )
     };
     let diagnosis = diagnose::diagnose(
         &verdict,

@@ -2,7 +2,7 @@
 //! directions to the session tracker until it has its verdict, then check the certificates
 //! and diagnose. The network part is [`crate::net`]; everything after it is pure.
 
-use crate::cert::{self, CertInfo, Finding};
+use crate::cert::{self, CertInfo, Finding, TrustStore};
 use crate::crypto::EphemeralKeys;
 use crate::diagnose::{self, Diagnosis};
 use crate::net::{self, ExchangeObserver, Limits, Target};
@@ -28,6 +28,8 @@ pub struct ProbeConfig {
     pub limits: Limits,
     /// Unix seconds the certificates are checked against.
     pub check_time: i64,
+    /// Trust anchors for the chain (`None`: no trust checks).
+    pub trust: Option<Arc<TrustStore>>,
 }
 
 /// Everything that crossed the wire, in order, for reports and `--pcap-out`.
@@ -200,10 +202,11 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let (certs, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        cert::check_chain(
+        cert::check_chain_with(
             &verdict.certificates,
             Some(&cfg.target.host),
             cfg.check_time,
+            cfg.trust.as_deref(),
         )
     };
     result.diagnosis = diagnose::diagnose(

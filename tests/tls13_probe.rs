@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Pki, s_server};
+use shakedown::cert::TrustStore;
 use shakedown::net::{Limits, Target};
 use shakedown::probe::{self, HelloSource, ProbeConfig, ProbeResult};
 use shakedown::session::Verdict;
@@ -12,11 +13,15 @@ use shakedown::wire::build::HelloSpec;
 
 const ALL_TLS13: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 
-fn probe_with(port: u16, spec: HelloSpec) -> ProbeResult {
+fn probe_with(pki: &Pki, port: u16, spec: HelloSpec) -> ProbeResult {
+    let mut trust = TrustStore::default();
+    let root = std::fs::read_to_string(&pki.root().cert).unwrap();
+    trust.add_pem(&root).unwrap();
     let cfg = ProbeConfig {
         target: Target::parse(&format!("localhost:{port}"), 443).unwrap(),
         hello: HelloSource::Spec(Box::new(spec)),
         limits: Limits::default(),
+        trust: Some(std::sync::Arc::new(trust)),
         check_time: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -56,18 +61,14 @@ fn each_tls13_suite_is_decrypted_and_finished_verified() {
         (0x1305, "TLS_AES_128_CCM_8_SHA256"),
     ] {
         let srv = s_server(&leaf, &["-tls1_3", "-ciphersuites", name]);
-        let r = probe_with(srv.port, tls13_spec());
+        let r = probe_with(&pki, srv.port, tls13_spec());
         let v = verdict(&r);
         assert_eq!(v.cipher, Some(suite), "{name}");
         assert_decrypted(v);
         // The certificate came from the encrypted Certificate message and was checked.
         assert_eq!(v.certificates.len(), 2, "{name}");
         assert!(r.certificates[0].subject.contains("localhost"), "{name}");
-        assert!(
-            r.diagnosis.iter().all(|d| d.cause == "untrusted_root"),
-            "{name}: {:?}",
-            r.diagnosis
-        );
+        assert!(r.diagnosis.is_empty(), "{name}: {:?}", r.diagnosis);
         assert!(r.server_went_on());
     }
 }
@@ -81,7 +82,7 @@ fn p256_key_share_is_decrypted_too() {
         key_shares: Some(vec![0x0017]),
         ..tls13_spec()
     };
-    let r = probe_with(srv.port, spec);
+    let r = probe_with(&pki, srv.port, spec);
     let v = verdict(&r);
     assert_eq!(v.group, Some(0x0017));
     assert_decrypted(v);
@@ -91,7 +92,7 @@ fn p256_key_share_is_decrypted_too() {
 fn client_certificate_required_is_seen_through_decryption() {
     let pki = Pki::new();
     let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-Verify", "1"]);
-    let r = probe_with(srv.port, tls13_spec());
+    let r = probe_with(&pki, srv.port, tls13_spec());
     let v = verdict(&r);
     assert_decrypted(v);
     assert!(v.certificate_request.is_some(), "{:#?}", v.events);
