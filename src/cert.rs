@@ -339,8 +339,8 @@ pub enum Finding {
     SelfSigned {
         subject: String,
     },
-    /// The chain ends in a self-signed root (or a certificate whose issuer no trust
-    /// anchor matches) that the trust store does not hold.
+    /// The chain ends in a self-signed root, or in a CA certificate whose issuer no
+    /// trust anchor matches; `subject` names that root.
     UntrustedRoot {
         index: usize,
         subject: String,
@@ -410,8 +410,8 @@ impl Finding {
                 format!("the server certificate ({subject}) is self-signed")
             }
             Finding::UntrustedRoot { index, subject } => format!(
-                "the chain ends at certificate {index} ({subject}), a root the trust store does \
-                 not hold"
+                "the chain leads from certificate {index} to {subject}, a root the trust store \
+                 does not hold"
             ),
             Finding::WeakKey { index, key } => format!("certificate {index} has a weak key: {key}"),
             Finding::WeakSignature { index, algorithm } => {
@@ -496,7 +496,10 @@ fn der_contents(tlv: &[u8]) -> &[u8] {
             let Some(bytes) = tlv.get(2..2 + k) else {
                 return tlv;
             };
-            (bytes.iter().fold(0usize, |a, b| a << 8 | *b as usize), 2 + k)
+            (
+                bytes.iter().fold(0usize, |a, b| a << 8 | *b as usize),
+                2 + k,
+            )
         }
         _ => return tlv,
     };
@@ -510,7 +513,11 @@ fn der_sequence(contents: &[u8]) -> Vec<u8> {
     if n < 0x80 {
         out.push(n as u8);
     } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }
@@ -594,7 +601,10 @@ enum PathEnd {
 /// Builds the path leaf → … → anchor by issuer name and signature: each step takes a
 /// certificate of the chain (in any order) that names and signs the current one.
 fn trust_path(certs: &[(usize, X509Certificate<'_>)], store: &TrustStore) -> Option<PathEnd> {
-    let (mut index, mut current) = certs.first().filter(|(i, _)| *i == 0).map(|(i, c)| (*i, c))?;
+    let (mut index, mut current) = certs
+        .first()
+        .filter(|(i, _)| *i == 0)
+        .map(|(i, c)| (*i, c))?;
     let mut used = vec![index];
     // Each step uses a new certificate: the walk ends within the chain's length.
     loop {
@@ -663,12 +673,23 @@ pub fn check_chain_with(
         PathEnd::UntrustedRoot(0) => {}
         PathEnd::UntrustedRoot(index) => findings.push(Finding::UntrustedRoot {
             index,
-            subject: info(index).map(|c| c.subject().to_string()).unwrap_or_default(),
+            subject: info(index)
+                .map(|c| c.subject().to_string())
+                .unwrap_or_default(),
         }),
         PathEnd::IssuerMissing(index) => {
             if let Some(c) = certs.iter().find(|c| {
                 info(index).is_some_and(|x| x.subject().as_raw() == c.subject_der.as_slice())
             }) {
+                // Servers leave the root out: above an intermediate, the missing issuer is
+                // a root the store does not hold.
+                if c.is_ca && index > 0 {
+                    findings.push(Finding::UntrustedRoot {
+                        index,
+                        subject: c.issuer.clone(),
+                    });
+                    return (certs, findings);
+                }
                 findings.push(Finding::IssuerMissing {
                     index,
                     issuer: c.issuer.clone(),

@@ -568,8 +568,8 @@ pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::cert::TrustSto
         let _ = store.add_pem(&text);
     }
     if let Some(path) = ca {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--ca {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
         store
             .add_pem(&text)
             .map_err(|e| format!("--ca {}: {e}", path.display()))?;

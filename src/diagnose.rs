@@ -263,7 +263,10 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
     // self-signed leaf, or a root the trust store does not hold).
     if let Some(pos) = out.iter().position(|d| d.cause == "untrusted_root")
         && let Some(f) = findings.iter().find(|f| {
-            matches!(f.cause(), "incomplete_chain" | "self_signed" | "untrusted_root")
+            matches!(
+                f.cause(),
+                "incomplete_chain" | "self_signed" | "untrusted_root"
+            )
         })
     {
         out[pos] = diagnosis(

@@ -4,14 +4,14 @@
 
 use crate::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
 use crate::cert::{self, CertInfo, Finding, TrustStore};
+use crate::crypto::KeyLog;
 use crate::diagnose::{self, Diagnosis};
 use crate::fingerprint::{self, Ja3};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
-use crate::crypto::KeyLog;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// One connection of a capture, with everything the reports show.
 #[derive(Debug)]

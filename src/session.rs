@@ -1095,8 +1095,13 @@ impl Tracker {
                     hex::encode(client_random)
                 )),
                 Some(master) => {
-                    match RecordOpener::tls12_pair(suite_id, &master, &client_random, &sh.random, etm)
-                    {
+                    match RecordOpener::tls12_pair(
+                        suite_id,
+                        &master,
+                        &client_random,
+                        &sh.random,
+                        etm,
+                    ) {
                         Ok((c, s)) => {
                             self.crypto.pending = [Some(c), Some(s)];
                             self.crypto.tls12_master = Some(master);
@@ -1108,7 +1113,11 @@ impl Tracker {
             }
         };
         if let Some(p) = problem {
-            self.event(at, Direction::ServerToClient, format!("cannot decrypt: {p}"));
+            self.event(
+                at,
+                Direction::ServerToClient,
+                format!("cannot decrypt: {p}"),
+            );
             self.decryption_problem(p);
         }
     }

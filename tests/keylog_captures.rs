@@ -24,7 +24,9 @@ fn analyze(capture: &str, keylog: Option<KeyLog>) -> Vec<ConnectionReport> {
         trust: Some(Arc::new(trust_root())),
     };
     let mut reports = Vec::new();
-    let (_, err) = pcap::analyze(file, &ReadOptions::default(), opts, &mut |r| reports.push(r));
+    let (_, err) = pcap::analyze(file, &ReadOptions::default(), opts, &mut |r| {
+        reports.push(r)
+    });
     assert!(err.is_none(), "{capture}: {err:?}");
     reports.sort_by_key(|r| r.index);
     reports
@@ -85,7 +87,12 @@ fn keylog_captures_match_the_oracle() {
         let r = &reports[n - 1];
         let got = row(r);
         let want: Vec<String> = cols[2..].iter().map(|s| s.to_string()).collect();
-        assert_eq!(got[..6], want[..6], "{line}\nevents: {:#?}", r.verdict.events);
+        assert_eq!(
+            got[..6],
+            want[..6],
+            "{line}\nevents: {:#?}",
+            r.verdict.events
+        );
         // The oracle's causes (root.pem trusted) are all named; `certificate_rejected`
         // (from a bad_certificate alert) is the only other one allowed.
         for cause in want[6].split(',').filter(|c| *c != "-") {
@@ -135,8 +142,17 @@ fn wrong_or_missing_keys_give_the_cleartext_verdict_and_a_reason() {
     );
     assert_eq!(other[0].verdict.history, clear[0].verdict.history);
     assert_eq!(other[0].verdict.outcome, clear[0].verdict.outcome);
-    let problem = other[0].verdict.decryption.clone().unwrap().problem.unwrap();
-    assert!(problem.starts_with("no TLS 1.3 handshake secrets"), "{problem}");
+    let problem = other[0]
+        .verdict
+        .decryption
+        .clone()
+        .unwrap()
+        .problem
+        .unwrap();
+    assert!(
+        problem.starts_with("no TLS 1.3 handshake secrets"),
+        "{problem}"
+    );
     // Right client random, wrong secrets: authentication fails, nothing panics.
     let text = std::fs::read_to_string(captures().join("client_cert_required_tls13.keys"))
         .unwrap()
@@ -159,5 +175,10 @@ fn wrong_or_missing_keys_give_the_cleartext_verdict_and_a_reason() {
     let (bad, _) = KeyLog::parse(&text);
     let r = analyze("tls12_success.pcap", Some(bad));
     assert!(r[0].verdict.established, "{:#?}", r[0].verdict.events);
-    assert_eq!(r[0].verdict.outcome, Outcome::Established, "{:#?}", r[0].verdict.events);
+    assert_eq!(
+        r[0].verdict.outcome,
+        Outcome::Established,
+        "{:#?}",
+        r[0].verdict.events
+    );
 }

@@ -46,7 +46,11 @@ fn assert_decrypted(v: &Verdict) {
     let d = v.decryption.as_ref().unwrap();
     assert_eq!(d.problem, None, "{:#?}", v.events);
     assert_eq!(d.server_finished_verified, Some(true), "{:#?}", v.events);
-    assert!(v.history.contains('o') && v.history.ends_with('f'), "{}", v.history);
+    assert!(
+        v.history.contains('o') && v.history.ends_with('f'),
+        "{}",
+        v.history
+    );
 }
 
 #[test]
@@ -111,7 +115,10 @@ fn client_certificate_required_is_seen_through_decryption() {
 #[test]
 fn garbage_key_share_from_a_hostile_server_is_not_a_panic() {
     // The server's key share is a point we cannot use: no keys, the cleartext verdict.
-    let shares = [vec![0u8; 36], vec![0, 0x1d, 0, 32].into_iter().chain([0u8; 32]).collect()];
+    let shares = [
+        vec![0u8; 36],
+        vec![0, 0x1d, 0, 32].into_iter().chain([0u8; 32]).collect(),
+    ];
     for ext in shares {
         assert!(shakedown::crypto::source::shared_secret(&[], &ext).is_none());
     }

@@ -64,8 +64,7 @@ impl KeyLog {
             let Some(label) = Label::parse(label) else {
                 continue;
             };
-            let random: Option<[u8; 32]> =
-                hex::decode(random).ok().and_then(|r| r.try_into().ok());
+            let random: Option<[u8; 32]> = hex::decode(random).ok().and_then(|r| r.try_into().ok());
             let secret = hex::decode(secret)
                 .ok()
                 .filter(|s| !s.is_empty() && s.len() <= MAX_SECRET);

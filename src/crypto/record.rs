@@ -95,7 +95,9 @@ enum Mode {
     /// TLS 1.2 ChaCha20-Poly1305 (RFC 7905): 12-byte IV XOR sequence number.
     Tls12XorNonce,
     /// TLS 1.1/1.2 CBC with an explicit per-record IV.
-    Tls12Cbc { encrypt_then_mac: bool },
+    Tls12Cbc {
+        encrypt_then_mac: bool,
+    },
 }
 
 /// Decrypts the records of one direction, in order.
@@ -153,9 +155,7 @@ fn bulk(cipher: &str, key: &[u8]) -> Option<Bulk> {
     Some(match cipher {
         "AES_128_GCM" => Bulk::Aes128Gcm(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
         "AES_256_GCM" => Bulk::Aes256Gcm(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
-        "CHACHA20_POLY1305" => {
-            Bulk::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?))
-        }
+        "CHACHA20_POLY1305" => Bulk::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?)),
         "AES_128_CCM" => Bulk::Aes128Ccm(Box::new(Aes128Ccm::new_from_slice(key).ok()?)),
         "AES_128_CCM_8" => Bulk::Aes128Ccm8(Box::new(Aes128Ccm8::new_from_slice(key).ok()?)),
         "AES_128_CBC" => Bulk::Aes128Cbc(Box::new(Aes128::new_from_slice(key).ok()?)),
@@ -223,9 +223,7 @@ impl RecordOpener {
         let block = HashAlg::for_suite(suite_id).prf(master_secret, "key expansion", &seed, len);
         let mut parts = Vec::new();
         let mut at = 0;
-        for n in [
-            mac_len, mac_len, k.key_len, k.key_len, k.iv_len, k.iv_len,
-        ] {
+        for n in [mac_len, mac_len, k.key_len, k.key_len, k.iv_len, k.iv_len] {
             parts.push(block[at..at + n].to_vec());
             at += n;
         }
@@ -386,7 +384,10 @@ impl RecordOpener {
             _ => return Err(OpenError::Auth),
         };
         let pad = *plain.last().ok_or(OpenError::BadPadding)? as usize;
-        if pad + 1 > plain.len() || plain[plain.len() - 1 - pad..].iter().any(|b| *b as usize != pad)
+        if pad + 1 > plain.len()
+            || plain[plain.len() - 1 - pad..]
+                .iter()
+                .any(|b| *b as usize != pad)
         {
             return Err(OpenError::BadPadding);
         }
@@ -428,10 +429,34 @@ mod tests {
             let tag = if suite_id == 0x1305 { 8 } else { 16 };
             let aad = [23, 3, 3, 0, (plain.len() + tag) as u8];
             let sealed = match &sealer {
-                Bulk::Aes128Gcm(a) => a.encrypt((&iv[..]).try_into().unwrap(), Payload { msg: &plain, aad: &aad }),
-                Bulk::ChaCha(a) => a.encrypt((&iv[..]).try_into().unwrap(), Payload { msg: &plain, aad: &aad }),
-                Bulk::Aes128Ccm(a) => a.encrypt((&iv[..]).try_into().unwrap(), Payload { msg: &plain, aad: &aad }),
-                Bulk::Aes128Ccm8(a) => a.encrypt((&iv[..]).try_into().unwrap(), Payload { msg: &plain, aad: &aad }),
+                Bulk::Aes128Gcm(a) => a.encrypt(
+                    (&iv[..]).try_into().unwrap(),
+                    Payload {
+                        msg: &plain,
+                        aad: &aad,
+                    },
+                ),
+                Bulk::ChaCha(a) => a.encrypt(
+                    (&iv[..]).try_into().unwrap(),
+                    Payload {
+                        msg: &plain,
+                        aad: &aad,
+                    },
+                ),
+                Bulk::Aes128Ccm(a) => a.encrypt(
+                    (&iv[..]).try_into().unwrap(),
+                    Payload {
+                        msg: &plain,
+                        aad: &aad,
+                    },
+                ),
+                Bulk::Aes128Ccm8(a) => a.encrypt(
+                    (&iv[..]).try_into().unwrap(),
+                    Payload {
+                        msg: &plain,
+                        aad: &aad,
+                    },
+                ),
                 _ => unreachable!(),
             }
             .unwrap();

@@ -43,13 +43,18 @@ impl KeySource for KeyLog {
 
     fn tls13_application(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets> {
         Some(TrafficSecrets {
-            client: self.get(Label::ClientTraffic0, info.client_random)?.to_vec(),
-            server: self.get(Label::ServerTraffic0, info.client_random)?.to_vec(),
+            client: self
+                .get(Label::ClientTraffic0, info.client_random)?
+                .to_vec(),
+            server: self
+                .get(Label::ServerTraffic0, info.client_random)?
+                .to_vec(),
         })
     }
 
     fn tls12_master(&self, client_random: &[u8; 32]) -> Option<Vec<u8>> {
-        self.get(Label::ClientRandom, client_random).map(<[u8]>::to_vec)
+        self.get(Label::ClientRandom, client_random)
+            .map(<[u8]>::to_vec)
     }
 }
 
