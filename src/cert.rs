@@ -668,7 +668,8 @@ pub fn check_chain_with(
     findings.retain(|f| !matches!(f, Finding::IssuerMissing { .. }));
     let info = |i: usize| parsed.iter().find(|(j, _)| *j == i).map(|(_, c)| c);
     match end {
-        PathEnd::Anchored => {}
+        // A self-signed leaf the user trusts (`--ca`) is pinned, not a problem.
+        PathEnd::Anchored => findings.retain(|f| !matches!(f, Finding::SelfSigned { .. })),
         // A self-signed leaf already has its own finding.
         PathEnd::UntrustedRoot(0) => {}
         PathEnd::UntrustedRoot(index) => findings.push(Finding::UntrustedRoot {

@@ -171,7 +171,7 @@ fn wrong_or_missing_keys_give_the_cleartext_verdict_and_a_reason() {
     // TLS 1.2 with a wrong master secret.
     let text = std::fs::read_to_string(captures().join("tls12_success.keys"))
         .unwrap()
-        .replace(|c: char| c == '0', "1");
+        .replace('0', "1");
     let (bad, _) = KeyLog::parse(&text);
     let r = analyze("tls12_success.pcap", Some(bad));
     assert!(r[0].verdict.established, "{:#?}", r[0].verdict.events);
