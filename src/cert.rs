@@ -339,6 +339,12 @@ pub enum Finding {
     SelfSigned {
         subject: String,
     },
+    /// The chain ends in a self-signed root, or in a CA certificate whose issuer no
+    /// trust anchor matches; `subject` names that root.
+    UntrustedRoot {
+        index: usize,
+        subject: String,
+    },
     WeakKey {
         index: usize,
         key: String,
@@ -364,6 +370,7 @@ impl Finding {
             Finding::ChainMisordered { .. } => "chain_misordered",
             Finding::IssuerMissing { .. } => "incomplete_chain",
             Finding::SelfSigned { .. } => "self_signed",
+            Finding::UntrustedRoot { .. } => "untrusted_root",
             Finding::WeakKey { .. } => "weak_key",
             Finding::WeakSignature { .. } => "weak_signature",
             Finding::Unparseable { .. } => "certificate_unparseable",
@@ -402,6 +409,10 @@ impl Finding {
             Finding::SelfSigned { subject } => {
                 format!("the server certificate ({subject}) is self-signed")
             }
+            Finding::UntrustedRoot { index, subject } => format!(
+                "the chain leads from certificate {index} to {subject}, a root the trust store \
+                 does not hold"
+            ),
             Finding::WeakKey { index, key } => format!("certificate {index} has a weak key: {key}"),
             Finding::WeakSignature { index, algorithm } => {
                 format!("certificate {index} is signed with {algorithm}")
@@ -465,10 +476,233 @@ fn weak_key(info: &CertInfo) -> bool {
     }
 }
 
+/// Trust anchors: subject names and public keys, as DER contents without their outer
+/// SEQUENCE header (the form webpki-roots ships them in).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustStore {
+    anchors: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The contents of a DER TLV (its value without tag and length); the input when it is not
+/// a well-formed TLV.
+fn der_contents(tlv: &[u8]) -> &[u8] {
+    let Some(&first_len) = tlv.get(1) else {
+        return tlv;
+    };
+    let (len, header) = match first_len {
+        n if n < 0x80 => (n as usize, 2),
+        0x81..=0x84 => {
+            let k = (first_len & 0x7f) as usize;
+            let Some(bytes) = tlv.get(2..2 + k) else {
+                return tlv;
+            };
+            (
+                bytes.iter().fold(0usize, |a, b| a << 8 | *b as usize),
+                2 + k,
+            )
+        }
+        _ => return tlv,
+    };
+    tlv.get(header..header + len).unwrap_or(tlv)
+}
+
+/// A SEQUENCE around `contents`.
+fn der_sequence(contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x30];
+    let n = contents.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+impl TrustStore {
+    /// The Mozilla roots as shipped by the webpki-roots crate.
+    pub fn webpki_roots() -> TrustStore {
+        TrustStore {
+            anchors: webpki_roots::TLS_SERVER_ROOTS
+                .iter()
+                .map(|a| (a.subject.to_vec(), a.subject_public_key_info.to_vec()))
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    /// Adds one DER certificate as a trust anchor.
+    pub fn add_der(&mut self, der: &[u8]) -> Result<(), String> {
+        let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+        self.anchors.push((
+            der_contents(cert.subject().as_raw()).to_vec(),
+            der_contents(cert.public_key().raw).to_vec(),
+        ));
+        Ok(())
+    }
+
+    /// Adds every certificate of a PEM bundle (the text of a CA file); returns how many.
+    pub fn add_pem(&mut self, pem_text: &str) -> Result<usize, String> {
+        let mut n = 0;
+        for pem in x509_parser::pem::Pem::iter_from_buffer(pem_text.as_bytes()) {
+            let pem = pem.map_err(|e| format!("PEM: {e}"))?;
+            if pem.label == "CERTIFICATE" || pem.label == "TRUSTED CERTIFICATE" {
+                self.add_der(&pem.contents)
+                    .map_err(|e| format!("certificate {}: {e}", n + 1))?;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Err("no PEM certificate found".into());
+        }
+        Ok(n)
+    }
+
+    pub fn extend(&mut self, other: TrustStore) {
+        self.anchors.extend(other.anchors);
+    }
+
+    /// Whether a trust anchor named `issuer` (full DER name) signed `cert`.
+    fn anchors(&self, cert: &X509Certificate<'_>) -> bool {
+        let issuer = der_contents(cert.issuer().as_raw());
+        self.anchors.iter().any(|(subject, spki)| {
+            subject.as_slice() == issuer && {
+                let der = der_sequence(spki);
+                x509_parser::x509::SubjectPublicKeyInfo::from_der(&der)
+                    .is_ok_and(|(_, key)| cert.verify_signature(Some(&key)).is_ok())
+            }
+        })
+    }
+}
+
+/// Where the path from the leaf up through the chain ends.
+#[derive(Debug, PartialEq, Eq)]
+enum PathEnd {
+    Anchored,
+    /// At a self-signed certificate that is no anchor.
+    UntrustedRoot(usize),
+    /// At a certificate whose issuer is neither in the chain nor an anchor.
+    IssuerMissing(usize),
+}
+
+/// Builds the path leaf → … → anchor by issuer name and signature: each step takes a
+/// certificate of the chain (in any order) that names and signs the current one.
+fn trust_path(certs: &[(usize, X509Certificate<'_>)], store: &TrustStore) -> Option<PathEnd> {
+    let (mut index, mut current) = certs
+        .first()
+        .filter(|(i, _)| *i == 0)
+        .map(|(i, c)| (*i, c))?;
+    let mut used = vec![index];
+    // Each step uses a new certificate: the walk ends within the chain's length.
+    loop {
+        if store.anchors(current) {
+            return Some(PathEnd::Anchored);
+        }
+        if current.subject().as_raw() == current.issuer().as_raw()
+            && current.verify_signature(None).is_ok()
+        {
+            return Some(PathEnd::UntrustedRoot(index));
+        }
+        let next = certs.iter().find(|(i, c)| {
+            !used.contains(i)
+                && c.subject().as_raw() == current.issuer().as_raw()
+                && current.verify_signature(Some(c.public_key())).is_ok()
+        });
+        match next {
+            Some((i, c)) => {
+                used.push(*i);
+                index = *i;
+                current = c;
+            }
+            None => return Some(PathEnd::IssuerMissing(index)),
+        }
+    }
+}
+
 /// Checks a chain as sent by a server, leaf first, as of `now_unix`. Returns the parsed
 /// certificates (unparseable ones left out; finding indexes always refer to positions in
-/// `chain_der`) and the findings.
+/// `chain_der`) and the findings. Without a trust store nothing can be said about roots.
 pub fn check_chain(
+    chain_der: &[Vec<u8>],
+    host: Option<&str>,
+    now_unix: i64,
+) -> (Vec<CertInfo>, Vec<Finding>) {
+    check_chain_with(chain_der, host, now_unix, None)
+}
+
+/// [`check_chain`] plus trust: the path from the leaf to an anchor of `trust`, by issuer
+/// name and verified signatures. An issuer that is an anchor is not missing; a chain
+/// ending in a root the store does not hold is [`Finding::UntrustedRoot`].
+pub fn check_chain_with(
+    chain_der: &[Vec<u8>],
+    host: Option<&str>,
+    now_unix: i64,
+    trust: Option<&TrustStore>,
+) -> (Vec<CertInfo>, Vec<Finding>) {
+    let (certs, mut findings) = check_chain_untrusted(chain_der, host, now_unix);
+    let Some(store) = trust else {
+        return (certs, findings);
+    };
+    let parsed: Vec<(usize, X509Certificate<'_>)> = chain_der
+        .iter()
+        .enumerate()
+        .filter_map(|(i, der)| X509Certificate::from_der(der).ok().map(|(_, c)| (i, c)))
+        .collect();
+    let Some(end) = trust_path(&parsed, store) else {
+        return (certs, findings);
+    };
+    // The path decides what is missing: drop the name-only guesses.
+    findings.retain(|f| !matches!(f, Finding::IssuerMissing { .. }));
+    let info = |i: usize| parsed.iter().find(|(j, _)| *j == i).map(|(_, c)| c);
+    match end {
+        // A self-signed leaf the user trusts (`--ca`) is pinned, not a problem.
+        PathEnd::Anchored => findings.retain(|f| !matches!(f, Finding::SelfSigned { .. })),
+        // A self-signed leaf already has its own finding.
+        PathEnd::UntrustedRoot(0) => {}
+        PathEnd::UntrustedRoot(index) => findings.push(Finding::UntrustedRoot {
+            index,
+            subject: info(index)
+                .map(|c| c.subject().to_string())
+                .unwrap_or_default(),
+        }),
+        PathEnd::IssuerMissing(index) => {
+            if let Some(c) = certs.iter().find(|c| {
+                info(index).is_some_and(|x| x.subject().as_raw() == c.subject_der.as_slice())
+            }) {
+                // Servers leave the root out: above an intermediate, the missing issuer is
+                // a root the store does not hold.
+                if c.is_ca && index > 0 {
+                    findings.push(Finding::UntrustedRoot {
+                        index,
+                        subject: c.issuer.clone(),
+                    });
+                    return (certs, findings);
+                }
+                findings.push(Finding::IssuerMissing {
+                    index,
+                    issuer: c.issuer.clone(),
+                    aia: c.aia_ca_issuers.first().cloned(),
+                });
+            }
+        }
+    }
+    (certs, findings)
+}
+
+fn check_chain_untrusted(
     chain_der: &[Vec<u8>],
     host: Option<&str>,
     now_unix: i64,

@@ -235,12 +235,9 @@ pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
         Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
         None => now_unix(),
     };
-    if a.ca.is_some() {
-        return Err(
-            "--ca is not supported yet: trust-store checks come with the certificate issue".into(),
-        );
-    }
+    let trust = trust_store(a.ca.as_deref())?;
     Ok(ProbeConfig {
+        trust: Some(std::sync::Arc::new(trust)),
         target,
         hello: a.hello.to_source()?,
         limits: Limits {
@@ -568,4 +565,25 @@ fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
         out.extend_from_slice(part);
     }
     (out, sender(message[0]))
+}
+
+/// The system's CA bundle (Debian/Ubuntu path), used when present.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Trust anchors for certificate checks: the Mozilla roots (webpki-roots), the system
+/// bundle when present, and the PEM certificates of `--ca FILE`.
+pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::cert::TrustStore, String> {
+    let mut store = crate::cert::TrustStore::webpki_roots();
+    if let Ok(text) = std::fs::read_to_string(SYSTEM_CA_BUNDLE) {
+        // A broken system bundle is not the user's input: use what parses of it.
+        let _ = store.add_pem(&text);
+    }
+    if let Some(path) = ca {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
+        store
+            .add_pem(&text)
+            .map_err(|e| format!("--ca {}: {e}", path.display()))?;
+    }
+    Ok(store)
 }

@@ -248,7 +248,9 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         _ => {}
     }
 
+    // A client that answered the request and finished the handshake had what it took.
     if verdict.certificate_request.is_some()
+        && !verdict.established
         && !out.iter().any(|d| d.cause == "client_certificate_required")
     {
         out.push(diagnosis(
@@ -257,6 +259,21 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         ));
     }
 
+    // unknown_ca says only "not trusted": the chain says why (a missing intermediate, a
+    // self-signed leaf, or a root the trust store does not hold).
+    if let Some(pos) = out.iter().position(|d| d.cause == "untrusted_root")
+        && let Some(f) = findings.iter().find(|f| {
+            matches!(
+                f.cause(),
+                "incomplete_chain" | "self_signed" | "untrusted_root"
+            )
+        })
+    {
+        out[pos] = diagnosis(
+            f.cause(),
+            format!("{} (the client answered unknown_ca)", f.detail()),
+        );
+    }
     for f in findings {
         let cause = f.cause();
         if !out.iter().any(|d| d.cause == cause) {

@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod cert;
 pub mod cli;
+pub mod crypto;
 pub mod datetime;
 pub mod diagnose;
 pub mod diff;

@@ -3,13 +3,15 @@
 //! out through a callback, so memory holds only the flows still open.
 
 use crate::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
-use crate::cert::{self, CertInfo, Finding};
+use crate::cert::{self, CertInfo, Finding, TrustStore};
+use crate::crypto::KeyLog;
 use crate::diagnose::{self, Diagnosis};
 use crate::fingerprint::{self, Ja3};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// One connection of a capture, with everything the reports show.
 #[derive(Debug)]
@@ -37,11 +39,15 @@ impl ConnectionReport {
     }
 }
 
-/// What to check certificates against.
-#[derive(Debug, Clone, Copy)]
+/// What to check certificates against, and the keys to decrypt with.
+#[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
     /// Unix seconds; `None`: as of the connection's own time in the capture.
     pub check_time: Option<i64>,
+    /// NSS key log secrets (`--keylog`): encrypted handshakes and alerts are decrypted.
+    pub keylog: Option<Arc<KeyLog>>,
+    /// Trust anchors for chain checks (`None`: no trust checks).
+    pub trust: Option<Arc<TrustStore>>,
 }
 
 struct Analyzer<'a> {
@@ -65,7 +71,11 @@ fn is_tls(v: &Verdict) -> bool {
 
 impl FlowSink for Analyzer<'_> {
     fn flow_start(&mut self, info: &FlowInfo) {
-        self.flows.insert(info.id, (info.clone(), Tracker::new()));
+        let tracker = match &self.opts.keylog {
+            Some(k) => Tracker::with_keys(k.clone()),
+            None => Tracker::new(),
+        };
+        self.flows.insert(info.id, (info.clone(), tracker));
     }
 
     fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], at: Micros) {
@@ -89,17 +99,20 @@ impl FlowSink for Analyzer<'_> {
             self.non_tls_flows += 1;
             return;
         }
-        (self.emit)(report(info, verdict, self.opts));
+        (self.emit)(report(info, verdict, &self.opts));
     }
 
     fn wants_data(&self, id: FlowId) -> bool {
-        self.flows
-            .get(&id)
-            .is_some_and(|(_, t)| !settled(t.verdict()))
+        // With keys, an established connection is read on: its encrypted alerts and
+        // session tickets are part of what the keys show.
+        self.flows.get(&id).is_some_and(|(_, t)| {
+            let v = t.verdict();
+            !settled(v) || (t.decrypting() && v.established)
+        })
     }
 }
 
-fn report(info: FlowInfo, verdict: Verdict, opts: AnalyzeOptions) -> ConnectionReport {
+fn report(info: FlowInfo, verdict: Verdict, opts: &AnalyzeOptions) -> ConnectionReport {
     let ja3 = verdict.client_hello.as_ref().map(fingerprint::ja3);
     let ja4 = verdict.client_hello.as_ref().map(fingerprint::ja4);
     let ja3s = verdict
@@ -111,7 +124,12 @@ fn report(info: FlowInfo, verdict: Verdict, opts: AnalyzeOptions) -> ConnectionR
     let (certificates, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        cert::check_chain(&verdict.certificates, host.as_deref(), check_time)
+        cert::check_chain_with(
+            &verdict.certificates,
+            host.as_deref(),
+            check_time,
+            opts.trust.as_deref(),
+        )
     };
     let diagnosis = diagnose::diagnose(
         &verdict,

@@ -2,7 +2,8 @@
 //! directions to the session tracker until it has its verdict, then check the certificates
 //! and diagnose. The network part is [`crate::net`]; everything after it is pure.
 
-use crate::cert::{self, CertInfo, Finding};
+use crate::cert::{self, CertInfo, Finding, TrustStore};
+use crate::crypto::EphemeralKeys;
 use crate::diagnose::{self, Diagnosis};
 use crate::net::{self, ExchangeObserver, Limits, Target};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
@@ -10,6 +11,7 @@ use crate::wire::build::{self, BuiltHello, HelloSpec};
 use crate::wire::hello::ClientHello;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What to send: a hello built from options, or exact bytes.
@@ -26,6 +28,8 @@ pub struct ProbeConfig {
     pub limits: Limits,
     /// Unix seconds the certificates are checked against.
     pub check_time: i64,
+    /// Trust anchors for the chain (`None`: no trust checks).
+    pub trust: Option<Arc<TrustStore>>,
 }
 
 /// Everything that crossed the wire, in order, for reports and `--pcap-out`.
@@ -171,8 +175,16 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     result.local = Some(conn.local);
     result.peer = Some(conn.peer);
     result.timings.connect = conn.connect_time;
+    // With our own key shares the tracker completes the TLS 1.3 key exchange and reads the
+    // server's encrypted flight (certificates, CertificateRequest, Finished).
+    let tracker = match &result.built {
+        Some(b) if !b.secrets.is_empty() => {
+            Tracker::with_keys(Arc::new(EphemeralKeys::new(b.secrets.clone())))
+        }
+        _ => Tracker::new(),
+    };
     let mut rec = Recorder {
-        tracker: Tracker::new(),
+        tracker,
         transcript: Transcript::default(),
     };
     let sent_at = conn.start.elapsed();
@@ -190,10 +202,11 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let (certs, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        cert::check_chain(
+        cert::check_chain_with(
             &verdict.certificates,
             Some(&cfg.target.host),
             cfg.check_time,
+            cfg.trust.as_deref(),
         )
     };
     result.diagnosis = diagnose::diagnose(

@@ -5,6 +5,8 @@
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
 
+use crate::crypto::schedule::{self, TrafficSecrets};
+use crate::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
 use crate::wire::record::{
     ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
 };
@@ -15,6 +17,7 @@ use crate::wire::server::{
 };
 use crate::wire::sslv2::Sslv2ServerHello;
 use crate::wire::{ClientHello, ProtocolVersion};
+use std::sync::Arc;
 
 /// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
 pub type Micros = u64;
@@ -111,6 +114,12 @@ const SNIFF_BYTES: usize = 128;
 /// inner content type, 16 bytes of AEAD tag (no padding, as common stacks send it).
 const TLS13_ALERT_RECORD_LEN: usize = 19;
 const TLS13: u16 = 0x0304;
+/// Handshake bytes kept for transcript hashes when decrypting; a longer handshake is not
+/// verified (its Finished cannot be checked, keys derived later are not asked for).
+const MAX_TRANSCRIPT: usize = 1 << 20;
+const EXT_ENCRYPT_THEN_MAC: u16 = 22;
+const EXT_STATUS_REQUEST: u16 = 5;
+const EXT_SCT: u16 = 18;
 
 /// One step of the human-readable timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +154,18 @@ pub struct Diverged {
     pub after: String,
     /// "alert handshake_failure", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
     pub event: String,
+}
+
+/// What decryption (with a [`KeySource`]) achieved on this connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decryption {
+    /// Records opened with keys, both directions.
+    pub records: usize,
+    /// The server's Finished carried the verify_data the keys predict: the keys are right.
+    pub server_finished_verified: Option<bool>,
+    pub client_finished_verified: Option<bool>,
+    /// Why (part of) the connection could not be decrypted.
+    pub problem: Option<String>,
 }
 
 /// Everything the tracker concluded about one connection.
@@ -189,6 +210,8 @@ pub struct Verdict {
     pub server_encrypted_records: usize,
     pub first_at: Option<Micros>,
     pub decided_at: Option<Micros>,
+    /// Set when the tracker had a key source.
+    pub decryption: Option<Decryption>,
 }
 
 impl Default for Verdict {
@@ -220,6 +243,7 @@ impl Default for Verdict {
             server_encrypted_records: 0,
             first_at: None,
             decided_at: None,
+            decryption: None,
         }
     }
 }
@@ -315,6 +339,26 @@ pub struct Tracker {
     client_hello_wire: Vec<u8>,
     client_hellos: usize,
     events_dropped: usize,
+    keys: Option<Arc<dyn KeySource>>,
+    crypto: CryptoState,
+}
+
+/// Decryption state, used only with a key source.
+#[derive(Debug, Default)]
+struct CryptoState {
+    /// Handshake messages in order (header + body), for transcript hashes.
+    transcript: Vec<u8>,
+    transcript_overflow: bool,
+    hash: Option<HashAlg>,
+    /// Per direction: the opener in use.
+    openers: [Option<RecordOpener>; 2],
+    /// TLS 1.2: openers installed at each side's ChangeCipherSpec. TLS 1.3: the client's
+    /// application opener, installed after its Finished.
+    pending: [Option<RecordOpener>; 2],
+    tls13_handshake: Option<TrafficSecrets>,
+    tls12_master: Option<Vec<u8>>,
+    /// TLS 1.3: the server sent a record after the client's Finished.
+    server_spoke_after_client_finished: bool,
 }
 
 impl Default for Tracker {
@@ -338,11 +382,32 @@ impl Tracker {
             client_hello_wire: Vec::new(),
             client_hellos: 0,
             events_dropped: 0,
+            keys: None,
+            crypto: CryptoState::default(),
         }
+    }
+
+    /// A tracker that decrypts what it can with secrets from `keys` (a key log, or a
+    /// probe's own key shares): encrypted handshake messages and alerts then take part in
+    /// the verdict like cleartext ones.
+    pub fn with_keys(keys: Arc<dyn KeySource>) -> Self {
+        let mut t = Tracker::new();
+        t.keys = Some(keys);
+        t.v.decryption = Some(Decryption::default());
+        t
     }
 
     pub fn verdict(&self) -> &Verdict {
         &self.v
+    }
+
+    /// Keys are in use (or ready for a ChangeCipherSpec) in at least one direction.
+    pub fn decrypting(&self) -> bool {
+        self.crypto
+            .openers
+            .iter()
+            .chain(&self.crypto.pending)
+            .any(Option::is_some)
     }
 
     /// A live probe may stop reading: the server's flight is complete (ServerHelloDone; a
@@ -571,6 +636,21 @@ impl Tracker {
         // TLS 1.3 ciphertext always has the outer type application_data: an alert record
         // there is plaintext (a peer that could not derive keys).
         if self.sides[i].encrypted && (!self.tls13 || ct == ContentType::ApplicationData) {
+            if let Some(opener) = self.crypto.openers[i].as_mut() {
+                match opener.open(ct.to_u8(), rec.header.version, &rec.payload) {
+                    Ok(opened) => {
+                        self.on_decrypted(dir, opened.content_type, &opened.data, at);
+                        return;
+                    }
+                    Err(e) => {
+                        self.crypto.openers[i] = None;
+                        self.crypto.pending[i] = None;
+                        let what = format!("{} record not decrypted: {e}", dir.peer());
+                        self.decryption_problem(what.clone());
+                        self.event(at, dir, what);
+                    }
+                }
+            }
             self.on_encrypted(dir, ct, len, at);
             return;
         }
@@ -594,7 +674,7 @@ impl Tracker {
                 }
             }
             ContentType::Alert => match Alert::decode(&rec.payload) {
-                Ok(alert) => self.on_alert(dir, alert, at),
+                Ok(alert) => self.on_alert(dir, alert, at, false),
                 Err(e) => self.fail(dir, at, format!("alert record: {e}")),
             },
             ContentType::ApplicationData => {
@@ -623,6 +703,7 @@ impl Tracker {
             self.event(at, dir, "ChangeCipherSpec".into());
             self.sides[i].ccs = true;
             self.sides[i].encrypted = true;
+            self.crypto.openers[i] = self.crypto.pending[i].take();
         }
     }
 
@@ -741,10 +822,22 @@ impl Tracker {
         }
     }
 
-    fn on_alert(&mut self, dir: Direction, alert: Alert, at: Micros) {
+    fn on_alert(&mut self, dir: Direction, alert: Alert, at: Micros, encrypted: bool) {
         self.letter(dir, 'l');
+        // TLS 1.3: the client is done after its Finished, the server is not; a fatal alert
+        // the server sends before anything else means it refused the client's flight.
+        if encrypted
+            && self.tls13
+            && self.v.established
+            && dir == Direction::ServerToClient
+            && alert.is_fatal()
+            && !self.crypto.server_spoke_after_client_finished
+        {
+            self.v.established = false;
+        }
         let what = format!(
-            "Alert {} {} ({})",
+            "{}Alert {} {} ({})",
+            if encrypted { "encrypted " } else { "" },
             alert.level_name(),
             alert_name(alert.description),
             alert.description
@@ -754,7 +847,7 @@ impl Tracker {
             from: dir,
             alert,
             at,
-            encrypted: false,
+            encrypted,
         };
         // A warning other than close_notify (e.g. unrecognized_name) lets the handshake go
         // on; fatal alerts and close_notify before the end of the handshake stop it.
@@ -789,6 +882,15 @@ impl Tracker {
         let letter = match msg {
             HandshakeMessage::HelloRetryRequest(_) => 'j',
             _ => history_letter(raw.typ),
+        };
+        // The message as it enters the transcript hash: header and body.
+        let wire = if self.keys.is_some() {
+            let mut w = vec![raw.typ];
+            w.extend_from_slice(&(raw.body.len() as u32).to_be_bytes()[1..]);
+            w.extend_from_slice(&raw.body);
+            w
+        } else {
+            Vec::new()
         };
         self.letter(dir, letter);
         self.last_step = Some(msg.name().to_string());
@@ -833,6 +935,9 @@ impl Tracker {
                 );
                 self.v.server_hello = Some(sh);
                 self.progress(Outcome::ServerHello);
+                if self.keys.is_some() {
+                    self.keys_at_server_hello(&wire, at);
+                }
                 what
             }
             HandshakeMessage::HelloRetryRequest(hrr) => {
@@ -840,6 +945,14 @@ impl Tracker {
                 self.v.cipher = Some(hrr.cipher_suite);
                 self.tls13 = true;
                 let group = hrr.key_share_group();
+                if self.keys.is_some() {
+                    // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
+                    let hash = HashAlg::for_suite(hrr.cipher_suite);
+                    let digest = hash.hash(&self.crypto.transcript);
+                    let mut t = vec![254, 0, 0, digest.len() as u8];
+                    t.extend_from_slice(&digest);
+                    self.crypto.transcript = t;
+                }
                 self.v.hello_retry_request = Some(hrr);
                 self.progress(Outcome::HelloRetryRequest);
                 self.decide(at);
@@ -850,10 +963,22 @@ impl Tracker {
             }
             HandshakeMessage::Certificate(c) => {
                 let n = c.chain.len();
+                // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
+                let mut extras = String::new();
+                if let Some(leaf) = c.entry_extensions.first() {
+                    for (typ, what) in [(EXT_STATUS_REQUEST, "OCSP status"), (EXT_SCT, "SCTs")] {
+                        if leaf.iter().any(|e| e.typ == typ) {
+                            extras.push_str(&format!(", leaf with {what}"));
+                        }
+                    }
+                }
                 if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
                     self.v.certificates = c.chain;
                 }
-                format!("Certificate ({n} cert{})", if n == 1 { "" } else { "s" })
+                format!(
+                    "Certificate ({n} cert{}{extras})",
+                    if n == 1 { "" } else { "s" }
+                )
             }
             HandshakeMessage::ServerKeyExchange(ske) => {
                 let what = match &ske {
@@ -881,12 +1006,245 @@ impl Tracker {
                 }
                 "ServerHelloDone".into()
             }
+            HandshakeMessage::Finished { verify_data } => {
+                let what = self.on_finished(dir, &verify_data, &wire);
+                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                    self.establish(at);
+                }
+                what
+            }
             HandshakeMessage::Unknown { typ, len } => {
                 format!("handshake message of type {typ} ({len} bytes)")
             }
             other => other.name().to_string(),
         };
         self.event(at, dir, what);
+        if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {
+            self.append_transcript(&wire);
+        }
+    }
+
+    fn append_transcript(&mut self, wire: &[u8]) {
+        let c = &mut self.crypto;
+        if c.transcript.len() + wire.len() > MAX_TRANSCRIPT {
+            c.transcript_overflow = true;
+        }
+        if !c.transcript_overflow {
+            c.transcript.extend_from_slice(wire);
+        }
+    }
+
+    /// The transcript hash including `also` (a message not yet appended).
+    fn transcript_hash(&self, hash: HashAlg, also: &[u8]) -> Option<Vec<u8>> {
+        if self.crypto.transcript_overflow {
+            return None;
+        }
+        Some(hash.hash(&[&self.crypto.transcript[..], also].concat()))
+    }
+
+    fn decryption_problem(&mut self, what: String) {
+        if let Some(d) = self.v.decryption.as_mut() {
+            d.problem.get_or_insert(what);
+        }
+    }
+
+    /// Asks the key source for this connection's secrets once the ServerHello is known,
+    /// and prepares the record openers.
+    fn keys_at_server_hello(&mut self, sh_wire: &[u8], at: Micros) {
+        let (Some(keys), Some(ch), Some(sh)) = (
+            self.keys.clone(),
+            self.v.client_hello.as_ref(),
+            self.v.server_hello.as_ref(),
+        ) else {
+            return;
+        };
+        let suite_id = sh.cipher_suite;
+        let hash = HashAlg::for_suite(suite_id);
+        self.crypto.hash = Some(hash);
+        let client_random = ch.random;
+        let problem = if self.tls13 {
+            let Some(th) = self.transcript_hash(hash, sh_wire) else {
+                self.decryption_problem("handshake too long to hash".into());
+                return;
+            };
+            let info = HandshakeInfo {
+                client_random: &client_random,
+                server_hello: sh,
+                hash,
+                transcript_hash: &th,
+            };
+            match keys.tls13_handshake(&info) {
+                None => Some(format!(
+                    "no TLS 1.3 handshake secrets for client random {}",
+                    hex::encode(client_random)
+                )),
+                Some(secrets) => match (
+                    RecordOpener::tls13(suite_id, &secrets.client),
+                    RecordOpener::tls13(suite_id, &secrets.server),
+                ) {
+                    (Ok(c), Ok(s)) => {
+                        self.crypto.openers = [Some(c), Some(s)];
+                        self.crypto.tls13_handshake = Some(secrets);
+                        None
+                    }
+                    (Err(e), _) | (_, Err(e)) => Some(e.to_string()),
+                },
+            }
+        } else {
+            let etm = sh.ext(EXT_ENCRYPT_THEN_MAC).is_some();
+            match keys.tls12_master(&client_random) {
+                None => Some(format!(
+                    "no master secret (CLIENT_RANDOM) for client random {}",
+                    hex::encode(client_random)
+                )),
+                Some(master) => {
+                    match RecordOpener::tls12_pair(
+                        suite_id,
+                        &master,
+                        &client_random,
+                        &sh.random,
+                        etm,
+                    ) {
+                        Ok((c, s)) => {
+                            self.crypto.pending = [Some(c), Some(s)];
+                            self.crypto.tls12_master = Some(master);
+                            None
+                        }
+                        Err(e) => Some(e.to_string()),
+                    }
+                }
+            }
+        };
+        if let Some(p) = problem {
+            self.event(
+                at,
+                Direction::ServerToClient,
+                format!("cannot decrypt: {p}"),
+            );
+            self.decryption_problem(p);
+        }
+    }
+
+    /// Checks a Finished against the keys, and in TLS 1.3 moves that direction to its
+    /// application keys. Returns the event text.
+    fn on_finished(&mut self, dir: Direction, verify_data: &[u8], wire: &[u8]) -> String {
+        let i = dir.index();
+        self.sides[i].finished = true;
+        let Some(hash) = self.crypto.hash else {
+            return "Finished".into();
+        };
+        let expected = if self.tls13 {
+            let secret = self.crypto.tls13_handshake.as_ref().map(|s| match dir {
+                Direction::ClientToServer => s.client.clone(),
+                Direction::ServerToClient => s.server.clone(),
+            });
+            secret
+                .zip(self.transcript_hash(hash, &[]))
+                .map(|(secret, th)| schedule::tls13_finished(hash, &secret, &th))
+        } else {
+            let label = match dir {
+                Direction::ClientToServer => "client finished",
+                Direction::ServerToClient => "server finished",
+            };
+            self.crypto
+                .tls12_master
+                .clone()
+                .zip(self.transcript_hash(hash, &[]))
+                .map(|(m, th)| hash.prf(&m, label, &th, 12))
+        };
+        if self.tls13 {
+            self.tls13_application_keys(dir, wire, hash);
+        }
+        let Some(expected) = expected else {
+            return "Finished".into();
+        };
+        let ok = expected == verify_data;
+        if let Some(d) = self.v.decryption.as_mut() {
+            match dir {
+                Direction::ClientToServer => d.client_finished_verified = Some(ok),
+                Direction::ServerToClient => d.server_finished_verified = Some(ok),
+            }
+        }
+        if ok {
+            "Finished (verified)".into()
+        } else {
+            "Finished (verify_data does not match the keys)".into()
+        }
+    }
+
+    /// TLS 1.3: after the server's Finished the application secrets are known; each
+    /// direction switches to them after its own Finished.
+    fn tls13_application_keys(&mut self, dir: Direction, wire: &[u8], hash: HashAlg) {
+        let suite_id = self.v.cipher.unwrap_or(0);
+        match dir {
+            Direction::ServerToClient => {
+                let secrets = match (
+                    self.keys.clone(),
+                    self.v.client_hello.as_ref(),
+                    self.v.server_hello.as_ref(),
+                    self.transcript_hash(hash, wire),
+                ) {
+                    (Some(keys), Some(ch), Some(sh), Some(th)) => {
+                        keys.tls13_application(&HandshakeInfo {
+                            client_random: &ch.random,
+                            server_hello: sh,
+                            hash,
+                            transcript_hash: &th,
+                        })
+                    }
+                    _ => None,
+                };
+                let openers = secrets.map(|s| {
+                    (
+                        RecordOpener::tls13(suite_id, &s.client).ok(),
+                        RecordOpener::tls13(suite_id, &s.server).ok(),
+                    )
+                });
+                let (c, s) = openers.unwrap_or((None, None));
+                self.crypto.pending[0] = c;
+                self.crypto.openers[1] = s;
+            }
+            Direction::ClientToServer => {
+                self.crypto.openers[0] = self.crypto.pending[0].take();
+            }
+        }
+    }
+
+    /// A record opened with keys: its real content goes where cleartext would.
+    fn on_decrypted(&mut self, dir: Direction, content_type: u8, data: &[u8], at: Micros) {
+        let i = dir.index();
+        if let Some(d) = self.v.decryption.as_mut() {
+            d.records += 1;
+        }
+        let client_finished = self.sides[0].finished;
+        match ContentType::from_u8(content_type) {
+            ContentType::Handshake => {
+                if let Err(e) = self.sides[i].joiner.push(data) {
+                    self.sides[i].stopped = true;
+                    self.fail(dir, at, e.to_string());
+                    return;
+                }
+                while let Some(raw) = self.sides[i].joiner.next_message() {
+                    self.on_message(dir, raw, at);
+                }
+            }
+            ContentType::Alert => match Alert::decode(data) {
+                Ok(alert) => self.on_alert(dir, alert, at, true),
+                Err(e) => self.fail(dir, at, format!("decrypted alert: {e}")),
+            },
+            ContentType::ApplicationData => {
+                let n = data.len();
+                self.event(at, dir, format!("application data ({n} bytes, decrypted)"));
+            }
+            other => {
+                self.letter(dir, 'q');
+                let t = other.to_u8();
+                self.event(at, dir, format!("decrypted record of type {t}"));
+            }
+        }
+        if dir == Direction::ServerToClient && client_finished {
+            self.crypto.server_spoke_after_client_finished = true;
+        }
     }
 
     fn report_truncation(&mut self, dir: Direction, at: Micros) {
@@ -980,12 +1338,18 @@ impl Tracker {
 
     fn check_decided(&mut self, at: Micros) {
         let server_ccs_tls12 = !self.tls13 && self.sides[1].ccs;
+        // Decrypting TLS 1.3: the server's flight ends with its Finished.
+        let tls13_flight_done = if self.crypto.openers[1].is_some() {
+            self.sides[1].finished
+        } else {
+            self.tls13_flight_read
+        };
         if self.concluded
             || self.v.established
             || self.v.error.is_some()
             || self.server_hello_done
             || server_ccs_tls12
-            || self.tls13_flight_read
+            || tls13_flight_done
         {
             self.decide(at);
         }

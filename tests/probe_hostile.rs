@@ -21,6 +21,7 @@ fn run(addr: SocketAddr, read_timeout: Duration) -> (ProbeResult, Duration) {
             max_bytes: 256 * 1024,
         },
         check_time: 0,
+        trust: None,
     };
     let start = Instant::now();
     let r = probe::run(&cfg);

@@ -1,0 +1,145 @@
+//! Where a tracker's keys come from. The [`crate::session::Tracker`] stays sans-IO: it asks
+//! a [`KeySource`] for secrets when the handshake reaches the point that needs them. A key
+//! log answers from what a client wrote down; a probe answers from its own ephemeral key
+//! shares ([`EphemeralKeys`]), completing the (EC)DHE exchange itself.
+
+use super::keylog::{KeyLog, Label};
+use super::schedule::{self, HashAlg, TrafficSecrets};
+use crate::wire::build::KeyShareSecret;
+use crate::wire::server::ServerHello;
+use std::sync::Mutex;
+
+/// What a key source may need to know about the handshake so far.
+#[derive(Debug, Clone, Copy)]
+pub struct HandshakeInfo<'a> {
+    pub client_random: &'a [u8; 32],
+    pub server_hello: &'a ServerHello,
+    pub hash: HashAlg,
+    /// TLS 1.3: the transcript hash up to the ServerHello (handshake secrets) or up to
+    /// the server's Finished (application secrets).
+    pub transcript_hash: &'a [u8],
+}
+
+pub trait KeySource: std::fmt::Debug + Send + Sync {
+    /// TLS 1.3 handshake traffic secrets.
+    fn tls13_handshake(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets>;
+    /// TLS 1.3 first application traffic secrets.
+    fn tls13_application(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets>;
+    /// TLS ≤ 1.2 master secret.
+    fn tls12_master(&self, client_random: &[u8; 32]) -> Option<Vec<u8>>;
+}
+
+impl KeySource for KeyLog {
+    fn tls13_handshake(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets> {
+        Some(TrafficSecrets {
+            client: self
+                .get(Label::ClientHandshakeTraffic, info.client_random)?
+                .to_vec(),
+            server: self
+                .get(Label::ServerHandshakeTraffic, info.client_random)?
+                .to_vec(),
+        })
+    }
+
+    fn tls13_application(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets> {
+        Some(TrafficSecrets {
+            client: self
+                .get(Label::ClientTraffic0, info.client_random)?
+                .to_vec(),
+            server: self
+                .get(Label::ServerTraffic0, info.client_random)?
+                .to_vec(),
+        })
+    }
+
+    fn tls12_master(&self, client_random: &[u8; 32]) -> Option<Vec<u8>> {
+        self.get(Label::ClientRandom, client_random)
+            .map(<[u8]>::to_vec)
+    }
+}
+
+/// The private halves of the key shares a probe sent: with the server's key share they
+/// give the TLS 1.3 handshake secrets (no PSK).
+#[derive(Default)]
+pub struct EphemeralKeys {
+    shares: Vec<KeyShareSecret>,
+    /// The handshake secret, kept to derive the application secrets later.
+    handshake_secret: Mutex<Option<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for EphemeralKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EphemeralKeys({} shares)", self.shares.len())
+    }
+}
+
+impl EphemeralKeys {
+    pub fn new(shares: Vec<KeyShareSecret>) -> Self {
+        EphemeralKeys {
+            shares,
+            handshake_secret: Mutex::new(None),
+        }
+    }
+
+    /// Adds the shares of a second ClientHello (after a HelloRetryRequest).
+    pub fn add(&mut self, shares: Vec<KeyShareSecret>) {
+        self.shares.extend(shares);
+    }
+}
+
+/// The (EC)DHE shared secret of one of our shares and the server's key_share extension
+/// data (group, length, key_exchange).
+pub fn shared_secret(shares: &[KeyShareSecret], key_share_ext: &[u8]) -> Option<Vec<u8>> {
+    let [g0, g1, l0, l1, public @ ..] = key_share_ext else {
+        return None;
+    };
+    let group = u16::from_be_bytes([*g0, *g1]);
+    if public.len() != u16::from_be_bytes([*l0, *l1]) as usize {
+        return None;
+    }
+    let ours = shares.iter().find(|s| s.group == group)?;
+    match group {
+        0x001d => {
+            let private: [u8; 32] = ours.private.as_slice().try_into().ok()?;
+            let peer: [u8; 32] = public.try_into().ok()?;
+            let shared = x25519_dalek::x25519(private, peer);
+            // An all-zero result means a small-order point: not a usable exchange.
+            (shared != [0; 32]).then(|| shared.to_vec())
+        }
+        0x0017 => {
+            let secret = p256::SecretKey::from_slice(&ours.private).ok()?;
+            let peer = p256::PublicKey::from_sec1_bytes(public).ok()?;
+            let shared = (peer.to_projective() * *secret.to_nonzero_scalar()).to_affine();
+            let x = p256::elliptic_curve::point::AffineCoordinates::x(&shared);
+            Some(x.to_vec())
+        }
+        _ => None,
+    }
+}
+
+impl KeySource for EphemeralKeys {
+    fn tls13_handshake(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets> {
+        let ext = info.server_hello.ext(0x0033)?;
+        let shared = shared_secret(&self.shares, ext)?;
+        let (hs, secrets) =
+            schedule::tls13_handshake_secrets(info.hash, &shared, info.transcript_hash);
+        if let Ok(mut slot) = self.handshake_secret.lock() {
+            *slot = Some(hs);
+        }
+        Some(secrets)
+    }
+
+    fn tls13_application(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets> {
+        let slot = self.handshake_secret.lock().ok()?;
+        let hs = slot.as_ref()?;
+        Some(schedule::tls13_application_secrets(
+            info.hash,
+            hs,
+            info.transcript_hash,
+        ))
+    }
+
+    fn tls12_master(&self, _client_random: &[u8; 32]) -> Option<Vec<u8>> {
+        None
+    }
+}

@@ -1,0 +1,111 @@
+//! Trust checks: path building by issuer name and verified signature against a trust
+//! store, on the recorded captures (their root in `captures/root.pem`) and on a real
+//! server through `probe --ca`.
+
+mod common;
+
+use common::{Pki, s_server, shakedown};
+use shakedown::capture::ReadOptions;
+use shakedown::cert::TrustStore;
+use shakedown::pcap::{self, AnalyzeOptions};
+use std::path::Path;
+use std::sync::Arc;
+
+fn causes_of(capture: &str, trust: TrustStore) -> Vec<String> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures"));
+    let file = std::fs::File::open(dir.join(capture)).unwrap();
+    let opts = AnalyzeOptions {
+        trust: Some(Arc::new(trust)),
+        ..AnalyzeOptions::default()
+    };
+    let mut out = Vec::new();
+    pcap::analyze(file, &ReadOptions::default(), opts, &mut |r| {
+        out.extend(r.diagnosis.iter().map(|d| d.cause.to_string()))
+    });
+    out
+}
+
+fn test_root() -> TrustStore {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures"));
+    let mut t = TrustStore::default();
+    t.add_pem(&std::fs::read_to_string(dir.join("root.pem")).unwrap())
+        .unwrap();
+    t
+}
+
+#[test]
+fn captures_name_the_trust_problem() {
+    assert_eq!(
+        causes_of("unknown_ca.pcap", test_root()),
+        ["untrusted_root"]
+    );
+    assert_eq!(
+        causes_of("missing_intermediate.pcap", test_root()),
+        ["incomplete_chain"]
+    );
+    assert_eq!(causes_of("self_signed.pcap", test_root()), ["self_signed"]);
+    assert!(causes_of("intermediate_chain_ok.pcap", test_root()).is_empty());
+    // Without the test root, the good chain ends in a root nobody trusts.
+    let mozilla = TrustStore::webpki_roots();
+    assert!(mozilla.len() > 100);
+    assert_eq!(
+        causes_of("intermediate_chain_ok.pcap", mozilla),
+        ["untrusted_root"]
+    );
+}
+
+#[test]
+fn pem_bundles_are_checked() {
+    let mut t = TrustStore::default();
+    assert!(t.add_pem("not pem").is_err());
+    assert!(
+        t.add_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .is_err()
+    );
+    assert!(t.is_empty());
+}
+
+fn probe_causes(port: u16, ca: Option<&Path>) -> Vec<String> {
+    let mut cmd = shakedown();
+    cmd.args(["probe", &format!("localhost:{port}"), "--json"]);
+    if let Some(ca) = ca {
+        cmd.arg("--ca").arg(ca);
+    }
+    let out = cmd.output().unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    v["diagnosis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["cause"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn probe_ca_option_trusts_a_private_ca() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3"]);
+    let root = pki.root().cert;
+    assert!(probe_causes(srv.port, Some(&root)).is_empty());
+    assert_eq!(probe_causes(srv.port, None), ["untrusted_root"]);
+    // A leaf signed directly by the trusted root, sent alone, is complete.
+    let direct = pki.issue("direct", "localhost", &pki.root(), 360, false);
+    let srv = s_server(&direct, &["-tls1_3"]);
+    let c = probe_causes(srv.port, Some(&root));
+    assert!(c.is_empty(), "{c:?}");
+    // The same leaf issued by the intermediate but sent without it: incomplete.
+    let mut lonely = pki.leaf("localhost");
+    lonely.chain = None;
+    let srv = s_server(&lonely, &["-tls1_3"]);
+    assert_eq!(probe_causes(srv.port, Some(&root)), ["incomplete_chain"]);
+    // --ca with a file that holds no certificate is a usage error.
+    let bad = pki.path("bad.pem");
+    std::fs::write(&bad, "nothing").unwrap();
+    let out = shakedown()
+        .args(["probe", &format!("localhost:{}", srv.port), "--ca"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

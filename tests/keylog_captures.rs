@@ -1,0 +1,184 @@
+//! `pcap` with key logs: every recorded capture that has a `NAME.keys` is analysed with it
+//! and compared, connection by connection, with `captures/expected_keylog.tsv` (filled from
+//! tshark's decryption, see captures/README.md). Also: wrong and missing keys.
+
+use shakedown::capture::ReadOptions;
+use shakedown::cert::TrustStore;
+use shakedown::crypto::KeyLog;
+use shakedown::pcap::{self, AnalyzeOptions, ConnectionReport};
+use shakedown::session::Outcome;
+use shakedown::wire::ProtocolVersion;
+use shakedown::wire::registry::{alert_name, suite_name};
+use std::path::Path;
+use std::sync::Arc;
+
+fn captures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures"))
+}
+
+fn analyze(capture: &str, keylog: Option<KeyLog>) -> Vec<ConnectionReport> {
+    let file = std::fs::File::open(captures().join(capture)).unwrap();
+    let opts = AnalyzeOptions {
+        check_time: None,
+        keylog: keylog.map(Arc::new),
+        trust: Some(Arc::new(trust_root())),
+    };
+    let mut reports = Vec::new();
+    let (_, err) = pcap::analyze(file, &ReadOptions::default(), opts, &mut |r| {
+        reports.push(r)
+    });
+    assert!(err.is_none(), "{capture}: {err:?}");
+    reports.sort_by_key(|r| r.index);
+    reports
+}
+
+/// The oracle's causes assume the capture's test root is trusted.
+fn trust_root() -> TrustStore {
+    let mut store = TrustStore::default();
+    let pem = std::fs::read_to_string(captures().join("root.pem")).unwrap();
+    assert_eq!(store.add_pem(&pem), Ok(1));
+    store
+}
+
+fn keylog(name: &str) -> KeyLog {
+    let text = std::fs::read_to_string(captures().join(name)).unwrap();
+    let (log, problems) = KeyLog::parse(&text);
+    assert!(problems.is_empty(), "{problems:?}");
+    log
+}
+
+/// One row in the oracle's columns.
+fn row(r: &ConnectionReport) -> Vec<String> {
+    let v = &r.verdict;
+    let dash = || "-".to_string();
+    let alert = v.alert.filter(|a| a.alert.description != 0);
+    let causes: Vec<&str> = r.diagnosis.iter().map(|d| d.cause).collect();
+    vec![
+        if v.established {
+            "established".into()
+        } else {
+            v.outcome.as_str().into()
+        },
+        v.history.clone(),
+        alert.map_or_else(dash, |a| a.from.peer().into()),
+        alert.map_or_else(dash, |a| alert_name(a.alert.description)),
+        v.version
+            .map_or_else(dash, |x| ProtocolVersion(x).to_string()),
+        v.cipher.map_or_else(dash, suite_name),
+        if causes.is_empty() {
+            dash()
+        } else {
+            causes.join(",")
+        },
+    ]
+}
+
+#[test]
+fn keylog_captures_match_the_oracle() {
+    let table = std::fs::read_to_string(captures().join("expected_keylog.tsv")).unwrap();
+    let mut rows = 0;
+    let mut verified = 0;
+    for line in table.lines().skip(1).filter(|l| !l.is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let capture = cols[0].strip_suffix("+keylog").unwrap();
+        let keys = capture.replace(".pcap", ".keys");
+        let reports = analyze(capture, Some(keylog(&keys)));
+        let n: usize = cols[1].trim_start_matches('#').parse().unwrap();
+        let r = &reports[n - 1];
+        let got = row(r);
+        let want: Vec<String> = cols[2..].iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            got[..6],
+            want[..6],
+            "{line}\nevents: {:#?}",
+            r.verdict.events
+        );
+        // The oracle's causes (root.pem trusted) are all named; `certificate_rejected`
+        // (from a bad_certificate alert) is the only other one allowed.
+        for cause in want[6].split(',').filter(|c| *c != "-") {
+            assert!(got[6].contains(cause), "{line}: causes {}", got[6]);
+        }
+        for cause in got[6].split(',').filter(|c| *c != "-") {
+            assert!(
+                want[6].contains(cause) || cause == "certificate_rejected",
+                "{line}: causes {}",
+                got[6]
+            );
+        }
+        let d = r.verdict.decryption.as_ref().unwrap();
+        // A client that gave up before its key exchange logged no secret.
+        if want[1].contains('G') {
+            assert!(d.problem.is_none(), "{line}: {d:?}");
+        }
+        // Each Finished seen was checked against the keys.
+        let seen = |c: char| want[1].contains(c).then_some(true);
+        assert_eq!(d.server_finished_verified, seen('f'), "{line}");
+        assert_eq!(d.client_finished_verified, seen('F'), "{line}");
+        verified += want[1].contains('F') as usize;
+        rows += 1;
+    }
+    assert_eq!(rows, 13);
+    assert_eq!(verified, 12);
+}
+
+#[test]
+fn tls13_certificate_is_seen_through_decryption() {
+    let reports = analyze("tls13_success.pcap", Some(keylog("tls13_success.keys")));
+    for r in &reports {
+        assert!(!r.verdict.certificates.is_empty());
+        assert!(r.certificates[0].subject.starts_with("CN=good.test"));
+    }
+    let cleartext = analyze("tls13_success.pcap", None);
+    assert!(cleartext[0].verdict.certificates.is_empty());
+}
+
+#[test]
+fn wrong_or_missing_keys_give_the_cleartext_verdict_and_a_reason() {
+    let clear = analyze("client_cert_required_tls13.pcap", None);
+    // Keys of another capture: no secret for this client random.
+    let other = analyze(
+        "client_cert_required_tls13.pcap",
+        Some(keylog("tls13_success.keys")),
+    );
+    assert_eq!(other[0].verdict.history, clear[0].verdict.history);
+    assert_eq!(other[0].verdict.outcome, clear[0].verdict.outcome);
+    let problem = other[0]
+        .verdict
+        .decryption
+        .clone()
+        .unwrap()
+        .problem
+        .unwrap();
+    assert!(
+        problem.starts_with("no TLS 1.3 handshake secrets"),
+        "{problem}"
+    );
+    // Right client random, wrong secrets: authentication fails, nothing panics.
+    let text = std::fs::read_to_string(captures().join("client_cert_required_tls13.keys"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            format!("{} {} {}\n", f[0], f[1], "42".repeat(f[2].len() / 2))
+        })
+        .collect::<String>();
+    let (bad, _) = KeyLog::parse(&text);
+    let wrong = analyze("client_cert_required_tls13.pcap", Some(bad));
+    let v = &wrong[0].verdict;
+    assert_eq!(v.history, clear[0].verdict.history);
+    let problem = v.decryption.clone().unwrap().problem.unwrap();
+    assert!(problem.contains("authentication failed"), "{problem}");
+    // TLS 1.2 with a wrong master secret.
+    let text = std::fs::read_to_string(captures().join("tls12_success.keys"))
+        .unwrap()
+        .replace('0', "1");
+    let (bad, _) = KeyLog::parse(&text);
+    let r = analyze("tls12_success.pcap", Some(bad));
+    assert!(r[0].verdict.established, "{:#?}", r[0].verdict.events);
+    assert_eq!(
+        r[0].verdict.outcome,
+        Outcome::Established,
+        "{:#?}",
+        r[0].verdict.events
+    );
+}
