@@ -107,10 +107,23 @@ pub struct ProbeArgs {
     pub target: String,
     #[command(flatten)]
     pub hello: HelloArgs,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
+    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap_out: Option<PathBuf>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to connect and how to judge certificates: the same for every command that connects.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
     /// Connect to this address instead of resolving the host; SNI stays the host name.
     #[arg(long, value_name = "ADDR")]
     pub connect: Option<String>,
-    /// Seconds to wait for the connection, and again for the server's answer.
+    /// Seconds to wait for each connection, and again for each answer.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub timeout: f64,
     /// Extra trust anchors (PEM) for the certificate checks.
@@ -119,12 +132,64 @@ pub struct ProbeArgs {
     /// Check certificates as of this moment (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
-    #[arg(long, value_name = "FILE")]
-    pub pcap_out: Option<PathBuf>,
-    /// One JSON object per line.
-    #[arg(long)]
-    pub json: bool,
+}
+
+/// [`ConnectArgs`], validated.
+#[derive(Debug, Clone)]
+pub struct Connecting {
+    pub connect: Option<std::net::IpAddr>,
+    pub limits: Limits,
+    pub check_time: i64,
+    pub trust: std::sync::Arc<crate::cert::TrustStore>,
+}
+
+impl ConnectArgs {
+    pub fn validate(&self) -> Result<Connecting, String> {
+        let connect = self
+            .connect
+            .as_deref()
+            .map(|c| {
+                c.trim_matches(['[', ']'])
+                    .parse()
+                    .map_err(|_| format!("--connect {c:?}: expected an IP address"))
+            })
+            .transpose()?;
+        let timeout = seconds(self.timeout, "--timeout")?;
+        let check_time = match &self.at {
+            Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
+            None => now_unix(),
+        };
+        Ok(Connecting {
+            connect,
+            limits: Limits {
+                connect_timeout: timeout,
+                read_timeout: timeout,
+                ..Limits::default()
+            },
+            check_time,
+            trust: std::sync::Arc::new(trust_store(self.ca.as_deref())?),
+        })
+    }
+}
+
+impl Connecting {
+    /// The target as given, aimed at `--connect` when set.
+    pub fn target(&self, spec: &str) -> Result<Target, String> {
+        let mut target = Target::parse(spec, 443)?;
+        target.connect = self.connect.or(target.connect);
+        Ok(target)
+    }
+
+    /// A probe of `target` with `hello` under these settings.
+    pub fn probe(&self, target: Target, hello: HelloSource) -> ProbeConfig {
+        ProbeConfig {
+            target,
+            hello,
+            limits: self.limits,
+            check_time: self.check_time,
+            trust: Some(self.trust.clone()),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -222,31 +287,8 @@ pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String>
 
 /// Validated `probe` options.
 pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
-    let mut target = Target::parse(&a.target, 443)?;
-    if let Some(c) = &a.connect {
-        target.connect = Some(
-            c.trim_matches(['[', ']'])
-                .parse()
-                .map_err(|_| format!("--connect {c:?}: expected an IP address"))?,
-        );
-    }
-    let timeout = seconds(a.timeout, "--timeout")?;
-    let check_time = match &a.at {
-        Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
-        None => now_unix(),
-    };
-    let trust = trust_store(a.ca.as_deref())?;
-    Ok(ProbeConfig {
-        trust: Some(std::sync::Arc::new(trust)),
-        target,
-        hello: a.hello.to_source()?,
-        limits: Limits {
-            connect_timeout: timeout,
-            read_timeout: timeout,
-            ..Limits::default()
-        },
-        check_time,
-    })
+    let c = a.connecting.validate()?;
+    Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
 }
 
 fn run_probe(a: &ProbeArgs, out: impl Write) -> Result<i32, Failure> {
@@ -337,7 +379,11 @@ fn decode_bytes(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<i32, Fa
     } else {
         report::text::decoded(out, v)?;
     }
-    Ok(if v.error.is_some() || v.truncated.is_some() { 1 } else { 0 })
+    Ok(if v.error.is_some() || v.truncated.is_some() {
+        1
+    } else {
+        0
+    })
 }
 
 /// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,

@@ -4,16 +4,14 @@
 //!
 //! The comparison itself ([`compare`]) is pure: it takes two [`View`]s.
 
-use crate::cli::{Failure, seconds};
+use crate::cli::{ConnectArgs, Connecting, Failure};
 use crate::diagnose::Diagnosis;
-use crate::net::{Limits, Target};
 use crate::pcap::ConnectionReport;
-use crate::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use crate::probe::{self, HelloSource, ProbeResult};
 use crate::replay::{ConnRef, load_connection};
 use crate::report;
 use crate::session::{Direction, Verdict};
 use crate::wire::ProtocolVersion;
-use crate::wire::build::HelloSpec;
 use crate::wire::hello::ClientHello;
 use crate::wire::registry::{alert_name, extension_name, group_name, sigalg_name, suite_name};
 use clap::Args;
@@ -25,9 +23,8 @@ pub struct DiffArgs {
     pub a: String,
     /// FILE#N, FILE#ADDR:PORT (a capture connection) or a TARGET to probe.
     pub b: String,
-    /// Seconds to wait for a probe's connection, and again for its answer.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
@@ -339,7 +336,7 @@ pub fn first_difference(fields: &[Field]) -> Option<&Field> {
 
 /// A side of the diff: a capture connection when the text names an existing file before its
 /// `#`, else a target.
-fn view_of(arg: &str, limits: Limits) -> Result<View, Failure> {
+fn view_of(arg: &str, connecting: &Connecting) -> Result<View, Failure> {
     if let Some((file, _)) = arg.rsplit_once('#')
         && std::path::Path::new(file).is_file()
     {
@@ -347,32 +344,19 @@ fn view_of(arg: &str, limits: Limits) -> Result<View, Failure> {
         let c = load_connection(&r)?;
         return Ok(View::from_connection(&r.file, &c));
     }
-    let target = Target::parse(arg, 443).map_err(|e| {
+    let target = connecting.target(arg).map_err(|e| {
         Failure::Usage(format!(
             "{arg:?}: neither FILE#N / FILE#ADDR:PORT of an existing capture nor a target ({e})"
         ))
     })?;
-    let cfg = ProbeConfig {
-        target,
-        hello: HelloSource::Spec(Box::default() as Box<HelloSpec>),
-        limits,
-        check_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    };
+    let cfg = connecting.probe(target, HelloSource::Spec(Box::default()));
     Ok(View::from_probe(&probe::run(&cfg)))
 }
 
 pub fn run(a: &DiffArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let timeout = seconds(a.timeout, "--timeout")?;
-    let limits = Limits {
-        connect_timeout: timeout,
-        read_timeout: timeout,
-        ..Limits::default()
-    };
-    let va = view_of(&a.a, limits)?;
-    let vb = view_of(&a.b, limits)?;
+    let connecting = a.connecting.validate()?;
+    let va = view_of(&a.a, &connecting)?;
+    let vb = view_of(&a.b, &connecting)?;
     let fields = compare(&va, &vb);
     report::diff::diff(&mut out, &va, &vb, &fields, a.json)?;
     out.flush()?;

@@ -7,11 +7,10 @@
 //! `diff` uses too.
 
 use crate::capture::ReadOptions;
-use crate::cli::{Failure, seconds};
+use crate::cli::{ConnectArgs, Failure};
 use crate::diff::{self, View};
-use crate::net::{Limits, Target};
 use crate::pcap::{self, AnalyzeOptions, ConnectionReport};
-use crate::probe::{self, HelloSource, ProbeConfig};
+use crate::probe::{self, HelloSource};
 use crate::report;
 use crate::simulate::profiles::decode_hello;
 use clap::Args;
@@ -33,12 +32,8 @@ pub struct ReplayArgs {
     /// Remove the hello's server_name.
     #[arg(long)]
     pub no_sni: bool,
-    /// Connect to this address instead of resolving the host.
-    #[arg(long, value_name = "ADDR")]
-    pub connect: Option<String>,
-    /// Seconds to wait for the connection, and again for the server's answer.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
@@ -116,7 +111,7 @@ pub fn load_connection(r: &ConnRef) -> Result<ConnectionReport, String> {
     let (_, error) = pcap::analyze(
         std::io::BufReader::new(file),
         &ReadOptions::default(),
-        AnalyzeOptions { check_time: None },
+        AnalyzeOptions::default(),
         &mut |c| all.push(c),
     );
     all.sort_by_key(|c| c.index);
@@ -160,28 +155,8 @@ pub fn run(a: &ReplayArgs, mut out: impl Write) -> Result<i32, Failure> {
         (None, false) => None,
     };
     let bytes = replay_bytes(&captured, sni)?;
-    let mut target = Target::parse(&a.target, 443)?;
-    if let Some(c) = &a.connect {
-        target.connect = Some(
-            c.trim_matches(['[', ']'])
-                .parse()
-                .map_err(|_| format!("--connect {c:?}: expected an IP address"))?,
-        );
-    }
-    let timeout = seconds(a.timeout, "--timeout")?;
-    let cfg = ProbeConfig {
-        target,
-        hello: HelloSource::Raw(bytes),
-        limits: Limits {
-            connect_timeout: timeout,
-            read_timeout: timeout,
-            ..Limits::default()
-        },
-        check_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    };
+    let connecting = a.connecting.validate()?;
+    let cfg = connecting.probe(connecting.target(&a.target)?, HelloSource::Raw(bytes));
     let result = probe::run(&cfg);
     let before = View::from_connection(&conn_ref.file, &captured);
     let after = View::from_probe(&result);

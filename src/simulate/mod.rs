@@ -4,9 +4,9 @@
 
 pub mod profiles;
 
-use crate::cli::{Failure, seconds};
-use crate::net::{Limits, Target};
-use crate::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::net::Target;
+use crate::probe::{self, HelloSource, ProbeResult};
 use crate::report;
 use clap::Args;
 use profiles::Profile;
@@ -43,12 +43,8 @@ pub struct SimulateArgs {
     /// Do not add testssl.sh's historical clients.
     #[arg(long)]
     pub no_testssl: bool,
-    /// Connect to this address instead of resolving the host; SNI stays the host name.
-    #[arg(long, value_name = "ADDR")]
-    pub connect: Option<String>,
-    /// Seconds to wait for each connection, and again for each answer.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
     /// Connections at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
@@ -114,8 +110,7 @@ pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
 pub fn simulate<'a>(
     profiles: &'a [Profile],
     target: &Target,
-    limits: Limits,
-    check_time: i64,
+    connecting: &Connecting,
     concurrency: usize,
 ) -> Vec<Simulated<'a>> {
     // An IP-address target gets no SNI, as real clients send none for an address.
@@ -132,12 +127,10 @@ pub fn simulate<'a>(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(p) = profiles.get(i) else { break };
-                    let cfg = ProbeConfig {
-                        target: target.clone(),
-                        hello: HelloSource::Raw(profiles::hello_for(p, host)),
-                        limits,
-                        check_time,
-                    };
+                    let cfg = connecting.probe(
+                        target.clone(),
+                        HelloSource::Raw(profiles::hello_for(p, host)),
+                    );
                     let r = probe::run(&cfg);
                     if let Ok(mut v) = results.lock() {
                         v[i] = Some(r);
@@ -179,25 +172,9 @@ pub fn run(a: &SimulateArgs, mut out: impl Write) -> Result<i32, Failure> {
     let Some(target) = &a.target else {
         return Err(Failure::Usage("simulate: TARGET is required".into()));
     };
-    let mut target = Target::parse(target, 443)?;
-    if let Some(c) = &a.connect {
-        target.connect = Some(
-            c.trim_matches(['[', ']'])
-                .parse()
-                .map_err(|_| format!("--connect {c:?}: expected an IP address"))?,
-        );
-    }
-    let timeout = seconds(a.timeout, "--timeout")?;
-    let limits = Limits {
-        connect_timeout: timeout,
-        read_timeout: timeout,
-        ..Limits::default()
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let results = simulate(&set, &target, limits, now, a.concurrency);
+    let connecting = a.connecting.validate()?;
+    let target = connecting.target(target)?;
+    let results = simulate(&set, &target, &connecting, a.concurrency);
     report::simulate::results(&mut out, &target, &results, a.json)?;
     out.flush()?;
     Ok(if results.iter().all(Simulated::connects) {
