@@ -36,6 +36,8 @@ pub enum Command {
     Hello(HelloCmdArgs),
     /// Decode TLS bytes (a record, a handshake message, a ClientHello or ServerHello body).
     Decode(DecodeArgs),
+    /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
+    Scan(crate::scan::ScanArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -162,6 +164,7 @@ pub fn main() -> i32 {
         Command::Probe(a) => run_probe(&a, stdout),
         Command::Hello(a) => run_hello(&a, stdout),
         Command::Decode(a) => run_decode(&a, stdout),
+        Command::Scan(a) => crate::scan::run(&a, stdout),
     };
     match result {
         Ok(code) => code,

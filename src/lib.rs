@@ -15,5 +15,6 @@ pub mod net;
 pub mod pcap;
 pub mod probe;
 pub mod report;
+pub mod scan;
 pub mod session;
 pub mod wire;
