@@ -29,7 +29,8 @@ use crate::wire::ProtocolVersion;
 use crate::wire::build::{self, HelloSpec, Sni};
 use crate::wire::hello::Extension;
 use crate::wire::registry::{
-    CIPHER_SUITES, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name, suite,
+    CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
+    suite,
 };
 use crate::wire::server::ServerKeyExchange;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -370,7 +371,10 @@ impl<'a> Scanner<'a> {
     /// The hello's bytes; a TLS hello of 256–511 bytes is padded to 512.
     fn encode(&self, spec: &HelloSpec) -> Vec<u8> {
         let built = build::build(spec, Some(&self.target.host), &mut fill_random);
-        let len = built.hello.as_ref().map_or(0, |h| h.handshake_message().len());
+        let len = built
+            .hello
+            .as_ref()
+            .map_or(0, |h| h.handshake_message().len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
                 pad_to: Some(F5_PAD_TO),
@@ -487,8 +491,11 @@ impl<'a> Scanner<'a> {
                     let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
                         self.offer_suites(version, Some(offer), cost).0
                     });
-                    let last: Vec<u16> =
-                        picks.iter().copied().filter(|p| !ordered.contains(p)).collect();
+                    let last: Vec<u16> = picks
+                        .iter()
+                        .copied()
+                        .filter(|p| !ordered.contains(p))
+                        .collect();
                     ordered.extend(last);
                     picks = ordered;
                 }
@@ -610,7 +617,9 @@ impl<'a> Scanner<'a> {
     }
 
     fn sigalgs_tls12(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
-        let v12 = versions.iter().find(|v| v.version == ProtocolVersion::TLS12)?;
+        let v12 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS12)?;
         let signed = accepted_where(v12, |s| {
             matches!(s.kx, KeyExchange::Ecdhe | KeyExchange::Dhe) && !s.anonymous()
         });
@@ -657,11 +666,20 @@ impl<'a> Scanner<'a> {
             return Vec::new();
         };
         let tls13 = base.version == ProtocolVersion::TLS13;
+        // Certificate suites when there are any, so the answers carry a certificate.
+        let certified = accepted_where(base, needs_certificate);
         let base_spec = HelloSpec {
-            cipher_suites: Some(base.ciphers.clone()),
+            cipher_suites: Some(if certified.is_empty() {
+                base.ciphers.clone()
+            } else {
+                certified
+            }),
             ..self.version_spec(base.version)
         };
-        let leaf = base.first.as_ref().and_then(|v| v.certificates.first().cloned());
+        let leaf = base
+            .first
+            .as_ref()
+            .and_then(|v| v.certificates.first().cloned());
         let mut probes: Vec<(String, Check, HelloSpec)> = Vec::new();
         let with_name = matches!(self.opts.sni, Sni::Name(_))
             || self.target.ip_literal().is_none() && self.opts.sni == Sni::Auto;
@@ -819,7 +837,9 @@ fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool
             (false, _) => (format!("refused ({})", reply.describe()), false),
         },
         Check::Fallback => match reply.alert() {
-            Some(ALERT_INAPPROPRIATE_FALLBACK) => ("supported (inappropriate_fallback)".into(), false),
+            Some(ALERT_INAPPROPRIATE_FALLBACK) => {
+                ("supported (inappropriate_fallback)".into(), false)
+            }
             _ if reply.went_on() => (
                 format!("NOT supported: server went on ({})", reply.describe()),
                 true,
@@ -888,7 +908,11 @@ fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
         yes_no(has(EXT_SESSION_TICKET)),
         false,
     ));
-    items.push(item("OCSP stapling", yes_no(has(EXT_STATUS_REQUEST)), false));
+    items.push(item(
+        "OCSP stapling",
+        yes_no(has(EXT_STATUS_REQUEST)),
+        false,
+    ));
     let alpn = sh
         .alpn()
         .map_or("none".into(), |a| String::from_utf8_lossy(&a).into_owned());
@@ -899,8 +923,7 @@ fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
 /// The version behaviour probes use: the best accepted from TLS 1.0 to 1.2, else TLS 1.3.
 fn base_version(versions: &[VersionScan]) -> Option<&VersionScan> {
     let classic = versions.iter().rev().find(|v| {
-        v.supported
-            && (ProtocolVersion::TLS10.0..=ProtocolVersion::TLS12.0).contains(&v.version.0)
+        v.supported && (ProtocolVersion::TLS10.0..=ProtocolVersion::TLS12.0).contains(&v.version.0)
     });
     classic.or_else(|| {
         versions
@@ -910,9 +933,11 @@ fn base_version(versions: &[VersionScan]) -> Option<&VersionScan> {
 }
 
 /// Every registry suite a hello of `version` may offer: TLS 1.3 suites for 1.3, the
-/// others (that exist at `version`) below; never an SCSV.
+/// others (that exist at `version`) below; never an SCSV. Suites without a certificate
+/// (anonymous, PSK, SRP) come last, so that a server that follows our order shows its
+/// certificate in the first handshake.
 pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
-    CIPHER_SUITES
+    let mut suites: Vec<&CipherSuite> = CIPHER_SUITES
         .iter()
         .filter(|s| !s.is_scsv())
         .filter(|s| {
@@ -922,8 +947,15 @@ pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
                 !s.is_tls13() && s.min_version <= version.0
             }
         })
-        .map(|s| s.id)
-        .collect()
+        .collect();
+    suites.sort_by_key(|s| !needs_certificate(s));
+    suites.iter().map(|s| s.id).collect()
+}
+
+/// The server proves itself with a certificate (RSA, DSS, ECDSA, GOST or TLS 1.3).
+fn needs_certificate(s: &CipherSuite) -> bool {
+    use crate::wire::registry::Authentication as A;
+    matches!(s.auth, A::Rsa | A::Dss | A::Ecdsa | A::Gost | A::Any)
 }
 
 fn ecdhe_groups() -> Vec<u16> {
@@ -934,10 +966,7 @@ fn ecdhe_groups() -> Vec<u16> {
         .collect()
 }
 
-fn accepted_where(
-    v: &VersionScan,
-    keep: impl Fn(&crate::wire::registry::CipherSuite) -> bool,
-) -> Vec<u16> {
+fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {
     v.ciphers
         .iter()
         .copied()
@@ -1122,7 +1151,10 @@ mod tests {
         let t10 = suite_candidates(ProtocolVersion::TLS10);
         assert!(t13.contains(&0x1301) && !t13.contains(&0xc02f));
         assert!(t12.contains(&0xc02f) && !t12.contains(&0x1301));
-        assert!(t10.contains(&0xc014) && !t10.contains(&0xc02f), "GCM is TLS 1.2");
+        assert!(
+            t10.contains(&0xc014) && !t10.contains(&0xc02f),
+            "GCM is TLS 1.2"
+        );
         for list in [&t13, &t12, &t10] {
             assert!(!list.contains(&0x00ff) && !list.contains(&0x5600));
         }
@@ -1186,7 +1218,11 @@ mod tests {
             *cost += 1;
             server.iter().copied().find(|p| offer.contains(p))
         });
-        assert_eq!((picks, cost), (vec![3, 1], 2), "the last one needs no offer");
+        assert_eq!(
+            (picks, cost),
+            (vec![3, 1], 2),
+            "the last one needs no offer"
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@ fn weaknesses(id: u16, version: ProtocolVersion) -> Vec<&'static str> {
 
 fn cipher_names(v: &VersionScan) -> Vec<String> {
     if v.version == ProtocolVersion::SSLV2 {
-        v.sslv2_ciphers.iter().map(|k| sslv2_cipher_name(*k)).collect()
+        v.sslv2_ciphers
+            .iter()
+            .map(|k| sslv2_cipher_name(*k))
+            .collect()
     } else {
         v.ciphers.iter().map(|id| suite_name(*id)).collect()
     }
@@ -38,7 +41,10 @@ pub fn json(r: &ScanReport) -> Value {
             }
         }
         let ids: Vec<String> = if v.version == ProtocolVersion::SSLV2 {
-            v.sslv2_ciphers.iter().map(|k| format!("0x{k:06x}")).collect()
+            v.sslv2_ciphers
+                .iter()
+                .map(|k| format!("0x{k:06x}"))
+                .collect()
         } else {
             v.ciphers.iter().map(|id| format!("0x{id:04x}")).collect()
         };
@@ -143,7 +149,11 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             out,
             " {name:<8} offered      {n} suite{}, {order}{}  ({} handshake{})",
             plural(n),
-            if v.bundled { ", offered in bundles" } else { "" },
+            if v.bundled {
+                ", offered in bundles"
+            } else {
+                ""
+            },
             v.handshakes,
             plural(v.handshakes)
         )?;
