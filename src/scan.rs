@@ -133,6 +133,8 @@ pub struct VersionScan {
     pub sslv2_ciphers: Vec<u32>,
     /// `None` when fewer than two suites were accepted (nothing to order).
     pub server_order: Option<bool>,
+    /// How many suites the enumeration started from (the registry's share for this version).
+    pub offered: usize,
     /// The server stayed silent at the full offer; suites were offered in bundles.
     pub bundled: bool,
     /// Handshakes the enumeration used (not the order check, an itemized probe).
@@ -442,6 +444,7 @@ impl<'a> Scanner<'a> {
             ciphers: Vec::new(),
             sslv2_ciphers: Vec::new(),
             server_order: None,
+            offered: 0,
             bundled: false,
             handshakes: 0,
             first: None,
@@ -451,6 +454,7 @@ impl<'a> Scanner<'a> {
                 version,
                 ..HelloSpec::default()
             };
+            result.offered = crate::wire::sslv2::ALL_CIPHER_KINDS.len();
             let reply = self.handshake(&self.encode(&spec), &mut cost);
             result.sslv2_ciphers = reply
                 .verdict
@@ -462,6 +466,7 @@ impl<'a> Scanner<'a> {
             return result;
         }
         let candidates = suite_candidates(version);
+        result.offered = candidates.len();
         let (first_pick, reply) = self.offer_suites(version, Some(&candidates), &mut cost);
         let mut picks = Vec::new();
         if let Some(p) = first_pick {

@@ -558,3 +558,83 @@ fn resets_before_any_answer_are_retried_and_counted() {
         assert_eq!(v["versions"][version]["supported"], false);
     }
 }
+
+/// A TCP proxy in front of `backend` that, like the servers the bundles are for, closes
+/// the connection without a word when a ClientHello offers more than 128 suites.
+fn choking_proxy(backend: std::net::SocketAddr) -> common::Peer {
+    use std::io::Read;
+    hostile_peer(move |mut client| {
+        let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let mut first = vec![0u8; 5];
+        if client.read_exact(&mut first).is_err() {
+            return;
+        }
+        let len = usize::from(u16::from_be_bytes([first[3], first[4]]));
+        let mut record = vec![0u8; len];
+        if first[0] != 22 || client.read_exact(&mut record).is_err() {
+            return;
+        }
+        // handshake header 4, version 2, random 32, session id, then the suites' length.
+        let sid = usize::from(*record.get(38).unwrap_or(&0));
+        let at = 39 + sid;
+        let suites = record
+            .get(at..at + 2)
+            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])) / 2);
+        if suites > 128 {
+            return; // dropped: FIN, no answer
+        }
+        let Ok(mut server) = std::net::TcpStream::connect(backend) else {
+            return;
+        };
+        first.extend_from_slice(&record);
+        if server.write_all(&first).is_err() {
+            return;
+        }
+        let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut s2, &mut c2);
+            let _ = c2.shutdown(std::net::Shutdown::Both);
+        });
+        let _ = std::io::copy(&mut client, &mut server);
+        let _ = server.shutdown(std::net::Shutdown::Both);
+    })
+}
+
+#[test]
+fn server_choking_on_long_offers_is_enumerated_in_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+            "-serverpref",
+        ],
+    );
+    let proxy = choking_proxy(srv.addr);
+    let v = scan(&[&proxy.addr.to_string()], &[]).remove(0);
+    let t12 = &v["versions"]["TLSv1.2"];
+    assert_eq!(t12["bundled"], true, "{v}");
+    assert_eq!(
+        ciphers(&v, "TLSv1.2"),
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        ]
+    );
+    assert_eq!(t12["server_order"], true);
+    // The silent full offer, one client-like hello, N + (bundles) for the bundles, and
+    // N-1 to order the accepted suites across bundles.
+    let bundles = t12["offered"].as_u64().unwrap().div_ceil(128);
+    assert_eq!(
+        t12["handshakes"].as_u64().unwrap(),
+        2 + (3 + bundles) + 2,
+        "{v}"
+    );
+    // Versions the server refuses cost the silent offer and the client-like one.
+    assert_eq!(v["versions"]["TLSv1.0"]["handshakes"], 2);
+    assert_eq!(v["versions"]["TLSv1.0"]["supported"], false);
+}

@@ -56,6 +56,7 @@ pub fn json(r: &ScanReport) -> Value {
                 "cipher_ids": ids,
                 "server_order": v.server_order,
                 "weak": weak,
+                "offered": v.offered,
                 "bundled": v.bundled,
                 "handshakes": v.handshakes,
             }),
