@@ -65,6 +65,8 @@ pub struct ScanOptions {
     pub retries: u32,
     /// SNI for every hello; `Auto` sends the target's host name unless it is an IP.
     pub sni: Sni,
+    /// Versions, suites and their order only: no groups, signature schemes or behaviour.
+    pub suites_only: bool,
 }
 
 /// Bounds connections in flight and paces their starts; shared by all targets of a run.
@@ -285,16 +287,21 @@ impl<'a> Scanner<'a> {
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
+        let more = !self.opts.suites_only;
         let (groups, sigalgs, fixed, orders) = thread::scope(|s| {
             let orders: Vec<_> = versions
                 .iter()
                 .filter(|v| v.ciphers.len() >= 2)
                 .map(|v| s.spawn(move || self.check_order(v)))
                 .collect();
-            let g13 = s.spawn(|| self.groups_tls13(&versions));
-            let g12 = s.spawn(|| self.groups_tls12(&versions));
-            let sig = s.spawn(|| self.sigalgs_tls12(&versions));
-            let fixed = self.behaviour(s, &versions);
+            let g13 = s.spawn(|| more.then(|| self.groups_tls13(&versions)).flatten());
+            let g12 = s.spawn(|| more.then(|| self.groups_tls12(&versions)).flatten());
+            let sig = s.spawn(|| more.then(|| self.sigalgs_tls12(&versions)).flatten());
+            let fixed = if more {
+                self.behaviour(s, &versions)
+            } else {
+                Vec::new()
+            };
             let orders: Vec<(Option<bool>, ProbeItem)> =
                 orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let groups: Vec<GroupScan> = [g13, g12]
@@ -313,7 +320,9 @@ impl<'a> Scanner<'a> {
                 probes.push(item);
             }
         }
-        probes.extend(derived_items(&versions));
+        if !self.opts.suites_only {
+            probes.extend(derived_items(&versions));
+        }
         probes.extend(fixed);
         ScanReport {
             target: self.target.display(),
@@ -1008,6 +1017,9 @@ pub struct ScanArgs {
     /// Server name for every hello (default: the target host, unless it is an IP).
     #[arg(long, value_name = "NAME")]
     pub sni: Option<String>,
+    /// Versions, suites and their order only (no groups, signature schemes, behaviour).
+    #[arg(long)]
+    pub suites_only: bool,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
@@ -1078,6 +1090,7 @@ pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
         },
         retries: args.retries.min(10),
         sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
+        suites_only: args.suites_only,
     };
     let pacer = Pacer::new(args.concurrency, args.rate);
     let bar = if args.no_progress || !io::stderr().is_terminal() {
@@ -1178,6 +1191,7 @@ mod tests {
             limits: Limits::default(),
             retries: 0,
             sni: Sni::Auto,
+            suites_only: false,
         };
         let pacer = Pacer::new(1, None);
         let s = Scanner::new(&target, &opts, &pacer, &|| {});
@@ -1206,6 +1220,7 @@ mod tests {
             limits: Limits::default(),
             retries: 0,
             sni: Sni::Auto,
+            suites_only: false,
         };
         let pacer = Pacer::new(1, None);
         let s = Scanner::new(&target, &opts, &pacer, &|| {});

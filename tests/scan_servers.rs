@@ -638,3 +638,30 @@ fn server_choking_on_long_offers_is_enumerated_in_bundles() {
     assert_eq!(v["versions"]["TLSv1.0"]["handshakes"], 2);
     assert_eq!(v["versions"]["TLSv1.0"]["supported"], false);
 }
+
+#[test]
+fn suites_only_costs_sum_of_accepted_plus_one_and_order_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+            "-serverpref",
+        ],
+    );
+    let v = scan(&[&local(&srv)], &["--suites-only"]).remove(0);
+    check_accounting(&v);
+    let accepted: u64 = VERSIONS
+        .iter()
+        .map(|n| v["versions"][n]["ciphers"].as_array().unwrap().len() as u64)
+        .sum();
+    // TLS 1.2 (2 suites) and TLS 1.3 (the 3 default suites) each get one order check.
+    assert_eq!(v["probes"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(
+        v["handshakes"].as_u64().unwrap(),
+        accepted + VERSIONS.len() as u64 + 2
+    );
+    assert!(v["groups"].as_object().unwrap().is_empty());
+}
