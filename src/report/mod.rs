@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod json;
 pub mod simulate;
+pub mod scan;
 pub mod text;
 
 use crate::probe::ProbeResult;
