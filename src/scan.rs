@@ -21,7 +21,9 @@
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
 //! and an optional rate. Connect timeouts and resets before any answer are retried.
 
-use crate::cli::Failure;
+use crate::cert::CertInfo;
+use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::diagnose::Diagnosis;
 use crate::net::{Limits, Target};
 use crate::probe::{self, fill_random};
 use crate::session::{Outcome, Verdict};
@@ -187,6 +189,10 @@ pub struct ScanReport {
     pub handshakes: usize,
     pub retries: usize,
     pub elapsed_ms: u64,
+    /// The chain sent for the first accepted hello up to TLS 1.2 (TLS 1.3 encrypts it), and
+    /// what the certificate checks found in it.
+    pub certificates: Vec<CertInfo>,
+    pub diagnosis: Vec<Diagnosis>,
 }
 
 impl ScanReport {
@@ -334,6 +340,8 @@ impl<'a> Scanner<'a> {
             handshakes: self.total.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             elapsed_ms: start.elapsed().as_millis() as u64,
+            certificates: Vec::new(),
+            diagnosis: Vec::new(),
         }
     }
 
@@ -1011,9 +1019,8 @@ pub struct ScanArgs {
     /// Retries of a connection that fails before any answer (connect timeout, reset).
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
-    /// Seconds to wait for the connection, and again for the server's answer.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
     /// Server name for every hello (default: the target host, unless it is an IP).
     #[arg(long, value_name = "NAME")]
     pub sni: Option<String>,
@@ -1026,7 +1033,7 @@ pub struct ScanArgs {
 }
 
 /// Reads the targets from arguments, `--targets-file` and standard input (`-`).
-fn targets(args: &ScanArgs) -> Result<Vec<Target>, Failure> {
+fn targets(args: &ScanArgs, connecting: &Connecting) -> Result<Vec<Target>, Failure> {
     let mut names: Vec<String> = Vec::new();
     let lines = |text: &str, names: &mut Vec<String>| {
         names.extend(
@@ -1060,18 +1067,35 @@ fn targets(args: &ScanArgs) -> Result<Vec<Target>, Failure> {
     }
     names
         .iter()
-        .map(|n| Target::parse(n, 443).map_err(Failure::Usage))
+        .map(|n| connecting.target(n).map_err(Failure::Usage))
         .collect()
+}
+
+/// Checks the chain of the newest version that showed one in cleartext.
+fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Connecting) {
+    let Some(chain) = report
+        .versions
+        .iter()
+        .rev()
+        .filter_map(|v| v.first.as_ref())
+        .map(|v| &v.certificates)
+        .find(|c| !c.is_empty())
+    else {
+        return;
+    };
+    let (certs, findings) = crate::cert::check_chain_with(
+        chain,
+        Some(&target.host),
+        connecting.check_time,
+        Some(&connecting.trust),
+    );
+    report.certificates = certs;
+    report.diagnosis = crate::diagnose::from_findings(&findings);
 }
 
 /// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
 pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
-        return Err(Failure::Usage(format!(
-            "--timeout {}: expected seconds between 0 and 3600",
-            args.timeout
-        )));
-    }
+    let connecting = args.connecting.validate()?;
     if args.concurrency == 0 || args.concurrency > 1024 {
         return Err(Failure::Usage("--concurrency: expected 1 to 1024".into()));
     }
@@ -1080,14 +1104,9 @@ pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
     {
         return Err(Failure::Usage("--rate: expected a positive number".into()));
     }
-    let targets = targets(args)?;
-    let timeout = Duration::from_secs_f64(args.timeout);
+    let targets = targets(args, &connecting)?;
     let opts = ScanOptions {
-        limits: Limits {
-            connect_timeout: timeout,
-            read_timeout: timeout,
-            ..Limits::default()
-        },
+        limits: connecting.limits,
         retries: args.retries.min(10),
         sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
         suites_only: args.suites_only,
@@ -1118,13 +1137,15 @@ pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
         let workers = args.concurrency.min(targets.len());
         for _ in 0..workers {
             let tx = tx.clone();
-            let (targets, opts, pacer, next) = (&targets, &opts, &pacer, &next);
+            let (targets, opts, pacer, next, connecting) =
+                (&targets, &opts, &pacer, &next, &connecting);
             let on_handshake = &on_handshake;
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(target) = targets.get(i) else { break };
-                    let report = Scanner::new(target, opts, pacer, on_handshake).run();
+                    let mut report = Scanner::new(target, opts, pacer, on_handshake).run();
+                    check_certificates(&mut report, target, connecting);
                     if tx.send((i, report)).is_err() {
                         break;
                     }

@@ -13,7 +13,6 @@ use shakedown::wire::ProtocolVersion;
 use shakedown::wire::registry::{parse_suite, suite_name};
 use std::process::{Command, Stdio};
 
-
 /// Runs `simulate --json` against the server; one object per client, by name.
 fn simulate(srv: &Server, clients: &[&str]) -> Vec<Value> {
     let mut cmd = shakedown();

@@ -3,8 +3,8 @@
 
 pub mod diff;
 pub mod json;
-pub mod simulate;
 pub mod scan;
+pub mod simulate;
 pub mod text;
 
 use crate::probe::ProbeResult;

@@ -106,6 +106,8 @@ pub fn json(r: &ScanReport) -> Value {
         "handshakes": r.handshakes,
         "retries": r.retries,
         "elapsed_ms": r.elapsed_ms,
+        "certificates": r.certificates.iter().map(super::json::certificate).collect::<Vec<_>>(),
+        "diagnosis": r.diagnosis.iter().map(super::json::diagnosis).collect::<Vec<_>>(),
     })
 }
 
@@ -224,6 +226,11 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
                 plural(p.handshakes)
             )?;
         }
+    }
+    if !r.certificates.is_empty() {
+        writeln!(out)?;
+        super::text::certificates(out, &r.certificates)?;
+        super::text::diagnoses(out, &r.diagnosis)?;
     }
     writeln!(out)
 }
