@@ -36,6 +36,8 @@ pub enum Command {
     Hello(HelloCmdArgs),
     /// Decode TLS bytes (a record, a handshake message, a ClientHello or ServerHello body).
     Decode(DecodeArgs),
+    /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
+    Pcap(crate::pcap::PcapArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -162,6 +164,7 @@ pub fn main() -> i32 {
         Command::Probe(a) => run_probe(&a, stdout),
         Command::Hello(a) => run_hello(&a, stdout),
         Command::Decode(a) => run_decode(&a, stdout),
+        Command::Pcap(a) => crate::pcap::run(&a, &mut std::io::BufWriter::new(stdout)),
     };
     match result {
         Ok(code) => code,

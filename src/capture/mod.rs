@@ -13,6 +13,7 @@
 mod file;
 mod frag;
 mod link;
+mod packets;
 mod tcp;
 pub mod writer;
 
@@ -20,6 +21,7 @@ use std::net::SocketAddr;
 
 pub use crate::session::{Direction, EndKind, Micros};
 pub use file::read_capture;
+pub use packets::PacketReader;
 
 /// A flow's number, unique within one [`read_capture`] call, from 1 in order of appearance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

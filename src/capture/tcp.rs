@@ -249,6 +249,20 @@ impl FlowTable {
         self.flows.insert(key, flow);
     }
 
+    /// Moves the clock to `now` without a segment, ending idle flows when a sweep is due.
+    pub fn advance(
+        &mut self,
+        now: Micros,
+        sink: &mut dyn FlowSink,
+        stats: &mut CaptureStats,
+        opts: &ReadOptions,
+    ) {
+        self.now = self.now.max(now);
+        if self.now >= self.next_sweep {
+            self.sweep(sink, stats, opts);
+        }
+    }
+
     /// Ends flows idle for longer than the timeout and forgets closed ones.
     fn sweep(&mut self, sink: &mut dyn FlowSink, stats: &mut CaptureStats, opts: &ReadOptions) {
         let now = self.now;

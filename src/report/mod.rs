@@ -2,6 +2,7 @@
 //! one JSON object per line for scripts. Nothing below the commands prints.
 
 pub mod json;
+pub mod pcap;
 pub mod text;
 
 use crate::probe::ProbeResult;
