@@ -458,6 +458,7 @@ impl Tracker {
             self.describe_not_tls(dir);
             let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
             self.event(at, dir, what);
+            self.diverge(dir, "not TLS".into());
             self.conclude(Outcome::NotTls);
         } else {
             self.fail(dir, at, e.to_string());
