@@ -506,6 +506,10 @@ fn buffer(half: &mut Half, start: u64, bytes: &[u8], out: &mut Out<'_>) -> bool 
     if let Some((&k, v)) = half.ooo.range(..=cursor).next_back() {
         cursor = cursor.max(k + v.len() as u64);
     }
+    if cursor >= end {
+        // Already buffered in full (a retransmission inside one earlier segment).
+        return true;
+    }
     let mut pieces: Vec<(u64, u64)> = Vec::new();
     for (&k, v) in half.ooo.range(cursor..end) {
         if k > cursor {
