@@ -55,6 +55,11 @@ struct Half {
     ooo_bytes: usize,
     /// Stream offset of the FIN, once seen.
     fin_at: Option<u64>,
+    /// The peer's stream offset the FIN acknowledged: the FIN was sent after the peer's
+    /// bytes up to there, so it is reported only once they are delivered (or the peer
+    /// ended). Keeps "alert, then the server closes" in order when a capture shows the
+    /// two directions slightly reordered.
+    fin_acks: Option<u64>,
     ended: bool,
 }
 
@@ -147,6 +152,9 @@ impl Out<'_> {
                 if !half.ended {
                     let kind = if half.has_hole() && !flow.skip_data {
                         EndKind::Gap
+                    } else if half.fin_at == Some(half.delivered) {
+                        // A FIN held for peer bytes that never came.
+                        EndKind::Fin
                     } else {
                         open_kind
                     };
@@ -393,6 +401,10 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
         }
     } else {
         reassemble(flow, side, seg, at, out);
+        if !flow.closed {
+            release_fin(flow, side, at, out);
+            release_fin(flow, 1 - side, at, out);
+        }
     }
     if flow.halves.iter().all(|h| h.ended) {
         out.close(flow, at);
@@ -444,7 +456,18 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
     let wire_end = start + seg.wire_len as i64;
     if seg.fin && half.fin_at.is_none() && wire_end >= half.delivered as i64 {
         half.fin_at = Some(wire_end as u64);
+        let peer = &flow.halves[1 - side];
+        if seg.has_ack
+            && let Some(peer_base) = peer.base
+        {
+            let acked = peer.offset_of(peer_base, seg.ack);
+            // Only a plausible distance ahead: a bogus ack must not hold the FIN forever.
+            if acked > peer.delivered as i64 && acked - (peer.delivered as i64) <= 1 << 20 {
+                flow.halves[side].fin_acks = Some(acked as u64);
+            }
+        }
     }
+    let half = &mut flow.halves[side];
     let delivered = half.delivered as i64;
     if captured_end > delivered {
         if start <= delivered {
@@ -469,8 +492,20 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
             return;
         }
     }
+}
+
+/// Ends a direction whose FIN is reached, unless the FIN acknowledged peer bytes that have
+/// not been delivered yet (and the peer is still open).
+fn release_fin(flow: &mut Flow, side: usize, at: Micros, out: &mut Out<'_>) {
     let half = &flow.halves[side];
-    if half.fin_at == Some(half.delivered) {
+    if half.ended || half.fin_at != Some(half.delivered) {
+        return;
+    }
+    let peer = &flow.halves[1 - side];
+    let waiting = half
+        .fin_acks
+        .is_some_and(|acked| !flow.skip_data && !peer.ended && peer.delivered < acked);
+    if !waiting {
         out.end(flow, side, EndKind::Fin, at);
     }
 }
