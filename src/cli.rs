@@ -38,6 +38,9 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
     Pcap(crate::pcap::PcapArgs),
+    /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
+    #[cfg(feature = "live")]
+    Watch(crate::pcap::WatchArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -165,6 +168,8 @@ pub fn main() -> i32 {
         Command::Hello(a) => run_hello(&a, stdout),
         Command::Decode(a) => run_decode(&a, stdout),
         Command::Pcap(a) => crate::pcap::run(&a, &mut std::io::BufWriter::new(stdout)),
+        #[cfg(feature = "live")]
+        Command::Watch(a) => crate::pcap::watch(&a, &mut { stdout }),
     };
     match result {
         Ok(code) => code,

@@ -6,9 +6,7 @@
 //! flow ends, the [`Summary`] (bounded counters) at the end. `watch` (feature `live`) feeds
 //! packets from an interface through the same [`capture::PacketReader`] and analyzer.
 
-use crate::capture::{
-    self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, PacketReader, ReadOptions,
-};
+use crate::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
 use crate::cert::{self, CertInfo, Finding};
 use crate::cli::Failure;
 use crate::datetime::parse_rfc3339;
@@ -418,7 +416,12 @@ fn capture_name(arg: &str) -> &str {
     if arg == "-" { "stdin" } else { arg }
 }
 
-fn filter_of(failed: bool, sni: &Option<String>, host: &Option<String>, port: Option<u16>) -> Result<Filter, String> {
+fn filter_of(
+    failed: bool,
+    sni: &Option<String>,
+    host: &Option<String>,
+    port: Option<u16>,
+) -> Result<Filter, String> {
     let host = match host {
         Some(h) => Some(
             h.trim_matches(['[', ']'])
@@ -506,4 +509,156 @@ pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     } else {
         0
     })
+}
+
+/// `shakedown watch -i IFACE`: live verdicts (feature `live`).
+#[cfg(feature = "live")]
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Interface to capture on (e.g. eth0, lo).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter, e.g. "tcp port 443".
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// One JSON object per connection.
+    #[arg(long)]
+    pub json: bool,
+    /// Print every TLS connection, not only failed handshakes.
+    #[arg(long)]
+    pub all: bool,
+    /// Only connections whose SNI is NAME (`*.example.com` for subdomains).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Stop after N connections were printed.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// A flow with no packet for SECS seconds is ended (and its verdict printed).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub idle: f64,
+}
+
+/// Runs `shakedown watch`: packets from the interface go through the same
+/// [`capture::PacketReader`] and analyzer as a capture file; each connection is printed when its flow
+/// ends. Stops on `--count`, `--duration` or Ctrl-C (lines already printed are flushed).
+/// Exit code as for `pcap`; 2 when the interface cannot be opened.
+#[cfg(feature = "live")]
+pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
+    use crate::capture::PacketReader;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    let filter = filter_of(false, &a.sni, &None, None)?;
+    if !(a.idle.is_finite() && a.idle > 0.0) {
+        return Err(Failure::Usage(format!(
+            "--idle {}: expected seconds > 0",
+            a.idle
+        )));
+    }
+    let deadline = match a.duration {
+        Some(d) if d.is_finite() && d > 0.0 => Some(Instant::now() + Duration::from_secs_f64(d)),
+        Some(d) => {
+            return Err(Failure::Usage(format!(
+                "--duration {d}: expected seconds > 0"
+            )));
+        }
+        None => None,
+    };
+    let fail = |e: pcap::Error| Failure::Usage(format!("{}: {e}", a.interface));
+    let mut cap = pcap::Capture::from_device(a.interface.as_str())
+        .map_err(fail)?
+        .promisc(false)
+        .snaplen(65_535)
+        .immediate_mode(true)
+        .timeout(200)
+        .open()
+        .map_err(fail)?;
+    if let Some(bpf) = &a.filter {
+        cap.filter(bpf, true)
+            .map_err(|e| Failure::Usage(format!("--filter {bpf:?}: {e}")))?;
+    }
+    let linktype = cap.get_datalink().0 as u32;
+    let printer = std::cell::RefCell::new(Printer {
+        out,
+        output: Output {
+            json: a.json,
+            all: a.all,
+        },
+        filter,
+        summary: Summary::default(),
+        printed: 0,
+        error: None,
+        flush_each: true,
+    });
+    let read = ReadOptions {
+        idle_timeout: (a.idle * 1e6) as Micros,
+        ..ReadOptions::default()
+    };
+    let name = a.interface.clone();
+    let mut emit = |r: ConnectionReport| printer.borrow_mut().connection(&name, &r);
+    let mut analyzer = Analyzer::new(AnalyzeOptions { check_time: None }, &mut emit);
+    let mut reader = PacketReader::new(read);
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as Micros)
+    };
+    let mut read_error = None;
+    loop {
+        match cap.next_packet() {
+            Ok(p) => {
+                let at = (p.header.ts.tv_sec as u64) * 1_000_000 + p.header.ts.tv_usec as u64;
+                reader.packet(linktype, p.data, at, &mut analyzer);
+            }
+            Err(pcap::Error::TimeoutExpired) => reader.tick(now(), &mut analyzer),
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+        let (printed, write_failed) = {
+            let p = printer.borrow();
+            (p.printed, p.error.is_some())
+        };
+        let done_count = a.count.is_some_and(|n| printed >= n);
+        let done_time = deadline.is_some_and(|d| Instant::now() >= d);
+        if done_count || done_time || write_failed {
+            break;
+        }
+    }
+    // Flows still open are ended as of now: an undecided handshake shows as incomplete,
+    // unless --count was reached (then nothing more is printed).
+    let stopped_by_count = a.count.is_some_and(|n| printer.borrow().printed >= n);
+    let capture = if stopped_by_count {
+        reader.stats().clone()
+    } else {
+        reader.finish(EndKind::Timeout, &mut analyzer)
+    };
+    let non_tls_flows = analyzer.non_tls_flows;
+    drop(analyzer);
+    let mut printer = printer.into_inner();
+    if let Some(e) = printer.error.take() {
+        return Err(e.into());
+    }
+    if let Some(e) = &read_error {
+        eprintln!("shakedown: {}: {e}", a.interface);
+    }
+    printer.summary.inputs.push(InputSummary {
+        name: a.interface.clone(),
+        stats: AnalyzeStats {
+            capture,
+            non_tls_flows,
+        },
+        error: read_error.map(|e| e.to_string()),
+    });
+    let summary = std::mem::take(&mut printer.summary);
+    let out = printer.out;
+    if a.json {
+        writeln!(out, "{}", report::pcap::json_summary(&summary))?;
+    } else {
+        report::pcap::text_summary(out, &summary)?;
+    }
+    out.flush()?;
+    Ok(if summary.failed > 0 { 1 } else { 0 })
 }

@@ -72,7 +72,9 @@ fn expected_tsv_rows_match() {
         let indexes: Vec<String> = reports.iter().map(|r| format!("#{}", r.index)).collect();
         let listed: Vec<String> = rows.iter().map(|r| r[1].clone()).collect();
         if indexes != listed {
-            problems.push(format!("{capture}: connections {indexes:?}, table {listed:?}"));
+            problems.push(format!(
+                "{capture}: connections {indexes:?}, table {listed:?}"
+            ));
             continue;
         }
         for (row, r) in rows.iter().zip(&reports) {
@@ -173,7 +175,12 @@ fn cli_json_lines_follow_the_contract() {
     assert_eq!(first["diverged"]["by"], "client");
     assert_eq!(first["diverged"]["after"], "ServerHelloDone");
     assert_eq!(first["ja3"].as_str().map(str::len), Some(32));
-    assert!(first["connection"].as_str().unwrap().ends_with("cert_expired.pcap#1"));
+    assert!(
+        first["connection"]
+            .as_str()
+            .unwrap()
+            .ends_with("cert_expired.pcap#1")
+    );
     let subject = first["certificates"][0]["subject"].as_str().unwrap();
     assert!(subject.contains("CN=good.test"), "{subject}");
     assert!(lines[1..4].iter().all(|l| l["outcome"] == "established"));
@@ -194,7 +201,10 @@ fn cli_text_filters_stdin_and_exit_codes() {
         .unwrap();
     assert_eq!(ok.status.code(), Some(0));
     let text = String::from_utf8(ok.stdout).unwrap();
-    assert!(text.starts_with("summary: 3 TLS connections, 0 failed"), "{text}");
+    assert!(
+        text.starts_with("summary: 3 TLS connections, 0 failed"),
+        "{text}"
+    );
     // --all lists every connection, named after stdin.
     let all = common::shakedown()
         .args(["pcap", "--all", "-"])
@@ -292,5 +302,10 @@ fn ja4_matches_foxio_reference() {
         }
     }
     assert_eq!(exceptions, 1);
-    assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -86,7 +86,10 @@ fn same_or_incomplete(what: &str, full: &[ConnectionReport], got: &[ConnectionRe
             .iter()
             .find(|f| f.client == r.client && f.server == r.server)
         else {
-            panic!("{what}: connection {} -> {} not in the full capture", r.client, r.server);
+            panic!(
+                "{what}: connection {} -> {} not in the full capture",
+                r.client, r.server
+            );
         };
         assert!(
             r.outcome() == f.outcome() || r.outcome() == "incomplete",
@@ -120,7 +123,10 @@ fn cut_files_keep_what_came_before() {
             let (got, err) = analyze_bytes(&bytes[..cut]);
             let what = format!("{name} cut at {cut}");
             if boundaries.contains(&cut) {
-                assert_eq!(err, None, "{what}: a cut between records is a shorter capture");
+                assert_eq!(
+                    err, None,
+                    "{what}: a cut between records is a shorter capture"
+                );
             } else {
                 let err = err.unwrap_or_else(|| panic!("{what}: no error"));
                 assert!(err.contains("truncated"), "{what}: {err}");
@@ -193,7 +199,10 @@ fn snaplen_cut_packets_give_same_or_incomplete() {
             if snaplen >= 600 {
                 // Alerts, resets and closes fit: those verdicts survive.
                 for f in full.iter().filter(|f| f.outcome() == "reset") {
-                    assert!(got.iter().any(|g| g.index == f.index && g.outcome() == "reset"));
+                    assert!(
+                        got.iter()
+                            .any(|g| g.index == f.index && g.outcome() == "reset")
+                    );
                 }
             }
         }
@@ -325,6 +334,14 @@ fn fin_before_the_alert_it_acknowledges() {
     let (got, err) = analyze_bytes(&join(&header, &recs));
     assert_eq!(err, None);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].outcome(), "alert", "history {}", got[0].verdict.history);
-    assert_eq!(got[0].verdict.diverged.as_ref().map(|d| d.by.peer()), Some("client"));
+    assert_eq!(
+        got[0].outcome(),
+        "alert",
+        "history {}",
+        got[0].verdict.history
+    );
+    assert_eq!(
+        got[0].verdict.diverged.as_ref().map(|d| d.by.peer()),
+        Some("client")
+    );
 }

@@ -216,7 +216,12 @@ impl Run<'_> {
                                         (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                     let at = to_micros(raw, iface);
                                     last_ts = at;
-                                    self.packets.packet(iface.linktype, epb.packet_data(), at, sink);
+                                    self.packets.packet(
+                                        iface.linktype,
+                                        epb.packet_data(),
+                                        at,
+                                        sink,
+                                    );
                                 }
                                 None => self.packets.malformed(),
                             }
@@ -225,7 +230,8 @@ impl Run<'_> {
                             // No timestamp in a simple packet block: reuse the last one.
                             Some(iface) => {
                                 let linktype = iface.linktype;
-                                self.packets.packet(linktype, spb.packet_data(), last_ts, sink)
+                                self.packets
+                                    .packet(linktype, spb.packet_data(), last_ts, sink)
                             }
                             None => self.packets.malformed(),
                         },

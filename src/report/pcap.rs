@@ -61,7 +61,12 @@ pub fn text_line(w: &mut dyn Write, capture: &str, r: &ConnectionReport) -> io::
     if let Some(d) = &r.verdict.diverged {
         write!(w, "  {} {} after {}", d.by.peer(), d.event, d.after)?;
     } else if let Some(a) = &r.verdict.alert {
-        write!(w, "  {} alert {}", a.from.peer(), alert_name(a.alert.description))?;
+        write!(
+            w,
+            "  {} alert {}",
+            a.from.peer(),
+            alert_name(a.alert.description)
+        )?;
     }
     if let Some(t) = r.time_to_verdict() {
         write!(w, " ({:.1} ms)", ms(t))?;
@@ -119,7 +124,11 @@ pub fn json(capture: &str, r: &ConnectionReport) -> Value {
 
 fn counts<'a>(items: impl IntoIterator<Item = (&'a str, u64)>) -> String {
     let v: Vec<String> = items.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
-    if v.is_empty() { "-".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 pub fn text_summary(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
