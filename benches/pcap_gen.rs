@@ -92,9 +92,14 @@ fn templates() -> Vec<Template> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let (Some(path), Some(size)) = (args.first(), args.get(1).and_then(|s| s.parse::<u64>().ok()))
-    else {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let (Some(path), Some(size)) = (
+        args.first(),
+        args.get(1).and_then(|s| s.parse::<u64>().ok()),
+    ) else {
         eprintln!("usage: pcap_gen OUT.pcap SIZE_MB (used by benches/pcap_compare.sh)");
         return;
     };
@@ -104,7 +109,9 @@ fn main() {
     let mut out = BufWriter::with_capacity(1 << 20, CountingWriter { inner: file, n: 0 });
     writer::write_header(&mut out, LinkType::Ethernet).expect("write");
     // Bulk data: a fixed pseudo-random block, sent in record-sized pieces.
-    let bulk: Vec<u8> = (0..16_384u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bulk: Vec<u8> = (0..16_384u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let (mut connections, mut handshakes) = (0u64, 0u64);
     let mut at: Micros = 1_800_000_000_000_000;
     while out.get_ref().n < target {
@@ -151,7 +158,11 @@ fn main() {
         };
         writer::write_connection(&mut out, LinkType::Ethernet, &conn).expect("write");
         connections += 1;
-        handshakes += u64::from(t.chunks.iter().any(|(d, _)| *d == Direction::ClientToServer));
+        handshakes += u64::from(
+            t.chunks
+                .iter()
+                .any(|(d, _)| *d == Direction::ClientToServer),
+        );
         // Connections overlap a little; capture time advances 2 ms per connection.
         at += 2_000;
     }

@@ -271,7 +271,7 @@ impl FlowTable {
         }
     }
 
-    /// Ends flows idle for longer than the timeout and forgets closed ones.
+    /// Ends flows idle for longer than the timeout and forgets closed ones after the linger.
     fn sweep(&mut self, sink: &mut dyn FlowSink, stats: &mut CaptureStats, opts: &ReadOptions) {
         let now = self.now;
         let idle = opts.idle_timeout;
@@ -281,8 +281,13 @@ impl FlowTable {
             ooo_total: &mut self.ooo_total,
             opts,
         };
+        let linger = opts.closed_linger;
         self.flows.retain(|_, flow| {
-            if now.saturating_sub(flow.last_seen) <= idle {
+            let quiet = now.saturating_sub(flow.last_seen);
+            if flow.closed {
+                return quiet <= linger;
+            }
+            if quiet <= idle {
                 return true;
             }
             let at = flow.last_seen.saturating_add(idle);
@@ -290,7 +295,7 @@ impl FlowTable {
             false
         });
         // Sweeping is O(flows): do it a few times per timeout, not per packet.
-        self.next_sweep = now.saturating_add((idle / 4).max(1_000_000));
+        self.next_sweep = now.saturating_add((idle / 4).min(linger).max(1_000_000));
     }
 
     /// Ends every flow still open: `open_kind` for open directions without missing bytes.
@@ -480,16 +485,11 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
                 return;
             }
             drain(flow, side, at, out);
-            if flow.skip_data || flow.halves[side].ended {
-                return;
-            }
-            if !out.sink.wants_data(flow.id) {
+            if !flow.skip_data && !flow.halves[side].ended && !out.sink.wants_data(flow.id) {
                 skip_data(flow, at, out);
-                return;
             }
         } else if !buffer(half, start as u64, seg.payload, out) {
             out.end(flow, side, EndKind::Gap, at);
-            return;
         }
     }
 }
