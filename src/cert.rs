@@ -478,10 +478,34 @@ fn weak_key(info: &CertInfo) -> bool {
 
 /// Trust anchors: subject names and public keys, as DER contents without their outer
 /// SEQUENCE header (the form webpki-roots ships them in).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct TrustStore {
     anchors: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Path results by chain digest. A capture repeats the same few chains thousands of
+    /// times, and the signature checks behind a path cost more than everything else a
+    /// connection needs; the result depends only on the chain and the anchors.
+    paths: std::sync::Mutex<std::collections::HashMap<[u8; 32], Option<PathEnd>>>,
 }
+
+/// Remembered paths at most; past it the memo starts over.
+const MAX_REMEMBERED_PATHS: usize = 4096;
+
+impl Clone for TrustStore {
+    fn clone(&self) -> Self {
+        TrustStore {
+            anchors: self.anchors.clone(),
+            paths: Default::default(),
+        }
+    }
+}
+
+impl PartialEq for TrustStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.anchors == other.anchors
+    }
+}
+
+impl Eq for TrustStore {}
 
 /// The contents of a DER TLV (its value without tag and length); the input when it is not
 /// a well-formed TLV.
@@ -533,6 +557,7 @@ impl TrustStore {
                 .iter()
                 .map(|a| (a.subject.to_vec(), a.subject_public_key_info.to_vec()))
                 .collect(),
+            paths: Default::default(),
         }
     }
 
@@ -551,6 +576,7 @@ impl TrustStore {
             der_contents(cert.subject().as_raw()).to_vec(),
             der_contents(cert.public_key().raw).to_vec(),
         ));
+        self.forget_paths();
         Ok(())
     }
 
@@ -573,6 +599,34 @@ impl TrustStore {
 
     pub fn extend(&mut self, other: TrustStore) {
         self.anchors.extend(other.anchors);
+        self.forget_paths();
+    }
+
+    fn forget_paths(&self) {
+        if let Ok(mut m) = self.paths.lock() {
+            m.clear();
+        }
+    }
+
+    /// The path of `chain_der`, from the memo or by `build`.
+    fn path(&self, chain_der: &[Vec<u8>], build: impl FnOnce() -> Option<PathEnd>) -> Option<PathEnd> {
+        let mut h = Sha256::new();
+        for der in chain_der {
+            h.update((der.len() as u32).to_be_bytes());
+            h.update(der);
+        }
+        let key: [u8; 32] = h.finalize().into();
+        if let Some(end) = self.paths.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return end;
+        }
+        let end = build();
+        if let Ok(mut m) = self.paths.lock() {
+            if m.len() >= MAX_REMEMBERED_PATHS {
+                m.clear();
+            }
+            m.insert(key, end.clone());
+        }
+        end
     }
 
     /// Whether a trust anchor named `issuer` (full DER name) signed `cert`.
@@ -589,7 +643,7 @@ impl TrustStore {
 }
 
 /// Where the path from the leaf up through the chain ends.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum PathEnd {
     Anchored,
     /// At a self-signed certificate that is no anchor.
@@ -661,7 +715,7 @@ pub fn check_chain_with(
         .enumerate()
         .filter_map(|(i, der)| X509Certificate::from_der(der).ok().map(|(_, c)| (i, c)))
         .collect();
-    let Some(end) = trust_path(&parsed, store) else {
+    let Some(end) = store.path(chain_der, || trust_path(&parsed, store)) else {
         return (certs, findings);
     };
     // The path decides what is missing: drop the name-only guesses.
