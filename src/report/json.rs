@@ -36,6 +36,21 @@ pub fn probe(r: &ProbeResult) -> Value {
     }
     if let Some(v) = &r.verdict {
         add_verdict(&mut o, v);
+        if let Some(d) = &v.decryption {
+            o["decryption"] = json!({
+                "records": d.records,
+                "server_finished_verified": d.server_finished_verified,
+                "problem": d.problem,
+            });
+        }
+    }
+    if let Some(retry) = &r.retry {
+        o["hello_retry_request"] = json!({
+            "group": retry.group.map(group_name),
+            "cookie": retry.cookie,
+            "second_client_hello": retry.second_hello.as_ref().map(client_hello),
+            "problem": retry.problem,
+        });
     }
     o
 }

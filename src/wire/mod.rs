@@ -6,6 +6,7 @@ pub mod codec;
 pub mod hello;
 pub mod record;
 pub mod registry;
+pub mod retry;
 pub mod server;
 pub mod sslv2;
 pub mod version;
