@@ -182,3 +182,26 @@ fn wrong_or_missing_keys_give_the_cleartext_verdict_and_a_reason() {
         r[0].verdict.events
     );
 }
+
+#[test]
+fn secrets_embedded_in_pcapng_decrypt_like_the_keylog() {
+    // The same connection with the key log as a Decryption Secrets Block, no --keylog.
+    let embedded = analyze("client_cert_required_tls13_dsb.pcapng", None);
+    let with_file = analyze(
+        "client_cert_required_tls13.pcap",
+        Some(keylog("client_cert_required_tls13.keys")),
+    );
+    let clear = analyze("client_cert_required_tls13.pcap", None);
+    assert_eq!(embedded.len(), 1);
+    assert_eq!(row(&embedded[0]), row(&with_file[0]));
+    assert_ne!(row(&embedded[0]), row(&clear[0]));
+    let d = embedded[0].verdict.decryption.clone().unwrap();
+    assert_eq!(d.server_finished_verified, Some(true));
+    assert_eq!(d.problem, None);
+    // Merged with a key log of other connections, the embedded secrets still count.
+    let merged = analyze(
+        "client_cert_required_tls13_dsb.pcapng",
+        Some(keylog("tls13_success.keys")),
+    );
+    assert_eq!(row(&merged[0]), row(&with_file[0]));
+}

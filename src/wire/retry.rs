@@ -199,7 +199,7 @@ mod tests {
             assert!(e.contains(says), "{e}");
         }
         let mut other_suite = hrr(vec![ext(51, &[0, 0x17])]);
-        other_suite.cipher_suite = 0xc02f;
+        other_suite.cipher_suite = 0x1304; // AES-128-CCM, not in the default hello
         let e = retry_hello(&ch, &other_suite, &mut none).unwrap_err();
         assert!(e.contains("did not offer"), "{e}");
     }
