@@ -42,6 +42,8 @@ pub enum Command {
     Replay(crate::replay::ReplayArgs),
     /// Two handshakes (capture connections or probes) field by field: where they part.
     Diff(crate::diff::DiffArgs),
+    /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
+    Scan(crate::scan::ScanArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -236,6 +238,7 @@ pub fn main() -> i32 {
         Command::Simulate(a) => crate::simulate::run(&a, stdout),
         Command::Replay(a) => crate::replay::run(&a, stdout),
         Command::Diff(a) => crate::diff::run(&a, stdout),
+        Command::Scan(a) => crate::scan::run(&a, stdout),
     };
     match result {
         Ok(code) => code,

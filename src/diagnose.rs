@@ -278,13 +278,24 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
             format!("{} (the client answered unknown_ca)", f.detail()),
         );
     }
+    add_findings(&mut out, findings);
+    out
+}
+
+/// Certificate findings as diagnoses, one per cause (for a chain seen outside a verdict).
+pub fn from_findings(findings: &[Finding]) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    add_findings(&mut out, findings);
+    out
+}
+
+fn add_findings(out: &mut Vec<Diagnosis>, findings: &[Finding]) {
     for f in findings {
         let cause = f.cause();
         if !out.iter().any(|d| d.cause == cause) {
             out.push(diagnosis(cause, f.detail()));
         }
     }
-    out
 }
 
 fn from_alert(

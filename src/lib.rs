@@ -18,6 +18,7 @@ pub mod pcap;
 pub mod probe;
 pub mod replay;
 pub mod report;
+pub mod scan;
 pub mod session;
 pub mod simulate;
 pub mod wire;

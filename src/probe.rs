@@ -315,3 +315,47 @@ fn decode_sent_hello(bytes: &[u8]) -> Option<ClientHello> {
     t.on_data(Direction::ClientToServer, bytes, 0);
     t.verdict().client_hello.clone()
 }
+
+/// What a bare exchange gives an enumeration: the verdict and how many bytes the server
+/// sent (zero separates "no answer at all" from an answer that ended the handshake).
+#[derive(Debug)]
+pub struct Exchanged {
+    pub verdict: Verdict,
+    pub server_bytes: usize,
+}
+
+struct VerdictOnly {
+    tracker: Tracker,
+    server_bytes: usize,
+}
+
+impl ExchangeObserver for VerdictOnly {
+    fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
+        if dir == Direction::ServerToClient {
+            self.server_bytes += bytes.len();
+        }
+        self.tracker.on_data(dir, bytes, at);
+        !self.tracker.decided()
+    }
+
+    fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+        self.tracker.on_end(dir, kind, at);
+    }
+}
+
+/// The lighter entry point `scan` uses: connect, send `wire`, read until the tracker has
+/// its verdict. No transcript, certificate checks or diagnosis; a failed connect is the
+/// error.
+pub fn exchange_verdict(target: &Target, wire: &[u8], limits: &Limits) -> io::Result<Exchanged> {
+    let mut conn = net::connect(target, limits)?;
+    let mut obs = VerdictOnly {
+        tracker: Tracker::new(),
+        server_bytes: 0,
+    };
+    net::exchange(&mut conn, wire, limits, &mut obs);
+    net::close(&conn);
+    Ok(Exchanged {
+        verdict: obs.tracker.verdict().clone(),
+        server_bytes: obs.server_bytes,
+    })
+}

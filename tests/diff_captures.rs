@@ -3,12 +3,8 @@
 
 mod common;
 
-use common::{Pki, s_server, shakedown};
+use common::{Pki, capture, s_server, shakedown};
 use serde_json::Value;
-
-fn capture(name: &str) -> String {
-    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 fn diff(a: &str, b: &str) -> (i32, Value) {
     let out = shakedown().args(["diff", a, b, "--json"]).output().unwrap();

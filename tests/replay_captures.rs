@@ -4,40 +4,9 @@
 
 mod common;
 
-use common::{Issued, openssl, s_server, shakedown};
+use common::{capture, rsa_cert, s_server, shakedown};
 use serde_json::Value;
 use shakedown::replay::{ConnRef, load_connection, replay_bytes};
-
-fn capture(name: &str) -> String {
-    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// An RSA certificate, as record.sh's servers had (the suites they chose depend on it).
-fn rsa_cert(dir: &std::path::Path) -> Issued {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "rsa.key",
-            "-out",
-            "rsa.pem",
-            "-subj",
-            "/CN=good.test",
-            "-days",
-            "2",
-        ],
-    );
-    Issued {
-        cert: dir.join("rsa.pem"),
-        key: dir.join("rsa.key"),
-        chain: None,
-    }
-}
 
 fn replay(args: &[&str]) -> (i32, Value) {
     let out = shakedown()
@@ -69,7 +38,7 @@ fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn tls10_client_against_tls12_only_server_gets_protocol_version_again() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = s_server(&rsa_cert(dir.path()), &["-tls1_2"]);
+    let srv = s_server(&rsa_cert(dir.path(), "good.test"), &["-tls1_2"]);
     let target = format!("127.0.0.1:{}", srv.port);
     let (code, v) = replay(&[
         &capture("protocol_mismatch_tls10_client.pcap"),
@@ -99,7 +68,7 @@ fn tls10_client_against_tls12_only_server_gets_protocol_version_again() {
 #[test]
 fn tls12_success_hellos_get_the_captured_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let srv = s_server(&rsa_cert(dir.path()), &["-tls1_2"]);
+    let srv = s_server(&rsa_cert(dir.path(), "good.test"), &["-tls1_2"]);
     let target = format!("localhost:{}", srv.port);
     // #1 s_client, #2 curl, #3 gnutls-cli: each client's hello, each the captured answer.
     for n in ["1", "2", "3"] {
@@ -125,7 +94,7 @@ fn tls12_success_hellos_get_the_captured_suite() {
 fn a_server_configured_differently_answers_differently() {
     let dir = tempfile::tempdir().unwrap();
     // tls13_success #1 was s_client -tls1_3; this server speaks only TLS 1.2.
-    let srv = s_server(&rsa_cert(dir.path()), &["-tls1_2"]);
+    let srv = s_server(&rsa_cert(dir.path(), "good.test"), &["-tls1_2"]);
     let (code, v) = replay(&[
         &capture("tls13_success.pcap"),
         "--conn",
@@ -142,7 +111,7 @@ fn a_server_configured_differently_answers_differently() {
 fn no_shared_cipher_and_selection_by_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let srv = s_server(
-        &rsa_cert(dir.path()),
+        &rsa_cert(dir.path(), "good.test"),
         &["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"],
     );
     let file = capture("no_shared_cipher_tls12.pcap");

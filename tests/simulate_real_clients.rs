@@ -7,40 +7,11 @@
 
 mod common;
 
-use common::{Issued, Pki, Server, openssl, s_server, shakedown};
+use common::{Issued, Pki, Server, rsa_cert, s_server, shakedown};
 use serde_json::Value;
 use shakedown::wire::ProtocolVersion;
 use shakedown::wire::registry::{parse_suite, suite_name};
 use std::process::{Command, Stdio};
-
-/// An RSA certificate for `localhost` (old clients and captures use RSA suites).
-fn rsa_cert(dir: &std::path::Path) -> Issued {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "rsa.key",
-            "-out",
-            "rsa.pem",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "2",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ],
-    );
-    Issued {
-        cert: dir.join("rsa.pem"),
-        key: dir.join("rsa.key"),
-        chain: None,
-    }
-}
 
 /// Runs `simulate --json` against the server; one object per client, by name.
 fn simulate(srv: &Server, clients: &[&str]) -> Vec<Value> {
@@ -162,7 +133,7 @@ fn profiles_get_what_their_real_clients_get() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let ecdsa = pki.leaf("localhost");
-    let rsa = rsa_cert(dir.path());
+    let rsa = rsa_cert(dir.path(), "localhost");
     let configs: Vec<(&Issued, Vec<&str>)> = vec![
         (&ecdsa, vec![]),
         (&rsa, vec!["-tls1_2"]),
@@ -280,7 +251,7 @@ fn tls13_only_server() {
 fn legacy_tls10_server() {
     let dir = tempfile::tempdir().unwrap();
     let srv = s_server(
-        &rsa_cert(dir.path()),
+        &rsa_cert(dir.path(), "localhost"),
         &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"],
     );
     let sim = simulate(&srv, &[]);

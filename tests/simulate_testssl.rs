@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Issued, openssl, s_server, shakedown};
+use common::{rsa_cert, s_server, shakedown};
 use serde_json::Value;
 use shakedown::simulate::TESTSSL_PATHS;
 use shakedown::simulate::profiles::{SniRule, decode_hello, parse_testssl};
@@ -62,32 +62,6 @@ fn debian_file_parses_and_hellos_decode() {
     assert_eq!(java.sni, SniRule::Replace);
 }
 
-fn rsa_cert(dir: &std::path::Path) -> Issued {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "rsa.key",
-            "-out",
-            "rsa.pem",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "2",
-        ],
-    );
-    Issued {
-        cert: dir.join("rsa.pem"),
-        key: dir.join("rsa.key"),
-        chain: None,
-    }
-}
-
 fn simulate(port: u16, path: &std::path::Path, clients: &[&str]) -> Vec<Value> {
     let mut cmd = shakedown();
     cmd.args([
@@ -119,7 +93,7 @@ fn get<'a>(sim: &'a [Value], name: &str) -> &'a Value {
 fn historical_clients_against_modern_and_legacy_servers() {
     let Some(path) = testssl_file() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let clients = [
         "Android 2.3.7",
         "Android 4.0.4",

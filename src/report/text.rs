@@ -2,6 +2,7 @@
 
 use crate::cert::CertInfo;
 use crate::datetime::rfc3339;
+use crate::diagnose::Diagnosis;
 use crate::fingerprint;
 use crate::probe::ProbeResult;
 use crate::session::Verdict;
@@ -66,9 +67,14 @@ pub fn probe(w: &mut dyn Write, r: &ProbeResult) -> io::Result<()> {
         writeln!(w, "  outcome   {}", r.outcome())?;
     }
     certificates(w, &r.certificates)?;
-    if !r.diagnosis.is_empty() {
+    diagnoses(w, &r.diagnosis)
+}
+
+/// The causes, each with its detail and fix.
+pub fn diagnoses(w: &mut dyn Write, list: &[Diagnosis]) -> io::Result<()> {
+    if !list.is_empty() {
         writeln!(w, "  diagnosis")?;
-        for d in &r.diagnosis {
+        for d in list {
             writeln!(w, "    {}: {}", d.cause, d.detail)?;
             writeln!(w, "      fix: {}", d.fix)?;
         }
@@ -227,7 +233,7 @@ fn answer(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
     Ok(())
 }
 
-fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
+pub fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
     if certs.is_empty() {
         return Ok(());
     }

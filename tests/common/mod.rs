@@ -310,3 +310,39 @@ pub fn write_quietly(stream: &mut TcpStream, bytes: &[u8]) -> bool {
 pub fn shakedown() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shakedown"))
 }
+
+/// A self-signed RSA certificate for `host`, valid two days: old clients and the recorded
+/// captures negotiate RSA suites, so their servers need an RSA key.
+pub fn rsa_cert(dir: &Path, host: &str) -> Issued {
+    let san = format!("subjectAltName=DNS:{host}");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-subj",
+            &format!("/CN={host}"),
+            "-days",
+            "2",
+            "-addext",
+            &san,
+        ],
+    );
+    Issued {
+        cert: dir.join("rsa.pem"),
+        key: dir.join("rsa.key"),
+        chain: None,
+    }
+}
+
+/// Path of a capture bundled in captures/.
+pub fn capture(name: &str) -> String {
+    format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}

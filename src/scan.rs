@@ -1,0 +1,1290 @@
+//! `shakedown scan`: what a server accepts, in the fewest handshakes.
+//!
+//! Every enumeration is "offer all that remain, remove what the server picked": for N
+//! accepted items it costs N+1 handshakes, and when the server enforces its own order the
+//! picks come out in that order (each pick is the server's favourite among what is left).
+//! One more hello with the accepted suites reversed tells a server-order server (it still
+//! picks its favourite) from a client-order one (it picks our first).
+//!
+//! - Versions and suites: per version, the whole suite registry (TLS 1.3 suites for 1.3,
+//!   the others for 1.2 and below, never an SCSV). The first offer doubles as the version
+//!   test. Hellos of 256–511 bytes are padded past 512 (the F5 bug); a server that stays
+//!   silent at a long offer but answers a client-like one is enumerated in bundles of 128.
+//! - Groups: TLS 1.3 with an empty key_share (the HelloRetryRequest names the group, so
+//!   hybrid post-quantum groups need no valid share), TLS 1.2 from the ServerKeyExchange.
+//!   Signature schemes: TLS 1.2, from the ServerKeyExchange.
+//! - Behaviour: what the first accepted handshake of the best version up to TLS 1.2
+//!   already shows costs nothing more (renegotiation_info, extended master secret, session
+//!   ticket, OCSP stapling, ALPN, certificate); the rest are fixed probes, one handshake
+//!   each, itemized in [`ScanReport::probes`].
+//!
+//! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
+//! and an optional rate. Connect timeouts and resets before any answer are retried.
+
+use crate::cert::CertInfo;
+use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::diagnose::Diagnosis;
+use crate::net::{Limits, Target};
+use crate::probe::{self, fill_random};
+use crate::session::{Outcome, Verdict};
+use crate::wire::ProtocolVersion;
+use crate::wire::build::{self, HelloSpec, Sni};
+use crate::wire::hello::Extension;
+use crate::wire::registry::{
+    CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
+    suite,
+};
+use crate::wire::server::ServerKeyExchange;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Largest suite list offered to a server that chokes on long offers.
+const BUNDLE: usize = 128;
+/// Hellos of 256–511 bytes hang some F5 load balancers; padding takes them to this size.
+const F5_PAD_TO: usize = 512;
+/// An extension type no registry assigns, for the unknown-extension intolerance probe.
+const UNKNOWN_EXTENSION: u16 = 0x7e57;
+const EXT_STATUS_REQUEST: u16 = 5;
+const EXT_HEARTBEAT: u16 = 15;
+const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
+const EXT_SESSION_TICKET: u16 = 35;
+const EXT_RENEGOTIATION_INFO: u16 = 0xff01;
+const TLS_FALLBACK_SCSV: u16 = 0x5600;
+const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
+const ALERT_UNRECOGNIZED_NAME: u8 = 112;
+/// A name no server has a certificate for (RFC 2606 reserves .invalid).
+const UNKNOWN_NAME: &str = "shakedown-unknown-name.invalid";
+
+/// How a scan connects.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub limits: Limits,
+    /// Connection attempts after the first when it fails before any answer.
+    pub retries: u32,
+    /// SNI for every hello; `Auto` sends the target's host name unless it is an IP.
+    pub sni: Sni,
+    /// Versions, suites and their order only: no groups, signature schemes or behaviour.
+    pub suites_only: bool,
+}
+
+/// Bounds connections in flight and paces their starts; shared by all targets of a run.
+pub struct Pacer {
+    free: Mutex<usize>,
+    freed: Condvar,
+    interval: Option<Duration>,
+    next_start: Mutex<Instant>,
+}
+
+/// A connection slot, given back on drop.
+pub struct Permit<'a>(&'a Pacer);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Pacer {
+    /// `concurrency` connections at once (at least 1); at most `rate` starts per second.
+    pub fn new(concurrency: usize, rate: Option<f64>) -> Pacer {
+        Pacer {
+            free: Mutex::new(concurrency.max(1)),
+            freed: Condvar::new(),
+            interval: rate
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next_start: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for a free slot, then for the rate limit's next start time.
+    pub fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        drop(free);
+        if let Some(interval) = self.interval {
+            let wait = {
+                let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                let at = (*next).max(now);
+                *next = at + interval;
+                at - now
+            };
+            thread::sleep(wait);
+        }
+        Permit(self)
+    }
+}
+
+/// One version's result.
+#[derive(Debug, Clone)]
+pub struct VersionScan {
+    pub version: ProtocolVersion,
+    pub supported: bool,
+    /// Accepted suites, in the server's order when `server_order` is `Some(true)`, else in
+    /// the order they were picked (our offer's order).
+    pub ciphers: Vec<u16>,
+    /// SSLv2: the cipher kinds the SERVER-HELLO lists (one handshake shows them all).
+    pub sslv2_ciphers: Vec<u32>,
+    /// `None` when fewer than two suites were accepted (nothing to order).
+    pub server_order: Option<bool>,
+    /// How many suites the enumeration started from (the registry's share for this version).
+    pub offered: usize,
+    /// The server stayed silent at the full offer; suites were offered in bundles.
+    pub bundled: bool,
+    /// Handshakes the enumeration used (not the order check, an itemized probe).
+    pub handshakes: usize,
+    /// The verdict of the first accepted hello (the full offer): what the behaviour
+    /// results that cost no handshake are read from.
+    pub first: Option<Verdict>,
+}
+
+/// Accepted named groups of one version, in the order the server picked them.
+#[derive(Debug, Clone)]
+pub struct GroupScan {
+    pub version: ProtocolVersion,
+    pub groups: Vec<u16>,
+    pub handshakes: usize,
+}
+
+/// TLS 1.2 signature schemes the server signed its key exchange with, in pick order.
+#[derive(Debug, Clone)]
+pub struct SigalgScan {
+    pub version: ProtocolVersion,
+    pub schemes: Vec<u16>,
+    pub handshakes: usize,
+}
+
+/// One behaviour result. `handshakes` is 0 when it was read from an enumeration handshake.
+#[derive(Debug, Clone)]
+pub struct ProbeItem {
+    pub name: String,
+    pub result: String,
+    /// A result worth a second look (weakness, intolerance, missing protection).
+    pub concern: bool,
+    pub handshakes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanReport {
+    pub target: String,
+    /// Why some connection could not be made (the last such reason), if any.
+    pub error: Option<String>,
+    /// SSLv2 to TLS 1.3, in that order.
+    pub versions: Vec<VersionScan>,
+    /// TLS 1.3 first, then the best version up to 1.2 that negotiated ECDHE.
+    pub groups: Vec<GroupScan>,
+    pub sigalgs: Option<SigalgScan>,
+    pub probes: Vec<ProbeItem>,
+    /// Connections made, retries included.
+    pub handshakes: usize,
+    pub retries: usize,
+    pub elapsed_ms: u64,
+    /// The chain sent for the first accepted hello up to TLS 1.2 (TLS 1.3 encrypts it), and
+    /// what the certificate checks found in it.
+    pub certificates: Vec<CertInfo>,
+    pub diagnosis: Vec<Diagnosis>,
+}
+
+impl ScanReport {
+    /// True when some version was accepted.
+    pub fn any_supported(&self) -> bool {
+        self.versions.iter().any(|v| v.supported)
+    }
+}
+
+/// What one hello got back. `verdict` is `None` when no connection was made.
+struct Reply {
+    verdict: Option<Verdict>,
+    /// The server sent at least one byte.
+    answered: bool,
+}
+
+impl Reply {
+    /// The server went on (ServerHello, HelloRetryRequest or SSLv2 SERVER-HELLO).
+    fn went_on(&self) -> bool {
+        self.verdict.as_ref().is_some_and(|v| {
+            v.server_hello.is_some()
+                || v.hello_retry_request.is_some()
+                || v.sslv2_server_hello.is_some()
+        })
+    }
+
+    /// The version the server selected, if it went on.
+    fn version(&self) -> Option<u16> {
+        self.verdict.as_ref().filter(|_| self.went_on())?.version
+    }
+
+    fn alert(&self) -> Option<u8> {
+        Some(self.verdict.as_ref()?.alert?.alert.description)
+    }
+
+    /// A short account of the answer: "alert handshake_failure", "closed", "TLSv1.2 …".
+    fn describe(&self) -> String {
+        let Some(v) = &self.verdict else {
+            return "no connection".into();
+        };
+        if self.went_on() {
+            let version = v.version.map(version_name).unwrap_or_default();
+            let cipher = v.cipher.map(crate::wire::registry::suite_name);
+            return format!("{version} {}", cipher.unwrap_or_default())
+                .trim()
+                .to_string();
+        }
+        match (v.outcome, self.alert()) {
+            (_, Some(a)) => format!("alert {}", alert_name(a)),
+            (o, None) => o.as_str().to_string(),
+        }
+    }
+}
+
+fn version_name(v: u16) -> String {
+    ProtocolVersion(v)
+        .name()
+        .map_or_else(|| format!("0x{v:04x}"), str::to_string)
+}
+
+/// Scans one target.
+pub struct Scanner<'a> {
+    target: &'a Target,
+    opts: &'a ScanOptions,
+    pacer: &'a Pacer,
+    on_handshake: &'a (dyn Fn() + Sync),
+    total: AtomicUsize,
+    retries: AtomicUsize,
+    error: Mutex<Option<String>>,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(
+        target: &'a Target,
+        opts: &'a ScanOptions,
+        pacer: &'a Pacer,
+        on_handshake: &'a (dyn Fn() + Sync),
+    ) -> Self {
+        Scanner {
+            target,
+            opts,
+            pacer,
+            on_handshake,
+            total: AtomicUsize::new(0),
+            retries: AtomicUsize::new(0),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// Versions first (in parallel), then groups, signature schemes and behaviour probes
+    /// (in parallel), which all need the accepted suites.
+    pub fn run(&self) -> ScanReport {
+        let start = Instant::now();
+        let versions: Vec<VersionScan> = thread::scope(|s| {
+            let handles: Vec<_> = ProtocolVersion::ALL
+                .iter()
+                .map(|v| s.spawn(move || self.scan_version(*v)))
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let more = !self.opts.suites_only;
+        let (groups, sigalgs, fixed, orders) = thread::scope(|s| {
+            let orders: Vec<_> = versions
+                .iter()
+                .filter(|v| v.ciphers.len() >= 2)
+                .map(|v| s.spawn(move || self.check_order(v)))
+                .collect();
+            let g13 = s.spawn(|| more.then(|| self.groups_tls13(&versions)).flatten());
+            let g12 = s.spawn(|| more.then(|| self.groups_tls12(&versions)).flatten());
+            let sig = s.spawn(|| more.then(|| self.sigalgs_tls12(&versions)).flatten());
+            let fixed = if more {
+                self.behaviour(s, &versions)
+            } else {
+                Vec::new()
+            };
+            let orders: Vec<(Option<bool>, ProbeItem)> =
+                orders.into_iter().filter_map(|h| h.join().ok()).collect();
+            let groups: Vec<GroupScan> = [g13, g12]
+                .into_iter()
+                .filter_map(|h| h.join().ok().flatten())
+                .collect();
+            let fixed: Vec<ProbeItem> = fixed.into_iter().filter_map(|h| h.join().ok()).collect();
+            (groups, sig.join().ok().flatten(), fixed, orders)
+        });
+        let mut probes = Vec::new();
+        let mut versions = versions;
+        let mut orders = orders.into_iter();
+        for v in versions.iter_mut().filter(|v| v.ciphers.len() >= 2) {
+            if let Some((order, item)) = orders.next() {
+                v.server_order = order;
+                probes.push(item);
+            }
+        }
+        if !self.opts.suites_only {
+            probes.extend(derived_items(&versions));
+        }
+        probes.extend(fixed);
+        ScanReport {
+            target: self.target.display(),
+            error: self.error.lock().map(|e| e.clone()).unwrap_or(None),
+            versions,
+            groups,
+            sigalgs,
+            probes,
+            handshakes: self.total.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            elapsed_ms: start.elapsed().as_millis() as u64,
+            certificates: Vec::new(),
+            diagnosis: Vec::new(),
+        }
+    }
+
+    /// Sends one hello (retrying transient failures) and returns what came back.
+    fn handshake(&self, wire: &[u8], cost: &mut usize) -> Reply {
+        let mut attempt = 0;
+        loop {
+            let permit = self.pacer.acquire();
+            *cost += 1;
+            self.total.fetch_add(1, Ordering::Relaxed);
+            (self.on_handshake)();
+            if attempt > 0 {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let result = probe::exchange_verdict(self.target, wire, &self.opts.limits);
+            drop(permit);
+            let retry = attempt < self.opts.retries;
+            attempt += 1;
+            match result {
+                Ok(ex) => {
+                    let transient = ex.server_bytes == 0 && ex.verdict.outcome == Outcome::Reset;
+                    if transient && retry {
+                        continue;
+                    }
+                    return Reply {
+                        answered: ex.server_bytes > 0,
+                        verdict: Some(ex.verdict),
+                    };
+                }
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::ConnectionRefused && retry {
+                        continue;
+                    }
+                    if let Ok(mut err) = self.error.lock() {
+                        *err = Some(format!("connecting to {}: {e}", self.target.display()));
+                    }
+                    return Reply {
+                        verdict: None,
+                        answered: false,
+                    };
+                }
+            }
+        }
+    }
+
+    /// The hello's bytes; a TLS hello of 256–511 bytes is padded to 512.
+    fn encode(&self, spec: &HelloSpec) -> Vec<u8> {
+        let built = build::build(spec, Some(&self.target.host), &mut fill_random);
+        let len = built
+            .hello
+            .as_ref()
+            .map_or(0, |h| h.handshake_message().len());
+        if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
+            let padded = HelloSpec {
+                pad_to: Some(F5_PAD_TO),
+                ..spec.clone()
+            };
+            return build::build(&padded, Some(&self.target.host), &mut fill_random).wire;
+        }
+        built.wire
+    }
+
+    /// The hello every enumeration of `version` starts from: the builder's defaults for the
+    /// version, every ECDHE group (up to 1.2) and signature scheme (1.2) in the registry,
+    /// ALPN and status_request as browsers send them, and only 1.3 in supported_versions.
+    fn version_spec(&self, version: ProtocolVersion) -> HelloSpec {
+        let mut spec = HelloSpec {
+            version,
+            sni: self.opts.sni.clone(),
+            ..HelloSpec::default()
+        };
+        if version.0 >= ProtocolVersion::TLS10.0 {
+            spec.alpn = Some(vec!["h2".into(), "http/1.1".into()]);
+            spec.extra_extensions.push(Extension {
+                typ: EXT_STATUS_REQUEST,
+                // ocsp, no responder ids, no request extensions
+                data: vec![1, 0, 0, 0, 0],
+            });
+        }
+        if version.0 <= ProtocolVersion::TLS12.0 && version.0 >= ProtocolVersion::TLS10.0 {
+            spec.groups = Some(ecdhe_groups());
+        }
+        if version.0 >= ProtocolVersion::TLS12.0 {
+            spec.sigalgs = Some(SIGNATURE_SCHEMES.iter().map(|s| s.id).collect());
+        }
+        if version == ProtocolVersion::TLS13 {
+            spec.supported_versions = Some(vec![ProtocolVersion::TLS13.0]);
+        }
+        spec
+    }
+
+    /// Offers `suites` at `version`; the suite picked if the server went on at that version.
+    fn offer_suites(
+        &self,
+        version: ProtocolVersion,
+        suites: Option<&[u16]>,
+        cost: &mut usize,
+    ) -> (Option<u16>, Reply) {
+        let spec = HelloSpec {
+            cipher_suites: suites.map(<[u16]>::to_vec),
+            ..self.version_spec(version)
+        };
+        let reply = self.handshake(&self.encode(&spec), cost);
+        let pick = if reply.version() == Some(version.0) {
+            reply.verdict.as_ref().and_then(|v| v.cipher)
+        } else {
+            None
+        };
+        (pick.filter(|p| suites.is_none_or(|s| s.contains(p))), reply)
+    }
+
+    fn scan_version(&self, version: ProtocolVersion) -> VersionScan {
+        let mut cost = 0;
+        let mut result = VersionScan {
+            version,
+            supported: false,
+            ciphers: Vec::new(),
+            sslv2_ciphers: Vec::new(),
+            server_order: None,
+            offered: 0,
+            bundled: false,
+            handshakes: 0,
+            first: None,
+        };
+        if version == ProtocolVersion::SSLV2 {
+            let spec = HelloSpec {
+                version,
+                ..HelloSpec::default()
+            };
+            result.offered = crate::wire::sslv2::ALL_CIPHER_KINDS.len();
+            let reply = self.handshake(&self.encode(&spec), &mut cost);
+            result.sslv2_ciphers = reply
+                .verdict
+                .and_then(|v| v.sslv2_server_hello)
+                .map(|h| h.cipher_specs)
+                .unwrap_or_default();
+            result.supported = !result.sslv2_ciphers.is_empty();
+            result.handshakes = cost;
+            return result;
+        }
+        let candidates = suite_candidates(version);
+        result.offered = candidates.len();
+        let (first_pick, reply) = self.offer_suites(version, Some(&candidates), &mut cost);
+        let mut picks = Vec::new();
+        if let Some(p) = first_pick {
+            result.first = reply.verdict;
+            picks.push(p);
+            let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
+            picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
+                self.offer_suites(version, Some(offer), cost).0
+            }));
+        } else if !reply.answered
+            && candidates.len() > BUNDLE
+            && version.0 >= ProtocolVersion::TLS10.0
+        {
+            // Silent at the long offer: does a client-like hello get an answer?
+            let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
+            if short_pick.is_some() {
+                result.bundled = true;
+                result.first = reply.verdict;
+                for bundle in candidates.chunks(BUNDLE) {
+                    picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
+                        self.offer_suites(version, Some(offer), cost).0
+                    }));
+                }
+                // Picks from separate bundles say nothing of the order across them: pick
+                // again from the accepted ones alone (the last one left needs no hello).
+                if picks.len() >= 2 && picks.len() <= BUNDLE {
+                    let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
+                        self.offer_suites(version, Some(offer), cost).0
+                    });
+                    let last: Vec<u16> = picks
+                        .iter()
+                        .copied()
+                        .filter(|p| !ordered.contains(p))
+                        .collect();
+                    ordered.extend(last);
+                    picks = ordered;
+                }
+            }
+        }
+        result.supported = !picks.is_empty();
+        result.ciphers = picks;
+        result.handshakes = cost;
+        result
+    }
+
+    /// Offers what remains of `candidates` until the server refuses or only `keep` are
+    /// left; returns the picks in order.
+    fn remove_chosen(
+        &self,
+        candidates: &[u16],
+        keep: usize,
+        cost: &mut usize,
+        mut offer: impl FnMut(&[u16], &mut usize) -> Option<u16>,
+    ) -> Vec<u16> {
+        let mut remaining = candidates.to_vec();
+        let mut picks = Vec::new();
+        while remaining.len() > keep {
+            match offer(&remaining, cost) {
+                Some(p) if remaining.contains(&p) => {
+                    picks.push(p);
+                    remaining.retain(|r| *r != p);
+                }
+                _ => break,
+            }
+        }
+        picks
+    }
+
+    /// One offer of the accepted suites in reverse pick order: a server that enforces its
+    /// order still picks its first; a client-order server picks our first.
+    fn check_order(&self, v: &VersionScan) -> (Option<bool>, ProbeItem) {
+        let mut cost = 0;
+        let reversed: Vec<u16> = v.ciphers.iter().rev().copied().collect();
+        let (pick, reply) = self.offer_suites(v.version, Some(&reversed), &mut cost);
+        let (order, result) = match pick {
+            Some(p) if Some(&p) == v.ciphers.first() => (Some(true), "server order".to_string()),
+            Some(p) if Some(&p) == reversed.first() => (Some(false), "client order".to_string()),
+            Some(p) => (
+                None,
+                format!(
+                    "inconsistent: picked {}",
+                    crate::wire::registry::suite_name(p)
+                ),
+            ),
+            None => (None, format!("no answer: {}", reply.describe())),
+        };
+        let item = ProbeItem {
+            name: format!("server order {}", version_name(v.version.0)),
+            concern: order == Some(false),
+            result,
+            handshakes: cost,
+        };
+        (order, item)
+    }
+
+    fn groups_tls13(&self, versions: &[VersionScan]) -> Option<GroupScan> {
+        let v13 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
+        let candidates: Vec<u16> = GROUPS
+            .iter()
+            .filter(|g| g.key_share_len.is_some())
+            .map(|g| g.id)
+            .collect();
+        let mut cost = 0;
+        let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(v13.ciphers.clone()),
+                groups: Some(offer.to_vec()),
+                key_shares: Some(Vec::new()),
+                ..self.version_spec(ProtocolVersion::TLS13)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            let v = reply.verdict.as_ref()?;
+            if reply.version() != Some(ProtocolVersion::TLS13.0) {
+                return None;
+            }
+            v.hello_retry_request
+                .as_ref()
+                .and_then(|h| h.key_share_group())
+                .or(v.group)
+        });
+        Some(GroupScan {
+            version: ProtocolVersion::TLS13,
+            groups,
+            handshakes: cost,
+        })
+    }
+
+    fn groups_tls12(&self, versions: &[VersionScan]) -> Option<GroupScan> {
+        let (v, suites) = versions.iter().rev().find_map(|v| {
+            let ecdhe = accepted_where(v, |s| s.kx == KeyExchange::Ecdhe);
+            (v.version.0 <= ProtocolVersion::TLS12.0 && !ecdhe.is_empty()).then_some((v, ecdhe))
+        })?;
+        let mut cost = 0;
+        let groups = self.remove_chosen(&ecdhe_groups(), 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(suites.clone()),
+                groups: Some(offer.to_vec()),
+                ..self.version_spec(v.version)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            if reply.version() != Some(v.version.0) {
+                return None;
+            }
+            reply.verdict.as_ref()?.group
+        });
+        Some(GroupScan {
+            version: v.version,
+            groups,
+            handshakes: cost,
+        })
+    }
+
+    fn sigalgs_tls12(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
+        let v12 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS12)?;
+        let signed = accepted_where(v12, |s| {
+            matches!(s.kx, KeyExchange::Ecdhe | KeyExchange::Dhe) && !s.anonymous()
+        });
+        if signed.is_empty() {
+            return None;
+        }
+        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let mut cost = 0;
+        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(signed.clone()),
+                sigalgs: Some(offer.to_vec()),
+                ..self.version_spec(ProtocolVersion::TLS12)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            if reply.version() != Some(ProtocolVersion::TLS12.0) {
+                return None;
+            }
+            match reply.verdict.as_ref()?.server_key_exchange {
+                Some(ServerKeyExchange::Ecdhe {
+                    signature_scheme, ..
+                })
+                | Some(ServerKeyExchange::Dhe {
+                    signature_scheme, ..
+                }) => signature_scheme,
+                _ => None,
+            }
+        });
+        Some(SigalgScan {
+            version: ProtocolVersion::TLS12,
+            schemes,
+            handshakes: cost,
+        })
+    }
+
+    /// Starts the fixed behaviour probes, one thread each, on the base version: the best
+    /// accepted one from TLS 1.0 to 1.2, else TLS 1.3.
+    fn behaviour<'s>(
+        &'s self,
+        s: &'s thread::Scope<'s, '_>,
+        versions: &'s [VersionScan],
+    ) -> Vec<thread::ScopedJoinHandle<'s, ProbeItem>> {
+        let Some(base) = base_version(versions) else {
+            return Vec::new();
+        };
+        let tls13 = base.version == ProtocolVersion::TLS13;
+        // Certificate suites when there are any, so the answers carry a certificate.
+        let certified = accepted_where(base, needs_certificate);
+        let base_spec = HelloSpec {
+            cipher_suites: Some(if certified.is_empty() {
+                base.ciphers.clone()
+            } else {
+                certified
+            }),
+            ..self.version_spec(base.version)
+        };
+        let leaf = base
+            .first
+            .as_ref()
+            .and_then(|v| v.certificates.first().cloned());
+        let mut probes: Vec<(String, Check, HelloSpec)> = Vec::new();
+        let with_name = matches!(self.opts.sni, Sni::Name(_))
+            || self.target.ip_literal().is_none() && self.opts.sni == Sni::Auto;
+        if with_name {
+            probes.push((
+                "certificate without SNI".into(),
+                Check::SniNone,
+                HelloSpec {
+                    sni: Sni::None,
+                    ..base_spec.clone()
+                },
+            ));
+        }
+        probes.push((
+            "certificate for an unknown name".into(),
+            Check::SniUnknown,
+            HelloSpec {
+                sni: Sni::Name(UNKNOWN_NAME.into()),
+                ..base_spec.clone()
+            },
+        ));
+        // TLS_FALLBACK_SCSV at the second-best version.
+        let supported: Vec<&VersionScan> = versions
+            .iter()
+            .filter(|v| v.supported && v.version.0 >= ProtocolVersion::SSLV3.0)
+            .collect();
+        if let [.., lower, _] = supported.as_slice() {
+            let mut suites = lower.ciphers.clone();
+            suites.push(TLS_FALLBACK_SCSV);
+            probes.push((
+                format!("TLS_FALLBACK_SCSV at {}", version_name(lower.version.0)),
+                Check::Fallback,
+                HelloSpec {
+                    cipher_suites: Some(suites),
+                    ..self.version_spec(lower.version)
+                },
+            ));
+        }
+        if !tls13 {
+            probes.push((
+                "compression (DEFLATE offered)".into(),
+                Check::Compression,
+                HelloSpec {
+                    compression_methods: Some(vec![1, 0]),
+                    ..base_spec.clone()
+                },
+            ));
+            let mut heartbeat = base_spec.clone();
+            heartbeat.extra_extensions.push(Extension {
+                typ: EXT_HEARTBEAT,
+                data: vec![1], // peer_allowed_to_send
+            });
+            probes.push(("heartbeat".into(), Check::Heartbeat, heartbeat));
+            for legacy in [0x0304u16, 0x03ff] {
+                probes.push((
+                    format!("version intolerance (legacy_version 0x{legacy:04x})"),
+                    Check::Tolerance,
+                    HelloSpec {
+                        legacy_version: Some(legacy),
+                        ..base_spec.clone()
+                    },
+                ));
+            }
+        }
+        let mut unknown = base_spec.clone();
+        unknown.extra_extensions.push(Extension {
+            typ: UNKNOWN_EXTENSION,
+            data: vec![0, 1, 2, 3],
+        });
+        probes.push(("unknown extension".into(), Check::Tolerance, unknown));
+        probes.push((
+            "GREASE".into(),
+            Check::Tolerance,
+            HelloSpec {
+                grease: true,
+                ..base_spec.clone()
+            },
+        ));
+        for pad in [600, 1500, 16000] {
+            probes.push((
+                format!("long hello ({pad} bytes)"),
+                Check::Tolerance,
+                HelloSpec {
+                    pad_to: Some(pad),
+                    ..base_spec.clone()
+                },
+            ));
+        }
+        let whole = build::build(&base_spec, Some(&self.target.host), &mut |_| {});
+        let half = whole
+            .hello
+            .as_ref()
+            .map_or(256, |h| h.handshake_message().len().div_ceil(2));
+        probes.push((
+            "hello fragmented across two records".into(),
+            Check::Tolerance,
+            HelloSpec {
+                fragment: Some(half),
+                ..base_spec.clone()
+            },
+        ));
+        probes
+            .into_iter()
+            .map(|(name, check, spec)| {
+                let leaf = leaf.clone();
+                s.spawn(move || {
+                    let mut cost = 0;
+                    let reply = self.handshake(&self.encode(&spec), &mut cost);
+                    let (result, concern) = judge(check, &reply, leaf.as_deref());
+                    ProbeItem {
+                        name,
+                        result,
+                        concern,
+                        handshakes: cost,
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    SniNone,
+    SniUnknown,
+    Fallback,
+    Compression,
+    Heartbeat,
+    /// Did the server go on with a hello it should tolerate?
+    Tolerance,
+}
+
+/// The result of a fixed probe: (what it showed, whether that is a concern).
+fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool) {
+    let sh = reply.verdict.as_ref().and_then(|v| v.server_hello.as_ref());
+    let leaf = reply
+        .verdict
+        .as_ref()
+        .and_then(|v| v.certificates.first())
+        .map(Vec::as_slice);
+    let certificate = || match (leaf, base_leaf) {
+        (Some(l), Some(b)) if l == b => "same certificate as with SNI".to_string(),
+        (Some(l), _) => format!("other certificate: {}", subject(l)),
+        (None, _) => format!("answered ({})", reply.describe()),
+    };
+    match check {
+        Check::SniNone => match (reply.went_on(), reply.alert()) {
+            (true, _) => (certificate(), false),
+            (false, Some(_)) => (format!("SNI required ({})", reply.describe()), false),
+            (false, None) => (format!("refused ({})", reply.describe()), false),
+        },
+        Check::SniUnknown => match (reply.went_on(), reply.alert()) {
+            (true, _) => (format!("default certificate: {}", certificate()), false),
+            (false, Some(ALERT_UNRECOGNIZED_NAME)) => ("unrecognized_name alert".into(), false),
+            (false, _) => (format!("refused ({})", reply.describe()), false),
+        },
+        Check::Fallback => match reply.alert() {
+            Some(ALERT_INAPPROPRIATE_FALLBACK) => {
+                ("supported (inappropriate_fallback)".into(), false)
+            }
+            _ if reply.went_on() => (
+                format!("NOT supported: server went on ({})", reply.describe()),
+                true,
+            ),
+            _ => (format!("unclear ({})", reply.describe()), true),
+        },
+        Check::Compression => match sh.map(|h| h.compression) {
+            Some(0) => ("none".into(), false),
+            Some(1) => ("DEFLATE accepted (CRIME)".into(), true),
+            Some(m) => (format!("method {m} accepted"), true),
+            None => (format!("no answer ({})", reply.describe()), true),
+        },
+        Check::Heartbeat => match sh {
+            Some(h) if h.ext(EXT_HEARTBEAT).is_some() => ("enabled".into(), true),
+            Some(_) => ("not enabled".into(), false),
+            None => (format!("no answer ({})", reply.describe()), true),
+        },
+        Check::Tolerance if reply.went_on() => (format!("tolerant ({})", reply.describe()), false),
+        Check::Tolerance => (format!("INTOLERANT ({})", reply.describe()), true),
+    }
+}
+
+fn subject(der: &[u8]) -> String {
+    crate::cert::parse_certificate(der).map_or_else(|e| format!("unparsable ({e})"), |c| c.subject)
+}
+
+/// Results read off the first accepted hello of the base version: no extra handshake.
+fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
+    let Some(base) = base_version(versions) else {
+        return Vec::new();
+    };
+    let Some(v) = &base.first else {
+        return Vec::new();
+    };
+    let item = |name: &str, result: String, concern: bool| ProbeItem {
+        name: name.into(),
+        result,
+        concern,
+        handshakes: 0,
+    };
+    let mut items = Vec::new();
+    if let Some(leaf) = v.certificates.first() {
+        items.push(item("certificate", subject(leaf), false));
+    }
+    let Some(sh) = v.server_hello.as_ref() else {
+        return items;
+    };
+    if base.version == ProtocolVersion::TLS13 {
+        // The rest is in encrypted messages in TLS 1.3.
+        return items;
+    }
+    let has = |t: u16| sh.ext(t).is_some();
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    items.push(item(
+        "secure renegotiation",
+        yes_no(has(EXT_RENEGOTIATION_INFO)),
+        !has(EXT_RENEGOTIATION_INFO),
+    ));
+    items.push(item(
+        "extended master secret",
+        yes_no(has(EXT_EXTENDED_MASTER_SECRET)),
+        !has(EXT_EXTENDED_MASTER_SECRET),
+    ));
+    items.push(item(
+        "session tickets",
+        yes_no(has(EXT_SESSION_TICKET)),
+        false,
+    ));
+    items.push(item(
+        "OCSP stapling",
+        yes_no(has(EXT_STATUS_REQUEST)),
+        false,
+    ));
+    let alpn = sh
+        .alpn()
+        .map_or("none".into(), |a| String::from_utf8_lossy(&a).into_owned());
+    items.push(item("ALPN (h2, http/1.1 offered)", alpn, false));
+    items
+}
+
+/// The version behaviour probes use: the best accepted from TLS 1.0 to 1.2, else TLS 1.3.
+fn base_version(versions: &[VersionScan]) -> Option<&VersionScan> {
+    let classic = versions.iter().rev().find(|v| {
+        v.supported && (ProtocolVersion::TLS10.0..=ProtocolVersion::TLS12.0).contains(&v.version.0)
+    });
+    classic.or_else(|| {
+        versions
+            .iter()
+            .find(|v| v.supported && v.version == ProtocolVersion::TLS13)
+    })
+}
+
+/// Every registry suite a hello of `version` may offer: TLS 1.3 suites for 1.3, the
+/// others (that exist at `version`) below; never an SCSV. Suites without a certificate
+/// (anonymous, PSK, SRP) come last, so that a server that follows our order shows its
+/// certificate in the first handshake.
+pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
+    let mut suites: Vec<&CipherSuite> = CIPHER_SUITES
+        .iter()
+        .filter(|s| !s.is_scsv())
+        .filter(|s| {
+            if version == ProtocolVersion::TLS13 {
+                s.is_tls13()
+            } else {
+                !s.is_tls13() && s.min_version <= version.0
+            }
+        })
+        .collect();
+    suites.sort_by_key(|s| !needs_certificate(s));
+    suites.iter().map(|s| s.id).collect()
+}
+
+/// The server proves itself with a certificate (RSA, DSS, ECDSA, GOST or TLS 1.3).
+fn needs_certificate(s: &CipherSuite) -> bool {
+    use crate::wire::registry::Authentication as A;
+    matches!(s.auth, A::Rsa | A::Dss | A::Ecdsa | A::Gost | A::Any)
+}
+
+fn ecdhe_groups() -> Vec<u16> {
+    GROUPS
+        .iter()
+        .filter(|g| g.kind == GroupKind::Ecdhe)
+        .map(|g| g.id)
+        .collect()
+}
+
+fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {
+    v.ciphers
+        .iter()
+        .copied()
+        .filter(|id| suite(*id).is_some_and(&keep))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Targets: host, host:port, [v6addr]:port (default port 443); "-" reads them from
+    /// standard input, one per line.
+    pub targets: Vec<String>,
+    /// Read targets from this file, one per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// One JSON object per target and line.
+    #[arg(long)]
+    pub json: bool,
+    /// Connections at once, within a target and across targets.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// At most this many new connections per second.
+    #[arg(long, value_name = "PER_SEC")]
+    pub rate: Option<f64>,
+    /// Retries of a connection that fails before any answer (connect timeout, reset).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
+    /// Server name for every hello (default: the target host, unless it is an IP).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Versions, suites and their order only (no groups, signature schemes, behaviour).
+    #[arg(long)]
+    pub suites_only: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Reads the targets from arguments, `--targets-file` and standard input (`-`).
+fn targets(args: &ScanArgs, connecting: &Connecting) -> Result<Vec<Target>, Failure> {
+    let mut names: Vec<String> = Vec::new();
+    let lines = |text: &str, names: &mut Vec<String>| {
+        names.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    };
+    for t in &args.targets {
+        if t == "-" {
+            let mut text = String::new();
+            for line in io::stdin().lock().lines() {
+                text.push_str(&line?);
+                text.push('\n');
+            }
+            lines(&text, &mut names);
+        } else {
+            names.push(t.clone());
+        }
+    }
+    if let Some(path) = &args.targets_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("--targets-file {}: {e}", path.display())))?;
+        lines(&text, &mut names);
+    }
+    if names.is_empty() {
+        return Err(Failure::Usage(
+            "scan: no target (give TARGET..., --targets-file F, or - for stdin)".into(),
+        ));
+    }
+    names
+        .iter()
+        .map(|n| connecting.target(n).map_err(Failure::Usage))
+        .collect()
+}
+
+/// Checks the chain of the newest version that showed one in cleartext.
+fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Connecting) {
+    let Some(chain) = report
+        .versions
+        .iter()
+        .rev()
+        .filter_map(|v| v.first.as_ref())
+        .map(|v| &v.certificates)
+        .find(|c| !c.is_empty())
+    else {
+        return;
+    };
+    let (certs, findings) = crate::cert::check_chain_with(
+        chain,
+        Some(&target.host),
+        connecting.check_time,
+        Some(&connecting.trust),
+    );
+    report.certificates = certs;
+    report.diagnosis = crate::diagnose::from_findings(&findings);
+}
+
+/// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
+pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
+    let connecting = args.connecting.validate()?;
+    if args.concurrency == 0 || args.concurrency > 1024 {
+        return Err(Failure::Usage("--concurrency: expected 1 to 1024".into()));
+    }
+    if let Some(r) = args.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(Failure::Usage("--rate: expected a positive number".into()));
+    }
+    let targets = targets(args, &connecting)?;
+    let opts = ScanOptions {
+        limits: connecting.limits,
+        retries: args.retries.min(10),
+        sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
+        suites_only: args.suites_only,
+    };
+    let pacer = Pacer::new(args.concurrency, args.rate);
+    let bar = if args.no_progress || !io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(targets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} targets, {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let handshakes = AtomicUsize::new(0);
+    let on_handshake = || {
+        let n = handshakes.fetch_add(1, Ordering::Relaxed) + 1;
+        bar.set_message(format!("{n} handshakes"));
+        bar.tick();
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, ScanReport)>();
+    let mut failed = false;
+    let outcome: io::Result<()> = thread::scope(|s| {
+        let workers = args.concurrency.min(targets.len());
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (targets, opts, pacer, next, connecting) =
+                (&targets, &opts, &pacer, &next, &connecting);
+            let on_handshake = &on_handshake;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(target) = targets.get(i) else { break };
+                    let mut report = Scanner::new(target, opts, pacer, on_handshake).run();
+                    check_certificates(&mut report, target, connecting);
+                    if tx.send((i, report)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Reports are written in the order the targets were given.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut written = 0;
+        for (i, report) in rx {
+            pending.insert(i, report);
+            while let Some(report) = pending.remove(&written) {
+                bar.inc(1);
+                failed |= !report.any_supported();
+                bar.suspend(|| -> io::Result<()> {
+                    if args.json {
+                        writeln!(out, "{}", crate::report::scan::json(&report))?;
+                    } else {
+                        crate::report::scan::text(&mut out, &report)?;
+                    }
+                    out.flush()
+                })?;
+                written += 1;
+            }
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    outcome?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_cover_the_registry_without_scsvs() {
+        let t13 = suite_candidates(ProtocolVersion::TLS13);
+        let t12 = suite_candidates(ProtocolVersion::TLS12);
+        let t10 = suite_candidates(ProtocolVersion::TLS10);
+        assert!(t13.contains(&0x1301) && !t13.contains(&0xc02f));
+        assert!(t12.contains(&0xc02f) && !t12.contains(&0x1301));
+        assert!(
+            t10.contains(&0xc014) && !t10.contains(&0xc02f),
+            "GCM is TLS 1.2"
+        );
+        for list in [&t13, &t12, &t10] {
+            assert!(!list.contains(&0x00ff) && !list.contains(&0x5600));
+        }
+        let expected = CIPHER_SUITES
+            .iter()
+            .filter(|s| !s.is_scsv() && !s.is_tls13())
+            .count();
+        assert_eq!(t12.len(), expected);
+        assert!(t12.len() > BUNDLE, "the whole registry is a long offer");
+    }
+
+    #[test]
+    fn hellos_of_f5_sizes_are_padded() {
+        let target = Target::parse("example.com:443", 443).unwrap();
+        let opts = ScanOptions {
+            limits: Limits::default(),
+            retries: 0,
+            sni: Sni::Auto,
+            suites_only: false,
+        };
+        let pacer = Pacer::new(1, None);
+        let s = Scanner::new(&target, &opts, &pacer, &|| {});
+        for n in [1, 20, 60, 100, 128, 200, 400] {
+            let suites: Vec<u16> = suite_candidates(ProtocolVersion::TLS12)
+                .into_iter()
+                .take(n)
+                .collect();
+            let spec = HelloSpec {
+                cipher_suites: Some(suites),
+                ..s.version_spec(ProtocolVersion::TLS12)
+            };
+            let wire = s.encode(&spec);
+            let hs_len = wire.len() - 5;
+            assert!(
+                !(256..512).contains(&hs_len),
+                "{n} suites: a hello of {hs_len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn remove_chosen_stops_at_refusal_and_keeps_pick_order() {
+        let target = Target::parse("example.com:443", 443).unwrap();
+        let opts = ScanOptions {
+            limits: Limits::default(),
+            retries: 0,
+            sni: Sni::Auto,
+            suites_only: false,
+        };
+        let pacer = Pacer::new(1, None);
+        let s = Scanner::new(&target, &opts, &pacer, &|| {});
+        // A server that accepts 3, 1, 5 in that order of preference.
+        let server = [3u16, 1, 5];
+        let mut cost = 0;
+        let picks = s.remove_chosen(&[1, 2, 3, 4, 5, 6], 0, &mut cost, |offer, cost| {
+            *cost += 1;
+            server.iter().copied().find(|p| offer.contains(p))
+        });
+        assert_eq!(picks, [3, 1, 5]);
+        assert_eq!(cost, 4, "N+1 offers for N accepted");
+        let mut cost = 0;
+        let picks = s.remove_chosen(&[1, 3, 5], 1, &mut cost, |offer, cost| {
+            *cost += 1;
+            server.iter().copied().find(|p| offer.contains(p))
+        });
+        assert_eq!(
+            (picks, cost),
+            (vec![3, 1], 2),
+            "the last one needs no offer"
+        );
+    }
+
+    #[test]
+    fn pacer_bounds_and_paces() {
+        let pacer = Pacer::new(2, Some(50.0));
+        let start = Instant::now();
+        let in_flight = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    let _p = pacer.acquire();
+                    let n = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(n, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(5));
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        // 6 starts at 50/s: the last starts at least 100 ms after the first.
+        assert!(start.elapsed() >= Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,667 @@
+//! `scan` against real servers on loopback whose accepted suites, order and groups follow
+//! from their configuration: `openssl s_server` (permissive legacy, restrictive with server
+//! order, TLS 1.3 only, ECDSA) and nginx with Mozilla's intermediate suites. The expected
+//! sets come from the configuration (for the permissive ones, from `openssl ciphers`), not
+//! from shakedown; every scan's handshake count must add up to what its report itemizes.
+
+mod common;
+
+use common::{Issued, Pki, Server, hostile_peer, openssl, read_some, s_server, shakedown};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const VERSIONS: [&str; 6] = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+
+/// Runs `shakedown scan --json` on the targets and returns one object per target.
+fn scan(targets: &[&str], extra: &[&str]) -> Vec<Value> {
+    let out = shakedown()
+        .arg("scan")
+        .args(targets)
+        .args(["--json", "--concurrency", "8", "--timeout", "5"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        targets.len(),
+        "stdout {stdout}\nstderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines
+}
+
+fn scan_one(target: &str) -> Value {
+    let v = scan(&[target], &[]).remove(0);
+    check_accounting(&v);
+    v
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ciphers(v: &Value, version: &str) -> Vec<String> {
+    strings(&v["versions"][version]["ciphers"])
+}
+
+fn set(items: &[String]) -> BTreeSet<String> {
+    items.iter().cloned().collect()
+}
+
+/// The handshake count is Σ(accepted+1) over the versions, Σ(accepted+1) over the group
+/// and signature-scheme enumerations, plus the itemized probes; nothing is retried on
+/// loopback.
+fn check_accounting(v: &Value) {
+    let mut versions = 0;
+    for name in VERSIONS {
+        let r = &v["versions"][name];
+        let accepted = r["ciphers"].as_array().unwrap().len() as u64;
+        let used = r["handshakes"].as_u64().unwrap();
+        if name == "SSLv2" {
+            assert_eq!(used, 1, "SSLv2 costs one hello: {v}");
+        } else {
+            assert_eq!(
+                used,
+                accepted + 1,
+                "{name}: N+1 handshakes for N suites: {v}"
+            );
+        }
+        versions += used;
+    }
+    let groups: u64 = v["groups"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|g| g.as_array().unwrap().len() as u64 + 1)
+        .sum();
+    let sigalgs = match v["sigalgs"].as_array().unwrap().len() as u64 {
+        0 => 0,
+        n => n + 1,
+    };
+    let probes: u64 = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["handshakes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(v["cost"]["versions"], versions, "{v}");
+    assert_eq!(v["cost"]["groups"], groups, "{v}");
+    assert_eq!(v["cost"]["sigalgs"], sigalgs, "{v}");
+    assert_eq!(v["retries"], 0, "{v}");
+    assert_eq!(
+        v["handshakes"].as_u64().unwrap(),
+        versions + groups + sigalgs + probes,
+        "{v}"
+    );
+}
+
+fn probe<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str().unwrap().starts_with(name))
+        .unwrap_or_else(|| panic!("no probe {name}: {v}"))
+}
+
+/// IANA names of the suites `openssl ciphers -V -s -<proto> SPEC` lists, keeping those
+/// whose authentication the certificate can do (`Au=RSA` or `Au=ECDSA`) or needs none of.
+fn openssl_suites(proto: &str, spec: &str, auth: &str) -> BTreeSet<String> {
+    let out = Command::new("openssl")
+        .args(["ciphers", "-V", "-s", &format!("-{proto}"), spec])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("Au={auth} ")) || l.contains("Au=None "))
+        .map(|l| {
+            let hex = l.trim().split(' ').next().unwrap(); // 0xC0,0x2C
+            let id = hex.replace("0x", "").replace(',', "");
+            let id = u16::from_str_radix(&id, 16).unwrap();
+            shakedown::wire::registry::suite_name(id)
+        })
+        .collect()
+}
+
+/// A self-signed RSA 2048 certificate for localhost.
+fn rsa_cert(dir: &Path) -> Issued {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "30",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+    );
+    Issued {
+        cert: dir.join("rsa.pem"),
+        key: dir.join("rsa.key"),
+        chain: None,
+    }
+}
+
+fn local(srv: &Server) -> String {
+    format!("localhost:{}", srv.port)
+}
+
+#[test]
+fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let spec = "ALL:@SECLEVEL=0";
+    let srv = s_server(
+        &cert,
+        &[
+            "-cipher",
+            spec,
+            "-min_protocol",
+            "TLSv1",
+            "-max_protocol",
+            "TLSv1.2",
+        ],
+    );
+    let v = scan_one(&local(&srv));
+    for (version, proto) in [
+        ("TLSv1.0", "tls1"),
+        ("TLSv1.1", "tls1_1"),
+        ("TLSv1.2", "tls1_2"),
+    ] {
+        let got = set(&ciphers(&v, version));
+        let want = openssl_suites(proto, spec, "RSA");
+        assert_eq!(got, want, "{version}");
+        assert_eq!(v["versions"][version]["supported"], true);
+        // s_server without -serverpref follows the client's order.
+        assert_eq!(v["versions"][version]["server_order"], false, "{version}");
+        assert_eq!(
+            probe(&v, &format!("server order {version}"))["handshakes"],
+            1
+        );
+    }
+    for version in ["SSLv2", "SSLv3", "TLSv1.3"] {
+        assert_eq!(v["versions"][version]["supported"], false, "{version}");
+    }
+    let weak = &v["versions"]["TLSv1.2"]["weak"];
+    assert!(
+        strings(&weak["TLS_DH_anon_WITH_AES_128_CBC_SHA"]).contains(&"anonymous".to_string()),
+        "{weak}"
+    );
+    assert!(weak.get("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").is_none());
+    assert_eq!(
+        probe(&v, "TLS_FALLBACK_SCSV")["result"],
+        "supported (inappropriate_fallback)"
+    );
+    assert_eq!(probe(&v, "secure renegotiation")["result"], "yes");
+    assert_eq!(probe(&v, "compression")["result"], "none");
+}
+
+#[test]
+fn restrictive_server_order_tls12_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+            "-serverpref",
+            "-groups",
+            "secp384r1:X25519",
+            "-sigalgs",
+            "RSA+SHA384:RSA-PSS+SHA256",
+        ],
+    );
+    let v = scan_one(&local(&srv));
+    assert_eq!(
+        ciphers(&v, "TLSv1.2"),
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        ]
+    );
+    assert_eq!(v["versions"]["TLSv1.2"]["server_order"], true);
+    for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.3"] {
+        assert_eq!(v["versions"][version]["supported"], false, "{version}");
+    }
+    assert_eq!(strings(&v["groups"]["TLSv1.2"]), ["secp384r1", "x25519"]);
+    assert_eq!(v["preferred_group"], "secp384r1");
+    assert_eq!(
+        set(&strings(&v["sigalgs"])),
+        set(&["rsa_pkcs1_sha384".into(), "rsa_pss_rsae_sha256".into()])
+    );
+    assert_eq!(
+        v["versions"]["TLSv1.2"]["weak"]["TLS_RSA_WITH_AES_256_GCM_SHA384"][0],
+        "no forward secrecy"
+    );
+    // One version: no fallback probe.
+    assert!(
+        v["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| !p["name"].as_str().unwrap().contains("FALLBACK"))
+    );
+}
+
+#[test]
+fn tls13_only_server_with_its_suites_and_groups() {
+    let pki = Pki::new();
+    let srv = s_server(
+        &pki.leaf("localhost"),
+        &[
+            "-tls1_3",
+            "-ciphersuites",
+            "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+            "-serverpref",
+            "-groups",
+            "X25519:secp384r1:ffdhe2048",
+        ],
+    );
+    let v = scan_one(&local(&srv));
+    assert_eq!(
+        ciphers(&v, "TLSv1.3"),
+        ["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]
+    );
+    assert_eq!(v["versions"]["TLSv1.3"]["server_order"], true);
+    for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"] {
+        assert_eq!(v["versions"][version]["supported"], false, "{version}");
+    }
+    assert_eq!(
+        strings(&v["groups"]["TLSv1.3"]),
+        ["x25519", "secp384r1", "ffdhe2048"]
+    );
+    assert!(v["groups"].get("TLSv1.2").is_none());
+    assert!(strings(&v["sigalgs"]).is_empty());
+    assert!(
+        probe(&v, "GREASE")["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("tolerant")
+    );
+}
+
+#[test]
+fn ecdsa_server_accepts_only_ecdsa_and_anonymous_suites() {
+    let pki = Pki::new();
+    let spec = "ALL:@SECLEVEL=0";
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_2", "-cipher", spec]);
+    let v = scan_one(&local(&srv));
+    assert_eq!(
+        set(&ciphers(&v, "TLSv1.2")),
+        openssl_suites("tls1_2", spec, "ECDSA")
+    );
+    let sigalgs = strings(&v["sigalgs"]);
+    assert!(!sigalgs.is_empty());
+    assert!(
+        sigalgs.iter().all(|s| s.starts_with("ecdsa")),
+        "{sigalgs:?}"
+    );
+    assert_eq!(
+        probe(&v, "certificate for an unknown name")["result"],
+        "default certificate: same certificate as with SNI"
+    );
+}
+
+/// Mozilla's intermediate configuration (version 5.7) for nginx.
+const MOZILLA_INTERMEDIATE: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
+ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:\
+ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:\
+DHE-RSA-CHACHA20-POLY1305";
+
+#[test]
+fn nginx_with_mozilla_intermediate() {
+    if Command::new("nginx").arg("-v").output().is_err() {
+        panic!("nginx is needed by this test (apt-get install nginx)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cert = rsa_cert(p);
+    openssl(
+        p,
+        &[
+            "genpkey",
+            "-genparam",
+            "-algorithm",
+            "DH",
+            "-pkeyopt",
+            "group:ffdhe2048",
+            "-out",
+            "dh.pem",
+        ],
+    );
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
+         fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+         server {{\n  listen 127.0.0.1:{{port}} ssl;\n  http2 on;\n  server_name localhost;\n\
+         ssl_certificate {cert};\n  ssl_certificate_key {key};\n  ssl_dhparam {p}/dh.pem;\n\
+         ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_ciphers {MOZILLA_INTERMEDIATE};\n\
+         ssl_prefer_server_ciphers off;\n  ssl_session_tickets off;\n\
+         location / {{ return 200 \"ok\"; }}\n }}\n}}\n",
+        p = p.display(),
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+    );
+    // nginx 1.22 has no `http2 on;` (it is a listen parameter there).
+    let conf = if nginx_version() < (1, 25) {
+        conf.replace("  http2 on;\n", "")
+            .replace(" ssl;\n", " ssl http2;\n")
+    } else {
+        conf
+    };
+    let conf_path = p.join("nginx.conf");
+    let srv = common_nginx(&conf, &conf_path, p);
+    let v = scan_one(&local(&srv));
+    assert_eq!(
+        set(&ciphers(&v, "TLSv1.2")),
+        set(&[
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".into(),
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256".into(),
+            "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+            "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384".into(),
+            "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256".into(),
+        ])
+    );
+    assert_eq!(v["versions"]["TLSv1.2"]["server_order"], false);
+    assert_eq!(
+        set(&ciphers(&v, "TLSv1.3")),
+        set(&[
+            "TLS_AES_256_GCM_SHA384".into(),
+            "TLS_CHACHA20_POLY1305_SHA256".into(),
+            "TLS_AES_128_GCM_SHA256".into(),
+        ])
+    );
+    for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"] {
+        assert_eq!(v["versions"][version]["supported"], false, "{version}");
+    }
+    assert_eq!(probe(&v, "ALPN")["result"], "h2");
+    assert_eq!(probe(&v, "session tickets")["result"], "no");
+    assert_eq!(
+        probe(&v, "TLS_FALLBACK_SCSV")["result"],
+        "supported (inappropriate_fallback)"
+    );
+}
+
+fn nginx_version() -> (u32, u32) {
+    let out = Command::new("nginx").arg("-v").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let v = text.split('/').nth(1).unwrap_or("0.0").trim();
+    let mut parts = v.split('.').map(|n| n.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Starts nginx with `conf` (its `{port}` filled in) in the foreground.
+fn common_nginx(conf: &str, conf_path: &Path, prefix: &Path) -> Server {
+    let template = conf.to_string();
+    // spawn_listening fills {port} in arguments only; write the file per attempt instead.
+    for _ in 0..5 {
+        let port = common::free_port();
+        std::fs::write(conf_path, template.replace("{port}", &port.to_string())).unwrap();
+        let mut child = Command::new("nginx")
+            .arg("-c")
+            .arg(conf_path)
+            .arg("-p")
+            .arg(prefix)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx");
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return Server { child, port, addr };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!(
+        "nginx did not start: {}",
+        std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default()
+    );
+}
+
+#[test]
+fn several_targets_from_stdin_and_file_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let a = s_server(&cert, &["-tls1_2", "-cipher", "AES128-SHA"]);
+    let b = s_server(&cert, &["-tls1_3"]);
+    let file = dir.path().join("targets.txt");
+    std::fs::write(&file, format!("# second\n{}\n", local(&b))).unwrap();
+    let mut child = shakedown()
+        .args(["scan", "-", "--targets-file"])
+        .arg(&file)
+        .args(["--json", "--concurrency", "4"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", local(&a)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "no progress bar in a pipe");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["target"], local(&a));
+    assert_eq!(
+        ciphers(&lines[0], "TLSv1.2"),
+        ["TLS_RSA_WITH_AES_128_CBC_SHA"]
+    );
+    assert_eq!(lines[1]["target"], local(&b));
+    assert_eq!(lines[1]["versions"]["TLSv1.3"]["supported"], true);
+    for v in &lines {
+        check_accounting(v);
+    }
+}
+
+#[test]
+fn text_report_groups_by_version_and_marks_weak_suites() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+            "-serverpref",
+        ],
+    );
+    let out = shakedown().args(["scan", &local(&srv)]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("TLSv1.2  offered      2 suites, server order  (3 handshakes)"),
+        "{text}"
+    );
+    assert!(text.contains(" TLSv1.3  not offered"), "{text}");
+    let weak_line = text
+        .lines()
+        .find(|l| l.contains("TLS_RSA_WITH_AES_128_CBC_SHA"))
+        .unwrap();
+    assert!(
+        weak_line.contains("WEAK: no forward secrecy"),
+        "{weak_line}"
+    );
+    let strong_line = text
+        .lines()
+        .find(|l| l.contains("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"))
+        .unwrap();
+    assert!(!strong_line.contains("WEAK"), "{strong_line}");
+}
+
+#[test]
+fn resets_before_any_answer_are_retried_and_counted() {
+    let peer = hostile_peer(|mut stream| {
+        read_some(&mut stream);
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
+    });
+    let target = peer.addr.to_string();
+    let out = shakedown()
+        .args([
+            "scan",
+            &target,
+            "--json",
+            "--retries",
+            "1",
+            "--timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing supported");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let handshakes = v["handshakes"].as_u64().unwrap();
+    let retries = v["retries"].as_u64().unwrap();
+    // Every hello was tried twice.
+    assert!(handshakes > 0);
+    assert_eq!(handshakes, 2 * retries, "{v}");
+    for version in VERSIONS {
+        assert_eq!(v["versions"][version]["supported"], false);
+    }
+}
+
+/// A TCP proxy in front of `backend` that, like the servers the bundles are for, closes
+/// the connection without a word when a ClientHello offers more than 128 suites.
+fn choking_proxy(backend: std::net::SocketAddr) -> common::Peer {
+    use std::io::Read;
+    hostile_peer(move |mut client| {
+        let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let mut first = vec![0u8; 5];
+        if client.read_exact(&mut first).is_err() {
+            return;
+        }
+        let len = usize::from(u16::from_be_bytes([first[3], first[4]]));
+        let mut record = vec![0u8; len];
+        if first[0] != 22 || client.read_exact(&mut record).is_err() {
+            return;
+        }
+        // handshake header 4, version 2, random 32, session id, then the suites' length.
+        let sid = usize::from(*record.get(38).unwrap_or(&0));
+        let at = 39 + sid;
+        let suites = record
+            .get(at..at + 2)
+            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])) / 2);
+        if suites > 128 {
+            return; // dropped: FIN, no answer
+        }
+        let Ok(mut server) = std::net::TcpStream::connect(backend) else {
+            return;
+        };
+        first.extend_from_slice(&record);
+        if server.write_all(&first).is_err() {
+            return;
+        }
+        let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut s2, &mut c2);
+            let _ = c2.shutdown(std::net::Shutdown::Both);
+        });
+        let _ = std::io::copy(&mut client, &mut server);
+        let _ = server.shutdown(std::net::Shutdown::Both);
+    })
+}
+
+#[test]
+fn server_choking_on_long_offers_is_enumerated_in_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+            "-serverpref",
+        ],
+    );
+    let proxy = choking_proxy(srv.addr);
+    let v = scan(&[&proxy.addr.to_string()], &[]).remove(0);
+    let t12 = &v["versions"]["TLSv1.2"];
+    assert_eq!(t12["bundled"], true, "{v}");
+    assert_eq!(
+        ciphers(&v, "TLSv1.2"),
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        ]
+    );
+    assert_eq!(t12["server_order"], true);
+    // The silent full offer, one client-like hello, N + (bundles) for the bundles, and
+    // N-1 to order the accepted suites across bundles.
+    let bundles = t12["offered"].as_u64().unwrap().div_ceil(128);
+    assert_eq!(
+        t12["handshakes"].as_u64().unwrap(),
+        2 + (3 + bundles) + 2,
+        "{v}"
+    );
+    // Versions the server refuses cost the silent offer and the client-like one.
+    assert_eq!(v["versions"]["TLSv1.0"]["handshakes"], 2);
+    assert_eq!(v["versions"]["TLSv1.0"]["supported"], false);
+}
+
+#[test]
+fn suites_only_costs_sum_of_accepted_plus_one_and_order_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-cipher",
+            "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+            "-serverpref",
+        ],
+    );
+    let v = scan(&[&local(&srv)], &["--suites-only"]).remove(0);
+    check_accounting(&v);
+    let accepted: u64 = VERSIONS
+        .iter()
+        .map(|n| v["versions"][n]["ciphers"].as_array().unwrap().len() as u64)
+        .sum();
+    // TLS 1.2 (2 suites) and TLS 1.3 (the 3 default suites) each get one order check.
+    assert_eq!(v["probes"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(
+        v["handshakes"].as_u64().unwrap(),
+        accepted + VERSIONS.len() as u64 + 2
+    );
+    assert!(v["groups"].as_object().unwrap().is_empty());
+}
