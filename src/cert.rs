@@ -90,9 +90,10 @@ impl CertInfo {
     /// The certificate may authenticate a TLS server: no extendedKeyUsage, or one that
     /// lists serverAuth or anyExtendedKeyUsage (RFC 5280 §4.2.1.12).
     pub fn allows_server_auth(&self) -> bool {
-        self.extended_key_usage
-            .as_ref()
-            .is_none_or(|p| p.iter().any(|p| p == "serverAuth" || p == "anyExtendedKeyUsage"))
+        self.extended_key_usage.as_ref().is_none_or(|p| {
+            p.iter()
+                .any(|p| p == "serverAuth" || p == "anyExtendedKeyUsage")
+        })
     }
 }
 
@@ -1075,10 +1076,19 @@ mod tests {
             ("client", "extendedKeyUsage=clientAuth", true),
             ("mail", "extendedKeyUsage=emailProtection,codeSigning", true),
             ("server", "extendedKeyUsage=serverAuth,clientAuth", false),
-            ("any", "extendedKeyUsage=anyExtendedKeyUsage,clientAuth", false),
+            (
+                "any",
+                "extendedKeyUsage=anyExtendedKeyUsage,clientAuth",
+                false,
+            ),
             ("none", "", false),
         ] {
-            let leaf = pki.issue(name, "www.example.com", Some("root"), &format!("{san}{eku}"));
+            let leaf = pki.issue(
+                name,
+                "www.example.com",
+                Some("root"),
+                &format!("{san}{eku}"),
+            );
             let (certs, findings) =
                 check_chain_with(&[leaf], Some("www.example.com"), NOW, Some(&trust));
             assert_eq!(certs[0].allows_server_auth(), !wrong, "{name}");

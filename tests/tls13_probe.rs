@@ -6,12 +6,12 @@
 mod common;
 
 use common::{Pki, hostile_peer, s_server, shakedown, write_quietly};
-use std::io::Read;
 use shakedown::cert::TrustStore;
 use shakedown::net::{Limits, Target};
 use shakedown::probe::{self, HelloSource, ProbeConfig, ProbeResult};
 use shakedown::session::Verdict;
 use shakedown::wire::build::HelloSpec;
+use std::io::Read;
 
 const ALL_TLS13: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 
@@ -149,7 +149,9 @@ fn assert_retried(r: &ProbeResult, group: u16) {
     assert!(v.hello_retry_request.is_some());
     assert_eq!(r.outcome(), "server_hello");
     assert!(
-        v.events.iter().any(|e| e.what.starts_with("ClientHello (again)")),
+        v.events
+            .iter()
+            .any(|e| e.what.starts_with("ClientHello (again)")),
         "{:#?}",
         v.events
     );
@@ -262,13 +264,14 @@ fn hello_retry_request_cookie_is_echoed_on_the_wire() {
         .args(["probe", &peer.addr.to_string(), "--json", "--timeout", "3"])
         .output()
         .unwrap();
-    let second = rx
-        .recv_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let second = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
     let ch2 = ClientHello::decode_message(&second[5..], 0x0301).expect("a second ClientHello");
     assert_eq!(ch2.ext(44), Some(&[0, 4, 0xc0, 0x0c, 0x1e, 0x55][..]));
     let shares = ch2.key_shares();
-    assert_eq!((shares.len(), shares[0].0, shares[0].1.len()), (1, 0x0017, 65));
+    assert_eq!(
+        (shares.len(), shares[0].0, shares[0].1.len()),
+        (1, 0x0017, 65)
+    );
     // The report says an HRR happened and the second hello went out; the peer then
     // closed, so the connection ends there.
     let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

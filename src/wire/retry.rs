@@ -152,7 +152,11 @@ mod tests {
         let cookie = [0, 3, 1, 2, 3];
         let r = retry_hello(
             &ch,
-            &hrr(vec![ext(43, &[3, 4]), ext(51, &[0, 0x17]), ext(44, &cookie)]),
+            &hrr(vec![
+                ext(43, &[3, 4]),
+                ext(51, &[0, 0x17]),
+                ext(44, &cookie),
+            ]),
             &mut |b: &mut [u8]| b.fill(9),
         )
         .unwrap();
@@ -178,8 +182,7 @@ mod tests {
     #[test]
     fn cookie_only_keeps_the_shares() {
         let ch = first();
-        let r = retry_hello(&ch, &hrr(vec![ext(44, &[0, 1, 7])]), &mut |_: &mut [u8]| {})
-            .unwrap();
+        let r = retry_hello(&ch, &hrr(vec![ext(44, &[0, 1, 7])]), &mut |_: &mut [u8]| {}).unwrap();
         assert_eq!(r.secret, None);
         assert_eq!(r.hello.key_shares(), ch.key_shares());
     }
