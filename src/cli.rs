@@ -44,6 +44,11 @@ pub enum Command {
     Diff(crate::diff::DiffArgs),
     /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
     Scan(crate::scan::ScanArgs),
+    /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
+    Pcap(crate::pcap::PcapArgs),
+    /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
+    #[cfg(feature = "live")]
+    Watch(crate::pcap::WatchArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -239,6 +244,9 @@ pub fn main() -> i32 {
         Command::Replay(a) => crate::replay::run(&a, stdout),
         Command::Diff(a) => crate::diff::run(&a, stdout),
         Command::Scan(a) => crate::scan::run(&a, stdout),
+        Command::Pcap(a) => crate::pcap::run(&a, &mut std::io::BufWriter::new(stdout)),
+        #[cfg(feature = "live")]
+        Command::Watch(a) => crate::pcap::watch(&a, &mut { stdout }),
     };
     match result {
         Ok(code) => code,

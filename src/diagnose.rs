@@ -252,6 +252,33 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         _ => {}
     }
 
+    // GnuTLS (and others) answer an untrusted chain with bad_certificate, not unknown_ca.
+    // When nothing checkable without a trust store explains the rejection (the chain is
+    // complete, in date, valid for the name), what is left is trust in its root.
+    let client_rejected_certificate = verdict.alert.as_ref().is_some_and(|a| {
+        a.from == Direction::ClientToServer
+            && matches!(
+                a.alert.description,
+                ALERT_BAD_CERTIFICATE | ALERT_CERTIFICATE_UNKNOWN
+            )
+    });
+    let explained = findings.iter().any(|f| {
+        !matches!(
+            f,
+            Finding::ExpiresSoon { .. } | Finding::WeakKey { .. } | Finding::WeakSignature { .. }
+        )
+    });
+    if verdict.outcome == Outcome::Alert
+        && client_rejected_certificate
+        && !verdict.certificates.is_empty()
+        && !explained
+    {
+        out.push(diagnosis(
+            "untrusted_root",
+            "the chain is complete, in date and valid for the name, yet the client rejected it: it does not trust the root".into(),
+        ));
+    }
+
     // A client that answered the request and finished the handshake had what it took.
     if verdict.certificate_request.is_some()
         && !verdict.established

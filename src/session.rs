@@ -7,6 +7,7 @@
 
 use crate::crypto::schedule::{self, TrafficSecrets};
 use crate::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
+use crate::wire::proxy::{self, Proxy};
 use crate::wire::record::{
     ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
 };
@@ -260,6 +261,9 @@ enum Framing {
 /// Per-direction decoding state.
 #[derive(Debug)]
 struct Side {
+    /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is being read;
+    /// `None` once TLS (or whatever follows) is being read.
+    preamble: Option<Vec<u8>>,
     framing: Framing,
     deframer: Deframer,
     joiner: HandshakeJoiner,
@@ -286,6 +290,7 @@ struct Side {
 impl Side {
     fn new() -> Self {
         Side {
+            preamble: Some(Vec::new()),
             framing: Framing::Undetermined,
             deframer: Deframer::new(),
             joiner: HandshakeJoiner::new(),
@@ -325,6 +330,8 @@ struct Tls13Inference {
 pub struct Tracker {
     v: Verdict,
     sides: [Side; 2],
+    /// The proxy protocol the client's preamble spoke, if it had one.
+    proxy: Option<Proxy>,
     /// The outcome can no longer change (alert, end, not TLS, error).
     concluded: bool,
     decided: bool,
@@ -372,6 +379,7 @@ impl Tracker {
         Tracker {
             v: Verdict::default(),
             sides: [Side::new(), Side::new()],
+            proxy: None,
             concluded: false,
             decided: false,
             tls13: false,
@@ -423,10 +431,16 @@ impl Tracker {
         }
         self.v.first_at.get_or_insert(at);
         let i = dir.index();
-        let side = &mut self.sides[i];
-        if side.ended {
+        if self.sides[i].ended {
             return;
         }
+        if self.sides[i].preamble.is_some() {
+            if let Some(rest) = self.skip_preamble(dir, data, at) {
+                self.on_data(dir, &rest, at);
+            }
+            return;
+        }
+        let side = &mut self.sides[i];
         if side.first_bytes.len() < SNIFF_BYTES {
             let n = (SNIFF_BYTES - side.first_bytes.len()).min(data.len());
             side.first_bytes.extend_from_slice(&data[..n]);
@@ -461,8 +475,46 @@ impl Tracker {
         self.check_decided(at);
     }
 
+    /// Reads a proxy preamble at the start of a direction. Returns the bytes to read as
+    /// TLS once it is known whether (and where) a preamble ends; `None` while undecided.
+    fn skip_preamble(&mut self, dir: Direction, data: &[u8], at: Micros) -> Option<Vec<u8>> {
+        let mut buf = self.sides[dir.index()].preamble.take().unwrap_or_default();
+        buf.extend_from_slice(data);
+        let scan = match (dir, self.proxy) {
+            (Direction::ClientToServer, _) => {
+                let (proxy, scan) = proxy::scan_client(&buf);
+                // The server may answer a first message (SOCKS5 method choice) before the
+                // client's preamble is complete: it must be read as the same protocol.
+                self.proxy = if scan == proxy::Scan::NotProxy {
+                    None
+                } else {
+                    proxy
+                };
+                scan
+            }
+            (Direction::ServerToClient, Some(p)) => proxy::scan_server(p, &buf),
+            (Direction::ServerToClient, None) => proxy::Scan::NotProxy,
+        };
+        match scan {
+            proxy::Scan::NeedMore if buf.len() < proxy::MAX_PREAMBLE => {
+                self.sides[dir.index()].preamble = Some(buf);
+                None
+            }
+            proxy::Scan::Done { len, what } => {
+                self.event(at, dir, what);
+                let rest = buf.split_off(len);
+                (!rest.is_empty()).then_some(rest)
+            }
+            _ => Some(buf),
+        }
+    }
+
     pub fn on_end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
         let i = dir.index();
+        // Bytes held while telling a preamble from TLS are read as they are.
+        if let Some(held) = self.sides[i].preamble.take().filter(|b| !b.is_empty()) {
+            self.on_data(dir, &held, at);
+        }
         if self.sides[i].ended {
             return;
         }
@@ -526,6 +578,7 @@ impl Tracker {
             self.describe_not_tls(dir);
             let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
             self.event(at, dir, what);
+            self.diverge(dir, "not TLS".into());
             self.conclude(Outcome::NotTls);
         } else {
             self.fail(dir, at, e.to_string());

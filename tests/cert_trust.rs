@@ -87,7 +87,8 @@ fn probe_ca_option_trusts_a_private_ca() {
     let pki = Pki::new();
     let srv = s_server(&pki.leaf("localhost"), &["-tls1_3"]);
     let root = pki.root().cert;
-    assert!(probe_causes(srv.port, Some(&root)).is_empty());
+    let causes = probe_causes(srv.port, Some(&root));
+    assert!(causes.is_empty(), "{causes:?}");
     assert_eq!(probe_causes(srv.port, None), ["untrusted_root"]);
     // A leaf signed directly by the trusted root, sent alone, is complete.
     let direct = pki.issue("direct", "localhost", &pki.root(), 360, false);

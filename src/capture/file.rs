@@ -13,9 +13,10 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
-use super::link::LinkDecoder;
-use super::tcp::FlowTable;
-use super::{CaptureError, CaptureErrorKind, CaptureStats, EndKind, FlowSink, Micros, ReadOptions};
+use super::{
+    CaptureError, CaptureErrorKind, CaptureStats, EndKind, FlowSink, Micros, PacketReader,
+    ReadOptions,
+};
 
 const INITIAL_BUFFER: usize = 1 << 20;
 
@@ -28,11 +29,8 @@ pub fn read_capture<R: Read>(
     sink: &mut dyn FlowSink,
 ) -> Result<CaptureStats, CaptureError> {
     let mut run = Run {
-        stats: CaptureStats::default(),
-        decoder: LinkDecoder::new(opts.max_fragment_datagrams, opts.fragment_timeout),
-        table: FlowTable::new(),
+        packets: PacketReader::new(opts.clone()),
         opts,
-        next_fragment_sweep: 0,
     };
     let result = run.read(input, sink);
     let open_kind = if result.is_ok() {
@@ -40,12 +38,12 @@ pub fn read_capture<R: Read>(
     } else {
         EndKind::Gap
     };
-    run.table.finish_all(open_kind, sink, &mut run.stats, opts);
+    let stats = run.packets.finish(open_kind, sink);
     match result {
-        Ok(()) => Ok(run.stats),
+        Ok(()) => Ok(stats),
         Err(kind) => Err(CaptureError {
             kind,
-            stats: Box::new(run.stats),
+            stats: Box::new(stats),
         }),
     }
 }
@@ -103,11 +101,8 @@ struct Interface {
 }
 
 struct Run<'o> {
-    stats: CaptureStats,
-    decoder: LinkDecoder,
-    table: FlowTable,
+    packets: PacketReader,
     opts: &'o ReadOptions,
-    next_fragment_sweep: Micros,
 }
 
 impl Run<'_> {
@@ -187,7 +182,7 @@ impl Run<'_> {
         let mut last_ts: Micros = 0;
         loop {
             let offset = reader.consumed() as u64;
-            let packet = self.stats.packets + 1;
+            let packet = self.packets.stats().packets + 1;
             match reader.next() {
                 Ok((len, block)) => {
                     match block {
@@ -204,7 +199,7 @@ impl Run<'_> {
                             let at = u64::from(b.ts_sec) * 1_000_000
                                 + u64::from(b.ts_usec) * 1_000_000 / units;
                             last_ts = at;
-                            self.packet(linktype, b.data, at, sink);
+                            self.packets.packet(linktype, b.data, at, sink);
                         }
                         PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -221,24 +216,24 @@ impl Run<'_> {
                                         (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                     let at = to_micros(raw, iface);
                                     last_ts = at;
-                                    self.packet(iface.linktype, epb.packet_data(), at, sink);
+                                    self.packets.packet(
+                                        iface.linktype,
+                                        epb.packet_data(),
+                                        at,
+                                        sink,
+                                    );
                                 }
-                                None => {
-                                    self.stats.packets += 1;
-                                    self.stats.malformed += 1;
-                                }
+                                None => self.packets.malformed(),
                             }
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => match interfaces.first() {
                             // No timestamp in a simple packet block: reuse the last one.
                             Some(iface) => {
                                 let linktype = iface.linktype;
-                                self.packet(linktype, spb.packet_data(), last_ts, sink)
+                                self.packets
+                                    .packet(linktype, spb.packet_data(), last_ts, sink)
                             }
-                            None => {
-                                self.stats.packets += 1;
-                                self.stats.malformed += 1;
-                            }
+                            None => self.packets.malformed(),
                         },
                         PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
                             // The data is padded to 32 bits; the length says what is secret.
@@ -297,19 +292,6 @@ impl Run<'_> {
                     });
                 }
             }
-        }
-    }
-
-    fn packet(&mut self, linktype: u32, frame: &[u8], at: Micros, sink: &mut dyn FlowSink) {
-        self.stats.packets += 1;
-        self.stats.bytes += frame.len() as u64;
-        if at >= self.next_fragment_sweep {
-            self.decoder.expire(at, &mut self.stats);
-            self.next_fragment_sweep = at.saturating_add(1_000_000);
-        }
-        if let Some(seg) = self.decoder.decode(linktype, frame, at, &mut self.stats) {
-            self.table
-                .segment(&seg, at, sink, &mut self.stats, self.opts);
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Segment<'a> {
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: u32,
+    /// Acknowledgment number (meaningful when `has_ack`).
+    pub ack: u32,
     pub syn: bool,
     pub has_ack: bool,
     pub fin: bool,
@@ -229,6 +231,7 @@ fn segment_from<'a>(
         src_port: tcp.source_port(),
         dst_port: tcp.destination_port(),
         seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
         syn: tcp.syn(),
         has_ack: tcp.ack(),
         fin: tcp.fin(),

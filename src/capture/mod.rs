@@ -14,6 +14,7 @@
 mod file;
 mod frag;
 mod link;
+mod packets;
 mod tcp;
 pub mod writer;
 
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 
 pub use crate::session::{Direction, EndKind, Micros};
 pub use file::read_capture;
+pub use packets::PacketReader;
 
 /// A flow's number, unique within one [`read_capture`] call, from 1 in order of appearance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +72,10 @@ pub struct ReadOptions {
     pub max_ooo_total: usize,
     /// Flows tracked at once; beyond it the longest idle flows are ended early.
     pub max_flows: usize,
+    /// A closed flow is remembered this long after its last packet (late ACKs and
+    /// retransmitted FINs must not start a new flow), then forgotten, so memory follows the
+    /// connection rate, not the capture size.
+    pub closed_linger: Micros,
     /// Incomplete IP datagrams held for reassembly at once.
     pub max_fragment_datagrams: usize,
     /// An incomplete IP datagram is dropped after this long.
@@ -85,6 +91,7 @@ impl Default for ReadOptions {
             max_ooo_per_direction: 1 << 20,
             max_ooo_total: 256 << 20,
             max_flows: 1_000_000,
+            closed_linger: 10_000_000,
             max_fragment_datagrams: 1024,
             fragment_timeout: 30_000_000,
             max_block_size: 64 << 20,

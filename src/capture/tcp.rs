@@ -55,6 +55,11 @@ struct Half {
     ooo_bytes: usize,
     /// Stream offset of the FIN, once seen.
     fin_at: Option<u64>,
+    /// The peer's stream offset the FIN acknowledged: the FIN was sent after the peer's
+    /// bytes up to there, so it is reported only once they are delivered (or the peer
+    /// ended). Keeps "alert, then the server closes" in order when a capture shows the
+    /// two directions slightly reordered.
+    fin_acks: Option<u64>,
     ended: bool,
 }
 
@@ -147,6 +152,9 @@ impl Out<'_> {
                 if !half.ended {
                     let kind = if half.has_hole() && !flow.skip_data {
                         EndKind::Gap
+                    } else if half.fin_at == Some(half.delivered) {
+                        // A FIN held for peer bytes that never came.
+                        EndKind::Fin
                     } else {
                         open_kind
                     };
@@ -249,7 +257,21 @@ impl FlowTable {
         self.flows.insert(key, flow);
     }
 
-    /// Ends flows idle for longer than the timeout and forgets closed ones.
+    /// Moves the clock to `now` without a segment, ending idle flows when a sweep is due.
+    pub fn advance(
+        &mut self,
+        now: Micros,
+        sink: &mut dyn FlowSink,
+        stats: &mut CaptureStats,
+        opts: &ReadOptions,
+    ) {
+        self.now = self.now.max(now);
+        if self.now >= self.next_sweep {
+            self.sweep(sink, stats, opts);
+        }
+    }
+
+    /// Ends flows idle for longer than the timeout and forgets closed ones after the linger.
     fn sweep(&mut self, sink: &mut dyn FlowSink, stats: &mut CaptureStats, opts: &ReadOptions) {
         let now = self.now;
         let idle = opts.idle_timeout;
@@ -259,8 +281,13 @@ impl FlowTable {
             ooo_total: &mut self.ooo_total,
             opts,
         };
+        let linger = opts.closed_linger;
         self.flows.retain(|_, flow| {
-            if now.saturating_sub(flow.last_seen) <= idle {
+            let quiet = now.saturating_sub(flow.last_seen);
+            if flow.closed {
+                return quiet <= linger;
+            }
+            if quiet <= idle {
                 return true;
             }
             let at = flow.last_seen.saturating_add(idle);
@@ -268,7 +295,7 @@ impl FlowTable {
             false
         });
         // Sweeping is O(flows): do it a few times per timeout, not per packet.
-        self.next_sweep = now.saturating_add((idle / 4).max(1_000_000));
+        self.next_sweep = now.saturating_add((idle / 4).min(linger).max(1_000_000));
     }
 
     /// Ends every flow still open: `open_kind` for open directions without missing bytes.
@@ -379,6 +406,10 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
         }
     } else {
         reassemble(flow, side, seg, at, out);
+        if !flow.closed {
+            release_fin(flow, side, at, out);
+            release_fin(flow, 1 - side, at, out);
+        }
     }
     if flow.halves.iter().all(|h| h.ended) {
         out.close(flow, at);
@@ -430,7 +461,18 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
     let wire_end = start + seg.wire_len as i64;
     if seg.fin && half.fin_at.is_none() && wire_end >= half.delivered as i64 {
         half.fin_at = Some(wire_end as u64);
+        let peer = &flow.halves[1 - side];
+        if seg.has_ack
+            && let Some(peer_base) = peer.base
+        {
+            let acked = peer.offset_of(peer_base, seg.ack);
+            // Only a plausible distance ahead: a bogus ack must not hold the FIN forever.
+            if acked > peer.delivered as i64 && acked - (peer.delivered as i64) <= 1 << 20 {
+                flow.halves[side].fin_acks = Some(acked as u64);
+            }
+        }
     }
+    let half = &mut flow.halves[side];
     let delivered = half.delivered as i64;
     if captured_end > delivered {
         if start <= delivered {
@@ -443,20 +485,27 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
                 return;
             }
             drain(flow, side, at, out);
-            if flow.skip_data || flow.halves[side].ended {
-                return;
-            }
-            if !out.sink.wants_data(flow.id) {
+            if !flow.skip_data && !flow.halves[side].ended && !out.sink.wants_data(flow.id) {
                 skip_data(flow, at, out);
-                return;
             }
         } else if !buffer(half, start as u64, seg.payload, out) {
             out.end(flow, side, EndKind::Gap, at);
-            return;
         }
     }
+}
+
+/// Ends a direction whose FIN is reached, unless the FIN acknowledged peer bytes that have
+/// not been delivered yet (and the peer is still open).
+fn release_fin(flow: &mut Flow, side: usize, at: Micros, out: &mut Out<'_>) {
     let half = &flow.halves[side];
-    if half.fin_at == Some(half.delivered) {
+    if half.ended || half.fin_at != Some(half.delivered) {
+        return;
+    }
+    let peer = &flow.halves[1 - side];
+    let waiting = half
+        .fin_acks
+        .is_some_and(|acked| !flow.skip_data && !peer.ended && peer.delivered < acked);
+    if !waiting {
         out.end(flow, side, EndKind::Fin, at);
     }
 }
@@ -491,6 +540,10 @@ fn buffer(half: &mut Half, start: u64, bytes: &[u8], out: &mut Out<'_>) -> bool 
     let mut cursor = start;
     if let Some((&k, v)) = half.ooo.range(..=cursor).next_back() {
         cursor = cursor.max(k + v.len() as u64);
+    }
+    if cursor >= end {
+        // Already buffered in full (a retransmission inside one earlier segment).
+        return true;
     }
     let mut pieces: Vec<(u64, u64)> = Vec::new();
     for (&k, v) in half.ooo.range(cursor..end) {

@@ -254,6 +254,18 @@ fn out_of_order_retransmission_and_overlap() {
     );
 }
 
+/// A retransmission wholly inside one buffered out-of-order segment (a corrupted capture
+/// showed it): nothing to add, no panic.
+#[test]
+fn retransmission_inside_buffered_segment() {
+    let mut f = handshake(100, 5000);
+    f.push((2, frame(p(true, 105), b"efghijkl"))); // buffered [4..12)
+    f.push((3, frame(p(true, 107), b"gh"))); // inside it
+    f.push((4, frame(p(true, 101), b"abcd")));
+    let (rec, _) = run(&f);
+    assert_eq!(rec.bytes(1, C2S), b"abcdefghijkl");
+}
+
 #[test]
 fn sequence_wrap() {
     let isn = u32::MAX - 5;

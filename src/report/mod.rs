@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod json;
+pub mod pcap;
 pub mod scan;
 pub mod simulate;
 pub mod text;

@@ -1,0 +1,188 @@
+//! Generates a large capture for `benches/pcap_compare.sh` (a `harness = false` bench
+//! target, so `cargo bench --bench pcap_gen` builds it optimized): the TLS connections of the
+//! recorded captures in `captures/*.pcap`, byte for byte, replayed over and over with varied
+//! addresses and ports, and bulk application data after each established handshake, written
+//! with the capture writer.
+//!
+//! Usage: `pcap_gen OUT.pcap SIZE_MB` (any other arguments, such as cargo's `--bench`, are
+//! ignored: without OUT and SIZE it prints this and exits).
+
+use shakedown::capture::writer::{self, Close, Connection, LinkType};
+use shakedown::capture::{
+    Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions, read_capture,
+};
+use shakedown::pcap::{AnalyzeOptions, analyze};
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// Every flow's payload chunks in capture order.
+#[derive(Default)]
+struct Chunks {
+    flows: HashMap<u64, Vec<(Direction, Vec<u8>)>>,
+    rst: HashMap<u64, Direction>,
+}
+
+impl FlowSink for Chunks {
+    fn flow_start(&mut self, info: &FlowInfo) {
+        self.flows.insert(info.id.0, Vec::new());
+    }
+    fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], _at: Micros) {
+        if let Some(f) = self.flows.get_mut(&id.0) {
+            f.push((dir, bytes.to_vec()));
+        }
+    }
+    fn end(&mut self, id: FlowId, dir: Direction, kind: EndKind, _at: Micros) {
+        if kind == EndKind::Rst {
+            self.rst.insert(id.0, dir);
+        }
+    }
+    fn flow_end(&mut self, _id: FlowId, _at: Micros) {}
+    fn wants_data(&self, _id: FlowId) -> bool {
+        true
+    }
+}
+
+/// A recorded connection: its chunks, how it ended, and whether its handshake completed.
+struct Template {
+    chunks: Vec<(Direction, Vec<u8>)>,
+    close: Close,
+    established: bool,
+}
+
+fn templates() -> Vec<Template> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("captures/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(&p).expect("capture");
+        let mut sink = Chunks::default();
+        read_capture(&bytes[..], &ReadOptions::default(), &mut sink).expect("readable");
+        let mut established = HashMap::new();
+        analyze(
+            &bytes[..],
+            &ReadOptions::default(),
+            AnalyzeOptions::default(),
+            &mut |r| {
+                established.insert(r.index, r.verdict.established);
+            },
+        );
+        let mut ids: Vec<u64> = sink.flows.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            let chunks = sink.flows.remove(&id).unwrap_or_default();
+            let close = match sink.rst.get(&id) {
+                Some(d) => Close::Rst(*d),
+                None => Close::Fin(Direction::ClientToServer),
+            };
+            let established = established.get(&id).copied().unwrap_or(false);
+            out.push(Template {
+                chunks,
+                close,
+                established,
+            });
+        }
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let (Some(path), Some(size)) = (
+        args.first(),
+        args.get(1).and_then(|s| s.parse::<u64>().ok()),
+    ) else {
+        eprintln!("usage: pcap_gen OUT.pcap SIZE_MB (used by benches/pcap_compare.sh)");
+        return;
+    };
+    let target = size << 20;
+    let templates = templates();
+    let file = std::fs::File::create(path).expect("create output");
+    let mut out = BufWriter::with_capacity(1 << 20, CountingWriter { inner: file, n: 0 });
+    writer::write_header(&mut out, LinkType::Ethernet).expect("write");
+    // Bulk data: a fixed pseudo-random block, sent in record-sized pieces.
+    let bulk: Vec<u8> = (0..16_384u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (mut connections, mut handshakes) = (0u64, 0u64);
+    let mut at: Micros = 1_800_000_000_000_000;
+    while out.get_ref().n < target {
+        let t = &templates[(connections % templates.len() as u64) as usize];
+        let i = connections as u32;
+        let client = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
+            1024 + (i % 60_000) as u16,
+        );
+        let server = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, (i % 7) as u8, 1 + (i % 200) as u8)),
+            443,
+        );
+        let mut chunks: Vec<(Direction, Micros, Vec<u8>)> = t
+            .chunks
+            .iter()
+            .enumerate()
+            .map(|(k, (d, b))| (*d, at + 100 * k as Micros, b.clone()))
+            .collect();
+        if t.established {
+            // 0..~256 kB of application data records, mostly server to client.
+            let records = (i.wrapping_mul(7_919) % 16) as usize;
+            for k in 0..records {
+                let dir = if k % 4 == 0 {
+                    Direction::ClientToServer
+                } else {
+                    Direction::ServerToClient
+                };
+                let mut rec = vec![0x17, 0x03, 0x03, 0x40, 0x00];
+                rec.extend_from_slice(&bulk);
+                chunks.push((dir, at + 10_000 + 50 * k as Micros, rec));
+            }
+        }
+        let end = chunks.last().map_or(at, |c| c.1) + 1_000;
+        let conn = Connection {
+            client,
+            server,
+            start: at,
+            client_isn: i.wrapping_mul(2_246_822_519),
+            server_isn: i.wrapping_mul(3_266_489_917),
+            chunks,
+            close: t.close,
+            end,
+        };
+        writer::write_connection(&mut out, LinkType::Ethernet, &conn).expect("write");
+        connections += 1;
+        handshakes += u64::from(
+            t.chunks
+                .iter()
+                .any(|(d, _)| *d == Direction::ClientToServer),
+        );
+        // Connections overlap a little; capture time advances 2 ms per connection.
+        at += 2_000;
+    }
+    out.flush().expect("flush");
+    let bytes = out.get_ref().n;
+    println!("connections={connections} handshakes={handshakes} bytes={bytes}");
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
