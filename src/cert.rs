@@ -81,6 +81,20 @@ pub struct CertInfo {
     /// keyUsage bits by RFC 5280 name (`digitalSignature`, `keyCertSign`, …); empty without
     /// the extension.
     pub key_usage: Vec<&'static str>,
+    /// extendedKeyUsage purposes by RFC 5280 name (`serverAuth`, `clientAuth`, …; dotted
+    /// OIDs for others); `None` without the extension (any purpose allowed).
+    pub extended_key_usage: Option<Vec<String>>,
+}
+
+impl CertInfo {
+    /// The certificate may authenticate a TLS server: no extendedKeyUsage, or one that
+    /// lists serverAuth or anyExtendedKeyUsage (RFC 5280 §4.2.1.12).
+    pub fn allows_server_auth(&self) -> bool {
+        self.extended_key_usage.as_ref().is_none_or(|p| {
+            p.iter()
+                .any(|p| p == "serverAuth" || p == "anyExtendedKeyUsage")
+        })
+    }
 }
 
 // RFC 5280 section 4.2.1.3, in bit order.
@@ -168,6 +182,27 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
             .collect(),
         None => Vec::new(),
     };
+    let extended_key_usage = cert
+        .extended_key_usage()
+        .map_err(|e| format!("extendedKeyUsage: {e}"))?
+        .map(|eku| {
+            let eku = &eku.value;
+            let mut names: Vec<String> = [
+                (eku.any, "anyExtendedKeyUsage"),
+                (eku.server_auth, "serverAuth"),
+                (eku.client_auth, "clientAuth"),
+                (eku.code_signing, "codeSigning"),
+                (eku.email_protection, "emailProtection"),
+                (eku.time_stamping, "timeStamping"),
+                (eku.ocsp_signing, "OCSPSigning"),
+            ]
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| (*name).to_owned())
+            .collect();
+            names.extend(eku.other.iter().map(|o| o.to_id_string()));
+            names
+        });
     let (key_algorithm, key_bits) = key_facts(&cert);
     let key = match (&key_algorithm, key_bits) {
         (KeyAlgorithm::Rsa, bits) => format!("RSA {bits}"),
@@ -209,6 +244,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
         subject_key_id,
         authority_key_id,
         key_usage,
+        extended_key_usage,
     })
 }
 
@@ -345,6 +381,11 @@ pub enum Finding {
         index: usize,
         subject: String,
     },
+    /// The leaf's extendedKeyUsage does not allow TLS server authentication.
+    WrongKeyUsage {
+        /// The purposes it does allow.
+        purposes: Vec<String>,
+    },
     WeakKey {
         index: usize,
         key: String,
@@ -371,6 +412,7 @@ impl Finding {
             Finding::IssuerMissing { .. } => "incomplete_chain",
             Finding::SelfSigned { .. } => "self_signed",
             Finding::UntrustedRoot { .. } => "untrusted_root",
+            Finding::WrongKeyUsage { .. } => "wrong_key_usage",
             Finding::WeakKey { .. } => "weak_key",
             Finding::WeakSignature { .. } => "weak_signature",
             Finding::Unparseable { .. } => "certificate_unparseable",
@@ -412,6 +454,15 @@ impl Finding {
             Finding::UntrustedRoot { index, subject } => format!(
                 "the chain leads from certificate {index} to {subject}, a root the trust store \
                  does not hold"
+            ),
+            Finding::WrongKeyUsage { purposes } => format!(
+                "the server certificate's extendedKeyUsage allows {} but not serverAuth: clients \
+                 reject it for a TLS server",
+                if purposes.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    purposes.join(", ")
+                }
             ),
             Finding::WeakKey { index, key } => format!("certificate {index} has a weak key: {key}"),
             Finding::WeakSignature { index, algorithm } => {
@@ -807,6 +858,13 @@ fn check_chain_untrusted(
         });
     }
     if let Some(leaf) = leaf
+        && !leaf.allows_server_auth()
+    {
+        findings.push(Finding::WrongKeyUsage {
+            purposes: leaf.extended_key_usage.clone().unwrap_or_default(),
+        });
+    }
+    if let Some(leaf) = leaf
         && leaf.self_signed
     {
         findings.push(Finding::SelfSigned {
@@ -1059,6 +1117,56 @@ mod tests {
 
     fn causes(findings: &[Finding]) -> Vec<&'static str> {
         findings.iter().map(Finding::cause).collect()
+    }
+
+    #[test]
+    fn extended_key_usage_without_server_auth_is_a_finding() {
+        let Some(pki) = Pki::new() else { return };
+        let root = pki.issue("root", "Test Root", None, CA_EXT);
+        let mut trust = TrustStore::default();
+        trust.add_der(&root).unwrap();
+        let san = "subjectAltName=DNS:www.example.com\n";
+        for (name, eku, wrong) in [
+            ("client", "extendedKeyUsage=clientAuth", true),
+            ("mail", "extendedKeyUsage=emailProtection,codeSigning", true),
+            ("server", "extendedKeyUsage=serverAuth,clientAuth", false),
+            (
+                "any",
+                "extendedKeyUsage=anyExtendedKeyUsage,clientAuth",
+                false,
+            ),
+            ("none", "", false),
+        ] {
+            let leaf = pki.issue(
+                name,
+                "www.example.com",
+                Some("root"),
+                &format!("{san}{eku}"),
+            );
+            let (certs, findings) =
+                check_chain_with(&[leaf], Some("www.example.com"), NOW, Some(&trust));
+            assert_eq!(certs[0].allows_server_auth(), !wrong, "{name}");
+            let want: &[&str] = if wrong { &["wrong_key_usage"] } else { &[] };
+            assert_eq!(causes(&findings), want, "{name}: {findings:?}");
+            if wrong {
+                assert!(findings[0].detail().contains("not serverAuth"), "{name}");
+            }
+        }
+        let (certs, findings) = check_chain(
+            &[pki.issue("c2", "x", Some("root"), "extendedKeyUsage=clientAuth")],
+            None,
+            NOW,
+        );
+        assert_eq!(
+            certs[0].extended_key_usage,
+            Some(vec!["clientAuth".to_owned()])
+        );
+        assert_eq!(
+            findings.iter().find(|f| f.cause() == "wrong_key_usage"),
+            Some(&Finding::WrongKeyUsage {
+                purposes: vec!["clientAuth".into()]
+            })
+        );
     }
 
     #[test]

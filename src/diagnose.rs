@@ -80,6 +80,10 @@ pub static CAUSES: &[(&str, &str)] = &[
         "Reissue with RSA >= 2048 bits or an ECDSA P-256 key.",
     ),
     (
+        "wrong_key_usage",
+        "Reissue the server certificate with `extendedKeyUsage = serverAuth` (or without the extension); a clientAuth-only certificate cannot serve TLS.",
+    ),
+    (
         "weak_signature",
         "Reissue the certificate signed with SHA-256 or better.",
     ),

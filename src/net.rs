@@ -156,9 +156,15 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
 pub trait ExchangeObserver {
     fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool;
     fn end(&mut self, dir: Direction, kind: EndKind, at: Micros);
+    /// Bytes to send next, asked after each chunk from the server (e.g. a second hello
+    /// answering a HelloRetryRequest). They are sent, then reported through `data`.
+    fn reply(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
-/// Sends `hello` and reads until the observer is satisfied or the stream ends. The server
+/// Sends `hello` and reads until the observer is satisfied or the stream ends, sending what
+/// the observer replies on the way (the read deadline then starts again). The server
 /// direction's end is always reported, so the observer can tell a verdict from a silence.
 pub fn exchange(
     conn: &mut Connection,
@@ -176,7 +182,7 @@ pub fn exchange(
         observer.end(from_server, end_kind(&e), micros(conn.start));
         return;
     }
-    let deadline = Instant::now() + limits.read_timeout;
+    let mut deadline = Instant::now() + limits.read_timeout;
     let mut buf = vec![0u8; 16 * 1024];
     let mut received = 0usize;
     loop {
@@ -197,7 +203,16 @@ pub fn exchange(
             }
             Ok(n) => {
                 received += n;
-                if !observer.data(from_server, &buf[..n], micros(conn.start)) {
+                let mut more = observer.data(from_server, &buf[..n], micros(conn.start));
+                if let Some(reply) = observer.reply() {
+                    if let Err(e) = conn.stream.write_all(&reply) {
+                        observer.end(from_server, end_kind(&e), micros(conn.start));
+                        return;
+                    }
+                    more = observer.data(to_server, &reply, micros(conn.start));
+                    deadline = Instant::now() + limits.read_timeout;
+                }
+                if !more {
                     return;
                 }
                 if received >= limits.max_bytes {

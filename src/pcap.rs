@@ -87,6 +87,7 @@ pub struct AnalyzeOptions {
     /// Unix seconds; `None`: as of the connection's own time in the capture.
     pub check_time: Option<i64>,
     /// NSS key log secrets (`--keylog`): encrypted handshakes and alerts are decrypted.
+    /// Secrets embedded in a pcapng capture (Decryption Secrets Blocks) are added to them.
     pub keylog: Option<Arc<KeyLog>>,
     /// Trust anchors for chain checks (`None`: no trust checks).
     pub trust: Option<Arc<TrustStore>>,
@@ -123,6 +124,18 @@ fn is_tls(v: &Verdict) -> bool {
 }
 
 impl FlowSink for Analyzer<'_> {
+    fn secrets(&mut self, secrets_type: u32, data: &[u8]) {
+        if secrets_type != capture::SECRETS_TLS_KEY_LOG {
+            return;
+        }
+        // Lines that do not parse are skipped, as in a key log file.
+        let (embedded, _problems) = KeyLog::parse(&String::from_utf8_lossy(data));
+        let mut merged = self.opts.keylog.as_deref().cloned().unwrap_or_default();
+        merged.extend(embedded);
+        // Connections that start from now on decrypt with these too.
+        self.opts.keylog = Some(Arc::new(merged));
+    }
+
     fn flow_start(&mut self, info: &FlowInfo) {
         let tracker = match &self.opts.keylog {
             Some(k) => Tracker::with_keys(k.clone()),

@@ -9,6 +9,7 @@ use crate::net::{self, ExchangeObserver, Limits, Target};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
 use crate::wire::build::{self, BuiltHello, HelloSpec};
 use crate::wire::hello::ClientHello;
+use crate::wire::retry::retry_hello;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,6 +69,21 @@ pub struct ProbeResult {
     pub diagnosis: Vec<Diagnosis>,
     /// Wall-clock time the transcript's timestamps count from (Unix microseconds).
     pub started_unix_micros: u64,
+    /// Set when the server sent a HelloRetryRequest: how we answered it.
+    pub retry: Option<Retry>,
+}
+
+/// Our answer to a HelloRetryRequest (RFC 8446 §4.1.2).
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// The group the HelloRetryRequest asked for, if any.
+    pub group: Option<u16>,
+    /// The HelloRetryRequest carried a cookie (echoed in the second hello).
+    pub cookie: bool,
+    /// The second ClientHello sent on the same connection; `None` when none could be made.
+    pub second_hello: Option<ClientHello>,
+    /// Why no second ClientHello was sent.
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,7 +110,56 @@ impl ProbeResult {
 struct Recorder {
     tracker: Tracker,
     transcript: Transcript,
+    /// Our key shares, also held by the tracker; a second hello's share is added here.
+    /// `None` when the hello is raw bytes (sent as given, never re-made).
+    keys: Option<Arc<EphemeralKeys>>,
+    /// Records the second hello is cut into, as the first was.
+    fragment: Option<usize>,
+    retry: Option<Retry>,
 }
+
+impl Recorder {
+    /// After a HelloRetryRequest, once: the second ClientHello, or why there is none.
+    fn answer_retry(&mut self) -> Option<Vec<u8>> {
+        let v = self.tracker.verdict();
+        if self.retry.is_some() || v.outcome != crate::session::Outcome::HelloRetryRequest {
+            return None;
+        }
+        let (hrr, first) = (v.hello_retry_request.as_ref()?, v.client_hello.as_ref()?);
+        let mut retry = Retry {
+            group: hrr.key_share_group(),
+            cookie: hrr.ext(EXT_COOKIE).is_some(),
+            second_hello: None,
+            problem: None,
+        };
+        let wire = match (&self.keys, retry_hello(first, hrr, &mut fill_random)) {
+            (None, _) => {
+                retry.problem = Some(
+                    "the hello was given as raw bytes (or offers no TLS 1.3): no second \
+                     ClientHello is made"
+                        .into(),
+                );
+                None
+            }
+            (Some(_), Err(e)) => {
+                retry.problem = Some(e);
+                None
+            }
+            (Some(keys), Ok(r)) => {
+                if let Some(secret) = r.secret {
+                    keys.add(secret);
+                }
+                let wire = r.hello.to_records(self.fragment);
+                retry.second_hello = Some(r.hello);
+                Some(wire)
+            }
+        };
+        self.retry = Some(retry);
+        wire
+    }
+}
+
+const EXT_COOKIE: u16 = 44;
 
 impl ExchangeObserver for Recorder {
     fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
@@ -106,6 +171,10 @@ impl ExchangeObserver for Recorder {
     fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
         self.transcript.end = Some((dir, kind, at));
         self.tracker.on_end(dir, kind, at);
+    }
+
+    fn reply(&mut self) -> Option<Vec<u8>> {
+        self.answer_retry()
     }
 }
 
@@ -150,6 +219,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0),
+        retry: None,
     };
     let mut conn = match net::connect(&cfg.target, &cfg.limits) {
         Ok(c) => c,
@@ -177,15 +247,30 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     result.timings.connect = conn.connect_time;
     // With our own key shares the tracker completes the TLS 1.3 key exchange and reads the
     // server's encrypted flight (certificates, CertificateRequest, Finished).
-    let tracker = match &result.built {
-        Some(b) if !b.secrets.is_empty() => {
-            Tracker::with_keys(Arc::new(EphemeralKeys::new(b.secrets.clone())))
-        }
-        _ => Tracker::new(),
+    // A built hello offering TLS 1.3 gets keys even with no real share in it: the share of
+    // a second hello (after a HelloRetryRequest) is real.
+    let keys = result
+        .built
+        .as_ref()
+        .filter(|b| {
+            let offers_tls13 = b.hello.as_ref().and_then(|h| h.supported_versions());
+            !b.secrets.is_empty() || offers_tls13.is_some_and(|v| v.contains(&0x0304))
+        })
+        .map(|b| Arc::new(EphemeralKeys::new(b.secrets.clone())));
+    let tracker = match &keys {
+        Some(k) => Tracker::with_keys(k.clone()),
+        None => Tracker::new(),
+    };
+    let fragment = match &cfg.hello {
+        HelloSource::Spec(spec) => spec.fragment,
+        HelloSource::Raw(_) => None,
     };
     let mut rec = Recorder {
         tracker,
         transcript: Transcript::default(),
+        keys,
+        fragment,
+        retry: None,
     };
     let sent_at = conn.start.elapsed();
     net::exchange(&mut conn, &sent, &cfg.limits, &mut rec);
@@ -220,6 +305,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     result.findings = findings;
     result.verdict = Some(verdict);
     result.transcript = rec.transcript;
+    result.retry = rec.retry;
     result
 }
 

@@ -964,6 +964,14 @@ impl Tracker {
                 if self.client_hellos == 1 {
                     self.v.client_hello = Some(ch);
                     self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+                } else if self.v.hello_retry_request.is_some()
+                    && self.v.server_hello.is_none()
+                    && !self.concluded
+                {
+                    // The client answered the HelloRetryRequest: the handshake goes on, and
+                    // a live probe reads on until the second round is decided.
+                    self.decided = false;
+                    self.v.decided_at = None;
                 }
                 what
             }

@@ -182,3 +182,71 @@ fn wrong_or_missing_keys_give_the_cleartext_verdict_and_a_reason() {
         r[0].verdict.events
     );
 }
+
+#[test]
+fn secrets_embedded_in_pcapng_decrypt_like_the_keylog() {
+    // The same connection with the key log as a Decryption Secrets Block, no --keylog.
+    let embedded = analyze("client_cert_required_tls13_dsb.pcapng", None);
+    let with_file = analyze(
+        "client_cert_required_tls13.pcap",
+        Some(keylog("client_cert_required_tls13.keys")),
+    );
+    let clear = analyze("client_cert_required_tls13.pcap", None);
+    assert_eq!(embedded.len(), 1);
+    assert_eq!(row(&embedded[0]), row(&with_file[0]));
+    assert_ne!(row(&embedded[0]), row(&clear[0]));
+    let d = embedded[0].verdict.decryption.clone().unwrap();
+    assert_eq!(d.server_finished_verified, Some(true));
+    assert_eq!(d.problem, None);
+    // Merged with a key log of other connections, the embedded secrets still count.
+    let merged = analyze(
+        "client_cert_required_tls13_dsb.pcapng",
+        Some(keylog("tls13_success.keys")),
+    );
+    assert_eq!(row(&merged[0]), row(&with_file[0]));
+}
+
+/// `shakedown pcap --json`, one object per connection (the summary line left out).
+fn pcap_cli(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shakedown"))
+        .arg("pcap")
+        .args(args)
+        .args(["--json", "--ca"])
+        .arg(captures().join("root.pem"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|o| o.get("index").is_some())
+        .collect()
+}
+
+#[test]
+fn pcap_command_decrypts_with_keylog_and_with_embedded_secrets() {
+    let capture = captures().join("tls13_success.pcap");
+    let keys = captures().join("tls13_success.keys");
+    let capture = capture.to_str().unwrap();
+    let with_keys = pcap_cli(&[capture, "--keylog", keys.to_str().unwrap()]);
+    let clear = pcap_cli(&[capture]);
+    assert_eq!(with_keys.len(), 3);
+    let table = std::fs::read_to_string(captures().join("expected_keylog.tsv")).unwrap();
+    for o in &with_keys {
+        let want = format!("tls13_success.pcap+keylog\t#{}\t", o["index"]);
+        let line = table.lines().find(|l| l.starts_with(&want)).unwrap();
+        let history = line.split('\t').nth(3).unwrap();
+        assert_eq!(o["history"], history, "{o:#}");
+        assert_eq!(o["decryption"]["server_finished_verified"], true, "{o:#}");
+        assert_eq!(o["decryption"]["client_finished_verified"], true, "{o:#}");
+        assert_eq!(o["decryption"]["problem"], serde_json::Value::Null);
+    }
+    // Without keys: no decryption, and the histories lack the decrypted messages.
+    assert!(clear.iter().all(|o| o.get("decryption").is_none()));
+    assert_ne!(clear[0]["history"], with_keys[0]["history"]);
+    // The pcapng carries its own secrets: no --keylog needed.
+    let dsb = captures().join("client_cert_required_tls13_dsb.pcapng");
+    let embedded = pcap_cli(&[dsb.to_str().unwrap()]);
+    assert_eq!(embedded[0]["history"], "CsiorxyfIXFl", "{:#}", embedded[0]);
+    assert_eq!(embedded[0]["alert"]["description"], "certificate_required");
+}

@@ -1,15 +1,17 @@
 //! `probe` completes the TLS 1.3 key exchange with its own key share and reads the server's
 //! encrypted flight: real `openssl s_server -tls1_3` on loopback, each of the five suites,
-//! client certificates required, and a HelloRetryRequest.
+//! client certificates required, and HelloRetryRequests answered with a second ClientHello
+//! on the same connection (a group we make keys for, one we do not, a cookie to echo).
 
 mod common;
 
-use common::{Pki, s_server};
+use common::{Pki, hostile_peer, s_server, shakedown, write_quietly};
 use shakedown::cert::TrustStore;
 use shakedown::net::{Limits, Target};
 use shakedown::probe::{self, HelloSource, ProbeConfig, ProbeResult};
 use shakedown::session::Verdict;
 use shakedown::wire::build::HelloSpec;
+use std::io::Read;
 
 const ALL_TLS13: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 
@@ -129,4 +131,153 @@ fn garbage_key_share_from_a_hostile_server_is_not_a_panic() {
     for ext in shares {
         assert!(shakedown::crypto::source::shared_secret(&[], &ext).is_none());
     }
+}
+
+/// A HelloRetryRequest was answered and the second round decrypted and verified.
+fn assert_retried(r: &ProbeResult, group: u16) {
+    let retry = r.retry.as_ref().expect("a HelloRetryRequest");
+    assert_eq!(retry.group, Some(group));
+    assert_eq!(retry.problem, None);
+    let second = retry.second_hello.as_ref().unwrap();
+    let shares = second.key_shares();
+    assert_eq!(shares.len(), 1);
+    assert_eq!(shares[0].0, group);
+    let v = verdict(r);
+    assert!(v.history.starts_with("Cj"), "{}", v.history);
+    assert!(v.history.contains("Cs"), "{}", v.history);
+    assert_eq!(v.group, Some(group));
+    assert!(v.hello_retry_request.is_some());
+    assert_eq!(r.outcome(), "server_hello");
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.what.starts_with("ClientHello (again)")),
+        "{:#?}",
+        v.events
+    );
+    assert_decrypted(v);
+}
+
+#[test]
+fn hello_retry_request_for_p256_is_answered_and_verified() {
+    let pki = Pki::new();
+    // Our default hello shares x25519 only; the server wants secp256r1.
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-groups", "P-256"]);
+    let r = probe_with(&pki, srv.port, tls13_spec());
+    assert_retried(&r, 0x0017);
+    assert!(r.certificates[0].subject.contains("localhost"));
+}
+
+#[test]
+fn hello_retry_request_for_x25519_with_client_certificate_required() {
+    let pki = Pki::new();
+    let srv = s_server(
+        &pki.leaf("localhost"),
+        &["-tls1_3", "-groups", "X25519", "-Verify", "1"],
+    );
+    let spec = HelloSpec {
+        key_shares: Some(vec![0x0017]),
+        ..tls13_spec()
+    };
+    let r = probe_with(&pki, srv.port, spec);
+    assert_retried(&r, 0x001d);
+    let v = verdict(&r);
+    // HRR, compatibility CCS, second hello, then the decrypted flight.
+    assert_eq!(v.history, "CjiCsorxyf", "{:#?}", v.events);
+    assert!(
+        r.diagnosis
+            .iter()
+            .any(|d| d.cause == "client_certificate_required"),
+        "{:?}",
+        r.diagnosis
+    );
+}
+
+#[test]
+fn hello_retry_request_for_a_group_without_real_keys_stops_and_says_why() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-groups", "X448"]);
+    let r = probe_with(&pki, srv.port, tls13_spec());
+    let retry = r.retry.as_ref().unwrap();
+    assert_eq!(retry.group, Some(0x001e));
+    assert!(retry.second_hello.is_none());
+    assert!(
+        retry.problem.as_deref().unwrap().contains("x448"),
+        "{retry:?}"
+    );
+    assert_eq!(r.outcome(), "hello_retry_request");
+    assert_eq!(verdict(&r).history, "Cji");
+}
+
+/// A TLS record carrying one handshake message.
+fn handshake_record(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![typ];
+    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    m.extend_from_slice(body);
+    let mut r = vec![22, 3, 3];
+    r.extend_from_slice(&(m.len() as u16).to_be_bytes());
+    r.extend_from_slice(&m);
+    r
+}
+
+/// Reads one whole TLS record (header and payload) or what came before the peer stopped.
+fn read_record(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if buf.len() >= 5 && buf.len() >= 5 + u16::from_be_bytes([buf[3], buf[4]]) as usize {
+            return buf;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return buf,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[test]
+fn hello_retry_request_cookie_is_echoed_on_the_wire() {
+    use shakedown::wire::hello::ClientHello;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let peer = hostile_peer(move |mut s| {
+        let first = read_record(&mut s);
+        let Ok(ch) = ClientHello::decode_message(&first[5..], 0x0301) else {
+            return;
+        };
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&shakedown::wire::server::HELLO_RETRY_REQUEST_RANDOM);
+        body.push(ch.session_id.len() as u8);
+        body.extend_from_slice(&ch.session_id);
+        body.extend_from_slice(&[0x13, 0x01, 0]);
+        let exts: &[u8] = &[
+            0, 0x2b, 0, 2, 3, 4, // supported_versions: TLS 1.3
+            0, 0x33, 0, 2, 0, 0x17, // key_share: secp256r1
+            0, 0x2c, 0, 6, 0, 4, 0xc0, 0x0c, 0x1e, 0x55, // cookie
+        ];
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(exts);
+        write_quietly(&mut s, &handshake_record(2, &body));
+        let _ = tx.send(read_record(&mut s));
+    });
+    let out = shakedown()
+        .args(["probe", &peer.addr.to_string(), "--json", "--timeout", "3"])
+        .output()
+        .unwrap();
+    let second = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let ch2 = ClientHello::decode_message(&second[5..], 0x0301).expect("a second ClientHello");
+    assert_eq!(ch2.ext(44), Some(&[0, 4, 0xc0, 0x0c, 0x1e, 0x55][..]));
+    let shares = ch2.key_shares();
+    assert_eq!(
+        (shares.len(), shares[0].0, shares[0].1.len()),
+        (1, 0x0017, 65)
+    );
+    // The report says an HRR happened and the second hello went out; the peer then
+    // closed, so the connection ends there.
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hrr = &o["hello_retry_request"];
+    assert_eq!(hrr["group"], "secp256r1", "{o:#}");
+    assert_eq!(hrr["cookie"], true);
+    assert_eq!(hrr["second_client_hello"]["key_shares"][0], "secp256r1");
+    assert!(o["history"].as_str().unwrap().starts_with("CjC"), "{o:#}");
 }

@@ -235,6 +235,11 @@ impl Run<'_> {
                             }
                             None => self.packets.malformed(),
                         },
+                        PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                            // The data is padded to 32 bits; the length says what is secret.
+                            let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                            sink.secrets(dsb.secrets_type.0, &dsb.data[..len]);
+                        }
                         PcapBlockOwned::NG(_) => {}
                     }
                     reader.consume(len);

@@ -9,6 +9,7 @@
 //! (at most one `end` per direction; never bytes across a hole: a hole ends that direction
 //! with [`EndKind::Gap`]), then `flow_end` exactly once. After a RST, the sender's direction
 //! ends with [`EndKind::Rst`] and the flow ends; the other direction gets no `end` of its own.
+//! pcapng Decryption Secrets Blocks go to [`FlowSink::secrets`] where they stand.
 
 mod file;
 mod frag;
@@ -52,7 +53,13 @@ pub trait FlowSink {
     fn flow_end(&mut self, id: FlowId, at: Micros);
     /// False once the consumer needs no more bytes of this flow. Asked after each delivery.
     fn wants_data(&self, id: FlowId) -> bool;
+    /// A pcapng Decryption Secrets Block: its secrets type (e.g. [`SECRETS_TLS_KEY_LOG`])
+    /// and data, in capture order (before the packets that need them, as writers put them).
+    fn secrets(&mut self, _secrets_type: u32, _data: &[u8]) {}
 }
+
+/// Decryption Secrets Block type of a TLS key log ("TLSK", NSS key log text).
+pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
 
 /// Limits and timeouts of the reader. All times are capture time.
 #[derive(Debug, Clone)]

@@ -62,28 +62,32 @@ impl KeySource for KeyLog {
 /// give the TLS 1.3 handshake secrets (no PSK).
 #[derive(Default)]
 pub struct EphemeralKeys {
-    shares: Vec<KeyShareSecret>,
+    /// Grows after a HelloRetryRequest, while the tracker already holds the source.
+    shares: Mutex<Vec<KeyShareSecret>>,
     /// The handshake secret, kept to derive the application secrets later.
     handshake_secret: Mutex<Option<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for EphemeralKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EphemeralKeys({} shares)", self.shares.len())
+        let n = self.shares.lock().map(|s| s.len()).unwrap_or(0);
+        write!(f, "EphemeralKeys({n} shares)")
     }
 }
 
 impl EphemeralKeys {
     pub fn new(shares: Vec<KeyShareSecret>) -> Self {
         EphemeralKeys {
-            shares,
+            shares: Mutex::new(shares),
             handshake_secret: Mutex::new(None),
         }
     }
 
-    /// Adds the shares of a second ClientHello (after a HelloRetryRequest).
-    pub fn add(&mut self, shares: Vec<KeyShareSecret>) {
-        self.shares.extend(shares);
+    /// Adds the share of a second ClientHello (after a HelloRetryRequest).
+    pub fn add(&self, share: KeyShareSecret) {
+        if let Ok(mut shares) = self.shares.lock() {
+            shares.push(share);
+        }
     }
 }
 
@@ -120,7 +124,7 @@ pub fn shared_secret(shares: &[KeyShareSecret], key_share_ext: &[u8]) -> Option<
 impl KeySource for EphemeralKeys {
     fn tls13_handshake(&self, info: &HandshakeInfo<'_>) -> Option<TrafficSecrets> {
         let ext = info.server_hello.ext(0x0033)?;
-        let shared = shared_secret(&self.shares, ext)?;
+        let shared = shared_secret(&self.shares.lock().ok()?, ext)?;
         let (hs, secrets) =
             schedule::tls13_handshake_secrets(info.hash, &shared, info.transcript_hash);
         if let Ok(mut slot) = self.handshake_secret.lock() {

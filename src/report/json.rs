@@ -6,7 +6,7 @@ use crate::datetime::rfc3339;
 use crate::diagnose::Diagnosis;
 use crate::fingerprint;
 use crate::probe::ProbeResult;
-use crate::session::{AlertSeen, Verdict};
+use crate::session::{AlertSeen, Decryption, Verdict};
 use crate::wire::ProtocolVersion;
 use crate::wire::hello::ClientHello;
 use crate::wire::registry::{
@@ -36,6 +36,17 @@ pub fn probe(r: &ProbeResult) -> Value {
     }
     if let Some(v) = &r.verdict {
         add_verdict(&mut o, v);
+        if let Some(d) = &v.decryption {
+            o["decryption"] = decryption(d);
+        }
+    }
+    if let Some(retry) = &r.retry {
+        o["hello_retry_request"] = json!({
+            "group": retry.group.map(group_name),
+            "cookie": retry.cookie,
+            "second_client_hello": retry.second_hello.as_ref().map(client_hello),
+            "problem": retry.problem,
+        });
     }
     o
 }
@@ -70,6 +81,16 @@ fn add_verdict(o: &mut Value, v: &Verdict) {
     if let Some(t) = &v.truncated {
         o["truncated"] = json!(t);
     }
+}
+
+/// What keys (a key log, or a probe's own key shares) decrypted.
+pub fn decryption(d: &Decryption) -> Value {
+    json!({
+        "records": d.records,
+        "server_finished_verified": d.server_finished_verified,
+        "client_finished_verified": d.client_finished_verified,
+        "problem": d.problem,
+    })
 }
 
 pub fn server_hello(sh: &ServerHello) -> Value {

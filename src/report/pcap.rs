@@ -1,7 +1,7 @@
 //! `shakedown pcap` / `watch` renderers: one text line or one JSON object per connection
 //! (named `CAPTURE#N`), and the summary at the end.
 
-use super::json::{alert, certificate, client_hello, diagnosis};
+use super::json::{alert, certificate, client_hello, decryption, diagnosis};
 use crate::datetime::rfc3339;
 use crate::pcap::{ConnectionReport, Summary};
 use crate::session::Micros;
@@ -118,6 +118,9 @@ pub fn json(capture: &str, r: &ConnectionReport) -> Value {
     }
     if let Some(e) = &v.error {
         o["decode_error"] = json!(e);
+    }
+    if let Some(d) = &v.decryption {
+        o["decryption"] = decryption(d);
     }
     o
 }

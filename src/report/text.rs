@@ -53,6 +53,7 @@ pub fn probe(w: &mut dyn Write, r: &ProbeResult) -> io::Result<()> {
     }
     if let Some(v) = &r.verdict {
         answer(w, v)?;
+        retry_and_decryption(w, r, v)?;
         let t = &r.timings;
         writeln!(
             w,
@@ -76,6 +77,44 @@ pub fn diagnoses(w: &mut dyn Write, list: &[Diagnosis]) -> io::Result<()> {
         for d in list {
             writeln!(w, "    {}: {}", d.cause, d.detail)?;
             writeln!(w, "      fix: {}", d.fix)?;
+        }
+    }
+    Ok(())
+}
+
+/// How a HelloRetryRequest was answered, and what our own keys let us read.
+fn retry_and_decryption(w: &mut dyn Write, r: &ProbeResult, v: &Verdict) -> io::Result<()> {
+    if let Some(retry) = &r.retry {
+        match (&retry.second_hello, &retry.problem) {
+            (Some(h), _) => writeln!(
+                w,
+                "  retry     second ClientHello sent: key shares {}{}",
+                list(h.key_shares().into_iter().map(|(g, _)| group_name(g))),
+                if retry.cookie { ", cookie echoed" } else { "" }
+            )?,
+            (None, p) => writeln!(
+                w,
+                "  retry     no second ClientHello: {}",
+                p.as_deref().unwrap_or("-")
+            )?,
+        }
+    }
+    if let Some(d) = &v.decryption {
+        let finished = match d.server_finished_verified {
+            Some(true) => "server Finished verified".to_string(),
+            Some(false) => "server Finished does NOT match our keys".to_string(),
+            None => "server Finished not seen".to_string(),
+        };
+        match (&d.problem, d.records) {
+            (None, n) if n > 0 => writeln!(
+                w,
+                "  decrypted the handshake with our key share: {n} records, {finished}"
+            )?,
+            (p, n) => writeln!(
+                w,
+                "  decrypted {n} records, {finished}: {}",
+                p.as_deref().unwrap_or("nothing to decrypt")
+            )?,
         }
     }
     Ok(())

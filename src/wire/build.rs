@@ -644,6 +644,15 @@ fn key_share(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> (Vec<u8>, Option
     }
 }
 
+/// A real key pair for `group` (x25519 or secp256r1), or `None` for a group we make no
+/// real key for.
+pub fn real_key_share(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeyShareSecret> {
+    match group {
+        GROUP_X25519 | GROUP_SECP256R1 => key_share(group, entropy).1,
+        _ => None,
+    }
+}
+
 /// A secp256r1 scalar from entropy, drawing again when the bytes are not a valid scalar
 /// (zero or not below the group order). After 8 failures (a broken entropy source) the top
 /// bit is cleared and the low bit set, which always gives a valid scalar (0 < k < 2^255 < n).

@@ -7,6 +7,7 @@ pub mod hello;
 pub mod proxy;
 pub mod record;
 pub mod registry;
+pub mod retry;
 pub mod server;
 pub mod sslv2;
 pub mod version;
