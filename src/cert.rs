@@ -660,7 +660,11 @@ impl TrustStore {
     }
 
     /// The path of `chain_der`, from the memo or by `build`.
-    fn path(&self, chain_der: &[Vec<u8>], build: impl FnOnce() -> Option<PathEnd>) -> Option<PathEnd> {
+    fn path(
+        &self,
+        chain_der: &[Vec<u8>],
+        build: impl FnOnce() -> Option<PathEnd>,
+    ) -> Option<PathEnd> {
         let mut h = Sha256::new();
         for der in chain_der {
             h.update((der.len() as u32).to_be_bytes());
