@@ -7,12 +7,10 @@
 //! extension list with signature algorithms) the text wins. QUIC (`q`) and DTLS are out of
 //! scope: every JA4 here starts with `t`.
 
+use crate::wire::registry::extensions::types as ext;
 use crate::wire::{ClientHello, ProtocolVersion};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
-
-const EXT_SERVER_NAME: u16 = 0x0000;
-const EXT_ALPN: u16 = 0x0010;
 
 /// A JA3 or JA3S fingerprint: the comma-separated string and its MD5 in lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +129,7 @@ fn ja4_parts(hello: &ClientHello) -> Ja4Parts {
         .into_iter()
         .filter(|&e| !is_grease(e))
         .collect();
-    let sni = if all_exts.contains(&EXT_SERVER_NAME) {
+    let sni = if all_exts.contains(&ext::SERVER_NAME) {
         'd'
     } else {
         'i'
@@ -147,7 +145,7 @@ fn ja4_parts(hello: &ClientHello) -> Ja4Parts {
     ciphers.sort_unstable();
     let mut exts: Vec<u16> = all_exts
         .into_iter()
-        .filter(|&e| e != EXT_SERVER_NAME && e != EXT_ALPN)
+        .filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN)
         .collect();
     exts.sort_unstable();
     let sigalgs: Vec<u16> = hello
@@ -233,7 +231,7 @@ mod tests {
         entry.extend_from_slice(name.as_bytes());
         let mut data = (entry.len() as u16).to_be_bytes().to_vec();
         data.extend(entry);
-        ext(EXT_SERVER_NAME, data)
+        ext(ext::SERVER_NAME, data)
     }
 
     fn alpn_ext(protocols: &[&[u8]]) -> Extension {
@@ -244,7 +242,7 @@ mod tests {
         }
         let mut data = (list.len() as u16).to_be_bytes().to_vec();
         data.extend(list);
-        ext(EXT_ALPN, data)
+        ext(ext::ALPN, data)
     }
 
     fn hello(ciphers: &[u16], exts: Vec<Extension>) -> ClientHello {

@@ -9,6 +9,7 @@ use crate::net::{self, ExchangeObserver, Limits, Target};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
 use crate::wire::build::{self, BuiltHello, HelloSpec};
 use crate::wire::hello::ClientHello;
+use crate::wire::registry::extensions::types as ext;
 use crate::wire::retry::retry_hello;
 use std::io;
 use std::net::SocketAddr;
@@ -128,7 +129,7 @@ impl Recorder {
         let (hrr, first) = (v.hello_retry_request.as_ref()?, v.client_hello.as_ref()?);
         let mut retry = Retry {
             group: hrr.key_share_group(),
-            cookie: hrr.ext(EXT_COOKIE).is_some(),
+            cookie: hrr.ext(ext::COOKIE).is_some(),
             second_hello: None,
             problem: None,
         };
@@ -158,8 +159,6 @@ impl Recorder {
         wire
     }
 }
-
-const EXT_COOKIE: u16 = 44;
 
 impl ExchangeObserver for Recorder {
     fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {

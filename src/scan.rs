@@ -30,6 +30,7 @@ use crate::session::{Outcome, Verdict};
 use crate::wire::ProtocolVersion;
 use crate::wire::build::{self, HelloSpec, Sni};
 use crate::wire::hello::Extension;
+use crate::wire::registry::extensions::types as ext;
 use crate::wire::registry::{
     CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
     suite,
@@ -48,11 +49,6 @@ const BUNDLE: usize = 128;
 const F5_PAD_TO: usize = 512;
 /// An extension type no registry assigns, for the unknown-extension intolerance probe.
 const UNKNOWN_EXTENSION: u16 = 0x7e57;
-const EXT_STATUS_REQUEST: u16 = 5;
-const EXT_HEARTBEAT: u16 = 15;
-const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
-const EXT_SESSION_TICKET: u16 = 35;
-const EXT_RENEGOTIATION_INFO: u16 = 0xff01;
 const TLS_FALLBACK_SCSV: u16 = 0x5600;
 const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
 const ALERT_UNRECOGNIZED_NAME: u8 = 112;
@@ -416,7 +412,7 @@ impl<'a> Scanner<'a> {
         if version.0 >= ProtocolVersion::TLS10.0 {
             spec.alpn = Some(vec!["h2".into(), "http/1.1".into()]);
             spec.extra_extensions.push(Extension {
-                typ: EXT_STATUS_REQUEST,
+                typ: ext::STATUS_REQUEST,
                 // ocsp, no responder ids, no request extensions
                 data: vec![1, 0, 0, 0, 0],
             });
@@ -751,7 +747,7 @@ impl<'a> Scanner<'a> {
             ));
             let mut heartbeat = base_spec.clone();
             heartbeat.extra_extensions.push(Extension {
-                typ: EXT_HEARTBEAT,
+                typ: ext::HEARTBEAT,
                 data: vec![1], // peer_allowed_to_send
             });
             probes.push(("heartbeat".into(), Check::Heartbeat, heartbeat));
@@ -875,7 +871,7 @@ fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool
             None => (format!("no answer ({})", reply.describe()), true),
         },
         Check::Heartbeat => match sh {
-            Some(h) if h.ext(EXT_HEARTBEAT).is_some() => ("enabled".into(), true),
+            Some(h) if h.ext(ext::HEARTBEAT).is_some() => ("enabled".into(), true),
             Some(_) => ("not enabled".into(), false),
             None => (format!("no answer ({})", reply.describe()), true),
         },
@@ -917,22 +913,22 @@ fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
     items.push(item(
         "secure renegotiation",
-        yes_no(has(EXT_RENEGOTIATION_INFO)),
-        !has(EXT_RENEGOTIATION_INFO),
+        yes_no(has(ext::RENEGOTIATION_INFO)),
+        !has(ext::RENEGOTIATION_INFO),
     ));
     items.push(item(
         "extended master secret",
-        yes_no(has(EXT_EXTENDED_MASTER_SECRET)),
-        !has(EXT_EXTENDED_MASTER_SECRET),
+        yes_no(has(ext::EXTENDED_MASTER_SECRET)),
+        !has(ext::EXTENDED_MASTER_SECRET),
     ));
     items.push(item(
         "session tickets",
-        yes_no(has(EXT_SESSION_TICKET)),
+        yes_no(has(ext::SESSION_TICKET)),
         false,
     ));
     items.push(item(
         "OCSP stapling",
-        yes_no(has(EXT_STATUS_REQUEST)),
+        yes_no(has(ext::STATUS_REQUEST)),
         false,
     ));
     let alpn = sh

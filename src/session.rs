@@ -11,6 +11,7 @@ use crate::wire::proxy::{self, Proxy};
 use crate::wire::record::{
     ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
 };
+use crate::wire::registry::extensions::types as ext;
 use crate::wire::registry::{alert_name, group_name, sslv2_cipher_name, suite_name};
 use crate::wire::server::{
     Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
@@ -118,9 +119,6 @@ const TLS13: u16 = 0x0304;
 /// Handshake bytes kept for transcript hashes when decrypting; a longer handshake is not
 /// verified (its Finished cannot be checked, keys derived later are not asked for).
 const MAX_TRANSCRIPT: usize = 1 << 20;
-const EXT_ENCRYPT_THEN_MAC: u16 = 22;
-const EXT_STATUS_REQUEST: u16 = 5;
-const EXT_SCT: u16 = 18;
 
 /// One step of the human-readable timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1027,7 +1025,7 @@ impl Tracker {
                 // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
                 let mut extras = String::new();
                 if let Some(leaf) = c.entry_extensions.first() {
-                    for (typ, what) in [(EXT_STATUS_REQUEST, "OCSP status"), (EXT_SCT, "SCTs")] {
+                    for (typ, what) in [(ext::STATUS_REQUEST, "OCSP status"), (ext::SCT, "SCTs")] {
                         if leaf.iter().any(|e| e.typ == typ) {
                             extras.push_str(&format!(", leaf with {what}"));
                         }
@@ -1152,7 +1150,7 @@ impl Tracker {
                 },
             }
         } else {
-            let etm = sh.ext(EXT_ENCRYPT_THEN_MAC).is_some();
+            let etm = sh.ext(ext::ENCRYPT_THEN_MAC).is_some();
             match keys.tls12_master(&client_random) {
                 None => Some(format!(
                     "no master secret (CLIENT_RANDOM) for client random {}",

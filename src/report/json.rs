@@ -36,9 +36,6 @@ pub fn probe(r: &ProbeResult) -> Value {
     }
     if let Some(v) = &r.verdict {
         add_verdict(&mut o, v);
-        if let Some(d) = &v.decryption {
-            o["decryption"] = decryption(d);
-        }
     }
     if let Some(retry) = &r.retry {
         o["hello_retry_request"] = json!({
@@ -51,7 +48,9 @@ pub fn probe(r: &ProbeResult) -> Value {
     o
 }
 
-fn add_verdict(o: &mut Value, v: &Verdict) {
+/// What a verdict adds to any report object: the server's hello, alert, history and
+/// timeline, where it diverged, and what could not be read or decrypted.
+pub fn add_verdict(o: &mut Value, v: &Verdict) {
     if let Some(sh) = v.server_hello.as_ref().or(v.hello_retry_request.as_ref()) {
         o["server_hello"] = server_hello(sh);
         // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
@@ -80,6 +79,9 @@ fn add_verdict(o: &mut Value, v: &Verdict) {
     }
     if let Some(t) = &v.truncated {
         o["truncated"] = json!(t);
+    }
+    if let Some(d) = &v.decryption {
+        o["decryption"] = decryption(d);
     }
 }
 

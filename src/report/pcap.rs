@@ -1,7 +1,7 @@
 //! `shakedown pcap` / `watch` renderers: one text line or one JSON object per connection
 //! (named `CAPTURE#N`), and the summary at the end.
 
-use super::json::{alert, certificate, client_hello, decryption, diagnosis};
+use super::json::{add_verdict, certificate, client_hello, diagnosis};
 use crate::datetime::rfc3339;
 use crate::pcap::{ConnectionReport, Summary};
 use crate::session::Micros;
@@ -107,21 +107,7 @@ pub fn json(capture: &str, r: &ConnectionReport) -> Value {
         "certificates": r.certificates.iter().map(certificate).collect::<Vec<_>>(),
         "diagnosis": r.diagnosis.iter().map(diagnosis).collect::<Vec<_>>(),
     });
-    if let Some(a) = &v.alert {
-        o["alert"] = alert(a);
-    }
-    if let Some(d) = &v.diverged {
-        o["diverged"] = json!({"by": d.by.peer(), "after": d.after, "event": d.event});
-    }
-    if let Some(t) = &v.not_tls {
-        o["not_tls"] = json!(t);
-    }
-    if let Some(e) = &v.error {
-        o["decode_error"] = json!(e);
-    }
-    if let Some(d) = &v.decryption {
-        o["decryption"] = decryption(d);
-    }
+    add_verdict(&mut o, v);
     o
 }
 

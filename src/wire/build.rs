@@ -21,6 +21,7 @@
 use super::ProtocolVersion;
 use super::hello::{ClientHello, Extension, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
+use crate::wire::registry::extensions::types as ext;
 use bytes::BufMut;
 
 /// What goes in server_name.
@@ -117,36 +118,21 @@ pub struct BuiltHello {
     pub secrets: Vec<KeyShareSecret>,
 }
 
-// Extension types the builder writes (names live in the extension registry).
-const EXT_SERVER_NAME: u16 = 0;
-const EXT_SUPPORTED_GROUPS: u16 = 10;
-const EXT_EC_POINT_FORMATS: u16 = 11;
-const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
-const EXT_ALPN: u16 = 16;
-const EXT_PADDING: u16 = 21;
-const EXT_ENCRYPT_THEN_MAC: u16 = 22;
-const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
-const EXT_SESSION_TICKET: u16 = 35;
-const EXT_SUPPORTED_VERSIONS: u16 = 43;
-const EXT_PSK_KEY_EXCHANGE_MODES: u16 = 45;
-const EXT_KEY_SHARE: u16 = 51;
-const EXT_RENEGOTIATION_INFO: u16 = 0xff01;
-
 /// The order extensions take when present: OpenSSL 3.0's, with ALPN where curl puts it and
 /// renegotiation_info last.
 const EXTENSION_ORDER: [u16; 12] = [
-    EXT_SERVER_NAME,
-    EXT_EC_POINT_FORMATS,
-    EXT_SUPPORTED_GROUPS,
-    EXT_SESSION_TICKET,
-    EXT_ALPN,
-    EXT_ENCRYPT_THEN_MAC,
-    EXT_EXTENDED_MASTER_SECRET,
-    EXT_SIGNATURE_ALGORITHMS,
-    EXT_SUPPORTED_VERSIONS,
-    EXT_PSK_KEY_EXCHANGE_MODES,
-    EXT_KEY_SHARE,
-    EXT_RENEGOTIATION_INFO,
+    ext::SERVER_NAME,
+    ext::EC_POINT_FORMATS,
+    ext::SUPPORTED_GROUPS,
+    ext::SESSION_TICKET,
+    ext::ALPN,
+    ext::ENCRYPT_THEN_MAC,
+    ext::EXTENDED_MASTER_SECRET,
+    ext::SIGNATURE_ALGORITHMS,
+    ext::SUPPORTED_VERSIONS,
+    ext::PSK_KEY_EXCHANGE_MODES,
+    ext::KEY_SHARE,
+    ext::RENEGOTIATION_INFO,
 ];
 
 // Group ids used for key generation and share sizes (names live in the group registry).
@@ -275,35 +261,35 @@ struct Profile {
 
 fn profile(version: ProtocolVersion) -> Profile {
     const CLASSIC_EXTS: &[u16] = &[
-        EXT_SERVER_NAME,
-        EXT_EC_POINT_FORMATS,
-        EXT_SUPPORTED_GROUPS,
-        EXT_SESSION_TICKET,
-        EXT_ENCRYPT_THEN_MAC,
-        EXT_EXTENDED_MASTER_SECRET,
-        EXT_RENEGOTIATION_INFO,
+        ext::SERVER_NAME,
+        ext::EC_POINT_FORMATS,
+        ext::SUPPORTED_GROUPS,
+        ext::SESSION_TICKET,
+        ext::ENCRYPT_THEN_MAC,
+        ext::EXTENDED_MASTER_SECRET,
+        ext::RENEGOTIATION_INFO,
     ];
     const TLS12_EXTS: &[u16] = &[
-        EXT_SERVER_NAME,
-        EXT_EC_POINT_FORMATS,
-        EXT_SUPPORTED_GROUPS,
-        EXT_SESSION_TICKET,
-        EXT_ENCRYPT_THEN_MAC,
-        EXT_EXTENDED_MASTER_SECRET,
-        EXT_SIGNATURE_ALGORITHMS,
-        EXT_RENEGOTIATION_INFO,
+        ext::SERVER_NAME,
+        ext::EC_POINT_FORMATS,
+        ext::SUPPORTED_GROUPS,
+        ext::SESSION_TICKET,
+        ext::ENCRYPT_THEN_MAC,
+        ext::EXTENDED_MASTER_SECRET,
+        ext::SIGNATURE_ALGORITHMS,
+        ext::RENEGOTIATION_INFO,
     ];
     const TLS13_EXTS: &[u16] = &[
-        EXT_SERVER_NAME,
-        EXT_EC_POINT_FORMATS,
-        EXT_SUPPORTED_GROUPS,
-        EXT_SESSION_TICKET,
-        EXT_ENCRYPT_THEN_MAC,
-        EXT_EXTENDED_MASTER_SECRET,
-        EXT_SIGNATURE_ALGORITHMS,
-        EXT_SUPPORTED_VERSIONS,
-        EXT_PSK_KEY_EXCHANGE_MODES,
-        EXT_KEY_SHARE,
+        ext::SERVER_NAME,
+        ext::EC_POINT_FORMATS,
+        ext::SUPPORTED_GROUPS,
+        ext::SESSION_TICKET,
+        ext::ENCRYPT_THEN_MAC,
+        ext::EXTENDED_MASTER_SECRET,
+        ext::SIGNATURE_ALGORITHMS,
+        ext::SUPPORTED_VERSIONS,
+        ext::PSK_KEY_EXCHANGE_MODES,
+        ext::KEY_SHARE,
     ];
     let classic = |legacy: u16, suites, exts| Profile {
         record_version: 0x0301,
@@ -374,12 +360,12 @@ pub fn build(
     let defaults = p.extensions.unwrap_or(&[]);
     let wanted = |typ: u16| -> bool {
         match typ {
-            EXT_SERVER_NAME => defaults.contains(&typ) || matches!(spec.sni, Sni::Name(_)),
-            EXT_SUPPORTED_GROUPS => defaults.contains(&typ) || spec.groups.is_some(),
-            EXT_SIGNATURE_ALGORITHMS => defaults.contains(&typ) || spec.sigalgs.is_some(),
-            EXT_ALPN => spec.alpn.is_some(),
-            EXT_SUPPORTED_VERSIONS => defaults.contains(&typ) || spec.supported_versions.is_some(),
-            EXT_KEY_SHARE => defaults.contains(&typ) || spec.key_shares.is_some(),
+            ext::SERVER_NAME => defaults.contains(&typ) || matches!(spec.sni, Sni::Name(_)),
+            ext::SUPPORTED_GROUPS => defaults.contains(&typ) || spec.groups.is_some(),
+            ext::SIGNATURE_ALGORITHMS => defaults.contains(&typ) || spec.sigalgs.is_some(),
+            ext::ALPN => spec.alpn.is_some(),
+            ext::SUPPORTED_VERSIONS => defaults.contains(&typ) || spec.supported_versions.is_some(),
+            ext::KEY_SHARE => defaults.contains(&typ) || spec.key_shares.is_some(),
             _ => defaults.contains(&typ),
         }
     };
@@ -399,21 +385,21 @@ pub fn build(
             continue;
         }
         let data = match typ {
-            EXT_SERVER_NAME => match sni_name(&spec.sni, host) {
+            ext::SERVER_NAME => match sni_name(&spec.sni, host) {
                 Some(name) => server_name_data(&name),
                 None => continue,
             },
-            EXT_EC_POINT_FORMATS => u8_list(EC_POINT_FORMATS),
-            EXT_SUPPORTED_GROUPS => {
+            ext::EC_POINT_FORMATS => u8_list(EC_POINT_FORMATS),
+            ext::SUPPORTED_GROUPS => {
                 let mut list = groups.clone();
                 if let Some(g) = &grease {
                     list.insert(0, g.group);
                 }
                 u16_list_u16(&list)
             }
-            EXT_SIGNATURE_ALGORITHMS => u16_list_u16(spec.sigalgs.as_deref().unwrap_or(SIGALGS)),
-            EXT_ALPN => alpn_data(spec.alpn.as_deref().unwrap_or(&[])),
-            EXT_SUPPORTED_VERSIONS => {
+            ext::SIGNATURE_ALGORITHMS => u16_list_u16(spec.sigalgs.as_deref().unwrap_or(SIGALGS)),
+            ext::ALPN => alpn_data(spec.alpn.as_deref().unwrap_or(&[])),
+            ext::SUPPORTED_VERSIONS => {
                 let mut list = spec
                     .supported_versions
                     .clone()
@@ -426,8 +412,8 @@ pub fn build(
                 list.iter().for_each(|v| d.put_u16(*v));
                 d
             }
-            EXT_PSK_KEY_EXCHANGE_MODES => u8_list(PSK_MODES),
-            EXT_KEY_SHARE => {
+            ext::PSK_KEY_EXCHANGE_MODES => u8_list(PSK_MODES),
+            ext::KEY_SHARE => {
                 // Like OpenSSL: one share, for the first group offered.
                 let share_groups = spec
                     .key_shares
@@ -444,8 +430,8 @@ pub fn build(
                 }
                 key_share_data(&shares)
             }
-            EXT_RENEGOTIATION_INFO => vec![0], // empty renegotiated_connection
-            _ => Vec::new(),                   // flag extensions: empty data
+            ext::RENEGOTIATION_INFO => vec![0], // empty renegotiated_connection
+            _ => Vec::new(),                    // flag extensions: empty data
         };
         extensions.push(Extension { typ, data });
     }
@@ -716,7 +702,7 @@ fn pad(hello: &mut ClientHello, target: usize) {
         .extensions
         .get_or_insert_with(Vec::new)
         .push(Extension {
-            typ: EXT_PADDING,
+            typ: ext::PADDING,
             data: vec![0; data_len],
         });
 }
@@ -962,7 +948,7 @@ mod tests {
         let last = &h.extensions()[types.len() - 2];
         assert!(is_grease(last.typ) && last.data == [0]);
         assert_ne!(types[0], last.typ);
-        assert_eq!(types.last(), Some(&EXT_PADDING));
+        assert_eq!(types.last(), Some(&ext::PADDING));
         assert!(is_grease(h.supported_groups()[0]));
         assert!(is_grease(h.supported_versions().unwrap()[0]));
         let shares = h.key_shares();
@@ -984,7 +970,7 @@ mod tests {
             pad_to: Some(unpadded),
             ..HelloSpec::default()
         };
-        assert!(!tls(&spec).extension_types().contains(&EXT_PADDING));
+        assert!(!tls(&spec).extension_types().contains(&ext::PADDING));
         // Two bytes short: the padding header alone overshoots by two.
         let spec = HelloSpec {
             pad_to: Some(unpadded + 2),
@@ -1015,14 +1001,14 @@ mod tests {
             ..version(ProtocolVersion::SSLV3)
         };
         let h = tls(&spec);
-        assert_eq!(h.extension_types(), [EXT_PADDING]);
+        assert_eq!(h.extension_types(), [ext::PADDING]);
         assert_eq!(h.handshake_message().len(), len + 100);
     }
 
     #[test]
     fn a_raw_key_share_replaces_the_generated_one_and_its_secret() {
         let raw = Extension {
-            typ: EXT_KEY_SHARE,
+            typ: ext::KEY_SHARE,
             data: vec![0, 5, 0x00, 0x1d, 0, 1, 9],
         };
         let spec = HelloSpec {
@@ -1032,7 +1018,7 @@ mod tests {
         let b = built(&spec, None);
         let h = b.hello.unwrap();
         assert_eq!(h.extension_types(), [11, 10, 35, 22, 23, 13, 43, 45, 51]);
-        assert_eq!(h.ext(EXT_KEY_SHARE), Some(&raw.data[..]));
+        assert_eq!(h.ext(ext::KEY_SHARE), Some(&raw.data[..]));
         assert!(b.secrets.is_empty());
     }
 

@@ -25,22 +25,13 @@ pub struct ClientHello {
 }
 
 use super::codec::{DecodeError, Reader};
+use crate::wire::registry::extensions::types as ext;
 use bytes::BufMut;
 
 /// Handshake message type of a ClientHello.
 pub const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 /// Record content type of handshake records.
 pub const CONTENT_HANDSHAKE: u8 = 22;
-
-// Extension type numbers the typed views read; names live in the extension registry.
-const EXT_SERVER_NAME: u16 = 0;
-const EXT_SUPPORTED_GROUPS: u16 = 10;
-const EXT_EC_POINT_FORMATS: u16 = 11;
-const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
-const EXT_ALPN: u16 = 16;
-const EXT_PADDING: u16 = 21;
-const EXT_SUPPORTED_VERSIONS: u16 = 43;
-const EXT_KEY_SHARE: u16 = 51;
 
 impl ClientHello {
     /// The handshake body (without the 4-byte handshake header).
@@ -164,7 +155,7 @@ impl ClientHello {
             Some(name) => {
                 let data = server_name_data(name);
                 let exts = self.extensions.get_or_insert_with(Vec::new);
-                if let Some(e) = exts.iter_mut().find(|e| e.typ == EXT_SERVER_NAME) {
+                if let Some(e) = exts.iter_mut().find(|e| e.typ == ext::SERVER_NAME) {
                     e.data = data;
                 } else {
                     let at = match exts.first() {
@@ -174,7 +165,7 @@ impl ClientHello {
                     exts.insert(
                         at,
                         Extension {
-                            typ: EXT_SERVER_NAME,
+                            typ: ext::SERVER_NAME,
                             data,
                         },
                     );
@@ -182,7 +173,7 @@ impl ClientHello {
             }
             None => {
                 if let Some(exts) = &mut self.extensions {
-                    exts.retain(|e| e.typ != EXT_SERVER_NAME);
+                    exts.retain(|e| e.typ != ext::SERVER_NAME);
                 }
             }
         }
@@ -191,7 +182,7 @@ impl ClientHello {
             .extensions
             .iter_mut()
             .flatten()
-            .find(|e| e.typ == EXT_PADDING)
+            .find(|e| e.typ == ext::PADDING)
         {
             let len = (pad.data.len() + before).saturating_sub(after);
             pad.data.resize(len, 0);
@@ -217,7 +208,7 @@ impl ClientHello {
 
     /// The first host_name in server_name, if any (lossy UTF-8: a hostile name still prints).
     pub fn sni(&self) -> Option<String> {
-        let mut r = Reader::new(self.ext(EXT_SERVER_NAME)?);
+        let mut r = Reader::new(self.ext(ext::SERVER_NAME)?);
         let mut list = r.sub_u16("server_name_list").ok()?;
         while !list.is_empty() {
             let kind = list.u8("name_type").ok()?;
@@ -231,24 +222,24 @@ impl ClientHello {
 
     /// Versions in supported_versions, in offer order; `None` without the extension.
     pub fn supported_versions(&self) -> Option<Vec<u16>> {
-        let mut r = Reader::new(self.ext(EXT_SUPPORTED_VERSIONS)?);
+        let mut r = Reader::new(self.ext(ext::SUPPORTED_VERSIONS)?);
         u16_list(r.sub_u8("supported_versions").ok()?)
     }
 
     pub fn supported_groups(&self) -> Vec<u16> {
-        self.ext(EXT_SUPPORTED_GROUPS)
+        self.ext(ext::SUPPORTED_GROUPS)
             .and_then(|d| u16_list(Reader::new(d).sub_u16("supported_groups").ok()?))
             .unwrap_or_default()
     }
 
     pub fn signature_algorithms(&self) -> Vec<u16> {
-        self.ext(EXT_SIGNATURE_ALGORITHMS)
+        self.ext(ext::SIGNATURE_ALGORITHMS)
             .and_then(|d| u16_list(Reader::new(d).sub_u16("signature_algorithms").ok()?))
             .unwrap_or_default()
     }
 
     pub fn ec_point_formats(&self) -> Vec<u8> {
-        self.ext(EXT_EC_POINT_FORMATS)
+        self.ext(ext::EC_POINT_FORMATS)
             .and_then(|d| {
                 Some(
                     Reader::new(d)
@@ -263,7 +254,7 @@ impl ClientHello {
 
     /// ALPN protocol names in offer order, as raw bytes.
     pub fn alpn(&self) -> Vec<Vec<u8>> {
-        let Some(d) = self.ext(EXT_ALPN) else {
+        let Some(d) = self.ext(ext::ALPN) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -277,7 +268,7 @@ impl ClientHello {
 
     /// `(group, key_exchange)` pairs of key_share, in offer order.
     pub fn key_shares(&self) -> Vec<(u16, Vec<u8>)> {
-        let Some(d) = self.ext(EXT_KEY_SHARE) else {
+        let Some(d) = self.ext(ext::KEY_SHARE) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -346,9 +337,9 @@ mod tests {
     fn set_sni_replaces_in_place_and_keeps_padded_length() {
         let mut h = hello(vec![
             ext(0x0a0a, &[]),
-            ext(EXT_SERVER_NAME, &server_name_data("old.example")),
-            ext(EXT_SUPPORTED_GROUPS, &[0, 2, 0, 0x1d]),
-            ext(EXT_PADDING, &[0; 100]),
+            ext(ext::SERVER_NAME, &server_name_data("old.example")),
+            ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d]),
+            ext(ext::PADDING, &[0; 100]),
         ]);
         let len = h.handshake_message().len();
         h.set_sni(Some("a-much-longer-name.example.org"));
@@ -369,18 +360,18 @@ mod tests {
     #[test]
     fn set_sni_with_too_little_padding_empties_it() {
         let mut h = hello(vec![
-            ext(EXT_SERVER_NAME, &server_name_data("a")),
-            ext(EXT_PADDING, &[0; 3]),
+            ext(ext::SERVER_NAME, &server_name_data("a")),
+            ext(ext::PADDING, &[0; 3]),
         ]);
         let len = h.handshake_message().len();
         h.set_sni(Some("abcdefghij"));
-        assert_eq!(h.ext(EXT_PADDING), Some(&[][..]));
+        assert_eq!(h.ext(ext::PADDING), Some(&[][..]));
         assert_eq!(h.handshake_message().len(), len + 9 - 3);
     }
 
     #[test]
     fn set_sni_without_padding_or_extensions() {
-        let mut h = hello(vec![ext(EXT_SUPPORTED_GROUPS, &[0, 2, 0, 0x1d])]);
+        let mut h = hello(vec![ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d])]);
         h.set_sni(Some("example.com"));
         assert_eq!(h.extension_types(), [0, 10]);
         let mut bare = hello(vec![]);

@@ -9,12 +9,8 @@ use super::build::{KeyShareSecret, real_key_share};
 use super::hello::{ClientHello, Extension};
 use super::registry::{group_name, suite_name};
 use super::server::ServerHello;
+use crate::wire::registry::extensions::types as ext;
 use bytes::BufMut;
-
-const EXT_EARLY_DATA: u16 = 42;
-const EXT_COOKIE: u16 = 44;
-const EXT_KEY_SHARE: u16 = 51;
-const EXT_PRE_SHARED_KEY: u16 = 41;
 
 /// A second ClientHello and the secret of its new key share (`None` when the
 /// HelloRetryRequest named no group and the first shares were kept).
@@ -40,7 +36,7 @@ pub fn retry_hello(
         ));
     }
     let group = hrr.key_share_group();
-    let cookie = hrr.ext(EXT_COOKIE);
+    let cookie = hrr.ext(ext::COOKIE);
     if group.is_none() && cookie.is_none() {
         return Err("the HelloRetryRequest asks for no change (no key_share, no cookie)".into());
     }
@@ -49,7 +45,7 @@ pub fn retry_hello(
     let mut extensions: Vec<Extension> = hello
         .extensions()
         .iter()
-        .filter(|e| !matches!(e.typ, EXT_EARLY_DATA | EXT_COOKIE))
+        .filter(|e| !matches!(e.typ, ext::EARLY_DATA | ext::COOKIE))
         .cloned()
         .collect();
     if let Some(group) = group {
@@ -71,7 +67,7 @@ pub fn retry_hello(
             ));
         };
         let data = key_share_data(group, &share.public);
-        match extensions.iter_mut().find(|e| e.typ == EXT_KEY_SHARE) {
+        match extensions.iter_mut().find(|e| e.typ == ext::KEY_SHARE) {
             Some(e) => e.data = data,
             None => {
                 return Err(format!(
@@ -83,15 +79,15 @@ pub fn retry_hello(
     }
     if let Some(cookie) = cookie {
         let ext = Extension {
-            typ: EXT_COOKIE,
+            typ: ext::COOKIE,
             data: cookie.to_vec(),
         };
         // pre_shared_key must stay last; elsewhere the cookie follows the key share.
         let at = extensions
             .iter()
-            .position(|e| e.typ == EXT_KEY_SHARE)
+            .position(|e| e.typ == ext::KEY_SHARE)
             .map(|i| i + 1)
-            .or_else(|| extensions.iter().position(|e| e.typ == EXT_PRE_SHARED_KEY))
+            .or_else(|| extensions.iter().position(|e| e.typ == ext::PRE_SHARED_KEY))
             .unwrap_or(extensions.len());
         extensions.insert(at, ext);
     }

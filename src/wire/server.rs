@@ -9,6 +9,7 @@
 
 use super::codec::{DecodeError, Reader};
 use super::hello::{ClientHello, Extension};
+use crate::wire::registry::extensions::types as ext;
 
 /// The `random` of an RFC 8446 HelloRetryRequest: SHA-256("HelloRetryRequest").
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
@@ -19,13 +20,6 @@ pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
 /// TLS 1.3 on the wire; messages decoded "in a TLS 1.3 context" take their RFC 8446 form.
 const TLS13: u16 = 0x0304;
 const TLS12: u16 = 0x0303;
-
-// Extension type numbers read by the typed views; names live in the extension registry.
-const EXT_ALPN: u16 = 16;
-const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
-const EXT_SUPPORTED_VERSIONS: u16 = 43;
-const EXT_CERTIFICATE_AUTHORITIES: u16 = 47;
-const EXT_KEY_SHARE: u16 = 51;
 
 /// Handshake message types (RFC 8446 §4, RFC 5246 §7.4, RFC 6066).
 pub mod handshake_type {
@@ -149,7 +143,7 @@ impl ServerHello {
     /// The version the server chose: supported_versions if present (and well formed), else
     /// legacy_version.
     pub fn selected_version(&self) -> u16 {
-        match self.ext(EXT_SUPPORTED_VERSIONS) {
+        match self.ext(ext::SUPPORTED_VERSIONS) {
             Some(&[a, b]) => u16::from_be_bytes([a, b]),
             _ => self.legacy_version,
         }
@@ -162,7 +156,7 @@ impl ServerHello {
     /// The key_share group: in a ServerHello the group of the server's share, in a
     /// HelloRetryRequest the group the server asks for (the extension holds only that).
     pub fn key_share_group(&self) -> Option<u16> {
-        match self.ext(EXT_KEY_SHARE)? {
+        match self.ext(ext::KEY_SHARE)? {
             [a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
             _ => None,
         }
@@ -170,7 +164,7 @@ impl ServerHello {
 
     /// The protocol the server selected with ALPN (one name in a one-element list).
     pub fn alpn(&self) -> Option<Vec<u8>> {
-        let mut r = Reader::new(self.ext(EXT_ALPN)?);
+        let mut r = Reader::new(self.ext(ext::ALPN)?);
         let mut list = r.sub_u16("alpn").ok()?;
         Some(list.sub_u8("protocol").ok()?.rest().to_vec())
     }
@@ -312,11 +306,11 @@ impl CertificateRequest {
             for e in &req.extensions {
                 let mut er = Reader::new(&e.data);
                 match e.typ {
-                    EXT_SIGNATURE_ALGORITHMS => {
+                    ext::SIGNATURE_ALGORITHMS => {
                         req.signature_algorithms =
                             u16_list(er.sub_u16("signature_algorithms")?, "signature scheme")?
                     }
-                    EXT_CERTIFICATE_AUTHORITIES => {
+                    ext::CERTIFICATE_AUTHORITIES => {
                         req.ca_names = ca_name_list(er.sub_u16("certificate_authorities")?)?
                     }
                     _ => {}

@@ -22,6 +22,30 @@ impl Entry for ExtensionType {
     }
 }
 
+/// Extension type numbers that code branches on; their names are in [`EXTENSIONS`].
+pub mod types {
+    pub const SERVER_NAME: u16 = 0;
+    pub const STATUS_REQUEST: u16 = 5;
+    pub const SUPPORTED_GROUPS: u16 = 10;
+    pub const EC_POINT_FORMATS: u16 = 11;
+    pub const SIGNATURE_ALGORITHMS: u16 = 13;
+    pub const HEARTBEAT: u16 = 15;
+    pub const ALPN: u16 = 16;
+    pub const SCT: u16 = 18;
+    pub const PADDING: u16 = 21;
+    pub const ENCRYPT_THEN_MAC: u16 = 22;
+    pub const EXTENDED_MASTER_SECRET: u16 = 23;
+    pub const SESSION_TICKET: u16 = 35;
+    pub const PRE_SHARED_KEY: u16 = 41;
+    pub const EARLY_DATA: u16 = 42;
+    pub const SUPPORTED_VERSIONS: u16 = 43;
+    pub const COOKIE: u16 = 44;
+    pub const PSK_KEY_EXCHANGE_MODES: u16 = 45;
+    pub const CERTIFICATE_AUTHORITIES: u16 = 47;
+    pub const KEY_SHARE: u16 = 51;
+    pub const RENEGOTIATION_INFO: u16 = 0xff01;
+}
+
 pub fn extension(id: u16) -> Option<&'static ExtensionType> {
     find(EXTENSIONS, id)
 }
