@@ -1,26 +1,9 @@
 //! The TLS ExtensionType registry, plus the unregistered extensions browsers and
 //! servers still send (NPN, ALPS, Channel ID, ESNI, draft QUIC parameters).
 
-use super::{Entry, UnknownName, find, lookup, name_of};
+use super::{Named, UnknownName, find, lookup, name_of, named as e};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExtensionType {
-    pub id: u16,
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-}
-
-impl Entry for ExtensionType {
-    fn id(&self) -> u16 {
-        self.id
-    }
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn aliases(&self) -> &[&'static str] {
-        self.aliases
-    }
-}
+pub type ExtensionType = Named;
 
 /// Extension type numbers that code branches on; their names are in [`EXTENSIONS`].
 pub mod types {
@@ -58,10 +41,6 @@ pub fn extension_name(id: u16) -> String {
 /// A registry name or alias (`alpn`, `sni`), case-insensitive, or `0xHHHH`.
 pub fn parse_extension(s: &str) -> Result<u16, UnknownName> {
     lookup(EXTENSIONS, "extension", s)
-}
-
-const fn e(id: u16, name: &'static str, aliases: &'static [&'static str]) -> ExtensionType {
-    ExtensionType { id, name, aliases }
 }
 
 /// Sorted by id. Not IANA assignments: 40, 46, 13172, 17513, 17613, 30031, 30032, 65445, 65486.

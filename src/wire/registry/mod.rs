@@ -36,6 +36,32 @@ pub trait Entry: 'static {
     }
 }
 
+/// A registry entry that is only an id, a name and aliases (extension types, signature
+/// schemes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Named {
+    pub id: u16,
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+}
+
+impl Entry for Named {
+    fn id(&self) -> u16 {
+        self.id
+    }
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn aliases(&self) -> &[&'static str] {
+        self.aliases
+    }
+}
+
+/// Table rows stay one line each.
+const fn named(id: u16, name: &'static str, aliases: &'static [&'static str]) -> Named {
+    Named { id, name, aliases }
+}
+
 /// A name that is in no table; `nearest` holds up to five known names by edit distance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownName {

@@ -1,26 +1,9 @@
 //! The TLS SignatureScheme registry (RFC 8446 and later) and the TLS 1.2 (hash, signature)
 //! pairs it grew out of, with OpenSSL's `ALG+HASH` spellings as aliases.
 
-use super::{Entry, UnknownName, find, lookup, lookup_list, name_of};
+use super::{Named, UnknownName, find, lookup, lookup_list, name_of, named as s};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignatureScheme {
-    pub id: u16,
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-}
-
-impl Entry for SignatureScheme {
-    fn id(&self) -> u16 {
-        self.id
-    }
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn aliases(&self) -> &[&'static str] {
-        self.aliases
-    }
-}
+pub type SignatureScheme = Named;
 
 pub fn sigalg(id: u16) -> Option<&'static SignatureScheme> {
     find(SIGNATURE_SCHEMES, id)
@@ -40,10 +23,6 @@ pub fn parse_sigalg(s: &str) -> Result<u16, UnknownName> {
 /// A list separated by `,` `:` or whitespace, in the order given.
 pub fn parse_sigalgs(list: &str) -> Result<Vec<u16>, UnknownName> {
     lookup_list(SIGNATURE_SCHEMES, "signature scheme", list)
-}
-
-const fn s(id: u16, name: &'static str, aliases: &'static [&'static str]) -> SignatureScheme {
-    SignatureScheme { id, name, aliases }
 }
 
 /// Sorted by id. The TLS 1.2 pairs with MD5, SHA-224 or DSA have no RFC 8446 name; they
