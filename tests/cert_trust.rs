@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Pki, s_server, shakedown};
+use common::{Pki, causes, json_output, s_server, shakedown};
 use shakedown::capture::ReadOptions;
 use shakedown::cert::TrustStore;
 use shakedown::pcap::{self, AnalyzeOptions};
@@ -71,15 +71,7 @@ fn probe_causes(port: u16, ca: Option<&Path>) -> Vec<String> {
     if let Some(ca) = ca {
         cmd.arg("--ca").arg(ca);
     }
-    let out = cmd.output().unwrap();
-    let v: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
-    v["diagnosis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["cause"].as_str().unwrap().to_string())
-        .collect()
+    causes(&json_output(&mut cmd).1)
 }
 
 #[test]

@@ -3,29 +3,11 @@
 
 mod common;
 
-use common::{Pki, capture, s_server, shakedown};
+use common::{Pki, capture, diff_field, json_output, s_server, shakedown};
 use serde_json::Value;
 
 fn diff(a: &str, b: &str) -> (i32, Value) {
-    let out = shakedown().args(["diff", a, b, "--json"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no output: {}", String::from_utf8_lossy(&out.stderr)));
-    (
-        out.status.code().unwrap_or(-1),
-        serde_json::from_str(line).unwrap(),
-    )
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["field"] == name)
-        .unwrap_or_else(|| panic!("no field {name}: {v}"))
+    json_output(shakedown().args(["diff", a, b, "--json"]))
 }
 
 fn differing(v: &Value) -> Vec<String> {
@@ -47,13 +29,13 @@ fn tls10_client_parts_from_tls12_client_at_legacy_version() {
     );
     assert_eq!(code, 1);
     assert_eq!(v["first_difference"], "legacy_version", "{v}");
-    assert_eq!(field(&v, "legacy_version")["a"], "TLSv1.0");
-    assert_eq!(field(&v, "legacy_version")["b"], "TLSv1.2");
-    assert_eq!(field(&v, "record_version")["same"], true);
-    assert_eq!(field(&v, "sni")["same"], true);
-    assert_eq!(field(&v, "alert")["a"], "protocol_version (server)");
+    assert_eq!(diff_field(&v, "legacy_version")["a"], "TLSv1.0");
+    assert_eq!(diff_field(&v, "legacy_version")["b"], "TLSv1.2");
+    assert_eq!(diff_field(&v, "record_version")["same"], true);
+    assert_eq!(diff_field(&v, "sni")["same"], true);
+    assert_eq!(diff_field(&v, "alert")["a"], "protocol_version (server)");
     assert!(
-        field(&v, "extensions")["detail"]
+        diff_field(&v, "extensions")["detail"]
             .as_str()
             .unwrap()
             .contains("only in B: signature_algorithms")
@@ -80,7 +62,7 @@ fn cipher_choice_is_the_only_offered_difference() {
         .collect();
     assert_eq!(offered, vec!["ciphers"], "{v}");
     assert_eq!(
-        field(&v, "ciphers")["a"],
+        diff_field(&v, "ciphers")["a"],
         serde_json::json!([
             "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
             "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"
@@ -97,11 +79,11 @@ fn hrr_client_offers_other_groups() {
     );
     assert_eq!(v["first_difference"], "groups", "{v}");
     assert_eq!(
-        field(&v, "groups")["a"],
+        diff_field(&v, "groups")["a"],
         serde_json::json!(["x25519", "secp256r1"])
     );
-    assert_eq!(field(&v, "version")["same"], true);
-    assert_eq!(field(&v, "history")["a"], "CjiICs");
+    assert_eq!(diff_field(&v, "version")["same"], true);
+    assert_eq!(diff_field(&v, "history")["a"], "CjiICs");
 }
 
 #[test]
@@ -129,8 +111,8 @@ fn capture_against_a_live_target() {
         v["b"].as_str().unwrap().starts_with("probe localhost:"),
         "{v}"
     );
-    assert_eq!(field(&v, "version")["a"], "TLSv1.3");
-    assert_eq!(field(&v, "version")["b"], "TLSv1.2");
+    assert_eq!(diff_field(&v, "version")["a"], "TLSv1.3");
+    assert_eq!(diff_field(&v, "version")["b"], "TLSv1.2");
     // Text output marks the first difference.
     let out = shakedown()
         .args([

@@ -4,34 +4,18 @@
 
 mod common;
 
-use common::{Pki, free_port, s_server, shakedown, spawn_listening, spawn_listening_on};
+use common::{
+    Pki, causes, free_port, json_output, s_server, shakedown, spawn_listening, spawn_listening_on,
+};
 use serde_json::Value;
 
 /// Runs `shakedown probe --json` and returns (exit code, the JSON object).
 fn probe(target: &str, args: &[&str]) -> (i32, Value) {
-    let out = shakedown()
-        .args(["probe", target, "--json", "--timeout", "5"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().next().unwrap_or_else(|| {
-        panic!(
-            "no output; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-    (out.status.code().unwrap_or(-1), v)
-}
-
-fn causes(v: &Value) -> Vec<String> {
-    v["diagnosis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["cause"].as_str().unwrap().to_string())
-        .collect()
+    json_output(
+        shakedown()
+            .args(["probe", target, "--json", "--timeout", "5"])
+            .args(args),
+    )
 }
 
 fn local(port: u16) -> String {

@@ -4,35 +4,17 @@
 
 mod common;
 
-use common::{capture, rsa_cert, s_server, shakedown};
+use common::{capture, diff_field, json_output, rsa_cert, s_server, shakedown};
 use serde_json::Value;
 use shakedown::replay::{ConnRef, load_connection, replay_bytes};
 
 fn replay(args: &[&str]) -> (i32, Value) {
-    let out = shakedown()
-        .arg("replay")
-        .args(args)
-        .args(["--json", "--timeout", "5"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no output: {}", String::from_utf8_lossy(&out.stderr)));
-    (
-        out.status.code().unwrap_or(-1),
-        serde_json::from_str(line).unwrap(),
+    json_output(
+        shakedown()
+            .arg("replay")
+            .args(args)
+            .args(["--json", "--timeout", "5"]),
     )
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["field"] == name)
-        .unwrap_or_else(|| panic!("no field {name}: {v}"))
 }
 
 #[test]
@@ -48,8 +30,8 @@ fn tls10_client_against_tls12_only_server_gets_protocol_version_again() {
     ]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["first_difference"], Value::Null, "{v}");
-    assert_eq!(field(&v, "alert")["a"], "protocol_version");
-    assert_eq!(field(&v, "alert")["b"], "protocol_version");
+    assert_eq!(diff_field(&v, "alert")["a"], "protocol_version");
+    assert_eq!(diff_field(&v, "alert")["b"], "protocol_version");
     assert_eq!(v["replay"]["outcome"], "alert");
     assert_eq!(v["captured"]["outcome"], "alert");
     assert_eq!(v["as_captured"], true);
@@ -81,10 +63,10 @@ fn tls12_success_hellos_get_the_captured_suite() {
         assert_eq!(code, 0, "#{n}: {v}");
         assert_eq!(v["first_difference"], Value::Null, "#{n}: {v}");
         assert_eq!(
-            field(&v, "cipher")["b"],
+            diff_field(&v, "cipher")["b"],
             "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
         );
-        assert_eq!(field(&v, "version")["b"], "TLSv1.2");
+        assert_eq!(diff_field(&v, "version")["b"], "TLSv1.2");
         assert_eq!(v["replay"]["sni"], "localhost");
         assert_eq!(v["as_captured"], false);
     }
@@ -103,8 +85,11 @@ fn a_server_configured_differently_answers_differently() {
     ]);
     assert_eq!(code, 1);
     assert_eq!(v["first_difference"], "server_answer", "{v}");
-    assert_eq!(field(&v, "server_answer")["a"], "ServerHello");
-    assert_eq!(field(&v, "server_answer")["b"], "alert protocol_version");
+    assert_eq!(diff_field(&v, "server_answer")["a"], "ServerHello");
+    assert_eq!(
+        diff_field(&v, "server_answer")["b"],
+        "alert protocol_version"
+    );
 }
 
 #[test]
@@ -125,7 +110,7 @@ fn no_shared_cipher_and_selection_by_endpoint() {
     ]);
     assert_eq!(code, 1);
     assert_eq!(v["connection"], 1);
-    assert_eq!(field(&v, "alert")["b"], "handshake_failure", "{v}");
+    assert_eq!(diff_field(&v, "alert")["b"], "handshake_failure", "{v}");
     assert_eq!(v["first_difference"], Value::Null, "{v}");
 }
 

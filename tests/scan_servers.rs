@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Issued, Pki, Server, hostile_peer, openssl, read_some, s_server, shakedown};
+use common::{Pki, Server, hostile_peer, openssl, read_some, rsa_cert, s_server, shakedown};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -136,35 +136,6 @@ fn openssl_suites(proto: &str, spec: &str, auth: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A self-signed RSA 2048 certificate for localhost.
-fn rsa_cert(dir: &Path) -> Issued {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "rsa.key",
-            "-out",
-            "rsa.pem",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "30",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ],
-    );
-    Issued {
-        cert: dir.join("rsa.pem"),
-        key: dir.join("rsa.key"),
-        chain: None,
-    }
-}
-
 fn local(srv: &Server) -> String {
     format!("localhost:{}", srv.port)
 }
@@ -172,7 +143,7 @@ fn local(srv: &Server) -> String {
 #[test]
 fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let spec = "ALL:@SECLEVEL=0";
     let srv = s_server(
         &cert,
@@ -222,7 +193,7 @@ fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
 #[test]
 fn restrictive_server_order_tls12_server() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let srv = s_server(
         &cert,
         &[
@@ -341,7 +312,7 @@ fn nginx_with_mozilla_intermediate() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    let cert = rsa_cert(p);
+    let cert = rsa_cert(p, "localhost");
     openssl(
         p,
         &[
@@ -458,7 +429,7 @@ fn common_nginx(conf: &str, conf_path: &Path, prefix: &Path) -> Server {
 #[test]
 fn several_targets_from_stdin_and_file_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let a = s_server(&cert, &["-tls1_2", "-cipher", "AES128-SHA"]);
     let b = s_server(&cert, &["-tls1_3"]);
     let file = dir.path().join("targets.txt");
@@ -496,7 +467,7 @@ fn several_targets_from_stdin_and_file_in_order() {
 #[test]
 fn text_report_groups_by_version_and_marks_weak_suites() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let srv = s_server(
         &cert,
         &[
@@ -603,7 +574,7 @@ fn choking_proxy(backend: std::net::SocketAddr) -> common::Peer {
 #[test]
 fn server_choking_on_long_offers_is_enumerated_in_bundles() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let srv = s_server(
         &cert,
         &[
@@ -642,7 +613,7 @@ fn server_choking_on_long_offers_is_enumerated_in_bundles() {
 #[test]
 fn suites_only_costs_sum_of_accepted_plus_one_and_order_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path());
+    let cert = rsa_cert(dir.path(), "localhost");
     let srv = s_server(
         &cert,
         &[

@@ -311,6 +311,40 @@ pub fn shakedown() -> Command {
     Command::new(env!("CARGO_BIN_EXE_shakedown"))
 }
 
+/// Runs a shakedown command that prints JSON lines; returns its exit code and first object.
+pub fn json_output(cmd: &mut Command) -> (i32, serde_json::Value) {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().next().unwrap_or_else(|| {
+        panic!(
+            "no output; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let v = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// The cause ids of a report's diagnosis.
+pub fn causes(v: &serde_json::Value) -> Vec<String> {
+    v["diagnosis"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .filter_map(|d| d["cause"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// One field of a `diff --json` object.
+pub fn diff_field<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == name)
+        .unwrap_or_else(|| panic!("no field {name}: {v}"))
+}
+
 /// A self-signed RSA certificate for `host`, valid two days: old clients and the recorded
 /// captures negotiate RSA suites, so their servers need an RSA key.
 pub fn rsa_cert(dir: &Path, host: &str) -> Issued {
