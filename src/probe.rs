@@ -7,7 +7,7 @@ use crate::crypto::EphemeralKeys;
 use crate::diagnose::{self, Diagnosis};
 use crate::net::{self, ExchangeObserver, Limits, Target};
 use crate::session::{Direction, EndKind, Micros, Tracker, Verdict};
-use crate::wire::build::{self, BuiltHello, HelloSpec};
+use crate::wire::build::{self, BuiltHello, HelloSpec, KeyShareSecret};
 use crate::wire::hello::ClientHello;
 use crate::wire::registry::extensions::types as ext;
 use crate::wire::retry::retry_hello;
@@ -343,12 +343,22 @@ impl ExchangeObserver for VerdictOnly {
 }
 
 /// The lighter entry point `scan` uses: connect, send `wire`, read until the tracker has
-/// its verdict. No transcript, certificate checks or diagnosis; a failed connect is the
-/// error.
-pub fn exchange_verdict(target: &Target, wire: &[u8], limits: &Limits) -> io::Result<Exchanged> {
+/// its verdict (decrypting a TLS 1.3 answer with `secrets`, the hello's key shares). No
+/// transcript, certificate checks or diagnosis; a failed connect is the error.
+pub fn exchange_verdict(
+    target: &Target,
+    wire: &[u8],
+    secrets: &[KeyShareSecret],
+    limits: &Limits,
+) -> io::Result<Exchanged> {
     let mut conn = net::connect(target, limits)?;
+    let tracker = if secrets.is_empty() {
+        Tracker::new()
+    } else {
+        Tracker::with_keys(Arc::new(EphemeralKeys::new(secrets.to_vec())))
+    };
     let mut obs = VerdictOnly {
-        tracker: Tracker::new(),
+        tracker,
         server_bytes: 0,
     };
     net::exchange(&mut conn, wire, limits, &mut obs);

@@ -28,7 +28,7 @@ use crate::net::{Limits, Target};
 use crate::probe::{self, fill_random};
 use crate::session::{Outcome, Verdict};
 use crate::wire::ProtocolVersion;
-use crate::wire::build::{self, HelloSpec, Sni};
+use crate::wire::build::{self, BuiltHello, HelloSpec, Sni};
 use crate::wire::hello::Extension;
 use crate::wire::registry::extensions::types as ext;
 use crate::wire::registry::{
@@ -341,8 +341,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Sends one hello (retrying transient failures) and returns what came back.
-    fn handshake(&self, wire: &[u8], cost: &mut usize) -> Reply {
+    /// Sends one hello (retrying transient failures) and returns what came back. A TLS 1.3
+    /// answer is decrypted with the hello's own key shares, so its certificate is seen.
+    fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
         let mut attempt = 0;
         loop {
             let permit = self.pacer.acquire();
@@ -352,7 +353,12 @@ impl<'a> Scanner<'a> {
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let result = probe::exchange_verdict(self.target, wire, &self.opts.limits);
+            let result = probe::exchange_verdict(
+                self.target,
+                &hello.wire,
+                &hello.secrets,
+                &self.opts.limits,
+            );
             drop(permit);
             let retry = attempt < self.opts.retries;
             attempt += 1;
@@ -383,8 +389,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The hello's bytes; a TLS hello of 256–511 bytes is padded to 512.
-    fn encode(&self, spec: &HelloSpec) -> Vec<u8> {
+    /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
+    /// 512.
+    fn encode(&self, spec: &HelloSpec) -> BuiltHello {
         let built = build::build(spec, Some(&self.target.host), &mut fill_random);
         let len = built
             .hello
@@ -395,9 +402,9 @@ impl<'a> Scanner<'a> {
                 pad_to: Some(F5_PAD_TO),
                 ..spec.clone()
             };
-            return build::build(&padded, Some(&self.target.host), &mut fill_random).wire;
+            return build::build(&padded, Some(&self.target.host), &mut fill_random);
         }
-        built.wire
+        built
     }
 
     /// The hello every enumeration of `version` starts from: the builder's defaults for the
@@ -1067,7 +1074,7 @@ fn targets(args: &ScanArgs, connecting: &Connecting) -> Result<Vec<Target>, Fail
         .collect()
 }
 
-/// Checks the chain of the newest version that showed one in cleartext.
+/// Checks the chain of the newest version that showed one (TLS 1.3's is decrypted).
 fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Connecting) {
     let Some(chain) = report
         .versions
@@ -1221,7 +1228,7 @@ mod tests {
                 cipher_suites: Some(suites),
                 ..s.version_spec(ProtocolVersion::TLS12)
             };
-            let wire = s.encode(&spec);
+            let wire = s.encode(&spec).wire;
             let hs_len = wire.len() - 5;
             assert!(
                 !(256..512).contains(&hs_len),

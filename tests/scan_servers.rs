@@ -275,6 +275,12 @@ fn tls13_only_server_with_its_suites_and_groups() {
             .unwrap()
             .starts_with("tolerant")
     );
+    // TLS 1.3 encrypts the chain: it is seen because the scan decrypts with its key share.
+    let certs = v["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 2, "{v}");
+    assert!(certs[0]["subject"].as_str().unwrap().contains("localhost"));
+    let causes = common::causes(&v);
+    assert!(causes.contains(&"untrusted_root".to_string()), "{causes:?}");
 }
 
 #[test]
