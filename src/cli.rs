@@ -410,22 +410,13 @@ pub fn read_bytes_arg(arg: &str) -> Result<Vec<u8>, String> {
     } else {
         arg.as_bytes().to_vec()
     };
+    let from_file = arg.starts_with('@') || arg == "-";
     let looks_hex = raw
         .iter()
-        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,x".contains(b));
-    if !looks_hex {
-        if arg.starts_with('@') || arg == "-" {
-            return Ok(raw);
-        }
-        let (i, b) = raw
-            .iter()
-            .enumerate()
-            .find(|(_, b)| {
-                !(b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,x".contains(b))
-            })
-            .map(|(i, b)| (i, *b))
-            .unwrap_or((0, 0));
-        return Err(format!("malformed hex: {:?} at offset {i}", b as char));
+        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,xX".contains(b));
+    if from_file && !looks_hex {
+        // A file of raw bytes (a record saved from Wireshark, `hello --raw`).
+        return Ok(raw);
     }
     parse_hex(&String::from_utf8_lossy(&raw))
 }
