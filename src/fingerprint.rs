@@ -33,21 +33,47 @@ fn is_grease(v: u16) -> bool {
     ProtocolVersion(v).is_grease()
 }
 
+/// Appends `v` in decimal. Fingerprints are taken for every connection of a capture, so
+/// the lists are written digit by digit rather than through `format!` per value.
+fn push_decimal(out: &mut String, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    let mut n = v;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| d as char));
+}
+
+/// One value in decimal, GREASE or not.
+fn decimal(v: u16) -> String {
+    let mut out = String::with_capacity(5);
+    push_decimal(&mut out, v);
+    out
+}
+
+/// The values in decimal, `-`-joined, GREASE left out.
 fn decimal_list<T: Into<u16> + Copy>(values: &[T]) -> String {
-    values
-        .iter()
-        .map(|&v| v.into())
-        .filter(|&v| !is_grease(v))
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join("-")
+    let mut out = String::with_capacity(values.len() * 6);
+    for v in values.iter().map(|&v| v.into()).filter(|&v| !is_grease(v)) {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        push_decimal(&mut out, v);
+    }
+    out
 }
 
 /// JA3 of a ClientHello: legacy_version, ciphers, extension types (wire order), supported
 /// groups and EC point formats.
 pub fn ja3(hello: &ClientHello) -> Ja3 {
     Ja3::from_fields(&[
-        hello.legacy_version.to_string(),
+        decimal(hello.legacy_version),
         decimal_list(&hello.cipher_suites),
         decimal_list(&hello.extension_types()),
         decimal_list(&hello.supported_groups()),
@@ -59,8 +85,8 @@ pub fn ja3(hello: &ClientHello) -> Ja3 {
 /// order (GREASE removed, though servers are not supposed to send any).
 pub fn ja3s(legacy_version: u16, cipher: u16, extension_types: &[u16]) -> Ja3 {
     Ja3::from_fields(&[
-        legacy_version.to_string(),
-        cipher.to_string(),
+        decimal(legacy_version),
+        decimal(cipher),
         decimal_list(extension_types),
     ])
 }
@@ -77,12 +103,19 @@ struct Ja4Parts {
     sigalgs: String,
 }
 
+/// 4-digit lower-case hex values, comma-joined (written digit by digit, as `decimal_list`).
 fn hex_list(values: &[u16]) -> String {
-    values
-        .iter()
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(values.len() * 5);
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for shift in [12, 8, 4, 0] {
+            out.push(DIGITS[usize::from((v >> shift) & 0xf)] as char);
+        }
+    }
+    out
 }
 
 fn ja4_version(v: u16) -> &'static str {
@@ -175,9 +208,7 @@ fn hash12(list: &str) -> String {
     if list.is_empty() {
         return "000000000000".to_owned();
     }
-    let mut h = hex::encode(Sha256::digest(list.as_bytes()));
-    h.truncate(12);
-    h
+    hex::encode(&Sha256::digest(list.as_bytes())[..6])
 }
 
 /// JA4 of a ClientHello sent over TCP, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
@@ -208,6 +239,23 @@ pub fn ja4_raw(hello: &ClientHello) -> String {
 mod tests {
     use super::*;
     use crate::wire::Extension;
+
+    #[test]
+    fn number_lists_are_written_as_format_writes_them() {
+        let values = [0u16, 7, 10, 99, 100, 4865, 0x0a0a, 0xfafa, 65535];
+        let decimal_want: Vec<String> = values
+            .iter()
+            .filter(|&&v| !is_grease(v))
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(decimal_list(&values), decimal_want.join("-"));
+        let hex_want: Vec<String> = values.iter().map(|v| format!("{v:04x}")).collect();
+        assert_eq!(hex_list(&values), hex_want.join(","));
+        assert_eq!(decimal_list::<u16>(&[]), "");
+        assert_eq!(hex_list(&[]), "");
+        // The version and the chosen cipher are written even when they are GREASE values.
+        assert_eq!(ja3s(0x0a0a, 0x1a1a, &[0x2a2a, 5]).string, "2570,6682,5");
+    }
 
     fn ext(typ: u16, data: Vec<u8>) -> Extension {
         Extension { typ, data }
