@@ -94,7 +94,8 @@ pub struct AnalyzeOptions {
 }
 
 struct Analyzer<'a> {
-    flows: HashMap<FlowId, (FlowInfo, Tracker)>,
+    /// Looked up for every delivery: foldhash rather than the slower default SipHash.
+    flows: HashMap<FlowId, (FlowInfo, Tracker), foldhash::fast::RandomState>,
     opts: AnalyzeOptions,
     /// Chain checks against `opts.trust`, parsing each distinct chain once.
     chains: ChainChecker,
@@ -105,7 +106,7 @@ struct Analyzer<'a> {
 impl<'a> Analyzer<'a> {
     fn new(opts: AnalyzeOptions, emit: &'a mut dyn FnMut(ConnectionReport)) -> Self {
         Analyzer {
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             chains: ChainChecker::new(opts.trust.clone()),
             opts,
             emit,
@@ -163,7 +164,7 @@ impl FlowSink for Analyzer<'_> {
         let Some((info, tracker)) = self.flows.remove(&id) else {
             return;
         };
-        let verdict = tracker.verdict().clone();
+        let verdict = tracker.into_verdict();
         if !is_tls(&verdict) {
             self.non_tls_flows += 1;
             return;
