@@ -316,7 +316,14 @@ impl FlowTable {
             ooo_total: &mut self.ooo_total,
             opts,
         };
-        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        // Closed flows only linger to absorb late packets: nothing left to end (and sorting
+        // the thousands of them a busy capture leaves is not free).
+        let mut flows: Vec<Flow> = self
+            .flows
+            .drain()
+            .map(|(_, f)| f)
+            .filter(|f| f.started && !f.closed)
+            .collect();
         // Report in order of appearance, so output is deterministic.
         flows.sort_by_key(|f| f.id);
         for flow in &mut flows {
