@@ -828,7 +828,10 @@ struct ChainFacts {
 enum TrustEnd {
     Anchored,
     /// `subject`: the root's subject as text.
-    UntrustedRoot { index: usize, subject: String },
+    UntrustedRoot {
+        index: usize,
+        subject: String,
+    },
     /// `subject_der`: the raw subject of the certificate whose issuer is missing.
     IssuerMissing {
         index: usize,
@@ -922,80 +925,80 @@ impl ChainFacts {
     fn untrusted_findings(&self, host: Option<&str>, now_unix: i64) -> Vec<Finding> {
         let parsed = &self.parsed;
         let mut findings = self.unparseable.clone();
-    for (index, c) in parsed {
-        let index = *index;
-        if now_unix > c.not_after {
-            findings.push(Finding::Expired {
-                index,
-                not_after: c.not_after,
-            });
-        } else if now_unix < c.not_before {
-            findings.push(Finding::NotYetValid {
-                index,
-                not_before: c.not_before,
-            });
-        } else if c.not_after - now_unix < EXPIRES_SOON_DAYS * DAY {
-            findings.push(Finding::ExpiresSoon {
-                index,
-                days_left: (c.not_after - now_unix) / DAY,
-            });
+        for (index, c) in parsed {
+            let index = *index;
+            if now_unix > c.not_after {
+                findings.push(Finding::Expired {
+                    index,
+                    not_after: c.not_after,
+                });
+            } else if now_unix < c.not_before {
+                findings.push(Finding::NotYetValid {
+                    index,
+                    not_before: c.not_before,
+                });
+            } else if c.not_after - now_unix < EXPIRES_SOON_DAYS * DAY {
+                findings.push(Finding::ExpiresSoon {
+                    index,
+                    days_left: (c.not_after - now_unix) / DAY,
+                });
+            }
         }
-    }
 
-    let leaf = parsed.first().filter(|(i, _)| *i == 0).map(|(_, c)| c);
-    if let (Some(leaf), Some(host)) = (leaf, host)
-        && !matches_host(leaf, host)
-    {
-        let mut names = leaf.san.clone();
-        if leaf.dns_names.is_empty()
-            && let Some(cn) = &leaf.common_name
+        let leaf = parsed.first().filter(|(i, _)| *i == 0).map(|(_, c)| c);
+        if let (Some(leaf), Some(host)) = (leaf, host)
+            && !matches_host(leaf, host)
         {
-            names.push(cn.clone());
+            let mut names = leaf.san.clone();
+            if leaf.dns_names.is_empty()
+                && let Some(cn) = &leaf.common_name
+            {
+                names.push(cn.clone());
+            }
+            findings.push(Finding::HostnameMismatch {
+                host: host.to_owned(),
+                names,
+            });
         }
-        findings.push(Finding::HostnameMismatch {
-            host: host.to_owned(),
-            names,
-        });
-    }
-    if let Some(leaf) = leaf
-        && !leaf.allows_server_auth()
-    {
-        findings.push(Finding::WrongKeyUsage {
-            purposes: leaf.extended_key_usage.clone().unwrap_or_default(),
-        });
-    }
-    if let Some(leaf) = leaf
-        && leaf.self_signed
-    {
-        findings.push(Finding::SelfSigned {
-            subject: leaf.subject.clone(),
-        });
-    }
+        if let Some(leaf) = leaf
+            && !leaf.allows_server_auth()
+        {
+            findings.push(Finding::WrongKeyUsage {
+                purposes: leaf.extended_key_usage.clone().unwrap_or_default(),
+            });
+        }
+        if let Some(leaf) = leaf
+            && leaf.self_signed
+        {
+            findings.push(Finding::SelfSigned {
+                subject: leaf.subject.clone(),
+            });
+        }
 
-    let mut misordered = Vec::new();
-    if let Some((0, first)) = parsed.first()
-        && first.is_ca
-        && let Some((j, issued)) = parsed
-            .iter()
-            .skip(1)
-            .find(|(_, c)| !c.self_signed && issued_by(c, first))
-    {
-        misordered.push(format!(
+        let mut misordered = Vec::new();
+        if let Some((0, first)) = parsed.first()
+            && first.is_ca
+            && let Some((j, issued)) = parsed
+                .iter()
+                .skip(1)
+                .find(|(_, c)| !c.self_signed && issued_by(c, first))
+        {
+            misordered.push(format!(
             "certificate 0 ({}) is the issuer of certificate {j} ({}); the server's own certificate must come first",
             first.subject, issued.subject
         ));
-    }
-    for (p, (index, c)) in parsed.iter().enumerate() {
-        if c.self_signed {
-            continue;
         }
-        if parsed
-            .get(p + 1)
-            .is_some_and(|(_, next)| issued_by(c, next))
-        {
-            continue;
-        }
-        match parsed
+        for (p, (index, c)) in parsed.iter().enumerate() {
+            if c.self_signed {
+                continue;
+            }
+            if parsed
+                .get(p + 1)
+                .is_some_and(|(_, next)| issued_by(c, next))
+            {
+                continue;
+            }
+            match parsed
             .iter()
             .enumerate()
             .find(|&(q, (_, other))| q != p && issued_by(c, other))
@@ -1013,32 +1016,32 @@ impl ChainFacts {
             }),
             None => {}
         }
-    }
-    if !misordered.is_empty() {
-        findings.push(Finding::ChainMisordered {
-            detail: misordered.join("; "),
-        });
-    }
+        }
+        if !misordered.is_empty() {
+            findings.push(Finding::ChainMisordered {
+                detail: misordered.join("; "),
+            });
+        }
 
         let last = parsed.len().saturating_sub(1);
-    for (p, (index, c)) in parsed.iter().enumerate() {
-        if weak_key(c) {
-            findings.push(Finding::WeakKey {
-                index: *index,
-                key: c.key.clone(),
-            });
+        for (p, (index, c)) in parsed.iter().enumerate() {
+            if weak_key(c) {
+                findings.push(Finding::WeakKey {
+                    index: *index,
+                    key: c.key.clone(),
+                });
+            }
+            // Clients never check a root's own signature: skip a self-signed last certificate
+            // unless it is the leaf itself.
+            let trust_anchor = c.self_signed && p == last && p != 0;
+            if !trust_anchor && WEAK_SIGNATURE_OIDS.contains(&c.signature_oid.as_str()) {
+                findings.push(Finding::WeakSignature {
+                    index: *index,
+                    algorithm: c.signature_algorithm.clone(),
+                });
+            }
         }
-        // Clients never check a root's own signature: skip a self-signed last certificate
-        // unless it is the leaf itself.
-        let trust_anchor = c.self_signed && p == last && p != 0;
-        if !trust_anchor && WEAK_SIGNATURE_OIDS.contains(&c.signature_oid.as_str()) {
-            findings.push(Finding::WeakSignature {
-                index: *index,
-                algorithm: c.signature_algorithm.clone(),
-            });
-        }
-    }
-    findings
+        findings
     }
 }
 
@@ -1046,8 +1049,8 @@ impl ChainFacts {
 mod tests {
     use super::*;
     use std::path::Path;
-    use std::sync::Arc;
     use std::process::Command;
+    use std::sync::Arc;
 
     const CA_CONFIG: &str = "[ca]\ndefault_ca = ca_default\n[ca_default]\n\
         database = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\n\
