@@ -761,145 +761,244 @@ pub fn check_chain_with(
     now_unix: i64,
     trust: Option<&TrustStore>,
 ) -> (Vec<CertInfo>, Vec<Finding>) {
-    let (certs, mut findings) = check_chain_untrusted(chain_der, host, now_unix);
-    let Some(store) = trust else {
-        return (certs, findings);
-    };
-    let parsed: Vec<(usize, X509Certificate<'_>)> = chain_der
-        .iter()
-        .enumerate()
-        .filter_map(|(i, der)| X509Certificate::from_der(der).ok().map(|(_, c)| (i, c)))
-        .collect();
-    let Some(end) = store.path(chain_der, || trust_path(&parsed, store)) else {
-        return (certs, findings);
-    };
-    // The path decides what is missing: drop the name-only guesses.
-    findings.retain(|f| !matches!(f, Finding::IssuerMissing { .. }));
-    let info = |i: usize| parsed.iter().find(|(j, _)| *j == i).map(|(_, c)| c);
-    match end {
-        // A self-signed leaf the user trusts (`--ca`) is pinned, not a problem.
-        PathEnd::Anchored => findings.retain(|f| !matches!(f, Finding::SelfSigned { .. })),
-        // A self-signed leaf already has its own finding.
-        PathEnd::UntrustedRoot(0) => {}
-        PathEnd::UntrustedRoot(index) => findings.push(Finding::UntrustedRoot {
-            index,
-            subject: info(index)
-                .map(|c| c.subject().to_string())
-                .unwrap_or_default(),
-        }),
-        PathEnd::IssuerMissing(index) => {
-            if let Some(c) = certs.iter().find(|c| {
-                info(index).is_some_and(|x| x.subject().as_raw() == c.subject_der.as_slice())
-            }) {
-                // Servers leave the root out: above an intermediate, the missing issuer is
-                // a root the store does not hold.
-                if c.is_ca && index > 0 {
-                    findings.push(Finding::UntrustedRoot {
-                        index,
-                        subject: c.issuer.clone(),
-                    });
-                    return (certs, findings);
-                }
-                findings.push(Finding::IssuerMissing {
+    ChainFacts::of(chain_der, trust).check(host, now_unix)
+}
+
+/// Checks many chains against one trust store, parsing each distinct chain once: a capture
+/// repeats the same few chains thousands of times, and parsing (plus the signature checks
+/// of the trust path) costs far more than the checks that depend on the host and the time.
+/// The results are those of [`check_chain_with`]. Memory is bounded: past
+/// [`MAX_MEMO_CHAINS`] chains or [`MAX_MEMO_BYTES`] bytes of chains the memo starts over.
+pub struct ChainChecker {
+    trust: Option<std::sync::Arc<TrustStore>>,
+    memo: std::collections::HashMap<Vec<Vec<u8>>, ChainFacts, foldhash::fast::RandomState>,
+    memo_bytes: usize,
+}
+
+/// Distinct chains a [`ChainChecker`] remembers at most.
+pub const MAX_MEMO_CHAINS: usize = 1024;
+/// Bytes of certificates a [`ChainChecker`] remembers at most.
+pub const MAX_MEMO_BYTES: usize = 32 << 20;
+
+impl ChainChecker {
+    pub fn new(trust: Option<std::sync::Arc<TrustStore>>) -> Self {
+        ChainChecker {
+            trust,
+            memo: Default::default(),
+            memo_bytes: 0,
+        }
+    }
+
+    /// [`check_chain_with`] against this checker's trust store.
+    pub fn check(
+        &mut self,
+        chain_der: &[Vec<u8>],
+        host: Option<&str>,
+        now_unix: i64,
+    ) -> (Vec<CertInfo>, Vec<Finding>) {
+        if let Some(facts) = self.memo.get(chain_der) {
+            return facts.check(host, now_unix);
+        }
+        let facts = ChainFacts::of(chain_der, self.trust.as_deref());
+        let result = facts.check(host, now_unix);
+        let bytes: usize = chain_der.iter().map(Vec::len).sum();
+        if self.memo.len() >= MAX_MEMO_CHAINS || self.memo_bytes + bytes > MAX_MEMO_BYTES {
+            self.memo.clear();
+            self.memo_bytes = 0;
+        }
+        if bytes <= MAX_MEMO_BYTES {
+            self.memo_bytes += bytes;
+            self.memo.insert(chain_der.to_vec(), facts);
+        }
+        result
+    }
+}
+
+/// What a chain's bytes and the trust store say, before the host and the time come in.
+struct ChainFacts {
+    /// Parsed certificates with their position in the chain.
+    parsed: Vec<(usize, CertInfo)>,
+    /// [`Finding::Unparseable`] for the others, in chain order.
+    unparseable: Vec<Finding>,
+    /// Where the trust path ends (`None`: no trust store, or no path could start).
+    trust: Option<TrustEnd>,
+}
+
+/// A [`PathEnd`] with the names its findings need.
+enum TrustEnd {
+    Anchored,
+    /// `subject`: the root's subject as text.
+    UntrustedRoot {
+        index: usize,
+        subject: String,
+    },
+    /// `subject_der`: the raw subject of the certificate whose issuer is missing.
+    IssuerMissing {
+        index: usize,
+        subject_der: Option<Vec<u8>>,
+    },
+}
+
+impl ChainFacts {
+    fn of(chain_der: &[Vec<u8>], trust: Option<&TrustStore>) -> ChainFacts {
+        let mut unparseable = Vec::new();
+        let mut parsed = Vec::new();
+        for (index, der) in chain_der.iter().enumerate() {
+            match parse_certificate(der) {
+                Ok(info) => parsed.push((index, info)),
+                Err(error) => unparseable.push(Finding::Unparseable { index, error }),
+            }
+        }
+        let trust = trust.and_then(|store| {
+            let x509: Vec<(usize, X509Certificate<'_>)> = chain_der
+                .iter()
+                .enumerate()
+                .filter_map(|(i, der)| X509Certificate::from_der(der).ok().map(|(_, c)| (i, c)))
+                .collect();
+            let info = |i: usize| x509.iter().find(|(j, _)| *j == i).map(|(_, c)| c);
+            Some(match store.path(chain_der, || trust_path(&x509, store))? {
+                PathEnd::Anchored => TrustEnd::Anchored,
+                PathEnd::UntrustedRoot(index) => TrustEnd::UntrustedRoot {
                     index,
-                    issuer: c.issuer.clone(),
-                    aia: c.aia_ca_issuers.first().cloned(),
+                    subject: info(index)
+                        .map(|c| c.subject().to_string())
+                        .unwrap_or_default(),
+                },
+                PathEnd::IssuerMissing(index) => TrustEnd::IssuerMissing {
+                    index,
+                    subject_der: info(index).map(|c| c.subject().as_raw().to_vec()),
+                },
+            })
+        });
+        ChainFacts {
+            parsed,
+            unparseable,
+            trust,
+        }
+    }
+
+    /// The certificates and findings for a connection to `host` at `now_unix`.
+    fn check(&self, host: Option<&str>, now_unix: i64) -> (Vec<CertInfo>, Vec<Finding>) {
+        let mut findings = self.untrusted_findings(host, now_unix);
+        let certs: Vec<CertInfo> = self.parsed.iter().map(|(_, c)| c.clone()).collect();
+        let Some(end) = &self.trust else {
+            return (certs, findings);
+        };
+        // The path decides what is missing: drop the name-only guesses.
+        findings.retain(|f| !matches!(f, Finding::IssuerMissing { .. }));
+        match end {
+            // A self-signed leaf the user trusts (`--ca`) is pinned, not a problem.
+            TrustEnd::Anchored => findings.retain(|f| !matches!(f, Finding::SelfSigned { .. })),
+            // A self-signed leaf already has its own finding.
+            TrustEnd::UntrustedRoot { index: 0, .. } => {}
+            TrustEnd::UntrustedRoot { index, subject } => findings.push(Finding::UntrustedRoot {
+                index: *index,
+                subject: subject.clone(),
+            }),
+            TrustEnd::IssuerMissing { index, subject_der } => {
+                if let Some(c) = certs.iter().find(|c| {
+                    subject_der
+                        .as_ref()
+                        .is_some_and(|s| *s == c.subject_der.as_slice())
+                }) {
+                    // Servers leave the root out: above an intermediate, the missing issuer is
+                    // a root the store does not hold.
+                    if c.is_ca && *index > 0 {
+                        findings.push(Finding::UntrustedRoot {
+                            index: *index,
+                            subject: c.issuer.clone(),
+                        });
+                        return (certs, findings);
+                    }
+                    findings.push(Finding::IssuerMissing {
+                        index: *index,
+                        issuer: c.issuer.clone(),
+                        aia: c.aia_ca_issuers.first().cloned(),
+                    });
+                }
+            }
+        }
+        (certs, findings)
+    }
+
+    /// The findings without a trust store.
+    fn untrusted_findings(&self, host: Option<&str>, now_unix: i64) -> Vec<Finding> {
+        let parsed = &self.parsed;
+        let mut findings = self.unparseable.clone();
+        for (index, c) in parsed {
+            let index = *index;
+            if now_unix > c.not_after {
+                findings.push(Finding::Expired {
+                    index,
+                    not_after: c.not_after,
+                });
+            } else if now_unix < c.not_before {
+                findings.push(Finding::NotYetValid {
+                    index,
+                    not_before: c.not_before,
+                });
+            } else if c.not_after - now_unix < EXPIRES_SOON_DAYS * DAY {
+                findings.push(Finding::ExpiresSoon {
+                    index,
+                    days_left: (c.not_after - now_unix) / DAY,
                 });
             }
         }
-    }
-    (certs, findings)
-}
 
-fn check_chain_untrusted(
-    chain_der: &[Vec<u8>],
-    host: Option<&str>,
-    now_unix: i64,
-) -> (Vec<CertInfo>, Vec<Finding>) {
-    let mut findings = Vec::new();
-    // (position in chain_der, info)
-    let mut parsed: Vec<(usize, CertInfo)> = Vec::new();
-    for (index, der) in chain_der.iter().enumerate() {
-        match parse_certificate(der) {
-            Ok(info) => parsed.push((index, info)),
-            Err(error) => findings.push(Finding::Unparseable { index, error }),
-        }
-    }
-
-    for (index, c) in &parsed {
-        let index = *index;
-        if now_unix > c.not_after {
-            findings.push(Finding::Expired {
-                index,
-                not_after: c.not_after,
-            });
-        } else if now_unix < c.not_before {
-            findings.push(Finding::NotYetValid {
-                index,
-                not_before: c.not_before,
-            });
-        } else if c.not_after - now_unix < EXPIRES_SOON_DAYS * DAY {
-            findings.push(Finding::ExpiresSoon {
-                index,
-                days_left: (c.not_after - now_unix) / DAY,
-            });
-        }
-    }
-
-    let leaf = parsed.first().filter(|(i, _)| *i == 0).map(|(_, c)| c);
-    if let (Some(leaf), Some(host)) = (leaf, host)
-        && !matches_host(leaf, host)
-    {
-        let mut names = leaf.san.clone();
-        if leaf.dns_names.is_empty()
-            && let Some(cn) = &leaf.common_name
+        let leaf = parsed.first().filter(|(i, _)| *i == 0).map(|(_, c)| c);
+        if let (Some(leaf), Some(host)) = (leaf, host)
+            && !matches_host(leaf, host)
         {
-            names.push(cn.clone());
+            let mut names = leaf.san.clone();
+            if leaf.dns_names.is_empty()
+                && let Some(cn) = &leaf.common_name
+            {
+                names.push(cn.clone());
+            }
+            findings.push(Finding::HostnameMismatch {
+                host: host.to_owned(),
+                names,
+            });
         }
-        findings.push(Finding::HostnameMismatch {
-            host: host.to_owned(),
-            names,
-        });
-    }
-    if let Some(leaf) = leaf
-        && !leaf.allows_server_auth()
-    {
-        findings.push(Finding::WrongKeyUsage {
-            purposes: leaf.extended_key_usage.clone().unwrap_or_default(),
-        });
-    }
-    if let Some(leaf) = leaf
-        && leaf.self_signed
-    {
-        findings.push(Finding::SelfSigned {
-            subject: leaf.subject.clone(),
-        });
-    }
+        if let Some(leaf) = leaf
+            && !leaf.allows_server_auth()
+        {
+            findings.push(Finding::WrongKeyUsage {
+                purposes: leaf.extended_key_usage.clone().unwrap_or_default(),
+            });
+        }
+        if let Some(leaf) = leaf
+            && leaf.self_signed
+        {
+            findings.push(Finding::SelfSigned {
+                subject: leaf.subject.clone(),
+            });
+        }
 
-    let mut misordered = Vec::new();
-    if let Some((0, first)) = parsed.first()
-        && first.is_ca
-        && let Some((j, issued)) = parsed
-            .iter()
-            .skip(1)
-            .find(|(_, c)| !c.self_signed && issued_by(c, first))
-    {
-        misordered.push(format!(
+        let mut misordered = Vec::new();
+        if let Some((0, first)) = parsed.first()
+            && first.is_ca
+            && let Some((j, issued)) = parsed
+                .iter()
+                .skip(1)
+                .find(|(_, c)| !c.self_signed && issued_by(c, first))
+        {
+            misordered.push(format!(
             "certificate 0 ({}) is the issuer of certificate {j} ({}); the server's own certificate must come first",
             first.subject, issued.subject
         ));
-    }
-    for (p, (index, c)) in parsed.iter().enumerate() {
-        if c.self_signed {
-            continue;
         }
-        if parsed
-            .get(p + 1)
-            .is_some_and(|(_, next)| issued_by(c, next))
-        {
-            continue;
-        }
-        match parsed
+        for (p, (index, c)) in parsed.iter().enumerate() {
+            if c.self_signed {
+                continue;
+            }
+            if parsed
+                .get(p + 1)
+                .is_some_and(|(_, next)| issued_by(c, next))
+            {
+                continue;
+            }
+            match parsed
             .iter()
             .enumerate()
             .find(|&(q, (_, other))| q != p && issued_by(c, other))
@@ -917,32 +1016,33 @@ fn check_chain_untrusted(
             }),
             None => {}
         }
-    }
-    if !misordered.is_empty() {
-        findings.push(Finding::ChainMisordered {
-            detail: misordered.join("; "),
-        });
-    }
+        }
+        if !misordered.is_empty() {
+            findings.push(Finding::ChainMisordered {
+                detail: misordered.join("; "),
+            });
+        }
 
-    let last = parsed.len().saturating_sub(1);
-    for (p, (index, c)) in parsed.iter().enumerate() {
-        if weak_key(c) {
-            findings.push(Finding::WeakKey {
-                index: *index,
-                key: c.key.clone(),
-            });
+        let last = parsed.len().saturating_sub(1);
+        for (p, (index, c)) in parsed.iter().enumerate() {
+            if weak_key(c) {
+                findings.push(Finding::WeakKey {
+                    index: *index,
+                    key: c.key.clone(),
+                });
+            }
+            // Clients never check a root's own signature: skip a self-signed last certificate
+            // unless it is the leaf itself.
+            let trust_anchor = c.self_signed && p == last && p != 0;
+            if !trust_anchor && WEAK_SIGNATURE_OIDS.contains(&c.signature_oid.as_str()) {
+                findings.push(Finding::WeakSignature {
+                    index: *index,
+                    algorithm: c.signature_algorithm.clone(),
+                });
+            }
         }
-        // Clients never check a root's own signature: skip a self-signed last certificate
-        // unless it is the leaf itself.
-        let trust_anchor = c.self_signed && p == last && p != 0;
-        if !trust_anchor && WEAK_SIGNATURE_OIDS.contains(&c.signature_oid.as_str()) {
-            findings.push(Finding::WeakSignature {
-                index: *index,
-                algorithm: c.signature_algorithm.clone(),
-            });
-        }
+        findings
     }
-    (parsed.into_iter().map(|(_, c)| c).collect(), findings)
 }
 
 #[cfg(test)]
@@ -950,6 +1050,7 @@ mod tests {
     use super::*;
     use std::path::Path;
     use std::process::Command;
+    use std::sync::Arc;
 
     const CA_CONFIG: &str = "[ca]\ndefault_ca = ca_default\n[ca_default]\n\
         database = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\n\
@@ -1423,6 +1524,66 @@ mod tests {
         let (_, foreign_inter, _) = other.three_level();
         let (_, f) = check_chain(&[leaf, foreign_inter], host, NOW);
         assert_eq!(causes(&f), ["incomplete_chain"]);
+    }
+
+    #[test]
+    fn chain_checker_gives_the_results_of_check_chain_with() {
+        let Some(pki) = Pki::new() else { return };
+        let (leaf, inter, root) = pki.three_level();
+        let mut trust = TrustStore::default();
+        trust.add_der(&root).unwrap();
+        let chains: Vec<Vec<Vec<u8>>> = vec![
+            vec![leaf.clone(), inter.clone()],
+            vec![leaf.clone()],
+            vec![leaf.clone(), root.clone(), inter.clone()],
+            vec![inter.clone(), leaf.clone()],
+            vec![leaf.clone(), b"garbage".to_vec(), inter.clone()],
+            vec![root.clone()],
+        ];
+        // A hierarchy the store does not hold: an untrusted root, then a missing one.
+        let other = Pki::new().unwrap();
+        let (o_leaf, o_inter, o_root) = other.three_level();
+        let mut chains = chains;
+        chains.push(vec![o_leaf.clone(), o_inter.clone(), o_root]);
+        chains.push(vec![o_leaf, o_inter]);
+        let hosts = [Some("www.example.com"), Some("other.test"), None];
+        // Before validity, valid, expiring soon, expired.
+        let times = [0, NOW, NOW + 3600 * 24 * 360, NOW + 3600 * 24 * 5000];
+        for store in [Some(Arc::new(trust)), None] {
+            let mut checker = ChainChecker::new(store.clone());
+            // Twice: the first round fills the memo, the second reads from it.
+            for _ in 0..2 {
+                for chain in &chains {
+                    for host in hosts {
+                        for now in times {
+                            assert_eq!(
+                                checker.check(chain, host, now),
+                                check_chain_with(chain, host, now, store.as_deref()),
+                                "{host:?} {now}"
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!(checker.memo.len(), chains.len());
+        }
+    }
+
+    #[test]
+    fn chain_checker_memory_is_bounded() {
+        let mut checker = ChainChecker::new(None);
+        for i in 0..MAX_MEMO_CHAINS + 10 {
+            let chain = vec![i.to_be_bytes().to_vec()];
+            let (_, findings) = checker.check(&chain, None, NOW);
+            assert_eq!(causes(&findings), ["certificate_unparseable"]);
+            assert!(checker.memo.len() <= MAX_MEMO_CHAINS);
+        }
+        assert_eq!(checker.memo.len(), 10);
+        // A chain larger than the byte bound is checked but not remembered.
+        let huge = vec![vec![0u8; MAX_MEMO_BYTES + 1]];
+        checker.check(&huge, None, NOW);
+        assert!(checker.memo_bytes <= MAX_MEMO_BYTES);
+        assert!(!checker.memo.contains_key(huge.as_slice()));
     }
 
     #[test]

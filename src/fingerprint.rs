@@ -20,8 +20,7 @@ pub struct Ja3 {
 }
 
 impl Ja3 {
-    fn from_fields(fields: &[String]) -> Self {
-        let string = fields.join(",");
+    fn from_string(string: String) -> Self {
         let md5 = hex::encode(Md5::digest(string.as_bytes()));
         Ja3 { string, md5 }
     }
@@ -33,36 +32,59 @@ fn is_grease(v: u16) -> bool {
     ProtocolVersion(v).is_grease()
 }
 
-fn decimal_list<T: Into<u16> + Copy>(values: &[T]) -> String {
-    values
-        .iter()
-        .map(|&v| v.into())
-        .filter(|&v| !is_grease(v))
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join("-")
+/// Appends `v` in decimal. Fingerprints are taken for every connection of a capture, so
+/// the strings are written digit by digit into one buffer rather than through `format!`
+/// per value and a join.
+fn push_decimal(out: &mut String, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    let mut n = v;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| d as char));
+}
+
+/// Appends a comma, then the values in decimal, `-`-joined, GREASE left out.
+fn push_decimal_field<T: Into<u16> + Copy>(out: &mut String, values: &[T]) {
+    out.push(',');
+    let mut first = true;
+    for v in values.iter().map(|&v| v.into()).filter(|&v| !is_grease(v)) {
+        if !first {
+            out.push('-');
+        }
+        first = false;
+        push_decimal(out, v);
+    }
 }
 
 /// JA3 of a ClientHello: legacy_version, ciphers, extension types (wire order), supported
 /// groups and EC point formats.
 pub fn ja3(hello: &ClientHello) -> Ja3 {
-    Ja3::from_fields(&[
-        hello.legacy_version.to_string(),
-        decimal_list(&hello.cipher_suites),
-        decimal_list(&hello.extension_types()),
-        decimal_list(&hello.supported_groups()),
-        decimal_list(&hello.ec_point_formats()),
-    ])
+    let mut s = String::with_capacity(256);
+    push_decimal(&mut s, hello.legacy_version);
+    push_decimal_field(&mut s, &hello.cipher_suites);
+    push_decimal_field(&mut s, &hello.extension_types());
+    push_decimal_field(&mut s, &hello.supported_groups());
+    push_decimal_field(&mut s, &hello.ec_point_formats());
+    Ja3::from_string(s)
 }
 
 /// JA3S of a ServerHello: legacy_version, the chosen cipher and the extension types in wire
 /// order (GREASE removed, though servers are not supposed to send any).
 pub fn ja3s(legacy_version: u16, cipher: u16, extension_types: &[u16]) -> Ja3 {
-    Ja3::from_fields(&[
-        legacy_version.to_string(),
-        cipher.to_string(),
-        decimal_list(extension_types),
-    ])
+    let mut s = String::with_capacity(64);
+    // The version and the cipher are written as they are, GREASE or not.
+    push_decimal(&mut s, legacy_version);
+    s.push(',');
+    push_decimal(&mut s, cipher);
+    push_decimal_field(&mut s, extension_types);
+    Ja3::from_string(s)
 }
 
 /// The three parts of a JA4 before hashing.
@@ -77,12 +99,19 @@ struct Ja4Parts {
     sigalgs: String,
 }
 
+/// 4-digit lower-case hex values, comma-joined (written digit by digit, as `push_decimal`).
 fn hex_list(values: &[u16]) -> String {
-    values
-        .iter()
-        .map(|v| format!("{v:04x}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(values.len() * 5);
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for shift in [12, 8, 4, 0] {
+            out.push(DIGITS[usize::from((v >> shift) & 0xf)] as char);
+        }
+    }
+    out
 }
 
 fn ja4_version(v: u16) -> &'static str {
@@ -175,9 +204,7 @@ fn hash12(list: &str) -> String {
     if list.is_empty() {
         return "000000000000".to_owned();
     }
-    let mut h = hex::encode(Sha256::digest(list.as_bytes()));
-    h.truncate(12);
-    h
+    hex::encode(&Sha256::digest(list.as_bytes())[..6])
 }
 
 /// JA4 of a ClientHello sent over TCP, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
@@ -208,6 +235,27 @@ pub fn ja4_raw(hello: &ClientHello) -> String {
 mod tests {
     use super::*;
     use crate::wire::Extension;
+
+    #[test]
+    fn number_lists_are_written_as_format_writes_them() {
+        let values = [0u16, 7, 10, 99, 100, 4865, 0x0a0a, 0xfafa, 65535];
+        let decimal_want: Vec<String> = values
+            .iter()
+            .filter(|&&v| !is_grease(v))
+            .map(|v| v.to_string())
+            .collect();
+        let mut field = String::new();
+        push_decimal_field(&mut field, &values);
+        assert_eq!(field, format!(",{}", decimal_want.join("-")));
+        let hex_want: Vec<String> = values.iter().map(|v| format!("{v:04x}")).collect();
+        assert_eq!(hex_list(&values), hex_want.join(","));
+        let mut field = String::new();
+        push_decimal_field::<u16>(&mut field, &[]);
+        assert_eq!(field, ",");
+        assert_eq!(hex_list(&[]), "");
+        // The version and the chosen cipher are written even when they are GREASE values.
+        assert_eq!(ja3s(0x0a0a, 0x1a1a, &[0x2a2a, 5]).string, "2570,6682,5");
+    }
 
     fn ext(typ: u16, data: Vec<u8>) -> Extension {
         Extension { typ, data }
@@ -409,7 +457,7 @@ mod tests {
         h.legacy_version = 0;
         assert_eq!(ja3(&h).string, "0,,,,");
         assert_eq!(
-            Ja3::from_fields(&[String::new()]).md5,
+            Ja3::from_string(String::new()).md5,
             "d41d8cd98f00b204e9800998ecf8427e"
         );
     }

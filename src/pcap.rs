@@ -7,7 +7,7 @@
 //! packets from an interface through the same [`capture::PacketReader`] and analyzer.
 
 use crate::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
-use crate::cert::{self, CertInfo, Finding, TrustStore};
+use crate::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::cli::Failure;
 use crate::crypto::KeyLog;
 use crate::datetime::parse_rfc3339;
@@ -94,8 +94,11 @@ pub struct AnalyzeOptions {
 }
 
 struct Analyzer<'a> {
-    flows: HashMap<FlowId, (FlowInfo, Tracker)>,
+    /// Looked up for every delivery: foldhash rather than the slower default SipHash.
+    flows: HashMap<FlowId, (FlowInfo, Tracker), foldhash::fast::RandomState>,
     opts: AnalyzeOptions,
+    /// Chain checks against `opts.trust`, parsing each distinct chain once.
+    chains: ChainChecker,
     emit: &'a mut dyn FnMut(ConnectionReport),
     non_tls_flows: u64,
 }
@@ -103,7 +106,8 @@ struct Analyzer<'a> {
 impl<'a> Analyzer<'a> {
     fn new(opts: AnalyzeOptions, emit: &'a mut dyn FnMut(ConnectionReport)) -> Self {
         Analyzer {
-            flows: HashMap::new(),
+            flows: HashMap::default(),
+            chains: ChainChecker::new(opts.trust.clone()),
             opts,
             emit,
             non_tls_flows: 0,
@@ -160,12 +164,13 @@ impl FlowSink for Analyzer<'_> {
         let Some((info, tracker)) = self.flows.remove(&id) else {
             return;
         };
-        let verdict = tracker.verdict().clone();
+        let verdict = tracker.into_verdict();
         if !is_tls(&verdict) {
             self.non_tls_flows += 1;
             return;
         }
-        (self.emit)(report(info, verdict, &self.opts));
+        let report = report(info, verdict, self.opts.check_time, &mut self.chains);
+        (self.emit)(report);
     }
 
     fn wants_data(&self, id: FlowId) -> bool {
@@ -178,7 +183,12 @@ impl FlowSink for Analyzer<'_> {
     }
 }
 
-fn report(info: FlowInfo, verdict: Verdict, opts: &AnalyzeOptions) -> ConnectionReport {
+fn report(
+    info: FlowInfo,
+    verdict: Verdict,
+    check_time: Option<i64>,
+    chains: &mut ChainChecker,
+) -> ConnectionReport {
     let ja3 = verdict.client_hello.as_ref().map(fingerprint::ja3);
     let ja4 = verdict.client_hello.as_ref().map(fingerprint::ja4);
     let ja3s = verdict
@@ -186,16 +196,11 @@ fn report(info: FlowInfo, verdict: Verdict, opts: &AnalyzeOptions) -> Connection
         .as_ref()
         .map(|sh| fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types()));
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
-    let check_time = opts.check_time.unwrap_or((info.start / 1_000_000) as i64);
+    let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
     let (certificates, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
-        cert::check_chain_with(
-            &verdict.certificates,
-            host.as_deref(),
-            check_time,
-            opts.trust.as_deref(),
-        )
+        chains.check(&verdict.certificates, host.as_deref(), check_time)
     };
     let diagnosis = diagnose::diagnose(
         &verdict,

@@ -407,6 +407,11 @@ impl Tracker {
         &self.v
     }
 
+    /// The verdict, without a copy, when the tracker is done.
+    pub fn into_verdict(self) -> Verdict {
+        self.v
+    }
+
     /// Keys are in use (or ready for a ChangeCipherSpec) in at least one direction.
     pub fn decrypting(&self) -> bool {
         self.crypto

@@ -242,7 +242,10 @@ impl Run<'_> {
                         }
                         PcapBlockOwned::NG(_) => {}
                     }
-                    reader.consume(len);
+                    // Not `consume`: it moves the unread half of the buffer to the front
+                    // whenever the read position passes the middle, which copies the whole
+                    // capture once more. `refill` moves only the unread tail, when needed.
+                    reader.consume_noshift(len);
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::UnexpectedEof) => {

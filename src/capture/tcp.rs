@@ -172,9 +172,13 @@ impl Out<'_> {
     }
 }
 
+/// Flows by key. Every segment looks its flow up: foldhash is several times cheaper than
+/// the default SipHash on these small keys, and is still seeded per process.
+type FlowMap = HashMap<FlowKey, Flow, foldhash::fast::RandomState>;
+
 /// The flow table.
 pub(crate) struct FlowTable {
-    flows: HashMap<FlowKey, Flow>,
+    flows: FlowMap,
     next_id: u64,
     ooo_total: usize,
     now: Micros,
@@ -184,7 +188,7 @@ pub(crate) struct FlowTable {
 impl FlowTable {
     pub fn new() -> Self {
         FlowTable {
-            flows: HashMap::new(),
+            flows: FlowMap::default(),
             next_id: 1,
             ooo_total: 0,
             now: 0,
@@ -312,7 +316,14 @@ impl FlowTable {
             ooo_total: &mut self.ooo_total,
             opts,
         };
-        let mut flows: Vec<Flow> = self.flows.drain().map(|(_, f)| f).collect();
+        // Closed flows only linger to absorb late packets: nothing left to end (and sorting
+        // the thousands of them a busy capture leaves is not free).
+        let mut flows: Vec<Flow> = self
+            .flows
+            .drain()
+            .map(|(_, f)| f)
+            .filter(|f| f.started && !f.closed)
+            .collect();
         // Report in order of appearance, so output is deterministic.
         flows.sort_by_key(|f| f.id);
         for flow in &mut flows {
@@ -323,7 +334,7 @@ impl FlowTable {
 }
 
 /// Makes room when the table is full: ends the longest idle tenth of the flows.
-fn evict(flows: &mut HashMap<FlowKey, Flow>, out: &mut Out<'_>, at: Micros) {
+fn evict(flows: &mut FlowMap, out: &mut Out<'_>, at: Micros) {
     let mut seen: Vec<Micros> = flows.values().map(|f| f.last_seen).collect();
     if seen.is_empty() {
         return;
