@@ -161,6 +161,7 @@ impl Run<'_> {
                 let reader = LegacyPcapReader::new(buffer, head).map_err(start_err)?;
                 self.blocks(reader, &error, sink)
             }
+            _ if n == 0 => Err(CaptureErrorKind::Empty),
             _ if n < 4 => Err(CaptureErrorKind::Truncated {
                 offset: 0,
                 packet: 0,

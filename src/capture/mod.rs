@@ -133,6 +133,8 @@ pub struct CaptureStats {
 pub enum CaptureErrorKind {
     #[error("not a pcap or pcapng capture (first bytes {0})")]
     NotACapture(String),
+    #[error("empty input: no capture header")]
+    Empty,
     #[error("capture truncated: block at byte {offset} (packet {packet}) is cut short")]
     Truncated { offset: u64, packet: u64 },
     #[error("corrupt capture data at byte {offset} (packet {packet}): {detail}")]
