@@ -491,19 +491,18 @@ mod tests {
         None
     }
 
-    /// Dev-time oracle: every ClientHello tshark finds in FoxIO's captures, fingerprinted
-    /// here, against FoxIO's JA4 (expected.tsv) and Wireshark's own JA3 string. Needs
-    /// `tshark` and /work/shared/captures/ja4 (or SHAKEDOWN_JA4_CAPTURES); run with
-    /// `cargo test --lib fingerprint -- --ignored`.
+    /// Every ClientHello tshark finds in FoxIO's captures, fingerprinted here on its own
+    /// (without our capture path), against FoxIO's JA4 (expected.tsv) and Wireshark's own
+    /// JA3 string. Needs `tshark` and ../shared/captures/ja4 (or SHAKEDOWN_JA4_CAPTURES).
     #[test]
-    #[ignore = "needs tshark and the FoxIO captures"]
     fn captures_match_foxio_ja4_and_wireshark_ja3() {
         use std::collections::HashMap;
         use std::net::IpAddr;
         use std::process::Command;
 
-        let dir = std::env::var("SHAKEDOWN_JA4_CAPTURES")
-            .unwrap_or_else(|_| "/work/shared/captures/ja4".to_owned());
+        let dir = std::env::var("SHAKEDOWN_JA4_CAPTURES").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/captures/ja4").to_owned()
+        });
         let Ok(tsv) = std::fs::read_to_string(format!("{dir}/expected.tsv")) else {
             eprintln!("SKIPPED: no {dir}/expected.tsv");
             return;
