@@ -217,7 +217,7 @@ impl FlowTable {
             opts,
         };
         let new_connection = seg.syn && !seg.has_ack;
-        let mut flow = match self.flows.get_mut(&key) {
+        let flow = match self.flows.get_mut(&key) {
             Some(flow) => {
                 let reused = new_connection
                     && flow.halves[side].isn != Some(seg.seq)
@@ -237,26 +237,28 @@ impl FlowTable {
             }
             None => None,
         };
-        if flow.is_none() {
-            if self.flows.len() >= opts.max_flows {
-                evict(&mut self.flows, &mut out, at);
+        let mut flow = match flow {
+            Some(flow) => flow,
+            None => {
+                if self.flows.len() >= opts.max_flows {
+                    evict(&mut self.flows, &mut out, at);
+                }
+                let id = FlowId(self.next_id);
+                self.next_id += 1;
+                Flow {
+                    id,
+                    key,
+                    client_side: None,
+                    started: false,
+                    saw_syn: false,
+                    first_seen: at,
+                    last_seen: at,
+                    skip_data: false,
+                    closed: false,
+                    halves: [Half::default(), Half::default()],
+                }
             }
-            let id = FlowId(self.next_id);
-            self.next_id += 1;
-            flow = Some(Flow {
-                id,
-                key,
-                client_side: None,
-                started: false,
-                saw_syn: false,
-                first_seen: at,
-                last_seen: at,
-                skip_data: false,
-                closed: false,
-                halves: [Half::default(), Half::default()],
-            });
-        }
-        let mut flow = flow.expect("created");
+        };
         process(&mut flow, side, seg, at, &mut out);
         self.flows.insert(key, flow);
     }
