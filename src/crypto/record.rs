@@ -2,7 +2,7 @@
 //! (AES-GCM with its explicit nonce, ChaCha20-Poly1305, AES-CBC with HMAC, MAC-then-encrypt
 //! or encrypt_then_mac). One [`RecordOpener`] per direction keeps the sequence number.
 
-use super::schedule::HashAlg;
+use super::schedule::{HashAlg, hmac_of};
 use crate::wire::registry::suite;
 use aes::cipher::BlockCipherDecrypt;
 use aes::{Aes128, Aes256};
@@ -11,7 +11,7 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use ccm::Ccm;
 use ccm::consts::{U8, U12, U16};
 use chacha20poly1305::ChaCha20Poly1305;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use sha1::Sha1;
 use sha2::{Sha256, Sha384};
 
@@ -70,19 +70,10 @@ impl MacAlg {
     }
 
     fn mac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-            let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
-                return Vec::new();
-            };
-            for p in parts {
-                m.update(p);
-            }
-            m.finalize().into_bytes().to_vec()
-        }
         match self {
-            MacAlg::Sha1 => run::<Hmac<Sha1>>(key, parts),
-            MacAlg::Sha256 => run::<Hmac<Sha256>>(key, parts),
-            MacAlg::Sha384 => run::<Hmac<Sha384>>(key, parts),
+            MacAlg::Sha1 => hmac_of::<Hmac<Sha1>>(key, parts),
+            MacAlg::Sha256 => hmac_of::<Hmac<Sha256>>(key, parts),
+            MacAlg::Sha384 => hmac_of::<Hmac<Sha384>>(key, parts),
         }
     }
 }

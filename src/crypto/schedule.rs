@@ -39,19 +39,9 @@ impl HashAlg {
 
     /// HMAC over the concatenation of `parts`.
     pub fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-            // HMAC takes keys of any length: this cannot fail.
-            let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
-                return Vec::new();
-            };
-            for p in parts {
-                m.update(p);
-            }
-            m.finalize().into_bytes().to_vec()
-        }
         match self {
-            HashAlg::Sha256 => run::<Hmac<Sha256>>(key, parts),
-            HashAlg::Sha384 => run::<Hmac<Sha384>>(key, parts),
+            HashAlg::Sha256 => hmac_of::<Hmac<Sha256>>(key, parts),
+            HashAlg::Sha384 => hmac_of::<Hmac<Sha384>>(key, parts),
         }
     }
 
@@ -157,6 +147,18 @@ pub fn tls13_application_secrets(
 pub fn tls13_finished(hash: HashAlg, traffic_secret: &[u8], transcript_hash: &[u8]) -> Vec<u8> {
     let key = hash.expand_label(traffic_secret, "finished", &[], hash.output_len());
     hash.hmac(&key, &[transcript_hash])
+}
+
+/// HMAC with `M` over the concatenation of `parts`.
+pub(super) fn hmac_of<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    // HMAC takes keys of any length: this cannot fail.
+    let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]
