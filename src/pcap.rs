@@ -455,7 +455,19 @@ pub struct Printer<'w> {
     pub flush_each: bool,
 }
 
-impl Printer<'_> {
+impl<'w> Printer<'w> {
+    pub fn new(out: &'w mut dyn Write, output: Output, filter: Filter, flush_each: bool) -> Self {
+        Printer {
+            out,
+            output,
+            filter,
+            summary: Summary::default(),
+            printed: 0,
+            error: None,
+            flush_each,
+        }
+    }
+
     pub fn connection(&mut self, capture: &str, r: &ConnectionReport) {
         if !self.filter.matches_endpoints(r) {
             return;
@@ -526,18 +538,15 @@ pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
         return Err(Failure::Usage("stdin (-) can be read only once".into()));
     }
-    let mut printer = Printer {
+    let mut printer = Printer::new(
         out,
-        output: Output {
+        Output {
             json: a.json,
             all: a.all,
         },
         filter,
-        summary: Summary::default(),
-        printed: 0,
-        error: None,
-        flush_each: false,
-    };
+        false,
+    );
     let read = ReadOptions::default();
     let mut unreadable = 0;
     for arg in &a.files {
@@ -659,18 +668,15 @@ pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
             .map_err(|e| Failure::Usage(format!("--filter {bpf:?}: {e}")))?;
     }
     let linktype = cap.get_datalink().0 as u32;
-    let printer = std::cell::RefCell::new(Printer {
+    let printer = std::cell::RefCell::new(Printer::new(
         out,
-        output: Output {
+        Output {
             json: a.json,
             all: a.all,
         },
         filter,
-        summary: Summary::default(),
-        printed: 0,
-        error: None,
-        flush_each: true,
-    });
+        true,
+    ));
     let read = ReadOptions {
         idle_timeout: (a.idle * 1e6) as Micros,
         ..ReadOptions::default()
