@@ -6,7 +6,7 @@
 # apt-get and tcpdump. Talks to 127.0.0.1 only.
 #
 #   bash benches/scan_compare.sh            # prints a Markdown table
-#   SHAKEDOWN=target/release/shakedown bash benches/scan_compare.sh
+#   SHAKEDOWN=target/debug/shakedown bash benches/scan_compare.sh   # another build
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +37,8 @@ if [ ! -x "$venv/bin/sslyze" ]; then
     "$venv/bin/pip" install -q sslyze
 fi
 if [ -z "${SHAKEDOWN:-}" ]; then
-    (cd "$here" && cargo build -q)
-    SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/debug/shakedown
+    (cd "$here" && cargo build --release -q)
+    SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
 fi
 
 # --- servers -----------------------------------------------------------------------------
