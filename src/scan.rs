@@ -15,8 +15,9 @@
 //!   Signature schemes: TLS 1.2, from the ServerKeyExchange.
 //! - Behaviour: what the first accepted handshake of the best version up to TLS 1.2
 //!   already shows costs nothing more (renegotiation_info, extended master secret, session
-//!   ticket, OCSP stapling, ALPN, certificate); the rest are fixed probes, one handshake
-//!   each, itemized in [`ScanReport::probes`].
+//!   ticket, OCSP stapling, ALPN, certificate; OCSP stapling and ALPN come from the
+//!   decrypted TLS 1.3 handshake when there is one); the rest are fixed probes, one
+//!   handshake each, itemized in [`ScanReport::probes`].
 //!
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
 //! and an optional rate. Connect timeouts and resets before any answer are retried.
@@ -909,39 +910,73 @@ fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
     if let Some(leaf) = v.certificates.first() {
         items.push(item("certificate", subject(leaf), false));
     }
-    let Some(sh) = v.server_hello.as_ref() else {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    // TLS 1.3 says these in encrypted messages, seen when the scan decrypted them.
+    let tls13 = versions
+        .iter()
+        .find(|s| s.supported && s.version == ProtocolVersion::TLS13)
+        .and_then(|s| s.first.as_ref());
+    let classic = v
+        .server_hello
+        .as_ref()
+        .filter(|_| base.version != ProtocolVersion::TLS13);
+    let ocsp = match (tls13.and_then(|t| t.leaf_ocsp_stapled), classic) {
+        (Some(stapled), _) => Some((stapled, ProtocolVersion::TLS13)),
+        (None, Some(sh)) => Some((sh.ext(ext::STATUS_REQUEST).is_some(), base.version)),
+        (None, None) => None,
+    };
+    let alpn = match (tls13.filter(|t| t.encrypted_extensions.is_some()), classic) {
+        (Some(t), _) => Some((t.alpn(), ProtocolVersion::TLS13)),
+        (None, Some(sh)) => Some((sh.alpn(), base.version)),
+        (None, None) => None,
+    };
+    let Some(sh) = classic else {
+        items.extend(behaviour_items(ocsp, alpn));
         return items;
     };
-    if base.version == ProtocolVersion::TLS13 {
-        // The rest is in encrypted messages in TLS 1.3.
-        return items;
-    }
     let has = |t: u16| sh.ext(t).is_some();
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
     items.push(item(
         "secure renegotiation",
-        yes_no(has(ext::RENEGOTIATION_INFO)),
+        yes_no(has(ext::RENEGOTIATION_INFO)).into(),
         !has(ext::RENEGOTIATION_INFO),
     ));
     items.push(item(
         "extended master secret",
-        yes_no(has(ext::EXTENDED_MASTER_SECRET)),
+        yes_no(has(ext::EXTENDED_MASTER_SECRET)).into(),
         !has(ext::EXTENDED_MASTER_SECRET),
     ));
     items.push(item(
         "session tickets",
-        yes_no(has(ext::SESSION_TICKET)),
+        yes_no(has(ext::SESSION_TICKET)).into(),
         false,
     ));
-    items.push(item(
-        "OCSP stapling",
-        yes_no(has(ext::STATUS_REQUEST)),
-        false,
-    ));
-    let alpn = sh
-        .alpn()
-        .map_or("none".into(), |a| String::from_utf8_lossy(&a).into_owned());
-    items.push(item("ALPN (h2, http/1.1 offered)", alpn, false));
+    items.extend(behaviour_items(ocsp, alpn));
+    items
+}
+
+/// OCSP stapling and the selected ALPN protocol, each with the version it was read from.
+fn behaviour_items(
+    ocsp: Option<(bool, ProtocolVersion)>,
+    alpn: Option<(Option<Vec<u8>>, ProtocolVersion)>,
+) -> Vec<ProbeItem> {
+    let item = |name: &str, result: String| ProbeItem {
+        name: name.into(),
+        result,
+        concern: false,
+        handshakes: 0,
+    };
+    let mut items = Vec::new();
+    if let Some((stapled, version)) = ocsp {
+        let yes_no = if stapled { "yes" } else { "no" };
+        items.push(item("OCSP stapling", format!("{yes_no} ({version})")));
+    }
+    if let Some((protocol, version)) = alpn {
+        let protocol = protocol.map_or("none".into(), |p| String::from_utf8_lossy(&p).into_owned());
+        items.push(item(
+            "ALPN (h2, http/1.1 offered)",
+            format!("{protocol} ({version})"),
+        ));
+    }
     items
 }
 

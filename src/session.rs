@@ -7,6 +7,7 @@
 
 use crate::crypto::schedule::{self, TrafficSecrets};
 use crate::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
+use crate::wire::hello::Extension;
 use crate::wire::proxy::{self, Proxy};
 use crate::wire::record::{
     ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
@@ -15,7 +16,7 @@ use crate::wire::registry::extensions::types as ext;
 use crate::wire::registry::{alert_name, group_name, sslv2_cipher_name, suite_name};
 use crate::wire::server::{
     Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
-    handshake_type_name, printable_preview, sniff_not_tls,
+    handshake_type_name, printable_preview, selected_alpn, sniff_not_tls,
 };
 use crate::wire::sslv2::Sslv2ServerHello;
 use crate::wire::{ClientHello, ProtocolVersion};
@@ -188,6 +189,12 @@ pub struct Verdict {
     pub certificates: Vec<Vec<u8>>,
     pub server_key_exchange: Option<ServerKeyExchange>,
     pub certificate_request: Option<CertificateRequest>,
+    /// TLS 1.3: the server's EncryptedExtensions (selected ALPN and the like), once
+    /// decrypted.
+    pub encrypted_extensions: Option<Vec<Extension>>,
+    /// TLS 1.3: whether the leaf entry of the server's Certificate carried a stapled OCSP
+    /// response (status_request); `None` until a TLS 1.3 server Certificate was read.
+    pub leaf_ocsp_stapled: Option<bool>,
     /// The first alert that decided the connection (or the first alert at all).
     pub alert: Option<AlertSeen>,
     /// The first direction to end.
@@ -213,6 +220,18 @@ pub struct Verdict {
     pub decryption: Option<Decryption>,
 }
 
+impl Verdict {
+    /// The protocol the server selected with ALPN: from EncryptedExtensions in TLS 1.3
+    /// (when decrypted), else from the ServerHello.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        let from_ee = self.encrypted_extensions.as_ref().and_then(|exts| {
+            let e = exts.iter().find(|e| e.typ == ext::ALPN)?;
+            selected_alpn(&e.data)
+        });
+        from_ee.or_else(|| self.server_hello.as_ref()?.alpn())
+    }
+}
+
 impl Default for Verdict {
     fn default() -> Self {
         Verdict {
@@ -229,6 +248,8 @@ impl Default for Verdict {
             certificates: Vec::new(),
             server_key_exchange: None,
             certificate_request: None,
+            encrypted_extensions: None,
+            leaf_ocsp_stapled: None,
             alert: None,
             end: None,
             diverged: None,
@@ -1037,6 +1058,10 @@ impl Tracker {
                     }
                 }
                 if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
+                    if let Some(leaf) = c.entry_extensions.first() {
+                        self.v.leaf_ocsp_stapled =
+                            Some(leaf.iter().any(|e| e.typ == ext::STATUS_REQUEST));
+                    }
                     self.v.certificates = c.chain;
                 }
                 format!(
@@ -1076,6 +1101,12 @@ impl Tracker {
                     self.establish(at);
                 }
                 what
+            }
+            HandshakeMessage::EncryptedExtensions(exts) => {
+                if dir == Direction::ServerToClient && self.v.encrypted_extensions.is_none() {
+                    self.v.encrypted_extensions = Some(exts);
+                }
+                "EncryptedExtensions".into()
             }
             HandshakeMessage::Unknown { typ, len } => {
                 format!("handshake message of type {typ} ({len} bytes)")

@@ -240,12 +240,61 @@ fn restrictive_server_order_tls12_server() {
     );
 }
 
+/// An OCSP response for `leaf` signed by its issuer, the intermediate (status "unknown":
+/// the empty index knows no certificate, which is enough for a server to staple it).
+fn ocsp_response(pki: &Pki, leaf: &common::Issued) -> String {
+    let dir = pki.dir.path();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    let (issuer, leaf) = (pki.intermediate(), leaf.cert.to_str().unwrap());
+    let (ca, ca_key) = (issuer.cert.to_str().unwrap(), issuer.key.to_str().unwrap());
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-issuer",
+            ca,
+            "-cert",
+            leaf,
+            "-no_nonce",
+            "-reqout",
+            "ocsp-req.der",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-rsigner",
+            ca,
+            "-rkey",
+            ca_key,
+            "-CA",
+            ca,
+            "-reqin",
+            "ocsp-req.der",
+            "-respout",
+            "ocsp-resp.der",
+            "-ndays",
+            "1",
+        ],
+    );
+    dir.join("ocsp-resp.der").to_str().unwrap().to_string()
+}
+
 #[test]
 fn tls13_only_server_with_its_suites_and_groups() {
     let pki = Pki::new();
+    let leaf = pki.leaf("localhost");
+    let status_file = ocsp_response(&pki, &leaf);
     let srv = s_server(
-        &pki.leaf("localhost"),
+        &leaf,
         &[
+            "-alpn",
+            "h2",
+            "-status_file",
+            &status_file,
             "-tls1_3",
             "-ciphersuites",
             "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
@@ -281,6 +330,9 @@ fn tls13_only_server_with_its_suites_and_groups() {
     assert!(certs[0]["subject"].as_str().unwrap().contains("localhost"));
     let causes = common::causes(&v);
     assert!(causes.contains(&"untrusted_root".to_string()), "{causes:?}");
+    // ALPN from the decrypted EncryptedExtensions, OCSP from the leaf's entry extensions.
+    assert_eq!(probe(&v, "ALPN")["result"], "h2 (TLSv1.3)", "{v}");
+    assert_eq!(probe(&v, "OCSP stapling")["result"], "yes (TLSv1.3)", "{v}");
 }
 
 #[test]
@@ -379,7 +431,9 @@ fn nginx_with_mozilla_intermediate() {
     for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"] {
         assert_eq!(v["versions"][version]["supported"], false, "{version}");
     }
-    assert_eq!(probe(&v, "ALPN")["result"], "h2");
+    // Both 1.2 and 1.3 are spoken: ALPN is read from TLS 1.3.
+    assert_eq!(probe(&v, "ALPN")["result"], "h2 (TLSv1.3)");
+    assert_eq!(probe(&v, "OCSP stapling")["result"], "no (TLSv1.3)");
     assert_eq!(probe(&v, "session tickets")["result"], "no");
     assert_eq!(
         probe(&v, "TLS_FALLBACK_SCSV")["result"],

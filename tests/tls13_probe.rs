@@ -281,3 +281,45 @@ fn hello_retry_request_cookie_is_echoed_on_the_wire() {
     assert_eq!(hrr["second_client_hello"]["key_shares"][0], "secp256r1");
     assert!(o["history"].as_str().unwrap().starts_with("CjC"), "{o:#}");
 }
+
+#[test]
+fn alpn_selected_in_encrypted_extensions_is_reported() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-alpn", "h2"]);
+    let target = format!("localhost:{}", srv.port);
+    let args = ["probe", &target, "--alpn", "h2,http/1.1", "--timeout", "5"];
+    let out = shakedown().args(args).arg("--json").output().unwrap();
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(o["server_hello"]["version"], "TLSv1.3", "{o:#}");
+    // The ServerHello itself carries no ALPN in TLS 1.3.
+    let exts = o["server_hello"]["extensions"].as_array().unwrap();
+    assert!(
+        !exts.contains(&"application_layer_protocol_negotiation".into()),
+        "{o:#}"
+    );
+    assert_eq!(o["server_hello"]["alpn"], "h2", "{o:#}");
+    let text = shakedown().args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("received  ServerHello TLSv1.3") && l.contains("alpn h2,")),
+        "{text}"
+    );
+
+    // The verdict keeps the EncryptedExtensions; no status_request was offered, so the
+    // leaf entry staples nothing.
+    let spec = HelloSpec {
+        alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+        ..tls13_spec()
+    };
+    let r = probe_with(&pki, srv.port, spec);
+    let v = verdict(&r);
+    assert_decrypted(v);
+    let ee = v
+        .encrypted_extensions
+        .as_ref()
+        .expect("EncryptedExtensions");
+    assert!(ee.iter().any(|e| e.typ == 16), "{ee:?}");
+    assert_eq!(v.alpn().as_deref(), Some(&b"h2"[..]));
+    assert_eq!(v.leaf_ocsp_stapled, Some(false));
+}

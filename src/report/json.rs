@@ -57,6 +57,10 @@ pub fn add_verdict(o: &mut Value, v: &Verdict) {
         if let (Value::Null, Some(g)) = (&o["server_hello"]["group"], v.group) {
             o["server_hello"]["group"] = json!(group_name(g));
         }
+        // TLS 1.3 names the selected protocol in EncryptedExtensions.
+        if let (Value::Null, Some(p)) = (&o["server_hello"]["alpn"], v.alpn()) {
+            o["server_hello"]["alpn"] = json!(String::from_utf8_lossy(&p));
+        }
     }
     if let Some(a) = &v.alert {
         o["alert"] = alert(a);

@@ -168,7 +168,9 @@ pub fn offered(w: &mut dyn Write, h: &ClientHello, len: usize) -> io::Result<()>
     Ok(())
 }
 
-pub fn server_hello_line(sh: &ServerHello, group: Option<u16>) -> String {
+/// `alpn` is the protocol the connection selected (in TLS 1.3 from EncryptedExtensions, see
+/// [`Verdict::alpn`]).
+pub fn server_hello_line(sh: &ServerHello, group: Option<u16>, alpn: Option<&[u8]>) -> String {
     format!(
         "{} {} {}, group {}, alpn {}, extensions {}",
         if sh.is_hello_retry_request() {
@@ -182,8 +184,7 @@ pub fn server_hello_line(sh: &ServerHello, group: Option<u16>) -> String {
             .or(group)
             .map(group_name)
             .unwrap_or_else(|| "-".into()),
-        sh.alpn()
-            .map(|p| String::from_utf8_lossy(&p).into_owned())
+        alpn.map(|p| String::from_utf8_lossy(p).into_owned())
             .unwrap_or_else(|| "-".into()),
         list(sh.extension_types().into_iter().map(extension_name)),
     )
@@ -191,10 +192,14 @@ pub fn server_hello_line(sh: &ServerHello, group: Option<u16>) -> String {
 
 fn answer(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
     if let Some(sh) = v.hello_retry_request.as_ref() {
-        writeln!(w, "  received  {}", server_hello_line(sh, None))?;
+        writeln!(w, "  received  {}", server_hello_line(sh, None, None))?;
     }
     if let Some(sh) = v.server_hello.as_ref() {
-        writeln!(w, "  received  {}", server_hello_line(sh, v.group))?;
+        writeln!(
+            w,
+            "  received  {}",
+            server_hello_line(sh, v.group, v.alpn().as_deref())
+        )?;
     }
     if let Some(a) = &v.alert {
         writeln!(

@@ -164,10 +164,16 @@ impl ServerHello {
 
     /// The protocol the server selected with ALPN (one name in a one-element list).
     pub fn alpn(&self) -> Option<Vec<u8>> {
-        let mut r = Reader::new(self.ext(ext::ALPN)?);
-        let mut list = r.sub_u16("alpn").ok()?;
-        Some(list.sub_u8("protocol").ok()?.rest().to_vec())
+        selected_alpn(self.ext(ext::ALPN)?)
     }
+}
+
+/// The protocol a server's ALPN extension data selects (one name in a one-element list),
+/// in a ServerHello (up to TLS 1.2) or in EncryptedExtensions (TLS 1.3).
+pub fn selected_alpn(data: &[u8]) -> Option<Vec<u8>> {
+    let mut r = Reader::new(data);
+    let mut list = r.sub_u16("alpn").ok()?;
+    Some(list.sub_u8("protocol").ok()?.rest().to_vec())
 }
 
 /// An alert: level 1 warning, 2 fatal; description ids in the alert registry.
