@@ -5,6 +5,7 @@
 use crate::cert::Finding;
 use crate::session::{Direction, Outcome, Verdict};
 use crate::wire::ProtocolVersion;
+use crate::wire::registry::alerts::codes as alert;
 use crate::wire::registry::{alert_name, suite_name};
 use crate::wire::sslv2::Sslv2ClientHello;
 
@@ -143,20 +144,6 @@ fn diagnosis(cause: &'static str, detail: String) -> Diagnosis {
     }
 }
 
-// Alert descriptions the logic below branches on (names come from the registry).
-const ALERT_HANDSHAKE_FAILURE: u8 = 40;
-const ALERT_BAD_CERTIFICATE: u8 = 42;
-const ALERT_CERTIFICATE_EXPIRED: u8 = 45;
-const ALERT_CERTIFICATE_UNKNOWN: u8 = 46;
-const ALERT_ILLEGAL_PARAMETER: u8 = 47;
-const ALERT_UNKNOWN_CA: u8 = 48;
-const ALERT_DECODE_ERROR: u8 = 50;
-const ALERT_PROTOCOL_VERSION: u8 = 70;
-const ALERT_INSUFFICIENT_SECURITY: u8 = 71;
-const ALERT_INTERNAL_ERROR: u8 = 80;
-const ALERT_UNRECOGNIZED_NAME: u8 = 112;
-const ALERT_CERTIFICATE_REQUIRED: u8 = 116;
-
 /// What the diagnosis needs to know besides the verdict.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
@@ -259,7 +246,7 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         a.from == Direction::ClientToServer
             && matches!(
                 a.alert.description,
-                ALERT_BAD_CERTIFICATE | ALERT_CERTIFICATE_UNKNOWN
+                alert::BAD_CERTIFICATE | alert::CERTIFICATE_UNKNOWN
             )
     });
     let explained = findings.iter().any(|f| {
@@ -336,22 +323,22 @@ fn from_alert(
     let server_hello_seen = verdict.server_hello.is_some();
     let mut out = Vec::new();
     match (from, description) {
-        (Direction::ServerToClient, ALERT_PROTOCOL_VERSION) => out.push(diagnosis(
+        (Direction::ServerToClient, alert::PROTOCOL_VERSION) => out.push(diagnosis(
             "protocol_mismatch",
             format!("the server refused the offered versions ({}) with protocol_version", offered_versions()),
         )),
-        (Direction::ServerToClient, ALERT_UNRECOGNIZED_NAME) => out.push(diagnosis(
+        (Direction::ServerToClient, alert::UNRECOGNIZED_NAME) => out.push(diagnosis(
             if sni_sent { "unrecognized_name" } else { "sni_required" },
             match verdict.client_hello.as_ref().and_then(|h| h.sni()) {
                 Some(n) => format!("the server does not serve the name {n:?} (unrecognized_name)"),
                 None => "the hello carried no SNI and the server answered unrecognized_name".into(),
             },
         )),
-        (Direction::ServerToClient, ALERT_CERTIFICATE_REQUIRED) => out.push(diagnosis(
+        (Direction::ServerToClient, alert::CERTIFICATE_REQUIRED) => out.push(diagnosis(
             "client_certificate_required",
             "the server requires a client certificate (certificate_required)".into(),
         )),
-        (Direction::ServerToClient, ALERT_HANDSHAKE_FAILURE | ALERT_INSUFFICIENT_SECURITY)
+        (Direction::ServerToClient, alert::HANDSHAKE_FAILURE | alert::INSUFFICIENT_SECURITY)
             if verdict.certificate_request.is_some() =>
         {
             out.push(diagnosis(
@@ -359,7 +346,7 @@ fn from_alert(
                 format!("the server asked for a client certificate and then sent {name}"),
             ))
         }
-        (Direction::ServerToClient, ALERT_HANDSHAKE_FAILURE | ALERT_INSUFFICIENT_SECURITY)
+        (Direction::ServerToClient, alert::HANDSHAKE_FAILURE | alert::INSUFFICIENT_SECURITY)
             if !server_hello_seen =>
         {
             let offered = verdict
@@ -378,29 +365,29 @@ fn from_alert(
                 format!("the server answered the ClientHello with {name}: none of the {offered} offered suites (or groups/signature algorithms) is acceptable to it"),
             ));
         }
-        (Direction::ServerToClient, ALERT_ILLEGAL_PARAMETER | ALERT_DECODE_ERROR) if !server_hello_seen => {
+        (Direction::ServerToClient, alert::ILLEGAL_PARAMETER | alert::DECODE_ERROR) if !server_hello_seen => {
             out.push(diagnosis("malformed_hello", format!("the server rejected the hello as {name}")))
         }
-        (Direction::ServerToClient, ALERT_INTERNAL_ERROR) => {
+        (Direction::ServerToClient, alert::INTERNAL_ERROR) => {
             out.push(diagnosis("internal_error", format!("the server sent {name}")))
         }
-        (Direction::ClientToServer, ALERT_CERTIFICATE_EXPIRED) => out.push(diagnosis(
+        (Direction::ClientToServer, alert::CERTIFICATE_EXPIRED) => out.push(diagnosis(
             "certificate_expired",
             "the client rejected the server's certificate as expired (certificate_expired)".into(),
         )),
-        (Direction::ClientToServer, ALERT_UNKNOWN_CA) => out.push(diagnosis(
+        (Direction::ClientToServer, alert::UNKNOWN_CA) => out.push(diagnosis(
             "untrusted_root",
             "the client does not trust the issuer of the server's certificate (unknown_ca): an unknown private CA, or a missing intermediate".into(),
         )),
-        (Direction::ClientToServer, ALERT_BAD_CERTIFICATE | ALERT_CERTIFICATE_UNKNOWN) => out.push(diagnosis(
+        (Direction::ClientToServer, alert::BAD_CERTIFICATE | alert::CERTIFICATE_UNKNOWN) => out.push(diagnosis(
             "certificate_rejected",
             format!("the client rejected the server's certificate ({name}); host name mismatch is a common reason"),
         )),
-        (Direction::ClientToServer, ALERT_PROTOCOL_VERSION) => out.push(diagnosis(
+        (Direction::ClientToServer, alert::PROTOCOL_VERSION) => out.push(diagnosis(
             "protocol_mismatch",
             format!("the client refused the version the server chose ({})", verdict.version.map(|v| ProtocolVersion(v).to_string()).unwrap_or_default()),
         )),
-        (Direction::ClientToServer, ALERT_HANDSHAKE_FAILURE) if server_hello_seen => out.push(diagnosis(
+        (Direction::ClientToServer, alert::HANDSHAKE_FAILURE) if server_hello_seen => out.push(diagnosis(
             "no_shared_cipher",
             format!(
                 "the client refused what the server chose ({}) with handshake_failure",

@@ -31,6 +31,7 @@ use crate::session::{Outcome, Verdict};
 use crate::wire::ProtocolVersion;
 use crate::wire::build::{self, BuiltHello, HelloSpec, Sni};
 use crate::wire::hello::Extension;
+use crate::wire::registry::alerts::codes as alert;
 use crate::wire::registry::extensions::types as ext;
 use crate::wire::registry::{
     CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
@@ -51,8 +52,6 @@ const F5_PAD_TO: usize = 512;
 /// An extension type no registry assigns, for the unknown-extension intolerance probe.
 const UNKNOWN_EXTENSION: u16 = 0x7e57;
 const TLS_FALLBACK_SCSV: u16 = 0x5600;
-const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
-const ALERT_UNRECOGNIZED_NAME: u8 = 112;
 /// A name no server has a certificate for (RFC 2606 reserves .invalid).
 const UNKNOWN_NAME: &str = "shakedown-unknown-name.invalid";
 
@@ -859,11 +858,11 @@ fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool
         },
         Check::SniUnknown => match (reply.went_on(), reply.alert()) {
             (true, _) => (format!("default certificate: {}", certificate()), false),
-            (false, Some(ALERT_UNRECOGNIZED_NAME)) => ("unrecognized_name alert".into(), false),
+            (false, Some(alert::UNRECOGNIZED_NAME)) => ("unrecognized_name alert".into(), false),
             (false, _) => (format!("refused ({})", reply.describe()), false),
         },
         Check::Fallback => match reply.alert() {
-            Some(ALERT_INAPPROPRIATE_FALLBACK) => {
+            Some(alert::INAPPROPRIATE_FALLBACK) => {
                 ("supported (inappropriate_fallback)".into(), false)
             }
             _ if reply.went_on() => (

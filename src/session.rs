@@ -116,7 +116,7 @@ const SNIFF_BYTES: usize = 128;
 /// Payload of a TLS 1.3 encrypted record holding only an alert: 2 bytes of alert, 1 byte of
 /// inner content type, 16 bytes of AEAD tag (no padding, as common stacks send it).
 const TLS13_ALERT_RECORD_LEN: usize = 19;
-const TLS13: u16 = 0x0304;
+const TLS13: u16 = ProtocolVersion::TLS13.0;
 /// Handshake bytes kept for transcript hashes when decrypting; a longer handshake is not
 /// verified (its Finished cannot be checked, keys derived later are not asked for).
 const MAX_TRANSCRIPT: usize = 1 << 20;

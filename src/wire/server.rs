@@ -18,8 +18,8 @@ pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
 ];
 
 /// TLS 1.3 on the wire; messages decoded "in a TLS 1.3 context" take their RFC 8446 form.
-const TLS13: u16 = 0x0304;
-const TLS12: u16 = 0x0303;
+const TLS13: u16 = super::ProtocolVersion::TLS13.0;
+const TLS12: u16 = super::ProtocolVersion::TLS12.0;
 
 /// Handshake message types (RFC 8446 §4, RFC 5246 §7.4, RFC 6066).
 pub mod handshake_type {

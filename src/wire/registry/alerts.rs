@@ -23,6 +23,23 @@ impl Entry for Alert {
 }
 
 /// The RFC name (`handshake_failure`), or `0xHH` for an unknown code.
+/// Alert descriptions that code branches on; their names are in [`ALERTS`].
+pub mod codes {
+    pub const HANDSHAKE_FAILURE: u8 = 40;
+    pub const BAD_CERTIFICATE: u8 = 42;
+    pub const CERTIFICATE_EXPIRED: u8 = 45;
+    pub const CERTIFICATE_UNKNOWN: u8 = 46;
+    pub const ILLEGAL_PARAMETER: u8 = 47;
+    pub const UNKNOWN_CA: u8 = 48;
+    pub const DECODE_ERROR: u8 = 50;
+    pub const PROTOCOL_VERSION: u8 = 70;
+    pub const INSUFFICIENT_SECURITY: u8 = 71;
+    pub const INTERNAL_ERROR: u8 = 80;
+    pub const INAPPROPRIATE_FALLBACK: u8 = 86;
+    pub const UNRECOGNIZED_NAME: u8 = 112;
+    pub const CERTIFICATE_REQUIRED: u8 = 116;
+}
+
 pub fn alert_name(code: u8) -> String {
     match ALERTS.iter().find(|a| a.code == code) {
         Some(a) => a.name.to_string(),
