@@ -12,6 +12,7 @@ use crate::wire::proxy::{self, Proxy};
 use crate::wire::record::{
     ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
 };
+use crate::wire::registry::alerts::codes as alert_code;
 use crate::wire::registry::extensions::types as ext;
 use crate::wire::registry::{alert_name, group_name, sslv2_cipher_name, suite_name};
 use crate::wire::server::{
@@ -928,7 +929,7 @@ impl Tracker {
         };
         // A warning other than close_notify (e.g. unrecognized_name) lets the handshake go
         // on; fatal alerts and close_notify before the end of the handshake stop it.
-        let stops = alert.is_fatal() || alert.description == 0;
+        let stops = alert.is_fatal() || alert.description == alert_code::CLOSE_NOTIFY;
         if self.v.established {
             self.v.alert.get_or_insert(seen);
         } else if stops {

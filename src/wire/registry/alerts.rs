@@ -25,6 +25,7 @@ impl Entry for Alert {
 /// The RFC name (`handshake_failure`), or `0xHH` for an unknown code.
 /// Alert descriptions that code branches on; their names are in [`ALERTS`].
 pub mod codes {
+    pub const CLOSE_NOTIFY: u8 = 0;
     pub const HANDSHAKE_FAILURE: u8 = 40;
     pub const BAD_CERTIFICATE: u8 = 42;
     pub const CERTIFICATE_EXPIRED: u8 = 45;
