@@ -310,7 +310,11 @@ impl<'a> Scanner<'a> {
                 .into_iter()
                 .filter_map(|h| h.join().ok().flatten())
                 .collect();
-            let fixed: Vec<ProbeItem> = fixed.into_iter().filter_map(|h| h.join().ok()).collect();
+            let fixed: Vec<ProbeItem> = fixed
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .flatten()
+                .collect();
             (groups, sig.join().ok().flatten(), fixed, orders)
         });
         let mut probes = Vec::new();
@@ -686,7 +690,7 @@ impl<'a> Scanner<'a> {
         &'s self,
         s: &'s thread::Scope<'s, '_>,
         versions: &'s [VersionScan],
-    ) -> Vec<thread::ScopedJoinHandle<'s, ProbeItem>> {
+    ) -> Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> {
         let Some(base) = base_version(versions) else {
             return Vec::new();
         };
@@ -806,24 +810,100 @@ impl<'a> Scanner<'a> {
                 ..base_spec.clone()
             },
         ));
-        probes
+        // Fragmentation stays out of the group: small records would hide the length checks
+        // from a middlebox that reads only the first record.
+        let (tolerance, others): (Vec<_>, Vec<_>) =
+            probes.into_iter().partition(|(_, check, spec)| {
+                matches!(check, Check::Tolerance) && spec.fragment.is_none()
+            });
+        let combined = combined_tolerance_spec(&base_spec, tls13);
+        let mut handles: Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> = others
             .into_iter()
             .map(|(name, check, spec)| {
                 let leaf = leaf.clone();
-                s.spawn(move || {
-                    let mut cost = 0;
-                    let reply = self.handshake(&self.encode(&spec), &mut cost);
-                    let (result, concern) = judge(check, &reply, leaf.as_deref());
-                    ProbeItem {
-                        name,
-                        result,
-                        concern,
-                        handshakes: cost,
-                    }
-                })
+                s.spawn(move || vec![self.probe_item(name, check, &spec, leaf.as_deref())])
             })
-            .collect()
+            .collect();
+        handles.push(s.spawn(move || self.tolerance_items(tolerance, &combined)));
+        handles
     }
+
+    fn probe_item(
+        &self,
+        name: String,
+        check: Check,
+        spec: &HelloSpec,
+        leaf: Option<&[u8]>,
+    ) -> ProbeItem {
+        let mut cost = 0;
+        let reply = self.handshake(&self.encode(spec), &mut cost);
+        let (result, concern) = judge(check, &reply, leaf);
+        ProbeItem {
+            name,
+            result,
+            concern,
+            handshakes: cost,
+        }
+    }
+
+    /// Intolerance checks as a group test: one hello with every oddity at once; only when a
+    /// server chokes on it is each oddity tried alone. A tolerant server (the common case)
+    /// costs one handshake instead of one per check.
+    fn tolerance_items(
+        &self,
+        checks: Vec<(String, Check, HelloSpec)>,
+        combined: &HelloSpec,
+    ) -> Vec<ProbeItem> {
+        let mut cost = 0;
+        let reply = self.handshake(&self.encode(combined), &mut cost);
+        let names: Vec<&str> = checks.iter().map(|(n, _, _)| n.as_str()).collect();
+        let mut items = vec![ProbeItem {
+            name: "all intolerance checks in one hello".into(),
+            result: format!(
+                "{} ({})",
+                if reply.went_on() {
+                    "tolerant"
+                } else {
+                    "refused: checked one by one"
+                },
+                reply.describe()
+            ),
+            concern: false,
+            handshakes: cost,
+        }];
+        if reply.went_on() {
+            items.extend(names.iter().map(|n| ProbeItem {
+                name: (*n).to_string(),
+                result: "tolerant (in the combined hello)".into(),
+                concern: false,
+                handshakes: 0,
+            }));
+        } else {
+            items.extend(
+                checks
+                    .into_iter()
+                    .map(|(name, check, spec)| self.probe_item(name, check, &spec, None)),
+            );
+        }
+        items
+    }
+}
+
+/// One hello with every intolerance trigger that only makes a hello harder to accept: a
+/// legacy_version above TLS 1.2 (up to 1.2 only; in TLS 1.3 it is fixed), an unknown
+/// extension, GREASE and 16000 bytes of padding, in one record.
+fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
+    let mut spec = HelloSpec {
+        legacy_version: (!tls13).then_some(0x03ff),
+        grease: true,
+        pad_to: Some(16000),
+        ..base.clone()
+    };
+    spec.extra_extensions.push(Extension {
+        typ: UNKNOWN_EXTENSION,
+        data: vec![0, 1, 2, 3],
+    });
+    spec
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -592,7 +592,9 @@ fn resets_before_any_answer_are_retried_and_counted() {
 
 /// A TCP proxy in front of `backend` that, like the servers the bundles are for, closes
 /// the connection without a word when a ClientHello offers more than 128 suites.
-fn choking_proxy(backend: std::net::SocketAddr) -> common::Peer {
+/// A middlebox in front of `backend` that drops (closes on) hellos offering more than 128
+/// suites or whose first record is longer than `max_record` bytes.
+fn choking_proxy(backend: std::net::SocketAddr, max_record: usize) -> common::Peer {
     use std::io::Read;
     hostile_peer(move |mut client| {
         let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(5)));
@@ -602,7 +604,7 @@ fn choking_proxy(backend: std::net::SocketAddr) -> common::Peer {
         }
         let len = usize::from(u16::from_be_bytes([first[3], first[4]]));
         let mut record = vec![0u8; len];
-        if first[0] != 22 || client.read_exact(&mut record).is_err() {
+        if first[0] != 22 || len > max_record || client.read_exact(&mut record).is_err() {
             return;
         }
         // handshake header 4, version 2, random 32, session id, then the suites' length.
@@ -644,7 +646,7 @@ fn server_choking_on_long_offers_is_enumerated_in_bundles() {
             "-serverpref",
         ],
     );
-    let proxy = choking_proxy(srv.addr);
+    let proxy = choking_proxy(srv.addr, usize::MAX);
     let v = scan(&[&proxy.addr.to_string()], &[]).remove(0);
     let t12 = &v["versions"]["TLSv1.2"];
     assert_eq!(t12["bundled"], true, "{v}");
@@ -668,6 +670,59 @@ fn server_choking_on_long_offers_is_enumerated_in_bundles() {
     // Versions the server refuses cost the silent offer and the client-like one.
     assert_eq!(v["versions"]["TLSv1.0"]["handshakes"], 2);
     assert_eq!(v["versions"]["TLSv1.0"]["supported"], false);
+}
+
+#[test]
+fn intolerance_is_a_group_test_split_only_when_the_combined_hello_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let srv = s_server(&cert, &["-tls1_2"]);
+    let tolerant = scan_one(&local(&srv));
+    assert!(
+        probe(&tolerant, "all intolerance checks in one hello")["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("tolerant"),
+        "{tolerant}"
+    );
+    for name in ["GREASE", "long hello (16000 bytes)", "unknown extension"] {
+        assert_eq!(probe(&tolerant, name)["handshakes"], 0, "{name}");
+        assert_eq!(
+            probe(&tolerant, name)["result"],
+            "tolerant (in the combined hello)"
+        );
+    }
+    // Fragmentation is tried on its own (small records would hide long-hello intolerance).
+    assert_eq!(probe(&tolerant, "hello fragmented")["handshakes"], 1);
+    // Records over 1000 bytes are dropped: the combined hello fails, each check runs alone.
+    let proxy = choking_proxy(srv.addr, 1000);
+    let v = scan(&[&proxy.addr.to_string()], &[]).remove(0);
+    assert!(
+        probe(&v, "all intolerance checks in one hello")["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused"),
+        "{v}"
+    );
+    let result = |name: &str| probe(&v, name)["result"].as_str().unwrap().to_string();
+    assert!(
+        result("long hello (600 bytes)").starts_with("tolerant"),
+        "{v}"
+    );
+    assert!(
+        result("long hello (1500 bytes)").starts_with("INTOLERANT"),
+        "{v}"
+    );
+    assert!(
+        result("long hello (16000 bytes)").starts_with("INTOLERANT"),
+        "{v}"
+    );
+    assert!(result("GREASE").starts_with("tolerant"), "{v}");
+    assert!(
+        result("hello fragmented across two records").starts_with("tolerant"),
+        "{v}"
+    );
+    assert_eq!(probe(&v, "GREASE")["handshakes"], 1);
 }
 
 #[test]
