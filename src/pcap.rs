@@ -259,18 +259,11 @@ pub struct PcapArgs {
     /// Capture files: pcap or pcapng, gzip'd or not; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
-    /// One JSON object per connection (every connection unless --failed), then a summary line.
-    #[arg(long)]
-    pub json: bool,
-    /// Text: a line for every TLS connection, not only the failed ones.
-    #[arg(long, conflicts_with = "failed")]
-    pub all: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Only failed handshakes (alert, reset, closed, not_tls).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub failed: bool,
-    /// Only connections whose SNI is NAME (case-insensitive; `*.example.com` for subdomains).
-    #[arg(long, value_name = "NAME")]
-    pub sni: Option<String>,
     /// Only connections with this IP address on either end.
     #[arg(long, value_name = "IP")]
     pub host: Option<String>,
@@ -279,6 +272,20 @@ pub struct PcapArgs {
     pub port: Option<u16>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+}
+
+/// What to print, the same for `pcap` and `watch`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// One JSON object per connection (every connection unless --failed), then a summary line.
+    #[arg(long)]
+    pub json: bool,
+    /// A line for every TLS connection, not only the failed ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Only connections whose SNI is NAME (case-insensitive; `*.example.com` for subdomains).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
 }
 
 /// Keys and certificate options, the same for `pcap` and `watch`.
@@ -433,18 +440,10 @@ impl Summary {
     }
 }
 
-/// How the selected connections are printed.
-#[derive(Debug, Clone, Copy)]
-pub struct Output {
-    pub json: bool,
-    /// Text mode: print every selected connection, not only failures.
-    pub all: bool,
-}
-
 /// Prints selected connections as they come and counts them all into a [`Summary`].
 pub struct Printer<'w> {
     pub out: &'w mut dyn Write,
-    pub output: Output,
+    pub output: OutputArgs,
     pub filter: Filter,
     pub summary: Summary,
     /// Connections printed.
@@ -456,7 +455,12 @@ pub struct Printer<'w> {
 }
 
 impl<'w> Printer<'w> {
-    pub fn new(out: &'w mut dyn Write, output: Output, filter: Filter, flush_each: bool) -> Self {
+    pub fn new(
+        out: &'w mut dyn Write,
+        output: OutputArgs,
+        filter: Filter,
+        flush_each: bool,
+    ) -> Self {
         Printer {
             out,
             output,
@@ -533,20 +537,12 @@ fn filter_of(
 /// Runs `shakedown pcap`. Exit code: 2 when no input could be read at all, else 1 when a
 /// selected connection failed, else 0.
 pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
-    let filter = filter_of(a.failed, &a.sni, &a.host, a.port)?;
+    let filter = filter_of(a.failed, &a.output.sni, &a.host, a.port)?;
     let opts = a.analysis.options()?;
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
         return Err(Failure::Usage("stdin (-) can be read only once".into()));
     }
-    let mut printer = Printer::new(
-        out,
-        Output {
-            json: a.json,
-            all: a.all,
-        },
-        filter,
-        false,
-    );
+    let mut printer = Printer::new(out, a.output.clone(), filter, false);
     let read = ReadOptions::default();
     let mut unreadable = 0;
     for arg in &a.files {
@@ -583,7 +579,7 @@ pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     }
     let summary = std::mem::take(&mut printer.summary);
     let out = printer.out;
-    if a.json {
+    if a.output.json {
         writeln!(out, "{}", report::pcap::json_summary(&summary))?;
     } else {
         report::pcap::text_summary(out, &summary)?;
@@ -608,15 +604,8 @@ pub struct WatchArgs {
     /// BPF capture filter, e.g. "tcp port 443".
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
-    /// One JSON object per connection.
-    #[arg(long)]
-    pub json: bool,
-    /// Print every TLS connection, not only failed handshakes.
-    #[arg(long)]
-    pub all: bool,
-    /// Only connections whose SNI is NAME (`*.example.com` for subdomains).
-    #[arg(long, value_name = "NAME")]
-    pub sni: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Stop after N connections were printed.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
@@ -638,7 +627,7 @@ pub struct WatchArgs {
 pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     use crate::capture::PacketReader;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-    let filter = filter_of(false, &a.sni, &None, None)?;
+    let filter = filter_of(false, &a.output.sni, &None, None)?;
     if !(a.idle.is_finite() && a.idle > 0.0) {
         return Err(Failure::Usage(format!(
             "--idle {}: expected seconds > 0",
@@ -668,15 +657,7 @@ pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
             .map_err(|e| Failure::Usage(format!("--filter {bpf:?}: {e}")))?;
     }
     let linktype = cap.get_datalink().0 as u32;
-    let printer = std::cell::RefCell::new(Printer::new(
-        out,
-        Output {
-            json: a.json,
-            all: a.all,
-        },
-        filter,
-        true,
-    ));
+    let printer = std::cell::RefCell::new(Printer::new(out, a.output.clone(), filter, true));
     let read = ReadOptions {
         idle_timeout: (a.idle * 1e6) as Micros,
         ..ReadOptions::default()
@@ -740,7 +721,7 @@ pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     });
     let summary = std::mem::take(&mut printer.summary);
     let out = printer.out;
-    if a.json {
+    if a.output.json {
         writeln!(out, "{}", report::pcap::json_summary(&summary))?;
     } else {
         report::pcap::text_summary(out, &summary)?;
