@@ -140,6 +140,11 @@ fn local(srv: &Server) -> String {
     format!("localhost:{}", srv.port)
 }
 
+/// Three suites of different kinds in an order no client would pick on its own, for the
+/// server-order servers.
+const SERVER_ORDER_SUITES: &str =
+    "ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
+
 #[test]
 fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,7 +204,7 @@ fn restrictive_server_order_tls12_server() {
         &[
             "-tls1_2",
             "-cipher",
-            "ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+            SERVER_ORDER_SUITES,
             "-serverpref",
             "-groups",
             "secp384r1:X25519",
@@ -639,12 +644,7 @@ fn server_choking_on_long_offers_is_enumerated_in_bundles() {
     let cert = rsa_cert(dir.path(), "localhost");
     let srv = s_server(
         &cert,
-        &[
-            "-tls1_2",
-            "-cipher",
-            "ECDHE-RSA-AES128-SHA:AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
-            "-serverpref",
-        ],
+        &["-tls1_2", "-cipher", SERVER_ORDER_SUITES, "-serverpref"],
     );
     let proxy = choking_proxy(srv.addr, usize::MAX);
     let v = scan(&[&proxy.addr.to_string()], &[]).remove(0);

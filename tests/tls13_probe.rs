@@ -55,6 +55,14 @@ fn assert_decrypted(v: &Verdict) {
     );
 }
 
+fn assert_cause(r: &ProbeResult, cause: &str) {
+    assert!(
+        r.diagnosis.iter().any(|d| d.cause == cause),
+        "{cause} missing from {:?}",
+        r.diagnosis
+    );
+}
+
 #[test]
 fn each_tls13_suite_is_decrypted_and_finished_verified() {
     let pki = Pki::new();
@@ -112,13 +120,7 @@ fn client_certificate_required_is_seen_through_decryption() {
     // ServerHello, compatibility CCS, then decrypted: EncryptedExtensions,
     // CertificateRequest, Certificate, CertificateVerify, Finished.
     assert_eq!(v.history, "Csiorxyf", "{:#?}", v.events);
-    assert!(
-        r.diagnosis
-            .iter()
-            .any(|d| d.cause == "client_certificate_required"),
-        "{:?}",
-        r.diagnosis
-    );
+    assert_cause(&r, "client_certificate_required");
 }
 
 #[test]
@@ -184,13 +186,7 @@ fn hello_retry_request_for_x25519_with_client_certificate_required() {
     let v = verdict(&r);
     // HRR, compatibility CCS, second hello, then the decrypted flight.
     assert_eq!(v.history, "CjiCsorxyf", "{:#?}", v.events);
-    assert!(
-        r.diagnosis
-            .iter()
-            .any(|d| d.cause == "client_certificate_required"),
-        "{:?}",
-        r.diagnosis
-    );
+    assert_cause(&r, "client_certificate_required");
 }
 
 #[test]
