@@ -8,16 +8,20 @@
 //!
 //! - Versions and suites: per version, the whole suite registry (TLS 1.3 suites for 1.3,
 //!   the others for 1.2 and below, never an SCSV). The first offer doubles as the version
-//!   test. Hellos of 256–511 bytes are padded past 512 (the F5 bug); a server that stays
-//!   silent at a long offer but answers a client-like one is enumerated in bundles of 128.
+//!   test; SSLv3 to TLS 1.2 are asked from the top down, and a protocol_version alert
+//!   settles every lower version too. Hellos of 256–511 bytes are padded past 512 (the F5
+//!   bug); a server that stays silent at a long offer but answers a client-like one is
+//!   enumerated in bundles of 128.
 //! - Groups: TLS 1.3 with an empty key_share (the HelloRetryRequest names the group, so
-//!   hybrid post-quantum groups need no valid share), TLS 1.2 from the ServerKeyExchange.
-//!   Signature schemes: TLS 1.2, from the ServerKeyExchange.
+//!   hybrid post-quantum groups need no valid share; the first of these hellos is also the
+//!   TLS 1.3 order check). TLS 1.2 groups and signature schemes come from the
+//!   ServerKeyExchange, both lists in the same hellos while neither has run out.
 //! - Behaviour: what the first accepted handshake of the best version up to TLS 1.2
 //!   already shows costs nothing more (renegotiation_info, extended master secret, session
 //!   ticket, OCSP stapling, ALPN, certificate; OCSP stapling and ALPN come from the
-//!   decrypted TLS 1.3 handshake when there is one); the rest are fixed probes, one
-//!   handshake each, itemized in [`ScanReport::probes`].
+//!   decrypted TLS 1.3 handshake when there is one); the rest are fixed probes, itemized
+//!   in [`ScanReport::probes`]. The intolerance checks, compression and heartbeat share
+//!   one hello and are split only when a server refuses it.
 //!
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
 //! and an optional rate. Connect timeouts and resets before any answer are retried.
@@ -142,6 +146,26 @@ pub struct VersionScan {
     /// The verdict of the first accepted hello (the full offer): what the behaviour
     /// results that cost no handshake are read from.
     pub first: Option<Verdict>,
+    /// Not asked: the hello of this higher version got a protocol_version alert, so the
+    /// server has nothing at or below it.
+    pub refused_with: Option<ProtocolVersion>,
+}
+
+impl VersionScan {
+    fn new(version: ProtocolVersion, offered: usize) -> Self {
+        VersionScan {
+            version,
+            supported: false,
+            ciphers: Vec::new(),
+            sslv2_ciphers: Vec::new(),
+            server_order: None,
+            offered,
+            bundled: false,
+            handshakes: 0,
+            first: None,
+            refused_with: None,
+        }
+    }
 }
 
 /// Accepted named groups of one version, in the order the server picked them.
@@ -149,7 +173,10 @@ pub struct VersionScan {
 pub struct GroupScan {
     pub version: ProtocolVersion,
     pub groups: Vec<u16>,
+    /// Hellos of this enumeration alone.
     pub handshakes: usize,
+    /// Hellos shared with the signature-scheme enumeration (counted there).
+    pub shared: usize,
 }
 
 /// TLS 1.2 signature schemes the server signed its key exchange with, in pick order.
@@ -157,7 +184,21 @@ pub struct GroupScan {
 pub struct SigalgScan {
     pub version: ProtocolVersion,
     pub schemes: Vec<u16>,
+    /// Hellos used, including those shared with the TLS 1.2 groups.
     pub handshakes: usize,
+}
+
+/// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
+type OrderCheck = (Option<bool>, ProbeItem);
+
+/// What [`Scanner::remove_both`] found, with the hellos of each phase.
+#[derive(Debug, Default)]
+struct BothPicks {
+    first: Vec<u16>,
+    second: Vec<u16>,
+    together: usize,
+    first_alone: usize,
+    second_alone: usize,
 }
 
 /// One behaviour result. `handshakes` is 0 when it was read from an enumeration handshake.
@@ -282,49 +323,65 @@ impl<'a> Scanner<'a> {
     /// (in parallel), which all need the accepted suites.
     pub fn run(&self) -> ScanReport {
         let start = Instant::now();
-        let versions: Vec<VersionScan> = thread::scope(|s| {
-            let handles: Vec<_> = ProtocolVersion::ALL
-                .iter()
-                .map(|v| s.spawn(move || self.scan_version(*v)))
+        let mut versions: Vec<VersionScan> = thread::scope(|s| {
+            let handles: Vec<_> = [ProtocolVersion::SSLV2, ProtocolVersion::TLS13]
+                .into_iter()
+                .map(|v| {
+                    s.spawn(move || {
+                        let mut cost = 0;
+                        let first = self.first_offer(v, &mut cost);
+                        self.enumerate(v, first, cost)
+                    })
+                })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            let mut versions = self.scan_classic(s);
+            versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+            versions
         });
+        versions.sort_by_key(|v| v.version);
         let more = !self.opts.suites_only;
-        let (groups, sigalgs, fixed, orders) = thread::scope(|s| {
+        let (groups, sigalgs, fixed, mut orders) = thread::scope(|s| {
+            // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let orders: Vec<_> = versions
                 .iter()
-                .filter(|v| v.ciphers.len() >= 2)
-                .map(|v| s.spawn(move || self.check_order(v)))
+                .filter(|v| v.ciphers.len() >= 2 && !(more && v.version == ProtocolVersion::TLS13))
+                .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
             let g13 = s.spawn(|| more.then(|| self.groups_tls13(&versions)).flatten());
-            let g12 = s.spawn(|| more.then(|| self.groups_tls12(&versions)).flatten());
-            let sig = s.spawn(|| more.then(|| self.sigalgs_tls12(&versions)).flatten());
+            let g12 = s.spawn(|| {
+                if more {
+                    self.groups_and_sigalgs_tls12(&versions)
+                } else {
+                    (None, None)
+                }
+            });
             let fixed = if more {
                 self.behaviour(s, &versions)
             } else {
                 Vec::new()
             };
-            let orders: Vec<(Option<bool>, ProbeItem)> =
-                orders.into_iter().filter_map(|h| h.join().ok()).collect();
-            let groups: Vec<GroupScan> = [g13, g12]
-                .into_iter()
-                .filter_map(|h| h.join().ok().flatten())
-                .collect();
+            let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
+            let mut groups = Vec::new();
+            if let Some((g, order)) = g13.join().ok().flatten() {
+                groups.push(g);
+                orders.extend(order.map(|o| (ProtocolVersion::TLS13, o)));
+            }
+            let (g12, sigalgs) = g12.join().unwrap_or_default();
+            groups.extend(g12);
             let fixed: Vec<ProbeItem> = fixed
                 .into_iter()
                 .filter_map(|h| h.join().ok())
                 .flatten()
                 .collect();
-            (groups, sig.join().ok().flatten(), fixed, orders)
+            (groups, sigalgs, fixed, orders)
         });
         let mut probes = Vec::new();
-        let mut versions = versions;
-        let mut orders = orders.into_iter();
-        for v in versions.iter_mut().filter(|v| v.ciphers.len() >= 2) {
-            if let Some((order, item)) = orders.next() {
+        orders.sort_by_key(|(version, _)| *version);
+        for (version, (order, item)) in orders {
+            if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
                 v.server_order = order;
-                probes.push(item);
             }
+            probes.push(item);
         }
         if !self.opts.suites_only {
             probes.extend(derived_items(&versions));
@@ -460,26 +517,61 @@ impl<'a> Scanner<'a> {
         (pick.filter(|p| suites.is_none_or(|s| s.contains(p))), reply)
     }
 
-    fn scan_version(&self, version: ProtocolVersion) -> VersionScan {
-        let mut cost = 0;
-        let mut result = VersionScan {
-            version,
-            supported: false,
-            ciphers: Vec::new(),
-            sslv2_ciphers: Vec::new(),
-            server_order: None,
-            offered: 0,
-            bundled: false,
-            handshakes: 0,
-            first: None,
-        };
+    /// SSLv3 to TLS 1.2 from the top down. Each version's first offer waits for the one
+    /// above it (its enumeration then runs in parallel): when a server answers a hello with
+    /// a protocol_version alert it supports nothing at or below that version (RFC 5246
+    /// E.1: a server picks the highest version it has up to the client's), so the lower
+    /// versions are not asked again.
+    fn scan_classic<'s>(&'s self, s: &'s thread::Scope<'s, '_>) -> Vec<VersionScan> {
+        let mut implied = Vec::new();
+        let mut handles = Vec::new();
+        let mut refused_at = None;
+        for version in [
+            ProtocolVersion::TLS12,
+            ProtocolVersion::TLS11,
+            ProtocolVersion::TLS10,
+            ProtocolVersion::SSLV3,
+        ] {
+            if let Some(by) = refused_at {
+                implied.push(VersionScan {
+                    refused_with: Some(by),
+                    ..VersionScan::new(version, suite_candidates(version).len())
+                });
+                continue;
+            }
+            let mut cost = 0;
+            let first = self.first_offer(version, &mut cost);
+            if first.0.is_none() && first.1.alert() == Some(alert::PROTOCOL_VERSION) {
+                refused_at = Some(version);
+            }
+            handles.push(s.spawn(move || self.enumerate(version, first, cost)));
+        }
+        implied.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        implied
+    }
+
+    /// The full offer that opens a version's enumeration and doubles as its version test:
+    /// every candidate suite (TLS), or every cipher kind (SSLv2).
+    fn first_offer(&self, version: ProtocolVersion, cost: &mut usize) -> (Option<u16>, Reply) {
         if version == ProtocolVersion::SSLV2 {
             let spec = HelloSpec {
                 version,
                 ..HelloSpec::default()
             };
-            result.offered = crate::wire::sslv2::ALL_CIPHER_KINDS.len();
-            let reply = self.handshake(&self.encode(&spec), &mut cost);
+            return (None, self.handshake(&self.encode(&spec), cost));
+        }
+        self.offer_suites(version, Some(&suite_candidates(version)), cost)
+    }
+
+    /// The rest of a version's enumeration after its first offer.
+    fn enumerate(
+        &self,
+        version: ProtocolVersion,
+        (first_pick, reply): (Option<u16>, Reply),
+        mut cost: usize,
+    ) -> VersionScan {
+        if version == ProtocolVersion::SSLV2 {
+            let mut result = VersionScan::new(version, crate::wire::sslv2::ALL_CIPHER_KINDS.len());
             result.sslv2_ciphers = reply
                 .verdict
                 .and_then(|v| v.sslv2_server_hello)
@@ -490,8 +582,7 @@ impl<'a> Scanner<'a> {
             return result;
         }
         let candidates = suite_candidates(version);
-        result.offered = candidates.len();
-        let (first_pick, reply) = self.offer_suites(version, Some(&candidates), &mut cost);
+        let mut result = VersionScan::new(version, candidates.len());
         let mut picks = Vec::new();
         if let Some(p) = first_pick {
             result.first = reply.verdict;
@@ -561,32 +652,16 @@ impl<'a> Scanner<'a> {
 
     /// One offer of the accepted suites in reverse pick order: a server that enforces its
     /// order still picks its first; a client-order server picks our first.
-    fn check_order(&self, v: &VersionScan) -> (Option<bool>, ProbeItem) {
+    fn check_order(&self, v: &VersionScan) -> OrderCheck {
         let mut cost = 0;
-        let reversed: Vec<u16> = v.ciphers.iter().rev().copied().collect();
-        let (pick, reply) = self.offer_suites(v.version, Some(&reversed), &mut cost);
-        let (order, result) = match pick {
-            Some(p) if Some(&p) == v.ciphers.first() => (Some(true), "server order".to_string()),
-            Some(p) if Some(&p) == reversed.first() => (Some(false), "client order".to_string()),
-            Some(p) => (
-                None,
-                format!(
-                    "inconsistent: picked {}",
-                    crate::wire::registry::suite_name(p)
-                ),
-            ),
-            None => (None, format!("no answer: {}", reply.describe())),
-        };
-        let item = ProbeItem {
-            name: format!("server order {}", version_name(v.version.0)),
-            concern: order == Some(false),
-            result,
-            handshakes: cost,
-        };
-        (order, item)
+        let (pick, reply) = self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost);
+        order_item(v, pick, &reply, cost, "")
     }
 
-    fn groups_tls13(&self, versions: &[VersionScan]) -> Option<GroupScan> {
+    /// TLS 1.3 groups: each hello has an empty key_share, so the HelloRetryRequest names the
+    /// server's pick among what remains. The first one offers the accepted suites reversed
+    /// and is also the order check (an HRR names the suite too); it is returned with it.
+    fn groups_tls13(&self, versions: &[VersionScan]) -> Option<(GroupScan, Option<OrderCheck>)> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
@@ -596,28 +671,138 @@ impl<'a> Scanner<'a> {
             .map(|g| g.id)
             .collect();
         let mut cost = 0;
+        let mut order_reply = None;
         let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            let check_order = order_reply.is_none() && v13.ciphers.len() >= 2;
             let spec = HelloSpec {
-                cipher_suites: Some(v13.ciphers.clone()),
+                cipher_suites: Some(if check_order {
+                    reversed(&v13.ciphers)
+                } else {
+                    v13.ciphers.clone()
+                }),
                 groups: Some(offer.to_vec()),
                 key_shares: Some(Vec::new()),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
             let reply = self.handshake(&self.encode(&spec), cost);
-            let v = reply.verdict.as_ref()?;
-            if reply.version() != Some(ProtocolVersion::TLS13.0) {
-                return None;
+            let tls13 = reply.version() == Some(ProtocolVersion::TLS13.0);
+            let group = reply.verdict.as_ref().filter(|_| tls13).and_then(|v| {
+                v.hello_retry_request
+                    .as_ref()
+                    .and_then(|h| h.key_share_group())
+                    .or(v.group)
+            });
+            if check_order {
+                let pick = reply
+                    .verdict
+                    .as_ref()
+                    .filter(|_| tls13)
+                    .and_then(|v| v.cipher);
+                order_reply = Some((pick, reply));
             }
-            v.hello_retry_request
-                .as_ref()
-                .and_then(|h| h.key_share_group())
-                .or(v.group)
+            group
         });
-        Some(GroupScan {
+        let order = order_reply
+            .map(|(pick, reply)| order_item(v13, pick, &reply, 0, " (in the first group hello)"));
+        let groups = GroupScan {
             version: ProtocolVersion::TLS13,
             groups,
             handshakes: cost,
-        })
+            shared: 0,
+        };
+        Some((groups, order))
+    }
+
+    /// TLS 1.2 groups and signature schemes. When an accepted suite is ECDHE with a
+    /// certificate, one ServerKeyExchange shows a group and a scheme, so both lists are
+    /// enumerated in the same hellos until one runs out; see [`Scanner::remove_both`].
+    /// Otherwise each on its own (groups at the best version up to 1.2 with ECDHE,
+    /// schemes from DHE suites).
+    fn groups_and_sigalgs_tls12(
+        &self,
+        versions: &[VersionScan],
+    ) -> (Option<GroupScan>, Option<SigalgScan>) {
+        let signed_ecdhe = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS12)
+            .map(|v| accepted_where(v, |s| s.kx == KeyExchange::Ecdhe && needs_certificate(s)))
+            .unwrap_or_default();
+        if signed_ecdhe.is_empty() {
+            return (self.groups_tls12(versions), self.sigalgs_tls12(versions));
+        }
+        let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
+            let spec = HelloSpec {
+                cipher_suites: Some(signed_ecdhe.clone()),
+                groups: Some(groups.to_vec()),
+                sigalgs: Some(schemes.to_vec()),
+                ..self.version_spec(ProtocolVersion::TLS12)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            if reply.version() != Some(ProtocolVersion::TLS12.0) {
+                return None;
+            }
+            let v = reply.verdict.as_ref()?;
+            match v.server_key_exchange {
+                Some(ServerKeyExchange::Ecdhe {
+                    signature_scheme: Some(scheme),
+                    ..
+                }) => Some((v.group?, scheme)),
+                _ => None,
+            }
+        };
+        let both = self.remove_both(&schemes, &ecdhe_groups(), ske);
+        let groups = GroupScan {
+            version: ProtocolVersion::TLS12,
+            groups: both.second,
+            handshakes: both.second_alone,
+            shared: both.together,
+        };
+        let sigalgs = SigalgScan {
+            version: ProtocolVersion::TLS12,
+            schemes: both.first,
+            handshakes: both.together + both.first_alone,
+        };
+        (Some(groups), Some(sigalgs))
+    }
+
+    /// Two lists enumerated together: each hello offers what remains of both, and a pick
+    /// removes one item from each. The first refusal means one list ran out, not which:
+    /// the first list goes on alone (with the second's accepted items), and if it was the
+    /// one that ran out, the second goes on alone. With `first` the list a server usually
+    /// accepts more of, that costs max(N1, N2) + 2 hellos instead of N1 + N2 + 2.
+    fn remove_both(
+        &self,
+        first: &[u16],
+        second: &[u16],
+        offer: impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
+    ) -> BothPicks {
+        let mut picks = BothPicks::default();
+        let (mut rest1, mut rest2) = (first.to_vec(), second.to_vec());
+        while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together)
+            .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
+        {
+            picks.first.push(p1);
+            picks.second.push(p2);
+            rest1.retain(|r| *r != p1);
+            rest2.retain(|r| *r != p2);
+        }
+        if picks.first.is_empty() {
+            return picks;
+        }
+        let more1 = self.remove_chosen(&rest1, 0, &mut picks.first_alone, |offer1, cost| {
+            offer(&picks.second, offer1, cost).map(|(_, p1)| p1)
+        });
+        if more1.is_empty() {
+            picks.second.extend(self.remove_chosen(
+                &rest2,
+                0,
+                &mut picks.second_alone,
+                |offer2, cost| offer(offer2, &picks.first, cost).map(|(p2, _)| p2),
+            ));
+        }
+        picks.first.extend(more1);
+        picks
     }
 
     fn groups_tls12(&self, versions: &[VersionScan]) -> Option<GroupScan> {
@@ -642,6 +827,7 @@ impl<'a> Scanner<'a> {
             version: v.version,
             groups,
             handshakes: cost,
+            shared: 0,
         })
     }
 
@@ -757,10 +943,7 @@ impl<'a> Scanner<'a> {
                 },
             ));
             let mut heartbeat = base_spec.clone();
-            heartbeat.extra_extensions.push(Extension {
-                typ: ext::HEARTBEAT,
-                data: vec![1], // peer_allowed_to_send
-            });
+            heartbeat.extra_extensions.push(heartbeat_extension());
             probes.push(("heartbeat".into(), Check::Heartbeat, heartbeat));
             for legacy in [0x0304u16, 0x03ff] {
                 probes.push((
@@ -811,11 +994,17 @@ impl<'a> Scanner<'a> {
             },
         ));
         // Fragmentation stays out of the group: small records would hide the length checks
-        // from a middlebox that reads only the first record.
+        // from a middlebox that reads only the first record. Compression and heartbeat
+        // join it: offering them is harmless to a tolerant server, and its ServerHello
+        // answers both.
         let (tolerance, others): (Vec<_>, Vec<_>) =
-            probes.into_iter().partition(|(_, check, spec)| {
-                matches!(check, Check::Tolerance) && spec.fragment.is_none()
-            });
+            probes
+                .into_iter()
+                .partition(|(_, check, spec)| match check {
+                    Check::Tolerance => spec.fragment.is_none(),
+                    Check::Compression | Check::Heartbeat => true,
+                    _ => false,
+                });
         let combined = combined_tolerance_spec(&base_spec, tls13);
         let mut handles: Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> = others
             .into_iter()
@@ -856,7 +1045,6 @@ impl<'a> Scanner<'a> {
     ) -> Vec<ProbeItem> {
         let mut cost = 0;
         let reply = self.handshake(&self.encode(combined), &mut cost);
-        let names: Vec<&str> = checks.iter().map(|(n, _, _)| n.as_str()).collect();
         let mut items = vec![ProbeItem {
             name: "all intolerance checks in one hello".into(),
             result: format!(
@@ -872,11 +1060,17 @@ impl<'a> Scanner<'a> {
             handshakes: cost,
         }];
         if reply.went_on() {
-            items.extend(names.iter().map(|n| ProbeItem {
-                name: (*n).to_string(),
-                result: "tolerant (in the combined hello)".into(),
-                concern: false,
-                handshakes: 0,
+            items.extend(checks.into_iter().map(|(name, check, _)| {
+                let (result, concern) = match check {
+                    Check::Tolerance => ("tolerant".into(), false),
+                    _ => judge(check, &reply, None),
+                };
+                ProbeItem {
+                    name,
+                    result: format!("{result} (in the combined hello)"),
+                    concern,
+                    handshakes: 0,
+                }
             }));
         } else {
             items.extend(
@@ -889,12 +1083,45 @@ impl<'a> Scanner<'a> {
     }
 }
 
+fn reversed(ids: &[u16]) -> Vec<u16> {
+    ids.iter().rev().copied().collect()
+}
+
+/// The order check's item from the suite picked out of the reversed offer.
+fn order_item(
+    v: &VersionScan,
+    pick: Option<u16>,
+    reply: &Reply,
+    handshakes: usize,
+    note: &str,
+) -> OrderCheck {
+    let (order, result) = match pick {
+        Some(p) if Some(&p) == v.ciphers.first() => (Some(true), "server order".to_string()),
+        Some(p) if Some(&p) == v.ciphers.last() => (Some(false), "client order".to_string()),
+        Some(p) => (
+            None,
+            format!(
+                "inconsistent: picked {}",
+                crate::wire::registry::suite_name(p)
+            ),
+        ),
+        None => (None, format!("no answer: {}", reply.describe())),
+    };
+    let item = ProbeItem {
+        name: format!("server order {}", version_name(v.version.0)),
+        concern: order == Some(false),
+        result: format!("{result}{note}"),
+        handshakes,
+    };
+    (order, item)
+}
+
 /// One hello with every intolerance trigger that only makes a hello harder to accept: a
-/// legacy_version above TLS 1.2 (up to 1.2 only; in TLS 1.3 it is fixed), an unknown
-/// extension, GREASE and 16000 bytes of padding, in one record.
+/// legacy_version above TLS 1.2, an unknown extension, GREASE and 16000 bytes of padding,
+/// in one record. Up to TLS 1.2 it also offers DEFLATE and heartbeat (TLS 1.3 fixes the
+/// legacy_version and has neither).
 fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
     let mut spec = HelloSpec {
-        legacy_version: (!tls13).then_some(0x03ff),
         grease: true,
         pad_to: Some(16000),
         ..base.clone()
@@ -903,7 +1130,20 @@ fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
         typ: UNKNOWN_EXTENSION,
         data: vec![0, 1, 2, 3],
     });
+    if !tls13 {
+        spec.legacy_version = Some(0x03ff);
+        spec.compression_methods = Some(vec![1, 0]);
+        spec.extra_extensions.push(heartbeat_extension());
+    }
     spec
+}
+
+/// heartbeat with mode peer_allowed_to_send.
+fn heartbeat_extension() -> Extension {
+    Extension {
+        typ: ext::HEARTBEAT,
+        data: vec![1],
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1380,6 +1620,58 @@ mod tests {
             (picks, cost),
             (vec![3, 1], 2),
             "the last one needs no offer"
+        );
+    }
+
+    #[test]
+    fn remove_both_finds_both_lists_in_max_plus_two_or_three_offers() {
+        let target = Target::parse("example.com:443", 443).unwrap();
+        let opts = ScanOptions {
+            limits: Limits::default(),
+            retries: 0,
+            sni: Sni::Auto,
+            suites_only: false,
+        };
+        let pacer = Pacer::new(1, None);
+        let s = Scanner::new(&target, &opts, &pacer, &|| {});
+        // A server that picks independently from each list, in its own order; it goes on
+        // only when it finds something in both.
+        let serve = |first: &'static [u16], second: &'static [u16]| {
+            move |offer2: &[u16], offer1: &[u16], cost: &mut usize| {
+                *cost += 1;
+                let p1 = first.iter().copied().find(|p| offer1.contains(p))?;
+                let p2 = second.iter().copied().find(|p| offer2.contains(p))?;
+                Some((p2, p1))
+            }
+        };
+        let candidates: Vec<u16> = (1..=9).collect();
+        // The first list outlasts the second: 3 together, the refusal, 2 more alone and
+        // the refusal that ends it.
+        let both = s.remove_both(
+            &candidates,
+            &candidates,
+            serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
+        );
+        assert_eq!(both.first, [9, 1, 5, 7, 2]);
+        assert_eq!(both.second, [4, 8, 3]);
+        assert_eq!(
+            (both.together, both.first_alone, both.second_alone),
+            (4, 3, 0)
+        );
+        // The second outlasts the first: one more refusal before it goes on alone.
+        let both = s.remove_both(&candidates, &candidates, serve(&[6, 2], &[1, 2, 3, 4]));
+        assert_eq!(both.first, [6, 2]);
+        assert_eq!(both.second, [1, 2, 3, 4]);
+        assert_eq!(
+            (both.together, both.first_alone, both.second_alone),
+            (3, 1, 3)
+        );
+        // Nothing accepted: one offer.
+        let both = s.remove_both(&candidates, &candidates, serve(&[], &[1]));
+        assert!(both.first.is_empty() && both.second.is_empty());
+        assert_eq!(
+            (both.together, both.first_alone, both.second_alone),
+            (1, 0, 0)
         );
     }
 

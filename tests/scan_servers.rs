@@ -60,9 +60,12 @@ fn set(items: &[String]) -> BTreeSet<String> {
     items.iter().cloned().collect()
 }
 
-/// The handshake count is Σ(accepted+1) over the versions, Σ(accepted+1) over the group
-/// and signature-scheme enumerations, plus the itemized probes; nothing is retried on
-/// loopback.
+/// The handshake count is Σ(accepted+1) over the versions (0 for a version below one
+/// refused with protocol_version), Σ(accepted+1) over the group and signature-scheme
+/// enumerations, plus the itemized probes; nothing is retried on loopback. TLS 1.2 groups
+/// and schemes enumerated together cost max(N1, N2) + 2 when the schemes outlast the
+/// groups (each pick of the joint phase, the refusal, the schemes alone), N + 3 when the
+/// groups last (one more refusal before the groups go on alone).
 fn check_accounting(v: &Value) {
     let mut versions = 0;
     for name in VERSIONS {
@@ -71,6 +74,8 @@ fn check_accounting(v: &Value) {
         let used = r["handshakes"].as_u64().unwrap();
         if name == "SSLv2" {
             assert_eq!(used, 1, "SSLv2 costs one hello: {v}");
+        } else if !r["refused_with"].is_null() {
+            assert_eq!(used, 0, "{name} follows from a higher refusal: {v}");
         } else {
             assert_eq!(
                 used,
@@ -80,25 +85,34 @@ fn check_accounting(v: &Value) {
         }
         versions += used;
     }
-    let groups: u64 = v["groups"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|g| g.as_array().unwrap().len() as u64 + 1)
-        .sum();
-    let sigalgs = match v["sigalgs"].as_array().unwrap().len() as u64 {
-        0 => 0,
-        n => n + 1,
+    let count = |g: &Value| g.as_array().map_or(0, |g| g.len() as u64);
+    let groups13 = v["groups"].get("TLSv1.3").map_or(0, |g| count(g) + 1);
+    let (groups12, schemes) = (count(&v["groups"]["TLSv1.2"]), count(&v["sigalgs"]));
+    let groups_and_sigalgs = match (groups12, schemes) {
+        (0, 0) => 0,
+        (0, n) | (n, 0) => n + 1,
+        (g, s) if s > g => s + 2,
+        (g, _) => g + 3,
     };
+    let groups_below_12: u64 = ["TLSv1.0", "TLSv1.1"]
+        .iter()
+        .filter_map(|name| v["groups"].get(*name))
+        .map(|g| count(g) + 1)
+        .sum();
     let probes: u64 = v["probes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["handshakes"].as_u64().unwrap())
         .sum();
+    let (groups, sigalgs) = (v["cost"]["groups"].as_u64(), v["cost"]["sigalgs"].as_u64());
+    let (groups, sigalgs) = (groups.unwrap(), sigalgs.unwrap());
     assert_eq!(v["cost"]["versions"], versions, "{v}");
-    assert_eq!(v["cost"]["groups"], groups, "{v}");
-    assert_eq!(v["cost"]["sigalgs"], sigalgs, "{v}");
+    assert_eq!(
+        groups + sigalgs,
+        groups13 + groups_and_sigalgs + groups_below_12,
+        "{v}"
+    );
     assert_eq!(v["retries"], 0, "{v}");
     assert_eq!(
         v["handshakes"].as_u64().unwrap(),
@@ -192,7 +206,47 @@ fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
         "supported (inappropriate_fallback)"
     );
     assert_eq!(probe(&v, "secure renegotiation")["result"], "yes");
-    assert_eq!(probe(&v, "compression")["result"], "none");
+    // Compression and heartbeat ride on the combined intolerance hello.
+    assert_eq!(
+        probe(&v, "compression")["result"],
+        "none (in the combined hello)"
+    );
+    assert_eq!(probe(&v, "compression")["handshakes"], 0);
+}
+
+/// A server with a hole (TLS 1.0 and 1.2, not 1.1) answers the TLS 1.1 hello with TLS 1.0,
+/// not with protocol_version: TLS 1.0 is still asked and found.
+#[test]
+fn version_hole_is_not_taken_for_a_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let srv = s_server(
+        &cert,
+        &[
+            "-cipher",
+            "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+            "-min_protocol",
+            "TLSv1",
+            "-max_protocol",
+            "TLSv1.2",
+            "-no_tls1_1",
+        ],
+    );
+    let v = scan(&[&local(&srv)], &["--suites-only"]).remove(0);
+    check_accounting(&v);
+    for (version, supported) in [("TLSv1.2", true), ("TLSv1.1", false), ("TLSv1.0", true)] {
+        assert_eq!(
+            v["versions"][version]["supported"], supported,
+            "{version}: {v}"
+        );
+        assert!(v["versions"][version]["refused_with"].is_null(), "{v}");
+    }
+    assert_eq!(
+        ciphers(&v, "TLSv1.0"),
+        ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]
+    );
+    // The SSLv3 hello got protocol_version itself: nothing below it to imply.
+    assert_eq!(v["versions"]["SSLv3"]["handshakes"], 1);
 }
 
 #[test]
@@ -224,6 +278,12 @@ fn restrictive_server_order_tls12_server() {
     assert_eq!(v["versions"]["TLSv1.2"]["server_order"], true);
     for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.3"] {
         assert_eq!(v["versions"][version]["supported"], false, "{version}");
+    }
+    // A TLS 1.2-only server answers the TLS 1.1 hello with protocol_version: nothing lower
+    // is asked.
+    assert!(v["versions"]["TLSv1.1"]["refused_with"].is_null());
+    for version in ["SSLv3", "TLSv1.0"] {
+        assert_eq!(v["versions"][version]["refused_with"], "TLSv1.1", "{v}");
     }
     assert_eq!(strings(&v["groups"]["TLSv1.2"]), ["secp384r1", "x25519"]);
     assert_eq!(v["preferred_group"], "secp384r1");
@@ -314,8 +374,17 @@ fn tls13_only_server_with_its_suites_and_groups() {
         ["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]
     );
     assert_eq!(v["versions"]["TLSv1.3"]["server_order"], true);
+    // The order check was the first group hello (the HelloRetryRequest names the suite).
+    assert_eq!(
+        probe(&v, "server order TLSv1.3")["result"],
+        "server order (in the first group hello)"
+    );
+    assert_eq!(probe(&v, "server order TLSv1.3")["handshakes"], 0);
     for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"] {
         assert_eq!(v["versions"][version]["supported"], false, "{version}");
+    }
+    for version in ["SSLv3", "TLSv1.0", "TLSv1.1"] {
+        assert_eq!(v["versions"][version]["refused_with"], "TLSv1.2", "{v}");
     }
     assert_eq!(
         strings(&v["groups"]["TLSv1.3"]),
@@ -723,6 +792,9 @@ fn intolerance_is_a_group_test_split_only_when_the_combined_hello_fails() {
         "{v}"
     );
     assert_eq!(probe(&v, "GREASE")["handshakes"], 1);
+    // Compression and heartbeat were in the refused hello too: asked alone.
+    assert_eq!(probe(&v, "compression")["result"], "none", "{v}");
+    assert_eq!(probe(&v, "heartbeat")["handshakes"], 1);
 }
 
 #[test]
@@ -743,11 +815,12 @@ fn suites_only_costs_sum_of_accepted_plus_one_and_order_checks() {
         .iter()
         .map(|n| v["versions"][n]["ciphers"].as_array().unwrap().len() as u64)
         .sum();
+    let asked = VERSIONS
+        .iter()
+        .filter(|n| v["versions"][n]["refused_with"].is_null())
+        .count() as u64;
     // TLS 1.2 (2 suites) and TLS 1.3 (the 3 default suites) each get one order check.
     assert_eq!(v["probes"].as_array().unwrap().len(), 2, "{v}");
-    assert_eq!(
-        v["handshakes"].as_u64().unwrap(),
-        accepted + VERSIONS.len() as u64 + 2
-    );
+    assert_eq!(v["handshakes"].as_u64().unwrap(), accepted + asked + 2);
     assert!(v["groups"].as_object().unwrap().is_empty());
 }

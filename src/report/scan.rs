@@ -58,6 +58,7 @@ pub fn json(r: &ScanReport) -> Value {
                 "weak": weak,
                 "offered": v.offered,
                 "bundled": v.bundled,
+                "refused_with": v.refused_with.map(version_name),
                 "handshakes": v.handshakes,
             }),
         );
@@ -133,6 +134,14 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
     writeln!(out)?;
     for v in &r.versions {
         let name = version_name(v.version);
+        if let Some(by) = v.refused_with {
+            writeln!(
+                out,
+                " {name:<8} not offered  (0 handshakes: the {} hello got protocol_version)",
+                version_name(by)
+            )?;
+            continue;
+        }
         if !v.supported {
             writeln!(
                 out,
@@ -184,9 +193,14 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
     writeln!(out)?;
     for g in &r.groups {
         let names: Vec<String> = g.groups.iter().map(|id| group_name(*id)).collect();
+        let shared = if g.shared > 0 {
+            format!(" + {} shared with the signature schemes", g.shared)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            " Groups {:<8} {}  ({} handshake{})",
+            " Groups {:<8} {}  ({} handshake{}{shared})",
             version_name(g.version),
             if names.is_empty() {
                 "none".into()
