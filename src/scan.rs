@@ -15,7 +15,8 @@
 //! - Groups: TLS 1.3 with an empty key_share (the HelloRetryRequest names the group, so
 //!   hybrid post-quantum groups need no valid share; the first of these hellos is also the
 //!   TLS 1.3 order check). TLS 1.2 groups and signature schemes come from the
-//!   ServerKeyExchange, both lists in the same hellos while neither has run out.
+//!   ServerKeyExchange, both lists in the same hellos while neither has run out. A server
+//!   without signed TLS 1.2 suites shows its schemes in TLS 1.3's CertificateVerify.
 //! - Behaviour: what the first accepted handshake of the best version up to TLS 1.2
 //!   already shows costs nothing more (renegotiation_info, extended master secret, session
 //!   ticket, OCSP stapling, ALPN, certificate; OCSP stapling and ALPN come from the
@@ -179,7 +180,8 @@ pub struct GroupScan {
     pub shared: usize,
 }
 
-/// TLS 1.2 signature schemes the server signed its key exchange with, in pick order.
+/// Signature schemes the server signed with (TLS 1.2 key exchange, or TLS 1.3
+/// CertificateVerify), in pick order.
 #[derive(Debug, Clone)]
 pub struct SigalgScan {
     pub version: ProtocolVersion,
@@ -350,7 +352,8 @@ impl<'a> Scanner<'a> {
             let g13 = s.spawn(|| more.then(|| self.groups_tls13(&versions)).flatten());
             let g12 = s.spawn(|| {
                 if more {
-                    self.groups_and_sigalgs_tls12(&versions)
+                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(&versions);
+                    (groups, sigalgs.or_else(|| self.sigalgs_tls13(&versions)))
                 } else {
                     (None, None)
                 }
@@ -865,6 +868,33 @@ impl<'a> Scanner<'a> {
         });
         Some(SigalgScan {
             version: ProtocolVersion::TLS12,
+            schemes,
+            handshakes: cost,
+        })
+    }
+
+    /// TLS 1.3 signature schemes, from the decrypted CertificateVerify of full handshakes,
+    /// for servers with no signed TLS 1.2 suite (the schemes a server has for its key are
+    /// the same in both versions, less those TLS 1.3 forbids, so TLS 1.2 shows them more
+    /// cheaply when it can). Needs a server that takes one of our real key shares (x25519,
+    /// secp256r1).
+    fn sigalgs_tls13(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
+        let v13 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
+        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let mut cost = 0;
+        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(v13.ciphers.clone()),
+                sigalgs: Some(offer.to_vec()),
+                ..self.version_spec(ProtocolVersion::TLS13)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            reply.verdict?.server_signature_scheme
+        });
+        Some(SigalgScan {
+            version: ProtocolVersion::TLS13,
             schemes,
             handshakes: cost,
         })

@@ -14,7 +14,7 @@ use crate::wire::record::{
 };
 use crate::wire::registry::alerts::codes as alert_code;
 use crate::wire::registry::extensions::types as ext;
-use crate::wire::registry::{alert_name, group_name, sslv2_cipher_name, suite_name};
+use crate::wire::registry::{alert_name, group_name, sigalg_name, sslv2_cipher_name, suite_name};
 use crate::wire::server::{
     Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
     handshake_type_name, printable_preview, selected_alpn, sniff_not_tls,
@@ -196,6 +196,9 @@ pub struct Verdict {
     /// TLS 1.3: whether the leaf entry of the server's Certificate carried a stapled OCSP
     /// response (status_request); `None` until a TLS 1.3 server Certificate was read.
     pub leaf_ocsp_stapled: Option<bool>,
+    /// The signature scheme of the server's CertificateVerify: TLS 1.3, once decrypted
+    /// (a TLS 1.2 server signs its ServerKeyExchange instead).
+    pub server_signature_scheme: Option<u16>,
     /// The first alert that decided the connection (or the first alert at all).
     pub alert: Option<AlertSeen>,
     /// The first direction to end.
@@ -251,6 +254,7 @@ impl Default for Verdict {
             certificate_request: None,
             encrypted_extensions: None,
             leaf_ocsp_stapled: None,
+            server_signature_scheme: None,
             alert: None,
             end: None,
             diverged: None,
@@ -1111,6 +1115,15 @@ impl Tracker {
             }
             HandshakeMessage::Unknown { typ, len } => {
                 format!("handshake message of type {typ} ({len} bytes)")
+            }
+            HandshakeMessage::CertificateVerify {
+                scheme: Some(scheme),
+                ..
+            } => {
+                if dir == Direction::ServerToClient {
+                    self.v.server_signature_scheme.get_or_insert(scheme);
+                }
+                format!("CertificateVerify ({})", sigalg_name(scheme))
             }
             other => other.name().to_string(),
         };
