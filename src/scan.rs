@@ -178,6 +178,9 @@ pub struct GroupScan {
     pub handshakes: usize,
     /// Hellos shared with the signature-scheme enumeration (counted there).
     pub shared: usize,
+    /// From one offer of the accepted groups reversed (`None`: fewer than two, not
+    /// checked, or an answer that fits neither order).
+    pub server_order: Option<bool>,
 }
 
 /// Signature schemes the server signed with (TLS 1.2 key exchange, or TLS 1.3
@@ -188,6 +191,8 @@ pub struct SigalgScan {
     pub schemes: Vec<u16>,
     /// Hellos used, including those shared with the TLS 1.2 groups.
     pub handshakes: usize,
+    /// As for [`GroupScan::server_order`] (checked with the TLS 1.2 groups).
+    pub server_order: Option<bool>,
 }
 
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
@@ -663,7 +668,8 @@ impl<'a> Scanner<'a> {
 
     /// TLS 1.3 groups: each hello has an empty key_share, so the HelloRetryRequest names the
     /// server's pick among what remains. The first one offers the accepted suites reversed
-    /// and is also the order check (an HRR names the suite too); it is returned with it.
+    /// and is also the suite order check (an HRR names the suite too); it is returned with
+    /// it. One more hello offers the accepted groups reversed, for the group order.
     fn groups_tls13(&self, versions: &[VersionScan]) -> Option<(GroupScan, Option<OrderCheck>)> {
         let v13 = versions
             .iter()
@@ -673,45 +679,56 @@ impl<'a> Scanner<'a> {
             .filter(|g| g.key_share_len.is_some())
             .map(|g| g.id)
             .collect();
-        let mut cost = 0;
-        let mut order_reply = None;
-        let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
-            let check_order = order_reply.is_none() && v13.ciphers.len() >= 2;
+        // The (suite, group) a hello without key shares made the server pick.
+        let pick = |suites: Vec<u16>, groups: &[u16], cost: &mut usize| {
             let spec = HelloSpec {
-                cipher_suites: Some(if check_order {
-                    reversed(&v13.ciphers)
-                } else {
-                    v13.ciphers.clone()
-                }),
-                groups: Some(offer.to_vec()),
+                cipher_suites: Some(suites),
+                groups: Some(groups.to_vec()),
                 key_shares: Some(Vec::new()),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
             let reply = self.handshake(&self.encode(&spec), cost);
-            let tls13 = reply.version() == Some(ProtocolVersion::TLS13.0);
-            let group = reply.verdict.as_ref().filter(|_| tls13).and_then(|v| {
+            let v = reply
+                .verdict
+                .as_ref()
+                .filter(|_| reply.version() == Some(ProtocolVersion::TLS13.0));
+            let suite = v.and_then(|v| v.cipher);
+            let group = v.and_then(|v| {
                 v.hello_retry_request
                     .as_ref()
                     .and_then(|h| h.key_share_group())
                     .or(v.group)
             });
-            if check_order {
-                let pick = reply
-                    .verdict
-                    .as_ref()
-                    .filter(|_| tls13)
-                    .and_then(|v| v.cipher);
-                order_reply = Some((pick, reply));
+            (suite, group, reply)
+        };
+        let mut cost = 0;
+        let mut order = None;
+        let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            if order.is_some() || v13.ciphers.len() < 2 {
+                return pick(v13.ciphers.clone(), offer, cost).1;
             }
+            let (suite, group, reply) = pick(reversed(&v13.ciphers), offer, cost);
+            order = Some(order_item(
+                v13,
+                suite,
+                &reply,
+                0,
+                " (in the first group hello)",
+            ));
             group
         });
-        let order = order_reply
-            .map(|(pick, reply)| order_item(v13, pick, &reply, 0, " (in the first group hello)"));
+        let server_order = if groups.len() >= 2 {
+            let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
+            order_of(&groups, first)
+        } else {
+            None
+        };
         let groups = GroupScan {
             version: ProtocolVersion::TLS13,
             groups,
             handshakes: cost,
             shared: 0,
+            server_order,
         };
         Some((groups, order))
     }
@@ -725,9 +742,10 @@ impl<'a> Scanner<'a> {
         &self,
         versions: &[VersionScan],
     ) -> (Option<GroupScan>, Option<SigalgScan>) {
-        let signed_ecdhe = versions
+        let v12 = versions
             .iter()
-            .find(|v| v.version == ProtocolVersion::TLS12)
+            .find(|v| v.version == ProtocolVersion::TLS12);
+        let signed_ecdhe = v12
             .map(|v| accepted_where(v, |s| s.kx == KeyExchange::Ecdhe && needs_certificate(s)))
             .unwrap_or_default();
         if signed_ecdhe.is_empty() {
@@ -745,26 +763,37 @@ impl<'a> Scanner<'a> {
             if reply.version() != Some(ProtocolVersion::TLS12.0) {
                 return None;
             }
-            let v = reply.verdict.as_ref()?;
-            match v.server_key_exchange {
-                Some(ServerKeyExchange::Ecdhe {
-                    signature_scheme: Some(scheme),
-                    ..
-                }) => Some((v.group?, scheme)),
-                _ => None,
-            }
+            signed_ecdhe_pick(reply.verdict.as_ref()?)
         };
-        let both = self.remove_both(&schemes, &ecdhe_groups(), ske);
+        // The version's first hello offered every group and scheme too: when the server
+        // picked a signed ECDHE suite there, its pair is the first pick of both lists.
+        let seed = v12.and_then(|v| signed_ecdhe_pick(v.first.as_ref()?));
+        let both = self.remove_both(&schemes, &ecdhe_groups(), seed, &ske);
+        // Both accepted lists reversed in one hello: whose order does the server follow?
+        let mut order_cost = 0;
+        let (group_order, scheme_order) = if both.first.len() >= 2 || both.second.len() >= 2 {
+            let (group, scheme) = ske(
+                &reversed(&both.second),
+                &reversed(&both.first),
+                &mut order_cost,
+            )
+            .unzip();
+            (order_of(&both.second, group), order_of(&both.first, scheme))
+        } else {
+            (None, None)
+        };
         let groups = GroupScan {
             version: ProtocolVersion::TLS12,
             groups: both.second,
             handshakes: both.second_alone,
-            shared: both.together,
+            shared: both.together + order_cost,
+            server_order: group_order,
         };
         let sigalgs = SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes: both.first,
-            handshakes: both.together + both.first_alone,
+            handshakes: both.together + both.first_alone + order_cost,
+            server_order: scheme_order,
         };
         (Some(groups), Some(sigalgs))
     }
@@ -774,15 +803,20 @@ impl<'a> Scanner<'a> {
     /// the first list goes on alone (with the second's accepted items), and if it was the
     /// one that ran out, the second goes on alone. With `first` the list a server usually
     /// accepts more of, that costs max(N1, N2) + 2 hellos instead of N1 + N2 + 2.
+    /// `seed` is a pick already made (second, first) by an earlier hello of both full lists.
     fn remove_both(
         &self,
         first: &[u16],
         second: &[u16],
-        offer: impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
+        seed: Option<(u16, u16)>,
+        offer: &impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
     ) -> BothPicks {
         let mut picks = BothPicks::default();
         let (mut rest1, mut rest2) = (first.to_vec(), second.to_vec());
-        while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together)
+        let mut seed = seed;
+        while let Some((p2, p1)) = seed
+            .take()
+            .or_else(|| offer(&rest2, &rest1, &mut picks.together))
             .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
         {
             picks.first.push(p1);
@@ -831,6 +865,7 @@ impl<'a> Scanner<'a> {
             groups,
             handshakes: cost,
             shared: 0,
+            server_order: None,
         })
     }
 
@@ -870,6 +905,7 @@ impl<'a> Scanner<'a> {
             version: ProtocolVersion::TLS12,
             schemes,
             handshakes: cost,
+            server_order: None,
         })
     }
 
@@ -897,6 +933,7 @@ impl<'a> Scanner<'a> {
             version: ProtocolVersion::TLS13,
             schemes,
             handshakes: cost,
+            server_order: None,
         })
     }
 
@@ -1113,6 +1150,28 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The (group, signature scheme) of a signed ECDHE ServerKeyExchange.
+fn signed_ecdhe_pick(v: &Verdict) -> Option<(u16, u16)> {
+    match v.server_key_exchange {
+        Some(ServerKeyExchange::Ecdhe {
+            group,
+            signature_scheme: Some(scheme),
+            ..
+        }) => Some((group, scheme)),
+        _ => None,
+    }
+}
+
+/// Whose order a pick from the reversed `accepted` list shows: the server's (its first
+/// pick again) or ours (the reversed list's first).
+fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
+    match pick? {
+        p if Some(&p) == accepted.first() => Some(true),
+        p if Some(&p) == accepted.last() => Some(false),
+        _ => None,
+    }
+}
+
 fn reversed(ids: &[u16]) -> Vec<u16> {
     ids.iter().rev().copied().collect()
 }
@@ -1125,17 +1184,15 @@ fn order_item(
     handshakes: usize,
     note: &str,
 ) -> OrderCheck {
-    let (order, result) = match pick {
-        Some(p) if Some(&p) == v.ciphers.first() => (Some(true), "server order".to_string()),
-        Some(p) if Some(&p) == v.ciphers.last() => (Some(false), "client order".to_string()),
-        Some(p) => (
-            None,
-            format!(
-                "inconsistent: picked {}",
-                crate::wire::registry::suite_name(p)
-            ),
+    let order = order_of(&v.ciphers, pick);
+    let result = match (order, pick) {
+        (Some(true), _) => "server order".to_string(),
+        (Some(false), _) => "client order".to_string(),
+        (None, Some(p)) => format!(
+            "inconsistent: picked {}",
+            crate::wire::registry::suite_name(p)
         ),
-        None => (None, format!("no answer: {}", reply.describe())),
+        (None, None) => format!("no answer: {}", reply.describe()),
     };
     let item = ProbeItem {
         name: format!("server order {}", version_name(v.version.0)),
@@ -1357,7 +1414,9 @@ pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
             }
         })
         .collect();
-    suites.sort_by_key(|s| !needs_certificate(s));
+    // Signed ECDHE first: a client-order server then shows a group and a signature scheme
+    // in the first hello, which the TLS 1.2 group and scheme enumeration reuses.
+    suites.sort_by_key(|s| (!needs_certificate(s), s.kx != KeyExchange::Ecdhe));
     suites.iter().map(|s| s.id).collect()
 }
 
@@ -1680,7 +1739,8 @@ mod tests {
         let both = s.remove_both(
             &candidates,
             &candidates,
-            serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
+            None,
+            &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
         );
         assert_eq!(both.first, [9, 1, 5, 7, 2]);
         assert_eq!(both.second, [4, 8, 3]);
@@ -1689,15 +1749,32 @@ mod tests {
             (4, 3, 0)
         );
         // The second outlasts the first: one more refusal before it goes on alone.
-        let both = s.remove_both(&candidates, &candidates, serve(&[6, 2], &[1, 2, 3, 4]));
+        let both = s.remove_both(
+            &candidates,
+            &candidates,
+            None,
+            &serve(&[6, 2], &[1, 2, 3, 4]),
+        );
         assert_eq!(both.first, [6, 2]);
         assert_eq!(both.second, [1, 2, 3, 4]);
         assert_eq!(
             (both.together, both.first_alone, both.second_alone),
             (3, 1, 3)
         );
+        // A pick seeded from an earlier hello saves the first offer.
+        let both = s.remove_both(
+            &candidates,
+            &candidates,
+            Some((4, 9)),
+            &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
+        );
+        assert_eq!(both.first, [9, 1, 5, 7, 2]);
+        assert_eq!(
+            (both.together, both.first_alone, both.second_alone),
+            (3, 3, 0)
+        );
         // Nothing accepted: one offer.
-        let both = s.remove_both(&candidates, &candidates, serve(&[], &[1]));
+        let both = s.remove_both(&candidates, &candidates, None, &serve(&[], &[1]));
         assert!(both.first.is_empty() && both.second.is_empty());
         assert_eq!(
             (both.together, both.first_alone, both.second_alone),

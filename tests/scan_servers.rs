@@ -86,13 +86,23 @@ fn check_accounting(v: &Value) {
         versions += used;
     }
     let count = |g: &Value| g.as_array().map_or(0, |g| g.len() as u64);
-    let groups13 = v["groups"].get("TLSv1.3").map_or(0, |g| count(g) + 1);
+    // Two or more accepted groups get one more hello, their order check.
+    let order_check = |n: u64| u64::from(n >= 2);
+    let groups13 = v["groups"]
+        .get("TLSv1.3")
+        .map_or(0, |g| count(g) + 1 + order_check(count(g)));
     let (groups12, schemes) = (count(&v["groups"]["TLSv1.2"]), count(&v["sigalgs"]));
+    // A signed ECDHE suite picked by the TLS 1.2 version hello gave the first pair.
+    let seeded = v["versions"]["TLSv1.2"]["ciphers"][0]
+        .as_str()
+        .is_some_and(|c| c.starts_with("TLS_ECDHE_RSA_") || c.starts_with("TLS_ECDHE_ECDSA_"));
     let groups_and_sigalgs = match (groups12, schemes) {
         (0, 0) => 0,
         (0, n) | (n, 0) => n + 1,
-        (g, s) if s > g => s + 2,
-        (g, _) => g + 3,
+        (g, s) => {
+            let joint = if s > g { s + 2 } else { g + 3 };
+            joint - u64::from(seeded) + order_check(g.max(s))
+        }
     };
     let groups_below_12: u64 = ["TLSv1.0", "TLSv1.1"]
         .iter()
@@ -287,6 +297,9 @@ fn restrictive_server_order_tls12_server() {
     }
     assert_eq!(strings(&v["groups"]["TLSv1.2"]), ["secp384r1", "x25519"]);
     assert_eq!(v["preferred_group"], "secp384r1");
+    // -serverpref: the reversed offer gets the server's first group and scheme again.
+    assert_eq!(v["groups_server_order"]["TLSv1.2"], true, "{v}");
+    assert_eq!(v["sigalgs_server_order"], true, "{v}");
     assert_eq!(
         set(&strings(&v["sigalgs"])),
         set(&["rsa_pkcs1_sha384".into(), "rsa_pss_rsae_sha256".into()])
@@ -390,6 +403,7 @@ fn tls13_only_server_with_its_suites_and_groups() {
         strings(&v["groups"]["TLSv1.3"]),
         ["x25519", "secp384r1", "ffdhe2048"]
     );
+    assert_eq!(v["groups_server_order"]["TLSv1.3"], true, "{v}");
     assert!(v["groups"].get("TLSv1.2").is_none());
     // No TLS 1.2: the schemes come from the decrypted CertificateVerify. A P-256 key has
     // exactly one scheme in TLS 1.3 (the curve fixes the hash).
@@ -507,6 +521,9 @@ fn nginx_with_mozilla_intermediate() {
     for version in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"] {
         assert_eq!(v["versions"][version]["supported"], false, "{version}");
     }
+    // ssl_prefer_server_ciphers off: TLS 1.2 groups and schemes follow the client too.
+    assert_eq!(v["groups_server_order"]["TLSv1.2"], false, "{v}");
+    assert_eq!(v["sigalgs_server_order"], false, "{v}");
     // Both 1.2 and 1.3 are spoken: ALPN is read from TLS 1.3.
     assert_eq!(probe(&v, "ALPN")["result"], "h2 (TLSv1.3)");
     assert_eq!(probe(&v, "OCSP stapling")["result"], "no (TLSv1.3)");

@@ -64,9 +64,11 @@ pub fn json(r: &ScanReport) -> Value {
         );
     }
     let mut groups = Map::new();
+    let mut group_order = Map::new();
     for g in &r.groups {
         let names: Vec<String> = g.groups.iter().map(|id| group_name(*id)).collect();
         groups.insert(version_name(g.version), json!(names));
+        group_order.insert(version_name(g.version), json!(g.server_order));
     }
     let preferred_group = r
         .groups
@@ -95,8 +97,10 @@ pub fn json(r: &ScanReport) -> Value {
         "error": r.error,
         "versions": versions,
         "groups": groups,
+        "groups_server_order": group_order,
         "preferred_group": preferred_group,
         "sigalgs": sigalgs,
+        "sigalgs_server_order": r.sigalgs.as_ref().and_then(|s| s.server_order),
         "probes": probes,
         "cost": {
             "versions": r.versions.iter().map(|v| v.handshakes).sum::<usize>(),
@@ -110,6 +114,15 @@ pub fn json(r: &ScanReport) -> Value {
         "certificates": r.certificates.iter().map(super::json::certificate).collect::<Vec<_>>(),
         "diagnosis": r.diagnosis.iter().map(super::json::diagnosis).collect::<Vec<_>>(),
     })
+}
+
+/// ", server order" / ", client order" after a list whose order was checked.
+fn order_note(order: Option<bool>) -> &'static str {
+    match order {
+        Some(true) => ", server order",
+        Some(false) => ", client order",
+        None => "",
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -200,13 +213,14 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         };
         writeln!(
             out,
-            " Groups {:<8} {}  ({} handshake{}{shared})",
+            " Groups {:<8} {}{}  ({} handshake{}{shared})",
             version_name(g.version),
             if names.is_empty() {
                 "none".into()
             } else {
                 names.join(", ")
             },
+            order_note(g.server_order),
             g.handshakes,
             plural(g.handshakes)
         )?;
@@ -215,13 +229,14 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         let names: Vec<String> = s.schemes.iter().map(|id| sigalg_name(*id)).collect();
         writeln!(
             out,
-            " Signature schemes {}: {}  ({} handshake{})",
+            " Signature schemes {}: {}{}  ({} handshake{})",
             version_name(s.version),
             if names.is_empty() {
                 "none".into()
             } else {
                 names.join(", ")
             },
+            order_note(s.server_order),
             s.handshakes,
             plural(s.handshakes)
         )?;
