@@ -32,9 +32,6 @@ pub struct ConnectionReport {
     /// The connection was seen from its SYN (else picked up mid-stream).
     pub from_syn: bool,
     pub verdict: Verdict,
-    pub ja3: Option<Ja3>,
-    pub ja3s: Option<Ja3>,
-    pub ja4: Option<String>,
     pub certificates: Vec<CertInfo>,
     pub findings: Vec<Finding>,
     pub diagnosis: Vec<Diagnosis>,
@@ -71,6 +68,27 @@ impl ConnectionReport {
     /// The server name the client asked for.
     pub fn sni(&self) -> Option<String> {
         self.verdict.client_hello.as_ref().and_then(|h| h.sni())
+    }
+
+    // The fingerprints are taken on demand, not stored: the text report does not show them,
+    // and hashing them for every connection of a large capture is a good part of its cost.
+
+    /// JA3 of the ClientHello.
+    pub fn ja3(&self) -> Option<Ja3> {
+        self.verdict.client_hello.as_ref().map(fingerprint::ja3)
+    }
+
+    /// JA4 of the ClientHello.
+    pub fn ja4(&self) -> Option<String> {
+        self.verdict.client_hello.as_ref().map(fingerprint::ja4)
+    }
+
+    /// JA3S of the ServerHello.
+    pub fn ja3s(&self) -> Option<Ja3> {
+        self.verdict
+            .server_hello
+            .as_ref()
+            .map(|sh| fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types()))
     }
 
     /// Microseconds from the flow's first packet to the verdict (decided or established).
@@ -189,12 +207,6 @@ fn report(
     check_time: Option<i64>,
     chains: &mut ChainChecker,
 ) -> ConnectionReport {
-    let ja3 = verdict.client_hello.as_ref().map(fingerprint::ja3);
-    let ja4 = verdict.client_hello.as_ref().map(fingerprint::ja4);
-    let ja3s = verdict
-        .server_hello
-        .as_ref()
-        .map(|sh| fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types()));
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
     let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
     let (certificates, findings) = if verdict.certificates.is_empty() {
@@ -216,9 +228,6 @@ fn report(
         start: info.start,
         from_syn: info.saw_handshake,
         verdict,
-        ja3,
-        ja3s,
-        ja4,
         certificates,
         findings,
         diagnosis,

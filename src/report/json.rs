@@ -4,7 +4,7 @@
 use crate::cert::CertInfo;
 use crate::datetime::rfc3339;
 use crate::diagnose::Diagnosis;
-use crate::fingerprint;
+use crate::fingerprint::{self, Ja3};
 use crate::probe::ProbeResult;
 use crate::session::{AlertSeen, Decryption, Verdict};
 use crate::wire::ProtocolVersion;
@@ -112,11 +112,16 @@ pub fn server_hello(sh: &ServerHello) -> Value {
 }
 
 pub fn client_hello(h: &ClientHello) -> Value {
-    let ja3 = fingerprint::ja3(h);
+    client_hello_with(h, &fingerprint::ja3(h), &fingerprint::ja4(h))
+}
+
+/// [`client_hello`] with its fingerprints already taken (a pcap report also shows them at
+/// the top level, and they are worth hashing only once).
+pub fn client_hello_with(h: &ClientHello, ja3: &Ja3, ja4: &str) -> Value {
     json!({
         "ja3": ja3.md5,
         "ja3_string": ja3.string,
-        "ja4": fingerprint::ja4(h),
+        "ja4": ja4,
         "record_version": ProtocolVersion(h.record_version).to_string(),
         "legacy_version": ProtocolVersion(h.legacy_version).to_string(),
         "supported_versions": h.supported_versions().map(|v| v.into_iter().map(|v| ProtocolVersion(v).to_string()).collect::<Vec<_>>()),

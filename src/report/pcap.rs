@@ -1,7 +1,7 @@
 //! `shakedown pcap` / `watch` renderers: one text line or one JSON object per connection
 //! (named `CAPTURE#N`), and the summary at the end.
 
-use super::json::{add_verdict, certificate, client_hello, diagnosis};
+use super::json::{add_verdict, certificate, client_hello_with, diagnosis};
 use crate::datetime::rfc3339;
 use crate::pcap::{ConnectionReport, Summary};
 use crate::session::Micros;
@@ -82,6 +82,11 @@ pub fn text_line(w: &mut dyn Write, capture: &str, r: &ConnectionReport) -> io::
 /// certificates, JA fingerprints' strings).
 pub fn json(capture: &str, r: &ConnectionReport) -> Value {
     let v = &r.verdict;
+    let (ja3, ja4, ja3s) = (r.ja3(), r.ja4(), r.ja3s());
+    let offered = match (&v.client_hello, &ja3, &ja4) {
+        (Some(h), Some(ja3), Some(ja4)) => Some(client_hello_with(h, ja3, ja4)),
+        _ => None,
+    };
     let mut o = json!({
         "capture": capture,
         "connection": format!("{capture}#{}", r.index),
@@ -92,12 +97,12 @@ pub fn json(capture: &str, r: &ConnectionReport) -> Value {
         "from_syn": r.from_syn,
         "time_to_verdict_ms": r.time_to_verdict().map(ms),
         "sni": r.sni(),
-        "offered": v.client_hello.as_ref().map(client_hello),
-        "ja3": r.ja3.as_ref().map(|j| j.md5.clone()),
-        "ja3_string": r.ja3.as_ref().map(|j| j.string.clone()),
-        "ja3s": r.ja3s.as_ref().map(|j| j.md5.clone()),
-        "ja3s_string": r.ja3s.as_ref().map(|j| j.string.clone()),
-        "ja4": r.ja4,
+        "offered": offered,
+        "ja3": ja3.as_ref().map(|j| &j.md5),
+        "ja3_string": ja3.as_ref().map(|j| &j.string),
+        "ja3s": ja3s.as_ref().map(|j| &j.md5),
+        "ja3s_string": ja3s.as_ref().map(|j| &j.string),
+        "ja4": ja4,
         "outcome": r.outcome(),
         "failed": r.failed(),
         "version": version(r),
