@@ -498,7 +498,11 @@ impl<'w> Printer<'w> {
             return;
         }
         let written = if self.output.json {
-            writeln!(self.out, "{}", report::pcap::json(capture, r))
+            // Straight into the writer: `Display` would go through `fmt::Write` for every
+            // string piece.
+            serde_json::to_writer(&mut *self.out, &report::pcap::json(capture, r))
+                .map_err(std::io::Error::from)
+                .and_then(|()| self.out.write_all(b"\n"))
         } else {
             report::pcap::text_line(self.out, capture, r)
         };
