@@ -12,6 +12,7 @@ use crate::wire::ProtocolVersion;
 use crate::wire::registry::{alert_name, suite_name};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// Server names listed in the text summary.
@@ -19,12 +20,12 @@ const TOP_NAMES: usize = 10;
 
 /// Capture time as RFC 3339 with milliseconds.
 fn timestamp(at: Micros) -> String {
-    let secs = rfc3339((at / 1_000_000) as i64);
+    let mut time = rfc3339((at / 1_000_000) as i64);
+    // The milliseconds go before rfc3339's final `Z`.
+    time.pop();
     let millis = at % 1_000_000 / 1000;
-    match secs.strip_suffix('Z') {
-        Some(s) => format!("{s}.{millis:03}Z"),
-        None => secs,
-    }
+    write!(time, ".{millis:03}Z").expect("writing to a String cannot fail");
+    time
 }
 
 fn ms(us: Micros) -> f64 {
