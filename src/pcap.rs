@@ -32,7 +32,8 @@ pub struct ConnectionReport {
     /// The connection was seen from its SYN (else picked up mid-stream).
     pub from_syn: bool,
     pub verdict: Verdict,
-    pub certificates: Vec<CertInfo>,
+    /// Shared with the other connections that sent the same chain.
+    pub certificates: Arc<[CertInfo]>,
     pub findings: Vec<Finding>,
     pub diagnosis: Vec<Diagnosis>,
 }
@@ -210,7 +211,7 @@ fn report(
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
     let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
     let (certificates, findings) = if verdict.certificates.is_empty() {
-        (Vec::new(), Vec::new())
+        (Arc::default(), Vec::new())
     } else {
         chains.check(&verdict.certificates, host.as_deref(), check_time)
     };
