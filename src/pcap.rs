@@ -462,6 +462,9 @@ pub struct Printer<'w> {
     pub error: Option<std::io::Error>,
     /// Flush after every line (live output).
     pub flush_each: bool,
+    /// The line being written, reused: serde_json writes a JSON object in many small
+    /// pieces, which cost far less appended to a `Vec` than sent one by one through `out`.
+    line: Vec<u8>,
 }
 
 impl<'w> Printer<'w> {
@@ -479,6 +482,7 @@ impl<'w> Printer<'w> {
             printed: 0,
             error: None,
             flush_each,
+            line: Vec::new(),
         }
     }
 
@@ -499,11 +503,15 @@ impl<'w> Printer<'w> {
             return;
         }
         let written = if self.output.json {
-            // Straight into the writer: `Display` would go through `fmt::Write` for every
-            // string piece.
-            serde_json::to_writer(&mut *self.out, &report::pcap::json(capture, r))
+            // Serialized straight into bytes: `Display` would go through `fmt::Write` for
+            // every string piece.
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &report::pcap::json(capture, r))
                 .map_err(std::io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n"))
+                .and_then(|()| {
+                    self.line.push(b'\n');
+                    self.out.write_all(&self.line)
+                })
         } else {
             report::pcap::text_line(self.out, capture, r)
         };
