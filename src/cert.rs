@@ -10,6 +10,7 @@
 use crate::datetime::rfc3339;
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
+use std::sync::Arc;
 use x509_parser::der_parser::oid::Oid;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::oid_registry::{
@@ -761,7 +762,8 @@ pub fn check_chain_with(
     now_unix: i64,
     trust: Option<&TrustStore>,
 ) -> (Vec<CertInfo>, Vec<Finding>) {
-    ChainFacts::of(chain_der, trust).check(host, now_unix)
+    let (certs, findings) = ChainFacts::of(chain_der, trust).check(host, now_unix);
+    (certs.to_vec(), findings)
 }
 
 /// Checks many chains against one trust store, parsing each distinct chain once: a capture
@@ -770,7 +772,7 @@ pub fn check_chain_with(
 /// The results are those of [`check_chain_with`]. Memory is bounded: past
 /// [`MAX_MEMO_CHAINS`] chains or [`MAX_MEMO_BYTES`] bytes of chains the memo starts over.
 pub struct ChainChecker {
-    trust: Option<std::sync::Arc<TrustStore>>,
+    trust: Option<Arc<TrustStore>>,
     memo: std::collections::HashMap<Vec<Vec<u8>>, ChainFacts, foldhash::fast::RandomState>,
     memo_bytes: usize,
 }
@@ -781,7 +783,7 @@ pub const MAX_MEMO_CHAINS: usize = 1024;
 pub const MAX_MEMO_BYTES: usize = 32 << 20;
 
 impl ChainChecker {
-    pub fn new(trust: Option<std::sync::Arc<TrustStore>>) -> Self {
+    pub fn new(trust: Option<Arc<TrustStore>>) -> Self {
         ChainChecker {
             trust,
             memo: Default::default(),
@@ -795,7 +797,7 @@ impl ChainChecker {
         chain_der: &[Vec<u8>],
         host: Option<&str>,
         now_unix: i64,
-    ) -> (Vec<CertInfo>, Vec<Finding>) {
+    ) -> (Arc<[CertInfo]>, Vec<Finding>) {
         if let Some(facts) = self.memo.get(chain_der) {
             return facts.check(host, now_unix);
         }
@@ -816,8 +818,11 @@ impl ChainChecker {
 
 /// What a chain's bytes and the trust store say, before the host and the time come in.
 struct ChainFacts {
-    /// Parsed certificates with their position in the chain.
-    parsed: Vec<(usize, CertInfo)>,
+    /// The parsed certificates, shared with every report of the chain (a capture repeats
+    /// a chain thousands of times; copying them per connection was most of the check).
+    certs: Arc<[CertInfo]>,
+    /// Their positions in the chain.
+    positions: Vec<usize>,
     /// [`Finding::Unparseable`] for the others, in chain order.
     unparseable: Vec<Finding>,
     /// Where the trust path ends (`None`: no trust store, or no path could start).
@@ -842,10 +847,14 @@ enum TrustEnd {
 impl ChainFacts {
     fn of(chain_der: &[Vec<u8>], trust: Option<&TrustStore>) -> ChainFacts {
         let mut unparseable = Vec::new();
-        let mut parsed = Vec::new();
+        let mut certs = Vec::new();
+        let mut positions = Vec::new();
         for (index, der) in chain_der.iter().enumerate() {
             match parse_certificate(der) {
-                Ok(info) => parsed.push((index, info)),
+                Ok(info) => {
+                    certs.push(info);
+                    positions.push(index);
+                }
                 Err(error) => unparseable.push(Finding::Unparseable { index, error }),
             }
         }
@@ -871,16 +880,17 @@ impl ChainFacts {
             })
         });
         ChainFacts {
-            parsed,
+            certs: certs.into(),
+            positions,
             unparseable,
             trust,
         }
     }
 
     /// The certificates and findings for a connection to `host` at `now_unix`.
-    fn check(&self, host: Option<&str>, now_unix: i64) -> (Vec<CertInfo>, Vec<Finding>) {
+    fn check(&self, host: Option<&str>, now_unix: i64) -> (Arc<[CertInfo]>, Vec<Finding>) {
         let mut findings = self.untrusted_findings(host, now_unix);
-        let certs: Vec<CertInfo> = self.parsed.iter().map(|(_, c)| c.clone()).collect();
+        let certs = self.certs.clone();
         let Some(end) = &self.trust else {
             return (certs, findings);
         };
@@ -923,10 +933,14 @@ impl ChainFacts {
 
     /// The findings without a trust store.
     fn untrusted_findings(&self, host: Option<&str>, now_unix: i64) -> Vec<Finding> {
-        let parsed = &self.parsed;
+        let parsed: Vec<(usize, &CertInfo)> = self
+            .positions
+            .iter()
+            .copied()
+            .zip(self.certs.iter())
+            .collect();
         let mut findings = self.unparseable.clone();
-        for (index, c) in parsed {
-            let index = *index;
+        for &(index, c) in &parsed {
             if now_unix > c.not_after {
                 findings.push(Finding::Expired {
                     index,
@@ -1556,8 +1570,9 @@ mod tests {
                 for chain in &chains {
                     for host in hosts {
                         for now in times {
+                            let (certs, findings) = checker.check(chain, host, now);
                             assert_eq!(
-                                checker.check(chain, host, now),
+                                (certs.to_vec(), findings),
                                 check_chain_with(chain, host, now, store.as_deref()),
                                 "{host:?} {now}"
                             );

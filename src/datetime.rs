@@ -6,12 +6,27 @@ pub fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
+    }
+    // Digit by digit: a pcap report writes a time for every connection, and `format!`
+    // costs several times more.
+    let mut out = String::with_capacity(24);
+    for (value, width, after) in [
+        (y, 4, '-'),
+        (i64::from(m), 2, '-'),
+        (i64::from(d), 2, 'T'),
+        (hh, 2, ':'),
+        (mm, 2, ':'),
+        (ss, 2, 'Z'),
+    ] {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10_i64.pow(place) % 10) as u8));
+        }
+        out.push(after);
+    }
+    out
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or with a `±HH:MM` offset (fractions ignored).
@@ -111,6 +126,18 @@ mod tests {
             parse_rfc3339("2026-11-21T23:00:00.5-01:00").unwrap(),
             1_795_305_600
         );
+        // Written as `format!` writes it, in and out of the 4-digit years.
+        for t in (-70_000_000_000..300_000_000_000_i64).step_by(7_777_777_777) {
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+            let secs = t.rem_euclid(86_400);
+            let want = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            );
+            assert_eq!(rfc3339(t), want);
+        }
         assert!(parse_rfc3339("yesterday").is_err());
         assert!(parse_rfc3339("2026-13-01").is_err());
     }

@@ -32,10 +32,8 @@ pub struct ConnectionReport {
     /// The connection was seen from its SYN (else picked up mid-stream).
     pub from_syn: bool,
     pub verdict: Verdict,
-    pub ja3: Option<Ja3>,
-    pub ja3s: Option<Ja3>,
-    pub ja4: Option<String>,
-    pub certificates: Vec<CertInfo>,
+    /// Shared with the other connections that sent the same chain.
+    pub certificates: Arc<[CertInfo]>,
     pub findings: Vec<Finding>,
     pub diagnosis: Vec<Diagnosis>,
 }
@@ -71,6 +69,27 @@ impl ConnectionReport {
     /// The server name the client asked for.
     pub fn sni(&self) -> Option<String> {
         self.verdict.client_hello.as_ref().and_then(|h| h.sni())
+    }
+
+    // The fingerprints are taken on demand, not stored: the text report does not show them,
+    // and hashing them for every connection of a large capture is a good part of its cost.
+
+    /// JA3 of the ClientHello.
+    pub fn ja3(&self) -> Option<Ja3> {
+        self.verdict.client_hello.as_ref().map(fingerprint::ja3)
+    }
+
+    /// JA4 of the ClientHello.
+    pub fn ja4(&self) -> Option<String> {
+        self.verdict.client_hello.as_ref().map(fingerprint::ja4)
+    }
+
+    /// JA3S of the ServerHello.
+    pub fn ja3s(&self) -> Option<Ja3> {
+        self.verdict
+            .server_hello
+            .as_ref()
+            .map(|sh| fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types()))
     }
 
     /// Microseconds from the flow's first packet to the verdict (decided or established).
@@ -189,16 +208,10 @@ fn report(
     check_time: Option<i64>,
     chains: &mut ChainChecker,
 ) -> ConnectionReport {
-    let ja3 = verdict.client_hello.as_ref().map(fingerprint::ja3);
-    let ja4 = verdict.client_hello.as_ref().map(fingerprint::ja4);
-    let ja3s = verdict
-        .server_hello
-        .as_ref()
-        .map(|sh| fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types()));
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
     let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
     let (certificates, findings) = if verdict.certificates.is_empty() {
-        (Vec::new(), Vec::new())
+        (Arc::default(), Vec::new())
     } else {
         chains.check(&verdict.certificates, host.as_deref(), check_time)
     };
@@ -216,9 +229,6 @@ fn report(
         start: info.start,
         from_syn: info.saw_handshake,
         verdict,
-        ja3,
-        ja3s,
-        ja4,
         certificates,
         findings,
         diagnosis,
@@ -452,6 +462,9 @@ pub struct Printer<'w> {
     pub error: Option<std::io::Error>,
     /// Flush after every line (live output).
     pub flush_each: bool,
+    /// The line being written, reused: serde_json writes a JSON object in many small
+    /// pieces, which cost far less appended to a `Vec` than sent one by one through `out`.
+    line: Vec<u8>,
 }
 
 impl<'w> Printer<'w> {
@@ -469,6 +482,7 @@ impl<'w> Printer<'w> {
             printed: 0,
             error: None,
             flush_each,
+            line: Vec::new(),
         }
     }
 
@@ -489,7 +503,15 @@ impl<'w> Printer<'w> {
             return;
         }
         let written = if self.output.json {
-            writeln!(self.out, "{}", report::pcap::json(capture, r))
+            // Serialized straight into bytes: `Display` would go through `fmt::Write` for
+            // every string piece.
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &report::pcap::json(capture, r))
+                .map_err(std::io::Error::from)
+                .and_then(|()| {
+                    self.line.push(b'\n');
+                    self.out.write_all(&self.line)
+                })
         } else {
             report::pcap::text_line(self.out, capture, r)
         };

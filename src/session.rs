@@ -21,6 +21,7 @@ use crate::wire::server::{
 };
 use crate::wire::sslv2::Sslv2ServerHello;
 use crate::wire::{ClientHello, ProtocolVersion};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
@@ -506,9 +507,22 @@ impl Tracker {
 
     /// Reads a proxy preamble at the start of a direction. Returns the bytes to read as
     /// TLS once it is known whether (and where) a preamble ends; `None` while undecided.
-    fn skip_preamble(&mut self, dir: Direction, data: &[u8], at: Micros) -> Option<Vec<u8>> {
-        let mut buf = self.sides[dir.index()].preamble.take().unwrap_or_default();
-        buf.extend_from_slice(data);
+    fn skip_preamble<'d>(
+        &mut self,
+        dir: Direction,
+        data: &'d [u8],
+        at: Micros,
+    ) -> Option<Cow<'d, [u8]>> {
+        let held = self.sides[dir.index()].preamble.take().unwrap_or_default();
+        // Nothing held (every direction's first bytes): scan them where they are; a capture
+        // has thousands of first flights to read.
+        let buf: Cow<'d, [u8]> = if held.is_empty() {
+            Cow::Borrowed(data)
+        } else {
+            let mut held = held;
+            held.extend_from_slice(data);
+            Cow::Owned(held)
+        };
         let scan = match (dir, self.proxy) {
             (Direction::ClientToServer, _) => {
                 let (proxy, scan) = proxy::scan_client(&buf);
@@ -526,12 +540,15 @@ impl Tracker {
         };
         match scan {
             proxy::Scan::NeedMore if buf.len() < proxy::MAX_PREAMBLE => {
-                self.sides[dir.index()].preamble = Some(buf);
+                self.sides[dir.index()].preamble = Some(buf.into_owned());
                 None
             }
             proxy::Scan::Done { len, what } => {
                 self.event(at, dir, what);
-                let rest = buf.split_off(len);
+                let rest = match buf {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[len..]),
+                    Cow::Owned(mut b) => Cow::Owned(b.split_off(len)),
+                };
                 (!rest.is_empty()).then_some(rest)
             }
             _ => Some(buf),

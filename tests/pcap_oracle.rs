@@ -300,7 +300,7 @@ fn ja4_matches_foxio_reference() {
         let seen = ours.entry(capture).or_insert_with(|| {
             analyze_file(&dir.join(capture))
                 .into_iter()
-                .filter_map(|r| Some((format!("{} {}", r.client, r.server), r.ja4?)))
+                .filter_map(|r| Some((format!("{} {}", r.client, r.server), r.ja4()?)))
                 .collect()
         });
         let key = format!(

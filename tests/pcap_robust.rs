@@ -279,8 +279,8 @@ fn reordered_and_duplicated_packets_keep_verdicts() {
         assert_eq!(got.len(), full.len(), "{name} duplicated");
         for (g, f) in got.iter().zip(&full) {
             assert_eq!(
-                (g.outcome(), &g.verdict.history, g.ja4.as_ref()),
-                (f.outcome(), &f.verdict.history, f.ja4.as_ref()),
+                (g.outcome(), &g.verdict.history, g.ja4()),
+                (f.outcome(), &f.verdict.history, f.ja4()),
                 "{name} duplicated #{}",
                 f.index
             );
@@ -304,7 +304,7 @@ fn reordered_and_duplicated_packets_keep_verdicts() {
             same_or_incomplete(&what, &full, &got);
             for g in &got {
                 let f = full.iter().find(|f| f.client == g.client).unwrap();
-                assert_eq!(g.ja4, f.ja4, "{what}");
+                assert_eq!(g.ja4(), f.ja4(), "{what}");
             }
         }
     }

@@ -4,7 +4,7 @@
 use crate::cert::CertInfo;
 use crate::datetime::rfc3339;
 use crate::diagnose::Diagnosis;
-use crate::fingerprint;
+use crate::fingerprint::{self, Ja3};
 use crate::probe::ProbeResult;
 use crate::session::{AlertSeen, Decryption, Verdict};
 use crate::wire::ProtocolVersion;
@@ -13,6 +13,7 @@ use crate::wire::registry::{
     alert_level_name, alert_name, extension_name, group_name, sigalg_name, suite_name,
 };
 use crate::wire::server::ServerHello;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 pub fn probe(r: &ProbeResult) -> Value {
@@ -48,112 +49,258 @@ pub fn probe(r: &ProbeResult) -> Value {
     o
 }
 
+// The objects below are structs with their fields in alphabetical order: written straight
+// (as `pcap --json` writes one per connection, without building a `Value` tree) they come
+// out exactly as the `Value` maps they also convert to, whose keys serde_json keeps sorted.
+
 /// What a verdict adds to any report object: the server's hello, alert, history and
 /// timeline, where it diverged, and what could not be read or decrypted.
-pub fn add_verdict(o: &mut Value, v: &Verdict) {
-    if let Some(sh) = v.server_hello.as_ref().or(v.hello_retry_request.as_ref()) {
-        o["server_hello"] = server_hello(sh);
-        // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
-        if let (Value::Null, Some(g)) = (&o["server_hello"]["group"], v.group) {
-            o["server_hello"]["group"] = json!(group_name(g));
-        }
-        // TLS 1.3 names the selected protocol in EncryptedExtensions.
-        if let (Value::Null, Some(p)) = (&o["server_hello"]["alpn"], v.alpn()) {
-            o["server_hello"]["alpn"] = json!(String::from_utf8_lossy(&p));
-        }
-    }
-    if let Some(a) = &v.alert {
-        o["alert"] = alert(a);
-    }
-    o["history"] = json!(v.history);
-    o["events"] = json!(
-        v.events
+#[derive(Serialize)]
+pub struct VerdictJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<DivergedJson<'a>>,
+    pub events: Vec<EventJson<'a>>,
+    pub history: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_tls: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_hello: Option<ServerHelloJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct EventJson<'a> {
+    at_ms: f64,
+    from: &'static str,
+    what: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct DivergedJson<'a> {
+    after: &'a str,
+    by: &'static str,
+    event: &'a str,
+}
+
+pub fn verdict(v: &Verdict) -> VerdictJson<'_> {
+    let server_hello = v
+        .server_hello
+        .as_ref()
+        .or(v.hello_retry_request.as_ref())
+        .map(|sh| {
+            let mut o = server_hello(sh);
+            // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
+            if o.group.is_none() {
+                o.group = v.group.map(group_name);
+            }
+            // TLS 1.3 names the selected protocol in EncryptedExtensions.
+            if o.alpn.is_none() {
+                o.alpn = v.alpn().map(|p| String::from_utf8_lossy(&p).into_owned());
+            }
+            o
+        });
+    VerdictJson {
+        alert: v.alert.as_ref().map(alert),
+        decode_error: v.error.as_deref(),
+        decryption: v.decryption.as_ref().map(decryption),
+        diverged: v.diverged.as_ref().map(|d| DivergedJson {
+            after: &d.after,
+            by: d.by.peer(),
+            event: &d.event,
+        }),
+        events: v
+            .events
             .iter()
-            .map(|e| json!({"at_ms": e.at as f64 / 1000.0, "from": e.dir.peer(), "what": e.what}))
-            .collect::<Vec<_>>()
-    );
-    if let Some(d) = &v.diverged {
-        o["diverged"] = json!({"by": d.by.peer(), "after": d.after, "event": d.event});
+            .map(|e| EventJson {
+                at_ms: e.at as f64 / 1000.0,
+                from: e.dir.peer(),
+                what: &e.what,
+            })
+            .collect(),
+        history: &v.history,
+        not_tls: v.not_tls.as_deref(),
+        server_hello,
+        truncated: v.truncated.as_deref(),
     }
-    if let Some(t) = &v.not_tls {
-        o["not_tls"] = json!(t);
-    }
-    if let Some(e) = &v.error {
-        o["decode_error"] = json!(e);
-    }
-    if let Some(t) = &v.truncated {
-        o["truncated"] = json!(t);
-    }
-    if let Some(d) = &v.decryption {
-        o["decryption"] = decryption(d);
+}
+
+/// Adds the [`verdict`] fields to a report object.
+pub fn add_verdict(o: &mut Value, v: &Verdict) {
+    if let Value::Object(fields) = json!(verdict(v)) {
+        for (k, x) in fields {
+            o[k] = x;
+        }
     }
 }
 
 /// What keys (a key log, or a probe's own key shares) decrypted.
-pub fn decryption(d: &Decryption) -> Value {
-    json!({
-        "records": d.records,
-        "server_finished_verified": d.server_finished_verified,
-        "client_finished_verified": d.client_finished_verified,
-        "problem": d.problem,
-    })
+#[derive(Serialize)]
+pub struct DecryptionJson<'a> {
+    client_finished_verified: Option<bool>,
+    problem: Option<&'a str>,
+    records: usize,
+    server_finished_verified: Option<bool>,
 }
 
-pub fn server_hello(sh: &ServerHello) -> Value {
-    json!({
-        "version": ProtocolVersion(sh.selected_version()).to_string(),
-        "cipher": suite_name(sh.cipher_suite),
-        "cipher_id": format!("0x{:04x}", sh.cipher_suite),
-        "group": sh.key_share_group().map(group_name),
-        "alpn": sh.alpn().map(|p| String::from_utf8_lossy(&p).into_owned()),
-        "extensions": sh.extension_types().into_iter().map(extension_name).collect::<Vec<_>>(),
-        "hello_retry_request": sh.is_hello_retry_request(),
-    })
+pub fn decryption(d: &Decryption) -> DecryptionJson<'_> {
+    DecryptionJson {
+        client_finished_verified: d.client_finished_verified,
+        problem: d.problem.as_deref(),
+        records: d.records,
+        server_finished_verified: d.server_finished_verified,
+    }
 }
 
-pub fn client_hello(h: &ClientHello) -> Value {
-    let ja3 = fingerprint::ja3(h);
-    json!({
-        "ja3": ja3.md5,
-        "ja3_string": ja3.string,
-        "ja4": fingerprint::ja4(h),
-        "record_version": ProtocolVersion(h.record_version).to_string(),
-        "legacy_version": ProtocolVersion(h.legacy_version).to_string(),
-        "supported_versions": h.supported_versions().map(|v| v.into_iter().map(|v| ProtocolVersion(v).to_string()).collect::<Vec<_>>()),
-        "ciphers": h.cipher_suites.iter().map(|s| suite_name(*s)).collect::<Vec<_>>(),
-        "sni": h.sni(),
-        "groups": h.supported_groups().into_iter().map(group_name).collect::<Vec<_>>(),
-        "key_shares": h.key_shares().into_iter().map(|(g, _)| group_name(g)).collect::<Vec<_>>(),
-        "sigalgs": h.signature_algorithms().into_iter().map(sigalg_name).collect::<Vec<_>>(),
-        "alpn": h.alpn().iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>(),
-        "extensions": h.extension_types().into_iter().map(extension_name).collect::<Vec<_>>(),
-    })
+#[derive(Serialize)]
+pub struct ServerHelloJson {
+    alpn: Option<String>,
+    cipher: String,
+    cipher_id: String,
+    extensions: Vec<String>,
+    group: Option<String>,
+    hello_retry_request: bool,
+    version: String,
 }
 
-pub fn alert(a: &AlertSeen) -> Value {
-    json!({
-        "from": a.from.peer(),
-        "level": alert_level_name(a.alert.level),
-        "description": alert_name(a.alert.description),
-        "code": a.alert.description,
-    })
+pub fn server_hello(sh: &ServerHello) -> ServerHelloJson {
+    ServerHelloJson {
+        alpn: sh.alpn().map(|p| String::from_utf8_lossy(&p).into_owned()),
+        cipher: suite_name(sh.cipher_suite),
+        cipher_id: format!("0x{:04x}", sh.cipher_suite),
+        extensions: sh
+            .extension_types()
+            .into_iter()
+            .map(extension_name)
+            .collect(),
+        group: sh.key_share_group().map(group_name),
+        hello_retry_request: sh.is_hello_retry_request(),
+        version: ProtocolVersion(sh.selected_version()).to_string(),
+    }
 }
 
-pub fn certificate(c: &CertInfo) -> Value {
-    json!({
-        "subject": c.subject,
-        "issuer": c.issuer,
-        "not_before": rfc3339(c.not_before),
-        "not_after": rfc3339(c.not_after),
-        "san": c.san,
-        "sha256": c.sha256,
-        "key": c.key,
-        "signature_algorithm": c.signature_algorithm,
-    })
+#[derive(Serialize)]
+pub struct ClientHelloJson {
+    alpn: Vec<String>,
+    ciphers: Vec<String>,
+    extensions: Vec<String>,
+    groups: Vec<String>,
+    ja3: String,
+    ja3_string: String,
+    ja4: String,
+    key_shares: Vec<String>,
+    legacy_version: String,
+    record_version: String,
+    sigalgs: Vec<String>,
+    sni: Option<String>,
+    supported_versions: Option<Vec<String>>,
 }
 
-pub fn diagnosis(d: &Diagnosis) -> Value {
-    json!({"cause": d.cause, "detail": d.detail, "fix": d.fix})
+pub fn client_hello(h: &ClientHello) -> ClientHelloJson {
+    client_hello_with(h, &fingerprint::ja3(h), &fingerprint::ja4(h))
+}
+
+/// [`client_hello`] with its fingerprints already taken (a pcap report also shows them at
+/// the top level, and they are worth hashing only once).
+pub fn client_hello_with(h: &ClientHello, ja3: &Ja3, ja4: &str) -> ClientHelloJson {
+    ClientHelloJson {
+        alpn: h
+            .alpn()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect(),
+        ciphers: h.cipher_suites.iter().map(|s| suite_name(*s)).collect(),
+        extensions: h
+            .extension_types()
+            .into_iter()
+            .map(extension_name)
+            .collect(),
+        groups: h.supported_groups().into_iter().map(group_name).collect(),
+        ja3: ja3.md5.clone(),
+        ja3_string: ja3.string.clone(),
+        ja4: ja4.to_owned(),
+        key_shares: h
+            .key_shares()
+            .into_iter()
+            .map(|(g, _)| group_name(g))
+            .collect(),
+        legacy_version: ProtocolVersion(h.legacy_version).to_string(),
+        record_version: ProtocolVersion(h.record_version).to_string(),
+        sigalgs: h
+            .signature_algorithms()
+            .into_iter()
+            .map(sigalg_name)
+            .collect(),
+        sni: h.sni(),
+        supported_versions: h.supported_versions().map(|v| {
+            v.into_iter()
+                .map(|v| ProtocolVersion(v).to_string())
+                .collect()
+        }),
+    }
+}
+
+#[derive(Serialize)]
+pub struct AlertJson {
+    code: u8,
+    description: String,
+    from: &'static str,
+    level: &'static str,
+}
+
+pub fn alert(a: &AlertSeen) -> AlertJson {
+    AlertJson {
+        code: a.alert.description,
+        description: alert_name(a.alert.description),
+        from: a.from.peer(),
+        level: alert_level_name(a.alert.level),
+    }
+}
+
+#[derive(Serialize)]
+pub struct CertificateJson<'a> {
+    issuer: &'a str,
+    key: &'a str,
+    not_after: String,
+    not_before: String,
+    san: &'a [String],
+    sha256: &'a str,
+    signature_algorithm: &'a str,
+    subject: &'a str,
+}
+
+pub fn certificate(c: &CertInfo) -> CertificateJson<'_> {
+    CertificateJson {
+        issuer: &c.issuer,
+        key: &c.key,
+        not_after: rfc3339(c.not_after),
+        not_before: rfc3339(c.not_before),
+        san: &c.san,
+        sha256: &c.sha256,
+        signature_algorithm: &c.signature_algorithm,
+        subject: &c.subject,
+    }
+}
+
+#[derive(Serialize)]
+pub struct DiagnosisJson<'a> {
+    cause: &'static str,
+    detail: &'a str,
+    fix: &'static str,
+}
+
+pub fn diagnosis(d: &Diagnosis) -> DiagnosisJson<'_> {
+    DiagnosisJson {
+        cause: d.cause,
+        detail: &d.detail,
+        fix: d.fix,
+    }
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -168,7 +315,7 @@ pub fn decoded(v: &Verdict) -> Value {
             .certificates
             .iter()
             .map(|der| match crate::cert::parse_certificate(der) {
-                Ok(c) => certificate(&c),
+                Ok(c) => json!(certificate(&c)),
                 Err(e) => json!({"error": e}),
             })
             .collect::<Vec<_>>(),

@@ -1,13 +1,18 @@
 //! `shakedown pcap` / `watch` renderers: one text line or one JSON object per connection
 //! (named `CAPTURE#N`), and the summary at the end.
 
-use super::json::{add_verdict, certificate, client_hello, diagnosis};
+use super::json::{
+    AlertJson, CertificateJson, ClientHelloJson, DecryptionJson, DiagnosisJson, DivergedJson,
+    EventJson, ServerHelloJson, VerdictJson, certificate, client_hello_with, diagnosis, verdict,
+};
 use crate::datetime::rfc3339;
 use crate::pcap::{ConnectionReport, Summary};
 use crate::session::Micros;
 use crate::wire::ProtocolVersion;
 use crate::wire::registry::{alert_name, suite_name};
+use serde::Serialize;
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 /// Server names listed in the text summary.
@@ -15,12 +20,12 @@ const TOP_NAMES: usize = 10;
 
 /// Capture time as RFC 3339 with milliseconds.
 fn timestamp(at: Micros) -> String {
-    let secs = rfc3339((at / 1_000_000) as i64);
+    let mut time = rfc3339((at / 1_000_000) as i64);
+    // The milliseconds go before rfc3339's final `Z`.
+    time.pop();
     let millis = at % 1_000_000 / 1000;
-    match secs.strip_suffix('Z') {
-        Some(s) => format!("{s}.{millis:03}Z"),
-        None => secs,
-    }
+    write!(time, ".{millis:03}Z").expect("writing to a String cannot fail");
+    time
 }
 
 fn ms(us: Micros) -> f64 {
@@ -79,36 +84,103 @@ pub fn text_line(w: &mut dyn Write, capture: &str, r: &ConnectionReport) -> io::
 }
 
 /// The contract's pcap object, plus what else the report knows (offered hello, timings,
-/// certificates, JA fingerprints' strings).
-pub fn json(capture: &str, r: &ConnectionReport) -> Value {
+/// certificates, JA fingerprints' strings). The fields are in alphabetical order, as in
+/// every object of [`super::json`].
+#[derive(Serialize)]
+pub struct ConnectionJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<AlertJson>,
+    capture: &'a str,
+    certificates: Vec<CertificateJson<'a>>,
+    cipher: Option<String>,
+    cipher_id: Option<String>,
+    client: String,
+    connection: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decode_error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decryption: Option<DecryptionJson<'a>>,
+    diagnosis: Vec<DiagnosisJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diverged: Option<DivergedJson<'a>>,
+    events: Vec<EventJson<'a>>,
+    failed: bool,
+    from_syn: bool,
+    history: &'a str,
+    index: u64,
+    ja3: Option<String>,
+    ja3_string: Option<String>,
+    ja3s: Option<String>,
+    ja3s_string: Option<String>,
+    ja4: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_tls: Option<&'a str>,
+    offered: Option<ClientHelloJson>,
+    outcome: &'static str,
+    server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_hello: Option<ServerHelloJson>,
+    sni: Option<String>,
+    start: String,
+    time_to_verdict_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<&'a str>,
+    version: Option<String>,
+}
+
+pub fn json<'a>(capture: &'a str, r: &'a ConnectionReport) -> ConnectionJson<'a> {
     let v = &r.verdict;
-    let mut o = json!({
-        "capture": capture,
-        "connection": format!("{capture}#{}", r.index),
-        "index": r.index,
-        "client": r.client.to_string(),
-        "server": r.server.to_string(),
-        "start": timestamp(r.start),
-        "from_syn": r.from_syn,
-        "time_to_verdict_ms": r.time_to_verdict().map(ms),
-        "sni": r.sni(),
-        "offered": v.client_hello.as_ref().map(client_hello),
-        "ja3": r.ja3.as_ref().map(|j| j.md5.clone()),
-        "ja3_string": r.ja3.as_ref().map(|j| j.string.clone()),
-        "ja3s": r.ja3s.as_ref().map(|j| j.md5.clone()),
-        "ja3s_string": r.ja3s.as_ref().map(|j| j.string.clone()),
-        "ja4": r.ja4,
-        "outcome": r.outcome(),
-        "failed": r.failed(),
-        "version": version(r),
-        "cipher": cipher(r),
-        "cipher_id": v.cipher.map(|c| format!("0x{c:04x}")),
-        "history": v.history,
-        "certificates": r.certificates.iter().map(certificate).collect::<Vec<_>>(),
-        "diagnosis": r.diagnosis.iter().map(diagnosis).collect::<Vec<_>>(),
-    });
-    add_verdict(&mut o, v);
-    o
+    let (ja3, ja4, ja3s) = (r.ja3(), r.ja4(), r.ja3s());
+    let offered = match (&v.client_hello, &ja3, &ja4) {
+        (Some(h), Some(ja3), Some(ja4)) => Some(client_hello_with(h, ja3, ja4)),
+        _ => None,
+    };
+    let VerdictJson {
+        alert,
+        decode_error,
+        decryption,
+        diverged,
+        events,
+        history,
+        not_tls,
+        server_hello,
+        truncated,
+    } = verdict(v);
+    let (ja3, ja3_string) = ja3.map(|j| (j.md5, j.string)).unzip();
+    let (ja3s, ja3s_string) = ja3s.map(|j| (j.md5, j.string)).unzip();
+    ConnectionJson {
+        alert,
+        capture,
+        certificates: r.certificates.iter().map(certificate).collect(),
+        cipher: cipher(r),
+        cipher_id: v.cipher.map(|c| format!("0x{c:04x}")),
+        client: r.client.to_string(),
+        connection: format!("{capture}#{}", r.index),
+        decode_error,
+        decryption,
+        diagnosis: r.diagnosis.iter().map(diagnosis).collect(),
+        diverged,
+        events,
+        failed: r.failed(),
+        from_syn: r.from_syn,
+        history,
+        index: r.index,
+        ja3,
+        ja3_string,
+        ja3s,
+        ja3s_string,
+        ja4,
+        not_tls,
+        offered,
+        outcome: r.outcome(),
+        server: r.server.to_string(),
+        server_hello,
+        sni: r.sni(),
+        start: timestamp(r.start),
+        time_to_verdict_ms: r.time_to_verdict().map(ms),
+        truncated,
+        version: version(r),
+    }
 }
 
 fn counts<'a>(items: impl IntoIterator<Item = (&'a str, u64)>) -> String {
@@ -172,4 +244,51 @@ pub fn json_summary(s: &Summary) -> Value {
             "error": i.error,
         })).collect::<Vec<_>>(),
     }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::ReadOptions;
+    use crate::crypto::KeyLog;
+    use crate::pcap::{AnalyzeOptions, analyze};
+    use std::sync::Arc;
+
+    /// The objects are written straight from their structs: their fields must be in the
+    /// order of the `Value` maps (sorted keys) the other reports build from the same structs.
+    #[test]
+    fn connection_objects_are_written_with_sorted_keys() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let mut objects = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng")
+            {
+                continue;
+            }
+            // With keys where the capture has them, so decryption fields are covered.
+            let keylog = std::fs::read_to_string(path.with_extension("keys"))
+                .ok()
+                .map(|text| Arc::new(KeyLog::parse(&text).0));
+            let opts = AnalyzeOptions {
+                keylog,
+                ..AnalyzeOptions::default()
+            };
+            let file = std::fs::File::open(&path).unwrap();
+            analyze(file, &ReadOptions::default(), opts, &mut |r| {
+                let o = json("c", &r);
+                let direct = serde_json::to_string(&o).unwrap();
+                let sorted = serde_json::to_value(&o).unwrap().to_string();
+                assert_eq!(direct, sorted, "{}", path.display());
+                objects += 1;
+            });
+        }
+        assert!(
+            objects > 20,
+            "only {objects} connections in {}",
+            dir.display()
+        );
+    }
 }

@@ -94,7 +94,12 @@ pub fn find<T: Entry>(table: &'static [T], id: u16) -> Option<&'static T> {
 
 /// The registry name of `id`, `GREASE_0xHHHH` for a GREASE value, `0xHHHH` otherwise.
 pub fn name_of<T: Entry>(table: &'static [T], id: u16) -> String {
-    match find(table, id) {
+    name_or_hex(find(table, id), id)
+}
+
+/// The name of `row`, the row found for `id`; for no row, as [`name_of`] writes it.
+pub fn name_or_hex<T: Entry>(row: Option<&T>, id: u16) -> String {
+    match row {
         Some(e) => e.name().to_string(),
         None if is_grease(id) => format!("GREASE_0x{id:04x}"),
         None => format!("0x{id:04x}"),
