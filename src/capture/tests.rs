@@ -957,67 +957,6 @@ fn gzip_capture_reads_like_the_plain_one() {
     assert!(err.stats.packets > 0, "{err}");
 }
 
-/// Counts bytes; optionally declines data after the first delivery (a decided flow).
-struct Counter {
-    bytes: u64,
-    decline: bool,
-}
-
-impl FlowSink for Counter {
-    fn flow_start(&mut self, _: &FlowInfo) {}
-    fn data(&mut self, _: FlowId, _: Direction, bytes: &[u8], _: Micros) {
-        self.bytes += bytes.len() as u64;
-    }
-    fn end(&mut self, _: FlowId, _: Direction, _: EndKind, _: Micros) {}
-    fn flow_end(&mut self, _: FlowId, _: Micros) {}
-    fn wants_data(&self, _: FlowId) -> bool {
-        !(self.decline && self.bytes > 0)
-    }
-}
-
-/// Throughput on bulk data (run with `--release --ignored --nocapture`).
-#[test]
-#[ignore]
-fn capture_throughput() {
-    let chunk: Vec<u8> = (0..1u32 << 20).map(|i| i as u8).collect();
-    let mut file = Vec::new();
-    writer::write_header(&mut file, LinkType::Ethernet).unwrap();
-    for flow in 0..4u16 {
-        let conn = Connection {
-            client: format!("10.0.0.1:{}", 40000 + flow).parse().unwrap(),
-            server: "10.0.0.2:443".parse().unwrap(),
-            start: 1_000_000,
-            client_isn: 1,
-            server_isn: 2,
-            chunks: (0..64)
-                .map(|i| {
-                    (
-                        if i % 8 == 0 { C2S } else { S2C },
-                        1_000_000 + i,
-                        chunk.clone(),
-                    )
-                })
-                .collect(),
-            close: Close::Fin(C2S),
-            end: 2_000_000,
-        };
-        writer::write_connection(&mut file, LinkType::Ethernet, &conn).unwrap();
-    }
-    for decline in [false, true] {
-        let mut sink = Counter { bytes: 0, decline };
-        let t = std::time::Instant::now();
-        let stats = read_capture(&file[..], &ReadOptions::default(), &mut sink).unwrap();
-        let secs = t.elapsed().as_secs_f64();
-        eprintln!(
-            "decline={decline}: {} MB, {} packets, {:.0} MB/s, delivered {} MB",
-            file.len() >> 20,
-            stats.packets,
-            file.len() as f64 / secs / 1e6,
-            sink.bytes >> 20
-        );
-    }
-}
-
 /// tshark opens what the writer writes, with good checksums and no TCP analysis complaints
 /// (retransmissions, lost segments, bad ACKs): the sequence numbers are consistent.
 #[test]
