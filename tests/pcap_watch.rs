@@ -11,7 +11,7 @@ use std::time::Duration;
 #[test]
 fn watch_prints_a_protocol_mismatch_on_lo() {
     let pki = common::Pki::new();
-    let leaf = pki.issue("good", "DNS:good.test", &pki.intermediate(), 30, false);
+    let leaf = pki.leaf("good.test");
     let server = common::s_server(&leaf, &["-tls1_3"]);
     let filter = format!("tcp port {}", server.port);
     let watch = common::shakedown()

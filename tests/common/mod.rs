@@ -61,7 +61,7 @@ impl Pki {
                 "-subj",
                 "/CN=shakedown test root",
                 "-days",
-                "30",
+                "365",
                 "-addext",
                 "basicConstraints=critical,CA:TRUE",
                 "-addext",
@@ -74,7 +74,7 @@ impl Pki {
             "intermediate",
             "shakedown test intermediate",
             &root,
-            30,
+            365,
             true,
         );
         pki
@@ -162,14 +162,14 @@ impl Pki {
         }
     }
 
-    /// A leaf for `host` issued by the intermediate, valid for 30 days.
+    /// A leaf for `host` issued by the intermediate, valid for 90 days.
     pub fn leaf(&self, host: &str) -> Issued {
         self.issue(
             &format!("leaf-{host}"),
             host,
             &self.intermediate(),
-            // Well past cert::EXPIRES_SOON_DAYS: at exactly 30 days a slow run crossed
-            // the threshold and saw "expires soon".
+            // Well past cert::EXPIRES_SOON_DAYS (the root and intermediate too): at
+            // exactly 30 days a slow run crossed the threshold and saw "expires soon".
             90,
             false,
         )
