@@ -150,6 +150,9 @@ pub struct VersionScan {
     /// Not asked: the hello of this higher version got a protocol_version alert, so the
     /// server has nothing at or below it.
     pub refused_with: Option<ProtocolVersion>,
+    /// The smallest finite-field DH prime (bits) in the ServerKeyExchanges of the picks:
+    /// what Logjam-style checks judge.
+    pub dh_prime_bits: Option<usize>,
 }
 
 impl VersionScan {
@@ -165,6 +168,7 @@ impl VersionScan {
             handshakes: 0,
             first: None,
             refused_with: None,
+            dh_prime_bits: None,
         }
     }
 }
@@ -591,13 +595,15 @@ impl<'a> Scanner<'a> {
         }
         let candidates = suite_candidates(version);
         let mut result = VersionScan::new(version, candidates.len());
+        let mut dh = None;
         let mut picks = Vec::new();
         if let Some(p) = first_pick {
+            note_dh_prime(&reply, &mut dh);
             result.first = reply.verdict;
             picks.push(p);
             let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
             picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
-                self.offer_suites(version, Some(offer), cost).0
+                self.pick_suite(version, offer, cost, &mut dh)
             }));
         } else if !reply.answered
             && candidates.len() > BUNDLE
@@ -610,14 +616,14 @@ impl<'a> Scanner<'a> {
                 result.first = reply.verdict;
                 for bundle in candidates.chunks(BUNDLE) {
                     picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
-                        self.offer_suites(version, Some(offer), cost).0
+                        self.pick_suite(version, offer, cost, &mut dh)
                     }));
                 }
                 // Picks from separate bundles say nothing of the order across them: pick
                 // again from the accepted ones alone (the last one left needs no hello).
                 if picks.len() >= 2 && picks.len() <= BUNDLE {
                     let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
-                        self.offer_suites(version, Some(offer), cost).0
+                        self.pick_suite(version, offer, cost, &mut dh)
                     });
                     let last: Vec<u16> = picks
                         .iter()
@@ -632,7 +638,23 @@ impl<'a> Scanner<'a> {
         result.supported = !picks.is_empty();
         result.ciphers = picks;
         result.handshakes = cost;
+        result.dh_prime_bits = dh;
         result
+    }
+
+    /// One offer of `suites`: the pick, with the DH prime of its key exchange noted.
+    fn pick_suite(
+        &self,
+        version: ProtocolVersion,
+        suites: &[u16],
+        cost: &mut usize,
+        dh: &mut Option<usize>,
+    ) -> Option<u16> {
+        let (pick, reply) = self.offer_suites(version, Some(suites), cost);
+        if pick.is_some() {
+            note_dh_prime(&reply, dh);
+        }
+        pick
     }
 
     /// Offers what remains of `candidates` until the server refuses or only `keep` are
@@ -1151,6 +1173,17 @@ impl<'a> Scanner<'a> {
 }
 
 /// The (group, signature scheme) of a signed ECDHE ServerKeyExchange.
+/// Keeps the smaller of `smallest` and the DH prime of the reply's ServerKeyExchange.
+fn note_dh_prime(reply: &Reply, smallest: &mut Option<usize>) {
+    if let Some(ServerKeyExchange::Dhe { prime_bits, .. }) = reply
+        .verdict
+        .as_ref()
+        .and_then(|v| v.server_key_exchange.as_ref())
+    {
+        *smallest = Some(smallest.map_or(*prime_bits, |s| s.min(*prime_bits)));
+    }
+}
+
 fn signed_ecdhe_pick(v: &Verdict) -> Option<(u16, u16)> {
     match v.server_key_exchange {
         Some(ServerKeyExchange::Ecdhe {

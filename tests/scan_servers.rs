@@ -211,6 +211,9 @@ fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
         "{weak}"
     );
     assert!(weak.get("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").is_none());
+    // OpenSSL's automatic DH parameters match the 2048-bit RSA key: not weak.
+    assert_eq!(v["versions"]["TLSv1.2"]["dh_prime_bits"], 2048, "{v}");
+    assert!(weak.get("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256").is_none());
     assert_eq!(
         probe(&v, "TLS_FALLBACK_SCSV")["result"],
         "supported (inappropriate_fallback)"
@@ -316,6 +319,91 @@ fn restrictive_server_order_tls12_server() {
             .iter()
             .all(|p| !p["name"].as_str().unwrap().contains("FALLBACK"))
     );
+}
+
+/// Without a signed ECDHE suite at TLS 1.2 the groups and schemes cannot share hellos: the
+/// schemes come from DHE ServerKeyExchanges alone, and the groups from the best version
+/// below 1.2 that has ECDHE.
+#[test]
+fn groups_and_schemes_apart_when_tls12_has_no_signed_ecdhe() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    // RFC 5114's 1024-bit group: a prime small enough to be marked weak.
+    openssl(
+        dir.path(),
+        &[
+            "genpkey",
+            "-genparam",
+            "-algorithm",
+            "DH",
+            "-pkeyopt",
+            "dh_rfc5114:1",
+            "-out",
+            "dh1024.pem",
+        ],
+    );
+    let dhparam = dir.path().join("dh1024.pem");
+    let dhe_only = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0",
+            "-sigalgs",
+            "RSA+SHA256:RSA-PSS+SHA384",
+            "-dhparam",
+            dhparam.to_str().unwrap(),
+        ],
+    );
+    let v = scan_one(&local(&dhe_only));
+    assert_eq!(
+        set(&ciphers(&v, "TLSv1.2")),
+        set(&[
+            "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+            "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384".into(),
+        ])
+    );
+    assert_eq!(v["versions"]["TLSv1.2"]["dh_prime_bits"], 1024, "{v}");
+    assert_eq!(
+        v["versions"]["TLSv1.2"]["weak"]["TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"],
+        serde_json::json!(["DH prime of 1024 bits"]),
+        "{v}"
+    );
+    assert_eq!(
+        set(&strings(&v["sigalgs"])),
+        set(&["rsa_pkcs1_sha256".into(), "rsa_pss_rsae_sha384".into()]),
+        "{v}"
+    );
+    assert!(v["groups"].get("TLSv1.2").is_none(), "{v}");
+    assert_eq!(v["cost"]["groups"], 0, "{v}");
+    assert_eq!(
+        v["cost"]["sigalgs"], 3,
+        "two schemes, then the refusal: {v}"
+    );
+
+    // ECDHE only at TLS 1.1: its groups are asked there, and no schemes (no TLS 1.2).
+    let tls11 = s_server(
+        &cert,
+        &[
+            "-tls1_1",
+            "-cipher",
+            "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+            "-groups",
+            "secp384r1:X25519",
+        ],
+    );
+    let v = scan_one(&local(&tls11));
+    assert_eq!(
+        ciphers(&v, "TLSv1.1"),
+        ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]
+    );
+    assert_eq!(
+        set(&strings(&v["groups"]["TLSv1.1"])),
+        set(&["secp384r1".into(), "x25519".into()]),
+        "{v}"
+    );
+    assert!(v["sigalgs"].as_array().is_none_or(|s| s.is_empty()), "{v}");
+    assert_eq!(v["cost"]["groups"], 3, "{v}");
 }
 
 /// An OCSP response for `leaf` signed by its issuer, the intermediate (status "unknown":

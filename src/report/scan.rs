@@ -4,7 +4,9 @@
 
 use crate::scan::{ScanReport, VersionScan};
 use crate::wire::ProtocolVersion;
-use crate::wire::registry::{group_name, sigalg_name, sslv2_cipher_name, suite, suite_name};
+use crate::wire::registry::{
+    KeyExchange, group_name, sigalg_name, sslv2_cipher_name, suite, suite_name,
+};
 use serde_json::{Map, Value, json};
 use std::io::{self, Write};
 
@@ -13,9 +15,27 @@ fn version_name(v: ProtocolVersion) -> String {
         .map_or_else(|| format!("0x{:04x}", v.0), str::to_string)
 }
 
-/// Why a suite is weak at `version` (empty when it is not).
-fn weaknesses(id: u16, version: ProtocolVersion) -> Vec<&'static str> {
-    suite(id).map_or_else(Vec::new, |s| s.weaknesses(version.0))
+/// A DH prime below this many bits is marked weak (Logjam; the bar testssl.sh and
+/// Mozilla's guidelines set).
+const WEAK_DH_PRIME_BITS: usize = 2048;
+
+/// Why a suite is weak in `v` (empty when it is not): the registry's reasons, and a small
+/// DH prime for the finite-field DHE suites.
+fn weaknesses(id: u16, v: &VersionScan) -> Vec<String> {
+    let Some(s) = suite(id) else {
+        return Vec::new();
+    };
+    let mut reasons: Vec<String> = s
+        .weaknesses(v.version.0)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if let Some(bits) = v.dh_prime_bits.filter(|b| *b < WEAK_DH_PRIME_BITS)
+        && matches!(s.kx, KeyExchange::Dhe | KeyExchange::DhePsk)
+    {
+        reasons.push(format!("DH prime of {bits} bits"));
+    }
+    reasons
 }
 
 fn cipher_names(v: &VersionScan) -> Vec<String> {
@@ -35,7 +55,7 @@ pub fn json(r: &ScanReport) -> Value {
     for v in &r.versions {
         let mut weak = Map::new();
         for id in &v.ciphers {
-            let w = weaknesses(*id, v.version);
+            let w = weaknesses(*id, v);
             if !w.is_empty() {
                 weak.insert(suite_name(*id), json!(w));
             }
@@ -59,6 +79,7 @@ pub fn json(r: &ScanReport) -> Value {
                 "offered": v.offered,
                 "bundled": v.bundled,
                 "refused_with": v.refused_with.map(version_name),
+                "dh_prime_bits": v.dh_prime_bits,
                 "handshakes": v.handshakes,
             }),
         );
@@ -190,7 +211,7 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         }
         for id in &v.ciphers {
             let openssl = suite(*id).and_then(|s| s.openssl).unwrap_or("");
-            let weak = weaknesses(*id, v.version);
+            let weak = weaknesses(*id, v);
             let mark = if weak.is_empty() {
                 String::new()
             } else {
@@ -201,6 +222,9 @@ pub fn text(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
                 "     0x{id:04x}  {:<48} {openssl:<32}{mark}",
                 suite_name(*id)
             )?;
+        }
+        if let Some(bits) = v.dh_prime_bits {
+            writeln!(out, "     DHE key exchange: {bits}-bit prime")?;
         }
     }
     writeln!(out)?;
