@@ -29,6 +29,7 @@
 
 use crate::cert::CertInfo;
 use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::crypto::ecdh;
 use crate::diagnose::Diagnosis;
 use crate::net::{Limits, Target};
 use crate::probe::{self, fill_random};
@@ -505,6 +506,14 @@ impl<'a> Scanner<'a> {
         }
         if version == ProtocolVersion::TLS13 {
             spec.supported_versions = Some(vec![ProtocolVersion::TLS13.0]);
+            // Real shares for the usual server groups: a server that takes one answers
+            // with a ServerHello, so its certificate and CertificateVerify are decrypted
+            // (a HelloRetryRequest would hide them; the scan does not answer one).
+            spec.key_shares = Some(vec![
+                ecdh::GROUP_X25519,
+                ecdh::GROUP_SECP256R1,
+                ecdh::GROUP_SECP384R1,
+            ]);
         }
         spec
     }
@@ -934,8 +943,8 @@ impl<'a> Scanner<'a> {
     /// TLS 1.3 signature schemes, from the decrypted CertificateVerify of full handshakes,
     /// for servers with no signed TLS 1.2 suite (the schemes a server has for its key are
     /// the same in both versions, less those TLS 1.3 forbids, so TLS 1.2 shows them more
-    /// cheaply when it can). Needs a server that takes one of our real key shares (x25519,
-    /// secp256r1).
+    /// cheaply when it can). Needs a server that takes one of the real key shares of
+    /// [`Scanner::version_spec`] (x25519, secp256r1, secp384r1).
     fn sigalgs_tls13(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
         let v13 = versions
             .iter()

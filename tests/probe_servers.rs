@@ -100,6 +100,26 @@ fn tls13_hello_retry_request_when_key_share_group_is_not_the_servers() {
     assert_eq!(v["history"], "CjiCsoxyf", "{v}");
 }
 
+/// `ssl_ecdh_curve secp384r1` and the like: the HelloRetryRequest for a P-384 or P-521
+/// server is answered with a real key, so the certificate is still decrypted and checked.
+#[test]
+fn tls13_servers_with_only_p384_or_p521_finish_after_a_retry() {
+    let pki = Pki::new();
+    for (group, name) in [("secp384r1", "secp384r1"), ("P-521", "secp521r1")] {
+        let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-groups", group]);
+        let (code, v) = probe(&local(srv.port), &[]);
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v["hello_retry_request"]["group"], name, "{v}");
+        assert_eq!(v["server_hello"]["group"], name, "{v}");
+        assert_eq!(v["history"], "CjiCsoxyf", "{v}");
+        assert_eq!(v["certificates"][0]["subject"], "CN=localhost", "{v}");
+        // A first hello that already shares the server's group needs no retry.
+        let (_, v) = probe(&local(srv.port), &["--key-shares", name]);
+        assert!(v["hello_retry_request"].is_null(), "{v}");
+        assert_eq!(v["history"], "Csioxyf", "{v}");
+    }
+}
+
 #[test]
 fn expired_certificate_is_diagnosed() {
     let pki = Pki::new();

@@ -406,6 +406,19 @@ fn groups_and_schemes_apart_when_tls12_has_no_signed_ecdhe() {
     assert_eq!(v["cost"]["groups"], 3, "{v}");
 }
 
+/// A TLS 1.3 server with only P-384 (`ssl_ecdh_curve secp384r1`): the scan's real P-384
+/// share gets a ServerHello, so the certificate and the CertificateVerify scheme are seen.
+#[test]
+fn tls13_p384_only_server_still_shows_its_certificate() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-groups", "secp384r1"]);
+    let v = scan_one(&local(&srv));
+    assert_eq!(strings(&v["groups"]["TLSv1.3"]), ["secp384r1"], "{v}");
+    assert_eq!(v["certificates"][0]["subject"], "CN=localhost", "{v}");
+    // The fixture leaf is P-256: one TLS 1.3 scheme.
+    assert_eq!(strings(&v["sigalgs"]), ["ecdsa_secp256r1_sha256"], "{v}");
+}
+
 /// An OCSP response for `leaf` signed by its issuer, the intermediate (status "unknown":
 /// the empty index knows no certificate, which is enough for a server to staple it).
 fn ocsp_response(pki: &Pki, leaf: &common::Issued) -> String {

@@ -4,6 +4,7 @@
 //! Everything here is pure: secrets and bytes come in as values. Reading a key log file or
 //! doing the ECDHE exchange happens at the edges (`pcap`, `probe`).
 
+pub mod ecdh;
 pub mod keylog;
 pub mod record;
 pub mod schedule;

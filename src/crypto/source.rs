@@ -3,6 +3,7 @@
 //! log answers from what a client wrote down; a probe answers from its own ephemeral key
 //! shares ([`EphemeralKeys`]), completing the (EC)DHE exchange itself.
 
+use super::ecdh;
 use super::keylog::{KeyLog, Label};
 use super::schedule::{self, HashAlg, TrafficSecrets};
 use crate::wire::build::KeyShareSecret;
@@ -102,23 +103,7 @@ pub fn shared_secret(shares: &[KeyShareSecret], key_share_ext: &[u8]) -> Option<
         return None;
     }
     let ours = shares.iter().find(|s| s.group == group)?;
-    match group {
-        0x001d => {
-            let private: [u8; 32] = ours.private.as_slice().try_into().ok()?;
-            let peer: [u8; 32] = public.try_into().ok()?;
-            let shared = x25519_dalek::x25519(private, peer);
-            // An all-zero result means a small-order point: not a usable exchange.
-            (shared != [0; 32]).then(|| shared.to_vec())
-        }
-        0x0017 => {
-            let secret = p256::SecretKey::from_slice(&ours.private).ok()?;
-            let peer = p256::PublicKey::from_sec1_bytes(public).ok()?;
-            let shared = (peer.to_projective() * *secret.to_nonzero_scalar()).to_affine();
-            let x = p256::elliptic_curve::point::AffineCoordinates::x(&shared);
-            Some(x.to_vec())
-        }
-        _ => None,
-    }
+    ecdh::shared_secret(ours, public)
 }
 
 impl KeySource for EphemeralKeys {

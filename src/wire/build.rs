@@ -21,6 +21,7 @@
 use super::ProtocolVersion;
 use super::hello::{ClientHello, Extension, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
+use crate::crypto::ecdh;
 use crate::wire::registry::extensions::types as ext;
 use bytes::BufMut;
 
@@ -101,7 +102,7 @@ impl Default for HelloSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyShareSecret {
     pub group: u16,
-    /// X25519: the 32 scalar bytes (clamped at use); secp256r1: the 32-byte scalar.
+    /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar.
     pub private: Vec<u8>,
     pub public: Vec<u8>,
 }
@@ -113,7 +114,7 @@ pub struct BuiltHello {
     /// `None` for an SSLv2-format hello.
     pub hello: Option<ClientHello>,
     pub sslv2: Option<Sslv2ClientHello>,
-    /// One per real key share (x25519, secp256r1). Shares for other groups are random
+    /// One per real key share (see [`ecdh::key_pair`]). Shares for other groups are random
     /// bytes of the right length and have no secret.
     pub secrets: Vec<KeyShareSecret>,
 }
@@ -134,10 +135,6 @@ const EXTENSION_ORDER: [u16; 12] = [
     ext::KEY_SHARE,
     ext::RENEGOTIATION_INFO,
 ];
-
-// Group ids used for key generation and share sizes (names live in the group registry).
-const GROUP_SECP256R1: u16 = 0x0017;
-const GROUP_X25519: u16 = 0x001d;
 
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
 const SCSV_RENEGOTIATION: u16 = 0x00ff;
@@ -592,69 +589,17 @@ fn key_share_data(shares: &[(u16, Vec<u8>)]) -> Vec<u8> {
     d
 }
 
-/// A key share for `group`: a real key pair for x25519 and secp256r1; for any other group,
-/// entropy bytes of the length its public key has. Such a share is NOT a valid key (a server
-/// that picks it fails the handshake later), but a server still shows whether it accepts
-/// the group: it answers with a ServerHello, a HelloRetryRequest or an alert.
+/// A key share for `group`: a real key pair where [`ecdh::key_pair`] makes one; for any
+/// other group, entropy bytes of the length its public key has. Such a share is NOT a valid
+/// key (a server that picks it fails the handshake later), but a server still shows whether
+/// it accepts the group: it answers with a ServerHello, a HelloRetryRequest or an alert.
 fn key_share(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> (Vec<u8>, Option<KeyShareSecret>) {
-    match group {
-        GROUP_X25519 => {
-            let mut private = [0u8; 32];
-            entropy(&mut private);
-            let public = x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES);
-            let secret = KeyShareSecret {
-                group,
-                private: private.to_vec(),
-                public: public.to_vec(),
-            };
-            (public.to_vec(), Some(secret))
-        }
-        GROUP_SECP256R1 => {
-            let key = p256_secret(entropy);
-            let public =
-                p256::elliptic_curve::sec1::ToSec1Point::to_sec1_point(&key.public_key(), false)
-                    .as_bytes()
-                    .to_vec();
-            let secret = KeyShareSecret {
-                group,
-                private: key.to_bytes().to_vec(),
-                public: public.clone(),
-            };
-            (public, Some(secret))
-        }
-        _ => {
+    match ecdh::key_pair(group, entropy) {
+        Some(secret) => (secret.public.clone(), Some(secret)),
+        None => {
             let mut key = vec![0u8; share_len(group)];
             entropy(&mut key);
             (key, None)
-        }
-    }
-}
-
-/// A real key pair for `group` (x25519 or secp256r1), or `None` for a group we make no
-/// real key for.
-pub fn real_key_share(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeyShareSecret> {
-    match group {
-        GROUP_X25519 | GROUP_SECP256R1 => key_share(group, entropy).1,
-        _ => None,
-    }
-}
-
-/// A secp256r1 scalar from entropy, drawing again when the bytes are not a valid scalar
-/// (zero or not below the group order). After 8 failures (a broken entropy source) the top
-/// bit is cleared and the low bit set, which always gives a valid scalar (0 < k < 2^255 < n).
-fn p256_secret(entropy: &mut dyn FnMut(&mut [u8])) -> p256::SecretKey {
-    let mut bytes = [0u8; 32];
-    let mut attempts = 0;
-    loop {
-        if attempts < 8 {
-            entropy(&mut bytes);
-        } else {
-            bytes[0] &= 0x7f;
-            bytes[31] |= 1;
-        }
-        attempts += 1;
-        if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
-            return key;
         }
     }
 }
@@ -749,14 +694,19 @@ mod tests {
         assert_eq!(h.supported_groups(), GROUPS_TLS13);
         let shares = h.key_shares();
         assert_eq!(shares.len(), 1);
-        assert_eq!((shares[0].0, shares[0].1.len()), (GROUP_X25519, 32));
+        assert_eq!((shares[0].0, shares[0].1.len()), (ecdh::GROUP_X25519, 32));
         assert!(h.alpn().is_empty());
     }
 
     #[test]
-    fn x25519_and_p256_shares_are_real_keys() {
+    fn real_key_shares_carry_their_secrets() {
         let spec = HelloSpec {
-            key_shares: Some(vec![GROUP_X25519, GROUP_SECP256R1, 0x11ec, 0x0100]),
+            key_shares: Some(vec![
+                ecdh::GROUP_X25519,
+                ecdh::GROUP_SECP256R1,
+                0x11ec,
+                0x0100,
+            ]),
             ..HelloSpec::default()
         };
         let b = built(&spec, None);
@@ -780,18 +730,6 @@ mod tests {
         let key = p256::SecretKey::from_slice(&p.private).unwrap();
         let point = p256::PublicKey::from_sec1_bytes(&p.public).unwrap();
         assert_eq!(key.public_key(), point);
-    }
-
-    #[test]
-    fn broken_entropy_still_gives_a_valid_p256_key() {
-        let spec = HelloSpec {
-            key_shares: Some(vec![GROUP_SECP256R1]),
-            ..HelloSpec::default()
-        };
-        let b = build(&spec, None, &mut |buf: &mut [u8]| buf.fill(0));
-        assert!(p256::SecretKey::from_slice(&b.secrets[0].private).is_ok());
-        let b = build(&spec, None, &mut |buf: &mut [u8]| buf.fill(0xff));
-        assert!(p256::SecretKey::from_slice(&b.secrets[0].private).is_ok());
     }
 
     #[test]
@@ -840,7 +778,7 @@ mod tests {
         let spec = HelloSpec {
             version: ProtocolVersion::TLS12,
             supported_versions: Some(vec![0x0304]),
-            key_shares: Some(vec![GROUP_X25519]),
+            key_shares: Some(vec![ecdh::GROUP_X25519]),
             alpn: Some(vec!["h2".into(), "http/1.1".into()]),
             ..HelloSpec::default()
         };

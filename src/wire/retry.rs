@@ -5,10 +5,11 @@
 //!
 //! Pure: randomness for the new key share comes from the caller's `entropy`.
 
-use super::build::{KeyShareSecret, real_key_share};
+use super::build::KeyShareSecret;
 use super::hello::{ClientHello, Extension};
 use super::registry::{group_name, suite_name};
 use super::server::ServerHello;
+use crate::crypto::ecdh;
 use crate::wire::registry::extensions::types as ext;
 use bytes::BufMut;
 
@@ -60,10 +61,11 @@ pub fn retry_hello(
                 "the HelloRetryRequest asks for group {name}, which already had a key share"
             ));
         }
-        let Some(share) = real_key_share(group, entropy) else {
+        let Some(share) = ecdh::key_pair(group, entropy) else {
             return Err(format!(
                 "the HelloRetryRequest asks for group {name}; we make real key shares only \
-                 for x25519 and secp256r1"
+                 for {}",
+                ecdh::REAL_KEY_GROUP_NAMES
             ));
         };
         let data = key_share_data(group, &share.public);
