@@ -132,3 +132,73 @@ fn historical_clients_against_modern_and_legacy_servers() {
     let chrome = get(&sim, "Chrome 101 (Win 10)");
     assert_eq!(chrome["connects"], false, "{chrome}");
 }
+
+/// testssl's key limits applied after the server's answer: Java 6 and 7 cannot use a DH
+/// prime above 1024 bits (OpenSSL's automatic DH for a 2048-bit RSA key is 2048 bits),
+/// Java 8 takes up to 2048; Apple's ATS refuses an RSA key under 2048 bits.
+#[test]
+fn clients_refuse_keys_outside_their_limits() {
+    let Some(path) = testssl_file() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let dhe = s_server(
+        &cert,
+        &[
+            "-cipher",
+            "DHE-RSA-AES128-SHA:@SECLEVEL=0",
+            "-min_protocol",
+            "TLSv1",
+            "-max_protocol",
+            "TLSv1.2",
+        ],
+    );
+    let sim = simulate(dhe.port, &path, &["Java 7u25", "Java 8u161"]);
+    let java7 = get(&sim, "Java 7u25");
+    assert_eq!(java7["connects"], false, "{java7}");
+    assert_eq!(
+        java7["client_refuses"],
+        "the server's DH prime of 2048 bits, above the client's maximum of 1024"
+    );
+    assert_eq!(
+        java7["server_hello"]["cipher"],
+        "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"
+    );
+    let java8 = get(&sim, "Java 8u161");
+    assert_eq!(java8["connects"], true, "{java8}");
+
+    let small = tempfile::tempdir().unwrap();
+    common::openssl(
+        small.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+    );
+    let weak = common::Issued {
+        cert: small.path().join("rsa.pem"),
+        key: small.path().join("rsa.key"),
+        chain: None,
+    };
+    let srv = s_server(&weak, &["-cipher", "ALL:@SECLEVEL=0"]);
+    let sim = simulate(srv.port, &path, &["Apple ATS 9 iOS 9", "Java 8u161"]);
+    let ats = get(&sim, "Apple ATS 9 iOS 9");
+    assert_eq!(ats["connects"], false, "{ats}");
+    assert_eq!(
+        ats["client_refuses"],
+        "the server's RSA key of 1024 bits, below the client's minimum of 2048"
+    );
+    assert_eq!(get(&sim, "Java 8u161")["connects"], true);
+}

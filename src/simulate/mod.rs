@@ -8,6 +8,7 @@ use crate::cli::{ConnectArgs, Connecting, Failure};
 use crate::net::Target;
 use crate::probe::{self, HelloSource, ProbeResult};
 use crate::report;
+use crate::wire::server::ServerKeyExchange;
 use clap::Args;
 use profiles::Profile;
 use std::io::Write;
@@ -144,20 +145,35 @@ pub fn simulate<'a>(
         .iter()
         .zip(results)
         .filter_map(|(profile, r)| {
-            r.map(|result| {
-                let chosen = result
-                    .verdict
-                    .as_ref()
-                    .filter(|_| result.server_went_on())
-                    .and_then(|v| v.version);
-                Simulated {
-                    profile,
-                    client_refuses: chosen.and_then(|v| profiles::refuses_version(profile, v)),
-                    result,
-                }
+            r.map(|result| Simulated {
+                profile,
+                client_refuses: client_refuses(profile, &result),
+                result,
             })
         })
         .collect()
+}
+
+/// Why the real client would abort on what the server chose, though the server went on:
+/// a version outside the client's range, or a DH prime or certificate key outside the
+/// sizes it accepts.
+fn client_refuses(profile: &Profile, result: &ProbeResult) -> Option<String> {
+    let verdict = result
+        .verdict
+        .as_ref()
+        .filter(|_| result.server_went_on())?;
+    let dh_prime_bits = match verdict.server_key_exchange {
+        Some(ServerKeyExchange::Dhe { prime_bits, .. }) => Some(prime_bits),
+        _ => None,
+    };
+    let leaf = result
+        .certificates
+        .first()
+        .map(|c| (&c.key_algorithm, c.key_bits));
+    verdict
+        .version
+        .and_then(|v| profiles::refuses_version(profile, v))
+        .or_else(|| profiles::refuses_keys(profile, dh_prime_bits, leaf))
 }
 
 pub fn run(a: &SimulateArgs, mut out: impl Write) -> Result<i32, Failure> {

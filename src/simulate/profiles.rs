@@ -15,6 +15,7 @@
 //! hello = 160301...      # the record(s) carrying the hello, hex
 //! ```
 
+use crate::cert::KeyAlgorithm;
 use crate::wire::hello::{CONTENT_HANDSHAKE, ClientHello};
 
 /// The built-in profiles, recorded on this project's machine by `profiles/record.sh`.
@@ -45,6 +46,32 @@ pub struct Profile {
     /// Lowest and highest protocol version the client speaks, when the source says so.
     pub lowest: Option<u16>,
     pub highest: Option<u16>,
+    pub limits: KeyLimits,
+}
+
+/// Key sizes outside which the client aborts after the server's answer, as testssl.sh's
+/// client list records them (Java 7 cannot use a DH prime above 1024 bits, Apple's ATS
+/// refuses RSA keys under 2048). `None`: no limit known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyLimits {
+    pub min_dh_bits: Option<usize>,
+    pub max_dh_bits: Option<usize>,
+    pub min_rsa_bits: Option<usize>,
+    pub max_rsa_bits: Option<usize>,
+    pub min_ecdsa_bits: Option<usize>,
+}
+
+impl KeyLimits {
+    /// The limits by their key in our profile format (testssl's names differ).
+    fn fields(&mut self) -> [(&'static str, &'static str, &mut Option<usize>); 5] {
+        [
+            ("min_dh_bits", "minDhBits", &mut self.min_dh_bits),
+            ("max_dh_bits", "maxDhBits", &mut self.max_dh_bits),
+            ("min_rsa_bits", "minRsaBits", &mut self.min_rsa_bits),
+            ("max_rsa_bits", "maxRsaBits", &mut self.max_rsa_bits),
+            ("min_ecdsa_bits", "minEcdsaBits", &mut self.min_ecdsa_bits),
+        ]
+    }
 }
 
 /// A profile file that could not be read, with the line at fault (1-based).
@@ -107,6 +134,7 @@ pub fn parse(text: &str) -> Result<Vec<Profile>, ParseError> {
                     notes: String::new(),
                     lowest: None,
                     highest: None,
+                    limits: KeyLimits::default(),
                 },
             ));
             continue;
@@ -138,7 +166,16 @@ pub fn parse(text: &str) -> Result<Vec<Profile>, ParseError> {
                     p.highest = Some(v.0);
                 }
             }
-            _ => return Err(err(n, format!("unknown key {key:?}"))),
+            _ => {
+                let mut fields = p.limits.fields();
+                let Some((_, _, slot)) = fields.iter_mut().find(|(ours, _, _)| *ours == key) else {
+                    return Err(err(n, format!("unknown key {key:?}")));
+                };
+                let bits = value
+                    .parse()
+                    .map_err(|_| err(n, format!("{key} = {value:?}: a number of bits")))?;
+                **slot = Some(bits);
+            }
         }
     }
     out.into_iter()
@@ -172,6 +209,12 @@ pub fn format(profiles: &[Profile]) -> String {
         for (key, v) in [("lowest", p.lowest), ("highest", p.highest)] {
             if let Some(v) = v {
                 s.push_str(&format!("{key} = {}\n", crate::wire::ProtocolVersion(v)));
+            }
+        }
+        let mut limits = p.limits;
+        for (key, _, bits) in limits.fields() {
+            if let Some(bits) = bits {
+                s.push_str(&format!("{key} = {bits}\n"));
             }
         }
         s.push_str(&format!("hello = {}\n\n", hex::encode(&p.hello)));
@@ -222,6 +265,7 @@ pub fn parse_testssl(text: &str) -> Result<Vec<Profile>, ParseError> {
                 notes: String::new(),
                 lowest: None,
                 highest: None,
+                limits: KeyLimits::default(),
             });
             continue;
         }
@@ -234,7 +278,18 @@ pub fn parse_testssl(text: &str) -> Result<Vec<Profile>, ParseError> {
             "lowest_protocol" => p.lowest = version(value),
             "highest_protocol" => p.highest = version(value),
             "warning" => p.notes = value.to_string(),
-            _ => {}
+            _ => {
+                // -1 means no limit.
+                let bits = value.parse::<usize>().ok();
+                if let Some((_, _, slot)) = p
+                    .limits
+                    .fields()
+                    .into_iter()
+                    .find(|(_, theirs, _)| *theirs == key)
+                {
+                    *slot = bits;
+                }
+            }
         }
     }
     if seen == 0 {
@@ -286,6 +341,34 @@ pub fn refuses_version(p: &Profile, version: u16) -> Option<String> {
             hi.map_or("?".into(), name)
         )
     })
+}
+
+/// Why the client would abort on the server's key exchange or certificate key, if it
+/// would: `dh_prime_bits` from a DHE ServerKeyExchange, `leaf` the server certificate's
+/// key. A real client checks these after the ServerHello; the server cannot know.
+pub fn refuses_keys(
+    p: &Profile,
+    dh_prime_bits: Option<usize>,
+    leaf: Option<(&KeyAlgorithm, usize)>,
+) -> Option<String> {
+    let l = &p.limits;
+    let outside = |what: &str, bits: usize, min: Option<usize>, max: Option<usize>| {
+        if let Some(min) = min.filter(|m| bits < *m) {
+            Some(format!(
+                "{what} of {bits} bits, below the client's minimum of {min}"
+            ))
+        } else {
+            max.filter(|m| bits > *m)
+                .map(|max| format!("{what} of {bits} bits, above the client's maximum of {max}"))
+        }
+    };
+    let dh = dh_prime_bits.and_then(|b| outside("DH prime", b, l.min_dh_bits, l.max_dh_bits));
+    let key = leaf.and_then(|(alg, bits)| match alg {
+        KeyAlgorithm::Rsa => outside("RSA key", bits, l.min_rsa_bits, l.max_rsa_bits),
+        KeyAlgorithm::Ec(_) => outside("ECDSA key", bits, l.min_ecdsa_bits, None),
+        _ => None,
+    });
+    dh.or(key).map(|why| format!("the server's {why}"))
 }
 
 /// Splits TLS records into the handshake bytes they carry and the first record's version.
@@ -370,6 +453,7 @@ mod tests {
             notes: String::new(),
             lowest: None,
             highest: None,
+            limits: KeyLimits::default(),
         }
     }
 
@@ -390,8 +474,13 @@ mod tests {
         p.sni = SniRule::Remove;
         p.notes = "n".into();
         p.highest = Some(0x0303);
+        p.limits.max_dh_bits = Some(1024);
+        p.limits.min_rsa_bits = Some(2048);
         let text = format(std::slice::from_ref(&p));
+        assert!(text.contains("max_dh_bits = 1024\n"), "{text}");
         assert_eq!(parse(&text).unwrap(), vec![p]);
+        let e = parse("[profile a]\nmax_dh_bits = lots\nhello = 00\n").unwrap_err();
+        assert_eq!(e.line, 2);
     }
 
     #[test]
@@ -456,6 +545,9 @@ mod tests {
      sni+=("$SNI")
      handshakebytes+=("1603010004010000")
      highest_protocol+=("0x0304")
+     minDhBits+=(1024)
+     maxDhBits+=(-1)
+     maxRsaBits+=(4096)
 "#;
         let ps = parse_testssl(text).unwrap();
         assert_eq!(ps.len(), 2);
@@ -465,7 +557,41 @@ mod tests {
         assert_eq!(ps[0].highest, Some(0x0301));
         assert_eq!(ps[1].name, "Newer");
         assert_eq!(ps[1].sni, SniRule::Replace);
+        let limits = KeyLimits {
+            min_dh_bits: Some(1024),
+            max_rsa_bits: Some(4096),
+            ..KeyLimits::default()
+        };
+        assert_eq!((ps[0].limits, ps[1].limits), (KeyLimits::default(), limits));
         assert!(parse_testssl("nothing here").is_err());
+    }
+
+    #[test]
+    fn key_limits_say_which_key_is_out_of_range() {
+        let mut p = sample();
+        p.limits = KeyLimits {
+            max_dh_bits: Some(1024),
+            min_rsa_bits: Some(2048),
+            min_ecdsa_bits: Some(256),
+            ..KeyLimits::default()
+        };
+        let rsa = |bits| Some((&KeyAlgorithm::Rsa, bits));
+        assert_eq!(
+            refuses_keys(&p, Some(2048), rsa(2048)).as_deref(),
+            Some("the server's DH prime of 2048 bits, above the client's maximum of 1024")
+        );
+        assert_eq!(refuses_keys(&p, Some(1024), rsa(2048)), None);
+        assert_eq!(
+            refuses_keys(&p, None, rsa(1024)).as_deref(),
+            Some("the server's RSA key of 1024 bits, below the client's minimum of 2048")
+        );
+        let p224 = KeyAlgorithm::Ec("P-224".into());
+        assert!(refuses_keys(&p, None, Some((&p224, 224))).is_some());
+        assert_eq!(
+            refuses_keys(&p, None, Some((&KeyAlgorithm::Ed25519, 256))),
+            None
+        );
+        assert_eq!(refuses_keys(&sample(), Some(8192), rsa(512)), None);
     }
 
     #[test]
