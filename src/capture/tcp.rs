@@ -288,18 +288,21 @@ impl FlowTable {
             opts,
         };
         let linger = opts.closed_linger;
-        self.flows.retain(|_, flow| {
-            let quiet = now.saturating_sub(flow.last_seen);
-            if flow.closed {
-                return quiet <= linger;
-            }
-            if quiet <= idle {
-                return true;
-            }
+        let mut expired: Vec<Flow> = self
+            .flows
+            .extract_if(|_, flow| {
+                let quiet = now.saturating_sub(flow.last_seen);
+                quiet > if flow.closed { linger } else { idle }
+            })
+            .map(|(_, flow)| flow)
+            .filter(|flow| !flow.closed)
+            .collect();
+        // In order of appearance, not hash order, so output is the same on every run.
+        expired.sort_unstable_by_key(|f| f.id);
+        for flow in &mut expired {
             let at = flow.last_seen.saturating_add(idle);
             out.finish(flow, EndKind::Timeout, at);
-            false
-        });
+        }
         // Sweeping is O(flows): do it a few times per timeout, not per packet.
         self.next_sweep = now.saturating_add((idle / 4).min(linger).max(1_000_000));
     }
@@ -344,13 +347,14 @@ fn evict(flows: &mut FlowMap, out: &mut Out<'_>, at: Micros) {
     let nth = seen.len() / 10;
     let (_, cutoff, _) = seen.select_nth_unstable(nth);
     let cutoff = *cutoff;
-    flows.retain(|_, flow| {
-        if flow.last_seen > cutoff {
-            return true;
-        }
+    let mut evicted: Vec<Flow> = flows
+        .extract_if(|_, flow| flow.last_seen <= cutoff)
+        .map(|(_, flow)| flow)
+        .collect();
+    evicted.sort_unstable_by_key(|f| f.id);
+    for flow in &mut evicted {
         out.finish(flow, EndKind::Timeout, at);
-        false
-    });
+    }
 }
 
 /// Whether `bytes` start with a TLS handshake record holding a ClientHello (or an SSLv2

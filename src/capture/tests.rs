@@ -1025,6 +1025,27 @@ fn writer_output_passes_tshark_analysis() {
     }
 }
 
+/// Flows that time out together end in the order they appeared, not in the flow table's
+/// hash order (which changes from run to run): the same capture gives the same report.
+#[test]
+fn flows_expired_together_end_in_order_of_appearance() {
+    let mut f: Vec<(Micros, Vec<u8>)> = (0..30u16)
+        .map(|i| (u64::from(i), frame_ports(p(true, 1), b"x", 20_000 + i, 443)))
+        .collect();
+    f.push((600_000_000, frame_ports(p(true, 1), b"late", 30_000, 443)));
+    let mut rec = Recorder::default();
+    run_with(&pcap(1, &f), &ReadOptions::default(), &mut rec).unwrap();
+    assert_eq!(rec.flow_ends, (1..=31).collect::<Vec<u64>>());
+    // The same when the flow table is full and the oldest are evicted.
+    let mut rec = Recorder::default();
+    let opts = ReadOptions {
+        max_flows: 20,
+        ..ReadOptions::default()
+    };
+    run_with(&pcap(1, &f), &opts, &mut rec).unwrap();
+    assert_eq!(rec.flow_ends[..3], [1, 2, 3], "{:?}", rec.flow_ends);
+}
+
 #[test]
 fn flow_table_cap_ends_idle_flows_early() {
     let f: Vec<(Micros, Vec<u8>)> = (0..40u16)
