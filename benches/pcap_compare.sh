@@ -26,19 +26,21 @@ gen() { # gen FILE MB
     cargo bench --quiet --bench pcap_gen -- "$1" "$2" | tail -1
 }
 
-# measure NAME FILE CMD... : prints "seconds max_rss_kb"
+# measure RUNS CMD... : prints "seconds max_rss_kb": the median wall time of RUNS runs
+# (perf_counter, not /usr/bin/time's 10 ms steps) and the largest peak RSS that
+# /usr/bin/time saw (a small C parent, so a forked copy of python is never counted).
 measure() {
-    shift 2
-    local out="$WORK/bench-time.txt"
-    /usr/bin/time -v -o "$out" taskset -c 0 "$@" >"$WORK/bench-stdout.txt" 2>/dev/null || true
-    python3 - "$out" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-m = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", t)
-h, mnt, s = m.groups()
-secs = int(h or 0) * 3600 + int(mnt) * 60 + float(s)
-rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
-print(f"{secs} {rss}")
+    python3 - "$WORK/bench-rss.txt" "$@" <<'PY'
+import statistics, subprocess, sys, time
+rss_file, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file, "taskset", "-c", "0"] + cmd
+times, rss = [], 0
+for _ in range(runs):
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times.append(time.perf_counter() - start)
+    rss = max(rss, int(open(rss_file).read().split()[-1]))
+print(f"{statistics.median(times)} {rss}")
 PY
 }
 
@@ -47,7 +49,7 @@ row() { # row TOOL FILE_MB SECS RSS_KB PACKETS HANDSHAKES
 import sys
 tool, mb, secs, rss, packets, hs = sys.argv[1:]
 mb, secs, packets, hs = float(mb), max(float(secs), 1e-3), int(packets), int(hs)
-print(f"| {tool} | {mb:.0f} MB | {secs:.2f} s | {mb/secs:.0f} MB/s | {packets/secs/1e6:.2f} M | {hs/secs/1e3:.1f} k | {int(rss)/1024:.0f} MB |")
+print(f"| {tool} | {mb:.0f} MB | {secs:.3f} s | {mb/secs:.0f} MB/s | {packets/secs/1e6:.2f} M | {hs/secs/1e3:.1f} k | {int(rss)/1024:.0f} MB |")
 PY
 }
 
@@ -62,11 +64,11 @@ for mb in $SIZES; do
     cat "$f" >/dev/null # page cache: both tools read from memory
     # Packet count (not timed): --port 1 selects nothing, only the summary line is printed.
     packets=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["inputs"][0]["packets"])')
-    read -r secs rss < <(measure shakedown "$f" "$BIN" pcap "$f")
+    read -r secs rss < <(measure 5 "$BIN" pcap "$f")
     row "shakedown pcap" "$real_mb" "$secs" "$rss" "$packets" "$hs"
-    read -r secs rss < <(measure shakedown "$f" "$BIN" pcap --json "$f")
+    read -r secs rss < <(measure 5 "$BIN" pcap --json "$f")
     row "shakedown pcap --json" "$real_mb" "$secs" "$rss" "$packets" "$hs"
-    read -r secs rss < <(measure tshark "$f" tshark -n -r "$f" -Y tls.handshake)
+    read -r secs rss < <(measure 1 tshark -n -r "$f" -Y tls.handshake)
     row "tshark -Y tls.handshake" "$real_mb" "$secs" "$rss" "$packets" "$hs"
     rm -f "$f"
 done
