@@ -3,6 +3,7 @@
 //! server's share. Entropy comes in as a function, so this stays pure and testable.
 
 use crate::wire::build::KeyShareSecret;
+use crate::wire::registry::group_name;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
 use p256::elliptic_curve::{
@@ -14,8 +15,19 @@ pub const GROUP_SECP384R1: u16 = 0x0018;
 pub const GROUP_SECP521R1: u16 = 0x0019;
 pub const GROUP_X25519: u16 = 0x001d;
 
-/// The groups [`key_pair`] makes real keys for, named for messages.
-pub const REAL_KEY_GROUP_NAMES: &str = "x25519, secp256r1, secp384r1 and secp521r1";
+/// The groups [`key_pair`] makes real keys for.
+pub const REAL_KEY_GROUPS: [u16; 4] = [
+    GROUP_X25519,
+    GROUP_SECP256R1,
+    GROUP_SECP384R1,
+    GROUP_SECP521R1,
+];
+
+/// [`REAL_KEY_GROUPS`] by their registry names, for messages.
+pub fn real_key_group_names() -> String {
+    let names: Vec<String> = REAL_KEY_GROUPS.iter().map(|g| group_name(*g)).collect();
+    names.join(", ")
+}
 
 /// A real key pair for `group`, or `None` for a group we make no real key for.
 pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeyShareSecret> {
@@ -132,6 +144,10 @@ mod tests {
             assert!(ab.iter().any(|x| *x != 0));
         }
         assert!(key_pair(0x001e, &mut counter(1)).is_none());
+        assert_eq!(
+            real_key_group_names(),
+            "x25519, secp256r1, secp384r1, secp521r1"
+        );
     }
 
     #[test]

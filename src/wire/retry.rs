@@ -65,7 +65,7 @@ pub fn retry_hello(
             return Err(format!(
                 "the HelloRetryRequest asks for group {name}; we make real key shares only \
                  for {}",
-                ecdh::REAL_KEY_GROUP_NAMES
+                ecdh::real_key_group_names()
             ));
         };
         let data = key_share_data(group, &share.public);
