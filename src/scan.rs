@@ -1184,12 +1184,12 @@ impl<'a> Scanner<'a> {
 /// The (group, signature scheme) of a signed ECDHE ServerKeyExchange.
 /// Keeps the smaller of `smallest` and the DH prime of the reply's ServerKeyExchange.
 fn note_dh_prime(reply: &Reply, smallest: &mut Option<usize>) {
-    if let Some(ServerKeyExchange::Dhe { prime_bits, .. }) = reply
+    if let Some(bits) = reply
         .verdict
         .as_ref()
-        .and_then(|v| v.server_key_exchange.as_ref())
+        .and_then(|v| v.server_key_exchange.as_ref()?.dh_prime_bits())
     {
-        *smallest = Some(smallest.map_or(*prime_bits, |s| s.min(*prime_bits)));
+        *smallest = Some(smallest.map_or(bits, |s| s.min(bits)));
     }
 }
 

@@ -162,10 +162,10 @@ fn client_refuses(profile: &Profile, result: &ProbeResult) -> Option<String> {
         .verdict
         .as_ref()
         .filter(|_| result.server_went_on())?;
-    let dh_prime_bits = match verdict.server_key_exchange {
-        Some(ServerKeyExchange::Dhe { prime_bits, .. }) => Some(prime_bits),
-        _ => None,
-    };
+    let dh_prime_bits = verdict
+        .server_key_exchange
+        .as_ref()
+        .and_then(ServerKeyExchange::dh_prime_bits);
     let leaf = result
         .certificates
         .first()

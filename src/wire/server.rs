@@ -226,6 +226,14 @@ pub enum ServerKeyExchange {
 }
 
 impl ServerKeyExchange {
+    /// The prime's size of a finite-field DHE exchange (what clients and Logjam checks judge).
+    pub fn dh_prime_bits(&self) -> Option<usize> {
+        match self {
+            ServerKeyExchange::Dhe { prime_bits, .. } => Some(*prime_bits),
+            _ => None,
+        }
+    }
+
     /// Decodes with `version` the negotiated version (signature schemes appear from TLS 1.2).
     pub fn decode(body: &[u8], version: u16) -> Self {
         Self::ecdhe(body, version)
