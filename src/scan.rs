@@ -46,7 +46,7 @@ use crate::wire::registry::{
 use crate::wire::server::ServerKeyExchange;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -311,6 +311,8 @@ pub struct Scanner<'a> {
     total: AtomicUsize,
     retries: AtomicUsize,
     error: Mutex<Option<String>>,
+    /// Set once the port refused a connection: nothing listens, so no more are made.
+    refused: AtomicBool,
 }
 
 impl<'a> Scanner<'a> {
@@ -328,6 +330,7 @@ impl<'a> Scanner<'a> {
             total: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
             error: Mutex::new(None),
+            refused: AtomicBool::new(false),
         }
     }
 
@@ -420,6 +423,12 @@ impl<'a> Scanner<'a> {
     fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
         let mut attempt = 0;
         loop {
+            if self.refused.load(Ordering::Relaxed) {
+                return Reply {
+                    verdict: None,
+                    answered: false,
+                };
+            }
             let permit = self.pacer.acquire();
             *cost += 1;
             self.total.fetch_add(1, Ordering::Relaxed);
@@ -442,18 +451,30 @@ impl<'a> Scanner<'a> {
                     if transient && retry {
                         continue;
                     }
+                    // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
+                    // an SSLv2-format one to another service.
+                    if let Some(what) = ex
+                        .verdict
+                        .not_tls
+                        .as_ref()
+                        .filter(|_| hello.hello.is_some())
+                    {
+                        self.note_error(format!("the server does not speak TLS: {what}"));
+                    }
                     return Reply {
                         answered: ex.server_bytes > 0,
                         verdict: Some(ex.verdict),
                     };
                 }
                 Err(e) => {
-                    if e.kind() != io::ErrorKind::ConnectionRefused && retry {
+                    let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+                    if !refused && retry {
                         continue;
                     }
-                    if let Ok(mut err) = self.error.lock() {
-                        *err = Some(format!("connecting to {}: {e}", self.target.display()));
+                    if refused {
+                        self.refused.store(true, Ordering::Relaxed);
                     }
+                    self.note_error(format!("connecting to {}: {e}", self.target.display()));
                     return Reply {
                         verdict: None,
                         answered: false,
@@ -479,6 +500,13 @@ impl<'a> Scanner<'a> {
             return build::build(&padded, Some(&self.target.host), &mut fill_random);
         }
         built
+    }
+
+    /// Keeps the first error: what went wrong first explains what followed.
+    fn note_error(&self, message: String) {
+        if let Ok(mut err) = self.error.lock() {
+            err.get_or_insert(message);
+        }
     }
 
     /// The hello every enumeration of `version` starts from: the builder's defaults for the

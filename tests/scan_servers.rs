@@ -784,6 +784,41 @@ fn resets_before_any_answer_are_retried_and_counted() {
     }
 }
 
+/// A closed port is one refused connection, not a scan's worth; a plain HTTP listener is
+/// named as not speaking TLS.
+#[test]
+fn closed_port_and_plain_http_are_named() {
+    let port = common::free_port();
+    let out = shakedown()
+        .args(["scan", &format!("127.0.0.1:{port}"), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["handshakes"], 1, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("refused"),
+        "{}",
+        v["error"]
+    );
+
+    let http = hostile_peer(|mut stream| {
+        read_some(&mut stream);
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let out = shakedown()
+        .args(["scan", &http.addr.to_string(), "--json", "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the server does not speak TLS") && error.contains("HTTP"),
+        "{error}"
+    );
+}
+
 /// A TCP proxy in front of `backend` that, like the servers the bundles are for, closes
 /// the connection without a word when a ClientHello offers more than 128 suites.
 /// A middlebox in front of `backend` that drops (closes on) hellos offering more than 128
