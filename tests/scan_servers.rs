@@ -784,8 +784,8 @@ fn resets_before_any_answer_are_retried_and_counted() {
     }
 }
 
-/// A closed port is one refused connection, not a scan's worth; a plain HTTP listener is
-/// named as not speaking TLS.
+/// A closed port costs the connections already in flight, not a scan's worth; a plain HTTP
+/// listener is named as not speaking TLS.
 #[test]
 fn closed_port_and_plain_http_are_named() {
     let port = common::free_port();
@@ -795,7 +795,8 @@ fn closed_port_and_plain_http_are_named() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["handshakes"], 1, "{v}");
+    // SSLv2, TLS 1.3 and TLS 1.2 start in parallel; nothing after the first refusal.
+    assert!(v["handshakes"].as_u64().unwrap() <= 3, "{v}");
     assert!(
         v["error"].as_str().unwrap().contains("refused"),
         "{}",
