@@ -195,13 +195,18 @@ fn counts<'a>(items: impl IntoIterator<Item = (&'a str, u64)>) -> String {
 pub fn text_summary(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let packets: u64 = s.inputs.iter().map(|i| i.stats.capture.packets).sum();
     let non_tls: u64 = s.inputs.iter().map(|i| i.stats.non_tls_flows).sum();
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let captures = s.inputs.len() as u64;
     writeln!(
         w,
-        "summary: {} TLS connections, {} failed ({} capture{}, {packets} packets, {non_tls} TCP flows without TLS)",
+        "summary: {} TLS connection{}, {} failed ({captures} capture{}, {packets} packet{}, \
+         {non_tls} TCP flow{} without TLS)",
         s.connections,
+        plural(s.connections),
         s.failed,
-        s.inputs.len(),
-        if s.inputs.len() == 1 { "" } else { "s" },
+        plural(captures),
+        plural(packets),
+        plural(non_tls),
     )?;
     writeln!(
         w,
