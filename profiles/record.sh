@@ -26,31 +26,17 @@ cleanup() {
 trap cleanup EXIT
 
 # The listener: prints its port, accepts one connection, writes the hello records as hex.
-cat >"$TMP/listen.py" <<'EOF'
+cat >"$TMP/listen.py" <<EOF
 import socket, sys
+sys.path.insert(0, "$HERE/../tests/golden")
+from record import read_hello
 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 srv.bind(("127.0.0.1", 0))
 srv.listen(1)
 srv.settimeout(20)
 print(srv.getsockname()[1], flush=True)
 conn, _ = srv.accept()
-conn.settimeout(10)
-data = b""
-while True:
-    pos, hs = 0, b""
-    while len(data) >= pos + 5:
-        n = int.from_bytes(data[pos + 3:pos + 5], "big")
-        if len(data) < pos + 5 + n:
-            break
-        hs += data[pos + 5:pos + 5 + n]
-        pos += 5 + n
-    if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
-        data = data[:pos]
-        break
-    chunk = conn.recv(65536)
-    if not chunk:
-        break
-    data += chunk
+data = read_hello(conn)
 conn.close()
 with open(sys.argv[1], "w") as f:
     f.write(data.hex())

@@ -226,7 +226,8 @@ pub struct ProbeItem {
 #[derive(Debug, Clone)]
 pub struct ScanReport {
     pub target: String,
-    /// Why some connection could not be made (the last such reason), if any.
+    /// The first thing that went wrong (a connection that could not be made, an answer
+    /// that was not TLS), if anything did.
     pub error: Option<String>,
     /// SSLv2 to TLS 1.3, in that order.
     pub versions: Vec<VersionScan>,
@@ -238,8 +239,8 @@ pub struct ScanReport {
     pub handshakes: usize,
     pub retries: usize,
     pub elapsed_ms: u64,
-    /// The chain sent for the first accepted hello up to TLS 1.2 (TLS 1.3 encrypts it), and
-    /// what the certificate checks found in it.
+    /// The chain of the newest version whose first accepted hello showed one (TLS 1.3
+    /// decrypted with our key shares), and what the certificate checks found in it.
     pub certificates: Vec<CertInfo>,
     pub diagnosis: Vec<Diagnosis>,
 }

@@ -18,7 +18,8 @@ HOST_NAME = "golden.example"
 
 
 def read_hello(conn):
-    """Reads records until the first handshake message is complete; returns the raw bytes."""
+    """Reads records until the first handshake message is complete; returns the raw bytes.
+    Also the listener of profiles/record.sh."""
     data = b""
     conn.settimeout(10)
     while True:
@@ -80,21 +81,26 @@ def python_client(port):
     return run
 
 
-openssl_ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.split()[1]
-major_minor = ".".join(openssl_ver.split(".")[:2])
-record(f"openssl-{major_minor}-tls13", lambda p: [
-    "openssl", "s_client", "-connect", f"127.0.0.1:{p}", "-servername", HOST_NAME])
-record(f"openssl-{major_minor}-tls12", lambda p: [
-    "openssl", "s_client", "-tls1_2", "-connect", f"127.0.0.1:{p}", "-servername", HOST_NAME])
-record(f"openssl-{major_minor}-tls10", lambda p: [
-    "openssl", "s_client", "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0",
-    "-connect", f"127.0.0.1:{p}", "-servername", HOST_NAME])
-record("curl-7.88", lambda p: [
-    "curl", "-sk", "--max-time", "5", "--resolve", f"{HOST_NAME}:{p}:127.0.0.1",
-    f"https://{HOST_NAME}:{p}/"])
-record(f"python{sys.version_info[0]}.{sys.version_info[1]}-ssl", python_client)
-if subprocess.run(["which", "gnutls-cli"], capture_output=True).returncode == 0:
-    gver = subprocess.run(["gnutls-cli", "--version"], capture_output=True, text=True).stdout.split()
-    gv = ".".join(gver[1].split(".")[:2]) if len(gver) > 1 else "x"
-    record(f"gnutls-{gv}", lambda p: [
-        "gnutls-cli", "--insecure", "--sni-hostname", HOST_NAME, "-p", str(p), "127.0.0.1"])
+def main():
+    openssl_ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.split()[1]
+    major_minor = ".".join(openssl_ver.split(".")[:2])
+    record(f"openssl-{major_minor}-tls13", lambda p: [
+        "openssl", "s_client", "-connect", f"127.0.0.1:{p}", "-servername", HOST_NAME])
+    record(f"openssl-{major_minor}-tls12", lambda p: [
+        "openssl", "s_client", "-tls1_2", "-connect", f"127.0.0.1:{p}", "-servername", HOST_NAME])
+    record(f"openssl-{major_minor}-tls10", lambda p: [
+        "openssl", "s_client", "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0",
+        "-connect", f"127.0.0.1:{p}", "-servername", HOST_NAME])
+    record("curl-7.88", lambda p: [
+        "curl", "-sk", "--max-time", "5", "--resolve", f"{HOST_NAME}:{p}:127.0.0.1",
+        f"https://{HOST_NAME}:{p}/"])
+    record(f"python{sys.version_info[0]}.{sys.version_info[1]}-ssl", python_client)
+    if subprocess.run(["which", "gnutls-cli"], capture_output=True).returncode == 0:
+        gver = subprocess.run(["gnutls-cli", "--version"], capture_output=True, text=True).stdout.split()
+        gv = ".".join(gver[1].split(".")[:2]) if len(gver) > 1 else "x"
+        record(f"gnutls-{gv}", lambda p: [
+            "gnutls-cli", "--insecure", "--sni-hostname", HOST_NAME, "-p", str(p), "127.0.0.1"])
+
+
+if __name__ == "__main__":
+    main()
