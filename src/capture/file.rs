@@ -13,6 +13,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
+use super::readahead::read_ahead;
 use super::{
     CaptureError, CaptureErrorKind, CaptureStats, EndKind, FlowSink, Micros, PacketReader,
     ReadOptions,
@@ -23,7 +24,7 @@ const INITIAL_BUFFER: usize = 1 << 20;
 /// Reads a whole capture and feeds every TCP flow in it to `sink`. At the end every started
 /// flow is ended: open directions with `Timeout` (or `Gap` where bytes are missing), or all
 /// with `Gap` when reading failed.
-pub fn read_capture<R: Read>(
+pub fn read_capture<R: Read + Send>(
     input: R,
     opts: &ReadOptions,
     sink: &mut dyn FlowSink,
@@ -92,6 +93,10 @@ fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
+fn io_err(offset: u64, source: io::Error) -> CaptureErrorKind {
+    CaptureErrorKind::Io { offset, source }
+}
+
 /// Per pcapng interface: link type and timestamp scale.
 #[derive(Debug, Clone, Copy)]
 struct Interface {
@@ -106,23 +111,49 @@ struct Run<'o> {
 }
 
 impl Run<'_> {
-    fn read<R: Read>(&mut self, input: R, sink: &mut dyn FlowSink) -> Result<(), CaptureErrorKind> {
-        let error = Rc::new(RefCell::new(None));
-        let io_err = |offset: u64, e: io::Error| CaptureErrorKind::Io { offset, source: e };
+    fn read<R: Read + Send>(
+        &mut self,
+        input: R,
+        sink: &mut dyn FlowSink,
+    ) -> Result<(), CaptureErrorKind> {
+        if self.opts.read_ahead {
+            // The thread reads the file itself, at offsets the kernel copies from fastest
+            // (measured: reads that began 4 bytes into a page made its copying twice as slow).
+            read_ahead(input, |ahead| self.sniff(ahead, sink))
+        } else {
+            self.sniff(input, sink)
+        }
+    }
+
+    /// Unwraps gzip, then parses the capture.
+    fn sniff(&mut self, input: impl Read, sink: &mut dyn FlowSink) -> Result<(), CaptureErrorKind> {
         let mut input = input;
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut input, &mut magic).map_err(|e| io_err(0, e))?;
         let head = io::Cursor::new(magic[..n].to_vec()).chain(input);
-        let mut plain: Box<dyn Read> = if magic[..n].starts_with(&[0x1f, 0x8b]) {
+        let mut plain: Box<dyn Read + '_> = if magic[..n].starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::read::MultiGzDecoder::new(head))
         } else {
             Box::new(head)
         };
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut plain, &mut magic).map_err(|e| io_err(0, e))?;
+        let magic = &magic[..n];
+        self.parse(magic, plain, sink)
+    }
+
+    /// Reads the capture whose first bytes (`magic`, already taken from `rest`) say which
+    /// format it is.
+    fn parse(
+        &mut self,
+        magic: &[u8],
+        rest: impl Read,
+        sink: &mut dyn FlowSink,
+    ) -> Result<(), CaptureErrorKind> {
+        let error = Rc::new(RefCell::new(None));
         // Outermost, so every read hands pcap-parser a full buffer and I/O errors are kept.
         let head = FullReader {
-            inner: io::Cursor::new(magic[..n].to_vec()).chain(plain),
+            inner: io::Cursor::new(magic.to_vec()).chain(rest),
             error: error.clone(),
         };
         let buffer = INITIAL_BUFFER.min(self.opts.max_block_size.max(65536));
@@ -147,7 +178,7 @@ impl Run<'_> {
             },
         };
         match magic {
-            [0x0a, 0x0d, 0x0d, 0x0a] if n == 4 => {
+            [0x0a, 0x0d, 0x0d, 0x0a] => {
                 let reader = PcapNGReader::new(buffer, head).map_err(start_err)?;
                 self.blocks(reader, &error, sink)
             }
@@ -155,18 +186,16 @@ impl Run<'_> {
             | [0xa1, 0xb2, 0xc3, 0xd4]
             | [0x4d, 0x3c, 0xb2, 0xa1]
             | [0xa1, 0xb2, 0x3c, 0x4d]
-            | [0x34, 0xcd, 0xb2, 0xa1]
-                if n == 4 =>
-            {
+            | [0x34, 0xcd, 0xb2, 0xa1] => {
                 let reader = LegacyPcapReader::new(buffer, head).map_err(start_err)?;
                 self.blocks(reader, &error, sink)
             }
-            _ if n == 0 => Err(CaptureErrorKind::Empty),
-            _ if n < 4 => Err(CaptureErrorKind::Truncated {
+            [] => Err(CaptureErrorKind::Empty),
+            _ if magic.len() < 4 => Err(CaptureErrorKind::Truncated {
                 offset: 0,
                 packet: 0,
             }),
-            _ => Err(CaptureErrorKind::NotACapture(hex::encode(&magic[..n]))),
+            _ => Err(CaptureErrorKind::NotACapture(hex::encode(magic))),
         }
     }
 

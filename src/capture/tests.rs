@@ -162,6 +162,8 @@ fn pcap(linktype: u32, frames: &[(Micros, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// Reads `bytes` into `rec`; reads them again on a read-ahead thread (or without one) and
+/// checks both ways agree call for call.
 fn run_with(
     bytes: &[u8],
     opts: &ReadOptions,
@@ -169,6 +171,28 @@ fn run_with(
 ) -> Result<CaptureStats, CaptureError> {
     let r = read_capture(bytes, opts, rec);
     rec.assert_all_ended();
+    let other_opts = ReadOptions {
+        read_ahead: !opts.read_ahead,
+        ..opts.clone()
+    };
+    let mut other = Recorder {
+        want_limit: rec.want_limit,
+        ..Recorder::default()
+    };
+    let r2 = read_capture(bytes, &other_opts, &mut other);
+    other.assert_all_ended();
+    assert_eq!(other.flows, rec.flows);
+    assert_eq!(other.data, rec.data);
+    assert_eq!(other.ends, rec.ends);
+    assert_eq!(other.flow_ends, rec.flow_ends);
+    match (&r, &r2) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string());
+            assert_eq!(a.stats, b.stats);
+        }
+        _ => panic!("read-ahead {}: {r2:?}, else {r:?}", other_opts.read_ahead),
+    }
     r
 }
 
@@ -755,6 +779,47 @@ fn truncated_synthetic_capture_keeps_what_came_before() {
     assert_eq!(rec.bytes(1, C2S), b"hello");
     // The open directions end with a gap: the file, not the connection, stopped.
     assert!(rec.ends_of(1).iter().all(|(_, k)| *k == EndKind::Gap));
+}
+
+/// A reader that fails (like a disk error) after handing out `good` bytes.
+struct FailsAfter<'a> {
+    data: &'a [u8],
+    good: usize,
+}
+
+impl std::io::Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.good == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.good).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.good -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn read_error_mid_capture_keeps_what_came_before_with_or_without_read_ahead() {
+    let file = pcap(1, &sample_frames());
+    // Cut inside the last packet record: the four before it are read.
+    let good = file.len() - 10;
+    for read_ahead in [false, true] {
+        let opts = ReadOptions {
+            read_ahead,
+            ..ReadOptions::default()
+        };
+        let mut rec = Recorder::default();
+        let err = read_capture(FailsAfter { data: &file, good }, &opts, &mut rec).unwrap_err();
+        rec.assert_all_ended();
+        assert!(
+            matches!(&err.kind, CaptureErrorKind::Io { source, .. } if source.to_string() == "disk on fire"),
+            "read-ahead {read_ahead}: {err}"
+        );
+        assert_eq!(err.stats.packets, 4, "read-ahead {read_ahead}");
+        assert_eq!(rec.bytes(1, C2S), b"hello");
+    }
 }
 
 /// The third-party captures (not in the repository): `None`, with a message, when absent.
