@@ -128,7 +128,134 @@ const MAX_TRANSCRIPT: usize = 1 << 20;
 pub struct Event {
     pub at: Micros,
     pub dir: Direction,
-    pub what: String,
+    pub what: EventText,
+}
+
+/// What an event says. The common ones keep their facts and are put into words when shown:
+/// most connections of a large capture never are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventText {
+    Static(&'static str),
+    Text(String),
+    End(EndKind),
+    /// A record summed up by its kind ("application data", "encrypted alert", …) and size.
+    Record {
+        kind: &'static str,
+        len: usize,
+    },
+    Alert {
+        alert: Alert,
+        encrypted: bool,
+    },
+    ClientHello {
+        again: bool,
+        suites: usize,
+        extensions: usize,
+    },
+    ServerHello {
+        version: u16,
+        suite: u16,
+    },
+    HelloRetryRequest {
+        group: Option<u16>,
+    },
+    Certificate {
+        certs: usize,
+        ocsp: bool,
+        scts: bool,
+    },
+    EcdheKeyExchange {
+        group: u16,
+    },
+    DheKeyExchange {
+        prime_bits: usize,
+    },
+    OpaqueKeyExchange {
+        len: usize,
+    },
+    CertificateVerify {
+        scheme: u16,
+    },
+    UnknownMessage {
+        typ: u8,
+        len: usize,
+    },
+}
+
+impl std::fmt::Display for EventText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventText::Static(s) => f.write_str(s),
+            EventText::Text(s) => f.write_str(s),
+            EventText::End(kind) => write!(f, "end: {}", kind.as_str()),
+            EventText::Record { kind, len } => write!(f, "{kind} ({len} bytes)"),
+            EventText::Alert { alert, encrypted } => write!(
+                f,
+                "{}Alert {} {} ({})",
+                if *encrypted { "encrypted " } else { "" },
+                alert.level_name(),
+                alert_name(alert.description),
+                alert.description
+            ),
+            EventText::ClientHello {
+                again,
+                suites,
+                extensions,
+            } => write!(
+                f,
+                "ClientHello{} ({suites} cipher suites, {extensions} extensions)",
+                if *again { " (again)" } else { "" }
+            ),
+            EventText::ServerHello { version, suite } => write!(
+                f,
+                "ServerHello ({}, {})",
+                ProtocolVersion(*version),
+                suite_name(*suite)
+            ),
+            EventText::HelloRetryRequest { group: Some(g) } => {
+                write!(f, "HelloRetryRequest (group {})", group_name(*g))
+            }
+            EventText::HelloRetryRequest { group: None } => f.write_str("HelloRetryRequest"),
+            EventText::Certificate { certs, ocsp, scts } => write!(
+                f,
+                "Certificate ({certs} cert{}{}{})",
+                if *certs == 1 { "" } else { "s" },
+                if *ocsp { ", leaf with OCSP status" } else { "" },
+                if *scts { ", leaf with SCTs" } else { "" }
+            ),
+            EventText::EcdheKeyExchange { group } => {
+                write!(f, "ServerKeyExchange (ECDHE, group {})", group_name(*group))
+            }
+            EventText::DheKeyExchange { prime_bits } => {
+                write!(f, "ServerKeyExchange (DHE, {prime_bits}-bit prime)")
+            }
+            EventText::OpaqueKeyExchange { len } => write!(f, "ServerKeyExchange ({len} bytes)"),
+            EventText::CertificateVerify { scheme } => {
+                write!(f, "CertificateVerify ({})", sigalg_name(*scheme))
+            }
+            EventText::UnknownMessage { typ, len } => {
+                write!(f, "handshake message of type {typ} ({len} bytes)")
+            }
+        }
+    }
+}
+
+impl From<String> for EventText {
+    fn from(s: String) -> Self {
+        EventText::Text(s)
+    }
+}
+
+impl From<&'static str> for EventText {
+    fn from(s: &'static str) -> Self {
+        EventText::Static(s)
+    }
+}
+
+impl PartialEq<&str> for EventText {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,7 +490,7 @@ pub struct Tracker {
     decided: bool,
     /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
     tls13: bool,
-    last_step: Option<String>,
+    last_step: Option<&'static str>,
     server_hello_done: bool,
     /// The TLS 1.3 ServerHello arrived and the server's buffer held no partial record at the
     /// end of that delivery: what came with it has been read.
@@ -566,7 +693,7 @@ impl Tracker {
             return;
         }
         self.sides[i].ended = true;
-        self.event(at, dir, format!("end: {}", kind.as_str()));
+        self.event(at, dir, EventText::End(kind));
         self.v.end.get_or_insert(StreamEnd { dir, kind, at });
         self.report_truncation(dir, at);
         if kind == EndKind::Gap {
@@ -596,25 +723,21 @@ impl Tracker {
 
     fn deframe(&mut self, dir: Direction, mut data: &[u8], at: Micros) {
         let i = dir.index();
-        loop {
-            let n = self.sides[i].deframer.push(data);
-            data = &data[n..];
-            while let Some(r) = self.sides[i].deframer.next_record() {
-                match r {
-                    Ok(rec) => self.on_record(dir, rec, at),
-                    Err(e) => {
-                        self.on_framing_error(dir, e, at);
-                        return;
-                    }
-                }
-                if self.sides[i].stopped {
-                    return;
+        // Out of `self` while its records (which may borrow it) are read.
+        let mut deframer = std::mem::take(&mut self.sides[i].deframer);
+        while let Some(r) = deframer.next(&mut data) {
+            match r {
+                Ok(rec) => self.on_record(dir, rec, at),
+                Err(e) => {
+                    self.on_framing_error(dir, e, at);
+                    break;
                 }
             }
-            if data.is_empty() || n == 0 {
-                return;
+            if self.sides[i].stopped {
+                break;
             }
         }
+        self.sides[i].deframer = deframer;
     }
 
     fn on_framing_error(&mut self, dir: Direction, e: FramingError, at: Micros) {
@@ -681,7 +804,7 @@ impl Tracker {
             (Direction::ClientToServer, 1) => {
                 self.event(at, dir, format!("SSLv2 ClientHello ({len} bytes)"));
                 self.letter(dir, 'c');
-                self.last_step = Some("SSLv2 ClientHello".into());
+                self.last_step = Some("SSLv2 ClientHello");
                 self.v.sslv2_client_hello = Some(record);
             }
             (Direction::ServerToClient, 4) => {
@@ -712,7 +835,7 @@ impl Tracker {
                 }
                 self.event(at, dir, what);
                 self.letter(dir, 's');
-                self.last_step = Some("SSLv2 ServerHello".into());
+                self.last_step = Some("SSLv2 ServerHello");
                 self.v.version = version;
                 self.progress(Outcome::ServerHello);
                 self.decide(at);
@@ -760,29 +883,32 @@ impl Tracker {
                     self.client_hello_wire.extend_from_slice(&rec.to_wire());
                 }
                 self.sides[i].record_version = rec.header.version;
-                if let Err(e) = self.sides[i].joiner.push(&rec.payload) {
-                    self.sides[i].stopped = true;
-                    self.fail(dir, at, e.to_string());
-                    return;
-                }
-                while let Some(raw) = self.sides[i].joiner.next_message() {
-                    self.on_message(dir, raw, at);
-                    // A TLS 1.3 ServerHello turns what follows into ciphertext.
-                    if self.sides[i].encrypted {
-                        break;
-                    }
-                }
+                self.on_handshake_payload(dir, rec.payload, at, true);
             }
             ContentType::Alert => match Alert::decode(&rec.payload) {
                 Ok(alert) => self.on_alert(dir, alert, at, false),
                 Err(e) => self.fail(dir, at, format!("alert record: {e}")),
             },
             ContentType::ApplicationData => {
-                self.event(at, dir, format!("application data ({len} bytes)"));
+                self.event(
+                    at,
+                    dir,
+                    EventText::Record {
+                        kind: "application data",
+                        len,
+                    },
+                );
             }
             ContentType::Heartbeat => {
                 self.letter(dir, 'b');
-                self.event(at, dir, format!("heartbeat ({len} bytes)"));
+                self.event(
+                    at,
+                    dir,
+                    EventText::Record {
+                        kind: "heartbeat",
+                        len,
+                    },
+                );
             }
             ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
                 self.letter(dir, 'q');
@@ -792,15 +918,43 @@ impl Tracker {
         }
     }
 
+    /// The messages in one handshake record's payload (and those it completes). Cleartext
+    /// stops at a TLS 1.3 ServerHello: what follows it is ciphertext.
+    fn on_handshake_payload(
+        &mut self,
+        dir: Direction,
+        mut payload: &[u8],
+        at: Micros,
+        cleartext: bool,
+    ) {
+        let i = dir.index();
+        let mut joiner = std::mem::take(&mut self.sides[i].joiner);
+        while let Some(m) = joiner.next(&mut payload) {
+            match m {
+                Ok(raw) => self.on_message(dir, raw, at),
+                Err(e) => {
+                    self.sides[i].stopped = true;
+                    self.fail(dir, at, e.to_string());
+                    break;
+                }
+            }
+            if cleartext && self.sides[i].encrypted {
+                joiner.hold(payload);
+                break;
+            }
+        }
+        self.sides[i].joiner = joiner;
+    }
+
     fn on_ccs(&mut self, dir: Direction, at: Micros) {
         let i = dir.index();
         self.letter(dir, 'i');
         // Before any ServerHello (after a HelloRetryRequest, or a client's early CCS) and in
         // TLS 1.3 the CCS is the RFC 8446 middlebox-compatibility no-op.
         if self.tls13 || self.v.server_hello.is_none() {
-            self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)".into());
+            self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
-            self.event(at, dir, "ChangeCipherSpec".into());
+            self.event(at, dir, "ChangeCipherSpec");
             self.sides[i].ccs = true;
             self.sides[i].encrypted = true;
             self.crypto.openers[i] = self.crypto.pending[i].take();
@@ -815,31 +969,66 @@ impl Tracker {
             Direction::ServerToClient => self.v.server_encrypted_records += 1,
         }
         if self.tls13 {
-            self.event(at, dir, format!("encrypted record ({len} bytes)"));
+            self.event(
+                at,
+                dir,
+                EventText::Record {
+                    kind: "encrypted record",
+                    len,
+                },
+            );
             self.tls13_encrypted(dir, len, at);
             return;
         }
         match ct {
             ContentType::Handshake => {
-                self.event(at, dir, format!("encrypted handshake record ({len} bytes)"));
+                self.event(
+                    at,
+                    dir,
+                    EventText::Record {
+                        kind: "encrypted handshake record",
+                        len,
+                    },
+                );
                 if !self.sides[i].finished {
                     self.sides[i].finished = true;
-                    self.last_step = Some("Finished".into());
+                    self.last_step = Some("Finished");
                 }
                 if self.sides.iter().all(|s| s.finished) && !self.concluded {
                     self.establish(at);
                 }
             }
             ContentType::Alert => {
-                self.event(at, dir, format!("encrypted alert ({len} bytes)"));
+                self.event(
+                    at,
+                    dir,
+                    EventText::Record {
+                        kind: "encrypted alert",
+                        len,
+                    },
+                );
                 if !self.v.established {
                     self.diverge(dir, "encrypted alert".into());
                 }
             }
             ContentType::ApplicationData => {
-                self.event(at, dir, format!("application data ({len} bytes)"));
+                self.event(
+                    at,
+                    dir,
+                    EventText::Record {
+                        kind: "application data",
+                        len,
+                    },
+                );
             }
-            _ => self.event(at, dir, format!("encrypted record ({len} bytes)")),
+            _ => self.event(
+                at,
+                dir,
+                EventText::Record {
+                    kind: "encrypted record",
+                    len,
+                },
+            ),
         }
     }
 
@@ -849,7 +1038,7 @@ impl Tracker {
         match dir {
             Direction::ServerToClient if client_records == 0 => {
                 self.t13.server_flight_records += 1;
-                self.last_step = Some("server's encrypted handshake".into());
+                self.last_step = Some("server's encrypted handshake");
             }
             Direction::ServerToClient => {
                 self.t13.server_after_client += 1;
@@ -862,7 +1051,7 @@ impl Tracker {
                 if alert_sized {
                     self.t13.client_alert_pending = true;
                 } else {
-                    self.last_step = Some("client's encrypted handshake".into());
+                    self.last_step = Some("client's encrypted handshake");
                     self.establish_tls13(at);
                 }
             }
@@ -894,8 +1083,7 @@ impl Tracker {
                     dir,
                     "probably an encrypted alert (inferred: the client's first encrypted record \
                      is alert-sized and the client closed; did it reject the server's \
-                     certificate?)"
-                        .into(),
+                     certificate?)",
                 );
                 self.diverge(dir, "encrypted alert (inferred)".into());
             }
@@ -912,10 +1100,9 @@ impl Tracker {
                     dir,
                     "probably an encrypted alert (inferred: the server answered the client's \
                      flight with one alert-sized record and closed; a client certificate \
-                     required or rejected?)"
-                        .into(),
+                     required or rejected?)",
                 );
-                self.last_step = Some("client's encrypted handshake".into());
+                self.last_step = Some("client's encrypted handshake");
                 self.diverge(dir, "encrypted alert (inferred)".into());
             }
             Direction::ServerToClient => {}
@@ -935,14 +1122,7 @@ impl Tracker {
         {
             self.v.established = false;
         }
-        let what = format!(
-            "{}Alert {} {} ({})",
-            if encrypted { "encrypted " } else { "" },
-            alert.level_name(),
-            alert_name(alert.description),
-            alert.description
-        );
-        self.event(at, dir, what);
+        self.event(at, dir, EventText::Alert { alert, encrypted });
         let seen = AlertSeen {
             from: dir,
             alert,
@@ -973,7 +1153,7 @@ impl Tracker {
             Ok(m) => m,
             Err(e) => {
                 self.letter(dir, history_letter(raw.typ));
-                self.last_step = Some(name.to_string());
+                self.last_step = Some(name);
                 self.fail(dir, at, format!("{name}: {e}"));
                 self.decide(at);
                 return;
@@ -993,21 +1173,16 @@ impl Tracker {
             Vec::new()
         };
         self.letter(dir, letter);
-        self.last_step = Some(msg.name().to_string());
+        self.last_step = Some(msg.name());
         let what = match msg {
             HandshakeMessage::ClientHello(mut ch) => {
                 ch.record_version = self.sides[dir.index()].record_version;
                 self.client_hellos += 1;
-                let what = format!(
-                    "ClientHello{} ({} cipher suites, {} extensions)",
-                    if self.client_hellos > 1 {
-                        " (again)"
-                    } else {
-                        ""
-                    },
-                    ch.cipher_suites.len(),
-                    ch.extensions().len()
-                );
+                let what = EventText::ClientHello {
+                    again: self.client_hellos > 1,
+                    suites: ch.cipher_suites.len(),
+                    extensions: ch.extensions().len(),
+                };
                 if self.client_hellos == 1 {
                     self.v.client_hello = Some(ch);
                     self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
@@ -1036,11 +1211,10 @@ impl Tracker {
                         s.encrypted = true;
                     }
                 }
-                let what = format!(
-                    "ServerHello ({}, {})",
-                    ProtocolVersion(version),
-                    suite_name(sh.cipher_suite)
-                );
+                let what = EventText::ServerHello {
+                    version,
+                    suite: sh.cipher_suite,
+                };
                 self.v.server_hello = Some(sh);
                 self.progress(Outcome::ServerHello);
                 if self.keys.is_some() {
@@ -1064,22 +1238,20 @@ impl Tracker {
                 self.v.hello_retry_request = Some(hrr);
                 self.progress(Outcome::HelloRetryRequest);
                 self.decide(at);
-                match group {
-                    Some(g) => format!("HelloRetryRequest (group {})", group_name(g)),
-                    None => "HelloRetryRequest".into(),
-                }
+                EventText::HelloRetryRequest { group }
             }
             HandshakeMessage::Certificate(c) => {
-                let n = c.chain.len();
                 // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
-                let mut extras = String::new();
-                if let Some(leaf) = c.entry_extensions.first() {
-                    for (typ, what) in [(ext::STATUS_REQUEST, "OCSP status"), (ext::SCT, "SCTs")] {
-                        if leaf.iter().any(|e| e.typ == typ) {
-                            extras.push_str(&format!(", leaf with {what}"));
-                        }
-                    }
-                }
+                let leaf_has = |typ| {
+                    c.entry_extensions
+                        .first()
+                        .is_some_and(|leaf| leaf.iter().any(|e| e.typ == typ))
+                };
+                let what = EventText::Certificate {
+                    certs: c.chain.len(),
+                    ocsp: leaf_has(ext::STATUS_REQUEST),
+                    scts: leaf_has(ext::SCT),
+                };
                 if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
                     if let Some(leaf) = c.entry_extensions.first() {
                         self.v.leaf_ocsp_stapled =
@@ -1087,23 +1259,18 @@ impl Tracker {
                     }
                     self.v.certificates = c.chain;
                 }
-                format!(
-                    "Certificate ({n} cert{}{extras})",
-                    if n == 1 { "" } else { "s" }
-                )
+                what
             }
             HandshakeMessage::ServerKeyExchange(ske) => {
                 let what = match &ske {
                     ServerKeyExchange::Ecdhe { group, .. } => {
                         self.v.group = Some(*group);
-                        format!("ServerKeyExchange (ECDHE, group {})", group_name(*group))
+                        EventText::EcdheKeyExchange { group: *group }
                     }
-                    ServerKeyExchange::Dhe { prime_bits, .. } => {
-                        format!("ServerKeyExchange (DHE, {prime_bits}-bit prime)")
-                    }
-                    ServerKeyExchange::Opaque { len } => {
-                        format!("ServerKeyExchange ({len} bytes)")
-                    }
+                    ServerKeyExchange::Dhe { prime_bits, .. } => EventText::DheKeyExchange {
+                        prime_bits: *prime_bits,
+                    },
+                    ServerKeyExchange::Opaque { len } => EventText::OpaqueKeyExchange { len: *len },
                 };
                 self.v.server_key_exchange = Some(ske);
                 what
@@ -1131,9 +1298,7 @@ impl Tracker {
                 }
                 "EncryptedExtensions".into()
             }
-            HandshakeMessage::Unknown { typ, len } => {
-                format!("handshake message of type {typ} ({len} bytes)")
-            }
+            HandshakeMessage::Unknown { typ, len } => EventText::UnknownMessage { typ, len },
             HandshakeMessage::CertificateVerify {
                 scheme: Some(scheme),
                 ..
@@ -1141,9 +1306,9 @@ impl Tracker {
                 if dir == Direction::ServerToClient {
                     self.v.server_signature_scheme.get_or_insert(scheme);
                 }
-                format!("CertificateVerify ({})", sigalg_name(scheme))
+                EventText::CertificateVerify { scheme }
             }
-            other => other.name().to_string(),
+            other => other.name().into(),
         };
         self.event(at, dir, what);
         if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {
@@ -1254,7 +1419,7 @@ impl Tracker {
 
     /// Checks a Finished against the keys, and in TLS 1.3 moves that direction to its
     /// application keys. Returns the event text.
-    fn on_finished(&mut self, dir: Direction, verify_data: &[u8], wire: &[u8]) -> String {
+    fn on_finished(&mut self, dir: Direction, verify_data: &[u8], wire: &[u8]) -> EventText {
         let i = dir.index();
         self.sides[i].finished = true;
         let Some(hash) = self.crypto.hash else {
@@ -1339,22 +1504,12 @@ impl Tracker {
 
     /// A record opened with keys: its real content goes where cleartext would.
     fn on_decrypted(&mut self, dir: Direction, content_type: u8, data: &[u8], at: Micros) {
-        let i = dir.index();
         if let Some(d) = self.v.decryption.as_mut() {
             d.records += 1;
         }
         let client_finished = self.sides[0].finished;
         match ContentType::from_u8(content_type) {
-            ContentType::Handshake => {
-                if let Err(e) = self.sides[i].joiner.push(data) {
-                    self.sides[i].stopped = true;
-                    self.fail(dir, at, e.to_string());
-                    return;
-                }
-                while let Some(raw) = self.sides[i].joiner.next_message() {
-                    self.on_message(dir, raw, at);
-                }
-            }
+            ContentType::Handshake => self.on_handshake_payload(dir, data, at, false),
             ContentType::Alert => match Alert::decode(data) {
                 Ok(alert) => self.on_alert(dir, alert, at, true),
                 Err(e) => self.fail(dir, at, format!("decrypted alert: {e}")),
@@ -1422,11 +1577,7 @@ impl Tracker {
     fn establish(&mut self, at: Micros) {
         if !self.v.established {
             self.v.established = true;
-            self.event(
-                at,
-                Direction::ClientToServer,
-                "handshake established".into(),
-            );
+            self.event(at, Direction::ClientToServer, "handshake established");
             self.progress(Outcome::Established);
         }
     }
@@ -1450,7 +1601,7 @@ impl Tracker {
         if self.v.diverged.is_none() {
             self.v.diverged = Some(Diverged {
                 by,
-                after: self.last_step.clone().unwrap_or_else(|| "nothing".into()),
+                after: self.last_step.unwrap_or("nothing").into(),
                 event,
             });
         }
@@ -1491,12 +1642,13 @@ impl Tracker {
         }
     }
 
-    fn event(&mut self, at: Micros, dir: Direction, what: String) {
+    fn event(&mut self, at: Micros, dir: Direction, what: impl Into<EventText>) {
+        let what = what.into();
         if self.v.events.len() < MAX_EVENTS - 1 {
             self.v.events.push(Event { at, dir, what });
         } else {
             self.events_dropped += 1;
-            let what = format!("… {} more events not kept", self.events_dropped);
+            let what = format!("… {} more events not kept", self.events_dropped).into();
             let last = Event { at, dir, what };
             if self.v.events.len() < MAX_EVENTS {
                 self.v.events.push(last);
@@ -1674,6 +1826,7 @@ mod tests {
                 .last()
                 .unwrap()
                 .what
+                .to_string()
                 .contains("more events not kept")
         );
         // 1-byte handshake fragments of one big message: bounded by the message cap.
@@ -1784,11 +1937,11 @@ mod tests {
         assert_eq!(d.by, C);
         assert_eq!(d.event, "encrypted alert (inferred)");
         assert_eq!(d.after, "server's encrypted handshake");
-        assert!(
-            v.events
-                .iter()
-                .any(|e| e.what.starts_with("probably an encrypted alert"))
-        );
+        assert!(v.events.iter().any(|e| {
+            e.what
+                .to_string()
+                .starts_with("probably an encrypted alert")
+        }));
     }
 
     #[test]

@@ -147,7 +147,7 @@ fn assert_retried(r: &ProbeResult, group: u16) {
     assert!(
         v.events
             .iter()
-            .any(|e| e.what.starts_with("ClientHello (again)")),
+            .any(|e| e.what.to_string().starts_with("ClientHello (again)")),
         "{:#?}",
         v.events
     );

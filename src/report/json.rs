@@ -65,7 +65,7 @@ pub struct VerdictJson<'a> {
     pub decryption: Option<DecryptionJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diverged: Option<DivergedJson<'a>>,
-    pub events: Vec<EventJson<'a>>,
+    pub events: Vec<EventJson>,
     pub history: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_tls: Option<&'a str>,
@@ -76,10 +76,10 @@ pub struct VerdictJson<'a> {
 }
 
 #[derive(Serialize)]
-pub struct EventJson<'a> {
+pub struct EventJson {
     at_ms: f64,
     from: &'static str,
-    what: &'a str,
+    what: String,
 }
 
 #[derive(Serialize)]
@@ -121,7 +121,7 @@ pub fn verdict(v: &Verdict) -> VerdictJson<'_> {
             .map(|e| EventJson {
                 at_ms: e.at as f64 / 1000.0,
                 from: e.dir.peer(),
-                what: &e.what,
+                what: e.what.to_string(),
             })
             .collect(),
         history: &v.history,

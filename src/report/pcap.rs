@@ -103,7 +103,7 @@ pub struct ConnectionJson<'a> {
     diagnosis: Vec<DiagnosisJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     diverged: Option<DivergedJson<'a>>,
-    events: Vec<EventJson<'a>>,
+    events: Vec<EventJson>,
     failed: bool,
     from_syn: bool,
     history: &'a str,

@@ -60,21 +60,22 @@ pub struct RecordHeader {
     pub length: u16,
 }
 
-/// One complete record as it came off the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+/// One complete record as it came off the wire; the payload is borrowed from the delivery
+/// (or from the deframer, for a record that spanned deliveries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
     pub header: RecordHeader,
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
 }
 
-impl Record {
+impl Record<'_> {
     /// The record re-serialised exactly as it was received (header + payload).
     pub fn to_wire(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(RECORD_HEADER_LEN + self.payload.len());
         out.put_u8(self.header.content_type.to_u8());
         out.put_u16(self.header.version);
         out.put_u16(self.header.length);
-        out.put_slice(&self.payload);
+        out.put_slice(self.payload);
         out
     }
 }
@@ -102,11 +103,38 @@ fn plausible_header(first: u8, version_major: Option<u8>) -> bool {
     }
 }
 
-/// Splits a byte stream into records. Push bytes with [`Deframer::push`] (it takes at most
-/// what fits in one maximal record), pull records with [`Deframer::next_record`], repeat.
+/// The header at the front of `bytes` and the length of its whole record; `None` while
+/// fewer than 5 bytes are in. The first byte alone can already show the stream is not TLS.
+fn record_header(bytes: &[u8]) -> Result<Option<(RecordHeader, usize)>, FramingError> {
+    let Some(&first) = bytes.first() else {
+        return Ok(None);
+    };
+    if !plausible_header(first, bytes.get(1).copied()) {
+        return Err(FramingError::NotTls(first));
+    }
+    let Some(h) = bytes.get(..RECORD_HEADER_LEN) else {
+        return Ok(None);
+    };
+    let length = u16::from_be_bytes([h[3], h[4]]);
+    if length as usize > MAX_RECORD_PAYLOAD {
+        return Err(FramingError::RecordTooLong(length as usize));
+    }
+    let header = RecordHeader {
+        content_type: ContentType::from_u8(first),
+        version: u16::from_be_bytes([h[1], h[2]]),
+        length,
+    };
+    Ok(Some((header, RECORD_HEADER_LEN + length as usize)))
+}
+
+/// Splits a byte stream into records. Records that arrive whole are handed out where they
+/// lie, without a copy; only a record split across deliveries is collected here (at most one
+/// maximal record).
 #[derive(Debug, Default)]
 pub struct Deframer {
     buf: Vec<u8>,
+    /// `buf` holds the record handed out last, to be dropped on the next call.
+    buf_handed_out: bool,
     failed: Option<FramingError>,
 }
 
@@ -115,87 +143,112 @@ impl Deframer {
         Self::default()
     }
 
-    /// Appends bytes, at most as many as keep the buffer within one maximal record; returns
-    /// how many were taken. After an error nothing more is taken.
-    pub fn push(&mut self, data: &[u8]) -> usize {
-        if self.failed.is_some() {
-            return 0;
-        }
-        let room = RECORD_HEADER_LEN + MAX_RECORD_PAYLOAD - self.buf.len();
-        let n = room.min(data.len());
-        self.buf.extend_from_slice(&data[..n]);
-        n
-    }
-
-    /// The next complete record, an error (sticky: the stream is not decodable past it), or
-    /// `None` when more bytes are needed.
-    pub fn next_record(&mut self) -> Option<Result<Record, FramingError>> {
+    /// The next complete record from what was held and `data` (which is advanced past what
+    /// was used), an error (returned again on every call: the stream is not decodable past
+    /// it, so a caller stops at the first), or `None` when
+    /// `data` is used up: its tail, a partial record, is then held for the next delivery.
+    pub fn next<'s, 'd: 's>(
+        &'s mut self,
+        data: &mut &'d [u8],
+    ) -> Option<Result<Record<'s>, FramingError>> {
         if let Some(e) = &self.failed {
             return Some(Err(e.clone()));
         }
-        let first = *self.buf.first()?;
-        if !plausible_header(first, self.buf.get(1).copied()) {
-            return Some(Err(self.fail(FramingError::NotTls(first))));
+        if self.buf_handed_out {
+            self.buf.clear();
+            self.buf_handed_out = false;
         }
-        if self.buf.len() < RECORD_HEADER_LEN {
-            return None;
+        if self.buf.is_empty() {
+            return match record_header(data) {
+                Err(e) => Some(Err(self.fail(e))),
+                Ok(Some((header, total))) if data.len() >= total => {
+                    let (record, rest) = data.split_at(total);
+                    *data = rest;
+                    Some(Ok(Record {
+                        header,
+                        payload: &record[RECORD_HEADER_LEN..],
+                    }))
+                }
+                Ok(_) => {
+                    self.buf.extend_from_slice(data);
+                    *data = &[];
+                    None
+                }
+            };
         }
-        let length = u16::from_be_bytes([self.buf[3], self.buf[4]]);
-        if length as usize > MAX_RECORD_PAYLOAD {
-            return Some(Err(self.fail(FramingError::RecordTooLong(length as usize))));
-        }
-        let total = RECORD_HEADER_LEN + length as usize;
+        // A record begun in an earlier delivery: its header first, then the rest.
+        let take = RECORD_HEADER_LEN
+            .saturating_sub(self.buf.len())
+            .min(data.len());
+        self.take_from(data, take);
+        let (header, total) = match record_header(&self.buf) {
+            Err(e) => return Some(Err(self.fail(e))),
+            Ok(None) => return None,
+            Ok(Some(h)) => h,
+        };
+        let take = (total - self.buf.len()).min(data.len());
+        self.take_from(data, take);
         if self.buf.len() < total {
             return None;
         }
-        let header = RecordHeader {
-            content_type: ContentType::from_u8(first),
-            version: u16::from_be_bytes([self.buf[1], self.buf[2]]),
-            length,
-        };
-        let payload = self.buf[RECORD_HEADER_LEN..total].to_vec();
-        self.buf.drain(..total);
-        Some(Ok(Record { header, payload }))
+        self.buf_handed_out = true;
+        Some(Ok(Record {
+            header,
+            payload: &self.buf[RECORD_HEADER_LEN..],
+        }))
+    }
+
+    fn take_from(&mut self, data: &mut &[u8], n: usize) {
+        self.buf.extend_from_slice(&data[..n]);
+        *data = &data[n..];
+    }
+
+    /// The bytes held: a record not yet complete.
+    pub fn partial(&self) -> &[u8] {
+        if self.buf_handed_out { &[] } else { &self.buf }
     }
 
     /// Bytes held that do not yet form a complete record.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The bytes held (a partial record), to describe a truncation.
-    pub fn partial(&self) -> &[u8] {
-        &self.buf
+        self.partial().len()
     }
 
     /// The header of the partial record held, if at least its 5 bytes are in.
     pub fn pending_header(&self) -> Option<RecordHeader> {
-        let h = self.buf.get(..RECORD_HEADER_LEN)?;
-        Some(RecordHeader {
-            content_type: ContentType::from_u8(h[0]),
-            version: u16::from_be_bytes([h[1], h[2]]),
-            length: u16::from_be_bytes([h[3], h[4]]),
-        })
+        record_header(self.partial()).ok().flatten().map(|(h, _)| h)
     }
 
     fn fail(&mut self, e: FramingError) -> FramingError {
         self.buf = Vec::new();
+        self.buf_handed_out = false;
         self.failed = Some(e.clone());
         e
     }
 }
 
-/// One reassembled handshake message: type and body (without the 4-byte header).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawHandshake {
+/// One reassembled handshake message: type and body (without the 4-byte header), borrowed
+/// from the record (or from the joiner, for a message that spanned records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawHandshake<'a> {
     pub typ: u8,
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
+}
+
+/// Type and announced body length of the handshake message at the front of `bytes`, once
+/// its 4-byte header is in.
+fn message_header(bytes: &[u8]) -> Option<(u8, usize)> {
+    let h = bytes.get(..4)?;
+    Some((h[0], u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize))
 }
 
 /// Reassembles handshake messages from the payloads of consecutive handshake records.
+/// Messages that lie whole in one payload are handed out where they lie; only a message
+/// split across records is collected here.
 #[derive(Debug)]
 pub struct HandshakeJoiner {
     buf: Vec<u8>,
+    /// `buf` holds the message handed out last, to be dropped on the next call.
+    buf_handed_out: bool,
     max_message: usize,
 }
 
@@ -213,46 +266,97 @@ impl HandshakeJoiner {
     pub fn with_limit(max_message: usize) -> Self {
         HandshakeJoiner {
             buf: Vec::new(),
+            buf_handed_out: false,
             max_message,
         }
     }
 
-    /// Appends a handshake record payload. Fails, without buffering, when the message being
-    /// assembled announces more than the cap.
-    pub fn push(&mut self, fragment: &[u8]) -> Result<(), FramingError> {
-        self.buf.extend_from_slice(fragment);
-        if let Some((_, len)) = self.pending()
-            && len > self.max_message
-        {
-            self.buf = Vec::new();
-            return Err(FramingError::HandshakeTooLong {
-                len,
-                max: self.max_message,
-            });
+    /// The next complete message from what was held and `fragment` (a handshake record's
+    /// payload, advanced past what was used), or `None` when the fragment is used up: its
+    /// tail, a partial message, is then held for the next record. A message announcing more
+    /// than the cap is an error; nothing of it, or of the rest of the fragment, is held.
+    pub fn next<'s, 'd: 's>(
+        &'s mut self,
+        fragment: &mut &'d [u8],
+    ) -> Option<Result<RawHandshake<'s>, FramingError>> {
+        if self.buf_handed_out {
+            self.buf.clear();
+            self.buf_handed_out = false;
         }
-        Ok(())
-    }
-
-    /// The next complete message, if one is buffered.
-    pub fn next_message(&mut self) -> Option<RawHandshake> {
-        let (typ, len) = self.pending()?;
+        if self.buf.is_empty() {
+            return match message_header(fragment) {
+                Some((_, len)) if len > self.max_message => Some(Err(self.too_long(len, fragment))),
+                Some((typ, len)) if fragment.len() >= 4 + len => {
+                    let (message, rest) = fragment.split_at(4 + len);
+                    *fragment = rest;
+                    Some(Ok(RawHandshake {
+                        typ,
+                        body: &message[4..],
+                    }))
+                }
+                _ => {
+                    self.hold(fragment);
+                    *fragment = &[];
+                    None
+                }
+            };
+        }
+        let take = 4usize.saturating_sub(self.buf.len()).min(fragment.len());
+        self.take_from(fragment, take);
+        let (typ, len) = message_header(&self.buf)?;
+        if len > self.max_message {
+            return Some(Err(self.too_long(len, fragment)));
+        }
+        let take = (4 + len - self.buf.len()).min(fragment.len());
+        self.take_from(fragment, take);
         if self.buf.len() < 4 + len {
             return None;
         }
-        let body = self.buf[4..4 + len].to_vec();
-        self.buf.drain(..4 + len);
-        Some(RawHandshake { typ, body })
+        self.buf_handed_out = true;
+        Some(Ok(RawHandshake {
+            typ,
+            body: &self.buf[4..],
+        }))
     }
 
-    /// Type and announced length of the message at the front, once its header is in.
+    /// Keeps bytes the caller stopped reading messages from (they are read after what is
+    /// already held).
+    pub fn hold(&mut self, rest: &[u8]) {
+        if self.buf_handed_out {
+            self.buf.clear();
+            self.buf_handed_out = false;
+        }
+        self.buf.extend_from_slice(rest);
+    }
+
+    fn take_from(&mut self, fragment: &mut &[u8], n: usize) {
+        self.buf.extend_from_slice(&fragment[..n]);
+        *fragment = &fragment[n..];
+    }
+
+    /// Drops the message and the rest of the fragment: nothing after it can be framed.
+    fn too_long(&mut self, len: usize, fragment: &mut &[u8]) -> FramingError {
+        *fragment = &[];
+        self.buf = Vec::new();
+        self.buf_handed_out = false;
+        FramingError::HandshakeTooLong {
+            len,
+            max: self.max_message,
+        }
+    }
+
+    fn partial(&self) -> &[u8] {
+        if self.buf_handed_out { &[] } else { &self.buf }
+    }
+
+    /// Type and announced length of the message being collected, once its header is in.
     pub fn pending(&self) -> Option<(u8, usize)> {
-        let h = self.buf.get(..4)?;
-        Some((h[0], u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize))
+        message_header(self.partial())
     }
 
     /// Bytes held for a message not yet complete.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.partial().len()
     }
 }
 
@@ -267,129 +371,184 @@ mod tests {
         v
     }
 
-    /// Pushes everything, pulling records as it goes, like the tracker does.
-    fn deframe_all(d: &mut Deframer, mut data: &[u8]) -> Vec<Result<Record, FramingError>> {
+    /// Header, payload and wire form of one record, owned.
+    type Owned = (RecordHeader, Vec<u8>, Vec<u8>);
+
+    /// Feeds one delivery, like the tracker does; stops at the first error.
+    fn deframe(d: &mut Deframer, mut data: &[u8]) -> Vec<Result<Owned, FramingError>> {
         let mut out = Vec::new();
-        loop {
-            let n = d.push(data);
-            data = &data[n..];
-            while let Some(r) = d.next_record() {
-                let stop = r.is_err();
-                out.push(r);
-                if stop {
-                    return out;
-                }
+        while let Some(r) = d.next(&mut data) {
+            let stop = r.is_err();
+            out.push(r.map(|r| (r.header, r.payload.to_vec(), r.to_wire())));
+            if stop {
+                break;
             }
-            if data.is_empty() || n == 0 {
-                return out;
-            }
+        }
+        out
+    }
+
+    #[test]
+    fn records_split_anywhere_across_deliveries() {
+        let mut stream = record(22, b"hello");
+        stream.extend(record(21, &[2, 40]));
+        stream.extend(record(25, b"x"));
+        stream.extend(record(23, b""));
+        // Every way of cutting the stream in two, and byte by byte.
+        let mut cuttings: Vec<Vec<&[u8]>> = (0..=stream.len())
+            .map(|at| vec![&stream[..at], &stream[at..]])
+            .collect();
+        cuttings.push(stream.chunks(1).collect());
+        for deliveries in cuttings {
+            let mut d = Deframer::new();
+            let got: Vec<Owned> = deliveries
+                .iter()
+                .flat_map(|part| deframe(&mut d, part))
+                .map(|r| r.unwrap())
+                .collect();
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0].0.content_type, ContentType::Handshake);
+            assert_eq!(got[0].1, b"hello");
+            assert_eq!(got[0].2, record(22, b"hello"));
+            assert_eq!(got[1].0.content_type, ContentType::Alert);
+            assert_eq!(got[1].1, [2, 40]);
+            assert_eq!(got[2].0.content_type, ContentType::Unknown(25));
+            assert_eq!(got[3].1, b"");
+            assert_eq!(d.buffered(), 0);
         }
     }
 
     #[test]
-    fn records_split_and_joined_across_pushes() {
-        let mut stream = record(22, b"hello");
-        stream.extend(record(21, &[2, 40]));
-        stream.extend(record(25, b"x"));
+    fn partial_record_is_held_and_described() {
+        let whole = record(22, &[1; 100]);
         let mut d = Deframer::new();
-        let mut got = Vec::new();
-        for b in &stream {
-            got.extend(deframe_all(&mut d, &[*b]));
-        }
-        let got: Vec<Record> = got.into_iter().map(|r| r.unwrap()).collect();
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[0].header.content_type, ContentType::Handshake);
-        assert_eq!(got[0].payload, b"hello");
-        assert_eq!(got[1].header.content_type, ContentType::Alert);
-        assert_eq!(got[2].header.content_type, ContentType::Unknown(25));
-        assert_eq!(got[0].to_wire(), record(22, b"hello"));
+        assert!(deframe(&mut d, &whole[..3]).is_empty());
+        assert_eq!(d.partial(), &whole[..3]);
+        assert_eq!(d.pending_header(), None);
+        assert!(deframe(&mut d, &whole[3..50]).is_empty());
+        assert_eq!(d.buffered(), 50);
+        assert_eq!(d.pending_header().map(|h| h.length), Some(100));
+        assert_eq!(deframe(&mut d, &whole[50..]).len(), 1);
         assert_eq!(d.buffered(), 0);
     }
 
     #[test]
     fn text_is_rejected_on_its_first_byte() {
         let mut d = Deframer::new();
-        let r = deframe_all(&mut d, b"H");
+        let r = deframe(&mut d, b"H");
         assert_eq!(r, vec![Err(FramingError::NotTls(b'H'))]);
         assert_eq!(
             FramingError::NotTls(b'H').to_string(),
             "first byte 0x48 is no TLS content type"
         );
         // Sticky: the stream cannot be resynchronised.
-        assert_eq!(d.push(&record(22, b"x")), 0);
-        assert!(matches!(d.next_record(), Some(Err(_))));
+        assert!(matches!(
+            deframe(&mut d, &record(22, b"x"))[..],
+            [Err(FramingError::NotTls(b'H'))]
+        ));
+        // Also when the bad byte follows a held partial record.
+        let mut d = Deframer::new();
+        let mut stream = record(22, b"ok");
+        stream.push(b'G');
+        assert!(deframe(&mut d, &stream[..4]).is_empty());
+        let r = deframe(&mut d, &stream[4..]);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1], Err(FramingError::NotTls(b'G')));
     }
 
     #[test]
     fn oversized_record_is_an_error_without_buffering() {
-        let mut d = Deframer::new();
-        let r = deframe_all(&mut d, &[22, 3, 3, 0xff, 0xff, 1, 2, 3]);
-        let err = r.into_iter().next().unwrap().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "record header announces 65535 bytes, max 18432"
-        );
-        assert_eq!(d.buffered(), 0);
-        // The largest legal record passes.
-        let mut d = Deframer::new();
+        for cut in [8, 2] {
+            let stream = [22, 3, 3, 0xff, 0xff, 1, 2, 3];
+            let mut d = Deframer::new();
+            let mut r = deframe(&mut d, &stream[..cut]);
+            r.extend(deframe(&mut d, &stream[cut..]));
+            let err = r.into_iter().next().unwrap().unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "record header announces 65535 bytes, max 18432"
+            );
+            assert_eq!(d.buffered(), 0);
+        }
+        // The largest legal record passes, whole or split.
         let big = record(23, &vec![0; MAX_RECORD_PAYLOAD]);
-        let r = deframe_all(&mut d, &big);
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].as_ref().unwrap().payload.len(), MAX_RECORD_PAYLOAD);
+        for cut in [big.len(), 7, 10_000] {
+            let mut d = Deframer::new();
+            let mut r = deframe(&mut d, &big[..cut]);
+            r.extend(deframe(&mut d, &big[cut..]));
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].as_ref().unwrap().1.len(), MAX_RECORD_PAYLOAD);
+        }
     }
 
     #[test]
-    fn push_never_exceeds_one_record() {
+    fn held_bytes_never_exceed_one_record() {
         let mut d = Deframer::new();
-        let taken = d.push(&vec![23; 100_000]);
-        assert_eq!(taken, RECORD_HEADER_LEN + MAX_RECORD_PAYLOAD);
-        assert!(d.buffered() <= RECORD_HEADER_LEN + MAX_RECORD_PAYLOAD);
+        let mut data = &[23, 3, 3, 0x48, 0x00][..];
+        assert!(d.next(&mut data).is_none());
+        let filler = vec![0; 100_000];
+        let mut data = &filler[..];
+        assert!(d.next(&mut data).is_some());
+        assert_eq!(data.len(), 100_000 - 0x4800);
+        assert_eq!(d.buffered(), 0);
+    }
+
+    /// Feeds one record payload; owned (type, body) pairs.
+    fn join(
+        j: &mut HandshakeJoiner,
+        mut fragment: &[u8],
+    ) -> Vec<Result<(u8, Vec<u8>), FramingError>> {
+        let mut out = Vec::new();
+        while let Some(m) = j.next(&mut fragment) {
+            out.push(m.map(|m| (m.typ, m.body.to_vec())));
+        }
+        out
     }
 
     #[test]
     fn joiner_reassembles_split_and_packed_messages() {
+        // Message 1 (type 2, 5 bytes), message 2 (type 14, empty) packed behind it.
+        let stream = [2, 0, 0, 5, b'a', b'b', b'c', b'd', b'e', 14, 0, 0, 0];
+        for cut in 0..=stream.len() {
+            let mut j = HandshakeJoiner::new();
+            let mut got = join(&mut j, &stream[..cut]);
+            if cut >= 4 && cut < 9 {
+                assert_eq!(j.pending(), Some((2, 5)), "cut {cut}");
+            }
+            got.extend(join(&mut j, &stream[cut..]));
+            assert_eq!(
+                got,
+                vec![Ok((2, b"abcde".to_vec())), Ok((14, vec![]))],
+                "cut {cut}"
+            );
+            assert_eq!(j.buffered(), 0);
+        }
+        // Bytes a caller stops at are kept, in order.
         let mut j = HandshakeJoiner::new();
-        // Message 1 (type 2, 5 bytes) split over two pushes, message 2 (type 14, empty)
-        // packed behind it.
-        j.push(&[2, 0, 0, 5, b'a', b'b']).unwrap();
-        assert_eq!(j.next_message(), None);
-        assert_eq!(j.pending(), Some((2, 5)));
-        j.push(&[b'c', b'd', b'e', 14, 0, 0, 0]).unwrap();
-        assert_eq!(
-            j.next_message(),
-            Some(RawHandshake {
-                typ: 2,
-                body: b"abcde".to_vec()
-            })
-        );
-        assert_eq!(
-            j.next_message(),
-            Some(RawHandshake {
-                typ: 14,
-                body: vec![]
-            })
-        );
-        assert_eq!(j.next_message(), None);
-        assert_eq!(j.buffered(), 0);
+        j.hold(&stream[..6]);
+        assert_eq!(j.buffered(), 6);
+        assert_eq!(join(&mut j, &stream[6..]).len(), 2);
     }
 
     #[test]
     fn joiner_caps_message_size() {
-        let mut j = HandshakeJoiner::with_limit(1000);
-        let err = j.push(&[11, 0x10, 0, 0]).unwrap_err();
-        assert_eq!(
-            err,
-            FramingError::HandshakeTooLong {
-                len: 0x100000,
-                max: 1000
-            }
-        );
-        assert_eq!(j.buffered(), 0);
+        for cut in [4, 1] {
+            let header = [11, 0x10, 0, 0];
+            let mut j = HandshakeJoiner::with_limit(1000);
+            let mut got = join(&mut j, &header[..cut]);
+            got.extend(join(&mut j, &header[cut..]));
+            assert_eq!(
+                got,
+                vec![Err(FramingError::HandshakeTooLong {
+                    len: 0x100000,
+                    max: 1000
+                })]
+            );
+            assert_eq!(j.buffered(), 0);
+        }
         // The default cap is 1 MiB: 2^24-1 is refused.
-        assert!(
-            HandshakeJoiner::new()
-                .push(&[11, 0xff, 0xff, 0xff])
-                .is_err()
-        );
+        assert!(matches!(
+            join(&mut HandshakeJoiner::new(), &[11, 0xff, 0xff, 0xff])[..],
+            [Err(_)]
+        ));
     }
 }
