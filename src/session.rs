@@ -252,12 +252,6 @@ impl From<&'static str> for EventText {
     }
 }
 
-impl PartialEq<&str> for EventText {
-    fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertSeen {
     pub from: Direction,
@@ -860,7 +854,7 @@ impl Tracker {
         // there is plaintext (a peer that could not derive keys).
         if self.sides[i].encrypted && (!self.tls13 || ct == ContentType::ApplicationData) {
             if let Some(opener) = self.crypto.openers[i].as_mut() {
-                match opener.open(ct.to_u8(), rec.header.version, &rec.payload) {
+                match opener.open(ct.to_u8(), rec.header.version, rec.payload) {
                     Ok(opened) => {
                         self.on_decrypted(dir, opened.content_type, &opened.data, at);
                         return;
@@ -885,7 +879,7 @@ impl Tracker {
                 self.sides[i].record_version = rec.header.version;
                 self.on_handshake_payload(dir, rec.payload, at, true);
             }
-            ContentType::Alert => match Alert::decode(&rec.payload) {
+            ContentType::Alert => match Alert::decode(rec.payload) {
                 Ok(alert) => self.on_alert(dir, alert, at, false),
                 Err(e) => self.fail(dir, at, format!("alert record: {e}")),
             },
@@ -1149,7 +1143,7 @@ impl Tracker {
     fn on_message(&mut self, dir: Direction, raw: RawHandshake, at: Micros) {
         let version = self.v.version.unwrap_or(0);
         let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
-        let msg = match decode_handshake(raw.typ, &raw.body, version) {
+        let msg = match decode_handshake(raw.typ, raw.body, version) {
             Ok(m) => m,
             Err(e) => {
                 self.letter(dir, history_letter(raw.typ));
@@ -1167,7 +1161,7 @@ impl Tracker {
         let wire = if self.keys.is_some() {
             let mut w = vec![raw.typ];
             w.extend_from_slice(&(raw.body.len() as u32).to_be_bytes()[1..]);
-            w.extend_from_slice(&raw.body);
+            w.extend_from_slice(raw.body);
             w
         } else {
             Vec::new()
@@ -1851,7 +1845,7 @@ mod tests {
         assert!(
             v.events
                 .iter()
-                .any(|e| e.what == "truncated ServerHello: 0 of 100 bytes"),
+                .any(|e| e.what.to_string() == "truncated ServerHello: 0 of 100 bytes"),
             "{:?}",
             v.events
         );

@@ -511,7 +511,7 @@ mod tests {
         for cut in 0..=stream.len() {
             let mut j = HandshakeJoiner::new();
             let mut got = join(&mut j, &stream[..cut]);
-            if cut >= 4 && cut < 9 {
+            if (4..9).contains(&cut) {
                 assert_eq!(j.pending(), Some((2, 5)), "cut {cut}");
             }
             got.extend(join(&mut j, &stream[cut..]));
