@@ -465,6 +465,8 @@ pub struct Printer<'w> {
     /// The line being written, reused: serde_json writes a JSON object in many small
     /// pieces, which cost far less appended to a `Vec` than sent one by one through `out`.
     line: Vec<u8>,
+    /// The same for a text line.
+    text: String,
 }
 
 impl<'w> Printer<'w> {
@@ -483,6 +485,7 @@ impl<'w> Printer<'w> {
             error: None,
             flush_each,
             line: Vec::new(),
+            text: String::new(),
         }
     }
 
@@ -513,7 +516,9 @@ impl<'w> Printer<'w> {
                     self.out.write_all(&self.line)
                 })
         } else {
-            report::pcap::text_line(self.out, capture, r)
+            self.text.clear();
+            report::pcap::text_line(&mut self.text, capture, r);
+            self.out.write_all(self.text.as_bytes())
         };
         let written = written.and_then(|()| {
             if self.flush_each {

@@ -17,18 +17,68 @@ use std::net::{IpAddr, SocketAddr};
 use super::link::Segment;
 use super::{CaptureStats, Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions};
 
+/// One end of a flow, as plain numbers: looked up for every packet, so hashing and
+/// comparing it must be cheap. Ordered like `(IpAddr, u16)`: IPv4 first, then address, port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Endpoint {
+    v6: bool,
+    /// An IPv4 address is its 32-bit value (`v6` tells it from the IPv6 address `::a.b.c.d`).
+    ip: u128,
+    port: u16,
+}
+
+impl Endpoint {
+    fn new(ip: IpAddr, port: u16) -> Self {
+        match ip {
+            IpAddr::V4(a) => Endpoint {
+                v6: false,
+                ip: u32::from(a).into(),
+                port,
+            },
+            IpAddr::V6(a) => Endpoint {
+                v6: true,
+                ip: a.into(),
+                port,
+            },
+        }
+    }
+
+    fn addr(self) -> (IpAddr, u16) {
+        let ip = if self.v6 {
+            IpAddr::V6(self.ip.into())
+        } else {
+            IpAddr::V4((self.ip as u32).into())
+        };
+        (ip, self.port)
+    }
+}
+
 /// The two endpoints of a flow, in a canonical order (side 0 is the smaller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
+    a: Endpoint,
+    b: Endpoint,
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Three words instead of a dozen field-by-field writes.
+        state.write_u128(self.a.ip);
+        state.write_u128(self.b.ip);
+        state.write_u64(
+            u64::from(self.a.port) << 32
+                | u64::from(self.b.port) << 16
+                | u64::from(self.a.v6) << 1
+                | u64::from(self.b.v6),
+        );
+    }
 }
 
 impl FlowKey {
     /// The key of a segment, and which side (0 = `a`) sent it.
     fn of(seg: &Segment<'_>) -> (FlowKey, usize) {
-        let src = (seg.src, seg.src_port);
-        let dst = (seg.dst, seg.dst_port);
+        let src = Endpoint::new(seg.src, seg.src_port);
+        let dst = Endpoint::new(seg.dst, seg.dst_port);
         if src <= dst {
             (FlowKey { a: src, b: dst }, 0)
         } else {
@@ -37,7 +87,11 @@ impl FlowKey {
     }
 
     fn side(&self, side: usize) -> (IpAddr, u16) {
-        if side == 0 { self.a } else { self.b }
+        if side == 0 {
+            self.a.addr()
+        } else {
+            self.b.addr()
+        }
     }
 }
 
@@ -435,7 +489,7 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
 
 fn higher_port_side(key: &FlowKey) -> usize {
     // Equal ports: side 0, so the choice is at least stable.
-    if key.b.1 > key.a.1 { 1 } else { 0 }
+    if key.b.port > key.a.port { 1 } else { 0 }
 }
 
 fn start(flow: &mut Flow, out: &mut Out<'_>) {
