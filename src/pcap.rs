@@ -246,7 +246,7 @@ pub struct AnalyzeStats {
 /// Reads a capture and hands each TLS connection's report to `emit` as its flow ends.
 /// On a read error, the connections before it have been emitted and the error says where.
 pub fn analyze(
-    input: impl Read + Send,
+    input: impl Read,
     read: &ReadOptions,
     opts: AnalyzeOptions,
     emit: &mut dyn FnMut(ConnectionReport),
@@ -570,22 +570,15 @@ pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         return Err(Failure::Usage("stdin (-) can be read only once".into()));
     }
     let mut printer = Printer::new(out, a.output.clone(), filter, false);
-    // A second core reads (and gunzips) while this one decodes.
-    let spare_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let read = ReadOptions::default();
     let mut unreadable = 0;
     for arg in &a.files {
         let name = capture_name(arg);
-        let mut read = ReadOptions::default();
-        let input: Box<dyn Read + Send> = if arg == "-" {
-            Box::new(std::io::stdin())
+        let input: Box<dyn Read> = if arg == "-" {
+            Box::new(std::io::stdin().lock())
         } else {
             match std::fs::File::open(arg) {
-                Ok(f) => {
-                    // Not a pipe or a device, whose reads may never return.
-                    read.read_ahead =
-                        spare_core && f.metadata().is_ok_and(|m| m.file_type().is_file());
-                    Box::new(f)
-                }
+                Ok(f) => Box::new(f),
                 Err(e) => {
                     eprintln!("shakedown: {arg}: {e}");
                     unreadable += 1;

@@ -13,7 +13,6 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
-use super::readahead::read_ahead;
 use super::{
     CaptureError, CaptureErrorKind, CaptureStats, EndKind, FlowSink, Micros, PacketReader,
     ReadOptions,
@@ -24,7 +23,7 @@ const INITIAL_BUFFER: usize = 1 << 20;
 /// Reads a whole capture and feeds every TCP flow in it to `sink`. At the end every started
 /// flow is ended: open directions with `Timeout` (or `Gap` where bytes are missing), or all
 /// with `Gap` when reading failed.
-pub fn read_capture<R: Read + Send>(
+pub fn read_capture<R: Read>(
     input: R,
     opts: &ReadOptions,
     sink: &mut dyn FlowSink,
@@ -54,28 +53,39 @@ pub fn read_capture<R: Read + Send>(
 struct FullReader<R> {
     inner: R,
     error: Rc<RefCell<Option<io::Error>>>,
+    /// An error that came after some bytes: those go out first, the error on the next read
+    /// (a decompressor need not repeat its input's error).
+    pending: Option<io::Error>,
 }
 
 impl<R: Read> Read for FullReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.pending.take() {
+            return Err(self.keep(e));
+        }
         let mut filled = 0;
         while filled < buf.len() {
             match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    if filled > 0 {
-                        // Hand out what we have; the error comes again on the next read.
-                        break;
-                    }
-                    let copy = io::Error::new(e.kind(), e.to_string());
-                    *self.error.borrow_mut() = Some(e);
-                    return Err(copy);
+                Err(e) if filled > 0 => {
+                    self.pending = Some(e);
+                    break;
                 }
+                Err(e) => return Err(self.keep(e)),
             }
         }
         Ok(filled)
+    }
+}
+
+impl<R> FullReader<R> {
+    /// Keeps the error for the report; pcap-parser gets a copy.
+    fn keep(&mut self, e: io::Error) -> io::Error {
+        let copy = io::Error::new(e.kind(), e.to_string());
+        *self.error.borrow_mut() = Some(e);
+        copy
     }
 }
 
@@ -111,35 +121,29 @@ struct Run<'o> {
 }
 
 impl Run<'_> {
-    fn read<R: Read + Send>(
-        &mut self,
-        input: R,
-        sink: &mut dyn FlowSink,
-    ) -> Result<(), CaptureErrorKind> {
-        if self.opts.read_ahead {
-            // The thread reads the file itself, at offsets the kernel copies from fastest
-            // (measured: reads that began 4 bytes into a page made its copying twice as slow).
-            read_ahead(input, |ahead| self.sniff(ahead, sink))
-        } else {
-            self.sniff(input, sink)
-        }
-    }
-
-    /// Unwraps gzip, then parses the capture.
-    fn sniff(&mut self, input: impl Read, sink: &mut dyn FlowSink) -> Result<(), CaptureErrorKind> {
+    fn read<R: Read>(&mut self, input: R, sink: &mut dyn FlowSink) -> Result<(), CaptureErrorKind> {
         let mut input = input;
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut input, &mut magic).map_err(|e| io_err(0, e))?;
         let head = io::Cursor::new(magic[..n].to_vec()).chain(input);
-        let mut plain: Box<dyn Read + '_> = if magic[..n].starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(head))
-        } else {
-            Box::new(head)
-        };
+        if !magic[..n].starts_with(&[0x1f, 0x8b]) {
+            return self.sniff(head, sink);
+        }
+        // Read in large pieces only: after a small read (the 4 bytes of magic) flate2 drops
+        // what it has inflated when its input then fails, and the report would lose it.
+        let plain = io::BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(head));
+        self.sniff(plain, sink)
+    }
+
+    /// Parses the uncompressed capture, after reading which format it is.
+    fn sniff(
+        &mut self,
+        mut plain: impl Read,
+        sink: &mut dyn FlowSink,
+    ) -> Result<(), CaptureErrorKind> {
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut plain, &mut magic).map_err(|e| io_err(0, e))?;
-        let magic = &magic[..n];
-        self.parse(magic, plain, sink)
+        self.parse(&magic[..n], plain, sink)
     }
 
     /// Reads the capture whose first bytes (`magic`, already taken from `rest`) say which
@@ -155,6 +159,7 @@ impl Run<'_> {
         let head = FullReader {
             inner: io::Cursor::new(magic.to_vec()).chain(rest),
             error: error.clone(),
+            pending: None,
         };
         let buffer = INITIAL_BUFFER.min(self.opts.max_block_size.max(65536));
         let start_err = |e: PcapError<&[u8]>| match e {

@@ -15,7 +15,6 @@ mod file;
 mod frag;
 mod link;
 mod packets;
-mod readahead;
 mod tcp;
 pub mod writer;
 
@@ -83,10 +82,6 @@ pub struct ReadOptions {
     pub fragment_timeout: Micros,
     /// Largest capture block accepted (the read buffer grows up to this).
     pub max_block_size: usize,
-    /// Read (and gunzip) on a second thread, ahead of decoding. Only for inputs whose reads
-    /// always return (regular files, not pipes): decoding that stops early waits for the
-    /// read under way.
-    pub read_ahead: bool,
 }
 
 impl Default for ReadOptions {
@@ -100,7 +95,6 @@ impl Default for ReadOptions {
             max_fragment_datagrams: 1024,
             fragment_timeout: 30_000_000,
             max_block_size: 64 << 20,
-            read_ahead: false,
         }
     }
 }
