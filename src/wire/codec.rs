@@ -70,22 +70,33 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    // The reads are small and many (a ClientHello has hundreds): inlined, with the error's
+    // formatting kept out of line.
+    #[inline]
     pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::new(
-                self.offset(),
-                format!("{what}: needs {n} bytes, {} left", self.remaining()),
-            ));
+            return Err(self.short(n, what));
         }
         let r = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(r)
     }
 
+    #[cold]
+    #[inline(never)]
+    fn short(&self, n: usize, what: &str) -> DecodeError {
+        DecodeError::new(
+            self.offset(),
+            format!("{what}: needs {n} bytes, {} left", self.remaining()),
+        )
+    }
+
+    #[inline]
     pub fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
         Ok(self.take(1, what)?[0])
     }
 
+    #[inline]
     pub fn u16(&mut self, what: &str) -> Result<u16, DecodeError> {
         let b = self.take(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
