@@ -32,6 +32,8 @@ pub struct ConnectionReport {
     /// The connection was seen from its SYN (else picked up mid-stream).
     pub from_syn: bool,
     pub verdict: Verdict,
+    /// The server name the client asked for (read once: filters, summary and lines ask).
+    pub sni: Option<String>,
     /// Shared with the other connections that sent the same chain.
     pub certificates: Arc<[CertInfo]>,
     pub findings: Vec<Finding>,
@@ -67,8 +69,8 @@ impl ConnectionReport {
     }
 
     /// The server name the client asked for.
-    pub fn sni(&self) -> Option<String> {
-        self.verdict.client_hello.as_ref().and_then(|h| h.sni())
+    pub fn sni(&self) -> Option<&str> {
+        self.sni.as_deref()
     }
 
     // The fingerprints are taken on demand, not stored: the text report does not show them,
@@ -229,6 +231,7 @@ fn report(
         start: info.start,
         from_syn: info.saw_handshake,
         verdict,
+        sni: host,
         certificates,
         findings,
         diagnosis,
@@ -369,7 +372,7 @@ impl Filter {
         }
         match &self.sni {
             None => true,
-            Some(want) => r.sni().is_some_and(|sni| sni_matches(want, &sni)),
+            Some(want) => r.sni().is_some_and(|sni| sni_matches(want, sni)),
         }
     }
 
@@ -427,11 +430,11 @@ impl Summary {
         for d in &r.diagnosis {
             *self.by_cause.entry(d.cause).or_default() += 1;
         }
-        let name = r.sni().unwrap_or_else(|| "(no SNI)".into());
-        if let Some(n) = self.failures_by_name.get_mut(&name) {
+        let name = r.sni().unwrap_or("(no SNI)");
+        if let Some(n) = self.failures_by_name.get_mut(name) {
             *n += 1;
         } else if self.failures_by_name.len() < MAX_NAMES {
-            self.failures_by_name.insert(name, 1);
+            self.failures_by_name.insert(name.to_string(), 1);
         } else {
             self.failures_other_names += 1;
         }

@@ -96,7 +96,7 @@ pub fn text_line(out: &mut String, capture: &str, r: &ConnectionReport) {
     out.push_str(" -> ");
     push_addr(out, &r.server);
     out.push_str("  sni ");
-    out.push_str(r.sni().as_deref().unwrap_or("-"));
+    out.push_str(r.sni().unwrap_or("-"));
     out.push_str("  ");
     out.push_str(r.outcome());
     if let Some(v) = r.verdict.version {
@@ -187,7 +187,7 @@ pub struct ConnectionJson<'a> {
     server: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     server_hello: Option<ServerHelloJson>,
-    sni: Option<String>,
+    sni: Option<&'a str>,
     start: String,
     time_to_verdict_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
