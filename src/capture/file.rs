@@ -127,37 +127,27 @@ impl Run<'_> {
         let n = read_up_to(&mut input, &mut magic).map_err(|e| io_err(0, e))?;
         let head = io::Cursor::new(magic[..n].to_vec()).chain(input);
         if !magic[..n].starts_with(&[0x1f, 0x8b]) {
-            return self.sniff(head, sink);
+            return self.parse(head, sink);
         }
         // Read in large pieces only: after a small read (the 4 bytes of magic) flate2 drops
         // what it has inflated when its input then fails, and the report would lose it.
         let plain = io::BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(head));
-        self.sniff(plain, sink)
+        self.parse(plain, sink)
     }
 
     /// Parses the uncompressed capture, after reading which format it is.
-    fn sniff(
+    fn parse(
         &mut self,
         mut plain: impl Read,
         sink: &mut dyn FlowSink,
     ) -> Result<(), CaptureErrorKind> {
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut plain, &mut magic).map_err(|e| io_err(0, e))?;
-        self.parse(&magic[..n], plain, sink)
-    }
-
-    /// Reads the capture whose first bytes (`magic`, already taken from `rest`) say which
-    /// format it is.
-    fn parse(
-        &mut self,
-        magic: &[u8],
-        rest: impl Read,
-        sink: &mut dyn FlowSink,
-    ) -> Result<(), CaptureErrorKind> {
+        let magic = &magic[..n];
         let error = Rc::new(RefCell::new(None));
         // Outermost, so every read hands pcap-parser a full buffer and I/O errors are kept.
         let head = FullReader {
-            inner: io::Cursor::new(magic.to_vec()).chain(rest),
+            inner: io::Cursor::new(magic.to_vec()).chain(plain),
             error: error.clone(),
             pending: None,
         };
