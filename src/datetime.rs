@@ -1,6 +1,8 @@
 //! RFC 3339 timestamps ⇄ Unix seconds, UTC only: enough for certificate validity and
 //! `--at`, without a calendar crate.
 
+use crate::decimal::push_decimal;
+
 /// Unix seconds as RFC 3339 UTC (`2026-11-22T00:00:00Z`).
 pub fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
@@ -10,8 +12,7 @@ pub fn rfc3339(unix: i64) -> String {
     if !(0..=9999).contains(&y) {
         return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
     }
-    // Digit by digit: a pcap report writes a time for every connection, and `format!`
-    // costs several times more.
+    // A pcap report writes a time for every connection.
     let mut out = String::with_capacity(24);
     for (value, width, after) in [
         (y, 4, '-'),
@@ -21,9 +22,8 @@ pub fn rfc3339(unix: i64) -> String {
         (mm, 2, ':'),
         (ss, 2, 'Z'),
     ] {
-        for place in (0..width).rev() {
-            out.push(char::from(b'0' + (value / 10_i64.pow(place) % 10) as u8));
-        }
+        // All in range and not negative here: the year was checked above.
+        push_decimal(&mut out, value as u64, width);
         out.push(after);
     }
     out

@@ -7,6 +7,7 @@
 //! extension list with signature algorithms) the text wins. QUIC (`q`) and DTLS are out of
 //! scope: every JA4 here starts with `t`.
 
+use crate::decimal::push_decimal;
 use crate::wire::registry::extensions::types as ext;
 use crate::wire::{ClientHello, ProtocolVersion};
 use md5::{Digest as _, Md5};
@@ -32,22 +33,9 @@ fn is_grease(v: u16) -> bool {
     ProtocolVersion(v).is_grease()
 }
 
-/// Appends `v` in decimal. Fingerprints are taken for every connection of a capture, so
-/// the strings are written digit by digit into one buffer rather than through `format!`
-/// per value and a join.
-fn push_decimal(out: &mut String, v: u16) {
-    let mut digits = [0u8; 5];
-    let mut start = digits.len();
-    let mut n = v;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&d| d as char));
+/// Appends `v` in decimal.
+fn push_u16(out: &mut String, v: u16) {
+    push_decimal(out, v.into(), 1);
 }
 
 /// Appends a comma, then the values in decimal, `-`-joined, GREASE left out.
@@ -59,7 +47,7 @@ fn push_decimal_field<T: Into<u16> + Copy>(out: &mut String, values: &[T]) {
             out.push('-');
         }
         first = false;
-        push_decimal(out, v);
+        push_u16(out, v);
     }
 }
 
@@ -67,7 +55,7 @@ fn push_decimal_field<T: Into<u16> + Copy>(out: &mut String, values: &[T]) {
 /// groups and EC point formats.
 pub fn ja3(hello: &ClientHello) -> Ja3 {
     let mut s = String::with_capacity(256);
-    push_decimal(&mut s, hello.legacy_version);
+    push_u16(&mut s, hello.legacy_version);
     push_decimal_field(&mut s, &hello.cipher_suites);
     push_decimal_field(&mut s, &hello.extension_types());
     push_decimal_field(&mut s, &hello.supported_groups());
@@ -80,9 +68,9 @@ pub fn ja3(hello: &ClientHello) -> Ja3 {
 pub fn ja3s(legacy_version: u16, cipher: u16, extension_types: &[u16]) -> Ja3 {
     let mut s = String::with_capacity(64);
     // The version and the cipher are written as they are, GREASE or not.
-    push_decimal(&mut s, legacy_version);
+    push_u16(&mut s, legacy_version);
     s.push(',');
-    push_decimal(&mut s, cipher);
+    push_u16(&mut s, cipher);
     push_decimal_field(&mut s, extension_types);
     Ja3::from_string(s)
 }

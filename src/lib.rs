@@ -10,6 +10,7 @@ pub mod cert;
 pub mod cli;
 pub mod crypto;
 pub mod datetime;
+pub mod decimal;
 pub mod diagnose;
 pub mod diff;
 pub mod fingerprint;

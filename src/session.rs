@@ -884,25 +884,11 @@ impl Tracker {
                 Err(e) => self.fail(dir, at, format!("alert record: {e}")),
             },
             ContentType::ApplicationData => {
-                self.event(
-                    at,
-                    dir,
-                    EventText::Record {
-                        kind: "application data",
-                        len,
-                    },
-                );
+                self.record_event(at, dir, "application data", len);
             }
             ContentType::Heartbeat => {
                 self.letter(dir, 'b');
-                self.event(
-                    at,
-                    dir,
-                    EventText::Record {
-                        kind: "heartbeat",
-                        len,
-                    },
-                );
+                self.record_event(at, dir, "heartbeat", len);
             }
             ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
                 self.letter(dir, 'q');
@@ -963,27 +949,13 @@ impl Tracker {
             Direction::ServerToClient => self.v.server_encrypted_records += 1,
         }
         if self.tls13 {
-            self.event(
-                at,
-                dir,
-                EventText::Record {
-                    kind: "encrypted record",
-                    len,
-                },
-            );
+            self.record_event(at, dir, "encrypted record", len);
             self.tls13_encrypted(dir, len, at);
             return;
         }
         match ct {
             ContentType::Handshake => {
-                self.event(
-                    at,
-                    dir,
-                    EventText::Record {
-                        kind: "encrypted handshake record",
-                        len,
-                    },
-                );
+                self.record_event(at, dir, "encrypted handshake record", len);
                 if !self.sides[i].finished {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
@@ -993,36 +965,15 @@ impl Tracker {
                 }
             }
             ContentType::Alert => {
-                self.event(
-                    at,
-                    dir,
-                    EventText::Record {
-                        kind: "encrypted alert",
-                        len,
-                    },
-                );
+                self.record_event(at, dir, "encrypted alert", len);
                 if !self.v.established {
                     self.diverge(dir, "encrypted alert".into());
                 }
             }
             ContentType::ApplicationData => {
-                self.event(
-                    at,
-                    dir,
-                    EventText::Record {
-                        kind: "application data",
-                        len,
-                    },
-                );
+                self.record_event(at, dir, "application data", len);
             }
-            _ => self.event(
-                at,
-                dir,
-                EventText::Record {
-                    kind: "encrypted record",
-                    len,
-                },
-            ),
+            _ => self.record_event(at, dir, "encrypted record", len),
         }
     }
 
@@ -1634,6 +1585,11 @@ impl Tracker {
                 Direction::ServerToClient => c.to_ascii_lowercase(),
             });
         }
+    }
+
+    /// A record summed up by its kind and size.
+    fn record_event(&mut self, at: Micros, dir: Direction, kind: &'static str, len: usize) {
+        self.event(at, dir, EventText::Record { kind, len });
     }
 
     fn event(&mut self, at: Micros, dir: Direction, what: impl Into<EventText>) {

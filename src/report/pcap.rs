@@ -6,6 +6,7 @@ use super::json::{
     EventJson, ServerHelloJson, VerdictJson, certificate, client_hello_with, diagnosis, verdict,
 };
 use crate::datetime::rfc3339;
+use crate::decimal::push_decimal;
 use crate::pcap::{ConnectionReport, Summary};
 use crate::session::Micros;
 use crate::wire::ProtocolVersion;
@@ -26,25 +27,8 @@ fn push_timestamp(out: &mut String, at: Micros) {
     // The milliseconds go before rfc3339's final `Z`.
     out.push_str(&time[..time.len() - 1]);
     out.push('.');
-    push_padded(out, at % 1_000_000 / 1000, 3);
+    push_decimal(out, at % 1_000_000 / 1000, 3);
     out.push('Z');
-}
-
-/// `n` in decimal, zero-padded to `width` digits.
-fn push_padded(out: &mut String, n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let at = at.min(digits.len() - width.min(digits.len()));
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// An address as `Display` writes it; IPv4 digit by digit (every reported line has two).
@@ -55,10 +39,10 @@ fn push_addr(out: &mut String, addr: &SocketAddr) {
                 if i > 0 {
                     out.push('.');
                 }
-                push_padded(out, octet.into(), 1);
+                push_decimal(out, octet.into(), 1);
             }
             out.push(':');
-            push_padded(out, a.port().into(), 1);
+            push_decimal(out, a.port().into(), 1);
         }
         SocketAddr::V6(a) => write!(out, "{a}").expect("writing to a String cannot fail"),
     }
@@ -88,7 +72,7 @@ fn ms(us: Micros) -> f64 {
 pub fn text_line(out: &mut String, capture: &str, r: &ConnectionReport) {
     out.push_str(capture);
     out.push('#');
-    push_padded(out, r.index, 1);
+    push_decimal(out, r.index, 1);
     out.push_str("  ");
     push_timestamp(out, r.start);
     out.push_str("  ");
@@ -340,17 +324,6 @@ mod tests {
             let mut out = String::new();
             push_addr(&mut out, &a);
             assert_eq!(out, a.to_string());
-        }
-        for (n, width, want) in [
-            (0, 1, "0"),
-            (7, 3, "007"),
-            (999, 3, "999"),
-            (1234, 3, "1234"),
-            (u64::MAX, 1, "18446744073709551615"),
-        ] {
-            let mut out = String::new();
-            push_padded(&mut out, n, width);
-            assert_eq!(out, want);
         }
         assert_eq!(timestamp(1_700_000_000_123_456), "2023-11-14T22:13:20.123Z");
         assert_eq!(timestamp(5_000), "1970-01-01T00:00:00.005Z");
