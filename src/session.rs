@@ -593,7 +593,8 @@ impl Tracker {
             return;
         }
         let side = &mut self.sides[i];
-        if side.first_bytes.len() < SNIFF_BYTES {
+        let sniffed_more = side.first_bytes.len() < SNIFF_BYTES;
+        if sniffed_more {
             let n = (SNIFF_BYTES - side.first_bytes.len()).min(data.len());
             side.first_bytes.extend_from_slice(&data[..n]);
         }
@@ -605,7 +606,8 @@ impl Tracker {
             };
         }
         if side.stopped {
-            if side.not_tls {
+            // The description grows with the first bytes, and only with them.
+            if side.not_tls && sniffed_more {
                 self.describe_not_tls(dir);
             }
         } else if side.framing == Framing::Sslv2 && !sslv2_plausible(dir, &side.first_bytes) {
