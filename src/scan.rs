@@ -1722,8 +1722,8 @@ mod tests {
         assert!(t12.len() > BUNDLE, "the whole registry is a long offer");
     }
 
-    #[test]
-    fn hellos_of_f5_sizes_are_padded() {
+    /// A scanner of example.com:443 with default options (nothing is sent).
+    fn with_scanner(test: impl FnOnce(&Scanner<'_>)) {
         let target = Target::parse("example.com:443", 443).unwrap();
         let opts = ScanOptions {
             limits: Limits::default(),
@@ -1732,125 +1732,117 @@ mod tests {
             suites_only: false,
         };
         let pacer = Pacer::new(1, None);
-        let s = Scanner::new(&target, &opts, &pacer, &|| {});
-        for n in [1, 20, 60, 100, 128, 200, 400] {
-            let suites: Vec<u16> = suite_candidates(ProtocolVersion::TLS12)
-                .into_iter()
-                .take(n)
-                .collect();
-            let spec = HelloSpec {
-                cipher_suites: Some(suites),
-                ..s.version_spec(ProtocolVersion::TLS12)
-            };
-            let wire = s.encode(&spec).wire;
-            let hs_len = wire.len() - 5;
-            assert!(
-                !(256..512).contains(&hs_len),
-                "{n} suites: a hello of {hs_len} bytes"
-            );
-        }
+        test(&Scanner::new(&target, &opts, &pacer, &|| {}));
+    }
+
+    #[test]
+    fn hellos_of_f5_sizes_are_padded() {
+        with_scanner(|s| {
+            for n in [1, 20, 60, 100, 128, 200, 400] {
+                let suites: Vec<u16> = suite_candidates(ProtocolVersion::TLS12)
+                    .into_iter()
+                    .take(n)
+                    .collect();
+                let spec = HelloSpec {
+                    cipher_suites: Some(suites),
+                    ..s.version_spec(ProtocolVersion::TLS12)
+                };
+                let wire = s.encode(&spec).wire;
+                let hs_len = wire.len() - 5;
+                assert!(
+                    !(256..512).contains(&hs_len),
+                    "{n} suites: a hello of {hs_len} bytes"
+                );
+            }
+        });
     }
 
     #[test]
     fn remove_chosen_stops_at_refusal_and_keeps_pick_order() {
-        let target = Target::parse("example.com:443", 443).unwrap();
-        let opts = ScanOptions {
-            limits: Limits::default(),
-            retries: 0,
-            sni: Sni::Auto,
-            suites_only: false,
-        };
-        let pacer = Pacer::new(1, None);
-        let s = Scanner::new(&target, &opts, &pacer, &|| {});
-        // A server that accepts 3, 1, 5 in that order of preference.
-        let server = [3u16, 1, 5];
-        let mut cost = 0;
-        let picks = s.remove_chosen(&[1, 2, 3, 4, 5, 6], 0, &mut cost, |offer, cost| {
-            *cost += 1;
-            server.iter().copied().find(|p| offer.contains(p))
+        with_scanner(|s| {
+            // A server that accepts 3, 1, 5 in that order of preference.
+            let server = [3u16, 1, 5];
+            let mut cost = 0;
+            let picks = s.remove_chosen(&[1, 2, 3, 4, 5, 6], 0, &mut cost, |offer, cost| {
+                *cost += 1;
+                server.iter().copied().find(|p| offer.contains(p))
+            });
+            assert_eq!(picks, [3, 1, 5]);
+            assert_eq!(cost, 4, "N+1 offers for N accepted");
+            let mut cost = 0;
+            let picks = s.remove_chosen(&[1, 3, 5], 1, &mut cost, |offer, cost| {
+                *cost += 1;
+                server.iter().copied().find(|p| offer.contains(p))
+            });
+            assert_eq!(
+                (picks, cost),
+                (vec![3, 1], 2),
+                "the last one needs no offer"
+            );
         });
-        assert_eq!(picks, [3, 1, 5]);
-        assert_eq!(cost, 4, "N+1 offers for N accepted");
-        let mut cost = 0;
-        let picks = s.remove_chosen(&[1, 3, 5], 1, &mut cost, |offer, cost| {
-            *cost += 1;
-            server.iter().copied().find(|p| offer.contains(p))
-        });
-        assert_eq!(
-            (picks, cost),
-            (vec![3, 1], 2),
-            "the last one needs no offer"
-        );
     }
 
     #[test]
     fn remove_both_finds_both_lists_in_max_plus_two_or_three_offers() {
-        let target = Target::parse("example.com:443", 443).unwrap();
-        let opts = ScanOptions {
-            limits: Limits::default(),
-            retries: 0,
-            sni: Sni::Auto,
-            suites_only: false,
-        };
-        let pacer = Pacer::new(1, None);
-        let s = Scanner::new(&target, &opts, &pacer, &|| {});
-        // A server that picks independently from each list, in its own order; it goes on
-        // only when it finds something in both.
-        let serve = |first: &'static [u16], second: &'static [u16]| {
-            move |offer2: &[u16], offer1: &[u16], cost: &mut usize| {
-                *cost += 1;
-                let p1 = first.iter().copied().find(|p| offer1.contains(p))?;
-                let p2 = second.iter().copied().find(|p| offer2.contains(p))?;
-                Some((p2, p1))
-            }
-        };
-        let candidates: Vec<u16> = (1..=9).collect();
-        // The first list outlasts the second: 3 together, the refusal, 2 more alone and
-        // the refusal that ends it.
-        let both = s.remove_both(
-            &candidates,
-            &candidates,
-            None,
-            &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
-        );
-        assert_eq!(both.first, [9, 1, 5, 7, 2]);
-        assert_eq!(both.second, [4, 8, 3]);
-        assert_eq!(
-            (both.together, both.first_alone, both.second_alone),
-            (4, 3, 0)
-        );
-        // The second outlasts the first: one more refusal before it goes on alone.
-        let both = s.remove_both(
-            &candidates,
-            &candidates,
-            None,
-            &serve(&[6, 2], &[1, 2, 3, 4]),
-        );
-        assert_eq!(both.first, [6, 2]);
-        assert_eq!(both.second, [1, 2, 3, 4]);
-        assert_eq!(
-            (both.together, both.first_alone, both.second_alone),
-            (3, 1, 3)
-        );
-        // A pick seeded from an earlier hello saves the first offer.
-        let both = s.remove_both(
-            &candidates,
-            &candidates,
-            Some((4, 9)),
-            &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
-        );
-        assert_eq!(both.first, [9, 1, 5, 7, 2]);
-        assert_eq!(
-            (both.together, both.first_alone, both.second_alone),
-            (3, 3, 0)
-        );
-        // Nothing accepted: one offer.
-        let both = s.remove_both(&candidates, &candidates, None, &serve(&[], &[1]));
-        assert!(both.first.is_empty() && both.second.is_empty());
-        assert_eq!(
-            (both.together, both.first_alone, both.second_alone),
-            (1, 0, 0)
-        );
+        with_scanner(|s| {
+            // A server that picks independently from each list, in its own order; it goes on
+            // only when it finds something in both.
+            let serve = |first: &'static [u16], second: &'static [u16]| {
+                move |offer2: &[u16], offer1: &[u16], cost: &mut usize| {
+                    *cost += 1;
+                    let p1 = first.iter().copied().find(|p| offer1.contains(p))?;
+                    let p2 = second.iter().copied().find(|p| offer2.contains(p))?;
+                    Some((p2, p1))
+                }
+            };
+            let candidates: Vec<u16> = (1..=9).collect();
+            // The first list outlasts the second: 3 together, the refusal, 2 more alone and
+            // the refusal that ends it.
+            let both = s.remove_both(
+                &candidates,
+                &candidates,
+                None,
+                &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
+            );
+            assert_eq!(both.first, [9, 1, 5, 7, 2]);
+            assert_eq!(both.second, [4, 8, 3]);
+            assert_eq!(
+                (both.together, both.first_alone, both.second_alone),
+                (4, 3, 0)
+            );
+            // The second outlasts the first: one more refusal before it goes on alone.
+            let both = s.remove_both(
+                &candidates,
+                &candidates,
+                None,
+                &serve(&[6, 2], &[1, 2, 3, 4]),
+            );
+            assert_eq!(both.first, [6, 2]);
+            assert_eq!(both.second, [1, 2, 3, 4]);
+            assert_eq!(
+                (both.together, both.first_alone, both.second_alone),
+                (3, 1, 3)
+            );
+            // A pick seeded from an earlier hello saves the first offer.
+            let both = s.remove_both(
+                &candidates,
+                &candidates,
+                Some((4, 9)),
+                &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
+            );
+            assert_eq!(both.first, [9, 1, 5, 7, 2]);
+            assert_eq!(
+                (both.together, both.first_alone, both.second_alone),
+                (3, 3, 0)
+            );
+            // Nothing accepted: one offer.
+            let both = s.remove_both(&candidates, &candidates, None, &serve(&[], &[1]));
+            assert!(both.first.is_empty() && both.second.is_empty());
+            assert_eq!(
+                (both.together, both.first_alone, both.second_alone),
+                (1, 0, 0)
+            );
+        });
     }
 
     #[test]

@@ -167,31 +167,7 @@ fn clients_refuse_keys_outside_their_limits() {
     assert_eq!(java8["connects"], true, "{java8}");
 
     let small = tempfile::tempdir().unwrap();
-    common::openssl(
-        small.path(),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:1024",
-            "-nodes",
-            "-keyout",
-            "rsa.key",
-            "-out",
-            "rsa.pem",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "2",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-        ],
-    );
-    let weak = common::Issued {
-        cert: small.path().join("rsa.pem"),
-        key: small.path().join("rsa.key"),
-        chain: None,
-    };
+    let weak = common::rsa_cert_bits(small.path(), "localhost", 1024);
     let srv = s_server(&weak, &["-cipher", "ALL:@SECLEVEL=0"]);
     let sim = simulate(srv.port, &path, &["Apple ATS 9 iOS 9", "Java 8u161"]);
     let ats = get(&sim, "Apple ATS 9 iOS 9");

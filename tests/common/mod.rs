@@ -350,14 +350,20 @@ pub fn diff_field<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 /// A self-signed RSA certificate for `host`, valid two days: old clients and the recorded
 /// captures negotiate RSA suites, so their servers need an RSA key.
 pub fn rsa_cert(dir: &Path, host: &str) -> Issued {
+    rsa_cert_bits(dir, host, 2048)
+}
+
+/// [`rsa_cert`] with a key of `bits` (a small one for clients that refuse it).
+pub fn rsa_cert_bits(dir: &Path, host: &str, bits: u32) -> Issued {
     let san = format!("subjectAltName=DNS:{host}");
+    let key = format!("rsa:{bits}");
     openssl(
         dir,
         &[
             "req",
             "-x509",
             "-newkey",
-            "rsa:2048",
+            &key,
             "-nodes",
             "-keyout",
             "rsa.key",

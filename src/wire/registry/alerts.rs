@@ -22,7 +22,6 @@ impl Entry for Alert {
     }
 }
 
-/// The RFC name (`handshake_failure`), or `0xHH` for an unknown code.
 /// Alert descriptions that code branches on; their names are in [`ALERTS`].
 pub mod codes {
     pub const CLOSE_NOTIFY: u8 = 0;
@@ -41,6 +40,7 @@ pub mod codes {
     pub const CERTIFICATE_REQUIRED: u8 = 116;
 }
 
+/// The RFC name (`handshake_failure`), or `0xHH` for an unknown code.
 pub fn alert_name(code: u8) -> String {
     match ALERTS.iter().find(|a| a.code == code) {
         Some(a) => a.name.to_string(),
@@ -144,6 +144,29 @@ mod tests {
             if !theirs.starts_with("TlsAlertDescription") {
                 assert!(ALERTS.iter().any(|a| a.code == code), "{code} {theirs}");
             }
+        }
+    }
+
+    #[test]
+    fn codes_are_the_alerts_their_names_say() {
+        use codes::*;
+        for (code, name) in [
+            (CLOSE_NOTIFY, "close_notify"),
+            (HANDSHAKE_FAILURE, "handshake_failure"),
+            (BAD_CERTIFICATE, "bad_certificate"),
+            (CERTIFICATE_EXPIRED, "certificate_expired"),
+            (CERTIFICATE_UNKNOWN, "certificate_unknown"),
+            (ILLEGAL_PARAMETER, "illegal_parameter"),
+            (UNKNOWN_CA, "unknown_ca"),
+            (DECODE_ERROR, "decode_error"),
+            (PROTOCOL_VERSION, "protocol_version"),
+            (INSUFFICIENT_SECURITY, "insufficient_security"),
+            (INTERNAL_ERROR, "internal_error"),
+            (INAPPROPRIATE_FALLBACK, "inappropriate_fallback"),
+            (UNRECOGNIZED_NAME, "unrecognized_name"),
+            (CERTIFICATE_REQUIRED, "certificate_required"),
+        ] {
+            assert_eq!(alert_name(code), name);
         }
     }
 
