@@ -201,8 +201,9 @@ impl Run<'_> {
         io_error: &Rc<RefCell<Option<io::Error>>>,
         sink: &mut dyn FlowSink,
     ) -> Result<(), CaptureErrorKind> {
-        // pcap: one link type and timestamp scale for the file; pcapng: per interface.
-        let mut legacy: Option<(u32, u64)> = None;
+        // pcap: one link type and timestamp scale (nanoseconds or not) for the file; pcapng:
+        // per interface.
+        let mut legacy: Option<(u32, bool)> = None;
         let mut interfaces: Vec<Interface> = Vec::new();
         let mut last_ts: Micros = 0;
         loop {
@@ -212,17 +213,13 @@ impl Run<'_> {
                 Ok((len, block)) => {
                     match block {
                         PcapBlockOwned::LegacyHeader(h) => {
-                            let units = if h.is_nanosecond_precision() {
-                                1_000_000_000
-                            } else {
-                                1_000_000
-                            };
-                            legacy = Some((h.network.0 as u32, units));
+                            legacy = Some((h.network.0 as u32, h.is_nanosecond_precision()));
                         }
                         PcapBlockOwned::Legacy(b) => {
-                            let (linktype, units) = legacy.unwrap_or((1, 1_000_000));
-                            let at = u64::from(b.ts_sec) * 1_000_000
-                                + u64::from(b.ts_usec) * 1_000_000 / units;
+                            let (linktype, nanos) = legacy.unwrap_or((1, false));
+                            let fraction = u64::from(b.ts_usec);
+                            let micros = if nanos { fraction / 1_000 } else { fraction };
+                            let at = u64::from(b.ts_sec) * 1_000_000 + micros;
                             last_ts = at;
                             self.packets.packet(linktype, b.data, at, sink);
                         }

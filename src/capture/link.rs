@@ -5,7 +5,7 @@
 //! still yields its TCP header; the headers etherparse does not know (SLL2, null) are
 //! stripped by hand.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{
     EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
@@ -26,13 +26,53 @@ pub(crate) const LINKTYPE_IPV4: u32 = 228;
 pub(crate) const LINKTYPE_IPV6: u32 = 229;
 pub(crate) const LINKTYPE_LINUX_SLL2: u32 = 276;
 
+/// One end of a TCP connection, as plain numbers: every packet's ends are compared and
+/// hashed to find its flow, so that must be cheap. The two ends of a flow are of one address
+/// family, and between them the order (address, then port) is that of `(IpAddr, u16)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Endpoint {
+    /// An IPv4 address is its 32-bit value (the [`Endpoint::V6`] bit in `port` tells it
+    /// from the IPv6 address `::a.b.c.d`).
+    pub ip: u128,
+    /// The port, with the family bit above it.
+    pub port: u32,
+}
+
+impl Endpoint {
+    const V6: u32 = 1 << 16;
+
+    pub fn new(ip: IpAddr, port: u16) -> Self {
+        match ip {
+            IpAddr::V4(a) => Endpoint {
+                ip: u32::from(a).into(),
+                port: port.into(),
+            },
+            IpAddr::V6(a) => Endpoint {
+                ip: a.into(),
+                port: u32::from(port) | Self::V6,
+            },
+        }
+    }
+
+    pub fn port(self) -> u16 {
+        self.port as u16
+    }
+
+    pub fn socket_addr(self) -> SocketAddr {
+        let ip = if self.port & Self::V6 != 0 {
+            IpAddr::V6(self.ip.into())
+        } else {
+            IpAddr::V4((self.ip as u32).into())
+        };
+        SocketAddr::new(ip, self.port())
+    }
+}
+
 /// One TCP segment, borrowed from the frame (or from the defragmenter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Segment<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub src_port: u16,
-    pub dst_port: u16,
+    pub src: Endpoint,
+    pub dst: Endpoint,
     pub seq: u32,
     /// Acknowledgment number (meaningful when `has_ack`).
     pub ack: u32,
@@ -61,6 +101,7 @@ impl LinkDecoder {
 
     /// Decodes one frame; counts what it is not into `stats`. `None` when the frame carries no
     /// (complete, for fragments) TCP segment.
+    #[inline]
     pub fn decode<'a>(
         &'a mut self,
         linktype: u32,
@@ -75,6 +116,7 @@ impl LinkDecoder {
     }
 
     /// [`Self::decode`] for every frame, through etherparse.
+    #[inline(never)]
     fn decode_any<'a>(
         &'a mut self,
         linktype: u32,
@@ -210,28 +252,70 @@ impl LinkDecoder {
 /// fragments, extension headers, packets cut by the snap length, inconsistent lengths)
 /// gives `None` and takes the general path, which decodes the packets accepted here to the
 /// same segment (a test compares the two).
+#[inline]
 fn plain_tcp(linktype: u32, frame: &[u8]) -> Option<Segment<'_>> {
-    let (src, dst, ip_payload) = match linktype {
-        LINKTYPE_ETHERNET => match (frame.get(12..14)?, frame.get(14..)?) {
-            ([0x08, 0x00], ip) if ip.first()? >> 4 == 4 => plain_ipv4(ip)?,
-            ([0x86, 0xdd], ip) if ip.first()? >> 4 == 6 => plain_ipv6(ip)?,
+    // The IP bytes, and the IP version the Ethernet type announces.
+    let (ip, announced) = match linktype {
+        LINKTYPE_ETHERNET => match frame.get(12..14)? {
+            [0x08, 0x00] => (frame.get(14..)?, Some(4)),
+            [0x86, 0xdd] => (frame.get(14..)?, Some(6)),
             _ => return None,
         },
         LINKTYPE_RAW | LINKTYPE_RAW_BSD | LINKTYPE_RAW_OPENBSD | LINKTYPE_IPV4 | LINKTYPE_IPV6 => {
-            match frame.first()? >> 4 {
-                4 => plain_ipv4(frame)?,
-                6 => plain_ipv6(frame)?,
-                _ => return None,
-            }
+            (frame, None)
         }
         _ => return None,
     };
-    let tcp = TcpSlice::from_slice(ip_payload).ok()?;
-    Some(segment_from(src, dst, &tcp, ip_payload.len()))
+    let version = ip.first()? >> 4;
+    if announced.is_some_and(|v| v != version) {
+        return None;
+    }
+    let (src, dst, family, tcp) = match version {
+        4 => {
+            let (src, dst, tcp) = plain_ipv4(ip)?;
+            (src, dst, 0, tcp)
+        }
+        6 => {
+            let (src, dst, tcp) = plain_ipv6(ip)?;
+            (src, dst, Endpoint::V6, tcp)
+        }
+        _ => return None,
+    };
+    // The TCP header in place, with the checks etherparse's `TcpSlice` makes.
+    let header: &[u8; 20] = tcp.get(..20)?.try_into().ok()?;
+    let header_len = usize::from(header[12] >> 4) * 4;
+    if header_len < 20 {
+        return None;
+    }
+    let payload = tcp.get(header_len..)?;
+    let half = |at: usize| u32::from(u16::from_be_bytes([header[at], header[at + 1]]));
+    let word = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let flags = header[13];
+    Some(Segment {
+        src: Endpoint {
+            ip: src,
+            port: half(0) | family,
+        },
+        dst: Endpoint {
+            ip: dst,
+            port: half(2) | family,
+        },
+        seq: word(4),
+        ack: word(8),
+        fin: flags & 0x01 != 0,
+        syn: flags & 0x02 != 0,
+        rst: flags & 0x04 != 0,
+        has_ack: flags & 0x10 != 0,
+        payload,
+        wire_len: payload.len(),
+    })
 }
 
 /// Addresses and payload of an IPv4 packet captured in full, unfragmented, carrying TCP.
-fn plain_ipv4(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
+#[inline]
+fn plain_ipv4(ip: &[u8]) -> Option<(u128, u128, &[u8])> {
     let header_len = usize::from(ip.first()? & 0x0f) * 4;
     let total_len = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
     let flags_offset = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
@@ -246,11 +330,12 @@ fn plain_ipv4(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     let payload = ip.get(header_len..total_len)?;
     let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
     let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-    Some((IpAddr::from(src), IpAddr::from(dst), payload))
+    Some((u32::from_be_bytes(src).into(), u32::from_be_bytes(dst).into(), payload))
 }
 
 /// Addresses and payload of an IPv6 packet captured in full, TCP right after the header.
-fn plain_ipv6(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
+#[inline]
+fn plain_ipv6(ip: &[u8]) -> Option<(u128, u128, &[u8])> {
     let payload_len = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
     // Length 0 is a jumbogram or segmentation offload: the general path decides.
     if payload_len == 0 || *ip.get(6)? != ip_number::TCP.0 {
@@ -259,7 +344,7 @@ fn plain_ipv6(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     let payload = ip.get(40..40 + payload_len)?;
     let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
     let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-    Some((IpAddr::from(src), IpAddr::from(dst), payload))
+    Some((u128::from_be_bytes(src), u128::from_be_bytes(dst), payload))
 }
 
 /// The IP payload length on the wire: the announced length, unless the header says 0 or less
@@ -299,10 +384,8 @@ fn segment_from<'a>(
     let header_len = tcp.header_slice().len();
     let payload = tcp.payload();
     Segment {
-        src,
-        dst,
-        src_port: tcp.source_port(),
-        dst_port: tcp.destination_port(),
+        src: Endpoint::new(src, tcp.source_port()),
+        dst: Endpoint::new(dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
         syn: tcp.syn(),
@@ -463,7 +546,7 @@ pub(crate) mod tests {
         let mut stats = CaptureStats::default();
         let seg = d
             .decode(linktype, frame, 0, &mut stats)
-            .map(|s| (s.src_port, s.dst_port, s.payload.to_vec(), s.wire_len));
+            .map(|s| (s.src.port(), s.dst.port(), s.payload.to_vec(), s.wire_len));
         (seg, stats)
     }
 
@@ -604,7 +687,7 @@ pub(crate) mod tests {
         assert!(d.decode(LINKTYPE_RAW, &frags[1], 0, &mut stats).is_none());
         let seg = d.decode(LINKTYPE_RAW, &frags[2], 0, &mut stats).unwrap();
         assert_eq!(seg.payload, &payload[..]);
-        assert_eq!((seg.src_port, seg.seq), (40000, 1000));
+        assert_eq!((seg.src.port(), seg.seq), (40000, 1000));
         assert_eq!((stats.fragments, stats.reassembled_datagrams), (3, 1));
     }
 

@@ -12,46 +12,10 @@
 //! otherwise the higher port is the client.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use super::link::Segment;
+use super::link::{Endpoint, Segment};
 use super::{CaptureStats, Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions};
-
-/// One end of a flow, as plain numbers: looked up for every packet, so hashing and
-/// comparing it must be cheap. Ordered like `(IpAddr, u16)`: IPv4 first, then address, port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Endpoint {
-    v6: bool,
-    /// An IPv4 address is its 32-bit value (`v6` tells it from the IPv6 address `::a.b.c.d`).
-    ip: u128,
-    port: u16,
-}
-
-impl Endpoint {
-    fn new(ip: IpAddr, port: u16) -> Self {
-        match ip {
-            IpAddr::V4(a) => Endpoint {
-                v6: false,
-                ip: u32::from(a).into(),
-                port,
-            },
-            IpAddr::V6(a) => Endpoint {
-                v6: true,
-                ip: a.into(),
-                port,
-            },
-        }
-    }
-
-    fn addr(self) -> (IpAddr, u16) {
-        let ip = if self.v6 {
-            IpAddr::V6(self.ip.into())
-        } else {
-            IpAddr::V4((self.ip as u32).into())
-        };
-        (ip, self.port)
-    }
-}
 
 /// The two endpoints of a flow, in a canonical order (side 0 is the smaller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,23 +26,16 @@ struct FlowKey {
 
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // Three words instead of a dozen field-by-field writes.
-        state.write_u128(self.a.ip);
-        state.write_u128(self.b.ip);
-        state.write_u64(
-            u64::from(self.a.port) << 32
-                | u64::from(self.b.port) << 16
-                | u64::from(self.a.v6) << 1
-                | u64::from(self.b.v6),
-        );
+        // Two words instead of a field-by-field write; equality still compares every field.
+        state.write_u128(self.a.ip ^ self.b.ip.rotate_left(48));
+        state.write_u64(u64::from(self.a.port) << 32 | u64::from(self.b.port));
     }
 }
 
 impl FlowKey {
     /// The key of a segment, and which side (0 = `a`) sent it.
     fn of(seg: &Segment<'_>) -> (FlowKey, usize) {
-        let src = Endpoint::new(seg.src, seg.src_port);
-        let dst = Endpoint::new(seg.dst, seg.dst_port);
+        let (src, dst) = (seg.src, seg.dst);
         if src <= dst {
             (FlowKey { a: src, b: dst }, 0)
         } else {
@@ -86,11 +43,11 @@ impl FlowKey {
         }
     }
 
-    fn side(&self, side: usize) -> (IpAddr, u16) {
+    fn side(&self, side: usize) -> SocketAddr {
         if side == 0 {
-            self.a.addr()
+            self.a.socket_addr()
         } else {
-            self.b.addr()
+            self.b.socket_addr()
         }
     }
 }
@@ -489,19 +446,17 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
 
 fn higher_port_side(key: &FlowKey) -> usize {
     // Equal ports: side 0, so the choice is at least stable.
-    if key.b.port > key.a.port { 1 } else { 0 }
+    if key.b.port() > key.a.port() { 1 } else { 0 }
 }
 
 fn start(flow: &mut Flow, out: &mut Out<'_>) {
     let client = flow.client_side.unwrap_or(0);
-    let (c_ip, c_port) = flow.key.side(client);
-    let (s_ip, s_port) = flow.key.side(1 - client);
     flow.started = true;
     out.stats.flows += 1;
     out.sink.flow_start(&FlowInfo {
         id: flow.id,
-        client: SocketAddr::new(c_ip, c_port),
-        server: SocketAddr::new(s_ip, s_port),
+        client: flow.key.side(client),
+        server: flow.key.side(1 - client),
         start: flow.first_seen,
         saw_handshake: flow.saw_syn,
     });
