@@ -484,8 +484,9 @@ fn normalize_dns(name: &str) -> String {
 /// a wildcard only as the whole left-most label, standing for exactly one label, and not
 /// directly under a top-level name (`*.com`).
 fn dns_name_matches(pattern: &str, host: &str) -> bool {
-    let pattern = normalize_dns(pattern);
-    if pattern == host {
+    // `host` is normalized already (lower case); the pattern is compared as if it were.
+    let pattern = pattern.strip_suffix('.').unwrap_or(pattern);
+    if pattern.eq_ignore_ascii_case(host) {
         return true;
     }
     let Some(suffix) = pattern.strip_prefix("*.") else {
@@ -495,7 +496,7 @@ fn dns_name_matches(pattern: &str, host: &str) -> bool {
         return false;
     }
     match host.split_once('.') {
-        Some((label, rest)) => !label.is_empty() && rest == suffix,
+        Some((label, rest)) => !label.is_empty() && rest.eq_ignore_ascii_case(suffix),
         None => false,
     }
 }

@@ -5,15 +5,23 @@ use crate::decimal::push_decimal;
 
 /// Unix seconds as RFC 3339 UTC (`2026-11-22T00:00:00Z`).
 pub fn rfc3339(unix: i64) -> String {
+    let mut out = String::with_capacity(20);
+    push_rfc3339(&mut out, unix);
+    out
+}
+
+/// [`rfc3339`] appended to `out` (a pcap report writes a time for every connection).
+pub fn push_rfc3339(out: &mut String, unix: i64) {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
     if !(0..=9999).contains(&y) {
-        return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
+        return;
     }
-    // A pcap report writes a time for every connection.
-    let mut out = String::with_capacity(24);
     for (value, width, after) in [
         (y, 4, '-'),
         (i64::from(m), 2, '-'),
@@ -23,10 +31,9 @@ pub fn rfc3339(unix: i64) -> String {
         (ss, 2, 'Z'),
     ] {
         // All in range and not negative here: the year was checked above.
-        push_decimal(&mut out, value as u64, width);
+        push_decimal(out, value as u64, width);
         out.push(after);
     }
-    out
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or with a `±HH:MM` offset (fractions ignored).

@@ -156,7 +156,7 @@ pub struct Context<'a> {
 pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> Vec<Diagnosis> {
     let mut out = Vec::new();
     let offered = verdict.client_hello.as_ref();
-    let sni_sent = offered.and_then(|h| h.sni()).is_some();
+    let sni_sent = offered.and_then(|h| h.sni_bytes()).is_some();
     let offered_versions = || -> String {
         match offered {
             Some(h) => match h.supported_versions() {

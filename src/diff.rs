@@ -322,7 +322,7 @@ pub fn answer(a: &View, b: &View) -> Vec<Field> {
             (
                 "alert",
                 false,
-                one(server_alert.map(|(_, code)| alert_name(code))),
+                one(server_alert.map(|(_, code)| alert_name(code).into_owned())),
             ),
         ]
     };

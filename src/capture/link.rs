@@ -330,7 +330,11 @@ fn plain_ipv4(ip: &[u8]) -> Option<(u128, u128, &[u8])> {
     let payload = ip.get(header_len..total_len)?;
     let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
     let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-    Some((u32::from_be_bytes(src).into(), u32::from_be_bytes(dst).into(), payload))
+    Some((
+        u32::from_be_bytes(src).into(),
+        u32::from_be_bytes(dst).into(),
+        payload,
+    ))
 }
 
 /// Addresses and payload of an IPv6 packet captured in full, TCP right after the header.

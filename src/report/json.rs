@@ -257,7 +257,7 @@ pub struct AlertJson {
 pub fn alert(a: &AlertSeen) -> AlertJson {
     AlertJson {
         code: a.alert.description,
-        description: alert_name(a.alert.description),
+        description: alert_name(a.alert.description).into_owned(),
         from: a.from.peer(),
         level: alert_level_name(a.alert.level),
     }

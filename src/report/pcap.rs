@@ -5,7 +5,7 @@ use super::json::{
     AlertJson, CertificateJson, ClientHelloJson, DecryptionJson, DiagnosisJson, DivergedJson,
     EventJson, ServerHelloJson, VerdictJson, certificate, client_hello_with, diagnosis, verdict,
 };
-use crate::datetime::rfc3339;
+use crate::datetime::push_rfc3339;
 use crate::decimal::push_decimal;
 use crate::pcap::{ConnectionReport, Summary};
 use crate::session::Micros;
@@ -23,9 +23,9 @@ const TOP_NAMES: usize = 10;
 
 /// Capture time as RFC 3339 with milliseconds.
 fn push_timestamp(out: &mut String, at: Micros) {
-    let time = rfc3339((at / 1_000_000) as i64);
+    push_rfc3339(out, (at / 1_000_000) as i64);
     // The milliseconds go before rfc3339's final `Z`.
-    out.push_str(&time[..time.len() - 1]);
+    out.pop();
     out.push('.');
     push_decimal(out, at % 1_000_000 / 1000, 3);
     out.push('Z');

@@ -108,7 +108,8 @@ impl ClientHello {
             None
         } else {
             let mut er = r.sub_u16("extensions")?;
-            let mut exts = Vec::new();
+            // Browsers send 15 to 20.
+            let mut exts = Vec::with_capacity(20);
             while !er.is_empty() {
                 let typ = er.u16("extension type")?;
                 let data = er.sub_u16("extension data")?.rest().to_vec();
@@ -208,13 +209,19 @@ impl ClientHello {
 
     /// The first host_name in server_name, if any (lossy UTF-8: a hostile name still prints).
     pub fn sni(&self) -> Option<String> {
+        self.sni_bytes()
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+    }
+
+    /// The host name of the server_name extension, as sent.
+    pub fn sni_bytes(&self) -> Option<&[u8]> {
         let mut r = Reader::new(self.ext(ext::SERVER_NAME)?);
         let mut list = r.sub_u16("server_name_list").ok()?;
         while !list.is_empty() {
             let kind = list.u8("name_type").ok()?;
             let name = list.sub_u16("host_name").ok()?.rest();
             if kind == 0 {
-                return Some(String::from_utf8_lossy(name).into_owned());
+                return Some(name);
             }
         }
         None

@@ -547,16 +547,20 @@ pub fn decode_handshake(
 /// Escapes bytes for display: printable ASCII as is, `\r` `\n` `\t` as such, others `\xHH`;
 /// at most `max` output characters, with `…` when cut.
 pub fn printable_preview(bytes: &[u8], max: usize) -> String {
+    use std::fmt::Write;
     let mut out = String::new();
+    let mut piece = String::with_capacity(4);
     for &b in bytes {
-        let piece = match b {
-            b'\r' => "\\r".to_string(),
-            b'\n' => "\\n".to_string(),
-            b'\t' => "\\t".to_string(),
-            b'\\' => "\\\\".to_string(),
-            0x20..=0x7e => (b as char).to_string(),
-            _ => format!("\\x{b:02x}"),
-        };
+        piece.clear();
+        match b {
+            b'\r' => piece.push_str("\\r"),
+            b'\n' => piece.push_str("\\n"),
+            b'\t' => piece.push_str("\\t"),
+            b'\\' => piece.push_str("\\\\"),
+            0x20..=0x7e => piece.push(char::from(b)),
+            // Writing to a String cannot fail.
+            _ => _ = write!(piece, "\\x{b:02x}"),
+        }
         if out.len() + piece.len() > max {
             out.push('…');
             break;
@@ -817,5 +821,16 @@ mod tests {
         let long = sniff_not_tls(&[b"HTTP/1.1 200 OK ".as_slice(), &[0xff; 200]].concat()).unwrap();
         assert!(long.chars().count() < 110, "{long}");
         assert!(long.contains('…'));
+    }
+
+    #[test]
+    fn preview_escapes_and_cuts() {
+        assert_eq!(
+            printable_preview(b"ab\r\n\t\\\x00\xff~", 100),
+            "ab\\r\\n\\t\\\\\\x00\\xff~"
+        );
+        // An escape is never cut in half.
+        assert_eq!(printable_preview(b"abc\x01", 5), "abc…");
+        assert_eq!(printable_preview(b"abc\x01", 7), "abc\\x01");
     }
 }

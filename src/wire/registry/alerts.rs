@@ -2,6 +2,7 @@
 //! included) and alert levels.
 
 use super::{Entry, UnknownName, lookup};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alert {
@@ -41,10 +42,10 @@ pub mod codes {
 }
 
 /// The RFC name (`handshake_failure`), or `0xHH` for an unknown code.
-pub fn alert_name(code: u8) -> String {
+pub fn alert_name(code: u8) -> Cow<'static, str> {
     match ALERTS.iter().find(|a| a.code == code) {
-        Some(a) => a.name.to_string(),
-        None => format!("0x{code:02x}"),
+        Some(a) => Cow::Borrowed(a.name),
+        None => Cow::Owned(format!("0x{code:02x}")),
     }
 }
 
