@@ -60,6 +60,7 @@ impl<'a> Reader<'a> {
         self.remaining() == 0
     }
 
+    #[inline]
     pub fn rest(&mut self) -> &'a [u8] {
         let r = &self.buf[self.pos..];
         self.pos = self.buf.len();
@@ -102,17 +103,20 @@ impl<'a> Reader<'a> {
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     pub fn u24(&mut self, what: &str) -> Result<u32, DecodeError> {
         let b = self.take(3, what)?;
         Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
 
+    #[inline]
     pub fn u32(&mut self, what: &str) -> Result<u32, DecodeError> {
         let b = self.take(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A sub-reader over the next `n` bytes.
+    #[inline]
     pub fn sub(&mut self, n: usize, what: &str) -> Result<Reader<'a>, DecodeError> {
         let base = self.offset();
         let buf = self.take(n, what)?;
@@ -120,18 +124,21 @@ impl<'a> Reader<'a> {
     }
 
     /// A sub-reader over a vector with a 1-byte length prefix.
+    #[inline]
     pub fn sub_u8(&mut self, what: &str) -> Result<Reader<'a>, DecodeError> {
         let n = self.u8(what)? as usize;
         self.sub(n, what)
     }
 
     /// A sub-reader over a vector with a 2-byte length prefix.
+    #[inline]
     pub fn sub_u16(&mut self, what: &str) -> Result<Reader<'a>, DecodeError> {
         let n = self.u16(what)? as usize;
         self.sub(n, what)
     }
 
     /// A sub-reader over a vector with a 3-byte length prefix.
+    #[inline]
     pub fn sub_u24(&mut self, what: &str) -> Result<Reader<'a>, DecodeError> {
         let n = self.u24(what)? as usize;
         self.sub(n, what)

@@ -99,10 +99,11 @@ impl ClientHello {
                 "cipher_suites: odd length",
             ));
         }
-        let mut cipher_suites = Vec::with_capacity(suites_r.remaining() / 2);
-        while !suites_r.is_empty() {
-            cipher_suites.push(suites_r.u16("cipher_suite")?);
-        }
+        let cipher_suites = suites_r
+            .rest()
+            .chunks_exact(2)
+            .map(|id| u16::from_be_bytes([id[0], id[1]]))
+            .collect();
         let compression_methods = r.sub_u8("compression_methods")?.rest().to_vec();
         let extensions = if r.is_empty() {
             None
