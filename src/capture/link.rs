@@ -99,20 +99,28 @@ impl LinkDecoder {
         }
     }
 
-    /// Decodes one frame; counts what it is not into `stats`. `None` when the frame carries no
-    /// (complete, for fragments) TCP segment.
+    /// Decodes one frame and hands its TCP segment to `then`; counts what it is not into
+    /// `stats`. Nothing is handed on when the frame carries no (complete, for fragments) TCP
+    /// segment.
+    ///
+    /// A callback rather than an `Option<Segment>`: the common frame's segment is built
+    /// where `then` reads it, instead of being merged with the general path's result and
+    /// copied once more (a stall on every packet: the copy's wide loads wait on the
+    /// narrow stores that built it).
     #[inline]
-    pub fn decode<'a>(
-        &'a mut self,
+    pub fn decode(
+        &mut self,
         linktype: u32,
-        frame: &'a [u8],
+        frame: &[u8],
         at: Micros,
         stats: &mut CaptureStats,
-    ) -> Option<Segment<'a>> {
+        then: impl FnOnce(&Segment<'_>, &mut CaptureStats),
+    ) {
         if let Some(seg) = plain_tcp(linktype, frame) {
-            return Some(seg);
+            then(&seg, stats);
+        } else if let Some(seg) = self.decode_any(linktype, frame, at, stats) {
+            then(&seg, stats);
         }
-        self.decode_any(linktype, frame, at, stats)
     }
 
     /// [`Self::decode`] for every frame, through etherparse.
@@ -545,12 +553,31 @@ pub(crate) mod tests {
     /// Source port, destination port, payload, announced payload length.
     type Decoded = Option<(u16, u16, Vec<u8>, usize)>;
 
+    /// What `decode` handed on: ports, sequence number, payload, announced payload length.
+    fn decoded(
+        d: &mut LinkDecoder,
+        linktype: u32,
+        frame: &[u8],
+        stats: &mut CaptureStats,
+    ) -> Option<(u16, u16, u32, Vec<u8>, usize)> {
+        let mut got = None;
+        d.decode(linktype, frame, 0, stats, |s, _| {
+            got = Some((
+                s.src.port(),
+                s.dst.port(),
+                s.seq,
+                s.payload.to_vec(),
+                s.wire_len,
+            ));
+        });
+        got
+    }
+
     fn decode_one(linktype: u32, frame: &[u8]) -> (Decoded, CaptureStats) {
         let mut d = LinkDecoder::new(8, 1_000_000);
         let mut stats = CaptureStats::default();
-        let seg = d
-            .decode(linktype, frame, 0, &mut stats)
-            .map(|s| (s.src.port(), s.dst.port(), s.payload.to_vec(), s.wire_len));
+        let seg = decoded(&mut d, linktype, frame, &mut stats)
+            .map(|(src, dst, _, payload, wire_len)| (src, dst, payload, wire_len));
         (seg, stats)
     }
 
@@ -687,11 +714,11 @@ pub(crate) mod tests {
         frags.swap(0, 2);
         let mut d = LinkDecoder::new(8, 1_000_000);
         let mut stats = CaptureStats::default();
-        assert!(d.decode(LINKTYPE_RAW, &frags[0], 0, &mut stats).is_none());
-        assert!(d.decode(LINKTYPE_RAW, &frags[1], 0, &mut stats).is_none());
-        let seg = d.decode(LINKTYPE_RAW, &frags[2], 0, &mut stats).unwrap();
-        assert_eq!(seg.payload, &payload[..]);
-        assert_eq!((seg.src.port(), seg.seq), (40000, 1000));
+        assert!(decoded(&mut d, LINKTYPE_RAW, &frags[0], &mut stats).is_none());
+        assert!(decoded(&mut d, LINKTYPE_RAW, &frags[1], &mut stats).is_none());
+        let (src, _, seq, got, _) = decoded(&mut d, LINKTYPE_RAW, &frags[2], &mut stats).unwrap();
+        assert_eq!(got, payload);
+        assert_eq!((src, seq), (40000, 1000));
         assert_eq!((stats.fragments, stats.reassembled_datagrams), (3, 1));
     }
 
@@ -719,9 +746,9 @@ pub(crate) mod tests {
         }
         let mut d = LinkDecoder::new(8, 1_000_000);
         let mut stats = CaptureStats::default();
-        assert!(d.decode(LINKTYPE_RAW, &frames[1], 0, &mut stats).is_none());
-        let seg = d.decode(LINKTYPE_RAW, &frames[0], 0, &mut stats).unwrap();
-        assert_eq!(seg.payload, &payload[..]);
+        assert!(decoded(&mut d, LINKTYPE_RAW, &frames[1], &mut stats).is_none());
+        let (_, _, _, got, _) = decoded(&mut d, LINKTYPE_RAW, &frames[0], &mut stats).unwrap();
+        assert_eq!(got, payload);
         assert_eq!(stats.reassembled_datagrams, 1);
     }
 

@@ -35,10 +35,11 @@ impl PacketReader {
             self.decoder.expire(at, &mut self.stats);
             self.next_fragment_sweep = at.saturating_add(1_000_000);
         }
-        if let Some(seg) = self.decoder.decode(linktype, frame, at, &mut self.stats) {
-            self.table
-                .segment(&seg, at, sink, &mut self.stats, &self.opts);
-        }
+        let (table, opts) = (&mut self.table, &self.opts);
+        self.decoder
+            .decode(linktype, frame, at, &mut self.stats, |seg, stats| {
+                table.segment(seg, at, sink, stats, opts)
+            });
     }
 
     /// A packet record that could not be decoded at all (e.g. an unknown pcapng interface).
