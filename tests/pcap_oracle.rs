@@ -94,7 +94,7 @@ fn expected_tsv_rows_match() {
             let alert_desc = r
                 .verdict
                 .alert
-                .map(|a| shakedown::wire::registry::alert_name(a.alert.description));
+                .map(|a| shakedown::wire::registry::alert_name(a.alert.description).into_owned());
             let got = [
                 r.outcome().to_string(),
                 if r.verdict.history.is_empty() {
