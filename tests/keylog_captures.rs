@@ -61,7 +61,7 @@ fn row(r: &ConnectionReport) -> Vec<String> {
         },
         v.history.clone(),
         alert.map_or_else(dash, |a| a.from.peer().into()),
-        alert.map_or_else(dash, |a| alert_name(a.alert.description)),
+        alert.map_or_else(dash, |a| alert_name(a.alert.description).into_owned()),
         v.version
             .map_or_else(dash, |x| ProtocolVersion(x).to_string()),
         v.cipher.map_or_else(dash, suite_name),
