@@ -209,8 +209,10 @@ impl Run<'_> {
         loop {
             let offset = reader.consumed() as u64;
             let packet = self.packets.stats().packets + 1;
+            let start = reader.data().as_ptr();
             match reader.next() {
                 Ok((len, block)) => {
+                    prefetch_headers(start.wrapping_add(len));
                     match block {
                         PcapBlockOwned::LegacyHeader(h) => {
                             legacy = Some((h.network.0 as u32, h.is_nanosecond_precision()));
@@ -335,4 +337,22 @@ fn describe(e: &PcapError<&[u8]>) -> String {
         PcapError::OwnedNomError(_, kind) => format!("unparseable block ({kind:?})"),
         other => format!("{other:?}"),
     }
+}
+
+/// Asks the CPU to bring in the first bytes at `p` (the next block: its header and the
+/// packet's Ethernet, IP and TCP headers fit in 128 bytes) while this block is processed:
+/// otherwise the next block's first read is a wait for memory, on every packet.
+#[inline]
+fn prefetch_headers(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    for ahead in [0, 48, 96, 127] {
+        // SAFETY: a prefetch is only a hint; it does not fault, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                p.wrapping_add(ahead).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
