@@ -61,7 +61,10 @@ for mb in $SIZES; do
     bytes=$(echo "$info" | sed 's/.*bytes=\([0-9]*\).*/\1/')
     hs=$(echo "$info" | sed 's/.*handshakes=\([0-9]*\).*/\1/')
     real_mb=$(python3 -c "print($bytes/1048576)")
-    cat "$f" >/dev/null # page cache: both tools read from memory
+    # Written back to disk before timing (writeback of the fresh file would compete with
+    # the runs), then in the page cache: both tools read from memory.
+    sync "$f"
+    cat "$f" >/dev/null
     # Packet count (not timed): --port 1 selects nothing, only the summary line is printed.
     packets=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["inputs"][0]["packets"])')
     read -r secs rss < <(measure 5 "$BIN" pcap "$f")
