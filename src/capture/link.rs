@@ -31,11 +31,11 @@ pub(crate) const LINKTYPE_LINUX_SLL2: u32 = 276;
 /// family, and between them the order (address, then port) is that of `(IpAddr, u16)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Endpoint {
-    /// An IPv4 address is its 32-bit value (the [`Endpoint::V6`] bit in `port` tells it
-    /// from the IPv6 address `::a.b.c.d`).
+    /// An IPv4 address is its 32-bit value (the [`Endpoint::V6`] bit tells it from the IPv6
+    /// address `::a.b.c.d`).
     pub ip: u128,
-    /// The port, with the family bit above it.
-    pub port: u32,
+    /// The port in the low 16 bits, [`Endpoint::V6`] above them.
+    pub port_and_family: u32,
 }
 
 impl Endpoint {
@@ -45,21 +45,21 @@ impl Endpoint {
         match ip {
             IpAddr::V4(a) => Endpoint {
                 ip: u32::from(a).into(),
-                port: port.into(),
+                port_and_family: port.into(),
             },
             IpAddr::V6(a) => Endpoint {
                 ip: a.into(),
-                port: u32::from(port) | Self::V6,
+                port_and_family: u32::from(port) | Self::V6,
             },
         }
     }
 
     pub fn port(self) -> u16 {
-        self.port as u16
+        self.port_and_family as u16
     }
 
     pub fn socket_addr(self) -> SocketAddr {
-        let ip = if self.port & Self::V6 != 0 {
+        let ip = if self.port_and_family & Self::V6 != 0 {
             IpAddr::V6(self.ip.into())
         } else {
             IpAddr::V4((self.ip as u32).into())
@@ -304,11 +304,11 @@ fn plain_tcp(linktype: u32, frame: &[u8]) -> Option<Segment<'_>> {
     Some(Segment {
         src: Endpoint {
             ip: src,
-            port: half(0) | family,
+            port_and_family: half(0) | family,
         },
         dst: Endpoint {
             ip: dst,
-            port: half(2) | family,
+            port_and_family: half(2) | family,
         },
         seq: word(4),
         ack: word(8),

@@ -26,9 +26,11 @@ struct FlowKey {
 
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // Two words instead of a field-by-field write; equality still compares every field.
+        // Two words instead of a field-by-field write (equality still compares every field);
+        // the rotation keeps two equal addresses from cancelling out.
         state.write_u128(self.a.ip ^ self.b.ip.rotate_left(48));
-        state.write_u64(u64::from(self.a.port) << 32 | u64::from(self.b.port));
+        state
+            .write_u64(u64::from(self.a.port_and_family) << 32 | u64::from(self.b.port_and_family));
     }
 }
 
