@@ -214,7 +214,7 @@ impl ClientHello {
             .map(|name| String::from_utf8_lossy(name).into_owned())
     }
 
-    /// The host name of the server_name extension, as sent.
+    /// The first host_name in server_name, as sent.
     pub fn sni_bytes(&self) -> Option<&[u8]> {
         let mut r = Reader::new(self.ext(ext::SERVER_NAME)?);
         let mut list = r.sub_u16("server_name_list").ok()?;
