@@ -63,8 +63,8 @@ for mb in $SIZES; do
     real_mb=$(python3 -c "print($bytes/1048576)")
     # Both tools read the file from memory, from a page cache filled by reading it: it is
     # written back (writeback would compete with the runs), dropped from the cache and read
-    # in again. (The pages a fresh write leaves behind copy out ~15 % slower on this
-    # kernel; shakedown's time on the just-written file is ~10 % longer.)
+    # in again. (The pages a fresh write leaves behind copy out ~13 % slower on this
+    # kernel; shakedown's time on the just-written file is ~11 % longer.)
     sync "$f"
     dd if="$f" iflag=nocache count=0 status=none
     cat "$f" >/dev/null
