@@ -132,10 +132,54 @@ fn record_header(bytes: &[u8]) -> Result<Option<(RecordHeader, usize)>, FramingE
 /// maximal record).
 #[derive(Debug, Default)]
 pub struct Deframer {
-    buf: Vec<u8>,
-    /// `buf` holds the record handed out last, to be dropped on the next call.
-    buf_handed_out: bool,
+    carry: Carry,
     failed: Option<FramingError>,
+}
+
+/// The bytes of one record or handshake message that spans deliveries, collected until it
+/// is whole. Once handed out it stays until the next call, which drops it.
+#[derive(Debug, Default)]
+struct Carry {
+    buf: Vec<u8>,
+    handed_out: bool,
+}
+
+impl Carry {
+    /// Drops what was handed out last; true when nothing is held (the next unit is then
+    /// read where it lies).
+    fn start(&mut self) -> bool {
+        if self.handed_out {
+            self.buf.clear();
+            self.handed_out = false;
+        }
+        self.buf.is_empty()
+    }
+
+    /// Moves bytes from the front of `data` until `len` are held or `data` is used up.
+    fn fill_to(&mut self, data: &mut &[u8], len: usize) {
+        let n = len.saturating_sub(self.buf.len()).min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        *data = &data[n..];
+    }
+
+    fn held(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The whole unit, handed out; dropped on the next `start`.
+    fn hand_out(&mut self) -> &[u8] {
+        self.handed_out = true;
+        &self.buf
+    }
+
+    /// What is held of a unit not yet whole.
+    fn partial(&self) -> &[u8] {
+        if self.handed_out { &[] } else { &self.buf }
+    }
+
+    fn reset(&mut self) {
+        *self = Carry::default();
+    }
 }
 
 impl Deframer {
@@ -154,11 +198,7 @@ impl Deframer {
         if let Some(e) = &self.failed {
             return Some(Err(e.clone()));
         }
-        if self.buf_handed_out {
-            self.buf.clear();
-            self.buf_handed_out = false;
-        }
-        if self.buf.is_empty() {
+        if self.carry.start() {
             return match record_header(data) {
                 Err(e) => Some(Err(self.fail(e))),
                 Ok(Some((header, total))) if data.len() >= total => {
@@ -170,42 +210,31 @@ impl Deframer {
                     }))
                 }
                 Ok(_) => {
-                    self.buf.extend_from_slice(data);
-                    *data = &[];
+                    self.carry.fill_to(data, usize::MAX);
                     None
                 }
             };
         }
         // A record begun in an earlier delivery: its header first, then the rest.
-        let take = RECORD_HEADER_LEN
-            .saturating_sub(self.buf.len())
-            .min(data.len());
-        self.take_from(data, take);
-        let (header, total) = match record_header(&self.buf) {
+        self.carry.fill_to(data, RECORD_HEADER_LEN);
+        let (header, total) = match record_header(self.carry.held()) {
             Err(e) => return Some(Err(self.fail(e))),
             Ok(None) => return None,
             Ok(Some(h)) => h,
         };
-        let take = (total - self.buf.len()).min(data.len());
-        self.take_from(data, take);
-        if self.buf.len() < total {
+        self.carry.fill_to(data, total);
+        if self.carry.held().len() < total {
             return None;
         }
-        self.buf_handed_out = true;
         Some(Ok(Record {
             header,
-            payload: &self.buf[RECORD_HEADER_LEN..],
+            payload: &self.carry.hand_out()[RECORD_HEADER_LEN..],
         }))
-    }
-
-    fn take_from(&mut self, data: &mut &[u8], n: usize) {
-        self.buf.extend_from_slice(&data[..n]);
-        *data = &data[n..];
     }
 
     /// The bytes held: a record not yet complete.
     pub fn partial(&self) -> &[u8] {
-        if self.buf_handed_out { &[] } else { &self.buf }
+        self.carry.partial()
     }
 
     /// Bytes held that do not yet form a complete record.
@@ -219,8 +248,7 @@ impl Deframer {
     }
 
     fn fail(&mut self, e: FramingError) -> FramingError {
-        self.buf = Vec::new();
-        self.buf_handed_out = false;
+        self.carry.reset();
         self.failed = Some(e.clone());
         e
     }
@@ -246,9 +274,7 @@ fn message_header(bytes: &[u8]) -> Option<(u8, usize)> {
 /// split across records is collected here.
 #[derive(Debug)]
 pub struct HandshakeJoiner {
-    buf: Vec<u8>,
-    /// `buf` holds the message handed out last, to be dropped on the next call.
-    buf_handed_out: bool,
+    carry: Carry,
     max_message: usize,
 }
 
@@ -265,8 +291,7 @@ impl HandshakeJoiner {
 
     pub fn with_limit(max_message: usize) -> Self {
         HandshakeJoiner {
-            buf: Vec::new(),
-            buf_handed_out: false,
+            carry: Carry::default(),
             max_message,
         }
     }
@@ -279,11 +304,7 @@ impl HandshakeJoiner {
         &'s mut self,
         fragment: &mut &'d [u8],
     ) -> Option<Result<RawHandshake<'s>, FramingError>> {
-        if self.buf_handed_out {
-            self.buf.clear();
-            self.buf_handed_out = false;
-        }
-        if self.buf.is_empty() {
+        if self.carry.start() {
             return match message_header(fragment) {
                 Some((_, len)) if len > self.max_message => Some(Err(self.too_long(len, fragment))),
                 Some((typ, len)) if fragment.len() >= 4 + len => {
@@ -295,68 +316,51 @@ impl HandshakeJoiner {
                     }))
                 }
                 _ => {
-                    self.hold(fragment);
-                    *fragment = &[];
+                    self.carry.fill_to(fragment, usize::MAX);
                     None
                 }
             };
         }
-        let take = 4usize.saturating_sub(self.buf.len()).min(fragment.len());
-        self.take_from(fragment, take);
-        let (typ, len) = message_header(&self.buf)?;
+        self.carry.fill_to(fragment, 4);
+        let (typ, len) = message_header(self.carry.held())?;
         if len > self.max_message {
             return Some(Err(self.too_long(len, fragment)));
         }
-        let take = (4 + len - self.buf.len()).min(fragment.len());
-        self.take_from(fragment, take);
-        if self.buf.len() < 4 + len {
+        self.carry.fill_to(fragment, 4 + len);
+        if self.carry.held().len() < 4 + len {
             return None;
         }
-        self.buf_handed_out = true;
         Some(Ok(RawHandshake {
             typ,
-            body: &self.buf[4..],
+            body: &self.carry.hand_out()[4..],
         }))
     }
 
     /// Keeps bytes the caller stopped reading messages from (they are read after what is
     /// already held).
-    pub fn hold(&mut self, rest: &[u8]) {
-        if self.buf_handed_out {
-            self.buf.clear();
-            self.buf_handed_out = false;
-        }
-        self.buf.extend_from_slice(rest);
-    }
-
-    fn take_from(&mut self, fragment: &mut &[u8], n: usize) {
-        self.buf.extend_from_slice(&fragment[..n]);
-        *fragment = &fragment[n..];
+    pub fn hold(&mut self, mut rest: &[u8]) {
+        self.carry.start();
+        self.carry.fill_to(&mut rest, usize::MAX);
     }
 
     /// Drops the message and the rest of the fragment: nothing after it can be framed.
     fn too_long(&mut self, len: usize, fragment: &mut &[u8]) -> FramingError {
         *fragment = &[];
-        self.buf = Vec::new();
-        self.buf_handed_out = false;
+        self.carry.reset();
         FramingError::HandshakeTooLong {
             len,
             max: self.max_message,
         }
     }
 
-    fn partial(&self) -> &[u8] {
-        if self.buf_handed_out { &[] } else { &self.buf }
-    }
-
     /// Type and announced length of the message being collected, once its header is in.
     pub fn pending(&self) -> Option<(u8, usize)> {
-        message_header(self.partial())
+        message_header(self.carry.partial())
     }
 
     /// Bytes held for a message not yet complete.
     pub fn buffered(&self) -> usize {
-        self.partial().len()
+        self.carry.partial().len()
     }
 }
 
