@@ -1796,52 +1796,50 @@ mod tests {
                 }
             };
             let candidates: Vec<u16> = (1..=9).collect();
-            // The first list outlasts the second: 3 together, the refusal, 2 more alone and
-            // the refusal that ends it.
-            let both = s.remove_both(
-                &candidates,
-                &candidates,
-                None,
-                &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
-            );
-            assert_eq!(both.first, [9, 1, 5, 7, 2]);
-            assert_eq!(both.second, [4, 8, 3]);
-            assert_eq!(
-                (both.together, both.first_alone, both.second_alone),
-                (4, 3, 0)
-            );
-            // The second outlasts the first: one more refusal before it goes on alone.
-            let both = s.remove_both(
-                &candidates,
-                &candidates,
-                None,
-                &serve(&[6, 2], &[1, 2, 3, 4]),
-            );
-            assert_eq!(both.first, [6, 2]);
-            assert_eq!(both.second, [1, 2, 3, 4]);
-            assert_eq!(
-                (both.together, both.first_alone, both.second_alone),
-                (3, 1, 3)
-            );
-            // A pick seeded from an earlier hello saves the first offer.
-            let both = s.remove_both(
-                &candidates,
-                &candidates,
-                Some((4, 9)),
-                &serve(&[9, 1, 5, 7, 2], &[4, 8, 3]),
-            );
-            assert_eq!(both.first, [9, 1, 5, 7, 2]);
-            assert_eq!(
-                (both.together, both.first_alone, both.second_alone),
-                (3, 3, 0)
-            );
-            // Nothing accepted: one offer.
-            let both = s.remove_both(&candidates, &candidates, None, &serve(&[], &[1]));
-            assert!(both.first.is_empty() && both.second.is_empty());
-            assert_eq!(
-                (both.together, both.first_alone, both.second_alone),
-                (1, 0, 0)
-            );
+            // (why, seed, server's first and second preferences, offers together, first
+            // alone, second alone)
+            let cases: [(&str, Option<(u16, u16)>, &'static [u16], &'static [u16], _); 4] = [
+                (
+                    "the first outlasts the second: 3 together, the refusal, 2 alone, the \
+                     refusal that ends it",
+                    None,
+                    &[9, 1, 5, 7, 2],
+                    &[4, 8, 3],
+                    (4, 3, 0),
+                ),
+                (
+                    "the second outlasts the first: one more refusal before it goes on alone",
+                    None,
+                    &[6, 2],
+                    &[1, 2, 3, 4],
+                    (3, 1, 3),
+                ),
+                (
+                    "a pick seeded from an earlier hello saves the first offer",
+                    Some((4, 9)),
+                    &[9, 1, 5, 7, 2],
+                    &[4, 8, 3],
+                    (3, 3, 0),
+                ),
+                ("nothing accepted: one offer", None, &[], &[1], (1, 0, 0)),
+            ];
+            for (why, seed, first, second, offers) in cases {
+                let both = s.remove_both(&candidates, &candidates, seed, &serve(first, second));
+                // The server goes on only with a pick from both lists.
+                let (want_first, want_second): (&[u16], &[u16]) =
+                    if first.is_empty() || second.is_empty() {
+                        (&[], &[])
+                    } else {
+                        (first, second)
+                    };
+                assert_eq!(both.first, want_first, "{why}");
+                assert_eq!(both.second, want_second, "{why}");
+                assert_eq!(
+                    (both.together, both.first_alone, both.second_alone),
+                    offers,
+                    "{why}"
+                );
+            }
         });
     }
 
