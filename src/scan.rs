@@ -1796,9 +1796,16 @@ mod tests {
                 }
             };
             let candidates: Vec<u16> = (1..=9).collect();
-            // (why, seed, server's first and second preferences, offers together, first
-            // alone, second alone)
-            let cases: [(&str, Option<(u16, u16)>, &'static [u16], &'static [u16], _); 4] = [
+            // Why, seed, the server's first and second preferences, and the offers made
+            // together, with the first alone and with the second alone.
+            type Case = (
+                &'static str,
+                Option<(u16, u16)>,
+                &'static [u16],
+                &'static [u16],
+                (usize, usize, usize),
+            );
+            let cases: [Case; 4] = [
                 (
                     "the first outlasts the second: 3 together, the refusal, 2 alone, the \
                      refusal that ends it",
