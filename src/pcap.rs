@@ -254,8 +254,30 @@ pub fn analyze(
     opts: AnalyzeOptions,
     emit: &mut dyn FnMut(ConnectionReport),
 ) -> (AnalyzeStats, Option<CaptureError>) {
+    analyze_with(opts, emit, |sink| capture::read_capture(input, read, sink))
+}
+
+/// [`analyze`] of an opened file, memory-mapped if `map` and it can be
+/// ([`capture::read_capture_file`]); the same results either way.
+pub fn analyze_file(
+    input: std::fs::File,
+    map: bool,
+    read: &ReadOptions,
+    opts: AnalyzeOptions,
+    emit: &mut dyn FnMut(ConnectionReport),
+) -> (AnalyzeStats, Option<CaptureError>) {
+    analyze_with(opts, emit, |sink| {
+        capture::read_capture_file(input, map, read, sink)
+    })
+}
+
+fn analyze_with(
+    opts: AnalyzeOptions,
+    emit: &mut dyn FnMut(ConnectionReport),
+    read: impl FnOnce(&mut dyn capture::FlowSink) -> Result<CaptureStats, CaptureError>,
+) -> (AnalyzeStats, Option<CaptureError>) {
     let mut analyzer = Analyzer::new(opts, emit);
-    let (capture, error) = match capture::read_capture(input, read, &mut analyzer) {
+    let (capture, error) = match read(&mut analyzer) {
         Ok(stats) => (stats, None),
         Err(e) => (*e.stats.clone(), Some(e)),
     };
@@ -285,6 +307,9 @@ pub struct PcapArgs {
     pub port: Option<u16>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Read files with read(2) instead of through a memory map (the same results; slower).
+    #[arg(long)]
+    pub no_mmap: bool,
 }
 
 /// What to print, the same for `pcap` and `watch`.
@@ -577,11 +602,12 @@ pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     let mut unreadable = 0;
     for arg in &a.files {
         let name = capture_name(arg);
-        let input: Box<dyn Read> = if arg == "-" {
-            Box::new(std::io::stdin().lock())
+        let mut emit = |r: ConnectionReport| printer.connection(name, &r);
+        let (stats, error) = if arg == "-" {
+            analyze(std::io::stdin().lock(), &read, opts.clone(), &mut emit)
         } else {
             match std::fs::File::open(arg) {
-                Ok(f) => Box::new(f),
+                Ok(f) => analyze_file(f, !a.no_mmap, &read, opts.clone(), &mut emit),
                 Err(e) => {
                     eprintln!("shakedown: {arg}: {e}");
                     unreadable += 1;
@@ -589,9 +615,6 @@ pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
                 }
             }
         };
-        let (stats, error) = analyze(input, &read, opts.clone(), &mut |r| {
-            printer.connection(name, &r)
-        });
         if let Some(e) = &error {
             eprintln!("shakedown: {name}: {e}");
             if stats.capture.packets == 0 {

@@ -108,8 +108,9 @@ impl ConnRef {
 pub fn load_connection(r: &ConnRef) -> Result<ConnectionReport, String> {
     let file = std::fs::File::open(&r.file).map_err(|e| format!("{}: {e}", r.file))?;
     let mut all = Vec::new();
-    let (_, error) = pcap::analyze(
-        std::io::BufReader::new(file),
+    let (_, error) = pcap::analyze_file(
+        file,
+        true,
         &ReadOptions::default(),
         AnalyzeOptions::default(),
         &mut |c| all.push(c),

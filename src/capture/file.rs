@@ -9,9 +9,14 @@ use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
+use pcap_parser::nom::{self, IResult};
 use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::{
+    LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader, parse_pcap_frame,
+    parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+};
 
 use super::{
     CaptureError, CaptureErrorKind, CaptureStats, EndKind, FlowSink, Micros, PacketReader,
@@ -28,11 +33,85 @@ pub fn read_capture<R: Read>(
     opts: &ReadOptions,
     sink: &mut dyn FlowSink,
 ) -> Result<CaptureStats, CaptureError> {
+    with_run(opts, sink, |run, sink| run.read(input, sink))
+}
+
+/// [`read_capture`] over a capture in memory (pcap or pcapng, not gzip'd): the blocks are
+/// parsed in place. Same calls to the sink, same result and same errors as streaming the
+/// same bytes.
+pub fn read_capture_slice(
+    data: &[u8],
+    opts: &ReadOptions,
+    sink: &mut dyn FlowSink,
+) -> Result<CaptureStats, CaptureError> {
+    with_run(opts, sink, |run, sink| run.read_memory(&data, sink))
+}
+
+/// [`read_capture`] of an opened file. With `map` (Linux), a regular file that is not
+/// gzip'd is memory-mapped and parsed in place ([`super::mapped`]); anything else, or a
+/// file that cannot be mapped, is streamed. The results are the same either way.
+pub fn read_capture_file(
+    file: std::fs::File,
+    map: bool,
+    opts: &ReadOptions,
+    sink: &mut dyn FlowSink,
+) -> Result<CaptureStats, CaptureError> {
+    #[cfg(target_os = "linux")]
+    if map
+        && let Some(mapped) = super::mapped::MappedFile::open(&file)
+        && !mapped.bytes().starts_with(&[0x1f, 0x8b])
+    {
+        return with_run(opts, sink, |run, sink| run.read_memory(&mapped, sink));
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = map;
+    read_capture(file, opts, sink)
+}
+
+/// Bytes the in-memory driver parses in place.
+trait Memory {
+    fn bytes(&self) -> &[u8];
+    /// The driver is done with the bytes before `offset`.
+    fn release_before(&self, _offset: usize) {}
+    /// The bytes read so far cannot be trusted to be the file's (it shrank under a map).
+    fn shrank(&self) -> bool {
+        false
+    }
+}
+
+impl Memory for &[u8] {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Memory for super::mapped::MappedFile {
+    fn bytes(&self) -> &[u8] {
+        self.bytes()
+    }
+    fn release_before(&self, offset: usize) {
+        self.release_before(offset)
+    }
+    fn shrank(&self) -> bool {
+        self.shrank()
+    }
+}
+
+/// Runs one reading driver, then ends every flow still open.
+fn with_run(
+    opts: &ReadOptions,
+    sink: &mut dyn FlowSink,
+    read: impl FnOnce(&mut Run<'_>, &mut dyn FlowSink) -> Result<(), CaptureErrorKind>,
+) -> Result<CaptureStats, CaptureError> {
     let mut run = Run {
         packets: PacketReader::new(opts.clone()),
         opts,
+        legacy: None,
+        interfaces: Vec::new(),
+        last_ts: 0,
     };
-    let result = run.read(input, sink);
+    let result = read(&mut run, sink);
     let open_kind = if result.is_ok() {
         EndKind::Timeout
     } else {
@@ -107,6 +186,49 @@ fn io_err(offset: u64, source: io::Error) -> CaptureErrorKind {
     CaptureErrorKind::Io { offset, source }
 }
 
+const TRUNCATED_AT_START: CaptureErrorKind = CaptureErrorKind::Truncated {
+    offset: 0,
+    packet: 0,
+};
+
+fn corrupt_at_start(e: &PcapError<&[u8]>) -> CaptureErrorKind {
+    CaptureErrorKind::Corrupt {
+        offset: 0,
+        packet: 0,
+        detail: describe(e),
+    }
+}
+
+/// The in-memory driver's file header error, as the streaming reader reports it.
+fn start_error(e: nom::Err<PcapError<&[u8]>>) -> CaptureErrorKind {
+    match e {
+        nom::Err::Incomplete(_) => TRUNCATED_AT_START,
+        nom::Err::Error(e) | nom::Err::Failure(e) => corrupt_at_start(&e),
+    }
+}
+
+enum Format {
+    Pcap,
+    PcapNg,
+}
+
+impl Format {
+    /// The format named by the first four bytes of an uncompressed capture.
+    fn of(magic: &[u8]) -> Result<Format, CaptureErrorKind> {
+        match magic {
+            [0x0a, 0x0d, 0x0d, 0x0a] => Ok(Format::PcapNg),
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d]
+            | [0x34, 0xcd, 0xb2, 0xa1] => Ok(Format::Pcap),
+            [] => Err(CaptureErrorKind::Empty),
+            _ if magic.len() < 4 => Err(TRUNCATED_AT_START),
+            _ => Err(CaptureErrorKind::NotACapture(hex::encode(magic))),
+        }
+    }
+}
+
 /// Per pcapng interface: link type and timestamp scale.
 #[derive(Debug, Clone, Copy)]
 struct Interface {
@@ -118,6 +240,12 @@ struct Interface {
 struct Run<'o> {
     packets: PacketReader,
     opts: &'o ReadOptions,
+    /// pcap: one link type and timestamp scale (nanoseconds or not) for the file.
+    legacy: Option<(u32, bool)>,
+    /// pcapng: per interface of the current section.
+    interfaces: Vec<Interface>,
+    /// For simple packet blocks, which have no timestamp.
+    last_ts: Micros,
 }
 
 impl Run<'_> {
@@ -151,47 +279,32 @@ impl Run<'_> {
             error: error.clone(),
             pending: None,
         };
-        let buffer = INITIAL_BUFFER.min(self.opts.max_block_size.max(65536));
+        let buffer = self.first_buffer();
         let start_err = |e: PcapError<&[u8]>| match e {
             PcapError::ReadError => match error.borrow_mut().take() {
                 Some(e) => io_err(0, e),
-                None => CaptureErrorKind::Truncated {
-                    offset: 0,
-                    packet: 0,
-                },
+                None => TRUNCATED_AT_START,
             },
             PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => {
-                CaptureErrorKind::Truncated {
-                    offset: 0,
-                    packet: 0,
-                }
+                TRUNCATED_AT_START
             }
-            other => CaptureErrorKind::Corrupt {
-                offset: 0,
-                packet: 0,
-                detail: format!("{other:?}"),
-            },
+            other => corrupt_at_start(&other),
         };
-        match magic {
-            [0x0a, 0x0d, 0x0d, 0x0a] => {
+        match Format::of(magic)? {
+            Format::PcapNg => {
                 let reader = PcapNGReader::new(buffer, head).map_err(start_err)?;
                 self.blocks(reader, &error, sink)
             }
-            [0xd4, 0xc3, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0xc3, 0xd4]
-            | [0x4d, 0x3c, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0x3c, 0x4d]
-            | [0x34, 0xcd, 0xb2, 0xa1] => {
+            Format::Pcap => {
                 let reader = LegacyPcapReader::new(buffer, head).map_err(start_err)?;
                 self.blocks(reader, &error, sink)
             }
-            [] => Err(CaptureErrorKind::Empty),
-            _ if magic.len() < 4 => Err(CaptureErrorKind::Truncated {
-                offset: 0,
-                packet: 0,
-            }),
-            _ => Err(CaptureErrorKind::NotACapture(hex::encode(magic))),
         }
+    }
+
+    /// The streaming reader's first buffer (it grows from there up to the block size cap).
+    fn first_buffer(&self) -> usize {
+        INITIAL_BUFFER.min(self.opts.max_block_size.max(65536))
     }
 
     /// The block loop shared by both formats.
@@ -201,11 +314,6 @@ impl Run<'_> {
         io_error: &Rc<RefCell<Option<io::Error>>>,
         sink: &mut dyn FlowSink,
     ) -> Result<(), CaptureErrorKind> {
-        // pcap: one link type and timestamp scale (nanoseconds or not) for the file; pcapng:
-        // per interface.
-        let mut legacy: Option<(u32, bool)> = None;
-        let mut interfaces: Vec<Interface> = Vec::new();
-        let mut last_ts: Micros = 0;
         loop {
             let offset = reader.consumed() as u64;
             let packet = self.packets.stats().packets + 1;
@@ -213,59 +321,7 @@ impl Run<'_> {
             match reader.next() {
                 Ok((len, block)) => {
                     prefetch_headers(start.wrapping_add(len));
-                    match block {
-                        PcapBlockOwned::LegacyHeader(h) => {
-                            legacy = Some((h.network.0 as u32, h.is_nanosecond_precision()));
-                        }
-                        PcapBlockOwned::Legacy(b) => {
-                            let (linktype, nanos) = legacy.unwrap_or((1, false));
-                            let fraction = u64::from(b.ts_usec);
-                            let micros = if nanos { fraction / 1_000 } else { fraction };
-                            let at = u64::from(b.ts_sec) * 1_000_000 + micros;
-                            last_ts = at;
-                            self.packets.packet(linktype, b.data, at, sink);
-                        }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
-                        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                            interfaces.push(Interface {
-                                linktype: idb.linktype.0 as u32,
-                                units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
-                                offset_seconds: idb.ts_offset(),
-                            });
-                        }
-                        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            match interfaces.get(epb.if_id as usize) {
-                                Some(iface) => {
-                                    let raw =
-                                        (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                                    let at = to_micros(raw, iface);
-                                    last_ts = at;
-                                    self.packets.packet(
-                                        iface.linktype,
-                                        epb.packet_data(),
-                                        at,
-                                        sink,
-                                    );
-                                }
-                                None => self.packets.malformed(),
-                            }
-                        }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => match interfaces.first() {
-                            // No timestamp in a simple packet block: reuse the last one.
-                            Some(iface) => {
-                                let linktype = iface.linktype;
-                                self.packets
-                                    .packet(linktype, spb.packet_data(), last_ts, sink)
-                            }
-                            None => self.packets.malformed(),
-                        },
-                        PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
-                            // The data is padded to 32 bits; the length says what is secret.
-                            let len = (dsb.secrets_len as usize).min(dsb.data.len());
-                            sink.secrets(dsb.secrets_type.0, &dsb.data[..len]);
-                        }
-                        PcapBlockOwned::NG(_) => {}
-                    }
+                    self.block(block, sink);
                     // Not `consume`: it moves the unread half of the buffer to the front
                     // whenever the read position passes the middle, which copies the whole
                     // capture once more. `refill` moves only the unread tail, when needed.
@@ -321,6 +377,163 @@ impl Run<'_> {
             }
         }
     }
+
+    /// The in-memory driver. It sees what the streaming reader would have in its buffer: the
+    /// file header is checked within the first buffer, and no block is looked at past the
+    /// largest buffer, so a block too large for the streaming reader is too large here too.
+    fn read_memory(
+        &mut self,
+        memory: &impl Memory,
+        sink: &mut dyn FlowSink,
+    ) -> Result<(), CaptureErrorKind> {
+        let data = memory.bytes();
+        let first = &data[..data.len().min(self.first_buffer())];
+        match Format::of(&data[..data.len().min(4)])? {
+            Format::PcapNg => {
+                parse_sectionheaderblock(first).map_err(start_error)?;
+                let mut big_endian = false;
+                self.memory_blocks(memory, 0, sink, |rest| {
+                    let parsed = if big_endian {
+                        parse_block_be(rest)
+                    } else {
+                        parse_block_le(rest)
+                    };
+                    if let Ok((_, Block::SectionHeader(shb))) = &parsed {
+                        big_endian = shb.big_endian();
+                    }
+                    parsed.map(|(rem, b)| (rem, PcapBlockOwned::from(b)))
+                })
+            }
+            Format::Pcap => {
+                let (_, header) = parse_pcap_header(first).map_err(start_error)?;
+                let parse = if header.is_modified_format() {
+                    parse_pcap_frame_modified
+                } else if header.is_bigendian() {
+                    parse_pcap_frame_be
+                } else {
+                    parse_pcap_frame
+                };
+                let start = header.size();
+                self.block(PcapBlockOwned::from(header), sink);
+                self.memory_blocks(memory, start, sink, |rest| {
+                    parse(rest).map(|(rem, b)| (rem, PcapBlockOwned::from(b)))
+                })
+            }
+        }
+    }
+
+    /// The in-memory block loop of both formats.
+    fn memory_blocks<'d>(
+        &mut self,
+        memory: &'d impl Memory,
+        start: usize,
+        sink: &mut dyn FlowSink,
+        mut parse: impl FnMut(&'d [u8]) -> IResult<&'d [u8], PcapBlockOwned<'d>, PcapError<&'d [u8]>>,
+    ) -> Result<(), CaptureErrorKind> {
+        let data = memory.bytes();
+        let window = self.opts.max_block_size.max(self.first_buffer());
+        let mut at = start;
+        let mut fetched = start;
+        let mut release_at = RELEASE_EVERY;
+        while at < data.len() {
+            // The parser reads a line or two of most packets, and where the next record
+            // starts depends on this one: without asking for the lines ahead, each record
+            // would be a wait for memory.
+            let ahead = data.len().min(at + PREFETCH_AHEAD);
+            while fetched < ahead {
+                prefetch_line(data[fetched..].as_ptr());
+                fetched += 64;
+            }
+            if at >= release_at {
+                memory.release_before(at);
+                release_at = at + RELEASE_EVERY;
+            }
+            let offset = at as u64;
+            let packet = self.packets.stats().packets + 1;
+            let rest = &data[at..data.len().min(at.saturating_add(window))];
+            let parsed = parse(rest);
+            if memory.shrank() {
+                return Err(CaptureErrorKind::Shrank { offset, packet });
+            }
+            match parsed {
+                Ok((rem, block)) => {
+                    at += rest.len() - rem.len();
+                    self.block(block, sink);
+                }
+                Err(nom::Err::Incomplete(_)) if rest.len() >= window => {
+                    return Err(CaptureErrorKind::BlockTooLarge {
+                        offset,
+                        packet,
+                        limit: self.opts.max_block_size,
+                    });
+                }
+                Err(nom::Err::Incomplete(_)) => {
+                    return Err(CaptureErrorKind::Truncated { offset, packet });
+                }
+                Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+                    return Err(CaptureErrorKind::Corrupt {
+                        offset,
+                        packet,
+                        detail: describe(&e),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One block of either format, from either driver (inlined into both: it is per packet).
+    #[inline(always)]
+    fn block(&mut self, block: PcapBlockOwned<'_>, sink: &mut dyn FlowSink) {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.legacy = Some((h.network.0 as u32, h.is_nanosecond_precision()));
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let (linktype, nanos) = self.legacy.unwrap_or((1, false));
+                let fraction = u64::from(b.ts_usec);
+                let micros = if nanos { fraction / 1_000 } else { fraction };
+                let at = u64::from(b.ts_sec) * 1_000_000 + micros;
+                self.last_ts = at;
+                self.packets.packet(linktype, b.data, at, sink);
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    linktype: idb.linktype.0 as u32,
+                    units_per_second: idb.ts_resolution().unwrap_or(1_000_000),
+                    offset_seconds: idb.ts_offset(),
+                });
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                match self.interfaces.get(epb.if_id as usize) {
+                    Some(iface) => {
+                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let at = to_micros(raw, iface);
+                        self.last_ts = at;
+                        self.packets
+                            .packet(iface.linktype, epb.packet_data(), at, sink);
+                    }
+                    None => self.packets.malformed(),
+                }
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self.interfaces.first() {
+                // No timestamp in a simple packet block: reuse the last one.
+                Some(iface) => {
+                    let linktype = iface.linktype;
+                    self.packets
+                        .packet(linktype, spb.packet_data(), self.last_ts, sink)
+                }
+                None => self.packets.malformed(),
+            },
+            PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                // The data is padded to 32 bits; the length says what is secret.
+                let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                sink.secrets(dsb.secrets_type.0, &dsb.data[..len]);
+            }
+            PcapBlockOwned::NG(_) => {}
+        }
+    }
 }
 
 fn to_micros(raw: u64, iface: &Interface) -> Micros {
@@ -339,20 +552,29 @@ fn describe(e: &PcapError<&[u8]>) -> String {
     }
 }
 
-/// Asks the CPU to bring in the first bytes at `p` (the next block: its header and the
-/// packet's Ethernet, IP and TCP headers fit in 128 bytes) while this block is processed:
-/// otherwise the next block's first read is a wait for memory, on every packet.
-#[inline]
-fn prefetch_headers(p: *const u8) {
+/// How far ahead of the in-memory parser every line is asked for.
+const PREFETCH_AHEAD: usize = 4096;
+/// How often the in-memory driver gives back the bytes it is done with.
+const RELEASE_EVERY: usize = 8 << 20;
+
+/// Asks the CPU to bring the 64-byte line at `p` into the cache.
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    // SAFETY: a prefetch is only a hint; it does not fault, whatever the address.
     #[cfg(target_arch = "x86_64")]
-    for ahead in [0, 48, 96, 127] {
-        // SAFETY: a prefetch is only a hint; it does not fault, whatever the address.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                p.wrapping_add(ahead).cast(),
-            );
-        }
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// Asks for the first bytes at `p` (the next block: its header and the packet's Ethernet,
+/// IP and TCP headers fit in 128 bytes) while this block is processed: otherwise the next
+/// block's first read is a wait for memory, on every packet.
+#[inline]
+fn prefetch_headers(p: *const u8) {
+    for ahead in [0, 64, 127] {
+        prefetch_line(p.wrapping_add(ahead));
+    }
 }

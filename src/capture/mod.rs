@@ -14,6 +14,8 @@
 mod file;
 mod frag;
 mod link;
+#[cfg(target_os = "linux")]
+mod mapped;
 mod packets;
 mod tcp;
 pub mod writer;
@@ -21,7 +23,7 @@ pub mod writer;
 use std::net::SocketAddr;
 
 pub use crate::session::{Direction, EndKind, Micros};
-pub use file::read_capture;
+pub use file::{read_capture, read_capture_file, read_capture_slice};
 pub use packets::PacketReader;
 
 /// A flow's number, unique within one [`read_capture`] call, from 1 in order of appearance.
@@ -149,6 +151,11 @@ pub enum CaptureErrorKind {
         packet: u64,
         limit: usize,
     },
+    #[error(
+        "the file shrank while being read (another process truncated or rewrote it): stopped \
+         at byte {offset} (packet {packet})"
+    )]
+    Shrank { offset: u64, packet: u64 },
     #[error("read error at byte {offset}: {source}")]
     Io {
         offset: u64,

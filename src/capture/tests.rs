@@ -1108,3 +1108,305 @@ fn flow_table_cap_ends_idle_flows_early() {
     assert!(rec.ends.iter().any(|e| e.3 < 39), "{:?}", rec.ends);
     assert!(rec.flows.iter().all(|f| rec.bytes(f.id.0, C2S) == b"data"));
 }
+
+/// Everything a read produced, in a comparable form: the calls the sink saw, and the result
+/// (counters, or the error with its counters).
+fn everything(rec: &Recorder, r: &Result<CaptureStats, CaptureError>) -> String {
+    let mut data: Vec<_> = rec.data.iter().collect();
+    data.sort_by_key(|((id, dir), _)| (*id, *dir == C2S));
+    format!(
+        "{:?}\n{data:?}\n{:?}\n{:?}\n{r:?}",
+        rec.flows, rec.ends, rec.flow_ends
+    )
+}
+
+/// Reads `bytes` with the streaming and the in-memory driver and checks they agree on
+/// every call to the sink and on the result, error included. Returns the result.
+fn drivers_agree(bytes: &[u8], opts: &ReadOptions, what: &str) -> Result<CaptureStats, String> {
+    let mut streamed = Recorder::default();
+    let from_stream = run_with(bytes, opts, &mut streamed);
+    let mut sliced = Recorder::default();
+    let from_slice = read_capture_slice(bytes, opts, &mut sliced);
+    sliced.assert_all_ended();
+    assert_eq!(
+        everything(&sliced, &from_slice),
+        everything(&streamed, &from_stream),
+        "{what}: in-memory vs streaming"
+    );
+    from_stream.map_err(|e| format!("{:?}", e.kind))
+}
+
+/// Cuts and byte flips of `bytes`: both drivers must agree on each. (A 64 KiB read buffer,
+/// the smallest, keeps the many streaming reads cheap.)
+fn drivers_agree_on_damage(bytes: &[u8], what: &str) {
+    let opts = ReadOptions {
+        max_block_size: 1 << 16,
+        ..ReadOptions::default()
+    };
+    let mut cuts: Vec<usize> = (0..bytes.len().min(40)).collect();
+    cuts.extend((0..60).map(|i| i * bytes.len() / 60));
+    for cut in cuts {
+        drivers_agree(&bytes[..cut], &opts, &format!("{what} cut {cut}")).ok();
+    }
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ bytes.len() as u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for round in 0..30 {
+        let mut bad = bytes.to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bad.len();
+            bad[at] = next() as u8;
+        }
+        drivers_agree(&bad, &opts, &format!("{what} flip {round}")).ok();
+    }
+}
+
+#[test]
+fn in_memory_reading_matches_streaming_on_the_repository_captures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|p| p.ends_with("client_cert_required_tls13_dsb.pcapng"))
+    );
+    let mut errors = 0;
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        let what = path.display().to_string();
+        let stats = drivers_agree(&bytes, &ReadOptions::default(), &what).unwrap();
+        assert!(stats.flows > 0, "{what}");
+        drivers_agree_on_damage(&bytes, &what);
+        // The cut at the last byte is an error, and both drivers give the same one.
+        errors += drivers_agree(&bytes[..bytes.len() - 1], &ReadOptions::default(), &what).is_err()
+            as usize;
+    }
+    assert_eq!(errors, files.len());
+}
+
+#[test]
+fn in_memory_reading_matches_streaming_on_synthetic_captures() {
+    let frames = sample_frames();
+    // pcapng: two sections of opposite byte order, then a third little-endian one.
+    let mut packets = Vec::new();
+    for (i, (at, f)) in frames.iter().enumerate() {
+        if i % 2 == 0 {
+            packets.push((0, *at, f.clone()));
+        } else {
+            packets.push((1, *at * 1000, f[14..].to_vec()));
+        }
+    }
+    let mut ng = ng_section(false, &[(1, None), (101, Some(9))], &packets);
+    let other = frame_ports(p(true, 1), b"\x16\x03\x01\x00\x01\x01", 41000, 443);
+    ng.extend(ng_section(
+        true,
+        &[(1, Some(6))],
+        &[(0, 2_000_000, other.clone())],
+    ));
+    ng.extend(ng_section(false, &[(1, None)], &[(0, 3_000_000, other)]));
+    let stats = drivers_agree(&ng, &ReadOptions::default(), "3 sections").unwrap();
+    assert_eq!(stats.packets, 7);
+    drivers_agree_on_damage(&ng, "3 sections");
+
+    // pcap: big-endian, nanoseconds.
+    let mut be = Vec::new();
+    be.extend(0xa1b2_3c4du32.to_be_bytes());
+    be.extend(2u16.to_be_bytes());
+    be.extend(4u16.to_be_bytes());
+    be.extend([0u8; 8]);
+    be.extend(65_535u32.to_be_bytes());
+    be.extend(1u32.to_be_bytes());
+    for (at, f) in &frames {
+        be.extend(((at / 1_000_000) as u32).to_be_bytes());
+        be.extend((((at % 1_000_000) * 1000) as u32).to_be_bytes());
+        be.extend((f.len() as u32).to_be_bytes());
+        be.extend((f.len() as u32).to_be_bytes());
+        be.extend(f);
+    }
+    drivers_agree(&be, &ReadOptions::default(), "big-endian ns").unwrap();
+    drivers_agree_on_damage(&be, "big-endian ns");
+
+    // Not captures at all, and too short to tell.
+    for bad in [&b""[..], b"\xd4", b"\xd4\xc3\xb2", b"GET / HTTP/1.1\r\n"] {
+        drivers_agree(bad, &ReadOptions::default(), &format!("{bad:?}")).unwrap_err();
+    }
+}
+
+#[test]
+fn in_memory_reading_has_the_streaming_block_size_limit() {
+    let mut f = handshake(100, 5000);
+    let mut jumbo = frame(p(true, 101), b"x");
+    jumbo.resize(3 << 20, 0);
+    f.push((2, jumbo));
+    f.push((3, frame(p(false, 5001), b"y")));
+    let file = pcap(1, &f);
+    for (max, fits) in [
+        (8 << 20, true),
+        (3 << 20, false),
+        (2 << 20, false),
+        (1000, false),
+    ] {
+        let opts = ReadOptions {
+            max_block_size: max,
+            ..ReadOptions::default()
+        };
+        let what = format!("limit {max}");
+        let r = drivers_agree(&file, &opts, &what);
+        assert_eq!(r.is_ok(), fits, "{what}: {r:?}");
+        if !fits {
+            assert!(r.unwrap_err().contains("BlockTooLarge"), "{what}");
+        }
+        // Cut inside the big block: too large if the cap is reached first, else truncated.
+        for cut in [file.len() - 100, file.len() / 2, (1 << 20) + 7] {
+            drivers_agree(&file[..cut], &opts, &format!("{what} cut {cut}")).unwrap_err();
+        }
+    }
+    // Under 64 KiB the streaming reader's first buffer is the real limit.
+    let mut f = handshake(100, 5000);
+    let mut big = frame(p(true, 101), b"x");
+    big.resize(60_000, 0);
+    f.push((2, big));
+    let opts = ReadOptions {
+        max_block_size: 1000,
+        ..ReadOptions::default()
+    };
+    drivers_agree(&pcap(1, &f), &opts, "small cap").unwrap();
+}
+
+#[test]
+fn capture_files_read_the_same_mapped_or_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = pcap(1, &sample_frames());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let cut = &plain[..plain.len() - 3];
+    for (name, bytes) in [
+        ("plain", &plain[..]),
+        ("gz", &gz[..]),
+        ("cut", cut),
+        ("empty", &[]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut results = Vec::new();
+        for mmap in [true, false] {
+            let mut rec = Recorder::default();
+            let file = std::fs::File::open(&path).unwrap();
+            let r = read_capture_file(file, mmap, &ReadOptions::default(), &mut rec);
+            rec.assert_all_ended();
+            results.push(everything(&rec, &r));
+        }
+        assert_eq!(results[0], results[1], "{name}");
+        let mut rec = Recorder::default();
+        let r = read_capture(bytes, &ReadOptions::default(), &mut rec);
+        assert_eq!(results[0], everything(&rec, &r), "{name}");
+    }
+}
+
+#[test]
+fn in_memory_reading_checks_the_file_header_within_the_first_buffer() {
+    // A section header with 2 MiB of comments: more than the streaming reader's first
+    // buffer, which is where it checks the header. Both drivers say the same about it.
+    let mut shb = Vec::new();
+    shb.extend(0x1a2b_3c4du32.to_le_bytes());
+    shb.extend(1u16.to_le_bytes());
+    shb.extend(0u16.to_le_bytes());
+    shb.extend((-1i64).to_le_bytes());
+    for _ in 0..32 {
+        shb.extend(1u16.to_le_bytes()); // opt_comment
+        shb.extend(65_532u16.to_le_bytes());
+        shb.extend(vec![b'x'; 65_532]);
+    }
+    shb.extend([0u8; 4]); // opt_endofopt
+    let mut file = ng_block(false, 0x0a0d_0d0a, &shb);
+    file.extend(&ng_section(false, &[(1, None)], &[(0, 1, sample_frames()[0].1.clone())])[28..]);
+    let r = drivers_agree(&file, &ReadOptions::default(), "big header");
+    assert!(r.unwrap_err().contains("Truncated"));
+}
+
+/// Truncates a file the first time a flow starts, as a `tcpdump -W` ring starting over
+/// would while the file is read.
+struct ShrinksFile<'a> {
+    rec: Recorder,
+    file: &'a std::path::Path,
+    done: bool,
+}
+
+impl FlowSink for ShrinksFile<'_> {
+    fn flow_start(&mut self, info: &FlowInfo) {
+        if !self.done {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(self.file)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            self.done = true;
+        }
+        self.rec.flow_start(info)
+    }
+    fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], at: Micros) {
+        self.rec.data(id, dir, bytes, at)
+    }
+    fn end(&mut self, id: FlowId, dir: Direction, kind: EndKind, at: Micros) {
+        self.rec.end(id, dir, kind, at)
+    }
+    fn flow_end(&mut self, id: FlowId, at: Micros) {
+        self.rec.flow_end(id, at)
+    }
+    fn wants_data(&self, id: FlowId) -> bool {
+        self.rec.wants_data(id)
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_mapped_file_that_shrinks_while_read_stops_with_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring.pcap");
+    // One flow's handshake, then more than a page of other flows' packets after it.
+    let mut frames = sample_frames();
+    for i in 0..200u16 {
+        frames.push((
+            10_000 + u64::from(i),
+            frame_ports(p(true, 1), &[b'x'; 100], 20_000 + i, 443),
+        ));
+    }
+    let bytes = pcap(1, &frames);
+    assert!(bytes.len() > 5 * 4096);
+    std::fs::write(&path, &bytes).unwrap();
+    let mut sink = ShrinksFile {
+        rec: Recorder::default(),
+        file: &path,
+        done: false,
+    };
+    let file = std::fs::File::open(&path).unwrap();
+    let err = read_capture_file(file, true, &ReadOptions::default(), &mut sink).unwrap_err();
+    assert!(sink.done);
+    assert!(
+        matches!(err.kind, CaptureErrorKind::Shrank { offset, packet } if offset > 0 && packet > 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("shrank while being read"), "{err}");
+    // What was read before the file shrank is kept, and every started flow is ended.
+    assert!(err.stats.packets >= 1, "{:?}", err.stats);
+    assert!(!sink.rec.flows.is_empty());
+    sink.rec.assert_all_ended();
+    // Streamed, the same file (now empty) is just empty; and mapping still works after.
+    std::fs::write(&path, &bytes).unwrap();
+    let mut rec = Recorder::default();
+    let file = std::fs::File::open(&path).unwrap();
+    let stats = read_capture_file(file, true, &ReadOptions::default(), &mut rec).unwrap();
+    assert_eq!(stats.packets, frames.len() as u64);
+}
