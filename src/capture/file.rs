@@ -73,8 +73,9 @@ trait Memory {
     fn bytes(&self) -> &[u8];
     /// The driver is done with the bytes before `offset`.
     fn release_before(&self, _offset: usize) {}
-    /// The bytes read so far cannot be trusted to be the file's (it shrank under a map).
-    fn shrank(&self) -> bool {
+    /// True if `block` (just parsed, not yet handed on) cannot be trusted to hold the file's
+    /// bytes: the file shrank under a map.
+    fn lost(&self, _block: &[u8]) -> bool {
         false
     }
 }
@@ -93,7 +94,14 @@ impl Memory for super::mapped::MappedFile {
     fn release_before(&self, offset: usize) {
         self.release_before(offset)
     }
-    fn shrank(&self) -> bool {
+    fn lost(&self, block: &[u8]) -> bool {
+        // A page gone from under the map faults here, not while the block is handed on.
+        for at in (0..block.len())
+            .step_by(4096)
+            .chain(block.len().checked_sub(1))
+        {
+            std::hint::black_box(block[at]);
+        }
         self.shrank()
     }
 }
@@ -452,12 +460,13 @@ impl Run<'_> {
             let packet = self.packets.stats().packets + 1;
             let rest = &data[at..data.len().min(at.saturating_add(window))];
             let parsed = parse(rest);
-            if memory.shrank() {
+            let len = parsed.as_ref().map_or(0, |(rem, _)| rest.len() - rem.len());
+            if memory.lost(&rest[..len]) {
                 return Err(CaptureErrorKind::Shrank { offset, packet });
             }
             match parsed {
-                Ok((rem, block)) => {
-                    at += rest.len() - rem.len();
+                Ok((_, block)) => {
+                    at += len;
                     self.block(block, sink);
                 }
                 Err(nom::Err::Incomplete(_)) if rest.len() >= window => {

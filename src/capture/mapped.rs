@@ -6,9 +6,11 @@
 //! `tcpdump -W` ring that starts over, `> file`): reading a page past the new end raises
 //! SIGBUS, which would kill the process and every report not yet written. A SIGBUS handler
 //! guards the maps made here: a fault inside one puts zero pages over the lost rest of the
-//! map and marks it shrunk, the reader sees the mark after the block it was parsing and
-//! stops with an error, and what came before is reported as for any cut file. Faults
-//! anywhere else go to the disposition there was before.
+//! map and marks it shrunk, the reader sees the mark before it hands on the next block and
+//! stops with an error, and what came before is reported as for any cut file (a block being
+//! handed on at the very moment the file shrinks may reach the sink partly as zeros, as a
+//! read(2) racing a rewrite returns mixed bytes). Faults anywhere else go to the
+//! disposition there was before.
 //!
 //! Linux only (the handler reads the fault address from `siginfo_t`); elsewhere files are
 //! streamed.
