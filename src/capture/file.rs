@@ -418,18 +418,20 @@ impl Run<'_> {
             }
             Format::Pcap => {
                 let (_, header) = parse_pcap_header(first).map_err(start_error)?;
-                let parse = if header.is_modified_format() {
-                    parse_pcap_frame_modified
-                } else if header.is_bigendian() {
-                    parse_pcap_frame_be
-                } else {
-                    parse_pcap_frame
-                };
                 let start = header.size();
+                let (modified, big_endian) = (header.is_modified_format(), header.is_bigendian());
                 self.block(PcapBlockOwned::from(header), sink);
-                self.memory_blocks(memory, start, sink, |rest| {
-                    parse(rest).map(|(rem, b)| (rem, PcapBlockOwned::from(b)))
-                })
+                // One loop per record layout, each with its parser inlined: this is per packet.
+                let owned = |(rem, b)| (rem, PcapBlockOwned::from(b));
+                if modified {
+                    self.memory_blocks(memory, start, sink, |r| {
+                        parse_pcap_frame_modified(r).map(owned)
+                    })
+                } else if big_endian {
+                    self.memory_blocks(memory, start, sink, |r| parse_pcap_frame_be(r).map(owned))
+                } else {
+                    self.memory_blocks(memory, start, sink, |r| parse_pcap_frame(r).map(owned))
+                }
             }
         }
     }

@@ -15,6 +15,7 @@
 //! Linux only (the handler reads the fault address from `siginfo_t`); elsewhere files are
 //! streamed.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -46,6 +47,8 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
 pub(super) struct MappedFile {
     map: memmap2::Mmap,
     slot: &'static Slot,
+    /// The bytes before this offset were given back.
+    released: Cell<usize>,
 }
 
 impl MappedFile {
@@ -73,7 +76,11 @@ impl MappedFile {
         })?;
         slot.shrank.store(false, Ordering::Relaxed);
         slot.end.store(end, Ordering::Release);
-        Some(MappedFile { map, slot })
+        Some(MappedFile {
+            map,
+            slot,
+            released: Cell::new(0),
+        })
     }
 
     pub(super) fn bytes(&self) -> &[u8] {
@@ -91,14 +98,16 @@ impl MappedFile {
     /// would stay in the process's resident memory, which would grow with the file.
     pub(super) fn release_before(&self, offset: usize) {
         let page = PAGE_SIZE.load(Ordering::Relaxed);
-        let len = offset / page * page;
-        if len > 0 {
+        let from = self.released.get();
+        let to = offset.min(self.map.len()) / page * page;
+        if to > from {
             // SAFETY: MADV_DONTNEED on a private mapping drops private changes; there are
             // none (read-only), so a later read would see the file's bytes again.
             let _ = unsafe {
                 self.map
-                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len)
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
             };
+            self.released.set(to);
         }
     }
 }
