@@ -658,19 +658,28 @@ fn ng_section(
     out
 }
 
+/// A little-endian pcapng section with an Ethernet (µs) and a raw IP (ns) interface, the
+/// frames alternating between them.
+fn two_interface_section(frames: &[(Micros, Vec<u8>)]) -> Vec<u8> {
+    let packets: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, (at, f))| {
+            if i % 2 == 0 {
+                (0, *at, f.clone())
+            } else {
+                (1, *at * 1000, f[14..].to_vec())
+            }
+        })
+        .collect();
+    ng_section(false, &[(1, None), (101, Some(9))], &packets)
+}
+
 #[test]
 fn pcapng_sections_mixed_link_types_and_resolutions() {
     let frames = sample_frames();
     // Section 1 (little-endian): Ethernet (µs) and raw IP (ns) interfaces, packets alternate.
-    let mut packets = Vec::new();
-    for (i, (at, f)) in frames.iter().enumerate() {
-        if i % 2 == 0 {
-            packets.push((0, *at, f.clone()));
-        } else {
-            packets.push((1, *at * 1000, f[14..].to_vec()));
-        }
-    }
-    let mut file = ng_section(false, &[(1, None), (101, Some(9))], &packets);
+    let mut file = two_interface_section(&frames);
     // Section 2 (big-endian): one SLL2 interface; a second connection.
     let other = frame_ports(p(true, 1), b"\x16\x03\x01\x00\x01\x01", 41000, 443);
     let mut sll2 = vec![
@@ -1198,15 +1207,7 @@ fn in_memory_reading_matches_streaming_on_the_repository_captures() {
 fn in_memory_reading_matches_streaming_on_synthetic_captures() {
     let frames = sample_frames();
     // pcapng: two sections of opposite byte order, then a third little-endian one.
-    let mut packets = Vec::new();
-    for (i, (at, f)) in frames.iter().enumerate() {
-        if i % 2 == 0 {
-            packets.push((0, *at, f.clone()));
-        } else {
-            packets.push((1, *at * 1000, f[14..].to_vec()));
-        }
-    }
-    let mut ng = ng_section(false, &[(1, None), (101, Some(9))], &packets);
+    let mut ng = two_interface_section(&frames);
     let other = frame_ports(p(true, 1), b"\x16\x03\x01\x00\x01\x01", 41000, 443);
     ng.extend(ng_section(
         true,
