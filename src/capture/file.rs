@@ -73,7 +73,7 @@ pub fn read_capture_file(
 }
 
 /// Bytes the in-memory driver parses in place.
-trait Memory {
+pub(super) trait Memory {
     fn bytes(&self) -> &[u8];
     /// The driver is done with the bytes before `offset`.
     fn release_before(&self, _offset: usize) {}
@@ -87,26 +87,6 @@ trait Memory {
 impl Memory for &[u8] {
     fn bytes(&self) -> &[u8] {
         self
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Memory for super::mapped::MappedFile {
-    fn bytes(&self) -> &[u8] {
-        self.bytes()
-    }
-    fn release_before(&self, offset: usize) {
-        self.release_before(offset)
-    }
-    fn lost(&self, block: &[u8]) -> bool {
-        // A page gone from under the map faults here, not while the block is handed on.
-        for at in (0..block.len())
-            .step_by(4096)
-            .chain(block.len().checked_sub(1))
-        {
-            std::hint::black_box(block[at]);
-        }
-        self.shrank()
     }
 }
 

@@ -20,6 +20,8 @@ use std::fs::File;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::file::Memory;
+
 /// How many maps can be open at once (the CLI has one; tests read files on many threads).
 /// With all slots taken a file is streamed instead.
 const SLOTS: usize = 16;
@@ -82,21 +84,17 @@ impl MappedFile {
             released: Cell::new(0),
         })
     }
+}
 
-    pub(super) fn bytes(&self) -> &[u8] {
+impl Memory for MappedFile {
+    fn bytes(&self) -> &[u8] {
         &self.map
-    }
-
-    /// True once a page of the map was found gone: the file shrank while being read, and
-    /// the bytes from that page on read as zeros.
-    pub(super) fn shrank(&self) -> bool {
-        self.slot.shrank.load(Ordering::Relaxed)
     }
 
     /// Lets the kernel take back the mapped pages before `offset` (they stay in the page
     /// cache): the parser does not come back to them, and without this every page read
     /// would stay in the process's resident memory, which would grow with the file.
-    pub(super) fn release_before(&self, offset: usize) {
+    fn release_before(&self, offset: usize) {
         let page = PAGE_SIZE.load(Ordering::Relaxed);
         let from = self.released.get();
         let to = offset.min(self.map.len()) / page * page;
@@ -109,6 +107,19 @@ impl MappedFile {
             };
             self.released.set(to);
         }
+    }
+
+    fn lost(&self, block: &[u8]) -> bool {
+        // A page gone from under the map faults here, not while the block is handed on; the
+        // guard then marks the map shrunk.
+        let page = PAGE_SIZE.load(Ordering::Relaxed);
+        for at in (0..block.len())
+            .step_by(page)
+            .chain(block.len().checked_sub(1))
+        {
+            std::hint::black_box(block[at]);
+        }
+        self.slot.shrank.load(Ordering::Relaxed)
     }
 }
 
