@@ -1,25 +1,15 @@
 //! shakedown: hand-built TLS ClientHellos, and byte-exact decoding of what comes back.
 //!
-//! The pure core (`wire`, `session`, `cert`, `fingerprint`, `diagnose`) never touches a
-//! socket, a file or the clock; `net`, `capture` and `cli` are the edges that do.
-//! `probe` and `capture` feed the same [`session::Tracker`], so a verdict means the same
-//! thing for a live connection and for one read out of a capture.
+//! The folders are the layers, and imports point down only:
+//! `cli` → {`commands`, `report`}; `report` → the commands' result types;
+//! `commands` → {`io`, `core`}; `io` → `core`. The pure [`core`] never touches a socket, a
+//! file or the clock (time comes in as a value); [`io`] holds the edges that do (TCP,
+//! capture files and interfaces). `probe` and `pcap` feed the same
+//! [`core::session::Tracker`] and the same assessment, so a verdict means the same thing
+//! for a live connection and for one read out of a capture.
 
-pub mod capture;
-pub mod cert;
 pub mod cli;
-pub mod crypto;
-pub mod datetime;
-pub mod decimal;
-pub mod diagnose;
-pub mod diff;
-pub mod fingerprint;
-pub mod net;
-pub mod pcap;
-pub mod probe;
-pub mod replay;
+pub mod commands;
+pub mod core;
+pub mod io;
 pub mod report;
-pub mod scan;
-pub mod session;
-pub mod simulate;
-pub mod wire;

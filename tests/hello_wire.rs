@@ -3,9 +3,9 @@
 //! re-encodes to the same bytes. Golden hellos recorded from real clients
 //! (tests/golden/record.py) decode to the right fields and anchor our defaults.
 
-use shakedown::wire::build::{BuiltHello, HelloSpec, Sni, build};
-use shakedown::wire::sslv2::{self, Sslv2ClientHello};
-use shakedown::wire::{ClientHello, Extension, ProtocolVersion};
+use shakedown::core::wire::build::{BuiltHello, HelloSpec, Sni, build};
+use shakedown::core::wire::sslv2::{self, Sslv2ClientHello};
+use shakedown::core::wire::{ClientHello, Extension, ProtocolVersion};
 use tls_parser::{
     TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake, parse_tls_extensions,
     parse_tls_message_handshake, parse_tls_plaintext, parse_tls_raw_record,

@@ -5,8 +5,8 @@
 
 mod common;
 
-use shakedown::capture::ReadOptions;
-use shakedown::pcap::{AnalyzeOptions, analyze, analyze_file};
+use shakedown::io::capture::ReadOptions;
+use shakedown::commands::pcap::{AnalyzeOptions, analyze, analyze_file};
 use std::path::{Path, PathBuf};
 
 fn captures() -> Vec<PathBuf> {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use shakedown::capture::ReadOptions;
-use shakedown::cert::TrustStore;
-use shakedown::pcap::{AnalyzeOptions, ConnectionReport, analyze};
+use shakedown::io::capture::ReadOptions;
+use shakedown::core::cert::TrustStore;
+use shakedown::commands::pcap::{AnalyzeOptions, ConnectionReport, analyze};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,14 +50,14 @@ fn analyze_file(path: &Path) -> Vec<ConnectionReport> {
 fn version(r: &ConnectionReport) -> String {
     r.verdict
         .version
-        .map(|v| shakedown::wire::ProtocolVersion(v).to_string())
+        .map(|v| shakedown::core::wire::ProtocolVersion(v).to_string())
         .unwrap_or_else(|| "-".into())
 }
 
 fn cipher(r: &ConnectionReport) -> String {
     r.verdict
         .cipher
-        .map(shakedown::wire::registry::suite_name)
+        .map(shakedown::core::wire::registry::suite_name)
         .unwrap_or_else(|| "-".into())
 }
 
@@ -94,7 +94,7 @@ fn expected_tsv_rows_match() {
             let alert_desc = r
                 .verdict
                 .alert
-                .map(|a| shakedown::wire::registry::alert_name(a.alert.description).into_owned());
+                .map(|a| shakedown::core::wire::registry::alert_name(a.alert.description).into_owned());
             let got = [
                 r.outcome().to_string(),
                 if r.verdict.history.is_empty() {

@@ -131,7 +131,7 @@ fn expired_certificate_is_diagnosed() {
     assert!(subject.contains("localhost"), "{v}");
     assert!(causes(&v).contains(&"certificate_expired".into()), "{v}");
     // The same chain checked as of yesterday is not expired.
-    let yesterday = shakedown::datetime::rfc3339(
+    let yesterday = shakedown::core::datetime::rfc3339(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

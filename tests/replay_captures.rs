@@ -6,7 +6,7 @@ mod common;
 
 use common::{capture, diff_field, json_output, rsa_cert, s_server, shakedown};
 use serde_json::Value;
-use shakedown::replay::{ConnRef, load_connection, replay_bytes};
+use shakedown::commands::replay::{ConnRef, load_connection, replay_bytes};
 
 fn replay(args: &[&str]) -> (i32, Value) {
     json_output(
@@ -120,7 +120,7 @@ fn sni_rewrite_keeps_everything_else() {
     let c = load_connection(&ConnRef::parse(&format!("{file}#2"), None).unwrap()).unwrap();
     let original = c.verdict.client_hello.clone().unwrap();
     let bytes = replay_bytes(&c, Some(Some("replayed.example"))).unwrap();
-    let h = shakedown::simulate::profiles::decode_hello(&bytes).unwrap();
+    let h = shakedown::commands::simulate::profiles::decode_hello(&bytes).unwrap();
     assert_eq!(h.sni().as_deref(), Some("replayed.example"));
     assert_eq!(h.cipher_suites, original.cipher_suites);
     assert_eq!(h.extension_types(), original.extension_types());

@@ -155,7 +155,7 @@ fn openssl_suites(proto: &str, spec: &str, auth: &str) -> BTreeSet<String> {
             let hex = l.trim().split(' ').next().unwrap(); // 0xC0,0x2C
             let id = hex.replace("0x", "").replace(',', "");
             let id = u16::from_str_radix(&id, 16).unwrap();
-            shakedown::wire::registry::suite_name(id)
+            shakedown::core::wire::registry::suite_name(id)
         })
         .collect()
 }

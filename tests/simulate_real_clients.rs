@@ -9,8 +9,8 @@ mod common;
 
 use common::{Issued, Pki, Server, rsa_cert, s_server, shakedown};
 use serde_json::Value;
-use shakedown::wire::ProtocolVersion;
-use shakedown::wire::registry::{parse_suite, suite_name};
+use shakedown::core::wire::ProtocolVersion;
+use shakedown::core::wire::registry::{parse_suite, suite_name};
 use std::process::{Command, Stdio};
 
 /// Runs `simulate --json` against the server; one object per client, by name.

@@ -7,8 +7,8 @@ mod common;
 
 use common::{rsa_cert, s_server, shakedown};
 use serde_json::Value;
-use shakedown::simulate::TESTSSL_PATHS;
-use shakedown::simulate::profiles::{SniRule, decode_hello, parse_testssl};
+use shakedown::commands::simulate::TESTSSL_PATHS;
+use shakedown::commands::simulate::profiles::{SniRule, decode_hello, parse_testssl};
 use std::path::PathBuf;
 
 fn testssl_file() -> Option<PathBuf> {

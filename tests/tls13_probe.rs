@@ -6,11 +6,11 @@
 mod common;
 
 use common::{Pki, hostile_peer, s_server, shakedown, write_quietly};
-use shakedown::cert::TrustStore;
-use shakedown::net::{Limits, Target};
-use shakedown::probe::{self, HelloSource, ProbeConfig, ProbeResult};
-use shakedown::session::Verdict;
-use shakedown::wire::build::HelloSpec;
+use shakedown::core::cert::TrustStore;
+use shakedown::io::net::{Limits, Target};
+use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use shakedown::core::session::Verdict;
+use shakedown::core::wire::build::HelloSpec;
 use std::io::Read;
 
 const ALL_TLS13: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
@@ -125,7 +125,7 @@ fn garbage_key_share_from_a_hostile_server_is_not_a_panic() {
         vec![0, 0x1d, 0, 32].into_iter().chain([0u8; 32]).collect(),
     ];
     for ext in shares {
-        assert!(shakedown::crypto::source::shared_secret(&[], &ext).is_none());
+        assert!(shakedown::core::crypto::source::shared_secret(&[], &ext).is_none());
     }
 }
 
@@ -228,7 +228,7 @@ fn read_record(stream: &mut std::net::TcpStream) -> Vec<u8> {
 
 #[test]
 fn hello_retry_request_cookie_is_echoed_on_the_wire() {
-    use shakedown::wire::hello::ClientHello;
+    use shakedown::core::wire::hello::ClientHello;
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let peer = hostile_peer(move |mut s| {
         let first = read_record(&mut s);
@@ -236,7 +236,7 @@ fn hello_retry_request_cookie_is_echoed_on_the_wire() {
             return;
         };
         let mut body = vec![3, 3];
-        body.extend_from_slice(&shakedown::wire::server::HELLO_RETRY_REQUEST_RANDOM);
+        body.extend_from_slice(&shakedown::core::wire::server::HELLO_RETRY_REQUEST_RANDOM);
         body.push(ch.session_id.len() as u8);
         body.extend_from_slice(&ch.session_id);
         body.extend_from_slice(&[0x13, 0x01, 0]);

@@ -1,9 +1,9 @@
 //! `diff` and `replay` reports: two handshakes field by field, the first difference marked.
 //! Text marks equal fields `=`, differing ones `≠`, and the first difference `>>`.
 
-use crate::diff::{Field, View, first_difference};
-use crate::pcap::ConnectionReport;
-use crate::probe::ProbeResult;
+use crate::commands::diff::{Field, View, first_difference};
+use crate::commands::pcap::ConnectionReport;
+use crate::commands::probe::ProbeResult;
 use serde_json::{Value, json};
 use std::io::{self, Write};
 

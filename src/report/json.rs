@@ -1,18 +1,18 @@
 //! JSON objects per the contract in DESIGN.md (one object per line). Names there are fixed;
 //! extra fields are additions, never renamings.
 
-use crate::cert::CertInfo;
-use crate::datetime::rfc3339;
-use crate::diagnose::Diagnosis;
-use crate::fingerprint::{self, Ja3};
-use crate::probe::ProbeResult;
-use crate::session::{AlertSeen, Decryption, Verdict};
-use crate::wire::ProtocolVersion;
-use crate::wire::hello::ClientHello;
-use crate::wire::registry::{
+use crate::core::cert::CertInfo;
+use crate::core::datetime::rfc3339;
+use crate::core::assess::Diagnosis;
+use crate::core::fingerprint::{self, Ja3};
+use crate::commands::probe::ProbeResult;
+use crate::core::session::{AlertSeen, Decryption, Verdict};
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::hello::ClientHello;
+use crate::core::wire::registry::{
     alert_level_name, alert_name, extension_name, group_name, sigalg_name, suite_name,
 };
-use crate::wire::server::ServerHello;
+use crate::core::wire::server::ServerHello;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -314,7 +314,7 @@ pub fn decoded(v: &Verdict) -> Value {
         "certificates": v
             .certificates
             .iter()
-            .map(|der| match crate::cert::parse_certificate(der) {
+            .map(|der| match crate::core::cert::parse_certificate(der) {
                 Ok(c) => json!(certificate(&c)),
                 Err(e) => json!({"error": e}),
             })

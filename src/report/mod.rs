@@ -8,7 +8,7 @@ pub mod scan;
 pub mod simulate;
 pub mod text;
 
-use crate::probe::ProbeResult;
+use crate::commands::probe::ProbeResult;
 use std::io::{self, Write};
 
 /// Where results go.

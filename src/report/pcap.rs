@@ -5,13 +5,13 @@ use super::json::{
     AlertJson, CertificateJson, ClientHelloJson, DecryptionJson, DiagnosisJson, DivergedJson,
     EventJson, ServerHelloJson, VerdictJson, certificate, client_hello_with, diagnosis, verdict,
 };
-use crate::datetime::push_rfc3339;
-use crate::decimal::push_decimal;
-use crate::pcap::{ConnectionReport, Summary};
-use crate::session::Micros;
-use crate::wire::ProtocolVersion;
-use crate::wire::registry::suites::suite;
-use crate::wire::registry::{Entry, alert_name, suite_name};
+use crate::core::datetime::push_rfc3339;
+use crate::core::decimal::push_decimal;
+use crate::commands::pcap::{ConnectionReport, Summary};
+use crate::core::session::Micros;
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::registry::suites::suite;
+use crate::core::wire::registry::{Entry, alert_name, suite_name};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -305,9 +305,9 @@ pub fn json_summary(s: &Summary) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::ReadOptions;
-    use crate::crypto::KeyLog;
-    use crate::pcap::{AnalyzeOptions, analyze};
+    use crate::io::capture::ReadOptions;
+    use crate::core::crypto::KeyLog;
+    use crate::commands::pcap::{AnalyzeOptions, analyze};
 
     #[test]
     fn hand_written_numbers_and_addresses_match_display() {

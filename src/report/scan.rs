@@ -2,9 +2,9 @@
 //! version in the manner of testssl.sh and sslscan, with weak suites marked and the
 //! handshakes each part cost.
 
-use crate::scan::{ScanReport, VersionScan};
-use crate::wire::ProtocolVersion;
-use crate::wire::registry::{
+use crate::commands::scan::{ScanReport, VersionScan};
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::registry::{
     KeyExchange, group_name, sigalg_name, sslv2_cipher_name, suite, suite_name,
 };
 use serde_json::{Map, Value, json};

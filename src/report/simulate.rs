@@ -1,12 +1,12 @@
 //! `simulate` reports: a table with one line per client (what it would get from the server),
 //! or one JSON object per client: `client` plus the probe fields.
 
-use crate::net::Target;
-use crate::session::Direction;
-use crate::simulate::Simulated;
-use crate::simulate::profiles::{Profile, SniRule, decode_hello, version_range};
-use crate::wire::ProtocolVersion;
-use crate::wire::registry::{alert_name, group_name, suite_name};
+use crate::io::net::Target;
+use crate::core::session::Direction;
+use crate::commands::simulate::Simulated;
+use crate::commands::simulate::profiles::{Profile, SniRule, decode_hello, version_range};
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::registry::{alert_name, group_name, suite_name};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 

@@ -1,18 +1,18 @@
 //! Human-readable reports: what was offered, what came back and when, and why it failed.
 
-use crate::cert::CertInfo;
-use crate::datetime::rfc3339;
-use crate::diagnose::Diagnosis;
-use crate::fingerprint;
-use crate::probe::ProbeResult;
-use crate::session::Verdict;
-use crate::wire::ProtocolVersion;
-use crate::wire::hello::ClientHello;
-use crate::wire::registry::{
+use crate::core::cert::CertInfo;
+use crate::core::datetime::rfc3339;
+use crate::core::assess::Diagnosis;
+use crate::core::fingerprint;
+use crate::commands::probe::ProbeResult;
+use crate::core::session::Verdict;
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::hello::ClientHello;
+use crate::core::wire::registry::{
     alert_level_name, alert_name, extension_name, group_name, sigalg_name, suite_name,
 };
-use crate::wire::server::ServerHello;
-use crate::wire::sslv2::Sslv2ClientHello;
+use crate::core::wire::server::ServerHello;
+use crate::core::wire::sslv2::Sslv2ClientHello;
 use std::io::{self, Write};
 
 fn list(items: impl IntoIterator<Item = String>) -> String {
@@ -358,7 +358,7 @@ pub fn decoded(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
     let certs: Vec<CertInfo> = v
         .certificates
         .iter()
-        .filter_map(|der| crate::cert::parse_certificate(der).ok())
+        .filter_map(|der| crate::core::cert::parse_certificate(der).ok())
         .collect();
     certificates(w, &certs)
 }

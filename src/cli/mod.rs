@@ -1,0 +1,637 @@
+//! The command line: clap definitions, their validation into configs, and dispatch.
+//! Commands hand their results to a [`crate::report`] sink; nothing deep prints.
+//!
+//! Exit codes: 0 the command worked (probe: the server went on with the handshake),
+//! 1 a handshake failure was observed, 2 bad usage or unreadable input.
+
+use crate::core::datetime::parse_rfc3339;
+use crate::io::net::{Limits, Target};
+use crate::commands::probe::{self, HelloSource, ProbeConfig};
+use crate::report::{self, Sink, WriterSink};
+use crate::core::session::{Direction, EndKind, Tracker};
+use crate::core::wire::build::{HelloSpec, Sni};
+use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
+use crate::core::wire::registry;
+use crate::core::wire::{Extension, ProtocolVersion};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "shakedown",
+    version,
+    about = "Hand-built TLS ClientHellos, byte-exact answers, and why handshakes fail"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Send one exactly specified ClientHello and decode and diagnose the answer.
+    Probe(ProbeArgs),
+    /// Print the crafted ClientHello; send nothing.
+    Hello(HelloCmdArgs),
+    /// Decode TLS bytes (a record, a handshake message, a ClientHello or ServerHello body).
+    Decode(DecodeArgs),
+    /// Real clients' exact ClientHellos (profiles) against a target: who connects, who fails.
+    Simulate(crate::commands::simulate::SimulateArgs),
+    /// Re-send a ClientHello taken from a capture, byte for byte, to a target.
+    Replay(crate::commands::replay::ReplayArgs),
+    /// Two handshakes (capture connections or probes) field by field: where they part.
+    Diff(crate::commands::diff::DiffArgs),
+    /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
+    Scan(crate::commands::scan::ScanArgs),
+    /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
+    Pcap(crate::commands::pcap::PcapArgs),
+    /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
+    #[cfg(feature = "live")]
+    Watch(crate::commands::pcap::WatchArgs),
+}
+
+/// Hello options, the same for every command that builds a hello.
+#[derive(Args, Debug, Default, Clone)]
+pub struct HelloArgs {
+    /// Coherent defaults for one version: SSLv2 SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3.
+    #[arg(long = "tls", value_name = "VER")]
+    pub tls: Option<String>,
+    /// Version in the record header(s), e.g. TLSv1.0 or 0x0301.
+    #[arg(long, value_name = "VER")]
+    pub record_version: Option<String>,
+    /// ClientHello.legacy_version.
+    #[arg(long, value_name = "VER")]
+    pub legacy_version: Option<String>,
+    /// supported_versions extension content, in order (empty string: an empty list).
+    #[arg(long, value_name = "LIST")]
+    pub supported_versions: Option<String>,
+    /// Cipher suites: IANA or OpenSSL names, 0xHHHH ids, keywords (ALL, TLS13, WEAK, …).
+    #[arg(long, value_name = "LIST")]
+    pub ciphers: Option<String>,
+    /// Server name to send (default: the target host, unless it is an IP address).
+    #[arg(long, value_name = "NAME", conflicts_with = "no_sni")]
+    pub sni: Option<String>,
+    /// Send no server_name extension.
+    #[arg(long)]
+    pub no_sni: bool,
+    /// supported_groups: x25519, secp256r1 (P-256), X25519MLKEM768, ffdhe2048, 0xHHHH, …
+    #[arg(long, value_name = "LIST")]
+    pub groups: Option<String>,
+    /// Groups to send a key_share for (TLS 1.3).
+    #[arg(long, value_name = "LIST")]
+    pub key_shares: Option<String>,
+    /// signature_algorithms: rsa_pss_rsae_sha256, ecdsa_secp256r1_sha256, RSA+SHA256, 0xHHHH, …
+    #[arg(long, value_name = "LIST")]
+    pub sigalgs: Option<String>,
+    /// ALPN protocols, comma separated (h2,http/1.1).
+    #[arg(long, value_name = "LIST")]
+    pub alpn: Option<String>,
+    /// A raw extension TYPE:HEX (TYPE a number, 0xHHHH or a name); repeatable, sent in order.
+    /// A type the hello already has is replaced in place.
+    #[arg(long = "ext", value_name = "TYPE:HEX")]
+    pub ext: Vec<String>,
+    /// Leave out an extension the defaults would send (number or name); repeatable.
+    #[arg(long = "no-ext", value_name = "TYPE")]
+    pub no_ext: Vec<String>,
+    /// Add GREASE values (RFC 8701) as Chrome does.
+    #[arg(long)]
+    pub grease: bool,
+    /// Pad the handshake message to at least N bytes (RFC 7685 padding extension).
+    #[arg(long, value_name = "N")]
+    pub pad_to: Option<usize>,
+    /// Split the hello over records of at most N handshake bytes each.
+    #[arg(long, value_name = "N")]
+    pub fragment: Option<usize>,
+    /// Send these exact bytes (records included) instead of building a hello.
+    #[arg(long, value_name = "HEX|@FILE")]
+    pub hello_hex: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// host, host:port or [v6addr]:port (default port 443).
+    pub target: String,
+    #[command(flatten)]
+    pub hello: HelloArgs,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
+    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap_out: Option<PathBuf>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to connect and how to judge certificates: the same for every command that connects.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Connect to this address instead of resolving the host; SNI stays the host name.
+    #[arg(long, value_name = "ADDR")]
+    pub connect: Option<String>,
+    /// Seconds to wait for each connection, and again for each answer.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub timeout: f64,
+    /// Extra trust anchors (PEM) for the certificate checks.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Check certificates as of this moment (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// [`ConnectArgs`], validated.
+#[derive(Debug, Clone)]
+pub struct Connecting {
+    pub connect: Option<std::net::IpAddr>,
+    pub limits: Limits,
+    pub check_time: i64,
+    pub trust: std::sync::Arc<crate::core::cert::TrustStore>,
+}
+
+impl ConnectArgs {
+    pub fn validate(&self) -> Result<Connecting, String> {
+        let connect = self
+            .connect
+            .as_deref()
+            .map(|c| {
+                c.trim_matches(['[', ']'])
+                    .parse()
+                    .map_err(|_| format!("--connect {c:?}: expected an IP address"))
+            })
+            .transpose()?;
+        let timeout = seconds(self.timeout, "--timeout")?;
+        let check_time = match &self.at {
+            Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
+            None => now_unix(),
+        };
+        Ok(Connecting {
+            connect,
+            limits: Limits {
+                connect_timeout: timeout,
+                read_timeout: timeout,
+                ..Limits::default()
+            },
+            check_time,
+            trust: std::sync::Arc::new(trust_store(self.ca.as_deref())?),
+        })
+    }
+}
+
+impl Connecting {
+    /// The target as given, aimed at `--connect` when set.
+    pub fn target(&self, spec: &str) -> Result<Target, String> {
+        let mut target = Target::parse(spec, 443)?;
+        target.connect = self.connect.or(target.connect);
+        Ok(target)
+    }
+
+    /// A probe of `target` with `hello` under these settings.
+    pub fn probe(&self, target: Target, hello: HelloSource) -> ProbeConfig {
+        ProbeConfig {
+            target,
+            hello,
+            limits: self.limits,
+            check_time: self.check_time,
+            trust: Some(self.trust.clone()),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct HelloCmdArgs {
+    #[command(flatten)]
+    pub hello: HelloArgs,
+    /// Host name the hello is for (its default SNI).
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Raw bytes to stdout (for a pipe) instead of hex.
+    #[arg(long, conflicts_with = "hex")]
+    pub raw: bool,
+    /// Hex to stdout (the default).
+    #[arg(long)]
+    pub hex: bool,
+    /// Also print the decoded fields.
+    #[arg(long)]
+    pub decode: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// Hex (spaces, colons and 0x prefixes are ignored), @FILE (hex or binary), or - for stdin.
+    pub input: String,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let stdout = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Probe(a) => run_probe(&a, stdout),
+        Command::Hello(a) => run_hello(&a, stdout),
+        Command::Decode(a) => run_decode(&a, stdout),
+        Command::Simulate(a) => crate::commands::simulate::run(&a, stdout),
+        Command::Replay(a) => crate::commands::replay::run(&a, stdout),
+        Command::Diff(a) => crate::commands::diff::run(&a, stdout),
+        Command::Scan(a) => crate::commands::scan::run(&a, stdout),
+        Command::Pcap(a) => crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout)),
+        #[cfg(feature = "live")]
+        Command::Watch(a) => crate::commands::pcap::watch(&a, &mut { stdout }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(m)) => {
+            eprintln!("shakedown: {m}");
+            2
+        }
+        Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(Failure::Io(e)) => {
+            eprintln!("shakedown: {e}");
+            2
+        }
+    }
+}
+
+/// Why a command could not do its work.
+pub enum Failure {
+    /// Bad flags or unreadable input: exit 2.
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(m: String) -> Self {
+        Failure::Usage(m)
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String> {
+    if s.is_finite() && s > 0.0 && s <= 3600.0 {
+        Ok(std::time::Duration::from_secs_f64(s))
+    } else {
+        Err(format!("{flag} {s}: expected seconds between 0 and 3600"))
+    }
+}
+
+/// Validated `probe` options.
+pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
+    let c = a.connecting.validate()?;
+    Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
+}
+
+fn run_probe(a: &ProbeArgs, out: impl Write) -> Result<i32, Failure> {
+    let cfg = probe_config(a)?;
+    let result = probe::run(&cfg);
+    let mut sink = WriterSink { out, json: a.json };
+    sink.probe(&result)?;
+    if let Some(path) = &a.pcap_out {
+        write_probe_pcap(path, &result)?;
+    }
+    Ok(if result.server_went_on() { 0 } else { 1 })
+}
+
+fn write_probe_pcap(path: &std::path::Path, r: &probe::ProbeResult) -> Result<(), Failure> {
+    use crate::io::capture::writer::{self, Close, Connection, LinkType};
+    let (Some(client), Some(server)) = (r.local, r.peer) else {
+        return Err(Failure::Usage(
+            "--pcap-out: no connection was made, nothing to write".into(),
+        ));
+    };
+    let base = r.started_unix_micros;
+    let end = r.transcript.end.map_or(0, |e| e.2);
+    let close = match r.transcript.end {
+        Some((dir, EndKind::Rst, _)) => Close::Rst(dir),
+        Some((dir, EndKind::Fin, _)) => Close::Fin(dir),
+        // We stopped reading (verdict, timeout, cap) and closed our side.
+        _ => Close::Fin(Direction::ClientToServer),
+    };
+    let conn = Connection {
+        client,
+        server,
+        start: base,
+        client_isn: 1_000,
+        server_isn: 2_000_000,
+        chunks: r
+            .transcript
+            .chunks
+            .iter()
+            .map(|(d, at, b)| (*d, base + at, b.clone()))
+            .collect(),
+        close,
+        end: base + end.max(r.transcript.chunks.last().map_or(0, |c| c.1)),
+    };
+    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    writer::write_pcap(&mut out, LinkType::Ethernet, &[conn]).map_err(|e| fail(e.to_string()))?;
+    out.flush().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+fn run_hello(a: &HelloCmdArgs, mut out: impl Write) -> Result<i32, Failure> {
+    let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
+    let (bytes, _) = probe::prepare(&a.hello.to_source()?, &target);
+    if a.raw {
+        out.write_all(&bytes)?;
+    } else {
+        writeln!(out, "{}", hex::encode(&bytes))?;
+        if a.decode {
+            decode_bytes(&bytes, false, &mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn run_decode(a: &DecodeArgs, mut out: impl Write) -> Result<i32, Failure> {
+    let bytes = read_bytes_arg(&a.input)?;
+    if bytes.is_empty() {
+        return Err(Failure::Usage(
+            "nothing to decode: the input is empty".into(),
+        ));
+    }
+    decode_bytes(&bytes, a.json, &mut out)
+}
+
+/// Decodes records, a handshake message or a bare hello body by feeding the session tracker
+/// (so `decode` shows exactly what `probe` and `pcap` would see), and prints the fields.
+fn decode_bytes(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<i32, Failure> {
+    let (records, dir) = as_records(bytes);
+    let mut tracker = Tracker::new();
+    tracker.on_data(dir, &records, 0);
+    // The paste is all there is: an end reports a record or message cut short.
+    tracker.on_end(dir, EndKind::Fin, 0);
+    let v = tracker.verdict();
+    if json {
+        writeln!(out, "{}", report::json::decoded(v))?;
+    } else {
+        report::text::decoded(out, v)?;
+    }
+    Ok(if v.error.is_some() || v.truncated.is_some() {
+        1
+    } else {
+        0
+    })
+}
+
+/// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,
+/// colons, newlines and `0x` prefixes, as copied from Wireshark or a hexdump.
+pub fn read_bytes_arg(arg: &str) -> Result<Vec<u8>, String> {
+    let raw: Vec<u8> = if arg == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        v
+    } else if let Some(path) = arg.strip_prefix('@') {
+        std::fs::read(path).map_err(|e| format!("{path}: {e}"))?
+    } else {
+        arg.as_bytes().to_vec()
+    };
+    let from_file = arg.starts_with('@') || arg == "-";
+    let looks_hex = raw
+        .iter()
+        .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace() || b":,xX".contains(b));
+    if from_file && !looks_hex {
+        // A file of raw bytes (a record saved from Wireshark, `hello --raw`).
+        return Ok(raw);
+    }
+    parse_hex(&String::from_utf8_lossy(&raw))
+}
+
+/// Hex digits with separators and `0x` prefixes ignored; errors name the offset.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let mut digits = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'0' && matches!(bytes.get(i + 1), Some(b'x' | b'X')) {
+            i += 2;
+            continue;
+        }
+        if b.is_ascii_hexdigit() {
+            digits.push((i, b));
+        } else if !(b.is_ascii_whitespace() || b == b':' || b == b',') {
+            return Err(format!("malformed hex: {:?} at offset {i}", b as char));
+        }
+        i += 1;
+    }
+    if digits.len() % 2 != 0 {
+        let (i, _) = digits[digits.len() - 1];
+        return Err(format!(
+            "malformed hex: odd number of digits (last one at offset {i})"
+        ));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|p| (hex_val(p[0].1) << 4) | hex_val(p[1].1))
+        .collect())
+}
+
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+fn version_arg(s: &str) -> Result<u16, String> {
+    ProtocolVersion::parse(s).map(|v| v.0)
+}
+
+impl HelloArgs {
+    /// Validates the options into what to send. Errors read as usage errors (exit 2).
+    pub fn to_source(&self) -> Result<HelloSource, String> {
+        if let Some(h) = &self.hello_hex {
+            return read_bytes_arg(h).map(HelloSource::Raw);
+        }
+        let mut spec = HelloSpec::default();
+        if let Some(v) = &self.tls {
+            spec.version = ProtocolVersion::parse(v)?;
+        }
+        spec.record_version = self
+            .record_version
+            .as_deref()
+            .map(version_arg)
+            .transpose()?;
+        spec.legacy_version = self
+            .legacy_version
+            .as_deref()
+            .map(version_arg)
+            .transpose()?;
+        spec.supported_versions = self
+            .supported_versions
+            .as_deref()
+            .map(|l| {
+                l.split([',', ':', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(version_arg)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let e = |e: registry::UnknownName| e.to_string();
+        spec.cipher_suites = self
+            .ciphers
+            .as_deref()
+            .map(registry::parse_suites)
+            .transpose()
+            .map_err(e)?;
+        spec.groups = self
+            .groups
+            .as_deref()
+            .map(registry::parse_groups)
+            .transpose()
+            .map_err(e)?;
+        spec.key_shares = self
+            .key_shares
+            .as_deref()
+            .map(registry::parse_groups)
+            .transpose()
+            .map_err(e)?;
+        spec.sigalgs = self
+            .sigalgs
+            .as_deref()
+            .map(registry::parse_sigalgs)
+            .transpose()
+            .map_err(e)?;
+        spec.alpn = self.alpn.as_ref().map(|l| {
+            l.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+        if let Some(p) = spec.alpn.iter().flatten().find(|p| p.len() > 255) {
+            return Err(format!("--alpn: {p:?} is longer than 255 bytes"));
+        }
+        for (flag, n) in [
+            ("--ciphers", spec.cipher_suites.as_ref().map_or(0, Vec::len)),
+            ("--groups", spec.groups.as_ref().map_or(0, Vec::len)),
+            ("--sigalgs", spec.sigalgs.as_ref().map_or(0, Vec::len)),
+        ] {
+            if n > 32_000 {
+                return Err(format!("{flag}: {n} items do not fit a 16-bit length"));
+            }
+        }
+        spec.sni = match (&self.sni, self.no_sni) {
+            (_, true) => Sni::None,
+            (Some(n), false) => Sni::Name(n.clone()),
+            (None, false) => Sni::Auto,
+        };
+        for x in &self.ext {
+            let (typ, data) = x
+                .split_once(':')
+                .ok_or_else(|| format!("--ext {x:?}: expected TYPE:HEX"))?;
+            let typ = registry::parse_extension(typ).map_err(e)?;
+            let data = parse_hex(data).map_err(|m| format!("--ext {x:?}: {m}"))?;
+            spec.extra_extensions.push(Extension { typ, data });
+        }
+        for x in &self.no_ext {
+            spec.omit_extensions
+                .push(registry::parse_extension(x).map_err(e)?);
+        }
+        spec.grease = self.grease;
+        if self.pad_to.is_some_and(|n| n > 16_000) {
+            return Err("--pad-to: at most 16000 bytes (one record)".into());
+        }
+        spec.pad_to = self.pad_to;
+        if self.fragment == Some(0) {
+            return Err("--fragment must be at least 1".into());
+        }
+        spec.fragment = self.fragment;
+        Ok(HelloSource::Spec(Box::new(spec)))
+    }
+}
+
+/// Wraps what was pasted into records, and says who sent it, so the tracker can read it:
+/// records (TLS or SSLv2) pass as they are; a handshake message gets a record header; a bare
+/// ClientHello or ServerHello body gets both headers.
+fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
+    let sender = |handshake_type: u8| {
+        if handshake_type == HANDSHAKE_CLIENT_HELLO {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    };
+    let is_record = bytes.len() >= 5 && (20..=24).contains(&bytes[0]) && bytes[1] == 3;
+    if is_record {
+        let first_type = if bytes[0] == CONTENT_HANDSHAKE {
+            bytes.get(5).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        return (bytes.to_vec(), sender(first_type));
+    }
+    if bytes.len() >= 3 && bytes[0] & 0x80 != 0 {
+        // SSLv2 record: 2-byte header, then the message type (1 CLIENT-HELLO, 4 SERVER-HELLO).
+        return (bytes.to_vec(), sender(bytes[2]));
+    }
+    let handshake_len = bytes
+        .get(1..4)
+        .map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
+    let message = if handshake_len == Some(bytes.len().saturating_sub(4)) {
+        bytes.to_vec()
+    } else {
+        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() {
+            HANDSHAKE_CLIENT_HELLO
+        } else {
+            2
+        };
+        let mut m = vec![typ];
+        m.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
+        m.extend_from_slice(bytes);
+        m
+    };
+    let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / 16384 + 1));
+    for part in message.chunks(16384) {
+        out.extend_from_slice(&[CONTENT_HANDSHAKE, 3, 1]);
+        out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    (out, sender(message[0]))
+}
+
+/// The system's CA bundle (Debian/Ubuntu path), used when present.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Trust anchors for certificate checks: the Mozilla roots (webpki-roots), the system
+/// bundle when present, and the PEM certificates of `--ca FILE`.
+pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::core::cert::TrustStore, String> {
+    let mut store = crate::core::cert::TrustStore::webpki_roots();
+    if let Ok(text) = std::fs::read_to_string(SYSTEM_CA_BUNDLE) {
+        // A broken system bundle is not the user's input: use what parses of it.
+        let _ = store.add_pem(&text);
+    }
+    if let Some(path) = ca {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
+        store
+            .add_pem(&text)
+            .map_err(|e| format!("--ca {}: {e}", path.display()))?;
+    }
+    Ok(store)
+}

@@ -1,0 +1,370 @@
+//! One hello, one connection, one verdict: build (or take) the hello, send it, feed both
+//! directions to the session tracker until it has its verdict, then check the certificates
+//! and diagnose. The network part is [`crate::io::net`]; everything after it is pure.
+
+use crate::core::cert::{self, CertInfo, Finding, TrustStore};
+use crate::core::crypto::EphemeralKeys;
+use crate::core::assess::{self, Diagnosis};
+use crate::io::net::{self, ExchangeObserver, Limits, Target};
+use crate::core::session::{Direction, EndKind, Micros, Tracker, Verdict};
+use crate::core::wire::build::{self, BuiltHello, HelloSpec, KeyShareSecret};
+use crate::core::wire::hello::ClientHello;
+use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::retry::retry_hello;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What to send: a hello built from options, or exact bytes.
+#[derive(Debug, Clone)]
+pub enum HelloSource {
+    Spec(Box<HelloSpec>),
+    Raw(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    pub target: Target,
+    pub hello: HelloSource,
+    pub limits: Limits,
+    /// Unix seconds the certificates are checked against.
+    pub check_time: i64,
+    /// Trust anchors for the chain (`None`: no trust checks).
+    pub trust: Option<Arc<TrustStore>>,
+}
+
+/// Everything that crossed the wire, in order, for reports and `--pcap-out`.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    pub chunks: Vec<(Direction, Micros, Vec<u8>)>,
+    pub end: Option<(Direction, EndKind, Micros)>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub connect: Duration,
+    /// From sending the hello to the first byte of the answer.
+    pub first_byte: Option<Duration>,
+    /// From sending the hello to the verdict.
+    pub verdict: Duration,
+}
+
+#[derive(Debug)]
+pub struct ProbeResult {
+    pub target: Target,
+    pub sni: Option<String>,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+    /// The bytes sent, and the hello they decode to (None for SSLv2 or undecodable raw bytes).
+    pub sent: Vec<u8>,
+    pub hello: Option<ClientHello>,
+    pub built: Option<BuiltHello>,
+    /// Set when no connection was made; the OS reason.
+    pub connect_error: Option<ConnectError>,
+    pub verdict: Option<Verdict>,
+    pub transcript: Transcript,
+    pub timings: Timings,
+    pub certificates: Vec<CertInfo>,
+    pub findings: Vec<Finding>,
+    pub diagnosis: Vec<Diagnosis>,
+    /// Wall-clock time the transcript's timestamps count from (Unix microseconds).
+    pub started_unix_micros: u64,
+    /// Set when the server sent a HelloRetryRequest: how we answered it.
+    pub retry: Option<Retry>,
+}
+
+/// Our answer to a HelloRetryRequest (RFC 8446 §4.1.2).
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// The group the HelloRetryRequest asked for, if any.
+    pub group: Option<u16>,
+    /// The HelloRetryRequest carried a cookie (echoed in the second hello).
+    pub cookie: bool,
+    /// The second ClientHello sent on the same connection; `None` when none could be made.
+    pub second_hello: Option<ClientHello>,
+    /// Why no second ClientHello was sent.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectError {
+    pub refused: bool,
+    pub reason: String,
+}
+
+impl ProbeResult {
+    /// The outcome in the contract's names (`connect_failed` when no connection was made).
+    pub fn outcome(&self) -> &'static str {
+        match (&self.connect_error, &self.verdict) {
+            (Some(_), _) | (None, None) => "connect_failed",
+            (None, Some(v)) => v.outcome.as_str(),
+        }
+    }
+
+    /// True when the server went on with the handshake (ServerHello or HelloRetryRequest).
+    pub fn server_went_on(&self) -> bool {
+        matches!(self.outcome(), "server_hello" | "hello_retry_request")
+    }
+}
+
+struct Recorder {
+    tracker: Tracker,
+    transcript: Transcript,
+    /// Our key shares, also held by the tracker; a second hello's share is added here.
+    /// `None` when the hello is raw bytes (sent as given, never re-made).
+    keys: Option<Arc<EphemeralKeys>>,
+    /// Records the second hello is cut into, as the first was.
+    fragment: Option<usize>,
+    retry: Option<Retry>,
+}
+
+impl Recorder {
+    /// After a HelloRetryRequest, once: the second ClientHello, or why there is none.
+    fn answer_retry(&mut self) -> Option<Vec<u8>> {
+        let v = self.tracker.verdict();
+        if self.retry.is_some() || v.outcome != crate::core::session::Outcome::HelloRetryRequest {
+            return None;
+        }
+        let (hrr, first) = (v.hello_retry_request.as_ref()?, v.client_hello.as_ref()?);
+        let mut retry = Retry {
+            group: hrr.key_share_group(),
+            cookie: hrr.ext(ext::COOKIE).is_some(),
+            second_hello: None,
+            problem: None,
+        };
+        let wire = match (&self.keys, retry_hello(first, hrr, &mut fill_random)) {
+            (None, _) => {
+                retry.problem = Some(
+                    "the hello was given as raw bytes (or offers no TLS 1.3): no second \
+                     ClientHello is made"
+                        .into(),
+                );
+                None
+            }
+            (Some(_), Err(e)) => {
+                retry.problem = Some(e);
+                None
+            }
+            (Some(keys), Ok(r)) => {
+                if let Some(secret) = r.secret {
+                    keys.add(secret);
+                }
+                let wire = r.hello.to_records(self.fragment);
+                retry.second_hello = Some(r.hello);
+                Some(wire)
+            }
+        };
+        self.retry = Some(retry);
+        wire
+    }
+}
+
+impl ExchangeObserver for Recorder {
+    fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
+        self.transcript.chunks.push((dir, at, bytes.to_vec()));
+        self.tracker.on_data(dir, bytes, at);
+        !self.tracker.decided()
+    }
+
+    fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+        self.transcript.end = Some((dir, kind, at));
+        self.tracker.on_end(dir, kind, at);
+    }
+
+    fn reply(&mut self) -> Option<Vec<u8>> {
+        self.answer_retry()
+    }
+}
+
+/// Builds the bytes to send for `source`, aimed at `target`.
+pub fn prepare(source: &HelloSource, target: &Target) -> (Vec<u8>, Option<BuiltHello>) {
+    match source {
+        HelloSource::Raw(bytes) => (bytes.clone(), None),
+        HelloSource::Spec(spec) => {
+            let built = build::build(spec, Some(&target.host), &mut fill_random);
+            (built.wire.clone(), Some(built))
+        }
+    }
+}
+
+/// Randomness for hellos and key shares, from the OS.
+pub fn fill_random(buf: &mut [u8]) {
+    // Without OS randomness a hello is still valid; only its random looks less random.
+    let _ = getrandom::fill(buf);
+}
+
+/// Runs one probe. Never panics on what the server does; connection failures are results.
+pub fn run(cfg: &ProbeConfig) -> ProbeResult {
+    let (sent, built) = prepare(&cfg.hello, &cfg.target);
+    let hello = decode_sent_hello(&sent);
+    let sni = hello.as_ref().and_then(|h| h.sni());
+    let mut result = ProbeResult {
+        target: cfg.target.clone(),
+        sni,
+        local: None,
+        peer: None,
+        sent: sent.clone(),
+        hello,
+        built,
+        connect_error: None,
+        verdict: None,
+        transcript: Transcript::default(),
+        timings: Timings::default(),
+        certificates: Vec::new(),
+        findings: Vec::new(),
+        diagnosis: Vec::new(),
+        started_unix_micros: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0),
+        retry: None,
+    };
+    let mut conn = match net::connect(&cfg.target, &cfg.limits) {
+        Ok(c) => c,
+        Err(e) => {
+            let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+            let cause = if refused {
+                "connection_refused"
+            } else {
+                "connect_failed"
+            };
+            result.diagnosis.push(Diagnosis {
+                cause,
+                detail: format!("connecting to {}: {e}", cfg.target.display()),
+                fix: assess::fix_for(cause),
+            });
+            result.connect_error = Some(ConnectError {
+                refused,
+                reason: e.to_string(),
+            });
+            return result;
+        }
+    };
+    result.local = Some(conn.local);
+    result.peer = Some(conn.peer);
+    result.timings.connect = conn.connect_time;
+    // With our own key shares the tracker completes the TLS 1.3 key exchange and reads the
+    // server's encrypted flight (certificates, CertificateRequest, Finished).
+    // A built hello offering TLS 1.3 gets keys even with no real share in it: the share of
+    // a second hello (after a HelloRetryRequest) is real.
+    let keys = result
+        .built
+        .as_ref()
+        .filter(|b| {
+            let offers_tls13 = b.hello.as_ref().and_then(|h| h.supported_versions());
+            !b.secrets.is_empty() || offers_tls13.is_some_and(|v| v.contains(&0x0304))
+        })
+        .map(|b| Arc::new(EphemeralKeys::new(b.secrets.clone())));
+    let tracker = match &keys {
+        Some(k) => Tracker::with_keys(k.clone()),
+        None => Tracker::new(),
+    };
+    let fragment = match &cfg.hello {
+        HelloSource::Spec(spec) => spec.fragment,
+        HelloSource::Raw(_) => None,
+    };
+    let mut rec = Recorder {
+        tracker,
+        transcript: Transcript::default(),
+        keys,
+        fragment,
+        retry: None,
+    };
+    let sent_at = conn.start.elapsed();
+    net::exchange(&mut conn, &sent, &cfg.limits, &mut rec);
+    net::close(&conn);
+    let done_at = conn.start.elapsed();
+    result.timings.verdict = done_at.saturating_sub(sent_at);
+    result.timings.first_byte = rec
+        .transcript
+        .chunks
+        .iter()
+        .find(|(d, _, _)| *d == Direction::ServerToClient)
+        .map(|(_, at, _)| Duration::from_micros(*at).saturating_sub(sent_at));
+    let verdict = rec.tracker.verdict().clone();
+    let (certs, findings) = if verdict.certificates.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        cert::check_chain_with(
+            &verdict.certificates,
+            Some(&cfg.target.host),
+            cfg.check_time,
+            cfg.trust.as_deref(),
+        )
+    };
+    result.diagnosis = assess::diagnose(
+        &verdict,
+        &findings,
+        assess::Context {
+            host: Some(&cfg.target.host),
+        },
+    );
+    result.certificates = certs;
+    result.findings = findings;
+    result.verdict = Some(verdict);
+    result.transcript = rec.transcript;
+    result.retry = rec.retry;
+    result
+}
+
+/// The ClientHello inside the bytes we send, if they hold one (raw bytes may not).
+fn decode_sent_hello(bytes: &[u8]) -> Option<ClientHello> {
+    let mut t = Tracker::new();
+    t.on_data(Direction::ClientToServer, bytes, 0);
+    t.verdict().client_hello.clone()
+}
+
+/// What a bare exchange gives an enumeration: the verdict and how many bytes the server
+/// sent (zero separates "no answer at all" from an answer that ended the handshake).
+#[derive(Debug)]
+pub struct Exchanged {
+    pub verdict: Verdict,
+    pub server_bytes: usize,
+}
+
+struct VerdictOnly {
+    tracker: Tracker,
+    server_bytes: usize,
+}
+
+impl ExchangeObserver for VerdictOnly {
+    fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
+        if dir == Direction::ServerToClient {
+            self.server_bytes += bytes.len();
+        }
+        self.tracker.on_data(dir, bytes, at);
+        !self.tracker.decided()
+    }
+
+    fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+        self.tracker.on_end(dir, kind, at);
+    }
+}
+
+/// The lighter entry point `scan` uses: connect, send `wire`, read until the tracker has
+/// its verdict (decrypting a TLS 1.3 answer with `secrets`, the hello's key shares). No
+/// transcript, certificate checks or diagnosis; a failed connect is the error.
+pub fn exchange_verdict(
+    target: &Target,
+    wire: &[u8],
+    secrets: &[KeyShareSecret],
+    limits: &Limits,
+) -> io::Result<Exchanged> {
+    let mut conn = net::connect(target, limits)?;
+    let tracker = if secrets.is_empty() {
+        Tracker::new()
+    } else {
+        Tracker::with_keys(Arc::new(EphemeralKeys::new(secrets.to_vec())))
+    };
+    let mut obs = VerdictOnly {
+        tracker,
+        server_bytes: 0,
+    };
+    net::exchange(&mut conn, wire, limits, &mut obs);
+    net::close(&conn);
+    Ok(Exchanged {
+        verdict: obs.tracker.verdict().clone(),
+        server_bytes: obs.server_bytes,
+    })
+}

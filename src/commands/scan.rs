@@ -1,0 +1,1874 @@
+//! `shakedown scan`: what a server accepts, in the fewest handshakes.
+//!
+//! Every enumeration is "offer all that remain, remove what the server picked": for N
+//! accepted items it costs N+1 handshakes, and when the server enforces its own order the
+//! picks come out in that order (each pick is the server's favourite among what is left).
+//! One more hello with the accepted suites reversed tells a server-order server (it still
+//! picks its favourite) from a client-order one (it picks our first).
+//!
+//! - Versions and suites: per version, the whole suite registry (TLS 1.3 suites for 1.3,
+//!   the others for 1.2 and below, never an SCSV). The first offer doubles as the version
+//!   test; SSLv3 to TLS 1.2 are asked from the top down, and a protocol_version alert
+//!   settles every lower version too. Hellos of 256–511 bytes are padded past 512 (the F5
+//!   bug); a server that stays silent at a long offer but answers a client-like one is
+//!   enumerated in bundles of 128.
+//! - Groups: TLS 1.3 with an empty key_share (the HelloRetryRequest names the group, so
+//!   hybrid post-quantum groups need no valid share; the first of these hellos is also the
+//!   TLS 1.3 order check). TLS 1.2 groups and signature schemes come from the
+//!   ServerKeyExchange, both lists in the same hellos while neither has run out. A server
+//!   without signed TLS 1.2 suites shows its schemes in TLS 1.3's CertificateVerify.
+//! - Behaviour: what the first accepted handshake of the best version up to TLS 1.2
+//!   already shows costs nothing more (renegotiation_info, extended master secret, session
+//!   ticket, OCSP stapling, ALPN, certificate; OCSP stapling and ALPN come from the
+//!   decrypted TLS 1.3 handshake when there is one); the rest are fixed probes, itemized
+//!   in [`ScanReport::probes`]. The intolerance checks, compression and heartbeat share
+//!   one hello and are split only when a server refuses it.
+//!
+//! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
+//! and an optional rate. Connect timeouts and resets before any answer are retried.
+
+use crate::core::cert::CertInfo;
+use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::core::crypto::ecdh;
+use crate::core::assess::Diagnosis;
+use crate::io::net::{Limits, Target};
+use crate::commands::probe::{self, fill_random};
+use crate::core::session::{Outcome, Verdict};
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::build::{self, BuiltHello, HelloSpec, Sni};
+use crate::core::wire::hello::Extension;
+use crate::core::wire::registry::alerts::codes as alert;
+use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::{
+    CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
+    suite,
+};
+use crate::core::wire::server::ServerKeyExchange;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Largest suite list offered to a server that chokes on long offers.
+const BUNDLE: usize = 128;
+/// Hellos of 256–511 bytes hang some F5 load balancers; padding takes them to this size.
+const F5_PAD_TO: usize = 512;
+/// An extension type no registry assigns, for the unknown-extension intolerance probe.
+const UNKNOWN_EXTENSION: u16 = 0x7e57;
+const TLS_FALLBACK_SCSV: u16 = 0x5600;
+/// A name no server has a certificate for (RFC 2606 reserves .invalid).
+const UNKNOWN_NAME: &str = "shakedown-unknown-name.invalid";
+
+/// How a scan connects.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub limits: Limits,
+    /// Connection attempts after the first when it fails before any answer.
+    pub retries: u32,
+    /// SNI for every hello; `Auto` sends the target's host name unless it is an IP.
+    pub sni: Sni,
+    /// Versions, suites and their order only: no groups, signature schemes or behaviour.
+    pub suites_only: bool,
+}
+
+/// Bounds connections in flight and paces their starts; shared by all targets of a run.
+pub struct Pacer {
+    free: Mutex<usize>,
+    freed: Condvar,
+    interval: Option<Duration>,
+    next_start: Mutex<Instant>,
+}
+
+/// A connection slot, given back on drop.
+pub struct Permit<'a>(&'a Pacer);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Pacer {
+    /// `concurrency` connections at once (at least 1); at most `rate` starts per second.
+    pub fn new(concurrency: usize, rate: Option<f64>) -> Pacer {
+        Pacer {
+            free: Mutex::new(concurrency.max(1)),
+            freed: Condvar::new(),
+            interval: rate
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next_start: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for a free slot, then for the rate limit's next start time.
+    pub fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        drop(free);
+        if let Some(interval) = self.interval {
+            let wait = {
+                let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                let at = (*next).max(now);
+                *next = at + interval;
+                at - now
+            };
+            thread::sleep(wait);
+        }
+        Permit(self)
+    }
+}
+
+/// One version's result.
+#[derive(Debug, Clone)]
+pub struct VersionScan {
+    pub version: ProtocolVersion,
+    pub supported: bool,
+    /// Accepted suites, in the server's order when `server_order` is `Some(true)`, else in
+    /// the order they were picked (our offer's order).
+    pub ciphers: Vec<u16>,
+    /// SSLv2: the cipher kinds the SERVER-HELLO lists (one handshake shows them all).
+    pub sslv2_ciphers: Vec<u32>,
+    /// `None` when fewer than two suites were accepted (nothing to order).
+    pub server_order: Option<bool>,
+    /// How many suites the enumeration started from (the registry's share for this version).
+    pub offered: usize,
+    /// The server stayed silent at the full offer; suites were offered in bundles.
+    pub bundled: bool,
+    /// Handshakes the enumeration used (not the order check, an itemized probe).
+    pub handshakes: usize,
+    /// The verdict of the first accepted hello (the full offer): what the behaviour
+    /// results that cost no handshake are read from.
+    pub first: Option<Verdict>,
+    /// Not asked: the hello of this higher version got a protocol_version alert, so the
+    /// server has nothing at or below it.
+    pub refused_with: Option<ProtocolVersion>,
+    /// The smallest finite-field DH prime (bits) in the ServerKeyExchanges of the picks:
+    /// what Logjam-style checks judge.
+    pub dh_prime_bits: Option<usize>,
+}
+
+impl VersionScan {
+    fn new(version: ProtocolVersion, offered: usize) -> Self {
+        VersionScan {
+            version,
+            supported: false,
+            ciphers: Vec::new(),
+            sslv2_ciphers: Vec::new(),
+            server_order: None,
+            offered,
+            bundled: false,
+            handshakes: 0,
+            first: None,
+            refused_with: None,
+            dh_prime_bits: None,
+        }
+    }
+}
+
+/// Accepted named groups of one version, in the order the server picked them.
+#[derive(Debug, Clone)]
+pub struct GroupScan {
+    pub version: ProtocolVersion,
+    pub groups: Vec<u16>,
+    /// Hellos of this enumeration alone.
+    pub handshakes: usize,
+    /// Hellos shared with the signature-scheme enumeration (counted there).
+    pub shared: usize,
+    /// From one offer of the accepted groups reversed (`None`: fewer than two, not
+    /// checked, or an answer that fits neither order).
+    pub server_order: Option<bool>,
+}
+
+/// Signature schemes the server signed with (TLS 1.2 key exchange, or TLS 1.3
+/// CertificateVerify), in pick order.
+#[derive(Debug, Clone)]
+pub struct SigalgScan {
+    pub version: ProtocolVersion,
+    pub schemes: Vec<u16>,
+    /// Hellos used, including those shared with the TLS 1.2 groups.
+    pub handshakes: usize,
+    /// As for [`GroupScan::server_order`] (checked with the TLS 1.2 groups).
+    pub server_order: Option<bool>,
+}
+
+/// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
+type OrderCheck = (Option<bool>, ProbeItem);
+
+/// What [`Scanner::remove_both`] found, with the hellos of each phase.
+#[derive(Debug, Default)]
+struct BothPicks {
+    first: Vec<u16>,
+    second: Vec<u16>,
+    together: usize,
+    first_alone: usize,
+    second_alone: usize,
+}
+
+/// One behaviour result. `handshakes` is 0 when it was read from an enumeration handshake.
+#[derive(Debug, Clone)]
+pub struct ProbeItem {
+    pub name: String,
+    pub result: String,
+    /// A result worth a second look (weakness, intolerance, missing protection).
+    pub concern: bool,
+    pub handshakes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanReport {
+    pub target: String,
+    /// The first thing that went wrong (a connection that could not be made, an answer
+    /// that was not TLS), if anything did.
+    pub error: Option<String>,
+    /// SSLv2 to TLS 1.3, in that order.
+    pub versions: Vec<VersionScan>,
+    /// TLS 1.3 first, then the best version up to 1.2 that negotiated ECDHE.
+    pub groups: Vec<GroupScan>,
+    pub sigalgs: Option<SigalgScan>,
+    pub probes: Vec<ProbeItem>,
+    /// Connections made, retries included.
+    pub handshakes: usize,
+    pub retries: usize,
+    pub elapsed_ms: u64,
+    /// The chain of the newest version whose first accepted hello showed one (TLS 1.3
+    /// decrypted with our key shares), and what the certificate checks found in it.
+    pub certificates: Vec<CertInfo>,
+    pub diagnosis: Vec<Diagnosis>,
+}
+
+impl ScanReport {
+    /// True when some version was accepted.
+    pub fn any_supported(&self) -> bool {
+        self.versions.iter().any(|v| v.supported)
+    }
+}
+
+/// What one hello got back. `verdict` is `None` when no connection was made.
+struct Reply {
+    verdict: Option<Verdict>,
+    /// The server sent at least one byte.
+    answered: bool,
+}
+
+impl Reply {
+    /// The server went on (ServerHello, HelloRetryRequest or SSLv2 SERVER-HELLO).
+    fn went_on(&self) -> bool {
+        self.verdict.as_ref().is_some_and(|v| {
+            v.server_hello.is_some()
+                || v.hello_retry_request.is_some()
+                || v.sslv2_server_hello.is_some()
+        })
+    }
+
+    /// The version the server selected, if it went on.
+    fn version(&self) -> Option<u16> {
+        self.verdict.as_ref().filter(|_| self.went_on())?.version
+    }
+
+    fn alert(&self) -> Option<u8> {
+        Some(self.verdict.as_ref()?.alert?.alert.description)
+    }
+
+    /// A short account of the answer: "alert handshake_failure", "closed", "TLSv1.2 …".
+    fn describe(&self) -> String {
+        let Some(v) = &self.verdict else {
+            return "no connection".into();
+        };
+        if self.went_on() {
+            let version = v.version.map(version_name).unwrap_or_default();
+            let cipher = v.cipher.map(crate::core::wire::registry::suite_name);
+            return format!("{version} {}", cipher.unwrap_or_default())
+                .trim()
+                .to_string();
+        }
+        match (v.outcome, self.alert()) {
+            (_, Some(a)) => format!("alert {}", alert_name(a)),
+            (o, None) => o.as_str().to_string(),
+        }
+    }
+}
+
+fn version_name(v: u16) -> String {
+    ProtocolVersion(v)
+        .name()
+        .map_or_else(|| format!("0x{v:04x}"), str::to_string)
+}
+
+/// Scans one target.
+pub struct Scanner<'a> {
+    target: &'a Target,
+    opts: &'a ScanOptions,
+    pacer: &'a Pacer,
+    on_handshake: &'a (dyn Fn() + Sync),
+    total: AtomicUsize,
+    retries: AtomicUsize,
+    error: Mutex<Option<String>>,
+    /// Set once the port refused a connection: nothing listens, so no more are made.
+    refused: AtomicBool,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(
+        target: &'a Target,
+        opts: &'a ScanOptions,
+        pacer: &'a Pacer,
+        on_handshake: &'a (dyn Fn() + Sync),
+    ) -> Self {
+        Scanner {
+            target,
+            opts,
+            pacer,
+            on_handshake,
+            total: AtomicUsize::new(0),
+            retries: AtomicUsize::new(0),
+            error: Mutex::new(None),
+            refused: AtomicBool::new(false),
+        }
+    }
+
+    /// Versions first (in parallel), then groups, signature schemes and behaviour probes
+    /// (in parallel), which all need the accepted suites.
+    pub fn run(&self) -> ScanReport {
+        let start = Instant::now();
+        let mut versions: Vec<VersionScan> = thread::scope(|s| {
+            let handles: Vec<_> = [ProtocolVersion::SSLV2, ProtocolVersion::TLS13]
+                .into_iter()
+                .map(|v| {
+                    s.spawn(move || {
+                        let mut cost = 0;
+                        let first = self.first_offer(v, &mut cost);
+                        self.enumerate(v, first, cost)
+                    })
+                })
+                .collect();
+            let mut versions = self.scan_classic(s);
+            versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+            versions
+        });
+        versions.sort_by_key(|v| v.version);
+        let more = !self.opts.suites_only;
+        let (groups, sigalgs, fixed, mut orders) = thread::scope(|s| {
+            // With groups to enumerate, TLS 1.3's order check rides on their first hello.
+            let orders: Vec<_> = versions
+                .iter()
+                .filter(|v| v.ciphers.len() >= 2 && !(more && v.version == ProtocolVersion::TLS13))
+                .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                .collect();
+            let g13 = s.spawn(|| more.then(|| self.groups_tls13(&versions)).flatten());
+            let g12 = s.spawn(|| {
+                if more {
+                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(&versions);
+                    (groups, sigalgs.or_else(|| self.sigalgs_tls13(&versions)))
+                } else {
+                    (None, None)
+                }
+            });
+            let fixed = if more {
+                self.behaviour(s, &versions)
+            } else {
+                Vec::new()
+            };
+            let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
+            let mut groups = Vec::new();
+            if let Some((g, order)) = g13.join().ok().flatten() {
+                groups.push(g);
+                orders.extend(order.map(|o| (ProtocolVersion::TLS13, o)));
+            }
+            let (g12, sigalgs) = g12.join().unwrap_or_default();
+            groups.extend(g12);
+            let fixed: Vec<ProbeItem> = fixed
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .flatten()
+                .collect();
+            (groups, sigalgs, fixed, orders)
+        });
+        let mut probes = Vec::new();
+        orders.sort_by_key(|(version, _)| *version);
+        for (version, (order, item)) in orders {
+            if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
+                v.server_order = order;
+            }
+            probes.push(item);
+        }
+        if !self.opts.suites_only {
+            probes.extend(derived_items(&versions));
+        }
+        probes.extend(fixed);
+        ScanReport {
+            target: self.target.display(),
+            error: self.error.lock().map(|e| e.clone()).unwrap_or(None),
+            versions,
+            groups,
+            sigalgs,
+            probes,
+            handshakes: self.total.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            elapsed_ms: start.elapsed().as_millis() as u64,
+            certificates: Vec::new(),
+            diagnosis: Vec::new(),
+        }
+    }
+
+    /// Sends one hello (retrying transient failures) and returns what came back. A TLS 1.3
+    /// answer is decrypted with the hello's own key shares, so its certificate is seen.
+    fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+        let mut attempt = 0;
+        loop {
+            if self.refused.load(Ordering::Relaxed) {
+                return Reply {
+                    verdict: None,
+                    answered: false,
+                };
+            }
+            let permit = self.pacer.acquire();
+            *cost += 1;
+            self.total.fetch_add(1, Ordering::Relaxed);
+            (self.on_handshake)();
+            if attempt > 0 {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let result = probe::exchange_verdict(
+                self.target,
+                &hello.wire,
+                &hello.secrets,
+                &self.opts.limits,
+            );
+            drop(permit);
+            let retry = attempt < self.opts.retries;
+            attempt += 1;
+            match result {
+                Ok(ex) => {
+                    let transient = ex.server_bytes == 0 && ex.verdict.outcome == Outcome::Reset;
+                    if transient && retry {
+                        continue;
+                    }
+                    // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
+                    // an SSLv2-format one to another service.
+                    if let Some(what) = ex
+                        .verdict
+                        .not_tls
+                        .as_ref()
+                        .filter(|_| hello.hello.is_some())
+                    {
+                        self.note_error(format!("the server does not speak TLS: {what}"));
+                    }
+                    return Reply {
+                        answered: ex.server_bytes > 0,
+                        verdict: Some(ex.verdict),
+                    };
+                }
+                Err(e) => {
+                    let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+                    if !refused && retry {
+                        continue;
+                    }
+                    if refused {
+                        self.refused.store(true, Ordering::Relaxed);
+                    }
+                    self.note_error(format!("connecting to {}: {e}", self.target.display()));
+                    return Reply {
+                        verdict: None,
+                        answered: false,
+                    };
+                }
+            }
+        }
+    }
+
+    /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
+    /// 512.
+    fn encode(&self, spec: &HelloSpec) -> BuiltHello {
+        let built = build::build(spec, Some(&self.target.host), &mut fill_random);
+        let len = built
+            .hello
+            .as_ref()
+            .map_or(0, |h| h.handshake_message().len());
+        if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
+            let padded = HelloSpec {
+                pad_to: Some(F5_PAD_TO),
+                ..spec.clone()
+            };
+            return build::build(&padded, Some(&self.target.host), &mut fill_random);
+        }
+        built
+    }
+
+    /// Keeps the first error: what went wrong first explains what followed.
+    fn note_error(&self, message: String) {
+        if let Ok(mut err) = self.error.lock() {
+            err.get_or_insert(message);
+        }
+    }
+
+    /// The hello every enumeration of `version` starts from: the builder's defaults for the
+    /// version, every ECDHE group (up to 1.2) and signature scheme (1.2) in the registry,
+    /// ALPN and status_request as browsers send them, and only 1.3 in supported_versions.
+    fn version_spec(&self, version: ProtocolVersion) -> HelloSpec {
+        let mut spec = HelloSpec {
+            version,
+            sni: self.opts.sni.clone(),
+            ..HelloSpec::default()
+        };
+        if version.0 >= ProtocolVersion::TLS10.0 {
+            spec.alpn = Some(vec!["h2".into(), "http/1.1".into()]);
+            spec.extra_extensions.push(Extension {
+                typ: ext::STATUS_REQUEST,
+                // ocsp, no responder ids, no request extensions
+                data: vec![1, 0, 0, 0, 0],
+            });
+        }
+        if version.0 <= ProtocolVersion::TLS12.0 && version.0 >= ProtocolVersion::TLS10.0 {
+            spec.groups = Some(ecdhe_groups());
+        }
+        if version.0 >= ProtocolVersion::TLS12.0 {
+            spec.sigalgs = Some(SIGNATURE_SCHEMES.iter().map(|s| s.id).collect());
+        }
+        if version == ProtocolVersion::TLS13 {
+            spec.supported_versions = Some(vec![ProtocolVersion::TLS13.0]);
+            // Real shares for the usual server groups: a server that takes one answers
+            // with a ServerHello, so its certificate and CertificateVerify are decrypted
+            // (a HelloRetryRequest would hide them; the scan does not answer one).
+            spec.key_shares = Some(vec![
+                ecdh::GROUP_X25519,
+                ecdh::GROUP_SECP256R1,
+                ecdh::GROUP_SECP384R1,
+            ]);
+        }
+        spec
+    }
+
+    /// Offers `suites` at `version`; the suite picked if the server went on at that version.
+    fn offer_suites(
+        &self,
+        version: ProtocolVersion,
+        suites: Option<&[u16]>,
+        cost: &mut usize,
+    ) -> (Option<u16>, Reply) {
+        let spec = HelloSpec {
+            cipher_suites: suites.map(<[u16]>::to_vec),
+            ..self.version_spec(version)
+        };
+        let reply = self.handshake(&self.encode(&spec), cost);
+        let pick = if reply.version() == Some(version.0) {
+            reply.verdict.as_ref().and_then(|v| v.cipher)
+        } else {
+            None
+        };
+        (pick.filter(|p| suites.is_none_or(|s| s.contains(p))), reply)
+    }
+
+    /// SSLv3 to TLS 1.2 from the top down. Each version's first offer waits for the one
+    /// above it (its enumeration then runs in parallel): when a server answers a hello with
+    /// a protocol_version alert it supports nothing at or below that version (RFC 5246
+    /// E.1: a server picks the highest version it has up to the client's), so the lower
+    /// versions are not asked again.
+    fn scan_classic<'s>(&'s self, s: &'s thread::Scope<'s, '_>) -> Vec<VersionScan> {
+        let mut implied = Vec::new();
+        let mut handles = Vec::new();
+        let mut refused_at = None;
+        for version in [
+            ProtocolVersion::TLS12,
+            ProtocolVersion::TLS11,
+            ProtocolVersion::TLS10,
+            ProtocolVersion::SSLV3,
+        ] {
+            if let Some(by) = refused_at {
+                implied.push(VersionScan {
+                    refused_with: Some(by),
+                    ..VersionScan::new(version, suite_candidates(version).len())
+                });
+                continue;
+            }
+            let mut cost = 0;
+            let first = self.first_offer(version, &mut cost);
+            if first.0.is_none() && first.1.alert() == Some(alert::PROTOCOL_VERSION) {
+                refused_at = Some(version);
+            }
+            handles.push(s.spawn(move || self.enumerate(version, first, cost)));
+        }
+        implied.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        implied
+    }
+
+    /// The full offer that opens a version's enumeration and doubles as its version test:
+    /// every candidate suite (TLS), or every cipher kind (SSLv2).
+    fn first_offer(&self, version: ProtocolVersion, cost: &mut usize) -> (Option<u16>, Reply) {
+        if version == ProtocolVersion::SSLV2 {
+            let spec = HelloSpec {
+                version,
+                ..HelloSpec::default()
+            };
+            return (None, self.handshake(&self.encode(&spec), cost));
+        }
+        self.offer_suites(version, Some(&suite_candidates(version)), cost)
+    }
+
+    /// The rest of a version's enumeration after its first offer.
+    fn enumerate(
+        &self,
+        version: ProtocolVersion,
+        (first_pick, reply): (Option<u16>, Reply),
+        mut cost: usize,
+    ) -> VersionScan {
+        if version == ProtocolVersion::SSLV2 {
+            let mut result = VersionScan::new(version, crate::core::wire::sslv2::ALL_CIPHER_KINDS.len());
+            result.sslv2_ciphers = reply
+                .verdict
+                .and_then(|v| v.sslv2_server_hello)
+                .map(|h| h.cipher_specs)
+                .unwrap_or_default();
+            result.supported = !result.sslv2_ciphers.is_empty();
+            result.handshakes = cost;
+            return result;
+        }
+        let candidates = suite_candidates(version);
+        let mut result = VersionScan::new(version, candidates.len());
+        let mut dh = None;
+        let mut picks = Vec::new();
+        if let Some(p) = first_pick {
+            note_dh_prime(&reply, &mut dh);
+            result.first = reply.verdict;
+            picks.push(p);
+            let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
+            picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
+                self.pick_suite(version, offer, cost, &mut dh)
+            }));
+        } else if !reply.answered
+            && candidates.len() > BUNDLE
+            && version.0 >= ProtocolVersion::TLS10.0
+        {
+            // Silent at the long offer: does a client-like hello get an answer?
+            let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
+            if short_pick.is_some() {
+                result.bundled = true;
+                result.first = reply.verdict;
+                for bundle in candidates.chunks(BUNDLE) {
+                    picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
+                        self.pick_suite(version, offer, cost, &mut dh)
+                    }));
+                }
+                // Picks from separate bundles say nothing of the order across them: pick
+                // again from the accepted ones alone (the last one left needs no hello).
+                if picks.len() >= 2 && picks.len() <= BUNDLE {
+                    let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
+                        self.pick_suite(version, offer, cost, &mut dh)
+                    });
+                    let last: Vec<u16> = picks
+                        .iter()
+                        .copied()
+                        .filter(|p| !ordered.contains(p))
+                        .collect();
+                    ordered.extend(last);
+                    picks = ordered;
+                }
+            }
+        }
+        result.supported = !picks.is_empty();
+        result.ciphers = picks;
+        result.handshakes = cost;
+        result.dh_prime_bits = dh;
+        result
+    }
+
+    /// One offer of `suites`: the pick, with the DH prime of its key exchange noted.
+    fn pick_suite(
+        &self,
+        version: ProtocolVersion,
+        suites: &[u16],
+        cost: &mut usize,
+        dh: &mut Option<usize>,
+    ) -> Option<u16> {
+        let (pick, reply) = self.offer_suites(version, Some(suites), cost);
+        if pick.is_some() {
+            note_dh_prime(&reply, dh);
+        }
+        pick
+    }
+
+    /// Offers what remains of `candidates` until the server refuses or only `keep` are
+    /// left; returns the picks in order.
+    fn remove_chosen(
+        &self,
+        candidates: &[u16],
+        keep: usize,
+        cost: &mut usize,
+        mut offer: impl FnMut(&[u16], &mut usize) -> Option<u16>,
+    ) -> Vec<u16> {
+        let mut remaining = candidates.to_vec();
+        let mut picks = Vec::new();
+        while remaining.len() > keep {
+            match offer(&remaining, cost) {
+                Some(p) if remaining.contains(&p) => {
+                    picks.push(p);
+                    remaining.retain(|r| *r != p);
+                }
+                _ => break,
+            }
+        }
+        picks
+    }
+
+    /// One offer of the accepted suites in reverse pick order: a server that enforces its
+    /// order still picks its first; a client-order server picks our first.
+    fn check_order(&self, v: &VersionScan) -> OrderCheck {
+        let mut cost = 0;
+        let (pick, reply) = self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost);
+        order_item(v, pick, &reply, cost, "")
+    }
+
+    /// TLS 1.3 groups: each hello has an empty key_share, so the HelloRetryRequest names the
+    /// server's pick among what remains. The first one offers the accepted suites reversed
+    /// and is also the suite order check (an HRR names the suite too); it is returned with
+    /// it. One more hello offers the accepted groups reversed, for the group order.
+    fn groups_tls13(&self, versions: &[VersionScan]) -> Option<(GroupScan, Option<OrderCheck>)> {
+        let v13 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
+        let candidates: Vec<u16> = GROUPS
+            .iter()
+            .filter(|g| g.key_share_len.is_some())
+            .map(|g| g.id)
+            .collect();
+        // The (suite, group) a hello without key shares made the server pick.
+        let pick = |suites: Vec<u16>, groups: &[u16], cost: &mut usize| {
+            let spec = HelloSpec {
+                cipher_suites: Some(suites),
+                groups: Some(groups.to_vec()),
+                key_shares: Some(Vec::new()),
+                ..self.version_spec(ProtocolVersion::TLS13)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            let v = reply
+                .verdict
+                .as_ref()
+                .filter(|_| reply.version() == Some(ProtocolVersion::TLS13.0));
+            let suite = v.and_then(|v| v.cipher);
+            let group = v.and_then(|v| {
+                v.hello_retry_request
+                    .as_ref()
+                    .and_then(|h| h.key_share_group())
+                    .or(v.group)
+            });
+            (suite, group, reply)
+        };
+        let mut cost = 0;
+        let mut order = None;
+        let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            if order.is_some() || v13.ciphers.len() < 2 {
+                return pick(v13.ciphers.clone(), offer, cost).1;
+            }
+            let (suite, group, reply) = pick(reversed(&v13.ciphers), offer, cost);
+            order = Some(order_item(
+                v13,
+                suite,
+                &reply,
+                0,
+                " (in the first group hello)",
+            ));
+            group
+        });
+        let server_order = if groups.len() >= 2 {
+            let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
+            order_of(&groups, first)
+        } else {
+            None
+        };
+        let groups = GroupScan {
+            version: ProtocolVersion::TLS13,
+            groups,
+            handshakes: cost,
+            shared: 0,
+            server_order,
+        };
+        Some((groups, order))
+    }
+
+    /// TLS 1.2 groups and signature schemes. When an accepted suite is ECDHE with a
+    /// certificate, one ServerKeyExchange shows a group and a scheme, so both lists are
+    /// enumerated in the same hellos until one runs out; see [`Scanner::remove_both`].
+    /// Otherwise each on its own (groups at the best version up to 1.2 with ECDHE,
+    /// schemes from DHE suites).
+    fn groups_and_sigalgs_tls12(
+        &self,
+        versions: &[VersionScan],
+    ) -> (Option<GroupScan>, Option<SigalgScan>) {
+        let v12 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS12);
+        let signed_ecdhe = v12
+            .map(|v| accepted_where(v, |s| s.kx == KeyExchange::Ecdhe && needs_certificate(s)))
+            .unwrap_or_default();
+        if signed_ecdhe.is_empty() {
+            return (self.groups_tls12(versions), self.sigalgs_tls12(versions));
+        }
+        let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
+            let spec = HelloSpec {
+                cipher_suites: Some(signed_ecdhe.clone()),
+                groups: Some(groups.to_vec()),
+                sigalgs: Some(schemes.to_vec()),
+                ..self.version_spec(ProtocolVersion::TLS12)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            if reply.version() != Some(ProtocolVersion::TLS12.0) {
+                return None;
+            }
+            signed_ecdhe_pick(reply.verdict.as_ref()?)
+        };
+        // The version's first hello offered every group and scheme too: when the server
+        // picked a signed ECDHE suite there, its pair is the first pick of both lists.
+        let seed = v12.and_then(|v| signed_ecdhe_pick(v.first.as_ref()?));
+        let both = self.remove_both(&schemes, &ecdhe_groups(), seed, &ske);
+        // Both accepted lists reversed in one hello: whose order does the server follow?
+        let mut order_cost = 0;
+        let (group_order, scheme_order) = if both.first.len() >= 2 || both.second.len() >= 2 {
+            let (group, scheme) = ske(
+                &reversed(&both.second),
+                &reversed(&both.first),
+                &mut order_cost,
+            )
+            .unzip();
+            (order_of(&both.second, group), order_of(&both.first, scheme))
+        } else {
+            (None, None)
+        };
+        let groups = GroupScan {
+            version: ProtocolVersion::TLS12,
+            groups: both.second,
+            handshakes: both.second_alone,
+            shared: both.together + order_cost,
+            server_order: group_order,
+        };
+        let sigalgs = SigalgScan {
+            version: ProtocolVersion::TLS12,
+            schemes: both.first,
+            handshakes: both.together + both.first_alone + order_cost,
+            server_order: scheme_order,
+        };
+        (Some(groups), Some(sigalgs))
+    }
+
+    /// Two lists enumerated together: each hello offers what remains of both, and a pick
+    /// removes one item from each. The first refusal means one list ran out, not which:
+    /// the first list goes on alone (with the second's accepted items), and if it was the
+    /// one that ran out, the second goes on alone. With `first` the list a server usually
+    /// accepts more of, that costs max(N1, N2) + 2 hellos instead of N1 + N2 + 2.
+    /// `seed` is a pick already made (second, first) by an earlier hello of both full lists.
+    fn remove_both(
+        &self,
+        first: &[u16],
+        second: &[u16],
+        seed: Option<(u16, u16)>,
+        offer: &impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
+    ) -> BothPicks {
+        let mut picks = BothPicks::default();
+        let (mut rest1, mut rest2) = (first.to_vec(), second.to_vec());
+        let mut seed = seed;
+        while let Some((p2, p1)) = seed
+            .take()
+            .or_else(|| offer(&rest2, &rest1, &mut picks.together))
+            .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
+        {
+            picks.first.push(p1);
+            picks.second.push(p2);
+            rest1.retain(|r| *r != p1);
+            rest2.retain(|r| *r != p2);
+        }
+        if picks.first.is_empty() {
+            return picks;
+        }
+        let more1 = self.remove_chosen(&rest1, 0, &mut picks.first_alone, |offer1, cost| {
+            offer(&picks.second, offer1, cost).map(|(_, p1)| p1)
+        });
+        if more1.is_empty() {
+            picks.second.extend(self.remove_chosen(
+                &rest2,
+                0,
+                &mut picks.second_alone,
+                |offer2, cost| offer(offer2, &picks.first, cost).map(|(p2, _)| p2),
+            ));
+        }
+        picks.first.extend(more1);
+        picks
+    }
+
+    fn groups_tls12(&self, versions: &[VersionScan]) -> Option<GroupScan> {
+        let (v, suites) = versions.iter().rev().find_map(|v| {
+            let ecdhe = accepted_where(v, |s| s.kx == KeyExchange::Ecdhe);
+            (v.version.0 <= ProtocolVersion::TLS12.0 && !ecdhe.is_empty()).then_some((v, ecdhe))
+        })?;
+        let mut cost = 0;
+        let groups = self.remove_chosen(&ecdhe_groups(), 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(suites.clone()),
+                groups: Some(offer.to_vec()),
+                ..self.version_spec(v.version)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            if reply.version() != Some(v.version.0) {
+                return None;
+            }
+            reply.verdict.as_ref()?.group
+        });
+        Some(GroupScan {
+            version: v.version,
+            groups,
+            handshakes: cost,
+            shared: 0,
+            server_order: None,
+        })
+    }
+
+    fn sigalgs_tls12(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
+        let v12 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS12)?;
+        let signed = accepted_where(v12, |s| {
+            matches!(s.kx, KeyExchange::Ecdhe | KeyExchange::Dhe) && !s.anonymous()
+        });
+        if signed.is_empty() {
+            return None;
+        }
+        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let mut cost = 0;
+        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(signed.clone()),
+                sigalgs: Some(offer.to_vec()),
+                ..self.version_spec(ProtocolVersion::TLS12)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            if reply.version() != Some(ProtocolVersion::TLS12.0) {
+                return None;
+            }
+            match reply.verdict.as_ref()?.server_key_exchange {
+                Some(ServerKeyExchange::Ecdhe {
+                    signature_scheme, ..
+                })
+                | Some(ServerKeyExchange::Dhe {
+                    signature_scheme, ..
+                }) => signature_scheme,
+                _ => None,
+            }
+        });
+        Some(SigalgScan {
+            version: ProtocolVersion::TLS12,
+            schemes,
+            handshakes: cost,
+            server_order: None,
+        })
+    }
+
+    /// TLS 1.3 signature schemes, from the decrypted CertificateVerify of full handshakes,
+    /// for servers with no signed TLS 1.2 suite (the schemes a server has for its key are
+    /// the same in both versions, less those TLS 1.3 forbids, so TLS 1.2 shows them more
+    /// cheaply when it can). Needs a server that takes one of the real key shares of
+    /// [`Scanner::version_spec`] (x25519, secp256r1, secp384r1).
+    fn sigalgs_tls13(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
+        let v13 = versions
+            .iter()
+            .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
+        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let mut cost = 0;
+        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+            let spec = HelloSpec {
+                cipher_suites: Some(v13.ciphers.clone()),
+                sigalgs: Some(offer.to_vec()),
+                ..self.version_spec(ProtocolVersion::TLS13)
+            };
+            let reply = self.handshake(&self.encode(&spec), cost);
+            reply.verdict?.server_signature_scheme
+        });
+        Some(SigalgScan {
+            version: ProtocolVersion::TLS13,
+            schemes,
+            handshakes: cost,
+            server_order: None,
+        })
+    }
+
+    /// Starts the fixed behaviour probes, one thread each, on the base version: the best
+    /// accepted one from TLS 1.0 to 1.2, else TLS 1.3.
+    fn behaviour<'s>(
+        &'s self,
+        s: &'s thread::Scope<'s, '_>,
+        versions: &'s [VersionScan],
+    ) -> Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> {
+        let Some(base) = base_version(versions) else {
+            return Vec::new();
+        };
+        let tls13 = base.version == ProtocolVersion::TLS13;
+        // Certificate suites when there are any, so the answers carry a certificate.
+        let certified = accepted_where(base, needs_certificate);
+        let base_spec = HelloSpec {
+            cipher_suites: Some(if certified.is_empty() {
+                base.ciphers.clone()
+            } else {
+                certified
+            }),
+            ..self.version_spec(base.version)
+        };
+        let leaf = base
+            .first
+            .as_ref()
+            .and_then(|v| v.certificates.first().cloned());
+        let mut probes: Vec<(String, Check, HelloSpec)> = Vec::new();
+        let with_name = matches!(self.opts.sni, Sni::Name(_))
+            || self.target.ip_literal().is_none() && self.opts.sni == Sni::Auto;
+        if with_name {
+            probes.push((
+                "certificate without SNI".into(),
+                Check::SniNone,
+                HelloSpec {
+                    sni: Sni::None,
+                    ..base_spec.clone()
+                },
+            ));
+        }
+        probes.push((
+            "certificate for an unknown name".into(),
+            Check::SniUnknown,
+            HelloSpec {
+                sni: Sni::Name(UNKNOWN_NAME.into()),
+                ..base_spec.clone()
+            },
+        ));
+        // TLS_FALLBACK_SCSV at the second-best version.
+        let supported: Vec<&VersionScan> = versions
+            .iter()
+            .filter(|v| v.supported && v.version.0 >= ProtocolVersion::SSLV3.0)
+            .collect();
+        if let [.., lower, _] = supported.as_slice() {
+            let mut suites = lower.ciphers.clone();
+            suites.push(TLS_FALLBACK_SCSV);
+            probes.push((
+                format!("TLS_FALLBACK_SCSV at {}", version_name(lower.version.0)),
+                Check::Fallback,
+                HelloSpec {
+                    cipher_suites: Some(suites),
+                    ..self.version_spec(lower.version)
+                },
+            ));
+        }
+        if !tls13 {
+            probes.push((
+                "compression (DEFLATE offered)".into(),
+                Check::Compression,
+                HelloSpec {
+                    compression_methods: Some(vec![1, 0]),
+                    ..base_spec.clone()
+                },
+            ));
+            let mut heartbeat = base_spec.clone();
+            heartbeat.extra_extensions.push(heartbeat_extension());
+            probes.push(("heartbeat".into(), Check::Heartbeat, heartbeat));
+            for legacy in [0x0304u16, 0x03ff] {
+                probes.push((
+                    format!("version intolerance (legacy_version 0x{legacy:04x})"),
+                    Check::Tolerance,
+                    HelloSpec {
+                        legacy_version: Some(legacy),
+                        ..base_spec.clone()
+                    },
+                ));
+            }
+        }
+        let mut unknown = base_spec.clone();
+        unknown.extra_extensions.push(Extension {
+            typ: UNKNOWN_EXTENSION,
+            data: vec![0, 1, 2, 3],
+        });
+        probes.push(("unknown extension".into(), Check::Tolerance, unknown));
+        probes.push((
+            "GREASE".into(),
+            Check::Tolerance,
+            HelloSpec {
+                grease: true,
+                ..base_spec.clone()
+            },
+        ));
+        for pad in [600, 1500, 16000] {
+            probes.push((
+                format!("long hello ({pad} bytes)"),
+                Check::Tolerance,
+                HelloSpec {
+                    pad_to: Some(pad),
+                    ..base_spec.clone()
+                },
+            ));
+        }
+        let whole = build::build(&base_spec, Some(&self.target.host), &mut |_| {});
+        let half = whole
+            .hello
+            .as_ref()
+            .map_or(256, |h| h.handshake_message().len().div_ceil(2));
+        probes.push((
+            "hello fragmented across two records".into(),
+            Check::Tolerance,
+            HelloSpec {
+                fragment: Some(half),
+                ..base_spec.clone()
+            },
+        ));
+        // Fragmentation stays out of the group: small records would hide the length checks
+        // from a middlebox that reads only the first record. Compression and heartbeat
+        // join it: offering them is harmless to a tolerant server, and its ServerHello
+        // answers both.
+        let (tolerance, others): (Vec<_>, Vec<_>) =
+            probes
+                .into_iter()
+                .partition(|(_, check, spec)| match check {
+                    Check::Tolerance => spec.fragment.is_none(),
+                    Check::Compression | Check::Heartbeat => true,
+                    _ => false,
+                });
+        let combined = combined_tolerance_spec(&base_spec, tls13);
+        let mut handles: Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> = others
+            .into_iter()
+            .map(|(name, check, spec)| {
+                let leaf = leaf.clone();
+                s.spawn(move || vec![self.probe_item(name, check, &spec, leaf.as_deref())])
+            })
+            .collect();
+        handles.push(s.spawn(move || self.tolerance_items(tolerance, &combined)));
+        handles
+    }
+
+    fn probe_item(
+        &self,
+        name: String,
+        check: Check,
+        spec: &HelloSpec,
+        leaf: Option<&[u8]>,
+    ) -> ProbeItem {
+        let mut cost = 0;
+        let reply = self.handshake(&self.encode(spec), &mut cost);
+        let (result, concern) = judge(check, &reply, leaf);
+        ProbeItem {
+            name,
+            result,
+            concern,
+            handshakes: cost,
+        }
+    }
+
+    /// Intolerance checks as a group test: one hello with every oddity at once; only when a
+    /// server chokes on it is each oddity tried alone. A tolerant server (the common case)
+    /// costs one handshake instead of one per check.
+    fn tolerance_items(
+        &self,
+        checks: Vec<(String, Check, HelloSpec)>,
+        combined: &HelloSpec,
+    ) -> Vec<ProbeItem> {
+        let mut cost = 0;
+        let reply = self.handshake(&self.encode(combined), &mut cost);
+        let mut items = vec![ProbeItem {
+            name: "all intolerance checks in one hello".into(),
+            result: format!(
+                "{} ({})",
+                if reply.went_on() {
+                    "tolerant"
+                } else {
+                    "refused: checked one by one"
+                },
+                reply.describe()
+            ),
+            concern: false,
+            handshakes: cost,
+        }];
+        if reply.went_on() {
+            items.extend(checks.into_iter().map(|(name, check, _)| {
+                let (result, concern) = match check {
+                    Check::Tolerance => ("tolerant".into(), false),
+                    _ => judge(check, &reply, None),
+                };
+                ProbeItem {
+                    name,
+                    result: format!("{result} (in the combined hello)"),
+                    concern,
+                    handshakes: 0,
+                }
+            }));
+        } else {
+            items.extend(
+                checks
+                    .into_iter()
+                    .map(|(name, check, spec)| self.probe_item(name, check, &spec, None)),
+            );
+        }
+        items
+    }
+}
+
+/// The (group, signature scheme) of a signed ECDHE ServerKeyExchange.
+/// Keeps the smaller of `smallest` and the DH prime of the reply's ServerKeyExchange.
+fn note_dh_prime(reply: &Reply, smallest: &mut Option<usize>) {
+    if let Some(bits) = reply
+        .verdict
+        .as_ref()
+        .and_then(|v| v.server_key_exchange.as_ref()?.dh_prime_bits())
+    {
+        *smallest = Some(smallest.map_or(bits, |s| s.min(bits)));
+    }
+}
+
+fn signed_ecdhe_pick(v: &Verdict) -> Option<(u16, u16)> {
+    match v.server_key_exchange {
+        Some(ServerKeyExchange::Ecdhe {
+            group,
+            signature_scheme: Some(scheme),
+            ..
+        }) => Some((group, scheme)),
+        _ => None,
+    }
+}
+
+/// Whose order a pick from the reversed `accepted` list shows: the server's (its first
+/// pick again) or ours (the reversed list's first).
+fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
+    match pick? {
+        p if Some(&p) == accepted.first() => Some(true),
+        p if Some(&p) == accepted.last() => Some(false),
+        _ => None,
+    }
+}
+
+fn reversed(ids: &[u16]) -> Vec<u16> {
+    ids.iter().rev().copied().collect()
+}
+
+/// The order check's item from the suite picked out of the reversed offer.
+fn order_item(
+    v: &VersionScan,
+    pick: Option<u16>,
+    reply: &Reply,
+    handshakes: usize,
+    note: &str,
+) -> OrderCheck {
+    let order = order_of(&v.ciphers, pick);
+    let result = match (order, pick) {
+        (Some(true), _) => "server order".to_string(),
+        (Some(false), _) => "client order".to_string(),
+        (None, Some(p)) => format!(
+            "inconsistent: picked {}",
+            crate::core::wire::registry::suite_name(p)
+        ),
+        (None, None) => format!("no answer: {}", reply.describe()),
+    };
+    let item = ProbeItem {
+        name: format!("server order {}", version_name(v.version.0)),
+        concern: order == Some(false),
+        result: format!("{result}{note}"),
+        handshakes,
+    };
+    (order, item)
+}
+
+/// One hello with every intolerance trigger that only makes a hello harder to accept: a
+/// legacy_version above TLS 1.2, an unknown extension, GREASE and 16000 bytes of padding,
+/// in one record. Up to TLS 1.2 it also offers DEFLATE and heartbeat (TLS 1.3 fixes the
+/// legacy_version and has neither).
+fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
+    let mut spec = HelloSpec {
+        grease: true,
+        pad_to: Some(16000),
+        ..base.clone()
+    };
+    spec.extra_extensions.push(Extension {
+        typ: UNKNOWN_EXTENSION,
+        data: vec![0, 1, 2, 3],
+    });
+    if !tls13 {
+        spec.legacy_version = Some(0x03ff);
+        spec.compression_methods = Some(vec![1, 0]);
+        spec.extra_extensions.push(heartbeat_extension());
+    }
+    spec
+}
+
+/// heartbeat with mode peer_allowed_to_send.
+fn heartbeat_extension() -> Extension {
+    Extension {
+        typ: ext::HEARTBEAT,
+        data: vec![1],
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    SniNone,
+    SniUnknown,
+    Fallback,
+    Compression,
+    Heartbeat,
+    /// Did the server go on with a hello it should tolerate?
+    Tolerance,
+}
+
+/// The result of a fixed probe: (what it showed, whether that is a concern).
+fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool) {
+    let sh = reply.verdict.as_ref().and_then(|v| v.server_hello.as_ref());
+    let leaf = reply
+        .verdict
+        .as_ref()
+        .and_then(|v| v.certificates.first())
+        .map(Vec::as_slice);
+    let certificate = || match (leaf, base_leaf) {
+        (Some(l), Some(b)) if l == b => "same certificate as with SNI".to_string(),
+        (Some(l), _) => format!("other certificate: {}", subject(l)),
+        (None, _) => format!("answered ({})", reply.describe()),
+    };
+    match check {
+        Check::SniNone => match (reply.went_on(), reply.alert()) {
+            (true, _) => (certificate(), false),
+            (false, Some(_)) => (format!("SNI required ({})", reply.describe()), false),
+            (false, None) => (format!("refused ({})", reply.describe()), false),
+        },
+        Check::SniUnknown => match (reply.went_on(), reply.alert()) {
+            (true, _) => (format!("default certificate: {}", certificate()), false),
+            (false, Some(alert::UNRECOGNIZED_NAME)) => ("unrecognized_name alert".into(), false),
+            (false, _) => (format!("refused ({})", reply.describe()), false),
+        },
+        Check::Fallback => match reply.alert() {
+            Some(alert::INAPPROPRIATE_FALLBACK) => {
+                ("supported (inappropriate_fallback)".into(), false)
+            }
+            _ if reply.went_on() => (
+                format!("NOT supported: server went on ({})", reply.describe()),
+                true,
+            ),
+            _ => (format!("unclear ({})", reply.describe()), true),
+        },
+        Check::Compression => match sh.map(|h| h.compression) {
+            Some(0) => ("none".into(), false),
+            Some(1) => ("DEFLATE accepted (CRIME)".into(), true),
+            Some(m) => (format!("method {m} accepted"), true),
+            None => (format!("no answer ({})", reply.describe()), true),
+        },
+        Check::Heartbeat => match sh {
+            Some(h) if h.ext(ext::HEARTBEAT).is_some() => ("enabled".into(), true),
+            Some(_) => ("not enabled".into(), false),
+            None => (format!("no answer ({})", reply.describe()), true),
+        },
+        Check::Tolerance if reply.went_on() => (format!("tolerant ({})", reply.describe()), false),
+        Check::Tolerance => (format!("INTOLERANT ({})", reply.describe()), true),
+    }
+}
+
+fn subject(der: &[u8]) -> String {
+    crate::core::cert::parse_certificate(der).map_or_else(|e| format!("unparsable ({e})"), |c| c.subject)
+}
+
+/// Results read off the first accepted hello of the base version: no extra handshake.
+fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
+    let Some(base) = base_version(versions) else {
+        return Vec::new();
+    };
+    let Some(v) = &base.first else {
+        return Vec::new();
+    };
+    let item = |name: &str, result: String, concern: bool| ProbeItem {
+        name: name.into(),
+        result,
+        concern,
+        handshakes: 0,
+    };
+    let mut items = Vec::new();
+    if let Some(leaf) = v.certificates.first() {
+        items.push(item("certificate", subject(leaf), false));
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    // TLS 1.3 says these in encrypted messages, seen when the scan decrypted them.
+    let tls13 = versions
+        .iter()
+        .find(|s| s.supported && s.version == ProtocolVersion::TLS13)
+        .and_then(|s| s.first.as_ref());
+    let classic = v
+        .server_hello
+        .as_ref()
+        .filter(|_| base.version != ProtocolVersion::TLS13);
+    let ocsp = match (tls13.and_then(|t| t.leaf_ocsp_stapled), classic) {
+        (Some(stapled), _) => Some((stapled, ProtocolVersion::TLS13)),
+        (None, Some(sh)) => Some((sh.ext(ext::STATUS_REQUEST).is_some(), base.version)),
+        (None, None) => None,
+    };
+    let alpn = match (tls13.filter(|t| t.encrypted_extensions.is_some()), classic) {
+        (Some(t), _) => Some((t.alpn(), ProtocolVersion::TLS13)),
+        (None, Some(sh)) => Some((sh.alpn(), base.version)),
+        (None, None) => None,
+    };
+    let Some(sh) = classic else {
+        items.extend(behaviour_items(ocsp, alpn));
+        return items;
+    };
+    let has = |t: u16| sh.ext(t).is_some();
+    items.push(item(
+        "secure renegotiation",
+        yes_no(has(ext::RENEGOTIATION_INFO)).into(),
+        !has(ext::RENEGOTIATION_INFO),
+    ));
+    items.push(item(
+        "extended master secret",
+        yes_no(has(ext::EXTENDED_MASTER_SECRET)).into(),
+        !has(ext::EXTENDED_MASTER_SECRET),
+    ));
+    items.push(item(
+        "session tickets",
+        yes_no(has(ext::SESSION_TICKET)).into(),
+        false,
+    ));
+    items.extend(behaviour_items(ocsp, alpn));
+    items
+}
+
+/// OCSP stapling and the selected ALPN protocol, each with the version it was read from.
+fn behaviour_items(
+    ocsp: Option<(bool, ProtocolVersion)>,
+    alpn: Option<(Option<Vec<u8>>, ProtocolVersion)>,
+) -> Vec<ProbeItem> {
+    let item = |name: &str, result: String| ProbeItem {
+        name: name.into(),
+        result,
+        concern: false,
+        handshakes: 0,
+    };
+    let mut items = Vec::new();
+    if let Some((stapled, version)) = ocsp {
+        let yes_no = if stapled { "yes" } else { "no" };
+        items.push(item("OCSP stapling", format!("{yes_no} ({version})")));
+    }
+    if let Some((protocol, version)) = alpn {
+        let protocol = protocol.map_or("none".into(), |p| String::from_utf8_lossy(&p).into_owned());
+        items.push(item(
+            "ALPN (h2, http/1.1 offered)",
+            format!("{protocol} ({version})"),
+        ));
+    }
+    items
+}
+
+/// The version behaviour probes use: the best accepted from TLS 1.0 to 1.2, else TLS 1.3.
+fn base_version(versions: &[VersionScan]) -> Option<&VersionScan> {
+    let classic = versions.iter().rev().find(|v| {
+        v.supported && (ProtocolVersion::TLS10.0..=ProtocolVersion::TLS12.0).contains(&v.version.0)
+    });
+    classic.or_else(|| {
+        versions
+            .iter()
+            .find(|v| v.supported && v.version == ProtocolVersion::TLS13)
+    })
+}
+
+/// Every registry suite a hello of `version` may offer: TLS 1.3 suites for 1.3, the
+/// others (that exist at `version`) below; never an SCSV. Suites without a certificate
+/// (anonymous, PSK, SRP) come last, so that a server that follows our order shows its
+/// certificate in the first handshake.
+pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
+    let mut suites: Vec<&CipherSuite> = CIPHER_SUITES
+        .iter()
+        .filter(|s| !s.is_scsv())
+        .filter(|s| {
+            if version == ProtocolVersion::TLS13 {
+                s.is_tls13()
+            } else {
+                !s.is_tls13() && s.min_version <= version.0
+            }
+        })
+        .collect();
+    // Signed ECDHE first: a client-order server then shows a group and a signature scheme
+    // in the first hello, which the TLS 1.2 group and scheme enumeration reuses.
+    suites.sort_by_key(|s| (!needs_certificate(s), s.kx != KeyExchange::Ecdhe));
+    suites.iter().map(|s| s.id).collect()
+}
+
+/// The server proves itself with a certificate (RSA, DSS, ECDSA, GOST or TLS 1.3).
+fn needs_certificate(s: &CipherSuite) -> bool {
+    use crate::core::wire::registry::Authentication as A;
+    matches!(s.auth, A::Rsa | A::Dss | A::Ecdsa | A::Gost | A::Any)
+}
+
+fn ecdhe_groups() -> Vec<u16> {
+    GROUPS
+        .iter()
+        .filter(|g| g.kind == GroupKind::Ecdhe)
+        .map(|g| g.id)
+        .collect()
+}
+
+fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {
+    v.ciphers
+        .iter()
+        .copied()
+        .filter(|id| suite(*id).is_some_and(&keep))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Targets: host, host:port, [v6addr]:port (default port 443); "-" reads them from
+    /// standard input, one per line.
+    pub targets: Vec<String>,
+    /// Read targets from this file, one per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// One JSON object per target and line.
+    #[arg(long)]
+    pub json: bool,
+    /// Connections at once, within a target and across targets.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// At most this many new connections per second.
+    #[arg(long, value_name = "PER_SEC")]
+    pub rate: Option<f64>,
+    /// Retries of a connection that fails before any answer (connect timeout, reset).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
+    /// Server name for every hello (default: the target host, unless it is an IP).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Versions, suites and their order only (no groups, signature schemes, behaviour).
+    #[arg(long)]
+    pub suites_only: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Reads the targets from arguments, `--targets-file` and standard input (`-`).
+fn targets(args: &ScanArgs, connecting: &Connecting) -> Result<Vec<Target>, Failure> {
+    let mut names: Vec<String> = Vec::new();
+    let lines = |text: &str, names: &mut Vec<String>| {
+        names.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    };
+    for t in &args.targets {
+        if t == "-" {
+            let mut text = String::new();
+            for line in io::stdin().lock().lines() {
+                text.push_str(&line?);
+                text.push('\n');
+            }
+            lines(&text, &mut names);
+        } else {
+            names.push(t.clone());
+        }
+    }
+    if let Some(path) = &args.targets_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("--targets-file {}: {e}", path.display())))?;
+        lines(&text, &mut names);
+    }
+    if names.is_empty() {
+        return Err(Failure::Usage(
+            "scan: no target (give TARGET..., --targets-file F, or - for stdin)".into(),
+        ));
+    }
+    names
+        .iter()
+        .map(|n| connecting.target(n).map_err(Failure::Usage))
+        .collect()
+}
+
+/// Checks the chain of the newest version that showed one (TLS 1.3's is decrypted).
+fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Connecting) {
+    let Some(chain) = report
+        .versions
+        .iter()
+        .rev()
+        .filter_map(|v| v.first.as_ref())
+        .map(|v| &v.certificates)
+        .find(|c| !c.is_empty())
+    else {
+        return;
+    };
+    let (certs, findings) = crate::core::cert::check_chain_with(
+        chain,
+        Some(&target.host),
+        connecting.check_time,
+        Some(&connecting.trust),
+    );
+    report.certificates = certs;
+    report.diagnosis = crate::core::assess::from_findings(&findings);
+}
+
+/// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
+pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
+    let connecting = args.connecting.validate()?;
+    if args.concurrency == 0 || args.concurrency > 1024 {
+        return Err(Failure::Usage("--concurrency: expected 1 to 1024".into()));
+    }
+    if let Some(r) = args.rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(Failure::Usage("--rate: expected a positive number".into()));
+    }
+    let targets = targets(args, &connecting)?;
+    let opts = ScanOptions {
+        limits: connecting.limits,
+        retries: args.retries.min(10),
+        sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
+        suites_only: args.suites_only,
+    };
+    let pacer = Pacer::new(args.concurrency, args.rate);
+    let bar = if args.no_progress || !io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(targets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} targets, {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let handshakes = AtomicUsize::new(0);
+    let on_handshake = || {
+        let n = handshakes.fetch_add(1, Ordering::Relaxed) + 1;
+        bar.set_message(format!("{n} handshakes"));
+        bar.tick();
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, ScanReport)>();
+    let mut failed = false;
+    let outcome: io::Result<()> = thread::scope(|s| {
+        let workers = args.concurrency.min(targets.len());
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (targets, opts, pacer, next, connecting) =
+                (&targets, &opts, &pacer, &next, &connecting);
+            let on_handshake = &on_handshake;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(target) = targets.get(i) else { break };
+                    let mut report = Scanner::new(target, opts, pacer, on_handshake).run();
+                    check_certificates(&mut report, target, connecting);
+                    if tx.send((i, report)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Reports are written in the order the targets were given.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut written = 0;
+        for (i, report) in rx {
+            pending.insert(i, report);
+            while let Some(report) = pending.remove(&written) {
+                bar.inc(1);
+                failed |= !report.any_supported();
+                bar.suspend(|| -> io::Result<()> {
+                    if args.json {
+                        writeln!(out, "{}", crate::report::scan::json(&report))?;
+                    } else {
+                        crate::report::scan::text(&mut out, &report)?;
+                    }
+                    out.flush()
+                })?;
+                written += 1;
+            }
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    outcome?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_cover_the_registry_without_scsvs() {
+        let t13 = suite_candidates(ProtocolVersion::TLS13);
+        let t12 = suite_candidates(ProtocolVersion::TLS12);
+        let t10 = suite_candidates(ProtocolVersion::TLS10);
+        assert!(t13.contains(&0x1301) && !t13.contains(&0xc02f));
+        assert!(t12.contains(&0xc02f) && !t12.contains(&0x1301));
+        assert!(
+            t10.contains(&0xc014) && !t10.contains(&0xc02f),
+            "GCM is TLS 1.2"
+        );
+        for list in [&t13, &t12, &t10] {
+            assert!(!list.contains(&0x00ff) && !list.contains(&0x5600));
+        }
+        let expected = CIPHER_SUITES
+            .iter()
+            .filter(|s| !s.is_scsv() && !s.is_tls13())
+            .count();
+        assert_eq!(t12.len(), expected);
+        assert!(t12.len() > BUNDLE, "the whole registry is a long offer");
+    }
+
+    /// A scanner of example.com:443 with default options (nothing is sent).
+    fn with_scanner(test: impl FnOnce(&Scanner<'_>)) {
+        let target = Target::parse("example.com:443", 443).unwrap();
+        let opts = ScanOptions {
+            limits: Limits::default(),
+            retries: 0,
+            sni: Sni::Auto,
+            suites_only: false,
+        };
+        let pacer = Pacer::new(1, None);
+        test(&Scanner::new(&target, &opts, &pacer, &|| {}));
+    }
+
+    #[test]
+    fn hellos_of_f5_sizes_are_padded() {
+        with_scanner(|s| {
+            for n in [1, 20, 60, 100, 128, 200, 400] {
+                let suites: Vec<u16> = suite_candidates(ProtocolVersion::TLS12)
+                    .into_iter()
+                    .take(n)
+                    .collect();
+                let spec = HelloSpec {
+                    cipher_suites: Some(suites),
+                    ..s.version_spec(ProtocolVersion::TLS12)
+                };
+                let wire = s.encode(&spec).wire;
+                let hs_len = wire.len() - 5;
+                assert!(
+                    !(256..512).contains(&hs_len),
+                    "{n} suites: a hello of {hs_len} bytes"
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn remove_chosen_stops_at_refusal_and_keeps_pick_order() {
+        with_scanner(|s| {
+            // A server that accepts 3, 1, 5 in that order of preference.
+            let server = [3u16, 1, 5];
+            let mut cost = 0;
+            let picks = s.remove_chosen(&[1, 2, 3, 4, 5, 6], 0, &mut cost, |offer, cost| {
+                *cost += 1;
+                server.iter().copied().find(|p| offer.contains(p))
+            });
+            assert_eq!(picks, [3, 1, 5]);
+            assert_eq!(cost, 4, "N+1 offers for N accepted");
+            let mut cost = 0;
+            let picks = s.remove_chosen(&[1, 3, 5], 1, &mut cost, |offer, cost| {
+                *cost += 1;
+                server.iter().copied().find(|p| offer.contains(p))
+            });
+            assert_eq!(
+                (picks, cost),
+                (vec![3, 1], 2),
+                "the last one needs no offer"
+            );
+        });
+    }
+
+    #[test]
+    fn remove_both_finds_both_lists_in_max_plus_two_or_three_offers() {
+        with_scanner(|s| {
+            // A server that picks independently from each list, in its own order; it goes on
+            // only when it finds something in both.
+            let serve = |first: &'static [u16], second: &'static [u16]| {
+                move |offer2: &[u16], offer1: &[u16], cost: &mut usize| {
+                    *cost += 1;
+                    let p1 = first.iter().copied().find(|p| offer1.contains(p))?;
+                    let p2 = second.iter().copied().find(|p| offer2.contains(p))?;
+                    Some((p2, p1))
+                }
+            };
+            let candidates: Vec<u16> = (1..=9).collect();
+            // Why, seed, the server's first and second preferences, and the offers made
+            // together, with the first alone and with the second alone.
+            type Case = (
+                &'static str,
+                Option<(u16, u16)>,
+                &'static [u16],
+                &'static [u16],
+                (usize, usize, usize),
+            );
+            let cases: [Case; 4] = [
+                (
+                    "the first outlasts the second: 3 together, the refusal, 2 alone, the \
+                     refusal that ends it",
+                    None,
+                    &[9, 1, 5, 7, 2],
+                    &[4, 8, 3],
+                    (4, 3, 0),
+                ),
+                (
+                    "the second outlasts the first: one more refusal before it goes on alone",
+                    None,
+                    &[6, 2],
+                    &[1, 2, 3, 4],
+                    (3, 1, 3),
+                ),
+                (
+                    "a pick seeded from an earlier hello saves the first offer",
+                    Some((4, 9)),
+                    &[9, 1, 5, 7, 2],
+                    &[4, 8, 3],
+                    (3, 3, 0),
+                ),
+                ("nothing accepted: one offer", None, &[], &[1], (1, 0, 0)),
+            ];
+            for (why, seed, first, second, offers) in cases {
+                let both = s.remove_both(&candidates, &candidates, seed, &serve(first, second));
+                // The server goes on only with a pick from both lists.
+                let (want_first, want_second): (&[u16], &[u16]) =
+                    if first.is_empty() || second.is_empty() {
+                        (&[], &[])
+                    } else {
+                        (first, second)
+                    };
+                assert_eq!(both.first, want_first, "{why}");
+                assert_eq!(both.second, want_second, "{why}");
+                assert_eq!(
+                    (both.together, both.first_alone, both.second_alone),
+                    offers,
+                    "{why}"
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn pacer_bounds_and_paces() {
+        let pacer = Pacer::new(2, Some(50.0));
+        let start = Instant::now();
+        let in_flight = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    let _p = pacer.acquire();
+                    let n = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(n, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(5));
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        // 6 starts at 50/s: the last starts at least 100 ms after the first.
+        assert!(start.elapsed() >= Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,173 @@
+//! The (EC)DHE behind TLS 1.3 key shares: real key pairs for the groups a handshake can be
+//! finished with (x25519, secp256r1, secp384r1, secp521r1), and the shared secret with a
+//! server's share. Entropy comes in as a function, so this stays pure and testable.
+
+use crate::core::wire::build::KeyShareSecret;
+use crate::core::wire::registry::group_name;
+use p256::elliptic_curve::point::AffineCoordinates;
+use p256::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
+use p256::elliptic_curve::{
+    AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
+};
+
+pub const GROUP_SECP256R1: u16 = 0x0017;
+pub const GROUP_SECP384R1: u16 = 0x0018;
+pub const GROUP_SECP521R1: u16 = 0x0019;
+pub const GROUP_X25519: u16 = 0x001d;
+
+/// The groups [`key_pair`] makes real keys for.
+pub const REAL_KEY_GROUPS: [u16; 4] = [
+    GROUP_X25519,
+    GROUP_SECP256R1,
+    GROUP_SECP384R1,
+    GROUP_SECP521R1,
+];
+
+/// [`REAL_KEY_GROUPS`] by their registry names, for messages.
+pub fn real_key_group_names() -> String {
+    let names: Vec<String> = REAL_KEY_GROUPS.iter().map(|g| group_name(*g)).collect();
+    names.join(", ")
+}
+
+/// A real key pair for `group`, or `None` for a group we make no real key for.
+pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeyShareSecret> {
+    let (private, public) = match group {
+        GROUP_X25519 => {
+            let mut private = [0u8; 32];
+            entropy(&mut private);
+            let public = x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES);
+            (private.to_vec(), public.to_vec())
+        }
+        GROUP_SECP256R1 => nist_key_pair::<p256::NistP256>(entropy),
+        GROUP_SECP384R1 => nist_key_pair::<p384::NistP384>(entropy),
+        GROUP_SECP521R1 => nist_key_pair::<p521::NistP521>(entropy),
+        _ => return None,
+    };
+    Some(KeyShareSecret {
+        group,
+        private,
+        public,
+    })
+}
+
+/// The shared secret of our key pair and the server's public key for the same group: the
+/// x25519 output, or the x coordinate of the NIST curve point (RFC 8446 7.4.2).
+pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
+    match ours.group {
+        GROUP_X25519 => {
+            let private: [u8; 32] = ours.private.as_slice().try_into().ok()?;
+            let peer: [u8; 32] = public.try_into().ok()?;
+            let shared = x25519_dalek::x25519(private, peer);
+            // An all-zero result means a small-order point: not a usable exchange.
+            (shared != [0; 32]).then(|| shared.to_vec())
+        }
+        GROUP_SECP256R1 => nist_shared::<p256::NistP256>(&ours.private, public),
+        GROUP_SECP384R1 => nist_shared::<p384::NistP384>(&ours.private, public),
+        GROUP_SECP521R1 => nist_shared::<p521::NistP521>(&ours.private, public),
+        _ => None,
+    }
+}
+
+/// A NIST curve key pair: the scalar bytes and the uncompressed point (RFC 8446 4.2.8.2).
+/// Entropy is drawn again when the bytes are not a valid scalar (zero, or not below the
+/// group order). After 8 failures (a broken entropy source) the first byte is cleared and
+/// the low bit set, which always gives a valid scalar: every NIST order has a non-zero top
+/// byte, so 0 < k < n.
+fn nist_key_pair<C>(entropy: &mut dyn FnMut(&mut [u8])) -> (Vec<u8>, Vec<u8>)
+where
+    C: CurveArithmetic,
+    FieldBytesSize<C>: ModulusSize,
+    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
+{
+    let mut bytes = FieldBytes::<C>::default();
+    for attempt in 0.. {
+        if attempt < 8 {
+            entropy(&mut bytes);
+        } else {
+            bytes[0] = 0;
+            if let Some(last) = bytes.last_mut() {
+                *last |= 1;
+            }
+        }
+        if let Ok(key) = SecretKey::<C>::from_slice(&bytes) {
+            let public = key.public_key().to_sec1_point(false).as_bytes().to_vec();
+            return (key.to_bytes().to_vec(), public);
+        }
+    }
+    unreachable!("the ninth attempt always gives a valid scalar")
+}
+
+fn nist_shared<C>(private: &[u8], public: &[u8]) -> Option<Vec<u8>>
+where
+    C: CurveArithmetic,
+    FieldBytesSize<C>: ModulusSize,
+    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
+{
+    let secret = SecretKey::<C>::from_slice(private).ok()?;
+    let peer = PublicKey::<C>::from_sec1_bytes(public).ok()?;
+    let shared: AffinePoint<C> = (peer.to_projective() * *secret.to_nonzero_scalar()).into();
+    Some(shared.x().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(seed: u8) -> impl FnMut(&mut [u8]) {
+        let mut n = seed;
+        move |buf: &mut [u8]| {
+            for b in buf {
+                n = n.wrapping_mul(31).wrapping_add(7);
+                *b = n;
+            }
+        }
+    }
+
+    #[test]
+    fn both_sides_agree_for_every_real_group() {
+        for (group, public_len) in [
+            (GROUP_X25519, 32),
+            (GROUP_SECP256R1, 65),
+            (GROUP_SECP384R1, 97),
+            (GROUP_SECP521R1, 133),
+        ] {
+            let a = key_pair(group, &mut counter(1)).unwrap();
+            let b = key_pair(group, &mut counter(2)).unwrap();
+            assert_eq!(a.public.len(), public_len, "{group:#06x}");
+            assert_ne!(a.public, b.public);
+            let ab = shared_secret(&a, &b.public).unwrap();
+            assert_eq!(
+                Some(ab.clone()),
+                shared_secret(&b, &a.public),
+                "{group:#06x}"
+            );
+            assert!(ab.iter().any(|x| *x != 0));
+        }
+        assert!(key_pair(0x001e, &mut counter(1)).is_none());
+        assert_eq!(
+            real_key_group_names(),
+            "x25519, secp256r1, secp384r1, secp521r1"
+        );
+    }
+
+    #[test]
+    fn broken_entropy_still_gives_valid_keys() {
+        for group in [GROUP_SECP256R1, GROUP_SECP384R1, GROUP_SECP521R1] {
+            for fill in [0x00, 0xff] {
+                let k = key_pair(group, &mut |buf: &mut [u8]| buf.fill(fill)).unwrap();
+                let other = key_pair(group, &mut counter(3)).unwrap();
+                assert!(shared_secret(&k, &other.public).is_some(), "{group:#06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_peer_keys_give_no_secret() {
+        let ours = key_pair(GROUP_SECP384R1, &mut counter(4)).unwrap();
+        assert!(shared_secret(&ours, &[4; 97]).is_none());
+        assert!(shared_secret(&ours, &[]).is_none());
+        let x = key_pair(GROUP_X25519, &mut counter(5)).unwrap();
+        assert!(shared_secret(&x, &[0; 32]).is_none());
+        assert!(shared_secret(&x, &[1; 31]).is_none());
+    }
+}

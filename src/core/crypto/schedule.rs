@@ -1,0 +1,217 @@
+//! Key schedules: TLS 1.3 (RFC 8446 §7.1, HKDF-Expand-Label, Derive-Secret, Finished) and
+//! the TLS 1.2 PRF (RFC 5246 §5) with its key block. HKDF is written on top of HMAC
+//! (RFC 5869): it is a few lines and never fails for the lengths TLS asks for.
+
+use crate::core::wire::registry::suite;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256, Sha384};
+
+/// The hash of a suite's PRF / HKDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    Sha256,
+    Sha384,
+}
+
+impl HashAlg {
+    /// The PRF hash of a TLS 1.2 AEAD/SHA-2 suite or the HKDF hash of a TLS 1.3 suite:
+    /// SHA-384 for suites named `…_SHA384`, else SHA-256 (the TLS 1.2 default PRF).
+    pub fn for_suite(id: u16) -> HashAlg {
+        match suite(id) {
+            Some(s) if s.iana.ends_with("_SHA384") => HashAlg::Sha384,
+            _ => HashAlg::Sha256,
+        }
+    }
+
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+        }
+    }
+
+    pub fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => Sha256::digest(data).to_vec(),
+            HashAlg::Sha384 => Sha384::digest(data).to_vec(),
+        }
+    }
+
+    /// HMAC over the concatenation of `parts`.
+    pub fn hmac(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => hmac_of::<Hmac<Sha256>>(key, parts),
+            HashAlg::Sha384 => hmac_of::<Hmac<Sha384>>(key, parts),
+        }
+    }
+
+    /// HKDF-Extract (RFC 5869 §2.2).
+    pub fn hkdf_extract(self, salt: &[u8], ikm: &[u8]) -> Vec<u8> {
+        self.hmac(salt, &[ikm])
+    }
+
+    /// HKDF-Expand (RFC 5869 §2.3); `len` is at most 255 hash lengths in TLS.
+    pub fn hkdf_expand(self, prk: &[u8], info: &[u8], len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len);
+        let mut t: Vec<u8> = Vec::new();
+        let mut counter = 1u8;
+        while out.len() < len {
+            t = self.hmac(prk, &[&t, info, &[counter]]);
+            out.extend_from_slice(&t);
+            counter = counter.wrapping_add(1);
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// HKDF-Expand-Label (RFC 8446 §7.1).
+    pub fn expand_label(self, secret: &[u8], label: &str, context: &[u8], len: usize) -> Vec<u8> {
+        let full = format!("tls13 {label}");
+        let mut info = Vec::with_capacity(4 + full.len() + context.len());
+        info.extend_from_slice(&(len as u16).to_be_bytes());
+        info.push(full.len() as u8);
+        info.extend_from_slice(full.as_bytes());
+        info.push(context.len() as u8);
+        info.extend_from_slice(context);
+        self.hkdf_expand(secret, &info, len)
+    }
+
+    /// Derive-Secret with an already hashed transcript.
+    pub fn derive_secret(self, secret: &[u8], label: &str, transcript_hash: &[u8]) -> Vec<u8> {
+        self.expand_label(secret, label, transcript_hash, self.output_len())
+    }
+
+    /// TLS 1.2 P_hash / PRF (RFC 5246 §5).
+    pub fn prf(self, secret: &[u8], label: &str, seed: &[u8], len: usize) -> Vec<u8> {
+        let label_seed = [label.as_bytes(), seed].concat();
+        let mut out = Vec::with_capacity(len);
+        let mut a = self.hmac(secret, &[&label_seed]);
+        while out.len() < len {
+            out.extend_from_slice(&self.hmac(secret, &[&a, &label_seed]));
+            a = self.hmac(secret, &[&a]);
+        }
+        out.truncate(len);
+        out
+    }
+}
+
+/// The TLS 1.3 handshake traffic secrets, client's and server's.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrafficSecrets {
+    pub client: Vec<u8>,
+    pub server: Vec<u8>,
+}
+
+impl std::fmt::Debug for TrafficSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs and panics.
+        f.write_str("TrafficSecrets(..)")
+    }
+}
+
+/// The handshake secret and the two handshake traffic secrets from an (EC)DHE shared
+/// secret, without PSK (RFC 8446 §7.1). `transcript_hash` covers ClientHello…ServerHello.
+pub fn tls13_handshake_secrets(
+    hash: HashAlg,
+    shared_secret: &[u8],
+    transcript_hash: &[u8],
+) -> (Vec<u8>, TrafficSecrets) {
+    let zeros = vec![0u8; hash.output_len()];
+    let early = hash.hkdf_extract(&zeros, &zeros);
+    let derived = hash.derive_secret(&early, "derived", &hash.hash(&[]));
+    let handshake = hash.hkdf_extract(&derived, shared_secret);
+    let secrets = TrafficSecrets {
+        client: hash.derive_secret(&handshake, "c hs traffic", transcript_hash),
+        server: hash.derive_secret(&handshake, "s hs traffic", transcript_hash),
+    };
+    (handshake, secrets)
+}
+
+/// The application traffic secrets from the handshake secret; `transcript_hash` covers
+/// ClientHello…server Finished.
+pub fn tls13_application_secrets(
+    hash: HashAlg,
+    handshake_secret: &[u8],
+    transcript_hash: &[u8],
+) -> TrafficSecrets {
+    let zeros = vec![0u8; hash.output_len()];
+    let derived = hash.derive_secret(handshake_secret, "derived", &hash.hash(&[]));
+    let master = hash.hkdf_extract(&derived, &zeros);
+    TrafficSecrets {
+        client: hash.derive_secret(&master, "c ap traffic", transcript_hash),
+        server: hash.derive_secret(&master, "s ap traffic", transcript_hash),
+    }
+}
+
+/// The verify_data a TLS 1.3 Finished must carry (RFC 8446 §4.4.4).
+pub fn tls13_finished(hash: HashAlg, traffic_secret: &[u8], transcript_hash: &[u8]) -> Vec<u8> {
+    let key = hash.expand_label(traffic_secret, "finished", &[], hash.output_len());
+    hash.hmac(&key, &[transcript_hash])
+}
+
+/// HMAC with `M` over the concatenation of `parts`.
+pub(super) fn hmac_of<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    // HMAC takes keys of any length: this cannot fail.
+    let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace([' ', '\n'], "")).unwrap()
+    }
+
+    /// RFC 8448 §3 (simple 1-RTT handshake) values.
+    #[test]
+    fn rfc8448_handshake_secrets() {
+        let shared = h("8b d4 05 4f b5 5b 9d 63 fd fb ac f9 f0 4b 9f 0d
+                        35 e6 d6 3f 53 75 63 ef d4 62 72 90 0f 89 49 2d");
+        let ch_sh = h("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
+        let (hs, s) = tls13_handshake_secrets(HashAlg::Sha256, &shared, &ch_sh);
+        assert_eq!(
+            hs,
+            h("1d c8 26 e9 36 06 aa 6f dc 0a ad c1 2f 74 1b 01
+               04 6a a6 b9 9f 69 1e d2 21 a9 f0 ca 04 3f be ac")
+        );
+        assert_eq!(
+            s.client,
+            h("b3 ed db 12 6e 06 7f 35 a7 80 b3 ab f4 5e 2d 8f
+               3b 1a 95 07 38 f5 2e 96 00 74 6a 0e 27 a5 5a 21")
+        );
+        assert_eq!(
+            s.server,
+            h("b6 7b 7d 69 0c c1 6c 4e 75 e5 42 13 cb 2d 37 b4
+               e9 c9 12 bc de d9 10 5d 42 be fd 59 d3 91 ad 38")
+        );
+        let key = HashAlg::Sha256.expand_label(&s.server, "key", &[], 16);
+        assert_eq!(key, h("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc"));
+        let iv = HashAlg::Sha256.expand_label(&s.server, "iv", &[], 12);
+        assert_eq!(iv, h("5d 31 3e b2 67 12 76 ee 13 00 0b 30"));
+    }
+
+    /// RFC 4231 test case 2 and a TLS 1.2 PRF vector (the widely circulated
+    /// SHA-256 PRF test from the IETF TLS list).
+    #[test]
+    fn hmac_and_prf() {
+        let mac = HashAlg::Sha256.hmac(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            mac,
+            h("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        );
+        let out = HashAlg::Sha256.prf(
+            &h("9bbe436ba940f017b17652849a71db35"),
+            "test label",
+            &h("a0ba9f936cda311827a6f796ffd5198c"),
+            16,
+        );
+        assert_eq!(out, h("e3f229ba727be17b8d122620557cd453"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The pure core: no sockets, files, clock or randomness — they come in as values.
+//! Inside it, arrows point down: `assess` → {`cert`, `fingerprint`, `session`} → `crypto`
+//! → `wire` → `flow`.
+
+pub mod assess;
+pub mod cert;
+pub mod crypto;
+pub mod datetime;
+pub mod decimal;
+pub mod fingerprint;
+pub mod session;
+pub mod wire;

@@ -1,0 +1,1969 @@
+//! The session tracker: one per connection, sans-IO.
+//!
+//! It is fed `(direction, bytes, time)` chunks and end-of-stream signals, decodes records and
+//! handshake messages as they complete, and keeps the [`Verdict`]. `probe` feeds it what it
+//! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
+//! diverge" is therefore computed by this one piece of code, live and offline.
+
+use crate::core::crypto::schedule::{self, TrafficSecrets};
+use crate::core::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
+use crate::core::wire::hello::Extension;
+use crate::core::wire::proxy::{self, Proxy};
+use crate::core::wire::record::{
+    ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
+};
+use crate::core::wire::registry::alerts::codes as alert_code;
+use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::{alert_name, group_name, sigalg_name, sslv2_cipher_name, suite_name};
+use crate::core::wire::server::{
+    Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
+    handshake_type_name, printable_preview, selected_alpn, sniff_not_tls,
+};
+use crate::core::wire::sslv2::Sslv2ServerHello;
+use crate::core::wire::{ClientHello, ProtocolVersion};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
+pub type Micros = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Direction {
+    pub fn peer(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client",
+            Direction::ServerToClient => "server",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Direction::ClientToServer => 0,
+            Direction::ServerToClient => 1,
+        }
+    }
+}
+
+/// How one direction of a stream ended (or why we stopped reading it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndKind {
+    /// Orderly close (TCP FIN).
+    Fin,
+    /// TCP RST.
+    Rst,
+    /// Nothing more arrived before the deadline.
+    Timeout,
+    /// Bytes are missing (capture loss): what follows cannot be decoded.
+    Gap,
+    /// The reader stopped after its byte cap.
+    ByteCap,
+}
+
+impl EndKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndKind::Fin => "close",
+            EndKind::Rst => "reset",
+            EndKind::Timeout => "timeout",
+            EndKind::Gap => "gap",
+            EndKind::ByteCap => "byte cap",
+        }
+    }
+}
+
+/// The outcome of a connection, in the contract's snake_case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered with a ServerHello and nothing went wrong before we stopped.
+    ServerHello,
+    HelloRetryRequest,
+    /// Both sides finished the handshake (seen in captures).
+    Established,
+    Alert,
+    Closed,
+    Reset,
+    Timeout,
+    /// The stream stopped being decodable (gap, truncation) before the handshake was decided.
+    Incomplete,
+    NotTls,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::ServerHello => "server_hello",
+            Outcome::HelloRetryRequest => "hello_retry_request",
+            Outcome::Established => "established",
+            Outcome::Alert => "alert",
+            Outcome::Closed => "closed",
+            Outcome::Reset => "reset",
+            Outcome::Timeout => "timeout",
+            Outcome::Incomplete => "incomplete",
+            Outcome::NotTls => "not_tls",
+        }
+    }
+}
+
+/// Events kept per connection; an endless stream of small records must not grow memory.
+const MAX_EVENTS: usize = 256;
+/// Same bound as Zeek's `max_ssl_history_length`.
+const MAX_HISTORY: usize = 100;
+/// Initial bytes of each direction kept to describe a peer that does not speak TLS.
+const SNIFF_BYTES: usize = 128;
+/// Payload of a TLS 1.3 encrypted record holding only an alert: 2 bytes of alert, 1 byte of
+/// inner content type, 16 bytes of AEAD tag (no padding, as common stacks send it).
+const TLS13_ALERT_RECORD_LEN: usize = 19;
+const TLS13: u16 = ProtocolVersion::TLS13.0;
+/// Handshake bytes kept for transcript hashes when decrypting; a longer handshake is not
+/// verified (its Finished cannot be checked, keys derived later are not asked for).
+const MAX_TRANSCRIPT: usize = 1 << 20;
+
+/// One step of the human-readable timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: Micros,
+    pub dir: Direction,
+    pub what: EventText,
+}
+
+/// What an event says. The common ones keep their facts and are put into words when shown:
+/// most connections of a large capture never are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventText {
+    Static(&'static str),
+    Text(String),
+    End(EndKind),
+    /// A record summed up by its kind ("application data", "encrypted alert", …) and size.
+    Record {
+        kind: &'static str,
+        len: usize,
+    },
+    Alert {
+        alert: Alert,
+        encrypted: bool,
+    },
+    ClientHello {
+        again: bool,
+        suites: usize,
+        extensions: usize,
+    },
+    ServerHello {
+        version: u16,
+        suite: u16,
+    },
+    HelloRetryRequest {
+        group: Option<u16>,
+    },
+    Certificate {
+        certs: usize,
+        ocsp: bool,
+        scts: bool,
+    },
+    EcdheKeyExchange {
+        group: u16,
+    },
+    DheKeyExchange {
+        prime_bits: usize,
+    },
+    OpaqueKeyExchange {
+        len: usize,
+    },
+    CertificateVerify {
+        scheme: u16,
+    },
+    UnknownMessage {
+        typ: u8,
+        len: usize,
+    },
+}
+
+impl std::fmt::Display for EventText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventText::Static(s) => f.write_str(s),
+            EventText::Text(s) => f.write_str(s),
+            EventText::End(kind) => write!(f, "end: {}", kind.as_str()),
+            EventText::Record { kind, len } => write!(f, "{kind} ({len} bytes)"),
+            EventText::Alert { alert, encrypted } => write!(
+                f,
+                "{}Alert {} {} ({})",
+                if *encrypted { "encrypted " } else { "" },
+                alert.level_name(),
+                alert_name(alert.description),
+                alert.description
+            ),
+            EventText::ClientHello {
+                again,
+                suites,
+                extensions,
+            } => write!(
+                f,
+                "ClientHello{} ({suites} cipher suites, {extensions} extensions)",
+                if *again { " (again)" } else { "" }
+            ),
+            EventText::ServerHello { version, suite } => write!(
+                f,
+                "ServerHello ({}, {})",
+                ProtocolVersion(*version),
+                suite_name(*suite)
+            ),
+            EventText::HelloRetryRequest { group: Some(g) } => {
+                write!(f, "HelloRetryRequest (group {})", group_name(*g))
+            }
+            EventText::HelloRetryRequest { group: None } => f.write_str("HelloRetryRequest"),
+            EventText::Certificate { certs, ocsp, scts } => write!(
+                f,
+                "Certificate ({certs} cert{}{}{})",
+                if *certs == 1 { "" } else { "s" },
+                if *ocsp { ", leaf with OCSP status" } else { "" },
+                if *scts { ", leaf with SCTs" } else { "" }
+            ),
+            EventText::EcdheKeyExchange { group } => {
+                write!(f, "ServerKeyExchange (ECDHE, group {})", group_name(*group))
+            }
+            EventText::DheKeyExchange { prime_bits } => {
+                write!(f, "ServerKeyExchange (DHE, {prime_bits}-bit prime)")
+            }
+            EventText::OpaqueKeyExchange { len } => write!(f, "ServerKeyExchange ({len} bytes)"),
+            EventText::CertificateVerify { scheme } => {
+                write!(f, "CertificateVerify ({})", sigalg_name(*scheme))
+            }
+            EventText::UnknownMessage { typ, len } => {
+                write!(f, "handshake message of type {typ} ({len} bytes)")
+            }
+        }
+    }
+}
+
+impl From<String> for EventText {
+    fn from(s: String) -> Self {
+        EventText::Text(s)
+    }
+}
+
+impl From<&'static str> for EventText {
+    fn from(s: &'static str) -> Self {
+        EventText::Static(s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertSeen {
+    pub from: Direction,
+    pub alert: Alert,
+    pub at: Micros,
+    /// The alert was read from an encrypted record (only possible with keys; see `session`
+    /// docs): without them encrypted alerts are counted, not decoded.
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamEnd {
+    pub dir: Direction,
+    pub kind: EndKind,
+    pub at: Micros,
+}
+
+/// Who stopped the handshake, after which message, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diverged {
+    pub by: Direction,
+    /// The last handshake step seen from either side ("ClientHello", "Certificate", …).
+    pub after: String,
+    /// "alert handshake_failure", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
+    pub event: String,
+}
+
+/// What decryption (with a [`KeySource`]) achieved on this connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decryption {
+    /// Records opened with keys, both directions.
+    pub records: usize,
+    /// The server's Finished carried the verify_data the keys predict: the keys are right.
+    pub server_finished_verified: Option<bool>,
+    pub client_finished_verified: Option<bool>,
+    /// Why (part of) the connection could not be decrypted.
+    pub problem: Option<String>,
+}
+
+/// Everything the tracker concluded about one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// Zeek `ssl_history` letters: uppercase client, lowercase server.
+    pub history: String,
+    pub events: Vec<Event>,
+    /// The first ClientHello (a second one after a HelloRetryRequest is only an event).
+    pub client_hello: Option<ClientHello>,
+    /// The records that carried the first ClientHello, byte for byte, for replay.
+    pub client_hello_wire: Option<Vec<u8>>,
+    /// An SSLv2-format client hello record, raw (header included), for the SSLv2 decoder.
+    pub sslv2_client_hello: Option<Vec<u8>>,
+    /// The SSLv2 SERVER-HELLO, when the server answered in SSLv2.
+    pub sslv2_server_hello: Option<Sslv2ServerHello>,
+    pub server_hello: Option<ServerHello>,
+    pub hello_retry_request: Option<ServerHello>,
+    /// The server's chain as sent (leaf first), from a plaintext Certificate message.
+    pub certificates: Vec<Vec<u8>>,
+    pub server_key_exchange: Option<ServerKeyExchange>,
+    pub certificate_request: Option<CertificateRequest>,
+    /// TLS 1.3: the server's EncryptedExtensions (selected ALPN and the like), once
+    /// decrypted.
+    pub encrypted_extensions: Option<Vec<Extension>>,
+    /// TLS 1.3: whether the leaf entry of the server's Certificate carried a stapled OCSP
+    /// response (status_request); `None` until a TLS 1.3 server Certificate was read.
+    pub leaf_ocsp_stapled: Option<bool>,
+    /// The signature scheme of the server's CertificateVerify: TLS 1.3, once decrypted
+    /// (a TLS 1.2 server signs its ServerKeyExchange instead).
+    pub server_signature_scheme: Option<u16>,
+    /// The first alert that decided the connection (or the first alert at all).
+    pub alert: Option<AlertSeen>,
+    /// The first direction to end.
+    pub end: Option<StreamEnd>,
+    pub diverged: Option<Diverged>,
+    /// What the peer sent instead of TLS, with a printable preview.
+    pub not_tls: Option<String>,
+    /// A framing or decoding error.
+    pub error: Option<String>,
+    /// The stream ended inside a record or handshake message (which, and how far).
+    pub truncated: Option<String>,
+    /// The version the server selected (SSLv2: 0x0002).
+    pub version: Option<u16>,
+    pub cipher: Option<u16>,
+    /// Key exchange group: key_share (TLS 1.3) or ServerKeyExchange (ECDHE).
+    pub group: Option<u16>,
+    pub established: bool,
+    pub client_encrypted_records: usize,
+    pub server_encrypted_records: usize,
+    pub first_at: Option<Micros>,
+    pub decided_at: Option<Micros>,
+    /// Set when the tracker had a key source.
+    pub decryption: Option<Decryption>,
+}
+
+impl Verdict {
+    /// The protocol the server selected with ALPN: from EncryptedExtensions in TLS 1.3
+    /// (when decrypted), else from the ServerHello.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        let from_ee = self.encrypted_extensions.as_ref().and_then(|exts| {
+            let e = exts.iter().find(|e| e.typ == ext::ALPN)?;
+            selected_alpn(&e.data)
+        });
+        from_ee.or_else(|| self.server_hello.as_ref()?.alpn())
+    }
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict {
+            outcome: Outcome::Incomplete,
+            history: String::new(),
+            // A handshake logs about eight events: one allocation instead of three.
+            events: Vec::with_capacity(8),
+            client_hello: None,
+            client_hello_wire: None,
+            sslv2_client_hello: None,
+            sslv2_server_hello: None,
+            truncated: None,
+            server_hello: None,
+            hello_retry_request: None,
+            certificates: Vec::new(),
+            server_key_exchange: None,
+            certificate_request: None,
+            encrypted_extensions: None,
+            leaf_ocsp_stapled: None,
+            server_signature_scheme: None,
+            alert: None,
+            end: None,
+            diverged: None,
+            not_tls: None,
+            error: None,
+            version: None,
+            cipher: None,
+            group: None,
+            established: false,
+            client_encrypted_records: 0,
+            server_encrypted_records: 0,
+            first_at: None,
+            decided_at: None,
+            decryption: None,
+        }
+    }
+}
+
+/// How a direction's bytes are framed, decided on its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Undetermined,
+    Tls,
+    /// A 2-byte SSLv2 record header (high bit set).
+    Sslv2,
+}
+
+/// Per-direction decoding state.
+#[derive(Debug)]
+struct Side {
+    /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is being read;
+    /// `None` once TLS (or whatever follows) is being read.
+    preamble: Option<Vec<u8>>,
+    framing: Framing,
+    deframer: Deframer,
+    joiner: HandshakeJoiner,
+    /// First bytes, kept to describe a peer that does not speak TLS.
+    first_bytes: Vec<u8>,
+    /// This direction's bytes were not TLS: later bytes extend the description.
+    not_tls: bool,
+    /// The SSLv2 record being collected (at most 2 + 32767 bytes).
+    sslv2: Vec<u8>,
+    /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
+    encrypted: bool,
+    ccs: bool,
+    /// TLS ≤ 1.2: an encrypted handshake record (its Finished) followed the CCS.
+    finished: bool,
+    records: usize,
+    encrypted_records: usize,
+    /// Nothing more of this direction is decoded (not TLS, framing error, gap, SSLv2).
+    stopped: bool,
+    ended: bool,
+    /// Version of the record that carried the latest handshake fragment.
+    record_version: u16,
+}
+
+impl Side {
+    fn new() -> Self {
+        Side {
+            preamble: Some(Vec::new()),
+            framing: Framing::Undetermined,
+            deframer: Deframer::new(),
+            joiner: HandshakeJoiner::new(),
+            first_bytes: Vec::new(),
+            not_tls: false,
+            sslv2: Vec::new(),
+            encrypted: false,
+            ccs: false,
+            finished: false,
+            records: 0,
+            encrypted_records: 0,
+            stopped: false,
+            ended: false,
+            record_version: 0,
+        }
+    }
+}
+
+/// TLS 1.3 bookkeeping for what can be inferred from encrypted record sizes alone.
+#[derive(Debug, Default)]
+struct Tls13Inference {
+    /// Encrypted records the server sent before the client's first one (its flight).
+    server_flight_records: usize,
+    /// The client's first encrypted record was alert-sized: an alert if a close follows.
+    client_alert_pending: bool,
+    /// The client sent an alert-sized record after its flight, or ended: it is closing.
+    client_closing: bool,
+    /// Server records after the client's flight, and whether the first was alert-sized and
+    /// came while the client was not closing.
+    server_after_client: usize,
+    server_first_after_client_alert_sized: bool,
+}
+
+/// The session tracker for one connection (sans-IO): feed it bytes and ends, read the
+/// [`Verdict`].
+#[derive(Debug)]
+pub struct Tracker {
+    v: Verdict,
+    sides: [Side; 2],
+    /// The proxy protocol the client's preamble spoke, if it had one.
+    proxy: Option<Proxy>,
+    /// The outcome can no longer change (alert, end, not TLS, error).
+    concluded: bool,
+    decided: bool,
+    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
+    tls13: bool,
+    last_step: Option<&'static str>,
+    server_hello_done: bool,
+    /// The TLS 1.3 ServerHello arrived and the server's buffer held no partial record at the
+    /// end of that delivery: what came with it has been read.
+    tls13_flight_read: bool,
+    t13: Tls13Inference,
+    client_hello_wire: Vec<u8>,
+    client_hellos: usize,
+    events_dropped: usize,
+    keys: Option<Arc<dyn KeySource>>,
+    crypto: CryptoState,
+}
+
+/// Decryption state, used only with a key source.
+#[derive(Debug, Default)]
+struct CryptoState {
+    /// Handshake messages in order (header + body), for transcript hashes.
+    transcript: Vec<u8>,
+    transcript_overflow: bool,
+    hash: Option<HashAlg>,
+    /// Per direction: the opener in use.
+    openers: [Option<RecordOpener>; 2],
+    /// TLS 1.2: openers installed at each side's ChangeCipherSpec. TLS 1.3: the client's
+    /// application opener, installed after its Finished.
+    pending: [Option<RecordOpener>; 2],
+    tls13_handshake: Option<TrafficSecrets>,
+    tls12_master: Option<Vec<u8>>,
+    /// TLS 1.3: the server sent a record after the client's Finished.
+    server_spoke_after_client_finished: bool,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Tracker {
+            v: Verdict::default(),
+            sides: [Side::new(), Side::new()],
+            proxy: None,
+            concluded: false,
+            decided: false,
+            tls13: false,
+            last_step: None,
+            server_hello_done: false,
+            tls13_flight_read: false,
+            t13: Tls13Inference::default(),
+            client_hello_wire: Vec::new(),
+            client_hellos: 0,
+            events_dropped: 0,
+            keys: None,
+            crypto: CryptoState::default(),
+        }
+    }
+
+    /// A tracker that decrypts what it can with secrets from `keys` (a key log, or a
+    /// probe's own key shares): encrypted handshake messages and alerts then take part in
+    /// the verdict like cleartext ones.
+    pub fn with_keys(keys: Arc<dyn KeySource>) -> Self {
+        let mut t = Tracker::new();
+        t.keys = Some(keys);
+        t.v.decryption = Some(Decryption::default());
+        t
+    }
+
+    pub fn verdict(&self) -> &Verdict {
+        &self.v
+    }
+
+    /// The verdict, without a copy, when the tracker is done.
+    pub fn into_verdict(self) -> Verdict {
+        self.v
+    }
+
+    /// Keys are in use (or ready for a ChangeCipherSpec) in at least one direction.
+    pub fn decrypting(&self) -> bool {
+        self.crypto
+            .openers
+            .iter()
+            .chain(&self.crypto.pending)
+            .any(Option::is_some)
+    }
+
+    /// A live probe may stop reading: the server's flight is complete (ServerHelloDone; a
+    /// TLS 1.3 ServerHello and the encrypted records delivered with it; a
+    /// HelloRetryRequest), or an alert, an end, non-TLS bytes or an error decided it.
+    pub fn decided(&self) -> bool {
+        self.decided
+    }
+
+    pub fn on_data(&mut self, dir: Direction, data: &[u8], at: Micros) {
+        if data.is_empty() {
+            return;
+        }
+        self.v.first_at.get_or_insert(at);
+        let i = dir.index();
+        if self.sides[i].ended {
+            return;
+        }
+        if self.sides[i].preamble.is_some() {
+            if let Some(rest) = self.skip_preamble(dir, data, at) {
+                self.on_data(dir, &rest, at);
+            }
+            return;
+        }
+        let side = &mut self.sides[i];
+        let sniffed_more = side.first_bytes.len() < SNIFF_BYTES;
+        if sniffed_more {
+            let n = (SNIFF_BYTES - side.first_bytes.len()).min(data.len());
+            side.first_bytes.extend_from_slice(&data[..n]);
+        }
+        if side.framing == Framing::Undetermined {
+            side.framing = if data[0] & 0x80 != 0 {
+                Framing::Sslv2
+            } else {
+                Framing::Tls
+            };
+        }
+        if side.stopped {
+            // The description grows with the first bytes, and only with them.
+            if side.not_tls && sniffed_more {
+                self.describe_not_tls(dir);
+            }
+        } else if side.framing == Framing::Sslv2 && !sslv2_plausible(dir, &side.first_bytes) {
+            // A high first bit alone is weak evidence: random bytes have it half the time.
+            let first = side.first_bytes[0];
+            self.on_framing_error(dir, FramingError::NotTls(first), at);
+        } else if side.framing == Framing::Sslv2 {
+            self.sslv2(dir, data, at);
+        } else {
+            self.deframe(dir, data, at);
+            if dir == Direction::ServerToClient
+                && self.tls13
+                && self.v.server_hello.is_some()
+                && self.sides[i].deframer.buffered() == 0
+            {
+                self.tls13_flight_read = true;
+            }
+        }
+        self.check_decided(at);
+    }
+
+    /// Reads a proxy preamble at the start of a direction. Returns the bytes to read as
+    /// TLS once it is known whether (and where) a preamble ends; `None` while undecided.
+    fn skip_preamble<'d>(
+        &mut self,
+        dir: Direction,
+        data: &'d [u8],
+        at: Micros,
+    ) -> Option<Cow<'d, [u8]>> {
+        let held = self.sides[dir.index()].preamble.take().unwrap_or_default();
+        // Nothing held (every direction's first bytes): scan them where they are; a capture
+        // has thousands of first flights to read.
+        let buf: Cow<'d, [u8]> = if held.is_empty() {
+            Cow::Borrowed(data)
+        } else {
+            let mut held = held;
+            held.extend_from_slice(data);
+            Cow::Owned(held)
+        };
+        let scan = match (dir, self.proxy) {
+            (Direction::ClientToServer, _) => {
+                let (proxy, scan) = proxy::scan_client(&buf);
+                // The server may answer a first message (SOCKS5 method choice) before the
+                // client's preamble is complete: it must be read as the same protocol.
+                self.proxy = if scan == proxy::Scan::NotProxy {
+                    None
+                } else {
+                    proxy
+                };
+                scan
+            }
+            (Direction::ServerToClient, Some(p)) => proxy::scan_server(p, &buf),
+            (Direction::ServerToClient, None) => proxy::Scan::NotProxy,
+        };
+        match scan {
+            proxy::Scan::NeedMore if buf.len() < proxy::MAX_PREAMBLE => {
+                self.sides[dir.index()].preamble = Some(buf.into_owned());
+                None
+            }
+            proxy::Scan::Done { len, what } => {
+                self.event(at, dir, what);
+                let rest = match buf {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[len..]),
+                    Cow::Owned(mut b) => Cow::Owned(b.split_off(len)),
+                };
+                (!rest.is_empty()).then_some(rest)
+            }
+            _ => Some(buf),
+        }
+    }
+
+    pub fn on_end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+        let i = dir.index();
+        // Bytes held while telling a preamble from TLS are read as they are.
+        if let Some(held) = self.sides[i].preamble.take().filter(|b| !b.is_empty()) {
+            self.on_data(dir, &held, at);
+        }
+        if self.sides[i].ended {
+            return;
+        }
+        self.sides[i].ended = true;
+        self.event(at, dir, EventText::End(kind));
+        self.v.end.get_or_insert(StreamEnd { dir, kind, at });
+        self.report_truncation(dir, at);
+        if kind == EndKind::Gap {
+            self.sides[i].stopped = true;
+        }
+        if self.tls13 {
+            self.infer_tls13_alert_on_end(dir, at);
+        }
+        if !self.v.established {
+            let outcome = match kind {
+                EndKind::Fin => Some(Outcome::Closed),
+                EndKind::Rst => Some(Outcome::Reset),
+                EndKind::Gap => Some(Outcome::Incomplete),
+                EndKind::Timeout if !self.decided => Some(Outcome::Timeout),
+                EndKind::ByteCap if !self.decided => Some(Outcome::Incomplete),
+                EndKind::Timeout | EndKind::ByteCap => None,
+            };
+            if let Some(o) = outcome {
+                if kind != EndKind::ByteCap {
+                    self.diverge(dir, kind.as_str().to_string());
+                }
+                self.conclude(o);
+            }
+        }
+        self.check_decided(at);
+    }
+
+    fn deframe(&mut self, dir: Direction, mut data: &[u8], at: Micros) {
+        let i = dir.index();
+        // Out of `self` while its records (which may borrow it) are read.
+        let mut deframer = std::mem::take(&mut self.sides[i].deframer);
+        while let Some(r) = deframer.next(&mut data) {
+            match r {
+                Ok(rec) => self.on_record(dir, rec, at),
+                Err(e) => {
+                    self.on_framing_error(dir, e, at);
+                    break;
+                }
+            }
+            if self.sides[i].stopped {
+                break;
+            }
+        }
+        self.sides[i].deframer = deframer;
+    }
+
+    fn on_framing_error(&mut self, dir: Direction, e: FramingError, at: Micros) {
+        let i = dir.index();
+        self.sides[i].stopped = true;
+        if matches!(e, FramingError::NotTls(_)) && self.sides[i].records == 0 {
+            self.sides[i].not_tls = true;
+            self.describe_not_tls(dir);
+            let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
+            self.event(at, dir, what);
+            self.diverge(dir, "not TLS".into());
+            self.conclude(Outcome::NotTls);
+        } else {
+            self.fail(dir, at, e.to_string());
+        }
+    }
+
+    /// Describes what a non-TLS peer sent, from the bytes seen so far.
+    fn describe_not_tls(&mut self, dir: Direction) {
+        let side = &self.sides[dir.index()];
+        let what = sniff_not_tls(&side.first_bytes).unwrap_or_else(|| {
+            format!(
+                "unrecognised bytes \"{}\"",
+                printable_preview(&side.first_bytes, 80)
+            )
+        });
+        self.v.not_tls = Some(format!("{} sent {what}", dir.peer()));
+    }
+
+    fn fail(&mut self, dir: Direction, at: Micros, what: String) {
+        let msg = format!("{}: {what}", dir.peer());
+        self.event(at, dir, format!("error: {what}"));
+        self.v.error.get_or_insert(msg);
+        if !self.v.established {
+            self.conclude(Outcome::Incomplete);
+        }
+    }
+
+    /// Minimal SSLv2 handling: the record is collected and its message type read; the full
+    /// decoder lives in `wire::sslv2`.
+    fn sslv2(&mut self, dir: Direction, data: &[u8], at: Micros) {
+        let side = &mut self.sides[dir.index()];
+        // The header is 2 bytes: high bit set, 15 bits of length.
+        let n = 2usize.saturating_sub(side.sslv2.len()).min(data.len());
+        side.sslv2.extend_from_slice(&data[..n]);
+        let data = &data[n..];
+        let [h0, h1, ..] = side.sslv2[..] else {
+            return;
+        };
+        let want = (((h0 & 0x7f) as usize) << 8 | h1 as usize) + 2;
+        let n = want.saturating_sub(side.sslv2.len()).min(data.len());
+        side.sslv2.extend_from_slice(&data[..n]);
+        if side.sslv2.len() < want {
+            return;
+        }
+        side.stopped = true;
+        let record = std::mem::take(&mut side.sslv2);
+        if record.len() < 3 {
+            self.fail(dir, at, "empty SSLv2 record".into());
+            return;
+        }
+        let (len, msg_type) = (record.len(), record[2]);
+        match (dir, msg_type) {
+            (Direction::ClientToServer, 1) => {
+                self.event(at, dir, format!("SSLv2 ClientHello ({len} bytes)"));
+                self.letter(dir, 'c');
+                self.last_step = Some("SSLv2 ClientHello");
+                self.v.sslv2_client_hello = Some(record);
+            }
+            (Direction::ServerToClient, 4) => {
+                let decoded = Sslv2ServerHello::decode(&record);
+                let version = match &decoded {
+                    Ok(h) => Some(h.version),
+                    // SERVER-HELLO: type, session_id_hit, certificate_type, server_version.
+                    Err(_) => record.get(5..7).map(|v| u16::from_be_bytes([v[0], v[1]])),
+                };
+                let what = match &decoded {
+                    Ok(h) => format!(
+                        "SSLv2 ServerHello ({} cipher kinds: {}; certificate {} bytes)",
+                        h.cipher_specs.len(),
+                        h.cipher_specs
+                            .iter()
+                            .map(|c| sslv2_cipher_name(*c))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        h.certificate.len()
+                    ),
+                    Err(e) => format!("SSLv2 ServerHello (undecodable: {e})"),
+                };
+                if let Ok(h) = decoded {
+                    if !h.certificate.is_empty() {
+                        self.v.certificates = vec![h.certificate.clone()];
+                    }
+                    self.v.sslv2_server_hello = Some(h);
+                }
+                self.event(at, dir, what);
+                self.letter(dir, 's');
+                self.last_step = Some("SSLv2 ServerHello");
+                self.v.version = version;
+                self.progress(Outcome::ServerHello);
+                self.decide(at);
+            }
+            _ => {
+                let what = format!("SSLv2 message type {msg_type}");
+                self.fail(dir, at, what);
+            }
+        }
+    }
+
+    fn on_record(&mut self, dir: Direction, rec: Record, at: Micros) {
+        let i = dir.index();
+        self.sides[i].records += 1;
+        let len = rec.payload.len();
+        let ct = rec.header.content_type;
+        if ct == ContentType::ChangeCipherSpec {
+            self.on_ccs(dir, at);
+            return;
+        }
+        // TLS 1.3 ciphertext always has the outer type application_data: an alert record
+        // there is plaintext (a peer that could not derive keys).
+        if self.sides[i].encrypted && (!self.tls13 || ct == ContentType::ApplicationData) {
+            if let Some(opener) = self.crypto.openers[i].as_mut() {
+                match opener.open(ct.to_u8(), rec.header.version, rec.payload) {
+                    Ok(opened) => {
+                        self.on_decrypted(dir, opened.content_type, &opened.data, at);
+                        return;
+                    }
+                    Err(e) => {
+                        self.crypto.openers[i] = None;
+                        self.crypto.pending[i] = None;
+                        let what = format!("{} record not decrypted: {e}", dir.peer());
+                        self.decryption_problem(what.clone());
+                        self.event(at, dir, what);
+                    }
+                }
+            }
+            self.on_encrypted(dir, ct, len, at);
+            return;
+        }
+        match ct {
+            ContentType::Handshake => {
+                if dir == Direction::ClientToServer && self.client_hellos == 0 {
+                    self.client_hello_wire.extend_from_slice(&rec.to_wire());
+                }
+                self.sides[i].record_version = rec.header.version;
+                self.on_handshake_payload(dir, rec.payload, at, true);
+            }
+            ContentType::Alert => match Alert::decode(rec.payload) {
+                Ok(alert) => self.on_alert(dir, alert, at, false),
+                Err(e) => self.fail(dir, at, format!("alert record: {e}")),
+            },
+            ContentType::ApplicationData => {
+                self.record_event(at, dir, "application data", len);
+            }
+            ContentType::Heartbeat => {
+                self.letter(dir, 'b');
+                self.record_event(at, dir, "heartbeat", len);
+            }
+            ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
+                self.letter(dir, 'q');
+                let t = ct.to_u8();
+                self.event(at, dir, format!("record of unknown type {t} ({len} bytes)"));
+            }
+        }
+    }
+
+    /// The messages in one handshake record's payload (and those it completes). Cleartext
+    /// stops at a TLS 1.3 ServerHello: what follows it is ciphertext.
+    fn on_handshake_payload(
+        &mut self,
+        dir: Direction,
+        mut payload: &[u8],
+        at: Micros,
+        cleartext: bool,
+    ) {
+        let i = dir.index();
+        let mut joiner = std::mem::take(&mut self.sides[i].joiner);
+        while let Some(m) = joiner.next(&mut payload) {
+            match m {
+                Ok(raw) => self.on_message(dir, raw, at),
+                Err(e) => {
+                    self.sides[i].stopped = true;
+                    self.fail(dir, at, e.to_string());
+                    break;
+                }
+            }
+            if cleartext && self.sides[i].encrypted {
+                joiner.hold(payload);
+                break;
+            }
+        }
+        self.sides[i].joiner = joiner;
+    }
+
+    fn on_ccs(&mut self, dir: Direction, at: Micros) {
+        let i = dir.index();
+        self.letter(dir, 'i');
+        // Before any ServerHello (after a HelloRetryRequest, or a client's early CCS) and in
+        // TLS 1.3 the CCS is the RFC 8446 middlebox-compatibility no-op.
+        if self.tls13 || self.v.server_hello.is_none() {
+            self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
+        } else {
+            self.event(at, dir, "ChangeCipherSpec");
+            self.sides[i].ccs = true;
+            self.sides[i].encrypted = true;
+            self.crypto.openers[i] = self.crypto.pending[i].take();
+        }
+    }
+
+    fn on_encrypted(&mut self, dir: Direction, ct: ContentType, len: usize, at: Micros) {
+        let i = dir.index();
+        self.sides[i].encrypted_records += 1;
+        match dir {
+            Direction::ClientToServer => self.v.client_encrypted_records += 1,
+            Direction::ServerToClient => self.v.server_encrypted_records += 1,
+        }
+        if self.tls13 {
+            self.record_event(at, dir, "encrypted record", len);
+            self.tls13_encrypted(dir, len, at);
+            return;
+        }
+        match ct {
+            ContentType::Handshake => {
+                self.record_event(at, dir, "encrypted handshake record", len);
+                if !self.sides[i].finished {
+                    self.sides[i].finished = true;
+                    self.last_step = Some("Finished");
+                }
+                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                    self.establish(at);
+                }
+            }
+            ContentType::Alert => {
+                self.record_event(at, dir, "encrypted alert", len);
+                if !self.v.established {
+                    self.diverge(dir, "encrypted alert".into());
+                }
+            }
+            ContentType::ApplicationData => {
+                self.record_event(at, dir, "application data", len);
+            }
+            _ => self.record_event(at, dir, "encrypted record", len),
+        }
+    }
+
+    fn tls13_encrypted(&mut self, dir: Direction, len: usize, at: Micros) {
+        let alert_sized = len == TLS13_ALERT_RECORD_LEN;
+        let client_records = self.sides[0].encrypted_records;
+        match dir {
+            Direction::ServerToClient if client_records == 0 => {
+                self.t13.server_flight_records += 1;
+                self.last_step = Some("server's encrypted handshake");
+            }
+            Direction::ServerToClient => {
+                self.t13.server_after_client += 1;
+                if self.t13.server_after_client == 1 {
+                    self.t13.server_first_after_client_alert_sized =
+                        alert_sized && !self.t13.client_closing;
+                }
+            }
+            Direction::ClientToServer if client_records == 1 => {
+                if alert_sized {
+                    self.t13.client_alert_pending = true;
+                } else {
+                    self.last_step = Some("client's encrypted handshake");
+                    self.establish_tls13(at);
+                }
+            }
+            Direction::ClientToServer => {
+                if self.t13.client_alert_pending {
+                    // More records followed: the first one was not a final alert.
+                    self.t13.client_alert_pending = false;
+                    self.establish_tls13(at);
+                }
+                if alert_sized {
+                    self.t13.client_closing = true;
+                }
+            }
+        }
+    }
+
+    fn establish_tls13(&mut self, at: Micros) {
+        if self.t13.server_flight_records > 0 && !self.concluded {
+            self.establish(at);
+        }
+    }
+
+    fn infer_tls13_alert_on_end(&mut self, dir: Direction, at: Micros) {
+        match dir {
+            Direction::ClientToServer if self.t13.client_alert_pending => {
+                self.t13.client_alert_pending = false;
+                self.event(
+                    at,
+                    dir,
+                    "probably an encrypted alert (inferred: the client's first encrypted record \
+                     is alert-sized and the client closed; did it reject the server's \
+                     certificate?)",
+                );
+                self.diverge(dir, "encrypted alert (inferred)".into());
+            }
+            Direction::ClientToServer => self.t13.client_closing = true,
+            Direction::ServerToClient
+                if self.v.established
+                    && self.t13.server_after_client == 1
+                    && self.t13.server_first_after_client_alert_sized =>
+            {
+                self.v.established = false;
+                self.v.outcome = Outcome::ServerHello;
+                self.event(
+                    at,
+                    dir,
+                    "probably an encrypted alert (inferred: the server answered the client's \
+                     flight with one alert-sized record and closed; a client certificate \
+                     required or rejected?)",
+                );
+                self.last_step = Some("client's encrypted handshake");
+                self.diverge(dir, "encrypted alert (inferred)".into());
+            }
+            Direction::ServerToClient => {}
+        }
+    }
+
+    fn on_alert(&mut self, dir: Direction, alert: Alert, at: Micros, encrypted: bool) {
+        self.letter(dir, 'l');
+        // TLS 1.3: the client is done after its Finished, the server is not; a fatal alert
+        // the server sends before anything else means it refused the client's flight.
+        if encrypted
+            && self.tls13
+            && self.v.established
+            && dir == Direction::ServerToClient
+            && alert.is_fatal()
+            && !self.crypto.server_spoke_after_client_finished
+        {
+            self.v.established = false;
+        }
+        self.event(at, dir, EventText::Alert { alert, encrypted });
+        let seen = AlertSeen {
+            from: dir,
+            alert,
+            at,
+            encrypted,
+        };
+        // A warning other than close_notify (e.g. unrecognized_name) lets the handshake go
+        // on; fatal alerts and close_notify before the end of the handshake stop it.
+        let stops = alert.is_fatal() || alert.description == alert_code::CLOSE_NOTIFY;
+        if self.v.established {
+            self.v.alert.get_or_insert(seen);
+        } else if stops {
+            if self.v.alert.is_none_or(|a| !a.alert.is_fatal()) {
+                self.v.alert = Some(seen);
+            }
+            self.diverge(dir, format!("alert {}", alert_name(alert.description)));
+            self.conclude(Outcome::Alert);
+            self.decide(at);
+        } else {
+            self.v.alert.get_or_insert(seen);
+        }
+    }
+
+    fn on_message(&mut self, dir: Direction, raw: RawHandshake, at: Micros) {
+        let version = self.v.version.unwrap_or(0);
+        let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
+        let msg = match decode_handshake(raw.typ, raw.body, version) {
+            Ok(m) => m,
+            Err(e) => {
+                self.letter(dir, history_letter(raw.typ));
+                self.last_step = Some(name);
+                self.fail(dir, at, format!("{name}: {e}"));
+                self.decide(at);
+                return;
+            }
+        };
+        let letter = match msg {
+            HandshakeMessage::HelloRetryRequest(_) => 'j',
+            _ => history_letter(raw.typ),
+        };
+        // The message as it enters the transcript hash: header and body.
+        let wire = if self.keys.is_some() {
+            let mut w = vec![raw.typ];
+            w.extend_from_slice(&(raw.body.len() as u32).to_be_bytes()[1..]);
+            w.extend_from_slice(raw.body);
+            w
+        } else {
+            Vec::new()
+        };
+        self.letter(dir, letter);
+        self.last_step = Some(msg.name());
+        let what = match msg {
+            HandshakeMessage::ClientHello(mut ch) => {
+                ch.record_version = self.sides[dir.index()].record_version;
+                self.client_hellos += 1;
+                let what = EventText::ClientHello {
+                    again: self.client_hellos > 1,
+                    suites: ch.cipher_suites.len(),
+                    extensions: ch.extensions().len(),
+                };
+                if self.client_hellos == 1 {
+                    self.v.client_hello = Some(ch);
+                    self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+                } else if self.v.hello_retry_request.is_some()
+                    && self.v.server_hello.is_none()
+                    && !self.concluded
+                {
+                    // The client answered the HelloRetryRequest: the handshake goes on, and
+                    // a live probe reads on until the second round is decided.
+                    self.decided = false;
+                    self.v.decided_at = None;
+                }
+                what
+            }
+            HandshakeMessage::ServerHello(sh) => {
+                let version = sh.selected_version();
+                self.v.version = Some(version);
+                self.v.cipher = Some(sh.cipher_suite);
+                if let Some(g) = sh.key_share_group() {
+                    self.v.group = Some(g);
+                }
+                if version >= TLS13 {
+                    self.tls13 = true;
+                    // Everything after the ServerHello is encrypted, both ways (CCS aside).
+                    for s in &mut self.sides {
+                        s.encrypted = true;
+                    }
+                }
+                let what = EventText::ServerHello {
+                    version,
+                    suite: sh.cipher_suite,
+                };
+                self.v.server_hello = Some(sh);
+                self.progress(Outcome::ServerHello);
+                if self.keys.is_some() {
+                    self.keys_at_server_hello(&wire, at);
+                }
+                what
+            }
+            HandshakeMessage::HelloRetryRequest(hrr) => {
+                self.v.version = Some(hrr.selected_version());
+                self.v.cipher = Some(hrr.cipher_suite);
+                self.tls13 = true;
+                let group = hrr.key_share_group();
+                if self.keys.is_some() {
+                    // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
+                    let hash = HashAlg::for_suite(hrr.cipher_suite);
+                    let digest = hash.hash(&self.crypto.transcript);
+                    let mut t = vec![254, 0, 0, digest.len() as u8];
+                    t.extend_from_slice(&digest);
+                    self.crypto.transcript = t;
+                }
+                self.v.hello_retry_request = Some(hrr);
+                self.progress(Outcome::HelloRetryRequest);
+                self.decide(at);
+                EventText::HelloRetryRequest { group }
+            }
+            HandshakeMessage::Certificate(c) => {
+                // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
+                let leaf_has = |typ| {
+                    c.entry_extensions
+                        .first()
+                        .is_some_and(|leaf| leaf.iter().any(|e| e.typ == typ))
+                };
+                let what = EventText::Certificate {
+                    certs: c.chain.len(),
+                    ocsp: leaf_has(ext::STATUS_REQUEST),
+                    scts: leaf_has(ext::SCT),
+                };
+                if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
+                    if let Some(leaf) = c.entry_extensions.first() {
+                        self.v.leaf_ocsp_stapled =
+                            Some(leaf.iter().any(|e| e.typ == ext::STATUS_REQUEST));
+                    }
+                    self.v.certificates = c.chain;
+                }
+                what
+            }
+            HandshakeMessage::ServerKeyExchange(ske) => {
+                let what = match &ske {
+                    ServerKeyExchange::Ecdhe { group, .. } => {
+                        self.v.group = Some(*group);
+                        EventText::EcdheKeyExchange { group: *group }
+                    }
+                    ServerKeyExchange::Dhe { prime_bits, .. } => EventText::DheKeyExchange {
+                        prime_bits: *prime_bits,
+                    },
+                    ServerKeyExchange::Opaque { len } => EventText::OpaqueKeyExchange { len: *len },
+                };
+                self.v.server_key_exchange = Some(ske);
+                what
+            }
+            HandshakeMessage::CertificateRequest(req) => {
+                self.v.certificate_request = Some(req);
+                "CertificateRequest".into()
+            }
+            HandshakeMessage::ServerHelloDone => {
+                if dir == Direction::ServerToClient {
+                    self.server_hello_done = true;
+                }
+                "ServerHelloDone".into()
+            }
+            HandshakeMessage::Finished { verify_data } => {
+                let what = self.on_finished(dir, &verify_data, &wire);
+                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                    self.establish(at);
+                }
+                what
+            }
+            HandshakeMessage::EncryptedExtensions(exts) => {
+                if dir == Direction::ServerToClient && self.v.encrypted_extensions.is_none() {
+                    self.v.encrypted_extensions = Some(exts);
+                }
+                "EncryptedExtensions".into()
+            }
+            HandshakeMessage::Unknown { typ, len } => EventText::UnknownMessage { typ, len },
+            HandshakeMessage::CertificateVerify {
+                scheme: Some(scheme),
+                ..
+            } => {
+                if dir == Direction::ServerToClient {
+                    self.v.server_signature_scheme.get_or_insert(scheme);
+                }
+                EventText::CertificateVerify { scheme }
+            }
+            other => other.name().into(),
+        };
+        self.event(at, dir, what);
+        if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {
+            self.append_transcript(&wire);
+        }
+    }
+
+    fn append_transcript(&mut self, wire: &[u8]) {
+        let c = &mut self.crypto;
+        if c.transcript.len() + wire.len() > MAX_TRANSCRIPT {
+            c.transcript_overflow = true;
+        }
+        if !c.transcript_overflow {
+            c.transcript.extend_from_slice(wire);
+        }
+    }
+
+    /// The transcript hash including `also` (a message not yet appended).
+    fn transcript_hash(&self, hash: HashAlg, also: &[u8]) -> Option<Vec<u8>> {
+        if self.crypto.transcript_overflow {
+            return None;
+        }
+        Some(hash.hash(&[&self.crypto.transcript[..], also].concat()))
+    }
+
+    fn decryption_problem(&mut self, what: String) {
+        if let Some(d) = self.v.decryption.as_mut() {
+            d.problem.get_or_insert(what);
+        }
+    }
+
+    /// Asks the key source for this connection's secrets once the ServerHello is known,
+    /// and prepares the record openers.
+    fn keys_at_server_hello(&mut self, sh_wire: &[u8], at: Micros) {
+        let (Some(keys), Some(ch), Some(sh)) = (
+            self.keys.clone(),
+            self.v.client_hello.as_ref(),
+            self.v.server_hello.as_ref(),
+        ) else {
+            return;
+        };
+        let suite_id = sh.cipher_suite;
+        let hash = HashAlg::for_suite(suite_id);
+        self.crypto.hash = Some(hash);
+        let client_random = ch.random;
+        let problem = if self.tls13 {
+            let Some(th) = self.transcript_hash(hash, sh_wire) else {
+                self.decryption_problem("handshake too long to hash".into());
+                return;
+            };
+            let info = HandshakeInfo {
+                client_random: &client_random,
+                server_hello: sh,
+                hash,
+                transcript_hash: &th,
+            };
+            match keys.tls13_handshake(&info) {
+                None => Some(format!(
+                    "no TLS 1.3 handshake secrets for client random {}",
+                    hex::encode(client_random)
+                )),
+                Some(secrets) => match (
+                    RecordOpener::tls13(suite_id, &secrets.client),
+                    RecordOpener::tls13(suite_id, &secrets.server),
+                ) {
+                    (Ok(c), Ok(s)) => {
+                        self.crypto.openers = [Some(c), Some(s)];
+                        self.crypto.tls13_handshake = Some(secrets);
+                        None
+                    }
+                    (Err(e), _) | (_, Err(e)) => Some(e.to_string()),
+                },
+            }
+        } else {
+            let etm = sh.ext(ext::ENCRYPT_THEN_MAC).is_some();
+            match keys.tls12_master(&client_random) {
+                None => Some(format!(
+                    "no master secret (CLIENT_RANDOM) for client random {}",
+                    hex::encode(client_random)
+                )),
+                Some(master) => {
+                    match RecordOpener::tls12_pair(
+                        suite_id,
+                        &master,
+                        &client_random,
+                        &sh.random,
+                        etm,
+                    ) {
+                        Ok((c, s)) => {
+                            self.crypto.pending = [Some(c), Some(s)];
+                            self.crypto.tls12_master = Some(master);
+                            None
+                        }
+                        Err(e) => Some(e.to_string()),
+                    }
+                }
+            }
+        };
+        if let Some(p) = problem {
+            self.event(
+                at,
+                Direction::ServerToClient,
+                format!("cannot decrypt: {p}"),
+            );
+            self.decryption_problem(p);
+        }
+    }
+
+    /// Checks a Finished against the keys, and in TLS 1.3 moves that direction to its
+    /// application keys. Returns the event text.
+    fn on_finished(&mut self, dir: Direction, verify_data: &[u8], wire: &[u8]) -> EventText {
+        let i = dir.index();
+        self.sides[i].finished = true;
+        let Some(hash) = self.crypto.hash else {
+            return "Finished".into();
+        };
+        let expected = if self.tls13 {
+            let secret = self.crypto.tls13_handshake.as_ref().map(|s| match dir {
+                Direction::ClientToServer => s.client.clone(),
+                Direction::ServerToClient => s.server.clone(),
+            });
+            secret
+                .zip(self.transcript_hash(hash, &[]))
+                .map(|(secret, th)| schedule::tls13_finished(hash, &secret, &th))
+        } else {
+            let label = match dir {
+                Direction::ClientToServer => "client finished",
+                Direction::ServerToClient => "server finished",
+            };
+            self.crypto
+                .tls12_master
+                .clone()
+                .zip(self.transcript_hash(hash, &[]))
+                .map(|(m, th)| hash.prf(&m, label, &th, 12))
+        };
+        if self.tls13 {
+            self.tls13_application_keys(dir, wire, hash);
+        }
+        let Some(expected) = expected else {
+            return "Finished".into();
+        };
+        let ok = expected == verify_data;
+        if let Some(d) = self.v.decryption.as_mut() {
+            match dir {
+                Direction::ClientToServer => d.client_finished_verified = Some(ok),
+                Direction::ServerToClient => d.server_finished_verified = Some(ok),
+            }
+        }
+        if ok {
+            "Finished (verified)".into()
+        } else {
+            "Finished (verify_data does not match the keys)".into()
+        }
+    }
+
+    /// TLS 1.3: after the server's Finished the application secrets are known; each
+    /// direction switches to them after its own Finished.
+    fn tls13_application_keys(&mut self, dir: Direction, wire: &[u8], hash: HashAlg) {
+        let suite_id = self.v.cipher.unwrap_or(0);
+        match dir {
+            Direction::ServerToClient => {
+                let secrets = match (
+                    self.keys.clone(),
+                    self.v.client_hello.as_ref(),
+                    self.v.server_hello.as_ref(),
+                    self.transcript_hash(hash, wire),
+                ) {
+                    (Some(keys), Some(ch), Some(sh), Some(th)) => {
+                        keys.tls13_application(&HandshakeInfo {
+                            client_random: &ch.random,
+                            server_hello: sh,
+                            hash,
+                            transcript_hash: &th,
+                        })
+                    }
+                    _ => None,
+                };
+                let openers = secrets.map(|s| {
+                    (
+                        RecordOpener::tls13(suite_id, &s.client).ok(),
+                        RecordOpener::tls13(suite_id, &s.server).ok(),
+                    )
+                });
+                let (c, s) = openers.unwrap_or((None, None));
+                self.crypto.pending[0] = c;
+                self.crypto.openers[1] = s;
+            }
+            Direction::ClientToServer => {
+                self.crypto.openers[0] = self.crypto.pending[0].take();
+            }
+        }
+    }
+
+    /// A record opened with keys: its real content goes where cleartext would.
+    fn on_decrypted(&mut self, dir: Direction, content_type: u8, data: &[u8], at: Micros) {
+        if let Some(d) = self.v.decryption.as_mut() {
+            d.records += 1;
+        }
+        let client_finished = self.sides[0].finished;
+        match ContentType::from_u8(content_type) {
+            ContentType::Handshake => self.on_handshake_payload(dir, data, at, false),
+            ContentType::Alert => match Alert::decode(data) {
+                Ok(alert) => self.on_alert(dir, alert, at, true),
+                Err(e) => self.fail(dir, at, format!("decrypted alert: {e}")),
+            },
+            ContentType::ApplicationData => {
+                let n = data.len();
+                self.event(at, dir, format!("application data ({n} bytes, decrypted)"));
+            }
+            other => {
+                self.letter(dir, 'q');
+                let t = other.to_u8();
+                self.event(at, dir, format!("decrypted record of type {t}"));
+            }
+        }
+        if dir == Direction::ServerToClient && client_finished {
+            self.crypto.server_spoke_after_client_finished = true;
+        }
+    }
+
+    fn report_truncation(&mut self, dir: Direction, at: Micros) {
+        let side = &self.sides[dir.index()];
+        if side.stopped {
+            return;
+        }
+        let mut notes = Vec::new();
+        if let Some((typ, len)) = side.joiner.pending() {
+            let name = handshake_type_name(typ).unwrap_or("handshake message");
+            let have = side.joiner.buffered() - 4;
+            notes.push(format!("truncated {name}: {have} of {len} bytes"));
+        } else if side.joiner.buffered() > 0 {
+            notes.push("truncated handshake message header".to_string());
+        }
+        if let Some(h) = side.deframer.pending_header() {
+            let have = side.deframer.buffered() - RECORD_HEADER_LEN;
+            // A plaintext handshake record that starts a message names it.
+            let starts = side.deframer.partial().get(RECORD_HEADER_LEN).copied();
+            let inside = match (h.content_type, starts) {
+                (ContentType::Handshake, Some(t))
+                    if !side.encrypted && side.joiner.buffered() == 0 =>
+                {
+                    handshake_type_name(t).map(|n| format!(", in {n}"))
+                }
+                _ => None,
+            };
+            notes.push(format!(
+                "truncated record: {have} of {} bytes{}",
+                h.length,
+                inside.unwrap_or_default()
+            ));
+        } else if side.deframer.buffered() > 0 {
+            notes.push("truncated record header".to_string());
+        } else if !side.sslv2.is_empty() {
+            notes.push("truncated SSLv2 record".to_string());
+        }
+        if let Some(first) = notes.first() {
+            self.v
+                .truncated
+                .get_or_insert_with(|| format!("{}: {first}", dir.peer()));
+        }
+        for n in notes {
+            self.event(at, dir, n);
+        }
+    }
+
+    fn establish(&mut self, at: Micros) {
+        if !self.v.established {
+            self.v.established = true;
+            self.event(at, Direction::ClientToServer, "handshake established");
+            self.progress(Outcome::Established);
+        }
+    }
+
+    /// Sets a provisional outcome (the handshake is still going).
+    fn progress(&mut self, o: Outcome) {
+        if !self.concluded {
+            self.v.outcome = o;
+        }
+    }
+
+    /// Sets the final outcome, unless one was already set.
+    fn conclude(&mut self, o: Outcome) {
+        if !self.concluded {
+            self.v.outcome = o;
+            self.concluded = true;
+        }
+    }
+
+    fn diverge(&mut self, by: Direction, event: String) {
+        if self.v.diverged.is_none() {
+            self.v.diverged = Some(Diverged {
+                by,
+                after: self.last_step.unwrap_or("nothing").into(),
+                event,
+            });
+        }
+    }
+
+    fn decide(&mut self, at: Micros) {
+        if !self.decided {
+            self.decided = true;
+            self.v.decided_at = Some(at);
+        }
+    }
+
+    fn check_decided(&mut self, at: Micros) {
+        let server_ccs_tls12 = !self.tls13 && self.sides[1].ccs;
+        // Decrypting TLS 1.3: the server's flight ends with its Finished.
+        let tls13_flight_done = if self.crypto.openers[1].is_some() {
+            self.sides[1].finished
+        } else {
+            self.tls13_flight_read
+        };
+        if self.concluded
+            || self.v.established
+            || self.v.error.is_some()
+            || self.server_hello_done
+            || server_ccs_tls12
+            || tls13_flight_done
+        {
+            self.decide(at);
+        }
+    }
+
+    fn letter(&mut self, dir: Direction, c: char) {
+        if self.v.history.len() < MAX_HISTORY {
+            self.v.history.push(match dir {
+                Direction::ClientToServer => c.to_ascii_uppercase(),
+                Direction::ServerToClient => c.to_ascii_lowercase(),
+            });
+        }
+    }
+
+    /// A record summed up by its kind and size.
+    fn record_event(&mut self, at: Micros, dir: Direction, kind: &'static str, len: usize) {
+        self.event(at, dir, EventText::Record { kind, len });
+    }
+
+    fn event(&mut self, at: Micros, dir: Direction, what: impl Into<EventText>) {
+        let what = what.into();
+        if self.v.events.len() < MAX_EVENTS - 1 {
+            self.v.events.push(Event { at, dir, what });
+        } else {
+            self.events_dropped += 1;
+            let what = format!("… {} more events not kept", self.events_dropped).into();
+            let last = Event { at, dir, what };
+            if self.v.events.len() < MAX_EVENTS {
+                self.v.events.push(last);
+            } else if let Some(e) = self.v.events.last_mut() {
+                *e = last;
+            }
+        }
+    }
+}
+
+/// Zeek's `ssl_history` letter for a handshake message type (before case by direction).
+fn history_letter(typ: u8) -> char {
+    match typ {
+        0 => 'h',
+        1 => 'c',
+        2 => 's',
+        3 => 'v',
+        4 => 't',
+        5 => 'e',
+        6 => 'j',
+        8 => 'o',
+        11 => 'x',
+        12 => 'k',
+        13 => 'r',
+        14 => 'n',
+        15 => 'y',
+        16 => 'g',
+        20 => 'f',
+        21 => 'w',
+        22 => 'u',
+        23 => 'a',
+        24 => 'p',
+        254 => 'm',
+        _ => 'z',
+    }
+}
+
+/// Whether the first bytes of an SSLv2-framed direction carry the message a peer in that
+/// role sends first: CLIENT-HELLO (1) from a client, SERVER-HELLO (4) or ERROR (0) from a
+/// server. Fewer than three bytes cannot tell yet.
+fn sslv2_plausible(dir: Direction, first: &[u8]) -> bool {
+    match (dir, first.get(2)) {
+        (_, None) => true,
+        (Direction::ClientToServer, Some(t)) => *t == 1,
+        (Direction::ServerToClient, Some(t)) => matches!(t, 0 | 4),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::wire::Extension;
+    use Direction::{ClientToServer as C, ServerToClient as S};
+
+    fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![typ, 3, 3];
+        v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![typ];
+        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn client_hello() -> Vec<u8> {
+        ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [1; 32],
+            session_id: vec![],
+            cipher_suites: vec![0x1301, 0xc02f],
+            compression_methods: vec![0],
+            extensions: Some(vec![Extension {
+                typ: 43,
+                data: vec![4, 3, 4, 3, 3],
+            }]),
+        }
+        .to_records(None)
+    }
+
+    fn server_hello(version: u16) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[2; 32]);
+        b.push(0);
+        let suite: u16 = if version == 0x0304 { 0x1301 } else { 0xc02f };
+        b.extend_from_slice(&suite.to_be_bytes());
+        b.push(0);
+        let mut exts = vec![0, 43, 0, 2];
+        exts.extend_from_slice(&version.to_be_bytes());
+        b.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        b.extend_from_slice(&exts);
+        record(22, &handshake(2, &b))
+    }
+
+    fn tracker_after_hello() -> Tracker {
+        let mut t = Tracker::new();
+        t.on_data(C, &client_hello(), 0);
+        t
+    }
+
+    #[test]
+    fn empty_data_changes_nothing() {
+        let mut t = Tracker::new();
+        t.on_data(C, &[], 5);
+        t.on_data(S, &[], 6);
+        assert!(!t.decided());
+        assert_eq!(t.verdict(), &Verdict::default());
+    }
+
+    #[test]
+    fn http_answer_is_not_tls() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, b"HTTP/1.1 400 Bad", 10);
+        assert!(t.decided());
+        t.on_data(S, b" Request\r\n\r\n", 11);
+        t.on_end(S, EndKind::Fin, 12);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::NotTls);
+        assert_eq!(
+            v.not_tls.as_deref(),
+            Some("server sent HTTP response: \"HTTP/1.1 400 Bad Request\\r\\n\\r\\n\"")
+        );
+        assert_eq!(v.decided_at, Some(10));
+    }
+
+    #[test]
+    fn garbage_is_not_tls_with_a_preview() {
+        let mut t = Tracker::new();
+        t.on_data(S, &[0x00, 0x01, b'x', 0xff], 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::NotTls);
+        assert_eq!(
+            v.not_tls.as_deref(),
+            Some("server sent unrecognised bytes \"\\x00\\x01x\\xff\"")
+        );
+    }
+
+    #[test]
+    fn huge_lengths_are_errors() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &[22, 3, 3, 0xff, 0xff], 1);
+        assert!(t.decided());
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Incomplete);
+        assert_eq!(
+            v.error.as_deref(),
+            Some("server: record header announces 65535 bytes, max 18432")
+        );
+        // A handshake message announcing 2^24-1 bytes.
+        let mut t = tracker_after_hello();
+        t.on_data(S, &record(22, &[11, 0xff, 0xff, 0xff]), 1);
+        assert_eq!(
+            t.verdict().error.as_deref(),
+            Some("server: handshake message announces 16777215 bytes, max 1048576")
+        );
+        // Nothing more is buffered from that side.
+        t.on_data(S, &vec![0; 100_000], 2);
+        assert_eq!(t.sides[1].deframer.buffered(), 0);
+    }
+
+    #[test]
+    fn endless_small_records_stay_bounded() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &server_hello(0x0303), 1);
+        let tiny = record(23, &[0]).repeat(50_000);
+        t.on_data(S, &tiny, 2);
+        let v = t.verdict();
+        assert_eq!(v.events.len(), MAX_EVENTS);
+        assert!(
+            v.events
+                .last()
+                .unwrap()
+                .what
+                .to_string()
+                .contains("more events not kept")
+        );
+        // 1-byte handshake fragments of one big message: bounded by the message cap.
+        let mut t = tracker_after_hello();
+        let mut frags = record(22, &[11, 0x0f, 0xff, 0xff]);
+        frags.extend(record(22, &[0]).repeat(20_000));
+        t.on_data(S, &frags, 1);
+        assert_eq!(t.sides[1].joiner.buffered(), 4 + 20_000);
+        assert!(!t.decided());
+    }
+
+    #[test]
+    fn truncated_server_hello_then_fin() {
+        let mut t = tracker_after_hello();
+        let mut partial = record(22, &handshake(2, &[3, 3, 0, 0]));
+        partial[3..5].copy_from_slice(&4u16.to_be_bytes());
+        partial[5..9].copy_from_slice(&[2, 0, 0, 100]);
+        t.on_data(S, &partial[..9], 1);
+        t.on_end(S, EndKind::Fin, 2);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Closed);
+        assert!(
+            v.events
+                .iter()
+                .any(|e| e.what.to_string() == "truncated ServerHello: 0 of 100 bytes"),
+            "{:?}",
+            v.events
+        );
+        let d = v.diverged.as_ref().unwrap();
+        assert_eq!(
+            (d.by, d.after.as_str(), d.event.as_str()),
+            (S, "ClientHello", "close")
+        );
+    }
+
+    #[test]
+    fn ends_before_an_answer() {
+        for (kind, outcome) in [
+            (EndKind::Rst, Outcome::Reset),
+            (EndKind::Fin, Outcome::Closed),
+            (EndKind::Timeout, Outcome::Timeout),
+            (EndKind::Gap, Outcome::Incomplete),
+        ] {
+            let mut t = tracker_after_hello();
+            t.on_end(S, kind, 9);
+            // A second end does not overwrite the first.
+            t.on_end(C, EndKind::Fin, 10);
+            let v = t.verdict();
+            assert_eq!(v.outcome, outcome, "{kind:?}");
+            assert_eq!(v.end.unwrap().kind, kind);
+            assert_eq!(v.diverged.as_ref().unwrap().by, S);
+            assert_eq!(v.diverged.as_ref().unwrap().event, kind.as_str());
+            assert!(t.decided());
+        }
+    }
+
+    #[test]
+    fn warning_alert_does_not_stop_the_handshake() {
+        let mut t = tracker_after_hello();
+        let mut flight = record(21, &[1, 112]);
+        flight.extend(server_hello(0x0303));
+        t.on_data(S, &flight, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::ServerHello);
+        assert_eq!(v.alert.unwrap().alert.description, 112);
+        assert_eq!(v.history, "Cls");
+    }
+
+    #[test]
+    fn encrypted_records_after_ccs_are_not_alerts() {
+        let mut t = tracker_after_hello();
+        let mut flight = server_hello(0x0303);
+        flight.extend(record(22, &handshake(14, &[])));
+        t.on_data(S, &flight, 1);
+        assert!(t.decided());
+        let mut c = record(22, &handshake(16, &[0; 33]));
+        c.extend(record(20, &[1]));
+        // Ciphertext whose first bytes look like a fatal alert.
+        c.extend(record(22, &[2, 40, 9, 9, 9, 9]));
+        c.extend(record(21, &[2, 40, 7, 7]));
+        t.on_data(C, &c, 2);
+        let v = t.verdict();
+        assert!(v.alert.is_none());
+        assert_eq!(v.client_encrypted_records, 2);
+        assert_eq!(v.history, "CsnGI");
+        // The client sent an (encrypted) alert instead of waiting: it diverged.
+        assert_eq!(v.diverged.as_ref().unwrap().event, "encrypted alert");
+    }
+
+    #[test]
+    fn tls13_client_alert_is_inferred_from_size_and_close() {
+        let mut t = tracker_after_hello();
+        let mut flight = server_hello(0x0304);
+        flight.extend(record(20, &[1]));
+        flight.extend(record(23, &[0; 40]));
+        flight.extend(record(23, &[0; 900]));
+        t.on_data(S, &flight, 1);
+        assert!(t.decided());
+        assert_eq!(t.verdict().outcome, Outcome::ServerHello);
+        let mut c = record(20, &[1]);
+        c.extend(record(23, &[0; TLS13_ALERT_RECORD_LEN]));
+        t.on_data(C, &c, 2);
+        t.on_end(C, EndKind::Fin, 3);
+        let v = t.verdict();
+        assert!(!v.established);
+        assert_eq!(v.outcome, Outcome::Closed);
+        let d = v.diverged.as_ref().unwrap();
+        assert_eq!(d.by, C);
+        assert_eq!(d.event, "encrypted alert (inferred)");
+        assert_eq!(d.after, "server's encrypted handshake");
+        assert!(v.events.iter().any(|e| {
+            e.what
+                .to_string()
+                .starts_with("probably an encrypted alert")
+        }));
+    }
+
+    #[test]
+    fn tls13_plaintext_alert_after_server_hello_is_read() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &server_hello(0x0304), 1);
+        t.on_data(C, &record(21, &[2, 47]), 2);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Alert);
+        assert_eq!(v.alert.unwrap().from, C);
+        assert_eq!(v.diverged.as_ref().unwrap().after, "ServerHello");
+    }
+
+    #[test]
+    fn sslv2_hellos_are_detected() {
+        // SSLv2 CLIENT-HELLO: version 3.1, 3 bytes of cipher specs, 16-byte challenge.
+        let mut body = vec![1, 3, 1, 0, 3, 0, 0, 0, 16, 1, 0, 0x80];
+        body.extend_from_slice(&[7; 16]);
+        let mut rec = vec![0x80, body.len() as u8];
+        rec.extend_from_slice(&body);
+        let mut t = Tracker::new();
+        for b in &rec {
+            t.on_data(C, &[*b], 0);
+        }
+        assert_eq!(t.verdict().sslv2_client_hello.as_deref(), Some(&rec[..]));
+        assert_eq!(t.verdict().history, "C");
+        // SSLv2 SERVER-HELLO: type 4, hit 0, cert type 1, version 0x0002, ...
+        let sh = [0x80, 0x0b, 4, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0];
+        t.on_data(S, &sh, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::ServerHello);
+        assert_eq!(v.version, Some(0x0002));
+        assert_eq!(v.history, "Cs");
+        assert!(t.decided());
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+    fn noise(seed: u64, n: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let base = [client_hello(), server_hello(0x0303), server_hello(0x0304)].concat();
+        for seed in 0..300u64 {
+            let mut t = Tracker::new();
+            // Valid framing with corrupted contents: flip a few bytes of real messages.
+            let mut bytes = base.clone();
+            let flips = noise(seed, 8);
+            for pair in flips.chunks(2) {
+                let i = pair[0] as usize * 7 % bytes.len();
+                bytes[i] ^= pair[1] | 1;
+            }
+            let cut = bytes.len() / 3;
+            t.on_data(C, &bytes[..cut], 1);
+            t.on_data(S, &bytes[cut..], 2);
+            // And plain noise behind a plausible header.
+            let mut rec = vec![22, 3, 3, 1, 0];
+            rec.extend(noise(seed + 1000, 256));
+            t.on_data(S, &rec, 3);
+            t.on_end(S, EndKind::Fin, 4);
+            assert!(t.decided());
+        }
+    }
+}

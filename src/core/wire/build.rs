@@ -1,0 +1,986 @@
+//! From a validated [`HelloSpec`] to the exact bytes of a ClientHello.
+//!
+//! Each target version starts from the defaults of a modern real client of that version, so
+//! a server answers our hello as it would answer that client; every override then applies on
+//! top. The defaults were checked against hellos recorded from real clients on this machine
+//! (tests/golden/, see tests/golden/record.py):
+//!
+//! - TLS 1.3: OpenSSL 3.0 `s_client` (as curl and python use it): same suites, groups,
+//!   signature algorithms and extension order; supported_versions offers 1.3 and 1.2 only,
+//!   like python and browsers (s_client also lists 1.1 and 1.0).
+//! - TLS 1.2: OpenSSL 3.0 `s_client -tls1_2` plus 3DES, with the renegotiation_info extension
+//!   instead of the SCSV (RFC 5746 advises against sending both).
+//! - TLS 1.1 / 1.0: OpenSSL 3.0 `s_client -tls1` (no GCM, no SHA-256 suites, no
+//!   signature_algorithms) plus 3DES, renegotiation_info as for 1.2.
+//! - SSLv3: no extensions, classic SSLv3 suites and TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
+//! - SSLv2: an SSLv2-format hello with all seven SSLv2 cipher kinds.
+//!
+//! Pure: all randomness (random, session id, GREASE values, key shares) comes from the
+//! caller's `entropy` function, so a fixed entropy source gives fixed bytes.
+
+use super::ProtocolVersion;
+use super::hello::{ClientHello, Extension, server_name_data};
+use super::sslv2::{self, Sslv2ClientHello};
+use crate::core::crypto::ecdh;
+use crate::core::wire::registry::extensions::types as ext;
+use bytes::BufMut;
+
+/// What goes in server_name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Sni {
+    /// The target host if it is a DNS name; none for an IP literal, as real clients do.
+    #[default]
+    Auto,
+    /// No server_name extension.
+    None,
+    /// This name, whatever it is (an IP literal or an empty name is sent as given).
+    Name(String),
+}
+
+/// A hello to build: a target version with its coherent defaults, and overrides.
+/// `None` in an override means "the default for `version`"; `Some(vec![])` sends an empty
+/// list. Versions other than the six known ones get the TLS 1.3 defaults.
+///
+/// The spec is expected to be validated by the caller (the CLI): a session id of at most 255
+/// bytes, ALPN names of 1 to 255 bytes, and lists and extensions that fit their 8- or 16-bit
+/// length prefixes. Lengths beyond those are not checked here and would be truncated on
+/// the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelloSpec {
+    pub version: ProtocolVersion,
+    pub record_version: Option<u16>,
+    pub legacy_version: Option<u16>,
+    /// Given with a target below TLS 1.3, this adds the extension.
+    pub supported_versions: Option<Vec<u16>>,
+    pub cipher_suites: Option<Vec<u16>>,
+    pub compression_methods: Option<Vec<u8>>,
+    pub session_id: Option<Vec<u8>>,
+    pub sni: Sni,
+    pub groups: Option<Vec<u16>>,
+    /// Groups to send a key share for. Default for TLS 1.3: the first offered group.
+    pub key_shares: Option<Vec<u16>>,
+    pub sigalgs: Option<Vec<u16>>,
+    pub alpn: Option<Vec<String>>,
+    /// Raw extensions appended in order; one with the type of a default extension replaces
+    /// that extension in place instead.
+    pub extra_extensions: Vec<Extension>,
+    /// Default extensions to leave out.
+    pub omit_extensions: Vec<u16>,
+    /// RFC 8701 GREASE values, placed as Chrome places them.
+    pub grease: bool,
+    /// RFC 7685 padding so the handshake message (header included) is at least this long.
+    pub pad_to: Option<usize>,
+    /// Largest number of handshake bytes per record.
+    pub fragment: Option<usize>,
+}
+
+impl Default for HelloSpec {
+    fn default() -> Self {
+        HelloSpec {
+            version: ProtocolVersion::TLS13,
+            record_version: None,
+            legacy_version: None,
+            supported_versions: None,
+            cipher_suites: None,
+            compression_methods: None,
+            session_id: None,
+            sni: Sni::Auto,
+            groups: None,
+            key_shares: None,
+            sigalgs: None,
+            alpn: None,
+            extra_extensions: Vec::new(),
+            omit_extensions: Vec::new(),
+            grease: false,
+            pad_to: None,
+            fragment: None,
+        }
+    }
+}
+
+/// The private half of a key share we sent, kept to finish a TLS 1.3 handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyShareSecret {
+    pub group: u16,
+    /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar.
+    pub private: Vec<u8>,
+    pub public: Vec<u8>,
+}
+
+/// A built hello: the bytes to send and the model they encode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltHello {
+    pub wire: Vec<u8>,
+    /// `None` for an SSLv2-format hello.
+    pub hello: Option<ClientHello>,
+    pub sslv2: Option<Sslv2ClientHello>,
+    /// One per real key share (see [`ecdh::key_pair`]). Shares for other groups are random
+    /// bytes of the right length and have no secret.
+    pub secrets: Vec<KeyShareSecret>,
+}
+
+/// The order extensions take when present: OpenSSL 3.0's, with ALPN where curl puts it and
+/// renegotiation_info last.
+const EXTENSION_ORDER: [u16; 12] = [
+    ext::SERVER_NAME,
+    ext::EC_POINT_FORMATS,
+    ext::SUPPORTED_GROUPS,
+    ext::SESSION_TICKET,
+    ext::ALPN,
+    ext::ENCRYPT_THEN_MAC,
+    ext::EXTENDED_MASTER_SECRET,
+    ext::SIGNATURE_ALGORITHMS,
+    ext::SUPPORTED_VERSIONS,
+    ext::PSK_KEY_EXCHANGE_MODES,
+    ext::KEY_SHARE,
+    ext::RENEGOTIATION_INFO,
+];
+
+/// TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
+const SCSV_RENEGOTIATION: u16 = 0x00ff;
+
+/// OpenSSL 3.0 default list (as sent by s_client, curl and the TLS 1.3 golden hello).
+const SUITES_TLS13: &[u16] = &[
+    0x1302, // TLS_AES_256_GCM_SHA384
+    0x1303, // TLS_CHACHA20_POLY1305_SHA256
+    0x1301, // TLS_AES_128_GCM_SHA256
+    0xc02c, // ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+    0xc030, // ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    0x009f, // DHE_RSA_WITH_AES_256_GCM_SHA384
+    0xcca9, // ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    0xcca8, // ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    0xccaa, // DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    0xc02b, // ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    0xc02f, // ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    0x009e, // DHE_RSA_WITH_AES_128_GCM_SHA256
+    0xc024, // ECDHE_ECDSA_WITH_AES_256_CBC_SHA384
+    0xc028, // ECDHE_RSA_WITH_AES_256_CBC_SHA384
+    0x006b, // DHE_RSA_WITH_AES_256_CBC_SHA256
+    0xc023, // ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+    0xc027, // ECDHE_RSA_WITH_AES_128_CBC_SHA256
+    0x0067, // DHE_RSA_WITH_AES_128_CBC_SHA256
+    0xc00a, // ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+    0xc014, // ECDHE_RSA_WITH_AES_256_CBC_SHA
+    0x0039, // DHE_RSA_WITH_AES_256_CBC_SHA
+    0xc009, // ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+    0xc013, // ECDHE_RSA_WITH_AES_128_CBC_SHA
+    0x0033, // DHE_RSA_WITH_AES_128_CBC_SHA
+    0x009d, // RSA_WITH_AES_256_GCM_SHA384
+    0x009c, // RSA_WITH_AES_128_GCM_SHA256
+    0x003d, // RSA_WITH_AES_256_CBC_SHA256
+    0x003c, // RSA_WITH_AES_128_CBC_SHA256
+    0x0035, // RSA_WITH_AES_256_CBC_SHA
+    0x002f, // RSA_WITH_AES_128_CBC_SHA
+    SCSV_RENEGOTIATION,
+];
+
+/// The TLS 1.3 list without the 1.3 suites and the SCSV, plus RSA 3DES.
+const SUITES_TLS12: &[u16] = &[
+    0xc02c, 0xc030, 0x009f, 0xcca9, 0xcca8, 0xccaa, 0xc02b, 0xc02f, 0x009e, 0xc024, 0xc028, 0x006b,
+    0xc023, 0xc027, 0x0067, 0xc00a, 0xc014, 0x0039, 0xc009, 0xc013, 0x0033, 0x009d, 0x009c, 0x003d,
+    0x003c, 0x0035, 0x002f, 0x000a, // RSA_WITH_3DES_EDE_CBC_SHA
+];
+
+/// OpenSSL 3.0 `-tls1` list (SHA-1 CBC suites) without the SCSV, plus RSA 3DES.
+const SUITES_TLS10: &[u16] = &[
+    0xc00a, 0xc014, 0x0039, 0xc009, 0xc013, 0x0033, 0x0035, 0x002f, 0x000a,
+];
+
+/// Suites an SSLv3 client of the OpenSSL 1.0 era offered, strongest first.
+const SUITES_SSL3: &[u16] = &[
+    0xc014, // ECDHE_RSA_WITH_AES_256_CBC_SHA
+    0xc00a, // ECDHE_ECDSA_WITH_AES_256_CBC_SHA
+    0x0039, // DHE_RSA_WITH_AES_256_CBC_SHA
+    0x0038, // DHE_DSS_WITH_AES_256_CBC_SHA
+    0x0035, // RSA_WITH_AES_256_CBC_SHA
+    0xc013, // ECDHE_RSA_WITH_AES_128_CBC_SHA
+    0xc009, // ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+    0x0033, // DHE_RSA_WITH_AES_128_CBC_SHA
+    0x0032, // DHE_DSS_WITH_AES_128_CBC_SHA
+    0x002f, // RSA_WITH_AES_128_CBC_SHA
+    0x0016, // DHE_RSA_WITH_3DES_EDE_CBC_SHA
+    0x0013, // DHE_DSS_WITH_3DES_EDE_CBC_SHA
+    0x000a, // RSA_WITH_3DES_EDE_CBC_SHA
+    0x0005, // RSA_WITH_RC4_128_SHA
+    0x0004, // RSA_WITH_RC4_128_MD5
+    0x0015, // DHE_RSA_WITH_DES_CBC_SHA
+    0x0009, // RSA_WITH_DES_CBC_SHA
+    SCSV_RENEGOTIATION,
+];
+
+/// x25519, secp256r1, x448, secp521r1, secp384r1 (OpenSSL 3.0 order).
+const GROUPS_ECC: &[u16] = &[0x001d, 0x0017, 0x001e, 0x0019, 0x0018];
+/// The ECC groups, then ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192.
+const GROUPS_TLS13: &[u16] = &[
+    0x001d, 0x0017, 0x001e, 0x0019, 0x0018, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
+];
+
+/// OpenSSL 3.0 signature_algorithms, as in the golden hellos.
+const SIGALGS: &[u16] = &[
+    0x0403, // ecdsa_secp256r1_sha256
+    0x0503, // ecdsa_secp384r1_sha384
+    0x0603, // ecdsa_secp521r1_sha512
+    0x0807, // ed25519
+    0x0808, // ed448
+    0x0809, // rsa_pss_pss_sha256
+    0x080a, // rsa_pss_pss_sha384
+    0x080b, // rsa_pss_pss_sha512
+    0x0804, // rsa_pss_rsae_sha256
+    0x0805, // rsa_pss_rsae_sha384
+    0x0806, // rsa_pss_rsae_sha512
+    0x0401, // rsa_pkcs1_sha256
+    0x0501, // rsa_pkcs1_sha384
+    0x0601, // rsa_pkcs1_sha512
+    0x0303, // ecdsa_sha224
+    0x0301, // rsa_sha224
+    0x0302, // dsa_sha224
+    0x0402, // dsa_sha256
+    0x0502, // dsa_sha384
+    0x0602, // dsa_sha512
+];
+
+/// uncompressed, ansiX962_compressed_prime, ansiX962_compressed_char2 (as OpenSSL sends).
+const EC_POINT_FORMATS: &[u8] = &[0, 1, 2];
+/// psk_dhe_ke.
+const PSK_MODES: &[u8] = &[1];
+
+/// Defaults of one target version.
+struct Profile {
+    record_version: u16,
+    legacy_version: u16,
+    session_id_len: usize,
+    suites: &'static [u16],
+    groups: &'static [u16],
+    /// `None`: no extensions block at all.
+    extensions: Option<&'static [u16]>,
+    supported_versions: &'static [u16],
+}
+
+fn profile(version: ProtocolVersion) -> Profile {
+    const CLASSIC_EXTS: &[u16] = &[
+        ext::SERVER_NAME,
+        ext::EC_POINT_FORMATS,
+        ext::SUPPORTED_GROUPS,
+        ext::SESSION_TICKET,
+        ext::ENCRYPT_THEN_MAC,
+        ext::EXTENDED_MASTER_SECRET,
+        ext::RENEGOTIATION_INFO,
+    ];
+    const TLS12_EXTS: &[u16] = &[
+        ext::SERVER_NAME,
+        ext::EC_POINT_FORMATS,
+        ext::SUPPORTED_GROUPS,
+        ext::SESSION_TICKET,
+        ext::ENCRYPT_THEN_MAC,
+        ext::EXTENDED_MASTER_SECRET,
+        ext::SIGNATURE_ALGORITHMS,
+        ext::RENEGOTIATION_INFO,
+    ];
+    const TLS13_EXTS: &[u16] = &[
+        ext::SERVER_NAME,
+        ext::EC_POINT_FORMATS,
+        ext::SUPPORTED_GROUPS,
+        ext::SESSION_TICKET,
+        ext::ENCRYPT_THEN_MAC,
+        ext::EXTENDED_MASTER_SECRET,
+        ext::SIGNATURE_ALGORITHMS,
+        ext::SUPPORTED_VERSIONS,
+        ext::PSK_KEY_EXCHANGE_MODES,
+        ext::KEY_SHARE,
+    ];
+    let classic = |legacy: u16, suites, exts| Profile {
+        record_version: 0x0301,
+        legacy_version: legacy,
+        session_id_len: 0,
+        suites,
+        groups: GROUPS_ECC,
+        extensions: Some(exts),
+        supported_versions: &[],
+    };
+    match version {
+        ProtocolVersion::SSLV3 => Profile {
+            record_version: 0x0300,
+            legacy_version: 0x0300,
+            session_id_len: 0,
+            suites: SUITES_SSL3,
+            groups: GROUPS_ECC,
+            extensions: None,
+            supported_versions: &[],
+        },
+        ProtocolVersion::TLS10 => classic(0x0301, SUITES_TLS10, CLASSIC_EXTS),
+        ProtocolVersion::TLS11 => classic(0x0302, SUITES_TLS10, CLASSIC_EXTS),
+        ProtocolVersion::TLS12 => classic(0x0303, SUITES_TLS12, TLS12_EXTS),
+        // TLS 1.3 and any other value: the newest defaults.
+        _ => Profile {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            session_id_len: 32,
+            suites: SUITES_TLS13,
+            groups: GROUPS_TLS13,
+            extensions: Some(TLS13_EXTS),
+            supported_versions: &[0x0304, 0x0303],
+        },
+    }
+}
+
+/// Builds the hello `spec` describes for `host` (the target's host name or IP literal).
+pub fn build(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    entropy: &mut dyn FnMut(&mut [u8]),
+) -> BuiltHello {
+    if spec.version == ProtocolVersion::SSLV2 {
+        return build_sslv2(spec, entropy);
+    }
+    let p = profile(spec.version);
+    let mut random = [0u8; 32];
+    entropy(&mut random);
+    let session_id = match &spec.session_id {
+        Some(sid) => sid.clone(),
+        None => {
+            let mut sid = vec![0u8; p.session_id_len];
+            entropy(&mut sid);
+            sid
+        }
+    };
+    let grease = spec.grease.then(|| Grease::draw(entropy));
+
+    let mut cipher_suites = spec
+        .cipher_suites
+        .clone()
+        .unwrap_or_else(|| p.suites.to_vec());
+    if let Some(g) = &grease {
+        cipher_suites.insert(0, g.suite);
+    }
+
+    // Which extension types this hello carries, before omissions.
+    let defaults = p.extensions.unwrap_or(&[]);
+    let wanted = |typ: u16| -> bool {
+        match typ {
+            ext::SERVER_NAME => defaults.contains(&typ) || matches!(spec.sni, Sni::Name(_)),
+            ext::SUPPORTED_GROUPS => defaults.contains(&typ) || spec.groups.is_some(),
+            ext::SIGNATURE_ALGORITHMS => defaults.contains(&typ) || spec.sigalgs.is_some(),
+            ext::ALPN => spec.alpn.is_some(),
+            ext::SUPPORTED_VERSIONS => defaults.contains(&typ) || spec.supported_versions.is_some(),
+            ext::KEY_SHARE => defaults.contains(&typ) || spec.key_shares.is_some(),
+            _ => defaults.contains(&typ),
+        }
+    };
+    let groups = spec.groups.clone().unwrap_or_else(|| p.groups.to_vec());
+    let mut secrets = Vec::new();
+    let mut extensions = Vec::new();
+    // Types whose first extra took a default extension's place.
+    let mut in_place = Vec::new();
+    for typ in EXTENSION_ORDER {
+        if !wanted(typ) || spec.omit_extensions.contains(&typ) {
+            continue;
+        }
+        // An extra of this type takes the slot (and no key is made for a share not sent).
+        if let Some(extra) = spec.extra_extensions.iter().find(|e| e.typ == typ) {
+            extensions.push(extra.clone());
+            in_place.push(typ);
+            continue;
+        }
+        let data = match typ {
+            ext::SERVER_NAME => match sni_name(&spec.sni, host) {
+                Some(name) => server_name_data(&name),
+                None => continue,
+            },
+            ext::EC_POINT_FORMATS => u8_list(EC_POINT_FORMATS),
+            ext::SUPPORTED_GROUPS => {
+                let mut list = groups.clone();
+                if let Some(g) = &grease {
+                    list.insert(0, g.group);
+                }
+                u16_list_u16(&list)
+            }
+            ext::SIGNATURE_ALGORITHMS => u16_list_u16(spec.sigalgs.as_deref().unwrap_or(SIGALGS)),
+            ext::ALPN => alpn_data(spec.alpn.as_deref().unwrap_or(&[])),
+            ext::SUPPORTED_VERSIONS => {
+                let mut list = spec
+                    .supported_versions
+                    .clone()
+                    .unwrap_or_else(|| p.supported_versions.to_vec());
+                if let Some(g) = &grease {
+                    list.insert(0, g.version);
+                }
+                let mut d = Vec::with_capacity(1 + list.len() * 2);
+                d.put_u8((list.len() * 2) as u8);
+                list.iter().for_each(|v| d.put_u16(*v));
+                d
+            }
+            ext::PSK_KEY_EXCHANGE_MODES => u8_list(PSK_MODES),
+            ext::KEY_SHARE => {
+                // Like OpenSSL: one share, for the first group offered.
+                let share_groups = spec
+                    .key_shares
+                    .clone()
+                    .unwrap_or_else(|| groups.first().map(|g| vec![*g]).unwrap_or_default());
+                let mut shares = Vec::new();
+                if let Some(g) = &grease {
+                    shares.push((g.group, vec![0u8]));
+                }
+                for group in share_groups {
+                    let (public, secret) = key_share(group, entropy);
+                    secrets.extend(secret);
+                    shares.push((group, public));
+                }
+                key_share_data(&shares)
+            }
+            ext::RENEGOTIATION_INFO => vec![0], // empty renegotiated_connection
+            _ => Vec::new(),                    // flag extensions: empty data
+        };
+        extensions.push(Extension { typ, data });
+    }
+    // The other extras are appended in order, duplicates included, since that may be the
+    // point.
+    for (i, extra) in spec.extra_extensions.iter().enumerate() {
+        let first_of_type = !spec.extra_extensions[..i]
+            .iter()
+            .any(|e| e.typ == extra.typ);
+        if !(first_of_type && in_place.contains(&extra.typ)) {
+            extensions.push(extra.clone());
+        }
+    }
+    if let Some(g) = &grease {
+        extensions.insert(
+            0,
+            Extension {
+                typ: g.extension_first,
+                data: Vec::new(),
+            },
+        );
+        extensions.push(Extension {
+            typ: g.extension_last,
+            data: vec![0],
+        });
+    }
+    let has_block = p.extensions.is_some() || !extensions.is_empty();
+    let mut hello = ClientHello {
+        record_version: spec.record_version.unwrap_or(p.record_version),
+        legacy_version: spec.legacy_version.unwrap_or(p.legacy_version),
+        random,
+        session_id,
+        cipher_suites,
+        compression_methods: spec.compression_methods.clone().unwrap_or_else(|| vec![0]),
+        extensions: has_block.then_some(extensions),
+    };
+    if let Some(target) = spec.pad_to {
+        pad(&mut hello, target);
+    }
+    BuiltHello {
+        wire: hello.to_records(spec.fragment),
+        hello: Some(hello),
+        sslv2: None,
+        secrets,
+    }
+}
+
+/// SSLv2 honours `legacy_version` (the hello's version), `session_id`, and `cipher_suites`
+/// (sent as `0x00XXXX` specs, the form SSLv3/TLS suites take in an SSLv2 hello); every other
+/// option has no SSLv2 form and is ignored.
+fn build_sslv2(spec: &HelloSpec, entropy: &mut dyn FnMut(&mut [u8])) -> BuiltHello {
+    let mut challenge = vec![0u8; 16];
+    entropy(&mut challenge);
+    let hello = Sslv2ClientHello {
+        version: spec.legacy_version.unwrap_or(0x0002),
+        cipher_specs: match &spec.cipher_suites {
+            Some(suites) => suites.iter().map(|s| u32::from(*s)).collect(),
+            None => sslv2::ALL_CIPHER_KINDS.to_vec(),
+        },
+        session_id: spec.session_id.clone().unwrap_or_default(),
+        challenge,
+    };
+    BuiltHello {
+        wire: hello.encode(),
+        hello: None,
+        sslv2: Some(hello),
+        secrets: Vec::new(),
+    }
+}
+
+/// RFC 8701 values drawn for one hello. As Chrome does, the group and its key share use one
+/// value, and the two GREASE extensions differ.
+struct Grease {
+    suite: u16,
+    group: u16,
+    version: u16,
+    extension_first: u16,
+    extension_last: u16,
+}
+
+impl Grease {
+    fn draw(entropy: &mut dyn FnMut(&mut [u8])) -> Self {
+        let mut b = [0u8; 5];
+        entropy(&mut b);
+        let value = |n: u8| {
+            let k = u16::from(n & 0x0f);
+            0x0a0a | (k << 12) | (k << 4)
+        };
+        let extension_first = value(b[3]);
+        let mut extension_last = value(b[4]);
+        if extension_last == extension_first {
+            extension_last ^= 0x1010;
+        }
+        Grease {
+            suite: value(b[0]),
+            group: value(b[1]),
+            version: value(b[2]),
+            extension_first,
+            extension_last,
+        }
+    }
+}
+
+/// The SNI to send: `Auto` takes the host when it is a DNS name (a trailing dot removed, as
+/// curl does), never an IP literal.
+fn sni_name(sni: &Sni, host: Option<&str>) -> Option<String> {
+    match sni {
+        Sni::None => None,
+        Sni::Name(n) => Some(n.clone()),
+        Sni::Auto => {
+            let h = host?.trim_start_matches('[').trim_end_matches(']');
+            let h = h.strip_suffix('.').unwrap_or(h);
+            if h.is_empty() || h.parse::<std::net::IpAddr>().is_ok() {
+                None
+            } else {
+                Some(h.to_string())
+            }
+        }
+    }
+}
+
+fn u8_list(items: &[u8]) -> Vec<u8> {
+    let mut d = Vec::with_capacity(items.len() + 1);
+    d.put_u8(items.len() as u8);
+    d.put_slice(items);
+    d
+}
+
+fn u16_list_u16(items: &[u16]) -> Vec<u8> {
+    let mut d = Vec::with_capacity(items.len() * 2 + 2);
+    d.put_u16((items.len() * 2) as u16);
+    items.iter().for_each(|i| d.put_u16(*i));
+    d
+}
+
+fn alpn_data(protocols: &[String]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for p in protocols {
+        list.put_u8(p.len() as u8);
+        list.put_slice(p.as_bytes());
+    }
+    let mut d = Vec::with_capacity(list.len() + 2);
+    d.put_u16(list.len() as u16);
+    d.put_slice(&list);
+    d
+}
+
+fn key_share_data(shares: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for (group, key) in shares {
+        list.put_u16(*group);
+        list.put_u16(key.len() as u16);
+        list.put_slice(key);
+    }
+    let mut d = Vec::with_capacity(list.len() + 2);
+    d.put_u16(list.len() as u16);
+    d.put_slice(&list);
+    d
+}
+
+/// A key share for `group`: a real key pair where [`ecdh::key_pair`] makes one; for any
+/// other group, entropy bytes of the length its public key has. Such a share is NOT a valid
+/// key (a server that picks it fails the handshake later), but a server still shows whether
+/// it accepts the group: it answers with a ServerHello, a HelloRetryRequest or an alert.
+fn key_share(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> (Vec<u8>, Option<KeyShareSecret>) {
+    match ecdh::key_pair(group, entropy) {
+        Some(secret) => (secret.public.clone(), Some(secret)),
+        None => {
+            let mut key = vec![0u8; share_len(group)];
+            entropy(&mut key);
+            (key, None)
+        }
+    }
+}
+
+/// Length of a group's key_share public value; 32 for groups we do not know.
+fn share_len(group: u16) -> usize {
+    match group {
+        0x0017 => 65,   // secp256r1, uncompressed
+        0x0018 => 97,   // secp384r1
+        0x0019 => 133,  // secp521r1
+        0x001d => 32,   // x25519
+        0x001e => 56,   // x448
+        0x001f => 65,   // brainpoolP256r1tls13
+        0x0020 => 97,   // brainpoolP384r1tls13
+        0x0021 => 129,  // brainpoolP512r1tls13
+        0x0100 => 256,  // ffdhe2048
+        0x0101 => 384,  // ffdhe3072
+        0x0102 => 512,  // ffdhe4096
+        0x0103 => 768,  // ffdhe6144
+        0x0104 => 1024, // ffdhe8192
+        0x0200 => 800,  // MLKEM512
+        0x0201 => 1184, // MLKEM768
+        0x0202 => 1568, // MLKEM1024
+        0x11eb => 1249, // SecP256r1MLKEM768
+        0x11ec => 1216, // X25519MLKEM768
+        0x11ed => 1665, // SecP384r1MLKEM1024
+        _ => 32,
+    }
+}
+
+/// Adds RFC 7685 padding (zeros) so the handshake message is at least `target` bytes. The
+/// extension's own 4-byte header (and, for a hello without one, the 2-byte extensions block
+/// it needs) counts, so a hello a few bytes short ends up a little longer than `target`.
+/// Padding is capped so the extensions block stays under 64 KiB.
+fn pad(hello: &mut ClientHello, target: usize) {
+    let len = hello.handshake_message().len();
+    if len >= target {
+        return;
+    }
+    let block_header = if hello.extensions.is_none() { 2 } else { 0 };
+    let block: usize = hello.extensions().iter().map(|e| 4 + e.data.len()).sum();
+    let room = 0xffff_usize.saturating_sub(block + 4);
+    let data_len = (target - len).saturating_sub(4 + block_header).min(room);
+    hello
+        .extensions
+        .get_or_insert_with(Vec::new)
+        .push(Extension {
+            typ: ext::PADDING,
+            data: vec![0; data_len],
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic entropy: a counter, so tests see fixed but non-trivial bytes.
+    fn counter() -> impl FnMut(&mut [u8]) {
+        let mut n: u8 = 0;
+        move |buf: &mut [u8]| {
+            for b in buf {
+                n = n.wrapping_mul(31).wrapping_add(17);
+                *b = n;
+            }
+        }
+    }
+
+    fn built(spec: &HelloSpec, host: Option<&str>) -> BuiltHello {
+        build(spec, host, &mut counter())
+    }
+
+    fn tls(spec: &HelloSpec) -> ClientHello {
+        built(spec, Some("example.com")).hello.unwrap()
+    }
+
+    fn version(v: ProtocolVersion) -> HelloSpec {
+        HelloSpec {
+            version: v,
+            ..HelloSpec::default()
+        }
+    }
+
+    #[test]
+    fn tls13_defaults_match_openssl3() {
+        let h = tls(&HelloSpec::default());
+        assert_eq!((h.record_version, h.legacy_version), (0x0301, 0x0303));
+        assert_eq!(h.session_id.len(), 32);
+        assert_eq!(h.cipher_suites, SUITES_TLS13);
+        assert_eq!(h.extension_types(), [0, 11, 10, 35, 22, 23, 13, 43, 45, 51]);
+        assert_eq!(h.sni().as_deref(), Some("example.com"));
+        assert_eq!(h.supported_versions(), Some(vec![0x0304, 0x0303]));
+        assert_eq!(h.supported_groups(), GROUPS_TLS13);
+        let shares = h.key_shares();
+        assert_eq!(shares.len(), 1);
+        assert_eq!((shares[0].0, shares[0].1.len()), (ecdh::GROUP_X25519, 32));
+        assert!(h.alpn().is_empty());
+    }
+
+    #[test]
+    fn real_key_shares_carry_their_secrets() {
+        let spec = HelloSpec {
+            key_shares: Some(vec![
+                ecdh::GROUP_X25519,
+                ecdh::GROUP_SECP256R1,
+                0x11ec,
+                0x0100,
+            ]),
+            ..HelloSpec::default()
+        };
+        let b = built(&spec, None);
+        let shares = b.hello.unwrap().key_shares();
+        let lens: Vec<_> = shares.iter().map(|(g, k)| (*g, k.len())).collect();
+        assert_eq!(
+            lens,
+            [(0x001d, 32), (0x0017, 65), (0x11ec, 1216), (0x0100, 256)]
+        );
+        assert_eq!(b.secrets.len(), 2);
+        let x = &b.secrets[0];
+        let private: [u8; 32] = x.private.clone().try_into().unwrap();
+        assert_eq!(
+            x.public,
+            x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES)
+        );
+        assert_eq!(x.public, shares[0].1);
+        let p = &b.secrets[1];
+        assert_eq!(p.public, shares[1].1);
+        assert_eq!(p.public[0], 0x04);
+        let key = p256::SecretKey::from_slice(&p.private).unwrap();
+        let point = p256::PublicKey::from_sec1_bytes(&p.public).unwrap();
+        assert_eq!(key.public_key(), point);
+    }
+
+    #[test]
+    fn per_version_defaults() {
+        let h = tls(&version(ProtocolVersion::TLS12));
+        assert_eq!((h.record_version, h.legacy_version), (0x0301, 0x0303));
+        assert!(h.session_id.is_empty());
+        assert_eq!(h.extension_types(), [0, 11, 10, 35, 22, 23, 13, 0xff01]);
+        assert!(h.cipher_suites.contains(&0x002f) && h.cipher_suites.contains(&0xc02f));
+        assert!(!h.cipher_suites.iter().any(|s| s >> 8 == 0x13));
+        assert_eq!(h.supported_groups(), GROUPS_ECC);
+
+        for (v, legacy) in [
+            (ProtocolVersion::TLS11, 0x0302),
+            (ProtocolVersion::TLS10, 0x0301),
+        ] {
+            let h = tls(&version(v));
+            assert_eq!(h.legacy_version, legacy);
+            assert_eq!(h.extension_types(), [0, 11, 10, 35, 22, 23, 0xff01]);
+            // No GCM, ChaCha or SHA-256/384 suites.
+            for s in [0xc02f, 0x009c, 0xcca8, 0x003c, 0xc027] {
+                assert!(!h.cipher_suites.contains(&s), "{s:04x}");
+            }
+        }
+
+        let h = tls(&version(ProtocolVersion::SSLV3));
+        assert_eq!((h.record_version, h.legacy_version), (0x0300, 0x0300));
+        assert_eq!(h.extensions, None);
+        assert_eq!(h.cipher_suites.last(), Some(&SCSV_RENEGOTIATION));
+        assert_eq!(
+            h.encode_body().len(),
+            2 + 32 + 1 + 2 + 2 * SUITES_SSL3.len() + 2
+        );
+
+        let b = built(&version(ProtocolVersion::SSLV2), Some("example.com"));
+        let v2 = b.sslv2.unwrap();
+        assert!(b.hello.is_none());
+        assert_eq!(v2.version, 0x0002);
+        assert_eq!(v2.cipher_specs, sslv2::ALL_CIPHER_KINDS);
+        assert_eq!(v2.challenge.len(), 16);
+        assert_eq!(b.wire, v2.encode());
+    }
+
+    #[test]
+    fn overrides_add_extensions_to_older_targets() {
+        let spec = HelloSpec {
+            version: ProtocolVersion::TLS12,
+            supported_versions: Some(vec![0x0304]),
+            key_shares: Some(vec![ecdh::GROUP_X25519]),
+            alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+            ..HelloSpec::default()
+        };
+        let h = tls(&spec);
+        assert_eq!(
+            h.extension_types(),
+            [0, 11, 10, 35, 16, 22, 23, 13, 43, 51, 0xff01]
+        );
+        assert_eq!(h.supported_versions(), Some(vec![0x0304]));
+        assert_eq!(h.alpn(), [b"h2".to_vec(), b"http/1.1".to_vec()]);
+
+        let spec = HelloSpec {
+            version: ProtocolVersion::SSLV3,
+            groups: Some(vec![0x0017]),
+            ..HelloSpec::default()
+        };
+        let h = tls(&spec);
+        assert_eq!(h.extension_types(), [10]);
+        assert_eq!(h.supported_groups(), [0x0017]);
+    }
+
+    #[test]
+    fn default_key_share_follows_the_first_group() {
+        let spec = HelloSpec {
+            groups: Some(vec![0x0018, 0x001d]),
+            ..HelloSpec::default()
+        };
+        let h = tls(&spec);
+        let groups: Vec<u16> = h.key_shares().iter().map(|(g, _)| *g).collect();
+        assert_eq!(groups, [0x0018]);
+    }
+
+    #[test]
+    fn sni_auto_skips_ip_literals_and_trailing_dot() {
+        let sni = |host: &str| {
+            built(&HelloSpec::default(), Some(host))
+                .hello
+                .unwrap()
+                .sni()
+        };
+        assert_eq!(sni("example.com."), Some("example.com".into()));
+        assert_eq!(sni("192.0.2.1"), None);
+        assert_eq!(sni("[2001:db8::1]"), None);
+        assert_eq!(sni("::1"), None);
+        assert_eq!(
+            built(&HelloSpec::default(), None).hello.unwrap().sni(),
+            None
+        );
+        let named = HelloSpec {
+            sni: Sni::Name("10.0.0.1".into()),
+            ..HelloSpec::default()
+        };
+        assert_eq!(
+            built(&named, Some("x.test")).hello.unwrap().sni(),
+            Some("10.0.0.1".into())
+        );
+        let none = HelloSpec {
+            sni: Sni::None,
+            ..HelloSpec::default()
+        };
+        assert!(!tls(&none).extension_types().contains(&0));
+    }
+
+    #[test]
+    fn extras_replace_in_place_or_append_and_omit_removes() {
+        let spec = HelloSpec {
+            extra_extensions: vec![
+                Extension {
+                    typ: 0x1337,
+                    data: vec![1, 2],
+                },
+                Extension {
+                    typ: 10,
+                    data: vec![0, 2, 0, 0x17],
+                },
+                Extension {
+                    typ: 10,
+                    data: vec![0, 0],
+                },
+            ],
+            omit_extensions: vec![35, 45],
+            ..HelloSpec::default()
+        };
+        let h = tls(&spec);
+        assert_eq!(
+            h.extension_types(),
+            [0, 11, 10, 22, 23, 13, 43, 51, 0x1337, 10]
+        );
+        assert_eq!(h.ext(10), Some(&[0, 2, 0, 0x17][..]));
+    }
+
+    #[test]
+    fn grease_like_chrome() {
+        let spec = HelloSpec {
+            grease: true,
+            pad_to: Some(512),
+            ..HelloSpec::default()
+        };
+        let h = tls(&spec);
+        let is_grease = |v: u16| ProtocolVersion(v).is_grease();
+        assert!(is_grease(h.cipher_suites[0]));
+        let types = h.extension_types();
+        assert!(is_grease(types[0]));
+        assert_eq!(h.extensions()[0].data, Vec::<u8>::new());
+        let last = &h.extensions()[types.len() - 2];
+        assert!(is_grease(last.typ) && last.data == [0]);
+        assert_ne!(types[0], last.typ);
+        assert_eq!(types.last(), Some(&ext::PADDING));
+        assert!(is_grease(h.supported_groups()[0]));
+        assert!(is_grease(h.supported_versions().unwrap()[0]));
+        let shares = h.key_shares();
+        assert_eq!(shares[0], (h.supported_groups()[0], vec![0]));
+        assert_eq!(h.highest_version(), 0x0304);
+    }
+
+    #[test]
+    fn padding_reaches_the_target_exactly_when_there_is_room() {
+        for target in [400, 512, 517, 1000] {
+            let spec = HelloSpec {
+                pad_to: Some(target),
+                ..HelloSpec::default()
+            };
+            assert_eq!(tls(&spec).handshake_message().len(), target);
+        }
+        let unpadded = tls(&HelloSpec::default()).handshake_message().len();
+        let spec = HelloSpec {
+            pad_to: Some(unpadded),
+            ..HelloSpec::default()
+        };
+        assert!(!tls(&spec).extension_types().contains(&ext::PADDING));
+        // Two bytes short: the padding header alone overshoots by two.
+        let spec = HelloSpec {
+            pad_to: Some(unpadded + 2),
+            ..HelloSpec::default()
+        };
+        assert_eq!(tls(&spec).handshake_message().len(), unpadded + 4);
+        // A huge target is capped, not wrapped.
+        let spec = HelloSpec {
+            pad_to: Some(1 << 20),
+            ..HelloSpec::default()
+        };
+        let h = tls(&spec);
+        let block: usize = h.extensions().iter().map(|e| 4 + e.data.len()).sum();
+        assert_eq!(block, 0xffff);
+    }
+
+    #[test]
+    fn sslv3_padding_adds_a_block_only_when_needed() {
+        let bare = tls(&version(ProtocolVersion::SSLV3));
+        let len = bare.handshake_message().len();
+        let spec = HelloSpec {
+            pad_to: Some(len),
+            ..version(ProtocolVersion::SSLV3)
+        };
+        assert_eq!(tls(&spec), bare);
+        let spec = HelloSpec {
+            pad_to: Some(len + 100),
+            ..version(ProtocolVersion::SSLV3)
+        };
+        let h = tls(&spec);
+        assert_eq!(h.extension_types(), [ext::PADDING]);
+        assert_eq!(h.handshake_message().len(), len + 100);
+    }
+
+    #[test]
+    fn a_raw_key_share_replaces_the_generated_one_and_its_secret() {
+        let raw = Extension {
+            typ: ext::KEY_SHARE,
+            data: vec![0, 5, 0x00, 0x1d, 0, 1, 9],
+        };
+        let spec = HelloSpec {
+            extra_extensions: vec![raw.clone()],
+            ..HelloSpec::default()
+        };
+        let b = built(&spec, None);
+        let h = b.hello.unwrap();
+        assert_eq!(h.extension_types(), [11, 10, 35, 22, 23, 13, 43, 45, 51]);
+        assert_eq!(h.ext(ext::KEY_SHARE), Some(&raw.data[..]));
+        assert!(b.secrets.is_empty());
+    }
+
+    #[test]
+    fn fragments_split_records() {
+        let spec = HelloSpec {
+            fragment: Some(100),
+            ..HelloSpec::default()
+        };
+        let b = built(&spec, Some("example.com"));
+        let msg = b.hello.as_ref().unwrap().handshake_message();
+        assert_eq!(b.wire.len(), msg.len() + 5 * msg.len().div_ceil(100));
+        assert_eq!(&b.wire[..5], &[22, 3, 1, 0, 100]);
+    }
+
+    #[test]
+    fn same_entropy_same_bytes() {
+        let spec = HelloSpec {
+            grease: true,
+            ..HelloSpec::default()
+        };
+        assert_eq!(
+            built(&spec, Some("a.test")).wire,
+            built(&spec, Some("a.test")).wire
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The ClientHello model: every field settable, including to values that are wrong on
+//! purpose. Extensions are kept as raw `(type, bytes)` pairs in wire order, so a hello can
+//! carry anything, in any order, and decoding then re-encoding gives the same bytes.
+//! Typed views (`sni()`, `groups()`, …) read the raw extensions on demand.
+
+/// One extension as it stands on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Extension {
+    pub typ: u16,
+    pub data: Vec<u8>,
+}
+
+/// A TLS ClientHello (not SSLv2-format; see [`super::sslv2`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHello {
+    /// Version in the record header(s) carrying the hello; not part of the handshake message.
+    pub record_version: u16,
+    pub legacy_version: u16,
+    pub random: [u8; 32],
+    pub session_id: Vec<u8>,
+    pub cipher_suites: Vec<u16>,
+    pub compression_methods: Vec<u8>,
+    /// `None`: no extensions block at all (as SSLv3 clients send); `Some(vec![])`: an empty one.
+    pub extensions: Option<Vec<Extension>>,
+}
+
+use super::codec::{DecodeError, Reader};
+use crate::core::wire::registry::extensions::types as ext;
+use bytes::BufMut;
+
+/// Handshake message type of a ClientHello.
+pub const HANDSHAKE_CLIENT_HELLO: u8 = 1;
+/// Record content type of handshake records.
+pub const CONTENT_HANDSHAKE: u8 = 22;
+
+impl ClientHello {
+    /// The handshake body (without the 4-byte handshake header).
+    pub fn encode_body(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(512);
+        b.put_u16(self.legacy_version);
+        b.put_slice(&self.random);
+        b.put_u8(self.session_id.len() as u8);
+        b.put_slice(&self.session_id);
+        b.put_u16((self.cipher_suites.len() * 2) as u16);
+        for s in &self.cipher_suites {
+            b.put_u16(*s);
+        }
+        b.put_u8(self.compression_methods.len() as u8);
+        b.put_slice(&self.compression_methods);
+        if let Some(exts) = &self.extensions {
+            let len: usize = exts.iter().map(|e| 4 + e.data.len()).sum();
+            b.put_u16(len as u16);
+            for e in exts {
+                b.put_u16(e.typ);
+                b.put_u16(e.data.len() as u16);
+                b.put_slice(&e.data);
+            }
+        }
+        b
+    }
+
+    /// The complete handshake message: type, 24-bit length, body.
+    pub fn handshake_message(&self) -> Vec<u8> {
+        let body = self.encode_body();
+        let mut m = Vec::with_capacity(body.len() + 4);
+        m.put_u8(HANDSHAKE_CLIENT_HELLO);
+        m.put_uint(body.len() as u64, 3);
+        m.put_slice(&body);
+        m
+    }
+
+    /// The hello as records, each carrying at most `fragment` bytes of handshake data
+    /// (`None`: one record, or as many 2^14-byte records as the message needs).
+    pub fn to_records(&self, fragment: Option<usize>) -> Vec<u8> {
+        let msg = self.handshake_message();
+        let chunk = fragment.unwrap_or(16384).clamp(1, 16384);
+        let mut out = Vec::with_capacity(msg.len() + 5 * msg.len().div_ceil(chunk));
+        for part in msg.chunks(chunk) {
+            out.put_u8(CONTENT_HANDSHAKE);
+            out.put_u16(self.record_version);
+            out.put_u16(part.len() as u16);
+            out.put_slice(part);
+        }
+        out
+    }
+
+    /// Decodes a ClientHello handshake body. `record_version` is taken from the record that
+    /// carried it, since the body does not hold it.
+    pub fn decode_body(body: &[u8], record_version: u16) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let legacy_version = r.u16("client_version")?;
+        let mut random = [0u8; 32];
+        random.copy_from_slice(r.take(32, "random")?);
+        let session_id = r.sub_u8("session_id")?.rest().to_vec();
+        let mut suites_r = r.sub_u16("cipher_suites")?;
+        if suites_r.remaining() % 2 != 0 {
+            return Err(DecodeError::new(
+                suites_r.offset(),
+                "cipher_suites: odd length",
+            ));
+        }
+        let cipher_suites = suites_r
+            .rest()
+            .chunks_exact(2)
+            .map(|id| u16::from_be_bytes([id[0], id[1]]))
+            .collect();
+        let compression_methods = r.sub_u8("compression_methods")?.rest().to_vec();
+        let extensions = if r.is_empty() {
+            None
+        } else {
+            let mut er = r.sub_u16("extensions")?;
+            // Browsers send 15 to 20.
+            let mut exts = Vec::with_capacity(20);
+            while !er.is_empty() {
+                let typ = er.u16("extension type")?;
+                let data = er.sub_u16("extension data")?.rest().to_vec();
+                exts.push(Extension { typ, data });
+            }
+            r.expect_end("client_hello")?;
+            Some(exts)
+        };
+        Ok(ClientHello {
+            record_version,
+            legacy_version,
+            random,
+            session_id,
+            cipher_suites,
+            compression_methods,
+            extensions,
+        })
+    }
+
+    /// Decodes a handshake message (4-byte header included) that must be a ClientHello.
+    pub fn decode_message(msg: &[u8], record_version: u16) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(msg);
+        let typ = r.u8("handshake type")?;
+        if typ != HANDSHAKE_CLIENT_HELLO {
+            return Err(DecodeError::new(
+                0,
+                format!("handshake type {typ} is not a ClientHello"),
+            ));
+        }
+        let body = r.sub_u24("client_hello")?;
+        r.expect_end("handshake message")?;
+        Self::decode_body(body.peek_rest(), record_version)
+    }
+
+    /// Replaces the server_name extension with one naming `name`, or removes every
+    /// server_name extension for `None`, keeping the order of the others: a recorded hello
+    /// replayed to a new host. A new server_name goes first (after a leading GREASE
+    /// extension, where Chrome puts it). When a padding extension is present, it shrinks or
+    /// grows by the size change so the handshake keeps its length (padding exists to steer
+    /// that length); when the padding is too short to absorb the growth it is emptied.
+    pub fn set_sni(&mut self, name: Option<&str>) {
+        let before = self.handshake_message().len();
+        match name {
+            Some(name) => {
+                let data = server_name_data(name);
+                let exts = self.extensions.get_or_insert_with(Vec::new);
+                if let Some(e) = exts.iter_mut().find(|e| e.typ == ext::SERVER_NAME) {
+                    e.data = data;
+                } else {
+                    let at = match exts.first() {
+                        Some(e) if super::ProtocolVersion(e.typ).is_grease() => 1,
+                        _ => 0,
+                    };
+                    exts.insert(
+                        at,
+                        Extension {
+                            typ: ext::SERVER_NAME,
+                            data,
+                        },
+                    );
+                }
+            }
+            None => {
+                if let Some(exts) = &mut self.extensions {
+                    exts.retain(|e| e.typ != ext::SERVER_NAME);
+                }
+            }
+        }
+        let after = self.handshake_message().len();
+        if let Some(pad) = self
+            .extensions
+            .iter_mut()
+            .flatten()
+            .find(|e| e.typ == ext::PADDING)
+        {
+            let len = (pad.data.len() + before).saturating_sub(after);
+            pad.data.resize(len, 0);
+        }
+    }
+
+    pub fn extensions(&self) -> &[Extension] {
+        self.extensions.as_deref().unwrap_or(&[])
+    }
+
+    /// Extension types in wire order.
+    pub fn extension_types(&self) -> Vec<u16> {
+        self.extensions().iter().map(|e| e.typ).collect()
+    }
+
+    /// Data of the first extension of this type.
+    pub fn ext(&self, typ: u16) -> Option<&[u8]> {
+        self.extensions()
+            .iter()
+            .find(|e| e.typ == typ)
+            .map(|e| e.data.as_slice())
+    }
+
+    /// The first host_name in server_name, if any (lossy UTF-8: a hostile name still prints).
+    pub fn sni(&self) -> Option<String> {
+        self.sni_bytes()
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+    }
+
+    /// The first host_name in server_name, as sent.
+    pub fn sni_bytes(&self) -> Option<&[u8]> {
+        let mut r = Reader::new(self.ext(ext::SERVER_NAME)?);
+        let mut list = r.sub_u16("server_name_list").ok()?;
+        while !list.is_empty() {
+            let kind = list.u8("name_type").ok()?;
+            let name = list.sub_u16("host_name").ok()?.rest();
+            if kind == 0 {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    /// Versions in supported_versions, in offer order; `None` without the extension.
+    pub fn supported_versions(&self) -> Option<Vec<u16>> {
+        let mut r = Reader::new(self.ext(ext::SUPPORTED_VERSIONS)?);
+        u16_list(r.sub_u8("supported_versions").ok()?)
+    }
+
+    pub fn supported_groups(&self) -> Vec<u16> {
+        self.ext(ext::SUPPORTED_GROUPS)
+            .and_then(|d| u16_list(Reader::new(d).sub_u16("supported_groups").ok()?))
+            .unwrap_or_default()
+    }
+
+    pub fn signature_algorithms(&self) -> Vec<u16> {
+        self.ext(ext::SIGNATURE_ALGORITHMS)
+            .and_then(|d| u16_list(Reader::new(d).sub_u16("signature_algorithms").ok()?))
+            .unwrap_or_default()
+    }
+
+    pub fn ec_point_formats(&self) -> Vec<u8> {
+        self.ext(ext::EC_POINT_FORMATS)
+            .and_then(|d| {
+                Some(
+                    Reader::new(d)
+                        .sub_u8("ec_point_formats")
+                        .ok()?
+                        .rest()
+                        .to_vec(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// ALPN protocol names in offer order, as raw bytes.
+    pub fn alpn(&self) -> Vec<Vec<u8>> {
+        let Some(d) = self.ext(ext::ALPN) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Ok(mut list) = Reader::new(d).sub_u16("alpn") {
+            while let Ok(p) = list.sub_u8("protocol") {
+                out.push(p.peek_rest().to_vec());
+            }
+        }
+        out
+    }
+
+    /// `(group, key_exchange)` pairs of key_share, in offer order.
+    pub fn key_shares(&self) -> Vec<(u16, Vec<u8>)> {
+        let Some(d) = self.ext(ext::KEY_SHARE) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Ok(mut list) = Reader::new(d).sub_u16("client_shares") {
+            while let (Ok(g), Ok(k)) = (list.u16("group"), list.sub_u16("key_exchange")) {
+                out.push((g, k.peek_rest().to_vec()));
+            }
+        }
+        out
+    }
+
+    /// The highest version offered: supported_versions (GREASE ignored) or legacy_version.
+    pub fn highest_version(&self) -> u16 {
+        self.supported_versions()
+            .and_then(|v| {
+                v.into_iter()
+                    .filter(|v| !super::ProtocolVersion(*v).is_grease())
+                    .max()
+            })
+            .unwrap_or(self.legacy_version)
+    }
+}
+
+/// server_name extension data with one host_name entry.
+pub(crate) fn server_name_data(name: &str) -> Vec<u8> {
+    let mut d = Vec::with_capacity(name.len() + 5);
+    d.put_u16((name.len() + 3) as u16);
+    d.put_u8(0); // host_name
+    d.put_u16(name.len() as u16);
+    d.put_slice(name.as_bytes());
+    d
+}
+
+fn u16_list(mut r: Reader<'_>) -> Option<Vec<u16>> {
+    let mut v = Vec::with_capacity(r.remaining() / 2);
+    while !r.is_empty() {
+        v.push(r.u16("item").ok()?);
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(exts: Vec<Extension>) -> ClientHello {
+        ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [7; 32],
+            session_id: vec![1; 32],
+            cipher_suites: vec![0x1301, 0xc02f],
+            compression_methods: vec![0],
+            extensions: Some(exts),
+        }
+    }
+
+    fn ext(typ: u16, data: &[u8]) -> Extension {
+        Extension {
+            typ,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn set_sni_replaces_in_place_and_keeps_padded_length() {
+        let mut h = hello(vec![
+            ext(0x0a0a, &[]),
+            ext(ext::SERVER_NAME, &server_name_data("old.example")),
+            ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d]),
+            ext(ext::PADDING, &[0; 100]),
+        ]);
+        let len = h.handshake_message().len();
+        h.set_sni(Some("a-much-longer-name.example.org"));
+        assert_eq!(h.sni().as_deref(), Some("a-much-longer-name.example.org"));
+        assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
+        assert_eq!(h.handshake_message().len(), len);
+        h.set_sni(None);
+        assert_eq!(h.extension_types(), [0x0a0a, 10, 21]);
+        assert_eq!(h.handshake_message().len(), len);
+        h.set_sni(Some("x.test"));
+        assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
+        assert_eq!(h.handshake_message().len(), len);
+        // Round trip through the decoder.
+        let back = ClientHello::decode_message(&h.handshake_message(), 0x0301).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn set_sni_with_too_little_padding_empties_it() {
+        let mut h = hello(vec![
+            ext(ext::SERVER_NAME, &server_name_data("a")),
+            ext(ext::PADDING, &[0; 3]),
+        ]);
+        let len = h.handshake_message().len();
+        h.set_sni(Some("abcdefghij"));
+        assert_eq!(h.ext(ext::PADDING), Some(&[][..]));
+        assert_eq!(h.handshake_message().len(), len + 9 - 3);
+    }
+
+    #[test]
+    fn set_sni_without_padding_or_extensions() {
+        let mut h = hello(vec![ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d])]);
+        h.set_sni(Some("example.com"));
+        assert_eq!(h.extension_types(), [0, 10]);
+        let mut bare = hello(vec![]);
+        bare.extensions = None;
+        bare.set_sni(None);
+        assert_eq!(bare.extensions, None);
+        bare.set_sni(Some("example.com"));
+        assert_eq!(bare.sni().as_deref(), Some("example.com"));
+    }
+}

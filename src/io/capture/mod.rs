@@ -1,0 +1,176 @@
+//! Offline capture reading: pcap / pcapng (optionally gzip'd) → link layer → IP (with
+//! fragment reassembly) → TCP reassembly, per flow and direction, handed to a [`FlowSink`].
+//!
+//! TLS is found by content, not by port: every TCP flow's payload goes to the sink, and the
+//! sink says (through [`FlowSink::wants_data`]) when it needs no more bytes of a flow; from
+//! then on only FIN/RST are tracked for it.
+//!
+//! The order of calls for one flow is: `flow_start`, then `data` and `end` in capture order
+//! (at most one `end` per direction; never bytes across a hole: a hole ends that direction
+//! with [`EndKind::Gap`]), then `flow_end` exactly once. After a RST, the sender's direction
+//! ends with [`EndKind::Rst`] and the flow ends; the other direction gets no `end` of its own.
+//! pcapng Decryption Secrets Blocks go to [`FlowSink::secrets`] where they stand.
+
+mod file;
+mod frag;
+mod link;
+#[cfg(target_os = "linux")]
+mod mapped;
+mod packets;
+mod tcp;
+pub mod writer;
+
+use std::net::SocketAddr;
+
+pub use crate::core::session::{Direction, EndKind, Micros};
+pub use file::{read_capture, read_capture_file, read_capture_slice};
+pub use packets::PacketReader;
+
+/// A flow's number, unique within one [`read_capture`] call, from 1 in order of appearance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId(pub u64);
+
+/// What is known about a flow when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowInfo {
+    pub id: FlowId,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Time of the flow's first packet.
+    pub start: Micros,
+    /// A SYN was seen, so the roles come from the handshake and the streams are complete from
+    /// their first byte. False when the flow was picked up mid-stream.
+    pub saw_handshake: bool,
+}
+
+/// The consumer of reassembled flows.
+pub trait FlowSink {
+    fn flow_start(&mut self, info: &FlowInfo);
+    /// In-order bytes of one direction; never across a hole.
+    fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], at: Micros);
+    /// One direction ended; called at most once per direction.
+    fn end(&mut self, id: FlowId, dir: Direction, kind: EndKind, at: Micros);
+    /// The flow is over (both directions ended, a RST, expiry, end of input); called exactly
+    /// once per started flow, last.
+    fn flow_end(&mut self, id: FlowId, at: Micros);
+    /// False once the consumer needs no more bytes of this flow. Asked after each delivery.
+    fn wants_data(&self, id: FlowId) -> bool;
+    /// A pcapng Decryption Secrets Block: its secrets type (e.g. [`SECRETS_TLS_KEY_LOG`])
+    /// and data, in capture order (before the packets that need them, as writers put them).
+    fn secrets(&mut self, _secrets_type: u32, _data: &[u8]) {}
+}
+
+/// Decryption Secrets Block type of a TLS key log ("TLSK", NSS key log text).
+pub const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// Limits and timeouts of the reader. All times are capture time.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// A flow with no packet for this long is ended (`Timeout`, or `Gap` if bytes are missing).
+    pub idle_timeout: Micros,
+    /// Out-of-order bytes buffered per direction before the hole is declared a gap.
+    pub max_ooo_per_direction: usize,
+    /// Out-of-order bytes buffered over all flows.
+    pub max_ooo_total: usize,
+    /// Flows tracked at once; beyond it the longest idle flows are ended early.
+    pub max_flows: usize,
+    /// A closed flow is remembered this long after its last packet (late ACKs and
+    /// retransmitted FINs must not start a new flow), then forgotten, so memory follows the
+    /// connection rate, not the capture size.
+    pub closed_linger: Micros,
+    /// Incomplete IP datagrams held for reassembly at once.
+    pub max_fragment_datagrams: usize,
+    /// An incomplete IP datagram is dropped after this long.
+    pub fragment_timeout: Micros,
+    /// Largest capture block accepted (the read buffer grows up to this).
+    pub max_block_size: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            idle_timeout: 300_000_000,
+            max_ooo_per_direction: 1 << 20,
+            max_ooo_total: 256 << 20,
+            max_flows: 1_000_000,
+            closed_linger: 10_000_000,
+            max_fragment_datagrams: 1024,
+            fragment_timeout: 30_000_000,
+            max_block_size: 64 << 20,
+        }
+    }
+}
+
+/// Counters over one capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Packet records read (pcap records, pcapng EPB/SPB/obsolete packet blocks).
+    pub packets: u64,
+    /// Captured bytes of those packets.
+    pub bytes: u64,
+    /// TCP segments handed to reassembly (after fragment reassembly).
+    pub tcp_packets: u64,
+    /// Packets that are not TCP over IP (ARP, UDP, ICMP, ...).
+    pub non_tcp: u64,
+    /// Packets whose link type is not supported.
+    pub unsupported_link: u64,
+    /// Packets that could not be decoded (bad headers, unknown interface).
+    pub malformed: u64,
+    /// Packets cut short by the snap length (fewer bytes captured than sent).
+    pub truncated_packets: u64,
+    /// IP fragments seen, and datagrams rebuilt from them.
+    pub fragments: u64,
+    pub reassembled_datagrams: u64,
+    /// Incomplete datagrams given up (timeout or limits).
+    pub fragments_dropped: u64,
+    /// Flows started (reported to the sink).
+    pub flows: u64,
+    /// Directions ended with a gap.
+    pub gaps: u64,
+}
+
+/// Why reading stopped early. Whatever came before was already given to the sink, and every
+/// started flow was ended (open directions with `Gap`).
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureErrorKind {
+    #[error("not a pcap or pcapng capture (first bytes {0})")]
+    NotACapture(String),
+    #[error("empty input: no capture header")]
+    Empty,
+    #[error("capture truncated: block at byte {offset} (packet {packet}) is cut short")]
+    Truncated { offset: u64, packet: u64 },
+    #[error("corrupt capture data at byte {offset} (packet {packet}): {detail}")]
+    Corrupt {
+        offset: u64,
+        packet: u64,
+        detail: String,
+    },
+    #[error("block at byte {offset} (packet {packet}) needs more than {limit} bytes")]
+    BlockTooLarge {
+        offset: u64,
+        packet: u64,
+        limit: usize,
+    },
+    #[error(
+        "the file shrank while being read (another process truncated or rewrote it): stopped \
+         at byte {offset} (packet {packet})"
+    )]
+    Shrank { offset: u64, packet: u64 },
+    #[error("read error at byte {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A failed read, with the counters up to the failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct CaptureError {
+    pub kind: CaptureErrorKind,
+    pub stats: Box<CaptureStats>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! TCP at the edge: target parsing and resolution, connecting with a deadline, and an
+//! exchange loop that sends one hello and reads until the consumer has its verdict, the
+//! peer ends the stream, the deadline passes or the byte cap is reached.
+//!
+//! Nothing here interprets TLS: the loop hands every chunk to a callback (the session
+//! tracker, in practice) and asks it whether more bytes are needed.
+
+use crate::core::session::{Direction, EndKind, Micros};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Where to connect, and the host name the hello speaks of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or IP literal as given (without brackets).
+    pub host: String,
+    pub port: u16,
+    /// `--connect`: the address to dial instead of resolving `host` (origin behind a CDN).
+    pub connect: Option<IpAddr>,
+}
+
+impl Target {
+    /// Parses `host`, `host:port`, `[v6addr]:port`, `[v6addr]` or a bare IPv6 literal.
+    pub fn parse(s: &str, default_port: u16) -> Result<Target, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty target".into());
+        }
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("target {s:?}: missing ']'"))?;
+            let port = match after {
+                "" => default_port,
+                p => parse_port(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("target {s:?}: expected ':PORT' after ']'"))?,
+                )?,
+            };
+            (h.to_string(), port)
+        } else if s.parse::<std::net::Ipv6Addr>().is_ok() {
+            (s.to_string(), default_port)
+        } else if let Some((h, p)) = s.rsplit_once(':') {
+            (h.to_string(), parse_port(p)?)
+        } else {
+            (s.to_string(), default_port)
+        };
+        if host.is_empty() {
+            return Err(format!("target {s:?}: empty host"));
+        }
+        if let Some(bad) = host
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%')))
+        {
+            return Err(format!(
+                "target {s:?}: {bad:?} is not allowed in a host name"
+            ));
+        }
+        Ok(Target {
+            host,
+            port,
+            connect: None,
+        })
+    }
+
+    /// The host as an IP address, when it is a literal.
+    pub fn ip_literal(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// `host:port`, with brackets around IPv6 literals.
+    pub fn display(&self) -> String {
+        match self.ip_literal() {
+            Some(IpAddr::V6(_)) => format!("[{}]:{}", self.host, self.port),
+            _ => format!("{}:{}", self.host, self.port),
+        }
+    }
+
+    /// Addresses to try, in resolver order.
+    pub fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+        if let Some(ip) = self.connect.or_else(|| self.ip_literal()) {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
+        if addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} resolves to no address", self.host),
+            ));
+        }
+        Ok(addrs)
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16, String> {
+    p.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("bad port {p:?}"))
+}
+
+/// Deadlines and caps of one exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connect_timeout: Duration,
+    /// How long to wait for the verdict after the hello was sent.
+    pub read_timeout: Duration,
+    /// Stop reading after this many bytes from the server.
+    pub max_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A connected stream plus when it started, so every timestamp is relative to `start`.
+pub struct Connection {
+    pub stream: TcpStream,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub start: Instant,
+    pub connect_time: Duration,
+}
+
+/// Connects to the first address that answers within the deadline.
+pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
+    let start = Instant::now();
+    let mut last_err = None;
+    for addr in target.resolve()? {
+        match TcpStream::connect_timeout(&addr, limits.connect_timeout) {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                let local = stream.local_addr()?;
+                return Ok(Connection {
+                    stream,
+                    local,
+                    peer: addr,
+                    start,
+                    connect_time: start.elapsed(),
+                });
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| io::Error::other("no address to connect to")))
+}
+
+/// Receives what the exchange loop sees; `data` returns `true` while more bytes are wanted.
+pub trait ExchangeObserver {
+    fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool;
+    fn end(&mut self, dir: Direction, kind: EndKind, at: Micros);
+    /// Bytes to send next, asked after each chunk from the server (e.g. a second hello
+    /// answering a HelloRetryRequest). They are sent, then reported through `data`.
+    fn reply(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// Sends `hello` and reads until the observer is satisfied or the stream ends, sending what
+/// the observer replies on the way (the read deadline then starts again). The server
+/// direction's end is always reported, so the observer can tell a verdict from a silence.
+pub fn exchange(
+    conn: &mut Connection,
+    hello: &[u8],
+    limits: &Limits,
+    observer: &mut dyn ExchangeObserver,
+) {
+    let micros = |start: Instant| start.elapsed().as_micros() as Micros;
+    let to_server = Direction::ClientToServer;
+    let from_server = Direction::ServerToClient;
+    if !observer.data(to_server, hello, micros(conn.start)) {
+        return;
+    }
+    if let Err(e) = conn.stream.write_all(hello) {
+        observer.end(from_server, end_kind(&e), micros(conn.start));
+        return;
+    }
+    let mut deadline = Instant::now() + limits.read_timeout;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut received = 0usize;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            observer.end(from_server, EndKind::Timeout, micros(conn.start));
+            return;
+        }
+        // A zero duration would mean "block forever" to set_read_timeout.
+        let _ = conn
+            .stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        let room = buf.len().min(limits.max_bytes - received);
+        match conn.stream.read(&mut buf[..room]) {
+            Ok(0) => {
+                observer.end(from_server, EndKind::Fin, micros(conn.start));
+                return;
+            }
+            Ok(n) => {
+                received += n;
+                let mut more = observer.data(from_server, &buf[..n], micros(conn.start));
+                if let Some(reply) = observer.reply() {
+                    if let Err(e) = conn.stream.write_all(&reply) {
+                        observer.end(from_server, end_kind(&e), micros(conn.start));
+                        return;
+                    }
+                    more = observer.data(to_server, &reply, micros(conn.start));
+                    deadline = Instant::now() + limits.read_timeout;
+                }
+                if !more {
+                    return;
+                }
+                if received >= limits.max_bytes {
+                    observer.end(from_server, EndKind::ByteCap, micros(conn.start));
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                observer.end(from_server, end_kind(&e), micros(conn.start));
+                return;
+            }
+        }
+    }
+}
+
+/// Closes our side politely so a server does not log a reset for a probe.
+pub fn close(conn: &Connection) {
+    let _ = conn.stream.shutdown(Shutdown::Both);
+}
+
+fn end_kind(e: &io::Error) -> EndKind {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => EndKind::Timeout,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => EndKind::Rst,
+        _ => EndKind::Rst,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t = Target::parse("example.com", 443).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("example.com", 443));
+        let t = Target::parse("127.0.0.1:8443", 443).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 8443));
+        let t = Target::parse("[::1]:8443", 443).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 8443));
+        assert_eq!(t.display(), "[::1]:8443");
+        let t = Target::parse("::1", 443).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 443));
+        assert!(Target::parse("host:0", 443).is_err());
+        assert!(Target::parse("host:99999", 443).is_err());
+        assert!(Target::parse("[::1", 443).is_err());
+        assert!(Target::parse("a b", 443).is_err());
+        assert!(Target::parse("", 443).is_err());
+    }
+}
