@@ -2,13 +2,13 @@
 //! and compared, connection by connection, with `captures/expected_keylog.tsv` (filled from
 //! tshark's decryption, see captures/README.md). Also: wrong and missing keys.
 
-use shakedown::io::capture::ReadOptions;
+use shakedown::commands::pcap::{self, AnalyzeOptions, ConnectionReport};
 use shakedown::core::cert::TrustStore;
 use shakedown::core::crypto::KeyLog;
-use shakedown::commands::pcap::{self, AnalyzeOptions, ConnectionReport};
 use shakedown::core::session::Outcome;
 use shakedown::core::wire::ProtocolVersion;
 use shakedown::core::wire::registry::{alert_name, suite_name};
+use shakedown::io::capture::ReadOptions;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ fn row(r: &ConnectionReport) -> Vec<String> {
     let v = &r.verdict;
     let dash = || "-".to_string();
     let alert = v.alert.filter(|a| a.alert.description != 0);
-    let causes: Vec<&str> = r.diagnosis.iter().map(|d| d.cause).collect();
+    let causes: Vec<&str> = r.diagnosis.iter().map(|d| d.cause.id()).collect();
     vec![
         if v.established {
             "established".into()

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{hostile_peer, read_some, write_quietly};
-use shakedown::io::net::{Limits, Target};
 use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use shakedown::io::net::{Limits, Target};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::thread;
@@ -29,7 +29,7 @@ fn run(addr: SocketAddr, read_timeout: Duration) -> (ProbeResult, Duration) {
 }
 
 fn causes(r: &ProbeResult) -> Vec<&'static str> {
-    r.diagnosis.iter().map(|d| d.cause).collect()
+    r.diagnosis.iter().map(|d| d.cause.id()).collect()
 }
 
 #[test]

@@ -6,15 +6,17 @@
 //! flow ends, the [`Summary`] (bounded counters) at the end. `watch` (feature `live`) feeds
 //! packets from an interface through the same [`capture::PacketReader`] and analyzer.
 
-use crate::io::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
-use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::cli::Failure;
+use crate::core::assess::{self, Diagnosis};
+use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
 use crate::core::datetime::parse_rfc3339;
-use crate::core::assess::{self, Diagnosis};
 use crate::core::fingerprint::{self, Ja3};
-use crate::report;
 use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
+use crate::io::capture::{
+    self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions,
+};
+use crate::report;
 use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -190,7 +192,7 @@ impl FlowSink for Analyzer<'_> {
             self.non_tls_flows += 1;
             return;
         }
-        let report = report(info, verdict, self.opts.check_time, &mut self.chains);
+        let report = report(info, verdict, self.opts.check_time, &self.chains);
         (self.emit)(report);
     }
 
@@ -208,20 +210,17 @@ fn report(
     info: FlowInfo,
     verdict: Verdict,
     check_time: Option<i64>,
-    chains: &mut ChainChecker,
+    chains: &ChainChecker,
 ) -> ConnectionReport {
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
     let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
-    let (certificates, findings) = if verdict.certificates.is_empty() {
-        (Arc::default(), Vec::new())
-    } else {
-        chains.check(&verdict.certificates, host.as_deref(), check_time)
-    };
-    let diagnosis = assess::diagnose(
+    let a = assess::assess(
         &verdict,
-        &findings,
-        assess::Context {
+        &assess::Context {
             host: host.as_deref(),
+            now_unix: check_time,
+            chains: Some(chains),
+            ..assess::Context::default()
         },
     );
     ConnectionReport {
@@ -232,9 +231,9 @@ fn report(
         from_syn: info.saw_handshake,
         verdict,
         sni: host,
-        certificates,
-        findings,
-        diagnosis,
+        certificates: a.certificates,
+        findings: a.findings,
+        diagnosis: a.diagnosis,
     }
 }
 
@@ -453,7 +452,7 @@ impl Summary {
         }
         self.failed += 1;
         for d in &r.diagnosis {
-            *self.by_cause.entry(d.cause).or_default() += 1;
+            *self.by_cause.entry(d.cause.id()).or_default() += 1;
         }
         let name = r.sni().unwrap_or("(no SNI)");
         if let Some(n) = self.failures_by_name.get_mut(name) {

@@ -2,15 +2,15 @@
 //! directions to the session tracker until it has its verdict, then check the certificates
 //! and diagnose. The network part is [`crate::io::net`]; everything after it is pure.
 
-use crate::core::cert::{self, CertInfo, Finding, TrustStore};
+use crate::core::assess::{self, ConnectError, Diagnosis};
+use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::EphemeralKeys;
-use crate::core::assess::{self, Diagnosis};
-use crate::io::net::{self, ExchangeObserver, Limits, Target};
 use crate::core::session::{Direction, EndKind, Micros, Tracker, Verdict};
 use crate::core::wire::build::{self, BuiltHello, HelloSpec, KeyShareSecret};
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::retry::retry_hello;
+use crate::io::net::{self, ExchangeObserver, Limits, Target};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ pub struct ProbeResult {
     pub verdict: Option<Verdict>,
     pub transcript: Transcript,
     pub timings: Timings,
-    pub certificates: Vec<CertInfo>,
+    pub certificates: Arc<[CertInfo]>,
     pub findings: Vec<Finding>,
     pub diagnosis: Vec<Diagnosis>,
     /// Wall-clock time the transcript's timestamps count from (Unix microseconds).
@@ -85,12 +85,6 @@ pub struct Retry {
     pub second_hello: Option<ClientHello>,
     /// Why no second ClientHello was sent.
     pub problem: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConnectError {
-    pub refused: bool,
-    pub reason: String,
 }
 
 impl ProbeResult {
@@ -211,7 +205,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         verdict: None,
         transcript: Transcript::default(),
         timings: Timings::default(),
-        certificates: Vec::new(),
+        certificates: Arc::default(),
         findings: Vec::new(),
         diagnosis: Vec::new(),
         started_unix_micros: SystemTime::now()
@@ -223,21 +217,18 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let mut conn = match net::connect(&cfg.target, &cfg.limits) {
         Ok(c) => c,
         Err(e) => {
-            let refused = e.kind() == io::ErrorKind::ConnectionRefused;
-            let cause = if refused {
-                "connection_refused"
-            } else {
-                "connect_failed"
-            };
-            result.diagnosis.push(Diagnosis {
-                cause,
-                detail: format!("connecting to {}: {e}", cfg.target.display()),
-                fix: assess::fix_for(cause),
-            });
-            result.connect_error = Some(ConnectError {
-                refused,
+            let error = ConnectError {
+                refused: e.kind() == io::ErrorKind::ConnectionRefused,
                 reason: e.to_string(),
-            });
+            };
+            let target = cfg.target.display();
+            let ctx = assess::Context {
+                target: Some(&target),
+                connect_error: Some(&error),
+                ..assess::Context::default()
+            };
+            result.diagnosis = assess::assess(&Verdict::default(), &ctx).diagnosis;
+            result.connect_error = Some(error);
             return result;
         }
     };
@@ -283,25 +274,19 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         .find(|(d, _, _)| *d == Direction::ServerToClient)
         .map(|(_, at, _)| Duration::from_micros(*at).saturating_sub(sent_at));
     let verdict = rec.tracker.verdict().clone();
-    let (certs, findings) = if verdict.certificates.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        cert::check_chain_with(
-            &verdict.certificates,
-            Some(&cfg.target.host),
-            cfg.check_time,
-            cfg.trust.as_deref(),
-        )
-    };
-    result.diagnosis = assess::diagnose(
+    let chains = ChainChecker::new(cfg.trust.clone());
+    let assessment = assess::assess(
         &verdict,
-        &findings,
-        assess::Context {
+        &assess::Context {
             host: Some(&cfg.target.host),
+            now_unix: cfg.check_time,
+            chains: Some(&chains),
+            ..assess::Context::default()
         },
     );
-    result.certificates = certs;
-    result.findings = findings;
+    result.certificates = assessment.certificates;
+    result.findings = assessment.findings;
+    result.diagnosis = assessment.diagnosis;
     result.verdict = Some(verdict);
     result.transcript = rec.transcript;
     result.retry = rec.retry;

@@ -2,158 +2,202 @@
 //! the actual exchange, and the fix in operator terms. Pure: it reads a [`Verdict`], what
 //! the client offered and the certificate findings, nothing else.
 
-use crate::core::cert::Finding;
+use crate::core::cert::{CertInfo, ChainChecker, Finding};
 use crate::core::session::{Direction, Outcome, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::{alert_name, suite_name};
 use crate::core::wire::sslv2::Sslv2ClientHello;
+use std::sync::Arc;
+
+/// Every cause shakedown reports, with its id (stable, snake_case: the JSON contract) and
+/// its fix in operator terms. One table, so text, JSON, the schema and the docs cannot
+/// drift apart; `match`es on [`Cause`] are exhaustive.
+macro_rules! causes {
+    ($($variant:ident = $id:literal, $fix:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Cause { $($variant,)* }
+
+        impl Cause {
+            /// Every cause, in table order.
+            pub const ALL: &'static [Cause] = &[$(Cause::$variant,)*];
+
+            /// The stable id used in `diagnosis[].cause`.
+            pub fn id(self) -> &'static str {
+                match self { $(Cause::$variant => $id,)* }
+            }
+
+            /// What to change, in operator terms.
+            pub fn fix(self) -> &'static str {
+                match self { $(Cause::$variant => $fix,)* }
+            }
+
+            /// The cause with this id.
+            pub fn from_id(id: &str) -> Option<Cause> {
+                match id { $($id => Some(Cause::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+causes! {
+    ProtocolMismatch = "protocol_mismatch",
+        "Enable a common version: server `ssl_protocols TLSv1.2 TLSv1.3;` (nginx), `SSLProtocol` (Apache), `MinProtocol` (openssl.cnf); or upgrade the client.";
+    NoSharedCipher = "no_shared_cipher",
+        "Make the suite lists overlap: server `ssl_ciphers` (nginx) / `SSLCipherSuite` (Apache), or the client's cipher list; `shakedown scan` lists what the server accepts.";
+    SniRequired = "sni_required",
+        "Send SNI (behind an nginx proxy: `proxy_ssl_server_name on;`), or give the server a default certificate (`listen 443 ssl default_server`).";
+    UnrecognizedName = "unrecognized_name",
+        "The server has no virtual host for this name: add a `server_name` block or SAN for it, or send a name it serves (`proxy_ssl_name`).";
+    HostnameMismatch = "hostname_mismatch",
+        "Reissue the certificate with this name in subjectAltName, or connect with a name the certificate lists.";
+    CertificateExpired = "certificate_expired",
+        "Renew the certificate and reload the server (a renewed file is served only after a reload).";
+    CertificateNotYetValid = "certificate_not_yet_valid",
+        "Check the clock of the issuing host and of this client; reissue with a correct notBefore.";
+    CertificateExpiresSoon = "certificate_expires_soon",
+        "Renew the certificate before it expires; check that automated renewal runs.";
+    IncompleteChain = "incomplete_chain",
+        "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended.";
+    ChainMisordered = "chain_misordered",
+        "Order the chain file leaf first, then each issuer in turn; leave the root out.";
+    UntrustedRoot = "untrusted_root",
+        "Use a certificate from a CA the clients trust, or add the private CA to the clients' trust store (curl `--cacert`, Java keytool).";
+    SelfSigned = "self_signed",
+        "Replace the self-signed certificate with a CA-issued one, or pin it explicitly on the clients.";
+    ClientCertificateRequired = "client_certificate_required",
+        "Give the client a certificate from a CA the server trusts (curl `--cert/--key`, nginx upstream `proxy_ssl_certificate`), or make it optional (`ssl_verify_client optional;`).";
+    CertificateRejected = "certificate_rejected",
+        "The client refused the server's certificate: check expiry, host name and chain with `shakedown probe` against the server.";
+    WeakKey = "weak_key",
+        "Reissue with RSA >= 2048 bits or an ECDSA P-256 key.";
+    WrongKeyUsage = "wrong_key_usage",
+        "Reissue the server certificate with `extendedKeyUsage = serverAuth` (or without the extension); a clientAuth-only certificate cannot serve TLS.";
+    WeakSignature = "weak_signature",
+        "Reissue the certificate signed with SHA-256 or better.";
+    CertificateUnparseable = "certificate_unparseable",
+        "The server sends bytes that are not a valid X.509 certificate: check the certificate file.";
+    MalformedHello = "malformed_hello",
+        "The server rejected the hello's encoding: check the options that made it (raw extensions, lengths), or the server's parser.";
+    NotTls = "not_tls",
+        "This port does not speak TLS: use the TLS port, or enable TLS on the listener (`listen 443 ssl;`) and check the load balancer's listener protocol.";
+    ConnectionRefused = "connection_refused",
+        "Nothing listens there: check the port, the service, and firewalls in between.";
+    ConnectFailed = "connect_failed",
+        "The TCP connection could not be made: check the address, routing and firewalls.";
+    ConnectionReset = "connection_reset",
+        "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.";
+    ConnectionClosed = "connection_closed",
+        "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.";
+    Timeout = "timeout",
+        "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).";
+    InternalError = "internal_error",
+        "The server failed internally (alert internal_error): read its error log.";
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl serde::Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
 
 /// One cause, with what in this exchange points to it and what to change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnosis {
-    pub cause: &'static str,
+    pub cause: Cause,
     pub detail: String,
     pub fix: &'static str,
 }
 
-/// Every cause id shakedown reports, with its fix: one table, so text, JSON and the README
-/// cannot drift apart.
-pub static CAUSES: &[(&str, &str)] = &[
-    (
-        "protocol_mismatch",
-        "Enable a common version: server `ssl_protocols TLSv1.2 TLSv1.3;` (nginx), `SSLProtocol` (Apache), `MinProtocol` (openssl.cnf); or upgrade the client.",
-    ),
-    (
-        "no_shared_cipher",
-        "Make the suite lists overlap: server `ssl_ciphers` (nginx) / `SSLCipherSuite` (Apache), or the client's cipher list; `shakedown scan` lists what the server accepts.",
-    ),
-    (
-        "sni_required",
-        "Send SNI (behind an nginx proxy: `proxy_ssl_server_name on;`), or give the server a default certificate (`listen 443 ssl default_server`).",
-    ),
-    (
-        "unrecognized_name",
-        "The server has no virtual host for this name: add a `server_name` block or SAN for it, or send a name it serves (`proxy_ssl_name`).",
-    ),
-    (
-        "hostname_mismatch",
-        "Reissue the certificate with this name in subjectAltName, or connect with a name the certificate lists.",
-    ),
-    (
-        "certificate_expired",
-        "Renew the certificate and reload the server (a renewed file is served only after a reload).",
-    ),
-    (
-        "certificate_not_yet_valid",
-        "Check the clock of the issuing host and of this client; reissue with a correct notBefore.",
-    ),
-    (
-        "certificate_expires_soon",
-        "Renew the certificate before it expires; check that automated renewal runs.",
-    ),
-    (
-        "incomplete_chain",
-        "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended.",
-    ),
-    (
-        "chain_misordered",
-        "Order the chain file leaf first, then each issuer in turn; leave the root out.",
-    ),
-    (
-        "untrusted_root",
-        "Use a certificate from a CA the clients trust, or add the private CA to the clients' trust store (curl `--cacert`, Java keytool).",
-    ),
-    (
-        "self_signed",
-        "Replace the self-signed certificate with a CA-issued one, or pin it explicitly on the clients.",
-    ),
-    (
-        "client_certificate_required",
-        "Give the client a certificate from a CA the server trusts (curl `--cert/--key`, nginx upstream `proxy_ssl_certificate`), or make it optional (`ssl_verify_client optional;`).",
-    ),
-    (
-        "certificate_rejected",
-        "The client refused the server's certificate: check expiry, host name and chain with `shakedown probe` against the server.",
-    ),
-    (
-        "weak_key",
-        "Reissue with RSA >= 2048 bits or an ECDSA P-256 key.",
-    ),
-    (
-        "wrong_key_usage",
-        "Reissue the server certificate with `extendedKeyUsage = serverAuth` (or without the extension); a clientAuth-only certificate cannot serve TLS.",
-    ),
-    (
-        "weak_signature",
-        "Reissue the certificate signed with SHA-256 or better.",
-    ),
-    (
-        "certificate_unparseable",
-        "The server sends bytes that are not a valid X.509 certificate: check the certificate file.",
-    ),
-    (
-        "malformed_hello",
-        "The server rejected the hello's encoding: check the options that made it (raw extensions, lengths), or the server's parser.",
-    ),
-    (
-        "not_tls",
-        "This port does not speak TLS: use the TLS port, or enable TLS on the listener (`listen 443 ssl;`) and check the load balancer's listener protocol.",
-    ),
-    (
-        "connection_refused",
-        "Nothing listens there: check the port, the service, and firewalls in between.",
-    ),
-    (
-        "connect_failed",
-        "The TCP connection could not be made: check the address, routing and firewalls.",
-    ),
-    (
-        "connection_reset",
-        "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.",
-    ),
-    (
-        "connection_closed",
-        "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.",
-    ),
-    (
-        "timeout",
-        "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).",
-    ),
-    (
-        "internal_error",
-        "The server failed internally (alert internal_error): read its error log.",
-    ),
-];
-
-/// The fix for a cause id ("" for an unknown id, which is a bug in the caller).
-pub fn fix_for(cause: &str) -> &'static str {
-    CAUSES
-        .iter()
-        .find(|(id, _)| *id == cause)
-        .map(|(_, fix)| *fix)
-        .unwrap_or("")
-}
-
-fn diagnosis(cause: &'static str, detail: String) -> Diagnosis {
-    debug_assert!(!fix_for(cause).is_empty(), "cause {cause} has no fix");
-    Diagnosis {
-        cause,
-        detail,
-        fix: fix_for(cause),
+impl Diagnosis {
+    pub fn new(cause: Cause, detail: String) -> Diagnosis {
+        Diagnosis {
+            cause,
+            detail,
+            fix: cause.fix(),
+        }
     }
 }
 
-/// What the diagnosis needs to know besides the verdict.
-#[derive(Debug, Clone, Copy, Default)]
+/// Why no connection was made (a probe's connect error), as a value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectError {
+    /// Nothing listened there (TCP RST to the SYN).
+    pub refused: bool,
+    /// The operating system's reason.
+    pub reason: String,
+}
+
+/// What the assessment needs besides the verdict: everything that depends on the world
+/// (the clock, the trust store, the name meant) comes in here as a value.
+#[derive(Clone, Copy, Default)]
 pub struct Context<'a> {
-    /// The host name the client meant to reach (for the "SNI required" reading).
+    /// The name the client meant to reach, which the certificate must be valid for: the
+    /// SNI sent (or given with `--sni`), the target name otherwise.
     pub host: Option<&'a str>,
+    /// Where the connection went (for the connect-failure detail).
+    pub target: Option<&'a str>,
+    /// Unix seconds the certificates are checked as of.
+    pub now_unix: i64,
+    /// Chain checks: the trust store, and the memo of chains already checked.
+    pub chains: Option<&'a ChainChecker>,
+    /// Set when no connection was made: the verdict is then empty.
+    pub connect_error: Option<&'a ConnectError>,
+}
+
+/// Everything shakedown concludes about one handshake: the chain as parsed, what is wrong
+/// with it, and the causes with their fixes, most specific first.
+#[derive(Debug, Clone, Default)]
+pub struct Assessment {
+    pub certificates: Arc<[CertInfo]>,
+    pub findings: Vec<Finding>,
+    pub diagnosis: Vec<Diagnosis>,
+}
+
+/// The one step from verdict to diagnosis, for probe, scan, pcap, watch, simulate, replay
+/// and diff alike: the chain is checked against the context's trust store and clock, then
+/// the verdict and the findings are read for causes.
+pub fn assess(verdict: &Verdict, ctx: &Context<'_>) -> Assessment {
+    if let Some(e) = ctx.connect_error {
+        let cause = if e.refused {
+            Cause::ConnectionRefused
+        } else {
+            Cause::ConnectFailed
+        };
+        let detail = match ctx.target {
+            Some(t) => format!("connecting to {t}: {}", e.reason),
+            None => format!("connecting: {}", e.reason),
+        };
+        return Assessment {
+            diagnosis: vec![Diagnosis::new(cause, detail)],
+            ..Assessment::default()
+        };
+    }
+    let (certificates, findings) = if verdict.certificates.is_empty() {
+        (Arc::default(), Vec::new())
+    } else {
+        let unchecked = ChainChecker::new(None);
+        ctx.chains
+            .unwrap_or(&unchecked)
+            .check(&verdict.certificates, ctx.host, ctx.now_unix)
+    };
+    let diagnosis = diagnose(verdict, &findings);
+    Assessment {
+        certificates,
+        findings,
+        diagnosis,
+    }
 }
 
 /// Causes for one connection, most specific first. Certificate findings are included even
 /// when the handshake went on, since a client that verifies would fail on them.
-pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> Vec<Diagnosis> {
+fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
     let mut out = Vec::new();
     let offered = verdict.client_hello.as_ref();
     let sni_sent = offered.and_then(|h| h.sni_bytes()).is_some();
@@ -179,8 +223,8 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
     };
 
     match verdict.outcome {
-        Outcome::NotTls => out.push(diagnosis(
-            "not_tls",
+        Outcome::NotTls => out.push(Diagnosis::new(
+            Cause::NotTls,
             format!(
                 "the server answered with non-TLS bytes: {}",
                 verdict.not_tls.as_deref().unwrap_or("?")
@@ -218,9 +262,9 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
                 .map(|e| e.dir.peer())
                 .unwrap_or("server");
             let cause = match verdict.outcome {
-                Outcome::Reset => "connection_reset",
-                Outcome::Closed => "connection_closed",
-                _ => "timeout",
+                Outcome::Reset => Cause::ConnectionReset,
+                Outcome::Closed => Cause::ConnectionClosed,
+                _ => Cause::Timeout,
             };
             if verdict.established {
                 // A connection that completed and then ended is not a handshake failure.
@@ -233,7 +277,7 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
                         offered_versions()
                     )
                 };
-                out.push(diagnosis(cause, detail));
+                out.push(Diagnosis::new(cause, detail));
             }
         }
         _ => {}
@@ -260,8 +304,7 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         && !verdict.certificates.is_empty()
         && !explained
     {
-        out.push(diagnosis(
-            "untrusted_root",
+        out.push(Diagnosis::new(Cause::UntrustedRoot,
             "the chain is complete, in date and valid for the name, yet the client rejected it: it does not trust the root".into(),
         ));
     }
@@ -269,25 +312,26 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
     // A client that answered the request and finished the handshake had what it took.
     if verdict.certificate_request.is_some()
         && !verdict.established
-        && !out.iter().any(|d| d.cause == "client_certificate_required")
+        && !out
+            .iter()
+            .any(|d| d.cause == Cause::ClientCertificateRequired)
     {
-        out.push(diagnosis(
-            "client_certificate_required",
+        out.push(Diagnosis::new(Cause::ClientCertificateRequired,
             "the server sent CertificateRequest: it asks for a client certificate (and rejects clients without one when verification is mandatory)".into(),
         ));
     }
 
     // unknown_ca says only "not trusted": the chain says why (a missing intermediate, a
     // self-signed leaf, or a root the trust store does not hold).
-    if let Some(pos) = out.iter().position(|d| d.cause == "untrusted_root")
+    if let Some(pos) = out.iter().position(|d| d.cause == Cause::UntrustedRoot)
         && let Some(f) = findings.iter().find(|f| {
             matches!(
                 f.cause(),
-                "incomplete_chain" | "self_signed" | "untrusted_root"
+                Cause::IncompleteChain | Cause::SelfSigned | Cause::UntrustedRoot
             )
         })
     {
-        out[pos] = diagnosis(
+        out[pos] = Diagnosis::new(
             f.cause(),
             format!("{} (the client answered unknown_ca)", f.detail()),
         );
@@ -296,18 +340,11 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
     out
 }
 
-/// Certificate findings as diagnoses, one per cause (for a chain seen outside a verdict).
-pub fn from_findings(findings: &[Finding]) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
-    add_findings(&mut out, findings);
-    out
-}
-
 fn add_findings(out: &mut Vec<Diagnosis>, findings: &[Finding]) {
     for f in findings {
         let cause = f.cause();
         if !out.iter().any(|d| d.cause == cause) {
-            out.push(diagnosis(cause, f.detail()));
+            out.push(Diagnosis::new(cause, f.detail()));
         }
     }
 }
@@ -323,26 +360,23 @@ fn from_alert(
     let server_hello_seen = verdict.server_hello.is_some();
     let mut out = Vec::new();
     match (from, description) {
-        (Direction::ServerToClient, alert::PROTOCOL_VERSION) => out.push(diagnosis(
-            "protocol_mismatch",
+        (Direction::ServerToClient, alert::PROTOCOL_VERSION) => out.push(Diagnosis::new(Cause::ProtocolMismatch,
             format!("the server refused the offered versions ({}) with protocol_version", offered_versions()),
         )),
-        (Direction::ServerToClient, alert::UNRECOGNIZED_NAME) => out.push(diagnosis(
-            if sni_sent { "unrecognized_name" } else { "sni_required" },
+        (Direction::ServerToClient, alert::UNRECOGNIZED_NAME) => out.push(Diagnosis::new(
+            if sni_sent { Cause::UnrecognizedName } else { Cause::SniRequired },
             match verdict.client_hello.as_ref().and_then(|h| h.sni()) {
                 Some(n) => format!("the server does not serve the name {n:?} (unrecognized_name)"),
                 None => "the hello carried no SNI and the server answered unrecognized_name".into(),
             },
         )),
-        (Direction::ServerToClient, alert::CERTIFICATE_REQUIRED) => out.push(diagnosis(
-            "client_certificate_required",
+        (Direction::ServerToClient, alert::CERTIFICATE_REQUIRED) => out.push(Diagnosis::new(Cause::ClientCertificateRequired,
             "the server requires a client certificate (certificate_required)".into(),
         )),
         (Direction::ServerToClient, alert::HANDSHAKE_FAILURE | alert::INSUFFICIENT_SECURITY)
             if verdict.certificate_request.is_some() =>
         {
-            out.push(diagnosis(
-                "client_certificate_required",
+            out.push(Diagnosis::new(Cause::ClientCertificateRequired,
                 format!("the server asked for a client certificate and then sent {name}"),
             ))
         }
@@ -355,40 +389,33 @@ fn from_alert(
                 .map(|h| h.cipher_suites.len())
                 .unwrap_or(0);
             if !sni_sent {
-                out.push(diagnosis(
-                    "sni_required",
+                out.push(Diagnosis::new(Cause::SniRequired,
                     format!("the hello carried no SNI and the server answered {name}; some servers need SNI to pick a certificate"),
                 ));
             }
-            out.push(diagnosis(
-                "no_shared_cipher",
+            out.push(Diagnosis::new(Cause::NoSharedCipher,
                 format!("the server answered the ClientHello with {name}: none of the {offered} offered suites (or groups/signature algorithms) is acceptable to it"),
             ));
         }
         (Direction::ServerToClient, alert::ILLEGAL_PARAMETER | alert::DECODE_ERROR) if !server_hello_seen => {
-            out.push(diagnosis("malformed_hello", format!("the server rejected the hello as {name}")))
+            out.push(Diagnosis::new(Cause::MalformedHello, format!("the server rejected the hello as {name}")))
         }
         (Direction::ServerToClient, alert::INTERNAL_ERROR) => {
-            out.push(diagnosis("internal_error", format!("the server sent {name}")))
+            out.push(Diagnosis::new(Cause::InternalError, format!("the server sent {name}")))
         }
-        (Direction::ClientToServer, alert::CERTIFICATE_EXPIRED) => out.push(diagnosis(
-            "certificate_expired",
+        (Direction::ClientToServer, alert::CERTIFICATE_EXPIRED) => out.push(Diagnosis::new(Cause::CertificateExpired,
             "the client rejected the server's certificate as expired (certificate_expired)".into(),
         )),
-        (Direction::ClientToServer, alert::UNKNOWN_CA) => out.push(diagnosis(
-            "untrusted_root",
+        (Direction::ClientToServer, alert::UNKNOWN_CA) => out.push(Diagnosis::new(Cause::UntrustedRoot,
             "the client does not trust the issuer of the server's certificate (unknown_ca): an unknown private CA, or a missing intermediate".into(),
         )),
-        (Direction::ClientToServer, alert::BAD_CERTIFICATE | alert::CERTIFICATE_UNKNOWN) => out.push(diagnosis(
-            "certificate_rejected",
+        (Direction::ClientToServer, alert::BAD_CERTIFICATE | alert::CERTIFICATE_UNKNOWN) => out.push(Diagnosis::new(Cause::CertificateRejected,
             format!("the client rejected the server's certificate ({name}); host name mismatch is a common reason"),
         )),
-        (Direction::ClientToServer, alert::PROTOCOL_VERSION) => out.push(diagnosis(
-            "protocol_mismatch",
+        (Direction::ClientToServer, alert::PROTOCOL_VERSION) => out.push(Diagnosis::new(Cause::ProtocolMismatch,
             format!("the client refused the version the server chose ({})", verdict.version.map(|v| ProtocolVersion(v).to_string()).unwrap_or_default()),
         )),
-        (Direction::ClientToServer, alert::HANDSHAKE_FAILURE) if server_hello_seen => out.push(diagnosis(
-            "no_shared_cipher",
+        (Direction::ClientToServer, alert::HANDSHAKE_FAILURE) if server_hello_seen => out.push(Diagnosis::new(Cause::NoSharedCipher,
             format!(
                 "the client refused what the server chose ({}) with handshake_failure",
                 verdict.cipher.map(suite_name).unwrap_or_default()

@@ -403,20 +403,21 @@ pub enum Finding {
 
 impl Finding {
     /// Stable cause id, as used in the `diagnosis` of the JSON output.
-    pub fn cause(&self) -> &'static str {
+    pub fn cause(&self) -> crate::core::assess::Cause {
+        use crate::core::assess::Cause;
         match self {
-            Finding::Expired { .. } => "certificate_expired",
-            Finding::NotYetValid { .. } => "certificate_not_yet_valid",
-            Finding::ExpiresSoon { .. } => "certificate_expires_soon",
-            Finding::HostnameMismatch { .. } => "hostname_mismatch",
-            Finding::ChainMisordered { .. } => "chain_misordered",
-            Finding::IssuerMissing { .. } => "incomplete_chain",
-            Finding::SelfSigned { .. } => "self_signed",
-            Finding::UntrustedRoot { .. } => "untrusted_root",
-            Finding::WrongKeyUsage { .. } => "wrong_key_usage",
-            Finding::WeakKey { .. } => "weak_key",
-            Finding::WeakSignature { .. } => "weak_signature",
-            Finding::Unparseable { .. } => "certificate_unparseable",
+            Finding::Expired { .. } => Cause::CertificateExpired,
+            Finding::NotYetValid { .. } => Cause::CertificateNotYetValid,
+            Finding::ExpiresSoon { .. } => Cause::CertificateExpiresSoon,
+            Finding::HostnameMismatch { .. } => Cause::HostnameMismatch,
+            Finding::ChainMisordered { .. } => Cause::ChainMisordered,
+            Finding::IssuerMissing { .. } => Cause::IncompleteChain,
+            Finding::SelfSigned { .. } => Cause::SelfSigned,
+            Finding::UntrustedRoot { .. } => Cause::UntrustedRoot,
+            Finding::WrongKeyUsage { .. } => Cause::WrongKeyUsage,
+            Finding::WeakKey { .. } => Cause::WeakKey,
+            Finding::WeakSignature { .. } => Cause::WeakSignature,
+            Finding::Unparseable { .. } => Cause::CertificateUnparseable,
         }
     }
 
@@ -774,8 +775,15 @@ pub fn check_chain_with(
 /// [`MAX_MEMO_CHAINS`] chains or [`MAX_MEMO_BYTES`] bytes of chains the memo starts over.
 pub struct ChainChecker {
     trust: Option<Arc<TrustStore>>,
-    memo: std::collections::HashMap<Vec<Vec<u8>>, ChainFacts, foldhash::fast::RandomState>,
-    memo_bytes: usize,
+    /// Behind a lock so that a shared checker can serve an assessment context (`&self`);
+    /// uncontended in the single-threaded capture path.
+    memo: std::sync::Mutex<ChainMemo>,
+}
+
+#[derive(Default)]
+struct ChainMemo {
+    chains: std::collections::HashMap<Vec<Vec<u8>>, ChainFacts, foldhash::fast::RandomState>,
+    bytes: usize,
 }
 
 /// Distinct chains a [`ChainChecker`] remembers at most.
@@ -788,30 +796,35 @@ impl ChainChecker {
         ChainChecker {
             trust,
             memo: Default::default(),
-            memo_bytes: 0,
         }
     }
 
     /// [`check_chain_with`] against this checker's trust store.
     pub fn check(
-        &mut self,
+        &self,
         chain_der: &[Vec<u8>],
         host: Option<&str>,
         now_unix: i64,
     ) -> (Arc<[CertInfo]>, Vec<Finding>) {
-        if let Some(facts) = self.memo.get(chain_der) {
+        // A poisoned lock only means another thread panicked mid-insert: the memo is a
+        // cache, so start it over.
+        let mut memo = self.memo.lock().unwrap_or_else(|p| {
+            let mut m = p.into_inner();
+            *m = ChainMemo::default();
+            m
+        });
+        if let Some(facts) = memo.chains.get(chain_der) {
             return facts.check(host, now_unix);
         }
         let facts = ChainFacts::of(chain_der, self.trust.as_deref());
         let result = facts.check(host, now_unix);
         let bytes: usize = chain_der.iter().map(Vec::len).sum();
-        if self.memo.len() >= MAX_MEMO_CHAINS || self.memo_bytes + bytes > MAX_MEMO_BYTES {
-            self.memo.clear();
-            self.memo_bytes = 0;
+        if memo.chains.len() >= MAX_MEMO_CHAINS || memo.bytes + bytes > MAX_MEMO_BYTES {
+            *memo = ChainMemo::default();
         }
         if bytes <= MAX_MEMO_BYTES {
-            self.memo_bytes += bytes;
-            self.memo.insert(chain_der.to_vec(), facts);
+            memo.bytes += bytes;
+            memo.chains.insert(chain_der.to_vec(), facts);
         }
         result
     }
@@ -1236,7 +1249,7 @@ mod tests {
     }
 
     fn causes(findings: &[Finding]) -> Vec<&'static str> {
-        findings.iter().map(Finding::cause).collect()
+        findings.iter().map(|f| f.cause().id()).collect()
     }
 
     #[test]
@@ -1282,7 +1295,9 @@ mod tests {
             Some(vec!["clientAuth".to_owned()])
         );
         assert_eq!(
-            findings.iter().find(|f| f.cause() == "wrong_key_usage"),
+            findings
+                .iter()
+                .find(|f| f.cause().id() == "wrong_key_usage"),
             Some(&Finding::WrongKeyUsage {
                 purposes: vec!["clientAuth".into()]
             })
@@ -1497,7 +1512,7 @@ mod tests {
                 names: vec!["www.example.com".into(), "example.com".into()]
             }]
         );
-        assert_eq!(f[0].cause(), "hostname_mismatch");
+        assert_eq!(f[0].cause().id(), "hostname_mismatch");
     }
 
     #[test]
@@ -1516,7 +1531,7 @@ mod tests {
                 aia: Some("http://ca.test/inter.der".into())
             }]
         );
-        assert_eq!(f[0].cause(), "incomplete_chain");
+        assert_eq!(f[0].cause().id(), "incomplete_chain");
 
         // Leaf and root, intermediate left out.
         let (_, f) = check_chain(&[leaf.clone(), root.clone()], host, NOW);
@@ -1565,7 +1580,7 @@ mod tests {
         // Before validity, valid, expiring soon, expired.
         let times = [0, NOW, NOW + 3600 * 24 * 360, NOW + 3600 * 24 * 5000];
         for store in [Some(Arc::new(trust)), None] {
-            let mut checker = ChainChecker::new(store.clone());
+            let checker = ChainChecker::new(store.clone());
             // Twice: the first round fills the memo, the second reads from it.
             for _ in 0..2 {
                 for chain in &chains {
@@ -1581,25 +1596,32 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(checker.memo.len(), chains.len());
+            assert_eq!(checker.memo.lock().unwrap().chains.len(), chains.len());
         }
     }
 
     #[test]
     fn chain_checker_memory_is_bounded() {
-        let mut checker = ChainChecker::new(None);
+        let checker = ChainChecker::new(None);
         for i in 0..MAX_MEMO_CHAINS + 10 {
             let chain = vec![i.to_be_bytes().to_vec()];
             let (_, findings) = checker.check(&chain, None, NOW);
             assert_eq!(causes(&findings), ["certificate_unparseable"]);
-            assert!(checker.memo.len() <= MAX_MEMO_CHAINS);
+            assert!(checker.memo.lock().unwrap().chains.len() <= MAX_MEMO_CHAINS);
         }
-        assert_eq!(checker.memo.len(), 10);
+        assert_eq!(checker.memo.lock().unwrap().chains.len(), 10);
         // A chain larger than the byte bound is checked but not remembered.
         let huge = vec![vec![0u8; MAX_MEMO_BYTES + 1]];
         checker.check(&huge, None, NOW);
-        assert!(checker.memo_bytes <= MAX_MEMO_BYTES);
-        assert!(!checker.memo.contains_key(huge.as_slice()));
+        assert!(checker.memo.lock().unwrap().bytes <= MAX_MEMO_BYTES);
+        assert!(
+            !checker
+                .memo
+                .lock()
+                .unwrap()
+                .chains
+                .contains_key(huge.as_slice())
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::core::wire::record::{
 };
 use crate::core::wire::registry::alerts::codes as alert_code;
 use crate::core::wire::registry::extensions::types as ext;
-use crate::core::wire::registry::{alert_name, group_name, sigalg_name, sslv2_cipher_name, suite_name};
+use crate::core::wire::registry::{
+    alert_name, group_name, sigalg_name, sslv2_cipher_name, suite_name,
+};
 use crate::core::wire::server::{
     Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
     handshake_type_name, printable_preview, selected_alpn, sniff_not_tls,

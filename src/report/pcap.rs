@@ -5,9 +5,9 @@ use super::json::{
     AlertJson, CertificateJson, ClientHelloJson, DecryptionJson, DiagnosisJson, DivergedJson,
     EventJson, ServerHelloJson, VerdictJson, certificate, client_hello_with, diagnosis, verdict,
 };
+use crate::commands::pcap::{ConnectionReport, Summary};
 use crate::core::datetime::push_rfc3339;
 use crate::core::decimal::push_decimal;
-use crate::commands::pcap::{ConnectionReport, Summary};
 use crate::core::session::Micros;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::suites::suite;
@@ -126,7 +126,7 @@ pub fn text_line(out: &mut String, capture: &str, r: &ConnectionReport) {
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(d.cause);
+            out.push_str(d.cause.id());
         }
         out.push_str(": ");
         out.push_str(&first.detail);
@@ -305,9 +305,9 @@ pub fn json_summary(s: &Summary) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::capture::ReadOptions;
-    use crate::core::crypto::KeyLog;
     use crate::commands::pcap::{AnalyzeOptions, analyze};
+    use crate::core::crypto::KeyLog;
+    use crate::io::capture::ReadOptions;
 
     #[test]
     fn hand_written_numbers_and_addresses_match_display() {

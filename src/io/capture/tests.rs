@@ -821,15 +821,24 @@ fn ja4_captures() -> Option<Vec<std::path::PathBuf>> {
         root.join("../shared/captures/ja4"),
         root.join("../../shared/captures/ja4"),
     ];
-    let Some(entries) = candidates.iter().find_map(|d| std::fs::read_dir(d).ok()) else {
+    let Some((dir, tsv)) = candidates.iter().find_map(|d| {
+        std::fs::read_to_string(d.join("expected.tsv"))
+            .ok()
+            .map(|t| (d, t))
+    }) else {
         eprintln!("skipping: {} not found", candidates[0].display());
         return None;
     };
-    let mut files: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+    // The captures the TCP reference (expected.tsv) fingerprints; QUIC-only captures
+    // (expected-quic.tsv) hold no TCP flow.
+    let mut files: Vec<_> = tsv
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').next())
+        .map(|name| dir.join(name))
         .collect();
     files.sort();
+    files.dedup();
     Some(files)
 }
 
