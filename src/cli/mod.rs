@@ -5,6 +5,7 @@
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
 use crate::commands::probe::{self, HelloSource, ProbeConfig};
+pub use crate::commands::{ConnectConfig, Failure};
 use crate::core::datetime::parse_rfc3339;
 use crate::core::session::{Direction, EndKind, Tracker};
 use crate::core::wire::build::{HelloSpec, Sni};
@@ -141,17 +142,8 @@ pub struct ConnectArgs {
     pub at: Option<String>,
 }
 
-/// [`ConnectArgs`], validated.
-#[derive(Debug, Clone)]
-pub struct Connecting {
-    pub connect: Option<std::net::IpAddr>,
-    pub limits: Limits,
-    pub check_time: i64,
-    pub trust: std::sync::Arc<crate::core::cert::TrustStore>,
-}
-
 impl ConnectArgs {
-    pub fn validate(&self) -> Result<Connecting, String> {
+    pub fn validate(&self) -> Result<ConnectConfig, String> {
         let connect = self
             .connect
             .as_deref()
@@ -166,7 +158,7 @@ impl ConnectArgs {
             Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
             None => now_unix(),
         };
-        Ok(Connecting {
+        Ok(ConnectConfig {
             connect,
             limits: Limits {
                 connect_timeout: timeout,
@@ -176,26 +168,6 @@ impl ConnectArgs {
             check_time,
             trust: std::sync::Arc::new(trust_store(self.ca.as_deref())?),
         })
-    }
-}
-
-impl Connecting {
-    /// The target as given, aimed at `--connect` when set.
-    pub fn target(&self, spec: &str) -> Result<Target, String> {
-        let mut target = Target::parse(spec, 443)?;
-        target.connect = self.connect.or(target.connect);
-        Ok(target)
-    }
-
-    /// A probe of `target` with `hello` under these settings.
-    pub fn probe(&self, target: Target, hello: HelloSource) -> ProbeConfig {
-        ProbeConfig {
-            target,
-            hello,
-            limits: self.limits,
-            check_time: self.check_time,
-            trust: Some(self.trust.clone()),
-        }
     }
 }
 
@@ -259,25 +231,6 @@ pub fn main() -> i32 {
             eprintln!("shakedown: {e}");
             2
         }
-    }
-}
-
-/// Why a command could not do its work.
-pub enum Failure {
-    /// Bad flags or unreadable input: exit 2.
-    Usage(String),
-    Io(std::io::Error),
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Failure::Io(e)
-    }
-}
-
-impl From<String> for Failure {
-    fn from(m: String) -> Self {
-        Failure::Usage(m)
     }
 }
 

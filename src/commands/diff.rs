@@ -4,7 +4,7 @@
 //!
 //! The comparison itself ([`compare`]) is pure: it takes two [`View`]s.
 
-use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::cli::{ConnectArgs, ConnectConfig, Failure};
 use crate::commands::pcap::ConnectionReport;
 use crate::commands::probe::{self, HelloSource, ProbeResult};
 use crate::commands::replay::{ConnRef, load_connection};
@@ -338,7 +338,7 @@ pub fn first_difference(fields: &[Field]) -> Option<&Field> {
 
 /// A side of the diff: a capture connection when the text names an existing file before its
 /// `#`, else a target.
-fn view_of(arg: &str, connecting: &Connecting) -> Result<View, Failure> {
+fn view_of(arg: &str, connecting: &ConnectConfig) -> Result<View, Failure> {
     if let Some((file, _)) = arg.rsplit_once('#')
         && std::path::Path::new(file).is_file()
     {

@@ -1,5 +1,6 @@
 //! The commands: a validated config in, a typed result out. They use `io` and `core`,
-//! never the CLI or a renderer.
+//! never the CLI or a renderer: results go back as values (or, for streams, to an
+//! `emit` callback the CLI connects to a sink), and the CLI picks the exit code.
 
 pub mod diff;
 pub mod pcap;
@@ -7,3 +8,89 @@ pub mod probe;
 pub mod replay;
 pub mod scan;
 pub mod simulate;
+
+use crate::core::cert::TrustStore;
+use crate::io::net::{Limits, Target};
+use probe::{HelloSource, ProbeConfig};
+use std::sync::Arc;
+
+/// The version of the JSON objects' shape: every object the JSON sink writes carries it
+/// as `schema_version`. Bump it with every change of `docs/schema.json` (a test compares
+/// the generated schema with that file and its version).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The `schema_version` field of every top-level result: serialized as [`SCHEMA_VERSION`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchemaVersion;
+
+impl serde::Serialize for SchemaVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(SCHEMA_VERSION)
+    }
+}
+
+impl schemars::JsonSchema for SchemaVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SchemaVersion".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The version of this object's shape (see docs/schema.json).",
+            "const": SCHEMA_VERSION,
+        })
+    }
+}
+
+/// Why a command could not do its work (as opposed to a handshake that failed, which is
+/// a result): bad input or configuration (exit 2), or an I/O error of the output.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad flags or unreadable input: exit 2.
+    Usage(String),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(m: String) -> Self {
+        Failure::Usage(m)
+    }
+}
+
+/// How to connect and how to judge certificates, validated: the same for every command
+/// that connects.
+#[derive(Debug, Clone)]
+pub struct ConnectConfig {
+    /// Dial this address instead of resolving the host (the SNI stays the host name).
+    pub connect: Option<std::net::IpAddr>,
+    pub limits: Limits,
+    /// Unix seconds the certificates are checked as of.
+    pub check_time: i64,
+    pub trust: Arc<TrustStore>,
+}
+
+impl ConnectConfig {
+    /// The target as given, aimed at `connect` when set.
+    pub fn target(&self, spec: &str) -> Result<Target, String> {
+        let mut target = Target::parse(spec, 443)?;
+        target.connect = self.connect.or(target.connect);
+        Ok(target)
+    }
+
+    /// A probe of `target` with `hello` under these settings.
+    pub fn probe(&self, target: Target, hello: HelloSource) -> ProbeConfig {
+        ProbeConfig {
+            target,
+            hello,
+            limits: self.limits,
+            check_time: self.check_time,
+            trust: Some(self.trust.clone()),
+        }
+    }
+}

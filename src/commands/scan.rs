@@ -27,7 +27,7 @@
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
 //! and an optional rate. Connect timeouts and resets before any answer are retried.
 
-use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::cli::{ConnectArgs, ConnectConfig, Failure};
 use crate::commands::probe::{self, fill_random};
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
@@ -1552,7 +1552,7 @@ pub struct ScanArgs {
 }
 
 /// Reads the targets from arguments, `--targets-file` and standard input (`-`).
-fn targets(args: &ScanArgs, connecting: &Connecting) -> Result<Vec<Target>, Failure> {
+fn targets(args: &ScanArgs, connecting: &ConnectConfig) -> Result<Vec<Target>, Failure> {
     let mut names: Vec<String> = Vec::new();
     let lines = |text: &str, names: &mut Vec<String>| {
         names.extend(
@@ -1591,7 +1591,7 @@ fn targets(args: &ScanArgs, connecting: &Connecting) -> Result<Vec<Target>, Fail
 }
 
 /// Assesses the verdict of the newest version that showed a chain (TLS 1.3's is decrypted).
-fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Connecting) {
+fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &ConnectConfig) {
     let Some(verdict) = report
         .versions
         .iter()

@@ -11,6 +11,53 @@ pub mod text;
 use crate::commands::probe::ProbeResult;
 use std::io::{self, Write};
 
+/// How results are written, chosen once by the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Text for people.
+    Text,
+    /// One JSON object per line for scripts (each with `schema_version`).
+    Json,
+}
+
+/// A result people can read: each result type's text renderer, in this module's
+/// submodules. Renderers only render: everything they show is a field of the result.
+pub trait Render {
+    fn render_text(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// The one place results are written: the format is chosen once, every result goes
+/// through [`ResultSink::emit`].
+pub struct ResultSink<W: Write> {
+    out: W,
+    format: Format,
+}
+
+impl<W: Write> ResultSink<W> {
+    pub fn new(out: W, format: Format) -> Self {
+        ResultSink { out, format }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Writes one result: a JSON line, or its text rendering.
+    pub fn emit<T: serde::Serialize + Render + ?Sized>(&mut self, item: &T) -> io::Result<()> {
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut self.out, item)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Text => item.render_text(&mut self.out),
+        }
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Where results go.
 pub trait Sink {
     fn probe(&mut self, result: &ProbeResult) -> io::Result<()>;

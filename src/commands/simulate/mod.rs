@@ -4,7 +4,7 @@
 
 pub mod profiles;
 
-use crate::cli::{ConnectArgs, Connecting, Failure};
+use crate::cli::{ConnectArgs, ConnectConfig, Failure};
 use crate::commands::probe::{self, HelloSource, ProbeResult};
 use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::Target;
@@ -111,7 +111,7 @@ pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
 pub fn simulate<'a>(
     profiles: &'a [Profile],
     target: &Target,
-    connecting: &Connecting,
+    connecting: &ConnectConfig,
     concurrency: usize,
 ) -> Vec<Simulated<'a>> {
     // An IP-address target gets no SNI, as real clients send none for an address.
