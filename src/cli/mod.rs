@@ -25,6 +25,9 @@ use std::path::PathBuf;
     about = "Hand-built TLS ClientHellos, byte-exact answers, and why handshakes fail"
 )]
 pub struct Cli {
+    /// One JSON object per line (each with `schema_version`), for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -120,8 +123,8 @@ pub struct ProbeArgs {
     /// Write the exchange as a pcap file (opens in Wireshark/tshark).
     #[arg(long, value_name = "FILE")]
     pub pcap_out: Option<PathBuf>,
-    /// One JSON object per line.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
 }
 
@@ -193,8 +196,8 @@ pub struct HelloCmdArgs {
 pub struct DecodeArgs {
     /// Hex (spaces, colons and 0x prefixes are ignored), @FILE (hex or binary), or - for stdin.
     pub input: String,
-    /// One JSON object.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
 }
 
@@ -208,17 +211,42 @@ pub fn main() -> i32 {
         }
     };
     let stdout = std::io::stdout().lock();
+    let json = cli.json;
     let result = match cli.command {
-        Command::Probe(a) => run_probe(&a, stdout),
+        Command::Probe(mut a) => {
+            a.json = json;
+            run_probe(&a, stdout)
+        }
         Command::Hello(a) => run_hello(&a, stdout),
-        Command::Decode(a) => run_decode(&a, stdout),
-        Command::Simulate(a) => crate::commands::simulate::run(&a, stdout),
-        Command::Replay(a) => crate::commands::replay::run(&a, stdout),
-        Command::Diff(a) => crate::commands::diff::run(&a, stdout),
-        Command::Scan(a) => crate::commands::scan::run(&a, stdout),
-        Command::Pcap(a) => crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout)),
+        Command::Decode(mut a) => {
+            a.json = json;
+            run_decode(&a, stdout)
+        }
+        Command::Simulate(mut a) => {
+            a.json = json;
+            crate::commands::simulate::run(&a, stdout)
+        }
+        Command::Replay(mut a) => {
+            a.json = json;
+            crate::commands::replay::run(&a, stdout)
+        }
+        Command::Diff(mut a) => {
+            a.json = json;
+            crate::commands::diff::run(&a, stdout)
+        }
+        Command::Scan(mut a) => {
+            a.json = json;
+            crate::commands::scan::run(&a, stdout)
+        }
+        Command::Pcap(mut a) => {
+            a.output.json = json;
+            crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout))
+        }
         #[cfg(feature = "live")]
-        Command::Watch(a) => crate::commands::pcap::watch(&a, &mut { stdout }),
+        Command::Watch(mut a) => {
+            a.output.json = json;
+            crate::commands::pcap::watch(&a, &mut { stdout })
+        }
     };
     match result {
         Ok(code) => code,

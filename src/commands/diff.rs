@@ -27,8 +27,8 @@ pub struct DiffArgs {
     pub b: String,
     #[command(flatten)]
     pub connecting: ConnectArgs,
-    /// One JSON object.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
 }
 

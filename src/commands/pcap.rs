@@ -314,8 +314,8 @@ pub struct PcapArgs {
 /// What to print, the same for `pcap` and `watch`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
-    /// One JSON object per connection (every connection unless --failed), then a summary line.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
     /// A line for every TLS connection, not only the failed ones.
     #[arg(long)]

@@ -34,8 +34,8 @@ pub struct ReplayArgs {
     pub no_sni: bool,
     #[command(flatten)]
     pub connecting: ConnectArgs,
-    /// One JSON object.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
 }
 

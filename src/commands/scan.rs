@@ -1526,8 +1526,8 @@ pub struct ScanArgs {
     /// Read targets from this file, one per line (# starts a comment).
     #[arg(long, value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
-    /// One JSON object per target and line.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
     /// Connections at once, within a target and across targets.
     #[arg(long, value_name = "N", default_value_t = 8)]

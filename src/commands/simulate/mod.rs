@@ -49,8 +49,8 @@ pub struct SimulateArgs {
     /// Connections at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
-    /// One JSON object per client per line.
-    #[arg(long)]
+    /// Set from the global `--json` (transitional: the command's config takes the format).
+    #[arg(skip)]
     pub json: bool,
 }
 
