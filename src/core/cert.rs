@@ -403,8 +403,8 @@ pub enum Finding {
 
 impl Finding {
     /// Stable cause id, as used in the `diagnosis` of the JSON output.
-    pub fn cause(&self) -> crate::core::assess::Cause {
-        use crate::core::assess::Cause;
+    pub fn cause(&self) -> crate::core::cause::Cause {
+        use crate::core::cause::Cause;
         match self {
             Finding::Expired { .. } => Cause::CertificateExpired,
             Finding::NotYetValid { .. } => Cause::CertificateNotYetValid,
