@@ -57,6 +57,30 @@ pub static CAUSES: &[(&str, &str)] = &[
         "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended.",
     ),
     (
+        "unknown_issuer",
+        "Either serve the missing intermediate after the leaf (nginx `ssl_certificate fullchain.pem;`), or, for a private CA, add its root to the clients' trust store (curl `--cacert`, Java keytool).",
+    ),
+    (
+        "invalid_ca",
+        "Reissue the intermediate as a CA (`basicConstraints = critical, CA:TRUE`, `keyUsage = keyCertSign, cRLSign`), or have the leaf issued by a real CA certificate.",
+    ),
+    (
+        "path_length_exceeded",
+        "Shorten the chain, or reissue the CA whose `basicConstraints pathlen` is too small for the intermediates below it.",
+    ),
+    (
+        "name_constraint_violated",
+        "Reissue the leaf with names inside the CA's permitted subtrees, or have it issued by a CA whose nameConstraints allow them.",
+    ),
+    (
+        "bad_signature",
+        "A certificate's signature does not match its issuer: serve the intermediate that really issued it (not one with the same name and another key), and check the chain file was not edited.",
+    ),
+    (
+        "unsupported_algorithm",
+        "Reissue with an algorithm clients verify: ECDSA P-256/P-384 or Ed25519 keys, RSA 2048-8192 bits, signatures with SHA-256 or better.",
+    ),
+    (
         "chain_misordered",
         "Order the chain file leaf first, then each issuer in turn; leave the root out.",
     ),
@@ -283,7 +307,7 @@ pub fn diagnose(verdict: &Verdict, findings: &[Finding], _ctx: Context<'_>) -> V
         && let Some(f) = findings.iter().find(|f| {
             matches!(
                 f.cause(),
-                "incomplete_chain" | "self_signed" | "untrusted_root"
+                "incomplete_chain" | "unknown_issuer" | "self_signed" | "untrusted_root"
             )
         })
     {

@@ -286,9 +286,10 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let (certs, findings) = if verdict.certificates.is_empty() {
         (Vec::new(), Vec::new())
     } else {
+        // The name the server was asked for: the SNI sent, else the target's name.
         cert::check_chain_with(
             &verdict.certificates,
-            Some(&cfg.target.host),
+            Some(result.sni.as_deref().unwrap_or(&cfg.target.host)),
             cfg.check_time,
             cfg.trust.as_deref(),
         )
