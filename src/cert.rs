@@ -630,6 +630,9 @@ fn weak_key(info: &CertInfo) -> bool {
 #[derive(Debug, Default)]
 pub struct TrustStore {
     anchors: Vec<TrustAnchor<'static>>,
+    /// The subjectKeyIdentifier of each anchor, when known (as OpenSSL does, an anchor of
+    /// the right name but another key identifier is not a certificate's issuer).
+    anchor_key_ids: Vec<Option<Vec<u8>>>,
     /// Path verdicts by chain digest. A capture repeats the same few chains thousands of
     /// times, and the signature checks behind a path cost more than everything else a
     /// connection needs; the verdict depends only on the chain and the anchors.
@@ -643,6 +646,7 @@ impl Clone for TrustStore {
     fn clone(&self) -> Self {
         TrustStore {
             anchors: self.anchors.clone(),
+            anchor_key_ids: self.anchor_key_ids.clone(),
             paths: Default::default(),
         }
     }
@@ -684,6 +688,7 @@ impl TrustStore {
     pub fn webpki_roots() -> TrustStore {
         TrustStore {
             anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            anchor_key_ids: vec![None; webpki_roots::TLS_SERVER_ROOTS.len()],
             paths: Default::default(),
         }
     }
@@ -712,6 +717,8 @@ impl TrustStore {
             }
         };
         self.anchors.push(anchor);
+        self.anchor_key_ids
+            .push(parse_certificate(der).ok().and_then(|c| c.subject_key_id));
         self.forget_paths();
         Ok(())
     }
@@ -735,6 +742,7 @@ impl TrustStore {
 
     pub fn extend(&mut self, other: TrustStore) {
         self.anchors.extend(other.anchors);
+        self.anchor_key_ids.extend(other.anchor_key_ids);
         self.forget_paths();
     }
 
@@ -765,10 +773,21 @@ impl TrustStore {
         verdict
     }
 
-    /// Whether an anchor's subject is `name` (a full DER Name).
-    fn has_subject(&self, name: &[u8]) -> bool {
-        let name = der_contents(name);
-        self.anchors.iter().any(|a| a.subject.as_ref() == name)
+    /// Whether an anchor is, by name and key identifiers, the issuer of `cert`.
+    fn holds_issuer_of(&self, cert: &CertInfo) -> bool {
+        let name = der_contents(&cert.issuer_der);
+        // A root without authorityKeyIdentifier is identified by its own key.
+        let issuer_key_id = cert.authority_key_id.as_deref().or(if cert.self_signed {
+            cert.subject_key_id.as_deref()
+        } else {
+            None
+        });
+        self.anchors
+            .iter()
+            .zip(&self.anchor_key_ids)
+            .any(|(a, key_id)| {
+                a.subject.as_ref() == name && key_ids_agree(key_id.as_deref(), issuer_key_id)
+            })
     }
 }
 
@@ -1261,6 +1280,7 @@ mod tests {
         assert_eq!(
             findings.iter().find(|f| f.cause() == "wrong_key_usage"),
             Some(&Finding::WrongKeyUsage {
+                index: 0,
                 purposes: vec!["clientAuth".into()]
             })
         );

@@ -45,7 +45,7 @@ struct NamePath {
 /// Where the name path stops (at its last position).
 #[derive(PartialEq, Eq)]
 enum NameEnd {
-    /// The issuer's name is the subject of a trust anchor.
+    /// The issuer's name (and key identifier, when known) is that of a trust anchor.
     Anchor,
     SelfSigned,
     /// The issuer is neither sent nor an anchor.
@@ -64,7 +64,7 @@ impl NamePath {
                     end: NameEnd::IssuerMissing,
                 };
             };
-            let end = if store.has_subject(&c.issuer_der) {
+            let end = if store.holds_issuer_of(c) {
                 NameEnd::Anchor
             } else if c.self_signed {
                 NameEnd::SelfSigned
@@ -244,18 +244,14 @@ fn finding_of(
     let finding = match error {
         // OpenSSL takes a CA certificate as a server's own; webpki refuses it before looking
         // for an issuer, so the name path says where the chain leads.
-        Error::CaUsedAsEndEntity | Error::UnknownIssuer => match names.end {
-            NameEnd::Anchor if matches!(error, Error::CaUsedAsEndEntity) => return (true, None),
-            // The name matches an anchor, yet no anchor verifies: another key, same name.
-            NameEnd::Anchor => Some(Finding::BadSignature),
-            // A self-signed leaf has its own finding.
-            NameEnd::SelfSigned if top == 0 => None,
-            NameEnd::SelfSigned => Some(Finding::UntrustedRoot {
-                index: top,
-                subject: top_cert.map(|c| c.subject.clone()).unwrap_or_default(),
-            }),
-            NameEnd::IssuerMissing => Some(missing_issuer(top, top_cert)),
-        },
+        Error::CaUsedAsEndEntity if names.end == NameEnd::Anchor => return (true, None),
+        Error::CaUsedAsEndEntity | Error::UnknownIssuer => unresolved(names, certs),
+        // An anchor of the issuer's name but another key identifier failed the signature:
+        // another CA of the same name, which is no issuer (OpenSSL: unable to get local
+        // issuer certificate).
+        Error::InvalidSignatureForPublicKey if names.end != NameEnd::Anchor => {
+            unresolved(names, certs)
+        }
         Error::CertDistrusted => Some(Finding::UntrustedRoot {
             index: top,
             subject: issuer,
@@ -304,6 +300,23 @@ fn finding_of(
         }),
     };
     (false, finding)
+}
+
+/// The finding for a path that reaches no anchor, by where the name path ends.
+fn unresolved(names: &NamePath, certs: &[Option<&CertInfo>]) -> Option<Finding> {
+    let top = names.top();
+    let top_cert = certs[top];
+    match names.end {
+        // A self-signed leaf has its own finding.
+        NameEnd::SelfSigned if top == 0 => None,
+        NameEnd::SelfSigned => Some(Finding::UntrustedRoot {
+            index: top,
+            subject: top_cert.map(|c| c.subject.clone()).unwrap_or_default(),
+        }),
+        // webpki matches DER names exactly: x509 names that differ only in their encoding
+        // are no issuer to it either.
+        NameEnd::IssuerMissing | NameEnd::Anchor => Some(missing_issuer(top, top_cert)),
+    }
 }
 
 /// A certificate whose issuer is neither sent nor trusted: a missing intermediate only
