@@ -1600,6 +1600,56 @@ mod tests {
     }
 
     #[test]
+    fn path_findings_do_not_depend_on_the_clock() {
+        let Some(pki) = Pki::new() else { return };
+        let root = pki.issue("root", "Test Root", None, CA_EXT);
+        let not_ca = pki.issue(
+            "notca",
+            "Not A CA",
+            Some("root"),
+            "basicConstraints=CA:false",
+        );
+        let leaf = pki.issue(
+            "leaf",
+            "www.example.com",
+            Some("notca"),
+            "subjectAltName=DNS:www.example.com",
+        );
+        let mut trust = TrustStore::default();
+        trust.add_der(&root).unwrap();
+        let chain = [leaf, not_ca];
+        let invalid_ca = Finding::InvalidCa {
+            index: Some(1),
+            subject: "CN=Not A CA".into(),
+            reason: "it is not a CA (basicConstraints CA:FALSE or none)",
+        };
+        let host = Some("www.example.com");
+        let (_, f) = check_chain_with(&chain, host, NOW, Some(&trust));
+        assert_eq!(f, std::slice::from_ref(&invalid_ca));
+        // Expired or not yet valid, the structure is still judged, besides the dates.
+        let (_, f) = check_chain_with(&chain, host, END + 1, Some(&trust));
+        assert_eq!(
+            causes(&f),
+            ["certificate_expired", "certificate_expired", "invalid_ca"]
+        );
+        let (_, f) = check_chain_with(&chain, host, START - 1, Some(&trust));
+        assert_eq!(f.last(), Some(&invalid_ca));
+        // Without the root in the store, webpki stops at the CA flag; the issuer nobody
+        // holds is named too.
+        let (_, f) = check_chain_with(&chain, host, NOW, Some(&TrustStore::default()));
+        assert_eq!(
+            f,
+            [
+                invalid_ca,
+                Finding::UnknownIssuer {
+                    index: 1,
+                    issuer: "CN=Test Root".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
     fn self_signed_leaf() {
         let Some(pki) = Pki::new() else { return };
         let der = pki.issue(

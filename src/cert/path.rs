@@ -187,7 +187,20 @@ pub(super) fn validate(
         Err(e) => {
             let (anchored, finding) = finding_of(&e, certs, &names);
             verdict.anchored = anchored;
+            let unresolved_too = finding.as_ref().is_some_and(|f| {
+                !matches!(
+                    f,
+                    Finding::UnknownIssuer { .. }
+                        | Finding::IssuerMissing { .. }
+                        | Finding::UntrustedRoot { .. }
+                )
+            });
             verdict.findings.extend(finding);
+            // webpki reports one error: a structural one hides that the path reaches no
+            // anchor either, which the name path still shows.
+            if unresolved_too && names.end != NameEnd::Anchor {
+                verdict.findings.extend(unresolved(&names, certs));
+            }
             names.positions.clone()
         }
     };
