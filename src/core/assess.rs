@@ -213,7 +213,10 @@ fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
         && let Some(f) = findings.iter().find(|f| {
             matches!(
                 f.cause(),
-                Cause::IncompleteChain | Cause::SelfSigned | Cause::UntrustedRoot
+                Cause::IncompleteChain
+                    | Cause::UnknownIssuer
+                    | Cause::SelfSigned
+                    | Cause::UntrustedRoot
             )
         })
     {

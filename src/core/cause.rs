@@ -51,6 +51,18 @@ causes! {
         "Renew the certificate before it expires; check that automated renewal runs.";
     IncompleteChain = "incomplete_chain",
         "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended.";
+    UnknownIssuer = "unknown_issuer",
+        "Either serve the missing intermediate after the leaf (nginx `ssl_certificate fullchain.pem;`), or, for a private CA, add its root to the clients' trust store (curl `--cacert`, Java keytool).";
+    InvalidCa = "invalid_ca",
+        "Reissue the intermediate as a CA (`basicConstraints = critical, CA:TRUE`, `keyUsage = keyCertSign, cRLSign`), or have the leaf issued by a real CA certificate.";
+    PathLengthExceeded = "path_length_exceeded",
+        "Shorten the chain, or reissue the CA whose `basicConstraints pathlen` is too small for the intermediates below it.";
+    NameConstraintViolated = "name_constraint_violated",
+        "Reissue the leaf with names inside the CA's permitted subtrees, or have it issued by a CA whose nameConstraints allow them.";
+    BadSignature = "bad_signature",
+        "A certificate's signature does not match its issuer: serve the intermediate that really issued it (not one with the same name and another key), and check the chain file was not edited.";
+    UnsupportedAlgorithm = "unsupported_algorithm",
+        "Reissue with an algorithm clients verify: ECDSA P-256/P-384 or Ed25519 keys, RSA 2048-8192 bits, signatures with SHA-256 or better.";
     ChainMisordered = "chain_misordered",
         "Order the chain file leaf first, then each issuer in turn; leave the root out.";
     UntrustedRoot = "untrusted_root",
