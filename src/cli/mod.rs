@@ -4,6 +4,8 @@
 //! Exit codes: 0 the command worked (probe: the server went on with the handshake),
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
+pub mod scan;
+
 use crate::commands::probe::{self, HelloSource, ProbeConfig};
 pub use crate::commands::{ConnectConfig, Failure};
 use crate::core::datetime::parse_rfc3339;
@@ -47,7 +49,7 @@ pub enum Command {
     /// Two handshakes (capture connections or probes) field by field: where they part.
     Diff(crate::commands::diff::DiffArgs),
     /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
-    Scan(crate::commands::scan::ScanArgs),
+    Scan(scan::ScanArgs),
     /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
     Pcap(crate::commands::pcap::PcapArgs),
     /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
@@ -234,9 +236,13 @@ pub fn main() -> i32 {
             a.json = json;
             crate::commands::diff::run(&a, stdout)
         }
-        Command::Scan(mut a) => {
-            a.json = json;
-            crate::commands::scan::run(&a, stdout)
+        Command::Scan(a) => {
+            let format = if json {
+                report::Format::Json
+            } else {
+                report::Format::Text
+            };
+            scan::run(&a, format, stdout)
         }
         Command::Pcap(mut a) => {
             a.output.json = json;

@@ -3,7 +3,8 @@
 //! peer ends the stream, the deadline passes or the byte cap is reached.
 //!
 //! Nothing here interprets TLS: the loop hands every chunk to a callback (the session
-//! tracker, in practice) and asks it whether more bytes are needed.
+//! tracker, in practice) and asks it whether more bytes are needed. [`Transport`] is that
+//! trip as a trait, so callers can be driven by an in-memory peer in tests.
 
 use crate::core::session::{Direction, EndKind, Micros};
 use std::io::{self, Read, Write};
@@ -226,6 +227,40 @@ pub fn exchange(
                 return;
             }
         }
+    }
+}
+
+/// One hello's trip to a server and back: connect to `target`, send `hello`, and hand
+/// the observer what comes back until it is satisfied or the stream ends. The scanner's
+/// strategies run over this trait, so the same logic drives real servers ([`Tcp`]) and,
+/// in tests, scripted ones held in memory. A failed connect is the error; everything after
+/// it (silence, resets, alerts) is for the observer to judge.
+pub trait Transport: Sync {
+    fn exchange(
+        &self,
+        target: &Target,
+        hello: &[u8],
+        limits: &Limits,
+        observer: &mut dyn ExchangeObserver,
+    ) -> io::Result<()>;
+}
+
+/// The real transport: one TCP connection per hello, closed politely afterwards.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tcp;
+
+impl Transport for Tcp {
+    fn exchange(
+        &self,
+        target: &Target,
+        hello: &[u8],
+        limits: &Limits,
+        observer: &mut dyn ExchangeObserver,
+    ) -> io::Result<()> {
+        let mut conn = connect(target, limits)?;
+        exchange(&mut conn, hello, limits, observer);
+        close(&conn);
+        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-//! `shakedown scan`: what a server accepts, in the fewest handshakes.
+//! The enumeration of one target: what a server accepts, in the fewest handshakes.
 //!
 //! Every enumeration is "offer all that remain, remove what the server picked": for N
 //! accepted items it costs N+1 handshakes, and when the server enforces its own order the
@@ -25,14 +25,16 @@
 //!   one hello and are split only when a server refuses it.
 //!
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
-//! and an optional rate. Connect timeouts and resets before any answer are retried.
+//! and an optional rate. Connect timeouts and resets before any answer are retried. Every
+//! hello travels over a [`Transport`] (TCP in real use, a scripted server in the tests), so
+//! the strategies above are tested, handshake counts included, without sockets.
 
-use crate::cli::{ConnectArgs, ConnectConfig, Failure};
-use crate::commands::probe::{self, fill_random};
+use crate::commands::probe::fill_random;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::crypto::ecdh;
-use crate::core::session::{Outcome, Verdict};
+use crate::core::crypto::EphemeralKeys;
+use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{self, BuiltHello, HelloSpec, Sni};
 use crate::core::wire::hello::Extension;
@@ -43,11 +45,10 @@ use crate::core::wire::registry::{
     suite,
 };
 use crate::core::wire::server::ServerKeyExchange;
-use crate::io::net::{Limits, Target};
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -214,7 +215,7 @@ struct BothPicks {
 }
 
 /// One behaviour result. `handshakes` is 0 when it was read from an enumeration handshake.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ProbeItem {
     pub name: String,
     pub result: String,
@@ -223,6 +224,8 @@ pub struct ProbeItem {
     pub handshakes: usize,
 }
 
+/// Everything the enumeration of one target found, before it is judged and named (see
+/// [`super::ScanResult`]).
 #[derive(Debug, Clone)]
 pub struct ScanReport {
     pub target: String,
@@ -303,9 +306,30 @@ fn version_name(v: u16) -> String {
         .map_or_else(|| format!("0x{v:04x}"), str::to_string)
 }
 
+/// Reads an answer only as far as the verdict (no transcript): what one scan hello needs.
+struct VerdictOnly {
+    tracker: Tracker,
+    server_bytes: usize,
+}
+
+impl ExchangeObserver for VerdictOnly {
+    fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
+        if dir == Direction::ServerToClient {
+            self.server_bytes += bytes.len();
+        }
+        self.tracker.on_data(dir, bytes, at);
+        !self.tracker.decided()
+    }
+
+    fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+        self.tracker.on_end(dir, kind, at);
+    }
+}
+
 /// Scans one target.
 pub struct Scanner<'a> {
     target: &'a Target,
+    transport: &'a dyn Transport,
     opts: &'a ScanOptions,
     pacer: &'a Pacer,
     on_handshake: &'a (dyn Fn() + Sync),
@@ -319,12 +343,14 @@ pub struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     pub fn new(
         target: &'a Target,
+        transport: &'a dyn Transport,
         opts: &'a ScanOptions,
         pacer: &'a Pacer,
         on_handshake: &'a (dyn Fn() + Sync),
     ) -> Self {
         Scanner {
             target,
+            transport,
             opts,
             pacer,
             on_handshake,
@@ -437,25 +463,20 @@ impl<'a> Scanner<'a> {
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let result = probe::exchange_verdict(
-                self.target,
-                &hello.wire,
-                &hello.secrets,
-                &self.opts.limits,
-            );
+            let result = self.exchange(hello);
             drop(permit);
             let retry = attempt < self.opts.retries;
             attempt += 1;
             match result {
                 Ok(ex) => {
-                    let transient = ex.server_bytes == 0 && ex.verdict.outcome == Outcome::Reset;
+                    let transient = ex.server_bytes == 0 && ex.tracker.verdict().outcome == Outcome::Reset;
                     if transient && retry {
                         continue;
                     }
                     // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
                     // an SSLv2-format one to another service.
-                    if let Some(what) = ex
-                        .verdict
+                    let verdict = ex.tracker.verdict().clone();
+                    if let Some(what) = verdict
                         .not_tls
                         .as_ref()
                         .filter(|_| hello.hello.is_some())
@@ -464,7 +485,7 @@ impl<'a> Scanner<'a> {
                     }
                     return Reply {
                         answered: ex.server_bytes > 0,
-                        verdict: Some(ex.verdict),
+                        verdict: Some(verdict),
                     };
                 }
                 Err(e) => {
@@ -483,6 +504,23 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
+    }
+
+    /// One hello over the transport, read until the tracker has its verdict (decrypting a
+    /// TLS 1.3 answer with the hello's key shares). A failed connect is the error.
+    fn exchange(&self, hello: &BuiltHello) -> io::Result<VerdictOnly> {
+        let tracker = if hello.secrets.is_empty() {
+            Tracker::new()
+        } else {
+            Tracker::with_keys(Arc::new(EphemeralKeys::new(hello.secrets.clone())))
+        };
+        let mut observer = VerdictOnly {
+            tracker,
+            server_bytes: 0,
+        };
+        self.transport
+            .exchange(self.target, &hello.wire, &self.opts.limits, &mut observer)?;
+        Ok(observer)
     }
 
     /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
@@ -1515,195 +1553,10 @@ fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u
         .collect()
 }
 
-// ---------------------------------------------------------------------------------------
-// Command line
-
-#[derive(clap::Args, Debug)]
-pub struct ScanArgs {
-    /// Targets: host, host:port, [v6addr]:port (default port 443); "-" reads them from
-    /// standard input, one per line.
-    pub targets: Vec<String>,
-    /// Read targets from this file, one per line (# starts a comment).
-    #[arg(long, value_name = "FILE")]
-    pub targets_file: Option<PathBuf>,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
-    /// Connections at once, within a target and across targets.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub concurrency: usize,
-    /// At most this many new connections per second.
-    #[arg(long, value_name = "PER_SEC")]
-    pub rate: Option<f64>,
-    /// Retries of a connection that fails before any answer (connect timeout, reset).
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub retries: u32,
-    #[command(flatten)]
-    pub connecting: ConnectArgs,
-    /// Server name for every hello (default: the target host, unless it is an IP).
-    #[arg(long, value_name = "NAME")]
-    pub sni: Option<String>,
-    /// Versions, suites and their order only (no groups, signature schemes, behaviour).
-    #[arg(long)]
-    pub suites_only: bool,
-    /// No progress bar, even on a terminal.
-    #[arg(long)]
-    pub no_progress: bool,
-}
-
-/// Reads the targets from arguments, `--targets-file` and standard input (`-`).
-fn targets(args: &ScanArgs, connecting: &ConnectConfig) -> Result<Vec<Target>, Failure> {
-    let mut names: Vec<String> = Vec::new();
-    let lines = |text: &str, names: &mut Vec<String>| {
-        names.extend(
-            text.lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim())
-                .filter(|l| !l.is_empty())
-                .map(str::to_string),
-        );
-    };
-    for t in &args.targets {
-        if t == "-" {
-            let mut text = String::new();
-            for line in io::stdin().lock().lines() {
-                text.push_str(&line?);
-                text.push('\n');
-            }
-            lines(&text, &mut names);
-        } else {
-            names.push(t.clone());
-        }
-    }
-    if let Some(path) = &args.targets_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("--targets-file {}: {e}", path.display())))?;
-        lines(&text, &mut names);
-    }
-    if names.is_empty() {
-        return Err(Failure::Usage(
-            "scan: no target (give TARGET..., --targets-file F, or - for stdin)".into(),
-        ));
-    }
-    names
-        .iter()
-        .map(|n| connecting.target(n).map_err(Failure::Usage))
-        .collect()
-}
-
-/// Assesses the verdict of the newest version that showed a chain (TLS 1.3's is decrypted).
-fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &ConnectConfig) {
-    let Some(verdict) = report
-        .versions
-        .iter()
-        .rev()
-        .filter_map(|v| v.first.as_ref())
-        .find(|v| !v.certificates.is_empty())
-    else {
-        return;
-    };
-    let chains = crate::core::cert::ChainChecker::new(Some(connecting.trust.clone()));
-    let a = crate::core::assess::assess(
-        verdict,
-        &crate::core::assess::Context {
-            host: Some(&target.host),
-            now_unix: connecting.check_time,
-            chains: Some(&chains),
-            ..Default::default()
-        },
-    );
-    report.certificates = a.certificates.to_vec();
-    report.diagnosis = a.diagnosis;
-}
-
-/// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
-pub fn run(args: &ScanArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let connecting = args.connecting.validate()?;
-    if args.concurrency == 0 || args.concurrency > 1024 {
-        return Err(Failure::Usage("--concurrency: expected 1 to 1024".into()));
-    }
-    if let Some(r) = args.rate
-        && !(r.is_finite() && r > 0.0)
-    {
-        return Err(Failure::Usage("--rate: expected a positive number".into()));
-    }
-    let targets = targets(args, &connecting)?;
-    let opts = ScanOptions {
-        limits: connecting.limits,
-        retries: args.retries.min(10),
-        sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
-        suites_only: args.suites_only,
-    };
-    let pacer = Pacer::new(args.concurrency, args.rate);
-    let bar = if args.no_progress || !io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(targets.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} targets, {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    };
-    let handshakes = AtomicUsize::new(0);
-    let on_handshake = || {
-        let n = handshakes.fetch_add(1, Ordering::Relaxed) + 1;
-        bar.set_message(format!("{n} handshakes"));
-        bar.tick();
-    };
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, ScanReport)>();
-    let mut failed = false;
-    let outcome: io::Result<()> = thread::scope(|s| {
-        let workers = args.concurrency.min(targets.len());
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (targets, opts, pacer, next, connecting) =
-                (&targets, &opts, &pacer, &next, &connecting);
-            let on_handshake = &on_handshake;
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(target) = targets.get(i) else { break };
-                    let mut report = Scanner::new(target, opts, pacer, on_handshake).run();
-                    check_certificates(&mut report, target, connecting);
-                    if tx.send((i, report)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Reports are written in the order the targets were given.
-        let mut pending = std::collections::BTreeMap::new();
-        let mut written = 0;
-        for (i, report) in rx {
-            pending.insert(i, report);
-            while let Some(report) = pending.remove(&written) {
-                bar.inc(1);
-                failed |= !report.any_supported();
-                bar.suspend(|| -> io::Result<()> {
-                    if args.json {
-                        writeln!(out, "{}", crate::report::scan::json(&report))?;
-                    } else {
-                        crate::report::scan::text(&mut out, &report)?;
-                    }
-                    out.flush()
-                })?;
-                written += 1;
-            }
-        }
-        Ok(())
-    });
-    bar.finish_and_clear();
-    outcome?;
-    Ok(if failed { 1 } else { 0 })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::net::Tcp;
 
     #[test]
     fn candidates_cover_the_registry_without_scsvs() {
@@ -1737,7 +1590,7 @@ mod tests {
             suites_only: false,
         };
         let pacer = Pacer::new(1, None);
-        test(&Scanner::new(&target, &opts, &pacer, &|| {}));
+        test(&Scanner::new(&target, &Tcp, &opts, &pacer, &|| {}));
     }
 
     #[test]

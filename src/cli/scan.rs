@@ -1,0 +1,135 @@
+//! `shakedown scan` on the command line: its flags, their validation into a
+//! [`ScanConfig`] (targets from arguments, `--targets-file` and standard input read before
+//! anything is sent), the progress bar, and the exit code: 0 when every target answered
+//! some version, 1 otherwise.
+
+use super::ConnectArgs;
+use crate::commands::Failure;
+use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult};
+use crate::core::wire::build::Sni;
+use crate::io::net::{Target, Tcp};
+use crate::report::{Format, ResultSink};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Targets: host, host:port, [v6addr]:port (default port 443); "-" reads them from
+    /// standard input, one per line.
+    pub targets: Vec<String>,
+    /// Read targets from this file, one per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// Connections at once, within a target and across targets.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// At most this many new connections per second.
+    #[arg(long, value_name = "PER_SEC")]
+    pub rate: Option<f64>,
+    /// Retries of a connection that fails before any answer (connect timeout, reset).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
+    /// Server name for every hello (default: the target host, unless it is an IP).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Versions, suites and their order only (no groups, signature schemes, behaviour).
+    #[arg(long)]
+    pub suites_only: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Validated `scan` options: every target read and parsed, ranges checked.
+pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
+    let connecting = args.connecting.validate()?;
+    let names = target_names(args)?;
+    let targets = names
+        .iter()
+        .map(|n| connecting.target(n))
+        .collect::<Result<Vec<Target>, String>>()?;
+    let cfg = ScanConfig {
+        targets,
+        options: ScanOptions {
+            limits: connecting.limits,
+            retries: args.retries,
+            sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
+            suites_only: args.suites_only,
+        },
+        concurrency: args.concurrency,
+        rate: args.rate,
+        connecting,
+    };
+    Ok(cfg.validate()?)
+}
+
+/// The target names from arguments, `--targets-file` and standard input (`-`).
+fn target_names(args: &ScanArgs) -> Result<Vec<String>, Failure> {
+    let mut names: Vec<String> = Vec::new();
+    let lines = |text: &str, names: &mut Vec<String>| {
+        names.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    };
+    for t in &args.targets {
+        if t == "-" {
+            let mut text = String::new();
+            for line in io::stdin().lock().lines() {
+                text.push_str(&line?);
+                text.push('\n');
+            }
+            lines(&text, &mut names);
+        } else {
+            names.push(t.clone());
+        }
+    }
+    if let Some(path) = &args.targets_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("--targets-file {}: {e}", path.display())))?;
+        lines(&text, &mut names);
+    }
+    Ok(names)
+}
+
+/// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
+pub fn run(args: &ScanArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
+    let cfg = scan_config(args)?;
+    let bar = if args.no_progress || !io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(cfg.targets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} targets, {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let handshakes = AtomicUsize::new(0);
+    let on_handshake = || {
+        let n = handshakes.fetch_add(1, Ordering::Relaxed) + 1;
+        bar.set_message(format!("{n} handshakes"));
+        bar.tick();
+    };
+    let mut sink = ResultSink::new(out, format);
+    let mut failed = false;
+    let mut emit = |result: &ScanResult| -> io::Result<()> {
+        bar.inc(1);
+        failed |= !result.any_supported();
+        bar.suspend(|| {
+            sink.emit(result)?;
+            sink.flush()
+        })
+    };
+    let outcome = scan::run(&cfg, &Tcp, &on_handshake, &mut emit);
+    bar.finish_and_clear();
+    outcome?;
+    Ok(if failed { 1 } else { 0 })
+}

@@ -1,0 +1,154 @@
+//! `shakedown scan`: what servers accept, in the fewest handshakes. A validated
+//! [`ScanConfig`] in, one [`ScanResult`] per target out, streamed to an `emit` callback in
+//! the order the targets were given.
+//!
+//! - [`enumerate`]: the strategies that scan one target (versions, suites, order, groups,
+//!   signature schemes, behaviour) over a [`Transport`], and the [`Pacer`] shared by all.
+//! - [`result`]: the typed result, everything named and judged.
+
+pub mod enumerate;
+pub mod result;
+
+pub use enumerate::{
+    GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan,
+    VersionScan, suite_candidates,
+};
+pub use result::{CertificateSummary, Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
+
+use crate::commands::ConnectConfig;
+use crate::core::assess::{Context, assess};
+use crate::core::cert::ChainChecker;
+use crate::io::net::{Target, Transport};
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+
+/// Highest `--concurrency` accepted.
+pub const MAX_CONCURRENCY: usize = 1024;
+/// Highest `--retries` used (more are capped).
+pub const MAX_RETRIES: u32 = 10;
+
+/// A scan run, validated: targets parsed (files and standard input already read),
+/// concurrency and rate in range.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    /// At least one, in the order given.
+    pub targets: Vec<Target>,
+    pub options: ScanOptions,
+    /// Connections at once, within a target and across targets (1 to [`MAX_CONCURRENCY`]).
+    pub concurrency: usize,
+    /// At most this many new connections per second (finite and positive).
+    pub rate: Option<f64>,
+    /// Trust store and check time for the certificate assessment.
+    pub connecting: ConnectConfig,
+}
+
+impl ScanConfig {
+    /// Checks what the CLI (or any other caller) filled in.
+    pub fn validate(self) -> Result<ScanConfig, String> {
+        if self.targets.is_empty() {
+            return Err("scan: no target (give TARGET..., --targets-file F, or - for stdin)".into());
+        }
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(format!("--concurrency: expected 1 to {MAX_CONCURRENCY}"));
+        }
+        if let Some(r) = self.rate
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err("--rate: expected a positive number".into());
+        }
+        Ok(ScanConfig {
+            options: ScanOptions {
+                retries: self.options.retries.min(MAX_RETRIES),
+                ..self.options
+            },
+            ..self
+        })
+    }
+}
+
+/// Scans every target of `cfg` over `transport` (targets in parallel up to the
+/// concurrency), handing each result to `emit` in the order the targets were given; stops
+/// at `emit`'s first error and returns it. `on_handshake` is called at every connection
+/// (for a progress display).
+pub fn run(
+    cfg: &ScanConfig,
+    transport: &dyn Transport,
+    on_handshake: &(dyn Fn() + Sync),
+    emit: &mut dyn FnMut(&ScanResult) -> io::Result<()>,
+) -> io::Result<()> {
+    let pacer = Pacer::new(cfg.concurrency, cfg.rate);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, ScanResult)>();
+    thread::scope(|s| {
+        let workers = cfg.concurrency.min(cfg.targets.len());
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (pacer, next) = (&pacer, &next);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(target) = cfg.targets.get(i) else {
+                        break;
+                    };
+                    let result = scan_target(cfg, target, transport, pacer, on_handshake);
+                    if tx.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Results are emitted in the order the targets were given.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut written = 0;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&written) {
+                // Dropping the receiver on error ends the workers at their next target.
+                emit(&result)?;
+                written += 1;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One target: the enumeration, then the certificate assessment, named and judged.
+pub fn scan_target(
+    cfg: &ScanConfig,
+    target: &Target,
+    transport: &dyn Transport,
+    pacer: &Pacer,
+    on_handshake: &(dyn Fn() + Sync),
+) -> ScanResult {
+    let mut report = Scanner::new(target, transport, &cfg.options, pacer, on_handshake).run();
+    check_certificates(&mut report, target, &cfg.connecting);
+    ScanResult::new(&report)
+}
+
+/// Assesses the verdict of the newest version that showed a chain (TLS 1.3's is decrypted).
+fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &ConnectConfig) {
+    let Some(verdict) = report
+        .versions
+        .iter()
+        .rev()
+        .filter_map(|v| v.first.as_ref())
+        .find(|v| !v.certificates.is_empty())
+    else {
+        return;
+    };
+    let chains = ChainChecker::new(Some(connecting.trust.clone()));
+    let a = assess(
+        verdict,
+        &Context {
+            host: Some(&target.host),
+            now_unix: connecting.check_time,
+            chains: Some(&chains),
+            ..Default::default()
+        },
+    );
+    report.certificates = a.certificates.to_vec();
+    report.diagnosis = a.diagnosis;
+}

@@ -1,0 +1,317 @@
+//! What `scan` gives back for one target: [`ScanResult`], one JSON object per target, with
+//! every name, weakness and sum the renderers show already computed from the enumeration's
+//! [`ScanReport`]. Fields that only the text report needs are kept out of the JSON
+//! (`#[serde(skip)]`), so the JSON stays the contract it was.
+
+use super::enumerate::{ProbeItem, ScanReport, VersionScan};
+use crate::commands::SchemaVersion;
+use crate::core::assess::{Cause, Diagnosis};
+use crate::core::cert::CertInfo;
+use crate::core::datetime::rfc3339;
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::registry::{
+    KeyExchange, group_name, sigalg_name, sslv2_cipher_name, suite, suite_name,
+};
+use schemars::JsonSchema;
+use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+
+/// A DH prime below this many bits is marked weak (Logjam; the bar testssl.sh and
+/// Mozilla's guidelines set).
+const WEAK_DH_PRIME_BITS: usize = 2048;
+
+/// One target's scan.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ScanResult {
+    pub schema_version: SchemaVersion,
+    /// `host:port` as scanned.
+    pub target: String,
+    /// The first thing that went wrong (a connection that could not be made, an answer
+    /// that was not TLS), if anything did.
+    pub error: Option<String>,
+    /// SSLv2 to TLS 1.3, keyed by the version's name.
+    #[serde(serialize_with = "versions_by_name")]
+    #[schemars(with = "BTreeMap<String, VersionResult>")]
+    pub versions: Vec<VersionResult>,
+    /// Accepted groups per version (TLS 1.3, and the best version up to 1.2 with ECDHE),
+    /// in the order the server picked them.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Whether each version's group list is in the server's order (`null`: not checked).
+    pub groups_server_order: BTreeMap<String, Option<bool>>,
+    /// The first group picked in the first group enumeration (TLS 1.3 when it ran).
+    pub preferred_group: Option<String>,
+    /// Signature schemes the server signed with, in pick order.
+    pub sigalgs: Vec<String>,
+    pub sigalgs_server_order: Option<bool>,
+    /// Behaviour results, each with the handshakes it cost.
+    pub probes: Vec<ProbeItem>,
+    /// Handshakes per part of the scan.
+    pub cost: Cost,
+    /// Connections made, retries included.
+    pub handshakes: usize,
+    pub retries: usize,
+    pub elapsed_ms: u64,
+    /// The chain of the newest version whose first accepted hello showed one.
+    pub certificates: Vec<CertificateSummary>,
+    #[schemars(with = "Vec<DiagnosisSchema>")]
+    pub diagnosis: Vec<Diagnosis>,
+    /// The group lists with their cost, in scan order (TLS 1.3 first), for the text report.
+    #[serde(skip)]
+    pub group_scans: Vec<GroupResult>,
+    /// The signature scheme list with its cost, for the text report.
+    #[serde(skip)]
+    pub sigalg_scan: Option<SigalgResult>,
+}
+
+/// One version's suites.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct VersionResult {
+    /// `TLSv1.2`, …: the key of this entry in `versions`.
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub version: ProtocolVersion,
+    pub supported: bool,
+    /// Accepted suite names (SSLv2: cipher kinds), in the server's order when
+    /// `server_order` is true, else in pick order.
+    pub ciphers: Vec<String>,
+    /// The same as hex ids (`0xc02f`; SSLv2 kinds as `0x010080`).
+    pub cipher_ids: Vec<String>,
+    /// `null` when fewer than two suites were accepted or the check was inconclusive.
+    pub server_order: Option<bool>,
+    /// Why each weak accepted suite is weak, by suite name.
+    pub weak: BTreeMap<String, Vec<String>>,
+    /// How many suites the enumeration started from.
+    pub offered: usize,
+    /// The server stayed silent at the full offer; suites were offered in bundles.
+    pub bundled: bool,
+    /// Not asked: the hello of this higher version got a protocol_version alert.
+    pub refused_with: Option<String>,
+    /// The smallest finite-field DH prime (bits) seen in the picks' key exchanges.
+    pub dh_prime_bits: Option<usize>,
+    pub handshakes: usize,
+    /// The OpenSSL name of each accepted suite (empty when it has none), for the text.
+    #[serde(skip)]
+    pub openssl: Vec<String>,
+}
+
+/// Handshakes per part of the scan.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+pub struct Cost {
+    pub versions: usize,
+    pub groups: usize,
+    pub sigalgs: usize,
+    pub probes: usize,
+}
+
+/// One version's group list (text report only).
+#[derive(Debug, Clone)]
+pub struct GroupResult {
+    pub version: String,
+    pub groups: Vec<String>,
+    pub server_order: Option<bool>,
+    pub handshakes: usize,
+    /// Hellos shared with the signature scheme enumeration (counted there).
+    pub shared: usize,
+}
+
+/// The signature scheme list (text report only).
+#[derive(Debug, Clone)]
+pub struct SigalgResult {
+    pub version: String,
+    pub schemes: Vec<String>,
+    pub server_order: Option<bool>,
+    pub handshakes: usize,
+}
+
+/// One certificate of the chain, as shown.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CertificateSummary {
+    pub issuer: String,
+    /// `RSA 2048`, `EC P-256`, …
+    pub key: String,
+    /// RFC 3339.
+    pub not_after: String,
+    pub not_before: String,
+    pub san: Vec<String>,
+    pub sha256: String,
+    pub signature_algorithm: String,
+    pub subject: String,
+}
+
+impl From<&CertInfo> for CertificateSummary {
+    fn from(c: &CertInfo) -> Self {
+        CertificateSummary {
+            issuer: c.issuer.clone(),
+            key: c.key.clone(),
+            not_after: rfc3339(c.not_after),
+            not_before: rfc3339(c.not_before),
+            san: c.san.clone(),
+            sha256: c.sha256.clone(),
+            signature_algorithm: c.signature_algorithm.clone(),
+            subject: c.subject.clone(),
+        }
+    }
+}
+
+/// The JSON shape of a [`Diagnosis`] (its serialization is core's).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct DiagnosisSchema {
+    cause: CauseId,
+    detail: String,
+    fix: String,
+}
+
+/// A cause's id: one of [`Cause::ALL`].
+struct CauseId;
+
+impl JsonSchema for CauseId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CauseId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
+        schemars::json_schema!({ "type": "string", "enum": ids })
+    }
+}
+
+fn versions_by_name<S: Serializer>(versions: &[VersionResult], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(versions.iter().map(|v| (&v.name, v)))
+}
+
+pub(super) fn version_name(v: ProtocolVersion) -> String {
+    v.name()
+        .map_or_else(|| format!("0x{:04x}", v.0), str::to_string)
+}
+
+/// Why a suite is weak in `v` (empty when it is not): the registry's reasons, and a small
+/// DH prime for the finite-field DHE suites.
+fn weaknesses(id: u16, v: &VersionScan) -> Vec<String> {
+    let Some(s) = suite(id) else {
+        return Vec::new();
+    };
+    let mut reasons: Vec<String> = s
+        .weaknesses(v.version.0)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if let Some(bits) = v.dh_prime_bits.filter(|b| *b < WEAK_DH_PRIME_BITS)
+        && matches!(s.kx, KeyExchange::Dhe | KeyExchange::DhePsk)
+    {
+        reasons.push(format!("DH prime of {bits} bits"));
+    }
+    reasons
+}
+
+impl VersionResult {
+    fn new(v: &VersionScan) -> Self {
+        let sslv2 = v.version == ProtocolVersion::SSLV2;
+        let (ciphers, cipher_ids, openssl) = if sslv2 {
+            (
+                v.sslv2_ciphers
+                    .iter()
+                    .map(|k| sslv2_cipher_name(*k))
+                    .collect(),
+                v.sslv2_ciphers
+                    .iter()
+                    .map(|k| format!("0x{k:06x}"))
+                    .collect(),
+                Vec::new(),
+            )
+        } else {
+            (
+                v.ciphers.iter().map(|id| suite_name(*id)).collect(),
+                v.ciphers.iter().map(|id| format!("0x{id:04x}")).collect(),
+                v.ciphers
+                    .iter()
+                    .map(|id| suite(*id).and_then(|s| s.openssl).unwrap_or("").to_string())
+                    .collect(),
+            )
+        };
+        let weak = v
+            .ciphers
+            .iter()
+            .map(|id| (suite_name(*id), weaknesses(*id, v)))
+            .filter(|(_, w)| !w.is_empty())
+            .collect();
+        VersionResult {
+            name: version_name(v.version),
+            version: v.version,
+            supported: v.supported,
+            ciphers,
+            cipher_ids,
+            server_order: v.server_order,
+            weak,
+            offered: v.offered,
+            bundled: v.bundled,
+            refused_with: v.refused_with.map(version_name),
+            dh_prime_bits: v.dh_prime_bits,
+            handshakes: v.handshakes,
+            openssl,
+        }
+    }
+}
+
+impl ScanResult {
+    /// Names and judges what the enumeration found.
+    pub fn new(r: &ScanReport) -> Self {
+        let group_scans: Vec<GroupResult> = r
+            .groups
+            .iter()
+            .map(|g| GroupResult {
+                version: version_name(g.version),
+                groups: g.groups.iter().map(|id| group_name(*id)).collect(),
+                server_order: g.server_order,
+                handshakes: g.handshakes,
+                shared: g.shared,
+            })
+            .collect();
+        let sigalg_scan = r.sigalgs.as_ref().map(|s| SigalgResult {
+            version: version_name(s.version),
+            schemes: s.schemes.iter().map(|id| sigalg_name(*id)).collect(),
+            server_order: s.server_order,
+            handshakes: s.handshakes,
+        });
+        ScanResult {
+            schema_version: SchemaVersion,
+            target: r.target.clone(),
+            error: r.error.clone(),
+            versions: r.versions.iter().map(VersionResult::new).collect(),
+            groups: group_scans
+                .iter()
+                .map(|g| (g.version.clone(), g.groups.clone()))
+                .collect(),
+            groups_server_order: group_scans
+                .iter()
+                .map(|g| (g.version.clone(), g.server_order))
+                .collect(),
+            preferred_group: group_scans.first().and_then(|g| g.groups.first().cloned()),
+            sigalgs: sigalg_scan
+                .as_ref()
+                .map(|s| s.schemes.clone())
+                .unwrap_or_default(),
+            sigalgs_server_order: sigalg_scan.as_ref().and_then(|s| s.server_order),
+            probes: r.probes.clone(),
+            cost: Cost {
+                versions: r.versions.iter().map(|v| v.handshakes).sum(),
+                groups: r.groups.iter().map(|g| g.handshakes).sum(),
+                sigalgs: r.sigalgs.as_ref().map_or(0, |s| s.handshakes),
+                probes: r.probes.iter().map(|p| p.handshakes).sum(),
+            },
+            handshakes: r.handshakes,
+            retries: r.retries,
+            elapsed_ms: r.elapsed_ms,
+            certificates: r.certificates.iter().map(CertificateSummary::from).collect(),
+            diagnosis: r.diagnosis.clone(),
+            group_scans,
+            sigalg_scan,
+        }
+    }
+
+    /// True when some version was accepted.
+    pub fn any_supported(&self) -> bool {
+        self.versions.iter().any(|v| v.supported)
+    }
+}
