@@ -32,8 +32,8 @@
 use crate::commands::probe::fill_random;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
-use crate::core::crypto::ecdh;
 use crate::core::crypto::EphemeralKeys;
+use crate::core::crypto::ecdh;
 use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{self, BuiltHello, HelloSpec, Sni};
@@ -469,18 +469,15 @@ impl<'a> Scanner<'a> {
             attempt += 1;
             match result {
                 Ok(ex) => {
-                    let transient = ex.server_bytes == 0 && ex.tracker.verdict().outcome == Outcome::Reset;
+                    let transient =
+                        ex.server_bytes == 0 && ex.tracker.verdict().outcome == Outcome::Reset;
                     if transient && retry {
                         continue;
                     }
                     // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
                     // an SSLv2-format one to another service.
                     let verdict = ex.tracker.verdict().clone();
-                    if let Some(what) = verdict
-                        .not_tls
-                        .as_ref()
-                        .filter(|_| hello.hello.is_some())
-                    {
+                    if let Some(what) = verdict.not_tls.as_ref().filter(|_| hello.hello.is_some()) {
                         self.note_error(format!("the server does not speak TLS: {what}"));
                     }
                     return Reply {

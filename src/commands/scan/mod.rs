@@ -8,10 +8,12 @@
 
 pub mod enumerate;
 pub mod result;
+#[cfg(test)]
+mod scripted;
 
 pub use enumerate::{
-    GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan,
-    VersionScan, suite_candidates,
+    GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan, VersionScan,
+    suite_candidates,
 };
 pub use result::{CertificateSummary, Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
 
@@ -48,7 +50,9 @@ impl ScanConfig {
     /// Checks what the CLI (or any other caller) filled in.
     pub fn validate(self) -> Result<ScanConfig, String> {
         if self.targets.is_empty() {
-            return Err("scan: no target (give TARGET..., --targets-file F, or - for stdin)".into());
+            return Err(
+                "scan: no target (give TARGET..., --targets-file F, or - for stdin)".into(),
+            );
         }
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(format!("--concurrency: expected 1 to {MAX_CONCURRENCY}"));

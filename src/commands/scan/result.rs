@@ -303,7 +303,11 @@ impl ScanResult {
             handshakes: r.handshakes,
             retries: r.retries,
             elapsed_ms: r.elapsed_ms,
-            certificates: r.certificates.iter().map(CertificateSummary::from).collect(),
+            certificates: r
+                .certificates
+                .iter()
+                .map(CertificateSummary::from)
+                .collect(),
             diagnosis: r.diagnosis.clone(),
             group_scans,
             sigalg_scan,

@@ -1,0 +1,597 @@
+//! The scanner against scripted servers held in memory: a [`Transport`] that decodes each
+//! ClientHello it is given (with the session tracker, as a capture would be read) and
+//! answers as a server of a given policy would, with real ServerHello, HelloRetryRequest,
+//! ServerKeyExchange and alert bytes that go through the same tracker as a live answer.
+//! The tests assert what the scan found and what it cost (its `handshakes`), so the
+//! fewest-handshakes logic is checked without sockets.
+
+use super::enumerate::{Pacer, ScanOptions, Scanner, suite_candidates};
+use super::result::{ScanResult, VersionResult};
+use crate::core::crypto::ecdh;
+use crate::core::session::{Direction, EndKind, Tracker};
+use crate::core::wire::ClientHello;
+use crate::core::wire::build::Sni;
+use crate::core::wire::registry::alerts::codes as alert;
+use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::{KeyExchange, group_name, sigalg_name, suite, suite_name};
+use crate::core::wire::server::HELLO_RETRY_REQUEST_RANDOM;
+use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const TLS10: u16 = 0x0301;
+const TLS12: u16 = 0x0303;
+const TLS13: u16 = 0x0304;
+const X25519: u16 = 0x001d;
+const SECP256R1: u16 = 0x0017;
+const SECP384R1: u16 = 0x0018;
+const SECP521R1: u16 = 0x0019;
+const ECDSA_P256_SHA256: u16 = 0x0403;
+const ECDSA_P384_SHA384: u16 = 0x0503;
+const RSA_PSS_RSAE_SHA256: u16 = 0x0804;
+
+/// How a scripted server behaves.
+#[derive(Debug, Clone)]
+struct Policy {
+    /// Versions it speaks (0x0300 to 0x0304); TLS 1.3 also means it reads
+    /// supported_versions.
+    versions: Vec<u16>,
+    /// Suites it accepts, in its order of preference.
+    suites: Vec<u16>,
+    /// Picks its favourite among the offer (else the client's first it accepts).
+    server_order: bool,
+    /// Named groups it accepts, in its order; for TLS 1.3 it asks (HelloRetryRequest) for
+    /// its favourite when the client sent no share for it.
+    groups: Vec<u16>,
+    /// Signature schemes its key can make, in its order.
+    sigalgs: Vec<u16>,
+    /// A hello whose version is above its highest gets a reset, not a protocol_version
+    /// alert (version intolerance).
+    version_intolerant: bool,
+    /// A hello offering more suites than this gets a reset without an answer (the
+    /// middlebox that chokes on long offers).
+    reset_above_suites: Option<usize>,
+}
+
+impl Policy {
+    fn tls12(suites: &[u16], server_order: bool) -> Self {
+        Policy {
+            versions: vec![TLS12],
+            suites: suites.to_vec(),
+            server_order,
+            groups: vec![X25519, SECP256R1],
+            sigalgs: vec![ECDSA_P256_SHA256, RSA_PSS_RSAE_SHA256],
+            version_intolerant: false,
+            reset_above_suites: None,
+        }
+    }
+}
+
+/// What the server does with one hello.
+enum Answer {
+    Bytes(Vec<u8>),
+    Reset,
+    Close,
+}
+
+/// The in-memory transport: one policy, and a count of the hellos it was given.
+struct ScriptedServer {
+    policy: Policy,
+    hellos: AtomicUsize,
+}
+
+impl ScriptedServer {
+    fn new(policy: Policy) -> Self {
+        ScriptedServer {
+            policy,
+            hellos: AtomicUsize::new(0),
+        }
+    }
+
+    fn answer(&self, hello: &ClientHello) -> Answer {
+        let p = &self.policy;
+        if p.reset_above_suites
+            .is_some_and(|n| hello.cipher_suites.len() > n)
+        {
+            return Answer::Reset;
+        }
+        let highest = p.versions.iter().copied().max().unwrap_or(0);
+        let classic_highest = p.versions.iter().copied().filter(|v| *v <= TLS12).max();
+        let offered_versions = hello
+            .supported_versions()
+            .filter(|_| p.versions.contains(&TLS13));
+        let version = match &offered_versions {
+            Some(list) => p
+                .versions
+                .iter()
+                .copied()
+                .filter(|v| list.contains(v))
+                .max(),
+            None if hello.legacy_version > highest.min(TLS12) && p.version_intolerant => {
+                return Answer::Reset;
+            }
+            None => classic_highest
+                .filter(|v| *v <= hello.legacy_version)
+                .or_else(|| {
+                    // Below our lowest: nothing to negotiate.
+                    None
+                }),
+        };
+        let Some(version) = version else {
+            return Answer::Bytes(alert_record(alert::PROTOCOL_VERSION));
+        };
+        if hello.cipher_suites.contains(&0x5600) && version < highest.min(TLS12) {
+            return Answer::Bytes(alert_record(alert::INAPPROPRIATE_FALLBACK));
+        }
+        let client_groups = hello.supported_groups();
+        let common_group = |server_order: bool| -> Option<u16> {
+            if server_order {
+                p.groups.iter().copied().find(|g| client_groups.contains(g))
+            } else {
+                client_groups.iter().copied().find(|g| p.groups.contains(g))
+            }
+        };
+        let client_sigalgs = hello.signature_algorithms();
+        let sigalg = p
+            .sigalgs
+            .iter()
+            .copied()
+            .find(|s| client_sigalgs.contains(s));
+        let usable = |id: u16| {
+            let Some(s) = suite(id) else { return false };
+            if version == TLS13 {
+                return s.is_tls13();
+            }
+            let signed = matches!(s.kx, KeyExchange::Ecdhe | KeyExchange::Dhe) && !s.anonymous();
+            !s.is_tls13()
+                && s.min_version <= version
+                && (s.kx != KeyExchange::Ecdhe || common_group(true).is_some())
+                && !(signed && version == TLS12 && !client_sigalgs.is_empty() && sigalg.is_none())
+        };
+        let pick = if p.server_order {
+            p.suites
+                .iter()
+                .copied()
+                .find(|s| hello.cipher_suites.contains(s) && usable(*s))
+        } else {
+            hello
+                .cipher_suites
+                .iter()
+                .copied()
+                .find(|s| p.suites.contains(s) && usable(*s))
+        };
+        let Some(pick) = pick else {
+            return Answer::Bytes(alert_record(alert::HANDSHAKE_FAILURE));
+        };
+        if version == TLS13 {
+            let Some(group) = common_group(true) else {
+                return Answer::Bytes(alert_record(alert::HANDSHAKE_FAILURE));
+            };
+            let shared = hello.key_shares().iter().any(|(g, _)| *g == group);
+            let versions_ext = (ext::SUPPORTED_VERSIONS, TLS13.to_be_bytes().to_vec());
+            if !shared {
+                let retry = (ext::KEY_SHARE, group.to_be_bytes().to_vec());
+                let body = server_hello_body(
+                    TLS12,
+                    HELLO_RETRY_REQUEST_RANDOM,
+                    &hello.session_id,
+                    pick,
+                    &[versions_ext, retry],
+                );
+                return Answer::Bytes(record(22, &handshake(2, &body)));
+            }
+            let key = ecdh::key_pair(group, &mut |b| b.fill(7)).map_or(vec![7; 32], |k| k.public);
+            let mut share = group.to_be_bytes().to_vec();
+            share.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            share.extend_from_slice(&key);
+            let body = server_hello_body(
+                TLS12,
+                [2; 32],
+                &hello.session_id,
+                pick,
+                &[versions_ext, (ext::KEY_SHARE, share)],
+            );
+            return Answer::Bytes(record(22, &handshake(2, &body)));
+        }
+        let mut exts = Vec::new();
+        if hello.ext(ext::RENEGOTIATION_INFO).is_some() || hello.cipher_suites.contains(&0x00ff) {
+            exts.push((ext::RENEGOTIATION_INFO, vec![0]));
+        }
+        if hello.ext(ext::EXTENDED_MASTER_SECRET).is_some() {
+            exts.push((ext::EXTENDED_MASTER_SECRET, Vec::new()));
+        }
+        let mut flight = handshake(2, &server_hello_body(version, [2; 32], &[], pick, &exts));
+        let s = suite(pick).expect("picked from the registry");
+        if s.kx == KeyExchange::Ecdhe {
+            let group = common_group(true).expect("checked by usable");
+            let mut ske = vec![3];
+            ske.extend_from_slice(&group.to_be_bytes());
+            ske.push(32);
+            ske.extend_from_slice(&[9; 32]);
+            if version == TLS12 && !s.anonymous() {
+                ske.extend_from_slice(&sigalg.unwrap_or(ECDSA_P256_SHA256).to_be_bytes());
+            }
+            ske.extend_from_slice(&64u16.to_be_bytes());
+            ske.extend_from_slice(&[5; 64]);
+            flight.extend(handshake(12, &ske));
+        }
+        flight.extend(handshake(14, &[]));
+        Answer::Bytes(record(22, &flight))
+    }
+}
+
+impl Transport for ScriptedServer {
+    fn exchange(
+        &self,
+        _target: &Target,
+        hello: &[u8],
+        _limits: &Limits,
+        observer: &mut dyn ExchangeObserver,
+    ) -> io::Result<()> {
+        self.hellos.fetch_add(1, Ordering::Relaxed);
+        if !observer.data(Direction::ClientToServer, hello, 0) {
+            return Ok(());
+        }
+        // The server reads the hello as a capture reader would.
+        let mut reader = Tracker::new();
+        reader.on_data(Direction::ClientToServer, hello, 0);
+        let answer = match reader.verdict().client_hello.clone() {
+            Some(h) => self.answer(&h),
+            // SSLv2 and anything else it does not speak: it hangs up.
+            None => Answer::Close,
+        };
+        match answer {
+            Answer::Bytes(bytes) => {
+                if observer.data(Direction::ServerToClient, &bytes, 1) {
+                    observer.end(Direction::ServerToClient, EndKind::Fin, 2);
+                }
+            }
+            Answer::Reset => observer.end(Direction::ServerToClient, EndKind::Rst, 1),
+            Answer::Close => observer.end(Direction::ServerToClient, EndKind::Fin, 1),
+        }
+        Ok(())
+    }
+}
+
+fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![typ, 3, 3];
+    v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+fn alert_record(description: u8) -> Vec<u8> {
+    record(21, &[2, description])
+}
+
+fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![typ];
+    v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    v.extend_from_slice(body);
+    v
+}
+
+fn server_hello_body(
+    legacy_version: u16,
+    random: [u8; 32],
+    session_id: &[u8],
+    suite: u16,
+    extensions: &[(u16, Vec<u8>)],
+) -> Vec<u8> {
+    let mut b = legacy_version.to_be_bytes().to_vec();
+    b.extend_from_slice(&random);
+    b.push(session_id.len() as u8);
+    b.extend_from_slice(session_id);
+    b.extend_from_slice(&suite.to_be_bytes());
+    b.push(0);
+    let mut exts = Vec::new();
+    for (typ, data) in extensions {
+        exts.extend_from_slice(&typ.to_be_bytes());
+        exts.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        exts.extend_from_slice(data);
+    }
+    b.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    b.extend_from_slice(&exts);
+    b
+}
+
+/// Scans the scripted server; the result, and the hellos the server was given.
+fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
+    scan_with_retries(policy, suites_only, 0)
+}
+
+fn scan_with_retries(policy: Policy, suites_only: bool, retries: u32) -> (ScanResult, usize) {
+    let server = ScriptedServer::new(policy);
+    let target = Target::parse("scripted.test:443", 443).unwrap();
+    let opts = ScanOptions {
+        limits: Limits::default(),
+        retries,
+        sni: Sni::Auto,
+        suites_only,
+    };
+    let pacer = Pacer::new(4, None);
+    let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
+    (
+        ScanResult::new(&report),
+        server.hellos.load(Ordering::Relaxed),
+    )
+}
+
+fn version<'r>(r: &'r ScanResult, name: &str) -> &'r VersionResult {
+    r.versions.iter().find(|v| v.name == name).unwrap()
+}
+
+fn names(ids: &[u16]) -> Vec<String> {
+    ids.iter().map(|id| suite_name(*id)).collect()
+}
+
+/// The first `n` of our offer's order that the policy accepts at `version`.
+fn in_offer_order(version: crate::core::wire::ProtocolVersion, accepted: &[u16]) -> Vec<u16> {
+    suite_candidates(version)
+        .into_iter()
+        .filter(|s| accepted.contains(s))
+        .collect()
+}
+
+const ECDHE_ECDSA_AES128_GCM: u16 = 0xc02b;
+const ECDHE_ECDSA_AES256_GCM: u16 = 0xc02c;
+const ECDHE_RSA_AES128_GCM: u16 = 0xc02f;
+const RSA_AES128_SHA: u16 = 0x002f;
+const RSA_AES256_SHA: u16 = 0x0035;
+
+/// Every hello the scan counted reached the server, and the JSON's parts add up.
+fn check_count(r: &ScanResult, hellos: usize) {
+    assert_eq!(r.handshakes, hellos, "the scan counts every hello it sends");
+    // Hellos shared by the TLS 1.2 groups and schemes are counted with the schemes.
+    let itemized = r.cost.versions + r.cost.groups + r.cost.sigalgs + r.cost.probes;
+    assert_eq!(r.handshakes, itemized, "every hello is itemized once");
+}
+
+#[test]
+fn server_order_tls12_only_costs_n_plus_one_and_one_order_check() {
+    let server_prefers = [RSA_AES256_SHA, ECDHE_RSA_AES128_GCM, RSA_AES128_SHA];
+    let (r, hellos) = scan(Policy::tls12(&server_prefers, true), true);
+    let v12 = version(&r, "TLSv1.2");
+    assert!(v12.supported);
+    assert_eq!(
+        v12.ciphers,
+        names(&server_prefers),
+        "picks come in the server's order"
+    );
+    assert_eq!(v12.server_order, Some(true));
+    assert_eq!(v12.handshakes, 4, "N+1 for N accepted");
+    // TLS 1.1's protocol_version alert settles TLS 1.0 and SSLv3.
+    assert_eq!(version(&r, "TLSv1.1").handshakes, 1);
+    for lower in ["TLSv1.0", "SSLv3"] {
+        let v = version(&r, lower);
+        assert_eq!((v.supported, v.handshakes), (false, 0), "{lower}");
+        assert_eq!(v.refused_with.as_deref(), Some("TLSv1.1"));
+    }
+    assert!(!version(&r, "TLSv1.3").supported);
+    // SSLv2 1, TLS 1.3 1, TLS 1.2 4, TLS 1.1 1, the order check 1.
+    assert_eq!(r.handshakes, 8);
+    assert_eq!(r.cost.versions, 7);
+    check_count(&r, hellos);
+}
+
+#[test]
+fn client_order_server_shows_our_order_and_the_flag() {
+    let accepted = [RSA_AES256_SHA, ECDHE_RSA_AES128_GCM, RSA_AES128_SHA];
+    let (r, hellos) = scan(Policy::tls12(&accepted, false), true);
+    let v12 = version(&r, "TLSv1.2");
+    assert_eq!(
+        v12.ciphers,
+        names(&in_offer_order(
+            crate::core::wire::ProtocolVersion::TLS12,
+            &accepted
+        ))
+    );
+    assert_eq!(v12.server_order, Some(false));
+    assert_eq!((v12.handshakes, r.handshakes), (4, 8));
+    let order = r.probes.iter().find(|p| p.name == "server order TLSv1.2");
+    assert_eq!(
+        order.map(|p| (p.result.as_str(), p.concern)),
+        Some(("client order", true))
+    );
+    check_count(&r, hellos);
+}
+
+#[test]
+fn version_intolerant_server_is_asked_every_version() {
+    // TLS 1.0 only, resetting at any higher hello: no alert settles the lower versions,
+    // and every silent long offer gets one client-like hello more.
+    let policy = Policy {
+        versions: vec![TLS10],
+        version_intolerant: true,
+        ..Policy::tls12(&[RSA_AES128_SHA, RSA_AES256_SHA], true)
+    };
+    let (r, hellos) = scan(policy, true);
+    let v10 = version(&r, "TLSv1.0");
+    assert!(v10.supported);
+    assert_eq!(v10.ciphers, names(&[RSA_AES128_SHA, RSA_AES256_SHA]));
+    assert_eq!(v10.handshakes, 3);
+    for higher in ["TLSv1.2", "TLSv1.1"] {
+        let v = version(&r, higher);
+        assert!(!v.supported && v.refused_with.is_none(), "{higher}");
+        assert_eq!(
+            v.handshakes, 2,
+            "{higher}: the long offer and a client-like one"
+        );
+    }
+    let v3 = version(&r, "SSLv3");
+    assert_eq!((v3.supported, v3.handshakes), (false, 1));
+    assert_eq!(version(&r, "TLSv1.3").handshakes, 1);
+    // SSLv2 1, TLS 1.3 1, 1.2 2, 1.1 2, 1.0 3, SSLv3 1, the order check 1.
+    assert_eq!(r.handshakes, 11);
+    check_count(&r, hellos);
+}
+
+#[test]
+fn a_server_silent_at_long_offers_is_enumerated_in_bundles() {
+    let accepted = [ECDHE_RSA_AES128_GCM, RSA_AES128_SHA, RSA_AES256_SHA];
+    let policy = Policy {
+        reset_above_suites: Some(128),
+        ..Policy::tls12(&accepted, true)
+    };
+    let (r, hellos) = scan(policy, true);
+    let v12 = version(&r, "TLSv1.2");
+    assert!(v12.supported && v12.bundled);
+    assert_eq!(v12.ciphers, names(&accepted), "reordered across bundles");
+    assert_eq!(v12.server_order, Some(true));
+    // The silent full offer, the client-like one, per bundle its picks + 1, and the
+    // reordering of the picks (all but the last).
+    let candidates = suite_candidates(crate::core::wire::ProtocolVersion::TLS12);
+    let bundles: usize = candidates
+        .chunks(128)
+        .map(|b| b.iter().filter(|s| accepted.contains(s)).count() + 1)
+        .sum();
+    assert_eq!(v12.handshakes, 2 + bundles + accepted.len() - 1);
+    check_count(&r, hellos);
+}
+
+#[test]
+fn tls13_groups_come_from_retry_requests_with_their_order() {
+    let suites = [0x1302, 0x1301, 0x1303];
+    let policy = Policy {
+        versions: vec![TLS12, TLS13],
+        suites: suites.to_vec(),
+        server_order: true,
+        groups: vec![SECP384R1, X25519],
+        sigalgs: vec![ECDSA_P384_SHA384],
+        version_intolerant: false,
+        reset_above_suites: None,
+    };
+    let (r, hellos) = scan(policy, false);
+    let v13 = version(&r, "TLSv1.3");
+    assert_eq!(v13.ciphers, names(&suites));
+    assert_eq!(v13.handshakes, 4);
+    assert_eq!(v13.server_order, Some(true), "from the first group hello");
+    let g13 = r
+        .group_scans
+        .iter()
+        .find(|g| g.version == "TLSv1.3")
+        .unwrap();
+    assert_eq!(g13.groups, [group_name(SECP384R1), group_name(X25519)]);
+    assert_eq!(g13.server_order, Some(true));
+    assert_eq!(g13.handshakes, 2 + 1 + 1, "N+1, and the order check");
+    assert_eq!(r.preferred_group, Some(group_name(SECP384R1)));
+    check_count(&r, hellos);
+}
+
+#[test]
+fn a_server_that_retries_for_its_group_is_still_enumerated() {
+    // Its only group is one the version hellos send no share for: every TLS 1.3 answer
+    // is a HelloRetryRequest, which names the suite all the same.
+    let suites = [0x1301, 0x1302];
+    let policy = Policy {
+        versions: vec![TLS13],
+        suites: suites.to_vec(),
+        server_order: false,
+        groups: vec![SECP521R1],
+        sigalgs: vec![ECDSA_P256_SHA256],
+        version_intolerant: false,
+        reset_above_suites: None,
+    };
+    let (r, hellos) = scan(policy, true);
+    let v13 = version(&r, "TLSv1.3");
+    assert!(v13.supported);
+    assert_eq!(
+        v13.ciphers,
+        names(&in_offer_order(
+            crate::core::wire::ProtocolVersion::TLS13,
+            &suites
+        ))
+    );
+    assert_eq!((v13.handshakes, v13.server_order), (3, Some(false)));
+    check_count(&r, hellos);
+}
+
+#[test]
+fn tls12_groups_and_schemes_share_their_hellos() {
+    let policy = Policy {
+        suites: vec![ECDHE_ECDSA_AES128_GCM, ECDHE_ECDSA_AES256_GCM],
+        groups: vec![SECP256R1, X25519],
+        sigalgs: vec![ECDSA_P256_SHA256, ECDSA_P384_SHA384, RSA_PSS_RSAE_SHA256],
+        ..Policy::tls12(&[], true)
+    };
+    let (r, hellos) = scan(policy, false);
+    let g12 = r
+        .group_scans
+        .iter()
+        .find(|g| g.version == "TLSv1.2")
+        .unwrap();
+    assert_eq!(g12.groups, [group_name(SECP256R1), group_name(X25519)]);
+    let s = r.sigalg_scan.as_ref().unwrap();
+    let want: Vec<String> = [ECDSA_P256_SHA256, ECDSA_P384_SHA384, RSA_PSS_RSAE_SHA256]
+        .iter()
+        .map(|id| sigalg_name(*id))
+        .collect();
+    assert_eq!(s.schemes, want);
+    assert_eq!((g12.server_order, s.server_order), (Some(true), Some(true)));
+    // The version hello gave the first pair; together: the second pair and the refusal
+    // (groups ran out); schemes alone: the third and its refusal; both orders: one hello.
+    assert_eq!((g12.handshakes, g12.shared), (0, 2 + 1));
+    assert_eq!(s.handshakes, 2 + 2 + 1);
+    check_count(&r, hellos);
+}
+
+#[test]
+fn resets_before_any_answer_are_retried_and_counted() {
+    let policy = Policy {
+        versions: vec![TLS10],
+        version_intolerant: true,
+        ..Policy::tls12(&[RSA_AES128_SHA, RSA_AES256_SHA], true)
+    };
+    let (once, _) = scan(policy.clone(), true);
+    let (r, hellos) = scan_with_retries(policy, true, 1);
+    // Each hello that got a reset (TLS 1.3 1, TLS 1.2 2, TLS 1.1 2) was sent twice.
+    assert_eq!(r.retries, 5);
+    assert_eq!(r.handshakes, once.handshakes + 5);
+    assert_eq!(
+        version(&r, "TLSv1.0").ciphers,
+        version(&once, "TLSv1.0").ciphers
+    );
+    assert_eq!(r.handshakes, hellos);
+}
+
+#[test]
+fn the_json_keeps_the_contract() {
+    let (r, _) = scan(
+        Policy::tls12(&[RSA_AES256_SHA, ECDHE_RSA_AES128_GCM], true),
+        true,
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(json.starts_with(r#"{"schema_version":1,"target":"scripted.test:443","#));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v12 = &v["versions"]["TLSv1.2"];
+    assert_eq!(v12["supported"], true);
+    assert_eq!(v12["server_order"], true);
+    assert_eq!(v12["cipher_ids"], serde_json::json!(["0x0035", "0xc02f"]));
+    assert_eq!(v["versions"]["SSLv3"]["refused_with"], "TLSv1.1");
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for field in [
+        "target",
+        "error",
+        "versions",
+        "groups",
+        "groups_server_order",
+        "preferred_group",
+        "sigalgs",
+        "sigalgs_server_order",
+        "probes",
+        "cost",
+        "handshakes",
+        "retries",
+        "elapsed_ms",
+        "certificates",
+        "diagnosis",
+    ] {
+        assert!(keys.contains(&field), "{field} in {keys:?}");
+    }
+    assert!(
+        v12.get("name").is_none() && v12.get("openssl").is_none(),
+        "text-only fields"
+    );
+    assert_eq!(v["cost"]["versions"], 6);
+    assert_eq!(v["handshakes"], 7);
+}
