@@ -248,13 +248,6 @@ pub struct ScanReport {
     pub diagnosis: Vec<Diagnosis>,
 }
 
-impl ScanReport {
-    /// True when some version was accepted.
-    pub fn any_supported(&self) -> bool {
-        self.versions.iter().any(|v| v.supported)
-    }
-}
-
 /// What one hello got back. `verdict` is `None` when no connection was made.
 struct Reply {
     verdict: Option<Verdict>,

@@ -319,3 +319,32 @@ impl ScanResult {
         self.versions.iter().any(|v| v.supported)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_has_the_contract_fields_and_every_cause() {
+        let schema = serde_json::to_value(schemars::schema_for!(ScanResult)).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        for field in [
+            "schema_version",
+            "target",
+            "versions",
+            "groups",
+            "sigalgs",
+            "handshakes",
+            "elapsed_ms",
+        ] {
+            assert!(props.contains_key(field), "{field}");
+        }
+        for hidden in ["group_scans", "sigalg_scan"] {
+            assert!(!props.contains_key(hidden), "{hidden} is text-only");
+        }
+        let text = schema.to_string();
+        for cause in Cause::ALL {
+            assert!(text.contains(&format!("\"{}\"", cause.id())), "{cause}");
+        }
+    }
+}

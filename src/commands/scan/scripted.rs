@@ -96,7 +96,6 @@ impl ScriptedServer {
             return Answer::Reset;
         }
         let highest = p.versions.iter().copied().max().unwrap_or(0);
-        let classic_highest = p.versions.iter().copied().filter(|v| *v <= TLS12).max();
         let offered_versions = hello
             .supported_versions()
             .filter(|_| p.versions.contains(&TLS13));
@@ -110,12 +109,13 @@ impl ScriptedServer {
             None if hello.legacy_version > highest.min(TLS12) && p.version_intolerant => {
                 return Answer::Reset;
             }
-            None => classic_highest
-                .filter(|v| *v <= hello.legacy_version)
-                .or_else(|| {
-                    // Below our lowest: nothing to negotiate.
-                    None
-                }),
+            // The highest it has up to the client's (none: the client is below its lowest).
+            None => p
+                .versions
+                .iter()
+                .copied()
+                .filter(|v| *v <= TLS12 && *v <= hello.legacy_version)
+                .max(),
         };
         let Some(version) = version else {
             return Answer::Bytes(alert_record(alert::PROTOCOL_VERSION));
@@ -594,4 +594,33 @@ fn the_json_keeps_the_contract() {
     );
     assert_eq!(v["cost"]["versions"], 6);
     assert_eq!(v["handshakes"], 7);
+}
+
+#[test]
+fn a_version_hole_settles_nothing_below_it() {
+    // TLS 1.0 and 1.2, not 1.1: the TLS 1.1 hello is answered with TLS 1.0, not an
+    // alert, so TLS 1.0 is still asked and found; SSLv3's alert is the only refusal.
+    let policy = Policy {
+        versions: vec![TLS10, TLS12],
+        ..Policy::tls12(&[RSA_AES128_SHA], true)
+    };
+    let (r, hellos) = scan(policy, true);
+    let found: Vec<(&str, bool, usize)> = r
+        .versions
+        .iter()
+        .map(|v| (v.name.as_str(), v.supported, v.handshakes))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("SSLv2", false, 1),
+            ("SSLv3", false, 1),
+            ("TLSv1.0", true, 2),
+            ("TLSv1.1", false, 1),
+            ("TLSv1.2", true, 2),
+            ("TLSv1.3", false, 1),
+        ]
+    );
+    assert_eq!(r.handshakes, 8, "one suite each: no order checks");
+    check_count(&r, hellos);
 }
