@@ -5,7 +5,7 @@
 
 use super::enumerate::{ProbeItem, ScanReport, VersionScan};
 use crate::commands::SchemaVersion;
-use crate::core::assess::{Cause, Diagnosis};
+use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::rfc3339;
 use crate::core::wire::ProtocolVersion;
@@ -53,7 +53,6 @@ pub struct ScanResult {
     pub elapsed_ms: u64,
     /// The chain of the newest version whose first accepted hello showed one.
     pub certificates: Vec<CertificateSummary>,
-    #[schemars(with = "Vec<DiagnosisSchema>")]
     pub diagnosis: Vec<Diagnosis>,
     /// The group lists with their cost, in scan order (TLS 1.3 first), for the text report.
     #[serde(skip)]
@@ -151,29 +150,6 @@ impl From<&CertInfo> for CertificateSummary {
             signature_algorithm: c.signature_algorithm.clone(),
             subject: c.subject.clone(),
         }
-    }
-}
-
-/// The JSON shape of a [`Diagnosis`] (its serialization is core's).
-#[derive(JsonSchema)]
-#[allow(dead_code)]
-struct DiagnosisSchema {
-    cause: CauseId,
-    detail: String,
-    fix: String,
-}
-
-/// A cause's id: one of [`Cause::ALL`].
-struct CauseId;
-
-impl JsonSchema for CauseId {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "CauseId".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
-        schemars::json_schema!({ "type": "string", "enum": ids })
     }
 }
 
@@ -323,6 +299,7 @@ impl ScanResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::assess::Cause;
 
     #[test]
     fn the_schema_has_the_contract_fields_and_every_cause() {
