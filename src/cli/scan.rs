@@ -46,6 +46,7 @@ pub struct ScanArgs {
 /// Validated `scan` options: every target read and parsed, ranges checked.
 pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
     let connecting = args.connecting.validate()?;
+    ScanConfig::check_pace(args.concurrency, args.rate)?;
     let names = target_names(args)?;
     let targets = names
         .iter()
@@ -132,4 +133,54 @@ pub fn run(args: &ScanArgs, format: Format, out: impl Write) -> Result<i32, Fail
     bar.finish_and_clear();
     outcome?;
     Ok(if failed { 1 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<ScanConfig, String> {
+        let cli =
+            crate::cli::Cli::try_parse_from(["shakedown", "scan"].iter().chain(args).copied())
+                .map_err(|e| e.to_string())?;
+        let crate::cli::Command::Scan(a) = cli.command else {
+            unreachable!("parsed as scan");
+        };
+        scan_config(&a).map_err(|e| match e {
+            Failure::Usage(m) => m,
+            Failure::Io(e) => e.to_string(),
+        })
+    }
+
+    #[test]
+    fn targets_from_arguments_and_a_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("targets");
+        std::fs::write(&file, "# a comment\nb.test:8443  # trailing\n\n[::1]\n").unwrap();
+        let cfg = config(&["a.test", "--targets-file", file.to_str().unwrap()]).unwrap();
+        let names: Vec<String> = cfg.targets.iter().map(Target::display).collect();
+        assert_eq!(names, ["a.test:443", "b.test:8443", "[::1]:443"]);
+        assert_eq!((cfg.concurrency, cfg.options.retries), (8, 2));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_before_anything_runs() {
+        for (args, want) in [
+            (&["x", "--concurrency", "0"][..], "--concurrency"),
+            (&["x", "--concurrency", "5000"][..], "--concurrency"),
+            (&["x", "--rate", "0"][..], "--rate"),
+            (&[][..], "no target"),
+            (&["host:0"][..], "bad port"),
+            (
+                &["x", "--targets-file", "/nonexistent/targets"][..],
+                "--targets-file",
+            ),
+        ] {
+            let err = config(args).unwrap_err();
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        let capped = config(&["x", "--retries", "99"]).unwrap();
+        assert_eq!(capped.options.retries, scan::MAX_RETRIES);
+    }
 }

@@ -47,20 +47,27 @@ pub struct ScanConfig {
 }
 
 impl ScanConfig {
-    /// Checks what the CLI (or any other caller) filled in.
+    /// The bounds on connections, checked on their own so a caller can refuse bad ones
+    /// before it reads any targets.
+    pub fn check_pace(concurrency: usize, rate: Option<f64>) -> Result<(), String> {
+        if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+            return Err(format!("--concurrency: expected 1 to {MAX_CONCURRENCY}"));
+        }
+        if let Some(r) = rate
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err("--rate: expected a positive number".into());
+        }
+        Ok(())
+    }
+
+    /// Checks what the CLI (or any other caller) filled in; caps the retries.
     pub fn validate(self) -> Result<ScanConfig, String> {
+        Self::check_pace(self.concurrency, self.rate)?;
         if self.targets.is_empty() {
             return Err(
                 "scan: no target (give TARGET..., --targets-file F, or - for stdin)".into(),
             );
-        }
-        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
-            return Err(format!("--concurrency: expected 1 to {MAX_CONCURRENCY}"));
-        }
-        if let Some(r) = self.rate
-            && !(r.is_finite() && r > 0.0)
-        {
-            return Err("--rate: expected a positive number".into());
         }
         Ok(ScanConfig {
             options: ScanOptions {
