@@ -624,3 +624,59 @@ fn a_version_hole_settles_nothing_below_it() {
     assert_eq!(r.handshakes, 8, "one suite each: no order checks");
     check_count(&r, hellos);
 }
+
+#[test]
+fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
+    let server = ScriptedServer::new(Policy::tls12(&[RSA_AES128_SHA], true));
+    let targets: Vec<Target> = ["c.test", "a.test:8443", "b.test"]
+        .iter()
+        .map(|t| Target::parse(t, 443).unwrap())
+        .collect();
+    let cfg = super::ScanConfig {
+        targets,
+        options: ScanOptions {
+            limits: Limits::default(),
+            retries: 0,
+            sni: Sni::Auto,
+            suites_only: true,
+        },
+        concurrency: 3,
+        rate: None,
+        connecting: crate::commands::ConnectConfig {
+            connect: None,
+            limits: Limits::default(),
+            check_time: 0,
+            trust: Default::default(),
+        },
+    }
+    .validate()
+    .unwrap();
+    let counted = AtomicUsize::new(0);
+    let on_handshake = || {
+        counted.fetch_add(1, Ordering::Relaxed);
+    };
+    let mut seen = Vec::new();
+    super::run(&cfg, &server, &on_handshake, &mut |r| {
+        seen.push((r.target.clone(), r.handshakes));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("c.test:443".to_string(), 5),
+            ("a.test:8443".to_string(), 5),
+            ("b.test:443".to_string(), 5)
+        ]
+    );
+    // SSLv2, TLS 1.3, TLS 1.2 (N+1), TLS 1.1 (settling the rest); one suite: no order.
+    assert_eq!(counted.load(Ordering::Relaxed), 15);
+    // The sink fails at the first result: the run ends with that error.
+    let mut emitted = 0;
+    let err = super::run(&cfg, &server, &|| {}, &mut |_| {
+        emitted += 1;
+        Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+    })
+    .unwrap_err();
+    assert_eq!((err.kind(), emitted), (io::ErrorKind::BrokenPipe, 1));
+}
