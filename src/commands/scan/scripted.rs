@@ -680,3 +680,50 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
     .unwrap_err();
     assert_eq!((err.kind(), emitted), (io::ErrorKind::BrokenPipe, 1));
 }
+
+#[test]
+fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
+    let tolerant = Policy {
+        versions: vec![0x0302, TLS12],
+        ..Policy::tls12(&[ECDHE_RSA_AES128_GCM, RSA_AES128_SHA], true)
+    };
+    let intolerant = Policy {
+        version_intolerant: true,
+        ..tolerant.clone()
+    };
+    let (t, t_hellos) = scan(tolerant, false);
+    let (i, i_hellos) = scan(intolerant, false);
+    let item = |r: &ScanResult, name: &str| {
+        let p = r.probes.iter().find(|p| p.name == name);
+        p.map(|p| (p.result.clone(), p.concern, p.handshakes))
+            .unwrap_or_else(|| panic!("no {name:?} in {:?}", r.probes))
+    };
+    let combined = "all intolerance checks in one hello";
+    assert!(item(&t, combined).0.starts_with("tolerant"));
+    assert_eq!(item(&t, combined).2, 1);
+    assert_eq!(
+        item(&t, "GREASE"),
+        ("tolerant (in the combined hello)".into(), false, 0)
+    );
+    assert_eq!(
+        item(&t, "compression (DEFLATE offered)"),
+        ("none (in the combined hello)".into(), false, 0)
+    );
+    assert!(item(&i, combined).0.starts_with("refused: checked one by one"));
+    let legacy = item(&i, "version intolerance (legacy_version 0x0304)");
+    assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
+    assert_eq!(item(&i, "GREASE").2, 1);
+    assert!(!item(&i, "GREASE").1);
+    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE and
+    // three long hellos.
+    assert_eq!(i.cost.probes, t.cost.probes + 9);
+    assert_eq!(
+        item(&t, "TLS_FALLBACK_SCSV at TLSv1.1"),
+        ("supported (inappropriate_fallback)".into(), false, 1)
+    );
+    for (r, hellos) in [(&t, t_hellos), (&i, i_hellos)] {
+        assert_eq!(item(r, "certificate for an unknown name").2, 1);
+        assert_eq!(item(r, "hello fragmented across two records").2, 1);
+        check_count(r, hellos);
+    }
+}
