@@ -29,6 +29,7 @@
 //! hello travels over a [`Transport`] (TCP in real use, a scripted server in the tests), so
 //! the strategies above are tested, handshake counts included, without sockets.
 
+use super::behaviour::derived_items;
 use crate::commands::probe::fill_random;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
@@ -56,11 +57,6 @@ use std::time::{Duration, Instant};
 const BUNDLE: usize = 128;
 /// Hellos of 256–511 bytes hang some F5 load balancers; padding takes them to this size.
 const F5_PAD_TO: usize = 512;
-/// An extension type no registry assigns, for the unknown-extension intolerance probe.
-const UNKNOWN_EXTENSION: u16 = 0x7e57;
-const TLS_FALLBACK_SCSV: u16 = 0x5600;
-/// A name no server has a certificate for (RFC 2606 reserves .invalid).
-const UNKNOWN_NAME: &str = "shakedown-unknown-name.invalid";
 
 /// How a scan connects.
 #[derive(Debug, Clone)]
@@ -249,15 +245,15 @@ pub struct ScanReport {
 }
 
 /// What one hello got back. `verdict` is `None` when no connection was made.
-struct Reply {
-    verdict: Option<Verdict>,
+pub(super) struct Reply {
+    pub(super) verdict: Option<Verdict>,
     /// The server sent at least one byte.
     answered: bool,
 }
 
 impl Reply {
     /// The server went on (ServerHello, HelloRetryRequest or SSLv2 SERVER-HELLO).
-    fn went_on(&self) -> bool {
+    pub(super) fn went_on(&self) -> bool {
         self.verdict.as_ref().is_some_and(|v| {
             v.server_hello.is_some()
                 || v.hello_retry_request.is_some()
@@ -270,12 +266,12 @@ impl Reply {
         self.verdict.as_ref().filter(|_| self.went_on())?.version
     }
 
-    fn alert(&self) -> Option<u8> {
+    pub(super) fn alert(&self) -> Option<u8> {
         Some(self.verdict.as_ref()?.alert?.alert.description)
     }
 
     /// A short account of the answer: "alert handshake_failure", "closed", "TLSv1.2 …".
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let Some(v) = &self.verdict else {
             return "no connection".into();
         };
@@ -293,7 +289,7 @@ impl Reply {
     }
 }
 
-fn version_name(v: u16) -> String {
+pub(super) fn version_name(v: u16) -> String {
     ProtocolVersion(v)
         .name()
         .map_or_else(|| format!("0x{v:04x}"), str::to_string)
@@ -321,9 +317,9 @@ impl ExchangeObserver for VerdictOnly {
 
 /// Scans one target.
 pub struct Scanner<'a> {
-    target: &'a Target,
+    pub(super) target: &'a Target,
     transport: &'a dyn Transport,
-    opts: &'a ScanOptions,
+    pub(super) opts: &'a ScanOptions,
     pacer: &'a Pacer,
     on_handshake: &'a (dyn Fn() + Sync),
     total: AtomicUsize,
@@ -440,7 +436,7 @@ impl<'a> Scanner<'a> {
 
     /// Sends one hello (retrying transient failures) and returns what came back. A TLS 1.3
     /// answer is decrypted with the hello's own key shares, so its certificate is seen.
-    fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+    pub(super) fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
         let mut attempt = 0;
         loop {
             if self.refused.load(Ordering::Relaxed) {
@@ -515,7 +511,7 @@ impl<'a> Scanner<'a> {
 
     /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
     /// 512.
-    fn encode(&self, spec: &HelloSpec) -> BuiltHello {
+    pub(super) fn encode(&self, spec: &HelloSpec) -> BuiltHello {
         let built = build::build(spec, Some(&self.target.host), &mut fill_random);
         let len = built
             .hello
@@ -541,7 +537,7 @@ impl<'a> Scanner<'a> {
     /// The hello every enumeration of `version` starts from: the builder's defaults for the
     /// version, every ECDHE group (up to 1.2) and signature scheme (1.2) in the registry,
     /// ALPN and status_request as browsers send them, and only 1.3 in supported_versions.
-    fn version_spec(&self, version: ProtocolVersion) -> HelloSpec {
+    pub(super) fn version_spec(&self, version: ProtocolVersion) -> HelloSpec {
         let mut spec = HelloSpec {
             version,
             sni: self.opts.sni.clone(),
@@ -1025,221 +1021,8 @@ impl<'a> Scanner<'a> {
             server_order: None,
         })
     }
-
-    /// Starts the fixed behaviour probes, one thread each, on the base version: the best
-    /// accepted one from TLS 1.0 to 1.2, else TLS 1.3.
-    fn behaviour<'s>(
-        &'s self,
-        s: &'s thread::Scope<'s, '_>,
-        versions: &'s [VersionScan],
-    ) -> Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> {
-        let Some(base) = base_version(versions) else {
-            return Vec::new();
-        };
-        let tls13 = base.version == ProtocolVersion::TLS13;
-        // Certificate suites when there are any, so the answers carry a certificate.
-        let certified = accepted_where(base, needs_certificate);
-        let base_spec = HelloSpec {
-            cipher_suites: Some(if certified.is_empty() {
-                base.ciphers.clone()
-            } else {
-                certified
-            }),
-            ..self.version_spec(base.version)
-        };
-        let leaf = base
-            .first
-            .as_ref()
-            .and_then(|v| v.certificates.first().cloned());
-        let mut probes: Vec<(String, Check, HelloSpec)> = Vec::new();
-        let with_name = matches!(self.opts.sni, Sni::Name(_))
-            || self.target.ip_literal().is_none() && self.opts.sni == Sni::Auto;
-        if with_name {
-            probes.push((
-                "certificate without SNI".into(),
-                Check::SniNone,
-                HelloSpec {
-                    sni: Sni::None,
-                    ..base_spec.clone()
-                },
-            ));
-        }
-        probes.push((
-            "certificate for an unknown name".into(),
-            Check::SniUnknown,
-            HelloSpec {
-                sni: Sni::Name(UNKNOWN_NAME.into()),
-                ..base_spec.clone()
-            },
-        ));
-        // TLS_FALLBACK_SCSV at the second-best version.
-        let supported: Vec<&VersionScan> = versions
-            .iter()
-            .filter(|v| v.supported && v.version.0 >= ProtocolVersion::SSLV3.0)
-            .collect();
-        if let [.., lower, _] = supported.as_slice() {
-            let mut suites = lower.ciphers.clone();
-            suites.push(TLS_FALLBACK_SCSV);
-            probes.push((
-                format!("TLS_FALLBACK_SCSV at {}", version_name(lower.version.0)),
-                Check::Fallback,
-                HelloSpec {
-                    cipher_suites: Some(suites),
-                    ..self.version_spec(lower.version)
-                },
-            ));
-        }
-        if !tls13 {
-            probes.push((
-                "compression (DEFLATE offered)".into(),
-                Check::Compression,
-                HelloSpec {
-                    compression_methods: Some(vec![1, 0]),
-                    ..base_spec.clone()
-                },
-            ));
-            let mut heartbeat = base_spec.clone();
-            heartbeat.extra_extensions.push(heartbeat_extension());
-            probes.push(("heartbeat".into(), Check::Heartbeat, heartbeat));
-            for legacy in [0x0304u16, 0x03ff] {
-                probes.push((
-                    format!("version intolerance (legacy_version 0x{legacy:04x})"),
-                    Check::Tolerance,
-                    HelloSpec {
-                        legacy_version: Some(legacy),
-                        ..base_spec.clone()
-                    },
-                ));
-            }
-        }
-        let mut unknown = base_spec.clone();
-        unknown.extra_extensions.push(Extension {
-            typ: UNKNOWN_EXTENSION,
-            data: vec![0, 1, 2, 3],
-        });
-        probes.push(("unknown extension".into(), Check::Tolerance, unknown));
-        probes.push((
-            "GREASE".into(),
-            Check::Tolerance,
-            HelloSpec {
-                grease: true,
-                ..base_spec.clone()
-            },
-        ));
-        for pad in [600, 1500, 16000] {
-            probes.push((
-                format!("long hello ({pad} bytes)"),
-                Check::Tolerance,
-                HelloSpec {
-                    pad_to: Some(pad),
-                    ..base_spec.clone()
-                },
-            ));
-        }
-        let whole = build::build(&base_spec, Some(&self.target.host), &mut |_| {});
-        let half = whole
-            .hello
-            .as_ref()
-            .map_or(256, |h| h.handshake_message().len().div_ceil(2));
-        probes.push((
-            "hello fragmented across two records".into(),
-            Check::Tolerance,
-            HelloSpec {
-                fragment: Some(half),
-                ..base_spec.clone()
-            },
-        ));
-        // Fragmentation stays out of the group: small records would hide the length checks
-        // from a middlebox that reads only the first record. Compression and heartbeat
-        // join it: offering them is harmless to a tolerant server, and its ServerHello
-        // answers both.
-        let (tolerance, others): (Vec<_>, Vec<_>) =
-            probes
-                .into_iter()
-                .partition(|(_, check, spec)| match check {
-                    Check::Tolerance => spec.fragment.is_none(),
-                    Check::Compression | Check::Heartbeat => true,
-                    _ => false,
-                });
-        let combined = combined_tolerance_spec(&base_spec, tls13);
-        let mut handles: Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> = others
-            .into_iter()
-            .map(|(name, check, spec)| {
-                let leaf = leaf.clone();
-                s.spawn(move || vec![self.probe_item(name, check, &spec, leaf.as_deref())])
-            })
-            .collect();
-        handles.push(s.spawn(move || self.tolerance_items(tolerance, &combined)));
-        handles
-    }
-
-    fn probe_item(
-        &self,
-        name: String,
-        check: Check,
-        spec: &HelloSpec,
-        leaf: Option<&[u8]>,
-    ) -> ProbeItem {
-        let mut cost = 0;
-        let reply = self.handshake(&self.encode(spec), &mut cost);
-        let (result, concern) = judge(check, &reply, leaf);
-        ProbeItem {
-            name,
-            result,
-            concern,
-            handshakes: cost,
-        }
-    }
-
-    /// Intolerance checks as a group test: one hello with every oddity at once; only when a
-    /// server chokes on it is each oddity tried alone. A tolerant server (the common case)
-    /// costs one handshake instead of one per check.
-    fn tolerance_items(
-        &self,
-        checks: Vec<(String, Check, HelloSpec)>,
-        combined: &HelloSpec,
-    ) -> Vec<ProbeItem> {
-        let mut cost = 0;
-        let reply = self.handshake(&self.encode(combined), &mut cost);
-        let mut items = vec![ProbeItem {
-            name: "all intolerance checks in one hello".into(),
-            result: format!(
-                "{} ({})",
-                if reply.went_on() {
-                    "tolerant"
-                } else {
-                    "refused: checked one by one"
-                },
-                reply.describe()
-            ),
-            concern: false,
-            handshakes: cost,
-        }];
-        if reply.went_on() {
-            items.extend(checks.into_iter().map(|(name, check, _)| {
-                let (result, concern) = match check {
-                    Check::Tolerance => ("tolerant".into(), false),
-                    _ => judge(check, &reply, None),
-                };
-                ProbeItem {
-                    name,
-                    result: format!("{result} (in the combined hello)"),
-                    concern,
-                    handshakes: 0,
-                }
-            }));
-        } else {
-            items.extend(
-                checks
-                    .into_iter()
-                    .map(|(name, check, spec)| self.probe_item(name, check, &spec, None)),
-            );
-        }
-        items
-    }
 }
 
-/// The (group, signature scheme) of a signed ECDHE ServerKeyExchange.
 /// Keeps the smaller of `smallest` and the DH prime of the reply's ServerKeyExchange.
 fn note_dh_prime(reply: &Reply, smallest: &mut Option<usize>) {
     if let Some(bits) = reply
@@ -1251,6 +1034,7 @@ fn note_dh_prime(reply: &Reply, smallest: &mut Option<usize>) {
     }
 }
 
+/// The (group, signature scheme) of a signed ECDHE ServerKeyExchange.
 fn signed_ecdhe_pick(v: &Verdict) -> Option<(u16, u16)> {
     match v.server_key_exchange {
         Some(ServerKeyExchange::Ecdhe {
@@ -1303,202 +1087,6 @@ fn order_item(
     (order, item)
 }
 
-/// One hello with every intolerance trigger that only makes a hello harder to accept: a
-/// legacy_version above TLS 1.2, an unknown extension, GREASE and 16000 bytes of padding,
-/// in one record. Up to TLS 1.2 it also offers DEFLATE and heartbeat (TLS 1.3 fixes the
-/// legacy_version and has neither).
-fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
-    let mut spec = HelloSpec {
-        grease: true,
-        pad_to: Some(16000),
-        ..base.clone()
-    };
-    spec.extra_extensions.push(Extension {
-        typ: UNKNOWN_EXTENSION,
-        data: vec![0, 1, 2, 3],
-    });
-    if !tls13 {
-        spec.legacy_version = Some(0x03ff);
-        spec.compression_methods = Some(vec![1, 0]);
-        spec.extra_extensions.push(heartbeat_extension());
-    }
-    spec
-}
-
-/// heartbeat with mode peer_allowed_to_send.
-fn heartbeat_extension() -> Extension {
-    Extension {
-        typ: ext::HEARTBEAT,
-        data: vec![1],
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Check {
-    SniNone,
-    SniUnknown,
-    Fallback,
-    Compression,
-    Heartbeat,
-    /// Did the server go on with a hello it should tolerate?
-    Tolerance,
-}
-
-/// The result of a fixed probe: (what it showed, whether that is a concern).
-fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool) {
-    let sh = reply.verdict.as_ref().and_then(|v| v.server_hello.as_ref());
-    let leaf = reply
-        .verdict
-        .as_ref()
-        .and_then(|v| v.certificates.first())
-        .map(Vec::as_slice);
-    let certificate = || match (leaf, base_leaf) {
-        (Some(l), Some(b)) if l == b => "same certificate as with SNI".to_string(),
-        (Some(l), _) => format!("other certificate: {}", subject(l)),
-        (None, _) => format!("answered ({})", reply.describe()),
-    };
-    match check {
-        Check::SniNone => match (reply.went_on(), reply.alert()) {
-            (true, _) => (certificate(), false),
-            (false, Some(_)) => (format!("SNI required ({})", reply.describe()), false),
-            (false, None) => (format!("refused ({})", reply.describe()), false),
-        },
-        Check::SniUnknown => match (reply.went_on(), reply.alert()) {
-            (true, _) => (format!("default certificate: {}", certificate()), false),
-            (false, Some(alert::UNRECOGNIZED_NAME)) => ("unrecognized_name alert".into(), false),
-            (false, _) => (format!("refused ({})", reply.describe()), false),
-        },
-        Check::Fallback => match reply.alert() {
-            Some(alert::INAPPROPRIATE_FALLBACK) => {
-                ("supported (inappropriate_fallback)".into(), false)
-            }
-            _ if reply.went_on() => (
-                format!("NOT supported: server went on ({})", reply.describe()),
-                true,
-            ),
-            _ => (format!("unclear ({})", reply.describe()), true),
-        },
-        Check::Compression => match sh.map(|h| h.compression) {
-            Some(0) => ("none".into(), false),
-            Some(1) => ("DEFLATE accepted (CRIME)".into(), true),
-            Some(m) => (format!("method {m} accepted"), true),
-            None => (format!("no answer ({})", reply.describe()), true),
-        },
-        Check::Heartbeat => match sh {
-            Some(h) if h.ext(ext::HEARTBEAT).is_some() => ("enabled".into(), true),
-            Some(_) => ("not enabled".into(), false),
-            None => (format!("no answer ({})", reply.describe()), true),
-        },
-        Check::Tolerance if reply.went_on() => (format!("tolerant ({})", reply.describe()), false),
-        Check::Tolerance => (format!("INTOLERANT ({})", reply.describe()), true),
-    }
-}
-
-fn subject(der: &[u8]) -> String {
-    crate::core::cert::parse_certificate(der)
-        .map_or_else(|e| format!("unparsable ({e})"), |c| c.subject)
-}
-
-/// Results read off the first accepted hello of the base version: no extra handshake.
-fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
-    let Some(base) = base_version(versions) else {
-        return Vec::new();
-    };
-    let Some(v) = &base.first else {
-        return Vec::new();
-    };
-    let item = |name: &str, result: String, concern: bool| ProbeItem {
-        name: name.into(),
-        result,
-        concern,
-        handshakes: 0,
-    };
-    let mut items = Vec::new();
-    if let Some(leaf) = v.certificates.first() {
-        items.push(item("certificate", subject(leaf), false));
-    }
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
-    // TLS 1.3 says these in encrypted messages, seen when the scan decrypted them.
-    let tls13 = versions
-        .iter()
-        .find(|s| s.supported && s.version == ProtocolVersion::TLS13)
-        .and_then(|s| s.first.as_ref());
-    let classic = v
-        .server_hello
-        .as_ref()
-        .filter(|_| base.version != ProtocolVersion::TLS13);
-    let ocsp = match (tls13.and_then(|t| t.leaf_ocsp_stapled), classic) {
-        (Some(stapled), _) => Some((stapled, ProtocolVersion::TLS13)),
-        (None, Some(sh)) => Some((sh.ext(ext::STATUS_REQUEST).is_some(), base.version)),
-        (None, None) => None,
-    };
-    let alpn = match (tls13.filter(|t| t.encrypted_extensions.is_some()), classic) {
-        (Some(t), _) => Some((t.alpn(), ProtocolVersion::TLS13)),
-        (None, Some(sh)) => Some((sh.alpn(), base.version)),
-        (None, None) => None,
-    };
-    let Some(sh) = classic else {
-        items.extend(behaviour_items(ocsp, alpn));
-        return items;
-    };
-    let has = |t: u16| sh.ext(t).is_some();
-    items.push(item(
-        "secure renegotiation",
-        yes_no(has(ext::RENEGOTIATION_INFO)).into(),
-        !has(ext::RENEGOTIATION_INFO),
-    ));
-    items.push(item(
-        "extended master secret",
-        yes_no(has(ext::EXTENDED_MASTER_SECRET)).into(),
-        !has(ext::EXTENDED_MASTER_SECRET),
-    ));
-    items.push(item(
-        "session tickets",
-        yes_no(has(ext::SESSION_TICKET)).into(),
-        false,
-    ));
-    items.extend(behaviour_items(ocsp, alpn));
-    items
-}
-
-/// OCSP stapling and the selected ALPN protocol, each with the version it was read from.
-fn behaviour_items(
-    ocsp: Option<(bool, ProtocolVersion)>,
-    alpn: Option<(Option<Vec<u8>>, ProtocolVersion)>,
-) -> Vec<ProbeItem> {
-    let item = |name: &str, result: String| ProbeItem {
-        name: name.into(),
-        result,
-        concern: false,
-        handshakes: 0,
-    };
-    let mut items = Vec::new();
-    if let Some((stapled, version)) = ocsp {
-        let yes_no = if stapled { "yes" } else { "no" };
-        items.push(item("OCSP stapling", format!("{yes_no} ({version})")));
-    }
-    if let Some((protocol, version)) = alpn {
-        let protocol = protocol.map_or("none".into(), |p| String::from_utf8_lossy(&p).into_owned());
-        items.push(item(
-            "ALPN (h2, http/1.1 offered)",
-            format!("{protocol} ({version})"),
-        ));
-    }
-    items
-}
-
-/// The version behaviour probes use: the best accepted from TLS 1.0 to 1.2, else TLS 1.3.
-fn base_version(versions: &[VersionScan]) -> Option<&VersionScan> {
-    let classic = versions.iter().rev().find(|v| {
-        v.supported && (ProtocolVersion::TLS10.0..=ProtocolVersion::TLS12.0).contains(&v.version.0)
-    });
-    classic.or_else(|| {
-        versions
-            .iter()
-            .find(|v| v.supported && v.version == ProtocolVersion::TLS13)
-    })
-}
-
 /// Every registry suite a hello of `version` may offer: TLS 1.3 suites for 1.3, the
 /// others (that exist at `version`) below; never an SCSV. Suites without a certificate
 /// (anonymous, PSK, SRP) come last, so that a server that follows our order shows its
@@ -1522,7 +1110,7 @@ pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
 }
 
 /// The server proves itself with a certificate (RSA, DSS, ECDSA, GOST or TLS 1.3).
-fn needs_certificate(s: &CipherSuite) -> bool {
+pub(super) fn needs_certificate(s: &CipherSuite) -> bool {
     use crate::core::wire::registry::Authentication as A;
     matches!(s.auth, A::Rsa | A::Dss | A::Ecdsa | A::Gost | A::Any)
 }
@@ -1535,7 +1123,7 @@ fn ecdhe_groups() -> Vec<u16> {
         .collect()
 }
 
-fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {
+pub(super) fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {
     v.ciphers
         .iter()
         .copied()

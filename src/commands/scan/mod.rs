@@ -4,8 +4,10 @@
 //!
 //! - [`enumerate`]: the strategies that scan one target (versions, suites, order, groups,
 //!   signature schemes, behaviour) over a [`Transport`], and the [`Pacer`] shared by all.
+//! - `behaviour`: the behaviour probes, on the same scanner.
 //! - [`result`]: the typed result, everything named and judged.
 
+mod behaviour;
 pub mod enumerate;
 pub mod result;
 #[cfg(test)]

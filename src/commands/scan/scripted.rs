@@ -709,7 +709,11 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
         item(&t, "compression (DEFLATE offered)"),
         ("none (in the combined hello)".into(), false, 0)
     );
-    assert!(item(&i, combined).0.starts_with("refused: checked one by one"));
+    assert!(
+        item(&i, combined)
+            .0
+            .starts_with("refused: checked one by one")
+    );
     let legacy = item(&i, "version intolerance (legacy_version 0x0304)");
     assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
     assert_eq!(item(&i, "GREASE").2, 1);
