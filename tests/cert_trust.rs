@@ -5,9 +5,9 @@
 mod common;
 
 use common::{Pki, causes, json_output, s_server, shakedown};
-use shakedown::io::capture::ReadOptions;
-use shakedown::core::cert::TrustStore;
 use shakedown::commands::pcap::{self, AnalyzeOptions};
+use shakedown::core::cert::TrustStore;
+use shakedown::io::capture::ReadOptions;
 use std::path::Path;
 use std::sync::Arc;
 

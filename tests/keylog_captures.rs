@@ -2,13 +2,13 @@
 //! and compared, connection by connection, with `captures/expected_keylog.tsv` (filled from
 //! tshark's decryption, see captures/README.md). Also: wrong and missing keys.
 
-use shakedown::io::capture::ReadOptions;
+use shakedown::commands::pcap::{self, AnalyzeOptions, ConnectionReport};
 use shakedown::core::cert::TrustStore;
 use shakedown::core::crypto::KeyLog;
-use shakedown::commands::pcap::{self, AnalyzeOptions, ConnectionReport};
 use shakedown::core::session::Outcome;
 use shakedown::core::wire::ProtocolVersion;
 use shakedown::core::wire::registry::{alert_name, suite_name};
+use shakedown::io::capture::ReadOptions;
 use std::path::Path;
 use std::sync::Arc;
 

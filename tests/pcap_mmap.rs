@@ -5,8 +5,8 @@
 
 mod common;
 
-use shakedown::io::capture::ReadOptions;
 use shakedown::commands::pcap::{AnalyzeOptions, analyze, analyze_file};
+use shakedown::io::capture::ReadOptions;
 use std::path::{Path, PathBuf};
 
 fn captures() -> Vec<PathBuf> {

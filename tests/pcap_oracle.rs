@@ -5,9 +5,9 @@
 
 mod common;
 
-use shakedown::io::capture::ReadOptions;
-use shakedown::core::cert::TrustStore;
 use shakedown::commands::pcap::{AnalyzeOptions, ConnectionReport, analyze};
+use shakedown::core::cert::TrustStore;
+use shakedown::io::capture::ReadOptions;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,10 +91,9 @@ fn expected_tsv_rows_match() {
         }
         for (row, r) in rows.iter().zip(&reports) {
             let alert_from = r.verdict.alert.map(|a| a.from.peer().to_string());
-            let alert_desc = r
-                .verdict
-                .alert
-                .map(|a| shakedown::core::wire::registry::alert_name(a.alert.description).into_owned());
+            let alert_desc = r.verdict.alert.map(|a| {
+                shakedown::core::wire::registry::alert_name(a.alert.description).into_owned()
+            });
             let got = [
                 r.outcome().to_string(),
                 if r.verdict.history.is_empty() {

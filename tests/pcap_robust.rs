@@ -3,8 +3,8 @@
 //! window. Never a panic; verdicts stay the same or become `incomplete`; what was read
 //! before a read error is kept.
 
-use shakedown::io::capture::ReadOptions;
 use shakedown::commands::pcap::{AnalyzeOptions, ConnectionReport, analyze};
+use shakedown::io::capture::ReadOptions;
 use std::path::Path;
 
 const PCAP_HEADER: usize = 24;

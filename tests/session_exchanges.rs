@@ -1,7 +1,8 @@
 //! Replays real TLS exchanges recorded on loopback (tests/exchanges/*.txt, made by
 //! tests/exchanges/record.py with openssl s_server/s_client) into the session tracker.
 
-use shakedown::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
+use shakedown::core::flow::{Direction, EndKind, Micros};
+use shakedown::core::session::{Outcome, Tracker, Verdict};
 
 enum Step {
     Data(Direction, Micros, Vec<u8>),

@@ -6,11 +6,11 @@
 mod common;
 
 use common::{Pki, hostile_peer, s_server, shakedown, write_quietly};
-use shakedown::core::cert::TrustStore;
-use shakedown::io::net::{Limits, Target};
 use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use shakedown::core::cert::TrustStore;
 use shakedown::core::session::Verdict;
 use shakedown::core::wire::build::HelloSpec;
+use shakedown::io::net::{Limits, Target};
 use std::io::Read;
 
 const ALL_TLS13: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];

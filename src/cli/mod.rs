@@ -4,15 +4,17 @@
 //! Exit codes: 0 the command worked (probe: the server went on with the handshake),
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
-use crate::core::datetime::parse_rfc3339;
-use crate::io::net::{Limits, Target};
 use crate::commands::probe::{self, HelloSource, ProbeConfig};
-use crate::report::{self, Sink, WriterSink};
-use crate::core::session::{Direction, EndKind, Tracker};
+use crate::core::datetime::parse_rfc3339;
+use crate::core::flow::{Direction, EndKind};
+use crate::core::session::Tracker;
 use crate::core::wire::build::{HelloSpec, Sni};
-use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
+use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello};
 use crate::core::wire::registry;
+use crate::core::wire::registry::handshake_types::types::CLIENT_HELLO as HANDSHAKE_CLIENT_HELLO;
 use crate::core::wire::{Extension, ProtocolVersion};
+use crate::io::net::{Limits, Target};
+use crate::report::{self, Sink, WriterSink};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;

@@ -5,15 +5,18 @@
 //! The comparison itself ([`compare`]) is pure: it takes two [`View`]s.
 
 use crate::cli::{ConnectArgs, Connecting, Failure};
-use crate::core::assess::Diagnosis;
 use crate::commands::pcap::ConnectionReport;
 use crate::commands::probe::{self, HelloSource, ProbeResult};
 use crate::commands::replay::{ConnRef, load_connection};
-use crate::report;
-use crate::core::session::{Direction, Verdict};
+use crate::core::assess::Diagnosis;
+use crate::core::flow::Direction;
+use crate::core::session::Verdict;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;
-use crate::core::wire::registry::{alert_name, extension_name, group_name, sigalg_name, suite_name};
+use crate::core::wire::registry::{
+    alert_name, extension_name, group_name, sigalg_name, suite_name,
+};
+use crate::report;
 use clap::Args;
 use std::io::Write;
 

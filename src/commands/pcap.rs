@@ -6,15 +6,18 @@
 //! flow ends, the [`Summary`] (bounded counters) at the end. `watch` (feature `live`) feeds
 //! packets from an interface through the same [`capture::PacketReader`] and analyzer.
 
-use crate::io::capture::{self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions};
-use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::cli::Failure;
+use crate::core::assess::{self, Diagnosis};
+use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
 use crate::core::datetime::parse_rfc3339;
-use crate::core::assess::{self, Diagnosis};
 use crate::core::fingerprint::{self, Ja3};
+use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::{Outcome, Tracker, Verdict};
+use crate::io::capture::{
+    self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions,
+};
 use crate::report;
-use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
 use clap::Args;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};

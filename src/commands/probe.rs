@@ -2,15 +2,16 @@
 //! directions to the session tracker until it has its verdict, then check the certificates
 //! and diagnose. The network part is [`crate::io::net`]; everything after it is pure.
 
+use crate::core::assess::{self, Diagnosis};
 use crate::core::cert::{self, CertInfo, Finding, TrustStore};
 use crate::core::crypto::EphemeralKeys;
-use crate::core::assess::{self, Diagnosis};
-use crate::io::net::{self, ExchangeObserver, Limits, Target};
-use crate::core::session::{Direction, EndKind, Micros, Tracker, Verdict};
+use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::{Tracker, Verdict};
 use crate::core::wire::build::{self, BuiltHello, HelloSpec, KeyShareSecret};
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::retry::retry_hello;
+use crate::io::net::{self, ExchangeObserver, Limits, Target};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;

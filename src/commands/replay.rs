@@ -6,13 +6,13 @@
 //! Also home of [`ConnRef`] (`FILE#N`, `FILE#ADDR:PORT`) and [`load_connection`], which
 //! `diff` uses too.
 
-use crate::io::capture::ReadOptions;
 use crate::cli::{ConnectArgs, Failure};
 use crate::commands::diff::{self, View};
 use crate::commands::pcap::{self, AnalyzeOptions, ConnectionReport};
 use crate::commands::probe::{self, HelloSource};
-use crate::report;
 use crate::commands::simulate::profiles::decode_hello;
+use crate::io::capture::ReadOptions;
+use crate::report;
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;

@@ -27,12 +27,11 @@
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
 //! and an optional rate. Connect timeouts and resets before any answer are retried.
 
-use crate::core::cert::CertInfo;
 use crate::cli::{ConnectArgs, Connecting, Failure};
-use crate::core::crypto::ecdh;
-use crate::core::assess::Diagnosis;
-use crate::io::net::{Limits, Target};
 use crate::commands::probe::{self, fill_random};
+use crate::core::assess::Diagnosis;
+use crate::core::cert::CertInfo;
+use crate::core::crypto::ecdh;
 use crate::core::session::{Outcome, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{self, BuiltHello, HelloSpec, Sni};
@@ -44,6 +43,7 @@ use crate::core::wire::registry::{
     suite,
 };
 use crate::core::wire::server::ServerKeyExchange;
+use crate::io::net::{Limits, Target};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -621,7 +621,8 @@ impl<'a> Scanner<'a> {
         mut cost: usize,
     ) -> VersionScan {
         if version == ProtocolVersion::SSLV2 {
-            let mut result = VersionScan::new(version, crate::core::wire::sslv2::ALL_CIPHER_KINDS.len());
+            let mut result =
+                VersionScan::new(version, crate::core::wire::sslv2::ALL_CIPHER_KINDS.len());
             result.sslv2_ciphers = reply
                 .verdict
                 .and_then(|v| v.sslv2_server_hello)
@@ -1366,7 +1367,8 @@ fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool
 }
 
 fn subject(der: &[u8]) -> String {
-    crate::core::cert::parse_certificate(der).map_or_else(|e| format!("unparsable ({e})"), |c| c.subject)
+    crate::core::cert::parse_certificate(der)
+        .map_or_else(|e| format!("unparsable ({e})"), |c| c.subject)
 }
 
 /// Results read off the first accepted hello of the base version: no extra handshake.

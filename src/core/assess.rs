@@ -3,7 +3,8 @@
 //! the client offered and the certificate findings, nothing else.
 
 use crate::core::cert::Finding;
-use crate::core::session::{Direction, Outcome, Verdict};
+use crate::core::flow::Direction;
+use crate::core::session::{Outcome, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::{alert_name, suite_name};

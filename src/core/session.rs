@@ -7,6 +7,7 @@
 
 use crate::core::crypto::schedule::{self, TrafficSecrets};
 use crate::core::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
+use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::hello::Extension;
 use crate::core::wire::proxy::{self, Proxy};
 use crate::core::wire::record::{
@@ -14,67 +15,18 @@ use crate::core::wire::record::{
 };
 use crate::core::wire::registry::alerts::codes as alert_code;
 use crate::core::wire::registry::extensions::types as ext;
-use crate::core::wire::registry::{alert_name, group_name, sigalg_name, sslv2_cipher_name, suite_name};
+use crate::core::wire::registry::{
+    alert_name, group_name, handshake_type_name, history_letter, sigalg_name, sslv2_cipher_name,
+    suite_name,
+};
 use crate::core::wire::server::{
     Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
-    handshake_type_name, printable_preview, selected_alpn, sniff_not_tls,
+    printable_preview, selected_alpn, sniff_not_tls,
 };
 use crate::core::wire::sslv2::Sslv2ServerHello;
 use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
-pub type Micros = u64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    ClientToServer,
-    ServerToClient,
-}
-
-impl Direction {
-    pub fn peer(self) -> &'static str {
-        match self {
-            Direction::ClientToServer => "client",
-            Direction::ServerToClient => "server",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Direction::ClientToServer => 0,
-            Direction::ServerToClient => 1,
-        }
-    }
-}
-
-/// How one direction of a stream ended (or why we stopped reading it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndKind {
-    /// Orderly close (TCP FIN).
-    Fin,
-    /// TCP RST.
-    Rst,
-    /// Nothing more arrived before the deadline.
-    Timeout,
-    /// Bytes are missing (capture loss): what follows cannot be decoded.
-    Gap,
-    /// The reader stopped after its byte cap.
-    ByteCap,
-}
-
-impl EndKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndKind::Fin => "close",
-            EndKind::Rst => "reset",
-            EndKind::Timeout => "timeout",
-            EndKind::Gap => "gap",
-            EndKind::ByteCap => "byte cap",
-        }
-    }
-}
 
 /// The outcome of a connection, in the contract's snake_case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1106,10 +1058,7 @@ impl Tracker {
                 return;
             }
         };
-        let letter = match msg {
-            HandshakeMessage::HelloRetryRequest(_) => 'j',
-            _ => history_letter(raw.typ),
-        };
+        let letter = history_letter(msg.typ());
         // The message as it enters the transcript hash: header and body.
         let wire = if self.keys.is_some() {
             let mut w = vec![raw.typ];
@@ -1608,33 +1557,6 @@ impl Tracker {
                 *e = last;
             }
         }
-    }
-}
-
-/// Zeek's `ssl_history` letter for a handshake message type (before case by direction).
-fn history_letter(typ: u8) -> char {
-    match typ {
-        0 => 'h',
-        1 => 'c',
-        2 => 's',
-        3 => 'v',
-        4 => 't',
-        5 => 'e',
-        6 => 'j',
-        8 => 'o',
-        11 => 'x',
-        12 => 'k',
-        13 => 'r',
-        14 => 'n',
-        15 => 'y',
-        16 => 'g',
-        20 => 'f',
-        21 => 'w',
-        22 => 'u',
-        23 => 'a',
-        24 => 'p',
-        254 => 'm',
-        _ => 'z',
     }
 }
 

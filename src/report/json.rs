@@ -1,11 +1,11 @@
 //! JSON objects per the contract in DESIGN.md (one object per line). Names there are fixed;
 //! extra fields are additions, never renamings.
 
+use crate::commands::probe::ProbeResult;
+use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::rfc3339;
-use crate::core::assess::Diagnosis;
 use crate::core::fingerprint::{self, Ja3};
-use crate::commands::probe::ProbeResult;
 use crate::core::session::{AlertSeen, Decryption, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;

@@ -5,10 +5,10 @@ use super::json::{
     AlertJson, CertificateJson, ClientHelloJson, DecryptionJson, DiagnosisJson, DivergedJson,
     EventJson, ServerHelloJson, VerdictJson, certificate, client_hello_with, diagnosis, verdict,
 };
+use crate::commands::pcap::{ConnectionReport, Summary};
 use crate::core::datetime::push_rfc3339;
 use crate::core::decimal::push_decimal;
-use crate::commands::pcap::{ConnectionReport, Summary};
-use crate::core::session::Micros;
+use crate::core::flow::Micros;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::suites::suite;
 use crate::core::wire::registry::{Entry, alert_name, suite_name};
@@ -305,9 +305,9 @@ pub fn json_summary(s: &Summary) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::capture::ReadOptions;
-    use crate::core::crypto::KeyLog;
     use crate::commands::pcap::{AnalyzeOptions, analyze};
+    use crate::core::crypto::KeyLog;
+    use crate::io::capture::ReadOptions;
 
     #[test]
     fn hand_written_numbers_and_addresses_match_display() {

@@ -1,10 +1,10 @@
 //! Human-readable reports: what was offered, what came back and when, and why it failed.
 
+use crate::commands::probe::ProbeResult;
+use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::rfc3339;
-use crate::core::assess::Diagnosis;
 use crate::core::fingerprint;
-use crate::commands::probe::ProbeResult;
 use crate::core::session::Verdict;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;

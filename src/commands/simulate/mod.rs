@@ -5,10 +5,10 @@
 pub mod profiles;
 
 use crate::cli::{ConnectArgs, Connecting, Failure};
-use crate::io::net::Target;
 use crate::commands::probe::{self, HelloSource, ProbeResult};
-use crate::report;
 use crate::core::wire::server::ServerKeyExchange;
+use crate::io::net::Target;
+use crate::report;
 use clap::Args;
 use profiles::Profile;
 use std::io::Write;

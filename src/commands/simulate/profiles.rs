@@ -208,7 +208,10 @@ pub fn format(profiles: &[Profile]) -> String {
         }
         for (key, v) in [("lowest", p.lowest), ("highest", p.highest)] {
             if let Some(v) = v {
-                s.push_str(&format!("{key} = {}\n", crate::core::wire::ProtocolVersion(v)));
+                s.push_str(&format!(
+                    "{key} = {}\n",
+                    crate::core::wire::ProtocolVersion(v)
+                ));
             }
         }
         let mut limits = p.limits;

@@ -26,10 +26,9 @@ pub struct ClientHello {
 
 use super::codec::{DecodeError, Reader};
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::handshake_types::types as handshake;
 use bytes::BufMut;
 
-/// Handshake message type of a ClientHello.
-pub const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 /// Record content type of handshake records.
 pub const CONTENT_HANDSHAKE: u8 = 22;
 
@@ -63,7 +62,7 @@ impl ClientHello {
     pub fn handshake_message(&self) -> Vec<u8> {
         let body = self.encode_body();
         let mut m = Vec::with_capacity(body.len() + 4);
-        m.put_u8(HANDSHAKE_CLIENT_HELLO);
+        m.put_u8(handshake::CLIENT_HELLO);
         m.put_uint(body.len() as u64, 3);
         m.put_slice(&body);
         m
@@ -134,7 +133,7 @@ impl ClientHello {
     pub fn decode_message(msg: &[u8], record_version: u16) -> Result<Self, DecodeError> {
         let mut r = Reader::new(msg);
         let typ = r.u8("handshake type")?;
-        if typ != HANDSHAKE_CLIENT_HELLO {
+        if typ != handshake::CLIENT_HELLO {
             return Err(DecodeError::new(
                 0,
                 format!("handshake type {typ} is not a ClientHello"),
