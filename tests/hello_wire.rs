@@ -3,7 +3,8 @@
 //! re-encodes to the same bytes. Golden hellos recorded from real clients
 //! (tests/golden/record.py) decode to the right fields and anchor our defaults.
 
-use shakedown::core::wire::build::{BuiltHello, HelloSpec, Sni, build};
+use shakedown::core::crypto::hello::{BuiltHello, build};
+use shakedown::core::wire::build::{HelloSpec, Sni};
 use shakedown::core::wire::sslv2::{self, Sslv2ClientHello};
 use shakedown::core::wire::{ClientHello, Extension, ProtocolVersion};
 use tls_parser::{

@@ -166,7 +166,7 @@ impl FlowSink for Analyzer<'_> {
 
     fn flow_start(&mut self, info: &FlowInfo) {
         let tracker = match &self.opts.keylog {
-            Some(k) => Tracker::with_keys(k.clone()),
+            Some(k) => Tracker::with_key_log(k.clone()),
             None => Tracker::new(),
         };
         self.flows.insert(info.id, (info.clone(), tracker));

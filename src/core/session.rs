@@ -5,8 +5,9 @@
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
 
+use crate::core::crypto::ecdh::KeyShareSecret;
 use crate::core::crypto::schedule::{self, TrafficSecrets};
-use crate::core::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
+use crate::core::crypto::{HandshakeInfo, HashAlg, KeyLog, Keys, RecordOpener};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::hello::Extension;
 use crate::core::wire::proxy::{self, Proxy};
@@ -231,7 +232,7 @@ pub struct Diverged {
     pub event: String,
 }
 
-/// What decryption (with a [`KeySource`]) achieved on this connection.
+/// What decryption (with [`Keys`]) achieved on this connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decryption {
     /// Records opened with keys, both directions.
@@ -445,7 +446,7 @@ pub struct Tracker {
     client_hello_wire: Vec<u8>,
     client_hellos: usize,
     events_dropped: usize,
-    keys: Option<Arc<dyn KeySource>>,
+    keys: Option<Keys>,
     crypto: CryptoState,
 }
 
@@ -494,14 +495,34 @@ impl Tracker {
         }
     }
 
-    /// A tracker that decrypts what it can with secrets from `keys` (a key log, or a
-    /// probe's own key shares): encrypted handshake messages and alerts then take part in
-    /// the verdict like cleartext ones.
-    pub fn with_keys(keys: Arc<dyn KeySource>) -> Self {
+    /// A tracker that decrypts what it can with secrets from `keys`: encrypted handshake
+    /// messages and alerts then take part in the verdict like cleartext ones.
+    pub fn with_keys(keys: Keys) -> Self {
         let mut t = Tracker::new();
         t.keys = Some(keys);
         t.v.decryption = Some(Decryption::default());
         t
+    }
+
+    /// A tracker that decrypts with the secrets of a key log (shared by the connections of
+    /// a capture).
+    pub fn with_key_log(log: Arc<KeyLog>) -> Self {
+        Self::with_keys(Keys::Log(log))
+    }
+
+    /// A tracker that completes the TLS 1.3 key exchange with the key pairs behind the
+    /// key shares its owner sent.
+    pub fn with_key_shares(shares: Vec<KeyShareSecret>) -> Self {
+        Self::with_keys(Keys::shares(shares))
+    }
+
+    /// The key pair of a key share sent later (a second ClientHello, after a
+    /// HelloRetryRequest): the owner hands it over before feeding the server's answer.
+    /// Ignored by a tracker without keys or with a key log.
+    pub fn add_key_share(&mut self, share: KeyShareSecret) {
+        if let Some(keys) = self.keys.as_mut() {
+            keys.add_share(share);
+        }
     }
 
     pub fn verdict(&self) -> &Verdict {
@@ -1239,8 +1260,8 @@ impl Tracker {
     /// Asks the key source for this connection's secrets once the ServerHello is known,
     /// and prepares the record openers.
     fn keys_at_server_hello(&mut self, sh_wire: &[u8], at: Micros) {
-        let (Some(keys), Some(ch), Some(sh)) = (
-            self.keys.clone(),
+        let (Some(_), Some(ch), Some(sh)) = (
+            self.keys.as_ref(),
             self.v.client_hello.as_ref(),
             self.v.server_hello.as_ref(),
         ) else {
@@ -1250,11 +1271,19 @@ impl Tracker {
         let hash = HashAlg::for_suite(suite_id);
         self.crypto.hash = Some(hash);
         let client_random = ch.random;
-        let problem = if self.tls13 {
+        let th = if self.tls13 {
             let Some(th) = self.transcript_hash(hash, sh_wire) else {
                 self.decryption_problem("handshake too long to hash".into());
                 return;
             };
+            th
+        } else {
+            Vec::new()
+        };
+        let (Some(keys), Some(sh)) = (self.keys.as_mut(), self.v.server_hello.as_ref()) else {
+            return;
+        };
+        let problem = if self.tls13 {
             let info = HandshakeInfo {
                 client_random: &client_random,
                 server_hello: sh,
@@ -1367,7 +1396,7 @@ impl Tracker {
         match dir {
             Direction::ServerToClient => {
                 let secrets = match (
-                    self.keys.clone(),
+                    self.keys.as_ref(),
                     self.v.client_hello.as_ref(),
                     self.v.server_hello.as_ref(),
                     self.transcript_hash(hash, wire),

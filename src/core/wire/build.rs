@@ -15,13 +15,13 @@
 //! - SSLv3: no extensions, classic SSLv3 suites and TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
 //! - SSLv2: an SSLv2-format hello with all seven SSLv2 cipher kinds.
 //!
-//! Pure: all randomness (random, session id, GREASE values, key shares) comes from the
-//! caller's `entropy` function, so a fixed entropy source gives fixed bytes.
+//! Pure: the randomness (random, session id, GREASE values) comes in as [`HelloRandoms`],
+//! drawn from the caller's entropy, and the key shares come in as public values made by
+//! `crypto::hello`, which holds their private halves; fixed inputs give fixed bytes.
 
 use super::ProtocolVersion;
 use super::hello::{ClientHello, Extension, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
-use crate::core::crypto::ecdh;
 use crate::core::wire::registry::extensions::types as ext;
 use bytes::BufMut;
 
@@ -98,25 +98,61 @@ impl Default for HelloSpec {
     }
 }
 
-/// The private half of a key share we sent, kept to finish a TLS 1.3 handshake.
+/// The public half of one key share, as the hello carries it; the key pair behind it is
+/// made (and kept) by `crypto::hello`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyShareSecret {
+pub struct KeyShare {
     pub group: u16,
-    /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar.
-    pub private: Vec<u8>,
     pub public: Vec<u8>,
 }
 
-/// A built hello: the bytes to send and the model they encode.
+/// The random bytes one hello carries, drawn in a fixed order (random, session id,
+/// GREASE; the SSLv2 challenge alone for an SSLv2 hello), so fixed entropy gives fixed bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuiltHello {
+pub struct HelloRandoms {
+    pub random: [u8; 32],
+    /// Used when the spec gives no session id.
+    pub session_id: Vec<u8>,
+    /// Drawn only for a spec that asks for GREASE.
+    pub grease: Option<[u8; 5]>,
+    /// The SSLv2 challenge (16 bytes, as OpenSSL sent it); empty for other hellos.
+    pub challenge: Vec<u8>,
+}
+
+impl HelloRandoms {
+    pub fn draw(spec: &HelloSpec, entropy: &mut dyn FnMut(&mut [u8])) -> Self {
+        let mut r = HelloRandoms {
+            random: [0; 32],
+            session_id: Vec::new(),
+            grease: None,
+            challenge: Vec::new(),
+        };
+        if spec.version == ProtocolVersion::SSLV2 {
+            r.challenge = vec![0; 16];
+            entropy(&mut r.challenge);
+            return r;
+        }
+        entropy(&mut r.random);
+        if spec.session_id.is_none() {
+            r.session_id = vec![0; profile(spec.version).session_id_len];
+            entropy(&mut r.session_id);
+        }
+        if spec.grease {
+            let mut b = [0u8; 5];
+            entropy(&mut b);
+            r.grease = Some(b);
+        }
+        r
+    }
+}
+
+/// An encoded hello: the bytes to send and the model they encode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedHello {
     pub wire: Vec<u8>,
     /// `None` for an SSLv2-format hello.
     pub hello: Option<ClientHello>,
     pub sslv2: Option<Sslv2ClientHello>,
-    /// One per real key share (see [`ecdh::key_pair`]). Shares for other groups are random
-    /// bytes of the right length and have no secret.
-    pub secrets: Vec<KeyShareSecret>,
 }
 
 /// The order extensions take when present: OpenSSL 3.0's, with ALPN where curl puts it and
@@ -323,27 +359,67 @@ fn profile(version: ProtocolVersion) -> Profile {
     }
 }
 
-/// Builds the hello `spec` describes for `host` (the target's host name or IP literal).
-pub fn build(
-    spec: &HelloSpec,
-    host: Option<&str>,
-    entropy: &mut dyn FnMut(&mut [u8]),
-) -> BuiltHello {
+/// Whether the hello for `spec` carries an extension of type `typ` that we make (before
+/// omissions and raw replacements).
+fn carries(spec: &HelloSpec, p: &Profile, typ: u16) -> bool {
+    let defaults = p.extensions.unwrap_or(&[]);
+    match typ {
+        ext::SERVER_NAME => defaults.contains(&typ) || matches!(spec.sni, Sni::Name(_)),
+        ext::SUPPORTED_GROUPS => defaults.contains(&typ) || spec.groups.is_some(),
+        ext::SIGNATURE_ALGORITHMS => defaults.contains(&typ) || spec.sigalgs.is_some(),
+        ext::ALPN => spec.alpn.is_some(),
+        ext::SUPPORTED_VERSIONS => defaults.contains(&typ) || spec.supported_versions.is_some(),
+        ext::KEY_SHARE => defaults.contains(&typ) || spec.key_shares.is_some(),
+        _ => defaults.contains(&typ),
+    }
+}
+
+/// The groups the hello for `spec` sends a key share for, in order: the caller makes one
+/// [`KeyShare`] for each and hands them to [`encode`]. None when the key_share extension is
+/// left out or given raw.
+pub fn key_share_groups(spec: &HelloSpec) -> Vec<u16> {
     if spec.version == ProtocolVersion::SSLV2 {
-        return build_sslv2(spec, entropy);
+        return Vec::new();
     }
     let p = profile(spec.version);
-    let mut random = [0u8; 32];
-    entropy(&mut random);
+    let sent = carries(spec, &p, ext::KEY_SHARE)
+        && !spec.omit_extensions.contains(&ext::KEY_SHARE)
+        && !spec
+            .extra_extensions
+            .iter()
+            .any(|e| e.typ == ext::KEY_SHARE);
+    if !sent {
+        return Vec::new();
+    }
+    // Like OpenSSL: one share, for the first group offered.
+    spec.key_shares.clone().unwrap_or_else(|| {
+        let first = spec.groups.as_deref().unwrap_or(p.groups).first();
+        first.map(|g| vec![*g]).unwrap_or_default()
+    })
+}
+
+/// Encodes the hello `spec` describes for `host` (the target's host name or IP literal),
+/// with the random bytes of `randoms` and the key shares `shares` (one per group of
+/// [`key_share_groups`], in that order).
+pub fn encode(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    randoms: &HelloRandoms,
+    shares: &[KeyShare],
+) -> EncodedHello {
+    if spec.version == ProtocolVersion::SSLV2 {
+        return encode_sslv2(spec, randoms);
+    }
+    let p = profile(spec.version);
+    let random = randoms.random;
     let session_id = match &spec.session_id {
         Some(sid) => sid.clone(),
-        None => {
-            let mut sid = vec![0u8; p.session_id_len];
-            entropy(&mut sid);
-            sid
-        }
+        None => randoms.session_id.clone(),
     };
-    let grease = spec.grease.then(|| Grease::draw(entropy));
+    let grease = randoms
+        .grease
+        .filter(|_| spec.grease)
+        .map(Grease::from_bytes);
 
     let mut cipher_suites = spec
         .cipher_suites
@@ -354,20 +430,8 @@ pub fn build(
     }
 
     // Which extension types this hello carries, before omissions.
-    let defaults = p.extensions.unwrap_or(&[]);
-    let wanted = |typ: u16| -> bool {
-        match typ {
-            ext::SERVER_NAME => defaults.contains(&typ) || matches!(spec.sni, Sni::Name(_)),
-            ext::SUPPORTED_GROUPS => defaults.contains(&typ) || spec.groups.is_some(),
-            ext::SIGNATURE_ALGORITHMS => defaults.contains(&typ) || spec.sigalgs.is_some(),
-            ext::ALPN => spec.alpn.is_some(),
-            ext::SUPPORTED_VERSIONS => defaults.contains(&typ) || spec.supported_versions.is_some(),
-            ext::KEY_SHARE => defaults.contains(&typ) || spec.key_shares.is_some(),
-            _ => defaults.contains(&typ),
-        }
-    };
+    let wanted = |typ: u16| carries(spec, &p, typ);
     let groups = spec.groups.clone().unwrap_or_else(|| p.groups.to_vec());
-    let mut secrets = Vec::new();
     let mut extensions = Vec::new();
     // Types whose first extra took a default extension's place.
     let mut in_place = Vec::new();
@@ -411,21 +475,12 @@ pub fn build(
             }
             ext::PSK_KEY_EXCHANGE_MODES => u8_list(PSK_MODES),
             ext::KEY_SHARE => {
-                // Like OpenSSL: one share, for the first group offered.
-                let share_groups = spec
-                    .key_shares
-                    .clone()
-                    .unwrap_or_else(|| groups.first().map(|g| vec![*g]).unwrap_or_default());
-                let mut shares = Vec::new();
+                let mut entries = Vec::with_capacity(shares.len() + 1);
                 if let Some(g) = &grease {
-                    shares.push((g.group, vec![0u8]));
+                    entries.push((g.group, &[0u8][..]));
                 }
-                for group in share_groups {
-                    let (public, secret) = key_share(group, entropy);
-                    secrets.extend(secret);
-                    shares.push((group, public));
-                }
-                key_share_data(&shares)
+                entries.extend(shares.iter().map(|s| (s.group, &s.public[..])));
+                key_share_data(&entries)
             }
             ext::RENEGOTIATION_INFO => vec![0], // empty renegotiated_connection
             _ => Vec::new(),                    // flag extensions: empty data
@@ -468,20 +523,18 @@ pub fn build(
     if let Some(target) = spec.pad_to {
         pad(&mut hello, target);
     }
-    BuiltHello {
+    EncodedHello {
         wire: hello.to_records(spec.fragment),
         hello: Some(hello),
         sslv2: None,
-        secrets,
     }
 }
 
 /// SSLv2 honours `legacy_version` (the hello's version), `session_id`, and `cipher_suites`
 /// (sent as `0x00XXXX` specs, the form SSLv3/TLS suites take in an SSLv2 hello); every other
 /// option has no SSLv2 form and is ignored.
-fn build_sslv2(spec: &HelloSpec, entropy: &mut dyn FnMut(&mut [u8])) -> BuiltHello {
-    let mut challenge = vec![0u8; 16];
-    entropy(&mut challenge);
+fn encode_sslv2(spec: &HelloSpec, randoms: &HelloRandoms) -> EncodedHello {
+    let challenge = randoms.challenge.clone();
     let hello = Sslv2ClientHello {
         version: spec.legacy_version.unwrap_or(0x0002),
         cipher_specs: match &spec.cipher_suites {
@@ -491,11 +544,10 @@ fn build_sslv2(spec: &HelloSpec, entropy: &mut dyn FnMut(&mut [u8])) -> BuiltHel
         session_id: spec.session_id.clone().unwrap_or_default(),
         challenge,
     };
-    BuiltHello {
+    EncodedHello {
         wire: hello.encode(),
         hello: None,
         sslv2: Some(hello),
-        secrets: Vec::new(),
     }
 }
 
@@ -510,9 +562,7 @@ struct Grease {
 }
 
 impl Grease {
-    fn draw(entropy: &mut dyn FnMut(&mut [u8])) -> Self {
-        let mut b = [0u8; 5];
-        entropy(&mut b);
+    fn from_bytes(b: [u8; 5]) -> Self {
         let value = |n: u8| {
             let k = u16::from(n & 0x0f);
             0x0a0a | (k << 12) | (k << 4)
@@ -576,7 +626,7 @@ fn alpn_data(protocols: &[String]) -> Vec<u8> {
     d
 }
 
-fn key_share_data(shares: &[(u16, Vec<u8>)]) -> Vec<u8> {
+fn key_share_data(shares: &[(u16, &[u8])]) -> Vec<u8> {
     let mut list = Vec::new();
     for (group, key) in shares {
         list.put_u16(*group);
@@ -587,47 +637,6 @@ fn key_share_data(shares: &[(u16, Vec<u8>)]) -> Vec<u8> {
     d.put_u16(list.len() as u16);
     d.put_slice(&list);
     d
-}
-
-/// A key share for `group`: a real key pair where [`ecdh::key_pair`] makes one; for any
-/// other group, entropy bytes of the length its public key has. Such a share is NOT a valid
-/// key (a server that picks it fails the handshake later), but a server still shows whether
-/// it accepts the group: it answers with a ServerHello, a HelloRetryRequest or an alert.
-fn key_share(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> (Vec<u8>, Option<KeyShareSecret>) {
-    match ecdh::key_pair(group, entropy) {
-        Some(secret) => (secret.public.clone(), Some(secret)),
-        None => {
-            let mut key = vec![0u8; share_len(group)];
-            entropy(&mut key);
-            (key, None)
-        }
-    }
-}
-
-/// Length of a group's key_share public value; 32 for groups we do not know.
-fn share_len(group: u16) -> usize {
-    match group {
-        0x0017 => 65,   // secp256r1, uncompressed
-        0x0018 => 97,   // secp384r1
-        0x0019 => 133,  // secp521r1
-        0x001d => 32,   // x25519
-        0x001e => 56,   // x448
-        0x001f => 65,   // brainpoolP256r1tls13
-        0x0020 => 97,   // brainpoolP384r1tls13
-        0x0021 => 129,  // brainpoolP512r1tls13
-        0x0100 => 256,  // ffdhe2048
-        0x0101 => 384,  // ffdhe3072
-        0x0102 => 512,  // ffdhe4096
-        0x0103 => 768,  // ffdhe6144
-        0x0104 => 1024, // ffdhe8192
-        0x0200 => 800,  // MLKEM512
-        0x0201 => 1184, // MLKEM768
-        0x0202 => 1568, // MLKEM1024
-        0x11eb => 1249, // SecP256r1MLKEM768
-        0x11ec => 1216, // X25519MLKEM768
-        0x11ed => 1665, // SecP384r1MLKEM1024
-        _ => 32,
-    }
 }
 
 /// Adds RFC 7685 padding (zeros) so the handshake message is at least `target` bytes. The
@@ -667,8 +676,23 @@ mod tests {
         }
     }
 
-    fn built(spec: &HelloSpec, host: Option<&str>) -> BuiltHello {
-        build(spec, host, &mut counter())
+    /// Encodes `spec` with counter randomness and placeholder key shares of the registry's
+    /// lengths (real key pairs are `crypto::hello`'s, tested there).
+    fn built(spec: &HelloSpec, host: Option<&str>) -> EncodedHello {
+        let randoms = HelloRandoms::draw(spec, &mut counter());
+        let shares: Vec<KeyShare> = key_share_groups(spec)
+            .into_iter()
+            .map(|group| KeyShare {
+                group,
+                public: vec![
+                    7;
+                    crate::core::wire::registry::group(group)
+                        .and_then(|g| g.key_share_len)
+                        .unwrap_or(32)
+                ],
+            })
+            .collect();
+        encode(spec, host, &randoms, &shares)
     }
 
     fn tls(spec: &HelloSpec) -> ClientHello {
@@ -694,42 +718,8 @@ mod tests {
         assert_eq!(h.supported_groups(), GROUPS_TLS13);
         let shares = h.key_shares();
         assert_eq!(shares.len(), 1);
-        assert_eq!((shares[0].0, shares[0].1.len()), (ecdh::GROUP_X25519, 32));
+        assert_eq!((shares[0].0, shares[0].1.len()), (0x001d, 32));
         assert!(h.alpn().is_empty());
-    }
-
-    #[test]
-    fn real_key_shares_carry_their_secrets() {
-        let spec = HelloSpec {
-            key_shares: Some(vec![
-                ecdh::GROUP_X25519,
-                ecdh::GROUP_SECP256R1,
-                0x11ec,
-                0x0100,
-            ]),
-            ..HelloSpec::default()
-        };
-        let b = built(&spec, None);
-        let shares = b.hello.unwrap().key_shares();
-        let lens: Vec<_> = shares.iter().map(|(g, k)| (*g, k.len())).collect();
-        assert_eq!(
-            lens,
-            [(0x001d, 32), (0x0017, 65), (0x11ec, 1216), (0x0100, 256)]
-        );
-        assert_eq!(b.secrets.len(), 2);
-        let x = &b.secrets[0];
-        let private: [u8; 32] = x.private.clone().try_into().unwrap();
-        assert_eq!(
-            x.public,
-            x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES)
-        );
-        assert_eq!(x.public, shares[0].1);
-        let p = &b.secrets[1];
-        assert_eq!(p.public, shares[1].1);
-        assert_eq!(p.public[0], 0x04);
-        let key = p256::SecretKey::from_slice(&p.private).unwrap();
-        let point = p256::PublicKey::from_sec1_bytes(&p.public).unwrap();
-        assert_eq!(key.public_key(), point);
     }
 
     #[test]
@@ -778,7 +768,7 @@ mod tests {
         let spec = HelloSpec {
             version: ProtocolVersion::TLS12,
             supported_versions: Some(vec![0x0304]),
-            key_shares: Some(vec![ecdh::GROUP_X25519]),
+            key_shares: Some(vec![0x001d]),
             alpn: Some(vec!["h2".into(), "http/1.1".into()]),
             ..HelloSpec::default()
         };
@@ -953,11 +943,10 @@ mod tests {
             extra_extensions: vec![raw.clone()],
             ..HelloSpec::default()
         };
-        let b = built(&spec, None);
-        let h = b.hello.unwrap();
+        let h = built(&spec, None).hello.unwrap();
         assert_eq!(h.extension_types(), [11, 10, 35, 22, 23, 13, 43, 45, 51]);
         assert_eq!(h.ext(ext::KEY_SHARE), Some(&raw.data[..]));
-        assert!(b.secrets.is_empty());
+        assert!(key_share_groups(&spec).is_empty());
     }
 
     #[test]
