@@ -131,7 +131,10 @@ fn tls13_hello_retry_request() {
     // The first ClientHello is the one kept (x25519 share), and its wire bytes replay it.
     let ch = v.client_hello.as_ref().unwrap();
     assert_eq!(ch.key_shares()[0].0, 0x001d);
-    assert_eq!(v.client_hello_wire.as_ref().unwrap(), &ch.to_records(None));
+    assert_eq!(
+        v.client_hello_wire.as_ref().unwrap(),
+        &ch.to_records(None).unwrap()
+    );
     // Decided at the HRR (237 µs), then undecided by the second ClientHello: the verdict
     // comes from the second round.
     assert!(v.decided_at.is_some_and(|t| t > 237), "{:?}", v.decided_at);

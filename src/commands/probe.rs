@@ -152,9 +152,16 @@ impl Recorder {
                 if let Some(secret) = r.secret {
                     self.tracker.add_key_share(secret);
                 }
-                let wire = r.hello.to_records(self.fragment);
-                retry.second_hello = Some(r.hello);
-                Some(wire)
+                match r.hello.to_records(self.fragment) {
+                    Ok(wire) => {
+                        retry.second_hello = Some(r.hello);
+                        Some(wire)
+                    }
+                    Err(e) => {
+                        retry.problem = Some(e.to_string());
+                        None
+                    }
+                }
             }
         };
         self.retry = Some(retry);
@@ -179,13 +186,18 @@ impl ExchangeObserver for Recorder {
     }
 }
 
-/// Builds the bytes to send for `source`, aimed at `target`.
-pub fn prepare(source: &HelloSource, target: &Target) -> (Vec<u8>, Option<BuiltHello>) {
+/// Builds the bytes to send for `source`, aimed at `target`. Fails when the hello does not
+/// fit its length fields.
+pub fn prepare(
+    source: &HelloSource,
+    target: &Target,
+) -> Result<(Vec<u8>, Option<BuiltHello>), String> {
     match source {
-        HelloSource::Raw(bytes) => (bytes.clone(), None),
+        HelloSource::Raw(bytes) => Ok((bytes.clone(), None)),
         HelloSource::Spec(spec) => {
-            let built = build::build(spec, Some(&target.host), &mut fill_random);
-            (built.wire.clone(), Some(built))
+            let built = build::build(spec, Some(&target.host), &mut fill_random)
+                .map_err(|e| format!("cannot encode the hello: {e}"))?;
+            Ok((built.wire.clone(), Some(built)))
         }
     }
 }
@@ -198,7 +210,9 @@ pub fn fill_random(buf: &mut [u8]) {
 
 /// Runs one probe. Never panics on what the server does; connection failures are results.
 pub fn run(cfg: &ProbeConfig) -> ProbeResult {
-    let (sent, built) = prepare(&cfg.hello, &cfg.target);
+    // The CLI checked that the hello encodes (`HelloArgs::to_source`); one that does not
+    // is sent as nothing.
+    let (sent, built) = prepare(&cfg.hello, &cfg.target).unwrap_or_default();
     let hello = decode_sent_hello(&sent);
     let sni = hello.as_ref().and_then(|h| h.sni());
     let mut result = ProbeResult {

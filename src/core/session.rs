@@ -1634,6 +1634,7 @@ mod tests {
             }]),
         }
         .to_records(None)
+        .unwrap()
     }
 
     fn server_hello(version: u16) -> Vec<u8> {

@@ -10,6 +10,7 @@
 
 use super::ecdh::{self, KeyShareSecret};
 use crate::core::wire::build::{self, HelloRandoms, HelloSpec, KeyShare};
+use crate::core::wire::codec::LengthOverflow;
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::{group, group_name};
 use crate::core::wire::retry;
@@ -21,7 +22,7 @@ const UNKNOWN_SHARE_LEN: usize = 32;
 
 /// A built hello: the bytes to send, the model they encode, and the key pairs behind its
 /// real key shares.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuiltHello {
     pub wire: Vec<u8>,
     /// `None` for an SSLv2-format hello.
@@ -33,11 +34,12 @@ pub struct BuiltHello {
 }
 
 /// Builds the hello `spec` describes for `host` (the target's host name or IP literal).
+/// Fails when a list or extension is too long for its length field.
 pub fn build(
     spec: &HelloSpec,
     host: Option<&str>,
     entropy: &mut dyn FnMut(&mut [u8]),
-) -> BuiltHello {
+) -> Result<BuiltHello, LengthOverflow> {
     let randoms = HelloRandoms::draw(spec, entropy);
     let mut secrets = Vec::new();
     let shares: Vec<KeyShare> = build::key_share_groups(spec)
@@ -48,13 +50,13 @@ pub fn build(
             share
         })
         .collect();
-    let encoded = build::encode(spec, host, &randoms, &shares);
-    BuiltHello {
+    let encoded = build::encode(spec, host, &randoms, &shares)?;
+    Ok(BuiltHello {
         wire: encoded.wire,
         hello: encoded.hello,
         sslv2: encoded.sslv2,
         secrets,
-    }
+    })
 }
 
 /// A key share for `group`: a real key pair where [`ecdh::key_pair`] makes one; for any
@@ -132,6 +134,7 @@ mod tests {
             }
         };
         build(&HelloSpec::default(), Some("example.com"), &mut entropy)
+            .unwrap()
             .hello
             .unwrap()
     }
@@ -226,7 +229,7 @@ mod tests {
             ]),
             ..HelloSpec::default()
         };
-        let b = build(&spec, None, &mut |b: &mut [u8]| b.fill(5));
+        let b = build(&spec, None, &mut |b: &mut [u8]| b.fill(5)).unwrap();
         let shares = b.hello.unwrap().key_shares();
         let lens: Vec<_> = shares.iter().map(|(g, k)| (*g, k.len())).collect();
         assert_eq!(

@@ -20,7 +20,8 @@
 //! `crypto::hello`, which holds their private halves; fixed inputs give fixed bytes.
 
 use super::ProtocolVersion;
-use super::hello::{ClientHello, Extension, server_name_data};
+use super::codec::LengthOverflow;
+use super::hello::{ClientHello, Extension, LengthOverrides, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
 use crate::core::wire::registry::extensions::types as ext;
 use bytes::BufMut;
@@ -72,6 +73,8 @@ pub struct HelloSpec {
     pub pad_to: Option<usize>,
     /// Largest number of handshake bytes per record.
     pub fragment: Option<usize>,
+    /// Lengths written verbatim instead of the true ones (wrong on purpose).
+    pub lengths: LengthOverrides,
 }
 
 impl Default for HelloSpec {
@@ -94,6 +97,7 @@ impl Default for HelloSpec {
             grease: false,
             pad_to: None,
             fragment: None,
+            lengths: LengthOverrides::default(),
         }
     }
 }
@@ -400,15 +404,16 @@ pub fn key_share_groups(spec: &HelloSpec) -> Vec<u16> {
 
 /// Encodes the hello `spec` describes for `host` (the target's host name or IP literal),
 /// with the random bytes of `randoms` and the key shares `shares` (one per group of
-/// [`key_share_groups`], in that order).
+/// [`key_share_groups`], in that order). Fails when a list or extension is too long for
+/// its length field (lengths given in `spec.lengths` are written as given).
 pub fn encode(
     spec: &HelloSpec,
     host: Option<&str>,
     randoms: &HelloRandoms,
     shares: &[KeyShare],
-) -> EncodedHello {
+) -> Result<EncodedHello, LengthOverflow> {
     if spec.version == ProtocolVersion::SSLV2 {
-        return encode_sslv2(spec, randoms);
+        return Ok(encode_sslv2(spec, randoms));
     }
     let p = profile(spec.version);
     let random = randoms.random;
@@ -523,11 +528,11 @@ pub fn encode(
     if let Some(target) = spec.pad_to {
         pad(&mut hello, target);
     }
-    EncodedHello {
-        wire: hello.to_records(spec.fragment),
+    Ok(EncodedHello {
+        wire: hello.to_records_with(spec.fragment, &spec.lengths)?,
         hello: Some(hello),
         sslv2: None,
-    }
+    })
 }
 
 /// SSLv2 honours `legacy_version` (the hello's version), `session_id`, and `cipher_suites`
@@ -644,7 +649,7 @@ fn key_share_data(shares: &[(u16, &[u8])]) -> Vec<u8> {
 /// it needs) counts, so a hello a few bytes short ends up a little longer than `target`.
 /// Padding is capped so the extensions block stays under 64 KiB.
 fn pad(hello: &mut ClientHello, target: usize) {
-    let len = hello.handshake_message().len();
+    let len = hello.encoded_len();
     if len >= target {
         return;
     }
@@ -692,7 +697,7 @@ mod tests {
                 ],
             })
             .collect();
-        encode(spec, host, &randoms, &shares)
+        encode(spec, host, &randoms, &shares).unwrap()
     }
 
     fn tls(spec: &HelloSpec) -> ClientHello {
@@ -750,7 +755,7 @@ mod tests {
         assert_eq!(h.extensions, None);
         assert_eq!(h.cipher_suites.last(), Some(&SCSV_RENEGOTIATION));
         assert_eq!(
-            h.encode_body().len(),
+            h.encoded_len() - 4,
             2 + 32 + 1 + 2 + 2 * SUITES_SSL3.len() + 2
         );
 
@@ -891,9 +896,9 @@ mod tests {
                 pad_to: Some(target),
                 ..HelloSpec::default()
             };
-            assert_eq!(tls(&spec).handshake_message().len(), target);
+            assert_eq!(tls(&spec).encoded_len(), target);
         }
-        let unpadded = tls(&HelloSpec::default()).handshake_message().len();
+        let unpadded = tls(&HelloSpec::default()).encoded_len();
         let spec = HelloSpec {
             pad_to: Some(unpadded),
             ..HelloSpec::default()
@@ -904,7 +909,7 @@ mod tests {
             pad_to: Some(unpadded + 2),
             ..HelloSpec::default()
         };
-        assert_eq!(tls(&spec).handshake_message().len(), unpadded + 4);
+        assert_eq!(tls(&spec).encoded_len(), unpadded + 4);
         // A huge target is capped, not wrapped.
         let spec = HelloSpec {
             pad_to: Some(1 << 20),
@@ -918,7 +923,7 @@ mod tests {
     #[test]
     fn sslv3_padding_adds_a_block_only_when_needed() {
         let bare = tls(&version(ProtocolVersion::SSLV3));
-        let len = bare.handshake_message().len();
+        let len = bare.encoded_len();
         let spec = HelloSpec {
             pad_to: Some(len),
             ..version(ProtocolVersion::SSLV3)
@@ -930,7 +935,7 @@ mod tests {
         };
         let h = tls(&spec);
         assert_eq!(h.extension_types(), [ext::PADDING]);
-        assert_eq!(h.handshake_message().len(), len + 100);
+        assert_eq!(h.encoded_len(), len + 100);
     }
 
     #[test]
@@ -956,7 +961,7 @@ mod tests {
             ..HelloSpec::default()
         };
         let b = built(&spec, Some("example.com"));
-        let msg = b.hello.as_ref().unwrap().handshake_message();
+        let msg = b.hello.as_ref().unwrap().handshake_message().unwrap();
         assert_eq!(b.wire.len(), msg.len() + 5 * msg.len().div_ceil(100));
         assert_eq!(&b.wire[..5], &[22, 3, 1, 0, 100]);
     }
