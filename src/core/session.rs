@@ -349,39 +349,66 @@ impl Default for Verdict {
     }
 }
 
-/// How a direction's bytes are framed, decided on its first byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+/// How far one direction's bytes are read. A direction starts in `Preamble` (a proxy
+/// preamble may come first), takes its framing from its first byte after it, and stops for
+/// good on non-TLS bytes, a framing error, a gap or a complete SSLv2 record.
+#[derive(Debug)]
+enum Reading {
+    /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is told apart.
+    Preamble(Vec<u8>),
+    /// The preamble is settled; the next byte decides the framing.
     Undetermined,
     Tls,
     /// A 2-byte SSLv2 record header (high bit set).
     Sslv2,
+    /// Nothing more of this direction is decoded; `not_tls`: its bytes were not TLS, and
+    /// later first bytes extend the description.
+    Stopped {
+        not_tls: bool,
+    },
+}
+
+/// Whether a direction's records are readable: the state of its record protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protection {
+    Cleartext,
+    /// TLS 1.3: everything after the ServerHello (CCS aside).
+    Encrypted,
+    /// TLS ≤ 1.2: after this direction's ChangeCipherSpec.
+    AfterCcs,
+}
+
+/// Where the connection's negotiation stands, as the server's answers moved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No ServerHello and no HelloRetryRequest yet.
+    AwaitingServerHello,
+    /// A HelloRetryRequest (TLS 1.3) and no ServerHello yet.
+    RetryRequested,
+    /// A ServerHello selecting TLS ≤ 1.2.
+    Tls12,
+    /// TLS 1.3 was selected and a ServerHello arrived. `flight_read`: the server's buffer
+    /// held no partial record at the end of a delivery since: what came with the
+    /// ServerHello has been read.
+    Tls13 { flight_read: bool },
 }
 
 /// Per-direction decoding state.
 #[derive(Debug)]
 struct Side {
-    /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is being read;
-    /// `None` once TLS (or whatever follows) is being read.
-    preamble: Option<Vec<u8>>,
-    framing: Framing,
+    reading: Reading,
     deframer: Deframer,
     joiner: HandshakeJoiner,
     /// First bytes, kept to describe a peer that does not speak TLS.
     first_bytes: Vec<u8>,
-    /// This direction's bytes were not TLS: later bytes extend the description.
-    not_tls: bool,
     /// The SSLv2 record being collected (at most 2 + 32767 bytes).
     sslv2: Vec<u8>,
-    /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
-    encrypted: bool,
-    ccs: bool,
-    /// TLS ≤ 1.2: an encrypted handshake record (its Finished) followed the CCS.
+    protection: Protection,
+    /// This direction's Finished was seen (TLS ≤ 1.2 without keys: an encrypted handshake
+    /// record after its CCS).
     finished: bool,
     records: usize,
     encrypted_records: usize,
-    /// Nothing more of this direction is decoded (not TLS, framing error, gap, SSLv2).
-    stopped: bool,
     ended: bool,
     /// Version of the record that carried the latest handshake fragment.
     record_version: u16,
@@ -390,22 +417,34 @@ struct Side {
 impl Side {
     fn new() -> Self {
         Side {
-            preamble: Some(Vec::new()),
-            framing: Framing::Undetermined,
+            reading: Reading::Preamble(Vec::new()),
             deframer: Deframer::new(),
             joiner: HandshakeJoiner::new(),
             first_bytes: Vec::new(),
-            not_tls: false,
             sslv2: Vec::new(),
-            encrypted: false,
-            ccs: false,
+            protection: Protection::Cleartext,
             finished: false,
             records: 0,
             encrypted_records: 0,
-            stopped: false,
             ended: false,
             record_version: 0,
         }
+    }
+
+    /// Nothing more of this direction is decoded (not TLS, framing error, gap, SSLv2).
+    fn stopped(&self) -> bool {
+        matches!(self.reading, Reading::Stopped { .. })
+    }
+
+    fn stop(&mut self) {
+        if !self.stopped() {
+            self.reading = Reading::Stopped { not_tls: false };
+        }
+    }
+
+    /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
+    fn encrypted(&self) -> bool {
+        self.protection != Protection::Cleartext
     }
 }
 
@@ -435,13 +474,10 @@ pub struct Tracker {
     /// The outcome can no longer change (alert, end, not TLS, error).
     concluded: bool,
     decided: bool,
-    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
-    tls13: bool,
+    phase: Phase,
     last_step: Option<&'static str>,
+    /// The server sent ServerHelloDone: its TLS ≤ 1.2 flight is complete.
     server_hello_done: bool,
-    /// The TLS 1.3 ServerHello arrived and the server's buffer held no partial record at the
-    /// end of that delivery: what came with it has been read.
-    tls13_flight_read: bool,
     t13: Tls13Inference,
     client_hello_wire: Vec<u8>,
     client_hellos: usize,
@@ -482,10 +518,9 @@ impl Tracker {
             proxy: None,
             concluded: false,
             decided: false,
-            tls13: false,
+            phase: Phase::AwaitingServerHello,
             last_step: None,
             server_hello_done: false,
-            tls13_flight_read: false,
             t13: Tls13Inference::default(),
             client_hello_wire: Vec::new(),
             client_hellos: 0,
@@ -559,7 +594,7 @@ impl Tracker {
         if self.sides[i].ended {
             return;
         }
-        if self.sides[i].preamble.is_some() {
+        if matches!(self.sides[i].reading, Reading::Preamble(_)) {
             if let Some(rest) = self.skip_preamble(dir, data, at) {
                 self.on_data(dir, &rest, at);
             }
@@ -571,32 +606,33 @@ impl Tracker {
             let n = (SNIFF_BYTES - side.first_bytes.len()).min(data.len());
             side.first_bytes.extend_from_slice(&data[..n]);
         }
-        if side.framing == Framing::Undetermined {
-            side.framing = if data[0] & 0x80 != 0 {
-                Framing::Sslv2
+        if matches!(side.reading, Reading::Undetermined) {
+            side.reading = if data[0] & 0x80 != 0 {
+                Reading::Sslv2
             } else {
-                Framing::Tls
+                Reading::Tls
             };
         }
-        if side.stopped {
-            // The description grows with the first bytes, and only with them.
-            if side.not_tls && sniffed_more {
-                self.describe_not_tls(dir);
+        match side.reading {
+            Reading::Stopped { not_tls } => {
+                // The description grows with the first bytes, and only with them.
+                if not_tls && sniffed_more {
+                    self.describe_not_tls(dir);
+                }
             }
-        } else if side.framing == Framing::Sslv2 && !sslv2_plausible(dir, &side.first_bytes) {
-            // A high first bit alone is weak evidence: random bytes have it half the time.
-            let first = side.first_bytes[0];
-            self.on_framing_error(dir, FramingError::NotTls(first), at);
-        } else if side.framing == Framing::Sslv2 {
-            self.sslv2(dir, data, at);
-        } else {
-            self.deframe(dir, data, at);
-            if dir == Direction::ServerToClient
-                && self.tls13
-                && self.v.server_hello.is_some()
-                && self.sides[i].deframer.buffered() == 0
-            {
-                self.tls13_flight_read = true;
+            Reading::Sslv2 if !sslv2_plausible(dir, &side.first_bytes) => {
+                // A high first bit alone is weak evidence: random bytes have it half the time.
+                let first = side.first_bytes[0];
+                self.on_framing_error(dir, FramingError::NotTls(first), at);
+            }
+            Reading::Sslv2 => self.sslv2(dir, data, at),
+            _ => {
+                self.deframe(dir, data, at);
+                if dir == Direction::ServerToClient && self.sides[i].deframer.buffered() == 0 {
+                    if let Phase::Tls13 { flight_read } = &mut self.phase {
+                        *flight_read = true;
+                    }
+                }
             }
         }
         self.check_decided(at);
@@ -610,7 +646,15 @@ impl Tracker {
         data: &'d [u8],
         at: Micros,
     ) -> Option<Cow<'d, [u8]>> {
-        let held = self.sides[dir.index()].preamble.take().unwrap_or_default();
+        let held =
+            match std::mem::replace(&mut self.sides[dir.index()].reading, Reading::Undetermined) {
+                Reading::Preamble(held) => held,
+                // Only called while a preamble is read.
+                other => {
+                    self.sides[dir.index()].reading = other;
+                    Vec::new()
+                }
+            };
         // Nothing held (every direction's first bytes): scan them where they are; a capture
         // has thousands of first flights to read.
         let buf: Cow<'d, [u8]> = if held.is_empty() {
@@ -637,7 +681,7 @@ impl Tracker {
         };
         match scan {
             proxy::Scan::NeedMore if buf.len() < proxy::MAX_PREAMBLE => {
-                self.sides[dir.index()].preamble = Some(buf.into_owned());
+                self.sides[dir.index()].reading = Reading::Preamble(buf.into_owned());
                 None
             }
             proxy::Scan::Done { len, what } => {
@@ -655,8 +699,12 @@ impl Tracker {
     pub fn on_end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
         let i = dir.index();
         // Bytes held while telling a preamble from TLS are read as they are.
-        if let Some(held) = self.sides[i].preamble.take().filter(|b| !b.is_empty()) {
-            self.on_data(dir, &held, at);
+        if let Reading::Preamble(held) = &mut self.sides[i].reading {
+            let held = std::mem::take(held);
+            self.sides[i].reading = Reading::Undetermined;
+            if !held.is_empty() {
+                self.on_data(dir, &held, at);
+            }
         }
         if self.sides[i].ended {
             return;
@@ -666,9 +714,9 @@ impl Tracker {
         self.v.end.get_or_insert(StreamEnd { dir, kind, at });
         self.report_truncation(dir, at);
         if kind == EndKind::Gap {
-            self.sides[i].stopped = true;
+            self.sides[i].stop();
         }
-        if self.tls13 {
+        if self.tls13() {
             self.infer_tls13_alert_on_end(dir, at);
         }
         if !self.v.established {
@@ -702,7 +750,7 @@ impl Tracker {
                     break;
                 }
             }
-            if self.sides[i].stopped {
+            if self.sides[i].stopped() {
                 break;
             }
         }
@@ -711,9 +759,9 @@ impl Tracker {
 
     fn on_framing_error(&mut self, dir: Direction, e: FramingError, at: Micros) {
         let i = dir.index();
-        self.sides[i].stopped = true;
+        self.sides[i].stop();
         if matches!(e, FramingError::NotTls(_)) && self.sides[i].records == 0 {
-            self.sides[i].not_tls = true;
+            self.sides[i].reading = Reading::Stopped { not_tls: true };
             self.describe_not_tls(dir);
             let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
             self.event(at, dir, what);
@@ -762,7 +810,7 @@ impl Tracker {
         if side.sslv2.len() < want {
             return;
         }
-        side.stopped = true;
+        side.stop();
         let record = std::mem::take(&mut side.sslv2);
         if record.len() < 3 {
             self.fail(dir, at, "empty SSLv2 record".into());
@@ -827,7 +875,7 @@ impl Tracker {
         }
         // TLS 1.3 ciphertext always has the outer type application_data: an alert record
         // there is plaintext (a peer that could not derive keys).
-        if self.sides[i].encrypted && (!self.tls13 || ct == ContentType::ApplicationData) {
+        if self.sides[i].encrypted() && (!self.tls13() || ct == ContentType::ApplicationData) {
             if let Some(opener) = self.crypto.openers[i].as_mut() {
                 match opener.open(ct.to_u8(), rec.header.version, rec.payload) {
                     Ok(opened) => {
@@ -888,12 +936,12 @@ impl Tracker {
             match m {
                 Ok(raw) => self.on_message(dir, raw, at),
                 Err(e) => {
-                    self.sides[i].stopped = true;
+                    self.sides[i].stop();
                     self.fail(dir, at, e.to_string());
                     break;
                 }
             }
-            if cleartext && self.sides[i].encrypted {
+            if cleartext && self.sides[i].encrypted() {
                 joiner.hold(payload);
                 break;
             }
@@ -906,12 +954,11 @@ impl Tracker {
         self.letter(dir, 'i');
         // Before any ServerHello (after a HelloRetryRequest, or a client's early CCS) and in
         // TLS 1.3 the CCS is the RFC 8446 middlebox-compatibility no-op.
-        if self.tls13 || self.v.server_hello.is_none() {
+        if self.tls13() || self.v.server_hello.is_none() {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
             self.event(at, dir, "ChangeCipherSpec");
-            self.sides[i].ccs = true;
-            self.sides[i].encrypted = true;
+            self.sides[i].protection = Protection::AfterCcs;
             self.crypto.openers[i] = self.crypto.pending[i].take();
         }
     }
@@ -923,7 +970,7 @@ impl Tracker {
             Direction::ClientToServer => self.v.client_encrypted_records += 1,
             Direction::ServerToClient => self.v.server_encrypted_records += 1,
         }
-        if self.tls13 {
+        if self.tls13() {
             self.record_event(at, dir, "encrypted record", len);
             self.tls13_encrypted(dir, len, at);
             return;
@@ -1034,7 +1081,7 @@ impl Tracker {
         // TLS 1.3: the client is done after its Finished, the server is not; a fatal alert
         // the server sends before anything else means it refused the client's flight.
         if encrypted
-            && self.tls13
+            && self.tls13()
             && self.v.established
             && dir == Direction::ServerToClient
             && alert.is_fatal()
@@ -1121,11 +1168,19 @@ impl Tracker {
                 if let Some(g) = sh.key_share_group() {
                     self.v.group = Some(g);
                 }
+                self.phase = match self.phase {
+                    // TLS 1.3 stays selected once a HelloRetryRequest selected it.
+                    Phase::Tls13 { flight_read } => Phase::Tls13 { flight_read },
+                    Phase::RetryRequested => Phase::Tls13 { flight_read: false },
+                    _ if version >= TLS13 => Phase::Tls13 { flight_read: false },
+                    _ => Phase::Tls12,
+                };
                 if version >= TLS13 {
-                    self.tls13 = true;
                     // Everything after the ServerHello is encrypted, both ways (CCS aside).
                     for s in &mut self.sides {
-                        s.encrypted = true;
+                        if s.protection == Protection::Cleartext {
+                            s.protection = Protection::Encrypted;
+                        }
                     }
                 }
                 let what = EventText::ServerHello {
@@ -1142,7 +1197,11 @@ impl Tracker {
             HandshakeMessage::HelloRetryRequest(hrr) => {
                 self.v.version = Some(hrr.selected_version());
                 self.v.cipher = Some(hrr.cipher_suite);
-                self.tls13 = true;
+                self.phase = match self.phase {
+                    Phase::AwaitingServerHello => Phase::RetryRequested,
+                    Phase::Tls12 => Phase::Tls13 { flight_read: false },
+                    other => other,
+                };
                 let group = hrr.key_share_group();
                 if self.keys.is_some() {
                     // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
@@ -1271,7 +1330,8 @@ impl Tracker {
         let hash = HashAlg::for_suite(suite_id);
         self.crypto.hash = Some(hash);
         let client_random = ch.random;
-        let th = if self.tls13 {
+        let tls13 = self.tls13();
+        let th = if tls13 {
             let Some(th) = self.transcript_hash(hash, sh_wire) else {
                 self.decryption_problem("handshake too long to hash".into());
                 return;
@@ -1283,7 +1343,7 @@ impl Tracker {
         let (Some(keys), Some(sh)) = (self.keys.as_mut(), self.v.server_hello.as_ref()) else {
             return;
         };
-        let problem = if self.tls13 {
+        let problem = if tls13 {
             let info = HandshakeInfo {
                 client_random: &client_random,
                 server_hello: sh,
@@ -1350,7 +1410,8 @@ impl Tracker {
         let Some(hash) = self.crypto.hash else {
             return "Finished".into();
         };
-        let expected = if self.tls13 {
+        let tls13 = self.tls13();
+        let expected = if tls13 {
             let secret = self.crypto.tls13_handshake.as_ref().map(|s| match dir {
                 Direction::ClientToServer => s.client.clone(),
                 Direction::ServerToClient => s.server.clone(),
@@ -1369,7 +1430,7 @@ impl Tracker {
                 .zip(self.transcript_hash(hash, &[]))
                 .map(|(m, th)| hash.prf(&m, label, &th, 12))
         };
-        if self.tls13 {
+        if tls13 {
             self.tls13_application_keys(dir, wire, hash);
         }
         let Some(expected) = expected else {
@@ -1456,7 +1517,7 @@ impl Tracker {
 
     fn report_truncation(&mut self, dir: Direction, at: Micros) {
         let side = &self.sides[dir.index()];
-        if side.stopped {
+        if side.stopped() {
             return;
         }
         let mut notes = Vec::new();
@@ -1473,7 +1534,7 @@ impl Tracker {
             let starts = side.deframer.partial().get(RECORD_HEADER_LEN).copied();
             let inside = match (h.content_type, starts) {
                 (ContentType::Handshake, Some(t))
-                    if !side.encrypted && side.joiner.buffered() == 0 =>
+                    if !side.encrypted() && side.joiner.buffered() == 0 =>
                 {
                     handshake_type_name(t).map(|n| format!(", in {n}"))
                 }
@@ -1540,12 +1601,12 @@ impl Tracker {
     }
 
     fn check_decided(&mut self, at: Micros) {
-        let server_ccs_tls12 = !self.tls13 && self.sides[1].ccs;
+        let server_ccs_tls12 = !self.tls13() && self.sides[1].protection == Protection::AfterCcs;
         // Decrypting TLS 1.3: the server's flight ends with its Finished.
         let tls13_flight_done = if self.crypto.openers[1].is_some() {
             self.sides[1].finished
         } else {
-            self.tls13_flight_read
+            matches!(self.phase, Phase::Tls13 { flight_read: true })
         };
         if self.concluded
             || self.v.established
@@ -1556,6 +1617,11 @@ impl Tracker {
         {
             self.decide(at);
         }
+    }
+
+    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
+    fn tls13(&self) -> bool {
+        matches!(self.phase, Phase::RetryRequested | Phase::Tls13 { .. })
     }
 
     fn letter(&mut self, dir: Direction, c: char) {
