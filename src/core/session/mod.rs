@@ -4,63 +4,44 @@
 //! handshake messages as they complete, and keeps the [`Verdict`]. `probe` feeds it what it
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
+//!
+//! Layers, bottom up: each direction's [`side::Side`] (how far its bytes are read, its
+//! record deframer and handshake joiner, its record protection); the connection's
+//! [`phase::Phase`] (what the server's answers negotiated); the messages moving both; the
+//! [`Event`]s and the [`Verdict`] they leave. Keys are inputs: a key log or our key pairs
+//! at construction, a later key pair through [`Tracker::add_key_share`].
 
 use crate::core::crypto::ecdh::KeyShareSecret;
 use crate::core::crypto::schedule::{self, TrafficSecrets};
 use crate::core::crypto::{HandshakeInfo, HashAlg, KeyLog, Keys, RecordOpener};
 use crate::core::flow::{Direction, EndKind, Micros};
-use crate::core::wire::hello::Extension;
+use crate::core::wire::ProtocolVersion;
 use crate::core::wire::proxy::{self, Proxy};
 use crate::core::wire::record::{
-    ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
+    ContentType, FramingError, RECORD_HEADER_LEN, RawHandshake, Record,
 };
 use crate::core::wire::registry::alerts::codes as alert_code;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::{
-    alert_name, group_name, handshake_type_name, history_letter, sigalg_name, sslv2_cipher_name,
-    suite_name,
+    alert_name, handshake_type_name, history_letter, sslv2_cipher_name,
 };
 use crate::core::wire::server::{
-    Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
-    printable_preview, selected_alpn, sniff_not_tls,
+    Alert, HandshakeMessage, ServerKeyExchange, decode_handshake, printable_preview, sniff_not_tls,
 };
 use crate::core::wire::sslv2::Sslv2ServerHello;
-use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// The outcome of a connection, in the contract's snake_case names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The server answered with a ServerHello and nothing went wrong before we stopped.
-    ServerHello,
-    HelloRetryRequest,
-    /// Both sides finished the handshake (seen in captures).
-    Established,
-    Alert,
-    Closed,
-    Reset,
-    Timeout,
-    /// The stream stopped being decodable (gap, truncation) before the handshake was decided.
-    Incomplete,
-    NotTls,
-}
+mod events;
+mod phase;
+mod side;
+mod verdict;
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::ServerHello => "server_hello",
-            Outcome::HelloRetryRequest => "hello_retry_request",
-            Outcome::Established => "established",
-            Outcome::Alert => "alert",
-            Outcome::Closed => "closed",
-            Outcome::Reset => "reset",
-            Outcome::Timeout => "timeout",
-            Outcome::Incomplete => "incomplete",
-            Outcome::NotTls => "not_tls",
-        }
-    }
-}
+pub use events::{Event, EventText};
+pub use verdict::{AlertSeen, Decryption, Diverged, Outcome, StreamEnd, Verdict};
+
+use phase::{Phase, Tls13Inference};
+use side::{Protection, Reading, Side};
 
 /// Events kept per connection; an endless stream of small records must not grow memory.
 const MAX_EVENTS: usize = 256;
@@ -75,393 +56,6 @@ const TLS13: u16 = ProtocolVersion::TLS13.0;
 /// Handshake bytes kept for transcript hashes when decrypting; a longer handshake is not
 /// verified (its Finished cannot be checked, keys derived later are not asked for).
 const MAX_TRANSCRIPT: usize = 1 << 20;
-
-/// One step of the human-readable timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub at: Micros,
-    pub dir: Direction,
-    pub what: EventText,
-}
-
-/// What an event says. The common ones keep their facts and are put into words when shown:
-/// most connections of a large capture never are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventText {
-    Static(&'static str),
-    Text(String),
-    End(EndKind),
-    /// A record summed up by its kind ("application data", "encrypted alert", …) and size.
-    Record {
-        kind: &'static str,
-        len: usize,
-    },
-    Alert {
-        alert: Alert,
-        encrypted: bool,
-    },
-    ClientHello {
-        again: bool,
-        suites: usize,
-        extensions: usize,
-    },
-    ServerHello {
-        version: u16,
-        suite: u16,
-    },
-    HelloRetryRequest {
-        group: Option<u16>,
-    },
-    Certificate {
-        certs: usize,
-        ocsp: bool,
-        scts: bool,
-    },
-    EcdheKeyExchange {
-        group: u16,
-    },
-    DheKeyExchange {
-        prime_bits: usize,
-    },
-    OpaqueKeyExchange {
-        len: usize,
-    },
-    CertificateVerify {
-        scheme: u16,
-    },
-    UnknownMessage {
-        typ: u8,
-        len: usize,
-    },
-}
-
-impl std::fmt::Display for EventText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EventText::Static(s) => f.write_str(s),
-            EventText::Text(s) => f.write_str(s),
-            EventText::End(kind) => write!(f, "end: {}", kind.as_str()),
-            EventText::Record { kind, len } => write!(f, "{kind} ({len} bytes)"),
-            EventText::Alert { alert, encrypted } => write!(
-                f,
-                "{}Alert {} {} ({})",
-                if *encrypted { "encrypted " } else { "" },
-                alert.level_name(),
-                alert_name(alert.description),
-                alert.description
-            ),
-            EventText::ClientHello {
-                again,
-                suites,
-                extensions,
-            } => write!(
-                f,
-                "ClientHello{} ({suites} cipher suites, {extensions} extensions)",
-                if *again { " (again)" } else { "" }
-            ),
-            EventText::ServerHello { version, suite } => write!(
-                f,
-                "ServerHello ({}, {})",
-                ProtocolVersion(*version),
-                suite_name(*suite)
-            ),
-            EventText::HelloRetryRequest { group: Some(g) } => {
-                write!(f, "HelloRetryRequest (group {})", group_name(*g))
-            }
-            EventText::HelloRetryRequest { group: None } => f.write_str("HelloRetryRequest"),
-            EventText::Certificate { certs, ocsp, scts } => write!(
-                f,
-                "Certificate ({certs} cert{}{}{})",
-                if *certs == 1 { "" } else { "s" },
-                if *ocsp { ", leaf with OCSP status" } else { "" },
-                if *scts { ", leaf with SCTs" } else { "" }
-            ),
-            EventText::EcdheKeyExchange { group } => {
-                write!(f, "ServerKeyExchange (ECDHE, group {})", group_name(*group))
-            }
-            EventText::DheKeyExchange { prime_bits } => {
-                write!(f, "ServerKeyExchange (DHE, {prime_bits}-bit prime)")
-            }
-            EventText::OpaqueKeyExchange { len } => write!(f, "ServerKeyExchange ({len} bytes)"),
-            EventText::CertificateVerify { scheme } => {
-                write!(f, "CertificateVerify ({})", sigalg_name(*scheme))
-            }
-            EventText::UnknownMessage { typ, len } => {
-                write!(f, "handshake message of type {typ} ({len} bytes)")
-            }
-        }
-    }
-}
-
-impl From<String> for EventText {
-    fn from(s: String) -> Self {
-        EventText::Text(s)
-    }
-}
-
-impl From<&'static str> for EventText {
-    fn from(s: &'static str) -> Self {
-        EventText::Static(s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlertSeen {
-    pub from: Direction,
-    pub alert: Alert,
-    pub at: Micros,
-    /// The alert was read from an encrypted record (only possible with keys; see `session`
-    /// docs): without them encrypted alerts are counted, not decoded.
-    pub encrypted: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamEnd {
-    pub dir: Direction,
-    pub kind: EndKind,
-    pub at: Micros,
-}
-
-/// Who stopped the handshake, after which message, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diverged {
-    pub by: Direction,
-    /// The last handshake step seen from either side ("ClientHello", "Certificate", …).
-    pub after: String,
-    /// "alert handshake_failure", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
-    pub event: String,
-}
-
-/// What decryption (with [`Keys`]) achieved on this connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Decryption {
-    /// Records opened with keys, both directions.
-    pub records: usize,
-    /// The server's Finished carried the verify_data the keys predict: the keys are right.
-    pub server_finished_verified: Option<bool>,
-    pub client_finished_verified: Option<bool>,
-    /// Why (part of) the connection could not be decrypted.
-    pub problem: Option<String>,
-}
-
-/// Everything the tracker concluded about one connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub outcome: Outcome,
-    /// Zeek `ssl_history` letters: uppercase client, lowercase server.
-    pub history: String,
-    pub events: Vec<Event>,
-    /// The first ClientHello (a second one after a HelloRetryRequest is only an event).
-    pub client_hello: Option<ClientHello>,
-    /// The records that carried the first ClientHello, byte for byte, for replay.
-    pub client_hello_wire: Option<Vec<u8>>,
-    /// An SSLv2-format client hello record, raw (header included), for the SSLv2 decoder.
-    pub sslv2_client_hello: Option<Vec<u8>>,
-    /// The SSLv2 SERVER-HELLO, when the server answered in SSLv2.
-    pub sslv2_server_hello: Option<Sslv2ServerHello>,
-    pub server_hello: Option<ServerHello>,
-    pub hello_retry_request: Option<ServerHello>,
-    /// The server's chain as sent (leaf first), from a plaintext Certificate message.
-    pub certificates: Vec<Vec<u8>>,
-    pub server_key_exchange: Option<ServerKeyExchange>,
-    pub certificate_request: Option<CertificateRequest>,
-    /// TLS 1.3: the server's EncryptedExtensions (selected ALPN and the like), once
-    /// decrypted.
-    pub encrypted_extensions: Option<Vec<Extension>>,
-    /// TLS 1.3: whether the leaf entry of the server's Certificate carried a stapled OCSP
-    /// response (status_request); `None` until a TLS 1.3 server Certificate was read.
-    pub leaf_ocsp_stapled: Option<bool>,
-    /// The signature scheme of the server's CertificateVerify: TLS 1.3, once decrypted
-    /// (a TLS 1.2 server signs its ServerKeyExchange instead).
-    pub server_signature_scheme: Option<u16>,
-    /// The first alert that decided the connection (or the first alert at all).
-    pub alert: Option<AlertSeen>,
-    /// The first direction to end.
-    pub end: Option<StreamEnd>,
-    pub diverged: Option<Diverged>,
-    /// What the peer sent instead of TLS, with a printable preview.
-    pub not_tls: Option<String>,
-    /// A framing or decoding error.
-    pub error: Option<String>,
-    /// The stream ended inside a record or handshake message (which, and how far).
-    pub truncated: Option<String>,
-    /// The version the server selected (SSLv2: 0x0002).
-    pub version: Option<u16>,
-    pub cipher: Option<u16>,
-    /// Key exchange group: key_share (TLS 1.3) or ServerKeyExchange (ECDHE).
-    pub group: Option<u16>,
-    pub established: bool,
-    pub client_encrypted_records: usize,
-    pub server_encrypted_records: usize,
-    pub first_at: Option<Micros>,
-    pub decided_at: Option<Micros>,
-    /// Set when the tracker had a key source.
-    pub decryption: Option<Decryption>,
-}
-
-impl Verdict {
-    /// The protocol the server selected with ALPN: from EncryptedExtensions in TLS 1.3
-    /// (when decrypted), else from the ServerHello.
-    pub fn alpn(&self) -> Option<Vec<u8>> {
-        let from_ee = self.encrypted_extensions.as_ref().and_then(|exts| {
-            let e = exts.iter().find(|e| e.typ == ext::ALPN)?;
-            selected_alpn(&e.data)
-        });
-        from_ee.or_else(|| self.server_hello.as_ref()?.alpn())
-    }
-}
-
-impl Default for Verdict {
-    fn default() -> Self {
-        Verdict {
-            outcome: Outcome::Incomplete,
-            history: String::new(),
-            // A handshake logs about eight events: one allocation instead of three.
-            events: Vec::with_capacity(8),
-            client_hello: None,
-            client_hello_wire: None,
-            sslv2_client_hello: None,
-            sslv2_server_hello: None,
-            truncated: None,
-            server_hello: None,
-            hello_retry_request: None,
-            certificates: Vec::new(),
-            server_key_exchange: None,
-            certificate_request: None,
-            encrypted_extensions: None,
-            leaf_ocsp_stapled: None,
-            server_signature_scheme: None,
-            alert: None,
-            end: None,
-            diverged: None,
-            not_tls: None,
-            error: None,
-            version: None,
-            cipher: None,
-            group: None,
-            established: false,
-            client_encrypted_records: 0,
-            server_encrypted_records: 0,
-            first_at: None,
-            decided_at: None,
-            decryption: None,
-        }
-    }
-}
-
-/// How far one direction's bytes are read. A direction starts in `Preamble` (a proxy
-/// preamble may come first), takes its framing from its first byte after it, and stops for
-/// good on non-TLS bytes, a framing error, a gap or a complete SSLv2 record.
-#[derive(Debug)]
-enum Reading {
-    /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is told apart.
-    Preamble(Vec<u8>),
-    /// The preamble is settled; the next byte decides the framing.
-    Undetermined,
-    Tls,
-    /// A 2-byte SSLv2 record header (high bit set).
-    Sslv2,
-    /// Nothing more of this direction is decoded; `not_tls`: its bytes were not TLS, and
-    /// later first bytes extend the description.
-    Stopped {
-        not_tls: bool,
-    },
-}
-
-/// Whether a direction's records are readable: the state of its record protection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Protection {
-    Cleartext,
-    /// TLS 1.3: everything after the ServerHello (CCS aside).
-    Encrypted,
-    /// TLS ≤ 1.2: after this direction's ChangeCipherSpec.
-    AfterCcs,
-}
-
-/// Where the connection's negotiation stands, as the server's answers moved it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// No ServerHello and no HelloRetryRequest yet.
-    AwaitingServerHello,
-    /// A HelloRetryRequest (TLS 1.3) and no ServerHello yet.
-    RetryRequested,
-    /// A ServerHello selecting TLS ≤ 1.2.
-    Tls12,
-    /// TLS 1.3 was selected and a ServerHello arrived. `flight_read`: the server's buffer
-    /// held no partial record at the end of a delivery since: what came with the
-    /// ServerHello has been read.
-    Tls13 { flight_read: bool },
-}
-
-/// Per-direction decoding state.
-#[derive(Debug)]
-struct Side {
-    reading: Reading,
-    deframer: Deframer,
-    joiner: HandshakeJoiner,
-    /// First bytes, kept to describe a peer that does not speak TLS.
-    first_bytes: Vec<u8>,
-    /// The SSLv2 record being collected (at most 2 + 32767 bytes).
-    sslv2: Vec<u8>,
-    protection: Protection,
-    /// This direction's Finished was seen (TLS ≤ 1.2 without keys: an encrypted handshake
-    /// record after its CCS).
-    finished: bool,
-    records: usize,
-    encrypted_records: usize,
-    ended: bool,
-    /// Version of the record that carried the latest handshake fragment.
-    record_version: u16,
-}
-
-impl Side {
-    fn new() -> Self {
-        Side {
-            reading: Reading::Preamble(Vec::new()),
-            deframer: Deframer::new(),
-            joiner: HandshakeJoiner::new(),
-            first_bytes: Vec::new(),
-            sslv2: Vec::new(),
-            protection: Protection::Cleartext,
-            finished: false,
-            records: 0,
-            encrypted_records: 0,
-            ended: false,
-            record_version: 0,
-        }
-    }
-
-    /// Nothing more of this direction is decoded (not TLS, framing error, gap, SSLv2).
-    fn stopped(&self) -> bool {
-        matches!(self.reading, Reading::Stopped { .. })
-    }
-
-    fn stop(&mut self) {
-        if !self.stopped() {
-            self.reading = Reading::Stopped { not_tls: false };
-        }
-    }
-
-    /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
-    fn encrypted(&self) -> bool {
-        self.protection != Protection::Cleartext
-    }
-}
-
-/// TLS 1.3 bookkeeping for what can be inferred from encrypted record sizes alone.
-#[derive(Debug, Default)]
-struct Tls13Inference {
-    /// Encrypted records the server sent before the client's first one (its flight).
-    server_flight_records: usize,
-    /// The client's first encrypted record was alert-sized: an alert if a close follows.
-    client_alert_pending: bool,
-    /// The client sent an alert-sized record after its flight, or ended: it is closing.
-    client_closing: bool,
-    /// Server records after the client's flight, and whether the first was alert-sized and
-    /// came while the client was not closing.
-    server_after_client: usize,
-    server_first_after_client_alert_sized: bool,
-}
 
 /// The session tracker for one connection (sans-IO): feed it bytes and ends, read the
 /// [`Verdict`].
@@ -486,7 +80,7 @@ pub struct Tracker {
     crypto: CryptoState,
 }
 
-/// Decryption state, used only with a key source.
+/// Decryption state, used only with keys.
 #[derive(Debug, Default)]
 struct CryptoState {
     /// Handshake messages in order (header + body), for transcript hashes.
@@ -1316,7 +910,7 @@ impl Tracker {
         }
     }
 
-    /// Asks the key source for this connection's secrets once the ServerHello is known,
+    /// Asks the keys for this connection's secrets once the ServerHello is known,
     /// and prepares the record openers.
     fn keys_at_server_hello(&mut self, sh_wire: &[u8], at: Micros) {
         let (Some(_), Some(ch), Some(sh)) = (
@@ -1669,7 +1263,7 @@ fn sslv2_plausible(dir: Direction, first: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::wire::Extension;
+    use crate::core::wire::{ClientHello, Extension};
     use Direction::{ClientToServer as C, ServerToClient as S};
 
     fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
