@@ -7,11 +7,11 @@
 //! Usage: `pcap_gen OUT.pcap SIZE_MB` (any other arguments, such as cargo's `--bench`, are
 //! ignored: without OUT and SIZE it prints this and exits).
 
+use shakedown::commands::pcap::{AnalyzeOptions, analyze};
 use shakedown::io::capture::writer::{self, Close, Connection, LinkType};
 use shakedown::io::capture::{
     Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions, read_capture,
 };
-use shakedown::commands::pcap::{AnalyzeOptions, analyze};
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
