@@ -15,20 +15,22 @@ use crate::core::crypto::ecdh::KeyShareSecret;
 use crate::core::crypto::schedule::{self, TrafficSecrets};
 use crate::core::crypto::{HandshakeInfo, HashAlg, KeyLog, Keys, RecordOpener};
 use crate::core::flow::{Direction, EndKind, Micros};
-use crate::core::wire::ProtocolVersion;
 use crate::core::wire::proxy::{self, Proxy};
 use crate::core::wire::record::{
     ContentType, FramingError, RECORD_HEADER_LEN, RawHandshake, Record,
 };
 use crate::core::wire::registry::alerts::codes as alert_code;
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::handshake_types::types as handshake;
 use crate::core::wire::registry::{
     alert_name, handshake_type_name, history_letter, sslv2_cipher_name,
 };
 use crate::core::wire::server::{
-    Alert, HandshakeMessage, ServerKeyExchange, decode_handshake, printable_preview, sniff_not_tls,
+    Alert, Certificate, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
+    printable_preview, sniff_not_tls,
 };
 use crate::core::wire::sslv2::Sslv2ServerHello;
+use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -733,104 +735,10 @@ impl Tracker {
         self.letter(dir, letter);
         self.last_step = Some(msg.name());
         let what = match msg {
-            HandshakeMessage::ClientHello(mut ch) => {
-                ch.record_version = self.sides[dir.index()].record_version;
-                self.client_hellos += 1;
-                let what = EventText::ClientHello {
-                    again: self.client_hellos > 1,
-                    suites: ch.cipher_suites.len(),
-                    extensions: ch.extensions().len(),
-                };
-                if self.client_hellos == 1 {
-                    self.v.client_hello = Some(ch);
-                    self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
-                } else if self.v.hello_retry_request.is_some()
-                    && self.v.server_hello.is_none()
-                    && !self.concluded
-                {
-                    // The client answered the HelloRetryRequest: the handshake goes on, and
-                    // a live probe reads on until the second round is decided.
-                    self.decided = false;
-                    self.v.decided_at = None;
-                }
-                what
-            }
-            HandshakeMessage::ServerHello(sh) => {
-                let version = sh.selected_version();
-                self.v.version = Some(version);
-                self.v.cipher = Some(sh.cipher_suite);
-                if let Some(g) = sh.key_share_group() {
-                    self.v.group = Some(g);
-                }
-                self.phase = match self.phase {
-                    // TLS 1.3 stays selected once a HelloRetryRequest selected it.
-                    Phase::Tls13 { flight_read } => Phase::Tls13 { flight_read },
-                    Phase::RetryRequested => Phase::Tls13 { flight_read: false },
-                    _ if version >= TLS13 => Phase::Tls13 { flight_read: false },
-                    _ => Phase::Tls12,
-                };
-                if version >= TLS13 {
-                    // Everything after the ServerHello is encrypted, both ways (CCS aside).
-                    for s in &mut self.sides {
-                        if s.protection == Protection::Cleartext {
-                            s.protection = Protection::Encrypted;
-                        }
-                    }
-                }
-                let what = EventText::ServerHello {
-                    version,
-                    suite: sh.cipher_suite,
-                };
-                self.v.server_hello = Some(sh);
-                self.progress(Outcome::ServerHello);
-                if self.keys.is_some() {
-                    self.keys_at_server_hello(&wire, at);
-                }
-                what
-            }
-            HandshakeMessage::HelloRetryRequest(hrr) => {
-                self.v.version = Some(hrr.selected_version());
-                self.v.cipher = Some(hrr.cipher_suite);
-                self.phase = match self.phase {
-                    Phase::AwaitingServerHello => Phase::RetryRequested,
-                    Phase::Tls12 => Phase::Tls13 { flight_read: false },
-                    other => other,
-                };
-                let group = hrr.key_share_group();
-                if self.keys.is_some() {
-                    // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
-                    let hash = HashAlg::for_suite(hrr.cipher_suite);
-                    let digest = hash.hash(&self.crypto.transcript);
-                    let mut t = vec![254, 0, 0, digest.len() as u8];
-                    t.extend_from_slice(&digest);
-                    self.crypto.transcript = t;
-                }
-                self.v.hello_retry_request = Some(hrr);
-                self.progress(Outcome::HelloRetryRequest);
-                self.decide(at);
-                EventText::HelloRetryRequest { group }
-            }
-            HandshakeMessage::Certificate(c) => {
-                // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
-                let leaf_has = |typ| {
-                    c.entry_extensions
-                        .first()
-                        .is_some_and(|leaf| leaf.iter().any(|e| e.typ == typ))
-                };
-                let what = EventText::Certificate {
-                    certs: c.chain.len(),
-                    ocsp: leaf_has(ext::STATUS_REQUEST),
-                    scts: leaf_has(ext::SCT),
-                };
-                if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
-                    if let Some(leaf) = c.entry_extensions.first() {
-                        self.v.leaf_ocsp_stapled =
-                            Some(leaf.iter().any(|e| e.typ == ext::STATUS_REQUEST));
-                    }
-                    self.v.certificates = c.chain;
-                }
-                what
-            }
+            HandshakeMessage::ClientHello(ch) => self.on_client_hello(dir, ch),
+            HandshakeMessage::ServerHello(sh) => self.on_server_hello(sh, &wire, at),
+            HandshakeMessage::HelloRetryRequest(hrr) => self.on_hello_retry_request(hrr, at),
+            HandshakeMessage::Certificate(c) => self.on_certificate(dir, c),
             HandshakeMessage::ServerKeyExchange(ske) => {
                 let what = match &ske {
                     ServerKeyExchange::Ecdhe { group, .. } => {
@@ -884,6 +792,114 @@ impl Tracker {
         if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {
             self.append_transcript(&wire);
         }
+    }
+
+    /// A ClientHello: the first is kept; one answering a HelloRetryRequest reopens the
+    /// decision.
+    fn on_client_hello(&mut self, dir: Direction, mut ch: ClientHello) -> EventText {
+        ch.record_version = self.sides[dir.index()].record_version;
+        self.client_hellos += 1;
+        let what = EventText::ClientHello {
+            again: self.client_hellos > 1,
+            suites: ch.cipher_suites.len(),
+            extensions: ch.extensions().len(),
+        };
+        if self.client_hellos == 1 {
+            self.v.client_hello = Some(ch);
+            self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+        } else if self.v.hello_retry_request.is_some()
+            && self.v.server_hello.is_none()
+            && !self.concluded
+        {
+            // The client answered the HelloRetryRequest: the handshake goes on, and
+            // a live probe reads on until the second round is decided.
+            self.decided = false;
+            self.v.decided_at = None;
+        }
+        what
+    }
+
+    /// A ServerHello: the negotiated version moves the phase (and, for TLS 1.3, turns both
+    /// directions encrypted); with keys, the handshake secrets are asked for.
+    fn on_server_hello(&mut self, sh: ServerHello, wire: &[u8], at: Micros) -> EventText {
+        let version = sh.selected_version();
+        self.v.version = Some(version);
+        self.v.cipher = Some(sh.cipher_suite);
+        if let Some(g) = sh.key_share_group() {
+            self.v.group = Some(g);
+        }
+        self.phase = match self.phase {
+            // TLS 1.3 stays selected once a HelloRetryRequest selected it.
+            Phase::Tls13 { flight_read } => Phase::Tls13 { flight_read },
+            Phase::RetryRequested => Phase::Tls13 { flight_read: false },
+            _ if version >= TLS13 => Phase::Tls13 { flight_read: false },
+            _ => Phase::Tls12,
+        };
+        if version >= TLS13 {
+            // Everything after the ServerHello is encrypted, both ways (CCS aside).
+            for s in &mut self.sides {
+                if s.protection == Protection::Cleartext {
+                    s.protection = Protection::Encrypted;
+                }
+            }
+        }
+        let what = EventText::ServerHello {
+            version,
+            suite: sh.cipher_suite,
+        };
+        self.v.server_hello = Some(sh);
+        self.progress(Outcome::ServerHello);
+        if self.keys.is_some() {
+            self.keys_at_server_hello(&wire, at);
+        }
+        what
+    }
+
+    /// A HelloRetryRequest: TLS 1.3 is selected, the first round is decided, and with keys
+    /// the transcript restarts from ClientHello1's hash.
+    fn on_hello_retry_request(&mut self, hrr: ServerHello, at: Micros) -> EventText {
+        self.v.version = Some(hrr.selected_version());
+        self.v.cipher = Some(hrr.cipher_suite);
+        self.phase = match self.phase {
+            Phase::AwaitingServerHello => Phase::RetryRequested,
+            Phase::Tls12 => Phase::Tls13 { flight_read: false },
+            other => other,
+        };
+        let group = hrr.key_share_group();
+        if self.keys.is_some() {
+            // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
+            let hash = HashAlg::for_suite(hrr.cipher_suite);
+            let digest = hash.hash(&self.crypto.transcript);
+            let mut t = vec![handshake::MESSAGE_HASH, 0, 0, digest.len() as u8];
+            t.extend_from_slice(&digest);
+            self.crypto.transcript = t;
+        }
+        self.v.hello_retry_request = Some(hrr);
+        self.progress(Outcome::HelloRetryRequest);
+        self.decide(at);
+        EventText::HelloRetryRequest { group }
+    }
+
+    /// A Certificate: the server's first chain is kept, with its leaf's TLS 1.3 extensions.
+    fn on_certificate(&mut self, dir: Direction, c: Certificate) -> EventText {
+        // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
+        let leaf_has = |typ| {
+            c.entry_extensions
+                .first()
+                .is_some_and(|leaf| leaf.iter().any(|e| e.typ == typ))
+        };
+        let what = EventText::Certificate {
+            certs: c.chain.len(),
+            ocsp: leaf_has(ext::STATUS_REQUEST),
+            scts: leaf_has(ext::SCT),
+        };
+        if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
+            if let Some(leaf) = c.entry_extensions.first() {
+                self.v.leaf_ocsp_stapled = Some(leaf.iter().any(|e| e.typ == ext::STATUS_REQUEST));
+            }
+            self.v.certificates = c.chain;
+        }
+        what
     }
 
     fn append_transcript(&mut self, wire: &[u8]) {
@@ -1263,7 +1279,7 @@ fn sslv2_plausible(dir: Direction, first: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::wire::{ClientHello, Extension};
+    use crate::core::wire::Extension;
     use Direction::{ClientToServer as C, ServerToClient as S};
 
     fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
