@@ -413,7 +413,7 @@ pub fn encode(
     shares: &[KeyShare],
 ) -> Result<EncodedHello, LengthOverflow> {
     if spec.version == ProtocolVersion::SSLV2 {
-        return Ok(encode_sslv2(spec, randoms));
+        return encode_sslv2(spec, randoms);
     }
     let p = profile(spec.version);
     let random = randoms.random;
@@ -538,7 +538,7 @@ pub fn encode(
 /// SSLv2 honours `legacy_version` (the hello's version), `session_id`, and `cipher_suites`
 /// (sent as `0x00XXXX` specs, the form SSLv3/TLS suites take in an SSLv2 hello); every other
 /// option has no SSLv2 form and is ignored.
-fn encode_sslv2(spec: &HelloSpec, randoms: &HelloRandoms) -> EncodedHello {
+fn encode_sslv2(spec: &HelloSpec, randoms: &HelloRandoms) -> Result<EncodedHello, LengthOverflow> {
     let challenge = randoms.challenge.clone();
     let hello = Sslv2ClientHello {
         version: spec.legacy_version.unwrap_or(0x0002),
@@ -549,11 +549,11 @@ fn encode_sslv2(spec: &HelloSpec, randoms: &HelloRandoms) -> EncodedHello {
         session_id: spec.session_id.clone().unwrap_or_default(),
         challenge,
     };
-    EncodedHello {
-        wire: hello.encode(),
+    Ok(EncodedHello {
+        wire: hello.encode()?,
         hello: None,
         sslv2: Some(hello),
-    }
+    })
 }
 
 /// RFC 8701 values drawn for one hello. As Chrome does, the group and its key share use one
@@ -765,7 +765,7 @@ mod tests {
         assert_eq!(v2.version, 0x0002);
         assert_eq!(v2.cipher_specs, sslv2::ALL_CIPHER_KINDS);
         assert_eq!(v2.challenge.len(), 16);
-        assert_eq!(b.wire, v2.encode());
+        assert_eq!(b.wire, v2.encode().unwrap());
     }
 
     #[test]

@@ -204,6 +204,20 @@ impl fmt::Display for LengthOverflow {
 
 impl std::error::Error for LengthOverflow {}
 
+/// `len` as a length field of at most `max`, or the overflow error naming `what`: for
+/// formats whose lengths are not written just before their data (SSLv2 puts them all in
+/// its header).
+pub fn checked_len(what: &str, len: usize, max: usize) -> Result<usize, LengthOverflow> {
+    if len > max {
+        return Err(LengthOverflow {
+            what: what.to_string(),
+            len,
+            max,
+        });
+    }
+    Ok(len)
+}
+
 /// Writes a vector with a `prefix`-wide length: reserves the prefix, lets `body` write the
 /// contents after it, then fills in their length, or `forced` (a deliberately wrong length
 /// asked for by the caller) verbatim. `what` names the field in the error.
