@@ -42,7 +42,7 @@ mod verdict;
 pub use events::{Event, EventText};
 pub use verdict::{AlertSeen, Decryption, Diverged, Outcome, StreamEnd, Verdict};
 
-use phase::{Phase, Tls13Inference};
+use phase::{Decision, Phase, Tls13Inference};
 use side::{Protection, Reading, Side};
 
 /// Events kept per connection; an endless stream of small records must not grow memory.
@@ -67,9 +67,7 @@ pub struct Tracker {
     sides: [Side; 2],
     /// The proxy protocol the client's preamble spoke, if it had one.
     proxy: Option<Proxy>,
-    /// The outcome can no longer change (alert, end, not TLS, error).
-    concluded: bool,
-    decided: bool,
+    decision: Decision,
     phase: Phase,
     last_step: Option<&'static str>,
     /// The server sent ServerHelloDone: its TLS ≤ 1.2 flight is complete.
@@ -112,8 +110,7 @@ impl Tracker {
             v: Verdict::default(),
             sides: [Side::new(), Side::new()],
             proxy: None,
-            concluded: false,
-            decided: false,
+            decision: Decision::Open,
             phase: Phase::AwaitingServerHello,
             last_step: None,
             server_hello_done: false,
@@ -178,7 +175,7 @@ impl Tracker {
     /// TLS 1.3 ServerHello and the encrypted records delivered with it; a
     /// HelloRetryRequest), or an alert, an end, non-TLS bytes or an error decided it.
     pub fn decided(&self) -> bool {
-        self.decided
+        self.decision != Decision::Open
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], at: Micros) {
@@ -320,15 +317,15 @@ impl Tracker {
                 EndKind::Fin => Some(Outcome::Closed),
                 EndKind::Rst => Some(Outcome::Reset),
                 EndKind::Gap => Some(Outcome::Incomplete),
-                EndKind::Timeout if !self.decided => Some(Outcome::Timeout),
-                EndKind::ByteCap if !self.decided => Some(Outcome::Incomplete),
+                EndKind::Timeout if !self.decided() => Some(Outcome::Timeout),
+                EndKind::ByteCap if !self.decided() => Some(Outcome::Incomplete),
                 EndKind::Timeout | EndKind::ByteCap => None,
             };
             if let Some(o) = outcome {
                 if kind != EndKind::ByteCap {
                     self.diverge(dir, kind.as_str().to_string());
                 }
-                self.conclude(o);
+                self.conclude(o, at);
             }
         }
         self.check_decided(at);
@@ -362,7 +359,7 @@ impl Tracker {
             let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
             self.event(at, dir, what);
             self.diverge(dir, "not TLS".into());
-            self.conclude(Outcome::NotTls);
+            self.conclude(Outcome::NotTls, at);
         } else {
             self.fail(dir, at, e.to_string());
         }
@@ -385,7 +382,7 @@ impl Tracker {
         self.event(at, dir, format!("error: {what}"));
         self.v.error.get_or_insert(msg);
         if !self.v.established {
-            self.conclude(Outcome::Incomplete);
+            self.conclude(Outcome::Incomplete, at);
         }
     }
 
@@ -578,7 +575,7 @@ impl Tracker {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
                 }
-                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                if self.sides.iter().all(|s| s.finished) && !self.concluded() {
                     self.establish(at);
                 }
             }
@@ -632,7 +629,7 @@ impl Tracker {
     }
 
     fn establish_tls13(&mut self, at: Micros) {
-        if self.t13.server_flight_records > 0 && !self.concluded {
+        if self.t13.server_flight_records > 0 && !self.concluded() {
             self.establish(at);
         }
     }
@@ -702,8 +699,7 @@ impl Tracker {
                 self.v.alert = Some(seen);
             }
             self.diverge(dir, format!("alert {}", alert_name(alert.description)));
-            self.conclude(Outcome::Alert);
-            self.decide(at);
+            self.conclude(Outcome::Alert, at);
         } else {
             self.v.alert.get_or_insert(seen);
         }
@@ -765,7 +761,7 @@ impl Tracker {
             }
             HandshakeMessage::Finished { verify_data } => {
                 let what = self.on_finished(dir, &verify_data, &wire);
-                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                if self.sides.iter().all(|s| s.finished) && !self.concluded() {
                     self.establish(at);
                 }
                 what
@@ -809,11 +805,11 @@ impl Tracker {
             self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
         } else if self.v.hello_retry_request.is_some()
             && self.v.server_hello.is_none()
-            && !self.concluded
+            && !self.concluded()
         {
             // The client answered the HelloRetryRequest: the handshake goes on, and
             // a live probe reads on until the second round is decided.
-            self.decided = false;
+            self.decision = Decision::Open;
             self.v.decided_at = None;
         }
         what
@@ -1180,16 +1176,23 @@ impl Tracker {
 
     /// Sets a provisional outcome (the handshake is still going).
     fn progress(&mut self, o: Outcome) {
-        if !self.concluded {
+        if !self.concluded() {
             self.v.outcome = o;
         }
     }
 
-    /// Sets the final outcome, unless one was already set.
-    fn conclude(&mut self, o: Outcome) {
-        if !self.concluded {
+    /// The outcome can no longer change (alert, end, not TLS, error).
+    fn concluded(&self) -> bool {
+        self.decision == Decision::Concluded
+    }
+
+    /// Sets the final outcome, unless one was already set; a concluded connection is
+    /// decided (at `at`, unless it was before).
+    fn conclude(&mut self, o: Outcome, at: Micros) {
+        if !self.concluded() {
             self.v.outcome = o;
-            self.concluded = true;
+            self.decide(at);
+            self.decision = Decision::Concluded;
         }
     }
 
@@ -1204,8 +1207,8 @@ impl Tracker {
     }
 
     fn decide(&mut self, at: Micros) {
-        if !self.decided {
-            self.decided = true;
+        if self.decision == Decision::Open {
+            self.decision = Decision::Decided;
             self.v.decided_at = Some(at);
         }
     }
@@ -1218,8 +1221,7 @@ impl Tracker {
         } else {
             matches!(self.phase, Phase::Tls13 { flight_read: true })
         };
-        if self.concluded
-            || self.v.established
+        if self.v.established
             || self.v.error.is_some()
             || self.server_hello_done
             || server_ccs_tls12

@@ -1,5 +1,18 @@
 //! Where a connection's handshake stands: the [`Phase`] the server's answers moved it to,
-//! and what TLS 1.3 encrypted record sizes let us infer without keys.
+//! how settled its outcome is ([`Decision`]), and what TLS 1.3 encrypted record sizes let
+//! us infer without keys.
+
+/// How settled the connection's outcome is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// The handshake is going on: a live probe reads on.
+    Open,
+    /// A live probe may stop reading (the server's flight is complete, a HelloRetryRequest,
+    /// an error); the outcome may still move on (a second ClientHello reopens it).
+    Decided,
+    /// The outcome can no longer change (alert, end, not TLS, error); decided as well.
+    Concluded,
+}
 
 /// Where the connection's negotiation stands, as the server's answers moved it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
