@@ -42,10 +42,8 @@ pub enum Sni {
 /// `None` in an override means "the default for `version`"; `Some(vec![])` sends an empty
 /// list. Versions other than the six known ones get the TLS 1.3 defaults.
 ///
-/// The spec is expected to be validated by the caller (the CLI): a session id of at most 255
-/// bytes, ALPN names of 1 to 255 bytes, and lists and extensions that fit their 8- or 16-bit
-/// length prefixes. Lengths beyond those are not checked here and would be truncated on
-/// the wire.
+/// A list or extension too long for its length field makes [`encode`] fail (the CLI says
+/// so and exits 2); a wrong length on purpose is asked for in `lengths`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelloSpec {
     pub version: ProtocolVersion,
