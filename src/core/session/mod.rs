@@ -221,10 +221,11 @@ impl Tracker {
             Reading::Sslv2 => self.sslv2(dir, data, at),
             _ => {
                 self.deframe(dir, data, at);
-                if dir == Direction::ServerToClient && self.sides[i].deframer.buffered() == 0 {
-                    if let Phase::Tls13 { flight_read } = &mut self.phase {
-                        *flight_read = true;
-                    }
+                if dir == Direction::ServerToClient
+                    && self.sides[i].deframer.buffered() == 0
+                    && let Phase::Tls13 { flight_read } = &mut self.phase
+                {
+                    *flight_read = true;
                 }
             }
         }
@@ -846,7 +847,7 @@ impl Tracker {
         self.v.server_hello = Some(sh);
         self.progress(Outcome::ServerHello);
         if self.keys.is_some() {
-            self.keys_at_server_hello(&wire, at);
+            self.keys_at_server_hello(wire, at);
         }
         what
     }
