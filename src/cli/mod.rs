@@ -7,10 +7,12 @@
 use crate::commands::probe::{self, HelloSource, ProbeConfig};
 pub use crate::commands::{ConnectConfig, Failure};
 use crate::core::datetime::parse_rfc3339;
-use crate::core::session::{Direction, EndKind, Tracker};
+use crate::core::flow::{Direction, EndKind};
+use crate::core::session::Tracker;
 use crate::core::wire::build::{HelloSpec, Sni};
-use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
+use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello};
 use crate::core::wire::registry;
+use crate::core::wire::registry::handshake_types::types::CLIENT_HELLO as HANDSHAKE_CLIENT_HELLO;
 use crate::core::wire::{Extension, ProtocolVersion};
 use crate::io::net::{Limits, Target};
 use crate::report::{self, Sink, WriterSink};
@@ -107,6 +109,11 @@ pub struct HelloArgs {
     /// Split the hello over records of at most N handshake bytes each.
     #[arg(long, value_name = "N")]
     pub fragment: Option<usize>,
+    /// Write these length fields as given instead of the true lengths (wrong on purpose):
+    /// FIELD=N,... with FIELD one of record, handshake, session_id, suites, compression,
+    /// ext (the extensions block) or ext:TYPE (the first extension of that type).
+    #[arg(long, value_name = "FIELD=N,...")]
+    pub lengths: Option<String>,
     /// Send these exact bytes (records included) instead of building a hello.
     #[arg(long, value_name = "HEX|@FILE")]
     pub hello_hex: Option<String>,
@@ -334,7 +341,7 @@ fn write_probe_pcap(path: &std::path::Path, r: &probe::ProbeResult) -> Result<()
 
 fn run_hello(a: &HelloCmdArgs, mut out: impl Write) -> Result<i32, Failure> {
     let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
-    let (bytes, _) = probe::prepare(&a.hello.to_source()?, &target);
+    let (bytes, _) = probe::prepare(&a.hello.to_source()?, &target)?;
     if a.raw {
         out.write_all(&bytes)?;
     } else {
@@ -543,8 +550,56 @@ impl HelloArgs {
             return Err("--fragment must be at least 1".into());
         }
         spec.fragment = self.fragment;
+        if let Some(l) = &self.lengths {
+            spec.lengths = parse_lengths(l).map_err(|m| format!("--lengths: {m}"))?;
+        }
+        // A hello that does not fit its length fields is refused here, before anything is
+        // sent (the randomness does not change any length).
+        crate::core::crypto::hello::build(&spec, Some("localhost"), &mut |b| b.fill(1))
+            .map_err(|e| format!("cannot encode the hello: {e}"))?;
         Ok(HelloSource::Spec(Box::new(spec)))
     }
+}
+
+/// `--lengths`: `FIELD=N` pairs, each N decimal or `0x` hex and within its field's width.
+fn parse_lengths(s: &str) -> Result<crate::core::wire::hello::LengthOverrides, String> {
+    let mut o = crate::core::wire::hello::LengthOverrides::default();
+    for item in s.split(',').filter(|i| !i.is_empty()) {
+        let (field, n) = item
+            .split_once('=')
+            .ok_or_else(|| format!("{item:?}: expected FIELD=N"))?;
+        let n = n.trim();
+        let value = match n.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => n.parse::<u32>(),
+        }
+        .map_err(|_| format!("{item:?}: {n:?} is not a number"))?;
+        let fit = |max: u32| {
+            if value <= max {
+                Ok(value)
+            } else {
+                Err(format!("{item:?}: {field} is a field of at most {max}"))
+            }
+        };
+        let u8_ = |v: u32| v as u8;
+        let u16_ = |v: u32| v as u16;
+        match field.trim() {
+            "record" => o.record = Some(u16_(fit(0xffff)?)),
+            "handshake" => o.handshake = Some(fit(0xff_ffff)?),
+            "session_id" => o.session_id = Some(u8_(fit(0xff)?)),
+            "suites" => o.cipher_suites = Some(u16_(fit(0xffff)?)),
+            "compression" => o.compression_methods = Some(u8_(fit(0xff)?)),
+            "ext" => o.extensions = Some(u16_(fit(0xffff)?)),
+            f => match f.strip_prefix("ext:") {
+                Some(t) => {
+                    let typ = registry::parse_extension(t).map_err(|e| e.to_string())?;
+                    o.extension.push((typ, u16_(fit(0xffff)?)));
+                }
+                None => return Err(format!("{item:?}: unknown field {f:?}")),
+            },
+        }
+    }
+    Ok(o)
 }
 
 /// Wraps what was pasted into records, and says who sent it, so the tracker can read it:

@@ -9,7 +9,8 @@ use crate::commands::pcap::ConnectionReport;
 use crate::commands::probe::{self, HelloSource, ProbeResult};
 use crate::commands::replay::{ConnRef, load_connection};
 use crate::core::assess::Diagnosis;
-use crate::core::session::{Direction, Verdict};
+use crate::core::flow::Direction;
+use crate::core::session::Verdict;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::{

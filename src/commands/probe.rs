@@ -4,12 +4,13 @@
 
 use crate::core::assess::{self, ConnectError, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
-use crate::core::crypto::EphemeralKeys;
-use crate::core::session::{Direction, EndKind, Micros, Tracker, Verdict};
-use crate::core::wire::build::{self, BuiltHello, HelloSpec, KeyShareSecret};
+use crate::core::crypto::ecdh::KeyShareSecret;
+use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
+use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::{Tracker, Verdict};
+use crate::core::wire::build::HelloSpec;
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
-use crate::core::wire::retry::retry_hello;
 use crate::io::net::{self, ExchangeObserver, Limits, Target};
 use std::io;
 use std::net::SocketAddr;
@@ -105,9 +106,9 @@ impl ProbeResult {
 struct Recorder {
     tracker: Tracker,
     transcript: Transcript,
-    /// Our key shares, also held by the tracker; a second hello's share is added here.
-    /// `None` when the hello is raw bytes (sent as given, never re-made).
-    keys: Option<Arc<EphemeralKeys>>,
+    /// The hello was built (with key shares the tracker holds), so a second one can be
+    /// made; false when the hello is raw bytes (sent as given, never re-made).
+    keys: bool,
     /// Records the second hello is cut into, as the first was.
     fragment: Option<usize>,
     retry: Option<Retry>,
@@ -127,8 +128,8 @@ impl Recorder {
             second_hello: None,
             problem: None,
         };
-        let wire = match (&self.keys, retry_hello(first, hrr, &mut fill_random)) {
-            (None, _) => {
+        let wire = match (self.keys, retry_hello(first, hrr, &mut fill_random)) {
+            (false, _) => {
                 retry.problem = Some(
                     "the hello was given as raw bytes (or offers no TLS 1.3): no second \
                      ClientHello is made"
@@ -136,17 +137,25 @@ impl Recorder {
                 );
                 None
             }
-            (Some(_), Err(e)) => {
+            (true, Err(e)) => {
                 retry.problem = Some(e);
                 None
             }
-            (Some(keys), Ok(r)) => {
+            (true, Ok(r)) => {
+                // The server's answer to the second hello is decrypted with its key pair.
                 if let Some(secret) = r.secret {
-                    keys.add(secret);
+                    self.tracker.add_key_share(secret);
                 }
-                let wire = r.hello.to_records(self.fragment);
-                retry.second_hello = Some(r.hello);
-                Some(wire)
+                match r.hello.to_records(self.fragment) {
+                    Ok(wire) => {
+                        retry.second_hello = Some(r.hello);
+                        Some(wire)
+                    }
+                    Err(e) => {
+                        retry.problem = Some(e.to_string());
+                        None
+                    }
+                }
             }
         };
         self.retry = Some(retry);
@@ -171,13 +180,18 @@ impl ExchangeObserver for Recorder {
     }
 }
 
-/// Builds the bytes to send for `source`, aimed at `target`.
-pub fn prepare(source: &HelloSource, target: &Target) -> (Vec<u8>, Option<BuiltHello>) {
+/// Builds the bytes to send for `source`, aimed at `target`. Fails when the hello does not
+/// fit its length fields.
+pub fn prepare(
+    source: &HelloSource,
+    target: &Target,
+) -> Result<(Vec<u8>, Option<BuiltHello>), String> {
     match source {
-        HelloSource::Raw(bytes) => (bytes.clone(), None),
+        HelloSource::Raw(bytes) => Ok((bytes.clone(), None)),
         HelloSource::Spec(spec) => {
-            let built = build::build(spec, Some(&target.host), &mut fill_random);
-            (built.wire.clone(), Some(built))
+            let built = build::build(spec, Some(&target.host), &mut fill_random)
+                .map_err(|e| format!("cannot encode the hello: {e}"))?;
+            Ok((built.wire.clone(), Some(built)))
         }
     }
 }
@@ -190,7 +204,9 @@ pub fn fill_random(buf: &mut [u8]) {
 
 /// Runs one probe. Never panics on what the server does; connection failures are results.
 pub fn run(cfg: &ProbeConfig) -> ProbeResult {
-    let (sent, built) = prepare(&cfg.hello, &cfg.target);
+    // The CLI checked that the hello encodes (`HelloArgs::to_source`); one that does not
+    // is sent as nothing.
+    let (sent, built) = prepare(&cfg.hello, &cfg.target).unwrap_or_default();
     let hello = decode_sent_hello(&sent);
     let sni = hello.as_ref().and_then(|h| h.sni());
     let mut result = ProbeResult {
@@ -246,9 +262,10 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
             let offers_tls13 = b.hello.as_ref().and_then(|h| h.supported_versions());
             !b.secrets.is_empty() || offers_tls13.is_some_and(|v| v.contains(&0x0304))
         })
-        .map(|b| Arc::new(EphemeralKeys::new(b.secrets.clone())));
-    let tracker = match &keys {
-        Some(k) => Tracker::with_keys(k.clone()),
+        .map(|b| b.secrets.clone());
+    let keys_given = keys.is_some();
+    let tracker = match keys {
+        Some(shares) => Tracker::with_key_shares(shares),
         None => Tracker::new(),
     };
     let fragment = match &cfg.hello {
@@ -258,7 +275,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let mut rec = Recorder {
         tracker,
         transcript: Transcript::default(),
-        keys,
+        keys: keys_given,
         fragment,
         retry: None,
     };
@@ -341,7 +358,7 @@ pub fn exchange_verdict(
     let tracker = if secrets.is_empty() {
         Tracker::new()
     } else {
-        Tracker::with_keys(Arc::new(EphemeralKeys::new(secrets.to_vec())))
+        Tracker::with_key_shares(secrets.to_vec())
     };
     let mut obs = VerdictOnly {
         tracker,

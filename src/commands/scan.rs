@@ -32,9 +32,10 @@ use crate::commands::probe::{self, fill_random};
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::crypto::ecdh;
+use crate::core::crypto::hello::{self as build, BuiltHello};
 use crate::core::session::{Outcome, Verdict};
 use crate::core::wire::ProtocolVersion;
-use crate::core::wire::build::{self, BuiltHello, HelloSpec, Sni};
+use crate::core::wire::build::{HelloSpec, Sni};
 use crate::core::wire::hello::Extension;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
@@ -488,17 +489,18 @@ impl<'a> Scanner<'a> {
     /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
     /// 512.
     fn encode(&self, spec: &HelloSpec) -> BuiltHello {
-        let built = build::build(spec, Some(&self.target.host), &mut fill_random);
-        let len = built
-            .hello
-            .as_ref()
-            .map_or(0, |h| h.handshake_message().len());
+        // Specs come validated from the CLI (it builds the hello once): one that still does
+        // not fit its length fields is sent as nothing, and reads as no answer.
+        let built =
+            build::build(spec, Some(&self.target.host), &mut fill_random).unwrap_or_default();
+        let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
                 pad_to: Some(F5_PAD_TO),
                 ..spec.clone()
             };
-            return build::build(&padded, Some(&self.target.host), &mut fill_random);
+            return build::build(&padded, Some(&self.target.host), &mut fill_random)
+                .unwrap_or_default();
         }
         built
     }
@@ -1110,9 +1112,9 @@ impl<'a> Scanner<'a> {
         }
         let whole = build::build(&base_spec, Some(&self.target.host), &mut |_| {});
         let half = whole
-            .hello
-            .as_ref()
-            .map_or(256, |h| h.handshake_message().len().div_ceil(2));
+            .ok()
+            .and_then(|w| w.hello)
+            .map_or(256, |h| h.encoded_len().div_ceil(2));
         probes.push((
             "hello fragmented across two records".into(),
             Check::Tolerance,

@@ -5,7 +5,7 @@
 //! Nothing here interprets TLS: the loop hands every chunk to a callback (the session
 //! tracker, in practice) and asks it whether more bytes are needed.
 
-use crate::core::session::{Direction, EndKind, Micros};
+use crate::core::flow::{Direction, EndKind, Micros};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};

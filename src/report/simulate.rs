@@ -3,7 +3,7 @@
 
 use crate::commands::simulate::Simulated;
 use crate::commands::simulate::profiles::{Profile, SniRule, decode_hello, version_range};
-use crate::core::session::Direction;
+use crate::core::flow::Direction;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::{alert_name, group_name, suite_name};
 use crate::io::net::Target;
