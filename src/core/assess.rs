@@ -107,8 +107,23 @@ impl serde::Serialize for Cause {
     }
 }
 
+impl schemars::JsonSchema for Cause {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cause".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
+        schemars::json_schema!({
+            "description": "A cause's id (its fix is in the same table).",
+            "type": "string",
+            "enum": ids,
+        })
+    }
+}
+
 /// One cause, with what in this exchange points to it and what to change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Diagnosis {
     pub cause: Cause,
     pub detail: String,

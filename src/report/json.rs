@@ -1,7 +1,7 @@
-//! JSON objects per the contract in DESIGN.md (one object per line). Names there are fixed;
-//! extra fields are additions, never renamings.
+//! JSON views of verdicts, hellos and certificates that the `pcap`/`watch` and `scan`
+//! renderers still build themselves (transitional: `probe`, `decode`, `simulate`, `replay`
+//! and `diff` results carry [`crate::commands::facts`] instead).
 
-use crate::commands::probe::ProbeResult;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::rfc3339;
@@ -15,39 +15,6 @@ use crate::core::wire::registry::{
 use crate::core::wire::server::ServerHello;
 use serde::Serialize;
 use serde_json::{Value, json};
-
-pub fn probe(r: &ProbeResult) -> Value {
-    let mut o = json!({
-        "target": r.target.display(),
-        "sni": r.sni,
-        "outcome": r.outcome(),
-        "address": r.peer.map(|p| p.to_string()),
-        "offered": r.hello.as_ref().map(client_hello),
-        "sent_bytes": r.sent.len(),
-        "timings_ms": {
-            "connect": ms(r.timings.connect),
-            "first_byte": r.timings.first_byte.map(ms),
-            "verdict": ms(r.timings.verdict),
-        },
-        "certificates": r.certificates.iter().map(certificate).collect::<Vec<_>>(),
-        "diagnosis": r.diagnosis.iter().map(diagnosis).collect::<Vec<_>>(),
-    });
-    if let Some(e) = &r.connect_error {
-        o["error"] = json!(e.reason);
-    }
-    if let Some(v) = &r.verdict {
-        add_verdict(&mut o, v);
-    }
-    if let Some(retry) = &r.retry {
-        o["hello_retry_request"] = json!({
-            "group": retry.group.map(group_name),
-            "cookie": retry.cookie,
-            "second_client_hello": retry.second_hello.as_ref().map(client_hello),
-            "problem": retry.problem,
-        });
-    }
-    o
-}
 
 // The objects below are structs with their fields in alphabetical order: written straight
 // (as `pcap --json` writes one per connection, without building a `Value` tree) they come
@@ -301,25 +268,4 @@ pub fn diagnosis(d: &Diagnosis) -> DiagnosisJson<'_> {
         detail: &d.detail,
         fix: d.fix,
     }
-}
-
-fn ms(d: std::time::Duration) -> f64 {
-    (d.as_micros() as f64) / 1000.0
-}
-
-/// `decode`: every field the tracker found in the bytes.
-pub fn decoded(v: &Verdict) -> Value {
-    let mut o = json!({
-        "client_hello": v.client_hello.as_ref().map(client_hello),
-        "certificates": v
-            .certificates
-            .iter()
-            .map(|der| match crate::core::cert::parse_certificate(der) {
-                Ok(c) => json!(certificate(&c)),
-                Err(e) => json!({"error": e}),
-            })
-            .collect::<Vec<_>>(),
-    });
-    add_verdict(&mut o, v);
-    o
 }
