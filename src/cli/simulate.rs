@@ -3,7 +3,7 @@
 
 use super::{ConnectArgs, Failure};
 use crate::commands::simulate::profiles::{self, Profile};
-use crate::commands::simulate::{self, SimulateConfig, TESTSSL_PATHS};
+use crate::commands::simulate::{self, SimulateConfig, SimulateReport, TESTSSL_PATHS};
 use crate::report::{Format, ResultSink};
 use clap::Args;
 use std::io::Write;
@@ -109,15 +109,24 @@ pub fn run(a: &SimulateArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Fa
         return Ok(0);
     }
     let cfg = simulate_config(a, set)?;
-    let report = simulate::run(&cfg);
+    let mut all_connect = true;
     match sink.format() {
-        Format::Json => {
-            for row in &report.clients {
-                sink.emit(row)?;
-            }
+        Format::Json => simulate::run(&cfg, &mut |row| {
+            all_connect &= row.connects;
+            sink.emit(row)?;
+            sink.flush()
+        })?,
+        Format::Text => {
+            // The table's widths and header need every client: it is written at the end.
+            let mut rows = Vec::new();
+            simulate::run(&cfg, &mut |row| {
+                all_connect &= row.connects;
+                rows.push(row.clone());
+                Ok(())
+            })?;
+            sink.emit(&SimulateReport::new(&cfg.target, rows))?;
         }
-        Format::Text => sink.emit(&report)?,
     }
     sink.flush()?;
-    Ok(if report.all_connect() { 0 } else { 1 })
+    Ok(if all_connect { 0 } else { 1 })
 }

@@ -13,8 +13,8 @@ use crate::io::net::Target;
 use profiles::{Profile, SniRule, decode_hello, version_range};
 use schemars::JsonSchema;
 use serde::Serialize;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 /// Where Debian's testssl.sh package (and upstream installs) put the client list.
 pub const TESTSSL_PATHS: &[&str] = &[
@@ -34,66 +34,18 @@ pub struct SimulateConfig {
     pub concurrency: usize,
 }
 
-/// One profile's result.
-pub struct Simulated<'a> {
-    pub profile: &'a Profile,
-    pub result: ProbeResult,
+/// One profile's probe, and whether the real client would go on.
+struct Simulated<'a> {
+    result: &'a ProbeResult,
     /// Set when the server went on but the real client would abort on its choice.
-    pub client_refuses: Option<String>,
+    client_refuses: Option<String>,
 }
 
 impl Simulated<'_> {
     /// The real client would complete this handshake (as far as the hello decides).
-    pub fn connects(&self) -> bool {
+    fn connects(&self) -> bool {
         self.result.server_went_on() && self.client_refuses.is_none()
     }
-}
-
-/// Sends every profile's hello to the target, `concurrency` at a time; results in profile order.
-pub fn simulate<'a>(
-    profiles: &'a [Profile],
-    target: &Target,
-    connecting: &ConnectConfig,
-    concurrency: usize,
-) -> Vec<Simulated<'a>> {
-    // An IP-address target gets no SNI, as real clients send none for an address.
-    let host = match target.ip_literal() {
-        Some(_) => None,
-        None => Some(target.host.as_str()),
-    };
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<ProbeResult>>> =
-        Mutex::new(profiles.iter().map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..concurrency.clamp(1, profiles.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = profiles.get(i) else { break };
-                    let cfg = connecting.probe(
-                        target.clone(),
-                        HelloSource::Raw(profiles::hello_for(p, host)),
-                    );
-                    let r = probe::run(&cfg);
-                    if let Ok(mut v) = results.lock() {
-                        v[i] = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_default();
-    profiles
-        .iter()
-        .zip(results)
-        .filter_map(|(profile, r)| {
-            r.map(|result| Simulated {
-                profile,
-                client_refuses: client_refuses(profile, &result),
-                result,
-            })
-        })
-        .collect()
 }
 
 /// Why the real client would abort on what the server chose, though the server went on:
@@ -187,7 +139,7 @@ pub struct SimulateRow {
     pub summary: String,
 }
 
-/// Every client's result against one target, in profile order.
+/// Every client's result against one target, in profile order: the text report's table.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SimulateReport {
     pub schema_version: SchemaVersion,
@@ -198,34 +150,84 @@ pub struct SimulateReport {
 }
 
 impl SimulateReport {
-    /// Every client would connect.
-    pub fn all_connect(&self) -> bool {
-        self.clients.iter().all(|c| c.connects)
+    /// The table of `rows`, as [`run`] emitted them.
+    pub fn new(target: &Target, rows: Vec<SimulateRow>) -> SimulateReport {
+        SimulateReport {
+            schema_version: SchemaVersion,
+            target: target.display(),
+            address: rows.iter().find_map(|r| r.probe.address.clone()),
+            clients: rows,
+        }
     }
 }
 
-/// Sends every profile's hello to the target and reports each client.
-pub fn run(cfg: &SimulateConfig) -> SimulateReport {
-    let results = simulate(&cfg.profiles, &cfg.target, &cfg.connecting, cfg.concurrency);
-    SimulateReport {
-        schema_version: SchemaVersion,
-        target: cfg.target.display(),
-        address: results
-            .iter()
-            .find_map(|s| s.result.peer)
-            .map(|p| p.to_string()),
-        clients: results
-            .iter()
-            .map(|s| SimulateRow {
-                probe: s.result.report(),
-                client: s.profile.name.clone(),
-                connects: s.connects(),
-                client_refuses: s.client_refuses.clone(),
-                client_notes: Some(s.profile.notes.clone()).filter(|n| !n.is_empty()),
-                summary: summary(s),
-            })
-            .collect(),
+fn row(profile: &Profile, result: &ProbeResult) -> SimulateRow {
+    let s = Simulated {
+        client_refuses: client_refuses(profile, result),
+        result,
+    };
+    SimulateRow {
+        probe: result.report(),
+        client: profile.name.clone(),
+        connects: s.connects(),
+        client_refuses: s.client_refuses.clone(),
+        client_notes: Some(profile.notes.clone()).filter(|n| !n.is_empty()),
+        summary: summary(&s),
     }
+}
+
+/// Sends every profile's hello to the target, `concurrency` at a time, and emits each
+/// client's row in profile order as soon as it and those before it are done. Stops sending
+/// at `emit`'s first error, which it returns.
+pub fn run(
+    cfg: &SimulateConfig,
+    emit: &mut dyn FnMut(&SimulateRow) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let target = &cfg.target;
+    // An IP-address target gets no SNI, as real clients send none for an address.
+    let host = match target.ip_literal() {
+        Some(_) => None,
+        None => Some(target.host.as_str()),
+    };
+    let profiles = &cfg.profiles;
+    let (next, stop) = (&AtomicUsize::new(0), &AtomicBool::new(false));
+    let (sender, finished) = mpsc::channel::<(usize, ProbeResult)>();
+    std::thread::scope(|s| {
+        for _ in 0..cfg.concurrency.clamp(1, profiles.len().max(1)) {
+            let sender = sender.clone();
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = profiles.get(i) else { break };
+                    let probe_cfg = cfg.connecting.probe(
+                        target.clone(),
+                        HelloSource::Raw(profiles::hello_for(p, host)),
+                    );
+                    if sender.send((i, probe::run(&probe_cfg))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut waiting: Vec<Option<ProbeResult>> = profiles.iter().map(|_| None).collect();
+        let mut emitted = 0;
+        let mut outcome = Ok(());
+        // Ends when every worker is done (and has dropped its sender).
+        for (i, result) in finished {
+            waiting[i] = Some(result);
+            while let Some(result) = waiting.get_mut(emitted).and_then(Option::take) {
+                if outcome.is_ok() {
+                    outcome = emit(&row(&profiles[emitted], &result));
+                    if outcome.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                emitted += 1;
+            }
+        }
+        outcome
+    })
 }
 
 /// `simulate --list`: one profile.
