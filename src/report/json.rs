@@ -5,7 +5,7 @@
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::rfc3339;
-use crate::core::fingerprint::{self, Ja3};
+use crate::core::fingerprint::Ja3;
 use crate::core::session::{AlertSeen, Decryption, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;
@@ -14,7 +14,6 @@ use crate::core::wire::registry::{
 };
 use crate::core::wire::server::ServerHello;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 // The objects below are structs with their fields in alphabetical order: written straight
 // (as `pcap --json` writes one per connection, without building a `Value` tree) they come
@@ -98,15 +97,6 @@ pub fn verdict(v: &Verdict) -> VerdictJson<'_> {
     }
 }
 
-/// Adds the [`verdict`] fields to a report object.
-pub fn add_verdict(o: &mut Value, v: &Verdict) {
-    if let Value::Object(fields) = json!(verdict(v)) {
-        for (k, x) in fields {
-            o[k] = x;
-        }
-    }
-}
-
 /// What keys (a key log, or a probe's own key shares) decrypted.
 #[derive(Serialize)]
 pub struct DecryptionJson<'a> {
@@ -169,11 +159,7 @@ pub struct ClientHelloJson {
     supported_versions: Option<Vec<String>>,
 }
 
-pub fn client_hello(h: &ClientHello) -> ClientHelloJson {
-    client_hello_with(h, &fingerprint::ja3(h), &fingerprint::ja4(h))
-}
-
-/// [`client_hello`] with its fingerprints already taken (a pcap report also shows them at
+/// A ClientHello by name, with its fingerprints already taken (a pcap report also shows them at
 /// the top level, and they are worth hashing only once).
 pub fn client_hello_with(h: &ClientHello, ja3: &Ja3, ja4: &str) -> ClientHelloJson {
     ClientHelloJson {
