@@ -1,6 +1,5 @@
-//! Trust checks: path building by issuer name and verified signature against a trust
-//! store, on the recorded captures (their root in `captures/root.pem`) and on a real
-//! server through `probe --ca`.
+//! Trust checks: path validation (rustls-webpki) against a trust store, on the recorded
+//! captures (their root in `captures/root.pem`) and on a real server through `probe --ca`.
 
 mod common;
 
@@ -39,18 +38,20 @@ fn captures_name_the_trust_problem() {
         causes_of("unknown_ca.pcap", test_root()),
         ["untrusted_root"]
     );
+    // The leaf's issuer is neither sent nor trusted, and nothing (no AIA) says it is an
+    // intermediate rather than a private CA.
     assert_eq!(
         causes_of("missing_intermediate.pcap", test_root()),
-        ["incomplete_chain"]
+        ["unknown_issuer"]
     );
     assert_eq!(causes_of("self_signed.pcap", test_root()), ["self_signed"]);
     assert!(causes_of("intermediate_chain_ok.pcap", test_root()).is_empty());
-    // Without the test root, the good chain ends in a root nobody trusts.
+    // Without the test root, the good chain (root not sent) leads to an issuer nobody holds.
     let mozilla = TrustStore::webpki_roots();
     assert!(mozilla.len() > 100);
     assert_eq!(
         causes_of("intermediate_chain_ok.pcap", mozilla),
-        ["untrusted_root"]
+        ["unknown_issuer"]
     );
 }
 
@@ -81,17 +82,19 @@ fn probe_ca_option_trusts_a_private_ca() {
     let root = pki.root().cert;
     let causes = probe_causes(srv.port, Some(&root));
     assert!(causes.is_empty(), "{causes:?}");
-    assert_eq!(probe_causes(srv.port, None), ["untrusted_root"]);
+    // The root is not sent: its issuer is unknown, not a self-signed root seen untrusted.
+    assert_eq!(probe_causes(srv.port, None), ["unknown_issuer"]);
     // A leaf signed directly by the trusted root, sent alone, is complete.
     let direct = pki.issue("direct", "localhost", &pki.root(), 360, false);
     let srv = s_server(&direct, &["-tls1_3"]);
     let c = probe_causes(srv.port, Some(&root));
     assert!(c.is_empty(), "{c:?}");
-    // The same leaf issued by the intermediate but sent without it: incomplete.
+    // The same leaf issued by the intermediate but sent without it, and without AIA: the
+    // issuer is unknown (incomplete_chain needs evidence, see tests/cert_paths.rs).
     let mut lonely = pki.leaf("localhost");
     lonely.chain = None;
     let srv = s_server(&lonely, &["-tls1_3"]);
-    assert_eq!(probe_causes(srv.port, Some(&root)), ["incomplete_chain"]);
+    assert_eq!(probe_causes(srv.port, Some(&root)), ["unknown_issuer"]);
     // --ca with a file that holds no certificate is a usage error.
     let bad = pki.path("bad.pem");
     std::fs::write(&bad, "nothing").unwrap();

@@ -285,7 +285,8 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let assessment = assess::assess(
         &verdict,
         &assess::Context {
-            host: Some(&cfg.target.host),
+            // The name the server was asked for: the SNI sent, else the target's name.
+            host: Some(result.sni.as_deref().unwrap_or(&cfg.target.host)),
             now_unix: cfg.check_time,
             chains: Some(&chains),
             ..assess::Context::default()

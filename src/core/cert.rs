@@ -1,13 +1,19 @@
 //! X.509 certificate facts and chain checks, against a clock given as a value.
 //!
-//! [`parse_certificate`] turns one DER certificate into plain data ([`CertInfo`]);
-//! [`check_chain`] looks at a chain as a server sent it (leaf first) and reports what is
-//! wrong with it as [`Finding`]s: validity against `now`, the host name (RFC 6125), the
-//! order of the chain, a missing issuer, a self-signed leaf, weak keys and signatures.
-//! There is no trust store here and signatures are not verified: "issued by" means the
-//! issuer name equals the subject name (and the key identifiers agree when both are present).
+//! [`parse_certificate`] turns one DER certificate into plain data ([`CertInfo`]) for
+//! display; [`check_chain`] looks at a chain as a server sent it (leaf first) and reports
+//! what is wrong with it as [`Finding`]s: validity of each position against `now`, the host
+//! name (RFC 6125, as OpenSSL's `-verify_hostname` matches), the order of the chain, a
+//! self-signed leaf, weak keys and signatures. With a [`TrustStore`]
+//! ([`check_chain_with`], [`ChainChecker`]) the path is validated by rustls-webpki
+//! (`path`): CA flags and keyUsage, path length, name constraints, purposes, signatures,
+//! algorithms and an issuer nobody holds. Nothing here reads a clock, a file or a socket.
+
+mod path;
 
 use crate::core::datetime::rfc3339;
+use path::PathVerdict;
+use rustls_pki_types::{CertificateDer, TrustAnchor};
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -85,6 +91,10 @@ pub struct CertInfo {
     /// extendedKeyUsage purposes by RFC 5280 name (`serverAuth`, `clientAuth`, …; dotted
     /// OIDs for others); `None` without the extension (any purpose allowed).
     pub extended_key_usage: Option<Vec<String>>,
+    /// The pathLenConstraint of basicConstraints: CA certificates allowed below this one.
+    pub path_len_constraint: Option<u32>,
+    /// The certificate carries the nameConstraints extension.
+    pub name_constraints: bool,
 }
 
 impl CertInfo {
@@ -156,8 +166,12 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
     let mut aia_ca_issuers = Vec::new();
     let mut subject_key_id = None;
     let mut authority_key_id = None;
+    let mut path_len_constraint = None;
+    let mut name_constraints = false;
     for ext in cert.extensions() {
         match ext.parsed_extension() {
+            ParsedExtension::BasicConstraints(bc) => path_len_constraint = bc.path_len_constraint,
+            ParsedExtension::NameConstraints(_) => name_constraints = true,
             ParsedExtension::AuthorityInfoAccess(aia) => {
                 for desc in aia.iter() {
                     if desc.access_method == OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
@@ -246,6 +260,8 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
         authority_key_id,
         key_usage,
         extended_key_usage,
+        path_len_constraint,
+        name_constraints,
     })
 }
 
@@ -364,13 +380,43 @@ pub enum Finding {
     ChainMisordered {
         detail: String,
     },
-    /// A certificate's issuer is not in the chain (and the certificate is not self-signed
-    /// nor a CA certificate, whose issuer may be a root the client already holds).
+    /// A certificate's issuer is neither sent nor trusted, and the certificate names where
+    /// to download it (AIA caIssuers): the evidence that the server left an intermediate out.
     IssuerMissing {
         index: usize,
         issuer: String,
         /// Where the certificate says its issuer can be downloaded.
         aia: Option<String>,
+    },
+    /// A certificate's issuer is neither sent nor trusted, and nothing says which of the two
+    /// it is: an intermediate the server left out, or a private CA the store does not hold.
+    UnknownIssuer {
+        index: usize,
+        issuer: String,
+    },
+    /// A certificate that signed another is not allowed to: basicConstraints CA:FALSE (or
+    /// none), or a keyUsage without keyCertSign. `index`: its position in the chain, when
+    /// it was sent.
+    InvalidCa {
+        index: Option<usize>,
+        subject: String,
+        reason: &'static str,
+    },
+    /// More CA certificates below `subject` than its pathLenConstraint allows.
+    PathLengthExceeded {
+        index: Option<usize>,
+        subject: String,
+    },
+    /// The leaf's names fall outside the nameConstraints of `subject` (a CA of the path).
+    NameConstraintViolated {
+        index: Option<usize>,
+        subject: String,
+    },
+    /// A signature in the path does not verify with its issuer's public key.
+    BadSignature,
+    /// A signature algorithm or key in the path that rustls-webpki does not accept.
+    UnsupportedAlgorithm {
+        algorithm: String,
     },
     /// The leaf is self-signed.
     SelfSigned {
@@ -382,8 +428,10 @@ pub enum Finding {
         index: usize,
         subject: String,
     },
-    /// The leaf's extendedKeyUsage does not allow TLS server authentication.
+    /// The extendedKeyUsage of the leaf (or of a CA above it) does not allow TLS server
+    /// authentication.
     WrongKeyUsage {
+        index: usize,
         /// The purposes it does allow.
         purposes: Vec<String>,
     },
@@ -403,8 +451,8 @@ pub enum Finding {
 
 impl Finding {
     /// Stable cause id, as used in the `diagnosis` of the JSON output.
-    pub fn cause(&self) -> crate::core::assess::Cause {
-        use crate::core::assess::Cause;
+    pub fn cause(&self) -> crate::core::cause::Cause {
+        use crate::core::cause::Cause;
         match self {
             Finding::Expired { .. } => Cause::CertificateExpired,
             Finding::NotYetValid { .. } => Cause::CertificateNotYetValid,
@@ -412,6 +460,12 @@ impl Finding {
             Finding::HostnameMismatch { .. } => Cause::HostnameMismatch,
             Finding::ChainMisordered { .. } => Cause::ChainMisordered,
             Finding::IssuerMissing { .. } => Cause::IncompleteChain,
+            Finding::UnknownIssuer { .. } => Cause::UnknownIssuer,
+            Finding::InvalidCa { .. } => Cause::InvalidCa,
+            Finding::PathLengthExceeded { .. } => Cause::PathLengthExceeded,
+            Finding::NameConstraintViolated { .. } => Cause::NameConstraintViolated,
+            Finding::BadSignature => Cause::BadSignature,
+            Finding::UnsupportedAlgorithm { .. } => Cause::UnsupportedAlgorithm,
             Finding::SelfSigned { .. } => Cause::SelfSigned,
             Finding::UntrustedRoot { .. } => Cause::UntrustedRoot,
             Finding::WrongKeyUsage { .. } => Cause::WrongKeyUsage,
@@ -450,6 +504,34 @@ impl Finding {
                 }
                 s
             }
+            Finding::UnknownIssuer { index, issuer } => format!(
+                "the issuer of certificate {index} ({issuer}) is neither sent nor trusted: an \
+                 intermediate the server leaves out, or a private CA this trust store does not hold"
+            ),
+            Finding::InvalidCa {
+                index,
+                subject,
+                reason,
+            } => format!(
+                "{} ({subject}) signs certificates but {reason}",
+                position(*index, "the CA")
+            ),
+            Finding::PathLengthExceeded { index, subject } => format!(
+                "{} ({subject}) has more CA certificates below it than its pathLenConstraint \
+                 allows",
+                position(*index, "a CA")
+            ),
+            Finding::NameConstraintViolated { index, subject } => format!(
+                "the server certificate's names are outside the nameConstraints of {} ({subject})",
+                position(*index, "its CA")
+            ),
+            Finding::BadSignature => "a signature in the chain does not verify with the public \
+                 key of the certificate named as its issuer"
+                .to_owned(),
+            Finding::UnsupportedAlgorithm { algorithm } => format!(
+                "the chain uses {algorithm}, which rustls-webpki does not accept (it takes ECDSA \
+                 P-256/P-384, Ed25519, RSA 2048-8192 with SHA-256/384/512)"
+            ),
             Finding::SelfSigned { subject } => {
                 format!("the server certificate ({subject}) is self-signed")
             }
@@ -457,9 +539,14 @@ impl Finding {
                 "the chain leads from certificate {index} to {subject}, a root the trust store \
                  does not hold"
             ),
-            Finding::WrongKeyUsage { purposes } => format!(
-                "the server certificate's extendedKeyUsage allows {} but not serverAuth: clients \
-                 reject it for a TLS server",
+            Finding::WrongKeyUsage { index, purposes } => format!(
+                "{}'s extendedKeyUsage allows {} but not serverAuth: clients reject it for a TLS \
+                 server",
+                if *index == 0 {
+                    "the server certificate".to_owned()
+                } else {
+                    format!("certificate {index}")
+                },
                 if purposes.is_empty() {
                     "nothing".to_owned()
                 } else {
@@ -474,6 +561,14 @@ impl Finding {
                 format!("certificate {index} cannot be parsed: {error}")
             }
         }
+    }
+}
+
+/// `certificate N` for a certificate the server sent, `otherwise` for one it did not.
+fn position(index: Option<usize>, otherwise: &str) -> String {
+    match index {
+        Some(i) => format!("certificate {i}"),
+        None => otherwise.to_owned(),
     }
 }
 
@@ -530,15 +625,19 @@ fn weak_key(info: &CertInfo) -> bool {
     }
 }
 
-/// Trust anchors: subject names and public keys, as DER contents without their outer
-/// SEQUENCE header (the form webpki-roots ships them in).
+/// Trust anchors in the form rustls-webpki validates against (subject, public key and
+/// name constraints, as DER contents without their outer SEQUENCE header), plus a memo of
+/// path verdicts.
 #[derive(Debug, Default)]
 pub struct TrustStore {
-    anchors: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Path results by chain digest. A capture repeats the same few chains thousands of
+    anchors: Vec<TrustAnchor<'static>>,
+    /// The subjectKeyIdentifier of each anchor, when known (as OpenSSL does, an anchor of
+    /// the right name but another key identifier is not a certificate's issuer).
+    anchor_key_ids: Vec<Option<Vec<u8>>>,
+    /// Path verdicts by chain digest. A capture repeats the same few chains thousands of
     /// times, and the signature checks behind a path cost more than everything else a
-    /// connection needs; the result depends only on the chain and the anchors.
-    paths: std::sync::Mutex<std::collections::HashMap<[u8; 32], Option<PathEnd>>>,
+    /// connection needs; the verdict depends only on the chain and the anchors.
+    paths: std::sync::Mutex<std::collections::HashMap<[u8; 32], PathVerdict>>,
 }
 
 /// Remembered paths at most; past it the memo starts over.
@@ -548,6 +647,7 @@ impl Clone for TrustStore {
     fn clone(&self) -> Self {
         TrustStore {
             anchors: self.anchors.clone(),
+            anchor_key_ids: self.anchor_key_ids.clone(),
             paths: Default::default(),
         }
     }
@@ -584,33 +684,12 @@ fn der_contents(tlv: &[u8]) -> &[u8] {
     tlv.get(header..header + len).unwrap_or(tlv)
 }
 
-/// A SEQUENCE around `contents`.
-fn der_sequence(contents: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x30];
-    let n = contents.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(contents);
-    out
-}
-
 impl TrustStore {
     /// The Mozilla roots as shipped by the webpki-roots crate.
     pub fn webpki_roots() -> TrustStore {
         TrustStore {
-            anchors: webpki_roots::TLS_SERVER_ROOTS
-                .iter()
-                .map(|a| (a.subject.to_vec(), a.subject_public_key_info.to_vec()))
-                .collect(),
+            anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            anchor_key_ids: vec![None; webpki_roots::TLS_SERVER_ROOTS.len()],
             paths: Default::default(),
         }
     }
@@ -625,11 +704,22 @@ impl TrustStore {
 
     /// Adds one DER certificate as a trust anchor.
     pub fn add_der(&mut self, der: &[u8]) -> Result<(), String> {
-        let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
-        self.anchors.push((
-            der_contents(cert.subject().as_raw()).to_vec(),
-            der_contents(cert.public_key().raw).to_vec(),
-        ));
+        let anchor = match webpki::anchor_from_trusted_cert(&CertificateDer::from(der)) {
+            Ok(anchor) => anchor.to_owned(),
+            // webpki refuses some certificates (e.g. an unknown critical extension) that
+            // OpenSSL takes as anchors from a CA file: take their name and key as it would.
+            Err(_) => {
+                let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+                TrustAnchor {
+                    subject: der_contents(cert.subject().as_raw()).to_vec().into(),
+                    subject_public_key_info: der_contents(cert.public_key().raw).to_vec().into(),
+                    name_constraints: None,
+                }
+            }
+        };
+        self.anchors.push(anchor);
+        self.anchor_key_ids
+            .push(parse_certificate(der).ok().and_then(|c| c.subject_key_id));
         self.forget_paths();
         Ok(())
     }
@@ -653,6 +743,7 @@ impl TrustStore {
 
     pub fn extend(&mut self, other: TrustStore) {
         self.anchors.extend(other.anchors);
+        self.anchor_key_ids.extend(other.anchor_key_ids);
         self.forget_paths();
     }
 
@@ -662,85 +753,42 @@ impl TrustStore {
         }
     }
 
-    /// The path of `chain_der`, from the memo or by `build`.
-    fn path(
-        &self,
-        chain_der: &[Vec<u8>],
-        build: impl FnOnce() -> Option<PathEnd>,
-    ) -> Option<PathEnd> {
+    /// The path verdict of `chain_der`, from the memo or by `validate`.
+    fn path(&self, chain_der: &[Vec<u8>], validate: impl FnOnce() -> PathVerdict) -> PathVerdict {
         let mut h = Sha256::new();
         for der in chain_der {
             h.update((der.len() as u32).to_be_bytes());
             h.update(der);
         }
         let key: [u8; 32] = h.finalize().into();
-        if let Some(end) = self.paths.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return end;
+        if let Some(verdict) = self.paths.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return verdict;
         }
-        let end = build();
+        let verdict = validate();
         if let Ok(mut m) = self.paths.lock() {
             if m.len() >= MAX_REMEMBERED_PATHS {
                 m.clear();
             }
-            m.insert(key, end.clone());
+            m.insert(key, verdict.clone());
         }
-        end
+        verdict
     }
 
-    /// Whether a trust anchor named `issuer` (full DER name) signed `cert`.
-    fn anchors(&self, cert: &X509Certificate<'_>) -> bool {
-        let issuer = der_contents(cert.issuer().as_raw());
-        self.anchors.iter().any(|(subject, spki)| {
-            subject.as_slice() == issuer && {
-                let der = der_sequence(spki);
-                x509_parser::x509::SubjectPublicKeyInfo::from_der(&der)
-                    .is_ok_and(|(_, key)| cert.verify_signature(Some(&key)).is_ok())
-            }
-        })
-    }
-}
-
-/// Where the path from the leaf up through the chain ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum PathEnd {
-    Anchored,
-    /// At a self-signed certificate that is no anchor.
-    UntrustedRoot(usize),
-    /// At a certificate whose issuer is neither in the chain nor an anchor.
-    IssuerMissing(usize),
-}
-
-/// Builds the path leaf → … → anchor by issuer name and signature: each step takes a
-/// certificate of the chain (in any order) that names and signs the current one.
-fn trust_path(certs: &[(usize, X509Certificate<'_>)], store: &TrustStore) -> Option<PathEnd> {
-    let (mut index, mut current) = certs
-        .first()
-        .filter(|(i, _)| *i == 0)
-        .map(|(i, c)| (*i, c))?;
-    let mut used = vec![index];
-    // Each step uses a new certificate: the walk ends within the chain's length.
-    loop {
-        if store.anchors(current) {
-            return Some(PathEnd::Anchored);
-        }
-        if current.subject().as_raw() == current.issuer().as_raw()
-            && current.verify_signature(None).is_ok()
-        {
-            return Some(PathEnd::UntrustedRoot(index));
-        }
-        let next = certs.iter().find(|(i, c)| {
-            !used.contains(i)
-                && c.subject().as_raw() == current.issuer().as_raw()
-                && current.verify_signature(Some(c.public_key())).is_ok()
+    /// Whether an anchor is, by name and key identifiers, the issuer of `cert`.
+    fn holds_issuer_of(&self, cert: &CertInfo) -> bool {
+        let name = der_contents(&cert.issuer_der);
+        // A root without authorityKeyIdentifier is identified by its own key.
+        let issuer_key_id = cert.authority_key_id.as_deref().or(if cert.self_signed {
+            cert.subject_key_id.as_deref()
+        } else {
+            None
         });
-        match next {
-            Some((i, c)) => {
-                used.push(*i);
-                index = *i;
-                current = c;
-            }
-            None => return Some(PathEnd::IssuerMissing(index)),
-        }
+        self.anchors
+            .iter()
+            .zip(&self.anchor_key_ids)
+            .any(|(a, key_id)| {
+                a.subject.as_ref() == name && key_ids_agree(key_id.as_deref(), issuer_key_id)
+            })
     }
 }
 
@@ -839,23 +887,8 @@ struct ChainFacts {
     positions: Vec<usize>,
     /// [`Finding::Unparseable`] for the others, in chain order.
     unparseable: Vec<Finding>,
-    /// Where the trust path ends (`None`: no trust store, or no path could start).
-    trust: Option<TrustEnd>,
-}
-
-/// A [`PathEnd`] with the names its findings need.
-enum TrustEnd {
-    Anchored,
-    /// `subject`: the root's subject as text.
-    UntrustedRoot {
-        index: usize,
-        subject: String,
-    },
-    /// `subject_der`: the raw subject of the certificate whose issuer is missing.
-    IssuerMissing {
-        index: usize,
-        subject_der: Option<Vec<u8>>,
-    },
+    /// The path verdict (`None`: no trust store).
+    trust: Option<PathVerdict>,
 }
 
 impl ChainFacts {
@@ -872,25 +905,13 @@ impl ChainFacts {
                 Err(error) => unparseable.push(Finding::Unparseable { index, error }),
             }
         }
-        let trust = trust.and_then(|store| {
-            let x509: Vec<(usize, X509Certificate<'_>)> = chain_der
-                .iter()
-                .enumerate()
-                .filter_map(|(i, der)| X509Certificate::from_der(der).ok().map(|(_, c)| (i, c)))
-                .collect();
-            let info = |i: usize| x509.iter().find(|(j, _)| *j == i).map(|(_, c)| c);
-            Some(match store.path(chain_der, || trust_path(&x509, store))? {
-                PathEnd::Anchored => TrustEnd::Anchored,
-                PathEnd::UntrustedRoot(index) => TrustEnd::UntrustedRoot {
-                    index,
-                    subject: info(index)
-                        .map(|c| c.subject().to_string())
-                        .unwrap_or_default(),
-                },
-                PathEnd::IssuerMissing(index) => TrustEnd::IssuerMissing {
-                    index,
-                    subject_der: info(index).map(|c| c.subject().as_raw().to_vec()),
-                },
+        let trust = trust.map(|store| {
+            store.path(chain_der, || {
+                let mut by_position: Vec<Option<&CertInfo>> = vec![None; chain_der.len()];
+                for (&p, c) in positions.iter().zip(&certs) {
+                    by_position[p] = Some(c);
+                }
+                path::validate(chain_der, &by_position, store)
             })
         });
         ChainFacts {
@@ -905,43 +926,21 @@ impl ChainFacts {
     fn check(&self, host: Option<&str>, now_unix: i64) -> (Arc<[CertInfo]>, Vec<Finding>) {
         let mut findings = self.untrusted_findings(host, now_unix);
         let certs = self.certs.clone();
-        let Some(end) = &self.trust else {
+        let Some(verdict) = &self.trust else {
             return (certs, findings);
         };
         // The path decides what is missing: drop the name-only guesses.
-        findings.retain(|f| !matches!(f, Finding::IssuerMissing { .. }));
-        match end {
-            // A self-signed leaf the user trusts (`--ca`) is pinned, not a problem.
-            TrustEnd::Anchored => findings.retain(|f| !matches!(f, Finding::SelfSigned { .. })),
-            // A self-signed leaf already has its own finding.
-            TrustEnd::UntrustedRoot { index: 0, .. } => {}
-            TrustEnd::UntrustedRoot { index, subject } => findings.push(Finding::UntrustedRoot {
-                index: *index,
-                subject: subject.clone(),
-            }),
-            TrustEnd::IssuerMissing { index, subject_der } => {
-                if let Some(c) = certs.iter().find(|c| {
-                    subject_der
-                        .as_ref()
-                        .is_some_and(|s| *s == c.subject_der.as_slice())
-                }) {
-                    // Servers leave the root out: above an intermediate, the missing issuer is
-                    // a root the store does not hold.
-                    if c.is_ca && *index > 0 {
-                        findings.push(Finding::UntrustedRoot {
-                            index: *index,
-                            subject: c.issuer.clone(),
-                        });
-                        return (certs, findings);
-                    }
-                    findings.push(Finding::IssuerMissing {
-                        index: *index,
-                        issuer: c.issuer.clone(),
-                        aia: c.aia_ca_issuers.first().cloned(),
-                    });
-                }
-            }
+        findings.retain(|f| {
+            !matches!(
+                f,
+                Finding::IssuerMissing { .. } | Finding::UnknownIssuer { .. }
+            )
+        });
+        // A self-signed leaf the user trusts (`--ca`) is pinned, not a problem.
+        if verdict.anchored {
+            findings.retain(|f| !matches!(f, Finding::SelfSigned { .. }));
         }
+        findings.extend(verdict.findings.iter().cloned());
         (certs, findings)
     }
 
@@ -992,6 +991,7 @@ impl ChainFacts {
             && !leaf.allows_server_auth()
         {
             findings.push(Finding::WrongKeyUsage {
+                index: 0,
                 purposes: leaf.extended_key_usage.clone().unwrap_or_default(),
             });
         }
@@ -1037,11 +1037,7 @@ impl ChainFacts {
             )),
             // A CA certificate whose issuer is absent is usually an intermediate under a
             // root the client holds; without a trust store that is all that can be said.
-            None if !c.is_ca => findings.push(Finding::IssuerMissing {
-                index: *index,
-                issuer: c.issuer.clone(),
-                aia: c.aia_ca_issuers.first().cloned(),
-            }),
+            None if !c.is_ca => findings.push(path::missing_issuer(*index, Some(c))),
             None => {}
         }
         }
@@ -1299,6 +1295,7 @@ mod tests {
                 .iter()
                 .find(|f| f.cause().id() == "wrong_key_usage"),
             Some(&Finding::WrongKeyUsage {
+                index: 0,
                 purposes: vec!["clientAuth".into()]
             })
         );
@@ -1621,6 +1618,56 @@ mod tests {
                 .unwrap()
                 .chains
                 .contains_key(huge.as_slice())
+        );
+    }
+
+    #[test]
+    fn path_findings_do_not_depend_on_the_clock() {
+        let Some(pki) = Pki::new() else { return };
+        let root = pki.issue("root", "Test Root", None, CA_EXT);
+        let not_ca = pki.issue(
+            "notca",
+            "Not A CA",
+            Some("root"),
+            "basicConstraints=CA:false",
+        );
+        let leaf = pki.issue(
+            "leaf",
+            "www.example.com",
+            Some("notca"),
+            "subjectAltName=DNS:www.example.com",
+        );
+        let mut trust = TrustStore::default();
+        trust.add_der(&root).unwrap();
+        let chain = [leaf, not_ca];
+        let invalid_ca = Finding::InvalidCa {
+            index: Some(1),
+            subject: "CN=Not A CA".into(),
+            reason: "it is not a CA (basicConstraints CA:FALSE or none)",
+        };
+        let host = Some("www.example.com");
+        let (_, f) = check_chain_with(&chain, host, NOW, Some(&trust));
+        assert_eq!(f, std::slice::from_ref(&invalid_ca));
+        // Expired or not yet valid, the structure is still judged, besides the dates.
+        let (_, f) = check_chain_with(&chain, host, END + 1, Some(&trust));
+        assert_eq!(
+            causes(&f),
+            ["certificate_expired", "certificate_expired", "invalid_ca"]
+        );
+        let (_, f) = check_chain_with(&chain, host, START - 1, Some(&trust));
+        assert_eq!(f.last(), Some(&invalid_ca));
+        // Without the root in the store, webpki stops at the CA flag; the issuer nobody
+        // holds is named too.
+        let (_, f) = check_chain_with(&chain, host, NOW, Some(&TrustStore::default()));
+        assert_eq!(
+            f,
+            [
+                invalid_ca,
+                Finding::UnknownIssuer {
+                    index: 1,
+                    issuer: "CN=Test Root".into()
+                }
+            ]
         );
     }
 

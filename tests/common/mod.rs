@@ -103,11 +103,6 @@ impl Pki {
     /// Issues `name` (CN and, unless `ca`, a DNS SAN of `san`) signed by `issuer`;
     /// `days` may be negative to make an expired certificate.
     pub fn issue(&self, name: &str, san: &str, issuer: &Issued, days: i32, ca: bool) -> Issued {
-        let p = self.dir.path();
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let pem = format!("{name}.pem");
-        let ext = format!("{name}.ext");
         let ext_text = if ca {
             "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".to_string()
         } else {
@@ -115,6 +110,47 @@ impl Pki {
                 "basicConstraints=CA:FALSE\nsubjectAltName=DNS:{san}\nextendedKeyUsage=serverAuth,clientAuth\n"
             )
         };
+        self.issue_profile(name, san, issuer, days, &ext_text)
+    }
+
+    /// Issues `name` (CN `cn`) signed by `issuer`, valid 90 days, with the extension lines
+    /// `ext` (an openssl extfile section, e.g. `basicConstraints=critical,CA:TRUE,pathlen:0`);
+    /// `chain` lists what a server sends after it, nearest issuer first.
+    pub fn issue_with_ext(
+        &self,
+        name: &str,
+        cn: &str,
+        issuer: &Issued,
+        ext: &str,
+        chain: &[&Issued],
+    ) -> Issued {
+        let mut issued = self.issue_profile(name, cn, issuer, 90, ext);
+        issued.chain = None;
+        if !chain.is_empty() {
+            let path = self.path(&format!("{name}-chain.pem"));
+            let pems: Vec<String> = chain
+                .iter()
+                .map(|c| std::fs::read_to_string(&c.cert).unwrap())
+                .collect();
+            std::fs::write(&path, pems.concat()).unwrap();
+            issued.chain = Some(path);
+        }
+        issued
+    }
+
+    fn issue_profile(
+        &self,
+        name: &str,
+        san: &str,
+        issuer: &Issued,
+        days: i32,
+        ext_text: &str,
+    ) -> Issued {
+        let p = self.dir.path();
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        let ext = format!("{name}.ext");
         std::fs::write(p.join(&ext), ext_text).unwrap();
         openssl(
             p,
@@ -174,6 +210,27 @@ impl Pki {
             false,
         )
     }
+}
+
+/// What `openssl s_client -verify_return_error -CAfile ca [-verify_hostname host]` says
+/// about the server at 127.0.0.1:`port` (sending `host` as SNI): its stdout and stderr.
+pub fn s_client_verify(port: u16, ca: &Path, host: Option<&str>) -> String {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-verify_return_error", "-CAfile"])
+        .arg(ca);
+    if let Some(h) = host {
+        cmd.args(["-servername", h, "-verify_hostname", h]);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("the openssl command is needed by the tests");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A child process that is killed when dropped.

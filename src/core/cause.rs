@@ -1,0 +1,161 @@
+//! Why handshakes fail, as one table: every cause shakedown reports, with its stable id
+//! (the JSON contract's `diagnosis[].cause`) and its fix in operator terms. The bottom of
+//! the core: certificate findings and the assessment both name causes from here.
+
+/// Every cause shakedown reports, with its id (stable, snake_case: the JSON contract) and
+/// its fix in operator terms. One table, so text, JSON, the schema and the docs cannot
+/// drift apart; `match`es on [`Cause`] are exhaustive.
+macro_rules! causes {
+    ($($variant:ident = $id:literal, $fix:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Cause { $($variant,)* }
+
+        impl Cause {
+            /// Every cause, in table order.
+            pub const ALL: &'static [Cause] = &[$(Cause::$variant,)*];
+
+            /// The stable id used in `diagnosis[].cause`.
+            pub fn id(self) -> &'static str {
+                match self { $(Cause::$variant => $id,)* }
+            }
+
+            /// What to change, in operator terms.
+            pub fn fix(self) -> &'static str {
+                match self { $(Cause::$variant => $fix,)* }
+            }
+
+            /// The cause with this id.
+            pub fn from_id(id: &str) -> Option<Cause> {
+                match id { $($id => Some(Cause::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+causes! {
+    ProtocolMismatch = "protocol_mismatch",
+        "Enable a common version: server `ssl_protocols TLSv1.2 TLSv1.3;` (nginx), `SSLProtocol` (Apache), `MinProtocol` (openssl.cnf); or upgrade the client.";
+    NoSharedCipher = "no_shared_cipher",
+        "Make the suite lists overlap: server `ssl_ciphers` (nginx) / `SSLCipherSuite` (Apache), or the client's cipher list; `shakedown scan` lists what the server accepts.";
+    SniRequired = "sni_required",
+        "Send SNI (behind an nginx proxy: `proxy_ssl_server_name on;`), or give the server a default certificate (`listen 443 ssl default_server`).";
+    UnrecognizedName = "unrecognized_name",
+        "The server has no virtual host for this name: add a `server_name` block or SAN for it, or send a name it serves (`proxy_ssl_name`).";
+    HostnameMismatch = "hostname_mismatch",
+        "Reissue the certificate with this name in subjectAltName, or connect with a name the certificate lists.";
+    CertificateExpired = "certificate_expired",
+        "Renew the certificate and reload the server (a renewed file is served only after a reload).";
+    CertificateNotYetValid = "certificate_not_yet_valid",
+        "Check the clock of the issuing host and of this client; reissue with a correct notBefore.";
+    CertificateExpiresSoon = "certificate_expires_soon",
+        "Renew the certificate before it expires; check that automated renewal runs.";
+    IncompleteChain = "incomplete_chain",
+        "Serve the full chain, leaf first then intermediates: nginx `ssl_certificate fullchain.pem;`, Apache `SSLCertificateFile` with the chain appended.";
+    UnknownIssuer = "unknown_issuer",
+        "Either serve the missing intermediate after the leaf (nginx `ssl_certificate fullchain.pem;`), or, for a private CA, add its root to the clients' trust store (curl `--cacert`, Java keytool).";
+    InvalidCa = "invalid_ca",
+        "Reissue the intermediate as a CA (`basicConstraints = critical, CA:TRUE`, `keyUsage = keyCertSign, cRLSign`), or have the leaf issued by a real CA certificate.";
+    PathLengthExceeded = "path_length_exceeded",
+        "Shorten the chain, or reissue the CA whose `basicConstraints pathlen` is too small for the intermediates below it.";
+    NameConstraintViolated = "name_constraint_violated",
+        "Reissue the leaf with names inside the CA's permitted subtrees, or have it issued by a CA whose nameConstraints allow them.";
+    BadSignature = "bad_signature",
+        "A certificate's signature does not match its issuer: serve the intermediate that really issued it (not one with the same name and another key), and check the chain file was not edited.";
+    UnsupportedAlgorithm = "unsupported_algorithm",
+        "Reissue with an algorithm clients verify: ECDSA P-256/P-384 or Ed25519 keys, RSA 2048-8192 bits, signatures with SHA-256 or better.";
+    ChainMisordered = "chain_misordered",
+        "Order the chain file leaf first, then each issuer in turn; leave the root out.";
+    UntrustedRoot = "untrusted_root",
+        "Use a certificate from a CA the clients trust, or add the private CA to the clients' trust store (curl `--cacert`, Java keytool).";
+    SelfSigned = "self_signed",
+        "Replace the self-signed certificate with a CA-issued one, or pin it explicitly on the clients.";
+    ClientCertificateRequired = "client_certificate_required",
+        "Give the client a certificate from a CA the server trusts (curl `--cert/--key`, nginx upstream `proxy_ssl_certificate`), or make it optional (`ssl_verify_client optional;`).";
+    CertificateRejected = "certificate_rejected",
+        "The client refused the server's certificate: check expiry, host name and chain with `shakedown probe` against the server.";
+    WeakKey = "weak_key",
+        "Reissue with RSA >= 2048 bits or an ECDSA P-256 key.";
+    WrongKeyUsage = "wrong_key_usage",
+        "Reissue the server certificate with `extendedKeyUsage = serverAuth` (or without the extension); a clientAuth-only certificate cannot serve TLS.";
+    WeakSignature = "weak_signature",
+        "Reissue the certificate signed with SHA-256 or better.";
+    CertificateUnparseable = "certificate_unparseable",
+        "The server sends bytes that are not a valid X.509 certificate: check the certificate file.";
+    MalformedHello = "malformed_hello",
+        "The server rejected the hello's encoding: check the options that made it (raw extensions, lengths), or the server's parser.";
+    NotTls = "not_tls",
+        "This port does not speak TLS: use the TLS port, or enable TLS on the listener (`listen 443 ssl;`) and check the load balancer's listener protocol.";
+    ConnectionRefused = "connection_refused",
+        "Nothing listens there: check the port, the service, and firewalls in between.";
+    ConnectFailed = "connect_failed",
+        "The TCP connection could not be made: check the address, routing and firewalls.";
+    ConnectionReset = "connection_reset",
+        "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.";
+    ConnectionClosed = "connection_closed",
+        "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.";
+    Timeout = "timeout",
+        "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).";
+    InternalError = "internal_error",
+        "The server failed internally (alert internal_error): read its error log.";
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl serde::Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl schemars::JsonSchema for Cause {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cause".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = Cause::ALL.iter().map(|c| c.id()).collect();
+        schemars::json_schema!({
+            "description": "A cause id (stable, snake_case).",
+            "type": "string",
+            "enum": ids,
+        })
+    }
+}
+
+/// One cause, with what in this exchange points to it and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Diagnosis {
+    pub cause: Cause,
+    pub detail: String,
+    pub fix: &'static str,
+}
+
+impl Diagnosis {
+    pub fn new(cause: Cause, detail: String) -> Diagnosis {
+        Diagnosis {
+            cause,
+            detail,
+            fix: cause.fix(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_snake_case_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for &c in Cause::ALL {
+            assert!(seen.insert(c.id()), "{} twice", c.id());
+            assert!(c.id().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(!c.fix().is_empty());
+            assert_eq!(Cause::from_id(c.id()), Some(c));
+        }
+    }
+}
