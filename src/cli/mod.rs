@@ -4,20 +4,20 @@
 //! Exit codes: 0 the command worked (probe: the server went on with the handshake),
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
-use crate::commands::probe::{self, HelloSource, ProbeConfig};
+pub mod diff;
+pub mod probe;
+pub mod replay;
+pub mod simulate;
+
+use crate::commands::probe::HelloSource;
 pub use crate::commands::{ConnectConfig, Failure};
 use crate::core::datetime::parse_rfc3339;
-use crate::core::flow::{Direction, EndKind};
-use crate::core::session::Tracker;
 use crate::core::wire::build::{HelloSpec, Sni};
-use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello};
 use crate::core::wire::registry;
-use crate::core::wire::registry::handshake_types::types::CLIENT_HELLO as HANDSHAKE_CLIENT_HELLO;
 use crate::core::wire::{Extension, ProtocolVersion};
-use crate::io::net::{Limits, Target};
-use crate::report::{self, Sink, WriterSink};
+use crate::io::net::Limits;
+use crate::report::{Format, ResultSink};
 use clap::{Args, Parser, Subcommand};
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -37,17 +37,17 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Send one exactly specified ClientHello and decode and diagnose the answer.
-    Probe(ProbeArgs),
+    Probe(probe::ProbeArgs),
     /// Print the crafted ClientHello; send nothing.
-    Hello(HelloCmdArgs),
+    Hello(probe::HelloCmdArgs),
     /// Decode TLS bytes (a record, a handshake message, a ClientHello or ServerHello body).
-    Decode(DecodeArgs),
+    Decode(probe::DecodeArgs),
     /// Real clients' exact ClientHellos (profiles) against a target: who connects, who fails.
-    Simulate(crate::commands::simulate::SimulateArgs),
+    Simulate(simulate::SimulateArgs),
     /// Re-send a ClientHello taken from a capture, byte for byte, to a target.
-    Replay(crate::commands::replay::ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// Two handshakes (capture connections or probes) field by field: where they part.
-    Diff(crate::commands::diff::DiffArgs),
+    Diff(diff::DiffArgs),
     /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
     Scan(crate::commands::scan::ScanArgs),
     /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
@@ -119,22 +119,6 @@ pub struct HelloArgs {
     pub hello_hex: Option<String>,
 }
 
-#[derive(Args, Debug)]
-pub struct ProbeArgs {
-    /// host, host:port or [v6addr]:port (default port 443).
-    pub target: String,
-    #[command(flatten)]
-    pub hello: HelloArgs,
-    #[command(flatten)]
-    pub connecting: ConnectArgs,
-    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
-    #[arg(long, value_name = "FILE")]
-    pub pcap_out: Option<PathBuf>,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
-}
-
 /// How to connect and how to judge certificates: the same for every command that connects.
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
@@ -181,33 +165,6 @@ impl ConnectArgs {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct HelloCmdArgs {
-    #[command(flatten)]
-    pub hello: HelloArgs,
-    /// Host name the hello is for (its default SNI).
-    #[arg(long, value_name = "NAME")]
-    pub host: Option<String>,
-    /// Raw bytes to stdout (for a pipe) instead of hex.
-    #[arg(long, conflicts_with = "hex")]
-    pub raw: bool,
-    /// Hex to stdout (the default).
-    #[arg(long)]
-    pub hex: bool,
-    /// Also print the decoded fields.
-    #[arg(long)]
-    pub decode: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct DecodeArgs {
-    /// Hex (spaces, colons and 0x prefixes are ignored), @FILE (hex or binary), or - for stdin.
-    pub input: String,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
-}
-
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -218,40 +175,25 @@ pub fn main() -> i32 {
         }
     };
     let stdout = std::io::stdout().lock();
-    let json = cli.json;
+    let format = if cli.json { Format::Json } else { Format::Text };
     let result = match cli.command {
-        Command::Probe(mut a) => {
-            a.json = json;
-            run_probe(&a, stdout)
-        }
-        Command::Hello(a) => run_hello(&a, stdout),
-        Command::Decode(mut a) => {
-            a.json = json;
-            run_decode(&a, stdout)
-        }
-        Command::Simulate(mut a) => {
-            a.json = json;
-            crate::commands::simulate::run(&a, stdout)
-        }
-        Command::Replay(mut a) => {
-            a.json = json;
-            crate::commands::replay::run(&a, stdout)
-        }
-        Command::Diff(mut a) => {
-            a.json = json;
-            crate::commands::diff::run(&a, stdout)
-        }
+        Command::Probe(a) => probe::run_probe(&a, ResultSink::new(stdout, format)),
+        Command::Hello(a) => probe::run_hello(&a, stdout, format),
+        Command::Decode(a) => probe::run_decode(&a, ResultSink::new(stdout, format)),
+        Command::Simulate(a) => simulate::run(&a, ResultSink::new(stdout, format)),
+        Command::Replay(a) => replay::run(&a, ResultSink::new(stdout, format)),
+        Command::Diff(a) => diff::run(&a, ResultSink::new(stdout, format)),
         Command::Scan(mut a) => {
-            a.json = json;
+            a.json = cli.json;
             crate::commands::scan::run(&a, stdout)
         }
         Command::Pcap(mut a) => {
-            a.output.json = json;
+            a.output.json = cli.json;
             crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout))
         }
         #[cfg(feature = "live")]
         Command::Watch(mut a) => {
-            a.output.json = json;
+            a.output.json = cli.json;
             crate::commands::pcap::watch(&a, &mut { stdout })
         }
     };
@@ -282,107 +224,6 @@ pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String>
     } else {
         Err(format!("{flag} {s}: expected seconds between 0 and 3600"))
     }
-}
-
-/// Validated `probe` options.
-pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
-    let c = a.connecting.validate()?;
-    Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
-}
-
-fn run_probe(a: &ProbeArgs, out: impl Write) -> Result<i32, Failure> {
-    let cfg = probe_config(a)?;
-    let result = probe::run(&cfg);
-    let mut sink = WriterSink { out, json: a.json };
-    sink.probe(&result)?;
-    if let Some(path) = &a.pcap_out {
-        write_probe_pcap(path, &result)?;
-    }
-    Ok(if result.server_went_on() { 0 } else { 1 })
-}
-
-fn write_probe_pcap(path: &std::path::Path, r: &probe::ProbeResult) -> Result<(), Failure> {
-    use crate::io::capture::writer::{self, Close, Connection, LinkType};
-    let (Some(client), Some(server)) = (r.local, r.peer) else {
-        return Err(Failure::Usage(
-            "--pcap-out: no connection was made, nothing to write".into(),
-        ));
-    };
-    let base = r.started_unix_micros;
-    let end = r.transcript.end.map_or(0, |e| e.2);
-    let close = match r.transcript.end {
-        Some((dir, EndKind::Rst, _)) => Close::Rst(dir),
-        Some((dir, EndKind::Fin, _)) => Close::Fin(dir),
-        // We stopped reading (verdict, timeout, cap) and closed our side.
-        _ => Close::Fin(Direction::ClientToServer),
-    };
-    let conn = Connection {
-        client,
-        server,
-        start: base,
-        client_isn: 1_000,
-        server_isn: 2_000_000,
-        chunks: r
-            .transcript
-            .chunks
-            .iter()
-            .map(|(d, at, b)| (*d, base + at, b.clone()))
-            .collect(),
-        close,
-        end: base + end.max(r.transcript.chunks.last().map_or(0, |c| c.1)),
-    };
-    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
-    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
-    let mut out = std::io::BufWriter::new(file);
-    writer::write_pcap(&mut out, LinkType::Ethernet, &[conn]).map_err(|e| fail(e.to_string()))?;
-    out.flush().map_err(|e| fail(e.to_string()))?;
-    Ok(())
-}
-
-fn run_hello(a: &HelloCmdArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
-    let (bytes, _) = probe::prepare(&a.hello.to_source()?, &target)?;
-    if a.raw {
-        out.write_all(&bytes)?;
-    } else {
-        writeln!(out, "{}", hex::encode(&bytes))?;
-        if a.decode {
-            decode_bytes(&bytes, false, &mut out)?;
-        }
-    }
-    out.flush()?;
-    Ok(0)
-}
-
-fn run_decode(a: &DecodeArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let bytes = read_bytes_arg(&a.input)?;
-    if bytes.is_empty() {
-        return Err(Failure::Usage(
-            "nothing to decode: the input is empty".into(),
-        ));
-    }
-    decode_bytes(&bytes, a.json, &mut out)
-}
-
-/// Decodes records, a handshake message or a bare hello body by feeding the session tracker
-/// (so `decode` shows exactly what `probe` and `pcap` would see), and prints the fields.
-fn decode_bytes(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<i32, Failure> {
-    let (records, dir) = as_records(bytes);
-    let mut tracker = Tracker::new();
-    tracker.on_data(dir, &records, 0);
-    // The paste is all there is: an end reports a record or message cut short.
-    tracker.on_end(dir, EndKind::Fin, 0);
-    let v = tracker.verdict();
-    if json {
-        writeln!(out, "{}", report::json::decoded(v))?;
-    } else {
-        report::text::decoded(out, v)?;
-    }
-    Ok(if v.error.is_some() || v.truncated.is_some() {
-        1
-    } else {
-        0
-    })
 }
 
 /// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,
@@ -600,55 +441,6 @@ fn parse_lengths(s: &str) -> Result<crate::core::wire::hello::LengthOverrides, S
         }
     }
     Ok(o)
-}
-
-/// Wraps what was pasted into records, and says who sent it, so the tracker can read it:
-/// records (TLS or SSLv2) pass as they are; a handshake message gets a record header; a bare
-/// ClientHello or ServerHello body gets both headers.
-fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
-    let sender = |handshake_type: u8| {
-        if handshake_type == HANDSHAKE_CLIENT_HELLO {
-            Direction::ClientToServer
-        } else {
-            Direction::ServerToClient
-        }
-    };
-    let is_record = bytes.len() >= 5 && (20..=24).contains(&bytes[0]) && bytes[1] == 3;
-    if is_record {
-        let first_type = if bytes[0] == CONTENT_HANDSHAKE {
-            bytes.get(5).copied().unwrap_or(0)
-        } else {
-            0
-        };
-        return (bytes.to_vec(), sender(first_type));
-    }
-    if bytes.len() >= 3 && bytes[0] & 0x80 != 0 {
-        // SSLv2 record: 2-byte header, then the message type (1 CLIENT-HELLO, 4 SERVER-HELLO).
-        return (bytes.to_vec(), sender(bytes[2]));
-    }
-    let handshake_len = bytes
-        .get(1..4)
-        .map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
-    let message = if handshake_len == Some(bytes.len().saturating_sub(4)) {
-        bytes.to_vec()
-    } else {
-        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() {
-            HANDSHAKE_CLIENT_HELLO
-        } else {
-            2
-        };
-        let mut m = vec![typ];
-        m.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
-        m.extend_from_slice(bytes);
-        m
-    };
-    let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / 16384 + 1));
-    for part in message.chunks(16384) {
-        out.extend_from_slice(&[CONTENT_HANDSHAKE, 3, 1]);
-        out.extend_from_slice(&(part.len() as u16).to_be_bytes());
-        out.extend_from_slice(part);
-    }
-    (out, sender(message[0]))
 }
 
 /// The system's CA bundle (Debian/Ubuntu path), used when present.

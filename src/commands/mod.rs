@@ -2,7 +2,10 @@
 //! never the CLI or a renderer: results go back as values (or, for streams, to an
 //! `emit` callback the CLI connects to a sink), and the CLI picks the exit code.
 
+pub mod capture_ref;
+pub mod decode;
 pub mod diff;
+pub mod facts;
 pub mod pcap;
 pub mod probe;
 pub mod replay;

@@ -2,16 +2,23 @@
 //! directions to the session tracker until it has its verdict, then check the certificates
 //! and diagnose. The network part is [`crate::io::net`]; everything after it is pure.
 
+use crate::commands::SchemaVersion;
+use crate::commands::facts::{CertificateFacts, OfferedHello, VerdictFacts};
 use crate::core::assess::{self, ConnectError, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::ecdh::KeyShareSecret;
 use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Tracker, Verdict};
+use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::HelloSpec;
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::group_name;
+use crate::core::wire::sslv2::Sslv2ClientHello;
 use crate::io::net::{self, ExchangeObserver, Limits, Target};
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,7 +49,7 @@ pub struct Transcript {
     pub end: Option<(Direction, EndKind, Micros)>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
     pub connect: Duration,
     /// From sending the hello to the first byte of the answer.
@@ -370,4 +377,111 @@ pub fn exchange_verdict(
         verdict: obs.tracker.verdict().clone(),
         server_bytes: obs.server_bytes,
     })
+}
+
+/// `probe`'s result as reported: the contract's fields (JSON), plus what only the text shows.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ProbeReport {
+    pub schema_version: SchemaVersion,
+    /// The target as given (`host:port`).
+    pub target: String,
+    /// The server name the hello carries.
+    pub sni: Option<String>,
+    /// `server_hello`, `hello_retry_request`, `alert`, …, or `connect_failed`.
+    pub outcome: String,
+    /// The address connected to.
+    pub address: Option<String>,
+    /// The ClientHello sent (`None`: SSLv2 or bytes that are not a TLS ClientHello).
+    pub offered: Option<OfferedHello>,
+    pub sent_bytes: usize,
+    pub timings_ms: TimingsMs,
+    pub certificates: Vec<CertificateFacts>,
+    pub diagnosis: Vec<Diagnosis>,
+    /// Why no connection was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the tracker concluded (absent when no connection was made).
+    #[serde(flatten)]
+    pub verdict: Option<VerdictFacts>,
+    /// Set when the server sent a HelloRetryRequest: how it was answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_retry_request: Option<RetryFacts>,
+    /// Text only: what an SSLv2 hello sent was (version, cipher kinds).
+    #[serde(skip)]
+    pub sent_sslv2: Option<(String, usize)>,
+    /// Text only: the timings at full precision.
+    #[serde(skip)]
+    pub timings: Timings,
+}
+
+/// Timings in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct TimingsMs {
+    pub connect: f64,
+    /// From sending the hello to the first byte of the answer.
+    pub first_byte: Option<f64>,
+    /// From sending the hello to the verdict.
+    pub verdict: f64,
+}
+
+/// How a HelloRetryRequest was answered.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct RetryFacts {
+    pub cookie: bool,
+    /// The group the HelloRetryRequest asked for.
+    pub group: Option<String>,
+    /// Why no second ClientHello was sent.
+    pub problem: Option<String>,
+    pub second_client_hello: Option<OfferedHello>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+impl ProbeReport {
+    /// True when the server went on with the handshake (ServerHello or HelloRetryRequest).
+    pub fn server_went_on(&self) -> bool {
+        matches!(
+            self.outcome.as_str(),
+            "server_hello" | "hello_retry_request"
+        )
+    }
+}
+
+impl ProbeResult {
+    /// The result as reported.
+    pub fn report(&self) -> ProbeReport {
+        ProbeReport {
+            schema_version: SchemaVersion,
+            target: self.target.display(),
+            sni: self.sni.clone(),
+            outcome: self.outcome().to_string(),
+            address: self.peer.map(|p| p.to_string()),
+            offered: self.hello.as_ref().map(OfferedHello::of),
+            sent_bytes: self.sent.len(),
+            timings_ms: TimingsMs {
+                connect: ms(self.timings.connect),
+                first_byte: self.timings.first_byte.map(ms),
+                verdict: ms(self.timings.verdict),
+            },
+            certificates: self.certificates.iter().map(CertificateFacts::of).collect(),
+            diagnosis: self.diagnosis.clone(),
+            error: self.connect_error.as_ref().map(|e| e.reason.clone()),
+            verdict: self.verdict.as_ref().map(VerdictFacts::of),
+            hello_retry_request: self.retry.as_ref().map(|r| RetryFacts {
+                cookie: r.cookie,
+                group: r.group.map(group_name),
+                problem: r.problem.clone(),
+                second_client_hello: r.second_hello.as_ref().map(OfferedHello::of),
+            }),
+            sent_sslv2: match (&self.hello, Sslv2ClientHello::decode(&self.sent)) {
+                (None, Ok(h)) => {
+                    Some((ProtocolVersion(h.version).to_string(), h.cipher_specs.len()))
+                }
+                _ => None,
+            },
+            timings: self.timings,
+        }
+    }
 }
