@@ -5,6 +5,7 @@ pub mod diff;
 pub mod json;
 pub mod pcap;
 pub mod scan;
+pub mod schema;
 pub mod simulate;
 pub mod text;
 
