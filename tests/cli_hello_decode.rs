@@ -159,3 +159,71 @@ fn bad_input_names_the_problem() {
     let (code, out, _) = run(&["decode", "160303004002000040"]);
     assert_eq!(code, 1, "{out}");
 }
+
+#[test]
+fn a_hello_too_long_for_its_length_fields_is_refused() {
+    let big = "00".repeat(40_000);
+    let (code, out, err) = run(&[
+        "hello",
+        "--ext",
+        &format!("0xff01:{big}"),
+        "--ext",
+        &format!("0xff02:{big}"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("extensions is 80") && err.contains("at most 65535"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deliberately_wrong_lengths_are_sent_as_asked() {
+    let (code, out, err) = run(&[
+        "hello",
+        "--tls",
+        "TLSv1.2",
+        "--ciphers",
+        "0x002f,0x0035",
+        "--lengths",
+        "record=0x0100,handshake=5,suites=3,ext=0xffff,ext:server_name=0",
+        "--host",
+        "a.test",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let b = hex::decode(out.trim()).unwrap();
+    assert_eq!(&b[3..5], &[1, 0], "record length");
+    assert_eq!(&b[6..9], &[0, 0, 5], "handshake length");
+    // Record 5, handshake header 4, version 2, random 32, empty session id 1.
+    assert_eq!(&b[44..46], &[0, 3], "cipher_suites length");
+    // Two suites (4 bytes), compression methods (2 bytes), then the extensions block.
+    assert_eq!(&b[46..50], &[0, 0x2f, 0, 0x35]);
+    assert_eq!(&b[52..54], &[0xff, 0xff], "extensions length");
+    // server_name comes first: type 0, length forced to 0.
+    assert_eq!(&b[54..58], &[0, 0, 0, 0], "server_name length");
+    // Without overrides the same options give true lengths (and decode).
+    let (code, out, err) = run(&[
+        "hello",
+        "--tls",
+        "TLSv1.2",
+        "--ciphers",
+        "0x002f,0x0035",
+        "--host",
+        "a.test",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let b = hex::decode(out.trim()).unwrap();
+    assert_eq!(&b[44..46], &[0, 4]);
+    assert_eq!(usize::from(u16::from_be_bytes([b[3], b[4]])), b.len() - 5);
+    decode_json(out.trim());
+}
+
+#[test]
+fn bad_length_overrides_are_refused() {
+    for spec in ["session_id=256", "bogus=1", "suites", "record=0x10000"] {
+        let (code, _, err) = run(&["hello", "--lengths", spec]);
+        assert_eq!(code, 2, "{spec}: {err}");
+        assert!(err.contains("--lengths"), "{err}");
+    }
+}

@@ -147,7 +147,7 @@ fn endless_data_stops_at_the_byte_cap_or_verdict() {
         .transcript
         .chunks
         .iter()
-        .filter(|c| c.0 == shakedown::core::session::Direction::ServerToClient)
+        .filter(|c| c.0 == shakedown::core::flow::Direction::ServerToClient)
         .map(|c| c.2.len())
         .sum();
     assert!(received <= 256 * 1024, "{received}");

@@ -6,7 +6,8 @@ mod common;
 
 use common::{capture, diff_field, json_output, rsa_cert, s_server, shakedown};
 use serde_json::Value;
-use shakedown::commands::replay::{ConnRef, load_connection, replay_bytes};
+use shakedown::commands::capture_ref::{ConnRef, load_connection};
+use shakedown::commands::replay::replay_bytes;
 
 fn replay(args: &[&str]) -> (i32, Value) {
     json_output(

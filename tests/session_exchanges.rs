@@ -1,7 +1,8 @@
 //! Replays real TLS exchanges recorded on loopback (tests/exchanges/*.txt, made by
 //! tests/exchanges/record.py with openssl s_server/s_client) into the session tracker.
 
-use shakedown::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
+use shakedown::core::flow::{Direction, EndKind, Micros};
+use shakedown::core::session::{Outcome, Tracker, Verdict};
 
 enum Step {
     Data(Direction, Micros, Vec<u8>),
@@ -130,7 +131,10 @@ fn tls13_hello_retry_request() {
     // The first ClientHello is the one kept (x25519 share), and its wire bytes replay it.
     let ch = v.client_hello.as_ref().unwrap();
     assert_eq!(ch.key_shares()[0].0, 0x001d);
-    assert_eq!(v.client_hello_wire.as_ref().unwrap(), &ch.to_records(None));
+    assert_eq!(
+        v.client_hello_wire.as_ref().unwrap(),
+        &ch.to_records(None).unwrap()
+    );
     // Decided at the HRR (237 µs), then undecided by the second ClientHello: the verdict
     // comes from the second round.
     assert!(v.decided_at.is_some_and(|t| t > 237), "{:?}", v.decided_at);

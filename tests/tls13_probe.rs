@@ -125,7 +125,7 @@ fn garbage_key_share_from_a_hostile_server_is_not_a_panic() {
         vec![0, 0x1d, 0, 32].into_iter().chain([0u8; 32]).collect(),
     ];
     for ext in shares {
-        assert!(shakedown::core::crypto::source::shared_secret(&[], &ext).is_none());
+        assert!(shakedown::core::crypto::keys::shared_secret(&[], &ext).is_none());
     }
 }
 

@@ -4,20 +4,21 @@
 //! Exit codes: 0 the command worked (probe: the server went on with the handshake),
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
+pub mod diff;
+pub mod probe;
+pub mod replay;
 pub mod scan;
+pub mod simulate;
 
-use crate::commands::probe::{self, HelloSource, ProbeConfig};
+use crate::commands::probe::HelloSource;
 pub use crate::commands::{ConnectConfig, Failure};
 use crate::core::datetime::parse_rfc3339;
-use crate::core::session::{Direction, EndKind, Tracker};
 use crate::core::wire::build::{HelloSpec, Sni};
-use crate::core::wire::hello::{CONTENT_HANDSHAKE, ClientHello, HANDSHAKE_CLIENT_HELLO};
 use crate::core::wire::registry;
 use crate::core::wire::{Extension, ProtocolVersion};
-use crate::io::net::{Limits, Target};
-use crate::report::{self, Sink, WriterSink};
+use crate::io::net::Limits;
+use crate::report::{Format, ResultSink};
 use clap::{Args, Parser, Subcommand};
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -37,17 +38,17 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Send one exactly specified ClientHello and decode and diagnose the answer.
-    Probe(ProbeArgs),
+    Probe(probe::ProbeArgs),
     /// Print the crafted ClientHello; send nothing.
-    Hello(HelloCmdArgs),
+    Hello(probe::HelloCmdArgs),
     /// Decode TLS bytes (a record, a handshake message, a ClientHello or ServerHello body).
-    Decode(DecodeArgs),
+    Decode(probe::DecodeArgs),
     /// Real clients' exact ClientHellos (profiles) against a target: who connects, who fails.
-    Simulate(crate::commands::simulate::SimulateArgs),
+    Simulate(simulate::SimulateArgs),
     /// Re-send a ClientHello taken from a capture, byte for byte, to a target.
-    Replay(crate::commands::replay::ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// Two handshakes (capture connections or probes) field by field: where they part.
-    Diff(crate::commands::diff::DiffArgs),
+    Diff(diff::DiffArgs),
     /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
     Scan(scan::ScanArgs),
     /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
@@ -109,25 +110,14 @@ pub struct HelloArgs {
     /// Split the hello over records of at most N handshake bytes each.
     #[arg(long, value_name = "N")]
     pub fragment: Option<usize>,
+    /// Write these length fields as given instead of the true lengths (wrong on purpose):
+    /// FIELD=N,... with FIELD one of record, handshake, session_id, suites, compression,
+    /// ext (the extensions block) or ext:TYPE (the first extension of that type).
+    #[arg(long, value_name = "FIELD=N,...")]
+    pub lengths: Option<String>,
     /// Send these exact bytes (records included) instead of building a hello.
     #[arg(long, value_name = "HEX|@FILE")]
     pub hello_hex: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct ProbeArgs {
-    /// host, host:port or [v6addr]:port (default port 443).
-    pub target: String,
-    #[command(flatten)]
-    pub hello: HelloArgs,
-    #[command(flatten)]
-    pub connecting: ConnectArgs,
-    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
-    #[arg(long, value_name = "FILE")]
-    pub pcap_out: Option<PathBuf>,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// How to connect and how to judge certificates: the same for every command that connects.
@@ -176,33 +166,6 @@ impl ConnectArgs {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct HelloCmdArgs {
-    #[command(flatten)]
-    pub hello: HelloArgs,
-    /// Host name the hello is for (its default SNI).
-    #[arg(long, value_name = "NAME")]
-    pub host: Option<String>,
-    /// Raw bytes to stdout (for a pipe) instead of hex.
-    #[arg(long, conflicts_with = "hex")]
-    pub raw: bool,
-    /// Hex to stdout (the default).
-    #[arg(long)]
-    pub hex: bool,
-    /// Also print the decoded fields.
-    #[arg(long)]
-    pub decode: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct DecodeArgs {
-    /// Hex (spaces, colons and 0x prefixes are ignored), @FILE (hex or binary), or - for stdin.
-    pub input: String,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
-}
-
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -213,44 +176,22 @@ pub fn main() -> i32 {
         }
     };
     let stdout = std::io::stdout().lock();
-    let json = cli.json;
+    let format = if cli.json { Format::Json } else { Format::Text };
     let result = match cli.command {
-        Command::Probe(mut a) => {
-            a.json = json;
-            run_probe(&a, stdout)
-        }
-        Command::Hello(a) => run_hello(&a, stdout),
-        Command::Decode(mut a) => {
-            a.json = json;
-            run_decode(&a, stdout)
-        }
-        Command::Simulate(mut a) => {
-            a.json = json;
-            crate::commands::simulate::run(&a, stdout)
-        }
-        Command::Replay(mut a) => {
-            a.json = json;
-            crate::commands::replay::run(&a, stdout)
-        }
-        Command::Diff(mut a) => {
-            a.json = json;
-            crate::commands::diff::run(&a, stdout)
-        }
-        Command::Scan(a) => {
-            let format = if json {
-                report::Format::Json
-            } else {
-                report::Format::Text
-            };
-            scan::run(&a, format, stdout)
-        }
+        Command::Probe(a) => probe::run_probe(&a, ResultSink::new(stdout, format)),
+        Command::Hello(a) => probe::run_hello(&a, stdout, format),
+        Command::Decode(a) => probe::run_decode(&a, ResultSink::new(stdout, format)),
+        Command::Simulate(a) => simulate::run(&a, ResultSink::new(stdout, format)),
+        Command::Replay(a) => replay::run(&a, ResultSink::new(stdout, format)),
+        Command::Diff(a) => diff::run(&a, ResultSink::new(stdout, format)),
+        Command::Scan(a) => scan::run(&a, ResultSink::new(stdout, format)),
         Command::Pcap(mut a) => {
-            a.output.json = json;
+            a.output.json = cli.json;
             crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout))
         }
         #[cfg(feature = "live")]
         Command::Watch(mut a) => {
-            a.output.json = json;
+            a.output.json = cli.json;
             crate::commands::pcap::watch(&a, &mut { stdout })
         }
     };
@@ -281,107 +222,6 @@ pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String>
     } else {
         Err(format!("{flag} {s}: expected seconds between 0 and 3600"))
     }
-}
-
-/// Validated `probe` options.
-pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
-    let c = a.connecting.validate()?;
-    Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
-}
-
-fn run_probe(a: &ProbeArgs, out: impl Write) -> Result<i32, Failure> {
-    let cfg = probe_config(a)?;
-    let result = probe::run(&cfg);
-    let mut sink = WriterSink { out, json: a.json };
-    sink.probe(&result)?;
-    if let Some(path) = &a.pcap_out {
-        write_probe_pcap(path, &result)?;
-    }
-    Ok(if result.server_went_on() { 0 } else { 1 })
-}
-
-fn write_probe_pcap(path: &std::path::Path, r: &probe::ProbeResult) -> Result<(), Failure> {
-    use crate::io::capture::writer::{self, Close, Connection, LinkType};
-    let (Some(client), Some(server)) = (r.local, r.peer) else {
-        return Err(Failure::Usage(
-            "--pcap-out: no connection was made, nothing to write".into(),
-        ));
-    };
-    let base = r.started_unix_micros;
-    let end = r.transcript.end.map_or(0, |e| e.2);
-    let close = match r.transcript.end {
-        Some((dir, EndKind::Rst, _)) => Close::Rst(dir),
-        Some((dir, EndKind::Fin, _)) => Close::Fin(dir),
-        // We stopped reading (verdict, timeout, cap) and closed our side.
-        _ => Close::Fin(Direction::ClientToServer),
-    };
-    let conn = Connection {
-        client,
-        server,
-        start: base,
-        client_isn: 1_000,
-        server_isn: 2_000_000,
-        chunks: r
-            .transcript
-            .chunks
-            .iter()
-            .map(|(d, at, b)| (*d, base + at, b.clone()))
-            .collect(),
-        close,
-        end: base + end.max(r.transcript.chunks.last().map_or(0, |c| c.1)),
-    };
-    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
-    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
-    let mut out = std::io::BufWriter::new(file);
-    writer::write_pcap(&mut out, LinkType::Ethernet, &[conn]).map_err(|e| fail(e.to_string()))?;
-    out.flush().map_err(|e| fail(e.to_string()))?;
-    Ok(())
-}
-
-fn run_hello(a: &HelloCmdArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
-    let (bytes, _) = probe::prepare(&a.hello.to_source()?, &target);
-    if a.raw {
-        out.write_all(&bytes)?;
-    } else {
-        writeln!(out, "{}", hex::encode(&bytes))?;
-        if a.decode {
-            decode_bytes(&bytes, false, &mut out)?;
-        }
-    }
-    out.flush()?;
-    Ok(0)
-}
-
-fn run_decode(a: &DecodeArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let bytes = read_bytes_arg(&a.input)?;
-    if bytes.is_empty() {
-        return Err(Failure::Usage(
-            "nothing to decode: the input is empty".into(),
-        ));
-    }
-    decode_bytes(&bytes, a.json, &mut out)
-}
-
-/// Decodes records, a handshake message or a bare hello body by feeding the session tracker
-/// (so `decode` shows exactly what `probe` and `pcap` would see), and prints the fields.
-fn decode_bytes(bytes: &[u8], json: bool, out: &mut dyn Write) -> Result<i32, Failure> {
-    let (records, dir) = as_records(bytes);
-    let mut tracker = Tracker::new();
-    tracker.on_data(dir, &records, 0);
-    // The paste is all there is: an end reports a record or message cut short.
-    tracker.on_end(dir, EndKind::Fin, 0);
-    let v = tracker.verdict();
-    if json {
-        writeln!(out, "{}", report::json::decoded(v))?;
-    } else {
-        report::text::decoded(out, v)?;
-    }
-    Ok(if v.error.is_some() || v.truncated.is_some() {
-        1
-    } else {
-        0
-    })
 }
 
 /// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,
@@ -549,57 +389,56 @@ impl HelloArgs {
             return Err("--fragment must be at least 1".into());
         }
         spec.fragment = self.fragment;
+        if let Some(l) = &self.lengths {
+            spec.lengths = parse_lengths(l).map_err(|m| format!("--lengths: {m}"))?;
+        }
+        // A hello that does not fit its length fields is refused here, before anything is
+        // sent (the randomness does not change any length).
+        crate::core::crypto::hello::build(&spec, Some("localhost"), &mut |b| b.fill(1))
+            .map_err(|e| format!("cannot encode the hello: {e}"))?;
         Ok(HelloSource::Spec(Box::new(spec)))
     }
 }
 
-/// Wraps what was pasted into records, and says who sent it, so the tracker can read it:
-/// records (TLS or SSLv2) pass as they are; a handshake message gets a record header; a bare
-/// ClientHello or ServerHello body gets both headers.
-fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
-    let sender = |handshake_type: u8| {
-        if handshake_type == HANDSHAKE_CLIENT_HELLO {
-            Direction::ClientToServer
-        } else {
-            Direction::ServerToClient
+/// `--lengths`: `FIELD=N` pairs, each N decimal or `0x` hex and within its field's width.
+fn parse_lengths(s: &str) -> Result<crate::core::wire::hello::LengthOverrides, String> {
+    let mut o = crate::core::wire::hello::LengthOverrides::default();
+    for item in s.split(',').filter(|i| !i.is_empty()) {
+        let (field, n) = item
+            .split_once('=')
+            .ok_or_else(|| format!("{item:?}: expected FIELD=N"))?;
+        let n = n.trim();
+        let value = match n.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => n.parse::<u32>(),
         }
-    };
-    let is_record = bytes.len() >= 5 && (20..=24).contains(&bytes[0]) && bytes[1] == 3;
-    if is_record {
-        let first_type = if bytes[0] == CONTENT_HANDSHAKE {
-            bytes.get(5).copied().unwrap_or(0)
-        } else {
-            0
+        .map_err(|_| format!("{item:?}: {n:?} is not a number"))?;
+        let fit = |max: u32| {
+            if value <= max {
+                Ok(value)
+            } else {
+                Err(format!("{item:?}: {field} is a field of at most {max}"))
+            }
         };
-        return (bytes.to_vec(), sender(first_type));
+        let u8_ = |v: u32| v as u8;
+        let u16_ = |v: u32| v as u16;
+        match field.trim() {
+            "record" => o.record = Some(u16_(fit(0xffff)?)),
+            "handshake" => o.handshake = Some(fit(0xff_ffff)?),
+            "session_id" => o.session_id = Some(u8_(fit(0xff)?)),
+            "suites" => o.cipher_suites = Some(u16_(fit(0xffff)?)),
+            "compression" => o.compression_methods = Some(u8_(fit(0xff)?)),
+            "ext" => o.extensions = Some(u16_(fit(0xffff)?)),
+            f => match f.strip_prefix("ext:") {
+                Some(t) => {
+                    let typ = registry::parse_extension(t).map_err(|e| e.to_string())?;
+                    o.extension.push((typ, u16_(fit(0xffff)?)));
+                }
+                None => return Err(format!("{item:?}: unknown field {f:?}")),
+            },
+        }
     }
-    if bytes.len() >= 3 && bytes[0] & 0x80 != 0 {
-        // SSLv2 record: 2-byte header, then the message type (1 CLIENT-HELLO, 4 SERVER-HELLO).
-        return (bytes.to_vec(), sender(bytes[2]));
-    }
-    let handshake_len = bytes
-        .get(1..4)
-        .map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
-    let message = if handshake_len == Some(bytes.len().saturating_sub(4)) {
-        bytes.to_vec()
-    } else {
-        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() {
-            HANDSHAKE_CLIENT_HELLO
-        } else {
-            2
-        };
-        let mut m = vec![typ];
-        m.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
-        m.extend_from_slice(bytes);
-        m
-    };
-    let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / 16384 + 1));
-    for part in message.chunks(16384) {
-        out.extend_from_slice(&[CONTENT_HANDSHAKE, 3, 1]);
-        out.extend_from_slice(&(part.len() as u16).to_be_bytes());
-        out.extend_from_slice(part);
-    }
-    (out, sender(message[0]))
+    Ok(o)
 }
 
 /// The system's CA bundle (Debian/Ubuntu path), used when present.

@@ -8,7 +8,7 @@ use crate::commands::Failure;
 use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult};
 use crate::core::wire::build::Sni;
 use crate::io::net::{Target, Tcp};
-use crate::report::{Format, ResultSink};
+use crate::report::ResultSink;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,7 +99,7 @@ fn target_names(args: &ScanArgs) -> Result<Vec<String>, Failure> {
 }
 
 /// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
-pub fn run(args: &ScanArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
+pub fn run(args: &ScanArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
     let cfg = scan_config(args)?;
     let bar = if args.no_progress || !io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
@@ -119,7 +119,6 @@ pub fn run(args: &ScanArgs, format: Format, out: impl Write) -> Result<i32, Fail
         bar.set_message(format!("{n} handshakes"));
         bar.tick();
     };
-    let mut sink = ResultSink::new(out, format);
     let mut failed = false;
     let mut emit = |result: &ScanResult| -> io::Result<()> {
         bar.inc(1);

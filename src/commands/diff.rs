@@ -4,33 +4,21 @@
 //!
 //! The comparison itself ([`compare`]) is pure: it takes two [`View`]s.
 
-use crate::cli::{ConnectArgs, ConnectConfig, Failure};
+use crate::commands::capture_ref::{ConnRef, load_connection};
 use crate::commands::pcap::ConnectionReport;
 use crate::commands::probe::{self, HelloSource, ProbeResult};
-use crate::commands::replay::{ConnRef, load_connection};
+use crate::commands::{ConnectConfig, SchemaVersion};
 use crate::core::assess::Diagnosis;
-use crate::core::session::{Direction, Verdict};
+use crate::core::flow::Direction;
+use crate::core::session::Verdict;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::{
     alert_name, extension_name, group_name, sigalg_name, suite_name,
 };
-use crate::report;
-use clap::Args;
-use std::io::Write;
-
-#[derive(Args, Debug)]
-pub struct DiffArgs {
-    /// FILE#N, FILE#ADDR:PORT (a capture connection) or a TARGET to probe.
-    pub a: String,
-    /// FILE#N, FILE#ADDR:PORT (a capture connection) or a TARGET to probe.
-    pub b: String,
-    #[command(flatten)]
-    pub connecting: ConnectArgs,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
-}
+use crate::io::net::Target;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// One handshake as the comparison sees it: what the client offered, what came back.
 #[derive(Debug, Clone, Default)]
@@ -336,36 +324,117 @@ pub fn first_difference(fields: &[Field]) -> Option<&Field> {
     fields.iter().find(|f| !f.same())
 }
 
-/// A side of the diff: a capture connection when the text names an existing file before its
-/// `#`, else a target.
-fn view_of(arg: &str, connecting: &ConnectConfig) -> Result<View, Failure> {
-    if let Some((file, _)) = arg.rsplit_once('#')
-        && std::path::Path::new(file).is_file()
-    {
-        let r = ConnRef::parse(arg, None)?;
-        let c = load_connection(&r)?;
-        return Ok(View::from_connection(&r.file, &c));
-    }
-    let target = connecting.target(arg).map_err(|e| {
-        Failure::Usage(format!(
-            "{arg:?}: neither FILE#N / FILE#ADDR:PORT of an existing capture nor a target ({e})"
-        ))
-    })?;
-    let cfg = connecting.probe(target, HelloSource::Spec(Box::default()));
-    Ok(View::from_probe(&probe::run(&cfg)))
+/// Where a side of the diff comes from.
+#[derive(Debug, Clone)]
+pub enum DiffSide {
+    /// A connection in a capture file.
+    Capture(ConnRef),
+    /// A target, probed with the default hello.
+    Probe(Target),
 }
 
-pub fn run(a: &DiffArgs, mut out: impl Write) -> Result<i32, Failure> {
-    let connecting = a.connecting.validate()?;
-    let va = view_of(&a.a, &connecting)?;
-    let vb = view_of(&a.b, &connecting)?;
-    let fields = compare(&va, &vb);
-    report::diff::diff(&mut out, &va, &vb, &fields, a.json)?;
-    out.flush()?;
-    Ok(if first_difference(&fields).is_some() {
-        1
-    } else {
-        0
+/// Validated `diff` options.
+#[derive(Debug, Clone)]
+pub struct DiffConfig {
+    pub a: DiffSide,
+    pub b: DiffSide,
+    pub connecting: ConnectConfig,
+}
+
+/// One compared field as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct FieldReport {
+    pub field: &'static str,
+    /// `offered` or `answered`.
+    pub section: &'static str,
+    pub same: bool,
+    pub a: FieldValue,
+    pub b: FieldValue,
+    /// How the two sides differ, in words.
+    pub detail: Option<String>,
+}
+
+/// A side's value of a field: a list, or one value (`None`: the side has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FieldValue {
+    List(Vec<String>),
+    One(Option<String>),
+}
+
+impl FieldValue {
+    /// The value as items (one or none for a single value).
+    pub fn items(&self) -> &[String] {
+        match self {
+            FieldValue::List(v) => v,
+            FieldValue::One(v) => v.as_slice(),
+        }
+    }
+}
+
+impl FieldReport {
+    pub fn of(f: &Field) -> FieldReport {
+        let value = |v: &[String]| {
+            if f.list {
+                FieldValue::List(v.to_vec())
+            } else {
+                FieldValue::One(v.first().cloned())
+            }
+        };
+        FieldReport {
+            field: f.name,
+            section: f.section.as_str(),
+            same: f.same(),
+            a: value(&f.a),
+            b: value(&f.b),
+            detail: f.detail(),
+        }
+    }
+}
+
+/// The fields as reported, and the name of the first that differs.
+pub fn field_reports(fields: &[Field]) -> (Option<&'static str>, Vec<FieldReport>) {
+    (
+        first_difference(fields).map(|f| f.name),
+        fields.iter().map(FieldReport::of).collect(),
+    )
+}
+
+/// `diff`'s result: both sides' labels and every field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct DiffReport {
+    pub schema_version: SchemaVersion,
+    /// Where side A came from: `capture.pcap#2 (client → server)` or `probe host:port (address)`.
+    pub a: String,
+    pub b: String,
+    pub first_difference: Option<&'static str>,
+    pub fields: Vec<FieldReport>,
+}
+
+fn view_of(side: &DiffSide, connecting: &ConnectConfig) -> Result<View, String> {
+    match side {
+        DiffSide::Capture(r) => {
+            let c = load_connection(r)?;
+            Ok(View::from_connection(&r.file, &c))
+        }
+        DiffSide::Probe(target) => {
+            let cfg = connecting.probe(target.clone(), HelloSource::Spec(Box::default()));
+            Ok(View::from_probe(&probe::run(&cfg)))
+        }
+    }
+}
+
+/// Reads or probes both sides and compares them. Errors are unreadable captures.
+pub fn run(cfg: &DiffConfig) -> Result<DiffReport, String> {
+    let va = view_of(&cfg.a, &cfg.connecting)?;
+    let vb = view_of(&cfg.b, &cfg.connecting)?;
+    let (first_difference, fields) = field_reports(&compare(&va, &vb));
+    Ok(DiffReport {
+        schema_version: SchemaVersion,
+        a: va.label,
+        b: vb.label,
+        first_difference,
+        fields,
     })
 }
 

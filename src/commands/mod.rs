@@ -2,7 +2,10 @@
 //! never the CLI or a renderer: results go back as values (or, for streams, to an
 //! `emit` callback the CLI connects to a sink), and the CLI picks the exit code.
 
+pub mod capture_ref;
+pub mod decode;
 pub mod diff;
+pub mod facts;
 pub mod pcap;
 pub mod probe;
 pub mod replay;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 /// The version of the JSON objects' shape: every object the JSON sink writes carries it
 /// as `schema_version`. Bump it with every change of `docs/schema.json` (a test compares
 /// the generated schema with that file and its version).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The `schema_version` field of every top-level result: serialized as [`SCHEMA_VERSION`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

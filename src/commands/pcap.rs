@@ -12,7 +12,8 @@ use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
 use crate::core::datetime::parse_rfc3339;
 use crate::core::fingerprint::{self, Ja3};
-use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
+use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::io::capture::{
     self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions,
 };
@@ -165,7 +166,7 @@ impl FlowSink for Analyzer<'_> {
 
     fn flow_start(&mut self, info: &FlowInfo) {
         let tracker = match &self.opts.keylog {
-            Some(k) => Tracker::with_keys(k.clone()),
+            Some(k) => Tracker::with_key_log(k.clone()),
             None => Tracker::new(),
         };
         self.flows.insert(info.id, (info.clone(), tracker));

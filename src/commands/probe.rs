@@ -2,15 +2,23 @@
 //! directions to the session tracker until it has its verdict, then check the certificates
 //! and diagnose. The network part is [`crate::io::net`]; everything after it is pure.
 
+use crate::commands::SchemaVersion;
+use crate::commands::facts::{CertificateFacts, OfferedHello, VerdictFacts};
 use crate::core::assess::{self, ConnectError, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
-use crate::core::crypto::EphemeralKeys;
-use crate::core::session::{Direction, EndKind, Micros, Tracker, Verdict};
-use crate::core::wire::build::{self, BuiltHello, HelloSpec, KeyShareSecret};
+use crate::core::crypto::ecdh::KeyShareSecret;
+use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
+use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::{Tracker, Verdict};
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::build::HelloSpec;
 use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
-use crate::core::wire::retry::retry_hello;
+use crate::core::wire::registry::group_name;
+use crate::core::wire::sslv2::Sslv2ClientHello;
 use crate::io::net::{self, ExchangeObserver, Limits, Target};
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +49,7 @@ pub struct Transcript {
     pub end: Option<(Direction, EndKind, Micros)>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
     pub connect: Duration,
     /// From sending the hello to the first byte of the answer.
@@ -105,9 +113,9 @@ impl ProbeResult {
 struct Recorder {
     tracker: Tracker,
     transcript: Transcript,
-    /// Our key shares, also held by the tracker; a second hello's share is added here.
-    /// `None` when the hello is raw bytes (sent as given, never re-made).
-    keys: Option<Arc<EphemeralKeys>>,
+    /// The hello was built (with key shares the tracker holds), so a second one can be
+    /// made; false when the hello is raw bytes (sent as given, never re-made).
+    keys: bool,
     /// Records the second hello is cut into, as the first was.
     fragment: Option<usize>,
     retry: Option<Retry>,
@@ -127,8 +135,8 @@ impl Recorder {
             second_hello: None,
             problem: None,
         };
-        let wire = match (&self.keys, retry_hello(first, hrr, &mut fill_random)) {
-            (None, _) => {
+        let wire = match (self.keys, retry_hello(first, hrr, &mut fill_random)) {
+            (false, _) => {
                 retry.problem = Some(
                     "the hello was given as raw bytes (or offers no TLS 1.3): no second \
                      ClientHello is made"
@@ -136,17 +144,25 @@ impl Recorder {
                 );
                 None
             }
-            (Some(_), Err(e)) => {
+            (true, Err(e)) => {
                 retry.problem = Some(e);
                 None
             }
-            (Some(keys), Ok(r)) => {
+            (true, Ok(r)) => {
+                // The server's answer to the second hello is decrypted with its key pair.
                 if let Some(secret) = r.secret {
-                    keys.add(secret);
+                    self.tracker.add_key_share(secret);
                 }
-                let wire = r.hello.to_records(self.fragment);
-                retry.second_hello = Some(r.hello);
-                Some(wire)
+                match r.hello.to_records(self.fragment) {
+                    Ok(wire) => {
+                        retry.second_hello = Some(r.hello);
+                        Some(wire)
+                    }
+                    Err(e) => {
+                        retry.problem = Some(e.to_string());
+                        None
+                    }
+                }
             }
         };
         self.retry = Some(retry);
@@ -171,13 +187,18 @@ impl ExchangeObserver for Recorder {
     }
 }
 
-/// Builds the bytes to send for `source`, aimed at `target`.
-pub fn prepare(source: &HelloSource, target: &Target) -> (Vec<u8>, Option<BuiltHello>) {
+/// Builds the bytes to send for `source`, aimed at `target`. Fails when the hello does not
+/// fit its length fields.
+pub fn prepare(
+    source: &HelloSource,
+    target: &Target,
+) -> Result<(Vec<u8>, Option<BuiltHello>), String> {
     match source {
-        HelloSource::Raw(bytes) => (bytes.clone(), None),
+        HelloSource::Raw(bytes) => Ok((bytes.clone(), None)),
         HelloSource::Spec(spec) => {
-            let built = build::build(spec, Some(&target.host), &mut fill_random);
-            (built.wire.clone(), Some(built))
+            let built = build::build(spec, Some(&target.host), &mut fill_random)
+                .map_err(|e| format!("cannot encode the hello: {e}"))?;
+            Ok((built.wire.clone(), Some(built)))
         }
     }
 }
@@ -190,7 +211,9 @@ pub fn fill_random(buf: &mut [u8]) {
 
 /// Runs one probe. Never panics on what the server does; connection failures are results.
 pub fn run(cfg: &ProbeConfig) -> ProbeResult {
-    let (sent, built) = prepare(&cfg.hello, &cfg.target);
+    // The CLI checked that the hello encodes (`HelloArgs::to_source`); one that does not
+    // is sent as nothing.
+    let (sent, built) = prepare(&cfg.hello, &cfg.target).unwrap_or_default();
     let hello = decode_sent_hello(&sent);
     let sni = hello.as_ref().and_then(|h| h.sni());
     let mut result = ProbeResult {
@@ -246,9 +269,10 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
             let offers_tls13 = b.hello.as_ref().and_then(|h| h.supported_versions());
             !b.secrets.is_empty() || offers_tls13.is_some_and(|v| v.contains(&0x0304))
         })
-        .map(|b| Arc::new(EphemeralKeys::new(b.secrets.clone())));
-    let tracker = match &keys {
-        Some(k) => Tracker::with_keys(k.clone()),
+        .map(|b| b.secrets.clone());
+    let keys_given = keys.is_some();
+    let tracker = match keys {
+        Some(shares) => Tracker::with_key_shares(shares),
         None => Tracker::new(),
     };
     let fragment = match &cfg.hello {
@@ -258,7 +282,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     let mut rec = Recorder {
         tracker,
         transcript: Transcript::default(),
-        keys,
+        keys: keys_given,
         fragment,
         retry: None,
     };
@@ -341,7 +365,7 @@ pub fn exchange_verdict(
     let tracker = if secrets.is_empty() {
         Tracker::new()
     } else {
-        Tracker::with_keys(Arc::new(EphemeralKeys::new(secrets.to_vec())))
+        Tracker::with_key_shares(secrets.to_vec())
     };
     let mut obs = VerdictOnly {
         tracker,
@@ -353,4 +377,111 @@ pub fn exchange_verdict(
         verdict: obs.tracker.verdict().clone(),
         server_bytes: obs.server_bytes,
     })
+}
+
+/// `probe`'s result as reported: the contract's fields (JSON), plus what only the text shows.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ProbeReport {
+    pub schema_version: SchemaVersion,
+    /// The target as given (`host:port`).
+    pub target: String,
+    /// The server name the hello carries.
+    pub sni: Option<String>,
+    /// `server_hello`, `hello_retry_request`, `alert`, …, or `connect_failed`.
+    pub outcome: String,
+    /// The address connected to.
+    pub address: Option<String>,
+    /// The ClientHello sent (`None`: SSLv2 or bytes that are not a TLS ClientHello).
+    pub offered: Option<OfferedHello>,
+    pub sent_bytes: usize,
+    pub timings_ms: TimingsMs,
+    pub certificates: Vec<CertificateFacts>,
+    pub diagnosis: Vec<Diagnosis>,
+    /// Why no connection was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the tracker concluded (absent when no connection was made).
+    #[serde(flatten)]
+    pub verdict: Option<VerdictFacts>,
+    /// Set when the server sent a HelloRetryRequest: how it was answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_retry_request: Option<RetryFacts>,
+    /// Text only: what an SSLv2 hello sent was (version, cipher kinds).
+    #[serde(skip)]
+    pub sent_sslv2: Option<(String, usize)>,
+    /// Text only: the timings at full precision.
+    #[serde(skip)]
+    pub timings: Timings,
+}
+
+/// Timings in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct TimingsMs {
+    pub connect: f64,
+    /// From sending the hello to the first byte of the answer.
+    pub first_byte: Option<f64>,
+    /// From sending the hello to the verdict.
+    pub verdict: f64,
+}
+
+/// How a HelloRetryRequest was answered.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct RetryFacts {
+    pub cookie: bool,
+    /// The group the HelloRetryRequest asked for.
+    pub group: Option<String>,
+    /// Why no second ClientHello was sent.
+    pub problem: Option<String>,
+    pub second_client_hello: Option<OfferedHello>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+impl ProbeReport {
+    /// True when the server went on with the handshake (ServerHello or HelloRetryRequest).
+    pub fn server_went_on(&self) -> bool {
+        matches!(
+            self.outcome.as_str(),
+            "server_hello" | "hello_retry_request"
+        )
+    }
+}
+
+impl ProbeResult {
+    /// The result as reported.
+    pub fn report(&self) -> ProbeReport {
+        ProbeReport {
+            schema_version: SchemaVersion,
+            target: self.target.display(),
+            sni: self.sni.clone(),
+            outcome: self.outcome().to_string(),
+            address: self.peer.map(|p| p.to_string()),
+            offered: self.hello.as_ref().map(OfferedHello::of),
+            sent_bytes: self.sent.len(),
+            timings_ms: TimingsMs {
+                connect: ms(self.timings.connect),
+                first_byte: self.timings.first_byte.map(ms),
+                verdict: ms(self.timings.verdict),
+            },
+            certificates: self.certificates.iter().map(CertificateFacts::of).collect(),
+            diagnosis: self.diagnosis.clone(),
+            error: self.connect_error.as_ref().map(|e| e.reason.clone()),
+            verdict: self.verdict.as_ref().map(VerdictFacts::of),
+            hello_retry_request: self.retry.as_ref().map(|r| RetryFacts {
+                cookie: r.cookie,
+                group: r.group.map(group_name),
+                problem: r.problem.clone(),
+                second_client_hello: r.second_hello.as_ref().map(OfferedHello::of),
+            }),
+            sent_sslv2: match (&self.hello, Sslv2ClientHello::decode(&self.sent)) {
+                (None, Ok(h)) => {
+                    Some((ProtocolVersion(h.version).to_string(), h.cipher_specs.len()))
+                }
+                _ => None,
+            },
+            timings: self.timings,
+        }
+    }
 }

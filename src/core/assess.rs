@@ -4,7 +4,8 @@
 
 pub use crate::core::cause::{Cause, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding};
-use crate::core::session::{Direction, Outcome, Verdict};
+use crate::core::flow::Direction;
+use crate::core::session::{Outcome, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::{alert_name, suite_name};

@@ -9,5 +9,6 @@ pub mod crypto;
 pub mod datetime;
 pub mod decimal;
 pub mod fingerprint;
+pub mod flow;
 pub mod session;
 pub mod wire;

@@ -6,7 +6,7 @@
 //! tracker, in practice) and asks it whether more bytes are needed. [`Transport`] is that
 //! trip as a trait, so callers can be driven by an in-memory peer in tests.
 
-use crate::core::session::{Direction, EndKind, Micros};
+use crate::core::flow::{Direction, EndKind, Micros};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};

@@ -1,11 +1,11 @@
-//! JSON objects per the contract in DESIGN.md (one object per line). Names there are fixed;
-//! extra fields are additions, never renamings.
+//! JSON views of verdicts, hellos and certificates that the `pcap`/`watch` and `scan`
+//! renderers still build themselves (transitional: `probe`, `decode`, `simulate`, `replay`
+//! and `diff` results carry [`crate::commands::facts`] instead).
 
-use crate::commands::probe::ProbeResult;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::rfc3339;
-use crate::core::fingerprint::{self, Ja3};
+use crate::core::fingerprint::Ja3;
 use crate::core::session::{AlertSeen, Decryption, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::hello::ClientHello;
@@ -14,40 +14,6 @@ use crate::core::wire::registry::{
 };
 use crate::core::wire::server::ServerHello;
 use serde::Serialize;
-use serde_json::{Value, json};
-
-pub fn probe(r: &ProbeResult) -> Value {
-    let mut o = json!({
-        "target": r.target.display(),
-        "sni": r.sni,
-        "outcome": r.outcome(),
-        "address": r.peer.map(|p| p.to_string()),
-        "offered": r.hello.as_ref().map(client_hello),
-        "sent_bytes": r.sent.len(),
-        "timings_ms": {
-            "connect": ms(r.timings.connect),
-            "first_byte": r.timings.first_byte.map(ms),
-            "verdict": ms(r.timings.verdict),
-        },
-        "certificates": r.certificates.iter().map(certificate).collect::<Vec<_>>(),
-        "diagnosis": r.diagnosis.iter().map(diagnosis).collect::<Vec<_>>(),
-    });
-    if let Some(e) = &r.connect_error {
-        o["error"] = json!(e.reason);
-    }
-    if let Some(v) = &r.verdict {
-        add_verdict(&mut o, v);
-    }
-    if let Some(retry) = &r.retry {
-        o["hello_retry_request"] = json!({
-            "group": retry.group.map(group_name),
-            "cookie": retry.cookie,
-            "second_client_hello": retry.second_hello.as_ref().map(client_hello),
-            "problem": retry.problem,
-        });
-    }
-    o
-}
 
 // The objects below are structs with their fields in alphabetical order: written straight
 // (as `pcap --json` writes one per connection, without building a `Value` tree) they come
@@ -131,15 +97,6 @@ pub fn verdict(v: &Verdict) -> VerdictJson<'_> {
     }
 }
 
-/// Adds the [`verdict`] fields to a report object.
-pub fn add_verdict(o: &mut Value, v: &Verdict) {
-    if let Value::Object(fields) = json!(verdict(v)) {
-        for (k, x) in fields {
-            o[k] = x;
-        }
-    }
-}
-
 /// What keys (a key log, or a probe's own key shares) decrypted.
 #[derive(Serialize)]
 pub struct DecryptionJson<'a> {
@@ -202,11 +159,7 @@ pub struct ClientHelloJson {
     supported_versions: Option<Vec<String>>,
 }
 
-pub fn client_hello(h: &ClientHello) -> ClientHelloJson {
-    client_hello_with(h, &fingerprint::ja3(h), &fingerprint::ja4(h))
-}
-
-/// [`client_hello`] with its fingerprints already taken (a pcap report also shows them at
+/// A ClientHello by name, with its fingerprints already taken (a pcap report also shows them at
 /// the top level, and they are worth hashing only once).
 pub fn client_hello_with(h: &ClientHello, ja3: &Ja3, ja4: &str) -> ClientHelloJson {
     ClientHelloJson {
@@ -301,25 +254,4 @@ pub fn diagnosis(d: &Diagnosis) -> DiagnosisJson<'_> {
         detail: &d.detail,
         fix: d.fix,
     }
-}
-
-fn ms(d: std::time::Duration) -> f64 {
-    (d.as_micros() as f64) / 1000.0
-}
-
-/// `decode`: every field the tracker found in the bytes.
-pub fn decoded(v: &Verdict) -> Value {
-    let mut o = json!({
-        "client_hello": v.client_hello.as_ref().map(client_hello),
-        "certificates": v
-            .certificates
-            .iter()
-            .map(|der| match crate::core::cert::parse_certificate(der) {
-                Ok(c) => json!(certificate(&c)),
-                Err(e) => json!({"error": e}),
-            })
-            .collect::<Vec<_>>(),
-    });
-    add_verdict(&mut o, v);
-    o
 }

@@ -8,7 +8,7 @@ use super::json::{
 use crate::commands::pcap::{ConnectionReport, Summary};
 use crate::core::datetime::push_rfc3339;
 use crate::core::decimal::push_decimal;
-use crate::core::session::Micros;
+use crate::core::flow::Micros;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::suites::suite;
 use crate::core::wire::registry::{Entry, alert_name, suite_name};

@@ -3,8 +3,7 @@
 //! JSON is the result's own serialization.
 
 use super::Render;
-use crate::commands::scan::{CertificateSummary, ScanResult};
-use crate::core::assess::Diagnosis;
+use crate::commands::scan::ScanResult;
 use crate::core::wire::ProtocolVersion;
 use std::io::{self, Write};
 
@@ -146,40 +145,9 @@ impl Render for ScanResult {
         }
         if !r.certificates.is_empty() {
             writeln!(out)?;
-            certificates(out, &r.certificates)?;
-            diagnoses(out, &r.diagnosis)?;
+            super::text::certificate_facts(out, &r.certificates)?;
+            super::text::diagnoses(out, &r.diagnosis)?;
         }
         writeln!(out)
     }
-}
-
-/// The chain, leaf first (the same layout as the probe report's).
-fn certificates(w: &mut dyn Write, certs: &[CertificateSummary]) -> io::Result<()> {
-    writeln!(w, "  certificates (as sent, leaf first)")?;
-    for (i, c) in certs.iter().enumerate() {
-        writeln!(w, "    #{i} {}", c.subject)?;
-        writeln!(w, "       issuer {}", c.issuer)?;
-        writeln!(
-            w,
-            "       valid {} → {}; {}; {}",
-            c.not_before, c.not_after, c.key, c.signature_algorithm
-        )?;
-        if !c.san.is_empty() {
-            writeln!(w, "       san {}", c.san.join(", "))?;
-        }
-        writeln!(w, "       sha256 {}", c.sha256)?;
-    }
-    Ok(())
-}
-
-/// Each cause with what pointed to it and the fix.
-fn diagnoses(w: &mut dyn Write, list: &[Diagnosis]) -> io::Result<()> {
-    if !list.is_empty() {
-        writeln!(w, "  diagnosis")?;
-        for d in list {
-            writeln!(w, "    {}: {}", d.cause, d.detail)?;
-            writeln!(w, "      fix: {}", d.fix)?;
-        }
-    }
-    Ok(())
 }

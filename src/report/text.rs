@@ -1,73 +1,71 @@
-//! Human-readable reports: what was offered, what came back and when, and why it failed.
+//! Human-readable reports of `probe`, `decode` and `hello`: what was offered, what came back
+//! and when, and why it failed. Everything shown is a field of the result.
 
-use crate::commands::probe::ProbeResult;
-use crate::core::assess::Diagnosis;
-use crate::core::cert::CertInfo;
-use crate::core::datetime::rfc3339;
-use crate::core::fingerprint;
-use crate::core::session::Verdict;
-use crate::core::wire::ProtocolVersion;
-use crate::core::wire::hello::ClientHello;
-use crate::core::wire::registry::{
-    alert_level_name, alert_name, extension_name, group_name, sigalg_name, suite_name,
+use super::Render;
+use crate::commands::decode::{DecodedCertificate, DecodedHello, HelloBytes};
+use crate::commands::facts::{
+    CertificateFacts, HelloFields, OfferedHello, ServerHelloFacts, VerdictFacts,
 };
-use crate::core::wire::server::ServerHello;
-use crate::core::wire::sslv2::Sslv2ClientHello;
+use crate::commands::probe::ProbeReport;
+use crate::core::assess::Diagnosis;
 use std::io::{self, Write};
 
-fn list(items: impl IntoIterator<Item = String>) -> String {
-    let v: Vec<String> = items.into_iter().collect();
-    if v.is_empty() {
+fn list<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
         "-".into()
     } else {
-        v.join(", ")
+        items
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
-pub fn probe(w: &mut dyn Write, r: &ProbeResult) -> io::Result<()> {
-    let addr = r.peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-    writeln!(
-        w,
-        "probe {}  address {}  sni {}",
-        r.target.display(),
-        addr,
-        r.sni.as_deref().unwrap_or("(none)")
-    )?;
-    match (&r.hello, Sslv2ClientHello::decode(&r.sent)) {
-        (Some(h), _) => offered(w, h, r.sent.len())?,
-        (None, Ok(h)) => writeln!(
-            w,
-            "  sent      SSLv2 ClientHello, {} bytes: version {}, {} cipher kinds",
-            r.sent.len(),
-            ProtocolVersion(h.version),
-            h.cipher_specs.len()
-        )?,
-        (None, Err(_)) => writeln!(
-            w,
-            "  sent      {} bytes (not a TLS ClientHello record)",
-            r.sent.len()
-        )?,
-    }
-    if let Some(e) = &r.connect_error {
-        writeln!(w, "  outcome   connect_failed: {}", e.reason)?;
-    }
-    if let Some(v) = &r.verdict {
-        answer(w, v)?;
-        retry_and_decryption(w, r, v)?;
-        let t = &r.timings;
+impl Render for ProbeReport {
+    fn render_text(&self, w: &mut dyn Write) -> io::Result<()> {
         writeln!(
             w,
-            "  timings   connect {:.1} ms, first byte {}, verdict {:.1} ms",
-            t.connect.as_secs_f64() * 1e3,
-            t.first_byte
-                .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
-                .unwrap_or_else(|| "-".into()),
-            t.verdict.as_secs_f64() * 1e3
+            "probe {}  address {}  sni {}",
+            self.target,
+            self.address.as_deref().unwrap_or("-"),
+            self.sni.as_deref().unwrap_or("(none)")
         )?;
-        writeln!(w, "  outcome   {}", r.outcome())?;
+        match (&self.offered, &self.sent_sslv2) {
+            (Some(h), _) => offered(w, h, self.sent_bytes)?,
+            (None, Some((version, kinds))) => writeln!(
+                w,
+                "  sent      SSLv2 ClientHello, {} bytes: version {version}, {kinds} cipher kinds",
+                self.sent_bytes,
+            )?,
+            (None, None) => writeln!(
+                w,
+                "  sent      {} bytes (not a TLS ClientHello record)",
+                self.sent_bytes
+            )?,
+        }
+        if let Some(e) = &self.error {
+            writeln!(w, "  outcome   connect_failed: {e}")?;
+        }
+        if let Some(v) = &self.verdict {
+            answer(w, v)?;
+            retry_and_decryption(w, self, v)?;
+            let t = &self.timings;
+            writeln!(
+                w,
+                "  timings   connect {:.1} ms, first byte {}, verdict {:.1} ms",
+                t.connect.as_secs_f64() * 1e3,
+                t.first_byte
+                    .map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+                    .unwrap_or_else(|| "-".into()),
+                t.verdict.as_secs_f64() * 1e3
+            )?;
+            writeln!(w, "  outcome   {}", self.outcome)?;
+        }
+        certificate_facts(w, &self.certificates)?;
+        diagnoses(w, &self.diagnosis)?;
+        w.flush()
     }
-    certificates(w, &r.certificates)?;
-    diagnoses(w, &r.diagnosis)
 }
 
 /// The causes, each with its detail and fix.
@@ -83,13 +81,13 @@ pub fn diagnoses(w: &mut dyn Write, list: &[Diagnosis]) -> io::Result<()> {
 }
 
 /// How a HelloRetryRequest was answered, and what our own keys let us read.
-fn retry_and_decryption(w: &mut dyn Write, r: &ProbeResult, v: &Verdict) -> io::Result<()> {
-    if let Some(retry) = &r.retry {
-        match (&retry.second_hello, &retry.problem) {
+fn retry_and_decryption(w: &mut dyn Write, r: &ProbeReport, v: &VerdictFacts) -> io::Result<()> {
+    if let Some(retry) = &r.hello_retry_request {
+        match (&retry.second_client_hello, &retry.problem) {
             (Some(h), _) => writeln!(
                 w,
                 "  retry     second ClientHello sent: key shares {}{}",
-                list(h.key_shares().into_iter().map(|(g, _)| group_name(g))),
+                list(&h.key_shares),
                 if retry.cookie { ", cookie echoed" } else { "" }
             )?,
             (None, p) => writeln!(
@@ -101,9 +99,9 @@ fn retry_and_decryption(w: &mut dyn Write, r: &ProbeResult, v: &Verdict) -> io::
     }
     if let Some(d) = &v.decryption {
         let finished = match d.server_finished_verified {
-            Some(true) => "server Finished verified".to_string(),
-            Some(false) => "server Finished does NOT match our keys".to_string(),
-            None => "server Finished not seen".to_string(),
+            Some(true) => "server Finished verified",
+            Some(false) => "server Finished does NOT match our keys",
+            None => "server Finished not seen",
         };
         match (&d.problem, d.records) {
             (None, n) if n > 0 => writeln!(
@@ -120,101 +118,70 @@ fn retry_and_decryption(w: &mut dyn Write, r: &ProbeResult, v: &Verdict) -> io::
     Ok(())
 }
 
-pub fn offered(w: &mut dyn Write, h: &ClientHello, len: usize) -> io::Result<()> {
-    let versions = match h.supported_versions() {
-        Some(v) => format!(
-            "supported_versions {}",
-            list(v.into_iter().map(|v| ProtocolVersion(v).to_string()))
-        ),
-        None => format!("legacy_version {}", ProtocolVersion(h.legacy_version)),
+fn offered(w: &mut dyn Write, h: &OfferedHello, len: usize) -> io::Result<()> {
+    let versions = match &h.supported_versions {
+        Some(v) => format!("supported_versions {}", list(v)),
+        None => format!("legacy_version {}", h.legacy_version),
     };
     writeln!(
         w,
         "  sent      ClientHello, {len} bytes: record {}, {versions}",
-        ProtocolVersion(h.record_version)
+        h.record_version
     )?;
+    let shown = &h.ciphers[..h.ciphers.len().min(6)];
     writeln!(
         w,
         "            {} suites: {}",
-        h.cipher_suites.len(),
-        list(h.cipher_suites.iter().take(6).map(|s| suite_name(*s)))
-            + if h.cipher_suites.len() > 6 {
-                ", …"
-            } else {
-                ""
-            }
+        h.ciphers.len(),
+        list(shown) + if h.ciphers.len() > 6 { ", …" } else { "" }
     )?;
     writeln!(
         w,
         "            groups {}; key shares {}",
-        list(h.supported_groups().into_iter().map(group_name)),
-        list(h.key_shares().into_iter().map(|(g, _)| group_name(g)))
+        list(&h.groups),
+        list(&h.key_shares)
     )?;
-    writeln!(
-        w,
-        "            sigalgs {}",
-        list(h.signature_algorithms().into_iter().map(sigalg_name))
-    )?;
+    writeln!(w, "            sigalgs {}", list(&h.sigalgs))?;
     writeln!(
         w,
         "            alpn {}; extensions {}",
-        list(
-            h.alpn()
-                .iter()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-        ),
-        list(h.extension_types().into_iter().map(extension_name))
+        list(&h.alpn),
+        list(&h.extensions)
     )?;
     Ok(())
 }
 
-/// `alpn` is the protocol the connection selected (in TLS 1.3 from EncryptedExtensions, see
-/// [`Verdict::alpn`]).
-pub fn server_hello_line(sh: &ServerHello, group: Option<u16>, alpn: Option<&[u8]>) -> String {
+fn server_hello_line(sh: &ServerHelloFacts) -> String {
     format!(
         "{} {} {}, group {}, alpn {}, extensions {}",
-        if sh.is_hello_retry_request() {
+        if sh.hello_retry_request {
             "HelloRetryRequest"
         } else {
             "ServerHello"
         },
-        ProtocolVersion(sh.selected_version()),
-        suite_name(sh.cipher_suite),
-        sh.key_share_group()
-            .or(group)
-            .map(group_name)
-            .unwrap_or_else(|| "-".into()),
-        alpn.map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_else(|| "-".into()),
-        list(sh.extension_types().into_iter().map(extension_name)),
+        sh.version,
+        sh.cipher,
+        sh.group.as_deref().unwrap_or("-"),
+        sh.alpn.as_deref().unwrap_or("-"),
+        list(&sh.extensions),
     )
 }
 
-fn answer(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
-    if let Some(sh) = v.hello_retry_request.as_ref() {
-        writeln!(w, "  received  {}", server_hello_line(sh, None, None))?;
-    }
-    if let Some(sh) = v.server_hello.as_ref() {
-        writeln!(
-            w,
-            "  received  {}",
-            server_hello_line(sh, v.group, v.alpn().as_deref())
-        )?;
+fn answer(w: &mut dyn Write, v: &VerdictFacts) -> io::Result<()> {
+    for sh in &v.received {
+        writeln!(w, "  received  {}", server_hello_line(sh))?;
     }
     if let Some(a) = &v.alert {
         writeln!(
             w,
             "  alert     {} {} ({}) from the {}",
-            alert_level_name(a.alert.level),
-            alert_name(a.alert.description),
-            a.alert.description,
-            a.from.peer()
+            a.level, a.description, a.code, a.from
         )?;
     }
     if let Some(t) = &v.not_tls {
         writeln!(w, "  not TLS   {t}")?;
     }
-    if let Some(e) = &v.error {
+    if let Some(e) = &v.decode_error {
         writeln!(w, "  error     {e}")?;
     }
     writeln!(
@@ -227,18 +194,13 @@ fn answer(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
         }
     )?;
     for e in &v.events {
-        writeln!(
-            w,
-            "    {:>9.3} ms  {:<6} {}",
-            e.at as f64 / 1000.0,
-            e.dir.peer(),
-            e.what
-        )?;
+        writeln!(w, "    {:>9.3} ms  {:<6} {}", e.at_ms, e.from, e.what)?;
     }
     Ok(())
 }
 
-pub fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
+/// A chain, leaf first (probe and scan).
+pub fn certificate_facts(w: &mut dyn Write, certs: &[CertificateFacts]) -> io::Result<()> {
     if certs.is_empty() {
         return Ok(());
     }
@@ -249,10 +211,7 @@ pub fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
         writeln!(
             w,
             "       valid {} → {}; {}; {}",
-            rfc3339(c.not_before),
-            rfc3339(c.not_after),
-            c.key,
-            c.signature_algorithm
+            c.not_before, c.not_after, c.key, c.signature_algorithm
         )?;
         if !c.san.is_empty() {
             writeln!(w, "       san {}", c.san.join(", "))?;
@@ -262,103 +221,67 @@ pub fn certificates(w: &mut dyn Write, certs: &[CertInfo]) -> io::Result<()> {
     Ok(())
 }
 
-/// `decode`: every field the tracker found in the bytes.
-pub fn decoded(w: &mut dyn Write, v: &Verdict) -> io::Result<()> {
-    if let Some(h) = &v.client_hello {
-        writeln!(w, "ClientHello")?;
-        writeln!(
-            w,
-            "  record_version   {}",
-            ProtocolVersion(h.record_version)
-        )?;
-        writeln!(
-            w,
-            "  legacy_version   {}",
-            ProtocolVersion(h.legacy_version)
-        )?;
-        writeln!(w, "  random           {}", hex::encode(h.random))?;
-        writeln!(
-            w,
-            "  session_id       {}",
-            if h.session_id.is_empty() {
-                "-".into()
-            } else {
-                hex::encode(&h.session_id)
-            }
-        )?;
-        writeln!(w, "  cipher_suites    ({})", h.cipher_suites.len())?;
-        for s in &h.cipher_suites {
-            writeln!(w, "    0x{s:04x} {}", suite_name(*s))?;
-        }
-        writeln!(
-            w,
-            "  compression      {}",
-            list(h.compression_methods.iter().map(|c| c.to_string()))
-        )?;
-        match &h.extensions {
-            None => writeln!(w, "  extensions       (no extensions block)")?,
-            Some(exts) => {
-                writeln!(w, "  extensions       ({})", exts.len())?;
-                for e in exts {
-                    writeln!(
-                        w,
-                        "    {:<5} {:<28} {} bytes",
-                        e.typ,
-                        extension_name(e.typ),
-                        e.data.len()
-                    )?;
-                }
-            }
-        }
-        writeln!(
-            w,
-            "  sni              {}",
-            h.sni().unwrap_or_else(|| "-".into())
-        )?;
-        if let Some(v) = h.supported_versions() {
-            writeln!(
-                w,
-                "  versions         {}",
-                list(v.into_iter().map(|v| ProtocolVersion(v).to_string()))
-            )?;
-        }
-        writeln!(
-            w,
-            "  groups           {}",
-            list(h.supported_groups().into_iter().map(group_name))
-        )?;
-        writeln!(
-            w,
-            "  key_shares       {}",
-            list(h.key_shares().into_iter().map(|(g, k)| format!(
-                "{} ({} bytes)",
-                group_name(g),
-                k.len()
-            )))
-        )?;
-        writeln!(
-            w,
-            "  sigalgs          {}",
-            list(h.signature_algorithms().into_iter().map(sigalg_name))
-        )?;
-        writeln!(
-            w,
-            "  alpn             {}",
-            list(
-                h.alpn()
-                    .iter()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-            )
-        )?;
-        let ja3 = fingerprint::ja3(h);
-        writeln!(w, "  ja3              {} ({})", ja3.md5, ja3.string)?;
-        writeln!(w, "  ja4              {}", fingerprint::ja4(h))?;
+fn client_hello_fields(w: &mut dyn Write, h: &OfferedHello, f: &HelloFields) -> io::Result<()> {
+    writeln!(w, "ClientHello")?;
+    writeln!(w, "  record_version   {}", h.record_version)?;
+    writeln!(w, "  legacy_version   {}", h.legacy_version)?;
+    writeln!(w, "  random           {}", f.random)?;
+    writeln!(
+        w,
+        "  session_id       {}",
+        f.session_id.as_deref().unwrap_or("-")
+    )?;
+    writeln!(w, "  cipher_suites    ({})", f.suites.len())?;
+    for (id, name) in &f.suites {
+        writeln!(w, "    {id} {name}")?;
     }
-    answer(w, v)?;
-    let certs: Vec<CertInfo> = v
-        .certificates
-        .iter()
-        .filter_map(|der| crate::core::cert::parse_certificate(der).ok())
-        .collect();
-    certificates(w, &certs)
+    writeln!(w, "  compression      {}", list(&f.compression))?;
+    match &f.extensions {
+        None => writeln!(w, "  extensions       (no extensions block)")?,
+        Some(exts) => {
+            writeln!(w, "  extensions       ({})", exts.len())?;
+            for (typ, name, len) in exts {
+                writeln!(w, "    {typ:<5} {name:<28} {len} bytes")?;
+            }
+        }
+    }
+    writeln!(w, "  sni              {}", h.sni.as_deref().unwrap_or("-"))?;
+    if let Some(v) = &h.supported_versions {
+        writeln!(w, "  versions         {}", list(v))?;
+    }
+    writeln!(w, "  groups           {}", list(&h.groups))?;
+    writeln!(w, "  key_shares       {}", list(&f.key_shares))?;
+    writeln!(w, "  sigalgs          {}", list(&h.sigalgs))?;
+    writeln!(w, "  alpn             {}", list(&h.alpn))?;
+    writeln!(w, "  ja3              {} ({})", h.ja3, h.ja3_string)?;
+    writeln!(w, "  ja4              {}", h.ja4)?;
+    Ok(())
+}
+
+impl Render for DecodedHello {
+    fn render_text(&self, w: &mut dyn Write) -> io::Result<()> {
+        if let (Some(h), Some(f)) = (&self.client_hello, &self.client_hello_fields) {
+            client_hello_fields(w, h, f)?;
+        }
+        answer(w, &self.verdict)?;
+        let parsed: Vec<CertificateFacts> = self
+            .certificates
+            .iter()
+            .filter_map(|c| match c {
+                DecodedCertificate::Parsed(c) => Some(c.clone()),
+                DecodedCertificate::Unparsed { .. } => None,
+            })
+            .collect();
+        certificate_facts(w, &parsed)
+    }
+}
+
+impl Render for HelloBytes {
+    fn render_text(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "{}", self.hex)?;
+        match &self.decoded {
+            Some(d) => d.render_text(w),
+            None => Ok(()),
+        }
+    }
 }

@@ -6,8 +6,9 @@
 use super::enumerate::{
     ProbeItem, Reply, Scanner, VersionScan, accepted_where, needs_certificate, version_name,
 };
+use crate::core::crypto::hello as build;
 use crate::core::wire::ProtocolVersion;
-use crate::core::wire::build::{self, HelloSpec, Sni};
+use crate::core::wire::build::{HelloSpec, Sni};
 use crate::core::wire::hello::Extension;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
@@ -132,9 +133,9 @@ impl<'a> Scanner<'a> {
         }
         let whole = build::build(&base_spec, Some(&self.target.host), &mut |_| {});
         let half = whole
-            .hello
-            .as_ref()
-            .map_or(256, |h| h.handshake_message().len().div_ceil(2));
+            .ok()
+            .and_then(|w| w.hello)
+            .map_or(256, |h| h.encoded_len().div_ceil(2));
         probes.push((
             "hello fragmented across two records".into(),
             Check::Tolerance,

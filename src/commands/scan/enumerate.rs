@@ -33,11 +33,12 @@ use super::behaviour::derived_items;
 use crate::commands::probe::fill_random;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
-use crate::core::crypto::EphemeralKeys;
 use crate::core::crypto::ecdh;
-use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
+use crate::core::crypto::hello::{self as build, BuiltHello};
+use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
-use crate::core::wire::build::{self, BuiltHello, HelloSpec, Sni};
+use crate::core::wire::build::{HelloSpec, Sni};
 use crate::core::wire::hello::Extension;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
@@ -49,7 +50,7 @@ use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -498,7 +499,7 @@ impl<'a> Scanner<'a> {
         let tracker = if hello.secrets.is_empty() {
             Tracker::new()
         } else {
-            Tracker::with_keys(Arc::new(EphemeralKeys::new(hello.secrets.clone())))
+            Tracker::with_key_shares(hello.secrets.clone())
         };
         let mut observer = VerdictOnly {
             tracker,
@@ -512,17 +513,18 @@ impl<'a> Scanner<'a> {
     /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
     /// 512.
     pub(super) fn encode(&self, spec: &HelloSpec) -> BuiltHello {
-        let built = build::build(spec, Some(&self.target.host), &mut fill_random);
-        let len = built
-            .hello
-            .as_ref()
-            .map_or(0, |h| h.handshake_message().len());
+        // Specs come validated from the CLI (it builds the hello once): one that still does
+        // not fit its length fields is sent as nothing, and reads as no answer.
+        let built =
+            build::build(spec, Some(&self.target.host), &mut fill_random).unwrap_or_default();
+        let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
                 pad_to: Some(F5_PAD_TO),
                 ..spec.clone()
             };
-            return build::build(&padded, Some(&self.target.host), &mut fill_random);
+            return build::build(&padded, Some(&self.target.host), &mut fill_random)
+                .unwrap_or_default();
         }
         built
     }

@@ -17,7 +17,7 @@ pub use enumerate::{
     GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan, VersionScan,
     suite_candidates,
 };
-pub use result::{CertificateSummary, Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
+pub use result::{Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
 
 use crate::commands::ConnectConfig;
 use crate::core::assess::{Context, assess};

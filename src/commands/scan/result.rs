@@ -5,9 +5,8 @@
 
 use super::enumerate::{ProbeItem, ScanReport, VersionScan};
 use crate::commands::SchemaVersion;
+use crate::commands::facts::CertificateFacts;
 use crate::core::assess::Diagnosis;
-use crate::core::cert::CertInfo;
-use crate::core::datetime::rfc3339;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::{
     KeyExchange, group_name, sigalg_name, sslv2_cipher_name, suite, suite_name,
@@ -52,7 +51,7 @@ pub struct ScanResult {
     pub retries: usize,
     pub elapsed_ms: u64,
     /// The chain of the newest version whose first accepted hello showed one.
-    pub certificates: Vec<CertificateSummary>,
+    pub certificates: Vec<CertificateFacts>,
     pub diagnosis: Vec<Diagnosis>,
     /// The group lists with their cost, in scan order (TLS 1.3 first), for the text report.
     #[serde(skip)]
@@ -121,36 +120,6 @@ pub struct SigalgResult {
     pub schemes: Vec<String>,
     pub server_order: Option<bool>,
     pub handshakes: usize,
-}
-
-/// One certificate of the chain, as shown.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct CertificateSummary {
-    pub issuer: String,
-    /// `RSA 2048`, `EC P-256`, …
-    pub key: String,
-    /// RFC 3339.
-    pub not_after: String,
-    pub not_before: String,
-    pub san: Vec<String>,
-    pub sha256: String,
-    pub signature_algorithm: String,
-    pub subject: String,
-}
-
-impl From<&CertInfo> for CertificateSummary {
-    fn from(c: &CertInfo) -> Self {
-        CertificateSummary {
-            issuer: c.issuer.clone(),
-            key: c.key.clone(),
-            not_after: rfc3339(c.not_after),
-            not_before: rfc3339(c.not_before),
-            san: c.san.clone(),
-            sha256: c.sha256.clone(),
-            signature_algorithm: c.signature_algorithm.clone(),
-            subject: c.subject.clone(),
-        }
-    }
 }
 
 fn versions_by_name<S: Serializer>(versions: &[VersionResult], s: S) -> Result<S::Ok, S::Error> {
@@ -279,11 +248,7 @@ impl ScanResult {
             handshakes: r.handshakes,
             retries: r.retries,
             elapsed_ms: r.elapsed_ms,
-            certificates: r
-                .certificates
-                .iter()
-                .map(CertificateSummary::from)
-                .collect(),
+            certificates: r.certificates.iter().map(CertificateFacts::of).collect(),
             diagnosis: r.diagnosis.clone(),
             group_scans,
             sigalg_scan,

@@ -8,7 +8,8 @@
 use super::enumerate::{Pacer, ScanOptions, Scanner, suite_candidates};
 use super::result::{ScanResult, VersionResult};
 use crate::core::crypto::ecdh;
-use crate::core::session::{Direction, EndKind, Tracker};
+use crate::core::flow::{Direction, EndKind};
+use crate::core::session::Tracker;
 use crate::core::wire::ClientHello;
 use crate::core::wire::build::Sni;
 use crate::core::wire::registry::alerts::codes as alert;
@@ -561,7 +562,11 @@ fn the_json_keeps_the_contract() {
         true,
     );
     let json = serde_json::to_string(&r).unwrap();
-    assert!(json.starts_with(r#"{"schema_version":1,"target":"scripted.test:443","#));
+    let start = format!(
+        r#"{{"schema_version":{},"target":"scripted.test:443","#,
+        crate::commands::SCHEMA_VERSION
+    );
+    assert!(json.starts_with(&start), "{json}");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let v12 = &v["versions"]["TLSv1.2"];
     assert_eq!(v12["supported"], true);

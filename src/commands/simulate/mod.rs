@@ -4,17 +4,17 @@
 
 pub mod profiles;
 
-use crate::cli::{ConnectArgs, ConnectConfig, Failure};
-use crate::commands::probe::{self, HelloSource, ProbeResult};
+use crate::commands::probe::{self, HelloSource, ProbeReport, ProbeResult};
+use crate::commands::{ConnectConfig, SchemaVersion};
+use crate::core::wire::ProtocolVersion;
+use crate::core::wire::registry::{alert_name, group_name, suite_name};
 use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::Target;
-use crate::report;
-use clap::Args;
-use profiles::Profile;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use profiles::{Profile, SniRule, decode_hello, version_range};
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 /// Where Debian's testssl.sh package (and upstream installs) put the client list.
 pub const TESTSSL_PATHS: &[&str] = &[
@@ -24,134 +24,28 @@ pub const TESTSSL_PATHS: &[&str] = &[
     "/usr/share/testssl.sh/etc/client-simulation.txt",
 ];
 
-#[derive(Args, Debug)]
-pub struct SimulateArgs {
-    /// host, host:port or [v6addr]:port (default port 443).
-    #[arg(required_unless_present = "list")]
-    pub target: Option<String>,
-    /// List the profiles (after --client filtering) and send nothing.
-    #[arg(long)]
-    pub list: bool,
-    /// Only profiles whose name contains this (case-insensitive); repeatable.
-    #[arg(long = "client", value_name = "NAME")]
-    pub client: Vec<String>,
-    /// Profiles in shakedown's format, instead of the built-in set; repeatable.
-    #[arg(long = "profiles", value_name = "FILE")]
-    pub profiles: Vec<PathBuf>,
-    /// testssl.sh's client-simulation.txt to add (default: the Debian/upstream paths, if present).
-    #[arg(long, value_name = "PATH", conflicts_with = "no_testssl")]
-    pub testssl_file: Option<PathBuf>,
-    /// Do not add testssl.sh's historical clients.
-    #[arg(long)]
-    pub no_testssl: bool,
-    #[command(flatten)]
-    pub connecting: ConnectArgs,
-    /// Connections at once.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+/// Validated `simulate` options (the profiles already read and filtered).
+#[derive(Debug, Clone)]
+pub struct SimulateConfig {
+    pub profiles: Vec<Profile>,
+    pub target: Target,
+    pub connecting: ConnectConfig,
+    /// Connections at once (1 to 256).
     pub concurrency: usize,
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
 }
 
-/// One profile's result.
-pub struct Simulated<'a> {
-    pub profile: &'a Profile,
-    pub result: ProbeResult,
+/// One profile's probe, and whether the real client would go on.
+struct Simulated<'a> {
+    result: &'a ProbeResult,
     /// Set when the server went on but the real client would abort on its choice.
-    pub client_refuses: Option<String>,
+    client_refuses: Option<String>,
 }
 
 impl Simulated<'_> {
     /// The real client would complete this handshake (as far as the hello decides).
-    pub fn connects(&self) -> bool {
+    fn connects(&self) -> bool {
         self.result.server_went_on() && self.client_refuses.is_none()
     }
-}
-
-fn read_text(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The profile set the options ask for: the built-in set (or `--profiles` files), plus
-/// testssl's clients when its file is given or found, filtered by `--client`.
-pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
-    let mut all = Vec::new();
-    if a.profiles.is_empty() {
-        all = profiles::parse(profiles::BUILTIN).map_err(|e| format!("built-in profiles: {e}"))?;
-    }
-    for path in &a.profiles {
-        let ps =
-            profiles::parse(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-        all.extend(ps);
-    }
-    let testssl = match (&a.testssl_file, a.no_testssl) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => None,
-        (None, false) => TESTSSL_PATHS
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file()),
-    };
-    if let Some(path) = testssl {
-        let ps = profiles::parse_testssl(&read_text(&path)?)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        all.extend(ps);
-    }
-    if !a.client.is_empty() {
-        all.retain(|p| a.client.iter().any(|f| profiles::name_matches(p, f)));
-        if all.is_empty() {
-            return Err(format!("--client {:?}: no profile matches", a.client));
-        }
-    }
-    Ok(all)
-}
-
-/// Sends every profile's hello to the target, `concurrency` at a time; results in profile order.
-pub fn simulate<'a>(
-    profiles: &'a [Profile],
-    target: &Target,
-    connecting: &ConnectConfig,
-    concurrency: usize,
-) -> Vec<Simulated<'a>> {
-    // An IP-address target gets no SNI, as real clients send none for an address.
-    let host = match target.ip_literal() {
-        Some(_) => None,
-        None => Some(target.host.as_str()),
-    };
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<ProbeResult>>> =
-        Mutex::new(profiles.iter().map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..concurrency.clamp(1, profiles.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = profiles.get(i) else { break };
-                    let cfg = connecting.probe(
-                        target.clone(),
-                        HelloSource::Raw(profiles::hello_for(p, host)),
-                    );
-                    let r = probe::run(&cfg);
-                    if let Ok(mut v) = results.lock() {
-                        v[i] = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_default();
-    profiles
-        .iter()
-        .zip(results)
-        .filter_map(|(profile, r)| {
-            r.map(|result| Simulated {
-                profile,
-                client_refuses: client_refuses(profile, &result),
-                result,
-            })
-        })
-        .collect()
 }
 
 /// Why the real client would abort on what the server chose, though the server went on:
@@ -176,26 +70,212 @@ fn client_refuses(profile: &Profile, result: &ProbeResult) -> Option<String> {
         .or_else(|| profiles::refuses_keys(profile, dh_prime_bits, leaf))
 }
 
-pub fn run(a: &SimulateArgs, mut out: impl Write) -> Result<i32, Failure> {
-    if a.concurrency == 0 || a.concurrency > 256 {
-        return Err(Failure::Usage("--concurrency: 1 to 256".into()));
+/// What a client gets, in one line: `TLSv1.3  TLS_AES_256_GCM_SHA384  x25519`, or
+/// `FAIL  alert protocol_version (server)  protocol_mismatch`.
+fn summary(s: &Simulated) -> String {
+    let r = &s.result;
+    if let Some(why) = &s.client_refuses {
+        return format!("FAIL  client refuses: {why}");
     }
-    let set = load_profiles(a)?;
-    if a.list {
-        report::simulate::list(&mut out, &set, a.json)?;
-        return Ok(0);
+    if let Some(v) = &r.verdict
+        && r.server_went_on()
+    {
+        let sh = v.server_hello.as_ref().or(v.hello_retry_request.as_ref());
+        let version = v
+            .version
+            .or(sh.map(|s| s.selected_version()))
+            .map(|x| ProtocolVersion(x).to_string())
+            .unwrap_or_else(|| "-".into());
+        let cipher = v
+            .cipher
+            .or(sh.map(|s| s.cipher_suite))
+            .map(suite_name)
+            .unwrap_or_else(|| "-".into());
+        let group = v
+            .group
+            .or(sh.and_then(|s| s.key_share_group()))
+            .map(group_name);
+        let mut s = format!("{version}  {cipher}");
+        if let Some(g) = group {
+            s.push_str(&format!("  {g}"));
+        }
+        if v.hello_retry_request.is_some() {
+            s.push_str("  (after HelloRetryRequest)");
+        }
+        return s;
     }
-    let Some(target) = &a.target else {
-        return Err(Failure::Usage("simulate: TARGET is required".into()));
+    let mut s = format!("FAIL  {}", r.outcome());
+    if let Some(a) = r.verdict.as_ref().and_then(|v| v.alert.as_ref()) {
+        s = format!(
+            "FAIL  alert {} ({})",
+            alert_name(a.alert.description),
+            a.from.peer()
+        );
+    }
+    let causes: Vec<&str> = r.diagnosis.iter().map(|d| d.cause.id()).collect();
+    if !causes.is_empty() {
+        s.push_str(&format!("  {}", causes.join(", ")));
+    }
+    s
+}
+
+/// One client's result: `client` plus the probe fields.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SimulateRow {
+    /// The probe of the client's hello (its `schema_version` is the row's).
+    #[serde(flatten)]
+    pub probe: ProbeReport,
+    /// The profile's name.
+    pub client: String,
+    /// The real client would complete this handshake (as far as the hello decides).
+    pub connects: bool,
+    /// Why the real client would abort though the server went on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_refuses: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_notes: Option<String>,
+    /// Text only: what the client gets, in one line.
+    #[serde(skip)]
+    pub summary: String,
+}
+
+/// Every client's result against one target, in profile order: the text report's table.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SimulateReport {
+    pub schema_version: SchemaVersion,
+    pub target: String,
+    /// The address connected to (the first client's that connected).
+    pub address: Option<String>,
+    pub clients: Vec<SimulateRow>,
+}
+
+impl SimulateReport {
+    /// The table of `rows`, as [`run`] emitted them.
+    pub fn new(target: &Target, rows: Vec<SimulateRow>) -> SimulateReport {
+        SimulateReport {
+            schema_version: SchemaVersion,
+            target: target.display(),
+            address: rows.iter().find_map(|r| r.probe.address.clone()),
+            clients: rows,
+        }
+    }
+}
+
+fn row(profile: &Profile, result: &ProbeResult) -> SimulateRow {
+    let s = Simulated {
+        client_refuses: client_refuses(profile, result),
+        result,
     };
-    let connecting = a.connecting.validate()?;
-    let target = connecting.target(target)?;
-    let results = simulate(&set, &target, &connecting, a.concurrency);
-    report::simulate::results(&mut out, &target, &results, a.json)?;
-    out.flush()?;
-    Ok(if results.iter().all(Simulated::connects) {
-        0
-    } else {
-        1
+    SimulateRow {
+        probe: result.report(),
+        client: profile.name.clone(),
+        connects: s.connects(),
+        client_refuses: s.client_refuses.clone(),
+        client_notes: Some(profile.notes.clone()).filter(|n| !n.is_empty()),
+        summary: summary(&s),
+    }
+}
+
+/// Sends every profile's hello to the target, `concurrency` at a time, and emits each
+/// client's row in profile order as soon as it and those before it are done. Stops sending
+/// at `emit`'s first error, which it returns.
+pub fn run(
+    cfg: &SimulateConfig,
+    emit: &mut dyn FnMut(&SimulateRow) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let target = &cfg.target;
+    // An IP-address target gets no SNI, as real clients send none for an address.
+    let host = match target.ip_literal() {
+        Some(_) => None,
+        None => Some(target.host.as_str()),
+    };
+    let profiles = &cfg.profiles;
+    let (next, stop) = (&AtomicUsize::new(0), &AtomicBool::new(false));
+    let (sender, finished) = mpsc::channel::<(usize, ProbeResult)>();
+    std::thread::scope(|s| {
+        for _ in 0..cfg.concurrency.clamp(1, profiles.len().max(1)) {
+            let sender = sender.clone();
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = profiles.get(i) else { break };
+                    let probe_cfg = cfg.connecting.probe(
+                        target.clone(),
+                        HelloSource::Raw(profiles::hello_for(p, host)),
+                    );
+                    if sender.send((i, probe::run(&probe_cfg))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut waiting: Vec<Option<ProbeResult>> = profiles.iter().map(|_| None).collect();
+        let mut emitted = 0;
+        let mut outcome = Ok(());
+        // Ends when every worker is done (and has dropped its sender).
+        for (i, result) in finished {
+            waiting[i] = Some(result);
+            while let Some(result) = waiting.get_mut(emitted).and_then(Option::take) {
+                if outcome.is_ok() {
+                    outcome = emit(&row(&profiles[emitted], &result));
+                    if outcome.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                emitted += 1;
+            }
+        }
+        outcome
     })
+}
+
+/// `simulate --list`: one profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ProfileListing {
+    pub schema_version: SchemaVersion,
+    pub client: String,
+    /// The lowest and highest version the client speaks.
+    pub lowest: Option<String>,
+    pub highest: Option<String>,
+    /// The hello's size (records included).
+    pub bytes: usize,
+    /// What happens to the hello's server_name: `replace`, `none` or `keep`.
+    pub sni: &'static str,
+    pub source: String,
+    pub notes: String,
+    /// Text only: the versions offered, `TLSv1.2-1.3`, or `SSLv2`.
+    #[serde(skip)]
+    pub offers: String,
+}
+
+/// The listing of a profile.
+pub fn listing(p: &Profile) -> ProfileListing {
+    let hello = decode_hello(&p.hello);
+    let (lo, hi) = version_range(p);
+    let name = |v: Option<u16>| v.map(|v| ProtocolVersion(v).to_string());
+    let offers = match (&hello, lo) {
+        (None, _) => "SSLv2".to_string(),
+        (Some(_), Some(lo)) if Some(lo) != hi => format!(
+            "{}-{}",
+            ProtocolVersion(lo),
+            name(hi).unwrap_or_default().trim_start_matches("TLSv")
+        ),
+        (Some(_), _) => name(hi).unwrap_or_default(),
+    };
+    ProfileListing {
+        schema_version: SchemaVersion,
+        client: p.name.clone(),
+        lowest: name(lo),
+        highest: name(hi),
+        bytes: p.hello.len(),
+        sni: match p.sni {
+            SniRule::Replace => "replace",
+            SniRule::Remove => "none",
+            SniRule::Keep => "keep",
+        },
+        source: p.source.clone(),
+        notes: p.notes.clone(),
+        offers,
+    }
 }

@@ -420,7 +420,10 @@ pub fn hello_for(profile: &Profile, host: Option<&str>) -> Vec<u8> {
         return profile.hello.clone();
     }
     hello.set_sni(name);
-    hello.to_records(None)
+    // A name too long for the hello's length fields: the hello goes out as recorded.
+    hello
+        .to_records(None)
+        .unwrap_or_else(|_| profile.hello.clone())
 }
 
 #[cfg(test)]
@@ -450,7 +453,7 @@ mod tests {
         h.set_sni(Some("profile.example"));
         Profile {
             name: "t".into(),
-            hello: h.to_records(None),
+            hello: h.to_records(None).unwrap(),
             sni: SniRule::Replace,
             source: String::new(),
             notes: String::new(),

@@ -2,7 +2,7 @@
 //! finished with (x25519, secp256r1, secp384r1, secp521r1), and the shared secret with a
 //! server's share. Entropy comes in as a function, so this stays pure and testable.
 
-use crate::core::wire::build::KeyShareSecret;
+use crate::core::wire::build::KeyShare;
 use crate::core::wire::registry::group_name;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
@@ -22,6 +22,25 @@ pub const REAL_KEY_GROUPS: [u16; 4] = [
     GROUP_SECP384R1,
     GROUP_SECP521R1,
 ];
+
+/// The key pair behind a key share we sent, kept to finish a TLS 1.3 handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyShareSecret {
+    pub group: u16,
+    /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar.
+    pub private: Vec<u8>,
+    pub public: Vec<u8>,
+}
+
+impl KeyShareSecret {
+    /// The public half, as the hello carries it.
+    pub fn share(&self) -> KeyShare {
+        KeyShare {
+            group: self.group,
+            public: self.public.clone(),
+        }
+    }
+}
 
 /// [`REAL_KEY_GROUPS`] by their registry names, for messages.
 pub fn real_key_group_names() -> String {

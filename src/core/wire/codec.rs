@@ -1,8 +1,10 @@
-//! Bounded reading of big-endian TLS structures.
+//! Bounded reading and honest writing of big-endian TLS structures.
 //!
 //! A [`Reader`] never reads past the slice it was given, and a length-prefixed sub-reader
 //! never reads past its prefix: a hostile length can produce an error, never a panic or an
-//! out-of-bounds read.
+//! out-of-bounds read. Every length prefix the encoders write goes through
+//! [`put_prefixed`]: a body too long for its prefix is an error, never a length silently
+//! taken modulo 2^8, 2^16 or 2^24; a deliberately wrong length is asked for explicitly.
 
 use std::fmt;
 
@@ -158,6 +160,91 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The width of a length prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    U8,
+    U16,
+    U24,
+}
+
+impl Prefix {
+    fn bytes(self) -> usize {
+        match self {
+            Prefix::U8 => 1,
+            Prefix::U16 => 2,
+            Prefix::U24 => 3,
+        }
+    }
+
+    /// The largest length the prefix can hold.
+    pub fn max(self) -> usize {
+        (1 << (8 * self.bytes())) - 1
+    }
+}
+
+/// A vector too long for its length prefix (or an override too large for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LengthOverflow {
+    /// Which field: "extensions", "cipher_suites", "extension 0xff01", …
+    pub what: String,
+    pub len: usize,
+    pub max: usize,
+}
+
+impl fmt::Display for LengthOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is {} bytes long, more than its length field can say (at most {})",
+            self.what, self.len, self.max
+        )
+    }
+}
+
+impl std::error::Error for LengthOverflow {}
+
+/// `len` as a length field of at most `max`, or the overflow error naming `what`: for
+/// formats whose lengths are not written just before their data (SSLv2 puts them all in
+/// its header).
+pub fn checked_len(what: &str, len: usize, max: usize) -> Result<usize, LengthOverflow> {
+    if len > max {
+        return Err(LengthOverflow {
+            what: what.to_string(),
+            len,
+            max,
+        });
+    }
+    Ok(len)
+}
+
+/// Writes a vector with a `prefix`-wide length: reserves the prefix, lets `body` write the
+/// contents after it, then fills in their length, or `forced` (a deliberately wrong length
+/// asked for by the caller) verbatim. `what` names the field in the error.
+pub fn put_prefixed(
+    buf: &mut Vec<u8>,
+    prefix: Prefix,
+    what: &dyn Fn() -> String,
+    forced: Option<usize>,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), LengthOverflow>,
+) -> Result<(), LengthOverflow> {
+    let at = buf.len();
+    let width = prefix.bytes();
+    buf.extend_from_slice(&[0; 3][..width]);
+    body(buf)?;
+    let len = forced.unwrap_or(buf.len() - at - width);
+    if len > prefix.max() {
+        return Err(LengthOverflow {
+            what: what(),
+            len,
+            max: prefix.max(),
+        });
+    }
+    let be = (len as u32).to_be_bytes();
+    buf[at..at + width].copy_from_slice(&be[4 - width..]);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +265,36 @@ mod tests {
         let bytes = [0xff, 0xff, 0x01];
         let err = Reader::new(&bytes).sub_u16("list").unwrap_err();
         assert!(err.to_string().contains("needs 65535 bytes"));
+    }
+
+    #[test]
+    fn prefixes_are_written_or_refused() {
+        let mut b = vec![9];
+        let r = put_prefixed(&mut b, Prefix::U16, &|| "list".into(), None, |b| {
+            b.extend_from_slice(&[1, 2, 3]);
+            Ok(())
+        });
+        assert_eq!((r, &b[..]), (Ok(()), &[9, 0, 3, 1, 2, 3][..]));
+        let mut b = Vec::new();
+        let err = put_prefixed(&mut b, Prefix::U8, &|| "session_id".into(), None, |b| {
+            b.extend_from_slice(&[0; 256]);
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!((err.len, err.max), (256, 255));
+        assert!(err.to_string().starts_with("session_id is 256 bytes long"));
+        let mut b = Vec::new();
+        put_prefixed(
+            &mut b,
+            Prefix::U24,
+            &|| "msg".into(),
+            Some(0xabcdef),
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(b, [0xab, 0xcd, 0xef]);
+        let mut b = Vec::new();
+        let e = put_prefixed(&mut b, Prefix::U8, &|| "x".into(), Some(300), |_| Ok(()));
+        assert!(e.is_err());
     }
 }

@@ -24,64 +24,169 @@ pub struct ClientHello {
     pub extensions: Option<Vec<Extension>>,
 }
 
-use super::codec::{DecodeError, Reader};
+use super::codec::{DecodeError, LengthOverflow, Prefix, Reader, put_prefixed};
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::handshake_types::types as handshake;
 use bytes::BufMut;
 
-/// Handshake message type of a ClientHello.
-pub const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 /// Record content type of handshake records.
 pub const CONTENT_HANDSHAKE: u8 = 22;
 
+/// Lengths written verbatim instead of the computed ones: a crafting tool sends wrong
+/// lengths on purpose. `None` everywhere (the default): every length is the true one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LengthOverrides {
+    /// The length field of every record carrying the hello.
+    pub record: Option<u16>,
+    /// The handshake message's 24-bit length (at most 0xffffff).
+    pub handshake: Option<u32>,
+    pub session_id: Option<u8>,
+    /// The cipher_suites vector's length in bytes (two per suite when true).
+    pub cipher_suites: Option<u16>,
+    pub compression_methods: Option<u8>,
+    /// The extensions block's length.
+    pub extensions: Option<u16>,
+    /// `(type, length)`: the length field of the first extension of that type.
+    pub extension: Vec<(u16, u16)>,
+}
+
+impl LengthOverrides {
+    pub fn is_empty(&self) -> bool {
+        *self == LengthOverrides::default()
+    }
+}
+
 impl ClientHello {
-    /// The handshake body (without the 4-byte handshake header).
-    pub fn encode_body(&self) -> Vec<u8> {
+    /// The handshake body (without the 4-byte handshake header), with true lengths.
+    pub fn encode_body(&self) -> Result<Vec<u8>, LengthOverflow> {
+        self.encode_body_with(&LengthOverrides::default())
+    }
+
+    /// The handshake body with `lengths` written where given. Fails when a vector is too
+    /// long for its length prefix.
+    pub fn encode_body_with(&self, lengths: &LengthOverrides) -> Result<Vec<u8>, LengthOverflow> {
+        let forced = |o: Option<u16>| o.map(usize::from);
         let mut b = Vec::with_capacity(512);
         b.put_u16(self.legacy_version);
         b.put_slice(&self.random);
-        b.put_u8(self.session_id.len() as u8);
-        b.put_slice(&self.session_id);
-        b.put_u16((self.cipher_suites.len() * 2) as u16);
-        for s in &self.cipher_suites {
-            b.put_u16(*s);
-        }
-        b.put_u8(self.compression_methods.len() as u8);
-        b.put_slice(&self.compression_methods);
+        let sid = lengths.session_id.map(usize::from);
+        put_prefixed(&mut b, Prefix::U8, &|| "session_id".into(), sid, |b| {
+            b.put_slice(&self.session_id);
+            Ok(())
+        })?;
+        let suites = forced(lengths.cipher_suites);
+        put_prefixed(
+            &mut b,
+            Prefix::U16,
+            &|| "cipher_suites".into(),
+            suites,
+            |b| {
+                self.cipher_suites.iter().for_each(|s| b.put_u16(*s));
+                Ok(())
+            },
+        )?;
+        let comp = lengths.compression_methods.map(usize::from);
+        put_prefixed(
+            &mut b,
+            Prefix::U8,
+            &|| "compression_methods".into(),
+            comp,
+            |b| {
+                b.put_slice(&self.compression_methods);
+                Ok(())
+            },
+        )?;
         if let Some(exts) = &self.extensions {
-            let len: usize = exts.iter().map(|e| 4 + e.data.len()).sum();
-            b.put_u16(len as u16);
-            for e in exts {
-                b.put_u16(e.typ);
-                b.put_u16(e.data.len() as u16);
-                b.put_slice(&e.data);
-            }
+            let block = forced(lengths.extensions);
+            put_prefixed(&mut b, Prefix::U16, &|| "extensions".into(), block, |b| {
+                let mut overridden = Vec::new();
+                for e in exts {
+                    b.put_u16(e.typ);
+                    // Only the first extension of a type takes its override.
+                    let own = lengths
+                        .extension
+                        .iter()
+                        .find(|(t, _)| *t == e.typ && !overridden.contains(t))
+                        .map(|(t, len)| {
+                            overridden.push(*t);
+                            usize::from(*len)
+                        });
+                    let what = || format!("extension 0x{:04x}", e.typ);
+                    put_prefixed(b, Prefix::U16, &what, own, |b| {
+                        b.put_slice(&e.data);
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
         }
-        b
+        Ok(b)
+    }
+
+    /// The length of the handshake message (header included) with true lengths, counted
+    /// without encoding it (whether or not its vectors fit their length prefixes).
+    pub fn encoded_len(&self) -> usize {
+        let exts = self
+            .extensions
+            .as_ref()
+            .map_or(0, |e| 2 + e.iter().map(|e| 4 + e.data.len()).sum::<usize>());
+        4 + 2
+            + 32
+            + 1
+            + self.session_id.len()
+            + 2
+            + 2 * self.cipher_suites.len()
+            + 1
+            + self.compression_methods.len()
+            + exts
     }
 
     /// The complete handshake message: type, 24-bit length, body.
-    pub fn handshake_message(&self) -> Vec<u8> {
-        let body = self.encode_body();
+    pub fn handshake_message(&self) -> Result<Vec<u8>, LengthOverflow> {
+        self.handshake_message_with(&LengthOverrides::default())
+    }
+
+    /// The handshake message with `lengths` written where given.
+    pub fn handshake_message_with(
+        &self,
+        lengths: &LengthOverrides,
+    ) -> Result<Vec<u8>, LengthOverflow> {
+        let body = self.encode_body_with(lengths)?;
         let mut m = Vec::with_capacity(body.len() + 4);
-        m.put_u8(HANDSHAKE_CLIENT_HELLO);
-        m.put_uint(body.len() as u64, 3);
-        m.put_slice(&body);
-        m
+        m.put_u8(handshake::CLIENT_HELLO);
+        let forced = lengths.handshake.map(|l| l as usize);
+        put_prefixed(&mut m, Prefix::U24, &|| "ClientHello".into(), forced, |m| {
+            m.put_slice(&body);
+            Ok(())
+        })?;
+        Ok(m)
     }
 
     /// The hello as records, each carrying at most `fragment` bytes of handshake data
     /// (`None`: one record, or as many 2^14-byte records as the message needs).
-    pub fn to_records(&self, fragment: Option<usize>) -> Vec<u8> {
-        let msg = self.handshake_message();
+    pub fn to_records(&self, fragment: Option<usize>) -> Result<Vec<u8>, LengthOverflow> {
+        self.to_records_with(fragment, &LengthOverrides::default())
+    }
+
+    /// The hello as records, with `lengths` written where given.
+    pub fn to_records_with(
+        &self,
+        fragment: Option<usize>,
+        lengths: &LengthOverrides,
+    ) -> Result<Vec<u8>, LengthOverflow> {
+        let msg = self.handshake_message_with(lengths)?;
         let chunk = fragment.unwrap_or(16384).clamp(1, 16384);
         let mut out = Vec::with_capacity(msg.len() + 5 * msg.len().div_ceil(chunk));
+        let forced = lengths.record.map(usize::from);
         for part in msg.chunks(chunk) {
             out.put_u8(CONTENT_HANDSHAKE);
             out.put_u16(self.record_version);
-            out.put_u16(part.len() as u16);
-            out.put_slice(part);
+            put_prefixed(&mut out, Prefix::U16, &|| "record".into(), forced, |o| {
+                o.put_slice(part);
+                Ok(())
+            })?;
         }
-        out
+        Ok(out)
     }
 
     /// Decodes a ClientHello handshake body. `record_version` is taken from the record that
@@ -134,7 +239,7 @@ impl ClientHello {
     pub fn decode_message(msg: &[u8], record_version: u16) -> Result<Self, DecodeError> {
         let mut r = Reader::new(msg);
         let typ = r.u8("handshake type")?;
-        if typ != HANDSHAKE_CLIENT_HELLO {
+        if typ != handshake::CLIENT_HELLO {
             return Err(DecodeError::new(
                 0,
                 format!("handshake type {typ} is not a ClientHello"),
@@ -152,7 +257,7 @@ impl ClientHello {
     /// grows by the size change so the handshake keeps its length (padding exists to steer
     /// that length); when the padding is too short to absorb the growth it is emptied.
     pub fn set_sni(&mut self, name: Option<&str>) {
-        let before = self.handshake_message().len();
+        let before = self.encoded_len();
         match name {
             Some(name) => {
                 let data = server_name_data(name);
@@ -179,7 +284,7 @@ impl ClientHello {
                 }
             }
         }
-        let after = self.handshake_message().len();
+        let after = self.encoded_len();
         if let Some(pad) = self
             .extensions
             .iter_mut()
@@ -322,6 +427,65 @@ fn u16_list(mut r: Reader<'_>) -> Option<Vec<u16>> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn vectors_too_long_for_their_prefix_are_errors() {
+        let mut h = ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [0; 32],
+            session_id: vec![0; 256],
+            cipher_suites: vec![0x1301],
+            compression_methods: vec![0],
+            extensions: Some(vec![]),
+        };
+        let e = h.to_records(None).unwrap_err();
+        assert_eq!((e.what.as_str(), e.len), ("session_id", 256));
+        h.session_id.clear();
+        let big = Extension {
+            typ: 0xff01,
+            data: vec![0; 40_000],
+        };
+        h.extensions = Some(vec![big.clone(), Extension { typ: 0xff02, ..big }]);
+        let e = h.handshake_message().unwrap_err();
+        assert_eq!((e.what.as_str(), e.len), ("extensions", 80_008));
+        h.extensions = Some(vec![Extension {
+            typ: 0xff01,
+            data: vec![0; 70_000],
+        }]);
+        assert_eq!(h.encode_body().unwrap_err().what, "extension 0xff01");
+    }
+
+    #[test]
+    fn overridden_lengths_are_written_verbatim() {
+        let h = ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [0; 32],
+            session_id: vec![],
+            cipher_suites: vec![0x1301],
+            compression_methods: vec![0],
+            extensions: Some(vec![Extension {
+                typ: 0x000a,
+                data: vec![0, 2, 0, 0x1d],
+            }]),
+        };
+        let lengths = LengthOverrides {
+            cipher_suites: Some(7),
+            extension: vec![(0x000a, 0x1234)],
+            ..LengthOverrides::default()
+        };
+        let body = h.encode_body_with(&lengths).unwrap();
+        assert_eq!(&body[35..37], &[0, 7]);
+        assert_eq!(&body[43..47], &[0, 0x0a, 0x12, 0x34]);
+        assert_eq!(body.len(), h.encoded_len() - 4);
+        // Everything else is as with true lengths.
+        let honest = h.encode_body().unwrap();
+        assert_eq!(
+            (&body[..35], &body[37..43]),
+            (&honest[..35], &honest[37..43])
+        );
+    }
+
     fn hello(exts: Vec<Extension>) -> ClientHello {
         ClientHello {
             record_version: 0x0301,
@@ -349,19 +513,19 @@ mod tests {
             ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d]),
             ext(ext::PADDING, &[0; 100]),
         ]);
-        let len = h.handshake_message().len();
+        let len = h.handshake_message().unwrap().len();
         h.set_sni(Some("a-much-longer-name.example.org"));
         assert_eq!(h.sni().as_deref(), Some("a-much-longer-name.example.org"));
         assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
-        assert_eq!(h.handshake_message().len(), len);
+        assert_eq!(h.handshake_message().unwrap().len(), len);
         h.set_sni(None);
         assert_eq!(h.extension_types(), [0x0a0a, 10, 21]);
-        assert_eq!(h.handshake_message().len(), len);
+        assert_eq!(h.handshake_message().unwrap().len(), len);
         h.set_sni(Some("x.test"));
         assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
-        assert_eq!(h.handshake_message().len(), len);
+        assert_eq!(h.handshake_message().unwrap().len(), len);
         // Round trip through the decoder.
-        let back = ClientHello::decode_message(&h.handshake_message(), 0x0301).unwrap();
+        let back = ClientHello::decode_message(&h.handshake_message().unwrap(), 0x0301).unwrap();
         assert_eq!(back, h);
     }
 
@@ -371,10 +535,10 @@ mod tests {
             ext(ext::SERVER_NAME, &server_name_data("a")),
             ext(ext::PADDING, &[0; 3]),
         ]);
-        let len = h.handshake_message().len();
+        let len = h.handshake_message().unwrap().len();
         h.set_sni(Some("abcdefghij"));
         assert_eq!(h.ext(ext::PADDING), Some(&[][..]));
-        assert_eq!(h.handshake_message().len(), len + 9 - 3);
+        assert_eq!(h.handshake_message().unwrap().len(), len + 9 - 3);
     }
 
     #[test]

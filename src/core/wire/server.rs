@@ -10,6 +10,7 @@
 use super::codec::{DecodeError, Reader};
 use super::hello::{ClientHello, Extension};
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::handshake_types::{handshake_type_name, types as t};
 
 /// The `random` of an RFC 8446 HelloRetryRequest: SHA-256("HelloRetryRequest").
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
@@ -20,53 +21,6 @@ pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
 /// TLS 1.3 on the wire; messages decoded "in a TLS 1.3 context" take their RFC 8446 form.
 const TLS13: u16 = super::ProtocolVersion::TLS13.0;
 const TLS12: u16 = super::ProtocolVersion::TLS12.0;
-
-/// Handshake message types (RFC 8446 §4, RFC 5246 §7.4, RFC 6066).
-pub mod handshake_type {
-    pub const HELLO_REQUEST: u8 = 0;
-    pub const CLIENT_HELLO: u8 = 1;
-    pub const SERVER_HELLO: u8 = 2;
-    pub const NEW_SESSION_TICKET: u8 = 4;
-    pub const END_OF_EARLY_DATA: u8 = 5;
-    pub const ENCRYPTED_EXTENSIONS: u8 = 8;
-    pub const CERTIFICATE: u8 = 11;
-    pub const SERVER_KEY_EXCHANGE: u8 = 12;
-    pub const CERTIFICATE_REQUEST: u8 = 13;
-    pub const SERVER_HELLO_DONE: u8 = 14;
-    pub const CERTIFICATE_VERIFY: u8 = 15;
-    pub const CLIENT_KEY_EXCHANGE: u8 = 16;
-    pub const FINISHED: u8 = 20;
-    pub const CERTIFICATE_STATUS: u8 = 22;
-    pub const KEY_UPDATE: u8 = 24;
-}
-
-/// The name of a handshake message type as RFCs write it (`ServerHelloDone`), if assigned.
-pub fn handshake_type_name(typ: u8) -> Option<&'static str> {
-    Some(match typ {
-        0 => "HelloRequest",
-        1 => "ClientHello",
-        2 => "ServerHello",
-        3 => "HelloVerifyRequest",
-        4 => "NewSessionTicket",
-        5 => "EndOfEarlyData",
-        6 => "HelloRetryRequest",
-        8 => "EncryptedExtensions",
-        11 => "Certificate",
-        12 => "ServerKeyExchange",
-        13 => "CertificateRequest",
-        14 => "ServerHelloDone",
-        15 => "CertificateVerify",
-        16 => "ClientKeyExchange",
-        20 => "Finished",
-        21 => "CertificateURL",
-        22 => "CertificateStatus",
-        23 => "SupplementalData",
-        24 => "KeyUpdate",
-        25 => "CompressedCertificate",
-        254 => "MessageHash",
-        _ => return None,
-    })
-}
 
 fn decode_extensions(r: &mut Reader<'_>, what: &str) -> Result<Vec<Extension>, DecodeError> {
     let mut er = r.sub_u16(what)?;
@@ -422,27 +376,34 @@ pub enum HandshakeMessage {
 }
 
 impl HandshakeMessage {
+    /// The handshake type this message is in [`HANDSHAKE_TYPES`](super::registry::HANDSHAKE_TYPES):
+    /// its wire type, except a HelloRetryRequest (a ServerHello on the wire), which has its
+    /// own row.
+    pub fn typ(&self) -> u8 {
+        match self {
+            HandshakeMessage::HelloRetryRequest(_) => t::HELLO_RETRY_REQUEST,
+            HandshakeMessage::Unknown { typ, .. } => *typ,
+            HandshakeMessage::HelloRequest => t::HELLO_REQUEST,
+            HandshakeMessage::ClientHello(_) => t::CLIENT_HELLO,
+            HandshakeMessage::ServerHello(_) => t::SERVER_HELLO,
+            HandshakeMessage::NewSessionTicket { .. } => t::NEW_SESSION_TICKET,
+            HandshakeMessage::EndOfEarlyData => t::END_OF_EARLY_DATA,
+            HandshakeMessage::EncryptedExtensions(_) => t::ENCRYPTED_EXTENSIONS,
+            HandshakeMessage::Certificate(_) => t::CERTIFICATE,
+            HandshakeMessage::ServerKeyExchange(_) => t::SERVER_KEY_EXCHANGE,
+            HandshakeMessage::CertificateRequest(_) => t::CERTIFICATE_REQUEST,
+            HandshakeMessage::ServerHelloDone => t::SERVER_HELLO_DONE,
+            HandshakeMessage::CertificateVerify { .. } => t::CERTIFICATE_VERIFY,
+            HandshakeMessage::ClientKeyExchange { .. } => t::CLIENT_KEY_EXCHANGE,
+            HandshakeMessage::Finished { .. } => t::FINISHED,
+            HandshakeMessage::CertificateStatus { .. } => t::CERTIFICATE_STATUS,
+            HandshakeMessage::KeyUpdate { .. } => t::KEY_UPDATE,
+        }
+    }
+
     /// The message's name as RFCs write it (`Unknown` for unassigned types).
     pub fn name(&self) -> &'static str {
-        match self {
-            HandshakeMessage::HelloRetryRequest(_) => "HelloRetryRequest",
-            HandshakeMessage::Unknown { typ, .. } => handshake_type_name(*typ).unwrap_or("Unknown"),
-            HandshakeMessage::HelloRequest => "HelloRequest",
-            HandshakeMessage::ClientHello(_) => "ClientHello",
-            HandshakeMessage::ServerHello(_) => "ServerHello",
-            HandshakeMessage::NewSessionTicket { .. } => "NewSessionTicket",
-            HandshakeMessage::EndOfEarlyData => "EndOfEarlyData",
-            HandshakeMessage::EncryptedExtensions(_) => "EncryptedExtensions",
-            HandshakeMessage::Certificate(_) => "Certificate",
-            HandshakeMessage::ServerKeyExchange(_) => "ServerKeyExchange",
-            HandshakeMessage::CertificateRequest(_) => "CertificateRequest",
-            HandshakeMessage::ServerHelloDone => "ServerHelloDone",
-            HandshakeMessage::CertificateVerify { .. } => "CertificateVerify",
-            HandshakeMessage::ClientKeyExchange { .. } => "ClientKeyExchange",
-            HandshakeMessage::Finished { .. } => "Finished",
-            HandshakeMessage::CertificateStatus { .. } => "CertificateStatus",
-            HandshakeMessage::KeyUpdate { .. } => "KeyUpdate",
-        }
+        handshake_type_name(self.typ()).unwrap_or("Unknown")
     }
 }
 
@@ -460,7 +421,6 @@ pub fn decode_handshake(
     body: &[u8],
     version: u16,
 ) -> Result<HandshakeMessage, DecodeError> {
-    use handshake_type as t;
     Ok(match typ {
         t::HELLO_REQUEST => empty(body, "hello_request", HandshakeMessage::HelloRequest)?,
         t::CLIENT_HELLO => HandshakeMessage::ClientHello(ClientHello::decode_body(body, 0)?),

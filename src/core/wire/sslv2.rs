@@ -5,7 +5,7 @@
 //! Only the 2-byte record header (high bit set, no padding) is handled: it is the form every
 //! hello uses. Decoding is bounded: a short or inconsistent message is an error value.
 
-use super::codec::{DecodeError, Reader};
+use super::codec::{DecodeError, LengthOverflow, Reader, checked_len};
 use bytes::BufMut;
 
 /// SSLv2 message type of CLIENT-HELLO.
@@ -51,30 +51,34 @@ pub struct Sslv2ServerHello {
 
 impl Sslv2ClientHello {
     /// The message body (type byte onwards), without the record header.
-    pub fn encode_message(&self) -> Vec<u8> {
-        let mut m = Vec::with_capacity(9 + self.cipher_specs.len() * 3 + 48);
+    pub fn encode_message(&self) -> Result<Vec<u8>, LengthOverflow> {
+        let max = usize::from(u16::MAX);
+        let specs = checked_len("cipher_specs", self.cipher_specs.len() * 3, max)?;
+        let sid = checked_len("session_id", self.session_id.len(), max)?;
+        let challenge = checked_len("challenge", self.challenge.len(), max)?;
+        let mut m = Vec::with_capacity(9 + specs + sid + challenge);
         m.put_u8(MSG_CLIENT_HELLO);
         m.put_u16(self.version);
-        m.put_u16((self.cipher_specs.len() * 3) as u16);
-        m.put_u16(self.session_id.len() as u16);
-        m.put_u16(self.challenge.len() as u16);
+        m.put_u16(specs as u16);
+        m.put_u16(sid as u16);
+        m.put_u16(challenge as u16);
         for spec in &self.cipher_specs {
             m.put_uint(u64::from(*spec & 0x00ff_ffff), 3);
         }
         m.put_slice(&self.session_id);
         m.put_slice(&self.challenge);
-        m
+        Ok(m)
     }
 
     /// The record as sent: a 2-byte header (high bit set, 15-bit length) and the message.
-    /// A message longer than 0x7fff bytes cannot be framed; its length is truncated to 15
-    /// bits, so callers keep cipher lists and challenges within SSLv2's limits.
-    pub fn encode(&self) -> Vec<u8> {
-        let msg = self.encode_message();
-        let mut out = Vec::with_capacity(msg.len() + 2);
-        out.put_u16(0x8000 | (msg.len() & MAX_RECORD_BODY) as u16);
+    /// A message longer than 0x7fff bytes cannot be framed: that is the error.
+    pub fn encode(&self) -> Result<Vec<u8>, LengthOverflow> {
+        let msg = self.encode_message()?;
+        let len = checked_len("SSLv2 record", msg.len(), MAX_RECORD_BODY)?;
+        let mut out = Vec::with_capacity(len + 2);
+        out.put_u16(0x8000 | len as u16);
         out.put_slice(&msg);
-        out
+        Ok(out)
     }
 
     /// Decodes one complete record (header included, nothing after it).
@@ -221,7 +225,7 @@ mod tests {
     #[test]
     fn client_hello_layout_and_round_trip() {
         let hello = sample_client();
-        let wire = hello.encode();
+        let wire = hello.encode().unwrap();
         // 9 fixed bytes + 7*3 specs + 16 challenge = 46 = 0x2e.
         assert_eq!(&wire[..2], &[0x80, 0x2e]);
         assert_eq!(&wire[2..11], &[1, 0x00, 0x02, 0x00, 21, 0, 0, 0, 16]);
@@ -240,13 +244,13 @@ mod tests {
             session_id: vec![7; 16],
             challenge: vec![9; 32],
         };
-        let wire = hello.encode();
+        let wire = hello.encode().unwrap();
         assert_eq!(Sslv2ClientHello::decode(&wire).unwrap(), hello);
     }
 
     #[test]
     fn every_truncation_is_an_error() {
-        let wire = sample_client().encode();
+        let wire = sample_client().encode().unwrap();
         for n in 0..wire.len() {
             assert!(Sslv2ClientHello::decode(&wire[..n]).is_err(), "prefix {n}");
         }
@@ -257,11 +261,11 @@ mod tests {
 
     #[test]
     fn inconsistent_inner_lengths_are_errors() {
-        let mut wire = sample_client().encode();
+        let mut wire = sample_client().encode().unwrap();
         // cipher_specs length 20: not a multiple of 3.
         wire[6] = 20;
         assert!(Sslv2ClientHello::decode(&wire).is_err());
-        let mut wire = sample_client().encode();
+        let mut wire = sample_client().encode().unwrap();
         // challenge length larger than what is left.
         wire[10] = 200;
         assert!(Sslv2ClientHello::decode(&wire).is_err());
@@ -316,7 +320,7 @@ mod tests {
         let err = Sslv2ServerHello::decode(&[0x80, 0x03, 0x00, 0x00, 0x01]).unwrap_err();
         assert!(err.what.contains("ERROR message, code 0x0001"), "{err}");
         assert!(looks_like_sslv2_record(&[0x80, 0x03, 0x00, 0x00, 0x01]));
-        let client = sample_client().encode();
+        let client = sample_client().encode().unwrap();
         assert!(Sslv2ServerHello::decode(&client).is_err());
         assert!(Sslv2ClientHello::decode(&hand_built_server_hello()).is_err());
     }

@@ -22,7 +22,7 @@ pub mod writer;
 
 use std::net::SocketAddr;
 
-pub use crate::core::session::{Direction, EndKind, Micros};
+pub use crate::core::flow::{Direction, EndKind, Micros};
 pub use file::{read_capture, read_capture_file, read_capture_slice};
 pub use packets::PacketReader;
 

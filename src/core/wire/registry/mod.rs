@@ -1,5 +1,5 @@
 //! IANA registries, one table each: cipher suites, named groups, signature schemes,
-//! extension types, alert descriptions. Lookup by id, IANA name or OpenSSL name.
+//! extension types, alert descriptions, handshake message types. Lookup by id, IANA name or OpenSSL name.
 //!
 //! Every table implements [`Entry`], so one lookup serves them all: names are matched
 //! case-insensitively against the registry name and its aliases, `0xHHHH` is accepted
@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod extensions;
 pub mod groups;
+pub mod handshake_types;
 pub mod sigalgs;
 pub mod suites;
 
@@ -17,6 +18,9 @@ use std::fmt;
 pub use alerts::{ALERTS, Alert, alert_level_name, alert_name, parse_alert};
 pub use extensions::{EXTENSIONS, ExtensionType, extension, extension_name, parse_extension};
 pub use groups::{GROUPS, Group, GroupKind, group, group_name, parse_group, parse_groups};
+pub use handshake_types::{
+    HANDSHAKE_TYPES, HandshakeType, handshake_type, handshake_type_name, history_letter,
+};
 pub use sigalgs::{
     SIGNATURE_SCHEMES, SignatureScheme, parse_sigalg, parse_sigalgs, sigalg, sigalg_name,
 };

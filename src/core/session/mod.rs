@@ -4,112 +4,46 @@
 //! handshake messages as they complete, and keeps the [`Verdict`]. `probe` feeds it what it
 //! sent and received; `capture` feeds it reassembled TCP payload. "Where did this handshake
 //! diverge" is therefore computed by this one piece of code, live and offline.
+//!
+//! Layers, bottom up: each direction's [`side::Side`] (how far its bytes are read, its
+//! record deframer and handshake joiner, its record protection); the connection's
+//! [`phase::Phase`] (what the server's answers negotiated); the messages moving both; the
+//! [`Event`]s and the [`Verdict`] they leave. Keys are inputs: a key log or our key pairs
+//! at construction, a later key pair through [`Tracker::add_key_share`].
 
+use crate::core::crypto::ecdh::KeyShareSecret;
 use crate::core::crypto::schedule::{self, TrafficSecrets};
-use crate::core::crypto::{HandshakeInfo, HashAlg, KeySource, RecordOpener};
-use crate::core::wire::hello::Extension;
+use crate::core::crypto::{HandshakeInfo, HashAlg, KeyLog, Keys, RecordOpener};
+use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::proxy::{self, Proxy};
 use crate::core::wire::record::{
-    ContentType, Deframer, FramingError, HandshakeJoiner, RECORD_HEADER_LEN, RawHandshake, Record,
+    ContentType, FramingError, RECORD_HEADER_LEN, RawHandshake, Record,
 };
 use crate::core::wire::registry::alerts::codes as alert_code;
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::handshake_types::types as handshake;
 use crate::core::wire::registry::{
-    alert_name, group_name, sigalg_name, sslv2_cipher_name, suite_name,
+    alert_name, handshake_type_name, history_letter, sslv2_cipher_name,
 };
 use crate::core::wire::server::{
-    Alert, CertificateRequest, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
-    handshake_type_name, printable_preview, selected_alpn, sniff_not_tls,
+    Alert, Certificate, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
+    printable_preview, sniff_not_tls,
 };
 use crate::core::wire::sslv2::Sslv2ServerHello;
 use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Microseconds; the caller chooses the epoch (Unix time for captures, start of probe live).
-pub type Micros = u64;
+mod events;
+mod phase;
+mod side;
+mod verdict;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    ClientToServer,
-    ServerToClient,
-}
+pub use events::{Event, EventText};
+pub use verdict::{AlertSeen, Decryption, Diverged, Outcome, StreamEnd, Verdict};
 
-impl Direction {
-    pub fn peer(self) -> &'static str {
-        match self {
-            Direction::ClientToServer => "client",
-            Direction::ServerToClient => "server",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Direction::ClientToServer => 0,
-            Direction::ServerToClient => 1,
-        }
-    }
-}
-
-/// How one direction of a stream ended (or why we stopped reading it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndKind {
-    /// Orderly close (TCP FIN).
-    Fin,
-    /// TCP RST.
-    Rst,
-    /// Nothing more arrived before the deadline.
-    Timeout,
-    /// Bytes are missing (capture loss): what follows cannot be decoded.
-    Gap,
-    /// The reader stopped after its byte cap.
-    ByteCap,
-}
-
-impl EndKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndKind::Fin => "close",
-            EndKind::Rst => "reset",
-            EndKind::Timeout => "timeout",
-            EndKind::Gap => "gap",
-            EndKind::ByteCap => "byte cap",
-        }
-    }
-}
-
-/// The outcome of a connection, in the contract's snake_case names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The server answered with a ServerHello and nothing went wrong before we stopped.
-    ServerHello,
-    HelloRetryRequest,
-    /// Both sides finished the handshake (seen in captures).
-    Established,
-    Alert,
-    Closed,
-    Reset,
-    Timeout,
-    /// The stream stopped being decodable (gap, truncation) before the handshake was decided.
-    Incomplete,
-    NotTls,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::ServerHello => "server_hello",
-            Outcome::HelloRetryRequest => "hello_retry_request",
-            Outcome::Established => "established",
-            Outcome::Alert => "alert",
-            Outcome::Closed => "closed",
-            Outcome::Reset => "reset",
-            Outcome::Timeout => "timeout",
-            Outcome::Incomplete => "incomplete",
-            Outcome::NotTls => "not_tls",
-        }
-    }
-}
+use phase::{Decision, Phase, Tls13Inference};
+use side::{Protection, Reading, Side};
 
 /// Events kept per connection; an endless stream of small records must not grow memory.
 const MAX_EVENTS: usize = 256;
@@ -125,354 +59,6 @@ const TLS13: u16 = ProtocolVersion::TLS13.0;
 /// verified (its Finished cannot be checked, keys derived later are not asked for).
 const MAX_TRANSCRIPT: usize = 1 << 20;
 
-/// One step of the human-readable timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub at: Micros,
-    pub dir: Direction,
-    pub what: EventText,
-}
-
-/// What an event says. The common ones keep their facts and are put into words when shown:
-/// most connections of a large capture never are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventText {
-    Static(&'static str),
-    Text(String),
-    End(EndKind),
-    /// A record summed up by its kind ("application data", "encrypted alert", …) and size.
-    Record {
-        kind: &'static str,
-        len: usize,
-    },
-    Alert {
-        alert: Alert,
-        encrypted: bool,
-    },
-    ClientHello {
-        again: bool,
-        suites: usize,
-        extensions: usize,
-    },
-    ServerHello {
-        version: u16,
-        suite: u16,
-    },
-    HelloRetryRequest {
-        group: Option<u16>,
-    },
-    Certificate {
-        certs: usize,
-        ocsp: bool,
-        scts: bool,
-    },
-    EcdheKeyExchange {
-        group: u16,
-    },
-    DheKeyExchange {
-        prime_bits: usize,
-    },
-    OpaqueKeyExchange {
-        len: usize,
-    },
-    CertificateVerify {
-        scheme: u16,
-    },
-    UnknownMessage {
-        typ: u8,
-        len: usize,
-    },
-}
-
-impl std::fmt::Display for EventText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EventText::Static(s) => f.write_str(s),
-            EventText::Text(s) => f.write_str(s),
-            EventText::End(kind) => write!(f, "end: {}", kind.as_str()),
-            EventText::Record { kind, len } => write!(f, "{kind} ({len} bytes)"),
-            EventText::Alert { alert, encrypted } => write!(
-                f,
-                "{}Alert {} {} ({})",
-                if *encrypted { "encrypted " } else { "" },
-                alert.level_name(),
-                alert_name(alert.description),
-                alert.description
-            ),
-            EventText::ClientHello {
-                again,
-                suites,
-                extensions,
-            } => write!(
-                f,
-                "ClientHello{} ({suites} cipher suites, {extensions} extensions)",
-                if *again { " (again)" } else { "" }
-            ),
-            EventText::ServerHello { version, suite } => write!(
-                f,
-                "ServerHello ({}, {})",
-                ProtocolVersion(*version),
-                suite_name(*suite)
-            ),
-            EventText::HelloRetryRequest { group: Some(g) } => {
-                write!(f, "HelloRetryRequest (group {})", group_name(*g))
-            }
-            EventText::HelloRetryRequest { group: None } => f.write_str("HelloRetryRequest"),
-            EventText::Certificate { certs, ocsp, scts } => write!(
-                f,
-                "Certificate ({certs} cert{}{}{})",
-                if *certs == 1 { "" } else { "s" },
-                if *ocsp { ", leaf with OCSP status" } else { "" },
-                if *scts { ", leaf with SCTs" } else { "" }
-            ),
-            EventText::EcdheKeyExchange { group } => {
-                write!(f, "ServerKeyExchange (ECDHE, group {})", group_name(*group))
-            }
-            EventText::DheKeyExchange { prime_bits } => {
-                write!(f, "ServerKeyExchange (DHE, {prime_bits}-bit prime)")
-            }
-            EventText::OpaqueKeyExchange { len } => write!(f, "ServerKeyExchange ({len} bytes)"),
-            EventText::CertificateVerify { scheme } => {
-                write!(f, "CertificateVerify ({})", sigalg_name(*scheme))
-            }
-            EventText::UnknownMessage { typ, len } => {
-                write!(f, "handshake message of type {typ} ({len} bytes)")
-            }
-        }
-    }
-}
-
-impl From<String> for EventText {
-    fn from(s: String) -> Self {
-        EventText::Text(s)
-    }
-}
-
-impl From<&'static str> for EventText {
-    fn from(s: &'static str) -> Self {
-        EventText::Static(s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlertSeen {
-    pub from: Direction,
-    pub alert: Alert,
-    pub at: Micros,
-    /// The alert was read from an encrypted record (only possible with keys; see `session`
-    /// docs): without them encrypted alerts are counted, not decoded.
-    pub encrypted: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamEnd {
-    pub dir: Direction,
-    pub kind: EndKind,
-    pub at: Micros,
-}
-
-/// Who stopped the handshake, after which message, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diverged {
-    pub by: Direction,
-    /// The last handshake step seen from either side ("ClientHello", "Certificate", …).
-    pub after: String,
-    /// "alert handshake_failure", "close", "reset", "timeout", "gap", "encrypted alert (inferred)", ….
-    pub event: String,
-}
-
-/// What decryption (with a [`KeySource`]) achieved on this connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Decryption {
-    /// Records opened with keys, both directions.
-    pub records: usize,
-    /// The server's Finished carried the verify_data the keys predict: the keys are right.
-    pub server_finished_verified: Option<bool>,
-    pub client_finished_verified: Option<bool>,
-    /// Why (part of) the connection could not be decrypted.
-    pub problem: Option<String>,
-}
-
-/// Everything the tracker concluded about one connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub outcome: Outcome,
-    /// Zeek `ssl_history` letters: uppercase client, lowercase server.
-    pub history: String,
-    pub events: Vec<Event>,
-    /// The first ClientHello (a second one after a HelloRetryRequest is only an event).
-    pub client_hello: Option<ClientHello>,
-    /// The records that carried the first ClientHello, byte for byte, for replay.
-    pub client_hello_wire: Option<Vec<u8>>,
-    /// An SSLv2-format client hello record, raw (header included), for the SSLv2 decoder.
-    pub sslv2_client_hello: Option<Vec<u8>>,
-    /// The SSLv2 SERVER-HELLO, when the server answered in SSLv2.
-    pub sslv2_server_hello: Option<Sslv2ServerHello>,
-    pub server_hello: Option<ServerHello>,
-    pub hello_retry_request: Option<ServerHello>,
-    /// The server's chain as sent (leaf first), from a plaintext Certificate message.
-    pub certificates: Vec<Vec<u8>>,
-    pub server_key_exchange: Option<ServerKeyExchange>,
-    pub certificate_request: Option<CertificateRequest>,
-    /// TLS 1.3: the server's EncryptedExtensions (selected ALPN and the like), once
-    /// decrypted.
-    pub encrypted_extensions: Option<Vec<Extension>>,
-    /// TLS 1.3: whether the leaf entry of the server's Certificate carried a stapled OCSP
-    /// response (status_request); `None` until a TLS 1.3 server Certificate was read.
-    pub leaf_ocsp_stapled: Option<bool>,
-    /// The signature scheme of the server's CertificateVerify: TLS 1.3, once decrypted
-    /// (a TLS 1.2 server signs its ServerKeyExchange instead).
-    pub server_signature_scheme: Option<u16>,
-    /// The first alert that decided the connection (or the first alert at all).
-    pub alert: Option<AlertSeen>,
-    /// The first direction to end.
-    pub end: Option<StreamEnd>,
-    pub diverged: Option<Diverged>,
-    /// What the peer sent instead of TLS, with a printable preview.
-    pub not_tls: Option<String>,
-    /// A framing or decoding error.
-    pub error: Option<String>,
-    /// The stream ended inside a record or handshake message (which, and how far).
-    pub truncated: Option<String>,
-    /// The version the server selected (SSLv2: 0x0002).
-    pub version: Option<u16>,
-    pub cipher: Option<u16>,
-    /// Key exchange group: key_share (TLS 1.3) or ServerKeyExchange (ECDHE).
-    pub group: Option<u16>,
-    pub established: bool,
-    pub client_encrypted_records: usize,
-    pub server_encrypted_records: usize,
-    pub first_at: Option<Micros>,
-    pub decided_at: Option<Micros>,
-    /// Set when the tracker had a key source.
-    pub decryption: Option<Decryption>,
-}
-
-impl Verdict {
-    /// The protocol the server selected with ALPN: from EncryptedExtensions in TLS 1.3
-    /// (when decrypted), else from the ServerHello.
-    pub fn alpn(&self) -> Option<Vec<u8>> {
-        let from_ee = self.encrypted_extensions.as_ref().and_then(|exts| {
-            let e = exts.iter().find(|e| e.typ == ext::ALPN)?;
-            selected_alpn(&e.data)
-        });
-        from_ee.or_else(|| self.server_hello.as_ref()?.alpn())
-    }
-}
-
-impl Default for Verdict {
-    fn default() -> Self {
-        Verdict {
-            outcome: Outcome::Incomplete,
-            history: String::new(),
-            // A handshake logs about eight events: one allocation instead of three.
-            events: Vec::with_capacity(8),
-            client_hello: None,
-            client_hello_wire: None,
-            sslv2_client_hello: None,
-            sslv2_server_hello: None,
-            truncated: None,
-            server_hello: None,
-            hello_retry_request: None,
-            certificates: Vec::new(),
-            server_key_exchange: None,
-            certificate_request: None,
-            encrypted_extensions: None,
-            leaf_ocsp_stapled: None,
-            server_signature_scheme: None,
-            alert: None,
-            end: None,
-            diverged: None,
-            not_tls: None,
-            error: None,
-            version: None,
-            cipher: None,
-            group: None,
-            established: false,
-            client_encrypted_records: 0,
-            server_encrypted_records: 0,
-            first_at: None,
-            decided_at: None,
-            decryption: None,
-        }
-    }
-}
-
-/// How a direction's bytes are framed, decided on its first byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Undetermined,
-    Tls,
-    /// A 2-byte SSLv2 record header (high bit set).
-    Sslv2,
-}
-
-/// Per-direction decoding state.
-#[derive(Debug)]
-struct Side {
-    /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is being read;
-    /// `None` once TLS (or whatever follows) is being read.
-    preamble: Option<Vec<u8>>,
-    framing: Framing,
-    deframer: Deframer,
-    joiner: HandshakeJoiner,
-    /// First bytes, kept to describe a peer that does not speak TLS.
-    first_bytes: Vec<u8>,
-    /// This direction's bytes were not TLS: later bytes extend the description.
-    not_tls: bool,
-    /// The SSLv2 record being collected (at most 2 + 32767 bytes).
-    sslv2: Vec<u8>,
-    /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
-    encrypted: bool,
-    ccs: bool,
-    /// TLS ≤ 1.2: an encrypted handshake record (its Finished) followed the CCS.
-    finished: bool,
-    records: usize,
-    encrypted_records: usize,
-    /// Nothing more of this direction is decoded (not TLS, framing error, gap, SSLv2).
-    stopped: bool,
-    ended: bool,
-    /// Version of the record that carried the latest handshake fragment.
-    record_version: u16,
-}
-
-impl Side {
-    fn new() -> Self {
-        Side {
-            preamble: Some(Vec::new()),
-            framing: Framing::Undetermined,
-            deframer: Deframer::new(),
-            joiner: HandshakeJoiner::new(),
-            first_bytes: Vec::new(),
-            not_tls: false,
-            sslv2: Vec::new(),
-            encrypted: false,
-            ccs: false,
-            finished: false,
-            records: 0,
-            encrypted_records: 0,
-            stopped: false,
-            ended: false,
-            record_version: 0,
-        }
-    }
-}
-
-/// TLS 1.3 bookkeeping for what can be inferred from encrypted record sizes alone.
-#[derive(Debug, Default)]
-struct Tls13Inference {
-    /// Encrypted records the server sent before the client's first one (its flight).
-    server_flight_records: usize,
-    /// The client's first encrypted record was alert-sized: an alert if a close follows.
-    client_alert_pending: bool,
-    /// The client sent an alert-sized record after its flight, or ended: it is closing.
-    client_closing: bool,
-    /// Server records after the client's flight, and whether the first was alert-sized and
-    /// came while the client was not closing.
-    server_after_client: usize,
-    server_first_after_client_alert_sized: bool,
-}
-
 /// The session tracker for one connection (sans-IO): feed it bytes and ends, read the
 /// [`Verdict`].
 #[derive(Debug)]
@@ -481,25 +67,20 @@ pub struct Tracker {
     sides: [Side; 2],
     /// The proxy protocol the client's preamble spoke, if it had one.
     proxy: Option<Proxy>,
-    /// The outcome can no longer change (alert, end, not TLS, error).
-    concluded: bool,
-    decided: bool,
-    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
-    tls13: bool,
+    decision: Decision,
+    phase: Phase,
     last_step: Option<&'static str>,
+    /// The server sent ServerHelloDone: its TLS ≤ 1.2 flight is complete.
     server_hello_done: bool,
-    /// The TLS 1.3 ServerHello arrived and the server's buffer held no partial record at the
-    /// end of that delivery: what came with it has been read.
-    tls13_flight_read: bool,
     t13: Tls13Inference,
     client_hello_wire: Vec<u8>,
     client_hellos: usize,
     events_dropped: usize,
-    keys: Option<Arc<dyn KeySource>>,
+    keys: Option<Keys>,
     crypto: CryptoState,
 }
 
-/// Decryption state, used only with a key source.
+/// Decryption state, used only with keys.
 #[derive(Debug, Default)]
 struct CryptoState {
     /// Handshake messages in order (header + body), for transcript hashes.
@@ -529,12 +110,10 @@ impl Tracker {
             v: Verdict::default(),
             sides: [Side::new(), Side::new()],
             proxy: None,
-            concluded: false,
-            decided: false,
-            tls13: false,
+            decision: Decision::Open,
+            phase: Phase::AwaitingServerHello,
             last_step: None,
             server_hello_done: false,
-            tls13_flight_read: false,
             t13: Tls13Inference::default(),
             client_hello_wire: Vec::new(),
             client_hellos: 0,
@@ -544,14 +123,34 @@ impl Tracker {
         }
     }
 
-    /// A tracker that decrypts what it can with secrets from `keys` (a key log, or a
-    /// probe's own key shares): encrypted handshake messages and alerts then take part in
-    /// the verdict like cleartext ones.
-    pub fn with_keys(keys: Arc<dyn KeySource>) -> Self {
+    /// A tracker that decrypts what it can with secrets from `keys`: encrypted handshake
+    /// messages and alerts then take part in the verdict like cleartext ones.
+    pub fn with_keys(keys: Keys) -> Self {
         let mut t = Tracker::new();
         t.keys = Some(keys);
         t.v.decryption = Some(Decryption::default());
         t
+    }
+
+    /// A tracker that decrypts with the secrets of a key log (shared by the connections of
+    /// a capture).
+    pub fn with_key_log(log: Arc<KeyLog>) -> Self {
+        Self::with_keys(Keys::Log(log))
+    }
+
+    /// A tracker that completes the TLS 1.3 key exchange with the key pairs behind the
+    /// key shares its owner sent.
+    pub fn with_key_shares(shares: Vec<KeyShareSecret>) -> Self {
+        Self::with_keys(Keys::shares(shares))
+    }
+
+    /// The key pair of a key share sent later (a second ClientHello, after a
+    /// HelloRetryRequest): the owner hands it over before feeding the server's answer.
+    /// Ignored by a tracker without keys or with a key log.
+    pub fn add_key_share(&mut self, share: KeyShareSecret) {
+        if let Some(keys) = self.keys.as_mut() {
+            keys.add_share(share);
+        }
     }
 
     pub fn verdict(&self) -> &Verdict {
@@ -576,7 +175,7 @@ impl Tracker {
     /// TLS 1.3 ServerHello and the encrypted records delivered with it; a
     /// HelloRetryRequest), or an alert, an end, non-TLS bytes or an error decided it.
     pub fn decided(&self) -> bool {
-        self.decided
+        self.decision != Decision::Open
     }
 
     pub fn on_data(&mut self, dir: Direction, data: &[u8], at: Micros) {
@@ -588,7 +187,7 @@ impl Tracker {
         if self.sides[i].ended {
             return;
         }
-        if self.sides[i].preamble.is_some() {
+        if matches!(self.sides[i].reading, Reading::Preamble(_)) {
             if let Some(rest) = self.skip_preamble(dir, data, at) {
                 self.on_data(dir, &rest, at);
             }
@@ -600,32 +199,34 @@ impl Tracker {
             let n = (SNIFF_BYTES - side.first_bytes.len()).min(data.len());
             side.first_bytes.extend_from_slice(&data[..n]);
         }
-        if side.framing == Framing::Undetermined {
-            side.framing = if data[0] & 0x80 != 0 {
-                Framing::Sslv2
+        if matches!(side.reading, Reading::Undetermined) {
+            side.reading = if data[0] & 0x80 != 0 {
+                Reading::Sslv2
             } else {
-                Framing::Tls
+                Reading::Tls
             };
         }
-        if side.stopped {
-            // The description grows with the first bytes, and only with them.
-            if side.not_tls && sniffed_more {
-                self.describe_not_tls(dir);
+        match side.reading {
+            Reading::Stopped { not_tls } => {
+                // The description grows with the first bytes, and only with them.
+                if not_tls && sniffed_more {
+                    self.describe_not_tls(dir);
+                }
             }
-        } else if side.framing == Framing::Sslv2 && !sslv2_plausible(dir, &side.first_bytes) {
-            // A high first bit alone is weak evidence: random bytes have it half the time.
-            let first = side.first_bytes[0];
-            self.on_framing_error(dir, FramingError::NotTls(first), at);
-        } else if side.framing == Framing::Sslv2 {
-            self.sslv2(dir, data, at);
-        } else {
-            self.deframe(dir, data, at);
-            if dir == Direction::ServerToClient
-                && self.tls13
-                && self.v.server_hello.is_some()
-                && self.sides[i].deframer.buffered() == 0
-            {
-                self.tls13_flight_read = true;
+            Reading::Sslv2 if !sslv2_plausible(dir, &side.first_bytes) => {
+                // A high first bit alone is weak evidence: random bytes have it half the time.
+                let first = side.first_bytes[0];
+                self.on_framing_error(dir, FramingError::NotTls(first), at);
+            }
+            Reading::Sslv2 => self.sslv2(dir, data, at),
+            _ => {
+                self.deframe(dir, data, at);
+                if dir == Direction::ServerToClient
+                    && self.sides[i].deframer.buffered() == 0
+                    && let Phase::Tls13 { flight_read } = &mut self.phase
+                {
+                    *flight_read = true;
+                }
             }
         }
         self.check_decided(at);
@@ -639,7 +240,15 @@ impl Tracker {
         data: &'d [u8],
         at: Micros,
     ) -> Option<Cow<'d, [u8]>> {
-        let held = self.sides[dir.index()].preamble.take().unwrap_or_default();
+        let held =
+            match std::mem::replace(&mut self.sides[dir.index()].reading, Reading::Undetermined) {
+                Reading::Preamble(held) => held,
+                // Only called while a preamble is read.
+                other => {
+                    self.sides[dir.index()].reading = other;
+                    Vec::new()
+                }
+            };
         // Nothing held (every direction's first bytes): scan them where they are; a capture
         // has thousands of first flights to read.
         let buf: Cow<'d, [u8]> = if held.is_empty() {
@@ -666,7 +275,7 @@ impl Tracker {
         };
         match scan {
             proxy::Scan::NeedMore if buf.len() < proxy::MAX_PREAMBLE => {
-                self.sides[dir.index()].preamble = Some(buf.into_owned());
+                self.sides[dir.index()].reading = Reading::Preamble(buf.into_owned());
                 None
             }
             proxy::Scan::Done { len, what } => {
@@ -684,8 +293,12 @@ impl Tracker {
     pub fn on_end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
         let i = dir.index();
         // Bytes held while telling a preamble from TLS are read as they are.
-        if let Some(held) = self.sides[i].preamble.take().filter(|b| !b.is_empty()) {
-            self.on_data(dir, &held, at);
+        if let Reading::Preamble(held) = &mut self.sides[i].reading {
+            let held = std::mem::take(held);
+            self.sides[i].reading = Reading::Undetermined;
+            if !held.is_empty() {
+                self.on_data(dir, &held, at);
+            }
         }
         if self.sides[i].ended {
             return;
@@ -695,9 +308,9 @@ impl Tracker {
         self.v.end.get_or_insert(StreamEnd { dir, kind, at });
         self.report_truncation(dir, at);
         if kind == EndKind::Gap {
-            self.sides[i].stopped = true;
+            self.sides[i].stop();
         }
-        if self.tls13 {
+        if self.tls13() {
             self.infer_tls13_alert_on_end(dir, at);
         }
         if !self.v.established {
@@ -705,15 +318,15 @@ impl Tracker {
                 EndKind::Fin => Some(Outcome::Closed),
                 EndKind::Rst => Some(Outcome::Reset),
                 EndKind::Gap => Some(Outcome::Incomplete),
-                EndKind::Timeout if !self.decided => Some(Outcome::Timeout),
-                EndKind::ByteCap if !self.decided => Some(Outcome::Incomplete),
+                EndKind::Timeout if !self.decided() => Some(Outcome::Timeout),
+                EndKind::ByteCap if !self.decided() => Some(Outcome::Incomplete),
                 EndKind::Timeout | EndKind::ByteCap => None,
             };
             if let Some(o) = outcome {
                 if kind != EndKind::ByteCap {
                     self.diverge(dir, kind.as_str().to_string());
                 }
-                self.conclude(o);
+                self.conclude(o, at);
             }
         }
         self.check_decided(at);
@@ -731,7 +344,7 @@ impl Tracker {
                     break;
                 }
             }
-            if self.sides[i].stopped {
+            if self.sides[i].stopped() {
                 break;
             }
         }
@@ -740,14 +353,14 @@ impl Tracker {
 
     fn on_framing_error(&mut self, dir: Direction, e: FramingError, at: Micros) {
         let i = dir.index();
-        self.sides[i].stopped = true;
+        self.sides[i].stop();
         if matches!(e, FramingError::NotTls(_)) && self.sides[i].records == 0 {
-            self.sides[i].not_tls = true;
+            self.sides[i].reading = Reading::Stopped { not_tls: true };
             self.describe_not_tls(dir);
             let what = format!("not TLS: {}", self.v.not_tls.clone().unwrap_or_default());
             self.event(at, dir, what);
             self.diverge(dir, "not TLS".into());
-            self.conclude(Outcome::NotTls);
+            self.conclude(Outcome::NotTls, at);
         } else {
             self.fail(dir, at, e.to_string());
         }
@@ -770,7 +383,7 @@ impl Tracker {
         self.event(at, dir, format!("error: {what}"));
         self.v.error.get_or_insert(msg);
         if !self.v.established {
-            self.conclude(Outcome::Incomplete);
+            self.conclude(Outcome::Incomplete, at);
         }
     }
 
@@ -791,7 +404,7 @@ impl Tracker {
         if side.sslv2.len() < want {
             return;
         }
-        side.stopped = true;
+        side.stop();
         let record = std::mem::take(&mut side.sslv2);
         if record.len() < 3 {
             self.fail(dir, at, "empty SSLv2 record".into());
@@ -856,7 +469,7 @@ impl Tracker {
         }
         // TLS 1.3 ciphertext always has the outer type application_data: an alert record
         // there is plaintext (a peer that could not derive keys).
-        if self.sides[i].encrypted && (!self.tls13 || ct == ContentType::ApplicationData) {
+        if self.sides[i].encrypted() && (!self.tls13() || ct == ContentType::ApplicationData) {
             if let Some(opener) = self.crypto.openers[i].as_mut() {
                 match opener.open(ct.to_u8(), rec.header.version, rec.payload) {
                     Ok(opened) => {
@@ -917,12 +530,12 @@ impl Tracker {
             match m {
                 Ok(raw) => self.on_message(dir, raw, at),
                 Err(e) => {
-                    self.sides[i].stopped = true;
+                    self.sides[i].stop();
                     self.fail(dir, at, e.to_string());
                     break;
                 }
             }
-            if cleartext && self.sides[i].encrypted {
+            if cleartext && self.sides[i].encrypted() {
                 joiner.hold(payload);
                 break;
             }
@@ -935,12 +548,11 @@ impl Tracker {
         self.letter(dir, 'i');
         // Before any ServerHello (after a HelloRetryRequest, or a client's early CCS) and in
         // TLS 1.3 the CCS is the RFC 8446 middlebox-compatibility no-op.
-        if self.tls13 || self.v.server_hello.is_none() {
+        if self.tls13() || self.v.server_hello.is_none() {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
             self.event(at, dir, "ChangeCipherSpec");
-            self.sides[i].ccs = true;
-            self.sides[i].encrypted = true;
+            self.sides[i].protection = Protection::AfterCcs;
             self.crypto.openers[i] = self.crypto.pending[i].take();
         }
     }
@@ -952,7 +564,7 @@ impl Tracker {
             Direction::ClientToServer => self.v.client_encrypted_records += 1,
             Direction::ServerToClient => self.v.server_encrypted_records += 1,
         }
-        if self.tls13 {
+        if self.tls13() {
             self.record_event(at, dir, "encrypted record", len);
             self.tls13_encrypted(dir, len, at);
             return;
@@ -964,7 +576,7 @@ impl Tracker {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
                 }
-                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                if self.sides.iter().all(|s| s.finished) && !self.concluded() {
                     self.establish(at);
                 }
             }
@@ -1018,7 +630,7 @@ impl Tracker {
     }
 
     fn establish_tls13(&mut self, at: Micros) {
-        if self.t13.server_flight_records > 0 && !self.concluded {
+        if self.t13.server_flight_records > 0 && !self.concluded() {
             self.establish(at);
         }
     }
@@ -1063,7 +675,7 @@ impl Tracker {
         // TLS 1.3: the client is done after its Finished, the server is not; a fatal alert
         // the server sends before anything else means it refused the client's flight.
         if encrypted
-            && self.tls13
+            && self.tls13()
             && self.v.established
             && dir == Direction::ServerToClient
             && alert.is_fatal()
@@ -1088,8 +700,7 @@ impl Tracker {
                 self.v.alert = Some(seen);
             }
             self.diverge(dir, format!("alert {}", alert_name(alert.description)));
-            self.conclude(Outcome::Alert);
-            self.decide(at);
+            self.conclude(Outcome::Alert, at);
         } else {
             self.v.alert.get_or_insert(seen);
         }
@@ -1108,10 +719,7 @@ impl Tracker {
                 return;
             }
         };
-        let letter = match msg {
-            HandshakeMessage::HelloRetryRequest(_) => 'j',
-            _ => history_letter(raw.typ),
-        };
+        let letter = history_letter(msg.typ());
         // The message as it enters the transcript hash: header and body.
         let wire = if self.keys.is_some() {
             let mut w = vec![raw.typ];
@@ -1124,92 +732,10 @@ impl Tracker {
         self.letter(dir, letter);
         self.last_step = Some(msg.name());
         let what = match msg {
-            HandshakeMessage::ClientHello(mut ch) => {
-                ch.record_version = self.sides[dir.index()].record_version;
-                self.client_hellos += 1;
-                let what = EventText::ClientHello {
-                    again: self.client_hellos > 1,
-                    suites: ch.cipher_suites.len(),
-                    extensions: ch.extensions().len(),
-                };
-                if self.client_hellos == 1 {
-                    self.v.client_hello = Some(ch);
-                    self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
-                } else if self.v.hello_retry_request.is_some()
-                    && self.v.server_hello.is_none()
-                    && !self.concluded
-                {
-                    // The client answered the HelloRetryRequest: the handshake goes on, and
-                    // a live probe reads on until the second round is decided.
-                    self.decided = false;
-                    self.v.decided_at = None;
-                }
-                what
-            }
-            HandshakeMessage::ServerHello(sh) => {
-                let version = sh.selected_version();
-                self.v.version = Some(version);
-                self.v.cipher = Some(sh.cipher_suite);
-                if let Some(g) = sh.key_share_group() {
-                    self.v.group = Some(g);
-                }
-                if version >= TLS13 {
-                    self.tls13 = true;
-                    // Everything after the ServerHello is encrypted, both ways (CCS aside).
-                    for s in &mut self.sides {
-                        s.encrypted = true;
-                    }
-                }
-                let what = EventText::ServerHello {
-                    version,
-                    suite: sh.cipher_suite,
-                };
-                self.v.server_hello = Some(sh);
-                self.progress(Outcome::ServerHello);
-                if self.keys.is_some() {
-                    self.keys_at_server_hello(&wire, at);
-                }
-                what
-            }
-            HandshakeMessage::HelloRetryRequest(hrr) => {
-                self.v.version = Some(hrr.selected_version());
-                self.v.cipher = Some(hrr.cipher_suite);
-                self.tls13 = true;
-                let group = hrr.key_share_group();
-                if self.keys.is_some() {
-                    // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
-                    let hash = HashAlg::for_suite(hrr.cipher_suite);
-                    let digest = hash.hash(&self.crypto.transcript);
-                    let mut t = vec![254, 0, 0, digest.len() as u8];
-                    t.extend_from_slice(&digest);
-                    self.crypto.transcript = t;
-                }
-                self.v.hello_retry_request = Some(hrr);
-                self.progress(Outcome::HelloRetryRequest);
-                self.decide(at);
-                EventText::HelloRetryRequest { group }
-            }
-            HandshakeMessage::Certificate(c) => {
-                // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
-                let leaf_has = |typ| {
-                    c.entry_extensions
-                        .first()
-                        .is_some_and(|leaf| leaf.iter().any(|e| e.typ == typ))
-                };
-                let what = EventText::Certificate {
-                    certs: c.chain.len(),
-                    ocsp: leaf_has(ext::STATUS_REQUEST),
-                    scts: leaf_has(ext::SCT),
-                };
-                if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
-                    if let Some(leaf) = c.entry_extensions.first() {
-                        self.v.leaf_ocsp_stapled =
-                            Some(leaf.iter().any(|e| e.typ == ext::STATUS_REQUEST));
-                    }
-                    self.v.certificates = c.chain;
-                }
-                what
-            }
+            HandshakeMessage::ClientHello(ch) => self.on_client_hello(dir, ch),
+            HandshakeMessage::ServerHello(sh) => self.on_server_hello(sh, &wire, at),
+            HandshakeMessage::HelloRetryRequest(hrr) => self.on_hello_retry_request(hrr, at),
+            HandshakeMessage::Certificate(c) => self.on_certificate(dir, c),
             HandshakeMessage::ServerKeyExchange(ske) => {
                 let what = match &ske {
                     ServerKeyExchange::Ecdhe { group, .. } => {
@@ -1236,7 +762,7 @@ impl Tracker {
             }
             HandshakeMessage::Finished { verify_data } => {
                 let what = self.on_finished(dir, &verify_data, &wire);
-                if self.sides.iter().all(|s| s.finished) && !self.concluded {
+                if self.sides.iter().all(|s| s.finished) && !self.concluded() {
                     self.establish(at);
                 }
                 what
@@ -1265,6 +791,114 @@ impl Tracker {
         }
     }
 
+    /// A ClientHello: the first is kept; one answering a HelloRetryRequest reopens the
+    /// decision.
+    fn on_client_hello(&mut self, dir: Direction, mut ch: ClientHello) -> EventText {
+        ch.record_version = self.sides[dir.index()].record_version;
+        self.client_hellos += 1;
+        let what = EventText::ClientHello {
+            again: self.client_hellos > 1,
+            suites: ch.cipher_suites.len(),
+            extensions: ch.extensions().len(),
+        };
+        if self.client_hellos == 1 {
+            self.v.client_hello = Some(ch);
+            self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+        } else if self.v.hello_retry_request.is_some()
+            && self.v.server_hello.is_none()
+            && !self.concluded()
+        {
+            // The client answered the HelloRetryRequest: the handshake goes on, and
+            // a live probe reads on until the second round is decided.
+            self.decision = Decision::Open;
+            self.v.decided_at = None;
+        }
+        what
+    }
+
+    /// A ServerHello: the negotiated version moves the phase (and, for TLS 1.3, turns both
+    /// directions encrypted); with keys, the handshake secrets are asked for.
+    fn on_server_hello(&mut self, sh: ServerHello, wire: &[u8], at: Micros) -> EventText {
+        let version = sh.selected_version();
+        self.v.version = Some(version);
+        self.v.cipher = Some(sh.cipher_suite);
+        if let Some(g) = sh.key_share_group() {
+            self.v.group = Some(g);
+        }
+        self.phase = match self.phase {
+            // TLS 1.3 stays selected once a HelloRetryRequest selected it.
+            Phase::Tls13 { flight_read } => Phase::Tls13 { flight_read },
+            Phase::RetryRequested => Phase::Tls13 { flight_read: false },
+            _ if version >= TLS13 => Phase::Tls13 { flight_read: false },
+            _ => Phase::Tls12,
+        };
+        if version >= TLS13 {
+            // Everything after the ServerHello is encrypted, both ways (CCS aside).
+            for s in &mut self.sides {
+                if s.protection == Protection::Cleartext {
+                    s.protection = Protection::Encrypted;
+                }
+            }
+        }
+        let what = EventText::ServerHello {
+            version,
+            suite: sh.cipher_suite,
+        };
+        self.v.server_hello = Some(sh);
+        self.progress(Outcome::ServerHello);
+        if self.keys.is_some() {
+            self.keys_at_server_hello(wire, at);
+        }
+        what
+    }
+
+    /// A HelloRetryRequest: TLS 1.3 is selected, the first round is decided, and with keys
+    /// the transcript restarts from ClientHello1's hash.
+    fn on_hello_retry_request(&mut self, hrr: ServerHello, at: Micros) -> EventText {
+        self.v.version = Some(hrr.selected_version());
+        self.v.cipher = Some(hrr.cipher_suite);
+        self.phase = match self.phase {
+            Phase::AwaitingServerHello => Phase::RetryRequested,
+            Phase::Tls12 => Phase::Tls13 { flight_read: false },
+            other => other,
+        };
+        let group = hrr.key_share_group();
+        if self.keys.is_some() {
+            // RFC 8446 §4.4.1: ClientHello1 enters the transcript as its hash.
+            let hash = HashAlg::for_suite(hrr.cipher_suite);
+            let digest = hash.hash(&self.crypto.transcript);
+            let mut t = vec![handshake::MESSAGE_HASH, 0, 0, digest.len() as u8];
+            t.extend_from_slice(&digest);
+            self.crypto.transcript = t;
+        }
+        self.v.hello_retry_request = Some(hrr);
+        self.progress(Outcome::HelloRetryRequest);
+        self.decide(at);
+        EventText::HelloRetryRequest { group }
+    }
+
+    /// A Certificate: the server's first chain is kept, with its leaf's TLS 1.3 extensions.
+    fn on_certificate(&mut self, dir: Direction, c: Certificate) -> EventText {
+        // TLS 1.3 per-entry extensions of the leaf: stapled OCSP and SCTs.
+        let leaf_has = |typ| {
+            c.entry_extensions
+                .first()
+                .is_some_and(|leaf| leaf.iter().any(|e| e.typ == typ))
+        };
+        let what = EventText::Certificate {
+            certs: c.chain.len(),
+            ocsp: leaf_has(ext::STATUS_REQUEST),
+            scts: leaf_has(ext::SCT),
+        };
+        if dir == Direction::ServerToClient && self.v.certificates.is_empty() {
+            if let Some(leaf) = c.entry_extensions.first() {
+                self.v.leaf_ocsp_stapled = Some(leaf.iter().any(|e| e.typ == ext::STATUS_REQUEST));
+            }
+            self.v.certificates = c.chain;
+        }
+        what
+    }
+
     fn append_transcript(&mut self, wire: &[u8]) {
         let c = &mut self.crypto;
         if c.transcript.len() + wire.len() > MAX_TRANSCRIPT {
@@ -1289,11 +923,11 @@ impl Tracker {
         }
     }
 
-    /// Asks the key source for this connection's secrets once the ServerHello is known,
+    /// Asks the keys for this connection's secrets once the ServerHello is known,
     /// and prepares the record openers.
     fn keys_at_server_hello(&mut self, sh_wire: &[u8], at: Micros) {
-        let (Some(keys), Some(ch), Some(sh)) = (
-            self.keys.clone(),
+        let (Some(_), Some(ch), Some(sh)) = (
+            self.keys.as_ref(),
             self.v.client_hello.as_ref(),
             self.v.server_hello.as_ref(),
         ) else {
@@ -1303,11 +937,20 @@ impl Tracker {
         let hash = HashAlg::for_suite(suite_id);
         self.crypto.hash = Some(hash);
         let client_random = ch.random;
-        let problem = if self.tls13 {
+        let tls13 = self.tls13();
+        let th = if tls13 {
             let Some(th) = self.transcript_hash(hash, sh_wire) else {
                 self.decryption_problem("handshake too long to hash".into());
                 return;
             };
+            th
+        } else {
+            Vec::new()
+        };
+        let (Some(keys), Some(sh)) = (self.keys.as_mut(), self.v.server_hello.as_ref()) else {
+            return;
+        };
+        let problem = if tls13 {
             let info = HandshakeInfo {
                 client_random: &client_random,
                 server_hello: sh,
@@ -1374,7 +1017,8 @@ impl Tracker {
         let Some(hash) = self.crypto.hash else {
             return "Finished".into();
         };
-        let expected = if self.tls13 {
+        let tls13 = self.tls13();
+        let expected = if tls13 {
             let secret = self.crypto.tls13_handshake.as_ref().map(|s| match dir {
                 Direction::ClientToServer => s.client.clone(),
                 Direction::ServerToClient => s.server.clone(),
@@ -1393,7 +1037,7 @@ impl Tracker {
                 .zip(self.transcript_hash(hash, &[]))
                 .map(|(m, th)| hash.prf(&m, label, &th, 12))
         };
-        if self.tls13 {
+        if tls13 {
             self.tls13_application_keys(dir, wire, hash);
         }
         let Some(expected) = expected else {
@@ -1420,7 +1064,7 @@ impl Tracker {
         match dir {
             Direction::ServerToClient => {
                 let secrets = match (
-                    self.keys.clone(),
+                    self.keys.as_ref(),
                     self.v.client_hello.as_ref(),
                     self.v.server_hello.as_ref(),
                     self.transcript_hash(hash, wire),
@@ -1480,7 +1124,7 @@ impl Tracker {
 
     fn report_truncation(&mut self, dir: Direction, at: Micros) {
         let side = &self.sides[dir.index()];
-        if side.stopped {
+        if side.stopped() {
             return;
         }
         let mut notes = Vec::new();
@@ -1497,7 +1141,7 @@ impl Tracker {
             let starts = side.deframer.partial().get(RECORD_HEADER_LEN).copied();
             let inside = match (h.content_type, starts) {
                 (ContentType::Handshake, Some(t))
-                    if !side.encrypted && side.joiner.buffered() == 0 =>
+                    if !side.encrypted() && side.joiner.buffered() == 0 =>
                 {
                     handshake_type_name(t).map(|n| format!(", in {n}"))
                 }
@@ -1533,16 +1177,23 @@ impl Tracker {
 
     /// Sets a provisional outcome (the handshake is still going).
     fn progress(&mut self, o: Outcome) {
-        if !self.concluded {
+        if !self.concluded() {
             self.v.outcome = o;
         }
     }
 
-    /// Sets the final outcome, unless one was already set.
-    fn conclude(&mut self, o: Outcome) {
-        if !self.concluded {
+    /// The outcome can no longer change (alert, end, not TLS, error).
+    fn concluded(&self) -> bool {
+        self.decision == Decision::Concluded
+    }
+
+    /// Sets the final outcome, unless one was already set; a concluded connection is
+    /// decided (at `at`, unless it was before).
+    fn conclude(&mut self, o: Outcome, at: Micros) {
+        if !self.concluded() {
             self.v.outcome = o;
-            self.concluded = true;
+            self.decide(at);
+            self.decision = Decision::Concluded;
         }
     }
 
@@ -1557,22 +1208,21 @@ impl Tracker {
     }
 
     fn decide(&mut self, at: Micros) {
-        if !self.decided {
-            self.decided = true;
+        if self.decision == Decision::Open {
+            self.decision = Decision::Decided;
             self.v.decided_at = Some(at);
         }
     }
 
     fn check_decided(&mut self, at: Micros) {
-        let server_ccs_tls12 = !self.tls13 && self.sides[1].ccs;
+        let server_ccs_tls12 = !self.tls13() && self.sides[1].protection == Protection::AfterCcs;
         // Decrypting TLS 1.3: the server's flight ends with its Finished.
         let tls13_flight_done = if self.crypto.openers[1].is_some() {
             self.sides[1].finished
         } else {
-            self.tls13_flight_read
+            matches!(self.phase, Phase::Tls13 { flight_read: true })
         };
-        if self.concluded
-            || self.v.established
+        if self.v.established
             || self.v.error.is_some()
             || self.server_hello_done
             || server_ccs_tls12
@@ -1580,6 +1230,11 @@ impl Tracker {
         {
             self.decide(at);
         }
+    }
+
+    /// TLS 1.3 was selected (by a HelloRetryRequest or a ServerHello).
+    fn tls13(&self) -> bool {
+        matches!(self.phase, Phase::RetryRequested | Phase::Tls13 { .. })
     }
 
     fn letter(&mut self, dir: Direction, c: char) {
@@ -1610,33 +1265,6 @@ impl Tracker {
                 *e = last;
             }
         }
-    }
-}
-
-/// Zeek's `ssl_history` letter for a handshake message type (before case by direction).
-fn history_letter(typ: u8) -> char {
-    match typ {
-        0 => 'h',
-        1 => 'c',
-        2 => 's',
-        3 => 'v',
-        4 => 't',
-        5 => 'e',
-        6 => 'j',
-        8 => 'o',
-        11 => 'x',
-        12 => 'k',
-        13 => 'r',
-        14 => 'n',
-        15 => 'y',
-        16 => 'g',
-        20 => 'f',
-        21 => 'w',
-        22 => 'u',
-        23 => 'a',
-        24 => 'p',
-        254 => 'm',
-        _ => 'z',
     }
 }
 
@@ -1685,6 +1313,7 @@ mod tests {
             }]),
         }
         .to_records(None)
+        .unwrap()
     }
 
     fn server_hello(version: u16) -> Vec<u8> {

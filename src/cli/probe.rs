@@ -1,0 +1,136 @@
+//! `probe`, `hello` and `decode` on the command line: their flags, validated into what the
+//! commands take, and the `--pcap-out` file written from a probe's transcript.
+
+use super::{ConnectArgs, Failure, HelloArgs, read_bytes_arg};
+use crate::commands::decode;
+use crate::commands::probe::{self, ProbeConfig, ProbeResult};
+use crate::core::flow::{Direction, EndKind};
+use crate::io::net::Target;
+use crate::report::{Format, ResultSink};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// host, host:port or [v6addr]:port (default port 443).
+    pub target: String,
+    #[command(flatten)]
+    pub hello: HelloArgs,
+    #[command(flatten)]
+    pub connecting: ConnectArgs,
+    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HelloCmdArgs {
+    #[command(flatten)]
+    pub hello: HelloArgs,
+    /// Host name the hello is for (its default SNI).
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Raw bytes to stdout (for a pipe) instead of hex.
+    #[arg(long, conflicts_with = "hex")]
+    pub raw: bool,
+    /// Hex to stdout (the default).
+    #[arg(long)]
+    pub hex: bool,
+    /// Also print the decoded fields.
+    #[arg(long)]
+    pub decode: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// Hex (spaces, colons and 0x prefixes are ignored), @FILE (hex or binary), or - for stdin.
+    pub input: String,
+}
+
+/// Validated `probe` options.
+pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
+    let c = a.connecting.validate()?;
+    Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
+}
+
+/// Exit code 0 when the server went on with the handshake, else 1.
+pub fn run_probe(a: &ProbeArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
+    let cfg = probe_config(a)?;
+    let result = probe::run(&cfg);
+    let report = result.report();
+    sink.emit(&report)?;
+    sink.flush()?;
+    if let Some(path) = &a.pcap_out {
+        write_probe_pcap(path, &result)?;
+    }
+    Ok(if report.server_went_on() { 0 } else { 1 })
+}
+
+fn write_probe_pcap(path: &std::path::Path, r: &ProbeResult) -> Result<(), Failure> {
+    use crate::io::capture::writer::{self, Close, Connection, LinkType};
+    let (Some(client), Some(server)) = (r.local, r.peer) else {
+        return Err(Failure::Usage(
+            "--pcap-out: no connection was made, nothing to write".into(),
+        ));
+    };
+    let base = r.started_unix_micros;
+    let end = r.transcript.end.map_or(0, |e| e.2);
+    let close = match r.transcript.end {
+        Some((dir, EndKind::Rst, _)) => Close::Rst(dir),
+        Some((dir, EndKind::Fin, _)) => Close::Fin(dir),
+        // We stopped reading (verdict, timeout, cap) and closed our side.
+        _ => Close::Fin(Direction::ClientToServer),
+    };
+    let conn = Connection {
+        client,
+        server,
+        start: base,
+        client_isn: 1_000,
+        server_isn: 2_000_000,
+        chunks: r
+            .transcript
+            .chunks
+            .iter()
+            .map(|(d, at, b)| (*d, base + at, b.clone()))
+            .collect(),
+        close,
+        end: base + end.max(r.transcript.chunks.last().map_or(0, |c| c.1)),
+    };
+    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    writer::write_pcap(&mut out, LinkType::Ethernet, &[conn]).map_err(|e| fail(e.to_string()))?;
+    out.flush().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+/// `--raw` writes the bytes themselves; otherwise the hex (and the decoded fields) go to
+/// the sink.
+pub fn run_hello(a: &HelloCmdArgs, mut out: impl Write, format: Format) -> Result<i32, Failure> {
+    let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
+    let hello = decode::hello(&a.hello.to_source()?, &target, a.decode && !a.raw)?;
+    if a.raw {
+        out.write_all(&hello.bytes)?;
+        out.flush()?;
+        return Ok(0);
+    }
+    let mut sink = ResultSink::new(out, format);
+    sink.emit(&hello)?;
+    sink.flush()?;
+    Ok(0)
+}
+
+/// Exit code 1 when the bytes are cut short or do not decode.
+pub fn run_decode(a: &DecodeArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
+    let bytes = read_bytes_arg(&a.input)?;
+    if bytes.is_empty() {
+        return Err(Failure::Usage(
+            "nothing to decode: the input is empty".into(),
+        ));
+    }
+    let decoded = decode::decode(&bytes);
+    sink.emit(&decoded)?;
+    sink.flush()?;
+    Ok(if decoded.incomplete() { 1 } else { 0 })
+}
