@@ -6,7 +6,6 @@ use crate::commands::SchemaVersion;
 use crate::commands::facts::{CertificateFacts, OfferedHello, VerdictFacts};
 use crate::core::assess::{self, ConnectError, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
-use crate::core::crypto::ecdh::KeyShareSecret;
 use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Tracker, Verdict};
@@ -323,60 +322,6 @@ fn decode_sent_hello(bytes: &[u8]) -> Option<ClientHello> {
     let mut t = Tracker::new();
     t.on_data(Direction::ClientToServer, bytes, 0);
     t.verdict().client_hello.clone()
-}
-
-/// What a bare exchange gives an enumeration: the verdict and how many bytes the server
-/// sent (zero separates "no answer at all" from an answer that ended the handshake).
-#[derive(Debug)]
-pub struct Exchanged {
-    pub verdict: Verdict,
-    pub server_bytes: usize,
-}
-
-struct VerdictOnly {
-    tracker: Tracker,
-    server_bytes: usize,
-}
-
-impl ExchangeObserver for VerdictOnly {
-    fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
-        if dir == Direction::ServerToClient {
-            self.server_bytes += bytes.len();
-        }
-        self.tracker.on_data(dir, bytes, at);
-        !self.tracker.decided()
-    }
-
-    fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
-        self.tracker.on_end(dir, kind, at);
-    }
-}
-
-/// The lighter entry point `scan` uses: connect, send `wire`, read until the tracker has
-/// its verdict (decrypting a TLS 1.3 answer with `secrets`, the hello's key shares). No
-/// transcript, certificate checks or diagnosis; a failed connect is the error.
-pub fn exchange_verdict(
-    target: &Target,
-    wire: &[u8],
-    secrets: &[KeyShareSecret],
-    limits: &Limits,
-) -> io::Result<Exchanged> {
-    let mut conn = net::connect(target, limits)?;
-    let tracker = if secrets.is_empty() {
-        Tracker::new()
-    } else {
-        Tracker::with_key_shares(secrets.to_vec())
-    };
-    let mut obs = VerdictOnly {
-        tracker,
-        server_bytes: 0,
-    };
-    net::exchange(&mut conn, wire, limits, &mut obs);
-    net::close(&conn);
-    Ok(Exchanged {
-        verdict: obs.tracker.verdict().clone(),
-        server_bytes: obs.server_bytes,
-    })
 }
 
 /// `probe`'s result as reported: the contract's fields (JSON), plus what only the text shows.
