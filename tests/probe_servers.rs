@@ -57,6 +57,25 @@ fn no_shared_suite_is_handshake_failure() {
     assert!(causes(&v).contains(&"no_shared_cipher".into()), "{v}");
 }
 
+/// A TLS 1.3-style hello carries our key shares; a server that answers TLS 1.2 leaves
+/// nothing for them to decrypt, which is no problem to report.
+#[test]
+fn tls12_answer_to_a_tls13_hello_reports_no_decryption_problem() {
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_2"]);
+    let (code, v) = probe(&local(srv.port), &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["server_hello"]["version"], "TLSv1.2", "{v}");
+    assert_eq!(v["decryption"], Value::Null, "{v}");
+    let events = v["events"].as_array().unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["what"].as_str().unwrap_or("").contains("cannot decrypt")),
+        "{v}"
+    );
+}
+
 #[test]
 fn tls13_server_hello_names_version_cipher_and_group() {
     let pki = Pki::new();

@@ -53,7 +53,7 @@ fn kinds(generator: &mut SchemaGenerator) -> Vec<(&'static str, String)> {
 pub fn document() -> Value {
     let mut generator = generator();
     let kinds = kinds(&mut generator);
-    let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    let mut defs: Map<String, Value> = generator.take_definitions(true);
     for def in defs.values_mut() {
         close_objects(def);
     }

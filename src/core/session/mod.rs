@@ -947,6 +947,12 @@ impl Tracker {
         } else {
             Vec::new()
         };
+        // Our own key shares serve TLS 1.3 only: a probe that the server answers with TLS
+        // 1.2 has nothing to decrypt with, and nothing went wrong (no decryption to report).
+        if !tls13 && matches!(self.keys, Some(Keys::Shares(_))) {
+            self.v.decryption = None;
+            return;
+        }
         let (Some(keys), Some(sh)) = (self.keys.as_mut(), self.v.server_hello.as_ref()) else {
             return;
         };
