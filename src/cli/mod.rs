@@ -15,6 +15,8 @@ use crate::core::wire::{Extension, ProtocolVersion};
 use crate::io::net::{Limits, Target};
 use crate::report::{self, Sink, WriterSink};
 use clap::{Args, Parser, Subcommand};
+
+pub mod pcap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -49,10 +51,10 @@ pub enum Command {
     /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
     Scan(crate::commands::scan::ScanArgs),
     /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
-    Pcap(crate::commands::pcap::PcapArgs),
+    Pcap(pcap::PcapArgs),
     /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
     #[cfg(feature = "live")]
-    Watch(crate::commands::pcap::WatchArgs),
+    Watch(pcap::WatchArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -238,15 +240,9 @@ pub fn main() -> i32 {
             a.json = json;
             crate::commands::scan::run(&a, stdout)
         }
-        Command::Pcap(mut a) => {
-            a.output.json = json;
-            crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout))
-        }
+        Command::Pcap(a) => pcap::run_pcap(&a, format_of(json), stdout),
         #[cfg(feature = "live")]
-        Command::Watch(mut a) => {
-            a.output.json = json;
-            crate::commands::pcap::watch(&a, &mut { stdout })
-        }
+        Command::Watch(a) => pcap::run_watch(&a, format_of(json), stdout),
     };
     match result {
         Ok(code) => code,
@@ -259,6 +255,15 @@ pub fn main() -> i32 {
             eprintln!("shakedown: {e}");
             2
         }
+    }
+}
+
+/// The output format the global `--json` asks for.
+fn format_of(json: bool) -> report::Format {
+    if json {
+        report::Format::Json
+    } else {
+        report::Format::Text
     }
 }
 
