@@ -10,9 +10,9 @@
 pub mod result;
 
 pub use result::{
-    AlertResult, CaptureTime, ConnectionName, DecryptionResult, DivergedResult, HexId, InputResult,
-    NameFailures, Named, NamedList, OfferedHello, PcapConnection, PcapSummary, PcapSummaryLine,
-    Registry, ServerHelloResult, Version,
+    AlertResult, CaptureTime, ConnectionName, DecryptionResult, DivergedResult, ExtensionTypes,
+    HexId, InputResult, NameFailures, Named, NamedList, OfferedHello, PcapConnection, PcapSummary,
+    PcapSummaryLine, Prerendered, Registry, ServerHelloResult, Version,
 };
 
 use crate::commands::{Failure, SchemaVersion};
@@ -21,9 +21,11 @@ use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
 use crate::core::fingerprint::{self, Ja3};
 use crate::core::session::{Direction, EndKind, Micros, Outcome, Tracker, Verdict};
+use crate::core::wire::ClientHello;
 use crate::io::capture::{
     self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions,
 };
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -427,61 +429,154 @@ pub struct Selection {
     pub fingerprints: bool,
 }
 
-/// The fingerprints of one connection, taken when [`Selection::fingerprints`] asks.
+/// Entries a [`JsonParts`] cache holds before it is emptied: memory stays bounded.
+const MAX_PARTS: usize = 4096;
+
+/// The parts of connection results that many connections share, each written as JSON once
+/// (see [`Prerendered`]): the offered hello with its fingerprints, by everything it shows;
+/// the certificates, by the chain the chain checker shares between connections.
 #[derive(Default)]
-struct Fingerprints {
-    ja3: Option<Ja3>,
-    ja3s: Option<Ja3>,
-    ja4: Option<String>,
+struct JsonParts {
+    fingerprints: fingerprint::Cache,
+    offered: HashMap<Vec<u8>, Offered, foldhash::fast::RandomState>,
+    certificates: HashMap<usize, (Arc<[CertInfo]>, Box<RawValue>), foldhash::fast::RandomState>,
+    key: Vec<u8>,
 }
 
-impl Fingerprints {
-    fn of(r: &ConnectionReport) -> Self {
-        Fingerprints {
-            ja3: r.ja3(),
+/// An offered hello's fingerprints and its JSON.
+struct Offered {
+    fingerprints: fingerprint::HelloFingerprints,
+    json: Box<RawValue>,
+}
+
+impl JsonParts {
+    /// The offered hello of `r` (JA3 and JA4 with it).
+    fn offered(&mut self, r: &ConnectionReport) -> Option<&Offered> {
+        let h = r.verdict.client_hello.as_ref()?;
+        // What `OfferedHello` shows beyond the fingerprints' inputs.
+        fingerprint::hello_key(h, &mut self.key);
+        self.key.extend_from_slice(&h.record_version.to_be_bytes());
+        for (group, _) in h.key_shares() {
+            self.key.extend_from_slice(&group.to_be_bytes());
+        }
+        self.key.push(0xff);
+        if let Some(sni) = r.sni() {
+            self.key.extend_from_slice(sni.as_bytes());
+        }
+        if !self.offered.contains_key(&self.key) {
+            if self.offered.len() >= MAX_PARTS {
+                self.offered.clear();
+            }
+            let fingerprints = self.fingerprints.client_hello(h).clone();
+            let json = serde_json::value::to_raw_value(&offered_hello(h, r, &fingerprints)).ok()?;
+            self.offered
+                .insert(self.key.clone(), Offered { fingerprints, json });
+        }
+        self.offered.get(&self.key)
+    }
+
+    /// The certificates of `r` as JSON.
+    fn certificates(&mut self, r: &ConnectionReport) -> Option<&RawValue> {
+        let chain = &r.certificates;
+        // The pointer names the chain while the entry holds it alive.
+        let id = Arc::as_ptr(chain) as *const CertInfo as usize;
+        let stale = self
+            .certificates
+            .get(&id)
+            .is_some_and(|(held, _)| !Arc::ptr_eq(held, chain));
+        if stale || !self.certificates.contains_key(&id) {
+            if self.certificates.len() >= MAX_PARTS {
+                self.certificates.clear();
+            }
+            struct Certs<'c>(&'c [CertInfo]);
+            impl serde::Serialize for Certs<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    result::certificates(&self.0, s)
+                }
+            }
+            let json = serde_json::value::to_raw_value(&Certs(chain)).ok()?;
+            self.certificates.insert(id, (chain.clone(), json));
+        }
+        self.certificates.get(&id).map(|(_, json)| &**json)
+    }
+}
+
+impl JsonParts {
+    /// What the JSON report shows of `r` beyond its report.
+    fn extras(&mut self, r: &ConnectionReport) -> Extras<'_> {
+        // Both looked up before either is borrowed: each may insert into its cache.
+        let offered = self.offered(r).is_some();
+        self.certificates(r);
+        Extras {
+            offered: offered.then(|| self.offered.get(&self.key)).flatten(),
+            certificates: self
+                .certificates
+                .get(&(Arc::as_ptr(&r.certificates) as *const CertInfo as usize))
+                .map(|(_, json)| &**json),
             ja3s: r.ja3s(),
-            ja4: r.ja4(),
         }
     }
 }
 
-/// The result of one connection, borrowed from its report and fingerprints.
+/// The hello `r`'s client offered, as shown.
+fn offered_hello<'a>(
+    h: &'a ClientHello,
+    r: &'a ConnectionReport,
+    fp: &'a fingerprint::HelloFingerprints,
+) -> OfferedHello<'a> {
+    OfferedHello {
+        alpn: h
+            .alpn()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect(),
+        ciphers: NamedList::new(&h.cipher_suites[..], Registry::Suite),
+        extensions: NamedList::new(h.extension_types(), Registry::Extension),
+        groups: NamedList::new(h.supported_groups(), Registry::Group),
+        ja3: &fp.ja3.md5,
+        ja3_string: &fp.ja3.string,
+        ja4: &fp.ja4,
+        key_shares: NamedList::new(
+            h.key_shares()
+                .into_iter()
+                .map(|(g, _)| g)
+                .collect::<Vec<_>>(),
+            Registry::Group,
+        ),
+        legacy_version: Version(h.legacy_version),
+        record_version: Version(h.record_version),
+        sigalgs: NamedList::new(h.signature_algorithms(), Registry::Sigalg),
+        sni: r.sni(),
+        supported_versions: h
+            .supported_versions()
+            .map(|v| v.into_iter().map(Version).collect()),
+    }
+}
+
+/// The JSON-only facts of one connection, taken when [`Selection::fingerprints`] asks.
+#[derive(Default)]
+struct Extras<'c> {
+    offered: Option<&'c Offered>,
+    certificates: Option<&'c RawValue>,
+    ja3s: Option<Ja3>,
+}
+
+/// `[]`, for connections whose extras were not taken.
+fn empty_list() -> &'static RawValue {
+    static EMPTY: std::sync::OnceLock<Box<RawValue>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| RawValue::from_string("[]".into()).expect("valid JSON"))
+}
+
+/// The result of one connection, borrowed from its report and extras.
 fn connection_result<'a>(
     capture: &'a str,
     r: &'a ConnectionReport,
-    fp: &'a Fingerprints,
+    x: &'a Extras<'a>,
 ) -> PcapConnection<'a> {
     let v = &r.verdict;
-    let offered = match (&v.client_hello, &fp.ja3, &fp.ja4) {
-        (Some(h), Some(ja3), Some(ja4)) => Some(OfferedHello {
-            alpn: h
-                .alpn()
-                .iter()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .collect(),
-            ciphers: NamedList::new(&h.cipher_suites[..], Registry::Suite),
-            extensions: NamedList::new(h.extension_types(), Registry::Extension),
-            groups: NamedList::new(h.supported_groups(), Registry::Group),
-            ja3: &ja3.md5,
-            ja3_string: &ja3.string,
-            ja4,
-            key_shares: NamedList::new(
-                h.key_shares()
-                    .into_iter()
-                    .map(|(g, _)| g)
-                    .collect::<Vec<_>>(),
-                Registry::Group,
-            ),
-            legacy_version: Version(h.legacy_version),
-            record_version: Version(h.record_version),
-            sigalgs: NamedList::new(h.signature_algorithms(), Registry::Sigalg),
-            sni: r.sni(),
-            supported_versions: h
-                .supported_versions()
-                .map(|v| v.into_iter().map(Version).collect()),
-        }),
-        _ => None,
-    };
+    let ja3 = x.offered.map(|o| &o.fingerprints.ja3);
+    let ja4 = x.offered.map(|o| o.fingerprints.ja4.as_str());
+    let offered = x.offered.map(|o| Prerendered::new(&o.json));
     let server_hello = v
         .server_hello
         .as_ref()
@@ -494,7 +589,7 @@ fn connection_result<'a>(
                 .map(|p| String::from_utf8_lossy(&p).into_owned()),
             cipher: Named::suite(sh.cipher_suite),
             cipher_id: HexId(sh.cipher_suite),
-            extensions: NamedList::new(sh.extension_types(), Registry::Extension),
+            extensions: ExtensionTypes(&sh.extensions),
             // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
             group: sh.key_share_group().or(v.group).map(|id| Named {
                 id,
@@ -507,7 +602,7 @@ fn connection_result<'a>(
         schema_version: SchemaVersion,
         alert: v.alert.as_ref().map(AlertResult::new),
         capture,
-        certificates: &r.certificates,
+        certificates: Prerendered::new(x.certificates.unwrap_or_else(|| empty_list())),
         cipher: v.cipher.map(Named::suite),
         cipher_id: v.cipher.map(HexId),
         client: r.client,
@@ -533,11 +628,11 @@ fn connection_result<'a>(
         from_syn: r.from_syn,
         history: &v.history,
         index: r.index,
-        ja3: fp.ja3.as_ref().map(|j| j.md5.as_str()),
-        ja3_string: fp.ja3.as_ref().map(|j| j.string.as_str()),
-        ja3s: fp.ja3s.as_ref().map(|j| j.md5.as_str()),
-        ja3s_string: fp.ja3s.as_ref().map(|j| j.string.as_str()),
-        ja4: fp.ja4.as_deref(),
+        ja3: ja3.map(|j| j.md5.as_str()),
+        ja3_string: ja3.map(|j| j.string.as_str()),
+        ja3s: x.ja3s.as_ref().map(|j| j.md5.as_str()),
+        ja3s_string: x.ja3s.as_ref().map(|j| j.string.as_str()),
+        ja4,
         not_tls: v.not_tls.as_deref(),
         offered,
         outcome: r.outcome(),
@@ -558,6 +653,7 @@ pub type Emit<'e> = dyn for<'a> FnMut(&PcapConnection<'a>) -> std::io::Result<()
 /// a write error nothing more is emitted (the error is returned when the input is done).
 struct Reporter<'e, 'f> {
     select: &'f Selection,
+    parts: JsonParts,
     tally: Tally,
     emit: &'f mut Emit<'e>,
     /// Connections emitted.
@@ -575,12 +671,12 @@ impl Reporter<'_, '_> {
         if !filter.selects(r) || !(self.select.all || r.failed()) || self.error.is_some() {
             return;
         }
-        let fp = if self.select.fingerprints {
-            Fingerprints::of(r)
+        let extras = if self.select.fingerprints {
+            self.parts.extras(r)
         } else {
-            Fingerprints::default()
+            Extras::default()
         };
-        match (self.emit)(&connection_result(capture, r, &fp)) {
+        match (self.emit)(&connection_result(capture, r, &extras)) {
             Ok(()) => self.emitted += 1,
             Err(e) => self.error = Some(e),
         }
@@ -633,6 +729,7 @@ pub fn run(
 ) -> Result<PcapOutcome, Failure> {
     let mut reporter = Reporter {
         select: &cfg.select,
+        parts: JsonParts::default(),
         tally: Tally::default(),
         emit,
         emitted: 0,
@@ -720,6 +817,7 @@ pub fn watch(
     let linktype = cap.get_datalink().0 as u32;
     let reporter = std::cell::RefCell::new(Reporter {
         select: &cfg.select,
+        parts: JsonParts::default(),
         tally: Tally::default(),
         emit,
         emitted: 0,
@@ -801,6 +899,9 @@ mod tests {
     fn connection_objects_are_written_with_sorted_keys() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
         let mut objects = 0;
+        // One cache over every capture: its answers must be the fingerprints themselves,
+        // its JSON what the typed parts write.
+        let mut parts = JsonParts::default();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if !path
@@ -819,8 +920,22 @@ mod tests {
             };
             let file = std::fs::File::open(&path).unwrap();
             analyze(file, &ReadOptions::default(), opts, &mut |r| {
-                let fp = Fingerprints::of(&r);
-                let o = connection_result("c", &r, &fp);
+                let x = parts.extras(&r);
+                if let Some(h) = &r.verdict.client_hello {
+                    let fp = &x.offered.unwrap().fingerprints;
+                    assert_eq!(fp.ja3, fingerprint::ja3(h));
+                    assert_eq!(fp.ja4, fingerprint::ja4(h));
+                    let typed = serde_json::to_string(&offered_hello(h, &r, fp)).unwrap();
+                    assert_eq!(x.offered.unwrap().json.get(), typed);
+                }
+                let mut typed = Vec::new();
+                result::certificates(
+                    &&r.certificates[..],
+                    &mut serde_json::Serializer::new(&mut typed),
+                )
+                .unwrap();
+                assert_eq!(x.certificates.unwrap().get().as_bytes(), typed);
+                let o = connection_result("c", &r, &x);
                 let direct = serde_json::to_string(&o).unwrap();
                 let mut sorted = serde_json::to_value(&o).unwrap();
                 let version = sorted

@@ -2,28 +2,11 @@
 //! and the summary at the end. The JSON is the results' own serialization.
 
 use super::Render;
+use crate::commands::pcap::result::push_addr;
 use crate::commands::pcap::{PcapConnection, PcapSummaryLine};
 use crate::core::decimal::push_decimal;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::net::SocketAddr;
-
-/// An address as `Display` writes it; IPv4 digit by digit (every reported line has two).
-fn push_addr(out: &mut String, addr: &SocketAddr) {
-    match addr {
-        SocketAddr::V4(a) => {
-            for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                push_decimal(out, octet.into(), 1);
-            }
-            out.push(':');
-            push_decimal(out, a.port().into(), 1);
-        }
-        SocketAddr::V6(a) => write!(out, "{a}").expect("writing to a String cannot fail"),
-    }
-}
 
 /// One line (with its newline): name, time, endpoints, SNI, outcome, version and suite,
 /// history, where it diverged, the causes and the first cause's detail. Built in a `String`
@@ -83,11 +66,25 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     out.push('\n');
 }
 
+thread_local! {
+    /// The line being written, reused: a capture can have a line per connection.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 impl Render for PcapConnection<'_> {
     fn render_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut line = String::with_capacity(256);
-        text_line(&mut line, self);
-        out.write_all(line.as_bytes())
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                text_line(&mut line, self);
+                out.write_all(line.as_bytes())
+            }
+            Err(_) => {
+                let mut line = String::new();
+                text_line(&mut line, self);
+                out.write_all(line.as_bytes())
+            }
+        })
     }
 }
 
@@ -146,6 +143,7 @@ impl Render for PcapSummaryLine {
 mod tests {
     use super::*;
     use crate::commands::pcap::CaptureTime;
+    use std::net::SocketAddr;
 
     fn timestamp(at: u64) -> String {
         let mut out = String::new();

@@ -12,7 +12,8 @@ use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::push_rfc3339;
 use crate::core::decimal::push_decimal;
-use crate::core::session::{Event, Micros};
+use crate::core::session::{Event, EventText, Micros};
+use crate::core::wire::Extension;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::{
     self, EXTENSIONS, Entry, GROUPS, SIGNATURE_SCHEMES, alert_level_name, alert_name, suite,
@@ -20,9 +21,11 @@ use crate::core::wire::registry::{
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use std::borrow::{Borrow, Cow};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 /// One TLS connection of a capture (or of a live interface): the contract's pcap object,
@@ -35,12 +38,11 @@ pub struct PcapConnection<'a> {
     pub alert: Option<AlertResult>,
     /// The capture's name as given (`stdin` for `-`, the interface for `watch`).
     pub capture: &'a str,
-    #[serde(serialize_with = "certificates")]
-    #[schemars(with = "Vec<CertificateResult>")]
-    pub certificates: &'a [CertInfo],
+    pub certificates: Prerendered<'a, Vec<CertificateResult>>,
     /// The negotiated suite's name.
     pub cipher: Option<Named>,
     pub cipher_id: Option<HexId>,
+    #[serde(serialize_with = "address")]
     pub client: SocketAddr,
     /// `CAPTURE#INDEX`.
     pub connection: ConnectionName<'a>,
@@ -68,12 +70,13 @@ pub struct PcapConnection<'a> {
     pub ja4: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_tls: Option<&'a str>,
-    pub offered: Option<OfferedHello<'a>>,
+    pub offered: Option<Prerendered<'a, OfferedHello<'static>>>,
     /// `established`, `alert`, `reset`, `closed`, `incomplete` or `not_tls`.
     pub outcome: &'static str,
+    #[serde(serialize_with = "address")]
     pub server: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_hello: Option<ServerHelloResult>,
+    pub server_hello: Option<ServerHelloResult<'a>>,
     pub sni: Option<&'a str>,
     /// The flow's first packet.
     pub start: CaptureTime,
@@ -105,11 +108,11 @@ pub struct OfferedHello<'a> {
 /// The ServerHello (or HelloRetryRequest) as answered; the group and ALPN as the rest of
 /// the handshake named them when the hello did not.
 #[derive(Serialize, JsonSchema)]
-pub struct ServerHelloResult {
+pub struct ServerHelloResult<'a> {
     pub alpn: Option<String>,
     pub cipher: Named,
     pub cipher_id: HexId,
-    pub extensions: NamedList<'static>,
+    pub extensions: ExtensionTypes<'a>,
     pub group: Option<Named>,
     pub hello_retry_request: bool,
     pub version: Version,
@@ -173,7 +176,8 @@ pub struct CertificateResult {
     subject: String,
 }
 
-fn certificates<S: Serializer>(certs: &&[CertInfo], s: S) -> Result<S::Ok, S::Error> {
+/// Writes `certs` as `certificates[]`.
+pub fn certificates<S: Serializer>(certs: &&[CertInfo], s: S) -> Result<S::Ok, S::Error> {
     let mut seq = s.serialize_seq(Some(certs.len()))?;
     for c in certs.iter() {
         seq.serialize_element(&Certificate(c))?;
@@ -217,7 +221,7 @@ fn events<S: Serializer>(events: &&[Event], s: S) -> Result<S::Ok, S::Error> {
             let mut o = s.serialize_struct("EventResult", 3)?;
             o.serialize_field("at_ms", &(self.0.at as f64 / 1000.0))?;
             o.serialize_field("from", self.0.dir.peer())?;
-            o.serialize_field("what", &Displayed(&self.0.what))?;
+            o.serialize_field("what", &EventWhat(&self.0.what))?;
             o.end()
         }
     }
@@ -228,12 +232,103 @@ fn events<S: Serializer>(events: &&[Event], s: S) -> Result<S::Ok, S::Error> {
     seq.end()
 }
 
-/// Written as its `Display` text without building a `String` first.
-struct Displayed<'a, T: fmt::Display>(&'a T);
+/// An event's text as its `Display` writes it: put into words in one reused buffer, then
+/// written (and escaped) in one piece, not fragment by fragment.
+struct EventWhat<'a>(&'a EventText);
 
-impl<T: fmt::Display> Serialize for Displayed<'_, T> {
+impl Serialize for EventWhat<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self.0)
+        match self.0 {
+            EventText::Static(text) => s.serialize_str(text),
+            EventText::Text(text) => s.serialize_str(text),
+            what => with_scratch(|buf| {
+                use fmt::Write as _;
+                let _ = write!(buf, "{what}");
+                s.serialize_str(buf)
+            }),
+        }
+    }
+}
+
+thread_local! {
+    /// The text being written for one JSON string; reused.
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Calls `f` with the emptied scratch buffer (a fresh one if it is in use).
+fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        Err(_) => f(&mut String::new()),
+    })
+}
+
+/// Appends `addr` as `Display` writes it; IPv4 digit by digit (every connection has two).
+pub fn push_addr(out: &mut String, addr: &SocketAddr) {
+    match addr {
+        SocketAddr::V4(a) => {
+            for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, octet.into(), 1);
+            }
+            out.push(':');
+            push_decimal(out, a.port().into(), 1);
+        }
+        SocketAddr::V6(a) => {
+            use fmt::Write as _;
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
+fn address<S: Serializer>(addr: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    with_scratch(|buf| {
+        push_addr(buf, addr);
+        s.serialize_str(buf)
+    })
+}
+
+/// A part of a result already written as JSON: exactly the text its typed form `T` writes
+/// (the command serializes a `T` into it). Large captures repeat these parts connection after
+/// connection (every connection of one client offers the same hello; one server sends the
+/// same chain), so the command writes each distinct one once and the sink copies it.
+pub struct Prerendered<'a, T> {
+    json: &'a RawValue,
+    shape: PhantomData<fn() -> T>,
+}
+
+impl<'a, T> Prerendered<'a, T> {
+    /// `json` must be what serializing a `T` wrote.
+    pub fn new(json: &'a RawValue) -> Self {
+        Prerendered {
+            json,
+            shape: PhantomData,
+        }
+    }
+
+    /// The JSON text.
+    pub fn json(&self) -> &'a str {
+        self.json.get()
+    }
+}
+
+impl<T> Serialize for Prerendered<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(s)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Prerendered<'_, T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        T::json_schema(g)
     }
 }
 
@@ -399,6 +494,32 @@ impl JsonSchema for NamedList<'_> {
     }
 }
 
+/// The types of a hello's extensions, written as a list of their names.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtensionTypes<'a>(pub &'a [Extension]);
+
+impl Serialize for ExtensionTypes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for e in self.0 {
+            seq.serialize_element(&Named {
+                id: e.typ,
+                registry: Registry::Extension,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl JsonSchema for ExtensionTypes<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        "RegistryNames".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        <Vec<Named>>::json_schema(g)
+    }
+}
+
 /// A protocol version, written as its name (`TLSv1.3`) or `0xHHHH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version(pub u16);
@@ -447,9 +568,10 @@ impl CaptureTime {
 
 impl Serialize for CaptureTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(24);
-        self.push_to(&mut text);
-        s.serialize_str(&text)
+        with_scratch(|buf| {
+            self.push_to(buf);
+            s.serialize_str(buf)
+        })
     }
 }
 
@@ -488,7 +610,12 @@ impl fmt::Display for ConnectionName<'_> {
 
 impl Serialize for ConnectionName<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        with_scratch(|buf| {
+            buf.push_str(self.capture);
+            buf.push('#');
+            push_decimal(buf, self.index, 1);
+            s.serialize_str(buf)
+        })
     }
 }
 
