@@ -159,7 +159,9 @@ fn warn(message: &str) {
 /// summary.
 pub fn run_pcap(a: &PcapArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
     let cfg = pcap_config(a, format)?;
-    let mut sink = ResultSink::new(std::io::BufWriter::new(out), format);
+    // A large buffer: standard output is line-buffered, and hands a buffer on with a search
+    // for its last newline; fewer, larger writes make that search (and the syscalls) rare.
+    let mut sink = ResultSink::new(std::io::BufWriter::with_capacity(1 << 18, out), format);
     let outcome = pcap::run(&cfg, &mut |c| sink.emit(c), &mut warn)?;
     sink.emit(&outcome.summary)?;
     sink.flush()?;

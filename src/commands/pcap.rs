@@ -10,9 +10,10 @@
 pub mod result;
 
 pub use result::{
-    AlertResult, CaptureTime, ConnectionName, DecryptionResult, DivergedResult, ExtensionTypes,
-    HexId, InputResult, NameFailures, Named, NamedList, OfferedHello, PcapConnection, PcapSummary,
-    PcapSummaryLine, Prerendered, Registry, ServerHelloResult, Version,
+    AlertResult, CaptureTime, ConnectionName, DecryptionResult, DivergedResult, Events,
+    ExtensionTypes, HexId, InputResult, NameFailures, Named, NamedList, OfferedHello,
+    PcapConnection, PcapSummary, PcapSummaryLine, Prerendered, Registry, ServerHelloResult,
+    Version,
 };
 
 use crate::commands::{Failure, SchemaVersion};
@@ -440,7 +441,11 @@ struct JsonParts {
     fingerprints: fingerprint::Cache,
     offered: HashMap<Vec<u8>, Offered, foldhash::fast::RandomState>,
     certificates: HashMap<usize, (Arc<[CertInfo]>, Box<RawValue>), foldhash::fast::RandomState>,
+    events: result::EventTexts,
+    /// JA3S by what it reads: the server's version, suite and extension types.
+    ja3s: HashMap<Vec<u8>, Ja3, foldhash::fast::RandomState>,
     key: Vec<u8>,
+    server_key: Vec<u8>,
 }
 
 /// An offered hello's fingerprints and its JSON.
@@ -475,6 +480,28 @@ impl JsonParts {
         self.offered.get(&self.key)
     }
 
+    /// JA3S of `r`'s ServerHello, as [`ConnectionReport::ja3s`] takes it.
+    fn ja3s(&mut self, r: &ConnectionReport) -> bool {
+        let Some(sh) = &r.verdict.server_hello else {
+            return false;
+        };
+        let key = &mut self.server_key;
+        key.clear();
+        key.extend_from_slice(&sh.legacy_version.to_be_bytes());
+        key.extend_from_slice(&sh.cipher_suite.to_be_bytes());
+        for e in &sh.extensions {
+            key.extend_from_slice(&e.typ.to_be_bytes());
+        }
+        if !self.ja3s.contains_key(key) {
+            if self.ja3s.len() >= MAX_PARTS {
+                self.ja3s.clear();
+            }
+            let ja3s = fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types());
+            self.ja3s.insert(key.clone(), ja3s);
+        }
+        true
+    }
+
     /// The certificates of `r` as JSON.
     fn certificates(&mut self, r: &ConnectionReport) -> Option<&RawValue> {
         let chain = &r.certificates;
@@ -507,13 +534,18 @@ impl JsonParts {
         // Both looked up before either is borrowed: each may insert into its cache.
         let offered = self.offered(r).is_some();
         self.certificates(r);
+        let ja3s = self.ja3s(r);
+        for e in &r.verdict.events {
+            self.events.insert(&e.what);
+        }
         Extras {
+            events: Some(&self.events),
             offered: offered.then(|| self.offered.get(&self.key)).flatten(),
             certificates: self
                 .certificates
                 .get(&(Arc::as_ptr(&r.certificates) as *const CertInfo as usize))
                 .map(|(_, json)| &**json),
-            ja3s: r.ja3s(),
+            ja3s: ja3s.then(|| self.ja3s.get(&self.server_key)).flatten(),
         }
     }
 }
@@ -558,7 +590,8 @@ fn offered_hello<'a>(
 struct Extras<'c> {
     offered: Option<&'c Offered>,
     certificates: Option<&'c RawValue>,
-    ja3s: Option<Ja3>,
+    events: Option<&'c result::EventTexts>,
+    ja3s: Option<&'c Ja3>,
 }
 
 /// `[]`, for connections whose extras were not taken.
@@ -623,15 +656,18 @@ fn connection_result<'a>(
             by: d.by.peer(),
             event: &d.event,
         }),
-        events: &v.events,
+        events: Events {
+            events: &v.events,
+            texts: x.events,
+        },
         failed: r.failed(),
         from_syn: r.from_syn,
         history: &v.history,
         index: r.index,
         ja3: ja3.map(|j| j.md5.as_str()),
         ja3_string: ja3.map(|j| j.string.as_str()),
-        ja3s: x.ja3s.as_ref().map(|j| j.md5.as_str()),
-        ja3s_string: x.ja3s.as_ref().map(|j| j.string.as_str()),
+        ja3s: x.ja3s.map(|j| j.md5.as_str()),
+        ja3s_string: x.ja3s.map(|j| j.string.as_str()),
         ja4,
         not_tls: v.not_tls.as_deref(),
         offered,
@@ -898,6 +934,8 @@ mod tests {
     #[test]
     fn connection_objects_are_written_with_sorted_keys() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let schema = serde_json::to_value(schemars::schema_for!(PcapConnection<'static>)).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
         let mut objects = 0;
         // One cache over every capture: its answers must be the fingerprints themselves,
         // its JSON what the typed parts write.
@@ -921,6 +959,7 @@ mod tests {
             let file = std::fs::File::open(&path).unwrap();
             analyze(file, &ReadOptions::default(), opts, &mut |r| {
                 let x = parts.extras(&r);
+                assert_eq!(x.ja3s, r.ja3s().as_ref());
                 if let Some(h) = &r.verdict.client_hello {
                     let fp = &x.offered.unwrap().fingerprints;
                     assert_eq!(fp.ja3, fingerprint::ja3(h));
@@ -936,8 +975,19 @@ mod tests {
                 .unwrap();
                 assert_eq!(x.certificates.unwrap().get().as_bytes(), typed);
                 let o = connection_result("c", &r, &x);
+                let plain = Events {
+                    events: &r.verdict.events,
+                    texts: None,
+                };
+                assert_eq!(
+                    serde_json::to_string(&o.events).unwrap(),
+                    serde_json::to_string(&plain).unwrap()
+                );
                 let direct = serde_json::to_string(&o).unwrap();
                 let mut sorted = serde_json::to_value(&o).unwrap();
+                if let Err(e) = validator.validate(&sorted) {
+                    panic!("{}: {e}: {sorted}", path.display());
+                }
                 let version = sorted
                     .as_object_mut()
                     .unwrap()
@@ -949,6 +999,12 @@ mod tests {
                 objects += 1;
             });
         }
+        let schema = serde_json::to_value(schemars::schema_for!(PcapSummaryLine)).unwrap();
+        let summary = serde_json::to_value(Tally::default().into_summary()).unwrap();
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .validate(&summary)
+            .unwrap();
         assert!(
             objects > 20,
             "only {objects} connections in {}",

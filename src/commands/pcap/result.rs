@@ -23,7 +23,7 @@ use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::borrow::{Borrow, Cow};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
@@ -53,9 +53,7 @@ pub struct PcapConnection<'a> {
     pub diagnosis: &'a [Diagnosis],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diverged: Option<DivergedResult<'a>>,
-    #[serde(serialize_with = "events")]
-    #[schemars(with = "Vec<EventResult>")]
-    pub events: &'a [Event],
+    pub events: Events<'a>,
     /// A handshake failure was observed (alert, reset, closed, not_tls).
     pub failed: bool,
     /// The connection was seen from its SYN (else picked up mid-stream).
@@ -214,22 +212,142 @@ pub struct EventResult {
     what: String,
 }
 
-fn events<S: Serializer>(events: &&[Event], s: S) -> Result<S::Ok, S::Error> {
-    struct One<'a>(&'a Event);
-    impl Serialize for One<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut o = s.serialize_struct("EventResult", 3)?;
-            o.serialize_field("at_ms", &(self.0.at as f64 / 1000.0))?;
-            o.serialize_field("from", self.0.dir.peer())?;
-            o.serialize_field("what", &EventWhat(&self.0.what))?;
-            o.end()
+/// A connection's timeline, with the texts of the events already written as JSON where the
+/// command had them (a capture's events repeat: the same messages, the same record sizes).
+#[derive(Clone, Copy)]
+pub struct Events<'a> {
+    pub events: &'a [Event],
+    pub texts: Option<&'a EventTexts>,
+}
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct One<'a>(&'a Event, Option<&'a EventTexts>);
+        impl Serialize for One<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut o = s.serialize_struct("EventResult", 3)?;
+                o.serialize_field("at_ms", &(self.0.at as f64 / 1000.0))?;
+                o.serialize_field("from", self.0.dir.peer())?;
+                match self.1.and_then(|t| t.get(&self.0.what)) {
+                    Some(json) => o.serialize_field("what", json)?,
+                    None => o.serialize_field("what", &EventWhat(&self.0.what))?,
+                }
+                o.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.events.len()))?;
+        for e in self.events {
+            seq.serialize_element(&One(e, self.texts))?;
+        }
+        seq.end()
+    }
+}
+
+impl JsonSchema for Events<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        "Events".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        <Vec<EventResult>>::json_schema(g)
+    }
+}
+
+/// Event texts written as JSON strings, by the event's facts: each distinct text is put into
+/// words once. Bounded: emptied when it holds [`EventTexts::MAX_ENTRIES`].
+#[derive(Default)]
+pub struct EventTexts {
+    by_key: HashMap<Vec<u8>, Box<RawValue>, foldhash::fast::RandomState>,
+    key: Vec<u8>,
+}
+
+impl EventTexts {
+    pub const MAX_ENTRIES: usize = 4096;
+
+    /// Adds the text of `what` unless it is there (or is a string already).
+    pub fn insert(&mut self, what: &EventText) {
+        if !event_key(what, &mut self.key) || self.by_key.contains_key(&self.key) {
+            return;
+        }
+        if self.by_key.len() >= Self::MAX_ENTRIES {
+            self.by_key.clear();
+        }
+        if let Ok(json) = serde_json::value::to_raw_value(&EventWhat(what)) {
+            self.by_key.insert(self.key.clone(), json);
         }
     }
-    let mut seq = s.serialize_seq(Some(events.len()))?;
-    for e in events.iter() {
-        seq.serialize_element(&One(e))?;
+
+    /// The text of `what` as a JSON string, if it was inserted.
+    pub fn get(&self, what: &EventText) -> Option<&RawValue> {
+        with_key_scratch(|key| {
+            if event_key(what, key) {
+                self.by_key.get(key).map(|j| &**j)
+            } else {
+                None
+            }
+        })
     }
-    seq.end()
+}
+
+thread_local! {
+    /// The key being looked up; reused.
+    static KEY_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_key_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    KEY_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// The facts an event's text is made of (its variant and fields), for the common events;
+/// false for texts that are strings already and for the rare kinds.
+fn event_key(what: &EventText, key: &mut Vec<u8>) -> bool {
+    fn n(key: &mut Vec<u8>, v: u64) {
+        key.extend_from_slice(&v.to_le_bytes());
+    }
+    key.clear();
+    match what {
+        EventText::End(kind) => {
+            key.push(1);
+            key.extend_from_slice(kind.as_str().as_bytes());
+        }
+        EventText::Record { kind, len } => {
+            key.push(2);
+            n(key, *len as u64);
+            key.extend_from_slice(kind.as_bytes());
+        }
+        EventText::Alert { alert, encrypted } => {
+            key.extend_from_slice(&[3, alert.level, alert.description, u8::from(*encrypted)]);
+        }
+        EventText::ClientHello {
+            again,
+            suites,
+            extensions,
+        } => {
+            key.extend_from_slice(&[4, u8::from(*again)]);
+            n(key, *suites as u64);
+            n(key, *extensions as u64);
+        }
+        EventText::ServerHello { version, suite } => {
+            key.push(5);
+            n(key, u64::from(*version) << 16 | u64::from(*suite));
+        }
+        EventText::Certificate { certs, ocsp, scts } => {
+            key.extend_from_slice(&[6, u8::from(*ocsp), u8::from(*scts)]);
+            n(key, *certs as u64);
+        }
+        EventText::EcdheKeyExchange { group } => {
+            key.push(7);
+            n(key, u64::from(*group));
+        }
+        EventText::CertificateVerify { scheme } => {
+            key.push(8);
+            n(key, u64::from(*scheme));
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// An event's text as its `Display` writes it: put into words in one reused buffer, then
