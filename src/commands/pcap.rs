@@ -12,7 +12,7 @@ pub mod result;
 pub use result::{
     AlertResult, CaptureTime, ConnectionName, DecryptionResult, DivergedResult, Events,
     ExtensionTypes, HexId, InputResult, NameFailures, Named, NamedList, OfferedHello,
-    PcapConnection, PcapSummary, PcapSummaryLine, Prerendered, Registry, ServerHelloResult,
+    PcapConnection, PcapSummary, PcapSummaryLine, Prerendered, Registry, ServerHelloResult, Text,
     Version,
 };
 
@@ -443,7 +443,7 @@ struct JsonParts {
     certificates: HashMap<usize, (Arc<[CertInfo]>, Box<RawValue>), foldhash::fast::RandomState>,
     events: result::EventTexts,
     /// JA3S by what it reads: the server's version, suite and extension types.
-    ja3s: HashMap<Vec<u8>, Ja3, foldhash::fast::RandomState>,
+    ja3s: HashMap<Vec<u8>, ServerPrint, foldhash::fast::RandomState>,
     key: Vec<u8>,
     server_key: Vec<u8>,
 }
@@ -452,6 +452,22 @@ struct JsonParts {
 struct Offered {
     fingerprints: fingerprint::HelloFingerprints,
     json: Box<RawValue>,
+    /// JA3, its string and JA4 as JSON strings.
+    ja3: Box<RawValue>,
+    ja3_string: Box<RawValue>,
+    ja4: Box<RawValue>,
+}
+
+/// A JA3S with its parts as JSON strings.
+struct ServerPrint {
+    ja3s: Ja3,
+    md5: Box<RawValue>,
+    string: Box<RawValue>,
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(text).ok()
 }
 
 impl JsonParts {
@@ -474,8 +490,14 @@ impl JsonParts {
             }
             let fingerprints = self.fingerprints.client_hello(h).clone();
             let json = serde_json::value::to_raw_value(&offered_hello(h, r, &fingerprints)).ok()?;
-            self.offered
-                .insert(self.key.clone(), Offered { fingerprints, json });
+            let offered = Offered {
+                ja3: json_string(&fingerprints.ja3.md5)?,
+                ja3_string: json_string(&fingerprints.ja3.string)?,
+                ja4: json_string(&fingerprints.ja4)?,
+                fingerprints,
+                json,
+            };
+            self.offered.insert(self.key.clone(), offered);
         }
         self.offered.get(&self.key)
     }
@@ -497,7 +519,12 @@ impl JsonParts {
                 self.ja3s.clear();
             }
             let ja3s = fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types());
-            self.ja3s.insert(key.clone(), ja3s);
+            let (Some(md5), Some(string)) = (json_string(&ja3s.md5), json_string(&ja3s.string))
+            else {
+                return false;
+            };
+            self.ja3s
+                .insert(key.clone(), ServerPrint { ja3s, md5, string });
         }
         true
     }
@@ -591,7 +618,7 @@ struct Extras<'c> {
     offered: Option<&'c Offered>,
     certificates: Option<&'c RawValue>,
     events: Option<&'c result::EventTexts>,
-    ja3s: Option<&'c Ja3>,
+    ja3s: Option<&'c ServerPrint>,
 }
 
 /// `[]`, for connections whose extras were not taken.
@@ -607,8 +634,6 @@ fn connection_result<'a>(
     x: &'a Extras<'a>,
 ) -> PcapConnection<'a> {
     let v = &r.verdict;
-    let ja3 = x.offered.map(|o| &o.fingerprints.ja3);
-    let ja4 = x.offered.map(|o| o.fingerprints.ja4.as_str());
     let offered = x.offered.map(|o| Prerendered::new(&o.json));
     let server_hello = v
         .server_hello
@@ -664,11 +689,15 @@ fn connection_result<'a>(
         from_syn: r.from_syn,
         history: &v.history,
         index: r.index,
-        ja3: ja3.map(|j| j.md5.as_str()),
-        ja3_string: ja3.map(|j| j.string.as_str()),
-        ja3s: x.ja3s.map(|j| j.md5.as_str()),
-        ja3s_string: x.ja3s.map(|j| j.string.as_str()),
-        ja4,
+        ja3: x
+            .offered
+            .map(|o| Text::new(&o.fingerprints.ja3.md5, &o.ja3)),
+        ja3_string: x
+            .offered
+            .map(|o| Text::new(&o.fingerprints.ja3.string, &o.ja3_string)),
+        ja3s: x.ja3s.map(|p| Text::new(&p.ja3s.md5, &p.md5)),
+        ja3s_string: x.ja3s.map(|p| Text::new(&p.ja3s.string, &p.string)),
+        ja4: x.offered.map(|o| Text::new(&o.fingerprints.ja4, &o.ja4)),
         not_tls: v.not_tls.as_deref(),
         offered,
         outcome: r.outcome(),
@@ -959,7 +988,7 @@ mod tests {
             let file = std::fs::File::open(&path).unwrap();
             analyze(file, &ReadOptions::default(), opts, &mut |r| {
                 let x = parts.extras(&r);
-                assert_eq!(x.ja3s, r.ja3s().as_ref());
+                assert_eq!(x.ja3s.map(|p| &p.ja3s), r.ja3s().as_ref());
                 if let Some(h) = &r.verdict.client_hello {
                     let fp = &x.offered.unwrap().fingerprints;
                     assert_eq!(fp.ja3, fingerprint::ja3(h));

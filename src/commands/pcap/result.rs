@@ -61,11 +61,11 @@ pub struct PcapConnection<'a> {
     pub history: &'a str,
     /// 1-based index among the capture's TCP flows, in order of first packet.
     pub index: u64,
-    pub ja3: Option<&'a str>,
-    pub ja3_string: Option<&'a str>,
-    pub ja3s: Option<&'a str>,
-    pub ja3s_string: Option<&'a str>,
-    pub ja4: Option<&'a str>,
+    pub ja3: Option<Text<'a>>,
+    pub ja3_string: Option<Text<'a>>,
+    pub ja3s: Option<Text<'a>>,
+    pub ja3s_string: Option<Text<'a>>,
+    pub ja4: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_tls: Option<&'a str>,
     pub offered: Option<Prerendered<'a, OfferedHello<'static>>>,
@@ -447,6 +447,46 @@ impl<T: JsonSchema> JsonSchema for Prerendered<'_, T> {
     }
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
         T::json_schema(g)
+    }
+}
+
+/// A string, with its JSON form when the command had it written already (fingerprints
+/// repeat from connection to connection).
+#[derive(Clone, Copy)]
+pub struct Text<'a> {
+    pub text: &'a str,
+    /// `text` as a JSON string.
+    pub json: Option<&'a RawValue>,
+}
+
+impl<'a> Text<'a> {
+    /// `text` written as a JSON string.
+    pub fn new(text: &'a str, json: &'a RawValue) -> Self {
+        Text {
+            text,
+            json: Some(json),
+        }
+    }
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.json {
+            Some(json) => json.serialize(s),
+            None => s.serialize_str(self.text),
+        }
+    }
+}
+
+impl JsonSchema for Text<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        "string".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        String::json_schema(g)
+    }
+    fn inline_schema() -> bool {
+        true
     }
 }
 
