@@ -440,13 +440,16 @@ const MAX_PARTS: usize = 4096;
 struct JsonParts {
     fingerprints: fingerprint::Cache,
     offered: HashMap<Vec<u8>, Offered, foldhash::fast::RandomState>,
-    certificates: HashMap<usize, (Arc<[CertInfo]>, Box<RawValue>), foldhash::fast::RandomState>,
+    certificates: HashMap<usize, Chain, foldhash::fast::RandomState>,
     events: result::EventTexts,
     /// JA3S by what it reads: the server's version, suite and extension types.
     ja3s: HashMap<Vec<u8>, ServerPrint, foldhash::fast::RandomState>,
     key: Vec<u8>,
     server_key: Vec<u8>,
 }
+
+/// A certificate chain (held, so its address keeps naming it) and its JSON.
+type Chain = (Arc<[CertInfo]>, Box<RawValue>);
 
 /// An offered hello's fingerprints and its JSON.
 struct Offered {
