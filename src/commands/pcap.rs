@@ -10,7 +10,7 @@
 pub mod result;
 
 pub use result::{
-    AlertResult, CaptureTime, ConnectionName, DecryptionResult, DivergedResult, Events,
+    AlertResult, CaptureTime, ConnectionName, DecryptionResult, Diagnoses, DivergedResult, Events,
     ExtensionTypes, HexId, InputResult, NameFailures, Named, NamedList, OfferedHello,
     PcapConnection, PcapSummary, PcapSummaryLine, Prerendered, Registry, ServerHelloResult, Text,
     Version,
@@ -442,6 +442,11 @@ struct JsonParts {
     offered: HashMap<Vec<u8>, Offered, foldhash::fast::RandomState>,
     certificates: HashMap<usize, Chain, foldhash::fast::RandomState>,
     events: result::EventTexts,
+    /// Server hellos and diagnoses as JSON, by what they show.
+    server_hellos: HashMap<Vec<u8>, Box<RawValue>, foldhash::fast::RandomState>,
+    diagnoses: HashMap<Vec<u8>, Box<RawValue>, foldhash::fast::RandomState>,
+    hello_key: Vec<u8>,
+    diagnosis_key: Vec<u8>,
     /// JA3S by what it reads: the server's version, suite and extension types.
     ja3s: HashMap<Vec<u8>, ServerPrint, foldhash::fast::RandomState>,
     key: Vec<u8>,
@@ -532,6 +537,81 @@ impl JsonParts {
         true
     }
 
+    /// Makes sure `server_hellos` holds `r`'s server hello under `hello_key`.
+    fn server_hello(&mut self, r: &ConnectionReport) -> bool {
+        let v = &r.verdict;
+        let Some(sh) = v.server_hello.as_ref().or(v.hello_retry_request.as_ref()) else {
+            return false;
+        };
+        // TLS 1.3 names the selected protocol in EncryptedExtensions.
+        let alpn = sh.alpn().or_else(|| v.alpn());
+        // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
+        let group = sh.key_share_group().or(v.group);
+        let key = &mut self.hello_key;
+        key.clear();
+        key.extend_from_slice(&sh.selected_version().to_be_bytes());
+        key.extend_from_slice(&sh.cipher_suite.to_be_bytes());
+        key.push(u8::from(sh.is_hello_retry_request()));
+        key.extend_from_slice(&group.map_or(u32::MAX, u32::from).to_be_bytes());
+        match &alpn {
+            Some(p) => {
+                key.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                key.extend_from_slice(p);
+            }
+            None => key.extend_from_slice(&u32::MAX.to_be_bytes()),
+        }
+        for e in &sh.extensions {
+            key.extend_from_slice(&e.typ.to_be_bytes());
+        }
+        if !self.server_hellos.contains_key(key) {
+            if self.server_hellos.len() >= MAX_PARTS {
+                self.server_hellos.clear();
+            }
+            let typed = ServerHelloResult {
+                alpn: alpn.map(|p| String::from_utf8_lossy(&p).into_owned()),
+                cipher: Named::suite(sh.cipher_suite),
+                cipher_id: HexId(sh.cipher_suite),
+                extensions: ExtensionTypes(&sh.extensions),
+                group: group.map(|id| Named {
+                    id,
+                    registry: Registry::Group,
+                }),
+                hello_retry_request: sh.is_hello_retry_request(),
+                version: Version(sh.selected_version()),
+            };
+            let Ok(json) = serde_json::value::to_raw_value(&typed) else {
+                return false;
+            };
+            self.server_hellos.insert(key.clone(), json);
+        }
+        true
+    }
+
+    /// Makes sure `diagnoses` holds `r`'s diagnosis under `diagnosis_key`.
+    fn diagnosis(&mut self, r: &ConnectionReport) -> bool {
+        let key = &mut self.diagnosis_key;
+        key.clear();
+        for d in &r.diagnosis {
+            key.extend_from_slice(d.cause.id().as_bytes());
+            key.push(0);
+            // A fix is a static text: its address names it.
+            key.extend_from_slice(&(d.fix.as_ptr() as usize).to_be_bytes());
+            key.extend_from_slice(&d.fix.len().to_be_bytes());
+            key.extend_from_slice(&(d.detail.len() as u32).to_be_bytes());
+            key.extend_from_slice(d.detail.as_bytes());
+        }
+        if !self.diagnoses.contains_key(key) {
+            if self.diagnoses.len() >= MAX_PARTS {
+                self.diagnoses.clear();
+            }
+            let Ok(json) = serde_json::value::to_raw_value(&r.diagnosis) else {
+                return false;
+            };
+            self.diagnoses.insert(key.clone(), json);
+        }
+        true
+    }
+
     /// The certificates of `r` as JSON.
     fn certificates(&mut self, r: &ConnectionReport) -> Option<&RawValue> {
         let chain = &r.certificates;
@@ -568,7 +648,15 @@ impl JsonParts {
         for e in &r.verdict.events {
             self.events.insert(&e.what);
         }
+        let server_hello = self.server_hello(r);
+        let diagnosis = self.diagnosis(r);
         Extras {
+            server_hello: server_hello
+                .then(|| self.server_hellos.get(&self.hello_key).map(|j| &**j))
+                .flatten(),
+            diagnosis: diagnosis
+                .then(|| self.diagnoses.get(&self.diagnosis_key).map(|j| &**j))
+                .flatten(),
             events: Some(&self.events),
             offered: offered.then(|| self.offered.get(&self.key)).flatten(),
             certificates: self
@@ -621,6 +709,8 @@ struct Extras<'c> {
     offered: Option<&'c Offered>,
     certificates: Option<&'c RawValue>,
     events: Option<&'c result::EventTexts>,
+    server_hello: Option<&'c RawValue>,
+    diagnosis: Option<&'c RawValue>,
     ja3s: Option<&'c ServerPrint>,
 }
 
@@ -638,27 +728,6 @@ fn connection_result<'a>(
 ) -> PcapConnection<'a> {
     let v = &r.verdict;
     let offered = x.offered.map(|o| Prerendered::new(&o.json));
-    let server_hello = v
-        .server_hello
-        .as_ref()
-        .or(v.hello_retry_request.as_ref())
-        .map(|sh| ServerHelloResult {
-            // TLS 1.3 names the selected protocol in EncryptedExtensions.
-            alpn: sh
-                .alpn()
-                .or_else(|| v.alpn())
-                .map(|p| String::from_utf8_lossy(&p).into_owned()),
-            cipher: Named::suite(sh.cipher_suite),
-            cipher_id: HexId(sh.cipher_suite),
-            extensions: ExtensionTypes(&sh.extensions),
-            // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
-            group: sh.key_share_group().or(v.group).map(|id| Named {
-                id,
-                registry: Registry::Group,
-            }),
-            hello_retry_request: sh.is_hello_retry_request(),
-            version: Version(sh.selected_version()),
-        });
     PcapConnection {
         schema_version: SchemaVersion,
         alert: v.alert.as_ref().map(AlertResult::new),
@@ -678,7 +747,10 @@ fn connection_result<'a>(
             records: d.records,
             server_finished_verified: d.server_finished_verified,
         }),
-        diagnosis: &r.diagnosis,
+        diagnosis: Diagnoses {
+            items: &r.diagnosis,
+            json: x.diagnosis,
+        },
         diverged: v.diverged.as_ref().map(|d| DivergedResult {
             after: &d.after,
             by: d.by.peer(),
@@ -705,7 +777,7 @@ fn connection_result<'a>(
         offered,
         outcome: r.outcome(),
         server: r.server,
-        server_hello,
+        server_hello: x.server_hello.map(Prerendered::new),
         sni: r.sni(),
         start: CaptureTime(r.start),
         time_to_verdict_ms: r.time_to_verdict().map(|us| us as f64 / 1000.0),
@@ -1007,6 +1079,10 @@ mod tests {
                 .unwrap();
                 assert_eq!(x.certificates.unwrap().get().as_bytes(), typed);
                 let o = connection_result("c", &r, &x);
+                assert_eq!(
+                    serde_json::to_string(&o.diagnosis).unwrap(),
+                    serde_json::to_string(&r.diagnosis).unwrap()
+                );
                 let plain = Events {
                     events: &r.verdict.events,
                     texts: None,

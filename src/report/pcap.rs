@@ -52,9 +52,9 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     if let Some(ms) = c.time_to_verdict_ms {
         write!(out, " ({ms:.1} ms)").expect("writing to a String cannot fail");
     }
-    if let Some(first) = c.diagnosis.first() {
+    if let Some(first) = c.diagnosis.items.first() {
         out.push_str("  => ");
-        for (i, d) in c.diagnosis.iter().enumerate() {
+        for (i, d) in c.diagnosis.items.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }

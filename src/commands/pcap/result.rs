@@ -50,7 +50,7 @@ pub struct PcapConnection<'a> {
     pub decode_error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<DecryptionResult<'a>>,
-    pub diagnosis: &'a [Diagnosis],
+    pub diagnosis: Diagnoses<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diverged: Option<DivergedResult<'a>>,
     pub events: Events<'a>,
@@ -74,7 +74,7 @@ pub struct PcapConnection<'a> {
     #[serde(serialize_with = "address")]
     pub server: SocketAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_hello: Option<ServerHelloResult<'a>>,
+    pub server_hello: Option<Prerendered<'a, ServerHelloResult<'static>>>,
     pub sni: Option<&'a str>,
     /// The flow's first packet.
     pub start: CaptureTime,
@@ -447,6 +447,33 @@ impl<T: JsonSchema> JsonSchema for Prerendered<'_, T> {
     }
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
         T::json_schema(g)
+    }
+}
+
+/// The causes found, with their JSON form when the command had it written already (a
+/// capture repeats its failures).
+#[derive(Clone, Copy)]
+pub struct Diagnoses<'a> {
+    pub items: &'a [Diagnosis],
+    /// `items` as a JSON array.
+    pub json: Option<&'a RawValue>,
+}
+
+impl Serialize for Diagnoses<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.json {
+            Some(json) => json.serialize(s),
+            None => self.items.serialize(s),
+        }
+    }
+}
+
+impl JsonSchema for Diagnoses<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        <Vec<Diagnosis>>::schema_name()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        <Vec<Diagnosis>>::json_schema(g)
     }
 }
 
