@@ -645,9 +645,7 @@ impl JsonParts {
         let offered = self.offered(r).is_some();
         self.certificates(r);
         let ja3s = self.ja3s(r);
-        for e in &r.verdict.events {
-            self.events.insert(&e.what);
-        }
+        self.events.resolve(&r.verdict.events);
         let server_hello = self.server_hello(r);
         let diagnosis = self.diagnosis(r);
         Extras {

@@ -222,22 +222,24 @@ pub struct Events<'a> {
 
 impl Serialize for Events<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct One<'a>(&'a Event, Option<&'a EventTexts>);
+        struct One<'a>(&'a Event, Option<&'a RawValue>);
         impl Serialize for One<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut o = s.serialize_struct("EventResult", 3)?;
                 o.serialize_field("at_ms", &(self.0.at as f64 / 1000.0))?;
                 o.serialize_field("from", self.0.dir.peer())?;
-                match self.1.and_then(|t| t.get(&self.0.what)) {
+                match self.1 {
                     Some(json) => o.serialize_field("what", json)?,
                     None => o.serialize_field("what", &EventWhat(&self.0.what))?,
                 }
                 o.end()
             }
         }
+        // Texts resolved for another timeline are not used.
+        let texts = self.texts.filter(|t| t.current.len() == self.events.len());
         let mut seq = s.serialize_seq(Some(self.events.len()))?;
-        for e in self.events {
-            seq.serialize_element(&One(e, self.texts))?;
+        for (i, e) in self.events.iter().enumerate() {
+            seq.serialize_element(&One(e, texts.and_then(|t| t.get(i))))?;
         }
         seq.end()
     }
@@ -253,51 +255,51 @@ impl JsonSchema for Events<'_> {
 }
 
 /// Event texts written as JSON strings, by the event's facts: each distinct text is put into
-/// words once. Bounded: emptied when it holds [`EventTexts::MAX_ENTRIES`].
+/// words once. Holds the texts of one connection's timeline at a time ([`Self::resolve`]),
+/// so writing it looks nothing up. Bounded: emptied when it would pass
+/// [`EventTexts::MAX_ENTRIES`].
 #[derive(Default)]
 pub struct EventTexts {
-    by_key: HashMap<Vec<u8>, Box<RawValue>, foldhash::fast::RandomState>,
+    by_key: HashMap<Vec<u8>, u32, foldhash::fast::RandomState>,
+    texts: Vec<Box<RawValue>>,
     key: Vec<u8>,
+    /// For each event of the timeline last resolved: its text's index, or `NONE`.
+    current: Vec<u32>,
 }
 
 impl EventTexts {
     pub const MAX_ENTRIES: usize = 4096;
+    const NONE: u32 = u32::MAX;
 
-    /// Adds the text of `what` unless it is there (or is a string already).
-    pub fn insert(&mut self, what: &EventText) {
-        if !event_key(what, &mut self.key) || self.by_key.contains_key(&self.key) {
-            return;
-        }
-        if self.by_key.len() >= Self::MAX_ENTRIES {
+    /// Finds (or writes) the texts of `events`, for the [`Events`] of the same timeline.
+    pub fn resolve(&mut self, events: &[Event]) {
+        if self.texts.len() + events.len() > Self::MAX_ENTRIES {
             self.by_key.clear();
+            self.texts.clear();
         }
-        if let Ok(json) = serde_json::value::to_raw_value(&EventWhat(what)) {
-            self.by_key.insert(self.key.clone(), json);
-        }
-    }
-
-    /// The text of `what` as a JSON string, if it was inserted.
-    pub fn get(&self, what: &EventText) -> Option<&RawValue> {
-        with_key_scratch(|key| {
-            if event_key(what, key) {
-                self.by_key.get(key).map(|j| &**j)
+        self.current.clear();
+        for e in events {
+            let index = if !event_key(&e.what, &mut self.key) {
+                Self::NONE
+            } else if let Some(&i) = self.by_key.get(&self.key) {
+                i
+            } else if let Ok(json) = serde_json::value::to_raw_value(&EventWhat(&e.what)) {
+                let i = self.texts.len() as u32;
+                self.texts.push(json);
+                self.by_key.insert(self.key.clone(), i);
+                i
             } else {
-                None
-            }
-        })
+                Self::NONE
+            };
+            self.current.push(index);
+        }
     }
-}
 
-thread_local! {
-    /// The key being looked up; reused.
-    static KEY_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn with_key_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    KEY_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => f(&mut buf),
-        Err(_) => f(&mut Vec::new()),
-    })
+    /// The text of the `i`th event of the timeline last resolved, as a JSON string.
+    fn get(&self, i: usize) -> Option<&RawValue> {
+        let index = *self.current.get(i)?;
+        self.texts.get(index as usize).map(|j| &**j)
+    }
 }
 
 /// The facts an event's text is made of (its variant and fields), for the common events;
