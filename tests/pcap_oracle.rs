@@ -165,6 +165,7 @@ fn cli_json_lines_follow_the_contract() {
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
+        .inspect(common::assert_schema)
         .collect();
     assert_eq!(lines.len(), 5, "4 connections and the summary: {stdout}");
     let first = &lines[0];

@@ -28,6 +28,7 @@ fn scan(targets: &[&str], extra: &[&str]) -> Vec<Value> {
     let lines: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .inspect(common::assert_schema)
         .collect();
     assert_eq!(
         lines.len(),
@@ -705,6 +706,7 @@ fn several_targets_from_stdin_and_file_in_order() {
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
+        .inspect(common::assert_schema)
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["target"], local(&a));

@@ -101,6 +101,29 @@ fn offline_output_validates() {
         ],
     );
     run("simulate --list", &["simulate", "--list", "--json"]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut captures: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .map(|p| p.display().to_string())
+        .collect();
+    captures.sort();
+    let mut args = vec!["pcap", "--json", "--all"];
+    args.extend(captures.iter().map(String::as_str));
+    let lines = run("pcap", &args);
+    assert!(lines > captures.len(), "connections and a summary");
+    run(
+        "pcap --keylog",
+        &[
+            "pcap",
+            "--json",
+            "--all",
+            "--keylog",
+            &capture("tls13_success.keys"),
+            &capture("tls13_success.pcap"),
+        ],
+    );
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn simulate(srv: &Server, clients: &[&str]) -> Vec<Value> {
     );
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .inspect(common::assert_schema)
         .collect()
 }
 

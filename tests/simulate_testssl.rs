@@ -80,6 +80,7 @@ fn simulate(port: u16, path: &std::path::Path, clients: &[&str]) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
+        .inspect(common::assert_schema)
         .collect()
 }
 

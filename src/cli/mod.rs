@@ -5,6 +5,7 @@
 //! 1 a handshake failure was observed, 2 bad usage or unreadable input.
 
 pub mod diff;
+pub mod pcap;
 pub mod probe;
 pub mod replay;
 pub mod scan;
@@ -52,10 +53,10 @@ pub enum Command {
     /// Enumerate versions, suites and their order, groups, signature schemes and behaviour.
     Scan(scan::ScanArgs),
     /// Per-connection handshake verdicts from capture files (pcap, pcapng; - for stdin).
-    Pcap(crate::commands::pcap::PcapArgs),
+    Pcap(pcap::PcapArgs),
     /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
     #[cfg(feature = "live")]
-    Watch(crate::commands::pcap::WatchArgs),
+    Watch(pcap::WatchArgs),
 }
 
 /// Hello options, the same for every command that builds a hello.
@@ -185,15 +186,9 @@ pub fn main() -> i32 {
         Command::Replay(a) => replay::run(&a, ResultSink::new(stdout, format)),
         Command::Diff(a) => diff::run(&a, ResultSink::new(stdout, format)),
         Command::Scan(a) => scan::run(&a, ResultSink::new(stdout, format)),
-        Command::Pcap(mut a) => {
-            a.output.json = cli.json;
-            crate::commands::pcap::run(&a, &mut std::io::BufWriter::new(stdout))
-        }
+        Command::Pcap(a) => pcap::run_pcap(&a, format, stdout),
         #[cfg(feature = "live")]
-        Command::Watch(mut a) => {
-            a.output.json = cli.json;
-            crate::commands::pcap::watch(&a, &mut { stdout })
-        }
+        Command::Watch(a) => pcap::run_watch(&a, format, stdout),
     };
     match result {
         Ok(code) => code,

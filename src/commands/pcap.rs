@@ -2,26 +2,36 @@
 //! one `probe` uses), turned into per-connection reports as the flows end. Reports stream
 //! out through a callback, so memory holds only the flows still open.
 //!
-//! The command (`PcapArgs` → [`run`]) streams: each selected connection is printed as its
-//! flow ends, the [`Summary`] (bounded counters) at the end. `watch` (feature `live`) feeds
-//! packets from an interface through the same [`capture::PacketReader`] and analyzer.
+//! The command ([`PcapConfig`] → [`run`]) streams: each selected connection goes to the
+//! `emit` callback as a [`PcapConnection`] when its flow ends; the [`PcapSummaryLine`]
+//! (bounded counters) is returned at the end. `watch` (feature `live`) feeds packets from an
+//! interface through the same [`capture::PacketReader`] and analyzer.
 
-use crate::cli::Failure;
+pub mod result;
+
+pub use result::{
+    AlertResult, CaptureTime, ConnectionName, DecryptionResult, Diagnoses, DivergedResult, Events,
+    ExtensionTypes, HexId, InputResult, NameFailures, Named, NamedList, OfferedHello,
+    PcapConnection, PcapSummary, PcapSummaryLine, Prerendered, Registry, ServerHelloResult, Text,
+    Version,
+};
+
+use crate::commands::{Failure, SchemaVersion};
 use crate::core::assess::{self, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
-use crate::core::datetime::parse_rfc3339;
 use crate::core::fingerprint::{self, Ja3};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Outcome, Tracker, Verdict};
+use crate::core::wire::ClientHello;
 use crate::io::capture::{
     self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions,
 };
-use crate::report;
-use clap::Args;
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// One connection of a capture, with everything the reports show.
@@ -288,89 +298,6 @@ fn analyze_with(
     (stats, error)
 }
 
-/// `shakedown pcap FILE...`
-#[derive(Args, Debug)]
-pub struct PcapArgs {
-    /// Capture files: pcap or pcapng, gzip'd or not; `-` reads standard input.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<String>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    /// Only failed handshakes (alert, reset, closed, not_tls).
-    #[arg(long, conflicts_with = "all")]
-    pub failed: bool,
-    /// Only connections with this IP address on either end.
-    #[arg(long, value_name = "IP")]
-    pub host: Option<String>,
-    /// Only connections with this port on either end.
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<u16>,
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
-    /// Read files with read(2) instead of through a memory map (the same results; slower).
-    #[arg(long)]
-    pub no_mmap: bool,
-}
-
-/// What to print, the same for `pcap` and `watch`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct OutputArgs {
-    /// Set from the global `--json` (transitional: the command's config takes the format).
-    #[arg(skip)]
-    pub json: bool,
-    /// A line for every TLS connection, not only the failed ones.
-    #[arg(long)]
-    pub all: bool,
-    /// Only connections whose SNI is NAME (case-insensitive; `*.example.com` for subdomains).
-    #[arg(long, value_name = "NAME")]
-    pub sni: Option<String>,
-}
-
-/// Keys and certificate options, the same for `pcap` and `watch`.
-#[derive(Args, Debug, Clone, Default)]
-pub struct AnalysisArgs {
-    /// NSS key log (SSLKEYLOGFILE, `openssl s_client -keylogfile`): decrypt handshakes.
-    #[arg(long, value_name = "FILE")]
-    pub keylog: Option<std::path::PathBuf>,
-    /// Extra trust anchors (PEM) for the certificate checks.
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<std::path::PathBuf>,
-    /// Check certificates as of this moment (RFC 3339) instead of each connection's time.
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
-}
-
-impl AnalysisArgs {
-    /// Reads the key log and trust anchors. Unusable key log lines are warned about on
-    /// stderr and skipped: the rest still decrypts.
-    pub fn options(&self) -> Result<AnalyzeOptions, String> {
-        let check_time = match &self.at {
-            Some(t) => Some(parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?),
-            None => None,
-        };
-        let keylog = match &self.keylog {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("--keylog {}: {e}", path.display()))?;
-                let (log, problems) = KeyLog::parse(&text);
-                for p in problems {
-                    eprintln!("shakedown: --keylog {}: {p}", path.display());
-                }
-                if log.is_empty() {
-                    return Err(format!("--keylog {}: no usable secrets", path.display()));
-                }
-                Some(Arc::new(log))
-            }
-            None => None,
-        };
-        Ok(AnalyzeOptions {
-            check_time,
-            keylog,
-            trust: Some(Arc::new(crate::cli::trust_store(self.ca.as_deref())?)),
-        })
-    }
-}
-
 /// Which connections a command reports.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -419,33 +346,25 @@ fn sni_matches(pattern: &str, sni: &str) -> bool {
 /// (as `other names`) but memory does not grow with the capture.
 const MAX_NAMES: usize = 10_000;
 
-/// What the end of a run shows: counters only, bounded whatever the capture size.
+/// Server names listed in the summary.
+const TOP_NAMES: usize = 10;
+
+/// The summary's counters while connections come: bounded whatever the capture size.
 #[derive(Debug, Default)]
-pub struct Summary {
-    /// TLS connections that passed the endpoint filters.
-    pub connections: u64,
-    pub failed: u64,
-    pub by_outcome: BTreeMap<&'static str, u64>,
-    /// Failed connections per cause id.
-    pub by_cause: BTreeMap<&'static str, u64>,
+struct Tally {
+    connections: u64,
+    failed: u64,
+    by_outcome: BTreeMap<&'static str, u64>,
+    by_cause: BTreeMap<&'static str, u64>,
     /// Failed connections per SNI (`(no SNI)` when none was sent).
-    pub failures_by_name: HashMap<String, u64>,
+    failures_by_name: HashMap<String, u64>,
     /// Failures whose name did not fit in `failures_by_name`.
-    pub failures_other_names: u64,
-    pub inputs: Vec<InputSummary>,
+    failures_other_names: u64,
+    inputs: Vec<InputResult>,
 }
 
-/// One capture file's reading statistics.
-#[derive(Debug)]
-pub struct InputSummary {
-    pub name: String,
-    pub stats: AnalyzeStats,
-    /// Why reading stopped early (the results before it were kept).
-    pub error: Option<String>,
-}
-
-impl Summary {
-    pub fn add(&mut self, r: &ConnectionReport) {
+impl Tally {
+    fn add(&mut self, r: &ConnectionReport) {
         self.connections += 1;
         *self.by_outcome.entry(r.outcome()).or_default() += 1;
         if !r.failed() {
@@ -465,239 +384,564 @@ impl Summary {
         }
     }
 
-    /// Server names by failures, most first (ties by name), at most `n`.
-    pub fn top_failing_names(&self, n: usize) -> Vec<(&str, u64)> {
-        let mut v: Vec<(&str, u64)> = self
-            .failures_by_name
-            .iter()
-            .map(|(k, c)| (k.as_str(), *c))
-            .collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        v.truncate(n);
-        v
-    }
-}
-
-/// Prints selected connections as they come and counts them all into a [`Summary`].
-pub struct Printer<'w> {
-    pub out: &'w mut dyn Write,
-    pub output: OutputArgs,
-    pub filter: Filter,
-    pub summary: Summary,
-    /// Connections printed.
-    pub printed: u64,
-    /// The first write error; later connections are still counted.
-    pub error: Option<std::io::Error>,
-    /// Flush after every line (live output).
-    pub flush_each: bool,
-    /// The line being written, reused: serde_json writes a JSON object in many small
-    /// pieces, which cost far less appended to a `Vec` than sent one by one through `out`.
-    line: Vec<u8>,
-    /// The same for a text line.
-    text: String,
-}
-
-impl<'w> Printer<'w> {
-    pub fn new(
-        out: &'w mut dyn Write,
-        output: OutputArgs,
-        filter: Filter,
-        flush_each: bool,
-    ) -> Self {
-        Printer {
-            out,
-            output,
-            filter,
-            summary: Summary::default(),
-            printed: 0,
-            error: None,
-            flush_each,
-            line: Vec::new(),
-            text: String::new(),
-        }
-    }
-
-    pub fn connection(&mut self, capture: &str, r: &ConnectionReport) {
-        if !self.filter.matches_endpoints(r) {
-            return;
-        }
-        self.summary.add(r);
-        if !self.filter.selects(r) {
-            return;
-        }
-        let show = if self.output.json {
-            true
-        } else {
-            self.output.all || r.failed()
-        };
-        if !show || self.error.is_some() {
-            return;
-        }
-        let written = if self.output.json {
-            // Serialized straight into bytes: `Display` would go through `fmt::Write` for
-            // every string piece.
-            self.line.clear();
-            serde_json::to_writer(&mut self.line, &report::pcap::json(capture, r))
-                .map_err(std::io::Error::from)
-                .and_then(|()| {
-                    self.line.push(b'\n');
-                    self.out.write_all(&self.line)
-                })
-        } else {
-            self.text.clear();
-            report::pcap::text_line(&mut self.text, capture, r);
-            self.out.write_all(self.text.as_bytes())
-        };
-        let written = written.and_then(|()| {
-            if self.flush_each {
-                self.out.flush()
-            } else {
-                Ok(())
-            }
+    fn input(&mut self, name: &str, stats: &AnalyzeStats, error: Option<String>) {
+        let c = &stats.capture;
+        self.inputs.push(InputResult {
+            bytes: c.bytes,
+            capture: name.to_string(),
+            error,
+            flows: c.flows,
+            gaps: c.gaps,
+            non_tls_flows: stats.non_tls_flows,
+            packets: c.packets,
+            truncated_packets: c.truncated_packets,
         });
-        match written {
-            Ok(()) => self.printed += 1,
+    }
+
+    fn into_summary(self) -> PcapSummaryLine {
+        let mut names: Vec<(String, u64)> = self.failures_by_name.into_iter().collect();
+        names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        names.truncate(TOP_NAMES);
+        PcapSummaryLine {
+            schema_version: SchemaVersion,
+            summary: PcapSummary {
+                by_outcome: self.by_outcome,
+                connections: self.connections,
+                failed: self.failed,
+                failures_by_cause: self.by_cause,
+                inputs: self.inputs,
+                most_failing_names: names
+                    .into_iter()
+                    .map(|(sni, failures)| NameFailures { failures, sni })
+                    .collect(),
+                failures_other_names: self.failures_other_names,
+            },
+        }
+    }
+}
+
+/// Which connections are reported, and with what.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub filter: Filter,
+    /// Every selected connection, not only the failed ones.
+    pub all: bool,
+    /// Take the JA3/JA3S/JA4 fingerprints (the JSON report shows them; text does not, and
+    /// hashing them for every connection is a good part of a large capture's cost).
+    pub fingerprints: bool,
+}
+
+/// Entries a [`JsonParts`] cache holds before it is emptied: memory stays bounded.
+const MAX_PARTS: usize = 4096;
+
+/// The parts of connection results that many connections share, each written as JSON once
+/// (see [`Prerendered`]): the offered hello with its fingerprints, by everything it shows;
+/// the certificates, by the chain the chain checker shares between connections.
+#[derive(Default)]
+struct JsonParts {
+    fingerprints: fingerprint::Cache,
+    offered: HashMap<Vec<u8>, Offered, foldhash::fast::RandomState>,
+    certificates: HashMap<usize, Chain, foldhash::fast::RandomState>,
+    events: result::EventTexts,
+    /// Server hellos and diagnoses as JSON, by what they show.
+    server_hellos: HashMap<Vec<u8>, Box<RawValue>, foldhash::fast::RandomState>,
+    diagnoses: HashMap<Vec<u8>, Box<RawValue>, foldhash::fast::RandomState>,
+    hello_key: Vec<u8>,
+    diagnosis_key: Vec<u8>,
+    /// JA3S by what it reads: the server's version, suite and extension types.
+    ja3s: HashMap<Vec<u8>, ServerPrint, foldhash::fast::RandomState>,
+    key: Vec<u8>,
+    server_key: Vec<u8>,
+}
+
+/// A certificate chain (held, so its address keeps naming it) and its JSON.
+type Chain = (Arc<[CertInfo]>, Box<RawValue>);
+
+/// An offered hello's fingerprints and its JSON.
+struct Offered {
+    fingerprints: fingerprint::HelloFingerprints,
+    json: Box<RawValue>,
+    /// JA3, its string and JA4 as JSON strings.
+    ja3: Box<RawValue>,
+    ja3_string: Box<RawValue>,
+    ja4: Box<RawValue>,
+}
+
+/// A JA3S with its parts as JSON strings.
+struct ServerPrint {
+    ja3s: Ja3,
+    md5: Box<RawValue>,
+    string: Box<RawValue>,
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(text).ok()
+}
+
+impl JsonParts {
+    /// The offered hello of `r` (JA3 and JA4 with it).
+    fn offered(&mut self, r: &ConnectionReport) -> Option<&Offered> {
+        let h = r.verdict.client_hello.as_ref()?;
+        // What `OfferedHello` shows beyond the fingerprints' inputs.
+        fingerprint::hello_key(h, &mut self.key);
+        self.key.extend_from_slice(&h.record_version.to_be_bytes());
+        for (group, _) in h.key_shares() {
+            self.key.extend_from_slice(&group.to_be_bytes());
+        }
+        self.key.push(0xff);
+        if let Some(sni) = r.sni() {
+            self.key.extend_from_slice(sni.as_bytes());
+        }
+        if !self.offered.contains_key(&self.key) {
+            if self.offered.len() >= MAX_PARTS {
+                self.offered.clear();
+            }
+            let fingerprints = self.fingerprints.client_hello(h).clone();
+            let json = serde_json::value::to_raw_value(&offered_hello(h, r, &fingerprints)).ok()?;
+            let offered = Offered {
+                ja3: json_string(&fingerprints.ja3.md5)?,
+                ja3_string: json_string(&fingerprints.ja3.string)?,
+                ja4: json_string(&fingerprints.ja4)?,
+                fingerprints,
+                json,
+            };
+            self.offered.insert(self.key.clone(), offered);
+        }
+        self.offered.get(&self.key)
+    }
+
+    /// JA3S of `r`'s ServerHello, as [`ConnectionReport::ja3s`] takes it.
+    fn ja3s(&mut self, r: &ConnectionReport) -> bool {
+        let Some(sh) = &r.verdict.server_hello else {
+            return false;
+        };
+        let key = &mut self.server_key;
+        key.clear();
+        key.extend_from_slice(&sh.legacy_version.to_be_bytes());
+        key.extend_from_slice(&sh.cipher_suite.to_be_bytes());
+        for e in &sh.extensions {
+            key.extend_from_slice(&e.typ.to_be_bytes());
+        }
+        if !self.ja3s.contains_key(key) {
+            if self.ja3s.len() >= MAX_PARTS {
+                self.ja3s.clear();
+            }
+            let ja3s = fingerprint::ja3s(sh.legacy_version, sh.cipher_suite, &sh.extension_types());
+            let (Some(md5), Some(string)) = (json_string(&ja3s.md5), json_string(&ja3s.string))
+            else {
+                return false;
+            };
+            self.ja3s
+                .insert(key.clone(), ServerPrint { ja3s, md5, string });
+        }
+        true
+    }
+
+    /// Makes sure `server_hellos` holds `r`'s server hello under `hello_key`.
+    fn server_hello(&mut self, r: &ConnectionReport) -> bool {
+        let v = &r.verdict;
+        let Some(sh) = v.server_hello.as_ref().or(v.hello_retry_request.as_ref()) else {
+            return false;
+        };
+        // TLS 1.3 names the selected protocol in EncryptedExtensions.
+        let alpn = sh.alpn().or_else(|| v.alpn());
+        // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
+        let group = sh.key_share_group().or(v.group);
+        let key = &mut self.hello_key;
+        key.clear();
+        key.extend_from_slice(&sh.selected_version().to_be_bytes());
+        key.extend_from_slice(&sh.cipher_suite.to_be_bytes());
+        key.push(u8::from(sh.is_hello_retry_request()));
+        key.extend_from_slice(&group.map_or(u32::MAX, u32::from).to_be_bytes());
+        match &alpn {
+            Some(p) => {
+                key.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                key.extend_from_slice(p);
+            }
+            None => key.extend_from_slice(&u32::MAX.to_be_bytes()),
+        }
+        for e in &sh.extensions {
+            key.extend_from_slice(&e.typ.to_be_bytes());
+        }
+        if !self.server_hellos.contains_key(key) {
+            if self.server_hellos.len() >= MAX_PARTS {
+                self.server_hellos.clear();
+            }
+            let typed = ServerHelloResult {
+                alpn: alpn.map(|p| String::from_utf8_lossy(&p).into_owned()),
+                cipher: Named::suite(sh.cipher_suite),
+                cipher_id: HexId(sh.cipher_suite),
+                extensions: ExtensionTypes(&sh.extensions),
+                group: group.map(|id| Named {
+                    id,
+                    registry: Registry::Group,
+                }),
+                hello_retry_request: sh.is_hello_retry_request(),
+                version: Version(sh.selected_version()),
+            };
+            let Ok(json) = serde_json::value::to_raw_value(&typed) else {
+                return false;
+            };
+            self.server_hellos.insert(key.clone(), json);
+        }
+        true
+    }
+
+    /// Makes sure `diagnoses` holds `r`'s diagnosis under `diagnosis_key`.
+    fn diagnosis(&mut self, r: &ConnectionReport) -> bool {
+        let key = &mut self.diagnosis_key;
+        key.clear();
+        for d in &r.diagnosis {
+            key.extend_from_slice(d.cause.id().as_bytes());
+            key.push(0);
+            // A fix is a static text: its address names it.
+            key.extend_from_slice(&(d.fix.as_ptr() as usize).to_be_bytes());
+            key.extend_from_slice(&d.fix.len().to_be_bytes());
+            key.extend_from_slice(&(d.detail.len() as u32).to_be_bytes());
+            key.extend_from_slice(d.detail.as_bytes());
+        }
+        if !self.diagnoses.contains_key(key) {
+            if self.diagnoses.len() >= MAX_PARTS {
+                self.diagnoses.clear();
+            }
+            let Ok(json) = serde_json::value::to_raw_value(&r.diagnosis) else {
+                return false;
+            };
+            self.diagnoses.insert(key.clone(), json);
+        }
+        true
+    }
+
+    /// The certificates of `r` as JSON.
+    fn certificates(&mut self, r: &ConnectionReport) -> Option<&RawValue> {
+        let chain = &r.certificates;
+        // The pointer names the chain while the entry holds it alive.
+        let id = Arc::as_ptr(chain) as *const CertInfo as usize;
+        let stale = self
+            .certificates
+            .get(&id)
+            .is_some_and(|(held, _)| !Arc::ptr_eq(held, chain));
+        if stale || !self.certificates.contains_key(&id) {
+            if self.certificates.len() >= MAX_PARTS {
+                self.certificates.clear();
+            }
+            struct Certs<'c>(&'c [CertInfo]);
+            impl serde::Serialize for Certs<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    result::certificates(&self.0, s)
+                }
+            }
+            let json = serde_json::value::to_raw_value(&Certs(chain)).ok()?;
+            self.certificates.insert(id, (chain.clone(), json));
+        }
+        self.certificates.get(&id).map(|(_, json)| &**json)
+    }
+}
+
+impl JsonParts {
+    /// What the JSON report shows of `r` beyond its report.
+    fn extras(&mut self, r: &ConnectionReport) -> Extras<'_> {
+        // Both looked up before either is borrowed: each may insert into its cache.
+        let offered = self.offered(r).is_some();
+        self.certificates(r);
+        let ja3s = self.ja3s(r);
+        self.events.resolve(&r.verdict.events);
+        let server_hello = self.server_hello(r);
+        let diagnosis = self.diagnosis(r);
+        Extras {
+            server_hello: server_hello
+                .then(|| self.server_hellos.get(&self.hello_key).map(|j| &**j))
+                .flatten(),
+            diagnosis: diagnosis
+                .then(|| self.diagnoses.get(&self.diagnosis_key).map(|j| &**j))
+                .flatten(),
+            events: Some(&self.events),
+            offered: offered.then(|| self.offered.get(&self.key)).flatten(),
+            certificates: self
+                .certificates
+                .get(&(Arc::as_ptr(&r.certificates) as *const CertInfo as usize))
+                .map(|(_, json)| &**json),
+            ja3s: ja3s.then(|| self.ja3s.get(&self.server_key)).flatten(),
+        }
+    }
+}
+
+/// The hello `r`'s client offered, as shown.
+fn offered_hello<'a>(
+    h: &'a ClientHello,
+    r: &'a ConnectionReport,
+    fp: &'a fingerprint::HelloFingerprints,
+) -> OfferedHello<'a> {
+    OfferedHello {
+        alpn: h
+            .alpn()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect(),
+        ciphers: NamedList::new(&h.cipher_suites[..], Registry::Suite),
+        extensions: NamedList::new(h.extension_types(), Registry::Extension),
+        groups: NamedList::new(h.supported_groups(), Registry::Group),
+        ja3: &fp.ja3.md5,
+        ja3_string: &fp.ja3.string,
+        ja4: &fp.ja4,
+        key_shares: NamedList::new(
+            h.key_shares()
+                .into_iter()
+                .map(|(g, _)| g)
+                .collect::<Vec<_>>(),
+            Registry::Group,
+        ),
+        legacy_version: Version(h.legacy_version),
+        record_version: Version(h.record_version),
+        sigalgs: NamedList::new(h.signature_algorithms(), Registry::Sigalg),
+        sni: r.sni(),
+        supported_versions: h
+            .supported_versions()
+            .map(|v| v.into_iter().map(Version).collect()),
+    }
+}
+
+/// The JSON-only facts of one connection, taken when [`Selection::fingerprints`] asks.
+#[derive(Default)]
+struct Extras<'c> {
+    offered: Option<&'c Offered>,
+    certificates: Option<&'c RawValue>,
+    events: Option<&'c result::EventTexts>,
+    server_hello: Option<&'c RawValue>,
+    diagnosis: Option<&'c RawValue>,
+    ja3s: Option<&'c ServerPrint>,
+}
+
+/// `[]`, for connections whose extras were not taken.
+fn empty_list() -> &'static RawValue {
+    static EMPTY: std::sync::OnceLock<Box<RawValue>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| RawValue::from_string("[]".into()).expect("valid JSON"))
+}
+
+/// The result of one connection, borrowed from its report and extras.
+fn connection_result<'a>(
+    capture: &'a str,
+    r: &'a ConnectionReport,
+    x: &'a Extras<'a>,
+) -> PcapConnection<'a> {
+    let v = &r.verdict;
+    let offered = x.offered.map(|o| Prerendered::new(&o.json));
+    PcapConnection {
+        schema_version: SchemaVersion,
+        alert: v.alert.as_ref().map(AlertResult::new),
+        capture,
+        certificates: Prerendered::new(x.certificates.unwrap_or_else(|| empty_list())),
+        cipher: v.cipher.map(Named::suite),
+        cipher_id: v.cipher.map(HexId),
+        client: r.client,
+        connection: ConnectionName {
+            capture,
+            index: r.index,
+        },
+        decode_error: v.error.as_deref(),
+        decryption: v.decryption.as_ref().map(|d| DecryptionResult {
+            client_finished_verified: d.client_finished_verified,
+            problem: d.problem.as_deref(),
+            records: d.records,
+            server_finished_verified: d.server_finished_verified,
+        }),
+        diagnosis: Diagnoses {
+            items: &r.diagnosis,
+            json: x.diagnosis,
+        },
+        diverged: v.diverged.as_ref().map(|d| DivergedResult {
+            after: &d.after,
+            by: d.by.peer(),
+            event: &d.event,
+        }),
+        events: Events {
+            events: &v.events,
+            texts: x.events,
+        },
+        failed: r.failed(),
+        from_syn: r.from_syn,
+        history: &v.history,
+        index: r.index,
+        ja3: x
+            .offered
+            .map(|o| Text::new(&o.fingerprints.ja3.md5, &o.ja3)),
+        ja3_string: x
+            .offered
+            .map(|o| Text::new(&o.fingerprints.ja3.string, &o.ja3_string)),
+        ja3s: x.ja3s.map(|p| Text::new(&p.ja3s.md5, &p.md5)),
+        ja3s_string: x.ja3s.map(|p| Text::new(&p.ja3s.string, &p.string)),
+        ja4: x.offered.map(|o| Text::new(&o.fingerprints.ja4, &o.ja4)),
+        not_tls: v.not_tls.as_deref(),
+        offered,
+        outcome: r.outcome(),
+        server: r.server,
+        server_hello: x.server_hello.map(Prerendered::new),
+        sni: r.sni(),
+        start: CaptureTime(r.start),
+        time_to_verdict_ms: r.time_to_verdict().map(|us| us as f64 / 1000.0),
+        truncated: v.truncated.as_deref(),
+        version: v.version.map(Version),
+    }
+}
+
+/// Where reported connections go: the sink's callback (stop on its error).
+pub type Emit<'e> = dyn for<'a> FnMut(&PcapConnection<'a>) -> std::io::Result<()> + 'e;
+
+/// Selects connections, counts them into the summary and emits the reported ones; after
+/// a write error nothing more is emitted (the error is returned when the input is done).
+struct Reporter<'e, 'f> {
+    select: &'f Selection,
+    parts: JsonParts,
+    tally: Tally,
+    emit: &'f mut Emit<'e>,
+    /// Connections emitted.
+    emitted: u64,
+    error: Option<std::io::Error>,
+}
+
+impl Reporter<'_, '_> {
+    fn connection(&mut self, capture: &str, r: &ConnectionReport) {
+        let filter = &self.select.filter;
+        if !filter.matches_endpoints(r) {
+            return;
+        }
+        self.tally.add(r);
+        if !filter.selects(r) || !(self.select.all || r.failed()) || self.error.is_some() {
+            return;
+        }
+        let extras = if self.select.fingerprints {
+            self.parts.extras(r)
+        } else {
+            Extras::default()
+        };
+        match (self.emit)(&connection_result(capture, r, &extras)) {
+            Ok(()) => self.emitted += 1,
             Err(e) => self.error = Some(e),
         }
     }
 }
 
-/// The name of a capture argument in connection names (`NAME#N`).
-fn capture_name(arg: &str) -> &str {
-    if arg == "-" { "stdin" } else { arg }
+/// One input of `pcap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
 }
 
-fn filter_of(
-    failed: bool,
-    sni: &Option<String>,
-    host: &Option<String>,
-    port: Option<u16>,
-) -> Result<Filter, String> {
-    let host = match host {
-        Some(h) => Some(
-            h.trim_matches(['[', ']'])
-                .parse::<IpAddr>()
-                .map_err(|_| format!("--host {h:?}: expected an IP address"))?,
-        ),
-        None => None,
-    };
-    Ok(Filter {
-        failed_only: failed,
-        sni: sni.clone(),
-        host,
-        port,
-    })
-}
-
-/// Runs `shakedown pcap`. Exit code: 2 when no input could be read at all, else 1 when a
-/// selected connection failed, else 0.
-pub fn run(a: &PcapArgs, out: &mut dyn Write) -> Result<i32, Failure> {
-    let filter = filter_of(a.failed, &a.output.sni, &a.host, a.port)?;
-    let opts = a.analysis.options()?;
-    if a.files.iter().filter(|f| *f == "-").count() > 1 {
-        return Err(Failure::Usage("stdin (-) can be read only once".into()));
+impl Input {
+    /// The name in connection names (`NAME#N`) and the summary: the path as given, `stdin`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "stdin".into(),
+            Input::File(p) => p.display().to_string(),
+        }
     }
-    let mut printer = Printer::new(out, a.output.clone(), filter, false);
+}
+
+/// Validated `pcap` options.
+#[derive(Debug, Clone)]
+pub struct PcapConfig {
+    /// At least one; standard input at most once.
+    pub inputs: Vec<Input>,
+    pub select: Selection,
+    pub analysis: AnalyzeOptions,
+    /// Read files through a memory map where possible.
+    pub mmap: bool,
+}
+
+/// What a `pcap` or `watch` run ends with.
+#[derive(Debug)]
+pub struct PcapOutcome {
+    pub summary: PcapSummaryLine,
+    /// Inputs that could not be read at all (opened, or their first packet).
+    pub unreadable: usize,
+}
+
+/// Runs `shakedown pcap`: every input in turn, each reported connection to `emit` as its
+/// flow ends. Problems with one input (it cannot be opened, reading stopped early) go to
+/// `warn` and the other inputs are still read.
+pub fn run(
+    cfg: &PcapConfig,
+    emit: &mut Emit<'_>,
+    warn: &mut dyn FnMut(&str),
+) -> Result<PcapOutcome, Failure> {
+    let mut reporter = Reporter {
+        select: &cfg.select,
+        parts: JsonParts::default(),
+        tally: Tally::default(),
+        emit,
+        emitted: 0,
+        error: None,
+    };
     let read = ReadOptions::default();
     let mut unreadable = 0;
-    for arg in &a.files {
-        let name = capture_name(arg);
-        let mut emit = |r: ConnectionReport| printer.connection(name, &r);
-        let (stats, error) = if arg == "-" {
-            analyze(std::io::stdin().lock(), &read, opts.clone(), &mut emit)
-        } else {
-            match std::fs::File::open(arg) {
-                Ok(f) => analyze_file(f, !a.no_mmap, &read, opts.clone(), &mut emit),
+    for input in &cfg.inputs {
+        let name = input.name();
+        let mut on_report = |r: ConnectionReport| reporter.connection(&name, &r);
+        let opts = cfg.analysis.clone();
+        let (stats, error) = match input {
+            Input::Stdin => analyze(std::io::stdin().lock(), &read, opts, &mut on_report),
+            Input::File(path) => match std::fs::File::open(path) {
+                Ok(f) => analyze_file(f, cfg.mmap, &read, opts, &mut on_report),
                 Err(e) => {
-                    eprintln!("shakedown: {arg}: {e}");
+                    warn(&format!("{name}: {e}"));
                     unreadable += 1;
                     continue;
                 }
-            }
+            },
         };
         if let Some(e) = &error {
-            eprintln!("shakedown: {name}: {e}");
+            warn(&format!("{name}: {e}"));
             if stats.capture.packets == 0 {
                 unreadable += 1;
             }
         }
-        printer.summary.inputs.push(InputSummary {
-            name: name.to_string(),
-            stats,
-            error: error.map(|e| e.to_string()),
-        });
-        if let Some(e) = printer.error.take() {
+        reporter
+            .tally
+            .input(&name, &stats, error.map(|e| e.to_string()));
+        if let Some(e) = reporter.error.take() {
             return Err(e.into());
         }
     }
-    let summary = std::mem::take(&mut printer.summary);
-    let out = printer.out;
-    if a.output.json {
-        writeln!(out, "{}", report::pcap::json_summary(&summary))?;
-    } else {
-        report::pcap::text_summary(out, &summary)?;
-    }
-    out.flush()?;
-    Ok(if unreadable == a.files.len() {
-        2
-    } else if summary.failed > 0 {
-        1
-    } else {
-        0
+    Ok(PcapOutcome {
+        summary: reporter.tally.into_summary(),
+        unreadable,
     })
 }
 
-/// `shakedown watch -i IFACE`: live verdicts (feature `live`).
+/// Validated `watch` options (feature `live`).
 #[cfg(feature = "live")]
-#[derive(Args, Debug)]
-pub struct WatchArgs {
-    /// Interface to capture on (e.g. eth0, lo).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
     pub interface: String,
-    /// BPF capture filter, e.g. "tcp port 443".
-    #[arg(long, value_name = "BPF")]
-    pub filter: Option<String>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    /// Stop after N connections were printed.
-    #[arg(long, value_name = "N")]
+    /// BPF capture filter.
+    pub bpf: Option<String>,
+    pub select: Selection,
+    pub analysis: AnalyzeOptions,
+    /// Stop after this many connections were emitted.
     pub count: Option<u64>,
-    /// Stop after SECS seconds.
-    #[arg(long, value_name = "SECS")]
-    pub duration: Option<f64>,
-    /// A flow with no packet for SECS seconds is ended (and its verdict printed).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub idle: f64,
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    /// Stop after this long.
+    pub duration: Option<std::time::Duration>,
+    /// A flow with no packet for this long is ended (and its verdict emitted).
+    pub idle: Micros,
 }
 
 /// Runs `shakedown watch`: packets from the interface go through the same
-/// [`capture::PacketReader`] and analyzer as a capture file; each connection is printed when its flow
-/// ends. Stops on `--count`, `--duration` or Ctrl-C (lines already printed are flushed).
-/// Exit code as for `pcap`; 2 when the interface cannot be opened.
+/// [`capture::PacketReader`] and analyzer as a capture file; each connection is emitted
+/// when its flow ends. Stops on `count`, `duration` or a write error (Ctrl-C ends the
+/// process). The interface or filter failing to open is a usage failure (exit 2).
 #[cfg(feature = "live")]
-pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
+pub fn watch(
+    cfg: &WatchConfig,
+    emit: &mut Emit<'_>,
+    warn: &mut dyn FnMut(&str),
+) -> Result<PcapOutcome, Failure> {
     use crate::io::capture::PacketReader;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-    let filter = filter_of(false, &a.output.sni, &None, None)?;
-    if !(a.idle.is_finite() && a.idle > 0.0) {
-        return Err(Failure::Usage(format!(
-            "--idle {}: expected seconds > 0",
-            a.idle
-        )));
-    }
-    let deadline = match a.duration {
-        Some(d) if d.is_finite() && d > 0.0 => Some(Instant::now() + Duration::from_secs_f64(d)),
-        Some(d) => {
-            return Err(Failure::Usage(format!(
-                "--duration {d}: expected seconds > 0"
-            )));
-        }
-        None => None,
-    };
-    let fail = |e: pcap::Error| Failure::Usage(format!("{}: {e}", a.interface));
-    let mut cap = pcap::Capture::from_device(a.interface.as_str())
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    let deadline = cfg.duration.map(|d| Instant::now() + d);
+    let fail = |e: pcap::Error| Failure::Usage(format!("{}: {e}", cfg.interface));
+    let mut cap = pcap::Capture::from_device(cfg.interface.as_str())
         .map_err(fail)?
         .promisc(false)
         .snaplen(65_535)
@@ -705,19 +949,26 @@ pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         .timeout(200)
         .open()
         .map_err(fail)?;
-    if let Some(bpf) = &a.filter {
+    if let Some(bpf) = &cfg.bpf {
         cap.filter(bpf, true)
             .map_err(|e| Failure::Usage(format!("--filter {bpf:?}: {e}")))?;
     }
     let linktype = cap.get_datalink().0 as u32;
-    let printer = std::cell::RefCell::new(Printer::new(out, a.output.clone(), filter, true));
+    let reporter = std::cell::RefCell::new(Reporter {
+        select: &cfg.select,
+        parts: JsonParts::default(),
+        tally: Tally::default(),
+        emit,
+        emitted: 0,
+        error: None,
+    });
     let read = ReadOptions {
-        idle_timeout: (a.idle * 1e6) as Micros,
+        idle_timeout: cfg.idle,
         ..ReadOptions::default()
     };
-    let name = a.interface.clone();
-    let mut emit = |r: ConnectionReport| printer.borrow_mut().connection(&name, &r);
-    let mut analyzer = Analyzer::new(a.analysis.options()?, &mut emit);
+    let name = cfg.interface.as_str();
+    let mut on_report = |r: ConnectionReport| reporter.borrow_mut().connection(name, &r);
+    let mut analyzer = Analyzer::new(cfg.analysis.clone(), &mut on_report);
     let mut reader = PacketReader::new(read);
     let now = || {
         SystemTime::now()
@@ -737,19 +988,19 @@ pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
                 break;
             }
         }
-        let (printed, write_failed) = {
-            let p = printer.borrow();
-            (p.printed, p.error.is_some())
+        let (emitted, write_failed) = {
+            let r = reporter.borrow();
+            (r.emitted, r.error.is_some())
         };
-        let done_count = a.count.is_some_and(|n| printed >= n);
+        let done_count = cfg.count.is_some_and(|n| emitted >= n);
         let done_time = deadline.is_some_and(|d| Instant::now() >= d);
         if done_count || done_time || write_failed {
             break;
         }
     }
     // Flows still open are ended as of now: an undecided handshake shows as incomplete,
-    // unless --count was reached (then nothing more is printed).
-    let stopped_by_count = a.count.is_some_and(|n| printer.borrow().printed >= n);
+    // unless the count was reached (then nothing more is emitted).
+    let stopped_by_count = cfg.count.is_some_and(|n| reporter.borrow().emitted >= n);
     let capture = if stopped_by_count {
         reader.stats().clone()
     } else {
@@ -757,28 +1008,114 @@ pub fn watch(a: &WatchArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     };
     let non_tls_flows = analyzer.non_tls_flows;
     drop(analyzer);
-    let mut printer = printer.into_inner();
-    if let Some(e) = printer.error.take() {
+    let mut reporter = reporter.into_inner();
+    if let Some(e) = reporter.error.take() {
         return Err(e.into());
     }
     if let Some(e) = &read_error {
-        eprintln!("shakedown: {}: {e}", a.interface);
+        warn(&format!("{name}: {e}"));
     }
-    printer.summary.inputs.push(InputSummary {
-        name: a.interface.clone(),
-        stats: AnalyzeStats {
-            capture,
-            non_tls_flows,
-        },
-        error: read_error.map(|e| e.to_string()),
-    });
-    let summary = std::mem::take(&mut printer.summary);
-    let out = printer.out;
-    if a.output.json {
-        writeln!(out, "{}", report::pcap::json_summary(&summary))?;
-    } else {
-        report::pcap::text_summary(out, &summary)?;
+    let stats = AnalyzeStats {
+        capture,
+        non_tls_flows,
+    };
+    reporter
+        .tally
+        .input(name, &stats, read_error.map(|e| e.to_string()));
+    Ok(PcapOutcome {
+        summary: reporter.tally.into_summary(),
+        unreadable: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The objects are written straight from their structs: after `schema_version`, their
+    /// fields must come in sorted order, as the JSON contract has always had them.
+    #[test]
+    fn connection_objects_are_written_with_sorted_keys() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let schema = serde_json::to_value(schemars::schema_for!(PcapConnection<'static>)).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let mut objects = 0;
+        // One cache over every capture: its answers must be the fingerprints themselves,
+        // its JSON what the typed parts write.
+        let mut parts = JsonParts::default();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng")
+            {
+                continue;
+            }
+            // With keys where the capture has them, so decryption fields are covered.
+            let keylog = std::fs::read_to_string(path.with_extension("keys"))
+                .ok()
+                .map(|text| Arc::new(KeyLog::parse(&text).0));
+            let opts = AnalyzeOptions {
+                keylog,
+                ..AnalyzeOptions::default()
+            };
+            let file = std::fs::File::open(&path).unwrap();
+            analyze(file, &ReadOptions::default(), opts, &mut |r| {
+                let x = parts.extras(&r);
+                assert_eq!(x.ja3s.map(|p| &p.ja3s), r.ja3s().as_ref());
+                if let Some(h) = &r.verdict.client_hello {
+                    let fp = &x.offered.unwrap().fingerprints;
+                    assert_eq!(fp.ja3, fingerprint::ja3(h));
+                    assert_eq!(fp.ja4, fingerprint::ja4(h));
+                    let typed = serde_json::to_string(&offered_hello(h, &r, fp)).unwrap();
+                    assert_eq!(x.offered.unwrap().json.get(), typed);
+                }
+                let mut typed = Vec::new();
+                result::certificates(
+                    &&r.certificates[..],
+                    &mut serde_json::Serializer::new(&mut typed),
+                )
+                .unwrap();
+                assert_eq!(x.certificates.unwrap().get().as_bytes(), typed);
+                let o = connection_result("c", &r, &x);
+                assert_eq!(
+                    serde_json::to_string(&o.diagnosis).unwrap(),
+                    serde_json::to_string(&r.diagnosis).unwrap()
+                );
+                let plain = Events {
+                    events: &r.verdict.events,
+                    texts: None,
+                };
+                assert_eq!(
+                    serde_json::to_string(&o.events).unwrap(),
+                    serde_json::to_string(&plain).unwrap()
+                );
+                let direct = serde_json::to_string(&o).unwrap();
+                let mut sorted = serde_json::to_value(&o).unwrap();
+                if let Err(e) = validator.validate(&sorted) {
+                    panic!("{}: {e}: {sorted}", path.display());
+                }
+                let version = sorted
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("schema_version")
+                    .unwrap();
+                let sorted = sorted.to_string();
+                let expected = format!("{{\"schema_version\":{version},{}", &sorted[1..]);
+                assert_eq!(direct, expected, "{}", path.display());
+                objects += 1;
+            });
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(PcapSummaryLine)).unwrap();
+        let summary = serde_json::to_value(Tally::default().into_summary()).unwrap();
+        jsonschema::validator_for(&schema)
+            .unwrap()
+            .validate(&summary)
+            .unwrap();
+        assert!(
+            objects > 20,
+            "only {objects} connections in {}",
+            dir.display()
+        );
     }
-    out.flush()?;
-    Ok(if summary.failed > 0 { 1 } else { 0 })
 }

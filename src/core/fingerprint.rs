@@ -63,6 +63,78 @@ pub fn ja3(hello: &ClientHello) -> Ja3 {
     Ja3::from_string(s)
 }
 
+/// Everything [`ja3`] and [`ja4`] read of a ClientHello, in one byte string: hellos with the
+/// same key have the same fingerprints. The random, session id, key shares, server name and
+/// padding (which differ from connection to connection of one client) are left out, so a
+/// capture's connections share a few keys, and a cache of fingerprints by key
+/// ([`Cache`]) hashes each client's hello once.
+pub fn hello_key(hello: &ClientHello, key: &mut Vec<u8>) {
+    // Lengths are written before every variable part, so different hellos never meet.
+    let put_len = |key: &mut Vec<u8>, n: usize| key.extend_from_slice(&(n as u32).to_be_bytes());
+    key.clear();
+    key.extend_from_slice(&hello.legacy_version.to_be_bytes());
+    put_len(key, hello.cipher_suites.len());
+    for c in &hello.cipher_suites {
+        key.extend_from_slice(&c.to_be_bytes());
+    }
+    let exts = hello.extensions();
+    put_len(key, exts.len());
+    for e in exts {
+        key.extend_from_slice(&e.typ.to_be_bytes());
+        // The extensions whose content the fingerprints read (JA4's version comes from
+        // supported_versions; its SNI letter from the type list alone).
+        let read = matches!(
+            e.typ,
+            ext::SUPPORTED_GROUPS
+                | ext::EC_POINT_FORMATS
+                | ext::SIGNATURE_ALGORITHMS
+                | ext::ALPN
+                | ext::SUPPORTED_VERSIONS
+        );
+        if read {
+            put_len(key, e.data.len());
+            key.extend_from_slice(&e.data);
+        } else {
+            put_len(key, usize::MAX);
+        }
+    }
+}
+
+/// JA3 and JA4 of one ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelloFingerprints {
+    pub ja3: Ja3,
+    pub ja4: String,
+}
+
+/// Fingerprints by [`hello_key`], so the hashing is done once per distinct client hello;
+/// emptied when it holds [`Cache::MAX_ENTRIES`], so its memory stays bounded.
+#[derive(Debug, Default)]
+pub struct Cache {
+    by_key: std::collections::HashMap<Vec<u8>, HelloFingerprints, foldhash::fast::RandomState>,
+    key: Vec<u8>,
+}
+
+impl Cache {
+    pub const MAX_ENTRIES: usize = 4096;
+
+    /// JA3 and JA4 of `hello`, as [`ja3`] and [`ja4`] give them.
+    pub fn client_hello(&mut self, hello: &ClientHello) -> &HelloFingerprints {
+        hello_key(hello, &mut self.key);
+        if !self.by_key.contains_key(&self.key) {
+            if self.by_key.len() >= Self::MAX_ENTRIES {
+                self.by_key.clear();
+            }
+            let fp = HelloFingerprints {
+                ja3: ja3(hello),
+                ja4: ja4(hello),
+            };
+            self.by_key.insert(self.key.clone(), fp);
+        }
+        &self.by_key[&self.key]
+    }
+}
+
 /// JA3S of a ServerHello: legacy_version, the chosen cipher and the extension types in wire
 /// order (GREASE removed, though servers are not supposed to send any).
 pub fn ja3s(legacy_version: u16, cipher: u16, extension_types: &[u16]) -> Ja3 {

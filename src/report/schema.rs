@@ -9,6 +9,7 @@
 use crate::commands::SCHEMA_VERSION;
 use crate::commands::decode::{DecodedHello, HelloBytes};
 use crate::commands::diff::DiffReport;
+use crate::commands::pcap::{PcapConnection, PcapSummaryLine};
 use crate::commands::probe::ProbeReport;
 use crate::commands::replay::ReplayReport;
 use crate::commands::scan::ScanResult;
@@ -45,6 +46,8 @@ fn kinds(generator: &mut SchemaGenerator) -> Vec<(&'static str, String)> {
         add::<ReplayReport>(generator, "replay"),
         add::<DiffReport>(generator, "diff"),
         add::<ScanResult>(generator, "scan"),
+        add::<PcapConnection<'static>>(generator, "pcap, watch"),
+        add::<PcapSummaryLine>(generator, "pcap summary"),
     ]
 }
 

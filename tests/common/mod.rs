@@ -381,7 +381,26 @@ pub fn json_output(cmd: &mut Command) -> (i32, serde_json::Value) {
         )
     });
     let v = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_schema(&v);
     (out.status.code().unwrap_or(-1), v)
+}
+
+/// Every JSON object a test reads is also checked against the generated schema
+/// (docs/schema.json is that schema; tests/schema.rs keeps the file in step).
+pub fn assert_schema(v: &serde_json::Value) {
+    use std::sync::OnceLock;
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        jsonschema::validator_for(&shakedown::report::schema::document()).expect("schema")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output disagrees with the schema: {errors:#?}\n{v}"
+    );
 }
 
 /// The cause ids of a report's diagnosis.

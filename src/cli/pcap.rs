@@ -1,0 +1,245 @@
+//! `shakedown pcap` and `shakedown watch` on the command line: their flags, validated into
+//! a [`PcapConfig`] / [`WatchConfig`] before anything is read, the run with the
+//! connections streamed to the sink, and the exit code.
+//!
+//! Exit codes: 2 when no input could be read at all (or bad flags), else 1 when a selected
+//! connection failed, else 0.
+
+use crate::commands::Failure;
+use crate::commands::pcap::{self, AnalyzeOptions, Filter, Input, PcapConfig, Selection};
+use crate::core::crypto::KeyLog;
+use crate::core::datetime::parse_rfc3339;
+use crate::report::{Format, ResultSink};
+use clap::Args;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `shakedown pcap FILE...`
+#[derive(Args, Debug)]
+pub struct PcapArgs {
+    /// Capture files: pcap or pcapng, gzip'd or not; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Only failed handshakes (alert, reset, closed, not_tls).
+    #[arg(long, conflicts_with = "all")]
+    pub failed: bool,
+    /// Only connections with this IP address on either end.
+    #[arg(long, value_name = "IP")]
+    pub host: Option<String>,
+    /// Only connections with this port on either end.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Read files with read(2) instead of through a memory map (the same results; slower).
+    #[arg(long)]
+    pub no_mmap: bool,
+}
+
+/// What to print, the same for `pcap` and `watch`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// A line for every TLS connection, not only the failed ones.
+    #[arg(long)]
+    pub all: bool,
+    /// Only connections whose SNI is NAME (case-insensitive; `*.example.com` for subdomains).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+}
+
+/// Keys and certificate options, the same for `pcap` and `watch`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AnalysisArgs {
+    /// NSS key log (SSLKEYLOGFILE, `openssl s_client -keylogfile`): decrypt handshakes.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
+    /// Extra trust anchors (PEM) for the certificate checks.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Check certificates as of this moment (RFC 3339) instead of each connection's time.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+impl AnalysisArgs {
+    /// Reads the key log and trust anchors. Unusable key log lines are warned about on
+    /// stderr and skipped: the rest still decrypts.
+    pub fn options(&self) -> Result<AnalyzeOptions, String> {
+        let check_time = match &self.at {
+            Some(t) => Some(parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?),
+            None => None,
+        };
+        let keylog = match &self.keylog {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--keylog {}: {e}", path.display()))?;
+                let (log, problems) = KeyLog::parse(&text);
+                for p in problems {
+                    eprintln!("shakedown: --keylog {}: {p}", path.display());
+                }
+                if log.is_empty() {
+                    return Err(format!("--keylog {}: no usable secrets", path.display()));
+                }
+                Some(Arc::new(log))
+            }
+            None => None,
+        };
+        Ok(AnalyzeOptions {
+            check_time,
+            keylog,
+            trust: Some(Arc::new(super::trust_store(self.ca.as_deref())?)),
+        })
+    }
+}
+
+/// What is selected and computed for the given flags and output format: JSON reports every
+/// selected connection with its fingerprints, text the failed ones (all with `--all`).
+fn selection(
+    failed: bool,
+    output: &OutputArgs,
+    host: Option<&str>,
+    port: Option<u16>,
+    format: Format,
+) -> Result<Selection, String> {
+    let host = match host {
+        Some(h) => Some(
+            h.trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .map_err(|_| format!("--host {h:?}: expected an IP address"))?,
+        ),
+        None => None,
+    };
+    let json = format == Format::Json;
+    Ok(Selection {
+        filter: Filter {
+            failed_only: failed,
+            sni: output.sni.clone(),
+            host,
+            port,
+        },
+        all: output.all || json,
+        fingerprints: json,
+    })
+}
+
+/// Validated `pcap` options.
+pub fn pcap_config(a: &PcapArgs, format: Format) -> Result<PcapConfig, String> {
+    let select = selection(a.failed, &a.output, a.host.as_deref(), a.port, format)?;
+    if a.files.iter().filter(|f| *f == "-").count() > 1 {
+        return Err("stdin (-) can be read only once".into());
+    }
+    let inputs = a
+        .files
+        .iter()
+        .map(|f| {
+            if f == "-" {
+                Input::Stdin
+            } else {
+                Input::File(f.into())
+            }
+        })
+        .collect();
+    Ok(PcapConfig {
+        inputs,
+        select,
+        analysis: a.analysis.options()?,
+        mmap: !a.no_mmap,
+    })
+}
+
+fn warn(message: &str) {
+    eprintln!("shakedown: {message}");
+}
+
+/// Runs `shakedown pcap`: connections stream to the sink as their flows end, then the
+/// summary.
+pub fn run_pcap(a: &PcapArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
+    let cfg = pcap_config(a, format)?;
+    // A large buffer: standard output is line-buffered, and hands a buffer on with a search
+    // for its last newline; fewer, larger writes make that search (and the syscalls) rare.
+    let mut sink = ResultSink::new(std::io::BufWriter::with_capacity(1 << 18, out), format);
+    let outcome = pcap::run(&cfg, &mut |c| sink.emit(c), &mut warn)?;
+    sink.emit(&outcome.summary)?;
+    sink.flush()?;
+    Ok(if outcome.unreadable == cfg.inputs.len() {
+        2
+    } else if outcome.summary.summary.failed > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+/// `shakedown watch -i IFACE`: live verdicts (feature `live`).
+#[cfg(feature = "live")]
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Interface to capture on (e.g. eth0, lo).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter, e.g. "tcp port 443".
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Stop after N connections were printed.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// A flow with no packet for SECS seconds is ended (and its verdict printed).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub idle: f64,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+/// Validated `watch` options.
+#[cfg(feature = "live")]
+pub fn watch_config(a: &WatchArgs, format: Format) -> Result<pcap::WatchConfig, String> {
+    let select = selection(false, &a.output, None, None, format)?;
+    if !(a.idle.is_finite() && a.idle > 0.0) {
+        return Err(format!("--idle {}: expected seconds > 0", a.idle));
+    }
+    let duration = match a.duration {
+        Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
+        Some(d) => return Err(format!("--duration {d}: expected seconds > 0")),
+        None => None,
+    };
+    Ok(pcap::WatchConfig {
+        interface: a.interface.clone(),
+        bpf: a.filter.clone(),
+        select,
+        analysis: a.analysis.options()?,
+        count: a.count,
+        duration,
+        idle: (a.idle * 1e6) as crate::core::flow::Micros,
+    })
+}
+
+/// Runs `shakedown watch`: every line is flushed as it is written (live output).
+#[cfg(feature = "live")]
+pub fn run_watch(a: &WatchArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
+    let cfg = watch_config(a, format)?;
+    let mut sink = ResultSink::new(out, format);
+    let outcome = pcap::watch(
+        &cfg,
+        &mut |c| {
+            sink.emit(c)?;
+            sink.flush()
+        },
+        &mut warn,
+    )?;
+    sink.emit(&outcome.summary)?;
+    sink.flush()?;
+    Ok(if outcome.summary.summary.failed > 0 {
+        1
+    } else {
+        0
+    })
+}
