@@ -130,12 +130,36 @@ pub struct ConnectArgs {
     /// Seconds to wait for each connection, and again for each answer.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub timeout: f64,
+    #[command(flatten)]
+    pub cert: CertArgs,
+}
+
+/// How chains are judged: the same two flags for every command that checks certificates
+/// (the ones that connect, and `pcap`/`watch`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CertArgs {
     /// Extra trust anchors (PEM) for the certificate checks.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-    /// Check certificates as of this moment (RFC 3339) instead of now.
+    /// Check certificates as of this moment (RFC 3339) instead of now (in captures: instead
+    /// of each connection's own time).
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+}
+
+impl CertArgs {
+    /// `--at` as Unix seconds, if given.
+    pub fn at(&self) -> Result<Option<i64>, String> {
+        self.at
+            .as_deref()
+            .map(|t| parse_rfc3339(t).map_err(|e| format!("--at: {e}")))
+            .transpose()
+    }
+
+    /// The trust store: webpki-roots plus `--ca`.
+    pub fn trust(&self) -> Result<crate::core::cert::TrustStore, String> {
+        trust_store(self.ca.as_deref())
+    }
 }
 
 impl ConnectArgs {
@@ -150,10 +174,7 @@ impl ConnectArgs {
             })
             .transpose()?;
         let timeout = seconds(self.timeout, "--timeout")?;
-        let check_time = match &self.at {
-            Some(t) => parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?,
-            None => now_unix(),
-        };
+        let check_time = self.cert.at()?.unwrap_or_else(now_unix);
         Ok(ConnectConfig {
             connect,
             limits: Limits {
@@ -162,7 +183,7 @@ impl ConnectArgs {
                 ..Limits::default()
             },
             check_time,
-            trust: std::sync::Arc::new(trust_store(self.ca.as_deref())?),
+            trust: std::sync::Arc::new(self.cert.trust()?),
         })
     }
 }

@@ -8,7 +8,6 @@
 use crate::commands::Failure;
 use crate::commands::pcap::{self, AnalyzeOptions, Filter, Input, PcapConfig, Selection};
 use crate::core::crypto::KeyLog;
-use crate::core::datetime::parse_rfc3339;
 use crate::report::{Format, ResultSink};
 use clap::Args;
 use std::io::Write;
@@ -57,22 +56,15 @@ pub struct AnalysisArgs {
     /// NSS key log (SSLKEYLOGFILE, `openssl s_client -keylogfile`): decrypt handshakes.
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
-    /// Extra trust anchors (PEM) for the certificate checks.
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-    /// Check certificates as of this moment (RFC 3339) instead of each connection's time.
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
+    #[command(flatten)]
+    pub cert: super::CertArgs,
 }
 
 impl AnalysisArgs {
     /// Reads the key log and trust anchors. Unusable key log lines are warned about on
     /// stderr and skipped: the rest still decrypts.
     pub fn options(&self) -> Result<AnalyzeOptions, String> {
-        let check_time = match &self.at {
-            Some(t) => Some(parse_rfc3339(t).map_err(|e| format!("--at: {e}"))?),
-            None => None,
-        };
+        let check_time = self.cert.at()?;
         let keylog = match &self.keylog {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -91,7 +83,7 @@ impl AnalysisArgs {
         Ok(AnalyzeOptions {
             check_time,
             keylog,
-            trust: Some(Arc::new(super::trust_store(self.ca.as_deref())?)),
+            trust: Some(Arc::new(self.cert.trust()?)),
         })
     }
 }

@@ -2,7 +2,6 @@
 //! people or one JSON object per line for scripts. Nothing below the CLI prints.
 
 pub mod diff;
-pub mod json;
 pub mod pcap;
 pub mod scan;
 pub mod schema;
