@@ -800,7 +800,18 @@ struct Reporter<'e, 'f> {
     error: Option<std::io::Error>,
 }
 
-impl Reporter<'_, '_> {
+impl<'e, 'f> Reporter<'e, 'f> {
+    fn new(select: &'f Selection, emit: &'f mut Emit<'e>) -> Self {
+        Reporter {
+            select,
+            parts: JsonParts::default(),
+            tally: Tally::default(),
+            emit,
+            emitted: 0,
+            error: None,
+        }
+    }
+
     fn connection(&mut self, capture: &str, r: &ConnectionReport) {
         let filter = &self.select.filter;
         if !filter.matches_endpoints(r) {
@@ -866,14 +877,7 @@ pub fn run(
     emit: &mut Emit<'_>,
     warn: &mut dyn FnMut(&str),
 ) -> Result<PcapOutcome, Failure> {
-    let mut reporter = Reporter {
-        select: &cfg.select,
-        parts: JsonParts::default(),
-        tally: Tally::default(),
-        emit,
-        emitted: 0,
-        error: None,
-    };
+    let mut reporter = Reporter::new(&cfg.select, emit);
     let read = ReadOptions::default();
     let mut unreadable = 0;
     for input in &cfg.inputs {
@@ -954,14 +958,7 @@ pub fn watch(
             .map_err(|e| Failure::Usage(format!("--filter {bpf:?}: {e}")))?;
     }
     let linktype = cap.get_datalink().0 as u32;
-    let reporter = std::cell::RefCell::new(Reporter {
-        select: &cfg.select,
-        parts: JsonParts::default(),
-        tally: Tally::default(),
-        emit,
-        emitted: 0,
-        error: None,
-    });
+    let reporter = std::cell::RefCell::new(Reporter::new(&cfg.select, emit));
     let read = ReadOptions {
         idle_timeout: cfg.idle,
         ..ReadOptions::default()

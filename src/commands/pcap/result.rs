@@ -8,6 +8,7 @@
 //! alphabetical order after `schema_version`, as the JSON contract has always had them.
 
 use crate::commands::SchemaVersion;
+use crate::commands::facts;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::datetime::push_rfc3339;
@@ -39,7 +40,7 @@ pub struct PcapConnection<'a> {
     pub alert: Option<AlertResult>,
     /// The capture's name as given (`stdin` for `-`, the interface for `watch`).
     pub capture: &'a str,
-    pub certificates: Prerendered<'a, Vec<CertificateResult>>,
+    pub certificates: Prerendered<'a, Vec<facts::CertificateFacts>>,
     /// The negotiated suite's name.
     pub cipher: Option<Named>,
     pub cipher_id: Option<HexId>,
@@ -87,7 +88,7 @@ pub struct PcapConnection<'a> {
 }
 
 /// The ClientHello as offered.
-#[derive(Serialize, JsonSchema)]
+#[derive(Serialize)]
 pub struct OfferedHello<'a> {
     pub alpn: Vec<String>,
     pub ciphers: NamedList<'a>,
@@ -106,7 +107,7 @@ pub struct OfferedHello<'a> {
 
 /// The ServerHello (or HelloRetryRequest) as answered; the group and ALPN as the rest of
 /// the handshake named them when the hello did not.
-#[derive(Serialize, JsonSchema)]
+#[derive(Serialize)]
 pub struct ServerHelloResult<'a> {
     pub alpn: Option<String>,
     pub cipher: Named,
@@ -117,7 +118,7 @@ pub struct ServerHelloResult<'a> {
     pub version: Version,
 }
 
-#[derive(Serialize, JsonSchema)]
+#[derive(Serialize)]
 pub struct AlertResult {
     pub code: u8,
     /// The alert's registry name (or `0xHH`).
@@ -139,8 +140,35 @@ impl AlertResult {
     }
 }
 
+/// The views above write, field for field, the objects `probe` writes from its owned
+/// [`facts`] (they exist to write a large capture's JSON without a `String` per field): the
+/// schema names one definition for both, and `tests/pcap_facts.rs` checks the bytes agree.
+macro_rules! schema_of_facts {
+    ($($view:ident $(<$lt:lifetime>)? => $facts:ty;)*) => {$(
+        impl$(<$lt>)? JsonSchema for $view$(<$lt>)? {
+            fn schema_name() -> Cow<'static, str> {
+                <$facts as JsonSchema>::schema_name()
+            }
+            fn schema_id() -> Cow<'static, str> {
+                <$facts as JsonSchema>::schema_id()
+            }
+            fn json_schema(g: &mut SchemaGenerator) -> Schema {
+                <$facts as JsonSchema>::json_schema(g)
+            }
+        }
+    )*};
+}
+
+schema_of_facts! {
+    OfferedHello<'a> => facts::OfferedHello;
+    ServerHelloResult<'a> => facts::ServerHelloFacts;
+    AlertResult => facts::AlertFacts;
+    DivergedResult<'a> => facts::DivergedFacts;
+    DecryptionResult<'a> => facts::DecryptionFacts;
+}
+
 /// Where the handshake left the expected path.
-#[derive(Serialize, JsonSchema)]
+#[derive(Serialize)]
 pub struct DivergedResult<'a> {
     /// The last handshake step seen from either side.
     pub after: &'a str,
@@ -150,29 +178,12 @@ pub struct DivergedResult<'a> {
 }
 
 /// What keys (a key log, or secrets embedded in the capture) decrypted.
-#[derive(Serialize, JsonSchema)]
+#[derive(Serialize)]
 pub struct DecryptionResult<'a> {
     pub client_finished_verified: Option<bool>,
     pub problem: Option<&'a str>,
     pub records: usize,
     pub server_finished_verified: Option<bool>,
-}
-
-/// One certificate the server sent (the shape of `certificates[]`; written from
-/// [`CertInfo`] directly).
-#[derive(JsonSchema)]
-#[allow(dead_code)] // the schema's shape only
-pub struct CertificateResult {
-    issuer: String,
-    key: String,
-    /// RFC 3339.
-    not_after: String,
-    /// RFC 3339.
-    not_before: String,
-    san: Vec<String>,
-    sha256: String,
-    signature_algorithm: String,
-    subject: String,
 }
 
 /// Writes `certs` as `certificates[]`.
@@ -189,7 +200,7 @@ struct Certificate<'a>(&'a CertInfo);
 impl Serialize for Certificate<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.0;
-        let mut o = s.serialize_struct("CertificateResult", 8)?;
+        let mut o = s.serialize_struct("CertificateFacts", 8)?;
         o.serialize_field("issuer", &c.issuer)?;
         o.serialize_field("key", &c.key)?;
         o.serialize_field("not_after", &UnixTime(c.not_after))?;
@@ -200,17 +211,6 @@ impl Serialize for Certificate<'_> {
         o.serialize_field("subject", &c.subject)?;
         o.end()
     }
-}
-
-/// One step of the handshake's timeline (the shape of `events[]`).
-#[derive(JsonSchema)]
-#[allow(dead_code)] // the schema's shape only
-pub struct EventResult {
-    /// Milliseconds into the connection.
-    at_ms: f64,
-    /// `client` or `server`.
-    from: String,
-    what: String,
 }
 
 /// A connection's timeline, with the texts of the events already written as JSON where the
@@ -226,7 +226,7 @@ impl Serialize for Events<'_> {
         struct One<'a>(&'a Event, Option<&'a RawValue>);
         impl Serialize for One<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut o = s.serialize_struct("EventResult", 3)?;
+                let mut o = s.serialize_struct("EventFacts", 3)?;
                 o.serialize_field("at_ms", &(self.0.at as f64 / 1000.0))?;
                 o.serialize_field("from", self.0.dir.peer())?;
                 match self.1 {
@@ -251,7 +251,7 @@ impl JsonSchema for Events<'_> {
         "Events".into()
     }
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        <Vec<EventResult>>::json_schema(g)
+        <Vec<facts::EventFacts>>::json_schema(g)
     }
 }
 
@@ -447,6 +447,9 @@ impl<T> Serialize for Prerendered<'_, T> {
 impl<T: JsonSchema> JsonSchema for Prerendered<'_, T> {
     fn schema_name() -> Cow<'static, str> {
         T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
     }
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
         T::json_schema(g)
