@@ -178,6 +178,28 @@ fn a_hello_too_long_for_its_length_fields_is_refused() {
     );
 }
 
+/// The lists inside extensions have length fields too: 128 supported versions (256 bytes
+/// behind a one-byte length) or a 300-byte ALPN name are refused, not wrapped.
+#[test]
+fn lists_inside_extensions_that_do_not_fit_are_refused() {
+    let versions = vec!["0x0303"; 128].join(",");
+    let (code, _, err) = run(&["hello", "--supported-versions", &versions]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("supported_versions is 256 bytes long") && err.contains("at most 255"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "hello",
+        "--supported-versions",
+        &vec!["0x0303"; 127].join(","),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["hello", "--alpn", &"a".repeat(300)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is 300 bytes long"), "{err}");
+}
+
 #[test]
 fn deliberately_wrong_lengths_are_sent_as_asked() {
     let (code, out, err) = run(&[

@@ -367,18 +367,6 @@ impl HelloArgs {
                 .map(str::to_string)
                 .collect()
         });
-        if let Some(p) = spec.alpn.iter().flatten().find(|p| p.len() > 255) {
-            return Err(format!("--alpn: {p:?} is longer than 255 bytes"));
-        }
-        for (flag, n) in [
-            ("--ciphers", spec.cipher_suites.as_ref().map_or(0, Vec::len)),
-            ("--groups", spec.groups.as_ref().map_or(0, Vec::len)),
-            ("--sigalgs", spec.sigalgs.as_ref().map_or(0, Vec::len)),
-        ] {
-            if n > 32_000 {
-                return Err(format!("{flag}: {n} items do not fit a 16-bit length"));
-            }
-        }
         spec.sni = match (&self.sni, self.no_sni) {
             (_, true) => Sni::None,
             (Some(n), false) => Sni::Name(n.clone()),

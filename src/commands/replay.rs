@@ -79,7 +79,7 @@ pub fn replay_bytes(c: &ConnectionReport, sni: Option<Option<&str>>) -> Result<V
     };
     let mut hello = decode_hello(&wire)
         .ok_or_else(|| "--sni/--no-sni: the captured hello is not a TLS ClientHello".to_string())?;
-    hello.set_sni(name);
+    hello.set_sni(name).map_err(|e| format!("--sni: {e}"))?;
     hello.to_records(None).map_err(|e| e.to_string())
 }
 

@@ -419,8 +419,10 @@ pub fn hello_for(profile: &Profile, host: Option<&str>) -> Vec<u8> {
     if name.is_none() && hello.ext(0).is_none() {
         return profile.hello.clone();
     }
-    hello.set_sni(name);
     // A name too long for the hello's length fields: the hello goes out as recorded.
+    if hello.set_sni(name).is_err() {
+        return profile.hello.clone();
+    }
     hello
         .to_records(None)
         .unwrap_or_else(|_| profile.hello.clone())
@@ -450,7 +452,7 @@ mod tests {
                 },
             ]),
         };
-        h.set_sni(Some("profile.example"));
+        h.set_sni(Some("profile.example")).unwrap();
         Profile {
             name: "t".into(),
             hello: h.to_records(None).unwrap(),

@@ -20,7 +20,7 @@
 //! `crypto::hello`, which holds their private halves; fixed inputs give fixed bytes.
 
 use super::ProtocolVersion;
-use super::codec::LengthOverflow;
+use super::codec::{LengthOverflow, Prefix, put_prefixed};
 use super::hello::{ClientHello, Extension, LengthOverrides, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
 use crate::core::wire::registry::extensions::types as ext;
@@ -450,19 +450,22 @@ pub fn encode(
         }
         let data = match typ {
             ext::SERVER_NAME => match sni_name(&spec.sni, host) {
-                Some(name) => server_name_data(&name),
+                Some(name) => server_name_data(&name)?,
                 None => continue,
             },
-            ext::EC_POINT_FORMATS => u8_list(EC_POINT_FORMATS),
+            ext::EC_POINT_FORMATS => u8_list("ec_point_formats", EC_POINT_FORMATS)?,
             ext::SUPPORTED_GROUPS => {
                 let mut list = groups.clone();
                 if let Some(g) = &grease {
                     list.insert(0, g.group);
                 }
-                u16_list_u16(&list)
+                u16_list_u16("supported_groups", &list)?
             }
-            ext::SIGNATURE_ALGORITHMS => u16_list_u16(spec.sigalgs.as_deref().unwrap_or(SIGALGS)),
-            ext::ALPN => alpn_data(spec.alpn.as_deref().unwrap_or(&[])),
+            ext::SIGNATURE_ALGORITHMS => u16_list_u16(
+                "signature_algorithms",
+                spec.sigalgs.as_deref().unwrap_or(SIGALGS),
+            )?,
+            ext::ALPN => alpn_data(spec.alpn.as_deref().unwrap_or(&[]))?,
             ext::SUPPORTED_VERSIONS => {
                 let mut list = spec
                     .supported_versions
@@ -472,18 +475,26 @@ pub fn encode(
                     list.insert(0, g.version);
                 }
                 let mut d = Vec::with_capacity(1 + list.len() * 2);
-                d.put_u8((list.len() * 2) as u8);
-                list.iter().for_each(|v| d.put_u16(*v));
+                put_prefixed(
+                    &mut d,
+                    Prefix::U8,
+                    &|| "supported_versions".into(),
+                    None,
+                    |d| {
+                        list.iter().for_each(|v| d.put_u16(*v));
+                        Ok(())
+                    },
+                )?;
                 d
             }
-            ext::PSK_KEY_EXCHANGE_MODES => u8_list(PSK_MODES),
+            ext::PSK_KEY_EXCHANGE_MODES => u8_list("psk_key_exchange_modes", PSK_MODES)?,
             ext::KEY_SHARE => {
                 let mut entries = Vec::with_capacity(shares.len() + 1);
                 if let Some(g) = &grease {
                     entries.push((g.group, &[0u8][..]));
                 }
                 entries.extend(shares.iter().map(|s| (s.group, &s.public[..])));
-                key_share_data(&entries)
+                key_share_data(&entries)?
             }
             ext::RENEGOTIATION_INFO => vec![0], // empty renegotiated_connection
             _ => Vec::new(),                    // flag extensions: empty data
@@ -603,43 +614,72 @@ fn sni_name(sni: &Sni, host: Option<&str>) -> Option<String> {
     }
 }
 
-fn u8_list(items: &[u8]) -> Vec<u8> {
+/// A vector of bytes behind a u8 length (`what` names it if it does not fit).
+fn u8_list(what: &str, items: &[u8]) -> Result<Vec<u8>, LengthOverflow> {
     let mut d = Vec::with_capacity(items.len() + 1);
-    d.put_u8(items.len() as u8);
-    d.put_slice(items);
-    d
+    put_prefixed(&mut d, Prefix::U8, &|| what.to_string(), None, |d| {
+        d.put_slice(items);
+        Ok(())
+    })?;
+    Ok(d)
 }
 
-fn u16_list_u16(items: &[u16]) -> Vec<u8> {
+/// A vector of u16 values behind a u16 length.
+fn u16_list_u16(what: &str, items: &[u16]) -> Result<Vec<u8>, LengthOverflow> {
     let mut d = Vec::with_capacity(items.len() * 2 + 2);
-    d.put_u16((items.len() * 2) as u16);
-    items.iter().for_each(|i| d.put_u16(*i));
-    d
+    put_prefixed(&mut d, Prefix::U16, &|| what.to_string(), None, |d| {
+        items.iter().for_each(|i| d.put_u16(*i));
+        Ok(())
+    })?;
+    Ok(d)
 }
 
-fn alpn_data(protocols: &[String]) -> Vec<u8> {
-    let mut list = Vec::new();
-    for p in protocols {
-        list.put_u8(p.len() as u8);
-        list.put_slice(p.as_bytes());
-    }
-    let mut d = Vec::with_capacity(list.len() + 2);
-    d.put_u16(list.len() as u16);
-    d.put_slice(&list);
-    d
+fn alpn_data(protocols: &[String]) -> Result<Vec<u8>, LengthOverflow> {
+    let mut d = Vec::new();
+    put_prefixed(&mut d, Prefix::U16, &|| "the ALPN list".into(), None, |d| {
+        for p in protocols {
+            put_prefixed(
+                d,
+                Prefix::U8,
+                &|| format!("ALPN protocol {p:?}"),
+                None,
+                |d| {
+                    d.put_slice(p.as_bytes());
+                    Ok(())
+                },
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(d)
 }
 
-fn key_share_data(shares: &[(u16, &[u8])]) -> Vec<u8> {
-    let mut list = Vec::new();
-    for (group, key) in shares {
-        list.put_u16(*group);
-        list.put_u16(key.len() as u16);
-        list.put_slice(key);
-    }
-    let mut d = Vec::with_capacity(list.len() + 2);
-    d.put_u16(list.len() as u16);
-    d.put_slice(&list);
-    d
+/// A ClientHello key_share extension body: (group, public key) entries.
+pub(super) fn key_share_data(shares: &[(u16, &[u8])]) -> Result<Vec<u8>, LengthOverflow> {
+    let mut d = Vec::new();
+    put_prefixed(
+        &mut d,
+        Prefix::U16,
+        &|| "the key_share list".into(),
+        None,
+        |d| {
+            for (group, key) in shares {
+                d.put_u16(*group);
+                put_prefixed(
+                    d,
+                    Prefix::U16,
+                    &|| format!("key share 0x{group:04x}"),
+                    None,
+                    |d| {
+                        d.put_slice(key);
+                        Ok(())
+                    },
+                )?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(d)
 }
 
 /// Adds RFC 7685 padding (zeros) so the handshake message is at least `target` bytes. The

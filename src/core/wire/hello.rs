@@ -255,12 +255,13 @@ impl ClientHello {
     /// replayed to a new host. A new server_name goes first (after a leading GREASE
     /// extension, where Chrome puts it). When a padding extension is present, it shrinks or
     /// grows by the size change so the handshake keeps its length (padding exists to steer
-    /// that length); when the padding is too short to absorb the growth it is emptied.
-    pub fn set_sni(&mut self, name: Option<&str>) {
+    /// that length); when the padding is too short to absorb the growth it is emptied. An
+    /// error, and the hello unchanged, when the name does not fit its length fields.
+    pub fn set_sni(&mut self, name: Option<&str>) -> Result<(), LengthOverflow> {
         let before = self.encoded_len();
         match name {
             Some(name) => {
-                let data = server_name_data(name);
+                let data = server_name_data(name)?;
                 let exts = self.extensions.get_or_insert_with(Vec::new);
                 if let Some(e) = exts.iter_mut().find(|e| e.typ == ext::SERVER_NAME) {
                     e.data = data;
@@ -294,6 +295,7 @@ impl ClientHello {
             let len = (pad.data.len() + before).saturating_sub(after);
             pad.data.resize(len, 0);
         }
+        Ok(())
     }
 
     pub fn extensions(&self) -> &[Extension] {
@@ -405,14 +407,24 @@ impl ClientHello {
     }
 }
 
-/// server_name extension data with one host_name entry.
-pub(crate) fn server_name_data(name: &str) -> Vec<u8> {
+/// server_name extension data with one host_name entry; an error when the name does not
+/// fit its length field.
+pub(crate) fn server_name_data(name: &str) -> Result<Vec<u8>, LengthOverflow> {
     let mut d = Vec::with_capacity(name.len() + 5);
-    d.put_u16((name.len() + 3) as u16);
-    d.put_u8(0); // host_name
-    d.put_u16(name.len() as u16);
-    d.put_slice(name.as_bytes());
-    d
+    put_prefixed(
+        &mut d,
+        Prefix::U16,
+        &|| "server_name list".into(),
+        None,
+        |d| {
+            d.put_u8(0); // host_name
+            put_prefixed(d, Prefix::U16, &|| "the server name".into(), None, |d| {
+                d.put_slice(name.as_bytes());
+                Ok(())
+            })
+        },
+    )?;
+    Ok(d)
 }
 
 fn u16_list(mut r: Reader<'_>) -> Option<Vec<u16>> {
@@ -509,19 +521,19 @@ mod tests {
     fn set_sni_replaces_in_place_and_keeps_padded_length() {
         let mut h = hello(vec![
             ext(0x0a0a, &[]),
-            ext(ext::SERVER_NAME, &server_name_data("old.example")),
+            ext(ext::SERVER_NAME, &server_name_data("old.example").unwrap()),
             ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d]),
             ext(ext::PADDING, &[0; 100]),
         ]);
         let len = h.handshake_message().unwrap().len();
-        h.set_sni(Some("a-much-longer-name.example.org"));
+        h.set_sni(Some("a-much-longer-name.example.org")).unwrap();
         assert_eq!(h.sni().as_deref(), Some("a-much-longer-name.example.org"));
         assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
         assert_eq!(h.handshake_message().unwrap().len(), len);
-        h.set_sni(None);
+        h.set_sni(None).unwrap();
         assert_eq!(h.extension_types(), [0x0a0a, 10, 21]);
         assert_eq!(h.handshake_message().unwrap().len(), len);
-        h.set_sni(Some("x.test"));
+        h.set_sni(Some("x.test")).unwrap();
         assert_eq!(h.extension_types(), [0x0a0a, 0, 10, 21]);
         assert_eq!(h.handshake_message().unwrap().len(), len);
         // Round trip through the decoder.
@@ -532,11 +544,11 @@ mod tests {
     #[test]
     fn set_sni_with_too_little_padding_empties_it() {
         let mut h = hello(vec![
-            ext(ext::SERVER_NAME, &server_name_data("a")),
+            ext(ext::SERVER_NAME, &server_name_data("a").unwrap()),
             ext(ext::PADDING, &[0; 3]),
         ]);
         let len = h.handshake_message().unwrap().len();
-        h.set_sni(Some("abcdefghij"));
+        h.set_sni(Some("abcdefghij")).unwrap();
         assert_eq!(h.ext(ext::PADDING), Some(&[][..]));
         assert_eq!(h.handshake_message().unwrap().len(), len + 9 - 3);
     }
@@ -544,13 +556,13 @@ mod tests {
     #[test]
     fn set_sni_without_padding_or_extensions() {
         let mut h = hello(vec![ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d])]);
-        h.set_sni(Some("example.com"));
+        h.set_sni(Some("example.com")).unwrap();
         assert_eq!(h.extension_types(), [0, 10]);
         let mut bare = hello(vec![]);
         bare.extensions = None;
-        bare.set_sni(None);
+        bare.set_sni(None).unwrap();
         assert_eq!(bare.extensions, None);
-        bare.set_sni(Some("example.com"));
+        bare.set_sni(Some("example.com")).unwrap();
         assert_eq!(bare.sni().as_deref(), Some("example.com"));
     }
 }

@@ -10,7 +10,6 @@ use super::hello::{ClientHello, Extension};
 use super::registry::{group_name, suite_name};
 use super::server::ServerHello;
 use crate::core::wire::registry::extensions::types as ext;
-use bytes::BufMut;
 
 /// Checks `hrr` against the hello `first`: the group it asks for a new key share for
 /// (`None` when it asks only for a cookie), or why no second hello can be sent: a request
@@ -64,7 +63,8 @@ pub fn retry_hello(
                 "the HelloRetryRequest asks for group {name}, and no key share was made for it"
             ));
         };
-        let data = key_share_data(group, &share.public);
+        let data = super::build::key_share_data(&[(group, &share.public[..])])
+            .map_err(|e| e.to_string())?;
         match extensions.iter_mut().find(|e| e.typ == ext::KEY_SHARE) {
             Some(e) => e.data = data,
             None => {
@@ -90,14 +90,4 @@ pub fn retry_hello(
     }
     hello.extensions = Some(extensions);
     Ok(hello)
-}
-
-/// A key_share extension body with one entry.
-fn key_share_data(group: u16, public: &[u8]) -> Vec<u8> {
-    let mut d = Vec::with_capacity(6 + public.len());
-    d.put_u16((4 + public.len()) as u16);
-    d.put_u16(group);
-    d.put_u16(public.len() as u16);
-    d.put_slice(public);
-    d
 }
