@@ -531,7 +531,8 @@ fn our_older_defaults_extend_openssl3s_hellos() {
 fn set_sni_on_a_recorded_padded_hello_keeps_its_length() {
     let mut h = golden_hello("curl-7.88");
     let order = h.extension_types();
-    h.set_sni(Some("a-rather-longer-host-name.example.net"));
+    h.set_sni(Some("a-rather-longer-host-name.example.net"))
+        .unwrap();
     assert_eq!(
         h.sni().as_deref(),
         Some("a-rather-longer-host-name.example.net")
@@ -539,7 +540,7 @@ fn set_sni_on_a_recorded_padded_hello_keeps_its_length() {
     assert_eq!(h.extension_types(), order);
     assert_eq!(h.handshake_message().unwrap().len(), 512);
     check_with_tls_parser(&h.to_records(None).unwrap(), &h);
-    h.set_sni(None);
+    h.set_sni(None).unwrap();
     assert_eq!(h.handshake_message().unwrap().len(), 512);
     assert_eq!(h.sni(), None);
 }
