@@ -21,9 +21,10 @@ use crate::core::wire::record::{
 };
 use crate::core::wire::registry::alerts::codes as alert_code;
 use crate::core::wire::registry::extensions::types as ext;
+use crate::core::wire::registry::handshake_types::UNKNOWN_HISTORY;
 use crate::core::wire::registry::handshake_types::types as handshake;
 use crate::core::wire::registry::{
-    alert_name, handshake_type_name, history_letter, sslv2_cipher_name,
+    alert_name, handshake_type, handshake_type_name, history_letter, sslv2_cipher_name,
 };
 use crate::core::wire::server::{
     Alert, Certificate, HandshakeMessage, ServerHello, ServerKeyExchange, decode_handshake,
@@ -708,10 +709,10 @@ impl Tracker {
 
     fn on_message(&mut self, dir: Direction, raw: RawHandshake, at: Micros) {
         let version = self.v.version.unwrap_or(0);
-        let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
         let msg = match decode_handshake(raw.typ, raw.body, version) {
             Ok(m) => m,
             Err(e) => {
+                let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
                 self.letter(dir, history_letter(raw.typ));
                 self.last_step = Some(name);
                 self.fail(dir, at, format!("{name}: {e}"));
@@ -719,7 +720,10 @@ impl Tracker {
                 return;
             }
         };
-        let letter = history_letter(msg.typ());
+        // One look-up in the handshake-type table for the letter and the name (a HelloRetryRequest
+        // arrives as type 2: the decoded message knows what it is).
+        let (letter, step) =
+            handshake_type(msg.typ()).map_or((UNKNOWN_HISTORY, "Unknown"), |t| (t.history, t.name));
         // The message as it enters the transcript hash: header and body.
         let wire = if self.keys.is_some() {
             let mut w = vec![raw.typ];
@@ -730,7 +734,7 @@ impl Tracker {
             Vec::new()
         };
         self.letter(dir, letter);
-        self.last_step = Some(msg.name());
+        self.last_step = Some(step);
         let what = match msg {
             HandshakeMessage::ClientHello(ch) => self.on_client_hello(dir, ch),
             HandshakeMessage::ServerHello(sh) => self.on_server_hello(sh, &wire, at),
@@ -752,13 +756,13 @@ impl Tracker {
             }
             HandshakeMessage::CertificateRequest(req) => {
                 self.v.certificate_request = Some(req);
-                "CertificateRequest".into()
+                step.into()
             }
             HandshakeMessage::ServerHelloDone => {
                 if dir == Direction::ServerToClient {
                     self.server_hello_done = true;
                 }
-                "ServerHelloDone".into()
+                step.into()
             }
             HandshakeMessage::Finished { verify_data } => {
                 let what = self.on_finished(dir, &verify_data, &wire);
@@ -771,7 +775,7 @@ impl Tracker {
                 if dir == Direction::ServerToClient && self.v.encrypted_extensions.is_none() {
                     self.v.encrypted_extensions = Some(exts);
                 }
-                "EncryptedExtensions".into()
+                step.into()
             }
             HandshakeMessage::Unknown { typ, len } => EventText::UnknownMessage { typ, len },
             HandshakeMessage::CertificateVerify {
@@ -783,7 +787,7 @@ impl Tracker {
                 }
                 EventText::CertificateVerify { scheme }
             }
-            other => other.name().into(),
+            _ => step.into(),
         };
         self.event(at, dir, what);
         if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {

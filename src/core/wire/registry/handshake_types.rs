@@ -80,7 +80,12 @@ pub static HANDSHAKE_TYPES: &[HandshakeType] = &[
 
 /// The row for `id`, if the type is assigned.
 pub fn handshake_type(id: u8) -> Option<&'static HandshakeType> {
-    HANDSHAKE_TYPES.iter().find(|t| t.id == id)
+    // Looked up for every handshake message of every connection: the table is sorted by id
+    // (the test checks it), so a binary search.
+    HANDSHAKE_TYPES
+        .binary_search_by_key(&id, |t| t.id)
+        .ok()
+        .map(|i| &HANDSHAKE_TYPES[i])
 }
 
 /// The name of a handshake message type as RFCs write it, if assigned.
@@ -100,6 +105,10 @@ mod tests {
     #[test]
     fn sorted_unique_and_named_constants_agree() {
         assert!(HANDSHAKE_TYPES.windows(2).all(|w| w[0].id < w[1].id));
+        crate::core::wire::registry::tests::check_table(HANDSHAKE_TYPES, "handshake types");
+        for t in HANDSHAKE_TYPES {
+            assert_eq!(handshake_type(t.id), Some(t));
+        }
         assert_eq!(
             handshake_type_name(types::SERVER_HELLO_DONE),
             Some("ServerHelloDone")
