@@ -89,11 +89,6 @@ impl ConnectionReport {
     // The fingerprints are taken on demand, not stored: the text report does not show them,
     // and hashing them for every connection of a large capture is a good part of its cost.
 
-    /// JA3 of the ClientHello.
-    pub fn ja3(&self) -> Option<Ja3> {
-        self.verdict.client_hello.as_ref().map(fingerprint::ja3)
-    }
-
     /// JA4 of the ClientHello.
     pub fn ja4(&self) -> Option<String> {
         self.verdict.client_hello.as_ref().map(fingerprint::ja4)

@@ -18,12 +18,6 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-/// Every kind of JSON line: the command that writes it, and its type's definition name.
-pub fn line_kinds() -> Vec<(&'static str, String)> {
-    let mut generator = generator();
-    kinds(&mut generator)
-}
-
 fn generator() -> SchemaGenerator {
     SchemaSettings::draft2020_12().into_generator()
 }

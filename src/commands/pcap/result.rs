@@ -431,11 +431,6 @@ impl<'a, T> Prerendered<'a, T> {
             shape: PhantomData,
         }
     }
-
-    /// The JSON text.
-    pub fn json(&self) -> &'a str {
-        self.json.get()
-    }
 }
 
 impl<T> Serialize for Prerendered<'_, T> {
@@ -791,12 +786,6 @@ impl Serialize for UnixTime {
 pub struct ConnectionName<'a> {
     pub capture: &'a str,
     pub index: u64,
-}
-
-impl fmt::Display for ConnectionName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.capture, self.index)
-    }
 }
 
 impl Serialize for ConnectionName<'_> {

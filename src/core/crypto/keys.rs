@@ -41,6 +41,12 @@ pub struct OwnShares {
 }
 
 impl Keys {
+    /// Whether these keys can open a TLS 1.2 connection: a key log can (its master
+    /// secrets); our own key shares cannot (they serve the TLS 1.3 key exchange only).
+    pub fn decrypt_tls12(&self) -> bool {
+        matches!(self, Keys::Log(_))
+    }
+
     pub fn shares(shares: Vec<KeyShareSecret>) -> Self {
         Keys::Shares(Box::new(OwnShares {
             shares,

@@ -951,9 +951,9 @@ impl Tracker {
         } else {
             Vec::new()
         };
-        // Our own key shares serve TLS 1.3 only: a probe that the server answers with TLS
-        // 1.2 has nothing to decrypt with, and nothing went wrong (no decryption to report).
-        if !tls13 && matches!(self.keys, Some(Keys::Shares(_))) {
+        // Keys that cannot open TLS 1.2 (a probe's own shares) and a TLS 1.2 answer: nothing
+        // to decrypt with, and nothing went wrong (no decryption to report).
+        if !tls13 && self.keys.as_ref().is_some_and(|k| !k.decrypt_tls12()) {
             self.v.decryption = None;
             return;
         }

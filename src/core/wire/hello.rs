@@ -50,12 +50,6 @@ pub struct LengthOverrides {
     pub extension: Vec<(u16, u16)>,
 }
 
-impl LengthOverrides {
-    pub fn is_empty(&self) -> bool {
-        *self == LengthOverrides::default()
-    }
-}
-
 impl ClientHello {
     /// The handshake body (without the 4-byte handshake header), with true lengths.
     pub fn encode_body(&self) -> Result<Vec<u8>, LengthOverflow> {
