@@ -3,9 +3,7 @@
 //! probes (SNI, fallback SCSV, fragmentation, one each), and the intolerance checks,
 //! compression and heartbeat share one hello, split only when a server refuses it.
 
-use super::enumerate::{
-    ProbeItem, Reply, Scanner, VersionScan, accepted_where, needs_certificate, version_name,
-};
+use super::enumerate::{ProbeItem, Reply, Scanner, VersionScan, accepted_where, needs_certificate};
 use crate::core::crypto::hello as build;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{HelloSpec, Sni};
@@ -76,7 +74,7 @@ impl<'a> Scanner<'a> {
             let mut suites = lower.ciphers.clone();
             suites.push(TLS_FALLBACK_SCSV);
             probes.push((
-                format!("TLS_FALLBACK_SCSV at {}", version_name(lower.version.0)),
+                format!("TLS_FALLBACK_SCSV at {}", lower.version),
                 Check::Fallback,
                 HelloSpec {
                     cipher_suites: Some(suites),

@@ -277,7 +277,10 @@ impl Reply {
             return "no connection".into();
         };
         if self.went_on() {
-            let version = v.version.map(version_name).unwrap_or_default();
+            let version = v
+                .version
+                .map(|x| ProtocolVersion(x).to_string())
+                .unwrap_or_default();
             let cipher = v.cipher.map(crate::core::wire::registry::suite_name);
             return format!("{version} {}", cipher.unwrap_or_default())
                 .trim()
@@ -288,12 +291,6 @@ impl Reply {
             (o, None) => o.as_str().to_string(),
         }
     }
-}
-
-pub(super) fn version_name(v: u16) -> String {
-    ProtocolVersion(v)
-        .name()
-        .map_or_else(|| format!("0x{v:04x}"), str::to_string)
 }
 
 /// Reads an answer only as far as the verdict (no transcript): what one scan hello needs.
@@ -1081,7 +1078,7 @@ fn order_item(
         (None, None) => format!("no answer: {}", reply.describe()),
     };
     let item = ProbeItem {
-        name: format!("server order {}", version_name(v.version.0)),
+        name: format!("server order {}", v.version),
         concern: order == Some(false),
         result: format!("{result}{note}"),
         handshakes,

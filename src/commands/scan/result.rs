@@ -126,11 +126,6 @@ fn versions_by_name<S: Serializer>(versions: &[VersionResult], s: S) -> Result<S
     s.collect_map(versions.iter().map(|v| (&v.name, v)))
 }
 
-pub(super) fn version_name(v: ProtocolVersion) -> String {
-    v.name()
-        .map_or_else(|| format!("0x{:04x}", v.0), str::to_string)
-}
-
 /// Why a suite is weak in `v` (empty when it is not): the registry's reasons, and a small
 /// DH prime for the finite-field DHE suites.
 fn weaknesses(id: u16, v: &VersionScan) -> Vec<String> {
@@ -182,7 +177,7 @@ impl VersionResult {
             .filter(|(_, w)| !w.is_empty())
             .collect();
         VersionResult {
-            name: version_name(v.version),
+            name: v.version.to_string(),
             version: v.version,
             supported: v.supported,
             ciphers,
@@ -191,7 +186,7 @@ impl VersionResult {
             weak,
             offered: v.offered,
             bundled: v.bundled,
-            refused_with: v.refused_with.map(version_name),
+            refused_with: v.refused_with.map(|r| r.to_string()),
             dh_prime_bits: v.dh_prime_bits,
             handshakes: v.handshakes,
             openssl,
@@ -206,7 +201,7 @@ impl ScanResult {
             .groups
             .iter()
             .map(|g| GroupResult {
-                version: version_name(g.version),
+                version: g.version.to_string(),
                 groups: g.groups.iter().map(|id| group_name(*id)).collect(),
                 server_order: g.server_order,
                 handshakes: g.handshakes,
@@ -214,7 +209,7 @@ impl ScanResult {
             })
             .collect();
         let sigalg_scan = r.sigalgs.as_ref().map(|s| SigalgResult {
-            version: version_name(s.version),
+            version: s.version.to_string(),
             schemes: s.schemes.iter().map(|id| sigalg_name(*id)).collect(),
             server_order: s.server_order,
             handshakes: s.handshakes,
