@@ -328,12 +328,20 @@ impl Filter {
     }
 }
 
+/// Case-insensitive, ignoring a trailing dot; `*.parent` matches names below `parent`.
+/// Runs for every connection when `--sni` is given: compares in place, no copies.
 fn sni_matches(pattern: &str, sni: &str) -> bool {
-    let sni = sni.trim_end_matches('.').to_ascii_lowercase();
-    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    let sni = sni.trim_end_matches('.');
+    let pattern = pattern.trim_end_matches('.');
     match pattern.strip_prefix("*.") {
-        Some(parent) => sni.ends_with(&format!(".{parent}")),
-        None => sni == pattern,
+        Some(parent) => {
+            // Bytes, not str slices: a name need not be ASCII (nor cut at a char boundary).
+            let (sni, parent) = (sni.as_bytes(), parent.as_bytes());
+            sni.len() > parent.len() + 1
+                && sni[sni.len() - parent.len() - 1] == b'.'
+                && sni[sni.len() - parent.len()..].eq_ignore_ascii_case(parent)
+        }
+        None => sni.eq_ignore_ascii_case(pattern),
     }
 }
 
@@ -1023,6 +1031,18 @@ pub fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sni_patterns() {
+        assert!(sni_matches("Example.COM", "example.com."));
+        assert!(!sni_matches("example.com", "www.example.com"));
+        assert!(sni_matches("*.example.com", "WWW.example.com"));
+        assert!(sni_matches("*.example.com.", "a.b.example.com"));
+        assert!(!sni_matches("*.example.com", "example.com"));
+        assert!(!sni_matches("*.example.com", "badexample.com"));
+        assert!(!sni_matches("*.example.com", "é.xample.com"));
+        assert!(sni_matches("*.example.com", "é.example.com"));
+    }
 
     /// The objects are written straight from their structs: after `schema_version`, their
     /// fields must come in sorted order, as the JSON contract has always had them.
