@@ -1,8 +1,8 @@
 //! shakedown: hand-built TLS ClientHellos, and byte-exact decoding of what comes back.
 //!
 //! The folders are the layers, and imports point down only:
-//! `cli` → {`commands`, `report`}; `report` → the commands' result types;
-//! `commands` → {`io`, `core`}; `io` → `core`. The pure [`core`] never touches a socket, a
+//! `cli` → {`commands`, `report`, `io`, `core`}; `report` → {the commands' result types,
+//! `core`}; `commands` → {`io`, `core`}; `io` → `core` (`tests/layers.rs` checks it). The pure [`core`] never touches a socket, a
 //! file or the clock (time comes in as a value); [`io`] holds the edges that do (TCP,
 //! capture files and interfaces). `probe` and `pcap` feed the same
 //! [`core::session::Tracker`] and the same assessment, so a verdict means the same thing

@@ -1,8 +1,9 @@
 //! The command line: clap definitions, their validation into configs, and dispatch.
 //! Commands hand their results to a [`crate::report`] sink; nothing deep prints.
 //!
-//! Exit codes: 0 the command worked (probe: the server went on with the handshake),
-//! 1 a handshake failure was observed, 2 bad usage or unreadable input.
+//! Exit codes: 0 the command worked and nothing failed (probe: the server went on with the
+//! handshake), 1 a failure was observed (a handshake failed; for `scan`, a target answered
+//! no version; for `diff`, the two sides differ), 2 bad usage or unreadable input.
 
 pub mod diff;
 pub mod pcap;

@@ -645,7 +645,7 @@ impl JsonParts {
 impl JsonParts {
     /// What the JSON report shows of `r` beyond its report.
     fn extras(&mut self, r: &ConnectionReport) -> Extras<'_> {
-        // Both looked up before either is borrowed: each may insert into its cache.
+        // Each looked up before any is borrowed: each may insert into its cache.
         let offered = self.offered(r).is_some();
         self.certificates(r);
         let ja3s = self.ja3s(r);

@@ -1,6 +1,8 @@
-//! From what was seen to why it failed: cause ids (stable, snake_case), a detail built from
-//! the actual exchange, and the fix in operator terms. Pure: it reads a [`Verdict`], what
-//! the client offered and the certificate findings, nothing else.
+//! From what was seen to why it failed: the one assessment step every command takes. It
+//! checks the chain the verdict holds (against the context's trust store and clock) and
+//! reads the verdict, what the client offered and the certificate findings for causes, each
+//! with a detail from the actual exchange and the fix in operator terms. Pure: everything
+//! that depends on the world comes in with the [`Context`].
 
 pub use crate::core::cause::{Cause, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding};

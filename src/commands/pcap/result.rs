@@ -3,8 +3,8 @@
 //!
 //! A connection's result borrows from the analysis ([`super::ConnectionReport`]) and the
 //! fingerprints the command took: a large capture reports one per connection, so the JSON is
-//! written straight from the borrowed facts (registry ids named as they are written, times
-//! formatted into stack buffers) instead of through a `String` per field. The fields are in
+//! written straight from the borrowed facts (registry ids named as they are written, hex ids
+//! formatted into stack buffers, times into one reused buffer) instead of through a `String` per field. The fields are in
 //! alphabetical order after `schema_version`, as the JSON contract has always had them.
 
 use crate::commands::SchemaVersion;
