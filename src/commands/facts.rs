@@ -23,6 +23,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `bytes` in hex when their printable form (UTF-8, invalid sequences replaced) does not
+/// give them back exactly or shows control characters; `None` when the text is the bytes.
+/// Peers may send anything in fields meant for text (ALPN, SNI, banners): JSON keeps it.
+pub fn hex_unless_printable(bytes: &[u8]) -> Option<String> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !s.chars().any(char::is_control) => None,
+        _ => Some(hex::encode(bytes)),
+    }
+}
+
+/// Each ALPN name in hex when one of them is not printable (see [`hex_unless_printable`]).
+pub fn alpn_hex(names: &[Vec<u8>]) -> Option<Vec<String>> {
+    names
+        .iter()
+        .any(|p| hex_unless_printable(p).is_some())
+        .then(|| names.iter().map(hex::encode).collect())
+}
+
 fn version_name(v: u16) -> String {
     ProtocolVersion(v).to_string()
 }
@@ -31,6 +49,9 @@ fn version_name(v: u16) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct OfferedHello {
     pub alpn: Vec<String>,
+    /// The ALPN names in hex, as sent, when one of them is not printable UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_hex: Option<Vec<String>>,
     pub ciphers: Vec<String>,
     pub extensions: Vec<String>,
     pub groups: Vec<String>,
@@ -44,6 +65,9 @@ pub struct OfferedHello {
     pub record_version: String,
     pub sigalgs: Vec<String>,
     pub sni: Option<String>,
+    /// The server name in hex, as sent, when it is not printable UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni_hex: Option<String>,
     /// The supported_versions extension's list (`None`: no such extension).
     pub supported_versions: Option<Vec<String>>,
 }
@@ -51,8 +75,10 @@ pub struct OfferedHello {
 impl OfferedHello {
     pub fn of(h: &ClientHello) -> OfferedHello {
         let ja3 = fingerprint::ja3(h);
+        let alpn = h.alpn();
         OfferedHello {
-            alpn: h.alpn().iter().map(|p| text(p)).collect(),
+            alpn: alpn.iter().map(|p| text(p)).collect(),
+            alpn_hex: alpn_hex(&alpn),
             ciphers: h.cipher_suites.iter().map(|s| suite_name(*s)).collect(),
             extensions: h
                 .extension_types()
@@ -76,6 +102,7 @@ impl OfferedHello {
                 .map(sigalg_name)
                 .collect(),
             sni: h.sni(),
+            sni_hex: h.sni_bytes().and_then(hex_unless_printable),
             supported_versions: h
                 .supported_versions()
                 .map(|v| v.into_iter().map(version_name).collect()),
@@ -133,6 +160,9 @@ impl HelloFields {
 pub struct ServerHelloFacts {
     /// The protocol the connection selected (TLS 1.3: from EncryptedExtensions).
     pub alpn: Option<String>,
+    /// The selected ALPN name in hex, as sent, when it is not printable UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_hex: Option<String>,
     pub cipher: String,
     /// The suite's id, `0xHHHH`.
     pub cipher_id: String,
@@ -146,8 +176,10 @@ pub struct ServerHelloFacts {
 impl ServerHelloFacts {
     /// The message's own fields only.
     pub fn of(sh: &ServerHello) -> ServerHelloFacts {
+        let alpn = sh.alpn();
         ServerHelloFacts {
-            alpn: sh.alpn().map(|p| text(&p)),
+            alpn: alpn.as_deref().map(text),
+            alpn_hex: alpn.as_deref().and_then(hex_unless_printable),
             cipher: suite_name(sh.cipher_suite),
             cipher_id: format!("0x{:04x}", sh.cipher_suite),
             extensions: sh
@@ -267,6 +299,9 @@ pub struct VerdictFacts {
     pub history: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_tls: Option<String>,
+    /// The first bytes the non-TLS peer sent, in hex, when they are not printable UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_tls_hex: Option<String>,
     /// The ServerHello (else the HelloRetryRequest), with the group and ALPN the connection
     /// selected where the message itself does not name them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,7 +316,9 @@ pub struct VerdictFacts {
 
 impl VerdictFacts {
     pub fn of(v: &Verdict) -> VerdictFacts {
-        let alpn = v.alpn().map(|p| text(&p));
+        let alpn_bytes = v.alpn();
+        let alpn = alpn_bytes.as_deref().map(text);
+        let alpn_hex = alpn_bytes.as_deref().and_then(hex_unless_printable);
         let with_selection = |sh: &ServerHello| {
             let mut o = ServerHelloFacts::of(sh);
             // TLS 1.2 names its group in ServerKeyExchange, not in the ServerHello.
@@ -298,6 +335,7 @@ impl VerdictFacts {
                 let mut o = with_selection(sh);
                 if o.alpn.is_none() {
                     o.alpn = alpn.clone();
+                    o.alpn_hex = alpn_hex.clone();
                 }
                 o
             });
@@ -305,12 +343,14 @@ impl VerdictFacts {
         if let Some(hrr) = &v.hello_retry_request {
             received.push(ServerHelloFacts {
                 alpn: None,
+                alpn_hex: None,
                 ..ServerHelloFacts::of(hrr)
             });
         }
         if let Some(sh) = &v.server_hello {
             received.push(ServerHelloFacts {
                 alpn: alpn.clone(),
+                alpn_hex: alpn_hex.clone(),
                 ..with_selection(sh)
             });
         }
@@ -334,9 +374,28 @@ impl VerdictFacts {
                 .collect(),
             history: v.history.clone(),
             not_tls: v.not_tls.clone(),
+            not_tls_hex: v.not_tls_bytes.as_deref().and_then(hex_unless_printable),
             server_hello,
             truncated: v.truncated.clone(),
             received,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_only_where_text_loses_bytes() {
+        assert_eq!(hex_unless_printable(b"h2"), None);
+        assert_eq!(hex_unless_printable("é.example".as_bytes()), None);
+        assert_eq!(hex_unless_printable(b"\xba\xad").as_deref(), Some("baad"));
+        assert_eq!(hex_unless_printable(b"a\r\n").as_deref(), Some("610d0a"));
+        assert_eq!(alpn_hex(&[b"h2".to_vec(), b"http/1.1".to_vec()]), None);
+        assert_eq!(
+            alpn_hex(&[b"h2".to_vec(), b"\xff".to_vec()]),
+            Some(vec!["6832".to_string(), "ff".to_string()])
+        );
     }
 }

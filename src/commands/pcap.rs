@@ -16,7 +16,7 @@ pub use result::{
     Version,
 };
 
-use crate::commands::{Failure, SchemaVersion};
+use crate::commands::{Failure, SchemaVersion, facts};
 use crate::core::assess::{self, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
@@ -493,8 +493,8 @@ impl JsonParts {
             self.key.extend_from_slice(&group.to_be_bytes());
         }
         self.key.push(0xff);
-        if let Some(sni) = r.sni() {
-            self.key.extend_from_slice(sni.as_bytes());
+        if let Some(sni) = h.sni_bytes() {
+            self.key.extend_from_slice(sni);
         }
         if !self.offered.contains_key(&self.key) {
             if self.offered.len() >= MAX_PARTS {
@@ -572,7 +572,10 @@ impl JsonParts {
                 self.server_hellos.clear();
             }
             let typed = ServerHelloResult {
-                alpn: alpn.map(|p| String::from_utf8_lossy(&p).into_owned()),
+                alpn: alpn
+                    .as_deref()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
+                alpn_hex: alpn.as_deref().and_then(facts::hex_unless_printable),
                 cipher: Named::suite(sh.cipher_suite),
                 cipher_id: HexId(sh.cipher_suite),
                 extensions: ExtensionTypes(&sh.extensions),
@@ -676,12 +679,13 @@ fn offered_hello<'a>(
     r: &'a ConnectionReport,
     fp: &'a fingerprint::HelloFingerprints,
 ) -> OfferedHello<'a> {
+    let alpn = h.alpn();
     OfferedHello {
-        alpn: h
-            .alpn()
+        alpn: alpn
             .iter()
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect(),
+        alpn_hex: facts::alpn_hex(&alpn),
         ciphers: NamedList::new(&h.cipher_suites[..], Registry::Suite),
         extensions: NamedList::new(h.extension_types(), Registry::Extension),
         groups: NamedList::new(h.supported_groups(), Registry::Group),
@@ -699,6 +703,7 @@ fn offered_hello<'a>(
         record_version: Version(h.record_version),
         sigalgs: NamedList::new(h.signature_algorithms(), Registry::Sigalg),
         sni: r.sni(),
+        sni_hex: h.sni_bytes().and_then(facts::hex_unless_printable),
         supported_versions: h
             .supported_versions()
             .map(|v| v.into_iter().map(Version).collect()),
@@ -776,6 +781,10 @@ fn connection_result<'a>(
         ja3s_string: x.ja3s.map(|p| Text::new(&p.ja3s.string, &p.string)),
         ja4: x.offered.map(|o| Text::new(&o.fingerprints.ja4, &o.ja4)),
         not_tls: v.not_tls.as_deref(),
+        not_tls_hex: v
+            .not_tls_bytes
+            .as_deref()
+            .and_then(facts::hex_unless_printable),
         offered,
         outcome: r.outcome(),
         server: r.server,

@@ -70,6 +70,8 @@ pub struct PcapConnection<'a> {
     pub ja4: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_tls: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_tls_hex: Option<String>,
     pub offered: Option<Prerendered<'a, OfferedHello<'static>>>,
     /// `established`, `alert`, `reset`, `closed`, `incomplete` or `not_tls`.
     pub outcome: &'static str,
@@ -91,6 +93,8 @@ pub struct PcapConnection<'a> {
 #[derive(Serialize)]
 pub struct OfferedHello<'a> {
     pub alpn: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_hex: Option<Vec<String>>,
     pub ciphers: NamedList<'a>,
     pub extensions: NamedList<'a>,
     pub groups: NamedList<'a>,
@@ -102,6 +106,8 @@ pub struct OfferedHello<'a> {
     pub record_version: Version,
     pub sigalgs: NamedList<'a>,
     pub sni: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni_hex: Option<String>,
     pub supported_versions: Option<Vec<Version>>,
 }
 
@@ -110,6 +116,8 @@ pub struct OfferedHello<'a> {
 #[derive(Serialize)]
 pub struct ServerHelloResult<'a> {
     pub alpn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_hex: Option<String>,
     pub cipher: Named,
     pub cipher_id: HexId,
     pub extensions: ExtensionTypes<'a>,

@@ -377,6 +377,7 @@ impl Tracker {
             )
         });
         self.v.not_tls = Some(format!("{} sent {what}", dir.peer()));
+        self.v.not_tls_bytes = Some(side.first_bytes.clone());
     }
 
     fn fail(&mut self, dir: Direction, at: Micros, what: String) {

@@ -119,6 +119,8 @@ pub struct Verdict {
     pub diverged: Option<Diverged>,
     /// What the peer sent instead of TLS, with a printable preview.
     pub not_tls: Option<String>,
+    /// The first bytes that peer sent, as sent (what `not_tls` previews).
+    pub not_tls_bytes: Option<Vec<u8>>,
     /// A framing or decoding error.
     pub error: Option<String>,
     /// The stream ended inside a record or handshake message (which, and how far).
@@ -173,6 +175,7 @@ impl Default for Verdict {
             end: None,
             diverged: None,
             not_tls: None,
+            not_tls_bytes: None,
             error: None,
             version: None,
             cipher: None,
