@@ -1,26 +1,46 @@
 //! `shakedown scan` on the command line: its flags, their validation into a
 //! [`ScanConfig`] (targets from arguments, `--targets-file` and standard input read before
-//! anything is sent), the progress bar, and the exit code: 0 when every target answered
-//! some version, 1 otherwise.
+//! anything is sent; `--resume` read too), the progress bar, output written a whole line at
+//! a time (SIGINT and SIGTERM end the run between lines), and the exit code: 0 when every
+//! target answered some version, 1 otherwise, 130/143 when interrupted.
 
 use super::ConnectArgs;
 use crate::commands::Failure;
-use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult};
+use crate::commands::scan::targets::resume_key;
+use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult, Shard, TargetList};
 use crate::core::wire::build::Sni;
-use crate::io::net::{Target, Tcp};
+use crate::io::net::Tcp;
 use crate::report::ResultSink;
+use std::collections::HashSet;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(clap::Args, Debug)]
 pub struct ScanArgs {
-    /// Targets: host, host:port, [v6addr]:port (default port 443); "-" reads them from
-    /// standard input, one per line.
+    /// Targets: host, host:port, [v6addr]:port (default port 443), IP,NAME, a CIDR range
+    /// (10.0.0.0/24, 10.0.0.0/24:8443), zgrab2's "IP, DOMAIN, TAG[, PORT]"; "-" reads them
+    /// from standard input, one per line.
     pub targets: Vec<String>,
     /// Read targets from this file, one per line (# starts a comment).
     #[arg(long, value_name = "FILE")]
     pub targets_file: Option<PathBuf>,
+    /// Scan only shard I of N (0 <= I < N): the targets whose position modulo N is I, so N
+    /// machines given the same list split it without coordination.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// Print the targets this run would scan (after --shard and --resume), one per line in
+    /// the target syntax, and exit.
+    #[arg(long)]
+    pub list_targets: bool,
+    /// Skip the targets already in this output of `scan --json` (a missing file is empty),
+    /// e.g. `scan --json --resume out.jsonl ... >> out.jsonl`.
+    #[arg(long, value_name = "OUTPUT")]
+    pub resume: Option<PathBuf>,
+    /// Write each result when it is ready instead of in the order the targets were given.
+    #[arg(long)]
+    pub unordered: bool,
     /// Connections at once, within a target and across targets.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
@@ -47,13 +67,19 @@ pub struct ScanArgs {
 pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
     let connecting = args.connecting.validate()?;
     ScanConfig::check_pace(args.concurrency, args.rate)?;
-    let names = target_names(args)?;
-    let targets = names
-        .iter()
-        .map(|n| connecting.target(n))
-        .collect::<Result<Vec<Target>, String>>()?;
+    let mut targets = TargetList::default();
+    for_each_target_line(args, &mut |line| {
+        targets.push_line(line, 443, connecting.connect)
+    })?;
+    let done = match &args.resume {
+        Some(path) => resume_keys(path)?,
+        None => HashSet::new(),
+    };
     let cfg = ScanConfig {
         targets,
+        shard: args.shard.unwrap_or_default(),
+        done,
+        unordered: args.unordered,
         options: ScanOptions {
             limits: connecting.limits,
             retries: args.retries,
@@ -67,44 +93,152 @@ pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
     Ok(cfg.validate()?)
 }
 
-/// The target names from arguments, `--targets-file` and standard input (`-`).
-fn target_names(args: &ScanArgs) -> Result<Vec<String>, Failure> {
-    let mut names: Vec<String> = Vec::new();
-    let lines = |text: &str, names: &mut Vec<String>| {
-        names.extend(
-            text.lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim())
-                .filter(|l| !l.is_empty())
-                .map(str::to_string),
-        );
-    };
+/// Hands each target line from arguments, `--targets-file` and standard input (`-`) to
+/// `take`, comments and blank lines left out.
+fn for_each_target_line(
+    args: &ScanArgs,
+    take: &mut dyn FnMut(&str) -> Result<(), String>,
+) -> Result<(), Failure> {
     for t in &args.targets {
         if t == "-" {
-            let mut text = String::new();
-            for line in io::stdin().lock().lines() {
-                text.push_str(&line?);
-                text.push('\n');
-            }
-            lines(&text, &mut names);
+            take_lines(&mut io::stdin().lock(), "standard input", take)?;
         } else {
-            names.push(t.clone());
+            take(t)?;
         }
     }
     if let Some(path) = &args.targets_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("--targets-file {}: {e}", path.display())))?;
-        lines(&text, &mut names);
+        let what = format!("--targets-file {}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| Failure::Usage(format!("{what}: {e}")))?;
+        take_lines(&mut io::BufReader::new(file), &what, take)?;
     }
-    Ok(names)
+    Ok(())
+}
+
+/// The target lines of one input (`what` names it in errors).
+fn take_lines(
+    input: &mut dyn BufRead,
+    what: &str,
+    take: &mut dyn FnMut(&str) -> Result<(), String>,
+) -> Result<(), Failure> {
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| Failure::Usage(format!("{what}: {e}")))?;
+        let line = line.split('#').next().unwrap_or("").trim();
+        if !line.is_empty() {
+            take(line).map_err(|e| Failure::Usage(format!("{what} line {}: {e}", n + 1)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The targets an earlier `scan --json` wrote to `path` (a missing file holds none). A
+/// line that is not a whole result (a run cut short mid-write) is skipped: its target is
+/// scanned again.
+fn resume_keys(path: &std::path::Path) -> Result<HashSet<String>, Failure> {
+    let what = format!("--resume {}", path.display());
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(Failure::Usage(format!("{what}: {e}"))),
+    };
+    let mut done = HashSet::new();
+    for line in io::BufReader::new(file).split(b'\n') {
+        let line = line.map_err(|e| Failure::Usage(format!("{what}: {e}")))?;
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if let Some(target) = v["target"].as_str() {
+            let connect = v["connect"].as_str().and_then(|ip| ip.parse().ok());
+            done.insert(resume_key(target, connect));
+        }
+    }
+    Ok(done)
+}
+
+/// A writer that holds what is written until `flush`, then hands it on in one
+/// `write_all`: a result line reaches the output whole, never cut or mixed with another.
+struct WholeLines<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Write for WholeLines<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let written = self
+            .out
+            .write_all(&self.line)
+            .and_then(|()| self.out.flush());
+        self.line.clear();
+        written
+    }
+}
+
+/// Held while a result is written; a signal waits for it, so it never cuts a line.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// On SIGINT or SIGTERM: wait for the line being written, then exit 128 + the signal
+/// (the shell's convention), with a word on standard error. Targets not yet written are
+/// scanned again by a run with `--resume`.
+fn exit_between_lines_on_signal(written: &'static AtomicUsize) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return; // Without the handler a signal ends the run the default way.
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _writing = WRITING.lock();
+            eprintln!(
+                "shakedown: interrupted after {} results",
+                written.load(Ordering::Relaxed)
+            );
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+/// Raises the open-file limit toward what `concurrency` connections need; says so on
+/// standard error when it cannot (connections beyond the limit fail as connect errors).
+fn ensure_descriptors(concurrency: usize) {
+    // Connections, plus standard streams, the trust store's files and some slack.
+    let want = concurrency as u64 + 64;
+    match crate::io::net::raise_open_file_limit(want) {
+        Ok(_) => {}
+        Err(have) => eprintln!(
+            "shakedown: --concurrency {concurrency} needs about {want} open files; the limit \
+             is {have} (raise it with `ulimit -n`)"
+        ),
+    }
 }
 
 /// `shakedown scan`: exit 0 when every target answered some version, 1 otherwise.
-pub fn run(args: &ScanArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
+pub fn run(args: &ScanArgs, sink: ResultSink<impl Write>) -> Result<i32, Failure> {
     let cfg = scan_config(args)?;
+    if args.list_targets {
+        let mut out = io::stdout().lock();
+        for t in cfg.selected() {
+            writeln!(out, "{}", t.line())?;
+        }
+        return Ok(0);
+    }
+    ensure_descriptors(cfg.concurrency);
+    static WRITTEN: AtomicUsize = AtomicUsize::new(0);
+    exit_between_lines_on_signal(&WRITTEN);
+    let format = sink.format();
+    let mut sink = ResultSink::new(
+        WholeLines {
+            out: sink.into_inner(),
+            line: Vec::new(),
+        },
+        format,
+    );
     let bar = if args.no_progress || !io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
-        let bar = indicatif::ProgressBar::new(cfg.targets.len() as u64);
+        let bar = indicatif::ProgressBar::new(cfg.shard.len(cfg.targets.len()));
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} targets, {msg}",
@@ -124,8 +258,11 @@ pub fn run(args: &ScanArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Fai
         bar.inc(1);
         failed |= !result.any_supported();
         bar.suspend(|| {
+            let _writing = WRITING.lock();
             sink.emit(result)?;
-            sink.flush()
+            sink.flush()?;
+            WRITTEN.fetch_add(1, Ordering::Relaxed);
+            Ok(())
         })
     };
     let outcome = scan::run(&cfg, &Tcp, &on_handshake, &mut emit);
@@ -158,7 +295,7 @@ mod tests {
         let file = dir.path().join("targets");
         std::fs::write(&file, "# a comment\nb.test:8443  # trailing\n\n[::1]\n").unwrap();
         let cfg = config(&["a.test", "--targets-file", file.to_str().unwrap()]).unwrap();
-        let names: Vec<String> = cfg.targets.iter().map(Target::display).collect();
+        let names: Vec<String> = cfg.selected().map(|t| t.target.display()).collect();
         assert_eq!(names, ["a.test:443", "b.test:8443", "[::1]:443"]);
         assert_eq!((cfg.concurrency, cfg.options.retries), (8, 2));
     }

@@ -279,6 +279,43 @@ fn end_kind(e: &io::Error) -> EndKind {
     }
 }
 
+/// Raises the soft limit on open files to `want` (at most the hard limit). `Ok(limit)` when
+/// the limit now covers `want`, `Err(limit)` with the limit in force when it cannot.
+#[cfg(target_os = "linux")]
+pub fn raise_open_file_limit(want: u64) -> Result<u64, u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the rlimit struct passed by
+    // pointer, which lives on this stack frame for the whole call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(0);
+    }
+    if lim.rlim_cur >= want {
+        return Ok(lim.rlim_cur);
+    }
+    let raised = libc::rlimit {
+        rlim_cur: want.min(lim.rlim_max),
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(lim.rlim_cur);
+    }
+    if raised.rlim_cur >= want {
+        Ok(raised.rlim_cur)
+    } else {
+        Err(raised.rlim_cur)
+    }
+}
+
+/// Elsewhere the limit is left as it is.
+#[cfg(not(target_os = "linux"))]
+pub fn raise_open_file_limit(want: u64) -> Result<u64, u64> {
+    Ok(want)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

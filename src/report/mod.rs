@@ -55,4 +55,9 @@ impl<W: Write> ResultSink<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    /// The writer, for a caller that wraps it.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
 }

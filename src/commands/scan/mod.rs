@@ -6,25 +6,28 @@
 //!   signature schemes, behaviour) over a [`Transport`], and the [`Pacer`] shared by all.
 //! - `behaviour`: the behaviour probes, on the same scanner.
 //! - [`result`]: the typed result, everything named and judged.
+//! - [`targets`]: the target list (names, `IP,NAME`, CIDR ranges, zgrab2 lines) and shards.
 
 mod behaviour;
 pub mod enumerate;
 pub mod result;
 #[cfg(test)]
 mod scripted;
+pub mod targets;
 
 pub use enumerate::{
     GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan, VersionScan,
     suite_candidates,
 };
 pub use result::{Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
+pub use targets::{ScanTarget, Shard, TargetList};
 
 use crate::commands::ConnectConfig;
 use crate::core::assess::{Context, assess};
 use crate::core::cert::ChainChecker;
 use crate::io::net::{Target, Transport};
+use std::collections::HashSet;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
@@ -38,7 +41,13 @@ pub const MAX_RETRIES: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
     /// At least one, in the order given.
-    pub targets: Vec<Target>,
+    pub targets: TargetList,
+    /// The part of `targets` this run scans.
+    pub shard: Shard,
+    /// Keys ([`ScanTarget::key`]) of targets already scanned (`--resume`): skipped.
+    pub done: HashSet<String>,
+    /// Results in the order they finish instead of the order given.
+    pub unordered: bool,
     pub options: ScanOptions,
     /// Connections at once, within a target and across targets (1 to [`MAX_CONCURRENCY`]).
     pub concurrency: usize,
@@ -81,10 +90,20 @@ impl ScanConfig {
     }
 }
 
-/// Scans every target of `cfg` over `transport` (targets in parallel up to the
-/// concurrency), handing each result to `emit` in the order the targets were given; stops
-/// at `emit`'s first error and returns it. `on_handshake` is called at every connection
-/// (for a progress display).
+impl ScanConfig {
+    /// The targets this run scans, in order: the shard's, less those already done.
+    pub fn selected(&self) -> impl Iterator<Item = ScanTarget> + '_ {
+        self.shard
+            .indices(self.targets.len())
+            .filter_map(|i| self.targets.get(i))
+            .filter(|t| !self.done.contains(&t.key()))
+    }
+}
+
+/// Scans the selected targets of `cfg` over `transport` (targets in parallel up to the
+/// concurrency), handing each result to `emit` in the order the targets were given (or as
+/// they finish, `unordered`); stops at `emit`'s first error and returns it.
+/// `on_handshake` is called at every connection (for a progress display).
 pub fn run(
     cfg: &ScanConfig,
     transport: &dyn Transport,
@@ -92,31 +111,48 @@ pub fn run(
     emit: &mut dyn FnMut(&ScanResult) -> io::Result<()>,
 ) -> io::Result<()> {
     let pacer = Pacer::new(cfg.concurrency, cfg.rate);
-    let next = AtomicUsize::new(0);
+    // Workers take the next target from one shared iterator: the list is never expanded
+    // in memory (a range is built address by address).
+    let queue = std::sync::Mutex::new(cfg.selected().enumerate());
     let (tx, rx) = mpsc::channel::<(usize, ScanResult)>();
     thread::scope(|s| {
-        let workers = cfg.concurrency.min(cfg.targets.len());
-        for _ in 0..workers {
+        let first_batch = cfg.selected().take(cfg.concurrency).count();
+        let mut workers = 0;
+        for _ in 0..cfg.concurrency.min(first_batch) {
             let tx = tx.clone();
-            let (pacer, next) = (&pacer, &next);
-            s.spawn(move || {
+            let (pacer, queue) = (&pacer, &queue);
+            let worker = move || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(target) = cfg.targets.get(i) else {
+                    let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                    let Some((i, target)) = next else {
                         break;
                     };
-                    let result = scan_target(cfg, target, transport, pacer, on_handshake);
+                    let result = scan_target(cfg, &target, transport, pacer, on_handshake);
                     if tx.send((i, result)).is_err() {
                         break;
                     }
                 }
-            });
+            };
+            // The system may refuse more threads (limits on tasks or memory maps): scan
+            // with the workers it gave rather than fail.
+            if thread::Builder::new().spawn_scoped(s, worker).is_err() {
+                break;
+            }
+            workers += 1;
         }
         drop(tx);
-        // Results are emitted in the order the targets were given.
+        if workers == 0 && first_batch > 0 {
+            return Err(io::Error::other(
+                "scan: the system refused to start a thread",
+            ));
+        }
         let mut pending = std::collections::BTreeMap::new();
         let mut written = 0;
         for (i, result) in rx {
+            if cfg.unordered {
+                emit(&result)?;
+                continue;
+            }
             pending.insert(i, result);
             while let Some(result) = pending.remove(&written) {
                 // Dropping the receiver on error ends the workers at their next target.
@@ -131,14 +167,19 @@ pub fn run(
 /// One target: the enumeration, then the certificate assessment, named and judged.
 pub fn scan_target(
     cfg: &ScanConfig,
-    target: &Target,
+    target: &ScanTarget,
     transport: &dyn Transport,
     pacer: &Pacer,
     on_handshake: &(dyn Fn() + Sync),
 ) -> ScanResult {
-    let mut report = Scanner::new(target, transport, &cfg.options, pacer, on_handshake).run();
-    check_certificates(&mut report, target, &cfg.connecting);
-    ScanResult::new(&report)
+    let t = &target.target;
+    let mut report = Scanner::new(t, transport, &cfg.options, pacer, on_handshake).run();
+    check_certificates(&mut report, t, &cfg.connecting);
+    ScanResult {
+        connect: t.connect.map(|ip| ip.to_string()),
+        tag: target.tag.clone(),
+        ..ScanResult::new(&report)
+    }
 }
 
 /// Assesses the verdict of the newest version that showed a chain (TLS 1.3's is decrypted).

@@ -25,6 +25,12 @@ pub struct ScanResult {
     pub schema_version: SchemaVersion,
     /// `host:port` as scanned.
     pub target: String,
+    /// The address dialed instead of resolving the host (`IP,NAME` targets, `--connect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<String>,
+    /// The target line's tag (zgrab2's `IP, DOMAIN, TAG` input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     /// The first thing that went wrong (a connection that could not be made, an answer
     /// that was not TLS), if anything did.
     pub error: Option<String>,
@@ -217,6 +223,8 @@ impl ScanResult {
         ScanResult {
             schema_version: SchemaVersion,
             target: r.target.clone(),
+            connect: None,
+            tag: None,
             error: r.error.clone(),
             versions: r.versions.iter().map(VersionResult::new).collect(),
             groups: group_scans

@@ -633,12 +633,15 @@ fn a_version_hole_settles_nothing_below_it() {
 #[test]
 fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
     let server = ScriptedServer::new(Policy::tls12(&[RSA_AES128_SHA], true));
-    let targets: Vec<Target> = ["c.test", "a.test:8443", "b.test"]
-        .iter()
-        .map(|t| Target::parse(t, 443).unwrap())
-        .collect();
+    let mut targets = super::TargetList::default();
+    for t in ["c.test", "a.test:8443", "b.test"] {
+        targets.push_line(t, 443, None).unwrap();
+    }
     let cfg = super::ScanConfig {
         targets,
+        shard: Default::default(),
+        done: Default::default(),
+        unordered: false,
         options: ScanOptions {
             limits: Limits::default(),
             retries: 0,
@@ -684,6 +687,22 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
     })
     .unwrap_err();
     assert_eq!((err.kind(), emitted), (io::ErrorKind::BrokenPipe, 1));
+
+    // A shard and the targets already done select what is scanned; unordered runs still
+    // write every selected target once.
+    let part = super::ScanConfig {
+        shard: super::Shard { index: 0, count: 2 },
+        done: ["b.test:443".to_string()].into(),
+        unordered: true,
+        ..cfg.clone()
+    };
+    let mut seen = Vec::new();
+    super::run(&part, &server, &|| {}, &mut |r| {
+        seen.push(r.target.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, ["c.test:443"], "shard 0/2 is c and b; b is done");
 }
 
 #[test]
