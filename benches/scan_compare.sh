@@ -125,8 +125,10 @@ elif tool == "nmap":
     for t in ET.fromstring(text).iter("table"):
         if t.get("key") in ("TLSv1.2", "TLSv1.3"):
             for e in t.iter("elem"):
-                if e.get("key") == "name" and e.text in NAMES:
-                    ids.add(NAMES[e.text])
+                # nmap names TLS 1.3 suites TLS_AKE_WITH_AES_128_GCM_SHA256 (IANA: TLS_AES_128_GCM_SHA256).
+                name = (e.text or "").replace("TLS_AKE_WITH_", "TLS_")
+                if e.get("key") == "name" and name in NAMES:
+                    ids.add(NAMES[name])
 elif tool == "sslyze":
     r = json.loads(text)["server_scan_results"][0]["scan_result"]
     for k in ("tls_1_2_cipher_suites", "tls_1_3_cipher_suites"):

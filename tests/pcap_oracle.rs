@@ -259,15 +259,31 @@ fn cli_text_filters_stdin_and_exit_codes() {
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8(bad.stderr).unwrap();
     assert!(err.contains("not a pcap or pcapng capture"), "{err}");
-    // One unreadable file among readable ones: its error on stderr, the rest reported.
+    // One unreadable file among readable ones: its error on stderr, the rest reported,
+    // exit 2 (input that could not be read outranks a failed handshake).
     let mixed = common::shakedown()
         .args(["pcap", "/nonexistent/x.pcap"])
         .arg(dir.join("reset_mid_handshake.pcap"))
         .output()
         .unwrap();
-    assert_eq!(mixed.status.code(), Some(1));
+    assert_eq!(mixed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("/nonexistent/x.pcap"));
     assert!(String::from_utf8_lossy(&mixed.stdout).contains("reset_mid_handshake.pcap#1"));
+    // A good capture and one cut short: both reported as far as they go, exit 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let cut = tmp.path().join("cut.pcap");
+    let whole = std::fs::read(dir.join("tls12_success.pcap")).unwrap();
+    std::fs::write(&cut, &whole[..3000]).unwrap();
+    let partly = common::shakedown()
+        .args(["pcap", "--all"])
+        .arg(dir.join("tls13_success.pcap"))
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(partly.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&partly.stderr).contains("cut short"));
+    let text = String::from_utf8_lossy(&partly.stdout);
+    assert!(text.contains("tls13_success.pcap#1") && text.contains("cut.pcap#1"), "{text}");
 }
 
 /// (b) FoxIO's JA4 reference over its own captures, matched by the four-tuple.

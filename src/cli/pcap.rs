@@ -157,7 +157,9 @@ pub fn run_pcap(a: &PcapArgs, format: Format, out: impl Write) -> Result<i32, Fa
     let outcome = pcap::run(&cfg, &mut |c| sink.emit(c), &mut warn)?;
     sink.emit(&outcome.summary)?;
     sink.flush()?;
-    Ok(if outcome.unreadable == cfg.inputs.len() {
+    // One rule for every command: any input that could not be read whole is exit 2, even
+    // when the others were reported.
+    Ok(if outcome.unreadable + outcome.cut_short > 0 {
         2
     } else if outcome.summary.summary.failed > 0 {
         1

@@ -879,6 +879,9 @@ pub struct PcapOutcome {
     pub summary: PcapSummaryLine,
     /// Inputs that could not be read at all (opened, or their first packet).
     pub unreadable: usize,
+    /// Inputs read in part: reading stopped at damage or a cut (what came before is
+    /// reported).
+    pub cut_short: usize,
 }
 
 /// Runs `shakedown pcap`: every input in turn, each reported connection to `emit` as its
@@ -891,7 +894,7 @@ pub fn run(
 ) -> Result<PcapOutcome, Failure> {
     let mut reporter = Reporter::new(&cfg.select, emit);
     let read = ReadOptions::default();
-    let mut unreadable = 0;
+    let (mut unreadable, mut cut_short) = (0, 0);
     for input in &cfg.inputs {
         let name = input.name();
         let mut on_report = |r: ConnectionReport| reporter.connection(&name, &r);
@@ -911,6 +914,8 @@ pub fn run(
             warn(&format!("{name}: {e}"));
             if stats.capture.packets == 0 {
                 unreadable += 1;
+            } else {
+                cut_short += 1;
             }
         }
         reporter
@@ -923,6 +928,7 @@ pub fn run(
     Ok(PcapOutcome {
         summary: reporter.tally.into_summary(),
         unreadable,
+        cut_short,
     })
 }
 
@@ -1034,6 +1040,7 @@ pub fn watch(
     Ok(PcapOutcome {
         summary: reporter.tally.into_summary(),
         unreadable: 0,
+        cut_short: 0,
     })
 }
 
