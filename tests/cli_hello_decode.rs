@@ -155,9 +155,20 @@ fn bad_input_names_the_problem() {
     assert!(err.contains("missing ']'"), "{err}");
     let (code, _, _) = run(&["decode", "@/nonexistent/file"]);
     assert_eq!(code, 2);
-    // Truncated records decode as far as they go and say so.
+    // Truncated records decode as far as they go and say so; invalid input: exit 2.
     let (code, out, _) = run(&["decode", "160303004002000040"]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("read as TLS records"), "{out}");
+    // A record header cut short is named as such, not decoded as a ServerHello.
+    let (code, out, _) = run(&["decode", "--json", "1603"]);
+    assert_eq!(code, 2, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["taken_as"], "cut_record_header", "{v}");
+    assert!(!out.contains("ServerHello"), "{out}");
+    // Bytes that are nothing TLS-like say what they were tried as.
+    let (code, out, _) = run(&["decode", "0102030405060708"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("a ServerHello body (not a record"), "{out}");
 }
 
 #[test]

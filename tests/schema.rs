@@ -67,7 +67,8 @@ fn assert_valid_lines(what: &str, stdout: &[u8]) -> usize {
 fn run(what: &str, args: &[&str]) -> usize {
     let out = shakedown().args(args).output().unwrap();
     assert!(
-        matches!(out.status.code(), Some(0 | 1)),
+        // 2 with output: input that did not decode whole (`decode`), still reported.
+        matches!(out.status.code(), Some(0..=2)),
         "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -132,5 +132,6 @@ pub fn run_decode(a: &DecodeArgs, mut sink: ResultSink<impl Write>) -> Result<i3
     let decoded = decode::decode(&bytes);
     sink.emit(&decoded)?;
     sink.flush()?;
-    Ok(if decoded.incomplete() { 1 } else { 0 })
+    // Bytes that do not decode whole are invalid input: exit 2, what was read is shown.
+    Ok(if decoded.incomplete() { 2 } else { 0 })
 }

@@ -17,6 +17,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DecodedHello {
     pub schema_version: SchemaVersion,
+    /// What the bytes were read as: `records`, `sslv2_record`, `handshake_message`,
+    /// `client_hello_body`, `server_hello_body` (the last resort: the bytes are none of the
+    /// others) or `cut_record_header`.
+    pub taken_as: &'static str,
     pub client_hello: Option<OfferedHello>,
     /// The certificates found, leaf first; one that does not parse is `{"error": …}`.
     pub certificates: Vec<DecodedCertificate>,
@@ -36,15 +40,17 @@ pub enum DecodedCertificate {
 }
 
 impl DecodedHello {
-    /// The bytes were cut short or could not be decoded.
+    /// The bytes were cut short, could not be decoded, or are not TLS.
     pub fn incomplete(&self) -> bool {
-        self.verdict.decode_error.is_some() || self.verdict.truncated.is_some()
+        self.verdict.decode_error.is_some()
+            || self.verdict.truncated.is_some()
+            || self.verdict.not_tls.is_some()
     }
 }
 
 /// Decodes records, a handshake message or a bare hello body.
 pub fn decode(bytes: &[u8]) -> DecodedHello {
-    let (records, dir) = as_records(bytes);
+    let (records, dir, taken_as) = as_records(bytes);
     let mut tracker = Tracker::new();
     tracker.on_data(dir, &records, 0);
     // The paste is all there is: an end reports a record or message cut short.
@@ -52,6 +58,7 @@ pub fn decode(bytes: &[u8]) -> DecodedHello {
     let v = tracker.verdict();
     DecodedHello {
         schema_version: SchemaVersion,
+        taken_as,
         client_hello: v.client_hello.as_ref().map(OfferedHello::of),
         certificates: v
             .certificates
@@ -93,10 +100,11 @@ pub fn hello(source: &HelloSource, target: &Target, decode_it: bool) -> Result<H
     })
 }
 
-/// Wraps what was pasted into records, and says who sent it, so the tracker can read it:
-/// records (TLS or SSLv2) pass as they are; a handshake message gets a record header; a bare
-/// ClientHello or ServerHello body gets both headers.
-fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
+/// Wraps what was pasted into records, and says who sent it and what the bytes were taken
+/// for, so the tracker can read it: records (TLS or SSLv2) pass as they are, and so does
+/// the start of a record header cut short (the tracker then says it is cut); a handshake
+/// message gets a record header; a bare ClientHello or ServerHello body gets both headers.
+fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction, &'static str) {
     let sender = |handshake_type: u8| {
         if handshake_type == HANDSHAKE_CLIENT_HELLO {
             Direction::ClientToServer
@@ -104,34 +112,39 @@ fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
             Direction::ServerToClient
         }
     };
-    let is_record = bytes.len() >= 5 && (20..=24).contains(&bytes[0]) && bytes[1] == 3;
-    if is_record {
+    let record_start = !bytes.is_empty()
+        && (20..=24).contains(&bytes[0])
+        && bytes.get(1).is_none_or(|&major| major == 3);
+    if record_start && bytes.len() < 5 {
+        return (bytes.to_vec(), Direction::ServerToClient, "cut_record_header");
+    }
+    if record_start {
         let first_type = if bytes[0] == CONTENT_HANDSHAKE {
             bytes.get(5).copied().unwrap_or(0)
         } else {
             0
         };
-        return (bytes.to_vec(), sender(first_type));
+        return (bytes.to_vec(), sender(first_type), "records");
     }
     if bytes.len() >= 3 && bytes[0] & 0x80 != 0 {
         // SSLv2 record: 2-byte header, then the message type (1 CLIENT-HELLO, 4 SERVER-HELLO).
-        return (bytes.to_vec(), sender(bytes[2]));
+        return (bytes.to_vec(), sender(bytes[2]), "sslv2_record");
     }
     let handshake_len = bytes
         .get(1..4)
         .map(|l| u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize);
-    let message = if handshake_len == Some(bytes.len().saturating_sub(4)) {
-        bytes.to_vec()
+    let (message, taken_as) = if handshake_len == Some(bytes.len().saturating_sub(4)) {
+        (bytes.to_vec(), "handshake_message")
     } else {
-        let typ = if ClientHello::decode_body(bytes, 0x0301).is_ok() {
-            HANDSHAKE_CLIENT_HELLO
+        let (typ, taken_as) = if ClientHello::decode_body(bytes, 0x0301).is_ok() {
+            (HANDSHAKE_CLIENT_HELLO, "client_hello_body")
         } else {
-            2
+            (2, "server_hello_body")
         };
         let mut m = vec![typ];
         m.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
         m.extend_from_slice(bytes);
-        m
+        (m, taken_as)
     };
     let mut out = Vec::with_capacity(message.len() + 5 * (message.len() / 16384 + 1));
     for part in message.chunks(16384) {
@@ -139,7 +152,7 @@ fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction) {
         out.extend_from_slice(&(part.len() as u16).to_be_bytes());
         out.extend_from_slice(part);
     }
-    (out, sender(message[0]))
+    (out, sender(message[0]), taken_as)
 }
 
 #[cfg(test)]

@@ -260,6 +260,18 @@ fn client_hello_fields(w: &mut dyn Write, h: &OfferedHello, f: &HelloFields) -> 
 
 impl Render for DecodedHello {
     fn render_text(&self, w: &mut dyn Write) -> io::Result<()> {
+        let taken_as = match self.taken_as {
+            "records" => "TLS records",
+            "sslv2_record" => "an SSLv2 record",
+            "handshake_message" => "a handshake message",
+            "client_hello_body" => "a ClientHello body",
+            "server_hello_body" => {
+                "a ServerHello body (not a record, an SSLv2 record, a handshake message or a ClientHello)"
+            }
+            "cut_record_header" => "a TLS record header, cut short",
+            other => other,
+        };
+        writeln!(w, "read as {taken_as}")?;
         if let (Some(h), Some(f)) = (&self.client_hello, &self.client_hello_fields) {
             client_hello_fields(w, h, f)?;
         }
