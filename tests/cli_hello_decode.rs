@@ -147,6 +147,12 @@ fn bad_input_names_the_problem() {
     let (code, _, err) = run(&["hello", "--groups", "x25518"]);
     assert_eq!(code, 2);
     assert!(err.contains("nearest: x25519"), "{err}");
+    let (code, _, err) = run(&["hello", "--ciphers", "FOO"]);
+    assert_eq!(code, 2);
+    assert!(!err.contains("nearest"), "nothing is near FOO: {err}");
+    let (code, _, err) = run(&["probe", "127.0.0.1:1", "--timeout", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--timeout 0: must be more than 0"), "{err}");
     let (code, _, err) = run(&["hello", "--tls", "TLSv1.4"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown version"), "{err}");
@@ -259,4 +265,15 @@ fn bad_length_overrides_are_refused() {
         assert_eq!(code, 2, "{spec}: {err}");
         assert!(err.contains("--lengths"), "{err}");
     }
+}
+
+#[test]
+fn hello_names_a_server_only_when_asked() {
+    let (code, out, _) = run(&["hello", "--json", "--decode"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["decoded"]["client_hello"]["sni"].is_null(), "{v}");
+    let (_, out, _) = run(&["hello", "--json", "--decode", "--host", "a.test"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decoded"]["client_hello"]["sni"], "a.test");
 }

@@ -283,7 +283,10 @@ fn cli_text_filters_stdin_and_exit_codes() {
     assert_eq!(partly.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&partly.stderr).contains("cut short"));
     let text = String::from_utf8_lossy(&partly.stdout);
-    assert!(text.contains("tls13_success.pcap#1") && text.contains("cut.pcap#1"), "{text}");
+    assert!(
+        text.contains("tls13_success.pcap#1") && text.contains("cut.pcap#1"),
+        "{text}"
+    );
 }
 
 /// (b) FoxIO's JA4 reference over its own captures, matched by the four-tuple.

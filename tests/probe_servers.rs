@@ -275,6 +275,18 @@ fn closed_port_is_connect_failed_with_the_os_reason() {
         "{v}"
     );
     assert!(causes(&v).contains(&"connection_refused".into()));
+    // Nothing was sent: JSON says 0 bytes, text says the hello was built, not sent.
+    assert_eq!(v["sent_bytes"], 0, "{v}");
+    let text = shakedown()
+        .args(["probe", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("built     ClientHello") && text.contains("not sent: no connection"),
+        "{text}"
+    );
+    assert!(!text.contains("sent      ClientHello"), "{text}");
 }
 
 #[test]

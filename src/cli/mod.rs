@@ -237,7 +237,9 @@ pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String>
     if s.is_finite() && s > 0.0 && s <= 3600.0 {
         Ok(std::time::Duration::from_secs_f64(s))
     } else {
-        Err(format!("{flag} {s}: expected seconds between 0 and 3600"))
+        Err(format!(
+            "{flag} {s}: must be more than 0 and at most 3600 (seconds)"
+        ))
     }
 }
 

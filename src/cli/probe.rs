@@ -28,7 +28,8 @@ pub struct ProbeArgs {
 pub struct HelloCmdArgs {
     #[command(flatten)]
     pub hello: HelloArgs,
-    /// Host name the hello is for (its default SNI).
+    /// Host name the hello is for (its default SNI; without it the hello names no server
+    /// unless --sni gives one).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
     /// Raw bytes to stdout (for a pipe) instead of hex.
@@ -108,7 +109,9 @@ fn write_probe_pcap(path: &std::path::Path, r: &ProbeResult) -> Result<(), Failu
 /// `--raw` writes the bytes themselves; otherwise the hex (and the decoded fields) go to
 /// the sink.
 pub fn run_hello(a: &HelloCmdArgs, mut out: impl Write, format: Format) -> Result<i32, Failure> {
-    let target = Target::parse(a.host.as_deref().unwrap_or("localhost"), 443)?;
+    // No --host: an IP literal, so the hello names no server unless --sni asks for one
+    // (a made-up name would be sent without the user having said so).
+    let target = Target::parse(a.host.as_deref().unwrap_or("127.0.0.1"), 443)?;
     let hello = decode::hello(&a.hello.to_source()?, &target, a.decode && !a.raw)?;
     if a.raw {
         out.write_all(&hello.bytes)?;
@@ -121,7 +124,7 @@ pub fn run_hello(a: &HelloCmdArgs, mut out: impl Write, format: Format) -> Resul
     Ok(0)
 }
 
-/// Exit code 1 when the bytes are cut short or do not decode.
+/// Exit code 2 when the bytes are cut short, are not TLS or do not decode.
 pub fn run_decode(a: &DecodeArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
     let bytes = read_bytes_arg(&a.input)?;
     if bytes.is_empty() {

@@ -116,7 +116,11 @@ fn as_records(bytes: &[u8]) -> (Vec<u8>, Direction, &'static str) {
         && (20..=24).contains(&bytes[0])
         && bytes.get(1).is_none_or(|&major| major == 3);
     if record_start && bytes.len() < 5 {
-        return (bytes.to_vec(), Direction::ServerToClient, "cut_record_header");
+        return (
+            bytes.to_vec(),
+            Direction::ServerToClient,
+            "cut_record_header",
+        );
     }
     if record_start {
         let first_type = if bytes[0] == CONTENT_HANDSHAKE {

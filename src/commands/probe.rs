@@ -336,9 +336,14 @@ pub struct ProbeReport {
     pub outcome: String,
     /// The address connected to.
     pub address: Option<String>,
-    /// The ClientHello sent (`None`: SSLv2 or bytes that are not a TLS ClientHello).
+    /// The ClientHello sent, or built when no connection was made (`None`: SSLv2 or bytes
+    /// that are not a TLS ClientHello).
     pub offered: Option<OfferedHello>,
+    /// Bytes sent: 0 when no connection was made.
     pub sent_bytes: usize,
+    /// Text only: the size of the hello built (sent or not).
+    #[serde(skip)]
+    pub hello_bytes: usize,
     pub timings_ms: TimingsMs,
     pub certificates: Vec<CertificateFacts>,
     pub diagnosis: Vec<Diagnosis>,
@@ -404,7 +409,12 @@ impl ProbeResult {
             outcome: self.outcome().to_string(),
             address: self.peer.map(|p| p.to_string()),
             offered: self.hello.as_ref().map(OfferedHello::of),
-            sent_bytes: self.sent.len(),
+            sent_bytes: if self.connect_error.is_some() {
+                0
+            } else {
+                self.sent.len()
+            },
+            hello_bytes: self.sent.len(),
             timings_ms: TimingsMs {
                 connect: ms(self.timings.connect),
                 first_byte: self.timings.first_byte.map(ms),

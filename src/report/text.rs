@@ -31,18 +31,23 @@ impl Render for ProbeReport {
             self.address.as_deref().unwrap_or("-"),
             self.sni.as_deref().unwrap_or("(none)")
         )?;
+        // Without a connection nothing was sent: say what was built.
+        let sent = if self.error.is_some() {
+            "built    "
+        } else {
+            "sent     "
+        };
+        let len = self.hello_bytes;
         match (&self.offered, &self.sent_sslv2) {
-            (Some(h), _) => offered(w, h, self.sent_bytes)?,
+            (Some(h), _) => offered(w, h, sent, len)?,
             (None, Some((version, kinds))) => writeln!(
                 w,
-                "  sent      SSLv2 ClientHello, {} bytes: version {version}, {kinds} cipher kinds",
-                self.sent_bytes,
+                "  {sent} SSLv2 ClientHello, {len} bytes: version {version}, {kinds} cipher kinds",
             )?,
-            (None, None) => writeln!(
-                w,
-                "  sent      {} bytes (not a TLS ClientHello record)",
-                self.sent_bytes
-            )?,
+            (None, None) => writeln!(w, "  {sent} {len} bytes (not a TLS ClientHello record)")?,
+        }
+        if self.error.is_some() {
+            writeln!(w, "            (not sent: no connection)")?;
         }
         if let Some(e) = &self.error {
             writeln!(w, "  outcome   connect_failed: {e}")?;
@@ -118,14 +123,14 @@ fn retry_and_decryption(w: &mut dyn Write, r: &ProbeReport, v: &VerdictFacts) ->
     Ok(())
 }
 
-fn offered(w: &mut dyn Write, h: &OfferedHello, len: usize) -> io::Result<()> {
+fn offered(w: &mut dyn Write, h: &OfferedHello, sent: &str, len: usize) -> io::Result<()> {
     let versions = match &h.supported_versions {
         Some(v) => format!("supported_versions {}", list(v)),
         None => format!("legacy_version {}", h.legacy_version),
     };
     writeln!(
         w,
-        "  sent      ClientHello, {len} bytes: record {}, {versions}",
+        "  {sent} ClientHello, {len} bytes: record {}, {versions}",
         h.record_version
     )?;
     let shown = &h.ciphers[..h.ciphers.len().min(6)];

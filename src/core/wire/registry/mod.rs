@@ -77,7 +77,9 @@ pub struct UnknownName {
 impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown {} {:?}", self.kind, self.given)?;
-        if !self.nearest.is_empty() {
+        if self.nearest.is_empty() {
+            write!(f, " (give a registry name or a 0xHHHH id)")?;
+        } else {
             write!(f, "; nearest: {}", self.nearest.join(", "))?;
         }
         Ok(())
@@ -180,6 +182,10 @@ fn nearest<T: Entry>(table: &'static [T], given: &str) -> Vec<&'static str> {
             (best, e.name())
         })
         .collect();
+    // Only names a typo away: a third of the name may be wrong (at least 2 edits), as
+    // cargo and git suggest; "FOO" gets no suggestions rather than five unrelated ones.
+    let close = (given.len() / 3).max(2);
+    scored.retain(|&(d, _)| d <= close);
     scored.sort_by_key(|&(d, _)| d);
     scored.into_iter().take(5).map(|(_, n)| n).collect()
 }
