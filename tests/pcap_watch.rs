@@ -56,3 +56,49 @@ fn watch_prints_a_protocol_mismatch_on_lo() {
         .collect();
     assert_eq!(causes, ["protocol_mismatch"]);
 }
+
+/// `--duration` ends a capture that sees no packet at all, and SIGTERM ends one that has
+/// no deadline; both print the summary line.
+#[test]
+fn watch_ends_on_duration_and_on_sigterm_with_a_summary() {
+    // A filter nothing matches: the interface stays idle for watch.
+    let idle = ["watch", "-i", "lo", "--filter", "tcp port 1", "--json"];
+    let timed = common::shakedown()
+        .args(idle)
+        .args(["--duration", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let untimed = common::shakedown()
+        .args(idle)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Should either of them not stop, it is killed here and the test fails on its exit.
+    let pids = [timed.id().to_string(), untimed.id().to_string()];
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        let _ = Command::new("kill").arg("-KILL").args(&pids).status();
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-TERM", &untimed.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    for (what, child) in [("--duration 1", timed), ("SIGTERM", untimed)] {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("permission") || stderr.contains("not permitted") {
+            eprintln!("skipped: cannot capture on lo without root or CAP_NET_RAW: {stderr}");
+            return;
+        }
+        assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap())
+            .unwrap_or_else(|e| panic!("{what}: {e}: {stdout}"));
+        assert_eq!(last["summary"]["connections"], 0, "{what}: {last}");
+    }
+}

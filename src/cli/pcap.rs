@@ -221,8 +221,15 @@ pub fn watch_config(a: &WatchArgs, format: Format) -> Result<pcap::WatchConfig, 
 pub fn run_watch(a: &WatchArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
     let cfg = watch_config(a, format)?;
     let mut sink = ResultSink::new(out, format);
+    // SIGINT and SIGTERM end the capture like --duration: open flows are reported and the
+    // summary is printed (as tcpdump and tshark do).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
     let outcome = pcap::watch(
         &cfg,
+        &stop,
         &mut |c| {
             sink.emit(c)?;
             sink.flush()

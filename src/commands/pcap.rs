@@ -956,13 +956,18 @@ pub struct WatchConfig {
 #[cfg(feature = "live")]
 pub fn watch(
     cfg: &WatchConfig,
+    stop: &std::sync::atomic::AtomicBool,
     emit: &mut Emit<'_>,
     warn: &mut dyn FnMut(&str),
 ) -> Result<PcapOutcome, Failure> {
     use crate::io::capture::PacketReader;
-    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
     let deadline = cfg.duration.map(|d| Instant::now() + d);
     let fail = |e: pcap::Error| Failure::Usage(format!("{}: {e}", cfg.interface));
+    // Non-blocking, with our own wait below: in immediate mode libpcap may ignore its read
+    // timeout and block until a packet comes, so an idle interface never reached the
+    // --duration check or a stop request.
     let mut cap = pcap::Capture::from_device(cfg.interface.as_str())
         .map_err(fail)?
         .promisc(false)
@@ -970,6 +975,8 @@ pub fn watch(
         .immediate_mode(true)
         .timeout(200)
         .open()
+        .map_err(fail)?
+        .setnonblock()
         .map_err(fail)?;
     if let Some(bpf) = &cfg.bpf {
         cap.filter(bpf, true)
@@ -997,7 +1004,13 @@ pub fn watch(
                 let at = (p.header.ts.tv_sec as u64) * 1_000_000 + p.header.ts.tv_usec as u64;
                 reader.packet(linktype, p.data, at, &mut analyzer);
             }
-            Err(pcap::Error::TimeoutExpired) => reader.tick(now(), &mut analyzer),
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {
+                reader.tick(now(), &mut analyzer);
+                let left = deadline.map_or(Duration::from_millis(200), |d| {
+                    d.saturating_duration_since(Instant::now())
+                });
+                crate::io::capture::wait_readable(&cap, left.min(Duration::from_millis(200)));
+            }
             Err(e) => {
                 read_error = Some(e);
                 break;
@@ -1009,7 +1022,7 @@ pub fn watch(
         };
         let done_count = cfg.count.is_some_and(|n| emitted >= n);
         let done_time = deadline.is_some_and(|d| Instant::now() >= d);
-        if done_count || done_time || write_failed {
+        if done_count || done_time || write_failed || stop.load(Ordering::Relaxed) {
             break;
         }
     }

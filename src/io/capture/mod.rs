@@ -174,3 +174,24 @@ pub struct CaptureError {
 
 #[cfg(test)]
 mod tests;
+
+/// Waits until `source` has something to read or `timeout` passes: a live capture reads
+/// without blocking and waits here, so it notices its deadline and stop requests.
+#[cfg(target_os = "linux")]
+pub fn wait_readable(source: &impl std::os::fd::AsRawFd, timeout: std::time::Duration) {
+    let mut fd = libc::pollfd {
+        fd: source.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: poll reads and writes only the one pollfd passed, which outlives the call.
+    // An error (EINTR on a signal) just ends the wait early.
+    let _ = unsafe { libc::poll(&mut fd, 1, ms) };
+}
+
+/// Without poll: a short sleep between reads.
+#[cfg(not(target_os = "linux"))]
+pub fn wait_readable<T>(_source: &T, timeout: std::time::Duration) {
+    std::thread::sleep(timeout.min(std::time::Duration::from_millis(50)));
+}
