@@ -6,6 +6,7 @@
 //! no version; for `diff`, the two sides differ), 2 bad usage or unreadable input.
 
 pub mod diff;
+pub mod manual;
 pub mod pcap;
 pub mod probe;
 pub mod replay;
@@ -58,7 +59,22 @@ pub enum Command {
     /// Live handshake verdicts from a network interface (needs root or CAP_NET_RAW).
     #[cfg(feature = "live")]
     Watch(pcap::WatchArgs),
+    /// Without the `live` feature: explains how to get `watch`.
+    #[cfg(not(feature = "live"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Watch {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Shell completions from the flag definitions: bash, zsh, fish, elvish, powershell.
+    Completions(manual::CompletionsArgs),
+    /// Man pages from the flag definitions (shakedown.1 to stdout, or all into --out DIR).
+    Man(manual::ManArgs),
 }
+
+/// What a build without libpcap says when asked to `watch`.
+pub const WATCH_NEEDS_LIVE: &str = "watch needs a build with the `live` feature (libpcap): \
+    cargo install --path . --features live (Debian/Ubuntu: apt-get install libpcap-dev first)";
 
 /// Hello options, the same for every command that builds a hello.
 #[derive(Args, Debug, Default, Clone)]
@@ -198,7 +214,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let stdout = std::io::stdout().lock();
+    let mut stdout = std::io::stdout().lock();
     let format = if cli.json { Format::Json } else { Format::Text };
     let result = match cli.command {
         Command::Probe(a) => probe::run_probe(&a, ResultSink::new(stdout, format)),
@@ -211,6 +227,10 @@ pub fn main() -> i32 {
         Command::Pcap(a) => pcap::run_pcap(&a, format, stdout),
         #[cfg(feature = "live")]
         Command::Watch(a) => pcap::run_watch(&a, format, stdout),
+        #[cfg(not(feature = "live"))]
+        Command::Watch { .. } => Err(Failure::Usage(WATCH_NEEDS_LIVE.into())),
+        Command::Completions(a) => manual::completions(&a, &mut stdout),
+        Command::Man(a) => manual::man(&a, &mut stdout),
     };
     match result {
         Ok(code) => code,
@@ -467,4 +487,24 @@ pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::core::cert::Tr
             .map_err(|e| format!("--ca {}: {e}", path.display()))?;
     }
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a build without `live` has this path (`cargo test` without features runs it).
+    #[cfg(not(feature = "live"))]
+    #[test]
+    fn watch_without_live_says_how_to_get_it() {
+        let cli = Cli::try_parse_from(["shakedown", "watch", "-i", "lo"]).unwrap();
+        assert!(matches!(cli.command, Command::Watch { .. }));
+        assert!(WATCH_NEEDS_LIVE.contains("--features live"));
+    }
+
+    #[test]
+    fn every_flag_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }
