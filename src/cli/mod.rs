@@ -34,8 +34,20 @@ pub struct Cli {
     /// One JSON object per line (each with `schema_version`), for scripts.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Colour in the text report: auto (on a terminal, unless NO_COLOR is set), always,
+    /// never. JSON is never coloured.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand, Debug)]
@@ -214,8 +226,17 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let mut stdout = std::io::stdout().lock();
     let format = if cli.json { Format::Json } else { Format::Text };
+    // The text report's styles reach a terminal; anstream strips them in pipes, with
+    // NO_COLOR, with --color never, and always from JSON.
+    // JSON has no styles to strip: it passes through untouched (and unscanned).
+    let raw = std::io::stdout().lock();
+    let mut stdout = match (format, cli.color) {
+        (Format::Json, _) => anstream::AutoStream::always_ansi(raw),
+        (_, ColorWhen::Never) => anstream::AutoStream::never(raw),
+        (_, ColorWhen::Always) => anstream::AutoStream::always(raw),
+        (_, ColorWhen::Auto) => anstream::AutoStream::auto(raw),
+    };
     let result = match cli.command {
         Command::Probe(a) => probe::run_probe(&a, ResultSink::new(stdout, format)),
         Command::Hello(a) => probe::run_hello(&a, stdout, format),

@@ -6,6 +6,7 @@ pub mod pcap;
 pub mod scan;
 pub mod schema;
 pub mod simulate;
+pub mod style;
 pub mod text;
 
 use std::io::{self, Write};

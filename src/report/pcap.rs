@@ -1,7 +1,7 @@
 //! `shakedown pcap` / `watch` renderers: one text line per connection (named `CAPTURE#N`)
 //! and the summary at the end. The JSON is the results' own serialization.
 
-use super::Render;
+use super::{Render, style};
 use crate::commands::pcap::result::push_addr;
 use crate::commands::pcap::{PcapConnection, PcapSummaryLine};
 use crate::core::decimal::push_decimal;
@@ -54,12 +54,14 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     }
     if let Some(first) = c.diagnosis.items.first() {
         out.push_str("  => ");
+        write!(out, "{}", style::BAD.render()).expect("writing to a String cannot fail");
         for (i, d) in c.diagnosis.items.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
             out.push_str(d.cause.id());
         }
+        write!(out, "{}", style::BAD.render_reset()).expect("writing to a String cannot fail");
         out.push_str(": ");
         out.push_str(&first.detail);
     }

@@ -2,7 +2,7 @@
 //! testssl.sh and sslscan, with weak suites marked and the handshakes each part cost. The
 //! JSON is the result's own serialization.
 
-use super::Render;
+use super::{Render, style};
 use crate::commands::scan::ScanResult;
 use crate::core::wire::ProtocolVersion;
 use std::io::{self, Write};
@@ -91,7 +91,11 @@ impl Render for ScanResult {
             }
             for ((id, name), openssl) in v.cipher_ids.iter().zip(&v.ciphers).zip(&v.openssl) {
                 let mark = match v.weak.get(name) {
-                    Some(weak) => format!("  WEAK: {}", weak.join(", ")),
+                    Some(weak) => format!(
+                        "  {}: {}",
+                        style::paint(style::NOTE, "WEAK"),
+                        weak.join(", ")
+                    ),
                     None => String::new(),
                 };
                 writeln!(out, "     {id}  {name:<48} {openssl:<32}{mark}")?;

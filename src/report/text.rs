@@ -1,7 +1,7 @@
 //! Human-readable reports of `probe`, `decode` and `hello`: what was offered, what came back
 //! and when, and why it failed. Everything shown is a field of the result.
 
-use super::Render;
+use super::{Render, style};
 use crate::commands::decode::{DecodedCertificate, DecodedHello, HelloBytes};
 use crate::commands::facts::{
     CertificateFacts, HelloFields, OfferedHello, ServerHelloFacts, VerdictFacts,
@@ -50,7 +50,11 @@ impl Render for ProbeReport {
             writeln!(w, "            (not sent: no connection)")?;
         }
         if let Some(e) = &self.error {
-            writeln!(w, "  outcome   connect_failed: {e}")?;
+            writeln!(
+                w,
+                "  outcome   {}: {e}",
+                style::paint(style::BAD, "connect_failed")
+            )?;
         }
         if let Some(v) = &self.verdict {
             answer(w, v)?;
@@ -65,7 +69,8 @@ impl Render for ProbeReport {
                     .unwrap_or_else(|| "-".into()),
                 t.verdict.as_secs_f64() * 1e3
             )?;
-            writeln!(w, "  outcome   {}", self.outcome)?;
+            let style = style::of_outcome(&self.outcome);
+            writeln!(w, "  outcome   {}", style::paint(style, &self.outcome))?;
         }
         certificate_facts(w, &self.certificates)?;
         diagnoses(w, &self.diagnosis)?;
@@ -78,7 +83,7 @@ pub fn diagnoses(w: &mut dyn Write, list: &[Diagnosis]) -> io::Result<()> {
     if !list.is_empty() {
         writeln!(w, "  diagnosis")?;
         for d in list {
-            writeln!(w, "    {}: {}", d.cause, d.detail)?;
+            writeln!(w, "    {}: {}", style::paint(style::BAD, d.cause), d.detail)?;
             writeln!(w, "      fix: {}", d.fix)?;
         }
     }
