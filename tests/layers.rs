@@ -1,5 +1,5 @@
 //! The layers hold: read from the code, every `crate::…` (and `super::…`) path between our
-//! modules must point down the architecture (docs/architecture.md), no two modules may
+//! modules must point down the architecture (docs/ARCHITECTURE.md), no two modules may
 //! import each other through any chain, and the pure core names no I/O.
 //!
 //! ```text
@@ -246,7 +246,7 @@ fn imports_point_down() {
     }
     assert!(
         wrong.is_empty(),
-        "imports against the layers (see docs/architecture.md):\n  {}",
+        "imports against the layers (see docs/ARCHITECTURE.md):\n  {}",
         wrong.join("\n  ")
     );
 }
