@@ -159,6 +159,11 @@ pub struct ConnectArgs {
     /// Seconds to wait for each connection, and again for each answer.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub timeout: f64,
+    /// Plaintext preamble before TLS: smtp, lmtp, imap, pop3, ftp, ldap, postgres, mysql,
+    /// xmpp, xmpp-server, nntp, sieve, irc, or none. Default: the port's (25/587 smtp, 143
+    /// imap, 110 pop3, 21 ftp, 389 ldap, 5432 postgres, 3306 mysql, 5222 xmpp, …).
+    #[arg(long, value_name = "PROTO")]
+    pub starttls: Option<String>,
     #[command(flatten)]
     pub cert: CertArgs,
 }
@@ -204,7 +209,24 @@ impl ConnectArgs {
             .transpose()?;
         let timeout = seconds(self.timeout, "--timeout")?;
         let check_time = self.cert.at()?.unwrap_or_else(now_unix);
+        let starttls = match self.starttls.as_deref() {
+            None => crate::commands::StarttlsChoice::ByPort,
+            Some("none") => crate::commands::StarttlsChoice::Off,
+            Some(name) => crate::commands::StarttlsChoice::Protocol(
+                crate::core::wire::starttls::Protocol::parse(name).ok_or_else(|| {
+                    let names: Vec<&str> = crate::core::wire::starttls::Protocol::ALL
+                        .iter()
+                        .map(|p| p.name())
+                        .collect();
+                    format!(
+                        "--starttls {name:?}: expected one of {}, none",
+                        names.join(", ")
+                    )
+                })?,
+            ),
+        };
         Ok(ConnectConfig {
+            starttls,
             connect,
             limits: Limits {
                 connect_timeout: timeout,

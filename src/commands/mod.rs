@@ -76,13 +76,36 @@ pub struct ConnectConfig {
     /// Unix seconds the certificates are checked as of.
     pub check_time: i64,
     pub trust: Arc<TrustStore>,
+    /// `--starttls`: which plaintext preamble comes before TLS.
+    pub starttls: StarttlsChoice,
+}
+
+/// `--starttls PROTO`, `--starttls none`, or nothing (the port's protocol, when it is a
+/// well-known plaintext port: 25 and 587 smtp, 143 imap, 5432 postgres, …).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StarttlsChoice {
+    #[default]
+    ByPort,
+    Off,
+    Protocol(crate::core::wire::starttls::Protocol),
+}
+
+impl StarttlsChoice {
+    pub fn for_port(self, port: u16) -> Option<crate::core::wire::starttls::Protocol> {
+        match self {
+            StarttlsChoice::ByPort => crate::core::wire::starttls::Protocol::for_port(port),
+            StarttlsChoice::Off => None,
+            StarttlsChoice::Protocol(p) => Some(p),
+        }
+    }
 }
 
 impl ConnectConfig {
-    /// The target as given, aimed at `connect` when set.
+    /// The target as given, aimed at `connect` when set, with its preamble.
     pub fn target(&self, spec: &str) -> Result<Target, String> {
         let mut target = Target::parse(spec, 443)?;
         target.connect = self.connect.or(target.connect);
+        target.starttls = self.starttls.for_port(target.port);
         Ok(target)
     }
 
@@ -95,5 +118,44 @@ impl ConnectConfig {
             check_time: self.check_time,
             trust: Some(self.trust.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::wire::starttls::Protocol;
+
+    #[test]
+    fn the_port_chooses_the_preamble_unless_told() {
+        let cfg = |starttls| ConnectConfig {
+            connect: None,
+            limits: Limits::default(),
+            check_time: 0,
+            trust: Default::default(),
+            starttls,
+        };
+        let by_port = cfg(StarttlsChoice::ByPort);
+        assert_eq!(
+            by_port.target("mx.test:25").unwrap().starttls,
+            Some(Protocol::Smtp)
+        );
+        assert_eq!(
+            by_port.target("db.test:5432").unwrap().starttls,
+            Some(Protocol::Postgres)
+        );
+        assert_eq!(by_port.target("web.test").unwrap().starttls, None);
+        assert_eq!(
+            by_port.target("mail.test:993").unwrap().starttls,
+            None,
+            "implicit TLS"
+        );
+        let off = cfg(StarttlsChoice::Off);
+        assert_eq!(off.target("mx.test:25").unwrap().starttls, None);
+        let given = cfg(StarttlsChoice::Protocol(Protocol::Imap));
+        assert_eq!(
+            given.target("x.test:8143").unwrap().starttls,
+            Some(Protocol::Imap)
+        );
     }
 }

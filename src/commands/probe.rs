@@ -15,7 +15,7 @@ use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::group_name;
 use crate::core::wire::sslv2::Sslv2ClientHello;
-use crate::io::net::{self, ExchangeObserver, Limits, Target};
+use crate::io::net::{self, ExchangeObserver, Limits, StarttlsReport, Target};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::io;
@@ -79,6 +79,8 @@ pub struct ProbeResult {
     pub started_unix_micros: u64,
     /// Set when the server sent a HelloRetryRequest: how we answered it.
     pub retry: Option<Retry>,
+    /// The plaintext preamble before TLS, when the target has one.
+    pub starttls: Option<StarttlsReport>,
 }
 
 /// Our answer to a HelloRetryRequest (RFC 8446 §4.1.2).
@@ -97,10 +99,18 @@ pub struct Retry {
 impl ProbeResult {
     /// The outcome in the contract's names (`connect_failed` when no connection was made).
     pub fn outcome(&self) -> &'static str {
+        if let Some(failure) = self.starttls.as_ref().and_then(|s| s.failure) {
+            return failure.outcome();
+        }
         match (&self.connect_error, &self.verdict) {
             (Some(_), _) | (None, None) => "connect_failed",
             (None, Some(v)) => v.outcome.as_str(),
         }
+    }
+
+    /// The hello went out: a connection was made and its preamble (if any) led to TLS.
+    pub fn hello_sent(&self) -> bool {
+        self.connect_error.is_none() && self.starttls.as_ref().is_none_or(|s| s.accepted)
     }
 
     /// True when the server went on with the handshake (ServerHello or HelloRetryRequest).
@@ -235,6 +245,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0),
         retry: None,
+        starttls: None,
     };
     let mut conn = match net::connect(&cfg.target, &cfg.limits) {
         Ok(c) => c,
@@ -257,6 +268,24 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     result.local = Some(conn.local);
     result.peer = Some(conn.peer);
     result.timings.connect = conn.connect_time;
+    result.starttls = conn.starttls.clone();
+    if let Some(s) = &result.starttls
+        && let Some(failure) = s.failure
+    {
+        // No TLS on this connection: the preamble's end is the verdict.
+        net::close(&conn);
+        let failed = assess::PreambleFailure {
+            protocol: s.protocol,
+            failure,
+            server_said: s.server_said.clone(),
+        };
+        let ctx = assess::Context {
+            preamble_failure: Some(&failed),
+            ..assess::Context::default()
+        };
+        result.diagnosis = assess::assess(&Verdict::default(), &ctx).diagnosis;
+        return result;
+    }
     // With our own key shares the tracker completes the TLS 1.3 key exchange and reads the
     // server's encrypted flight (certificates, CertificateRequest, Finished).
     // A built hello offering TLS 1.3 gets keys even with no real share in it: the share of
@@ -324,6 +353,19 @@ fn decode_sent_hello(bytes: &[u8]) -> Option<ClientHello> {
     t.verdict().client_hello.clone()
 }
 
+/// The preamble before TLS, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct StarttlsFacts {
+    /// `smtp`, `imap`, `postgres`, …
+    pub protocol: &'static str,
+    /// The server's capability list named the upgrade (`null`: the protocol has no list).
+    pub offered: Option<bool>,
+    /// The server agreed to start TLS.
+    pub accepted: bool,
+    /// The server's last line or answer, printable.
+    pub server_said: Option<String>,
+}
+
 /// `probe`'s result as reported: the contract's fields (JSON), plus what only the text shows.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ProbeReport {
@@ -339,8 +381,11 @@ pub struct ProbeReport {
     /// The ClientHello sent, or built when no connection was made (`None`: SSLv2 or bytes
     /// that are not a TLS ClientHello).
     pub offered: Option<OfferedHello>,
-    /// Bytes sent: 0 when no connection was made.
+    /// Bytes sent: 0 when no connection was made (or the preamble ended before TLS).
     pub sent_bytes: usize,
+    /// The plaintext preamble before TLS (`--starttls`, or the port's protocol).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<StarttlsFacts>,
     /// Text only: the size of the hello built (sent or not).
     #[serde(skip)]
     pub hello_bytes: usize,
@@ -409,11 +454,17 @@ impl ProbeResult {
             outcome: self.outcome().to_string(),
             address: self.peer.map(|p| p.to_string()),
             offered: self.hello.as_ref().map(OfferedHello::of),
-            sent_bytes: if self.connect_error.is_some() {
-                0
-            } else {
+            sent_bytes: if self.hello_sent() {
                 self.sent.len()
+            } else {
+                0
             },
+            starttls: self.starttls.as_ref().map(|s| StarttlsFacts {
+                protocol: s.protocol.name(),
+                offered: s.offered,
+                accepted: s.accepted,
+                server_said: s.server_said.clone(),
+            }),
             hello_bytes: self.sent.len(),
             timings_ms: TimingsMs {
                 connect: ms(self.timings.connect),

@@ -12,6 +12,7 @@ use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::{alert_name, suite_name};
 use crate::core::wire::sslv2::Sslv2ClientHello;
+use crate::core::wire::starttls::{self, Protocol};
 use std::sync::Arc;
 
 /// Why no connection was made (a probe's connect error), as a value.
@@ -38,6 +39,17 @@ pub struct Context<'a> {
     pub chains: Option<&'a ChainChecker>,
     /// Set when no connection was made: the verdict is then empty.
     pub connect_error: Option<&'a ConnectError>,
+    /// Set when the plaintext preamble did not lead to TLS: the verdict is then empty.
+    pub preamble_failure: Option<&'a PreambleFailure>,
+}
+
+/// A STARTTLS-style preamble that ended before TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreambleFailure {
+    pub protocol: Protocol,
+    pub failure: starttls::Failure,
+    /// The server's last line or answer, printable.
+    pub server_said: Option<String>,
 }
 
 /// Everything shakedown concludes about one handshake: the chain as parsed, what is wrong
@@ -53,6 +65,28 @@ pub struct Assessment {
 /// and diff alike: the chain is checked against the context's trust store and clock, then
 /// the verdict and the findings are read for causes.
 pub fn assess(verdict: &Verdict, ctx: &Context<'_>) -> Assessment {
+    if let Some(p) = ctx.preamble_failure {
+        let (cause, what) = match p.failure {
+            starttls::Failure::NotOffered => (
+                Cause::StarttlsNotOffered,
+                "does not offer the upgrade to TLS",
+            ),
+            starttls::Failure::Refused => (Cause::StarttlsRefused, "refused the upgrade to TLS"),
+            starttls::Failure::PlaintextError => {
+                (Cause::PlaintextError, "did not get as far as TLS")
+            }
+        };
+        let said = p
+            .server_said
+            .as_deref()
+            .map(|s| format!(" (last said: {s})"))
+            .unwrap_or_default();
+        let detail = format!("the server {what} in its {} preamble{said}", p.protocol);
+        return Assessment {
+            diagnosis: vec![Diagnosis::new(cause, detail)],
+            ..Assessment::default()
+        };
+    }
     if let Some(e) = ctx.connect_error {
         let cause = if e.refused {
             Cause::ConnectionRefused

@@ -85,6 +85,12 @@ causes! {
         "The server rejected the hello's encoding: check the options that made it (raw extensions, lengths), or the server's parser.";
     NotTls = "not_tls",
         "This port does not speak TLS: use the TLS port, or enable TLS on the listener (`listen 443 ssl;`) and check the load balancer's listener protocol.";
+    StarttlsNotOffered = "starttls_not_offered",
+        "Enable the upgrade on the server (postfix `smtpd_tls_security_level = may` with `smtpd_tls_cert_file`/`smtpd_tls_key_file`; dovecot `ssl = yes`; OpenLDAP `olcTLSCertificateFile`/`olcTLSCertificateKeyFile`; MariaDB `ssl_cert`/`ssl_key`), or use the implicit-TLS port (465, 993, 995, 636).";
+    StarttlsRefused = "starttls_refused",
+        "The server listed or was asked for the upgrade and said no: its TLS setup is usually broken (certificate or key file missing or unreadable; see the server's log), or TLS is off for this client (PostgreSQL: `ssl = on` in postgresql.conf and a `hostssl` line in pg_hba.conf).";
+    PlaintextError = "plaintext_error",
+        "The server did not speak the expected protocol before TLS (wrong `--starttls` for this port, a banner or proxy in between, or it closed): check which service listens there, or give `--starttls none` for a port that starts with TLS.";
     ConnectionRefused = "connection_refused",
         "Nothing listens there: check the port, the service, and firewalls in between.";
     ConnectFailed = "connect_failed",

@@ -7,6 +7,7 @@
 //! trip as a trait, so callers can be driven by an in-memory peer in tests.
 
 use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::wire::starttls::{self, Preamble, Protocol, Step};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub struct Target {
     pub port: u16,
     /// `--connect`: the address to dial instead of resolving `host` (origin behind a CDN).
     pub connect: Option<IpAddr>,
+    /// The plaintext preamble before TLS (`--starttls`, or the port's protocol).
+    pub starttls: Option<Protocol>,
 }
 
 impl Target {
@@ -62,6 +65,7 @@ impl Target {
             host,
             port,
             connect: None,
+            starttls: None,
         })
     }
 
@@ -128,6 +132,87 @@ pub struct Connection {
     pub peer: SocketAddr,
     pub start: Instant,
     pub connect_time: Duration,
+    /// What the plaintext preamble did, when the target has one.
+    pub starttls: Option<StarttlsReport>,
+}
+
+/// The plaintext preamble of a connection, as it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StarttlsReport {
+    pub protocol: Protocol,
+    /// The server's capability list named the upgrade (`None`: not listed by the protocol).
+    pub offered: Option<bool>,
+    /// The server agreed: TLS follows.
+    pub accepted: bool,
+    /// The server's last line or answer, printable.
+    pub server_said: Option<String>,
+    /// Why TLS did not follow.
+    pub failure: Option<starttls::Failure>,
+}
+
+impl StarttlsReport {
+    /// For callers that can only go on with TLS: the failure as an error.
+    pub fn as_error(&self) -> Option<io::Error> {
+        let failure = self.failure?;
+        Some(io::Error::other(format!(
+            "{}: {}{}",
+            self.protocol,
+            failure.outcome(),
+            self.server_said
+                .as_deref()
+                .map(|s| format!(" (server said {s:?})"))
+                .unwrap_or_default()
+        )))
+    }
+}
+
+/// Runs `protocol`'s preamble on a fresh connection, within the read deadline.
+fn preamble(
+    stream: &mut TcpStream,
+    protocol: Protocol,
+    host: &str,
+    limits: &Limits,
+) -> StarttlsReport {
+    let deadline = Instant::now() + limits.read_timeout;
+    let mut p = Preamble::new(protocol, host);
+    let mut step = p.start();
+    let mut buf = [0u8; 4096];
+    let failure = loop {
+        match step {
+            Step::Send(bytes) => {
+                if stream.write_all(&bytes).is_err() {
+                    break Some(starttls::Failure::PlaintextError);
+                }
+                if p.tls_follows_send() {
+                    break None;
+                }
+                step = Step::Read;
+            }
+            Step::Read => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Some(starttls::Failure::PlaintextError);
+                }
+                let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+                step = match stream.read(&mut buf) {
+                    Ok(0) => p.on_server(&[], true),
+                    Ok(n) => p.on_server(&buf[..n], false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Read,
+                    // A time-out, a reset: the preamble ends here.
+                    Err(_) => p.on_server(&[], true),
+                };
+            }
+            Step::Ready => break None,
+            Step::Failed(why) => break Some(why),
+        }
+    };
+    StarttlsReport {
+        protocol,
+        offered: p.offered,
+        accepted: failure.is_none(),
+        server_said: p.server_said,
+        failure,
+    }
 }
 
 /// Connects to the first address that answers within the deadline.
@@ -136,15 +221,20 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
     let mut last_err = None;
     for addr in target.resolve()? {
         match TcpStream::connect_timeout(&addr, limits.connect_timeout) {
-            Ok(stream) => {
+            Ok(mut stream) => {
                 stream.set_nodelay(true)?;
                 let local = stream.local_addr()?;
+                let connect_time = start.elapsed();
+                let starttls = target
+                    .starttls
+                    .map(|p| preamble(&mut stream, p, &target.host, limits));
                 return Ok(Connection {
                     stream,
                     local,
                     peer: addr,
                     start,
-                    connect_time: start.elapsed(),
+                    connect_time,
+                    starttls,
                 });
             }
             Err(e) => last_err = Some(e),
@@ -258,6 +348,10 @@ impl Transport for Tcp {
         observer: &mut dyn ExchangeObserver,
     ) -> io::Result<()> {
         let mut conn = connect(target, limits)?;
+        if let Some(e) = conn.starttls.as_ref().and_then(StarttlsReport::as_error) {
+            close(&conn);
+            return Err(e);
+        }
         exchange(&mut conn, hello, limits, observer);
         close(&conn);
         Ok(())

@@ -31,12 +31,24 @@ impl Render for ProbeReport {
             self.address.as_deref().unwrap_or("-"),
             self.sni.as_deref().unwrap_or("(none)")
         )?;
-        // Without a connection nothing was sent: say what was built.
-        let sent = if self.error.is_some() {
-            "built    "
-        } else {
-            "sent     "
-        };
+        if let Some(s) = &self.starttls {
+            let offered = match s.offered {
+                Some(true) => "offered, ",
+                Some(false) => "not offered, ",
+                None => "",
+            };
+            let accepted = if s.accepted { "accepted" } else { "no TLS" };
+            let said = s
+                .server_said
+                .as_deref()
+                .map(|said| format!(" (server said {said:?})"))
+                .unwrap_or_default();
+            writeln!(w, "  starttls  {}: {offered}{accepted}{said}", s.protocol)?;
+        }
+        // Without a connection (or past a failed preamble) nothing was sent: say what was
+        // built.
+        let not_sent = self.error.is_some() || self.starttls.as_ref().is_some_and(|s| !s.accepted);
+        let sent = if not_sent { "built    " } else { "sent     " };
         let len = self.hello_bytes;
         match (&self.offered, &self.sent_sslv2) {
             (Some(h), _) => offered(w, h, sent, len)?,
@@ -48,6 +60,9 @@ impl Render for ProbeReport {
         }
         if self.error.is_some() {
             writeln!(w, "            (not sent: no connection)")?;
+        } else if not_sent {
+            writeln!(w, "            (not sent: no TLS after the preamble)")?;
+            writeln!(w, "  outcome   {}", style::paint(style::BAD, &self.outcome))?;
         }
         if let Some(e) = &self.error {
             writeln!(

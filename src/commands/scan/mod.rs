@@ -172,10 +172,12 @@ pub fn scan_target(
     pacer: &Pacer,
     on_handshake: &(dyn Fn() + Sync),
 ) -> ScanResult {
-    let t = &target.target;
-    let mut report = Scanner::new(t, transport, &cfg.options, pacer, on_handshake).run();
-    check_certificates(&mut report, t, &cfg.connecting);
+    let mut t = target.target.clone();
+    t.starttls = cfg.connecting.starttls.for_port(t.port);
+    let mut report = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake).run();
+    check_certificates(&mut report, &t, &cfg.connecting);
     ScanResult {
+        starttls: t.starttls.map(|p| p.name()),
         connect: t.connect.map(|ip| ip.to_string()),
         tag: target.tag.clone(),
         ..ScanResult::new(&report)

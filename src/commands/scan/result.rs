@@ -31,6 +31,9 @@ pub struct ScanResult {
     /// The target line's tag (zgrab2's `IP, DOMAIN, TAG` input).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The plaintext preamble before every TLS hello (`--starttls`, or the port's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<&'static str>,
     /// The first thing that went wrong (a connection that could not be made, an answer
     /// that was not TLS), if anything did.
     pub error: Option<String>,
@@ -225,6 +228,7 @@ impl ScanResult {
             target: r.target.clone(),
             connect: None,
             tag: None,
+            starttls: None,
             error: r.error.clone(),
             versions: r.versions.iter().map(VersionResult::new).collect(),
             groups: group_scans

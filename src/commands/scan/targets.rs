@@ -40,7 +40,8 @@ impl ScanTarget {
                 Target {
                     host: ip.to_string(),
                     port: self.target.port,
-                    connect: None
+                    connect: None,
+                    starttls: None,
                 }
                 .display(),
                 self.target.host
@@ -150,6 +151,7 @@ impl TargetList {
                         host: ip.to_string(),
                         port: *port,
                         connect: None,
+                        starttls: None,
                     },
                     tag: None,
                 }

@@ -10,6 +10,7 @@ pub mod registry;
 pub mod retry;
 pub mod server;
 pub mod sslv2;
+pub mod starttls;
 pub mod version;
 
 pub use codec::{DecodeError, Reader};

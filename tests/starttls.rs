@@ -1,0 +1,259 @@
+//! STARTTLS and its relatives before the TLS hello: a real PostgreSQL (SSLRequest) started
+//! by the test, and scripted SMTP and IMAP fronts on loopback, the accepting ones relaying
+//! to a real `openssl s_server` after the upgrade, so the TLS part is a real handshake.
+
+mod common;
+
+use common::{Pki, Server, causes, free_port, hostile_peer, json_output, s_server, shakedown};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+fn probe(target: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    json_output(
+        shakedown()
+            .args(["probe", target, "--json", "--timeout", "3"])
+            .args(args),
+    )
+}
+
+/// Copies bytes both ways between `a` and `b` until either side ends.
+fn relay(a: TcpStream, b: TcpStream) {
+    let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    let (mut a, mut b) = (a, b);
+    let up = thread::spawn(move || {
+        let _ = std::io::copy(&mut a, &mut b2);
+        let _ = b2.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut b, &mut a2);
+    let _ = a2.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+/// An SMTP front: greeting, EHLO with `capabilities`, then `answer` to STARTTLS; when the
+/// answer is 220, the connection is relayed to `tls` (a real TLS server).
+fn smtp_front(
+    capabilities: &'static str,
+    answer: &'static str,
+    tls: Option<SocketAddr>,
+) -> SocketAddr {
+    hostile_peer(move |s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        let _ = w.write_all(b"220 mx.test ESMTP\r\n");
+        if r.read_line(&mut line).is_err() || !line.starts_with("EHLO") {
+            return;
+        }
+        let _ = w.write_all(format!("250-mx.test\r\n{capabilities}250 SIZE 1000\r\n").as_bytes());
+        line.clear();
+        if r.read_line(&mut line).is_err() || !line.starts_with("STARTTLS") {
+            return;
+        }
+        let _ = w.write_all(answer.as_bytes());
+        if let Some(tls) = tls.filter(|_| answer.starts_with("220")) {
+            relay(r.into_inner(), TcpStream::connect(tls).unwrap());
+        }
+    })
+    .addr
+}
+
+#[test]
+fn smtp_upgrade_then_a_real_tls_handshake() {
+    let pki = Pki::new();
+    let tls = s_server(&pki.leaf("mx.test"), &[]);
+    let front = smtp_front(
+        "250-STARTTLS\r\n",
+        "220 2.0.0 Ready to start TLS\r\n",
+        Some(tls.addr),
+    );
+    let (code, v) = probe(
+        &front.to_string(),
+        &["--starttls", "smtp", "--sni", "mx.test"],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["outcome"], "server_hello", "{v}");
+    assert_eq!(v["starttls"]["protocol"], "smtp");
+    assert_eq!(v["starttls"]["offered"], true);
+    assert_eq!(v["starttls"]["accepted"], true);
+    assert!(v["sent_bytes"].as_u64().unwrap() > 100);
+    // The same front scanned: versions and suites through the preamble every time.
+    let out = shakedown()
+        .args([
+            "scan",
+            "--json",
+            "--suites-only",
+            "--starttls",
+            "smtp",
+            "--timeout",
+            "3",
+        ])
+        .arg(front.to_string())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_schema(&v);
+    assert_eq!(v["starttls"], "smtp", "{v}");
+    assert_eq!(v["versions"]["TLSv1.3"]["supported"], true, "{v}");
+}
+
+#[test]
+fn smtp_without_or_refusing_the_upgrade() {
+    let missing = smtp_front("", "", None);
+    let (code, v) = probe(&missing.to_string(), &["--starttls", "smtp"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["outcome"], "starttls_not_offered", "{v}");
+    assert_eq!(v["starttls"]["offered"], false);
+    assert_eq!(v["sent_bytes"], 0);
+    assert_eq!(causes(&v), ["starttls_not_offered"]);
+
+    let refusing = smtp_front("250-STARTTLS\r\n", "454 4.7.0 TLS not available\r\n", None);
+    let (_, v) = probe(&refusing.to_string(), &["--starttls", "smtp"]);
+    assert_eq!(v["outcome"], "starttls_refused", "{v}");
+    assert_eq!(causes(&v), ["starttls_refused"]);
+    assert!(
+        v["starttls"]["server_said"]
+            .as_str()
+            .unwrap()
+            .contains("454"),
+        "{v}"
+    );
+    // Text says what happened before TLS.
+    let text = shakedown()
+        .args(["probe", &refusing.to_string(), "--starttls", "smtp"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("starttls  smtp: offered, no TLS"), "{text}");
+    assert!(
+        text.contains("not sent: no TLS after the preamble"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_greeting_that_never_ends_or_the_wrong_protocol_is_a_plaintext_error() {
+    // Accepts and trickles a greeting line forever (never a line end).
+    let endless = hostile_peer(|mut s| {
+        for _ in 0..100 {
+            if s.write_all(b"220-").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let (_, v) = probe(&endless.addr.to_string(), &["--starttls", "smtp"]);
+    assert_eq!(v["outcome"], "plaintext_error", "{v}");
+    // An IMAP greeting where SMTP was asked for.
+    let imap = hostile_peer(|mut s| {
+        let _ = s.write_all(b"* OK IMAP4rev1 ready\r\n");
+        let mut buf = [0u8; 100];
+        let _ = s.read(&mut buf);
+    });
+    let (_, v) = probe(&imap.addr.to_string(), &["--starttls", "smtp"]);
+    assert_eq!(v["outcome"], "plaintext_error", "{v}");
+    assert_eq!(causes(&v), ["plaintext_error"]);
+    // An unknown protocol name is a usage error.
+    let out = shakedown()
+        .args(["probe", "127.0.0.1:1", "--starttls", "gopher"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of smtp"));
+}
+
+/// A PostgreSQL cluster with `ssl = on`, run as the `postgres` user on a loopback port.
+fn postgres(dir: &Path, cert: &common::Issued) -> Server {
+    let bin = Path::new("/usr/lib/postgresql")
+        .read_dir()
+        .expect("PostgreSQL server binaries (apt-get install postgresql; .ci/run does)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .find(|p| p.join("postgres").exists())
+        .expect("a postgres binary");
+    let data = dir.join("data");
+    std::fs::copy(&cert.cert, dir.join("server.crt")).unwrap();
+    std::fs::copy(&cert.key, dir.join("server.key")).unwrap();
+    let as_postgres = |program: &Path, args: &[&str]| {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program).args(args);
+        c
+    };
+    Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    Command::new("chmod")
+        .arg("600")
+        .arg(dir.join("server.key"))
+        .status()
+        .unwrap();
+    let init = as_postgres(
+        &bin.join("initdb"),
+        &["-D", data.to_str().unwrap(), "-A", "trust"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .unwrap();
+    assert!(init.success(), "initdb");
+    let port = free_port();
+    let child = as_postgres(
+        &bin.join("postgres"),
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-p",
+            &port.to_string(),
+            "-k",
+            dir.to_str().unwrap(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "ssl=on",
+            "-c",
+            &format!("ssl_cert_file={}", dir.join("server.crt").display()),
+            "-c",
+            &format!("ssl_key_file={}", dir.join("server.key").display()),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut server = Server { child, port, addr };
+    for _ in 0..100 {
+        if TcpStream::connect(addr).is_ok() {
+            return server;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let _ = server.child.kill();
+    panic!("postgres did not start");
+}
+
+#[test]
+fn postgres_sslrequest_then_tls() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pg = postgres(dir.path(), &pki.leaf("db.test"));
+    let (code, v) = probe(
+        &pg.addr.to_string(),
+        &["--starttls", "postgres", "--sni", "db.test"],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["outcome"], "server_hello", "{v}");
+    assert_eq!(v["starttls"]["protocol"], "postgres");
+    assert_eq!(v["starttls"]["accepted"], true);
+    assert_eq!(v["server_hello"]["version"], "TLSv1.3", "{v}");
+    // Without --starttls the preamble is not sent: PostgreSQL does not answer a bare hello
+    // with TLS.
+    let (_, v) = probe(&pg.addr.to_string(), &["--starttls", "none"]);
+    assert_ne!(v["outcome"], "server_hello", "{v}");
+    assert!(v.get("starttls").is_none());
+}
