@@ -6,7 +6,9 @@
 # still reported (the summary's connection count is checked against N).
 #
 # Usage: benches/pcap_flows.sh   (env: FLOWS, default "100000 400000 1000000 10000000";
-#        WORK=/dir/for/big/files; ARGS: extra flags for shakedown pcap, e.g. "--memcap 64M")
+#        WORK=/dir/for/big/files; ARGS: extra flags for shakedown pcap, e.g. "--memcap 64M";
+#        BIN, GEN: prebuilt shakedown and pcap_gen binaries, to measure a fixed build while
+#        the sources change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLOWS=${FLOWS:-"100000 400000 1000000 10000000"}
@@ -19,14 +21,23 @@ if [ ! -x /usr/bin/time ]; then
     echo "needs /usr/bin/time (apt-get install time)"
     exit 2
 fi
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
+fi
+gen() { # gen FILE N
+    if [ -n "${GEN:-}" ]; then
+        "$GEN" flows "$1" "$2"
+    else
+        cargo bench --quiet --bench pcap_gen -- flows "$1" "$2"
+    fi
+}
 
 echo "| flows | capture | time | peak RSS | evicted | reported |"
 echo "|---|---|---|---|---|---|"
 for n in $FLOWS; do
     f="$WORK/flows-$n.pcap"
-    cargo bench --quiet --bench pcap_gen -- flows "$f" "$n" >/dev/null
+    gen "$f" "$n" >/dev/null
     mb=$(( $(stat -c %s "$f") / 1048576 ))
     # shellcheck disable=SC2086
     /usr/bin/time -f "%e %M" -o "$WORK/flows-time.json" \

@@ -9,6 +9,7 @@ use crate::commands::Failure;
 use crate::commands::pcap::{self, AnalyzeOptions, Filter, Input, PcapConfig, Selection};
 use crate::core::crypto::KeyLog;
 use crate::io::capture::{DEFAULT_MAX_FLOWS, ReadOptions};
+use crate::io::input;
 use crate::report::{Format, ResultSink};
 use clap::Args;
 use std::io::Write;
@@ -129,11 +130,20 @@ impl AnalysisArgs {
         let check_time = self.cert.at()?;
         let keylog = match &self.keylog {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
+                let bytes = input::read_file_capped(path, input::MAX_KEYLOG)
                     .map_err(|e| format!("--keylog {}: {e}", path.display()))?;
-                let (log, problems) = KeyLog::parse(&text);
-                for p in problems {
+                let (log, problems) = KeyLog::parse_bytes(&bytes);
+                // A few problems say what is wrong; thousands would only bury the output.
+                const SHOWN: usize = 10;
+                for p in problems.iter().take(SHOWN) {
                     eprintln!("shakedown: --keylog {}: {p}", path.display());
+                }
+                if problems.len() > SHOWN {
+                    eprintln!(
+                        "shakedown: --keylog {}: {} more unusable lines skipped",
+                        path.display(),
+                        problems.len() - SHOWN
+                    );
                 }
                 if log.is_empty() {
                     return Err(format!("--keylog {}: no usable secrets", path.display()));

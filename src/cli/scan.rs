@@ -7,9 +7,10 @@ use super::ConnectArgs;
 use crate::commands::Failure;
 use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult};
 use crate::core::wire::build::Sni;
+use crate::io::input;
 use crate::io::net::{Target, Tcp};
 use crate::report::ResultSink;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -80,18 +81,17 @@ fn target_names(args: &ScanArgs) -> Result<Vec<String>, Failure> {
     };
     for t in &args.targets {
         if t == "-" {
-            let mut text = String::new();
-            for line in io::stdin().lock().lines() {
-                text.push_str(&line?);
-                text.push('\n');
-            }
+            let bytes = input::read_capped(io::stdin().lock(), input::MAX_TARGET_LIST)
+                .map_err(|e| Failure::Usage(format!("reading targets from stdin: {e}")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Failure::Usage("reading targets from stdin: not UTF-8 text".into()))?;
             lines(&text, &mut names);
         } else {
             names.push(t.clone());
         }
     }
     if let Some(path) = &args.targets_file {
-        let text = std::fs::read_to_string(path)
+        let text = input::read_text_file_capped(path, input::MAX_TARGET_LIST)
             .map_err(|e| Failure::Usage(format!("--targets-file {}: {e}", path.display())))?;
         lines(&text, &mut names);
     }
