@@ -28,6 +28,11 @@ fn client_hello() -> Vec<u8> {
 /// `n` connections, one every 10 µs of capture time: a TCP handshake and a ClientHello, then
 /// nothing (well within the idle timeout, so only the table's limits end them early).
 fn never_completing(path: &Path, n: u32) {
+    never_completing_every(path, n, 10);
+}
+
+/// [`never_completing`], one connection every `step` µs.
+fn never_completing_every(path: &Path, n: u32, step: Micros) {
     let hello = client_hello();
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writer::write_header(&mut out, LinkType::Raw).unwrap();
@@ -47,7 +52,7 @@ fn never_completing(path: &Path, n: u32) {
             end: at + 3,
         };
         writer::write_connection(&mut out, LinkType::Raw, &conn).unwrap();
-        at += 10;
+        at += step;
     }
     std::io::Write::flush(&mut out).unwrap();
 }
@@ -57,7 +62,11 @@ fn never_completing(path: &Path, n: u32) {
 // The child is reaped by wait4 below, not by std's wait (which would not give its rusage).
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str]) -> (String, i32, i64) {
-    let mut child = common::shakedown()
+    // Under a 4 GiB address-space limit (sh's ulimit, then exec: the same pid): without the
+    // caps these inputs grow until the kernel kills something, not necessarily us.
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 4194304 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_shakedown"))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -200,4 +209,35 @@ fn bad_limits_are_usage_errors() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(args[0]), "{args:?}: {err}");
     }
+}
+
+/// Idle expiry goes by capture time: connections 2 s apart with `--flow-timeout 1` each end
+/// when the next one comes (the capture is read in milliseconds), reported as
+/// `idle_timeout`; the last one as `capture_end`.
+#[test]
+fn idle_flows_expire_by_capture_time_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.pcap");
+    never_completing_every(&file, 10, 2_000_000);
+    let f = file.to_str().unwrap();
+    let (out, code, _) = run_measured(&["pcap", "--json", "--flow-timeout", "1", f]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reasons: Vec<&str> = lines[..10]
+        .iter()
+        .map(|c| c["incomplete_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons[..9], ["idle_timeout"; 9], "{reasons:?}");
+    assert_eq!(reasons[9], "capture_end");
+    let s = &lines[10]["summary"];
+    assert_eq!(s["inputs"][0]["expired_flows"], 9, "{s}");
+    assert_eq!(s["incomplete_by_reason"]["idle_timeout"], 9, "{s}");
+    // With the default timeout (300 s) none of them expires.
+    let (out, _, _) = run_measured(&["pcap", "--json", "--failed", f]);
+    let s = summary(&out);
+    assert_eq!(s["inputs"][0]["expired_flows"], 0, "{s}");
+    assert_eq!(s["incomplete_by_reason"]["capture_end"], 10, "{s}");
 }
