@@ -6,11 +6,17 @@
 //!
 //! Usage: `pcap_gen OUT.pcap SIZE_MB` (any other arguments, such as cargo's `--bench`, are
 //! ignored: without OUT and SIZE it prints this and exits).
+//!
+//! `pcap_gen flows OUT.pcap N` writes instead N connections that never complete, for
+//! `benches/pcap_flows.sh`: each a TCP handshake and a ClientHello (the first one of the
+//! recorded captures), then nothing; one every 10 µs of capture time, so all of them are
+//! open at once (within the default idle timeout) and only the flow table's limits bound
+//! memory.
 
 use shakedown::commands::pcap::{AnalyzeOptions, analyze};
 use shakedown::io::capture::writer::{self, Close, Connection, LinkType};
 use shakedown::io::capture::{
-    Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions, read_capture,
+    Direction, EndKind, FlowEnd, FlowId, FlowInfo, FlowSink, Micros, ReadOptions, read_capture,
 };
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -37,7 +43,7 @@ impl FlowSink for Chunks {
             self.rst.insert(id.0, dir);
         }
     }
-    fn flow_end(&mut self, _id: FlowId, _at: Micros) {}
+    fn flow_end(&mut self, _id: FlowId, _at: Micros, _why: FlowEnd) {}
     fn wants_data(&self, _id: FlowId) -> bool {
         true
     }
@@ -96,6 +102,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    if args.first().is_some_and(|a| a == "flows") {
+        let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|s| s.parse().ok())) else {
+            eprintln!("usage: pcap_gen flows OUT.pcap N (used by benches/pcap_flows.sh)");
+            return;
+        };
+        never_completing(path, n);
+        return;
+    }
     let (Some(path), Some(size)) = (
         args.first(),
         args.get(1).and_then(|s| s.parse::<u64>().ok()),
@@ -169,6 +183,49 @@ fn main() {
     out.flush().expect("flush");
     let bytes = out.get_ref().n;
     println!("connections={connections} handshakes={handshakes} bytes={bytes}");
+}
+
+/// N connections that each send a ClientHello and never get an answer (see the module doc).
+fn never_completing(path: &str, n: u64) {
+    let hello = templates()
+        .into_iter()
+        .find_map(|t| {
+            t.chunks
+                .into_iter()
+                .find(|(d, b)| *d == Direction::ClientToServer && b.first() == Some(&0x16))
+        })
+        .expect("a ClientHello in captures/")
+        .1;
+    let file = std::fs::File::create(path).expect("create output");
+    let mut out = BufWriter::with_capacity(1 << 20, CountingWriter { inner: file, n: 0 });
+    writer::write_header(&mut out, LinkType::Ethernet).expect("write");
+    let mut at: Micros = 1_800_000_000_000_000;
+    for i in 0..n {
+        let i = i as u32;
+        let conn = Connection {
+            client: SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(
+                    10,
+                    (i >> 24) as u8 | 64,
+                    (i >> 16) as u8,
+                    (i >> 8) as u8,
+                )),
+                1024 + (i as u8 as u16) * 200 + (i >> 24) as u16,
+            ),
+            server: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1)), 443),
+            start: at,
+            client_isn: i.wrapping_mul(2_246_822_519),
+            server_isn: i.wrapping_mul(3_266_489_917),
+            chunks: vec![(Direction::ClientToServer, at + 2, hello.clone())],
+            close: Close::Open,
+            end: at + 3,
+        };
+        writer::write_connection(&mut out, LinkType::Ethernet, &conn).expect("write");
+        at += 10;
+    }
+    out.flush().expect("flush");
+    let bytes = out.get_ref().n;
+    println!("connections={n} bytes={bytes}");
 }
 
 struct CountingWriter<W> {

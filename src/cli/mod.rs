@@ -309,13 +309,12 @@ pub(crate) fn seconds(s: f64, flag: &str) -> Result<std::time::Duration, String>
 /// Bytes from `HEX`, `@FILE` (hex text or binary) or `-` (stdin). Hex may contain spaces,
 /// colons, newlines and `0x` prefixes, as copied from Wireshark or a hexdump.
 pub fn read_bytes_arg(arg: &str) -> Result<Vec<u8>, String> {
+    use crate::io::input::{MAX_INPUT, read_capped, read_file_capped};
     let raw: Vec<u8> = if arg == "-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
-            .map_err(|e| format!("reading stdin: {e}"))?;
-        v
+        read_capped(std::io::stdin().lock(), MAX_INPUT)
+            .map_err(|e| format!("reading stdin: {e}"))?
     } else if let Some(path) = arg.strip_prefix('@') {
-        std::fs::read(path).map_err(|e| format!("{path}: {e}"))?
+        read_file_capped(path.as_ref(), MAX_INPUT).map_err(|e| format!("{path}: {e}"))?
     } else {
         arg.as_bytes().to_vec()
     };
@@ -518,13 +517,14 @@ const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// bundle when present, and the PEM certificates of `--ca FILE`.
 pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::core::cert::TrustStore, String> {
     let mut store = crate::core::cert::TrustStore::webpki_roots();
-    if let Ok(text) = std::fs::read_to_string(SYSTEM_CA_BUNDLE) {
+    use crate::io::input::{MAX_INPUT, read_text_file_capped};
+    if let Ok(text) = read_text_file_capped(SYSTEM_CA_BUNDLE.as_ref(), MAX_INPUT) {
         // A broken system bundle is not the user's input: use what parses of it.
         let _ = store.add_pem(&text);
     }
     if let Some(path) = ca {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
+        let text = read_text_file_capped(path, MAX_INPUT)
+            .map_err(|e| format!("--ca {}: {e}", path.display()))?;
         store
             .add_pem(&text)
             .map_err(|e| format!("--ca {}: {e}", path.display()))?;

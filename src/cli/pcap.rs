@@ -8,6 +8,8 @@
 use crate::commands::Failure;
 use crate::commands::pcap::{self, AnalyzeOptions, Filter, Input, PcapConfig, Selection};
 use crate::core::crypto::KeyLog;
+use crate::io::capture::{DEFAULT_MAX_FLOWS, ReadOptions};
+use crate::io::input;
 use crate::report::{Format, ResultSink};
 use clap::Args;
 use std::io::Write;
@@ -34,9 +36,70 @@ pub struct PcapArgs {
     pub port: Option<u16>,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub table: FlowTableArgs,
+    /// A flow with no packet for SECS seconds of capture time is ended (its handshake, if
+    /// undecided, reported as incomplete: idle_timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub flow_timeout: f64,
     /// Read files with read(2) instead of through a memory map (the same results; slower).
     #[arg(long)]
     pub no_mmap: bool,
+}
+
+/// The flow table's limits, the same for `pcap` and `watch`: beyond either, the longest idle
+/// flows are ended early and reported (`incomplete_reason: evicted` if undecided).
+#[derive(Args, Debug, Clone)]
+pub struct FlowTableArgs {
+    /// Connections tracked at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FLOWS)]
+    pub max_flows: usize,
+    /// Memory the open flows may hold (an estimate: per-flow state and buffered bytes), in
+    /// bytes or with a suffix: 512K, 256M, 1G (powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "128M")]
+    pub memcap: String,
+}
+
+impl FlowTableArgs {
+    /// The reader's options with these limits and the idle timeout in seconds.
+    fn read_options(&self, idle_secs: f64, idle_flag: &str) -> Result<ReadOptions, String> {
+        if self.max_flows == 0 {
+            return Err("--max-flows 0: expected at least 1".into());
+        }
+        if !(idle_secs.is_finite() && idle_secs > 0.0) {
+            return Err(format!("{idle_flag} {idle_secs}: expected seconds > 0"));
+        }
+        Ok(ReadOptions {
+            max_flows: self.max_flows,
+            memcap: parse_size(&self.memcap).ok_or_else(|| {
+                format!(
+                    "--memcap {:?}: expected a size of at least 1M, such as 256M or 1G",
+                    self.memcap
+                )
+            })?,
+            idle_timeout: (idle_secs * 1e6) as crate::core::flow::Micros,
+            ..ReadOptions::default()
+        })
+    }
+}
+
+/// `N`, `NK`, `NM`, `NG` (powers of 1024; an optional `B`/`iB` after the letter), at least
+/// 1 MiB; `None` when it is not a size.
+fn parse_size(s: &str) -> Option<usize> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last()? {
+        (i, 'k' | 'K') => (&t[..i], 10),
+        (i, 'm' | 'M') => (&t[..i], 20),
+        (i, 'g' | 'G') => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: usize = digits.trim().parse().ok()?;
+    let bytes = n.checked_mul(1usize << shift)?;
+    (bytes >= 1 << 20).then_some(bytes)
 }
 
 /// What to print, the same for `pcap` and `watch`.
@@ -67,11 +130,20 @@ impl AnalysisArgs {
         let check_time = self.cert.at()?;
         let keylog = match &self.keylog {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
+                let bytes = input::read_file_capped(path, input::MAX_KEYLOG)
                     .map_err(|e| format!("--keylog {}: {e}", path.display()))?;
-                let (log, problems) = KeyLog::parse(&text);
-                for p in problems {
+                let (log, problems) = KeyLog::parse_bytes(&bytes);
+                // A few problems say what is wrong; thousands would only bury the output.
+                const SHOWN: usize = 10;
+                for p in problems.iter().take(SHOWN) {
                     eprintln!("shakedown: --keylog {}: {p}", path.display());
+                }
+                if problems.len() > SHOWN {
+                    eprintln!(
+                        "shakedown: --keylog {}: {} more unusable lines skipped",
+                        path.display(),
+                        problems.len() - SHOWN
+                    );
                 }
                 if log.is_empty() {
                     return Err(format!("--keylog {}: no usable secrets", path.display()));
@@ -140,6 +212,7 @@ pub fn pcap_config(a: &PcapArgs, format: Format) -> Result<PcapConfig, String> {
         select,
         analysis: a.analysis.options()?,
         mmap: !a.no_mmap,
+        read: a.table.read_options(a.flow_timeout, "--flow-timeout")?,
     })
 }
 
@@ -187,19 +260,24 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
     /// A flow with no packet for SECS seconds is ended (and its verdict printed).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(
+        long,
+        alias = "flow-timeout",
+        value_name = "SECS",
+        default_value_t = 30.0
+    )]
     pub idle: f64,
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    #[command(flatten)]
+    pub table: FlowTableArgs,
 }
 
 /// Validated `watch` options.
 #[cfg(feature = "live")]
 pub fn watch_config(a: &WatchArgs, format: Format) -> Result<pcap::WatchConfig, String> {
     let select = selection(false, &a.output, None, None, format)?;
-    if !(a.idle.is_finite() && a.idle > 0.0) {
-        return Err(format!("--idle {}: expected seconds > 0", a.idle));
-    }
+    let read = a.table.read_options(a.idle, "--idle")?;
     let duration = match a.duration {
         Some(d) if d.is_finite() && d > 0.0 => Some(std::time::Duration::from_secs_f64(d)),
         Some(d) => return Err(format!("--duration {d}: expected seconds > 0")),
@@ -212,7 +290,7 @@ pub fn watch_config(a: &WatchArgs, format: Format) -> Result<pcap::WatchConfig, 
         analysis: a.analysis.options()?,
         count: a.count,
         duration,
-        idle: (a.idle * 1e6) as crate::core::flow::Micros,
+        read,
     })
 }
 
@@ -243,4 +321,22 @@ pub fn run_watch(a: &WatchArgs, format: Format, out: impl Write) -> Result<i32, 
     } else {
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256M"), Some(256 << 20));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("2048k"), Some(2 << 20));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("1000"), None, "below 1 MiB");
+        assert_eq!(parse_size("12X"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("99999999999G"), None);
+    }
 }

@@ -9,6 +9,7 @@ use crate::commands::Failure;
 use crate::commands::scan::targets::resume_key;
 use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult, Shard, TargetList};
 use crate::core::wire::build::Sni;
+use crate::io::input;
 use crate::io::net::Tcp;
 use crate::report::ResultSink;
 use std::collections::HashSet;
@@ -101,15 +102,18 @@ fn for_each_target_line(
 ) -> Result<(), Failure> {
     for t in &args.targets {
         if t == "-" {
-            take_lines(&mut io::stdin().lock(), "standard input", take)?;
+            let bytes = input::read_capped(io::stdin().lock(), input::MAX_TARGET_LIST)
+                .map_err(|e| Failure::Usage(format!("reading targets from stdin: {e}")))?;
+            take_lines(&mut &bytes[..], "standard input", take)?;
         } else {
             take(t)?;
         }
     }
     if let Some(path) = &args.targets_file {
         let what = format!("--targets-file {}", path.display());
-        let file = std::fs::File::open(path).map_err(|e| Failure::Usage(format!("{what}: {e}")))?;
-        take_lines(&mut io::BufReader::new(file), &what, take)?;
+        let bytes = input::read_file_capped(path, input::MAX_TARGET_LIST)
+            .map_err(|e| Failure::Usage(format!("{what}: {e}")))?;
+        take_lines(&mut &bytes[..], &what, take)?;
     }
     Ok(())
 }

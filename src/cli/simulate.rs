@@ -37,7 +37,8 @@ pub struct SimulateArgs {
 }
 
 fn read_text(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::io::input::read_text_file_capped(path, crate::io::input::MAX_INPUT)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The profile set the options ask for: the built-in set (or `--profiles` files), plus

@@ -25,7 +25,7 @@ use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ClientHello;
 use crate::io::capture::{
-    self, CaptureError, CaptureStats, FlowId, FlowInfo, FlowSink, ReadOptions,
+    self, CaptureError, CaptureStats, FlowEnd, FlowId, FlowInfo, FlowSink, ReadOptions,
 };
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +51,37 @@ pub struct ConnectionReport {
     pub certificates: Arc<[CertInfo]>,
     pub findings: Vec<Finding>,
     pub diagnosis: Vec<Diagnosis>,
+    /// How the flow ended.
+    pub ended: FlowEnd,
+}
+
+/// Why an `incomplete` connection's handshake was not followed to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IncompleteReason {
+    /// Bytes are missing from the capture (loss, snap length, a hole that never filled).
+    Gap,
+    /// The capture ended (or `watch` stopped) with the handshake still under way.
+    CaptureEnd,
+    /// No packet for the idle timeout (`--flow-timeout`) of capture time.
+    IdleTimeout,
+    /// The flow table was full (`--max-flows`, `--memcap`): the flow was ended early to make
+    /// room.
+    Evicted,
+    /// A new connection (a fresh SYN) on the same addresses and ports ended this one.
+    PortReused,
+}
+
+impl IncompleteReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncompleteReason::Gap => "gap",
+            IncompleteReason::CaptureEnd => "capture_end",
+            IncompleteReason::IdleTimeout => "idle_timeout",
+            IncompleteReason::Evicted => "evicted",
+            IncompleteReason::PortReused => "port_reused",
+        }
+    }
 }
 
 impl ConnectionReport {
@@ -79,6 +110,23 @@ impl ConnectionReport {
     /// capture does not show how it ended.
     pub fn failed(&self) -> bool {
         matches!(self.outcome(), "alert" | "reset" | "closed" | "not_tls")
+    }
+
+    /// For an `incomplete` connection, why: bytes missing, else how its flow was ended.
+    pub fn incomplete_reason(&self) -> Option<IncompleteReason> {
+        if self.outcome() != "incomplete" {
+            return None;
+        }
+        if self.verdict.end.is_some_and(|e| e.kind == EndKind::Gap) {
+            return Some(IncompleteReason::Gap);
+        }
+        match self.ended {
+            FlowEnd::InputEnd => Some(IncompleteReason::CaptureEnd),
+            FlowEnd::IdleTimeout => Some(IncompleteReason::IdleTimeout),
+            FlowEnd::Evicted => Some(IncompleteReason::Evicted),
+            FlowEnd::PortReused => Some(IncompleteReason::PortReused),
+            FlowEnd::Closed => None,
+        }
     }
 
     /// The server name the client asked for.
@@ -122,9 +170,33 @@ pub struct AnalyzeOptions {
     pub trust: Option<Arc<TrustStore>>,
 }
 
+/// An open connection. Boxed in the analyzer's table: the tracker is large (kilobytes), and
+/// a table of inline trackers costs that per slot, empty slots included, and moves them
+/// all when it grows.
+struct Open {
+    info: FlowInfo,
+    tracker: Tracker,
+    /// This connection's share of [`Analyzer::memory`].
+    cost: usize,
+}
+
+/// What an open connection is counted as holding when it starts: its box, its table slot
+/// (with the table's slack), and an allowance for the verdict's first allocations.
+const OPEN_COST: usize =
+    std::mem::size_of::<Open>() + 2 * std::mem::size_of::<(FlowId, Box<Open>)>() + 1024;
+
+/// Each byte given to an undecided tracker is counted this many times: the tracker keeps
+/// the bytes of unfinished records and messages, and decodes what it reads into owned
+/// structures (hello, certificates, events) a few times the size of the wire bytes.
+/// Calibrated on never-completing ClientHellos (docs/pcap.md, "Memory").
+const HELD_PER_BYTE: usize = 4;
+
 struct Analyzer<'a> {
     /// Looked up for every delivery: foldhash rather than the slower default SipHash.
-    flows: HashMap<FlowId, (FlowInfo, Tracker), foldhash::fast::RandomState>,
+    flows: HashMap<FlowId, Box<Open>, foldhash::fast::RandomState>,
+    /// Estimated bytes held for the open connections (the sum of their `cost`), counted
+    /// against the reader's memcap.
+    memory: usize,
     opts: AnalyzeOptions,
     /// Chain checks against `opts.trust`, parsing each distinct chain once.
     chains: ChainChecker,
@@ -136,6 +208,7 @@ impl<'a> Analyzer<'a> {
     fn new(opts: AnalyzeOptions, emit: &'a mut dyn FnMut(ConnectionReport)) -> Self {
         Analyzer {
             flows: HashMap::default(),
+            memory: 0,
             chains: ChainChecker::new(opts.trust.clone()),
             opts,
             emit,
@@ -174,47 +247,72 @@ impl FlowSink for Analyzer<'_> {
             Some(k) => Tracker::with_key_log(k.clone()),
             None => Tracker::new(),
         };
-        self.flows.insert(info.id, (info.clone(), tracker));
+        let open = Box::new(Open {
+            info: info.clone(),
+            tracker,
+            cost: OPEN_COST,
+        });
+        self.memory += OPEN_COST;
+        if let Some(old) = self.flows.insert(info.id, open) {
+            self.memory -= old.cost;
+        }
     }
 
     fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], at: Micros) {
-        if let Some((_, t)) = self.flows.get_mut(&id) {
-            t.on_data(dir, bytes, at);
+        if let Some(open) = self.flows.get_mut(&id) {
+            if !settled(open.tracker.verdict()) {
+                let held = bytes.len().saturating_mul(HELD_PER_BYTE);
+                open.cost = open.cost.saturating_add(held);
+                self.memory = self.memory.saturating_add(held);
+            }
+            open.tracker.on_data(dir, bytes, at);
         }
     }
 
     fn end(&mut self, id: FlowId, dir: Direction, kind: EndKind, at: Micros) {
-        if let Some((_, t)) = self.flows.get_mut(&id) {
-            t.on_end(dir, kind, at);
+        if let Some(open) = self.flows.get_mut(&id) {
+            open.tracker.on_end(dir, kind, at);
         }
     }
 
-    fn flow_end(&mut self, id: FlowId, _at: Micros) {
-        let Some((info, tracker)) = self.flows.remove(&id) else {
+    fn flow_end(&mut self, id: FlowId, _at: Micros, why: FlowEnd) {
+        let Some(open) = self.flows.remove(&id) else {
             return;
         };
+        let Open {
+            info,
+            tracker,
+            cost,
+        } = *open;
+        self.memory = self.memory.saturating_sub(cost);
         let verdict = tracker.into_verdict();
         if !is_tls(&verdict) {
             self.non_tls_flows += 1;
             return;
         }
-        let report = report(info, verdict, self.opts.check_time, &self.chains);
+        let report = report(info, verdict, why, self.opts.check_time, &self.chains);
         (self.emit)(report);
     }
 
     fn wants_data(&self, id: FlowId) -> bool {
         // With keys, an established connection is read on: its encrypted alerts and
         // session tickets are part of what the keys show.
-        self.flows.get(&id).is_some_and(|(_, t)| {
+        self.flows.get(&id).is_some_and(|open| {
+            let t = &open.tracker;
             let v = t.verdict();
             !settled(v) || (t.decrypting() && v.established)
         })
+    }
+
+    fn memory(&self) -> usize {
+        self.memory
     }
 }
 
 fn report(
     info: FlowInfo,
     verdict: Verdict,
+    ended: FlowEnd,
     check_time: Option<i64>,
     chains: &ChainChecker,
 ) -> ConnectionReport {
@@ -240,6 +338,7 @@ fn report(
         certificates: a.certificates,
         findings: a.findings,
         diagnosis: a.diagnosis,
+        ended,
     }
 }
 
@@ -359,6 +458,8 @@ struct Tally {
     failed: u64,
     by_outcome: BTreeMap<&'static str, u64>,
     by_cause: BTreeMap<&'static str, u64>,
+    /// Incomplete connections per reason.
+    by_incomplete_reason: BTreeMap<&'static str, u64>,
     /// Failed connections per SNI (`(no SNI)` when none was sent).
     failures_by_name: HashMap<String, u64>,
     /// Failures whose name did not fit in `failures_by_name`.
@@ -370,6 +471,12 @@ impl Tally {
     fn add(&mut self, r: &ConnectionReport) {
         self.connections += 1;
         *self.by_outcome.entry(r.outcome()).or_default() += 1;
+        if let Some(reason) = r.incomplete_reason() {
+            *self
+                .by_incomplete_reason
+                .entry(reason.as_str())
+                .or_default() += 1;
+        }
         if !r.failed() {
             return;
         }
@@ -393,6 +500,8 @@ impl Tally {
             bytes: c.bytes,
             capture: name.to_string(),
             error,
+            evicted_flows: c.evicted_flows,
+            expired_flows: c.expired_flows,
             flows: c.flows,
             gaps: c.gaps,
             non_tls_flows: stats.non_tls_flows,
@@ -412,6 +521,7 @@ impl Tally {
                 connections: self.connections,
                 failed: self.failed,
                 failures_by_cause: self.by_cause,
+                incomplete_by_reason: self.by_incomplete_reason,
                 inputs: self.inputs,
                 most_failing_names: names
                     .into_iter()
@@ -770,6 +880,7 @@ fn connection_result<'a>(
         failed: r.failed(),
         from_syn: r.from_syn,
         history: &v.history,
+        incomplete_reason: r.incomplete_reason(),
         index: r.index,
         ja3: x
             .offered
@@ -871,6 +982,8 @@ pub struct PcapConfig {
     pub analysis: AnalyzeOptions,
     /// Read files through a memory map where possible.
     pub mmap: bool,
+    /// The flow table's limits (`--max-flows`, `--memcap`, `--flow-timeout`).
+    pub read: ReadOptions,
 }
 
 /// What a `pcap` or `watch` run ends with.
@@ -893,16 +1006,16 @@ pub fn run(
     warn: &mut dyn FnMut(&str),
 ) -> Result<PcapOutcome, Failure> {
     let mut reporter = Reporter::new(&cfg.select, emit);
-    let read = ReadOptions::default();
+    let read = &cfg.read;
     let (mut unreadable, mut cut_short) = (0, 0);
     for input in &cfg.inputs {
         let name = input.name();
         let mut on_report = |r: ConnectionReport| reporter.connection(&name, &r);
         let opts = cfg.analysis.clone();
         let (stats, error) = match input {
-            Input::Stdin => analyze(std::io::stdin().lock(), &read, opts, &mut on_report),
+            Input::Stdin => analyze(std::io::stdin().lock(), read, opts, &mut on_report),
             Input::File(path) => match std::fs::File::open(path) {
-                Ok(f) => analyze_file(f, cfg.mmap, &read, opts, &mut on_report),
+                Ok(f) => analyze_file(f, cfg.mmap, read, opts, &mut on_report),
                 Err(e) => {
                     warn(&format!("{name}: {e}"));
                     unreadable += 1;
@@ -945,8 +1058,9 @@ pub struct WatchConfig {
     pub count: Option<u64>,
     /// Stop after this long.
     pub duration: Option<std::time::Duration>,
-    /// A flow with no packet for this long is ended (and its verdict emitted).
-    pub idle: Micros,
+    /// The flow table's limits; a flow with no packet for `idle_timeout` is ended (and its
+    /// verdict emitted).
+    pub read: ReadOptions,
 }
 
 /// Runs `shakedown watch`: packets from the interface go through the same
@@ -984,10 +1098,7 @@ pub fn watch(
     }
     let linktype = cap.get_datalink().0 as u32;
     let reporter = std::cell::RefCell::new(Reporter::new(&cfg.select, emit));
-    let read = ReadOptions {
-        idle_timeout: cfg.idle,
-        ..ReadOptions::default()
-    };
+    let read = cfg.read.clone();
     let name = cfg.interface.as_str();
     let mut on_report = |r: ConnectionReport| reporter.borrow_mut().connection(name, &r);
     let mut analyzer = Analyzer::new(cfg.analysis.clone(), &mut on_report);

@@ -1,5 +1,7 @@
 //! The edges that do I/O: TCP with deadlines and byte caps ([`net`]), capture files and
-//! live interfaces ([`capture`]). They hand bytes and time to the core as values.
+//! live interfaces ([`capture`]), whole user inputs with a size cap ([`input`]). They hand
+//! bytes and time to the core as values.
 
 pub mod capture;
+pub mod input;
 pub mod net;

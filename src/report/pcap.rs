@@ -25,6 +25,11 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     out.push_str(c.sni.unwrap_or("-"));
     out.push_str("  ");
     out.push_str(c.outcome);
+    if let Some(reason) = c.incomplete_reason {
+        out.push_str(" (");
+        out.push_str(reason.as_str());
+        out.push(')');
+    }
     if let Some(v) = c.version {
         out.push_str("  ");
         v.with_str(|name| out.push_str(name));
@@ -122,6 +127,30 @@ impl Render for PcapSummaryLine {
             "  by outcome: {}",
             counts(s.by_outcome.iter().map(|(k, n)| (*k, *n)))
         )?;
+        if !s.incomplete_by_reason.is_empty() {
+            writeln!(
+                w,
+                "  incomplete by reason: {}",
+                counts(s.incomplete_by_reason.iter().map(|(k, n)| (*k, *n)))
+            )?;
+        }
+        let (evicted, expired) = s.inputs.iter().fold((0, 0), |(e, x), i| {
+            (e + i.evicted_flows, x + i.expired_flows)
+        });
+        if evicted > 0 {
+            writeln!(
+                w,
+                "  flow table full: {evicted} flow{} ended early (--max-flows, --memcap)",
+                plural(evicted)
+            )?;
+        }
+        if expired > 0 {
+            writeln!(
+                w,
+                "  idle: {expired} flow{} ended after --flow-timeout",
+                plural(expired)
+            )?;
+        }
         writeln!(w, "  failures by cause: {}", counts(s.causes_by_count()))?;
         let mut names = counts(
             s.most_failing_names

@@ -61,6 +61,10 @@ pub struct PcapConnection<'a> {
     /// The connection was seen from its SYN (else picked up mid-stream).
     pub from_syn: bool,
     pub history: &'a str,
+    /// Why an `incomplete` handshake was not followed to its end (`gap`, `capture_end`,
+    /// `idle_timeout`, `evicted`, `port_reused`); absent for other outcomes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<super::IncompleteReason>,
     /// 1-based index among the capture's TCP flows, in order of first packet.
     pub index: u64,
     pub ja3: Option<Text<'a>>,
@@ -833,6 +837,8 @@ pub struct PcapSummary {
     pub failed: u64,
     /// Failed connections per cause id.
     pub failures_by_cause: BTreeMap<&'static str, u64>,
+    /// Incomplete connections per reason (see `incomplete_reason`).
+    pub incomplete_by_reason: BTreeMap<&'static str, u64>,
     pub inputs: Vec<InputResult>,
     /// Server names by failures, most first (ties by name).
     pub most_failing_names: Vec<NameFailures>,
@@ -880,6 +886,11 @@ pub struct InputResult {
     pub capture: String,
     /// Why reading stopped early (the results before it were kept).
     pub error: Option<String>,
+    /// Flows ended early because the flow table was full (`--max-flows`, `--memcap`),
+    /// TLS or not; each TLS one is reported (`incomplete_reason: evicted` if undecided).
+    pub evicted_flows: u64,
+    /// Flows ended after the idle timeout (`--flow-timeout`), TLS or not.
+    pub expired_flows: u64,
     pub flows: u64,
     pub gaps: u64,
     /// TCP flows on which no TLS was seen (not reported one by one).

@@ -47,9 +47,24 @@ impl KeyLog {
     /// Parses key log text. Comments, blank lines and labels we do not use are skipped;
     /// malformed lines are reported by line number and skipped.
     pub fn parse(text: &str) -> (KeyLog, Vec<String>) {
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// [`KeyLog::parse`] of a file's bytes. A line that is not UTF-8 (a comment in another
+    /// encoding, binary junk) cannot be a key line: it is skipped, and counted in one
+    /// problem, without rejecting the rest.
+    pub fn parse_bytes(bytes: &[u8]) -> (KeyLog, Vec<String>) {
         let mut log = KeyLog::default();
         let mut problems = Vec::new();
-        for (n, line) in text.lines().enumerate() {
+        let (mut not_text, mut first_not_text) = (0usize, 0usize);
+        for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let Ok(line) = std::str::from_utf8(line) else {
+                not_text += 1;
+                if not_text == 1 {
+                    first_not_text = n + 1;
+                }
+                continue;
+            };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -77,6 +92,12 @@ impl KeyLog {
                     n + 1
                 )),
             }
+        }
+        if not_text > 0 {
+            problems.push(format!(
+                "{not_text} line{} not UTF-8 text skipped (the first is line {first_not_text})",
+                if not_text == 1 { "" } else { "s" }
+            ));
         }
         (log, problems)
     }
@@ -122,5 +143,19 @@ mod tests {
         assert_eq!(log.get(Label::ServerHandshakeTraffic, &[0x11; 32]), None);
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("line 5:"));
+    }
+
+    #[test]
+    fn lines_that_are_not_utf8_are_skipped_not_fatal() {
+        let r = "11".repeat(32);
+        let mut bytes = b"# caf\xe9 cr\xe8me\r\n".to_vec();
+        bytes.extend(format!("CLIENT_RANDOM {r} {}\r\n", "ab".repeat(48)).as_bytes());
+        bytes.extend(b"\xff\xfe\n");
+        let (log, problems) = KeyLog::parse_bytes(&bytes);
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            problems,
+            ["2 lines not UTF-8 text skipped (the first is line 1)"]
+        );
     }
 }

@@ -50,14 +50,35 @@ pub trait FlowSink {
     fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], at: Micros);
     /// One direction ended; called at most once per direction.
     fn end(&mut self, id: FlowId, dir: Direction, kind: EndKind, at: Micros);
-    /// The flow is over (both directions ended, a RST, expiry, end of input); called exactly
-    /// once per started flow, last.
-    fn flow_end(&mut self, id: FlowId, at: Micros);
+    /// The flow is over (`why`: both directions ended or a RST, idle expiry, eviction from a
+    /// full table, end of input); called exactly once per started flow, last.
+    fn flow_end(&mut self, id: FlowId, at: Micros, why: FlowEnd);
     /// False once the consumer needs no more bytes of this flow. Asked after each delivery.
     fn wants_data(&self, id: FlowId) -> bool;
     /// A pcapng Decryption Secrets Block: its secrets type (e.g. [`SECRETS_TLS_KEY_LOG`])
     /// and data, in capture order (before the packets that need them, as writers put them).
     fn secrets(&mut self, _secrets_type: u32, _data: &[u8]) {}
+    /// Bytes the consumer holds for its open flows (an estimate), counted against
+    /// [`ReadOptions::memcap`] with the table's own.
+    fn memory(&self) -> usize {
+        0
+    }
+}
+
+/// Why a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowEnd {
+    /// Both directions ended (FIN), or a RST.
+    Closed,
+    /// No packet for [`ReadOptions::idle_timeout`] of capture time.
+    IdleTimeout,
+    /// The flow table was full ([`ReadOptions::max_flows`] or [`ReadOptions::memcap`]): the
+    /// longest idle flows were ended to make room.
+    Evicted,
+    /// A new connection (a fresh SYN) on the same four-tuple.
+    PortReused,
+    /// The input ended (end of the file, or live capture stopped).
+    InputEnd,
 }
 
 /// Decryption Secrets Block type of a TLS key log ("TLSK", NSS key log text).
@@ -72,8 +93,12 @@ pub struct ReadOptions {
     pub max_ooo_per_direction: usize,
     /// Out-of-order bytes buffered over all flows.
     pub max_ooo_total: usize,
-    /// Flows tracked at once; beyond it the longest idle flows are ended early.
+    /// Flows tracked at once; beyond it the longest idle flows are ended early (evicted).
     pub max_flows: usize,
+    /// Bytes the open flows may hold: the table's per-flow state, out-of-order buffers and
+    /// what the sink reports ([`FlowSink::memory`]); beyond it the longest idle flows are
+    /// evicted.
+    pub memcap: usize,
     /// A closed flow is remembered this long after its last packet (late ACKs and
     /// retransmitted FINs must not start a new flow), then forgotten, so memory follows the
     /// connection rate, not the capture size.
@@ -86,13 +111,22 @@ pub struct ReadOptions {
     pub max_block_size: usize,
 }
 
+/// Default idle timeout: 5 minutes of capture time, like Zeek's `tcp_inactivity_timeout`.
+pub const DEFAULT_IDLE_TIMEOUT: Micros = 300_000_000;
+/// Default [`ReadOptions::max_flows`].
+pub const DEFAULT_MAX_FLOWS: usize = 100_000;
+/// Default [`ReadOptions::memcap`]: 128 MiB, so that the whole process stays near 256 MB
+/// whatever the capture (docs/pcap.md, "Memory").
+pub const DEFAULT_MEMCAP: usize = 128 << 20;
+
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
-            idle_timeout: 300_000_000,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_ooo_per_direction: 1 << 20,
-            max_ooo_total: 256 << 20,
-            max_flows: 1_000_000,
+            max_ooo_total: 64 << 20,
+            max_flows: DEFAULT_MAX_FLOWS,
+            memcap: DEFAULT_MEMCAP,
             closed_linger: 10_000_000,
             max_fragment_datagrams: 1024,
             fragment_timeout: 30_000_000,
@@ -127,6 +161,10 @@ pub struct CaptureStats {
     pub flows: u64,
     /// Directions ended with a gap.
     pub gaps: u64,
+    /// Flows ended early because the table was full (max flows or memcap).
+    pub evicted_flows: u64,
+    /// Flows ended after the idle timeout.
+    pub expired_flows: u64,
 }
 
 /// Why reading stopped early. Whatever came before was already given to the sink, and every

@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use super::link::{Endpoint, Segment};
-use super::{CaptureStats, Direction, EndKind, FlowId, FlowInfo, FlowSink, Micros, ReadOptions};
+use super::{
+    CaptureStats, Direction, EndKind, FlowEnd, FlowId, FlowInfo, FlowSink, Micros, ReadOptions,
+};
 
 /// The two endpoints of a flow, in a canonical order (side 0 is the smaller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,11 +143,11 @@ impl Out<'_> {
         self.sink.end(flow.id, dir, kind, at);
     }
 
-    fn close(&mut self, flow: &mut Flow, at: Micros) {
+    fn close(&mut self, flow: &mut Flow, at: Micros, why: FlowEnd) {
         if !flow.closed {
             flow.closed = true;
             self.drop_buffers(flow);
-            self.sink.flow_end(flow.id, at);
+            self.sink.flow_end(flow.id, at, why);
         }
     }
 
@@ -158,8 +160,13 @@ impl Out<'_> {
     }
 
     /// Ends what is still open (a gap where bytes are missing, else `open_kind`) and closes.
-    fn finish(&mut self, flow: &mut Flow, open_kind: EndKind, at: Micros) {
+    fn finish(&mut self, flow: &mut Flow, open_kind: EndKind, at: Micros, why: FlowEnd) {
         if flow.started && !flow.closed {
+            match why {
+                FlowEnd::Evicted => self.stats.evicted_flows += 1,
+                FlowEnd::IdleTimeout => self.stats.expired_flows += 1,
+                FlowEnd::Closed | FlowEnd::PortReused | FlowEnd::InputEnd => {}
+            }
             for side in 0..2 {
                 let half = &flow.halves[side];
                 if !half.ended {
@@ -174,7 +181,7 @@ impl Out<'_> {
                     self.end(flow, side, kind, at);
                 }
             }
-            self.close(flow, at);
+            self.close(flow, at, why);
         }
     }
 
@@ -271,7 +278,13 @@ pub(crate) struct FlowTable {
     ooo_total: usize,
     now: Micros,
     next_sweep: Micros,
+    /// Segments until the memcap is checked again (it is also checked for every new flow):
+    /// open flows grow as their bytes come.
+    until_memcap_check: u32,
 }
+
+/// Segments between checks of the memcap when no flow starts.
+const MEMCAP_CHECK_EVERY: u32 = 4096;
 
 impl FlowTable {
     pub fn new() -> Self {
@@ -281,6 +294,7 @@ impl FlowTable {
             ooo_total: 0,
             now: 0,
             next_sweep: 0,
+            until_memcap_check: MEMCAP_CHECK_EVERY,
         }
     }
 
@@ -304,6 +318,13 @@ impl FlowTable {
             ooo_total: &mut self.ooo_total,
             opts,
         };
+        self.until_memcap_check -= 1;
+        if self.until_memcap_check == 0 {
+            self.until_memcap_check = MEMCAP_CHECK_EVERY;
+            if over_memcap(&self.flows, &out) {
+                evict(&mut self.flows, &mut out, at);
+            }
+        }
         let new_connection = seg.syn && !seg.has_ack;
         let flow = match self.flows.get_mut(&key) {
             Some(flow) => {
@@ -320,7 +341,7 @@ impl FlowTable {
                 }
                 // The same four-tuple starts a new connection: finish the old one.
                 let mut old = self.flows.remove(&key).expect("present");
-                out.finish(&mut old, EndKind::Timeout, at);
+                out.finish(&mut old, EndKind::Timeout, at, FlowEnd::PortReused);
                 None
             }
             None => None,
@@ -328,7 +349,7 @@ impl FlowTable {
         let mut flow = match flow {
             Some(flow) => flow,
             None => {
-                if self.flows.len() >= opts.max_flows {
+                if self.flows.len() >= opts.max_flows || over_memcap(&self.flows, &out) {
                     evict(&mut self.flows, &mut out, at);
                 }
                 let id = FlowId(self.next_id);
@@ -389,7 +410,7 @@ impl FlowTable {
         expired.sort_unstable_by_key(|f| f.id);
         for flow in &mut expired {
             let at = flow.last_seen.saturating_add(idle);
-            out.finish(flow, EndKind::Timeout, at);
+            out.finish(flow, EndKind::Timeout, at, FlowEnd::IdleTimeout);
         }
         // Sweeping is O(flows): do it a few times per timeout, not per packet.
         self.next_sweep = now.saturating_add((idle / 4).min(linger).max(1_000_000));
@@ -417,24 +438,46 @@ impl FlowTable {
         flows.sort_by_key(|f| f.id);
         for flow in &mut flows {
             let at = flow.last_seen;
-            out.finish(flow, open_kind, at);
+            out.finish(flow, open_kind, at, FlowEnd::InputEnd);
         }
     }
 }
 
-/// Makes room when the table is full: ends the longest idle tenth of the flows.
+/// What one entry of the table costs beyond its buffers: the flow, its index slot, and the
+/// slack of a growing vector and hash table.
+const FLOW_COST: usize =
+    std::mem::size_of::<Flow>() * 3 / 2 + 2 * std::mem::size_of::<(FlowKey, usize)>();
+
+/// Bytes the open flows hold (an estimate): the table's entries and out-of-order buffers,
+/// and the sink's per-flow state.
+fn memory(flows: &Flows, out: &Out<'_>) -> usize {
+    flows.len() * FLOW_COST + *out.ooo_total + out.sink.memory()
+}
+
+fn over_memcap(flows: &Flows, out: &Out<'_>) -> bool {
+    memory(flows, out) > out.opts.memcap
+}
+
+/// Makes room when the table is full: ends the longest idle tenth of the flows (closed ones
+/// that linger are just forgotten), again while the memcap is still exceeded. Every flow
+/// ended here is reported to the sink as [`FlowEnd::Evicted`] and counted.
 fn evict(flows: &mut Flows, out: &mut Out<'_>, at: Micros) {
-    let mut seen: Vec<Micros> = flows.flows.iter().map(|f| f.last_seen).collect();
-    if seen.is_empty() {
-        return;
-    }
-    let nth = seen.len() / 10;
-    let (_, cutoff, _) = seen.select_nth_unstable(nth);
-    let cutoff = *cutoff;
-    let mut evicted = flows.extract_if(|flow| flow.last_seen <= cutoff);
-    evicted.sort_unstable_by_key(|f| f.id);
-    for flow in &mut evicted {
-        out.finish(flow, EndKind::Timeout, at);
+    loop {
+        let mut seen: Vec<Micros> = flows.flows.iter().map(|f| f.last_seen).collect();
+        if seen.is_empty() {
+            return;
+        }
+        let nth = seen.len() / 10;
+        let (_, cutoff, _) = seen.select_nth_unstable(nth);
+        let cutoff = *cutoff;
+        let mut evicted = flows.extract_if(|flow| flow.last_seen <= cutoff);
+        evicted.sort_unstable_by_key(|f| f.id);
+        for flow in &mut evicted {
+            out.finish(flow, EndKind::Timeout, at, FlowEnd::Evicted);
+        }
+        if !over_memcap(flows, out) {
+            return;
+        }
     }
 }
 
@@ -492,7 +535,7 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
     if seg.rst {
         // Ends the connection even after this side's FIN (then it is not reported again).
         out.end(flow, side, EndKind::Rst, at);
-        out.close(flow, at);
+        out.close(flow, at, FlowEnd::Closed);
         return;
     }
     if half.ended {
@@ -510,7 +553,7 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
         }
     }
     if flow.halves.iter().all(|h| h.ended) {
-        out.close(flow, at);
+        out.close(flow, at, FlowEnd::Closed);
     }
 }
 

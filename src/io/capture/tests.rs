@@ -60,7 +60,7 @@ impl FlowSink for Recorder {
         );
         self.ends.push((id.0, dir, kind, at));
     }
-    fn flow_end(&mut self, id: FlowId, _at: Micros) {
+    fn flow_end(&mut self, id: FlowId, _at: Micros, _why: FlowEnd) {
         assert!(self.started(id.0), "flow_end before flow_start");
         assert!(!self.flow_ends.contains(&id.0), "flow_end twice");
         self.flow_ends.push(id.0);
@@ -1367,8 +1367,8 @@ impl FlowSink for ShrinksFile<'_> {
     fn end(&mut self, id: FlowId, dir: Direction, kind: EndKind, at: Micros) {
         self.rec.end(id, dir, kind, at)
     }
-    fn flow_end(&mut self, id: FlowId, at: Micros) {
-        self.rec.flow_end(id, at)
+    fn flow_end(&mut self, id: FlowId, at: Micros, why: FlowEnd) {
+        self.rec.flow_end(id, at, why)
     }
     fn wants_data(&self, id: FlowId) -> bool {
         self.rec.wants_data(id)
