@@ -6,6 +6,7 @@
 //! no version; for `diff`, the two sides differ), 2 bad usage or unreadable input.
 
 pub mod diff;
+pub mod exporter;
 pub mod manual;
 pub mod pcap;
 pub mod probe;
@@ -78,6 +79,8 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Prometheus exporter (blackbox_exporter's pattern): /probe?target=HOST:PORT&module=NAME.
+    Exporter(exporter::ExporterArgs),
     /// Shell completions from the flag definitions: bash, zsh, fish, elvish, powershell.
     Completions(manual::CompletionsArgs),
     /// Man pages from the flag definitions (shakedown.1 to stdout, or all into --out DIR).
@@ -272,6 +275,7 @@ pub fn main() -> i32 {
         Command::Watch(a) => pcap::run_watch(&a, format, stdout),
         #[cfg(not(feature = "live"))]
         Command::Watch { .. } => Err(Failure::Usage(WATCH_NEEDS_LIVE.into())),
+        Command::Exporter(a) => exporter::run(&a),
         Command::Completions(a) => manual::completions(&a, &mut stdout),
         Command::Man(a) => manual::man(&a, &mut stdout),
     };

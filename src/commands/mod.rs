@@ -5,6 +5,7 @@
 pub mod capture_ref;
 pub mod decode;
 pub mod diff;
+pub mod exporter;
 pub mod facts;
 pub mod pcap;
 pub mod probe;

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod pcap;
+pub mod prometheus;
 pub mod scan;
 pub mod schema;
 pub mod simulate;

@@ -1,0 +1,188 @@
+//! `shakedown exporter --listen ADDR --allow PATTERN…`: the HTTP side of the Prometheus
+//! exporter. tiny_http (synchronous, no async runtime: the probes are blocking calls on
+//! threads, as everywhere else here) serves `/probe` and `/metrics` from a fixed number of
+//! worker threads, which bounds the probes in flight.
+
+use super::{ConnectArgs, Failure, HelloArgs};
+use crate::commands::exporter::{self, AllowList, Module, Refusal};
+use crate::report::prometheus;
+use clap::{Args, Parser};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct ExporterArgs {
+    /// Address to serve on, e.g. 127.0.0.1:9219 (port 0: any free port, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// Targets that may be probed: a host name, *.domain, an address or a CIDR range;
+    /// repeatable; `any` allows everything (an open relay: only behind your own firewall).
+    #[arg(long = "allow", value_name = "PATTERN", required = true)]
+    pub allow: Vec<String>,
+    /// Modules (TOML): `[modules.NAME]` with `args = ["--tls", "TLSv1.2", …]` (probe's hello
+    /// and connection flags) and `warn_days = [30, 14, 7, 1]`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Scrapes served at once (each probes every address of its target in turn).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub workers: usize,
+}
+
+/// A module's flags, parsed like probe's.
+#[derive(Parser, Debug)]
+#[command(name = "module", no_binary_name = true)]
+struct ModuleFlags {
+    #[command(flatten)]
+    hello: HelloArgs,
+    #[command(flatten)]
+    connecting: ConnectArgs,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    modules: BTreeMap<String, ModuleFile>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ModuleFile {
+    #[serde(default)]
+    args: Vec<String>,
+    warn_days: Option<Vec<u32>>,
+}
+
+const DEFAULT_WARN_DAYS: [u32; 4] = [30, 14, 7, 1];
+
+fn module(name: &str, m: &ModuleFile) -> Result<Module, String> {
+    let flags = ModuleFlags::try_parse_from(&m.args)
+        .map_err(|e| format!("module {name:?}: {}", e.to_string().trim()))?;
+    let mut warn_days = m.warn_days.clone().unwrap_or(DEFAULT_WARN_DAYS.to_vec());
+    warn_days.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(Module {
+        hello: flags
+            .hello
+            .to_source()
+            .map_err(|e| format!("module {name:?}: {e}"))?,
+        connecting: flags
+            .connecting
+            .validate()
+            .map_err(|e| format!("module {name:?}: {e}"))?,
+        warn_days,
+    })
+}
+
+/// The modules of `--config` (and `default`, probe's defaults, unless the file has one).
+fn modules(config: Option<&PathBuf>) -> Result<BTreeMap<String, ModuleFile>, Failure> {
+    let mut file = match config {
+        Some(path) => {
+            let text = crate::io::input::read_text_file_capped(path, 1 << 20)
+                .map_err(|e| Failure::Usage(format!("--config {}: {e}", path.display())))?;
+            toml::from_str::<ConfigFile>(&text)
+                .map_err(|e| Failure::Usage(format!("--config {}: {e}", path.display())))?
+        }
+        None => ConfigFile::default(),
+    };
+    file.modules.entry("default".into()).or_default();
+    Ok(file.modules)
+}
+
+pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
+    if a.workers == 0 || a.workers > 256 {
+        return Err(Failure::Usage("--workers: expected 1 to 256".into()));
+    }
+    let allow = AllowList::parse(&a.allow)?;
+    let files = modules(a.config.as_ref())?;
+    // The clock is read per scrape (certificates are judged as of then), so modules are
+    // built again for each; the flags were checked here once.
+    for (name, m) in &files {
+        module(name, m)?;
+    }
+    let server = tiny_http::Server::http(&a.listen)
+        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", a.listen)))?;
+    if let Some(addr) = server.server_addr().to_ip() {
+        eprintln!("shakedown exporter listening on {addr}");
+    }
+    let counters = [AtomicU64::new(0), AtomicU64::new(0)];
+    std::thread::scope(|s| {
+        for _ in 0..a.workers {
+            s.spawn(|| {
+                while let Ok(request) = server.recv() {
+                    let (status, body) = answer(&request, &files, &allow, &counters);
+                    let header = tiny_http::Header::from_bytes(
+                        &b"Content-Type"[..],
+                        &b"text/plain; version=0.0.4; charset=utf-8"[..],
+                    )
+                    .expect("a valid header");
+                    let response = tiny_http::Response::from_string(body)
+                        .with_status_code(status)
+                        .with_header(header);
+                    // The scraper may have gone: nothing to do about it.
+                    let _ = request.respond(response);
+                }
+            });
+        }
+    });
+    Ok(0)
+}
+
+/// The status and body for one request.
+fn answer(
+    request: &tiny_http::Request,
+    files: &BTreeMap<String, ModuleFile>,
+    allow: &AllowList,
+    counters: &[AtomicU64; 2],
+) -> (u16, String) {
+    let [scrapes, refused] = counters;
+    let url = request.url();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    match path {
+        "/metrics" => (
+            200,
+            prometheus::exporter_metrics(
+                scrapes.load(Ordering::Relaxed),
+                refused.load(Ordering::Relaxed),
+            ),
+        ),
+        "/probe" => {
+            // Prometheus says how long it waits; the probes must answer before that.
+            let budget = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("X-Prometheus-Scrape-Timeout-Seconds"))
+                .and_then(|h| h.value.as_str().trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0 && *s < 3600.0)
+                .map(Duration::from_secs_f64);
+            let result = exporter::parse_query(query).and_then(|(target, name)| {
+                let file = files
+                    .get(&name)
+                    .ok_or_else(|| Refusal::BadRequest(format!("unknown module {name:?}")))?;
+                let m = module(&name, file).map_err(Refusal::BadRequest)?;
+                let modules = BTreeMap::from([(name.clone(), m)]);
+                exporter::scrape(&target, &name, &modules, allow, budget)
+            });
+            match result {
+                Ok(scrape) => {
+                    scrapes.fetch_add(1, Ordering::Relaxed);
+                    (200, prometheus::scrape_metrics(&scrape))
+                }
+                Err(Refusal::BadRequest(why)) => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    (400, format!("{why}\n"))
+                }
+                Err(Refusal::NotAllowed(why)) => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    (403, format!("{why}\n"))
+                }
+            }
+        }
+        "/" => (
+            200,
+            "shakedown exporter: /probe?target=HOST:PORT&module=NAME, /metrics\n".into(),
+        ),
+        _ => (404, "not found\n".into()),
+    }
+}

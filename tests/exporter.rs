@@ -1,0 +1,212 @@
+//! `shakedown exporter` scraped by a real Prometheus (Debian's package, started by the test
+//! on loopback): a good backend and an expired one, read back through Prometheus' query
+//! API; hostile query strings and targets off the allow-list are refused, never probed.
+
+mod common;
+
+use common::{Pki, Server, free_port, s_server, shakedown};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child killed when dropped (a failing assertion must not leave the exporter running).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The exporter on a free port, with `config` and `allow`; its address.
+fn exporter(config: &std::path::Path, allow: &[&str]) -> (Running, String) {
+    let mut cmd = shakedown();
+    cmd.args(["exporter", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    for a in allow {
+        cmd.args(["--allow", a]);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (Running(child), addr)
+}
+
+/// A GET over a raw socket: status code and body (status 0: nothing listens yet).
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn prometheus_scrapes_per_address_series_causes_and_expiry() {
+    let pki = Pki::new();
+    let good = s_server(&pki.leaf("localhost"), &[]);
+    let root = pki.root();
+    let expired = s_server(&pki.issue("localhost", "localhost", &root, -1, false), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[modules.private]\nargs = [\"--ca\", \"{}\"]\nwarn_days = [30, 14]\n",
+            root.cert.display()
+        ),
+    )
+    .unwrap();
+    let (_exporter, exp_addr) = exporter(&config, &["127.0.0.0/8", "localhost"]);
+
+    // A scrape by hand first: the text format, one series per address.
+    let (status, body) = get(
+        &exp_addr,
+        &format!("/probe?target=localhost:{}&module=private", good.port),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "shakedown_certificate_not_after_seconds{address=\"127.0.0.1\",position=\"0\""
+        )
+    );
+
+    // Prometheus scrapes both backends through the exporter (blackbox_exporter's relabeling).
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tls\n    metrics_path: /probe\n    params:\n      module: [private]\n    static_configs:\n      - targets: ['localhost:{}', 'localhost:{}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{exp_addr}'\n",
+            good.port, expired.port
+        ),
+    )
+    .unwrap();
+    let prom = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (apt-get install prometheus; .ci/run installs it)");
+    let prom = Server {
+        child: prom,
+        port: prom_port,
+        addr: format!("127.0.0.1:{prom_port}").parse().unwrap(),
+    };
+    let query = |q: &str| -> serde_json::Value {
+        let (_, body) = get(&prom.addr.to_string(), &format!("/api/v1/query?query={q}"));
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let series = loop {
+        let v = query("shakedown_probe_success");
+        let results = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        if results.len() == 2 {
+            break results;
+        }
+        assert!(Instant::now() < deadline, "Prometheus saw no scrapes: {v}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for s in &series {
+        let instance = s["metric"]["instance"].as_str().unwrap();
+        let value = s["value"][1].as_str().unwrap();
+        let want = if instance.ends_with(&format!(":{}", good.port)) {
+            "1"
+        } else {
+            "0"
+        };
+        assert_eq!(value, want, "{instance}: {s}");
+        assert_eq!(s["metric"]["address"], "127.0.0.1");
+    }
+    let causes = query("shakedown_diagnosis");
+    let expired_causes: Vec<&str> = causes["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metric"]["instance"] == format!("localhost:{}", expired.port))
+        .filter_map(|s| s["metric"]["cause"].as_str())
+        .collect();
+    assert_eq!(expired_causes, ["certificate_expired"], "{causes}");
+    let expiring = query("shakedown_certificate_expiring");
+    assert!(
+        expiring["data"]["result"].as_array().unwrap().len() >= 4,
+        "two days thresholds for each backend: {expiring}"
+    );
+}
+
+#[test]
+fn hostile_queries_and_targets_off_the_list_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(&config, "").unwrap();
+    let (exp, addr) = exporter(&config, &["127.0.0.1/32"]);
+    for (path, want) in [
+        ("/probe", 400),
+        ("/probe?target=%zz", 400),
+        ("/probe?target=localhost:1&module=nope", 400),
+        ("/probe?target=10.1.2.3:443", 403),
+        ("/probe?target=%5B%3A%3A1%5D:443", 403),
+        ("/probe?target=a:b:c:d", 400),
+        ("/nothing", 404),
+    ] {
+        let (status, body) = get(&addr, path);
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    let long = format!("/probe?target={}", "a".repeat(5000));
+    assert_eq!(get(&addr, &long).0, 400);
+    let (status, body) = get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("shakedown_exporter_refused_total 7"),
+        "{body}"
+    );
+    // Still serving after all that.
+    let (status, _) = get(&addr, "/");
+    assert_eq!(status, 200);
+    drop(exp);
+    // A config that does not parse is refused at start.
+    std::fs::write(&config, "[modules.x]\nargs = [\"--tls\", \"TLSv9\"]\n").unwrap();
+    let out = shakedown()
+        .args([
+            "exporter",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow",
+            "any",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("module \"x\""));
+}
