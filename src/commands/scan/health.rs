@@ -12,6 +12,7 @@
 
 use crate::core::assess::{ConnectError, Context, assess};
 use crate::core::cause::{Cause, Diagnosis};
+use crate::core::flow::EndKind;
 use crate::core::session::{Outcome, Verdict};
 
 /// Retries of resets and failed connects shared by all the first hellos (the version
@@ -72,14 +73,14 @@ pub(super) fn breakage(verdict: Option<&Verdict>, went_on: bool, answered: bool)
     if v.error.is_some() {
         return "a malformed answer";
     }
-    if v.truncated.is_some() {
-        return "an answer cut off inside a record or message";
-    }
+    let byte_cap = v.end.is_some_and(|e| e.kind == EndKind::ByteCap);
     match v.outcome {
         Outcome::Reset if answered => "a reset after bytes that were not a ServerHello or alert",
         Outcome::Reset => "a reset before any answer",
         Outcome::Timeout if answered => "bytes but no ServerHello or alert in time",
         Outcome::Timeout => "no answer in time",
+        _ if byte_cap => "the byte limit's worth of bytes without a ServerHello or alert",
+        _ if v.truncated.is_some() => "an answer cut off inside a record or message",
         _ => "bytes that are not a ServerHello or an alert",
     }
 }
