@@ -326,7 +326,7 @@ fn tls_record_flood_gives_up_after_the_version_test() {
     assert_gave_up(
         &v,
         code,
-        "the byte limit's worth of bytes without a ServerHello or alert",
+        "the read limit's worth of bytes without a ServerHello or alert",
         None,
         VERSION_TEST,
     );
@@ -343,7 +343,7 @@ fn alert_storm_gives_up_after_the_version_test() {
     assert_gave_up(
         &v,
         code,
-        "the byte limit's worth of bytes without a ServerHello or alert",
+        "the read limit's worth of bytes without a ServerHello or alert",
         None,
         VERSION_TEST,
     );
