@@ -160,12 +160,8 @@ impl Render for ScanResult {
             writeln!(out)?;
             super::text::certificate_facts(out, &r.certificates)?;
         }
-        if !r.diagnosis.is_empty() {
-            if r.certificates.is_empty() {
-                writeln!(out)?;
-            }
-            super::text::diagnoses(out, &r.diagnosis)?;
-        }
+        // Certificate findings, and why the scan broke off when it did.
+        super::text::diagnoses(out, &r.diagnosis)?;
         writeln!(out)
     }
 }
