@@ -179,6 +179,7 @@ fn assert_gave_up(v: &Value, code: i32, how: &str, cause: Option<&str>, max_hand
     );
     assert!(v["probes"].as_array().unwrap().is_empty(), "{v}");
     assert_eq!(v["groups"], serde_json::json!({}));
+    assert_eq!(v["sigalgs"], Value::Null, "not enumerated");
 }
 
 #[test]

@@ -48,7 +48,7 @@ impl Render for ScanResult {
         if r.gave_up {
             writeln!(
                 out,
-                "  ! gave up: what was not asked is unknown (groups, signature schemes and behaviour not tested)"
+                "  ! gave up: what it did not ask is unknown; the lists below may be partial"
             )?;
         }
         writeln!(out)?;

@@ -43,8 +43,9 @@ pub struct ScanResult {
     pub groups_server_order: BTreeMap<String, Option<bool>>,
     /// The first group picked in the first group enumeration (TLS 1.3 when it ran).
     pub preferred_group: Option<String>,
-    /// Signature schemes the server signed with, in pick order.
-    pub sigalgs: Vec<String>,
+    /// Signature schemes the server signed with, in pick order (`null`: not enumerated:
+    /// `--suites-only`, no version to read them from, or the scan gave up).
+    pub sigalgs: Option<Vec<String>>,
     pub sigalgs_server_order: Option<bool>,
     /// Behaviour results, each with the handshakes it cost.
     pub probes: Vec<ProbeItem>,
@@ -244,10 +245,7 @@ impl ScanResult {
                 .map(|g| (g.version.clone(), g.server_order))
                 .collect(),
             preferred_group: group_scans.first().and_then(|g| g.groups.first().cloned()),
-            sigalgs: sigalg_scan
-                .as_ref()
-                .map(|s| s.schemes.clone())
-                .unwrap_or_default(),
+            sigalgs: sigalg_scan.as_ref().map(|s| s.schemes.clone()),
             sigalgs_server_order: sigalg_scan.as_ref().and_then(|s| s.server_order),
             probes: r.probes.clone(),
             cost: Cost {
