@@ -240,8 +240,8 @@ pub struct ProbeItem {
 #[derive(Debug, Clone)]
 pub struct ScanReport {
     pub target: String,
-    /// The first thing that went wrong (a connection that could not be made, an answer
-    /// that was not TLS), if anything did.
+    /// The first thing that went wrong, if anything did: a connection that could not be
+    /// made, an answer that was not TLS, why the scan gave up, or the first broken answer.
     pub error: Option<String>,
     /// The scan stopped early: the target did not answer TLS as a server should.
     pub gave_up: bool,
@@ -417,8 +417,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Versions first (in parallel), then groups, signature schemes and behaviour probes
-    /// (in parallel), which all need the accepted suites.
+    /// The version test (the first hello of each version), then, unless the target gave no
+    /// TLS answer, each version's enumeration (in parallel), then groups, signature schemes
+    /// and behaviour probes (in parallel), which all need the accepted suites.
     pub fn run(&self) -> ScanReport {
         let start = Instant::now();
         let firsts = self.version_test();
@@ -529,6 +530,18 @@ impl<'a> Scanner<'a> {
     /// answer is decrypted with the hello's own key shares, so its certificate is seen.
     /// Nothing is sent once the port refused a connection or the scan gave up.
     pub(super) fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+        self.send(hello, cost, true)
+    }
+
+    /// A hello made to provoke breakage (the intolerance checks): sent as any other, but
+    /// its answer is not counted in the target's health (a server that resets odd hellos
+    /// is intolerant, which the check reports, not broken).
+    pub(super) fn handshake_provoking(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+        self.send(hello, cost, false)
+    }
+
+    /// [`Scanner::handshake`], its answer counted in the target's health when `counted`.
+    fn send(&self, hello: &BuiltHello, cost: &mut usize, counted: bool) -> Reply {
         let mut attempt = 0;
         loop {
             if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
@@ -559,7 +572,9 @@ impl<'a> Scanner<'a> {
                         self.note_error(format!("the server does not speak TLS: {what}"));
                     }
                     let reply = Reply::new(Some(verdict), ex.server_bytes > 0);
-                    self.note_answer(hello, &reply, None);
+                    if counted {
+                        self.note_answer(hello, &reply, None);
+                    }
                     return reply;
                 }
                 Err(e) => {
@@ -576,7 +591,9 @@ impl<'a> Scanner<'a> {
                         refused,
                         reason: e.to_string(),
                     };
-                    self.note_answer(hello, &reply, Some(&failed));
+                    if counted {
+                        self.note_answer(hello, &reply, Some(&failed));
+                    }
                     return reply;
                 }
             }

@@ -795,6 +795,9 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
             .0
             .starts_with("refused: checked one by one")
     );
+    // The resets it was provoked into are its intolerance, not a broken target.
+    assert_eq!((i.error.as_deref(), i.gave_up), (None, false));
+    assert!(i.diagnosis.is_empty(), "{:?}", i.diagnosis);
     let legacy = item(&i, "version intolerance (legacy_version 0x0304)");
     assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
     assert_eq!(item(&i, "GREASE").2, 1);
