@@ -103,6 +103,8 @@ causes! {
         "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).";
     InternalError = "internal_error",
         "The server failed internally (alert internal_error): read its error log.";
+    NotAnsweringTls = "not_answering_tls",
+        "The target does not answer TLS hellos as a server should (resets, time-outs, malformed or non-TLS answers, handshakes cut short): check that this port serves TLS itself, that no firewall, IPS or proxy in the way drops or rewrites hellos, and the server's error log.";
 }
 
 impl std::fmt::Display for Cause {

@@ -45,6 +45,12 @@ impl Render for ScanResult {
         if let Some(e) = &r.error {
             writeln!(out, "  ! {e}")?;
         }
+        if r.gave_up {
+            writeln!(
+                out,
+                "  ! gave up: what it did not ask is unknown; the lists below may be partial"
+            )?;
+        }
         writeln!(out)?;
         for v in &r.versions {
             let name = &v.name;
@@ -55,10 +61,14 @@ impl Render for ScanResult {
                 )?;
                 continue;
             }
-            if !v.supported {
+            if v.supported != Some(true) {
+                let (state, why) = match (v.supported, &v.incomplete) {
+                    (None, Some(why)) => ("unknown    ", format!(": {why}")),
+                    _ => ("not offered", String::new()),
+                };
                 writeln!(
                     out,
-                    " {name:<8} not offered  ({} handshake{})",
+                    " {name:<8} {state}  ({} handshake{}{why})",
                     v.handshakes,
                     plural(v.handshakes)
                 )?;
@@ -102,6 +112,9 @@ impl Render for ScanResult {
             }
             if let Some(bits) = v.dh_prime_bits {
                 writeln!(out, "     DHE key exchange: {bits}-bit prime")?;
+            }
+            if let Some(why) = &v.incomplete {
+                writeln!(out, "     incomplete (more suites may be offered): {why}")?;
             }
         }
         writeln!(out)?;
@@ -150,8 +163,9 @@ impl Render for ScanResult {
         if !r.certificates.is_empty() {
             writeln!(out)?;
             super::text::certificate_facts(out, &r.certificates)?;
-            super::text::diagnoses(out, &r.diagnosis)?;
         }
+        // Certificate findings, and why the scan broke off when it did.
+        super::text::diagnoses(out, &r.diagnosis)?;
         writeln!(out)
     }
 }

@@ -174,7 +174,15 @@ impl<'a> Scanner<'a> {
         leaf: Option<&[u8]>,
     ) -> ProbeItem {
         let mut cost = 0;
-        let reply = self.handshake(&self.encode(spec), &mut cost);
+        let hello = self.encode(spec);
+        // Odd hellos may be reset by design: their answers say nothing of the target's
+        // health.
+        let reply = match check {
+            Check::Tolerance | Check::Compression | Check::Heartbeat => {
+                self.handshake_provoking(&hello, &mut cost)
+            }
+            _ => self.handshake(&hello, &mut cost),
+        };
         let (result, concern) = judge(check, &reply, leaf);
         ProbeItem {
             name,
@@ -193,7 +201,7 @@ impl<'a> Scanner<'a> {
         combined: &HelloSpec,
     ) -> Vec<ProbeItem> {
         let mut cost = 0;
-        let reply = self.handshake(&self.encode(combined), &mut cost);
+        let reply = self.handshake_provoking(&self.encode(combined), &mut cost);
         let mut items = vec![ProbeItem {
             name: "all intolerance checks in one hello".into(),
             result: format!(

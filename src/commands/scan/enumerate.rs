@@ -24,13 +24,23 @@
 //!   in [`ScanReport::probes`]. The intolerance checks, compression and heartbeat share
 //!   one hello and are split only when a server refuses it.
 //!
+//! - Giving up: every answer is sorted (a TLS answer, a silent close, breakage, no
+//!   connection; see `health`). A target that gave no TLS answer to the first hello of
+//!   any version, or broke [`BROKEN_STREAK_LIMIT`] times in a row, is given up: nothing
+//!   more is sent, and what was not learned is unknown, not "not offered".
+//!
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
-//! and an optional rate. Connect timeouts and resets before any answer are retried. Every
+//! and an optional rate. Connect timeouts and resets before any answer are retried (during
+//! the version test from a small budget shared by all its hellos). Every
 //! hello travels over a [`Transport`] (TCP in real use, a scripted server in the tests), so
 //! the strategies above are tested, handshake counts included, without sockets.
 
 use super::behaviour::derived_items;
+use super::health::{
+    AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
+};
 use crate::commands::probe::fill_random;
+use crate::core::assess::ConnectError;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
 use crate::core::crypto::ecdh;
@@ -152,6 +162,9 @@ pub struct VersionScan {
     /// The smallest finite-field DH prime (bits) in the ServerKeyExchanges of the picks:
     /// what Logjam-style checks judge.
     pub dh_prime_bits: Option<usize>,
+    /// Why the result is unknown (nothing accepted) or partial (suites accepted): a hello
+    /// of the enumeration got a broken answer, or was not sent because the scan gave up.
+    pub incomplete: Option<String>,
 }
 
 impl VersionScan {
@@ -168,6 +181,7 @@ impl VersionScan {
             first: None,
             refused_with: None,
             dh_prime_bits: None,
+            incomplete: None,
         }
     }
 }
@@ -226,9 +240,11 @@ pub struct ProbeItem {
 #[derive(Debug, Clone)]
 pub struct ScanReport {
     pub target: String,
-    /// The first thing that went wrong (a connection that could not be made, an answer
-    /// that was not TLS), if anything did.
+    /// The first thing that went wrong, if anything did: a connection that could not be
+    /// made, an answer that was not TLS, why the scan gave up, or the first broken answer.
     pub error: Option<String>,
+    /// The scan stopped early: the target did not answer TLS as a server should.
+    pub gave_up: bool,
     /// SSLv2 to TLS 1.3, in that order.
     pub versions: Vec<VersionScan>,
     /// TLS 1.3 first, then the best version up to 1.2 that negotiated ECDHE.
@@ -250,9 +266,46 @@ pub(super) struct Reply {
     pub(super) verdict: Option<Verdict>,
     /// The server sent at least one byte.
     answered: bool,
+    pub(super) kind: AnswerKind,
+    /// False when the hello was not sent (the port refused an earlier one, or the scan
+    /// gave up).
+    sent: bool,
 }
 
 impl Reply {
+    fn new(verdict: Option<Verdict>, answered: bool) -> Reply {
+        let mut reply = Reply {
+            verdict,
+            answered,
+            kind: AnswerKind::NoConnection,
+            sent: true,
+        };
+        reply.kind = classify(reply.verdict.as_ref(), reply.went_on(), answered);
+        reply
+    }
+
+    fn not_sent() -> Reply {
+        Reply {
+            sent: false,
+            ..Reply::new(None, false)
+        }
+    }
+
+    /// Why this answer leaves something unknown: it broke, or no connection was made.
+    pub(super) fn trouble(&self) -> Option<String> {
+        match self.kind {
+            AnswerKind::Tls | AnswerKind::Silent => None,
+            AnswerKind::NoConnection if !self.sent => {
+                Some("not asked: the scan gave up on the target".into())
+            }
+            _ => Some(format!("the hello got {}", self.breakage())),
+        }
+    }
+
+    fn breakage(&self) -> &'static str {
+        breakage(self.verdict.as_ref(), self.went_on(), self.answered)
+    }
+
     /// The server went on (ServerHello, HelloRetryRequest or SSLv2 SERVER-HELLO).
     pub(super) fn went_on(&self) -> bool {
         self.verdict.as_ref().is_some_and(|v| {
@@ -274,7 +327,11 @@ impl Reply {
     /// A short account of the answer: "alert handshake_failure", "closed", "TLSv1.2 …".
     pub(super) fn describe(&self) -> String {
         let Some(v) = &self.verdict else {
-            return "no connection".into();
+            return if self.sent {
+                "no connection".into()
+            } else {
+                "not sent: the scan gave up".into()
+            };
         };
         if self.went_on() {
             let version = v
@@ -325,6 +382,14 @@ pub struct Scanner<'a> {
     error: Mutex<Option<String>>,
     /// Set once the port refused a connection: nothing listens, so no more are made.
     refused: AtomicBool,
+    /// What the target's answers were so far.
+    health: Mutex<Health>,
+    /// Set once the scan gave up on the target: no more hellos are sent.
+    gave_up: AtomicBool,
+    /// The first hello of each version is being sent: retries come from a shared budget.
+    version_test: AtomicBool,
+    /// Retries left for the version test.
+    version_test_retries: AtomicUsize,
 }
 
 impl<'a> Scanner<'a> {
@@ -345,48 +410,102 @@ impl<'a> Scanner<'a> {
             retries: AtomicUsize::new(0),
             error: Mutex::new(None),
             refused: AtomicBool::new(false),
+            health: Mutex::new(Health::default()),
+            gave_up: AtomicBool::new(false),
+            version_test: AtomicBool::new(true),
+            version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
         }
     }
 
-    /// Versions first (in parallel), then groups, signature schemes and behaviour probes
-    /// (in parallel), which all need the accepted suites.
+    /// The version test (the first hello of each version), then, unless the target gave no
+    /// TLS answer, each version's enumeration (in parallel), then groups, signature schemes
+    /// and behaviour probes (in parallel), which all need the accepted suites.
     pub fn run(&self) -> ScanReport {
         let start = Instant::now();
+        let firsts = self.version_test();
+        self.version_test.store(false, Ordering::Relaxed);
+        self.give_up_unless_answered();
         let mut versions: Vec<VersionScan> = thread::scope(|s| {
-            let handles: Vec<_> = [ProtocolVersion::SSLV2, ProtocolVersion::TLS13]
+            let handles: Vec<_> = firsts
                 .into_iter()
-                .map(|v| {
-                    s.spawn(move || {
-                        let mut cost = 0;
-                        let first = self.first_offer(v, &mut cost);
-                        self.enumerate(v, first, cost)
-                    })
-                })
+                .map(|first| s.spawn(move || self.enumerate(first)))
                 .collect();
-            let mut versions = self.scan_classic(s);
-            versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-            versions
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
         });
         versions.sort_by_key(|v| v.version);
         let more = !self.opts.suites_only;
-        let (groups, sigalgs, fixed, mut orders) = thread::scope(|s| {
+        let given_up = self.gave_up.load(Ordering::Relaxed);
+        let (groups, sigalgs, fixed, mut orders) = if given_up {
+            // Nothing more is sent; what the lists would have shown is unknown.
+            Default::default()
+        } else {
+            self.lists_and_behaviour(&versions, more)
+        };
+        let mut probes = Vec::new();
+        orders.sort_by_key(|(version, _)| *version);
+        for (version, (order, item)) in orders {
+            if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
+                v.server_order = order;
+            }
+            probes.push(item);
+        }
+        if more && !given_up {
+            probes.extend(derived_items(&versions));
+        }
+        probes.extend(fixed);
+        let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let gave_up = self.gave_up.load(Ordering::Relaxed);
+        let noted = self.error.lock().map(|e| e.clone()).unwrap_or(None);
+        ScanReport {
+            target: self.target.display(),
+            // A refused port or a non-TLS answer first; then why the scan gave up; then
+            // the first broken answer of a target that otherwise answered.
+            error: noted
+                .or_else(|| health.gave_up.clone())
+                .or_else(|| health.first_broken.clone()),
+            gave_up,
+            versions,
+            groups,
+            sigalgs,
+            probes,
+            handshakes: self.total.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            elapsed_ms: start.elapsed().as_millis() as u64,
+            certificates: Vec::new(),
+            diagnosis: health.diagnosis(),
+        }
+    }
+
+    /// Groups, signature schemes, the order checks and the behaviour probes, in parallel.
+    #[allow(clippy::type_complexity)]
+    fn lists_and_behaviour(
+        &self,
+        versions: &[VersionScan],
+        more: bool,
+    ) -> (
+        Vec<GroupScan>,
+        Option<SigalgScan>,
+        Vec<ProbeItem>,
+        Vec<(ProtocolVersion, OrderCheck)>,
+    ) {
+        thread::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let orders: Vec<_> = versions
                 .iter()
                 .filter(|v| v.ciphers.len() >= 2 && !(more && v.version == ProtocolVersion::TLS13))
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
-            let g13 = s.spawn(|| more.then(|| self.groups_tls13(&versions)).flatten());
+            let g13 = s.spawn(|| more.then(|| self.groups_tls13(versions)).flatten());
             let g12 = s.spawn(|| {
                 if more {
-                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(&versions);
-                    (groups, sigalgs.or_else(|| self.sigalgs_tls13(&versions)))
+                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions);
+                    (groups, sigalgs.or_else(|| self.sigalgs_tls13(versions)))
                 } else {
                     (None, None)
                 }
             });
             let fixed = if more {
-                self.behaviour(s, &versions)
+                self.behaviour(s, versions)
             } else {
                 Vec::new()
             };
@@ -404,44 +523,29 @@ impl<'a> Scanner<'a> {
                 .flatten()
                 .collect();
             (groups, sigalgs, fixed, orders)
-        });
-        let mut probes = Vec::new();
-        orders.sort_by_key(|(version, _)| *version);
-        for (version, (order, item)) in orders {
-            if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
-                v.server_order = order;
-            }
-            probes.push(item);
-        }
-        if !self.opts.suites_only {
-            probes.extend(derived_items(&versions));
-        }
-        probes.extend(fixed);
-        ScanReport {
-            target: self.target.display(),
-            error: self.error.lock().map(|e| e.clone()).unwrap_or(None),
-            versions,
-            groups,
-            sigalgs,
-            probes,
-            handshakes: self.total.load(Ordering::Relaxed),
-            retries: self.retries.load(Ordering::Relaxed),
-            elapsed_ms: start.elapsed().as_millis() as u64,
-            certificates: Vec::new(),
-            diagnosis: Vec::new(),
-        }
+        })
     }
 
     /// Sends one hello (retrying transient failures) and returns what came back. A TLS 1.3
     /// answer is decrypted with the hello's own key shares, so its certificate is seen.
+    /// Nothing is sent once the port refused a connection or the scan gave up.
     pub(super) fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+        self.send(hello, cost, true)
+    }
+
+    /// A hello made to provoke breakage (the intolerance checks): sent as any other, but
+    /// its answer is not counted in the target's health (a server that resets odd hellos
+    /// is intolerant, which the check reports, not broken).
+    pub(super) fn handshake_provoking(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+        self.send(hello, cost, false)
+    }
+
+    /// [`Scanner::handshake`], its answer counted in the target's health when `counted`.
+    fn send(&self, hello: &BuiltHello, cost: &mut usize, counted: bool) -> Reply {
         let mut attempt = 0;
         loop {
-            if self.refused.load(Ordering::Relaxed) {
-                return Reply {
-                    verdict: None,
-                    answered: false,
-                };
+            if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
+                return Reply::not_sent();
             }
             let permit = self.pacer.acquire();
             *cost += 1;
@@ -452,13 +556,13 @@ impl<'a> Scanner<'a> {
             }
             let result = self.exchange(hello);
             drop(permit);
-            let retry = attempt < self.opts.retries;
+            let may_retry = attempt < self.opts.retries;
             attempt += 1;
             match result {
                 Ok(ex) => {
                     let transient =
                         ex.server_bytes == 0 && ex.tracker.verdict().outcome == Outcome::Reset;
-                    if transient && retry {
+                    if transient && may_retry && self.take_retry() {
                         continue;
                     }
                     // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
@@ -467,27 +571,82 @@ impl<'a> Scanner<'a> {
                     if let Some(what) = verdict.not_tls.as_ref().filter(|_| hello.hello.is_some()) {
                         self.note_error(format!("the server does not speak TLS: {what}"));
                     }
-                    return Reply {
-                        answered: ex.server_bytes > 0,
-                        verdict: Some(verdict),
-                    };
+                    let reply = Reply::new(Some(verdict), ex.server_bytes > 0);
+                    if counted {
+                        self.note_answer(hello, &reply, None);
+                    }
+                    return reply;
                 }
                 Err(e) => {
                     let refused = e.kind() == io::ErrorKind::ConnectionRefused;
-                    if !refused && retry {
+                    if !refused && may_retry && self.take_retry() {
                         continue;
                     }
                     if refused {
                         self.refused.store(true, Ordering::Relaxed);
                     }
                     self.note_error(format!("connecting to {}: {e}", self.target.display()));
-                    return Reply {
-                        verdict: None,
-                        answered: false,
+                    let reply = Reply::new(None, false);
+                    let failed = ConnectError {
+                        refused,
+                        reason: e.to_string(),
                     };
+                    if counted {
+                        self.note_answer(hello, &reply, Some(&failed));
+                    }
+                    return reply;
                 }
             }
         }
+    }
+
+    /// Whether one more attempt may be made: always after the version test, from the
+    /// shared budget during it (a target that resets everything must not cost
+    /// `--retries` per hello).
+    fn take_retry(&self) -> bool {
+        !self.version_test.load(Ordering::Relaxed)
+            || self
+                .version_test_retries
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+    }
+
+    /// Counts one answer in the target's health; gives up when the broken streak is
+    /// reached.
+    fn note_answer(&self, hello: &BuiltHello, reply: &Reply, failed: Option<&ConnectError>) {
+        let what = reply.breakage();
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let streak_reached = health.note(reply.kind, what, reply.verdict.as_ref(), failed);
+        if matches!(reply.kind, AnswerKind::Broken) {
+            health
+                .first_broken
+                .get_or_insert_with(|| format!("{} got {what}", hello_label(hello)));
+        }
+        if streak_reached && health.gave_up.is_none() {
+            let why = format!(
+                "the target stopped answering TLS as a server should: {BROKEN_STREAK_LIMIT} \
+                 broken answers in a row ({}); the scan gave up",
+                health.summary()
+            );
+            health.gave_up = Some(why);
+            self.gave_up.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// After the version test: a target that gave no TLS answer to the first hello of any
+    /// version is asked nothing more.
+    fn give_up_unless_answered(&self) {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if health.tls > 0 || health.gave_up.is_some() {
+            return;
+        }
+        let why = format!(
+            "the target does not answer TLS as a server should: no TLS answer to the first \
+             hello of any version ({}); the scan gave up",
+            health.summary()
+        );
+        health.gave_up = Some(why);
+        self.gave_up.store(true, Ordering::Relaxed);
     }
 
     /// One hello over the transport, read until the tracker has its verdict (decrypting a
@@ -590,37 +749,70 @@ impl<'a> Scanner<'a> {
         (pick.filter(|p| suites.is_none_or(|s| s.contains(p))), reply)
     }
 
-    /// SSLv3 to TLS 1.2 from the top down. Each version's first offer waits for the one
-    /// above it (its enumeration then runs in parallel): when a server answers a hello with
-    /// a protocol_version alert it supports nothing at or below that version (RFC 5246
-    /// E.1: a server picks the highest version it has up to the client's), so the lower
-    /// versions are not asked again.
-    fn scan_classic<'s>(&'s self, s: &'s thread::Scope<'s, '_>) -> Vec<VersionScan> {
-        let mut implied = Vec::new();
-        let mut handles = Vec::new();
-        let mut refused_at = None;
-        for version in [
-            ProtocolVersion::TLS12,
+    /// The version test: the first hello of every version. SSLv2, TLS 1.3 and TLS 1.2 go at
+    /// once. TLS 1.1, 1.0 and SSLv3 then follow from the top down, each after the one
+    /// above it: when a server answers a hello with a protocol_version alert it supports
+    /// nothing at or below that version (RFC 5246 E.1: a server picks the highest version
+    /// it has up to the client's), so the lower versions are not asked. When neither the
+    /// TLS 1.2 nor the TLS 1.3 hello got a TLS answer, there is no alert to wait for: the
+    /// three go at once, so a target that only times out costs two rounds of time-outs.
+    fn version_test(&self) -> Vec<First> {
+        let first = |version: ProtocolVersion| {
+            move || {
+                let mut cost = 0;
+                let (pick, reply) = self.first_offer(version, &mut cost);
+                First {
+                    version,
+                    pick,
+                    reply: Some(reply),
+                    cost,
+                    refused_with: None,
+                }
+            }
+        };
+        let lower = [
             ProtocolVersion::TLS11,
             ProtocolVersion::TLS10,
             ProtocolVersion::SSLV3,
-        ] {
-            if let Some(by) = refused_at {
-                implied.push(VersionScan {
-                    refused_with: Some(by),
-                    ..VersionScan::new(version, suite_candidates(version).len())
-                });
-                continue;
+        ];
+        thread::scope(|s| {
+            let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
+            let mut tls13 = Some(s.spawn(first(ProtocolVersion::TLS13)));
+            let tls12 = first(ProtocolVersion::TLS12)();
+            let mut firsts = Vec::new();
+            let mut breaking = false;
+            if !tls12.answered_tls()
+                && let Some(f) = tls13.take().and_then(|h| h.join().ok())
+            {
+                breaking = !f.answered_tls();
+                firsts.push(f);
             }
-            let mut cost = 0;
-            let first = self.first_offer(version, &mut cost);
-            if first.0.is_none() && first.1.alert() == Some(alert::PROTOCOL_VERSION) {
-                refused_at = Some(version);
+            if breaking {
+                let handles: Vec<_> = lower.map(|v| s.spawn(first(v))).into_iter().collect();
+                firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+            } else {
+                let mut refused_at = tls12.refused_version();
+                for version in lower {
+                    if let Some(by) = refused_at {
+                        firsts.push(First {
+                            version,
+                            pick: None,
+                            reply: None,
+                            cost: 0,
+                            refused_with: Some(by),
+                        });
+                        continue;
+                    }
+                    let f = first(version)();
+                    refused_at = f.refused_version();
+                    firsts.push(f);
+                }
             }
-            handles.push(s.spawn(move || self.enumerate(version, first, cost)));
-        }
-        implied.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-        implied
+            firsts.push(tls12);
+            firsts.extend(tls13.and_then(|h| h.join().ok()));
+            firsts.extend(sslv2.join().ok());
+            firsts
+        })
     }
 
     /// The full offer that opens a version's enumeration and doubles as its version test:
@@ -637,12 +829,25 @@ impl<'a> Scanner<'a> {
     }
 
     /// The rest of a version's enumeration after its first offer.
-    fn enumerate(
-        &self,
-        version: ProtocolVersion,
-        (first_pick, reply): (Option<u16>, Reply),
-        mut cost: usize,
-    ) -> VersionScan {
+    fn enumerate(&self, first: First) -> VersionScan {
+        let First {
+            version,
+            pick: first_pick,
+            reply,
+            mut cost,
+            refused_with,
+        } = first;
+        let Some(reply) = reply.filter(|_| refused_with.is_none()) else {
+            return VersionScan {
+                refused_with,
+                ..VersionScan::new(version, suite_candidates(version).len())
+            };
+        };
+        // What left the result unknown or partial: the first broken answer.
+        let mut trouble = reply.trouble();
+        if reply.kind == AnswerKind::Silent && self.never_answered_tls() {
+            trouble = Some("the hello got a close before any answer, like every other".into());
+        }
         if version == ProtocolVersion::SSLV2 {
             let mut result =
                 VersionScan::new(version, crate::core::wire::sslv2::ALL_CIPHER_KINDS.len());
@@ -653,6 +858,7 @@ impl<'a> Scanner<'a> {
                 .unwrap_or_default();
             result.supported = !result.sslv2_ciphers.is_empty();
             result.handshakes = cost;
+            result.incomplete = trouble;
             return result;
         }
         let candidates = suite_candidates(version);
@@ -665,7 +871,7 @@ impl<'a> Scanner<'a> {
             picks.push(p);
             let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
             picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
-                self.pick_suite(version, offer, cost, &mut dh)
+                self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
             }));
         } else if !reply.answered
             && candidates.len() > BUNDLE
@@ -673,19 +879,25 @@ impl<'a> Scanner<'a> {
         {
             // Silent at the long offer: does a client-like hello get an answer?
             let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
+            match reply.trouble() {
+                // A clean refusal of the short hello settles the version.
+                None if reply.kind == AnswerKind::Tls => trouble = None,
+                None => {}
+                Some(t) => trouble = trouble.or(Some(t)),
+            }
             if short_pick.is_some() {
                 result.bundled = true;
                 result.first = reply.verdict;
                 for bundle in candidates.chunks(BUNDLE) {
                     picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh)
+                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
                     }));
                 }
                 // Picks from separate bundles say nothing of the order across them: pick
                 // again from the accepted ones alone (the last one left needs no hello).
                 if picks.len() >= 2 && picks.len() <= BUNDLE {
                     let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh)
+                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
                     });
                     let last: Vec<u16> = picks
                         .iter()
@@ -701,20 +913,31 @@ impl<'a> Scanner<'a> {
         result.ciphers = picks;
         result.handshakes = cost;
         result.dh_prime_bits = dh;
+        result.incomplete = trouble;
         result
     }
 
-    /// One offer of `suites`: the pick, with the DH prime of its key exchange noted.
+    /// The target gave no TLS answer to any hello (so a silent close refused nothing).
+    fn never_answered_tls(&self) -> bool {
+        self.health.lock().map(|h| h.tls == 0).unwrap_or(false)
+    }
+
+    /// One offer of `suites`: the pick, with the DH prime of its key exchange noted, and
+    /// the first broken answer kept in `trouble`.
     fn pick_suite(
         &self,
         version: ProtocolVersion,
         suites: &[u16],
         cost: &mut usize,
         dh: &mut Option<usize>,
+        trouble: &mut Option<String>,
     ) -> Option<u16> {
         let (pick, reply) = self.offer_suites(version, Some(suites), cost);
         if pick.is_some() {
             note_dh_prime(&reply, dh);
+        }
+        if trouble.is_none() {
+            *trouble = reply.trouble();
         }
         pick
     }
@@ -1020,6 +1243,48 @@ impl<'a> Scanner<'a> {
             server_order: None,
         })
     }
+}
+
+/// The first hello of one version and what it got (`reply` is `None` for a version
+/// settled by a protocol_version alert to a higher one: `refused_with`).
+struct First {
+    version: ProtocolVersion,
+    pick: Option<u16>,
+    reply: Option<Reply>,
+    cost: usize,
+    refused_with: Option<ProtocolVersion>,
+}
+
+impl First {
+    /// The server spoke TLS to this hello (accepting or refusing).
+    fn answered_tls(&self) -> bool {
+        self.reply
+            .as_ref()
+            .is_some_and(|r| r.kind == AnswerKind::Tls)
+    }
+
+    /// This version, when its hello got a protocol_version alert (nothing at or below it).
+    fn refused_version(&self) -> Option<ProtocolVersion> {
+        let refused = self.pick.is_none()
+            && self.reply.as_ref().and_then(Reply::alert) == Some(alert::PROTOCOL_VERSION);
+        refused.then_some(self.version)
+    }
+}
+
+/// "a TLSv1.2 hello", "an SSLv2 hello": which hello an error is about.
+fn hello_label(hello: &BuiltHello) -> String {
+    let Some(h) = &hello.hello else {
+        return "an SSLv2 hello".into();
+    };
+    let version = h
+        .supported_versions()
+        .and_then(|v| {
+            v.into_iter()
+                .filter(|v| *v <= ProtocolVersion::TLS13.0)
+                .max()
+        })
+        .unwrap_or(h.legacy_version);
+    format!("a {} hello", ProtocolVersion(version))
 }
 
 /// Keeps the smaller of `smallest` and the DH prime of the reply's ServerKeyExchange.

@@ -5,11 +5,13 @@
 //! - [`enumerate`]: the strategies that scan one target (versions, suites, order, groups,
 //!   signature schemes, behaviour) over a [`Transport`], and the [`Pacer`] shared by all.
 //! - `behaviour`: the behaviour probes, on the same scanner.
+//! - `health`: whether the target answers TLS as a server should, and when to give up.
 //! - [`result`]: the typed result, everything named and judged.
 //! - [`targets`]: the target list (names, `IP,NAME`, CIDR ranges, zgrab2 lines) and shards.
 
 mod behaviour;
 pub mod enumerate;
+mod health;
 pub mod result;
 #[cfg(test)]
 mod scripted;
@@ -206,5 +208,10 @@ fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Con
         },
     );
     report.certificates = a.certificates.to_vec();
-    report.diagnosis = a.diagnosis;
+    // After the target's own causes (why the scan broke off), each cause once.
+    for d in a.diagnosis {
+        if !report.diagnosis.iter().any(|have| have.cause == d.cause) {
+            report.diagnosis.push(d);
+        }
+    }
 }

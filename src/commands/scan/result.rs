@@ -37,6 +37,10 @@ pub struct ScanResult {
     /// The first thing that went wrong (a connection that could not be made, an answer
     /// that was not TLS), if anything did.
     pub error: Option<String>,
+    /// The scan stopped early: the target did not answer TLS as a server should (`error`
+    /// and `diagnosis` say how). What it did not ask is unknown: versions with
+    /// `supported: null`, and no groups, signature schemes or behaviour.
+    pub gave_up: bool,
     /// SSLv2 to TLS 1.3, keyed by the version's name.
     #[serde(serialize_with = "versions_by_name")]
     #[schemars(with = "BTreeMap<String, VersionResult>")]
@@ -48,8 +52,9 @@ pub struct ScanResult {
     pub groups_server_order: BTreeMap<String, Option<bool>>,
     /// The first group picked in the first group enumeration (TLS 1.3 when it ran).
     pub preferred_group: Option<String>,
-    /// Signature schemes the server signed with, in pick order.
-    pub sigalgs: Vec<String>,
+    /// Signature schemes the server signed with, in pick order (`null`: not enumerated:
+    /// `--suites-only`, no version to read them from, or the scan gave up).
+    pub sigalgs: Option<Vec<String>>,
     pub sigalgs_server_order: Option<bool>,
     /// Behaviour results, each with the handshakes it cost.
     pub probes: Vec<ProbeItem>,
@@ -78,7 +83,13 @@ pub struct VersionResult {
     pub name: String,
     #[serde(skip)]
     pub version: ProtocolVersion,
-    pub supported: bool,
+    /// `true`: the server went on at this version; `false`: it refused (an alert, a
+    /// silent close from a server that speaks TLS, or a protocol_version alert to a higher
+    /// version); `null`: unknown (the answer broke, or the hello was not sent).
+    pub supported: Option<bool>,
+    /// Why the result is unknown (`supported: null`) or partial (the suites found before
+    /// the enumeration broke off); `null` when it is complete.
+    pub incomplete: Option<String>,
     /// Accepted suite names (SSLv2: cipher kinds), in the server's order when
     /// `server_order` is true, else in pick order.
     pub ciphers: Vec<String>,
@@ -188,7 +199,12 @@ impl VersionResult {
         VersionResult {
             name: v.version.to_string(),
             version: v.version,
-            supported: v.supported,
+            supported: match (v.supported, &v.incomplete) {
+                (true, _) => Some(true),
+                (false, Some(_)) => None,
+                (false, None) => Some(false),
+            },
+            incomplete: v.incomplete.clone(),
             ciphers,
             cipher_ids,
             server_order: v.server_order,
@@ -230,6 +246,7 @@ impl ScanResult {
             tag: None,
             starttls: None,
             error: r.error.clone(),
+            gave_up: r.gave_up,
             versions: r.versions.iter().map(VersionResult::new).collect(),
             groups: group_scans
                 .iter()
@@ -240,10 +257,7 @@ impl ScanResult {
                 .map(|g| (g.version.clone(), g.server_order))
                 .collect(),
             preferred_group: group_scans.first().and_then(|g| g.groups.first().cloned()),
-            sigalgs: sigalg_scan
-                .as_ref()
-                .map(|s| s.schemes.clone())
-                .unwrap_or_default(),
+            sigalgs: sigalg_scan.as_ref().map(|s| s.schemes.clone()),
             sigalgs_server_order: sigalg_scan.as_ref().and_then(|s| s.server_order),
             probes: r.probes.clone(),
             cost: Cost {
@@ -264,7 +278,7 @@ impl ScanResult {
 
     /// True when some version was accepted.
     pub fn any_supported(&self) -> bool {
-        self.versions.iter().any(|v| v.supported)
+        self.versions.iter().any(|v| v.supported == Some(true))
     }
 }
 

@@ -52,6 +52,23 @@ struct Policy {
     /// A hello offering more suites than this gets a reset without an answer (the
     /// middlebox that chokes on long offers).
     reset_above_suites: Option<usize>,
+    /// Breaks every answer this way (`None`: answers as the fields above say).
+    hostile: Option<Hostile>,
+}
+
+/// How a hostile server breaks its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hostile {
+    /// Resets every connection before any byte.
+    Reset,
+    /// Says nothing until the read time-out.
+    Timeout,
+    /// A handshake record whose ServerHello is cut short inside its own length.
+    MalformedServerHello,
+    /// Application-data records until the byte cap.
+    Junk,
+    /// Its ServerHello alone, then a reset (alerts go out as they are).
+    ServerHelloThenReset,
 }
 
 impl Policy {
@@ -64,6 +81,14 @@ impl Policy {
             sigalgs: vec![ECDSA_P256_SHA256, RSA_PSS_RSAE_SHA256],
             version_intolerant: false,
             reset_above_suites: None,
+            hostile: None,
+        }
+    }
+
+    fn hostile(how: Hostile) -> Self {
+        Policy {
+            hostile: Some(how),
+            ..Policy::tls12(&[ECDHE_RSA_AES128_GCM], true)
         }
     }
 }
@@ -233,6 +258,38 @@ impl Transport for ScriptedServer {
         if !observer.data(Direction::ClientToServer, hello, 0) {
             return Ok(());
         }
+        let end = |observer: &mut dyn ExchangeObserver, kind| {
+            observer.end(Direction::ServerToClient, kind, 3);
+        };
+        match self.policy.hostile {
+            Some(Hostile::Reset) => {
+                end(observer, EndKind::Rst);
+                return Ok(());
+            }
+            Some(Hostile::Timeout) => {
+                end(observer, EndKind::Timeout);
+                return Ok(());
+            }
+            Some(Hostile::MalformedServerHello) => {
+                // A whole ServerHello of 6 bytes: a version and four bytes of a random.
+                let sh = [2, 0, 0, 6, 3, 3, 1, 2, 3, 4];
+                if observer.data(Direction::ServerToClient, &record(22, &sh), 1) {
+                    end(observer, EndKind::Fin);
+                }
+                return Ok(());
+            }
+            Some(Hostile::Junk) => {
+                let junk = record(23, &[0x42; 1000]);
+                for _ in 0..1000 {
+                    if !observer.data(Direction::ServerToClient, &junk, 1) {
+                        return Ok(());
+                    }
+                }
+                end(observer, EndKind::ByteCap);
+                return Ok(());
+            }
+            _ => {}
+        }
         // The server reads the hello as a capture reader would.
         let mut reader = Tracker::new();
         reader.on_data(Direction::ClientToServer, hello, 0);
@@ -242,6 +299,18 @@ impl Transport for ScriptedServer {
             None => Answer::Close,
         };
         match answer {
+            Answer::Bytes(bytes)
+                if self.policy.hostile == Some(Hostile::ServerHelloThenReset)
+                    && bytes.len() > 9
+                    && bytes[0] == 22
+                    && bytes[5] == 2 =>
+            {
+                let len = usize::from(bytes[7]) << 8 | usize::from(bytes[8]);
+                let sh = &bytes[5..(9 + len).min(bytes.len())];
+                if observer.data(Direction::ServerToClient, &record(22, sh), 1) {
+                    observer.end(Direction::ServerToClient, EndKind::Rst, 2);
+                }
+            }
             Answer::Bytes(bytes) => {
                 if observer.data(Direction::ServerToClient, &bytes, 1) {
                     observer.end(Direction::ServerToClient, EndKind::Fin, 2);
@@ -353,7 +422,7 @@ fn server_order_tls12_only_costs_n_plus_one_and_one_order_check() {
     let server_prefers = [RSA_AES256_SHA, ECDHE_RSA_AES128_GCM, RSA_AES128_SHA];
     let (r, hellos) = scan(Policy::tls12(&server_prefers, true), true);
     let v12 = version(&r, "TLSv1.2");
-    assert!(v12.supported);
+    assert_eq!(v12.supported, Some(true));
     assert_eq!(
         v12.ciphers,
         names(&server_prefers),
@@ -365,10 +434,10 @@ fn server_order_tls12_only_costs_n_plus_one_and_one_order_check() {
     assert_eq!(version(&r, "TLSv1.1").handshakes, 1);
     for lower in ["TLSv1.0", "SSLv3"] {
         let v = version(&r, lower);
-        assert_eq!((v.supported, v.handshakes), (false, 0), "{lower}");
+        assert_eq!((v.supported, v.handshakes), (Some(false), 0), "{lower}");
         assert_eq!(v.refused_with.as_deref(), Some("TLSv1.1"));
     }
-    assert!(!version(&r, "TLSv1.3").supported);
+    assert_eq!(version(&r, "TLSv1.3").supported, Some(false));
     // SSLv2 1, TLS 1.3 1, TLS 1.2 4, TLS 1.1 1, the order check 1.
     assert_eq!(r.handshakes, 8);
     assert_eq!(r.cost.versions, 7);
@@ -408,19 +477,24 @@ fn version_intolerant_server_is_asked_every_version() {
     };
     let (r, hellos) = scan(policy, true);
     let v10 = version(&r, "TLSv1.0");
-    assert!(v10.supported);
+    assert_eq!(v10.supported, Some(true));
     assert_eq!(v10.ciphers, names(&[RSA_AES128_SHA, RSA_AES256_SHA]));
     assert_eq!(v10.handshakes, 3);
     for higher in ["TLSv1.2", "TLSv1.1"] {
         let v = version(&r, higher);
-        assert!(!v.supported && v.refused_with.is_none(), "{higher}");
+        // A reset is no refusal: what the server has there is unknown.
+        assert_eq!(v.supported, None, "{higher}");
+        assert!(
+            v.refused_with.is_none() && v.incomplete.is_some(),
+            "{higher}"
+        );
         assert_eq!(
             v.handshakes, 2,
             "{higher}: the long offer and a client-like one"
         );
     }
     let v3 = version(&r, "SSLv3");
-    assert_eq!((v3.supported, v3.handshakes), (false, 1));
+    assert_eq!((v3.supported, v3.handshakes), (Some(false), 1));
     assert_eq!(version(&r, "TLSv1.3").handshakes, 1);
     // SSLv2 1, TLS 1.3 1, 1.2 2, 1.1 2, 1.0 3, SSLv3 1, the order check 1.
     assert_eq!(r.handshakes, 11);
@@ -436,7 +510,7 @@ fn a_server_silent_at_long_offers_is_enumerated_in_bundles() {
     };
     let (r, hellos) = scan(policy, true);
     let v12 = version(&r, "TLSv1.2");
-    assert!(v12.supported && v12.bundled);
+    assert!(v12.supported == Some(true) && v12.bundled);
     assert_eq!(v12.ciphers, names(&accepted), "reordered across bundles");
     assert_eq!(v12.server_order, Some(true));
     // The silent full offer, the client-like one, per bundle its picks + 1, and the
@@ -461,6 +535,7 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
         sigalgs: vec![ECDSA_P384_SHA384],
         version_intolerant: false,
         reset_above_suites: None,
+        hostile: None,
     };
     let (r, hellos) = scan(policy, false);
     let v13 = version(&r, "TLSv1.3");
@@ -492,10 +567,11 @@ fn a_server_that_retries_for_its_group_is_still_enumerated() {
         sigalgs: vec![ECDSA_P256_SHA256],
         version_intolerant: false,
         reset_above_suites: None,
+        hostile: None,
     };
     let (r, hellos) = scan(policy, true);
     let v13 = version(&r, "TLSv1.3");
-    assert!(v13.supported);
+    assert_eq!(v13.supported, Some(true));
     assert_eq!(
         v13.ciphers,
         names(&in_offer_order(
@@ -613,7 +689,7 @@ fn a_version_hole_settles_nothing_below_it() {
     let found: Vec<(&str, bool, usize)> = r
         .versions
         .iter()
-        .map(|v| (v.name.as_str(), v.supported, v.handshakes))
+        .map(|v| (v.name.as_str(), v.supported == Some(true), v.handshakes))
         .collect();
     assert_eq!(
         found,
@@ -739,6 +815,9 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
             .0
             .starts_with("refused: checked one by one")
     );
+    // The resets it was provoked into are its intolerance, not a broken target.
+    assert_eq!((i.error.as_deref(), i.gave_up), (None, false));
+    assert!(i.diagnosis.is_empty(), "{:?}", i.diagnosis);
     let legacy = item(&i, "version intolerance (legacy_version 0x0304)");
     assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
     assert_eq!(item(&i, "GREASE").2, 1);
@@ -755,4 +834,122 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
         assert_eq!(item(r, "hello fragmented across two records").2, 1);
         check_count(r, hellos);
     }
+}
+
+/// A scan of a hostile server: the versions it could not test are unknown, the target's
+/// error and causes are named, and it gave up within the version test's budget.
+fn gave_up_in_the_version_test(how: Hostile, retries: u32) -> (ScanResult, usize) {
+    let (r, hellos) = scan_with_retries(Policy::hostile(how), false, retries);
+    assert!(r.gave_up, "{how:?}: {:?}", r.error);
+    for v in &r.versions {
+        assert_eq!(
+            v.supported, None,
+            "{how:?} {}: unknown, not refused",
+            v.name
+        );
+        assert!(v.incomplete.is_some(), "{how:?} {}", v.name);
+    }
+    let error = r.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("does not answer TLS as a server should"),
+        "{how:?}: {error}"
+    );
+    assert!(r.groups.is_empty() && r.sigalgs.is_none() && r.probes.is_empty());
+    assert_eq!(r.handshakes, hellos);
+    assert_eq!(
+        r.cost.versions, hellos,
+        "only the version test was paid for"
+    );
+    (r, hellos)
+}
+
+fn cause_ids(r: &ScanResult) -> Vec<&'static str> {
+    r.diagnosis.iter().map(|d| d.cause.id()).collect()
+}
+
+#[test]
+fn a_server_that_always_resets_costs_six_hellos_and_the_shared_retries() {
+    // One first hello per version (SSLv2, 1.3 and 1.2 at once, then 1.1, 1.0 and SSLv3 at
+    // once) and the version test's shared retries, not --retries per hello.
+    let (r, hellos) = gave_up_in_the_version_test(Hostile::Reset, 2);
+    assert_eq!(hellos, 6 + super::health::VERSION_TEST_RETRIES);
+    assert_eq!(r.retries, super::health::VERSION_TEST_RETRIES);
+    let ids = cause_ids(&r);
+    assert!(
+        ids.contains(&"not_answering_tls") && ids.contains(&"connection_reset"),
+        "{ids:?}"
+    );
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .contains("a reset before any answer")
+    );
+    // With no retries: one hello per version.
+    let (_, hellos) = gave_up_in_the_version_test(Hostile::Reset, 0);
+    assert_eq!(hellos, 6);
+}
+
+#[test]
+fn a_server_that_always_times_out_costs_one_hello_per_version() {
+    let (r, hellos) = gave_up_in_the_version_test(Hostile::Timeout, 2);
+    assert_eq!((hellos, r.retries), (6, 0), "time-outs are not retried");
+    let ids = cause_ids(&r);
+    assert!(
+        ids.contains(&"not_answering_tls") && ids.contains(&"timeout"),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn malformed_server_hellos_and_junk_are_named_not_refusals() {
+    for (how, what) in [
+        (Hostile::MalformedServerHello, "a malformed answer"),
+        (Hostile::Junk, "bytes without a ServerHello or alert"),
+    ] {
+        let (r, hellos) = gave_up_in_the_version_test(how, 2);
+        assert_eq!((hellos, r.retries), (6, 0), "{how:?}");
+        assert!(
+            r.error.as_deref().unwrap().contains(what),
+            "{how:?}: {:?}",
+            r.error
+        );
+        assert_eq!(cause_ids(&r)[0], "not_answering_tls", "{how:?}");
+    }
+}
+
+#[test]
+fn a_server_that_resets_after_each_server_hello_costs_a_streak_not_a_registry() {
+    // It accepts every suite at TLS 1.2 and 1.3 and resets after each ServerHello: each
+    // ServerHello shows a version and a suite it has, but the enumeration of ~350 suites
+    // must stop at the broken streak.
+    let mut suites = suite_candidates(crate::core::wire::ProtocolVersion::TLS12);
+    suites.extend(suite_candidates(crate::core::wire::ProtocolVersion::TLS13));
+    let policy = Policy {
+        versions: vec![TLS12, TLS13],
+        suites,
+        hostile: Some(Hostile::ServerHelloThenReset),
+        ..Policy::tls12(&[], false)
+    };
+    let (r, hellos) = scan(policy, false);
+    assert!(r.gave_up, "{:?}", r.error);
+    assert_eq!(r.handshakes, hellos);
+    // The version test (6), the streak, and a hello in flight beside it.
+    let limit = super::health::BROKEN_STREAK_LIMIT;
+    assert!(hellos <= 6 + limit + 1, "{hellos} hellos");
+    for name in ["TLSv1.2", "TLSv1.3"] {
+        let v = version(&r, name);
+        assert_eq!(v.supported, Some(true), "{name}: its ServerHello shows it");
+        assert!(!v.ciphers.is_empty(), "{name}");
+        assert!(v.incomplete.is_some(), "{name}: partial");
+    }
+    // TLS 1.1 and below got a clean protocol_version alert: refused, not unknown.
+    assert_eq!(version(&r, "TLSv1.1").supported, Some(false));
+    let error = r.error.as_deref().unwrap_or_default();
+    assert!(error.contains("a reset after the ServerHello"), "{error}");
+    let ids = cause_ids(&r);
+    assert!(
+        ids.contains(&"not_answering_tls") && ids.contains(&"connection_reset"),
+        "{ids:?}"
+    );
 }
