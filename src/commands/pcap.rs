@@ -709,11 +709,9 @@ impl JsonParts {
         let key = &mut self.diagnosis_key;
         key.clear();
         for d in &r.diagnosis {
+            // The cause names its fix too.
             key.extend_from_slice(d.cause.id().as_bytes());
             key.push(0);
-            // A fix is a static text: its address names it.
-            key.extend_from_slice(&(d.fix.as_ptr() as usize).to_be_bytes());
-            key.extend_from_slice(&d.fix.len().to_be_bytes());
             key.extend_from_slice(&(d.detail.len() as u32).to_be_bytes());
             key.extend_from_slice(d.detail.as_bytes());
         }

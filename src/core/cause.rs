@@ -134,21 +134,53 @@ impl schemars::JsonSchema for Cause {
     }
 }
 
-/// One cause, with what in this exchange points to it and what to change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+/// One cause, with what in this exchange points to it; the fix is the cause's (JSON
+/// carries it as `fix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnosis {
     pub cause: Cause,
     pub detail: String,
-    pub fix: &'static str,
 }
 
 impl Diagnosis {
     pub fn new(cause: Cause, detail: String) -> Diagnosis {
-        Diagnosis {
-            cause,
-            detail,
-            fix: cause.fix(),
+        Diagnosis { cause, detail }
+    }
+
+    /// What to change, in operator terms: the cause's fix from the table.
+    pub fn fix(&self) -> &'static str {
+        self.cause.fix()
+    }
+}
+
+// The JSON shape of a `Diagnosis` (`cause`, `detail`, `fix`); its doc line is the schema's.
+/// One cause, with what in this exchange points to it and what to change.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Diagnosis")]
+struct DiagnosisJson<'a> {
+    cause: Cause,
+    detail: &'a str,
+    fix: &'static str,
+}
+
+impl serde::Serialize for Diagnosis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DiagnosisJson {
+            cause: self.cause,
+            detail: &self.detail,
+            fix: self.fix(),
         }
+        .serialize(s)
+    }
+}
+
+impl schemars::JsonSchema for Diagnosis {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        DiagnosisJson::schema_name()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        DiagnosisJson::json_schema(g)
     }
 }
 

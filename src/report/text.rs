@@ -99,7 +99,7 @@ pub fn diagnoses(w: &mut dyn Write, list: &[Diagnosis]) -> io::Result<()> {
         writeln!(w, "  diagnosis")?;
         for d in list {
             writeln!(w, "    {}: {}", style::paint(style::BAD, d.cause), d.detail)?;
-            writeln!(w, "      fix: {}", d.fix)?;
+            writeln!(w, "      fix: {}", d.fix())?;
         }
     }
     Ok(())
