@@ -486,7 +486,8 @@ impl Finding {
                 rfc3339(*not_before)
             ),
             Finding::ExpiresSoon { index, days_left } => {
-                format!("certificate {index} expires in {days_left} days")
+                let unit = if *days_left == 1 { "day" } else { "days" };
+                format!("certificate {index} expires in {days_left} {unit}")
             }
             Finding::HostnameMismatch { host, names } if names.is_empty() => {
                 format!("the certificate names no host; {host} does not match")
