@@ -242,11 +242,31 @@ fn postgres_sslrequest_then_tls() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let pg = postgres(dir.path(), &pki.leaf("db.test"));
-    let (code, v) = probe(
-        &pg.addr.to_string(),
-        &["--starttls", "postgres", "--sni", "db.test"],
-    );
+    let mut probed = (0, serde_json::Value::Null);
+    let capture = record(dir.path(), pg.port, || {
+        probed = probe(
+            &pg.addr.to_string(),
+            &["--starttls", "postgres", "--sni", "db.test"],
+        );
+    });
+    let (code, v) = probed;
     assert_eq!(code, 0, "{v}");
+    // The capture of that probe: SSLRequest, 'S', then the TLS handshake.
+    if let Some(capture) = capture {
+        let out = shakedown()
+            .args(["pcap", "--json", "--all"])
+            .arg(&capture)
+            .output()
+            .unwrap();
+        let first = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let conn: serde_json::Value = serde_json::from_str(&first).unwrap();
+        assert_eq!(conn["starttls"], "postgres", "{conn}");
+        assert_eq!(conn["sni"], "db.test", "{conn}");
+    }
     assert_eq!(v["outcome"], "server_hello", "{v}");
     assert_eq!(v["starttls"]["protocol"], "postgres");
     assert_eq!(v["starttls"]["accepted"], true);
@@ -256,4 +276,78 @@ fn postgres_sslrequest_then_tls() {
     let (_, v) = probe(&pg.addr.to_string(), &["--starttls", "none"]);
     assert_ne!(v["outcome"], "server_hello", "{v}");
     assert!(v.get("starttls").is_none());
+}
+
+/// Records loopback traffic on `port` with tcpdump while `run` runs; `None` without the
+/// permission to capture (the test then says it skipped).
+fn record(dir: &Path, port: u16, run: impl FnOnce()) -> Option<std::path::PathBuf> {
+    let file = dir.join(format!("starttls-{port}.pcap"));
+    let mut dump = Command::new("tcpdump")
+        .args(["-i", "lo", "-U", "--immediate-mode", "-w"])
+        .arg(&file)
+        .arg(format!("tcp port {port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump (.ci/run installs it)");
+    // tcpdump says "listening on lo" once it captures.
+    let mut err = BufReader::new(dump.stderr.take().unwrap());
+    let mut line = String::new();
+    let _ = err.read_line(&mut line);
+    if !line.contains("listening") {
+        let _ = dump.kill();
+        eprintln!("skipped: tcpdump cannot capture on lo: {line}");
+        return None;
+    }
+    run();
+    thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.id().to_string()])
+        .status();
+    let _ = dump.wait();
+    Some(file)
+}
+
+#[test]
+fn captured_starttls_sessions_get_the_same_verdicts() {
+    let pki = Pki::new();
+    let tls = s_server(&pki.leaf("mx.test"), &[]);
+    let front = smtp_front(
+        "250-STARTTLS\r\n",
+        "220 2.0.0 Ready to start TLS\r\n",
+        Some(tls.addr),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut probed = serde_json::Value::Null;
+    let Some(capture) = record(dir.path(), front.port(), || {
+        probed = probe(
+            &front.to_string(),
+            &["--starttls", "smtp", "--sni", "mx.test"],
+        )
+        .1;
+    }) else {
+        return;
+    };
+    assert_eq!(probed["outcome"], "server_hello", "{probed}");
+    let out = shakedown()
+        .args(["pcap", "--json", "--all"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let conn: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    common::assert_schema(&conn);
+    assert_eq!(conn["starttls"], "smtp", "{conn}");
+    assert_eq!(conn["sni"], "mx.test", "{conn}");
+    assert_eq!(
+        conn["ja4"], probed["offered"]["ja4"],
+        "the same hello, fingerprinted alike"
+    );
+    assert_eq!(
+        conn["server_hello"]["cipher"],
+        probed["server_hello"]["cipher"]
+    );
+    // Without the preamble follower this flow was "not TLS" and left out.
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["summary"]["connections"], 1, "{summary}");
 }

@@ -24,6 +24,7 @@ use crate::core::fingerprint::{self, Ja3};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ClientHello;
+use crate::core::wire::starttls::{Protocol, Seen, Watcher};
 use crate::io::capture::{
     self, CaptureError, CaptureStats, FlowEnd, FlowId, FlowInfo, FlowSink, ReadOptions,
 };
@@ -53,6 +54,8 @@ pub struct ConnectionReport {
     pub diagnosis: Vec<Diagnosis>,
     /// How the flow ended.
     pub ended: FlowEnd,
+    /// The plaintext preamble TLS followed (SMTP STARTTLS, PostgreSQL SSLRequest, …).
+    pub starttls: Option<Protocol>,
 }
 
 /// Why an `incomplete` connection's handshake was not followed to its end.
@@ -176,6 +179,9 @@ pub struct AnalyzeOptions {
 struct Open {
     info: FlowInfo,
     tracker: Tracker,
+    /// A plaintext preamble (SMTP STARTTLS, PostgreSQL SSLRequest, …) kept from the
+    /// tracker until TLS starts.
+    preamble: Watcher,
     /// This connection's share of [`Analyzer::memory`].
     cost: usize,
 }
@@ -250,6 +256,7 @@ impl FlowSink for Analyzer<'_> {
         let open = Box::new(Open {
             info: info.clone(),
             tracker,
+            preamble: Watcher::default(),
             cost: OPEN_COST,
         });
         self.memory += OPEN_COST;
@@ -265,7 +272,12 @@ impl FlowSink for Analyzer<'_> {
                 open.cost = open.cost.saturating_add(held);
                 self.memory = self.memory.saturating_add(held);
             }
-            open.tracker.on_data(dir, bytes, at);
+            let from_client = dir == Direction::ClientToServer;
+            match open.preamble.on_data(from_client, bytes) {
+                Seen::NotAPreamble => open.tracker.on_data(dir, bytes, at),
+                Seen::TlsFrom(n) if n < bytes.len() => open.tracker.on_data(dir, &bytes[n..], at),
+                Seen::TlsFrom(_) | Seen::Plain | Seen::Refused => {}
+            }
         }
     }
 
@@ -282,6 +294,7 @@ impl FlowSink for Analyzer<'_> {
         let Open {
             info,
             tracker,
+            preamble,
             cost,
         } = *open;
         self.memory = self.memory.saturating_sub(cost);
@@ -290,7 +303,8 @@ impl FlowSink for Analyzer<'_> {
             self.non_tls_flows += 1;
             return;
         }
-        let report = report(info, verdict, why, self.opts.check_time, &self.chains);
+        let mut report = report(info, verdict, why, self.opts.check_time, &self.chains);
+        report.starttls = preamble.protocol.filter(|_| preamble.upgraded());
         (self.emit)(report);
     }
 
@@ -300,7 +314,8 @@ impl FlowSink for Analyzer<'_> {
         self.flows.get(&id).is_some_and(|open| {
             let t = &open.tracker;
             let v = t.verdict();
-            !settled(v) || (t.decrypting() && v.established)
+            let unsettled = !settled(v) && !open.preamble.refused();
+            unsettled || (t.decrypting() && v.established)
         })
     }
 
@@ -339,6 +354,7 @@ fn report(
         findings: a.findings,
         diagnosis: a.diagnosis,
         ended,
+        starttls: None,
     }
 }
 
@@ -900,6 +916,7 @@ fn connection_result<'a>(
         server_hello: x.server_hello.map(Prerendered::new),
         sni: r.sni(),
         start: CaptureTime(r.start),
+        starttls: r.starttls.map(Protocol::name),
         time_to_verdict_ms: r.time_to_verdict().map(|us| us as f64 / 1000.0),
         truncated: v.truncated.as_deref(),
         version: v.version.map(Version),

@@ -23,6 +23,10 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     push_addr(out, &c.server);
     out.push_str("  sni ");
     out.push_str(c.sni.unwrap_or("-"));
+    if let Some(protocol) = c.starttls {
+        out.push_str("  starttls ");
+        out.push_str(protocol);
+    }
     out.push_str("  ");
     out.push_str(c.outcome);
     if let Some(reason) = c.incomplete_reason {

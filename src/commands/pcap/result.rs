@@ -86,6 +86,9 @@ pub struct PcapConnection<'a> {
     pub sni: Option<&'a str>,
     /// The flow's first packet.
     pub start: CaptureTime,
+    /// The plaintext preamble TLS followed (`smtp`, `imap`, `postgres`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttls: Option<&'static str>,
     /// From the flow's first packet to the verdict (decided or established).
     pub time_to_verdict_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

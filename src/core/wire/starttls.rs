@@ -508,6 +508,239 @@ impl Preamble {
     }
 }
 
+/// Follows a captured connection's plaintext preamble, both directions, and says where TLS
+/// starts: the passive side of [`Preamble`], for `pcap` and `watch`. It keeps at most one
+/// partial line per direction ([`MAX_LINE`]) and gives up after [`MAX_PREAMBLE`] bytes.
+#[derive(Debug, Clone)]
+pub struct Watcher {
+    pub protocol: Option<Protocol>,
+    phase: WatchPhase,
+    /// The partial line of each direction (client, server).
+    partial: [Vec<u8>; 2],
+    seen: usize,
+    /// The server's answer to the upgrade, printable.
+    pub server_said: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WatchPhase {
+    /// Nothing seen yet.
+    Start,
+    /// A line protocol's greeting was seen; waiting for the client's upgrade command.
+    Lines,
+    /// The client asked for the upgrade; waiting for the server's answer.
+    Asked,
+    /// TLS follows in both directions.
+    Upgraded,
+    /// The upgrade was refused or the preamble ran past its budgets: no TLS follows.
+    NoUpgrade,
+    /// Not a preamble: the flow's bytes are what they are.
+    Passthrough,
+}
+
+/// What a chunk of captured bytes is, as far as the preamble goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Not a known preamble: hand the bytes on as they are.
+    NotAPreamble,
+    /// Plaintext of the preamble: keep it from the TLS reader.
+    Plain,
+    /// The upgrade happened; the chunk's bytes from this offset on are TLS.
+    TlsFrom(usize),
+    /// The server refused the upgrade (or the preamble ran past its budgets).
+    Refused,
+}
+
+impl Default for Watcher {
+    fn default() -> Self {
+        Watcher {
+            protocol: None,
+            phase: WatchPhase::Start,
+            partial: [Vec::new(), Vec::new()],
+            seen: 0,
+            server_said: None,
+        }
+    }
+}
+
+impl Watcher {
+    /// TLS was reached: every later byte goes to the TLS reader.
+    pub fn upgraded(&self) -> bool {
+        self.phase == WatchPhase::Upgraded
+    }
+
+    /// The preamble ended without TLS: nothing more of the flow is worth reading.
+    pub fn refused(&self) -> bool {
+        self.phase == WatchPhase::NoUpgrade
+    }
+
+    /// A chunk from the client (`from_client`) or the server.
+    pub fn on_data(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
+        match self.phase {
+            WatchPhase::Upgraded => return Seen::TlsFrom(0),
+            WatchPhase::NoUpgrade => return Seen::Refused,
+            WatchPhase::Passthrough => return Seen::NotAPreamble,
+            WatchPhase::Start => {
+                if let Some(seen) = self.first(from_client, bytes) {
+                    return seen;
+                }
+            }
+            _ => {}
+        }
+        self.seen += bytes.len();
+        if self.seen > MAX_PREAMBLE {
+            self.phase = WatchPhase::NoUpgrade;
+            return Seen::Refused;
+        }
+        match self.protocol {
+            Some(Protocol::Postgres) => self.postgres(from_client, bytes),
+            Some(Protocol::Ldap) => self.ldap(from_client, bytes),
+            _ => self.lines(from_client, bytes),
+        }
+    }
+
+    /// The flow's first bytes decide whether this is a preamble at all.
+    fn first(&mut self, from_client: bool, bytes: &[u8]) -> Option<Seen> {
+        let protocol = if from_client {
+            if bytes.starts_with(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]) {
+                Some(Protocol::Postgres)
+            } else if bytes.len() > 9
+                && bytes[0] == 0x30
+                && bytes.windows(22).any(|w| w == b"1.3.6.1.4.1.1466.20037")
+            {
+                Some(Protocol::Ldap)
+            } else {
+                None
+            }
+        } else if bytes.starts_with(b"* OK") {
+            Some(Protocol::Imap)
+        } else if bytes.starts_with(b"+OK") {
+            Some(Protocol::Pop3)
+        } else if bytes.starts_with(b"220") && bytes.get(3).is_some_and(|&b| b == b' ' || b == b'-')
+        {
+            // SMTP and FTP greet alike: the client's command tells them apart.
+            Some(Protocol::Smtp)
+        } else if bytes.starts_with(b"200 ") || bytes.starts_with(b"201 ") {
+            Some(Protocol::Nntp)
+        } else {
+            None
+        };
+        match protocol {
+            None => {
+                self.phase = WatchPhase::Passthrough;
+                Some(Seen::NotAPreamble)
+            }
+            Some(p) => {
+                self.protocol = Some(p);
+                self.phase = if matches!(p, Protocol::Postgres | Protocol::Ldap) {
+                    WatchPhase::Asked
+                } else {
+                    WatchPhase::Lines
+                };
+                None
+            }
+        }
+    }
+
+    fn lines(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
+        let side = usize::from(!from_client);
+        let mut start = 0;
+        while let Some(end) = bytes[start..].iter().position(|&b| b == b'\n') {
+            let end = start + end + 1;
+            let mut line = std::mem::take(&mut self.partial[side]);
+            line.extend_from_slice(&bytes[start..end]);
+            start = end;
+            let text = String::from_utf8_lossy(&line)
+                .trim_end()
+                .to_ascii_uppercase();
+            if from_client {
+                let command = text.split_whitespace().collect::<Vec<_>>();
+                let asks = matches!(
+                    command.as_slice(),
+                    ["STARTTLS"] | ["STLS"] | ["AUTH", "TLS"] | ["AUTH", "SSL"]
+                ) || matches!(command.as_slice(), [_, "STARTTLS"]);
+                if asks && self.phase == WatchPhase::Lines {
+                    if command[0] == "AUTH" {
+                        self.protocol = Some(Protocol::Ftp);
+                    }
+                    self.phase = WatchPhase::Asked;
+                }
+            } else if self.phase == WatchPhase::Asked {
+                if is_continuation(&text)
+                    || (text.starts_with("* ") && self.protocol == Some(Protocol::Imap))
+                {
+                    continue;
+                }
+                self.server_said = Some(printable(String::from_utf8_lossy(&line).trim_end()));
+                let yes = matches!(code(&text), Some(220 | 234 | 382))
+                    || text.starts_with("+OK")
+                    || text.split_whitespace().nth(1) == Some("OK");
+                if yes {
+                    self.phase = WatchPhase::Upgraded;
+                    return Seen::TlsFrom(end);
+                }
+                self.phase = WatchPhase::NoUpgrade;
+                return Seen::Refused;
+            }
+        }
+        let rest = &bytes[start..];
+        if self.partial[side].len() + rest.len() > MAX_LINE {
+            self.phase = WatchPhase::NoUpgrade;
+            return Seen::Refused;
+        }
+        self.partial[side].extend_from_slice(rest);
+        Seen::Plain
+    }
+
+    fn postgres(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
+        if from_client || bytes.is_empty() {
+            return Seen::Plain;
+        }
+        self.server_said = Some(printable(&String::from_utf8_lossy(&bytes[..1])));
+        if bytes[0] == b'S' {
+            self.phase = WatchPhase::Upgraded;
+            Seen::TlsFrom(1)
+        } else {
+            self.phase = WatchPhase::NoUpgrade;
+            Seen::Refused
+        }
+    }
+
+    fn ldap(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
+        if from_client {
+            return Seen::Plain;
+        }
+        let side = 1;
+        self.partial[side].extend_from_slice(bytes);
+        let held = &self.partial[side];
+        let Some(total) = ber_length(held) else {
+            return Seen::Plain;
+        };
+        if held.len() < total {
+            return if held.len() > MAX_LINE {
+                self.phase = WatchPhase::NoUpgrade;
+                Seen::Refused
+            } else {
+                Seen::Plain
+            };
+        }
+        let code = held[..total]
+            .windows(3)
+            .find(|w| w[0] == 0x0a && w[1] == 0x01)
+            .map(|w| w[2]);
+        self.server_said = code.map(|c| format!("resultCode {c}"));
+        // What followed the response in this chunk is TLS.
+        let from = bytes.len() - (held.len() - total);
+        if code == Some(0) {
+            self.phase = WatchPhase::Upgraded;
+            Seen::TlsFrom(from)
+        } else {
+            self.phase = WatchPhase::NoUpgrade;
+            Seen::Refused
+        }
+    }
+}
+
 /// The StartTLS ExtendedRequest (OID 1.3.6.1.4.1.1466.20037), message id 1.
 const LDAP_STARTTLS: &[u8] = b"\x30\x1d\x02\x01\x01\x77\x18\x80\x16\x31\x2e\x33\x2e\x36\x2e\x31\x2e\x34\x2e\x31\x2e\x31\x34\x36\x36\x2e\x32\x30\x30\x33\x37";
 
@@ -726,6 +959,65 @@ mod tests {
         );
         assert!(sent[0].contains("to='mail.test'"), "{sent:?}");
         assert_eq!(step, Step::Ready);
+    }
+
+    /// Feeds a captured exchange to a watcher: the byte offsets where TLS starts.
+    fn watch(chunks: &[(bool, &[u8])]) -> (Watcher, Vec<Seen>) {
+        let mut w = Watcher::default();
+        let seen = chunks.iter().map(|(c, b)| w.on_data(*c, b)).collect();
+        (w, seen)
+    }
+
+    #[test]
+    fn captured_upgrades_are_followed_to_the_first_tls_byte() {
+        let (w, seen) = watch(&[
+            (false, b"220 mx ESMTP\r\n"),
+            (true, b"EHLO c\r\n"),
+            (false, b"250-mx\r\n250 STARTTLS\r\n"),
+            (true, b"STARTTLS\r\n"),
+            (false, b"220 2.0.0 Ready\r\n"),
+            (true, b"\x16\x03\x01"),
+        ]);
+        assert_eq!(seen[4], Seen::TlsFrom(17));
+        assert_eq!(seen[5], Seen::TlsFrom(0));
+        assert_eq!(w.protocol, Some(Protocol::Smtp));
+        assert!(w.upgraded());
+        let (w, seen) = watch(&[
+            (false, b"220 ftp\r\n"),
+            (true, b"AUTH TLS\r\n"),
+            (false, b"234 go\r\n"),
+        ]);
+        assert_eq!(
+            (w.protocol, seen[2]),
+            (Some(Protocol::Ftp), Seen::TlsFrom(8))
+        );
+        let (_, seen) = watch(&[
+            (false, b"* OK hi\r\n"),
+            (true, b"a1 STARTTLS\r\n"),
+            (false, b"a1 OK Begin\r\n\x16\x03\x03"),
+        ]);
+        assert_eq!(seen[2], Seen::TlsFrom(13));
+        let (_, seen) = watch(&[(true, &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), (false, b"S")]);
+        assert_eq!(seen[1], Seen::TlsFrom(1));
+        let (_, seen) = watch(&[
+            (false, b"+OK\r\n"),
+            (true, b"STLS\r\n"),
+            (false, b"-ERR no\r\n"),
+        ]);
+        assert_eq!(seen[2], Seen::Refused);
+        // TLS, HTTP: not a preamble, passed on untouched.
+        let (_, seen) = watch(&[(true, b"\x16\x03\x01\x02\x00"), (false, b"\x16\x03\x03")]);
+        assert_eq!(seen, [Seen::NotAPreamble, Seen::NotAPreamble]);
+        assert_eq!(
+            watch(&[(false, b"HTTP/1.1 200 OK\r\n")]).1[0],
+            Seen::NotAPreamble
+        );
+        // A greeting that never ends a line is given up at the line budget.
+        let long = vec![b'x'; MAX_LINE + 1];
+        assert_eq!(
+            watch(&[(false, b"220 x\r\n"), (false, &long)]).1[1],
+            Seen::Refused
+        );
     }
 
     #[test]
