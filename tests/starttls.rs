@@ -296,6 +296,7 @@ fn record(dir: &Path, port: u16, run: impl FnOnce()) -> Option<std::path::PathBu
     let _ = err.read_line(&mut line);
     if !line.contains("listening") {
         let _ = dump.kill();
+        let _ = dump.wait();
         eprintln!("skipped: tcpdump cannot capture on lo: {line}");
         return None;
     }
