@@ -54,8 +54,8 @@ pub struct ConnectionReport {
 }
 
 impl ConnectionReport {
-    /// The contract's outcome: `established`, `alert`, `reset`, `closed`, `incomplete` or
-    /// `not_tls`. A handshake still under way when its flow ended (capture stopped, idle
+    /// The contract's outcome: `established`, `alert`, `reset`, `closed`, `incomplete`,
+    /// `not_tls` or `no_progress`. A handshake still under way when its flow ended (capture stopped, idle
     /// timeout, gap) is `incomplete`.
     pub fn outcome(&self) -> &'static str {
         if self.verdict.established {
@@ -66,6 +66,7 @@ impl ConnectionReport {
             Outcome::Reset => "reset",
             Outcome::Closed => "closed",
             Outcome::NotTls => "not_tls",
+            Outcome::NoProgress => "no_progress",
             Outcome::Established
             | Outcome::ServerHello
             | Outcome::HelloRetryRequest
@@ -75,10 +76,13 @@ impl ConnectionReport {
     }
 
     /// A handshake failure was observed: an alert, a reset or close before the handshake
-    /// completed, or a peer that does not speak TLS. `incomplete` is not a failure: the
+    /// completed, a peer that does not speak TLS, or a server that talked without progress. `incomplete` is not a failure: the
     /// capture does not show how it ended.
     pub fn failed(&self) -> bool {
-        matches!(self.outcome(), "alert" | "reset" | "closed" | "not_tls")
+        matches!(
+            self.outcome(),
+            "alert" | "reset" | "closed" | "not_tls" | "no_progress"
+        )
     }
 
     /// The server name the client asked for.

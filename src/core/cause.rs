@@ -93,6 +93,10 @@ causes! {
         "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.";
     ConnectionClosed = "connection_closed",
         "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.";
+    NoProgress = "no_progress",
+        "The server keeps sending records that do not advance the handshake (empty records, ChangeCipherSpec, warning alerts, HelloRequests or data before its ServerHello): check what answers on this port (a proxy, an IPS, a broken or hostile TLS stack) and its logs; compare with `openssl s_client`.";
+    MalformedMessage = "malformed_message",
+        "The server sent a record or handshake message that cannot be decoded or exceeds TLS limits (records of 16 KiB, handshake messages up to 1 MiB here): check the server's TLS stack and anything in front of it that rewrites the stream.";
     Timeout = "timeout",
         "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).";
     InternalError = "internal_error",
