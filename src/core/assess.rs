@@ -192,6 +192,11 @@ fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
                             .map(|t| format!(" ({t})"))
                             .unwrap_or_default()
                     )
+                } else if verdict.outcome == Outcome::Timeout && verdict.server_bytes == 0 {
+                    format!(
+                        "the server sent nothing after the ClientHello (offered {})",
+                        offered_versions()
+                    )
                 } else if server_said_anything {
                     let without = if stall.records > 0 {
                         format!(

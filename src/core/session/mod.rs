@@ -204,14 +204,15 @@ impl Tracker {
         if self.sides[i].ended {
             return;
         }
-        if dir == Direction::ServerToClient {
-            self.v.server_bytes = self.v.server_bytes.saturating_add(data.len());
-        }
         if matches!(self.sides[i].reading, Reading::Preamble(_)) {
             if let Some(rest) = self.skip_preamble(dir, data, at) {
                 self.on_data(dir, &rest, at);
             }
             return;
+        }
+        // Counted once the preamble is told apart: held bytes come back through here.
+        if dir == Direction::ServerToClient {
+            self.v.server_bytes = self.v.server_bytes.saturating_add(data.len());
         }
         let side = &mut self.sides[i];
         let sniffed_more = side.first_bytes.len() < SNIFF_BYTES;
