@@ -416,3 +416,45 @@ fn a_time_out_after_records_says_the_server_talked() {
     assert!(d.contains("timeout after 20 records"), "{d}");
     assert!(!d.contains("sent nothing"), "{d}");
 }
+
+#[test]
+fn a_garbage_certificate_is_worded_by_us_with_the_library_text_in_json_only() {
+    let peer = hostile_peer(|mut s| {
+        read_some(&mut s);
+        // A Certificate whose one entry is a TLS record header, not DER (tag 20).
+        let garbage = [0x14, 0x03, 0x03, 0x00, 0x01];
+        let mut list = vec![0, 0, garbage.len() as u8];
+        list.extend_from_slice(&garbage);
+        let mut body = vec![0, 0, list.len() as u8];
+        body.extend_from_slice(&list);
+        let mut cert = vec![11, 0, 0, body.len() as u8];
+        cert.extend_from_slice(&body);
+        let mut answer = server_hello_tls12();
+        answer.extend(tls_record(22, &cert));
+        answer.extend(tls_record(22, &[14, 0, 0, 0])); // ServerHelloDone
+        write_quietly(&mut s, &answer);
+        thread::sleep(Duration::from_millis(500));
+    });
+    let (r, _) = run(peer.addr, Duration::from_secs(3));
+    let v = json(&r);
+    let d = v["diagnosis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["cause"] == "certificate_unparseable")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(
+        d["detail"],
+        "certificate 0 is not valid DER: expected a SEQUENCE, found tag 20"
+    );
+    let library = d["library_detail"].as_str().unwrap();
+    assert!(library.contains("UnexpectedTag"), "{library}");
+    let mut text = Vec::new();
+    shakedown::report::text::diagnoses(&mut text, &r.diagnosis).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("expected a SEQUENCE"), "{text}");
+    assert!(
+        !text.contains("UnexpectedTag") && !text.contains("Der("),
+        "{text}"
+    );
+}

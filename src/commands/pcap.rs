@@ -391,12 +391,19 @@ impl Tally {
         }
     }
 
-    fn input(&mut self, name: &str, stats: &AnalyzeStats, error: Option<String>) {
+    fn input(
+        &mut self,
+        name: &str,
+        stats: &AnalyzeStats,
+        error: Option<String>,
+        error_detail: Option<String>,
+    ) {
         let c = &stats.capture;
         self.inputs.push(InputResult {
             bytes: c.bytes,
             capture: name.to_string(),
             error,
+            error_detail,
             flows: c.flows,
             gaps: c.gaps,
             non_tls_flows: stats.non_tls_flows,
@@ -908,9 +915,10 @@ pub fn run(
                 unreadable += 1;
             }
         }
+        let error_detail = error.as_ref().and_then(CaptureError::library_detail);
         reporter
             .tally
-            .input(&name, &stats, error.map(|e| e.to_string()));
+            .input(&name, &stats, error.map(|e| e.to_string()), error_detail);
         if let Some(e) = reporter.error.take() {
             return Err(e.into());
         }
@@ -1025,7 +1033,7 @@ pub fn watch(
     };
     reporter
         .tally
-        .input(name, &stats, read_error.map(|e| e.to_string()));
+        .input(name, &stats, read_error.map(|e| e.to_string()), None);
     Ok(PcapOutcome {
         summary: reporter.tally.into_summary(),
         unreadable: 0,

@@ -349,7 +349,9 @@ fn add_findings(out: &mut Vec<Diagnosis>, findings: &[Finding]) {
     for f in findings {
         let cause = f.cause();
         if !out.iter().any(|d| d.cause == cause) {
-            out.push(Diagnosis::new(cause, f.detail()));
+            let mut d = Diagnosis::new(cause, f.detail());
+            d.library_detail = f.library_detail();
+            out.push(d);
         }
     }
 }

@@ -134,8 +134,13 @@ impl schemars::JsonSchema for Cause {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Diagnosis {
     pub cause: Cause,
+    /// What in this exchange points to the cause, in our words.
     pub detail: String,
     pub fix: &'static str,
+    /// The library's own text behind the detail (x509-parser, rustls-webpki), when there is
+    /// one: JSON only, never in text output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library_detail: Option<String>,
 }
 
 impl Diagnosis {
@@ -144,6 +149,7 @@ impl Diagnosis {
             cause,
             detail,
             fix: cause.fix(),
+            library_detail: None,
         }
     }
 }

@@ -872,6 +872,9 @@ pub struct InputResult {
     pub capture: String,
     /// Why reading stopped early (the results before it were kept).
     pub error: Option<String>,
+    /// The capture library's own text behind `error`, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
     pub flows: u64,
     pub gaps: u64,
     /// TCP flows on which no TLS was seen (not reported one by one).
