@@ -745,7 +745,7 @@ impl TrustStore {
     pub fn add_pem(&mut self, pem_text: &str) -> Result<usize, String> {
         let mut n = 0;
         for pem in x509_parser::pem::Pem::iter_from_buffer(pem_text.as_bytes()) {
-            let pem = pem.map_err(|e| format!("PEM: {e}"))?;
+            let pem = pem.map_err(|e| wording::pem_error(n + 1, &e))?;
             if pem.label == "CERTIFICATE" || pem.label == "TRUSTED CERTIFICATE" {
                 self.add_der(&pem.contents)
                     .map_err(|e| format!("certificate {}: {e}", n + 1))?;

@@ -119,6 +119,18 @@ fn tag_name(t: Tag) -> String {
     name.into()
 }
 
+/// A PEM block that cannot be read (the `n`-th certificate of a CA file), in our words.
+pub fn pem_error(n: usize, e: &x509_parser::error::PEMError) -> String {
+    use x509_parser::error::PEMError as P;
+    let what = match e {
+        P::Base64DecodeError => "its base64 body is malformed".to_string(),
+        P::IncompletePEM => "it has no -----END line".into(),
+        P::InvalidHeader | P::MissingHeader => "its -----BEGIN line is malformed".into(),
+        P::IOError(io) => format!("it cannot be read: {io}"),
+    };
+    format!("PEM block {n}: {what}")
+}
+
 /// rustls-webpki's refusal of one certificate, in our words.
 pub fn webpki_certificate(e: &webpki::Error) -> CertProblem {
     use webpki::Error as E;
@@ -184,5 +196,18 @@ mod tests {
             "is not valid DER: expected a SEQUENCE, found tag 20"
         );
         assert!(p.library.unwrap().contains("UnexpectedTag"));
+    }
+
+    #[test]
+    fn a_bad_pem_block_is_said_in_our_words() {
+        let text = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        let e = x509_parser::pem::Pem::iter_from_buffer(text)
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            pem_error(1, &e),
+            "PEM block 1: its base64 body is malformed"
+        );
     }
 }
