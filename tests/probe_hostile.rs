@@ -458,3 +458,38 @@ fn a_garbage_certificate_is_worded_by_us_with_the_library_text_in_json_only() {
         "{text}"
     );
 }
+
+/// pcap reads with the same tracker: the probe's own capture of a CCS flood ends as
+/// `no_progress` there too, a failure with its cause (pcap's JSON has no `server_records`:
+/// the detail's count says where it stopped).
+#[test]
+fn pcap_of_an_endless_ccs_server_is_no_progress_too() {
+    let unit = tls_record(20, &[1]);
+    let peer = hostile_peer(move |mut s| {
+        read_some(&mut s);
+        repeat(&mut s, &unit, usize::MAX);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ccs.pcap");
+    let (code, probe) = common::json_output(common::shakedown().args([
+        "probe",
+        &peer.addr.to_string(),
+        "--timeout",
+        "10",
+        "--json",
+        "--pcap-out",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1, "{probe}");
+    assert_eq!(probe["outcome"], "no_progress", "{probe}");
+    let (_, conn) =
+        common::json_output(common::shakedown().args(["pcap", file.to_str().unwrap(), "--json"]));
+    assert_eq!(conn["outcome"], "no_progress", "{conn}");
+    assert_eq!(json_causes(&conn), ["no_progress"]);
+    assert_eq!(conn["failed"], true);
+    let d = detail(&conn, "no_progress");
+    assert!(
+        d.contains("1,000 records") && d.contains("change_cipher_spec"),
+        "{d}"
+    );
+}
