@@ -317,13 +317,21 @@ fn awaited(verdict: &Verdict) -> &'static str {
     }
 }
 
-/// ": 1,000 change_cipher_spec" — the stalled records by content type.
+/// " (1,000 change_cipher_spec records)": the stalled records by content type.
 fn by_kind(stall: &Stall) -> String {
     let parts: Vec<String> = Stall::KINDS
         .iter()
         .zip(stall.by_kind)
         .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{} {k}", count(n)))
+        .map(|(k, n)| {
+            let unit = match (*k, n) {
+                ("alert", 1) => "",
+                ("alert", _) => "s",
+                (_, 1) => " record",
+                _ => " records",
+            };
+            format!("{} {k}{unit}", count(n))
+        })
         .collect();
     if parts.is_empty() {
         String::new()
