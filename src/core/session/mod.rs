@@ -499,9 +499,11 @@ impl Tracker {
         if dir == Direction::ServerToClient {
             self.v.server_records += 1;
             // Only what can be read is judged: opaque records (no keys) may be a long
-            // flight or application data the tracker cannot see into.
+            // flight or application data the tracker cannot see into. And only after a
+            // ClientHello: a capture that picks a connection up mid-stream sees application
+            // data of a session whose handshake it never saw.
             let readable = !self.sides[i].encrypted() || self.crypto.openers[i].is_some();
-            if readable && !self.v.established && !self.concluded() {
+            if readable && self.client_hellos > 0 && !self.v.established && !self.concluded() {
                 let stall = &mut self.v.stall;
                 stall.records += 1;
                 stall.bytes = stall.bytes.saturating_add(RECORD_HEADER_LEN + len);
@@ -1761,6 +1763,16 @@ mod tests {
         assert_eq!(v.outcome, Outcome::NoProgress);
         assert_eq!(v.stall.ended_by, Some(StallLimit::ReadCap));
         assert_eq!(v.stall.records, 10);
+    }
+
+    #[test]
+    fn a_connection_picked_up_mid_stream_is_not_judged() {
+        let mut t = Tracker::new();
+        for i in 0..NO_PROGRESS_RECORDS + 10 {
+            t.on_data(S, &record(23, &[0; 40]), i as Micros);
+        }
+        assert_ne!(t.verdict().outcome, Outcome::NoProgress);
+        assert_eq!(t.verdict().stall.records, 0);
     }
 
     #[test]
