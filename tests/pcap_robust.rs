@@ -346,3 +346,36 @@ fn fin_before_the_alert_it_acknowledges() {
         Some("client")
     );
 }
+
+#[test]
+fn a_corrupt_pcapng_block_is_worded_by_us_with_the_library_text_apart() {
+    let u32s = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    // Section header, interface (Ethernet), then an enhanced packet block whose trailing
+    // length (36) disagrees with its leading one (32).
+    let mut file = u32s(&[
+        0x0a0d_0d0a,
+        28,
+        0x1a2b_3c4d,
+        1,
+        0xffff_ffff,
+        0xffff_ffff,
+        28,
+    ]);
+    file.extend(u32s(&[1, 20, 1, 0, 20]));
+    file.extend(u32s(&[6, 32, 0, 0, 0, 0, 0, 36]));
+    let mut reports = Vec::new();
+    let (_, err) = analyze(
+        &file[..],
+        &ReadOptions::default(),
+        AnalyzeOptions::default(),
+        &mut |r| reports.push(r),
+    );
+    let err = err.expect("a corrupt block is an error");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("length fields or type do not check out"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Verify"), "{shown}");
+    assert_eq!(err.library_detail().as_deref(), Some("pcap-parser: Verify"));
+}

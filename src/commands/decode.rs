@@ -36,7 +36,13 @@ pub struct DecodedHello {
 #[serde(untagged)]
 pub enum DecodedCertificate {
     Parsed(CertificateFacts),
-    Unparsed { error: String },
+    Unparsed {
+        /// Why, in our words.
+        error: String,
+        /// The parser's own text (JSON only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        library_detail: Option<String>,
+    },
 }
 
 impl DecodedHello {
@@ -66,7 +72,8 @@ pub fn decode(bytes: &[u8]) -> DecodedHello {
             .map(|der| match crate::core::cert::parse_certificate(der) {
                 Ok(c) => DecodedCertificate::Parsed(CertificateFacts::of(&c)),
                 Err(e) => DecodedCertificate::Unparsed {
-                    error: e.to_string(),
+                    error: format!("the certificate {}", e.problem),
+                    library_detail: e.library,
                 },
             })
             .collect(),

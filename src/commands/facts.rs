@@ -306,6 +306,8 @@ pub struct VerdictFacts {
     /// selected where the message itself does not name them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_hello: Option<ServerHelloFacts>,
+    /// Records read from the server (bounded: see `no_progress` in docs/probe.md).
+    pub server_records: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
     /// The text report's `received` lines: the HelloRetryRequest as sent, then the
@@ -376,6 +378,7 @@ impl VerdictFacts {
             not_tls: v.not_tls.clone(),
             not_tls_hex: v.not_tls_bytes.as_deref().and_then(hex_unless_printable),
             server_hello,
+            server_records: v.server_records,
             truncated: v.truncated.clone(),
             received,
         }

@@ -88,8 +88,8 @@ impl IncompleteReason {
 }
 
 impl ConnectionReport {
-    /// The contract's outcome: `established`, `alert`, `reset`, `closed`, `incomplete` or
-    /// `not_tls`. A handshake still under way when its flow ended (capture stopped, idle
+    /// The contract's outcome: `established`, `alert`, `reset`, `closed`, `incomplete`,
+    /// `not_tls` or `no_progress`. A handshake still under way when its flow ended (capture stopped, idle
     /// timeout, gap) is `incomplete`.
     pub fn outcome(&self) -> &'static str {
         if self.verdict.established {
@@ -100,6 +100,7 @@ impl ConnectionReport {
             Outcome::Reset => "reset",
             Outcome::Closed => "closed",
             Outcome::NotTls => "not_tls",
+            Outcome::NoProgress => "no_progress",
             Outcome::Established
             | Outcome::ServerHello
             | Outcome::HelloRetryRequest
@@ -109,10 +110,13 @@ impl ConnectionReport {
     }
 
     /// A handshake failure was observed: an alert, a reset or close before the handshake
-    /// completed, or a peer that does not speak TLS. `incomplete` is not a failure: the
+    /// completed, a peer that does not speak TLS, or a server that talked without progress. `incomplete` is not a failure: the
     /// capture does not show how it ended.
     pub fn failed(&self) -> bool {
-        matches!(self.outcome(), "alert" | "reset" | "closed" | "not_tls")
+        matches!(
+            self.outcome(),
+            "alert" | "reset" | "closed" | "not_tls" | "no_progress"
+        )
     }
 
     /// For an `incomplete` connection, why: bytes missing, else how its flow was ended.
@@ -510,7 +514,13 @@ impl Tally {
         }
     }
 
-    fn input(&mut self, name: &str, stats: &AnalyzeStats, error: Option<String>) {
+    fn input(
+        &mut self,
+        name: &str,
+        stats: &AnalyzeStats,
+        error: Option<String>,
+        error_detail: Option<String>,
+    ) {
         let c = &stats.capture;
         self.inputs.push(InputResult {
             bytes: c.bytes,
@@ -518,6 +528,7 @@ impl Tally {
             error,
             evicted_flows: c.evicted_flows,
             expired_flows: c.expired_flows,
+            error_detail,
             flows: c.flows,
             gaps: c.gaps,
             non_tls_flows: stats.non_tls_flows,
@@ -1046,9 +1057,10 @@ pub fn run(
                 cut_short += 1;
             }
         }
+        let error_detail = error.as_ref().and_then(CaptureError::library_detail);
         reporter
             .tally
-            .input(&name, &stats, error.map(|e| e.to_string()));
+            .input(&name, &stats, error.map(|e| e.to_string()), error_detail);
         if let Some(e) = reporter.error.take() {
             return Err(e.into());
         }
@@ -1175,7 +1187,7 @@ pub fn watch(
     };
     reporter
         .tally
-        .input(name, &stats, read_error.map(|e| e.to_string()));
+        .input(name, &stats, read_error.map(|e| e.to_string()), None);
     Ok(PcapOutcome {
         summary: reporter.tally.into_summary(),
         unreadable: 0,

@@ -7,7 +7,9 @@
 pub use crate::core::cause::{Cause, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding};
 use crate::core::flow::Direction;
-use crate::core::session::{Outcome, Verdict};
+use crate::core::session::{
+    NO_PROGRESS_BYTES, NO_PROGRESS_RECORDS, Outcome, Stall, StallLimit, Verdict,
+};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::{alert_name, suite_name};
@@ -164,6 +166,16 @@ fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
                 ));
             }
         }
+        Outcome::NoProgress => out.push(Diagnosis::new(Cause::NoProgress, no_progress(verdict))),
+        Outcome::Incomplete if verdict.error_by == Some(Direction::ServerToClient) => {
+            out.push(Diagnosis::new(
+                Cause::MalformedMessage,
+                format!(
+                    "the server's answer cannot be decoded ({})",
+                    verdict.error.as_deref().unwrap_or("?")
+                ),
+            ))
+        }
         Outcome::Reset | Outcome::Closed | Outcome::Timeout => {
             let server_said_anything = verdict
                 .events
@@ -192,8 +204,44 @@ fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
             if verdict.established {
                 // A connection that completed and then ended is not a handshake failure.
             } else {
-                let detail = if server_said_anything {
-                    format!("the {who} {how} after {after}, without a TLS alert")
+                let stall = &verdict.stall;
+                let detail = if verdict.outcome == Outcome::Timeout && stall.records > 0 {
+                    format!(
+                        "timeout after {} records ({} bytes) from the server without progress: {} after {after}{}",
+                        count(stall.records),
+                        count(stall.bytes),
+                        awaited(verdict),
+                        by_kind(stall)
+                    )
+                } else if verdict.outcome == Outcome::Timeout
+                    && verdict.server_records == 0
+                    && verdict.server_bytes > 0
+                {
+                    format!(
+                        "the server sent {} bytes after the ClientHello but not one complete record before the time-out{}",
+                        count(verdict.server_bytes),
+                        verdict
+                            .truncated
+                            .as_deref()
+                            .map(|t| format!(" ({t})"))
+                            .unwrap_or_default()
+                    )
+                } else if verdict.outcome == Outcome::Timeout && verdict.server_bytes == 0 {
+                    format!(
+                        "the server sent nothing after the ClientHello (offered {})",
+                        offered_versions()
+                    )
+                } else if server_said_anything {
+                    let without = if stall.records > 0 {
+                        format!(
+                            ", after {} records without progress{}",
+                            count(stall.records),
+                            by_kind(stall)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!("the {who} {how} after {after}, without a TLS alert{without}")
                 } else {
                     format!(
                         "the server {how} after the ClientHello without answering (offered {})",
@@ -266,11 +314,86 @@ fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
     out
 }
 
+/// The `no_progress` detail: what the server sent, what it never sent, and which budget
+/// ended it.
+fn no_progress(verdict: &Verdict) -> String {
+    let stall = &verdict.stall;
+    let after = verdict
+        .diverged
+        .as_ref()
+        .map_or("the ClientHello", |d| d.after.as_str());
+    let why = match stall.ended_by {
+        Some(StallLimit::Bytes) => format!(
+            "shakedown stops after {} bytes without progress",
+            count(NO_PROGRESS_BYTES)
+        ),
+        Some(StallLimit::ReadCap) => "the probe stopped at its read cap".to_string(),
+        Some(StallLimit::Records) | None => format!(
+            "shakedown stops after {} records without progress",
+            count(NO_PROGRESS_RECORDS)
+        ),
+    };
+    format!(
+        "the server sent {} records ({} bytes) after {after} and {}{}; {why}",
+        count(stall.records),
+        count(stall.bytes),
+        awaited(verdict),
+        by_kind(stall)
+    )
+}
+
+/// What the server did not send: its ServerHello, or the next handshake message.
+fn awaited(verdict: &Verdict) -> &'static str {
+    if verdict.server_hello.is_none() && verdict.hello_retry_request.is_none() {
+        "no ServerHello"
+    } else {
+        "no further handshake message"
+    }
+}
+
+/// " (1,000 change_cipher_spec records)": the stalled records by content type.
+fn by_kind(stall: &Stall) -> String {
+    let parts: Vec<String> = Stall::KINDS
+        .iter()
+        .zip(stall.by_kind)
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| {
+            let unit = match (*k, n) {
+                ("alert", 1) => "",
+                ("alert", _) => "s",
+                (_, 1) => " record",
+                _ => " records",
+            };
+            format!("{} {k}{unit}", count(n))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// A count with thousands separators: 10000 → "10,000".
+fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn add_findings(out: &mut Vec<Diagnosis>, findings: &[Finding]) {
     for f in findings {
         let cause = f.cause();
         if !out.iter().any(|d| d.cause == cause) {
-            out.push(Diagnosis::new(cause, f.detail()));
+            let mut d = Diagnosis::new(cause, f.detail());
+            d.library_detail = f.library_detail();
+            out.push(d);
         }
     }
 }

@@ -99,6 +99,10 @@ causes! {
         "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.";
     ConnectionClosed = "connection_closed",
         "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.";
+    NoProgress = "no_progress",
+        "The server keeps sending records that do not advance the handshake (empty records, ChangeCipherSpec, warning alerts, HelloRequests or data before its ServerHello): check what answers on this port (a proxy, an IPS, a broken or hostile TLS stack) and its logs; compare with `openssl s_client`.";
+    MalformedMessage = "malformed_message",
+        "The server sent a record or handshake message that cannot be decoded or exceeds TLS limits (records of 16 KiB, handshake messages up to 1 MiB here): check the server's TLS stack and anything in front of it that rewrites the stream.";
     Timeout = "timeout",
         "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).";
     InternalError = "internal_error",
@@ -139,12 +143,20 @@ impl schemars::JsonSchema for Cause {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnosis {
     pub cause: Cause,
+    /// What in this exchange points to the cause, in our words.
     pub detail: String,
+    /// The library's own text behind the detail (x509-parser, rustls-webpki), when there is
+    /// one: JSON only, never in text output.
+    pub library_detail: Option<String>,
 }
 
 impl Diagnosis {
     pub fn new(cause: Cause, detail: String) -> Diagnosis {
-        Diagnosis { cause, detail }
+        Diagnosis {
+            cause,
+            detail,
+            library_detail: None,
+        }
     }
 
     /// What to change, in operator terms: the cause's fix from the table.
@@ -153,7 +165,8 @@ impl Diagnosis {
     }
 }
 
-// The JSON shape of a `Diagnosis` (`cause`, `detail`, `fix`); its doc line is the schema's.
+// The JSON shape of a `Diagnosis` (`cause`, `detail`, `fix`, `library_detail`); its doc
+// line is the schema's.
 /// One cause, with what in this exchange points to it and what to change.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[schemars(rename = "Diagnosis")]
@@ -161,6 +174,10 @@ struct DiagnosisJson<'a> {
     cause: Cause,
     detail: &'a str,
     fix: &'static str,
+    /// The library's own text behind the detail (x509-parser, rustls-webpki), when there is
+    /// one: JSON only, never in text output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    library_detail: Option<&'a str>,
 }
 
 impl serde::Serialize for Diagnosis {
@@ -169,6 +186,7 @@ impl serde::Serialize for Diagnosis {
             cause: self.cause,
             detail: &self.detail,
             fix: self.fix(),
+            library_detail: self.library_detail.as_deref(),
         }
         .serialize(s)
     }

@@ -10,6 +10,9 @@
 //! algorithms and an issuer nobody holds. Nothing here reads a clock, a file or a socket.
 
 mod path;
+mod wording;
+
+pub use wording::CertProblem;
 
 use crate::core::datetime::rfc3339;
 use path::PathVerdict;
@@ -134,17 +137,20 @@ const WEAK_SIGNATURE_OIDS: [&str; 8] = [
 ];
 
 /// Parses one DER certificate. Trailing bytes after it are an error.
-pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
-    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, CertProblem> {
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| wording::parse_error(&e))?;
     if !rest.is_empty() {
-        return Err(format!("{} bytes after the certificate", rest.len()));
+        return Err(CertProblem::ours(format!(
+            "has {} bytes after its end",
+            rest.len()
+        )));
     }
     let mut san = Vec::new();
     let mut dns_names = Vec::new();
     let mut ip_addresses = Vec::new();
     if let Some(ext) = cert
         .subject_alternative_name()
-        .map_err(|e| format!("subjectAltName: {e}"))?
+        .map_err(|e| wording::extension_error("subjectAltName", &e))?
     {
         for name in &ext.value.general_names {
             match name {
@@ -188,7 +194,10 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
             _ => {}
         }
     }
-    let key_usage = match cert.key_usage().map_err(|e| format!("keyUsage: {e}"))? {
+    let key_usage = match cert
+        .key_usage()
+        .map_err(|e| wording::extension_error("keyUsage", &e))?
+    {
         Some(ku) => KEY_USAGE_NAMES
             .iter()
             .enumerate()
@@ -199,7 +208,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, String> {
     };
     let extended_key_usage = cert
         .extended_key_usage()
-        .map_err(|e| format!("extendedKeyUsage: {e}"))?
+        .map_err(|e| wording::extension_error("extendedKeyUsage", &e))?
         .map(|eku| {
             let eku = &eku.value;
             let mut names: Vec<String> = [
@@ -445,7 +454,7 @@ pub enum Finding {
     },
     Unparseable {
         index: usize,
-        error: String,
+        error: CertProblem,
     },
 }
 
@@ -472,6 +481,15 @@ impl Finding {
             Finding::WeakKey { .. } => Cause::WeakKey,
             Finding::WeakSignature { .. } => Cause::WeakSignature,
             Finding::Unparseable { .. } => Cause::CertificateUnparseable,
+        }
+    }
+
+    /// The library's own words behind the finding (x509-parser, rustls-webpki), for JSON
+    /// only.
+    pub fn library_detail(&self) -> Option<String> {
+        match self {
+            Finding::Unparseable { error, .. } => error.library.clone(),
+            _ => None,
         }
     }
 
@@ -558,9 +576,7 @@ impl Finding {
             Finding::WeakSignature { index, algorithm } => {
                 format!("certificate {index} is signed with {algorithm}")
             }
-            Finding::Unparseable { index, error } => {
-                format!("certificate {index} cannot be parsed: {error}")
-            }
+            Finding::Unparseable { index, error } => format!("certificate {index} {error}"),
         }
     }
 }
@@ -710,7 +726,8 @@ impl TrustStore {
             // webpki refuses some certificates (e.g. an unknown critical extension) that
             // OpenSSL takes as anchors from a CA file: take their name and key as it would.
             Err(_) => {
-                let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+                let (_, cert) = X509Certificate::from_der(der)
+                    .map_err(|e| format!("the certificate {}", wording::parse_error(&e)))?;
                 TrustAnchor {
                     subject: der_contents(cert.subject().as_raw()).to_vec().into(),
                     subject_public_key_info: der_contents(cert.public_key().raw).to_vec().into(),
@@ -729,7 +746,7 @@ impl TrustStore {
     pub fn add_pem(&mut self, pem_text: &str) -> Result<usize, String> {
         let mut n = 0;
         for pem in x509_parser::pem::Pem::iter_from_buffer(pem_text.as_bytes()) {
-            let pem = pem.map_err(|e| format!("PEM: {e}"))?;
+            let pem = pem.map_err(|e| wording::pem_error(n + 1, &e))?;
             if pem.label == "CERTIFICATE" || pem.label == "TRUSTED CERTIFICATE" {
                 self.add_der(&pem.contents)
                     .map_err(|e| format!("certificate {}: {e}", n + 1))?;
@@ -1341,7 +1358,8 @@ mod tests {
         assert!(
             parse_certificate(&der)
                 .unwrap_err()
-                .contains("after the certificate")
+                .problem
+                .contains("after its end")
         );
         // Every truncation is an error, never a panic.
         der.pop();

@@ -894,6 +894,9 @@ pub struct InputResult {
     pub evicted_flows: u64,
     /// Flows ended after the idle timeout (`--flow-timeout`), TLS or not.
     pub expired_flows: u64,
+    /// The capture library's own text behind `error`, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
     pub flows: u64,
     pub gaps: u64,
     /// TCP flows on which no TLS was seen (not reported one by one).

@@ -134,7 +134,7 @@ pub(super) fn validate(
             Ok(_) => {}
             Err(e) => verdict.findings.push(Finding::Unparseable {
                 index,
-                error: format!("rustls-webpki rejects it ({e:?})"),
+                error: super::wording::webpki_certificate(&e),
             }),
         }
     }
@@ -309,7 +309,7 @@ fn finding_of(
         }
         other => Some(Finding::Unparseable {
             index: top,
-            error: format!("rustls-webpki rejects the path ({other:?})"),
+            error: super::wording::webpki_path(other),
         }),
     };
     (false, finding)

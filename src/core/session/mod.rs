@@ -41,7 +41,9 @@ mod side;
 mod verdict;
 
 pub use events::{Event, EventText};
-pub use verdict::{AlertSeen, Decryption, Diverged, Outcome, StreamEnd, Verdict};
+pub use verdict::{
+    AlertSeen, Decryption, Diverged, Outcome, Stall, StallLimit, StreamEnd, Verdict,
+};
 
 use phase::{Decision, Phase, Tls13Inference};
 use side::{Protection, Reading, Side};
@@ -59,6 +61,16 @@ const TLS13: u16 = ProtocolVersion::TLS13.0;
 /// Handshake bytes kept for transcript hashes when decrypting; a longer handshake is not
 /// verified (its Finished cannot be checked, keys derived later are not asked for).
 const MAX_TRANSCRIPT: usize = 1 << 20;
+/// Server records without handshake progress (no handshake message of a type the server had
+/// not sent before) after which the connection ends as `no_progress`. A real server's
+/// flight is a handful of records; 1,000 covers a chain cut into 1-byte fragments of a
+/// few hundred bytes, and bounds a server that talks endlessly (empty records, CCS, warning
+/// alerts, HelloRequests, application data before its ServerHello).
+pub const NO_PROGRESS_RECORDS: usize = 1000;
+/// Server bytes (records with their headers) without handshake progress after which the
+/// connection ends as `no_progress`: the largest handshake message read (1 MiB, the
+/// joiner's limit) fits in it.
+pub const NO_PROGRESS_BYTES: usize = 1 << 20;
 
 /// The session tracker for one connection (sans-IO): feed it bytes and ends, read the
 /// [`Verdict`].
@@ -76,6 +88,9 @@ pub struct Tracker {
     t13: Tls13Inference,
     client_hello_wire: Vec<u8>,
     client_hellos: usize,
+    /// Handshake message types the server has sent (a bit per type): a type not seen
+    /// before is progress.
+    server_types_seen: [u64; 4],
     events_dropped: usize,
     keys: Option<Keys>,
     crypto: CryptoState,
@@ -118,6 +133,7 @@ impl Tracker {
             t13: Tls13Inference::default(),
             client_hello_wire: Vec::new(),
             client_hellos: 0,
+            server_types_seen: [0; 4],
             events_dropped: 0,
             keys: None,
             crypto: CryptoState::default(),
@@ -193,6 +209,10 @@ impl Tracker {
                 self.on_data(dir, &rest, at);
             }
             return;
+        }
+        // Counted once the preamble is told apart: held bytes come back through here.
+        if dir == Direction::ServerToClient {
+            self.v.server_bytes = self.v.server_bytes.saturating_add(data.len());
         }
         let side = &mut self.sides[i];
         let sniffed_more = side.first_bytes.len() < SNIFF_BYTES;
@@ -315,6 +335,15 @@ impl Tracker {
             self.infer_tls13_alert_on_end(dir, at);
         }
         if !self.v.established {
+            // The reader stopped at its cap while the server talked without progress: that
+            // is what happened, not an undecodable stream.
+            let stalled = kind == EndKind::ByteCap
+                && dir == Direction::ServerToClient
+                && !self.decided()
+                && self.v.stall.records > 0;
+            if stalled {
+                self.no_progress(StallLimit::ReadCap, at);
+            }
             let outcome = match kind {
                 EndKind::Fin => Some(Outcome::Closed),
                 EndKind::Rst => Some(Outcome::Reset),
@@ -383,7 +412,10 @@ impl Tracker {
     fn fail(&mut self, dir: Direction, at: Micros, what: String) {
         let msg = format!("{}: {what}", dir.peer());
         self.event(at, dir, format!("error: {what}"));
-        self.v.error.get_or_insert(msg);
+        if self.v.error.is_none() {
+            self.v.error = Some(msg);
+            self.v.error_by = Some(dir);
+        }
         if !self.v.established {
             self.conclude(Outcome::Incomplete, at);
         }
@@ -463,6 +495,67 @@ impl Tracker {
     fn on_record(&mut self, dir: Direction, rec: Record, at: Micros) {
         let i = dir.index();
         self.sides[i].records += 1;
+        let len = rec.payload.len();
+        let ct = rec.header.content_type;
+        if dir == Direction::ServerToClient {
+            self.v.server_records += 1;
+            // Only what can be read is judged: opaque records (no keys) may be a long
+            // flight or application data the tracker cannot see into. And only after a
+            // ClientHello: a capture that picks a connection up mid-stream sees application
+            // data of a session whose handshake it never saw.
+            let readable = !self.sides[i].encrypted() || self.crypto.openers[i].is_some();
+            if readable && self.client_hellos > 0 && !self.v.established && !self.concluded() {
+                let stall = &mut self.v.stall;
+                stall.records += 1;
+                stall.bytes = stall.bytes.saturating_add(RECORD_HEADER_LEN + len);
+                let kind = match ct {
+                    ContentType::Handshake => 0,
+                    ContentType::Alert => 1,
+                    ContentType::ChangeCipherSpec => 2,
+                    ContentType::ApplicationData => 3,
+                    _ => 4,
+                };
+                stall.by_kind[kind] += 1;
+                self.read_record(dir, rec, at);
+                self.check_progress_budget(at);
+                return;
+            }
+        }
+        self.read_record(dir, rec, at);
+    }
+
+    /// The server has used up its budget of records or bytes without progress: the
+    /// connection ends as `no_progress`, and nothing more of the server is read.
+    fn check_progress_budget(&mut self, at: Micros) {
+        let stall = &self.v.stall;
+        let limit = if stall.records >= NO_PROGRESS_RECORDS {
+            StallLimit::Records
+        } else if stall.bytes >= NO_PROGRESS_BYTES {
+            StallLimit::Bytes
+        } else {
+            return;
+        };
+        if !self.v.established && !self.concluded() {
+            self.no_progress(limit, at);
+        }
+    }
+
+    fn no_progress(&mut self, limit: StallLimit, at: Micros) {
+        let dir = Direction::ServerToClient;
+        let stall = &mut self.v.stall;
+        stall.ended_by = Some(limit);
+        let what = format!(
+            "no progress: {} records ({} bytes) without a new handshake message",
+            stall.records, stall.bytes
+        );
+        self.event(at, dir, what);
+        self.diverge(dir, "no progress".into());
+        self.conclude(Outcome::NoProgress, at);
+        self.sides[dir.index()].stop();
+    }
+
+    fn read_record(&mut self, dir: Direction, rec: Record, at: Micros) {
+        let i = dir.index();
         let len = rec.payload.len();
         let ct = rec.header.content_type;
         if ct == ContentType::ChangeCipherSpec {
@@ -736,6 +829,14 @@ impl Tracker {
         };
         self.letter(dir, letter);
         self.last_step = Some(step);
+        if dir == Direction::ServerToClient {
+            let typ = msg.typ();
+            let (word, bit) = (usize::from(typ / 64), 1u64 << (typ % 64));
+            if self.server_types_seen[word] & bit == 0 {
+                self.server_types_seen[word] |= bit;
+                self.v.stall = Stall::default();
+            }
+        }
         let what = match msg {
             HandshakeMessage::ClientHello(ch) => self.on_client_hello(dir, ch),
             HandshakeMessage::ServerHello(sh) => self.on_server_hello(sh, &wire, at),
@@ -1423,13 +1524,15 @@ mod tests {
                 .to_string()
                 .contains("more events not kept")
         );
-        // 1-byte handshake fragments of one big message: bounded by the message cap.
+        // 1-byte handshake fragments of one big message: bounded by the message cap, and
+        // stopped at the record budget without progress.
         let mut t = tracker_after_hello();
         let mut frags = record(22, &[11, 0x0f, 0xff, 0xff]);
         frags.extend(record(22, &[0]).repeat(20_000));
         t.on_data(S, &frags, 1);
-        assert_eq!(t.sides[1].joiner.buffered(), 4 + 20_000);
-        assert!(!t.decided());
+        assert_eq!(t.sides[1].joiner.buffered(), 4 + NO_PROGRESS_RECORDS - 1);
+        assert_eq!(t.verdict().outcome, Outcome::NoProgress);
+        assert!(t.decided());
     }
 
     #[test]
@@ -1607,5 +1710,79 @@ mod tests {
             t.on_end(S, EndKind::Fin, 4);
             assert!(t.decided());
         }
+    }
+
+    /// Each endless kind of record ends as `no_progress` at the record budget, and nothing
+    /// more of the server is read after it.
+    #[test]
+    fn endless_records_without_progress_end_as_no_progress() {
+        let floods: [(&str, Vec<u8>); 5] = [
+            ("empty handshake", record(22, &[])),
+            ("ccs", record(20, &[1])),
+            ("warning alert", record(21, &[1, 112])),
+            ("hello request", record(22, &handshake(0, &[]))),
+            ("1-byte application data", record(23, &[0])),
+        ];
+        for (name, rec) in floods {
+            let mut t = tracker_after_hello();
+            for i in 0..NO_PROGRESS_RECORDS + 50 {
+                t.on_data(S, &rec, 1 + i as Micros);
+            }
+            let v = t.verdict();
+            assert_eq!(v.outcome, Outcome::NoProgress, "{name}: {v:?}");
+            assert!(t.decided(), "{name}");
+            // A first HelloRequest is a new message (progress); the rest are not.
+            assert_eq!(v.stall.records, NO_PROGRESS_RECORDS, "{name}");
+            assert!(v.server_records <= NO_PROGRESS_RECORDS + 1, "{name}");
+            assert_eq!(v.stall.ended_by, Some(StallLimit::Records), "{name}");
+            assert_eq!(v.diverged.as_ref().unwrap().event, "no progress", "{name}");
+        }
+    }
+
+    #[test]
+    fn a_large_message_in_small_records_is_progress_not_a_stall() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &server_hello(0x0303), 1);
+        // A 600-byte message of an unknown type in 1-byte fragments.
+        let msg = handshake(99, &[7; 596]);
+        for (i, b) in msg.iter().enumerate() {
+            t.on_data(S, &record(22, &[*b]), 2 + i as Micros);
+        }
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::ServerHello, "{v:?}");
+        assert_eq!(v.stall.records, 0);
+    }
+
+    #[test]
+    fn a_read_cap_during_a_stall_is_no_progress() {
+        let mut t = tracker_after_hello();
+        for i in 0..10 {
+            t.on_data(S, &record(23, &[0; 1000]), 1 + i);
+        }
+        t.on_end(S, EndKind::ByteCap, 20);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::NoProgress);
+        assert_eq!(v.stall.ended_by, Some(StallLimit::ReadCap));
+        assert_eq!(v.stall.records, 10);
+    }
+
+    #[test]
+    fn a_connection_picked_up_mid_stream_is_not_judged() {
+        let mut t = Tracker::new();
+        for i in 0..NO_PROGRESS_RECORDS + 10 {
+            t.on_data(S, &record(23, &[0; 40]), i as Micros);
+        }
+        assert_ne!(t.verdict().outcome, Outcome::NoProgress);
+        assert_eq!(t.verdict().stall.records, 0);
+    }
+
+    #[test]
+    fn opaque_records_after_the_handshake_are_not_judged() {
+        let mut t = tracker_after_hello();
+        t.on_data(S, &server_hello(0x0304), 1);
+        for i in 0..NO_PROGRESS_RECORDS + 10 {
+            t.on_data(S, &record(23, &[0; 40]), 2 + i as Micros);
+        }
+        assert_ne!(t.verdict().outcome, Outcome::NoProgress);
     }
 }

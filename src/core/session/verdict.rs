@@ -25,6 +25,10 @@ pub enum Outcome {
     /// The stream stopped being decodable (gap, truncation) before the handshake was decided.
     Incomplete,
     NotTls,
+    /// The server kept sending records without handshake progress (no handshake message it
+    /// had not sent before) until a budget ran out: see `NO_PROGRESS_RECORDS` and
+    /// `NO_PROGRESS_BYTES` in the tracker.
+    NoProgress,
 }
 
 impl Outcome {
@@ -39,8 +43,45 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Incomplete => "incomplete",
             Outcome::NotTls => "not_tls",
+            Outcome::NoProgress => "no_progress",
         }
     }
+}
+
+/// The server's records since its last handshake progress (its last handshake message of
+/// a type it had not sent before, or the start), while the handshake was readable
+/// (cleartext, or decrypted with keys) and not yet established.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stall {
+    pub records: usize,
+    /// Their bytes, record headers included.
+    pub bytes: usize,
+    /// Of those records, by content type: see [`Stall::KINDS`].
+    pub by_kind: [usize; 5],
+    /// What ended the connection as `no_progress`, if it did.
+    pub ended_by: Option<StallLimit>,
+}
+
+impl Stall {
+    /// The content types `by_kind` counts, in its order.
+    pub const KINDS: [&'static str; 5] = [
+        "handshake",
+        "alert",
+        "change_cipher_spec",
+        "application_data",
+        "other",
+    ];
+}
+
+/// The budget that ended a connection as `no_progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StallLimit {
+    /// `NO_PROGRESS_RECORDS` records without progress.
+    Records,
+    /// `NO_PROGRESS_BYTES` bytes without progress.
+    Bytes,
+    /// The reader's own byte cap (a probe's `max_bytes`) came first.
+    ReadCap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +162,9 @@ pub struct Verdict {
     pub not_tls: Option<String>,
     /// The first bytes that peer sent, as sent (what `not_tls` previews).
     pub not_tls_bytes: Option<Vec<u8>>,
-    /// A framing or decoding error.
+    /// A framing or decoding error, and the direction it was in.
     pub error: Option<String>,
+    pub error_by: Option<Direction>,
     /// The stream ended inside a record or handshake message (which, and how far).
     pub truncated: Option<String>,
     /// The version the server selected (SSLv2: 0x0002).
@@ -133,6 +175,11 @@ pub struct Verdict {
     pub established: bool,
     pub client_encrypted_records: usize,
     pub server_encrypted_records: usize,
+    /// Every record read from the server, and every byte it sent (records or not).
+    pub server_records: usize,
+    pub server_bytes: usize,
+    /// The server's records since its last handshake progress.
+    pub stall: Stall,
     pub first_at: Option<Micros>,
     pub decided_at: Option<Micros>,
     /// Set when the tracker had keys.
@@ -177,12 +224,16 @@ impl Default for Verdict {
             not_tls: None,
             not_tls_bytes: None,
             error: None,
+            error_by: None,
             version: None,
             cipher: None,
             group: None,
             established: false,
             client_encrypted_records: 0,
             server_encrypted_records: 0,
+            server_records: 0,
+            server_bytes: 0,
+            stall: Stall::default(),
             first_at: None,
             decided_at: None,
             decryption: None,

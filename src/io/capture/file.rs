@@ -188,6 +188,7 @@ fn corrupt_at_start(e: &PcapError<&[u8]>) -> CaptureErrorKind {
         offset: 0,
         packet: 0,
         detail: describe(e),
+        library: library_text(e),
     }
 }
 
@@ -364,6 +365,7 @@ impl Run<'_> {
                         offset,
                         packet,
                         detail: describe(&e),
+                        library: library_text(&e),
                     });
                 }
             }
@@ -470,6 +472,7 @@ impl Run<'_> {
                         offset,
                         packet,
                         detail: describe(&e),
+                        library: library_text(&e),
                     });
                 }
             }
@@ -538,12 +541,35 @@ fn to_micros(raw: u64, iface: &Interface) -> Micros {
     (micros as i128 + offset).clamp(0, i128::from(u64::MAX)) as u64
 }
 
+/// A block the reader refused, in our words; the library's own text is kept apart
+/// ([`CaptureErrorKind::Corrupt`]'s `library`) for JSON.
 fn describe(e: &PcapError<&[u8]>) -> String {
     match e {
         PcapError::HeaderNotRecognized => "block header not recognized".into(),
-        PcapError::NomError(_, kind) => format!("unparseable block ({kind:?})"),
-        PcapError::OwnedNomError(_, kind) => format!("unparseable block ({kind:?})"),
-        other => format!("{other:?}"),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => match kind {
+            // pcap-parser's checks: a block length below the header size or not matching
+            // the trailing copy, an unexpected block type, a length that overflows.
+            nom::error::ErrorKind::Verify => {
+                "a block's length fields or type do not check out (corrupt block)".into()
+            }
+            nom::error::ErrorKind::Tag => "a block of a type not allowed here".into(),
+            nom::error::ErrorKind::Eof => "a block ends before its length says".into(),
+            _ => "a block that cannot be read (corrupt data)".into(),
+        },
+        PcapError::Eof | PcapError::UnexpectedEof | PcapError::Incomplete(_) => {
+            "a block ends before its length says".into()
+        }
+        PcapError::BufferTooSmall | PcapError::ReadError => "a block that cannot be read".into(),
+    }
+}
+
+/// The library's own text for a refused block (JSON only).
+fn library_text(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("pcap-parser: {kind:?}")
+        }
+        other => format!("pcap-parser: {other:?}"),
     }
 }
 

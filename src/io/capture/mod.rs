@@ -181,7 +181,10 @@ pub enum CaptureErrorKind {
     Corrupt {
         offset: u64,
         packet: u64,
+        /// In our words (shown).
         detail: String,
+        /// The capture library's own text: JSON only.
+        library: String,
     },
     #[error("block at byte {offset} (packet {packet}) needs more than {limit} bytes")]
     BlockTooLarge {
@@ -208,6 +211,16 @@ pub enum CaptureErrorKind {
 pub struct CaptureError {
     pub kind: CaptureErrorKind,
     pub stats: Box<CaptureStats>,
+}
+
+impl CaptureError {
+    /// The capture library's own text behind the error, when there is one (JSON only).
+    pub fn library_detail(&self) -> Option<String> {
+        match &self.kind {
+            CaptureErrorKind::Corrupt { library, .. } => Some(library.clone()),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
