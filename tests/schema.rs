@@ -225,3 +225,17 @@ fn the_schema_refuses_what_the_types_do_not_write() {
     wrong["schema_version"] = Value::from(SCHEMA_VERSION + 1);
     assert!(!validator.is_valid(&wrong));
 }
+
+/// The README's list of cause ids is the table's: a cause added or renamed without the
+/// README fails here.
+#[test]
+fn the_readme_lists_every_cause() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let missing: Vec<&str> = shakedown::core::cause::Cause::ALL
+        .iter()
+        .map(|c| c.id())
+        .filter(|id| !readme.contains(&format!("`{id}`")))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not list {missing:?}");
+}
