@@ -9,12 +9,14 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
-fn list_targets(args: &[&str], stdin: &str) -> Vec<String> {
+/// `scan --list-targets ARGS` with `stdin` on its standard input.
+fn list_targets_output(args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = shakedown()
         .args(["scan", "--list-targets"])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child
@@ -23,7 +25,11 @@ fn list_targets(args: &[&str], stdin: &str) -> Vec<String> {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn list_targets(args: &[&str], stdin: &str) -> Vec<String> {
+    let out = list_targets_output(args, stdin);
     assert!(out.status.success(), "{args:?}");
     String::from_utf8(out.stdout)
         .unwrap()
@@ -61,21 +67,7 @@ fn bad_target_lines_and_shards_are_usage_errors() {
         (&["x", "--shard", "3/3"][..], "", "--shard"),
         (&["a.test,b.test"][..], "", "must be an IP address"),
     ] {
-        let mut child = shakedown()
-            .args(["scan", "--list-targets"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = list_targets_output(args, stdin);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");

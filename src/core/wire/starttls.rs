@@ -395,10 +395,7 @@ impl Preamble {
         if self.pending.len() < total {
             return Step::Read;
         }
-        let code = self.pending[..total]
-            .windows(3)
-            .find(|w| w[0] == 0x0a && w[1] == 0x01)
-            .map(|w| w[2]);
+        let code = ldap_result_code(&self.pending[..total]);
         self.server_said = code.map(|c| format!("resultCode {c}"));
         match code {
             Some(0) => self.ready(),
@@ -724,10 +721,7 @@ impl Watcher {
                 Seen::Plain
             };
         }
-        let code = held[..total]
-            .windows(3)
-            .find(|w| w[0] == 0x0a && w[1] == 0x01)
-            .map(|w| w[2]);
+        let code = ldap_result_code(&held[..total]);
         self.server_said = code.map(|c| format!("resultCode {c}"));
         // What followed the response in this chunk is TLS.
         let from = bytes.len() - (held.len() - total);
@@ -743,6 +737,14 @@ impl Watcher {
 
 /// The StartTLS ExtendedRequest (OID 1.3.6.1.4.1.1466.20037), message id 1.
 const LDAP_STARTTLS: &[u8] = b"\x30\x1d\x02\x01\x01\x77\x18\x80\x16\x31\x2e\x33\x2e\x36\x2e\x31\x2e\x34\x2e\x31\x2e\x31\x34\x36\x36\x2e\x32\x30\x30\x33\x37";
+
+/// The resultCode of an LDAP ExtendedResponse: its first one-byte ENUMERATED.
+fn ldap_result_code(message: &[u8]) -> Option<u8> {
+    message
+        .windows(3)
+        .find(|w| w[0] == 0x0a && w[1] == 0x01)
+        .map(|w| w[2])
+}
 
 /// The total length of the BER element at the start of `b`, when its header is complete.
 fn ber_length(b: &[u8]) -> Option<usize> {
