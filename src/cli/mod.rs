@@ -256,7 +256,7 @@ pub fn main() -> i32 {
     // NO_COLOR, with --color never, and always from JSON.
     // JSON has no styles to strip: it passes through untouched (and unscanned).
     let raw = std::io::stdout().lock();
-    let mut stdout = match (format, cli.color) {
+    let stdout = match (format, cli.color) {
         (Format::Json, _) => anstream::AutoStream::always_ansi(raw),
         (_, ColorWhen::Never) => anstream::AutoStream::never(raw),
         (_, ColorWhen::Always) => anstream::AutoStream::always(raw),
@@ -264,6 +264,9 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Probe(a) => probe::run_probe(&a, ResultSink::new(stdout, format)),
+        // Bytes for other tools (`--raw`, scripts, man pages) bypass the colour stream:
+        // stripping escape sequences would cut binary output.
+        Command::Hello(a) if a.raw => probe::run_hello(&a, stdout.into_inner(), format),
         Command::Hello(a) => probe::run_hello(&a, stdout, format),
         Command::Decode(a) => probe::run_decode(&a, ResultSink::new(stdout, format)),
         Command::Simulate(a) => simulate::run(&a, ResultSink::new(stdout, format)),
@@ -276,8 +279,8 @@ pub fn main() -> i32 {
         #[cfg(not(feature = "live"))]
         Command::Watch { .. } => Err(Failure::Usage(WATCH_NEEDS_LIVE.into())),
         Command::Exporter(a) => exporter::run(&a),
-        Command::Completions(a) => manual::completions(&a, &mut stdout),
-        Command::Man(a) => manual::man(&a, &mut stdout),
+        Command::Completions(a) => manual::completions(&a, &mut stdout.into_inner()),
+        Command::Man(a) => manual::man(&a, &mut stdout.into_inner()),
     };
     match result {
         Ok(code) => code,
