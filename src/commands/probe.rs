@@ -15,7 +15,7 @@ use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::group_name;
 use crate::core::wire::sslv2::Sslv2ClientHello;
-use crate::io::net::{self, ExchangeObserver, Limits, StarttlsReport, Target};
+use crate::io::net::{self, ExchangeObserver, Limits, StarttlsReport, Target, Transport};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::io;
@@ -220,50 +220,10 @@ pub fn fill_random(buf: &mut [u8]) {
 
 /// Runs one probe. Never panics on what the server does; connection failures are results.
 pub fn run(cfg: &ProbeConfig) -> ProbeResult {
-    // The CLI checked that the hello encodes (`HelloArgs::to_source`); one that does not
-    // is sent as nothing.
-    let (sent, built) = prepare(&cfg.hello, &cfg.target).unwrap_or_default();
-    let hello = decode_sent_hello(&sent);
-    let sni = hello.as_ref().and_then(|h| h.sni());
-    let mut result = ProbeResult {
-        target: cfg.target.clone(),
-        sni,
-        local: None,
-        peer: None,
-        sent: sent.clone(),
-        hello,
-        built,
-        connect_error: None,
-        verdict: None,
-        transcript: Transcript::default(),
-        timings: Timings::default(),
-        certificates: Arc::default(),
-        findings: Vec::new(),
-        diagnosis: Vec::new(),
-        started_unix_micros: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0),
-        retry: None,
-        starttls: None,
-    };
+    let mut result = start(cfg);
     let mut conn = match net::connect(&cfg.target, &cfg.limits) {
         Ok(c) => c,
-        Err(e) => {
-            let error = ConnectError {
-                refused: e.kind() == io::ErrorKind::ConnectionRefused,
-                reason: e.to_string(),
-            };
-            let target = cfg.target.display();
-            let ctx = assess::Context {
-                target: Some(&target),
-                connect_error: Some(&error),
-                ..assess::Context::default()
-            };
-            result.diagnosis = assess::assess(&Verdict::default(), &ctx).diagnosis;
-            result.connect_error = Some(error);
-            return result;
-        }
+        Err(e) => return connect_failed(cfg, result, e),
     };
     result.local = Some(conn.local);
     result.peer = Some(conn.peer);
@@ -286,6 +246,86 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         result.diagnosis = assess::assess(&Verdict::default(), &ctx).diagnosis;
         return result;
     }
+    let mut rec = recorder(cfg, &result);
+    let sent_at = conn.start.elapsed();
+    net::exchange(&mut conn, &result.sent, &cfg.limits, &mut rec);
+    net::close(&conn);
+    let done_at = conn.start.elapsed();
+    finish(cfg, result, rec, sent_at, done_at)
+}
+
+/// [`run`] over another transport (e.g. a server held in memory, as the fuzz target that
+/// plays a server does): the same hello, tracker, HelloRetryRequest answer and assessment,
+/// without a socket. There are no addresses; times are the transport's.
+pub fn run_over(cfg: &ProbeConfig, transport: &dyn Transport) -> ProbeResult {
+    let result = start(cfg);
+    let mut rec = recorder(cfg, &result);
+    match transport.exchange(&cfg.target, &result.sent, &cfg.limits, &mut rec) {
+        Ok(()) => {
+            let done_at = rec.transcript.end.map(|(_, _, at)| at).unwrap_or(0);
+            finish(
+                cfg,
+                result,
+                rec,
+                Duration::ZERO,
+                Duration::from_micros(done_at),
+            )
+        }
+        Err(e) => connect_failed(cfg, result, e),
+    }
+}
+
+/// The result before any connection: what is sent, and the hello it decodes to.
+fn start(cfg: &ProbeConfig) -> ProbeResult {
+    // The CLI checked that the hello encodes (`HelloArgs::to_source`); one that does not
+    // is sent as nothing.
+    let (sent, built) = prepare(&cfg.hello, &cfg.target).unwrap_or_default();
+    let hello = decode_sent_hello(&sent);
+    let sni = hello.as_ref().and_then(|h| h.sni());
+    ProbeResult {
+        target: cfg.target.clone(),
+        sni,
+        local: None,
+        peer: None,
+        sent,
+        hello,
+        built,
+        connect_error: None,
+        verdict: None,
+        transcript: Transcript::default(),
+        timings: Timings::default(),
+        certificates: Arc::default(),
+        findings: Vec::new(),
+        diagnosis: Vec::new(),
+        started_unix_micros: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0),
+        retry: None,
+        starttls: None,
+    }
+}
+
+/// No connection was made: the result says why, and diagnoses it.
+fn connect_failed(cfg: &ProbeConfig, mut result: ProbeResult, e: io::Error) -> ProbeResult {
+    let error = ConnectError {
+        refused: e.kind() == io::ErrorKind::ConnectionRefused,
+        reason: e.to_string(),
+    };
+    let target = cfg.target.display();
+    let ctx = assess::Context {
+        target: Some(&target),
+        connect_error: Some(&error),
+        ..assess::Context::default()
+    };
+    result.diagnosis = assess::assess(&Verdict::default(), &ctx).diagnosis;
+    result.connect_error = Some(error);
+    result
+}
+
+/// The observer of one exchange: the tracker (with our key shares when the hello was
+/// built) and the transcript.
+fn recorder(cfg: &ProbeConfig, result: &ProbeResult) -> Recorder {
     // With our own key shares the tracker completes the TLS 1.3 key exchange and reads the
     // server's encrypted flight (certificates, CertificateRequest, Finished).
     // A built hello offering TLS 1.3 gets keys even with no real share in it: the share of
@@ -307,17 +347,24 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         HelloSource::Spec(spec) => spec.fragment,
         HelloSource::Raw(_) => None,
     };
-    let mut rec = Recorder {
+    Recorder {
         tracker,
         transcript: Transcript::default(),
         keys: keys_given,
         fragment,
         retry: None,
-    };
-    let sent_at = conn.start.elapsed();
-    net::exchange(&mut conn, &sent, &cfg.limits, &mut rec);
-    net::close(&conn);
-    let done_at = conn.start.elapsed();
+    }
+}
+
+/// After the exchange: timings from the transcript, the verdict, and its assessment.
+/// `sent_at` and `done_at` count from the connection's start, like the transcript.
+fn finish(
+    cfg: &ProbeConfig,
+    mut result: ProbeResult,
+    rec: Recorder,
+    sent_at: Duration,
+    done_at: Duration,
+) -> ProbeResult {
     result.timings.verdict = done_at.saturating_sub(sent_at);
     result.timings.first_byte = rec
         .transcript
