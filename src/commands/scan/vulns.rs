@@ -442,7 +442,7 @@ fn any_legacy(r: &ScanReport) -> Result<bool, String> {
     }
 }
 
-fn probe<'r>(r: &'r ScanReport, name: impl Fn(&str) -> bool) -> Option<&'r ProbeItem> {
+fn probe(r: &ScanReport, name: impl Fn(&str) -> bool) -> Option<&ProbeItem> {
     r.probes.iter().find(|p| name(&p.name))
 }
 
