@@ -6,15 +6,23 @@
 //! server configurations; where testssl.sh 3.0 (`testssl -U`, run by hand on the same
 //! gnutls configuration) gives a different verdict, the test says why.
 //!
-//! The checks of this release open no connection of their own: a scan with `--vulns`
-//! makes exactly the handshakes of the scan without it.
+//! Heartbleed and CCS injection cannot be had from a Debian 12 server: scripted peers play
+//! the vulnerable side (a heartbeat echo that over-reads, a server that takes an early CCS);
+//! the real servers play the other.
+//!
+//! The derived checks open no connection of their own: a scan with `--vulns` makes the
+//! handshakes of the scan without it, plus one for the early CCS (and one for the heartbeat
+//! request when the server answered the heartbeat extension).
 
 mod common;
 
 use common::{
-    Server, hostile_peer, openssl, read_some, rsa_cert, s_server, shakedown, spawn_listening,
+    Peer, Server, hostile_peer, openssl, read_some, rsa_cert, s_server, shakedown, spawn_listening,
+    write_quietly,
 };
 use serde_json::Value;
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// Runs `shakedown scan --json` on one target; its exit code and result.
@@ -67,12 +75,7 @@ fn assert_statuses(v: &Value, want: &[(&str, &str)]) {
 }
 
 /// The checks not implemented in this release: listed, never reported safe.
-const NOT_IMPLEMENTED: [&str; 4] = [
-    "ccs_injection",
-    "ticketbleed",
-    "robot",
-    "client_renegotiation",
-];
+const NOT_IMPLEMENTED: [&str; 3] = ["ticketbleed", "robot", "client_renegotiation"];
 
 /// gnutls-serv with 3DES and RC4 added, TLS 1.0 enabled and RFC 5746 disabled (Debian's
 /// OpenSSL 3 has neither 3DES nor RC4 suites, and always answers renegotiation_info).
@@ -120,6 +123,8 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
             ("compression", "not_vulnerable"),
             ("fallback_scsv", "not_vulnerable"),
             ("heartbleed", "not_vulnerable"),
+            // testssl: CCS OK.
+            ("ccs_injection", "not_vulnerable"),
         ],
     );
     for id in NOT_IMPLEMENTED {
@@ -142,10 +147,15 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
     for id in ["fallback_scsv", "compression", "heartbleed"] {
         assert!(vulns[id]["handshakes"].as_u64().unwrap() >= 1, "{id}");
     }
-    // No connection of its own: the same handshakes as the scan without --vulns.
+    // One connection of its own (the early CCS; no heartbeat request, as the extension
+    // was not answered): one handshake more than the scan without --vulns.
+    assert_eq!(vulns["ccs_injection"]["handshakes"], 1);
     let (_, plain) = scan(&local(&srv), &[]);
     assert!(plain.get("vulnerabilities").is_none(), "only with --vulns");
-    assert_eq!(v["handshakes"], plain["handshakes"]);
+    assert_eq!(
+        v["handshakes"].as_u64().unwrap(),
+        plain["handshakes"].as_u64().unwrap() + 1
+    );
 }
 
 /// AEAD DHE suites only, at TLS 1.2, with RFC 5114's 1024-bit group: Logjam's small prime
@@ -234,7 +244,7 @@ fn tls13_only_server_is_exposed_to_nothing_and_safe_mode_leaves_out_the_disturbi
             "--vulns=safe leaves out {left_out}"
         );
     }
-    assert_eq!(status(&v, "ccs_injection"), "unknown");
+    assert_eq!(status(&v, "ccs_injection"), "not_vulnerable");
 
     let out = shakedown()
         .args([
@@ -276,4 +286,169 @@ fn checks_are_unknown_with_the_reason_when_the_scan_gave_up() {
     }
     let sweet32 = vulns["sweet32"]["detail"].as_str().unwrap();
     assert!(sweet32.contains("TLSv1.2: unknown"), "{sweet32}");
+}
+
+/// How a scripted peer is vulnerable.
+#[derive(Clone, Copy, PartialEq)]
+enum Flaw {
+    /// Answers a heartbeat request with 16 KiB it was not sent.
+    Heartbleed,
+    /// Takes a ChangeCipherSpec before the key exchange, so the next record fails its MAC.
+    EarlyCcs,
+}
+
+/// Reads one record (header and body), at most 64 KiB; `None` at the end or a time-out.
+fn read_record(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut header = [0u8; 5];
+    s.read_exact(&mut header).ok()?;
+    let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).ok()?;
+    Some([&header[..], &body].concat())
+}
+
+fn tls_record(typ: u8, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ, 3, 3];
+    r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    r.extend_from_slice(payload);
+    r
+}
+
+/// A ClientHello's extensions, as (type, data).
+type Extensions = Vec<(u16, Vec<u8>)>;
+
+/// A ClientHello record's legacy_version, suites and extensions.
+fn hello_parts(record: &[u8]) -> Option<(u16, Vec<u16>, Extensions)> {
+    let b = record.get(5..)?;
+    if record[0] != 22 || b.first() != Some(&1) {
+        return None;
+    }
+    let legacy = u16::from_be_bytes([*b.get(4)?, *b.get(5)?]);
+    let mut i = 4 + 2 + 32;
+    i += 1 + *b.get(i)? as usize;
+    let n = u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]) as usize;
+    let suites = b
+        .get(i + 2..i + 2 + n)?
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    i += 2 + n;
+    i += 1 + *b.get(i)? as usize;
+    let mut exts = Vec::new();
+    if let Some(len) = b.get(i..i + 2) {
+        let end = (i + 2 + u16::from_be_bytes([len[0], len[1]]) as usize).min(b.len());
+        i += 2;
+        while i + 4 <= end {
+            let typ = u16::from_be_bytes([b[i], b[i + 1]]);
+            let n = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
+            exts.push((typ, b.get(i + 4..i + 4 + n)?.to_vec()));
+            i += 4 + n;
+        }
+    }
+    Some((legacy, suites, exts))
+}
+
+/// A scripted TLS 1.2 server: ECDHE-RSA-AES128-GCM-SHA256 only, RFC 5746 answered, the
+/// heartbeat extension echoed; its flight is ServerHello and ServerHelloDone (the scan
+/// reads the ServerHello; the check waits for ServerHelloDone). Everything else (TLS 1.3
+/// alone, lower versions, SSLv2) gets a handshake_failure alert. Then it is vulnerable as
+/// `flaw` says.
+fn vulnerable_peer(flaw: Flaw) -> Peer {
+    hostile_peer(move |mut s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+        let refuse = |s: &mut TcpStream| {
+            write_quietly(s, &tls_record(21, &[2, 40]));
+        };
+        let Some(hello) = read_record(&mut s) else {
+            refuse(&mut s);
+            return;
+        };
+        let Some((legacy, suites, exts)) = hello_parts(&hello) else {
+            refuse(&mut s);
+            return;
+        };
+        let tls12 = exts
+            .iter()
+            .find(|(t, _)| *t == 43)
+            .is_none_or(|(_, d)| d.chunks(2).any(|v| v == [3, 3]));
+        if legacy < 0x0303 || !tls12 || !suites.contains(&0xc02f) {
+            refuse(&mut s);
+            return;
+        }
+        let heartbeat = exts.iter().any(|(t, _)| *t == 15);
+        let mut ext = vec![0xff, 0x01, 0, 1, 0];
+        if heartbeat {
+            ext.extend_from_slice(&[0, 15, 0, 1, 1]);
+        }
+        let mut sh = vec![3, 3];
+        sh.extend_from_slice(&[7u8; 32]);
+        sh.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+        sh.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        sh.extend_from_slice(&ext);
+        let mut flight = vec![2, 0];
+        flight.extend_from_slice(&(sh.len() as u16).to_be_bytes());
+        flight.extend_from_slice(&sh);
+        flight.extend_from_slice(&[14, 0, 0, 0]);
+        if !write_quietly(&mut s, &tls_record(22, &flight)) {
+            return;
+        }
+        while let Some(record) = read_record(&mut s) {
+            match (record[0], flaw) {
+                (24, Flaw::Heartbleed) => {
+                    // "Memory" past the 3-byte request, as a vulnerable OpenSSL sent it.
+                    let mut response = vec![2, 0x40, 0];
+                    response.extend_from_slice(b"secret=hunter2; ");
+                    response.resize(3 + 0x4000 + 16, b'm');
+                    write_quietly(&mut s, &tls_record(24, &response));
+                }
+                (20, Flaw::EarlyCcs) => {
+                    // Took the CCS: the next record is read under keys from an empty
+                    // master secret and fails its MAC.
+                    if read_record(&mut s).is_some() {
+                        write_quietly(&mut s, &tls_record(21, &[2, 20]));
+                    }
+                }
+                _ => {
+                    write_quietly(&mut s, &tls_record(21, &[2, 10]));
+                }
+            }
+        }
+    })
+}
+
+/// The vulnerable side of the two probes, from scripted peers: an over-read heartbeat
+/// response is vulnerable with its length and a short preview only; an early CCS that is
+/// taken is vulnerable. Each probe is one connection more than the scan.
+#[test]
+fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
+    let bleeding = vulnerable_peer(Flaw::Heartbleed);
+    let (_, v) = scan(&bleeding.addr.to_string(), &["--vulns"]);
+    assert_eq!(status(&v, "heartbleed"), "vulnerable", "{v}");
+    let detail = v["vulnerabilities"]["heartbleed"]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(detail.contains("16403 bytes"), "{detail}");
+    assert!(
+        detail.contains("secret=hunter2; "),
+        "a short preview: {detail}"
+    );
+    assert!(
+        !detail.contains("mmmm"),
+        "no more than the preview: {detail}"
+    );
+    // The peer refuses the early CCS the way a patched server does.
+    assert_eq!(status(&v, "ccs_injection"), "not_vulnerable", "{v}");
+
+    let ccs = vulnerable_peer(Flaw::EarlyCcs);
+    let (_, v) = scan(&ccs.addr.to_string(), &["--vulns"]);
+    assert_eq!(status(&v, "ccs_injection"), "vulnerable", "{v}");
+    assert_eq!(v["vulnerabilities"]["ccs_injection"]["handshakes"], 1);
+    // Heartbeat echoed, the over-long request answered with unexpected_message.
+    assert_eq!(status(&v, "heartbleed"), "not_vulnerable", "{v}");
+    let (_, plain) = scan(&ccs.addr.to_string(), &[]);
+    assert_eq!(
+        v["handshakes"].as_u64().unwrap(),
+        plain["handshakes"].as_u64().unwrap() + 2,
+        "the early CCS and the heartbeat request"
+    );
 }

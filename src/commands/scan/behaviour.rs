@@ -270,7 +270,7 @@ fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
 }
 
 /// heartbeat with mode peer_allowed_to_send.
-fn heartbeat_extension() -> Extension {
+pub(super) fn heartbeat_extension() -> Extension {
     Extension {
         typ: ext::HEARTBEAT,
         data: vec![1],

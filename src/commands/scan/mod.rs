@@ -180,9 +180,14 @@ pub fn scan_target(
 ) -> ScanResult {
     let mut t = target.target.clone();
     t.starttls = cfg.connecting.starttls.for_port(t.port);
-    let mut report = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake).run();
+    let scanner = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake);
+    let mut report = scanner.run();
     check_certificates(&mut report, &t, &cfg.connecting);
-    let vulnerabilities = cfg.vulns.map(|mode| vulns::assess(&report, mode));
+    let vulnerabilities = cfg.vulns.map(|mode| {
+        let (checks, sent) = vulns::assess(&report, mode, Some(&scanner));
+        report.handshakes += sent;
+        checks
+    });
     ScanResult {
         vulnerabilities,
         starttls: t.starttls.map(|p| p.name()),

@@ -1,16 +1,22 @@
 //! `scan --vulns`: what the scan learned, named as the known TLS attacks it exposes a server
-//! to. Each check reads the enumeration's suites and versions or a behaviour probe's answer;
-//! none makes a connection of its own in this release, so `handshakes` is what the probe a
-//! verdict rests on cost (0 for a verdict read off the suite lists).
+//! to. Most checks read the enumeration's suites and versions or a behaviour probe's answer
+//! (`handshakes` is what that probe cost, 0 for a verdict read off the suite lists); two send
+//! a probe of their own, one connection each: `ccs_injection` (an early ChangeCipherSpec)
+//! and `heartbleed` (an over-long heartbeat request, only to a server that answered the
+//! heartbeat extension).
 //!
 //! A check is `unknown` with the reason whenever the facts it needs are missing (a version
 //! whose enumeration broke off, a probe not sent): never a guess. [`CHECKS`] is the one
 //! table of checks, their CVEs, severities and whether they could disturb a server.
 
 use super::behaviour::{COMBINED, COMPRESSION, FALLBACK_PREFIX, HEARTBEAT, SECURE_RENEGOTIATION};
-use super::enumerate::{ProbeItem, ScanReport, VersionScan};
+use super::behaviour::{base_version, heartbeat_extension};
+use super::enumerate::{ProbeItem, ScanReport, Scanner, VersionScan};
+use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::ProtocolVersion;
+use crate::core::wire::build::HelloSpec;
 use crate::core::wire::registry::{CipherSuite, KeyExchange, suite, suite_name};
+use crate::io::net::ExchangeObserver;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -149,13 +155,24 @@ const LEGACY: [ProtocolVersion; 4] = [
 /// Names shown per version before "and N more".
 const SHOWN: usize = 4;
 
-/// The checks of `mode` on what the scan of one target found.
-pub fn assess(report: &ScanReport, mode: VulnMode) -> BTreeMap<String, VulnCheck> {
-    CHECKS
+/// The checks of `mode` on what the scan of one target found; `live` sends the checks' own
+/// probes (without it they are unknown). Also the connections those probes made.
+pub fn assess(
+    report: &ScanReport,
+    mode: VulnMode,
+    live: Option<&Scanner>,
+) -> (BTreeMap<String, VulnCheck>, usize) {
+    let mut sent = 0;
+    let checks = CHECKS
         .iter()
         .filter(|c| mode == VulnMode::All || !c.disturbs)
-        .map(|c| (c.id.to_string(), run_check(c, report)))
-        .collect()
+        .map(|c| {
+            let (check, own) = run_check(c, report, live);
+            sent += own;
+            (c.id.to_string(), check)
+        })
+        .collect();
+    (checks, sent)
 }
 
 /// A verdict before the table's CVEs and severity are added.
@@ -175,8 +192,10 @@ fn finding(status: VulnStatus, detail: impl Into<String>) -> Finding {
     }
 }
 
-fn run_check(c: &CheckDef, r: &ScanReport) -> VulnCheck {
+/// One check's verdict, and the connections it opened itself.
+fn run_check(c: &CheckDef, r: &ScanReport, live: Option<&Scanner>) -> (VulnCheck, usize) {
     use VulnStatus::*;
+    let mut own = 0;
     let f = match c.id {
         "poodle_ssl" => suite_check(r, &[ProtocolVersion::SSLV3], "CBC suite", |s, _| s.cbc()),
         "sweet32" => {
@@ -230,29 +249,43 @@ fn run_check(c: &CheckDef, r: &ScanReport) -> VulnCheck {
             })
         }
         "fallback_scsv" => fallback(r),
-        "heartbleed" => probe_check(r, "heartbleed", |p| {
-            let result = p.result.as_str();
-            if result.starts_with("not enabled") {
-                Some((
-                    NotVulnerable,
-                    "the server did not answer the heartbeat extension: no heartbeat to \
-                     over-read (the over-read request itself is not sent in this release)"
-                        .into(),
-                ))
-            } else {
-                // Enabled: only the over-read request could tell, and it is not sent yet.
-                None
+        "heartbleed" => {
+            let f = probe_check(r, "heartbleed", |p| {
+                p.result.starts_with("not enabled").then(|| {
+                    (
+                        NotVulnerable,
+                        "the server did not answer the heartbeat extension: no heartbeat to \
+                         over-read (no request sent)"
+                            .into(),
+                    )
+                })
+            });
+            // Enabled (undecided by the extension alone): the over-long request decides.
+            let enabled =
+                probe(r, |n| n == HEARTBEAT).is_some_and(|p| p.result.starts_with("enabled"));
+            match live {
+                Some(scanner) if f.status == Unknown && enabled => {
+                    let mut f = heartbleed(scanner, r, &mut own);
+                    f.handshakes += f.handshakes_shared(r);
+                    f
+                }
+                _ => f,
             }
-        }),
+        }
+        "ccs_injection" => match live {
+            Some(scanner) => ccs_injection(scanner, r, &mut own),
+            None => finding(Unknown, "not checked: no connection to send it on"),
+        },
         _ => finding(Unknown, "not checked: not implemented in this release"),
     };
-    VulnCheck {
+    let check = VulnCheck {
         status: f.status,
         detail: f.detail,
         cve: c.cve.iter().map(|s| s.to_string()).collect(),
         severity: f.severity.unwrap_or(c.severity),
         handshakes: f.handshakes,
-    }
+    };
+    (check, own)
 }
 
 /// A block cipher with 64-bit blocks: DES, 3DES, IDEA, RC2.
@@ -556,4 +589,375 @@ fn fallback(r: &ScanReport) -> Finding {
         );
     }
     finding(VulnStatus::Unknown, not_probed(r))
+}
+
+impl Finding {
+    /// The heartbeat probe's cost: the hello that showed the extension enabled.
+    fn handshakes_shared(&self, r: &ScanReport) -> usize {
+        probe(r, |n| n == HEARTBEAT).map_or(0, |p| probe_cost(r, p))
+    }
+}
+
+/// A ChangeCipherSpec record.
+const CCS: [u8; 1] = [1];
+/// Record content types.
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const HEARTBEAT_RECORD: u8 = 24;
+const SERVER_HELLO_DONE: u8 = 14;
+/// Alert descriptions the checks read.
+const UNEXPECTED_MESSAGE: u8 = 10;
+const BAD_RECORD_MAC: u8 = 20;
+const DECRYPTION_FAILED: u8 = 21;
+/// The heartbeat request's declared payload length; it sends none. A server that answers
+/// with more than the 3 bytes sent read past the record (Heartbleed).
+const HEARTBEAT_CLAIMED: u16 = 0x4000;
+/// Printable bytes of an over-read shown; the rest is counted, never kept.
+const PREVIEW: usize = 16;
+
+fn record(typ: u8, version: u16, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ];
+    r.extend_from_slice(&version.to_be_bytes());
+    r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    r.extend_from_slice(payload);
+    r
+}
+
+/// The first record the server sent after the probe.
+#[derive(Debug)]
+enum After {
+    Alert(u8),
+    /// A heartbeat record: its declared length and a short printable preview.
+    Heartbeat {
+        declared: usize,
+        preview: String,
+    },
+    Other(u8),
+}
+
+impl After {
+    fn describe(&self) -> String {
+        match self {
+            After::Alert(a) => format!("alert {a}"),
+            After::Heartbeat { declared, .. } => format!("a heartbeat record of {declared} bytes"),
+            After::Other(t) => format!("a record of type {t}"),
+        }
+    }
+}
+
+/// Reads the server's flight up to ServerHelloDone, sends `probe` then, and keeps the
+/// first record that follows (its type and a few bytes, nothing more). Server bytes are
+/// held only until their record is read; the exchange's byte cap bounds them.
+struct AfterHelloDone {
+    probe: Vec<u8>,
+    pending: Vec<u8>,
+    handshake: Vec<u8>,
+    sent: bool,
+    reply_due: bool,
+    /// An alert before the probe was sent.
+    refused: Option<u8>,
+    after: Option<After>,
+    end: Option<EndKind>,
+}
+
+impl AfterHelloDone {
+    fn new(probe: Vec<u8>) -> Self {
+        AfterHelloDone {
+            probe,
+            pending: Vec::new(),
+            handshake: Vec::new(),
+            sent: false,
+            reply_due: false,
+            refused: None,
+            after: None,
+            end: None,
+        }
+    }
+
+    /// Reads whole records off `pending`; `false` once the answer is known.
+    fn read_records(&mut self) -> bool {
+        loop {
+            if self.pending.len() < 5 {
+                return true;
+            }
+            let typ = self.pending[0];
+            let len = u16::from_be_bytes([self.pending[3], self.pending[4]]) as usize;
+            if self.sent {
+                return !self.read_answer(typ, len);
+            }
+            if self.pending.len() < 5 + len {
+                return true;
+            }
+            let body: Vec<u8> = self.pending.drain(..5 + len).skip(5).collect();
+            match typ {
+                HANDSHAKE => {
+                    self.handshake.extend_from_slice(&body);
+                    self.reply_due = has_server_hello_done(&self.handshake);
+                }
+                ALERT => {
+                    self.refused = Some(body.get(1).copied().unwrap_or(0));
+                    return false;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The first record after the probe, once enough of it is in: whether it is read.
+    fn read_answer(&mut self, typ: u8, len: usize) -> bool {
+        let have = &self.pending[5..];
+        match typ {
+            ALERT if have.len() >= 2 => self.after = Some(After::Alert(have[1])),
+            HEARTBEAT_RECORD if have.len() >= len.min(3 + PREVIEW) => {
+                let preview = have
+                    .iter()
+                    .skip(3)
+                    .take(PREVIEW)
+                    .map(|b| {
+                        if b.is_ascii_graphic() || *b == b' ' {
+                            *b as char
+                        } else {
+                            '.'
+                        }
+                    })
+                    .collect();
+                self.after = Some(After::Heartbeat {
+                    declared: len,
+                    preview,
+                });
+            }
+            ALERT | HEARTBEAT_RECORD => return false,
+            other => self.after = Some(After::Other(other)),
+        }
+        // Nothing of it is kept beyond what `after` holds.
+        self.pending.clear();
+        true
+    }
+
+    fn ending(&self) -> String {
+        match self.end {
+            Some(EndKind::Fin) => "the server closed the connection".into(),
+            Some(EndKind::Rst) => "the server reset the connection".into(),
+            Some(EndKind::Timeout) => "no answer within the read time-out".into(),
+            Some(EndKind::ByteCap) => "the byte cap was reached".into(),
+            Some(other) => format!("the connection ended ({other:?})"),
+            None => "no answer".into(),
+        }
+    }
+}
+
+/// Whether the handshake messages so far include ServerHelloDone.
+fn has_server_hello_done(messages: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 4 <= messages.len() {
+        if messages[i] == SERVER_HELLO_DONE {
+            return true;
+        }
+        let len = u32::from_be_bytes([0, messages[i + 1], messages[i + 2], messages[i + 3]]);
+        i += 4 + len as usize;
+    }
+    false
+}
+
+impl ExchangeObserver for AfterHelloDone {
+    fn data(&mut self, dir: Direction, bytes: &[u8], _at: Micros) -> bool {
+        if dir == Direction::ClientToServer {
+            return true;
+        }
+        self.pending.extend_from_slice(bytes);
+        self.read_records()
+    }
+
+    fn end(&mut self, dir: Direction, kind: EndKind, _at: Micros) {
+        if dir == Direction::ServerToClient {
+            self.end = Some(kind);
+        }
+    }
+
+    fn reply(&mut self) -> Option<Vec<u8>> {
+        if self.reply_due && !self.sent {
+            self.sent = true;
+            self.pending.clear();
+            return Some(self.probe.clone());
+        }
+        None
+    }
+}
+
+/// The classic version the probes use (the behaviour probes' base), with its suites.
+fn probe_hello(
+    scanner: &Scanner,
+    r: &ScanReport,
+    heartbeat: bool,
+) -> Result<(Vec<u8>, u16), String> {
+    let base = base_version(&r.versions)
+        .filter(|b| b.version != ProtocolVersion::TLS13 && !b.ciphers.is_empty())
+        .ok_or_else(|| match any_legacy(r) {
+            Ok(false) => "only TLS 1.3 offered".to_string(),
+            Ok(true) => "no TLS 1.0 to 1.2 version with suites to probe".to_string(),
+            Err(gaps) => format!("no version to probe known: {gaps}"),
+        })?;
+    let mut spec = HelloSpec {
+        cipher_suites: Some(base.ciphers.clone()),
+        ..scanner.version_spec(base.version)
+    };
+    if heartbeat {
+        spec.extra_extensions.push(heartbeat_extension());
+    }
+    Ok((scanner.encode(&spec).wire, base.version.0))
+}
+
+/// Runs one probe; `None` when nothing could be sent.
+fn send_probe(
+    scanner: &Scanner,
+    hello: &[u8],
+    probe: Vec<u8>,
+    cost: &mut usize,
+) -> Option<AfterHelloDone> {
+    let mut observer = AfterHelloDone::new(probe);
+    scanner
+        .exchange_observed(hello, &mut observer, cost)
+        .then_some(observer)
+}
+
+/// CVE-2014-0224: a ChangeCipherSpec right after ServerHelloDone, before any key exchange,
+/// then one bogus handshake record. A patched server refuses the CCS (unexpected_message);
+/// one that took it derives keys from an empty master secret, so the bogus record fails
+/// its MAC (bad_record_mac or decryption_failed).
+fn ccs_injection(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    let (hello, version) = match probe_hello(scanner, r, false) {
+        Ok(h) => h,
+        Err(why) if why == "only TLS 1.3 offered" => {
+            return finding(
+                VulnStatus::NotVulnerable,
+                "only TLS 1.3 offered (its ChangeCipherSpec carries no key change)",
+            );
+        }
+        Err(why) => return finding(VulnStatus::Unknown, format!("not probed: {why}")),
+    };
+    let mut probe = record(CHANGE_CIPHER_SPEC, version, &CCS);
+    probe.extend(record(HANDSHAKE, version, &[0u8; 64]));
+    let Some(o) = send_probe(scanner, &hello, probe, cost) else {
+        return Finding {
+            handshakes: *cost,
+            ..finding(VulnStatus::Unknown, "not probed: no connection")
+        };
+    };
+    let (status, detail) = match (&o.refused, o.sent, &o.after) {
+        (Some(alert), _, _) => (
+            VulnStatus::Unknown,
+            format!("the hello got alert {alert} before ServerHelloDone: nothing sent"),
+        ),
+        (None, false, _) => (
+            VulnStatus::Unknown,
+            format!(
+                "no ServerHelloDone to send the early ChangeCipherSpec after ({})",
+                o.ending()
+            ),
+        ),
+        (None, true, Some(After::Alert(UNEXPECTED_MESSAGE))) => (
+            VulnStatus::NotVulnerable,
+            "the early ChangeCipherSpec got unexpected_message".into(),
+        ),
+        (None, true, Some(After::Alert(a @ (BAD_RECORD_MAC | DECRYPTION_FAILED)))) => (
+            VulnStatus::Vulnerable,
+            format!(
+                "the early ChangeCipherSpec was taken: the record after it got {} (keys from \
+                 an empty master secret)",
+                if *a == BAD_RECORD_MAC {
+                    "bad_record_mac"
+                } else {
+                    "decryption_failed"
+                }
+            ),
+        ),
+        (None, true, Some(other)) => (
+            VulnStatus::Unknown,
+            format!(
+                "undecided: the early ChangeCipherSpec got {}",
+                other.describe()
+            ),
+        ),
+        (None, true, None) => (
+            VulnStatus::Unknown,
+            format!(
+                "undecided: after the early ChangeCipherSpec, {}",
+                o.ending()
+            ),
+        ),
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
+}
+
+/// CVE-2014-0160: a heartbeat request declaring 16384 payload bytes and sending none,
+/// right after ServerHelloDone. A response longer than the 3 bytes sent is memory read
+/// past the record: shown as its length and a short printable preview, never kept.
+fn heartbleed(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    let (hello, version) = match probe_hello(scanner, r, true) {
+        Ok(h) => h,
+        Err(why) => return finding(VulnStatus::Unknown, format!("not probed: {why}")),
+    };
+    let mut request = vec![1u8];
+    request.extend_from_slice(&HEARTBEAT_CLAIMED.to_be_bytes());
+    let probe = record(HEARTBEAT_RECORD, version, &request);
+    let Some(o) = send_probe(scanner, &hello, probe, cost) else {
+        return Finding {
+            handshakes: *cost,
+            ..finding(VulnStatus::Unknown, "not probed: no connection")
+        };
+    };
+    let (status, detail) = match (&o.refused, o.sent, &o.after) {
+        (Some(alert), _, _) => (
+            VulnStatus::Unknown,
+            format!("the hello got alert {alert} before ServerHelloDone: nothing sent"),
+        ),
+        (None, false, _) => (
+            VulnStatus::Unknown,
+            format!(
+                "no ServerHelloDone to send the heartbeat after ({})",
+                o.ending()
+            ),
+        ),
+        (None, true, Some(After::Heartbeat { declared, preview })) if *declared > 3 => (
+            VulnStatus::Vulnerable,
+            format!(
+                "a heartbeat response of {declared} bytes to a 3-byte request declaring \
+                 {HEARTBEAT_CLAIMED}: memory read past the record (preview \"{preview}\")"
+            ),
+        ),
+        (None, true, Some(After::Alert(a))) => (
+            VulnStatus::NotVulnerable,
+            format!("the over-long heartbeat request got alert {a}, no over-read"),
+        ),
+        (None, true, Some(other)) => (
+            VulnStatus::Unknown,
+            format!("undecided: the heartbeat request got {}", other.describe()),
+        ),
+        (None, true, None) => match o.end {
+            // RFC 6520: a heartbeat whose payload_length is too large is discarded.
+            Some(EndKind::Timeout | EndKind::Fin | EndKind::Rst) => (
+                VulnStatus::NotVulnerable,
+                format!(
+                    "the over-long heartbeat request was not answered: {}",
+                    o.ending()
+                ),
+            ),
+            _ => (
+                VulnStatus::Unknown,
+                format!("undecided: after the heartbeat request, {}", o.ending()),
+            ),
+        },
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
 }
