@@ -74,8 +74,9 @@ pub struct VulnCheck {
     /// `logjam`: `high` for export DH suites, `medium` for a DH prime of at most 1024 bits
     /// alone).
     pub severity: Severity,
-    /// Connections the verdict rests on: the probe's (shared with the behaviour results,
-    /// counted once in the scan's total), 0 when read off the suite lists.
+    /// Connections the verdict rests on: a behaviour probe's (counted once in the scan's
+    /// total), the check's own (`ccs_injection`, `heartbleed`: added to the total), 0 when
+    /// read off the suite lists.
     pub handshakes: usize,
 }
 
