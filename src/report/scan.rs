@@ -4,7 +4,9 @@
 
 use super::{Render, style};
 use crate::commands::scan::ScanResult;
+use crate::commands::scan::vulns::{CHECKS, VulnCheck, VulnStatus};
 use crate::core::wire::ProtocolVersion;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// ", server order" / ", client order" after a list whose order was checked.
@@ -26,6 +28,41 @@ fn list_or_none(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// The `--vulns` section: one line per check, exposed ones marked.
+fn vulnerabilities(out: &mut dyn Write, vulns: &BTreeMap<String, VulnCheck>) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, " Vulnerabilities")?;
+    // Report order: the checks table's, not the map's alphabetical one.
+    for def in CHECKS {
+        let Some(v) = vulns.get(def.id) else {
+            continue;
+        };
+        let (mark, status) = match v.status {
+            VulnStatus::Vulnerable => ("!", style::paint(style::NOTE, "VULNERABLE").to_string()),
+            VulnStatus::NotVulnerable => (" ", "not vulnerable".to_string()),
+            VulnStatus::Unknown => ("?", "unknown".to_string()),
+        };
+        let cve = if v.cve.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", v.cve.join(", "))
+        };
+        let severity = serde_json::to_value(v.severity)
+            .ok()
+            .and_then(|s| s.as_str().map(String::from))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "   {mark} {:<21} {status} ({severity}{cve}, {} handshake{})",
+            def.id,
+            v.handshakes,
+            plural(v.handshakes)
+        )?;
+        writeln!(out, "       {}", v.detail)?;
+    }
+    Ok(())
 }
 
 impl Render for ScanResult {
@@ -159,6 +196,9 @@ impl Render for ScanResult {
                     plural(p.handshakes)
                 )?;
             }
+        }
+        if let Some(vulns) = &r.vulnerabilities {
+            vulnerabilities(out, vulns)?;
         }
         if !r.certificates.is_empty() {
             writeln!(out)?;

@@ -18,6 +18,13 @@ const TLS_FALLBACK_SCSV: u16 = 0x5600;
 /// A name no server has a certificate for (RFC 2606 reserves .invalid).
 const UNKNOWN_NAME: &str = "shakedown-unknown-name.invalid";
 
+// Probe names that `--vulns` reads verdicts from (see `super::vulns`).
+pub(super) const COMPRESSION: &str = "compression (DEFLATE offered)";
+pub(super) const HEARTBEAT: &str = "heartbeat";
+pub(super) const SECURE_RENEGOTIATION: &str = "secure renegotiation";
+pub(super) const FALLBACK_PREFIX: &str = "TLS_FALLBACK_SCSV at ";
+pub(super) const COMBINED: &str = "all intolerance checks in one hello";
+
 impl<'a> Scanner<'a> {
     /// Starts the fixed behaviour probes, one thread each, on the base version: the best
     /// accepted one from TLS 1.0 to 1.2, else TLS 1.3.
@@ -74,7 +81,7 @@ impl<'a> Scanner<'a> {
             let mut suites = lower.ciphers.clone();
             suites.push(TLS_FALLBACK_SCSV);
             probes.push((
-                format!("TLS_FALLBACK_SCSV at {}", lower.version),
+                format!("{FALLBACK_PREFIX}{}", lower.version),
                 Check::Fallback,
                 HelloSpec {
                     cipher_suites: Some(suites),
@@ -84,7 +91,7 @@ impl<'a> Scanner<'a> {
         }
         if !tls13 {
             probes.push((
-                "compression (DEFLATE offered)".into(),
+                COMPRESSION.into(),
                 Check::Compression,
                 HelloSpec {
                     compression_methods: Some(vec![1, 0]),
@@ -93,7 +100,7 @@ impl<'a> Scanner<'a> {
             ));
             let mut heartbeat = base_spec.clone();
             heartbeat.extra_extensions.push(heartbeat_extension());
-            probes.push(("heartbeat".into(), Check::Heartbeat, heartbeat));
+            probes.push((HEARTBEAT.into(), Check::Heartbeat, heartbeat));
             for legacy in [0x0304u16, 0x03ff] {
                 probes.push((
                     format!("version intolerance (legacy_version 0x{legacy:04x})"),
@@ -203,7 +210,7 @@ impl<'a> Scanner<'a> {
         let mut cost = 0;
         let reply = self.handshake_provoking(&self.encode(combined), &mut cost);
         let mut items = vec![ProbeItem {
-            name: "all intolerance checks in one hello".into(),
+            name: COMBINED.into(),
             result: format!(
                 "{} ({})",
                 if reply.went_on() {
@@ -263,7 +270,7 @@ fn combined_tolerance_spec(base: &HelloSpec, tls13: bool) -> HelloSpec {
 }
 
 /// heartbeat with mode peer_allowed_to_send.
-fn heartbeat_extension() -> Extension {
+pub(super) fn heartbeat_extension() -> Extension {
     Extension {
         typ: ext::HEARTBEAT,
         data: vec![1],
@@ -380,7 +387,7 @@ pub(super) fn derived_items(versions: &[VersionScan]) -> Vec<ProbeItem> {
     };
     let has = |t: u16| sh.ext(t).is_some();
     items.push(item(
-        "secure renegotiation",
+        SECURE_RENEGOTIATION,
         yes_no(has(ext::RENEGOTIATION_INFO)).into(),
         !has(ext::RENEGOTIATION_INFO),
     ));

@@ -600,6 +600,28 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// One connection whose server side `observer` reads (and answers through its
+    /// `reply`), paced and counted as any hello; not retried, not counted in the target's
+    /// health. `false` when nothing was sent (the port refused, the scan gave up, or the
+    /// connection failed).
+    pub(super) fn exchange_observed(
+        &self,
+        wire: &[u8],
+        observer: &mut dyn ExchangeObserver,
+        cost: &mut usize,
+    ) -> bool {
+        if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
+            return false;
+        }
+        let _permit = self.pacer.acquire();
+        *cost += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
+        (self.on_handshake)();
+        self.transport
+            .exchange(self.target, wire, &self.opts.limits, observer)
+            .is_ok()
+    }
+
     /// Whether one more attempt may be made: always after the version test, from the
     /// shared budget during it (a target that resets everything must not cost
     /// `--retries` per hello).

@@ -7,6 +7,7 @@
 //! - `behaviour`: the behaviour probes, on the same scanner.
 //! - `health`: whether the target answers TLS as a server should, and when to give up.
 //! - [`result`]: the typed result, everything named and judged.
+//! - [`vulns`]: `--vulns`, the known attacks a server is exposed to, named from the scan.
 //! - [`targets`]: the target list (names, `IP,NAME`, CIDR ranges, zgrab2 lines) and shards.
 
 mod behaviour;
@@ -16,6 +17,7 @@ pub mod result;
 #[cfg(test)]
 mod scripted;
 pub mod targets;
+pub mod vulns;
 
 pub use enumerate::{
     GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan, VersionScan,
@@ -57,6 +59,8 @@ pub struct ScanConfig {
     pub rate: Option<f64>,
     /// Trust store and check time for the certificate assessment.
     pub connecting: ConnectConfig,
+    /// `--vulns`: the vulnerability checks to add to each result.
+    pub vulns: Option<vulns::VulnMode>,
 }
 
 impl ScanConfig {
@@ -176,9 +180,16 @@ pub fn scan_target(
 ) -> ScanResult {
     let mut t = target.target.clone();
     t.starttls = cfg.connecting.starttls.for_port(t.port);
-    let mut report = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake).run();
+    let scanner = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake);
+    let mut report = scanner.run();
     check_certificates(&mut report, &t, &cfg.connecting);
+    let vulnerabilities = cfg.vulns.map(|mode| {
+        let (checks, sent) = vulns::assess(&report, mode, Some(&scanner));
+        report.handshakes += sent;
+        checks
+    });
     ScanResult {
+        vulnerabilities,
         starttls: t.starttls.map(|p| p.name()),
         connect: t.connect.map(|ip| ip.to_string()),
         tag: target.tag.clone(),

@@ -67,6 +67,9 @@ pub struct ScanResult {
     /// The chain of the newest version whose first accepted hello showed one.
     pub certificates: Vec<CertificateFacts>,
     pub diagnosis: Vec<Diagnosis>,
+    /// `--vulns`: one verdict per check id (absent without the flag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<BTreeMap<String, super::vulns::VulnCheck>>,
     /// The group lists with their cost, in scan order (TLS 1.3 first), for the text report.
     #[serde(skip)]
     pub group_scans: Vec<GroupResult>,
@@ -271,6 +274,7 @@ impl ScanResult {
             elapsed_ms: r.elapsed_ms,
             certificates: r.certificates.iter().map(CertificateFacts::of).collect(),
             diagnosis: r.diagnosis.clone(),
+            vulnerabilities: None,
             group_scans,
             sigalg_scan,
         }

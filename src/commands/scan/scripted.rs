@@ -733,6 +733,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
             trust: Default::default(),
             starttls: Default::default(),
         },
+        vulns: None,
     }
     .validate()
     .unwrap();
