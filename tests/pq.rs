@@ -4,7 +4,8 @@
 //! HelloRetryRequest. The server is pyOpenSSL on the OpenSSL that the `cryptography`
 //! wheels bundle (Debian's OpenSSL 3.0 has no ML-KEM): the test makes a venv for it under
 //! target/ once (`pip install pyOpenSSL cryptography`, needs PyPI) and starts
-//! tests/pq_server.py on a loopback port, stopped by its handle.
+//! tests/pq_server.py on a loopback port, stopped by its handle. Also: scan of a server that
+//! accepts only X25519MLKEM768 sees TLS 1.3 and the group.
 
 mod common;
 
@@ -198,4 +199,23 @@ fn cli_probe_with_the_hybrid_share_reports_the_group_and_verified_finished() {
     assert!(text.contains("X25519MLKEM768"), "{text}");
     assert!(text.contains("\"server_finished_verified\":true"), "{text}");
     assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn scan_of_a_server_accepting_only_the_hybrid_sees_tls13_and_the_group() {
+    let pki = Pki::new();
+    let srv = pq_server(&pki, "X25519MLKEM768");
+    let out = shakedown()
+        .args(["scan", &format!("127.0.0.1:{}", srv.port), "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    // Before issue 20 scan's TLS 1.3 hellos offered no PQ group: "not offered".
+    assert_eq!(v["versions"]["TLSv1.3"]["supported"], true, "{text}");
+    assert_eq!(
+        v["groups"]["TLSv1.3"],
+        serde_json::json!(["X25519MLKEM768"]),
+        "{text}"
+    );
 }
