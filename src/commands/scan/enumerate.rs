@@ -747,6 +747,16 @@ impl<'a> Scanner<'a> {
                 ecdh::GROUP_SECP256R1,
                 ecdh::GROUP_SECP384R1,
             ]);
+            // The post-quantum groups offered too (without shares, to keep the hello
+            // small): a server that accepts only those answers with a HelloRetryRequest,
+            // which still shows TLS 1.3 and the suite it picks (issue 20).
+            // The classical list is the default TLS 1.3 hello's; the PQ groups come last
+            // so a server that takes one of our classical shares still does.
+            let mut groups = vec![
+                0x001d, 0x0017, 0x001e, 0x0019, 0x0018, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
+            ];
+            groups.extend(crate::core::crypto::mlkem::PQ_GROUPS);
+            spec.groups = Some(groups);
         }
         spec
     }

@@ -1,7 +1,9 @@
-//! The (EC)DHE behind TLS 1.3 key shares: real key pairs for the groups a handshake can be
-//! finished with (x25519, secp256r1, secp384r1, secp521r1), and the shared secret with a
-//! server's share. Entropy comes in as a function, so this stays pure and testable.
+//! The key exchange behind TLS 1.3 key shares: real key pairs for the groups a handshake can
+//! be finished with (x25519, secp256r1, secp384r1, secp521r1, and the ML-KEM hybrids and pure
+//! ML-KEM groups of [`super::mlkem`]), and the shared secret with a server's share. Entropy
+//! comes in as a function, so this stays pure and testable.
 
+use super::mlkem::{self, Layout};
 use crate::core::wire::build::KeyShare;
 use crate::core::wire::registry::group_name;
 use p256::elliptic_curve::point::AffineCoordinates;
@@ -16,18 +18,24 @@ pub const GROUP_SECP521R1: u16 = 0x0019;
 pub const GROUP_X25519: u16 = 0x001d;
 
 /// The groups [`key_pair`] makes real keys for.
-pub const REAL_KEY_GROUPS: [u16; 4] = [
+pub const REAL_KEY_GROUPS: [u16; 9] = [
     GROUP_X25519,
     GROUP_SECP256R1,
     GROUP_SECP384R1,
     GROUP_SECP521R1,
+    mlkem::PQ_GROUPS[0],
+    mlkem::PQ_GROUPS[1],
+    mlkem::PQ_GROUPS[2],
+    mlkem::PQ_GROUPS[3],
+    mlkem::PQ_GROUPS[4],
 ];
 
 /// The key pair behind a key share we sent, kept to finish a TLS 1.3 handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyShareSecret {
     pub group: u16,
-    /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar.
+    /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar;
+    /// ML-KEM groups: the 64-byte ML-KEM seed, then the ECDH part's private key if any.
     pub private: Vec<u8>,
     pub public: Vec<u8>,
 }
@@ -60,7 +68,7 @@ pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeySha
         GROUP_SECP256R1 => nist_key_pair::<p256::NistP256>(entropy),
         GROUP_SECP384R1 => nist_key_pair::<p384::NistP384>(entropy),
         GROUP_SECP521R1 => nist_key_pair::<p521::NistP521>(entropy),
-        _ => return None,
+        _ => return mlkem::layout(group).map(|layout| pq_key_pair(group, layout, entropy)),
     };
     Some(KeyShareSecret {
         group,
@@ -83,8 +91,63 @@ pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
         GROUP_SECP256R1 => nist_shared::<p256::NistP256>(&ours.private, public),
         GROUP_SECP384R1 => nist_shared::<p384::NistP384>(&ours.private, public),
         GROUP_SECP521R1 => nist_shared::<p521::NistP521>(&ours.private, public),
-        _ => None,
+        group => pq_shared(mlkem::layout(group)?, ours, public),
     }
+}
+
+/// A key pair for an ML-KEM group: the seed is drawn first, then the ECDH part's key.
+fn pq_key_pair(group: u16, layout: Layout, entropy: &mut dyn FnMut(&mut [u8])) -> KeyShareSecret {
+    let mut seed = [0u8; mlkem::SEED_LEN];
+    entropy(&mut seed);
+    let encapsulation_key = mlkem::encapsulation_key(layout.level, &seed);
+    let mut private = seed.to_vec();
+    let public = match layout.ecdh_group.and_then(|g| key_pair(g, entropy)) {
+        None => encapsulation_key,
+        Some(ecdh) => {
+            private.extend_from_slice(&ecdh.private);
+            if layout.kem_first {
+                [encapsulation_key, ecdh.public].concat()
+            } else {
+                [ecdh.public, encapsulation_key].concat()
+            }
+        }
+    };
+    KeyShareSecret {
+        group,
+        private,
+        public,
+    }
+}
+
+/// The secret of an ML-KEM group: the server's share is split into the ciphertext and the
+/// ECDH public key (in the group's order, each of its exact length), and the two secrets are
+/// joined in the same order.
+fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
+    let (seed, ecdh_private) = ours.private.split_at_checked(mlkem::SEED_LEN)?;
+    let seed: &[u8; mlkem::SEED_LEN] = seed.try_into().ok()?;
+    let ct_len = layout.level.ciphertext_len();
+    let Some(ecdh_group) = layout.ecdh_group else {
+        return mlkem::decapsulate(layout.level, seed, public);
+    };
+    let ecdh_len = public.len().checked_sub(ct_len)?;
+    let (ciphertext, ecdh_public) = if layout.kem_first {
+        public.split_at(ct_len)
+    } else {
+        let (e, c) = public.split_at(ecdh_len);
+        (c, e)
+    };
+    let kem_secret = mlkem::decapsulate(layout.level, seed, ciphertext)?;
+    let ecdh_ours = KeyShareSecret {
+        group: ecdh_group,
+        private: ecdh_private.to_vec(),
+        public: Vec::new(),
+    };
+    let ecdh_secret = shared_secret(&ecdh_ours, ecdh_public)?;
+    Some(if layout.kem_first {
+        [kem_secret, ecdh_secret].concat()
+    } else {
+        [ecdh_secret, kem_secret].concat()
+    })
 }
 
 /// A NIST curve key pair: the scalar bytes and the uncompressed point (RFC 8446 4.2.8.2).
@@ -165,8 +228,90 @@ mod tests {
         assert!(key_pair(0x001e, &mut counter(1)).is_none());
         assert_eq!(
             real_key_group_names(),
-            "x25519, secp256r1, secp384r1, secp521r1"
+            "x25519, secp256r1, secp384r1, secp521r1, X25519MLKEM768, SecP256r1MLKEM768, \
+             SecP384r1MLKEM1024, MLKEM768, MLKEM1024"
         );
+    }
+
+    /// A server's side of an ML-KEM group, written out from RFC 10024 section 3.1 for the
+    /// test: split the client's share, encapsulate, answer with its own ECDH key.
+    fn server_answer(group: u16, client_share: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let layout = mlkem::layout(group).unwrap();
+        let ek_len = layout.level.encapsulation_key_len();
+        let Some(ecdh_group) = layout.ecdh_group else {
+            return mlkem::encapsulate(layout.level, client_share, [3; 32]);
+        };
+        let (ek, client_ecdh) = if layout.kem_first {
+            client_share.split_at(ek_len)
+        } else {
+            let (e, k) = client_share.split_at(client_share.len() - ek_len);
+            (k, e)
+        };
+        let (ct, kem_secret) = mlkem::encapsulate(layout.level, ek, [3; 32]);
+        let server_ecdh = key_pair(ecdh_group, &mut counter(9)).unwrap();
+        let ecdh_secret = shared_secret(&server_ecdh, client_ecdh).unwrap();
+        if layout.kem_first {
+            (
+                [ct, server_ecdh.public].concat(),
+                [kem_secret, ecdh_secret].concat(),
+            )
+        } else {
+            (
+                [server_ecdh.public, ct].concat(),
+                [ecdh_secret, kem_secret].concat(),
+            )
+        }
+    }
+
+    #[test]
+    fn pq_shares_have_the_rfc_10024_layout_and_both_sides_agree() {
+        // (group, client share, server share, secret, ECDH public key length, ECDH first)
+        for (group, client_len, server_len, secret_len, ecdh_len, ecdh_first) in [
+            (0x11ec, 1184 + 32, 1088 + 32, 64, 32, false),
+            (0x11eb, 65 + 1184, 65 + 1088, 64, 65, true),
+            (0x11ed, 97 + 1568, 97 + 1568, 48 + 32, 97, true),
+            (0x0201, 1184, 1088, 32, 0, false),
+            (0x0202, 1568, 1568, 32, 0, false),
+        ] {
+            let ours = key_pair(group, &mut counter(1)).unwrap();
+            assert_eq!(ours.public.len(), client_len, "{group:#06x}");
+            assert_eq!(
+                group_registry_len(group),
+                Some(client_len),
+                "registry agrees, {group:#06x}"
+            );
+            if ecdh_len > 0 {
+                // The ECDH public key is where the RFC puts it: a NIST point starts with 4.
+                let ecdh_public = if ecdh_first {
+                    &ours.public[..ecdh_len]
+                } else {
+                    &ours.public[client_len - ecdh_len..]
+                };
+                let ecdh_group = mlkem::layout(group).unwrap().ecdh_group.unwrap();
+                let again = key_pair(ecdh_group, &mut |b: &mut [u8]| {
+                    let mut c = counter(1);
+                    let mut seed = [0u8; mlkem::SEED_LEN];
+                    c(&mut seed);
+                    c(b);
+                })
+                .unwrap();
+                assert_eq!(ecdh_public, again.public.as_slice(), "{group:#06x}");
+            }
+            let (answer, expected) = server_answer(group, &ours.public);
+            assert_eq!(answer.len(), server_len, "{group:#06x}");
+            assert_eq!(expected.len(), secret_len, "{group:#06x}");
+            assert_eq!(
+                shared_secret(&ours, &answer),
+                Some(expected),
+                "{group:#06x}"
+            );
+            assert_eq!(shared_secret(&ours, &answer[1..]), None, "{group:#06x}");
+            assert_eq!(shared_secret(&ours, &[]), None, "{group:#06x}");
+        }
+    }
+
+    fn group_registry_len(group: u16) -> Option<usize> {
+        crate::core::wire::registry::group(group).and_then(|g| g.key_share_len)
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! ClientHellos with their key pairs: the hello encoder (`wire::build`) writes the public
 //! key shares it is given; this module makes them. A real key pair for each group
-//! [`ecdh::key_pair`] knows, kept as a [`KeyShareSecret`] to finish the handshake; for any
-//! other group, random bytes of the length the groups registry gives (such a share is NOT a
+//! [`ecdh::key_pair`] knows (ECDHE and the ML-KEM groups), kept as a [`KeyShareSecret`] to
+//! finish the handshake; for any other group, random bytes of the length the groups registry gives (such a share is NOT a
 //! valid key: a server that picks it fails later, but it still shows whether the server
 //! accepts the group).
 //!
@@ -236,7 +236,9 @@ mod tests {
             lens,
             [(0x001d, 32), (0x0017, 65), (0x11ec, 1216), (0x0100, 256)]
         );
-        assert_eq!(b.secrets.len(), 2);
+        // 0x11ec (X25519MLKEM768) is real since issue 20; 0x0100 (ffdhe2048) is not.
+        assert_eq!(b.secrets.len(), 3);
+        assert_eq!(b.secrets[2].public, shares[2].1);
         let x = &b.secrets[0];
         let private: [u8; 32] = x.private.clone().try_into().unwrap();
         assert_eq!(

@@ -10,6 +10,7 @@ pub mod ecdh;
 pub mod hello;
 pub mod keylog;
 pub mod keys;
+pub mod mlkem;
 pub mod record;
 pub mod schedule;
 

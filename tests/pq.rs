@@ -1,0 +1,221 @@
+//! Post-quantum key exchange against a real server: probe finishes TLS 1.3 handshakes
+//! over X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, MLKEM768 and MLKEM1024
+//! (server's flight decrypted, its Finished verified), also in the second hello after a
+//! HelloRetryRequest. The server is pyOpenSSL on the OpenSSL that the `cryptography`
+//! wheels bundle (Debian's OpenSSL 3.0 has no ML-KEM): the test makes a venv for it under
+//! target/ once (`pip install pyOpenSSL cryptography`, needs PyPI) and starts
+//! tests/pq_server.py on a loopback port, stopped by its handle. Also: scan of a server that
+//! accepts only X25519MLKEM768 sees TLS 1.3 and the group.
+
+mod common;
+
+use common::{Pki, Server, json_output, shakedown, spawn_listening};
+use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
+use shakedown::core::cert::TrustStore;
+use shakedown::core::session::Verdict;
+use shakedown::core::wire::build::HelloSpec;
+use shakedown::io::net::{Limits, Target};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+const X25519MLKEM768: u16 = 0x11ec;
+const SECP256R1MLKEM768: u16 = 0x11eb;
+const SECP384R1MLKEM1024: u16 = 0x11ed;
+const MLKEM768: u16 = 0x0201;
+const MLKEM1024: u16 = 0x0202;
+
+/// The venv's python, made on first use (tests of this file run in threads: one makes it).
+fn python() -> PathBuf {
+    static MADE: Mutex<bool> = Mutex::new(false);
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pq-venv");
+    let python = venv.join("bin/python");
+    let ready = venv.join("ready");
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !*made && !ready.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "pyOpenSSL", "cryptography"])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "could not make the venv at {}", venv.display());
+        let version = Command::new(&python)
+            .args([
+                "-c",
+                "from cryptography.hazmat.backends.openssl import backend as b; \
+                 print(b.openssl_version_text())",
+            ])
+            .output()
+            .unwrap();
+        let version = String::from_utf8_lossy(&version.stdout).to_string();
+        assert!(
+            !version.starts_with("OpenSSL 1.") && !version.starts_with("OpenSSL 3.0"),
+            "the cryptography wheel's OpenSSL has no ML-KEM: {version}"
+        );
+        std::fs::write(&ready, version).unwrap();
+    }
+    *made = true;
+    python
+}
+
+/// A pq_server.py speaking TLS 1.3 with only `groups` (an OpenSSL list, in its preference).
+fn pq_server(pki: &Pki, groups: &str) -> Server {
+    let leaf = pki.leaf("localhost");
+    let chain = pki.path(&format!("chain-{}.pem", groups.replace(':', "_")));
+    let mut pem = std::fs::read_to_string(&leaf.cert).unwrap();
+    if let Some(c) = &leaf.chain {
+        pem.push_str(&std::fs::read_to_string(c).unwrap());
+    }
+    std::fs::write(&chain, pem).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pq_server.py");
+    let python = python();
+    spawn_listening(
+        python.to_str().unwrap(),
+        &[
+            script,
+            "{port}",
+            chain.to_str().unwrap(),
+            leaf.key.to_str().unwrap(),
+            groups,
+        ],
+    )
+}
+
+fn probe_with(pki: &Pki, port: u16, spec: HelloSpec) -> ProbeResult {
+    let mut trust = TrustStore::default();
+    trust
+        .add_pem(&std::fs::read_to_string(&pki.root().cert).unwrap())
+        .unwrap();
+    let cfg = ProbeConfig {
+        target: Target::parse(&format!("localhost:{port}"), 443).unwrap(),
+        hello: HelloSource::Spec(Box::new(spec)),
+        limits: Limits::default(),
+        trust: Some(std::sync::Arc::new(trust)),
+        check_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    };
+    probe::run(&cfg)
+}
+
+/// A hello offering `groups`, with real key shares for `shares`.
+fn spec(groups: &[u16], shares: &[u16]) -> HelloSpec {
+    HelloSpec {
+        cipher_suites: Some(vec![0x1301, 0x1302, 0x1303]),
+        groups: Some(groups.to_vec()),
+        key_shares: Some(shares.to_vec()),
+        ..HelloSpec::default()
+    }
+}
+
+fn verdict(r: &ProbeResult) -> &Verdict {
+    r.verdict.as_ref().expect("a connection")
+}
+
+/// The server chose `group`, and its flight was decrypted and its Finished verified.
+fn assert_finished_over(r: &ProbeResult, group: u16) {
+    let v = verdict(r);
+    assert_eq!(v.group, Some(group), "{:#?}", v.events);
+    let d = v.decryption.as_ref().expect("decryption");
+    assert_eq!(d.problem, None, "{:#?}", v.events);
+    assert_eq!(d.server_finished_verified, Some(true), "{:#?}", v.events);
+    assert!(v.history.ends_with('f'), "{}", v.history);
+    assert!(r.certificates[0].subject.contains("localhost"));
+}
+
+#[test]
+fn x25519mlkem768_handshake_is_finished_and_verified() {
+    let pki = Pki::new();
+    let srv = pq_server(&pki, "X25519MLKEM768:X25519");
+    let r = probe_with(
+        &pki,
+        srv.port,
+        spec(&[X25519MLKEM768, 0x001d], &[X25519MLKEM768, 0x001d]),
+    );
+    assert_finished_over(&r, X25519MLKEM768);
+    assert!(r.retry.is_none());
+    // Our hello carried the 1216-byte hybrid share and the x25519 one: over 1300 bytes.
+    let v = verdict(&r);
+    assert!(v.history.starts_with('C'), "{}", v.history);
+}
+
+#[test]
+fn secp_hybrids_and_pure_mlkem_are_finished_and_verified() {
+    let pki = Pki::new();
+    for (group, name) in [
+        (SECP256R1MLKEM768, "SecP256r1MLKEM768"),
+        (SECP384R1MLKEM1024, "SecP384r1MLKEM1024"),
+        (MLKEM768, "MLKEM768"),
+        (MLKEM1024, "MLKEM1024"),
+    ] {
+        let srv = pq_server(&pki, name);
+        let r = probe_with(&pki, srv.port, spec(&[group], &[group]));
+        assert_finished_over(&r, group);
+        assert!(r.retry.is_none(), "{name}");
+    }
+}
+
+#[test]
+fn hello_retry_request_for_the_hybrid_is_answered_with_a_real_share() {
+    let pki = Pki::new();
+    let srv = pq_server(&pki, "X25519MLKEM768");
+    // We offer the hybrid but send an x25519 share only: the server asks for the hybrid.
+    let r = probe_with(&pki, srv.port, spec(&[0x001d, X25519MLKEM768], &[0x001d]));
+    let retry = r.retry.as_ref().expect("a HelloRetryRequest");
+    assert_eq!(retry.group, Some(X25519MLKEM768));
+    assert_eq!(retry.problem, None);
+    let shares = retry.second_hello.as_ref().unwrap().key_shares();
+    assert_eq!(shares.len(), 1);
+    assert_eq!((shares[0].0, shares[0].1.len()), (X25519MLKEM768, 1216));
+    assert!(
+        verdict(&r).history.starts_with("Cj"),
+        "{}",
+        verdict(&r).history
+    );
+    assert_finished_over(&r, X25519MLKEM768);
+}
+
+#[test]
+fn cli_probe_with_the_hybrid_share_reports_the_group_and_verified_finished() {
+    let pki = Pki::new();
+    let srv = pq_server(&pki, "X25519MLKEM768");
+    let (code, v) = json_output(
+        shakedown()
+            .args(["probe", &format!("127.0.0.1:{}", srv.port)])
+            .args([
+                "--groups",
+                "X25519MLKEM768",
+                "--key-shares",
+                "X25519MLKEM768",
+            ])
+            .arg("--json"),
+    );
+    let text = v.to_string();
+    assert!(text.contains("X25519MLKEM768"), "{text}");
+    assert!(text.contains("\"server_finished_verified\":true"), "{text}");
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn scan_of_a_server_accepting_only_the_hybrid_sees_tls13_and_the_group() {
+    let pki = Pki::new();
+    let srv = pq_server(&pki, "X25519MLKEM768");
+    let out = shakedown()
+        .args(["scan", &format!("127.0.0.1:{}", srv.port), "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    // Before issue 20 scan's TLS 1.3 hellos offered no PQ group: "not offered".
+    assert_eq!(v["versions"]["TLSv1.3"]["supported"], true, "{text}");
+    assert_eq!(
+        v["groups"]["TLSv1.3"],
+        serde_json::json!(["X25519MLKEM768"]),
+        "{text}"
+    );
+}
