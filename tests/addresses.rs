@@ -230,3 +230,64 @@ fn ipv4_and_ipv6_filters_and_one_address() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("IPv6"), "{stderr}");
 }
+
+#[test]
+fn scan_gives_one_result_per_address_and_a_summary() {
+    let b = backends();
+    let (code, lines, stderr) = b.run(
+        "scan",
+        &["--suites-only", "--no-progress"],
+        &b.resolve("[::1],"),
+    );
+    let per = results(&lines);
+    let addrs: Vec<&str> = per.iter().map(|v| v["address"].as_str().unwrap()).collect();
+    assert_eq!(
+        addrs,
+        ["::1", "127.0.0.2", "127.0.0.3", "127.0.0.4"],
+        "{stderr}"
+    );
+    for v in &per[1..] {
+        assert_eq!(v["target"], format!("{NAME}:{}", b.port));
+        let expired = causes(v).contains(&"certificate_expired".to_string());
+        assert_eq!(expired, v["address"] == "127.0.0.3", "{v}");
+    }
+    let s = summary(&lines).expect("a summary line");
+    assert_eq!(
+        lines.last(),
+        Some(s),
+        "the summary follows the target's results"
+    );
+    assert_eq!(
+        s["failed"],
+        serde_json::json!(["::1"]),
+        "nothing listens on ::1"
+    );
+    let texts: Vec<&str> = s["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"1 of 4 addresses have cause certificate_expired: 127.0.0.3"),
+        "{texts:?}"
+    );
+    assert_eq!(code, 1, "an address failed");
+
+    // -4 leaves the three IPv4 backends, which all answer: exit 0.
+    let (code, lines, _) = b.run(
+        "scan",
+        &["--suites-only", "--no-progress", "-4"],
+        &b.resolve("[::1],"),
+    );
+    assert_eq!(results(&lines).len(), 3);
+    assert_eq!(code, 0);
+    // --one-address: the first, no summary.
+    let (_, lines, _) = b.run(
+        "scan",
+        &["--suites-only", "--no-progress", "--one-address"],
+        &b.resolve(""),
+    );
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["address"], "127.0.0.2");
+}

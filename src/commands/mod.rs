@@ -141,28 +141,31 @@ impl Pinned {
 }
 
 impl AddressChoice {
-    /// The addresses to test for `target`, in resolver (or `--resolve`) order, each once:
-    /// the `--connect` address alone when one is pinned, the `--resolve` entry's when one
-    /// names this host and port, else the resolver's; then the family filter and
-    /// `--one-address`. Resolution is the I/O edge ([`Target::resolve`]).
-    pub fn addresses(&self, target: &Target) -> Result<Vec<std::net::IpAddr>, String> {
+    /// `target` aimed at each address to test, in resolver (or `--resolve`) order, each
+    /// once: the `--connect` address (or the literal) alone, the `--resolve` entry's when
+    /// one names this host and port, else the resolver's (the name is resolved once, here
+    /// at the I/O edge: [`Target::resolve`]); then `-4`/`-6` and `--one-address`.
+    ///
+    /// A name the resolver does not know stays one unpinned target: its connection fails
+    /// and the result says why, as for any target that cannot be reached. Err when no
+    /// address is left (`-6` for a name with only IPv4 addresses).
+    pub fn per_address(&self, target: &Target) -> Result<Vec<Target>, String> {
         let host = target.host.trim_end_matches('.').to_ascii_lowercase();
-        let mut found: Vec<std::net::IpAddr> = if target.connect.is_some() {
-            target.connect.into_iter().collect()
-        } else if let Some(pin) = self
-            .pinned
-            .iter()
-            .find(|p| p.host == host && p.port == target.port)
-        {
-            pin.addresses.clone()
-        } else {
-            target
-                .resolve()
-                .map_err(|e| format!("{}: {e}", target.host))?
+        let mut found: Vec<std::net::IpAddr> =
+            if let Some(ip) = target.connect.or_else(|| target.ip_literal()) {
+                vec![ip]
+            } else if let Some(pin) = self
+                .pinned
                 .iter()
-                .map(|a| a.ip())
-                .collect()
-        };
+                .find(|p| p.host == host && p.port == target.port)
+            {
+                pin.addresses.clone()
+            } else {
+                match target.resolve() {
+                    Ok(addrs) => addrs.iter().map(|a| a.ip()).collect(),
+                    Err(_) => return Ok(vec![target.clone()]),
+                }
+            };
         let mut seen = std::collections::HashSet::new();
         found.retain(|a| seen.insert(*a));
         let all = found.len();
@@ -185,7 +188,13 @@ impl AddressChoice {
         if self.one {
             found.truncate(1);
         }
-        Ok(found)
+        Ok(found
+            .into_iter()
+            .map(|ip| Target {
+                connect: Some(ip),
+                ..target.clone()
+            })
+            .collect())
     }
 }
 
@@ -218,28 +227,9 @@ impl ConnectConfig {
         Ok(target)
     }
 
-    /// The target aimed at each address to test (see [`AddressChoice::addresses`]). A name
-    /// the resolver does not know stays one unpinned target: its connection fails and the
-    /// result says why, as for any target that cannot be reached.
+    /// The target aimed at each address to test (see [`AddressChoice::per_address`]).
     pub fn targets(&self, spec: &str) -> Result<Vec<Target>, String> {
-        let base = self.target(spec)?;
-        let pinned = base.connect.is_some()
-            || self.addresses.pinned.iter().any(|p| {
-                p.host == base.host.trim_end_matches('.').to_ascii_lowercase()
-                    && p.port == base.port
-            });
-        if !pinned && base.resolve().is_err() {
-            return Ok(vec![base]);
-        }
-        Ok(self
-            .addresses
-            .addresses(&base)?
-            .into_iter()
-            .map(|ip| Target {
-                connect: Some(ip),
-                ..base.clone()
-            })
-            .collect())
+        self.addresses.per_address(&self.target(spec)?)
     }
 
     /// A probe of `target` with `hello` under these settings.
