@@ -232,6 +232,15 @@ impl ConnectConfig {
         self.addresses.per_address(&self.target(spec)?)
     }
 
+    /// The first address to test (after `-4`, `-6`, `--resolve`): for the commands that
+    /// test one backend of a name (simulate, diff).
+    pub fn first_target(&self, spec: &str) -> Result<Target, String> {
+        self.targets(spec)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{spec}: no address to test"))
+    }
+
     /// A probe of `target` with `hello` under these settings.
     pub fn probe(&self, target: Target, hello: HelloSource) -> ProbeConfig {
         ProbeConfig {
