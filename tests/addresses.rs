@@ -291,3 +291,44 @@ fn scan_gives_one_result_per_address_and_a_summary() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["address"], "127.0.0.2");
 }
+
+#[test]
+fn simulate_and_diff_test_the_first_address_after_the_filters() {
+    let b = backends();
+    // 127.0.0.3 first: the expired backend is the one simulated.
+    let resolve = format!("{NAME}:{}:127.0.0.3,127.0.0.2", b.port);
+    let (_, lines, stderr) = b.run(
+        "simulate",
+        &["--no-testssl", "--client", "openssl-3.0"],
+        &resolve,
+    );
+    let rows: Vec<&Value> = lines.iter().filter(|v| v["address"].is_string()).collect();
+    assert!(!rows.is_empty(), "{lines:?} {stderr}");
+    for row in rows {
+        assert_eq!(ip_of(row), "127.0.0.3", "{row}");
+    }
+
+    // diff: both sides are the same name, so both are its first address after -4.
+    let target = format!("{NAME}:{}", b.port);
+    let mixed = b.resolve("[::1],");
+    let out = shakedown()
+        .args([
+            "--json",
+            "diff",
+            &target,
+            &target,
+            "--resolve",
+            &mixed,
+            "-4",
+            "--ca",
+        ])
+        .arg(b.pki.root().cert)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("127.0.0.2") && !stdout.contains("::1"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
