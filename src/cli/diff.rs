@@ -27,11 +27,14 @@ fn side(arg: &str, connecting: &ConnectConfig) -> Result<DiffSide, String> {
     {
         return ConnRef::parse(arg, None).map(DiffSide::Capture);
     }
-    connecting.target(arg).map(DiffSide::Probe).map_err(|e| {
-        format!(
-            "{arg:?}: neither FILE#N / FILE#ADDR:PORT of an existing capture nor a target ({e})"
-        )
-    })
+    connecting
+        .first_target(arg)
+        .map(DiffSide::Probe)
+        .map_err(|e| {
+            format!(
+                "{arg:?}: neither FILE#N / FILE#ADDR:PORT of an existing capture nor a target ({e})"
+            )
+        })
 }
 
 /// Validated `diff` options.

@@ -167,6 +167,19 @@ pub struct ConnectArgs {
     /// imap, 110 pop3, 21 ftp, 389 ldap, 5432 postgres, 3306 mysql, 5222 xmpp, …).
     #[arg(long, value_name = "PROTO")]
     pub starttls: Option<String>,
+    /// Test only the name's IPv4 addresses.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Test only the name's IPv6 addresses.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Test only the first address of the name (default: every A/AAAA address).
+    #[arg(long)]
+    pub one_address: bool,
+    /// HOST:PORT resolves to these addresses instead of the resolver's (curl's form;
+    /// repeatable): for tests, or to check an origin behind a CDN.
+    #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]")]
+    pub resolve: Vec<String>,
     #[command(flatten)]
     pub cert: CertArgs,
 }
@@ -228,9 +241,23 @@ impl ConnectArgs {
                 })?,
             ),
         };
+        let addresses = crate::commands::AddressChoice {
+            family: match (self.ipv4, self.ipv6) {
+                (true, _) => Some(crate::commands::Family::V4),
+                (_, true) => Some(crate::commands::Family::V6),
+                _ => None,
+            },
+            one: self.one_address,
+            pinned: self
+                .resolve
+                .iter()
+                .map(|r| crate::commands::Pinned::parse(r))
+                .collect::<Result<_, _>>()?,
+        };
         Ok(ConnectConfig {
             starttls,
             connect,
+            addresses,
             limits: Limits {
                 connect_timeout: timeout,
                 read_timeout: timeout,

@@ -2,8 +2,8 @@
 //! commands take, and the `--pcap-out` file written from a probe's transcript.
 
 use super::{ConnectArgs, Failure, HelloArgs, read_bytes_arg};
-use crate::commands::decode;
 use crate::commands::probe::{self, ProbeConfig, ProbeResult};
+use crate::commands::{addresses, decode};
 use crate::core::flow::{Direction, EndKind};
 use crate::io::net::Target;
 use crate::report::{Format, ResultSink};
@@ -55,25 +55,87 @@ pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
     Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
 }
 
-/// Exit code 0 when the server went on with the handshake, else 1.
+/// One probe per address of the target (every A/AAAA address unless `-4`, `-6`,
+/// `--one-address`, `--connect` or `--resolve` narrow them), each its own result, then a
+/// summary of what differs when there were several. Exit code 0 when the server went on
+/// with the handshake at every address, else 1.
 pub fn run_probe(a: &ProbeArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
-    let cfg = probe_config(a)?;
-    let result = probe::run(&cfg);
-    let report = result.report();
-    sink.emit(&report)?;
+    let c = a.connecting.validate()?;
+    let hello = a.hello.to_source()?;
+    let targets = c.targets(&a.target)?;
+    let mut results = Vec::with_capacity(targets.len());
+    let mut backends = Vec::with_capacity(targets.len());
+    let mut all_went_on = true;
+    for target in targets {
+        let dialed = target.connect;
+        let result = probe::run(&c.probe(target, hello.clone()));
+        let mut report = result.report();
+        if report.address.is_none() {
+            // No connection: the address it was tried at still identifies the result.
+            report.address =
+                dialed.map(|ip| std::net::SocketAddr::new(ip, result.target.port).to_string());
+        }
+        all_went_on &= report.server_went_on();
+        sink.emit(&report)?;
+        backends.push(backend_of(&report, dialed));
+        results.push(result);
+    }
+    if backends.len() > 1 {
+        let target = results
+            .first()
+            .map(|r| r.target.display())
+            .unwrap_or_default();
+        sink.emit(&addresses::summarize(&target, &backends))?;
+    }
     sink.flush()?;
     if let Some(path) = &a.pcap_out {
-        write_probe_pcap(path, &result)?;
+        write_probe_pcap(path, &results)?;
     }
-    Ok(if report.server_went_on() { 0 } else { 1 })
+    Ok(if all_went_on { 0 } else { 1 })
 }
 
-fn write_probe_pcap(path: &std::path::Path, r: &ProbeResult) -> Result<(), Failure> {
-    use crate::io::capture::writer::{self, Close, Connection, LinkType};
-    let (Some(client), Some(server)) = (r.local, r.peer) else {
+/// The facts of one address's probe that the summary compares.
+fn backend_of(r: &probe::ProbeReport, dialed: Option<std::net::IpAddr>) -> addresses::Backend {
+    let hello = r.verdict.as_ref().and_then(|v| v.server_hello.as_ref());
+    addresses::Backend {
+        address: dialed
+            .map(|ip| ip.to_string())
+            .or_else(|| r.address.clone())
+            .unwrap_or_else(|| "-".into()),
+        failed: !r.server_went_on(),
+        outcome: r.outcome.clone(),
+        version: hello.map(|h| h.version.clone()),
+        cipher: hello.map(|h| h.cipher.clone()),
+        leaf_sha256: r.certificates.first().map(|c| c.sha256.clone()),
+        causes: r
+            .diagnosis
+            .iter()
+            .map(|d| d.cause.id().to_string())
+            .collect(),
+    }
+}
+
+/// Every probe that made a connection, one TCP stream each.
+fn write_probe_pcap(path: &std::path::Path, results: &[ProbeResult]) -> Result<(), Failure> {
+    use crate::io::capture::writer::{self, LinkType};
+    let conns: Vec<_> = results.iter().filter_map(pcap_connection).collect();
+    if conns.is_empty() {
         return Err(Failure::Usage(
             "--pcap-out: no connection was made, nothing to write".into(),
         ));
+    }
+    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    writer::write_pcap(&mut out, LinkType::Ethernet, &conns).map_err(|e| fail(e.to_string()))?;
+    out.flush().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+fn pcap_connection(r: &ProbeResult) -> Option<crate::io::capture::writer::Connection> {
+    use crate::io::capture::writer::{Close, Connection};
+    let (Some(client), Some(server)) = (r.local, r.peer) else {
+        return None;
     };
     let base = r.started_unix_micros;
     let end = r.transcript.end.map_or(0, |e| e.2);
@@ -83,7 +145,7 @@ fn write_probe_pcap(path: &std::path::Path, r: &ProbeResult) -> Result<(), Failu
         // We stopped reading (verdict, timeout, cap) and closed our side.
         _ => Close::Fin(Direction::ClientToServer),
     };
-    let conn = Connection {
+    Some(Connection {
         client,
         server,
         start: base,
@@ -97,13 +159,7 @@ fn write_probe_pcap(path: &std::path::Path, r: &ProbeResult) -> Result<(), Failu
             .collect(),
         close,
         end: base + end.max(r.transcript.chunks.last().map_or(0, |c| c.1)),
-    };
-    let fail = |e: String| Failure::Usage(format!("--pcap-out {}: {e}", path.display()));
-    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
-    let mut out = std::io::BufWriter::new(file);
-    writer::write_pcap(&mut out, LinkType::Ethernet, &[conn]).map_err(|e| fail(e.to_string()))?;
-    out.flush().map_err(|e| fail(e.to_string()))?;
-    Ok(())
+    })
 }
 
 /// `--raw` writes the bytes themselves; otherwise the hex (and the decoded fields) go to

@@ -275,12 +275,27 @@ pub fn run(args: &ScanArgs, sink: ResultSink<impl Write>) -> Result<i32, Failure
         bar.tick();
     };
     let mut failed = false;
+    // The addresses of the target being written, for the summary after its last one.
+    let mut backends = Vec::new();
     let mut emit = |result: &ScanResult| -> io::Result<()> {
-        bar.inc(1);
+        let (n, count) = result.sibling;
+        if n + 1 == count {
+            bar.inc(1);
+        }
         failed |= !result.any_supported();
+        if n == 0 {
+            backends.clear();
+        }
+        backends.push(result.backend());
         bar.suspend(|| {
             let _writing = WRITING.lock();
             sink.emit(result)?;
+            if count > 1 && n + 1 == count {
+                sink.emit(&crate::commands::addresses::summarize(
+                    &result.target,
+                    &backends,
+                ))?;
+            }
             sink.flush()?;
             WRITTEN.fetch_add(1, Ordering::Relaxed);
             Ok(())

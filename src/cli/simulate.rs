@@ -91,7 +91,7 @@ pub fn simulate_config(a: &SimulateArgs, profiles: Vec<Profile>) -> Result<Simul
     let connecting = a.connecting.validate()?;
     Ok(SimulateConfig {
         profiles,
-        target: connecting.target(target)?,
+        target: connecting.first_target(target)?,
         connecting,
         concurrency,
     })

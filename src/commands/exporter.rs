@@ -186,16 +186,29 @@ pub fn scrape(
         warn_days: module.warn_days.clone(),
         now_unix: module.connecting.check_time,
     };
-    let addresses: Vec<IpAddr> = match base.resolve() {
-        Ok(a) => a.iter().map(|s| s.ip()).take(MAX_ADDRESSES).collect(),
-        Err(e) => {
-            if !allow.allows(&base.host, IpAddr::from([0, 0, 0, 0])) {
-                return Err(Refusal::NotAllowed(format!("{} is not allowed", base.host)));
-            }
-            scrape.resolve_error = Some(e.to_string());
-            return Ok(scrape);
+    // The same resolution as probe's: every address, narrowed by the module's -4, -6,
+    // --one-address and --resolve.
+    let resolved = module
+        .connecting
+        .addresses
+        .per_address(&base)
+        .map_err(Refusal::BadRequest)?;
+    let addresses: Vec<IpAddr> = resolved
+        .iter()
+        .filter_map(|t| t.connect)
+        .take(MAX_ADDRESSES)
+        .collect();
+    if addresses.is_empty() {
+        // per_address leaves a name the resolver does not know unpinned.
+        if !allow.allows(&base.host, IpAddr::from([0, 0, 0, 0])) {
+            return Err(Refusal::NotAllowed(format!("{} is not allowed", base.host)));
         }
-    };
+        scrape.resolve_error = Some(match base.resolve() {
+            Err(e) => e.to_string(),
+            Ok(_) => format!("{} resolves to no address", base.host),
+        });
+        return Ok(scrape);
+    }
     if let Some(denied) = addresses.iter().find(|a| !allow.allows(&base.host, **a)) {
         return Err(Refusal::NotAllowed(format!(
             "{} ({denied}) is not allowed",

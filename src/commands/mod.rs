@@ -2,6 +2,7 @@
 //! never the CLI or a renderer: results go back as values (or, for streams, to an
 //! `emit` callback the CLI connects to a sink), and the CLI picks the exit code.
 
+pub mod addresses;
 pub mod capture_ref;
 pub mod decode;
 pub mod diff;
@@ -79,6 +80,122 @@ pub struct ConnectConfig {
     pub trust: Arc<TrustStore>,
     /// `--starttls`: which plaintext preamble comes before TLS.
     pub starttls: StarttlsChoice,
+    /// Which of a name's addresses are tested (`-4`, `-6`, `--one-address`, `--resolve`).
+    pub addresses: AddressChoice,
+}
+
+/// Which addresses of a name are tested: by default every A/AAAA address, once each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressChoice {
+    /// `-4` / `-6`: only this family (`None`: both).
+    pub family: Option<Family>,
+    /// `--one-address`: only the first address (after the family filter).
+    pub one: bool,
+    /// `--resolve HOST:PORT:ADDR[,ADDR…]`: these addresses instead of the resolver's.
+    pub pinned: Vec<Pinned>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// One `--resolve` entry (curl's form): `host:port` resolves to `addresses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    pub host: String,
+    pub port: u16,
+    pub addresses: Vec<std::net::IpAddr>,
+}
+
+impl Pinned {
+    /// Parses `HOST:PORT:ADDR[,ADDR…]`; IPv6 addresses may be bracketed.
+    pub fn parse(s: &str) -> Result<Pinned, String> {
+        let bad = |why: &str| format!("--resolve {s:?}: {why} (expected HOST:PORT:ADDR[,ADDR...])");
+        let (host, rest) = s.split_once(':').ok_or_else(|| bad("no port"))?;
+        let (port, addrs) = rest.split_once(':').ok_or_else(|| bad("no address"))?;
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("bad port"))?;
+        let addresses = addrs
+            .split(',')
+            .map(|a| {
+                a.trim()
+                    .trim_matches(['[', ']'])
+                    .parse()
+                    .map_err(|_| bad(&format!("{a:?} is not an IP address")))
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+        Ok(Pinned {
+            host: host.trim_end_matches('.').to_ascii_lowercase(),
+            port,
+            addresses,
+        })
+    }
+}
+
+impl AddressChoice {
+    /// `target` aimed at each address to test, in resolver (or `--resolve`) order, each
+    /// once: the `--connect` address (or the literal) alone, the `--resolve` entry's when
+    /// one names this host and port, else the resolver's (the name is resolved once, here
+    /// at the I/O edge: [`Target::resolve`]); then `-4`/`-6` and `--one-address`.
+    ///
+    /// A name the resolver does not know stays one unpinned target: its connection fails
+    /// and the result says why, as for any target that cannot be reached. Err when no
+    /// address is left (`-6` for a name with only IPv4 addresses).
+    pub fn per_address(&self, target: &Target) -> Result<Vec<Target>, String> {
+        let host = target.host.trim_end_matches('.').to_ascii_lowercase();
+        let mut found: Vec<std::net::IpAddr> =
+            if let Some(ip) = target.connect.or_else(|| target.ip_literal()) {
+                vec![ip]
+            } else if let Some(pin) = self
+                .pinned
+                .iter()
+                .find(|p| p.host == host && p.port == target.port)
+            {
+                pin.addresses.clone()
+            } else {
+                match target.resolve() {
+                    Ok(addrs) => addrs.iter().map(|a| a.ip()).collect(),
+                    Err(_) => return Ok(vec![target.clone()]),
+                }
+            };
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|a| seen.insert(*a));
+        let all = found.len();
+        found.retain(|a| match self.family {
+            None => true,
+            Some(Family::V4) => a.is_ipv4(),
+            Some(Family::V6) => a.is_ipv6(),
+        });
+        if found.is_empty() {
+            let which = if self.family == Some(Family::V4) {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
+            return Err(format!(
+                "{}: none of its {all} address(es) is {which}",
+                target.host
+            ));
+        }
+        if self.one {
+            found.truncate(1);
+        }
+        Ok(found
+            .into_iter()
+            .map(|ip| Target {
+                connect: Some(ip),
+                ..target.clone()
+            })
+            .collect())
+    }
 }
 
 /// `--starttls PROTO`, `--starttls none`, or nothing (the port's protocol, when it is a
@@ -110,6 +227,20 @@ impl ConnectConfig {
         Ok(target)
     }
 
+    /// The target aimed at each address to test (see [`AddressChoice::per_address`]).
+    pub fn targets(&self, spec: &str) -> Result<Vec<Target>, String> {
+        self.addresses.per_address(&self.target(spec)?)
+    }
+
+    /// The first address to test (after `-4`, `-6`, `--resolve`): for the commands that
+    /// test one backend of a name (simulate, diff).
+    pub fn first_target(&self, spec: &str) -> Result<Target, String> {
+        self.targets(spec)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("{spec}: no address to test"))
+    }
+
     /// A probe of `target` with `hello` under these settings.
     pub fn probe(&self, target: Target, hello: HelloSource) -> ProbeConfig {
         ProbeConfig {
@@ -135,6 +266,7 @@ mod tests {
             check_time: 0,
             trust: Default::default(),
             starttls,
+            addresses: Default::default(),
         };
         let by_port = cfg(StarttlsChoice::ByPort);
         assert_eq!(

@@ -71,8 +71,15 @@ impl Render for ScanResult {
         let r = self;
         writeln!(
             out,
-            "Scan of {}: {} handshake{} ({} retr{}) in {} ms",
+            "Scan of {}{}: {} handshake{} ({} retr{}) in {} ms",
             r.target,
+            match (
+                &r.address,
+                r.target.starts_with(r.address.as_deref().unwrap_or("-"))
+            ) {
+                (Some(a), false) => format!(" at {a}"),
+                _ => String::new(),
+            },
             r.handshakes,
             plural(r.handshakes),
             r.retries,

@@ -322,3 +322,20 @@ impl Render for HelloBytes {
         }
     }
 }
+
+impl Render for crate::commands::addresses::AddressSummary {
+    fn render_text(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            w,
+            "summary {}: {} addresses ({}), {} failed",
+            self.target,
+            self.addresses.len(),
+            self.addresses.join(", "),
+            self.failed.len()
+        )?;
+        for line in self.lines() {
+            writeln!(w, "  {line}")?;
+        }
+        Ok(())
+    }
+}

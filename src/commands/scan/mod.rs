@@ -120,7 +120,7 @@ pub fn run(
     // Workers take the next target from one shared iterator: the list is never expanded
     // in memory (a range is built address by address).
     let queue = std::sync::Mutex::new(cfg.selected().enumerate());
-    let (tx, rx) = mpsc::channel::<(usize, ScanResult)>();
+    let (tx, rx) = mpsc::channel::<(usize, Vec<ScanResult>)>();
     thread::scope(|s| {
         let first_batch = cfg.selected().take(cfg.concurrency).count();
         let mut workers = 0;
@@ -133,8 +133,31 @@ pub fn run(
                     let Some((i, target)) = next else {
                         break;
                     };
-                    let result = scan_target(cfg, &target, transport, pacer, on_handshake);
-                    if tx.send((i, result)).is_err() {
+                    // Each address of the target in turn; the results travel together so
+                    // they are written next to each other.
+                    let results = match cfg.connecting.addresses.per_address(&target.target) {
+                        Ok(per_address) => {
+                            let count = per_address.len();
+                            per_address
+                                .into_iter()
+                                .enumerate()
+                                .map(|(n, t)| {
+                                    let one = ScanTarget {
+                                        target: t,
+                                        tag: target.tag.clone(),
+                                    };
+                                    ScanResult {
+                                        sibling: (n, count),
+                                        // What the target line pinned, not the address of the name.
+                                        connect: target.target.connect.map(|ip| ip.to_string()),
+                                        ..scan_target(cfg, &one, transport, pacer, on_handshake)
+                                    }
+                                })
+                                .collect()
+                        }
+                        Err(e) => vec![unscanned(&target, e)],
+                    };
+                    if tx.send((i, results)).is_err() {
                         break;
                     }
                 }
@@ -154,20 +177,48 @@ pub fn run(
         }
         let mut pending = std::collections::BTreeMap::new();
         let mut written = 0;
-        for (i, result) in rx {
+        for (i, results) in rx {
             if cfg.unordered {
-                emit(&result)?;
+                for result in &results {
+                    emit(result)?;
+                }
                 continue;
             }
-            pending.insert(i, result);
-            while let Some(result) = pending.remove(&written) {
+            pending.insert(i, results);
+            while let Some(results) = pending.remove(&written) {
                 // Dropping the receiver on error ends the workers at their next target.
-                emit(&result)?;
+                for result in &results {
+                    emit(result)?;
+                }
                 written += 1;
             }
         }
         Ok(())
     })
+}
+
+/// A target none of whose addresses may be scanned (`-6` for a name with only IPv4
+/// addresses): a result that says so, with nothing supported.
+fn unscanned(target: &ScanTarget, why: String) -> ScanResult {
+    let report = ScanReport {
+        target: target.target.display(),
+        error: Some(why),
+        gave_up: false,
+        versions: Vec::new(),
+        groups: Vec::new(),
+        sigalgs: None,
+        probes: Vec::new(),
+        handshakes: 0,
+        retries: 0,
+        elapsed_ms: 0,
+        certificates: Vec::new(),
+        diagnosis: Vec::new(),
+    };
+    ScanResult {
+        connect: target.target.connect.map(|ip| ip.to_string()),
+        tag: target.tag.clone(),
+        ..ScanResult::new(&report)
+    }
 }
 
 /// One target: the enumeration, then the certificate assessment, named and judged.
@@ -180,6 +231,11 @@ pub fn scan_target(
 ) -> ScanResult {
     let mut t = target.target.clone();
     t.starttls = cfg.connecting.starttls.for_port(t.port);
+    // The address this result is about (set by the caller for each address of a name).
+    let address = t
+        .connect
+        .or_else(|| t.ip_literal())
+        .map(|ip| ip.to_string());
     let scanner = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake);
     let mut report = scanner.run();
     check_certificates(&mut report, &t, &cfg.connecting);
@@ -192,6 +248,7 @@ pub fn scan_target(
         vulnerabilities,
         starttls: t.starttls.map(|p| p.name()),
         connect: t.connect.map(|ip| ip.to_string()),
+        address,
         tag: target.tag.clone(),
         ..ScanResult::new(&report)
     }

@@ -28,6 +28,13 @@ pub struct ScanResult {
     /// The address dialed instead of resolving the host (`IP,NAME` targets, `--connect`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
+    /// The address scanned: one of the name's addresses (each gets its own result), the
+    /// pinned one, or the literal (`null` when the name did not resolve).
+    pub address: Option<String>,
+    /// Text and CLI only: this result's place among its target's addresses, and how many
+    /// there are (the CLI writes the summary after the last).
+    #[serde(skip)]
+    pub sibling: (usize, usize),
     /// The target line's tag (zgrab2's `IP, DOMAIN, TAG` input).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
@@ -246,6 +253,8 @@ impl ScanResult {
             schema_version: SchemaVersion,
             target: r.target.clone(),
             connect: None,
+            address: None,
+            sibling: (0, 1),
             tag: None,
             starttls: None,
             error: r.error.clone(),
@@ -283,6 +292,33 @@ impl ScanResult {
     /// True when some version was accepted.
     pub fn any_supported(&self) -> bool {
         self.versions.iter().any(|v| v.supported == Some(true))
+    }
+
+    /// The facts the summary of a name's addresses compares: the newest supported
+    /// version and its first suite, the leaf, the causes.
+    pub fn backend(&self) -> crate::commands::addresses::Backend {
+        let best = self
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.supported == Some(true));
+        crate::commands::addresses::Backend {
+            address: self.address.clone().unwrap_or_else(|| "-".into()),
+            failed: !self.any_supported(),
+            outcome: match (self.any_supported(), &self.error) {
+                (true, _) => "handshake".into(),
+                (false, Some(e)) => e.clone(),
+                (false, None) => "no version supported".into(),
+            },
+            version: best.map(|v| v.name.clone()),
+            cipher: best.and_then(|v| v.ciphers.first().cloned()),
+            leaf_sha256: self.certificates.first().map(|c| c.sha256.clone()),
+            causes: self
+                .diagnosis
+                .iter()
+                .map(|d| d.cause.id().to_string())
+                .collect(),
+        }
     }
 }
 
