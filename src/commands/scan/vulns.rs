@@ -810,6 +810,33 @@ fn probe_hello(
 }
 
 /// Runs one probe; `None` when nothing could be sent.
+/// [`send_probe`], with the cases where nothing reached the server already answered as
+/// `unknown` (no connection, the hello refused, no ServerHelloDone to send `what` after).
+fn sent_after_hello_done(
+    scanner: &Scanner,
+    hello: &[u8],
+    probe: Vec<u8>,
+    cost: &mut usize,
+    what: &str,
+) -> Result<AfterHelloDone, Finding> {
+    let unknown = |cost: &usize, detail: String| Finding {
+        handshakes: *cost,
+        ..finding(VulnStatus::Unknown, detail)
+    };
+    let Some(o) = send_probe(scanner, hello, probe, cost) else {
+        return Err(unknown(cost, "not probed: no connection".into()));
+    };
+    if let Some(alert) = &o.refused {
+        let detail = format!("the hello got alert {alert} before ServerHelloDone: nothing sent");
+        return Err(unknown(cost, detail));
+    }
+    if !o.sent {
+        let detail = format!("no ServerHelloDone to send {what} after ({})", o.ending());
+        return Err(unknown(cost, detail));
+    }
+    Ok(o)
+}
+
 fn send_probe(
     scanner: &Scanner,
     hello: &[u8],
@@ -839,29 +866,17 @@ fn ccs_injection(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding
     };
     let mut probe = record(CHANGE_CIPHER_SPEC, version, &CCS);
     probe.extend(record(HANDSHAKE, version, &[0u8; 64]));
-    let Some(o) = send_probe(scanner, &hello, probe, cost) else {
-        return Finding {
-            handshakes: *cost,
-            ..finding(VulnStatus::Unknown, "not probed: no connection")
-        };
+    let o = match sent_after_hello_done(scanner, &hello, probe, cost, "the early ChangeCipherSpec")
+    {
+        Ok(o) => o,
+        Err(unsent) => return unsent,
     };
-    let (status, detail) = match (&o.refused, o.sent, &o.after) {
-        (Some(alert), _, _) => (
-            VulnStatus::Unknown,
-            format!("the hello got alert {alert} before ServerHelloDone: nothing sent"),
-        ),
-        (None, false, _) => (
-            VulnStatus::Unknown,
-            format!(
-                "no ServerHelloDone to send the early ChangeCipherSpec after ({})",
-                o.ending()
-            ),
-        ),
-        (None, true, Some(After::Alert(UNEXPECTED_MESSAGE))) => (
+    let (status, detail) = match &o.after {
+        Some(After::Alert(UNEXPECTED_MESSAGE)) => (
             VulnStatus::NotVulnerable,
             "the early ChangeCipherSpec got unexpected_message".into(),
         ),
-        (None, true, Some(After::Alert(a @ (BAD_RECORD_MAC | DECRYPTION_FAILED)))) => (
+        Some(After::Alert(a @ (BAD_RECORD_MAC | DECRYPTION_FAILED))) => (
             VulnStatus::Vulnerable,
             format!(
                 "the early ChangeCipherSpec was taken: the record after it got {} (keys from \
@@ -873,14 +888,14 @@ fn ccs_injection(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding
                 }
             ),
         ),
-        (None, true, Some(other)) => (
+        Some(other) => (
             VulnStatus::Unknown,
             format!(
                 "undecided: the early ChangeCipherSpec got {}",
                 other.describe()
             ),
         ),
-        (None, true, None) => (
+        None => (
             VulnStatus::Unknown,
             format!(
                 "undecided: after the early ChangeCipherSpec, {}",
@@ -907,40 +922,27 @@ fn heartbleed(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
     let mut request = vec![1u8];
     request.extend_from_slice(&HEARTBEAT_CLAIMED.to_be_bytes());
     let probe = record(HEARTBEAT_RECORD, version, &request);
-    let Some(o) = send_probe(scanner, &hello, probe, cost) else {
-        return Finding {
-            handshakes: *cost,
-            ..finding(VulnStatus::Unknown, "not probed: no connection")
-        };
+    let o = match sent_after_hello_done(scanner, &hello, probe, cost, "the heartbeat") {
+        Ok(o) => o,
+        Err(unsent) => return unsent,
     };
-    let (status, detail) = match (&o.refused, o.sent, &o.after) {
-        (Some(alert), _, _) => (
-            VulnStatus::Unknown,
-            format!("the hello got alert {alert} before ServerHelloDone: nothing sent"),
-        ),
-        (None, false, _) => (
-            VulnStatus::Unknown,
-            format!(
-                "no ServerHelloDone to send the heartbeat after ({})",
-                o.ending()
-            ),
-        ),
-        (None, true, Some(After::Heartbeat { declared, preview })) if *declared > 3 => (
+    let (status, detail) = match &o.after {
+        Some(After::Heartbeat { declared, preview }) if *declared > 3 => (
             VulnStatus::Vulnerable,
             format!(
                 "a heartbeat response of {declared} bytes to a 3-byte request declaring \
                  {HEARTBEAT_CLAIMED}: memory read past the record (preview \"{preview}\")"
             ),
         ),
-        (None, true, Some(After::Alert(a))) => (
+        Some(After::Alert(a)) => (
             VulnStatus::NotVulnerable,
             format!("the over-long heartbeat request got alert {a}, no over-read"),
         ),
-        (None, true, Some(other)) => (
+        Some(other) => (
             VulnStatus::Unknown,
             format!("undecided: the heartbeat request got {}", other.describe()),
         ),
-        (None, true, None) => match o.end {
+        None => match o.end {
             // RFC 6520: a heartbeat whose payload_length is too large is discarded.
             Some(EndKind::Timeout | EndKind::Fin | EndKind::Rst) => (
                 VulnStatus::NotVulnerable,
