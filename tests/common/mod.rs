@@ -264,7 +264,11 @@ fn wait_listening(addr: SocketAddr, child: &mut Child) -> bool {
             return false;
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
+            // What answered may be another test's server that took the port between
+            // free_port and this child's bind: ours then exits ("address in use") soon
+            // after. Still running a moment later means the port is ours.
+            thread::sleep(Duration::from_millis(150));
+            return matches!(child.try_wait(), Ok(None));
         }
         thread::sleep(Duration::from_millis(20));
     }
