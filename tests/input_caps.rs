@@ -40,20 +40,11 @@ fn run_measured(args: &[&str], stdin: Option<Vec<u8>>) -> (i32, String, i64) {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    let mut status = 0;
-    // SAFETY: wait4 on our own child's pid, writing into a zeroed plain-data rusage and an
-    // int we own; std's Child is not waited on afterwards (dropping it does not wait).
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        let pid = libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
-        assert_eq!(pid, child.id() as libc::pid_t, "wait4");
-        usage
-    };
+    let (code, peak_rss) = common::wait_exit_and_peak_rss(&child);
     if let Some(w) = writer {
         w.join().unwrap();
     }
-    assert!(libc::WIFEXITED(status), "shakedown did not exit: {status}");
-    (libc::WEXITSTATUS(status), err, usage.ru_maxrss)
+    (code, err, peak_rss)
 }
 
 #[test]

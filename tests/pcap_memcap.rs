@@ -79,17 +79,8 @@ fn run_measured(args: &[&str]) -> (String, i32, i64) {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
-    let mut status = 0;
-    // SAFETY: wait4 on our own child's pid, writing into a zeroed plain-data rusage and an
-    // int we own; std's Child is not waited on afterwards (dropping it does not wait).
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        let pid = libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
-        assert_eq!(pid, child.id() as libc::pid_t, "wait4");
-        usage
-    };
-    assert!(libc::WIFEXITED(status), "shakedown did not exit: {status}");
-    (out, libc::WEXITSTATUS(status), usage.ru_maxrss)
+    let (code, peak_rss) = common::wait_exit_and_peak_rss(&child);
+    (out, code, peak_rss)
 }
 
 fn summary(out: &str) -> serde_json::Value {

@@ -329,21 +329,7 @@ fn restrictive_server_order_tls12_server() {
 fn groups_and_schemes_apart_when_tls12_has_no_signed_ecdhe() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path(), "localhost");
-    // RFC 5114's 1024-bit group: a prime small enough to be marked weak.
-    openssl(
-        dir.path(),
-        &[
-            "genpkey",
-            "-genparam",
-            "-algorithm",
-            "DH",
-            "-pkeyopt",
-            "dh_rfc5114:1",
-            "-out",
-            "dh1024.pem",
-        ],
-    );
-    let dhparam = dir.path().join("dh1024.pem");
+    let dhparam = common::dh1024_params(dir.path());
     let dhe_only = s_server(
         &cert,
         &[

@@ -17,7 +17,7 @@
 mod common;
 
 use common::{
-    Peer, Server, hostile_peer, openssl, read_some, rsa_cert, s_server, shakedown, spawn_listening,
+    Peer, Server, hostile_peer, read_some, rsa_cert, s_server, shakedown, spawn_listening,
     write_quietly,
 };
 use serde_json::Value;
@@ -164,20 +164,7 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
 fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path(), "localhost");
-    openssl(
-        dir.path(),
-        &[
-            "genpkey",
-            "-genparam",
-            "-algorithm",
-            "DH",
-            "-pkeyopt",
-            "dh_rfc5114:1",
-            "-out",
-            "dh1024.pem",
-        ],
-    );
-    let dhparam = dir.path().join("dh1024.pem");
+    let dhparam = common::dh1024_params(dir.path());
     let srv = s_server(
         &cert,
         &[

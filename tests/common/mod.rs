@@ -468,3 +468,38 @@ pub fn rsa_cert_bits(dir: &Path, host: &str, bits: u32) -> Issued {
 pub fn capture(name: &str) -> String {
     format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Waits for `child` (its pipes already read) and returns its exit code and peak resident
+/// memory in KiB (`wait4`'s ru_maxrss), so tests can assert memory from the outcome.
+pub fn wait_exit_and_peak_rss(child: &Child) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: wait4 on our own child's pid, writing into a zeroed plain-data rusage and an
+    // int we own; std's Child is not waited on afterwards (dropping it does not wait).
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        let pid = libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage);
+        assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+        usage
+    };
+    assert!(libc::WIFEXITED(status), "shakedown did not exit: {status}");
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+/// RFC 5114's 1024-bit DH group as an `-dhparam` file in `dir`: a prime small enough to be
+/// weak (Logjam's medium case, and the scan's weak-DH mark).
+pub fn dh1024_params(dir: &Path) -> PathBuf {
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-genparam",
+            "-algorithm",
+            "DH",
+            "-pkeyopt",
+            "dh_rfc5114:1",
+            "-out",
+            "dh1024.pem",
+        ],
+    );
+    dir.join("dh1024.pem")
+}
