@@ -72,6 +72,7 @@ fn module(name: &str, m: &ModuleFile) -> Result<Module, String> {
             .validate()
             .map_err(|e| format!("module {name:?}: {e}"))?,
         warn_days,
+        at_fixed: flags.connecting.cert.at.is_some(),
     })
 }
 
@@ -95,12 +96,11 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
         return Err(Failure::Usage("--workers: expected 1 to 256".into()));
     }
     let allow = AllowList::parse(&a.allow)?;
-    let files = modules(a.config.as_ref())?;
-    // The clock is read per scrape (certificates are judged as of then), so modules are
-    // built again for each; the flags were checked here once.
-    for (name, m) in &files {
-        module(name, m)?;
-    }
+    // Built once (flags checked, trust store read); each scrape only sets the clock.
+    let modules = modules(a.config.as_ref())?
+        .iter()
+        .map(|(name, m)| Ok((name.clone(), module(name, m)?)))
+        .collect::<Result<BTreeMap<String, Module>, String>>()?;
     let server = tiny_http::Server::http(&a.listen)
         .map_err(|e| Failure::Usage(format!("--listen {}: {e}", a.listen)))?;
     if let Some(addr) = server.server_addr().to_ip() {
@@ -111,7 +111,7 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
         for _ in 0..a.workers {
             s.spawn(|| {
                 while let Ok(request) = server.recv() {
-                    let (status, body) = answer(&request, &files, &allow, &counters);
+                    let (status, body) = answer(&request, &modules, &allow, &counters);
                     let header = tiny_http::Header::from_bytes(
                         &b"Content-Type"[..],
                         &b"text/plain; version=0.0.4; charset=utf-8"[..],
@@ -132,7 +132,7 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
 /// The status and body for one request.
 fn answer(
     request: &tiny_http::Request,
-    files: &BTreeMap<String, ModuleFile>,
+    modules: &BTreeMap<String, Module>,
     allow: &AllowList,
     counters: &[AtomicU64; 2],
 ) -> (u16, String) {
@@ -157,10 +157,14 @@ fn answer(
                 .filter(|s| s.is_finite() && *s > 0.0 && *s < 3600.0)
                 .map(Duration::from_secs_f64);
             let result = exporter::parse_query(query).and_then(|(target, name)| {
-                let file = files
+                let mut m = modules
                     .get(&name)
-                    .ok_or_else(|| Refusal::BadRequest(format!("unknown module {name:?}")))?;
-                let m = module(&name, file).map_err(Refusal::BadRequest)?;
+                    .ok_or_else(|| Refusal::BadRequest(format!("unknown module {name:?}")))?
+                    .clone();
+                // Certificates are judged as of the scrape, unless the module fixed --at.
+                if !m.at_fixed {
+                    m.connecting.check_time = super::now_unix();
+                }
                 let modules = BTreeMap::from([(name.clone(), m)]);
                 exporter::scrape(&target, &name, &modules, allow, budget)
             });

@@ -25,6 +25,8 @@ pub struct Module {
     pub connecting: ConnectConfig,
     /// Days before expiry at which `shakedown_certificate_expiring` turns 1, largest first.
     pub warn_days: Vec<u32>,
+    /// `--at` was given: certificates are judged as of that moment, not the scrape's.
+    pub at_fixed: bool,
 }
 
 /// What may be probed: host name patterns (`db.example.com`, `*.example.com`) and address
