@@ -247,3 +247,63 @@ fn man_exit_codes() {
         (2, vec!["man", "--out", UNREADABLE]),
     ]);
 }
+
+/// An input that cannot be read is exit 2 with a message that names the flag and the value,
+/// so a user with several file options knows which one to fix.
+#[test]
+fn unreadable_files_are_named_with_their_flag() {
+    let at_unreadable = format!("@{UNREADABLE}");
+    let cases: [(&str, Vec<&str>); 8] = [
+        (
+            "--hello-hex @",
+            vec!["hello", "--hello-hex", &at_unreadable],
+        ),
+        (
+            "--hello-hex @",
+            vec!["probe", "127.0.0.1:1", "--hello-hex", &at_unreadable],
+        ),
+        ("--ca ", vec!["probe", "127.0.0.1:1", "--ca", UNREADABLE]),
+        (
+            "--profiles ",
+            vec!["simulate", "x", "--profiles", UNREADABLE],
+        ),
+        (
+            "--testssl-file ",
+            vec!["simulate", "x", "--testssl-file", UNREADABLE],
+        ),
+        (
+            "--targets-file ",
+            vec!["scan", "--targets-file", UNREADABLE],
+        ),
+        ("--keylog ", vec!["pcap", "--keylog", UNREADABLE, "-"]),
+        (
+            "--config ",
+            vec![
+                "exporter",
+                "--listen",
+                "127.0.0.1:1",
+                "--allow",
+                "any",
+                "--config",
+                UNREADABLE,
+            ],
+        ),
+    ];
+    for (flag, args) in cases {
+        let (code, printed) = exit_code(&args);
+        assert_eq!(code, 2, "shakedown {}: {printed}", args.join(" "));
+        let named = format!(
+            "{flag}{}",
+            if flag.ends_with('@') {
+                &at_unreadable[1..]
+            } else {
+                UNREADABLE
+            }
+        );
+        assert!(
+            printed.contains(&named),
+            "shakedown {}: the error names {named:?}: {printed}",
+            args.join(" ")
+        );
+    }
+}

@@ -348,7 +348,7 @@ pub fn read_bytes_arg(arg: &str) -> Result<Vec<u8>, String> {
         read_capped(std::io::stdin().lock(), MAX_INPUT)
             .map_err(|e| format!("reading stdin: {e}"))?
     } else if let Some(path) = arg.strip_prefix('@') {
-        read_file_capped(path.as_ref(), MAX_INPUT).map_err(|e| format!("{path}: {e}"))?
+        read_file_capped(path.as_ref(), MAX_INPUT).map_err(|e| format!("{arg}: {e}"))?
     } else {
         arg.as_bytes().to_vec()
     };
@@ -409,7 +409,9 @@ impl HelloArgs {
     /// Validates the options into what to send. Errors read as usage errors (exit 2).
     pub fn to_source(&self) -> Result<HelloSource, String> {
         if let Some(h) = &self.hello_hex {
-            return read_bytes_arg(h).map(HelloSource::Raw);
+            return read_bytes_arg(h)
+                .map(HelloSource::Raw)
+                .map_err(|e| format!("--hello-hex {e}"));
         }
         let mut spec = HelloSpec::default();
         if let Some(v) = &self.tls {

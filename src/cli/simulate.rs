@@ -36,9 +36,10 @@ pub struct SimulateArgs {
     pub concurrency: usize,
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
+/// A profile file's text; errors name where the path came from (`--profiles PATH`).
+fn read_text(source: &str, path: &Path) -> Result<String, String> {
     crate::io::input::read_text_file_capped(path, crate::io::input::MAX_INPUT)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| format!("{source} {}: {e}", path.display()))
 }
 
 /// The profile set the options ask for: the built-in set (or `--profiles` files), plus
@@ -49,8 +50,8 @@ pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
         all = profiles::parse(profiles::BUILTIN).map_err(|e| format!("built-in profiles: {e}"))?;
     }
     for path in &a.profiles {
-        let ps =
-            profiles::parse(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ps = profiles::parse(&read_text("--profiles", path)?)
+            .map_err(|e| format!("--profiles {}: {e}", path.display()))?;
         all.extend(ps);
     }
     let testssl = match (&a.testssl_file, a.no_testssl) {
@@ -62,8 +63,14 @@ pub fn load_profiles(a: &SimulateArgs) -> Result<Vec<Profile>, String> {
             .find(|p| p.is_file()),
     };
     if let Some(path) = testssl {
-        let ps = profiles::parse_testssl(&read_text(&path)?)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        // Given with --testssl-file, or found at one of testssl.sh's install paths.
+        let source = if a.testssl_file.is_some() {
+            "--testssl-file"
+        } else {
+            "testssl.sh's client file"
+        };
+        let ps = profiles::parse_testssl(&read_text(source, &path)?)
+            .map_err(|e| format!("{source} {}: {e}", path.display()))?;
         all.extend(ps);
     }
     if !a.client.is_empty() {
