@@ -277,6 +277,14 @@ fn run_check(c: &CheckDef, r: &ScanReport, live: Option<&Scanner>) -> (VulnCheck
             Some(scanner) => ccs_injection(scanner, r, &mut own),
             None => finding(Unknown, "not checked: no connection to send it on"),
         },
+        "client_renegotiation" => match live {
+            Some(scanner) => client_renegotiation(scanner, r, &mut own),
+            None => finding(Unknown, "not checked: no connection to send it on"),
+        },
+        "robot" => match live {
+            Some(scanner) => robot(scanner, r, &mut own),
+            None => finding(Unknown, "not checked: no connection to send it on"),
+        },
         _ => finding(Unknown, "not checked: not implemented in this release"),
     };
     let check = VulnCheck {
@@ -956,6 +964,207 @@ fn heartbleed(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
                 format!("undecided: after the heartbeat request, {}", o.ending()),
             ),
         },
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
+}
+
+/// The TLS 1.2 suites accepted that `pick` keeps, or why the check cannot run at TLS 1.2:
+/// `Err(finding)` is the verdict then (not vulnerable on a TLS 1.3-only server).
+fn tls12_suites(
+    r: &ScanReport,
+    what: &str,
+    pick: impl Fn(u16) -> bool,
+) -> Result<Vec<u16>, Finding> {
+    match any_legacy(r) {
+        Ok(false) => {
+            return Err(finding(
+                VulnStatus::NotVulnerable,
+                format!("only TLS 1.3 offered, which has no {what}"),
+            ));
+        }
+        Err(gaps) => return Err(finding(VulnStatus::Unknown, format!("not probed: {gaps}"))),
+        Ok(true) => {}
+    }
+    let v = ProtocolVersion::TLS12;
+    let Some(s) = version_of(r, v).filter(|s| s.supported) else {
+        let why = gap(r, v).unwrap_or_else(|| format!("{v} not offered"));
+        return Err(finding(
+            VulnStatus::Unknown,
+            format!("not probed: the check speaks TLS 1.2 ({why})"),
+        ));
+    };
+    Ok(s.ciphers.iter().copied().filter(|id| pick(*id)).collect())
+}
+
+/// Client-initiated renegotiation (testssl's "Client-initiated renegotiation", the
+/// CVE-2011-1473 denial of service): a TLS 1.2 handshake finished with our own ECDHE key,
+/// then a second ClientHello encrypted under the session, carrying our verify_data in
+/// renegotiation_info. A ServerHello back is exposure; an alert or a close is a refusal.
+fn client_renegotiation(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    use super::full_handshake::{self, Answer, Plan};
+    let ecdhe = crate::core::crypto::tls12::ECDHE_SUITES;
+    let suites = match tls12_suites(r, "renegotiation", |id| ecdhe.contains(&id)) {
+        Ok(s) if s.is_empty() => {
+            return finding(
+                VulnStatus::Unknown,
+                "not probed: no ECDHE AES-GCM suite accepted at TLS 1.2 to finish a handshake \
+                 with",
+            );
+        }
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let unknown = |cost: &usize, detail: String| Finding {
+        handshakes: *cost,
+        ..finding(VulnStatus::Unknown, detail)
+    };
+    let Some(d) = full_handshake::run(scanner, Plan::Renegotiate, suites, cost) else {
+        return unknown(cost, "not probed: no connection".into());
+    };
+    if !d.established {
+        let why = d.failure.clone().unwrap_or_else(|| d.ending());
+        return unknown(cost, format!("the first handshake did not finish: {why}"));
+    }
+    let (status, detail) = match &d.answer {
+        Some(Answer::Handshake(2)) => (
+            VulnStatus::Vulnerable,
+            "the server answered a client-initiated renegotiation (a second ClientHello under \
+             the session) with a ServerHello"
+                .to_string(),
+        ),
+        Some(a @ Answer::Alert(..)) => (
+            VulnStatus::NotVulnerable,
+            format!("the renegotiating ClientHello got {}", a.describe()),
+        ),
+        Some(other) => (
+            VulnStatus::Unknown,
+            format!(
+                "undecided: the renegotiating ClientHello got {}",
+                other.describe()
+            ),
+        ),
+        None => match d.end {
+            Some(EndKind::Fin | EndKind::Rst) => (
+                VulnStatus::NotVulnerable,
+                format!("the renegotiating ClientHello was refused: {}", d.ending()),
+            ),
+            _ => (
+                VulnStatus::Unknown,
+                format!(
+                    "undecided: after the renegotiating ClientHello, {}",
+                    d.ending()
+                ),
+            ),
+        },
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
+}
+
+/// ROBOT (Bleichenbacher's oracle, CVE-2017-13099 and its vendor siblings): five RSA key
+/// exchanges at TLS 1.2 whose PKCS#1 blocks are malformed differently, each followed by
+/// ChangeCipherSpec and a Finished no key opens. A server that handles a bad block as it
+/// handles a good one (a random premaster secret) answers all five the same; any
+/// difference (alert code, close, reset, silence) is an oracle.
+fn robot(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    use super::full_handshake::{self, Plan, RobotVariant};
+    let rsa = |id: u16| suite(id).is_some_and(|s| s.kx == KeyExchange::Rsa && !s.export());
+    let suites = match tls12_suites(r, "RSA key exchange", rsa) {
+        Ok(s) if s.is_empty() => {
+            // RSA key exchange below TLS 1.2 only is still an oracle we do not probe.
+            let below: Vec<String> = LEGACY[..3]
+                .iter()
+                .filter(|v| version_of(r, **v).is_some_and(|s| s.ciphers.iter().any(|id| rsa(*id))))
+                .map(|v| v.to_string())
+                .collect();
+            if !below.is_empty() {
+                return finding(
+                    VulnStatus::Unknown,
+                    format!(
+                        "not probed: RSA key exchange only at {} (the check speaks TLS 1.2)",
+                        below.join(", ")
+                    ),
+                );
+            }
+            if let Some(why) = gap(r, ProtocolVersion::TLS12) {
+                return finding(
+                    VulnStatus::Unknown,
+                    format!("no RSA key exchange suite found, but {why}"),
+                );
+            }
+            return finding(
+                VulnStatus::NotVulnerable,
+                "no RSA key exchange suite accepted: no PKCS#1 premaster secret to attack",
+            );
+        }
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let mut reactions: Vec<(RobotVariant, String)> = Vec::new();
+    for variant in RobotVariant::ALL {
+        let Some(d) = full_handshake::run(scanner, Plan::Robot(variant), suites.clone(), cost)
+        else {
+            return Finding {
+                handshakes: *cost,
+                ..finding(VulnStatus::Unknown, "not probed: no connection")
+            };
+        };
+        if let Some(why) = &d.failure {
+            return Finding {
+                handshakes: *cost,
+                ..finding(
+                    VulnStatus::Unknown,
+                    format!("{}: the key exchange was not sent: {why}", variant.name()),
+                )
+            };
+        }
+        if d.answer.is_none()
+            && !matches!(d.end, Some(EndKind::Fin | EndKind::Rst | EndKind::Timeout))
+        {
+            return Finding {
+                handshakes: *cost,
+                ..finding(
+                    VulnStatus::Unknown,
+                    format!("{}: {}", variant.name(), d.ending()),
+                )
+            };
+        }
+        reactions.push((variant, full_handshake::robot_reaction(&d)));
+    }
+    let first = &reactions[0].1;
+    let (status, detail) = if reactions.iter().all(|(_, r)| r == first) {
+        (
+            VulnStatus::NotVulnerable,
+            format!("all five ClientKeyExchange variants got the same answer: {first}"),
+        )
+    } else {
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for (v, reaction) in &reactions {
+            match groups.iter_mut().find(|(r, _)| r == reaction) {
+                Some((_, names)) => names.push(v.name()),
+                None => groups.push((reaction.clone(), vec![v.name()])),
+            }
+        }
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(reaction, names)| format!("{}: {reaction}", names.join(", ")))
+            .collect();
+        (
+            VulnStatus::Vulnerable,
+            format!(
+                "the server answers malformed PKCS#1 blocks differently (a padding oracle): {}",
+                parts.join("; ")
+            ),
+        )
     };
     Finding {
         status,
