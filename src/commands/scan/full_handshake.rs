@@ -23,6 +23,15 @@ pub enum Plan {
     Renegotiate,
     /// RSA key exchange with this PKCS#1 variant, then CCS and a bogus Finished.
     Robot(RobotVariant),
+    /// Ask for a session ticket (RFC 5077) and send our flight; done once the server's
+    /// NewSessionTicket (or its Finished without one) is in.
+    Ticket,
+    /// Offer `ticket` with a session id of `session_id` and read the ServerHello's
+    /// session id, and whether the server resumed (its CCS right after the ServerHello).
+    Resume {
+        ticket: Vec<u8>,
+        session_id: Vec<u8>,
+    },
 }
 
 /// The ROBOT paper's five ClientKeyExchange blocks (Böck, Somorovsky, Young 2018, §3).
@@ -146,6 +155,12 @@ pub struct Driver {
     /// The handshake was finished (the server's Finished verified).
     pub established: bool,
     pub answer: Option<Answer>,
+    /// `Plan::Resume`: the ServerHello's session id. Held only until the verdict is
+    /// written (its bytes past ours may be server memory).
+    pub server_session_id: Option<Vec<u8>>,
+    /// `Plan::Resume`: the ServerHello was followed by ChangeCipherSpec (an abbreviated
+    /// handshake) or by another handshake message (a full one).
+    pub resumed: Option<bool>,
     /// Why the plan could not be carried out, when it could not.
     pub failure: Option<String>,
     pub end: Option<EndKind>,
@@ -156,10 +171,17 @@ impl Driver {
     pub fn new(plan: Plan, suites: Vec<u16>, sni: Option<String>) -> (Driver, Vec<u8>) {
         let mut random = [0u8; 32];
         fill_random(&mut random);
+        let (session_ticket, session_id) = match &plan {
+            Plan::Ticket => (Some(Vec::new()), Vec::new()),
+            Plan::Resume { ticket, session_id } => (Some(ticket.clone()), session_id.clone()),
+            _ => (None, Vec::new()),
+        };
         let hello = tls12::client_hello(&HelloParams {
             random,
             suites,
             sni: sni.clone(),
+            session_ticket,
+            session_id,
             ..HelloParams::default()
         });
         let driver = Driver {
@@ -174,6 +196,8 @@ impl Driver {
             reply: None,
             established: false,
             answer: None,
+            server_session_id: None,
+            resumed: None,
             failure: None,
             end: None,
         };
@@ -234,6 +258,11 @@ impl Driver {
                 let d = plain.get(1).copied().unwrap_or(0);
                 self.fail(format!("the handshake got alert {}", alert_name(d)))
             }
+            CHANGE_CIPHER_SPEC if self.server_session_id.is_some() => {
+                self.resumed = Some(true);
+                self.stage = Stage::Done;
+                false
+            }
             CHANGE_CIPHER_SPEC if self.stage == Stage::ServerFinished => {
                 self.server_encrypting = true;
                 true
@@ -266,8 +295,28 @@ impl Driver {
             self.established = true;
             return self.after_established();
         }
+        if let Plan::Resume { .. } = self.plan {
+            if self.server_session_id.is_some() {
+                // Another handshake message after the ServerHello: a full handshake.
+                self.resumed = Some(false);
+                self.stage = Stage::Done;
+                return false;
+            }
+            if msg[0] == tls12::SERVER_HELLO {
+                let sh = crate::core::wire::server::ServerHello::decode_body(&msg[4..]);
+                let Ok(sh) = sh else {
+                    return self.fail("the ServerHello did not decode");
+                };
+                self.server_session_id = Some(sh.session_id);
+                return true;
+            }
+        }
         if let Err(e) = self.client.server_message(msg) {
             return self.fail(e);
+        }
+        if matches!(self.plan, Plan::Ticket) && self.client.ticket.is_some() {
+            self.stage = Stage::Done;
+            return false;
         }
         if self.stage == Stage::FirstFlight && self.client.hello_done {
             return self.after_hello_done();
@@ -277,7 +326,8 @@ impl Driver {
 
     fn after_hello_done(&mut self) -> bool {
         match self.plan.clone() {
-            Plan::Renegotiate => {
+            Plan::Resume { .. } => self.fail("the server sent a full handshake's first flight"),
+            Plan::Renegotiate | Plan::Ticket => {
                 let kx = self.client.ecdhe_key_exchange(&mut fill_random);
                 let finished = kx.and_then(|(cke, pms)| self.client.finish(&cke, &pms));
                 match finished {
@@ -311,8 +361,11 @@ impl Driver {
                     tls12::record(HANDSHAKE, &tls12::rsa_client_key_exchange(&encrypted));
                 flight.extend(tls12::record(CHANGE_CIPHER_SPEC, &[1]));
                 // A Finished the server cannot open: as in the paper, every variant's keys
-                // are wrong for it, so only the premaster secret's handling can differ.
-                flight.extend(tls12::record(HANDSHAKE, &[0u8; 40]));
+                // are wrong for it, so only the premaster secret's handling can differ. 80
+                // bytes is a well-formed length for every suite (a CBC IV and four blocks,
+                // room for a SHA-384 MAC; an AEAD nonce, body and tag), so the record is
+                // decrypted and fails its MAC instead of failing to parse.
+                flight.extend(tls12::record(HANDSHAKE, &[0u8; 80]));
                 self.reply = Some(flight);
                 self.stage = Stage::Answer;
                 true
@@ -321,6 +374,10 @@ impl Driver {
     }
 
     fn after_established(&mut self) -> bool {
+        if !matches!(self.plan, Plan::Renegotiate) {
+            self.stage = Stage::Done;
+            return false;
+        }
         let Some(session) = self.session.as_mut() else {
             return self.fail("no session");
         };
@@ -336,6 +393,11 @@ impl Driver {
         self.reply = Some(session.seal(HANDSHAKE, &hello));
         self.stage = Stage::Answer;
         true
+    }
+
+    /// `Plan::Ticket`: the ticket the server issued.
+    pub fn ticket(&self) -> Option<&[u8]> {
+        self.client.ticket.as_deref()
     }
 
     /// How the connection ended, in words.

@@ -25,6 +25,8 @@ pub const CHANGE_CIPHER_SPEC: u8 = 20;
 pub const ALERT: u8 = 21;
 pub const HANDSHAKE: u8 = 22;
 pub const APPLICATION_DATA: u8 = 23;
+/// The ServerHello handshake type.
+pub const SERVER_HELLO: u8 = t::SERVER_HELLO;
 
 /// ECDHE suites with AES-GCM the client finishes (RSA and ECDSA certificates).
 pub const ECDHE_SUITES: [u16; 4] = [0xc02f, 0xc030, 0xc02b, 0xc02c];
