@@ -3,7 +3,9 @@
 //! (`handshakes` is what that probe cost, 0 for a verdict read off the suite lists); two send
 //! a probe of their own, one connection each: `ccs_injection` (an early ChangeCipherSpec)
 //! and `heartbleed` (an over-long heartbeat request, only to a server that answered the
-//! heartbeat extension).
+//! heartbeat extension). Three carry a TLS 1.2 handshake with our own keys
+//! ([`super::full_handshake`]): `client_renegotiation` (one connection), `ticketbleed`
+//! (two) and `robot` (five).
 //!
 //! A check is `unknown` with the reason whenever the facts it needs are missing (a version
 //! whose enumeration broke off, a probe not sent): never a guess. [`CHECKS`] is the one
@@ -75,8 +77,8 @@ pub struct VulnCheck {
     /// alone).
     pub severity: Severity,
     /// Connections the verdict rests on: a behaviour probe's (counted once in the scan's
-    /// total), the check's own (`ccs_injection`, `heartbleed`: added to the total), 0 when
-    /// read off the suite lists.
+    /// total), the check's own (`ccs_injection`, `heartbleed`, `client_renegotiation`,
+    /// `ticketbleed`, `robot`: added to the total), 0 when read off the suite lists.
     pub handshakes: usize,
 }
 
@@ -104,8 +106,7 @@ const fn check(
     }
 }
 
-/// Every check, in report order. The sent-and-answered probes that are not implemented yet
-/// are listed so that their absence reads as `unknown`, never as safe.
+/// Every check, in report order.
 pub const CHECKS: &[CheckDef] = &[
     check("heartbleed", &["CVE-2014-0160"], Severity::Critical, false),
     check("ccs_injection", &["CVE-2014-0224"], Severity::High, false),
