@@ -1,11 +1,11 @@
 //! A small TLS 1.2 client (RFC 5246) for the checks that need a finished handshake with our
-//! own keys (`client_renegotiation`) or a key exchange built byte by byte (`robot`): the
-//! ClientHello, ECDHE (x25519, secp256r1) or RSA key exchange, the master secret, client
-//! and server Finished over the transcript, and AES-GCM records (explicit 8-byte nonce =
-//! the sequence number). Only what those checks need: no certificate validation, no
-//! ServerKeyExchange signature check (the checks judge the server's behaviour, not its
-//! identity), no extended master secret (never offered). Pure: randomness comes in as
-//! values and closures, bytes in, bytes out.
+//! own keys (`client_renegotiation`, `ticketbleed`) or a key exchange built byte by byte
+//! (`robot`): the ClientHello, ECDHE (x25519, secp256r1) or RSA key exchange, the master
+//! secret, client and server Finished over the transcript, and AES-GCM records (explicit
+//! 8-byte nonce = the sequence number). Only what those checks need: no certificate
+//! validation, no ServerKeyExchange signature check (the checks judge the server's
+//! behaviour, not its identity), no extended master secret (never offered). Pure:
+//! randomness comes in as values and closures, bytes in, bytes out.
 
 use super::ecdh::{self, KeyShareSecret};
 use super::record::{OpenError, RecordOpener};
