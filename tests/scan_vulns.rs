@@ -74,9 +74,6 @@ fn assert_statuses(v: &Value, want: &[(&str, &str)]) {
     }
 }
 
-/// The checks not implemented in this release: listed, never reported safe.
-const NOT_IMPLEMENTED: [&str; 3] = ["ticketbleed", "robot", "client_renegotiation"];
-
 /// gnutls-serv with 3DES and RC4 added, TLS 1.0 enabled and RFC 5746 disabled (Debian's
 /// OpenSSL 3 has neither 3DES nor RC4 suites, and always answers renegotiation_info).
 #[test]
@@ -125,11 +122,19 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
             ("heartbleed", "not_vulnerable"),
             // testssl: CCS OK.
             ("ccs_injection", "not_vulnerable"),
+            // GnuTLS takes client-initiated renegotiation whatever the priority string
+            // (also `NORMAL`, run by hand). testssl says "not vulnerable (OK)" here, and is
+            // wrong for the same reason as on secure_renego: its OpenSSL 3 cannot connect
+            // to a server without RFC 5746, so it never renegotiates; on gnutls-serv with
+            // `NORMAL` (RFC 5746 answered) it says "VULNERABLE (NOT ok), DoS threat", as
+            // shakedown does on both.
+            ("client_renegotiation", "vulnerable"),
+            // testssl: ROBOT "not vulnerable (OK)".
+            ("robot", "not_vulnerable"),
+            // The resumption's 1-byte session id echoed as sent.
+            ("ticketbleed", "not_vulnerable"),
         ],
     );
-    for id in NOT_IMPLEMENTED {
-        assert_eq!(status(&v, id), "unknown", "{id}");
-    }
     let vulns = &v["vulnerabilities"];
     assert!(
         vulns["sweet32"]["detail"]
@@ -147,14 +152,17 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
     for id in ["fallback_scsv", "compression", "heartbleed"] {
         assert!(vulns[id]["handshakes"].as_u64().unwrap() >= 1, "{id}");
     }
-    // One connection of its own (the early CCS; no heartbeat request, as the extension
-    // was not answered): one handshake more than the scan without --vulns.
+    // Connections of their own: the early CCS (no heartbeat request, as the extension was
+    // not answered), the renegotiation, ROBOT's five key exchanges and Ticketbleed's two:
+    // nine handshakes more than the scan without --vulns.
     assert_eq!(vulns["ccs_injection"]["handshakes"], 1);
+    assert_eq!(vulns["client_renegotiation"]["handshakes"], 1);
+    assert_eq!(vulns["robot"]["handshakes"], 5);
     let (_, plain) = scan(&local(&srv), &[]);
     assert!(plain.get("vulnerabilities").is_none(), "only with --vulns");
     assert_eq!(
         v["handshakes"].as_u64().unwrap(),
-        plain["handshakes"].as_u64().unwrap() + 1
+        plain["handshakes"].as_u64().unwrap() + 9
     );
 }
 
@@ -435,7 +443,337 @@ fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
     let (_, plain) = scan(&ccs.addr.to_string(), &[]);
     assert_eq!(
         v["handshakes"].as_u64().unwrap(),
-        plain["handshakes"].as_u64().unwrap() + 2,
-        "the early CCS and the heartbeat request"
+        plain["handshakes"].as_u64().unwrap() + 4,
+        "the early CCS, the heartbeat request, the renegotiation's and Ticketbleed's first \
+         handshakes"
     );
+    // The peer's flight has no ServerKeyExchange: no handshake to finish, said as such.
+    let reneg = &v["vulnerabilities"]["client_renegotiation"];
+    assert_eq!(reneg["status"], "unknown", "{reneg}");
+    assert!(
+        reneg["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish: no ECDHE ServerKeyExchange"),
+        "{reneg}"
+    );
+    // ECDHE only: no RSA key exchange to attack, no connection.
+    assert_eq!(status(&v, "robot"), "not_vulnerable");
+    assert_eq!(v["vulnerabilities"]["robot"]["handshakes"], 0);
+}
+
+/// `openssl rsa -text`'s hex block after `label:` (`modulus:`, `privateExponent:`).
+fn rsa_field(text: &str, label: &str) -> num_bigint::BigUint {
+    let hex: String = text
+        .split(label)
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .flat_map(|l| l.trim().split(':'))
+        .collect();
+    num_bigint::BigUint::parse_bytes(hex.as_bytes(), 16).unwrap()
+}
+
+/// How the scripted RSA peer handles a ClientKeyExchange.
+#[derive(Clone, Copy, PartialEq)]
+enum Oracle {
+    /// A different alert for each kind of PKCS#1 error: a Bleichenbacher oracle.
+    Leaky,
+    /// bad_record_mac whatever the block (a random premaster secret on any error, as RFC
+    /// 5246 §7.4.7.1 asks).
+    Uniform,
+}
+
+/// A scripted TLS 1.2 server with RSA key exchange only (TLS_RSA_WITH_AES_128_GCM_SHA256):
+/// ServerHello, Certificate and ServerHelloDone, then it decrypts the ClientKeyExchange
+/// with the certificate's key (textbook RSA, pow(c, d, n)) and answers as `oracle` says.
+fn rsa_peer(dir: &std::path::Path, oracle: Oracle) -> Peer {
+    let cert = rsa_cert(dir, "localhost");
+    common::openssl(
+        dir,
+        &[
+            "x509", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der",
+        ],
+    );
+    let der = std::fs::read(dir.join("rsa.der")).unwrap();
+    let text = std::process::Command::new("openssl")
+        .args(["rsa", "-noout", "-text", "-in"])
+        .arg(&cert.key)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    let n = rsa_field(&text, "modulus:");
+    let d = rsa_field(&text, "privateExponent:");
+    let k = n.to_bytes_be().len();
+    hostile_peer(move |mut s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+        let alert = |s: &mut TcpStream, d: u8| {
+            write_quietly(s, &tls_record(21, &[2, d]));
+        };
+        let Some((legacy, suites, exts)) = read_record(&mut s).and_then(|h| hello_parts(&h)) else {
+            alert(&mut s, 40);
+            return;
+        };
+        let tls12 = exts
+            .iter()
+            .find(|(t, _)| *t == 43)
+            .is_none_or(|(_, d)| d.chunks(2).any(|v| v == [3, 3]));
+        if legacy < 0x0303 || !tls12 || !suites.contains(&0x009c) {
+            alert(&mut s, 40);
+            return;
+        }
+        let mut sh = vec![3, 3];
+        sh.extend_from_slice(&[7u8; 32]);
+        sh.extend_from_slice(&[0, 0x00, 0x9c, 0, 0, 5, 0xff, 0x01, 0, 1, 0]);
+        let mut flight = vec![2, 0];
+        flight.extend_from_slice(&(sh.len() as u16).to_be_bytes());
+        flight.extend_from_slice(&sh);
+        let len24 = |n: usize| (n as u32).to_be_bytes()[1..].to_vec();
+        flight.push(11);
+        flight.extend(len24(der.len() + 6));
+        flight.extend(len24(der.len() + 3));
+        flight.extend(len24(der.len()));
+        flight.extend_from_slice(&der);
+        flight.extend_from_slice(&[14, 0, 0, 0]);
+        if !write_quietly(&mut s, &tls_record(22, &flight)) {
+            return;
+        }
+        // ClientKeyExchange: type 16, 24-bit length, 16-bit length, the ciphertext.
+        let Some(cke) = read_record(&mut s) else {
+            return;
+        };
+        let Some(c) = cke.get(11..).filter(|_| cke[5] == 16) else {
+            alert(&mut s, 10);
+            return;
+        };
+        let m = num_bigint::BigUint::from_bytes_be(c).modpow(&d, &n);
+        let mut block = vec![0u8; k - m.to_bytes_be().len()];
+        block.extend(m.to_bytes_be());
+        let sep = block[2..].iter().position(|b| *b == 0).map(|i| i + 2);
+        let error = if block[..2] != [0, 2] {
+            Some(51)
+        } else if sep.is_none() {
+            Some(50)
+        } else if sep.is_some_and(|i| k - i - 1 != 48) {
+            Some(47)
+        } else {
+            None
+        };
+        if let (Some(code), Oracle::Leaky) = (error, oracle) {
+            alert(&mut s, code);
+            return;
+        }
+        // CCS, then the Finished: keys from a random (or the real) secret fail its MAC.
+        if read_record(&mut s).is_some() && read_record(&mut s).is_some() {
+            alert(&mut s, 20);
+        }
+    })
+}
+
+/// ROBOT against scripted RSA peers: one that answers each kind of PKCS#1 error with its
+/// own alert is vulnerable, and the detail says which variants got what; one that answers
+/// bad_record_mac to all is not. Five connections each. No Debian 12 server leaks the
+/// oracle, so the vulnerable side is scripted; `openssl s_server` plays the other side in
+/// [`openssl_refuses_client_renegotiation_unless_allowed_and_has_no_robot_oracle`].
+#[test]
+fn scripted_rsa_padding_oracle_is_robot_vulnerable_and_a_uniform_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaky = rsa_peer(dir.path(), Oracle::Leaky);
+    let (_, v) = scan(&leaky.addr.to_string(), &["--vulns"]);
+    assert_eq!(status(&v, "robot"), "vulnerable", "{v}");
+    let robot = &v["vulnerabilities"]["robot"];
+    let detail = robot["detail"].as_str().unwrap();
+    for part in [
+        "correct padding, wrong version in the premaster secret: fatal alert bad_record_mac",
+        "wrong first bytes: fatal alert decrypt_error",
+        "0x00 in the padding: fatal alert illegal_parameter",
+        "no 0x00 separator: fatal alert decode_error",
+    ] {
+        assert!(detail.contains(part), "{part} in {detail}");
+    }
+    assert_eq!(robot["handshakes"], 5);
+    assert_eq!(robot["cve"][0], "CVE-2017-13099");
+    // No ECDHE suite to finish a handshake with: said, not guessed.
+    assert_eq!(status(&v, "client_renegotiation"), "unknown");
+
+    let dir = tempfile::tempdir().unwrap();
+    let uniform = rsa_peer(dir.path(), Oracle::Uniform);
+    let (_, v) = scan(&uniform.addr.to_string(), &["--vulns"]);
+    assert_eq!(status(&v, "robot"), "not_vulnerable", "{v}");
+    assert!(
+        v["vulnerabilities"]["robot"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("fatal alert bad_record_mac"),
+        "{v}"
+    );
+    let (_, safe) = scan(&uniform.addr.to_string(), &["--vulns=safe"]);
+    let (_, plain) = scan(&uniform.addr.to_string(), &[]);
+    assert_eq!(
+        v["handshakes"].as_u64().unwrap(),
+        safe["handshakes"].as_u64().unwrap() + 5,
+        "robot's five key exchanges, left out by --vulns=safe"
+    );
+    assert!(plain["handshakes"].as_u64().unwrap() < safe["handshakes"].as_u64().unwrap());
+}
+
+/// OpenSSL 3 refuses client-initiated renegotiation by default (a warning
+/// no_renegotiation alert) and takes it with `-client_renegotiation`; it handles every
+/// malformed premaster secret alike (bad_record_mac). One connection for the
+/// renegotiation, five for ROBOT. testssl.sh 3.0 (`testssl --renegotiation --robot`, run
+/// by hand on the same two servers) agrees on all four verdicts: ROBOT "not vulnerable
+/// (OK)", client-initiated renegotiation "not vulnerable (OK)" by default and "VULNERABLE
+/// (NOT ok), DoS threat" with `-client_renegotiation`.
+#[test]
+fn openssl_refuses_client_renegotiation_unless_allowed_and_has_no_robot_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let strict = s_server(&cert, &[]);
+    let (_, v) = scan(&local(&strict), &["--vulns"]);
+    assert_statuses(
+        &v,
+        &[
+            ("client_renegotiation", "not_vulnerable"),
+            ("robot", "not_vulnerable"),
+        ],
+    );
+    let vulns = &v["vulnerabilities"];
+    let reneg = vulns["client_renegotiation"]["detail"].as_str().unwrap();
+    assert!(reneg.contains("warning alert no_renegotiation"), "{reneg}");
+    assert_eq!(vulns["client_renegotiation"]["handshakes"], 1);
+    assert_eq!(vulns["robot"]["handshakes"], 5);
+
+    let allowing = s_server(&cert, &["-client_renegotiation"]);
+    let (_, v) = scan(&local(&allowing), &["--vulns"]);
+    assert_statuses(
+        &v,
+        &[
+            ("client_renegotiation", "vulnerable"),
+            ("robot", "not_vulnerable"),
+            ("secure_renegotiation", "not_vulnerable"),
+        ],
+    );
+    let reneg = &v["vulnerabilities"]["client_renegotiation"];
+    assert!(
+        reneg["detail"].as_str().unwrap().contains("ServerHello"),
+        "{reneg}"
+    );
+    assert_eq!(reneg["severity"], "medium");
+}
+
+/// What the scripted Ticketbleed peer copies after the client's 1-byte session id: 31
+/// bytes of "memory".
+const TICKETBLEED_LEAK: &[u8; 31] = b"SECRET-session-key=0123456789ab";
+
+/// A scripted TLS 1.2 server with F5's Ticketbleed: ECDHE-RSA-AES128-GCM-SHA256 only; a
+/// full handshake (ServerHello, an x25519 ServerKeyExchange, ServerHelloDone) that issues
+/// a session ticket after the client's flight; a hello offering a ticket with a 1-byte
+/// session id is resumed with a 32-byte session id, the 31 bytes after the client's from
+/// "memory". Everything else gets handshake_failure.
+fn ticketbleed_peer() -> Peer {
+    hostile_peer(move |mut s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+        let alert = |s: &mut TcpStream, d: u8| {
+            write_quietly(s, &tls_record(21, &[2, d]));
+        };
+        let Some(hello) = read_record(&mut s) else {
+            return;
+        };
+        let Some((legacy, suites, exts)) = hello_parts(&hello) else {
+            alert(&mut s, 40);
+            return;
+        };
+        let tls12 = exts
+            .iter()
+            .find(|(t, _)| *t == 43)
+            .is_none_or(|(_, d)| d.chunks(2).any(|v| v == [3, 3]));
+        if legacy < 0x0303 || !tls12 || !suites.contains(&0xc02f) {
+            alert(&mut s, 40);
+            return;
+        }
+        let session_id = hello[5 + 39..5 + 39 + hello[5 + 38] as usize].to_vec();
+        let ticket = exts.iter().find(|(t, _)| *t == 35).map(|(_, d)| d.clone());
+        let server_hello = |id: &[u8], ticket_ext: bool| {
+            let mut sh = vec![3, 3];
+            sh.extend_from_slice(&[7u8; 32]);
+            sh.push(id.len() as u8);
+            sh.extend_from_slice(id);
+            sh.extend_from_slice(&[0xc0, 0x2f, 0]);
+            let mut ext = vec![0xff, 0x01, 0, 1, 0];
+            if ticket_ext {
+                ext.extend_from_slice(&[0, 35, 0, 0]);
+            }
+            sh.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+            sh.extend_from_slice(&ext);
+            let mut m = vec![2, 0];
+            m.extend_from_slice(&(sh.len() as u16).to_be_bytes());
+            m.extend_from_slice(&sh);
+            m
+        };
+        if let (Some(t), 1) = (&ticket, session_id.len())
+            && !t.is_empty()
+        {
+            let mut id = session_id.clone();
+            id.extend_from_slice(TICKETBLEED_LEAK);
+            write_quietly(&mut s, &tls_record(22, &server_hello(&id, true)));
+            write_quietly(&mut s, &tls_record(20, &[1]));
+            return;
+        }
+        let mut flight = server_hello(&[0x11; 32], ticket.is_some());
+        // x25519 with the base point as the server's public key; a signature of 0 bytes
+        // (the check does not verify it).
+        let mut ske = vec![3, 0, 0x1d, 32, 9];
+        ske.extend_from_slice(&[0u8; 31]);
+        ske.extend_from_slice(&[4, 1, 0, 0]);
+        flight.extend_from_slice(&[12, 0, 0, ske.len() as u8]);
+        flight.extend_from_slice(&ske);
+        flight.extend_from_slice(&[14, 0, 0, 0]);
+        if !write_quietly(&mut s, &tls_record(22, &flight)) {
+            return;
+        }
+        // ClientKeyExchange, ChangeCipherSpec, Finished; then the ticket (a real server
+        // checks the Finished first).
+        let flight_in = (0..3).all(|_| read_record(&mut s).is_some());
+        if flight_in && ticket.is_some() {
+            let mut nst = vec![4, 0, 0, 20, 0, 0, 0x1c, 0x20, 0, 14];
+            nst.extend_from_slice(b"opaque-ticket!");
+            write_quietly(&mut s, &tls_record(22, &nst));
+        } else {
+            alert(&mut s, 10);
+        }
+    })
+}
+
+/// Ticketbleed: the scripted F5-like peer leaks 31 bytes after the 1-byte session id
+/// (vulnerable; the detail shows their count and first 4 bytes only); `openssl s_server`
+/// echoes the id as sent (not vulnerable; testssl.sh 3.0, `testssl --ticketbleed` by hand
+/// on the same server: "not vulnerable (OK)"). Two connections each: the ticket, the
+/// resumption.
+#[test]
+fn ticketbleed_peer_leaks_its_session_id_bytes_and_openssl_does_not() {
+    let peer = ticketbleed_peer();
+    let (_, v) = scan(&peer.addr.to_string(), &["--vulns"]);
+    let tb = &v["vulnerabilities"]["ticketbleed"];
+    assert_eq!(status(&v, "ticketbleed"), "vulnerable", "{v}");
+    let detail = tb["detail"].as_str().unwrap();
+    assert!(detail.contains("31 bytes"), "{detail}");
+    assert!(
+        detail.contains(&hex::encode(&TICKETBLEED_LEAK[..4])),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains(&hex::encode(&TICKETBLEED_LEAK[..5])) && !detail.contains("SECRET"),
+        "no more than the preview: {detail}"
+    );
+    assert_eq!(tb["handshakes"], 2);
+    assert_eq!(tb["cve"][0], "CVE-2016-9244");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let srv = s_server(&cert, &[]);
+    let (_, v) = scan(&local(&srv), &["--vulns=safe"]);
+    assert_eq!(status(&v, "ticketbleed"), "not_vulnerable", "{v}");
+    assert_eq!(v["vulnerabilities"]["ticketbleed"]["handshakes"], 2);
 }

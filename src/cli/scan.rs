@@ -61,11 +61,12 @@ pub struct ScanArgs {
     #[arg(long)]
     pub suites_only: bool,
     /// Name the known TLS attacks the server is exposed to (a `vulnerabilities` object in
-    /// the JSON, a vulns section in the text), from what the scan learned plus one early-CCS
-    /// connection and, when the heartbeat extension is answered, one heartbeat request.
-    /// `--vulns=safe` leaves out the checks that could disturb a server: robot and
-    /// client_renegotiation (neither is implemented yet; listed as unknown). See
-    /// docs/vulns.md.
+    /// the JSON, a vulns section in the text), from what the scan learned plus at most 10
+    /// connections: an early CCS, a heartbeat request (when the extension is answered), a
+    /// session ticket and its resumption (ticketbleed), a renegotiation and five RSA key
+    /// exchanges (robot). `--vulns=safe` leaves out the two that could disturb a server:
+    /// robot (malformed RSA key exchanges) and client_renegotiation (a renegotiation
+    /// under the session). See docs/vulns.md.
     #[arg(
         long,
         value_name = "MODE",

@@ -12,6 +12,7 @@
 
 mod behaviour;
 pub mod enumerate;
+mod full_handshake;
 mod health;
 pub mod result;
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! (`handshakes` is what that probe cost, 0 for a verdict read off the suite lists); two send
 //! a probe of their own, one connection each: `ccs_injection` (an early ChangeCipherSpec)
 //! and `heartbleed` (an over-long heartbeat request, only to a server that answered the
-//! heartbeat extension).
+//! heartbeat extension). Three carry a TLS 1.2 handshake with our own keys
+//! ([`super::full_handshake`]): `client_renegotiation` (one connection), `ticketbleed`
+//! (two) and `robot` (five).
 //!
 //! A check is `unknown` with the reason whenever the facts it needs are missing (a version
 //! whose enumeration broke off, a probe not sent): never a guess. [`CHECKS`] is the one
@@ -75,8 +77,8 @@ pub struct VulnCheck {
     /// alone).
     pub severity: Severity,
     /// Connections the verdict rests on: a behaviour probe's (counted once in the scan's
-    /// total), the check's own (`ccs_injection`, `heartbleed`: added to the total), 0 when
-    /// read off the suite lists.
+    /// total), the check's own (`ccs_injection`, `heartbleed`, `client_renegotiation`,
+    /// `ticketbleed`, `robot`: added to the total), 0 when read off the suite lists.
     pub handshakes: usize,
 }
 
@@ -104,8 +106,7 @@ const fn check(
     }
 }
 
-/// Every check, in report order. The sent-and-answered probes that are not implemented yet
-/// are listed so that their absence reads as `unknown`, never as safe.
+/// Every check, in report order.
 pub const CHECKS: &[CheckDef] = &[
     check("heartbleed", &["CVE-2014-0160"], Severity::Critical, false),
     check("ccs_injection", &["CVE-2014-0224"], Severity::High, false),
@@ -275,6 +276,18 @@ fn run_check(c: &CheckDef, r: &ScanReport, live: Option<&Scanner>) -> (VulnCheck
         }
         "ccs_injection" => match live {
             Some(scanner) => ccs_injection(scanner, r, &mut own),
+            None => finding(Unknown, "not checked: no connection to send it on"),
+        },
+        "client_renegotiation" => match live {
+            Some(scanner) => client_renegotiation(scanner, r, &mut own),
+            None => finding(Unknown, "not checked: no connection to send it on"),
+        },
+        "ticketbleed" => match live {
+            Some(scanner) => ticketbleed(scanner, r, &mut own),
+            None => finding(Unknown, "not checked: no connection to send it on"),
+        },
+        "robot" => match live {
+            Some(scanner) => robot(scanner, r, &mut own),
             None => finding(Unknown, "not checked: no connection to send it on"),
         },
         _ => finding(Unknown, "not checked: not implemented in this release"),
@@ -956,6 +969,302 @@ fn heartbleed(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
                 format!("undecided: after the heartbeat request, {}", o.ending()),
             ),
         },
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
+}
+
+/// The TLS 1.2 suites accepted that `pick` keeps, or why the check cannot run at TLS 1.2:
+/// `Err(finding)` is the verdict then (not vulnerable on a TLS 1.3-only server).
+fn tls12_suites(
+    r: &ScanReport,
+    what: &str,
+    pick: impl Fn(u16) -> bool,
+) -> Result<Vec<u16>, Finding> {
+    match any_legacy(r) {
+        Ok(false) => {
+            return Err(finding(
+                VulnStatus::NotVulnerable,
+                format!("only TLS 1.3 offered, which has no {what}"),
+            ));
+        }
+        Err(gaps) => return Err(finding(VulnStatus::Unknown, format!("not probed: {gaps}"))),
+        Ok(true) => {}
+    }
+    let v = ProtocolVersion::TLS12;
+    let Some(s) = version_of(r, v).filter(|s| s.supported) else {
+        let why = gap(r, v).unwrap_or_else(|| format!("{v} not offered"));
+        return Err(finding(
+            VulnStatus::Unknown,
+            format!("not probed: the check speaks TLS 1.2 ({why})"),
+        ));
+    };
+    Ok(s.ciphers.iter().copied().filter(|id| pick(*id)).collect())
+}
+
+/// Client-initiated renegotiation (testssl's "Client-initiated renegotiation", the
+/// CVE-2011-1473 denial of service): a TLS 1.2 handshake finished with our own ECDHE key,
+/// then a second ClientHello encrypted under the session, carrying our verify_data in
+/// renegotiation_info. A ServerHello back is exposure; an alert or a close is a refusal.
+fn client_renegotiation(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    use super::full_handshake::{self, Answer, Plan};
+    let ecdhe = crate::core::crypto::tls12::ECDHE_SUITES;
+    let suites = match tls12_suites(r, "renegotiation", |id| ecdhe.contains(&id)) {
+        Ok(s) if s.is_empty() => {
+            return finding(
+                VulnStatus::Unknown,
+                "not probed: no ECDHE AES-GCM suite accepted at TLS 1.2 to finish a handshake \
+                 with",
+            );
+        }
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let unknown = |cost: &usize, detail: String| Finding {
+        handshakes: *cost,
+        ..finding(VulnStatus::Unknown, detail)
+    };
+    let Some(d) = full_handshake::run(scanner, Plan::Renegotiate, suites, cost) else {
+        return unknown(cost, "not probed: no connection".into());
+    };
+    if !d.established {
+        let why = d.failure.clone().unwrap_or_else(|| d.ending());
+        return unknown(cost, format!("the first handshake did not finish: {why}"));
+    }
+    let (status, detail) = match &d.answer {
+        Some(Answer::Handshake(2)) => (
+            VulnStatus::Vulnerable,
+            "the server answered a client-initiated renegotiation (a second ClientHello under \
+             the session) with a ServerHello"
+                .to_string(),
+        ),
+        Some(a @ Answer::Alert(..)) => (
+            VulnStatus::NotVulnerable,
+            format!("the renegotiating ClientHello got {}", a.describe()),
+        ),
+        Some(other) => (
+            VulnStatus::Unknown,
+            format!(
+                "undecided: the renegotiating ClientHello got {}",
+                other.describe()
+            ),
+        ),
+        None => match d.end {
+            Some(EndKind::Fin | EndKind::Rst) => (
+                VulnStatus::NotVulnerable,
+                format!("the renegotiating ClientHello was refused: {}", d.ending()),
+            ),
+            _ => (
+                VulnStatus::Unknown,
+                format!(
+                    "undecided: after the renegotiating ClientHello, {}",
+                    d.ending()
+                ),
+            ),
+        },
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
+}
+
+/// ROBOT (Bleichenbacher's oracle, CVE-2017-13099 and its vendor siblings): five RSA key
+/// exchanges at TLS 1.2 whose PKCS#1 blocks are malformed differently, each followed by
+/// ChangeCipherSpec and a Finished no key opens. A server that handles a bad block as it
+/// handles a good one (a random premaster secret) answers all five the same; any
+/// difference (alert code, close, reset, silence) is an oracle.
+fn robot(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    use super::full_handshake::{self, Plan, RobotVariant};
+    let rsa = |id: u16| suite(id).is_some_and(|s| s.kx == KeyExchange::Rsa && !s.export());
+    let suites = match tls12_suites(r, "RSA key exchange", rsa) {
+        Ok(s) if s.is_empty() => {
+            // RSA key exchange below TLS 1.2 only is still an oracle we do not probe.
+            let below: Vec<String> = LEGACY[..3]
+                .iter()
+                .filter(|v| version_of(r, **v).is_some_and(|s| s.ciphers.iter().any(|id| rsa(*id))))
+                .map(|v| v.to_string())
+                .collect();
+            if !below.is_empty() {
+                return finding(
+                    VulnStatus::Unknown,
+                    format!(
+                        "not probed: RSA key exchange only at {} (the check speaks TLS 1.2)",
+                        below.join(", ")
+                    ),
+                );
+            }
+            if let Some(why) = gap(r, ProtocolVersion::TLS12) {
+                return finding(
+                    VulnStatus::Unknown,
+                    format!("no RSA key exchange suite found, but {why}"),
+                );
+            }
+            return finding(
+                VulnStatus::NotVulnerable,
+                "no RSA key exchange suite accepted: no PKCS#1 premaster secret to attack",
+            );
+        }
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let mut reactions: Vec<(RobotVariant, String)> = Vec::new();
+    for variant in RobotVariant::ALL {
+        let Some(d) = full_handshake::run(scanner, Plan::Robot(variant), suites.clone(), cost)
+        else {
+            return Finding {
+                handshakes: *cost,
+                ..finding(VulnStatus::Unknown, "not probed: no connection")
+            };
+        };
+        if let Some(why) = &d.failure {
+            return Finding {
+                handshakes: *cost,
+                ..finding(
+                    VulnStatus::Unknown,
+                    format!("{}: the key exchange was not sent: {why}", variant.name()),
+                )
+            };
+        }
+        if d.answer.is_none()
+            && !matches!(d.end, Some(EndKind::Fin | EndKind::Rst | EndKind::Timeout))
+        {
+            return Finding {
+                handshakes: *cost,
+                ..finding(
+                    VulnStatus::Unknown,
+                    format!("{}: {}", variant.name(), d.ending()),
+                )
+            };
+        }
+        reactions.push((variant, full_handshake::robot_reaction(&d)));
+    }
+    let first = &reactions[0].1;
+    let (status, detail) = if reactions.iter().all(|(_, r)| r == first) {
+        (
+            VulnStatus::NotVulnerable,
+            format!("all five ClientKeyExchange variants got the same answer: {first}"),
+        )
+    } else {
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for (v, reaction) in &reactions {
+            match groups.iter_mut().find(|(r, _)| r == reaction) {
+                Some((_, names)) => names.push(v.name()),
+                None => groups.push((reaction.clone(), vec![v.name()])),
+            }
+        }
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(reaction, names)| format!("{}: {reaction}", names.join(", ")))
+            .collect();
+        (
+            VulnStatus::Vulnerable,
+            format!(
+                "the server answers malformed PKCS#1 blocks differently (a padding oracle): {}",
+                parts.join("; ")
+            ),
+        )
+    };
+    Finding {
+        status,
+        detail,
+        handshakes: *cost,
+        severity: None,
+    }
+}
+
+/// The session id byte Ticketbleed's resumption sends: a server that echoes 32 bytes
+/// starting with it copied 31 bytes of its memory after it.
+const TICKETBLEED_ID: u8 = 0x5a;
+/// Leaked bytes shown, in hex; the rest is counted, never kept.
+const TICKETBLEED_SHOWN: usize = 4;
+
+/// CVE-2016-9244 (F5's Ticketbleed): a full TLS 1.2 handshake asking for a session ticket,
+/// then a resumption offering that ticket with a 1-byte session id. RFC 5077 has the
+/// server echo the id as sent; a vulnerable one echoes 32 bytes, the 31 after ours from
+/// its memory. Two connections.
+fn ticketbleed(scanner: &Scanner, r: &ScanReport, cost: &mut usize) -> Finding {
+    use super::full_handshake::{self, Plan};
+    let ecdhe = crate::core::crypto::tls12::ECDHE_SUITES;
+    let suites = match tls12_suites(r, "session ticket with a session id", |id| {
+        ecdhe.contains(&id)
+    }) {
+        Ok(s) if s.is_empty() => {
+            return finding(
+                VulnStatus::Unknown,
+                "not probed: no ECDHE AES-GCM suite accepted at TLS 1.2 to get a ticket with",
+            );
+        }
+        Ok(s) => s,
+        Err(f) => return f,
+    };
+    let unknown = |cost: &usize, detail: String| Finding {
+        handshakes: *cost,
+        ..finding(VulnStatus::Unknown, detail)
+    };
+    let Some(d) = full_handshake::run(scanner, Plan::Ticket, suites.clone(), cost) else {
+        return unknown(cost, "not probed: no connection".into());
+    };
+    let ticket = match d.ticket() {
+        Some(t) if !t.is_empty() => t.to_vec(),
+        _ if d.established => {
+            return Finding {
+                handshakes: *cost,
+                ..finding(
+                    VulnStatus::NotVulnerable,
+                    "the server issued no session ticket: nothing to resume",
+                )
+            };
+        }
+        _ => {
+            let why = d.failure.clone().unwrap_or_else(|| d.ending());
+            return unknown(
+                cost,
+                format!("no ticket: the handshake did not finish: {why}"),
+            );
+        }
+    };
+    let plan = Plan::Resume {
+        ticket,
+        session_id: vec![TICKETBLEED_ID],
+    };
+    let Some(d) = full_handshake::run(scanner, plan, suites, cost) else {
+        return unknown(cost, "the resumption: no connection".into());
+    };
+    let Some(id) = &d.server_session_id else {
+        let why = d.failure.clone().unwrap_or_else(|| d.ending());
+        return unknown(cost, format!("the resumption got no ServerHello: {why}"));
+    };
+    let (status, detail) = match (id.as_slice(), d.resumed) {
+        ([TICKETBLEED_ID], _) => (
+            VulnStatus::NotVulnerable,
+            "the resumption's 1-byte session id was echoed as sent".to_string(),
+        ),
+        ([TICKETBLEED_ID, leaked @ ..], Some(true)) if leaked.len() == 31 => (
+            VulnStatus::Vulnerable,
+            format!(
+                "the resumption's 1-byte session id came back as 32 bytes: 31 bytes of server \
+                 memory (starting {}…)",
+                hex::encode(&leaked[..TICKETBLEED_SHOWN])
+            ),
+        ),
+        (_, Some(false)) => (
+            VulnStatus::Unknown,
+            "undecided: the server did not resume with its ticket (a full handshake)".into(),
+        ),
+        (other, _) => (
+            VulnStatus::Unknown,
+            format!(
+                "undecided: the resumption's session id came back as {} bytes",
+                other.len()
+            ),
+        ),
     };
     Finding {
         status,

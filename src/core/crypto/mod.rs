@@ -13,6 +13,7 @@ pub mod keys;
 pub mod mlkem;
 pub mod record;
 pub mod schedule;
+pub mod tls12;
 
 pub use keylog::KeyLog;
 pub use keys::{HandshakeInfo, Keys};

@@ -598,7 +598,7 @@ impl Grease {
 
 /// The SNI to send: `Auto` takes the host when it is a DNS name (a trailing dot removed, as
 /// curl does), never an IP literal.
-fn sni_name(sni: &Sni, host: Option<&str>) -> Option<String> {
+pub fn sni_name(sni: &Sni, host: Option<&str>) -> Option<String> {
     match sni {
         Sni::None => None,
         Sni::Name(n) => Some(n.clone()),
