@@ -243,3 +243,66 @@ impl WatchMetrics {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::capture::ReadOptions;
+
+    /// The one connection of a bundled capture.
+    fn report(name: &str) -> ConnectionReport {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("captures")
+            .join(name);
+        let mut out = Vec::new();
+        let file = std::fs::File::open(path).unwrap();
+        super::super::analyze(
+            file,
+            &ReadOptions::default(),
+            Default::default(),
+            &mut |r| out.push(r),
+        );
+        out.pop().unwrap()
+    }
+
+    #[test]
+    fn names_beyond_the_bound_are_other_and_labels_stay() {
+        let mut r = report("cert_expired.pcap");
+        let mut counts = HandshakeCounts::new(2);
+        for name in ["a.test", "b.test", "c.test", "a.test", "d.test", "b.test"] {
+            r.sni = Some(name.into());
+            counts.add(&r);
+        }
+        let rows: Vec<(String, u64)> = counts
+            .result()
+            .handshake_counts
+            .rows
+            .into_iter()
+            .map(|row| (row.sni, row.count))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("a.test".into(), 2),
+                ("b.test".into(), 2),
+                ("other".into(), 2)
+            ]
+        );
+        assert_eq!(counts.handshakes(), 6);
+    }
+
+    #[test]
+    fn series_are_bounded_whatever_the_label_limit() {
+        let mut r = report("cert_expired.pcap");
+        let mut counts = HandshakeCounts::new(100_000);
+        for i in 0..(MAX_SERIES as u32 + 500) {
+            r.server = std::net::SocketAddr::from((std::net::Ipv4Addr::from(i), 443));
+            counts.add(&r);
+        }
+        let result = counts.result().handshake_counts;
+        assert_eq!(result.rows.len(), MAX_SERIES + 1);
+        assert_eq!(result.rows[0].server, OTHER);
+        assert_eq!(result.rows[0].count, 500);
+        assert_eq!(result.handshakes, MAX_SERIES as u64 + 500);
+    }
+}
