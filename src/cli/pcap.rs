@@ -314,11 +314,11 @@ fn run_pcap_summary(
     mut out: impl Write,
 ) -> Result<i32, Failure> {
     let outcome = pcap::run(cfg, &mut |_| Ok(()), &mut warn)?;
-    let counts = outcome
-        .counts
-        .as_ref()
-        .expect("--summary sets count_labels")
-        .result();
+    // `count_labels` is set for --summary, so the counts are there; an empty table if not.
+    let counts = outcome.counts.as_ref().map_or_else(
+        || pcap::HandshakeCounts::default().result(),
+        pcap::HandshakeCounts::result,
+    );
     match style {
         SummaryStyle::Prometheus => {
             let capture = pcap::CaptureCounts::of_summary(&outcome.summary.summary);
