@@ -114,6 +114,13 @@ fn offline_output_validates() {
     args.extend(captures.iter().map(String::as_str));
     let lines = run("pcap", &args);
     assert!(lines > captures.len(), "connections and a summary");
+    let mut args = vec!["pcap", "--json", "--summary"];
+    args.extend(captures.iter().map(String::as_str));
+    assert_eq!(
+        run("pcap --summary", &args),
+        2,
+        "the counts and the summary"
+    );
     run(
         "pcap --keylog",
         &[

@@ -101,17 +101,37 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
         .iter()
         .map(|(name, m)| Ok((name.clone(), module(name, m)?)))
         .collect::<Result<BTreeMap<String, Module>, String>>()?;
-    let server = tiny_http::Server::http(&a.listen)
-        .map_err(|e| Failure::Usage(format!("--listen {}: {e}", a.listen)))?;
-    if let Some(addr) = server.server_addr().to_ip() {
-        eprintln!("shakedown exporter listening on {addr}");
-    }
+    let server = bind(&a.listen, "--listen", "shakedown exporter")?;
     let counters = [AtomicU64::new(0), AtomicU64::new(0)];
+    serve(&server, a.workers, &|request| {
+        answer(request, &modules, &allow, &counters)
+    });
+    Ok(0)
+}
+
+/// The HTTP server on `listen` (the value of `flag`); the address it got is printed on
+/// stderr as `WHAT listening on ADDR` (port 0 picks a free one).
+pub(crate) fn bind(listen: &str, flag: &str, what: &str) -> Result<tiny_http::Server, Failure> {
+    let server = tiny_http::Server::http(listen)
+        .map_err(|e| Failure::Usage(format!("{flag} {listen}: {e}")))?;
+    if let Some(addr) = server.server_addr().to_ip() {
+        eprintln!("{what} listening on {addr}");
+    }
+    Ok(server)
+}
+
+/// Answers requests from `workers` threads for as long as the server runs, each with the
+/// status and Prometheus text `answer` gives. Shared by the exporter and `watch --metrics`.
+pub(crate) fn serve(
+    server: &tiny_http::Server,
+    workers: usize,
+    answer: &(dyn Fn(&tiny_http::Request) -> (u16, String) + Sync),
+) {
     std::thread::scope(|s| {
-        for _ in 0..a.workers {
+        for _ in 0..workers {
             s.spawn(|| {
                 while let Ok(request) = server.recv() {
-                    let (status, body) = answer(&request, &modules, &allow, &counters);
+                    let (status, body) = answer(&request);
                     let header = tiny_http::Header::from_bytes(
                         &b"Content-Type"[..],
                         &b"text/plain; version=0.0.4; charset=utf-8"[..],
@@ -126,7 +146,6 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
             });
         }
     });
-    Ok(0)
 }
 
 /// The status and body for one request.

@@ -45,6 +45,49 @@ pub struct PcapArgs {
     /// Read files with read(2) instead of through a memory map (the same results; slower).
     #[arg(long)]
     pub no_mmap: bool,
+    /// Instead of a line per connection, the handshakes counted by cause, server, SNI,
+    /// client version and outcome (a table, or JSON with --json), then the summary;
+    /// `--summary=prometheus`: the same counts in the Prometheus text format, as
+    /// `watch --metrics` serves them (for node_exporter's textfile collector).
+    #[arg(
+        long,
+        value_name = "STYLE",
+        value_enum,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "table"
+    )]
+    pub summary: Option<SummaryStyle>,
+    #[command(flatten)]
+    pub labels: LabelArgs,
+}
+
+/// How `pcap --summary` prints the counts.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryStyle {
+    /// A table (JSON with --json).
+    Table,
+    /// The Prometheus text format.
+    Prometheus,
+}
+
+/// The label bound of the handshake counts, the same for `pcap --summary` and
+/// `watch --metrics`.
+#[derive(Args, Debug, Clone)]
+pub struct LabelArgs {
+    /// Distinct SNIs, and distinct servers, counted under their own label (the first N
+    /// seen keep it); the rest are counted as `other`.
+    #[arg(long, value_name = "N", default_value_t = pcap::counts::DEFAULT_MAX_LABELS)]
+    pub max_labels: usize,
+}
+
+impl LabelArgs {
+    fn validate(&self) -> Result<usize, String> {
+        match self.max_labels {
+            1..=10_000 => Ok(self.max_labels),
+            n => Err(format!("--max-labels {n}: expected 1 to 10000")),
+        }
+    }
 }
 
 /// The flow table's limits, the same for `pcap` and `watch`: beyond either, the longest idle
@@ -192,7 +235,12 @@ fn selection(
 
 /// Validated `pcap` options.
 pub fn pcap_config(a: &PcapArgs, format: Format) -> Result<PcapConfig, String> {
-    let select = selection(a.failed, &a.output, a.host.as_deref(), a.port, format)?;
+    let mut select = selection(a.failed, &a.output, a.host.as_deref(), a.port, format)?;
+    if a.summary.is_some() {
+        // No connection is printed: none needs its fingerprints.
+        select.all = false;
+        select.fingerprints = false;
+    }
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
         return Err("stdin (-) can be read only once".into());
     }
@@ -213,6 +261,10 @@ pub fn pcap_config(a: &PcapArgs, format: Format) -> Result<PcapConfig, String> {
         analysis: a.analysis.options()?,
         mmap: !a.no_mmap,
         read: a.table.read_options(a.flow_timeout, "--flow-timeout")?,
+        count_labels: match a.summary {
+            Some(_) => Some(a.labels.validate()?),
+            None => None,
+        },
     })
 }
 
@@ -223,22 +275,67 @@ fn warn(message: &str) {
 /// Runs `shakedown pcap`: connections stream to the sink as their flows end, then the
 /// summary.
 pub fn run_pcap(a: &PcapArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
+    if a.summary == Some(SummaryStyle::Prometheus) && format == Format::Json {
+        return Err(Failure::Usage(
+            "--summary=prometheus prints the Prometheus text format, not JSON: drop --json".into(),
+        ));
+    }
     let cfg = pcap_config(a, format)?;
+    if let Some(style) = a.summary {
+        return run_pcap_summary(&cfg, style, format, out);
+    }
     // A large buffer: standard output is line-buffered, and hands a buffer on with a search
     // for its last newline; fewer, larger writes make that search (and the syscalls) rare.
     let mut sink = ResultSink::new(std::io::BufWriter::with_capacity(1 << 18, out), format);
     let outcome = pcap::run(&cfg, &mut |c| sink.emit(c), &mut warn)?;
     sink.emit(&outcome.summary)?;
     sink.flush()?;
-    // One rule for every command: any input that could not be read whole is exit 2, even
-    // when the others were reported.
-    Ok(if outcome.unreadable + outcome.cut_short > 0 {
+    Ok(pcap_exit(&outcome))
+}
+
+/// The exit code of a finished `pcap` run: one rule for every command, any input that could
+/// not be read whole is exit 2, even when the others were reported.
+fn pcap_exit(outcome: &pcap::PcapOutcome) -> i32 {
+    if outcome.unreadable + outcome.cut_short > 0 {
         2
     } else if outcome.summary.summary.failed > 0 {
         1
     } else {
         0
-    })
+    }
+}
+
+/// `pcap --summary`: the connections are counted, not printed; the counts and the summary
+/// come at the end.
+fn run_pcap_summary(
+    cfg: &PcapConfig,
+    style: SummaryStyle,
+    format: Format,
+    mut out: impl Write,
+) -> Result<i32, Failure> {
+    let outcome = pcap::run(cfg, &mut |_| Ok(()), &mut warn)?;
+    // `count_labels` is set for --summary, so the counts are there; an empty table if not.
+    let counts = outcome.counts.as_ref().map_or_else(
+        || pcap::HandshakeCounts::default().result(),
+        pcap::HandshakeCounts::result,
+    );
+    match style {
+        SummaryStyle::Prometheus => {
+            let capture = pcap::CaptureCounts::of_summary(&outcome.summary.summary);
+            out.write_all(
+                crate::report::prometheus::handshake_metrics(&counts.handshake_counts, &capture)
+                    .as_bytes(),
+            )?;
+            out.flush()?;
+        }
+        SummaryStyle::Table => {
+            let mut sink = ResultSink::new(out, format);
+            sink.emit(&counts)?;
+            sink.emit(&outcome.summary)?;
+            sink.flush()?;
+        }
+    }
+    Ok(pcap_exit(&outcome))
 }
 
 /// `shakedown watch -i IFACE`: live verdicts (feature `live`).
@@ -271,6 +368,13 @@ pub struct WatchArgs {
     pub analysis: AnalysisArgs,
     #[command(flatten)]
     pub table: FlowTableArgs,
+    /// Serve `GET /metrics` on ADDR (e.g. 127.0.0.1:9220; port 0: any free port, printed on
+    /// stderr): `shakedown_handshakes_total{server,sni,version,outcome,cause}` as
+    /// handshakes finish, and the capture's own counters.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    #[command(flatten)]
+    pub labels: LabelArgs,
 }
 
 /// Validated `watch` options.
@@ -291,6 +395,12 @@ pub fn watch_config(a: &WatchArgs, format: Format) -> Result<pcap::WatchConfig, 
         count: a.count,
         duration,
         read,
+        metrics: match &a.metrics {
+            Some(_) => Some(std::sync::Arc::new(std::sync::Mutex::new(
+                pcap::WatchMetrics::new(a.labels.validate()?),
+            ))),
+            None => None,
+        },
     })
 }
 
@@ -298,6 +408,9 @@ pub fn watch_config(a: &WatchArgs, format: Format) -> Result<pcap::WatchConfig, 
 #[cfg(feature = "live")]
 pub fn run_watch(a: &WatchArgs, format: Format, out: impl Write) -> Result<i32, Failure> {
     let cfg = watch_config(a, format)?;
+    if let (Some(listen), Some(metrics)) = (&a.metrics, &cfg.metrics) {
+        serve_metrics(listen, metrics.clone())?;
+    }
     let mut sink = ResultSink::new(out, format);
     // SIGINT and SIGTERM end the capture like --duration: open flows are reported and the
     // summary is printed (as tcpdump and tshark do).
@@ -321,6 +434,38 @@ pub fn run_watch(a: &WatchArgs, format: Format, out: impl Write) -> Result<i32, 
     } else {
         0
     })
+}
+
+/// `watch --metrics`: the exporter's HTTP server on its own threads (two workers: a scrape
+/// only renders the counters), answering `/metrics` for as long as the process runs.
+#[cfg(feature = "live")]
+fn serve_metrics(
+    listen: &str,
+    metrics: std::sync::Arc<std::sync::Mutex<pcap::WatchMetrics>>,
+) -> Result<(), Failure> {
+    let server = super::exporter::bind(listen, "--metrics", "shakedown watch metrics")?;
+    std::thread::spawn(move || {
+        super::exporter::serve(&server, 2, &|request| match request.url() {
+            "/metrics" => {
+                // The rows are taken under the lock and rendered after it: the capture
+                // loop waits only for the taking.
+                let (counts, capture) = {
+                    let m = metrics.lock().unwrap_or_else(|e| e.into_inner());
+                    (m.handshakes.result(), m.capture)
+                };
+                (
+                    200,
+                    crate::report::prometheus::handshake_metrics(
+                        &counts.handshake_counts,
+                        &capture,
+                    ),
+                )
+            }
+            "/" => (200, "shakedown watch: /metrics\n".into()),
+            _ => (404, "not found\n".into()),
+        });
+    });
+    Ok(())
 }
 
 #[cfg(test)]

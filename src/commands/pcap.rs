@@ -7,7 +7,10 @@
 //! (bounded counters) is returned at the end. `watch` (feature `live`) feeds packets from an
 //! interface through the same [`capture::PacketReader`] and analyzer.
 
+pub mod counts;
 pub mod result;
+
+pub use counts::{CaptureCounts, HandshakeCounts, HandshakeCountsLine, WatchMetrics};
 
 pub use result::{
     AlertResult, CaptureTime, ConnectionName, DecryptionResult, Diagnoses, DivergedResult, Events,
@@ -947,6 +950,10 @@ struct Reporter<'e, 'f> {
     /// Connections emitted.
     emitted: u64,
     error: Option<std::io::Error>,
+    /// `pcap --summary`'s table, when asked for.
+    counts: Option<HandshakeCounts>,
+    /// `watch --metrics`' counters, read by the HTTP workers.
+    shared: Option<Arc<std::sync::Mutex<WatchMetrics>>>,
 }
 
 impl<'e, 'f> Reporter<'e, 'f> {
@@ -958,6 +965,8 @@ impl<'e, 'f> Reporter<'e, 'f> {
             emit,
             emitted: 0,
             error: None,
+            counts: None,
+            shared: None,
         }
     }
 
@@ -967,6 +976,20 @@ impl<'e, 'f> Reporter<'e, 'f> {
             return;
         }
         self.tally.add(r);
+        // `--failed` narrows the table as it narrows the lines.
+        if let Some(counts) = &mut self.counts
+            && filter.selects(r)
+        {
+            counts.add(r);
+        }
+        if let Some(shared) = &self.shared {
+            // A worker that panicked while rendering left the counts whole: read on.
+            shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .handshakes
+                .add(r);
+        }
         if !filter.selects(r) || !(self.select.all || r.failed()) || self.error.is_some() {
             return;
         }
@@ -1010,6 +1033,9 @@ pub struct PcapConfig {
     pub mmap: bool,
     /// The flow table's limits (`--max-flows`, `--memcap`, `--flow-timeout`).
     pub read: ReadOptions,
+    /// `--summary`: count handshakes by cause, server, SNI, version and outcome, with this
+    /// many SNIs and servers given their own label.
+    pub count_labels: Option<usize>,
 }
 
 /// What a `pcap` or `watch` run ends with.
@@ -1021,6 +1047,8 @@ pub struct PcapOutcome {
     /// Inputs read in part: reading stopped at damage or a cut (what came before is
     /// reported).
     pub cut_short: usize,
+    /// The handshake counts (`pcap --summary`).
+    pub counts: Option<HandshakeCounts>,
 }
 
 /// Runs `shakedown pcap`: every input in turn, each reported connection to `emit` as its
@@ -1032,6 +1060,7 @@ pub fn run(
     warn: &mut dyn FnMut(&str),
 ) -> Result<PcapOutcome, Failure> {
     let mut reporter = Reporter::new(&cfg.select, emit);
+    reporter.counts = cfg.count_labels.map(HandshakeCounts::new);
     let read = &cfg.read;
     let (mut unreadable, mut cut_short) = (0, 0);
     for input in &cfg.inputs {
@@ -1066,6 +1095,7 @@ pub fn run(
         }
     }
     Ok(PcapOutcome {
+        counts: reporter.counts.take(),
         summary: reporter.tally.into_summary(),
         unreadable,
         cut_short,
@@ -1088,6 +1118,8 @@ pub struct WatchConfig {
     /// The flow table's limits; a flow with no packet for `idle_timeout` is ended (and its
     /// verdict emitted).
     pub read: ReadOptions,
+    /// `--metrics`: handshakes and the capture's counters are kept here as they come.
+    pub metrics: Option<Arc<std::sync::Mutex<WatchMetrics>>>,
 }
 
 /// Runs `shakedown watch`: packets from the interface go through the same
@@ -1125,6 +1157,7 @@ pub fn watch(
     }
     let linktype = cap.get_datalink().0 as u32;
     let reporter = std::cell::RefCell::new(Reporter::new(&cfg.select, emit));
+    reporter.borrow_mut().shared = cfg.metrics.clone();
     let read = cfg.read.clone();
     let name = cfg.interface.as_str();
     let mut on_report = |r: ConnectionReport| reporter.borrow_mut().connection(name, &r);
@@ -1153,6 +1186,10 @@ pub fn watch(
                 read_error = Some(e);
                 break;
             }
+        }
+        if let Some(m) = &cfg.metrics {
+            let capture = CaptureCounts::new(reader.stats(), analyzer.non_tls_flows);
+            m.lock().unwrap_or_else(|e| e.into_inner()).capture = capture;
         }
         let (emitted, write_failed) = {
             let r = reporter.borrow();
@@ -1189,6 +1226,7 @@ pub fn watch(
         .tally
         .input(name, &stats, read_error.map(|e| e.to_string()), None);
     Ok(PcapOutcome {
+        counts: None,
         summary: reporter.tally.into_summary(),
         unreadable: 0,
         cut_short: 0,

@@ -1,6 +1,7 @@
 //! Renderers: the CLI hands the commands' results to a [`ResultSink`], which writes text for
 //! people or one JSON object per line for scripts. Nothing below the CLI prints.
 
+pub mod counts;
 pub mod diff;
 pub mod pcap;
 pub mod prometheus;

@@ -1,7 +1,10 @@
-//! A scrape's probes in the Prometheus text exposition format (version 0.0.4). Metric names
-//! follow Prometheus conventions (`_seconds`, `_info`, base units); one series per address.
+//! A scrape's probes, and the handshakes a capture saw, in the Prometheus text exposition format (version 0.0.4). Metric names
+//! follow Prometheus conventions (`_seconds`, `_info`, `_total`, base units); one series per
+//! address for the exporter, one per row of the handshake counts for `watch --metrics`.
 
 use crate::commands::exporter::Scrape;
+use crate::commands::pcap::CaptureCounts;
+use crate::commands::pcap::counts::HandshakeCountsResult;
 use std::fmt::Write;
 
 /// Label values escaped as the format asks: backslash, double quote and newline.
@@ -181,6 +184,67 @@ pub fn exporter_metrics(scrapes: u64, refused: u64) -> String {
         "counter",
         "Scrapes refused: bad query, unknown module, or a target not on the allow-list.",
         &[(String::new(), refused as f64)],
+    );
+    m.out
+}
+
+/// The handshakes seen (`watch --metrics`' `/metrics`, `pcap --summary=prometheus`): one
+/// `shakedown_handshakes_total` series per row of the counts, and the capture's counters.
+pub fn handshake_metrics(counts: &HandshakeCountsResult, capture: &CaptureCounts) -> String {
+    let mut m = Metrics { out: String::new() };
+    let rows: Vec<(String, f64)> = counts
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "server=\"{}\",sni=\"{}\",version=\"{}\",outcome=\"{}\",cause=\"{}\"",
+                    label(&r.server),
+                    label(&r.sni),
+                    r.version,
+                    r.outcome,
+                    r.cause
+                ),
+                r.count as f64,
+            )
+        })
+        .collect();
+    m.family(
+        "shakedown_handshakes_total",
+        "counter",
+        "TLS handshakes seen, by server, SNI, client version, outcome and first cause.",
+        &rows,
+    );
+    let total = |n: u64| [(String::new(), n as f64)];
+    m.family(
+        "shakedown_capture_packets_total",
+        "counter",
+        "Packets read.",
+        &total(capture.packets),
+    );
+    m.family(
+        "shakedown_capture_flows_total",
+        "counter",
+        "TCP flows seen, TLS or not.",
+        &total(capture.flows),
+    );
+    m.family(
+        "shakedown_capture_non_tls_flows_total",
+        "counter",
+        "TCP flows on which no TLS was seen.",
+        &total(capture.non_tls_flows),
+    );
+    m.family(
+        "shakedown_capture_evicted_flows_total",
+        "counter",
+        "Flows ended early because the flow table was full (--max-flows, --memcap).",
+        &total(capture.evicted_flows),
+    );
+    m.family(
+        "shakedown_capture_expired_flows_total",
+        "counter",
+        "Flows ended after the idle timeout.",
+        &total(capture.expired_flows),
     );
     m.out
 }

@@ -42,6 +42,7 @@ fn kinds(generator: &mut SchemaGenerator) -> Vec<(&'static str, String)> {
         add::<ScanResult>(generator, "scan"),
         add::<PcapConnection<'static>>(generator, "pcap, watch"),
         add::<PcapSummaryLine>(generator, "pcap summary"),
+        add::<crate::commands::pcap::HandshakeCountsLine>(generator, "pcap --summary"),
         add::<crate::commands::addresses::AddressSummary>(
             generator,
             "probe, scan (several addresses)",
