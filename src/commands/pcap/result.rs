@@ -91,6 +91,8 @@ pub struct PcapConnection<'a> {
     pub starttls: Option<&'static str>,
     /// From the flow's first packet to the verdict (decided or established).
     pub time_to_verdict_ms: Option<f64>,
+    /// What carried the handshake: `tcp`, or `quic` (the Initial packets' CRYPTO frames).
+    pub transport: crate::core::flow::Transport,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<&'a str>,
     pub version: Option<Version>,

@@ -389,6 +389,29 @@ pub fn crypto_error_alert(code: u64) -> Option<u8> {
         .and_then(|alert| u8::try_from(alert).ok())
 }
 
+/// What a QUIC connection showed besides its handshake messages (those reach the tracker as
+/// TLS handshake records, [`as_handshake_records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuicSignal<'a> {
+    /// A Handshake packet (its keys are not known: only its size is seen).
+    Handshake { len: usize },
+    /// The first 1-RTT (short header) packet of this direction: a client sends one only
+    /// once it has the server's Finished, so from the client it means the handshake
+    /// completed.
+    OneRtt,
+    /// The server asked the client to retry with a token (RFC 9000 §8.1.2).
+    Retry,
+    /// The server does not speak the client's version; it offered these.
+    VersionNegotiation { versions: &'a [u32] },
+    /// A CONNECTION_CLOSE in an Initial packet.
+    Close {
+        application: bool,
+        code: u64,
+        frame_type: Option<u64>,
+        reason: &'a [u8],
+    },
+}
+
 /// Why a CRYPTO stream stopped being reassembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CryptoOverflow {
