@@ -4,8 +4,8 @@
 //! CRYPTO stream from frames in any order. Pure and bounded: every length is checked against
 //! the bytes present, and anything else is an `Err`, never a panic.
 //!
-//! Removing header protection and decrypting payloads needs keys: see
-//! [`crate::core::crypto::quic`].
+//! Removing header protection and decrypting payloads needs keys: that is the crypto
+//! layer's QUIC module, above this one.
 
 use std::collections::BTreeMap;
 
