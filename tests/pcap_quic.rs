@@ -269,6 +269,13 @@ fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
         "{ev:?}"
     );
     assert!(ev.iter().any(|e| e == "first 1-RTT packet"), "{ev:?}");
+    // Decided by the time it was established (the client's 1-RTT packet, the fourth
+    // datagram), not at the end of the capture.
+    assert!(
+        r.time_to_verdict().is_some_and(|t| t <= 3000),
+        "{:?}",
+        r.time_to_verdict()
+    );
 }
 
 /// A Retry: the client's second Initial goes to the server's new connection ID, with keys

@@ -43,6 +43,10 @@ impl Tracker {
                 if dir == Direction::ClientToServer && self.tls13() {
                     self.last_step = Some("client's encrypted handshake");
                     self.establish_tls13(at);
+                    if self.v.established {
+                        // As for TCP, the verdict's time is when the handshake was done.
+                        self.decide(at);
+                    }
                 }
             }
             QuicSignal::Retry => self.event(at, dir, "QUIC Retry (the client must echo a token)"),
