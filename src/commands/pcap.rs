@@ -38,12 +38,13 @@ use std::sync::Arc;
 /// One connection of a capture, with everything the reports show.
 #[derive(Debug)]
 pub struct ConnectionReport {
-    /// 1-based index among the capture's TCP flows, in order of first packet.
+    /// 1-based index among the capture's flows (TCP and QUIC), in order of first packet.
     pub index: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub start: Micros,
-    /// The connection was seen from its SYN (else picked up mid-stream).
+    /// The connection was seen from its SYN (else picked up mid-stream); QUIC: always (a
+    /// connection starts with the client's Initial).
     pub from_syn: bool,
     pub verdict: Verdict,
     /// The server name the client asked for (read once: filters, summary and lines ask).
