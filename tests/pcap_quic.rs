@@ -472,3 +472,45 @@ fn text_and_json_name_the_transport() {
     assert_eq!(first["transport"], "quic", "{json}");
     assert!(first["ja4"].as_str().unwrap().starts_with("q13d"), "{json}");
 }
+
+/// More QUIC connections than `max_flows`: the longest idle are ended to make room, each
+/// connection is still reported once, the evicted ones as `incomplete` (`evicted`).
+#[test]
+fn quic_flows_bounded_by_max_flows() {
+    let hello = client_hello();
+    let mut cap = Capture::new();
+    for port in 0..5u16 {
+        let dcid = [port as u8; 8];
+        let keys = initial_keys(VERSION_1, &dcid).unwrap();
+        let p = protect_long(
+            VERSION_1,
+            PacketType::Initial,
+            &keys.client,
+            &dcid,
+            &[],
+            &[],
+            0,
+            &crypto_frame(0, &hello),
+        );
+        cap.udp((CLIENT.0, 40_000 + port), SERVER, &p);
+    }
+    let mut reports = Vec::new();
+    let opts = ReadOptions {
+        max_flows: 2,
+        ..ReadOptions::default()
+    };
+    let (stats, _) = analyze(&cap.bytes[..], &opts, AnalyzeOptions::default(), &mut |r| {
+        reports.push(r)
+    });
+    assert_eq!(reports.len(), 5);
+    assert_eq!(stats.capture.evicted_flows, 3);
+    let reasons: Vec<_> = reports
+        .iter()
+        .map(|r| r.incomplete_reason().map(|x| x.as_str()))
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| **r == Some("evicted")).count(),
+        3,
+        "{reasons:?}"
+    );
+}

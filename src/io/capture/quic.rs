@@ -56,6 +56,8 @@ pub(crate) struct QuicTable {
     /// Handshake records built from a delivery of CRYPTO bytes (reused).
     scratch: Vec<u8>,
     held_total: usize,
+    /// Flows not yet ended (the table also holds closed ones while they linger).
+    open: usize,
     next_sweep: Micros,
 }
 
@@ -107,11 +109,12 @@ impl QuicTable {
             let Some(keys) = client_initial(d.payload) else {
                 return;
             };
-            if self.flows.values().filter(|f| !f.closed).count() >= opts.max_flows.max(1) {
+            if self.open >= opts.max_flows.max(1) {
                 self.evict_one(sink, stats);
             }
             let id = ids.take_id();
             stats.flows += 1;
+            self.open += 1;
             sink.flow_start(&FlowInfo {
                 id,
                 client: d.src.socket_addr(),
@@ -166,6 +169,7 @@ impl QuicTable {
                 FlowEnd::Closed,
                 sink,
                 &mut self.held_total,
+                &mut self.open,
             );
         } else if !sink.wants_data(flow.id) {
             flow.skip = true;
@@ -192,6 +196,7 @@ impl QuicTable {
                 FlowEnd::Evicted,
                 sink,
                 &mut self.held_total,
+                &mut self.open,
             );
         }
     }
@@ -233,6 +238,7 @@ impl QuicTable {
                 FlowEnd::IdleTimeout,
                 sink,
                 &mut self.held_total,
+                &mut self.open,
             );
         }
     }
@@ -251,6 +257,7 @@ impl QuicTable {
                 FlowEnd::InputEnd,
                 sink,
                 &mut self.held_total,
+                &mut self.open,
             );
         }
     }
@@ -264,11 +271,13 @@ fn end_flow(
     why: FlowEnd,
     sink: &mut dyn FlowSink,
     held_total: &mut usize,
+    open: &mut usize,
 ) {
     if flow.closed {
         return;
     }
     flow.closed = true;
+    *open = open.saturating_sub(1);
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
         let stream = &flow.crypto[dir.index()];
         let kind = if stream.held() > 0 && !flow.skip {
