@@ -65,7 +65,7 @@ fn compare(capture: &Path, keylog: Option<&Path>) -> usize {
             .verdict
             .client_hello
             .as_ref()
-            .map(|h| serde_json::to_value(OfferedHello::of(h)).unwrap())
+            .map(|h| serde_json::to_value(OfferedHello::over(h, r.transport)).unwrap())
             .unwrap_or(Value::Null);
         assert_eq!(field(line, "offered"), offered, "{name}: offered");
         let certificates: Vec<CertificateFacts> =

@@ -346,3 +346,53 @@ fn ja4_matches_foxio_reference() {
         problems.join("\n")
     );
 }
+
+/// (b) FoxIO's JA4 reference for the QUIC connections of its captures (`q` prefix), matched
+/// by the four-tuple, with the server name: every row of expected-quic.tsv.
+#[test]
+fn quic_ja4_matches_foxio_reference() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/ja4");
+    let Ok(table) = std::fs::read_to_string(dir.join("expected-quic.tsv")) else {
+        eprintln!("skipped: {} is absent", dir.display());
+        return;
+    };
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 51);
+    let mut ours: HashMap<&str, HashMap<String, (Option<String>, String)>> = HashMap::new();
+    let mut problems = Vec::new();
+    for row in &rows {
+        let [capture, client, cport, server, sport, sni, ja4] = row[..] else {
+            panic!("row {row:?}");
+        };
+        let seen = ours.entry(capture).or_insert_with(|| {
+            analyze_file(&dir.join(capture))
+                .into_iter()
+                .filter(|r| r.transport == shakedown::core::flow::Transport::Quic)
+                .filter_map(|r| {
+                    let key = format!("{} {}", r.client, r.server);
+                    Some((key, (r.sni.clone(), r.ja4()?)))
+                })
+                .collect()
+        });
+        let key = format!(
+            "{} {}",
+            std::net::SocketAddr::new(client.parse().unwrap(), cport.parse().unwrap()),
+            std::net::SocketAddr::new(server.parse().unwrap(), sport.parse().unwrap())
+        );
+        match seen.get(&key) {
+            Some((Some(got_sni), got)) if got == ja4 && got_sni == sni => {}
+            got => problems.push(format!("{capture} {key}: {got:?}, reference {sni} {ja4}")),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} rows mismatch:\n{}",
+        problems.len(),
+        rows.len(),
+        problems.join("\n")
+    );
+}

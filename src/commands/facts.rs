@@ -73,7 +73,13 @@ pub struct OfferedHello {
 }
 
 impl OfferedHello {
+    /// A hello sent over TCP.
     pub fn of(h: &ClientHello) -> OfferedHello {
+        Self::over(h, crate::core::flow::Transport::Tcp)
+    }
+
+    /// A hello sent over `transport` (its JA4's first letter).
+    pub fn over(h: &ClientHello, transport: crate::core::flow::Transport) -> OfferedHello {
         let ja3 = fingerprint::ja3(h);
         let alpn = h.alpn();
         OfferedHello {
@@ -88,7 +94,7 @@ impl OfferedHello {
             groups: h.supported_groups().into_iter().map(group_name).collect(),
             ja3: ja3.md5,
             ja3_string: ja3.string,
-            ja4: fingerprint::ja4(h),
+            ja4: fingerprint::ja4_over(h, transport),
             key_shares: h
                 .key_shares()
                 .into_iter()

@@ -24,12 +24,12 @@ use crate::core::assess::{self, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::KeyLog;
 use crate::core::fingerprint::{self, Ja3};
-use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::flow::{Direction, EndKind, Micros, Transport};
 use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ClientHello;
 use crate::core::wire::starttls::{Protocol, Seen, Watcher};
 use crate::io::capture::{
-    self, CaptureError, CaptureStats, FlowEnd, FlowId, FlowInfo, FlowSink, ReadOptions,
+    self, CaptureError, CaptureStats, FlowEnd, FlowId, FlowInfo, FlowSink, QuicSignal, ReadOptions,
 };
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
@@ -41,12 +41,13 @@ use std::sync::Arc;
 /// One connection of a capture, with everything the reports show.
 #[derive(Debug)]
 pub struct ConnectionReport {
-    /// 1-based index among the capture's TCP flows, in order of first packet.
+    /// 1-based index among the capture's flows (TCP and QUIC), in order of first packet.
     pub index: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub start: Micros,
-    /// The connection was seen from its SYN (else picked up mid-stream).
+    /// The connection was seen from its SYN (else picked up mid-stream); QUIC: always (a
+    /// connection starts with the client's Initial).
     pub from_syn: bool,
     pub verdict: Verdict,
     /// The server name the client asked for (read once: filters, summary and lines ask).
@@ -59,6 +60,8 @@ pub struct ConnectionReport {
     pub ended: FlowEnd,
     /// The plaintext preamble TLS followed (SMTP STARTTLS, PostgreSQL SSLRequest, …).
     pub starttls: Option<Protocol>,
+    /// TCP, or QUIC.
+    pub transport: Transport,
 }
 
 /// Why an `incomplete` connection's handshake was not followed to its end.
@@ -149,7 +152,8 @@ impl ConnectionReport {
 
     /// JA4 of the ClientHello.
     pub fn ja4(&self) -> Option<String> {
-        self.verdict.client_hello.as_ref().map(fingerprint::ja4)
+        let h = self.verdict.client_hello.as_ref()?;
+        Some(fingerprint::ja4_over(h, self.transport))
     }
 
     /// JA3S of the ServerHello.
@@ -294,6 +298,12 @@ impl FlowSink for Analyzer<'_> {
         }
     }
 
+    fn quic(&mut self, id: FlowId, dir: Direction, signal: &QuicSignal<'_>, at: Micros) {
+        if let Some(open) = self.flows.get_mut(&id) {
+            open.tracker.on_quic(dir, signal, at);
+        }
+    }
+
     fn flow_end(&mut self, id: FlowId, _at: Micros, why: FlowEnd) {
         let Some(open) = self.flows.remove(&id) else {
             return;
@@ -362,6 +372,7 @@ fn report(
         diagnosis: a.diagnosis,
         ended,
         starttls: None,
+        transport: info.transport,
     }
 }
 
@@ -633,6 +644,7 @@ impl JsonParts {
             self.key.extend_from_slice(&group.to_be_bytes());
         }
         self.key.push(0xff);
+        self.key.push(r.transport as u8);
         if let Some(sni) = h.sni_bytes() {
             self.key.extend_from_slice(sni);
         }
@@ -640,7 +652,7 @@ impl JsonParts {
             if self.offered.len() >= MAX_PARTS {
                 self.offered.clear();
             }
-            let fingerprints = self.fingerprints.client_hello(h).clone();
+            let fingerprints = self.fingerprints.client_hello_over(h, r.transport).clone();
             let json = serde_json::value::to_raw_value(&offered_hello(h, r, &fingerprints)).ok()?;
             let offered = Offered {
                 ja3: json_string(&fingerprints.ja3.md5)?,
@@ -932,6 +944,7 @@ fn connection_result<'a>(
         start: CaptureTime(r.start),
         starttls: r.starttls.map(Protocol::name),
         time_to_verdict_ms: r.time_to_verdict().map(|us| us as f64 / 1000.0),
+        transport: r.transport,
         truncated: v.truncated.as_deref(),
         version: v.version.map(Version),
     }
@@ -1283,7 +1296,7 @@ mod tests {
                 if let Some(h) = &r.verdict.client_hello {
                     let fp = &x.offered.unwrap().fingerprints;
                     assert_eq!(fp.ja3, fingerprint::ja3(h));
-                    assert_eq!(fp.ja4, fingerprint::ja4(h));
+                    assert_eq!(fp.ja4, fingerprint::ja4_over(h, r.transport));
                     let typed = serde_json::to_string(&offered_hello(h, &r, fp)).unwrap();
                     assert_eq!(x.offered.unwrap().json.get(), typed);
                 }

@@ -4,10 +4,11 @@
 //! EllipticCurvePointFormats`, decimal values joined by `-`, GREASE values removed, then MD5.
 //! JA4 follows FoxIO's `technical_details/JA4.md`; where FoxIO's reference implementation
 //! departs from that text (a one-character ALPN, non-alphanumeric ALPN bytes, an empty
-//! extension list with signature algorithms) the text wins. QUIC (`q`) and DTLS are out of
-//! scope: every JA4 here starts with `t`.
+//! extension list with signature algorithms) the text wins. A JA4 starts with `t` for TLS
+//! over TCP and `q` for QUIC ([`ja4_over`]); DTLS is out of scope.
 
 use crate::core::decimal::push_decimal;
+use crate::core::flow::Transport;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::{ClientHello, ProtocolVersion};
 use md5::{Digest as _, Md5};
@@ -120,14 +121,24 @@ impl Cache {
 
     /// JA3 and JA4 of `hello`, as [`ja3`] and [`ja4`] give them.
     pub fn client_hello(&mut self, hello: &ClientHello) -> &HelloFingerprints {
+        self.client_hello_over(hello, Transport::Tcp)
+    }
+
+    /// JA3 and JA4 of `hello` sent over `transport` ([`ja4_over`]).
+    pub fn client_hello_over(
+        &mut self,
+        hello: &ClientHello,
+        transport: Transport,
+    ) -> &HelloFingerprints {
         hello_key(hello, &mut self.key);
+        self.key.push(transport as u8);
         if !self.by_key.contains_key(&self.key) {
             if self.by_key.len() >= Self::MAX_ENTRIES {
                 self.by_key.clear();
             }
             let fp = HelloFingerprints {
                 ja3: ja3(hello),
-                ja4: ja4(hello),
+                ja4: ja4_over(hello, transport),
             };
             self.by_key.insert(self.key.clone(), fp);
         }
@@ -206,7 +217,7 @@ fn ja4_alpn(hello: &ClientHello) -> String {
     }
 }
 
-fn ja4_parts(hello: &ClientHello) -> Ja4Parts {
+fn ja4_parts(hello: &ClientHello, transport: Transport) -> Ja4Parts {
     let mut ciphers: Vec<u16> = hello
         .cipher_suites
         .iter()
@@ -223,8 +234,12 @@ fn ja4_parts(hello: &ClientHello) -> Ja4Parts {
     } else {
         'i'
     };
+    let protocol = match transport {
+        Transport::Tcp => 't',
+        Transport::Quic => 'q',
+    };
     let prefix = format!(
-        "t{}{}{:02}{:02}{}",
+        "{protocol}{}{}{:02}{:02}{}",
         ja4_version(hello.highest_version()),
         sni,
         ciphers.len().min(99),
@@ -269,7 +284,13 @@ fn hash12(list: &str) -> String {
 
 /// JA4 of a ClientHello sent over TCP, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`.
 pub fn ja4(hello: &ClientHello) -> String {
-    let parts = ja4_parts(hello);
+    ja4_over(hello, Transport::Tcp)
+}
+
+/// JA4 of a ClientHello sent over `transport`: the same but for the first letter (`q` for
+/// QUIC, e.g. `q13d0310h3_55b375c5d22e_cd85d2d88918`).
+pub fn ja4_over(hello: &ClientHello, transport: Transport) -> String {
+    let parts = ja4_parts(hello, transport);
     // The spec writes twelve zeros when the extension list (SNI and ALPN removed) is empty,
     // even if signature algorithms were offered.
     let ext_hash = if parts.extensions.is_empty() {
@@ -282,7 +303,7 @@ pub fn ja4(hello: &ClientHello) -> String {
 
 /// JA4_r: the sorted lists JA4 hashes, unhashed (for seeing why two JA4s differ).
 pub fn ja4_raw(hello: &ClientHello) -> String {
-    let parts = ja4_parts(hello);
+    let parts = ja4_parts(hello, Transport::Tcp);
     format!(
         "{}_{}_{}",
         parts.prefix,

@@ -23,6 +23,9 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     push_addr(out, &c.server);
     out.push_str("  sni ");
     out.push_str(c.sni.unwrap_or("-"));
+    if c.transport == crate::core::flow::Transport::Quic {
+        out.push_str("  quic");
+    }
     if let Some(protocol) = c.starttls {
         out.push_str("  starttls ");
         out.push_str(protocol);

@@ -58,14 +58,15 @@ pub struct PcapConnection<'a> {
     pub events: Events<'a>,
     /// A handshake failure was observed (alert, reset, closed, not_tls).
     pub failed: bool,
-    /// The connection was seen from its SYN (else picked up mid-stream).
+    /// The connection was seen from its SYN (else picked up mid-stream); QUIC: always (a
+    /// connection starts with the client's Initial).
     pub from_syn: bool,
     pub history: &'a str,
     /// Why an `incomplete` handshake was not followed to its end (`gap`, `capture_end`,
     /// `idle_timeout`, `evicted`, `port_reused`); absent for other outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete_reason: Option<super::IncompleteReason>,
-    /// 1-based index among the capture's TCP flows, in order of first packet.
+    /// 1-based index among the capture's flows (TCP and QUIC), in order of first packet.
     pub index: u64,
     pub ja3: Option<Text<'a>>,
     pub ja3_string: Option<Text<'a>>,
@@ -91,6 +92,8 @@ pub struct PcapConnection<'a> {
     pub starttls: Option<&'static str>,
     /// From the flow's first packet to the verdict (decided or established).
     pub time_to_verdict_ms: Option<f64>,
+    /// What carried the handshake: `tcp`, or `quic` (the Initial packets' CRYPTO frames).
+    pub transport: crate::core::flow::Transport,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<&'a str>,
     pub version: Option<Version>,

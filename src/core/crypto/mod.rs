@@ -11,6 +11,7 @@ pub mod hello;
 pub mod keylog;
 pub mod keys;
 pub mod mlkem;
+pub mod quic;
 pub mod record;
 pub mod schedule;
 pub mod tls12;

@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 mod events;
 mod phase;
+mod quic;
 mod side;
 mod verdict;
 

@@ -5,6 +5,7 @@ pub mod build;
 pub mod codec;
 pub mod hello;
 pub mod proxy;
+pub mod quic;
 pub mod record;
 pub mod registry;
 pub mod retry;

@@ -29,7 +29,7 @@ pub(crate) const LINKTYPE_LINUX_SLL2: u32 = 276;
 /// One end of a TCP connection, as plain numbers: every packet's ends are compared and
 /// hashed to find its flow, so that must be cheap. The two ends of a flow are of one address
 /// family, and between them the order (address, then port) is that of `(IpAddr, u16)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Endpoint {
     /// An IPv4 address is its 32-bit value (the [`Endpoint::V6`] bit tells it from the IPv6
     /// address `::a.b.c.d`).
@@ -87,6 +87,22 @@ pub(crate) struct Segment<'a> {
     pub wire_len: usize,
 }
 
+/// One UDP datagram (unfragmented, captured in full), borrowed from the frame: QUIC's
+/// carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Datagram<'a> {
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub payload: &'a [u8],
+}
+
+/// What the general path found in a frame.
+#[derive(Debug, PartialEq, Eq)]
+enum Carried<'a> {
+    Tcp(Segment<'a>),
+    Udp(Datagram<'a>),
+}
+
 /// Decodes frames of any supported link type into TCP segments; owns the fragment state.
 pub(crate) struct LinkDecoder {
     defrag: Defragmenter,
@@ -99,27 +115,37 @@ impl LinkDecoder {
         }
     }
 
-    /// Decodes one frame and hands its TCP segment to `then`; counts what it is not into
-    /// `stats`. Nothing is handed on when the frame carries no (complete, for fragments) TCP
-    /// segment.
+    /// Decodes one frame and hands its TCP segment to `then` (or its UDP datagram to `udp`);
+    /// counts what it is not into `stats`. Nothing is handed on when the frame carries no
+    /// (complete, for fragments) TCP segment or whole UDP datagram. UDP never takes the
+    /// fast path: the TCP case pays nothing for it.
     ///
     /// A callback rather than an `Option<Segment>`: the common frame's segment is built
     /// where `then` reads it, instead of being merged with the general path's result and
     /// copied once more (a stall on every packet: the copy's wide loads wait on the
     /// narrow stores that built it).
+    /// `ctx` is what both callbacks work on (one of them runs). Two plain callbacks rather
+    /// than a trait object or an enum result keep the TCP case a direct, inlined call.
     #[inline]
-    pub fn decode(
+    #[allow(clippy::too_many_arguments)]
+    pub fn decode<C: ?Sized>(
         &mut self,
         linktype: u32,
         frame: &[u8],
         at: Micros,
         stats: &mut CaptureStats,
-        then: impl FnOnce(&Segment<'_>, &mut CaptureStats),
+        ctx: &mut C,
+        then: impl FnOnce(&mut C, &Segment<'_>, &mut CaptureStats),
+        udp: impl FnOnce(&mut C, &Datagram<'_>, &mut CaptureStats),
     ) {
         if let Some(seg) = plain_tcp(linktype, frame) {
-            then(&seg, stats);
-        } else if let Some(seg) = self.decode_any(linktype, frame, at, stats) {
-            then(&seg, stats);
+            then(ctx, &seg, stats);
+        } else {
+            match self.decode_any(linktype, frame, at, stats) {
+                Some(Carried::Tcp(seg)) => then(ctx, &seg, stats),
+                Some(Carried::Udp(d)) => udp(ctx, &d, stats),
+                None => {}
+            }
         }
     }
 
@@ -131,7 +157,7 @@ impl LinkDecoder {
         frame: &'a [u8],
         at: Micros,
         stats: &mut CaptureStats,
-    ) -> Option<Segment<'a>> {
+    ) -> Option<Carried<'a>> {
         let sliced = match slice_link(linktype, frame) {
             Ok(p) => p,
             Err(Skip::NotIp) => {
@@ -208,6 +234,11 @@ impl LinkDecoder {
         };
         if payload.ip_number != ip_number::TCP {
             stats.non_tcp += 1;
+            // Whole, unfragmented UDP datagrams only: a QUIC Initial is sent with the
+            // don't-fragment bit, in a datagram of at least 1,200 bytes.
+            if payload.ip_number == ip_number::UDP && frag.is_none() && !payload.incomplete {
+                return udp_datagram(src, dst, payload.payload).map(Carried::Udp);
+            }
             return None;
         }
         if payload.incomplete {
@@ -232,14 +263,16 @@ impl LinkDecoder {
                 FragOutcome::Complete => {
                     stats.reassembled_datagrams += 1;
                     let datagram = self.defrag.datagram();
-                    tcp_segment(src, dst, datagram, datagram.len(), stats)
+                    tcp_segment(src, dst, datagram, datagram.len(), stats).map(Carried::Tcp)
                 }
                 FragOutcome::Held | FragOutcome::Dropped => None,
             };
         }
         match &sliced.transport {
-            Some(TransportSlice::Tcp(tcp)) => Some(segment_from(src, dst, tcp, wire_len)),
-            _ => tcp_segment(src, dst, payload.payload, wire_len, stats),
+            Some(TransportSlice::Tcp(tcp)) => {
+                Some(Carried::Tcp(segment_from(src, dst, tcp, wire_len)))
+            }
+            _ => tcp_segment(src, dst, payload.payload, wire_len, stats).map(Carried::Tcp),
         }
     }
 
@@ -367,6 +400,19 @@ fn wire_payload_len(payload: &LaxIpPayloadSlice<'_>, announced: usize) -> usize 
     } else {
         payload.payload.len()
     }
+}
+
+/// The datagram in a UDP packet's IP payload: the 8-byte header's ports, and the payload
+/// the header's length announces (less when it claims more than is there: `None`).
+fn udp_datagram(src: IpAddr, dst: IpAddr, ip_payload: &[u8]) -> Option<Datagram<'_>> {
+    let header = ip_payload.get(..8)?;
+    let len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let payload = ip_payload.get(8..len.max(8))?;
+    Some(Datagram {
+        src: Endpoint::new(src, u16::from_be_bytes([header[0], header[1]])),
+        dst: Endpoint::new(dst, u16::from_be_bytes([header[2], header[3]])),
+        payload,
+    })
 }
 
 fn tcp_segment<'a>(
@@ -533,7 +579,7 @@ pub(crate) mod tests {
             let mut d = LinkDecoder::new(8, 1_000_000);
             let mut stats = CaptureStats::default();
             let general = d.decode_any(*linktype, &frame, 0, &mut stats);
-            assert_eq!(Some(seg), general, "{linktype} {frame:02x?}");
+            assert_eq!(Some(Carried::Tcp(seg)), general, "{linktype} {frame:02x?}");
             assert_eq!(stats, CaptureStats::default(), "{frame:02x?}");
         }
         // Mutated frames often stay plain (a changed port or payload byte).
@@ -561,15 +607,23 @@ pub(crate) mod tests {
         stats: &mut CaptureStats,
     ) -> Option<(u16, u16, u32, Vec<u8>, usize)> {
         let mut got = None;
-        d.decode(linktype, frame, 0, stats, |s, _| {
-            got = Some((
-                s.src.port(),
-                s.dst.port(),
-                s.seq,
-                s.payload.to_vec(),
-                s.wire_len,
-            ));
-        });
+        d.decode(
+            linktype,
+            frame,
+            0,
+            stats,
+            &mut got,
+            |got, s, _| {
+                *got = Some((
+                    s.src.port(),
+                    s.dst.port(),
+                    s.seq,
+                    s.payload.to_vec(),
+                    s.wire_len,
+                ));
+            },
+            |_, _, _| {},
+        );
         got
     }
 
@@ -762,6 +816,34 @@ pub(crate) mod tests {
         let (seg, stats) = decode_one(LINKTYPE_RAW, &udp);
         assert!(seg.is_none());
         assert_eq!(stats.non_tcp, 1);
+        // The datagram goes to the UDP callback, with its ports and payload.
+        let mut d = LinkDecoder::new(8, 1_000_000);
+        let mut got = None;
+        d.decode(
+            LINKTYPE_RAW,
+            &udp,
+            0,
+            &mut CaptureStats::default(),
+            &mut got,
+            |_, _, _| panic!("not TCP"),
+            |got, u, _| *got = Some((u.src.port(), u.dst.port(), u.payload.to_vec())),
+        );
+        assert_eq!(got, Some((1, 2, b"x".to_vec())));
+        // A length beyond the bytes present: nothing.
+        let mut bad = udp.clone();
+        let at = bad.len() - 5;
+        bad[at..at + 2].copy_from_slice(&100u16.to_be_bytes());
+        let mut called = false;
+        LinkDecoder::new(8, 1_000_000).decode(
+            LINKTYPE_RAW,
+            &bad,
+            0,
+            &mut CaptureStats::default(),
+            &mut called,
+            |_, _, _| {},
+            |called, _, _| *called = true,
+        );
+        assert!(!called);
         let mut arp = vec![0xffu8; 12];
         arp.extend([0x08, 0x06]);
         arp.extend([0u8; 28]);

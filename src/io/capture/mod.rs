@@ -17,12 +17,14 @@ mod link;
 #[cfg(target_os = "linux")]
 mod mapped;
 mod packets;
+mod quic;
 mod tcp;
 pub mod writer;
 
 use std::net::SocketAddr;
 
-pub use crate::core::flow::{Direction, EndKind, Micros};
+pub use crate::core::flow::{Direction, EndKind, Micros, Transport};
+pub use crate::core::wire::quic::QuicSignal;
 pub use file::{read_capture, read_capture_file, read_capture_slice};
 pub use packets::PacketReader;
 
@@ -39,8 +41,12 @@ pub struct FlowInfo {
     /// Time of the flow's first packet.
     pub start: Micros,
     /// A SYN was seen, so the roles come from the handshake and the streams are complete from
-    /// their first byte. False when the flow was picked up mid-stream.
+    /// their first byte. False when the flow was picked up mid-stream. QUIC: true (a flow
+    /// starts with the client's Initial).
     pub saw_handshake: bool,
+    /// TCP, or QUIC (the data is then the Initial CRYPTO stream framed as TLS handshake
+    /// records, and [`FlowSink::quic`] tells the rest).
+    pub transport: Transport,
 }
 
 /// The consumer of reassembled flows.
@@ -55,6 +61,9 @@ pub trait FlowSink {
     fn flow_end(&mut self, id: FlowId, at: Micros, why: FlowEnd);
     /// False once the consumer needs no more bytes of this flow. Asked after each delivery.
     fn wants_data(&self, id: FlowId) -> bool;
+    /// What a QUIC flow showed besides its handshake messages (Handshake and 1-RTT packets,
+    /// Retry, Version Negotiation, CONNECTION_CLOSE), in capture order with its data.
+    fn quic(&mut self, _id: FlowId, _dir: Direction, _signal: &QuicSignal<'_>, _at: Micros) {}
     /// A pcapng Decryption Secrets Block: its secrets type (e.g. [`SECRETS_TLS_KEY_LOG`])
     /// and data, in capture order (before the packets that need them, as writers put them).
     fn secrets(&mut self, _secrets_type: u32, _data: &[u8]) {}
@@ -146,6 +155,8 @@ pub struct CaptureStats {
     pub tcp_packets: u64,
     /// Packets that are not TCP over IP (ARP, UDP, ICMP, ...).
     pub non_tcp: u64,
+    /// UDP datagrams read as QUIC (counted among `non_tcp` too).
+    pub quic_datagrams: u64,
     /// Packets whose link type is not supported.
     pub unsupported_link: u64,
     /// Packets that could not be decoded (bad headers, unknown interface).

@@ -4,6 +4,7 @@
 //! means the same thing from a file and from an interface.
 
 use super::link::LinkDecoder;
+use super::quic::QuicTable;
 use super::tcp::FlowTable;
 use super::{CaptureStats, EndKind, FlowSink, Micros, ReadOptions};
 
@@ -12,6 +13,7 @@ pub struct PacketReader {
     stats: CaptureStats,
     decoder: LinkDecoder,
     table: FlowTable,
+    quic: QuicTable,
     opts: ReadOptions,
     next_fragment_sweep: Micros,
 }
@@ -22,6 +24,7 @@ impl PacketReader {
             stats: CaptureStats::default(),
             decoder: LinkDecoder::new(opts.max_fragment_datagrams, opts.fragment_timeout),
             table: FlowTable::new(),
+            quic: QuicTable::default(),
             opts,
             next_fragment_sweep: 0,
         }
@@ -34,12 +37,20 @@ impl PacketReader {
         if at >= self.next_fragment_sweep {
             self.decoder.expire(at, &mut self.stats);
             self.next_fragment_sweep = at.saturating_add(1_000_000);
+            if !self.quic.is_empty() {
+                self.quic.advance(at, sink, &mut self.stats, &self.opts);
+            }
         }
-        let (table, opts) = (&mut self.table, &self.opts);
-        self.decoder
-            .decode(linktype, frame, at, &mut self.stats, |seg, stats| {
-                table.segment(seg, at, sink, stats, opts)
-            });
+        let (table, quic, opts) = (&mut self.table, &mut self.quic, &self.opts);
+        self.decoder.decode(
+            linktype,
+            frame,
+            at,
+            &mut self.stats,
+            &mut (table, sink),
+            |(table, sink), seg, stats| table.segment(seg, at, *sink, stats, opts),
+            |(table, sink), datagram, stats| quic.datagram(datagram, at, table, *sink, stats, opts),
+        );
     }
 
     /// A packet record that could not be decoded at all (e.g. an unknown pcapng interface).
@@ -52,6 +63,7 @@ impl PacketReader {
     /// idle for longer than the timeout are ended.
     pub fn tick(&mut self, now: Micros, sink: &mut dyn FlowSink) {
         self.table.advance(now, sink, &mut self.stats, &self.opts);
+        self.quic.advance(now, sink, &mut self.stats, &self.opts);
     }
 
     pub fn stats(&self) -> &CaptureStats {
@@ -63,6 +75,7 @@ impl PacketReader {
     pub fn finish(mut self, open_kind: EndKind, sink: &mut dyn FlowSink) -> CaptureStats {
         self.table
             .finish_all(open_kind, sink, &mut self.stats, &self.opts);
+        self.quic.finish_all(open_kind, sink);
         self.stats
     }
 }

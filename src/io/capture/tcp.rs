@@ -417,6 +417,14 @@ impl FlowTable {
     }
 
     /// Ends every flow still open: `open_kind` for open directions without missing bytes.
+    /// A flow number for a flow of another transport (QUIC), so that numbers stay unique
+    /// and in order of appearance across transports.
+    pub fn take_id(&mut self) -> FlowId {
+        let id = FlowId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
     pub fn finish_all(
         &mut self,
         open_kind: EndKind,
@@ -572,6 +580,7 @@ fn start(flow: &mut Flow, out: &mut Out<'_>) {
         server: flow.key.side(1 - client),
         start: flow.first_seen,
         saw_handshake: flow.saw_syn,
+        transport: super::Transport::Tcp,
     });
     if !out.sink.wants_data(flow.id) {
         flow.skip_data = true;

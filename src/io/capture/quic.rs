@@ -1,0 +1,446 @@
+//! QUIC flows in captures: UDP datagrams on any port whose client Initial decrypts with the
+//! keys of its own Destination Connection ID (RFC 9001 §5.2; QUIC v1 and v2) start a flow,
+//! keyed by the two addresses and ports (the server's change of connection ID does not
+//! matter then). The Initial packets of both directions are decrypted, their CRYPTO frames
+//! reassembled (across packets and datagrams, in any order, up to a cap) and handed to the
+//! sink framed as TLS handshake records, so the same tracker reads QUIC's ClientHello and
+//! ServerHello as it reads TCP's. Handshake and 1-RTT packets, Retry, Version Negotiation
+//! and CONNECTION_CLOSE go to [`FlowSink::quic`].
+//!
+//! Bounded: at most [`ReadOptions::max_flows`] QUIC flows (the longest idle is ended to make
+//! room), [`CRYPTO_CAP`] bytes of each CRYPTO stream, [`ReadOptions::max_ooo_total`] bytes
+//! held out of order over all flows.
+
+use std::collections::HashMap;
+
+use super::link::{Datagram, Endpoint};
+use super::tcp::FlowTable;
+use super::{
+    CaptureStats, Direction, EndKind, FlowEnd, FlowId, FlowInfo, FlowSink, Micros, ReadOptions,
+    Transport,
+};
+use crate::core::crypto::quic::{InitialKeys, initial_keys, open_long};
+use crate::core::wire::quic::{self, CryptoStream, Frame, LongKind, PacketType, QuicSignal};
+
+/// Bytes of each direction's Initial CRYPTO stream read: a ClientHello with post-quantum key
+/// shares is a few kilobytes, a server's Initial flight a ServerHello.
+pub(crate) const CRYPTO_CAP: usize = 64 << 10;
+
+/// Coalesced packets read per datagram (a datagram holds at most a few).
+const MAX_PACKETS_PER_DATAGRAM: usize = 8;
+
+#[derive(Debug)]
+struct QuicFlow {
+    id: FlowId,
+    client: Endpoint,
+    /// The Initial keys in use: from the client's first Initial, again after a Retry.
+    keys: Option<InitialKeys>,
+    /// Largest Initial packet number decrypted, per direction.
+    largest: [Option<u64>; 2],
+    crypto: [CryptoStream; 2],
+    /// Out-of-order bytes this flow holds (its share of [`QuicTable::held_total`]).
+    held: usize,
+    handshake_seen: [bool; 2],
+    one_rtt_seen: [bool; 2],
+    last_seen: Micros,
+    /// The sink needs no more of this flow.
+    skip: bool,
+    /// `flow_end` was called; the entry stays to absorb late packets until it expires.
+    closed: bool,
+}
+
+/// The open QUIC flows, by their two ends in canonical order.
+#[derive(Default)]
+pub(crate) struct QuicTable {
+    flows: HashMap<(Endpoint, Endpoint), QuicFlow, foldhash::fast::RandomState>,
+    /// Handshake records built from a delivery of CRYPTO bytes (reused).
+    scratch: Vec<u8>,
+    held_total: usize,
+    /// Flows not yet ended (the table also holds closed ones while they linger).
+    open: usize,
+    next_sweep: Micros,
+}
+
+fn key_of(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// The Initial keys of a client's first Initial packet at the start of `payload`, if it is
+/// one of a known version that decrypts with the keys of its own Destination Connection ID.
+fn client_initial(payload: &[u8]) -> Option<InitialKeys> {
+    // Cheap rejection of other UDP traffic: a long header of a version we read.
+    let head = payload.get(..5)?;
+    let version = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+    if head[0] & 0x80 == 0 || !quic::is_known_version(version) {
+        return None;
+    }
+    let (header, _) = quic::parse_long(payload).ok()??;
+    if !matches!(
+        header.kind,
+        LongKind::Protected {
+            packet_type: PacketType::Initial,
+            ..
+        }
+    ) {
+        return None;
+    }
+    let keys = initial_keys(version, header.dcid)?;
+    open_long(&header, &keys.client, None).ok()?;
+    Some(keys)
+}
+
+impl QuicTable {
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// One UDP datagram.
+    pub fn datagram(
+        &mut self,
+        d: &Datagram<'_>,
+        at: Micros,
+        ids: &mut FlowTable,
+        sink: &mut dyn FlowSink,
+        stats: &mut CaptureStats,
+        opts: &ReadOptions,
+    ) {
+        let key = key_of(d.src, d.dst);
+        if !self.flows.contains_key(&key) {
+            let Some(keys) = client_initial(d.payload) else {
+                return;
+            };
+            if self.open >= opts.max_flows.max(1) {
+                self.evict_one(sink, stats);
+            }
+            let id = ids.take_id();
+            stats.flows += 1;
+            self.open += 1;
+            sink.flow_start(&FlowInfo {
+                id,
+                client: d.src.socket_addr(),
+                server: d.dst.socket_addr(),
+                start: at,
+                saw_handshake: true,
+                transport: Transport::Quic,
+            });
+            let flow = QuicFlow {
+                id,
+                client: d.src,
+                keys: Some(keys),
+                largest: [None; 2],
+                crypto: [CryptoStream::new(CRYPTO_CAP), CryptoStream::new(CRYPTO_CAP)],
+                held: 0,
+                handshake_seen: [false; 2],
+                one_rtt_seen: [false; 2],
+                last_seen: at,
+                skip: false,
+                closed: false,
+            };
+            self.flows.insert(key, flow);
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        stats.quic_datagrams += 1;
+        flow.last_seen = at;
+        if flow.closed || flow.skip {
+            return;
+        }
+        let dir = if d.src == flow.client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        let closed = read_datagram(
+            flow,
+            dir,
+            d.payload,
+            at,
+            sink,
+            &mut self.scratch,
+            &mut self.held_total,
+            opts,
+        );
+        if closed {
+            end_flow(
+                flow,
+                EndKind::Fin,
+                at,
+                FlowEnd::Closed,
+                sink,
+                &mut self.held_total,
+                &mut self.open,
+            );
+        } else if !sink.wants_data(flow.id) {
+            flow.skip = true;
+        }
+    }
+
+    /// Ends the longest idle open flow (the table is full).
+    fn evict_one(&mut self, sink: &mut dyn FlowSink, stats: &mut CaptureStats) {
+        let oldest = self
+            .flows
+            .iter()
+            .filter(|(_, f)| !f.closed)
+            .min_by_key(|(_, f)| (f.last_seen, f.id))
+            .map(|(k, _)| *k);
+        if let Some(k) = oldest
+            && let Some(mut f) = self.flows.remove(&k)
+        {
+            stats.evicted_flows += 1;
+            let at = f.last_seen;
+            end_flow(
+                &mut f,
+                EndKind::Timeout,
+                at,
+                FlowEnd::Evicted,
+                sink,
+                &mut self.held_total,
+                &mut self.open,
+            );
+        }
+    }
+
+    /// Ends flows idle longer than the timeout, forgets closed ones after the linger; at most
+    /// once a second of capture time.
+    pub fn advance(
+        &mut self,
+        now: Micros,
+        sink: &mut dyn FlowSink,
+        stats: &mut CaptureStats,
+        opts: &ReadOptions,
+    ) {
+        if now < self.next_sweep || self.flows.is_empty() {
+            return;
+        }
+        self.next_sweep = now.saturating_add(1_000_000);
+        let mut expired: Vec<QuicFlow> = self
+            .flows
+            .extract_if(|_, f| {
+                let limit = if f.closed {
+                    opts.closed_linger
+                } else {
+                    opts.idle_timeout
+                };
+                now.saturating_sub(f.last_seen) > limit
+            })
+            .map(|(_, f)| f)
+            .filter(|f| !f.closed)
+            .collect();
+        expired.sort_by_key(|f| f.id);
+        for mut f in expired {
+            stats.expired_flows += 1;
+            let at = f.last_seen;
+            end_flow(
+                &mut f,
+                EndKind::Timeout,
+                at,
+                FlowEnd::IdleTimeout,
+                sink,
+                &mut self.held_total,
+                &mut self.open,
+            );
+        }
+    }
+
+    /// Ends every open flow at the end of the input, in order of appearance.
+    pub fn finish_all(&mut self, open_kind: EndKind, sink: &mut dyn FlowSink) {
+        let mut flows: Vec<QuicFlow> = self.flows.drain().map(|(_, f)| f).collect();
+        flows.retain(|f| !f.closed);
+        flows.sort_by_key(|f| f.id);
+        for mut f in flows {
+            let at = f.last_seen;
+            end_flow(
+                &mut f,
+                open_kind,
+                at,
+                FlowEnd::InputEnd,
+                sink,
+                &mut self.held_total,
+                &mut self.open,
+            );
+        }
+    }
+}
+
+/// Ends both directions (a gap where CRYPTO bytes are missing) and the flow.
+fn end_flow(
+    flow: &mut QuicFlow,
+    open_kind: EndKind,
+    at: Micros,
+    why: FlowEnd,
+    sink: &mut dyn FlowSink,
+    held_total: &mut usize,
+    open: &mut usize,
+) {
+    if flow.closed {
+        return;
+    }
+    flow.closed = true;
+    *open = open.saturating_sub(1);
+    for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+        let stream = &flow.crypto[dir.index()];
+        let kind = if stream.held() > 0 && !flow.skip {
+            EndKind::Gap
+        } else {
+            open_kind
+        };
+        sink.end(flow.id, dir, kind, at);
+    }
+    *held_total = held_total.saturating_sub(flow.held);
+    flow.held = 0;
+    flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
+    sink.flow_end(flow.id, at, why);
+}
+
+/// Reads the coalesced packets of one datagram; true when a CONNECTION_CLOSE ended the
+/// connection.
+#[allow(clippy::too_many_arguments)]
+fn read_datagram(
+    flow: &mut QuicFlow,
+    dir: Direction,
+    payload: &[u8],
+    at: Micros,
+    sink: &mut dyn FlowSink,
+    scratch: &mut Vec<u8>,
+    held_total: &mut usize,
+    opts: &ReadOptions,
+) -> bool {
+    let i = dir.index();
+    let mut rest = payload;
+    for _ in 0..MAX_PACKETS_PER_DATAGRAM {
+        if rest.is_empty() {
+            break;
+        }
+        let (header, len) = match quic::parse_long(rest) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                // A short header: 1-RTT, to the end of the datagram.
+                if !flow.one_rtt_seen[i] {
+                    flow.one_rtt_seen[i] = true;
+                    sink.quic(flow.id, dir, &QuicSignal::OneRtt, at);
+                }
+                break;
+            }
+            // Padding after the packets (zeros), or something we do not read.
+            Err(_) => break,
+        };
+        rest = &rest[len..];
+        match header.kind {
+            LongKind::VersionNegotiation { ref versions } => {
+                if dir == Direction::ServerToClient {
+                    let signal = QuicSignal::VersionNegotiation { versions };
+                    sink.quic(flow.id, dir, &signal, at);
+                }
+            }
+            LongKind::Retry { .. } => {
+                if dir == Direction::ServerToClient {
+                    sink.quic(flow.id, dir, &QuicSignal::Retry, at);
+                    // The client's next Initial is sent to the server's new connection ID,
+                    // and protected with keys derived from it.
+                    flow.keys = None;
+                    flow.largest = [None; 2];
+                }
+            }
+            LongKind::Protected {
+                packet_type: PacketType::Handshake,
+                packet,
+                ..
+            } => {
+                flow.handshake_seen[i] = true;
+                let signal = QuicSignal::Handshake { len: packet.len() };
+                sink.quic(flow.id, dir, &signal, at);
+            }
+            LongKind::Protected {
+                packet_type: PacketType::Initial,
+                ..
+            } => {
+                if flow.keys.is_none() && dir == Direction::ClientToServer {
+                    flow.keys = initial_keys(header.version, header.dcid);
+                }
+                let Some(keys) = &flow.keys else { continue };
+                let keys = match dir {
+                    Direction::ClientToServer => &keys.client,
+                    Direction::ServerToClient => &keys.server,
+                };
+                let Ok(opened) = open_long(&header, keys, flow.largest[i]) else {
+                    continue;
+                };
+                flow.largest[i] = Some(
+                    flow.largest[i].map_or(opened.packet_number, |l| l.max(opened.packet_number)),
+                );
+                if read_frames(
+                    flow,
+                    dir,
+                    &opened.payload,
+                    at,
+                    sink,
+                    scratch,
+                    held_total,
+                    opts,
+                ) {
+                    return true;
+                }
+            }
+            // 0-RTT: application data, nothing of the handshake.
+            LongKind::Protected { .. } => {}
+        }
+    }
+    false
+}
+
+/// The frames of a decrypted Initial packet; true on a CONNECTION_CLOSE.
+#[allow(clippy::too_many_arguments)]
+fn read_frames(
+    flow: &mut QuicFlow,
+    dir: Direction,
+    payload: &[u8],
+    at: Micros,
+    sink: &mut dyn FlowSink,
+    scratch: &mut Vec<u8>,
+    held_total: &mut usize,
+    opts: &ReadOptions,
+) -> bool {
+    let i = dir.index();
+    for frame in quic::frames(payload) {
+        match frame {
+            Ok(Frame::Crypto { offset, data }) => {
+                let stream = &mut flow.crypto[i];
+                // Out-of-order bytes over the global budget are dropped (they come again
+                // in retransmissions, or the direction ends with a gap).
+                if offset > stream.delivered() && *held_total >= opts.max_ooo_total {
+                    continue;
+                }
+                scratch.clear();
+                let before = stream.held();
+                stream.add(offset, data, &mut |bytes| {
+                    quic::as_handshake_records(bytes, scratch);
+                });
+                let after = stream.held();
+                *held_total = (*held_total + after).saturating_sub(before);
+                flow.held = (flow.held + after).saturating_sub(before);
+                if !scratch.is_empty() {
+                    sink.data(flow.id, dir, scratch, at);
+                }
+            }
+            Ok(Frame::ConnectionClose {
+                application,
+                code,
+                frame_type,
+                reason,
+            }) => {
+                let signal = QuicSignal::Close {
+                    application,
+                    code,
+                    frame_type,
+                    reason,
+                };
+                sink.quic(flow.id, dir, &signal, at);
+                return true;
+            }
+            Ok(Frame::Padding | Frame::Ping | Frame::Ack) => {}
+            Err(_) => break,
+        }
+    }
+    false
+}
