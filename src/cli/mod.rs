@@ -279,15 +279,23 @@ pub fn main() -> i32 {
         }
     };
     let format = if cli.json { Format::Json } else { Format::Text };
-    // The text report's styles reach a terminal; anstream strips them in pipes, with
-    // NO_COLOR, with --color never, and always from JSON.
-    // JSON has no styles to strip: it passes through untouched (and unscanned).
+    // The text report's styles reach a terminal (or --color always); in pipes, with
+    // NO_COLOR, with --color never, and always for JSON, none are written.
     let raw = std::io::stdout().lock();
-    let stdout = match (format, cli.color) {
-        (Format::Json, _) => anstream::AutoStream::always_ansi(raw),
+    let chosen = match (format, cli.color) {
+        (Format::Json, _) => anstream::AutoStream::never(raw),
         (_, ColorWhen::Never) => anstream::AutoStream::never(raw),
         (_, ColorWhen::Always) => anstream::AutoStream::always(raw),
         (_, ColorWhen::Auto) => anstream::AutoStream::auto(raw),
+    };
+    // Without colour the renderers write no escape codes, so the stream passes bytes
+    // through untouched instead of scanning them for codes to strip.
+    let colour = chosen.current_choice() != anstream::ColorChoice::Never;
+    crate::report::style::set_enabled(colour);
+    let stdout = if colour {
+        chosen
+    } else {
+        anstream::AutoStream::always_ansi(chosen.into_inner())
     };
     let result = match cli.command {
         Command::Probe(a) => probe::run_probe(&a, ResultSink::new(stdout, format)),

@@ -66,14 +66,19 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     }
     if let Some(first) = c.diagnosis.items.first() {
         out.push_str("  => ");
-        write!(out, "{}", style::BAD.render()).expect("writing to a String cannot fail");
+        let colour = style::enabled();
+        if colour {
+            write!(out, "{}", style::BAD.render()).expect("writing to a String cannot fail");
+        }
         for (i, d) in c.diagnosis.items.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
             out.push_str(d.cause.id());
         }
-        write!(out, "{}", style::BAD.render_reset()).expect("writing to a String cannot fail");
+        if colour {
+            write!(out, "{}", style::BAD.render_reset()).expect("writing to a String cannot fail");
+        }
         out.push_str(": ");
         out.push_str(&first.detail);
     }
