@@ -13,6 +13,7 @@ use crate::core::crypto::tls12::{
 };
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::build::sni_name;
+use crate::core::wire::record::Deframer;
 use crate::core::wire::registry::alert_name;
 use crate::io::net::ExchangeObserver;
 
@@ -145,8 +146,8 @@ pub struct Driver {
     client: Client,
     session: Option<Session>,
     stage: Stage,
-    /// Server bytes not yet read as whole records.
-    pending: Vec<u8>,
+    /// The server's byte stream cut into records (one begun in an earlier delivery held).
+    deframer: Deframer,
     /// Plaintext handshake bytes not yet read as whole messages.
     messages: Vec<u8>,
     /// The server's CCS came: its records are encrypted from here on.
@@ -190,7 +191,7 @@ impl Driver {
             client: Client::new(&hello, random),
             session: None,
             stage: Stage::FirstFlight,
-            pending: Vec::new(),
+            deframer: Deframer::new(),
             messages: Vec::new(),
             server_encrypting: false,
             reply: None,
@@ -210,28 +211,30 @@ impl Driver {
         false
     }
 
-    /// Reads whole records off `pending`; `false` once nothing more is wanted.
-    fn read_records(&mut self) -> bool {
-        while self.stage != Stage::Done && self.pending.len() >= 5 {
-            let len = u16::from_be_bytes([self.pending[3], self.pending[4]]) as usize;
-            if self.pending.len() < 5 + len {
-                return true;
-            }
-            let rec: Vec<u8> = self.pending.drain(..5 + len).collect();
-            let (typ, body) = (rec[0], &rec[5..]);
+    /// Reads the whole records in `bytes` (and any begun earlier, held by the deframer);
+    /// `false` once nothing more is wanted.
+    fn read_records(&mut self, mut bytes: &[u8]) -> bool {
+        while self.stage != Stage::Done {
+            let (typ, body) = match self.deframer.next(&mut bytes) {
+                None => return true,
+                Some(Err(e)) => {
+                    return self.fail(format!("the server's records do not frame: {e}"));
+                }
+                Some(Ok(r)) => (r.header.content_type.to_u8(), r.payload.to_vec()),
+            };
             let plain = if self.server_encrypting {
-                match self.session.as_mut().map(|s| s.open(typ, body)) {
+                match self.session.as_mut().map(|s| s.open(typ, &body)) {
                     Some(Ok(p)) => p,
                     _ => return self.fail(format!("could not open the server's {typ} record")),
                 }
             } else {
-                body.to_vec()
+                body
             };
             if !self.record(typ, plain) {
                 return false;
             }
         }
-        self.stage != Stage::Done
+        false
     }
 
     /// One record of the server's, opened; `false` once nothing more is wanted.
@@ -426,8 +429,7 @@ impl ExchangeObserver for Driver {
             // Nothing after the answer is kept; the byte cap bounds what is read.
             return true;
         }
-        self.pending.extend_from_slice(bytes);
-        self.read_records()
+        self.read_records(bytes)
     }
 
     fn end(&mut self, dir: Direction, kind: EndKind, _at: Micros) {
