@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{Pki, Server, free_port, s_server, shakedown};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use common::{Pki, http_get, s_server, shakedown};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,23 +43,6 @@ fn exporter(config: &std::path::Path, allow: &[&str]) -> (Running, String) {
     (Running(child), addr)
 }
 
-/// A GET over a raw socket: status code and body (status 0: nothing listens yet).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn prometheus_scrapes_per_address_series_causes_and_expiry() {
     let pki = Pki::new();
@@ -80,7 +62,7 @@ fn prometheus_scrapes_per_address_series_causes_and_expiry() {
     let (_exporter, exp_addr) = exporter(&config, &["127.0.0.0/8", "localhost"]);
 
     // A scrape by hand first: the text format, one series per address.
-    let (status, body) = get(
+    let (status, body) = http_get(
         &exp_addr,
         &format!("/probe?target=localhost:{}&module=private", good.port),
     );
@@ -96,34 +78,15 @@ fn prometheus_scrapes_per_address_series_causes_and_expiry() {
     );
 
     // Prometheus scrapes both backends through the exporter (blackbox_exporter's relabeling).
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &prom_config,
-        format!(
+    let prom = common::prometheus(
+        dir.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tls\n    metrics_path: /probe\n    params:\n      module: [private]\n    static_configs:\n      - targets: ['localhost:{}', 'localhost:{}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{exp_addr}'\n",
             good.port, expired.port
         ),
-    )
-    .unwrap();
-    let prom = std::process::Command::new("prometheus")
-        .arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus (apt-get install prometheus; .ci/run installs it)");
-    let prom = Server {
-        child: prom,
-        port: prom_port,
-        addr: format!("127.0.0.1:{prom_port}").parse().unwrap(),
-    };
+    );
     let query = |q: &str| -> serde_json::Value {
-        let (_, body) = get(&prom.addr.to_string(), &format!("/api/v1/query?query={q}"));
+        let (_, body) = http_get(&prom.addr.to_string(), &format!("/api/v1/query?query={q}"));
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
     };
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -178,19 +141,19 @@ fn hostile_queries_and_targets_off_the_list_are_refused() {
         ("/probe?target=a:b:c:d", 400),
         ("/nothing", 404),
     ] {
-        let (status, body) = get(&addr, path);
+        let (status, body) = http_get(&addr, path);
         assert_eq!(status, want, "{path}: {body}");
     }
     let long = format!("/probe?target={}", "a".repeat(5000));
-    assert_eq!(get(&addr, &long).0, 400);
-    let (status, body) = get(&addr, "/metrics");
+    assert_eq!(http_get(&addr, &long).0, 400);
+    let (status, body) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert!(
         body.contains("shakedown_exporter_refused_total 7"),
         "{body}"
     );
     // Still serving after all that.
-    let (status, _) = get(&addr, "/");
+    let (status, _) = http_get(&addr, "/");
     assert_eq!(status, 200);
     drop(exp);
     // A config that does not parse is refused at start.

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{Pki, Server, free_port, s_server, shakedown};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::{Pki, http_get, s_server, shakedown};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,23 +21,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A GET over a raw socket: status code and body (status 0: nothing listens).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// The value of the sample named exactly `series` in a Prometheus text body.
@@ -88,7 +71,7 @@ fn watch_metrics_count_handshakes_on_lo_and_prometheus_scrapes_them() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let _ = TcpStream::connect(server.addr);
-        let (status, body) = get(&metrics, "/metrics");
+        let (status, body) = http_get(&metrics, "/metrics");
         assert_eq!(status, 200, "{body}");
         if sample(&body, "shakedown_capture_packets_total").unwrap_or(0.0) > 0.0 {
             break;
@@ -119,7 +102,7 @@ fn watch_metrics_count_handshakes_on_lo_and_prometheus_scrapes_them() {
     // Each handshake is counted when its flow ends (the clients close theirs).
     let deadline = Instant::now() + Duration::from_secs(30);
     let body = loop {
-        let (_, body) = get(&metrics, "/metrics");
+        let (_, body) = http_get(&metrics, "/metrics");
         let series: Vec<&str> = body
             .lines()
             .filter(|l| l.starts_with("shakedown_handshakes_total{"))
@@ -142,38 +125,19 @@ fn watch_metrics_count_handshakes_on_lo_and_prometheus_scrapes_them() {
     assert_eq!(sample(&body, &refused), Some(1.0), "{body}");
     assert!(body.contains("# TYPE shakedown_handshakes_total counter\n"));
     assert!(sample(&body, "shakedown_capture_flows_total").unwrap() >= 4.0);
-    assert_eq!(get(&metrics, "/nothing").0, 404);
+    assert_eq!(http_get(&metrics, "/nothing").0, 404);
 
     // Prometheus scrapes the same endpoint and answers with the same series.
     let dir = tempfile::tempdir().unwrap();
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &prom_config,
-        format!(
+    let prom = common::prometheus(
+        dir.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: watch\n    static_configs:\n      - targets: ['{metrics}']\n"
         ),
-    )
-    .unwrap();
-    let prom = Command::new("prometheus")
-        .arg(format!("--config.file={}", prom_config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus (apt-get install prometheus; .ci/run installs it)");
-    let prom = Server {
-        child: prom,
-        port: prom_port,
-        addr: format!("127.0.0.1:{prom_port}").parse().unwrap(),
-    };
+    );
     let deadline = Instant::now() + Duration::from_secs(40);
     let series = loop {
-        let (_, body) = get(
+        let (_, body) = http_get(
             &prom.addr.to_string(),
             "/api/v1/query?query=shakedown_handshakes_total",
         );
