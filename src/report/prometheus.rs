@@ -225,7 +225,7 @@ pub fn handshake_metrics(counts: &HandshakeCountsResult, capture: &CaptureCounts
     m.family(
         "shakedown_capture_flows_total",
         "counter",
-        "TCP flows seen, TLS or not.",
+        "Flows seen (TCP, and QUIC connections), TLS or not.",
         &total(capture.flows),
     );
     m.family(
