@@ -5,7 +5,10 @@
 //! wheels bundle (Debian's OpenSSL 3.0 has no ML-KEM): the test makes a venv for it under
 //! target/ once (`pip install pyOpenSSL cryptography`, needs PyPI) and starts
 //! tests/pq_server.py on a loopback port, stopped by its handle. Also: scan of a server that
-//! accepts only X25519MLKEM768 sees TLS 1.3 and the group.
+//! accepts only X25519MLKEM768 sees TLS 1.3 and the group, and scan's post-quantum section
+//! (accepted hybrid and pure groups, the server's preference, what a PQ client's hellos
+//! get: both key shares, the classical share only) against servers preferring the hybrid,
+//! accepting only PQ groups, and preferring x25519.
 
 mod common;
 
@@ -64,8 +67,14 @@ fn python() -> PathBuf {
 
 /// A pq_server.py speaking TLS 1.3 with only `groups` (an OpenSSL list, in its preference).
 fn pq_server(pki: &Pki, groups: &str) -> Server {
+    pq_server_with(pki, groups, false)
+}
+
+/// [`pq_server`]; with `server_order`, OpenSSL picks by its own list's order (as it also
+/// does across `/`-separated tuples without it).
+fn pq_server_with(pki: &Pki, groups: &str, server_order: bool) -> Server {
     let leaf = pki.leaf("localhost");
-    let chain = pki.path(&format!("chain-{}.pem", groups.replace(':', "_")));
+    let chain = pki.path(&format!("chain-{}.pem", groups.replace([':', '/'], "_")));
     let mut pem = std::fs::read_to_string(&leaf.cert).unwrap();
     if let Some(c) = &leaf.chain {
         pem.push_str(&std::fs::read_to_string(c).unwrap());
@@ -81,6 +90,7 @@ fn pq_server(pki: &Pki, groups: &str) -> Server {
             chain.to_str().unwrap(),
             leaf.key.to_str().unwrap(),
             groups,
+            if server_order { "server-order" } else { "" },
         ],
     )
 }
@@ -217,5 +227,152 @@ fn scan_of_a_server_accepting_only_the_hybrid_sees_tls13_and_the_group() {
         v["groups"]["TLSv1.3"],
         serde_json::json!(["X25519MLKEM768"]),
         "{text}"
+    );
+}
+
+/// `scan --json` of a local server: its one JSON line.
+fn scan_json(port: u16) -> serde_json::Value {
+    let out = shakedown()
+        .args(["scan", &format!("127.0.0.1:{port}"), "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
+}
+
+/// The scan's post-quantum section, with its handshakes checked against the cost table.
+fn post_quantum(v: &serde_json::Value) -> &serde_json::Value {
+    let pq = &v["post_quantum"];
+    assert!(pq.is_object(), "{v}");
+    assert_eq!(pq["handshakes"], v["cost"]["post_quantum"], "{v}");
+    pq
+}
+
+/// One PQ-client hello's offer and the server's answer: (offered, key shares, selected,
+/// HelloRetryRequest).
+fn share_test(t: &serde_json::Value) -> (serde_json::Value, serde_json::Value, &str, bool) {
+    (
+        t["offered"].clone(),
+        t["key_shares"].clone(),
+        t["selected"].as_str().unwrap_or("-"),
+        t["hello_retry_request"].as_bool().unwrap(),
+    )
+}
+
+#[test]
+fn scan_of_a_server_preferring_the_hybrid_reports_it_first_and_the_retry_it_costs() {
+    use serde_json::json;
+    let pki = Pki::new();
+    // OpenSSL's own default shape: the hybrid in a tuple before x25519, so a client that
+    // sends only an x25519 share is asked for the hybrid (one more round trip).
+    let srv = pq_server(&pki, "X25519MLKEM768/X25519");
+    let v = scan_json(srv.port);
+    assert_eq!(
+        v["groups"]["TLSv1.3"],
+        json!(["X25519MLKEM768", "x25519"]),
+        "{v}"
+    );
+    let pq = post_quantum(&v);
+    assert_eq!(pq["hybrid"], json!(["X25519MLKEM768"]), "{pq}");
+    assert_eq!(pq["pure"], json!([]), "{pq}");
+    assert_eq!(pq["preference"], "pq_first", "{pq}");
+    assert_eq!(pq["selects_pq"], true, "{pq}");
+    assert_eq!(pq["hrr_cost"], true, "{pq}");
+    assert_eq!(pq["handshakes"], 2, "{pq}");
+    let both = &pq["both_shares"];
+    assert_eq!(
+        share_test(both),
+        (
+            json!(["X25519MLKEM768", "x25519"]),
+            json!(["X25519MLKEM768", "x25519"]),
+            "X25519MLKEM768",
+            false
+        )
+    );
+    // The large hello: over one TCP segment of an Ethernet path (MSS 1460), answered.
+    assert!(both["hello_bytes"].as_u64().unwrap() > 1460, "{both}");
+    assert_eq!(
+        share_test(&pq["classical_share"]),
+        (
+            json!(["X25519MLKEM768", "x25519"]),
+            json!(["x25519"]),
+            "X25519MLKEM768",
+            true
+        )
+    );
+
+    // The same preference in one plain list: the server takes the x25519 share it was
+    // given rather than retry for the hybrid, so no round trip is lost, and no PQ either.
+    let srv = pq_server_with(&pki, "X25519MLKEM768:X25519", true);
+    let v = scan_json(srv.port);
+    let pq = post_quantum(&v);
+    assert_eq!(pq["preference"], "pq_first", "{pq}");
+    assert_eq!(pq["selects_pq"], true, "{pq}");
+    assert_eq!(pq["hrr_cost"], false, "{pq}");
+    assert_eq!(pq["classical_share"]["selected"], "x25519", "{pq}");
+}
+
+#[test]
+fn scan_of_a_pq_only_server_lists_hybrid_and_pure_groups_and_the_retry() {
+    use serde_json::json;
+    let pki = Pki::new();
+    let srv = pq_server(&pki, "X25519MLKEM768");
+    let v = scan_json(srv.port);
+    let pq = post_quantum(&v);
+    assert_eq!(pq["hybrid"], json!(["X25519MLKEM768"]), "{pq}");
+    assert_eq!(pq["preference"], "pq_only", "{pq}");
+    assert_eq!(
+        (&pq["selects_pq"], &pq["hrr_cost"]),
+        (&json!(true), &json!(true))
+    );
+
+    // A SecP hybrid and pure ML-KEM, no classical group: the checks use the server's
+    // first PQ group and x25519 (what a classical client would send).
+    let srv = pq_server_with(&pki, "SecP256r1MLKEM768:MLKEM768", true);
+    let v = scan_json(srv.port);
+    let pq = post_quantum(&v);
+    assert_eq!(pq["hybrid"], json!(["SecP256r1MLKEM768"]), "{pq}");
+    assert_eq!(pq["pure"], json!(["MLKEM768"]), "{pq}");
+    assert_eq!(pq["preference"], "pq_only", "{pq}");
+    assert_eq!(
+        share_test(&pq["both_shares"]).2,
+        "SecP256r1MLKEM768",
+        "{pq}"
+    );
+    assert_eq!(
+        share_test(&pq["classical_share"]),
+        (
+            json!(["SecP256r1MLKEM768", "x25519"]),
+            json!(["x25519"]),
+            "SecP256r1MLKEM768",
+            true
+        )
+    );
+}
+
+#[test]
+fn scan_of_a_server_preferring_x25519_reports_classical_first_and_no_pq_pick() {
+    use serde_json::json;
+    let pki = Pki::new();
+    let srv = pq_server_with(&pki, "X25519:X25519MLKEM768", true);
+    let v = scan_json(srv.port);
+    let pq = post_quantum(&v);
+    assert_eq!(pq["hybrid"], json!(["X25519MLKEM768"]), "{pq}");
+    assert_eq!(pq["preference"], "classical_first", "{pq}");
+    assert_eq!(pq["selects_pq"], false, "{pq}");
+    assert_eq!(pq["hrr_cost"], false, "{pq}");
+    assert_eq!(share_test(&pq["both_shares"]).2, "x25519");
+    assert_eq!(share_test(&pq["classical_share"]).2, "x25519");
+
+    // Classical groups only: no PQ group, and no hello spent on the checks.
+    let srv = pq_server(&pki, "X25519:P-256");
+    let v = scan_json(srv.port);
+    let pq = post_quantum(&v);
+    assert_eq!(pq["preference"], "none", "{pq}");
+    assert_eq!(pq["hybrid"], json!([]), "{pq}");
+    assert_eq!(pq["handshakes"], 0, "{pq}");
+    assert!(
+        pq["both_shares"].is_null() && pq["hrr_cost"].is_null(),
+        "{pq}"
     );
 }

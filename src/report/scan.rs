@@ -4,6 +4,8 @@
 
 use super::{Render, style};
 use crate::commands::scan::ScanResult;
+use crate::commands::scan::post_quantum::PqPreference;
+use crate::commands::scan::result::{PostQuantum, ShareTest};
 use crate::commands::scan::vulns::{CHECKS, VulnCheck, VulnStatus};
 use crate::core::wire::ProtocolVersion;
 use std::collections::BTreeMap;
@@ -28,6 +30,49 @@ fn list_or_none(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// The post-quantum lines: accepted PQ groups, the server's preference, and what each
+/// PQ-client hello got (offered vs selected).
+fn post_quantum(out: &mut dyn Write, pq: &PostQuantum) -> io::Result<()> {
+    let preference = match pq.preference {
+        PqPreference::None => "no PQ group accepted",
+        PqPreference::PqOnly => "PQ groups only (a classical-only client cannot connect)",
+        PqPreference::PqFirst => "server order puts PQ first",
+        PqPreference::ClassicalFirst => "server order puts a classical group first",
+        PqPreference::ClientOrder => "client order (PQ when the client lists it first)",
+        PqPreference::Unknown => "order unknown",
+    };
+    writeln!(
+        out,
+        " Post-quantum TLSv1.3  hybrid {}; pure {}; {preference}  ({} handshake{})",
+        list_or_none(&pq.hybrid),
+        list_or_none(&pq.pure),
+        pq.handshakes,
+        plural(pq.handshakes)
+    )?;
+    let line = |out: &mut dyn Write, label: &str, t: &ShareTest| -> io::Result<()> {
+        let answer = match (&t.selected, t.hello_retry_request, &t.problem) {
+            (Some(g), true, _) => format!("HelloRetryRequest for {g}: one more round trip"),
+            (Some(g), false, _) => format!("selected {g}"),
+            (None, _, Some(p)) => format!("no group selected: {p}"),
+            (None, _, None) => "no group selected".into(),
+        };
+        writeln!(
+            out,
+            "   {label:<28} offered {}, shares {} ({} bytes): {answer}",
+            t.offered.join(", "),
+            t.key_shares.join(" + "),
+            t.hello_bytes
+        )
+    };
+    if let Some(t) = &pq.both_shares {
+        line(out, "both key shares", t)?;
+    }
+    if let Some(t) = &pq.classical_share {
+        line(out, "classical key share only", t)?;
+    }
+    Ok(())
 }
 
 /// The `--vulns` section: one line per check, exposed ones marked.
@@ -188,6 +233,9 @@ impl Render for ScanResult {
                 s.handshakes,
                 plural(s.handshakes)
             )?;
+        }
+        if let Some(pq) = &r.post_quantum {
+            post_quantum(out, pq)?;
         }
         if !r.probes.is_empty() {
             writeln!(out)?;

@@ -39,6 +39,7 @@ use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
+use super::post_quantum::PqScan;
 use crate::commands::probe::fill_random;
 use crate::core::assess::ConnectError;
 use crate::core::assess::Diagnosis;
@@ -250,6 +251,8 @@ pub struct ScanReport {
     /// TLS 1.3 first, then the best version up to 1.2 that negotiated ECDHE.
     pub groups: Vec<GroupScan>,
     pub sigalgs: Option<SigalgScan>,
+    /// PQ key exchange, when the TLS 1.3 groups were enumerated.
+    pub post_quantum: Option<PqScan>,
     pub probes: Vec<ProbeItem>,
     /// Connections made, retries included.
     pub handshakes: usize,
@@ -316,7 +319,7 @@ impl Reply {
     }
 
     /// The version the server selected, if it went on.
-    fn version(&self) -> Option<u16> {
+    pub(super) fn version(&self) -> Option<u16> {
         self.verdict.as_ref().filter(|_| self.went_on())?.version
     }
 
@@ -435,7 +438,7 @@ impl<'a> Scanner<'a> {
         versions.sort_by_key(|v| v.version);
         let more = !self.opts.suites_only;
         let given_up = self.gave_up.load(Ordering::Relaxed);
-        let (groups, sigalgs, fixed, mut orders) = if given_up {
+        let (groups, post_quantum, sigalgs, fixed, mut orders) = if given_up {
             // Nothing more is sent; what the lists would have shown is unknown.
             Default::default()
         } else {
@@ -466,6 +469,7 @@ impl<'a> Scanner<'a> {
             gave_up,
             versions,
             groups,
+            post_quantum,
             sigalgs,
             probes,
             handshakes: self.total.load(Ordering::Relaxed),
@@ -484,6 +488,7 @@ impl<'a> Scanner<'a> {
         more: bool,
     ) -> (
         Vec<GroupScan>,
+        Option<PqScan>,
         Option<SigalgScan>,
         Vec<ProbeItem>,
         Vec<(ProtocolVersion, OrderCheck)>,
@@ -495,7 +500,12 @@ impl<'a> Scanner<'a> {
                 .filter(|v| v.ciphers.len() >= 2 && !(more && v.version == ProtocolVersion::TLS13))
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
-            let g13 = s.spawn(|| more.then(|| self.groups_tls13(versions)).flatten());
+            // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
+            let g13 = s.spawn(|| {
+                let (g13, order) = more.then(|| self.groups_tls13(versions)).flatten()?;
+                let pq = self.post_quantum(&g13, versions);
+                Some((g13, order, pq))
+            });
             let g12 = s.spawn(|| {
                 if more {
                     let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions);
@@ -511,8 +521,10 @@ impl<'a> Scanner<'a> {
             };
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
-            if let Some((g, order)) = g13.join().ok().flatten() {
+            let mut post_quantum = None;
+            if let Some((g, order, pq)) = g13.join().ok().flatten() {
                 groups.push(g);
+                post_quantum = Some(pq);
                 orders.extend(order.map(|o| (ProtocolVersion::TLS13, o)));
             }
             let (g12, sigalgs) = g12.join().unwrap_or_default();
@@ -522,7 +534,7 @@ impl<'a> Scanner<'a> {
                 .filter_map(|h| h.join().ok())
                 .flatten()
                 .collect();
-            (groups, sigalgs, fixed, orders)
+            (groups, post_quantum, sigalgs, fixed, orders)
         })
     }
 

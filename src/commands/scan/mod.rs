@@ -5,6 +5,8 @@
 //! - [`enumerate`]: the strategies that scan one target (versions, suites, order, groups,
 //!   signature schemes, behaviour) over a [`Transport`], and the [`Pacer`] shared by all.
 //! - `behaviour`: the behaviour probes, on the same scanner.
+//! - [`post_quantum`]: hybrid and pure ML-KEM groups, the server's preference, and what a
+//!   PQ client's hellos get (both key shares; the classical one only).
 //! - `health`: whether the target answers TLS as a server should, and when to give up.
 //! - [`result`]: the typed result, everything named and judged.
 //! - [`vulns`]: `--vulns`, the known attacks a server is exposed to, named from the scan.
@@ -14,6 +16,7 @@ mod behaviour;
 pub mod enumerate;
 mod full_handshake;
 mod health;
+pub mod post_quantum;
 pub mod result;
 #[cfg(test)]
 mod scripted;
@@ -207,6 +210,7 @@ fn unscanned(target: &ScanTarget, why: String) -> ScanResult {
         gave_up: false,
         versions: Vec::new(),
         groups: Vec::new(),
+        post_quantum: None,
         sigalgs: None,
         probes: Vec::new(),
         handshakes: 0,

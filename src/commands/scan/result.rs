@@ -4,6 +4,7 @@
 //! (`#[serde(skip)]`), so the JSON stays the contract it was.
 
 use super::enumerate::{ProbeItem, ScanReport, VersionScan};
+use super::post_quantum::{PqPreference, PqScan, ShareCheck, is_pq};
 use crate::commands::SchemaVersion;
 use crate::commands::facts::CertificateFacts;
 use crate::core::assess::Diagnosis;
@@ -59,6 +60,9 @@ pub struct ScanResult {
     pub groups_server_order: BTreeMap<String, Option<bool>>,
     /// The first group picked in the first group enumeration (TLS 1.3 when it ran).
     pub preferred_group: Option<String>,
+    /// Post-quantum key exchange in TLS 1.3 (`null`: the TLS 1.3 groups were not
+    /// enumerated: no TLS 1.3, `--suites-only`, or the scan gave up).
+    pub post_quantum: Option<PostQuantum>,
     /// Signature schemes the server signed with, in pick order (`null`: not enumerated:
     /// `--suites-only`, no version to read them from, or the scan gave up).
     pub sigalgs: Option<Vec<String>>,
@@ -129,7 +133,92 @@ pub struct Cost {
     pub versions: usize,
     pub groups: usize,
     pub sigalgs: usize,
+    /// The PQ client hellos (both key shares; the classical share only).
+    pub post_quantum: usize,
     pub probes: usize,
+}
+
+/// Post-quantum key exchange in TLS 1.3: the accepted PQ groups, the server's preference,
+/// and what two hellos of a PQ client got ("offered vs selected").
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PostQuantum {
+    /// Accepted hybrid groups (classical ECDH + ML-KEM, and the obsolete Kyber drafts), in
+    /// the order of the TLS 1.3 group list.
+    pub hybrid: Vec<String>,
+    /// Accepted pure ML-KEM groups, in the same order.
+    pub pure: Vec<String>,
+    /// Where PQ stands in the server's order of groups: `none` (no PQ group), `pq_only`,
+    /// `pq_first`, `classical_first`, `client_order` (it takes the client's first), or
+    /// `unknown` (the order check was inconclusive).
+    pub preference: PqPreference,
+    /// Offered a PQ group first and a classical one, with both key shares, the server
+    /// selected the PQ group (`null`: not asked, or no group selected).
+    pub selects_pq: Option<bool>,
+    /// Offered the same two groups with the classical key share only, the server answered
+    /// with a HelloRetryRequest (asking for the PQ share): one more round trip for every
+    /// such client (`null`: not asked, or no group selected).
+    pub hrr_cost: Option<bool>,
+    /// The hello with both key shares (over one TCP segment of an Ethernet path).
+    pub both_shares: Option<ShareTest>,
+    /// The hello with the classical key share only.
+    pub classical_share: Option<ShareTest>,
+    /// Hellos of these two checks (0 when no PQ group we make real shares for is accepted).
+    pub handshakes: usize,
+}
+
+/// One PQ-client hello: what was offered and what the server selected.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ShareTest {
+    /// supported_groups, in our order (the PQ group first).
+    pub offered: Vec<String>,
+    /// The groups we sent key shares for.
+    pub key_shares: Vec<String>,
+    /// The hello's size on the wire, record header included.
+    pub hello_bytes: usize,
+    /// The group of the ServerHello, or the one the HelloRetryRequest asked for.
+    pub selected: Option<String>,
+    pub hello_retry_request: bool,
+    /// Why no group was selected (the answer: an alert, a reset, …).
+    pub problem: Option<String>,
+}
+
+impl ShareTest {
+    fn new(c: &ShareCheck) -> Self {
+        let names = |ids: &[u16]| ids.iter().map(|id| group_name(*id)).collect();
+        ShareTest {
+            offered: names(&c.offered),
+            key_shares: names(&c.key_shares),
+            hello_bytes: c.hello_bytes,
+            selected: c.selected.map(group_name),
+            hello_retry_request: c.hello_retry_request,
+            problem: c.problem.clone(),
+        }
+    }
+}
+
+impl PostQuantum {
+    fn new(p: &PqScan) -> Self {
+        let names = |ids: &[u16]| ids.iter().map(|id| group_name(*id)).collect();
+        PostQuantum {
+            hybrid: names(&p.hybrid),
+            pure: names(&p.pure),
+            preference: p.preference,
+            selects_pq: p.both_shares.as_ref().and_then(|c| c.selected).map(is_pq),
+            hrr_cost: p
+                .classical_share
+                .as_ref()
+                .filter(|c| c.selected.is_some())
+                .map(|c| c.hello_retry_request),
+            both_shares: p.both_shares.as_ref().map(ShareTest::new),
+            classical_share: p.classical_share.as_ref().map(ShareTest::new),
+            handshakes: p.handshakes,
+        }
+    }
+
+    /// Some PQ group is accepted.
+    pub fn any(&self) -> bool {
+        self.preference != PqPreference::None
+    }
 }
 
 /// One version's group list (text report only).
@@ -269,6 +358,7 @@ impl ScanResult {
                 .map(|g| (g.version.clone(), g.server_order))
                 .collect(),
             preferred_group: group_scans.first().and_then(|g| g.groups.first().cloned()),
+            post_quantum: r.post_quantum.as_ref().map(PostQuantum::new),
             sigalgs: sigalg_scan.as_ref().map(|s| s.schemes.clone()),
             sigalgs_server_order: sigalg_scan.as_ref().and_then(|s| s.server_order),
             probes: r.probes.clone(),
@@ -276,6 +366,7 @@ impl ScanResult {
                 versions: r.versions.iter().map(|v| v.handshakes).sum(),
                 groups: r.groups.iter().map(|g| g.handshakes).sum(),
                 sigalgs: r.sigalgs.as_ref().map_or(0, |s| s.handshakes),
+                post_quantum: r.post_quantum.as_ref().map_or(0, |p| p.handshakes),
                 probes: r.probes.iter().map(|p| p.handshakes).sum(),
             },
             handshakes: r.handshakes,

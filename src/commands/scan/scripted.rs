@@ -413,7 +413,8 @@ const RSA_AES256_SHA: u16 = 0x0035;
 fn check_count(r: &ScanResult, hellos: usize) {
     assert_eq!(r.handshakes, hellos, "the scan counts every hello it sends");
     // Hellos shared by the TLS 1.2 groups and schemes are counted with the schemes.
-    let itemized = r.cost.versions + r.cost.groups + r.cost.sigalgs + r.cost.probes;
+    let itemized =
+        r.cost.versions + r.cost.groups + r.cost.sigalgs + r.cost.post_quantum + r.cost.probes;
     assert_eq!(r.handshakes, itemized, "every hello is itemized once");
 }
 
