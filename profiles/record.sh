@@ -6,6 +6,10 @@
 # Needs python3 (the listener) and records every client it finds: openssl s_client (default,
 # -tls1_3, -tls1_2, -tls1_1, -tls1), curl, gnutls-cli, python3 ssl, Java (javac + java, a tiny
 # SSLSocket client compiled here), Node.js. Clients that are missing are skipped with a note.
+# PQ_PYTHON=/path/to/python: also a pyOpenSSL client on the OpenSSL that python's
+# `cryptography` wheel bundles (OpenSSL 3.5 and later offer X25519MLKEM768 by default; the
+# venv tests/pq.rs makes under target/tmp/pq-venv has it). ONLY=PREFIX: only the clients
+# whose profile name starts with PREFIX (to add one profile without re-recording the rest).
 #
 # Talks only to 127.0.0.1: a listener on an ephemeral loopback port takes one connection,
 # saves the TLS records up to the end of the first handshake message, and closes; the client
@@ -51,6 +55,7 @@ EOF
 record() {
     local name=$1 notes=$2
     shift 2
+    [[ -n "${ONLY:-}" && "$name" != "$ONLY"* ]] && return
     rm -f "$TMP/port" "$TMP/hello.hex"
     python3 "$TMP/listen.py" "$TMP/hello.hex" >"$TMP/port" &
     LISTENER_PID=$!
@@ -71,6 +76,7 @@ record() {
     fi
     local shown="$*"
     shown="${shown//$TMP\//}"   # the temp dir's scripts by their own names
+    [[ -n "${PQ_PYTHON:-}" ]] && shown="${shown//$PQ_PYTHON/\$PQ_PYTHON}"
     {
         echo "[profile $name]"
         echo "source = $shown"
@@ -169,6 +175,28 @@ if have node; then
     nv="${nv#v}"
     record "node-${nv%%.*}" "Node.js $nv tls.connect defaults (OpenSSL $(node -p process.versions.openssl))" \
         node -e "require('tls').connect({host:'127.0.0.1',port:+process.argv[1],servername:process.argv[2],rejectUnauthorized:false}).on('error',()=>{})" PORT $SNI
+fi
+
+if [[ -n "${PQ_PYTHON:-}" ]]; then
+    pyo="$("$PQ_PYTHON" -c 'import OpenSSL; print(OpenSSL.__version__)')"
+    pyl="$("$PQ_PYTHON" -c 'from OpenSSL import SSL; print(SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode())')"
+    pylv="$(echo "$pyl" | awk '{print $2}')"
+    cat >"$TMP/pyopenssl_client.py" <<'EOF'
+import socket, sys
+from OpenSSL import SSL
+# The library's defaults: no groups, suites or versions set here.
+ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+    conn = SSL.Connection(ctx, s)
+    conn.set_tlsext_host_name(sys.argv[2].encode())
+    conn.set_connect_state()
+    try:
+        conn.do_handshake()
+    except (SSL.Error, OSError):
+        pass
+EOF
+    record "pyopenssl-openssl-${pylv%.*}" "pyOpenSSL $pyo on $pyl (the cryptography wheel), SSL.Context(TLS_CLIENT_METHOD) defaults" \
+        "$PQ_PYTHON" "$TMP/pyopenssl_client.py" PORT $SNI
 fi
 
 {

@@ -376,3 +376,71 @@ fn scan_of_a_server_preferring_x25519_reports_classical_first_and_no_pq_pick() {
         "{pq}"
     );
 }
+
+/// `simulate --json` of the built-in pyOpenSSL-on-OpenSSL-4 profile (a PQ client recorded by
+/// profiles/record.sh) against a local server: its row.
+fn simulate_pq_client(port: u16) -> serde_json::Value {
+    let out = shakedown()
+        .args(["simulate", &format!("127.0.0.1:{port}")])
+        .args(["--client", "pyopenssl-openssl-4", "--no-testssl", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    rows.into_iter().next().unwrap()
+}
+
+#[test]
+fn simulate_says_whether_the_recorded_pq_client_would_negotiate_a_pq_group() {
+    use serde_json::json;
+    let pki = Pki::new();
+    // The profile's own hello: OpenSSL 4's default groups, two key shares.
+    let offered = json!(["X25519MLKEM768", "SecP256r1MLKEM768", "curveSM2MLKEM768"]);
+
+    let srv = pq_server(&pki, "X25519MLKEM768/X25519");
+    let row = simulate_pq_client(srv.port);
+    assert_eq!(row["pq_offered"], offered, "{row}");
+    assert_eq!(row["connects"], true, "{row}");
+    assert_eq!(row["negotiates_pq"], true, "{row}");
+    assert_eq!(row["pq_group"], "X25519MLKEM768", "{row}");
+
+    // A PQ group the client offers without a share: it gets there after a
+    // HelloRetryRequest.
+    let srv = pq_server(&pki, "SecP256r1MLKEM768");
+    let row = simulate_pq_client(srv.port);
+    assert_eq!(row["negotiates_pq"], true, "{row}");
+    assert_eq!(row["pq_group"], "SecP256r1MLKEM768", "{row}");
+    assert_eq!(row["server_hello"]["hello_retry_request"], true, "{row}");
+
+    // x25519 first in the server's order: the client connects without PQ.
+    let srv = pq_server_with(&pki, "X25519:X25519MLKEM768", true);
+    let row = simulate_pq_client(srv.port);
+    assert_eq!(row["connects"], true, "{row}");
+    assert_eq!(row["negotiates_pq"], false, "{row}");
+    assert!(row["pq_group"].is_null(), "{row}");
+
+    // Debian's OpenSSL 3.0 s_server has no ML-KEM at all.
+    let srv = common::s_server(&pki.leaf("localhost"), &[]);
+    let row = simulate_pq_client(srv.port);
+    assert_eq!(row["pq_offered"], offered, "{row}");
+    assert_eq!(row["connects"], true, "{row}");
+    assert_eq!(row["negotiates_pq"], false, "{row}");
+    assert_eq!(row["server_hello"]["group"], "x25519", "{row}");
+
+    // The text table marks it, and counts the PQ clients.
+    let out = shakedown()
+        .args(["simulate", &format!("127.0.0.1:{}", srv.port)])
+        .args(["--client", "pyopenssl-openssl-4", "--no-testssl"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[PQ offered, not negotiated]"), "{text}");
+    assert!(
+        text.contains("0 of the 1 clients offering a post-quantum group would negotiate one"),
+        "{text}"
+    );
+}

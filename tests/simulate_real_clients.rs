@@ -206,7 +206,7 @@ fn tls12_only_server() {
     let pki = Pki::new();
     let srv = s_server(&pki.leaf("localhost"), &["-tls1_2"]);
     let sim = simulate(&srv, &[]);
-    assert_eq!(sim.len(), 10, "{sim:?}");
+    assert_eq!(sim.len(), 11, "{sim:?}");
     for v in &sim {
         let name = v["client"].as_str().unwrap();
         let want = match name {
@@ -256,7 +256,7 @@ fn legacy_tls10_server() {
         &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"],
     );
     let sim = simulate(&srv, &[]);
-    assert_eq!(sim.len(), 10);
+    assert_eq!(sim.len(), 11);
     for v in &sim {
         let name = v["client"].as_str().unwrap();
         let want = match name {
@@ -337,7 +337,7 @@ fn list_and_profile_files() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), 10, "{text}");
+    assert_eq!(text.lines().count(), 11, "{text}");
     assert!(
         text.contains("java-17") && text.contains("TLSv1.3"),
         "{text}"

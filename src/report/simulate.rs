@@ -35,7 +35,20 @@ impl Render for SimulateReport {
             "{ok} of {} clients would connect, {} would fail",
             self.clients.len(),
             self.clients.len() - ok
-        )
+        )?;
+        let offering = self
+            .clients
+            .iter()
+            .filter(|s| !s.pq_offered.is_empty())
+            .count();
+        if offering > 0 {
+            let pq = self.clients.iter().filter(|s| s.negotiates_pq).count();
+            writeln!(
+                w,
+                "{pq} of the {offering} clients offering a post-quantum group would negotiate one"
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use super::enumerate::{GroupScan, Scanner, VersionScan};
 use crate::core::crypto::{ecdh, mlkem};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::HelloSpec;
-use crate::core::wire::registry::{GroupKind, group};
+use crate::core::wire::registry::{GroupKind, group, is_post_quantum as is_pq};
 
 /// Where the PQ groups stand in the server's order of groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -67,11 +67,6 @@ pub struct PqScan {
     /// The classical share only, the PQ group still offered first.
     pub classical_share: Option<ShareCheck>,
     pub handshakes: usize,
-}
-
-/// True for a hybrid or pure post-quantum group.
-pub fn is_pq(id: u16) -> bool {
-    group(id).is_some_and(|g| matches!(g.kind, GroupKind::Hybrid | GroupKind::PostQuantum))
 }
 
 /// The preference from the accepted list (in pick order) and its order check.
@@ -196,7 +191,7 @@ mod tests {
 
     #[test]
     fn kyber_drafts_count_as_pq_and_classical_groups_do_not() {
-        assert!(is_pq(HYBRID) && is_pq(MLKEM768) && is_pq(0x6399));
+        assert!(is_pq(HYBRID) && is_pq(MLKEM768) && is_pq(0x6399) && is_pq(0x11ee));
         assert!(!is_pq(X25519) && !is_pq(0x0100) && !is_pq(0xfafa));
     }
 }

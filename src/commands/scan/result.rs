@@ -4,13 +4,14 @@
 //! (`#[serde(skip)]`), so the JSON stays the contract it was.
 
 use super::enumerate::{ProbeItem, ScanReport, VersionScan};
-use super::post_quantum::{PqPreference, PqScan, ShareCheck, is_pq};
+use super::post_quantum::{PqPreference, PqScan, ShareCheck};
 use crate::commands::SchemaVersion;
 use crate::commands::facts::CertificateFacts;
 use crate::core::assess::Diagnosis;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::{
-    KeyExchange, group_name, sigalg_name, sslv2_cipher_name, suite, suite_name,
+    KeyExchange, group_name, is_post_quantum as is_pq, sigalg_name, sslv2_cipher_name, suite,
+    suite_name,
 };
 use schemars::JsonSchema;
 use serde::{Serialize, Serializer};

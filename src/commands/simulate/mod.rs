@@ -7,7 +7,7 @@ pub mod profiles;
 use crate::commands::probe::{self, HelloSource, ProbeReport, ProbeResult};
 use crate::commands::{ConnectConfig, SchemaVersion};
 use crate::core::wire::ProtocolVersion;
-use crate::core::wire::registry::{alert_name, group_name, suite_name};
+use crate::core::wire::registry::{alert_name, group_name, is_post_quantum, suite_name};
 use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::Target;
 use profiles::{Profile, SniRule, decode_hello, version_range};
@@ -134,6 +134,14 @@ pub struct SimulateRow {
     pub client_refuses: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_notes: Option<String>,
+    /// The post-quantum groups (hybrid and pure ML-KEM) the client offers, in its order.
+    pub pq_offered: Vec<String>,
+    /// The client would have negotiated a post-quantum group with this server (it offers
+    /// one, the server chose it, directly or by a HelloRetryRequest, and the client would
+    /// go on).
+    pub negotiates_pq: bool,
+    /// That group (`null` when `negotiates_pq` is false).
+    pub pq_group: Option<String>,
     /// Text only: what the client gets, in one line.
     #[serde(skip)]
     pub summary: String,
@@ -161,18 +169,58 @@ impl SimulateReport {
     }
 }
 
+/// The PQ groups `profile`'s hello offers, and the one it would negotiate with the server
+/// whose answer is `s` (the ServerHello's group, or the one a HelloRetryRequest asked for
+/// among those the client offered).
+fn post_quantum(profile: &Profile, s: &Simulated) -> (Vec<u16>, Option<u16>) {
+    let offered: Vec<u16> = decode_hello(&profile.hello)
+        .map(|h| h.supported_groups())
+        .unwrap_or_default();
+    let pq_offered: Vec<u16> = offered
+        .iter()
+        .copied()
+        .filter(|g| is_post_quantum(*g))
+        .collect();
+    let chosen = s
+        .result
+        .verdict
+        .as_ref()
+        .filter(|_| s.connects())
+        .and_then(|v| {
+            v.group.or(v
+                .hello_retry_request
+                .as_ref()
+                .and_then(|h| h.key_share_group()))
+        })
+        .filter(|g| pq_offered.contains(g));
+    (pq_offered, chosen)
+}
+
 fn row(profile: &Profile, result: &ProbeResult) -> SimulateRow {
     let s = Simulated {
         client_refuses: client_refuses(profile, result),
         result,
     };
+    let (pq_offered, pq_group) = post_quantum(profile, &s);
+    let mut summary = summary(&s);
+    // For the clients that offer PQ: whether they would get it.
+    if !pq_offered.is_empty() {
+        summary.push_str(if pq_group.is_some() {
+            "  [PQ]"
+        } else {
+            "  [PQ offered, not negotiated]"
+        });
+    }
     SimulateRow {
         probe: result.report(),
         client: profile.name.clone(),
         connects: s.connects(),
         client_refuses: s.client_refuses.clone(),
         client_notes: Some(profile.notes.clone()).filter(|n| !n.is_empty()),
-        summary: summary(&s),
+        pq_offered: pq_offered.into_iter().map(group_name).collect(),
+        negotiates_pq: pq_group.is_some(),
+        pq_group: pq_group.map(group_name),
+        summary,
     }
 }
 

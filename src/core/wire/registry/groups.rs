@@ -41,6 +41,12 @@ pub fn group(id: u16) -> Option<&'static Group> {
     find(GROUPS, id)
 }
 
+/// True for a hybrid (ECDH + ML-KEM or Kyber) or pure ML-KEM group: a post-quantum key
+/// exchange.
+pub fn is_post_quantum(id: u16) -> bool {
+    group(id).is_some_and(|g| matches!(g.kind, GroupKind::Hybrid | GroupKind::PostQuantum))
+}
+
 /// The IANA name, `GREASE_0xHHHH`, or `0xHHHH` for an unknown id.
 pub fn group_name(id: u16) -> String {
     name_of(GROUPS, id)
@@ -129,6 +135,7 @@ pub static GROUPS: &[Group] = &[
     g(4587, "SecP256r1MLKEM768", &["P256MLKEM768"], Hybrid, Some(65 + 1184)),
     g(4588, "X25519MLKEM768", &[], Hybrid, Some(32 + 1184)),
     g(4589, "SecP384r1MLKEM1024", &["P384MLKEM1024"], Hybrid, Some(97 + 1568)),
+    g(4590, "curveSM2MLKEM768", &[], Hybrid, Some(65 + 1184)),
     g(25497, "X25519Kyber768Draft00", &[], Hybrid, Some(32 + 1184)),
     g(25498, "SecP256r1Kyber768Draft00", &[], Hybrid, Some(65 + 1184)),
     g(65281, "arbitrary_explicit_prime_curves", &[], Other, None),

@@ -17,7 +17,9 @@ use std::fmt;
 
 pub use alerts::{ALERTS, Alert, alert_level_name, alert_name, parse_alert};
 pub use extensions::{EXTENSIONS, ExtensionType, extension, extension_name, parse_extension};
-pub use groups::{GROUPS, Group, GroupKind, group, group_name, parse_group, parse_groups};
+pub use groups::{
+    GROUPS, Group, GroupKind, group, group_name, is_post_quantum, parse_group, parse_groups,
+};
 pub use handshake_types::{
     HANDSHAKE_TYPES, HandshakeType, handshake_type, handshake_type_name, history_letter,
 };
