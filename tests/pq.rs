@@ -272,6 +272,10 @@ fn scan_of_a_server_preferring_the_hybrid_reports_it_first_and_the_retry_it_cost
         json!(["X25519MLKEM768", "x25519"]),
         "{v}"
     );
+    // Every TLS 1.3 hello of the version test got a HelloRetryRequest (no hybrid share):
+    // the signature scheme hellos follow it with a hybrid share, and show the certificate.
+    assert_eq!(v["sigalgs"], json!(["ecdsa_secp256r1_sha256"]), "{v}");
+    assert_eq!(v["certificates"][0]["subject"], "CN=localhost", "{v}");
     let pq = post_quantum(&v);
     assert_eq!(pq["hybrid"], json!(["X25519MLKEM768"]), "{pq}");
     assert_eq!(pq["pure"], json!([]), "{pq}");

@@ -438,12 +438,23 @@ impl<'a> Scanner<'a> {
         versions.sort_by_key(|v| v.version);
         let more = !self.opts.suites_only;
         let given_up = self.gave_up.load(Ordering::Relaxed);
-        let (groups, post_quantum, sigalgs, fixed, mut orders) = if given_up {
+        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) = if given_up {
             // Nothing more is sent; what the lists would have shown is unknown.
             Default::default()
         } else {
             self.lists_and_behaviour(&versions, more)
         };
+        // A TLS 1.3 server that answered the version test with a HelloRetryRequest (its
+        // first group, a PQ hybrid, had no share) showed its certificate, OCSP and ALPN
+        // only in the signature scheme hellos: read them from there.
+        if let Some(full) = full13
+            && let Some(v13) = versions
+                .iter_mut()
+                .find(|v| v.version == ProtocolVersion::TLS13)
+            && v13.first.as_ref().is_none_or(|f| f.certificates.is_empty())
+        {
+            v13.first = Some(full);
+        }
         let mut probes = Vec::new();
         orders.sort_by_key(|(version, _)| *version);
         for (version, (order, item)) in orders {
@@ -492,6 +503,7 @@ impl<'a> Scanner<'a> {
         Option<SigalgScan>,
         Vec<ProbeItem>,
         Vec<(ProtocolVersion, OrderCheck)>,
+        Option<Verdict>,
     ) {
         thread::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
@@ -509,9 +521,15 @@ impl<'a> Scanner<'a> {
             let g12 = s.spawn(|| {
                 if more {
                     let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions);
-                    (groups, sigalgs.or_else(|| self.sigalgs_tls13(versions)))
+                    match sigalgs {
+                        Some(s) => (groups, Some(s), None),
+                        None => match self.sigalgs_tls13(versions) {
+                            Some((s, full)) => (groups, Some(s), full),
+                            None => (groups, None, None),
+                        },
+                    }
                 } else {
-                    (None, None)
+                    (None, None, None)
                 }
             });
             let fixed = if more {
@@ -527,14 +545,14 @@ impl<'a> Scanner<'a> {
                 post_quantum = Some(pq);
                 orders.extend(order.map(|o| (ProtocolVersion::TLS13, o)));
             }
-            let (g12, sigalgs) = g12.join().unwrap_or_default();
+            let (g12, sigalgs, full13) = g12.join().unwrap_or_default();
             groups.extend(g12);
             let fixed: Vec<ProbeItem> = fixed
                 .into_iter()
                 .filter_map(|h| h.join().ok())
                 .flatten()
                 .collect();
-            (groups, post_quantum, sigalgs, fixed, orders)
+            (groups, post_quantum, sigalgs, fixed, orders, full13)
         })
     }
 
@@ -1264,28 +1282,55 @@ impl<'a> Scanner<'a> {
     /// for servers with no signed TLS 1.2 suite (the schemes a server has for its key are
     /// the same in both versions, less those TLS 1.3 forbids, so TLS 1.2 shows them more
     /// cheaply when it can). Needs a server that takes one of the real key shares of
-    /// [`Scanner::version_spec`] (x25519, secp256r1, secp384r1).
-    fn sigalgs_tls13(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
+    /// [`Scanner::version_spec`] (x25519, secp256r1, secp384r1), or asks with a
+    /// HelloRetryRequest for one we can make a real share for (a PQ hybrid first in its
+    /// order, secp521r1): then that hello is sent again with that share, and every later
+    /// one too (one more hello). Also returns the first decrypted verdict with a
+    /// certificate, for a server whose version test got a HelloRetryRequest.
+    fn sigalgs_tls13(&self, versions: &[VersionScan]) -> Option<(SigalgScan, Option<Verdict>)> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
         let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
         let mut cost = 0;
+        let mut shares: Option<Vec<u16>> = None;
+        let mut full = None;
         let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
-            let spec = HelloSpec {
-                cipher_suites: Some(v13.ciphers.clone()),
-                sigalgs: Some(offer.to_vec()),
-                ..self.version_spec(ProtocolVersion::TLS13)
+            let send = |shares: &Option<Vec<u16>>, cost: &mut usize| {
+                let mut spec = HelloSpec {
+                    cipher_suites: Some(v13.ciphers.clone()),
+                    sigalgs: Some(offer.to_vec()),
+                    ..self.version_spec(ProtocolVersion::TLS13)
+                };
+                if shares.is_some() {
+                    spec.key_shares = shares.clone();
+                }
+                self.handshake(&self.encode(&spec), cost)
             };
-            let reply = self.handshake(&self.encode(&spec), cost);
-            reply.verdict?.server_signature_scheme
+            let mut reply = send(&shares, cost);
+            let asked = reply
+                .verdict
+                .as_ref()
+                .and_then(|v| v.hello_retry_request.as_ref())
+                .and_then(|h| h.key_share_group())
+                .filter(|g| ecdh::REAL_KEY_GROUPS.contains(g));
+            if let (None, Some(g)) = (&shares, asked) {
+                shares = Some(vec![g]);
+                reply = send(&shares, cost);
+            }
+            let v = reply.verdict?;
+            if full.is_none() && !v.certificates.is_empty() {
+                full = Some(v.clone());
+            }
+            v.server_signature_scheme
         });
-        Some(SigalgScan {
+        let scan = SigalgScan {
             version: ProtocolVersion::TLS13,
             schemes,
             handshakes: cost,
             server_order: None,
-        })
+        };
+        Some((scan, full))
     }
 }
 
