@@ -305,6 +305,27 @@ fn scan_of_a_server_preferring_the_hybrid_reports_it_first_and_the_retry_it_cost
         )
     );
 
+    // OpenSSL 4's own default groups (PQ hybrids in the first tuple): the server's order
+    // between tuples, the client's within one, so the group order check is
+    // inconclusive; a PQ group still came first from an offer listing the classical
+    // groups first.
+    let srv = pq_server(&pki, "DEFAULT");
+    let v = scan_json(srv.port);
+    assert_eq!(v["groups_server_order"]["TLSv1.3"], json!(null), "{v}");
+    let pq = post_quantum(&v);
+    assert!(
+        pq["hybrid"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("X25519MLKEM768")),
+        "{pq}"
+    );
+    assert_eq!(pq["preference"], "pq_first", "{pq}");
+    assert_eq!(
+        (&pq["selects_pq"], &pq["hrr_cost"]),
+        (&json!(true), &json!(true))
+    );
+
     // The same preference in one plain list: the server takes the x25519 share it was
     // given rather than retry for the hybrid, so no round trip is lost, and no PQ either.
     let srv = pq_server_with(&pki, "X25519MLKEM768:X25519", true);

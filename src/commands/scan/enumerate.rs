@@ -55,7 +55,7 @@ use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::{
     CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
-    suite,
+    is_post_quantum, suite,
 };
 use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
@@ -1043,11 +1043,14 @@ impl<'a> Scanner<'a> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
-        let candidates: Vec<u16> = GROUPS
+        // Every classical group before every PQ group: a PQ first pick is then the
+        // server's preference, not ours (see `post_quantum`).
+        let (classical, pq): (Vec<u16>, Vec<u16>) = GROUPS
             .iter()
             .filter(|g| g.key_share_len.is_some())
             .map(|g| g.id)
-            .collect();
+            .partition(|g| !is_post_quantum(*g));
+        let candidates = [classical, pq].concat();
         // The (suite, group) a hello without key shares made the server pick.
         let pick = |suites: Vec<u16>, groups: &[u16], cost: &mut usize| {
             let spec = HelloSpec {

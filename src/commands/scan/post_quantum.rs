@@ -69,13 +69,17 @@ pub struct PqScan {
     pub handshakes: usize,
 }
 
-/// The preference from the accepted list (in pick order) and its order check.
+/// The preference from the accepted list (in pick order) and its order check. The group
+/// enumeration's first hello lists every classical group before every PQ group, so a
+/// PQ first pick is the server's own preference even when the order check was
+/// inconclusive (OpenSSL 3.5+ with `/` tuples: server order between tuples, client
+/// order within one).
 fn preference(accepted: &[u16], server_order: Option<bool>) -> PqPreference {
     let pq = accepted.iter().filter(|g| is_pq(**g)).count();
     match (pq, accepted.len() - pq, server_order) {
         (0, _, _) => PqPreference::None,
         (_, 0, _) => PqPreference::PqOnly,
-        (_, _, Some(true)) if is_pq(accepted[0]) => PqPreference::PqFirst,
+        _ if is_pq(accepted[0]) => PqPreference::PqFirst,
         (_, _, Some(true)) => PqPreference::ClassicalFirst,
         (_, _, Some(false)) => PqPreference::ClientOrder,
         (_, _, None) => PqPreference::Unknown,
@@ -184,6 +188,7 @@ mod tests {
         assert_eq!(preference(&[HYBRID, MLKEM768], Some(true)), PqOnly);
         assert_eq!(preference(&[HYBRID], Option::None), PqOnly);
         assert_eq!(preference(&[HYBRID, X25519], Some(true)), PqFirst);
+        assert_eq!(preference(&[HYBRID, P256, X25519], Option::None), PqFirst);
         assert_eq!(preference(&[X25519, HYBRID], Some(true)), ClassicalFirst);
         assert_eq!(preference(&[X25519, HYBRID], Some(false)), ClientOrder);
         assert_eq!(preference(&[X25519, HYBRID], Option::None), Unknown);
