@@ -38,8 +38,8 @@ fn post_quantum(out: &mut dyn Write, pq: &PostQuantum) -> io::Result<()> {
     let preference = match pq.preference {
         PqPreference::None => "no PQ group accepted",
         PqPreference::PqOnly => "PQ groups only (a classical-only client cannot connect)",
-        PqPreference::PqFirst => "server order puts PQ first",
-        PqPreference::ClassicalFirst => "server order puts a classical group first",
+        PqPreference::PqFirst => "the server prefers PQ",
+        PqPreference::ClassicalFirst => "the server prefers a classical group",
         PqPreference::ClientOrder => "client order (PQ when the client lists it first)",
         PqPreference::Unknown => "order unknown",
     };
