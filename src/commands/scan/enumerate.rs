@@ -14,7 +14,8 @@
 //!   enumerated in bundles of 128.
 //! - Groups: TLS 1.3 with an empty key_share (the HelloRetryRequest names the group, so
 //!   hybrid post-quantum groups need no valid share; the first of these hellos is also the
-//!   TLS 1.3 order check). TLS 1.2 groups and signature schemes come from the
+//!   TLS 1.3 order check; every classical group is listed before every post-quantum
+//!   one, see `post_quantum`). TLS 1.2 groups and signature schemes come from the
 //!   ServerKeyExchange, both lists in the same hellos while neither has run out. A server
 //!   without signed TLS 1.2 suites shows its schemes in TLS 1.3's CertificateVerify.
 //! - Behaviour: what the first accepted handshake of the best version up to TLS 1.2

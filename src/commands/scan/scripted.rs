@@ -585,6 +585,53 @@ fn a_server_that_retries_for_its_group_is_still_enumerated() {
 }
 
 #[test]
+fn post_quantum_costs_two_hellos_and_reads_the_retry_for_the_hybrid() {
+    use super::post_quantum::PqPreference;
+    const HYBRID: u16 = 0x11ec;
+    let policy = Policy {
+        versions: vec![TLS13],
+        suites: vec![0x1301],
+        server_order: true,
+        groups: vec![HYBRID, X25519],
+        sigalgs: vec![ECDSA_P256_SHA256],
+        version_intolerant: false,
+        reset_above_suites: None,
+        hostile: None,
+    };
+    let (r, hellos) = scan(policy.clone(), false);
+    let g13 = &r.groups["TLSv1.3"];
+    assert_eq!(*g13, [group_name(HYBRID), group_name(X25519)]);
+    let pq = r
+        .post_quantum
+        .as_ref()
+        .expect("TLS 1.3 groups were enumerated");
+    assert_eq!(pq.hybrid, [group_name(HYBRID)]);
+    assert_eq!(pq.preference, PqPreference::PqFirst);
+    // Both shares: the server's favourite has a share, so a ServerHello picks it.
+    let both = pq.both_shares.as_ref().unwrap();
+    assert_eq!(both.selected, Some(group_name(HYBRID)));
+    assert!(!both.hello_retry_request && both.hello_bytes > 1460);
+    // The classical share only: it asks for its favourite (this policy always does).
+    assert_eq!((pq.selects_pq, pq.hrr_cost), (Some(true), Some(true)));
+    assert_eq!((pq.handshakes, r.cost.post_quantum), (2, 2));
+    check_count(&r, hellos);
+
+    // Classical groups only: no PQ hello at all.
+    let (r, hellos) = scan(
+        Policy {
+            groups: vec![X25519],
+            ..policy
+        },
+        false,
+    );
+    let pq = r.post_quantum.as_ref().unwrap();
+    assert_eq!(pq.preference, PqPreference::None);
+    assert!(pq.both_shares.is_none() && pq.hrr_cost.is_none());
+    assert_eq!(r.cost.post_quantum, 0);
+    check_count(&r, hellos);
+}
+
+#[test]
 fn tls12_groups_and_schemes_share_their_hellos() {
     let policy = Policy {
         suites: vec![ECDHE_ECDSA_AES128_GCM, ECDHE_ECDSA_AES256_GCM],
