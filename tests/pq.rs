@@ -419,6 +419,26 @@ fn simulate_pq_client(port: u16) -> serde_json::Value {
     rows.into_iter().next().unwrap()
 }
 
+/// The group the real client behind that profile (pyOpenSSL with the library's defaults, as
+/// profiles/record.sh ran it) negotiates with a local server.
+fn real_pyopenssl_group(port: u16) -> String {
+    let client = "import socket, sys\n\
+        from OpenSSL import SSL\n\
+        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)\n\
+        s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
+        c = SSL.Connection(ctx, s)\n\
+        c.set_tlsext_host_name(b'localhost')\n\
+        c.set_connect_state()\n\
+        c.do_handshake()\n\
+        print(c.get_group_name())\n";
+    let out = Command::new(python())
+        .args(["-c", client, &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[test]
 fn simulate_says_whether_the_recorded_pq_client_would_negotiate_a_pq_group() {
     use serde_json::json;
@@ -432,6 +452,7 @@ fn simulate_says_whether_the_recorded_pq_client_would_negotiate_a_pq_group() {
     assert_eq!(row["connects"], true, "{row}");
     assert_eq!(row["negotiates_pq"], true, "{row}");
     assert_eq!(row["pq_group"], "X25519MLKEM768", "{row}");
+    assert_eq!(real_pyopenssl_group(srv.port), "X25519MLKEM768");
 
     // A PQ group the client offers without a share: it gets there after a
     // HelloRetryRequest.
@@ -440,6 +461,7 @@ fn simulate_says_whether_the_recorded_pq_client_would_negotiate_a_pq_group() {
     assert_eq!(row["negotiates_pq"], true, "{row}");
     assert_eq!(row["pq_group"], "SecP256r1MLKEM768", "{row}");
     assert_eq!(row["server_hello"]["hello_retry_request"], true, "{row}");
+    assert_eq!(real_pyopenssl_group(srv.port), "SecP256r1MLKEM768");
 
     // x25519 first in the server's order: the client connects without PQ.
     let srv = pq_server_with(&pki, "X25519:X25519MLKEM768", true);
@@ -447,6 +469,7 @@ fn simulate_says_whether_the_recorded_pq_client_would_negotiate_a_pq_group() {
     assert_eq!(row["connects"], true, "{row}");
     assert_eq!(row["negotiates_pq"], false, "{row}");
     assert!(row["pq_group"].is_null(), "{row}");
+    assert_eq!(real_pyopenssl_group(srv.port), "x25519");
 
     // Debian's OpenSSL 3.0 s_server has no ML-KEM at all.
     let srv = common::s_server(&pki.leaf("localhost"), &[]);
@@ -455,6 +478,7 @@ fn simulate_says_whether_the_recorded_pq_client_would_negotiate_a_pq_group() {
     assert_eq!(row["connects"], true, "{row}");
     assert_eq!(row["negotiates_pq"], false, "{row}");
     assert_eq!(row["server_hello"]["group"], "x25519", "{row}");
+    assert_eq!(real_pyopenssl_group(srv.port), "x25519");
 
     // The text table marks it, and counts the PQ clients.
     let out = shakedown()
