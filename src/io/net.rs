@@ -5,11 +5,14 @@
 //! Nothing here interprets TLS: the loop hands every chunk to a callback (the session
 //! tracker, in practice) and asks it whether more bytes are needed. [`Transport`] is that
 //! trip as a trait, so callers can be driven by an in-memory peer in tests.
+//!
+//! UDP for QUIC: a connected socket and a loop that hands each datagram to a sans-IO
+//! [`DatagramPeer`] (the QUIC client of `core::session::quic_client`) and sends its answers.
 
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::starttls::{self, Preamble, Protocol, Step};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// Where to connect, and the host name the hello speaks of.
@@ -356,6 +359,105 @@ impl Transport for Tcp {
         close(&conn);
         Ok(())
     }
+}
+
+/// A connected UDP socket (QUIC), with when it started: every timestamp counts from
+/// `start`.
+pub struct Datagrams {
+    pub socket: UdpSocket,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub start: Instant,
+}
+
+/// UDP's side of a datagram conversation (a QUIC client, sans-IO): what to send first,
+/// what to answer each datagram with, whether it still reads, and how it ends.
+pub trait DatagramPeer {
+    fn start(&mut self, at: Micros) -> Vec<Vec<u8>>;
+    fn datagram(&mut self, bytes: &[u8], at: Micros) -> Vec<Vec<u8>>;
+    fn wants_more(&self) -> bool;
+    /// Nothing more is read: `kind` says why when the peer still wanted more.
+    fn end(&mut self, kind: EndKind, at: Micros);
+    /// The last datagrams to send (a CONNECTION_CLOSE).
+    fn close(&mut self) -> Vec<Vec<u8>>;
+}
+
+/// A UDP socket bound to an ephemeral port and connected to the target's first address
+/// (so that only its datagrams are received). No packet is sent yet.
+pub fn udp_connect(target: &Target) -> io::Result<Datagrams> {
+    let start = Instant::now();
+    let peer = *target
+        .resolve()?
+        .first()
+        .ok_or_else(|| io::Error::other("no address to send to"))?;
+    let bind: SocketAddr = if peer.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(bind)?;
+    socket.connect(peer)?;
+    let local = socket.local_addr()?;
+    Ok(Datagrams {
+        socket,
+        local,
+        peer,
+        start,
+    })
+}
+
+/// Runs a datagram conversation: sends the peer's first datagrams, then hands it each
+/// datagram received and sends its answers, until it wants no more, nothing arrives
+/// within the read deadline (which starts again with every datagram), or `max_bytes` were
+/// received; then sends its closing datagrams. An ICMP "port unreachable" reads as a reset.
+pub fn datagram_exchange(conn: &Datagrams, limits: &Limits, peer: &mut dyn DatagramPeer) {
+    let micros = |start: Instant| start.elapsed().as_micros() as Micros;
+    let send_all = |datagrams: Vec<Vec<u8>>| -> io::Result<()> {
+        for d in datagrams {
+            conn.socket.send(&d)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = send_all(peer.start(micros(conn.start))) {
+        peer.end(end_kind(&e), micros(conn.start));
+        return;
+    }
+    let mut buf = vec![0u8; 65_536];
+    let mut received = 0usize;
+    let mut deadline = Instant::now() + limits.read_timeout;
+    while peer.wants_more() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            peer.end(EndKind::Timeout, micros(conn.start));
+            break;
+        }
+        let _ = conn
+            .socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match conn.socket.recv(&mut buf) {
+            Ok(n) => {
+                received += n;
+                deadline = Instant::now() + limits.read_timeout;
+                let answer = peer.datagram(&buf[..n], micros(conn.start));
+                if let Err(e) = send_all(answer) {
+                    peer.end(end_kind(&e), micros(conn.start));
+                    break;
+                }
+                if received >= limits.max_bytes && peer.wants_more() {
+                    peer.end(EndKind::ByteCap, micros(conn.start));
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                peer.end(end_kind(&e), micros(conn.start));
+                break;
+            }
+        }
+    }
+    // The close is a courtesy: the server forgets the connection at once, not after its
+    // idle timeout. Errors sending it change nothing.
+    let _ = send_all(peer.close());
 }
 
 /// Closes our side politely so a server does not log a reset for a probe.
