@@ -603,3 +603,198 @@ fn varint_len(v: u64) -> usize {
         _ => 8,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::crypto::hello;
+    use crate::core::session::Outcome;
+    use crate::core::wire::build::HelloSpec;
+
+    const DCID: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+    const SCID: [u8; 8] = [9, 9, 9, 9, 9, 9, 9, 9];
+
+    fn client() -> QuicClient {
+        let built =
+            hello::build(&HelloSpec::default(), Some("localhost"), &mut |b| b.fill(7)).unwrap();
+        let cfg = QuicClientConfig {
+            version: quic::VERSION_1,
+            dcid: DCID.to_vec(),
+            scid: SCID.to_vec(),
+            // One record: its payload is the ClientHello message.
+            hello: built.wire[5..].to_vec(),
+            crypto_frame_max: None,
+        };
+        QuicClient::new(cfg, Tracker::with_key_shares(built.secrets))
+    }
+
+    /// The CRYPTO stream of Initial datagrams, opened with the keys of `dcid`.
+    fn crypto_of(datagrams: &[Vec<u8>], dcid: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let keys = qcrypto::initial_keys(quic::VERSION_1, dcid).unwrap();
+        let mut stream = CryptoStream::new(1 << 16);
+        let mut out = Vec::new();
+        let mut tokens = Vec::new();
+        for d in datagrams {
+            assert!(d.len() >= MIN_INITIAL_DATAGRAM, "{} bytes", d.len());
+            let (h, _) = quic::parse_long(d).unwrap().unwrap();
+            let LongKind::Protected { token, .. } = h.kind else {
+                panic!("not an Initial")
+            };
+            tokens.push(token.to_vec());
+            assert_eq!(h.dcid, dcid);
+            let opened = qcrypto::open_long(&h, &keys.client, None).unwrap();
+            for f in quic::frames(&opened.payload) {
+                if let Frame::Crypto { offset, data } = f.unwrap() {
+                    stream.add(offset, data, &mut |b: &[u8]| out.extend_from_slice(b));
+                }
+            }
+        }
+        (out, tokens)
+    }
+
+    fn retry_packet(odcid: &[u8], new_scid: &[u8], token: &[u8]) -> Vec<u8> {
+        let mut p = vec![0xf0];
+        p.extend(quic::VERSION_1.to_be_bytes());
+        p.push(SCID.len() as u8);
+        p.extend(SCID);
+        p.push(new_scid.len() as u8);
+        p.extend(new_scid);
+        p.extend(token);
+        let tag = qcrypto::retry_integrity_tag(quic::VERSION_1, odcid, &p);
+        p.extend(tag);
+        p
+    }
+
+    #[test]
+    fn the_hello_goes_out_in_padded_initial_datagrams() {
+        let mut c = client();
+        let hello = c.cfg.hello.clone();
+        let out = c.start(0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(crypto_of(&out, &DCID).0, hello);
+        assert!(c.tracker().verdict().client_hello.is_some());
+        // Split in small frames over several datagrams, still one stream.
+        let mut c = client();
+        c.cfg.hello = [hello.clone(), vec![0; 2000]].concat();
+        c.cfg.crypto_frame_max = Some(100);
+        let out = c.hello_datagrams();
+        assert_eq!(out.len(), 3);
+        assert_eq!(crypto_of(&out, &DCID).0, c.cfg.hello);
+    }
+
+    #[test]
+    fn a_retry_with_a_good_tag_is_followed_once_and_a_bad_one_ignored() {
+        let mut c = client();
+        c.start(0);
+        let mut bad = retry_packet(&DCID, b"newcid01", b"tok");
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(c.on_datagram(&bad, 1).is_empty());
+        assert_eq!(
+            c.facts().retry,
+            Some(RetrySeen {
+                token_len: 3,
+                integrity_ok: false
+            })
+        );
+        let mut c = client();
+        c.start(0);
+        let again = c.on_datagram(&retry_packet(&DCID, b"newcid01", b"tok"), 1);
+        let (stream, tokens) = crypto_of(&again, b"newcid01");
+        assert_eq!(stream, c.cfg.hello);
+        assert_eq!(tokens, vec![b"tok".to_vec()]);
+        assert!(c.facts().retry.as_ref().unwrap().integrity_ok);
+        // A second Retry is not followed.
+        assert!(
+            c.on_datagram(&retry_packet(b"newcid01", b"newcid02", b"t2"), 2)
+                .is_empty()
+        );
+        assert_eq!(c.dcid, b"newcid01");
+        assert!(c.wants_more());
+    }
+
+    #[test]
+    fn version_negotiation_only_for_our_connection() {
+        let vn = |dcid: &[u8]| {
+            let mut p = vec![0x80, 0, 0, 0, 0, dcid.len() as u8];
+            p.extend(dcid);
+            p.push(0);
+            p.extend(quic::VERSION_2.to_be_bytes());
+            p
+        };
+        let mut c = client();
+        c.start(0);
+        c.on_datagram(&vn(b"someone else"), 1);
+        assert!(c.facts().version_negotiation.is_none());
+        assert_eq!(c.facts().dropped_packets, 1);
+        c.on_datagram(&vn(&SCID), 2);
+        assert_eq!(c.facts().version_negotiation, Some(vec![quic::VERSION_2]));
+        assert!(!c.wants_more());
+    }
+
+    /// A server Initial with a CONNECTION_CLOSE carrying crypto error 0x128 (alert 40) is
+    /// the alert handshake_failure; our answer is a padded close.
+    #[test]
+    fn a_crypto_error_close_is_the_alert() {
+        let mut c = client();
+        c.start(0);
+        let keys = qcrypto::initial_keys(quic::VERSION_1, &DCID).unwrap();
+        let mut frames = Vec::new();
+        put_connection_close(&mut frames, 0x128, b"no");
+        let packet = qcrypto::protect_long(
+            quic::VERSION_1,
+            PacketType::Initial,
+            &keys.server,
+            &SCID,
+            b"server01",
+            &[],
+            0,
+            &frames,
+        );
+        c.on_datagram(&packet, 5);
+        assert!(!c.wants_more());
+        let v = c.tracker().verdict();
+        assert_eq!(v.outcome, Outcome::Alert);
+        assert_eq!(v.alert.unwrap().alert.description, 40);
+        let close = c.close();
+        assert_eq!(close.len(), 1);
+        assert!(close[0].len() >= MIN_INITIAL_DATAGRAM);
+        // Sent to the server's connection ID now.
+        let (h, _) = quic::parse_long(&close[0]).unwrap().unwrap();
+        assert_eq!(h.dcid, b"server01");
+        assert!(c.close().is_empty());
+    }
+
+    /// Whatever the server sends, the client neither panics nor reads without end: after
+    /// MAX_SERVER_PACKETS packets it wants no more.
+    #[test]
+    fn hostile_datagrams_are_bounded() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut c = client();
+        c.start(0);
+        let mut answered = 0usize;
+        for i in 0..3000u64 {
+            let len = (next() % 1400) as usize;
+            let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Some(f) = d.first_mut() {
+                *f |= 0x80;
+            }
+            if d.len() > 6 && i % 2 == 0 {
+                d[1..5].copy_from_slice(&quic::VERSION_1.to_be_bytes());
+            }
+            if !c.wants_more() {
+                break;
+            }
+            answered += c.on_datagram(&d, i).len();
+        }
+        assert!(!c.wants_more());
+        assert_eq!(answered, 0, "nothing decrypts: nothing to acknowledge");
+        assert!(c.server_packets <= MAX_SERVER_PACKETS);
+    }
+}
