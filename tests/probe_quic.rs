@@ -106,16 +106,19 @@ fn quic_probe_reads_the_whole_server_flight_of_aioquic() {
     );
 }
 
-/// AES-128-GCM keys for the Handshake packets when that suite is the only one offered;
-/// and QUIC v2 (RFC 9369) Initial packets, their own salt and labels.
+/// AES-128-GCM and ChaCha20-Poly1305 keys for the Handshake packets when that suite is
+/// the only one offered; and QUIC v2 (RFC 9369) Initial packets, their own salt and labels.
 #[test]
-fn quic_probe_with_aes_128_and_with_quic_v2() {
+fn quic_probe_with_each_tls13_suite_and_with_quic_v2() {
     let pki = Pki::new();
     let server = aioquic(&pki, "ok");
-    let (code, v) = probe(&pki, &server, &["--ciphers", "TLS_AES_128_GCM_SHA256"]);
-    assert_eq!(code, 0, "{v:#}");
-    assert_eq!(server_hello(&v)["cipher"], "TLS_AES_128_GCM_SHA256");
-    assert_eq!(v["decryption"]["server_finished_verified"], true, "{v:#}");
+    for suite in ["TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"] {
+        let (code, v) = probe(&pki, &server, &["--ciphers", suite]);
+        assert_eq!(code, 0, "{v:#}");
+        assert_eq!(server_hello(&v)["cipher"], suite);
+        assert_eq!(v["decryption"]["server_finished_verified"], true, "{v:#}");
+        assert_eq!(v["certificates"].as_array().unwrap().len(), 2, "{suite}");
+    }
     let (code, v) = probe(&pki, &server, &["--quic-version", "2"]);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["quic"]["version"], "0x6b3343cf");

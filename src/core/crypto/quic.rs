@@ -9,6 +9,9 @@ use aes::cipher::BlockCipherEncrypt;
 use aes::{Aes128, Aes256};
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use chacha20::ChaCha20;
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use chacha20poly1305::ChaCha20Poly1305;
 
 /// RFC 9001 §5.2.
 const SALT_V1: [u8; 20] = [
@@ -30,12 +33,15 @@ fn labels(version: u32) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// The AEAD of a packet number space's keys: AES-128-GCM for Initial packets (and the
-/// TLS_AES_128_GCM_SHA256 suite), AES-256-GCM for TLS_AES_256_GCM_SHA384.
+/// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
+/// Initial packets (and TLS_AES_128_GCM_SHA256), AES-256-GCM for TLS_AES_256_GCM_SHA384,
+/// ChaCha20-Poly1305 for TLS_CHACHA20_POLY1305_SHA256 (its header protection is the
+/// ChaCha20 key stream, RFC 9001 §5.4.4).
 #[derive(Clone)]
 enum PacketAead {
     Aes128(Box<Aes128Gcm>, Box<Aes128>),
     Aes256(Box<Aes256Gcm>, Box<Aes256>),
+    ChaCha(Box<ChaCha20Poly1305>, [u8; 32]),
 }
 
 /// The keys protecting one direction's packets of one packet number space.
@@ -56,6 +62,7 @@ impl std::fmt::Debug for PacketKeys {
 /// TLS 1.3 suites whose packet protection is written here (RFC 9001 §5.3, §5.4.3).
 pub const TLS_AES_128_GCM_SHA256: u16 = 0x1301;
 pub const TLS_AES_256_GCM_SHA384: u16 = 0x1302;
+pub const TLS_CHACHA20_POLY1305_SHA256: u16 = 0x1303;
 
 impl PacketKeys {
     /// The packet keys from a traffic secret (an Initial secret, or a TLS 1.3
@@ -67,28 +74,32 @@ impl PacketKeys {
 
     /// The packet keys of TLS 1.3 suite `suite` from one of its traffic secrets (RFC 9001
     /// §5.1: "quic key", "quic iv", "quic hp", with the suite's hash); `None` for a suite
-    /// whose packet protection is not written here (ChaCha20-Poly1305, CCM).
+    /// whose packet protection is not written here (the CCM suites).
     pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
         let (key_label, iv_label, hp_label) = labels(version);
         let (h, key_len) = match suite {
             TLS_AES_128_GCM_SHA256 => (HashAlg::Sha256, 16),
             TLS_AES_256_GCM_SHA384 => (HashAlg::Sha384, 32),
+            TLS_CHACHA20_POLY1305_SHA256 => (HashAlg::Sha256, 32),
             _ => return None,
         };
         let key = h.expand_label(secret, key_label, &[], key_len);
         let mut iv = [0u8; 12];
         iv.copy_from_slice(&h.expand_label(secret, iv_label, &[], 12));
         let hp = h.expand_label(secret, hp_label, &[], key_len);
-        let aead = if key_len == 16 {
-            PacketAead::Aes128(
+        let aead = match suite {
+            TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
                 Box::new(Aes128Gcm::new_from_slice(&key).ok()?),
                 Box::new(Aes128::new_from_slice(&hp).ok()?),
-            )
-        } else {
-            PacketAead::Aes256(
+            ),
+            TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(
                 Box::new(Aes256Gcm::new_from_slice(&key).ok()?),
                 Box::new(Aes256::new_from_slice(&hp).ok()?),
-            )
+            ),
+            _ => PacketAead::ChaCha(
+                Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?),
+                hp.clone().try_into().ok()?,
+            ),
         };
         Some(PacketKeys { key, iv, hp, aead })
     }
@@ -99,6 +110,17 @@ impl PacketKeys {
         match &self.aead {
             PacketAead::Aes128(_, hp) => hp.encrypt_block(&mut block),
             PacketAead::Aes256(_, hp) => hp.encrypt_block(&mut block),
+            PacketAead::ChaCha(_, hp) => {
+                // The sample's first 4 bytes are the block counter (little-endian), the
+                // other 12 the nonce; the mask is the key stream over 5 zero bytes.
+                let counter = u32::from_le_bytes([sample[0], sample[1], sample[2], sample[3]]);
+                let nonce: [u8; 12] = sample[4..].try_into().expect("12 bytes");
+                let mut mask = [0u8; 5];
+                let mut cipher = ChaCha20::new(&(*hp).into(), &nonce.into());
+                cipher.seek(u64::from(counter) * 64);
+                cipher.apply_keystream(&mut mask);
+                return mask;
+            }
         }
         [block[0], block[1], block[2], block[3], block[4]]
     }
@@ -122,6 +144,7 @@ impl PacketKeys {
         match &self.aead {
             PacketAead::Aes128(a, _) => a.decrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
             PacketAead::Aes256(a, _) => a.decrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::ChaCha(a, _) => a.decrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
         .ok()
     }
@@ -138,8 +161,9 @@ impl PacketKeys {
         match &self.aead {
             PacketAead::Aes128(a, _) => a.encrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
             PacketAead::Aes256(a, _) => a.encrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::ChaCha(a, _) => a.encrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
-        .expect("AES-GCM seals any length a QUIC packet has")
+        .expect("the AEADs seal any length a QUIC packet has")
     }
 }
 
@@ -478,7 +502,33 @@ mod tests {
         assert_eq!(opened.payload, b"\x06\x00\x05hello");
         let k128 = PacketKeys::for_suite(quic::VERSION_1, TLS_AES_128_GCM_SHA256, &secret).unwrap();
         assert!(open_long(&header, &k128, Some(2)).is_err());
-        assert!(PacketKeys::for_suite(quic::VERSION_1, 0x1303, &secret).is_none());
+        assert!(PacketKeys::for_suite(quic::VERSION_1, 0x1304, &secret).is_none());
+    }
+
+    /// RFC 9001 Appendix A.5: ChaCha20-Poly1305 keys, header protection mask and the
+    /// short-header packet carrying one PING.
+    #[test]
+    fn rfc9001_a5_chacha20_poly1305() {
+        let secret = h("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b");
+        let k =
+            PacketKeys::for_suite(quic::VERSION_1, TLS_CHACHA20_POLY1305_SHA256, &secret).unwrap();
+        assert_eq!(
+            k.key,
+            h("c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8")
+        );
+        assert_eq!(k.iv.to_vec(), h("e0459b3474bdd0e44a41c144"));
+        assert_eq!(
+            k.hp,
+            h("25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4")
+        );
+        let sample: [u8; 16] = h("5e5cd55c41f69080575d7999c25a5bfb").try_into().unwrap();
+        assert_eq!(k.mask(&sample).to_vec(), h("aefefe7d03"));
+        let sealed = k.seal(654_360_564, &h("4200bff4"), &[0x01]);
+        assert_eq!(sealed, h("655e5cd55c41f69080575d7999c25a5bfb"));
+        assert_eq!(
+            k.open(654_360_564, &h("4200bff4"), &sealed),
+            Some(vec![0x01])
+        );
     }
 
     #[test]
