@@ -266,3 +266,41 @@ fn quic_usage_errors() {
         );
     }
 }
+
+/// `scan --quic`: the versions and TLS 1.3 suites a QUIC server accepts, in its order,
+/// over Initial packets. aioquic speaks TLS 1.3 only and prefers AES-256-GCM.
+#[test]
+fn scan_quic_lists_the_tls13_suites_in_the_server_order() {
+    let pki = Pki::new();
+    let server = aioquic(&pki, "ok");
+    let (code, v) = json_output(shakedown().args([
+        "scan",
+        "--quic",
+        "--json",
+        "--sni",
+        "localhost",
+        &format!("127.0.0.1:{}", server.port),
+    ]));
+    assert_eq!(code, 0, "{v:#}");
+    let versions = &v["versions"];
+    for old in ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2"] {
+        assert_eq!(versions[old]["supported"], false, "{old}: {v:#}");
+    }
+    let tls13 = &versions["TLSv1.3"];
+    assert_eq!(tls13["supported"], true, "{v:#}");
+    assert_eq!(
+        tls13["ciphers"],
+        serde_json::json!([
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_CHACHA20_POLY1305_SHA256"
+        ])
+    );
+    assert_eq!(tls13["server_order"], true);
+    // Bounded: one hello per version, the suites, the order check.
+    assert!(
+        v["handshakes"].as_u64().unwrap() <= 12,
+        "{}",
+        v["handshakes"]
+    );
+}

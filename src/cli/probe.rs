@@ -60,7 +60,9 @@ fn quic_version(s: &str) -> Result<u32, String> {
 }
 
 /// `--quic-param`s as (id, value or none), checked against how each is written.
-fn quic_params(list: &[String]) -> Result<Vec<probe::ParamChange>, String> {
+fn quic_params(
+    list: &[String],
+) -> Result<Vec<crate::core::session::quic_client::ParamChange>, String> {
     use crate::core::wire::quic::{self, ParamValue};
     let mut out = Vec::new();
     for item in list {

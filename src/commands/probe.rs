@@ -8,7 +8,10 @@ use crate::core::assess::{self, ConnectError, Diagnosis, QuicEnd};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
 use crate::core::flow::{Direction, EndKind, Micros};
-use crate::core::session::quic_client::{CloseKind, QuicClient, QuicClientConfig, QuicFacts};
+use crate::core::session::quic_client::{
+    CloseKind, ParamChange, QuicClient, QuicClientConfig, QuicFacts, handshake_bytes,
+    transport_parameters,
+};
 use crate::core::session::{Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::HelloSpec;
@@ -561,9 +564,6 @@ impl ProbeResult {
     }
 }
 
-/// A transport parameter set to a value (`Some`) or left out (`None`).
-pub type ParamChange = (u64, Option<Vec<u8>>);
-
 /// What a probe over QUIC chooses besides the hello.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuicOptions {
@@ -580,37 +580,6 @@ impl Default for QuicOptions {
             params: Vec::new(),
         }
     }
-}
-
-/// Our transport parameters: a browser-like default set (RFC 9000 §18.2), the
-/// initial_source_connection_id every client must send first, then the caller's changes.
-pub fn transport_parameters(scid: &[u8], changes: &[ParamChange]) -> Vec<(u64, Vec<u8>)> {
-    let int = |v: u64| {
-        let mut b = Vec::new();
-        quic_wire::put_varint(&mut b, v);
-        b
-    };
-    let mut params: Vec<(u64, Vec<u8>)> = vec![
-        (0x0f, scid.to_vec()),  // initial_source_connection_id
-        (0x01, int(30_000)),    // max_idle_timeout (ms)
-        (0x03, int(1_472)),     // max_udp_payload_size
-        (0x04, int(1_048_576)), // initial_max_data
-        (0x05, int(262_144)),   // initial_max_stream_data_bidi_local
-        (0x06, int(262_144)),   // initial_max_stream_data_bidi_remote
-        (0x07, int(262_144)),   // initial_max_stream_data_uni
-        (0x08, int(100)),       // initial_max_streams_bidi
-        (0x09, int(100)),       // initial_max_streams_uni
-    ];
-    for (id, value) in changes {
-        match value {
-            Some(v) => match params.iter_mut().find(|p| p.0 == *id) {
-                Some(p) => p.1 = v.clone(),
-                None => params.push((*id, v.clone())),
-            },
-            None => params.retain(|p| p.0 != *id),
-        }
-    }
-    params
 }
 
 /// The hello as a QUIC client sends it unless the options say otherwise: TLS 1.3 only and
@@ -636,22 +605,6 @@ fn quic_spec(spec: &HelloSpec, params: &[(u64, Vec<u8>)]) -> HelloSpec {
         });
     }
     spec
-}
-
-/// The handshake messages inside TLS records (what goes into CRYPTO frames); bytes that do
-/// not frame as records are taken as handshake messages already.
-fn handshake_bytes(wire: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(wire.len());
-    let mut rest = wire;
-    while rest.len() >= 5 && rest[0] == 0x16 {
-        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-        let Some(payload) = rest.get(5..5 + len) else {
-            break;
-        };
-        out.extend_from_slice(payload);
-        rest = &rest[5 + len..];
-    }
-    if rest.is_empty() { out } else { wire.to_vec() }
 }
 
 /// A QUIC client that records every datagram in the transcript.

@@ -10,6 +10,7 @@
 //! [`DatagramPeer`] (the QUIC client of `core::session::quic_client`) and sends its answers.
 
 use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::quic_client::{self, QuicClient, QuicClientConfig};
 use crate::core::wire::starttls::{self, Preamble, Protocol, Step};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -458,6 +459,115 @@ pub fn datagram_exchange(conn: &Datagrams, limits: &Limits, peer: &mut dyn Datag
     // The close is a courtesy: the server forgets the connection at once, not after its
     // idle timeout. Errors sending it change nothing.
     let _ = send_all(peer.close());
+}
+
+/// The scanner's transport over QUIC: each hello (TLS records, as built for TCP) gets the
+/// default transport parameters and goes out in Initial packets to the target's UDP port;
+/// the observer sees the hello's records, the server's Initial CRYPTO stream as records
+/// and a crypto error close as an alert record (the server's encrypted flight stays in
+/// its Handshake packets: no certificate or later message reaches the observer). A
+/// transport error close is a close (`Fin`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quic;
+
+/// A tapped QUIC client handing its TLS bytes to an [`ExchangeObserver`].
+struct QuicTap<'o> {
+    client: QuicClient,
+    observer: &'o mut dyn ExchangeObserver,
+    more: bool,
+    ended: bool,
+}
+
+impl QuicTap<'_> {
+    fn forward(&mut self, at: Micros) {
+        for (dir, bytes) in self.client.take_tls() {
+            if self.more {
+                self.more = self.observer.data(dir, &bytes, at);
+            }
+        }
+        if self.more
+            && !self.client.wants_more()
+            && self.client.facts().server_close.is_some()
+            && !self.ended
+        {
+            self.ended = true;
+            self.observer
+                .end(Direction::ServerToClient, EndKind::Fin, at);
+        }
+    }
+}
+
+impl DatagramPeer for QuicTap<'_> {
+    fn start(&mut self, at: Micros) -> Vec<Vec<u8>> {
+        let out = self.client.start(at);
+        self.forward(at);
+        out
+    }
+
+    fn datagram(&mut self, bytes: &[u8], at: Micros) -> Vec<Vec<u8>> {
+        let out = self.client.on_datagram(bytes, at);
+        self.forward(at);
+        out
+    }
+
+    fn wants_more(&self) -> bool {
+        self.more && !self.ended && self.client.wants_more()
+    }
+
+    fn end(&mut self, kind: EndKind, at: Micros) {
+        if !self.ended {
+            self.ended = true;
+            self.observer.end(Direction::ServerToClient, kind, at);
+        }
+    }
+
+    fn close(&mut self) -> Vec<Vec<u8>> {
+        self.client.close()
+    }
+}
+
+impl Transport for Quic {
+    fn exchange(
+        &self,
+        target: &Target,
+        hello: &[u8],
+        limits: &Limits,
+        observer: &mut dyn ExchangeObserver,
+    ) -> io::Result<()> {
+        let conn = udp_connect(target)?;
+        let mut ids = [0u8; 16];
+        let params_for = |scid: &[u8]| quic_client::transport_parameters(scid, &[]);
+        // Without OS randomness the IDs are still valid, only predictable.
+        let _ = getrandom::fill(&mut ids);
+        let (dcid, scid) = (ids[..8].to_vec(), ids[8..].to_vec());
+        let Some(hello) = quic_client::with_transport_parameters(hello, &params_for(&scid)) else {
+            // Not a TLS ClientHello (an SSLv2 one): QUIC cannot carry it. The observer sees
+            // it refused at once, and nothing is sent.
+            if observer.data(Direction::ClientToServer, hello, 0) {
+                observer.end(Direction::ServerToClient, EndKind::Fin, 0);
+            }
+            return Ok(());
+        };
+        let client = QuicClient::new(
+            QuicClientConfig {
+                version: crate::core::wire::quic::VERSION_1,
+                dcid,
+                scid,
+                hello,
+                crypto_frame_max: None,
+            },
+            crate::core::session::Tracker::new(),
+        )
+        .tap();
+        let mut tap = QuicTap {
+            client,
+            observer,
+            more: true,
+            ended: false,
+        };
+        datagram_exchange(&conn, limits, &mut tap);
+        Ok(())
+    }
 }
 
 /// Closes our side politely so a server does not log a reset for a probe.

@@ -161,6 +161,10 @@ pub struct QuicClient {
     early_handshake: Vec<Vec<u8>>,
     server_packets: usize,
     closed: bool,
+    /// With [`QuicClient::tap`]: the TLS bytes the tracker was fed, by direction, for a
+    /// reader of TLS records (the scanner): the hello's records, the server's Initial
+    /// CRYPTO stream as records, a crypto error close as an alert record.
+    tls_out: Option<Vec<(Direction, Vec<u8>)>>,
 }
 
 /// Initial keys for `version`; other versions (asking for a Version Negotiation) are
@@ -192,6 +196,27 @@ impl QuicClient {
             early_handshake: Vec::new(),
             server_packets: 0,
             closed: false,
+            tls_out: None,
+        }
+    }
+
+    /// Keeps the TLS bytes fed to the tracker for [`QuicClient::take_tls`].
+    pub fn tap(mut self) -> QuicClient {
+        self.tls_out = Some(Vec::new());
+        self
+    }
+
+    /// The TLS bytes fed to the tracker since the last call (with [`QuicClient::tap`]).
+    pub fn take_tls(&mut self) -> Vec<(Direction, Vec<u8>)> {
+        self.tls_out
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn tapped(&mut self, dir: Direction, bytes: &[u8]) {
+        if let Some(out) = self.tls_out.as_mut() {
+            out.push((dir, bytes.to_vec()));
         }
     }
 
@@ -214,6 +239,7 @@ impl QuicClient {
         quic::as_handshake_records(&self.cfg.hello, &mut records);
         self.tracker
             .on_data(Direction::ClientToServer, &records, at);
+        self.tapped(Direction::ClientToServer, &records);
         let out = self.hello_datagrams();
         self.facts.datagrams_sent += out.len();
         out
@@ -478,6 +504,9 @@ impl QuicClient {
                         },
                         at,
                     );
+                    if let Some(alert) = quic::crypto_error_alert(code).filter(|_| !application) {
+                        self.tapped(from, &alert_record(alert));
+                    }
                     self.facts.server_close.get_or_insert(CloseSeen {
                         from,
                         application,
@@ -503,6 +532,7 @@ impl QuicClient {
             let mut records = Vec::new();
             quic::as_handshake_records(bytes, &mut records);
             self.tracker.on_data(from, &records, at);
+            self.tapped(from, &records);
             self.install_handshake_keys();
         } else {
             self.tracker.on_quic_handshake_messages(from, bytes, at);
@@ -587,6 +617,92 @@ impl QuicClient {
     pub fn on_end(&mut self, kind: EndKind, at: Micros) {
         self.tracker.on_end(Direction::ServerToClient, kind, at);
     }
+}
+
+/// A transport parameter set to a value (`Some`) or left out (`None`).
+pub type ParamChange = (u64, Option<Vec<u8>>);
+
+/// Our transport parameters: a browser-like default set (RFC 9000 §18.2), the
+/// initial_source_connection_id every client must send first, then the caller's changes.
+pub fn transport_parameters(scid: &[u8], changes: &[ParamChange]) -> Vec<(u64, Vec<u8>)> {
+    let int = |v: u64| {
+        let mut b = Vec::new();
+        quic::put_varint(&mut b, v);
+        b
+    };
+    let mut params: Vec<(u64, Vec<u8>)> = vec![
+        (0x0f, scid.to_vec()),  // initial_source_connection_id
+        (0x01, int(30_000)),    // max_idle_timeout (ms)
+        (0x03, int(1_472)),     // max_udp_payload_size
+        (0x04, int(1_048_576)), // initial_max_data
+        (0x05, int(262_144)),   // initial_max_stream_data_bidi_local
+        (0x06, int(262_144)),   // initial_max_stream_data_bidi_remote
+        (0x07, int(262_144)),   // initial_max_stream_data_uni
+        (0x08, int(100)),       // initial_max_streams_bidi
+        (0x09, int(100)),       // initial_max_streams_uni
+    ];
+    for (id, value) in changes {
+        match value {
+            Some(v) => match params.iter_mut().find(|p| p.0 == *id) {
+                Some(p) => p.1 = v.clone(),
+                None => params.push((*id, v.clone())),
+            },
+            None => params.retain(|p| p.0 != *id),
+        }
+    }
+    params
+}
+
+/// The handshake messages inside TLS records (what goes into CRYPTO frames); bytes that do
+/// not frame as records are taken as handshake messages already.
+pub fn handshake_bytes(wire: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(wire.len());
+    let mut rest = wire;
+    while rest.len() >= 5 && rest[0] == 0x16 {
+        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        let Some(payload) = rest.get(5..5 + len) else {
+            break;
+        };
+        out.extend_from_slice(payload);
+        rest = &rest[5 + len..];
+    }
+    if rest.is_empty() { out } else { wire.to_vec() }
+}
+
+/// A ClientHello (in TLS records, as built for TCP) as a QUIC client sends it: with the
+/// quic_transport_parameters extension carrying `params` added when it has none, and ALPN
+/// `h3` instead of one without it (QUIC servers refuse a hello without their protocol), and
+/// an empty legacy session ID. `None` when the
+/// bytes are not a ClientHello (they are then sent as they are).
+pub fn with_transport_parameters(records: &[u8], params: &[(u64, Vec<u8>)]) -> Option<Vec<u8>> {
+    use crate::core::wire::registry::extensions::types::{ALPN, QUIC_TRANSPORT_PARAMETERS};
+    let msg = handshake_bytes(records);
+    let mut hello = crate::core::wire::hello::ClientHello::decode_message(&msg, 0x0301).ok()?;
+    // RFC 9001 §8.4: no middlebox-compatibility session ID over QUIC.
+    hello.session_id.clear();
+    let exts = hello.extensions.get_or_insert_with(Vec::new);
+    let h3 = vec![0, 3, 2, b'h', b'3'];
+    match exts.iter_mut().find(|e| e.typ == ALPN) {
+        // A TCP hello's h2/http1.1: over QUIC the protocol is HTTP/3.
+        Some(e) if !e.data.windows(3).any(|w| w == [2, b'h', b'3']) => e.data = h3,
+        Some(_) => {}
+        None => exts.push(crate::core::wire::Extension {
+            typ: ALPN,
+            data: h3,
+        }),
+    }
+    if !exts.iter().any(|e| e.typ == QUIC_TRANSPORT_PARAMETERS) {
+        exts.push(crate::core::wire::Extension {
+            typ: QUIC_TRANSPORT_PARAMETERS,
+            data: quic::encode_transport_parameters(params),
+        });
+    }
+    Some(handshake_bytes(&hello.to_records(None).ok()?))
+}
+
+/// A TLS alert record (fatal): how a crypto error close reaches a reader of TLS records.
+fn alert_record(description: u8) -> Vec<u8> {
+    vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description]
 }
 
 fn packet_version_of(packet: &[u8]) -> u32 {
