@@ -304,3 +304,57 @@ fn scan_quic_lists_the_tls13_suites_in_the_server_order() {
         v["handshakes"]
     );
 }
+
+/// A flight larger than three times our first datagram (three RSA-4096 certificates, about
+/// 4 KB): the server may send only 3,600 bytes before its peer's address is validated
+/// (RFC 9000 §8.1), so the rest comes only after our ACKs, which the probe sends.
+#[test]
+fn a_flight_beyond_the_amplification_limit_is_read_after_our_acks() {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    let mut chain = String::new();
+    for n in ["a", "b", "c"] {
+        common::openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:4096",
+                "-nodes",
+                "-keyout",
+                &format!("big-{n}.key"),
+                "-out",
+                &format!("big-{n}.pem"),
+                "-subj",
+                &format!("/CN=localhost/O=organisation {n}"),
+                "-addext",
+                "subjectAltName=DNS:localhost",
+                "-days",
+                "30",
+            ],
+        );
+        chain.push_str(&std::fs::read_to_string(dir.join(format!("big-{n}.pem"))).unwrap());
+    }
+    let chain_file = dir.join("big-chain.pem");
+    std::fs::write(&chain_file, chain).unwrap();
+    let python = venv_python("quic-venv", &["aioquic"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/quic_server.py");
+    let server = spawn_announcing(
+        &python,
+        &[
+            script,
+            chain_file.to_str().unwrap(),
+            dir.join("big-a.key").to_str().unwrap(),
+            "ok",
+        ],
+    );
+    let (code, v) = probe(&pki, &server, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["decryption"]["server_finished_verified"], true, "{v:#}");
+    assert_eq!(v["certificates"].as_array().unwrap().len(), 3);
+    let q = &v["quic"];
+    assert!(q["handshake_packets"].as_u64().unwrap() >= 3, "{q:#}");
+    // The hello, at least one ACK, the close.
+    assert!(q["datagrams_sent"].as_u64().unwrap() >= 3, "{q:#}");
+}
