@@ -19,9 +19,94 @@ pub struct ProbeArgs {
     pub hello: HelloArgs,
     #[command(flatten)]
     pub connecting: ConnectArgs,
-    /// Write the exchange as a pcap file (opens in Wireshark/tshark).
-    #[arg(long, value_name = "FILE")]
+    /// Write the exchange as a pcap file (opens in Wireshark/tshark). Not with --quic.
+    #[arg(long, value_name = "FILE", conflicts_with = "quic")]
     pub pcap_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub quic: Box<QuicArgs>,
+}
+
+/// `probe --quic` and its QUIC options.
+#[derive(Args, Debug)]
+pub struct QuicArgs {
+    /// Send the hello over QUIC (UDP, Initial packets) instead of TCP: the server's
+    /// Initial and Handshake packets are read with our key share, then the connection is
+    /// closed. Default port 443 (UDP).
+    #[arg(long)]
+    pub quic: bool,
+    /// QUIC version of the Initial packets: 1, 2, or any 32-bit number (hex with 0x) to
+    /// ask the server for its list (Version Negotiation).
+    #[arg(long, value_name = "VERSION", requires = "quic")]
+    pub quic_version: Option<String>,
+    /// A transport parameter: NAME=VALUE with an RFC 9000 name (integers in decimal,
+    /// connection IDs and other bytes in hex, flags with an empty value) or ID=HEX with a
+    /// number; NAME=none leaves a default one out. Repeatable.
+    #[arg(long, value_name = "NAME=VALUE", requires = "quic")]
+    pub quic_param: Vec<String>,
+}
+
+/// `--quic-version`: `1`, `2`, or a 32-bit number (`0x` hex or decimal).
+fn quic_version(s: &str) -> Result<u32, String> {
+    use crate::core::wire::quic::{VERSION_1, VERSION_2};
+    let bad = || format!("--quic-version {s:?}: expected 1, 2 or a 32-bit number (0x…)");
+    match s {
+        "1" | "v1" => Ok(VERSION_1),
+        "2" | "v2" => Ok(VERSION_2),
+        _ => match s.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16).map_err(|_| bad()),
+            None => s.parse().map_err(|_| bad()),
+        },
+    }
+}
+
+/// `--quic-param`s as (id, value or none), checked against how each is written.
+fn quic_params(
+    list: &[String],
+) -> Result<Vec<crate::core::session::quic_client::ParamChange>, String> {
+    use crate::core::wire::quic::{self, ParamValue};
+    let mut out = Vec::new();
+    for item in list {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--quic-param {item:?}: expected NAME=VALUE"))?;
+        let id = quic::transport_parameter_id(name).ok_or_else(|| {
+            format!(
+                "--quic-param {item:?}: unknown parameter {name:?} (an RFC 9000 name, or a number)"
+            )
+        })?;
+        if value == "none" {
+            out.push((id, None));
+            continue;
+        }
+        let bytes = match quic::transport_parameter_kind(id) {
+            ParamValue::Integer => {
+                let v: u64 = value.parse().ok().filter(|v| *v < 1 << 62).ok_or_else(|| {
+                    format!("--quic-param {item:?}: {name} is an integer below 2^62")
+                })?;
+                let mut b = Vec::new();
+                quic::put_varint(&mut b, v);
+                b
+            }
+            ParamValue::Flag | ParamValue::Bytes => {
+                super::parse_hex(value).map_err(|m| format!("--quic-param {item:?}: {m}"))?
+            }
+        };
+        out.push((id, Some(bytes)));
+    }
+    Ok(out)
+}
+
+/// `--quic`'s options, when it is given.
+pub fn quic_options(a: &QuicArgs) -> Result<Option<probe::QuicOptions>, String> {
+    if !a.quic {
+        return Ok(None);
+    }
+    let mut o = probe::QuicOptions::default();
+    if let Some(v) = &a.quic_version {
+        o.version = quic_version(v)?;
+    }
+    o.params = quic_params(&a.quic_param)?;
+    Ok(Some(o))
 }
 
 #[derive(Args, Debug)]
@@ -62,13 +147,18 @@ pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
 pub fn run_probe(a: &ProbeArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
     let c = a.connecting.validate()?;
     let hello = a.hello.to_source()?;
+    let quic = quic_options(&a.quic)?;
     let targets = c.targets(&a.target)?;
     let mut results = Vec::with_capacity(targets.len());
     let mut backends = Vec::with_capacity(targets.len());
     let mut all_went_on = true;
     for target in targets {
         let dialed = target.connect;
-        let result = probe::run(&c.probe(target, hello.clone()));
+        let cfg = c.probe(target, hello.clone());
+        let result = match &quic {
+            Some(q) => probe::run_quic(&cfg, q),
+            None => probe::run(&cfg),
+        };
         let mut report = result.report();
         if report.address.is_none() {
             // No connection: the address it was tried at still identifies the result.

@@ -11,7 +11,7 @@ use crate::commands::scan::vulns::VulnMode;
 use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult, Shard, TargetList};
 use crate::core::wire::build::Sni;
 use crate::io::input;
-use crate::io::net::Tcp;
+use crate::io::net::{Quic, Tcp};
 use crate::report::ResultSink;
 use std::collections::HashSet;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -60,6 +60,10 @@ pub struct ScanArgs {
     /// Versions, suites and their order only (no groups, signature schemes, behaviour).
     #[arg(long)]
     pub suites_only: bool,
+    /// Over QUIC (UDP, Initial packets) instead of TCP: versions, suites and their order as
+    /// a QUIC server answers them (implies --suites-only; no certificates, no --vulns).
+    #[arg(long, conflicts_with = "vulns")]
+    pub quic: bool,
     /// Name the known TLS attacks the server is exposed to (a `vulnerabilities` object in
     /// the JSON, a vulns section in the text), from what the scan learned plus at most 10
     /// connections: an early CCS, a heartbeat request (when the extension is answered), a
@@ -102,7 +106,7 @@ pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
             limits: connecting.limits,
             retries: args.retries,
             sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
-            suites_only: args.suites_only,
+            suites_only: args.suites_only || args.quic,
         },
         concurrency: args.concurrency,
         rate: args.rate,
@@ -302,7 +306,11 @@ pub fn run(args: &ScanArgs, sink: ResultSink<impl Write>) -> Result<i32, Failure
             Ok(())
         })
     };
-    let outcome = scan::run(&cfg, &Tcp, &on_handshake, &mut emit);
+    let outcome = if args.quic {
+        scan::run(&cfg, &Quic, &on_handshake, &mut emit)
+    } else {
+        scan::run(&cfg, &Tcp, &on_handshake, &mut emit)
+    };
     bar.finish_and_clear();
     outcome?;
     Ok(if failed { 1 } else { 0 })

@@ -4,16 +4,21 @@
 
 use crate::commands::SchemaVersion;
 use crate::commands::facts::{CertificateFacts, OfferedHello, VerdictFacts};
-use crate::core::assess::{self, ConnectError, Diagnosis};
+use crate::core::assess::{self, ConnectError, Diagnosis, QuicEnd};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
 use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::quic_client::{
+    CloseKind, ParamChange, QuicClient, QuicClientConfig, QuicFacts, handshake_bytes,
+    transport_parameters,
+};
 use crate::core::session::{Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::HelloSpec;
 use crate::core::wire::hello::ClientHello;
+use crate::core::wire::quic as quic_wire;
 use crate::core::wire::registry::extensions::types as ext;
-use crate::core::wire::registry::group_name;
+use crate::core::wire::registry::{alert_name, group_name};
 use crate::core::wire::sslv2::Sslv2ClientHello;
 use crate::io::net::{self, ExchangeObserver, Limits, StarttlsReport, Target, Transport};
 use schemars::JsonSchema;
@@ -81,6 +86,8 @@ pub struct ProbeResult {
     pub retry: Option<Retry>,
     /// The plaintext preamble before TLS, when the target has one.
     pub starttls: Option<StarttlsReport>,
+    /// Set for a probe over QUIC: what its QUIC layer showed.
+    pub quic: Option<QuicFacts>,
 }
 
 /// Our answer to a HelloRetryRequest (RFC 8446 §4.1.2).
@@ -101,6 +108,12 @@ impl ProbeResult {
     pub fn outcome(&self) -> &'static str {
         if let Some(failure) = self.starttls.as_ref().and_then(|s| s.failure) {
             return failure.outcome();
+        }
+        if let Some(end) = self.quic.as_ref().and_then(quic_end) {
+            return match end {
+                QuicEnd::VersionNegotiation { .. } => "version_negotiation",
+                QuicEnd::TransportError { .. } => "transport_error",
+            };
         }
         match (&self.connect_error, &self.verdict) {
             (Some(_), _) | (None, None) => "connect_failed",
@@ -303,6 +316,7 @@ fn start(cfg: &ProbeConfig) -> ProbeResult {
             .unwrap_or(0),
         retry: None,
         starttls: None,
+        quic: None,
     }
 }
 
@@ -381,6 +395,7 @@ fn finish(
             host: Some(result.sni.as_deref().unwrap_or(&cfg.target.host)),
             now_unix: cfg.check_time,
             chains: Some(&chains),
+            quic_end: result.quic.as_ref().and_then(quic_end).as_ref(),
             ..assess::Context::default()
         },
     );
@@ -448,6 +463,9 @@ pub struct ProbeReport {
     /// Set when the server sent a HelloRetryRequest: how it was answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hello_retry_request: Option<RetryFacts>,
+    /// Set for a probe over QUIC (`--quic`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<QuicProbeFacts>,
     /// Text only: what an SSLv2 hello sent was (version, cipher kinds).
     #[serde(skip)]
     pub sent_sslv2: Option<(String, usize)>,
@@ -500,7 +518,10 @@ impl ProbeResult {
             sni: self.sni.clone(),
             outcome: self.outcome().to_string(),
             address: self.peer.map(|p| p.to_string()),
-            offered: self.hello.as_ref().map(OfferedHello::of),
+            offered: self.hello.as_ref().map(|h| match self.quic {
+                Some(_) => OfferedHello::over(h, crate::core::flow::Transport::Quic),
+                None => OfferedHello::of(h),
+            }),
             sent_bytes: if self.hello_sent() {
                 self.sent.len()
             } else {
@@ -535,6 +556,291 @@ impl ProbeResult {
                 _ => None,
             },
             timings: self.timings,
+            quic: self
+                .quic
+                .as_ref()
+                .map(|q| QuicProbeFacts::of(q, self.verdict.as_ref())),
+        }
+    }
+}
+
+/// What a probe over QUIC chooses besides the hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuicOptions {
+    /// The version of our Initial packets (another than v1/v2 asks for Version Negotiation).
+    pub version: u32,
+    /// Transport parameters set (`Some`) or left out (`None`) over the defaults, in order.
+    pub params: Vec<ParamChange>,
+}
+
+impl Default for QuicOptions {
+    fn default() -> Self {
+        QuicOptions {
+            version: quic_wire::VERSION_1,
+            params: Vec::new(),
+        }
+    }
+}
+
+/// The hello as a QUIC client sends it unless the options say otherwise: TLS 1.3 only and
+/// its suites (RFC 9001 §4.2), no legacy session ID (§8.4), ALPN `h3`; and the
+/// quic_transport_parameters extension (unless `--ext` gives its own).
+fn quic_spec(spec: &HelloSpec, params: &[(u64, Vec<u8>)]) -> HelloSpec {
+    let mut spec = spec.clone();
+    if spec.version == ProtocolVersion::TLS13 {
+        spec.supported_versions.get_or_insert_with(|| vec![0x0304]);
+        spec.cipher_suites
+            .get_or_insert_with(|| vec![0x1301, 0x1302, 0x1303]);
+    }
+    spec.session_id.get_or_insert_with(Vec::new);
+    spec.alpn.get_or_insert_with(|| vec!["h3".to_string()]);
+    if !spec
+        .extra_extensions
+        .iter()
+        .any(|e| e.typ == ext::QUIC_TRANSPORT_PARAMETERS)
+    {
+        spec.extra_extensions.push(crate::core::wire::Extension {
+            typ: ext::QUIC_TRANSPORT_PARAMETERS,
+            data: quic_wire::encode_transport_parameters(params),
+        });
+    }
+    spec
+}
+
+/// A QUIC client that records every datagram in the transcript.
+struct QuicRecorder {
+    client: QuicClient,
+    transcript: Transcript,
+}
+
+impl net::DatagramPeer for QuicRecorder {
+    fn start(&mut self, at: Micros) -> Vec<Vec<u8>> {
+        let out = self.client.start(at);
+        for d in &out {
+            self.transcript
+                .chunks
+                .push((Direction::ClientToServer, at, d.clone()));
+        }
+        out
+    }
+
+    fn datagram(&mut self, bytes: &[u8], at: Micros) -> Vec<Vec<u8>> {
+        self.transcript
+            .chunks
+            .push((Direction::ServerToClient, at, bytes.to_vec()));
+        let out = self.client.on_datagram(bytes, at);
+        for d in &out {
+            self.transcript
+                .chunks
+                .push((Direction::ClientToServer, at, d.clone()));
+        }
+        out
+    }
+
+    fn wants_more(&self) -> bool {
+        self.client.wants_more()
+    }
+
+    fn end(&mut self, kind: EndKind, at: Micros) {
+        self.transcript
+            .end
+            .get_or_insert((Direction::ServerToClient, kind, at));
+        self.client.on_end(kind, at);
+    }
+
+    fn close(&mut self) -> Vec<Vec<u8>> {
+        self.client.close()
+    }
+}
+
+/// How the QUIC layer ended the connection below TLS, if it did.
+fn quic_end(q: &QuicFacts) -> Option<QuicEnd> {
+    if let Some(versions) = &q.version_negotiation {
+        return Some(QuicEnd::VersionNegotiation {
+            offered: q.version,
+            versions: versions.clone(),
+        });
+    }
+    let close = q.server_close.as_ref()?;
+    let name = match close.kind() {
+        CloseKind::Crypto(_) => return None,
+        CloseKind::Application => "APPLICATION_ERROR (application close)".to_string(),
+        CloseKind::Transport(Some(name)) => name.to_string(),
+        CloseKind::Transport(None) => format!("transport error 0x{:x}", close.code),
+    };
+    Some(QuicEnd::TransportError {
+        name,
+        code: close.code,
+        reason: close.reason.clone(),
+    })
+}
+
+/// One probe over QUIC: the hello (built as for TCP, with the transport parameters) in
+/// Initial packets to the target's UDP port, the server's Initial and Handshake packets
+/// read with our own key share, then a CONNECTION_CLOSE. Same tracker and assessment as
+/// [`run`]; the QUIC layer's facts are in `quic`.
+pub fn run_quic(cfg: &ProbeConfig, opts: &QuicOptions) -> ProbeResult {
+    let mut ids = [0u8; 16];
+    fill_random(&mut ids);
+    let (dcid, scid) = (ids[..8].to_vec(), ids[8..].to_vec());
+    let params = transport_parameters(&scid, &opts.params);
+    let hello = match &cfg.hello {
+        HelloSource::Spec(spec) => HelloSource::Spec(Box::new(quic_spec(spec, &params))),
+        raw => raw.clone(),
+    };
+    let quic_cfg = ProbeConfig {
+        hello,
+        ..cfg.clone()
+    };
+    let mut result = start(&quic_cfg);
+    result.quic = Some(QuicFacts {
+        version: opts.version,
+        ..QuicFacts::default()
+    });
+    let conn = match net::udp_connect(&cfg.target) {
+        Ok(c) => c,
+        Err(e) => return connect_failed(cfg, result, e),
+    };
+    result.local = Some(conn.local);
+    result.peer = Some(conn.peer);
+    let rec = recorder(&quic_cfg, &result);
+    let client = QuicClient::new(
+        QuicClientConfig {
+            version: opts.version,
+            dcid,
+            scid,
+            hello: handshake_bytes(&result.sent),
+            crypto_frame_max: match &quic_cfg.hello {
+                HelloSource::Spec(spec) => spec.fragment,
+                HelloSource::Raw(_) => None,
+            },
+        },
+        rec.tracker,
+    );
+    let mut peer = QuicRecorder {
+        client,
+        transcript: Transcript::default(),
+    };
+    let sent_at = conn.start.elapsed();
+    net::datagram_exchange(&conn, &cfg.limits, &mut peer);
+    let done_at = conn.start.elapsed();
+    let (tracker, facts) = peer.client.into_parts();
+    result.quic = Some(facts);
+    let rec = Recorder {
+        tracker,
+        transcript: peer.transcript,
+        keys: false,
+        fragment: None,
+        retry: None,
+    };
+    finish(&quic_cfg, result, rec, sent_at, done_at)
+}
+
+/// A probe over QUIC as reported: the QUIC layer's facts.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QuicProbeFacts {
+    /// The version of our Initial packets, `0x00000001` for v1.
+    pub version: String,
+    /// The versions the server's Version Negotiation listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_negotiation: Option<Vec<String>>,
+    /// The server asked for a Retry: the token's size and whether its integrity tag
+    /// matched (a Retry whose tag does not is ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<QuicRetryFacts>,
+    /// The server's CONNECTION_CLOSE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close: Option<QuicCloseFacts>,
+    pub datagrams_sent: usize,
+    pub datagrams_received: usize,
+    pub initial_packets: usize,
+    pub handshake_packets: usize,
+    /// Packets that did not parse or decrypt (dropped).
+    pub dropped_packets: usize,
+    /// Why the Handshake packets could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The server's transport parameters (from its EncryptedExtensions), in order.
+    pub server_transport_parameters: Vec<QuicParamFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QuicRetryFacts {
+    pub token_bytes: usize,
+    pub integrity_ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QuicCloseFacts {
+    /// The error code.
+    pub code: u64,
+    /// A transport error's name (RFC 9000 §20.1), `crypto_error` for a TLS alert,
+    /// `application_error` for an application's close.
+    pub error: String,
+    /// The TLS alert a crypto error (0x100 + alert) carries.
+    pub alert: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct QuicParamFacts {
+    pub id: u64,
+    /// RFC 9000's name, when it has one.
+    pub name: Option<String>,
+    /// Integers in decimal, bytes in hex.
+    pub value: String,
+}
+
+impl QuicProbeFacts {
+    fn of(q: &QuicFacts, verdict: Option<&Verdict>) -> QuicProbeFacts {
+        let server_params = verdict
+            .and_then(|v| v.encrypted_extensions.as_ref())
+            .and_then(|exts| {
+                exts.iter()
+                    .find(|e| e.typ == ext::QUIC_TRANSPORT_PARAMETERS)
+            })
+            .and_then(|e| quic_wire::decode_transport_parameters(&e.data).ok())
+            .unwrap_or_default();
+        QuicProbeFacts {
+            version: format!("0x{:08x}", q.version),
+            version_negotiation: q
+                .version_negotiation
+                .as_ref()
+                .map(|v| v.iter().map(|v| format!("0x{v:08x}")).collect()),
+            retry: q.retry.as_ref().map(|r| QuicRetryFacts {
+                token_bytes: r.token_len,
+                integrity_ok: r.integrity_ok,
+            }),
+            close: q.server_close.as_ref().map(|c| {
+                let (error, alert) = match c.kind() {
+                    CloseKind::Application => ("application_error".to_string(), None),
+                    CloseKind::Crypto(a) => {
+                        ("crypto_error".to_string(), Some(alert_name(a).into_owned()))
+                    }
+                    CloseKind::Transport(Some(n)) => (n.to_string(), None),
+                    CloseKind::Transport(None) => (format!("0x{:x}", c.code), None),
+                };
+                QuicCloseFacts {
+                    code: c.code,
+                    error,
+                    alert,
+                    reason: c.reason.clone(),
+                }
+            }),
+            datagrams_sent: q.datagrams_sent,
+            datagrams_received: q.datagrams_received,
+            initial_packets: q.initial_packets,
+            handshake_packets: q.handshake_packets,
+            dropped_packets: q.dropped_packets,
+            problem: q.problem.clone(),
+            server_transport_parameters: server_params
+                .into_iter()
+                .map(|(id, value)| QuicParamFacts {
+                    id,
+                    name: quic_wire::transport_parameter_name(id).map(str::to_string),
+                    value: quic_wire::transport_parameter_text(id, value),
+                })
+                .collect(),
         }
     }
 }

@@ -43,6 +43,22 @@ pub struct Context<'a> {
     pub connect_error: Option<&'a ConnectError>,
     /// Set when the plaintext preamble did not lead to TLS: the verdict is then empty.
     pub preamble_failure: Option<&'a PreambleFailure>,
+    /// How a QUIC connection ended below TLS, when it did (a probe over QUIC).
+    pub quic_end: Option<&'a QuicEnd>,
+}
+
+/// A QUIC connection that ended below TLS: no TLS alert says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuicEnd {
+    /// The server answered with Version Negotiation: it does not speak `offered`.
+    VersionNegotiation { offered: u32, versions: Vec<u32> },
+    /// The server sent a CONNECTION_CLOSE with a transport (or application) error.
+    TransportError {
+        /// The error's name (RFC 9000 §20.1), or its code in hex when it has none.
+        name: String,
+        code: u64,
+        reason: String,
+    },
 }
 
 /// A STARTTLS-style preamble that ended before TLS.
@@ -112,11 +128,44 @@ pub fn assess(verdict: &Verdict, ctx: &Context<'_>) -> Assessment {
             .unwrap_or(&unchecked)
             .check(&verdict.certificates, ctx.host, ctx.now_unix)
     };
-    let diagnosis = diagnose(verdict, &findings);
+    let mut diagnosis = diagnose(verdict, &findings);
+    if let Some(end) = ctx.quic_end {
+        diagnosis.insert(0, quic_diagnosis(end));
+    }
     Assessment {
         certificates,
         findings,
         diagnosis,
+    }
+}
+
+fn quic_diagnosis(end: &QuicEnd) -> Diagnosis {
+    match end {
+        QuicEnd::VersionNegotiation { offered, versions } => {
+            let list: Vec<String> = versions.iter().map(|v| format!("0x{v:08x}")).collect();
+            Diagnosis::new(
+                Cause::QuicVersionMismatch,
+                format!(
+                    "the server does not speak QUIC version 0x{offered:08x}; it offers {}",
+                    if list.is_empty() {
+                        "none".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                ),
+            )
+        }
+        QuicEnd::TransportError { name, code, reason } => {
+            let said = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason:?}")
+            };
+            Diagnosis::new(
+                Cause::QuicTransportError,
+                format!("the server closed the QUIC connection with {name} (0x{code:x}){said}"),
+            )
+        }
     }
 }
 

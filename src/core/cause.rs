@@ -99,6 +99,10 @@ causes! {
         "The connection was reset without a TLS alert: often a firewall/IPS or a server that drops hellos it dislikes (version, SNI, length); try `--tls` older or newer, `--no-sni`, or `scan` for intolerance.";
     ConnectionClosed = "connection_closed",
         "The server closed without a TLS alert: servers and load balancers do this for versions or names they do not serve; compare with `--tls` and `--sni` variants.";
+    QuicVersionMismatch = "quic_version_mismatch",
+        "The server does not speak the QUIC version offered (it answered with Version Negotiation): offer one it lists (`probe --quic --quic-version`), or enable that version on the server.";
+    QuicTransportError = "quic_transport_error",
+        "The server ended the QUIC connection with a transport error before the handshake completed: its log names the reason; check the transport parameters sent (`--quic-param`) and anything rewriting UDP on the path.";
     NoProgress = "no_progress",
         "The server keeps sending records that do not advance the handshake (empty records, ChangeCipherSpec, warning alerts, HelloRequests or data before its ServerHello): check what answers on this port (a proxy, an IPS, a broken or hostile TLS stack) and its logs; compare with `openssl s_client`.";
     MalformedMessage = "malformed_message",

@@ -5,11 +5,15 @@
 //! Nothing here interprets TLS: the loop hands every chunk to a callback (the session
 //! tracker, in practice) and asks it whether more bytes are needed. [`Transport`] is that
 //! trip as a trait, so callers can be driven by an in-memory peer in tests.
+//!
+//! UDP for QUIC: a connected socket and a loop that hands each datagram to a sans-IO
+//! [`DatagramPeer`] (the QUIC client of `core::session::quic_client`) and sends its answers.
 
 use crate::core::flow::{Direction, EndKind, Micros};
+use crate::core::session::quic_client::{self, QuicClient, QuicClientConfig};
 use crate::core::wire::starttls::{self, Preamble, Protocol, Step};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// Where to connect, and the host name the hello speaks of.
@@ -354,6 +358,214 @@ impl Transport for Tcp {
         }
         exchange(&mut conn, hello, limits, observer);
         close(&conn);
+        Ok(())
+    }
+}
+
+/// A connected UDP socket (QUIC), with when it started: every timestamp counts from
+/// `start`.
+pub struct Datagrams {
+    pub socket: UdpSocket,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    pub start: Instant,
+}
+
+/// UDP's side of a datagram conversation (a QUIC client, sans-IO): what to send first,
+/// what to answer each datagram with, whether it still reads, and how it ends.
+pub trait DatagramPeer {
+    fn start(&mut self, at: Micros) -> Vec<Vec<u8>>;
+    fn datagram(&mut self, bytes: &[u8], at: Micros) -> Vec<Vec<u8>>;
+    fn wants_more(&self) -> bool;
+    /// Nothing more is read: `kind` says why when the peer still wanted more.
+    fn end(&mut self, kind: EndKind, at: Micros);
+    /// The last datagrams to send (a CONNECTION_CLOSE).
+    fn close(&mut self) -> Vec<Vec<u8>>;
+}
+
+/// A UDP socket bound to an ephemeral port and connected to the target's first address
+/// (so that only its datagrams are received). No packet is sent yet.
+pub fn udp_connect(target: &Target) -> io::Result<Datagrams> {
+    let start = Instant::now();
+    let peer = *target
+        .resolve()?
+        .first()
+        .ok_or_else(|| io::Error::other("no address to send to"))?;
+    let bind: SocketAddr = if peer.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(bind)?;
+    socket.connect(peer)?;
+    let local = socket.local_addr()?;
+    Ok(Datagrams {
+        socket,
+        local,
+        peer,
+        start,
+    })
+}
+
+/// Runs a datagram conversation: sends the peer's first datagrams, then hands it each
+/// datagram received and sends its answers, until it wants no more, nothing arrives
+/// within the read deadline (which starts again with every datagram), or `max_bytes` were
+/// received; then sends its closing datagrams. An ICMP "port unreachable" reads as a reset.
+pub fn datagram_exchange(conn: &Datagrams, limits: &Limits, peer: &mut dyn DatagramPeer) {
+    let micros = |start: Instant| start.elapsed().as_micros() as Micros;
+    let send_all = |datagrams: Vec<Vec<u8>>| -> io::Result<()> {
+        for d in datagrams {
+            conn.socket.send(&d)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = send_all(peer.start(micros(conn.start))) {
+        peer.end(end_kind(&e), micros(conn.start));
+        return;
+    }
+    let mut buf = vec![0u8; 65_536];
+    let mut received = 0usize;
+    let mut deadline = Instant::now() + limits.read_timeout;
+    while peer.wants_more() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            peer.end(EndKind::Timeout, micros(conn.start));
+            break;
+        }
+        let _ = conn
+            .socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match conn.socket.recv(&mut buf) {
+            Ok(n) => {
+                received += n;
+                deadline = Instant::now() + limits.read_timeout;
+                let answer = peer.datagram(&buf[..n], micros(conn.start));
+                if let Err(e) = send_all(answer) {
+                    peer.end(end_kind(&e), micros(conn.start));
+                    break;
+                }
+                if received >= limits.max_bytes && peer.wants_more() {
+                    peer.end(EndKind::ByteCap, micros(conn.start));
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                peer.end(end_kind(&e), micros(conn.start));
+                break;
+            }
+        }
+    }
+    // The close is a courtesy: the server forgets the connection at once, not after its
+    // idle timeout. Errors sending it change nothing.
+    let _ = send_all(peer.close());
+}
+
+/// The scanner's transport over QUIC: each hello (TLS records, as built for TCP) gets the
+/// default transport parameters and goes out in Initial packets to the target's UDP port;
+/// the observer sees the hello's records, the server's Initial CRYPTO stream as records
+/// and a crypto error close as an alert record (the server's encrypted flight stays in
+/// its Handshake packets: no certificate or later message reaches the observer). A
+/// transport error close is a close (`Fin`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quic;
+
+/// A tapped QUIC client handing its TLS bytes to an [`ExchangeObserver`].
+struct QuicTap<'o> {
+    client: QuicClient,
+    observer: &'o mut dyn ExchangeObserver,
+    more: bool,
+    ended: bool,
+}
+
+impl QuicTap<'_> {
+    fn forward(&mut self, at: Micros) {
+        for (dir, bytes) in self.client.take_tls() {
+            if self.more {
+                self.more = self.observer.data(dir, &bytes, at);
+            }
+        }
+        if self.more
+            && !self.client.wants_more()
+            && self.client.facts().server_close.is_some()
+            && !self.ended
+        {
+            self.ended = true;
+            self.observer
+                .end(Direction::ServerToClient, EndKind::Fin, at);
+        }
+    }
+}
+
+impl DatagramPeer for QuicTap<'_> {
+    fn start(&mut self, at: Micros) -> Vec<Vec<u8>> {
+        let out = self.client.start(at);
+        self.forward(at);
+        out
+    }
+
+    fn datagram(&mut self, bytes: &[u8], at: Micros) -> Vec<Vec<u8>> {
+        let out = self.client.on_datagram(bytes, at);
+        self.forward(at);
+        out
+    }
+
+    fn wants_more(&self) -> bool {
+        self.more && !self.ended && self.client.wants_more()
+    }
+
+    fn end(&mut self, kind: EndKind, at: Micros) {
+        if !self.ended {
+            self.ended = true;
+            self.observer.end(Direction::ServerToClient, kind, at);
+        }
+    }
+
+    fn close(&mut self) -> Vec<Vec<u8>> {
+        self.client.close()
+    }
+}
+
+impl Transport for Quic {
+    fn exchange(
+        &self,
+        target: &Target,
+        hello: &[u8],
+        limits: &Limits,
+        observer: &mut dyn ExchangeObserver,
+    ) -> io::Result<()> {
+        let conn = udp_connect(target)?;
+        let mut ids = [0u8; 16];
+        let params_for = |scid: &[u8]| quic_client::transport_parameters(scid, &[]);
+        // Without OS randomness the IDs are still valid, only predictable.
+        let _ = getrandom::fill(&mut ids);
+        let (dcid, scid) = (ids[..8].to_vec(), ids[8..].to_vec());
+        let Some(hello) = quic_client::with_transport_parameters(hello, &params_for(&scid)) else {
+            // Not a TLS ClientHello (an SSLv2 one): QUIC cannot carry it. The observer sees
+            // it refused at once, and nothing is sent.
+            if observer.data(Direction::ClientToServer, hello, 0) {
+                observer.end(Direction::ServerToClient, EndKind::Fin, 0);
+            }
+            return Ok(());
+        };
+        let client = QuicClient::new(
+            QuicClientConfig {
+                version: crate::core::wire::quic::VERSION_1,
+                dcid,
+                scid,
+                hello,
+                crypto_frame_max: None,
+            },
+            crate::core::session::Tracker::new(),
+        )
+        .tap();
+        let mut tap = QuicTap {
+            client,
+            observer,
+            more: true,
+            ended: false,
+        };
+        datagram_exchange(&conn, limits, &mut tap);
         Ok(())
     }
 }

@@ -71,6 +71,9 @@ impl Render for ProbeReport {
                 style::paint(style::BAD, "connect_failed")
             )?;
         }
+        if let Some(q) = &self.quic {
+            quic_facts(w, q)?;
+        }
         if let Some(v) = &self.verdict {
             answer(w, v)?;
             retry_and_decryption(w, self, v)?;
@@ -91,6 +94,71 @@ impl Render for ProbeReport {
         diagnoses(w, &self.diagnosis)?;
         w.flush()
     }
+}
+
+/// What the QUIC layer of a `probe --quic` showed.
+fn quic_facts(w: &mut dyn Write, q: &crate::commands::probe::QuicProbeFacts) -> io::Result<()> {
+    writeln!(
+        w,
+        "  quic      version {}: {} datagrams sent, {} received ({} Initial, {} Handshake packets read, {} dropped)",
+        q.version,
+        q.datagrams_sent,
+        q.datagrams_received,
+        q.initial_packets,
+        q.handshake_packets,
+        q.dropped_packets
+    )?;
+    if let Some(r) = &q.retry {
+        let tag = if r.integrity_ok {
+            "integrity tag verified, hello sent again with the token"
+        } else {
+            "integrity tag does NOT match: ignored"
+        };
+        writeln!(w, "            Retry: {}-byte token, {tag}", r.token_bytes)?;
+    }
+    if let Some(v) = &q.version_negotiation {
+        writeln!(
+            w,
+            "            Version Negotiation: the server offers {}",
+            list(v)
+        )?;
+    }
+    if let Some(c) = &q.close {
+        let alert = c
+            .alert
+            .as_deref()
+            .map(|a| format!(" (TLS alert {a})"))
+            .unwrap_or_default();
+        let reason = if c.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {:?}", c.reason)
+        };
+        writeln!(
+            w,
+            "            server CONNECTION_CLOSE {} 0x{:x}{alert}{reason}",
+            c.error, c.code
+        )?;
+    }
+    if let Some(p) = &q.problem {
+        writeln!(w, "            {p}")?;
+    }
+    if !q.server_transport_parameters.is_empty() {
+        let params: Vec<String> = q
+            .server_transport_parameters
+            .iter()
+            .map(|p| match &p.name {
+                Some(n) => format!("{n}={}", p.value),
+                None => format!("0x{:x}={}", p.id, p.value),
+            })
+            .collect();
+        writeln!(
+            w,
+            "            server transport parameters: {}",
+            params.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 /// The causes, each with its detail and fix.

@@ -544,3 +544,64 @@ pub fn dh1024_params(dir: &Path) -> PathBuf {
     );
     dir.join("dh1024.pem")
 }
+
+/// A Python venv under target/ with `packages` from PyPI, made once per name (tests of one
+/// binary run in threads: one makes it, the others wait). Returns its python.
+pub fn venv_python(name: &str, packages: &[&str]) -> PathBuf {
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = venv.join("bin/python");
+    let ready = venv.join("ready");
+    let _made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q"])
+                .args(packages)
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "could not make the venv at {}", venv.display());
+        std::fs::write(&ready, packages.join(" ")).unwrap();
+    }
+    python
+}
+
+/// Starts a server that picks its own port and prints `port N` on stdout once it listens
+/// (UDP servers cannot be probed for readiness with a TCP connect). Its stdin stays open
+/// until the handle drops.
+pub fn spawn_announcing(program: &Path, args: &[&str]) -> Server {
+    use std::io::BufRead;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    let Some(port) = line
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{} did not announce its port: {line:?}", program.display());
+    };
+    Server {
+        child,
+        port,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+    }
+}

@@ -5,10 +5,13 @@
 
 use super::schedule::HashAlg;
 use crate::core::wire::quic::{self, LongHeader, LongKind, PacketType, QuicError};
-use aes::Aes128;
 use aes::cipher::BlockCipherEncrypt;
-use aes_gcm::Aes128Gcm;
+use aes::{Aes128, Aes256};
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use chacha20::ChaCha20;
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use chacha20poly1305::ChaCha20Poly1305;
 
 /// RFC 9001 §5.2.
 const SALT_V1: [u8; 20] = [
@@ -30,15 +33,24 @@ fn labels(version: u32) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// The keys protecting one direction's packets of one packet number space, for the
-/// AES-128-GCM suite (Initial packets always use it).
+/// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
+/// Initial packets (and TLS_AES_128_GCM_SHA256), AES-256-GCM for TLS_AES_256_GCM_SHA384,
+/// ChaCha20-Poly1305 for TLS_CHACHA20_POLY1305_SHA256 (its header protection is the
+/// ChaCha20 key stream, RFC 9001 §5.4.4).
+#[derive(Clone)]
+enum PacketAead {
+    Aes128(Box<Aes128Gcm>, Box<Aes128>),
+    Aes256(Box<Aes256Gcm>, Box<Aes256>),
+    ChaCha(Box<ChaCha20Poly1305>, [u8; 32]),
+}
+
+/// The keys protecting one direction's packets of one packet number space.
 #[derive(Clone)]
 pub struct PacketKeys {
-    pub key: [u8; 16],
+    pub key: Vec<u8>,
     pub iv: [u8; 12],
-    pub hp: [u8; 16],
-    aead: Aes128Gcm,
-    hp_cipher: Aes128,
+    pub hp: Vec<u8>,
+    aead: PacketAead,
 }
 
 impl std::fmt::Debug for PacketKeys {
@@ -47,71 +59,111 @@ impl std::fmt::Debug for PacketKeys {
     }
 }
 
+/// TLS 1.3 suites whose packet protection is written here (RFC 9001 §5.3, §5.4.3).
+pub const TLS_AES_128_GCM_SHA256: u16 = 0x1301;
+pub const TLS_AES_256_GCM_SHA384: u16 = 0x1302;
+pub const TLS_CHACHA20_POLY1305_SHA256: u16 = 0x1303;
+
 impl PacketKeys {
     /// The packet keys from a traffic secret (an Initial secret, or a TLS 1.3
     /// handshake/application traffic secret of a SHA-256 AES-128-GCM suite).
     pub fn from_secret(version: u32, secret: &[u8]) -> PacketKeys {
+        Self::for_suite(version, TLS_AES_128_GCM_SHA256, secret)
+            .expect("AES-128-GCM is always available")
+    }
+
+    /// The packet keys of TLS 1.3 suite `suite` from one of its traffic secrets (RFC 9001
+    /// §5.1: "quic key", "quic iv", "quic hp", with the suite's hash); `None` for a suite
+    /// whose packet protection is not written here (the CCM suites).
+    pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
         let (key_label, iv_label, hp_label) = labels(version);
-        let h = HashAlg::Sha256;
-        let mut key = [0u8; 16];
+        let (h, key_len) = match suite {
+            TLS_AES_128_GCM_SHA256 => (HashAlg::Sha256, 16),
+            TLS_AES_256_GCM_SHA384 => (HashAlg::Sha384, 32),
+            TLS_CHACHA20_POLY1305_SHA256 => (HashAlg::Sha256, 32),
+            _ => return None,
+        };
+        let key = h.expand_label(secret, key_label, &[], key_len);
         let mut iv = [0u8; 12];
-        let mut hp = [0u8; 16];
-        key.copy_from_slice(&h.expand_label(secret, key_label, &[], 16));
         iv.copy_from_slice(&h.expand_label(secret, iv_label, &[], 12));
-        hp.copy_from_slice(&h.expand_label(secret, hp_label, &[], 16));
-        PacketKeys {
-            aead: Aes128Gcm::new(&key.into()),
-            hp_cipher: Aes128::new(&hp.into()),
-            key,
-            iv,
-            hp,
-        }
+        let hp = h.expand_label(secret, hp_label, &[], key_len);
+        let aead = match suite {
+            TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
+                Box::new(Aes128Gcm::new_from_slice(&key).ok()?),
+                Box::new(Aes128::new_from_slice(&hp).ok()?),
+            ),
+            TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(
+                Box::new(Aes256Gcm::new_from_slice(&key).ok()?),
+                Box::new(Aes256::new_from_slice(&hp).ok()?),
+            ),
+            _ => PacketAead::ChaCha(
+                Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?),
+                hp.clone().try_into().ok()?,
+            ),
+        };
+        Some(PacketKeys { key, iv, hp, aead })
     }
 
     /// The 5-byte header protection mask for a 16-byte sample of the ciphertext.
     pub fn mask(&self, sample: &[u8; 16]) -> [u8; 5] {
         let mut block = aes::Block::from(*sample);
-        self.hp_cipher.encrypt_block(&mut block);
+        match &self.aead {
+            PacketAead::Aes128(_, hp) => hp.encrypt_block(&mut block),
+            PacketAead::Aes256(_, hp) => hp.encrypt_block(&mut block),
+            PacketAead::ChaCha(_, hp) => {
+                // The sample's first 4 bytes are the block counter (little-endian), the
+                // other 12 the nonce; the mask is the key stream over 5 zero bytes.
+                let counter = u32::from_le_bytes([sample[0], sample[1], sample[2], sample[3]]);
+                let nonce: [u8; 12] = sample[4..].try_into().expect("12 bytes");
+                let mut mask = [0u8; 5];
+                let mut cipher = ChaCha20::new(&(*hp).into(), &nonce.into());
+                cipher.seek(u64::from(counter) * 64);
+                cipher.apply_keystream(&mut mask);
+                return mask;
+            }
+        }
         [block[0], block[1], block[2], block[3], block[4]]
     }
 
-    /// AES-128-GCM open of a payload with packet number `pn` and the unprotected header as
-    /// associated data.
-    pub fn open(&self, pn: u64, header: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
+    fn nonce(&self, pn: u64) -> [u8; 12] {
         let mut nonce = self.iv;
         for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
             *n ^= p;
         }
-        let nonce = Nonce::<Aes128Gcm>::from(nonce);
-        self.aead
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: ciphertext,
-                    aad: header,
-                },
-            )
-            .ok()
+        nonce
+    }
+
+    /// AEAD open of a payload with packet number `pn` and the unprotected header as
+    /// associated data.
+    pub fn open(&self, pn: u64, header: &[u8], ciphertext: &[u8]) -> Option<Vec<u8>> {
+        let nonce = self.nonce(pn);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: header,
+        };
+        match &self.aead {
+            PacketAead::Aes128(a, _) => a.decrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
+            PacketAead::Aes256(a, _) => a.decrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::ChaCha(a, _) => a.decrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
+        }
+        .ok()
     }
 }
 
 impl PacketKeys {
-    /// AES-128-GCM seal: the inverse of [`PacketKeys::open`].
+    /// AEAD seal: the inverse of [`PacketKeys::open`].
     pub fn seal(&self, pn: u64, header: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let mut nonce = self.iv;
-        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
-            *n ^= p;
+        let nonce = self.nonce(pn);
+        let payload = Payload {
+            msg: plaintext,
+            aad: header,
+        };
+        match &self.aead {
+            PacketAead::Aes128(a, _) => a.encrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
+            PacketAead::Aes256(a, _) => a.encrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::ChaCha(a, _) => a.encrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
-        let nonce = Nonce::<Aes128Gcm>::from(nonce);
-        self.aead
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad: header,
-                },
-            )
-            .expect("AES-GCM seals any length a QUIC packet has")
+        .expect("the AEADs seal any length a QUIC packet has")
     }
 }
 
@@ -170,14 +222,63 @@ pub fn protect_long(
     packet
 }
 
-/// A QUIC variable-length integer in its shortest form (values below 2^62).
-pub fn put_varint(out: &mut Vec<u8>, v: u64) {
-    match v {
-        0..=0x3f => out.push(v as u8),
-        0x40..=0x3fff => out.extend_from_slice(&(v as u16 | 0x4000).to_be_bytes()),
-        0x4000..=0x3fff_ffff => out.extend_from_slice(&(v as u32 | 0x8000_0000).to_be_bytes()),
-        _ => out.extend_from_slice(&(v | 0xc000_0000_0000_0000).to_be_bytes()),
+pub use crate::core::wire::quic::put_varint;
+
+/// RFC 9001 §5.8 (v1) and RFC 9369 §3.3.3 (v2): the fixed key and nonce of the Retry
+/// integrity tag.
+fn retry_key_nonce(version: u32) -> ([u8; 16], [u8; 12]) {
+    if version == quic::VERSION_2 {
+        (
+            [
+                0x8f, 0xb4, 0xb0, 0x1b, 0x56, 0xac, 0x48, 0xe2, 0x60, 0xfb, 0xcb, 0xce, 0xad, 0x7c,
+                0xcc, 0x92,
+            ],
+            [
+                0xd8, 0x69, 0x69, 0xbc, 0x2d, 0x7c, 0x6d, 0x99, 0x90, 0xef, 0xb0, 0x4a,
+            ],
+        )
+    } else {
+        (
+            [
+                0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a, 0x1d, 0x76, 0x6b, 0x54, 0xe3, 0x68,
+                0xc8, 0x4e,
+            ],
+            [
+                0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63, 0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb,
+            ],
+        )
     }
+}
+
+/// The Retry integrity tag for a Retry packet (`without_tag`: the packet up to its tag),
+/// answering a client whose first Destination Connection ID was `original_dcid`.
+pub fn retry_integrity_tag(version: u32, original_dcid: &[u8], without_tag: &[u8]) -> [u8; 16] {
+    let (key, nonce) = retry_key_nonce(version);
+    let mut pseudo = Vec::with_capacity(1 + original_dcid.len() + without_tag.len());
+    pseudo.push(original_dcid.len() as u8);
+    pseudo.extend_from_slice(original_dcid);
+    pseudo.extend_from_slice(without_tag);
+    let tag = Aes128Gcm::new(&key.into())
+        .encrypt(
+            &Nonce::<Aes128Gcm>::from(nonce),
+            Payload {
+                msg: &[],
+                aad: &pseudo,
+            },
+        )
+        .expect("an empty plaintext seals");
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&tag);
+    out
+}
+
+/// A whole Retry packet carries the tag its integrity key gives (RFC 9001 §5.8): it was
+/// made by a server that saw our Initial.
+pub fn retry_integrity_ok(version: u32, original_dcid: &[u8], retry: &[u8]) -> bool {
+    let Some(split) = retry.len().checked_sub(16) else {
+        return false;
+    };
+    retry_integrity_tag(version, original_dcid, &retry[..split])[..] == retry[split..]
 }
 
 /// Both directions' Initial keys of a connection.
@@ -360,6 +461,73 @@ mod tests {
             opened
                 .payload
                 .starts_with(&h("02000000000600405a020000560303"))
+        );
+    }
+
+    /// RFC 9001 Appendix A.4 and RFC 9369 Appendix A.4: the Retry packets' integrity tags.
+    #[test]
+    fn retry_integrity_tags_as_the_rfcs() {
+        let odcid = h("8394c8f03e515708");
+        let v1 = h("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba");
+        assert!(retry_integrity_ok(quic::VERSION_1, &odcid, &v1));
+        let v2 = h("cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d955543665dcc7b6");
+        assert!(retry_integrity_ok(quic::VERSION_2, &odcid, &v2));
+        let mut bad = v1.clone();
+        bad[10] ^= 1;
+        assert!(!retry_integrity_ok(quic::VERSION_1, &odcid, &bad));
+        assert!(!retry_integrity_ok(quic::VERSION_1, &h("00"), &v1));
+        assert!(!retry_integrity_ok(quic::VERSION_1, &odcid, &v1[..10]));
+    }
+
+    /// A Handshake packet sealed with AES-256-GCM keys (TLS_AES_256_GCM_SHA384's) opens
+    /// with the same keys, and not with AES-128's from the same secret.
+    #[test]
+    fn aes_256_packet_keys_round_trip() {
+        let secret = [7u8; 48];
+        let k = PacketKeys::for_suite(quic::VERSION_1, TLS_AES_256_GCM_SHA384, &secret).unwrap();
+        assert_eq!(k.key.len(), 32);
+        let p = protect_long(
+            quic::VERSION_1,
+            PacketType::Handshake,
+            &k,
+            b"dcid",
+            b"scid",
+            &[],
+            3,
+            b"\x06\x00\x05hello",
+        );
+        let (header, _) = quic::parse_long(&p).unwrap().unwrap();
+        let opened = open_long(&header, &k, Some(2)).unwrap();
+        assert_eq!(opened.packet_number, 3);
+        assert_eq!(opened.payload, b"\x06\x00\x05hello");
+        let k128 = PacketKeys::for_suite(quic::VERSION_1, TLS_AES_128_GCM_SHA256, &secret).unwrap();
+        assert!(open_long(&header, &k128, Some(2)).is_err());
+        assert!(PacketKeys::for_suite(quic::VERSION_1, 0x1304, &secret).is_none());
+    }
+
+    /// RFC 9001 Appendix A.5: ChaCha20-Poly1305 keys, header protection mask and the
+    /// short-header packet carrying one PING.
+    #[test]
+    fn rfc9001_a5_chacha20_poly1305() {
+        let secret = h("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b");
+        let k =
+            PacketKeys::for_suite(quic::VERSION_1, TLS_CHACHA20_POLY1305_SHA256, &secret).unwrap();
+        assert_eq!(
+            k.key,
+            h("c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8")
+        );
+        assert_eq!(k.iv.to_vec(), h("e0459b3474bdd0e44a41c144"));
+        assert_eq!(
+            k.hp,
+            h("25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4")
+        );
+        let sample: [u8; 16] = h("5e5cd55c41f69080575d7999c25a5bfb").try_into().unwrap();
+        assert_eq!(k.mask(&sample).to_vec(), h("aefefe7d03"));
+        let sealed = k.seal(654_360_564, &h("4200bff4"), &[0x01]);
+        assert_eq!(sealed, h("655e5cd55c41f69080575d7999c25a5bfb"));
+        assert_eq!(
+            k.open(654_360_564, &h("4200bff4"), &sealed),
+            Some(vec![0x01])
         );
     }
 

@@ -38,6 +38,7 @@ use std::sync::Arc;
 mod events;
 mod phase;
 mod quic;
+pub mod quic_client;
 mod side;
 mod verdict;
 

@@ -8,6 +8,7 @@
 //! are timeline events.
 
 use super::{EventText, Tracker};
+use crate::core::crypto::schedule::TrafficSecrets;
 use crate::core::flow::{Direction, Micros};
 use crate::core::wire::quic::{self, QuicSignal};
 use crate::core::wire::server::Alert;
@@ -16,6 +17,32 @@ use crate::core::wire::server::Alert;
 const MAX_REASON: usize = 100;
 
 impl Tracker {
+    /// Handshake messages a QUIC endpoint read from the CRYPTO frames of Handshake packets
+    /// it decrypted itself (with QUIC packet keys, not TLS records): they take part in the
+    /// verdict as messages decrypted from TLS 1.3 records do, Finished checks included.
+    pub fn on_quic_handshake_messages(&mut self, dir: Direction, data: &[u8], at: Micros) {
+        let i = dir.index();
+        if data.is_empty() || self.sides[i].ended || self.sides[i].stopped() {
+            return;
+        }
+        if dir == Direction::ServerToClient {
+            self.v.server_bytes = self.v.server_bytes.saturating_add(data.len());
+        }
+        if let Some(d) = self.v.decryption.as_mut() {
+            d.records += 1;
+        }
+        self.on_handshake_payload(dir, data, at, false);
+        self.check_decided(at);
+    }
+
+    /// The negotiated TLS 1.3 suite and the handshake traffic secrets, once the ServerHello
+    /// was read by a tracker with our key shares: what a QUIC client derives its Handshake
+    /// packet keys from (RFC 9001 §5.1).
+    pub fn tls13_handshake_secrets(&self) -> Option<(u16, &TrafficSecrets)> {
+        let suite = self.v.cipher?;
+        self.crypto.tls13_handshake.as_ref().map(|s| (suite, s))
+    }
+
     pub fn on_quic(&mut self, dir: Direction, signal: &QuicSignal<'_>, at: Micros) {
         match *signal {
             QuicSignal::Handshake { len } => {

@@ -526,6 +526,172 @@ pub fn as_handshake_records(stream: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// A QUIC variable-length integer in its shortest form (values below 2^62).
+pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+    match v {
+        0..=0x3f => out.push(v as u8),
+        0x40..=0x3fff => out.extend_from_slice(&(v as u16 | 0x4000).to_be_bytes()),
+        0x4000..=0x3fff_ffff => out.extend_from_slice(&(v as u32 | 0x8000_0000).to_be_bytes()),
+        _ => out.extend_from_slice(&(v | 0xc000_0000_0000_0000).to_be_bytes()),
+    }
+}
+
+/// A CRYPTO frame carrying `data` at stream offset `offset`.
+pub fn put_crypto_frame(out: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    out.push(0x06);
+    put_varint(out, offset);
+    put_varint(out, data.len() as u64);
+    out.extend_from_slice(data);
+}
+
+/// An ACK frame (type 0x02, no ECN counts) for the packet numbers in `received`, which
+/// must not be empty: ranges from the largest down, as RFC 9000 §19.3.1 writes them.
+pub fn put_ack_frame(out: &mut Vec<u8>, received: &std::collections::BTreeSet<u64>) {
+    // Contiguous runs, largest first: (largest, smallest).
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &pn in received.iter().rev() {
+        match runs.last_mut() {
+            Some((_, lo)) if *lo == pn + 1 => *lo = pn,
+            _ => runs.push((pn, pn)),
+        }
+    }
+    let Some(&(largest, first_lo)) = runs.first() else {
+        return;
+    };
+    out.push(0x02);
+    put_varint(out, largest);
+    put_varint(out, 0); // ACK delay
+    put_varint(out, runs.len() as u64 - 1);
+    put_varint(out, largest - first_lo);
+    let mut prev_lo = first_lo;
+    for &(hi, lo) in &runs[1..] {
+        put_varint(out, prev_lo - hi - 2); // gap
+        put_varint(out, hi - lo);
+        prev_lo = lo;
+    }
+}
+
+/// A CONNECTION_CLOSE frame of the QUIC layer (type 0x1c: the only kind allowed in
+/// Initial and Handshake packets) with `code`, no offending frame type, and `reason`.
+pub fn put_connection_close(out: &mut Vec<u8>, code: u64, reason: &[u8]) {
+    out.push(0x1c);
+    put_varint(out, code);
+    put_varint(out, 0);
+    put_varint(out, reason.len() as u64);
+    out.extend_from_slice(reason);
+}
+
+/// How a transport parameter's value is written (RFC 9000 §18.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamValue {
+    /// A variable-length integer.
+    Integer,
+    /// Bytes (connection IDs, tokens, addresses).
+    Bytes,
+    /// Present or absent, no value.
+    Flag,
+}
+
+/// The transport parameters RFC 9000 §18.2 (and RFC 9368) define: id, name, how the value
+/// is written.
+pub const TRANSPORT_PARAMETERS: &[(u64, &str, ParamValue)] = &[
+    (
+        0x00,
+        "original_destination_connection_id",
+        ParamValue::Bytes,
+    ),
+    (0x01, "max_idle_timeout", ParamValue::Integer),
+    (0x02, "stateless_reset_token", ParamValue::Bytes),
+    (0x03, "max_udp_payload_size", ParamValue::Integer),
+    (0x04, "initial_max_data", ParamValue::Integer),
+    (
+        0x05,
+        "initial_max_stream_data_bidi_local",
+        ParamValue::Integer,
+    ),
+    (
+        0x06,
+        "initial_max_stream_data_bidi_remote",
+        ParamValue::Integer,
+    ),
+    (0x07, "initial_max_stream_data_uni", ParamValue::Integer),
+    (0x08, "initial_max_streams_bidi", ParamValue::Integer),
+    (0x09, "initial_max_streams_uni", ParamValue::Integer),
+    (0x0a, "ack_delay_exponent", ParamValue::Integer),
+    (0x0b, "max_ack_delay", ParamValue::Integer),
+    (0x0c, "disable_active_migration", ParamValue::Flag),
+    (0x0d, "preferred_address", ParamValue::Bytes),
+    (0x0e, "active_connection_id_limit", ParamValue::Integer),
+    (0x0f, "initial_source_connection_id", ParamValue::Bytes),
+    (0x10, "retry_source_connection_id", ParamValue::Bytes),
+    // RFC 9368 §3: the versions an endpoint speaks, for compatible version negotiation.
+    (0x11, "version_information", ParamValue::Bytes),
+];
+
+/// A transport parameter's id from its name (or a number, decimal or `0x` hex).
+pub fn transport_parameter_id(name: &str) -> Option<u64> {
+    if let Some(&(id, _, _)) = TRANSPORT_PARAMETERS.iter().find(|p| p.1 == name) {
+        return Some(id);
+    }
+    let id = match name.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok()?,
+        None => name.parse().ok()?,
+    };
+    (id < 1 << 62).then_some(id)
+}
+
+/// A transport parameter's name, when RFC 9000 defines it.
+pub fn transport_parameter_name(id: u64) -> Option<&'static str> {
+    TRANSPORT_PARAMETERS.iter().find(|p| p.0 == id).map(|p| p.1)
+}
+
+/// How a transport parameter's value is written (unknown ones: as bytes).
+pub fn transport_parameter_kind(id: u64) -> ParamValue {
+    TRANSPORT_PARAMETERS
+        .iter()
+        .find(|p| p.0 == id)
+        .map_or(ParamValue::Bytes, |p| p.2)
+}
+
+/// The quic_transport_parameters extension's body: each parameter as id, length, value.
+pub fn encode_transport_parameters(params: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (id, value) in params {
+        put_varint(&mut out, *id);
+        put_varint(&mut out, value.len() as u64);
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// The parameters of a quic_transport_parameters extension body, in order.
+pub fn decode_transport_parameters(body: &[u8]) -> Result<Vec<(u64, &[u8])>, QuicError> {
+    let mut c = Cursor::new(body);
+    let mut out = Vec::new();
+    while !c.is_empty() {
+        let id = c.varint()?;
+        let len = c.varint_len()?;
+        out.push((id, c.bytes(len)?));
+    }
+    Ok(out)
+}
+
+/// A transport parameter's value for people: integers in decimal, bytes in hex, flags as
+/// `true`.
+pub fn transport_parameter_text(id: u64, value: &[u8]) -> String {
+    match transport_parameter_kind(id) {
+        ParamValue::Integer => {
+            let mut c = Cursor::new(value);
+            match c.varint() {
+                Ok(v) if c.is_empty() => v.to_string(),
+                _ => format!("malformed ({})", hex::encode(value)),
+            }
+        }
+        ParamValue::Flag if value.is_empty() => "true".into(),
+        _ => hex::encode(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,6 +723,48 @@ mod tests {
         assert_eq!(decode_packet_number(None, 0, 1), 0);
         assert_eq!(decode_packet_number(Some(0xff), 0x01, 1), 0x101);
         assert_eq!(decode_packet_number(Some(0x101), 0xff, 1), 0xff);
+    }
+
+    #[test]
+    fn ack_frames_read_back() {
+        let received: std::collections::BTreeSet<u64> = [0, 1, 2, 5, 6, 9].into();
+        let mut f = Vec::new();
+        put_ack_frame(&mut f, &received);
+        // largest 9, first range 0, then gap 1 (7,8 missing) range 1, gap 1 (3,4) range 2.
+        assert_eq!(f, [0x02, 9, 0, 2, 0, 1, 1, 1, 2]);
+        assert_eq!(frames(&f).collect::<Vec<_>>(), vec![Ok(Frame::Ack)]);
+        let mut c = Vec::new();
+        put_connection_close(&mut c, 0, b"bye");
+        put_crypto_frame(&mut c, 70, b"abc");
+        let got: Vec<_> = frames(&c).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Frame::ConnectionClose {
+                    application: false,
+                    code: 0,
+                    frame_type: Some(0),
+                    reason: b"bye"
+                },
+                Frame::Crypto {
+                    offset: 70,
+                    data: b"abc"
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn transport_parameters_round_trip() {
+        let body = encode_transport_parameters(&[(0x0f, vec![1, 2]), (0x04, vec![0x44, 0])]);
+        let params = decode_transport_parameters(&body).unwrap();
+        assert_eq!(params, vec![(0x0f, &[1u8, 2][..]), (0x04, &[0x44, 0][..])]);
+        assert_eq!(transport_parameter_text(0x04, &[0x44, 0]), "1024");
+        assert_eq!(transport_parameter_text(0x0f, &[1, 2]), "0102");
+        assert_eq!(transport_parameter_id("initial_max_data"), Some(4));
+        assert_eq!(transport_parameter_id("0x2ab2"), Some(0x2ab2));
+        assert_eq!(transport_parameter_id("nonsense"), None);
+        assert!(decode_transport_parameters(&[0x01, 0x05, 0]).is_err());
     }
 
     #[test]

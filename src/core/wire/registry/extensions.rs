@@ -26,6 +26,7 @@ pub mod types {
     pub const PSK_KEY_EXCHANGE_MODES: u16 = 45;
     pub const CERTIFICATE_AUTHORITIES: u16 = 47;
     pub const KEY_SHARE: u16 = 51;
+    pub const QUIC_TRANSPORT_PARAMETERS: u16 = 57;
     pub const RENEGOTIATION_INFO: u16 = 0xff01;
 }
 
