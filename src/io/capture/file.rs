@@ -429,17 +429,8 @@ impl Run<'_> {
         let data = memory.bytes();
         let window = self.opts.max_block_size.max(self.first_buffer());
         let mut at = start;
-        let mut fetched = start;
         let mut release_at = RELEASE_EVERY;
         while at < data.len() {
-            // The parser reads a line or two of most packets, and where the next record
-            // starts depends on this one: without asking for the lines ahead, each record
-            // would be a wait for memory.
-            let ahead = data.len().min(at + PREFETCH_AHEAD);
-            while fetched < ahead {
-                prefetch_line(data[fetched..].as_ptr());
-                fetched += 64;
-            }
             if at >= release_at {
                 memory.release_before(at);
                 release_at = at + RELEASE_EVERY;
@@ -455,6 +446,7 @@ impl Run<'_> {
             match parsed {
                 Ok((_, block)) => {
                     at += len;
+                    prefetch_ahead(data, at, len);
                     self.block(block, sink);
                 }
                 Err(nom::Err::Incomplete(_)) if rest.len() >= window => {
@@ -573,8 +565,8 @@ fn library_text(e: &PcapError<&[u8]>) -> String {
     }
 }
 
-/// How far ahead of the in-memory parser every line is asked for.
-const PREFETCH_AHEAD: usize = 4096;
+/// How many records ahead the in-memory parser guesses where headers lie.
+const GUESS_AHEAD: usize = 6;
 /// How often the in-memory driver gives back the bytes it is done with.
 const RELEASE_EVERY: usize = 8 << 20;
 
@@ -588,6 +580,25 @@ fn prefetch_line(p: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// Asks for the lines the parser will read next. The parser reads a line or two of most
+/// records, and where the next record starts depends on this one, so without help each
+/// record is a wait for memory. The next record's header is known; the ones after it are
+/// guessed from this record's length (bulk transfers are runs of full-sized segments), so
+/// only the lines likely to be read are fetched: asking for every line of the file instead
+/// moves the whole capture through the cache and made the run bound by memory bandwidth
+/// (13 % slower on the 1 GB bench capture with the other core busy).
+#[inline(always)]
+fn prefetch_ahead(data: &[u8], next: usize, len: usize) {
+    let base = data.as_ptr();
+    prefetch_line(base.wrapping_add(next));
+    prefetch_line(base.wrapping_add(next + 64));
+    let guess = next + GUESS_AHEAD * len;
+    if guess < data.len() {
+        prefetch_line(base.wrapping_add(guess));
+        prefetch_line(base.wrapping_add(guess + 64));
+    }
 }
 
 /// Asks for the first bytes at `p` (the next block: its header and the packet's Ethernet,
