@@ -22,7 +22,7 @@ use std::sync::Arc;
 /// The version of the JSON objects' shape: every object the JSON sink writes carries it
 /// as `schema_version`. Bump it with every change of `docs/schema.json` (a test compares
 /// the generated schema with that file and its version).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The `schema_version` field of every top-level result: serialized as [`SCHEMA_VERSION`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
