@@ -36,7 +36,7 @@ causes! {
     ProtocolMismatch = "protocol_mismatch",
         "Enable a common version: server `ssl_protocols TLSv1.2 TLSv1.3;` (nginx), `SSLProtocol` (Apache), `MinProtocol` (openssl.cnf); or upgrade the client.";
     NoSharedCipher = "no_shared_cipher",
-        "Make the suite lists overlap: server `ssl_ciphers` (nginx) / `SSLCipherSuite` (Apache), or the client's cipher list; `shakedown scan` lists what the server accepts.";
+        "Make the suite and group lists overlap: server `ssl_ciphers` and `ssl_ecdh_curve` (nginx) / `SSLCipherSuite` and `SSLOpenSSLConfCmd Groups` (Apache), or the client's lists (a server that accepts only post-quantum groups needs a client offering X25519MLKEM768); `shakedown scan` lists the suites and groups the server accepts.";
     SniRequired = "sni_required",
         "Send SNI (behind an nginx proxy: `proxy_ssl_server_name on;`), or give the server a default certificate (`listen 443 ssl default_server`).";
     UnrecognizedName = "unrecognized_name",
