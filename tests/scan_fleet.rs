@@ -7,7 +7,11 @@ mod common;
 use common::{Pki, assert_schema, free_port, s_server, shakedown};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// `scan --list-targets ARGS` with `stdin` on its standard input.
 fn list_targets_output(args: &[&str], stdin: &str) -> std::process::Output {
@@ -185,4 +189,72 @@ fn an_interrupted_scan_leaves_only_whole_lines() {
         assert!(v["error"].is_string(), "{v}");
     }
     assert_eq!(code, Some(143), "128 + SIGTERM");
+}
+
+/// A peer that notes when each connection arrives (on the accepting thread, which does
+/// nothing else), reads the hello and refuses it with a fatal handshake_failure alert.
+fn refusing_peer_logging_arrivals() -> (SocketAddr, Arc<Mutex<Vec<Instant>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let log = arrivals.clone();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            log.lock().unwrap().push(Instant::now());
+            thread::spawn(move || {
+                common::read_some(&mut stream);
+                common::write_quietly(&mut stream, &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+            });
+        }
+    });
+    (addr, arrivals)
+}
+
+#[test]
+fn rate_per_target_spaces_each_targets_connections_but_not_the_run() {
+    let (a, a_arrivals) = refusing_peer_logging_arrivals();
+    let (b, b_arrivals) = refusing_peer_logging_arrivals();
+    let (a, b) = (a.to_string(), b.to_string());
+    let out = shakedown()
+        .args(["scan", "--suites-only", "--concurrency", "8"])
+        .args(["--rate-per-target", "10", "--retries", "0", "--json"])
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a_times, b_times) = (a_arrivals.lock().unwrap(), b_arrivals.lock().unwrap());
+    for times in [&*a_times, &*b_times] {
+        assert!(times.len() >= 3, "{} connections", times.len());
+        // 10 per second: starts booked 100 ms apart. An arrival can be noted late when the
+        // machine is busy, which shortens the gap after it, so each gap gets slack and the
+        // whole span is checked against the booked total.
+        for pair in times.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::from_millis(50),
+                "{gap:?} between connections"
+            );
+        }
+        let span = times[times.len() - 1] - times[0];
+        let booked = Duration::from_millis(100) * (times.len() as u32 - 1);
+        assert!(
+            span + Duration::from_millis(50) >= booked,
+            "{span:?} for {booked:?}"
+        );
+    }
+    // Per target, not for the run: the second target did not wait for the first.
+    let apart = if a_times[0] > b_times[0] {
+        a_times[0] - b_times[0]
+    } else {
+        b_times[0] - a_times[0]
+    };
+    assert!(
+        apart < Duration::from_millis(80),
+        "first connections {apart:?} apart"
+    );
 }

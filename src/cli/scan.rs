@@ -46,9 +46,13 @@ pub struct ScanArgs {
     /// Connections at once, within a target and across targets.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
-    /// At most this many new connections per second.
+    /// At most this many new connections per second, all targets together.
     #[arg(long, value_name = "PER_SEC")]
     pub rate: Option<f64>,
+    /// At most this many new connections per second to each target address (with --rate,
+    /// both hold).
+    #[arg(long, value_name = "PER_SEC")]
+    pub rate_per_target: Option<f64>,
     /// Retries of a connection that fails before any answer (connect timeout, reset).
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
@@ -88,7 +92,7 @@ pub struct ScanArgs {
 /// Validated `scan` options: every target read and parsed, ranges checked.
 pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
     let connecting = args.connecting.validate()?;
-    ScanConfig::check_pace(args.concurrency, args.rate)?;
+    ScanConfig::check_pace(args.concurrency, args.rate, args.rate_per_target)?;
     let mut targets = TargetList::default();
     for_each_target_line(args, &mut |line| {
         targets.push_line(line, 443, connecting.connect)
@@ -110,6 +114,7 @@ pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
         },
         concurrency: args.concurrency,
         rate: args.rate,
+        rate_per_target: args.rate_per_target,
         connecting,
         vulns: args.vulns,
     };
@@ -351,6 +356,7 @@ mod tests {
             (&["x", "--concurrency", "0"][..], "--concurrency"),
             (&["x", "--concurrency", "5000"][..], "--concurrency"),
             (&["x", "--rate", "0"][..], "--rate"),
+            (&["x", "--rate-per-target", "0"][..], "--rate-per-target"),
             (&[][..], "no target"),
             (&["host:0"][..], "bad port"),
             (

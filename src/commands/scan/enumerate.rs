@@ -87,8 +87,7 @@ pub struct ScanOptions {
 pub struct Pacer {
     free: Mutex<usize>,
     freed: Condvar,
-    interval: Option<Duration>,
-    next_start: Mutex<Instant>,
+    spacing: Option<Spacing>,
 }
 
 /// A connection slot, given back on drop.
@@ -108,10 +107,7 @@ impl Pacer {
         Pacer {
             free: Mutex::new(concurrency.max(1)),
             freed: Condvar::new(),
-            interval: rate
-                .filter(|r| r.is_finite() && *r > 0.0)
-                .map(|r| Duration::from_secs_f64(1.0 / r)),
-            next_start: Mutex::new(Instant::now()),
+            spacing: Spacing::new(rate),
         }
     }
 
@@ -123,17 +119,40 @@ impl Pacer {
         }
         *free -= 1;
         drop(free);
-        if let Some(interval) = self.interval {
-            let wait = {
-                let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                let at = (*next).max(now);
-                *next = at + interval;
-                at - now
-            };
-            thread::sleep(wait);
+        if let Some(spacing) = &self.spacing {
+            spacing.wait_turn();
         }
         Permit(self)
+    }
+}
+
+/// Connection starts at most `rate` per second: each start books the next free time,
+/// `1/rate` after the previous booking, and sleeps until it. Used for the whole run
+/// (`--rate`) and for each target (`--rate-per-target`).
+pub struct Spacing {
+    interval: Duration,
+    next_start: Mutex<Instant>,
+}
+
+impl Spacing {
+    /// `None` without a finite, positive rate.
+    pub fn new(rate: Option<f64>) -> Option<Spacing> {
+        rate.filter(|r| r.is_finite() && *r > 0.0).map(|r| Spacing {
+            interval: Duration::from_secs_f64(1.0 / r),
+            next_start: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Sleeps until this start's turn.
+    pub fn wait_turn(&self) {
+        let wait = {
+            let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let at = (*next).max(now);
+            *next = at + self.interval;
+            at - now
+        };
+        thread::sleep(wait);
     }
 }
 
@@ -380,6 +399,8 @@ pub struct Scanner<'a> {
     transport: &'a dyn Transport,
     pub(super) opts: &'a ScanOptions,
     pacer: &'a Pacer,
+    /// `--rate-per-target`: this target's own spacing of connection starts.
+    target_spacing: Option<Spacing>,
     on_handshake: &'a (dyn Fn() + Sync),
     total: AtomicUsize,
     retries: AtomicUsize,
@@ -409,6 +430,7 @@ impl<'a> Scanner<'a> {
             transport,
             opts,
             pacer,
+            target_spacing: None,
             on_handshake,
             total: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
@@ -419,6 +441,23 @@ impl<'a> Scanner<'a> {
             version_test: AtomicBool::new(true),
             version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
         }
+    }
+
+    /// At most `rate` connection starts per second to this target (`--rate-per-target`),
+    /// on top of the run's [`Pacer`].
+    pub fn with_target_rate(mut self, rate: Option<f64>) -> Self {
+        self.target_spacing = Spacing::new(rate);
+        self
+    }
+
+    /// A slot from the run's pacer, then this target's turn. The slot is held while the
+    /// target's spacing sleeps, so a start never comes sooner than the spacing allows.
+    fn start_connection(&self) -> Permit<'a> {
+        let permit = self.pacer.acquire();
+        if let Some(spacing) = &self.target_spacing {
+            spacing.wait_turn();
+        }
+        permit
     }
 
     /// The version test (the first hello of each version), then, unless the target gave no
@@ -578,7 +617,7 @@ impl<'a> Scanner<'a> {
             if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
                 return Reply::not_sent();
             }
-            let permit = self.pacer.acquire();
+            let permit = self.start_connection();
             *cost += 1;
             self.total.fetch_add(1, Ordering::Relaxed);
             (self.on_handshake)();
@@ -644,7 +683,7 @@ impl<'a> Scanner<'a> {
         if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
             return false;
         }
-        let _permit = self.pacer.acquire();
+        let _permit = self.start_connection();
         *cost += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
         (self.on_handshake)();

@@ -61,6 +61,8 @@ pub struct ScanConfig {
     pub concurrency: usize,
     /// At most this many new connections per second (finite and positive).
     pub rate: Option<f64>,
+    /// At most this many new connections per second to any one target address.
+    pub rate_per_target: Option<f64>,
     /// Trust store and check time for the certificate assessment.
     pub connecting: ConnectConfig,
     /// `--vulns`: the vulnerability checks to add to each result.
@@ -70,21 +72,27 @@ pub struct ScanConfig {
 impl ScanConfig {
     /// The bounds on connections, checked on their own so a caller can refuse bad ones
     /// before it reads any targets.
-    pub fn check_pace(concurrency: usize, rate: Option<f64>) -> Result<(), String> {
+    pub fn check_pace(
+        concurrency: usize,
+        rate: Option<f64>,
+        rate_per_target: Option<f64>,
+    ) -> Result<(), String> {
         if concurrency == 0 || concurrency > MAX_CONCURRENCY {
             return Err(format!("--concurrency: expected 1 to {MAX_CONCURRENCY}"));
         }
-        if let Some(r) = rate
-            && !(r.is_finite() && r > 0.0)
-        {
-            return Err("--rate: expected a positive number".into());
+        for (flag, rate) in [("--rate", rate), ("--rate-per-target", rate_per_target)] {
+            if let Some(r) = rate
+                && !(r.is_finite() && r > 0.0)
+            {
+                return Err(format!("{flag}: expected a positive number"));
+            }
         }
         Ok(())
     }
 
     /// Checks what the CLI (or any other caller) filled in; caps the retries.
     pub fn validate(self) -> Result<ScanConfig, String> {
-        Self::check_pace(self.concurrency, self.rate)?;
+        Self::check_pace(self.concurrency, self.rate, self.rate_per_target)?;
         if self.targets.is_empty() {
             return Err(
                 "scan: no target (give TARGET..., --targets-file F, or - for stdin)".into(),
@@ -241,7 +249,8 @@ pub fn scan_target(
         .connect
         .or_else(|| t.ip_literal())
         .map(|ip| ip.to_string());
-    let scanner = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake);
+    let scanner = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake)
+        .with_target_rate(cfg.rate_per_target);
     let mut report = scanner.run();
     check_certificates(&mut report, &t, &cfg.connecting);
     let vulnerabilities = cfg.vulns.map(|mode| {

@@ -774,6 +774,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
         },
         concurrency: 3,
         rate: None,
+        rate_per_target: None,
         connecting: crate::commands::ConnectConfig {
             connect: None,
             limits: Limits::default(),
