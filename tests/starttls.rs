@@ -81,6 +81,60 @@ fn smtp_upgrade_then_a_real_tls_handshake() {
     assert_eq!(v["starttls"]["offered"], true);
     assert_eq!(v["starttls"]["accepted"], true);
     assert!(v["sent_bytes"].as_u64().unwrap() > 100);
+    // The preamble leads the timeline, each side's step in order, then TLS.
+    let events: Vec<(String, String)> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap().into(),
+                e["what"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let said = |from: &str, what: &str| (from.to_string(), what.to_string());
+    assert_eq!(
+        events[..4],
+        [
+            said("server", "smtp: 220 mx.test ESMTP"),
+            said("client", "smtp: EHLO shakedown.invalid"),
+            said("server", "smtp: 250-mx.test (+2 lines)"),
+            said("client", "smtp: STARTTLS"),
+        ],
+        "{v}"
+    );
+    assert_eq!(events[4].0, "server", "{v}"); // 220 Ready to start TLS
+    assert!(events[5].1.starts_with("ClientHello"), "{v}");
+    // --pcap-out holds the whole session, so a capture of it reads the same.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smtp.pcap");
+    let out = shakedown()
+        .args([
+            "probe",
+            &front.to_string(),
+            "--starttls",
+            "smtp",
+            "--sni",
+            "mx.test",
+        ])
+        .arg("--pcap-out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = shakedown()
+        .args(["pcap", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let first = String::from_utf8_lossy(&out.stdout);
+    let c: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(c["starttls"], "smtp", "{c}");
+    // The handshake as the probe saw it (the capture ends with our close after the
+    // verdict, so its outcome is the close).
+    assert_eq!(c["server_hello"], v["server_hello"], "{c}");
+    assert_eq!(c["ja4"], v["offered"]["ja4"], "{c}");
     // The same front scanned: versions and suites through the preamble every time.
     let out = shakedown()
         .args([

@@ -3,7 +3,7 @@
 //! and diagnose. The network part is [`crate::io::net`]; everything after it is pure.
 
 use crate::commands::SchemaVersion;
-use crate::commands::facts::{CertificateFacts, OfferedHello, VerdictFacts};
+use crate::commands::facts::{CertificateFacts, EventFacts, OfferedHello, VerdictFacts};
 use crate::core::assess::{self, ConnectError, Diagnosis, QuicEnd};
 use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
 use crate::core::crypto::hello::{self as build, BuiltHello, retry_hello};
@@ -20,6 +20,7 @@ use crate::core::wire::quic as quic_wire;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::{alert_name, group_name};
 use crate::core::wire::sslv2::Sslv2ClientHello;
+use crate::core::wire::starttls;
 use crate::io::net::{self, ExchangeObserver, Limits, StarttlsReport, Target, Transport};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -242,9 +243,17 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
     result.peer = Some(conn.peer);
     result.timings.connect = conn.connect_time;
     result.starttls = conn.starttls.clone();
+    // The preamble's bytes lead the transcript (so `--pcap-out` holds the whole session);
+    // the tracker reads only what follows.
+    let preamble = result
+        .starttls
+        .as_ref()
+        .map(|s| s.exchange.clone())
+        .unwrap_or_default();
     if let Some(s) = &result.starttls
         && let Some(failure) = s.failure
     {
+        result.transcript.chunks = preamble;
         // No TLS on this connection: the preamble's end is the verdict.
         net::close(&conn);
         let failed = assess::PreambleFailure {
@@ -260,6 +269,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         return result;
     }
     let mut rec = recorder(cfg, &result);
+    rec.transcript.chunks = preamble;
     let sent_at = conn.start.elapsed();
     net::exchange(&mut conn, &result.sent, &cfg.limits, &mut rec);
     net::close(&conn);
@@ -384,7 +394,10 @@ fn finish(
         .transcript
         .chunks
         .iter()
-        .find(|(d, _, _)| *d == Direction::ServerToClient)
+        .find(|(d, at, _)| {
+            // The first answer to the hello, not the preamble's greeting.
+            *d == Direction::ServerToClient && Duration::from_micros(*at) >= sent_at
+        })
         .map(|(_, at, _)| Duration::from_micros(*at).saturating_sub(sent_at));
     let verdict = rec.tracker.verdict().clone();
     let chains = ChainChecker::new(cfg.trust.clone());
@@ -406,6 +419,18 @@ fn finish(
     result.transcript = rec.transcript;
     result.retry = rec.retry;
     result
+}
+
+/// The plaintext preamble as timeline steps ("smtp: 220 mail.test ESMTP"), ahead of TLS's.
+fn preamble_events(s: &StarttlsReport) -> Vec<EventFacts> {
+    s.exchange
+        .iter()
+        .map(|(dir, at, bytes)| EventFacts {
+            at_ms: *at as f64 / 1000.0,
+            from: dir.peer(),
+            what: format!("{}: {}", s.protocol.name(), starttls::summarize(bytes)),
+        })
+        .collect()
 }
 
 /// The ClientHello inside the bytes we send, if they hold one (raw bytes may not).
@@ -542,7 +567,13 @@ impl ProbeResult {
             certificates: self.certificates.iter().map(CertificateFacts::of).collect(),
             diagnosis: self.diagnosis.clone(),
             error: self.connect_error.as_ref().map(|e| e.reason.clone()),
-            verdict: self.verdict.as_ref().map(VerdictFacts::of),
+            verdict: self.verdict.as_ref().map(|v| {
+                let mut facts = VerdictFacts::of(v);
+                if let Some(s) = &self.starttls {
+                    facts.events.splice(0..0, preamble_events(s));
+                }
+                facts
+            }),
             hello_retry_request: self.retry.as_ref().map(|r| RetryFacts {
                 cookie: r.cookie,
                 group: r.group.map(group_name),

@@ -152,6 +152,9 @@ pub struct StarttlsReport {
     pub server_said: Option<String>,
     /// Why TLS did not follow.
     pub failure: Option<starttls::Failure>,
+    /// The bytes each side sent, in order, timed from the connection's start (for the
+    /// timeline and `--pcap-out`); bounded by the preamble's own budget.
+    pub exchange: Vec<(Direction, Micros, Vec<u8>)>,
 }
 
 impl StarttlsReport {
@@ -176,17 +179,21 @@ fn preamble(
     protocol: Protocol,
     host: &str,
     limits: &Limits,
+    start: Instant,
 ) -> StarttlsReport {
     let deadline = Instant::now() + limits.read_timeout;
     let mut p = Preamble::new(protocol, host);
     let mut step = p.start();
     let mut buf = [0u8; 4096];
+    let mut exchange = Vec::new();
+    let at = || start.elapsed().as_micros() as Micros;
     let failure = loop {
         match step {
             Step::Send(bytes) => {
                 if stream.write_all(&bytes).is_err() {
                     break Some(starttls::Failure::PlaintextError);
                 }
+                exchange.push((Direction::ClientToServer, at(), bytes));
                 if p.tls_follows_send() {
                     break None;
                 }
@@ -200,7 +207,10 @@ fn preamble(
                 let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
                 step = match stream.read(&mut buf) {
                     Ok(0) => p.on_server(&[], true),
-                    Ok(n) => p.on_server(&buf[..n], false),
+                    Ok(n) => {
+                        exchange.push((Direction::ServerToClient, at(), buf[..n].to_vec()));
+                        p.on_server(&buf[..n], false)
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Read,
                     // A time-out, a reset: the preamble ends here.
                     Err(_) => p.on_server(&[], true),
@@ -216,6 +226,7 @@ fn preamble(
         accepted: failure.is_none(),
         server_said: p.server_said,
         failure,
+        exchange,
     }
 }
 
@@ -231,7 +242,7 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
                 let connect_time = start.elapsed();
                 let starttls = target
                     .starttls
-                    .map(|p| preamble(&mut stream, p, &target.host, limits));
+                    .map(|p| preamble(&mut stream, p, &target.host, limits, start));
                 return Ok(Connection {
                     stream,
                     local,

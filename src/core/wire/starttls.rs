@@ -804,6 +804,38 @@ fn printable(text: &str) -> String {
     out
 }
 
+/// One side's preamble bytes in a timeline's words: the first line of a text protocol
+/// (printable, at most 80 characters, "+N lines" when more followed), or the size and first
+/// bytes in hex for a binary one (PostgreSQL, LDAP, MySQL).
+pub fn summarize(bytes: &[u8]) -> String {
+    const SHOWN: usize = 80;
+    let text = bytes
+        .iter()
+        .all(|&b| b == b'\r' || b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b));
+    if !text || bytes.is_empty() {
+        let head: String = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        let more = if bytes.len() > 16 { "…" } else { "" };
+        return format!("{} bytes {head}{more}", bytes.len());
+    }
+    let mut lines = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let mut out: String = first.iter().take(SHOWN).map(|&b| b as char).collect();
+    if first.len() > SHOWN {
+        out.push('…');
+    }
+    let rest = lines.count();
+    if rest > 0 {
+        out.push_str(&format!(
+            " (+{rest} line{})",
+            if rest == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,6 +862,26 @@ mod tests {
                 done => return (sent, done),
             }
         }
+    }
+
+    #[test]
+    fn preamble_bytes_summed_up_for_the_timeline() {
+        assert_eq!(
+            summarize(b"250-mail.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n"),
+            "250-mail.test (+2 lines)"
+        );
+        assert_eq!(summarize(b"STARTTLS\r\n"), "STARTTLS");
+        assert_eq!(
+            summarize(&[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f]),
+            "8 bytes 0000000804d2162f"
+        );
+        assert_eq!(
+            summarize(&[0x80; 20]),
+            format!("20 bytes {}…", "80".repeat(16))
+        );
+        let long = vec![b'x'; 100];
+        assert_eq!(summarize(&long), format!("{}…", "x".repeat(80)));
+        assert_eq!(summarize(b""), "0 bytes ");
     }
 
     #[test]
