@@ -35,6 +35,7 @@ use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+mod attacks;
 mod events;
 mod phase;
 mod quic;
@@ -42,6 +43,7 @@ pub mod quic_client;
 mod side;
 mod verdict;
 
+pub use attacks::Attack;
 pub use events::{Event, EventText};
 pub use verdict::{
     AlertSeen, Decryption, Diverged, Outcome, Stall, StallLimit, StreamEnd, Verdict,
@@ -96,6 +98,10 @@ pub struct Tracker {
     events_dropped: usize,
     keys: Option<Keys>,
     crypto: CryptoState,
+    /// Known attacks the records show (heartbeats, an early ChangeCipherSpec).
+    watch: attacks::Watch,
+    /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
+    client_key_exchange: bool,
 }
 
 /// Decryption state, used only with keys.
@@ -139,6 +145,8 @@ impl Tracker {
             events_dropped: 0,
             keys: None,
             crypto: CryptoState::default(),
+            watch: attacks::Watch::default(),
+            client_key_exchange: false,
         }
     }
 
@@ -560,6 +568,8 @@ impl Tracker {
         let i = dir.index();
         let len = rec.payload.len();
         let ct = rec.header.content_type;
+        self.watch
+            .record(dir, ct, rec.payload, at, &mut self.v.attacks);
         if ct == ContentType::ChangeCipherSpec {
             self.on_ccs(dir, at);
             return;
@@ -603,6 +613,8 @@ impl Tracker {
             ContentType::Heartbeat => {
                 self.letter(dir, 'b');
                 self.record_event(at, dir, "heartbeat", len);
+                self.watch
+                    .heartbeat(dir, rec.payload, at, &mut self.v.attacks);
             }
             ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
                 self.letter(dir, 'q');
@@ -649,6 +661,15 @@ impl Tracker {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
             self.event(at, dir, "ChangeCipherSpec");
+            // Before any key exchange, in a handshake the server did not resume (its own
+            // CCS would have come first): CVE-2014-0224's early CCS.
+            let server_ccs = self.sides[Direction::ServerToClient.index()].encrypted();
+            if dir == Direction::ClientToServer && !self.client_key_exchange && !server_ccs {
+                let after = self.last_step.unwrap_or("ServerHello");
+                let flight_done = self.server_hello_done;
+                self.watch
+                    .early_ccs(dir, after, flight_done, at, &mut self.v.attacks);
+            }
             self.sides[i].protection = Protection::AfterCcs;
             self.crypto.openers[i] = self.crypto.pending[i].take();
         }
@@ -669,7 +690,7 @@ impl Tracker {
         match ct {
             ContentType::Handshake => {
                 self.record_event(at, dir, "encrypted handshake record", len);
-                if !self.sides[i].finished {
+                if !self.sides[i].finished && !self.watch.sent_early_ccs(dir) {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
                 }
@@ -831,6 +852,9 @@ impl Tracker {
         };
         self.letter(dir, letter);
         self.last_step = Some(step);
+        if dir == Direction::ClientToServer && raw.typ == handshake::CLIENT_KEY_EXCHANGE {
+            self.client_key_exchange = true;
+        }
         if dir == Direction::ServerToClient {
             let typ = msg.typ();
             let (word, bit) = (usize::from(typ / 64), 1u64 << (typ % 64));
@@ -1224,6 +1248,12 @@ impl Tracker {
             ContentType::ApplicationData => {
                 let n = data.len();
                 self.event(at, dir, format!("application data ({n} bytes, decrypted)"));
+            }
+            ContentType::Heartbeat => {
+                self.letter(dir, 'b');
+                let n = data.len();
+                self.event(at, dir, format!("heartbeat ({n} bytes, decrypted)"));
+                self.watch.heartbeat(dir, data, at, &mut self.v.attacks);
             }
             other => {
                 self.letter(dir, 'q');
