@@ -23,6 +23,7 @@ use common::{
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::Duration;
 
 /// Runs `shakedown scan --json` on one target; its exit code and result.
@@ -283,15 +284,6 @@ fn checks_are_unknown_with_the_reason_when_the_scan_gave_up() {
     assert!(sweet32.contains("TLSv1.2: unknown"), "{sweet32}");
 }
 
-/// How a scripted peer is vulnerable.
-#[derive(Clone, Copy, PartialEq)]
-enum Flaw {
-    /// Answers a heartbeat request with 16 KiB it was not sent.
-    Heartbleed,
-    /// Takes a ChangeCipherSpec before the key exchange, so the next record fails its MAC.
-    EarlyCcs,
-}
-
 /// Reads one record (header and body), at most 64 KiB; `None` at the end or a time-out.
 fn read_record(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut header = [0u8; 5];
@@ -343,72 +335,12 @@ fn hello_parts(record: &[u8]) -> Option<(u16, Vec<u16>, Extensions)> {
     Some((legacy, suites, exts))
 }
 
-/// A scripted TLS 1.2 server: ECDHE-RSA-AES128-GCM-SHA256 only, RFC 5746 answered, the
-/// heartbeat extension echoed; its flight is ServerHello and ServerHelloDone (the scan
-/// reads the ServerHello; the check waits for ServerHelloDone). Everything else (TLS 1.3
-/// alone, lower versions, SSLv2) gets a handshake_failure alert. Then it is vulnerable as
-/// `flaw` says.
-fn vulnerable_peer(flaw: Flaw) -> Peer {
-    hostile_peer(move |mut s| {
-        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-        let refuse = |s: &mut TcpStream| {
-            write_quietly(s, &tls_record(21, &[2, 40]));
-        };
-        let Some(hello) = read_record(&mut s) else {
-            refuse(&mut s);
-            return;
-        };
-        let Some((legacy, suites, exts)) = hello_parts(&hello) else {
-            refuse(&mut s);
-            return;
-        };
-        let tls12 = exts
-            .iter()
-            .find(|(t, _)| *t == 43)
-            .is_none_or(|(_, d)| d.chunks(2).any(|v| v == [3, 3]));
-        if legacy < 0x0303 || !tls12 || !suites.contains(&0xc02f) {
-            refuse(&mut s);
-            return;
-        }
-        let heartbeat = exts.iter().any(|(t, _)| *t == 15);
-        let mut ext = vec![0xff, 0x01, 0, 1, 0];
-        if heartbeat {
-            ext.extend_from_slice(&[0, 15, 0, 1, 1]);
-        }
-        let mut sh = vec![3, 3];
-        sh.extend_from_slice(&[7u8; 32]);
-        sh.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
-        sh.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        sh.extend_from_slice(&ext);
-        let mut flight = vec![2, 0];
-        flight.extend_from_slice(&(sh.len() as u16).to_be_bytes());
-        flight.extend_from_slice(&sh);
-        flight.extend_from_slice(&[14, 0, 0, 0]);
-        if !write_quietly(&mut s, &tls_record(22, &flight)) {
-            return;
-        }
-        while let Some(record) = read_record(&mut s) {
-            match (record[0], flaw) {
-                (24, Flaw::Heartbleed) => {
-                    // "Memory" past the 3-byte request, as a vulnerable OpenSSL sent it.
-                    let mut response = vec![2, 0x40, 0];
-                    response.extend_from_slice(b"secret=hunter2; ");
-                    response.resize(3 + 0x4000 + 16, b'm');
-                    write_quietly(&mut s, &tls_record(24, &response));
-                }
-                (20, Flaw::EarlyCcs) => {
-                    // Took the CCS: the next record is read under keys from an empty
-                    // master secret and fails its MAC.
-                    if read_record(&mut s).is_some() {
-                        write_quietly(&mut s, &tls_record(21, &[2, 20]));
-                    }
-                }
-                _ => {
-                    write_quietly(&mut s, &tls_record(21, &[2, 10]));
-                }
-            }
-        }
-    })
+/// A scripted vulnerable TLS 1.2 server from captures/vuln_peers.py (`heartbleed`: a
+/// heartbeat echo that over-reads 16 KiB; `early_ccs`: takes a CCS before the key
+/// exchange), the same one the bundled captures were recorded from. Stopped with the handle.
+fn vulnerable_peer(mode: &str) -> Server {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/vuln_peers.py");
+    common::spawn_announcing(Path::new("python3"), &[script, "serve", mode, "0"])
 }
 
 /// The vulnerable side of the two probes, from scripted peers: an over-read heartbeat
@@ -416,7 +348,7 @@ fn vulnerable_peer(flaw: Flaw) -> Peer {
 /// taken is vulnerable. Each probe is one connection more than the scan.
 #[test]
 fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
-    let bleeding = vulnerable_peer(Flaw::Heartbleed);
+    let bleeding = vulnerable_peer("heartbleed");
     let (_, v) = scan(&bleeding.addr.to_string(), &["--vulns"]);
     assert_eq!(status(&v, "heartbleed"), "vulnerable", "{v}");
     let detail = v["vulnerabilities"]["heartbleed"]["detail"]
@@ -434,7 +366,7 @@ fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
     // The peer refuses the early CCS the way a patched server does.
     assert_eq!(status(&v, "ccs_injection"), "not_vulnerable", "{v}");
 
-    let ccs = vulnerable_peer(Flaw::EarlyCcs);
+    let ccs = vulnerable_peer("early_ccs");
     let (_, v) = scan(&ccs.addr.to_string(), &["--vulns"]);
     assert_eq!(status(&v, "ccs_injection"), "vulnerable", "{v}");
     assert_eq!(v["vulnerabilities"]["ccs_injection"]["handshakes"], 1);
@@ -460,6 +392,100 @@ fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
     // ECDHE only: no RSA key exchange to attack, no connection.
     assert_eq!(status(&v, "robot"), "not_vulnerable");
     assert_eq!(v["vulnerabilities"]["robot"]["handshakes"], 0);
+}
+
+/// `pcap` on captures of the same scripted peers (captures/record.sh: heartbleed,
+/// ccs_injection) and of a real `openssl s_server` refusing both attacks: the attack causes
+/// on those connections, rated with the severity and CVEs `scan --vulns` gives its checks
+/// of the same name (one cause table).
+#[test]
+fn pcap_names_the_attacks_in_recorded_captures_as_scan_rates_them() {
+    let capture = |name: &str| {
+        common::json_output(
+            shakedown()
+                .args(["pcap", "--json", "--all"])
+                .arg(common::capture(name)),
+        )
+        .1
+    };
+    let causes_of = |v: &Value| -> Vec<(String, String, Value)> {
+        v["diagnosis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["cause"].as_str().unwrap().to_string(),
+                    d["severity"].as_str().unwrap_or("-").to_string(),
+                    d["cve"].clone(),
+                )
+            })
+            .collect()
+    };
+    // A scan of any server gives every check's severity and CVEs.
+    let dir = tempfile::tempdir().unwrap();
+    let tls13 = s_server(&rsa_cert(dir.path(), "localhost"), &["-tls1_3"]);
+    let (_, scanned) = scan(&local(&tls13), &["--vulns=safe"]);
+    let rated = |id: &str| {
+        let c = &scanned["vulnerabilities"][id];
+        (
+            c["severity"].as_str().unwrap().to_string(),
+            c["cve"].clone(),
+        )
+    };
+    let bleed = capture("heartbleed.pcap");
+    let causes = causes_of(&bleed);
+    let (sev, cve) = rated("heartbleed");
+    assert_eq!(
+        causes,
+        [
+            ("heartbleed_attempt".into(), sev.clone(), cve.clone()),
+            ("heartbleed".into(), sev, cve)
+        ],
+        "{bleed}"
+    );
+    assert!(
+        bleed["diagnosis"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("16403 bytes declaring 16384 payload bytes, to a request that carried 0"),
+        "{bleed}"
+    );
+    let ccs = capture("ccs_injection.pcap");
+    let (sev, cve) = rated("ccs_injection");
+    assert_eq!(
+        causes_of(&ccs),
+        [
+            ("ccs_injection_attempt".into(), sev.clone(), cve.clone()),
+            ("ccs_injection".into(), sev, cve)
+        ],
+        "{ccs}"
+    );
+    assert_eq!(ccs["alert"]["description"], "bad_record_mac");
+    assert_eq!(
+        ccs["diverged"]["after"], "ServerHelloDone",
+        "no Finished: {ccs}"
+    );
+    // OpenSSL 3 refuses both (unexpected_message): the attempts, nothing taken.
+    let out = shakedown()
+        .args(["pcap", "--json", "--all"])
+        .arg(common::capture("vuln_attempts_openssl.pcap"))
+        .output()
+        .unwrap();
+    let ids: Vec<Vec<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("connection").is_some())
+        .map(|v| causes_of(&v).into_iter().map(|c| c.0).collect())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ["heartbleed_attempt", "self_signed"],
+            ["ccs_injection_attempt", "self_signed"]
+        ]
+    );
 }
 
 /// `openssl rsa -text`'s hex block after `label:` (`modulus:`, `privateExponent:`).
