@@ -213,21 +213,39 @@ fn a_stalling_target_holds_at_most_max_per_target_scrapes() {
     let (status, body) = http_get(&addr, &stalled);
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("--max-per-target"), "{body}");
-    assert!(asked.elapsed() < Duration::from_secs(2), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
     // Another target is served meanwhile.
     let (status, body) = http_get(
         &addr,
         &format!("/probe?target=127.0.0.1:{}&module=slow", good.port),
     );
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"server_hello\"} 1"), "{body}");
+    assert!(
+        body.contains(
+            "shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"server_hello\"} 1"
+        ),
+        "{body}"
+    );
     // The first scrape ends with its timeout as a failed probe; then the target is free.
     let (status, body) = first.join().unwrap();
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"), "{body}");
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"),
+        "{body}"
+    );
     let (_, metrics) = http_get(&addr, "/metrics");
-    assert!(metrics.contains("shakedown_exporter_busy_total 1\n"), "{metrics}");
-    assert!(metrics.contains("shakedown_exporter_scrapes_total 2\n"), "{metrics}");
+    assert!(
+        metrics.contains("shakedown_exporter_busy_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shakedown_exporter_scrapes_total 2\n"),
+        "{metrics}"
+    );
     let again = {
         let (addr, stalled) = (addr.clone(), stalled.clone());
         std::thread::spawn(move || http_get(&addr, &stalled))
