@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Pki, http_get, s_server, shakedown};
+use common::{Pki, hostile_peer, http_get, s_server, shakedown};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -21,9 +21,15 @@ impl Drop for Running {
 
 /// The exporter on a free port, with `config` and `allow`; its address.
 fn exporter(config: &std::path::Path, allow: &[&str]) -> (Running, String) {
+    exporter_with(config, allow, &[])
+}
+
+/// [`exporter`] with more flags.
+fn exporter_with(config: &std::path::Path, allow: &[&str], extra: &[&str]) -> (Running, String) {
     let mut cmd = shakedown();
     cmd.args(["exporter", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null());
     for a in allow {
@@ -172,4 +178,90 @@ fn hostile_queries_and_targets_off_the_list_are_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("module \"x\""));
+}
+
+#[test]
+fn a_stalling_target_holds_at_most_max_per_target_scrapes() {
+    // A backend that accepts and then says nothing: each scrape of it waits for the timeout.
+    let (accepted_tx, accepted) = std::sync::mpsc::channel::<()>();
+    let accepted_tx = std::sync::Mutex::new(accepted_tx);
+    let stall = hostile_peer(move |stream| {
+        let _ = accepted_tx.lock().unwrap().send(());
+        std::thread::sleep(Duration::from_secs(4));
+        drop(stream);
+    });
+    let pki = Pki::new();
+    let good = s_server(&pki.leaf("localhost"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(&config, "[modules.slow]\nargs = [\"--timeout\", \"3\"]\n").unwrap();
+    let (_exp, addr) = exporter_with(
+        &config,
+        &["127.0.0.1/32"],
+        &["--workers", "4", "--max-per-target", "1"],
+    );
+    let stalled = format!("/probe?target=127.0.0.1:{}&module=slow", stall.addr.port());
+    let first = {
+        let (addr, stalled) = (addr.clone(), stalled.clone());
+        std::thread::spawn(move || http_get(&addr, &stalled))
+    };
+    accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first scrape reached the stalling backend");
+    // The same target again while the first scrape waits: refused at once, not queued.
+    let asked = Instant::now();
+    let (status, body) = http_get(&addr, &stalled);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("--max-per-target"), "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Another target is served meanwhile.
+    let (status, body) = http_get(
+        &addr,
+        &format!("/probe?target=127.0.0.1:{}&module=slow", good.port),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"server_hello\"} 1"
+        ),
+        "{body}"
+    );
+    // The first scrape ends with its timeout as a failed probe; then the target is free.
+    let (status, body) = first.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"),
+        "{body}"
+    );
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("shakedown_exporter_busy_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shakedown_exporter_scrapes_total 2\n"),
+        "{metrics}"
+    );
+    let again = {
+        let (addr, stalled) = (addr.clone(), stalled.clone());
+        std::thread::spawn(move || http_get(&addr, &stalled))
+    };
+    accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the target is free again once the first scrape ended");
+    assert_eq!(again.join().unwrap().0, 200);
+
+    // Out of range at start: exit 2.
+    for bad in ["0", "257", "x"] {
+        let out = shakedown()
+            .args(["exporter", "--listen", "127.0.0.1:0", "--allow", "any"])
+            .args(["--max-per-target", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--max-per-target {bad}");
+    }
 }
