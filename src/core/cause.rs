@@ -222,20 +222,21 @@ impl Diagnosis {
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[schemars(rename = "Diagnosis")]
 struct DiagnosisJson<'a> {
+    // Fields in key order: JSON lines are written with sorted keys.
     cause: Cause,
-    detail: &'a str,
-    fix: &'static str,
-    /// For a cause that names a known attack (`heartbleed`, `ccs_injection` and their
-    /// `_attempt`s): how bad it is, on `scan --vulns`' scale.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    severity: Option<Severity>,
     /// For a cause that names a known attack: its CVEs.
     #[serde(skip_serializing_if = "<[_]>::is_empty", default)]
     cve: &'static [&'static str],
+    detail: &'a str,
+    fix: &'static str,
     /// The library's own text behind the detail (x509-parser, rustls-webpki), when there is
     /// one: JSON only, never in text output.
     #[serde(skip_serializing_if = "Option::is_none")]
     library_detail: Option<&'a str>,
+    /// For a cause that names a known attack (`heartbleed`, `ccs_injection` and their
+    /// `_attempt`s): how bad it is, on `scan --vulns`' scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<Severity>,
 }
 
 impl serde::Serialize for Diagnosis {
