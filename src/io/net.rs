@@ -244,12 +244,10 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
                 stream.set_nodelay(true)?;
                 let local = stream.local_addr()?;
                 let connect_time = start.elapsed();
-                let starttls = target
-                    .starttls
-                    .map(|p| {
-                        let host = target.preamble_host.as_deref().unwrap_or(&target.host);
-                        preamble(&mut stream, p, host, limits, start)
-                    });
+                let starttls = target.starttls.map(|p| {
+                    let host = target.preamble_host.as_deref().unwrap_or(&target.host);
+                    preamble(&mut stream, p, host, limits, start)
+                });
                 return Ok(Connection {
                     stream,
                     local,
