@@ -798,6 +798,11 @@ impl Tracker {
             }
             self.diverge(dir, format!("alert {}", alert_name(alert.description)));
             self.conclude(Outcome::Alert, at);
+            if alert.is_fatal() {
+                // The handshake is over on this side: what may follow is not TLS (vsftpd
+                // writes "500 OOPS: …" in plaintext behind its alert) and not an error.
+                self.sides[dir.index()].stop();
+            }
         } else {
             self.v.alert.get_or_insert(seen);
         }
@@ -1652,6 +1657,20 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Alert);
         assert_eq!(v.alert.unwrap().from, C);
         assert_eq!(v.diverged.as_ref().unwrap().after, "ServerHello");
+    }
+
+    #[test]
+    fn plaintext_behind_a_fatal_alert_is_not_read() {
+        // vsftpd after AUTH TLS: protocol_version, then "500 OOPS: …" in one read.
+        let mut t = tracker_after_hello();
+        let mut answer = record(21, &[2, 70]);
+        answer
+            .extend_from_slice(b"500 OOPS: error:0A000102:SSL routines::unsupported protocol\r\n");
+        t.on_data(S, &answer, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Alert);
+        assert_eq!(v.error, None);
+        assert_eq!(v.not_tls, None);
     }
 
     #[test]

@@ -454,7 +454,9 @@ impl Preamble {
         match self.state {
             State::Greeting => {
                 if text.contains("<stream:error") || text.contains("</stream:stream>") {
-                    self.server_said = Some(printable(&text));
+                    // The error itself, not the stream header before it.
+                    let from = text.find("<stream:error").unwrap_or(0);
+                    self.server_said = Some(printable(&text[from..]));
                     return self.fail(Failure::PlaintextError);
                 }
                 if !text.contains("</stream:features>") {
