@@ -61,21 +61,36 @@ fn home() -> &'static Path {
         );
         chmod(&dir.join("key.pem"), "644");
         // Removes the directory once this process is gone (after the servers stopped).
-        Command::new("sh")
-            .args([
-                "-c",
-                "while kill -0 \"$1\" 2>/dev/null; do sleep 0.5; done; sleep 5; rm -rf \"$2\"",
-                "sh",
-                &std::process::id().to_string(),
-            ])
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh");
+        after_this_process("sleep 5; rm -rf \"$2\"", &dir.display().to_string());
         dir
     })
+}
+
+/// Runs `then` in a shell (`$2` is `arg`) once this test process has exited: the
+/// watchdog that stops what the tests started, since statics are never dropped.
+#[allow(clippy::zombie_processes)] // It outlives this process by design; init reaps it.
+fn after_this_process(then: &str, arg: &str) {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("while kill -0 \"$1\" 2>/dev/null; do sleep 0.5; done; {then}"),
+            "sh",
+            &std::process::id().to_string(),
+            arg,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh");
+}
+
+/// Stops `pid` (TERM, then KILL 3 s later) once this test process has exited.
+fn stop_after_this_process(pid: u32) {
+    after_this_process(
+        "kill \"$2\" 2>/dev/null; sleep 3; kill -9 \"$2\" 2>/dev/null",
+        &pid.to_string(),
+    );
 }
 
 fn chmod(path: &Path, mode: &str) {
@@ -119,20 +134,7 @@ fn start(name: &str, dir: &Path, cmd: &mut Command, ports: Vec<(&'static str, u1
         .stderr(fs::File::create(dir.join(format!("{name}.err"))).unwrap())
         .spawn()
         .unwrap_or_else(|e| panic!("{name}: {e} (.ci/run installs the package)"));
-    Command::new("sh")
-        .args([
-            "-c",
-            "while kill -0 \"$1\" 2>/dev/null; do sleep 0.5; done; \
-             kill \"$2\" 2>/dev/null; sleep 3; kill -9 \"$2\" 2>/dev/null",
-            "sh",
-            &std::process::id().to_string(),
-            &child.id().to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh");
+    stop_after_this_process(child.id());
     let deadline = Instant::now() + Duration::from_secs(30);
     for (_, port) in &ports {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -495,20 +497,7 @@ fn postgres() -> &'static Daemon {
         // Handed to the watchdog instead of the handle's Drop.
         let pid = server.child.id();
         std::mem::forget(server);
-        Command::new("sh")
-            .args([
-                "-c",
-                "while kill -0 \"$1\" 2>/dev/null; do sleep 0.5; done; \
-                 kill \"$2\" 2>/dev/null; sleep 3; kill -9 \"$2\" 2>/dev/null",
-                "sh",
-                &std::process::id().to_string(),
-                &pid.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh");
+        stop_after_this_process(pid);
         Daemon {
             ports: vec![("postgres", port)],
         }
