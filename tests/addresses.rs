@@ -7,10 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 const NAME: &str = "web.test";
 
@@ -18,30 +15,7 @@ const NAME: &str = "web.test";
 struct Backends {
     pki: Pki,
     port: u16,
-    children: Vec<Child>,
-}
-
-impl Drop for Backends {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn listening(addr: SocketAddr, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
+    _servers: Vec<Server>,
 }
 
 fn backends() -> Backends {
@@ -49,46 +23,19 @@ fn backends() -> Backends {
     let good = pki.leaf(NAME);
     let expired = pki.issue("expired", NAME, &pki.intermediate(), -1, false);
     let chain = pki.intermediate().cert;
-    'port: for _ in 0..10 {
-        let port = free_port();
-        let mut children: Vec<Child> = Vec::new();
-        for (ip, cert) in [
+    let (port, servers) = s_servers_on_one_port(
+        &[
             ("127.0.0.2", &good),
             ("127.0.0.3", &expired),
             ("127.0.0.4", &good),
-        ] {
-            let accept = format!("{ip}:{port}");
-            let mut child = Command::new("openssl")
-                .args(["s_server", "-www", "-accept", &accept, "-naccept", "100"])
-                .arg("-cert")
-                .arg(&cert.cert)
-                .arg("-key")
-                .arg(&cert.key)
-                .arg("-cert_chain")
-                .arg(&chain)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("openssl s_server");
-            let ok = listening(accept.parse().unwrap(), &mut child);
-            children.push(child);
-            if !ok {
-                // The port was taken on one of the addresses: all again on another.
-                for c in &mut children {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                }
-                continue 'port;
-            }
-        }
-        return Backends {
-            pki,
-            port,
-            children,
-        };
+        ],
+        &chain,
+    );
+    Backends {
+        pki,
+        port,
+        _servers: servers,
     }
-    panic!("no free port for three s_server backends");
 }
 
 impl Backends {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Pki, http_get, s_server, shakedown};
+use common::{Pki, hostile_peer, http_get, s_server, shakedown};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -21,9 +21,15 @@ impl Drop for Running {
 
 /// The exporter on a free port, with `config` and `allow`; its address.
 fn exporter(config: &std::path::Path, allow: &[&str]) -> (Running, String) {
+    exporter_with(config, allow, &[])
+}
+
+/// [`exporter`] with more flags.
+fn exporter_with(config: &std::path::Path, allow: &[&str], extra: &[&str]) -> (Running, String) {
     let mut cmd = shakedown();
     cmd.args(["exporter", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null());
     for a in allow {
@@ -172,4 +178,319 @@ fn hostile_queries_and_targets_off_the_list_are_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("module \"x\""));
+}
+
+#[test]
+fn a_stalling_target_holds_at_most_max_per_target_scrapes() {
+    // A backend that accepts and then says nothing: each scrape of it waits for the timeout.
+    let (accepted_tx, accepted) = std::sync::mpsc::channel::<()>();
+    let accepted_tx = std::sync::Mutex::new(accepted_tx);
+    let stall = hostile_peer(move |stream| {
+        let _ = accepted_tx.lock().unwrap().send(());
+        std::thread::sleep(Duration::from_secs(4));
+        drop(stream);
+    });
+    let pki = Pki::new();
+    let good = s_server(&pki.leaf("localhost"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(&config, "[modules.slow]\nargs = [\"--timeout\", \"3\"]\n").unwrap();
+    let (_exp, addr) = exporter_with(
+        &config,
+        &["127.0.0.1/32"],
+        &["--workers", "4", "--max-per-target", "1"],
+    );
+    let stalled = format!("/probe?target=127.0.0.1:{}&module=slow", stall.addr.port());
+    let first = {
+        let (addr, stalled) = (addr.clone(), stalled.clone());
+        std::thread::spawn(move || http_get(&addr, &stalled))
+    };
+    accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first scrape reached the stalling backend");
+    // The same target again while the first scrape waits: refused at once, not queued.
+    let asked = Instant::now();
+    let (status, body) = http_get(&addr, &stalled);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("--max-per-target"), "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Another target is served meanwhile.
+    let (status, body) = http_get(
+        &addr,
+        &format!("/probe?target=127.0.0.1:{}&module=slow", good.port),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"server_hello\"} 1"
+        ),
+        "{body}"
+    );
+    // The first scrape ends with its timeout as a failed probe; then the target is free.
+    let (status, body) = first.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"),
+        "{body}"
+    );
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("shakedown_exporter_busy_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("shakedown_exporter_scrapes_total 2\n"),
+        "{metrics}"
+    );
+    let again = {
+        let (addr, stalled) = (addr.clone(), stalled.clone());
+        std::thread::spawn(move || http_get(&addr, &stalled))
+    };
+    accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the target is free again once the first scrape ended");
+    assert_eq!(again.join().unwrap().0, 200);
+
+    // Out of range at start: exit 2.
+    for bad in ["0", "257", "x"] {
+        let out = shakedown()
+            .args(["exporter", "--listen", "127.0.0.1:0", "--allow", "any"])
+            .args(["--max-per-target", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--max-per-target {bad}");
+    }
+}
+
+/// Starts blackbox_exporter (Debian's package) on a free loopback port, in a private mount
+/// namespace whose /etc/hosts is `hosts`: blackbox resolves names only through the system
+/// resolver, and the test must not touch the machine's /etc/hosts. `None` (with the reason
+/// on stderr) when `unshare -m` cannot be used here (not root, no user namespaces).
+fn blackbox(dir: &std::path::Path, hosts: &str, config: &str) -> Option<common::Server> {
+    let hosts_file = dir.join("hosts");
+    std::fs::write(&hosts_file, hosts).unwrap();
+    let config_file = dir.join("blackbox.yml");
+    std::fs::write(&config_file, config).unwrap();
+    let probe = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c"])
+        .arg(format!("mount --bind {} /etc/hosts", hosts_file.display()))
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!(
+                "SKIPPED the blackbox_exporter half: `unshare -m` + bind mount of /etc/hosts \
+                 is not available here ({other:?}); it needs root or CAP_SYS_ADMIN"
+            );
+            return None;
+        }
+    }
+    let script = format!(
+        "mount --bind {} /etc/hosts && exec prometheus-blackbox-exporter --config.file={} \
+         --web.listen-address=127.0.0.1:{{port}} --log.level=debug",
+        hosts_file.display(),
+        config_file.display()
+    );
+    Some(common::spawn_listening(
+        "unshare",
+        &["-m", "sh", "-c", &script],
+    ))
+}
+
+/// The instant vector of `query` from Prometheus at `prom`.
+fn prom_query(prom: &str, query: &str) -> Vec<serde_json::Value> {
+    let q: String = query
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (_, body) = http_get(prom, &format!("/api/v1/query?query={q}"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// A series as Prometheus' console shows it: `name{label="value",…} value`, labels sorted.
+fn series_line(s: &serde_json::Value) -> String {
+    let metric = s["metric"].as_object().unwrap();
+    let labels: Vec<String> = metric
+        .iter()
+        .filter(|(k, _)| *k != "__name__")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "{}{{{}}} {}",
+        metric["__name__"].as_str().unwrap_or(""),
+        labels.join(","),
+        s["value"][1].as_str().unwrap_or("")
+    )
+}
+
+#[test]
+fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
+    // web.test has three backends on one port: a good one, an expired certificate, and a
+    // certificate for another name.
+    let pki = Pki::new();
+    let root = pki.root();
+    let good = pki.leaf("web.test");
+    let expired = pki.issue("expired", "web.test", &pki.intermediate(), -1, false);
+    let wrong = pki.leaf("other.test");
+    let (port, _backends) = common::s_servers_on_one_port(
+        &[
+            ("127.0.0.2", &good),
+            ("127.0.0.3", &expired),
+            ("127.0.0.4", &wrong),
+        ],
+        &pki.intermediate().cert,
+    );
+    let target = format!("web.test:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[modules.web]\nargs = [\"--ca\", \"{}\", \"--resolve\", \"web.test:{port}:127.0.0.2,127.0.0.3,127.0.0.4\"]\n",
+            root.cert.display()
+        ),
+    )
+    .unwrap();
+    let (_exporter, exp_addr) = exporter(&config, &["127.0.0.0/8"]);
+    // blackbox_exporter sees the same name through /etc/hosts (its only resolver), same
+    // order, same trust anchor.
+    let bb = blackbox(
+        dir.path(),
+        "127.0.0.1 localhost\n127.0.0.2 web.test\n127.0.0.3 web.test\n127.0.0.4 web.test\n",
+        &format!(
+            "modules:\n  tls:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      preferred_ip_protocol: ip4\n      tls: true\n      tls_config:\n        ca_file: {}\n",
+            root.cert.display()
+        ),
+    );
+    let job = |name: &str, module: &str, addr: &str| {
+        format!(
+            "  - job_name: {name}\n    metrics_path: /probe\n    params:\n      module: [{module}]\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{addr}'\n"
+        )
+    };
+    let mut prom_config = format!(
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n{}",
+        job("shakedown", "web", &exp_addr)
+    );
+    if let Some(bb) = &bb {
+        prom_config += &job("blackbox", "tls", &bb.addr.to_string());
+    }
+    let prom = common::prometheus(dir.path(), &prom_config);
+    let prom = prom.addr.to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let shakedown = prom_query(&prom, "shakedown_probe_success");
+        let blackbox = prom_query(&prom, "probe_success");
+        if shakedown.len() == 3 && (bb.is_none() || !blackbox.is_empty()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus saw no scrapes: {shakedown:?} {blackbox:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Give every job a few more scrapes: what they report must not be a first-scrape fluke.
+    std::thread::sleep(Duration::from_secs(3));
+
+    // shakedown: one series per address, the causes as labels.
+    let success = prom_query(&prom, "shakedown_probe_success");
+    let by_address = |rows: &[serde_json::Value]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = rows
+            .iter()
+            .map(|s| {
+                (
+                    s["metric"]["address"].as_str().unwrap_or("").to_string(),
+                    s["value"][1].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        by_address(&success),
+        [
+            ("127.0.0.2".to_string(), "1".to_string()),
+            ("127.0.0.3".into(), "0".into()),
+            ("127.0.0.4".into(), "0".into())
+        ],
+        "{success:?}"
+    );
+    let diagnosis = prom_query(&prom, "shakedown_diagnosis");
+    let causes = |addr: &str| -> Vec<String> {
+        diagnosis
+            .iter()
+            .filter(|s| s["metric"]["address"] == addr)
+            .filter_map(|s| s["metric"]["cause"].as_str().map(String::from))
+            .collect()
+    };
+    assert!(causes("127.0.0.2").is_empty(), "{diagnosis:?}");
+    assert_eq!(
+        causes("127.0.0.3"),
+        ["certificate_expired"],
+        "{diagnosis:?}"
+    );
+    assert_eq!(causes("127.0.0.4"), ["hostname_mismatch"], "{diagnosis:?}");
+    let leaf_expiry = prom_query(
+        &prom,
+        "shakedown_certificate_not_after_seconds{position=\"0\"}",
+    );
+    assert_eq!(leaf_expiry.len(), 3, "{leaf_expiry:?}");
+
+    // What the README shows: each side's verdict series.
+    let mut shown: Vec<String> = Vec::new();
+    shown.push("# shakedown exporter".into());
+    for q in ["shakedown_probe_success", "shakedown_diagnosis"] {
+        let mut lines: Vec<String> = prom_query(&prom, q).iter().map(series_line).collect();
+        lines.sort();
+        shown.extend(lines);
+    }
+
+    if let Some(bb) = &bb {
+        // blackbox_exporter: one probe_success for the name, no address, no cause.
+        let blackbox = prom_query(&prom, "probe_success");
+        assert_eq!(blackbox.len(), 1, "{blackbox:?}");
+        assert_eq!(blackbox[0]["value"][1], "1", "{blackbox:?}");
+        let all = prom_query(&prom, "{job=\"blackbox\"}");
+        for s in &all {
+            let text = s["metric"].to_string();
+            assert!(
+                !text.contains("127.0.0.") && !text.contains("cause"),
+                "blackbox names no address and no cause: {s}"
+            );
+        }
+        assert_eq!(
+            prom_query(&prom, "probe_ssl_earliest_cert_expiry").len(),
+            1,
+            "one certificate expiry, the first address's"
+        );
+        // Its own log of a probe says which address it took: the first one only.
+        let (status, log) = http_get(
+            &bb.addr.to_string(),
+            &format!("/probe?target={target}&module=tls&debug=true"),
+        );
+        assert_eq!(status, 200, "{log}");
+        assert!(
+            log.contains("Resolved target address") && log.contains("ip=127.0.0.2"),
+            "{log}"
+        );
+        assert!(
+            !log.contains("127.0.0.3") && !log.contains("127.0.0.4"),
+            "{log}"
+        );
+        shown.push("# blackbox_exporter".into());
+        for q in ["probe_success", "probe_ssl_earliest_cert_expiry"] {
+            shown.extend(prom_query(&prom, q).iter().map(series_line));
+        }
+    }
+    println!("{}", shown.join("\n"));
 }

@@ -514,3 +514,107 @@ fn quic_flows_bounded_by_max_flows() {
         "{reasons:?}"
     );
 }
+
+/// The recorded aioquic handshakes (captures/record_quic.sh: QUIC v1 with each TLS 1.3
+/// suite, QUIC v2, a client that rejects the certificate for its name) read with the
+/// client's key log: the Handshake packets are decrypted with QUIC's key derivation from
+/// the log's handshake traffic secrets, the server's flight (an RSA-4096 leaf and its root,
+/// several datagrams) is reassembled from its CRYPTO frames, certificates and both Finished
+/// are read and verified; the client's CONNECTION_CLOSE inside a Handshake packet is its
+/// bad_certificate alert. Without the key log none of that is seen.
+#[test]
+fn recorded_handshake_packets_decrypt_with_the_key_log() {
+    use shakedown::core::cert::TrustStore;
+    use shakedown::core::crypto::KeyLog;
+    use std::sync::Arc;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let pcap = std::fs::read(dir.join("quic_handshakes.pcap")).unwrap();
+    let read = |keylog: Option<&str>, trust: bool| {
+        let keylog = keylog.map(|name| {
+            let (log, problems) = KeyLog::parse(&std::fs::read_to_string(dir.join(name)).unwrap());
+            assert!(problems.is_empty());
+            Arc::new(log)
+        });
+        let mut store = TrustStore::default();
+        if trust {
+            let pem = std::fs::read_to_string(dir.join("quic_root.pem")).unwrap();
+            assert_eq!(store.add_pem(&pem), Ok(1));
+        }
+        let opts = AnalyzeOptions {
+            check_time: None,
+            keylog,
+            trust: Some(Arc::new(store)),
+        };
+        let mut out = Vec::new();
+        let (_, err) = analyze(&pcap[..], &ReadOptions::default(), opts, &mut |r| {
+            out.push(r)
+        });
+        assert!(err.is_none(), "{err:?}");
+        out.sort_by_key(|r| r.index);
+        out
+    };
+    let suites = [0x1301u16, 0x1302, 0x1303, 0x1302, 0x1302];
+    let with = read(Some("quic_handshakes.keys"), true);
+    assert_eq!(with.len(), 5);
+    for (r, suite) in with.iter().zip(suites) {
+        let v = &r.verdict;
+        assert_eq!(r.transport, Transport::Quic);
+        assert_eq!(v.cipher, Some(suite), "#{}", r.index);
+        // Leaf and root, from the decrypted Certificate message.
+        assert_eq!(r.certificates.len(), 2, "#{}", r.index);
+        assert!(r.certificates[0].subject.contains("CN=good.test"));
+        assert!(
+            r.certificates[1]
+                .subject
+                .contains("Shakedown QUIC Test Root")
+        );
+        let d = v.decryption.as_ref().unwrap();
+        assert_eq!(d.problem, None, "#{}", r.index);
+        assert_eq!(d.server_finished_verified, Some(true), "#{}", r.index);
+        assert!(d.records >= 2, "#{}: {d:?}", r.index);
+        assert!(
+            v.events
+                .iter()
+                .any(|e| e.what.to_string().starts_with("QUIC Handshake packet")),
+            "#{}",
+            r.index
+        );
+    }
+    for r in &with[..4] {
+        assert!(r.verdict.established, "#{}", r.index);
+        assert_eq!(r.verdict.history, "CsoxyfF");
+        let d = r.verdict.decryption.as_ref().unwrap();
+        assert_eq!(d.client_finished_verified, Some(true), "#{}", r.index);
+        assert!(r.diagnosis.is_empty(), "#{}: {:?}", r.index, r.diagnosis);
+    }
+    // #4 is QUIC v2: its Initial and Handshake packets are v2's (other salts and labels).
+    assert!(pcap.windows(4).any(|w| w == VERSION_2.to_be_bytes()));
+    let bad = &with[4];
+    assert_eq!(bad.sni.as_deref(), Some("other.test"));
+    let alert = bad.verdict.alert.unwrap();
+    assert_eq!((alert.from.peer(), alert.alert.description), ("client", 42));
+    let causes: Vec<&str> = bad.diagnosis.iter().map(|d| d.cause.id()).collect();
+    assert!(causes.contains(&"hostname_mismatch"), "{causes:?}");
+    // Without the key log: no certificate, the v1/v2 handshakes established by the
+    // client's first 1-RTT packet, and the rejection not seen at all (the close is inside a
+    // Handshake packet).
+    let without = read(None, true);
+    for r in &without {
+        assert!(r.certificates.is_empty());
+        assert_eq!(r.verdict.history, "Cs");
+    }
+    assert!(without[..4].iter().all(|r| r.verdict.established));
+    assert!(!without[4].verdict.established && without[4].verdict.alert.is_none());
+    // The key log of another capture: no secrets for these connections, said so, and the
+    // cleartext verdicts.
+    let other = read(Some("tls13_success.keys"), true);
+    for (o, w) in other.iter().zip(&without) {
+        assert_eq!(o.verdict.history, w.verdict.history);
+        assert!(o.certificates.is_empty());
+        let problem = o.verdict.decryption.as_ref().unwrap().problem.as_deref();
+        assert!(
+            problem.unwrap().contains("no TLS 1.3 handshake secrets"),
+            "{problem:?}"
+        );
+    }
+}

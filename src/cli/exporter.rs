@@ -1,10 +1,11 @@
 //! `shakedown exporter --listen ADDR --allow PATTERN…`: the HTTP side of the Prometheus
 //! exporter. tiny_http (synchronous, no async runtime: the probes are blocking calls on
 //! threads, as everywhere else here) serves `/probe` and `/metrics` from a fixed number of
-//! worker threads, which bounds the probes in flight.
+//! worker threads, which bounds the probes in flight; `--max-per-target` bounds those of
+//! one target (more answer 503).
 
 use super::{ConnectArgs, Failure, HelloArgs};
-use crate::commands::exporter::{self, AllowList, Module, Refusal};
+use crate::commands::exporter::{self, AllowList, InFlight, Module, Refusal};
 use crate::report::prometheus;
 use clap::{Args, Parser};
 use std::collections::BTreeMap;
@@ -28,6 +29,9 @@ pub struct ExporterArgs {
     /// Scrapes served at once (each probes every address of its target in turn).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub workers: usize,
+    /// Scrapes of one target served at once (1 to 256); more answer 503 at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub max_per_target: usize,
 }
 
 /// A module's flags, parsed like probe's.
@@ -95,6 +99,9 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
     if a.workers == 0 || a.workers > 256 {
         return Err(Failure::Usage("--workers: expected 1 to 256".into()));
     }
+    if a.max_per_target == 0 || a.max_per_target > 256 {
+        return Err(Failure::Usage("--max-per-target: expected 1 to 256".into()));
+    }
     let allow = AllowList::parse(&a.allow)?;
     // Built once (flags checked, trust store read); each scrape only sets the clock.
     let modules = modules(a.config.as_ref())?
@@ -102,9 +109,10 @@ pub fn run(a: &ExporterArgs) -> Result<i32, Failure> {
         .map(|(name, m)| Ok((name.clone(), module(name, m)?)))
         .collect::<Result<BTreeMap<String, Module>, String>>()?;
     let server = bind(&a.listen, "--listen", "shakedown exporter")?;
-    let counters = [AtomicU64::new(0), AtomicU64::new(0)];
+    let counters = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    let in_flight = InFlight::new(a.max_per_target);
     serve(&server, a.workers, &|request| {
-        answer(request, &modules, &allow, &counters)
+        answer(request, &modules, &allow, &in_flight, &counters)
     });
     Ok(0)
 }
@@ -153,9 +161,10 @@ fn answer(
     request: &tiny_http::Request,
     modules: &BTreeMap<String, Module>,
     allow: &AllowList,
-    counters: &[AtomicU64; 2],
+    in_flight: &InFlight,
+    counters: &[AtomicU64; 3],
 ) -> (u16, String) {
-    let [scrapes, refused] = counters;
+    let [scrapes, refused, busy] = counters;
     let url = request.url();
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     match path {
@@ -164,6 +173,7 @@ fn answer(
             prometheus::exporter_metrics(
                 scrapes.load(Ordering::Relaxed),
                 refused.load(Ordering::Relaxed),
+                busy.load(Ordering::Relaxed),
             ),
         ),
         "/probe" => {
@@ -185,6 +195,7 @@ fn answer(
                     m.connecting.check_time = super::now_unix();
                 }
                 let modules = BTreeMap::from([(name.clone(), m)]);
+                let _slot = in_flight.enter(&target)?;
                 exporter::scrape(&target, &name, &modules, allow, budget)
             });
             match result {
@@ -199,6 +210,10 @@ fn answer(
                 Err(Refusal::NotAllowed(why)) => {
                     refused.fetch_add(1, Ordering::Relaxed);
                     (403, format!("{why}\n"))
+                }
+                Err(Refusal::Busy(why)) => {
+                    busy.fetch_add(1, Ordering::Relaxed);
+                    (503, format!("{why}\n"))
                 }
             }
         }

@@ -4,13 +4,15 @@
 //!
 //! What a scrape may ask for is bounded here: targets must match the allow-list (an
 //! exporter that probes anything is an open relay), the query string is parsed without
-//! trusting it, and the probe's timeout stays below the scraper's.
+//! trusting it, the probe's timeout stays below the scraper's, and a target has at most
+//! `--max-per-target` scrapes in flight (one stalling backend cannot hold every worker).
 
 use crate::commands::ConnectConfig;
 use crate::commands::probe::{self, HelloSource, ProbeResult};
 use crate::io::net::Target;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Longest query string read.
@@ -103,6 +105,59 @@ pub enum Refusal {
     BadRequest(String),
     /// 403: the target is not on the allow-list.
     NotAllowed(String),
+    /// 503: the target already has `--max-per-target` scrapes in flight.
+    Busy(String),
+}
+
+/// Scrapes in flight per target (the `target=` value, host name lower-cased), at most
+/// `max` each; the workers bound all scrapes together.
+#[derive(Debug)]
+pub struct InFlight {
+    max: usize,
+    counts: Mutex<HashMap<String, usize>>,
+}
+
+/// A scrape's place in [`InFlight`], given back when dropped.
+#[derive(Debug)]
+pub struct InFlightSlot<'a> {
+    set: &'a InFlight,
+    key: String,
+}
+
+impl InFlight {
+    pub fn new(max: usize) -> InFlight {
+        InFlight {
+            max,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more scrape of `target`, or [`Refusal::Busy`] when it has `max`.
+    pub fn enter(&self, target: &str) -> Result<InFlightSlot<'_>, Refusal> {
+        let key = target.trim().to_ascii_lowercase();
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(key.clone()).or_insert(0);
+        if *n >= self.max {
+            return Err(Refusal::Busy(format!(
+                "{target}: {} scrapes already in flight (--max-per-target)",
+                self.max
+            )));
+        }
+        *n += 1;
+        Ok(InFlightSlot { set: self, key })
+    }
+}
+
+impl Drop for InFlightSlot<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.set.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// A scrape's probes: one per address, in resolver order.
@@ -263,6 +318,18 @@ mod tests {
                 .allows("x", other)
         );
         assert!(AllowList::parse(&["10.0.0.0/40".into()]).is_err());
+    }
+
+    #[test]
+    fn in_flight_is_bounded_per_target_and_given_back() {
+        let set = InFlight::new(2);
+        let a1 = set.enter("a.test:443").unwrap();
+        let _a2 = set.enter("A.test:443").unwrap();
+        assert!(matches!(set.enter("a.test:443"), Err(Refusal::Busy(_))));
+        let _b = set.enter("b.test:443").unwrap();
+        drop(a1);
+        let _a3 = set.enter("a.test:443").unwrap();
+        assert!(matches!(set.enter("a.test:443"), Err(Refusal::Busy(_))));
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub fn scrape_metrics(s: &Scrape) -> String {
 }
 
 /// The exporter's own counters (`/metrics`).
-pub fn exporter_metrics(scrapes: u64, refused: u64) -> String {
+pub fn exporter_metrics(scrapes: u64, refused: u64, busy: u64) -> String {
     let mut m = Metrics { out: String::new() };
     m.family(
         "shakedown_exporter_scrapes_total",
@@ -184,6 +184,12 @@ pub fn exporter_metrics(scrapes: u64, refused: u64) -> String {
         "counter",
         "Scrapes refused: bad query, unknown module, or a target not on the allow-list.",
         &[(String::new(), refused as f64)],
+    );
+    m.family(
+        "shakedown_exporter_busy_total",
+        "counter",
+        "Scrapes answered 503: the target already had --max-per-target scrapes in flight.",
+        &[(String::new(), busy as f64)],
     );
     m.out
 }

@@ -348,6 +348,41 @@ pub fn s_server(cert: &Issued, extra: &[&str]) -> Server {
     panic!("openssl s_server did not start (arguments {extra:?})");
 }
 
+/// One `openssl s_server -www` per `(loopback address, certificate)`, all on the same
+/// fresh port (the backends of one name), each sending `chain` after its certificate;
+/// tries other ports while one is taken on any address.
+pub fn s_servers_on_one_port(backends: &[(&str, &Issued)], chain: &Path) -> (u16, Vec<Server>) {
+    'port: for _ in 0..10 {
+        let port = free_port();
+        let mut servers = Vec::new();
+        for (ip, cert) in backends {
+            let accept = format!("{ip}:{port}");
+            let mut child = Command::new("openssl")
+                .args(["s_server", "-www", "-accept", &accept, "-naccept", "100000"])
+                .arg("-cert")
+                .arg(&cert.cert)
+                .arg("-key")
+                .arg(&cert.key)
+                .arg("-cert_chain")
+                .arg(chain)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl s_server");
+            let addr: SocketAddr = accept.parse().unwrap();
+            let ok = wait_listening(addr, &mut child);
+            servers.push(Server { child, port, addr });
+            if !ok {
+                // Dropping the servers stops them; all again on another port.
+                continue 'port;
+            }
+        }
+        return (port, servers);
+    }
+    panic!("no free port for {} s_server backends", backends.len());
+}
+
 /// Starts an arbitrary command that listens on 127.0.0.1 at the port given to `args` as
 /// `{port}`.
 pub fn spawn_listening(program: &str, args: &[&str]) -> Server {

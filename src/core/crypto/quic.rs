@@ -3,7 +3,7 @@
 //! (AES-128 ECB mask over a sample of the ciphertext) and AES-128-GCM payload protection.
 //! Built on the TLS 1.3 key schedule's HKDF-Expand-Label ([`HashAlg::expand_label`]).
 
-use super::schedule::HashAlg;
+use super::schedule::{HashAlg, TrafficSecrets};
 use crate::core::wire::quic::{self, LongHeader, LongKind, PacketType, QuicError};
 use aes::cipher::BlockCipherEncrypt;
 use aes::{Aes128, Aes256};
@@ -279,6 +279,25 @@ pub fn retry_integrity_ok(version: u32, original_dcid: &[u8], retry: &[u8]) -> b
         return false;
     };
     retry_integrity_tag(version, original_dcid, &retry[..split])[..] == retry[split..]
+}
+
+/// Both directions' Handshake packet keys of a connection.
+#[derive(Debug, Clone)]
+pub struct HandshakeKeys {
+    pub client: PacketKeys,
+    pub server: PacketKeys,
+}
+
+/// The Handshake packet keys of `version` from the TLS 1.3 handshake traffic secrets of
+/// `suite` (RFC 9001 §5.1; "quicv2 …" labels for v2, RFC 9369 §3.3.2): what a QUIC client
+/// derives from its own key share (`probe --quic`) and a capture reader from a key log's
+/// `CLIENT_HANDSHAKE_TRAFFIC_SECRET` / `SERVER_HANDSHAKE_TRAFFIC_SECRET` (`pcap --keylog`).
+/// `None` for a suite whose packet protection is not written here (the CCM suites).
+pub fn handshake_keys(version: u32, suite: u16, secrets: &TrafficSecrets) -> Option<HandshakeKeys> {
+    Some(HandshakeKeys {
+        client: PacketKeys::for_suite(version, suite, &secrets.client)?,
+        server: PacketKeys::for_suite(version, suite, &secrets.server)?,
+    })
 }
 
 /// Both directions' Initial keys of a connection.

@@ -118,6 +118,9 @@ struct CryptoState {
     tls12_master: Option<Vec<u8>>,
     /// TLS 1.3: the server sent a record after the client's Finished.
     server_spoke_after_client_finished: bool,
+    /// QUIC in a capture: the Handshake packet number space read with the key log's
+    /// handshake secrets (`quic::HandshakeSpace`).
+    quic_handshake: Option<Box<quic::HandshakeSpace>>,
 }
 
 impl Default for Tracker {

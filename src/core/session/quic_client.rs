@@ -457,8 +457,11 @@ impl QuicClient {
                     INITIAL => self.facts.initial_packets += 1,
                     _ => {
                         self.facts.handshake_packets += 1;
-                        self.tracker
-                            .on_quic(from, &QuicSignal::Handshake { len }, at);
+                        self.tracker.on_quic(
+                            from,
+                            &QuicSignal::Handshake { len, packet: None },
+                            at,
+                        );
                     }
                 }
                 self.on_frames(space, opened.packet_number, &opened.payload, at);
@@ -550,12 +553,9 @@ impl QuicClient {
             return;
         };
         let version = self.packet_version();
-        match (
-            PacketKeys::for_suite(version, suite, &secrets.client),
-            PacketKeys::for_suite(version, suite, &secrets.server),
-        ) {
-            (Some(c), Some(s)) => self.handshake = Some((c, s)),
-            _ => {
+        match qcrypto::handshake_keys(version, suite, secrets) {
+            Some(k) => self.handshake = Some((k.client, k.server)),
+            None => {
                 self.facts.problem = Some(format!(
                     "no QUIC packet protection for suite 0x{suite:04x} here: the Handshake \
                      packets are not read"

@@ -393,8 +393,12 @@ pub fn crypto_error_alert(code: u64) -> Option<u8> {
 /// TLS handshake records, [`as_handshake_records`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuicSignal<'a> {
-    /// A Handshake packet (its keys are not known: only its size is seen).
-    Handshake { len: usize },
+    /// A Handshake packet: its size, and (from a capture) the protected packet itself, for a
+    /// tracker with a key log to decrypt; `None` when the caller decrypted it (a probe).
+    Handshake {
+        len: usize,
+        packet: Option<&'a [u8]>,
+    },
     /// The first 1-RTT (short header) packet of this direction: a client sends one only
     /// once it has the server's Finished, so from the client it means the handshake
     /// completed.

@@ -314,6 +314,9 @@ fn read_datagram(
         }
         let (header, len) = match quic::parse_long(rest) {
             Ok(Some(p)) => p,
+            // Zeros after the packets: datagram padding (RFC 9000 §12.2; aioquic pads its
+            // client Initial datagrams so), not a short header, whose fixed bit is set.
+            Ok(None) if rest[0] & 0x40 == 0 => break,
             Ok(None) => {
                 // A short header: 1-RTT, to the end of the datagram.
                 if !flow.one_rtt_seen[i] {
@@ -348,7 +351,10 @@ fn read_datagram(
                 ..
             } => {
                 flow.handshake_seen[i] = true;
-                let signal = QuicSignal::Handshake { len: packet.len() };
+                let signal = QuicSignal::Handshake {
+                    len: packet.len(),
+                    packet: Some(packet),
+                };
                 sink.quic(flow.id, dir, &signal, at);
             }
             LongKind::Protected {
