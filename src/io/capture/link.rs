@@ -174,11 +174,11 @@ impl LinkDecoder {
         stats: &mut CaptureStats,
         depth: usize,
     ) -> Option<Carried<'a>> {
-        if depth > 0 {
-            if let Some(seg) = plain_tcp(linktype, frame) {
-                stats.tunneled += 1;
-                return Some(Carried::Tcp(seg));
-            }
+        if depth > 0
+            && let Some(seg) = plain_tcp(linktype, frame)
+        {
+            stats.tunneled += 1;
+            return Some(Carried::Tcp(seg));
         }
         let sliced = match slice_link(linktype, frame) {
             Ok(p) => p,
