@@ -494,3 +494,140 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
     }
     println!("{}", shown.join("\n"));
 }
+
+/// What a counting relay saw: TCP connections accepted, ClientHellos the client sent, and
+/// HelloRetryRequests the server sent.
+#[derive(Default)]
+struct Seen {
+    connections: std::sync::atomic::AtomicUsize,
+    client_hellos: std::sync::atomic::AtomicUsize,
+    retry_requests: std::sync::atomic::AtomicUsize,
+}
+
+/// SHA-256("HelloRetryRequest"): the `random` of a ServerHello that is a HelloRetryRequest.
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Copies `from` to `to`, reading the TLS records on the way: a handshake record (22) that
+/// holds exactly one whole handshake message of type `msg_type` is counted by `count`
+/// (ClientHello 1 from the client; ServerHello 2 with the HelloRetryRequest random from
+/// the server). Encrypted TLS 1.3 handshake messages travel as application data (23), so
+/// they are never counted.
+fn copy_counting(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    count: impl Fn(&[u8]),
+) {
+    use std::io::{Read, Write};
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while pending.len() >= 5 {
+            let len = usize::from(u16::from_be_bytes([pending[3], pending[4]]));
+            if pending.len() < 5 + len {
+                break;
+            }
+            let record: Vec<u8> = pending.drain(..5 + len).collect();
+            let body = &record[5..];
+            if record[0] == 22 && body.len() >= 4 {
+                let msg_len = (usize::from(body[1]) << 16)
+                    | (usize::from(body[2]) << 8)
+                    | usize::from(body[3]);
+                if msg_len + 4 == body.len() {
+                    count(body);
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A relay on a free loopback port in front of `upstream`, counting into `seen`.
+fn counting_relay(upstream: std::net::SocketAddr, seen: std::sync::Arc<Seen>) -> u16 {
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            seen.connections.fetch_add(1, SeqCst);
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let up = seen.clone();
+            std::thread::spawn(move || {
+                copy_counting(client, server, |m| {
+                    if m[0] == 1 {
+                        up.client_hellos.fetch_add(1, SeqCst);
+                    }
+                })
+            });
+            let down = seen.clone();
+            std::thread::spawn(move || {
+                copy_counting(s2, c2, |m| {
+                    // type, length (3), legacy_version (2), random (32)
+                    if m[0] == 2 && m.get(6..38) == Some(&HRR_RANDOM[..]) {
+                        down.retry_requests.fetch_add(1, SeqCst);
+                    }
+                })
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_probe_of_one_address_costs_one_connection_and_one_hello_two_after_a_retry() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let pki = Pki::new();
+    let leaf = pki.leaf("localhost");
+    let root = pki.root();
+    // The probe's first hello carries an x25519 share: the first server takes it, the
+    // second accepts only P-256 and asks for it with a HelloRetryRequest.
+    let plain = s_server(&leaf, &["-tls1_3"]);
+    let retry = s_server(&leaf, &["-tls1_3", "-groups", "P-256"]);
+    let dir = tempfile::tempdir().unwrap();
+    for (server, hellos, retries) in [(&plain, 1, 0), (&retry, 2, 1)] {
+        let seen = std::sync::Arc::new(Seen::default());
+        let port = counting_relay(server.addr, seen.clone());
+        let config = dir.path().join(format!("modules-{port}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[modules.one]\nargs = [\"--ca\", \"{}\", \"--resolve\", \"localhost:{port}:127.0.0.1\"]\n",
+                root.cert.display()
+            ),
+        )
+        .unwrap();
+        let (_exp, addr) = exporter(&config, &["127.0.0.1/32"]);
+        let (status, body) = http_get(&addr, &format!("/probe?target=localhost:{port}&module=one"));
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 1"),
+            "{body}"
+        );
+        assert!(body.contains("shakedown_probe_addresses 1"), "{body}");
+        // The relay's threads see the last bytes a moment after the exporter answered.
+        std::thread::sleep(Duration::from_millis(300));
+        let counts = (
+            seen.connections.load(SeqCst),
+            seen.client_hellos.load(SeqCst),
+            seen.retry_requests.load(SeqCst),
+        );
+        assert_eq!(
+            counts,
+            (1, hellos, retries),
+            "(connections, ClientHellos, HelloRetryRequests) for one scrape of one address"
+        );
+    }
+}
