@@ -79,8 +79,24 @@ def keylog_for(path):
     return path[: -len(".pcap")] + ".keys"
 
 
+# starttls_<protocol>.pcap (record_starttls.sh): the servers listen on ephemeral ports, so
+# tshark is told which dissector follows the plaintext preamble to the TLS upgrade.
+STARTTLS_DISSECTOR = {"smtp": "smtp", "imap": "imap", "pop3": "pop", "ftp": "ftp",
+                      "ldap": "ldap", "xmpp": "xmpp", "postgres": "pgsql", "mysql": "mysql"}
+
+
+def decode_as(path):
+    name = os.path.basename(path)
+    if not name.startswith("starttls_"):
+        return []
+    dissector = STARTTLS_DISSECTOR[name[len("starttls_"):-len(".pcap")]]
+    port = subprocess.run(["tshark", "-r", path, "-c", "1", "-T", "fields", "-e", "tcp.dstport"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    return ["-d", "tcp.port==%s,%s" % (port, dissector)]
+
+
 def observe(path, keylog=False):
-    cmd = ["tshark", "-r", path, "-T", "pdml"]
+    cmd = ["tshark", "-r", path, "-T", "pdml"] + decode_as(path)
     if keylog:
         cmd += ["-o", "tls.keylog_file:" + keylog_for(path)]
     xml = subprocess.run(cmd, check=True, capture_output=True).stdout
