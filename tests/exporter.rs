@@ -696,3 +696,46 @@ fn a_probe_of_one_address_costs_one_connection_and_one_hello_two_after_a_retry()
         );
     }
 }
+
+#[test]
+fn a_starttls_module_probes_through_the_plaintext_upgrade() {
+    // A scripted SMTP server that offers STARTTLS and then refuses it.
+    let smtp = hostile_peer(|mut stream| {
+        use std::io::{BufRead, Write};
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        let _ = stream.write_all(b"220 mail.test ESMTP\r\n");
+        let _ = reader.read_line(&mut line); // EHLO
+        let _ = stream.write_all(b"250-mail.test\r\n250 STARTTLS\r\n");
+        line.clear();
+        let _ = reader.read_line(&mut line); // STARTTLS
+        let _ = stream.write_all(b"454 4.7.0 TLS not available due to temporary reason\r\n");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(
+        &config,
+        "[modules.smtp]\nargs = [\"--starttls\", \"smtp\", \"--timeout\", \"5\"]\n",
+    )
+    .unwrap();
+    let (_exp, addr) = exporter(&config, &["127.0.0.1/32"]);
+    let (status, body) = http_get(
+        &addr,
+        &format!("/probe?target=127.0.0.1:{}&module=smtp", smtp.addr.port()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"starttls_refused\"} 1"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("shakedown_diagnosis{address=\"127.0.0.1\",cause=\"starttls_refused\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"),
+        "{body}"
+    );
+}
