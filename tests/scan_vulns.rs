@@ -205,9 +205,102 @@ fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
         "a small prime, no export suite"
     );
     assert!(
-        logjam["detail"].as_str().unwrap().contains("1024 bits"),
+        logjam["detail"].as_str().unwrap().contains(
+            "TLSv1.2: DH prime of 1024 bits, the RFC 5114 1024-bit group with 160-bit subgroup \
+             (dh_1024_160), a common prime: precomputation applies"
+        ),
         "{logjam}"
     );
+    let tls12 = &v["versions"]["TLSv1.2"];
+    assert_eq!(tls12["dh_group"]["name"], "dh_1024_160", "{tls12}");
+    assert_eq!(tls12["dh_group"]["bits"], 1024);
+}
+
+/// An `-dhparam` file in `dir` made by `openssl genpkey` with `opts`; its prime's bytes
+/// (read back with `openssl asn1parse`).
+fn dh_params(dir: &std::path::Path, name: &str, opts: &[&str]) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.join(name);
+    let mut args = vec!["genpkey", "-genparam", "-algorithm", "DH"];
+    for o in opts {
+        args.extend(["-pkeyopt", o]);
+    }
+    args.extend(["-out", path.to_str().unwrap()]);
+    common::openssl(dir, &args);
+    let out = std::process::Command::new("openssl")
+        .args(["asn1parse", "-in", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let hex = text
+        .lines()
+        .find_map(|l| l.split("INTEGER           :").nth(1))
+        .unwrap()
+        .trim();
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    (path, bytes)
+}
+
+/// The table of common DH primes against OpenSSL's own copies of the RFC 5114, 3526 and
+/// 7919 groups (the RFC 2409/3526/7919 ones are also recomputed from their RFC formulas in
+/// the unit tests); then a server with a 1024-bit prime of its own (Logjam's small prime,
+/// not named) and one with ffdhe2048 (named, not exposed).
+#[test]
+fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
+    use shakedown::core::wire::registry::named_prime;
+    let dir = tempfile::tempdir().unwrap();
+    for group in [
+        "dh_1024_160",
+        "dh_2048_224",
+        "dh_2048_256",
+        "modp_1536",
+        "modp_2048",
+        "ffdhe2048",
+        "ffdhe3072",
+    ] {
+        let (_, prime) = dh_params(
+            dir.path(),
+            &format!("{group}.pem"),
+            &[&format!("group:{group}")],
+        );
+        assert_eq!(named_prime(&prime).map(|p| p.id), Some(group));
+    }
+    let cert = rsa_cert(dir.path(), "localhost");
+    let (own, prime) = dh_params(
+        dir.path(),
+        "own.pem",
+        &["dh_paramgen_prime_len:1024", "dh_paramgen_type:0"],
+    );
+    assert_eq!(named_prime(&prime), None);
+    let (ffdhe, _) = dh_params(dir.path(), "ffdhe.pem", &["group:ffdhe2048"]);
+    for (params, name, logjam) in [
+        (own, None, "vulnerable"),
+        (ffdhe, Some("ffdhe2048"), "not_vulnerable"),
+    ] {
+        let srv = s_server(
+            &cert,
+            &[
+                "-tls1_2",
+                "-cipher",
+                "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
+                "-dhparam",
+                params.to_str().unwrap(),
+            ],
+        );
+        let (_, v) = scan(&local(&srv), &["--vulns=safe"]);
+        let group = &v["versions"]["TLSv1.2"]["dh_group"];
+        assert_eq!(group["name"].as_str(), name, "{group}");
+        assert_eq!(
+            status(&v, "logjam"),
+            logjam,
+            "{}",
+            v["vulnerabilities"]["logjam"]
+        );
+        let detail = v["vulnerabilities"]["logjam"]["detail"].as_str().unwrap();
+        assert!(!detail.contains("common prime"), "{detail}");
+    }
 }
 
 /// TLS 1.3 only: no renegotiation, compression or heartbeat; no legacy suites. `--vulns=safe`

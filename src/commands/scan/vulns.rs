@@ -431,7 +431,13 @@ fn logjam(r: &ScanReport) -> Finding {
         .versions
         .iter()
         .filter_map(|v| v.dh_prime_bits.filter(|b| *b <= 1024).map(|b| (v, b)))
-        .map(|(v, b)| format!("{}: DH prime of {b} bits", v.version))
+        .map(|(v, b)| match v.dh_prime {
+            Some(p) => format!(
+                "{}: DH prime of {b} bits, the {} ({}), a common prime: precomputation applies",
+                v.version, p.name, p.id
+            ),
+            None => format!("{}: DH prime of {b} bits", v.version),
+        })
         .collect();
     if small.is_empty() {
         if f.status == VulnStatus::NotVulnerable {
