@@ -896,3 +896,56 @@ fn ticketbleed_peer_leaks_its_session_id_bytes_and_openssl_does_not() {
     assert_eq!(status(&v, "ticketbleed"), "not_vulnerable", "{v}");
     assert_eq!(v["vulnerabilities"]["ticketbleed"]["handshakes"], 2);
 }
+
+/// Issue 18's cost bound: `scan --vulns` on a TLS 1.2 server makes at most the enumeration's
+/// handshakes plus 25, all counts read from the JSON. The server (`openssl s_server
+/// -tls1_2`, RSA key exchange and tickets on) lets every check that sends something run:
+/// the early CCS, the renegotiation, Ticketbleed's two and ROBOT's five (a heartbeat
+/// request only goes to a server answering the extension, which OpenSSL 3 does not). The
+/// checks' own connections are exactly what `--vulns` adds to the scan without it.
+#[test]
+fn vulns_costs_the_enumeration_plus_at_most_25_handshakes_on_a_tls12_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let srv = s_server(&cert, &["-tls1_2"]);
+    let (_, plain) = scan(&local(&srv), &[]);
+    let (_, v) = scan(&local(&srv), &["--vulns"]);
+    let (enumeration, total) = (
+        plain["handshakes"].as_u64().unwrap(),
+        v["handshakes"].as_u64().unwrap(),
+    );
+    // OpenSSL 3 does not answer the heartbeat extension: `heartbleed` sends no request,
+    // and its `handshakes` is the behaviour probe's that showed it (already in the scan's).
+    let heartbleed = &v["vulnerabilities"]["heartbleed"];
+    assert!(
+        heartbleed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer the heartbeat extension"),
+        "{heartbleed}"
+    );
+    let own: u64 = [
+        "ccs_injection",
+        "client_renegotiation",
+        "ticketbleed",
+        "robot",
+    ]
+    .iter()
+    .map(|id| v["vulnerabilities"][id]["handshakes"].as_u64().unwrap())
+    .sum();
+    // Every check that sends something did send (nothing unknown for want of a probe).
+    for (id, n) in [
+        ("ccs_injection", 1),
+        ("client_renegotiation", 1),
+        ("ticketbleed", 2),
+        ("robot", 5),
+    ] {
+        assert_eq!(
+            v["vulnerabilities"][id]["handshakes"], n,
+            "{id}: {}",
+            v["vulnerabilities"][id]
+        );
+    }
+    assert_eq!(total, enumeration + own, "{enumeration} + {own}");
+    assert!(total <= enumeration + 25, "{total} > {enumeration} + 25");
+}
