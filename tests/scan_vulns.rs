@@ -303,6 +303,60 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
     }
 }
 
+/// nginx with a legacy configuration (TLS 1.0 to 1.2, every suite of Debian 12's OpenSSL 3
+/// at SECLEVEL=0, server order, no `ssl_dhparam`): CBC at TLS 1.0 (BEAST) and CBC suites
+/// (LUCKY13), nothing else. testssl.sh 3.0.8 (`testssl -U --jsonfile`, one run by hand on
+/// this configuration, docs/vulns.md) gives the same sixteen verdicts where it has the check.
+#[test]
+fn nginx_with_a_legacy_configuration_is_exposed_to_beast_and_lucky13_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cert = rsa_cert(p, "localhost");
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
+         fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+         server {{\n  listen 127.0.0.1:{{port}} ssl;\n  server_name localhost;\n\
+         ssl_certificate {cert};\n  ssl_certificate_key {key};\n\
+         ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n  ssl_ciphers ALL:@SECLEVEL=0;\n\
+         ssl_prefer_server_ciphers on;\n\
+         location / {{ return 200 \"ok\"; }}\n }}\n}}\n",
+        p = p.display(),
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+    );
+    let srv = common::nginx(&conf, &p.join("nginx.conf"), p);
+    let (_, v) = scan(&local(&srv), &["--vulns"]);
+    assert_statuses(
+        &v,
+        &[
+            ("beast", "vulnerable"),
+            ("lucky13", "vulnerable"),
+            ("heartbleed", "not_vulnerable"),
+            ("ccs_injection", "not_vulnerable"),
+            ("ticketbleed", "not_vulnerable"),
+            ("robot", "not_vulnerable"),
+            ("secure_renegotiation", "not_vulnerable"),
+            // nginx refuses renegotiation (testssl: "not vulnerable (OK)").
+            ("client_renegotiation", "not_vulnerable"),
+            ("compression", "not_vulnerable"),
+            ("fallback_scsv", "not_vulnerable"),
+            ("poodle_ssl", "not_vulnerable"),
+            // Debian 12's OpenSSL 3 has no 3DES, RC4 or export suites at all.
+            ("sweet32", "not_vulnerable"),
+            ("rc4", "not_vulnerable"),
+            ("freak", "not_vulnerable"),
+            // No ssl_dhparam: nginx offers no DHE suite.
+            ("logjam", "not_vulnerable"),
+            ("drown", "not_vulnerable"),
+        ],
+    );
+    let beast = v["vulnerabilities"]["beast"]["detail"].as_str().unwrap();
+    assert!(beast.starts_with("TLSv1.0: "), "{beast}");
+    assert_eq!(v["versions"]["TLSv1.0"]["supported"], true);
+}
+
 /// TLS 1.3 only: no renegotiation, compression or heartbeat; no legacy suites. `--vulns=safe`
 /// leaves out robot and client_renegotiation; the text report has the section.
 #[test]
