@@ -303,6 +303,59 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
     }
 }
 
+/// `openssl s_server` with legacy options: TLS 1.0 to 1.2, every suite at SECLEVEL=0, RFC
+/// 5114's 1024-bit DH group (benches/vulns_compare.sh's first server): BEAST, LUCKY13 and
+/// Logjam with the prime named in every version, nothing else.
+#[test]
+fn legacy_openssl_server_is_exposed_to_beast_lucky13_and_logjam_with_its_common_prime() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let dhparam = common::dh1024_params(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-cipher",
+            "ALL:@SECLEVEL=0",
+            "-min_protocol",
+            "TLSv1",
+            "-max_protocol",
+            "TLSv1.2",
+            "-dhparam",
+            dhparam.to_str().unwrap(),
+        ],
+    );
+    let (_, v) = scan(&local(&srv), &["--vulns"]);
+    assert_statuses(
+        &v,
+        &[
+            ("beast", "vulnerable"),
+            ("lucky13", "vulnerable"),
+            ("logjam", "vulnerable"),
+            ("heartbleed", "not_vulnerable"),
+            ("ccs_injection", "not_vulnerable"),
+            ("ticketbleed", "not_vulnerable"),
+            ("robot", "not_vulnerable"),
+            ("secure_renegotiation", "not_vulnerable"),
+            ("client_renegotiation", "not_vulnerable"),
+            ("compression", "not_vulnerable"),
+            ("fallback_scsv", "not_vulnerable"),
+            ("poodle_ssl", "not_vulnerable"),
+            ("sweet32", "not_vulnerable"),
+            ("rc4", "not_vulnerable"),
+            ("freak", "not_vulnerable"),
+            ("drown", "not_vulnerable"),
+        ],
+    );
+    let logjam = v["vulnerabilities"]["logjam"]["detail"].as_str().unwrap();
+    for version in ["TLSv1.0", "TLSv1.1", "TLSv1.2"] {
+        assert!(
+            logjam.contains(&format!("{version}: DH prime of 1024 bits, the RFC 5114")),
+            "{logjam}"
+        );
+        assert_eq!(v["versions"][version]["dh_group"]["name"], "dh_1024_160");
+    }
+}
+
 /// nginx with a legacy configuration (TLS 1.0 to 1.2, every suite of Debian 12's OpenSSL 3
 /// at SECLEVEL=0, server order, no `ssl_dhparam`): CBC at TLS 1.0 (BEAST) and CBC suites
 /// (LUCKY13), nothing else. testssl.sh 3.0.8 (`testssl -U --jsonfile`, one run by hand on
