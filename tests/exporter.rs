@@ -266,6 +266,49 @@ fn a_stalling_target_holds_at_most_max_per_target_scrapes() {
     }
 }
 
+/// The YAML blocks of docs/exporter.md that start with `first_line`.
+fn documented_yaml(first_line: &str) -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/exporter.md")).unwrap();
+    doc.split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```").map(|(yaml, _)| yaml.to_string()))
+        .filter(|yaml| yaml.starts_with(first_line))
+        .collect()
+}
+
+#[test]
+fn the_documented_scrape_configs_and_alerting_rules_pass_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = documented_yaml("scrape_configs:");
+    let rules = documented_yaml("groups:");
+    assert_eq!(
+        (configs.len(), rules.len()),
+        (2, 2),
+        "exporter's and watch's"
+    );
+    for (i, (kind, yaml)) in configs
+        .iter()
+        .map(|c| ("config", c))
+        .chain(rules.iter().map(|r| ("rules", r)))
+        .enumerate()
+    {
+        let file = dir.path().join(format!("{i}.yml"));
+        std::fs::write(&file, yaml).unwrap();
+        let out = std::process::Command::new("promtool")
+            .args(["check", kind])
+            .arg(&file)
+            .output()
+            .expect("promtool (Debian's prometheus package)");
+        assert!(
+            out.status.success(),
+            "promtool check {kind}:\n{yaml}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Starts blackbox_exporter (Debian's package) on a free loopback port, in a private mount
 /// namespace whose /etc/hosts is `hosts`: blackbox resolves names only through the system
 /// resolver, and the test must not touch the machine's /etc/hosts. `None` (with the reason
@@ -375,8 +418,12 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
             "  - job_name: {name}\n    metrics_path: /probe\n    params:\n      module: [{module}]\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{addr}'\n"
         )
     };
+    // The alerting rules of docs/exporter.md, as they are written there.
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, &documented_yaml("groups:\n  - name: tls\n")[0]).unwrap();
     let mut prom_config = format!(
-        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n{}",
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n{}",
+        rules.display(),
         job("shakedown", "web", &exp_addr)
     );
     if let Some(bb) = &bb {
@@ -446,6 +493,24 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
     );
     assert_eq!(leaf_expiry.len(), 3, "{leaf_expiry:?}");
 
+    // The documented rules: the backend-failing alert is pending (it fires after `for: 5m`)
+    // for the two broken addresses, the expiry alert for the expired certificate.
+    let alerts = |name: &str| -> Vec<String> {
+        let mut a: Vec<String> = prom_query(&prom, &format!("ALERTS{{alertname=\"{name}\"}}"))
+            .iter()
+            .filter(|s| s["metric"]["job"] == "shakedown")
+            .map(|s| s["metric"]["address"].as_str().unwrap_or("").to_string())
+            .collect();
+        a.sort();
+        a
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alerts("TLSCertificateExpiringSoon").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(alerts("TLSBackendFailing"), ["127.0.0.3", "127.0.0.4"]);
+    assert_eq!(alerts("TLSCertificateExpiringSoon"), ["127.0.0.3"]);
+
     // What the README shows: each side's verdict series.
     let mut shown: Vec<String> = Vec::new();
     shown.push("# shakedown exporter".into());
@@ -493,4 +558,184 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
         }
     }
     println!("{}", shown.join("\n"));
+}
+
+/// What a counting relay saw: TCP connections accepted, ClientHellos the client sent, and
+/// HelloRetryRequests the server sent.
+#[derive(Default)]
+struct Seen {
+    connections: std::sync::atomic::AtomicUsize,
+    client_hellos: std::sync::atomic::AtomicUsize,
+    retry_requests: std::sync::atomic::AtomicUsize,
+}
+
+/// SHA-256("HelloRetryRequest"): the `random` of a ServerHello that is a HelloRetryRequest.
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Copies `from` to `to`, reading the TLS records on the way: a handshake record (22) that
+/// holds exactly one whole handshake message of type `msg_type` is counted by `count`
+/// (ClientHello 1 from the client; ServerHello 2 with the HelloRetryRequest random from
+/// the server). Encrypted TLS 1.3 handshake messages travel as application data (23), so
+/// they are never counted.
+fn copy_counting(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    count: impl Fn(&[u8]),
+) {
+    use std::io::{Read, Write};
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while pending.len() >= 5 {
+            let len = usize::from(u16::from_be_bytes([pending[3], pending[4]]));
+            if pending.len() < 5 + len {
+                break;
+            }
+            let record: Vec<u8> = pending.drain(..5 + len).collect();
+            let body = &record[5..];
+            if record[0] == 22 && body.len() >= 4 {
+                let msg_len = (usize::from(body[1]) << 16)
+                    | (usize::from(body[2]) << 8)
+                    | usize::from(body[3]);
+                if msg_len + 4 == body.len() {
+                    count(body);
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A relay on a free loopback port in front of `upstream`, counting into `seen`.
+fn counting_relay(upstream: std::net::SocketAddr, seen: std::sync::Arc<Seen>) -> u16 {
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            seen.connections.fetch_add(1, SeqCst);
+            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let up = seen.clone();
+            std::thread::spawn(move || {
+                copy_counting(client, server, |m| {
+                    if m[0] == 1 {
+                        up.client_hellos.fetch_add(1, SeqCst);
+                    }
+                })
+            });
+            let down = seen.clone();
+            std::thread::spawn(move || {
+                copy_counting(s2, c2, |m| {
+                    // type, length (3), legacy_version (2), random (32)
+                    if m[0] == 2 && m.get(6..38) == Some(&HRR_RANDOM[..]) {
+                        down.retry_requests.fetch_add(1, SeqCst);
+                    }
+                })
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_probe_of_one_address_costs_one_connection_and_one_hello_two_after_a_retry() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let pki = Pki::new();
+    let leaf = pki.leaf("localhost");
+    let root = pki.root();
+    // The probe's first hello carries an x25519 share: the first server takes it, the
+    // second accepts only P-256 and asks for it with a HelloRetryRequest.
+    let plain = s_server(&leaf, &["-tls1_3"]);
+    let retry = s_server(&leaf, &["-tls1_3", "-groups", "P-256"]);
+    let dir = tempfile::tempdir().unwrap();
+    for (server, hellos, retries) in [(&plain, 1, 0), (&retry, 2, 1)] {
+        let seen = std::sync::Arc::new(Seen::default());
+        let port = counting_relay(server.addr, seen.clone());
+        let config = dir.path().join(format!("modules-{port}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[modules.one]\nargs = [\"--ca\", \"{}\", \"--resolve\", \"localhost:{port}:127.0.0.1\"]\n",
+                root.cert.display()
+            ),
+        )
+        .unwrap();
+        let (_exp, addr) = exporter(&config, &["127.0.0.1/32"]);
+        let (status, body) = http_get(&addr, &format!("/probe?target=localhost:{port}&module=one"));
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 1"),
+            "{body}"
+        );
+        assert!(body.contains("shakedown_probe_addresses 1"), "{body}");
+        // The relay's threads see the last bytes a moment after the exporter answered.
+        std::thread::sleep(Duration::from_millis(300));
+        let counts = (
+            seen.connections.load(SeqCst),
+            seen.client_hellos.load(SeqCst),
+            seen.retry_requests.load(SeqCst),
+        );
+        assert_eq!(
+            counts,
+            (1, hellos, retries),
+            "(connections, ClientHellos, HelloRetryRequests) for one scrape of one address"
+        );
+    }
+}
+
+#[test]
+fn a_starttls_module_probes_through_the_plaintext_upgrade() {
+    // A scripted SMTP server that offers STARTTLS and then refuses it.
+    let smtp = hostile_peer(|mut stream| {
+        use std::io::{BufRead, Write};
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        let _ = stream.write_all(b"220 mail.test ESMTP\r\n");
+        let _ = reader.read_line(&mut line); // EHLO
+        let _ = stream.write_all(b"250-mail.test\r\n250 STARTTLS\r\n");
+        line.clear();
+        let _ = reader.read_line(&mut line); // STARTTLS
+        let _ = stream.write_all(b"454 4.7.0 TLS not available due to temporary reason\r\n");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(
+        &config,
+        "[modules.smtp]\nargs = [\"--starttls\", \"smtp\", \"--timeout\", \"5\"]\n",
+    )
+    .unwrap();
+    let (_exp, addr) = exporter(&config, &["127.0.0.1/32"]);
+    let (status, body) = http_get(
+        &addr,
+        &format!("/probe?target=127.0.0.1:{}&module=smtp", smtp.addr.port()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"starttls_refused\"} 1"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("shakedown_diagnosis{address=\"127.0.0.1\",cause=\"starttls_refused\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"),
+        "{body}"
+    );
 }

@@ -260,10 +260,13 @@ impl FlowSink for Analyzer<'_> {
     }
 
     fn flow_start(&mut self, info: &FlowInfo) {
-        let tracker = match &self.opts.keylog {
+        let mut tracker = match &self.opts.keylog {
             Some(k) => Tracker::with_key_log(k.clone()),
             None => Tracker::new(),
         };
+        if !info.saw_handshake {
+            tracker.picked_up_mid_stream();
+        }
         let open = Box::new(Open {
             info: info.clone(),
             tracker,
@@ -331,7 +334,7 @@ impl FlowSink for Analyzer<'_> {
         self.flows.get(&id).is_some_and(|open| {
             let t = &open.tracker;
             let v = t.verdict();
-            let unsettled = !settled(v) && !open.preamble.refused();
+            let unsettled = !settled(v) && !open.preamble.refused() && !t.mid_stream_unreadable();
             unsettled || (t.decrypting() && v.established)
         })
     }

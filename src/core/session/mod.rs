@@ -35,6 +35,7 @@ use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+mod attacks;
 mod events;
 mod phase;
 mod quic;
@@ -42,6 +43,7 @@ pub mod quic_client;
 mod side;
 mod verdict;
 
+pub use attacks::Attack;
 pub use events::{Event, EventText};
 pub use verdict::{
     AlertSeen, Decryption, Diverged, Outcome, Stall, StallLimit, StreamEnd, Verdict,
@@ -74,6 +76,10 @@ pub const NO_PROGRESS_RECORDS: usize = 1000;
 /// joiner's limit) fits in it.
 pub const NO_PROGRESS_BYTES: usize = 1 << 20;
 
+/// Bytes of a direction picked up mid-stream searched for the first whole TLS record; a
+/// direction with none in them is not read (`Reading::Resync`).
+pub const RESYNC_WINDOW: usize = 32 * 1024;
+
 /// The session tracker for one connection (sans-IO): feed it bytes and ends, read the
 /// [`Verdict`].
 #[derive(Debug)]
@@ -96,6 +102,10 @@ pub struct Tracker {
     events_dropped: usize,
     keys: Option<Keys>,
     crypto: CryptoState,
+    /// Known attacks the records show (heartbeats, an early ChangeCipherSpec).
+    watch: attacks::Watch,
+    /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
+    client_key_exchange: bool,
 }
 
 /// Decryption state, used only with keys.
@@ -142,6 +152,8 @@ impl Tracker {
             events_dropped: 0,
             keys: None,
             crypto: CryptoState::default(),
+            watch: attacks::Watch::default(),
+            client_key_exchange: false,
         }
     }
 
@@ -200,6 +212,36 @@ impl Tracker {
         self.decision != Decision::Open
     }
 
+    /// The connection was picked up mid-stream (a capture without its first packets): each
+    /// direction's bytes may start inside a record. A direction whose first bytes start a
+    /// record is read as usual; otherwise bytes are skipped up to the first record whose
+    /// header is followed by another record header (or, at the direction's end, ends
+    /// exactly there), searched for in the first [`RESYNC_WINDOW`] bytes. Random bytes
+    /// pass that test about once in 10^13 positions, so they give no verdict.
+    pub fn picked_up_mid_stream(&mut self) {
+        for side in &mut self.sides {
+            side.reading = Reading::Resync {
+                held: Vec::new(),
+                skipped: 0,
+            };
+        }
+    }
+
+    /// Picked up mid-stream, and no TLS in sight: a direction gave up the search for a
+    /// record, and the other stopped too or has sent nothing yet. Its bytes are not
+    /// needed any more (a bulk transfer seen from its middle).
+    pub fn mid_stream_unreadable(&self) -> bool {
+        let quiet = |s: &Side| match &s.reading {
+            Reading::Stopped { .. } => true,
+            Reading::Resync { held, skipped } => held.is_empty() && *skipped == 0,
+            _ => false,
+        };
+        self.sides.iter().any(|s| s.resync_gave_up)
+            && self.sides.iter().all(quiet)
+            && self.v.client_hello.is_none()
+            && self.v.server_hello.is_none()
+    }
+
     pub fn on_data(&mut self, dir: Direction, data: &[u8], at: Micros) {
         if data.is_empty() {
             return;
@@ -207,6 +249,12 @@ impl Tracker {
         self.v.first_at.get_or_insert(at);
         let i = dir.index();
         if self.sides[i].ended {
+            return;
+        }
+        if matches!(self.sides[i].reading, Reading::Resync { .. }) {
+            if let Some(rest) = self.resync(dir, data, false, at) {
+                self.on_data(dir, &rest, at);
+            }
             return;
         }
         if matches!(self.sides[i].reading, Reading::Preamble(_)) {
@@ -316,8 +364,79 @@ impl Tracker {
         }
     }
 
+    /// Looks for the first whole record of a direction picked up mid-stream; returns the
+    /// bytes to read from it on (the reading is then settled), `None` while still looking
+    /// or after giving up. `last`: the direction ended, nothing more will come.
+    fn resync(&mut self, dir: Direction, data: &[u8], last: bool, at: Micros) -> Option<Vec<u8>> {
+        let i = dir.index();
+        let Reading::Resync {
+            mut held,
+            mut skipped,
+        } = std::mem::replace(&mut self.sides[i].reading, Reading::Undetermined)
+        else {
+            return None;
+        };
+        held.extend_from_slice(data);
+        // The first bytes start a record (or an SSLv2 hello): read them as if from the
+        // start, as before any of this.
+        if skipped == 0 && !last {
+            match starts_like_tls(dir, &held) {
+                None => {
+                    self.sides[i].reading = Reading::Resync { held, skipped };
+                    return None;
+                }
+                Some(true) => return Some(held),
+                Some(false) => {}
+            }
+        }
+        let mut at_pos = 0;
+        let found = loop {
+            if skipped + at_pos > RESYNC_WINDOW {
+                break None;
+            }
+            match record_chain_at(&held[at_pos..], last) {
+                Sync::Yes => break Some(at_pos),
+                Sync::NeedMore if !last => {
+                    held.drain(..at_pos);
+                    skipped += at_pos;
+                    self.sides[i].reading = Reading::Resync { held, skipped };
+                    return None;
+                }
+                Sync::No | Sync::NeedMore => {
+                    if at_pos >= held.len() {
+                        break None;
+                    }
+                    at_pos += 1;
+                }
+            }
+        };
+        let Some(start) = found else {
+            self.sides[i].stop();
+            self.sides[i].resync_gave_up = true;
+            let seen = skipped + held.len();
+            let what = format!(
+                "picked up mid-stream: no TLS record found in {} bytes",
+                seen.min(RESYNC_WINDOW)
+            );
+            self.event(at, dir, what);
+            return None;
+        };
+        let what = format!(
+            "picked up mid-stream: {} bytes before the first whole record skipped",
+            skipped + start
+        );
+        self.event(at, dir, what);
+        held.drain(..start);
+        Some(held)
+    }
+
     pub fn on_end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
         let i = dir.index();
+        if matches!(self.sides[i].reading, Reading::Resync { .. })
+            && let Some(rest) = self.resync(dir, &[], true, at)
+        {
+            self.on_data(dir, &rest, at);
+        }
         // Bytes held while telling a preamble from TLS are read as they are.
         if let Reading::Preamble(held) = &mut self.sides[i].reading {
             let held = std::mem::take(held);
@@ -440,6 +559,7 @@ impl Tracker {
         let want = (((h0 & 0x7f) as usize) << 8 | h1 as usize) + 2;
         let n = want.saturating_sub(side.sslv2.len()).min(data.len());
         side.sslv2.extend_from_slice(&data[..n]);
+        let rest = &data[n..];
         if side.sslv2.len() < want {
             return;
         }
@@ -456,6 +576,15 @@ impl Tracker {
                 self.letter(dir, 'c');
                 self.last_step = Some("SSLv2 ClientHello");
                 self.v.sslv2_client_hello = Some(record);
+                self.client_hellos += 1;
+                // A server of SSLv3 or later answers in TLS records, and so does the client
+                // from then on (ClientKeyExchange, ChangeCipherSpec, Finished): the hello is
+                // the only SSLv2-framed record of the connection. A client answered in
+                // SSLv2 goes on in SSLv2 (CLIENT-MASTER-KEY): the next first byte decides.
+                self.sides[dir.index()].reading = Reading::Undetermined;
+                if !rest.is_empty() {
+                    self.on_data(dir, rest, at);
+                }
             }
             (Direction::ServerToClient, 4) => {
                 let decoded = Sslv2ServerHello::decode(&record);
@@ -489,6 +618,11 @@ impl Tracker {
                 self.v.version = version;
                 self.progress(Outcome::ServerHello);
                 self.decide(at);
+            }
+            (Direction::ClientToServer, _) if self.v.sslv2_client_hello.is_some() => {
+                // The SSLv2 handshake goes on (CLIENT-MASTER-KEY, then encrypted records):
+                // the server's SERVER-HELLO decided what there is to tell.
+                self.event(at, dir, format!("SSLv2 client message ({len} bytes)"));
             }
             _ => {
                 let what = format!("SSLv2 message type {msg_type}");
@@ -563,6 +697,8 @@ impl Tracker {
         let i = dir.index();
         let len = rec.payload.len();
         let ct = rec.header.content_type;
+        self.watch
+            .record(dir, ct, rec.payload, at, &mut self.v.attacks);
         if ct == ContentType::ChangeCipherSpec {
             self.on_ccs(dir, at);
             return;
@@ -606,6 +742,8 @@ impl Tracker {
             ContentType::Heartbeat => {
                 self.letter(dir, 'b');
                 self.record_event(at, dir, "heartbeat", len);
+                self.watch
+                    .heartbeat(dir, rec.payload, at, &mut self.v.attacks);
             }
             ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
                 self.letter(dir, 'q');
@@ -652,6 +790,15 @@ impl Tracker {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
             self.event(at, dir, "ChangeCipherSpec");
+            // Before any key exchange, in a handshake the server did not resume (its own
+            // CCS would have come first): CVE-2014-0224's early CCS.
+            let server_ccs = self.sides[Direction::ServerToClient.index()].encrypted();
+            if dir == Direction::ClientToServer && !self.client_key_exchange && !server_ccs {
+                let after = self.last_step.unwrap_or("ServerHello");
+                let flight_done = self.server_hello_done;
+                self.watch
+                    .early_ccs(dir, after, flight_done, at, &mut self.v.attacks);
+            }
             self.sides[i].protection = Protection::AfterCcs;
             self.crypto.openers[i] = self.crypto.pending[i].take();
         }
@@ -672,7 +819,7 @@ impl Tracker {
         match ct {
             ContentType::Handshake => {
                 self.record_event(at, dir, "encrypted handshake record", len);
-                if !self.sides[i].finished {
+                if !self.sides[i].finished && !self.watch.sent_early_ccs(dir) {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
                 }
@@ -801,6 +948,11 @@ impl Tracker {
             }
             self.diverge(dir, format!("alert {}", alert_name(alert.description)));
             self.conclude(Outcome::Alert, at);
+            if alert.is_fatal() {
+                // The handshake is over on this side: what may follow is not TLS (vsftpd
+                // writes "500 OOPS: …" in plaintext behind its alert) and not an error.
+                self.sides[dir.index()].stop();
+            }
         } else {
             self.v.alert.get_or_insert(seen);
         }
@@ -814,6 +966,9 @@ impl Tracker {
                 let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
                 self.letter(dir, history_letter(raw.typ));
                 self.last_step = Some(name);
+                if raw.typ == handshake::SERVER_HELLO && dir == Direction::ServerToClient {
+                    self.server_hello_read_before_error(raw.body, at);
+                }
                 self.fail(dir, at, format!("{name}: {e}"));
                 self.decide(at);
                 return;
@@ -834,6 +989,9 @@ impl Tracker {
         };
         self.letter(dir, letter);
         self.last_step = Some(step);
+        if dir == Direction::ClientToServer && raw.typ == handshake::CLIENT_KEY_EXCHANGE {
+            self.client_key_exchange = true;
+        }
         if dir == Direction::ServerToClient {
             let typ = msg.typ();
             let (word, bit) = (usize::from(typ / 64), 1u64 << (typ % 64));
@@ -900,6 +1058,25 @@ impl Tracker {
         if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {
             self.append_transcript(&wire);
         }
+    }
+
+    /// A ServerHello that did not decode whole: what was read before the error (the version,
+    /// the suite, the extensions before a malformed one) is reported, then the error.
+    fn server_hello_read_before_error(&mut self, body: &[u8], at: Micros) {
+        let Err((Some(sh), _)) = ServerHello::decode_partial(body) else {
+            return;
+        };
+        let version = sh.selected_version();
+        self.v.version = Some(version);
+        self.v.cipher = Some(sh.cipher_suite);
+        if let Some(g) = sh.key_share_group() {
+            self.v.group = Some(g);
+        }
+        let what = EventText::ServerHello {
+            version,
+            suite: sh.cipher_suite,
+        };
+        self.event(at, Direction::ServerToClient, what);
     }
 
     /// A ClientHello: the first is kept; one answering a HelloRetryRequest reopens the
@@ -1228,6 +1405,12 @@ impl Tracker {
                 let n = data.len();
                 self.event(at, dir, format!("application data ({n} bytes, decrypted)"));
             }
+            ContentType::Heartbeat => {
+                self.letter(dir, 'b');
+                let n = data.len();
+                self.event(at, dir, format!("heartbeat ({n} bytes, decrypted)"));
+                self.watch.heartbeat(dir, data, at, &mut self.v.attacks);
+            }
             other => {
                 self.letter(dir, 'q');
                 let t = other.to_u8();
@@ -1382,6 +1565,70 @@ impl Tracker {
                 *e = last;
             }
         }
+    }
+}
+
+/// Whether the first bytes of a direction picked up mid-stream start a record the usual
+/// reader takes (a TLS record header with major version 3, or an SSLv2 hello of the
+/// direction's role); `None` while too few bytes are in to tell.
+fn starts_like_tls(dir: Direction, b: &[u8]) -> Option<bool> {
+    let first = *b.first()?;
+    if first & 0x80 != 0 {
+        return (b.len() >= 3).then(|| sslv2_plausible(dir, b));
+    }
+    if !(20..=63).contains(&first) {
+        return Some(false);
+    }
+    Some(*b.get(1)? == 3)
+}
+
+/// What the bytes at a candidate position show.
+enum Sync {
+    /// A record starts here.
+    Yes,
+    No,
+    /// Not enough bytes yet to tell.
+    NeedMore,
+}
+
+/// Whether a TLS record header of a known type, version 3.0–3.4, and a length the record
+/// layer allows starts `b`; the whole record's length if so.
+fn strict_header(b: &[u8]) -> Option<Option<usize>> {
+    let Some(h) = b.get(..RECORD_HEADER_LEN) else {
+        return Some(None);
+    };
+    let len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+    let ok = (20..=24).contains(&h[0])
+        && h[1] == 3
+        && h[2] <= 4
+        && len <= crate::core::wire::record::MAX_RECORD_PAYLOAD;
+    ok.then_some(Some(RECORD_HEADER_LEN + len))
+}
+
+/// Whether a record starts at the front of `b`: a header followed, after its record, by
+/// another header; or, when the direction ended (`last`), a non-empty record of a
+/// handshake, alert or ChangeCipherSpec that ends exactly where the bytes end.
+fn record_chain_at(b: &[u8], last: bool) -> Sync {
+    let end = match strict_header(b) {
+        None => return Sync::No,
+        Some(None) => return Sync::NeedMore,
+        Some(Some(end)) if end == RECORD_HEADER_LEN => return Sync::No,
+        Some(Some(end)) => end,
+    };
+    match strict_header(b.get(end..).unwrap_or_default()) {
+        Some(Some(_)) => Sync::Yes,
+        None => Sync::No,
+        Some(None) if b.len() > end => Sync::NeedMore,
+        Some(None) if b.len() == end && last => {
+            let fits = match (b[0], end - RECORD_HEADER_LEN) {
+                (21, 2) => matches!(b[5], 1 | 2),
+                (20, 1) => b[5] == 1,
+                (22, _) => true,
+                _ => false,
+            };
+            if fits { Sync::Yes } else { Sync::No }
+        }
+        Some(None) => Sync::NeedMore,
     }
 }
 
@@ -1655,6 +1902,20 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Alert);
         assert_eq!(v.alert.unwrap().from, C);
         assert_eq!(v.diverged.as_ref().unwrap().after, "ServerHello");
+    }
+
+    #[test]
+    fn plaintext_behind_a_fatal_alert_is_not_read() {
+        // vsftpd after AUTH TLS: protocol_version, then "500 OOPS: …" in one read.
+        let mut t = tracker_after_hello();
+        let mut answer = record(21, &[2, 70]);
+        answer
+            .extend_from_slice(b"500 OOPS: error:0A000102:SSL routines::unsupported protocol\r\n");
+        t.on_data(S, &answer, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Alert);
+        assert_eq!(v.error, None);
+        assert_eq!(v.not_tls, None);
     }
 
     #[test]

@@ -10,6 +10,13 @@ use crate::core::wire::record::{Deframer, HandshakeJoiner};
 pub(super) enum Reading {
     /// Bytes of a possible proxy preamble (HTTP CONNECT, SOCKS) while it is told apart.
     Preamble(Vec<u8>),
+    /// A connection picked up mid-stream: bytes are skipped until a TLS record starts
+    /// (see `Tracker::picked_up_mid_stream`). `held`: the bytes from the first candidate
+    /// record on; `skipped`: bytes dropped before them.
+    Resync {
+        held: Vec<u8>,
+        skipped: usize,
+    },
     /// The preamble is settled; the next byte decides the framing.
     Undetermined,
     Tls,
@@ -51,6 +58,8 @@ pub(super) struct Side {
     pub(super) ended: bool,
     /// Version of the record that carried the latest handshake fragment.
     pub(super) record_version: u16,
+    /// Picked up mid-stream, no record was found in the search window.
+    pub(super) resync_gave_up: bool,
 }
 
 impl Side {
@@ -67,6 +76,7 @@ impl Side {
             encrypted_records: 0,
             ended: false,
             record_version: 0,
+            resync_gave_up: false,
         }
     }
 

@@ -1,5 +1,9 @@
 //! Link layers down to TCP: Ethernet (with VLAN / QinQ), Linux SLL and SLL2, BSD null and
 //! loopback, raw IPv4/IPv6; IPv4 and IPv6 with extension headers; IP fragments reassembled.
+//! Tunnels are opened, nested up to [`MAX_TUNNEL_DEPTH`] deep: IP in IP (4in4, 6in4, 4in6,
+//! 6in6), GRE (IP, transparent Ethernet bridging, ERSPAN types I, II and III), VXLAN (UDP
+//! 4789) and CAPWAP data (UDP 5247: 802.3 or 802.11 frames). Only unfragmented outer packets
+//! captured in full are opened.
 //!
 //! etherparse's lax slicer does the IP and TCP work, so a packet cut by a small snap length
 //! still yields its TCP header; the headers etherparse does not know (SLL2, null) are
@@ -158,6 +162,24 @@ impl LinkDecoder {
         at: Micros,
         stats: &mut CaptureStats,
     ) -> Option<Carried<'a>> {
+        self.decode_at(linktype, frame, at, stats, 0)
+    }
+
+    /// [`Self::decode_any`] of a frame found `depth` tunnels deep.
+    fn decode_at<'a>(
+        &'a mut self,
+        linktype: u32,
+        frame: &'a [u8],
+        at: Micros,
+        stats: &mut CaptureStats,
+        depth: usize,
+    ) -> Option<Carried<'a>> {
+        if depth > 0
+            && let Some(seg) = plain_tcp(linktype, frame)
+        {
+            stats.tunneled += 1;
+            return Some(Carried::Tcp(seg));
+        }
         let sliced = match slice_link(linktype, frame) {
             Ok(p) => p,
             Err(Skip::NotIp) => {
@@ -233,13 +255,29 @@ impl LinkDecoder {
             }
         };
         if payload.ip_number != ip_number::TCP {
+            let whole = frag.is_none() && !payload.incomplete;
+            let udp = if payload.ip_number == ip_number::UDP && whole {
+                udp_datagram(src, dst, payload.payload)
+            } else {
+                None
+            };
+            if whole
+                && let Some((inner_link, inner)) =
+                    tunnel_inner(payload.ip_number, payload.payload, udp)
+            {
+                if depth < MAX_TUNNEL_DEPTH {
+                    let carried = self.decode_at(inner_link, inner, at, stats, depth + 1);
+                    if depth == 0 && matches!(carried, Some(Carried::Udp(_))) {
+                        stats.tunneled += 1;
+                    }
+                    return carried;
+                }
+                stats.tunnels_too_deep += 1;
+            }
             stats.non_tcp += 1;
             // Whole, unfragmented UDP datagrams only: a QUIC Initial is sent with the
             // don't-fragment bit, in a datagram of at least 1,200 bytes.
-            if payload.ip_number == ip_number::UDP && frag.is_none() && !payload.incomplete {
-                return udp_datagram(src, dst, payload.payload).map(Carried::Udp);
-            }
-            return None;
+            return udp.map(Carried::Udp);
         }
         if payload.incomplete {
             stats.truncated_packets += 1;
@@ -267,6 +305,9 @@ impl LinkDecoder {
                 }
                 FragOutcome::Held | FragOutcome::Dropped => None,
             };
+        }
+        if depth > 0 {
+            stats.tunneled += 1;
         }
         match &sliced.transport {
             Some(TransportSlice::Tcp(tcp)) => {
@@ -390,6 +431,129 @@ fn plain_ipv6(ip: &[u8]) -> Option<(u128, u128, &[u8])> {
     let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
     let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
     Some((u128::from_be_bytes(src), u128::from_be_bytes(dst), payload))
+}
+
+/// Tunnels opened inside one another at most this deep; a packet nested deeper is not read
+/// (counted in `tunnels_too_deep`), so a hostile nesting costs a bounded amount of work.
+pub(crate) const MAX_TUNNEL_DEPTH: usize = 4;
+
+const VXLAN_PORT: u16 = 4789;
+const CAPWAP_DATA_PORT: u16 = 5247;
+const IP_IN_IP: u8 = 4;
+const IPV6_IN_IP: u8 = 41;
+const GRE: u8 = 47;
+
+/// The frame inside a tunnel, with the link type it is read as: an IP packet in IP (4, 41),
+/// an IP packet or Ethernet frame in GRE (47), an Ethernet (or 802.11) frame in a UDP
+/// datagram `udp` to VXLAN's or CAPWAP data's port.
+fn tunnel_inner<'a>(
+    protocol: etherparse::IpNumber,
+    payload: &'a [u8],
+    udp: Option<Datagram<'a>>,
+) -> Option<(u32, &'a [u8])> {
+    match protocol.0 {
+        IP_IN_IP | IPV6_IN_IP => Some((LINKTYPE_RAW, payload)),
+        GRE => gre_inner(payload),
+        _ => {
+            let d = udp?;
+            if d.dst.port() == VXLAN_PORT {
+                vxlan_inner(d.payload)
+            } else if d.dst.port() == CAPWAP_DATA_PORT || d.src.port() == CAPWAP_DATA_PORT {
+                capwap_inner(d.payload)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// GRE (RFC 2784/2890, version 0): optional checksum, key and sequence number, then IPv4,
+/// IPv6, an Ethernet frame (transparent Ethernet bridging), or ERSPAN: type I (0x88be
+/// without a sequence number: the frame follows), type II (0x88be with one: an 8-byte
+/// header) and type III (0x22eb: a 12-byte header and an optional 8-byte platform part).
+fn gre_inner(p: &[u8]) -> Option<(u32, &[u8])> {
+    let flags = u16::from_be_bytes([*p.first()?, *p.get(1)?]);
+    let protocol = u16::from_be_bytes([*p.get(2)?, *p.get(3)?]);
+    // Version 1 is PPTP's enhanced GRE; routing (RFC 1701) is not read.
+    if flags & 0x0007 != 0 || flags & 0x4000 != 0 {
+        return None;
+    }
+    let has_seq = flags & 0x1000 != 0;
+    let len = 4
+        + 4 * usize::from(flags & 0x8000 != 0)
+        + 4 * usize::from(flags & 0x2000 != 0)
+        + 4 * usize::from(has_seq);
+    let rest = p.get(len..)?;
+    match protocol {
+        0x0800 | 0x86dd => Some((LINKTYPE_RAW, rest)),
+        0x6558 => Some((LINKTYPE_ETHERNET, rest)),
+        0x88be if !has_seq => Some((LINKTYPE_ETHERNET, rest)),
+        0x88be => {
+            // ERSPAN II: version 1 in the first four bits.
+            (rest.first()? >> 4 == 1).then_some((LINKTYPE_ETHERNET, rest.get(8..)?))
+        }
+        0x22eb => {
+            // ERSPAN III: version 2; the last 16 bits of the header hold the frame type
+            // (0 Ethernet, 2 IP) and the O flag (a platform-specific subheader follows).
+            if rest.first()? >> 4 != 2 {
+                return None;
+            }
+            let word = u16::from_be_bytes([*rest.get(10)?, *rest.get(11)?]);
+            let len = 12 + 8 * usize::from(word & 1);
+            match (word >> 10) & 0x1f {
+                0 => Some((LINKTYPE_ETHERNET, rest.get(len..)?)),
+                2 => Some((LINKTYPE_RAW, rest.get(len..)?)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// VXLAN (RFC 7348): an 8-byte header with the I flag (a valid VNI), then an Ethernet frame.
+fn vxlan_inner(p: &[u8]) -> Option<(u32, &[u8])> {
+    (p.first()? & 0x08 != 0).then_some((LINKTYPE_ETHERNET, p.get(8..)?))
+}
+
+/// CAPWAP data (RFC 5415): a header of HLEN 4-byte words, then the frame: 802.3 when the T
+/// flag says native, else an 802.11 data frame whose LLC/SNAP header names IPv4 or IPv6.
+/// DTLS-protected packets (preamble type 1) and fragments are not read.
+fn capwap_inner(p: &[u8]) -> Option<(u32, &[u8])> {
+    let [preamble, b1, b2, b3, ..] = *p else {
+        return None;
+    };
+    let fragment = b3 & 0x80 != 0;
+    if preamble != 0 || fragment {
+        return None;
+    }
+    let header_len = usize::from(b1 >> 3) * 4;
+    let frame = p.get(header_len.max(8)..)?;
+    if b2 & 0x01 != 0 {
+        return Some((LINKTYPE_ETHERNET, frame));
+    }
+    ieee80211_inner(frame)
+}
+
+/// The IP packet in an unprotected 802.11 data frame with an LLC/SNAP header.
+fn ieee80211_inner(f: &[u8]) -> Option<(u32, &[u8])> {
+    let (fc0, fc1) = (*f.first()?, *f.get(1)?);
+    let data = (fc0 >> 2) & 0x3 == 2;
+    let subtype = fc0 >> 4;
+    // Protected frames are encrypted; "null" subtypes carry nothing.
+    if !data || fc1 & 0x40 != 0 || subtype & 0x4 != 0 {
+        return None;
+    }
+    let qos = subtype & 0x8 != 0;
+    let len = 24
+        + 6 * usize::from(fc1 & 0x03 == 0x03)
+        + 2 * usize::from(qos)
+        + 4 * usize::from(qos && fc1 & 0x80 != 0);
+    match f.get(len..len + 8)? {
+        [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00] | [0xaa, 0xaa, 0x03, 0, 0, 0, 0x86, 0xdd] => {
+            Some((LINKTYPE_RAW, f.get(len + 8..)?))
+        }
+        _ => None,
+    }
 }
 
 /// The IP payload length on the wire: the announced length, unless the header says 0 or less

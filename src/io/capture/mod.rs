@@ -181,6 +181,11 @@ pub struct CaptureStats {
     pub evicted_flows: u64,
     /// Flows ended after the idle timeout.
     pub expired_flows: u64,
+    /// Packets whose TCP segment or UDP datagram came out of a tunnel (VXLAN, GRE, ERSPAN,
+    /// IP in IP, CAPWAP), and tunnels nested deeper than [`link::MAX_TUNNEL_DEPTH`] (not
+    /// read, counted among `non_tcp` too).
+    pub tunneled: u64,
+    pub tunnels_too_deep: u64,
 }
 
 /// Why reading stopped early. Whatever came before was already given to the sink, and every

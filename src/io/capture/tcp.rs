@@ -63,6 +63,10 @@ struct Half {
     base: Option<u32>,
     /// Initial sequence number from a SYN, to tell a retransmitted SYN from a new connection.
     isn: Option<u32>,
+    /// The other initial sequence number of a side that sent two SYN-ACKs with different
+    /// ones before any of its bytes (TCP Fast Open servers do): the peer's acknowledgment
+    /// tells which one the connection goes on with.
+    other_isn: Option<u32>,
     /// Stream offset of the next byte to deliver.
     delivered: u64,
     /// Out-of-order bytes by stream offset; entries are disjoint and all after `delivered`.
@@ -524,11 +528,22 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
             start(flow, out);
         }
     }
+    if seg.has_ack && flow.halves[1 - side].other_isn.is_some() {
+        peer_chose_isn(flow, side, seg.ack, out);
+    }
     let half = &mut flow.halves[side];
     if seg.syn {
         if half.isn.is_none() && half.delivered == 0 && half.ooo.is_empty() {
             half.isn = Some(seg.seq);
             half.base = Some(seg.seq.wrapping_add(1));
+        } else if seg.has_ack
+            && half.delivered == 0
+            && let Some(isn) = half.isn.filter(|isn| *isn != seg.seq)
+        {
+            // A SYN-ACK with a new sequence number before any data: the connection goes on
+            // from the latest one unless the peer acknowledges the other.
+            half.other_isn = Some(isn);
+            rebase(half, seg.seq, out);
         }
         if !seg.has_ack && seg.payload.is_empty() {
             // A retransmitted SYN; a new connection on the same tuple was handled earlier.
@@ -563,6 +578,35 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
     if flow.halves.iter().all(|h| h.ended) {
         out.close(flow, at, FlowEnd::Closed);
     }
+}
+
+/// The peer (`1 - side`) sent two SYN-ACKs with different sequence numbers: when `side`
+/// acknowledges the one not in use, and the peer has delivered nothing yet, switch to it.
+fn peer_chose_isn(flow: &mut Flow, side: usize, ack: u32, out: &mut Out<'_>) {
+    let peer = &mut flow.halves[1 - side];
+    if peer.delivered != 0 {
+        peer.other_isn = None;
+        return;
+    }
+    let Some(other) = peer.other_isn else {
+        return;
+    };
+    if ack == other.wrapping_add(1)
+        && let Some(current) = peer.isn
+    {
+        peer.other_isn = Some(current);
+        rebase(peer, other, out);
+    }
+}
+
+/// Starts a direction (that has delivered nothing) over from initial sequence number `isn`;
+/// bytes buffered against the old one are dropped.
+fn rebase(half: &mut Half, isn: u32, out: &mut Out<'_>) {
+    half.isn = Some(isn);
+    half.base = Some(isn.wrapping_add(1));
+    *out.ooo_total -= half.ooo_bytes;
+    half.ooo = BTreeMap::new();
+    half.ooo_bytes = 0;
 }
 
 fn higher_port_side(key: &FlowKey) -> usize {
