@@ -18,7 +18,8 @@ alert_from, alert_description, version, cipher, tcp_end, bytes, notes.
 History letters follow Zeek's ssl_history: uppercase = client, lowercase = server,
 C client_hello S server_hello J hello_retry_request X certificate K server_key_exchange
 R certificate_request N server_hello_done Y certificate_verify G client_key_exchange
-F finished T new_session_ticket O encrypted_extensions I change_cipher_spec L alert.
+F finished T new_session_ticket O encrypted_extensions I change_cipher_spec L alert
+B heartbeat (its declared payload length and record length go to the notes).
 Only what is readable without keys gets a letter: encrypted records (TLS 1.2 after
 ChangeCipherSpec, TLS 1.3 after ServerHello) add none, as in Zeek.
 """
@@ -79,8 +80,24 @@ def keylog_for(path):
     return path[: -len(".pcap")] + ".keys"
 
 
+# starttls_<protocol>.pcap (record_starttls.sh): the servers listen on ephemeral ports, so
+# tshark is told which dissector follows the plaintext preamble to the TLS upgrade.
+STARTTLS_DISSECTOR = {"smtp": "smtp", "imap": "imap", "pop3": "pop", "ftp": "ftp",
+                      "ldap": "ldap", "xmpp": "xmpp", "postgres": "pgsql", "mysql": "mysql"}
+
+
+def decode_as(path):
+    name = os.path.basename(path)
+    if not name.startswith("starttls_"):
+        return []
+    dissector = STARTTLS_DISSECTOR[name[len("starttls_"):-len(".pcap")]]
+    port = subprocess.run(["tshark", "-r", path, "-c", "1", "-T", "fields", "-e", "tcp.dstport"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    return ["-d", "tcp.port==%s,%s" % (port, dissector)]
+
+
 def observe(path, keylog=False):
-    cmd = ["tshark", "-r", path, "-T", "pdml"]
+    cmd = ["tshark", "-r", path, "-T", "pdml"] + decode_as(path)
     if keylog:
         cmd += ["-o", "tls.keylog_file:" + keylog_for(path)]
     xml = subprocess.run(cmd, check=True, capture_output=True).stdout
@@ -130,6 +147,16 @@ def read_record(conn, side, record):
         if conn.alert is None and code != 0:
             conn.alert = ("client" if side == "c" else "server",
                           ALERT_NAME.get(code, "alert_%d" % code))
+    elif content_type == 24:
+        # Heartbeat (RFC 6520): a letter as Zeek gives it, and the message's declared
+        # payload length beside its record's length (a request declaring more than its
+        # record carries is a Heartbleed probe; a longer response, an over-read).
+        conn.history.append(letter("B"))
+        kind = {"1": "request", "2": "response"}.get(
+            first_show(record, "tls.heartbeat_message.type"), "encrypted")
+        declared = first_show(record, "tls.heartbeat_message.payload_length") or "?"
+        conn.notes.append("heartbeat_%s:%s:declared=%s:record=%s" % (
+            kind, side, declared, first_show(record, "tls.record.length")))
     elif content_type == 22:
         for hs in [f for f in record if f.get("name") == "tls.handshake"]:
             typ = first_show(hs, "tls.handshake.type")

@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::{Pki, Server, causes, free_port, hostile_peer, json_output, s_server, shakedown};
+use common::{Pki, causes, hostile_peer, json_output, postgres, record, s_server, shakedown};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
@@ -220,77 +218,6 @@ fn a_greeting_that_never_ends_or_the_wrong_protocol_is_a_plaintext_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of smtp"));
 }
 
-/// A PostgreSQL cluster with `ssl = on`, run as the `postgres` user on a loopback port.
-fn postgres(dir: &Path, cert: &common::Issued) -> Server {
-    let bin = Path::new("/usr/lib/postgresql")
-        .read_dir()
-        .expect("PostgreSQL server binaries (apt-get install postgresql; .ci/run does)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .find(|p| p.join("postgres").exists())
-        .expect("a postgres binary");
-    let data = dir.join("data");
-    std::fs::copy(&cert.cert, dir.join("server.crt")).unwrap();
-    std::fs::copy(&cert.key, dir.join("server.key")).unwrap();
-    let as_postgres = |program: &Path, args: &[&str]| {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program).args(args);
-        c
-    };
-    Command::new("chown")
-        .args(["-R", "postgres:postgres"])
-        .arg(dir)
-        .status()
-        .unwrap();
-    Command::new("chmod")
-        .arg("600")
-        .arg(dir.join("server.key"))
-        .status()
-        .unwrap();
-    let init = as_postgres(
-        &bin.join("initdb"),
-        &["-D", data.to_str().unwrap(), "-A", "trust"],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .status()
-    .unwrap();
-    assert!(init.success(), "initdb");
-    let port = free_port();
-    let child = as_postgres(
-        &bin.join("postgres"),
-        &[
-            "-D",
-            data.to_str().unwrap(),
-            "-p",
-            &port.to_string(),
-            "-k",
-            dir.to_str().unwrap(),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "ssl=on",
-            "-c",
-            &format!("ssl_cert_file={}", dir.join("server.crt").display()),
-            "-c",
-            &format!("ssl_key_file={}", dir.join("server.key").display()),
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut server = Server { child, port, addr };
-    for _ in 0..100 {
-        if TcpStream::connect(addr).is_ok() {
-            return server;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let _ = server.child.kill();
-    panic!("postgres did not start");
-}
-
 #[test]
 fn postgres_sslrequest_then_tls() {
     let pki = Pki::new();
@@ -330,37 +257,6 @@ fn postgres_sslrequest_then_tls() {
     let (_, v) = probe(&pg.addr.to_string(), &["--starttls", "none"]);
     assert_ne!(v["outcome"], "server_hello", "{v}");
     assert!(v.get("starttls").is_none());
-}
-
-/// Records loopback traffic on `port` with tcpdump while `run` runs; `None` without the
-/// permission to capture (the test then says it skipped).
-fn record(dir: &Path, port: u16, run: impl FnOnce()) -> Option<std::path::PathBuf> {
-    let file = dir.join(format!("starttls-{port}.pcap"));
-    let mut dump = Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "--immediate-mode", "-w"])
-        .arg(&file)
-        .arg(format!("tcp port {port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump (.ci/run installs it)");
-    // tcpdump says "listening on lo" once it captures.
-    let mut err = BufReader::new(dump.stderr.take().unwrap());
-    let mut line = String::new();
-    let _ = err.read_line(&mut line);
-    if !line.contains("listening") {
-        let _ = dump.kill();
-        let _ = dump.wait();
-        eprintln!("skipped: tcpdump cannot capture on lo: {line}");
-        return None;
-    }
-    run();
-    thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-INT", &dump.id().to_string()])
-        .status();
-    let _ = dump.wait();
-    Some(file)
 }
 
 #[test]

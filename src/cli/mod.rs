@@ -167,6 +167,10 @@ pub struct ConnectArgs {
     /// imap, 110 pop3, 21 ftp, 389 ldap, 5432 postgres, 3306 mysql, 5222 xmpp, …).
     #[arg(long, value_name = "PROTO")]
     pub starttls: Option<String>,
+    /// The XMPP domain the stream is opened to (`<stream:stream to=…>`) with `--starttls
+    /// xmpp` or `xmpp-server`. Default: the `--sni` name, else the target's host.
+    #[arg(long, value_name = "NAME")]
+    pub xmpp_host: Option<String>,
     /// Test only the name's IPv4 addresses.
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -254,8 +258,15 @@ impl ConnectArgs {
                 .map(|r| crate::commands::Pinned::parse(r))
                 .collect::<Result<_, _>>()?,
         };
+        if let Some(host) = &self.xmpp_host {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+            if host.is_empty() || !host.chars().all(allowed) {
+                return Err(format!("--xmpp-host {host:?}: expected a domain name"));
+            }
+        }
         Ok(ConnectConfig {
             starttls,
+            preamble_host: self.xmpp_host.clone(),
             connect,
             addresses,
             limits: Limits {

@@ -136,7 +136,8 @@ pub struct DecodeArgs {
 
 /// Validated `probe` options.
 pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
-    let c = a.connecting.validate()?;
+    let mut c = a.connecting.validate()?;
+    c.name_preamble(a.hello.sni.as_deref());
     Ok(c.probe(c.target(&a.target)?, a.hello.to_source()?))
 }
 
@@ -145,7 +146,8 @@ pub fn probe_config(a: &ProbeArgs) -> Result<ProbeConfig, String> {
 /// summary of what differs when there were several. Exit code 0 when the server went on
 /// with the handshake at every address, else 1.
 pub fn run_probe(a: &ProbeArgs, mut sink: ResultSink<impl Write>) -> Result<i32, Failure> {
-    let c = a.connecting.validate()?;
+    let mut c = a.connecting.validate()?;
+    c.name_preamble(a.hello.sni.as_deref());
     let hello = a.hello.to_source()?;
     let quic = quic_options(&a.quic)?;
     let targets = c.targets(&a.target)?;

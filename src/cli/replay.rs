@@ -34,7 +34,8 @@ pub fn replay_config(a: &ReplayArgs) -> Result<ReplayConfig, String> {
         (Some(n), false) => Some(Some(n.clone())),
         (None, false) => None,
     };
-    let connecting = a.connecting.validate()?;
+    let mut connecting = a.connecting.validate()?;
+    connecting.name_preamble(a.sni.as_deref());
     Ok(ReplayConfig {
         capture,
         sni,

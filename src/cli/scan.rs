@@ -91,7 +91,8 @@ pub struct ScanArgs {
 
 /// Validated `scan` options: every target read and parsed, ranges checked.
 pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
-    let connecting = args.connecting.validate()?;
+    let mut connecting = args.connecting.validate()?;
+    connecting.name_preamble(args.sni.as_deref());
     ScanConfig::check_pace(args.concurrency, args.rate, args.rate_per_target)?;
     let mut targets = TargetList::default();
     for_each_target_line(args, &mut |line| {

@@ -80,6 +80,9 @@ pub struct ConnectConfig {
     pub trust: Arc<TrustStore>,
     /// `--starttls`: which plaintext preamble comes before TLS.
     pub starttls: StarttlsChoice,
+    /// `--xmpp-host`, else the SNI name (see [`ConnectConfig::name_preamble`]): the name
+    /// the preamble speaks of (XMPP's stream `to`).
+    pub preamble_host: Option<String>,
     /// Which of a name's addresses are tested (`-4`, `-6`, `--one-address`, `--resolve`).
     pub addresses: AddressChoice,
 }
@@ -224,7 +227,15 @@ impl ConnectConfig {
         let mut target = Target::parse(spec, 443)?;
         target.connect = self.connect.or(target.connect);
         target.starttls = self.starttls.for_port(target.port);
+        target.preamble_host = self.preamble_host.clone();
         Ok(target)
+    }
+
+    /// The preamble speaks of `sni` (`--sni`) unless `--xmpp-host` named another host.
+    pub fn name_preamble(&mut self, sni: Option<&str>) {
+        if self.preamble_host.is_none() {
+            self.preamble_host = sni.map(str::to_string);
+        }
     }
 
     /// The target aimed at each address to test (see [`AddressChoice::per_address`]).
@@ -266,6 +277,7 @@ mod tests {
             check_time: 0,
             trust: Default::default(),
             starttls,
+            preamble_host: None,
             addresses: Default::default(),
         };
         let by_port = cfg(StarttlsChoice::ByPort);

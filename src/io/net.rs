@@ -26,6 +26,9 @@ pub struct Target {
     pub connect: Option<IpAddr>,
     /// The plaintext preamble before TLS (`--starttls`, or the port's protocol).
     pub starttls: Option<Protocol>,
+    /// The name the preamble speaks of (XMPP's stream `to`): `--xmpp-host`, else the SNI
+    /// name, else `host`.
+    pub preamble_host: Option<String>,
 }
 
 impl Target {
@@ -70,6 +73,7 @@ impl Target {
             port,
             connect: None,
             starttls: None,
+            preamble_host: None,
         })
     }
 
@@ -240,9 +244,10 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
                 stream.set_nodelay(true)?;
                 let local = stream.local_addr()?;
                 let connect_time = start.elapsed();
-                let starttls = target
-                    .starttls
-                    .map(|p| preamble(&mut stream, p, &target.host, limits, start));
+                let starttls = target.starttls.map(|p| {
+                    let host = target.preamble_host.as_deref().unwrap_or(&target.host);
+                    preamble(&mut stream, p, host, limits, start)
+                });
                 return Ok(Connection {
                     stream,
                     local,

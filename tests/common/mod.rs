@@ -3,7 +3,7 @@
 //! starts is killed by its own handle when the handle drops.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -639,4 +639,106 @@ pub fn spawn_announcing(program: &Path, args: &[&str]) -> Server {
         port,
         addr: format!("127.0.0.1:{port}").parse().unwrap(),
     }
+}
+
+/// A PostgreSQL cluster with `ssl = on`, run as the `postgres` user on a loopback port.
+pub fn postgres(dir: &Path, cert: &Issued) -> Server {
+    let bin = Path::new("/usr/lib/postgresql")
+        .read_dir()
+        .expect("PostgreSQL server binaries (apt-get install postgresql; .ci/run does)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .find(|p| p.join("postgres").exists())
+        .expect("a postgres binary");
+    let data = dir.join("data");
+    std::fs::copy(&cert.cert, dir.join("server.crt")).unwrap();
+    std::fs::copy(&cert.key, dir.join("server.key")).unwrap();
+    let as_postgres = |program: &Path, args: &[&str]| {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program).args(args);
+        c
+    };
+    Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    Command::new("chmod")
+        .arg("600")
+        .arg(dir.join("server.key"))
+        .status()
+        .unwrap();
+    let init = as_postgres(
+        &bin.join("initdb"),
+        &["-D", data.to_str().unwrap(), "-A", "trust"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .status()
+    .unwrap();
+    assert!(init.success(), "initdb");
+    let port = free_port();
+    let child = as_postgres(
+        &bin.join("postgres"),
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-p",
+            &port.to_string(),
+            "-k",
+            dir.to_str().unwrap(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "ssl=on",
+            "-c",
+            &format!("ssl_cert_file={}", dir.join("server.crt").display()),
+            "-c",
+            &format!("ssl_key_file={}", dir.join("server.key").display()),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut server = Server { child, port, addr };
+    for _ in 0..100 {
+        if TcpStream::connect(addr).is_ok() {
+            return server;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let _ = server.child.kill();
+    panic!("postgres did not start");
+}
+
+/// Records loopback traffic on `port` with tcpdump while `run` runs; `None` without the
+/// permission to capture (the test then says it skipped).
+pub fn record(dir: &Path, port: u16, run: impl FnOnce()) -> Option<PathBuf> {
+    let file = dir.join(format!("starttls-{port}.pcap"));
+    let mut dump = Command::new("tcpdump")
+        .args(["-i", "lo", "-U", "--immediate-mode", "-w"])
+        .arg(&file)
+        .arg(format!("tcp port {port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump (.ci/run installs it)");
+    // tcpdump says "listening on lo" once it captures.
+    let mut err = BufReader::new(dump.stderr.take().unwrap());
+    let mut line = String::new();
+    let _ = err.read_line(&mut line);
+    if !line.contains("listening") {
+        let _ = dump.kill();
+        let _ = dump.wait();
+        eprintln!("skipped: tcpdump cannot capture on lo: {line}");
+        return None;
+    }
+    run();
+    thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.id().to_string()])
+        .status();
+    let _ = dump.wait();
+    Some(file)
 }

@@ -244,6 +244,7 @@ pub fn scan_target(
 ) -> ScanResult {
     let mut t = target.target.clone();
     t.starttls = cfg.connecting.starttls.for_port(t.port);
+    t.preamble_host = cfg.connecting.preamble_host.clone();
     // The address this result is about (set by the caller for each address of a name).
     let address = t
         .connect

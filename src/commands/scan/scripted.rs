@@ -781,6 +781,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
             check_time: 0,
             trust: Default::default(),
             starttls: Default::default(),
+            preamble_host: None,
             addresses: Default::default(),
         },
         vulns: None,

@@ -42,6 +42,7 @@ impl ScanTarget {
                     port: self.target.port,
                     connect: None,
                     starttls: None,
+                    preamble_host: None,
                 }
                 .display(),
                 self.target.host
@@ -152,6 +153,7 @@ impl TargetList {
                         port: *port,
                         connect: None,
                         starttls: None,
+                        preamble_host: None,
                     },
                     tag: None,
                 }

@@ -35,6 +35,7 @@ use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+mod attacks;
 mod events;
 mod phase;
 mod quic;
@@ -42,6 +43,7 @@ pub mod quic_client;
 mod side;
 mod verdict;
 
+pub use attacks::Attack;
 pub use events::{Event, EventText};
 pub use verdict::{
     AlertSeen, Decryption, Diverged, Outcome, Stall, StallLimit, StreamEnd, Verdict,
@@ -102,6 +104,10 @@ pub struct Tracker {
     crypto: CryptoState,
     /// Picked up mid-stream ([`Tracker::picked_up_mid_stream`]).
     mid_stream: bool,
+    /// Known attacks the records show (heartbeats, an early ChangeCipherSpec).
+    watch: attacks::Watch,
+    /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
+    client_key_exchange: bool,
 }
 
 /// Decryption state, used only with keys.
@@ -149,6 +155,8 @@ impl Tracker {
             keys: None,
             crypto: CryptoState::default(),
             mid_stream: false,
+            watch: attacks::Watch::default(),
+            client_key_exchange: false,
         }
     }
 
@@ -698,6 +706,8 @@ impl Tracker {
         let i = dir.index();
         let len = rec.payload.len();
         let ct = rec.header.content_type;
+        self.watch
+            .record(dir, ct, rec.payload, at, &mut self.v.attacks);
         if ct == ContentType::ChangeCipherSpec {
             self.on_ccs(dir, at);
             return;
@@ -741,6 +751,8 @@ impl Tracker {
             ContentType::Heartbeat => {
                 self.letter(dir, 'b');
                 self.record_event(at, dir, "heartbeat", len);
+                self.watch
+                    .heartbeat(dir, rec.payload, at, &mut self.v.attacks);
             }
             ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
                 self.letter(dir, 'q');
@@ -787,6 +799,15 @@ impl Tracker {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
             self.event(at, dir, "ChangeCipherSpec");
+            // Before any key exchange, in a handshake the server did not resume (its own
+            // CCS would have come first): CVE-2014-0224's early CCS.
+            let server_ccs = self.sides[Direction::ServerToClient.index()].encrypted();
+            if dir == Direction::ClientToServer && !self.client_key_exchange && !server_ccs {
+                let after = self.last_step.unwrap_or("ServerHello");
+                let flight_done = self.server_hello_done;
+                self.watch
+                    .early_ccs(dir, after, flight_done, at, &mut self.v.attacks);
+            }
             self.sides[i].protection = Protection::AfterCcs;
             self.crypto.openers[i] = self.crypto.pending[i].take();
         }
@@ -807,7 +828,7 @@ impl Tracker {
         match ct {
             ContentType::Handshake => {
                 self.record_event(at, dir, "encrypted handshake record", len);
-                if !self.sides[i].finished {
+                if !self.sides[i].finished && !self.watch.sent_early_ccs(dir) {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
                 }
@@ -936,6 +957,11 @@ impl Tracker {
             }
             self.diverge(dir, format!("alert {}", alert_name(alert.description)));
             self.conclude(Outcome::Alert, at);
+            if alert.is_fatal() {
+                // The handshake is over on this side: what may follow is not TLS (vsftpd
+                // writes "500 OOPS: …" in plaintext behind its alert) and not an error.
+                self.sides[dir.index()].stop();
+            }
         } else {
             self.v.alert.get_or_insert(seen);
         }
@@ -972,6 +998,9 @@ impl Tracker {
         };
         self.letter(dir, letter);
         self.last_step = Some(step);
+        if dir == Direction::ClientToServer && raw.typ == handshake::CLIENT_KEY_EXCHANGE {
+            self.client_key_exchange = true;
+        }
         if dir == Direction::ServerToClient {
             let typ = msg.typ();
             let (word, bit) = (usize::from(typ / 64), 1u64 << (typ % 64));
@@ -1386,6 +1415,12 @@ impl Tracker {
             ContentType::ApplicationData => {
                 let n = data.len();
                 self.event(at, dir, format!("application data ({n} bytes, decrypted)"));
+            }
+            ContentType::Heartbeat => {
+                self.letter(dir, 'b');
+                let n = data.len();
+                self.event(at, dir, format!("heartbeat ({n} bytes, decrypted)"));
+                self.watch.heartbeat(dir, data, at, &mut self.v.attacks);
             }
             other => {
                 self.letter(dir, 'q');
@@ -1878,6 +1913,20 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Alert);
         assert_eq!(v.alert.unwrap().from, C);
         assert_eq!(v.diverged.as_ref().unwrap().after, "ServerHello");
+    }
+
+    #[test]
+    fn plaintext_behind_a_fatal_alert_is_not_read() {
+        // vsftpd after AUTH TLS: protocol_version, then "500 OOPS: …" in one read.
+        let mut t = tracker_after_hello();
+        let mut answer = record(21, &[2, 70]);
+        answer
+            .extend_from_slice(b"500 OOPS: error:0A000102:SSL routines::unsupported protocol\r\n");
+        t.on_data(S, &answer, 1);
+        let v = t.verdict();
+        assert_eq!(v.outcome, Outcome::Alert);
+        assert_eq!(v.error, None);
+        assert_eq!(v.not_tls, None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::codec::{DecodeError, Reader};
 use super::hello::{ClientHello, Extension};
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::handshake_types::{handshake_type_name, types as t};
+use crate::core::wire::registry::{DhPrime, named_prime};
 
 /// The `random` of an RFC 8446 HelloRetryRequest: SHA-256("HelloRetryRequest").
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
@@ -212,6 +213,8 @@ pub enum ServerKeyExchange {
     },
     Dhe {
         prime_bits: usize,
+        /// The prime, when it is a well-known one (RFC 2409, 3526, 5114, 7919).
+        named: Option<&'static DhPrime>,
         generator_len: usize,
         public_len: usize,
         signature_scheme: Option<u16>,
@@ -226,6 +229,14 @@ impl ServerKeyExchange {
     pub fn dh_prime_bits(&self) -> Option<usize> {
         match self {
             ServerKeyExchange::Dhe { prime_bits, .. } => Some(*prime_bits),
+            _ => None,
+        }
+    }
+
+    /// The well-known prime of a finite-field DHE exchange, if it is one.
+    pub fn dh_named_prime(&self) -> Option<&'static DhPrime> {
+        match self {
+            ServerKeyExchange::Dhe { named, .. } => *named,
             _ => None,
         }
     }
@@ -276,6 +287,7 @@ impl ServerKeyExchange {
         };
         Ok(ServerKeyExchange::Dhe {
             prime_bits,
+            named: named_prime(prime),
             generator_len,
             public_len,
             signature_scheme,
@@ -732,6 +744,7 @@ mod tests {
             ServerKeyExchange::decode(&dhe, 0x0302),
             ServerKeyExchange::Dhe {
                 prime_bits: 1024,
+                named: None,
                 generator_len: 1,
                 public_len: 2,
                 signature_scheme: None,

@@ -454,7 +454,9 @@ impl Preamble {
         match self.state {
             State::Greeting => {
                 if text.contains("<stream:error") || text.contains("</stream:stream>") {
-                    self.server_said = Some(printable(&text));
+                    // The error itself, not the stream header before it.
+                    let from = text.find("<stream:error").unwrap_or(0);
+                    self.server_said = Some(printable(&text[from..]));
                     return self.fail(Failure::PlaintextError);
                 }
                 if !text.contains("</stream:features>") {
@@ -592,6 +594,8 @@ impl Watcher {
         match self.protocol {
             Some(Protocol::Postgres) => self.postgres(from_client, bytes),
             Some(Protocol::Ldap) => self.ldap(from_client, bytes),
+            Some(Protocol::Mysql) => self.mysql(from_client, bytes),
+            Some(Protocol::Xmpp | Protocol::XmppServer) => self.xmpp(from_client, bytes),
             _ => self.lines(from_client, bytes),
         }
     }
@@ -606,9 +610,19 @@ impl Watcher {
                 && bytes.windows(22).any(|w| w == b"1.3.6.1.4.1.1466.20037")
             {
                 Some(Protocol::Ldap)
+            } else if bytes.starts_with(b"<?xml") || bytes.starts_with(b"<stream:stream") {
+                // The client opens the stream; a server-to-server stream names its namespace.
+                let head = &bytes[..bytes.len().min(512)];
+                if head.windows(13).any(|w| w == b"jabber:server") {
+                    Some(Protocol::XmppServer)
+                } else {
+                    Some(Protocol::Xmpp)
+                }
             } else {
                 None
             }
+        } else if is_mysql_greeting(bytes) {
+            Some(Protocol::Mysql)
         } else if bytes.starts_with(b"* OK") {
             Some(Protocol::Imap)
         } else if bytes.starts_with(b"+OK") {
@@ -629,7 +643,7 @@ impl Watcher {
             }
             Some(p) => {
                 self.protocol = Some(p);
-                self.phase = if matches!(p, Protocol::Postgres | Protocol::Ldap) {
+                self.phase = if matches!(p, Protocol::Postgres | Protocol::Ldap | Protocol::Mysql) {
                     WatchPhase::Asked
                 } else {
                     WatchPhase::Lines
@@ -689,6 +703,88 @@ impl Watcher {
         Seen::Plain
     }
 
+    /// MySQL/MariaDB: after the server's greeting, the client's first packet is either the
+    /// SSLRequest (32 bytes, sequence 1, `CLIENT_SSL` set; TLS follows at once) or a
+    /// plaintext login (no TLS on this connection).
+    fn mysql(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
+        if !from_client {
+            // The greeting (or more of it).
+            return Seen::Plain;
+        }
+        let side = 0;
+        self.partial[side].extend_from_slice(bytes);
+        let held = &self.partial[side];
+        if held.len() < 4 {
+            return Seen::Plain;
+        }
+        let len = usize::from(held[0]) | usize::from(held[1]) << 8 | usize::from(held[2]) << 16;
+        if len == 32 && held[3] == 1 {
+            if held.len() < 4 + 32 {
+                return Seen::Plain;
+            }
+            const CLIENT_SSL: u8 = 0x08; // 0x0800, the second byte of the flags.
+            if held[5] & CLIENT_SSL != 0 {
+                self.server_said = Some("SSLRequest".into());
+                self.phase = WatchPhase::Upgraded;
+                // What followed the request in this chunk is the ClientHello.
+                return Seen::TlsFrom(bytes.len() - (held.len() - 36));
+            }
+        }
+        self.phase = WatchPhase::NoUpgrade;
+        Seen::Refused
+    }
+
+    /// XMPP: the client asks with `<starttls/>`, the server answers `<proceed/>` (TLS
+    /// follows its closing `>`) or `<failure/>`.
+    fn xmpp(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
+        let side = usize::from(!from_client);
+        // Where this chunk starts in the held bytes (negative once its head was cut).
+        let mut chunk_at = self.partial[side].len() as isize;
+        self.partial[side].extend_from_slice(bytes);
+        if self.partial[side].len() > MAX_LINE * 2 {
+            // Keep only the tail: a tag split across chunks still matches.
+            let cut = self.partial[side].len() - MAX_LINE;
+            self.partial[side].drain(..cut);
+            chunk_at -= cut as isize;
+        }
+        let held = &self.partial[side];
+        let find = |needle: &[u8]| held.windows(needle.len()).position(|w| w == needle);
+        if from_client {
+            if self.phase == WatchPhase::Lines && find(b"<starttls").is_some() {
+                self.phase = WatchPhase::Asked;
+                self.partial[side].clear();
+            }
+            return Seen::Plain;
+        }
+        if self.phase != WatchPhase::Asked {
+            // Features and the like before the client asks: nothing to keep.
+            let keep = self.partial[side].len().min(16);
+            let cut = self.partial[side].len() - keep;
+            self.partial[side].drain(..cut);
+            return Seen::Plain;
+        }
+        if let Some(at) = find(b"<proceed") {
+            let Some(end) = held[at..]
+                .iter()
+                .position(|&b| b == b'>')
+                .map(|e| at + e + 1)
+            else {
+                return Seen::Plain;
+            };
+            self.server_said = Some(printable(&String::from_utf8_lossy(&held[at..end])));
+            self.phase = WatchPhase::Upgraded;
+            let from = (end as isize - chunk_at).clamp(0, bytes.len() as isize);
+            return Seen::TlsFrom(from as usize);
+        }
+        if let Some(at) = find(b"<failure") {
+            let end = (at + 200).min(held.len());
+            self.server_said = Some(printable(&String::from_utf8_lossy(&held[at..end])));
+            self.phase = WatchPhase::NoUpgrade;
+            return Seen::Refused;
+        }
+        Seen::Plain
+    }
+
     fn postgres(&mut self, from_client: bool, bytes: &[u8]) -> Seen {
         if from_client || bytes.is_empty() {
             return Seen::Plain;
@@ -732,6 +828,21 @@ impl Watcher {
             self.phase = WatchPhase::NoUpgrade;
             Seen::Refused
         }
+    }
+}
+
+/// A MySQL/MariaDB server greeting: a packet of sequence 0 whose body is protocol 10 and a
+/// printable, NUL-terminated version.
+fn is_mysql_greeting(b: &[u8]) -> bool {
+    let len =
+        b.first().map_or(0, |&l| usize::from(l)) | b.get(1).map_or(0, |&l| usize::from(l) << 8);
+    if b.len() < 6 || b[2] != 0 || b[3] != 0 || b[4] != 10 || !(20..=1024).contains(&len) {
+        return false;
+    }
+    let version = &b[5..b.len().min(5 + 64)];
+    match version.iter().position(|&c| c == 0) {
+        Some(end) => end > 0 && version[..end].iter().all(|c| c.is_ascii_graphic()),
+        None => false,
     }
 }
 
@@ -1059,6 +1170,48 @@ mod tests {
             (false, b"-ERR no\r\n"),
         ]);
         assert_eq!(seen[2], Seen::Refused);
+        // MySQL: the greeting, then the client's SSLRequest with the ClientHello behind it.
+        let mut greeting = vec![0, 0, 0, 0, 10];
+        greeting.extend_from_slice(b"10.11.19-MariaDB\0");
+        greeting.extend_from_slice(&[0; 40]);
+        greeting[0] = (greeting.len() - 4) as u8;
+        let mut request = vec![32, 0, 0, 1, 0x00, 0x0a, 0x08, 0x00];
+        request.extend_from_slice(&[0; 28]);
+        let mut with_hello = request.clone();
+        with_hello.extend_from_slice(b"\x16\x03\x01");
+        let (w, seen) = watch(&[(false, &greeting), (true, &with_hello)]);
+        assert_eq!(
+            (w.protocol, seen[1]),
+            (Some(Protocol::Mysql), Seen::TlsFrom(36))
+        );
+        // A plaintext login (no CLIENT_SSL): no TLS follows.
+        let mut login = request.clone();
+        login[5] = 0x02;
+        assert_eq!(
+            watch(&[(false, &greeting), (true, &login)]).1[1],
+            Seen::Refused
+        );
+        // XMPP: the stream, features, <starttls/>, then <proceed/> and TLS right after it.
+        let (w, seen) = watch(&[
+            (true, b"<?xml version='1.0'?><stream:stream to='x.test' xmlns='jabber:client'>"),
+            (false, b"<stream:stream from='x.test'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>"),
+            (true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+            (false, b"<proceed xmlns='urn:ietf:params:xml:ns:"),
+            (false, b"xmpp-tls'/>\x16\x03\x03"),
+        ]);
+        assert_eq!(w.protocol, Some(Protocol::Xmpp));
+        assert_eq!(seen[3], Seen::Plain);
+        assert_eq!(seen[4], Seen::TlsFrom(11));
+        let (w, seen) = watch(&[
+            (true, b"<stream:stream xmlns='jabber:server'>"),
+            (false, b"<stream:features><starttls/></stream:features>"),
+            (true, b"<starttls/>"),
+            (false, b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+        ]);
+        assert_eq!(
+            (w.protocol, seen[3]),
+            (Some(Protocol::XmppServer), Seen::Refused)
+        );
         // TLS, HTTP: not a preamble, passed on untouched.
         let (_, seen) = watch(&[(true, b"\x16\x03\x01\x02\x00"), (false, b"\x16\x03\x03")]);
         assert_eq!(seen, [Seen::NotAPreamble, Seen::NotAPreamble]);
