@@ -172,7 +172,7 @@ impl Out<'_> {
             match why {
                 FlowEnd::Evicted => self.stats.evicted_flows += 1,
                 FlowEnd::IdleTimeout => self.stats.expired_flows += 1,
-                FlowEnd::Closed | FlowEnd::PortReused | FlowEnd::InputEnd => {}
+                FlowEnd::Closed | FlowEnd::PortReused | FlowEnd::InputEnd | FlowEnd::Settled => {}
             }
             for side in 0..2 {
                 let half = &flow.halves[side];
