@@ -102,6 +102,8 @@ pub struct Tracker {
     events_dropped: usize,
     keys: Option<Keys>,
     crypto: CryptoState,
+    /// Picked up mid-stream ([`Tracker::picked_up_mid_stream`]).
+    mid_stream: bool,
     /// Known attacks the records show (heartbeats, an early ChangeCipherSpec).
     watch: attacks::Watch,
     /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
@@ -152,6 +154,7 @@ impl Tracker {
             events_dropped: 0,
             keys: None,
             crypto: CryptoState::default(),
+            mid_stream: false,
             watch: attacks::Watch::default(),
             client_key_exchange: false,
         }
@@ -219,6 +222,7 @@ impl Tracker {
     /// exactly there), searched for in the first [`RESYNC_WINDOW`] bytes. Random bytes
     /// pass that test about once in 10^13 positions, so they give no verdict.
     pub fn picked_up_mid_stream(&mut self) {
+        self.mid_stream = true;
         for side in &mut self.sides {
             side.reading = Reading::Resync {
                 held: Vec::new(),
@@ -231,6 +235,9 @@ impl Tracker {
     /// record, and the other stopped too or has sent nothing yet. Its bytes are not
     /// needed any more (a bulk transfer seen from its middle).
     pub fn mid_stream_unreadable(&self) -> bool {
+        if !self.mid_stream {
+            return false;
+        }
         let quiet = |s: &Side| match &s.reading {
             Reading::Stopped { .. } => true,
             Reading::Resync { held, skipped } => held.is_empty() && *skipped == 0,
@@ -367,6 +374,8 @@ impl Tracker {
     /// Looks for the first whole record of a direction picked up mid-stream; returns the
     /// bytes to read from it on (the reading is then settled), `None` while still looking
     /// or after giving up. `last`: the direction ended, nothing more will come.
+    #[cold]
+    #[inline(never)]
     fn resync(&mut self, dir: Direction, data: &[u8], last: bool, at: Micros) -> Option<Vec<u8>> {
         let i = dir.index();
         let Reading::Resync {
@@ -1062,6 +1071,8 @@ impl Tracker {
 
     /// A ServerHello that did not decode whole: what was read before the error (the version,
     /// the suite, the extensions before a malformed one) is reported, then the error.
+    #[cold]
+    #[inline(never)]
     fn server_hello_read_before_error(&mut self, body: &[u8], at: Micros) {
         let Err((Some(sh), _)) = ServerHello::decode_partial(body) else {
             return;
