@@ -2062,4 +2062,52 @@ mod tests {
         }
         assert_ne!(t.verdict().outcome, Outcome::NoProgress);
     }
+
+    /// A direction picked up mid-stream finds its first whole record whatever the noise
+    /// before it and however the bytes are cut into deliveries; a direction of noise alone
+    /// gives up within the window and reads nothing.
+    #[test]
+    fn mid_stream_resync_is_independent_of_chunking() {
+        let flight = [server_hello(0x0303), record(22, &handshake(14, &[]))].concat();
+        for noise_len in [1usize, 4, 5, 6, 300, 5000] {
+            // Noise that cannot start a record at its first byte.
+            let mut prefix = noise(noise_len as u64, noise_len);
+            prefix[0] = 0xff;
+            let bytes = [prefix, flight.clone(), alert_bytes()].concat();
+            for chunk in [1usize, 2, 3, 7, 100, 1 << 16] {
+                let mut t = Tracker::new();
+                t.picked_up_mid_stream();
+                for (i, c) in bytes.chunks(chunk).enumerate() {
+                    t.on_data(S, c, i as Micros);
+                }
+                t.on_end(S, EndKind::Fin, 1 << 20);
+                let v = t.verdict();
+                assert_eq!(v.history, "snl", "{noise_len} {chunk}: {:?}", v.events);
+                assert_eq!(v.outcome, Outcome::Alert, "{noise_len} {chunk}");
+                let skipped = format!(
+                    "picked up mid-stream: {noise_len} bytes before the first whole record skipped"
+                );
+                assert!(
+                    v.events.iter().any(|e| e.what.to_string() == skipped),
+                    "{noise_len} {chunk}: {:?}",
+                    v.events
+                );
+            }
+        }
+        for seed in 0..50 {
+            let mut t = Tracker::new();
+            t.picked_up_mid_stream();
+            let bytes = noise(seed, 2 * RESYNC_WINDOW);
+            for c in bytes.chunks(1000) {
+                t.on_data(S, c, 1);
+            }
+            let v = t.verdict();
+            assert!(v.server_hello.is_none() && v.history.is_empty(), "{seed}");
+            assert!(t.mid_stream_unreadable(), "{seed}: {:?}", v.events);
+        }
+    }
+
+    fn alert_bytes() -> Vec<u8> {
+        record(21, &[2, 40])
+    }
 }
