@@ -167,10 +167,10 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
     );
 }
 
-/// AEAD DHE suites only, at TLS 1.2, with RFC 5114's 1024-bit group: Logjam's small prime
-/// (medium) and nothing that needs CBC, RC4 or a lower version.
+/// AEAD DHE suites only, at TLS 1.2, with RFC 5114's 1024-bit group: Logjam's small common
+/// prime (high) and nothing that needs CBC, RC4 or a lower version.
 #[test]
-fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
+fn dh_1024_server_is_exposed_to_logjam_at_high_and_nothing_cbc() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path(), "localhost");
     let dhparam = common::dh1024_params(dir.path());
@@ -201,8 +201,9 @@ fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
     );
     let logjam = &v["vulnerabilities"]["logjam"];
     assert_eq!(
-        logjam["severity"], "medium",
-        "a small prime, no export suite"
+        logjam["severity"], "high",
+        "a common small prime (testssl 3.0.8: LOGJAM-common_primes HIGH, \"RFC5114/1024-bit DSA \
+         group with 160-bit prime order subgroup\")"
     );
     assert!(
         logjam["detail"].as_str().unwrap().contains(
@@ -298,6 +299,10 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
             "{}",
             v["vulnerabilities"]["logjam"]
         );
+        if name.is_none() {
+            // A small prime of the server's own: medium, not the common prime's high.
+            assert_eq!(v["vulnerabilities"]["logjam"]["severity"], "medium");
+        }
         let detail = v["vulnerabilities"]["logjam"]["detail"].as_str().unwrap();
         assert!(!detail.contains("common prime"), "{detail}");
     }
