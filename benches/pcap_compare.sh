@@ -6,12 +6,18 @@
 # connections of captures/*.pcap (real handshake bytes, successes and failures) replayed with
 # varied addresses and ports, plus bulk application data after established handshakes.
 # Sizes: SIZES (MB, default "256 1024"); both tools read the same files.
+#
+# Then QUIC: `pcap_gen quic` writes a QUIC-heavy capture (the recorded aioquic connections
+# of captures/quic_handshakes.pcap replayed with varied addresses and ports to UDP 443, each
+# established one followed by bulk 1-RTT datagrams), timed beside `tshark -Y quic`. Sizes:
+# QUIC_SIZES (MB, default "256"; "" skips it).
 # The generated files are deleted at the end.
 #
-# Usage: benches/pcap_compare.sh   (env: SIZES, WORK=/dir/for/big/files)
+# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, WORK=/dir/for/big/files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZES=${SIZES:-"256 1024"}
+SIZES=${SIZES-"256 1024"}
+QUIC_SIZES=${QUIC_SIZES-"256"}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 trap 'rm -f "$WORK"/bench-*.pcap "$WORK"/bench-*.txt' EXIT
@@ -22,8 +28,8 @@ fi
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
 
-gen() { # gen FILE MB
-    cargo bench --quiet --bench pcap_gen -- "$1" "$2" | tail -1
+gen() { # gen [quic] FILE MB
+    cargo bench --quiet --bench pcap_gen -- "$@" | tail -1
 }
 
 # measure RUNS CMD... : prints "seconds max_rss_kb": the median wall time of RUNS runs
@@ -77,5 +83,29 @@ for mb in $SIZES; do
     # Three runs: tshark's time on one file varies by up to a third from run to run.
     read -r secs rss < <(measure 3 tshark -n -r "$f" -Y tls.handshake)
     row "tshark -Y tls.handshake" "$real_mb" "$secs" "$rss" "$packets" "$hs"
+    rm -f "$f"
+done
+
+# settle FILE: written back, dropped from the page cache, read in again (see above).
+settle() {
+    sync "$1"
+    dd if="$1" iflag=nocache count=0 status=none
+    cat "$1" >/dev/null
+}
+
+for mb in $QUIC_SIZES; do
+    f="$WORK/bench-quic-$mb.pcap"
+    info=$(gen quic "$f" "$mb")
+    bytes=$(echo "$info" | sed 's/.*bytes=\([0-9]*\).*/\1/')
+    hs=$(echo "$info" | sed 's/.*handshakes=\([0-9]*\).*/\1/')
+    real_mb=$(python3 -c "print($bytes/1048576)")
+    settle "$f"
+    packets=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["inputs"][0]["packets"])')
+    read -r secs rss < <(measure 5 "$BIN" pcap "$f")
+    row "shakedown pcap (QUIC)" "$real_mb" "$secs" "$rss" "$packets" "$hs"
+    read -r secs rss < <(measure 5 "$BIN" pcap --json "$f")
+    row "shakedown pcap --json (QUIC)" "$real_mb" "$secs" "$rss" "$packets" "$hs"
+    read -r secs rss < <(measure 3 tshark -n -r "$f" -Y quic)
+    row "tshark -Y quic" "$real_mb" "$secs" "$rss" "$packets" "$hs"
     rm -f "$f"
 done

@@ -12,6 +12,13 @@
 //! recorded captures), then nothing; one every 10 µs of capture time, so all of them are
 //! open at once (within the default idle timeout) and only the flow table's limits bound
 //! memory.
+//!
+//! `pcap_gen quic OUT.pcap SIZE_MB` writes a QUIC-heavy capture instead: the QUIC
+//! connections of `captures/quic_handshakes.pcap` (aioquic, recorded: Initial, Handshake and
+//! 1-RTT packets, byte for byte) replayed over and over with varied addresses and ports (to
+//! UDP port 443), each followed by up to 47 bulk 1-RTT datagrams of 1,200 bytes, mostly
+//! server to client (a QUIC reader without keys sees only their header), as HTTP/3 traffic
+//! looks after its handshake.
 
 use shakedown::commands::pcap::{AnalyzeOptions, analyze};
 use shakedown::io::capture::writer::{self, Close, Connection, LinkType};
@@ -31,7 +38,11 @@ struct Chunks {
 
 impl FlowSink for Chunks {
     fn flow_start(&mut self, info: &FlowInfo) {
-        self.flows.insert(info.id.0, Vec::new());
+        // TCP connections only: the QUIC recording is replayed by `quic` (its CRYPTO
+        // streams are not TCP payload).
+        if info.transport == shakedown::core::flow::Transport::Tcp {
+            self.flows.insert(info.id.0, Vec::new());
+        }
     }
     fn data(&mut self, id: FlowId, dir: Direction, bytes: &[u8], _at: Micros) {
         if let Some(f) = self.flows.get_mut(&id.0) {
@@ -102,6 +113,15 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    if args.first().is_some_and(|a| a == "quic") {
+        let (Some(path), Some(size)) = (args.get(1), args.get(2).and_then(|s| s.parse().ok()))
+        else {
+            eprintln!("usage: pcap_gen quic OUT.pcap SIZE_MB (used by benches/pcap_compare.sh)");
+            return;
+        };
+        quic(path, size);
+        return;
+    }
     if args.first().is_some_and(|a| a == "flows") {
         let (Some(path), Some(n)) = (args.get(1), args.get(2).and_then(|s| s.parse().ok())) else {
             eprintln!("usage: pcap_gen flows OUT.pcap N (used by benches/pcap_flows.sh)");
@@ -226,6 +246,153 @@ fn never_completing(path: &str, n: u64) {
     out.flush().expect("flush");
     let bytes = out.get_ref().n;
     println!("connections={n} bytes={bytes}");
+}
+
+/// One recorded QUIC connection: its datagrams (from the client?, µs after its first, UDP
+/// payload).
+type QuicTemplate = Vec<(bool, Micros, Vec<u8>)>;
+
+/// The QUIC connections of `captures/quic_handshakes.pcap` (Ethernet, IPv4, UDP; the server
+/// is the port every connection shares).
+fn quic_templates() -> Vec<QuicTemplate> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/quic_handshakes.pcap");
+    let bytes = std::fs::read(path).expect("captures/quic_handshakes.pcap");
+    let mut datagrams = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let word = |k: usize| u32::from_le_bytes(bytes[at + k..at + k + 4].try_into().unwrap());
+        let (sec, usec, incl) = (word(0), word(4), word(8) as usize);
+        let frame = &bytes[at + 16..at + 16 + incl];
+        at += 16 + incl;
+        let packet = etherparse::SlicedPacket::from_ethernet(frame).expect("Ethernet frame");
+        let Some(etherparse::TransportSlice::Udp(udp)) = packet.transport else {
+            continue;
+        };
+        let t = Micros::from(sec) * 1_000_000 + Micros::from(usec);
+        datagrams.push((
+            udp.source_port(),
+            udp.destination_port(),
+            t,
+            udp.payload().to_vec(),
+        ));
+    }
+    // The server's port is the one every datagram has on one side.
+    let server = datagrams.first().expect("datagrams").1;
+    let mut by_client: Vec<(u16, QuicTemplate)> = Vec::new();
+    for (src, dst, t, payload) in datagrams {
+        let (client, from_client) = if dst == server {
+            (src, true)
+        } else {
+            (dst, false)
+        };
+        let k = match by_client.iter().position(|(c, _)| *c == client) {
+            Some(k) => k,
+            None => {
+                by_client.push((client, Vec::new()));
+                by_client.len() - 1
+            }
+        };
+        by_client[k].1.push((from_client, t, payload));
+    }
+    by_client
+        .into_iter()
+        .map(|(_, mut d)| {
+            let start = d[0].1;
+            for x in &mut d {
+                x.1 -= start;
+            }
+            d
+        })
+        .collect()
+}
+
+/// The QUIC-heavy capture (see the module doc).
+fn quic(path: &str, size: u64) {
+    let templates = quic_templates();
+    let target = size << 20;
+    let file = std::fs::File::create(path).expect("create output");
+    let mut out = BufWriter::with_capacity(1 << 20, CountingWriter { inner: file, n: 0 });
+    writer::write_header(&mut out, LinkType::Ethernet).expect("write");
+    let record = |out: &mut BufWriter<CountingWriter<std::fs::File>>,
+                  at: Micros,
+                  from: SocketAddr,
+                  to: SocketAddr,
+                  payload: &[u8]| {
+        let (SocketAddr::V4(from), SocketAddr::V4(to)) = (from, to) else {
+            unreachable!("IPv4 only")
+        };
+        let mut frame = Vec::with_capacity(payload.len() + 42);
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(from.ip().octets(), to.ip().octets(), 64)
+            .udp(from.port(), to.port())
+            .write(&mut frame, payload)
+            .expect("a UDP frame");
+        let len = frame.len() as u32;
+        out.write_all(&((at / 1_000_000) as u32).to_le_bytes())
+            .expect("write");
+        out.write_all(&((at % 1_000_000) as u32).to_le_bytes())
+            .expect("write");
+        out.write_all(&len.to_le_bytes()).expect("write");
+        out.write_all(&len.to_le_bytes()).expect("write");
+        out.write_all(&frame).expect("write");
+    };
+    let bulk: Vec<u8> = (0..1_200u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (mut connections, mut datagrams) = (0u64, 0u64);
+    let mut at: Micros = 1_800_000_000_000_000;
+    while out.get_ref().n < target {
+        let t = &templates[(connections % templates.len() as u64) as usize];
+        let i = connections as u32;
+        let client = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
+            1024 + (i % 60_000) as u16,
+        );
+        let server = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(192, 168, (i % 7) as u8, 1 + (i % 200) as u8)),
+            443,
+        );
+        let mut last = at;
+        for (from_client, offset, payload) in t {
+            let (from, to) = if *from_client {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            last = at + offset;
+            record(&mut out, last, from, to, payload);
+            datagrams += 1;
+        }
+        // Bulk 1-RTT datagrams after a handshake that completed (its client sent a 1-RTT
+        // packet): a short header (fixed bit set), then bytes.
+        let established = t
+            .iter()
+            .any(|(c, _, d)| *c && d.first().is_some_and(|b| b & 0x80 == 0));
+        let bulk_datagrams = if established {
+            i.wrapping_mul(7_919) % 48
+        } else {
+            0
+        };
+        for k in 0..bulk_datagrams {
+            let (from, to) = if k % 4 == 0 {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            let mut d = bulk.clone();
+            d[0] = 0x40 | (d[0] & 0x3f);
+            record(&mut out, last + 50 * Micros::from(k + 1), from, to, &d);
+            datagrams += 1;
+        }
+        connections += 1;
+        at += 2_000;
+    }
+    out.flush().expect("flush");
+    let bytes = out.get_ref().n;
+    println!(
+        "connections={connections} handshakes={connections} datagrams={datagrams} bytes={bytes}"
+    );
 }
 
 struct CountingWriter<W> {

@@ -18,7 +18,8 @@ alert_from, alert_description, version, cipher, tcp_end, bytes, notes.
 History letters follow Zeek's ssl_history: uppercase = client, lowercase = server,
 C client_hello S server_hello J hello_retry_request X certificate K server_key_exchange
 R certificate_request N server_hello_done Y certificate_verify G client_key_exchange
-F finished T new_session_ticket O encrypted_extensions I change_cipher_spec L alert.
+F finished T new_session_ticket O encrypted_extensions I change_cipher_spec L alert
+B heartbeat (its declared payload length and record length go to the notes).
 Only what is readable without keys gets a letter: encrypted records (TLS 1.2 after
 ChangeCipherSpec, TLS 1.3 after ServerHello) add none, as in Zeek.
 """
@@ -146,6 +147,16 @@ def read_record(conn, side, record):
         if conn.alert is None and code != 0:
             conn.alert = ("client" if side == "c" else "server",
                           ALERT_NAME.get(code, "alert_%d" % code))
+    elif content_type == 24:
+        # Heartbeat (RFC 6520): a letter as Zeek gives it, and the message's declared
+        # payload length beside its record's length (a request declaring more than its
+        # record carries is a Heartbleed probe; a longer response, an over-read).
+        conn.history.append(letter("B"))
+        kind = {"1": "request", "2": "response"}.get(
+            first_show(record, "tls.heartbeat_message.type"), "encrypted")
+        declared = first_show(record, "tls.heartbeat_message.payload_length") or "?"
+        conn.notes.append("heartbeat_%s:%s:declared=%s:record=%s" % (
+            kind, side, declared, first_show(record, "tls.record.length")))
     elif content_type == 22:
         for hs in [f for f in record if f.get("name") == "tls.handshake"]:
             typ = first_show(hs, "tls.handshake.type")

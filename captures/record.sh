@@ -332,6 +332,25 @@ gnutls_unknown_ca() {
         --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.2'
 }
 
+# The attacks `pcap` names by themselves (docs/vulns.md): scripted vulnerable peers (no Debian
+# 12 server over-reads a heartbeat or takes an early CCS) and a real s_server refusing both.
+heartbleed() {
+    start_server python3 "$HERE/vuln_peers.py" serve heartbleed "$PORT"
+    client python3 "$HERE/vuln_peers.py" attack heartbleed "$PORT"
+}
+
+ccs_injection() {
+    start_server python3 "$HERE/vuln_peers.py" serve early_ccs "$PORT"
+    client python3 "$HERE/vuln_peers.py" attack early_ccs "$PORT"
+}
+
+vuln_attempts_openssl() {
+    # A self-signed leaf: nothing here depends on the run's root.
+    s_server -tls1_2 $(cert selfsigned)
+    client python3 "$HERE/vuln_peers.py" attack heartbleed "$PORT"
+    client python3 "$HERE/vuln_peers.py" attack early_ccs "$PORT"
+}
+
 SCENARIOS=(
     tls12_success tls13_success tls13_hrr_success
     protocol_mismatch_tls10_client protocol_mismatch_tls13_server
@@ -341,6 +360,7 @@ SCENARIOS=(
     client_cert_required_tls12 client_cert_required_tls13 client_cert_tls12_success
     sni_unrecognized_name http_on_tls_port reset_mid_handshake closed_mid_handshake
     gnutls_unknown_ca
+    heartbleed ccs_injection vuln_attempts_openssl
 )
 
 run() {

@@ -266,6 +266,49 @@ fn a_stalling_target_holds_at_most_max_per_target_scrapes() {
     }
 }
 
+/// The YAML blocks of docs/exporter.md that start with `first_line`.
+fn documented_yaml(first_line: &str) -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/exporter.md")).unwrap();
+    doc.split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("```").map(|(yaml, _)| yaml.to_string()))
+        .filter(|yaml| yaml.starts_with(first_line))
+        .collect()
+}
+
+#[test]
+fn the_documented_scrape_configs_and_alerting_rules_pass_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = documented_yaml("scrape_configs:");
+    let rules = documented_yaml("groups:");
+    assert_eq!(
+        (configs.len(), rules.len()),
+        (2, 2),
+        "exporter's and watch's"
+    );
+    for (i, (kind, yaml)) in configs
+        .iter()
+        .map(|c| ("config", c))
+        .chain(rules.iter().map(|r| ("rules", r)))
+        .enumerate()
+    {
+        let file = dir.path().join(format!("{i}.yml"));
+        std::fs::write(&file, yaml).unwrap();
+        let out = std::process::Command::new("promtool")
+            .args(["check", kind])
+            .arg(&file)
+            .output()
+            .expect("promtool (Debian's prometheus package)");
+        assert!(
+            out.status.success(),
+            "promtool check {kind}:\n{yaml}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Starts blackbox_exporter (Debian's package) on a free loopback port, in a private mount
 /// namespace whose /etc/hosts is `hosts`: blackbox resolves names only through the system
 /// resolver, and the test must not touch the machine's /etc/hosts. `None` (with the reason
@@ -375,8 +418,12 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
             "  - job_name: {name}\n    metrics_path: /probe\n    params:\n      module: [{module}]\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{addr}'\n"
         )
     };
+    // The alerting rules of docs/exporter.md, as they are written there.
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, &documented_yaml("groups:\n  - name: tls\n")[0]).unwrap();
     let mut prom_config = format!(
-        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n{}",
+        "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n{}",
+        rules.display(),
         job("shakedown", "web", &exp_addr)
     );
     if let Some(bb) = &bb {
@@ -445,6 +492,24 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
         "shakedown_certificate_not_after_seconds{position=\"0\"}",
     );
     assert_eq!(leaf_expiry.len(), 3, "{leaf_expiry:?}");
+
+    // The documented rules: the backend-failing alert is pending (it fires after `for: 5m`)
+    // for the two broken addresses, the expiry alert for the expired certificate.
+    let alerts = |name: &str| -> Vec<String> {
+        let mut a: Vec<String> = prom_query(&prom, &format!("ALERTS{{alertname=\"{name}\"}}"))
+            .iter()
+            .filter(|s| s["metric"]["job"] == "shakedown")
+            .map(|s| s["metric"]["address"].as_str().unwrap_or("").to_string())
+            .collect();
+        a.sort();
+        a
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alerts("TLSCertificateExpiringSoon").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(alerts("TLSBackendFailing"), ["127.0.0.3", "127.0.0.4"]);
+    assert_eq!(alerts("TLSCertificateExpiringSoon"), ["127.0.0.3"]);
 
     // What the README shows: each side's verdict series.
     let mut shown: Vec<String> = Vec::new();
@@ -630,4 +695,47 @@ fn a_probe_of_one_address_costs_one_connection_and_one_hello_two_after_a_retry()
             "(connections, ClientHellos, HelloRetryRequests) for one scrape of one address"
         );
     }
+}
+
+#[test]
+fn a_starttls_module_probes_through_the_plaintext_upgrade() {
+    // A scripted SMTP server that offers STARTTLS and then refuses it.
+    let smtp = hostile_peer(|mut stream| {
+        use std::io::{BufRead, Write};
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        let _ = stream.write_all(b"220 mail.test ESMTP\r\n");
+        let _ = reader.read_line(&mut line); // EHLO
+        let _ = stream.write_all(b"250-mail.test\r\n250 STARTTLS\r\n");
+        line.clear();
+        let _ = reader.read_line(&mut line); // STARTTLS
+        let _ = stream.write_all(b"454 4.7.0 TLS not available due to temporary reason\r\n");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("modules.toml");
+    std::fs::write(
+        &config,
+        "[modules.smtp]\nargs = [\"--starttls\", \"smtp\", \"--timeout\", \"5\"]\n",
+    )
+    .unwrap();
+    let (_exp, addr) = exporter(&config, &["127.0.0.1/32"]);
+    let (status, body) = http_get(
+        &addr,
+        &format!("/probe?target=127.0.0.1:{}&module=smtp", smtp.addr.port()),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(
+            "shakedown_handshake_outcome{address=\"127.0.0.1\",outcome=\"starttls_refused\"} 1"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("shakedown_diagnosis{address=\"127.0.0.1\",cause=\"starttls_refused\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("shakedown_probe_success{address=\"127.0.0.1\"} 0"),
+        "{body}"
+    );
 }

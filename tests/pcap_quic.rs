@@ -618,3 +618,65 @@ fn recorded_handshake_packets_decrypt_with_the_key_log() {
         );
     }
 }
+
+/// A decided QUIC connection is reported at once (its own close is encrypted) and leaves the
+/// table's count of open flows: forty recorded aioquic handshakes in a row, each followed by
+/// 1-RTT datagrams, through a table of two flows, evict nothing, and each is reported
+/// established before the next one starts, with no `end` events.
+#[test]
+fn decided_quic_connections_are_reported_at_once() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let pcap = std::fs::read(dir.join("quic_handshakes.pcap")).unwrap();
+    // Connection #1's datagrams (Ethernet, IPv4, UDP), in order, by direction.
+    let mut first: Vec<(bool, Vec<u8>)> = Vec::new();
+    let mut at = 24;
+    let mut client_port = None;
+    while at + 16 <= pcap.len() {
+        let incl = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let frame = &pcap[at + 16..at + 16 + incl];
+        at += 16 + incl;
+        let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
+        let Some(etherparse::TransportSlice::Udp(udp)) = p.transport else {
+            continue;
+        };
+        let client = *client_port.get_or_insert(udp.source_port());
+        if udp.source_port() == client || udp.destination_port() == client {
+            first.push((udp.source_port() == client, udp.payload().to_vec()));
+        }
+    }
+    assert!(first.len() > 5);
+    let mut cap = Capture::new();
+    for n in 0..40u16 {
+        let client = (CLIENT.0, 30_000 + n);
+        for (from_client, d) in &first {
+            if *from_client {
+                cap.udp(client, SERVER, d);
+            } else {
+                cap.udp(SERVER, client, d);
+            }
+        }
+    }
+    let opts = ReadOptions {
+        max_flows: 2,
+        ..ReadOptions::default()
+    };
+    let mut reports = Vec::new();
+    let (stats, err) = analyze(&cap.bytes[..], &opts, AnalyzeOptions::default(), &mut |r| {
+        reports.push(r)
+    });
+    assert!(err.is_none());
+    assert_eq!(reports.len(), 40);
+    assert_eq!(stats.capture.evicted_flows, 0);
+    // Reported in order of their start: each before the next connection began.
+    let indexes: Vec<u64> = reports.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, (1..=40).collect::<Vec<u64>>());
+    for r in &reports {
+        assert!(r.verdict.established, "#{}", r.index);
+        assert!(
+            !events(r).iter().any(|e| e.starts_with("end:")),
+            "#{}: {:?}",
+            r.index,
+            events(r)
+        );
+    }
+}

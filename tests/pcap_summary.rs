@@ -133,10 +133,10 @@ fn summary_counts_match_the_connection_lines_and_the_captures() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(failed_rows, failed_lines.count() as u64);
-    assert_eq!(failed_rows, 16);
+    assert_eq!(failed_rows, 20);
     // --failed narrows the table to them.
     let (_, only_failed) = json_lines(&["pcap", "--json", "--summary", "--failed"], &files);
-    assert_eq!(only_failed[0]["handshake_counts"]["handshakes"], 16);
+    assert_eq!(only_failed[0]["handshake_counts"]["handshakes"], 20);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use common::{
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpStream;
+use std::path::Path;
 use std::time::Duration;
 
 /// Runs `shakedown scan --json` on one target; its exit code and result.
@@ -204,9 +205,102 @@ fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
         "a small prime, no export suite"
     );
     assert!(
-        logjam["detail"].as_str().unwrap().contains("1024 bits"),
+        logjam["detail"].as_str().unwrap().contains(
+            "TLSv1.2: DH prime of 1024 bits, the RFC 5114 1024-bit group with 160-bit subgroup \
+             (dh_1024_160), a common prime: precomputation applies"
+        ),
         "{logjam}"
     );
+    let tls12 = &v["versions"]["TLSv1.2"];
+    assert_eq!(tls12["dh_group"]["name"], "dh_1024_160", "{tls12}");
+    assert_eq!(tls12["dh_group"]["bits"], 1024);
+}
+
+/// An `-dhparam` file in `dir` made by `openssl genpkey` with `opts`; its prime's bytes
+/// (read back with `openssl asn1parse`).
+fn dh_params(dir: &std::path::Path, name: &str, opts: &[&str]) -> (std::path::PathBuf, Vec<u8>) {
+    let path = dir.join(name);
+    let mut args = vec!["genpkey", "-genparam", "-algorithm", "DH"];
+    for o in opts {
+        args.extend(["-pkeyopt", o]);
+    }
+    args.extend(["-out", path.to_str().unwrap()]);
+    common::openssl(dir, &args);
+    let out = std::process::Command::new("openssl")
+        .args(["asn1parse", "-in", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let hex = text
+        .lines()
+        .find_map(|l| l.split("INTEGER           :").nth(1))
+        .unwrap()
+        .trim();
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    (path, bytes)
+}
+
+/// The table of common DH primes against OpenSSL's own copies of the RFC 5114, 3526 and
+/// 7919 groups (the RFC 2409/3526/7919 ones are also recomputed from their RFC formulas in
+/// the unit tests); then a server with a 1024-bit prime of its own (Logjam's small prime,
+/// not named) and one with ffdhe2048 (named, not exposed).
+#[test]
+fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
+    use shakedown::core::wire::registry::named_prime;
+    let dir = tempfile::tempdir().unwrap();
+    for group in [
+        "dh_1024_160",
+        "dh_2048_224",
+        "dh_2048_256",
+        "modp_1536",
+        "modp_2048",
+        "ffdhe2048",
+        "ffdhe3072",
+    ] {
+        let (_, prime) = dh_params(
+            dir.path(),
+            &format!("{group}.pem"),
+            &[&format!("group:{group}")],
+        );
+        assert_eq!(named_prime(&prime).map(|p| p.id), Some(group));
+    }
+    let cert = rsa_cert(dir.path(), "localhost");
+    let (own, prime) = dh_params(
+        dir.path(),
+        "own.pem",
+        &["dh_paramgen_prime_len:1024", "dh_paramgen_type:0"],
+    );
+    assert_eq!(named_prime(&prime), None);
+    let (ffdhe, _) = dh_params(dir.path(), "ffdhe.pem", &["group:ffdhe2048"]);
+    for (params, name, logjam) in [
+        (own, None, "vulnerable"),
+        (ffdhe, Some("ffdhe2048"), "not_vulnerable"),
+    ] {
+        let srv = s_server(
+            &cert,
+            &[
+                "-tls1_2",
+                "-cipher",
+                "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
+                "-dhparam",
+                params.to_str().unwrap(),
+            ],
+        );
+        let (_, v) = scan(&local(&srv), &["--vulns=safe"]);
+        let group = &v["versions"]["TLSv1.2"]["dh_group"];
+        assert_eq!(group["name"].as_str(), name, "{group}");
+        assert_eq!(
+            status(&v, "logjam"),
+            logjam,
+            "{}",
+            v["vulnerabilities"]["logjam"]
+        );
+        let detail = v["vulnerabilities"]["logjam"]["detail"].as_str().unwrap();
+        assert!(!detail.contains("common prime"), "{detail}");
+    }
 }
 
 /// TLS 1.3 only: no renegotiation, compression or heartbeat; no legacy suites. `--vulns=safe`
@@ -283,15 +377,6 @@ fn checks_are_unknown_with_the_reason_when_the_scan_gave_up() {
     assert!(sweet32.contains("TLSv1.2: unknown"), "{sweet32}");
 }
 
-/// How a scripted peer is vulnerable.
-#[derive(Clone, Copy, PartialEq)]
-enum Flaw {
-    /// Answers a heartbeat request with 16 KiB it was not sent.
-    Heartbleed,
-    /// Takes a ChangeCipherSpec before the key exchange, so the next record fails its MAC.
-    EarlyCcs,
-}
-
 /// Reads one record (header and body), at most 64 KiB; `None` at the end or a time-out.
 fn read_record(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut header = [0u8; 5];
@@ -343,72 +428,12 @@ fn hello_parts(record: &[u8]) -> Option<(u16, Vec<u16>, Extensions)> {
     Some((legacy, suites, exts))
 }
 
-/// A scripted TLS 1.2 server: ECDHE-RSA-AES128-GCM-SHA256 only, RFC 5746 answered, the
-/// heartbeat extension echoed; its flight is ServerHello and ServerHelloDone (the scan
-/// reads the ServerHello; the check waits for ServerHelloDone). Everything else (TLS 1.3
-/// alone, lower versions, SSLv2) gets a handshake_failure alert. Then it is vulnerable as
-/// `flaw` says.
-fn vulnerable_peer(flaw: Flaw) -> Peer {
-    hostile_peer(move |mut s| {
-        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-        let refuse = |s: &mut TcpStream| {
-            write_quietly(s, &tls_record(21, &[2, 40]));
-        };
-        let Some(hello) = read_record(&mut s) else {
-            refuse(&mut s);
-            return;
-        };
-        let Some((legacy, suites, exts)) = hello_parts(&hello) else {
-            refuse(&mut s);
-            return;
-        };
-        let tls12 = exts
-            .iter()
-            .find(|(t, _)| *t == 43)
-            .is_none_or(|(_, d)| d.chunks(2).any(|v| v == [3, 3]));
-        if legacy < 0x0303 || !tls12 || !suites.contains(&0xc02f) {
-            refuse(&mut s);
-            return;
-        }
-        let heartbeat = exts.iter().any(|(t, _)| *t == 15);
-        let mut ext = vec![0xff, 0x01, 0, 1, 0];
-        if heartbeat {
-            ext.extend_from_slice(&[0, 15, 0, 1, 1]);
-        }
-        let mut sh = vec![3, 3];
-        sh.extend_from_slice(&[7u8; 32]);
-        sh.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
-        sh.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        sh.extend_from_slice(&ext);
-        let mut flight = vec![2, 0];
-        flight.extend_from_slice(&(sh.len() as u16).to_be_bytes());
-        flight.extend_from_slice(&sh);
-        flight.extend_from_slice(&[14, 0, 0, 0]);
-        if !write_quietly(&mut s, &tls_record(22, &flight)) {
-            return;
-        }
-        while let Some(record) = read_record(&mut s) {
-            match (record[0], flaw) {
-                (24, Flaw::Heartbleed) => {
-                    // "Memory" past the 3-byte request, as a vulnerable OpenSSL sent it.
-                    let mut response = vec![2, 0x40, 0];
-                    response.extend_from_slice(b"secret=hunter2; ");
-                    response.resize(3 + 0x4000 + 16, b'm');
-                    write_quietly(&mut s, &tls_record(24, &response));
-                }
-                (20, Flaw::EarlyCcs) => {
-                    // Took the CCS: the next record is read under keys from an empty
-                    // master secret and fails its MAC.
-                    if read_record(&mut s).is_some() {
-                        write_quietly(&mut s, &tls_record(21, &[2, 20]));
-                    }
-                }
-                _ => {
-                    write_quietly(&mut s, &tls_record(21, &[2, 10]));
-                }
-            }
-        }
-    })
+/// A scripted vulnerable TLS 1.2 server from captures/vuln_peers.py (`heartbleed`: a
+/// heartbeat echo that over-reads 16 KiB; `early_ccs`: takes a CCS before the key
+/// exchange), the same one the bundled captures were recorded from. Stopped with the handle.
+fn vulnerable_peer(mode: &str) -> Server {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/vuln_peers.py");
+    common::spawn_announcing(Path::new("python3"), &[script, "serve", mode, "0"])
 }
 
 /// The vulnerable side of the two probes, from scripted peers: an over-read heartbeat
@@ -416,7 +441,7 @@ fn vulnerable_peer(flaw: Flaw) -> Peer {
 /// taken is vulnerable. Each probe is one connection more than the scan.
 #[test]
 fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
-    let bleeding = vulnerable_peer(Flaw::Heartbleed);
+    let bleeding = vulnerable_peer("heartbleed");
     let (_, v) = scan(&bleeding.addr.to_string(), &["--vulns"]);
     assert_eq!(status(&v, "heartbleed"), "vulnerable", "{v}");
     let detail = v["vulnerabilities"]["heartbleed"]["detail"]
@@ -434,7 +459,7 @@ fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
     // The peer refuses the early CCS the way a patched server does.
     assert_eq!(status(&v, "ccs_injection"), "not_vulnerable", "{v}");
 
-    let ccs = vulnerable_peer(Flaw::EarlyCcs);
+    let ccs = vulnerable_peer("early_ccs");
     let (_, v) = scan(&ccs.addr.to_string(), &["--vulns"]);
     assert_eq!(status(&v, "ccs_injection"), "vulnerable", "{v}");
     assert_eq!(v["vulnerabilities"]["ccs_injection"]["handshakes"], 1);
@@ -460,6 +485,100 @@ fn scripted_heartbleed_and_early_ccs_peers_are_vulnerable() {
     // ECDHE only: no RSA key exchange to attack, no connection.
     assert_eq!(status(&v, "robot"), "not_vulnerable");
     assert_eq!(v["vulnerabilities"]["robot"]["handshakes"], 0);
+}
+
+/// `pcap` on captures of the same scripted peers (captures/record.sh: heartbleed,
+/// ccs_injection) and of a real `openssl s_server` refusing both attacks: the attack causes
+/// on those connections, rated with the severity and CVEs `scan --vulns` gives its checks
+/// of the same name (one cause table).
+#[test]
+fn pcap_names_the_attacks_in_recorded_captures_as_scan_rates_them() {
+    let capture = |name: &str| {
+        common::json_output(
+            shakedown()
+                .args(["pcap", "--json", "--all"])
+                .arg(common::capture(name)),
+        )
+        .1
+    };
+    let causes_of = |v: &Value| -> Vec<(String, String, Value)> {
+        v["diagnosis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["cause"].as_str().unwrap().to_string(),
+                    d["severity"].as_str().unwrap_or("-").to_string(),
+                    d["cve"].clone(),
+                )
+            })
+            .collect()
+    };
+    // A scan of any server gives every check's severity and CVEs.
+    let dir = tempfile::tempdir().unwrap();
+    let tls13 = s_server(&rsa_cert(dir.path(), "localhost"), &["-tls1_3"]);
+    let (_, scanned) = scan(&local(&tls13), &["--vulns=safe"]);
+    let rated = |id: &str| {
+        let c = &scanned["vulnerabilities"][id];
+        (
+            c["severity"].as_str().unwrap().to_string(),
+            c["cve"].clone(),
+        )
+    };
+    let bleed = capture("heartbleed.pcap");
+    let causes = causes_of(&bleed);
+    let (sev, cve) = rated("heartbleed");
+    assert_eq!(
+        causes,
+        [
+            ("heartbleed_attempt".into(), sev.clone(), cve.clone()),
+            ("heartbleed".into(), sev, cve)
+        ],
+        "{bleed}"
+    );
+    assert!(
+        bleed["diagnosis"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("16403 bytes declaring 16384 payload bytes, to a request that carried 0"),
+        "{bleed}"
+    );
+    let ccs = capture("ccs_injection.pcap");
+    let (sev, cve) = rated("ccs_injection");
+    assert_eq!(
+        causes_of(&ccs),
+        [
+            ("ccs_injection_attempt".into(), sev.clone(), cve.clone()),
+            ("ccs_injection".into(), sev, cve)
+        ],
+        "{ccs}"
+    );
+    assert_eq!(ccs["alert"]["description"], "bad_record_mac");
+    assert_eq!(
+        ccs["diverged"]["after"], "ServerHelloDone",
+        "no Finished: {ccs}"
+    );
+    // OpenSSL 3 refuses both (unexpected_message): the attempts, nothing taken.
+    let out = shakedown()
+        .args(["pcap", "--json", "--all"])
+        .arg(common::capture("vuln_attempts_openssl.pcap"))
+        .output()
+        .unwrap();
+    let ids: Vec<Vec<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("connection").is_some())
+        .map(|v| causes_of(&v).into_iter().map(|c| c.0).collect())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ["heartbleed_attempt", "self_signed"],
+            ["ccs_injection_attempt", "self_signed"]
+        ]
+    );
 }
 
 /// `openssl rsa -text`'s hex block after `label:` (`modulus:`, `privateExponent:`).
@@ -776,4 +895,57 @@ fn ticketbleed_peer_leaks_its_session_id_bytes_and_openssl_does_not() {
     let (_, v) = scan(&local(&srv), &["--vulns=safe"]);
     assert_eq!(status(&v, "ticketbleed"), "not_vulnerable", "{v}");
     assert_eq!(v["vulnerabilities"]["ticketbleed"]["handshakes"], 2);
+}
+
+/// Issue 18's cost bound: `scan --vulns` on a TLS 1.2 server makes at most the enumeration's
+/// handshakes plus 25, all counts read from the JSON. The server (`openssl s_server
+/// -tls1_2`, RSA key exchange and tickets on) lets every check that sends something run:
+/// the early CCS, the renegotiation, Ticketbleed's two and ROBOT's five (a heartbeat
+/// request only goes to a server answering the extension, which OpenSSL 3 does not). The
+/// checks' own connections are exactly what `--vulns` adds to the scan without it.
+#[test]
+fn vulns_costs_the_enumeration_plus_at_most_25_handshakes_on_a_tls12_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let srv = s_server(&cert, &["-tls1_2"]);
+    let (_, plain) = scan(&local(&srv), &[]);
+    let (_, v) = scan(&local(&srv), &["--vulns"]);
+    let (enumeration, total) = (
+        plain["handshakes"].as_u64().unwrap(),
+        v["handshakes"].as_u64().unwrap(),
+    );
+    // OpenSSL 3 does not answer the heartbeat extension: `heartbleed` sends no request,
+    // and its `handshakes` is the behaviour probe's that showed it (already in the scan's).
+    let heartbleed = &v["vulnerabilities"]["heartbleed"];
+    assert!(
+        heartbleed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer the heartbeat extension"),
+        "{heartbleed}"
+    );
+    let own: u64 = [
+        "ccs_injection",
+        "client_renegotiation",
+        "ticketbleed",
+        "robot",
+    ]
+    .iter()
+    .map(|id| v["vulnerabilities"][id]["handshakes"].as_u64().unwrap())
+    .sum();
+    // Every check that sends something did send (nothing unknown for want of a probe).
+    for (id, n) in [
+        ("ccs_injection", 1),
+        ("client_renegotiation", 1),
+        ("ticketbleed", 2),
+        ("robot", 5),
+    ] {
+        assert_eq!(
+            v["vulnerabilities"][id]["handshakes"], n,
+            "{id}: {}",
+            v["vulnerabilities"][id]
+        );
+    }
+    assert_eq!(total, enumeration + own, "{enumeration} + {own}");
+    assert!(total <= enumeration + 25, "{total} > {enumeration} + 25");
 }

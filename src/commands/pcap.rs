@@ -138,7 +138,7 @@ impl ConnectionReport {
             FlowEnd::IdleTimeout => Some(IncompleteReason::IdleTimeout),
             FlowEnd::Evicted => Some(IncompleteReason::Evicted),
             FlowEnd::PortReused => Some(IncompleteReason::PortReused),
-            FlowEnd::Closed => None,
+            FlowEnd::Closed | FlowEnd::Settled => None,
         }
     }
 

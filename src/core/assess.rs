@@ -8,7 +8,7 @@ pub use crate::core::cause::{Cause, Diagnosis};
 use crate::core::cert::{CertInfo, ChainChecker, Finding};
 use crate::core::flow::Direction;
 use crate::core::session::{
-    NO_PROGRESS_BYTES, NO_PROGRESS_RECORDS, Outcome, Stall, StallLimit, Verdict,
+    Attack, NO_PROGRESS_BYTES, NO_PROGRESS_RECORDS, Outcome, Stall, StallLimit, Verdict,
 };
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::registry::alerts::codes as alert;
@@ -169,10 +169,60 @@ fn quic_diagnosis(end: &QuicEnd) -> Diagnosis {
     }
 }
 
+/// An attack the tracker saw, as its cause (the table's severity and CVEs come with it).
+fn attack(a: &Attack) -> Diagnosis {
+    match a {
+        Attack::OverlongHeartbeat {
+            from,
+            declared,
+            carried,
+            ..
+        } => Diagnosis::new(
+            Cause::HeartbleedAttempt,
+            format!(
+                "the {} sent a heartbeat request declaring {declared} payload bytes in a \
+                 record that carries {carried}: a Heartbleed probe",
+                from.peer()
+            ),
+        ),
+        Attack::HeartbeatOverread {
+            from,
+            declared,
+            record,
+            request_carried,
+            ..
+        } => Diagnosis::new(
+            Cause::Heartbleed,
+            format!(
+                "the {} answered with a heartbeat response of {record} bytes declaring \
+                 {declared} payload bytes, to a request that carried {request_carried}: \
+                 memory read past the request",
+                from.peer()
+            ),
+        ),
+        Attack::EarlyCcs { from, after, .. } => Diagnosis::new(
+            Cause::CcsInjectionAttempt,
+            format!(
+                "the {} sent ChangeCipherSpec after {after}, before any key exchange",
+                from.peer()
+            ),
+        ),
+        Attack::EarlyCcsTaken { by, answer, .. } => Diagnosis::new(
+            Cause::CcsInjection,
+            format!(
+                "the {} took the early ChangeCipherSpec instead of refusing it with \
+                 unexpected_message: it answered with {answer}",
+                by.peer()
+            ),
+        ),
+    }
+}
+
 /// Causes for one connection, most specific first. Certificate findings are included even
 /// when the handshake went on, since a client that verifies would fail on them.
 fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
+    // An attack the records show comes first: it is what the rest follows from.
+    let mut out: Vec<Diagnosis> = verdict.attacks.iter().map(attack).collect();
     let offered = verdict.client_hello.as_ref();
     let sni_sent = offered.and_then(|h| h.sni_bytes()).is_some();
     let offered_versions = || -> String {
@@ -250,8 +300,9 @@ fn diagnose(verdict: &Verdict, findings: &[Finding]) -> Vec<Diagnosis> {
                 Outcome::Closed => Cause::ConnectionClosed,
                 _ => Cause::Timeout,
             };
-            if verdict.established {
-                // A connection that completed and then ended is not a handshake failure.
+            if verdict.established || !out.is_empty() {
+                // A connection that completed and then ended is not a handshake failure;
+                // one that carried an attack ended because of it.
             } else {
                 let stall = &verdict.stall;
                 let detail = if verdict.outcome == Outcome::Timeout && stall.records > 0 {

@@ -1,12 +1,17 @@
 //! Why handshakes fail, as one table: every cause shakedown reports, with its stable id
-//! (the JSON contract's `diagnosis[].cause`) and its fix in operator terms. The bottom of
-//! the core: certificate findings and the assessment both name causes from here.
+//! (the JSON contract's `diagnosis[].cause`) and its fix in operator terms; the causes that
+//! name an attack also carry its severity and CVEs ([`Severity`]: `scan --vulns` uses the
+//! same scale). The bottom of the core: certificate findings and the assessment both name
+//! causes from here.
 
 /// Every cause shakedown reports, with its id (stable, snake_case: the JSON contract) and
-/// its fix in operator terms. One table, so text, JSON, the schema and the docs cannot
-/// drift apart; `match`es on [`Cause`] are exhaustive.
+/// its fix in operator terms; a row naming a known attack adds `[Severity, CVE...]` after
+/// its id. One table, so text, JSON, the schema and the docs cannot drift apart; `match`es
+/// on [`Cause`] are exhaustive.
 macro_rules! causes {
-    ($($variant:ident = $id:literal, $fix:literal;)*) => {
+    (@severity) => { None };
+    (@severity $s:ident) => { Some(Severity::$s) };
+    ($($variant:ident = $id:literal $([$sev:ident $(, $cve:literal)*])?, $fix:literal;)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Cause { $($variant,)* }
 
@@ -22,6 +27,16 @@ macro_rules! causes {
             /// What to change, in operator terms.
             pub fn fix(self) -> &'static str {
                 match self { $(Cause::$variant => $fix,)* }
+            }
+
+            /// How bad the exposure is, for a cause that names a known attack.
+            pub const fn severity(self) -> Option<Severity> {
+                match self { $(Cause::$variant => causes!(@severity $($sev)?),)* }
+            }
+
+            /// The CVEs of the attack a cause names (empty for the others).
+            pub const fn cves(self) -> &'static [&'static str] {
+                match self { $(Cause::$variant => &[$($($cve,)*)?],)* }
             }
 
             /// The cause with this id.
@@ -111,8 +126,40 @@ causes! {
         "No answer in time: the server may be overloaded, a firewall may drop the packets, or the service waits for something else first (STARTTLS).";
     InternalError = "internal_error",
         "The server failed internally (alert internal_error): read its error log.";
+    HeartbleedAttempt = "heartbleed_attempt" [Critical, "CVE-2014-0160"],
+        "A peer sent a heartbeat request declaring more payload than its record carries: a Heartbleed probe or attack. Find who sent it (the client address); make sure the server runs a TLS library patched for CVE-2014-0160 (OpenSSL 1.0.1g or later) or has heartbeats off (OpenSSL 3 has none).";
+    Heartbleed = "heartbleed" [Critical, "CVE-2014-0160"],
+        "The peer answered a heartbeat request with more payload than the request carried: its memory leaked (Heartbleed). Upgrade its TLS library (OpenSSL 1.0.1g or later) now, then revoke and reissue its certificate and key, and end the sessions and passwords that were in its memory.";
+    CcsInjectionAttempt = "ccs_injection_attempt" [High, "CVE-2014-0224"],
+        "The client sent ChangeCipherSpec before any key exchange: a CCS injection probe or attack (or a broken client). Find who sent it; make sure the server's TLS library is patched for CVE-2014-0224 (OpenSSL 1.0.1h, 1.0.0m, 0.9.8za or later).";
+    CcsInjection = "ccs_injection" [High, "CVE-2014-0224"],
+        "The server took a ChangeCipherSpec sent before any key exchange instead of refusing it with unexpected_message: it is open to CCS injection (keys from an empty master secret). Upgrade its TLS library (OpenSSL 1.0.1h, 1.0.0m, 0.9.8za or later).";
     NotAnsweringTls = "not_answering_tls",
         "The target does not answer TLS hellos as a server should (resets, time-outs, malformed or non-TLS answers, handshakes cut short): check that this port serves TLS itself, that no firewall, IPS or proxy in the way drops or rewrites hellos, and the server's error log.";
+}
+
+/// How bad an exposure is (testssl.sh's scale, without its OK/WARN): the severity column of
+/// the cause table (attack causes only) and of every `scan --vulns` check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
 }
 
 impl std::fmt::Display for Cause {
@@ -175,13 +222,21 @@ impl Diagnosis {
 #[derive(serde::Serialize, schemars::JsonSchema)]
 #[schemars(rename = "Diagnosis")]
 struct DiagnosisJson<'a> {
+    // Fields in key order: JSON lines are written with sorted keys.
     cause: Cause,
+    /// For a cause that names a known attack: its CVEs.
+    #[serde(skip_serializing_if = "<[_]>::is_empty", default)]
+    cve: &'static [&'static str],
     detail: &'a str,
     fix: &'static str,
     /// The library's own text behind the detail (x509-parser, rustls-webpki), when there is
     /// one: JSON only, never in text output.
     #[serde(skip_serializing_if = "Option::is_none")]
     library_detail: Option<&'a str>,
+    /// For a cause that names a known attack (`heartbleed`, `ccs_injection` and their
+    /// `_attempt`s): how bad it is, on `scan --vulns`' scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<Severity>,
 }
 
 impl serde::Serialize for Diagnosis {
@@ -190,6 +245,8 @@ impl serde::Serialize for Diagnosis {
             cause: self.cause,
             detail: &self.detail,
             fix: self.fix(),
+            severity: self.cause.severity(),
+            cve: self.cause.cves(),
             library_detail: self.library_detail.as_deref(),
         }
         .serialize(s)
@@ -218,6 +275,12 @@ mod tests {
             assert!(c.id().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
             assert!(!c.fix().is_empty());
             assert_eq!(Cause::from_id(c.id()), Some(c));
+            // A CVE only with a severity: the attack causes carry both.
+            assert!(c.cves().is_empty() || c.severity().is_some(), "{c}");
+            assert!(c.cves().iter().all(|v| v.starts_with("CVE-")), "{c}");
         }
+        assert_eq!(Cause::Heartbleed.severity(), Some(Severity::Critical));
+        assert_eq!(Cause::CcsInjection.cves(), ["CVE-2014-0224"]);
+        assert_eq!(Cause::ProtocolMismatch.severity(), None);
     }
 }

@@ -19,6 +19,14 @@ impl Direction {
         }
     }
 
+    /// The other direction.
+    pub fn other(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+
     /// 0 for the client's direction, 1 for the server's: an index into per-direction arrays.
     pub fn index(self) -> usize {
         match self {

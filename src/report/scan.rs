@@ -200,7 +200,11 @@ impl Render for ScanResult {
                 writeln!(out, "     {id}  {name:<48} {openssl:<32}{mark}")?;
             }
             if let Some(bits) = v.dh_prime_bits {
-                writeln!(out, "     DHE key exchange: {bits}-bit prime")?;
+                let named = match v.dh_group.as_ref().and_then(|g| g.defined_in.as_ref()) {
+                    Some(name) => format!(" ({name}, a common prime)"),
+                    None => String::new(),
+                };
+                writeln!(out, "     DHE key exchange: {bits}-bit prime{named}")?;
             }
             if let Some(why) = &v.incomplete {
                 writeln!(out, "     incomplete (more suites may be offered): {why}")?;

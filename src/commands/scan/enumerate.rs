@@ -52,6 +52,7 @@ use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{HelloSpec, Sni};
 use crate::core::wire::hello::Extension;
+use crate::core::wire::registry::DhPrime;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::{
@@ -183,6 +184,8 @@ pub struct VersionScan {
     /// The smallest finite-field DH prime (bits) in the ServerKeyExchanges of the picks:
     /// what Logjam-style checks judge.
     pub dh_prime_bits: Option<usize>,
+    /// That smallest prime, when it is a well-known one (`core::wire::registry::dh_primes`).
+    pub dh_prime: Option<&'static DhPrime>,
     /// Why the result is unknown (nothing accepted) or partial (suites accepted): a hello
     /// of the enumeration got a broken answer, or was not sent because the scan gave up.
     pub incomplete: Option<String>,
@@ -202,6 +205,7 @@ impl VersionScan {
             first: None,
             refused_with: None,
             dh_prime_bits: None,
+            dh_prime: None,
             incomplete: None,
         }
     }
@@ -1014,7 +1018,8 @@ impl<'a> Scanner<'a> {
         result.supported = !picks.is_empty();
         result.ciphers = picks;
         result.handshakes = cost;
-        result.dh_prime_bits = dh;
+        result.dh_prime_bits = dh.map(|(bits, _)| bits);
+        result.dh_prime = dh.and_then(|(_, named)| named);
         result.incomplete = trouble;
         result
     }
@@ -1031,7 +1036,7 @@ impl<'a> Scanner<'a> {
         version: ProtocolVersion,
         suites: &[u16],
         cost: &mut usize,
-        dh: &mut Option<usize>,
+        dh: &mut Option<DhSeen>,
         trouble: &mut Option<String>,
     ) -> Option<u16> {
         let (pick, reply) = self.offer_suites(version, Some(suites), cost);
@@ -1419,14 +1424,22 @@ fn hello_label(hello: &BuiltHello) -> String {
     format!("a {} hello", ProtocolVersion(version))
 }
 
+/// A DH prime seen: its bits, and its name when it is a well-known one.
+type DhSeen = (usize, Option<&'static DhPrime>);
+
 /// Keeps the smaller of `smallest` and the DH prime of the reply's ServerKeyExchange.
-fn note_dh_prime(reply: &Reply, smallest: &mut Option<usize>) {
-    if let Some(bits) = reply
+fn note_dh_prime(reply: &Reply, smallest: &mut Option<DhSeen>) {
+    let Some(ske) = reply
         .verdict
         .as_ref()
-        .and_then(|v| v.server_key_exchange.as_ref()?.dh_prime_bits())
+        .and_then(|v| v.server_key_exchange.as_ref())
+    else {
+        return;
+    };
+    if let Some(bits) = ske.dh_prime_bits()
+        && smallest.is_none_or(|(s, _)| bits < s)
     {
-        *smallest = Some(smallest.map_or(bits, |s| s.min(bits)));
+        *smallest = Some((bits, ske.dh_named_prime()));
     }
 }
 

@@ -122,6 +122,9 @@ pub struct VersionResult {
     pub refused_with: Option<String>,
     /// The smallest finite-field DH prime (bits) seen in the picks' key exchanges.
     pub dh_prime_bits: Option<usize>,
+    /// That prime: its size, and its name when it is a well-known (shared) one; `null`
+    /// without a DHE key exchange.
+    pub dh_group: Option<DhGroup>,
     pub handshakes: usize,
     /// The OpenSSL name of each accepted suite (empty when it has none), for the text.
     #[serde(skip)]
@@ -242,6 +245,17 @@ pub struct SigalgResult {
     pub handshakes: usize,
 }
 
+/// A finite-field DH prime a server used.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DhGroup {
+    /// The well-known prime it is (`modp_1024`, `dh_1024_160`, `ffdhe2048`, …: RFC 2409,
+    /// 3526, 5114 and 7919 groups, matched by value), or `null` for a prime of its own.
+    pub name: Option<String>,
+    /// Where that prime is defined ("RFC 5114 1024-bit group with 160-bit subgroup").
+    pub defined_in: Option<String>,
+    pub bits: usize,
+}
+
 fn versions_by_name<S: Serializer>(versions: &[VersionResult], s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(versions.iter().map(|v| (&v.name, v)))
 }
@@ -313,6 +327,11 @@ impl VersionResult {
             bundled: v.bundled,
             refused_with: v.refused_with.map(|r| r.to_string()),
             dh_prime_bits: v.dh_prime_bits,
+            dh_group: v.dh_prime_bits.map(|bits| DhGroup {
+                name: v.dh_prime.map(|p| p.id.to_string()),
+                defined_in: v.dh_prime.map(|p| p.name.to_string()),
+                bits,
+            }),
             handshakes: v.handshakes,
             openssl,
         }

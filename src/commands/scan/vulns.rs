@@ -14,6 +14,7 @@
 use super::behaviour::{COMBINED, COMPRESSION, FALLBACK_PREFIX, HEARTBEAT, SECURE_RENEGOTIATION};
 use super::behaviour::{base_version, heartbeat_extension};
 use super::enumerate::{ProbeItem, ScanReport, Scanner, VersionScan};
+use crate::core::cause::Cause;
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::HelloSpec;
@@ -54,16 +55,8 @@ pub enum VulnStatus {
     Unknown,
 }
 
-/// How bad the exposure is (testssl.sh's scale, without its OK/WARN).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-    Info,
-}
+/// How bad the exposure is: the cause table's scale ([`crate::core::cause::Severity`]).
+pub use crate::core::cause::Severity;
 
 /// One check's verdict.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -106,10 +99,19 @@ const fn check(
     }
 }
 
+/// A check named after an attack cause `pcap` reports too: its CVEs and severity are the
+/// cause table's, so a scan and a capture rate it the same.
+const fn from_cause(id: &'static str, cause: Cause, disturbs: bool) -> CheckDef {
+    let Some(severity) = cause.severity() else {
+        panic!("an attack cause has a severity")
+    };
+    check(id, cause.cves(), severity, disturbs)
+}
+
 /// Every check, in report order.
 pub const CHECKS: &[CheckDef] = &[
-    check("heartbleed", &["CVE-2014-0160"], Severity::Critical, false),
-    check("ccs_injection", &["CVE-2014-0224"], Severity::High, false),
+    from_cause("heartbleed", Cause::Heartbleed, false),
+    from_cause("ccs_injection", Cause::CcsInjection, false),
     check("ticketbleed", &["CVE-2016-9244"], Severity::High, false),
     check("robot", &["CVE-2017-13099"], Severity::High, true),
     check(
@@ -429,7 +431,13 @@ fn logjam(r: &ScanReport) -> Finding {
         .versions
         .iter()
         .filter_map(|v| v.dh_prime_bits.filter(|b| *b <= 1024).map(|b| (v, b)))
-        .map(|(v, b)| format!("{}: DH prime of {b} bits", v.version))
+        .map(|(v, b)| match v.dh_prime {
+            Some(p) => format!(
+                "{}: DH prime of {b} bits, the {} ({}), a common prime: precomputation applies",
+                v.version, p.name, p.id
+            ),
+            None => format!("{}: DH prime of {b} bits", v.version),
+        })
         .collect();
     if small.is_empty() {
         if f.status == VulnStatus::NotVulnerable {

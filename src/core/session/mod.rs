@@ -35,6 +35,7 @@ use crate::core::wire::{ClientHello, ProtocolVersion};
 use std::borrow::Cow;
 use std::sync::Arc;
 
+mod attacks;
 mod events;
 mod phase;
 mod quic;
@@ -42,6 +43,7 @@ pub mod quic_client;
 mod side;
 mod verdict;
 
+pub use attacks::Attack;
 pub use events::{Event, EventText};
 pub use verdict::{
     AlertSeen, Decryption, Diverged, Outcome, Stall, StallLimit, StreamEnd, Verdict,
@@ -100,6 +102,12 @@ pub struct Tracker {
     events_dropped: usize,
     keys: Option<Keys>,
     crypto: CryptoState,
+    /// Picked up mid-stream ([`Tracker::picked_up_mid_stream`]).
+    mid_stream: bool,
+    /// Known attacks the records show (heartbeats, an early ChangeCipherSpec).
+    watch: attacks::Watch,
+    /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
+    client_key_exchange: bool,
 }
 
 /// Decryption state, used only with keys.
@@ -146,6 +154,9 @@ impl Tracker {
             events_dropped: 0,
             keys: None,
             crypto: CryptoState::default(),
+            mid_stream: false,
+            watch: attacks::Watch::default(),
+            client_key_exchange: false,
         }
     }
 
@@ -211,6 +222,7 @@ impl Tracker {
     /// exactly there), searched for in the first [`RESYNC_WINDOW`] bytes. Random bytes
     /// pass that test about once in 10^13 positions, so they give no verdict.
     pub fn picked_up_mid_stream(&mut self) {
+        self.mid_stream = true;
         for side in &mut self.sides {
             side.reading = Reading::Resync {
                 held: Vec::new(),
@@ -223,6 +235,9 @@ impl Tracker {
     /// record, and the other stopped too or has sent nothing yet. Its bytes are not
     /// needed any more (a bulk transfer seen from its middle).
     pub fn mid_stream_unreadable(&self) -> bool {
+        if !self.mid_stream {
+            return false;
+        }
         let quiet = |s: &Side| match &s.reading {
             Reading::Stopped { .. } => true,
             Reading::Resync { held, skipped } => held.is_empty() && *skipped == 0,
@@ -359,6 +374,8 @@ impl Tracker {
     /// Looks for the first whole record of a direction picked up mid-stream; returns the
     /// bytes to read from it on (the reading is then settled), `None` while still looking
     /// or after giving up. `last`: the direction ended, nothing more will come.
+    #[cold]
+    #[inline(never)]
     fn resync(&mut self, dir: Direction, data: &[u8], last: bool, at: Micros) -> Option<Vec<u8>> {
         let i = dir.index();
         let Reading::Resync {
@@ -689,6 +706,8 @@ impl Tracker {
         let i = dir.index();
         let len = rec.payload.len();
         let ct = rec.header.content_type;
+        self.watch
+            .record(dir, ct, rec.payload, at, &mut self.v.attacks);
         if ct == ContentType::ChangeCipherSpec {
             self.on_ccs(dir, at);
             return;
@@ -732,6 +751,8 @@ impl Tracker {
             ContentType::Heartbeat => {
                 self.letter(dir, 'b');
                 self.record_event(at, dir, "heartbeat", len);
+                self.watch
+                    .heartbeat(dir, rec.payload, at, &mut self.v.attacks);
             }
             ContentType::ChangeCipherSpec | ContentType::Unknown(_) => {
                 self.letter(dir, 'q');
@@ -778,6 +799,15 @@ impl Tracker {
             self.event(at, dir, "ChangeCipherSpec (middlebox compatibility)");
         } else {
             self.event(at, dir, "ChangeCipherSpec");
+            // Before any key exchange, in a handshake the server did not resume (its own
+            // CCS would have come first): CVE-2014-0224's early CCS.
+            let server_ccs = self.sides[Direction::ServerToClient.index()].encrypted();
+            if dir == Direction::ClientToServer && !self.client_key_exchange && !server_ccs {
+                let after = self.last_step.unwrap_or("ServerHello");
+                let flight_done = self.server_hello_done;
+                self.watch
+                    .early_ccs(dir, after, flight_done, at, &mut self.v.attacks);
+            }
             self.sides[i].protection = Protection::AfterCcs;
             self.crypto.openers[i] = self.crypto.pending[i].take();
         }
@@ -798,7 +828,7 @@ impl Tracker {
         match ct {
             ContentType::Handshake => {
                 self.record_event(at, dir, "encrypted handshake record", len);
-                if !self.sides[i].finished {
+                if !self.sides[i].finished && !self.watch.sent_early_ccs(dir) {
                     self.sides[i].finished = true;
                     self.last_step = Some("Finished");
                 }
@@ -968,6 +998,9 @@ impl Tracker {
         };
         self.letter(dir, letter);
         self.last_step = Some(step);
+        if dir == Direction::ClientToServer && raw.typ == handshake::CLIENT_KEY_EXCHANGE {
+            self.client_key_exchange = true;
+        }
         if dir == Direction::ServerToClient {
             let typ = msg.typ();
             let (word, bit) = (usize::from(typ / 64), 1u64 << (typ % 64));
@@ -1038,6 +1071,8 @@ impl Tracker {
 
     /// A ServerHello that did not decode whole: what was read before the error (the version,
     /// the suite, the extensions before a malformed one) is reported, then the error.
+    #[cold]
+    #[inline(never)]
     fn server_hello_read_before_error(&mut self, body: &[u8], at: Micros) {
         let Err((Some(sh), _)) = ServerHello::decode_partial(body) else {
             return;
@@ -1380,6 +1415,12 @@ impl Tracker {
             ContentType::ApplicationData => {
                 let n = data.len();
                 self.event(at, dir, format!("application data ({n} bytes, decrypted)"));
+            }
+            ContentType::Heartbeat => {
+                self.letter(dir, 'b');
+                let n = data.len();
+                self.event(at, dir, format!("heartbeat ({n} bytes, decrypted)"));
+                self.watch.heartbeat(dir, data, at, &mut self.v.attacks);
             }
             other => {
                 self.letter(dir, 'q');
@@ -2020,5 +2061,53 @@ mod tests {
             t.on_data(S, &record(23, &[0; 40]), 2 + i as Micros);
         }
         assert_ne!(t.verdict().outcome, Outcome::NoProgress);
+    }
+
+    /// A direction picked up mid-stream finds its first whole record whatever the noise
+    /// before it and however the bytes are cut into deliveries; a direction of noise alone
+    /// gives up within the window and reads nothing.
+    #[test]
+    fn mid_stream_resync_is_independent_of_chunking() {
+        let flight = [server_hello(0x0303), record(22, &handshake(14, &[]))].concat();
+        for noise_len in [1usize, 4, 5, 6, 300, 5000] {
+            // Noise that cannot start a record at its first byte.
+            let mut prefix = noise(noise_len as u64, noise_len);
+            prefix[0] = 0xff;
+            let bytes = [prefix, flight.clone(), alert_bytes()].concat();
+            for chunk in [1usize, 2, 3, 7, 100, 1 << 16] {
+                let mut t = Tracker::new();
+                t.picked_up_mid_stream();
+                for (i, c) in bytes.chunks(chunk).enumerate() {
+                    t.on_data(S, c, i as Micros);
+                }
+                t.on_end(S, EndKind::Fin, 1 << 20);
+                let v = t.verdict();
+                assert_eq!(v.history, "snl", "{noise_len} {chunk}: {:?}", v.events);
+                assert_eq!(v.outcome, Outcome::Alert, "{noise_len} {chunk}");
+                let skipped = format!(
+                    "picked up mid-stream: {noise_len} bytes before the first whole record skipped"
+                );
+                assert!(
+                    v.events.iter().any(|e| e.what.to_string() == skipped),
+                    "{noise_len} {chunk}: {:?}",
+                    v.events
+                );
+            }
+        }
+        for seed in 0..50 {
+            let mut t = Tracker::new();
+            t.picked_up_mid_stream();
+            let bytes = noise(seed, 2 * RESYNC_WINDOW);
+            for c in bytes.chunks(1000) {
+                t.on_data(S, c, 1);
+            }
+            let v = t.verdict();
+            assert!(v.server_hello.is_none() && v.history.is_empty(), "{seed}");
+            assert!(t.mid_stream_unreadable(), "{seed}: {:?}", v.events);
+        }
+    }
+
+    fn alert_bytes() -> Vec<u8> {
+        record(21, &[2, 40])
     }
 }

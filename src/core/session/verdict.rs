@@ -1,5 +1,6 @@
 //! What the tracker concludes about one connection: the [`Verdict`] and its parts.
 
+use super::attacks::Attack;
 use super::events::Event;
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::ClientHello;
@@ -184,6 +185,9 @@ pub struct Verdict {
     pub decided_at: Option<Micros>,
     /// Set when the tracker had keys.
     pub decryption: Option<Decryption>,
+    /// Known attacks the records show: an over-long heartbeat request and its over-read
+    /// answer (Heartbleed), an early ChangeCipherSpec and a server that took it.
+    pub attacks: Vec<Attack>,
 }
 
 impl Verdict {
@@ -237,6 +241,7 @@ impl Default for Verdict {
             first_at: None,
             decided_at: None,
             decryption: None,
+            attacks: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ use super::codec::{DecodeError, Reader};
 use super::hello::{ClientHello, Extension};
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::handshake_types::{handshake_type_name, types as t};
+use crate::core::wire::registry::{DhPrime, named_prime};
 
 /// The `random` of an RFC 8446 HelloRetryRequest: SHA-256("HelloRetryRequest").
 pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
@@ -59,62 +60,69 @@ pub struct ServerHello {
 
 impl ServerHello {
     pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
-        let mut partial = None;
-        Self::decode_into(body, &mut partial)
+        Self::decode_partial(body).map_err(|(_, e)| e)
     }
 
     /// [`Self::decode_body`], and on an error what was read before it: the fields up to
     /// the compression method, and the extensions that decoded whole before the one that
     /// did not (a malformed extension list keeps the version and suite that came first).
-    pub fn decode_partial(body: &[u8]) -> Result<Self, (Option<Self>, DecodeError)> {
-        let mut partial = None;
-        Self::decode_into(body, &mut partial).map_err(|e| (partial, e))
-    }
-
-    /// Decodes into `partial` as it goes, so an error leaves what was read.
     ///
-    /// TLS 1.3 drafts before 22 (`server_version` `0x7f00`–`0x7f16`, and Facebook's
-    /// `0xfb..` of those drafts) have no session_id and no compression_method: the
-    /// version, the random, the suite, the extensions.
-    fn decode_into(body: &[u8], partial: &mut Option<Self>) -> Result<Self, DecodeError> {
+    /// TLS 1.3 drafts up to 22 (`server_version` `0x7f00`–`0x7f16`, and Facebook's `0xfb..`
+    /// of those drafts) have no session_id and no compression_method: the version, the
+    /// random, the suite, the extensions.
+    pub fn decode_partial(body: &[u8]) -> Result<Self, (Option<Self>, DecodeError)> {
         let mut r = Reader::new(body);
-        let legacy_version = r.u16("server_version")?;
-        let mut random = [0u8; 32];
-        random.copy_from_slice(r.take(32, "random")?);
-        let early_draft = super::ProtocolVersion(legacy_version)
-            .draft()
-            .is_some_and(|(n, _)| n <= 22);
-        let (session_id, cipher_suite, compression) = if early_draft {
-            (Vec::new(), r.u16("cipher_suite")?, 0)
-        } else {
+        let head = |r: &mut Reader<'_>| -> Result<_, DecodeError> {
+            let legacy_version = r.u16("server_version")?;
+            let mut random = [0u8; 32];
+            random.copy_from_slice(r.take(32, "random")?);
+            let early_draft = super::ProtocolVersion(legacy_version)
+                .draft()
+                .is_some_and(|(n, _)| n <= 22);
+            if early_draft {
+                return Ok((
+                    legacy_version,
+                    random,
+                    Vec::new(),
+                    r.u16("cipher_suite")?,
+                    0,
+                ));
+            }
             let session_id = r.sub_u8("session_id")?.rest().to_vec();
-            (
+            let suite = r.u16("cipher_suite")?;
+            Ok((
+                legacy_version,
+                random,
                 session_id,
-                r.u16("cipher_suite")?,
+                suite,
                 r.u8("compression_method")?,
-            )
+            ))
         };
-        let hello = partial.insert(ServerHello {
+        let (legacy_version, random, session_id, cipher_suite, compression) =
+            head(&mut r).map_err(|e| (None, e))?;
+        let mut hello = ServerHello {
             legacy_version,
             random,
             session_id,
             cipher_suite,
             compression,
             extensions: Vec::new(),
-        });
-        if !r.is_empty() {
-            let mut er = r.sub_u16("extensions")?;
-            while !er.is_empty() {
-                let typ = er.u16("extension type")?;
-                let data = er.sub_u16("extension data")?.rest().to_vec();
-                hello.extensions.push(Extension { typ, data });
+        };
+        let rest = |r: &mut Reader<'_>, exts: &mut Vec<Extension>| -> Result<(), DecodeError> {
+            if !r.is_empty() {
+                let mut er = r.sub_u16("extensions")?;
+                while !er.is_empty() {
+                    let typ = er.u16("extension type")?;
+                    let data = er.sub_u16("extension data")?.rest().to_vec();
+                    exts.push(Extension { typ, data });
+                }
             }
+            r.expect_end("server_hello")
+        };
+        match rest(&mut r, &mut hello.extensions) {
+            Ok(()) => Ok(hello),
+            Err(e) => Err((Some(hello), e)),
         }
-        r.expect_end("server_hello")?;
-        // Set above: taken rather than cloned.
-        partial
-            .take()
-            .ok_or_else(|| DecodeError::new(0, "server_hello"))
     }
 
     /// Data of the first extension of this type.
@@ -205,6 +213,8 @@ pub enum ServerKeyExchange {
     },
     Dhe {
         prime_bits: usize,
+        /// The prime, when it is a well-known one (RFC 2409, 3526, 5114, 7919).
+        named: Option<&'static DhPrime>,
         generator_len: usize,
         public_len: usize,
         signature_scheme: Option<u16>,
@@ -219,6 +229,14 @@ impl ServerKeyExchange {
     pub fn dh_prime_bits(&self) -> Option<usize> {
         match self {
             ServerKeyExchange::Dhe { prime_bits, .. } => Some(*prime_bits),
+            _ => None,
+        }
+    }
+
+    /// The well-known prime of a finite-field DHE exchange, if it is one.
+    pub fn dh_named_prime(&self) -> Option<&'static DhPrime> {
+        match self {
+            ServerKeyExchange::Dhe { named, .. } => *named,
             _ => None,
         }
     }
@@ -269,6 +287,7 @@ impl ServerKeyExchange {
         };
         Ok(ServerKeyExchange::Dhe {
             prime_bits,
+            named: named_prime(prime),
             generator_len,
             public_len,
             signature_scheme,
@@ -725,6 +744,7 @@ mod tests {
             ServerKeyExchange::decode(&dhe, 0x0302),
             ServerKeyExchange::Dhe {
                 prime_bits: 1024,
+                named: None,
                 generator_len: 1,
                 public_len: 2,
                 signature_scheme: None,

@@ -118,12 +118,6 @@ impl ProtocolVersion {
         }
     }
 
-    /// Whether this is TLS 1.3 or one of its named drafts: everything after the ServerHello
-    /// is encrypted.
-    pub fn is_tls13_family(self) -> bool {
-        self == Self::TLS13 || self.draft().is_some()
-    }
-
     /// Parses `TLSv1.2`, `tls1.2`, `1.2`, `TLS12`, `SSLv3`, `0x0303` (case-insensitive).
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim().to_ascii_lowercase().replace(['_', ' '], "");
@@ -192,9 +186,9 @@ mod tests {
         for id in (0x7f00..=0x7f1c).chain(0xfb00..=0xfb1c) {
             let v = ProtocolVersion(id);
             assert_eq!(ProtocolVersion::parse(&v.to_string()).unwrap(), v);
-            assert!(v.is_tls13_family());
+            assert!(v.draft().is_some());
         }
-        assert!(!ProtocolVersion::TLS12.is_tls13_family());
+        assert_eq!(ProtocolVersion::TLS13.draft(), None);
         assert!(ProtocolVersion(0x1a1a).is_grease());
         assert!(!ProtocolVersion::TLS12.is_grease());
     }

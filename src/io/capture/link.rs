@@ -174,12 +174,8 @@ impl LinkDecoder {
         stats: &mut CaptureStats,
         depth: usize,
     ) -> Option<Carried<'a>> {
-        if depth > 0
-            && let Some(seg) = plain_tcp(linktype, frame)
-        {
-            stats.tunneled += 1;
-            return Some(Carried::Tcp(seg));
-        }
+        // Inner frames take this path too, not `plain_tcp`: one caller keeps that inlined
+        // into the common case.
         let sliced = match slice_link(linktype, frame) {
             Ok(p) => p,
             Err(Skip::NotIp) => {

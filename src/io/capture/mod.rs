@@ -88,6 +88,11 @@ pub enum FlowEnd {
     PortReused,
     /// The input ended (end of the file, or live capture stopped).
     InputEnd,
+    /// A QUIC connection whose handshake was decided and whose consumer wants no more of it
+    /// ([`FlowSink::wants_data`] false): reported then, since its own end (a
+    /// CONNECTION_CLOSE in 1-RTT packets) cannot be seen without keys; its later datagrams
+    /// are absorbed.
+    Settled,
 }
 
 /// Decryption Secrets Block type of a TLS key log ("TLSK", NSS key log text).

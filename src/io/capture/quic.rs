@@ -172,7 +172,11 @@ impl QuicTable {
                 &mut self.open,
             );
         } else if !sink.wants_data(flow.id) {
+            // Decided: reported now rather than at the idle timeout or the end of the
+            // capture (QUIC's own close is encrypted), so a QUIC-heavy capture does not hold
+            // a tracker per connection; the entry lingers to absorb the rest.
             flow.skip = true;
+            settle_flow(flow, at, sink, &mut self.held_total, &mut self.open);
         }
     }
 
@@ -261,6 +265,25 @@ impl QuicTable {
             );
         }
     }
+}
+
+/// Reports a decided flow without ending its directions (they did not end).
+fn settle_flow(
+    flow: &mut QuicFlow,
+    at: Micros,
+    sink: &mut dyn FlowSink,
+    held_total: &mut usize,
+    open: &mut usize,
+) {
+    if flow.closed {
+        return;
+    }
+    flow.closed = true;
+    *open = open.saturating_sub(1);
+    *held_total = held_total.saturating_sub(flow.held);
+    flow.held = 0;
+    flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
+    sink.flow_end(flow.id, at, FlowEnd::Settled);
 }
 
 /// Ends both directions (a gap where CRYPTO bytes are missing) and the flow.

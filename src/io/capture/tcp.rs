@@ -101,6 +101,9 @@ struct Flow {
     key: FlowKey,
     /// Which side is the client, once decided.
     client_side: Option<usize>,
+    /// A side sent SYN-ACKs with two sequence numbers (see `Half::other_isn`): the peer's
+    /// acknowledgments are looked at. Beside `client_side`, which every segment reads.
+    two_isns: bool,
     started: bool,
     saw_syn: bool,
     first_seen: Micros,
@@ -169,7 +172,7 @@ impl Out<'_> {
             match why {
                 FlowEnd::Evicted => self.stats.evicted_flows += 1,
                 FlowEnd::IdleTimeout => self.stats.expired_flows += 1,
-                FlowEnd::Closed | FlowEnd::PortReused | FlowEnd::InputEnd => {}
+                FlowEnd::Closed | FlowEnd::PortReused | FlowEnd::InputEnd | FlowEnd::Settled => {}
             }
             for side in 0..2 {
                 let half = &flow.halves[side];
@@ -362,6 +365,7 @@ impl FlowTable {
                     id,
                     key,
                     client_side: None,
+                    two_isns: false,
                     started: false,
                     saw_syn: false,
                     first_seen: at,
@@ -528,7 +532,7 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
             start(flow, out);
         }
     }
-    if seg.has_ack && flow.halves[1 - side].other_isn.is_some() {
+    if flow.two_isns && seg.has_ack {
         peer_chose_isn(flow, side, seg.ack, out);
     }
     let half = &mut flow.halves[side];
@@ -544,6 +548,7 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
             // from the latest one unless the peer acknowledges the other.
             half.other_isn = Some(isn);
             rebase(half, seg.seq, out);
+            flow.two_isns = true;
         }
         if !seg.has_ack && seg.payload.is_empty() {
             // A retransmitted SYN; a new connection on the same tuple was handled earlier.
@@ -584,13 +589,15 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
 /// acknowledges the one not in use, and the peer has delivered nothing yet, switch to it.
 fn peer_chose_isn(flow: &mut Flow, side: usize, ack: u32, out: &mut Out<'_>) {
     let peer = &mut flow.halves[1 - side];
-    if peer.delivered != 0 {
-        peer.other_isn = None;
-        return;
-    }
     let Some(other) = peer.other_isn else {
         return;
     };
+    if peer.delivered != 0 {
+        // Its bytes came: the choice is made.
+        peer.other_isn = None;
+        flow.two_isns = false;
+        return;
+    }
     if ack == other.wrapping_add(1)
         && let Some(current) = peer.isn
     {
@@ -778,6 +785,7 @@ mod tests {
                 b: end(443),
             },
             client_side: None,
+            two_isns: false,
             started: false,
             saw_syn: false,
             first_seen: 0,

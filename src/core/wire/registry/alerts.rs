@@ -26,6 +26,9 @@ impl Entry for Alert {
 /// Alert descriptions that code branches on; their names are in [`ALERTS`].
 pub mod codes {
     pub const CLOSE_NOTIFY: u8 = 0;
+    pub const UNEXPECTED_MESSAGE: u8 = 10;
+    pub const BAD_RECORD_MAC: u8 = 20;
+    pub const DECRYPTION_FAILED: u8 = 21;
     pub const HANDSHAKE_FAILURE: u8 = 40;
     pub const BAD_CERTIFICATE: u8 = 42;
     pub const CERTIFICATE_EXPIRED: u8 = 45;

@@ -7,6 +7,7 @@
 //! name yields an [`UnknownName`] that lists the nearest known names.
 
 pub mod alerts;
+pub mod dh_primes;
 pub mod extensions;
 pub mod groups;
 pub mod handshake_types;
@@ -16,6 +17,7 @@ pub mod suites;
 use std::fmt;
 
 pub use alerts::{ALERTS, Alert, alert_level_name, alert_name, parse_alert};
+pub use dh_primes::{DH_PRIMES, DhPrime, dh_prime, named_prime};
 pub use extensions::{EXTENSIONS, ExtensionType, extension, extension_name, parse_extension};
 pub use groups::{
     GROUPS, Group, GroupKind, group, group_name, is_post_quantum, parse_group, parse_groups,

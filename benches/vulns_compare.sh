@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# `shakedown scan --vulns` beside `testssl -U` on the same loopback servers this script
+# starts: wall time and connections (SYNs counted by tcpdump on lo), RUNS runs of each, one
+# Markdown row per run, then the medians and the ratio (issue 18: shakedown in at most 1/20
+# of testssl's wall time). testssl 3.0 has no `--fast` (its man page lists FAST only as an
+# undocumented, commented-out variable); its one documented speed switch is
+# `--ssl-native` ("faster … but less accurate"), so testssl runs twice: as is, and with
+# `--ssl-native`. Both with `--quiet --warnings off --color 0`. Not part of CI; needs
+# root for tcpdump. Talks to 127.0.0.1 only.
+#
+#   bash benches/vulns_compare.sh                 # 3 runs of each
+#   RUNS=5 SHAKEDOWN=target/release/shakedown bash benches/vulns_compare.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+runs=${RUNS:-3}
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+testssl=$(command -v testssl || command -v testssl.sh || true)
+[ -n "$testssl" ] || { echo "vulns_compare.sh: needs testssl.sh (apt-get install testssl.sh)" >&2; exit 2; }
+for tool in tcpdump gnutls-serv openssl python3; do
+    command -v "$tool" >/dev/null || { echo "vulns_compare.sh: needs $tool" >&2; exit 2; }
+done
+if [ -z "${SHAKEDOWN:-}" ]; then
+    (cd "$here" && cargo build --release -q)
+    SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+cd "$work"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \
+    -days 30 -addext subjectAltName=DNS:localhost 2>/dev/null
+
+# openssl: TLS 1.0-1.2, every suite at SECLEVEL=0, RFC 5114's 1024-bit DH group.
+openssl genpkey -genparam -algorithm DH -pkeyopt dh_rfc5114:1 -out dh1024.pem 2>/dev/null
+openssl_port=$(free_port)
+openssl s_server -quiet -accept 127.0.0.1:"$openssl_port" -naccept 100000 -cert rsa.pem -key rsa.key \
+    -cipher 'ALL:@SECLEVEL=0' -min_protocol TLSv1 -max_protocol TLSv1.2 -dhparam dh1024.pem \
+    </dev/null >/dev/null 2>&1 &
+pids+=($!)
+# gnutls-serv: 3DES, RC4, TLS 1.0, no RFC 5746 (the tests' permissive server).
+gnutls_port=$(free_port)
+gnutls-serv --port "$gnutls_port" --x509certfile rsa.pem --x509keyfile rsa.key \
+    --priority 'NORMAL:+3DES-CBC:+ARCFOUR-128:+VERS-TLS1.0:%DISABLE_SAFE_RENEGOTIATION' \
+    </dev/null >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$openssl_port"
+wait_port "$gnutls_port"
+
+# run PORT COMMAND... → "connections seconds"
+run() {
+    local port=$1
+    shift
+    tcpdump -i lo -n --immediate-mode -U -w "$work/syn.pcap" \
+        "tcp dst port $port and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" 2>/dev/null &
+    local dump=$!
+    sleep 1
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >"$work/out" 2>&1 || true
+    t1=$(date +%s.%N)
+    sleep 0.5
+    kill "$dump"
+    wait "$dump" 2>/dev/null || true
+    echo "$(tcpdump -r "$work/syn.pcap" -n 2>/dev/null | wc -l) $(python3 -c "print(f'{$t1-$t0:.2f}')")"
+}
+
+echo "load before: $(uptime)"
+printf '| server | tool | run | connections | wall time (s) |\n|---|---|---:|---:|---:|\n'
+declare -A times
+for server in openssl gnutls; do
+    port_var=${server}_port
+    port=${!port_var}
+    for run_no in $(seq "$runs"); do
+        for tool in shakedown testssl testssl-native; do
+            case $tool in
+                shakedown) cmd=("$SHAKEDOWN" scan "127.0.0.1:$port" --vulns --json --no-progress) ;;
+                testssl) cmd=("$testssl" --quiet --warnings off --color 0 -U "127.0.0.1:$port") ;;
+                testssl-native) cmd=("$testssl" --quiet --warnings off --color 0 --ssl-native -U "127.0.0.1:$port") ;;
+            esac
+            read -r c t < <(run "$port" "${cmd[@]}")
+            times[$server.$tool]="${times[$server.$tool]:-} $t"
+            printf '| %s | %s | %s | %s | %s |\n' "$server" "${cmd[*]/#$work\//}" "$run_no" "$c" "$t"
+        done
+    done
+done
+echo "load after: $(uptime)"
+echo
+printf '| server | shakedown median (s) | testssl -U median (s) | testssl --ssl-native -U median (s) | shakedown / fastest testssl |\n|---|---:|---:|---:|---:|\n'
+for server in openssl gnutls; do
+    python3 - "$server" "${times[$server.shakedown]}" "${times[$server.testssl]}" "${times[$server.testssl-native]}" <<'PY'
+import statistics, sys
+server, s, t, n = sys.argv[1], *[[float(x) for x in a.split()] for a in sys.argv[2:]]
+ms, mt, mn = statistics.median(s), statistics.median(t), statistics.median(n)
+print(f"| {server} | {ms:.2f} | {mt:.2f} | {mn:.2f} | 1/{min(mt, mn) / ms:.0f} |")
+PY
+done
