@@ -297,9 +297,12 @@ fn scan_quic_lists_the_tls13_suites_in_the_server_order() {
         ])
     );
     assert_eq!(tls13["server_order"], true);
-    // Bounded: one hello per version, the suites, the order check.
+    // Bounded: one hello per version, the suites, the order check; then the groups (one
+    // hello per accepted group, one refused, one for their order).
+    let groups = v["cost"]["groups"].as_u64().unwrap();
+    assert!(groups <= aioquic_groups().len() as u64 + 2, "{v:#}");
     assert!(
-        v["handshakes"].as_u64().unwrap() <= 12,
+        v["handshakes"].as_u64().unwrap() - groups <= 12,
         "{}",
         v["handshakes"]
     );
@@ -357,4 +360,126 @@ fn a_flight_beyond_the_amplification_limit_is_read_after_our_acks() {
     assert!(q["handshake_packets"].as_u64().unwrap() >= 3, "{q:#}");
     // The hello, at least one ACK, the close.
     assert!(q["datagrams_sent"].as_u64().unwrap() >= 3, "{q:#}");
+}
+
+/// The groups aioquic itself says its TLS takes (`quic_server.py … groups`), by name.
+fn aioquic_groups() -> Vec<String> {
+    let python = venv_python("quic-venv", &["aioquic"]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/quic_server.py");
+    let out = std::process::Command::new(python)
+        .args([script, "-", "-", "groups"])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let ids = line.trim().strip_prefix("groups ").expect("a groups line");
+    ids.split(' ')
+        .map(|h| {
+            let id = u16::from_str_radix(h.trim_start_matches("0x"), 16).unwrap();
+            shakedown::core::wire::registry::group_name(id)
+        })
+        .collect()
+}
+
+fn scan_quic(server: &Server, extra: &[&str]) -> Value {
+    let (code, v) = json_output(
+        shakedown()
+            .args(["scan", "--quic", "--json", "--sni", "localhost"])
+            .args(extra)
+            .arg(format!("127.0.0.1:{}", server.port)),
+    );
+    assert_eq!(code, 0, "{v:#}");
+    v
+}
+
+/// `scan --quic` enumerates the TLS 1.3 groups a QUIC server takes, by key shares: aioquic
+/// refuses a hello without a usable share instead of asking for one (no HelloRetryRequest),
+/// so every hello carries a share for each group it offers and the ServerHello names the
+/// pick. The list equals what aioquic says it supports; aioquic takes the client's first
+/// share, so the order is the client's; a server limited to secp384r1 gives exactly that;
+/// aioquic has no ML-KEM, so the post-quantum checks find none (and send nothing).
+#[test]
+fn scan_quic_enumerates_the_tls13_groups_by_key_shares() {
+    let pki = Pki::new();
+    let server = aioquic(&pki, "ok");
+    let v = scan_quic(&server, &[]);
+    let mut got: Vec<String> = v["groups"]["TLSv1.3"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v:#}"))
+        .iter()
+        .map(|g| g.as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    let mut want = aioquic_groups();
+    want.sort();
+    assert_eq!(got, want, "{v:#}");
+    assert!(want.contains(&"x25519".to_owned()));
+    assert_eq!(v["groups_server_order"]["TLSv1.3"], false, "{v:#}");
+    assert_eq!(v["post_quantum"]["preference"], "none");
+    assert_eq!(v["post_quantum"]["hybrid"], serde_json::json!([]));
+    assert_eq!(v["post_quantum"]["handshakes"], 0);
+    // The suites and their order are still read (the order on the first group hello).
+    assert_eq!(v["versions"]["TLSv1.3"]["server_order"], true);
+    // Nothing beyond groups over QUIC.
+    assert!(v["sigalgs"].is_null(), "{v:#}");
+    drop(server);
+
+    let server = aioquic(&pki, "p384");
+    let v = scan_quic(&server, &[]);
+    assert_eq!(
+        v["groups"]["TLSv1.3"],
+        serde_json::json!(["secp384r1"]),
+        "{v:#}"
+    );
+    // --suites-only: no group hellos.
+    let v = scan_quic(&server, &["--suites-only"]);
+    assert!(
+        v["groups"].as_object().is_none_or(|g| g.is_empty()),
+        "{v:#}"
+    );
+    assert_eq!(v["cost"]["groups"], 0, "{v:#}");
+}
+
+/// Post-quantum key shares over QUIC: the hello options apply. An X25519MLKEM768 share
+/// (1,216 bytes) beside an x25519 one makes a hello of two Initial datagrams; aioquic has no
+/// ML-KEM, skips the hybrid share and completes with x25519 (Finished verified). Offering
+/// only the hybrid, aioquic ends with CONNECTION_CLOSE crypto error handshake_failure ("No
+/// supported key share").
+#[test]
+fn post_quantum_key_shares_over_quic() {
+    let pki = Pki::new();
+    let server = aioquic(&pki, "ok");
+    let (code, v) = probe(
+        &pki,
+        &server,
+        &[
+            "--groups",
+            "X25519MLKEM768,x25519",
+            "--key-shares",
+            "X25519MLKEM768,x25519",
+        ],
+    );
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["outcome"], "server_hello");
+    assert_eq!(server_hello(&v)["group"], "x25519", "{v:#}");
+    assert_eq!(v["decryption"]["server_finished_verified"], true, "{v:#}");
+    assert!(v["sent_bytes"].as_u64().unwrap() > 1200, "{v:#}");
+    assert!(v["quic"]["datagrams_sent"].as_u64().unwrap() >= 2, "{v:#}");
+    let (code, v) = probe(
+        &pki,
+        &server,
+        &[
+            "--groups",
+            "X25519MLKEM768",
+            "--key-shares",
+            "X25519MLKEM768",
+        ],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["outcome"], "alert");
+    assert_eq!(v["alert"]["description"], "handshake_failure");
+    assert_eq!(
+        v["quic"]["close"]["reason"], "No supported key share",
+        "{v:#}"
+    );
+    assert!(causes(&v).contains(&"no_shared_cipher".to_owned()), "{v:#}");
 }

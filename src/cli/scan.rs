@@ -64,8 +64,10 @@ pub struct ScanArgs {
     /// Versions, suites and their order only (no groups, signature schemes, behaviour).
     #[arg(long)]
     pub suites_only: bool,
-    /// Over QUIC (UDP, Initial packets) instead of TCP: versions, suites and their order as
-    /// a QUIC server answers them (implies --suites-only; no certificates, no --vulns).
+    /// Over QUIC (UDP, Initial packets) instead of TCP: versions, TLS 1.3 suites and their
+    /// order, and the TLS 1.3 groups (by key shares) with the post-quantum checks, as a QUIC
+    /// server answers them (no signature schemes, behaviour probes, certificates or --vulns;
+    /// with --suites-only, no groups).
     #[arg(long, conflicts_with = "vulns")]
     pub quic: bool,
     /// Name the known TLS attacks the server is exposed to (a `vulnerabilities` object in
@@ -112,6 +114,7 @@ pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
             retries: args.retries,
             sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
             suites_only: args.suites_only || args.quic,
+            quic_groups: args.quic && !args.suites_only,
         },
         concurrency: args.concurrency,
         rate: args.rate,

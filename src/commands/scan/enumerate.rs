@@ -82,6 +82,11 @@ pub struct ScanOptions {
     pub sni: Sni,
     /// Versions, suites and their order only: no groups, signature schemes or behaviour.
     pub suites_only: bool,
+    /// The hellos go in QUIC Initial packets (`scan --quic`): besides versions and suites,
+    /// the TLS 1.3 groups are enumerated, by key shares rather than HelloRetryRequests (a
+    /// QUIC server need not retry a hello without a usable share: aioquic does not), and
+    /// the post-quantum checks follow them; no signature schemes or behaviour probes.
+    pub quic_groups: bool,
 }
 
 /// Bounds connections in flight and paces their starts; shared by all targets of a run.
@@ -551,14 +556,17 @@ impl<'a> Scanner<'a> {
     ) {
         thread::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
+            let groups13 = more || self.opts.quic_groups;
             let orders: Vec<_> = versions
                 .iter()
-                .filter(|v| v.ciphers.len() >= 2 && !(more && v.version == ProtocolVersion::TLS13))
+                .filter(|v| {
+                    v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
+                })
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
-            let g13 = s.spawn(|| {
-                let (g13, order) = more.then(|| self.groups_tls13(versions)).flatten()?;
+            let g13 = s.spawn(move || {
+                let (g13, order) = groups13.then(|| self.groups_tls13(versions)).flatten()?;
                 let pq = self.post_quantum(&g13, versions);
                 Some((g13, order, pq))
             });
@@ -1084,6 +1092,10 @@ impl<'a> Scanner<'a> {
     /// server's pick among what remains. The first one offers the accepted suites reversed
     /// and is also the suite order check (an HRR names the suite too); it is returned with
     /// it. One more hello offers the accepted groups reversed, for the group order.
+    /// Over QUIC each hello carries a key share for every group it offers instead (real
+    /// keys where we make them, right-length bytes otherwise), so the ServerHello's group
+    /// is the pick: a QUIC server may refuse a hello without a usable share rather than
+    /// retry it (aioquic does), and one that prefers to retry still names its pick.
     fn groups_tls13(&self, versions: &[VersionScan]) -> Option<(GroupScan, Option<OrderCheck>)> {
         let v13 = versions
             .iter()
@@ -1101,7 +1113,11 @@ impl<'a> Scanner<'a> {
             let spec = HelloSpec {
                 cipher_suites: Some(suites),
                 groups: Some(groups.to_vec()),
-                key_shares: Some(Vec::new()),
+                key_shares: Some(if self.opts.quic_groups {
+                    groups.to_vec()
+                } else {
+                    Vec::new()
+                }),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
             let reply = self.handshake(&self.encode(&spec), cost);
@@ -1575,6 +1591,7 @@ mod tests {
             retries: 0,
             sni: Sni::Auto,
             suites_only: false,
+            quic_groups: false,
         };
         let pacer = Pacer::new(1, None);
         test(&Scanner::new(&target, &Tcp, &opts, &pacer, &|| {}));
