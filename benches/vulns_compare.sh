@@ -5,8 +5,13 @@
 # of testssl's wall time). testssl 3.0 has no `--fast` (its man page lists FAST only as an
 # undocumented, commented-out variable); its one documented speed switch is
 # `--ssl-native` ("faster … but less accurate"), so testssl runs twice: as is, and with
-# `--ssl-native`. Both with `--quiet --warnings off --color 0`. Not part of CI; needs
-# root for tcpdump. Talks to 127.0.0.1 only.
+# `--ssl-native`. Both with `--quiet --warnings off --color 0`. The first run of each also
+# keeps both tools' findings, and a second table sets each check's verdict beside
+# testssl's (its JSON severity: OK/INFO read as not vulnerable, LOW to CRITICAL as
+# vulnerable, anything else as unknown). Servers: a permissive `openssl s_server` (TLS
+# 1.0-1.2, SECLEVEL=0, RFC 5114's 1024-bit DH group), gnutls-serv with 3DES, RC4, TLS 1.0
+# and no RFC 5746, and nginx with a legacy configuration (tests/scan_vulns.rs has the same
+# three). Not part of CI; needs root for tcpdump. Talks to 127.0.0.1 only.
 #
 #   bash benches/vulns_compare.sh                 # 3 runs of each
 #   RUNS=5 SHAKEDOWN=target/release/shakedown bash benches/vulns_compare.sh
@@ -25,7 +30,7 @@ trap cleanup EXIT
 
 testssl=$(command -v testssl || command -v testssl.sh || true)
 [ -n "$testssl" ] || { echo "vulns_compare.sh: needs testssl.sh (apt-get install testssl.sh)" >&2; exit 2; }
-for tool in tcpdump gnutls-serv openssl python3; do
+for tool in tcpdump gnutls-serv openssl python3 nginx; do
     command -v "$tool" >/dev/null || { echo "vulns_compare.sh: needs $tool" >&2; exit 2; }
 done
 if [ -z "${SHAKEDOWN:-}" ]; then
@@ -53,8 +58,29 @@ gnutls-serv --port "$gnutls_port" --x509certfile rsa.pem --x509keyfile rsa.key \
     --priority 'NORMAL:+3DES-CBC:+ARCFOUR-128:+VERS-TLS1.0:%DISABLE_SAFE_RENEGOTIATION' \
     </dev/null >/dev/null 2>&1 &
 pids+=($!)
+# nginx: TLS 1.0-1.2, every suite at SECLEVEL=0, server order, no ssl_dhparam.
+nginx_port=$(free_port)
+mkdir -p ngx
+cat >ngx/nginx.conf <<EOF
+daemon off; master_process off; pid $work/ngx/nginx.pid; error_log $work/ngx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/ngx/b; proxy_temp_path $work/ngx/p; fastcgi_temp_path $work/ngx/f;
+  uwsgi_temp_path $work/ngx/u; scgi_temp_path $work/ngx/s;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key;
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers ALL:@SECLEVEL=0; ssl_prefer_server_ciphers on;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" </dev/null >/dev/null 2>&1 &
+pids+=($!)
 wait_port "$openssl_port"
 wait_port "$gnutls_port"
+wait_port "$nginx_port"
 
 # run PORT COMMAND... → "connections seconds"
 run() {
@@ -77,30 +103,61 @@ run() {
 echo "load before: $(uptime)"
 printf '| server | tool | run | connections | wall time (s) |\n|---|---|---:|---:|---:|\n'
 declare -A times
-for server in openssl gnutls; do
+for server in openssl gnutls nginx; do
     port_var=${server}_port
     port=${!port_var}
     for run_no in $(seq "$runs"); do
         for tool in shakedown testssl testssl-native; do
+            keep=()
+            [ "$run_no" = 1 ] && [ "$tool" = testssl ] && keep=(--jsonfile "$work/$server.testssl.json")
             case $tool in
                 shakedown) cmd=("$SHAKEDOWN" scan "127.0.0.1:$port" --vulns --json --no-progress) ;;
-                testssl) cmd=("$testssl" --quiet --warnings off --color 0 -U "127.0.0.1:$port") ;;
+                testssl) cmd=("$testssl" --quiet --warnings off --color 0 "${keep[@]}" -U "127.0.0.1:$port") ;;
                 testssl-native) cmd=("$testssl" --quiet --warnings off --color 0 --ssl-native -U "127.0.0.1:$port") ;;
             esac
             read -r c t < <(run "$port" "${cmd[@]}")
+            [ "$run_no" = 1 ] && [ "$tool" = shakedown ] && cp "$work/out" "$work/$server.shakedown.json"
             times[$server.$tool]="${times[$server.$tool]:-} $t"
-            printf '| %s | %s | %s | %s | %s |\n' "$server" "${cmd[*]/#$work\//}" "$run_no" "$c" "$t"
+            shown="${cmd[*]}"
+            printf '| %s | %s | %s | %s | %s |\n' "$server" "${shown//$work\//}" "$run_no" "$c" "$t"
         done
     done
 done
 echo "load after: $(uptime)"
 echo
 printf '| server | shakedown median (s) | testssl -U median (s) | testssl --ssl-native -U median (s) | shakedown / fastest testssl |\n|---|---:|---:|---:|---:|\n'
-for server in openssl gnutls; do
+for server in openssl gnutls nginx; do
     python3 - "$server" "${times[$server.shakedown]}" "${times[$server.testssl]}" "${times[$server.testssl-native]}" <<'PY'
 import statistics, sys
 server, s, t, n = sys.argv[1], *[[float(x) for x in a.split()] for a in sys.argv[2:]]
 ms, mt, mn = statistics.median(s), statistics.median(t), statistics.median(n)
 print(f"| {server} | {ms:.2f} | {mt:.2f} | {mn:.2f} | 1/{min(mt, mn) / ms:.0f} |")
+PY
+done
+
+echo
+printf '| server | check | shakedown | testssl -U (severity: finding) | agree |\n|---|---|---|---|---|\n'
+for server in openssl gnutls nginx; do
+    python3 - "$server" "$work/$server.shakedown.json" "$work/$server.testssl.json" <<'PY'
+import json, sys
+server, ours, theirs = sys.argv[1], json.loads(open(sys.argv[2]).readline()), json.load(open(sys.argv[3]))
+TESTSSL = {"heartbleed": "heartbleed", "ccs_injection": "CCS", "ticketbleed": "ticketbleed",
+           "robot": "ROBOT", "secure_renegotiation": "secure_renego",
+           "client_renegotiation": "secure_client_renego", "compression": "CRIME_TLS",
+           "poodle_ssl": "POODLE_SSL", "fallback_scsv": "fallback_SCSV", "sweet32": "SWEET32",
+           "freak": "FREAK", "drown": "DROWN", "logjam": "LOGJAM", "beast": "BEAST",
+           "lucky13": "LUCKY13", "rc4": "RC4"}
+found = {f["id"]: f for f in theirs}
+for check, tid in TESTSSL.items():
+    mine = ours["vulnerabilities"][check]["status"]
+    f = found.get(tid)
+    if f is None:
+        print(f"| {server} | {check} | {mine} | (no {tid} finding) | - |")
+        continue
+    sev = f.get("severity", "")
+    verdict = ("not_vulnerable" if sev in ("OK", "INFO") else
+               "vulnerable" if sev in ("LOW", "MEDIUM", "HIGH", "CRITICAL") else "unknown")
+    text = f.get("finding", "").replace("|", "/")[:90]
+    print(f"| {server} | {check} | {mine} | {sev}: {text} | {'yes' if verdict == mine else 'no'} |")
 PY
 done

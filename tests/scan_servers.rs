@@ -10,7 +10,6 @@ use common::{Pki, Server, hostile_peer, openssl, read_some, rsa_cert, s_server, 
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 const VERSIONS: [&str; 6] = ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
@@ -578,14 +577,14 @@ fn nginx_with_mozilla_intermediate() {
         key = cert.key.display(),
     );
     // nginx 1.22 has no `http2 on;` (it is a listen parameter there).
-    let conf = if nginx_version() < (1, 25) {
+    let conf = if common::nginx_version() < (1, 25) {
         conf.replace("  http2 on;\n", "")
             .replace(" ssl;\n", " ssl http2;\n")
     } else {
         conf
     };
     let conf_path = p.join("nginx.conf");
-    let srv = common_nginx(&conf, &conf_path, p);
+    let srv = common::nginx(&conf, &conf_path, p);
     let v = scan_one(&local(&srv));
     assert_eq!(
         set(&ciphers(&v, "TLSv1.2")),
@@ -620,51 +619,6 @@ fn nginx_with_mozilla_intermediate() {
     assert_eq!(
         probe(&v, "TLS_FALLBACK_SCSV")["result"],
         "supported (inappropriate_fallback)"
-    );
-}
-
-fn nginx_version() -> (u32, u32) {
-    let out = Command::new("nginx").arg("-v").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr);
-    let v = text.split('/').nth(1).unwrap_or("0.0").trim();
-    let mut parts = v.split('.').map(|n| n.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-}
-
-/// Starts nginx with `conf` (its `{port}` filled in) in the foreground.
-fn common_nginx(conf: &str, conf_path: &Path, prefix: &Path) -> Server {
-    let template = conf.to_string();
-    // spawn_listening fills {port} in arguments only; write the file per attempt instead.
-    for _ in 0..5 {
-        let port = common::free_port();
-        std::fs::write(conf_path, template.replace("{port}", &port.to_string())).unwrap();
-        let mut child = Command::new("nginx")
-            .arg("-c")
-            .arg(conf_path)
-            .arg("-p")
-            .arg(prefix)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx");
-        let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if std::net::TcpStream::connect(addr).is_ok() {
-                return Server { child, port, addr };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!(
-        "nginx did not start: {}",
-        std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default()
     );
 }
 

@@ -303,6 +303,113 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
     }
 }
 
+/// `openssl s_server` with legacy options: TLS 1.0 to 1.2, every suite at SECLEVEL=0, RFC
+/// 5114's 1024-bit DH group (benches/vulns_compare.sh's first server): BEAST, LUCKY13 and
+/// Logjam with the prime named in every version, nothing else.
+#[test]
+fn legacy_openssl_server_is_exposed_to_beast_lucky13_and_logjam_with_its_common_prime() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let dhparam = common::dh1024_params(dir.path());
+    let srv = s_server(
+        &cert,
+        &[
+            "-cipher",
+            "ALL:@SECLEVEL=0",
+            "-min_protocol",
+            "TLSv1",
+            "-max_protocol",
+            "TLSv1.2",
+            "-dhparam",
+            dhparam.to_str().unwrap(),
+        ],
+    );
+    let (_, v) = scan(&local(&srv), &["--vulns"]);
+    assert_statuses(
+        &v,
+        &[
+            ("beast", "vulnerable"),
+            ("lucky13", "vulnerable"),
+            ("logjam", "vulnerable"),
+            ("heartbleed", "not_vulnerable"),
+            ("ccs_injection", "not_vulnerable"),
+            ("ticketbleed", "not_vulnerable"),
+            ("robot", "not_vulnerable"),
+            ("secure_renegotiation", "not_vulnerable"),
+            ("client_renegotiation", "not_vulnerable"),
+            ("compression", "not_vulnerable"),
+            ("fallback_scsv", "not_vulnerable"),
+            ("poodle_ssl", "not_vulnerable"),
+            ("sweet32", "not_vulnerable"),
+            ("rc4", "not_vulnerable"),
+            ("freak", "not_vulnerable"),
+            ("drown", "not_vulnerable"),
+        ],
+    );
+    let logjam = v["vulnerabilities"]["logjam"]["detail"].as_str().unwrap();
+    for version in ["TLSv1.0", "TLSv1.1", "TLSv1.2"] {
+        assert!(
+            logjam.contains(&format!("{version}: DH prime of 1024 bits, the RFC 5114")),
+            "{logjam}"
+        );
+        assert_eq!(v["versions"][version]["dh_group"]["name"], "dh_1024_160");
+    }
+}
+
+/// nginx with a legacy configuration (TLS 1.0 to 1.2, every suite of Debian 12's OpenSSL 3
+/// at SECLEVEL=0, server order, no `ssl_dhparam`): CBC at TLS 1.0 (BEAST) and CBC suites
+/// (LUCKY13), nothing else. testssl.sh 3.0.8 (`testssl -U --jsonfile`, one run by hand on
+/// this configuration, docs/vulns.md) gives the same sixteen verdicts where it has the check.
+#[test]
+fn nginx_with_a_legacy_configuration_is_exposed_to_beast_and_lucky13_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let cert = rsa_cert(p, "localhost");
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
+         fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+         server {{\n  listen 127.0.0.1:{{port}} ssl;\n  server_name localhost;\n\
+         ssl_certificate {cert};\n  ssl_certificate_key {key};\n\
+         ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n  ssl_ciphers ALL:@SECLEVEL=0;\n\
+         ssl_prefer_server_ciphers on;\n\
+         location / {{ return 200 \"ok\"; }}\n }}\n}}\n",
+        p = p.display(),
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+    );
+    let srv = common::nginx(&conf, &p.join("nginx.conf"), p);
+    let (_, v) = scan(&local(&srv), &["--vulns"]);
+    assert_statuses(
+        &v,
+        &[
+            ("beast", "vulnerable"),
+            ("lucky13", "vulnerable"),
+            ("heartbleed", "not_vulnerable"),
+            ("ccs_injection", "not_vulnerable"),
+            ("ticketbleed", "not_vulnerable"),
+            ("robot", "not_vulnerable"),
+            ("secure_renegotiation", "not_vulnerable"),
+            // nginx refuses renegotiation (testssl: "not vulnerable (OK)").
+            ("client_renegotiation", "not_vulnerable"),
+            ("compression", "not_vulnerable"),
+            ("fallback_scsv", "not_vulnerable"),
+            ("poodle_ssl", "not_vulnerable"),
+            // Debian 12's OpenSSL 3 has no 3DES, RC4 or export suites at all.
+            ("sweet32", "not_vulnerable"),
+            ("rc4", "not_vulnerable"),
+            ("freak", "not_vulnerable"),
+            // No ssl_dhparam: nginx offers no DHE suite.
+            ("logjam", "not_vulnerable"),
+            ("drown", "not_vulnerable"),
+        ],
+    );
+    let beast = v["vulnerabilities"]["beast"]["detail"].as_str().unwrap();
+    assert!(beast.starts_with("TLSv1.0: "), "{beast}");
+    assert_eq!(v["versions"]["TLSv1.0"]["supported"], true);
+}
+
 /// TLS 1.3 only: no renegotiation, compression or heartbeat; no legacy suites. `--vulns=safe`
 /// leaves out robot and client_renegotiation; the text report has the section.
 #[test]

@@ -742,3 +742,50 @@ pub fn record(dir: &Path, port: u16, run: impl FnOnce()) -> Option<PathBuf> {
     let _ = dump.wait();
     Some(file)
 }
+
+/// nginx's version, (major, minor).
+pub fn nginx_version() -> (u32, u32) {
+    let out = Command::new("nginx").arg("-v").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let v = text.split('/').nth(1).unwrap_or("0.0").trim();
+    let mut parts = v.split('.').map(|n| n.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Starts nginx with `conf` (its `{port}` filled in) in the foreground, from `prefix`;
+/// stopped with the handle.
+pub fn nginx(conf: &str, conf_path: &Path, prefix: &Path) -> Server {
+    let template = conf.to_string();
+    // spawn_listening fills {port} in arguments only; write the file per attempt instead.
+    for _ in 0..5 {
+        let port = free_port();
+        std::fs::write(conf_path, template.replace("{port}", &port.to_string())).unwrap();
+        let mut child = Command::new("nginx")
+            .arg("-c")
+            .arg(conf_path)
+            .arg("-p")
+            .arg(prefix)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx");
+        let addr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if TcpStream::connect(addr).is_ok() {
+                return Server { child, port, addr };
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!(
+        "nginx did not start: {}",
+        std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default()
+    );
+}
