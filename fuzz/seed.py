@@ -282,6 +282,13 @@ def main():
         m = re.search(rb"^hello = ([0-9a-f]+)", block, re.M)
         if m:
             seed_exchange([(0, bytes.fromhex(m.group(1).decode()))])
+    # quic_initial: its input is frames the harness seals, not captured bytes: the kept
+    # inputs (tests/fuzz/quic_initial/: a real hello and flight with a key log, hostile
+    # CRYPTO offsets, coalesced and truncated packets, flipped bits, hostile frames).
+    kept = os.path.join(ROOT, "tests", "fuzz", "quic_initial")
+    for name in sorted(os.listdir(kept)):
+        with open(os.path.join(kept, name), "rb") as f:
+            put("quic_initial", f.read())
     written.pop("link_layer_variants", None)
     for target in sorted(written):
         print(f"{target}: {written[target]} new seeds")

@@ -679,6 +679,65 @@ fn tunnels_are_opened() {
     assert_refused(&reports[0]);
 }
 
+/// An IPv4 packet split into fragments of `chunk` bytes of payload (a multiple of 8).
+fn fragments_v4(packet: &[u8], chunk: usize, id: u16) -> Vec<Vec<u8>> {
+    let body = &packet[20..];
+    let mut out = Vec::new();
+    for (i, part) in body.chunks(chunk).enumerate() {
+        let mut h = packet[..20].to_vec();
+        let more = (i + 1) * chunk < body.len();
+        let flags_offset = (i * chunk / 8) as u16 | if more { 0x2000 } else { 0 };
+        h[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        h[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let c = checksum(&h);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        h.extend(part);
+        out.push(h);
+    }
+    out
+}
+
+#[test]
+fn fragmented_gre_and_ip_in_ip_are_rebuilt_and_opened() {
+    // ERSPAN II and 6in4 outer packets cut into 64-byte fragments (the ClientHello's
+    // segment takes several), the last fragment first for good measure.
+    let wraps: [(&str, Wrap); 2] = [
+        ("erspan type II", |p| {
+            let mut e = vec![0x10, 0x0a, 0x00, 0x01, 0, 0, 0, 0];
+            e.extend(ethernet(ether_type_of(p), p));
+            ip(v4(1), v4(2), 47, &gre(0x1000, 0x88be, &[0, 0, 0, 7], &e))
+        }),
+        ("6in4", |p| ip(v4(1), v4(2), 41, p)),
+    ];
+    let inner_v6 = Ends {
+        client: v6(0x31),
+        server: v6(0x32),
+        ..V4
+    };
+    for (name, wrap) in wraps {
+        let mut frames = Vec::new();
+        let mut fragmented = 0;
+        for (n, p) in refused(inner_v6).iter().enumerate() {
+            let mut parts = fragments_v4(&wrap(p), 64, n as u16);
+            fragmented += usize::from(parts.len() > 1);
+            parts.rotate_right(1);
+            frames.extend(parts);
+        }
+        let (reports, stats) = run(&pcap(LINKTYPE_RAW, &frames));
+        assert_eq!(reports.len(), 1, "{name}");
+        assert_refused(&reports[0]);
+        assert!(reports[0].server.is_ipv6(), "{name}");
+        assert!(fragmented >= 2, "{name}");
+        assert_eq!(
+            stats.capture.reassembled_datagrams, fragmented as u64,
+            "{name}: {stats:?}"
+        );
+        assert_eq!(stats.capture.fragments_dropped, 0, "{name}");
+    }
+}
+
 #[test]
 fn tunnels_nest_to_four_levels_and_no_deeper() {
     // Four tunnels: VXLAN in 4in6 in GRE in 4in4.

@@ -49,6 +49,7 @@ pub const TARGETS: &[(&str, FuzzTarget)] = &[
     ("profiles", profiles),
     ("decode_input", decode_input),
     ("probe_server", probe_server),
+    ("quic_initial", quic_initial),
 ];
 
 /// Unix time the certificates are checked as of (fixed: runs must be reproducible).
@@ -466,3 +467,212 @@ const RAW_TLS12_HELLO_HEX: &str = concat!(
     "111111000006c02fc02b009c0100002e00000010000e00000b6578616d706c652e636f6d000a0006",
     "000400170018000d0006000404010403000b00020100",
 );
+
+/// The Destination Connection ID of `quic_initial`'s client (RFC 9001 Appendix A's).
+const QUIC_DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+
+/// The ServerHello of RFC 9001 Appendix A.3 (TLS 1.3, TLS_AES_128_GCM_SHA256, x25519).
+const QUIC_SERVER_HELLO: &str = "020000560303eefce7f7b37ba1d1632e96677825ddf73988cfc79825df566dc\
+     5430b9a045a1200130100002e00330024001d00209d3c940d89690b84d08a60993c144eca684d1081287c834d\
+     5311bcf32bb9da1a002b00020304";
+
+/// QUIC in captures, and the probe's QUIC client: datagrams built from the input go through
+/// a capture (raw IPv4/UDP, client 10.0.0.1:50000, server 10.0.0.2:443) read in place and
+/// streamed (which must agree), `pcap`'s analysis with and without a key log, and the
+/// server's datagrams into `probe --quic`'s `QuicClient`. Most of a hostile datagram never
+/// reaches the frames unless it decrypts, so the harness seals what the input says.
+///
+/// Input: a flags byte, then packets, each a tag byte, a big-endian u16 length and bytes.
+/// Flags: bit 0 QUIC v2; bit 1 the connection starts with a real ClientHello and the
+/// ServerHello of RFC 9001 A.3 in sealed Initial packets, and the key log holds handshake
+/// secrets for that hello's random (so Handshake packets are decrypted and their CRYPTO
+/// frames read as handshake messages). Tag: bit 0 from the server; bits 1–2 what the bytes
+/// are: 0 an Initial packet's frames (sealed with the Initial keys), 1 a Handshake packet's
+/// frames (sealed with the handshake keys of the key log's secrets), 2 and 3 a datagram as is;
+/// bit 3 coalesced into the previous datagram; bit 4 one bit of the sealed packet flipped
+/// (header protection, packet number or tag, by bits 5–7); the next tag's packet number
+/// grows by one per packet of that space and direction.
+pub fn quic_initial(data: &[u8]) {
+    use shakedown::core::crypto::quic::{handshake_keys, initial_keys, protect_long};
+    use shakedown::core::crypto::schedule::TrafficSecrets;
+    use shakedown::core::session::quic_client::{QuicClient, QuicClientConfig};
+    use shakedown::core::wire::build::{self, HelloRandoms, HelloSpec, KeyShare};
+    use shakedown::core::wire::quic::{PacketType, VERSION_1, VERSION_2};
+
+    let Some((&flags, mut data)) = data.split_first() else {
+        return;
+    };
+    let version = if flags & 1 == 0 { VERSION_1 } else { VERSION_2 };
+    let initial = initial_keys(version, &QUIC_DCID).expect("v1 and v2 have Initial keys");
+    let secrets = TrafficSecrets {
+        client: vec![0x11; 32],
+        server: vec![0x22; 32],
+    };
+    let handshake =
+        handshake_keys(version, 0x1301, &secrets).expect("AES-128-GCM packet protection");
+    let scid = [0x5c; 8];
+    // A fixed TLS 1.3 ClientHello (random 1, 2, 3, …) and its key log line.
+    let spec = HelloSpec {
+        session_id: Some(Vec::new()),
+        alpn: Some(vec!["h3".into()]),
+        ..HelloSpec::default()
+    };
+    let mut n = 0u8;
+    let randoms = HelloRandoms::draw(&spec, &mut |b: &mut [u8]| {
+        for x in b {
+            n = n.wrapping_add(1);
+            *x = n;
+        }
+    });
+    let shares: Vec<KeyShare> = build::key_share_groups(&spec)
+        .into_iter()
+        .map(|group| KeyShare {
+            group,
+            public: vec![9; 32],
+        })
+        .collect();
+    let hello = build::encode(&spec, Some("quic.example"), &randoms, &shares)
+        .expect("the default hello encodes")
+        .wire;
+    let random = hex::encode(randoms.random);
+    let log = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {random} {}\n",
+        hex::encode(&secrets.client),
+        hex::encode(&secrets.server)
+    );
+    let crypto = |msg: &[u8]| {
+        let mut f = vec![0x06, 0x00];
+        shakedown::core::crypto::quic::put_varint(&mut f, msg.len() as u64);
+        f.extend_from_slice(msg);
+        f
+    };
+
+    // (from the server, datagram)
+    let mut datagrams: Vec<(bool, Vec<u8>)> = Vec::new();
+    let mut pns = [[0u64; 2]; 2];
+    let seal = |server: bool, kind: usize, frames: &[u8], pns: &mut [[u64; 2]; 2]| {
+        let side = usize::from(server);
+        let pn = pns[kind][side];
+        pns[kind][side] += 1;
+        let (packet_type, keys) = match (kind, server) {
+            (0, false) => (PacketType::Initial, &initial.client),
+            (0, true) => (PacketType::Initial, &initial.server),
+            (_, false) => (PacketType::Handshake, &handshake.client),
+            (_, true) => (PacketType::Handshake, &handshake.server),
+        };
+        let (dcid, source) = if server {
+            (&scid[..], &QUIC_DCID[..])
+        } else {
+            (&QUIC_DCID[..], &scid[..])
+        };
+        protect_long(version, packet_type, keys, dcid, source, &[], pn, frames)
+    };
+    if flags & 2 != 0 {
+        // The hello's record header is not part of the CRYPTO stream.
+        datagrams.push((false, seal(false, 0, &crypto(&hello[5..]), &mut pns)));
+        let sh = hex::decode(QUIC_SERVER_HELLO).expect("hex");
+        datagrams.push((true, seal(true, 0, &crypto(&sh), &mut pns)));
+    }
+    while let Some((&tag, rest)) = data.split_first() {
+        data = rest;
+        let Some(bytes) = take_chunk(&mut data) else {
+            break;
+        };
+        let server = tag & 1 != 0;
+        let mut packet = match (tag >> 1) & 3 {
+            0 => seal(server, 0, bytes, &mut pns),
+            1 => seal(server, 1, bytes, &mut pns),
+            _ => bytes.to_vec(),
+        };
+        if tag & 0x10 != 0 && !packet.is_empty() {
+            let at = usize::from(tag >> 5) * 7 % packet.len();
+            packet[at] ^= 1 << (tag >> 5);
+        }
+        match datagrams.last_mut() {
+            Some((from, d)) if tag & 0x08 != 0 && *from == server => d.extend_from_slice(&packet),
+            _ => datagrams.push((server, packet)),
+        }
+    }
+
+    // The capture.
+    let client = ([10, 0, 0, 1], 50_000u16);
+    let server = ([10, 0, 0, 2], 443u16);
+    let mut pcap = Vec::new();
+    capture::writer::write_header(&mut pcap, capture::writer::LinkType::Raw).expect("in memory");
+    for (k, (from_server, d)) in datagrams.iter().enumerate() {
+        let (a, b) = if *from_server {
+            (server, client)
+        } else {
+            (client, server)
+        };
+        // A UDP payload too large for one IPv4 packet is cut to fit.
+        let frame = ipv4_udp(a, b, &d[..d.len().min(65_000)]);
+        let at = k as u32 * 1000;
+        pcap.extend(1_700_000_000u32.to_le_bytes());
+        pcap.extend(at.to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend(frame);
+    }
+    let opts = small_read_options();
+    let mut in_place = Recording::default();
+    let a = capture::read_capture_slice(&pcap, &opts, &mut in_place);
+    let mut streamed = Recording::default();
+    let b = capture::read_capture(&pcap[..], &opts, &mut streamed);
+    assert_eq!(in_place, streamed, "in place and streamed reads differ");
+    assert_eq!(a.is_ok(), b.is_ok());
+    let (keylog, _) = KeyLog::parse(&log);
+    for keylog in [None, Some(Arc::new(keylog))] {
+        let analyze = shakedown::commands::pcap::AnalyzeOptions {
+            check_time: Some(CHECK_TIME),
+            keylog,
+            ..Default::default()
+        };
+        let _ = shakedown::commands::pcap::analyze(&pcap[..], &opts, analyze, &mut |report| {
+            let _ = (report.outcome(), report.sni(), report.ja4(), report.ja3s());
+            let _ = (report.certificates.len(), report.diagnosis.len());
+        });
+    }
+
+    // The probe's side: the server's datagrams to a QUIC client that sent the same hello.
+    let cfg = QuicClientConfig {
+        version,
+        dcid: QUIC_DCID.to_vec(),
+        scid: scid.to_vec(),
+        hello: hello[5..].to_vec(),
+        crypto_frame_max: None,
+    };
+    let mut quic = QuicClient::new(cfg, Tracker::new());
+    let _ = quic.start(0);
+    for (k, (from_server, d)) in datagrams.iter().enumerate() {
+        if *from_server && quic.wants_more() {
+            let _ = quic.on_datagram(d, k as Micros * 1000);
+        }
+    }
+    let _ = quic.close();
+    quic.on_end(EndKind::Timeout, datagrams.len() as Micros * 1000);
+    let (tracker, _facts) = quic.into_parts();
+    let _ = assess::assess(tracker.verdict(), &assess::Context::default());
+}
+
+/// An IPv4 packet (don't-fragment, header checksum) carrying one UDP datagram (no checksum).
+fn ipv4_udp(from: ([u8; 4], u16), to: ([u8; 4], u16), payload: &[u8]) -> Vec<u8> {
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&from.0);
+    ip.extend_from_slice(&to.0);
+    let sum: u32 = ip
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    ip.extend_from_slice(&from.1.to_be_bytes());
+    ip.extend_from_slice(&to.1.to_be_bytes());
+    ip.extend_from_slice(&(total - 20).to_be_bytes());
+    ip.extend_from_slice(&[0, 0]);
+    ip.extend_from_slice(payload);
+    ip
+}

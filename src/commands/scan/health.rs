@@ -79,6 +79,8 @@ pub(super) fn breakage(verdict: Option<&Verdict>, went_on: bool, answered: bool)
         Outcome::Reset => "a reset before any answer",
         Outcome::Timeout if answered => "bytes but no ServerHello or alert in time",
         Outcome::Timeout => "no answer in time",
+        // 1,000 records (or 1 MiB) that end nothing: the tracker's no_progress.
+        Outcome::NoProgress => "a flood of records without a ServerHello or alert",
         _ if byte_cap => "the read limit's worth of bytes without a ServerHello or alert",
         _ if v.truncated.is_some() => "an answer cut off inside a record or message",
         _ => "bytes that are not a ServerHello or an alert",

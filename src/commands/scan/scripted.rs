@@ -959,7 +959,11 @@ fn a_server_that_always_times_out_costs_one_hello_per_version() {
 fn malformed_server_hellos_and_junk_are_named_not_refusals() {
     for (how, what) in [
         (Hostile::MalformedServerHello, "a malformed answer"),
-        (Hostile::Junk, "bytes without a ServerHello or alert"),
+        // Application data without end: the tracker's no_progress, before the byte cap.
+        (
+            Hostile::Junk,
+            "a flood of records without a ServerHello or alert",
+        ),
     ] {
         let (r, hellos) = gave_up_in_the_version_test(how, 2);
         assert_eq!((hellos, r.retries), (6, 0), "{how:?}");

@@ -122,6 +122,12 @@ impl Defragmenter {
         &self.done
     }
 
+    /// Moves the last completed datagram's payload into `into` (its old bytes come back
+    /// as the next buffer).
+    pub fn take_datagram(&mut self, into: &mut Vec<u8>) {
+        std::mem::swap(into, &mut self.done);
+    }
+
     pub fn add(
         &mut self,
         key: FragKey,

@@ -2,8 +2,8 @@
 //! loopback, raw IPv4/IPv6; IPv4 and IPv6 with extension headers; IP fragments reassembled.
 //! Tunnels are opened, nested up to [`MAX_TUNNEL_DEPTH`] deep: IP in IP (4in4, 6in4, 4in6,
 //! 6in6), GRE (IP, transparent Ethernet bridging, ERSPAN types I, II and III), VXLAN (UDP
-//! 4789) and CAPWAP data (UDP 5247: 802.3 or 802.11 frames). Only unfragmented outer packets
-//! captured in full are opened.
+//! 4789) and CAPWAP data (UDP 5247: 802.3 or 802.11 frames). Outer packets must be captured
+//! in full; fragmented ones are rebuilt first for GRE and IP in IP at the outermost level.
 //!
 //! etherparse's lax slicer does the IP and TCP work, so a packet cut by a small snap length
 //! still yields its TCP header; the headers etherparse does not know (SLL2, null) are
@@ -110,12 +110,15 @@ enum Carried<'a> {
 /// Decodes frames of any supported link type into TCP segments; owns the fragment state.
 pub(crate) struct LinkDecoder {
     defrag: Defragmenter,
+    /// A tunnel's outer datagram rebuilt from fragments (GRE, IP in IP), read from here.
+    tunnel_datagram: Vec<u8>,
 }
 
 impl LinkDecoder {
     pub fn new(max_datagrams: usize, fragment_timeout: Micros) -> Self {
         LinkDecoder {
             defrag: Defragmenter::new(max_datagrams, fragment_timeout),
+            tunnel_datagram: Vec::new(),
         }
     }
 
@@ -162,155 +165,11 @@ impl LinkDecoder {
         at: Micros,
         stats: &mut CaptureStats,
     ) -> Option<Carried<'a>> {
-        self.decode_at(linktype, frame, at, stats, 0)
-    }
-
-    /// [`Self::decode_any`] of a frame found `depth` tunnels deep.
-    fn decode_at<'a>(
-        &'a mut self,
-        linktype: u32,
-        frame: &'a [u8],
-        at: Micros,
-        stats: &mut CaptureStats,
-        depth: usize,
-    ) -> Option<Carried<'a>> {
-        // Inner frames take this path too, not `plain_tcp`: one caller keeps that inlined
-        // into the common case.
-        let sliced = match slice_link(linktype, frame) {
-            Ok(p) => p,
-            Err(Skip::NotIp) => {
-                stats.non_tcp += 1;
-                return None;
-            }
-            Err(Skip::Unsupported) => {
-                stats.unsupported_link += 1;
-                return None;
-            }
-            Err(Skip::Malformed) => {
-                stats.malformed += 1;
-                return None;
-            }
-        };
-        let (src, dst, payload, wire_len, frag) = match &sliced.net {
-            Some(LaxNetSlice::Ipv4(v4)) => {
-                let h = v4.header();
-                let payload = v4.payload();
-                let announced = usize::from(h.total_len())
-                    .saturating_sub(usize::from(h.ihl()) * 4)
-                    .saturating_sub(v4.extensions().auth.map_or(0, |a| a.slice().len()));
-                let frag = payload.fragmented.then(|| {
-                    (
-                        u32::from(h.identification()),
-                        usize::from(h.fragments_offset().byte_offset()),
-                        h.more_fragments(),
-                    )
-                });
-                (
-                    IpAddr::V4(h.source_addr()),
-                    IpAddr::V4(h.destination_addr()),
-                    payload,
-                    wire_payload_len(payload, announced),
-                    frag,
-                )
-            }
-            Some(LaxNetSlice::Ipv6(v6)) => {
-                let h = v6.header();
-                let payload = v6.payload();
-                let announced =
-                    usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len());
-                let frag = if payload.fragmented {
-                    v6.extensions()
-                        .clone()
-                        .into_iter()
-                        .find_map(|ext| match ext {
-                            Ipv6ExtensionSlice::Fragment(f) => Some((
-                                f.identification(),
-                                usize::from(f.fragment_offset().byte_offset()),
-                                f.more_fragments(),
-                            )),
-                            _ => None,
-                        })
-                } else {
-                    None
-                };
-                if payload.fragmented && frag.is_none() {
-                    stats.malformed += 1;
-                    return None;
-                }
-                (
-                    IpAddr::V6(h.source_addr()),
-                    IpAddr::V6(h.destination_addr()),
-                    payload,
-                    wire_payload_len(payload, announced),
-                    frag,
-                )
-            }
-            Some(LaxNetSlice::Arp(_)) | None => {
-                stats.non_tcp += 1;
-                return None;
-            }
-        };
-        if payload.ip_number != ip_number::TCP {
-            let whole = frag.is_none() && !payload.incomplete;
-            let udp = if payload.ip_number == ip_number::UDP && whole {
-                udp_datagram(src, dst, payload.payload)
-            } else {
-                None
-            };
-            if whole
-                && let Some((inner_link, inner)) =
-                    tunnel_inner(payload.ip_number, payload.payload, udp)
-            {
-                if depth < MAX_TUNNEL_DEPTH {
-                    let carried = self.decode_at(inner_link, inner, at, stats, depth + 1);
-                    if depth == 0 && matches!(carried, Some(Carried::Udp(_))) {
-                        stats.tunneled += 1;
-                    }
-                    return carried;
-                }
-                stats.tunnels_too_deep += 1;
-            }
-            stats.non_tcp += 1;
-            // Whole, unfragmented UDP datagrams only: a QUIC Initial is sent with the
-            // don't-fragment bit, in a datagram of at least 1,200 bytes.
-            return udp.map(Carried::Udp);
-        }
-        if payload.incomplete {
-            stats.truncated_packets += 1;
-        }
-        if let Some((id, offset, more)) = frag {
-            stats.fragments += 1;
-            if payload.incomplete {
-                // A cut fragment can never complete its datagram.
-                return None;
-            }
-            let key = FragKey {
-                src,
-                dst,
-                id,
-                protocol: ip_number::TCP.0,
-            };
-            let dropped_before = self.defrag.dropped;
-            let outcome = self.defrag.add(key, offset, more, payload.payload, at);
-            stats.fragments_dropped += self.defrag.dropped - dropped_before;
-            return match outcome {
-                FragOutcome::Complete => {
-                    stats.reassembled_datagrams += 1;
-                    let datagram = self.defrag.datagram();
-                    tcp_segment(src, dst, datagram, datagram.len(), stats).map(Carried::Tcp)
-                }
-                FragOutcome::Held | FragOutcome::Dropped => None,
-            };
-        }
-        if depth > 0 {
-            stats.tunneled += 1;
-        }
-        match &sliced.transport {
-            Some(TransportSlice::Tcp(tcp)) => {
-                Some(Carried::Tcp(segment_from(src, dst, tcp, wire_len)))
-            }
-            _ => tcp_segment(src, dst, payload.payload, wire_len, stats).map(Carried::Tcp),
-        }
+        let LinkDecoder {
+            defrag,
+            tunnel_datagram,
+        } = self;
+        decode_at(defrag, Some(tunnel_datagram), linktype, frame, at, stats, 0)
     }
 
     /// Drops fragments older than the fragment timeout.
@@ -320,6 +179,183 @@ impl LinkDecoder {
             self.defrag.expire(now);
             stats.fragments_dropped += self.defrag.dropped - before;
         }
+    }
+}
+
+/// [`LinkDecoder::decode_any`] of a frame found `depth` tunnels deep. `spare`: where a
+/// tunnel's outer datagram rebuilt from fragments is kept while its inside is read (only
+/// at the outermost level: a fragmented tunnel inside a tunnel is not rebuilt).
+#[allow(clippy::too_many_arguments)]
+fn decode_at<'a>(
+    defrag: &'a mut Defragmenter,
+    spare: Option<&'a mut Vec<u8>>,
+    linktype: u32,
+    frame: &'a [u8],
+    at: Micros,
+    stats: &mut CaptureStats,
+    depth: usize,
+) -> Option<Carried<'a>> {
+    // Inner frames take this path too, not `plain_tcp`: one caller keeps that inlined
+    // into the common case.
+    let sliced = match slice_link(linktype, frame) {
+        Ok(p) => p,
+        Err(Skip::NotIp) => {
+            stats.non_tcp += 1;
+            return None;
+        }
+        Err(Skip::Unsupported) => {
+            stats.unsupported_link += 1;
+            return None;
+        }
+        Err(Skip::Malformed) => {
+            stats.malformed += 1;
+            return None;
+        }
+    };
+    let (src, dst, payload, wire_len, frag) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let payload = v4.payload();
+            let announced = usize::from(h.total_len())
+                .saturating_sub(usize::from(h.ihl()) * 4)
+                .saturating_sub(v4.extensions().auth.map_or(0, |a| a.slice().len()));
+            let frag = payload.fragmented.then(|| {
+                (
+                    u32::from(h.identification()),
+                    usize::from(h.fragments_offset().byte_offset()),
+                    h.more_fragments(),
+                )
+            });
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                payload,
+                wire_payload_len(payload, announced),
+                frag,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let payload = v6.payload();
+            let announced =
+                usize::from(h.payload_length()).saturating_sub(v6.extensions().slice().len());
+            let frag = if payload.fragmented {
+                v6.extensions()
+                    .clone()
+                    .into_iter()
+                    .find_map(|ext| match ext {
+                        Ipv6ExtensionSlice::Fragment(f) => Some((
+                            f.identification(),
+                            usize::from(f.fragment_offset().byte_offset()),
+                            f.more_fragments(),
+                        )),
+                        _ => None,
+                    })
+            } else {
+                None
+            };
+            if payload.fragmented && frag.is_none() {
+                stats.malformed += 1;
+                return None;
+            }
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                payload,
+                wire_payload_len(payload, announced),
+                frag,
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) | None => {
+            stats.non_tcp += 1;
+            return None;
+        }
+    };
+    if payload.ip_number != ip_number::TCP {
+        let whole = frag.is_none() && !payload.incomplete;
+        let udp = if payload.ip_number == ip_number::UDP && whole {
+            udp_datagram(src, dst, payload.payload)
+        } else {
+            None
+        };
+        if whole
+            && let Some((inner_link, inner)) = tunnel_inner(payload.ip_number, payload.payload, udp)
+        {
+            if depth < MAX_TUNNEL_DEPTH {
+                let carried = decode_at(defrag, None, inner_link, inner, at, stats, depth + 1);
+                if depth == 0 && matches!(carried, Some(Carried::Udp(_))) {
+                    stats.tunneled += 1;
+                }
+                return carried;
+            }
+            stats.tunnels_too_deep += 1;
+        }
+        if let Some((id, offset, more)) = frag
+            && !payload.incomplete
+            && matches!(payload.ip_number.0, IP_IN_IP | IPV6_IN_IP | GRE)
+            && let Some(buf) = spare
+        {
+            // A GRE or IP-in-IP packet in fragments (ERSPAN's added headers often push a
+            // mirrored frame past the MTU): rebuilt, then opened like a whole one.
+            stats.fragments += 1;
+            let key = FragKey {
+                src,
+                dst,
+                id,
+                protocol: payload.ip_number.0,
+            };
+            let dropped_before = defrag.dropped;
+            let outcome = defrag.add(key, offset, more, payload.payload, at);
+            stats.fragments_dropped += defrag.dropped - dropped_before;
+            if matches!(outcome, FragOutcome::Complete) {
+                stats.reassembled_datagrams += 1;
+                defrag.take_datagram(buf);
+                let whole: &'a Vec<u8> = buf;
+                if depth < MAX_TUNNEL_DEPTH
+                    && let Some((inner_link, inner)) = tunnel_inner(payload.ip_number, whole, None)
+                {
+                    return decode_at(defrag, None, inner_link, inner, at, stats, depth + 1);
+                }
+            }
+        }
+        stats.non_tcp += 1;
+        // Whole, unfragmented UDP datagrams only: a QUIC Initial is sent with the
+        // don't-fragment bit, in a datagram of at least 1,200 bytes.
+        return udp.map(Carried::Udp);
+    }
+    if payload.incomplete {
+        stats.truncated_packets += 1;
+    }
+    if let Some((id, offset, more)) = frag {
+        stats.fragments += 1;
+        if payload.incomplete {
+            // A cut fragment can never complete its datagram.
+            return None;
+        }
+        let key = FragKey {
+            src,
+            dst,
+            id,
+            protocol: ip_number::TCP.0,
+        };
+        let dropped_before = defrag.dropped;
+        let outcome = defrag.add(key, offset, more, payload.payload, at);
+        stats.fragments_dropped += defrag.dropped - dropped_before;
+        return match outcome {
+            FragOutcome::Complete => {
+                stats.reassembled_datagrams += 1;
+                let datagram = defrag.datagram();
+                tcp_segment(src, dst, datagram, datagram.len(), stats).map(Carried::Tcp)
+            }
+            FragOutcome::Held | FragOutcome::Dropped => None,
+        };
+    }
+    if depth > 0 {
+        stats.tunneled += 1;
+    }
+    match &sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => Some(Carried::Tcp(segment_from(src, dst, tcp, wire_len))),
+        _ => tcp_segment(src, dst, payload.payload, wire_len, stats).map(Carried::Tcp),
     }
 }
 
