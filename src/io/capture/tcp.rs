@@ -7,6 +7,13 @@
 //! that cannot be filled (buffer over its cap, bytes cut by the snap length, end of the flow)
 //! ends that direction with a gap: bytes are never delivered across a hole.
 //!
+//! A RST is applied in sequence order too: one whose sequence number is beyond the next
+//! expected byte of its direction (bytes before it are missing, e.g. a capture merged from
+//! buffers shows a client's RST before its own alert) is held until those bytes are
+//! delivered, then applied; if they never come it is applied when the direction gives up
+//! on the hole, when the flow ends, or [`RST_HOLD`] after it was seen (as Zeek's and
+//! Wireshark's reassembly do in effect). One RST per direction is held: the memory is fixed.
+//!
 //! Roles: a SYN names the client; without one (a flow picked up mid-stream) the first payload
 //! decides: a TLS ClientHello marks its sender as the client, a ServerHello as the server;
 //! otherwise the higher port is the client.
@@ -79,6 +86,8 @@ struct Half {
     /// ended). Keeps "alert, then the server closes" in order when a capture shows the
     /// two directions slightly reordered.
     fin_acks: Option<u64>,
+    /// A RST of this direction seen beyond a hole: its stream offset and capture time.
+    held_rst: Option<(u64, Micros)>,
     ended: bool,
 }
 
@@ -93,6 +102,34 @@ impl Half {
     fn has_hole(&self) -> bool {
         !self.ooo.is_empty() || self.fin_at.is_some_and(|f| f > self.delivered)
     }
+
+    /// The stream offset a RST of this direction has when nothing is missing before it:
+    /// the next byte, or the one after a FIN that was reached.
+    fn rst_expected(&self) -> u64 {
+        self.delivered + u64::from(self.fin_at == Some(self.delivered))
+    }
+}
+
+/// How long a RST beyond a hole waits for the missing bytes (capture time), at most.
+const RST_HOLD: Micros = 1_000_000;
+
+/// How far beyond the next expected byte a RST is still taken as "bytes missing before
+/// it"; one further off is no position in this stream (a stale or forged RST): applied at
+/// once, as before.
+const RST_MAX_AHEAD: i64 = 1 << 20;
+
+/// Where `seg`, a RST of `side`, has to wait for missing bytes: its stream offset, or
+/// `None` when it applies now (no bytes missing, the direction ended or its bytes are no
+/// longer followed, nothing of the direction seen yet, or an implausible sequence number).
+fn rst_waits_at(flow: &Flow, side: usize, seg: &Segment<'_>) -> Option<u64> {
+    let half = &flow.halves[side];
+    if flow.skip_data || half.ended {
+        return None;
+    }
+    let base = half.base?;
+    let at = half.offset_of(base, seg.seq);
+    let ahead = at - half.rst_expected() as i64;
+    (ahead > 0 && ahead <= RST_MAX_AHEAD).then_some(at as u64)
 }
 
 #[derive(Debug)]
@@ -174,6 +211,11 @@ impl Out<'_> {
                 FlowEnd::IdleTimeout => self.stats.expired_flows += 1,
                 FlowEnd::Closed | FlowEnd::PortReused | FlowEnd::InputEnd | FlowEnd::Settled => {}
             }
+            if let Some(side) = (0..2).find(|s| flow.halves[*s].held_rst.is_some()) {
+                // The bytes before a held RST never came: it ends the flow as it would have.
+                self.rst(flow, side, flow.last_seen);
+                return;
+            }
             for side in 0..2 {
                 let half = &flow.halves[side];
                 if !half.ended {
@@ -189,6 +231,23 @@ impl Out<'_> {
                 }
             }
             self.close(flow, at, why);
+        }
+    }
+
+    /// Applies a RST of `side`: it ends that direction (unless its FIN ended it) and the flow.
+    fn rst(&mut self, flow: &mut Flow, side: usize, at: Micros) {
+        flow.halves[side].held_rst = None;
+        self.end(flow, side, EndKind::Rst, at);
+        self.close(flow, at, FlowEnd::Closed);
+    }
+
+    /// `side` cannot get the bytes it misses: it ends with a gap, or as reset when a RST
+    /// was waiting for those bytes.
+    fn give_up(&mut self, flow: &mut Flow, side: usize, at: Micros) {
+        if flow.halves[side].held_rst.is_some() {
+            self.rst(flow, side, at);
+        } else {
+            self.end(flow, side, EndKind::Gap, at);
         }
     }
 
@@ -560,12 +619,26 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
         half.base.get_or_insert(seg.seq);
         return;
     }
-    if seg.rst {
-        // Ends the connection even after this side's FIN (then it is not reported again).
-        out.end(flow, side, EndKind::Rst, at);
-        out.close(flow, at, FlowEnd::Closed);
+    // A held RST whose wait is over applies before this segment (which comes after it).
+    if let Some(held) = (0..2).find(|s| {
+        flow.halves[*s]
+            .held_rst
+            .is_some_and(|(_, seen)| at.saturating_sub(seen) > RST_HOLD)
+    }) {
+        out.rst(flow, held, at);
         return;
     }
+    if seg.rst {
+        if let Some(offset) = rst_waits_at(flow, side, seg) {
+            // Bytes sent before it are missing: it waits for them (the first RST held stays).
+            flow.halves[side].held_rst.get_or_insert((offset, at));
+            return;
+        }
+        // Ends the connection even after this side's FIN (then it is not reported again).
+        out.rst(flow, side, at);
+        return;
+    }
+    let half = &flow.halves[side];
     if half.ended {
         return;
     }
@@ -578,6 +651,11 @@ fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mu
         if !flow.closed {
             release_fin(flow, side, at, out);
             release_fin(flow, 1 - side, at, out);
+            for side in [side, 1 - side] {
+                if !flow.closed {
+                    release_rst(flow, side, at, out);
+                }
+            }
         }
     }
     if flow.halves.iter().all(|h| h.ended) {
@@ -680,7 +758,7 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
             out.deliver(flow, side, &seg.payload[skip..], at);
             if wire_end > captured_end {
                 // The snap length cut bytes that were sent: a hole that will not fill.
-                out.end(flow, side, EndKind::Gap, at);
+                out.give_up(flow, side, at);
                 return;
             }
             drain(flow, side, at, out);
@@ -688,7 +766,7 @@ fn reassemble(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: 
                 skip_data(flow, at, out);
             }
         } else if !buffer(half, start as u64, seg.payload, out) {
-            out.end(flow, side, EndKind::Gap, at);
+            out.give_up(flow, side, at);
         }
     }
 }
@@ -706,6 +784,17 @@ fn release_fin(flow: &mut Flow, side: usize, at: Micros, out: &mut Out<'_>) {
         .is_some_and(|acked| !flow.skip_data && !peer.ended && peer.delivered < acked);
     if !waiting {
         out.end(flow, side, EndKind::Fin, at);
+    }
+}
+
+/// Applies the held RST of `side` once the bytes before it are delivered (or no longer
+/// followed).
+fn release_rst(flow: &mut Flow, side: usize, at: Micros, out: &mut Out<'_>) {
+    let half = &flow.halves[side];
+    if let Some((offset, _)) = half.held_rst
+        && (flow.skip_data || offset <= half.rst_expected())
+    {
+        out.rst(flow, side, at);
     }
 }
 
