@@ -88,6 +88,15 @@ impl Rng {
     }
 }
 
+/// A seed of its own for each capture (FNV-1a of its file name): adding a capture does not
+/// change the pseudo-random damage drawn for the others.
+fn seed_of(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    hash | 1 // xorshift stays at 0 from 0
+}
+
 /// `got` says the same as `full`, or `incomplete` where the damage hid the ending.
 fn same_or_incomplete(what: &str, full: &[ConnectionReport], got: &[ConnectionReport]) {
     for r in got {
@@ -267,13 +276,15 @@ fn acknowledges(later: &Tcp, earlier: &Tcp) -> bool {
 /// buffers shows them: TCP reassembly puts each direction back in order, so the verdicts
 /// stay. Reordering keeps causality (a packet is not moved before one it acknowledges):
 /// the tracker reads the two directions in capture order, and only FINs are held back by
-/// their acknowledgment number (see `fin_before_the_alert_it_acknowledges`).
+/// their acknowledgment number (see `fin_before_the_alert_it_acknowledges`), and a RST by
+/// the bytes before it (see `rst_before_the_alert_it_follows`). Each capture draws from its
+/// own seed, so a failure names a capture and round that stay the same as captures are added.
 #[test]
 fn reordered_and_duplicated_packets_keep_verdicts() {
-    let mut rng = Rng(0xdead_beef_0bad_f00d);
     let mut moved = 0;
     // TCP captures: the shuffle keeps TCP's causality (QUIC's recorded capture is UDP).
     for (name, bytes) in captures().into_iter().filter(|(_, b)| is_tcp(b)) {
+        let mut rng = Rng(seed_of(&name));
         let (full, _) = analyze_bytes(&bytes);
         let (header, recs) = records(&bytes);
         // Duplicates alone (retransmissions): exactly the same verdicts.
@@ -354,6 +365,41 @@ fn fin_before_the_alert_it_acknowledges() {
     assert_eq!(
         got[0].verdict.diverged.as_ref().map(|d| d.by.peer()),
         Some("client")
+    );
+}
+
+/// The ordering the shuffle once drew for `gnutls_unknown_ca.pcap`: the client's RST
+/// captured before its own alert (and FIN). The RST waits for the bytes before it, so the
+/// verdict stays `alert`, not `reset`.
+#[test]
+fn rst_before_the_alert_it_follows() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let bytes = std::fs::read(dir.join("gnutls_unknown_ca.pcap")).unwrap();
+    let (full, _) = analyze_bytes(&bytes);
+    assert_eq!(full.len(), 1);
+    assert_eq!(full[0].outcome(), "alert");
+    let (header, mut recs) = records(&bytes);
+    let alert = recs
+        .iter()
+        .position(|r| r.len() == RECORD_HEADER + 66 + 7)
+        .expect("the 7-byte alert record");
+    let client = tcp_of(&recs[alert]).port;
+    let rst = recs
+        .iter()
+        .position(|r| {
+            let t = tcp_of(r);
+            t.port == client && t.rst
+        })
+        .expect("the client's RST");
+    assert!(rst > alert);
+    let r = recs.remove(rst);
+    recs.insert(alert, r);
+    let (got, err) = analyze_bytes(&join(&header, &recs));
+    assert_eq!(err, None);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].outcome(), &got[0].verdict.history),
+        (full[0].outcome(), &full[0].verdict.history)
     );
 }
 

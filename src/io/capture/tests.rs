@@ -395,6 +395,98 @@ fn rst_ends_the_flow() {
     );
 }
 
+fn rst(from_client: bool, seq: u32) -> P {
+    P {
+        rst: true,
+        ..p(from_client, seq)
+    }
+}
+
+/// A RST captured before the client's own last bytes (a capture merged from buffers): it
+/// waits for them, so the alert is delivered and then the flow ends as reset, in order.
+/// The ordering `tests/pcap_robust.rs` once drew for `gnutls_unknown_ca.pcap`.
+#[test]
+fn rst_before_the_bytes_it_follows_waits_for_them() {
+    let alert = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x30];
+    for fin_too in [false, true] {
+        let mut f = handshake(100, 5000);
+        f.push((2, frame(p(true, 101), b"hello")));
+        // The client's alert at 106, its FIN at 113 and its RST after them, RST first.
+        let rst_seq = if fin_too { 114 } else { 113 };
+        f.push((3, frame(rst(true, rst_seq), b"")));
+        f.push((4, frame(p(true, 106), &alert)));
+        if fin_too {
+            f.push((5, frame(fin(true, 113), b"")));
+        }
+        let (rec, stats) = run(&f);
+        let mut sent = b"hello".to_vec();
+        sent.extend(alert);
+        assert_eq!(rec.bytes(1, C2S), sent, "fin {fin_too}");
+        let end = if fin_too { EndKind::Fin } else { EndKind::Rst };
+        assert_eq!(rec.ends_of(1), vec![(C2S, end)], "fin {fin_too}");
+        assert_eq!(rec.flow_ends, vec![1]);
+        assert_eq!(stats.gaps, 0);
+    }
+    // The FIN before the alert too (RST, FIN, alert): the same.
+    let mut f = handshake(100, 5000);
+    f.push((2, frame(p(true, 101), b"hello")));
+    f.push((3, frame(rst(true, 114), b"")));
+    f.push((4, frame(fin(true, 113), b"")));
+    f.push((5, frame(p(true, 106), &alert)));
+    let (rec, _) = run(&f);
+    assert_eq!(rec.bytes(1, C2S).len(), 12);
+    assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Fin)]);
+    assert_eq!(rec.flow_ends, vec![1]);
+}
+
+/// A RST beyond a hole that never fills still ends the flow as reset: at the end of the
+/// capture, when the hole is given up (out-of-order cap), or once its wait is over.
+#[test]
+fn rst_beyond_a_hole_that_never_fills_still_resets() {
+    // Capture end: the bytes before the RST never come; nothing is delivered past the hole.
+    let mut f = handshake(100, 5000);
+    f.push((2, frame(p(true, 101), b"hello")));
+    f.push((3, frame(rst(true, 120), b"")));
+    f.push((4, frame(p(true, 112), b"late")));
+    let (rec, stats) = run(&f);
+    assert_eq!(rec.bytes(1, C2S), b"hello");
+    assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Rst)]);
+    assert_eq!(rec.flow_ends, vec![1]);
+    assert_eq!(stats.gaps, 0);
+    // The hole is given up (the out-of-order cap): reset at that point.
+    let mut f = handshake(100, 5000);
+    f.push((2, frame(p(true, 101), b"hello")));
+    f.push((3, frame(rst(true, 2000), b"")));
+    f.push((4, frame(p(true, 200), &[7u8; 64])));
+    f.push((5, frame(p(false, 5001), b"after")));
+    let mut rec = Recorder::default();
+    let opts = ReadOptions {
+        max_ooo_per_direction: 32,
+        ..ReadOptions::default()
+    };
+    run_with(&pcap(1, &f), &opts, &mut rec).unwrap();
+    assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Rst)]);
+    assert_eq!(rec.bytes(1, S2C), b"", "the flow ended at the RST");
+    // The wait is over: the next packet of the flow, over a second later, comes after it.
+    let mut f = handshake(100, 5000);
+    f.push((1_000_010, frame(p(true, 101), b"hello")));
+    f.push((1_000_011, frame(rst(true, 120), b"")));
+    f.push((2_000_012, frame(p(false, 5001), b"answer")));
+    let (rec, _) = run(&f);
+    assert_eq!(rec.bytes(1, S2C), b"", "applied before the late packet");
+    assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Rst)]);
+    // In sequence (no hole), or far outside the window: applied at once, as before.
+    for seq in [106, 106 + (1 << 21)] {
+        let mut f = handshake(100, 5000);
+        f.push((2, frame(p(true, 101), b"hello")));
+        f.push((3, frame(rst(true, seq), b"")));
+        f.push((4, frame(p(false, 5001), b"answer")));
+        let (rec, _) = run(&f);
+        assert_eq!(rec.ends_of(1), vec![(C2S, EndKind::Rst)], "seq {seq}");
+        assert_eq!(rec.bytes(1, S2C), b"", "seq {seq}");
+    }
+}
+
 #[test]
 fn truncated_segment_is_a_gap_after_its_captured_bytes() {
     let mut f = handshake(100, 5000);
