@@ -154,6 +154,10 @@ for check, tid in TESTSSL.items():
     if f is None:
         print(f"| {server} | {check} | {mine} | (no {tid} finding) | - |")
         continue
+    # testssl's LOGJAM is export DH only; a common prime of 1024 bits is its own finding.
+    common = found.get("LOGJAM-common_primes")
+    if tid == "LOGJAM" and common and common.get("severity") in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+        f = common
     sev = f.get("severity", "")
     verdict = ("not_vulnerable" if sev in ("OK", "INFO") else
                "vulnerable" if sev in ("LOW", "MEDIUM", "HIGH", "CRITICAL") else "unknown")

@@ -167,10 +167,10 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
     );
 }
 
-/// AEAD DHE suites only, at TLS 1.2, with RFC 5114's 1024-bit group: Logjam's small prime
-/// (medium) and nothing that needs CBC, RC4 or a lower version.
+/// AEAD DHE suites only, at TLS 1.2, with RFC 5114's 1024-bit group: Logjam's small common
+/// prime (high) and nothing that needs CBC, RC4 or a lower version.
 #[test]
-fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
+fn dh_1024_server_is_exposed_to_logjam_at_high_and_nothing_cbc() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path(), "localhost");
     let dhparam = common::dh1024_params(dir.path());
@@ -201,8 +201,9 @@ fn dh_1024_server_is_exposed_to_logjam_at_medium_and_nothing_cbc() {
     );
     let logjam = &v["vulnerabilities"]["logjam"];
     assert_eq!(
-        logjam["severity"], "medium",
-        "a small prime, no export suite"
+        logjam["severity"], "high",
+        "a common small prime (testssl 3.0.8: LOGJAM-common_primes HIGH, \"RFC5114/1024-bit DSA \
+         group with 160-bit prime order subgroup\")"
     );
     assert!(
         logjam["detail"].as_str().unwrap().contains(
@@ -298,6 +299,10 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
             "{}",
             v["vulnerabilities"]["logjam"]
         );
+        if name.is_none() {
+            // A small prime of the server's own: medium, not the common prime's high.
+            assert_eq!(v["vulnerabilities"]["logjam"]["severity"], "medium");
+        }
         let detail = v["vulnerabilities"]["logjam"]["detail"].as_str().unwrap();
         assert!(!detail.contains("common prime"), "{detail}");
     }
@@ -305,7 +310,11 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
 
 /// `openssl s_server` with legacy options: TLS 1.0 to 1.2, every suite at SECLEVEL=0, RFC
 /// 5114's 1024-bit DH group (benches/vulns_compare.sh's first server): BEAST, LUCKY13 and
-/// Logjam with the prime named in every version, nothing else.
+/// Logjam with the prime named in every version, nothing else. testssl.sh 3.0.8 on this
+/// configuration (benches/vulns_compare.sh, docs/vulns.md) agrees but on BEAST (wrong, as
+/// for nginx below: its OpenSSL 3 never sees TLS 1.0); its Logjam verdict is its
+/// LOGJAM-common_primes, HIGH, "RFC5114/1024-bit DSA group with 160-bit prime order
+/// subgroup".
 #[test]
 fn legacy_openssl_server_is_exposed_to_beast_lucky13_and_logjam_with_its_common_prime() {
     let dir = tempfile::tempdir().unwrap();
@@ -358,8 +367,10 @@ fn legacy_openssl_server_is_exposed_to_beast_lucky13_and_logjam_with_its_common_
 
 /// nginx with a legacy configuration (TLS 1.0 to 1.2, every suite of Debian 12's OpenSSL 3
 /// at SECLEVEL=0, server order, no `ssl_dhparam`): CBC at TLS 1.0 (BEAST) and CBC suites
-/// (LUCKY13), nothing else. testssl.sh 3.0.8 (`testssl -U --jsonfile`, one run by hand on
-/// this configuration, docs/vulns.md) gives the same sixteen verdicts where it has the check.
+/// (LUCKY13), nothing else. testssl.sh 3.0.8 on this configuration (benches/vulns_compare.sh,
+/// docs/vulns.md) gives the same verdicts but one: BEAST "not vulnerable, no SSL3 or TLS1",
+/// wrong: TLS 1.0 is offered (asserted below), but testssl's local OpenSSL 3 does not offer
+/// TLS 1.0 at its default security level, so it never sees it.
 #[test]
 fn nginx_with_a_legacy_configuration_is_exposed_to_beast_and_lucky13_only() {
     let dir = tempfile::tempdir().unwrap();

@@ -814,9 +814,12 @@ fn dovecot_with_ssl_off_does_not_offer_starttls() {
         let fix = v["diagnosis"][0]["fix"].as_str().unwrap_or_default();
         assert!(fix.contains("ssl = yes"), "{fix}");
     }
-    // A scan says why it found nothing.
+    // A scan says why it found nothing, and stops: no retries, no hello after the version
+    // test's connections (one per version at most).
     let v = scan(&d.addr("imap"), &["--starttls", "imap", "--suites-only"]);
     assert!(accepted(&v).is_empty(), "{v}");
+    assert_eq!(v["retries"], 0, "{v}");
+    assert!(v["handshakes"].as_u64().unwrap() <= 6, "{v}");
     let error = v["error"].as_str().unwrap_or_default();
     assert!(error.contains("starttls_not_offered"), "{v}");
 }

@@ -162,18 +162,30 @@ pub struct StarttlsReport {
 }
 
 impl StarttlsReport {
-    /// For callers that can only go on with TLS: the failure as an error.
+    /// For callers that can only go on with TLS: the failure as an error. A server that
+    /// does not offer or refuses the upgrade will do so on every connection: that error's
+    /// kind is [`io::ErrorKind::Unsupported`] (a scan stops there); a plaintext error
+    /// (a time-out, a close) may be passing and is [`io::ErrorKind::Other`].
     pub fn as_error(&self) -> Option<io::Error> {
         let failure = self.failure?;
-        Some(io::Error::other(format!(
-            "{}: {}{}",
-            self.protocol,
-            failure.outcome(),
-            self.server_said
-                .as_deref()
-                .map(|s| format!(" (server said {s:?})"))
-                .unwrap_or_default()
-        )))
+        let kind = match failure {
+            starttls::Failure::NotOffered | starttls::Failure::Refused => {
+                io::ErrorKind::Unsupported
+            }
+            starttls::Failure::PlaintextError => io::ErrorKind::Other,
+        };
+        Some(io::Error::new(
+            kind,
+            format!(
+                "{}: {}{}",
+                self.protocol,
+                failure.outcome(),
+                self.server_said
+                    .as_deref()
+                    .map(|s| format!(" (server said {s:?})"))
+                    .unwrap_or_default()
+            ),
+        ))
     }
 }
 

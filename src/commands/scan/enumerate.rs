@@ -661,10 +661,12 @@ impl<'a> Scanner<'a> {
                 }
                 Err(e) => {
                     let refused = e.kind() == io::ErrorKind::ConnectionRefused;
-                    if !refused && may_retry && self.take_retry() {
+                    // STARTTLS not offered or refused: every connection would end alike.
+                    let no_upgrade = e.kind() == io::ErrorKind::Unsupported;
+                    if !refused && !no_upgrade && may_retry && self.take_retry() {
                         continue;
                     }
-                    if refused {
+                    if refused || no_upgrade {
                         self.refused.store(true, Ordering::Relaxed);
                     }
                     self.note_error(format!("connecting to {}: {e}", self.target.display()));

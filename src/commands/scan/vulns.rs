@@ -66,8 +66,8 @@ pub struct VulnCheck {
     pub detail: String,
     pub cve: Vec<String>,
     /// The severity of the exposure the check names (the same whatever the status, except
-    /// `logjam`: `high` for export DH suites, `medium` for a DH prime of at most 1024 bits
-    /// alone).
+    /// `logjam`: `high` for export DH suites or a well-known DH prime of at most 1024 bits,
+    /// `medium` for a prime of the server's own of at most 1024 bits alone).
     pub severity: Severity,
     /// Connections the verdict rests on: a behaviour probe's (counted once in the scan's
     /// total), the check's own (`ccs_injection`, `heartbleed`, `client_renegotiation`,
@@ -450,7 +450,15 @@ fn logjam(r: &ScanReport) -> Finding {
         f.detail = format!("{}; {}", f.detail, small.join("; "));
     } else {
         f = finding(VulnStatus::Vulnerable, small.join("; "));
-        f.severity = Some(Severity::Medium);
+        // A shared prime is the one a precomputation pays off for (testssl.sh rates its
+        // LOGJAM-common_primes HIGH too); a server's own small prime is medium.
+        let common = r
+            .versions
+            .iter()
+            .any(|v| v.dh_prime.is_some() && v.dh_prime_bits.is_some_and(|b| b <= 1024));
+        if !common {
+            f.severity = Some(Severity::Medium);
+        }
     }
     f
 }
