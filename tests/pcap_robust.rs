@@ -312,7 +312,15 @@ fn reordered_and_duplicated_packets_keep_verdicts() {
                 let j = (i + rng.below(3)).min(shuffled.len() - 1);
                 let (a, b) = (tcp_of(&shuffled[i]), tcp_of(&shuffled[j]));
                 let between_ok = (i + 1..j).all(|k| !acknowledges(&b, &tcp_of(&shuffled[k])));
-                if j > i && !acknowledges(&b, &a) && between_ok {
+                // A RST stays behind its own side's data: a receiver does not act on a RST
+                // beyond data it has not seen (RFC 5961 §3.2), while the capture reader takes
+                // a RST as the end when it comes.
+                let rst_after_own_data = b.rst
+                    && (i..j).any(|k| {
+                        let t = tcp_of(&shuffled[k]);
+                        t.port == b.port && t.end != t.seq
+                    });
+                if j > i && !acknowledges(&b, &a) && between_ok && !rst_after_own_data {
                     // Move j to i (the packets between shift by one).
                     let r = shuffled.remove(j);
                     shuffled.insert(i, r);

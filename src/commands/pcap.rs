@@ -1084,7 +1084,10 @@ pub fn run(
         let mut on_report = |r: ConnectionReport| reporter.connection(&name, &r);
         let opts = cfg.analysis.clone();
         let (stats, error) = match input {
-            Input::Stdin => analyze(std::io::stdin().lock(), read, opts, &mut on_report),
+            Input::Stdin => match capture::stdin_file() {
+                Some(f) => analyze_file(f, cfg.mmap, read, opts, &mut on_report),
+                None => analyze(std::io::stdin().lock(), read, opts, &mut on_report),
+            },
             Input::File(path) => match std::fs::File::open(path) {
                 Ok(f) => analyze_file(f, cfg.mmap, read, opts, &mut on_report),
                 Err(e) => {

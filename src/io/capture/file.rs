@@ -69,7 +69,47 @@ pub fn read_capture_file(
     }
     #[cfg(not(target_os = "linux"))]
     let _ = map;
+    #[cfg(target_os = "linux")]
+    grow_pipe(&file);
     read_capture(file, opts, sink)
+}
+
+/// The standard input as a file of its own (a duplicate of descriptor 0), so that
+/// [`read_capture_file`] maps it when it is a regular file (`pcap - < FILE`) and streams it
+/// otherwise; `None` where descriptors cannot be duplicated (the caller reads `stdin()`).
+pub fn stdin_file() -> Option<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::fs::File::from)
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Pipe buffer asked for when the capture comes through a pipe: with Linux's default 64 KiB
+/// the writer (`cat`, `tcpdump -w -`, `zcat`) blocks after every 64 KiB until the parser
+/// has read them, so the two take turns instead of running side by side on two cores.
+/// 1 MiB is the default `/proc/sys/fs/pipe-max-size`, the most an unprivileged process
+/// may set.
+#[cfg(target_os = "linux")]
+const PIPE_BUFFER: libc::c_int = 1 << 20;
+
+/// Enlarges the pipe `file` reads from (nothing for other files). A refusal (a lower
+/// `pipe-max-size`, the user's pipe quota) only leaves the pipe as it was.
+#[cfg(target_os = "linux")]
+fn grow_pipe(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileTypeExt;
+    if file.metadata().is_ok_and(|m| m.file_type().is_fifo()) {
+        // SAFETY: F_SETPIPE_SZ takes an integer and touches no memory of ours; the
+        // descriptor is open for the duration of the call (borrowed from `file`).
+        let _ = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER) };
+    }
 }
 
 /// Bytes the in-memory driver parses in place.

@@ -54,10 +54,15 @@ pub(super) struct MappedFile {
 }
 
 impl MappedFile {
-    /// Maps `file`, or `None` (the caller streams it): not a regular file, empty, the guard
-    /// not installable, every slot taken, or the map failed.
+    /// Maps `file`, or `None` (the caller streams it): not a regular file, empty, not read
+    /// from its start, the guard not installable, every slot taken, or the map failed.
     pub(super) fn open(file: &File) -> Option<MappedFile> {
         if !file.metadata().is_ok_and(|m| m.is_file() && m.len() > 0) {
+            return None;
+        }
+        // A file read from a position (`pcap - < FILE` after something consumed its start)
+        // is streamed from there: the map would start at byte 0.
+        if !matches!(std::io::Seek::stream_position(&mut &*file), Ok(0)) {
             return None;
         }
         if PREVIOUS.get_or_init(install_guard).is_none() {

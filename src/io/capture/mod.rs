@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 
 pub use crate::core::flow::{Direction, EndKind, Micros, Transport};
 pub use crate::core::wire::quic::QuicSignal;
-pub use file::{read_capture, read_capture_file, read_capture_slice};
+pub use file::{read_capture, read_capture_file, read_capture_slice, stdin_file};
 pub use packets::PacketReader;
 
 /// A flow's number, unique within one [`read_capture`] call, from 1 in order of appearance.
