@@ -152,14 +152,7 @@ fn main() {
     while out.get_ref().n < target {
         let t = &templates[(connections % templates.len() as u64) as usize];
         let i = connections as u32;
-        let client = SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
-            1024 + (i % 60_000) as u16,
-        );
-        let server = SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(192, 168, (i % 7) as u8, 1 + (i % 200) as u8)),
-            443,
-        );
+        let (client, server) = endpoints(i);
         let mut chunks: Vec<(Direction, Micros, Vec<u8>)> = t
             .chunks
             .iter()
@@ -347,14 +340,7 @@ fn quic(path: &str, size: u64) {
     while out.get_ref().n < target {
         let t = &templates[(connections % templates.len() as u64) as usize];
         let i = connections as u32;
-        let client = SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
-            1024 + (i % 60_000) as u16,
-        );
-        let server = SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::new(192, 168, (i % 7) as u8, 1 + (i % 200) as u8)),
-            443,
-        );
+        let (client, server) = endpoints(i);
         let mut last = at;
         for (from_client, offset, payload) in t {
             let (from, to) = if *from_client {
@@ -421,4 +407,18 @@ fn fill_random(buf: &mut [u8], state: &mut u64) {
         *state ^= *state << 17;
         chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
     }
+}
+
+/// The `i`th replayed connection's client and server: distinct clients, servers on port 443
+/// spread over 1,400 addresses, as a busy capture point sees them.
+fn endpoints(i: u32) -> (SocketAddr, SocketAddr) {
+    let client = SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
+        1024 + (i % 60_000) as u16,
+    );
+    let server = SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(192, 168, (i % 7) as u8, 1 + (i % 200) as u8)),
+        443,
+    );
+    (client, server)
 }
