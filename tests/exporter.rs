@@ -511,7 +511,7 @@ fn side_by_side_with_blackbox_exporter_on_a_three_address_name() {
     assert_eq!(alerts("TLSBackendFailing"), ["127.0.0.3", "127.0.0.4"]);
     assert_eq!(alerts("TLSCertificateExpiringSoon"), ["127.0.0.3"]);
 
-    // What the README shows: each side's verdict series.
+    // What docs/exporter.md shows: each side's verdict series.
     let mut shown: Vec<String> = Vec::new();
     shown.push("# shakedown exporter".into());
     for q in ["shakedown_probe_success", "shakedown_diagnosis"] {
