@@ -8,8 +8,9 @@
 //! verdict).
 
 use shakedown::commands::pcap::{AnalyzeOptions, AnalyzeStats, ConnectionReport, analyze};
+use shakedown::core::crypto::hello;
 use shakedown::core::wire::ProtocolVersion;
-use shakedown::core::wire::build::{self, HelloRandoms, HelloSpec, KeyShare};
+use shakedown::core::wire::build::HelloSpec;
 use shakedown::io::capture::ReadOptions;
 
 mod common;
@@ -174,22 +175,14 @@ fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
 fn client_hello() -> Vec<u8> {
     let spec = HelloSpec::default();
     let mut n = 0u8;
-    let randoms = HelloRandoms::draw(&spec, &mut |b: &mut [u8]| {
+    hello::build(&spec, Some("fidelity.test"), &mut |b: &mut [u8]| {
         for x in b {
             n = n.wrapping_add(7);
             *x = n;
         }
-    });
-    let shares: Vec<KeyShare> = build::key_share_groups(&spec)
-        .into_iter()
-        .map(|group| KeyShare {
-            group,
-            public: vec![9; 32],
-        })
-        .collect();
-    build::encode(&spec, Some("fidelity.test"), &randoms, &shares)
-        .unwrap()
-        .wire
+    })
+    .unwrap()
+    .wire
 }
 
 /// A ServerHello body of the RFC layout: `version`, a session id, `suite`, `extensions`

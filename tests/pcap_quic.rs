@@ -6,9 +6,10 @@
 //! QUIC. FoxIO's own QUIC captures are compared in pcap_oracle.rs.
 
 use shakedown::commands::pcap::{AnalyzeOptions, ConnectionReport, analyze};
+use shakedown::core::crypto::hello;
 use shakedown::core::crypto::quic::{initial_keys, protect_long, put_varint};
 use shakedown::core::flow::Transport;
-use shakedown::core::wire::build::{self, HelloRandoms, HelloSpec, KeyShare};
+use shakedown::core::wire::build::HelloSpec;
 use shakedown::core::wire::quic::{PacketType, VERSION_1, VERSION_2};
 use shakedown::io::capture::ReadOptions;
 use shakedown::io::capture::writer::{LinkType, write_header};
@@ -31,22 +32,14 @@ fn client_hello() -> Vec<u8> {
         ..HelloSpec::default()
     };
     let mut n = 0u8;
-    let randoms = HelloRandoms::draw(&spec, &mut |b: &mut [u8]| {
+    let wire = hello::build(&spec, Some("quic.example"), &mut |b: &mut [u8]| {
         for x in b {
             n = n.wrapping_add(1);
             *x = n;
         }
-    });
-    let shares: Vec<KeyShare> = build::key_share_groups(&spec)
-        .into_iter()
-        .map(|group| KeyShare {
-            group,
-            public: vec![9; 32],
-        })
-        .collect();
-    let wire = build::encode(&spec, Some("quic.example"), &randoms, &shares)
-        .unwrap()
-        .wire;
+    })
+    .unwrap()
+    .wire;
     // One record: the handshake message follows its 5-byte header.
     assert_eq!(
         usize::from(u16::from_be_bytes([wire[3], wire[4]])) + 5,

@@ -493,10 +493,11 @@ const QUIC_SERVER_HELLO: &str = "020000560303eefce7f7b37ba1d1632e96677825ddf7398
 /// (header protection, packet number or tag, by bits 5–7); the next tag's packet number
 /// grows by one per packet of that space and direction.
 pub fn quic_initial(data: &[u8]) {
+    use shakedown::core::crypto::hello;
     use shakedown::core::crypto::quic::{handshake_keys, initial_keys, protect_long};
     use shakedown::core::crypto::schedule::TrafficSecrets;
     use shakedown::core::session::quic_client::{QuicClient, QuicClientConfig};
-    use shakedown::core::wire::build::{self, HelloRandoms, HelloSpec, KeyShare};
+    use shakedown::core::wire::build::HelloSpec;
     use shakedown::core::wire::quic::{PacketType, VERSION_1, VERSION_2};
 
     let Some((&flags, mut data)) = data.split_first() else {
@@ -518,23 +519,15 @@ pub fn quic_initial(data: &[u8]) {
         ..HelloSpec::default()
     };
     let mut n = 0u8;
-    let randoms = HelloRandoms::draw(&spec, &mut |b: &mut [u8]| {
+    let built = hello::build(&spec, Some("quic.example"), &mut |b: &mut [u8]| {
         for x in b {
             n = n.wrapping_add(1);
             *x = n;
         }
-    });
-    let shares: Vec<KeyShare> = build::key_share_groups(&spec)
-        .into_iter()
-        .map(|group| KeyShare {
-            group,
-            public: vec![9; 32],
-        })
-        .collect();
-    let hello = build::encode(&spec, Some("quic.example"), &randoms, &shares)
-        .expect("the default hello encodes")
-        .wire;
-    let random = hex::encode(randoms.random);
+    })
+    .expect("the default hello encodes");
+    let random = hex::encode(built.hello.expect("a TLS hello").random);
+    let hello = built.wire;
     let log = format!(
         "CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {random} {}\n",
         hex::encode(&secrets.client),
