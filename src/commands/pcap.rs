@@ -1182,7 +1182,11 @@ fn two_stage(
         return out;
     }
     // No second thread: both stages on this one.
-    let source = slot.into_inner().ok().flatten().expect("not taken without a thread");
+    let source = slot
+        .into_inner()
+        .ok()
+        .flatten()
+        .expect("not taken without a thread");
     let mut finished = |f: Finished| on_report(assessor.report(f));
     analyze_finished(cfg.analysis.clone(), &mut finished, |sink| {
         read_source(source, sink)
@@ -1300,11 +1304,7 @@ pub fn watch(
     let read = cfg.read.clone();
     let name = cfg.interface.as_str();
     let assessor = Assessor::new(&cfg.analysis);
-    let mut on_report = |f: Finished| {
-        reporter
-            .borrow_mut()
-            .connection(name, &assessor.report(f))
-    };
+    let mut on_report = |f: Finished| reporter.borrow_mut().connection(name, &assessor.report(f));
     let mut analyzer = Analyzer::new(cfg.analysis.clone(), &mut on_report);
     let mut reader = PacketReader::new(read);
     let now = || {

@@ -97,7 +97,8 @@ impl Pager {
                         // An error (the file shrank: EFAULT, or an old kernel: EINVAL) only
                         // leaves the pages to be faulted in by the parser.
                         Job::Populate(from, to) => {
-                            let _ = map.advise_range(memmap2::Advice::PopulateRead, from, to - from);
+                            let _ =
+                                map.advise_range(memmap2::Advice::PopulateRead, from, to - from);
                         }
                         Job::Release(from, to) => release(&map, from, to),
                     }
@@ -119,9 +120,8 @@ impl Pager {
 fn release(map: &memmap2::Mmap, from: usize, to: usize) {
     // SAFETY: MADV_DONTNEED on a private mapping drops private changes; there are none
     // (read-only), so a later read would see the file's bytes again.
-    let _ = unsafe {
-        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
-    };
+    let _ =
+        unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
 }
 
 impl MappedFile {
@@ -185,7 +185,10 @@ impl Memory for MappedFile {
         let from = self.released.get();
         let to = offset.min(self.map.len()) / page * page;
         if to > from {
-            let handed = self.pager.as_ref().is_some_and(|p| p.send(Job::Release(from, to)));
+            let handed = self
+                .pager
+                .as_ref()
+                .is_some_and(|p| p.send(Job::Release(from, to)));
             if !handed {
                 release(&self.map, from, to);
             }
@@ -208,7 +211,8 @@ impl Memory for MappedFile {
         // before it is. Once per page, not per block: the read is a wait for memory (the
         // block's last line is not one the parser reads), which made it a tenth of the time
         // of a capture of small packets.
-        let end = (block.as_ptr() as usize + block.len()).saturating_sub(self.map.as_ptr() as usize);
+        let end =
+            (block.as_ptr() as usize + block.len()).saturating_sub(self.map.as_ptr() as usize);
         if end > self.checked.get() {
             if let Some(last) = block.last() {
                 std::hint::black_box(*last);
