@@ -14,8 +14,8 @@
 //!
 //! Mapping the pages costs the kernel as much time as the parser spends on a capture of
 //! large packets (a fault per 64 KiB, and taking the pages back every 8 MB so resident
-//! memory stays flat): a pager thread does both beside the parser, populating the page
-//! tables a window ahead (`MADV_POPULATE_READ`) and giving back the windows behind. The
+//! memory stays flat): a pager thread does both beside the parser, faulting the pages
+//! of the window ahead in and giving back the windows behind. The
 //! parser faults in whatever the pager has not reached yet, so a busy second core only
 //! slows it to what it was without one.
 //!
@@ -33,11 +33,13 @@ use super::file::Memory;
 /// With all slots taken a file is streamed instead.
 const SLOTS: usize = 16;
 
-/// The guarded address range of one map, `[start, end)`, and whether it shrank.
+/// The guarded address range of one map, `[start, end)`, whether it shrank, and from which
+/// address on its pages were lost (the lowest fault; the pager may fault ahead of the parser).
 struct Slot {
     start: AtomicUsize,
     end: AtomicUsize,
     shrank: AtomicBool,
+    lost_from: AtomicUsize,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only as the array initialiser
@@ -45,6 +47,7 @@ const FREE: Slot = Slot {
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
     shrank: AtomicBool::new(false),
+    lost_from: AtomicUsize::new(usize::MAX),
 };
 static GUARDED: [Slot; SLOTS] = [FREE; SLOTS];
 
@@ -58,8 +61,6 @@ pub(super) struct MappedFile {
     slot: &'static Slot,
     /// The bytes before this offset were given back.
     released: Cell<usize>,
-    /// The pages before this offset were there when last read ([`Memory::lost`]).
-    checked: Cell<usize>,
     /// Maps pages ahead of the parser and gives back those behind it (`None`: no thread
     /// could be had; the parser does both).
     pager: Option<Pager>,
@@ -69,9 +70,12 @@ pub(super) struct MappedFile {
 /// driver (which calls [`MappedFile::release_before`] once per window).
 const WINDOW: usize = 8 << 20;
 
+/// Bytes the kernel maps around one page fault (`fault_around_bytes`, 64 KiB by default).
+const FAULT_STEP: usize = 64 << 10;
+
 /// What the pager thread is asked to do, in order.
 enum Job {
-    /// Map the pages of `[from, to)` (they stay in the page cache; only the page tables are
+    /// Fault in the pages of `[from, to)` (they stay in the page cache; only the page tables are
     /// filled).
     Populate(usize, usize),
     /// Give back the pages of `[from, to)`.
@@ -94,11 +98,15 @@ impl Pager {
             .spawn(move || {
                 for job in rx {
                     match job {
-                        // An error (the file shrank: EFAULT, or an old kernel: EINVAL) only
-                        // leaves the pages to be faulted in by the parser.
+                        // One read per 64 KiB: each fault maps the pages around it (the
+                        // kernel's fault-around), so the parser finds them mapped. (Asking
+                        // with MADV_POPULATE_READ instead walks every page one by one and
+                        // cost the pager half again the time.) A page lost because the file
+                        // shrank faults here as in the parser: the guard marks it.
                         Job::Populate(from, to) => {
-                            let _ =
-                                map.advise_range(memmap2::Advice::PopulateRead, from, to - from);
+                            for at in (from..to).step_by(FAULT_STEP) {
+                                std::hint::black_box(map[at]);
+                            }
                         }
                         Job::Release(from, to) => release(&map, from, to),
                     }
@@ -153,6 +161,7 @@ impl MappedFile {
                 .is_ok()
         })?;
         slot.shrank.store(false, Ordering::Relaxed);
+        slot.lost_from.store(usize::MAX, Ordering::Relaxed);
         slot.end.store(end, Ordering::Release);
         let map = Arc::new(map);
         // Small files are done before a thread would have started.
@@ -166,7 +175,6 @@ impl MappedFile {
             map,
             slot,
             released: Cell::new(0),
-            checked: Cell::new(0),
             pager,
         })
     }
@@ -204,23 +212,16 @@ impl Memory for MappedFile {
         }
     }
 
-    fn lost(&self, block: &[u8]) -> bool {
-        // A page gone from under the map faults here, not while the block is handed on; the
-        // guard then marks the map shrunk. A file shrinks from its end, so one byte of the
-        // block's last page is the one to read: if that page is still there, every page
-        // before it is. Once per page, not per block: the read is a wait for memory (the
-        // block's last line is not one the parser reads), which made it a tenth of the time
-        // of a capture of small packets.
-        let end =
-            (block.as_ptr() as usize + block.len()).saturating_sub(self.map.as_ptr() as usize);
-        if end > self.checked.get() {
-            if let Some(last) = block.last() {
-                std::hint::black_box(*last);
-            }
-            let page = PAGE_SIZE.load(Ordering::Relaxed);
-            self.checked.set(end.next_multiple_of(page));
+    fn lost(&self, block: &[u8], read: bool) -> bool {
+        // A page gone from under the map faults when read, and the guard marks the map
+        // shrunk from that page on. A file shrinks from its end: if the page of the block's
+        // last byte (or of a later byte) is still there, every page before it is.
+        if read && let Some(last) = block.last() {
+            std::hint::black_box(*last);
         }
+        // Lost pages past this block (the pager met the new end first) do not stop it.
         self.slot.shrank.load(Ordering::Relaxed)
+            && block.as_ptr() as usize + block.len() > self.slot.lost_from.load(Ordering::Relaxed)
     }
 }
 
@@ -280,6 +281,7 @@ extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut
                 )
             };
             if zeros != libc::MAP_FAILED {
+                slot.lost_from.fetch_min(from, Ordering::Relaxed);
                 slot.shrank.store(true, Ordering::Relaxed);
                 return; // the faulting read runs again and reads zeros
             }
