@@ -483,6 +483,11 @@ impl Run<'_> {
             }
             let rest = &data[at..data.len().min(at.saturating_add(window))];
             let parsed = parse(rest);
+            if let Ok((rem, _)) = &parsed {
+                // The next header, asked for now: it is read after the pending block's work.
+                let len = rest.len() - rem.len();
+                prefetch_ahead(data, at + len, len);
+            }
             if let Some((block, block_at)) = pending.take() {
                 // A refused parse need not have read anything.
                 let read = parsed.is_err();
@@ -495,7 +500,6 @@ impl Run<'_> {
                     let len = rest.len() - rem.len();
                     pending = Some((block, at));
                     at += len;
-                    prefetch_ahead(data, at, len);
                 }
                 Err(e) => {
                     // The bytes of a refused block were read: a map that lost them says so.

@@ -66,9 +66,11 @@ pub(super) struct MappedFile {
     pager: Option<Pager>,
 }
 
-/// How far ahead of the parser the pager maps pages: the release step of the in-memory
-/// driver (which calls [`MappedFile::release_before`] once per window).
+/// The pager's unit: the release step of the in-memory driver (which calls
+/// [`MappedFile::release_before`] once per window).
 const WINDOW: usize = 8 << 20;
+/// Windows the pager works ahead of the parser.
+const AHEAD: usize = 2;
 
 /// Bytes the kernel maps around one page fault (`fault_around_bytes`, 64 KiB by default).
 const FAULT_STEP: usize = 64 << 10;
@@ -169,7 +171,7 @@ impl MappedFile {
             .then(|| Pager::start(map.clone()))
             .flatten();
         if let Some(p) = &pager {
-            p.send(Job::Populate(0, map.len().min(2 * WINDOW)));
+            p.send(Job::Populate(0, map.len().min((AHEAD + 1) * WINDOW)));
         }
         Some(MappedFile {
             map,
@@ -189,6 +191,15 @@ impl Memory for MappedFile {
     /// cache): the parser does not come back to them, and without this every page read
     /// would stay in the process's resident memory, which would grow with the file.
     fn release_before(&self, offset: usize) {
+        // First the window AHEAD windows on (the ones before it were asked for already), so
+        // the pager is never behind for having given pages back.
+        if let Some(p) = &self.pager {
+            let ahead = (offset + AHEAD * WINDOW).min(self.map.len());
+            let end = (offset + (AHEAD + 1) * WINDOW).min(self.map.len());
+            if end > ahead {
+                p.send(Job::Populate(ahead, end));
+            }
+        }
         let page = PAGE_SIZE.load(Ordering::Relaxed);
         let from = self.released.get();
         let to = offset.min(self.map.len()) / page * page;
@@ -201,14 +212,6 @@ impl Memory for MappedFile {
                 release(&self.map, from, to);
             }
             self.released.set(to);
-        }
-        // The window after the one the parser enters (that one was asked for before).
-        if let Some(p) = &self.pager {
-            let ahead = (offset + WINDOW).min(self.map.len());
-            let end = (offset + 2 * WINDOW).min(self.map.len());
-            if end > ahead {
-                p.send(Job::Populate(ahead, end));
-            }
         }
     }
 
