@@ -379,6 +379,7 @@ fn scan_with_retries(policy: Policy, suites_only: bool, retries: u32) -> (ScanRe
         sni: Sni::Auto,
         suites_only,
         quic_groups: false,
+        prefer: Default::default(),
     };
     let pacer = Pacer::new(4, None);
     let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
@@ -773,6 +774,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
             sni: Sni::Auto,
             suites_only: true,
             quic_groups: false,
+        prefer: Default::default(),
         },
         concurrency: 3,
         rate: None,
