@@ -1344,7 +1344,7 @@ impl<'a> Scanner<'a> {
             .find(|v| v.version == ProtocolVersion::TLS12);
         let signed = |s: &CipherSuite| s.kx == KeyExchange::Ecdhe && needs_certificate(s);
         let signed_ecdhe = match v12 {
-            Some(_) if candidates => suite_candidates(ProtocolVersion::TLS12)
+            Some(v) if candidates && v.supported => suite_candidates(ProtocolVersion::TLS12)
                 .into_iter()
                 .filter(|id| suite(*id).is_some_and(signed))
                 .collect(),
