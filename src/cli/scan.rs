@@ -8,9 +8,7 @@ use super::ConnectArgs;
 use crate::commands::Failure;
 use crate::commands::scan::targets::resume_key;
 use crate::commands::scan::vulns::VulnMode;
-use crate::commands::scan::{
-    self, Prefer, ScanConfig, ScanOptions, ScanResult, Shard, TargetList,
-};
+use crate::commands::scan::{self, Prefer, ScanConfig, ScanOptions, ScanResult, Shard, TargetList};
 use crate::core::wire::build::Sni;
 use crate::io::input;
 use crate::io::net::{Quic, Tcp};

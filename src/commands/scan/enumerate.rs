@@ -582,16 +582,15 @@ impl<'a> Scanner<'a> {
             versions
         });
         let given_up = self.gave_up.load(Ordering::Relaxed);
-        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) = if let Some(lists) =
-            early_lists
-        {
-            lists
-        } else if given_up {
-            // Nothing more is sent; what the lists would have shown is unknown.
-            Default::default()
-        } else {
-            self.lists_and_behaviour(&versions, more, None)
-        };
+        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) =
+            if let Some(lists) = early_lists {
+                lists
+            } else if given_up {
+                // Nothing more is sent; what the lists would have shown is unknown.
+                Default::default()
+            } else {
+                self.lists_and_behaviour(&versions, more, None)
+            };
         // A TLS 1.3 server that answered the version test with a HelloRetryRequest (its
         // first group, a PQ hybrid, had no share) showed its certificate, OCSP and ALPN
         // only in the signature scheme hellos: read them from there.
@@ -1295,7 +1294,8 @@ impl<'a> Scanner<'a> {
         let final13 = done13.map(OnceLock::wait).filter(|v| v.ciphers.len() >= 2);
         let server_order = match final13 {
             Some(v) if groups.len() >= 2 => {
-                let (suite, first, reply) = pick(reversed(&v.ciphers), &reversed(&groups), &mut cost);
+                let (suite, first, reply) =
+                    pick(reversed(&v.ciphers), &reversed(&groups), &mut cost);
                 order = Some(order_item(
                     v,
                     suite,
@@ -1627,7 +1627,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// up to TLS 1.2 is accepted: the TLS 1.2 groups and schemes need no more suites.
 fn signed_ecdhe_first(versions: &[VersionScan]) -> bool {
     let classic = |v: &&VersionScan| v.supported && v.version.0 <= ProtocolVersion::TLS12.0;
-    match versions.iter().find(|v| v.version == ProtocolVersion::TLS12) {
+    match versions
+        .iter()
+        .find(|v| v.version == ProtocolVersion::TLS12)
+    {
         Some(v) if v.supported => v.first.as_ref().and_then(signed_ecdhe_pick).is_some(),
         _ => !versions
             .iter()

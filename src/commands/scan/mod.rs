@@ -24,8 +24,8 @@ pub mod targets;
 pub mod vulns;
 
 pub use enumerate::{
-    GroupScan, Pacer, Permit, Prefer, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan, VersionScan,
-    suite_candidates,
+    GroupScan, Pacer, Permit, Prefer, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan,
+    VersionScan, suite_candidates,
 };
 pub use result::{Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
 pub use targets::{ScanTarget, Shard, TargetList};

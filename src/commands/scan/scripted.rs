@@ -774,7 +774,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
             sni: Sni::Auto,
             suites_only: true,
             quic_groups: false,
-        prefer: Default::default(),
+            prefer: Default::default(),
         },
         concurrency: 3,
         rate: None,
