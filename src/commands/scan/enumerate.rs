@@ -525,7 +525,8 @@ impl<'a> Scanner<'a> {
             // Lower latency: a version whose first hello picked a suite is enumerated at
             // once, while the version test goes on below it.
             let early = |f: First| -> Option<First> {
-                if !lower_latency || f.pick.is_none() {
+                // Not after a broken answer: the target may be given up after the test.
+                if !lower_latency || f.pick.is_none() || !f.answered_tls() {
                     return Some(f);
                 }
                 lock(&prelims).push(prelim(&f));
