@@ -370,8 +370,12 @@ fn server_hello_body(
 /// hello (a TLS 1.3 order check of its own).
 fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
     let (fewer, hellos) = scan_with_retries(policy.clone(), suites_only, 0);
-    let (lower, lower_hellos) =
-        scan_planned(policy, suites_only, 0, super::enumerate::Prefer::LowerLatency);
+    let (lower, lower_hellos) = scan_planned(
+        policy,
+        suites_only,
+        0,
+        super::enumerate::Prefer::LowerLatency,
+    );
     let order13 = |r: &ScanResult| {
         r.probes
             .iter()
@@ -387,7 +391,10 @@ fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
     }
     let extra = order13(&lower) - order13(&fewer);
     assert!(extra <= 1);
-    assert_eq!((lower.handshakes, lower_hellos), (fewer.handshakes + extra, hellos + extra));
+    assert_eq!(
+        (lower.handshakes, lower_hellos),
+        (fewer.handshakes + extra, hellos + extra)
+    );
     let normal = |r: &ScanResult| {
         let mut v = serde_json::to_value(r).unwrap();
         let o = v.as_object_mut().unwrap();
@@ -396,7 +403,10 @@ fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
         }
         o["cost"].as_object_mut().unwrap().remove("probes");
         for p in o["probes"].as_array_mut().unwrap() {
-            let r = p["result"].as_str().unwrap().replace(" (in the first group hello)", "");
+            let r = p["result"]
+                .as_str()
+                .unwrap()
+                .replace(" (in the first group hello)", "");
             p["result"] = r.replace(" (in the group order hello)", "").into();
             if p["name"] == "server order TLSv1.3" {
                 p["handshakes"] = serde_json::Value::Null;
