@@ -398,17 +398,19 @@ fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
     }
     let extra = order13(&lower) - order13(&fewer);
     assert!(extra <= 1);
-    assert_eq!(
-        (lower.handshakes, lower_hellos),
-        (fewer.handshakes + extra, hellos + extra)
-    );
+    // The lower-latency plan's TLS 1.2 groups and schemes may start before the suite
+    // hellos showed any: at most one hello more per item they would have shown.
+    let seen = |r: &ScanResult| r.cost.groups_seen_free + r.cost.sigalgs_seen_free;
+    let f = fewer.handshakes + extra;
+    assert!(f <= lower.handshakes && lower.handshakes <= f + seen(&fewer) - seen(&lower));
+    assert_eq!(lower.handshakes, lower_hellos);
     let normal = |r: &ScanResult| {
         let mut v = serde_json::to_value(r).unwrap();
         let o = v.as_object_mut().unwrap();
         for k in ["elapsed_ms", "plan", "handshakes"] {
             o.remove(k);
         }
-        o["cost"].as_object_mut().unwrap().remove("probes");
+        o.remove("cost");
         for p in o["probes"].as_array_mut().unwrap() {
             let r = p["result"]
                 .as_str()
