@@ -52,7 +52,8 @@ struct QuicFlow {
 /// The open QUIC flows, by their two ends in canonical order.
 #[derive(Default)]
 pub(crate) struct QuicTable {
-    flows: HashMap<(Endpoint, Endpoint), QuicFlow, foldhash::fast::RandomState>,
+    /// Boxed: a flow with its keys is a few hundred bytes, moved on every resize otherwise.
+    flows: HashMap<(Endpoint, Endpoint), Box<QuicFlow>, foldhash::fast::RandomState>,
     /// Handshake records built from a delivery of CRYPTO bytes (reused).
     scratch: Vec<u8>,
     /// The plaintext of the Initial packet being read (reused).
@@ -129,7 +130,7 @@ impl QuicTable {
                 saw_handshake: true,
                 transport: Transport::Quic,
             });
-            let flow = QuicFlow {
+            let flow = Box::new(QuicFlow {
                 id,
                 client: d.src,
                 keys: Some(keys),
@@ -141,7 +142,7 @@ impl QuicTable {
                 last_seen: at,
                 skip: false,
                 closed: false,
-            };
+            });
             self.flows.insert(key, flow);
         }
         let Some(flow) = self.flows.get_mut(&key) else {
@@ -220,7 +221,7 @@ impl QuicTable {
             return;
         }
         self.next_sweep = now.saturating_add(1_000_000);
-        let mut expired: Vec<QuicFlow> = self
+        let mut expired: Vec<Box<QuicFlow>> = self
             .flows
             .extract_if(|_, f| {
                 let limit = if f.closed {
@@ -251,7 +252,7 @@ impl QuicTable {
 
     /// Ends every open flow at the end of the input, in order of appearance.
     pub fn finish_all(&mut self, open_kind: EndKind, sink: &mut dyn FlowSink) {
-        let mut flows: Vec<QuicFlow> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut flows: Vec<Box<QuicFlow>> = self.flows.drain().map(|(_, f)| f).collect();
         flows.retain(|f| !f.closed);
         flows.sort_by_key(|f| f.id);
         for mut f in flows {
@@ -285,6 +286,7 @@ fn settle_flow(
     *held_total = held_total.saturating_sub(flow.held);
     flow.held = 0;
     flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
+    flow.keys = None;
     sink.flow_end(flow.id, at, FlowEnd::Settled);
 }
 
@@ -315,6 +317,7 @@ fn end_flow(
     *held_total = held_total.saturating_sub(flow.held);
     flow.held = 0;
     flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
+    flow.keys = None;
     sink.flow_end(flow.id, at, why);
 }
 
