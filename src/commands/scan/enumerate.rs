@@ -63,7 +63,7 @@ use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -87,6 +87,44 @@ pub struct ScanOptions {
     /// QUIC server need not retry a hello without a usable share: aioquic does not), and
     /// the post-quantum checks follow them; no signature schemes or behaviour probes.
     pub quic_groups: bool,
+    /// Which plan: the fewest connections, or the shortest chain of answers waited for.
+    pub prefer: Prefer,
+}
+
+/// How a scan orders its hellos (`scan --prefer`). Both send the same hellos (the
+/// lower-latency plan at most one more, a TLS 1.3 order check of its own) and find the same
+/// lists; they differ in what waits for what (see docs/scan.md, "Cost model").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// Each phase after the last: the version test, then every version's suites, then
+    /// groups, signature schemes and behaviour (which offer the accepted suites).
+    #[default]
+    FewerConnections,
+    /// Each version's suites start as soon as its first hello is answered, and groups,
+    /// signature schemes and behaviour as soon as the version test is done (offering the
+    /// first pick, or every candidate suite of a kind), beside the suite enumerations.
+    LowerLatency,
+}
+
+impl Prefer {
+    /// `fewer-connections` or `lower-latency`.
+    pub fn parse(s: &str) -> Result<Prefer, String> {
+        match s {
+            "fewer-connections" => Ok(Prefer::FewerConnections),
+            "lower-latency" => Ok(Prefer::LowerLatency),
+            _ => Err(format!(
+                "expected fewer-connections or lower-latency, not {s:?}"
+            )),
+        }
+    }
+
+    /// The name used on the command line and in the JSON (`plan`), with `_` for `-`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Prefer::FewerConnections => "fewer_connections",
+            Prefer::LowerLatency => "lower_latency",
+        }
+    }
 }
 
 /// Bounds connections in flight and paces their starts; shared by all targets of a run.
@@ -291,6 +329,8 @@ pub struct ScanReport {
     /// decrypted with our key shares), and what the certificate checks found in it.
     pub certificates: Vec<CertInfo>,
     pub diagnosis: Vec<Diagnosis>,
+    /// The plan followed.
+    pub plan: Prefer,
 }
 
 /// What one hello got back. `verdict` is `None` when no connection was made.
@@ -471,28 +511,87 @@ impl<'a> Scanner<'a> {
 
     /// The version test (the first hello of each version), then, unless the target gave no
     /// TLS answer, each version's enumeration (in parallel), then groups, signature schemes
-    /// and behaviour probes (in parallel), which all need the accepted suites.
+    /// and behaviour probes (in parallel), which all need the accepted suites. With
+    /// [`Prefer::LowerLatency`] the phases overlap instead (see [`Pipeline`]).
     pub fn run(&self) -> ScanReport {
         let start = Instant::now();
-        let firsts = self.version_test();
-        self.version_test.store(false, Ordering::Relaxed);
-        self.give_up_unless_answered();
-        let mut versions: Vec<VersionScan> = thread::scope(|s| {
-            let handles: Vec<_> = firsts
-                .into_iter()
-                .map(|first| s.spawn(move || self.enumerate(first)))
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        versions.sort_by_key(|v| v.version);
+        let lower_latency = self.opts.prefer == Prefer::LowerLatency;
         let more = !self.opts.suites_only;
+        let pipe = Pipeline::default();
+        let mut early_lists = None;
+        let mut versions: Vec<VersionScan> = thread::scope(|s| {
+            let spawned = Mutex::new(Vec::new());
+            let prelims = Mutex::new(Vec::new());
+            // Lower latency: a version whose first hello picked a suite is enumerated at
+            // once, while the version test goes on below it.
+            let early = |f: First| -> Option<First> {
+                // Not after a broken answer: the target may be given up after the test.
+                if !lower_latency || f.pick.is_none() || !f.answered_tls() {
+                    return Some(f);
+                }
+                lock(&prelims).push(prelim(&f));
+                let pipe = &pipe;
+                lock(&spawned).push(s.spawn(move || {
+                    let v = self.enumerate(f);
+                    if v.version == ProtocolVersion::TLS13 {
+                        let _ = pipe.tls13.set(v.clone());
+                    }
+                    v
+                }));
+                None
+            };
+            let firsts = self.version_test(&early);
+            self.version_test.store(false, Ordering::Relaxed);
+            self.give_up_unless_answered();
+            // Every version is settled by its first hello (a pick, a TLS refusal, or a
+            // higher version's protocol_version alert): what the lists need is known.
+            let settled = firsts.iter().all(|f| {
+                f.version == ProtocolVersion::SSLV2 || f.refused_with.is_some() || f.answered_tls()
+            });
+            let mut pre: Vec<VersionScan> = prelims.into_inner().unwrap_or_default();
+            pre.extend(firsts.iter().map(prelim));
+            pre.sort_by_key(|v| v.version);
+            let mut handles = spawned.into_inner().unwrap_or_default();
+            handles.extend(
+                firsts
+                    .into_iter()
+                    .map(|first| s.spawn(move || self.enumerate(first))),
+            );
+            let given_up = self.gave_up.load(Ordering::Relaxed);
+            let lists = (lower_latency && more && settled && !given_up).then(|| {
+                let pre = pipe.prelim.get_or_init(|| pre);
+                let pipe = &pipe;
+                s.spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
+            });
+            let mut versions: Vec<VersionScan> =
+                handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            versions.sort_by_key(|v| v.version);
+            if let Some(lists) = lists {
+                let all = pipe.all.get_or_init(|| versions.clone());
+                let orders: Vec<_> = all
+                    .iter()
+                    .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
+                    .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                    .collect();
+                // The suite order checks were not in the lists (they need every suite).
+                let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
+                early_lists = lists.join().ok().map(|mut l| {
+                    l.4.extend(orders);
+                    l
+                });
+            }
+            versions
+        });
         let given_up = self.gave_up.load(Ordering::Relaxed);
-        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) = if given_up {
-            // Nothing more is sent; what the lists would have shown is unknown.
-            Default::default()
-        } else {
-            self.lists_and_behaviour(&versions, more)
-        };
+        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) =
+            if let Some(lists) = early_lists {
+                lists
+            } else if given_up {
+                // Nothing more is sent; what the lists would have shown is unknown.
+                Default::default()
+            } else {
+                self.lists_and_behaviour(&versions, more, None)
+            };
         // A TLS 1.3 server that answered the version test with a HelloRetryRequest (its
         // first group, a PQ hybrid, had no share) showed its certificate, OCSP and ALPN
         // only in the signature scheme hellos: read them from there.
@@ -537,6 +636,7 @@ impl<'a> Scanner<'a> {
             elapsed_ms: start.elapsed().as_millis() as u64,
             certificates: Vec::new(),
             diagnosis: health.diagnosis(),
+            plan: self.opts.prefer,
         }
     }
 
@@ -546,6 +646,7 @@ impl<'a> Scanner<'a> {
         &self,
         versions: &[VersionScan],
         more: bool,
+        pipe: Option<&Pipeline>,
     ) -> (
         Vec<GroupScan>,
         Option<PqScan>,
@@ -566,13 +667,26 @@ impl<'a> Scanner<'a> {
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
             let g13 = s.spawn(move || {
-                let (g13, order) = groups13.then(|| self.groups_tls13(versions)).flatten()?;
+                let done13 = pipe.map(|p| &p.tls13);
+                let (g13, order) = groups13
+                    .then(|| self.groups_tls13(versions, done13))
+                    .flatten()?;
                 let pq = self.post_quantum(&g13, versions);
                 Some((g13, order, pq))
             });
-            let g12 = s.spawn(|| {
+            // Pipelined, the TLS 1.2 lists go on at once only when the version test's pick
+            // was a signed ECDHE suite (it offers every candidate of that kind then); else
+            // they wait for every version's suites, as the behaviour probes do when the
+            // base version's first pick has no certificate.
+            let settled = |ready: bool| match pipe {
+                Some(p) if !ready => (p.all.wait().as_slice(), false),
+                Some(_) => (versions, true),
+                None => (versions, false),
+            };
+            let g12 = s.spawn(move || {
                 if more {
-                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions);
+                    let (versions, candidates) = settled(signed_ecdhe_first(versions));
+                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions, candidates);
                     match sigalgs {
                         Some(s) => (groups, Some(s), None),
                         None => match self.sigalgs_tls13(versions) {
@@ -584,10 +698,21 @@ impl<'a> Scanner<'a> {
                     (None, None, None)
                 }
             });
-            let fixed = if more {
-                self.behaviour(s, versions)
-            } else {
+            let fixed = if !more {
                 Vec::new()
+            } else if pipe.is_some() && !certified_first(versions) {
+                vec![s.spawn(move || {
+                    let (versions, _) = settled(false);
+                    thread::scope(|s2| {
+                        self.behaviour(s2, versions)
+                            .into_iter()
+                            .filter_map(|h| h.join().ok())
+                            .flatten()
+                            .collect()
+                    })
+                })]
+            } else {
+                self.behaviour(s, versions)
             };
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
@@ -872,7 +997,7 @@ impl<'a> Scanner<'a> {
     /// it has up to the client's), so the lower versions are not asked. When neither the
     /// TLS 1.2 nor the TLS 1.3 hello got a TLS answer, there is no alert to wait for: the
     /// three go at once, so a target that only times out costs two rounds of time-outs.
-    fn version_test(&self) -> Vec<First> {
+    fn version_test(&self, early: &(dyn Fn(First) -> Option<First> + Sync)) -> Vec<First> {
         let first = |version: ProtocolVersion| {
             move || {
                 let mut cost = 0;
@@ -893,21 +1018,28 @@ impl<'a> Scanner<'a> {
         ];
         thread::scope(|s| {
             let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
-            let mut tls13 = Some(s.spawn(first(ProtocolVersion::TLS13)));
+            let mut tls13 = Some(s.spawn(move || {
+                let f = first(ProtocolVersion::TLS13)();
+                (f.answered_tls(), early(f))
+            }));
             let tls12 = first(ProtocolVersion::TLS12)();
+            let (tls12_answered, tls12_refused) = (tls12.answered_tls(), tls12.refused_version());
+            let tls12 = early(tls12);
             let mut firsts = Vec::new();
             let mut breaking = false;
-            if !tls12.answered_tls()
-                && let Some(f) = tls13.take().and_then(|h| h.join().ok())
+            if !tls12_answered && let Some((answered, f)) = tls13.take().and_then(|h| h.join().ok())
             {
-                breaking = !f.answered_tls();
-                firsts.push(f);
+                breaking = !answered;
+                firsts.extend(f);
             }
             if breaking {
-                let handles: Vec<_> = lower.map(|v| s.spawn(first(v))).into_iter().collect();
-                firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+                let handles: Vec<_> = lower
+                    .map(|v| s.spawn(move || early(first(v)())))
+                    .into_iter()
+                    .collect();
+                firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()).flatten());
             } else {
-                let mut refused_at = tls12.refused_version();
+                let mut refused_at = tls12_refused;
                 for version in lower {
                     if let Some(by) = refused_at {
                         firsts.push(First {
@@ -921,11 +1053,11 @@ impl<'a> Scanner<'a> {
                     }
                     let f = first(version)();
                     refused_at = f.refused_version();
-                    firsts.push(f);
+                    firsts.extend(early(f));
                 }
             }
-            firsts.push(tls12);
-            firsts.extend(tls13.and_then(|h| h.join().ok()));
+            firsts.extend(tls12);
+            firsts.extend(tls13.and_then(|h| h.join().ok()).and_then(|(_, f)| f));
             firsts.extend(sslv2.join().ok());
             firsts
         })
@@ -1098,7 +1230,15 @@ impl<'a> Scanner<'a> {
     /// keys where we make them, right-length bytes otherwise), so the ServerHello's group
     /// is the pick: a QUIC server may refuse a hello without a usable share rather than
     /// retry it (aioquic does), and one that prefers to retry still names its pick.
-    fn groups_tls13(&self, versions: &[VersionScan]) -> Option<(GroupScan, Option<OrderCheck>)> {
+    ///
+    /// Pipelined (`done13`: the TLS 1.3 suites are still being enumerated, `versions` holds
+    /// the first pick only), the suite order rides on the group order hello instead, which
+    /// waits for them; with fewer than two groups it is a hello of its own.
+    fn groups_tls13(
+        &self,
+        versions: &[VersionScan],
+        done13: Option<&OnceLock<VersionScan>>,
+    ) -> Option<(GroupScan, Option<OrderCheck>)> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
@@ -1152,12 +1292,31 @@ impl<'a> Scanner<'a> {
             ));
             group
         });
-        let server_order = if groups.len() >= 2 {
-            let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
-            order_of(&groups, first)
-        } else {
-            None
+        let final13 = done13.map(OnceLock::wait).filter(|v| v.ciphers.len() >= 2);
+        let server_order = match final13 {
+            Some(v) if groups.len() >= 2 => {
+                let (suite, first, reply) =
+                    pick(reversed(&v.ciphers), &reversed(&groups), &mut cost);
+                order = Some(order_item(
+                    v,
+                    suite,
+                    &reply,
+                    0,
+                    " (in the group order hello)",
+                ));
+                order_of(&groups, first)
+            }
+            _ if groups.len() >= 2 => {
+                let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
+                order_of(&groups, first)
+            }
+            _ => None,
         };
+        if let Some(v) = final13
+            && order.is_none()
+        {
+            order = Some(self.check_order(v));
+        }
         let groups = GroupScan {
             version: ProtocolVersion::TLS13,
             groups,
@@ -1173,16 +1332,26 @@ impl<'a> Scanner<'a> {
     /// enumerated in the same hellos until one runs out; see [`Scanner::remove_both`].
     /// Otherwise each on its own (groups at the best version up to 1.2 with ECDHE,
     /// schemes from DHE suites).
+    ///
+    /// `candidates`: offer every signed ECDHE suite of the registry instead of the accepted
+    /// ones (pipelined, before they are known; the server chooses among the same ones).
     fn groups_and_sigalgs_tls12(
         &self,
         versions: &[VersionScan],
+        candidates: bool,
     ) -> (Option<GroupScan>, Option<SigalgScan>) {
         let v12 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS12);
-        let signed_ecdhe = v12
-            .map(|v| accepted_where(v, |s| s.kx == KeyExchange::Ecdhe && needs_certificate(s)))
-            .unwrap_or_default();
+        let signed = |s: &CipherSuite| s.kx == KeyExchange::Ecdhe && needs_certificate(s);
+        let signed_ecdhe = match v12 {
+            Some(v) if candidates && v.supported => suite_candidates(ProtocolVersion::TLS12)
+                .into_iter()
+                .filter(|id| suite(*id).is_some_and(signed))
+                .collect(),
+            Some(v) => accepted_where(v, signed),
+            None => Vec::new(),
+        };
         if signed_ecdhe.is_empty() {
             return (self.groups_tls12(versions), self.sigalgs_tls12(versions));
         }
@@ -1426,6 +1595,62 @@ impl First {
     }
 }
 
+/// What the overlapping phases of [`Prefer::LowerLatency`] share: the version test's
+/// picks (`prelim`, one suite per version), the TLS 1.3 suites once enumerated (the group
+/// order hello carries their order check) and every version's once all are.
+#[derive(Default)]
+struct Pipeline {
+    prelim: OnceLock<Vec<VersionScan>>,
+    tls13: OnceLock<VersionScan>,
+    all: OnceLock<Vec<VersionScan>>,
+}
+
+/// A version as its first hello showed it: the pick as its only suite.
+fn prelim(f: &First) -> VersionScan {
+    VersionScan {
+        supported: f.pick.is_some(),
+        ciphers: f.pick.into_iter().collect(),
+        first: f
+            .reply
+            .as_ref()
+            .and_then(|r| r.verdict.clone())
+            .filter(|_| f.pick.is_some()),
+        refused_with: f.refused_with,
+        ..VersionScan::new(f.version, 0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The TLS 1.2 first pick (in `prelim` versions) is a signed ECDHE suite, or no version
+/// up to TLS 1.2 is accepted: the TLS 1.2 groups and schemes need no more suites.
+fn signed_ecdhe_first(versions: &[VersionScan]) -> bool {
+    let classic = |v: &&VersionScan| v.supported && v.version.0 <= ProtocolVersion::TLS12.0;
+    match versions
+        .iter()
+        .find(|v| v.version == ProtocolVersion::TLS12)
+    {
+        Some(v) if v.supported => v.first.as_ref().and_then(signed_ecdhe_pick).is_some(),
+        _ => !versions
+            .iter()
+            .filter(|v| v.version != ProtocolVersion::SSLV2)
+            .any(|v| classic(&v)),
+    }
+}
+
+/// The behaviour probes' base version picked a suite with a certificate first (so the
+/// probes offering that one suite get the answers they would with every accepted one).
+fn certified_first(versions: &[VersionScan]) -> bool {
+    super::behaviour::base_version(versions).is_none_or(|b| {
+        b.ciphers
+            .first()
+            .and_then(|id| suite(*id))
+            .is_some_and(needs_certificate)
+    })
+}
+
 /// "a TLSv1.2 hello", "an SSLv2 hello": which hello an error is about.
 fn hello_label(hello: &BuiltHello) -> String {
     let Some(h) = &hello.hello else {
@@ -1594,6 +1819,7 @@ mod tests {
             sni: Sni::Auto,
             suites_only: false,
             quic_groups: false,
+            prefer: Prefer::FewerConnections,
         };
         let pacer = Pacer::new(1, None);
         test(&Scanner::new(&target, &Tcp, &opts, &pacer, &|| {}));

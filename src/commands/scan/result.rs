@@ -72,6 +72,9 @@ pub struct ScanResult {
     pub probes: Vec<ProbeItem>,
     /// Handshakes per part of the scan.
     pub cost: Cost,
+    /// The plan the scan followed (`scan --prefer`): `fewer_connections` (each phase after
+    /// the last) or `lower_latency` (phases overlapping; see docs/scan.md, "Cost model").
+    pub plan: String,
     /// Connections made, retries included.
     pub handshakes: usize,
     pub retries: usize,
@@ -389,6 +392,7 @@ impl ScanResult {
                 post_quantum: r.post_quantum.as_ref().map_or(0, |p| p.handshakes),
                 probes: r.probes.iter().map(|p| p.handshakes).sum(),
             },
+            plan: r.plan.name().into(),
             handshakes: r.handshakes,
             retries: r.retries,
             elapsed_ms: r.elapsed_ms,

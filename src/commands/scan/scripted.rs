@@ -365,12 +365,69 @@ fn server_hello_body(
     b
 }
 
-/// Scans the scripted server; the result, and the hellos the server was given.
+/// Scans the scripted server with both plans; the fewer-connections result, and the hellos
+/// the server was given. The lower-latency plan must find the same, with at most one more
+/// hello (a TLS 1.3 order check of its own).
 fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
-    scan_with_retries(policy, suites_only, 0)
+    let (fewer, hellos) = scan_with_retries(policy.clone(), suites_only, 0);
+    let (lower, lower_hellos) = scan_planned(
+        policy,
+        suites_only,
+        0,
+        super::enumerate::Prefer::LowerLatency,
+    );
+    let order13 = |r: &ScanResult| {
+        r.probes
+            .iter()
+            .find(|p| p.name == "server order TLSv1.3")
+            .map_or(0, |p| p.handshakes)
+    };
+    if fewer.gave_up {
+        // Hellos already in flight when the scan gave up differ: more of them run at once
+        // in the lower-latency plan (at most the pacer's 4).
+        assert!(lower.gave_up, "{:?}", lower.error);
+        assert!(lower_hellos <= hellos + 4, "{lower_hellos} vs {hellos}");
+        return (fewer, hellos);
+    }
+    let extra = order13(&lower) - order13(&fewer);
+    assert!(extra <= 1);
+    assert_eq!(
+        (lower.handshakes, lower_hellos),
+        (fewer.handshakes + extra, hellos + extra)
+    );
+    let normal = |r: &ScanResult| {
+        let mut v = serde_json::to_value(r).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in ["elapsed_ms", "plan", "handshakes"] {
+            o.remove(k);
+        }
+        o["cost"].as_object_mut().unwrap().remove("probes");
+        for p in o["probes"].as_array_mut().unwrap() {
+            let r = p["result"]
+                .as_str()
+                .unwrap()
+                .replace(" (in the first group hello)", "");
+            p["result"] = r.replace(" (in the group order hello)", "").into();
+            if p["name"] == "server order TLSv1.3" {
+                p["handshakes"] = serde_json::Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(normal(&fewer), normal(&lower), "the plans differ");
+    (fewer, hellos)
 }
 
 fn scan_with_retries(policy: Policy, suites_only: bool, retries: u32) -> (ScanResult, usize) {
+    scan_planned(policy, suites_only, retries, Default::default())
+}
+
+fn scan_planned(
+    policy: Policy,
+    suites_only: bool,
+    retries: u32,
+    prefer: super::enumerate::Prefer,
+) -> (ScanResult, usize) {
     let server = ScriptedServer::new(policy);
     let target = Target::parse("scripted.test:443", 443).unwrap();
     let opts = ScanOptions {
@@ -379,6 +436,7 @@ fn scan_with_retries(policy: Policy, suites_only: bool, retries: u32) -> (ScanRe
         sni: Sni::Auto,
         suites_only,
         quic_groups: false,
+        prefer,
     };
     let pacer = Pacer::new(4, None);
     let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
@@ -773,6 +831,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
             sni: Sni::Auto,
             suites_only: true,
             quic_groups: false,
+            prefer: Default::default(),
         },
         concurrency: 3,
         rate: None,
