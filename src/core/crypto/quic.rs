@@ -464,7 +464,11 @@ pub fn open_long_into(
         heap.resize(head_len, 0);
         &mut heap
     };
-    head.copy_from_slice(packet.get(..head_len).ok_or(QuicError("packet too short"))?);
+    head.copy_from_slice(
+        packet
+            .get(..head_len)
+            .ok_or(QuicError("packet too short"))?,
+    );
     head[0] = first;
     let mut truncated = 0u64;
     for i in 0..pn_len {

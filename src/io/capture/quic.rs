@@ -412,8 +412,7 @@ fn read_datagram(
                     Direction::ClientToServer => &keys.client,
                     Direction::ServerToClient => &keys.server,
                 };
-                let Ok((_, pn)) = open_long_into(&header, keys, flow.largest[i], bufs.plain)
-                else {
+                let Ok((_, pn)) = open_long_into(&header, keys, flow.largest[i], bufs.plain) else {
                     continue;
                 };
                 flow.largest[i] = Some(flow.largest[i].map_or(pn, |l| l.max(pn)));
