@@ -42,8 +42,7 @@ if [ -z "${SHAKEDOWN:-}" ]; then
 fi
 
 # --- servers -----------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$here/benches/lib.sh"
 
 cd "$work"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \
@@ -78,27 +77,6 @@ nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" >/dev/null 2>&1 &
 pids+=($!)
 wait_port "$legacy_port"
 wait_port "$nginx_port"
-
-# --- one run: SYNs counted, wall time, accepted suites extracted -------------------------
-# run NAME PORT OUTFILE COMMAND...  → prints "connections seconds"
-run() {
-    local name=$1 port=$2 out=$3
-    shift 3
-    tcpdump -i lo -n --immediate-mode -U -w "$work/$name-$port.pcap" \
-        "tcp dst port $port and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" 2>/dev/null &
-    local dump=$!
-    sleep 1
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >"$out" 2>/dev/null || true
-    t1=$(date +%s.%N)
-    sleep 0.5
-    kill "$dump"
-    wait "$dump" 2>/dev/null || true
-    local syns
-    syns=$(tcpdump -r "$work/$name-$port.pcap" -n 2>/dev/null | wc -l)
-    echo "$syns $(python3 -c "print(f'{$t1-$t0:.2f}')")"
-}
 
 # The accepted TLS 1.2 and 1.3 suites of one tool's output, as sorted hex ids.
 suites() {
@@ -156,10 +134,10 @@ for server in legacy nginx; do
     port_var=${server}_port
     port=${!port_var}
     out=$work/$server
-    read -r c t < <(run shakedown "$port" "$out.shakedown" "$SHAKEDOWN" scan "127.0.0.1:$port" --json --concurrency 8)
+    read -r c t < <(connections_and_seconds "$work/shakedown-$port.pcap" "$port" "$out.shakedown" "$SHAKEDOWN" scan "127.0.0.1:$port" --json --concurrency 8)
     ref=$(suites shakedown "$out.shakedown")
     printf '| %s | shakedown scan (full) | %s | %s | %s | — |\n' "$server" "$c" "$t" "$(wc -w <<<"$ref")"
-    read -r c t < <(run shakedown-suites "$port" "$out.shakedown-suites" "$SHAKEDOWN" scan "127.0.0.1:$port" --json --concurrency 8 --suites-only)
+    read -r c t < <(connections_and_seconds "$work/shakedown-suites-$port.pcap" "$port" "$out.shakedown-suites" "$SHAKEDOWN" scan "127.0.0.1:$port" --json --concurrency 8 --suites-only)
     got=$(suites shakedown "$out.shakedown-suites")
     [ "$got" = "$ref" ] && agree=yes || agree=no
     printf '| %s | shakedown scan --suites-only | %s | %s | %s | %s |\n' "$server" "$c" "$t" "$(wc -w <<<"$got")" "$agree"
@@ -171,7 +149,7 @@ for server in legacy nginx; do
     )
     for tool in sslscan testssl nmap sslyze; do
         # shellcheck disable=SC2086
-        read -r c t < <(run "$tool" "$port" "$out.$tool.stdout" ${cmds[$tool]})
+        read -r c t < <(connections_and_seconds "$work/$tool-$port.pcap" "$port" "$out.$tool.stdout" ${cmds[$tool]})
         case $tool in
             sslscan | nmap) file=$out.$tool.stdout ;;
             testssl) file=$out.testssl.json ;;
