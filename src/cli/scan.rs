@@ -260,6 +260,7 @@ pub fn run(args: &ScanArgs, sink: ResultSink<impl Write>) -> Result<i32, Failure
         return Ok(0);
     }
     ensure_descriptors(cfg.concurrency);
+    crate::io::net::small_pages_only();
     static WRITTEN: AtomicUsize = AtomicUsize::new(0);
     exit_between_lines_on_signal(&WRITTEN);
     let format = sink.format();
@@ -358,7 +359,7 @@ mod tests {
     fn bad_settings_are_refused_before_anything_runs() {
         for (args, want) in [
             (&["x", "--concurrency", "0"][..], "--concurrency"),
-            (&["x", "--concurrency", "5000"][..], "--concurrency"),
+            (&["x", "--concurrency", "70000"][..], "--concurrency"),
             (&["x", "--rate", "0"][..], "--rate"),
             (&["x", "--rate-per-target", "0"][..], "--rate-per-target"),
             (&[][..], "no target"),
