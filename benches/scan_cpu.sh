@@ -93,7 +93,7 @@ for run in $(seq "$runs"); do
         --concurrency "$concurrency" ${EXTRA:-} --targets-file targets >out.jsonl 2>err.txt || true
     after=0
     for p in "${pids[@]}"; do after=$((after + $(ticks "$p"))); done
-    read -r wall user sys <time.txt
+    read -r wall user sys < <(tail -1 time.txt)
     hs=$(python3 -c 'import json,sys; print(sum(json.loads(l).get("handshakes",0) for l in open("out.jsonl") if l.strip()))')
     python3 - "$run" "$hs" "$wall" "$user" "$sys" "$before" "$after" "$hz" <<'PY'
 import sys

@@ -11,7 +11,6 @@ mod common;
 use common::shakedown;
 use socket2::{Domain, Socket, Type};
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Listeners on 127.0.0.1 that never accept, each with the longest queue the kernel gives.
@@ -35,23 +34,31 @@ fn somaxconn() -> usize {
         .unwrap_or(128)
 }
 
-/// Open sockets of process `pid` now.
-fn open_sockets(pid: u32) -> usize {
+/// Open TCP sockets of process `pid` now (its descriptors whose socket inode the kernel's
+/// TCP table lists; the signal handler's Unix socket pair is left out).
+fn open_tcp_sockets(pid: u32) -> usize {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return 0;
     };
-    dir.flatten()
-        .filter(|e| {
-            std::fs::read_link(e.path())
-                .map(|l| l.to_string_lossy().starts_with("socket:"))
-                .unwrap_or(false)
+    let inodes: std::collections::HashSet<String> = dir
+        .flatten()
+        .filter_map(|e| {
+            let link = std::fs::read_link(e.path()).ok()?;
+            let link = link.to_string_lossy();
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
         })
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(9).is_some_and(|i| inodes.contains(i)))
         .count()
 }
 
 #[test]
 fn two_thousand_connections_in_flight_in_one_process() {
-    let want = 2_000;
+    let want: usize = 2_000;
     // Each target's version test holds three hellos at once (TLS 1.2, TLS 1.3, SSLv2).
     let targets = want / 3 + 1;
     let queue = somaxconn();
@@ -66,61 +73,60 @@ fn two_thousand_connections_in_flight_in_one_process() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("targets");
     std::fs::write(&file, list).unwrap();
+    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
     let start = Instant::now();
     let mut child = shakedown()
         .args(["scan", "--json", "--suites-only", "--retries", "0"])
         .args(["--timeout", "3", "--concurrency", &want.to_string()])
         .arg("--targets-file")
         .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // To files, not pipes: nobody reads them while the scan runs.
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap();
     let pid = child.id();
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
-        peak = peak.max(open_sockets(pid));
+        peak = peak.max(open_tcp_sockets(pid));
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    let lines = std::fs::read_to_string(&out_path).unwrap().lines().count();
     assert_eq!(lines, targets, "one result per target; stderr: {stderr}");
     assert!(
         peak >= want * 95 / 100,
         "{peak} sockets open at most, {want} wanted; stderr: {stderr}"
     );
-    assert!(peak <= want, "{peak} sockets open, more than --concurrency {want}");
+    // A sample is not atomic: a socket closed and another opened while the descriptors
+    // are listed can both be counted, so a few over is the sampling, not the scan.
+    assert!(
+        peak <= want + 8,
+        "{peak} sockets open, more than --concurrency {want}"
+    );
     drop(listeners);
 }
 
 #[test]
 fn a_concurrency_beyond_the_open_file_limit_is_said() {
-    // The limit the scan may raise to is the hard one: ask for more than that.
-    let hard = std::fs::read_to_string("/proc/self/limits")
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(4).map(str::to_string))
-        .unwrap();
-    let Ok(hard) = hard.parse::<usize>() else {
-        return; // unlimited: nothing to say
-    };
-    let concurrency = hard + 1;
-    if concurrency > 65_536 {
-        return; // beyond --concurrency's own range
-    }
-    // One closed port: the scan ends at once.
+    // A hard limit of 512 open files, set by the shell for the scan alone: the scan cannot
+    // raise its soft limit to what 2,000 connections need, and says so.
     let port = common::free_port();
-    let out = shakedown()
-        .args(["scan", "--json", "--retries", "0", "--concurrency"])
-        .arg(concurrency.to_string())
-        .arg(format!("127.0.0.1:{port}"))
+    let bin = env!("CARGO_BIN_EXE_shakedown");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 512 && exec {bin} scan --json --retries 0 --concurrency 2000 \
+             127.0.0.1:{port}"
+        ))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("open files") && stderr.contains(&format!("{hard}")),
+        stderr.contains("--concurrency 2000 needs about 2064 open files; the limit is 512 (raise it with `ulimit -n`): 448 connections at once"),
         "{stderr}"
     );
+    // The scan still ran, within the limit it has.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
 }
