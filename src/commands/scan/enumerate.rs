@@ -340,7 +340,7 @@ pub struct SigalgScan {
 }
 
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
-type OrderCheck = (Option<bool>, ProbeItem);
+pub(super) type OrderCheck = (Option<bool>, ProbeItem);
 
 /// What [`Scanner::remove_both`] found, with the hellos of each phase.
 #[derive(Debug, Default)]
@@ -525,6 +525,8 @@ pub struct Scanner<'a> {
     version_test_retries: AtomicUsize,
     /// A version test hello of more than [`BUNDLE`] suites got a TLS answer.
     long_offer_answered: AtomicBool,
+    /// The base version's suite order, checked in the combined intolerance hello.
+    pub(super) combined_order: Mutex<Option<(ProtocolVersion, OrderCheck)>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -551,6 +553,7 @@ impl<'a> Scanner<'a> {
             version_test: AtomicBool::new(true),
             version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
             long_offer_answered: AtomicBool::new(false),
+            combined_order: Mutex::new(None),
         }
     }
 
@@ -630,9 +633,11 @@ impl<'a> Scanner<'a> {
             versions.sort_by_key(|v| v.version);
             if let Some(lists) = lists {
                 let all = pipe.all.get_or_init(|| versions.clone());
+                let combined = combined_order_version(all, more);
                 let orders: Vec<_> = all
                     .iter()
                     .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
+                    .filter(|v| Some(v.version) != combined)
                     .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                     .collect();
                 // The suite order checks were not in the lists (they need every suite).
@@ -665,6 +670,7 @@ impl<'a> Scanner<'a> {
         {
             v13.first = Some(full);
         }
+        orders.extend(lock(&self.combined_order).take());
         let mut probes = Vec::new();
         orders.sort_by_key(|(version, _)| *version);
         for (version, (order, item)) in orders {
@@ -720,11 +726,14 @@ impl<'a> Scanner<'a> {
         thread::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let groups13 = more || self.opts.quic_groups;
+            // The base version's order rides on the combined intolerance hello.
+            let combined = combined_order_version(versions, more);
             let orders: Vec<_> = versions
                 .iter()
                 .filter(|v| {
                     v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
                 })
+                .filter(|v| Some(v.version) != combined)
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
@@ -766,7 +775,7 @@ impl<'a> Scanner<'a> {
                 vec![s.spawn(move || {
                     let (versions, _) = settled(false);
                     thread::scope(|s2| {
-                        self.behaviour(s2, versions)
+                        self.behaviour(s2, versions, None)
                             .into_iter()
                             .filter_map(|h| h.join().ok())
                             .flatten()
@@ -774,7 +783,7 @@ impl<'a> Scanner<'a> {
                     })
                 })]
             } else {
-                self.behaviour(s, versions)
+                self.behaviour(s, versions, pipe.map(|p| &p.all))
             };
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
@@ -1317,7 +1326,7 @@ impl<'a> Scanner<'a> {
 
     /// One offer of the accepted suites in reverse pick order: a server that enforces its
     /// order still picks its first; a client-order server picks our first.
-    fn check_order(&self, v: &VersionScan) -> OrderCheck {
+    pub(super) fn check_order(&self, v: &VersionScan) -> OrderCheck {
         let mut cost = 0;
         let (pick, reply) = self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost);
         order_item(v, pick, &reply, cost, "")
@@ -1736,6 +1745,14 @@ struct Pipeline {
     all: OnceLock<Vec<VersionScan>>,
 }
 
+/// The version whose suite order check rides on the combined intolerance hello: the
+/// behaviour probes' base version, when they run, it is TLS 1.2 or below and has two
+/// suites or more (in `prelim` versions the count is not known yet: its base version).
+fn combined_order_version(versions: &[VersionScan], more: bool) -> Option<ProtocolVersion> {
+    let base = super::behaviour::base_version(versions).filter(|_| more)?;
+    (base.version.0 <= ProtocolVersion::TLS12.0).then_some(base.version)
+}
+
 /// A version as its first hello showed it: the pick as its only suite.
 fn prelim(f: &First) -> VersionScan {
     VersionScan {
@@ -1846,12 +1863,12 @@ fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
     }
 }
 
-fn reversed(ids: &[u16]) -> Vec<u16> {
+pub(super) fn reversed(ids: &[u16]) -> Vec<u16> {
     ids.iter().rev().copied().collect()
 }
 
 /// The order check's item from the suite picked out of the reversed offer.
-fn order_item(
+pub(super) fn order_item(
     v: &VersionScan,
     pick: Option<u16>,
     reply: &Reply,

@@ -1033,9 +1033,12 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
     assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
     assert_eq!(item(&i, "GREASE").2, 1);
     assert!(!item(&i, "GREASE").1);
-    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE and
-    // three long hellos.
-    assert_eq!(i.cost.probes, t.cost.probes + 9);
+    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE,
+    // three long hellos, and the TLS 1.2 order check the tolerant server's combined hello
+    // carried.
+    assert_eq!(i.cost.probes, t.cost.probes + 10);
+    assert_eq!(item(&t, "server order TLSv1.2").2, 0);
+    assert_eq!(item(&i, "server order TLSv1.2").2, 1);
     assert_eq!(
         item(&t, "TLS_FALLBACK_SCSV at TLSv1.1"),
         ("supported (inappropriate_fallback)".into(), false, 1)
