@@ -232,6 +232,59 @@ pub struct VersionScan {
     /// Why the result is unknown (nothing accepted) or partial (suites accepted): a hello
     /// of the enumeration got a broken answer, or was not sent because the scan gave up.
     pub incomplete: Option<String>,
+    /// TLS 1.2 groups and signature schemes the suite hellos showed (see [`Learned`]).
+    pub learned: Learned,
+}
+
+/// Groups and signature schemes a version's suite hellos showed in their key exchanges, in
+/// the order seen. Each suite hello of a full TLS 1.2 scan offers the groups and schemes
+/// not seen yet first, then those seen (so the server can always go on with the suite it
+/// picks): a server that takes the client's first group and scheme shows a new one of
+/// each in every signed ECDHE pick (a new scheme in every DHE pick), for nothing; a
+/// server with its own order picks one it showed before, which says nothing new. The TLS
+/// 1.2 group and scheme enumeration starts from what was seen.
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    pub groups: Vec<u16>,
+    pub schemes: Vec<u16>,
+    /// The suite hellos offer the lists rotated as above (a full TLS 1.2 scan).
+    rotate: bool,
+}
+
+impl Learned {
+    /// Notes the group and scheme of a reply's ServerKeyExchange.
+    fn note(&mut self, reply: &Reply) {
+        let (group, scheme) = match reply
+            .verdict
+            .as_ref()
+            .and_then(|v| v.server_key_exchange.as_ref())
+        {
+            Some(ServerKeyExchange::Ecdhe {
+                group,
+                signature_scheme,
+                ..
+            }) => (Some(*group), *signature_scheme),
+            Some(ServerKeyExchange::Dhe {
+                signature_scheme, ..
+            }) => (None, *signature_scheme),
+            _ => (None, None),
+        };
+        if let Some(g) = group.filter(|g| !self.groups.contains(g))
+            && scheme.is_some()
+        {
+            self.groups.push(g);
+        }
+        if let Some(s) = scheme.filter(|s| !self.schemes.contains(s)) {
+            self.schemes.push(s);
+        }
+    }
+}
+
+/// `all` with the items of `seen` moved to the end (in the order seen).
+fn unseen_first(all: &[u16], seen: &[u16]) -> Vec<u16> {
+    let mut list: Vec<u16> = all.iter().copied().filter(|i| !seen.contains(i)).collect();
+    list.extend(seen.iter().copied().filter(|i| all.contains(i)));
+    list
 }
 
 impl VersionScan {
@@ -250,6 +303,7 @@ impl VersionScan {
             dh_prime_bits: None,
             dh_prime: None,
             incomplete: None,
+            learned: Learned::default(),
         }
     }
 }
@@ -266,6 +320,9 @@ pub struct GroupScan {
     /// From one offer of the accepted groups reversed (`None`: fewer than two, not
     /// checked, or an answer that fits neither order).
     pub server_order: Option<bool>,
+    /// Groups already seen by the version and suite hellos when this enumeration began
+    /// (TLS 1.2 with signed ECDHE; see [`Learned`]): they cost it nothing.
+    pub known: usize,
 }
 
 /// Signature schemes the server signed with (TLS 1.2 key exchange, or TLS 1.3
@@ -278,6 +335,8 @@ pub struct SigalgScan {
     pub handshakes: usize,
     /// As for [`GroupScan::server_order`] (checked with the TLS 1.2 groups).
     pub server_order: Option<bool>,
+    /// Schemes already seen when this enumeration began (as [`GroupScan::known`]).
+    pub known: usize,
 }
 
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
@@ -1113,13 +1172,22 @@ impl<'a> Scanner<'a> {
         let mut result = VersionScan::new(version, candidates.len());
         let mut dh = None;
         let mut picks = Vec::new();
+        let mut learned = Learned {
+            rotate: version == ProtocolVersion::TLS12
+                && !self.opts.suites_only
+                && !self.opts.quic_groups,
+            ..Learned::default()
+        };
         if let Some(p) = first_pick {
             note_dh_prime(&reply, &mut dh);
+            if learned.rotate {
+                learned.note(&reply);
+            }
             result.first = reply.verdict;
             picks.push(p);
             let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
             picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
-                self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
+                self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
             }));
         } else if !reply.answered
             && candidates.len() > BUNDLE
@@ -1138,14 +1206,14 @@ impl<'a> Scanner<'a> {
                 result.first = reply.verdict;
                 for bundle in candidates.chunks(BUNDLE) {
                     picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
+                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
                     }));
                 }
                 // Picks from separate bundles say nothing of the order across them: pick
                 // again from the accepted ones alone (the last one left needs no hello).
                 if picks.len() >= 2 && picks.len() <= BUNDLE {
                     let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
+                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
                     });
                     let last: Vec<u16> = picks
                         .iter()
@@ -1159,6 +1227,7 @@ impl<'a> Scanner<'a> {
         }
         result.supported = !picks.is_empty();
         result.ciphers = picks;
+        result.learned = learned;
         result.handshakes = cost;
         result.dh_prime_bits = dh.map(|(bits, _)| bits);
         result.dh_prime = dh.and_then(|(_, named)| named);
@@ -1180,10 +1249,29 @@ impl<'a> Scanner<'a> {
         cost: &mut usize,
         dh: &mut Option<DhSeen>,
         trouble: &mut Option<String>,
+        learned: &mut Learned,
     ) -> Option<u16> {
-        let (pick, reply) = self.offer_suites(version, Some(suites), cost);
+        let mut spec = HelloSpec {
+            cipher_suites: Some(suites.to_vec()),
+            ..self.version_spec(version)
+        };
+        if learned.rotate {
+            let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+            spec.groups = Some(unseen_first(&ecdhe_groups(), &learned.groups));
+            spec.sigalgs = Some(unseen_first(&schemes, &learned.schemes));
+        }
+        let reply = self.handshake(&self.encode(&spec), cost);
+        let pick = if reply.version() == Some(version.0) {
+            reply.verdict.as_ref().and_then(|v| v.cipher)
+        } else {
+            None
+        }
+        .filter(|p| suites.contains(p));
         if pick.is_some() {
             note_dh_prime(&reply, dh);
+            if learned.rotate {
+                learned.note(&reply);
+            }
         }
         if trouble.is_none() {
             *trouble = reply.trouble();
@@ -1323,6 +1411,7 @@ impl<'a> Scanner<'a> {
             handshakes: cost,
             shared: 0,
             server_order,
+            known: 0,
         };
         Some((groups, order))
     }
@@ -1371,8 +1460,21 @@ impl<'a> Scanner<'a> {
         };
         // The version's first hello offered every group and scheme too: when the server
         // picked a signed ECDHE suite there, its pair is the first pick of both lists.
+        // What the TLS 1.2 suite hellos showed (a client-order server shows a new group and
+        // scheme in each), else the version hello's pair.
         let seed = v12.and_then(|v| signed_ecdhe_pick(v.first.as_ref()?));
-        let both = self.remove_both(&schemes, &ecdhe_groups(), seed, &ske);
+        let (known_groups, known_schemes) = match v12 {
+            Some(v) if !v.learned.groups.is_empty() => {
+                (v.learned.groups.clone(), v.learned.schemes.clone())
+            }
+            _ => seed.map_or((Vec::new(), Vec::new()), |(g, s)| (vec![g], vec![s])),
+        };
+        let both = self.remove_both(
+            &schemes,
+            &ecdhe_groups(),
+            (&known_schemes, &known_groups),
+            &ske,
+        );
         // Both accepted lists reversed in one hello: whose order does the server follow?
         let mut order_cost = 0;
         let (group_order, scheme_order) = if both.first.len() >= 2 || both.second.len() >= 2 {
@@ -1392,12 +1494,14 @@ impl<'a> Scanner<'a> {
             handshakes: both.second_alone,
             shared: both.together + order_cost,
             server_order: group_order,
+            known: known_groups.len(),
         };
         let sigalgs = SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes: both.first,
             handshakes: both.together + both.first_alone + order_cost,
             server_order: scheme_order,
+            known: known_schemes.len(),
         };
         (Some(groups), Some(sigalgs))
     }
@@ -1407,20 +1511,31 @@ impl<'a> Scanner<'a> {
     /// the first list goes on alone (with the second's accepted items), and if it was the
     /// one that ran out, the second goes on alone. With `first` the list a server usually
     /// accepts more of, that costs max(N1, N2) + 2 hellos instead of N1 + N2 + 2.
-    /// `seed` is a pick already made (second, first) by an earlier hello of both full lists.
+    /// `known` are items of (first, second) already seen accepted by earlier hellos: the
+    /// enumeration goes on from there.
     fn remove_both(
         &self,
         first: &[u16],
         second: &[u16],
-        seed: Option<(u16, u16)>,
+        known: (&[u16], &[u16]),
         offer: &impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
     ) -> BothPicks {
-        let mut picks = BothPicks::default();
-        let (mut rest1, mut rest2) = (first.to_vec(), second.to_vec());
-        let mut seed = seed;
-        while let Some((p2, p1)) = seed
-            .take()
-            .or_else(|| offer(&rest2, &rest1, &mut picks.together))
+        let mut picks = BothPicks {
+            first: known.0.to_vec(),
+            second: known.1.to_vec(),
+            ..BothPicks::default()
+        };
+        let mut rest1: Vec<u16> = first
+            .iter()
+            .copied()
+            .filter(|i| !known.0.contains(i))
+            .collect();
+        let mut rest2: Vec<u16> = second
+            .iter()
+            .copied()
+            .filter(|i| !known.1.contains(i))
+            .collect();
+        while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together)
             .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
         {
             picks.first.push(p1);
@@ -1470,6 +1585,7 @@ impl<'a> Scanner<'a> {
             handshakes: cost,
             shared: 0,
             server_order: None,
+            known: 0,
         })
     }
 
@@ -1510,6 +1626,7 @@ impl<'a> Scanner<'a> {
             schemes,
             handshakes: cost,
             server_order: None,
+            known: 0,
         })
     }
 
@@ -1564,6 +1681,7 @@ impl<'a> Scanner<'a> {
             schemes,
             handshakes: cost,
             server_order: None,
+            known: 0,
         };
         Some((scan, full))
     }
@@ -1624,15 +1742,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The TLS 1.2 first pick (in `prelim` versions) is a signed ECDHE suite, or no version
-/// up to TLS 1.2 is accepted: the TLS 1.2 groups and schemes need no more suites.
+/// The TLS 1.2 first pick (in `prelim` versions) is an RSA-signed ECDHE suite, or no
+/// version up to TLS 1.2 is accepted: the TLS 1.2 groups and schemes need no more suites.
+/// Not an ECDSA one: a TLS 1.2 server takes an ECDSA certificate only when its curve is
+/// among the offered groups, so those are enumerated from what the suite hellos showed
+/// (which keep every group seen in the offer).
 fn signed_ecdhe_first(versions: &[VersionScan]) -> bool {
+    use crate::core::wire::registry::Authentication;
     let classic = |v: &&VersionScan| v.supported && v.version.0 <= ProtocolVersion::TLS12.0;
+    let rsa = |id: &u16| suite(*id).is_some_and(|s| s.auth == Authentication::Rsa);
     match versions
         .iter()
         .find(|v| v.version == ProtocolVersion::TLS12)
     {
-        Some(v) if v.supported => v.first.as_ref().and_then(signed_ecdhe_pick).is_some(),
+        Some(v) if v.supported => {
+            v.first.as_ref().and_then(signed_ecdhe_pick).is_some() && v.ciphers.iter().all(rsa)
+        }
         _ => !versions
             .iter()
             .filter(|v| v.version != ProtocolVersion::SSLV2)
@@ -1765,6 +1890,12 @@ pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
 pub(super) fn needs_certificate(s: &CipherSuite) -> bool {
     use crate::core::wire::registry::Authentication as A;
     matches!(s.auth, A::Rsa | A::Dss | A::Ecdsa | A::Gost | A::Any)
+}
+
+/// The TLS 1.2 group candidates, for the scripted tests.
+#[cfg(test)]
+pub(super) fn tests_ecdhe_groups() -> Vec<u16> {
+    ecdhe_groups()
 }
 
 fn ecdhe_groups() -> Vec<u16> {
@@ -1921,7 +2052,10 @@ mod tests {
                 ("nothing accepted: one offer", None, &[], &[1], (1, 0, 0)),
             ];
             for (why, seed, first, second, offers) in cases {
-                let both = s.remove_both(&candidates, &candidates, seed, &serve(first, second));
+                let (k1, k2): (Vec<u16>, Vec<u16>) =
+                    seed.map_or((vec![], vec![]), |(p2, p1)| (vec![p1], vec![p2]));
+                let both =
+                    s.remove_both(&candidates, &candidates, (&k1, &k2), &serve(first, second));
                 // The server goes on only with a pick from both lists.
                 let (want_first, want_second): (&[u16], &[u16]) =
                     if first.is_empty() || second.is_empty() {
