@@ -523,6 +523,8 @@ pub struct Scanner<'a> {
     version_test: AtomicBool,
     /// Retries left for the version test.
     version_test_retries: AtomicUsize,
+    /// A version test hello of more than [`BUNDLE`] suites got a TLS answer.
+    long_offer_answered: AtomicBool,
 }
 
 impl<'a> Scanner<'a> {
@@ -548,6 +550,7 @@ impl<'a> Scanner<'a> {
             gave_up: AtomicBool::new(false),
             version_test: AtomicBool::new(true),
             version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
+            long_offer_answered: AtomicBool::new(false),
         }
     }
 
@@ -1132,7 +1135,12 @@ impl<'a> Scanner<'a> {
             };
             return (None, self.handshake(&self.encode(&spec), cost));
         }
-        self.offer_suites(version, Some(&suite_candidates(version)), cost)
+        let candidates = suite_candidates(version);
+        let (pick, reply) = self.offer_suites(version, Some(&candidates), cost);
+        if candidates.len() > BUNDLE && reply.kind == AnswerKind::Tls {
+            self.long_offer_answered.store(true, Ordering::Relaxed);
+        }
+        (pick, reply)
     }
 
     /// The rest of a version's enumeration after its first offer.
@@ -1192,6 +1200,11 @@ impl<'a> Scanner<'a> {
         } else if !reply.answered
             && candidates.len() > BUNDLE
             && version.0 >= ProtocolVersion::TLS10.0
+            // A server that answered another version's long offer does not choke on one:
+            // its silent close refuses this version (dovecot closes so below its minimum).
+            // A reset still gets the client-like hello (version intolerance).
+            && !(reply.kind == AnswerKind::Silent
+                && self.long_offer_answered.load(Ordering::Relaxed))
         {
             // Silent at the long offer: does a client-like hello get an answer?
             let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
