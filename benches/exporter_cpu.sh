@@ -40,15 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1:$2" >&2
-    exit 1
-}
+. benches/lib.sh
 
 # A CA and a leaf for t1.test … t100.test.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" \
@@ -66,7 +58,7 @@ for ip in 127.0.0.2 127.0.0.3 127.0.0.4; do
     openssl s_server -www -quiet -accept "$ip:$port" -naccept 100000000 \
         -cert "$dir/leaf.pem" -key "$dir/leaf.key" </dev/null >/dev/null 2>&1 &
     pids+=($!)
-    wait_port "$ip" "$port"
+    wait_port "$port" "$ip"
 done
 
 # shakedown: one module, every name to the three addresses.
@@ -101,7 +93,7 @@ prometheus-blackbox-exporter --config.file="$dir/blackbox.yml" \
     --web.listen-address="127.0.0.1:$bb_port" >/dev/null 2>&1 &
 bb_pid=$!
 pids+=("$bb_pid")
-wait_port 127.0.0.1 "$bb_port"
+wait_port "$bb_port"
 
 shakedown_targets=$(for i in $(seq 100); do printf "'t%d.test:%d', " "$i" "$port"; done)
 # The same address three ways would be one target to Prometheus: a label keeps 300 apart.
@@ -147,7 +139,7 @@ EOF
 prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
     --web.listen-address="127.0.0.1:$prom_port" >/dev/null 2>&1 &
 pids+=($!)
-wait_port 127.0.0.1 "$prom_port"
+wait_port "$prom_port"
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -14,7 +14,8 @@
 #
 # sslscan runs with its fastest settings that still enumerate what shakedown's full scan
 # does (suites, groups, certificate): --no-heartbleed --no-compression --no-renegotiation
-# --no-fallback. shakedown runs its defaults (concurrency 8), full and --suites-only.
+# --no-fallback. shakedown runs its defaults (concurrency 8; one target: the lower-latency
+# plan), full, full with --prefer fewer-connections, and --suites-only.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +38,7 @@ if [ -z "${SHAKEDOWN:-}" ]; then
 fi
 SHAKEDOWN=$(realpath "$SHAKEDOWN")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; return 1; }
+. "$here/benches/lib.sh"
 
 cd "$work"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost \
@@ -251,32 +251,6 @@ sleep 1
 declare -A sslscan_flag=([smtp]=smtp [imap]=imap [pop3]=pop3 [ftp]=ftp [ldap]=ldap
                          [mysql]=mysql [postgres]=psql [xmpp]=xmpp)
 
-# Seconds one command takes (its output into $out).
-timed() {
-    local out=$1
-    shift
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >"$out" 2>/dev/null || true
-    t1=$(date +%s.%N)
-    python3 -c "print(f'{$t1-$t0:.3f}')"
-}
-
-# SYNs to $port while the command runs.
-syns() {
-    local port=$1 out=$2
-    shift 2
-    tcpdump -i lo -n --immediate-mode -U -w "$work/syn-$port.pcap" \
-        "tcp dst port $port and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" 2>/dev/null &
-    local dump=$!
-    sleep 1
-    "$@" >"$out" 2>/dev/null || true
-    sleep 0.5
-    kill "$dump"
-    wait "$dump" 2>/dev/null || true
-    tcpdump -r "$work/syn-$port.pcap" -n 2>/dev/null | wc -l
-}
-
 # The accepted TLS 1.2/1.3 suites of an output, as sorted hex ids.
 suites() {
     python3 - "$1" "$2" <<'PY'
@@ -314,21 +288,24 @@ for p in $only; do
         sslscan_host=localhost:${port[$p]}
     fi
     sd_full=("$SHAKEDOWN" scan --json --starttls "$p" "${host_args[@]}" "$target")
+    sd_fewer=("$SHAKEDOWN" scan --json --prefer fewer-connections --starttls "$p" "${host_args[@]}" "$target")
     sd_suites=("$SHAKEDOWN" scan --json --suites-only --starttls "$p" "${host_args[@]}" "$target")
     ss=(sslscan --no-colour --xml=- --ipv4 --no-heartbleed --no-compression --no-renegotiation
         --no-fallback "--starttls-${sslscan_flag[$p]}" "$sslscan_host")
-    declare -A times=([full]="" [suites]="" [sslscan]="")
+    declare -A times=([full]="" [fewer]="" [suites]="" [sslscan]="")
     for _ in $(seq "$runs"); do
-        times[full]+=" $(timed "$work/$p.full" "${sd_full[@]}")"
-        times[suites]+=" $(timed "$work/$p.suites" "${sd_suites[@]}")"
-        times[sslscan]+=" $(timed "$work/$p.sslscan" "${ss[@]}")"
+        times[full]+=" $(seconds "$work/$p.full" "${sd_full[@]}")"
+        times[fewer]+=" $(seconds "$work/$p.fewer" "${sd_fewer[@]}")"
+        times[suites]+=" $(seconds "$work/$p.suites" "${sd_suites[@]}")"
+        times[sslscan]+=" $(seconds "$work/$p.sslscan" "${ss[@]}")"
     done
     ref=$(suites shakedown "$work/$p.full")
-    for tool in full suites sslscan; do
+    for tool in full fewer suites sslscan; do
         case $tool in
-            full) name="shakedown scan"; conns=$(syns "${port[$p]}" "$work/$p.x" "${sd_full[@]}"); got=$ref ;;
-            suites) name="shakedown scan --suites-only"; conns=$(syns "${port[$p]}" "$work/$p.x" "${sd_suites[@]}"); got=$(suites shakedown "$work/$p.suites") ;;
-            sslscan) name="sslscan --starttls-${sslscan_flag[$p]}"; conns=$(syns "${port[$p]}" "$work/$p.x" "${ss[@]}"); got=$(suites sslscan "$work/$p.sslscan") ;;
+            fewer) name="shakedown scan --prefer fewer-connections"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_fewer[@]}"); got=$(suites shakedown "$work/$p.fewer") ;;
+            full) name="shakedown scan (lower-latency)"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_full[@]}"); got=$ref ;;
+            suites) name="shakedown scan --suites-only"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_suites[@]}"); got=$(suites shakedown "$work/$p.suites") ;;
+            sslscan) name="sslscan --starttls-${sslscan_flag[$p]}"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${ss[@]}"); got=$(suites sslscan "$work/$p.sslscan") ;;
         esac
         [ "$got" = "$ref" ] && agree=yes || agree="no: $got"
         median=$(python3 -c 'import statistics,sys; print(f"{statistics.median(map(float, sys.argv[1:])):.3f}")' ${times[$tool]})

@@ -38,8 +38,7 @@ if [ -z "${SHAKEDOWN:-}" ]; then
     SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$here/benches/lib.sh"
 
 cd "$work"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \
@@ -82,24 +81,6 @@ wait_port "$openssl_port"
 wait_port "$gnutls_port"
 wait_port "$nginx_port"
 
-# run PORT COMMAND... → "connections seconds"
-run() {
-    local port=$1
-    shift
-    tcpdump -i lo -n --immediate-mode -U -w "$work/syn.pcap" \
-        "tcp dst port $port and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" 2>/dev/null &
-    local dump=$!
-    sleep 1
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >"$work/out" 2>&1 || true
-    t1=$(date +%s.%N)
-    sleep 0.5
-    kill "$dump"
-    wait "$dump" 2>/dev/null || true
-    echo "$(tcpdump -r "$work/syn.pcap" -n 2>/dev/null | wc -l) $(python3 -c "print(f'{$t1-$t0:.2f}')")"
-}
-
 echo "load before: $(uptime)"
 printf '| server | tool | run | connections | wall time (s) |\n|---|---|---:|---:|---:|\n'
 declare -A times
@@ -115,7 +96,7 @@ for server in openssl gnutls nginx; do
                 testssl) cmd=("$testssl" --quiet --warnings off --color 0 "${keep[@]}" -U "127.0.0.1:$port") ;;
                 testssl-native) cmd=("$testssl" --quiet --warnings off --color 0 --ssl-native -U "127.0.0.1:$port") ;;
             esac
-            read -r c t < <(run "$port" "${cmd[@]}")
+            read -r c t < <(connections_and_seconds "$work/syn.pcap" "$port" "$work/out" "${cmd[@]}")
             [ "$run_no" = 1 ] && [ "$tool" = shakedown ] && cp "$work/out" "$work/$server.shakedown.json"
             times[$server.$tool]="${times[$server.$tool]:-} $t"
             shown="${cmd[*]}"

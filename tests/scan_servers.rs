@@ -38,10 +38,73 @@ fn scan(targets: &[&str], extra: &[&str]) -> Vec<Value> {
     lines
 }
 
+/// Scans one target with both plans (`--prefer fewer-connections` and `lower-latency`),
+/// checks each one's accounting and that both found the same; returns the first.
 fn scan_one(target: &str) -> Value {
-    let v = scan(&[target], &[]).remove(0);
-    check_accounting(&v);
-    v
+    let fewer = scan(&[target], &["--prefer", "fewer-connections"]).remove(0);
+    let lower = scan(&[target], &["--prefer", "lower-latency"]).remove(0);
+    check_accounting(&fewer);
+    check_accounting(&lower);
+    assert_same_findings(&fewer, &lower);
+    fewer
+}
+
+/// The two plans' results agree in everything but time, the plan's name, where the TLS 1.3
+/// order check rode, and their cost: the lower-latency plan may make one TLS 1.3 order
+/// check of its own (with fewer than two TLS 1.3 groups nothing else carries it), and its
+/// TLS 1.2 groups and schemes do not wait for what the suite hellos show.
+fn assert_same_findings(fewer: &Value, lower: &Value) {
+    assert_eq!(fewer["plan"], "fewer_connections");
+    assert_eq!(lower["plan"], "lower_latency");
+    let order13 = |v: &Value| {
+        v["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "server order TLSv1.3")
+            .map_or(0, |p| p["handshakes"].as_u64().unwrap())
+    };
+    let extra = order13(lower) - order13(fewer);
+    assert!(extra <= 1, "{lower}");
+    // The lower-latency plan's TLS 1.2 groups and schemes start before the suite hellos
+    // showed any (beyond the version hello's pair): the hellos those would have saved.
+    let seen = |v: &Value| {
+        v["cost"]["groups_seen_free"].as_u64().unwrap()
+            + v["cost"]["sigalgs_seen_free"].as_u64().unwrap()
+    };
+    let f = fewer["handshakes"].as_u64().unwrap() + extra;
+    let l = lower["handshakes"].as_u64().unwrap();
+    assert!(
+        f <= l && l <= f + seen(fewer) - seen(lower),
+        "fewer {fewer}\nlower {lower}"
+    );
+    let normal = |v: &Value| {
+        let mut v = v.clone();
+        let o = v.as_object_mut().unwrap();
+        for k in ["elapsed_ms", "plan", "handshakes"] {
+            o.remove(k);
+        }
+        o.remove("cost");
+        // "expires in 2 days" may become "1 day" between the two scans.
+        for d in o["diagnosis"].as_array_mut().unwrap() {
+            d.as_object_mut().unwrap().remove("detail");
+        }
+        for p in o["probes"].as_array_mut().unwrap() {
+            let r = p["result"].as_str().unwrap();
+            let r = r
+                .replace(" (in the first group hello)", "")
+                .replace(" (in the group order hello)", "");
+            p["result"] = Value::String(r);
+            if p["name"] == "server order TLSv1.3" {
+                p["handshakes"] = Value::Null;
+            }
+        }
+        v
+    };
+    let (a, b) = (normal(fewer), normal(lower));
+    for (k, x) in a.as_object().unwrap() {
+        assert_eq!(x, &b[k], "{k} differs between the plans");
+    }
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -92,16 +155,28 @@ fn check_accounting(v: &Value) {
         .get("TLSv1.3")
         .map_or(0, |g| count(g) + 1 + order_check(count(g)));
     let (groups12, schemes) = (count(&v["groups"]["TLSv1.2"]), count(&v["sigalgs"]));
-    // A signed ECDHE suite picked by the TLS 1.2 version hello gave the first pair.
+    // Groups and schemes already seen by the version and suite hellos (the version hello's
+    // signed ECDHE pair; a client-order server's suite hellos show more) cost nothing.
+    let (known_g, known_s) = (
+        v["cost"]["groups_seen_free"].as_u64().unwrap(),
+        v["cost"]["sigalgs_seen_free"].as_u64().unwrap(),
+    );
     let seeded = v["versions"]["TLSv1.2"]["ciphers"][0]
         .as_str()
         .is_some_and(|c| c.starts_with("TLS_ECDHE_RSA_") || c.starts_with("TLS_ECDHE_ECDSA_"));
+    if seeded && groups12 > 0 {
+        assert!(
+            known_g >= 1 && known_s >= 1,
+            "the version hello's pair: {v}"
+        );
+    }
     let groups_and_sigalgs = match (groups12, schemes) {
         (0, 0) => 0,
         (0, n) | (n, 0) => n + 1,
         (g, s) => {
+            let (g, s) = (g - known_g, s - known_s);
             let joint = if s > g { s + 2 } else { g + 3 };
-            joint - u64::from(seeded) + order_check(g.max(s))
+            joint + order_check(groups12.max(schemes))
         }
     };
     let groups_below_12: u64 = ["TLSv1.0", "TLSv1.1"]
@@ -197,9 +272,22 @@ fn permissive_legacy_server_accepts_what_openssl_lists_in_client_order() {
         assert_eq!(v["versions"][version]["supported"], true);
         // s_server without -serverpref follows the client's order.
         assert_eq!(v["versions"][version]["server_order"], false, "{version}");
+        // TLS 1.2's check is the combined intolerance hello (the behaviour probes' base
+        // version); the others' are a hello each.
+        let order = probe(&v, &format!("server order {version}"));
+        let (handshakes, rode) = if version == "TLSv1.2" {
+            (0, true)
+        } else {
+            (1, false)
+        };
+        assert_eq!(order["handshakes"], handshakes, "{order}");
         assert_eq!(
-            probe(&v, &format!("server order {version}"))["handshakes"],
-            1
+            order["result"]
+                .as_str()
+                .unwrap()
+                .ends_with("(in the combined intolerance hello)"),
+            rode,
+            "{order}"
         );
     }
     for version in ["SSLv2", "SSLv3", "TLSv1.3"] {
@@ -528,6 +616,13 @@ fn ecdsa_server_accepts_only_ecdsa_and_anonymous_suites() {
     assert!(
         sigalgs.iter().all(|s| s.starts_with("ecdsa")),
         "{sigalgs:?}"
+    );
+    // OpenSSL's default ECDHE groups. A TLS 1.2 server takes its P-256 certificate only
+    // when P-256 is offered: the group hellos keep it in the offer (before, every group
+    // hello without P-256 was refused and only secp256r1 was found).
+    assert_eq!(
+        set(&strings(&v["groups"]["TLSv1.2"])),
+        set(&["x25519", "secp256r1", "x448", "secp521r1", "secp384r1"].map(String::from))
     );
     assert_eq!(
         probe(&v, "certificate for an unknown name")["result"],

@@ -8,7 +8,7 @@ use super::ConnectArgs;
 use crate::commands::Failure;
 use crate::commands::scan::targets::resume_key;
 use crate::commands::scan::vulns::VulnMode;
-use crate::commands::scan::{self, ScanConfig, ScanOptions, ScanResult, Shard, TargetList};
+use crate::commands::scan::{self, Prefer, ScanConfig, ScanOptions, ScanResult, Shard, TargetList};
 use crate::core::wire::build::Sni;
 use crate::io::input;
 use crate::io::net::{Quic, Tcp};
@@ -64,6 +64,12 @@ pub struct ScanArgs {
     /// Versions, suites and their order only (no groups, signature schemes, behaviour).
     #[arg(long)]
     pub suites_only: bool,
+    /// The scan's plan: `fewer-connections` (each phase after the last) or `lower-latency`
+    /// (phases overlap: suites, groups, schemes and behaviour start as soon as the version
+    /// test allows; at most one more connection). Default: lower-latency for one target,
+    /// fewer-connections for several (mass scans). See docs/scan.md, "Cost model".
+    #[arg(long, value_name = "PLAN", value_parser = Prefer::parse)]
+    pub prefer: Option<Prefer>,
     /// Over QUIC (UDP, Initial packets) instead of TCP: versions, TLS 1.3 suites and their
     /// order, and the TLS 1.3 groups (by key shares) with the post-quantum checks, as a QUIC
     /// server answers them (no signature schemes, behaviour probes, certificates or --vulns;
@@ -104,6 +110,7 @@ pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
         Some(path) => resume_keys(path)?,
         None => HashSet::new(),
     };
+    let one_target = targets.len() <= 1;
     let cfg = ScanConfig {
         targets,
         shard: args.shard.unwrap_or_default(),
@@ -115,6 +122,12 @@ pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
             sni: args.sni.clone().map_or(Sni::Auto, Sni::Name),
             suites_only: args.suites_only || args.quic,
             quic_groups: args.quic && !args.suites_only,
+            // One target: its scan's wall time is the run's; many: connections are the cost.
+            prefer: args.prefer.unwrap_or(if one_target {
+                Prefer::LowerLatency
+            } else {
+                Prefer::FewerConnections
+            }),
         },
         concurrency: args.concurrency,
         rate: args.rate,

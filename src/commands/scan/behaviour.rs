@@ -3,13 +3,16 @@
 //! probes (SNI, fallback SCSV, fragmentation, one each), and the intolerance checks,
 //! compression and heartbeat share one hello, split only when a server refuses it.
 
-use super::enumerate::{ProbeItem, Reply, Scanner, VersionScan, accepted_where, needs_certificate};
+use super::enumerate::{
+    ProbeItem, Reply, Scanner, VersionScan, accepted_where, needs_certificate, order_item, reversed,
+};
 use crate::core::crypto::hello as build;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{HelloSpec, Sni};
 use crate::core::wire::hello::Extension;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
+use std::sync::OnceLock;
 use std::thread;
 
 /// An extension type no registry assigns, for the unknown-extension intolerance probe.
@@ -32,6 +35,7 @@ impl<'a> Scanner<'a> {
         &'s self,
         s: &'s thread::Scope<'s, '_>,
         versions: &'s [VersionScan],
+        all: Option<&'s OnceLock<Vec<VersionScan>>>,
     ) -> Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> {
         let Some(base) = base_version(versions) else {
             return Vec::new();
@@ -169,7 +173,20 @@ impl<'a> Scanner<'a> {
                 s.spawn(move || vec![self.probe_item(name, check, &spec, leaf.as_deref())])
             })
             .collect();
-        handles.push(s.spawn(move || self.tolerance_items(tolerance, &combined)));
+        handles.push(s.spawn(move || {
+            // Up to TLS 1.2 the combined hello offers the base version's accepted suites
+            // reversed: a tolerant server's pick is that version's order check too (the
+            // lower-latency plan's suites may still be enumerated: it waits for them).
+            let finals = all.map_or(versions, |a| a.wait().as_slice());
+            let order_of = base_version(finals)
+                .filter(|b| !tls13 && b.version.0 <= ProtocolVersion::TLS12.0)
+                .filter(|b| b.ciphers.len() >= 2);
+            let mut combined = combined;
+            if let Some(b) = order_of {
+                combined.cipher_suites = Some(reversed(&b.ciphers));
+            }
+            self.tolerance_items(tolerance, &combined, order_of)
+        }));
         handles
     }
 
@@ -206,9 +223,26 @@ impl<'a> Scanner<'a> {
         &self,
         checks: Vec<(String, Check, HelloSpec)>,
         combined: &HelloSpec,
+        order_of: Option<&VersionScan>,
     ) -> Vec<ProbeItem> {
         let mut cost = 0;
         let reply = self.handshake_provoking(&self.encode(combined), &mut cost);
+        if let Some(b) = order_of {
+            let pick = reply
+                .verdict
+                .as_ref()
+                .filter(|_| reply.went_on() && reply.version() == Some(b.version.0))
+                .and_then(|v| v.cipher);
+            // Refused (checked one by one below): the order check is a hello of its own.
+            let order = match pick {
+                Some(_) => order_item(b, pick, &reply, 0, " (in the combined intolerance hello)"),
+                None => self.check_order(b),
+            };
+            *self
+                .combined_order
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some((b.version, order));
+        }
         let mut items = vec![ProbeItem {
             name: COMBINED.into(),
             result: format!(

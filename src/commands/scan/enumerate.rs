@@ -64,7 +64,7 @@ use crate::core::wire::server::ServerKeyExchange;
 use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -88,6 +88,44 @@ pub struct ScanOptions {
     /// QUIC server need not retry a hello without a usable share: aioquic does not), and
     /// the post-quantum checks follow them; no signature schemes or behaviour probes.
     pub quic_groups: bool,
+    /// Which plan: the fewest connections, or the shortest chain of answers waited for.
+    pub prefer: Prefer,
+}
+
+/// How a scan orders its hellos (`scan --prefer`). Both send the same hellos (the
+/// lower-latency plan at most one more, a TLS 1.3 order check of its own) and find the same
+/// lists; they differ in what waits for what (see docs/scan.md, "Cost model").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// Each phase after the last: the version test, then every version's suites, then
+    /// groups, signature schemes and behaviour (which offer the accepted suites).
+    #[default]
+    FewerConnections,
+    /// Each version's suites start as soon as its first hello is answered, and groups,
+    /// signature schemes and behaviour as soon as the version test is done (offering the
+    /// first pick, or every candidate suite of a kind), beside the suite enumerations.
+    LowerLatency,
+}
+
+impl Prefer {
+    /// `fewer-connections` or `lower-latency`.
+    pub fn parse(s: &str) -> Result<Prefer, String> {
+        match s {
+            "fewer-connections" => Ok(Prefer::FewerConnections),
+            "lower-latency" => Ok(Prefer::LowerLatency),
+            _ => Err(format!(
+                "expected fewer-connections or lower-latency, not {s:?}"
+            )),
+        }
+    }
+
+    /// The name used on the command line and in the JSON (`plan`), with `_` for `-`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Prefer::FewerConnections => "fewer_connections",
+            Prefer::LowerLatency => "lower_latency",
+        }
+    }
 }
 
 /// Bounds connections in flight and paces their starts; shared by all targets of a run.
@@ -195,6 +233,59 @@ pub struct VersionScan {
     /// Why the result is unknown (nothing accepted) or partial (suites accepted): a hello
     /// of the enumeration got a broken answer, or was not sent because the scan gave up.
     pub incomplete: Option<String>,
+    /// TLS 1.2 groups and signature schemes the suite hellos showed (see [`Learned`]).
+    pub learned: Learned,
+}
+
+/// Groups and signature schemes a version's suite hellos showed in their key exchanges, in
+/// the order seen. Each suite hello of a full TLS 1.2 scan offers the groups and schemes
+/// not seen yet first, then those seen (so the server can always go on with the suite it
+/// picks): a server that takes the client's first group and scheme shows a new one of
+/// each in every signed ECDHE pick (a new scheme in every DHE pick), for nothing; a
+/// server with its own order picks one it showed before, which says nothing new. The TLS
+/// 1.2 group and scheme enumeration starts from what was seen.
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    pub groups: Vec<u16>,
+    pub schemes: Vec<u16>,
+    /// The suite hellos offer the lists rotated as above (a full TLS 1.2 scan).
+    rotate: bool,
+}
+
+impl Learned {
+    /// Notes the group and scheme of a reply's ServerKeyExchange.
+    fn note(&mut self, reply: &Reply) {
+        let (group, scheme) = match reply
+            .verdict
+            .as_ref()
+            .and_then(|v| v.server_key_exchange.as_ref())
+        {
+            Some(ServerKeyExchange::Ecdhe {
+                group,
+                signature_scheme,
+                ..
+            }) => (Some(*group), *signature_scheme),
+            Some(ServerKeyExchange::Dhe {
+                signature_scheme, ..
+            }) => (None, *signature_scheme),
+            _ => (None, None),
+        };
+        if let Some(g) = group.filter(|g| !self.groups.contains(g))
+            && scheme.is_some()
+        {
+            self.groups.push(g);
+        }
+        if let Some(s) = scheme.filter(|s| !self.schemes.contains(s)) {
+            self.schemes.push(s);
+        }
+    }
+}
+
+/// `all` with the items of `seen` moved to the end (in the order seen).
+fn unseen_first(all: &[u16], seen: &[u16]) -> Vec<u16> {
+    let mut list: Vec<u16> = all.iter().copied().filter(|i| !seen.contains(i)).collect();
+    list.extend(seen.iter().copied().filter(|i| all.contains(i)));
+    list
 }
 
 impl VersionScan {
@@ -213,6 +304,7 @@ impl VersionScan {
             dh_prime_bits: None,
             dh_prime: None,
             incomplete: None,
+            learned: Learned::default(),
         }
     }
 }
@@ -229,6 +321,9 @@ pub struct GroupScan {
     /// From one offer of the accepted groups reversed (`None`: fewer than two, not
     /// checked, or an answer that fits neither order).
     pub server_order: Option<bool>,
+    /// Groups already seen by the version and suite hellos when this enumeration began
+    /// (TLS 1.2 with signed ECDHE; see [`Learned`]): they cost it nothing.
+    pub known: usize,
 }
 
 /// Signature schemes the server signed with (TLS 1.2 key exchange, or TLS 1.3
@@ -241,10 +336,12 @@ pub struct SigalgScan {
     pub handshakes: usize,
     /// As for [`GroupScan::server_order`] (checked with the TLS 1.2 groups).
     pub server_order: Option<bool>,
+    /// Schemes already seen when this enumeration began (as [`GroupScan::known`]).
+    pub known: usize,
 }
 
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
-type OrderCheck = (Option<bool>, ProbeItem);
+pub(super) type OrderCheck = (Option<bool>, ProbeItem);
 
 /// What [`Scanner::remove_both`] found, with the hellos of each phase.
 #[derive(Debug, Default)]
@@ -292,6 +389,8 @@ pub struct ScanReport {
     /// decrypted with our key shares), and what the certificate checks found in it.
     pub certificates: Vec<CertInfo>,
     pub diagnosis: Vec<Diagnosis>,
+    /// The plan followed.
+    pub plan: Prefer,
 }
 
 /// What one hello got back. `verdict` is `None` when no connection was made.
@@ -427,6 +526,10 @@ pub struct Scanner<'a> {
     version_test: AtomicBool,
     /// Retries left for the version test.
     version_test_retries: AtomicUsize,
+    /// A version test hello of more than [`BUNDLE`] suites got a TLS answer.
+    long_offer_answered: AtomicBool,
+    /// The base version's suite order, checked in the combined intolerance hello.
+    pub(super) combined_order: Mutex<Option<(ProtocolVersion, OrderCheck)>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -453,6 +556,8 @@ impl<'a> Scanner<'a> {
             gave_up: AtomicBool::new(false),
             version_test: AtomicBool::new(true),
             version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
+            long_offer_answered: AtomicBool::new(false),
+            combined_order: Mutex::new(None),
         }
     }
 
@@ -481,28 +586,89 @@ impl<'a> Scanner<'a> {
 
     /// The version test (the first hello of each version), then, unless the target gave no
     /// TLS answer, each version's enumeration (in parallel), then groups, signature schemes
-    /// and behaviour probes (in parallel), which all need the accepted suites.
+    /// and behaviour probes (in parallel), which all need the accepted suites. With
+    /// [`Prefer::LowerLatency`] the phases overlap instead (see [`Pipeline`]).
     pub fn run(&self) -> ScanReport {
         let start = Instant::now();
-        let firsts = self.version_test();
-        self.version_test.store(false, Ordering::Relaxed);
-        self.give_up_unless_answered();
-        let mut versions: Vec<VersionScan> = thread::scope(|s| {
-            let handles: Vec<_> = firsts
-                .into_iter()
-                .map(|first| s.spawn(move || self.enumerate(first)))
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-        versions.sort_by_key(|v| v.version);
+        let lower_latency = self.opts.prefer == Prefer::LowerLatency;
         let more = !self.opts.suites_only;
+        let pipe = Pipeline::default();
+        let mut early_lists = None;
+        let mut versions: Vec<VersionScan> = thread::scope(|s| {
+            let spawned = Mutex::new(Vec::new());
+            let prelims = Mutex::new(Vec::new());
+            // Lower latency: a version whose first hello picked a suite is enumerated at
+            // once, while the version test goes on below it.
+            let early = |f: First| -> Option<First> {
+                // Not after a broken answer: the target may be given up after the test.
+                if !lower_latency || f.pick.is_none() || !f.answered_tls() {
+                    return Some(f);
+                }
+                lock(&prelims).push(prelim(&f));
+                let pipe = &pipe;
+                lock(&spawned).push(s.spawn(move || {
+                    let v = self.enumerate(f);
+                    if v.version == ProtocolVersion::TLS13 {
+                        let _ = pipe.tls13.set(v.clone());
+                    }
+                    v
+                }));
+                None
+            };
+            let firsts = self.version_test(&early);
+            self.version_test.store(false, Ordering::Relaxed);
+            self.give_up_unless_answered();
+            // Every version is settled by its first hello (a pick, a TLS refusal, or a
+            // higher version's protocol_version alert): what the lists need is known.
+            let settled = firsts.iter().all(|f| {
+                f.version == ProtocolVersion::SSLV2 || f.refused_with.is_some() || f.answered_tls()
+            });
+            let mut pre: Vec<VersionScan> = prelims.into_inner().unwrap_or_default();
+            pre.extend(firsts.iter().map(prelim));
+            pre.sort_by_key(|v| v.version);
+            let mut handles = spawned.into_inner().unwrap_or_default();
+            handles.extend(
+                firsts
+                    .into_iter()
+                    .map(|first| s.spawn(move || self.enumerate(first))),
+            );
+            let given_up = self.gave_up.load(Ordering::Relaxed);
+            let lists = (lower_latency && more && settled && !given_up).then(|| {
+                let pre = pipe.prelim.get_or_init(|| pre);
+                let pipe = &pipe;
+                s.spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
+            });
+            let mut versions: Vec<VersionScan> =
+                handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            versions.sort_by_key(|v| v.version);
+            if let Some(lists) = lists {
+                let all = pipe.all.get_or_init(|| versions.clone());
+                let combined = combined_order_version(all, more);
+                let orders: Vec<_> = all
+                    .iter()
+                    .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
+                    .filter(|v| Some(v.version) != combined)
+                    .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                    .collect();
+                // The suite order checks were not in the lists (they need every suite).
+                let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
+                early_lists = lists.join().ok().map(|mut l| {
+                    l.4.extend(orders);
+                    l
+                });
+            }
+            versions
+        });
         let given_up = self.gave_up.load(Ordering::Relaxed);
-        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) = if given_up {
-            // Nothing more is sent; what the lists would have shown is unknown.
-            Default::default()
-        } else {
-            self.lists_and_behaviour(&versions, more)
-        };
+        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) =
+            if let Some(lists) = early_lists {
+                lists
+            } else if given_up {
+                // Nothing more is sent; what the lists would have shown is unknown.
+                Default::default()
+            } else {
+                self.lists_and_behaviour(&versions, more, None)
+            };
         // A TLS 1.3 server that answered the version test with a HelloRetryRequest (its
         // first group, a PQ hybrid, had no share) showed its certificate, OCSP and ALPN
         // only in the signature scheme hellos: read them from there.
@@ -514,6 +680,7 @@ impl<'a> Scanner<'a> {
         {
             v13.first = Some(full);
         }
+        orders.extend(lock(&self.combined_order).take());
         let mut probes = Vec::new();
         orders.sort_by_key(|(version, _)| *version);
         for (version, (order, item)) in orders {
@@ -547,6 +714,7 @@ impl<'a> Scanner<'a> {
             elapsed_ms: start.elapsed().as_millis() as u64,
             certificates: Vec::new(),
             diagnosis: health.diagnosis(),
+            plan: self.opts.prefer,
         }
     }
 
@@ -556,6 +724,7 @@ impl<'a> Scanner<'a> {
         &self,
         versions: &[VersionScan],
         more: bool,
+        pipe: Option<&Pipeline>,
     ) -> (
         Vec<GroupScan>,
         Option<PqScan>,
@@ -567,22 +736,38 @@ impl<'a> Scanner<'a> {
         thread::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let groups13 = more || self.opts.quic_groups;
+            // The base version's order rides on the combined intolerance hello.
+            let combined = combined_order_version(versions, more);
             let orders: Vec<_> = versions
                 .iter()
                 .filter(|v| {
                     v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
                 })
+                .filter(|v| Some(v.version) != combined)
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
             let g13 = s.spawn(move || {
-                let (g13, order) = groups13.then(|| self.groups_tls13(versions)).flatten()?;
+                let done13 = pipe.map(|p| &p.tls13);
+                let (g13, order) = groups13
+                    .then(|| self.groups_tls13(versions, done13))
+                    .flatten()?;
                 let pq = self.post_quantum(&g13, versions);
                 Some((g13, order, pq))
             });
-            let g12 = s.spawn(|| {
+            // Pipelined, the TLS 1.2 lists go on at once only when the version test's pick
+            // was a signed ECDHE suite (it offers every candidate of that kind then); else
+            // they wait for every version's suites, as the behaviour probes do when the
+            // base version's first pick has no certificate.
+            let settled = |ready: bool| match pipe {
+                Some(p) if !ready => (p.all.wait().as_slice(), false),
+                Some(_) => (versions, true),
+                None => (versions, false),
+            };
+            let g12 = s.spawn(move || {
                 if more {
-                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions);
+                    let (versions, candidates) = settled(signed_ecdhe_first(versions));
+                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions, candidates);
                     match sigalgs {
                         Some(s) => (groups, Some(s), None),
                         None => match self.sigalgs_tls13(versions) {
@@ -594,10 +779,21 @@ impl<'a> Scanner<'a> {
                     (None, None, None)
                 }
             });
-            let fixed = if more {
-                self.behaviour(s, versions)
-            } else {
+            let fixed = if !more {
                 Vec::new()
+            } else if pipe.is_some() && !certified_first(versions) {
+                vec![s.spawn(move || {
+                    let (versions, _) = settled(false);
+                    thread::scope(|s2| {
+                        self.behaviour(s2, versions, None)
+                            .into_iter()
+                            .filter_map(|h| h.join().ok())
+                            .flatten()
+                            .collect()
+                    })
+                })]
+            } else {
+                self.behaviour(s, versions, pipe.map(|p| &p.all))
             };
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
@@ -888,7 +1084,7 @@ impl<'a> Scanner<'a> {
     /// it has up to the client's), so the lower versions are not asked. When neither the
     /// TLS 1.2 nor the TLS 1.3 hello got a TLS answer, there is no alert to wait for: the
     /// three go at once, so a target that only times out costs two rounds of time-outs.
-    fn version_test(&self) -> Vec<First> {
+    fn version_test(&self, early: &(dyn Fn(First) -> Option<First> + Sync)) -> Vec<First> {
         let first = |version: ProtocolVersion| {
             move || {
                 let mut cost = 0;
@@ -909,21 +1105,28 @@ impl<'a> Scanner<'a> {
         ];
         thread::scope(|s| {
             let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
-            let mut tls13 = Some(s.spawn(first(ProtocolVersion::TLS13)));
+            let mut tls13 = Some(s.spawn(move || {
+                let f = first(ProtocolVersion::TLS13)();
+                (f.answered_tls(), early(f))
+            }));
             let tls12 = first(ProtocolVersion::TLS12)();
+            let (tls12_answered, tls12_refused) = (tls12.answered_tls(), tls12.refused_version());
+            let tls12 = early(tls12);
             let mut firsts = Vec::new();
             let mut breaking = false;
-            if !tls12.answered_tls()
-                && let Some(f) = tls13.take().and_then(|h| h.join().ok())
+            if !tls12_answered && let Some((answered, f)) = tls13.take().and_then(|h| h.join().ok())
             {
-                breaking = !f.answered_tls();
-                firsts.push(f);
+                breaking = !answered;
+                firsts.extend(f);
             }
             if breaking {
-                let handles: Vec<_> = lower.map(|v| s.spawn(first(v))).into_iter().collect();
-                firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+                let handles: Vec<_> = lower
+                    .map(|v| s.spawn(move || early(first(v)())))
+                    .into_iter()
+                    .collect();
+                firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()).flatten());
             } else {
-                let mut refused_at = tls12.refused_version();
+                let mut refused_at = tls12_refused;
                 for version in lower {
                     if let Some(by) = refused_at {
                         firsts.push(First {
@@ -937,11 +1140,11 @@ impl<'a> Scanner<'a> {
                     }
                     let f = first(version)();
                     refused_at = f.refused_version();
-                    firsts.push(f);
+                    firsts.extend(early(f));
                 }
             }
-            firsts.push(tls12);
-            firsts.extend(tls13.and_then(|h| h.join().ok()));
+            firsts.extend(tls12);
+            firsts.extend(tls13.and_then(|h| h.join().ok()).and_then(|(_, f)| f));
             firsts.extend(sslv2.join().ok());
             firsts
         })
@@ -957,7 +1160,12 @@ impl<'a> Scanner<'a> {
             };
             return (None, self.handshake(&self.encode(&spec), cost));
         }
-        self.offer_suites(version, Some(&suite_candidates(version)), cost)
+        let candidates = suite_candidates(version);
+        let (pick, reply) = self.offer_suites(version, Some(&candidates), cost);
+        if candidates.len() > BUNDLE && reply.kind == AnswerKind::Tls {
+            self.long_offer_answered.store(true, Ordering::Relaxed);
+        }
+        (pick, reply)
     }
 
     /// The rest of a version's enumeration after its first offer.
@@ -997,17 +1205,31 @@ impl<'a> Scanner<'a> {
         let mut result = VersionScan::new(version, candidates.len());
         let mut dh = None;
         let mut picks = Vec::new();
+        let mut learned = Learned {
+            rotate: version == ProtocolVersion::TLS12
+                && !self.opts.suites_only
+                && !self.opts.quic_groups,
+            ..Learned::default()
+        };
         if let Some(p) = first_pick {
             note_dh_prime(&reply, &mut dh);
+            if learned.rotate {
+                learned.note(&reply);
+            }
             result.first = reply.verdict;
             picks.push(p);
             let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
             picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
-                self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
+                self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
             }));
         } else if !reply.answered
             && candidates.len() > BUNDLE
             && version.0 >= ProtocolVersion::TLS10.0
+            // A server that answered another version's long offer does not choke on one:
+            // its silent close refuses this version (dovecot closes so below its minimum).
+            // A reset still gets the client-like hello (version intolerance).
+            && !(reply.kind == AnswerKind::Silent
+                && self.long_offer_answered.load(Ordering::Relaxed))
         {
             // Silent at the long offer: does a client-like hello get an answer?
             let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
@@ -1022,14 +1244,14 @@ impl<'a> Scanner<'a> {
                 result.first = reply.verdict;
                 for bundle in candidates.chunks(BUNDLE) {
                     picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
+                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
                     }));
                 }
                 // Picks from separate bundles say nothing of the order across them: pick
                 // again from the accepted ones alone (the last one left needs no hello).
                 if picks.len() >= 2 && picks.len() <= BUNDLE {
                     let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble)
+                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
                     });
                     let last: Vec<u16> = picks
                         .iter()
@@ -1043,6 +1265,7 @@ impl<'a> Scanner<'a> {
         }
         result.supported = !picks.is_empty();
         result.ciphers = picks;
+        result.learned = learned;
         result.handshakes = cost;
         result.dh_prime_bits = dh.map(|(bits, _)| bits);
         result.dh_prime = dh.and_then(|(_, named)| named);
@@ -1064,10 +1287,29 @@ impl<'a> Scanner<'a> {
         cost: &mut usize,
         dh: &mut Option<DhSeen>,
         trouble: &mut Option<String>,
+        learned: &mut Learned,
     ) -> Option<u16> {
-        let (pick, reply) = self.offer_suites(version, Some(suites), cost);
+        let mut spec = HelloSpec {
+            cipher_suites: Some(suites.to_vec()),
+            ..self.version_spec(version)
+        };
+        if learned.rotate {
+            let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+            spec.groups = Some(unseen_first(&ecdhe_groups(), &learned.groups));
+            spec.sigalgs = Some(unseen_first(&schemes, &learned.schemes));
+        }
+        let reply = self.handshake(&self.encode(&spec), cost);
+        let pick = if reply.version() == Some(version.0) {
+            reply.verdict.as_ref().and_then(|v| v.cipher)
+        } else {
+            None
+        }
+        .filter(|p| suites.contains(p));
         if pick.is_some() {
             note_dh_prime(&reply, dh);
+            if learned.rotate {
+                learned.note(&reply);
+            }
         }
         if trouble.is_none() {
             *trouble = reply.trouble();
@@ -1100,7 +1342,7 @@ impl<'a> Scanner<'a> {
 
     /// One offer of the accepted suites in reverse pick order: a server that enforces its
     /// order still picks its first; a client-order server picks our first.
-    fn check_order(&self, v: &VersionScan) -> OrderCheck {
+    pub(super) fn check_order(&self, v: &VersionScan) -> OrderCheck {
         let mut cost = 0;
         let (pick, reply) = self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost);
         order_item(v, pick, &reply, cost, "")
@@ -1114,7 +1356,15 @@ impl<'a> Scanner<'a> {
     /// keys where we make them, right-length bytes otherwise), so the ServerHello's group
     /// is the pick: a QUIC server may refuse a hello without a usable share rather than
     /// retry it (aioquic does), and one that prefers to retry still names its pick.
-    fn groups_tls13(&self, versions: &[VersionScan]) -> Option<(GroupScan, Option<OrderCheck>)> {
+    ///
+    /// Pipelined (`done13`: the TLS 1.3 suites are still being enumerated, `versions` holds
+    /// the first pick only), the suite order rides on the group order hello instead, which
+    /// waits for them; with fewer than two groups it is a hello of its own.
+    fn groups_tls13(
+        &self,
+        versions: &[VersionScan],
+        done13: Option<&OnceLock<VersionScan>>,
+    ) -> Option<(GroupScan, Option<OrderCheck>)> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
@@ -1168,18 +1418,38 @@ impl<'a> Scanner<'a> {
             ));
             group
         });
-        let server_order = if groups.len() >= 2 {
-            let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
-            order_of(&groups, first)
-        } else {
-            None
+        let final13 = done13.map(OnceLock::wait).filter(|v| v.ciphers.len() >= 2);
+        let server_order = match final13 {
+            Some(v) if groups.len() >= 2 => {
+                let (suite, first, reply) =
+                    pick(reversed(&v.ciphers), &reversed(&groups), &mut cost);
+                order = Some(order_item(
+                    v,
+                    suite,
+                    &reply,
+                    0,
+                    " (in the group order hello)",
+                ));
+                order_of(&groups, first)
+            }
+            _ if groups.len() >= 2 => {
+                let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
+                order_of(&groups, first)
+            }
+            _ => None,
         };
+        if let Some(v) = final13
+            && order.is_none()
+        {
+            order = Some(self.check_order(v));
+        }
         let groups = GroupScan {
             version: ProtocolVersion::TLS13,
             groups,
             handshakes: cost,
             shared: 0,
             server_order,
+            known: 0,
         };
         Some((groups, order))
     }
@@ -1189,16 +1459,26 @@ impl<'a> Scanner<'a> {
     /// enumerated in the same hellos until one runs out; see [`Scanner::remove_both`].
     /// Otherwise each on its own (groups at the best version up to 1.2 with ECDHE,
     /// schemes from DHE suites).
+    ///
+    /// `candidates`: offer every signed ECDHE suite of the registry instead of the accepted
+    /// ones (pipelined, before they are known; the server chooses among the same ones).
     fn groups_and_sigalgs_tls12(
         &self,
         versions: &[VersionScan],
+        candidates: bool,
     ) -> (Option<GroupScan>, Option<SigalgScan>) {
         let v12 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS12);
-        let signed_ecdhe = v12
-            .map(|v| accepted_where(v, |s| s.kx == KeyExchange::Ecdhe && needs_certificate(s)))
-            .unwrap_or_default();
+        let signed = |s: &CipherSuite| s.kx == KeyExchange::Ecdhe && needs_certificate(s);
+        let signed_ecdhe = match v12 {
+            Some(v) if candidates && v.supported => suite_candidates(ProtocolVersion::TLS12)
+                .into_iter()
+                .filter(|id| suite(*id).is_some_and(signed))
+                .collect(),
+            Some(v) => accepted_where(v, signed),
+            None => Vec::new(),
+        };
         if signed_ecdhe.is_empty() {
             return (self.groups_tls12(versions), self.sigalgs_tls12(versions));
         }
@@ -1218,8 +1498,21 @@ impl<'a> Scanner<'a> {
         };
         // The version's first hello offered every group and scheme too: when the server
         // picked a signed ECDHE suite there, its pair is the first pick of both lists.
+        // What the TLS 1.2 suite hellos showed (a client-order server shows a new group and
+        // scheme in each), else the version hello's pair.
         let seed = v12.and_then(|v| signed_ecdhe_pick(v.first.as_ref()?));
-        let both = self.remove_both(&schemes, &ecdhe_groups(), seed, &ske);
+        let (known_groups, known_schemes) = match v12 {
+            Some(v) if !v.learned.groups.is_empty() => {
+                (v.learned.groups.clone(), v.learned.schemes.clone())
+            }
+            _ => seed.map_or((Vec::new(), Vec::new()), |(g, s)| (vec![g], vec![s])),
+        };
+        let both = self.remove_both(
+            &schemes,
+            &ecdhe_groups(),
+            (&known_schemes, &known_groups),
+            &ske,
+        );
         // Both accepted lists reversed in one hello: whose order does the server follow?
         let mut order_cost = 0;
         let (group_order, scheme_order) = if both.first.len() >= 2 || both.second.len() >= 2 {
@@ -1239,12 +1532,14 @@ impl<'a> Scanner<'a> {
             handshakes: both.second_alone,
             shared: both.together + order_cost,
             server_order: group_order,
+            known: known_groups.len(),
         };
         let sigalgs = SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes: both.first,
             handshakes: both.together + both.first_alone + order_cost,
             server_order: scheme_order,
+            known: known_schemes.len(),
         };
         (Some(groups), Some(sigalgs))
     }
@@ -1254,20 +1549,31 @@ impl<'a> Scanner<'a> {
     /// the first list goes on alone (with the second's accepted items), and if it was the
     /// one that ran out, the second goes on alone. With `first` the list a server usually
     /// accepts more of, that costs max(N1, N2) + 2 hellos instead of N1 + N2 + 2.
-    /// `seed` is a pick already made (second, first) by an earlier hello of both full lists.
+    /// `known` are items of (first, second) already seen accepted by earlier hellos: the
+    /// enumeration goes on from there.
     fn remove_both(
         &self,
         first: &[u16],
         second: &[u16],
-        seed: Option<(u16, u16)>,
+        known: (&[u16], &[u16]),
         offer: &impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
     ) -> BothPicks {
-        let mut picks = BothPicks::default();
-        let (mut rest1, mut rest2) = (first.to_vec(), second.to_vec());
-        let mut seed = seed;
-        while let Some((p2, p1)) = seed
-            .take()
-            .or_else(|| offer(&rest2, &rest1, &mut picks.together))
+        let mut picks = BothPicks {
+            first: known.0.to_vec(),
+            second: known.1.to_vec(),
+            ..BothPicks::default()
+        };
+        let mut rest1: Vec<u16> = first
+            .iter()
+            .copied()
+            .filter(|i| !known.0.contains(i))
+            .collect();
+        let mut rest2: Vec<u16> = second
+            .iter()
+            .copied()
+            .filter(|i| !known.1.contains(i))
+            .collect();
+        while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together)
             .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
         {
             picks.first.push(p1);
@@ -1317,6 +1623,7 @@ impl<'a> Scanner<'a> {
             handshakes: cost,
             shared: 0,
             server_order: None,
+            known: 0,
         })
     }
 
@@ -1357,6 +1664,7 @@ impl<'a> Scanner<'a> {
             schemes,
             handshakes: cost,
             server_order: None,
+            known: 0,
         })
     }
 
@@ -1411,6 +1719,7 @@ impl<'a> Scanner<'a> {
             schemes,
             handshakes: cost,
             server_order: None,
+            known: 0,
         };
         Some((scan, full))
     }
@@ -1440,6 +1749,77 @@ impl First {
             && self.reply.as_ref().and_then(Reply::alert) == Some(alert::PROTOCOL_VERSION);
         refused.then_some(self.version)
     }
+}
+
+/// What the overlapping phases of [`Prefer::LowerLatency`] share: the version test's
+/// picks (`prelim`, one suite per version), the TLS 1.3 suites once enumerated (the group
+/// order hello carries their order check) and every version's once all are.
+#[derive(Default)]
+struct Pipeline {
+    prelim: OnceLock<Vec<VersionScan>>,
+    tls13: OnceLock<VersionScan>,
+    all: OnceLock<Vec<VersionScan>>,
+}
+
+/// The version whose suite order check rides on the combined intolerance hello: the
+/// behaviour probes' base version, when they run, it is TLS 1.2 or below and has two
+/// suites or more (in `prelim` versions the count is not known yet: its base version).
+fn combined_order_version(versions: &[VersionScan], more: bool) -> Option<ProtocolVersion> {
+    let base = super::behaviour::base_version(versions).filter(|_| more)?;
+    (base.version.0 <= ProtocolVersion::TLS12.0).then_some(base.version)
+}
+
+/// A version as its first hello showed it: the pick as its only suite.
+fn prelim(f: &First) -> VersionScan {
+    VersionScan {
+        supported: f.pick.is_some(),
+        ciphers: f.pick.into_iter().collect(),
+        first: f
+            .reply
+            .as_ref()
+            .and_then(|r| r.verdict.clone())
+            .filter(|_| f.pick.is_some()),
+        refused_with: f.refused_with,
+        ..VersionScan::new(f.version, 0)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The TLS 1.2 first pick (in `prelim` versions) is an RSA-signed ECDHE suite, or no
+/// version up to TLS 1.2 is accepted: the TLS 1.2 groups and schemes need no more suites.
+/// Not an ECDSA one: a TLS 1.2 server takes an ECDSA certificate only when its curve is
+/// among the offered groups, so those are enumerated from what the suite hellos showed
+/// (which keep every group seen in the offer).
+fn signed_ecdhe_first(versions: &[VersionScan]) -> bool {
+    use crate::core::wire::registry::Authentication;
+    let classic = |v: &&VersionScan| v.supported && v.version.0 <= ProtocolVersion::TLS12.0;
+    let rsa = |id: &u16| suite(*id).is_some_and(|s| s.auth == Authentication::Rsa);
+    match versions
+        .iter()
+        .find(|v| v.version == ProtocolVersion::TLS12)
+    {
+        Some(v) if v.supported => {
+            v.first.as_ref().and_then(signed_ecdhe_pick).is_some() && v.ciphers.iter().all(rsa)
+        }
+        _ => !versions
+            .iter()
+            .filter(|v| v.version != ProtocolVersion::SSLV2)
+            .any(|v| classic(&v)),
+    }
+}
+
+/// The behaviour probes' base version picked a suite with a certificate first (so the
+/// probes offering that one suite get the answers they would with every accepted one).
+fn certified_first(versions: &[VersionScan]) -> bool {
+    super::behaviour::base_version(versions).is_none_or(|b| {
+        b.ciphers
+            .first()
+            .and_then(|id| suite(*id))
+            .is_some_and(needs_certificate)
+    })
 }
 
 /// "a TLSv1.2 hello", "an SSLv2 hello": which hello an error is about.
@@ -1499,12 +1879,12 @@ fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
     }
 }
 
-fn reversed(ids: &[u16]) -> Vec<u16> {
+pub(super) fn reversed(ids: &[u16]) -> Vec<u16> {
     ids.iter().rev().copied().collect()
 }
 
 /// The order check's item from the suite picked out of the reversed offer.
-fn order_item(
+pub(super) fn order_item(
     v: &VersionScan,
     pick: Option<u16>,
     reply: &Reply,
@@ -1556,6 +1936,12 @@ pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
 pub(super) fn needs_certificate(s: &CipherSuite) -> bool {
     use crate::core::wire::registry::Authentication as A;
     matches!(s.auth, A::Rsa | A::Dss | A::Ecdsa | A::Gost | A::Any)
+}
+
+/// The TLS 1.2 group candidates, for the scripted tests.
+#[cfg(test)]
+pub(super) fn tests_ecdhe_groups() -> Vec<u16> {
+    ecdhe_groups()
 }
 
 fn ecdhe_groups() -> Vec<u16> {
@@ -1610,6 +1996,7 @@ mod tests {
             sni: Sni::Auto,
             suites_only: false,
             quic_groups: false,
+            prefer: Prefer::FewerConnections,
         };
         let pacer = Pacer::new(1, None);
         test(&Scanner::new(&target, &Tcp, &opts, &pacer, &|| {}));
@@ -1711,7 +2098,10 @@ mod tests {
                 ("nothing accepted: one offer", None, &[], &[1], (1, 0, 0)),
             ];
             for (why, seed, first, second, offers) in cases {
-                let both = s.remove_both(&candidates, &candidates, seed, &serve(first, second));
+                let (k1, k2): (Vec<u16>, Vec<u16>) =
+                    seed.map_or((vec![], vec![]), |(p2, p1)| (vec![p1], vec![p2]));
+                let both =
+                    s.remove_both(&candidates, &candidates, (&k1, &k2), &serve(first, second));
                 // The server goes on only with a pick from both lists.
                 let (want_first, want_second): (&[u16], &[u16]) =
                     if first.is_empty() || second.is_empty() {

@@ -26,8 +26,8 @@ pub mod targets;
 pub mod vulns;
 
 pub use enumerate::{
-    GroupScan, Pacer, Permit, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan, VersionScan,
-    suite_candidates,
+    GroupScan, Pacer, Permit, Prefer, ProbeItem, ScanOptions, ScanReport, Scanner, SigalgScan,
+    VersionScan, suite_candidates,
 };
 pub use result::{Cost, GroupResult, ScanResult, SigalgResult, VersionResult};
 pub use targets::{ScanTarget, Shard, TargetList};
@@ -232,6 +232,7 @@ fn unscanned(target: &ScanTarget, why: String) -> ScanResult {
         elapsed_ms: 0,
         certificates: Vec::new(),
         diagnosis: Vec::new(),
+        plan: Prefer::default(),
     };
     ScanResult {
         connect: target.target.connect.map(|ip| ip.to_string()),

@@ -72,6 +72,9 @@ pub struct ScanResult {
     pub probes: Vec<ProbeItem>,
     /// Handshakes per part of the scan.
     pub cost: Cost,
+    /// The plan the scan followed (`scan --prefer`): `fewer_connections` (each phase after
+    /// the last) or `lower_latency` (phases overlapping; see docs/scan.md, "Cost model").
+    pub plan: String,
     /// Connections made, retries included.
     pub handshakes: usize,
     pub retries: usize,
@@ -140,6 +143,12 @@ pub struct Cost {
     /// The PQ client hellos (both key shares; the classical share only).
     pub post_quantum: usize,
     pub probes: usize,
+    /// TLS 1.2 groups already seen when their enumeration began (the version hello's pick
+    /// and, in a client-order server's suite hellos, one per signed ECDHE pick): found
+    /// without a hello of `groups` (see docs/scan.md).
+    pub groups_seen_free: usize,
+    /// The same for the TLS 1.2 signature schemes (one per signed ECDHE or DHE pick).
+    pub sigalgs_seen_free: usize,
 }
 
 /// Post-quantum key exchange in TLS 1.3: the accepted PQ groups, the server's preference,
@@ -388,7 +397,10 @@ impl ScanResult {
                 sigalgs: r.sigalgs.as_ref().map_or(0, |s| s.handshakes),
                 post_quantum: r.post_quantum.as_ref().map_or(0, |p| p.handshakes),
                 probes: r.probes.iter().map(|p| p.handshakes).sum(),
+                groups_seen_free: r.groups.iter().map(|g| g.known).sum(),
+                sigalgs_seen_free: r.sigalgs.as_ref().map_or(0, |s| s.known),
             },
+            plan: r.plan.name().into(),
             handshakes: r.handshakes,
             retries: r.retries,
             elapsed_ms: r.elapsed_ms,

@@ -54,6 +54,9 @@ struct Policy {
     reset_above_suites: Option<usize>,
     /// Breaks every answer this way (`None`: answers as the fields above say).
     hostile: Option<Hostile>,
+    /// Closes without a byte on a hello of a version it lacks, where a protocol_version
+    /// alert would be (dovecot below its minimum version).
+    silent_refusal: bool,
 }
 
 /// How a hostile server breaks its answers.
@@ -82,6 +85,7 @@ impl Policy {
             version_intolerant: false,
             reset_above_suites: None,
             hostile: None,
+            silent_refusal: false,
         }
     }
 
@@ -144,6 +148,9 @@ impl ScriptedServer {
                 .max(),
         };
         let Some(version) = version else {
+            if p.silent_refusal {
+                return Answer::Close;
+            }
             return Answer::Bytes(alert_record(alert::PROTOCOL_VERSION));
         };
         if hello.cipher_suites.contains(&0x5600) && version < highest.min(TLS12) {
@@ -158,11 +165,18 @@ impl ScriptedServer {
             }
         };
         let client_sigalgs = hello.signature_algorithms();
-        let sigalg = p
-            .sigalgs
-            .iter()
-            .copied()
-            .find(|s| client_sigalgs.contains(s));
+        // In its own order, else (a client-order server) the client's first it has.
+        let sigalg = if p.server_order {
+            p.sigalgs
+                .iter()
+                .copied()
+                .find(|s| client_sigalgs.contains(s))
+        } else {
+            client_sigalgs
+                .iter()
+                .copied()
+                .find(|s| p.sigalgs.contains(s))
+        };
         let usable = |id: u16| {
             let Some(s) = suite(id) else { return false };
             if version == TLS13 {
@@ -229,7 +243,7 @@ impl ScriptedServer {
         let mut flight = handshake(2, &server_hello_body(version, [2; 32], &[], pick, &exts));
         let s = suite(pick).expect("picked from the registry");
         if s.kx == KeyExchange::Ecdhe {
-            let group = common_group(true).expect("checked by usable");
+            let group = common_group(p.server_order).expect("checked by usable");
             let mut ske = vec![3];
             ske.extend_from_slice(&group.to_be_bytes());
             ske.push(32);
@@ -365,12 +379,71 @@ fn server_hello_body(
     b
 }
 
-/// Scans the scripted server; the result, and the hellos the server was given.
+/// Scans the scripted server with both plans; the fewer-connections result, and the hellos
+/// the server was given. The lower-latency plan must find the same, with at most one more
+/// hello (a TLS 1.3 order check of its own).
 fn scan(policy: Policy, suites_only: bool) -> (ScanResult, usize) {
-    scan_with_retries(policy, suites_only, 0)
+    let (fewer, hellos) = scan_with_retries(policy.clone(), suites_only, 0);
+    let (lower, lower_hellos) = scan_planned(
+        policy,
+        suites_only,
+        0,
+        super::enumerate::Prefer::LowerLatency,
+    );
+    let order13 = |r: &ScanResult| {
+        r.probes
+            .iter()
+            .find(|p| p.name == "server order TLSv1.3")
+            .map_or(0, |p| p.handshakes)
+    };
+    if fewer.gave_up {
+        // Hellos already in flight when the scan gave up differ: more of them run at once
+        // in the lower-latency plan (at most the pacer's 4).
+        assert!(lower.gave_up, "{:?}", lower.error);
+        assert!(lower_hellos <= hellos + 4, "{lower_hellos} vs {hellos}");
+        return (fewer, hellos);
+    }
+    let extra = order13(&lower) - order13(&fewer);
+    assert!(extra <= 1);
+    // The lower-latency plan's TLS 1.2 groups and schemes may start before the suite
+    // hellos showed any: at most one hello more per item they would have shown.
+    let seen = |r: &ScanResult| r.cost.groups_seen_free + r.cost.sigalgs_seen_free;
+    let f = fewer.handshakes + extra;
+    assert!(f <= lower.handshakes && lower.handshakes <= f + seen(&fewer) - seen(&lower));
+    assert_eq!(lower.handshakes, lower_hellos);
+    let normal = |r: &ScanResult| {
+        let mut v = serde_json::to_value(r).unwrap();
+        let o = v.as_object_mut().unwrap();
+        for k in ["elapsed_ms", "plan", "handshakes"] {
+            o.remove(k);
+        }
+        o.remove("cost");
+        for p in o["probes"].as_array_mut().unwrap() {
+            let r = p["result"]
+                .as_str()
+                .unwrap()
+                .replace(" (in the first group hello)", "");
+            p["result"] = r.replace(" (in the group order hello)", "").into();
+            if p["name"] == "server order TLSv1.3" {
+                p["handshakes"] = serde_json::Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(normal(&fewer), normal(&lower), "the plans differ");
+    (fewer, hellos)
 }
 
 fn scan_with_retries(policy: Policy, suites_only: bool, retries: u32) -> (ScanResult, usize) {
+    scan_planned(policy, suites_only, retries, Default::default())
+}
+
+fn scan_planned(
+    policy: Policy,
+    suites_only: bool,
+    retries: u32,
+    prefer: super::enumerate::Prefer,
+) -> (ScanResult, usize) {
     let server = ScriptedServer::new(policy);
     let target = Target::parse("scripted.test:443", 443).unwrap();
     let opts = ScanOptions {
@@ -379,6 +452,7 @@ fn scan_with_retries(policy: Policy, suites_only: bool, retries: u32) -> (ScanRe
         sni: Sni::Auto,
         suites_only,
         quic_groups: false,
+        prefer,
     };
     let pacer = Pacer::new(4, None);
     let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
@@ -469,6 +543,27 @@ fn client_order_server_shows_our_order_and_the_flag() {
 }
 
 #[test]
+fn silent_closes_below_a_long_offer_answered_cost_one_hello_each() {
+    // TLS 1.2 only, closing silently on older hellos: its TLS 1.2 hello (a long offer)
+    // was answered, so a silent close is a refusal, not a server choking on long offers:
+    // no client-like hello follows.
+    let policy = Policy {
+        silent_refusal: true,
+        ..Policy::tls12(&[ECDHE_RSA_AES128_GCM], true)
+    };
+    let (r, hellos) = scan(policy, true);
+    assert_eq!(version(&r, "TLSv1.2").supported, Some(true));
+    for older in ["TLSv1.1", "TLSv1.0", "SSLv3"] {
+        let v = version(&r, older);
+        assert_eq!((v.supported, v.handshakes), (Some(false), 1), "{older}");
+        assert!(v.incomplete.is_none(), "{older}");
+    }
+    // SSLv2 1, TLS 1.3 1, 1.2 2, 1.1 1, 1.0 1, SSLv3 1.
+    assert_eq!(r.handshakes, 7);
+    check_count(&r, hellos);
+}
+
+#[test]
 fn version_intolerant_server_is_asked_every_version() {
     // TLS 1.0 only, resetting at any higher hello: no alert settles the lower versions,
     // and every silent long offer gets one client-like hello more.
@@ -538,6 +633,7 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
         version_intolerant: false,
         reset_above_suites: None,
         hostile: None,
+        silent_refusal: false,
     };
     let (r, hellos) = scan(policy, false);
     let v13 = version(&r, "TLSv1.3");
@@ -570,6 +666,7 @@ fn a_server_that_retries_for_its_group_is_still_enumerated() {
         version_intolerant: false,
         reset_above_suites: None,
         hostile: None,
+        silent_refusal: false,
     };
     let (r, hellos) = scan(policy, true);
     let v13 = version(&r, "TLSv1.3");
@@ -598,6 +695,7 @@ fn post_quantum_costs_two_hellos_and_reads_the_retry_for_the_hybrid() {
         version_intolerant: false,
         reset_above_suites: None,
         hostile: None,
+        silent_refusal: false,
     };
     let (r, hellos) = scan(policy.clone(), false);
     let g13 = &r.groups["TLSv1.3"];
@@ -658,6 +756,64 @@ fn tls12_groups_and_schemes_share_their_hellos() {
     // (groups ran out); schemes alone: the third and its refusal; both orders: one hello.
     assert_eq!((g12.handshakes, g12.shared), (0, 2 + 1));
     assert_eq!(s.handshakes, 2 + 2 + 1);
+    check_count(&r, hellos);
+}
+
+#[test]
+fn a_client_order_server_shows_tls12_groups_and_schemes_in_the_suite_hellos() {
+    // Client order for suites, groups and schemes: each suite hello offers the groups and
+    // schemes not seen yet first, so each signed ECDHE pick shows a new one of each.
+    let policy = Policy {
+        suites: vec![
+            ECDHE_ECDSA_AES128_GCM,
+            ECDHE_ECDSA_AES256_GCM,
+            ECDHE_RSA_AES128_GCM,
+        ],
+        groups: vec![SECP384R1, X25519, SECP256R1],
+        sigalgs: vec![ECDSA_P384_SHA384, RSA_PSS_RSAE_SHA256, ECDSA_P256_SHA256],
+        ..Policy::tls12(&[], false)
+    };
+    let (r, hellos) = scan(policy, false);
+    let g12 = r
+        .group_scans
+        .iter()
+        .find(|g| g.version == "TLSv1.2")
+        .unwrap();
+    // In our offer's order (the registry's), as a client-order server picks them.
+    let in_registry = |all: &[u16], ids: &[u16]| -> Vec<u16> {
+        all.iter().copied().filter(|i| ids.contains(i)).collect()
+    };
+    let want_groups = in_registry(
+        &super::enumerate::tests_ecdhe_groups(),
+        &[SECP384R1, X25519, SECP256R1],
+    );
+    let names_of =
+        |ids: &[u16], f: fn(u16) -> String| ids.iter().map(|i| f(*i)).collect::<Vec<_>>();
+    assert_eq!(g12.groups, names_of(&want_groups, group_name));
+    let all_schemes: Vec<u16> = crate::core::wire::registry::SIGNATURE_SCHEMES
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let want_schemes = in_registry(
+        &all_schemes,
+        &[ECDSA_P384_SHA384, RSA_PSS_RSAE_SHA256, ECDSA_P256_SHA256],
+    );
+    assert_eq!(
+        r.sigalg_scan.as_ref().unwrap().schemes,
+        names_of(&want_schemes, sigalg_name)
+    );
+    // The version hello and the two suite hellos that picked showed all three of each.
+    assert_eq!((r.cost.groups_seen_free, r.cost.sigalgs_seen_free), (3, 3));
+    // Nothing left to find: the joint refusal, the schemes' and the groups' refusals, and
+    // the order hello.
+    assert_eq!(r.cost.groups + r.cost.sigalgs, 3 + 1);
+    assert_eq!(
+        (
+            g12.server_order,
+            r.sigalg_scan.as_ref().unwrap().server_order
+        ),
+        (Some(false), Some(false))
+    );
     check_count(&r, hellos);
 }
 
@@ -773,6 +929,7 @@ fn run_streams_one_result_per_target_in_order_and_stops_at_an_emit_error() {
             sni: Sni::Auto,
             suites_only: true,
             quic_groups: false,
+            prefer: Default::default(),
         },
         concurrency: 3,
         rate: None,
@@ -876,9 +1033,12 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
     assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
     assert_eq!(item(&i, "GREASE").2, 1);
     assert!(!item(&i, "GREASE").1);
-    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE and
-    // three long hellos.
-    assert_eq!(i.cost.probes, t.cost.probes + 9);
+    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE,
+    // three long hellos, and the TLS 1.2 order check the tolerant server's combined hello
+    // carried.
+    assert_eq!(i.cost.probes, t.cost.probes + 10);
+    assert_eq!(item(&t, "server order TLSv1.2").2, 0);
+    assert_eq!(item(&i, "server order TLSv1.2").2, 1);
     assert_eq!(
         item(&t, "TLS_FALLBACK_SCSV at TLSv1.1"),
         ("supported (inappropriate_fallback)".into(), false, 1)

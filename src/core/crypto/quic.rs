@@ -1,17 +1,23 @@
 //! QUIC packet protection (RFC 9001 §5, RFC 9369 §3.3 for v2): the Initial secrets every
 //! observer can derive from the client's first Destination Connection ID, header protection
 //! (AES-128 ECB mask over a sample of the ciphertext) and AES-128-GCM payload protection.
-//! Built on the TLS 1.3 key schedule's HKDF-Expand-Label ([`HashAlg::expand_label`]).
+//! HKDF-Expand-Label (RFC 8446 §7.1) as in [`HashAlg::expand_label`], with HMAC keyed
+//! once per secret and cloned for each label, and the Initial salts' HMAC states computed
+//! once: a capture reader derives Initial keys for every new connection.
 
-use super::schedule::{HashAlg, TrafficSecrets};
+use super::schedule::TrafficSecrets;
 use crate::core::wire::quic::{self, LongHeader, LongKind, PacketType, QuicError};
 use aes::cipher::BlockCipherEncrypt;
 use aes::{Aes128, Aes256};
-use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
+use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::aead::{Aead, AeadInOut, KeyInit, Nonce, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20poly1305::ChaCha20Poly1305;
+use hmac::{Hmac, Mac};
+use sha2::{Sha256, Sha384};
+use std::sync::LazyLock;
 
 /// RFC 9001 §5.2.
 const SALT_V1: [u8; 20] = [
@@ -31,6 +37,45 @@ fn labels(version: u32) -> (&'static str, &'static str, &'static str) {
     } else {
         ("quic key", "quic iv", "quic hp")
     }
+}
+
+/// HKDF-Expand-Label (RFC 8446 §7.1) of `len` bytes, at most one hash long (one HMAC
+/// block: T(1)), from `keyed`, an HMAC already keyed with the secret.
+fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, len: usize) -> Vec<u8> {
+    const PREFIX: &[u8] = b"tls13 ";
+    let mut m = keyed.clone();
+    m.update(&(len as u16).to_be_bytes());
+    m.update(&[(PREFIX.len() + label.len()) as u8]);
+    m.update(PREFIX);
+    m.update(label.as_bytes());
+    // An empty context, then HKDF-Expand's block counter.
+    m.update(&[0, 1]);
+    let mut out = m.finalize().into_bytes().to_vec();
+    out.truncate(len);
+    out
+}
+
+/// A packet key of `key_len` bytes, the IV and the header protection key from a traffic
+/// secret, HMAC keyed with it once for the three labels.
+fn key_material<M: Mac + hmac::KeyInit + Clone>(
+    secret: &[u8],
+    (key_label, iv_label, hp_label): (&str, &str, &str),
+    key_len: usize,
+) -> Option<(Vec<u8>, [u8; 12], Vec<u8>)> {
+    let keyed = <M as hmac::KeyInit>::new_from_slice(secret).ok()?;
+    let key = expand_short(&keyed, key_label, key_len);
+    let iv = expand_short(&keyed, iv_label, 12).try_into().ok()?;
+    let hp = expand_short(&keyed, hp_label, key_len);
+    Some((key, iv, hp))
+}
+
+/// HMAC-SHA256 keyed with each version's Initial salt, the HKDF-Extract of every
+/// connection's Initial secret (RFC 9001 §5.2).
+static SALT_V1_HMAC: LazyLock<Hmac<Sha256>> = LazyLock::new(|| salt_hmac(&SALT_V1));
+static SALT_V2_HMAC: LazyLock<Hmac<Sha256>> = LazyLock::new(|| salt_hmac(&SALT_V2));
+
+fn salt_hmac(salt: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(salt).expect("HMAC takes any key length")
 }
 
 /// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
@@ -76,17 +121,13 @@ impl PacketKeys {
     /// §5.1: "quic key", "quic iv", "quic hp", with the suite's hash); `None` for a suite
     /// whose packet protection is not written here (the CCM suites).
     pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
-        let (key_label, iv_label, hp_label) = labels(version);
-        let (h, key_len) = match suite {
-            TLS_AES_128_GCM_SHA256 => (HashAlg::Sha256, 16),
-            TLS_AES_256_GCM_SHA384 => (HashAlg::Sha384, 32),
-            TLS_CHACHA20_POLY1305_SHA256 => (HashAlg::Sha256, 32),
+        let labels = labels(version);
+        let (key, iv, hp) = match suite {
+            TLS_AES_128_GCM_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 16)?,
+            TLS_AES_256_GCM_SHA384 => key_material::<Hmac<Sha384>>(secret, labels, 32)?,
+            TLS_CHACHA20_POLY1305_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 32)?,
             _ => return None,
         };
-        let key = h.expand_label(secret, key_label, &[], key_len);
-        let mut iv = [0u8; 12];
-        iv.copy_from_slice(&h.expand_label(secret, iv_label, &[], 12));
-        let hp = h.expand_label(secret, hp_label, &[], key_len);
         let aead = match suite {
             TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
                 Box::new(Aes128Gcm::new_from_slice(&key).ok()?),
@@ -151,6 +192,33 @@ impl PacketKeys {
 }
 
 impl PacketKeys {
+    /// AEAD open of `ciphertext` (tag last) into `out` (its plaintext replaces what `out`
+    /// held), without an intermediate copy; false when it does not authenticate.
+    pub fn open_into(&self, pn: u64, header: &[u8], ciphertext: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some(split) = ciphertext.len().checked_sub(16) else {
+            return false;
+        };
+        let (msg, tag) = ciphertext.split_at(split);
+        out.clear();
+        out.resize(split, 0);
+        let nonce = self.nonce(pn);
+        let Ok(buf) = InOutBuf::new(msg, out) else {
+            return false;
+        };
+        let tag: &[u8; 16] = tag.try_into().expect("16 bytes");
+        match &self.aead {
+            PacketAead::Aes128(a, _) => a
+                .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
+                .is_ok(),
+            PacketAead::Aes256(a, _) => a
+                .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
+                .is_ok(),
+            PacketAead::ChaCha(a, _) => a
+                .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
+                .is_ok(),
+        }
+    }
+
     /// AEAD seal: the inverse of [`PacketKeys::open`].
     pub fn seal(&self, pn: u64, header: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let nonce = self.nonce(pn);
@@ -310,19 +378,30 @@ pub struct InitialKeys {
 /// The Initial secrets of `version` from the client's first Destination Connection ID
 /// (RFC 9001 §5.2): `None` for a version we do not know.
 pub fn initial_keys(version: u32, client_dcid: &[u8]) -> Option<InitialKeys> {
-    let salt: &[u8] = match version {
-        quic::VERSION_1 => &SALT_V1,
-        quic::VERSION_2 => &SALT_V2,
+    let salt = match version {
+        quic::VERSION_1 => &*SALT_V1_HMAC,
+        quic::VERSION_2 => &*SALT_V2_HMAC,
         _ => return None,
     };
-    let h = HashAlg::Sha256;
-    let initial = h.hkdf_extract(salt, client_dcid);
-    let client = h.expand_label(&initial, "client in", &[], 32);
-    let server = h.expand_label(&initial, "server in", &[], 32);
+    let (client, server) = initial_secrets(salt, client_dcid);
     Some(InitialKeys {
         client: PacketKeys::from_secret(version, &client),
         server: PacketKeys::from_secret(version, &server),
     })
+}
+
+/// The client's and the server's Initial secrets: HKDF-Extract with the salt's keyed HMAC,
+/// then "client in" and "server in" from the one keyed Initial secret.
+fn initial_secrets(salt: &Hmac<Sha256>, client_dcid: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut extract = salt.clone();
+    extract.update(client_dcid);
+    let initial = extract.finalize().into_bytes();
+    let keyed = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&initial)
+        .expect("HMAC takes any key length");
+    (
+        expand_short(&keyed, "client in", 32),
+        expand_short(&keyed, "server in", 32),
+    )
 }
 
 /// A decrypted long-header packet.
@@ -341,6 +420,23 @@ pub fn open_long(
     keys: &PacketKeys,
     largest: Option<u64>,
 ) -> Result<OpenedPacket, QuicError> {
+    let mut payload = Vec::new();
+    let (packet_type, packet_number) = open_long_into(header, keys, largest, &mut payload)?;
+    Ok(OpenedPacket {
+        packet_type,
+        packet_number,
+        payload,
+    })
+}
+
+/// [`open_long`] into a buffer the caller reuses: the plaintext frames replace what
+/// `payload` held; returns the packet's type and full packet number.
+pub fn open_long_into(
+    header: &LongHeader<'_>,
+    keys: &PacketKeys,
+    largest: Option<u64>,
+    payload: &mut Vec<u8>,
+) -> Result<(PacketType, u64), QuicError> {
     let LongKind::Protected {
         packet_type,
         pn_offset,
@@ -358,7 +454,21 @@ pub fn open_long(
     let mask = keys.mask(sample);
     let first = header.first ^ (mask[0] & 0x0f);
     let pn_len = usize::from(first & 0x03) + 1;
-    let mut head = packet[..pn_offset + pn_len].to_vec();
+    // The unprotected header, the associated data: on the stack unless a long token.
+    let head_len = pn_offset + pn_len;
+    let mut stack = [0u8; 256];
+    let mut heap = Vec::new();
+    let head: &mut [u8] = if head_len <= stack.len() {
+        &mut stack[..head_len]
+    } else {
+        heap.resize(head_len, 0);
+        &mut heap
+    };
+    head.copy_from_slice(
+        packet
+            .get(..head_len)
+            .ok_or(QuicError("packet too short"))?,
+    );
     head[0] = first;
     let mut truncated = 0u64;
     for i in 0..pn_len {
@@ -366,14 +476,10 @@ pub fn open_long(
         truncated = truncated << 8 | u64::from(head[pn_offset + i]);
     }
     let pn = quic::decode_packet_number(largest, truncated, pn_len);
-    let payload = keys
-        .open(pn, &head, &packet[pn_offset + pn_len..])
-        .ok_or(QuicError("payload does not decrypt"))?;
-    Ok(OpenedPacket {
-        packet_type,
-        packet_number: pn,
-        payload,
-    })
+    if !keys.open_into(pn, head, &packet[head_len..], payload) {
+        return Err(QuicError("payload does not decrypt"));
+    }
+    Ok((packet_type, pn))
 }
 
 #[cfg(test)]

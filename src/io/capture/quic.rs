@@ -19,7 +19,7 @@ use super::{
     CaptureStats, Direction, EndKind, FlowEnd, FlowId, FlowInfo, FlowSink, Micros, ReadOptions,
     Transport,
 };
-use crate::core::crypto::quic::{InitialKeys, initial_keys, open_long};
+use crate::core::crypto::quic::{InitialKeys, initial_keys, open_long_into};
 use crate::core::wire::quic::{self, CryptoStream, Frame, LongKind, PacketType, QuicSignal};
 
 /// Bytes of each direction's Initial CRYPTO stream read: a ClientHello with post-quantum key
@@ -52,9 +52,12 @@ struct QuicFlow {
 /// The open QUIC flows, by their two ends in canonical order.
 #[derive(Default)]
 pub(crate) struct QuicTable {
-    flows: HashMap<(Endpoint, Endpoint), QuicFlow, foldhash::fast::RandomState>,
+    /// Boxed: a flow with its keys is a few hundred bytes, moved on every resize otherwise.
+    flows: HashMap<(Endpoint, Endpoint), Box<QuicFlow>, foldhash::fast::RandomState>,
     /// Handshake records built from a delivery of CRYPTO bytes (reused).
     scratch: Vec<u8>,
+    /// The plaintext of the Initial packet being read (reused).
+    plain: Vec<u8>,
     held_total: usize,
     /// Flows not yet ended (the table also holds closed ones while they linger).
     open: usize,
@@ -65,16 +68,17 @@ fn key_of(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
-/// The Initial keys of a client's first Initial packet at the start of `payload`, if it is
-/// one of a known version that decrypts with the keys of its own Destination Connection ID.
-fn client_initial(payload: &[u8]) -> Option<InitialKeys> {
+/// A client's first Initial packet at the start of `payload`, if it is one of a known version
+/// that decrypts with the keys of its own Destination Connection ID: its keys, its length
+/// and packet number; its frames are left in `plain` (read once, not decrypted again).
+fn client_initial(payload: &[u8], plain: &mut Vec<u8>) -> Option<(InitialKeys, usize, u64)> {
     // Cheap rejection of other UDP traffic: a long header of a version we read.
     let head = payload.get(..5)?;
     let version = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
     if head[0] & 0x80 == 0 || !quic::is_known_version(version) {
         return None;
     }
-    let (header, _) = quic::parse_long(payload).ok()??;
+    let (header, len) = quic::parse_long(payload).ok()??;
     if !matches!(
         header.kind,
         LongKind::Protected {
@@ -85,8 +89,8 @@ fn client_initial(payload: &[u8]) -> Option<InitialKeys> {
         return None;
     }
     let keys = initial_keys(version, header.dcid)?;
-    open_long(&header, &keys.client, None).ok()?;
-    Some(keys)
+    let (_, pn) = open_long_into(&header, &keys.client, None, plain).ok()?;
+    Some((keys, len, pn))
 }
 
 impl QuicTable {
@@ -94,7 +98,9 @@ impl QuicTable {
         self.flows.is_empty()
     }
 
-    /// One UDP datagram.
+    /// One UDP datagram. Not inlined into the packet loop: TCP's path is compiled the same
+    /// whatever this does.
+    #[inline(never)]
     pub fn datagram(
         &mut self,
         d: &Datagram<'_>,
@@ -105,41 +111,46 @@ impl QuicTable {
         opts: &ReadOptions,
     ) {
         let key = key_of(d.src, d.dst);
-        if !self.flows.contains_key(&key) {
-            let Some(keys) = client_initial(d.payload) else {
-                return;
-            };
-            if self.open >= opts.max_flows.max(1) {
-                self.evict_one(sink, stats);
+        // A new flow's first packet, already decrypted: its length and packet number.
+        let mut first = None;
+        // One lookup for a datagram of a known flow (most of them); a new one is looked up
+        // again after it is inserted.
+        let flow = match self.flows.get_mut(&key) {
+            Some(flow) => flow,
+            None => {
+                let Some((keys, len, pn)) = client_initial(d.payload, &mut self.plain) else {
+                    return;
+                };
+                first = Some((len, pn));
+                if self.open >= opts.max_flows.max(1) {
+                    self.evict_one(sink, stats);
+                }
+                let id = ids.take_id();
+                stats.flows += 1;
+                self.open += 1;
+                sink.flow_start(&FlowInfo {
+                    id,
+                    client: d.src.socket_addr(),
+                    server: d.dst.socket_addr(),
+                    start: at,
+                    saw_handshake: true,
+                    transport: Transport::Quic,
+                });
+                let flow = Box::new(QuicFlow {
+                    id,
+                    client: d.src,
+                    keys: Some(keys),
+                    largest: [None; 2],
+                    crypto: [CryptoStream::new(CRYPTO_CAP), CryptoStream::new(CRYPTO_CAP)],
+                    held: 0,
+                    handshake_seen: [false; 2],
+                    one_rtt_seen: [false; 2],
+                    last_seen: at,
+                    skip: false,
+                    closed: false,
+                });
+                self.flows.entry(key).or_insert(flow)
             }
-            let id = ids.take_id();
-            stats.flows += 1;
-            self.open += 1;
-            sink.flow_start(&FlowInfo {
-                id,
-                client: d.src.socket_addr(),
-                server: d.dst.socket_addr(),
-                start: at,
-                saw_handshake: true,
-                transport: Transport::Quic,
-            });
-            let flow = QuicFlow {
-                id,
-                client: d.src,
-                keys: Some(keys),
-                largest: [None; 2],
-                crypto: [CryptoStream::new(CRYPTO_CAP), CryptoStream::new(CRYPTO_CAP)],
-                held: 0,
-                handshake_seen: [false; 2],
-                one_rtt_seen: [false; 2],
-                last_seen: at,
-                skip: false,
-                closed: false,
-            };
-            self.flows.insert(key, flow);
-        }
-        let Some(flow) = self.flows.get_mut(&key) else {
-            return;
         };
         stats.quic_datagrams += 1;
         flow.last_seen = at;
@@ -151,16 +162,12 @@ impl QuicTable {
         } else {
             Direction::ServerToClient
         };
-        let closed = read_datagram(
-            flow,
-            dir,
-            d.payload,
-            at,
-            sink,
-            &mut self.scratch,
-            &mut self.held_total,
-            opts,
-        );
+        let mut bufs = Buffers {
+            scratch: &mut self.scratch,
+            plain: &mut self.plain,
+            held_total: &mut self.held_total,
+        };
+        let closed = read_datagram(flow, dir, d.payload, first, at, sink, &mut bufs, opts);
         if closed {
             end_flow(
                 flow,
@@ -218,7 +225,7 @@ impl QuicTable {
             return;
         }
         self.next_sweep = now.saturating_add(1_000_000);
-        let mut expired: Vec<QuicFlow> = self
+        let mut expired: Vec<Box<QuicFlow>> = self
             .flows
             .extract_if(|_, f| {
                 let limit = if f.closed {
@@ -249,7 +256,7 @@ impl QuicTable {
 
     /// Ends every open flow at the end of the input, in order of appearance.
     pub fn finish_all(&mut self, open_kind: EndKind, sink: &mut dyn FlowSink) {
-        let mut flows: Vec<QuicFlow> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut flows: Vec<Box<QuicFlow>> = self.flows.drain().map(|(_, f)| f).collect();
         flows.retain(|f| !f.closed);
         flows.sort_by_key(|f| f.id);
         for mut f in flows {
@@ -283,6 +290,7 @@ fn settle_flow(
     *held_total = held_total.saturating_sub(flow.held);
     flow.held = 0;
     flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
+    flow.keys = None;
     sink.flow_end(flow.id, at, FlowEnd::Settled);
 }
 
@@ -313,25 +321,41 @@ fn end_flow(
     *held_total = held_total.saturating_sub(flow.held);
     flow.held = 0;
     flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
+    flow.keys = None;
     sink.flow_end(flow.id, at, why);
 }
 
+/// The table's reused buffers and its count of out-of-order bytes, lent to a datagram's read.
+struct Buffers<'a> {
+    scratch: &'a mut Vec<u8>,
+    plain: &'a mut Vec<u8>,
+    held_total: &'a mut usize,
+}
+
 /// Reads the coalesced packets of one datagram; true when a CONNECTION_CLOSE ended the
-/// connection.
+/// connection. `first`: the datagram's first packet (its length and packet number) was
+/// decrypted already, by [`client_initial`], and its frames are in `bufs.plain`.
 #[allow(clippy::too_many_arguments)]
 fn read_datagram(
     flow: &mut QuicFlow,
     dir: Direction,
     payload: &[u8],
+    first: Option<(usize, u64)>,
     at: Micros,
     sink: &mut dyn FlowSink,
-    scratch: &mut Vec<u8>,
-    held_total: &mut usize,
+    bufs: &mut Buffers<'_>,
     opts: &ReadOptions,
 ) -> bool {
     let i = dir.index();
     let mut rest = payload;
-    for _ in 0..MAX_PACKETS_PER_DATAGRAM {
+    if let Some((len, pn)) = first {
+        rest = &rest[len..];
+        flow.largest[i] = Some(pn);
+        if read_frames(flow, dir, at, sink, bufs, opts) {
+            return true;
+        }
+    }
+    for _ in 0..MAX_PACKETS_PER_DATAGRAM - usize::from(first.is_some()) {
         if rest.is_empty() {
             break;
         }
@@ -392,22 +416,11 @@ fn read_datagram(
                     Direction::ClientToServer => &keys.client,
                     Direction::ServerToClient => &keys.server,
                 };
-                let Ok(opened) = open_long(&header, keys, flow.largest[i]) else {
+                let Ok((_, pn)) = open_long_into(&header, keys, flow.largest[i], bufs.plain) else {
                     continue;
                 };
-                flow.largest[i] = Some(
-                    flow.largest[i].map_or(opened.packet_number, |l| l.max(opened.packet_number)),
-                );
-                if read_frames(
-                    flow,
-                    dir,
-                    &opened.payload,
-                    at,
-                    sink,
-                    scratch,
-                    held_total,
-                    opts,
-                ) {
+                flow.largest[i] = Some(flow.largest[i].map_or(pn, |l| l.max(pn)));
+                if read_frames(flow, dir, at, sink, bufs, opts) {
                     return true;
                 }
             }
@@ -418,20 +431,18 @@ fn read_datagram(
     false
 }
 
-/// The frames of a decrypted Initial packet; true on a CONNECTION_CLOSE.
-#[allow(clippy::too_many_arguments)]
+/// The frames of a decrypted Initial packet (in `bufs.plain`); true on a CONNECTION_CLOSE.
 fn read_frames(
     flow: &mut QuicFlow,
     dir: Direction,
-    payload: &[u8],
     at: Micros,
     sink: &mut dyn FlowSink,
-    scratch: &mut Vec<u8>,
-    held_total: &mut usize,
+    bufs: &mut Buffers<'_>,
     opts: &ReadOptions,
 ) -> bool {
     let i = dir.index();
-    for frame in quic::frames(payload) {
+    let (scratch, held_total) = (&mut *bufs.scratch, &mut *bufs.held_total);
+    for frame in quic::frames(bufs.plain) {
         match frame {
             Ok(Frame::Crypto { offset, data }) => {
                 let stream = &mut flow.crypto[i];

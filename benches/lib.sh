@@ -1,0 +1,49 @@
+# Helpers shared by the comparison scripts in benches/ (sourced, not run): a free port, waiting
+# for a listener, and a command's wall time and connections. Loopback only.
+
+# A TCP port nothing listens on at the moment.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT [HOST]: returns once something accepts on HOST (default 127.0.0.1):PORT;
+# fails after 30 s. Slow starters (dovecot, MariaDB, prosody) need most of that under load.
+wait_port() {
+    local port=$1 host=${2:-127.0.0.1}
+    for _ in $(seq 300); do
+        (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on $host:$port" >&2
+    return 1
+}
+
+# seconds OUT COMMAND...: runs COMMAND (stdout into OUT, stderr dropped, its exit status
+# ignored: scanners exit non-zero on findings) and prints its wall time in seconds.
+seconds() {
+    local out=$1
+    shift
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >"$out" 2>/dev/null || true
+    t1=$(date +%s.%N)
+    python3 -c "print(f'{$t1-$t0:.3f}')"
+}
+
+# connections_and_seconds PCAP PORT OUT COMMAND...: prints "CONNECTIONS SECONDS" for one run
+# of COMMAND, connections being the SYNs to PORT that tcpdump sees on lo (written to PCAP).
+# tcpdump gets a second to start and half a second to flush, outside the timed part.
+connections_and_seconds() {
+    local pcap=$1 port=$2 out=$3
+    shift 3
+    tcpdump -i lo -n --immediate-mode -U -w "$pcap" \
+        "tcp dst port $port and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn" 2>/dev/null &
+    local dump=$!
+    sleep 1
+    local secs
+    secs=$(seconds "$out" "$@")
+    sleep 0.5
+    kill "$dump"
+    wait "$dump" 2>/dev/null || true
+    echo "$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l) $secs"
+}
