@@ -45,14 +45,22 @@ fn open_tcp_sockets(pid: u32) -> usize {
         .filter_map(|e| {
             let link = std::fs::read_link(e.path()).ok()?;
             let link = link.to_string_lossy();
-            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
         })
         .collect();
     let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
     table
         .lines()
         .skip(1)
-        .filter(|l| l.split_whitespace().nth(9).is_some_and(|i| inodes.contains(i)))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(9)
+                .is_some_and(|i| inodes.contains(i))
+        })
         .count()
 }
 

@@ -37,10 +37,10 @@
 //! the strategies above are tested, handshake counts included, without sockets.
 
 use super::behaviour::derived_items;
-use super::keys::KeyPairs;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
+use super::keys::KeyPairs;
 use super::post_quantum::PqScan;
 use crate::commands::probe::fill_random;
 use crate::core::assess::ConnectError;

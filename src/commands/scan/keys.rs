@@ -52,6 +52,9 @@ mod tests {
         // The same pairs, in the order asked; a group without real keys gets none.
         assert_eq!(again, vec![first[1].clone(), first[0].clone()]);
         // Another run makes its own.
-        assert_ne!(KeyPairs::new().for_groups(&[x25519]), vec![first[0].clone()]);
+        assert_ne!(
+            KeyPairs::new().for_groups(&[x25519]),
+            vec![first[0].clone()]
+        );
     }
 }

@@ -168,7 +168,14 @@ pub fn run(
                                         sibling: (n, count),
                                         // What the target line pinned, not the address of the name.
                                         connect: target.target.connect.map(|ip| ip.to_string()),
-                                        ..scan_target(cfg, &one, transport, pacer, keys, on_handshake)
+                                        ..scan_target(
+                                            cfg,
+                                            &one,
+                                            transport,
+                                            pacer,
+                                            keys,
+                                            on_handshake,
+                                        )
                                     }
                                 })
                                 .collect()
