@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Compares `shakedown scan` with sslscan, testssl.sh, nmap ssl-enum-ciphers and sslyze on
-# loopback servers this script starts (a permissive `openssl s_server` and nginx with
-# Mozilla's intermediate suites): connections made (SYNs counted by tcpdump on lo), wall
-# time, and whether the accepted TLS 1.2 / 1.3 suites agree. Not part of CI; needs root for
-# apt-get and tcpdump. Talks to 127.0.0.1 only.
+# loopback servers this script starts (a permissive `openssl s_server`, nginx with
+# Mozilla's intermediate suites, and nginx with 3 suites in server order at TLS 1.2 and at
+# TLS 1.3): connections made (SYNs counted by tcpdump on lo, first run), wall time of RUNS
+# runs (tools interleaved run by run; median and every run), and whether the accepted
+# TLS 1.2 / 1.3 suites agree. shakedown runs its full scan with each plan (`--prefer
+# lower-latency`, the default for one target, and `fewer-connections`) and `--suites-only`.
+# Not part of CI; needs root for apt-get and tcpdump. Talks to 127.0.0.1 only.
 #
 #   bash benches/scan_compare.sh            # prints a Markdown table
+#   RUNS=5 TOOLS="sslscan" SERVERS="nginx nginx3" bash benches/scan_compare.sh
 #   SHAKEDOWN=target/debug/shakedown bash benches/scan_compare.sh   # another build
 set -euo pipefail
 
@@ -40,6 +44,7 @@ if [ -z "${SHAKEDOWN:-}" ]; then
     (cd "$here" && cargo build --release -q)
     SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
 fi
+SHAKEDOWN=$(realpath "$SHAKEDOWN")
 
 # --- servers -----------------------------------------------------------------------------
 . "$here/benches/lib.sh"
@@ -75,8 +80,31 @@ http {
 EOF
 nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" >/dev/null 2>&1 &
 pids+=($!)
+nginx3_port=$(free_port)
+mkdir -p ngx3
+cat >ngx3/nginx.conf <<EOF
+daemon off; master_process off; pid $work/ngx3/nginx.pid; error_log $work/ngx3/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/ngx3/b; proxy_temp_path $work/ngx3/p; fastcgi_temp_path $work/ngx3/f;
+  uwsgi_temp_path $work/ngx3/u; scgi_temp_path $work/ngx3/s;
+  server {
+    listen 127.0.0.1:$nginx3_port ssl;
+    ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256;
+    ssl_conf_command Ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256;
+    ssl_prefer_server_ciphers on;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+nginx -c "$work/ngx3/nginx.conf" -p "$work/ngx3" >/dev/null 2>&1 &
+pids+=($!)
 wait_port "$legacy_port"
 wait_port "$nginx_port"
+wait_port "$nginx3_port"
 
 # The accepted TLS 1.2 and 1.3 suites of one tool's output, as sorted hex ids.
 suites() {
@@ -128,41 +156,79 @@ for line in sys.stdin:
         names[f[2]] = int(f[0].replace("0x", "").replace(",", ""), 16)
 json.dump(names, sys.stdout)' >"$work/names.json"
 
-printf '| server | tool | connections | wall time (s) | TLS 1.2+1.3 suites | agree with shakedown |\n'
-printf '|---|---|---:|---:|---:|---|\n'
-for server in legacy nginx; do
+runs=${RUNS:-1}
+tools=${TOOLS:-"sslscan testssl nmap sslyze"}
+servers=${SERVERS:-"legacy nginx nginx3"}
+echo "load before: $(uptime)"
+echo
+printf '| server | tool | connections | wall time, median (s) | all runs (s) | TLS 1.2+1.3 suites | agree with shakedown |\n'
+printf '|---|---|---:|---:|---|---:|---|\n'
+for server in $servers; do
     port_var=${server}_port
     port=${!port_var}
     out=$work/$server
-    read -r c t < <(connections_and_seconds "$work/shakedown-$port.pcap" "$port" "$out.shakedown" "$SHAKEDOWN" scan "127.0.0.1:$port" --json --concurrency 8)
-    ref=$(suites shakedown "$out.shakedown")
-    printf '| %s | shakedown scan (full) | %s | %s | %s | — |\n' "$server" "$c" "$t" "$(wc -w <<<"$ref")"
-    read -r c t < <(connections_and_seconds "$work/shakedown-suites-$port.pcap" "$port" "$out.shakedown-suites" "$SHAKEDOWN" scan "127.0.0.1:$port" --json --concurrency 8 --suites-only)
-    got=$(suites shakedown "$out.shakedown-suites")
-    [ "$got" = "$ref" ] && agree=yes || agree=no
-    printf '| %s | shakedown scan --suites-only | %s | %s | %s | %s |\n' "$server" "$c" "$t" "$(wc -w <<<"$got")" "$agree"
-    declare -A cmds=(
-        [sslscan]="sslscan --no-colour --xml=- 127.0.0.1:$port"
-        [testssl]="$testssl --quiet --warnings off --color 0 -p -E --jsonfile $out.testssl.json 127.0.0.1:$port"
-        [nmap]="nmap -Pn -n -p $port --script ssl-enum-ciphers -oX - 127.0.0.1"
-        [sslyze]="$venv/bin/sslyze --sslv2 --sslv3 --tlsv1 --tlsv1_1 --tlsv1_2 --tlsv1_3 --json_out=$out.sslyze 127.0.0.1:$port"
+    # Row name, parser, command and output file of each tool; shakedown's full scan in the
+    # default plan first: the reference for the suites.
+    names=("shakedown scan (lower-latency)" "shakedown scan --prefer fewer-connections" "shakedown scan --suites-only")
+    kinds=(shakedown shakedown shakedown)
+    cmds=(
+        "$SHAKEDOWN scan 127.0.0.1:$port --json --concurrency 8 --prefer lower-latency"
+        "$SHAKEDOWN scan 127.0.0.1:$port --json --concurrency 8 --prefer fewer-connections"
+        "$SHAKEDOWN scan 127.0.0.1:$port --json --concurrency 8 --suites-only"
     )
-    for tool in sslscan testssl nmap sslyze; do
-        # shellcheck disable=SC2086
-        read -r c t < <(connections_and_seconds "$work/$tool-$port.pcap" "$port" "$out.$tool.stdout" ${cmds[$tool]})
+    files=("$out.0" "$out.1" "$out.2")
+    for tool in $tools; do
+        names+=("$tool")
+        kinds+=("$tool")
         case $tool in
-            sslscan | nmap) file=$out.$tool.stdout ;;
-            testssl) file=$out.testssl.json ;;
-            sslyze) file=$out.sslyze ;;
+            sslscan) cmds+=("sslscan --no-colour --xml=- 127.0.0.1:$port") ;;
+            testssl) cmds+=("$testssl --quiet --warnings off --color 0 -p -E --jsonfile $out.testssl.json 127.0.0.1:$port") ;;
+            nmap) cmds+=("nmap -Pn -n -p $port --script ssl-enum-ciphers -oX - 127.0.0.1") ;;
+            sslyze) cmds+=("$venv/bin/sslyze --sslv2 --sslv3 --tlsv1 --tlsv1_1 --tlsv1_2 --tlsv1_3 --json_out=$out.sslyze 127.0.0.1:$port") ;;
         esac
-        got=$(suites "$tool" "$file" 2>/dev/null || echo "?")
-        agree=$(python3 -c '
+        case $tool in
+            testssl) files+=("$out.testssl.json") ;;
+            sslyze) files+=("$out.sslyze") ;;
+            *) files+=("$out.$tool") ;;
+        esac
+    done
+    n=${#cmds[@]}
+    conns=()
+    times=()
+    # Run 1 counts connections; every run is timed; tools interleaved run by run. testssl
+    # and sslyze write their own files; stdout is the result for the others.
+    for r in $(seq "$runs"); do
+        for i in $(seq 0 $((n - 1))); do
+            stdout=${files[$i]}
+            case ${kinds[$i]} in testssl | sslyze) stdout=$out.$i.stdout ;; esac
+            if [ "$r" = 1 ]; then
+                # shellcheck disable=SC2086
+                read -r c t < <(connections_and_seconds "$work/$i-$port.pcap" "$port" "$stdout" ${cmds[$i]})
+                conns[i]=$c
+                times[i]=$t
+            else
+                # shellcheck disable=SC2086
+                times[i]="${times[$i]},$(seconds "$stdout.again" ${cmds[$i]})"
+            fi
+        done
+    done
+    ref=$(suites shakedown "${files[0]}")
+    for i in $(seq 0 $((n - 1))); do
+        got=$(suites "${kinds[$i]}" "${files[$i]}" 2>/dev/null || echo "?")
+        if [ "$i" = 0 ]; then
+            agree="—"
+        else
+            agree=$(python3 -c '
 import sys
 ref, got = set(sys.argv[1].split()), set(sys.argv[2].split())
 miss, extra = sorted(ref - got), sorted(got - ref)
 print("yes" if not miss and not extra else
       "no: " + "; ".join(p for p in (miss and "misses " + " ".join(miss), extra and "adds " + " ".join(extra)) if p))
 ' "$ref" "$got")
-        printf '| %s | %s | %s | %s | %s | %s |\n' "$server" "$tool" "$c" "$t" "$(wc -w <<<"$got")" "$agree"
+        fi
+        median=$(python3 -c 'import statistics, sys; m = statistics.median(float(x) for x in sys.argv[1].split(",")); print("%.3f" % m)' "${times[$i]}")
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$server" "${names[$i]}" "${conns[$i]}" "$median" "${times[$i]}" "$(wc -w <<<"$got")" "$agree"
     done
 done
+echo
+echo "load after: $(uptime)"

@@ -14,7 +14,8 @@
 #
 # sslscan runs with its fastest settings that still enumerate what shakedown's full scan
 # does (suites, groups, certificate): --no-heartbleed --no-compression --no-renegotiation
-# --no-fallback. shakedown runs its defaults (concurrency 8), full and --suites-only.
+# --no-fallback. shakedown runs its defaults (concurrency 8; one target: the lower-latency
+# plan), full, full with --prefer fewer-connections, and --suites-only.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -287,19 +288,22 @@ for p in $only; do
         sslscan_host=localhost:${port[$p]}
     fi
     sd_full=("$SHAKEDOWN" scan --json --starttls "$p" "${host_args[@]}" "$target")
+    sd_fewer=("$SHAKEDOWN" scan --json --prefer fewer-connections --starttls "$p" "${host_args[@]}" "$target")
     sd_suites=("$SHAKEDOWN" scan --json --suites-only --starttls "$p" "${host_args[@]}" "$target")
     ss=(sslscan --no-colour --xml=- --ipv4 --no-heartbleed --no-compression --no-renegotiation
         --no-fallback "--starttls-${sslscan_flag[$p]}" "$sslscan_host")
-    declare -A times=([full]="" [suites]="" [sslscan]="")
+    declare -A times=([full]="" [fewer]="" [suites]="" [sslscan]="")
     for _ in $(seq "$runs"); do
         times[full]+=" $(seconds "$work/$p.full" "${sd_full[@]}")"
+        times[fewer]+=" $(seconds "$work/$p.fewer" "${sd_fewer[@]}")"
         times[suites]+=" $(seconds "$work/$p.suites" "${sd_suites[@]}")"
         times[sslscan]+=" $(seconds "$work/$p.sslscan" "${ss[@]}")"
     done
     ref=$(suites shakedown "$work/$p.full")
-    for tool in full suites sslscan; do
+    for tool in full fewer suites sslscan; do
         case $tool in
-            full) name="shakedown scan"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_full[@]}"); got=$ref ;;
+            fewer) name="shakedown scan --prefer fewer-connections"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_fewer[@]}"); got=$(suites shakedown "$work/$p.fewer") ;;
+            full) name="shakedown scan (lower-latency)"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_full[@]}"); got=$ref ;;
             suites) name="shakedown scan --suites-only"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${sd_suites[@]}"); got=$(suites shakedown "$work/$p.suites") ;;
             sslscan) name="sslscan --starttls-${sslscan_flag[$p]}"; read -r conns _ < <(connections_and_seconds "$work/syn-${port[$p]}.pcap" "${port[$p]}" "$work/$p.x" "${ss[@]}"); got=$(suites sslscan "$work/$p.sslscan") ;;
         esac

@@ -5,9 +5,10 @@
 //! PKI, offering only the groups the test names, and stops it by its handle. `probe --quic`
 //! with the hybrid key share must finish the handshake: the server's Handshake packets
 //! decrypted with the secret our X25519MLKEM768 share gives, its Finished verified. Also:
-//! the hybrid asked for in a HelloRetryRequest over QUIC, and a loopback recording of the
-//! probe read back by `pcap` (the ClientHello with its 1,216-byte share spans two Initial
-//! packets).
+//! the hybrid asked for in a HelloRetryRequest over QUIC and answered by a second hello with
+//! a real hybrid share, no common group, a classical-only server, and a loopback recording
+//! of the probe read back by `pcap` (the ClientHello with its 1,216-byte share spans two
+//! Initial packets).
 
 mod common;
 
@@ -150,11 +151,13 @@ fn hybrid_key_share_over_quic_finishes_the_handshake_with_quinn() {
 }
 
 #[test]
-fn hello_retry_request_over_quic_asks_for_the_hybrid() {
+fn hybrid_asked_for_in_a_hello_retry_request_over_quic_is_finished() {
     let pki = Pki::new();
     let server = quinn_server(&pki, &[kx_group::X25519MLKEM768]);
-    // x25519's share only; the hybrid offered in supported_groups.
-    let (_, v) = probe(
+    // x25519's share only; the hybrid offered in supported_groups. The server asks for the
+    // hybrid's share; the second hello (in more Initial packets, the CRYPTO stream going on)
+    // carries a real one, and the handshake finishes over it.
+    let (code, v) = probe(
         &pki,
         &server,
         &[
@@ -164,11 +167,14 @@ fn hello_retry_request_over_quic_asks_for_the_hybrid() {
             "x25519",
         ],
     );
-    // The server asks for the hybrid's share. (Over QUIC the probe does not send a second
-    // ClientHello yet: the outcome is the HelloRetryRequest itself; over TCP, tests/pq.rs.)
-    assert_eq!(v["outcome"], "hello_retry_request", "{v:#}");
-    assert_eq!(v["server_hello"]["hello_retry_request"], true, "{v:#}");
-    assert_eq!(v["server_hello"]["group"], "X25519MLKEM768", "{v:#}");
+    assert_finished_over(code, &v, "X25519MLKEM768");
+    let retry = &v["hello_retry_request"];
+    assert_eq!(retry["group"], "X25519MLKEM768", "{v:#}");
+    assert_eq!(
+        retry["second_client_hello"]["key_shares"],
+        serde_json::json!(["X25519MLKEM768"]),
+        "{v:#}"
+    );
 }
 
 #[test]

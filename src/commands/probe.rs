@@ -147,50 +147,62 @@ struct Recorder {
 impl Recorder {
     /// After a HelloRetryRequest, once: the second ClientHello, or why there is none.
     fn answer_retry(&mut self) -> Option<Vec<u8>> {
-        let v = self.tracker.verdict();
-        if self.retry.is_some() || v.outcome != crate::core::session::Outcome::HelloRetryRequest {
-            return None;
-        }
-        let (hrr, first) = (v.hello_retry_request.as_ref()?, v.client_hello.as_ref()?);
-        let mut retry = Retry {
-            group: hrr.key_share_group(),
-            cookie: hrr.ext(ext::COOKIE).is_some(),
-            second_hello: None,
-            problem: None,
-        };
-        let wire = match (self.keys, retry_hello(first, hrr, &mut fill_random)) {
-            (false, _) => {
-                retry.problem = Some(
-                    "the hello was given as raw bytes (or offers no TLS 1.3): no second \
-                     ClientHello is made"
-                        .into(),
-                );
-                None
-            }
-            (true, Err(e)) => {
-                retry.problem = Some(e);
-                None
-            }
-            (true, Ok(r)) => {
-                // The server's answer to the second hello is decrypted with its key pair.
-                if let Some(secret) = r.secret {
-                    self.tracker.add_key_share(secret);
-                }
-                match r.hello.to_records(self.fragment) {
-                    Ok(wire) => {
-                        retry.second_hello = Some(r.hello);
-                        Some(wire)
-                    }
-                    Err(e) => {
-                        retry.problem = Some(e.to_string());
-                        None
-                    }
-                }
-            }
-        };
-        self.retry = Some(retry);
-        wire
+        answer_retry(&mut self.tracker, &mut self.retry, self.keys, self.fragment)
     }
+}
+
+/// After a HelloRetryRequest that `tracker` read, once (`slot` records it): the second
+/// ClientHello as records (cut as `fragment` says), its key pair given to the tracker; or
+/// `None`, with why in `slot` (`keys`: false when the hello was given as raw bytes).
+fn answer_retry(
+    tracker: &mut Tracker,
+    slot: &mut Option<Retry>,
+    keys: bool,
+    fragment: Option<usize>,
+) -> Option<Vec<u8>> {
+    let v = tracker.verdict();
+    if slot.is_some() || v.outcome != crate::core::session::Outcome::HelloRetryRequest {
+        return None;
+    }
+    let (hrr, first) = (v.hello_retry_request.as_ref()?, v.client_hello.as_ref()?);
+    let mut retry = Retry {
+        group: hrr.key_share_group(),
+        cookie: hrr.ext(ext::COOKIE).is_some(),
+        second_hello: None,
+        problem: None,
+    };
+    let wire = match (keys, retry_hello(first, hrr, &mut fill_random)) {
+        (false, _) => {
+            retry.problem = Some(
+                "the hello was given as raw bytes (or offers no TLS 1.3): no second \
+                 ClientHello is made"
+                    .into(),
+            );
+            None
+        }
+        (true, Err(e)) => {
+            retry.problem = Some(e);
+            None
+        }
+        (true, Ok(r)) => {
+            // The server's answer to the second hello is decrypted with its key pair.
+            if let Some(secret) = r.secret {
+                tracker.add_key_share(secret);
+            }
+            match r.hello.to_records(fragment) {
+                Ok(wire) => {
+                    retry.second_hello = Some(r.hello);
+                    Some(wire)
+                }
+                Err(e) => {
+                    retry.problem = Some(e.to_string());
+                    None
+                }
+            }
+        }
+    };
+    *slot = Some(retry);
+    wire
 }
 
 impl ExchangeObserver for Recorder {
@@ -638,10 +650,14 @@ fn quic_spec(spec: &HelloSpec, params: &[(u64, Vec<u8>)]) -> HelloSpec {
     spec
 }
 
-/// A QUIC client that records every datagram in the transcript.
+/// A QUIC client that records every datagram in the transcript, and answers a
+/// HelloRetryRequest as [`Recorder`] does over TCP.
 struct QuicRecorder {
     client: QuicClient,
     transcript: Transcript,
+    /// The hello was built (not raw bytes): a second one can be made.
+    keys: bool,
+    retry: Option<Retry>,
 }
 
 impl net::DatagramPeer for QuicRecorder {
@@ -659,7 +675,12 @@ impl net::DatagramPeer for QuicRecorder {
         self.transcript
             .chunks
             .push((Direction::ServerToClient, at, bytes.to_vec()));
-        let out = self.client.on_datagram(bytes, at);
+        let mut out = self.client.on_datagram(bytes, at);
+        if let Some(records) =
+            answer_retry(self.client.tracker_mut(), &mut self.retry, self.keys, None)
+        {
+            out.extend(self.client.hello_again(&handshake_bytes(&records), at));
+        }
         for d in &out {
             self.transcript
                 .chunks
@@ -751,6 +772,8 @@ pub fn run_quic(cfg: &ProbeConfig, opts: &QuicOptions) -> ProbeResult {
     let mut peer = QuicRecorder {
         client,
         transcript: Transcript::default(),
+        keys: rec.keys,
+        retry: None,
     };
     let sent_at = conn.start.elapsed();
     net::datagram_exchange(&conn, &cfg.limits, &mut peer);
@@ -760,9 +783,9 @@ pub fn run_quic(cfg: &ProbeConfig, opts: &QuicOptions) -> ProbeResult {
     let rec = Recorder {
         tracker,
         transcript: peer.transcript,
-        keys: false,
+        keys: peer.keys,
         fragment: None,
-        retry: None,
+        retry: peer.retry,
     };
     finish(&quic_cfg, result, rec, sent_at, done_at)
 }

@@ -40,6 +40,7 @@ use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
+use super::keys::KeyPairs;
 use super::post_quantum::PqScan;
 use crate::commands::probe::fill_random;
 use crate::core::assess::ConnectError;
@@ -340,7 +341,7 @@ pub struct SigalgScan {
 }
 
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
-type OrderCheck = (Option<bool>, ProbeItem);
+pub(super) type OrderCheck = (Option<bool>, ProbeItem);
 
 /// What [`Scanner::remove_both`] found, with the hellos of each phase.
 #[derive(Debug, Default)]
@@ -510,6 +511,8 @@ pub struct Scanner<'a> {
     /// `--rate-per-target`: this target's own spacing of connection starts.
     target_spacing: Option<Spacing>,
     on_handshake: &'a (dyn Fn() + Sync),
+    /// The run's key pairs (`None`: each hello makes its own).
+    keys: Option<&'a KeyPairs>,
     total: AtomicUsize,
     retries: AtomicUsize,
     error: Mutex<Option<String>>,
@@ -523,6 +526,12 @@ pub struct Scanner<'a> {
     version_test: AtomicBool,
     /// Retries left for the version test.
     version_test_retries: AtomicUsize,
+    /// A version test hello of more than [`BUNDLE`] suites got a TLS answer.
+    long_offer_answered: AtomicBool,
+    /// The base version's suite order, checked in the combined intolerance hello.
+    pub(super) combined_order: Mutex<Option<(ProtocolVersion, OrderCheck)>>,
+    /// The fragmentation probe, when the TLS 1.2 group and scheme thread sent it.
+    fragment_item: Mutex<Option<ProbeItem>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -540,6 +549,7 @@ impl<'a> Scanner<'a> {
             pacer,
             target_spacing: None,
             on_handshake,
+            keys: None,
             total: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
             error: Mutex::new(None),
@@ -548,6 +558,9 @@ impl<'a> Scanner<'a> {
             gave_up: AtomicBool::new(false),
             version_test: AtomicBool::new(true),
             version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
+            long_offer_answered: AtomicBool::new(false),
+            combined_order: Mutex::new(None),
+            fragment_item: Mutex::new(None),
         }
     }
 
@@ -555,6 +568,12 @@ impl<'a> Scanner<'a> {
     /// on top of the run's [`Pacer`].
     pub fn with_target_rate(mut self, rate: Option<f64>) -> Self {
         self.target_spacing = Spacing::new(rate);
+        self
+    }
+
+    /// Key shares from the run's key pairs rather than new ones for each hello.
+    pub fn with_key_pairs(mut self, keys: &'a KeyPairs) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -627,9 +646,11 @@ impl<'a> Scanner<'a> {
             versions.sort_by_key(|v| v.version);
             if let Some(lists) = lists {
                 let all = pipe.all.get_or_init(|| versions.clone());
+                let combined = combined_order_version(all, more);
                 let orders: Vec<_> = all
                     .iter()
                     .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
+                    .filter(|v| Some(v.version) != combined)
                     .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                     .collect();
                 // The suite order checks were not in the lists (they need every suite).
@@ -662,6 +683,7 @@ impl<'a> Scanner<'a> {
         {
             v13.first = Some(full);
         }
+        orders.extend(lock(&self.combined_order).take());
         let mut probes = Vec::new();
         orders.sort_by_key(|(version, _)| *version);
         for (version, (order, item)) in orders {
@@ -717,11 +739,14 @@ impl<'a> Scanner<'a> {
         thread::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let groups13 = more || self.opts.quic_groups;
+            // The base version's order rides on the combined intolerance hello.
+            let combined = combined_order_version(versions, more);
             let orders: Vec<_> = versions
                 .iter()
                 .filter(|v| {
                     v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
                 })
+                .filter(|v| Some(v.version) != combined)
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
@@ -742,10 +767,23 @@ impl<'a> Scanner<'a> {
                 Some(_) => (versions, true),
                 None => (versions, false),
             };
+            // With the behaviour probes based on TLS 1.2 and a signed ECDHE suite there, the
+            // fragmentation probe is the TLS 1.2 group and scheme order hello, fragmented.
+            let fragment = more
+                && super::behaviour::base_version(versions)
+                    .is_some_and(|b| b.version == ProtocolVersion::TLS12)
+                && versions.iter().any(|v| {
+                    v.version == ProtocolVersion::TLS12
+                        && !accepted_where(v, |s| {
+                            s.kx == KeyExchange::Ecdhe && needs_certificate(s)
+                        })
+                        .is_empty()
+                });
             let g12 = s.spawn(move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
-                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions, candidates);
+                    let (groups, sigalgs) =
+                        self.groups_and_sigalgs_tls12(versions, candidates, fragment);
                     match sigalgs {
                         Some(s) => (groups, Some(s), None),
                         None => match self.sigalgs_tls13(versions) {
@@ -763,7 +801,7 @@ impl<'a> Scanner<'a> {
                 vec![s.spawn(move || {
                     let (versions, _) = settled(false);
                     thread::scope(|s2| {
-                        self.behaviour(s2, versions)
+                        self.behaviour(s2, versions, None, fragment)
                             .into_iter()
                             .filter_map(|h| h.join().ok())
                             .flatten()
@@ -771,7 +809,7 @@ impl<'a> Scanner<'a> {
                     })
                 })]
             } else {
-                self.behaviour(s, versions)
+                self.behaviour(s, versions, pipe.map(|p| &p.all), fragment)
             };
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
@@ -783,11 +821,12 @@ impl<'a> Scanner<'a> {
             }
             let (g12, sigalgs, full13) = g12.join().unwrap_or_default();
             groups.extend(g12);
-            let fixed: Vec<ProbeItem> = fixed
+            let mut fixed: Vec<ProbeItem> = fixed
                 .into_iter()
                 .filter_map(|h| h.join().ok())
                 .flatten()
                 .collect();
+            fixed.extend(lock(&self.fragment_item).take());
             (groups, post_quantum, sigalgs, fixed, orders, full13)
         })
     }
@@ -961,15 +1000,21 @@ impl<'a> Scanner<'a> {
     pub(super) fn encode(&self, spec: &HelloSpec) -> BuiltHello {
         // Specs come validated from the CLI (it builds the hello once): one that still does
         // not fit its length fields is sent as nothing, and reads as no answer.
+        let known = self
+            .keys
+            .map(|k| k.for_groups(&crate::core::wire::build::key_share_groups(spec)))
+            .unwrap_or_default();
+        let host = Some(self.target.host.as_str());
         let built =
-            build::build(spec, Some(&self.target.host), &mut fill_random).unwrap_or_default();
+            build::build_with_keys(spec, host, &mut fill_random, &known).unwrap_or_default();
         let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
                 pad_to: Some(F5_PAD_TO),
                 ..spec.clone()
             };
-            return build::build(&padded, Some(&self.target.host), &mut fill_random)
+            // The same key pairs: padding changes nothing else.
+            return build::build_with_keys(&padded, host, &mut fill_random, &built.secrets)
                 .unwrap_or_default();
         }
         built
@@ -1132,7 +1177,12 @@ impl<'a> Scanner<'a> {
             };
             return (None, self.handshake(&self.encode(&spec), cost));
         }
-        self.offer_suites(version, Some(&suite_candidates(version)), cost)
+        let candidates = suite_candidates(version);
+        let (pick, reply) = self.offer_suites(version, Some(&candidates), cost);
+        if candidates.len() > BUNDLE && reply.kind == AnswerKind::Tls {
+            self.long_offer_answered.store(true, Ordering::Relaxed);
+        }
+        (pick, reply)
     }
 
     /// The rest of a version's enumeration after its first offer.
@@ -1192,6 +1242,11 @@ impl<'a> Scanner<'a> {
         } else if !reply.answered
             && candidates.len() > BUNDLE
             && version.0 >= ProtocolVersion::TLS10.0
+            // A server that answered another version's long offer does not choke on one:
+            // its silent close refuses this version (dovecot closes so below its minimum).
+            // A reset still gets the client-like hello (version intolerance).
+            && !(reply.kind == AnswerKind::Silent
+                && self.long_offer_answered.load(Ordering::Relaxed))
         {
             // Silent at the long offer: does a client-like hello get an answer?
             let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
@@ -1304,7 +1359,7 @@ impl<'a> Scanner<'a> {
 
     /// One offer of the accepted suites in reverse pick order: a server that enforces its
     /// order still picks its first; a client-order server picks our first.
-    fn check_order(&self, v: &VersionScan) -> OrderCheck {
+    pub(super) fn check_order(&self, v: &VersionScan) -> OrderCheck {
         let mut cost = 0;
         let (pick, reply) = self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost);
         order_item(v, pick, &reply, cost, "")
@@ -1424,11 +1479,29 @@ impl<'a> Scanner<'a> {
     ///
     /// `candidates`: offer every signed ECDHE suite of the registry instead of the accepted
     /// ones (pipelined, before they are known; the server chooses among the same ones).
+    ///
+    /// `fragment`: this thread runs the fragmentation probe: the order hello is sent across
+    /// two records (its pick serves when the server went on; else it is sent again whole),
+    /// or, without an order hello, the probe is a hello of its own.
     fn groups_and_sigalgs_tls12(
         &self,
         versions: &[VersionScan],
         candidates: bool,
+        fragment: bool,
     ) -> (Option<GroupScan>, Option<SigalgScan>) {
+        let (groups, sigalgs, item) =
+            self.groups_and_sigalgs_tls12_with(versions, candidates, fragment);
+        let item = item.or_else(|| fragment.then(|| self.fragment_probe(versions)).flatten());
+        *lock(&self.fragment_item) = item;
+        (groups, sigalgs)
+    }
+
+    fn groups_and_sigalgs_tls12_with(
+        &self,
+        versions: &[VersionScan],
+        candidates: bool,
+        fragment: bool,
+    ) -> (Option<GroupScan>, Option<SigalgScan>, Option<ProbeItem>) {
         let v12 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS12);
@@ -1442,21 +1515,27 @@ impl<'a> Scanner<'a> {
             None => Vec::new(),
         };
         if signed_ecdhe.is_empty() {
-            return (self.groups_tls12(versions), self.sigalgs_tls12(versions));
+            return (
+                self.groups_tls12(versions),
+                self.sigalgs_tls12(versions),
+                None,
+            );
         }
         let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
-            let spec = HelloSpec {
-                cipher_suites: Some(signed_ecdhe.clone()),
-                groups: Some(groups.to_vec()),
-                sigalgs: Some(schemes.to_vec()),
-                ..self.version_spec(ProtocolVersion::TLS12)
-            };
-            let reply = self.handshake(&self.encode(&spec), cost);
+        let spec_of = |groups: &[u16], schemes: &[u16]| HelloSpec {
+            cipher_suites: Some(signed_ecdhe.clone()),
+            groups: Some(groups.to_vec()),
+            sigalgs: Some(schemes.to_vec()),
+            ..self.version_spec(ProtocolVersion::TLS12)
+        };
+        let pair = |reply: &Reply| {
             if reply.version() != Some(ProtocolVersion::TLS12.0) {
                 return None;
             }
             signed_ecdhe_pick(reply.verdict.as_ref()?)
+        };
+        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
+            pair(&self.handshake(&self.encode(&spec_of(groups, schemes)), cost))
         };
         // The version's first hello offered every group and scheme too: when the server
         // picked a signed ECDHE suite there, its pair is the first pick of both lists.
@@ -1477,13 +1556,26 @@ impl<'a> Scanner<'a> {
         );
         // Both accepted lists reversed in one hello: whose order does the server follow?
         let mut order_cost = 0;
+        let mut item = None;
         let (group_order, scheme_order) = if both.first.len() >= 2 || both.second.len() >= 2 {
-            let (group, scheme) = ske(
-                &reversed(&both.second),
-                &reversed(&both.first),
-                &mut order_cost,
-            )
-            .unzip();
+            let (groups, schemes) = (reversed(&both.second), reversed(&both.first));
+            let mut answer = None;
+            if fragment {
+                let mut cost = 0;
+                let spec = self.fragmented(&spec_of(&groups, &schemes));
+                let reply = self.handshake_provoking(&self.encode(&spec), &mut cost);
+                let note = " (in the TLS 1.2 group and scheme order hello)";
+                if reply.went_on() {
+                    order_cost += cost;
+                    answer = Some(pair(&reply));
+                    item = Some(super::behaviour::fragment_item(&reply, note, 0));
+                } else {
+                    item = Some(super::behaviour::fragment_item(&reply, note, cost));
+                }
+            }
+            let (group, scheme) = answer
+                .unwrap_or_else(|| ske(&groups, &schemes, &mut order_cost))
+                .unzip();
             (order_of(&both.second, group), order_of(&both.first, scheme))
         } else {
             (None, None)
@@ -1503,7 +1595,7 @@ impl<'a> Scanner<'a> {
             server_order: scheme_order,
             known: known_schemes.len(),
         };
-        (Some(groups), Some(sigalgs))
+        (Some(groups), Some(sigalgs), item)
     }
 
     /// Two lists enumerated together: each hello offers what remains of both, and a pick
@@ -1723,6 +1815,14 @@ struct Pipeline {
     all: OnceLock<Vec<VersionScan>>,
 }
 
+/// The version whose suite order check rides on the combined intolerance hello: the
+/// behaviour probes' base version, when they run, it is TLS 1.2 or below and has two
+/// suites or more (in `prelim` versions the count is not known yet: its base version).
+fn combined_order_version(versions: &[VersionScan], more: bool) -> Option<ProtocolVersion> {
+    let base = super::behaviour::base_version(versions).filter(|_| more)?;
+    (base.version.0 <= ProtocolVersion::TLS12.0).then_some(base.version)
+}
+
 /// A version as its first hello showed it: the pick as its only suite.
 fn prelim(f: &First) -> VersionScan {
     VersionScan {
@@ -1833,12 +1933,12 @@ fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
     }
 }
 
-fn reversed(ids: &[u16]) -> Vec<u16> {
+pub(super) fn reversed(ids: &[u16]) -> Vec<u16> {
     ids.iter().rev().copied().collect()
 }
 
 /// The order check's item from the suite picked out of the reversed offer.
-fn order_item(
+pub(super) fn order_item(
     v: &VersionScan,
     pick: Option<u16>,
     reply: &Reply,

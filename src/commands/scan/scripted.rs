@@ -54,6 +54,9 @@ struct Policy {
     reset_above_suites: Option<usize>,
     /// Breaks every answer this way (`None`: answers as the fields above say).
     hostile: Option<Hostile>,
+    /// Closes without a byte on a hello of a version it lacks, where a protocol_version
+    /// alert would be (dovecot below its minimum version).
+    silent_refusal: bool,
 }
 
 /// How a hostile server breaks its answers.
@@ -82,6 +85,7 @@ impl Policy {
             version_intolerant: false,
             reset_above_suites: None,
             hostile: None,
+            silent_refusal: false,
         }
     }
 
@@ -144,6 +148,9 @@ impl ScriptedServer {
                 .max(),
         };
         let Some(version) = version else {
+            if p.silent_refusal {
+                return Answer::Close;
+            }
             return Answer::Bytes(alert_record(alert::PROTOCOL_VERSION));
         };
         if hello.cipher_suites.contains(&0x5600) && version < highest.min(TLS12) {
@@ -536,6 +543,27 @@ fn client_order_server_shows_our_order_and_the_flag() {
 }
 
 #[test]
+fn silent_closes_below_a_long_offer_answered_cost_one_hello_each() {
+    // TLS 1.2 only, closing silently on older hellos: its TLS 1.2 hello (a long offer)
+    // was answered, so a silent close is a refusal, not a server choking on long offers:
+    // no client-like hello follows.
+    let policy = Policy {
+        silent_refusal: true,
+        ..Policy::tls12(&[ECDHE_RSA_AES128_GCM], true)
+    };
+    let (r, hellos) = scan(policy, true);
+    assert_eq!(version(&r, "TLSv1.2").supported, Some(true));
+    for older in ["TLSv1.1", "TLSv1.0", "SSLv3"] {
+        let v = version(&r, older);
+        assert_eq!((v.supported, v.handshakes), (Some(false), 1), "{older}");
+        assert!(v.incomplete.is_none(), "{older}");
+    }
+    // SSLv2 1, TLS 1.3 1, 1.2 2, 1.1 1, 1.0 1, SSLv3 1.
+    assert_eq!(r.handshakes, 7);
+    check_count(&r, hellos);
+}
+
+#[test]
 fn version_intolerant_server_is_asked_every_version() {
     // TLS 1.0 only, resetting at any higher hello: no alert settles the lower versions,
     // and every silent long offer gets one client-like hello more.
@@ -605,6 +633,7 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
         version_intolerant: false,
         reset_above_suites: None,
         hostile: None,
+        silent_refusal: false,
     };
     let (r, hellos) = scan(policy, false);
     let v13 = version(&r, "TLSv1.3");
@@ -637,6 +666,7 @@ fn a_server_that_retries_for_its_group_is_still_enumerated() {
         version_intolerant: false,
         reset_above_suites: None,
         hostile: None,
+        silent_refusal: false,
     };
     let (r, hellos) = scan(policy, true);
     let v13 = version(&r, "TLSv1.3");
@@ -665,6 +695,7 @@ fn post_quantum_costs_two_hellos_and_reads_the_retry_for_the_hybrid() {
         version_intolerant: false,
         reset_above_suites: None,
         hostile: None,
+        silent_refusal: false,
     };
     let (r, hellos) = scan(policy.clone(), false);
     let g13 = &r.groups["TLSv1.3"];
@@ -1002,16 +1033,26 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
     assert!(legacy.0.starts_with("INTOLERANT") && legacy.1 && legacy.2 == 1);
     assert_eq!(item(&i, "GREASE").2, 1);
     assert!(!item(&i, "GREASE").1);
-    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE and
-    // three long hellos.
-    assert_eq!(i.cost.probes, t.cost.probes + 9);
+    // Alone: compression, heartbeat, two legacy versions, the unknown extension, GREASE,
+    // three long hellos, and the TLS 1.2 order check the tolerant server's combined hello
+    // carried.
+    assert_eq!(i.cost.probes, t.cost.probes + 10);
+    assert_eq!(item(&t, "server order TLSv1.2").2, 0);
+    assert_eq!(item(&i, "server order TLSv1.2").2, 1);
     assert_eq!(
         item(&t, "TLS_FALLBACK_SCSV at TLSv1.1"),
         ("supported (inappropriate_fallback)".into(), false, 1)
     );
     for (r, hellos) in [(&t, t_hellos), (&i, i_hellos)] {
         assert_eq!(item(r, "certificate for an unknown name").2, 1);
-        assert_eq!(item(r, "hello fragmented across two records").2, 1);
+        // The TLS 1.2 group and scheme order hello, sent fragmented.
+        let fragmented = item(r, "hello fragmented across two records");
+        assert!(
+            fragmented
+                .0
+                .ends_with("(in the TLS 1.2 group and scheme order hello)")
+        );
+        assert_eq!(fragmented.2, 0);
         check_count(r, hellos);
     }
 }

@@ -310,6 +310,14 @@ impl QuicClient {
     /// larger than `crypto_frame_max`: several share a packet when they are small).
     fn hello_datagrams(&mut self) -> Vec<Vec<u8>> {
         let hello = std::mem::take(&mut self.cfg.hello);
+        let out = self.crypto_datagrams(&hello, 0, Vec::new());
+        self.cfg.hello = hello;
+        out
+    }
+
+    /// `bytes` of the Initial CRYPTO stream from stream offset `base`, in padded Initial
+    /// datagrams; `lead` (e.g. an ACK frame) goes first in the first packet.
+    fn crypto_datagrams(&mut self, bytes: &[u8], base: u64, lead: Vec<u8>) -> Vec<Vec<u8>> {
         // A frame's header is at most 7 bytes (type, a 4-byte offset, a 2-byte length).
         let budget = MIN_INITIAL_DATAGRAM
             .saturating_sub(self.initial_overhead())
@@ -317,18 +325,48 @@ impl QuicClient {
         let chunk = self.cfg.crypto_frame_max.unwrap_or(budget).max(1);
         let mut out = Vec::new();
         let mut offset = 0usize;
-        while offset < hello.len() {
-            let mut frames = Vec::new();
-            while offset < hello.len() && frames.len() + 8 <= budget {
+        let mut lead = Some(lead);
+        while offset < bytes.len() {
+            let mut frames = lead.take().unwrap_or_default();
+            while offset < bytes.len() && frames.len() + 8 <= budget {
                 let n = chunk
-                    .min(hello.len() - offset)
+                    .min(bytes.len() - offset)
                     .min(budget - frames.len() - 7);
-                put_crypto_frame(&mut frames, offset as u64, &hello[offset..offset + n]);
+                put_crypto_frame(
+                    &mut frames,
+                    base + offset as u64,
+                    &bytes[offset..offset + n],
+                );
                 offset += n;
             }
             out.push(self.padded_initial(&frames, 0));
         }
-        self.cfg.hello = hello;
+        out
+    }
+
+    /// The tracker, to give it the key pair of a second hello's share.
+    pub fn tracker_mut(&mut self) -> &mut Tracker {
+        &mut self.tracker
+    }
+
+    /// A second ClientHello (its handshake message), answering a HelloRetryRequest: the
+    /// Initial CRYPTO stream goes on after the first hello's bytes (RFC 9001 §4.1.4; the
+    /// Initial keys stay those of our first Destination Connection ID), with the ACK of the
+    /// server's Initial packets in front. The tracker sees it as the client's next record.
+    pub fn hello_again(&mut self, hello: &[u8], at: Micros) -> Vec<Vec<u8>> {
+        let mut records = Vec::new();
+        quic::as_handshake_records(hello, &mut records);
+        self.tracker
+            .on_data(Direction::ClientToServer, &records, at);
+        self.tapped(Direction::ClientToServer, &records);
+        let mut lead = Vec::new();
+        if self.spaces[INITIAL].ack_pending {
+            put_ack_frame(&mut lead, &self.spaces[INITIAL].received);
+            self.spaces[INITIAL].ack_pending = false;
+        }
+        let base = self.cfg.hello.len() as u64;
+        let out = self.crypto_datagrams(hello, base, lead);
+        self.facts.datagrams_sent += out.len();
         out
     }
 
