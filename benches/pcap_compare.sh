@@ -23,7 +23,7 @@
 # reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
 # beside (an A/B in one run).
 #
-# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE,
+# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE, GEN,
 #                                   WORK=/dir/for/big/files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +42,8 @@ fi
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
 
-gen() { # gen [quic] FILE MB
-    cargo bench --quiet --bench pcap_gen -- "$@" | tail -1
+gen() { # gen [quic] FILE MB   (GEN=/path/to/a/built/pcap_gen skips building it)
+    if [ -n "${GEN:-}" ]; then "$GEN" "$@" | tail -1; else cargo bench --quiet --bench pcap_gen -- "$@" | tail -1; fi
 }
 
 # measure RUNS CMD... : prints "seconds max_rss_kb": the median wall time of RUNS runs
