@@ -10,7 +10,8 @@
 # the median. BASE=/path/to/another/shakedown adds its rows beside this build's (an A/B in
 # one run).
 #
-# Usage: benches/pcap_input.sh   (env: MB=256, RUNS=10, BASE, WORK=/dir/for/big/files)
+# Usage: benches/pcap_input.sh   (env: MB=256, RUNS=10, BASE, WORK=/dir/for/big/files,
+#                                 GEN=/path/to/a/built/pcap_gen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${MB:-256}
@@ -21,7 +22,7 @@ trap 'rm -f "$WORK"/input-*.pcap "$WORK"/input-*.pcap.gz' EXIT
 cargo build --release --quiet
 BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/shakedown")
 F="$WORK/input-$MB.pcap"
-cargo bench --quiet --bench pcap_gen -- "$F" "$MB" | tail -1
+if [ -n "${GEN:-}" ]; then "$GEN" "$F" "$MB" | tail -1; else cargo bench --quiet --bench pcap_gen -- "$F" "$MB" | tail -1; fi
 gzip -6 -c "$F" > "$F.gz"
 ls -l "$F" "$F.gz" | awk '{print $5, $9}'
 
