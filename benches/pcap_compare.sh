@@ -121,9 +121,9 @@ for f in ${files[@]+"${files[@]}"}; do
     dd if="$f" iflag=nocache count=0 status=none
     cat "$f" >/dev/null
     # Not timed: --port 1 selects nothing, only the summary line is printed.
-    info=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; print(s["inputs"][0]["bytes"], s["inputs"][0]["packets"], s["connections"])')
+    info=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; i=s["inputs"][0]; print(i["bytes"], i["packets"], i["flows"])')
     echo
-    echo "$(basename "$f"): $(stat -c %s "$f") bytes; captured bytes, packets, TLS connections: $info"
+    echo "$(basename "$f"): $(stat -c %s "$f") bytes; captured bytes, packets, flows: $info"
     echo "load before: $(uptime)"
     interleaved "$f"
     echo "load after: $(uptime)"
