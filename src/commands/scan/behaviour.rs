@@ -27,6 +27,7 @@ pub(super) const HEARTBEAT: &str = "heartbeat";
 pub(super) const SECURE_RENEGOTIATION: &str = "secure renegotiation";
 pub(super) const FALLBACK_PREFIX: &str = "TLS_FALLBACK_SCSV at ";
 pub(super) const COMBINED: &str = "all intolerance checks in one hello";
+pub(super) const FRAGMENTED: &str = "hello fragmented across two records";
 
 impl<'a> Scanner<'a> {
     /// Starts the fixed behaviour probes, one thread each, on the base version: the best
@@ -36,21 +37,13 @@ impl<'a> Scanner<'a> {
         s: &'s thread::Scope<'s, '_>,
         versions: &'s [VersionScan],
         all: Option<&'s OnceLock<Vec<VersionScan>>>,
+        fragment_elsewhere: bool,
     ) -> Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> {
         let Some(base) = base_version(versions) else {
             return Vec::new();
         };
         let tls13 = base.version == ProtocolVersion::TLS13;
-        // Certificate suites when there are any, so the answers carry a certificate.
-        let certified = accepted_where(base, needs_certificate);
-        let base_spec = HelloSpec {
-            cipher_suites: Some(if certified.is_empty() {
-                base.ciphers.clone()
-            } else {
-                certified
-            }),
-            ..self.version_spec(base.version)
-        };
+        let base_spec = self.base_spec(base);
         let leaf = base
             .first
             .as_ref()
@@ -140,19 +133,14 @@ impl<'a> Scanner<'a> {
                 },
             ));
         }
-        let whole = build::build(&base_spec, Some(&self.target.host), &mut |_| {});
-        let half = whole
-            .ok()
-            .and_then(|w| w.hello)
-            .map_or(256, |h| h.encoded_len().div_ceil(2));
-        probes.push((
-            "hello fragmented across two records".into(),
-            Check::Tolerance,
-            HelloSpec {
-                fragment: Some(half),
-                ..base_spec.clone()
-            },
-        ));
+        // Unless the TLS 1.2 group and scheme order hello is sent fragmented instead.
+        if !fragment_elsewhere {
+            probes.push((
+                FRAGMENTED.into(),
+                Check::Tolerance,
+                self.fragmented(&base_spec),
+            ));
+        }
         // Fragmentation stays out of the group: small records would hide the length checks
         // from a middlebox that reads only the first record. Compression and heartbeat
         // join it: offering them is harmless to a tolerant server, and its ServerHello
@@ -188,6 +176,41 @@ impl<'a> Scanner<'a> {
             self.tolerance_items(tolerance, &combined, order_of)
         }));
         handles
+    }
+
+    /// The hello the behaviour probes start from: the base version's, offering its
+    /// accepted suites with a certificate (all of them when none has one).
+    fn base_spec(&self, base: &VersionScan) -> HelloSpec {
+        // Certificate suites when there are any, so the answers carry a certificate.
+        let certified = accepted_where(base, needs_certificate);
+        HelloSpec {
+            cipher_suites: Some(if certified.is_empty() {
+                base.ciphers.clone()
+            } else {
+                certified
+            }),
+            ..self.version_spec(base.version)
+        }
+    }
+
+    /// `spec` split across two records at half its length.
+    pub(super) fn fragmented(&self, spec: &HelloSpec) -> HelloSpec {
+        let whole = build::build(spec, Some(&self.target.host), &mut |_| {});
+        let half = whole
+            .ok()
+            .and_then(|w| w.hello)
+            .map_or(256, |h| h.encoded_len().div_ceil(2));
+        HelloSpec {
+            fragment: Some(half),
+            ..spec.clone()
+        }
+    }
+
+    /// The fragmentation probe on its own hello (the base version's).
+    pub(super) fn fragment_probe(&self, versions: &[VersionScan]) -> Option<ProbeItem> {
+        let base = base_version(versions)?;
+        let spec = self.fragmented(&self.base_spec(base));
+        Some(self.probe_item(FRAGMENTED.into(), Check::Tolerance, &spec, None))
     }
 
     fn probe_item(
@@ -320,6 +343,18 @@ enum Check {
     Heartbeat,
     /// Did the server go on with a hello it should tolerate?
     Tolerance,
+}
+
+/// The fragmentation probe's result from a hello that carried it (`handshakes`: 0 when
+/// the server went on, the hello then serving its list too; 1 when it did not).
+pub(super) fn fragment_item(reply: &Reply, note: &str, handshakes: usize) -> ProbeItem {
+    let (result, concern) = judge(Check::Tolerance, reply, None);
+    ProbeItem {
+        name: FRAGMENTED.into(),
+        result: format!("{result}{note}"),
+        concern,
+        handshakes,
+    }
 }
 
 /// The result of a fixed probe: (what it showed, whether that is a concern).

@@ -527,6 +527,8 @@ pub struct Scanner<'a> {
     long_offer_answered: AtomicBool,
     /// The base version's suite order, checked in the combined intolerance hello.
     pub(super) combined_order: Mutex<Option<(ProtocolVersion, OrderCheck)>>,
+    /// The fragmentation probe, when the TLS 1.2 group and scheme thread sent it.
+    fragment_item: Mutex<Option<ProbeItem>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -554,6 +556,7 @@ impl<'a> Scanner<'a> {
             version_test_retries: AtomicUsize::new(VERSION_TEST_RETRIES),
             long_offer_answered: AtomicBool::new(false),
             combined_order: Mutex::new(None),
+            fragment_item: Mutex::new(None),
         }
     }
 
@@ -754,10 +757,23 @@ impl<'a> Scanner<'a> {
                 Some(_) => (versions, true),
                 None => (versions, false),
             };
+            // With the behaviour probes based on TLS 1.2 and a signed ECDHE suite there, the
+            // fragmentation probe is the TLS 1.2 group and scheme order hello, fragmented.
+            let fragment = more
+                && super::behaviour::base_version(versions)
+                    .is_some_and(|b| b.version == ProtocolVersion::TLS12)
+                && versions.iter().any(|v| {
+                    v.version == ProtocolVersion::TLS12
+                        && !accepted_where(v, |s| {
+                            s.kx == KeyExchange::Ecdhe && needs_certificate(s)
+                        })
+                        .is_empty()
+                });
             let g12 = s.spawn(move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
-                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions, candidates);
+                    let (groups, sigalgs) =
+                        self.groups_and_sigalgs_tls12(versions, candidates, fragment);
                     match sigalgs {
                         Some(s) => (groups, Some(s), None),
                         None => match self.sigalgs_tls13(versions) {
@@ -775,7 +791,7 @@ impl<'a> Scanner<'a> {
                 vec![s.spawn(move || {
                     let (versions, _) = settled(false);
                     thread::scope(|s2| {
-                        self.behaviour(s2, versions, None)
+                        self.behaviour(s2, versions, None, fragment)
                             .into_iter()
                             .filter_map(|h| h.join().ok())
                             .flatten()
@@ -783,7 +799,7 @@ impl<'a> Scanner<'a> {
                     })
                 })]
             } else {
-                self.behaviour(s, versions, pipe.map(|p| &p.all))
+                self.behaviour(s, versions, pipe.map(|p| &p.all), fragment)
             };
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
@@ -795,11 +811,12 @@ impl<'a> Scanner<'a> {
             }
             let (g12, sigalgs, full13) = g12.join().unwrap_or_default();
             groups.extend(g12);
-            let fixed: Vec<ProbeItem> = fixed
+            let mut fixed: Vec<ProbeItem> = fixed
                 .into_iter()
                 .filter_map(|h| h.join().ok())
                 .flatten()
                 .collect();
+            fixed.extend(lock(&self.fragment_item).take());
             (groups, post_quantum, sigalgs, fixed, orders, full13)
         })
     }
@@ -1446,11 +1463,29 @@ impl<'a> Scanner<'a> {
     ///
     /// `candidates`: offer every signed ECDHE suite of the registry instead of the accepted
     /// ones (pipelined, before they are known; the server chooses among the same ones).
+    ///
+    /// `fragment`: this thread runs the fragmentation probe: the order hello is sent across
+    /// two records (its pick serves when the server went on; else it is sent again whole),
+    /// or, without an order hello, the probe is a hello of its own.
     fn groups_and_sigalgs_tls12(
         &self,
         versions: &[VersionScan],
         candidates: bool,
+        fragment: bool,
     ) -> (Option<GroupScan>, Option<SigalgScan>) {
+        let (groups, sigalgs, item) =
+            self.groups_and_sigalgs_tls12_with(versions, candidates, fragment);
+        let item = item.or_else(|| fragment.then(|| self.fragment_probe(versions)).flatten());
+        *lock(&self.fragment_item) = item;
+        (groups, sigalgs)
+    }
+
+    fn groups_and_sigalgs_tls12_with(
+        &self,
+        versions: &[VersionScan],
+        candidates: bool,
+        fragment: bool,
+    ) -> (Option<GroupScan>, Option<SigalgScan>, Option<ProbeItem>) {
         let v12 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS12);
@@ -1464,21 +1499,27 @@ impl<'a> Scanner<'a> {
             None => Vec::new(),
         };
         if signed_ecdhe.is_empty() {
-            return (self.groups_tls12(versions), self.sigalgs_tls12(versions));
+            return (
+                self.groups_tls12(versions),
+                self.sigalgs_tls12(versions),
+                None,
+            );
         }
         let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
-            let spec = HelloSpec {
-                cipher_suites: Some(signed_ecdhe.clone()),
-                groups: Some(groups.to_vec()),
-                sigalgs: Some(schemes.to_vec()),
-                ..self.version_spec(ProtocolVersion::TLS12)
-            };
-            let reply = self.handshake(&self.encode(&spec), cost);
+        let spec_of = |groups: &[u16], schemes: &[u16]| HelloSpec {
+            cipher_suites: Some(signed_ecdhe.clone()),
+            groups: Some(groups.to_vec()),
+            sigalgs: Some(schemes.to_vec()),
+            ..self.version_spec(ProtocolVersion::TLS12)
+        };
+        let pair = |reply: &Reply| {
             if reply.version() != Some(ProtocolVersion::TLS12.0) {
                 return None;
             }
             signed_ecdhe_pick(reply.verdict.as_ref()?)
+        };
+        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
+            pair(&self.handshake(&self.encode(&spec_of(groups, schemes)), cost))
         };
         // The version's first hello offered every group and scheme too: when the server
         // picked a signed ECDHE suite there, its pair is the first pick of both lists.
@@ -1499,13 +1540,26 @@ impl<'a> Scanner<'a> {
         );
         // Both accepted lists reversed in one hello: whose order does the server follow?
         let mut order_cost = 0;
+        let mut item = None;
         let (group_order, scheme_order) = if both.first.len() >= 2 || both.second.len() >= 2 {
-            let (group, scheme) = ske(
-                &reversed(&both.second),
-                &reversed(&both.first),
-                &mut order_cost,
-            )
-            .unzip();
+            let (groups, schemes) = (reversed(&both.second), reversed(&both.first));
+            let mut answer = None;
+            if fragment {
+                let mut cost = 0;
+                let spec = self.fragmented(&spec_of(&groups, &schemes));
+                let reply = self.handshake_provoking(&self.encode(&spec), &mut cost);
+                let note = " (in the TLS 1.2 group and scheme order hello)";
+                if reply.went_on() {
+                    order_cost += cost;
+                    answer = Some(pair(&reply));
+                    item = Some(super::behaviour::fragment_item(&reply, note, 0));
+                } else {
+                    item = Some(super::behaviour::fragment_item(&reply, note, cost));
+                }
+            }
+            let (group, scheme) = answer
+                .unwrap_or_else(|| ske(&groups, &schemes, &mut order_cost))
+                .unzip();
             (order_of(&both.second, group), order_of(&both.first, scheme))
         } else {
             (None, None)
@@ -1525,7 +1579,7 @@ impl<'a> Scanner<'a> {
             server_order: scheme_order,
             known: known_schemes.len(),
         };
-        (Some(groups), Some(sigalgs))
+        (Some(groups), Some(sigalgs), item)
     }
 
     /// Two lists enumerated together: each hello offers what remains of both, and a pick
