@@ -40,6 +40,7 @@ use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
+use super::keys::KeyPairs;
 use super::post_quantum::PqScan;
 use crate::commands::probe::fill_random;
 use crate::core::assess::ConnectError;
@@ -510,6 +511,8 @@ pub struct Scanner<'a> {
     /// `--rate-per-target`: this target's own spacing of connection starts.
     target_spacing: Option<Spacing>,
     on_handshake: &'a (dyn Fn() + Sync),
+    /// The run's key pairs (`None`: each hello makes its own).
+    keys: Option<&'a KeyPairs>,
     total: AtomicUsize,
     retries: AtomicUsize,
     error: Mutex<Option<String>>,
@@ -546,6 +549,7 @@ impl<'a> Scanner<'a> {
             pacer,
             target_spacing: None,
             on_handshake,
+            keys: None,
             total: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
             error: Mutex::new(None),
@@ -564,6 +568,12 @@ impl<'a> Scanner<'a> {
     /// on top of the run's [`Pacer`].
     pub fn with_target_rate(mut self, rate: Option<f64>) -> Self {
         self.target_spacing = Spacing::new(rate);
+        self
+    }
+
+    /// Key shares from the run's key pairs rather than new ones for each hello.
+    pub fn with_key_pairs(mut self, keys: &'a KeyPairs) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -990,15 +1000,21 @@ impl<'a> Scanner<'a> {
     pub(super) fn encode(&self, spec: &HelloSpec) -> BuiltHello {
         // Specs come validated from the CLI (it builds the hello once): one that still does
         // not fit its length fields is sent as nothing, and reads as no answer.
+        let known = self
+            .keys
+            .map(|k| k.for_groups(&crate::core::wire::build::key_share_groups(spec)))
+            .unwrap_or_default();
+        let host = Some(self.target.host.as_str());
         let built =
-            build::build(spec, Some(&self.target.host), &mut fill_random).unwrap_or_default();
+            build::build_with_keys(spec, host, &mut fill_random, &known).unwrap_or_default();
         let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
                 pad_to: Some(F5_PAD_TO),
                 ..spec.clone()
             };
-            return build::build(&padded, Some(&self.target.host), &mut fill_random)
+            // The same key pairs: padding changes nothing else.
+            return build::build_with_keys(&padded, host, &mut fill_random, &built.secrets)
                 .unwrap_or_default();
         }
         built

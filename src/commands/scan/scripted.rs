@@ -1047,7 +1047,11 @@ fn intolerance_checks_share_one_hello_unless_the_server_refuses_it() {
         assert_eq!(item(r, "certificate for an unknown name").2, 1);
         // The TLS 1.2 group and scheme order hello, sent fragmented.
         let fragmented = item(r, "hello fragmented across two records");
-        assert!(fragmented.0.ends_with("(in the TLS 1.2 group and scheme order hello)"));
+        assert!(
+            fragmented
+                .0
+                .ends_with("(in the TLS 1.2 group and scheme order hello)")
+        );
         assert_eq!(fragmented.2, 0);
         check_count(r, hellos);
     }
