@@ -248,17 +248,23 @@ fn exit_between_lines_on_signal(written: &'static AtomicUsize) {
     });
 }
 
-/// Raises the open-file limit toward what `concurrency` connections need; says so on
-/// standard error when it cannot (connections beyond the limit fail as connect errors).
-fn ensure_descriptors(concurrency: usize) {
+/// Raises the open-file limit toward what `concurrency` connections need. When it cannot,
+/// says so on standard error and returns the concurrency the limit allows (at least 1), so
+/// no connection fails for want of a descriptor.
+fn ensure_descriptors(concurrency: usize) -> usize {
     // Connections, plus standard streams, the trust store's files and some slack.
-    let want = concurrency as u64 + 64;
+    let slack = 64;
+    let want = concurrency as u64 + slack;
     match crate::io::net::raise_open_file_limit(want) {
-        Ok(_) => {}
-        Err(have) => eprintln!(
-            "shakedown: --concurrency {concurrency} needs about {want} open files; the limit \
-             is {have} (raise it with `ulimit -n`)"
-        ),
+        Ok(_) => concurrency,
+        Err(have) => {
+            let fits = (have.saturating_sub(slack) as usize).clamp(1, concurrency);
+            eprintln!(
+                "shakedown: --concurrency {concurrency} needs about {want} open files; the \
+                 limit is {have} (raise it with `ulimit -n`): {fits} connections at once"
+            );
+            fits
+        }
     }
 }
 
@@ -272,7 +278,9 @@ pub fn run(args: &ScanArgs, sink: ResultSink<impl Write>) -> Result<i32, Failure
         }
         return Ok(0);
     }
-    ensure_descriptors(cfg.concurrency);
+    let mut cfg = cfg;
+    cfg.concurrency = ensure_descriptors(cfg.concurrency);
+    crate::io::net::small_pages_only();
     static WRITTEN: AtomicUsize = AtomicUsize::new(0);
     exit_between_lines_on_signal(&WRITTEN);
     let format = sink.format();
@@ -371,7 +379,7 @@ mod tests {
     fn bad_settings_are_refused_before_anything_runs() {
         for (args, want) in [
             (&["x", "--concurrency", "0"][..], "--concurrency"),
-            (&["x", "--concurrency", "5000"][..], "--concurrency"),
+            (&["x", "--concurrency", "20000"][..], "--concurrency"),
             (&["x", "--rate", "0"][..], "--rate"),
             (&["x", "--rate-per-target", "0"][..], "--rate-per-target"),
             (&[][..], "no target"),

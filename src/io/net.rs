@@ -644,6 +644,24 @@ pub fn raise_open_file_limit(want: u64) -> Result<u64, u64> {
     }
 }
 
+/// Asks the kernel for small pages only (`PR_SET_THP_DISABLE`) from now on. A scan starts
+/// threads by the thousand, and the allocator gives each one fresh memory it marks for
+/// transparent huge pages: every first touch then zeroes a whole 2 MiB page, which was
+/// more than half of a scan's CPU time. `false` when the kernel refused (or elsewhere
+/// than Linux), which changes nothing but speed.
+#[cfg(target_os = "linux")]
+pub fn small_pages_only() -> bool {
+    // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) takes integers only and touches no
+    // memory of ours; it sets a flag on this process.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+}
+
+/// Elsewhere nothing changes.
+#[cfg(not(target_os = "linux"))]
+pub fn small_pages_only() -> bool {
+    false
+}
+
 /// Elsewhere the limit is left as it is.
 #[cfg(not(target_os = "linux"))]
 pub fn raise_open_file_limit(want: u64) -> Result<u64, u64> {

@@ -40,6 +40,7 @@ use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
+use super::keys::KeyPairs;
 use super::post_quantum::PqScan;
 use crate::commands::probe::fill_random;
 use crate::core::assess::ConnectError;
@@ -510,6 +511,8 @@ pub struct Scanner<'a> {
     /// `--rate-per-target`: this target's own spacing of connection starts.
     target_spacing: Option<Spacing>,
     on_handshake: &'a (dyn Fn() + Sync),
+    /// The run's key pairs (`None`: each hello makes its own).
+    keys: Option<&'a KeyPairs>,
     total: AtomicUsize,
     retries: AtomicUsize,
     error: Mutex<Option<String>>,
@@ -548,6 +551,7 @@ impl<'a> Scanner<'a> {
             pacer,
             target_spacing: None,
             on_handshake,
+            keys: None,
             total: AtomicUsize::new(0),
             retries: AtomicUsize::new(0),
             error: Mutex::new(None),
@@ -567,6 +571,12 @@ impl<'a> Scanner<'a> {
     /// on top of the run's [`Pacer`].
     pub fn with_target_rate(mut self, rate: Option<f64>) -> Self {
         self.target_spacing = Spacing::new(rate);
+        self
+    }
+
+    /// Key shares from the run's key pairs rather than new ones for each hello.
+    pub fn with_key_pairs(mut self, keys: &'a KeyPairs) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -1011,15 +1021,21 @@ impl<'a> Scanner<'a> {
     pub(super) fn encode(&self, spec: &HelloSpec) -> BuiltHello {
         // Specs come validated from the CLI (it builds the hello once): one that still does
         // not fit its length fields is sent as nothing, and reads as no answer.
+        let known = self
+            .keys
+            .map(|k| k.for_groups(&crate::core::wire::build::key_share_groups(spec)))
+            .unwrap_or_default();
+        let host = Some(self.target.host.as_str());
         let built =
-            build::build(spec, Some(&self.target.host), &mut fill_random).unwrap_or_default();
+            build::build_with_keys(spec, host, &mut fill_random, &known).unwrap_or_default();
         let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
                 pad_to: Some(F5_PAD_TO),
                 ..spec.clone()
             };
-            return build::build(&padded, Some(&self.target.host), &mut fill_random)
+            // The same key pairs: padding changes nothing else.
+            return build::build_with_keys(&padded, host, &mut fill_random, &built.secrets)
                 .unwrap_or_default();
         }
         built
@@ -1489,9 +1505,9 @@ impl<'a> Scanner<'a> {
 
     /// TLS 1.3 suites (after the version hello's pick) and groups enumerated together: a
     /// HelloRetryRequest names a suite and a group, so each hello offers what remains of
-    /// both ([`Scanner::remove_both`], the groups first: max(N_groups, N_suites − 1) + 2 or
-    /// + 3 hellos instead of N_suites + N_groups + 1). One more hello offers both accepted
-    /// lists reversed: both orders. A server that names no group by HelloRetryRequest has
+    /// both ([`Scanner::remove_both`], the groups first: max(N_groups, N_suites − 1) plus
+    /// 2 or 3 hellos instead of N_suites + N_groups + 1). One more hello offers both
+    /// accepted lists reversed: both orders. A server that names no group by HelloRetryRequest has
     /// its suites enumerated as before (full hellos).
     fn suites_and_groups_tls13(
         &self,

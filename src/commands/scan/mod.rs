@@ -10,12 +10,14 @@
 //! - `health`: whether the target answers TLS as a server should, and when to give up.
 //! - [`result`]: the typed result, everything named and judged.
 //! - [`vulns`]: `--vulns`, the known attacks a server is exposed to, named from the scan.
+//! - [`keys`]: the run's key pairs, one per group, reused by every hello.
 //! - [`targets`]: the target list (names, `IP,NAME`, CIDR ranges, zgrab2 lines) and shards.
 
 mod behaviour;
 pub mod enumerate;
 mod full_handshake;
 mod health;
+pub mod keys;
 pub mod post_quantum;
 pub mod result;
 #[cfg(test)]
@@ -39,8 +41,11 @@ use std::io;
 use std::sync::mpsc;
 use std::thread;
 
-/// Highest `--concurrency` accepted.
-pub const MAX_CONCURRENCY: usize = 1024;
+/// Highest `--concurrency` accepted. Each connection in flight is a thread blocked on it
+/// (and each target in progress one more): 10,000 in flight took 13,337 threads and
+/// 1.9 GB resident (`benches/scan_inflight.sh`), and the kernel's default map count
+/// (65,530, two per thread) ends near 30,000 threads.
+pub const MAX_CONCURRENCY: usize = 16_384;
 /// Highest `--retries` used (more are capped).
 pub const MAX_RETRIES: u32 = 10;
 
@@ -129,6 +134,7 @@ pub fn run(
     emit: &mut dyn FnMut(&ScanResult) -> io::Result<()>,
 ) -> io::Result<()> {
     let pacer = Pacer::new(cfg.concurrency, cfg.rate);
+    let keys = keys::KeyPairs::new();
     // Workers take the next target from one shared iterator: the list is never expanded
     // in memory (a range is built address by address).
     let queue = std::sync::Mutex::new(cfg.selected().enumerate());
@@ -138,7 +144,7 @@ pub fn run(
         let mut workers = 0;
         for _ in 0..cfg.concurrency.min(first_batch) {
             let tx = tx.clone();
-            let (pacer, queue) = (&pacer, &queue);
+            let (pacer, queue, keys) = (&pacer, &queue, &keys);
             let worker = move || {
                 loop {
                     let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
@@ -162,7 +168,14 @@ pub fn run(
                                         sibling: (n, count),
                                         // What the target line pinned, not the address of the name.
                                         connect: target.target.connect.map(|ip| ip.to_string()),
-                                        ..scan_target(cfg, &one, transport, pacer, on_handshake)
+                                        ..scan_target(
+                                            cfg,
+                                            &one,
+                                            transport,
+                                            pacer,
+                                            keys,
+                                            on_handshake,
+                                        )
                                     }
                                 })
                                 .collect()
@@ -241,6 +254,7 @@ pub fn scan_target(
     target: &ScanTarget,
     transport: &dyn Transport,
     pacer: &Pacer,
+    keys: &keys::KeyPairs,
     on_handshake: &(dyn Fn() + Sync),
 ) -> ScanResult {
     let mut t = target.target.clone();
@@ -252,7 +266,8 @@ pub fn scan_target(
         .or_else(|| t.ip_literal())
         .map(|ip| ip.to_string());
     let scanner = Scanner::new(&t, transport, &cfg.options, pacer, on_handshake)
-        .with_target_rate(cfg.rate_per_target);
+        .with_target_rate(cfg.rate_per_target)
+        .with_key_pairs(keys);
     let mut report = scanner.run();
     check_certificates(&mut report, &t, &cfg.connecting);
     let vulnerabilities = cfg.vulns.map(|mode| {

@@ -40,14 +40,32 @@ pub fn build(
     host: Option<&str>,
     entropy: &mut dyn FnMut(&mut [u8]),
 ) -> Result<BuiltHello, LengthOverflow> {
+    build_with_keys(spec, host, entropy, &[])
+}
+
+/// [`build`], with the key pairs of `known` used for their groups instead of new ones (a
+/// scanner makes one key pair per group for a whole run: making them is most of a hello's
+/// cost, and a known key still decrypts the answer). Groups `known` lacks get new pairs.
+pub fn build_with_keys(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    entropy: &mut dyn FnMut(&mut [u8]),
+    known: &[KeyShareSecret],
+) -> Result<BuiltHello, LengthOverflow> {
     let randoms = HelloRandoms::draw(spec, entropy);
     let mut secrets = Vec::new();
     let shares: Vec<KeyShare> = build::key_share_groups(spec)
         .into_iter()
-        .map(|g| {
-            let (share, secret) = key_share(g, entropy);
-            secrets.extend(secret);
-            share
+        .map(|g| match known.iter().find(|k| k.group == g) {
+            Some(k) => {
+                secrets.push(k.clone());
+                k.share()
+            }
+            None => {
+                let (share, secret) = key_share(g, entropy);
+                secrets.extend(secret);
+                share
+            }
         })
         .collect();
     let encoded = build::encode(spec, host, &randoms, &shares)?;

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The scanner's own CPU time per handshake over a many-target scan, beside the servers'.
+# Starts SERVERS local nginx instances (one worker each, Mozilla-intermediate suites at TLS
+# 1.2 and 1.3, an RSA certificate) on 127.0.0.1 ephemeral ports, scans them all in one run
+# (`scan --json --no-progress`, each target listed REPEAT times), and reports from rusage
+# (GNU time's user and system seconds) the scanner's CPU per handshake, the handshakes
+# counted in its JSON, and the servers' CPU (from /proc/PID/stat before and after).
+# Talks to 127.0.0.1 only; stops the servers it started. Not part of CI.
+#
+#   bash benches/scan_cpu.sh                       # SERVERS=32 REPEAT=1 RUNS=3
+#   SERVERS=16 REPEAT=4 RUNS=5 SHAKEDOWN=target/release/shakedown bash benches/scan_cpu.sh
+#   EXTRA="--suites-only" bash benches/scan_cpu.sh # flags added to every scan
+#   WRAP="perf record -e cpu-clock -g -o /tmp/scan.data" RUNS=1 bash benches/scan_cpu.sh
+#                                                  # a profile (its CPU counts in the table)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+servers=${SERVERS:-32}
+repeat=${REPEAT:-1}
+runs=${RUNS:-3}
+concurrency=${CONCURRENCY:-64}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+command -v nginx >/dev/null || { echo "needs nginx" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time)" >&2; exit 2; }
+if [ -z "${SHAKEDOWN:-}" ]; then
+    (cd "$here" && cargo build --release -q)
+    SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+# user+system clock ticks of a process
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+cd "$work"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \
+    -days 30 -addext subjectAltName=DNS:localhost 2>/dev/null
+openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out dh.pem 2>/dev/null
+
+ports=()
+for i in $(seq "$servers"); do
+    port=$(free_port)
+    d=ngx$i
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<EOF
+daemon off; master_process off; pid $work/$d/nginx.pid; error_log $work/$d/error.log;
+worker_rlimit_nofile 4096;
+events { worker_connections 2048; }
+http {
+  access_log off;
+  client_body_temp_path $work/$d/b; proxy_temp_path $work/$d/p; fastcgi_temp_path $work/$d/f;
+  uwsgi_temp_path $work/$d/u; scgi_temp_path $work/$d/s;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key; ssl_dhparam $work/dh.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+    nginx -c "$work/$d/nginx.conf" -p "$work/$d" >/dev/null 2>&1 &
+    pids+=($!)
+    ports+=("$port")
+done
+for p in "${ports[@]}"; do wait_port "$p"; done
+: >targets
+for _ in $(seq "$repeat"); do
+    for p in "${ports[@]}"; do echo "127.0.0.1:$p" >>targets; done
+done
+
+echo "shakedown: $SHAKEDOWN ($("$SHAKEDOWN" --version 2>/dev/null || echo '?'))"
+echo "servers: $servers nginx; targets: $(wc -l <targets); concurrency $concurrency; extra: ${EXTRA:-none}"
+echo "load before: $(uptime)"
+echo
+echo "| run | handshakes | wall s | scanner user s | scanner sys s | scanner µs/handshake | servers CPU s | servers µs/handshake |"
+echo "|---|---|---|---|---|---|---|---|"
+hz=$(getconf CLK_TCK)
+for run in $(seq "$runs"); do
+    before=0
+    for p in "${pids[@]}"; do before=$((before + $(ticks "$p"))); done
+    # shellcheck disable=SC2086
+    /usr/bin/time -f '%e %U %S' -o time.txt ${WRAP:-} "$SHAKEDOWN" scan --json --no-progress \
+        --concurrency "$concurrency" ${EXTRA:-} --targets-file targets >out.jsonl 2>err.txt || true
+    after=0
+    for p in "${pids[@]}"; do after=$((after + $(ticks "$p"))); done
+    read -r wall user sys < <(tail -1 time.txt)
+    hs=$(python3 -c 'import json,sys; print(sum(json.loads(l).get("handshakes",0) for l in open("out.jsonl") if l.strip()))')
+    python3 - "$run" "$hs" "$wall" "$user" "$sys" "$before" "$after" "$hz" <<'PY'
+import sys
+run, hs, wall, user, sys_, before, after, hz = sys.argv[1:]
+hs = int(hs); user = float(user); sys_ = float(sys_)
+srv = (int(after) - int(before)) / int(hz)
+per = (user + sys_) / hs * 1e6 if hs else float("nan")
+srv_per = srv / hs * 1e6 if hs else float("nan")
+print(f"| {run} | {hs} | {wall} | {user:.2f} | {sys_:.2f} | {per:.0f} | {srv:.2f} | {srv_per:.0f} |")
+PY
+done
+echo
+echo "load after: $(uptime)"
+if [ -s err.txt ]; then echo "stderr of the last run:"; head -5 err.txt; fi
