@@ -340,6 +340,10 @@ pub struct SigalgScan {
     pub known: usize,
 }
 
+/// A TLS 1.3 hello without key shares offering (suites, groups): the (suite, group) its
+/// HelloRetryRequest names, and the reply.
+type RetryPick<'a> = dyn Fn(Vec<u16>, &[u16], &mut usize) -> (Option<u16>, Option<u16>, Reply) + 'a;
+
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
 pub(super) type OrderCheck = (Option<bool>, ProbeItem);
 
@@ -1513,7 +1517,7 @@ impl<'a> Scanner<'a> {
         &self,
         v13: &VersionScan,
         candidates: &[u16],
-        pick: &dyn Fn(Vec<u16>, &[u16], &mut usize) -> (Option<u16>, Option<u16>, Reply),
+        pick: &RetryPick<'_>,
     ) -> (GroupScan, Option<OrderCheck>, Option<Vec<u16>>) {
         let suites13 = suite_candidates(ProtocolVersion::TLS13);
         let offer = |suites: &[u16], groups: &[u16], cost: &mut usize| {
