@@ -13,11 +13,25 @@
 # QUIC_SIZES (MB, default "256"; "" skips it).
 # The generated files are deleted at the end.
 #
-# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, WORK=/dir/for/big/files)
+# BULK=1 adds a bulk-heavy capture of real loopback TLS (benches/pcap_bulk.sh: 4 MiB
+# downloads among short handshakes, ≈ 216 MB; needs root for tcpdump).
+#
+# Every file: RUNS rounds (default 5), each running text, --json and tshark in turn
+# (interleaved, so a change in the machine's load hits all three), every run's wall time
+# printed, then the medians and the ratios. shakedown reads with two threads (capture, and
+# reports), so the runs are pinned to CORES (default "0,1": both cores of this VM; tshark
+# reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
+# beside (an A/B in one run).
+#
+# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE,
+#                                   WORK=/dir/for/big/files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES-"256 1024"}
 QUIC_SIZES=${QUIC_SIZES-"256"}
+BULK=${BULK:-0}
+RUNS=${RUNS:-5}
+CORES=${CORES:-0,1}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 trap 'rm -f "$WORK"/bench-*.pcap "$WORK"/bench-*.txt' EXIT
@@ -36,10 +50,10 @@ gen() { # gen [quic] FILE MB
 # (perf_counter, not /usr/bin/time's 10 ms steps) and the largest peak RSS that
 # /usr/bin/time saw (a small C parent, so a forked copy of python is never counted).
 measure() {
-    python3 - "$WORK/bench-rss.txt" "$@" <<'PY'
+    python3 - "$WORK/bench-rss.txt" "$CORES" "$@" <<'PY'
 import statistics, subprocess, sys, time
-rss_file, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file, "taskset", "-c", "0"] + cmd
+rss_file, CORES, runs, cmd = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file, "taskset", "-c", CORES] + cmd
 times, rss = [], 0
 for _ in range(runs):
     start = time.perf_counter()
@@ -59,14 +73,46 @@ print(f"| {tool} | {mb:.0f} MB | {secs:.3f} s | {mb/secs:.0f} MB/s | {packets/se
 PY
 }
 
-echo "| tool | capture | time | MB/s | packets/s | handshakes/s | peak RSS |"
-echo "|---|---|---|---|---|---|---|"
+# interleaved FILE: RUNS rounds of text, --json and tshark (and BASE's text and --json) in
+# turn; prints every run, the medians, the peak RSS and the ratios to tshark.
+interleaved() {
+    python3 - "$1" "$RUNS" "$CORES" "$BIN" "${BASE:-}" <<'PY'
+import statistics, subprocess, sys, time
+f, runs, cores, bin_, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+cmds = [("shakedown pcap", [bin_, "pcap", f]), ("shakedown pcap --json", [bin_, "pcap", "--json", f])]
+if base:
+    cmds += [("BASE pcap", [base, "pcap", f]), ("BASE pcap --json", [base, "pcap", "--json", f])]
+cmds.append(("tshark -n -Y tls.handshake", ["tshark", "-n", "-r", f, "-Y", "tls.handshake"]))
+times = {n: [] for n, _ in cmds}
+rss = {n: 0 for n, _ in cmds}
+for _ in range(runs):
+    for n, c in cmds:
+        start = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "taskset", "-c", cores] + c,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        times[n].append(time.perf_counter() - start)
+        rss[n] = max(rss[n], int(p.stderr.split()[-1]))
+t = statistics.median(times["tshark -n -Y tls.handshake"])
+print("| command | median | × tshark | peak RSS | runs (s) |")
+print("|---|---|---|---|---|")
+for n, _ in cmds:
+    m = statistics.median(times[n])
+    runs_s = " ".join(f"{x:.3f}" for x in times[n])
+    print(f"| {n} | {m:.3f} s | {t / m:.1f}× | {rss[n] / 1024:.0f} MB | {runs_s} |")
+PY
+}
+
+files=()
 for mb in $SIZES; do
     f="$WORK/bench-$mb.pcap"
-    info=$(gen "$f" "$mb")
-    bytes=$(echo "$info" | sed 's/.*bytes=\([0-9]*\).*/\1/')
-    hs=$(echo "$info" | sed 's/.*handshakes=\([0-9]*\).*/\1/')
-    real_mb=$(python3 -c "print($bytes/1048576)")
+    gen "$f" "$mb" >/dev/null
+    files+=("$f")
+done
+if [ "$BULK" = 1 ]; then
+    benches/pcap_bulk.sh "$WORK/bench-bulk.pcap" 2>/dev/null
+    files+=("$WORK/bench-bulk.pcap")
+fi
+for f in ${files[@]+"${files[@]}"}; do
     # Both tools read the file from memory, from a page cache filled by reading it: it is
     # written back (writeback would compete with the runs), dropped from the cache and read
     # in again. (The pages a fresh write leaves behind copy out ~13 % slower on this
@@ -74,15 +120,13 @@ for mb in $SIZES; do
     sync "$f"
     dd if="$f" iflag=nocache count=0 status=none
     cat "$f" >/dev/null
-    # Packet count (not timed): --port 1 selects nothing, only the summary line is printed.
-    packets=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["inputs"][0]["packets"])')
-    read -r secs rss < <(measure 5 "$BIN" pcap "$f")
-    row "shakedown pcap" "$real_mb" "$secs" "$rss" "$packets" "$hs"
-    read -r secs rss < <(measure 5 "$BIN" pcap --json "$f")
-    row "shakedown pcap --json" "$real_mb" "$secs" "$rss" "$packets" "$hs"
-    # Three runs: tshark's time on one file varies by up to a third from run to run.
-    read -r secs rss < <(measure 3 tshark -n -r "$f" -Y tls.handshake)
-    row "tshark -Y tls.handshake" "$real_mb" "$secs" "$rss" "$packets" "$hs"
+    # Not timed: --port 1 selects nothing, only the summary line is printed.
+    info=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; print(s["inputs"][0]["bytes"], s["inputs"][0]["packets"], s["connections"])')
+    echo
+    echo "$(basename "$f"): $(stat -c %s "$f") bytes; captured bytes, packets, TLS connections: $info"
+    echo "load before: $(uptime)"
+    interleaved "$f"
+    echo "load after: $(uptime)"
     rm -f "$f"
 done
 
@@ -93,6 +137,7 @@ settle() {
     cat "$1" >/dev/null
 }
 
+[ -n "$QUIC_SIZES" ] && { echo; echo "| tool | capture | time | MB/s | packets/s | handshakes/s | peak RSS |"; echo "|---|---|---|---|---|---|---|"; }
 for mb in $QUIC_SIZES; do
     f="$WORK/bench-quic-$mb.pcap"
     info=$(gen quic "$f" "$mb")

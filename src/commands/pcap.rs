@@ -215,22 +215,51 @@ struct Analyzer<'a> {
     /// against the reader's memcap.
     memory: usize,
     opts: AnalyzeOptions,
-    /// Chain checks against `opts.trust`, parsing each distinct chain once.
-    chains: ChainChecker,
-    emit: &'a mut dyn FnMut(ConnectionReport),
+    emit: &'a mut dyn FnMut(Finished),
     non_tls_flows: u64,
 }
 
 impl<'a> Analyzer<'a> {
-    fn new(opts: AnalyzeOptions, emit: &'a mut dyn FnMut(ConnectionReport)) -> Self {
+    fn new(opts: AnalyzeOptions, emit: &'a mut dyn FnMut(Finished)) -> Self {
         Analyzer {
             flows: HashMap::default(),
             memory: 0,
-            chains: ChainChecker::new(opts.trust.clone()),
             opts,
             emit,
             non_tls_flows: 0,
         }
+    }
+}
+
+/// A TLS connection whose flow ended, before its assessment: what the capture side hands
+/// to the reporting side (on another thread in [`run`]).
+pub(crate) struct Finished {
+    info: FlowInfo,
+    verdict: Verdict,
+    ended: FlowEnd,
+    starttls: Option<Protocol>,
+}
+
+/// Turns finished connections into reports: the assessment, with each distinct certificate
+/// chain parsed and checked once.
+struct Assessor {
+    check_time: Option<i64>,
+    /// Chain checks against the trust store, parsing each distinct chain once.
+    chains: ChainChecker,
+}
+
+impl Assessor {
+    fn new(opts: &AnalyzeOptions) -> Self {
+        Assessor {
+            check_time: opts.check_time,
+            chains: ChainChecker::new(opts.trust.clone()),
+        }
+    }
+
+    fn report(&self, f: Finished) -> ConnectionReport {
+        let mut report = report(f.info, f.verdict, f.ended, self.check_time, &self.chains);
+        report.starttls = f.starttls;
+        report
     }
 }
 
@@ -323,9 +352,12 @@ impl FlowSink for Analyzer<'_> {
             self.non_tls_flows += 1;
             return;
         }
-        let mut report = report(info, verdict, why, self.opts.check_time, &self.chains);
-        report.starttls = preamble.protocol.filter(|_| preamble.upgraded());
-        (self.emit)(report);
+        (self.emit)(Finished {
+            info,
+            verdict,
+            ended: why,
+            starttls: preamble.protocol.filter(|_| preamble.upgraded()),
+        });
     }
 
     fn wants_data(&self, id: FlowId) -> bool {
@@ -415,6 +447,17 @@ pub fn analyze_file(
 fn analyze_with(
     opts: AnalyzeOptions,
     emit: &mut dyn FnMut(ConnectionReport),
+    read: impl FnOnce(&mut dyn capture::FlowSink) -> Result<CaptureStats, CaptureError>,
+) -> (AnalyzeStats, Option<CaptureError>) {
+    let assessor = Assessor::new(&opts);
+    let mut finished = |f: Finished| emit(assessor.report(f));
+    analyze_finished(opts, &mut finished, read)
+}
+
+/// [`analyze_with`] up to the finished connections, not assessed yet.
+fn analyze_finished(
+    opts: AnalyzeOptions,
+    emit: &mut dyn FnMut(Finished),
     read: impl FnOnce(&mut dyn capture::FlowSink) -> Result<CaptureStats, CaptureError>,
 ) -> (AnalyzeStats, Option<CaptureError>) {
     let mut analyzer = Analyzer::new(opts, emit);
@@ -1067,6 +1110,89 @@ pub struct PcapOutcome {
     pub counts: Option<HandshakeCounts>,
 }
 
+/// Where one input's bytes come from.
+enum Source {
+    File(std::fs::File),
+    /// Standard input that is not a file (a pipe, a terminal): streamed.
+    Stdin,
+}
+
+/// Finished connections handed from the capture thread to the reporting thread at once:
+/// one wake-up per batch, not per connection.
+const BATCH: usize = 64;
+/// Batches in flight between the two threads: what the capture side may run ahead of the
+/// reports (bounded memory: at most this many batches of verdicts wait).
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// Reads one input on two threads: a capture thread (blocks, link, IP, TCP, the session
+/// trackers, up to each connection's verdict) and this one (assessment, certificate checks,
+/// the summary's counters, rendering and writing, in `on_report`). Connections reach
+/// `on_report` in the order they finished, exactly as on one thread, so the output is the
+/// same byte for byte; the flow table's limits (`--max-flows`, `--memcap`) are the capture
+/// side's, as before. The verdicts waiting between the threads are bounded
+/// ([`BATCH`] × [`BATCHES_IN_FLIGHT`]).
+fn two_stage(
+    cfg: &PcapConfig,
+    source: Source,
+    on_report: &mut dyn FnMut(ConnectionReport),
+) -> (AnalyzeStats, Option<CaptureError>) {
+    let assessor = Assessor::new(&cfg.analysis);
+    let (read, map) = (&cfg.read, cfg.mmap);
+    let read_source = move |source: Source, sink: &mut dyn capture::FlowSink| match source {
+        Source::File(f) => capture::read_capture_file(f, map, read, sink),
+        Source::Stdin => capture::read_capture(std::io::stdin().lock(), read, sink),
+    };
+    // Borrowed by the capture thread; taken back here if no thread can be had.
+    let slot = std::sync::Mutex::new(Some(source));
+    let threaded = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Finished>>(BATCHES_IN_FLIGHT);
+        let slot = &slot;
+        let capture = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn_scoped(scope, move || {
+                let source = slot.lock().ok().and_then(|mut s| s.take());
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut hand_on = |f: Finished| {
+                    batch.push(f);
+                    if batch.len() == BATCH {
+                        // The reporting side gone (it panicked): nothing more to hand on.
+                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                    }
+                };
+                let out = analyze_finished(cfg.analysis.clone(), &mut hand_on, |sink| {
+                    read_source(source.expect("the source is taken once"), sink)
+                });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                out
+            })
+            .ok()?;
+        for batch in rx {
+            for f in batch {
+                on_report(assessor.report(f));
+            }
+        }
+        match capture.join() {
+            Ok(out) => Some(out),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    if let Some(out) = threaded {
+        return out;
+    }
+    // No second thread: both stages on this one.
+    let source = slot
+        .into_inner()
+        .ok()
+        .flatten()
+        .expect("not taken without a thread");
+    let mut finished = |f: Finished| on_report(assessor.report(f));
+    analyze_finished(cfg.analysis.clone(), &mut finished, |sink| {
+        read_source(source, sink)
+    })
+}
+
 /// Runs `shakedown pcap`: every input in turn, each reported connection to `emit` as its
 /// flow ends. Problems with one input (it cannot be opened, reading stopped early) go to
 /// `warn` and the other inputs are still read.
@@ -1077,19 +1203,16 @@ pub fn run(
 ) -> Result<PcapOutcome, Failure> {
     let mut reporter = Reporter::new(&cfg.select, emit);
     reporter.counts = cfg.count_labels.map(HandshakeCounts::new);
-    let read = &cfg.read;
     let (mut unreadable, mut cut_short) = (0, 0);
     for input in &cfg.inputs {
         let name = input.name();
-        let mut on_report = |r: ConnectionReport| reporter.connection(&name, &r);
-        let opts = cfg.analysis.clone();
-        let (stats, error) = match input {
+        let source = match input {
             Input::Stdin => match capture::stdin_file() {
-                Some(f) => analyze_file(f, cfg.mmap, read, opts, &mut on_report),
-                None => analyze(std::io::stdin().lock(), read, opts, &mut on_report),
+                Some(f) => Source::File(f),
+                None => Source::Stdin,
             },
             Input::File(path) => match std::fs::File::open(path) {
-                Ok(f) => analyze_file(f, cfg.mmap, read, opts, &mut on_report),
+                Ok(f) => Source::File(f),
                 Err(e) => {
                     warn(&format!("{name}: {e}"));
                     unreadable += 1;
@@ -1097,6 +1220,7 @@ pub fn run(
                 }
             },
         };
+        let (stats, error) = two_stage(cfg, source, &mut |r| reporter.connection(&name, &r));
         if let Some(e) = &error {
             warn(&format!("{name}: {e}"));
             if stats.capture.packets == 0 {
@@ -1179,7 +1303,8 @@ pub fn watch(
     reporter.borrow_mut().shared = cfg.metrics.clone();
     let read = cfg.read.clone();
     let name = cfg.interface.as_str();
-    let mut on_report = |r: ConnectionReport| reporter.borrow_mut().connection(name, &r);
+    let assessor = Assessor::new(&cfg.analysis);
+    let mut on_report = |f: Finished| reporter.borrow_mut().connection(name, &assessor.report(f));
     let mut analyzer = Analyzer::new(cfg.analysis.clone(), &mut on_report);
     let mut reader = PacketReader::new(read);
     let now = || {

@@ -12,13 +12,20 @@
 //! read(2) racing a rewrite returns mixed bytes). Faults anywhere else go to the
 //! disposition there was before.
 //!
+//! Mapping the pages costs the kernel as much time as the parser spends on a capture of
+//! large packets (a fault per 64 KiB, and taking the pages back every 8 MB so resident
+//! memory stays flat): a pager thread does both beside the parser, faulting the pages
+//! of the window ahead in and giving back the windows behind. The
+//! parser faults in whatever the pager has not reached yet, so a busy second core only
+//! slows it to what it was without one.
+//!
 //! Linux only (the handler reads the fault address from `siginfo_t`); elsewhere files are
 //! streamed.
 
 use std::cell::Cell;
 use std::fs::File;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, mpsc};
 
 use super::file::Memory;
 
@@ -26,11 +33,13 @@ use super::file::Memory;
 /// With all slots taken a file is streamed instead.
 const SLOTS: usize = 16;
 
-/// The guarded address range of one map, `[start, end)`, and whether it shrank.
+/// The guarded address range of one map, `[start, end)`, whether it shrank, and from which
+/// address on its pages were lost (the lowest fault; the pager may fault ahead of the parser).
 struct Slot {
     start: AtomicUsize,
     end: AtomicUsize,
     shrank: AtomicBool,
+    lost_from: AtomicUsize,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only as the array initialiser
@@ -38,6 +47,7 @@ const FREE: Slot = Slot {
     start: AtomicUsize::new(0),
     end: AtomicUsize::new(0),
     shrank: AtomicBool::new(false),
+    lost_from: AtomicUsize::new(usize::MAX),
 };
 static GUARDED: [Slot; SLOTS] = [FREE; SLOTS];
 
@@ -47,10 +57,81 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
 
 /// A mapped capture file, guarded while it lives.
 pub(super) struct MappedFile {
-    map: memmap2::Mmap,
+    map: Arc<memmap2::Mmap>,
     slot: &'static Slot,
     /// The bytes before this offset were given back.
     released: Cell<usize>,
+    /// Maps pages ahead of the parser and gives back those behind it (`None`: no thread
+    /// could be had; the parser does both).
+    pager: Option<Pager>,
+}
+
+/// The pager's unit: the release step of the in-memory driver (which calls
+/// [`MappedFile::release_before`] once per window).
+const WINDOW: usize = 8 << 20;
+/// Windows the pager works ahead of the parser.
+const AHEAD: usize = 2;
+
+/// Bytes the kernel maps around one page fault (`fault_around_bytes`, 64 KiB by default).
+const FAULT_STEP: usize = 64 << 10;
+
+/// What the pager thread is asked to do, in order.
+enum Job {
+    /// Fault in the pages of `[from, to)` (they stay in the page cache; only the page tables are
+    /// filled).
+    Populate(usize, usize),
+    /// Give back the pages of `[from, to)`.
+    Release(usize, usize),
+}
+
+/// The pager thread and its queue. Dropping the queue's sender ends the thread; the map
+/// outlives it (the thread holds a reference, and [`MappedFile`]'s drop joins it before
+/// the guard's slot is freed).
+struct Pager {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pager {
+    fn start(map: Arc<memmap2::Mmap>) -> Option<Pager> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("pager".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        // One read per 64 KiB: each fault maps the pages around it (the
+                        // kernel's fault-around), so the parser finds them mapped. (Asking
+                        // with MADV_POPULATE_READ instead walks every page one by one and
+                        // cost the pager half again the time.) A page lost because the file
+                        // shrank faults here as in the parser: the guard marks it.
+                        Job::Populate(from, to) => {
+                            for at in (from..to).step_by(FAULT_STEP) {
+                                std::hint::black_box(map[at]);
+                            }
+                        }
+                        Job::Release(from, to) => release(&map, from, to),
+                    }
+                }
+            })
+            .ok()?;
+        Some(Pager {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&self, job: Job) -> bool {
+        self.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
+}
+
+/// Gives back the mapped pages of `[from, to)` (they stay in the page cache).
+fn release(map: &memmap2::Mmap, from: usize, to: usize) {
+    // SAFETY: MADV_DONTNEED on a private mapping drops private changes; there are none
+    // (read-only), so a later read would see the file's bytes again.
+    let _ =
+        unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
 }
 
 impl MappedFile {
@@ -82,11 +163,21 @@ impl MappedFile {
                 .is_ok()
         })?;
         slot.shrank.store(false, Ordering::Relaxed);
+        slot.lost_from.store(usize::MAX, Ordering::Relaxed);
         slot.end.store(end, Ordering::Release);
+        let map = Arc::new(map);
+        // Small files are done before a thread would have started.
+        let pager = (map.len() > 2 * WINDOW)
+            .then(|| Pager::start(map.clone()))
+            .flatten();
+        if let Some(p) = &pager {
+            p.send(Job::Populate(0, map.len().min((AHEAD + 1) * WINDOW)));
+        }
         Some(MappedFile {
             map,
             slot,
             released: Cell::new(0),
+            pager,
         })
     }
 }
@@ -100,36 +191,52 @@ impl Memory for MappedFile {
     /// cache): the parser does not come back to them, and without this every page read
     /// would stay in the process's resident memory, which would grow with the file.
     fn release_before(&self, offset: usize) {
+        // First the window AHEAD windows on (the ones before it were asked for already), so
+        // the pager is never behind for having given pages back.
+        if let Some(p) = &self.pager {
+            let ahead = (offset + AHEAD * WINDOW).min(self.map.len());
+            let end = (offset + (AHEAD + 1) * WINDOW).min(self.map.len());
+            if end > ahead {
+                p.send(Job::Populate(ahead, end));
+            }
+        }
         let page = PAGE_SIZE.load(Ordering::Relaxed);
         let from = self.released.get();
         let to = offset.min(self.map.len()) / page * page;
         if to > from {
-            // SAFETY: MADV_DONTNEED on a private mapping drops private changes; there are
-            // none (read-only), so a later read would see the file's bytes again.
-            let _ = unsafe {
-                self.map
-                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
-            };
+            let handed = self
+                .pager
+                .as_ref()
+                .is_some_and(|p| p.send(Job::Release(from, to)));
+            if !handed {
+                release(&self.map, from, to);
+            }
             self.released.set(to);
         }
     }
 
-    fn lost(&self, block: &[u8]) -> bool {
-        // A page gone from under the map faults here, not while the block is handed on; the
-        // guard then marks the map shrunk.
-        let page = PAGE_SIZE.load(Ordering::Relaxed);
-        for at in (0..block.len())
-            .step_by(page)
-            .chain(block.len().checked_sub(1))
-        {
-            std::hint::black_box(block[at]);
+    fn lost(&self, block: &[u8], read: bool) -> bool {
+        // A page gone from under the map faults when read, and the guard marks the map
+        // shrunk from that page on. A file shrinks from its end: if the page of the block's
+        // last byte (or of a later byte) is still there, every page before it is.
+        if read && let Some(last) = block.last() {
+            std::hint::black_box(*last);
         }
+        // Lost pages past this block (the pager met the new end first) do not stop it.
         self.slot.shrank.load(Ordering::Relaxed)
+            && block.as_ptr() as usize + block.len() > self.slot.lost_from.load(Ordering::Relaxed)
     }
 }
 
 impl Drop for MappedFile {
     fn drop(&mut self) {
+        // The pager first: it must not touch the map once the guard no longer covers it.
+        if let Some(p) = &mut self.pager {
+            drop(p.jobs.take());
+            if let Some(t) = p.thread.take() {
+                let _ = t.join();
+            }
+        }
         self.slot.end.store(0, Ordering::Release);
         self.slot.start.store(0, Ordering::Release);
         // The map itself is unmapped after this, when the field drops.
@@ -177,6 +284,7 @@ extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut
                 )
             };
             if zeros != libc::MAP_FAILED {
+                slot.lost_from.fetch_min(from, Ordering::Relaxed);
                 slot.shrank.store(true, Ordering::Relaxed);
                 return; // the faulting read runs again and reads zeros
             }
