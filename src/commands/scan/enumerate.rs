@@ -40,9 +40,8 @@ use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
-use super::keys::KeyPairs;
+use super::keys::{EntropyPool, KeyPairs};
 use super::post_quantum::PqScan;
-use crate::commands::probe::fill_random;
 use crate::core::assess::ConnectError;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
@@ -1030,8 +1029,9 @@ impl<'a> Scanner<'a> {
             .map(|k| k.for_groups(&crate::core::wire::build::key_share_groups(spec)))
             .unwrap_or_default();
         let host = Some(self.target.host.as_str());
-        let built =
-            build::build_with_keys(spec, host, &mut fill_random, &known).unwrap_or_default();
+        let mut pool = EntropyPool::new();
+        let mut entropy = |b: &mut [u8]| pool.fill(b);
+        let built = build::build_with_keys(spec, host, &mut entropy, &known).unwrap_or_default();
         let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
@@ -1039,7 +1039,7 @@ impl<'a> Scanner<'a> {
                 ..spec.clone()
             };
             // The same key pairs: padding changes nothing else.
-            return build::build_with_keys(&padded, host, &mut fill_random, &built.secrets)
+            return build::build_with_keys(&padded, host, &mut entropy, &built.secrets)
                 .unwrap_or_default();
         }
         built
