@@ -42,6 +42,7 @@ use super::health::{
 };
 use super::keys::{EntropyPool, KeyPairs};
 use super::post_quantum::PqScan;
+use super::tasks;
 use crate::core::assess::ConnectError;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
@@ -615,7 +616,7 @@ impl<'a> Scanner<'a> {
                 }
                 lock(&prelims).push(prelim(&f));
                 let pipe = &pipe;
-                lock(&spawned).push(s.spawn(move || {
+                lock(&spawned).push(tasks::spawn(s, move || {
                     let v = self.enumerate(f);
                     if v.version == ProtocolVersion::TLS13 {
                         let _ = pipe.tls13.set(v.clone());
@@ -639,13 +640,13 @@ impl<'a> Scanner<'a> {
             handles.extend(
                 firsts
                     .into_iter()
-                    .map(|first| s.spawn(move || self.enumerate(first))),
+                    .map(|first| tasks::spawn(s, move || self.enumerate(first))),
             );
             let given_up = self.gave_up.load(Ordering::Relaxed);
             let lists = (lower_latency && more && settled && !given_up).then(|| {
                 let pre = pipe.prelim.get_or_init(|| pre);
                 let pipe = &pipe;
-                s.spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
+                tasks::spawn(s, move || self.lists_and_behaviour(pre, more, Some(pipe)))
             });
             let mut versions: Vec<VersionScan> =
                 handles.into_iter().filter_map(|h| h.join().ok()).collect();
@@ -657,7 +658,7 @@ impl<'a> Scanner<'a> {
                     .iter()
                     .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
                     .filter(|v| Some(v.version) != combined)
-                    .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                    .map(|v| tasks::spawn(s, move || (v.version, self.check_order(v))))
                     .collect();
                 // The suite order checks were not in the lists (they need every suite).
                 let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
@@ -770,10 +771,10 @@ impl<'a> Scanner<'a> {
                     v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
                 })
                 .filter(|v| Some(v.version) != combined)
-                .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                .map(|v| tasks::spawn(s, move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
-            let g13 = s.spawn(move || {
+            let g13 = tasks::spawn(s, move || {
                 let done13 = pipe.map(|p| &p.tls13);
                 let (g13, order, suites13) = groups13
                     .then(|| self.groups_tls13(versions, done13))
@@ -803,7 +804,7 @@ impl<'a> Scanner<'a> {
                         })
                         .is_empty()
                 });
-            let g12 = s.spawn(move || {
+            let g12 = tasks::spawn(s, move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
                     let (groups, sigalgs) =
@@ -822,7 +823,7 @@ impl<'a> Scanner<'a> {
             let fixed = if !more {
                 Vec::new()
             } else if pipe.is_some() && !certified_first(versions) {
-                vec![s.spawn(move || {
+                vec![tasks::spawn(s, move || {
                     let (versions, _) = settled(false);
                     thread::scope(|s2| {
                         self.behaviour(s2, versions, None, fragment)
@@ -1146,8 +1147,8 @@ impl<'a> Scanner<'a> {
             ProtocolVersion::SSLV3,
         ];
         thread::scope(|s| {
-            let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
-            let mut tls13 = Some(s.spawn(move || {
+            let sslv2 = tasks::spawn(s, first(ProtocolVersion::SSLV2));
+            let mut tls13 = Some(tasks::spawn(s, move || {
                 let f = first(ProtocolVersion::TLS13)();
                 (f.answered_tls(), early(f))
             }));
@@ -1163,7 +1164,7 @@ impl<'a> Scanner<'a> {
             }
             if breaking {
                 let handles: Vec<_> = lower
-                    .map(|v| s.spawn(move || early(first(v)())))
+                    .map(|v| tasks::spawn(s, move || early(first(v)())))
                     .into_iter()
                     .collect();
                 firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()).flatten());
