@@ -643,11 +643,18 @@ impl<'a> Scanner<'a> {
                     .map(|first| tasks::spawn(s, move || self.enumerate(first))),
             );
             let given_up = self.gave_up.load(Ordering::Relaxed);
-            let lists = (lower_latency && more && settled && !given_up).then(|| {
-                let pre = pipe.prelim.get_or_init(|| pre);
-                let pipe = &pipe;
-                tasks::spawn(s, move || self.lists_and_behaviour(pre, more, Some(pipe)))
-            });
+            // On a thread of its own or not at all: run in place (no thread to be had, see
+            // `tasks`), it would wait for the suites this thread has yet to collect. Then
+            // the lists follow the suites, as in the fewer-connections plan.
+            let lists = (lower_latency && more && settled && !given_up)
+                .then(|| {
+                    let pre = pipe.prelim.get_or_init(|| pre);
+                    let pipe = &pipe;
+                    thread::Builder::new()
+                        .spawn_scoped(s, move || self.lists_and_behaviour(pre, more, Some(pipe)))
+                        .ok()
+                })
+                .flatten();
             let mut versions: Vec<VersionScan> =
                 handles.into_iter().filter_map(|h| h.join().ok()).collect();
             versions.sort_by_key(|v| v.version);
