@@ -105,6 +105,40 @@ srv_per = srv / hs * 1e6 if hs else float("nan")
 print(f"| {run} | {hs} | {wall} | {user:.2f} | {sys_:.2f} | {per:.0f} | {srv:.2f} | {srv_per:.0f} |")
 PY
 done
+# The floor of a thread-per-connection client: a loop that only connects (with a time-out,
+# as the scanner does), sends one TLS 1.3 ClientHello, reads once, shuts down and closes,
+# as many times as the last run made handshakes, round the same servers. Its system time
+# per connection is the kernel's part that no user-space change removes (on loopback it
+# includes the servers' receive path run in the sender's system calls).
+cat >floor.py <<'PY'
+import resource, socket, ssl, sys
+ports = [int(p) for p in sys.argv[2:]]
+n = int(sys.argv[1])
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ssl.create_default_context().wrap_bio(inc, out, server_hostname="localhost")
+try:
+    obj.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+r0 = resource.getrusage(resource.RUSAGE_SELF)
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", ports[i % len(ports)]), timeout=5)
+    s.sendall(hello)
+    s.recv(16384)
+    s.shutdown(socket.SHUT_RDWR)
+    s.close()
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+print(f"{n} {r1.ru_utime - r0.ru_utime:.2f} {r1.ru_stime - r0.ru_stime:.2f} "
+      f"{(r1.ru_stime - r0.ru_stime) / n * 1e6:.0f}")
+PY
+echo
+echo "| floor loop (python: connect, one hello, one read, close) | connections | user s | sys s | sys µs/connection |"
+echo "|---|---|---|---|---|"
+for run in $(seq "$runs"); do
+    read -r fn fu fs fper < <(python3 floor.py "$hs" "${ports[@]}")
+    echo "| $run | $fn | $fu | $fs | $fper |"
+done
 echo
 echo "load after: $(uptime)"
 if [ -s err.txt ]; then echo "stderr of the last run:"; head -5 err.txt; fi

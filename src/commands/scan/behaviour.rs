@@ -6,6 +6,7 @@
 use super::enumerate::{
     ProbeItem, Reply, Scanner, VersionScan, accepted_where, needs_certificate, order_item, reversed,
 };
+use super::tasks::{self, Task};
 use crate::core::crypto::hello as build;
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{HelloSpec, Sni};
@@ -38,7 +39,7 @@ impl<'a> Scanner<'a> {
         versions: &'s [VersionScan],
         all: Option<&'s OnceLock<Vec<VersionScan>>>,
         fragment_elsewhere: bool,
-    ) -> Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> {
+    ) -> Vec<Task<'s, Vec<ProbeItem>>> {
         let Some(base) = base_version(versions) else {
             return Vec::new();
         };
@@ -154,14 +155,16 @@ impl<'a> Scanner<'a> {
                     _ => false,
                 });
         let combined = combined_tolerance_spec(&base_spec, tls13);
-        let mut handles: Vec<thread::ScopedJoinHandle<'s, Vec<ProbeItem>>> = others
+        let mut handles: Vec<Task<'s, Vec<ProbeItem>>> = others
             .into_iter()
             .map(|(name, check, spec)| {
                 let leaf = leaf.clone();
-                s.spawn(move || vec![self.probe_item(name, check, &spec, leaf.as_deref())])
+                tasks::spawn(s, move || {
+                    vec![self.probe_item(name, check, &spec, leaf.as_deref())]
+                })
             })
             .collect();
-        handles.push(s.spawn(move || {
+        handles.push(tasks::spawn(s, move || {
             // Up to TLS 1.2 the combined hello offers the base version's accepted suites
             // reversed: a tolerant server's pick is that version's order check too (the
             // lower-latency plan's suites may still be enumerated: it waits for them).

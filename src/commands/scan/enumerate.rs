@@ -40,9 +40,9 @@ use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
 };
-use super::keys::KeyPairs;
+use super::keys::{EntropyPool, KeyPairs};
 use super::post_quantum::PqScan;
-use crate::commands::probe::fill_random;
+use super::tasks;
 use crate::core::assess::ConnectError;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
@@ -340,6 +340,10 @@ pub struct SigalgScan {
     pub known: usize,
 }
 
+/// A TLS 1.3 hello without key shares offering (suites, groups): the (suite, group) its
+/// HelloRetryRequest names, and the reply.
+type RetryPick<'a> = dyn Fn(Vec<u16>, &[u16], &mut usize) -> (Option<u16>, Option<u16>, Reply) + 'a;
+
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
 pub(super) type OrderCheck = (Option<bool>, ProbeItem);
 
@@ -532,6 +536,8 @@ pub struct Scanner<'a> {
     pub(super) combined_order: Mutex<Option<(ProtocolVersion, OrderCheck)>>,
     /// The fragmentation probe, when the TLS 1.2 group and scheme thread sent it.
     fragment_item: Mutex<Option<ProbeItem>>,
+    /// TLS 1.3's suites, when they were enumerated with its groups.
+    suites13: Mutex<Option<Vec<u16>>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -561,6 +567,7 @@ impl<'a> Scanner<'a> {
             long_offer_answered: AtomicBool::new(false),
             combined_order: Mutex::new(None),
             fragment_item: Mutex::new(None),
+            suites13: Mutex::new(None),
         }
     }
 
@@ -609,7 +616,7 @@ impl<'a> Scanner<'a> {
                 }
                 lock(&prelims).push(prelim(&f));
                 let pipe = &pipe;
-                lock(&spawned).push(s.spawn(move || {
+                lock(&spawned).push(tasks::spawn(s, move || {
                     let v = self.enumerate(f);
                     if v.version == ProtocolVersion::TLS13 {
                         let _ = pipe.tls13.set(v.clone());
@@ -633,14 +640,21 @@ impl<'a> Scanner<'a> {
             handles.extend(
                 firsts
                     .into_iter()
-                    .map(|first| s.spawn(move || self.enumerate(first))),
+                    .map(|first| tasks::spawn(s, move || self.enumerate(first))),
             );
             let given_up = self.gave_up.load(Ordering::Relaxed);
-            let lists = (lower_latency && more && settled && !given_up).then(|| {
-                let pre = pipe.prelim.get_or_init(|| pre);
-                let pipe = &pipe;
-                s.spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
-            });
+            // On a thread of its own or not at all: run in place (no thread to be had, see
+            // `tasks`), it would wait for the suites this thread has yet to collect. Then
+            // the lists follow the suites, as in the fewer-connections plan.
+            let lists = (lower_latency && more && settled && !given_up)
+                .then(|| {
+                    let pre = pipe.prelim.get_or_init(|| pre);
+                    let pipe = &pipe;
+                    thread::Builder::new()
+                        .spawn_scoped(s, move || self.lists_and_behaviour(pre, more, Some(pipe)))
+                        .ok()
+                })
+                .flatten();
             let mut versions: Vec<VersionScan> =
                 handles.into_iter().filter_map(|h| h.join().ok()).collect();
             versions.sort_by_key(|v| v.version);
@@ -651,7 +665,7 @@ impl<'a> Scanner<'a> {
                     .iter()
                     .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
                     .filter(|v| Some(v.version) != combined)
-                    .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                    .map(|v| tasks::spawn(s, move || (v.version, self.check_order(v))))
                     .collect();
                 // The suite order checks were not in the lists (they need every suite).
                 let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
@@ -684,6 +698,23 @@ impl<'a> Scanner<'a> {
             v13.first = Some(full);
         }
         orders.extend(lock(&self.combined_order).take());
+        if let Some(v13) = versions
+            .iter_mut()
+            .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)
+        {
+            if let Some(suites) = lock(&self.suites13).take() {
+                v13.ciphers = suites;
+            }
+            // Its other suites are asked with the groups: a scan that gave up did not
+            // finish them.
+            if more && !self.opts.quic_groups && self.gave_up.load(Ordering::Relaxed) {
+                v13.incomplete.get_or_insert_with(|| {
+                    "the scan gave up before TLS 1.3's suites (asked with its groups) were \
+                     all seen"
+                        .into()
+                });
+            }
+        }
         let mut probes = Vec::new();
         orders.sort_by_key(|(version, _)| *version);
         for (version, (order, item)) in orders {
@@ -747,15 +778,16 @@ impl<'a> Scanner<'a> {
                     v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
                 })
                 .filter(|v| Some(v.version) != combined)
-                .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                .map(|v| tasks::spawn(s, move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
-            let g13 = s.spawn(move || {
+            let g13 = tasks::spawn(s, move || {
                 let done13 = pipe.map(|p| &p.tls13);
-                let (g13, order) = groups13
+                let (g13, order, suites13) = groups13
                     .then(|| self.groups_tls13(versions, done13))
                     .flatten()?;
                 let pq = self.post_quantum(&g13, versions);
+                *lock(&self.suites13) = suites13;
                 Some((g13, order, pq))
             });
             // Pipelined, the TLS 1.2 lists go on at once only when the version test's pick
@@ -779,7 +811,7 @@ impl<'a> Scanner<'a> {
                         })
                         .is_empty()
                 });
-            let g12 = s.spawn(move || {
+            let g12 = tasks::spawn(s, move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
                     let (groups, sigalgs) =
@@ -798,7 +830,7 @@ impl<'a> Scanner<'a> {
             let fixed = if !more {
                 Vec::new()
             } else if pipe.is_some() && !certified_first(versions) {
-                vec![s.spawn(move || {
+                vec![tasks::spawn(s, move || {
                     let (versions, _) = settled(false);
                     thread::scope(|s2| {
                         self.behaviour(s2, versions, None, fragment)
@@ -1005,8 +1037,9 @@ impl<'a> Scanner<'a> {
             .map(|k| k.for_groups(&crate::core::wire::build::key_share_groups(spec)))
             .unwrap_or_default();
         let host = Some(self.target.host.as_str());
-        let built =
-            build::build_with_keys(spec, host, &mut fill_random, &known).unwrap_or_default();
+        let mut pool = EntropyPool::new();
+        let mut entropy = |b: &mut [u8]| pool.fill(b);
+        let built = build::build_with_keys(spec, host, &mut entropy, &known).unwrap_or_default();
         let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
         if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
             let padded = HelloSpec {
@@ -1014,7 +1047,7 @@ impl<'a> Scanner<'a> {
                 ..spec.clone()
             };
             // The same key pairs: padding changes nothing else.
-            return build::build_with_keys(&padded, host, &mut fill_random, &built.secrets)
+            return build::build_with_keys(&padded, host, &mut entropy, &built.secrets)
                 .unwrap_or_default();
         }
         built
@@ -1121,8 +1154,8 @@ impl<'a> Scanner<'a> {
             ProtocolVersion::SSLV3,
         ];
         thread::scope(|s| {
-            let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
-            let mut tls13 = Some(s.spawn(move || {
+            let sslv2 = tasks::spawn(s, first(ProtocolVersion::SSLV2));
+            let mut tls13 = Some(tasks::spawn(s, move || {
                 let f = first(ProtocolVersion::TLS13)();
                 (f.answered_tls(), early(f))
             }));
@@ -1138,7 +1171,7 @@ impl<'a> Scanner<'a> {
             }
             if breaking {
                 let handles: Vec<_> = lower
-                    .map(|v| s.spawn(move || early(first(v)())))
+                    .map(|v| tasks::spawn(s, move || early(first(v)())))
                     .into_iter()
                     .collect();
                 firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()).flatten());
@@ -1235,7 +1268,15 @@ impl<'a> Scanner<'a> {
             }
             result.first = reply.verdict;
             picks.push(p);
-            let rest: Vec<u16> = candidates.iter().copied().filter(|c| *c != p).collect();
+            // A full TCP scan enumerates TLS 1.3's other suites with its groups.
+            let with_groups = version == ProtocolVersion::TLS13
+                && !self.opts.suites_only
+                && !self.opts.quic_groups;
+            let rest: Vec<u16> = candidates
+                .iter()
+                .copied()
+                .filter(|c| *c != p && !with_groups)
+                .collect();
             picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
                 self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
             }));
@@ -1381,7 +1422,7 @@ impl<'a> Scanner<'a> {
         &self,
         versions: &[VersionScan],
         done13: Option<&OnceLock<VersionScan>>,
-    ) -> Option<(GroupScan, Option<OrderCheck>)> {
+    ) -> Option<(GroupScan, Option<OrderCheck>, Option<Vec<u16>>)> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
@@ -1419,6 +1460,9 @@ impl<'a> Scanner<'a> {
             });
             (suite, group, reply)
         };
+        if !self.opts.quic_groups {
+            return Some(self.suites_and_groups_tls13(v13, &candidates, &pick));
+        }
         let mut cost = 0;
         let mut order = None;
         let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
@@ -1468,7 +1512,62 @@ impl<'a> Scanner<'a> {
             server_order,
             known: 0,
         };
-        Some((groups, order))
+        Some((groups, order, None))
+    }
+
+    /// TLS 1.3 suites (after the version hello's pick) and groups enumerated together: a
+    /// HelloRetryRequest names a suite and a group, so each hello offers what remains of
+    /// both ([`Scanner::remove_both`], the groups first: max(N_groups, N_suites − 1) plus
+    /// 2 or 3 hellos instead of N_suites + N_groups + 1). One more hello offers both
+    /// accepted lists reversed: both orders. A server that names no group by HelloRetryRequest has
+    /// its suites enumerated as before (full hellos).
+    fn suites_and_groups_tls13(
+        &self,
+        v13: &VersionScan,
+        candidates: &[u16],
+        pick: &RetryPick<'_>,
+    ) -> (GroupScan, Option<OrderCheck>, Option<Vec<u16>>) {
+        let suites13 = suite_candidates(ProtocolVersion::TLS13);
+        let offer = |suites: &[u16], groups: &[u16], cost: &mut usize| {
+            let (suite, group, _) = pick(suites.to_vec(), groups, cost);
+            Some((suite?, group?))
+        };
+        let both = self.remove_both(candidates, &suites13, (&[], &v13.ciphers), &offer);
+        let mut cost = both.together + both.first_alone + both.second_alone;
+        let mut suites = both.second;
+        let groups = both.first;
+        if groups.is_empty() {
+            let rest: Vec<u16> = suites13
+                .iter()
+                .copied()
+                .filter(|s| !suites.contains(s))
+                .collect();
+            suites.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
+                self.offer_suites(ProtocolVersion::TLS13, Some(offer), cost)
+                    .0
+            }));
+        }
+        let v = VersionScan {
+            ciphers: suites.clone(),
+            ..VersionScan::new(ProtocolVersion::TLS13, suites13.len())
+        };
+        let (order, server_order) = if groups.len() >= 2 || suites.len() >= 2 {
+            let (suite, first, reply) = pick(reversed(&suites), &reversed(&groups), &mut cost);
+            let order = (suites.len() >= 2)
+                .then(|| order_item(&v, suite, &reply, 0, " (in the group order hello)"));
+            (order, order_of(&groups, first))
+        } else {
+            (None, None)
+        };
+        let scan = GroupScan {
+            version: ProtocolVersion::TLS13,
+            groups,
+            handshakes: cost,
+            shared: 0,
+            server_order,
+            known: 0,
+        };
+        (scan, order, Some(suites))
     }
 
     /// TLS 1.2 groups and signature schemes. When an accepted suite is ECDHE with a
@@ -1635,7 +1734,7 @@ impl<'a> Scanner<'a> {
             rest1.retain(|r| *r != p1);
             rest2.retain(|r| *r != p2);
         }
-        if picks.first.is_empty() {
+        if picks.first.is_empty() && picks.second.is_empty() {
             return picks;
         }
         let more1 = self.remove_chosen(&rest1, 0, &mut picks.first_alone, |offer1, cost| {

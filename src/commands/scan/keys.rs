@@ -37,6 +37,38 @@ impl KeyPairs {
     }
 }
 
+/// Random bytes for one hello, drawn from the operating system in one call and handed out
+/// in order (a hello asks for its random, session id and GREASE values separately: one
+/// system call each before). Asks the system again if a hello wants more.
+pub struct EntropyPool {
+    pool: [u8; 256],
+    at: usize,
+}
+
+impl EntropyPool {
+    pub fn new() -> EntropyPool {
+        let mut pool = [0u8; 256];
+        fill_random(&mut pool);
+        EntropyPool { pool, at: 0 }
+    }
+
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        match self.pool.get(self.at..self.at + buf.len()) {
+            Some(bytes) => {
+                buf.copy_from_slice(bytes);
+                self.at += buf.len();
+            }
+            None => fill_random(buf),
+        }
+    }
+}
+
+impl Default for EntropyPool {
+    fn default() -> Self {
+        EntropyPool::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +88,20 @@ mod tests {
             KeyPairs::new().for_groups(&[x25519]),
             vec![first[0].clone()]
         );
+    }
+
+    #[test]
+    fn pooled_entropy_never_repeats_its_bytes() {
+        let mut pool = EntropyPool::new();
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        pool.fill(&mut a);
+        pool.fill(&mut b);
+        assert_ne!(a, b);
+        assert_eq!((&pool.pool[..32], &pool.pool[32..64]), (&a[..], &b[..]));
+        // Beyond the pool: from the system, not the pool again.
+        let mut big = [0u8; 300];
+        pool.fill(&mut big);
+        assert_eq!(pool.at, 64);
+        assert_ne!(&big[..32], &a[..]);
     }
 }

@@ -11,6 +11,7 @@
 //! - [`result`]: the typed result, everything named and judged.
 //! - [`vulns`]: `--vulns`, the known attacks a server is exposed to, named from the scan.
 //! - [`keys`]: the run's key pairs, one per group, reused by every hello.
+//! - `tasks`: the parts of a target's scan that run side by side, on threads when there are any.
 //! - [`targets`]: the target list (names, `IP,NAME`, CIDR ranges, zgrab2 lines) and shards.
 
 mod behaviour;
@@ -23,6 +24,7 @@ pub mod result;
 #[cfg(test)]
 mod scripted;
 pub mod targets;
+mod tasks;
 pub mod vulns;
 
 pub use enumerate::{

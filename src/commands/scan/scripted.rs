@@ -57,6 +57,8 @@ struct Policy {
     /// Closes without a byte on a hello of a version it lacks, where a protocol_version
     /// alert would be (dovecot below its minimum version).
     silent_refusal: bool,
+    /// Resets a hello split across records (a middlebox that reads only the first).
+    reset_fragmented: bool,
 }
 
 /// How a hostile server breaks its answers.
@@ -86,6 +88,7 @@ impl Policy {
             reset_above_suites: None,
             hostile: None,
             silent_refusal: false,
+            reset_fragmented: false,
         }
     }
 
@@ -270,6 +273,17 @@ impl Transport for ScriptedServer {
     ) -> io::Result<()> {
         self.hellos.fetch_add(1, Ordering::Relaxed);
         if !observer.data(Direction::ClientToServer, hello, 0) {
+            return Ok(());
+        }
+        // The first record holds less than the whole handshake message.
+        let fragmented = hello.len() > 9 && {
+            let record = usize::from(u16::from_be_bytes([hello[3], hello[4]]));
+            let message =
+                usize::from(hello[6]) << 16 | usize::from(hello[7]) << 8 | usize::from(hello[8]);
+            hello[0] == 22 && record < message + 4
+        };
+        if self.policy.reset_fragmented && fragmented {
+            observer.end(Direction::ServerToClient, EndKind::Rst, 3);
             return Ok(());
         }
         let end = |observer: &mut dyn ExchangeObserver, kind| {
@@ -634,12 +648,14 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
         reset_above_suites: None,
         hostile: None,
         silent_refusal: false,
+        reset_fragmented: false,
     };
     let (r, hellos) = scan(policy, false);
     let v13 = version(&r, "TLSv1.3");
     assert_eq!(v13.ciphers, names(&suites));
-    assert_eq!(v13.handshakes, 4);
-    assert_eq!(v13.server_order, Some(true), "from the first group hello");
+    // The version hello; the other two suites come with the groups.
+    assert_eq!(v13.handshakes, 1);
+    assert_eq!(v13.server_order, Some(true), "from the group order hello");
     let g13 = r
         .group_scans
         .iter()
@@ -647,7 +663,9 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
         .unwrap();
     assert_eq!(g13.groups, [group_name(SECP384R1), group_name(X25519)]);
     assert_eq!(g13.server_order, Some(true));
-    assert_eq!(g13.handshakes, 2 + 1 + 1, "N+1, and the order check");
+    // Together: (0x1301, secp384r1), (0x1303, x25519), the refusal; the groups alone
+    // (none left) and the suites alone (none left): a refusal each; both orders: one.
+    assert_eq!(g13.handshakes, 2 + 1 + 1 + 1 + 1);
     assert_eq!(r.preferred_group, Some(group_name(SECP384R1)));
     check_count(&r, hellos);
 }
@@ -667,6 +685,7 @@ fn a_server_that_retries_for_its_group_is_still_enumerated() {
         reset_above_suites: None,
         hostile: None,
         silent_refusal: false,
+        reset_fragmented: false,
     };
     let (r, hellos) = scan(policy, true);
     let v13 = version(&r, "TLSv1.3");
@@ -696,6 +715,7 @@ fn post_quantum_costs_two_hellos_and_reads_the_retry_for_the_hybrid() {
         reset_above_suites: None,
         hostile: None,
         silent_refusal: false,
+        reset_fragmented: false,
     };
     let (r, hellos) = scan(policy.clone(), false);
     let g13 = &r.groups["TLSv1.3"];
@@ -814,6 +834,55 @@ fn a_client_order_server_shows_tls12_groups_and_schemes_in_the_suite_hellos() {
         ),
         (Some(false), Some(false))
     );
+    check_count(&r, hellos);
+}
+
+#[test]
+fn a_fragmentation_intolerant_server_gets_the_order_hello_again_whole() {
+    // The TLS 1.2 group and scheme order hello carries the fragmentation probe; this server
+    // resets it, so the probe says so and the order hello is sent again in one record.
+    let policy = Policy {
+        suites: vec![ECDHE_ECDSA_AES128_GCM, ECDHE_ECDSA_AES256_GCM],
+        groups: vec![SECP256R1, X25519],
+        sigalgs: vec![ECDSA_P256_SHA256, ECDSA_P384_SHA384],
+        reset_fragmented: true,
+        ..Policy::tls12(&[], true)
+    };
+    let (r, hellos) = scan(policy.clone(), false);
+    let fragmented = r
+        .probes
+        .iter()
+        .find(|p| p.name == "hello fragmented across two records")
+        .unwrap();
+    assert!(
+        fragmented.result.starts_with("INTOLERANT"),
+        "{fragmented:?}"
+    );
+    assert!(fragmented.concern);
+    assert_eq!(fragmented.handshakes, 1);
+    // The orders still come from the whole hello, as from a tolerant server's.
+    let (tolerant, _) = scan(
+        Policy {
+            reset_fragmented: false,
+            ..policy
+        },
+        false,
+    );
+    let g12 = |r: &ScanResult| {
+        let g = r
+            .group_scans
+            .iter()
+            .find(|g| g.version == "TLSv1.2")
+            .unwrap();
+        (
+            g.groups.clone(),
+            g.server_order,
+            r.sigalg_scan.as_ref().unwrap().server_order,
+        )
+    };
+    assert_eq!(g12(&r), g12(&tolerant));
+    assert_eq!(g12(&r).1, Some(true));
+    assert_eq!(r.handshakes, tolerant.handshakes + 1);
     check_count(&r, hellos);
 }
 

@@ -390,6 +390,40 @@ pub fn initial_keys(version: u32, client_dcid: &[u8]) -> Option<InitialKeys> {
     })
 }
 
+/// One connection's Initial keys with the server's derived when first asked for: a capture
+/// reader needs them only for a client Initial that was answered.
+#[derive(Debug, Clone)]
+pub struct LazyInitialKeys {
+    version: u32,
+    pub client: PacketKeys,
+    server_secret: Vec<u8>,
+    server: Option<PacketKeys>,
+}
+
+impl LazyInitialKeys {
+    /// As [`initial_keys`]: `None` for a version we do not know.
+    pub fn new(version: u32, client_dcid: &[u8]) -> Option<LazyInitialKeys> {
+        let salt = match version {
+            quic::VERSION_1 => &*SALT_V1_HMAC,
+            quic::VERSION_2 => &*SALT_V2_HMAC,
+            _ => return None,
+        };
+        let (client, server_secret) = initial_secrets(salt, client_dcid);
+        Some(LazyInitialKeys {
+            version,
+            client: PacketKeys::from_secret(version, &client),
+            server_secret,
+            server: None,
+        })
+    }
+
+    /// The server's Initial packet keys, derived on the first call.
+    pub fn server(&mut self) -> &PacketKeys {
+        self.server
+            .get_or_insert_with(|| PacketKeys::from_secret(self.version, &self.server_secret))
+    }
+}
+
 /// The client's and the server's Initial secrets: HKDF-Extract with the salt's keyed HMAC,
 /// then "client in" and "server in" from the one keyed Initial secret.
 fn initial_secrets(salt: &Hmac<Sha256>, client_dcid: &[u8]) -> (Vec<u8>, Vec<u8>) {
@@ -500,6 +534,29 @@ mod tests {
         assert_eq!(k.server.key.to_vec(), h("cf3a5331653c364c88f0f379b6067e37"));
         assert_eq!(k.server.iv.to_vec(), h("0ac1493ca1905853b0bba03e"));
         assert_eq!(k.server.hp.to_vec(), h("c206b8d9b9f0f37644430b490eeaa314"));
+    }
+
+    /// The lazily derived server keys are the RFC's too.
+    #[test]
+    fn lazy_initial_keys_equal_the_eager_ones() {
+        let mut lazy = LazyInitialKeys::new(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
+        assert_eq!(
+            lazy.client.key.to_vec(),
+            h("1f369613dd76d5467730efcbe3b1a22d")
+        );
+        assert_eq!(
+            lazy.server().key.to_vec(),
+            h("cf3a5331653c364c88f0f379b6067e37")
+        );
+        assert_eq!(
+            lazy.server().hp.to_vec(),
+            h("c206b8d9b9f0f37644430b490eeaa314")
+        );
+        let eager = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
+        let mut lazy = LazyInitialKeys::new(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
+        assert_eq!(lazy.server().iv, eager.server.iv);
+        assert_eq!(lazy.client.hp, eager.client.hp);
+        assert!(LazyInitialKeys::new(0x1a2a_3a4a, &[1, 2, 3]).is_none());
     }
 
     /// RFC 9001 Appendix A.2: the client Initial's header protection sample and mask.

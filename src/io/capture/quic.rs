@@ -19,7 +19,7 @@ use super::{
     CaptureStats, Direction, EndKind, FlowEnd, FlowId, FlowInfo, FlowSink, Micros, ReadOptions,
     Transport,
 };
-use crate::core::crypto::quic::{InitialKeys, initial_keys, open_long_into};
+use crate::core::crypto::quic::{LazyInitialKeys, open_long_into};
 use crate::core::wire::quic::{self, CryptoStream, Frame, LongKind, PacketType, QuicSignal};
 
 /// Bytes of each direction's Initial CRYPTO stream read: a ClientHello with post-quantum key
@@ -33,8 +33,9 @@ const MAX_PACKETS_PER_DATAGRAM: usize = 8;
 struct QuicFlow {
     id: FlowId,
     client: Endpoint,
-    /// The Initial keys in use: from the client's first Initial, again after a Retry.
-    keys: Option<InitialKeys>,
+    /// The Initial keys in use: from the client's first Initial, again after a Retry (the
+    /// server's derived at its first Initial packet).
+    keys: Option<LazyInitialKeys>,
     /// Largest Initial packet number decrypted, per direction.
     largest: [Option<u64>; 2],
     crypto: [CryptoStream; 2],
@@ -71,7 +72,7 @@ fn key_of(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
 /// A client's first Initial packet at the start of `payload`, if it is one of a known version
 /// that decrypts with the keys of its own Destination Connection ID: its keys, its length
 /// and packet number; its frames are left in `plain` (read once, not decrypted again).
-fn client_initial(payload: &[u8], plain: &mut Vec<u8>) -> Option<(InitialKeys, usize, u64)> {
+fn client_initial(payload: &[u8], plain: &mut Vec<u8>) -> Option<(LazyInitialKeys, usize, u64)> {
     // Cheap rejection of other UDP traffic: a long header of a version we read.
     let head = payload.get(..5)?;
     let version = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
@@ -88,7 +89,7 @@ fn client_initial(payload: &[u8], plain: &mut Vec<u8>) -> Option<(InitialKeys, u
     ) {
         return None;
     }
-    let keys = initial_keys(version, header.dcid)?;
+    let keys = LazyInitialKeys::new(version, header.dcid)?;
     let (_, pn) = open_long_into(&header, &keys.client, None, plain).ok()?;
     Some((keys, len, pn))
 }
@@ -409,12 +410,14 @@ fn read_datagram(
                 ..
             } => {
                 if flow.keys.is_none() && dir == Direction::ClientToServer {
-                    flow.keys = initial_keys(header.version, header.dcid);
+                    flow.keys = LazyInitialKeys::new(header.version, header.dcid);
                 }
-                let Some(keys) = &flow.keys else { continue };
+                let Some(keys) = flow.keys.as_mut() else {
+                    continue;
+                };
                 let keys = match dir {
                     Direction::ClientToServer => &keys.client,
-                    Direction::ServerToClient => &keys.server,
+                    Direction::ServerToClient => keys.server(),
                 };
                 let Ok((_, pn)) = open_long_into(&header, keys, flow.largest[i], bufs.plain) else {
                     continue;
