@@ -1,6 +1,13 @@
 # Helpers shared by the comparison scripts in benches/ (sourced, not run): a free port, waiting
 # for a listener, and a command's wall time and connections. Loopback only.
 
+# stop PID...: ends the processes a script started (SIGTERM) and waits for each of them.
+stop() {
+    local p
+    for p in "$@"; do kill "$p" 2>/dev/null || true; done
+    for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+
 # A TCP port nothing listens on at the moment.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

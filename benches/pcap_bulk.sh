@@ -12,19 +12,14 @@
 # Usage: benches/pcap_bulk.sh OUT.pcap   (env: DOWNLOADS=50, SHORT=20, PORT=47390)
 set -euo pipefail
 OUT=${1:?usage: pcap_bulk.sh OUT.pcap}
+. "$(dirname "$0")/lib.sh"
 DOWNLOADS=${DOWNLOADS:-50}
 SHORT=${SHORT:-20}
 PORT=${PORT:-47390}
 TMP=$(mktemp -d /tmp/shakedown-bulk.XXXXXX)
 PIDS=()
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]:-}"; do
-        [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]:-}"; do
-        [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
-    done
+    stop "${PIDS[@]}"
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -14,11 +14,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 work=$(mktemp -d)
 venv=${SSLYZE_VENV:-$HOME/.cache/shakedown-bench-venv}
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    stop "${pids[@]}"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,7 +48,6 @@ fi
 SHAKEDOWN=$(realpath "$SHAKEDOWN")
 
 # --- servers -----------------------------------------------------------------------------
-. "$here/benches/lib.sh"
 
 cd "$work"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \

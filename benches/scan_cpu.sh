@@ -15,6 +15,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 servers=${SERVERS:-32}
 repeat=${REPEAT:-1}
 runs=${RUNS:-3}
@@ -22,8 +23,7 @@ concurrency=${CONCURRENCY:-64}
 work=$(mktemp -d)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    stop "${pids[@]}"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,8 +35,6 @@ if [ -z "${SHAKEDOWN:-}" ]; then
     SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # user+system clock ticks of a process
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 

@@ -19,14 +19,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 work=$(mktemp -d /tmp/shakedown-starttls-bench.XXXXXX)
 chmod 755 "$work"
 runs=${RUNS:-5}
 only=${ONLY:-"smtp imap pop3 ftp ldap mysql postgres xmpp"}
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    stop "${pids[@]}"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,7 +38,6 @@ if [ -z "${SHAKEDOWN:-}" ]; then
 fi
 SHAKEDOWN=$(realpath "$SHAKEDOWN")
 
-. "$here/benches/lib.sh"
 
 cd "$work"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -subj /CN=localhost \

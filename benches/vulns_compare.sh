@@ -18,12 +18,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 work=$(mktemp -d)
 runs=${RUNS:-3}
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    stop "${pids[@]}"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,7 +38,6 @@ if [ -z "${SHAKEDOWN:-}" ]; then
     SHAKEDOWN=${CARGO_TARGET_DIR:-$here/target}/release/shakedown
 fi
 
-. "$here/benches/lib.sh"
 
 cd "$work"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \

@@ -12,20 +12,16 @@
 
 mod common;
 
-use common::{Pki, json_output, shakedown};
+use common::{Pki, json_output, record_filtered, shakedown};
 use quinn::rustls;
 use rustls::crypto::SupportedKxGroup;
 use rustls::crypto::aws_lc_rs::{default_provider, kx_group};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 /// A quinn server running on its own thread; closed and joined when dropped.
 struct Quinn {
@@ -210,44 +206,19 @@ fn hybrid_and_classical_shares_to_a_classical_only_server_get_x25519() {
     assert_finished_over(code, &v, "x25519");
 }
 
-/// Records loopback UDP on `port` with tcpdump while `run` runs; `None` without the
-/// permission to capture (the test then says it skipped).
-fn record_udp(dir: &Path, port: u16, run: impl FnOnce()) -> Option<PathBuf> {
-    let file = dir.join(format!("pq-quic-{port}.pcap"));
-    let mut dump = Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "--immediate-mode", "-w"])
-        .arg(&file)
-        .arg(format!("udp port {port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump (.ci/run installs it)");
-    let mut err = BufReader::new(dump.stderr.take().unwrap());
-    let mut line = String::new();
-    let _ = err.read_line(&mut line);
-    if !line.contains("listening") {
-        let _ = dump.kill();
-        let _ = dump.wait();
-        eprintln!("skipped: tcpdump cannot capture on lo: {line}");
-        return None;
-    }
-    run();
-    thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-INT", &dump.id().to_string()])
-        .status();
-    let _ = dump.wait();
-    Some(file)
-}
-
 #[test]
 fn recording_of_the_hybrid_handshake_is_read_back_by_pcap() {
     let pki = Pki::new();
     let server = quinn_server(&pki, &[kx_group::X25519MLKEM768]);
-    let Some(file) = record_udp(pki.dir.path(), server.addr.port(), || {
-        let (code, v) = probe(&pki, &server, &HYBRID_ONLY);
-        assert_finished_over(code, &v, "X25519MLKEM768");
-    }) else {
+    let Some(file) = record_filtered(
+        pki.dir.path(),
+        &format!("udp port {}", server.addr.port()),
+        server.addr.port(),
+        || {
+            let (code, v) = probe(&pki, &server, &HYBRID_ONLY);
+            assert_finished_over(code, &v, "X25519MLKEM768");
+        },
+    ) else {
         return;
     };
     // The first line: the one connection.

@@ -712,14 +712,20 @@ pub fn postgres(dir: &Path, cert: &Issued) -> Server {
     panic!("postgres did not start");
 }
 
-/// Records loopback traffic on `port` with tcpdump while `run` runs; `None` without the
-/// permission to capture (the test then says it skipped).
+/// Records loopback TCP traffic on `port` with tcpdump while `run` runs; `None` without
+/// the permission to capture (the test then says it skipped).
 pub fn record(dir: &Path, port: u16, run: impl FnOnce()) -> Option<PathBuf> {
-    let file = dir.join(format!("starttls-{port}.pcap"));
+    record_filtered(dir, &format!("tcp port {port}"), port, run)
+}
+
+/// [`record`] with the tcpdump filter given (`udp port N` for QUIC); the file is named
+/// after `port`.
+pub fn record_filtered(dir: &Path, filter: &str, port: u16, run: impl FnOnce()) -> Option<PathBuf> {
+    let file = dir.join(format!("recorded-{port}.pcap"));
     let mut dump = Command::new("tcpdump")
         .args(["-i", "lo", "-U", "--immediate-mode", "-w"])
         .arg(&file)
-        .arg(format!("tcp port {port}"))
+        .arg(filter)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
