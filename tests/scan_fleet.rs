@@ -210,15 +210,13 @@ fn refusing_peer_logging_arrivals() -> (SocketAddr, Arc<Mutex<Vec<Instant>>>) {
     (addr, arrivals)
 }
 
-#[test]
-fn rate_per_target_spaces_each_targets_connections_but_not_the_run() {
-    let (a, a_arrivals) = refusing_peer_logging_arrivals();
-    let (b, b_arrivals) = refusing_peer_logging_arrivals();
-    let (a, b) = (a.to_string(), b.to_string());
+/// A suites-only scan of the two peers with `pace` (the rate flags), one JSON line each.
+fn scan_both(a: &SocketAddr, b: &SocketAddr, pace: &[&str]) {
     let out = shakedown()
         .args(["scan", "--suites-only", "--concurrency", "8"])
-        .args(["--rate-per-target", "10", "--retries", "0", "--json"])
-        .args([&a, &b])
+        .args(pace)
+        .args(["--retries", "0", "--json"])
+        .args([a.to_string(), b.to_string()])
         .output()
         .unwrap();
     assert_eq!(
@@ -227,6 +225,13 @@ fn rate_per_target_spaces_each_targets_connections_but_not_the_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn rate_per_target_spaces_each_targets_connections_but_not_the_run() {
+    let (a, a_arrivals) = refusing_peer_logging_arrivals();
+    let (b, b_arrivals) = refusing_peer_logging_arrivals();
+    scan_both(&a, &b, &["--rate-per-target", "10"]);
     let (a_times, b_times) = (a_arrivals.lock().unwrap(), b_arrivals.lock().unwrap());
     for times in [&*a_times, &*b_times] {
         assert!(times.len() >= 3, "{} connections", times.len());
@@ -263,19 +268,7 @@ fn rate_per_target_spaces_each_targets_connections_but_not_the_run() {
 fn rate_spaces_the_whole_runs_connections_across_targets() {
     let (a, a_arrivals) = refusing_peer_logging_arrivals();
     let (b, b_arrivals) = refusing_peer_logging_arrivals();
-    let (a, b) = (a.to_string(), b.to_string());
-    let out = shakedown()
-        .args(["scan", "--suites-only", "--concurrency", "8"])
-        .args(["--rate", "20", "--retries", "0", "--json"])
-        .args([&a, &b])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).lines().count(),
-        2,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    scan_both(&a, &b, &["--rate", "20"]);
     let mut times: Vec<Instant> = a_arrivals.lock().unwrap().clone();
     times.extend(b_arrivals.lock().unwrap().iter().copied());
     times.sort();
