@@ -11,6 +11,7 @@
 #   bash benches/scan_compare.sh            # prints a Markdown table
 #   RUNS=5 TOOLS="sslscan" SERVERS="nginx nginx3" bash benches/scan_compare.sh
 #   SHAKEDOWN=target/debug/shakedown bash benches/scan_compare.sh   # another build
+#   DELAY_MS=20 bash benches/scan_compare.sh   # servers 20 ms away (benches/delay_proxy.py)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,6 +75,19 @@ nginx_server "$work/ngx3" "listen 127.0.0.1:$nginx3_port ssl;
 wait_port "$legacy_port"
 wait_port "$nginx_port"
 wait_port "$nginx3_port"
+# DELAY_MS: every tool reaches the servers through benches/delay_proxy.py, which adds that
+# round-trip time to each exchange and to the connect (a far server; this kernel has no
+# netem). The relay's own SYNs to the servers are not counted.
+if [ -n "${DELAY_MS:-}" ]; then
+    for server in legacy nginx nginx3; do
+        port_var=${server}_port
+        relay=$(free_port)
+        python3 "$here/benches/delay_proxy.py" "$relay" "${!port_var}" "$DELAY_MS" &
+        pids+=($!)
+        wait_port "$relay"
+        printf -v "$port_var" '%s' "$relay"
+    done
+fi
 
 # The accepted TLS 1.2 and 1.3 suites of one tool's output, as sorted hex ids.
 suites() {
@@ -129,6 +143,7 @@ runs=${RUNS:-1}
 tools=${TOOLS:-"sslscan testssl nmap sslyze"}
 servers=${SERVERS:-"legacy nginx nginx3"}
 echo "load before: $(uptime)"
+[ -z "${DELAY_MS:-}" ] || echo "round trip added by benches/delay_proxy.py: $DELAY_MS ms"
 echo
 printf '| server | tool | connections | wall time, median (s) | all runs (s) | TLS 1.2+1.3 suites | agree with shakedown |\n'
 printf '|---|---|---:|---:|---|---:|---|\n'
