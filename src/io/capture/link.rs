@@ -890,7 +890,11 @@ pub(crate) mod tests {
         }
         assert!(fast > 10_000, "{fast}");
         // VXLAN and CAPWAP datagrams are opened by the general path.
-        for (src, dst) in [(1, VXLAN_PORT), (CAPWAP_DATA_PORT, 2), (3, CAPWAP_DATA_PORT)] {
+        for (src, dst) in [
+            (1, VXLAN_PORT),
+            (CAPWAP_DATA_PORT, 2),
+            (3, CAPWAP_DATA_PORT),
+        ] {
             let mut v = Vec::new();
             PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
                 .udp(src, dst)
