@@ -54,3 +54,31 @@ connections_and_seconds() {
     wait "$dump" 2>/dev/null || true
     echo "$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l) $secs"
 }
+
+# The cipher list of Mozilla's "intermediate" nginx configuration (TLS 1.2 part).
+MOZILLA_INTERMEDIATE_CIPHERS=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305
+
+# nginx_server DIR DIRECTIVES [MAIN]: writes DIR/nginx.conf (DIR absolute) for one nginx
+# process with one server block holding DIRECTIVES (its listen line, certificate, protocols,
+# suites) and MAIN at the top level, starts it in the background and appends its pid to the
+# caller's `pids` array (so call it directly, not in $(…)).
+nginx_server() {
+    local dir=$1 directives=$2 main=${3:-}
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off; master_process off; pid $dir/nginx.pid; error_log $dir/error.log;
+$main
+events { worker_connections 2048; }
+http {
+  access_log off;
+  client_body_temp_path $dir/b; proxy_temp_path $dir/p; fastcgi_temp_path $dir/f;
+  uwsgi_temp_path $dir/u; scgi_temp_path $dir/s;
+  server {
+    $directives
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+    nginx -c "$dir/nginx.conf" -p "$dir" </dev/null >/dev/null 2>&1 &
+    pids+=($!)
+}

@@ -11,6 +11,7 @@
 #   bash benches/scan_compare.sh            # prints a Markdown table
 #   RUNS=5 TOOLS="sslscan" SERVERS="nginx nginx3" bash benches/scan_compare.sh
 #   SHAKEDOWN=target/debug/shakedown bash benches/scan_compare.sh   # another build
+#   DELAY_MS=20 bash benches/scan_compare.sh   # servers 20 ms away (benches/delay_proxy.py)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,51 +61,33 @@ openssl s_server -www -accept 127.0.0.1:"$legacy_port" -naccept 100000 -cert rsa
 pids+=($!)
 
 nginx_port=$(free_port)
-mkdir -p ngx
-cat >ngx/nginx.conf <<EOF
-daemon off; master_process off; pid $work/ngx/nginx.pid; error_log $work/ngx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/ngx/b; proxy_temp_path $work/ngx/p; fastcgi_temp_path $work/ngx/f;
-  uwsgi_temp_path $work/ngx/u; scgi_temp_path $work/ngx/s;
-  server {
-    listen 127.0.0.1:$nginx_port ssl http2;
+nginx_server "$work/ngx" "listen 127.0.0.1:$nginx_port ssl http2;
     ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key; ssl_dhparam $work/dh.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305;
-    ssl_prefer_server_ciphers off;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" >/dev/null 2>&1 &
-pids+=($!)
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $MOZILLA_INTERMEDIATE_CIPHERS;
+    ssl_prefer_server_ciphers off;"
 nginx3_port=$(free_port)
-mkdir -p ngx3
-cat >ngx3/nginx.conf <<EOF
-daemon off; master_process off; pid $work/ngx3/nginx.pid; error_log $work/ngx3/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/ngx3/b; proxy_temp_path $work/ngx3/p; fastcgi_temp_path $work/ngx3/f;
-  uwsgi_temp_path $work/ngx3/u; scgi_temp_path $work/ngx3/s;
-  server {
-    listen 127.0.0.1:$nginx3_port ssl;
+nginx_server "$work/ngx3" "listen 127.0.0.1:$nginx3_port ssl;
     ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256;
     ssl_conf_command Ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256;
-    ssl_prefer_server_ciphers on;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-nginx -c "$work/ngx3/nginx.conf" -p "$work/ngx3" >/dev/null 2>&1 &
-pids+=($!)
+    ssl_prefer_server_ciphers on;"
 wait_port "$legacy_port"
 wait_port "$nginx_port"
 wait_port "$nginx3_port"
+# DELAY_MS: every tool reaches the servers through benches/delay_proxy.py, which adds that
+# round-trip time to each exchange and to the connect (a far server; this kernel has no
+# netem). The relay's own SYNs to the servers are not counted.
+if [ -n "${DELAY_MS:-}" ]; then
+    for server in legacy nginx nginx3; do
+        port_var=${server}_port
+        relay=$(free_port)
+        python3 "$here/benches/delay_proxy.py" "$relay" "${!port_var}" "$DELAY_MS" &
+        pids+=($!)
+        wait_port "$relay"
+        printf -v "$port_var" '%s' "$relay"
+    done
+fi
 
 # The accepted TLS 1.2 and 1.3 suites of one tool's output, as sorted hex ids.
 suites() {
@@ -160,6 +143,7 @@ runs=${RUNS:-1}
 tools=${TOOLS:-"sslscan testssl nmap sslyze"}
 servers=${SERVERS:-"legacy nginx nginx3"}
 echo "load before: $(uptime)"
+[ -z "${DELAY_MS:-}" ] || echo "round trip added by benches/delay_proxy.py: $DELAY_MS ms"
 echo
 printf '| server | tool | connections | wall time, median (s) | all runs (s) | TLS 1.2+1.3 suites | agree with shakedown |\n'
 printf '|---|---|---:|---:|---|---:|---|\n'

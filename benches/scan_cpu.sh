@@ -46,28 +46,10 @@ openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out dh.pem 2>/
 ports=()
 for i in $(seq "$servers"); do
     port=$(free_port)
-    d=ngx$i
-    mkdir -p "$d"
-    cat >"$d/nginx.conf" <<EOF
-daemon off; master_process off; pid $work/$d/nginx.pid; error_log $work/$d/error.log;
-worker_rlimit_nofile 4096;
-events { worker_connections 2048; }
-http {
-  access_log off;
-  client_body_temp_path $work/$d/b; proxy_temp_path $work/$d/p; fastcgi_temp_path $work/$d/f;
-  uwsgi_temp_path $work/$d/u; scgi_temp_path $work/$d/s;
-  server {
-    listen 127.0.0.1:$port ssl;
+    nginx_server "$work/ngx$i" "listen 127.0.0.1:$port ssl;
     ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key; ssl_dhparam $work/dh.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305;
-    ssl_prefer_server_ciphers off;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-    nginx -c "$work/$d/nginx.conf" -p "$work/$d" >/dev/null 2>&1 &
-    pids+=($!)
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $MOZILLA_INTERMEDIATE_CIPHERS;
+    ssl_prefer_server_ciphers off;" "worker_rlimit_nofile 4096;"
     ports+=("$port")
 done
 for p in "${ports[@]}"; do wait_port "$p"; done

@@ -58,24 +58,9 @@ gnutls-serv --port "$gnutls_port" --x509certfile rsa.pem --x509keyfile rsa.key \
 pids+=($!)
 # nginx: TLS 1.0-1.2, every suite at SECLEVEL=0, server order, no ssl_dhparam.
 nginx_port=$(free_port)
-mkdir -p ngx
-cat >ngx/nginx.conf <<EOF
-daemon off; master_process off; pid $work/ngx/nginx.pid; error_log $work/ngx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/ngx/b; proxy_temp_path $work/ngx/p; fastcgi_temp_path $work/ngx/f;
-  uwsgi_temp_path $work/ngx/u; scgi_temp_path $work/ngx/s;
-  server {
-    listen 127.0.0.1:$nginx_port ssl;
+nginx_server "$work/ngx" "listen 127.0.0.1:$nginx_port ssl;
     ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key;
-    ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers ALL:@SECLEVEL=0; ssl_prefer_server_ciphers on;
-    location / { return 200 "ok"; }
-  }
-}
-EOF
-nginx -c "$work/ngx/nginx.conf" -p "$work/ngx" </dev/null >/dev/null 2>&1 &
-pids+=($!)
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers ALL:@SECLEVEL=0; ssl_prefer_server_ciphers on;"
 wait_port "$openssl_port"
 wait_port "$gnutls_port"
 wait_port "$nginx_port"

@@ -665,29 +665,23 @@ fn nginx_with_mozilla_intermediate() {
             "dh.pem",
         ],
     );
-    let conf = format!(
-        "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-         events {{ worker_connections 256; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
-         fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
-         server {{\n  listen 127.0.0.1:{{port}} ssl;\n  http2 on;\n  server_name localhost;\n\
-         ssl_certificate {cert};\n  ssl_certificate_key {key};\n  ssl_dhparam {p}/dh.pem;\n\
-         ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_ciphers {MOZILLA_INTERMEDIATE};\n\
-         ssl_prefer_server_ciphers off;\n  ssl_session_tickets off;\n\
-         location / {{ return 200 \"ok\"; }}\n }}\n}}\n",
-        p = p.display(),
-        cert = cert.cert.display(),
-        key = cert.key.display(),
-    );
     // nginx 1.22 has no `http2 on;` (it is a listen parameter there).
-    let conf = if common::nginx_version() < (1, 25) {
-        conf.replace("  http2 on;\n", "")
-            .replace(" ssl;\n", " ssl http2;\n")
+    let listen = if common::nginx_version() < (1, 25) {
+        "listen 127.0.0.1:{port} ssl http2;"
     } else {
-        conf
+        "listen 127.0.0.1:{port} ssl;\n  http2 on;"
     };
-    let conf_path = p.join("nginx.conf");
-    let srv = common::nginx(&conf, &conf_path, p);
+    let srv = common::nginx(
+        &format!(
+            "{listen}\n  ssl_certificate {cert};\n  ssl_certificate_key {key};\n  ssl_dhparam {p}/dh.pem;\n\
+             ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_ciphers {MOZILLA_INTERMEDIATE};\n\
+             ssl_prefer_server_ciphers off;\n  ssl_session_tickets off;",
+            p = p.display(),
+            cert = cert.cert.display(),
+            key = cert.key.display(),
+        ),
+        p,
+    );
     let v = scan_one(&local(&srv));
     assert_eq!(
         set(&ciphers(&v, "TLSv1.2")),

@@ -376,21 +376,16 @@ fn nginx_with_a_legacy_configuration_is_exposed_to_beast_and_lucky13_only() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     let cert = rsa_cert(p, "localhost");
-    let conf = format!(
-        "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-         events {{ worker_connections 256; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
-         fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
-         server {{\n  listen 127.0.0.1:{{port}} ssl;\n  server_name localhost;\n\
-         ssl_certificate {cert};\n  ssl_certificate_key {key};\n\
-         ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n  ssl_ciphers ALL:@SECLEVEL=0;\n\
-         ssl_prefer_server_ciphers on;\n\
-         location / {{ return 200 \"ok\"; }}\n }}\n}}\n",
-        p = p.display(),
-        cert = cert.cert.display(),
-        key = cert.key.display(),
+    let srv = common::nginx(
+        &format!(
+            "listen 127.0.0.1:{{port}} ssl;\n  ssl_certificate {};\n  ssl_certificate_key {};\n\
+             ssl_protocols TLSv1 TLSv1.1 TLSv1.2;\n  ssl_ciphers ALL:@SECLEVEL=0;\n\
+             ssl_prefer_server_ciphers on;",
+            cert.cert.display(),
+            cert.key.display(),
+        ),
+        p,
     );
-    let srv = common::nginx(&conf, &p.join("nginx.conf"), p);
     let (_, v) = scan(&local(&srv), &["--vulns"]);
     assert_statuses(
         &v,

@@ -758,10 +758,20 @@ pub fn nginx_version() -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
-/// Starts nginx with `conf` (its `{port}` filled in) in the foreground, from `prefix`;
-/// stopped with the handle.
-pub fn nginx(conf: &str, conf_path: &Path, prefix: &Path) -> Server {
-    let template = conf.to_string();
+/// Starts nginx in the foreground from `dir` (its config, pid, logs and temp paths there)
+/// with one server block holding `server_directives`: its listen line (`{port}` in it is
+/// filled in here), certificate, protocols, suites. Stopped with the handle.
+pub fn nginx(server_directives: &str, dir: &Path) -> Server {
+    let p = dir.display();
+    let template = format!(
+        "daemon off;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n\
+         fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+         server {{\n  server_name localhost;\n  {server_directives}\n  location / {{ return 200 \"ok\"; }}\n }}\n}}\n"
+    );
+    let conf_path = &dir.join("nginx.conf");
+    let prefix = dir;
     // spawn_listening fills {port} in arguments only; write the file per attempt instead.
     for _ in 0..5 {
         let port = free_port();

@@ -326,6 +326,25 @@ pub struct GroupScan {
     pub known: usize,
 }
 
+impl GroupScan {
+    /// An enumeration that shared no hello and started from nothing.
+    fn alone(
+        version: ProtocolVersion,
+        groups: Vec<u16>,
+        handshakes: usize,
+        server_order: Option<bool>,
+    ) -> Self {
+        GroupScan {
+            version,
+            groups,
+            handshakes,
+            shared: 0,
+            server_order,
+            known: 0,
+        }
+    }
+}
+
 /// Signature schemes the server signed with (TLS 1.2 key exchange, or TLS 1.3
 /// CertificateVerify), in pick order.
 #[derive(Debug, Clone)]
@@ -1504,14 +1523,7 @@ impl<'a> Scanner<'a> {
         {
             order = Some(self.check_order(v));
         }
-        let groups = GroupScan {
-            version: ProtocolVersion::TLS13,
-            groups,
-            handshakes: cost,
-            shared: 0,
-            server_order,
-            known: 0,
-        };
+        let groups = GroupScan::alone(ProtocolVersion::TLS13, groups, cost, server_order);
         Some((groups, order, None))
     }
 
@@ -1559,14 +1571,7 @@ impl<'a> Scanner<'a> {
         } else {
             (None, None)
         };
-        let scan = GroupScan {
-            version: ProtocolVersion::TLS13,
-            groups,
-            handshakes: cost,
-            shared: 0,
-            server_order,
-            known: 0,
-        };
+        let scan = GroupScan::alone(ProtocolVersion::TLS13, groups, cost, server_order);
         (scan, order, Some(suites))
     }
 
@@ -1770,14 +1775,7 @@ impl<'a> Scanner<'a> {
             }
             reply.verdict.as_ref()?.group
         });
-        Some(GroupScan {
-            version: v.version,
-            groups,
-            handshakes: cost,
-            shared: 0,
-            server_order: None,
-            known: 0,
-        })
+        Some(GroupScan::alone(v.version, groups, cost, None))
     }
 
     fn sigalgs_tls12(&self, versions: &[VersionScan]) -> Option<SigalgScan> {
