@@ -32,55 +32,73 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Idle pool threads, each waiting on its own channel: (its id, where its next job goes).
-static IDLE_THREADS: Mutex<Vec<(u64, mpsc::Sender<Job>)>> = Mutex::new(Vec::new());
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Runs `job` on an idle pool thread, or on a new one; `false` when neither can be had
-/// (the job is dropped unrun then).
-fn run_on_pool(job: Job) -> bool {
-    let mut job = job;
-    loop {
-        let idle = lock(&IDLE_THREADS).pop();
-        let Some((_, to_thread)) = idle else { break };
-        // Only a thread that has ended drops its receiver, and it unlists itself first; kept
-        // for safety: the job comes back and the next idle thread is tried.
-        match to_thread.send(job) {
-            Ok(()) => return true,
-            Err(mpsc::SendError(back)) => job = back,
-        }
-    }
-    let (tx, rx) = mpsc::channel::<Job>();
-    tx.send(job).expect("the receiver is held here");
-    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    thread::Builder::new()
-        .spawn(move || pool_thread(id, tx, rx))
-        .is_ok()
+/// Threads that outlive the parts they run.
+struct Pool {
+    /// Idle threads, each waiting on its own channel: (its id, where its next job goes).
+    idle: Mutex<Vec<(u64, mpsc::Sender<Job>)>>,
+    /// Threads started so far (the next one's id).
+    started: std::sync::atomic::AtomicU64,
 }
 
-/// A pool thread: runs what it is sent, lists itself as idle after each job, and ends after
-/// [`IDLE`] without work.
-fn pool_thread(id: u64, tx: mpsc::Sender<Job>, rx: mpsc::Receiver<Job>) {
-    loop {
-        match rx.recv_timeout(IDLE) {
-            Ok(job) => {
-                job();
-                lock(&IDLE_THREADS).push((id, tx.clone()));
+/// The process's pool: every scan of a run shares it.
+static POOL: Pool = Pool::new();
+
+impl Pool {
+    const fn new() -> Self {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            started: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `job` on an idle thread, or on a new one; `false` when neither can be had (the
+    /// job is dropped unrun then).
+    fn run(&'static self, job: Job) -> bool {
+        let mut job = job;
+        loop {
+            let idle = lock(&self.idle).pop();
+            let Some((_, to_thread)) = idle else { break };
+            // Only a thread that has ended drops its receiver, and it unlists itself
+            // first; kept for safety: the job comes back and the next idle thread is tried.
+            match to_thread.send(job) {
+                Ok(()) => return true,
+                Err(mpsc::SendError(back)) => job = back,
             }
-            Err(RecvTimeoutError::Timeout) => {
-                let mut idle = lock(&IDLE_THREADS);
-                match idle.iter().position(|(i, _)| *i == id) {
-                    // Still listed, so nobody sends to it: it ends.
-                    Some(at) => {
-                        idle.swap_remove(at);
-                        return;
-                    }
-                    // Taken between the time-out and this lock: its job is on the way.
-                    None => continue,
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        tx.send(job).expect("the receiver is held here");
+        let id = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        thread::Builder::new()
+            .spawn(move || self.thread(id, tx, rx))
+            .is_ok()
+    }
+
+    /// A pool thread: runs what it is sent, lists itself as idle after each job, and ends
+    /// after [`IDLE`] without work.
+    fn thread(&self, id: u64, tx: mpsc::Sender<Job>, rx: mpsc::Receiver<Job>) {
+        loop {
+            match rx.recv_timeout(IDLE) {
+                Ok(job) => {
+                    job();
+                    lock(&self.idle).push((id, tx.clone()));
                 }
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut idle = lock(&self.idle);
+                    match idle.iter().position(|(i, _)| *i == id) {
+                        // Still listed, so nobody sends to it: it ends.
+                        Some(at) => {
+                            idle.swap_remove(at);
+                            return;
+                        }
+                        // Taken between the time-out and this lock: its job is on the way.
+                        None => continue,
+                    }
+                }
+                // It holds a sender itself.
+                Err(RecvTimeoutError::Disconnected) => return,
             }
-            // It holds a sender itself.
-            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -160,7 +178,7 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.start(run_on_pool, work, true)
+        self.start(|job| POOL.run(job), work, true)
             .expect("a part runs in place when it cannot have a thread")
     }
 
@@ -171,7 +189,7 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.start(run_on_pool, work, false)
+        self.start(|job| POOL.run(job), work, false)
     }
 
     /// `launch` runs the job on some thread, or drops it unrun and says `false`.
@@ -268,13 +286,24 @@ mod tests {
 
     #[test]
     fn threads_are_reused() {
-        let first = scope(|s| s.spawn(|| thread::current().id()).join().unwrap());
-        // The first part's thread lists itself idle once its job is done.
-        thread::sleep(Duration::from_millis(50));
-        let again: Vec<_> = (0..4)
-            .map(|_| scope(|s| s.spawn(|| thread::current().id()).join().unwrap()))
+        // A pool of its own: other tests use the process's pool at the same time.
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
+        let ids: Vec<_> = (0..8)
+            .map(|_| {
+                let id = scope(|s| {
+                    let task = s.start(|job| pool.run(job), || thread::current().id(), true);
+                    task.unwrap().join().unwrap()
+                });
+                // The part's thread lists itself idle just after its job ends.
+                while lock(&pool.idle).is_empty() {
+                    thread::yield_now();
+                }
+                id
+            })
             .collect();
-        assert!(again.contains(&first), "{first:?} not in {again:?}");
+        assert_eq!(pool.started.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_ne!(ids[0], thread::current().id());
     }
 
     #[test]
