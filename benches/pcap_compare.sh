@@ -17,7 +17,8 @@
 # downloads among short handshakes, ≈ 216 MB; needs root for tcpdump).
 #
 # Every file: RUNS rounds (default 5), each running text, --json and tshark in turn
-# (interleaved, so a change in the machine's load hits all three), every run's wall time
+# (interleaved, so a change in the machine's load hits all three; each round starts one
+# command further on, so none always follows tshark), every run's wall time
 # printed, then the medians and the ratios. shakedown reads with two threads (capture, and
 # reports), so the runs are pinned to CORES (default "0,1": both cores of this VM; tshark
 # reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
@@ -85,8 +86,10 @@ if base:
 cmds.append(("tshark -n -Y tls.handshake", ["tshark", "-n", "-r", f, "-Y", "tls.handshake"]))
 times = {n: [] for n, _ in cmds}
 rss = {n: 0 for n, _ in cmds}
-for _ in range(runs):
-    for n, c in cmds:
+for r in range(runs):
+    # Each round starts one command further on, so that every command runs right after
+    # tshark (whose exit frees gigabytes) as often as the others.
+    for n, c in cmds[r % len(cmds):] + cmds[:r % len(cmds)]:
         start = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "taskset", "-c", cores] + c,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
