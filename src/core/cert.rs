@@ -650,7 +650,7 @@ pub struct TrustStore {
     anchors: Vec<TrustAnchor<'static>>,
     /// The subjectKeyIdentifier of each anchor, when known (as OpenSSL does, an anchor of
     /// the right name but another key identifier is not a certificate's issuer).
-    anchor_key_ids: Vec<Option<Vec<u8>>>,
+    anchor_key_ids: Vec<AnchorKeyId>,
     /// Path verdicts by chain digest. A capture repeats the same few chains thousands of
     /// times, and the signature checks behind a path cost more than everything else a
     /// connection needs; the verdict depends only on the chain and the anchors.
@@ -659,6 +659,27 @@ pub struct TrustStore {
 
 /// Remembered paths at most; past it the memo starts over.
 const MAX_REMEMBERED_PATHS: usize = 4096;
+
+/// An anchor's subjectKeyIdentifier, read from its certificate the first time a name match
+/// asks for it: parsing every certificate of the system bundle (about 150) for it at start
+/// was most of a short `pcap` run's fixed cost, and a run looks at few of them.
+#[derive(Debug, Clone, Default)]
+struct AnchorKeyId {
+    /// The certificate the anchor came from (none for the built-in roots).
+    der: Option<Arc<[u8]>>,
+    key_id: std::sync::OnceLock<Option<Vec<u8>>>,
+}
+
+impl AnchorKeyId {
+    fn get(&self) -> Option<&[u8]> {
+        self.key_id
+            .get_or_init(|| {
+                let der = self.der.as_deref()?;
+                parse_certificate(der).ok().and_then(|c| c.subject_key_id)
+            })
+            .as_deref()
+    }
+}
 
 impl Clone for TrustStore {
     fn clone(&self) -> Self {
@@ -706,7 +727,7 @@ impl TrustStore {
     pub fn webpki_roots() -> TrustStore {
         TrustStore {
             anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            anchor_key_ids: vec![None; webpki_roots::TLS_SERVER_ROOTS.len()],
+            anchor_key_ids: vec![AnchorKeyId::default(); webpki_roots::TLS_SERVER_ROOTS.len()],
             paths: Default::default(),
         }
     }
@@ -736,8 +757,10 @@ impl TrustStore {
             }
         };
         self.anchors.push(anchor);
-        self.anchor_key_ids
-            .push(parse_certificate(der).ok().and_then(|c| c.subject_key_id));
+        self.anchor_key_ids.push(AnchorKeyId {
+            der: Some(der.into()),
+            key_id: Default::default(),
+        });
         self.forget_paths();
         Ok(())
     }
@@ -805,7 +828,7 @@ impl TrustStore {
             .iter()
             .zip(&self.anchor_key_ids)
             .any(|(a, key_id)| {
-                a.subject.as_ref() == name && key_ids_agree(key_id.as_deref(), issuer_key_id)
+                a.subject.as_ref() == name && key_ids_agree(key_id.get(), issuer_key_id)
             })
     }
 }

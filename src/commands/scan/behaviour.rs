@@ -14,7 +14,6 @@ use crate::core::wire::hello::Extension;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
 use std::sync::OnceLock;
-use std::thread;
 
 /// An extension type no registry assigns, for the unknown-extension intolerance probe.
 const UNKNOWN_EXTENSION: u16 = 0x7e57;
@@ -35,11 +34,11 @@ impl<'a> Scanner<'a> {
     /// accepted one from TLS 1.0 to 1.2, else TLS 1.3.
     pub(super) fn behaviour<'s>(
         &'s self,
-        s: &'s thread::Scope<'s, '_>,
+        s: &'s tasks::Scope<'s, '_>,
         versions: &'s [VersionScan],
         all: Option<&'s OnceLock<Vec<VersionScan>>>,
         fragment_elsewhere: bool,
-    ) -> Vec<Task<'s, Vec<ProbeItem>>> {
+    ) -> Vec<Task<Vec<ProbeItem>>> {
         let Some(base) = base_version(versions) else {
             return Vec::new();
         };
@@ -155,16 +154,14 @@ impl<'a> Scanner<'a> {
                     _ => false,
                 });
         let combined = combined_tolerance_spec(&base_spec, tls13);
-        let mut handles: Vec<Task<'s, Vec<ProbeItem>>> = others
+        let mut handles: Vec<Task<Vec<ProbeItem>>> = others
             .into_iter()
             .map(|(name, check, spec)| {
                 let leaf = leaf.clone();
-                tasks::spawn(s, move || {
-                    vec![self.probe_item(name, check, &spec, leaf.as_deref())]
-                })
+                s.spawn(move || vec![self.probe_item(name, check, &spec, leaf.as_deref())])
             })
             .collect();
-        handles.push(tasks::spawn(s, move || {
+        handles.push(s.spawn(move || {
             // Up to TLS 1.2 the combined hello offers the base version's accepted suites
             // reversed: a tolerant server's pick is that version's order check too (the
             // lower-latency plan's suites may still be enumerated: it waits for them).

@@ -623,7 +623,7 @@ impl<'a> Scanner<'a> {
         let more = !self.opts.suites_only;
         let pipe = Pipeline::default();
         let mut early_lists = None;
-        let mut versions: Vec<VersionScan> = thread::scope(|s| {
+        let mut versions: Vec<VersionScan> = tasks::scope(|s| {
             let spawned = Mutex::new(Vec::new());
             let prelims = Mutex::new(Vec::new());
             // Lower latency: a version whose first hello picked a suite is enumerated at
@@ -635,7 +635,7 @@ impl<'a> Scanner<'a> {
                 }
                 lock(&prelims).push(prelim(&f));
                 let pipe = &pipe;
-                lock(&spawned).push(tasks::spawn(s, move || {
+                lock(&spawned).push(s.spawn(move || {
                     let v = self.enumerate(f);
                     if v.version == ProtocolVersion::TLS13 {
                         let _ = pipe.tls13.set(v.clone());
@@ -659,7 +659,7 @@ impl<'a> Scanner<'a> {
             handles.extend(
                 firsts
                     .into_iter()
-                    .map(|first| tasks::spawn(s, move || self.enumerate(first))),
+                    .map(|first| s.spawn(move || self.enumerate(first))),
             );
             let given_up = self.gave_up.load(Ordering::Relaxed);
             // On a thread of its own or not at all: run in place (no thread to be had, see
@@ -669,9 +669,7 @@ impl<'a> Scanner<'a> {
                 .then(|| {
                     let pre = pipe.prelim.get_or_init(|| pre);
                     let pipe = &pipe;
-                    thread::Builder::new()
-                        .spawn_scoped(s, move || self.lists_and_behaviour(pre, more, Some(pipe)))
-                        .ok()
+                    s.try_spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
                 })
                 .flatten();
             let mut versions: Vec<VersionScan> =
@@ -684,7 +682,7 @@ impl<'a> Scanner<'a> {
                     .iter()
                     .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
                     .filter(|v| Some(v.version) != combined)
-                    .map(|v| tasks::spawn(s, move || (v.version, self.check_order(v))))
+                    .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                     .collect();
                 // The suite order checks were not in the lists (they need every suite).
                 let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
@@ -786,7 +784,7 @@ impl<'a> Scanner<'a> {
         Vec<(ProtocolVersion, OrderCheck)>,
         Option<Verdict>,
     ) {
-        thread::scope(|s| {
+        tasks::scope(|s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let groups13 = more || self.opts.quic_groups;
             // The base version's order rides on the combined intolerance hello.
@@ -797,10 +795,10 @@ impl<'a> Scanner<'a> {
                     v.ciphers.len() >= 2 && !(groups13 && v.version == ProtocolVersion::TLS13)
                 })
                 .filter(|v| Some(v.version) != combined)
-                .map(|v| tasks::spawn(s, move || (v.version, self.check_order(v))))
+                .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
             // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
-            let g13 = tasks::spawn(s, move || {
+            let g13 = s.spawn(move || {
                 let done13 = pipe.map(|p| &p.tls13);
                 let (g13, order, suites13) = groups13
                     .then(|| self.groups_tls13(versions, done13))
@@ -830,7 +828,7 @@ impl<'a> Scanner<'a> {
                         })
                         .is_empty()
                 });
-            let g12 = tasks::spawn(s, move || {
+            let g12 = s.spawn(move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
                     let (groups, sigalgs) =
@@ -849,9 +847,9 @@ impl<'a> Scanner<'a> {
             let fixed = if !more {
                 Vec::new()
             } else if pipe.is_some() && !certified_first(versions) {
-                vec![tasks::spawn(s, move || {
+                vec![s.spawn(move || {
                     let (versions, _) = settled(false);
-                    thread::scope(|s2| {
+                    tasks::scope(|s2| {
                         self.behaviour(s2, versions, None, fragment)
                             .into_iter()
                             .filter_map(|h| h.join().ok())
@@ -1172,9 +1170,9 @@ impl<'a> Scanner<'a> {
             ProtocolVersion::TLS10,
             ProtocolVersion::SSLV3,
         ];
-        thread::scope(|s| {
-            let sslv2 = tasks::spawn(s, first(ProtocolVersion::SSLV2));
-            let mut tls13 = Some(tasks::spawn(s, move || {
+        tasks::scope(|s| {
+            let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
+            let mut tls13 = Some(s.spawn(move || {
                 let f = first(ProtocolVersion::TLS13)();
                 (f.answered_tls(), early(f))
             }));
@@ -1190,7 +1188,7 @@ impl<'a> Scanner<'a> {
             }
             if breaking {
                 let handles: Vec<_> = lower
-                    .map(|v| tasks::spawn(s, move || early(first(v)())))
+                    .map(|v| s.spawn(move || early(first(v)())))
                     .into_iter()
                     .collect();
                 firsts.extend(handles.into_iter().filter_map(|h| h.join().ok()).flatten());

@@ -1,68 +1,259 @@
 //! Parts of one target's scan that run beside each other (versions, order checks, groups,
-//! behaviour probes), each on a scoped thread when one can be started, else on the calling
-//! thread. At `--concurrency` in the thousands the process can run out of threads (the
-//! kernel's map and thread limits); `std::thread::Scope::spawn` panics then, and a scan must
-//! slow down instead of dying.
+//! behaviour probes), each on a thread of a process-wide pool when one can be had, else on
+//! the calling thread.
+//!
+//! Why a pool: a scan starts about one part per two or three handshakes, and a fresh thread
+//! per part (its stack, its signal stack, its allocator heap's first pages, its exit) cost
+//! more of the scanner's CPU than the part's own work (docs/benchmarks.md, "the scanner's
+//! CPU per handshake"). Pool threads outlive the parts they run and go idle for a while
+//! before they end. The pool is unbounded, as the threads were: parts block on the network
+//! and wait for each other, so a fixed number of threads could deadlock; an idle thread is
+//! taken when there is one, else a new one is started.
+//!
+//! Why a fallback: at `--concurrency` in the thousands the process can run out of threads
+//! (the kernel's map and thread limits), and a scan must slow down instead of dying.
+//!
+//! [`scope`] works as `std::thread::scope`: parts may borrow from the caller, and it
+//! returns only once every part started in it has ended, joined or not.
 
-use std::sync::{Mutex, PoisonError};
-use std::thread::{self, Scope, ScopedJoinHandle};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
 
-/// A started part: its thread, or its result when it had to run in place.
-pub(super) enum Task<'scope, T> {
-    Thread(ScopedJoinHandle<'scope, T>),
-    Done(T),
+/// How long a pool thread waits for another part before it ends.
+const IDLE: Duration = Duration::from_secs(2);
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<T> Task<'_, T> {
-    /// The part's result; `Err` if its thread panicked, as `ScopedJoinHandle::join`.
-    pub(super) fn join(self) -> thread::Result<T> {
-        match self {
-            Task::Thread(handle) => handle.join(),
-            Task::Done(value) => Ok(value),
+/// Threads that outlive the parts they run.
+struct Pool {
+    /// Idle threads, each waiting on its own channel: (its id, where its next job goes).
+    idle: Mutex<Vec<(u64, mpsc::Sender<Job>)>>,
+    /// Threads started so far (the next one's id).
+    started: std::sync::atomic::AtomicU64,
+}
+
+/// The process's pool: every scan of a run shares it.
+static POOL: Pool = Pool::new();
+
+impl Pool {
+    const fn new() -> Self {
+        Pool {
+            idle: Mutex::new(Vec::new()),
+            started: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `job` on an idle thread, or on a new one; `false` when neither can be had (the
+    /// job is dropped unrun then).
+    fn run(&'static self, job: Job) -> bool {
+        let mut job = job;
+        loop {
+            let idle = lock(&self.idle).pop();
+            let Some((_, to_thread)) = idle else { break };
+            // Only a thread that has ended drops its receiver, and it unlists itself
+            // first; kept for safety: the job comes back and the next idle thread is tried.
+            match to_thread.send(job) {
+                Ok(()) => return true,
+                Err(mpsc::SendError(back)) => job = back,
+            }
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        tx.send(job).expect("the receiver is held here");
+        let id = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        thread::Builder::new()
+            .spawn(move || self.thread(id, tx, rx))
+            .is_ok()
+    }
+
+    /// A pool thread: runs what it is sent, lists itself as idle after each job, and ends
+    /// after [`IDLE`] without work.
+    fn thread(&self, id: u64, tx: mpsc::Sender<Job>, rx: mpsc::Receiver<Job>) {
+        loop {
+            match rx.recv_timeout(IDLE) {
+                Ok(job) => {
+                    job();
+                    lock(&self.idle).push((id, tx.clone()));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut idle = lock(&self.idle);
+                    match idle.iter().position(|(i, _)| *i == id) {
+                        // Still listed, so nobody sends to it: it ends.
+                        Some(at) => {
+                            idle.swap_remove(at);
+                            return;
+                        }
+                        // Taken between the time-out and this lock: its job is on the way.
+                        None => continue,
+                    }
+                }
+                // It holds a sender itself.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
         }
     }
 }
 
-/// Starts `work` on a thread of `scope`, or runs it here when no thread can be had.
-pub(super) fn spawn<'scope, 'env, T, F>(
-    scope: &'scope Scope<'scope, 'env>,
-    work: F,
-) -> Task<'scope, T>
-where
-    F: FnOnce() -> T + Send + 'scope,
-    T: Send + 'scope,
-{
-    spawn_with(thread::Builder::new(), scope, work)
+/// Parts still running in one [`scope`], and the signal that the last one ended.
+#[derive(Default)]
+struct Running {
+    count: Mutex<usize>,
+    ended: Condvar,
 }
 
-/// [`spawn`] with the thread's settings given (tests ask for a stack no one can have).
-fn spawn_with<'scope, 'env, T, F>(
-    builder: thread::Builder,
-    scope: &'scope Scope<'scope, 'env>,
-    work: F,
-) -> Task<'scope, T>
+/// Where parts of one [`scope`] are started; see [`Scope::spawn`].
+pub(super) struct Scope<'scope, 'env: 'scope> {
+    running: Arc<Running>,
+    // As std's Scope: invariant in both lifetimes.
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+/// Runs `f` with a [`Scope`] and returns once every part started in it has ended.
+pub(super) fn scope<'env, F, T>(f: F) -> T
 where
-    F: FnOnce() -> T + Send + 'scope,
-    T: Send + 'scope,
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
-    // `spawn_scoped` consumes the closure even when it fails, so the work waits in a slot
-    // that both the thread and the fallback can take it from.
-    let slot = std::sync::Arc::new(Mutex::new(Some(work)));
-    let on_thread = std::sync::Arc::clone(&slot);
-    let started = builder.spawn_scoped(scope, move || {
-        let work = take(&on_thread).expect("the work is taken once");
-        work()
-    });
-    match started {
-        Ok(handle) => Task::Thread(handle),
-        Err(_) => Task::Done(take(&slot)
-            .expect("a thread that never started took nothing")(
-        )),
+    let s = Scope {
+        running: Arc::new(Running::default()),
+        scope: PhantomData,
+        env: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| f(&s)));
+    // The parts may borrow what `f` was given: none may outlive this call, even when `f`
+    // panicked.
+    let mut count = lock(&s.running.count);
+    while *count > 0 {
+        count = s
+            .running
+            .ended
+            .wait(count)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    drop(count);
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// A part's result, filled in by whichever thread ran it.
+struct Slot<T> {
+    value: Mutex<Option<thread::Result<T>>>,
+    filled: Condvar,
+}
+
+/// A started part: its result, once it is there.
+pub(super) struct Task<T> {
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> Task<T> {
+    /// The part's result; `Err` if it panicked, as `JoinHandle::join`.
+    pub(super) fn join(self) -> thread::Result<T> {
+        let mut value = lock(&self.slot.value);
+        loop {
+            if let Some(v) = value.take() {
+                return v;
+            }
+            value = self
+                .slot
+                .filled
+                .wait(value)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 }
 
-fn take<F>(slot: &Mutex<Option<F>>) -> Option<F> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+impl<'scope> Scope<'scope, '_> {
+    /// Starts `work` on a pool thread, or runs it here when no thread can be had.
+    pub(super) fn spawn<T, F>(&'scope self, work: F) -> Task<T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.start(|job| POOL.run(job), work, true)
+            .expect("a part runs in place when it cannot have a thread")
+    }
+
+    /// Starts `work` on a pool thread; `None` (and `work` dropped unrun) when no thread can
+    /// be had, for a part that must not run on the caller's thread.
+    pub(super) fn try_spawn<T, F>(&'scope self, work: F) -> Option<Task<T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.start(|job| POOL.run(job), work, false)
+    }
+
+    /// `launch` runs the job on some thread, or drops it unrun and says `false`.
+    fn start<T, F>(
+        &'scope self,
+        launch: impl FnOnce(Job) -> bool,
+        work: F,
+        in_place: bool,
+    ) -> Option<Task<T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let slot = Arc::new(Slot {
+            value: Mutex::new(None),
+            filled: Condvar::new(),
+        });
+        // The work waits where both the pool thread and the in-place fallback can take it
+        // from (a thread that cannot be started drops what it was given).
+        let work = Arc::new(Mutex::new(Some(work)));
+        let job = {
+            let (slot, work, running) = (
+                Arc::clone(&slot),
+                Arc::clone(&work),
+                Arc::clone(&self.running),
+            );
+            move || {
+                let taken = lock(&work).take();
+                drop(work);
+                if let Some(work) = taken {
+                    *lock(&slot.value) = Some(catch_unwind(AssertUnwindSafe(work)));
+                    slot.filled.notify_all();
+                }
+                // Everything borrowed from the scope is gone before it may end.
+                drop(slot);
+                let mut count = lock(&running.count);
+                *count -= 1;
+                if *count == 0 {
+                    running.ended.notify_all();
+                }
+            }
+        };
+        *lock(&self.running.count) += 1;
+        let job: Box<dyn FnOnce() + Send + 'scope> = Box::new(job);
+        // SAFETY: the job borrows only what lives for 'scope, and `scope` does not return
+        // (so 'scope does not end) before the count is back to zero: the job takes its
+        // count back after dropping its borrows, and a job that never ran (dropped by
+        // `launch`, borrows and all) has its count taken back below.
+        let job: Job =
+            unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(job) };
+        if !launch(job) {
+            // The job never ran: run the work here (or drop it), and take the count back.
+            let taken = lock(&work).take();
+            let mut count = lock(&self.running.count);
+            *count -= 1;
+            drop(count);
+            let work = taken?;
+            if !in_place {
+                return None;
+            }
+            *lock(&slot.value) = Some(catch_unwind(AssertUnwindSafe(work)));
+        }
+        Some(Task { slot })
+    }
 }
 
 #[cfg(test)]
@@ -71,29 +262,68 @@ mod tests {
 
     #[test]
     fn results_come_back_in_the_order_started() {
-        let values: Vec<u32> = thread::scope(|s| {
-            let tasks: Vec<_> = (0..8).map(|i| spawn(s, move || i * 2)).collect();
+        let values: Vec<u32> = scope(|s| {
+            let tasks: Vec<_> = (0..8).map(|i| s.spawn(move || i * 2)).collect();
             tasks.into_iter().map(|t| t.join().unwrap()).collect()
         });
         assert_eq!(values, vec![0, 2, 4, 6, 8, 10, 12, 14]);
     }
 
     #[test]
+    fn parts_borrow_from_the_caller_and_end_with_the_scope() {
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        scope(|s| {
+            for _ in 0..16 {
+                // Not joined: the scope waits for them.
+                let _ = s.spawn(|| {
+                    thread::sleep(Duration::from_millis(5));
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+        });
+        assert_eq!(counter.load(std::sync::atomic::Ordering::SeqCst), 16);
+    }
+
+    #[test]
+    fn threads_are_reused() {
+        // A pool of its own: other tests use the process's pool at the same time.
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
+        let ids: Vec<_> = (0..8)
+            .map(|_| {
+                let id = scope(|s| {
+                    let task = s.start(|job| pool.run(job), || thread::current().id(), true);
+                    task.unwrap().join().unwrap()
+                });
+                // The part's thread lists itself idle just after its job ends.
+                while lock(&pool.idle).is_empty() {
+                    thread::yield_now();
+                }
+                id
+            })
+            .collect();
+        assert_eq!(pool.started.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_ne!(ids[0], thread::current().id());
+    }
+
+    #[test]
     fn a_part_runs_in_place_when_no_thread_can_be_started() {
         let here = thread::current().id();
-        thread::scope(|s| {
-            let task = spawn_with(thread::Builder::new().stack_size(usize::MAX / 2), s, || {
-                thread::current().id()
-            });
-            assert!(matches!(task, Task::Done(_)));
+        let refuse = |job: Job| {
+            drop(job);
+            false
+        };
+        scope(|s| {
+            let task = s.start(refuse, || thread::current().id(), true).unwrap();
             assert_eq!(task.join().unwrap(), here);
+            assert!(s.start(refuse, || unreachable!(), false).is_none());
         });
     }
 
     #[test]
     fn a_panicking_part_is_an_error_not_a_crash() {
-        thread::scope(|s| {
-            let task = spawn(s, || -> u8 { panic!("part failed") });
+        scope(|s| {
+            let task = s.spawn(|| -> u8 { panic!("part failed") });
             assert!(task.join().is_err());
         });
     }

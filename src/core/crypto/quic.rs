@@ -39,33 +39,38 @@ fn labels(version: u32) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// HKDF-Expand-Label (RFC 8446 §7.1) of `len` bytes, at most one hash long (one HMAC
-/// block: T(1)), from `keyed`, an HMAC already keyed with the secret.
-fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, len: usize) -> Vec<u8> {
+/// HKDF-Expand-Label (RFC 8446 §7.1) filling `out`, at most one hash long (one HMAC
+/// block: T(1)), from `keyed`, an HMAC already keyed with the secret. Into a buffer of the
+/// caller's, not a new vector: a capture reader derives keys for every new connection.
+fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, out: &mut [u8]) {
     const PREFIX: &[u8] = b"tls13 ";
     let mut m = keyed.clone();
-    m.update(&(len as u16).to_be_bytes());
+    m.update(&(out.len() as u16).to_be_bytes());
     m.update(&[(PREFIX.len() + label.len()) as u8]);
     m.update(PREFIX);
     m.update(label.as_bytes());
     // An empty context, then HKDF-Expand's block counter.
     m.update(&[0, 1]);
-    let mut out = m.finalize().into_bytes().to_vec();
-    out.truncate(len);
-    out
+    let t = m.finalize().into_bytes();
+    out.copy_from_slice(&t[..out.len()]);
 }
 
-/// A packet key of `key_len` bytes, the IV and the header protection key from a traffic
-/// secret, HMAC keyed with it once for the three labels.
+/// The longest packet or header protection key (AES-256, ChaCha20).
+const MAX_KEY: usize = 32;
+
+/// A packet key of `key_len` bytes (its first `key_len` bytes), the IV and the header
+/// protection key (as long) from a traffic secret, HMAC keyed with it once for the three
+/// labels.
 fn key_material<M: Mac + hmac::KeyInit + Clone>(
     secret: &[u8],
     (key_label, iv_label, hp_label): (&str, &str, &str),
     key_len: usize,
-) -> Option<(Vec<u8>, [u8; 12], Vec<u8>)> {
+) -> Option<([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY])> {
     let keyed = <M as hmac::KeyInit>::new_from_slice(secret).ok()?;
-    let key = expand_short(&keyed, key_label, key_len);
-    let iv = expand_short(&keyed, iv_label, 12).try_into().ok()?;
-    let hp = expand_short(&keyed, hp_label, key_len);
+    let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
+    expand_short(&keyed, key_label, key.get_mut(..key_len)?);
+    expand_short(&keyed, iv_label, &mut iv);
+    expand_short(&keyed, hp_label, hp.get_mut(..key_len)?);
     Some((key, iv, hp))
 }
 
@@ -92,9 +97,11 @@ enum PacketAead {
 /// The keys protecting one direction's packets of one packet number space.
 #[derive(Clone)]
 pub struct PacketKeys {
-    pub key: Vec<u8>,
+    /// The packet key and the header protection key, `key_len` bytes of each.
+    key: [u8; MAX_KEY],
+    hp: [u8; MAX_KEY],
+    key_len: u8,
     pub iv: [u8; 12],
-    pub hp: Vec<u8>,
     aead: PacketAead,
 }
 
@@ -128,21 +135,40 @@ impl PacketKeys {
             TLS_CHACHA20_POLY1305_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 32)?,
             _ => return None,
         };
+        let (k, h) = (&key[..16], &hp[..16]);
         let aead = match suite {
             TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
-                Box::new(Aes128Gcm::new_from_slice(&key).ok()?),
-                Box::new(Aes128::new_from_slice(&hp).ok()?),
+                Box::new(Aes128Gcm::new_from_slice(k).ok()?),
+                Box::new(Aes128::new_from_slice(h).ok()?),
             ),
             TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(
                 Box::new(Aes256Gcm::new_from_slice(&key).ok()?),
                 Box::new(Aes256::new_from_slice(&hp).ok()?),
             ),
-            _ => PacketAead::ChaCha(
-                Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?),
-                hp.clone().try_into().ok()?,
-            ),
+            _ => PacketAead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?), hp),
         };
-        Some(PacketKeys { key, iv, hp, aead })
+        let key_len = if suite == TLS_AES_128_GCM_SHA256 {
+            16
+        } else {
+            32
+        };
+        Some(PacketKeys {
+            key,
+            hp,
+            key_len,
+            iv,
+            aead,
+        })
+    }
+
+    /// The packet key (RFC 9001 §5.1 "quic key").
+    pub fn key(&self) -> &[u8] {
+        &self.key[..usize::from(self.key_len)]
+    }
+
+    /// The header protection key ("quic hp").
+    pub fn hp(&self) -> &[u8] {
+        &self.hp[..usize::from(self.key_len)]
     }
 
     /// The 5-byte header protection mask for a 16-byte sample of the ciphertext.
@@ -396,7 +422,7 @@ pub fn initial_keys(version: u32, client_dcid: &[u8]) -> Option<InitialKeys> {
 pub struct LazyInitialKeys {
     version: u32,
     pub client: PacketKeys,
-    server_secret: Vec<u8>,
+    server_secret: [u8; 32],
     server: Option<PacketKeys>,
 }
 
@@ -426,16 +452,16 @@ impl LazyInitialKeys {
 
 /// The client's and the server's Initial secrets: HKDF-Extract with the salt's keyed HMAC,
 /// then "client in" and "server in" from the one keyed Initial secret.
-fn initial_secrets(salt: &Hmac<Sha256>, client_dcid: &[u8]) -> (Vec<u8>, Vec<u8>) {
+fn initial_secrets(salt: &Hmac<Sha256>, client_dcid: &[u8]) -> ([u8; 32], [u8; 32]) {
     let mut extract = salt.clone();
     extract.update(client_dcid);
     let initial = extract.finalize().into_bytes();
     let keyed = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&initial)
         .expect("HMAC takes any key length");
-    (
-        expand_short(&keyed, "client in", 32),
-        expand_short(&keyed, "server in", 32),
-    )
+    let (mut client, mut server) = ([0u8; 32], [0u8; 32]);
+    expand_short(&keyed, "client in", &mut client);
+    expand_short(&keyed, "server in", &mut server);
+    (client, server)
 }
 
 /// A decrypted long-header packet.
@@ -528,12 +554,24 @@ mod tests {
     #[test]
     fn rfc9001_a1_initial_keys() {
         let k = initial_keys(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
-        assert_eq!(k.client.key.to_vec(), h("1f369613dd76d5467730efcbe3b1a22d"));
+        assert_eq!(
+            k.client.key().to_vec(),
+            h("1f369613dd76d5467730efcbe3b1a22d")
+        );
         assert_eq!(k.client.iv.to_vec(), h("fa044b2f42a3fd3b46fb255c"));
-        assert_eq!(k.client.hp.to_vec(), h("9f50449e04a0e810283a1e9933adedd2"));
-        assert_eq!(k.server.key.to_vec(), h("cf3a5331653c364c88f0f379b6067e37"));
+        assert_eq!(
+            k.client.hp().to_vec(),
+            h("9f50449e04a0e810283a1e9933adedd2")
+        );
+        assert_eq!(
+            k.server.key().to_vec(),
+            h("cf3a5331653c364c88f0f379b6067e37")
+        );
         assert_eq!(k.server.iv.to_vec(), h("0ac1493ca1905853b0bba03e"));
-        assert_eq!(k.server.hp.to_vec(), h("c206b8d9b9f0f37644430b490eeaa314"));
+        assert_eq!(
+            k.server.hp().to_vec(),
+            h("c206b8d9b9f0f37644430b490eeaa314")
+        );
     }
 
     /// The lazily derived server keys are the RFC's too.
@@ -541,21 +579,21 @@ mod tests {
     fn lazy_initial_keys_equal_the_eager_ones() {
         let mut lazy = LazyInitialKeys::new(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
         assert_eq!(
-            lazy.client.key.to_vec(),
+            lazy.client.key().to_vec(),
             h("1f369613dd76d5467730efcbe3b1a22d")
         );
         assert_eq!(
-            lazy.server().key.to_vec(),
+            lazy.server().key().to_vec(),
             h("cf3a5331653c364c88f0f379b6067e37")
         );
         assert_eq!(
-            lazy.server().hp.to_vec(),
+            lazy.server().hp().to_vec(),
             h("c206b8d9b9f0f37644430b490eeaa314")
         );
         let eager = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
         let mut lazy = LazyInitialKeys::new(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
         assert_eq!(lazy.server().iv, eager.server.iv);
-        assert_eq!(lazy.client.hp, eager.client.hp);
+        assert_eq!(lazy.client.hp(), eager.client.hp());
         assert!(LazyInitialKeys::new(0x1a2a_3a4a, &[1, 2, 3]).is_none());
     }
 
@@ -616,12 +654,24 @@ mod tests {
     #[test]
     fn rfc9369_a1_v2_initial_keys() {
         let k = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
-        assert_eq!(k.client.key.to_vec(), h("8b1a0bc121284290a29e0971b5cd045d"));
+        assert_eq!(
+            k.client.key().to_vec(),
+            h("8b1a0bc121284290a29e0971b5cd045d")
+        );
         assert_eq!(k.client.iv.to_vec(), h("91f73e2351d8fa91660e909f"));
-        assert_eq!(k.client.hp.to_vec(), h("45b95e15235d6f45a6b19cbcb0294ba9"));
-        assert_eq!(k.server.key.to_vec(), h("82db637861d55e1d011f19ea71d5d2a7"));
+        assert_eq!(
+            k.client.hp().to_vec(),
+            h("45b95e15235d6f45a6b19cbcb0294ba9")
+        );
+        assert_eq!(
+            k.server.key().to_vec(),
+            h("82db637861d55e1d011f19ea71d5d2a7")
+        );
         assert_eq!(k.server.iv.to_vec(), h("dd13c276499c0249d3310652"));
-        assert_eq!(k.server.hp.to_vec(), h("edf6d05c83121201b436e16877593c3a"));
+        assert_eq!(
+            k.server.hp().to_vec(),
+            h("edf6d05c83121201b436e16877593c3a")
+        );
     }
 
     /// RFC 9369 Appendix A.3: the v2 server Initial decrypts to the same frames as v1's.
@@ -667,7 +717,7 @@ mod tests {
     fn aes_256_packet_keys_round_trip() {
         let secret = [7u8; 48];
         let k = PacketKeys::for_suite(quic::VERSION_1, TLS_AES_256_GCM_SHA384, &secret).unwrap();
-        assert_eq!(k.key.len(), 32);
+        assert_eq!(k.key().len(), 32);
         let p = protect_long(
             quic::VERSION_1,
             PacketType::Handshake,
@@ -695,12 +745,12 @@ mod tests {
         let k =
             PacketKeys::for_suite(quic::VERSION_1, TLS_CHACHA20_POLY1305_SHA256, &secret).unwrap();
         assert_eq!(
-            k.key,
+            k.key(),
             h("c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8")
         );
         assert_eq!(k.iv.to_vec(), h("e0459b3474bdd0e44a41c144"));
         assert_eq!(
-            k.hp,
+            k.hp(),
             h("25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4")
         );
         let sample: [u8; 16] = h("5e5cd55c41f69080575d7999c25a5bfb").try_into().unwrap();

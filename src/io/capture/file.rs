@@ -17,10 +17,7 @@ use pcap_parser::nom::{self, IResult};
 use pcap_parser::pcapng::Block;
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock};
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
-use pcap_parser::{
-    LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader, parse_pcap_frame,
-    parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
-};
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader, parse_pcap_header};
 
 use super::{
     CaptureError, CaptureErrorKind, CaptureStats, EndKind, FlowSink, Micros, PacketReader,
@@ -263,6 +260,15 @@ impl Format {
     }
 }
 
+/// A pcap record found in memory: where it starts and ends, and its timestamp.
+struct Record {
+    at: usize,
+    end: usize,
+    seconds: u32,
+    /// Microseconds, or nanoseconds in a nanosecond capture.
+    fraction: u32,
+}
+
 /// Per pcapng interface: link type and timestamp scale.
 #[derive(Debug, Clone, Copy)]
 struct Interface {
@@ -444,16 +450,12 @@ impl Run<'_> {
                 let start = header.size();
                 let (modified, big_endian) = (header.is_modified_format(), header.is_bigendian());
                 self.block(PcapBlockOwned::from(header), sink);
-                // One loop per record layout, each with its parser inlined: this is per packet.
-                let owned = |(rem, b)| (rem, PcapBlockOwned::from(b));
-                if modified {
-                    self.memory_blocks(memory, start, sink, |r| {
-                        parse_pcap_frame_modified(r).map(owned)
-                    })
-                } else if big_endian {
-                    self.memory_blocks(memory, start, sink, |r| parse_pcap_frame_be(r).map(owned))
-                } else {
-                    self.memory_blocks(memory, start, sink, |r| parse_pcap_frame(r).map(owned))
+                // One loop per record layout, each with its record header read inline: this
+                // is per packet.
+                match (modified, big_endian) {
+                    (true, _) => self.memory_records::<false, 24>(memory, start, sink),
+                    (false, true) => self.memory_records::<true, 16>(memory, start, sink),
+                    (false, false) => self.memory_records::<false, 16>(memory, start, sink),
                 }
             }
         }
@@ -529,6 +531,120 @@ impl Run<'_> {
             self.hand_on(memory, block, &data[block_at..at], block_at, true, sink)?;
         }
         Ok(())
+    }
+
+    /// The in-memory loop of pcap files (`HEADER`: the record header's size, 16, or 24 in
+    /// the modified format). A record's header is read here as pcap-parser's record parsers
+    /// read it (timestamp, captured length; the same `Incomplete` cases), and the packet is
+    /// handed on without the general block type, a large enum that was built, held and
+    /// matched for every packet. Otherwise as [`Self::memory_blocks`]: a record is handed on
+    /// once the next header was read, errors and limits the same.
+    fn memory_records<const BIG_ENDIAN: bool, const HEADER: usize>(
+        &mut self,
+        memory: &impl Memory,
+        start: usize,
+        sink: &mut dyn FlowSink,
+    ) -> Result<(), CaptureErrorKind> {
+        let data = memory.bytes();
+        let window = self.opts.max_block_size.max(self.first_buffer());
+        let (linktype, nanos) = self.legacy.unwrap_or((1, false));
+        let word = |b: &[u8], at: usize| {
+            let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+            if BIG_ENDIAN {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            }
+        };
+        let mut at = start;
+        let mut release_at = RELEASE_EVERY;
+        let mut pending: Option<Record> = None;
+        while at < data.len() {
+            if at >= release_at {
+                memory.release_before(at);
+                release_at = at + RELEASE_EVERY;
+            }
+            let rest = &data[at..data.len().min(at.saturating_add(window))];
+            let parsed = if rest.len() >= HEADER {
+                let caplen = word(rest, 8) as usize;
+                (rest.len() - HEADER >= caplen).then(|| Record {
+                    at,
+                    end: at + HEADER + caplen,
+                    seconds: word(rest, 0),
+                    fraction: word(rest, 4),
+                })
+            } else {
+                None
+            };
+            if let Some(r) = &parsed {
+                // The next header, asked for now: it is read after the pending record's work.
+                prefetch_ahead(data, r.end, r.end - at);
+            }
+            if let Some(p) = pending.take() {
+                // A refused record need not have read anything.
+                if memory.lost(&data[p.at..at], parsed.is_none()) {
+                    return Err(self.shrank(p.at));
+                }
+                self.record(&p, HEADER, data, linktype, nanos, sink);
+            }
+            match parsed {
+                Some(r) => {
+                    at = r.end;
+                    pending = Some(r);
+                }
+                None => {
+                    let offset = at as u64;
+                    let packet = self.packets.stats().packets + 1;
+                    // The bytes of a refused record were read: a map that lost them says so.
+                    if memory.lost(&rest[..rest.len().min(16)], true) {
+                        return Err(CaptureErrorKind::Shrank { offset, packet });
+                    }
+                    return Err(if rest.len() >= window {
+                        CaptureErrorKind::BlockTooLarge {
+                            offset,
+                            packet,
+                            limit: self.opts.max_block_size,
+                        }
+                    } else {
+                        CaptureErrorKind::Truncated { offset, packet }
+                    });
+                }
+            }
+        }
+        if let Some(p) = pending {
+            if memory.lost(&data[p.at..at], true) {
+                return Err(self.shrank(p.at));
+            }
+            self.record(&p, HEADER, data, linktype, nanos, sink);
+        }
+        Ok(())
+    }
+
+    /// One pcap record's packet to the packet reader (as [`Self::block`] hands on a
+    /// `Legacy` block).
+    #[inline(always)]
+    fn record(
+        &mut self,
+        r: &Record,
+        header: usize,
+        data: &[u8],
+        linktype: u32,
+        nanos: bool,
+        sink: &mut dyn FlowSink,
+    ) {
+        let fraction = u64::from(r.fraction);
+        let micros = if nanos { fraction / 1_000 } else { fraction };
+        let at = u64::from(r.seconds) * 1_000_000 + micros;
+        self.last_ts = at;
+        self.packets
+            .packet(linktype, &data[r.at + header..r.end], at, sink);
+    }
+
+    fn shrank(&self, block_at: usize) -> CaptureErrorKind {
+        CaptureErrorKind::Shrank {
+            offset: block_at as u64,
+            packet: self.packets.stats().packets + 1,
+        }
     }
 
     /// Hands a parsed block of a map on, unless the map lost its bytes (`read`: read its
@@ -646,7 +762,7 @@ fn library_text(e: &PcapError<&[u8]>) -> String {
     }
 }
 
-/// How many records ahead the in-memory parser guesses where headers lie.
+/// How many records ahead the in-memory parser guesses where headers lie (one guess each).
 const GUESS_AHEAD: usize = 6;
 /// How often the in-memory driver gives back the bytes it is done with.
 const RELEASE_EVERY: usize = 8 << 20;
@@ -666,19 +782,25 @@ fn prefetch_line(p: *const u8) {
 /// Asks for the lines the parser will read next. The parser reads a line or two of most
 /// records, and where the next record starts depends on this one, so without help each
 /// record is a wait for memory. The next record's header is known; the ones after it are
-/// guessed from this record's length (bulk transfers are runs of full-sized segments), so
-/// only the lines likely to be read are fetched: asking for every line of the file instead
-/// moves the whole capture through the cache and made the run bound by memory bandwidth
-/// (13 % slower on the 1 GB bench capture with the other core busy).
+/// guessed from this record's length (bulk transfers are runs of full-sized segments), one
+/// line for each of the next [`GUESS_AHEAD`] records, so that after a record of another
+/// length the guesses are right again from the second record on (a single guess six
+/// records ahead missed the five records after each change of length). Only the lines
+/// likely to be read are fetched: asking for every line of the file instead moves the
+/// whole capture through the cache and made the run bound by memory bandwidth (13 %
+/// slower on the 1 GB bench capture with the other core busy).
 #[inline(always)]
 fn prefetch_ahead(data: &[u8], next: usize, len: usize) {
     let base = data.as_ptr();
     prefetch_line(base.wrapping_add(next));
     prefetch_line(base.wrapping_add(next + 64));
-    let guess = next + GUESS_AHEAD * len;
-    if guess < data.len() {
+    let mut guess = next;
+    for _ in 0..GUESS_AHEAD {
+        guess += len;
+        if guess >= data.len() {
+            break;
+        }
         prefetch_line(base.wrapping_add(guess));
-        prefetch_line(base.wrapping_add(guess + 64));
     }
 }
 

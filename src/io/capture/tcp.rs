@@ -318,13 +318,21 @@ impl Flows {
 
     /// Removes and returns the flows `pred` selects, in no particular order.
     fn extract_if(&mut self, mut pred: impl FnMut(&Flow) -> bool) -> Vec<Flow> {
+        self.sift(|flow| if pred(flow) { Sift::Take } else { Sift::Keep })
+    }
+
+    /// Removes the flows `pred` says to take or forget, in no particular order, and returns
+    /// the ones taken. Forgotten flows are dropped where they lie: a sweep forgets
+    /// thousands of lingering closed flows, and moving each into a vector first cost a
+    /// copy of the table and fresh (zeroed) memory on every sweep.
+    fn sift(&mut self, mut pred: impl FnMut(&Flow) -> Sift) -> Vec<Flow> {
         let mut out = Vec::new();
         let mut at = 0;
         while at < self.flows.len() {
-            if pred(&self.flows[at]) {
-                out.push(self.take(at));
-            } else {
-                at += 1;
+            match pred(&self.flows[at]) {
+                Sift::Keep => at += 1,
+                Sift::Take => out.push(self.take(at)),
+                Sift::Forget => drop(self.take(at)),
             }
         }
         out
@@ -335,6 +343,15 @@ impl Flows {
         self.last = None;
         std::mem::take(&mut self.flows)
     }
+}
+
+/// What [`Flows::sift`] does with a flow.
+enum Sift {
+    Keep,
+    /// Removed and handed back.
+    Take,
+    /// Removed and dropped.
+    Forget,
 }
 
 /// The flow table.
@@ -464,15 +481,14 @@ impl FlowTable {
             opts,
         };
         let linger = opts.closed_linger;
-        let mut expired: Vec<Flow> = self
-            .flows
-            .extract_if(|flow| {
-                let quiet = now.saturating_sub(flow.last_seen);
-                quiet > if flow.closed { linger } else { idle }
-            })
-            .into_iter()
-            .filter(|flow| !flow.closed)
-            .collect();
+        let mut expired: Vec<Flow> = self.flows.sift(|flow| {
+            let quiet = now.saturating_sub(flow.last_seen);
+            match flow.closed {
+                true if quiet > linger => Sift::Forget,
+                false if quiet > idle => Sift::Take,
+                _ => Sift::Keep,
+            }
+        });
         // In order of appearance, not table order, so output is the same on every run.
         expired.sort_unstable_by_key(|f| f.id);
         for flow in &mut expired {
@@ -571,6 +587,16 @@ fn hello_kind(bytes: &[u8]) -> Option<bool> {
 }
 
 fn process(flow: &mut Flow, side: usize, seg: &Segment<'_>, at: Micros, out: &mut Out<'_>) {
+    // Most segments of a large capture: bytes of a connection whose handshake is decided
+    // (only its FIN and RST still count) with nothing held. Every check below would let
+    // such a segment through without a change.
+    if flow.skip_data
+        && !(seg.syn || seg.fin || seg.rst || flow.two_isns)
+        && flow.halves[0].held_rst.is_none()
+        && flow.halves[1].held_rst.is_none()
+    {
+        return;
+    }
     if flow.client_side.is_none() {
         let client = if seg.syn {
             Some(if seg.has_ack { 1 - side } else { side })
