@@ -3,7 +3,9 @@
 //! (AES-128 ECB mask over a sample of the ciphertext) and AES-128-GCM payload protection.
 //! HKDF-Expand-Label (RFC 8446 §7.1) as in [`HashAlg::expand_label`], with HMAC keyed
 //! once per secret and cloned for each label, and the Initial salts' HMAC states computed
-//! once: a capture reader derives Initial keys for every new connection.
+//! once: a capture reader derives Initial keys for every new connection. For SHA-256 (the
+//! Initial keys, and the SHA-256 suites) HMAC runs on the compression function directly
+//! ([`HmacSha256`]).
 
 use super::schedule::TrafficSecrets;
 use crate::core::wire::quic::{self, LongHeader, LongKind, PacketType, QuicError};
@@ -16,7 +18,8 @@ use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20poly1305::ChaCha20Poly1305;
 use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha384};
+use sha2::block_api::compress256;
+use sha2::{Digest, Sha256, Sha384};
 use std::sync::LazyLock;
 
 /// RFC 9001 §5.2.
@@ -76,11 +79,111 @@ fn key_material<M: Mac + hmac::KeyInit + Clone>(
 
 /// HMAC-SHA256 keyed with each version's Initial salt, the HKDF-Extract of every
 /// connection's Initial secret (RFC 9001 §5.2).
-static SALT_V1_HMAC: LazyLock<Hmac<Sha256>> = LazyLock::new(|| salt_hmac(&SALT_V1));
-static SALT_V2_HMAC: LazyLock<Hmac<Sha256>> = LazyLock::new(|| salt_hmac(&SALT_V2));
+static SALT_V1_HMAC: LazyLock<HmacSha256> = LazyLock::new(|| HmacSha256::new(&SALT_V1));
+static SALT_V2_HMAC: LazyLock<HmacSha256> = LazyLock::new(|| HmacSha256::new(&SALT_V2));
 
-fn salt_hmac(salt: &[u8]) -> Hmac<Sha256> {
-    <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(salt).expect("HMAC takes any key length")
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_H0: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// HMAC-SHA256 (RFC 2104) on SHA-256's compression function: the key's inner and outer
+/// states computed once, and each short message (a Connection ID, an HKDF label) finished
+/// with one compression on each side, without the generic hasher's buffering and state
+/// copies. A capture reader runs it 24 times for every new QUIC connection.
+#[derive(Clone, Copy)]
+struct HmacSha256 {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+impl HmacSha256 {
+    fn new(key: &[u8]) -> HmacSha256 {
+        // A key longer than the block is hashed first (RFC 2104 §2).
+        let hashed;
+        let key = if key.len() > 64 {
+            hashed = Sha256::digest(key);
+            &hashed[..]
+        } else {
+            key
+        };
+        let (mut ipad, mut opad) = ([0x36u8; 64], [0x5cu8; 64]);
+        for (i, b) in key.iter().enumerate() {
+            ipad[i] ^= b;
+            opad[i] ^= b;
+        }
+        let (mut inner, mut outer) = (SHA256_H0, SHA256_H0);
+        compress256(&mut inner, &[ipad]);
+        compress256(&mut outer, &[opad]);
+        HmacSha256 { inner, outer }
+    }
+
+    fn mac(&self, message: &[u8]) -> [u8; 32] {
+        let inner = sha256_finish(self.inner, message);
+        sha256_finish(self.outer, &inner)
+    }
+
+    /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context filling `out`, at most one
+    /// hash long (T(1)), this HMAC keyed with the secret.
+    fn expand(&self, label: &str, out: &mut [u8]) {
+        const PREFIX: &[u8] = b"tls13 ";
+        let mut info = [0u8; 2 + 1 + 255 + 2];
+        let full = PREFIX.len() + label.len();
+        info[..2].copy_from_slice(&(out.len() as u16).to_be_bytes());
+        info[2] = full as u8;
+        info[3..3 + PREFIX.len()].copy_from_slice(PREFIX);
+        info[3 + PREFIX.len()..3 + full].copy_from_slice(label.as_bytes());
+        // An empty context, then HKDF-Expand's block counter.
+        info[3 + full..5 + full].copy_from_slice(&[0, 1]);
+        let t = self.mac(&info[..5 + full]);
+        out.copy_from_slice(&t[..out.len()]);
+    }
+}
+
+/// The SHA-256 hash of one key block (already in `state`) followed by `message`.
+fn sha256_finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
+    let mut blocks = message.chunks_exact(64);
+    for block in &mut blocks {
+        compress256(&mut state, &[block.try_into().expect("64 bytes")]);
+    }
+    let rest = blocks.remainder();
+    // The padding: 0x80, zeros, and the length in bits of everything hashed, key block
+    // included; in a second block when the rest leaves no room for it.
+    let mut last = [0u8; 128];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] = 0x80;
+    let end = if rest.len() < 56 { 64 } else { 128 };
+    let bits = (64 + message.len() as u64) * 8;
+    last[end - 8..end].copy_from_slice(&bits.to_be_bytes());
+    for block in last[..end].chunks_exact(64) {
+        compress256(&mut state, &[block.try_into().expect("64 bytes")]);
+    }
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+/// [`key_material`] with [`HmacSha256`].
+fn key_material_sha256(
+    secret: &[u8],
+    (key_label, iv_label, hp_label): (&str, &str, &str),
+    key_len: usize,
+) -> Option<([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY])> {
+    let keyed = HmacSha256::new(secret);
+    let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
+    keyed.expand(key_label, key.get_mut(..key_len)?);
+    keyed.expand(iv_label, &mut iv);
+    keyed.expand(hp_label, hp.get_mut(..key_len)?);
+    Some((key, iv, hp))
 }
 
 /// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
@@ -130,9 +233,9 @@ impl PacketKeys {
     pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
         let labels = labels(version);
         let (key, iv, hp) = match suite {
-            TLS_AES_128_GCM_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 16)?,
+            TLS_AES_128_GCM_SHA256 => key_material_sha256(secret, labels, 16)?,
             TLS_AES_256_GCM_SHA384 => key_material::<Hmac<Sha384>>(secret, labels, 32)?,
-            TLS_CHACHA20_POLY1305_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 32)?,
+            TLS_CHACHA20_POLY1305_SHA256 => key_material_sha256(secret, labels, 32)?,
             _ => return None,
         };
         let (k, h) = (&key[..16], &hp[..16]);
@@ -452,15 +555,11 @@ impl LazyInitialKeys {
 
 /// The client's and the server's Initial secrets: HKDF-Extract with the salt's keyed HMAC,
 /// then "client in" and "server in" from the one keyed Initial secret.
-fn initial_secrets(salt: &Hmac<Sha256>, client_dcid: &[u8]) -> ([u8; 32], [u8; 32]) {
-    let mut extract = salt.clone();
-    extract.update(client_dcid);
-    let initial = extract.finalize().into_bytes();
-    let keyed = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&initial)
-        .expect("HMAC takes any key length");
+fn initial_secrets(salt: &HmacSha256, client_dcid: &[u8]) -> ([u8; 32], [u8; 32]) {
+    let keyed = HmacSha256::new(&salt.mac(client_dcid));
     let (mut client, mut server) = ([0u8; 32], [0u8; 32]);
-    expand_short(&keyed, "client in", &mut client);
-    expand_short(&keyed, "server in", &mut server);
+    keyed.expand("client in", &mut client);
+    keyed.expand("server in", &mut server);
     (client, server)
 }
 
@@ -761,6 +860,30 @@ mod tests {
             k.open(654_360_564, &h("4200bff4"), &sealed),
             Some(vec![0x01])
         );
+    }
+
+    /// The HMAC on the compression function equals the hmac crate's, for keys and messages
+    /// around the block and padding boundaries, and so does its HKDF-Expand-Label.
+    #[test]
+    fn hmac_sha256_as_the_hmac_crate() {
+        let bytes: Vec<u8> = (0..200u32).map(|i| (i * 37 + 11) as u8).collect();
+        for key_len in [0, 1, 20, 32, 55, 56, 63, 64, 65, 130] {
+            let key = &bytes[..key_len];
+            let ours = HmacSha256::new(key);
+            let theirs = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).unwrap();
+            for msg_len in [0, 1, 8, 20, 54, 55, 56, 57, 63, 64, 65, 119, 120, 128, 200] {
+                let msg = &bytes[200 - msg_len..];
+                let mut m = theirs.clone();
+                m.update(msg);
+                assert_eq!(ours.mac(msg)[..], m.finalize().into_bytes()[..]);
+            }
+            for (label, len) in [("quic key", 16), ("quic iv", 12), ("client in", 32)] {
+                let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+                ours.expand(label, &mut a[..len]);
+                expand_short(&theirs, label, &mut b[..len]);
+                assert_eq!(a, b, "{key_len} {label}");
+            }
+        }
     }
 
     #[test]
