@@ -36,9 +36,6 @@ WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 trap 'rm -f "$WORK"/bench-*.pcap "$WORK"/bench-*.txt' EXIT
 
-if [ ! -x /usr/bin/time ]; then
-    apt-get install -y time >/dev/null 2>&1 || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
-fi
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
 
@@ -48,11 +45,11 @@ gen() { # gen [quic] FILE MB   (GEN=/path/to/a/built/pcap_gen skips building it)
 
 # interleaved FILE [FILTER]: RUNS rounds of text, --json and tshark -Y FILTER (default
 # tls.handshake; and BASE's text and --json) in turn, in rotated order; prints every run's wall time and CPU
-# time (user+sys of the process and its children, from /usr/bin/time), the medians, the peak
-# RSS and the ratios to tshark.
+# time (user+sys of the process, from wait4), the medians, the peak RSS and the ratios to
+# tshark.
 interleaved() {
     python3 - "$1" "$RUNS" "$CORES" "$BIN" "${BASE:-}" "${2:-tls.handshake}" <<'PY'
-import statistics, subprocess, sys, time
+import os, statistics, subprocess, sys, time
 f, runs, cores, bin_, base, filt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 cmds = [("shakedown pcap", [bin_, "pcap", f]), ("shakedown pcap --json", [bin_, "pcap", "--json", f])]
 if base:
@@ -67,12 +64,14 @@ for r in range(runs):
     # was measured slower, whichever it was).
     for n, c in cmds[r % len(cmds):] + cmds[:r % len(cmds)]:
         start = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "taskset", "-c", cores] + c,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(["taskset", "-c", cores] + c,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait4: the process's own CPU time in microseconds and its peak RSS (taskset
+        # execs the command, so this is the command's).
+        _, _, ru = os.wait4(p.pid, 0)
         times[n].append(time.perf_counter() - start)
-        kb, user, sys_ = p.stderr.split()[-3:]
-        cpu[n].append(float(user) + float(sys_))
-        rss[n] = max(rss[n], int(kb))
+        cpu[n].append(ru.ru_utime + ru.ru_stime)
+        rss[n] = max(rss[n], ru.ru_maxrss)
 t = statistics.median(times[tshark])
 tc = statistics.median(cpu[tshark])
 print("| command | median | × tshark | CPU median | × tshark | peak RSS | runs (s) | CPU runs (s) |")
@@ -80,8 +79,8 @@ print("|---|---|---|---|---|---|---|---|")
 for n, _ in cmds:
     m, mc = statistics.median(times[n]), statistics.median(cpu[n])
     runs_s = " ".join(f"{x:.3f}" for x in times[n])
-    cpu_s = " ".join(f"{x:.2f}" for x in cpu[n])
-    print(f"| {n} | {m:.3f} s | {t / m:.1f}× | {mc:.2f} s | {tc / max(mc, 0.01):.1f}× | {rss[n] / 1024:.0f} MB | {runs_s} | {cpu_s} |")
+    cpu_s = " ".join(f"{x:.3f}" for x in cpu[n])
+    print(f"| {n} | {m:.3f} s | {t / m:.1f}× | {mc:.3f} s | {tc / max(mc, 0.001):.1f}× | {rss[n] / 1024:.0f} MB | {runs_s} | {cpu_s} |")
 PY
 }
 
