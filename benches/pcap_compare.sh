@@ -9,19 +9,18 @@
 #
 # Then QUIC: `pcap_gen quic` writes a QUIC-heavy capture (the recorded aioquic connections
 # of captures/quic_handshakes.pcap replayed with varied addresses and ports to UDP 443, each
-# established one followed by bulk 1-RTT datagrams), timed beside `tshark -Y quic`. Sizes:
-# QUIC_SIZES (MB, default "256"; "" skips it).
+# established one followed by bulk 1-RTT datagrams), timed the same way beside
+# `tshark -n -Y quic`. Sizes: QUIC_SIZES (MB, default "256"; "" skips it).
 # The generated files are deleted at the end.
 #
 # BULK=1 adds a bulk-heavy capture of real loopback TLS (benches/pcap_bulk.sh: 4 MiB
 # downloads among short handshakes, ≈ 216 MB; needs root for tcpdump).
 #
 # Every file: RUNS rounds (default 5), each running text, --json and tshark in turn
-# (interleaved, so a change in the machine's load hits all three; each round starts one
-# command further on, so none always follows tshark), every run's wall time
-# printed, then the medians and the ratios. shakedown reads with two threads (capture, and
-# reports), so the runs are pinned to CORES (default "0,1": both cores of this VM; tshark
-# reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
+# (interleaved, so a change in the machine's load hits all three), every run's wall time
+# and CPU time printed, then the medians and the ratios. shakedown reads with two threads
+# (capture, and reports), so the runs are pinned to CORES (default "0,1": both cores of
+# this VM; tshark reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
 # beside (an A/B in one run).
 #
 # Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE, GEN,
@@ -37,9 +36,6 @@ WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 trap 'rm -f "$WORK"/bench-*.pcap "$WORK"/bench-*.txt' EXIT
 
-if [ ! -x /usr/bin/time ]; then
-    apt-get install -y time >/dev/null 2>&1 || { echo "needs /usr/bin/time (apt-get install time)"; exit 2; }
-fi
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
 
@@ -47,61 +43,44 @@ gen() { # gen [quic] FILE MB   (GEN=/path/to/a/built/pcap_gen skips building it)
     if [ -n "${GEN:-}" ]; then "$GEN" "$@" | tail -1; else cargo bench --quiet --bench pcap_gen -- "$@" | tail -1; fi
 }
 
-# measure RUNS CMD... : prints "seconds max_rss_kb": the median wall time of RUNS runs
-# (perf_counter, not /usr/bin/time's 10 ms steps) and the largest peak RSS that
-# /usr/bin/time saw (a small C parent, so a forked copy of python is never counted).
-measure() {
-    python3 - "$WORK/bench-rss.txt" "$CORES" "$@" <<'PY'
-import statistics, subprocess, sys, time
-rss_file, CORES, runs, cmd = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file, "taskset", "-c", CORES] + cmd
-times, rss = [], 0
-for _ in range(runs):
-    start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    times.append(time.perf_counter() - start)
-    rss = max(rss, int(open(rss_file).read().split()[-1]))
-print(f"{statistics.median(times)} {rss}")
-PY
-}
-
-row() { # row TOOL FILE_MB SECS RSS_KB PACKETS HANDSHAKES
-    python3 - "$@" <<'PY'
-import sys
-tool, mb, secs, rss, packets, hs = sys.argv[1:]
-mb, secs, packets, hs = float(mb), max(float(secs), 1e-3), int(packets), int(hs)
-print(f"| {tool} | {mb:.0f} MB | {secs:.3f} s | {mb/secs:.0f} MB/s | {packets/secs/1e6:.2f} M | {hs/secs/1e3:.1f} k | {int(rss)/1024:.0f} MB |")
-PY
-}
-
-# interleaved FILE: RUNS rounds of text, --json and tshark (and BASE's text and --json) in
-# turn; prints every run, the medians, the peak RSS and the ratios to tshark.
+# interleaved FILE [FILTER]: RUNS rounds of text, --json and tshark -Y FILTER (default
+# tls.handshake; and BASE's text and --json) in turn, in rotated order; prints every run's wall time and CPU
+# time (user+sys of the process, from wait4), the medians, the peak RSS and the ratios to
+# tshark.
 interleaved() {
-    python3 - "$1" "$RUNS" "$CORES" "$BIN" "${BASE:-}" <<'PY'
-import statistics, subprocess, sys, time
-f, runs, cores, bin_, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    python3 - "$1" "$RUNS" "$CORES" "$BIN" "${BASE:-}" "${2:-tls.handshake}" <<'PY'
+import os, statistics, subprocess, sys, time
+f, runs, cores, bin_, base, filt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 cmds = [("shakedown pcap", [bin_, "pcap", f]), ("shakedown pcap --json", [bin_, "pcap", "--json", f])]
 if base:
     cmds += [("BASE pcap", [base, "pcap", f]), ("BASE pcap --json", [base, "pcap", "--json", f])]
-cmds.append(("tshark -n -Y tls.handshake", ["tshark", "-n", "-r", f, "-Y", "tls.handshake"]))
+tshark = f"tshark -n -Y {filt}"
+cmds.append((tshark, ["tshark", "-n", "-r", f, "-Y", filt]))
 times = {n: [] for n, _ in cmds}
+cpu = {n: [] for n, _ in cmds}
 rss = {n: 0 for n, _ in cmds}
 for r in range(runs):
-    # Each round starts one command further on, so that every command runs right after
-    # tshark (whose exit frees gigabytes) as often as the others.
+    # Rotated: each command follows each other one in turn (the run right after tshark's
+    # was measured slower, whichever it was).
     for n, c in cmds[r % len(cmds):] + cmds[:r % len(cmds)]:
         start = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "taskset", "-c", cores] + c,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(["taskset", "-c", cores] + c,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait4: the process's own CPU time in microseconds and its peak RSS (taskset
+        # execs the command, so this is the command's).
+        _, _, ru = os.wait4(p.pid, 0)
         times[n].append(time.perf_counter() - start)
-        rss[n] = max(rss[n], int(p.stderr.split()[-1]))
-t = statistics.median(times["tshark -n -Y tls.handshake"])
-print("| command | median | × tshark | peak RSS | runs (s) |")
-print("|---|---|---|---|---|")
+        cpu[n].append(ru.ru_utime + ru.ru_stime)
+        rss[n] = max(rss[n], ru.ru_maxrss)
+t = statistics.median(times[tshark])
+tc = statistics.median(cpu[tshark])
+print("| command | median | × tshark | CPU median | × tshark | peak RSS | runs (s) | CPU runs (s) |")
+print("|---|---|---|---|---|---|---|---|")
 for n, _ in cmds:
-    m = statistics.median(times[n])
+    m, mc = statistics.median(times[n]), statistics.median(cpu[n])
     runs_s = " ".join(f"{x:.3f}" for x in times[n])
-    print(f"| {n} | {m:.3f} s | {t / m:.1f}× | {rss[n] / 1024:.0f} MB | {runs_s} |")
+    cpu_s = " ".join(f"{x:.3f}" for x in cpu[n])
+    print(f"| {n} | {m:.3f} s | {t / m:.1f}× | {mc:.3f} s | {tc / max(mc, 0.001):.1f}× | {rss[n] / 1024:.0f} MB | {runs_s} | {cpu_s} |")
 PY
 }
 
@@ -140,20 +119,14 @@ settle() {
     cat "$1" >/dev/null
 }
 
-[ -n "$QUIC_SIZES" ] && { echo; echo "| tool | capture | time | MB/s | packets/s | handshakes/s | peak RSS |"; echo "|---|---|---|---|---|---|---|"; }
 for mb in $QUIC_SIZES; do
     f="$WORK/bench-quic-$mb.pcap"
     info=$(gen quic "$f" "$mb")
-    bytes=$(echo "$info" | sed 's/.*bytes=\([0-9]*\).*/\1/')
-    hs=$(echo "$info" | sed 's/.*handshakes=\([0-9]*\).*/\1/')
-    real_mb=$(python3 -c "print($bytes/1048576)")
     settle "$f"
-    packets=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["inputs"][0]["packets"])')
-    read -r secs rss < <(measure 5 "$BIN" pcap "$f")
-    row "shakedown pcap (QUIC)" "$real_mb" "$secs" "$rss" "$packets" "$hs"
-    read -r secs rss < <(measure 5 "$BIN" pcap --json "$f")
-    row "shakedown pcap --json (QUIC)" "$real_mb" "$secs" "$rss" "$packets" "$hs"
-    read -r secs rss < <(measure 3 tshark -n -r "$f" -Y quic)
-    row "tshark -Y quic" "$real_mb" "$secs" "$rss" "$packets" "$hs"
+    echo
+    echo "$(basename "$f"): $(stat -c %s "$f") bytes; $info"
+    echo "load before: $(uptime)"
+    interleaved "$f" quic
+    echo "load after: $(uptime)"
     rm -f "$f"
 done

@@ -10,6 +10,7 @@
 #
 #   bash benches/starttls_compare.sh                 # RUNS=5, a Markdown table
 #   RUNS=3 ONLY="smtp imap" bash benches/starttls_compare.sh
+#   ONLY="imap imap-perf pop3 pop3-perf" bash benches/starttls_compare.sh   # dovecot's two login modes
 #   SHAKEDOWN=target/debug/shakedown bash benches/starttls_compare.sh
 #
 # sslscan runs with its fastest settings that still enumerate what shakedown's full scan
@@ -85,14 +86,27 @@ EOF
 }
 
 # --- dovecot: IMAP and POP3 with STARTTLS ---------------------------------------------------
+# start_dovecot [perf]: dovecot's defaults ("high-security" login: a new imap-login or
+# pop3-login process for every connection, service_count = 1), or, as `imap-perf` and
+# `pop3-perf`, the same with its documented high-performance login mode (login processes
+# serve many connections, service_count = 0, and two of them wait ready,
+# process_min_avail = 2): a second, labelled configuration, never the default's figures.
 start_dovecot() {
-    port[imap]=$(free_port)
-    port[pop3]=$(free_port)
-    mkdir -p dv
-    cat >dv/dovecot.conf <<EOF
-base_dir = $work/dv/run
-state_dir = $work/dv/state
-log_path = $work/dv/log
+    local variant=${1:-} dir=dv login=""
+    if [ "$variant" = perf ]; then
+        dir=dvp
+        login="  service_count = 0
+  process_min_avail = 2"
+    fi
+    local imap=imap pop3=pop3
+    [ -n "$variant" ] && imap=imap-perf pop3=pop3-perf
+    port[$imap]=$(free_port)
+    port[$pop3]=$(free_port)
+    mkdir -p $dir
+    cat >$dir/dovecot.conf <<EOF
+base_dir = $work/$dir/run
+state_dir = $work/$dir/state
+log_path = $work/$dir/log
 protocols = imap pop3
 listen = 127.0.0.1
 ssl = yes
@@ -106,12 +120,13 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=nobody gid=nogroup home=$work/dv/home
+  args = uid=nobody gid=nogroup home=$work/$dir/home
 }
 service imap-login {
   chroot =
+$login
   inet_listener imap {
-    port = ${port[imap]}
+    port = ${port[$imap]}
   }
   inet_listener imaps {
     port = 0
@@ -119,8 +134,9 @@ service imap-login {
 }
 service pop3-login {
   chroot =
+$login
   inet_listener pop3 {
-    port = ${port[pop3]}
+    port = ${port[$pop3]}
   }
   inet_listener pop3s {
     port = 0
@@ -130,7 +146,7 @@ service anvil {
   chroot =
 }
 EOF
-    dovecot -F -c "$work/dv/dovecot.conf" >dv/out 2>&1 &
+    dovecot -F -c "$work/$dir/dovecot.conf" >$dir/out 2>&1 &
     pids+=($!)
 }
 
@@ -232,9 +248,12 @@ EOF
 }
 
 dovecot_started=
+dovecot_perf_started=
 for p in $only; do
     case $p in
         imap | pop3) [ -n "$dovecot_started" ] || { start_dovecot; dovecot_started=1; } ;;
+        imap-perf | pop3-perf)
+            [ -n "$dovecot_perf_started" ] || { start_dovecot perf; dovecot_perf_started=1; } ;;
         smtp) start_smtp ;;
         ftp) start_ftp ;;
         ldap) start_ldap ;;
@@ -248,7 +267,8 @@ sleep 1
 
 # sslscan's option for each protocol.
 declare -A sslscan_flag=([smtp]=smtp [imap]=imap [pop3]=pop3 [ftp]=ftp [ldap]=ldap
-                         [mysql]=mysql [postgres]=psql [xmpp]=xmpp)
+                         [mysql]=mysql [postgres]=psql [xmpp]=xmpp
+                         [imap-perf]=imap [pop3-perf]=pop3)
 
 # The accepted TLS 1.2/1.3 suites of an output, as sorted hex ids.
 suites() {
@@ -279,6 +299,7 @@ printf '| server | tool | connections | wall time, median (s) | all runs (s) | T
 printf '|---|---|---:|---:|---|---:|---|\n'
 for p in $only; do
     target=127.0.0.1:${port[$p]}
+    proto=${p%-perf}
     host_args=()
     sslscan_host=$target
     if [ "$p" = xmpp ]; then
@@ -286,9 +307,9 @@ for p in $only; do
         host_args=(--xmpp-host localhost)
         sslscan_host=localhost:${port[$p]}
     fi
-    sd_full=("$SHAKEDOWN" scan --json --starttls "$p" "${host_args[@]}" "$target")
-    sd_fewer=("$SHAKEDOWN" scan --json --prefer fewer-connections --starttls "$p" "${host_args[@]}" "$target")
-    sd_suites=("$SHAKEDOWN" scan --json --suites-only --starttls "$p" "${host_args[@]}" "$target")
+    sd_full=("$SHAKEDOWN" scan --json --starttls "$proto" "${host_args[@]}" "$target")
+    sd_fewer=("$SHAKEDOWN" scan --json --prefer fewer-connections --starttls "$proto" "${host_args[@]}" "$target")
+    sd_suites=("$SHAKEDOWN" scan --json --suites-only --starttls "$proto" "${host_args[@]}" "$target")
     ss=(sslscan --no-colour --xml=- --ipv4 --no-heartbleed --no-compression --no-renegotiation
         --no-fallback "--starttls-${sslscan_flag[$p]}" "$sslscan_host")
     declare -A times=([full]="" [fewer]="" [suites]="" [sslscan]="")

@@ -3,7 +3,9 @@
 //! (AES-128 ECB mask over a sample of the ciphertext) and AES-128-GCM payload protection.
 //! HKDF-Expand-Label (RFC 8446 §7.1) as in [`HashAlg::expand_label`], with HMAC keyed
 //! once per secret and cloned for each label, and the Initial salts' HMAC states computed
-//! once: a capture reader derives Initial keys for every new connection.
+//! once: a capture reader derives Initial keys for every new connection. For SHA-256 (the
+//! Initial keys, and the SHA-256 suites) HMAC runs on the compression function directly
+//! ([`HmacSha256`]).
 
 use super::schedule::TrafficSecrets;
 use crate::core::wire::quic::{self, LongHeader, LongKind, PacketType, QuicError};
@@ -16,7 +18,8 @@ use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20poly1305::ChaCha20Poly1305;
 use hmac::{Hmac, Mac};
-use sha2::{Sha256, Sha384};
+use sha2::block_api::compress256;
+use sha2::{Digest, Sha256, Sha384};
 use std::sync::LazyLock;
 
 /// RFC 9001 §5.2.
@@ -39,43 +42,148 @@ fn labels(version: u32) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-/// HKDF-Expand-Label (RFC 8446 §7.1) of `len` bytes, at most one hash long (one HMAC
-/// block: T(1)), from `keyed`, an HMAC already keyed with the secret.
-fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, len: usize) -> Vec<u8> {
+/// HKDF-Expand-Label (RFC 8446 §7.1) filling `out`, at most one hash long (one HMAC
+/// block: T(1)), from `keyed`, an HMAC already keyed with the secret. Into a buffer of the
+/// caller's, not a new vector: a capture reader derives keys for every new connection.
+fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, out: &mut [u8]) {
     const PREFIX: &[u8] = b"tls13 ";
     let mut m = keyed.clone();
-    m.update(&(len as u16).to_be_bytes());
+    m.update(&(out.len() as u16).to_be_bytes());
     m.update(&[(PREFIX.len() + label.len()) as u8]);
     m.update(PREFIX);
     m.update(label.as_bytes());
     // An empty context, then HKDF-Expand's block counter.
     m.update(&[0, 1]);
-    let mut out = m.finalize().into_bytes().to_vec();
-    out.truncate(len);
-    out
+    let t = m.finalize().into_bytes();
+    out.copy_from_slice(&t[..out.len()]);
 }
 
-/// A packet key of `key_len` bytes, the IV and the header protection key from a traffic
-/// secret, HMAC keyed with it once for the three labels.
+/// The longest packet or header protection key (AES-256, ChaCha20).
+const MAX_KEY: usize = 32;
+
+/// A packet key of `key_len` bytes (its first `key_len` bytes), the IV and the header
+/// protection key (as long) from a traffic secret, HMAC keyed with it once for the three
+/// labels.
 fn key_material<M: Mac + hmac::KeyInit + Clone>(
     secret: &[u8],
     (key_label, iv_label, hp_label): (&str, &str, &str),
     key_len: usize,
-) -> Option<(Vec<u8>, [u8; 12], Vec<u8>)> {
+) -> Option<([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY])> {
     let keyed = <M as hmac::KeyInit>::new_from_slice(secret).ok()?;
-    let key = expand_short(&keyed, key_label, key_len);
-    let iv = expand_short(&keyed, iv_label, 12).try_into().ok()?;
-    let hp = expand_short(&keyed, hp_label, key_len);
+    let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
+    expand_short(&keyed, key_label, key.get_mut(..key_len)?);
+    expand_short(&keyed, iv_label, &mut iv);
+    expand_short(&keyed, hp_label, hp.get_mut(..key_len)?);
     Some((key, iv, hp))
 }
 
 /// HMAC-SHA256 keyed with each version's Initial salt, the HKDF-Extract of every
 /// connection's Initial secret (RFC 9001 §5.2).
-static SALT_V1_HMAC: LazyLock<Hmac<Sha256>> = LazyLock::new(|| salt_hmac(&SALT_V1));
-static SALT_V2_HMAC: LazyLock<Hmac<Sha256>> = LazyLock::new(|| salt_hmac(&SALT_V2));
+static SALT_V1_HMAC: LazyLock<HmacSha256> = LazyLock::new(|| HmacSha256::new(&SALT_V1));
+static SALT_V2_HMAC: LazyLock<HmacSha256> = LazyLock::new(|| HmacSha256::new(&SALT_V2));
 
-fn salt_hmac(salt: &[u8]) -> Hmac<Sha256> {
-    <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(salt).expect("HMAC takes any key length")
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_H0: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// HMAC-SHA256 (RFC 2104) on SHA-256's compression function: the key's inner and outer
+/// states computed once, and each short message (a Connection ID, an HKDF label) finished
+/// with one compression on each side, without the generic hasher's buffering and state
+/// copies. A capture reader runs it 24 times for every new QUIC connection.
+#[derive(Clone, Copy)]
+struct HmacSha256 {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+impl HmacSha256 {
+    fn new(key: &[u8]) -> HmacSha256 {
+        // A key longer than the block is hashed first (RFC 2104 §2).
+        let hashed;
+        let key = if key.len() > 64 {
+            hashed = Sha256::digest(key);
+            &hashed[..]
+        } else {
+            key
+        };
+        let (mut ipad, mut opad) = ([0x36u8; 64], [0x5cu8; 64]);
+        for (i, b) in key.iter().enumerate() {
+            ipad[i] ^= b;
+            opad[i] ^= b;
+        }
+        let (mut inner, mut outer) = (SHA256_H0, SHA256_H0);
+        compress256(&mut inner, &[ipad]);
+        compress256(&mut outer, &[opad]);
+        HmacSha256 { inner, outer }
+    }
+
+    fn mac(&self, message: &[u8]) -> [u8; 32] {
+        let inner = sha256_finish(self.inner, message);
+        sha256_finish(self.outer, &inner)
+    }
+
+    /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context filling `out`, at most one
+    /// hash long (T(1)), this HMAC keyed with the secret.
+    fn expand(&self, label: &str, out: &mut [u8]) {
+        const PREFIX: &[u8] = b"tls13 ";
+        let mut info = [0u8; 2 + 1 + 255 + 2];
+        let full = PREFIX.len() + label.len();
+        info[..2].copy_from_slice(&(out.len() as u16).to_be_bytes());
+        info[2] = full as u8;
+        info[3..3 + PREFIX.len()].copy_from_slice(PREFIX);
+        info[3 + PREFIX.len()..3 + full].copy_from_slice(label.as_bytes());
+        // An empty context, then HKDF-Expand's block counter.
+        info[3 + full..5 + full].copy_from_slice(&[0, 1]);
+        let t = self.mac(&info[..5 + full]);
+        out.copy_from_slice(&t[..out.len()]);
+    }
+}
+
+/// The SHA-256 hash of one key block (already in `state`) followed by `message`.
+fn sha256_finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
+    let mut blocks = message.chunks_exact(64);
+    for block in &mut blocks {
+        compress256(&mut state, &[block.try_into().expect("64 bytes")]);
+    }
+    let rest = blocks.remainder();
+    // The padding: 0x80, zeros, and the length in bits of everything hashed, key block
+    // included; in a second block when the rest leaves no room for it.
+    let mut last = [0u8; 128];
+    last[..rest.len()].copy_from_slice(rest);
+    last[rest.len()] = 0x80;
+    let end = if rest.len() < 56 { 64 } else { 128 };
+    let bits = (64 + message.len() as u64) * 8;
+    last[end - 8..end].copy_from_slice(&bits.to_be_bytes());
+    for block in last[..end].chunks_exact(64) {
+        compress256(&mut state, &[block.try_into().expect("64 bytes")]);
+    }
+    let mut out = [0u8; 32];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+/// [`key_material`] with [`HmacSha256`].
+fn key_material_sha256(
+    secret: &[u8],
+    (key_label, iv_label, hp_label): (&str, &str, &str),
+    key_len: usize,
+) -> Option<([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY])> {
+    let keyed = HmacSha256::new(secret);
+    let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
+    keyed.expand(key_label, key.get_mut(..key_len)?);
+    keyed.expand(iv_label, &mut iv);
+    keyed.expand(hp_label, hp.get_mut(..key_len)?);
+    Some((key, iv, hp))
 }
 
 /// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
@@ -92,9 +200,11 @@ enum PacketAead {
 /// The keys protecting one direction's packets of one packet number space.
 #[derive(Clone)]
 pub struct PacketKeys {
-    pub key: Vec<u8>,
+    /// The packet key and the header protection key, `key_len` bytes of each.
+    key: [u8; MAX_KEY],
+    hp: [u8; MAX_KEY],
+    key_len: u8,
     pub iv: [u8; 12],
-    pub hp: Vec<u8>,
     aead: PacketAead,
 }
 
@@ -123,26 +233,45 @@ impl PacketKeys {
     pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
         let labels = labels(version);
         let (key, iv, hp) = match suite {
-            TLS_AES_128_GCM_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 16)?,
+            TLS_AES_128_GCM_SHA256 => key_material_sha256(secret, labels, 16)?,
             TLS_AES_256_GCM_SHA384 => key_material::<Hmac<Sha384>>(secret, labels, 32)?,
-            TLS_CHACHA20_POLY1305_SHA256 => key_material::<Hmac<Sha256>>(secret, labels, 32)?,
+            TLS_CHACHA20_POLY1305_SHA256 => key_material_sha256(secret, labels, 32)?,
             _ => return None,
         };
+        let (k, h) = (&key[..16], &hp[..16]);
         let aead = match suite {
             TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
-                Box::new(Aes128Gcm::new_from_slice(&key).ok()?),
-                Box::new(Aes128::new_from_slice(&hp).ok()?),
+                Box::new(Aes128Gcm::new_from_slice(k).ok()?),
+                Box::new(Aes128::new_from_slice(h).ok()?),
             ),
             TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(
                 Box::new(Aes256Gcm::new_from_slice(&key).ok()?),
                 Box::new(Aes256::new_from_slice(&hp).ok()?),
             ),
-            _ => PacketAead::ChaCha(
-                Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?),
-                hp.clone().try_into().ok()?,
-            ),
+            _ => PacketAead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?), hp),
         };
-        Some(PacketKeys { key, iv, hp, aead })
+        let key_len = if suite == TLS_AES_128_GCM_SHA256 {
+            16
+        } else {
+            32
+        };
+        Some(PacketKeys {
+            key,
+            hp,
+            key_len,
+            iv,
+            aead,
+        })
+    }
+
+    /// The packet key (RFC 9001 §5.1 "quic key").
+    pub fn key(&self) -> &[u8] {
+        &self.key[..usize::from(self.key_len)]
+    }
+
+    /// The header protection key ("quic hp").
+    pub fn hp(&self) -> &[u8] {
+        &self.hp[..usize::from(self.key_len)]
     }
 
     /// The 5-byte header protection mask for a 16-byte sample of the ciphertext.
@@ -396,7 +525,7 @@ pub fn initial_keys(version: u32, client_dcid: &[u8]) -> Option<InitialKeys> {
 pub struct LazyInitialKeys {
     version: u32,
     pub client: PacketKeys,
-    server_secret: Vec<u8>,
+    server_secret: [u8; 32],
     server: Option<PacketKeys>,
 }
 
@@ -426,16 +555,12 @@ impl LazyInitialKeys {
 
 /// The client's and the server's Initial secrets: HKDF-Extract with the salt's keyed HMAC,
 /// then "client in" and "server in" from the one keyed Initial secret.
-fn initial_secrets(salt: &Hmac<Sha256>, client_dcid: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut extract = salt.clone();
-    extract.update(client_dcid);
-    let initial = extract.finalize().into_bytes();
-    let keyed = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&initial)
-        .expect("HMAC takes any key length");
-    (
-        expand_short(&keyed, "client in", 32),
-        expand_short(&keyed, "server in", 32),
-    )
+fn initial_secrets(salt: &HmacSha256, client_dcid: &[u8]) -> ([u8; 32], [u8; 32]) {
+    let keyed = HmacSha256::new(&salt.mac(client_dcid));
+    let (mut client, mut server) = ([0u8; 32], [0u8; 32]);
+    keyed.expand("client in", &mut client);
+    keyed.expand("server in", &mut server);
+    (client, server)
 }
 
 /// A decrypted long-header packet.
@@ -528,12 +653,24 @@ mod tests {
     #[test]
     fn rfc9001_a1_initial_keys() {
         let k = initial_keys(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
-        assert_eq!(k.client.key.to_vec(), h("1f369613dd76d5467730efcbe3b1a22d"));
+        assert_eq!(
+            k.client.key().to_vec(),
+            h("1f369613dd76d5467730efcbe3b1a22d")
+        );
         assert_eq!(k.client.iv.to_vec(), h("fa044b2f42a3fd3b46fb255c"));
-        assert_eq!(k.client.hp.to_vec(), h("9f50449e04a0e810283a1e9933adedd2"));
-        assert_eq!(k.server.key.to_vec(), h("cf3a5331653c364c88f0f379b6067e37"));
+        assert_eq!(
+            k.client.hp().to_vec(),
+            h("9f50449e04a0e810283a1e9933adedd2")
+        );
+        assert_eq!(
+            k.server.key().to_vec(),
+            h("cf3a5331653c364c88f0f379b6067e37")
+        );
         assert_eq!(k.server.iv.to_vec(), h("0ac1493ca1905853b0bba03e"));
-        assert_eq!(k.server.hp.to_vec(), h("c206b8d9b9f0f37644430b490eeaa314"));
+        assert_eq!(
+            k.server.hp().to_vec(),
+            h("c206b8d9b9f0f37644430b490eeaa314")
+        );
     }
 
     /// The lazily derived server keys are the RFC's too.
@@ -541,21 +678,21 @@ mod tests {
     fn lazy_initial_keys_equal_the_eager_ones() {
         let mut lazy = LazyInitialKeys::new(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
         assert_eq!(
-            lazy.client.key.to_vec(),
+            lazy.client.key().to_vec(),
             h("1f369613dd76d5467730efcbe3b1a22d")
         );
         assert_eq!(
-            lazy.server().key.to_vec(),
+            lazy.server().key().to_vec(),
             h("cf3a5331653c364c88f0f379b6067e37")
         );
         assert_eq!(
-            lazy.server().hp.to_vec(),
+            lazy.server().hp().to_vec(),
             h("c206b8d9b9f0f37644430b490eeaa314")
         );
         let eager = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
         let mut lazy = LazyInitialKeys::new(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
         assert_eq!(lazy.server().iv, eager.server.iv);
-        assert_eq!(lazy.client.hp, eager.client.hp);
+        assert_eq!(lazy.client.hp(), eager.client.hp());
         assert!(LazyInitialKeys::new(0x1a2a_3a4a, &[1, 2, 3]).is_none());
     }
 
@@ -616,12 +753,24 @@ mod tests {
     #[test]
     fn rfc9369_a1_v2_initial_keys() {
         let k = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
-        assert_eq!(k.client.key.to_vec(), h("8b1a0bc121284290a29e0971b5cd045d"));
+        assert_eq!(
+            k.client.key().to_vec(),
+            h("8b1a0bc121284290a29e0971b5cd045d")
+        );
         assert_eq!(k.client.iv.to_vec(), h("91f73e2351d8fa91660e909f"));
-        assert_eq!(k.client.hp.to_vec(), h("45b95e15235d6f45a6b19cbcb0294ba9"));
-        assert_eq!(k.server.key.to_vec(), h("82db637861d55e1d011f19ea71d5d2a7"));
+        assert_eq!(
+            k.client.hp().to_vec(),
+            h("45b95e15235d6f45a6b19cbcb0294ba9")
+        );
+        assert_eq!(
+            k.server.key().to_vec(),
+            h("82db637861d55e1d011f19ea71d5d2a7")
+        );
         assert_eq!(k.server.iv.to_vec(), h("dd13c276499c0249d3310652"));
-        assert_eq!(k.server.hp.to_vec(), h("edf6d05c83121201b436e16877593c3a"));
+        assert_eq!(
+            k.server.hp().to_vec(),
+            h("edf6d05c83121201b436e16877593c3a")
+        );
     }
 
     /// RFC 9369 Appendix A.3: the v2 server Initial decrypts to the same frames as v1's.
@@ -667,7 +816,7 @@ mod tests {
     fn aes_256_packet_keys_round_trip() {
         let secret = [7u8; 48];
         let k = PacketKeys::for_suite(quic::VERSION_1, TLS_AES_256_GCM_SHA384, &secret).unwrap();
-        assert_eq!(k.key.len(), 32);
+        assert_eq!(k.key().len(), 32);
         let p = protect_long(
             quic::VERSION_1,
             PacketType::Handshake,
@@ -695,12 +844,12 @@ mod tests {
         let k =
             PacketKeys::for_suite(quic::VERSION_1, TLS_CHACHA20_POLY1305_SHA256, &secret).unwrap();
         assert_eq!(
-            k.key,
+            k.key(),
             h("c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8")
         );
         assert_eq!(k.iv.to_vec(), h("e0459b3474bdd0e44a41c144"));
         assert_eq!(
-            k.hp,
+            k.hp(),
             h("25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4")
         );
         let sample: [u8; 16] = h("5e5cd55c41f69080575d7999c25a5bfb").try_into().unwrap();
@@ -711,6 +860,30 @@ mod tests {
             k.open(654_360_564, &h("4200bff4"), &sealed),
             Some(vec![0x01])
         );
+    }
+
+    /// The HMAC on the compression function equals the hmac crate's, for keys and messages
+    /// around the block and padding boundaries, and so does its HKDF-Expand-Label.
+    #[test]
+    fn hmac_sha256_as_the_hmac_crate() {
+        let bytes: Vec<u8> = (0..200u32).map(|i| (i * 37 + 11) as u8).collect();
+        for key_len in [0, 1, 20, 32, 55, 56, 63, 64, 65, 130] {
+            let key = &bytes[..key_len];
+            let ours = HmacSha256::new(key);
+            let theirs = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).unwrap();
+            for msg_len in [0, 1, 8, 20, 54, 55, 56, 57, 63, 64, 65, 119, 120, 128, 200] {
+                let msg = &bytes[200 - msg_len..];
+                let mut m = theirs.clone();
+                m.update(msg);
+                assert_eq!(ours.mac(msg)[..], m.finalize().into_bytes()[..]);
+            }
+            for (label, len) in [("quic key", 16), ("quic iv", 12), ("client in", 32)] {
+                let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+                ours.expand(label, &mut a[..len]);
+                expand_short(&theirs, label, &mut b[..len]);
+                assert_eq!(a, b, "{key_len} {label}");
+            }
+        }
     }
 
     #[test]

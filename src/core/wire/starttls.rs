@@ -265,6 +265,11 @@ impl Preamble {
                 (Imap, State::Greeting) => {
                     if !line.starts_with("* OK") {
                         self.fail(Failure::PlaintextError)
+                    } else if greeting_offers_starttls(&line) {
+                        // The greeting's own capability list (RFC 3501 7.1) names the
+                        // upgrade: asking for the list again would only cost a round trip.
+                        self.offered = Some(true);
+                        self.upgrade(b"a2 STARTTLS\r\n")
                     } else {
                         self.state = State::Capabilities;
                         Step::Send(b"a1 CAPABILITY\r\n".to_vec())
@@ -885,6 +890,18 @@ fn is_continuation(line: &str) -> bool {
 }
 
 /// `word` is one of the line's words (split at spaces and SMTP's `250-`).
+/// An IMAP greeting's `[CAPABILITY …]` response code lists `STARTTLS`
+/// (`* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready`).
+fn greeting_offers_starttls(line: &str) -> bool {
+    let upper = line.to_ascii_uppercase();
+    let Some(from) = upper.find("[CAPABILITY ") else {
+        return false;
+    };
+    let list = &upper[from + 1..];
+    let list = list.split(']').next().unwrap_or_default();
+    list.split_whitespace().any(|w| w == "STARTTLS")
+}
+
 fn contains_word(line: &str, word: &str) -> bool {
     line.split(|c: char| c.is_whitespace() || c == '-')
         .any(|w| w.eq_ignore_ascii_case(word))
@@ -1048,6 +1065,28 @@ mod tests {
         );
         assert_eq!(sent, ["a1 CAPABILITY\r\n", "a2 STARTTLS\r\n"]);
         assert_eq!(step, Step::Ready);
+        // A greeting that lists its capabilities (dovecot's) saves the CAPABILITY round
+        // trip when STARTTLS is among them, and only then.
+        let (sent, step) = run(
+            Protocol::Imap,
+            &[
+                b"* OK [CAPABILITY IMAP4rev1 LITERAL+ STARTTLS] Dovecot ready.\r\n",
+                b"a2 OK Begin TLS negotiation now.\r\n",
+            ],
+        );
+        assert_eq!(sent, ["a2 STARTTLS\r\n"]);
+        assert_eq!(step, Step::Ready);
+        let (sent, step) = run(
+            Protocol::Imap,
+            &[
+                b"* OK [CAPABILITY IMAP4rev1 STARTTLSX] hi\r\n",
+                b"* CAPABILITY IMAP4rev1\r\na1 OK\r\n",
+            ],
+        );
+        assert_eq!(sent, ["a1 CAPABILITY\r\n"]);
+        assert_eq!(step, Step::Failed(Failure::NotOffered));
+        let (sent, _) = run(Protocol::Imap, &[b"* OK STARTTLS is here, no list\r\n"]);
+        assert_eq!(sent, ["a1 CAPABILITY\r\n"]);
         let (_, step) = run(
             Protocol::Imap,
             &[b"* OK\r\n", b"* CAPABILITY IMAP4rev1\r\na1 OK\r\n"],

@@ -43,18 +43,23 @@ struct QuicFlow {
     held: usize,
     handshake_seen: [bool; 2],
     one_rtt_seen: [bool; 2],
-    last_seen: Micros,
-    /// The sink needs no more of this flow.
-    skip: bool,
-    /// `flow_end` was called; the entry stays to absorb late packets until it expires.
-    closed: bool,
 }
 
-/// The open QUIC flows, by their two ends in canonical order.
+/// A QUIC flow's entry in the table: its state while it is open; after it ended (closed,
+/// or settled: the sink needs no more of it) only the time of its last datagram, so the
+/// entry absorbs the rest of the connection's datagrams (most of them, for HTTP/3) with
+/// one look-up and no other memory touched, until it has been quiet for the linger.
+struct Slot {
+    last_seen: Micros,
+    /// Boxed: a flow with its keys is a few hundred bytes, moved on every resize otherwise.
+    /// `None` once the flow ended (`flow_end` was called).
+    open: Option<Box<QuicFlow>>,
+}
+
+/// The QUIC flows, by their two ends in canonical order.
 #[derive(Default)]
 pub(crate) struct QuicTable {
-    /// Boxed: a flow with its keys is a few hundred bytes, moved on every resize otherwise.
-    flows: HashMap<(Endpoint, Endpoint), Box<QuicFlow>, foldhash::fast::RandomState>,
+    flows: HashMap<(Endpoint, Endpoint), Slot, foldhash::fast::RandomState>,
     /// Handshake records built from a delivery of CRYPTO bytes (reused).
     scratch: Vec<u8>,
     /// The plaintext of the Initial packet being read (reused).
@@ -116,8 +121,8 @@ impl QuicTable {
         let mut first = None;
         // One lookup for a datagram of a known flow (most of them); a new one is looked up
         // again after it is inserted.
-        let flow = match self.flows.get_mut(&key) {
-            Some(flow) => flow,
+        let slot = match self.flows.get_mut(&key) {
+            Some(slot) => slot,
             None => {
                 let Some((keys, len, pn)) = client_initial(d.payload, &mut self.plain) else {
                     return;
@@ -146,18 +151,18 @@ impl QuicTable {
                     held: 0,
                     handshake_seen: [false; 2],
                     one_rtt_seen: [false; 2],
-                    last_seen: at,
-                    skip: false,
-                    closed: false,
                 });
-                self.flows.entry(key).or_insert(flow)
+                self.flows.entry(key).or_insert(Slot {
+                    last_seen: at,
+                    open: Some(flow),
+                })
             }
         };
         stats.quic_datagrams += 1;
-        flow.last_seen = at;
-        if flow.closed || flow.skip {
+        slot.last_seen = at;
+        let Some(flow) = slot.open.as_deref_mut() else {
             return;
-        }
+        };
         let dir = if d.src == flow.client {
             Direction::ClientToServer
         } else {
@@ -179,12 +184,13 @@ impl QuicTable {
                 &mut self.held_total,
                 &mut self.open,
             );
+            slot.open = None;
         } else if !sink.wants_data(flow.id) {
             // Decided: reported now rather than at the idle timeout or the end of the
             // capture (QUIC's own close is encrypted), so a QUIC-heavy capture does not hold
             // a tracker per connection; the entry lingers to absorb the rest.
-            flow.skip = true;
             settle_flow(flow, at, sink, &mut self.held_total, &mut self.open);
+            slot.open = None;
         }
     }
 
@@ -193,14 +199,16 @@ impl QuicTable {
         let oldest = self
             .flows
             .iter()
-            .filter(|(_, f)| !f.closed)
-            .min_by_key(|(_, f)| (f.last_seen, f.id))
-            .map(|(k, _)| *k);
+            .filter_map(|(k, s)| Some((k, s.last_seen, s.open.as_ref()?.id)))
+            .min_by_key(|&(_, last_seen, id)| (last_seen, id))
+            .map(|(k, _, _)| *k);
         if let Some(k) = oldest
-            && let Some(mut f) = self.flows.remove(&k)
+            && let Some(Slot {
+                last_seen: at,
+                open: Some(mut f),
+            }) = self.flows.remove(&k)
         {
             stats.evicted_flows += 1;
-            let at = f.last_seen;
             end_flow(
                 &mut f,
                 EndKind::Timeout,
@@ -226,23 +234,21 @@ impl QuicTable {
             return;
         }
         self.next_sweep = now.saturating_add(1_000_000);
-        let mut expired: Vec<Box<QuicFlow>> = self
+        let mut expired: Vec<(Micros, Box<QuicFlow>)> = self
             .flows
-            .extract_if(|_, f| {
-                let limit = if f.closed {
+            .extract_if(|_, s| {
+                let limit = if s.open.is_none() {
                     opts.closed_linger
                 } else {
                     opts.idle_timeout
                 };
-                now.saturating_sub(f.last_seen) > limit
+                now.saturating_sub(s.last_seen) > limit
             })
-            .map(|(_, f)| f)
-            .filter(|f| !f.closed)
+            .filter_map(|(_, s)| Some((s.last_seen, s.open?)))
             .collect();
-        expired.sort_by_key(|f| f.id);
-        for mut f in expired {
+        expired.sort_by_key(|(_, f)| f.id);
+        for (at, mut f) in expired {
             stats.expired_flows += 1;
-            let at = f.last_seen;
             end_flow(
                 &mut f,
                 EndKind::Timeout,
@@ -257,11 +263,13 @@ impl QuicTable {
 
     /// Ends every open flow at the end of the input, in order of appearance.
     pub fn finish_all(&mut self, open_kind: EndKind, sink: &mut dyn FlowSink) {
-        let mut flows: Vec<Box<QuicFlow>> = self.flows.drain().map(|(_, f)| f).collect();
-        flows.retain(|f| !f.closed);
-        flows.sort_by_key(|f| f.id);
-        for mut f in flows {
-            let at = f.last_seen;
+        let mut flows: Vec<(Micros, Box<QuicFlow>)> = self
+            .flows
+            .drain()
+            .filter_map(|(_, s)| Some((s.last_seen, s.open?)))
+            .collect();
+        flows.sort_by_key(|(_, f)| f.id);
+        for (at, mut f) in flows {
             end_flow(
                 &mut f,
                 open_kind,
@@ -275,7 +283,8 @@ impl QuicTable {
     }
 }
 
-/// Reports a decided flow without ending its directions (they did not end).
+/// Reports a decided flow without ending its directions (they did not end). The caller
+/// drops the flow (its slot lingers).
 fn settle_flow(
     flow: &mut QuicFlow,
     at: Micros,
@@ -283,19 +292,14 @@ fn settle_flow(
     held_total: &mut usize,
     open: &mut usize,
 ) {
-    if flow.closed {
-        return;
-    }
-    flow.closed = true;
     *open = open.saturating_sub(1);
     *held_total = held_total.saturating_sub(flow.held);
     flow.held = 0;
-    flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
-    flow.keys = None;
     sink.flow_end(flow.id, at, FlowEnd::Settled);
 }
 
-/// Ends both directions (a gap where CRYPTO bytes are missing) and the flow.
+/// Ends both directions (a gap where CRYPTO bytes are missing) and the flow. The caller
+/// drops the flow.
 fn end_flow(
     flow: &mut QuicFlow,
     open_kind: EndKind,
@@ -305,14 +309,10 @@ fn end_flow(
     held_total: &mut usize,
     open: &mut usize,
 ) {
-    if flow.closed {
-        return;
-    }
-    flow.closed = true;
     *open = open.saturating_sub(1);
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
         let stream = &flow.crypto[dir.index()];
-        let kind = if stream.held() > 0 && !flow.skip {
+        let kind = if stream.held() > 0 {
             EndKind::Gap
         } else {
             open_kind
@@ -321,8 +321,6 @@ fn end_flow(
     }
     *held_total = held_total.saturating_sub(flow.held);
     flow.held = 0;
-    flow.crypto = [CryptoStream::new(0), CryptoStream::new(0)];
-    flow.keys = None;
     sink.flow_end(flow.id, at, why);
 }
 
