@@ -123,8 +123,11 @@ for mb in $QUIC_SIZES; do
     f="$WORK/bench-quic-$mb.pcap"
     info=$(gen quic "$f" "$mb")
     settle "$f"
+    # Not timed, as for the TCP captures: the summary's counts (and the first run after the
+    # file was read in, which was the slowest of its command's).
+    counts=$("$BIN" pcap --json --port 1 "$f" | tail -1 | python3 -c 'import json,sys; s=json.load(sys.stdin)["summary"]; i=s["inputs"][0]; print(i["bytes"], i["packets"], i["flows"])')
     echo
-    echo "$(basename "$f"): $(stat -c %s "$f") bytes; $info"
+    echo "$(basename "$f"): $(stat -c %s "$f") bytes; $info; captured bytes, packets, flows: $counts"
     echo "load before: $(uptime)"
     interleaved "$f" quic
     echo "load after: $(uptime)"
