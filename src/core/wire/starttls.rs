@@ -889,7 +889,6 @@ fn is_continuation(line: &str) -> bool {
     line.len() >= 4 && code(line).is_some() && line.as_bytes()[3] == b'-'
 }
 
-/// `word` is one of the line's words (split at spaces and SMTP's `250-`).
 /// An IMAP greeting's `[CAPABILITY …]` response code lists `STARTTLS`
 /// (`* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready`).
 fn greeting_offers_starttls(line: &str) -> bool {
@@ -902,6 +901,7 @@ fn greeting_offers_starttls(line: &str) -> bool {
     list.split_whitespace().any(|w| w == "STARTTLS")
 }
 
+/// `word` is one of the line's words (split at spaces and SMTP's `250-`).
 fn contains_word(line: &str, word: &str) -> bool {
     line.split(|c: char| c.is_whitespace() || c == '-')
         .any(|w| w.eq_ignore_ascii_case(word))
