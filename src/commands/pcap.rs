@@ -686,7 +686,7 @@ impl JsonParts {
         // What `OfferedHello` shows beyond the fingerprints' inputs.
         fingerprint::hello_key(h, &mut self.key);
         self.key.extend_from_slice(&h.record_version.to_be_bytes());
-        for (group, _) in h.key_shares() {
+        for group in h.key_share_groups() {
             self.key.extend_from_slice(&group.to_be_bytes());
         }
         self.key.push(0xff);
@@ -888,13 +888,7 @@ fn offered_hello<'a>(
         ja3: &fp.ja3.md5,
         ja3_string: &fp.ja3.string,
         ja4: &fp.ja4,
-        key_shares: NamedList::new(
-            h.key_shares()
-                .into_iter()
-                .map(|(g, _)| g)
-                .collect::<Vec<_>>(),
-            Registry::Group,
-        ),
+        key_shares: NamedList::new(h.key_share_groups().collect::<Vec<_>>(), Registry::Group),
         legacy_version: Version(h.legacy_version),
         record_version: Version(h.record_version),
         sigalgs: NamedList::new(h.signature_algorithms(), Registry::Sigalg),

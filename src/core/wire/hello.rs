@@ -377,16 +377,36 @@ impl ClientHello {
 
     /// `(group, key_exchange)` pairs of key_share, in offer order.
     pub fn key_shares(&self) -> Vec<(u16, Vec<u8>)> {
-        let Some(d) = self.ext(ext::KEY_SHARE) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        if let Ok(mut list) = Reader::new(d).sub_u16("client_shares") {
-            while let (Ok(g), Ok(k)) = (list.u16("group"), list.sub_u16("key_exchange")) {
-                out.push((g, k.peek_rest().to_vec()));
+        self.key_share_entries()
+            .map(|(g, k)| (g, k.to_vec()))
+            .collect()
+    }
+
+    /// The groups of key_share, in offer order (what [`Self::key_shares`] lists, without
+    /// copying the keys: the JSON report asks for them for every connection).
+    pub fn key_share_groups(&self) -> impl Iterator<Item = u16> + '_ {
+        self.key_share_entries().map(|(g, _)| g)
+    }
+
+    /// `(group, key_exchange)` entries of key_share in offer order, up to the first that
+    /// does not fit.
+    fn key_share_entries(&self) -> impl Iterator<Item = (u16, &[u8])> + '_ {
+        let mut list = self
+            .ext(ext::KEY_SHARE)
+            .and_then(|d| Reader::new(d).sub_u16("client_shares").ok())
+            .unwrap_or(Reader::new(&[]));
+        std::iter::from_fn(move || {
+            // The length is checked before reading: reaching the end of the list is not a
+            // decode error, whose message would be formatted (and dropped) on every call.
+            let head = list.peek_rest();
+            let n = usize::from(u16::from_be_bytes([*head.get(2)?, *head.get(3)?]));
+            if head.len() < 4 + n {
+                return None;
             }
-        }
-        out
+            let group = list.u16("group").ok()?;
+            let key = list.sub_u16("key_exchange").ok()?;
+            Some((group, key.peek_rest()))
+        })
     }
 
     /// The highest version offered: supported_versions (GREASE ignored) or legacy_version.
@@ -432,6 +452,47 @@ fn u16_list(mut r: Reader<'_>) -> Option<Vec<u16>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_shares_stop_at_the_first_entry_that_does_not_fit() {
+        let hello = |data: Vec<u8>| ClientHello {
+            record_version: 0x0301,
+            legacy_version: 0x0303,
+            random: [0; 32],
+            session_id: vec![],
+            cipher_suites: vec![0x1301],
+            compression_methods: vec![0],
+            extensions: Some(vec![Extension {
+                typ: ext::KEY_SHARE,
+                data,
+            }]),
+        };
+        // x25519 with 2 key bytes, secp256r1 with 1; then a group whose key is cut short,
+        // a lone byte, and nothing after the list's end counts.
+        let list = [0, 0x1d, 0, 2, 7, 8, 0, 0x17, 0, 1, 9];
+        for (tail, listed) in [
+            (&[][..], 2),
+            (&[0, 0x18, 0, 5, 1][..], 2),
+            (&[0, 0x18, 0][..], 2),
+            (&[0][..], 2),
+            (&[0, 0x19, 0, 0][..], 3),
+        ] {
+            let mut entries = list.to_vec();
+            entries.extend_from_slice(tail);
+            let mut data = (entries.len() as u16).to_be_bytes().to_vec();
+            data.extend_from_slice(&entries);
+            data.extend_from_slice(&[0xaa, 0xbb]);
+            let h = hello(data);
+            let shares = h.key_shares();
+            assert_eq!(shares.len(), listed, "{tail:?}");
+            assert_eq!((shares[0].0, &shares[0].1[..]), (0x1d, &[7, 8][..]));
+            assert_eq!((shares[1].0, &shares[1].1[..]), (0x17, &[9][..]));
+            let groups: Vec<u16> = h.key_share_groups().collect();
+            assert_eq!(groups, shares.iter().map(|(g, _)| *g).collect::<Vec<_>>());
+        }
+        assert!(hello(vec![0, 9, 0]).key_shares().is_empty());
+        assert_eq!(hello(vec![]).key_share_groups().count(), 0);
+    }
 
     #[test]
     fn vectors_too_long_for_their_prefix_are_errors() {
