@@ -791,39 +791,18 @@ pub(crate) mod tests {
             .unwrap();
         bases.push((LINKTYPE_RAW, v));
 
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        let mut fast = 0;
-        for round in 0..40_000 {
-            let (linktype, base) = &bases[round % bases.len()];
-            let mut frame = base.clone();
-            if round >= bases.len() {
-                for _ in 0..1 + next() % 3 {
-                    // Mostly the headers: Ethernet, IP and TCP fit in the first 80 bytes.
-                    let at = (next() % 80) as usize % frame.len();
-                    frame[at] = next() as u8;
-                }
-                match next() % 4 {
-                    0 => frame.truncate((next() % frame.len() as u64) as usize),
-                    1 => frame.extend(std::iter::repeat_n(0, (next() % 64) as usize)),
-                    _ => {}
-                }
-            }
-            let Some(seg) = plain_tcp(*linktype, &frame) else {
-                continue;
+        // Mostly the headers: Ethernet, IP and TCP fit in the first 80 bytes.
+        let fast = mutated_frames(&bases, 0x9e37_79b9_7f4a_7c15, 80, |linktype, frame| {
+            let Some(seg) = plain_tcp(linktype, frame) else {
+                return false;
             };
-            fast += 1;
             let mut d = LinkDecoder::new(8, 1_000_000);
             let mut stats = CaptureStats::default();
-            let general = d.decode_any(*linktype, &frame, 0, &mut stats);
+            let general = d.decode_any(linktype, frame, 0, &mut stats);
             assert_eq!(Some(Carried::Tcp(seg)), general, "{linktype} {frame:02x?}");
             assert_eq!(stats, CaptureStats::default(), "{frame:02x?}");
-        }
+            true
+        });
         // Mutated frames often stay plain (a changed port or payload byte).
         assert!(fast > 10_000, "{fast}");
     }
@@ -852,42 +831,21 @@ pub(crate) mod tests {
             bases.push((LINKTYPE_ETHERNET, v.clone()));
             bases.push((LINKTYPE_IPV6, v[14..].to_vec()));
         }
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        let mut fast = 0;
-        for round in 0..40_000 {
-            let (linktype, base) = &bases[round % bases.len()];
-            let mut frame = base.clone();
-            if round >= bases.len() {
-                for _ in 0..1 + next() % 3 {
-                    let at = (next() % 70) as usize % frame.len();
-                    frame[at] = next() as u8;
-                }
-                match next() % 4 {
-                    0 => frame.truncate((next() % frame.len() as u64) as usize),
-                    1 => frame.extend(std::iter::repeat_n(0, (next() % 64) as usize)),
-                    _ => {}
-                }
-            }
-            let Some(d) = plain_udp(*linktype, &frame) else {
-                continue;
+        let fast = mutated_frames(&bases, 0x2545_f491_4f6c_dd1d, 70, |linktype, frame| {
+            let Some(d) = plain_udp(linktype, frame) else {
+                return false;
             };
-            fast += 1;
             let mut decoder = LinkDecoder::new(8, 1_000_000);
             let mut stats = CaptureStats::default();
-            let general = decoder.decode_any(*linktype, &frame, 0, &mut stats);
+            let general = decoder.decode_any(linktype, frame, 0, &mut stats);
             assert_eq!(Some(Carried::Udp(d)), general, "{linktype} {frame:02x?}");
             let one = CaptureStats {
                 non_tcp: 1,
                 ..CaptureStats::default()
             };
             assert_eq!(stats, one, "{frame:02x?}");
-        }
+            true
+        });
         assert!(fast > 10_000, "{fast}");
         // VXLAN and CAPWAP datagrams are opened by the general path.
         for (src, dst) in [
@@ -902,6 +860,42 @@ pub(crate) mod tests {
                 .unwrap();
             assert!(plain_udp(LINKTYPE_RAW, &v).is_none());
         }
+    }
+
+    /// 40,000 frames: each base frame, then copies with 1–3 of their first `span` bytes
+    /// changed, some cut or padded (a fixed xorshift sequence from `seed`). Returns how
+    /// many `check` accepted.
+    fn mutated_frames(
+        bases: &[(u32, Vec<u8>)],
+        seed: u64,
+        span: u64,
+        mut check: impl FnMut(u32, &[u8]) -> bool,
+    ) -> usize {
+        let mut rng = seed;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut accepted = 0;
+        for round in 0..40_000 {
+            let (linktype, base) = &bases[round % bases.len()];
+            let mut frame = base.clone();
+            if round >= bases.len() {
+                for _ in 0..1 + next() % 3 {
+                    let at = (next() % span) as usize % frame.len();
+                    frame[at] = next() as u8;
+                }
+                match next() % 4 {
+                    0 => frame.truncate((next() % frame.len() as u64) as usize),
+                    1 => frame.extend(std::iter::repeat_n(0, (next() % 64) as usize)),
+                    _ => {}
+                }
+            }
+            accepted += usize::from(check(*linktype, &frame));
+        }
+        accepted
     }
 
     fn ipv4_tcp() -> Vec<u8> {
