@@ -12,6 +12,7 @@
 #   RUNS=3 ONLY="smtp imap" bash benches/starttls_compare.sh
 #   ONLY="imap imap-perf pop3 pop3-perf" bash benches/starttls_compare.sh   # dovecot's two login modes
 #   SHAKEDOWN=target/debug/shakedown bash benches/starttls_compare.sh
+#   DELAY_MS=20 bash benches/starttls_compare.sh      # servers 20 ms away (benches/delay_proxy.py)
 #
 # sslscan runs with its fastest settings that still enumerate what shakedown's full scan
 # does (suites, groups, certificate): --no-heartbleed --no-compression --no-renegotiation
@@ -264,6 +265,17 @@ for p in $only; do
 done
 for p in $only; do wait_port "${port[$p]}"; done
 sleep 1
+# DELAY_MS: both tools reach the servers through benches/delay_proxy.py, which adds that
+# round-trip time to every exchange and to the connect (a far server; no netem here).
+if [ -n "${DELAY_MS:-}" ]; then
+    for p in $only; do
+        relay=$(free_port)
+        python3 "$here/benches/delay_proxy.py" "$relay" "${port[$p]}" "$DELAY_MS" 2>/dev/null &
+        pids+=($!)
+        wait_port "$relay"
+        port[$p]=$relay
+    done
+fi
 
 # sslscan's option for each protocol.
 declare -A sslscan_flag=([smtp]=smtp [imap]=imap [pop3]=pop3 [ftp]=ftp [ldap]=ldap
@@ -294,6 +306,7 @@ PY
 }
 
 echo "load before: $(uptime)"
+[ -z "${DELAY_MS:-}" ] || echo "round trip added by benches/delay_proxy.py: $DELAY_MS ms"
 echo
 printf '| server | tool | connections | wall time, median (s) | all runs (s) | TLS 1.2+1.3 suites | agree |\n'
 printf '|---|---|---:|---:|---|---:|---|\n'
