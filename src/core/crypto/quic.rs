@@ -42,18 +42,27 @@ fn labels(version: u32) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// HKDF-Expand-Label's info (RFC 8446 §7.1) for `label`, an empty context and an output of
+/// `len` bytes, followed by HKDF-Expand's first block counter: the HMAC message of T(1),
+/// written into `buf`.
+fn label_info<'b>(label: &str, len: usize, buf: &'b mut [u8; 2 + 1 + 255 + 2]) -> &'b [u8] {
+    const PREFIX: &[u8] = b"tls13 ";
+    let full = PREFIX.len() + label.len();
+    buf[..2].copy_from_slice(&(len as u16).to_be_bytes());
+    buf[2] = full as u8;
+    buf[3..3 + PREFIX.len()].copy_from_slice(PREFIX);
+    buf[3 + PREFIX.len()..3 + full].copy_from_slice(label.as_bytes());
+    // An empty context, then HKDF-Expand's block counter.
+    buf[3 + full..5 + full].copy_from_slice(&[0, 1]);
+    &buf[..5 + full]
+}
+
 /// HKDF-Expand-Label (RFC 8446 §7.1) filling `out`, at most one hash long (one HMAC
 /// block: T(1)), from `keyed`, an HMAC already keyed with the secret. Into a buffer of the
 /// caller's, not a new vector: a capture reader derives keys for every new connection.
 fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, out: &mut [u8]) {
-    const PREFIX: &[u8] = b"tls13 ";
     let mut m = keyed.clone();
-    m.update(&(out.len() as u16).to_be_bytes());
-    m.update(&[(PREFIX.len() + label.len()) as u8]);
-    m.update(PREFIX);
-    m.update(label.as_bytes());
-    // An empty context, then HKDF-Expand's block counter.
-    m.update(&[0, 1]);
+    m.update(label_info(label, out.len(), &mut [0; 260]));
     let t = m.finalize().into_bytes();
     out.copy_from_slice(&t[..out.len()]);
 }
@@ -62,18 +71,17 @@ fn expand_short<M: Mac + Clone>(keyed: &M, label: &str, out: &mut [u8]) {
 const MAX_KEY: usize = 32;
 
 /// A packet key of `key_len` bytes (its first `key_len` bytes), the IV and the header
-/// protection key (as long) from a traffic secret, HMAC keyed with it once for the three
-/// labels.
-fn key_material<M: Mac + hmac::KeyInit + Clone>(
-    secret: &[u8],
+/// protection key (as long) from a traffic secret, by `expand` (HKDF-Expand-Label with an
+/// HMAC keyed with the secret once for the three labels).
+fn key_material(
+    expand: impl Fn(&str, &mut [u8]),
     (key_label, iv_label, hp_label): (&str, &str, &str),
     key_len: usize,
 ) -> Option<([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY])> {
-    let keyed = <M as hmac::KeyInit>::new_from_slice(secret).ok()?;
     let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
-    expand_short(&keyed, key_label, key.get_mut(..key_len)?);
-    expand_short(&keyed, iv_label, &mut iv);
-    expand_short(&keyed, hp_label, hp.get_mut(..key_len)?);
+    expand(key_label, key.get_mut(..key_len)?);
+    expand(iv_label, &mut iv);
+    expand(hp_label, hp.get_mut(..key_len)?);
     Some((key, iv, hp))
 }
 
@@ -133,16 +141,7 @@ impl HmacSha256 {
     /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context filling `out`, at most one
     /// hash long (T(1)), this HMAC keyed with the secret.
     fn expand(&self, label: &str, out: &mut [u8]) {
-        const PREFIX: &[u8] = b"tls13 ";
-        let mut info = [0u8; 2 + 1 + 255 + 2];
-        let full = PREFIX.len() + label.len();
-        info[..2].copy_from_slice(&(out.len() as u16).to_be_bytes());
-        info[2] = full as u8;
-        info[3..3 + PREFIX.len()].copy_from_slice(PREFIX);
-        info[3 + PREFIX.len()..3 + full].copy_from_slice(label.as_bytes());
-        // An empty context, then HKDF-Expand's block counter.
-        info[3 + full..5 + full].copy_from_slice(&[0, 1]);
-        let t = self.mac(&info[..5 + full]);
+        let t = self.mac(label_info(label, out.len(), &mut [0; 260]));
         out.copy_from_slice(&t[..out.len()]);
     }
 }
@@ -170,20 +169,6 @@ fn sha256_finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
         o.copy_from_slice(&w.to_be_bytes());
     }
     out
-}
-
-/// [`key_material`] with [`HmacSha256`].
-fn key_material_sha256(
-    secret: &[u8],
-    (key_label, iv_label, hp_label): (&str, &str, &str),
-    key_len: usize,
-) -> Option<([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY])> {
-    let keyed = HmacSha256::new(secret);
-    let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
-    keyed.expand(key_label, key.get_mut(..key_len)?);
-    keyed.expand(iv_label, &mut iv);
-    keyed.expand(hp_label, hp.get_mut(..key_len)?);
-    Some((key, iv, hp))
 }
 
 /// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
@@ -233,9 +218,19 @@ impl PacketKeys {
     pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
         let labels = labels(version);
         let (key, iv, hp) = match suite {
-            TLS_AES_128_GCM_SHA256 => key_material_sha256(secret, labels, 16)?,
-            TLS_AES_256_GCM_SHA384 => key_material::<Hmac<Sha384>>(secret, labels, 32)?,
-            TLS_CHACHA20_POLY1305_SHA256 => key_material_sha256(secret, labels, 32)?,
+            TLS_AES_128_GCM_SHA256 | TLS_CHACHA20_POLY1305_SHA256 => {
+                let keyed = HmacSha256::new(secret);
+                let key_len = if suite == TLS_AES_128_GCM_SHA256 {
+                    16
+                } else {
+                    32
+                };
+                key_material(|l, out| keyed.expand(l, out), labels, key_len)?
+            }
+            TLS_AES_256_GCM_SHA384 => {
+                let keyed = <Hmac<Sha384> as hmac::KeyInit>::new_from_slice(secret).ok()?;
+                key_material(|l, out| expand_short(&keyed, l, out), labels, 32)?
+            }
             _ => return None,
         };
         let (k, h) = (&key[..16], &hp[..16]);
