@@ -4,16 +4,21 @@
 # (start-up included), which is how people run them.
 #
 # Usage: benches/probe_compare.sh [RUNS]     (default 200; loopback only)
+#        SHAKEDOWN=<a build> benches/probe_compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 runs=${1:-200}
 command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null; }
-cargo build --release -q
-bin=target/release/shakedown
+if [ -z "${SHAKEDOWN:-}" ]; then
+    cargo build --release -q
+    SHAKEDOWN=${CARGO_TARGET_DIR:-target}/release/shakedown
+fi
+bin=$(realpath "$SHAKEDOWN")
 
 dir=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+cleanup() { stop "${pids[@]}"; rm -rf "$dir"; }
 trap cleanup EXIT
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/key.pem" \
@@ -24,14 +29,15 @@ start_server() { # port, extra args
     openssl s_server -accept "127.0.0.1:$port" -cert "$dir/cert.pem" -key "$dir/key.pem" \
         -www -quiet "$@" </dev/null >/dev/null 2>&1 &
     pids+=($!)
-    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
-    echo "server on $port did not start" >&2; exit 1
+    wait_port "$port"
 }
-start_server 48443 -tls1_3
-start_server 48444 -tls1_2
+declare -A port=([3]=$(free_port) [2]=$(free_port))
+start_server "${port[3]}" -tls1_3
+start_server "${port[2]}" -tls1_2
 
+echo "load before: $(uptime)"
 for v in 3 2; do
-    port=$((48444 - (v == 3)))
+    port=${port[$v]}
     echo "== TLS 1.$v, server 127.0.0.1:$port"
     hyperfine -N --warmup 10 --runs "$runs" --export-markdown "$dir/t1$v.md" \
         -n "shakedown probe" "$bin probe localhost:$port --connect 127.0.0.1 --tls TLSv1.$v" \
@@ -39,3 +45,4 @@ for v in 3 2; do
         2>&1 | grep -v '^ *$' || true
     cat "$dir/t1$v.md"
 done
+echo "load after: $(uptime)"
