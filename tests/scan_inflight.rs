@@ -94,11 +94,21 @@ fn two_thousand_connections_in_flight_in_one_process() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let mut peak = 0;
+    let mut samples = Vec::new();
     while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
-        peak = peak.max(open_tcp_sockets(pid));
+        samples.push(open_tcp_sockets(pid));
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A sample is not atomic: while the descriptors are listed, a socket closed and another
+    // opened (at the time-outs, when a thousand connections end and start again at once)
+    // can both be counted. The in-flight count is the most that held over two samples in a
+    // row: the sample after such a burst counts right.
+    let peak = samples
+        .windows(2)
+        .map(|w| w.iter().copied().min().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let raw_peak = samples.iter().copied().max().unwrap_or(0);
     child.wait().unwrap();
     let stderr = std::fs::read_to_string(&err_path).unwrap();
     let lines = std::fs::read_to_string(&out_path).unwrap().lines().count();
@@ -107,11 +117,9 @@ fn two_thousand_connections_in_flight_in_one_process() {
         peak >= want * 95 / 100,
         "{peak} sockets open at most, {want} wanted; stderr: {stderr}"
     );
-    // A sample is not atomic: a socket closed and another opened while the descriptors
-    // are listed can both be counted, so a few over is the sampling, not the scan.
     assert!(
         peak <= want + 8,
-        "{peak} sockets open, more than --concurrency {want}"
+        "{peak} sockets open, more than --concurrency {want} (single samples up to {raw_peak})"
     );
     drop(listeners);
 }
