@@ -644,27 +644,34 @@ mod tests {
         hex::decode(s.replace([' ', '\n'], "")).unwrap()
     }
 
+    /// The Initial keys of DCID 0x8394c8f03e515708 (the RFCs' example) for `version`:
+    /// client key, IV, header protection key, then the server's.
+    fn assert_initial_keys(version: u32, expected: [&str; 6]) {
+        let k = initial_keys(version, &h("8394c8f03e515708")).unwrap();
+        let got = [
+            k.client.key().to_vec(),
+            k.client.iv.to_vec(),
+            k.client.hp().to_vec(),
+            k.server.key().to_vec(),
+            k.server.iv.to_vec(),
+            k.server.hp().to_vec(),
+        ];
+        assert_eq!(got, expected.map(h));
+    }
+
     /// RFC 9001 Appendix A.1: keys from DCID 0x8394c8f03e515708.
     #[test]
     fn rfc9001_a1_initial_keys() {
-        let k = initial_keys(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
-        assert_eq!(
-            k.client.key().to_vec(),
-            h("1f369613dd76d5467730efcbe3b1a22d")
-        );
-        assert_eq!(k.client.iv.to_vec(), h("fa044b2f42a3fd3b46fb255c"));
-        assert_eq!(
-            k.client.hp().to_vec(),
-            h("9f50449e04a0e810283a1e9933adedd2")
-        );
-        assert_eq!(
-            k.server.key().to_vec(),
-            h("cf3a5331653c364c88f0f379b6067e37")
-        );
-        assert_eq!(k.server.iv.to_vec(), h("0ac1493ca1905853b0bba03e"));
-        assert_eq!(
-            k.server.hp().to_vec(),
-            h("c206b8d9b9f0f37644430b490eeaa314")
+        assert_initial_keys(
+            quic::VERSION_1,
+            [
+                "1f369613dd76d5467730efcbe3b1a22d",
+                "fa044b2f42a3fd3b46fb255c",
+                "9f50449e04a0e810283a1e9933adedd2",
+                "cf3a5331653c364c88f0f379b6067e37",
+                "0ac1493ca1905853b0bba03e",
+                "c206b8d9b9f0f37644430b490eeaa314",
+            ],
         );
     }
 
@@ -747,24 +754,16 @@ mod tests {
     /// RFC 9369 Appendix A.1: v2 keys from the same DCID.
     #[test]
     fn rfc9369_a1_v2_initial_keys() {
-        let k = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
-        assert_eq!(
-            k.client.key().to_vec(),
-            h("8b1a0bc121284290a29e0971b5cd045d")
-        );
-        assert_eq!(k.client.iv.to_vec(), h("91f73e2351d8fa91660e909f"));
-        assert_eq!(
-            k.client.hp().to_vec(),
-            h("45b95e15235d6f45a6b19cbcb0294ba9")
-        );
-        assert_eq!(
-            k.server.key().to_vec(),
-            h("82db637861d55e1d011f19ea71d5d2a7")
-        );
-        assert_eq!(k.server.iv.to_vec(), h("dd13c276499c0249d3310652"));
-        assert_eq!(
-            k.server.hp().to_vec(),
-            h("edf6d05c83121201b436e16877593c3a")
+        assert_initial_keys(
+            quic::VERSION_2,
+            [
+                "8b1a0bc121284290a29e0971b5cd045d",
+                "91f73e2351d8fa91660e909f",
+                "45b95e15235d6f45a6b19cbcb0294ba9",
+                "82db637861d55e1d011f19ea71d5d2a7",
+                "dd13c276499c0249d3310652",
+                "edf6d05c83121201b436e16877593c3a",
+            ],
         );
     }
 

@@ -455,18 +455,7 @@ mod tests {
 
     #[test]
     fn key_shares_stop_at_the_first_entry_that_does_not_fit() {
-        let hello = |data: Vec<u8>| ClientHello {
-            record_version: 0x0301,
-            legacy_version: 0x0303,
-            random: [0; 32],
-            session_id: vec![],
-            cipher_suites: vec![0x1301],
-            compression_methods: vec![0],
-            extensions: Some(vec![Extension {
-                typ: ext::KEY_SHARE,
-                data,
-            }]),
-        };
+        let with_key_share = |data: &[u8]| hello(vec![ext(ext::KEY_SHARE, data)]);
         // x25519 with 2 key bytes, secp256r1 with 1; then a group whose key is cut short,
         // a lone byte, and nothing after the list's end counts.
         let list = [0, 0x1d, 0, 2, 7, 8, 0, 0x17, 0, 1, 9];
@@ -482,7 +471,7 @@ mod tests {
             let mut data = (entries.len() as u16).to_be_bytes().to_vec();
             data.extend_from_slice(&entries);
             data.extend_from_slice(&[0xaa, 0xbb]);
-            let h = hello(data);
+            let h = with_key_share(&data);
             let shares = h.key_shares();
             assert_eq!(shares.len(), listed, "{tail:?}");
             assert_eq!((shares[0].0, &shares[0].1[..]), (0x1d, &[7, 8][..]));
@@ -490,8 +479,8 @@ mod tests {
             let groups: Vec<u16> = h.key_share_groups().collect();
             assert_eq!(groups, shares.iter().map(|(g, _)| *g).collect::<Vec<_>>());
         }
-        assert!(hello(vec![0, 9, 0]).key_shares().is_empty());
-        assert_eq!(hello(vec![]).key_share_groups().count(), 0);
+        assert!(with_key_share(&[0, 9, 0]).key_shares().is_empty());
+        assert_eq!(with_key_share(&[]).key_share_groups().count(), 0);
     }
 
     #[test]
