@@ -69,8 +69,18 @@ async def relay(client_reader, client_writer, target_port, rtt):
 
 async def main():
     listen_port, target_port, rtt_ms = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    # The relays, held here: asyncio keeps only a weak reference to a task, and a relay
+    # waiting on both directions was otherwise collected mid-connection ("Task was
+    # destroyed but it is pending").
+    relays = set()
+
+    def start_relay(r, w):
+        task = asyncio.ensure_future(relay(r, w, target_port, rtt_ms / 1000))
+        relays.add(task)
+        task.add_done_callback(relays.discard)
+
     server = await asyncio.start_server(
-        lambda r, w: relay(r, w, target_port, rtt_ms / 1000),
+        start_relay,
         "127.0.0.1",
         listen_port,
         backlog=4096,

@@ -82,7 +82,7 @@ if [ -n "${DELAY_MS:-}" ]; then
     for server in legacy nginx nginx3; do
         port_var=${server}_port
         relay=$(free_port)
-        python3 "$here/benches/delay_proxy.py" "$relay" "${!port_var}" "$DELAY_MS" 2>/dev/null &
+        python3 "$here/benches/delay_proxy.py" "$relay" "${!port_var}" "$DELAY_MS" &
         pids+=($!)
         wait_port "$relay"
         printf -v "$port_var" '%s' "$relay"

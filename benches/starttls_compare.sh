@@ -270,7 +270,7 @@ sleep 1
 if [ -n "${DELAY_MS:-}" ]; then
     for p in $only; do
         relay=$(free_port)
-        python3 "$here/benches/delay_proxy.py" "$relay" "${port[$p]}" "$DELAY_MS" 2>/dev/null &
+        python3 "$here/benches/delay_proxy.py" "$relay" "${port[$p]}" "$DELAY_MS" &
         pids+=($!)
         wait_port "$relay"
         port[$p]=$relay
