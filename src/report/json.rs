@@ -61,8 +61,8 @@ pub fn opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// Writes text known to need no escaping (ASCII digits, hex, punctuation built here) as a
-/// JSON string.
+/// Writes text known to need no escaping as a JSON string: ASCII built here (digits, hex,
+/// punctuation) or one of a few fixed names (peers, outcomes, transports, alert levels).
 #[inline]
 pub fn ascii(out: &mut Vec<u8>, s: &[u8]) {
     debug_assert!(std::str::from_utf8(s).is_ok_and(plain));
@@ -87,6 +87,67 @@ pub fn f64(out: &mut Vec<u8>, x: f64) {
     } else {
         out.extend_from_slice(b"null");
     }
+}
+
+/// Writes `x`, a number of milliseconds, as `serde_json` does ([`f64`]), digit by digit when
+/// it is a whole number of microseconds below 2^42 ms (≈ 139 years): the timeline's times are
+/// microseconds over 1000, a dozen a connection, and a general float formatter's search for
+/// the shortest digits costs several times more.
+///
+/// Why the digits are the same: the shortest decimal that reads back as `x` is what
+/// `serde_json` writes. Below 2^42 two doubles are less than 0.001 apart (2^-11 at most), so
+/// the exact microseconds (`m / 1000`, of which `x` is the nearest double) are the only
+/// decimal with at most three places that reads back as `x`, and no shorter one does; the
+/// digits are then written in `serde_json`'s form (`1.5`, `12.0`, `0.001`). A unit test
+/// compares both across the range.
+#[inline]
+pub fn millis(out: &mut Vec<u8>, x: f64) {
+    let micros = (x * 1000.0).round();
+    if x.is_sign_positive() && micros < MICROS_LIMIT as f64 && (micros as u64) as f64 / 1000.0 == x
+    {
+        micros_as_millis(out, micros as u64);
+    } else {
+        f64(out, x);
+    }
+}
+
+/// Below this many microseconds, [`micros_as_millis`] writes the digits itself (2^42 ms).
+const MICROS_LIMIT: u64 = (1 << 42) * 1000;
+
+/// Writes `micros as f64 / 1000.0` as `serde_json` does (see [`millis`]), without the
+/// division when it is below 2^42 ms.
+#[inline]
+pub fn micros_as_millis(out: &mut Vec<u8>, micros: u64) {
+    if micros >= MICROS_LIMIT {
+        return f64(out, micros as f64 / 1000.0);
+    }
+    // The whole milliseconds backwards from `DOT`, then the point and up to three places.
+    const DOT: usize = 16;
+    let mut buf = [0u8; DOT + 4];
+    let mut start = DOT;
+    let mut n = micros / 1000;
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let frac = (micros % 1000) as u16;
+    buf[DOT] = b'.';
+    buf[DOT + 1] = b'0' + (frac / 100) as u8;
+    buf[DOT + 2] = b'0' + (frac / 10 % 10) as u8;
+    buf[DOT + 3] = b'0' + (frac % 10) as u8;
+    let end = if frac.is_multiple_of(100) {
+        // `.0` for a whole number, as `serde_json` writes it.
+        DOT + 2
+    } else if frac.is_multiple_of(10) {
+        DOT + 3
+    } else {
+        DOT + 4
+    };
+    out.extend_from_slice(&buf[start..end]);
 }
 
 #[inline]
@@ -159,6 +220,49 @@ mod tests {
         ] {
             let mut out = Vec::new();
             f64(&mut out, x);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&x).unwrap()
+            );
+        }
+        // Microseconds over 1000 (the timeline's times), edges and a spread of the range.
+        let mut micros: Vec<u64> = vec![0, 1, 9, 10, 100, 999, 1000, 1001, 1010, 1100, 99_999];
+        let limit = (1u64 << 42) * 1000;
+        for shift in 0..53 {
+            let p = 1u64 << shift;
+            micros.extend([p - 1, p, p + 1, p * 3 / 2]);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Every magnitude: a random number of bits.
+            micros.push(state >> (state % 64));
+            micros.push(1_800_000_000_000_000 + state % 100_000_000_000);
+        }
+        micros.extend([limit - 1, limit, limit + 1, u64::MAX]);
+        for m in micros {
+            let mut out = Vec::new();
+            micros_as_millis(&mut out, m);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&(m as f64 / 1000.0)).unwrap(),
+                "{m} µs"
+            );
+            for x in [m as f64 / 1000.0, m as f64 / 1000.0 + 1e-9, m as f64] {
+                let mut out = Vec::new();
+                millis(&mut out, x);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(&x).unwrap(),
+                    "{m} µs"
+                );
+            }
+        }
+        for x in [-0.0, -1.5, f64::NAN, f64::INFINITY, 1e300, 5e-324] {
+            let mut out = Vec::new();
+            millis(&mut out, x);
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(&x).unwrap()
