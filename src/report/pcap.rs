@@ -174,7 +174,7 @@ pub fn json_line(out: &mut Vec<u8>, w: &mut JsonLineState, c: &PcapConnection<'_
             out.push(b',');
         }
         out.extend_from_slice(b"{\"at_ms\":");
-        json::micros_as_millis(out, e.at);
+        w.millis.write(out, e.at);
         out.extend_from_slice(b",\"from\":");
         json::ascii(out, e.dir.peer().as_bytes());
         out.extend_from_slice(b",\"what\":");
@@ -270,6 +270,8 @@ pub struct JsonLineState {
     second: u64,
     /// That second's time as [`CaptureTime::push_to`] writes it, with `.000Z`.
     second_text: String,
+    /// The timeline's times.
+    millis: json::Millis,
 }
 
 impl JsonLineState {
