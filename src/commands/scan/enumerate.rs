@@ -677,6 +677,11 @@ impl<'a> Scanner<'a> {
             pre.extend(firsts.iter().map(prelim));
             pre.sort_by_key(|v| v.version);
             let mut handles = spawned.into_inner().unwrap_or_default();
+            let mut firsts = firsts;
+            // One version is enumerated on this thread, which would only wait otherwise (a
+            // part handed to a thread costs wake-ups); not with the lists to start after
+            // them (lower latency).
+            let here = if lower_latency { None } else { firsts.pop() };
             handles.extend(
                 firsts
                     .into_iter()
@@ -693,8 +698,11 @@ impl<'a> Scanner<'a> {
                     s.try_spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
                 })
                 .flatten();
-            let mut versions: Vec<VersionScan> =
-                handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            let mut versions: Vec<VersionScan> = here
+                .and_then(|first| tasks::in_place(move || self.enumerate(first)).ok())
+                .into_iter()
+                .collect();
+            versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
             versions.sort_by_key(|v| v.version);
             if let Some(lists) = lists {
                 let all = pipe.all.get_or_init(|| versions.clone());
@@ -849,7 +857,9 @@ impl<'a> Scanner<'a> {
                         })
                         .is_empty()
                 });
-            let g12 = s.spawn(move || {
+            // Run on this thread once the other parts are started: it would only wait for
+            // them otherwise, and a part handed to a thread costs wake-ups.
+            let g12 = move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
                     let (groups, sigalgs) =
@@ -864,7 +874,7 @@ impl<'a> Scanner<'a> {
                 } else {
                     (None, None, None)
                 }
-            });
+            };
             let fixed = if !more {
                 Vec::new()
             } else if pipe.is_some() && !certified_first(versions) {
@@ -881,6 +891,7 @@ impl<'a> Scanner<'a> {
             } else {
                 self.behaviour(s, versions, pipe.map(|p| &p.all), fragment)
             };
+            let g12 = tasks::in_place(g12);
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
             let mut post_quantum = None;
@@ -889,7 +900,7 @@ impl<'a> Scanner<'a> {
                 post_quantum = Some(pq);
                 orders.extend(order.map(|o| (ProtocolVersion::TLS13, o)));
             }
-            let (g12, sigalgs, full13) = g12.join().unwrap_or_default();
+            let (g12, sigalgs, full13) = g12.unwrap_or_default();
             groups.extend(g12);
             let mut fixed: Vec<ProbeItem> = fixed
                 .into_iter()

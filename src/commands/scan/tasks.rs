@@ -152,6 +152,12 @@ where
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Runs `work` on the calling thread, its panic caught as [`Task::join`] would report it:
+/// for the last part of a scope, which the caller would otherwise only wait for.
+pub(super) fn in_place<T>(work: impl FnOnce() -> T) -> thread::Result<T> {
+    catch_unwind(AssertUnwindSafe(work))
+}
+
 /// A part's result, filled in by whichever thread ran it.
 struct Slot<T> {
     value: Mutex<Filled<T>>,
