@@ -300,11 +300,12 @@ fn sha256_finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
 /// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
 /// Initial packets (and TLS_AES_128_GCM_SHA256), AES-256-GCM for TLS_AES_256_GCM_SHA384,
 /// ChaCha20-Poly1305 for TLS_CHACHA20_POLY1305_SHA256 (its header protection is the
-/// ChaCha20 key stream, RFC 9001 §5.4.4).
+/// ChaCha20 key stream, RFC 9001 §5.4.4). Each AES pair in one allocation: a capture
+/// reader sets up two of them for every QUIC connection.
 #[derive(Clone)]
 enum PacketAead {
-    Aes128(Box<Aes128Gcm>, Box<Aes128>),
-    Aes256(Box<Aes256Gcm>, Box<Aes256>),
+    Aes128(Box<(Aes128Gcm, Aes128)>),
+    Aes256(Box<(Aes256Gcm, Aes256)>),
     ChaCha(Box<ChaCha20Poly1305>, [u8; 32]),
 }
 
@@ -360,14 +361,14 @@ impl PacketKeys {
         };
         let (k, h) = (&key[..16], &hp[..16]);
         let aead = match suite {
-            TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
-                Box::new(Aes128Gcm::new_from_slice(k).ok()?),
-                Box::new(Aes128::new_from_slice(h).ok()?),
-            ),
-            TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(
-                Box::new(Aes256Gcm::new_from_slice(&key).ok()?),
-                Box::new(Aes256::new_from_slice(&hp).ok()?),
-            ),
+            TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(Box::new((
+                Aes128Gcm::new_from_slice(k).ok()?,
+                Aes128::new_from_slice(h).ok()?,
+            ))),
+            TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(Box::new((
+                Aes256Gcm::new_from_slice(&key).ok()?,
+                Aes256::new_from_slice(&hp).ok()?,
+            ))),
             _ => PacketAead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?), hp),
         };
         let key_len = if suite == TLS_AES_128_GCM_SHA256 {
@@ -398,8 +399,8 @@ impl PacketKeys {
     pub fn mask(&self, sample: &[u8; 16]) -> [u8; 5] {
         let mut block = aes::Block::from(*sample);
         match &self.aead {
-            PacketAead::Aes128(_, hp) => hp.encrypt_block(&mut block),
-            PacketAead::Aes256(_, hp) => hp.encrypt_block(&mut block),
+            PacketAead::Aes128(pair) => pair.1.encrypt_block(&mut block),
+            PacketAead::Aes256(pair) => pair.1.encrypt_block(&mut block),
             PacketAead::ChaCha(_, hp) => {
                 // The sample's first 4 bytes are the block counter (little-endian), the
                 // other 12 the nonce; the mask is the key stream over 5 zero bytes.
@@ -432,8 +433,8 @@ impl PacketKeys {
             aad: header,
         };
         match &self.aead {
-            PacketAead::Aes128(a, _) => a.decrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
-            PacketAead::Aes256(a, _) => a.decrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::Aes128(pair) => pair.0.decrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
+            PacketAead::Aes256(pair) => pair.0.decrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
             PacketAead::ChaCha(a, _) => a.decrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
         .ok()
@@ -456,10 +457,12 @@ impl PacketKeys {
         };
         let tag: &[u8; 16] = tag.try_into().expect("16 bytes");
         match &self.aead {
-            PacketAead::Aes128(a, _) => a
+            PacketAead::Aes128(pair) => pair
+                .0
                 .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
                 .is_ok(),
-            PacketAead::Aes256(a, _) => a
+            PacketAead::Aes256(pair) => pair
+                .0
                 .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
                 .is_ok(),
             PacketAead::ChaCha(a, _) => a
@@ -476,8 +479,8 @@ impl PacketKeys {
             aad: header,
         };
         match &self.aead {
-            PacketAead::Aes128(a, _) => a.encrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
-            PacketAead::Aes256(a, _) => a.encrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::Aes128(pair) => pair.0.encrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
+            PacketAead::Aes256(pair) => pair.0.encrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
             PacketAead::ChaCha(a, _) => a.encrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
         .expect("the AEADs seal any length a QUIC packet has")
