@@ -768,6 +768,9 @@ fn library_text(e: &PcapError<&[u8]>) -> String {
 const GUESS_AHEAD: usize = 6;
 /// How often the in-memory driver gives back the bytes it is done with.
 const RELEASE_EVERY: usize = 8 << 20;
+/// Slots of [`Guesser`]'s ring of guesses: a power of two (a cheap modulo) of at least
+/// [`GUESS_AHEAD`].
+const RING: usize = 8;
 /// Entries of [`Guesser`]'s table of lengths (a power of two).
 const LENGTH_SLOTS: usize = 1024;
 /// Runs of one length longer than this count as this long in [`Guesser`]'s table.
@@ -819,8 +822,8 @@ struct Guesser {
     len: usize,
     run: u32,
     /// The guesses after the next record, oldest first: `ahead[first..first + count]`
-    /// (modulo [`GUESS_AHEAD`]).
-    ahead: [Guess; GUESS_AHEAD],
+    /// (modulo [`RING`]), at most [`GUESS_AHEAD`] of them.
+    ahead: [Guess; RING],
     first: usize,
     count: usize,
 }
@@ -831,7 +834,7 @@ impl Guesser {
             next_len: [0; LENGTH_SLOTS],
             len: 0,
             run: 0,
-            ahead: [Guess::default(); GUESS_AHEAD],
+            ahead: [Guess::default(); RING],
             first: 0,
             count: 0,
         }
@@ -856,8 +859,8 @@ impl Guesser {
         self.len = len;
         if self.count > 0 && self.ahead[self.first].at == next {
             // The oldest guess was right: one more beyond the newest.
-            let newest = self.ahead[(self.first + self.count - 1) % GUESS_AHEAD];
-            self.first = (self.first + 1) % GUESS_AHEAD;
+            let newest = self.ahead[(self.first + self.count - 1) % RING];
+            self.first = (self.first + 1) % RING;
             self.count -= 1;
             self.extend(data, newest);
         } else {
@@ -896,7 +899,7 @@ impl Guesser {
             len,
             run: if len == from.len { from.run + 1 } else { 1 },
         };
-        self.ahead[(self.first + self.count) % GUESS_AHEAD] = g;
+        self.ahead[(self.first + self.count) % RING] = g;
         self.count += 1;
         Some(g)
     }
@@ -912,7 +915,6 @@ fn prefetch_headers(p: *const u8) {
     }
 }
 
-
 #[cfg(test)]
 mod guesser_tests {
     use super::*;
@@ -920,7 +922,7 @@ mod guesser_tests {
     /// The guesses still waiting, oldest first.
     fn pending(g: &Guesser) -> Vec<usize> {
         (0..g.count)
-            .map(|i| g.ahead[(g.first + i) % GUESS_AHEAD].at)
+            .map(|i| g.ahead[(g.first + i) % RING].at)
             .collect()
     }
 
