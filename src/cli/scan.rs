@@ -304,7 +304,13 @@ pub fn run(args: &ScanArgs, sink: ResultSink<impl Write>) -> Result<i32, Failure
         bar
     };
     let handshakes = AtomicUsize::new(0);
+    // Without a bar to draw, nothing at all: every connection calls this, from every
+    // thread, and the bar's message and tick each take its lock.
+    let hidden = bar.is_hidden();
     let on_handshake = || {
+        if hidden {
+            return;
+        }
         let n = handshakes.fetch_add(1, Ordering::Relaxed) + 1;
         bar.set_message(format!("{n} handshakes"));
         bar.tick();

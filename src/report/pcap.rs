@@ -1,12 +1,16 @@
 //! `shakedown pcap` / `watch` renderers: one text line per connection (named `CAPTURE#N`)
-//! and the summary at the end. The JSON is the results' own serialization.
+//! and the summary at the end. A connection's JSON line is written by [`json_line`], byte
+//! for byte the results' own serialization (which the schema and the tests read); the
+//! summary's is the serialization.
 
-use super::{Render, style};
-use crate::commands::pcap::result::push_addr;
+use super::{Render, json, style};
+use crate::commands::SCHEMA_VERSION;
+use crate::commands::pcap::result::{push_addr, with_event_text};
 use crate::commands::pcap::{PcapConnection, PcapSummaryLine};
 use crate::core::decimal::push_decimal;
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 
 /// One line (with its newline): name, time, endpoints, SNI, outcome, version and suite,
 /// history, where it diverged, the causes and the first cause's detail. Built in a `String`
@@ -85,12 +89,196 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
     out.push('\n');
 }
 
+/// One connection's JSON object (without a newline), exactly as `serde_json::to_writer`
+/// writes the [`PcapConnection`]: the same keys in the same order, the same optional keys
+/// left out, the same number and string forms (see [`json`]). Serde's per-field work (a
+/// call and an escape scan for every key) was most of a large capture's `--json` report;
+/// here keys are constant bytes and each string is scanned once. The parts many
+/// connections share come written already (certificates, hellos, diagnoses, event texts)
+/// and are copied; the rare ones (decryption) go through serde. `scratch` holds the texts
+/// built here (addresses, times).
+pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>) {
+    out.extend_from_slice(b"{\"schema_version\":");
+    json::u64(out, SCHEMA_VERSION.into());
+    if let Some(a) = &c.alert {
+        out.extend_from_slice(b",\"alert\":{\"code\":");
+        json::u64(out, a.code.into());
+        out.extend_from_slice(b",\"description\":");
+        json::str(out, &a.description);
+        out.extend_from_slice(b",\"from\":");
+        json::str(out, a.from);
+        out.extend_from_slice(b",\"level\":");
+        json::str(out, a.level);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b",\"capture\":");
+    json::str(out, c.capture);
+    out.extend_from_slice(b",\"certificates\":");
+    json::raw(out, c.certificates.json());
+    out.extend_from_slice(b",\"cipher\":");
+    match &c.cipher {
+        Some(n) => n.with_str(|name| json::str(out, name)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"cipher_id\":");
+    match &c.cipher_id {
+        Some(id) => id.with_str(|hex| json::ascii(out, hex.as_bytes())),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"client\":");
+    address(out, scratch, &c.client);
+    out.extend_from_slice(b",\"connection\":");
+    scratch.clear();
+    scratch.push_str(c.connection.capture);
+    scratch.push('#');
+    push_decimal(scratch, c.connection.index, 1);
+    json::str(out, scratch);
+    if let Some(e) = c.decode_error {
+        out.extend_from_slice(b",\"decode_error\":");
+        json::str(out, e);
+    }
+    if let Some(d) = &c.decryption {
+        out.extend_from_slice(b",\"decryption\":");
+        json::serialized(out, d);
+    }
+    out.extend_from_slice(b",\"diagnosis\":");
+    match c.diagnosis.json {
+        Some(j) => json::raw(out, j),
+        None => json::serialized(out, c.diagnosis.items),
+    }
+    if let Some(d) = &c.diverged {
+        out.extend_from_slice(b",\"diverged\":{\"after\":");
+        json::str(out, d.after);
+        out.extend_from_slice(b",\"by\":");
+        json::str(out, d.by);
+        out.extend_from_slice(b",\"event\":");
+        json::str(out, d.event);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b",\"events\":[");
+    for (i, (e, text)) in c.events.with_texts().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"at_ms\":");
+        json::f64(out, e.at as f64 / 1000.0);
+        out.extend_from_slice(b",\"from\":");
+        json::str(out, e.dir.peer());
+        out.extend_from_slice(b",\"what\":");
+        match text {
+            Some(j) => json::raw(out, j),
+            None => with_event_text(&e.what, |t| json::str(out, t)),
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"failed\":");
+    json::bool(out, c.failed);
+    out.extend_from_slice(b",\"from_syn\":");
+    json::bool(out, c.from_syn);
+    out.extend_from_slice(b",\"history\":");
+    json::str(out, c.history);
+    if let Some(r) = c.incomplete_reason {
+        out.extend_from_slice(b",\"incomplete_reason\":");
+        json::str(out, r.as_str());
+    }
+    out.extend_from_slice(b",\"index\":");
+    json::u64(out, c.index);
+    for (key, text) in [
+        (&b",\"ja3\":"[..], &c.ja3),
+        (b",\"ja3_string\":", &c.ja3_string),
+        (b",\"ja3s\":", &c.ja3s),
+        (b",\"ja3s_string\":", &c.ja3s_string),
+        (b",\"ja4\":", &c.ja4),
+    ] {
+        out.extend_from_slice(key);
+        match text {
+            Some(t) => match t.json {
+                Some(j) => json::raw(out, j),
+                None => json::str(out, t.text),
+            },
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    if let Some(n) = c.not_tls {
+        out.extend_from_slice(b",\"not_tls\":");
+        json::str(out, n);
+    }
+    if let Some(h) = &c.not_tls_hex {
+        out.extend_from_slice(b",\"not_tls_hex\":");
+        json::str(out, h);
+    }
+    out.extend_from_slice(b",\"offered\":");
+    match &c.offered {
+        Some(o) => json::raw(out, o.json()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"outcome\":");
+    json::str(out, c.outcome);
+    out.extend_from_slice(b",\"server\":");
+    address(out, scratch, &c.server);
+    if let Some(h) = &c.server_hello {
+        out.extend_from_slice(b",\"server_hello\":");
+        json::raw(out, h.json());
+    }
+    out.extend_from_slice(b",\"sni\":");
+    json::opt_str(out, c.sni);
+    out.extend_from_slice(b",\"start\":");
+    scratch.clear();
+    c.start.push_to(scratch);
+    json::ascii(out, scratch.as_bytes());
+    if let Some(p) = c.starttls {
+        out.extend_from_slice(b",\"starttls\":");
+        json::str(out, p);
+    }
+    out.extend_from_slice(b",\"time_to_verdict_ms\":");
+    match c.time_to_verdict_ms {
+        Some(ms) => json::f64(out, ms),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"transport\":");
+    json::str(out, c.transport.as_str());
+    if let Some(t) = c.truncated {
+        out.extend_from_slice(b",\"truncated\":");
+        json::str(out, t);
+    }
+    out.extend_from_slice(b",\"version\":");
+    match &c.version {
+        Some(v) => v.with_str(|name| json::str(out, name)),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
+/// An address as its `Display` writes it, as a JSON string (ASCII: digits, dots, colons,
+/// brackets, hex; IPv6 scope ids are not kept in captures' addresses).
+fn address(out: &mut Vec<u8>, scratch: &mut String, addr: &SocketAddr) {
+    scratch.clear();
+    push_addr(scratch, addr);
+    json::str(out, scratch);
+}
+
 thread_local! {
     /// The line being written, reused: a capture can have a line per connection.
     static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    /// The JSON line being written, and its scratch text; reused.
+    static JSON_LINE: std::cell::RefCell<(Vec<u8>, String)> =
+        const { std::cell::RefCell::new((Vec::new(), String::new())) };
 }
 
 impl Render for PcapConnection<'_> {
+    fn render_json(&self, out: &mut dyn Write) -> Option<io::Result<()>> {
+        let mut write = |(line, scratch): &mut (Vec<u8>, String)| {
+            line.clear();
+            json_line(line, scratch, self);
+            line.push(b'\n');
+            out.write_all(line)
+        };
+        Some(JSON_LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => write(&mut bufs),
+            Err(_) => write(&mut Default::default()),
+        }))
+    }
+
     fn render_text(&self, out: &mut dyn Write) -> io::Result<()> {
         LINE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut line) => {

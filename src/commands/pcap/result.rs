@@ -239,6 +239,18 @@ pub struct Events<'a> {
     pub texts: Option<&'a EventTexts>,
 }
 
+impl<'a> Events<'a> {
+    /// Each event with its text as JSON, when the command had it written.
+    pub fn with_texts(&self) -> impl Iterator<Item = (&'a Event, Option<&'a RawValue>)> + 'a {
+        // Texts resolved for another timeline are not used.
+        let texts = self.texts.filter(|t| t.current.len() == self.events.len());
+        self.events
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| (e, texts.and_then(|t| t.get(i))))
+    }
+}
+
 impl Serialize for Events<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         struct One<'a>(&'a Event, Option<&'a RawValue>);
@@ -254,11 +266,9 @@ impl Serialize for Events<'_> {
                 o.end()
             }
         }
-        // Texts resolved for another timeline are not used.
-        let texts = self.texts.filter(|t| t.current.len() == self.events.len());
         let mut seq = s.serialize_seq(Some(self.events.len()))?;
-        for (i, e) in self.events.iter().enumerate() {
-            seq.serialize_element(&One(e, texts.and_then(|t| t.get(i))))?;
+        for (e, text) in self.with_texts() {
+            seq.serialize_element(&One(e, text))?;
         }
         seq.end()
     }
@@ -377,15 +387,20 @@ struct EventWhat<'a>(&'a EventText);
 
 impl Serialize for EventWhat<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            EventText::Static(text) => s.serialize_str(text),
-            EventText::Text(text) => s.serialize_str(text),
-            what => with_scratch(|buf| {
-                use fmt::Write as _;
-                let _ = write!(buf, "{what}");
-                s.serialize_str(buf)
-            }),
-        }
+        with_event_text(self.0, |text| s.serialize_str(text))
+    }
+}
+
+/// Calls `f` with an event's text as its `Display` writes it.
+pub fn with_event_text<R>(what: &EventText, f: impl FnOnce(&str) -> R) -> R {
+    match what {
+        EventText::Static(text) => f(text),
+        EventText::Text(text) => f(text),
+        what => with_scratch(|buf| {
+            use fmt::Write as _;
+            let _ = write!(buf, "{what}");
+            f(buf)
+        }),
     }
 }
 
@@ -448,6 +463,13 @@ impl<'a, T> Prerendered<'a, T> {
             json,
             shape: PhantomData,
         }
+    }
+}
+
+impl<'a, T> Prerendered<'a, T> {
+    /// The JSON text.
+    pub fn json(&self) -> &'a RawValue {
+        self.json
     }
 }
 
@@ -584,6 +606,13 @@ fn string_schema(description: &str) -> Schema {
 /// A 16-bit id written as `0xHHHH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HexId(pub u16);
+
+impl HexId {
+    /// Calls `f` with the id as it is written.
+    pub fn with_str<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(hex_id(self.0, false).as_str())
+    }
+}
 
 impl Serialize for HexId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

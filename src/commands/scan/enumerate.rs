@@ -130,9 +130,18 @@ impl Prefer {
 
 /// Bounds connections in flight and paces their starts; shared by all targets of a run.
 pub struct Pacer {
-    free: Mutex<usize>,
+    slots: Mutex<Slots>,
     freed: Condvar,
     spacing: Option<Spacing>,
+}
+
+/// The pacer's count, and how many wait for it to rise.
+struct Slots {
+    free: usize,
+    /// Threads blocked in [`Pacer::acquire`]: a freed slot wakes one only when there is
+    /// one (a wake-up is a system call even when nobody waits, and a scan frees a slot at
+    /// every connection).
+    waiting: usize,
 }
 
 /// A connection slot, given back on drop.
@@ -140,9 +149,14 @@ pub struct Permit<'a>(&'a Pacer);
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
-        *free += 1;
-        self.0.freed.notify_one();
+        let mut slots = self.0.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.free += 1;
+        let wake = slots.waiting > 0;
+        // Woken after the lock is let go, so the woken thread does not block on it again.
+        drop(slots);
+        if wake {
+            self.0.freed.notify_one();
+        }
     }
 }
 
@@ -150,7 +164,10 @@ impl Pacer {
     /// `concurrency` connections at once (at least 1); at most `rate` starts per second.
     pub fn new(concurrency: usize, rate: Option<f64>) -> Pacer {
         Pacer {
-            free: Mutex::new(concurrency.max(1)),
+            slots: Mutex::new(Slots {
+                free: concurrency.max(1),
+                waiting: 0,
+            }),
             freed: Condvar::new(),
             spacing: Spacing::new(rate),
         }
@@ -158,12 +175,16 @@ impl Pacer {
 
     /// Waits for a free slot, then for the rate limit's next start time.
     pub fn acquire(&self) -> Permit<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.free == 0 {
+            slots.waiting += 1;
+            while slots.free == 0 {
+                slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+            }
+            slots.waiting -= 1;
         }
-        *free -= 1;
-        drop(free);
+        slots.free -= 1;
+        drop(slots);
         if let Some(spacing) = &self.spacing {
             spacing.wait_turn();
         }
@@ -656,6 +677,11 @@ impl<'a> Scanner<'a> {
             pre.extend(firsts.iter().map(prelim));
             pre.sort_by_key(|v| v.version);
             let mut handles = spawned.into_inner().unwrap_or_default();
+            let mut firsts = firsts;
+            // One version is enumerated on this thread, which would only wait otherwise (a
+            // part handed to a thread costs wake-ups); not with the lists to start after
+            // them (lower latency).
+            let here = if lower_latency { None } else { firsts.pop() };
             handles.extend(
                 firsts
                     .into_iter()
@@ -672,8 +698,11 @@ impl<'a> Scanner<'a> {
                     s.try_spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
                 })
                 .flatten();
-            let mut versions: Vec<VersionScan> =
-                handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            let mut versions: Vec<VersionScan> = here
+                .and_then(|first| tasks::in_place(move || self.enumerate(first)).ok())
+                .into_iter()
+                .collect();
+            versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
             versions.sort_by_key(|v| v.version);
             if let Some(lists) = lists {
                 let all = pipe.all.get_or_init(|| versions.clone());
@@ -828,7 +857,9 @@ impl<'a> Scanner<'a> {
                         })
                         .is_empty()
                 });
-            let g12 = s.spawn(move || {
+            // Run on this thread once the other parts are started: it would only wait for
+            // them otherwise, and a part handed to a thread costs wake-ups.
+            let g12 = move || {
                 if more {
                     let (versions, candidates) = settled(signed_ecdhe_first(versions));
                     let (groups, sigalgs) =
@@ -843,7 +874,7 @@ impl<'a> Scanner<'a> {
                 } else {
                     (None, None, None)
                 }
-            });
+            };
             let fixed = if !more {
                 Vec::new()
             } else if pipe.is_some() && !certified_first(versions) {
@@ -860,6 +891,7 @@ impl<'a> Scanner<'a> {
             } else {
                 self.behaviour(s, versions, pipe.map(|p| &p.all), fragment)
             };
+            let g12 = tasks::in_place(g12);
             let mut orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
             let mut groups = Vec::new();
             let mut post_quantum = None;
@@ -868,7 +900,7 @@ impl<'a> Scanner<'a> {
                 post_quantum = Some(pq);
                 orders.extend(order.map(|o| (ProtocolVersion::TLS13, o)));
             }
-            let (g12, sigalgs, full13) = g12.join().unwrap_or_default();
+            let (g12, sigalgs, full13) = g12.unwrap_or_default();
             groups.extend(g12);
             let mut fixed: Vec<ProbeItem> = fixed
                 .into_iter()
@@ -921,7 +953,8 @@ impl<'a> Scanner<'a> {
                     }
                     // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
                     // an SSLv2-format one to another service.
-                    let verdict = ex.tracker.verdict().clone();
+                    // Taken, not copied: the tracker is done with it.
+                    let verdict = ex.tracker.into_verdict();
                     if let Some(what) = verdict.not_tls.as_ref().filter(|_| hello.hello.is_some()) {
                         self.note_error(format!("the server does not speak TLS: {what}"));
                     }
@@ -1056,16 +1089,18 @@ impl<'a> Scanner<'a> {
         let host = Some(self.target.host.as_str());
         let mut pool = EntropyPool::new();
         let mut entropy = |b: &mut [u8]| pool.fill(b);
-        let built = build::build_with_keys(spec, host, &mut entropy, &known).unwrap_or_default();
+        let mut built =
+            build::build_with_keys(spec, host, &mut entropy, &known).unwrap_or_default();
         let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
-        if spec.pad_to.is_none() && (256..F5_PAD_TO).contains(&len) {
-            let padded = HelloSpec {
-                pad_to: Some(F5_PAD_TO),
-                ..spec.clone()
-            };
-            // The same key pairs: padding changes nothing else.
-            return build::build_with_keys(&padded, host, &mut entropy, &built.secrets)
-                .unwrap_or_default();
+        if spec.pad_to.is_none()
+            && (256..F5_PAD_TO).contains(&len)
+            && let Some(hello) = built.hello.as_mut()
+        {
+            // The same hello, padded: the same key pairs and randoms, nothing else changes.
+            match crate::core::wire::build::pad_encoded(hello, spec, F5_PAD_TO) {
+                Ok(wire) => built.wire = wire,
+                Err(_) => return BuiltHello::default(),
+            }
         }
         built
     }
@@ -2064,6 +2099,18 @@ pub(super) fn order_item(
 /// (anonymous, PSK, SRP) come last, so that a server that follows our order shows its
 /// certificate in the first handshake.
 pub fn suite_candidates(version: ProtocolVersion) -> Vec<u16> {
+    // Asked a dozen times per target: sorted once per version (SSL 3.0 to TLS 1.3) for
+    // the run.
+    static SORTED: [OnceLock<Vec<u16>>; 5] = [const { OnceLock::new() }; 5];
+    match SORTED.get(usize::from(
+        version.0.wrapping_sub(ProtocolVersion::SSLV3.0),
+    )) {
+        Some(once) => once.get_or_init(|| sorted_candidates(version)).clone(),
+        None => sorted_candidates(version),
+    }
+}
+
+fn sorted_candidates(version: ProtocolVersion) -> Vec<u16> {
     let mut suites: Vec<&CipherSuite> = CIPHER_SUITES
         .iter()
         .filter(|s| !s.is_scsv())
@@ -2094,11 +2141,17 @@ pub(super) fn tests_ecdhe_groups() -> Vec<u16> {
 }
 
 fn ecdhe_groups() -> Vec<u16> {
-    GROUPS
-        .iter()
-        .filter(|g| g.kind == GroupKind::Ecdhe)
-        .map(|g| g.id)
-        .collect()
+    // In every TLS 1.0–1.2 hello: filtered once for the run.
+    static ECDHE: OnceLock<Vec<u16>> = OnceLock::new();
+    ECDHE
+        .get_or_init(|| {
+            GROUPS
+                .iter()
+                .filter(|g| g.kind == GroupKind::Ecdhe)
+                .map(|g| g.id)
+                .collect()
+        })
+        .clone()
 }
 
 pub(super) fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {

@@ -8,12 +8,14 @@
 
 use crate::commands::probe::fill_random;
 use crate::core::crypto::ecdh::{self, KeyShareSecret};
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 /// The run's key pairs, by group.
 #[derive(Debug, Default)]
 pub struct KeyPairs {
-    made: Mutex<Vec<KeyShareSecret>>,
+    /// Read by every hello from every thread, written once per group: a read lock lets the
+    /// readers pass each other (a mutex made them queue, and sleep, on a busy scan).
+    made: RwLock<Vec<KeyShareSecret>>,
 }
 
 impl KeyPairs {
@@ -23,7 +25,18 @@ impl KeyPairs {
 
     /// The pairs for `groups` (those the core makes real keys for), made on first use.
     pub fn for_groups(&self, groups: &[u16]) -> Vec<KeyShareSecret> {
-        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let made = self.made.read().unwrap_or_else(|e| e.into_inner());
+            // Every group has its pair, or has none to have (no real keys for it): only a
+            // group made for the first time needs the write lock.
+            if groups.iter().all(|&g| made_or_none(&made, g)) {
+                return groups
+                    .iter()
+                    .filter_map(|&g| made.iter().find(|k| k.group == g).cloned())
+                    .collect();
+            }
+        }
+        let mut made = self.made.write().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(groups.len());
         for &g in groups {
             if let Some(k) = made.iter().find(|k| k.group == g) {
@@ -37,29 +50,54 @@ impl KeyPairs {
     }
 }
 
-/// Random bytes for one hello, drawn from the operating system in one call and handed out
-/// in order (a hello asks for its random, session id and GREASE values separately: one
-/// system call each before). Asks the system again if a hello wants more.
+/// `group` has its pair in `made`, or is a group no pair is made for.
+fn made_or_none(made: &[KeyShareSecret], group: u16) -> bool {
+    made.iter().any(|k| k.group == group) || !ecdh::REAL_KEY_GROUPS.contains(&group)
+}
+
+/// Random bytes for hellos, drawn from the operating system 4 KiB at a time and handed out
+/// in order, each byte once. A hello asks for its random, session id and GREASE values
+/// separately: one system call each at first, then one per hello; now one per dozen or so
+/// hellos. A request larger than the reservoir goes to the system directly.
+/// The bytes live in the thread's reservoir; this is the handle to it.
 pub struct EntropyPool {
-    pool: [u8; 256],
+    _private: (),
+}
+
+/// Bytes drawn from the system in one call.
+const RESERVOIR: usize = 4096;
+
+/// One thread's drawn bytes and how many are used.
+struct Reservoir {
+    bytes: [u8; RESERVOIR],
     at: usize,
+}
+
+std::thread_local! {
+    static DRAWN: std::cell::RefCell<Reservoir> = const {
+        std::cell::RefCell::new(Reservoir { bytes: [0; RESERVOIR], at: RESERVOIR })
+    };
 }
 
 impl EntropyPool {
     pub fn new() -> EntropyPool {
-        let mut pool = [0u8; 256];
-        fill_random(&mut pool);
-        EntropyPool { pool, at: 0 }
+        EntropyPool { _private: () }
     }
 
     pub fn fill(&mut self, buf: &mut [u8]) {
-        match self.pool.get(self.at..self.at + buf.len()) {
-            Some(bytes) => {
-                buf.copy_from_slice(bytes);
-                self.at += buf.len();
-            }
-            None => fill_random(buf),
+        if buf.len() > RESERVOIR {
+            return fill_random(buf);
         }
+        DRAWN.with_borrow_mut(|r| {
+            if r.at + buf.len() > RESERVOIR {
+                fill_random(&mut r.bytes);
+                r.at = 0;
+            }
+            buf.copy_from_slice(&r.bytes[r.at..r.at + buf.len()]);
+            // Zeroed once handed out: no byte is given twice, nor kept.
+            r.bytes[r.at..r.at + buf.len()].fill(0);
+            r.at += buf.len();
+        });
     }
 }
 
@@ -93,15 +131,28 @@ mod tests {
     #[test]
     fn pooled_entropy_never_repeats_its_bytes() {
         let mut pool = EntropyPool::new();
+        let at = DRAWN.with_borrow(|r| r.at);
         let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
         pool.fill(&mut a);
         pool.fill(&mut b);
         assert_ne!(a, b);
-        assert_eq!((&pool.pool[..32], &pool.pool[32..64]), (&a[..], &b[..]));
-        // Beyond the pool: from the system, not the pool again.
-        let mut big = [0u8; 300];
+        assert_ne!(a, [0; 32]);
+        // Handed out in order from one draw (unless the first request began a new one).
+        let used = DRAWN.with_borrow(|r| r.at);
+        assert!(used == at + 64 || used == 64, "{at} → {used}");
+        // Past the end of the reservoir: a new draw, never the old bytes again.
+        let mut seen = vec![a, b];
+        for _ in 0..RESERVOIR / 32 + 2 {
+            let mut c = [0u8; 32];
+            pool.fill(&mut c);
+            assert!(!seen.contains(&c));
+            seen.push(c);
+        }
+        // Larger than the reservoir: from the system directly.
+        let before = DRAWN.with_borrow(|r| r.at);
+        let mut big = [0u8; RESERVOIR + 1];
         pool.fill(&mut big);
-        assert_eq!(pool.at, 64);
+        assert_eq!(DRAWN.with_borrow(|r| r.at), before);
         assert_ne!(&big[..32], &a[..]);
     }
 }

@@ -106,8 +106,16 @@ impl Pool {
 /// Parts still running in one [`scope`], and the signal that the last one ended.
 #[derive(Default)]
 struct Running {
-    count: Mutex<usize>,
+    count: Mutex<Count>,
     ended: Condvar,
+}
+
+/// A wake-up is a system call even when nobody waits: each side says whether it waits.
+#[derive(Default)]
+struct Count {
+    parts: usize,
+    /// The scope waits for the last part to end.
+    waiting: bool,
 }
 
 /// Where parts of one [`scope`] are started; see [`Scope::spawn`].
@@ -132,7 +140,8 @@ where
     // The parts may borrow what `f` was given: none may outlive this call, even when `f`
     // panicked.
     let mut count = lock(&s.running.count);
-    while *count > 0 {
+    while count.parts > 0 {
+        count.waiting = true;
         count = s
             .running
             .ended
@@ -143,10 +152,35 @@ where
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Runs `work` on the calling thread, its panic caught as [`Task::join`] would report it:
+/// for the last part of a scope, which the caller would otherwise only wait for.
+pub(super) fn in_place<T>(work: impl FnOnce() -> T) -> thread::Result<T> {
+    catch_unwind(AssertUnwindSafe(work))
+}
+
 /// A part's result, filled in by whichever thread ran it.
 struct Slot<T> {
-    value: Mutex<Option<thread::Result<T>>>,
+    value: Mutex<Filled<T>>,
     filled: Condvar,
+}
+
+/// The result once there, and whether the joiner waits for it.
+struct Filled<T> {
+    value: Option<thread::Result<T>>,
+    waiting: bool,
+}
+
+impl<T> Slot<T> {
+    /// Puts the result in, and wakes the joiner if it waits.
+    fn fill(&self, value: thread::Result<T>) {
+        let mut filled = lock(&self.value);
+        filled.value = Some(value);
+        let wake = filled.waiting;
+        drop(filled);
+        if wake {
+            self.filled.notify_all();
+        }
+    }
 }
 
 /// A started part: its result, once it is there.
@@ -159,9 +193,10 @@ impl<T> Task<T> {
     pub(super) fn join(self) -> thread::Result<T> {
         let mut value = lock(&self.slot.value);
         loop {
-            if let Some(v) = value.take() {
+            if let Some(v) = value.value.take() {
                 return v;
             }
+            value.waiting = true;
             value = self
                 .slot
                 .filled
@@ -204,7 +239,10 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'scope,
     {
         let slot = Arc::new(Slot {
-            value: Mutex::new(None),
+            value: Mutex::new(Filled {
+                value: None,
+                waiting: false,
+            }),
             filled: Condvar::new(),
         });
         // The work waits where both the pool thread and the in-place fallback can take it
@@ -220,19 +258,22 @@ impl<'scope> Scope<'scope, '_> {
                 let taken = lock(&work).take();
                 drop(work);
                 if let Some(work) = taken {
-                    *lock(&slot.value) = Some(catch_unwind(AssertUnwindSafe(work)));
-                    slot.filled.notify_all();
+                    slot.fill(catch_unwind(AssertUnwindSafe(work)));
                 }
                 // Everything borrowed from the scope is gone before it may end.
                 drop(slot);
                 let mut count = lock(&running.count);
-                *count -= 1;
-                if *count == 0 {
+                count.parts -= 1;
+                let wake = count.parts == 0 && count.waiting;
+                drop(count);
+                // `running` is this job's own reference: the scope may end once the count
+                // is down, but what it points to lives until this is done.
+                if wake {
                     running.ended.notify_all();
                 }
             }
         };
-        *lock(&self.running.count) += 1;
+        lock(&self.running.count).parts += 1;
         let job: Box<dyn FnOnce() + Send + 'scope> = Box::new(job);
         // SAFETY: the job borrows only what lives for 'scope, and `scope` does not return
         // (so 'scope does not end) before the count is back to zero: the job takes its
@@ -243,14 +284,12 @@ impl<'scope> Scope<'scope, '_> {
         if !launch(job) {
             // The job never ran: run the work here (or drop it), and take the count back.
             let taken = lock(&work).take();
-            let mut count = lock(&self.running.count);
-            *count -= 1;
-            drop(count);
+            lock(&self.running.count).parts -= 1;
             let work = taken?;
             if !in_place {
                 return None;
             }
-            *lock(&slot.value) = Some(catch_unwind(AssertUnwindSafe(work)));
+            slot.fill(catch_unwind(AssertUnwindSafe(work)));
         }
         Some(Task { slot })
     }

@@ -57,6 +57,83 @@ fn label_info<'b>(label: &str, len: usize, buf: &'b mut [u8; 2 + 1 + 255 + 2]) -
     &buf[..5 + full]
 }
 
+/// The last (and only) block SHA-256 compresses for the inner hash of HKDF-Expand-Label's
+/// T(1) after the HMAC key's block (RFC 8446 §7.1, empty context): the label's info, the
+/// block counter and SHA-256's padding (FIPS 180-4 §5.1.1) for 64 + info bytes. It depends
+/// only on the label and the output length, so every label a capture reader expands for
+/// each connection is built once, at compile time.
+const fn label_block(label: &[u8], len: u8) -> [u8; 64] {
+    const PREFIX: &[u8] = b"tls13 ";
+    let mut b = [0u8; 64];
+    b[1] = len;
+    b[2] = (PREFIX.len() + label.len()) as u8;
+    let mut i = 0;
+    while i < PREFIX.len() {
+        b[3 + i] = PREFIX[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < label.len() {
+        b[3 + PREFIX.len() + j] = label[j];
+        j += 1;
+    }
+    // An empty context, the counter 1, then the padding's 0x80.
+    let info = 3 + PREFIX.len() + label.len() + 1;
+    assert!(info + 1 + 1 + 8 <= 64, "one block");
+    b[info] = 1;
+    b[info + 1] = 0x80;
+    let bits = ((64 + info + 1) * 8) as u64;
+    let be = bits.to_be_bytes();
+    let mut k = 0;
+    while k < 8 {
+        b[56 + k] = be[k];
+        k += 1;
+    }
+    b
+}
+
+/// The label blocks of one version's packet keys: "quic key" (or "quicv2 key") for a key of
+/// one length, "quic iv", "quic hp" for a header protection key of the same length.
+struct KeyLabels {
+    key: [u8; 64],
+    iv: [u8; 64],
+    hp: [u8; 64],
+}
+
+impl KeyLabels {
+    const fn new(v2: bool, key_len: u8) -> KeyLabels {
+        let (k, iv, hp): (&[u8], &[u8], &[u8]) = if v2 {
+            (b"quicv2 key", b"quicv2 iv", b"quicv2 hp")
+        } else {
+            (b"quic key", b"quic iv", b"quic hp")
+        };
+        KeyLabels {
+            key: label_block(k, key_len),
+            iv: label_block(iv, 12),
+            hp: label_block(hp, key_len),
+        }
+    }
+
+    /// The blocks of `version` (v2's labels for QUIC v2, v1's for every other) for keys of
+    /// `key_len` bytes (16 or 32).
+    fn of(version: u32, key_len: usize) -> &'static KeyLabels {
+        const V1_16: KeyLabels = KeyLabels::new(false, 16);
+        const V1_32: KeyLabels = KeyLabels::new(false, 32);
+        const V2_16: KeyLabels = KeyLabels::new(true, 16);
+        const V2_32: KeyLabels = KeyLabels::new(true, 32);
+        match (version == quic::VERSION_2, key_len == 16) {
+            (false, true) => &V1_16,
+            (false, false) => &V1_32,
+            (true, true) => &V2_16,
+            (true, false) => &V2_32,
+        }
+    }
+}
+
+/// "client in" and "server in" (RFC 9001 §5.2; the same labels in v2), 32 bytes each.
+const CLIENT_IN: [u8; 64] = label_block(b"client in", 32);
+const SERVER_IN: [u8; 64] = label_block(b"server in", 32);
+
 /// HKDF-Expand-Label (RFC 8446 §7.1) filling `out`, at most one hash long (one HMAC
 /// block: T(1)), from `keyed`, an HMAC already keyed with the secret. Into a buffer of the
 /// caller's, not a new vector: a capture reader derives keys for every new connection.
@@ -140,9 +217,45 @@ impl HmacSha256 {
 
     /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context filling `out`, at most one
     /// hash long (T(1)), this HMAC keyed with the secret.
+    #[cfg(test)]
     fn expand(&self, label: &str, out: &mut [u8]) {
         let t = self.mac(label_info(label, out.len(), &mut [0; 260]));
         out.copy_from_slice(&t[..out.len()]);
+    }
+
+    /// HKDF-Expand-Label's T(1) for a label whose inner block is `block` ([`label_block`]):
+    /// two compressions, no message to copy or pad.
+    fn expand_block(&self, block: &[u8; 64]) -> [u8; 32] {
+        let mut inner = self.inner;
+        compress256(&mut inner, std::slice::from_ref(block));
+        // The outer hash's one block: the inner hash, then the padding for 64 + 32 bytes.
+        let mut outer_block = [0u8; 64];
+        for (o, w) in outer_block.chunks_exact_mut(4).zip(inner) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        outer_block[32] = 0x80;
+        outer_block[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
+        let mut outer = self.outer;
+        compress256(&mut outer, &[outer_block]);
+        let mut out = [0u8; 32];
+        for (o, w) in out.chunks_exact_mut(4).zip(outer) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+
+    /// A packet key of `key_len` bytes, the IV and the header protection key from this
+    /// HMAC keyed with a traffic secret, with `labels`' blocks.
+    fn key_material(
+        &self,
+        labels: &KeyLabels,
+        key_len: usize,
+    ) -> ([u8; MAX_KEY], [u8; 12], [u8; MAX_KEY]) {
+        let (mut key, mut iv, mut hp) = ([0u8; MAX_KEY], [0u8; 12], [0u8; MAX_KEY]);
+        key[..key_len].copy_from_slice(&self.expand_block(&labels.key)[..key_len]);
+        iv.copy_from_slice(&self.expand_block(&labels.iv)[..12]);
+        hp[..key_len].copy_from_slice(&self.expand_block(&labels.hp)[..key_len]);
+        (key, iv, hp)
     }
 }
 
@@ -153,13 +266,26 @@ fn sha256_finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
         compress256(&mut state, &[block.try_into().expect("64 bytes")]);
     }
     let rest = blocks.remainder();
+    let bits = (64 + message.len() as u64) * 8;
+    if rest.len() < 56 {
+        // The padding fits in the rest's block (every Connection ID and inner hash).
+        let mut last = [0u8; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        last[rest.len()] = 0x80;
+        last[56..].copy_from_slice(&bits.to_be_bytes());
+        compress256(&mut state, &[last]);
+        let mut out = [0u8; 32];
+        for (o, w) in out.chunks_exact_mut(4).zip(state) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        return out;
+    }
     // The padding: 0x80, zeros, and the length in bits of everything hashed, key block
     // included; in a second block when the rest leaves no room for it.
     let mut last = [0u8; 128];
     last[..rest.len()].copy_from_slice(rest);
     last[rest.len()] = 0x80;
-    let end = if rest.len() < 56 { 64 } else { 128 };
-    let bits = (64 + message.len() as u64) * 8;
+    let end = 128;
     last[end - 8..end].copy_from_slice(&bits.to_be_bytes());
     for block in last[..end].chunks_exact(64) {
         compress256(&mut state, &[block.try_into().expect("64 bytes")]);
@@ -174,11 +300,12 @@ fn sha256_finish(mut state: [u32; 8], message: &[u8]) -> [u8; 32] {
 /// The AEAD and header protection of a packet number space's keys: AES-128-GCM for
 /// Initial packets (and TLS_AES_128_GCM_SHA256), AES-256-GCM for TLS_AES_256_GCM_SHA384,
 /// ChaCha20-Poly1305 for TLS_CHACHA20_POLY1305_SHA256 (its header protection is the
-/// ChaCha20 key stream, RFC 9001 §5.4.4).
+/// ChaCha20 key stream, RFC 9001 §5.4.4). Each AES pair in one allocation: a capture
+/// reader sets up two of them for every QUIC connection.
 #[derive(Clone)]
 enum PacketAead {
-    Aes128(Box<Aes128Gcm>, Box<Aes128>),
-    Aes256(Box<Aes256Gcm>, Box<Aes256>),
+    Aes128(Box<(Aes128Gcm, Aes128)>),
+    Aes256(Box<(Aes256Gcm, Aes256)>),
     ChaCha(Box<ChaCha20Poly1305>, [u8; 32]),
 }
 
@@ -216,7 +343,6 @@ impl PacketKeys {
     /// §5.1: "quic key", "quic iv", "quic hp", with the suite's hash); `None` for a suite
     /// whose packet protection is not written here (the CCM suites).
     pub fn for_suite(version: u32, suite: u16, secret: &[u8]) -> Option<PacketKeys> {
-        let labels = labels(version);
         let (key, iv, hp) = match suite {
             TLS_AES_128_GCM_SHA256 | TLS_CHACHA20_POLY1305_SHA256 => {
                 let keyed = HmacSha256::new(secret);
@@ -225,24 +351,24 @@ impl PacketKeys {
                 } else {
                     32
                 };
-                key_material(|l, out| keyed.expand(l, out), labels, key_len)?
+                keyed.key_material(KeyLabels::of(version, key_len), key_len)
             }
             TLS_AES_256_GCM_SHA384 => {
                 let keyed = <Hmac<Sha384> as hmac::KeyInit>::new_from_slice(secret).ok()?;
-                key_material(|l, out| expand_short(&keyed, l, out), labels, 32)?
+                key_material(|l, out| expand_short(&keyed, l, out), labels(version), 32)?
             }
             _ => return None,
         };
         let (k, h) = (&key[..16], &hp[..16]);
         let aead = match suite {
-            TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(
-                Box::new(Aes128Gcm::new_from_slice(k).ok()?),
-                Box::new(Aes128::new_from_slice(h).ok()?),
-            ),
-            TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(
-                Box::new(Aes256Gcm::new_from_slice(&key).ok()?),
-                Box::new(Aes256::new_from_slice(&hp).ok()?),
-            ),
+            TLS_AES_128_GCM_SHA256 => PacketAead::Aes128(Box::new((
+                Aes128Gcm::new_from_slice(k).ok()?,
+                Aes128::new_from_slice(h).ok()?,
+            ))),
+            TLS_AES_256_GCM_SHA384 => PacketAead::Aes256(Box::new((
+                Aes256Gcm::new_from_slice(&key).ok()?,
+                Aes256::new_from_slice(&hp).ok()?,
+            ))),
             _ => PacketAead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(&key).ok()?), hp),
         };
         let key_len = if suite == TLS_AES_128_GCM_SHA256 {
@@ -273,8 +399,8 @@ impl PacketKeys {
     pub fn mask(&self, sample: &[u8; 16]) -> [u8; 5] {
         let mut block = aes::Block::from(*sample);
         match &self.aead {
-            PacketAead::Aes128(_, hp) => hp.encrypt_block(&mut block),
-            PacketAead::Aes256(_, hp) => hp.encrypt_block(&mut block),
+            PacketAead::Aes128(pair) => pair.1.encrypt_block(&mut block),
+            PacketAead::Aes256(pair) => pair.1.encrypt_block(&mut block),
             PacketAead::ChaCha(_, hp) => {
                 // The sample's first 4 bytes are the block counter (little-endian), the
                 // other 12 the nonce; the mask is the key stream over 5 zero bytes.
@@ -307,8 +433,8 @@ impl PacketKeys {
             aad: header,
         };
         match &self.aead {
-            PacketAead::Aes128(a, _) => a.decrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
-            PacketAead::Aes256(a, _) => a.decrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::Aes128(pair) => pair.0.decrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
+            PacketAead::Aes256(pair) => pair.0.decrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
             PacketAead::ChaCha(a, _) => a.decrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
         .ok()
@@ -331,10 +457,12 @@ impl PacketKeys {
         };
         let tag: &[u8; 16] = tag.try_into().expect("16 bytes");
         match &self.aead {
-            PacketAead::Aes128(a, _) => a
+            PacketAead::Aes128(pair) => pair
+                .0
                 .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
                 .is_ok(),
-            PacketAead::Aes256(a, _) => a
+            PacketAead::Aes256(pair) => pair
+                .0
                 .decrypt_inout_detached(&nonce.into(), header, buf, &(*tag).into())
                 .is_ok(),
             PacketAead::ChaCha(a, _) => a
@@ -351,8 +479,8 @@ impl PacketKeys {
             aad: header,
         };
         match &self.aead {
-            PacketAead::Aes128(a, _) => a.encrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
-            PacketAead::Aes256(a, _) => a.encrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
+            PacketAead::Aes128(pair) => pair.0.encrypt(&Nonce::<Aes128Gcm>::from(nonce), payload),
+            PacketAead::Aes256(pair) => pair.0.encrypt(&Nonce::<Aes256Gcm>::from(nonce), payload),
             PacketAead::ChaCha(a, _) => a.encrypt(&Nonce::<ChaCha20Poly1305>::from(nonce), payload),
         }
         .expect("the AEADs seal any length a QUIC packet has")
@@ -552,10 +680,10 @@ impl LazyInitialKeys {
 /// then "client in" and "server in" from the one keyed Initial secret.
 fn initial_secrets(salt: &HmacSha256, client_dcid: &[u8]) -> ([u8; 32], [u8; 32]) {
     let keyed = HmacSha256::new(&salt.mac(client_dcid));
-    let (mut client, mut server) = ([0u8; 32], [0u8; 32]);
-    keyed.expand("client in", &mut client);
-    keyed.expand("server in", &mut server);
-    (client, server)
+    (
+        keyed.expand_block(&CLIENT_IN),
+        keyed.expand_block(&SERVER_IN),
+    )
 }
 
 /// A decrypted long-header packet.
@@ -876,6 +1004,26 @@ mod tests {
                 ours.expand(label, &mut a[..len]);
                 expand_short(&theirs, label, &mut b[..len]);
                 assert_eq!(a, b, "{key_len} {label}");
+                // The compile-time label block gives the same T(1).
+                let t = ours.expand_block(&label_block(label.as_bytes(), len as u8));
+                assert_eq!(t[..len], a[..len], "{key_len} {label} block");
+            }
+            for (v2, key_len) in [(false, 16), (false, 32), (true, 16), (true, 32)] {
+                let blocks = KeyLabels::new(v2, key_len);
+                let (k, i, h) = if v2 {
+                    ("quicv2 key", "quicv2 iv", "quicv2 hp")
+                } else {
+                    ("quic key", "quic iv", "quic hp")
+                };
+                let n = usize::from(key_len);
+                let (key, iv, hp) = ours.key_material(&blocks, n);
+                let mut want = [0u8; 32];
+                expand_short(&theirs, k, &mut want[..n]);
+                assert_eq!(key[..n], want[..n]);
+                expand_short(&theirs, i, &mut want[..12]);
+                assert_eq!(iv[..], want[..12]);
+                expand_short(&theirs, h, &mut want[..n]);
+                assert_eq!(hp[..n], want[..n]);
             }
         }
     }

@@ -682,6 +682,18 @@ pub(super) fn key_share_data(shares: &[(u16, &[u8])]) -> Result<Vec<u8>, LengthO
     Ok(d)
 }
 
+/// The hello [`encode`] made from `spec`, padded to `target` as `pad_to: Some(target)`
+/// would have padded it, and its new wire bytes: the same hello without drawing randoms,
+/// making key shares and encoding its lists again (a scan pads about half its hellos).
+pub fn pad_encoded(
+    hello: &mut ClientHello,
+    spec: &HelloSpec,
+    target: usize,
+) -> Result<Vec<u8>, LengthOverflow> {
+    pad(hello, target);
+    hello.to_records_with(spec.fragment, &spec.lengths)
+}
+
 /// Adds RFC 7685 padding (zeros) so the handshake message is at least `target` bytes. The
 /// extension's own 4-byte header (and, for a hello without one, the 2-byte extensions block
 /// it needs) counts, so a hello a few bytes short ends up a little longer than `target`.
@@ -956,6 +968,31 @@ mod tests {
         let h = tls(&spec);
         let block: usize = h.extensions().iter().map(|e| 4 + e.data.len()).sum();
         assert_eq!(block, 0xffff);
+    }
+
+    #[test]
+    fn padding_an_encoded_hello_equals_encoding_it_padded() {
+        for spec in [
+            HelloSpec::default(),
+            version(ProtocolVersion::TLS12),
+            version(ProtocolVersion::SSLV3),
+            HelloSpec {
+                grease: true,
+                fragment: Some(100),
+                ..HelloSpec::default()
+            },
+        ] {
+            let padded = HelloSpec {
+                pad_to: Some(512),
+                ..spec.clone()
+            };
+            let once = built(&padded, Some("example.com"));
+            let mut later = built(&spec, Some("example.com"));
+            let mut hello = later.hello.take().unwrap();
+            let wire = pad_encoded(&mut hello, &spec, 512).unwrap();
+            assert_eq!(Some(&hello), once.hello.as_ref());
+            assert_eq!(wire, once.wire);
+        }
     }
 
     #[test]
