@@ -23,7 +23,7 @@
 # this VM; tshark reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
 # beside (an A/B in one run).
 #
-# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE, GEN,
+# Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE, GEN, BIN,
 #                                   WORK=/dir/for/big/files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,12 @@ WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 trap 'rm -f "$WORK"/bench-*.pcap "$WORK"/bench-*.txt' EXIT
 
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
+# BIN=/path/to/a/built/shakedown skips the build (an A/B of two builds while the checkout
+# moves on).
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/shakedown
+fi
 
 gen() { # gen [quic] FILE MB   (GEN=/path/to/a/built/pcap_gen skips building it)
     if [ -n "${GEN:-}" ]; then "$GEN" "$@" | tail -1; else cargo bench --quiet --bench pcap_gen -- "$@" | tail -1; fi

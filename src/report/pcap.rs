@@ -6,7 +6,7 @@
 use super::{Render, json, style};
 use crate::commands::SCHEMA_VERSION;
 use crate::commands::pcap::result::{push_addr, with_event_text};
-use crate::commands::pcap::{PcapConnection, PcapSummaryLine};
+use crate::commands::pcap::{CaptureTime, PcapConnection, PcapSummaryLine};
 use crate::core::decimal::push_decimal;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -95,9 +95,8 @@ pub fn text_line(out: &mut String, c: &PcapConnection<'_>) {
 /// call and an escape scan for every key) was most of a large capture's `--json` report;
 /// here keys are constant bytes and each string is scanned once. The parts many
 /// connections share come written already (certificates, hellos, diagnoses, event texts)
-/// and are copied; the rare ones (decryption) go through serde. `scratch` holds the texts
-/// built here (addresses, times).
-pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>) {
+/// and are copied; the rare ones (decryption) go through serde.
+pub fn json_line(out: &mut Vec<u8>, w: &mut JsonLineState, c: &PcapConnection<'_>) {
     out.extend_from_slice(b"{\"schema_version\":");
     json::u64(out, SCHEMA_VERSION.into());
     if let Some(a) = &c.alert {
@@ -106,13 +105,18 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
         out.extend_from_slice(b",\"description\":");
         json::str(out, &a.description);
         out.extend_from_slice(b",\"from\":");
-        json::str(out, a.from);
+        json::ascii(out, a.from.as_bytes());
         out.extend_from_slice(b",\"level\":");
-        json::str(out, a.level);
+        json::ascii(out, a.level.as_bytes());
         out.push(b'}');
     }
     out.extend_from_slice(b",\"capture\":");
-    json::str(out, c.capture);
+    let capture_plain = json::plain(c.capture);
+    if capture_plain {
+        json::ascii(out, c.capture.as_bytes());
+    } else {
+        json::str(out, c.capture);
+    }
     out.extend_from_slice(b",\"certificates\":");
     json::raw(out, c.certificates.json());
     out.extend_from_slice(b",\"cipher\":");
@@ -126,13 +130,22 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"client\":");
-    address(out, scratch, &c.client);
+    address(out, &mut w.scratch, &c.client);
     out.extend_from_slice(b",\"connection\":");
-    scratch.clear();
-    scratch.push_str(c.connection.capture);
-    scratch.push('#');
-    push_decimal(scratch, c.connection.index, 1);
-    json::str(out, scratch);
+    if capture_plain && std::ptr::eq(c.connection.capture, c.capture) {
+        out.push(b'"');
+        out.extend_from_slice(c.capture.as_bytes());
+        out.push(b'#');
+        json::u64(out, c.connection.index);
+        out.push(b'"');
+    } else {
+        let scratch = &mut w.scratch;
+        scratch.clear();
+        scratch.push_str(c.connection.capture);
+        scratch.push('#');
+        push_decimal(scratch, c.connection.index, 1);
+        json::str(out, scratch);
+    }
     if let Some(e) = c.decode_error {
         out.extend_from_slice(b",\"decode_error\":");
         json::str(out, e);
@@ -150,7 +163,7 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
         out.extend_from_slice(b",\"diverged\":{\"after\":");
         json::str(out, d.after);
         out.extend_from_slice(b",\"by\":");
-        json::str(out, d.by);
+        json::ascii(out, d.by.as_bytes());
         out.extend_from_slice(b",\"event\":");
         json::str(out, d.event);
         out.push(b'}');
@@ -161,9 +174,9 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
             out.push(b',');
         }
         out.extend_from_slice(b"{\"at_ms\":");
-        json::f64(out, e.at as f64 / 1000.0);
+        w.millis.write(out, e.at);
         out.extend_from_slice(b",\"from\":");
-        json::str(out, e.dir.peer());
+        json::ascii(out, e.dir.peer().as_bytes());
         out.extend_from_slice(b",\"what\":");
         match text {
             Some(j) => json::raw(out, j),
@@ -179,7 +192,7 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
     json::str(out, c.history);
     if let Some(r) = c.incomplete_reason {
         out.extend_from_slice(b",\"incomplete_reason\":");
-        json::str(out, r.as_str());
+        json::ascii(out, r.as_str().as_bytes());
     }
     out.extend_from_slice(b",\"index\":");
     json::u64(out, c.index);
@@ -213,9 +226,9 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"outcome\":");
-    json::str(out, c.outcome);
+    json::ascii(out, c.outcome.as_bytes());
     out.extend_from_slice(b",\"server\":");
-    address(out, scratch, &c.server);
+    address(out, &mut w.scratch, &c.server);
     if let Some(h) = &c.server_hello {
         out.extend_from_slice(b",\"server_hello\":");
         json::raw(out, h.json());
@@ -223,20 +236,18 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
     out.extend_from_slice(b",\"sni\":");
     json::opt_str(out, c.sni);
     out.extend_from_slice(b",\"start\":");
-    scratch.clear();
-    c.start.push_to(scratch);
-    json::ascii(out, scratch.as_bytes());
+    w.time(out, c.start);
     if let Some(p) = c.starttls {
         out.extend_from_slice(b",\"starttls\":");
         json::str(out, p);
     }
     out.extend_from_slice(b",\"time_to_verdict_ms\":");
     match c.time_to_verdict_ms {
-        Some(ms) => json::f64(out, ms),
+        Some(ms) => json::millis(out, ms),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"transport\":");
-    json::str(out, c.transport.as_str());
+    json::ascii(out, c.transport.as_str().as_bytes());
     if let Some(t) = c.truncated {
         out.extend_from_slice(b",\"truncated\":");
         json::str(out, t);
@@ -249,27 +260,83 @@ pub fn json_line(out: &mut Vec<u8>, scratch: &mut String, c: &PcapConnection<'_>
     out.push(b'}');
 }
 
+/// What [`json_line`] keeps from line to line: a scratch text, and the last capture time's
+/// second as written (connections that start in the same second share it; putting a date
+/// into words costs several hundred instructions).
+#[derive(Default)]
+pub struct JsonLineState {
+    scratch: String,
+    /// The second of `second_text`, plus one (0: none yet).
+    second: u64,
+    /// That second's time as [`CaptureTime::push_to`] writes it, with `.000Z`.
+    second_text: String,
+    /// The timeline's times.
+    millis: json::Millis,
+}
+
+impl JsonLineState {
+    /// Writes `at` as [`CaptureTime`] serializes, as a JSON string.
+    fn time(&mut self, out: &mut Vec<u8>, at: CaptureTime) {
+        let second = at.0 / 1_000_000;
+        if self.second != second.wrapping_add(1) {
+            self.second_text.clear();
+            CaptureTime(second * 1_000_000).push_to(&mut self.second_text);
+            self.second = second.wrapping_add(1);
+        }
+        // `push_to` ends with the milliseconds' three digits and `Z`.
+        let head = &self.second_text.as_bytes()[..self.second_text.len().saturating_sub(4)];
+        let ms = (at.0 % 1_000_000 / 1000) as u16;
+        out.push(b'"');
+        out.extend_from_slice(head);
+        out.extend_from_slice(&[
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+            b'Z',
+            b'"',
+        ]);
+    }
+}
+
 /// An address as its `Display` writes it, as a JSON string (ASCII: digits, dots, colons,
-/// brackets, hex; IPv6 scope ids are not kept in captures' addresses).
+/// brackets, hex). IPv4, every connection's, number by number.
 fn address(out: &mut Vec<u8>, scratch: &mut String, addr: &SocketAddr) {
-    scratch.clear();
-    push_addr(scratch, addr);
-    json::str(out, scratch);
+    match addr {
+        SocketAddr::V4(a) => {
+            let [a0, a1, a2, a3] = a.ip().octets();
+            out.push(b'"');
+            json::u64(out, a0.into());
+            out.push(b'.');
+            json::u64(out, a1.into());
+            out.push(b'.');
+            json::u64(out, a2.into());
+            out.push(b'.');
+            json::u64(out, a3.into());
+            out.push(b':');
+            json::u64(out, a.port().into());
+            out.push(b'"');
+        }
+        SocketAddr::V6(_) => {
+            scratch.clear();
+            push_addr(scratch, addr);
+            json::str(out, scratch);
+        }
+    }
 }
 
 thread_local! {
     /// The line being written, reused: a capture can have a line per connection.
     static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    /// The JSON line being written, and its scratch text; reused.
-    static JSON_LINE: std::cell::RefCell<(Vec<u8>, String)> =
-        const { std::cell::RefCell::new((Vec::new(), String::new())) };
+    /// The JSON line being written, and the writer's state; reused.
+    static JSON_LINE: std::cell::RefCell<(Vec<u8>, JsonLineState)> =
+        std::cell::RefCell::new(Default::default());
 }
 
 impl Render for PcapConnection<'_> {
     fn render_json(&self, out: &mut dyn Write) -> Option<io::Result<()>> {
-        let mut write = |(line, scratch): &mut (Vec<u8>, String)| {
+        let mut write = |(line, state): &mut (Vec<u8>, JsonLineState)| {
             line.clear();
-            json_line(line, scratch, self);
+            json_line(line, state, self);
             line.push(b'\n');
             out.write_all(line)
         };
@@ -399,6 +466,25 @@ mod tests {
             assert_eq!(out, a.to_string());
         }
         assert_eq!(timestamp(1_700_000_000_123_456), "2023-11-14T22:13:20.123Z");
+        // The JSON writer's times, reusing the second's text or not.
+        let mut state = JsonLineState::default();
+        for at in [
+            0,
+            999,
+            1_700_000_000_123_456,
+            1_700_000_000_999_999,
+            1_700_000_001_000_000,
+            1_700_000_000_000_001,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+            u64::MAX,
+            5_000,
+        ] {
+            let mut out = Vec::new();
+            state.time(&mut out, CaptureTime(at));
+            let want = serde_json::to_string(&CaptureTime(at)).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{at}");
+        }
         assert_eq!(timestamp(5_000), "1970-01-01T00:00:00.005Z");
     }
 }
