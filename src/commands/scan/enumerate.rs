@@ -304,7 +304,8 @@ impl Learned {
 
 /// `all` with the items of `seen` moved to the end (in the order seen).
 fn unseen_first(all: &[u16], seen: &[u16]) -> Vec<u16> {
-    let mut list: Vec<u16> = all.iter().copied().filter(|i| !seen.contains(i)).collect();
+    let mut list = Vec::with_capacity(all.len());
+    list.extend(all.iter().copied().filter(|i| !seen.contains(i)));
     list.extend(seen.iter().copied().filter(|i| all.contains(i)));
     list
 }

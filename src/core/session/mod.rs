@@ -736,7 +736,7 @@ impl Tracker {
         match ct {
             ContentType::Handshake => {
                 if dir == Direction::ClientToServer && self.client_hellos == 0 {
-                    self.client_hello_wire.extend_from_slice(&rec.to_wire());
+                    rec.write_wire(&mut self.client_hello_wire);
                 }
                 self.sides[i].record_version = rec.header.version;
                 self.on_handshake_payload(dir, rec.payload, at, true);

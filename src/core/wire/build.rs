@@ -435,7 +435,9 @@ pub fn encode(
     // Which extension types this hello carries, before omissions.
     let wanted = |typ: u16| carries(spec, &p, typ);
     let groups = spec.groups.clone().unwrap_or_else(|| p.groups.to_vec());
-    let mut extensions = Vec::new();
+    // Room for every default, the extras and two GREASE extensions: grown once, not thrice.
+    let mut extensions =
+        Vec::with_capacity(EXTENSION_ORDER.len() + spec.extra_extensions.len() + 2);
     // Types whose first extra took a default extension's place.
     let mut in_place = Vec::new();
     for typ in EXTENSION_ORDER {
@@ -635,7 +637,7 @@ fn u16_list_u16(what: &str, items: &[u16]) -> Result<Vec<u8>, LengthOverflow> {
 }
 
 fn alpn_data(protocols: &[String]) -> Result<Vec<u8>, LengthOverflow> {
-    let mut d = Vec::new();
+    let mut d = Vec::with_capacity(2 + protocols.iter().map(|p| 1 + p.len()).sum::<usize>());
     put_prefixed(&mut d, Prefix::U16, &|| "the ALPN list".into(), None, |d| {
         for p in protocols {
             put_prefixed(

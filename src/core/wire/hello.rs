@@ -59,40 +59,38 @@ impl ClientHello {
     /// The handshake body with `lengths` written where given. Fails when a vector is too
     /// long for its length prefix.
     pub fn encode_body_with(&self, lengths: &LengthOverrides) -> Result<Vec<u8>, LengthOverflow> {
+        let mut b = Vec::with_capacity(self.encoded_len());
+        self.write_body_with(&mut b, lengths)?;
+        Ok(b)
+    }
+
+    /// [`ClientHello::encode_body_with`], appended to `b`.
+    fn write_body_with(
+        &self,
+        b: &mut Vec<u8>,
+        lengths: &LengthOverrides,
+    ) -> Result<(), LengthOverflow> {
         let forced = |o: Option<u16>| o.map(usize::from);
-        let mut b = Vec::with_capacity(512);
         b.put_u16(self.legacy_version);
         b.put_slice(&self.random);
         let sid = lengths.session_id.map(usize::from);
-        put_prefixed(&mut b, Prefix::U8, &|| "session_id".into(), sid, |b| {
+        put_prefixed(b, Prefix::U8, &|| "session_id".into(), sid, |b| {
             b.put_slice(&self.session_id);
             Ok(())
         })?;
         let suites = forced(lengths.cipher_suites);
-        put_prefixed(
-            &mut b,
-            Prefix::U16,
-            &|| "cipher_suites".into(),
-            suites,
-            |b| {
-                self.cipher_suites.iter().for_each(|s| b.put_u16(*s));
-                Ok(())
-            },
-        )?;
+        put_prefixed(b, Prefix::U16, &|| "cipher_suites".into(), suites, |b| {
+            self.cipher_suites.iter().for_each(|s| b.put_u16(*s));
+            Ok(())
+        })?;
         let comp = lengths.compression_methods.map(usize::from);
-        put_prefixed(
-            &mut b,
-            Prefix::U8,
-            &|| "compression_methods".into(),
-            comp,
-            |b| {
-                b.put_slice(&self.compression_methods);
-                Ok(())
-            },
-        )?;
+        put_prefixed(b, Prefix::U8, &|| "compression_methods".into(), comp, |b| {
+            b.put_slice(&self.compression_methods);
+            Ok(())
+        })?;
         if let Some(exts) = &self.extensions {
             let block = forced(lengths.extensions);
-            put_prefixed(&mut b, Prefix::U16, &|| "extensions".into(), block, |b| {
+            put_prefixed(b, Prefix::U16, &|| "extensions".into(), block, |b| {
                 let mut overridden = Vec::new();
                 for e in exts {
                     b.put_u16(e.typ);
@@ -114,7 +112,7 @@ impl ClientHello {
                 Ok(())
             })?;
         }
-        Ok(b)
+        Ok(())
     }
 
     /// The length of the handshake message (header included) with true lengths, counted
@@ -145,15 +143,22 @@ impl ClientHello {
         &self,
         lengths: &LengthOverrides,
     ) -> Result<Vec<u8>, LengthOverflow> {
-        let body = self.encode_body_with(lengths)?;
-        let mut m = Vec::with_capacity(body.len() + 4);
+        let mut m = Vec::with_capacity(self.encoded_len());
+        self.write_message_with(&mut m, lengths)?;
+        Ok(m)
+    }
+
+    /// [`ClientHello::handshake_message_with`], appended to `m`.
+    fn write_message_with(
+        &self,
+        m: &mut Vec<u8>,
+        lengths: &LengthOverrides,
+    ) -> Result<(), LengthOverflow> {
         m.put_u8(handshake::CLIENT_HELLO);
         let forced = lengths.handshake.map(|l| l as usize);
-        put_prefixed(&mut m, Prefix::U24, &|| "ClientHello".into(), forced, |m| {
-            m.put_slice(&body);
-            Ok(())
-        })?;
-        Ok(m)
+        put_prefixed(m, Prefix::U24, &|| "ClientHello".into(), forced, |m| {
+            self.write_body_with(m, lengths)
+        })
     }
 
     /// The hello as records, each carrying at most `fragment` bytes of handshake data
@@ -168,10 +173,23 @@ impl ClientHello {
         fragment: Option<usize>,
         lengths: &LengthOverrides,
     ) -> Result<Vec<u8>, LengthOverflow> {
-        let msg = self.handshake_message_with(lengths)?;
         let chunk = fragment.unwrap_or(16384).clamp(1, 16384);
-        let mut out = Vec::with_capacity(msg.len() + 5 * msg.len().div_ceil(chunk));
         let forced = lengths.record.map(usize::from);
+        if self.encoded_len() <= chunk {
+            // One record: the message is written where it goes, in one buffer (a scan
+            // encodes a hello per connection).
+            let mut out = Vec::with_capacity(self.encoded_len() + 5);
+            out.put_u8(CONTENT_HANDSHAKE);
+            out.put_u16(self.record_version);
+            put_prefixed(&mut out, Prefix::U16, &|| "record".into(), forced, |o| {
+                self.write_message_with(o, lengths)
+            })?;
+            if out.len() - 5 <= chunk {
+                return Ok(out);
+            }
+        }
+        let msg = self.handshake_message_with(lengths)?;
+        let mut out = Vec::with_capacity(msg.len() + 5 * msg.len().div_ceil(chunk));
         for part in msg.chunks(chunk) {
             out.put_u8(CONTENT_HANDSHAKE);
             out.put_u16(self.record_version);
@@ -540,6 +558,36 @@ mod tests {
             (&body[..35], &body[37..43]),
             (&honest[..35], &honest[37..43])
         );
+    }
+
+    #[test]
+    fn records_written_in_place_equal_the_message_cut_into_records() {
+        let big = hello(vec![ext(ext::PADDING, &[0; 20_000])]);
+        let small = hello(vec![ext(ext::SUPPORTED_GROUPS, &[0, 2, 0, 0x1d])]);
+        let forced = LengthOverrides {
+            record: Some(9),
+            handshake: Some(3),
+            cipher_suites: Some(7),
+            ..LengthOverrides::default()
+        };
+        for h in [&big, &small] {
+            for lengths in [LengthOverrides::default(), forced.clone()] {
+                for fragment in [None, Some(1), Some(100), Some(20_000)] {
+                    // The message, then its records: how every hello was written before.
+                    let msg = h.handshake_message_with(&lengths).unwrap();
+                    let chunk = fragment.unwrap_or(16384).clamp(1, 16384);
+                    let mut expected = Vec::new();
+                    for part in msg.chunks(chunk) {
+                        expected.push(CONTENT_HANDSHAKE);
+                        expected.extend_from_slice(&h.record_version.to_be_bytes());
+                        let len = lengths.record.unwrap_or(part.len() as u16);
+                        expected.extend_from_slice(&len.to_be_bytes());
+                        expected.extend_from_slice(part);
+                    }
+                    assert_eq!(h.to_records_with(fragment, &lengths).unwrap(), expected);
+                }
+            }
+        }
     }
 
     fn hello(exts: Vec<Extension>) -> ClientHello {

@@ -72,11 +72,17 @@ impl Record<'_> {
     /// The record re-serialised exactly as it was received (header + payload).
     pub fn to_wire(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(RECORD_HEADER_LEN + self.payload.len());
+        self.write_wire(&mut out);
+        out
+    }
+
+    /// [`Record::to_wire`], appended to `out` (no copy of its own).
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        out.reserve(RECORD_HEADER_LEN + self.payload.len());
         out.put_u8(self.header.content_type.to_u8());
         out.put_u16(self.header.version);
         out.put_u16(self.header.length);
         out.put_slice(self.payload);
-        out
     }
 }
 

@@ -473,6 +473,7 @@ impl Run<'_> {
         let window = self.opts.max_block_size.max(self.first_buffer());
         let mut at = start;
         let mut release_at = RELEASE_EVERY;
+        let mut guesser = Guesser::new();
         // A block is handed on once the next one's header was read: that read is of the page
         // holding the block's last byte (or the one after it), so a file that shrank under
         // a map has faulted by then and `lost` needs to read nothing itself (its own read
@@ -488,7 +489,7 @@ impl Run<'_> {
             if let Ok((rem, _)) = &parsed {
                 // The next header, asked for now: it is read after the pending block's work.
                 let len = rest.len() - rem.len();
-                prefetch_ahead(data, at + len, len);
+                guesser.step(data, at + len, len);
             }
             if let Some((block, block_at)) = pending.take() {
                 // A refused parse need not have read anything.
@@ -558,6 +559,7 @@ impl Run<'_> {
         };
         let mut at = start;
         let mut release_at = RELEASE_EVERY;
+        let mut guesser = Guesser::new();
         let mut pending: Option<Record> = None;
         while at < data.len() {
             if at >= release_at {
@@ -578,7 +580,7 @@ impl Run<'_> {
             };
             if let Some(r) = &parsed {
                 // The next header, asked for now: it is read after the pending record's work.
-                prefetch_ahead(data, r.end, r.end - at);
+                guesser.step(data, r.end, r.end - at);
             }
             if let Some(p) = pending.take() {
                 // A refused record need not have read anything.
@@ -762,10 +764,17 @@ fn library_text(e: &PcapError<&[u8]>) -> String {
     }
 }
 
-/// How many records ahead the in-memory parser guesses where headers lie (one guess each).
+/// How many records ahead the in-memory parser guesses where headers lie.
 const GUESS_AHEAD: usize = 6;
 /// How often the in-memory driver gives back the bytes it is done with.
 const RELEASE_EVERY: usize = 8 << 20;
+/// Slots of [`Guesser`]'s ring of guesses: a power of two (a cheap modulo) of at least
+/// [`GUESS_AHEAD`].
+const RING: usize = 8;
+/// Entries of [`Guesser`]'s table of lengths (a power of two).
+const LENGTH_SLOTS: usize = 1024;
+/// Runs of one length longer than this count as this long in [`Guesser`]'s table.
+const RUN_CAP: u32 = 15;
 
 /// Asks the CPU to bring the 64-byte line at `p` into the cache.
 #[inline(always)]
@@ -779,28 +788,120 @@ fn prefetch_line(p: *const u8) {
     let _ = p;
 }
 
-/// Asks for the lines the parser will read next. The parser reads a line or two of most
-/// records, and where the next record starts depends on this one, so without help each
-/// record is a wait for memory. The next record's header is known; the ones after it are
-/// guessed from this record's length (bulk transfers are runs of full-sized segments), one
-/// line for each of the next [`GUESS_AHEAD`] records, so that after a record of another
-/// length the guesses are right again from the second record on (a single guess six
-/// records ahead missed the five records after each change of length). Only the lines
-/// likely to be read are fetched: asking for every line of the file instead moves the
-/// whole capture through the cache and made the run bound by memory bandwidth (13 %
-/// slower on the 1 GB bench capture with the other core busy).
-#[inline(always)]
-fn prefetch_ahead(data: &[u8], next: usize, len: usize) {
-    let base = data.as_ptr();
-    prefetch_line(base.wrapping_add(next));
-    prefetch_line(base.wrapping_add(next + 64));
-    let mut guess = next;
-    for _ in 0..GUESS_AHEAD {
-        guess += len;
-        if guess >= data.len() {
-            break;
+/// A guessed record start, with the length of the record before it and how many records
+/// of that length came in a row up to it: what the length of the record starting there is
+/// guessed from.
+#[derive(Clone, Copy, Default)]
+struct Guess {
+    at: usize,
+    len: usize,
+    run: u32,
+}
+
+/// Guesses where the headers of the next [`GUESS_AHEAD`] records lie, and asks for their
+/// lines, so that the in-memory parser does not wait for memory on every record: where the
+/// next record starts depends on this one's length, so without help each record is a wait
+/// for memory. Captures repeat patterns of lengths (a bulk transfer is full-sized segments,
+/// a shorter one where each TLS record ends, the peer's ACKs between them), so the length
+/// of the next record is guessed from the last one and how many of that length came in a
+/// row: what followed that pair last time (a small table, learned as the records go by;
+/// the same length again for a pair not seen). Guessing only "the same length again", as
+/// before, missed the records after every change of length: in a simulation over the
+/// generated 1 GB bench capture, 16 % of the headers had not been asked for at least two
+/// records ahead, against 4 % with the table (docs/benchmarks.md, #pcap-text).
+/// The guesses are kept and extended by one record as each one proves right, so a record
+/// costs one new guess, not six; a wrong one starts them over from where the next record
+/// really is. Only the lines likely to be read are fetched: asking for every line of the
+/// file instead moves the whole capture through the cache and made the run bound by memory
+/// bandwidth (13 % slower on the 1 GB bench capture with the other core busy). A wrong
+/// guess costs a wasted prefetch, never a wrong parse.
+struct Guesser {
+    /// The length that followed a (length, run) pair last time, by [`Guesser::slot`].
+    next_len: [u32; LENGTH_SLOTS],
+    /// The last record's length and run.
+    len: usize,
+    run: u32,
+    /// The guesses after the next record, oldest first: `ahead[first..first + count]`
+    /// (modulo [`RING`]), at most [`GUESS_AHEAD`] of them.
+    ahead: [Guess; RING],
+    first: usize,
+    count: usize,
+}
+
+impl Guesser {
+    fn new() -> Self {
+        Guesser {
+            next_len: [0; LENGTH_SLOTS],
+            len: 0,
+            run: 0,
+            ahead: [Guess::default(); RING],
+            first: 0,
+            count: 0,
         }
-        prefetch_line(base.wrapping_add(guess));
+    }
+
+    #[inline(always)]
+    fn slot(len: usize, run: u32) -> usize {
+        let key = (len as u32).wrapping_mul(RUN_CAP + 1) + run.min(RUN_CAP);
+        (key.wrapping_mul(0x9e37_79b1) >> (32 - LENGTH_SLOTS.trailing_zeros())) as usize
+    }
+
+    /// The record of `len` bytes was read; the next one starts at `next`. Asks for the
+    /// next record's first two lines, and for the guessed records' header lines.
+    #[inline(always)]
+    fn step(&mut self, data: &[u8], next: usize, len: usize) {
+        let base = data.as_ptr();
+        prefetch_line(base.wrapping_add(next));
+        prefetch_line(base.wrapping_add(next + 64));
+        let slot = Self::slot(self.len, self.run);
+        self.next_len[slot] = len as u32;
+        self.run = if len == self.len { self.run + 1 } else { 1 };
+        self.len = len;
+        if self.count > 0 && self.ahead[self.first].at == next {
+            // The oldest guess was right: one more beyond the newest.
+            let newest = self.ahead[(self.first + self.count - 1) % RING];
+            self.first = (self.first + 1) % RING;
+            self.count -= 1;
+            self.extend(data, newest);
+        } else {
+            self.first = 0;
+            self.count = 0;
+            let mut from = Guess {
+                at: next,
+                len,
+                run: self.run,
+            };
+            for _ in 0..GUESS_AHEAD {
+                match self.extend(data, from) {
+                    Some(g) => from = g,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Guesses the record after the one starting at `from.at`, asks for its header's line
+    /// and keeps the guess (none past the end of the data).
+    #[inline(always)]
+    fn extend(&mut self, data: &[u8], from: Guess) -> Option<Guess> {
+        let guessed = self.next_len[Self::slot(from.len, from.run)] as usize;
+        // Nothing learned for the pair (or a length of 0, which no record has): the same
+        // length again.
+        let len = if guessed == 0 { from.len } else { guessed };
+        let at = from.at.checked_add(len).filter(|at| *at < data.len())?;
+        // Two lines: the record header's, and the one holding the end of an Ethernet, IPv4
+        // and TCP header (70 bytes on from the record's start; one line less left the
+        // packet's first read waiting in the link decoder).
+        prefetch_line(data.as_ptr().wrapping_add(at));
+        prefetch_line(data.as_ptr().wrapping_add(at + 69));
+        let g = Guess {
+            at,
+            len,
+            run: if len == from.len { from.run + 1 } else { 1 },
+        };
+        self.ahead[(self.first + self.count) % RING] = g;
+        self.count += 1;
+        Some(g)
     }
 }
 
@@ -811,5 +912,57 @@ fn prefetch_ahead(data: &[u8], next: usize, len: usize) {
 fn prefetch_headers(p: *const u8) {
     for ahead in [0, 64, 127] {
         prefetch_line(p.wrapping_add(ahead));
+    }
+}
+
+#[cfg(test)]
+mod guesser_tests {
+    use super::*;
+
+    /// The guesses still waiting, oldest first.
+    fn pending(g: &Guesser) -> Vec<usize> {
+        (0..g.count)
+            .map(|i| g.ahead[(g.first + i) % RING].at)
+            .collect()
+    }
+
+    #[test]
+    fn a_repeating_pattern_of_lengths_is_learned() {
+        // Three full segments and a short one, over and over (a bulk transfer's records).
+        let lengths: Vec<usize> = [1530, 1530, 1530, 399].repeat(40);
+        let data = vec![0u8; lengths.iter().sum::<usize>() + 1];
+        let mut starts = vec![0];
+        for len in &lengths {
+            starts.push(starts.last().unwrap() + len);
+        }
+        let mut g = Guesser::new();
+        for (i, len) in lengths.iter().enumerate() {
+            g.step(&data, starts[i + 1], *len);
+            if i >= 12 {
+                // Once learned, every guess is where a record really starts, and they run
+                // on from the record after the next one.
+                let want: Vec<usize> = starts[i + 2..]
+                    .iter()
+                    .take(GUESS_AHEAD)
+                    .copied()
+                    .filter(|at| *at < data.len())
+                    .collect();
+                assert_eq!(pending(&g), want, "after record {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_guess_starts_over_from_the_real_next_record() {
+        let data = vec![0u8; 100_000];
+        let mut g = Guesser::new();
+        g.step(&data, 100, 100);
+        assert_eq!(pending(&g), [200, 300, 400, 500, 600, 700]);
+        // The record at 100 is 40 bytes long, not 100.
+        g.step(&data, 140, 40);
+        assert_eq!(pending(&g), [180, 220, 260, 300, 340, 380]);
+        // Nothing is guessed past the end of the data.
+        g.step(&data, 99_950, 50);
+        assert!(pending(&g).is_empty());
     }
 }
