@@ -289,9 +289,8 @@ impl JsonSchema for Events<'_> {
 /// [`EventTexts::MAX_ENTRIES`].
 #[derive(Default)]
 pub struct EventTexts {
-    by_key: HashMap<Vec<u8>, u32, foldhash::fast::RandomState>,
+    by_key: HashMap<EventKey, u32, foldhash::fast::RandomState>,
     texts: Vec<Box<RawValue>>,
-    key: Vec<u8>,
     /// For each event of the timeline last resolved: its text's index, or `NONE`.
     current: Vec<u32>,
 }
@@ -308,17 +307,20 @@ impl EventTexts {
         }
         self.current.clear();
         for e in events {
-            let index = if !event_key(&e.what, &mut self.key) {
-                Self::NONE
-            } else if let Some(&i) = self.by_key.get(&self.key) {
-                i
-            } else if let Ok(json) = serde_json::value::to_raw_value(&EventWhat(&e.what)) {
-                let i = self.texts.len() as u32;
-                self.texts.push(json);
-                self.by_key.insert(self.key.clone(), i);
-                i
-            } else {
-                Self::NONE
+            let index = match event_key(&e.what) {
+                None => Self::NONE,
+                Some(key) => match self.by_key.get(&key) {
+                    Some(&i) => i,
+                    None => match serde_json::value::to_raw_value(&EventWhat(&e.what)) {
+                        Ok(json) => {
+                            let i = self.texts.len() as u32;
+                            self.texts.push(json);
+                            self.by_key.insert(key, i);
+                            i
+                        }
+                        Err(_) => Self::NONE,
+                    },
+                },
             };
             self.current.push(index);
         }
@@ -331,54 +333,43 @@ impl EventTexts {
     }
 }
 
-/// The facts an event's text is made of (its variant and fields), for the common events;
-/// false for texts that are strings already and for the rare kinds.
-fn event_key(what: &EventText, key: &mut Vec<u8>) -> bool {
-    fn n(key: &mut Vec<u8>, v: u64) {
-        key.extend_from_slice(&v.to_le_bytes());
-    }
-    key.clear();
-    match what {
-        EventText::End(kind) => {
-            key.push(1);
-            key.extend_from_slice(kind.as_str().as_bytes());
-        }
+/// The facts an event's text is made of: its variant and fields as numbers (a capture's
+/// timelines have a dozen events a connection, so the key is built and hashed without an
+/// allocation). A record's kind is a `&'static str`, named by its address and length: the
+/// same text at two addresses only makes two entries of the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct EventKey(u8, u64, u64, u64);
+
+/// The key of the common events; `None` for texts that are strings already and for the
+/// rare kinds.
+fn event_key(what: &EventText) -> Option<EventKey> {
+    let n = |v: usize| v as u64;
+    Some(match what {
+        EventText::End(kind) => EventKey(1, *kind as u64, 0, 0),
         EventText::Record { kind, len } => {
-            key.push(2);
-            n(key, *len as u64);
-            key.extend_from_slice(kind.as_bytes());
+            EventKey(2, kind.as_ptr() as u64, n(kind.len()), n(*len))
         }
-        EventText::Alert { alert, encrypted } => {
-            key.extend_from_slice(&[3, alert.level, alert.description, u8::from(*encrypted)]);
-        }
+        EventText::Alert { alert, encrypted } => EventKey(
+            3,
+            u64::from(alert.level),
+            u64::from(alert.description),
+            u64::from(*encrypted),
+        ),
         EventText::ClientHello {
             again,
             suites,
             extensions,
-        } => {
-            key.extend_from_slice(&[4, u8::from(*again)]);
-            n(key, *suites as u64);
-            n(key, *extensions as u64);
-        }
+        } => EventKey(4, u64::from(*again), n(*suites), n(*extensions)),
         EventText::ServerHello { version, suite } => {
-            key.push(5);
-            n(key, u64::from(*version) << 16 | u64::from(*suite));
+            EventKey(5, u64::from(*version), u64::from(*suite), 0)
         }
         EventText::Certificate { certs, ocsp, scts } => {
-            key.extend_from_slice(&[6, u8::from(*ocsp), u8::from(*scts)]);
-            n(key, *certs as u64);
+            EventKey(6, n(*certs), u64::from(*ocsp), u64::from(*scts))
         }
-        EventText::EcdheKeyExchange { group } => {
-            key.push(7);
-            n(key, u64::from(*group));
-        }
-        EventText::CertificateVerify { scheme } => {
-            key.push(8);
-            n(key, u64::from(*scheme));
-        }
-        _ => return false,
-    }
-    true
+        EventText::EcdheKeyExchange { group } => EventKey(7, u64::from(*group), 0, 0),
+        EventText::CertificateVerify { scheme } => EventKey(8, u64::from(*scheme), 0, 0),
+        _ => return None,
+    })
 }
 
 /// An event's text as its `Display` writes it: put into words in one reused buffer, then
