@@ -10,6 +10,7 @@
 //! algorithms and an issuer nobody holds. Nothing here reads a clock, a file or a socket.
 
 mod path;
+mod pem;
 mod wording;
 
 pub use wording::CertProblem;
@@ -767,6 +768,18 @@ impl TrustStore {
 
     /// Adds every certificate of a PEM bundle (the text of a CA file); returns how many.
     pub fn add_pem(&mut self, pem_text: &str) -> Result<usize, String> {
+        // The quick reader for a bundle that reads cleanly (the system's, at every start);
+        // x509-parser's, which says what is wrong, for any other.
+        if let Some(ders) = pem::certificates(pem_text) {
+            for (i, der) in ders.iter().enumerate() {
+                self.add_der(der)
+                    .map_err(|e| format!("certificate {}: {e}", i + 1))?;
+            }
+            if ders.is_empty() {
+                return Err("no PEM certificate found".into());
+            }
+            return Ok(ders.len());
+        }
         let mut n = 0;
         for pem in x509_parser::pem::Pem::iter_from_buffer(pem_text.as_bytes()) {
             let pem = pem.map_err(|e| wording::pem_error(n + 1, &e))?;
