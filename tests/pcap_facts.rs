@@ -104,12 +104,7 @@ fn pcap_objects_are_the_facts_probe_writes() {
 /// The same on third-party captures (FoxIO's JA4 set, beside the checkout), when present.
 #[test]
 fn third_party_pcap_objects_are_the_facts_probe_writes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let Some(dir) = ["../shared/captures/ja4", "../../shared/captures/ja4"]
-        .iter()
-        .map(|d| root.join(d))
-        .find(|d| d.is_dir())
-    else {
+    let Some(dir) = common::ja4_captures() else {
         eprintln!("skipping: ../shared/captures/ja4 not found");
         return;
     };

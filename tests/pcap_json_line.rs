@@ -7,6 +7,8 @@
 //! (every part then written from the report, not copied), and under a capture name that
 //! needs escaping.
 
+mod common;
+
 use shakedown::commands::pcap::{
     self, AnalyzeOptions, Filter, Input, PcapConfig, PcapConnection, Selection,
 };
@@ -139,12 +141,7 @@ fn hand_written_lines_escape_as_serde_does() {
 /// The same on third-party captures (FoxIO's JA4 set, TCP and QUIC), when present.
 #[test]
 fn hand_written_lines_are_serdes_for_third_party_captures() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let Some(dir) = ["../shared/captures/ja4", "../../shared/captures/ja4"]
-        .iter()
-        .map(|d| root.join(d))
-        .find(|d| d.is_dir())
-    else {
+    let Some(dir) = common::ja4_captures() else {
         eprintln!("skipping: ../shared/captures/ja4 not found");
         return;
     };

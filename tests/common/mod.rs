@@ -10,6 +10,17 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// FoxIO's JA4 captures (`captures/ja4` of the workplace's read-only share beside the
+/// checkout, or beside a worktree one level down), when present. The tests that read them
+/// say they skipped without them: the share is not part of the repository.
+pub fn ja4_captures() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../shared/captures/ja4", "../../shared/captures/ja4"]
+        .iter()
+        .map(|d| root.join(d))
+        .find(|d| d.is_dir())
+}
+
 /// Runs `openssl` with arguments, panicking with its stderr on failure (a fixture bug).
 pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
