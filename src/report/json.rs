@@ -105,13 +105,13 @@ pub fn millis(out: &mut Vec<u8>, x: f64) {
     let micros = (x * 1000.0).round();
     if x.is_sign_positive() && micros < MICROS_LIMIT as f64 && (micros as u64) as f64 / 1000.0 == x
     {
-        micros_as_millis(out, micros as u64);
+        Millis::default().write(out, micros as u64);
     } else {
         f64(out, x);
     }
 }
 
-/// Below this many microseconds, [`micros_as_millis`] writes the digits itself (2^42 ms).
+/// Below this many microseconds, [`Millis`] writes the digits itself (2^42 ms).
 const MICROS_LIMIT: u64 = (1 << 42) * 1000;
 
 /// `00`, `01`, … `99`.
@@ -121,10 +121,11 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
     6061626364656667686970717273747576777879\
     8081828384858687888990919293949596979899";
 
-/// Writes microsecond times as [`micros_as_millis`] does, keeping the digits of the whole
-/// milliseconds above the last four from one call to the next: a connection's times (and
-/// the next connection's) share them, and a capture's times are 13-digit milliseconds,
-/// which cost over a hundred instructions to put into digits one by one.
+/// Writes microsecond times as `serde_json` writes them over 1000 (see [`millis`]), keeping
+/// the digits of the whole milliseconds above the last four from one call to the next: a
+/// connection's times (and the next connection's) share them, and a capture's times are
+/// 13-digit milliseconds, which cost over a hundred instructions to put into digits one by
+/// one.
 #[derive(Default)]
 pub struct Millis {
     /// The milliseconds over 10,000 whose digits `high` holds, plus one (0: none yet).
@@ -189,42 +190,6 @@ impl Millis {
         };
         out.extend_from_slice(&buf[..len]);
     }
-}
-
-/// Writes `micros as f64 / 1000.0` as `serde_json` does (see [`millis`]), without the
-/// division when it is below 2^42 ms.
-#[inline]
-pub fn micros_as_millis(out: &mut Vec<u8>, micros: u64) {
-    if micros >= MICROS_LIMIT {
-        return f64(out, micros as f64 / 1000.0);
-    }
-    // The whole milliseconds backwards from `DOT`, then the point and up to three places.
-    const DOT: usize = 16;
-    let mut buf = [0u8; DOT + 4];
-    let mut start = DOT;
-    let mut n = micros / 1000;
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let frac = (micros % 1000) as u16;
-    buf[DOT] = b'.';
-    buf[DOT + 1] = b'0' + (frac / 100) as u8;
-    buf[DOT + 2] = b'0' + (frac / 10 % 10) as u8;
-    buf[DOT + 3] = b'0' + (frac % 10) as u8;
-    let end = if frac.is_multiple_of(100) {
-        // `.0` for a whole number, as `serde_json` writes it.
-        DOT + 2
-    } else if frac.is_multiple_of(10) {
-        DOT + 3
-    } else {
-        DOT + 4
-    };
-    out.extend_from_slice(&buf[start..end]);
 }
 
 #[inline]
@@ -332,13 +297,6 @@ mod tests {
             );
         }
         for m in micros {
-            let mut out = Vec::new();
-            micros_as_millis(&mut out, m);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                serde_json::to_string(&(m as f64 / 1000.0)).unwrap(),
-                "{m} µs"
-            );
             for x in [m as f64 / 1000.0, m as f64 / 1000.0 + 1e-9, m as f64] {
                 let mut out = Vec::new();
                 millis(&mut out, x);
