@@ -388,6 +388,10 @@ type RetryPick<'a> = dyn Fn(Vec<u16>, &[u16], &mut usize) -> (Option<u16>, Optio
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
 pub(super) type OrderCheck = (Option<bool>, ProbeItem);
 
+/// What the TLS 1.3 group part finds: the groups, TLS 1.3's suite order check when it rode
+/// on the group order hello, and the post-quantum results.
+type Tls13Lists = Option<(GroupScan, Option<OrderCheck>, PqScan)>;
+
 /// What [`Scanner::remove_both`] found, with the hellos of each phase.
 #[derive(Debug, Default)]
 struct BothPicks {
@@ -644,95 +648,116 @@ impl<'a> Scanner<'a> {
         let lower_latency = self.opts.prefer == Prefer::LowerLatency;
         let more = !self.opts.suites_only;
         let pipe = Pipeline::default();
-        let mut early_lists = None;
-        let mut versions: Vec<VersionScan> = tasks::scope(|s| {
-            let spawned = Mutex::new(Vec::new());
-            let prelims = Mutex::new(Vec::new());
-            // Lower latency: a version whose first hello picked a suite is enumerated at
-            // once, while the version test goes on below it.
-            let early = |f: First| -> Option<First> {
-                // Not after a broken answer: the target may be given up after the test.
-                if !lower_latency || f.pick.is_none() || !f.answered_tls() {
-                    return Some(f);
-                }
-                lock(&prelims).push(prelim(&f));
-                let pipe = &pipe;
-                lock(&spawned).push(s.spawn(move || {
-                    let v = self.enumerate(f);
-                    if v.version == ProtocolVersion::TLS13 {
-                        let _ = pipe.tls13.set(v.clone());
+        // TLS 1.3's group part when started early (in the outer scope, so the versions'
+        // scope does not wait for it); left here for the lists when the lower-latency
+        // plan does not go on with them before the versions are done (they must not ask
+        // twice).
+        let groups13_task = Mutex::new(None);
+        #[allow(clippy::type_complexity)]
+        let (mut versions, lists, given_up) = tasks::scope(|outer| {
+            let mut early_lists = None;
+            let versions: Vec<VersionScan> = tasks::scope(|s| {
+                let spawned = Mutex::new(Vec::new());
+                let prelims = Mutex::new(Vec::new());
+                // Lower latency: a version whose first hello picked a suite is enumerated at
+                // once, while the version test goes on below it.
+                let early = |f: First| -> Option<First> {
+                    // Not after a broken answer: the target may be given up after the test.
+                    if !lower_latency || f.pick.is_none() || !f.answered_tls() {
+                        return Some(f);
                     }
-                    v
-                }));
-                None
-            };
-            let firsts = self.version_test(&early);
-            self.version_test.store(false, Ordering::Relaxed);
-            self.give_up_unless_answered();
-            // Every version is settled by its first hello (a pick, a TLS refusal, or a
-            // higher version's protocol_version alert): what the lists need is known.
-            let settled = firsts.iter().all(|f| {
-                f.version == ProtocolVersion::SSLV2 || f.refused_with.is_some() || f.answered_tls()
-            });
-            let mut pre: Vec<VersionScan> = prelims.into_inner().unwrap_or_default();
-            pre.extend(firsts.iter().map(prelim));
-            pre.sort_by_key(|v| v.version);
-            let mut handles = spawned.into_inner().unwrap_or_default();
-            let mut firsts = firsts;
-            // One version is enumerated on this thread, which would only wait otherwise (a
-            // part handed to a thread costs wake-ups); not with the lists to start after
-            // them (lower latency).
-            let here = if lower_latency { None } else { firsts.pop() };
-            handles.extend(
-                firsts
-                    .into_iter()
-                    .map(|first| s.spawn(move || self.enumerate(first))),
-            );
-            let given_up = self.gave_up.load(Ordering::Relaxed);
-            // On a thread of its own or not at all: run in place (no thread to be had, see
-            // `tasks`), it would wait for the suites this thread has yet to collect. Then
-            // the lists follow the suites, as in the fewer-connections plan.
-            let lists = (lower_latency && more && settled && !given_up)
-                .then(|| {
-                    let pre = pipe.prelim.get_or_init(|| pre);
+                    lock(&prelims).push(prelim(&f));
                     let pipe = &pipe;
-                    s.try_spawn(move || self.lists_and_behaviour(pre, more, Some(pipe)))
-                })
-                .flatten();
-            let mut versions: Vec<VersionScan> = here
-                .and_then(|first| tasks::in_place(move || self.enumerate(first)).ok())
-                .into_iter()
-                .collect();
-            versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-            versions.sort_by_key(|v| v.version);
-            if let Some(lists) = lists {
-                let all = pipe.all.get_or_init(|| versions.clone());
-                let combined = combined_order_version(all, more);
-                let orders: Vec<_> = all
-                    .iter()
-                    .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
-                    .filter(|v| Some(v.version) != combined)
-                    .map(|v| s.spawn(move || (v.version, self.check_order(v))))
-                    .collect();
-                // The suite order checks were not in the lists (they need every suite).
-                let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
-                early_lists = lists.join().ok().map(|mut l| {
-                    l.4.extend(orders);
-                    l
+                    // TLS 1.3's groups need only its pick: their chain of hellos (one per
+                    // group, each waiting for the last) starts now, not after the lower
+                    // versions' hellos, each of which waits for the one above.
+                    if more && f.version == ProtocolVersion::TLS13 {
+                        let v13 = pipe.prelim13.get_or_init(|| vec![prelim(&f)]);
+                        *lock(&groups13_task) =
+                            outer.try_spawn(move || self.groups_tls13_part(v13, Some(&pipe.tls13)));
+                    }
+                    lock(&spawned).push(s.spawn(move || {
+                        let v = self.enumerate(f);
+                        if v.version == ProtocolVersion::TLS13 {
+                            let _ = pipe.tls13.set(v.clone());
+                        }
+                        v
+                    }));
+                    None
+                };
+                let firsts = self.version_test(&early);
+                self.version_test.store(false, Ordering::Relaxed);
+                self.give_up_unless_answered();
+                // Every version is settled by its first hello (a pick, a TLS refusal, or a
+                // higher version's protocol_version alert): what the lists need is known.
+                let settled = firsts.iter().all(|f| {
+                    f.version == ProtocolVersion::SSLV2
+                        || f.refused_with.is_some()
+                        || f.answered_tls()
                 });
-            }
-            versions
-        });
-        let given_up = self.gave_up.load(Ordering::Relaxed);
-        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) =
-            if let Some(lists) = early_lists {
+                let mut pre: Vec<VersionScan> = prelims.into_inner().unwrap_or_default();
+                pre.extend(firsts.iter().map(prelim));
+                pre.sort_by_key(|v| v.version);
+                let mut handles = spawned.into_inner().unwrap_or_default();
+                let mut firsts = firsts;
+                // One version is enumerated on this thread, which would only wait otherwise (a
+                // part handed to a thread costs wake-ups); not with the lists to start after
+                // them (lower latency).
+                let here = if lower_latency { None } else { firsts.pop() };
+                handles.extend(
+                    firsts
+                        .into_iter()
+                        .map(|first| s.spawn(move || self.enumerate(first))),
+                );
+                let given_up = self.gave_up.load(Ordering::Relaxed);
+                // On a thread of its own or not at all: run in place (no thread to be had, see
+                // `tasks`), it would wait for the suites this thread has yet to collect. Then
+                // the lists follow the suites, as in the fewer-connections plan.
+                let lists = (lower_latency && more && settled && !given_up)
+                    .then(|| {
+                        let pre = pipe.prelim.get_or_init(|| pre);
+                        let pipe = &pipe;
+                        let g13 = lock(&groups13_task).take();
+                        s.try_spawn(move || self.lists_and_behaviour(pre, more, Some(pipe), g13))
+                    })
+                    .flatten();
+                let mut versions: Vec<VersionScan> = here
+                    .and_then(|first| tasks::in_place(move || self.enumerate(first)).ok())
+                    .into_iter()
+                    .collect();
+                versions.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+                versions.sort_by_key(|v| v.version);
+                if let Some(lists) = lists {
+                    let all = pipe.all.get_or_init(|| versions.clone());
+                    let combined = combined_order_version(all, more);
+                    let orders: Vec<_> = all
+                        .iter()
+                        .filter(|v| v.ciphers.len() >= 2 && v.version != ProtocolVersion::TLS13)
+                        .filter(|v| Some(v.version) != combined)
+                        .map(|v| s.spawn(move || (v.version, self.check_order(v))))
+                        .collect();
+                    // The suite order checks were not in the lists (they need every suite).
+                    let orders: Vec<_> = orders.into_iter().filter_map(|h| h.join().ok()).collect();
+                    early_lists = lists.join().ok().map(|mut l| {
+                        l.4.extend(orders);
+                        l
+                    });
+                }
+                versions
+            });
+            let given_up = self.gave_up.load(Ordering::Relaxed);
+            let lists = if let Some(lists) = early_lists {
                 lists
             } else if given_up {
                 // Nothing more is sent; what the lists would have shown is unknown.
                 Default::default()
             } else {
-                self.lists_and_behaviour(&versions, more, None)
+                let g13 = lock(&groups13_task).take();
+                self.lists_and_behaviour(&versions, more, None, g13)
             };
+            (versions, lists, given_up)
+        });
+        let (groups, post_quantum, sigalgs, fixed, mut orders, full13) = lists;
         // A TLS 1.3 server that answered the version test with a HelloRetryRequest (its
         // first group, a PQ hybrid, had no share) showed its certificate, OCSP and ALPN
         // only in the signature scheme hellos: read them from there.
@@ -800,12 +825,14 @@ impl<'a> Scanner<'a> {
     }
 
     /// Groups, signature schemes, the order checks and the behaviour probes, in parallel.
+    /// `g13`: the TLS 1.3 group part, when it was started before (lower latency).
     #[allow(clippy::type_complexity)]
     fn lists_and_behaviour(
         &self,
         versions: &[VersionScan],
         more: bool,
         pipe: Option<&Pipeline>,
+        g13: Option<tasks::Task<Tls13Lists>>,
     ) -> (
         Vec<GroupScan>,
         Option<PqScan>,
@@ -827,15 +854,12 @@ impl<'a> Scanner<'a> {
                 .filter(|v| Some(v.version) != combined)
                 .map(|v| s.spawn(move || (v.version, self.check_order(v))))
                 .collect();
-            // The PQ hellos need the TLS 1.3 group list: they follow it in its thread.
-            let g13 = s.spawn(move || {
-                let done13 = pipe.map(|p| &p.tls13);
-                let (g13, order, suites13) = groups13
-                    .then(|| self.groups_tls13(versions, done13))
-                    .flatten()?;
-                let pq = self.post_quantum(&g13, versions);
-                *lock(&self.suites13) = suites13;
-                Some((g13, order, pq))
+            let g13 = g13.unwrap_or_else(|| {
+                s.spawn(move || {
+                    groups13
+                        .then(|| self.groups_tls13_part(versions, pipe.map(|p| &p.tls13)))
+                        .flatten()
+                })
             });
             // Pipelined, the TLS 1.2 lists go on at once only when the version test's pick
             // was a signed ECDHE suite (it offers every candidate of that kind then); else
@@ -1471,6 +1495,18 @@ impl<'a> Scanner<'a> {
     /// Pipelined (`done13`: the TLS 1.3 suites are still being enumerated, `versions` holds
     /// the first pick only), the suite order rides on the group order hello instead, which
     /// waits for them; with fewer than two groups it is a hello of its own.
+    /// TLS 1.3's groups, then the post-quantum hellos (they need the group list).
+    fn groups_tls13_part(
+        &self,
+        versions: &[VersionScan],
+        done13: Option<&OnceLock<VersionScan>>,
+    ) -> Tls13Lists {
+        let (g13, order, suites13) = self.groups_tls13(versions, done13)?;
+        let pq = self.post_quantum(&g13, versions);
+        *lock(&self.suites13) = suites13;
+        Some((g13, order, pq))
+    }
+
     fn groups_tls13(
         &self,
         versions: &[VersionScan],
@@ -1942,6 +1978,8 @@ impl First {
 #[derive(Default)]
 struct Pipeline {
     prelim: OnceLock<Vec<VersionScan>>,
+    /// TLS 1.3's first pick alone: its groups start from it before the version test ends.
+    prelim13: OnceLock<Vec<VersionScan>>,
     tls13: OnceLock<VersionScan>,
     all: OnceLock<Vec<VersionScan>>,
 }
