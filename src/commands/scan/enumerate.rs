@@ -653,6 +653,9 @@ impl<'a> Scanner<'a> {
         // plan does not go on with them before the versions are done (they must not ask
         // twice).
         let groups13_task = Mutex::new(None);
+        // Whether TLS 1.2's first hello got a TLS answer, and TLS 1.3's first pick: the
+        // group part starts once both are in (see `early`).
+        let groups13_gate = Mutex::new((None::<bool>, None::<VersionScan>));
         #[allow(clippy::type_complexity)]
         let (mut versions, lists, given_up) = tasks::scope(|outer| {
             let mut early_lists = None;
@@ -662,20 +665,36 @@ impl<'a> Scanner<'a> {
                 // Lower latency: a version whose first hello picked a suite is enumerated at
                 // once, while the version test goes on below it.
                 let early = |f: First| -> Option<First> {
+                    let pipe = &pipe;
+                    // TLS 1.3's groups need only its pick: their chain of hellos (one per
+                    // group, each waiting for the last) starts then, not after the lower
+                    // versions' hellos, each of which waits for the one above. Not while
+                    // TLS 1.2's answer may still be broken: a target that breaks is given
+                    // up on a streak of broken answers, which the group hellos' answers
+                    // would only put off.
+                    if lower_latency && more {
+                        let mut gate = lock(&groups13_gate);
+                        if f.version == ProtocolVersion::TLS12 {
+                            gate.0 = Some(f.answered_tls());
+                        } else if f.version == ProtocolVersion::TLS13
+                            && f.pick.is_some()
+                            && f.answered_tls()
+                        {
+                            gate.1 = Some(prelim(&f));
+                        }
+                        if gate.0 == Some(true)
+                            && let Some(v13) = gate.1.take()
+                        {
+                            let v13 = pipe.prelim13.get_or_init(|| vec![v13]);
+                            *lock(&groups13_task) = outer
+                                .try_spawn(move || self.groups_tls13_part(v13, Some(&pipe.tls13)));
+                        }
+                    }
                     // Not after a broken answer: the target may be given up after the test.
                     if !lower_latency || f.pick.is_none() || !f.answered_tls() {
                         return Some(f);
                     }
                     lock(&prelims).push(prelim(&f));
-                    let pipe = &pipe;
-                    // TLS 1.3's groups need only its pick: their chain of hellos (one per
-                    // group, each waiting for the last) starts now, not after the lower
-                    // versions' hellos, each of which waits for the one above.
-                    if more && f.version == ProtocolVersion::TLS13 {
-                        let v13 = pipe.prelim13.get_or_init(|| vec![prelim(&f)]);
-                        *lock(&groups13_task) =
-                            outer.try_spawn(move || self.groups_tls13_part(v13, Some(&pipe.tls13)));
-                    }
                     lock(&spawned).push(s.spawn(move || {
                         let v = self.enumerate(f);
                         if v.version == ProtocolVersion::TLS13 {

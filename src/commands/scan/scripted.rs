@@ -19,6 +19,7 @@ use crate::core::wire::server::HELLO_RETRY_REQUEST_RANDOM;
 use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 const TLS10: u16 = 0x0301;
 const TLS12: u16 = 0x0303;
@@ -111,6 +112,14 @@ enum Answer {
 struct ScriptedServer {
     policy: Policy,
     hellos: AtomicUsize,
+    /// Holds each hello below TLS 1.2 (no supported_versions) until a TLS 1.3 hello
+    /// without key shares (a group hello) came, for at most this long: what the scan
+    /// sends before its version test ends.
+    hold_lower: Option<std::time::Duration>,
+    /// A TLS 1.3 group hello came.
+    group_hello: (Mutex<bool>, Condvar),
+    /// Hellos held the whole `hold_lower`.
+    held_in_vain: AtomicUsize,
 }
 
 impl ScriptedServer {
@@ -118,6 +127,32 @@ impl ScriptedServer {
         ScriptedServer {
             policy,
             hellos: AtomicUsize::new(0),
+            hold_lower: None,
+            group_hello: (Mutex::new(false), Condvar::new()),
+            held_in_vain: AtomicUsize::new(0),
+        }
+    }
+
+    /// See [`ScriptedServer::hold_lower`].
+    fn hold(&self, hello: &ClientHello) {
+        let tls13 = hello
+            .supported_versions()
+            .is_some_and(|v| v.contains(&TLS13));
+        let (seen, came) = &self.group_hello;
+        let mut seen = seen.lock().unwrap();
+        if tls13 && hello.key_shares().is_empty() {
+            *seen = true;
+            came.notify_all();
+        }
+        let Some(hold) = self
+            .hold_lower
+            .filter(|_| !tls13 && hello.legacy_version < TLS12)
+        else {
+            return;
+        };
+        let (seen, waited) = came.wait_timeout_while(seen, hold, |s| !*s).unwrap();
+        if !*seen && waited.timed_out() {
+            self.held_in_vain.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -322,7 +357,10 @@ impl Transport for ScriptedServer {
         let mut reader = Tracker::new();
         reader.on_data(Direction::ClientToServer, hello, 0);
         let answer = match reader.verdict().client_hello.clone() {
-            Some(h) => self.answer(&h),
+            Some(h) => {
+                self.hold(&h);
+                self.answer(&h)
+            }
             // SSLv2 and anything else it does not speak: it hangs up.
             None => Answer::Close,
         };
@@ -554,6 +592,53 @@ fn client_order_server_shows_our_order_and_the_flag() {
         Some(("client order", true))
     );
     check_count(&r, hellos);
+}
+
+#[test]
+fn tls13_groups_start_before_the_lower_versions_are_asked() {
+    // dovecot-like: TLS 1.2 and 1.3, and a silent close below TLS 1.2, so TLS 1.1, 1.0 and
+    // SSLv3 are asked one after another. The lower-latency plan starts TLS 1.3's group
+    // hellos (no key share: a HelloRetryRequest names each group) at TLS 1.3's first pick:
+    // the server holds every hello below TLS 1.2 until a group hello came, which it does
+    // in vain when the groups wait for the version test.
+    let policy = Policy {
+        versions: vec![TLS12, TLS13],
+        suites: vec![0x1301, 0x1302, ECDHE_RSA_AES128_GCM],
+        // Its favourite has no share in the version hello: a HelloRetryRequest (this
+        // scripted server's TLS 1.3 ServerHello flight is no answer the scan can read).
+        groups: vec![SECP521R1, X25519, SECP256R1, SECP384R1],
+        silent_refusal: true,
+        ..Policy::tls12(&[], true)
+    };
+    let planned = |prefer, hold_lower| {
+        let server = ScriptedServer {
+            hold_lower,
+            ..ScriptedServer::new(policy.clone())
+        };
+        let target = Target::parse("scripted.test:443", 443).unwrap();
+        let opts = ScanOptions {
+            limits: Limits::default(),
+            retries: 0,
+            sni: Sni::Auto,
+            suites_only: false,
+            quic_groups: false,
+            prefer,
+        };
+        let pacer = Pacer::new(4, None);
+        let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
+        let r = ScanResult::new(&report);
+        (r, server.held_in_vain.load(Ordering::Relaxed))
+    };
+    let hold = Some(std::time::Duration::from_secs(2));
+    let (lower, in_vain) = planned(super::enumerate::Prefer::LowerLatency, hold);
+    assert_eq!(in_vain, 0, "the groups waited for the version test");
+    // The same findings as the fewer-connections plan (never held: it asks the groups
+    // after the versions), the same hellos.
+    let (fewer, _) = planned(super::enumerate::Prefer::FewerConnections, None);
+    assert_eq!(lower.groups, fewer.groups);
+    assert_eq!(lower.groups_server_order, fewer.groups_server_order);
+    assert_eq!(lower.groups["TLSv1.3"].len(), 4, "{:?}", lower.groups);
+    assert_eq!(lower.handshakes, fewer.handshakes);
 }
 
 #[test]
