@@ -181,49 +181,63 @@ pub struct AnalyzeOptions {
     /// Secrets embedded in a pcapng capture (Decryption Secrets Blocks) are added to them.
     pub keylog: Option<Arc<KeyLog>>,
     /// Trust anchors for chain checks (`None`: no trust checks).
-    pub trust: Option<Arc<TrustStore>>,
-    /// Trust anchors read the first time a chain is checked, used instead of `trust` when
-    /// set: a capture with no certificate to check (TLS 1.3 without keys, QUIC) never
-    /// reads them.
-    pub trust_on_demand: Option<TrustOnDemand>,
+    pub trust: Option<Trust>,
 }
 
-/// A trust store built the first time it is asked for (the system CA bundle read and
-/// parsed: ≈ 3 M instructions, three quarters of a one-connection `pcap` run), then shared.
+/// Trust anchors: given, or built the first time a chain is checked (`pcap` without
+/// `--ca`: the system CA bundle read and parsed is ≈ 3 M instructions, three quarters of a
+/// one-connection run, and a capture with no certificate to check — TLS 1.3 without keys,
+/// QUIC — never needs it). Shared by clones.
 #[derive(Clone)]
-pub struct TrustOnDemand(Arc<OnDemand>);
+pub struct Trust(Arc<TrustCell>);
 
-struct OnDemand {
-    load: fn() -> TrustStore,
+struct TrustCell {
+    /// Builds the store; `None` when it was given.
+    load: Option<fn() -> TrustStore>,
     store: std::sync::OnceLock<Arc<TrustStore>>,
 }
 
-impl TrustOnDemand {
+impl Trust {
     /// A store that `load` builds when first asked for.
-    pub fn new(load: fn() -> TrustStore) -> TrustOnDemand {
-        TrustOnDemand(Arc::new(OnDemand {
-            load,
+    pub fn on_demand(load: fn() -> TrustStore) -> Trust {
+        Trust(Arc::new(TrustCell {
+            load: Some(load),
             store: std::sync::OnceLock::new(),
         }))
     }
 
     /// The store, built now if this is the first time.
     pub fn store(&self) -> Arc<TrustStore> {
-        self.0
-            .store
-            .get_or_init(|| Arc::new((self.0.load)()))
+        let cell = &self.0;
+        cell.store
+            .get_or_init(|| Arc::new(cell.load.map_or_else(TrustStore::default, |load| load())))
             .clone()
     }
 
-    /// Whether the store was built.
+    /// Whether the store is there (given, or built by now).
     pub fn built(&self) -> bool {
         self.0.store.get().is_some()
     }
 }
 
-impl std::fmt::Debug for TrustOnDemand {
+impl From<Arc<TrustStore>> for Trust {
+    fn from(store: Arc<TrustStore>) -> Trust {
+        Trust(Arc::new(TrustCell {
+            load: None,
+            store: std::sync::OnceLock::from(store),
+        }))
+    }
+}
+
+impl From<TrustStore> for Trust {
+    fn from(store: TrustStore) -> Trust {
+        Arc::new(store).into()
+    }
+}
+
+impl std::fmt::Debug for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TrustOnDemand {{ built: {} }}", self.built())
+        write!(f, "Trust {{ built: {} }}", self.built())
     }
 }
 
@@ -290,8 +304,7 @@ struct Assessor {
     /// Chain checks against the trust store, parsing each distinct chain once; made when
     /// the first chain is checked (the store may be built only then).
     chains: std::cell::OnceCell<ChainChecker>,
-    trust: Option<Arc<TrustStore>>,
-    trust_on_demand: Option<TrustOnDemand>,
+    trust: Option<Trust>,
 }
 
 impl Assessor {
@@ -300,18 +313,13 @@ impl Assessor {
             check_time: opts.check_time,
             chains: std::cell::OnceCell::new(),
             trust: opts.trust.clone(),
-            trust_on_demand: opts.trust_on_demand.clone(),
         }
     }
 
     /// The chain checker, with the trust store built if it was not yet.
     fn chains(&self) -> &ChainChecker {
-        self.chains.get_or_init(|| {
-            ChainChecker::new(match &self.trust_on_demand {
-                Some(later) => Some(later.store()),
-                None => self.trust.clone(),
-            })
-        })
+        self.chains
+            .get_or_init(|| ChainChecker::new(self.trust.as_ref().map(Trust::store)))
     }
 
     fn report(&self, f: Finished) -> ConnectionReport {
@@ -1512,16 +1520,16 @@ mod tests {
         for fingerprints in [false, true] {
             let given = emitted(
                 AnalyzeOptions {
-                    trust: Some(trust.clone()),
+                    trust: Some(trust.clone().into()),
                     ..AnalyzeOptions::default()
                 },
                 fingerprints,
                 &[],
             );
-            let later = TrustOnDemand::new(test_root);
+            let later = Trust::on_demand(test_root);
             let on_demand = emitted(
                 AnalyzeOptions {
-                    trust_on_demand: Some(later.clone()),
+                    trust: Some(later.clone()),
                     ..AnalyzeOptions::default()
                 },
                 fingerprints,
@@ -1536,10 +1544,10 @@ mod tests {
             assert_eq!(given, on_demand, "fingerprints {fingerprints}");
 
             // TLS 1.3 and QUIC without keys: the certificates are encrypted, none to check.
-            let unused = TrustOnDemand::new(test_root);
+            let unused = Trust::on_demand(test_root);
             let lines = emitted(
                 AnalyzeOptions {
-                    trust_on_demand: Some(unused.clone()),
+                    trust: Some(unused.clone()),
                     ..AnalyzeOptions::default()
                 },
                 fingerprints,
