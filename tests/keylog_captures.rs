@@ -22,6 +22,7 @@ fn analyze(capture: &str, keylog: Option<KeyLog>) -> Vec<ConnectionReport> {
         check_time: None,
         keylog: keylog.map(Arc::new),
         trust: Some(Arc::new(trust_root())),
+        ..AnalyzeOptions::default()
     };
     let mut reports = Vec::new();
     let (_, err) = pcap::analyze(file, &ReadOptions::default(), opts, &mut |r| {

@@ -537,6 +537,7 @@ fn recorded_handshake_packets_decrypt_with_the_key_log() {
             check_time: None,
             keylog,
             trust: Some(Arc::new(store)),
+            ..AnalyzeOptions::default()
         };
         let mut out = Vec::new();
         let (_, err) = analyze(&pcap[..], &ReadOptions::default(), opts, &mut |r| {

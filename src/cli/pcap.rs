@@ -167,9 +167,31 @@ pub struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
+    /// [`AnalysisArgs::options`] with the trust store built the first time a chain is
+    /// checked (`pcap`: a capture may have none); with `--ca` it is read here, so that a
+    /// bad file is an error before anything else is done.
+    pub fn options_trust_on_demand(&self) -> Result<AnalyzeOptions, String> {
+        if self.cert.ca.is_some() {
+            return self.options();
+        }
+        let mut options = self.options_without_trust()?;
+        options.trust_on_demand = Some(pcap::TrustOnDemand::new(|| {
+            // Without `--ca` nothing here fails: a broken system bundle is skipped.
+            super::trust_store(None)
+                .unwrap_or_else(|_| crate::core::cert::TrustStore::webpki_roots())
+        }));
+        Ok(options)
+    }
+
     /// Reads the key log and trust anchors. Unusable key log lines are warned about on
     /// stderr and skipped: the rest still decrypts.
     pub fn options(&self) -> Result<AnalyzeOptions, String> {
+        let mut options = self.options_without_trust()?;
+        options.trust = Some(Arc::new(self.cert.trust()?));
+        Ok(options)
+    }
+
+    fn options_without_trust(&self) -> Result<AnalyzeOptions, String> {
         let check_time = self.cert.at()?;
         let keylog = match &self.keylog {
             Some(path) => {
@@ -198,7 +220,8 @@ impl AnalysisArgs {
         Ok(AnalyzeOptions {
             check_time,
             keylog,
-            trust: Some(Arc::new(self.cert.trust()?)),
+            trust: None,
+            trust_on_demand: None,
         })
     }
 }
@@ -258,7 +281,7 @@ pub fn pcap_config(a: &PcapArgs, format: Format) -> Result<PcapConfig, String> {
     Ok(PcapConfig {
         inputs,
         select,
-        analysis: a.analysis.options()?,
+        analysis: a.analysis.options_trust_on_demand()?,
         mmap: !a.no_mmap,
         read: a.table.read_options(a.flow_timeout, "--flow-timeout")?,
         count_labels: match a.summary {

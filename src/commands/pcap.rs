@@ -182,6 +182,49 @@ pub struct AnalyzeOptions {
     pub keylog: Option<Arc<KeyLog>>,
     /// Trust anchors for chain checks (`None`: no trust checks).
     pub trust: Option<Arc<TrustStore>>,
+    /// Trust anchors read the first time a chain is checked, used instead of `trust` when
+    /// set: a capture with no certificate to check (TLS 1.3 without keys, QUIC) never
+    /// reads them.
+    pub trust_on_demand: Option<TrustOnDemand>,
+}
+
+/// A trust store built the first time it is asked for (the system CA bundle read and
+/// parsed: ≈ 3 M instructions, three quarters of a one-connection `pcap` run), then shared.
+#[derive(Clone)]
+pub struct TrustOnDemand(Arc<OnDemand>);
+
+struct OnDemand {
+    load: fn() -> TrustStore,
+    store: std::sync::OnceLock<Arc<TrustStore>>,
+}
+
+impl TrustOnDemand {
+    /// A store that `load` builds when first asked for.
+    pub fn new(load: fn() -> TrustStore) -> TrustOnDemand {
+        TrustOnDemand(Arc::new(OnDemand {
+            load,
+            store: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The store, built now if this is the first time.
+    pub fn store(&self) -> Arc<TrustStore> {
+        self.0
+            .store
+            .get_or_init(|| Arc::new((self.0.load)()))
+            .clone()
+    }
+
+    /// Whether the store was built.
+    pub fn built(&self) -> bool {
+        self.0.store.get().is_some()
+    }
+}
+
+impl std::fmt::Debug for TrustOnDemand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustOnDemand {{ built: {} }}", self.built())
+    }
 }
 
 /// An open connection. Boxed in the analyzer's table: the tracker is large (kilobytes), and
@@ -244,20 +287,38 @@ pub(crate) struct Finished {
 /// chain parsed and checked once.
 struct Assessor {
     check_time: Option<i64>,
-    /// Chain checks against the trust store, parsing each distinct chain once.
-    chains: ChainChecker,
+    /// Chain checks against the trust store, parsing each distinct chain once; made when
+    /// the first chain is checked (the store may be built only then).
+    chains: std::cell::OnceCell<ChainChecker>,
+    trust: Option<Arc<TrustStore>>,
+    trust_on_demand: Option<TrustOnDemand>,
 }
 
 impl Assessor {
     fn new(opts: &AnalyzeOptions) -> Self {
         Assessor {
             check_time: opts.check_time,
-            chains: ChainChecker::new(opts.trust.clone()),
+            chains: std::cell::OnceCell::new(),
+            trust: opts.trust.clone(),
+            trust_on_demand: opts.trust_on_demand.clone(),
         }
     }
 
+    /// The chain checker, with the trust store built if it was not yet.
+    fn chains(&self) -> &ChainChecker {
+        self.chains.get_or_init(|| {
+            ChainChecker::new(match &self.trust_on_demand {
+                Some(later) => Some(later.store()),
+                None => self.trust.clone(),
+            })
+        })
+    }
+
     fn report(&self, f: Finished) -> ConnectionReport {
-        let mut report = report(f.info, f.verdict, f.ended, self.check_time, &self.chains);
+        // Only a connection with certificates has a chain to check (`assess` reads
+        // `chains` for nothing else): the others do not build the trust store.
+        let chains = (!f.verdict.certificates.is_empty()).then(|| self.chains());
+        let mut report = report(f.info, f.verdict, f.ended, self.check_time, chains);
         report.starttls = f.starttls;
         report
     }
@@ -381,7 +442,7 @@ fn report(
     verdict: Verdict,
     ended: FlowEnd,
     check_time: Option<i64>,
-    chains: &ChainChecker,
+    chains: Option<&ChainChecker>,
 ) -> ConnectionReport {
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
     let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
@@ -390,7 +451,7 @@ fn report(
         &assess::Context {
             host: host.as_deref(),
             now_unix: check_time,
-            chains: Some(chains),
+            chains,
             ..assess::Context::default()
         },
     );
@@ -1396,6 +1457,97 @@ mod tests {
         assert!(!sni_matches("*.example.com", "badexample.com"));
         assert!(!sni_matches("*.example.com", "é.xample.com"));
         assert!(sni_matches("*.example.com", "é.example.com"));
+    }
+
+    /// The repository's test root beside the Mozilla roots.
+    fn test_root() -> TrustStore {
+        let mut store = TrustStore::webpki_roots();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/root.pem");
+        store
+            .add_pem(&std::fs::read_to_string(root).unwrap())
+            .unwrap();
+        store
+    }
+
+    /// Every connection of the given captures (all of `captures/` if none), as JSON, in
+    /// the order emitted, then the summary.
+    fn emitted(analysis: AnalyzeOptions, fingerprints: bool, only: &[&str]) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let mut inputs: Vec<Input> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .filter(|p| only.is_empty() || only.iter().any(|o| p.ends_with(o)))
+            .map(Input::File)
+            .collect();
+        inputs.sort_by_key(|i| i.name());
+        let cfg = PcapConfig {
+            inputs,
+            select: Selection {
+                filter: Filter::default(),
+                all: true,
+                fingerprints,
+            },
+            analysis,
+            mmap: true,
+            read: ReadOptions::default(),
+            count_labels: None,
+        };
+        let mut lines = Vec::new();
+        let mut emit = |c: &PcapConnection<'_>| {
+            lines.push(serde_json::to_string(c).unwrap());
+            Ok(())
+        };
+        let outcome = run(&cfg, &mut emit, &mut |_| {}).unwrap();
+        lines.push(serde_json::to_string(&outcome.summary).unwrap());
+        lines
+    }
+
+    /// A trust store built at the first chain check gives the reports the same store given
+    /// at the start gives, on one thread and on two; a capture with no certificate to check
+    /// never builds it.
+    #[test]
+    fn trust_built_when_a_chain_is_checked() {
+        let trust = Arc::new(test_root());
+        for fingerprints in [false, true] {
+            let given = emitted(
+                AnalyzeOptions {
+                    trust: Some(trust.clone()),
+                    ..AnalyzeOptions::default()
+                },
+                fingerprints,
+                &[],
+            );
+            let later = TrustOnDemand::new(test_root);
+            let on_demand = emitted(
+                AnalyzeOptions {
+                    trust_on_demand: Some(later.clone()),
+                    ..AnalyzeOptions::default()
+                },
+                fingerprints,
+                &[],
+            );
+            assert!(later.built());
+            assert_eq!(later.store().len(), trust.len());
+            assert!(given.len() > 20, "{} connections", given.len());
+            // The test root matters: without it some chains are judged differently.
+            let untrusted = emitted(AnalyzeOptions::default(), fingerprints, &[]);
+            assert_ne!(given, untrusted);
+            assert_eq!(given, on_demand, "fingerprints {fingerprints}");
+
+            // TLS 1.3 and QUIC without keys: the certificates are encrypted, none to check.
+            let unused = TrustOnDemand::new(test_root);
+            let lines = emitted(
+                AnalyzeOptions {
+                    trust_on_demand: Some(unused.clone()),
+                    ..AnalyzeOptions::default()
+                },
+                fingerprints,
+                &["tls13_success.pcap", "quic_handshakes.pcap"],
+            );
+            assert!(lines.len() >= 9, "{lines:?}");
+            assert!(!unused.built(), "built for {lines:?}");
+        }
     }
 
     /// The objects are written straight from their structs: after `schema_version`, their
