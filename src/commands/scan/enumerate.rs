@@ -133,6 +133,10 @@ pub struct Pacer {
     slots: Mutex<Slots>,
     freed: Condvar,
     spacing: Option<Spacing>,
+    /// Slots (at least 1).
+    concurrency: usize,
+    /// Targets being scanned now ([`Pacer::target_started`]).
+    targets: AtomicUsize,
 }
 
 /// The pacer's count, and how many wait for it to rise.
@@ -170,7 +174,28 @@ impl Pacer {
             }),
             freed: Condvar::new(),
             spacing: Spacing::new(rate),
+            concurrency: concurrency.max(1),
+            targets: AtomicUsize::new(0),
         }
+    }
+
+    /// A target's scan begins (`true`) or ends (`false`).
+    pub fn target_started(&self, started: bool) {
+        if started {
+            self.targets.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.targets.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.crowded(&self.slots.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Parts run in place while threads wait for a slot and there are at least as many
+    /// targets as slots ([`tasks::set_crowded`]): the slots are then kept busy by other
+    /// targets, and more threads would only queue. With fewer targets (one host at a low
+    /// `--concurrency`) the parts keep their threads: their latency is what those are for.
+    fn crowded(&self, slots: &Slots) {
+        let many = self.targets.load(Ordering::Relaxed) >= self.concurrency;
+        tasks::set_crowded(slots.waiting > 0 && many);
     }
 
     /// Waits for a free slot, then for the rate limit's next start time.
@@ -178,10 +203,16 @@ impl Pacer {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.free == 0 {
             slots.waiting += 1;
+            if slots.waiting == 1 {
+                self.crowded(&slots);
+            }
             while slots.free == 0 {
                 slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
             }
             slots.waiting -= 1;
+            if slots.waiting == 0 {
+                self.crowded(&slots);
+            }
         }
         slots.free -= 1;
         drop(slots);

@@ -18,6 +18,7 @@
 
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -25,6 +26,20 @@ use std::time::Duration;
 
 /// How long a pool thread waits for another part before it ends.
 const IDLE: Duration = Duration::from_secs(2);
+
+/// Set while threads wait for a connection slot and the run scans at least as many
+/// targets as it has slots ([`super::enumerate::Pacer`]): a part then runs on the thread
+/// that starts it. More threads would only queue for the slots, each
+/// wait a sleep and a wake-up (a third of a many-target scan's context switches) and each
+/// new thread its stack's and heap's first pages; the slots are busy with other targets
+/// either way. Parts started with [`Scope::spawn`] may run in place (as when no thread
+/// can be had); [`Scope::try_spawn`]'s may not and are not affected.
+static CROWDED: AtomicBool = AtomicBool::new(false);
+
+/// Says whether threads wait for connection slots now (see [`CROWDED`]).
+pub(super) fn set_crowded(crowded: bool) {
+    CROWDED.store(crowded, Ordering::Relaxed);
+}
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -207,13 +222,15 @@ impl<T> Task<T> {
 }
 
 impl<'scope> Scope<'scope, '_> {
-    /// Starts `work` on a pool thread, or runs it here when no thread can be had.
+    /// Starts `work` on a pool thread, or runs it here when no thread can be had or
+    /// threads queue for connection slots ([`CROWDED`]).
     pub(super) fn spawn<T, F>(&'scope self, work: F) -> Task<T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.start(|job| POOL.run(job), work, true)
+        let crowded = CROWDED.load(Ordering::Relaxed);
+        self.start(|job| !crowded && POOL.run(job), work, true)
             .expect("a part runs in place when it cannot have a thread")
     }
 
@@ -357,6 +374,25 @@ mod tests {
             assert_eq!(task.join().unwrap(), here);
             assert!(s.start(refuse, || unreachable!(), false).is_none());
         });
+    }
+
+    #[test]
+    fn a_part_runs_in_place_while_connections_are_crowded() {
+        let here = thread::current().id();
+        // Other tests' pacers may clear the flag between the two lines: a few tries.
+        let in_place = (0..100).any(|_| {
+            set_crowded(true);
+            let ran_on = scope(|s| s.spawn(|| thread::current().id()).join().unwrap());
+            set_crowded(false);
+            ran_on == here
+        });
+        assert!(
+            in_place,
+            "a part started while crowded went to a pool thread"
+        );
+        // Not crowded: a thread of the pool, as before.
+        let ran_on = scope(|s| s.spawn(|| thread::current().id()).join().unwrap());
+        assert_ne!(ran_on, here);
     }
 
     #[test]
