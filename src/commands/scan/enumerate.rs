@@ -137,6 +137,8 @@ pub struct Pacer {
     concurrency: usize,
     /// Targets being scanned now ([`Pacer::target_started`]).
     targets: AtomicUsize,
+    /// Set while a target's parts run on the thread that starts them ([`Pacer::crowded`]).
+    crowded: AtomicBool,
 }
 
 /// The pacer's count, and how many wait for it to rise.
@@ -176,6 +178,7 @@ impl Pacer {
             spacing: Spacing::new(rate),
             concurrency: concurrency.max(1),
             targets: AtomicUsize::new(0),
+            crowded: AtomicBool::new(false),
         }
     }
 
@@ -190,12 +193,14 @@ impl Pacer {
     }
 
     /// Parts run in place while threads wait for a slot and there are at least as many
-    /// targets as slots ([`tasks::set_crowded`]): the slots are then kept busy by other
-    /// targets, and more threads would only queue. With fewer targets (one host at a low
-    /// `--concurrency`) the parts keep their threads: their latency is what those are for.
+    /// targets as slots (the flag given to [`tasks::scope`]): the slots are then kept busy
+    /// by other targets, and more threads would only queue. With fewer targets (one host
+    /// at a low `--concurrency`) the parts keep their threads: their latency is what those
+    /// are for.
     fn crowded(&self, slots: &Slots) {
         let many = self.targets.load(Ordering::Relaxed) >= self.concurrency;
-        tasks::set_crowded(slots.waiting > 0 && many);
+        self.crowded
+            .store(slots.waiting > 0 && many, Ordering::Relaxed);
     }
 
     /// Waits for a free slot, then for the rate limit's next start time.
@@ -676,7 +681,7 @@ impl<'a> Scanner<'a> {
         let more = !self.opts.suites_only;
         let pipe = Pipeline::default();
         let mut early_lists = None;
-        let mut versions: Vec<VersionScan> = tasks::scope(|s| {
+        let mut versions: Vec<VersionScan> = tasks::scope(&self.pacer.crowded, |s| {
             let spawned = Mutex::new(Vec::new());
             let prelims = Mutex::new(Vec::new());
             // Lower latency: a version whose first hello picked a suite is enumerated at
@@ -845,7 +850,7 @@ impl<'a> Scanner<'a> {
         Vec<(ProtocolVersion, OrderCheck)>,
         Option<Verdict>,
     ) {
-        tasks::scope(|s| {
+        tasks::scope(&self.pacer.crowded, |s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let groups13 = more || self.opts.quic_groups;
             // The base version's order rides on the combined intolerance hello.
@@ -912,7 +917,7 @@ impl<'a> Scanner<'a> {
             } else if pipe.is_some() && !certified_first(versions) {
                 vec![s.spawn(move || {
                     let (versions, _) = settled(false);
-                    tasks::scope(|s2| {
+                    tasks::scope(&self.pacer.crowded, |s2| {
                         self.behaviour(s2, versions, None, fragment)
                             .into_iter()
                             .filter_map(|h| h.join().ok())
@@ -1237,7 +1242,7 @@ impl<'a> Scanner<'a> {
             ProtocolVersion::TLS10,
             ProtocolVersion::SSLV3,
         ];
-        tasks::scope(|s| {
+        tasks::scope(&self.pacer.crowded, |s| {
             let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
             let mut tls13 = Some(s.spawn(move || {
                 let f = first(ProtocolVersion::TLS13)();
