@@ -8,13 +8,12 @@ use shakedown::commands::pcap::{self, AnalyzeOptions};
 use shakedown::core::cert::TrustStore;
 use shakedown::io::capture::ReadOptions;
 use std::path::Path;
-use std::sync::Arc;
 
 fn causes_of(capture: &str, trust: TrustStore) -> Vec<String> {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures"));
     let file = std::fs::File::open(dir.join(capture)).unwrap();
     let opts = AnalyzeOptions {
-        trust: Some(Arc::new(trust)),
+        trust: Some(trust.into()),
         ..AnalyzeOptions::default()
     };
     let mut out = Vec::new();

@@ -21,7 +21,7 @@ fn analyze(capture: &str, keylog: Option<KeyLog>) -> Vec<ConnectionReport> {
     let opts = AnalyzeOptions {
         check_time: None,
         keylog: keylog.map(Arc::new),
-        trust: Some(Arc::new(trust_root())),
+        trust: Some(trust_root().into()),
     };
     let mut reports = Vec::new();
     let (_, err) = pcap::analyze(file, &ReadOptions::default(), opts, &mut |r| {

@@ -58,7 +58,7 @@ fn compare(
                 let (log, _) = KeyLog::parse(&std::fs::read_to_string(k).unwrap());
                 Arc::new(log)
             }),
-            trust: Some(test_root()),
+            trust: Some(test_root().into()),
             ..AnalyzeOptions::default()
         },
         mmap: true,

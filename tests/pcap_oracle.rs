@@ -10,7 +10,6 @@ use shakedown::core::cert::TrustStore;
 use shakedown::io::capture::ReadOptions;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 fn captures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
@@ -23,7 +22,7 @@ fn analyze_bytes(bytes: &[u8]) -> (Vec<ConnectionReport>, Option<String>) {
         bytes,
         &ReadOptions::default(),
         AnalyzeOptions {
-            trust: Some(Arc::new(test_root())),
+            trust: Some(test_root().into()),
             ..AnalyzeOptions::default()
         },
         &mut |r| reports.push(r),

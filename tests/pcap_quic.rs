@@ -536,7 +536,7 @@ fn recorded_handshake_packets_decrypt_with_the_key_log() {
         let opts = AnalyzeOptions {
             check_time: None,
             keylog,
-            trust: Some(Arc::new(store)),
+            trust: Some(store.into()),
         };
         let mut out = Vec::new();
         let (_, err) = analyze(&pcap[..], &ReadOptions::default(), opts, &mut |r| {

@@ -568,15 +568,23 @@ fn parse_lengths(s: &str) -> Result<crate::core::wire::hello::LengthOverrides, S
 /// The system's CA bundle (Debian/Ubuntu path), used when present.
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-/// Trust anchors for certificate checks: the Mozilla roots (webpki-roots), the system
-/// bundle when present, and the PEM certificates of `--ca FILE`.
-pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::core::cert::TrustStore, String> {
-    let mut store = crate::core::cert::TrustStore::webpki_roots();
+/// The trust anchors used without `--ca`: the Mozilla roots (webpki-roots) and the
+/// system bundle when present.
+pub fn system_trust() -> crate::core::cert::TrustStore {
     use crate::io::input::{MAX_INPUT, read_text_file_capped};
+    let mut store = crate::core::cert::TrustStore::webpki_roots();
     if let Ok(text) = read_text_file_capped(SYSTEM_CA_BUNDLE.as_ref(), MAX_INPUT) {
         // A broken system bundle is not the user's input: use what parses of it.
         let _ = store.add_pem(&text);
     }
+    store
+}
+
+/// Trust anchors for certificate checks: [`system_trust`] and the PEM certificates of
+/// `--ca FILE`.
+pub fn trust_store(ca: Option<&std::path::Path>) -> Result<crate::core::cert::TrustStore, String> {
+    use crate::io::input::{MAX_INPUT, read_text_file_capped};
+    let mut store = system_trust();
     if let Some(path) = ca {
         let text = read_text_file_capped(path, MAX_INPUT)
             .map_err(|e| format!("--ca {}: {e}", path.display()))?;

@@ -167,9 +167,15 @@ pub struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    /// Reads the key log and trust anchors. Unusable key log lines are warned about on
-    /// stderr and skipped: the rest still decrypts.
+    /// Reads the key log and, with `--ca`, the trust anchors (a bad file is an error
+    /// before anything else is done); without it the anchors (Mozilla's and the system's)
+    /// are read the first time a chain is checked — a capture may have none. Unusable key
+    /// log lines are warned about on stderr and skipped: the rest still decrypts.
     pub fn options(&self) -> Result<AnalyzeOptions, String> {
+        let trust = match self.cert.ca {
+            Some(_) => pcap::Trust::from(self.cert.trust()?),
+            None => pcap::Trust::on_demand(super::system_trust),
+        };
         let check_time = self.cert.at()?;
         let keylog = match &self.keylog {
             Some(path) => {
@@ -198,7 +204,7 @@ impl AnalysisArgs {
         Ok(AnalyzeOptions {
             check_time,
             keylog,
-            trust: Some(Arc::new(self.cert.trust()?)),
+            trust: Some(trust),
         })
     }
 }

@@ -181,7 +181,64 @@ pub struct AnalyzeOptions {
     /// Secrets embedded in a pcapng capture (Decryption Secrets Blocks) are added to them.
     pub keylog: Option<Arc<KeyLog>>,
     /// Trust anchors for chain checks (`None`: no trust checks).
-    pub trust: Option<Arc<TrustStore>>,
+    pub trust: Option<Trust>,
+}
+
+/// Trust anchors: given, or built the first time a chain is checked (`pcap` without
+/// `--ca`: the system CA bundle read and parsed is ≈ 3 M instructions, three quarters of a
+/// one-connection run, and a capture with no certificate to check — TLS 1.3 without keys,
+/// QUIC — never needs it). Shared by clones.
+#[derive(Clone)]
+pub struct Trust(Arc<TrustCell>);
+
+struct TrustCell {
+    /// Builds the store; `None` when it was given.
+    load: Option<fn() -> TrustStore>,
+    store: std::sync::OnceLock<Arc<TrustStore>>,
+}
+
+impl Trust {
+    /// A store that `load` builds when first asked for.
+    pub fn on_demand(load: fn() -> TrustStore) -> Trust {
+        Trust(Arc::new(TrustCell {
+            load: Some(load),
+            store: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The store, built now if this is the first time.
+    pub fn store(&self) -> Arc<TrustStore> {
+        let cell = &self.0;
+        cell.store
+            .get_or_init(|| Arc::new(cell.load.map_or_else(TrustStore::default, |load| load())))
+            .clone()
+    }
+
+    /// Whether the store is there (given, or built by now).
+    pub fn built(&self) -> bool {
+        self.0.store.get().is_some()
+    }
+}
+
+impl From<Arc<TrustStore>> for Trust {
+    fn from(store: Arc<TrustStore>) -> Trust {
+        Trust(Arc::new(TrustCell {
+            load: None,
+            store: std::sync::OnceLock::from(store),
+        }))
+    }
+}
+
+impl From<TrustStore> for Trust {
+    fn from(store: TrustStore) -> Trust {
+        Arc::new(store).into()
+    }
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Trust {{ built: {} }}", self.built())
+    }
 }
 
 /// An open connection. Boxed in the analyzer's table: the tracker is large (kilobytes), and
@@ -244,20 +301,32 @@ pub(crate) struct Finished {
 /// chain parsed and checked once.
 struct Assessor {
     check_time: Option<i64>,
-    /// Chain checks against the trust store, parsing each distinct chain once.
-    chains: ChainChecker,
+    /// Chain checks against the trust store, parsing each distinct chain once; made when
+    /// the first chain is checked (the store may be built only then).
+    chains: std::cell::OnceCell<ChainChecker>,
+    trust: Option<Trust>,
 }
 
 impl Assessor {
     fn new(opts: &AnalyzeOptions) -> Self {
         Assessor {
             check_time: opts.check_time,
-            chains: ChainChecker::new(opts.trust.clone()),
+            chains: std::cell::OnceCell::new(),
+            trust: opts.trust.clone(),
         }
     }
 
+    /// The chain checker, with the trust store built if it was not yet.
+    fn chains(&self) -> &ChainChecker {
+        self.chains
+            .get_or_init(|| ChainChecker::new(self.trust.as_ref().map(Trust::store)))
+    }
+
     fn report(&self, f: Finished) -> ConnectionReport {
-        let mut report = report(f.info, f.verdict, f.ended, self.check_time, &self.chains);
+        // Only a connection with certificates has a chain to check (`assess` reads
+        // `chains` for nothing else): the others do not build the trust store.
+        let chains = (!f.verdict.certificates.is_empty()).then(|| self.chains());
+        let mut report = report(f.info, f.verdict, f.ended, self.check_time, chains);
         report.starttls = f.starttls;
         report
     }
@@ -381,7 +450,7 @@ fn report(
     verdict: Verdict,
     ended: FlowEnd,
     check_time: Option<i64>,
-    chains: &ChainChecker,
+    chains: Option<&ChainChecker>,
 ) -> ConnectionReport {
     let host = verdict.client_hello.as_ref().and_then(|h| h.sni());
     let check_time = check_time.unwrap_or((info.start / 1_000_000) as i64);
@@ -390,7 +459,7 @@ fn report(
         &assess::Context {
             host: host.as_deref(),
             now_unix: check_time,
-            chains: Some(chains),
+            chains,
             ..assess::Context::default()
         },
     );
@@ -1396,6 +1465,97 @@ mod tests {
         assert!(!sni_matches("*.example.com", "badexample.com"));
         assert!(!sni_matches("*.example.com", "é.xample.com"));
         assert!(sni_matches("*.example.com", "é.example.com"));
+    }
+
+    /// The repository's test root beside the Mozilla roots.
+    fn test_root() -> TrustStore {
+        let mut store = TrustStore::webpki_roots();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/root.pem");
+        store
+            .add_pem(&std::fs::read_to_string(root).unwrap())
+            .unwrap();
+        store
+    }
+
+    /// Every connection of the given captures (all of `captures/` if none), as JSON, in
+    /// the order emitted, then the summary.
+    fn emitted(analysis: AnalyzeOptions, fingerprints: bool, only: &[&str]) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let mut inputs: Vec<Input> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .filter(|p| only.is_empty() || only.iter().any(|o| p.ends_with(o)))
+            .map(Input::File)
+            .collect();
+        inputs.sort_by_key(|i| i.name());
+        let cfg = PcapConfig {
+            inputs,
+            select: Selection {
+                filter: Filter::default(),
+                all: true,
+                fingerprints,
+            },
+            analysis,
+            mmap: true,
+            read: ReadOptions::default(),
+            count_labels: None,
+        };
+        let mut lines = Vec::new();
+        let mut emit = |c: &PcapConnection<'_>| {
+            lines.push(serde_json::to_string(c).unwrap());
+            Ok(())
+        };
+        let outcome = run(&cfg, &mut emit, &mut |_| {}).unwrap();
+        lines.push(serde_json::to_string(&outcome.summary).unwrap());
+        lines
+    }
+
+    /// A trust store built at the first chain check gives the reports the same store given
+    /// at the start gives, on one thread and on two; a capture with no certificate to check
+    /// never builds it.
+    #[test]
+    fn trust_built_when_a_chain_is_checked() {
+        let trust = Arc::new(test_root());
+        for fingerprints in [false, true] {
+            let given = emitted(
+                AnalyzeOptions {
+                    trust: Some(trust.clone().into()),
+                    ..AnalyzeOptions::default()
+                },
+                fingerprints,
+                &[],
+            );
+            let later = Trust::on_demand(test_root);
+            let on_demand = emitted(
+                AnalyzeOptions {
+                    trust: Some(later.clone()),
+                    ..AnalyzeOptions::default()
+                },
+                fingerprints,
+                &[],
+            );
+            assert!(later.built());
+            assert_eq!(later.store().len(), trust.len());
+            assert!(given.len() > 20, "{} connections", given.len());
+            // The test root matters: without it some chains are judged differently.
+            let untrusted = emitted(AnalyzeOptions::default(), fingerprints, &[]);
+            assert_ne!(given, untrusted);
+            assert_eq!(given, on_demand, "fingerprints {fingerprints}");
+
+            // TLS 1.3 and QUIC without keys: the certificates are encrypted, none to check.
+            let unused = Trust::on_demand(test_root);
+            let lines = emitted(
+                AnalyzeOptions {
+                    trust: Some(unused.clone()),
+                    ..AnalyzeOptions::default()
+                },
+                fingerprints,
+                &["tls13_success.pcap", "quic_handshakes.pcap"],
+            );
+            assert!(lines.len() >= 9, "{lines:?}");
+            assert!(!unused.built(), "built for {lines:?}");
+        }
     }
 
     /// The objects are written straight from their structs: after `schema_version`, their

@@ -251,7 +251,7 @@ pub fn run(cfg: &ProbeConfig) -> ProbeResult {
         Ok(c) => c,
         Err(e) => return connect_failed(cfg, result, e),
     };
-    result.local = Some(conn.local);
+    result.local = conn.local().ok();
     result.peer = Some(conn.peer);
     result.timings.connect = conn.connect_time;
     result.starttls = conn.starttls.clone();

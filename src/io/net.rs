@@ -16,6 +16,9 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+
 /// Where to connect, and the host name the hello speaks of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -136,7 +139,6 @@ impl Default for Limits {
 /// A connected stream plus when it started, so every timestamp is relative to `start`.
 pub struct Connection {
     pub stream: TcpStream,
-    pub local: SocketAddr,
     pub peer: SocketAddr,
     pub start: Instant,
     pub connect_time: Duration,
@@ -159,6 +161,14 @@ pub struct StarttlsReport {
     /// The bytes each side sent, in order, timed from the connection's start (for the
     /// timeline and `--pcap-out`); bounded by the preamble's own budget.
     pub exchange: Vec<(Direction, Micros, Vec<u8>)>,
+}
+
+impl Connection {
+    /// Our end's address, asked of the kernel when wanted (a probe reports it; a scan's
+    /// thousands of connections do not need it, and each question is a system call).
+    pub fn local(&self) -> io::Result<SocketAddr> {
+        self.stream.local_addr()
+    }
 }
 
 impl StarttlsReport {
@@ -251,10 +261,8 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
     let start = Instant::now();
     let mut last_err = None;
     for addr in target.resolve()? {
-        match TcpStream::connect_timeout(&addr, limits.connect_timeout) {
+        match connect_one(&addr, limits.connect_timeout) {
             Ok(mut stream) => {
-                stream.set_nodelay(true)?;
-                let local = stream.local_addr()?;
                 let connect_time = start.elapsed();
                 let starttls = target.starttls.map(|p| {
                     let host = target.preamble_host.as_deref().unwrap_or(&target.host);
@@ -262,7 +270,6 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
                 });
                 return Ok(Connection {
                     stream,
-                    local,
                     peer: addr,
                     start,
                     connect_time,
@@ -273,6 +280,59 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
         }
     }
     Err(last_err.unwrap_or_else(|| io::Error::other("no address to connect to")))
+}
+
+/// One TCP connection to `addr` with Nagle off, within `timeout`: a blocking `connect`
+/// bounded by the send time-out (`SO_SNDTIMEO`, which Linux applies to `connect`), so the
+/// usual case is four system calls (socket, two options, connect) where std's
+/// `connect_timeout` and `set_nodelay` make six (it switches to non-blocking, polls and
+/// switches back). A scan makes one connection per hello, so these count
+/// (docs/benchmarks.md#scan-cpu). The time-out stays on the stream's writes, which
+/// therefore cannot block for longer than a connect may either.
+#[cfg(target_os = "linux")]
+fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
+    // A zero time-out means "none" to the kernel: refused here as std refuses it.
+    if timeout.is_zero() || socket.set_write_timeout(Some(timeout)).is_err() {
+        return TcpStream::connect_timeout(addr, timeout);
+    }
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&(*addr).into()) {
+        Ok(()) => Ok(socket.into()),
+        // The send time-out ran out: Linux says EINPROGRESS (the attempt is dropped with
+        // the socket), as std's own time-out does.
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::WouldBlock =>
+        {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection timed out",
+            ))
+        }
+        // A signal cut the wait short, leaving the attempt running: start again the way
+        // that copes with that.
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            drop(socket);
+            TcpStream::connect_timeout(addr, timeout).and_then(|s| {
+                s.set_nodelay(true)?;
+                Ok(s)
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Elsewhere std's way: whether a send time-out bounds `connect` is not the same everywhere.
+#[cfg(not(target_os = "linux"))]
+fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(addr, timeout)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Receives what the exchange loop sees; `data` returns `true` while more bytes are wanted.
@@ -391,7 +451,16 @@ pub trait Transport: Sync {
     ) -> io::Result<()>;
 }
 
-/// The real transport: one TCP connection per hello, closed politely afterwards.
+/// The real transport: one TCP connection per hello, closed afterwards.
+///
+/// The close is a plain `close` (the stream dropped), as sslscan, testssl.sh and zgrab2
+/// close theirs: the kernel sends a FIN when every byte of the server was read (the usual
+/// case: a scan reads until its verdict, and the server's flight comes in one read), a
+/// reset when some were left unread. A `shutdown` before it (as [`close`] does for a
+/// probe) only adds a system call: the FIN goes out either way. An abortive close
+/// (`SO_LINGER` 0, one RST, no TIME_WAIT) was measured and not kept: it sends as many
+/// packets from the scanner's system calls and frees the socket inside them, so the
+/// scanner's share of CPU in closing grew (docs/benchmarks.md#scan-cpu).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tcp;
 
@@ -405,11 +474,9 @@ impl Transport for Tcp {
     ) -> io::Result<()> {
         let mut conn = connect(target, limits)?;
         if let Some(e) = conn.starttls.as_ref().and_then(StarttlsReport::as_error) {
-            close(&conn);
             return Err(e);
         }
         exchange(&mut conn, hello, limits, observer);
-        close(&conn);
         Ok(())
     }
 }
@@ -712,5 +779,50 @@ mod tests {
         assert!(Target::parse("[::1", 443).is_err());
         assert!(Target::parse("a b", 443).is_err());
         assert!(Target::parse("", 443).is_err());
+    }
+
+    /// The connect is bounded by its time-out: a listener whose accept queue is full drops
+    /// SYNs, so a connection to it can only time out, and must say so as std does.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn connect_times_out_and_connects() {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        // Fill the queue (nothing accepts) until a connection attempt hangs.
+        let short = Duration::from_millis(300);
+        let mut held = Vec::new();
+        let timed_out = loop {
+            assert!(held.len() < 64, "the accept queue never filled");
+            match connect_one(&addr, short) {
+                Ok(s) => {
+                    assert!(s.nodelay().unwrap());
+                    assert_eq!(s.write_timeout().unwrap(), Some(short));
+                    held.push(s);
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            !held.is_empty(),
+            "the first connection is accepted by the kernel"
+        );
+        assert_eq!(timed_out.kind(), io::ErrorKind::TimedOut, "{timed_out}");
+        let t = Instant::now();
+        let e = connect_one(&addr, short).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            t.elapsed()
+        );
+        drop(listener);
+        // Nothing listens now: refused at once, with the OS's reason.
+        let e = connect_one(&addr, short).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
     }
 }

@@ -133,6 +133,12 @@ pub struct Pacer {
     slots: Mutex<Slots>,
     freed: Condvar,
     spacing: Option<Spacing>,
+    /// Slots (at least 1).
+    concurrency: usize,
+    /// Targets being scanned now ([`Pacer::target_started`]).
+    targets: AtomicUsize,
+    /// Set while a target's parts run on the thread that starts them ([`Pacer::crowded`]).
+    crowded: AtomicBool,
 }
 
 /// The pacer's count, and how many wait for it to rise.
@@ -170,7 +176,31 @@ impl Pacer {
             }),
             freed: Condvar::new(),
             spacing: Spacing::new(rate),
+            concurrency: concurrency.max(1),
+            targets: AtomicUsize::new(0),
+            crowded: AtomicBool::new(false),
         }
+    }
+
+    /// A target's scan begins (`true`) or ends (`false`).
+    pub fn target_started(&self, started: bool) {
+        if started {
+            self.targets.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.targets.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.crowded(&self.slots.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Parts run in place while threads wait for a slot and there are at least as many
+    /// targets as slots (the flag given to [`tasks::scope`]): the slots are then kept busy
+    /// by other targets, and more threads would only queue. With fewer targets (one host
+    /// at a low `--concurrency`) the parts keep their threads: their latency is what those
+    /// are for.
+    fn crowded(&self, slots: &Slots) {
+        let many = self.targets.load(Ordering::Relaxed) >= self.concurrency;
+        self.crowded
+            .store(slots.waiting > 0 && many, Ordering::Relaxed);
     }
 
     /// Waits for a free slot, then for the rate limit's next start time.
@@ -178,10 +208,16 @@ impl Pacer {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.free == 0 {
             slots.waiting += 1;
+            if slots.waiting == 1 {
+                self.crowded(&slots);
+            }
             while slots.free == 0 {
                 slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
             }
             slots.waiting -= 1;
+            if slots.waiting == 0 {
+                self.crowded(&slots);
+            }
         }
         slots.free -= 1;
         drop(slots);
@@ -657,9 +693,9 @@ impl<'a> Scanner<'a> {
         // group part starts once both are in (see `early`).
         let groups13_gate = Mutex::new((None::<bool>, None::<VersionScan>));
         #[allow(clippy::type_complexity)]
-        let (mut versions, lists, given_up) = tasks::scope(|outer| {
+        let (mut versions, lists, given_up) = tasks::scope(&self.pacer.crowded, |outer| {
             let mut early_lists = None;
-            let versions: Vec<VersionScan> = tasks::scope(|s| {
+            let versions: Vec<VersionScan> = tasks::scope(&self.pacer.crowded, |s| {
                 let spawned = Mutex::new(Vec::new());
                 let prelims = Mutex::new(Vec::new());
                 // Lower latency: a version whose first hello picked a suite is enumerated at
@@ -860,7 +896,7 @@ impl<'a> Scanner<'a> {
         Vec<(ProtocolVersion, OrderCheck)>,
         Option<Verdict>,
     ) {
-        tasks::scope(|s| {
+        tasks::scope(&self.pacer.crowded, |s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
             let groups13 = more || self.opts.quic_groups;
             // The base version's order rides on the combined intolerance hello.
@@ -924,7 +960,7 @@ impl<'a> Scanner<'a> {
             } else if pipe.is_some() && !certified_first(versions) {
                 vec![s.spawn(move || {
                     let (versions, _) = settled(false);
-                    tasks::scope(|s2| {
+                    tasks::scope(&self.pacer.crowded, |s2| {
                         self.behaviour(s2, versions, None, fragment)
                             .into_iter()
                             .filter_map(|h| h.join().ok())
@@ -1249,7 +1285,7 @@ impl<'a> Scanner<'a> {
             ProtocolVersion::TLS10,
             ProtocolVersion::SSLV3,
         ];
-        tasks::scope(|s| {
+        tasks::scope(&self.pacer.crowded, |s| {
             let sslv2 = s.spawn(first(ProtocolVersion::SSLV2));
             let mut tls13 = Some(s.spawn(move || {
                 let f = first(ProtocolVersion::TLS13)();

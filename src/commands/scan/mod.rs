@@ -153,6 +153,7 @@ pub fn run(
                     let Some((i, target)) = next else {
                         break;
                     };
+                    pacer.target_started(true);
                     // Each address of the target in turn; the results travel together so
                     // they are written next to each other.
                     let results = match cfg.connecting.addresses.per_address(&target.target) {
@@ -184,6 +185,7 @@ pub fn run(
                         }
                         Err(e) => vec![unscanned(&target, e)],
                     };
+                    pacer.target_started(false);
                     if tx.send((i, results)).is_err() {
                         break;
                     }

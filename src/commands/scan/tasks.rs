@@ -18,6 +18,7 @@
 
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -121,18 +122,29 @@ struct Count {
 /// Where parts of one [`scope`] are started; see [`Scope::spawn`].
 pub(super) struct Scope<'scope, 'env: 'scope> {
     running: Arc<Running>,
+    /// Set while [`Scope::spawn`]'s parts run on the thread that starts them (see
+    /// [`scope`]).
+    in_place: &'env AtomicBool,
     // As std's Scope: invariant in both lifetimes.
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
 }
 
 /// Runs `f` with a [`Scope`] and returns once every part started in it has ended.
-pub(super) fn scope<'env, F, T>(f: F) -> T
+///
+/// While `in_place` is set, [`Scope::spawn`]'s parts run on the thread that starts them:
+/// the run's pacer sets it while threads queue for connection slots and the run scans at
+/// least as many targets as it has slots ([`super::enumerate::Pacer`]). More threads would
+/// then only queue for the slots, each wait a sleep and a wake-up (a third of a
+/// many-target scan's context switches) and each new thread its stack's and heap's first
+/// pages; the slots are busy with other targets either way.
+pub(super) fn scope<'env, F, T>(in_place: &'env AtomicBool, f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
     let s = Scope {
         running: Arc::new(Running::default()),
+        in_place,
         scope: PhantomData,
         env: PhantomData,
     };
@@ -207,13 +219,15 @@ impl<T> Task<T> {
 }
 
 impl<'scope> Scope<'scope, '_> {
-    /// Starts `work` on a pool thread, or runs it here when no thread can be had.
+    /// Starts `work` on a pool thread, or runs it here when no thread can be had or the
+    /// scope's `in_place` is set ([`scope`]).
     pub(super) fn spawn<T, F>(&'scope self, work: F) -> Task<T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.start(|job| POOL.run(job), work, true)
+        let in_place = self.in_place.load(Ordering::Relaxed);
+        self.start(|job| !in_place && POOL.run(job), work, true)
             .expect("a part runs in place when it cannot have a thread")
     }
 
@@ -299,9 +313,12 @@ impl<'scope> Scope<'scope, '_> {
 mod tests {
     use super::*;
 
+    /// Parts go to the pool's threads.
+    static POOLED: AtomicBool = AtomicBool::new(false);
+
     #[test]
     fn results_come_back_in_the_order_started() {
-        let values: Vec<u32> = scope(|s| {
+        let values: Vec<u32> = scope(&POOLED, |s| {
             let tasks: Vec<_> = (0..8).map(|i| s.spawn(move || i * 2)).collect();
             tasks.into_iter().map(|t| t.join().unwrap()).collect()
         });
@@ -311,7 +328,7 @@ mod tests {
     #[test]
     fn parts_borrow_from_the_caller_and_end_with_the_scope() {
         let counter = std::sync::atomic::AtomicUsize::new(0);
-        scope(|s| {
+        scope(&POOLED, |s| {
             for _ in 0..16 {
                 // Not joined: the scope waits for them.
                 let _ = s.spawn(|| {
@@ -329,7 +346,7 @@ mod tests {
         let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
         let ids: Vec<_> = (0..8)
             .map(|_| {
-                let id = scope(|s| {
+                let id = scope(&POOLED, |s| {
                     let task = s.start(|job| pool.run(job), || thread::current().id(), true);
                     task.unwrap().join().unwrap()
                 });
@@ -352,7 +369,7 @@ mod tests {
             drop(job);
             false
         };
-        scope(|s| {
+        scope(&POOLED, |s| {
             let task = s.start(refuse, || thread::current().id(), true).unwrap();
             assert_eq!(task.join().unwrap(), here);
             assert!(s.start(refuse, || unreachable!(), false).is_none());
@@ -360,8 +377,27 @@ mod tests {
     }
 
     #[test]
+    fn a_part_runs_in_place_while_the_scope_says_so() {
+        let here = thread::current().id();
+        let in_place = AtomicBool::new(true);
+        let ran_on = scope(&in_place, |s| {
+            s.spawn(|| thread::current().id()).join().unwrap()
+        });
+        assert_eq!(
+            ran_on, here,
+            "a part started in place went to a pool thread"
+        );
+        // Cleared: a thread of the pool, as before.
+        in_place.store(false, Ordering::Relaxed);
+        let ran_on = scope(&in_place, |s| {
+            s.spawn(|| thread::current().id()).join().unwrap()
+        });
+        assert_ne!(ran_on, here);
+    }
+
+    #[test]
     fn a_panicking_part_is_an_error_not_a_crash() {
-        scope(|s| {
+        scope(&POOLED, |s| {
             let task = s.spawn(|| -> u8 { panic!("part failed") });
             assert!(task.join().is_err());
         });

@@ -766,14 +766,7 @@ impl AfterHelloDone {
     }
 
     fn ending(&self) -> String {
-        match self.end {
-            Some(EndKind::Fin) => "the server closed the connection".into(),
-            Some(EndKind::Rst) => "the server reset the connection".into(),
-            Some(EndKind::Timeout) => "no answer within the read time-out".into(),
-            Some(EndKind::ByteCap) => "the byte cap was reached".into(),
-            Some(other) => format!("the connection ended ({other:?})"),
-            None => "no answer".into(),
-        }
+        super::full_handshake::ending(self.end)
     }
 }
 

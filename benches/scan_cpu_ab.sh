@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds (or one build under different environment variables) of the scanner in turn over
+# the same local nginx servers as benches/scan_cpu.sh (SERVERS of them, each target listed
+# REPEAT times, ROUNDS rounds): the scanner's CPU per handshake from GNU time's rusage, the
+# servers' from /proc, and with PERF=1 counts per handshake from `perf stat` that do not
+# depend on the machine's load (packets sent in the scanner's system calls, resets,
+# sockets freed, context switches, page faults, system calls). Loopback only; stops the
+# servers it started. Not part of CI.
+#
+#   VARIANTS="base=/path/a new=target/release/shakedown" PERF=1 bash benches/scan_cpu_ab.sh
+#   VARIANTS="one=BIN two=BIN=MIMALLOC_PURGE_DELAY=-1" bash benches/scan_cpu_ab.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
+servers=${SERVERS:-32}; repeat=${REPEAT:-4}; rounds=${ROUNDS:-3}; concurrency=${CONCURRENCY:-64}
+: "${VARIANTS:?VARIANTS=\"name=BIN[=VAR=VALUE,...] ...\"}"
+command -v nginx >/dev/null || { echo "needs nginx" >&2; exit 2; }
+cwd=$PWD; work=$(mktemp -d); pids=()
+cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost -days 30 -addext subjectAltName=DNS:localhost 2>/dev/null
+openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out dh.pem 2>/dev/null
+ports=()
+for i in $(seq "$servers"); do
+  port=$(free_port)
+  nginx_server "$work/ngx$i" "listen 127.0.0.1:$port ssl;
+    ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key; ssl_dhparam $work/dh.pem;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $MOZILLA_INTERMEDIATE_CIPHERS;
+    ssl_prefer_server_ciphers off;" "worker_rlimit_nofile 4096;"
+  ports+=("$port")
+done
+for p in "${ports[@]}"; do wait_port "$p"; done
+: >targets
+for _ in $(seq "$repeat"); do for p in "${ports[@]}"; do echo "127.0.0.1:$p" >>targets; done; done
+ticks() { local t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
+EV=cpu-clock,page-faults,context-switches,net:net_dev_xmit,tcp:tcp_send_reset,tcp:tcp_destroy_sock,raw_syscalls:sys_enter
+echo "targets $(wc -l <targets); load before: $(cat /proc/loadavg)"
+echo "| variant | round | handshakes | wall s | user s | sys s | µs/handshake | servers µs/hs | counts per handshake |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for r in $(seq "$rounds"); do
+  for v in $VARIANTS; do
+    name=${v%%=*}; rest=${v#*=}; bin=${rest%%=*}; envs=""
+    [ "$rest" != "$bin" ] && envs=${rest#*=}
+    case $bin in /*) ;; *) bin=$cwd/$bin ;; esac
+    b=$(ticks)
+    if [ -n "${PERF:-}" ]; then wrap="perf stat -x, -o stat.txt -e $EV"; else wrap=""; rm -f stat.txt; fi
+    env ${envs//,/ } /usr/bin/time -f '%e %U %S' -o time.txt $wrap "$bin" scan --json --no-progress --concurrency "$concurrency" --targets-file targets >out.jsonl 2>err.txt || true
+    a=$(ticks)
+    read -r wall user sys < <(tail -1 time.txt)
+    hs=$(python3 -c 'import json; print(sum(json.loads(l).get("handshakes",0) for l in open("out.jsonl") if l.strip()))')
+    counts=""
+    if [ -f stat.txt ]; then counts=$(python3 -c "
+import sys
+hs=$hs; out=[]
+for l in open('stat.txt'):
+    f=l.strip().split(',')
+    if len(f)>3 and f[0] and f[0][0].isdigit():
+        name=f[2].split(':')[-1]; val=float(f[0])
+        out.append(f'{name} {val/hs*1000:.0f}µs' if name=='cpu-clock' and f[1]=='msec' else f'{name} {val/hs:.2f}')
+print('; '.join(out))"); fi
+    python3 -c "
+hs=$hs; u=$user; s=$sys; srv=($a-$b)/100
+print(f'| $name | $r | {hs} | $wall | {u:.2f} | {s:.2f} | {(u+s)/hs*1e6:.0f} | {srv/hs*1e6:.0f} | $counts |')"
+  done
+done
+echo "load after: $(cat /proc/loadavg)"
+if [ -s err.txt ]; then echo "stderr of the last run:"; head -3 err.txt; fi
