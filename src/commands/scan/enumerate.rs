@@ -1538,18 +1538,6 @@ impl<'a> Scanner<'a> {
         order_item(v, pick, &reply, cost, "")
     }
 
-    /// TLS 1.3 groups: each hello has an empty key_share, so the HelloRetryRequest names the
-    /// server's pick among what remains. The first one offers the accepted suites reversed
-    /// and is also the suite order check (an HRR names the suite too); it is returned with
-    /// it. One more hello offers the accepted groups reversed, for the group order.
-    /// Over QUIC each hello carries a key share for every group it offers instead (real
-    /// keys where we make them, right-length bytes otherwise), so the ServerHello's group
-    /// is the pick: a QUIC server may refuse a hello without a usable share rather than
-    /// retry it (aioquic does), and one that prefers to retry still names its pick.
-    ///
-    /// Pipelined (`done13`: the TLS 1.3 suites are still being enumerated, `versions` holds
-    /// the first pick only), the suite order rides on the group order hello instead, which
-    /// waits for them; with fewer than two groups it is a hello of its own.
     /// TLS 1.3's groups, then the post-quantum hellos (they need the group list).
     fn groups_tls13_part(
         &self,
@@ -1562,6 +1550,18 @@ impl<'a> Scanner<'a> {
         Some((g13, order, pq))
     }
 
+    /// TLS 1.3 groups: each hello has an empty key_share, so the HelloRetryRequest names the
+    /// server's pick among what remains. The first one offers the accepted suites reversed
+    /// and is also the suite order check (an HRR names the suite too); it is returned with
+    /// it. One more hello offers the accepted groups reversed, for the group order.
+    /// Over QUIC each hello carries a key share for every group it offers instead (real
+    /// keys where we make them, right-length bytes otherwise), so the ServerHello's group
+    /// is the pick: a QUIC server may refuse a hello without a usable share rather than
+    /// retry it (aioquic does), and one that prefers to retry still names its pick.
+    ///
+    /// Pipelined (`done13`: the TLS 1.3 suites are still being enumerated, `versions` holds
+    /// the first pick only), the suite order rides on the group order hello instead, which
+    /// waits for them; with fewer than two groups it is a hello of its own.
     fn groups_tls13(
         &self,
         versions: &[VersionScan],
