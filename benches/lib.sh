@@ -82,3 +82,30 @@ EOF
     nginx -c "$dir/nginx.conf" -p "$dir" </dev/null >/dev/null 2>&1 &
     pids+=($!)
 }
+
+# nginx_fleet SERVERS REPEAT: in the current directory (absolute $PWD), an RSA certificate
+# and DH parameters, then SERVERS nginx servers on 127.0.0.1 ephemeral ports (one worker
+# each, Mozilla-intermediate suites at TLS 1.2 and 1.3, client order), waited for, and
+# `targets` listing each REPEAT times; their ports in the caller's `ports`, their pids in
+# its `pids` (call it directly, not in $(…)).
+# The scanner-CPU benches' servers (scan_cpu.sh, scan_cpu_ab.sh).
+nginx_fleet() {
+    local servers=$1 repeat=$2 dir=$PWD i p port
+    ports=()
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost \
+        -days 30 -addext subjectAltName=DNS:localhost 2>/dev/null
+    openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out dh.pem 2>/dev/null
+    for i in $(seq "$servers"); do
+        port=$(free_port)
+        nginx_server "$dir/ngx$i" "listen 127.0.0.1:$port ssl;
+    ssl_certificate $dir/rsa.pem; ssl_certificate_key $dir/rsa.key; ssl_dhparam $dir/dh.pem;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $MOZILLA_INTERMEDIATE_CIPHERS;
+    ssl_prefer_server_ciphers off;" "worker_rlimit_nofile 4096;"
+        ports+=("$port")
+    done
+    for p in "${ports[@]}"; do wait_port "$p"; done
+    : >targets
+    for i in $(seq "$repeat"); do
+        for p in "${ports[@]}"; do echo "127.0.0.1:$p" >>targets; done
+    done
+}

@@ -19,20 +19,7 @@ cwd=$PWD; work=$(mktemp -d); pids=()
 cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -subj /CN=localhost -days 30 -addext subjectAltName=DNS:localhost 2>/dev/null
-openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048 -out dh.pem 2>/dev/null
-ports=()
-for i in $(seq "$servers"); do
-  port=$(free_port)
-  nginx_server "$work/ngx$i" "listen 127.0.0.1:$port ssl;
-    ssl_certificate $work/rsa.pem; ssl_certificate_key $work/rsa.key; ssl_dhparam $work/dh.pem;
-    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $MOZILLA_INTERMEDIATE_CIPHERS;
-    ssl_prefer_server_ciphers off;" "worker_rlimit_nofile 4096;"
-  ports+=("$port")
-done
-for p in "${ports[@]}"; do wait_port "$p"; done
-: >targets
-for _ in $(seq "$repeat"); do for p in "${ports[@]}"; do echo "127.0.0.1:$p" >>targets; done; done
+nginx_fleet "$servers" "$repeat"
 ticks() { local t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 EV=cpu-clock,page-faults,context-switches,net:net_dev_xmit,tcp:tcp_send_reset,tcp:tcp_destroy_sock,raw_syscalls:sys_enter
 echo "targets $(wc -l <targets); load before: $(cat /proc/loadavg)"
