@@ -497,6 +497,17 @@ fn scan_planned(
     prefer: super::enumerate::Prefer,
 ) -> (ScanResult, usize) {
     let server = ScriptedServer::new(policy);
+    let r = scan_server(&server, suites_only, retries, prefer);
+    (r, server.hellos.load(Ordering::Relaxed))
+}
+
+/// A scan of `server` (one target) with these options.
+fn scan_server(
+    server: &ScriptedServer,
+    suites_only: bool,
+    retries: u32,
+    prefer: super::enumerate::Prefer,
+) -> ScanResult {
     let target = Target::parse("scripted.test:443", 443).unwrap();
     let opts = ScanOptions {
         limits: Limits::default(),
@@ -507,11 +518,8 @@ fn scan_planned(
         prefer,
     };
     let pacer = Pacer::new(4, None);
-    let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
-    (
-        ScanResult::new(&report),
-        server.hellos.load(Ordering::Relaxed),
-    )
+    let report = Scanner::new(&target, server, &opts, &pacer, &|| {}).run();
+    ScanResult::new(&report)
 }
 
 fn version<'r>(r: &'r ScanResult, name: &str) -> &'r VersionResult {
@@ -615,18 +623,7 @@ fn tls13_groups_start_before_the_lower_versions_are_asked() {
             hold_lower,
             ..ScriptedServer::new(policy.clone())
         };
-        let target = Target::parse("scripted.test:443", 443).unwrap();
-        let opts = ScanOptions {
-            limits: Limits::default(),
-            retries: 0,
-            sni: Sni::Auto,
-            suites_only: false,
-            quic_groups: false,
-            prefer,
-        };
-        let pacer = Pacer::new(4, None);
-        let report = Scanner::new(&target, &server, &opts, &pacer, &|| {}).run();
-        let r = ScanResult::new(&report);
+        let r = scan_server(&server, false, 0, prefer);
         (r, server.held_in_vain.load(Ordering::Relaxed))
     };
     let hold = Some(std::time::Duration::from_secs(2));
