@@ -1478,8 +1478,8 @@ mod tests {
     }
 
     /// Every connection of the given captures (all of `captures/` if none), as JSON, in
-    /// the order emitted, then the summary.
-    fn emitted(analysis: AnalyzeOptions, fingerprints: bool, only: &[&str]) -> Vec<String> {
+    /// the order emitted, then the summary; chains checked against `trust` (none: no checks).
+    fn emitted(trust: Option<Trust>, fingerprints: bool, only: &[&str]) -> Vec<String> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
         let mut inputs: Vec<Input> = std::fs::read_dir(&dir)
             .unwrap()
@@ -1496,7 +1496,10 @@ mod tests {
                 all: true,
                 fingerprints,
             },
-            analysis,
+            analysis: AnalyzeOptions {
+                trust,
+                ..AnalyzeOptions::default()
+            },
             mmap: true,
             read: ReadOptions::default(),
             count_labels: None,
@@ -1518,38 +1521,21 @@ mod tests {
     fn trust_built_when_a_chain_is_checked() {
         let trust = Arc::new(test_root());
         for fingerprints in [false, true] {
-            let given = emitted(
-                AnalyzeOptions {
-                    trust: Some(trust.clone().into()),
-                    ..AnalyzeOptions::default()
-                },
-                fingerprints,
-                &[],
-            );
+            let given = emitted(Some(trust.clone().into()), fingerprints, &[]);
             let later = Trust::on_demand(test_root);
-            let on_demand = emitted(
-                AnalyzeOptions {
-                    trust: Some(later.clone()),
-                    ..AnalyzeOptions::default()
-                },
-                fingerprints,
-                &[],
-            );
+            let on_demand = emitted(Some(later.clone()), fingerprints, &[]);
             assert!(later.built());
             assert_eq!(later.store().len(), trust.len());
             assert!(given.len() > 20, "{} connections", given.len());
             // The test root matters: without it some chains are judged differently.
-            let untrusted = emitted(AnalyzeOptions::default(), fingerprints, &[]);
+            let untrusted = emitted(None, fingerprints, &[]);
             assert_ne!(given, untrusted);
             assert_eq!(given, on_demand, "fingerprints {fingerprints}");
 
             // TLS 1.3 and QUIC without keys: the certificates are encrypted, none to check.
             let unused = Trust::on_demand(test_root);
             let lines = emitted(
-                AnalyzeOptions {
-                    trust: Some(unused.clone()),
-                    ..AnalyzeOptions::default()
-                },
+                Some(unused.clone()),
                 fingerprints,
                 &["tls13_success.pcap", "quic_handshakes.pcap"],
             );
