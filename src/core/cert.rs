@@ -768,7 +768,7 @@ impl TrustStore {
 
     /// Adds every certificate of a PEM bundle (the text of a CA file); returns how many.
     pub fn add_pem(&mut self, pem_text: &str) -> Result<usize, String> {
-        // The quick reader for a bundle that reads cleanly (the system's, at every start);
+        // The quick reader for a bundle that reads cleanly (the system's, once in every run that checks a chain);
         // x509-parser's, which says what is wrong, for any other.
         if let Some(ders) = pem::certificates(pem_text) {
             for (i, der) in ders.iter().enumerate() {
