@@ -9,12 +9,14 @@
 //! Two ways to keep `CONCURRENCY` connections in flight, to measure the cost of the
 //! threading model apart from the kernel's TCP work:
 //! - `epoll`: one thread, non-blocking sockets, one epoll set (edge-triggered, each socket
-//!   added once: socket, option, connect, epoll_ctl, send, recv, close per connection);
+//!   added once: socket, option, connect, send, epoll_ctl, recv, close per connection, the
+//!   hello sent as soon as `connect` returns);
 //! - `threads`: `CONCURRENCY` threads each doing blocking connections one after another
 //!   (socket, option, connect, send, recv, close), as the scanner's thread per connection
 //!   does, without its time-outs.
 //!
-//! Usage: `scan_floor MODE HELLOS N CONCURRENCY PORT...` — MODE `epoll` or `threads`;
+//! Usage: `scan_floor MODE HELLOS N CONCURRENCY PORT...` — MODE `epoll`, `epoll:K` (K
+//! epoll threads, each with its share of the connections and of CONCURRENCY) or `threads`;
 //! HELLOS a capture (pcap/pcapng) whose connections' first client flights are the hellos
 //! to send (`FILE.pcap:1` takes only the first connection's); N connections in all,
 //! connection `i` to port `i % PORTS` with hello `(i / PORTS) % HELLOS`, so each port gets
@@ -269,18 +271,22 @@ fn last_error() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-/// Opens connection `i` into `slot` (its fd added to the epoll set, edge-triggered, for
-/// both directions); false if the socket could not be made or the connect failed at once.
+/// Opens connection `i` into `slot` and sends its hello at once: on loopback the
+/// connection is established by the time `connect` returns EINPROGRESS, so waiting for
+/// EPOLLOUT first would only cost a round of `epoll_wait` and a read that finds nothing.
+/// The fd is then added to the epoll set, edge-triggered, for reading (and for writing
+/// if the send found it still connecting). False if the socket could not be made, the
+/// connect or the send failed at once.
 fn open(
     epfd: i32,
     slot_index: usize,
     slot: &mut Slot,
     ports: &[u16],
-    hellos: usize,
+    hellos: &[Vec<u8>],
     i: usize,
 ) -> bool {
     let port = ports[i % ports.len()];
-    slot.hello = (i / ports.len()) % hellos;
+    slot.hello = (i / ports.len()) % hellos.len();
     slot.sent = false;
     slot.buf.clear();
     // SAFETY: plain system calls on integers and on local, initialised structures whose
@@ -319,8 +325,19 @@ fn open(
             libc::close(fd);
             return false;
         }
+        let hello = &hellos[slot.hello];
+        let n = libc::send(fd, hello.as_ptr().cast(), hello.len(), libc::MSG_NOSIGNAL);
+        slot.sent = n == hello.len() as isize;
+        if !slot.sent && !(n < 0 && last_error() == libc::EAGAIN) {
+            libc::close(fd);
+            return false;
+        }
+        let mut events = libc::EPOLLIN | libc::EPOLLET;
+        if !slot.sent {
+            events |= libc::EPOLLOUT;
+        }
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32,
+            events: events as u32,
             u64: slot_index as u64,
         };
         if libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) < 0 {
@@ -379,12 +396,20 @@ fn step(slot: &mut Slot, hellos: &[Vec<u8>], hs: &mut Vec<u8>, t: &mut Tally) ->
     }
 }
 
-fn epoll(ports: &[u16], hellos: &[Vec<u8>], n: usize, concurrency: usize) -> Tally {
+/// One epoll thread's share: connections `first`, `first + stride`, ... below `n`, at most
+/// `concurrency` of them in flight.
+fn epoll(
+    ports: &[u16],
+    hellos: &[Vec<u8>],
+    n: usize,
+    concurrency: usize,
+    (first, stride): (usize, usize),
+) -> Tally {
     let mut t = Tally::default();
     // SAFETY: creates an fd owned here, closed at the end.
     let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(epfd >= 0, "epoll_create1: {}", io::Error::last_os_error());
-    let mut slots: Vec<Slot> = (0..concurrency.min(n))
+    let mut slots: Vec<Slot> = (0..concurrency.min(n.div_ceil(stride)))
         .map(|_| Slot {
             fd: -1,
             hello: 0,
@@ -393,14 +418,14 @@ fn epoll(ports: &[u16], hellos: &[Vec<u8>], n: usize, concurrency: usize) -> Tal
         })
         .collect();
     let mut hs = Vec::new();
-    let mut next = 0;
+    let mut next = first;
     let mut open_slots = 0;
     // Starts the next connection in `slot` (skipping those that fail at once).
     let refill = |slot_index: usize, slot: &mut Slot, t: &mut Tally, next: &mut usize| -> bool {
         while *next < n {
             let i = *next;
-            *next += 1;
-            if open(epfd, slot_index, slot, ports, hellos.len(), i) {
+            *next += stride;
+            if open(epfd, slot_index, slot, ports, hellos, i) {
                 return true;
             }
             t.failed += 1;
@@ -455,7 +480,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let usage = "usage: scan_floor epoll|threads HELLOS.pcap[:1] N CONCURRENCY PORT... \
+    let usage = "usage: scan_floor epoll|epoll:K|threads HELLOS.pcap[:1] N CONCURRENCY PORT... \
                  (used by benches/scan_floor.sh)";
     let (Some(mode), Some(spec), Some(n), Some(c)) = (
         args.first(),
@@ -467,15 +492,41 @@ fn main() {
         return;
     };
     let ports: Vec<u16> = args[4..].iter().filter_map(|p| p.parse().ok()).collect();
-    if ports.is_empty() || c == 0 || !matches!(mode.as_str(), "epoll" | "threads") {
+    // `epoll:K`: K epoll threads, each with its share of the connections and of the
+    // concurrency (an event-driven core on more than one core).
+    let epoll_threads = match mode.as_str() {
+        "epoll" => Some(1),
+        m => m
+            .strip_prefix("epoll:")
+            .and_then(|k| k.parse::<usize>().ok()),
+    };
+    if ports.is_empty()
+        || c == 0
+        || epoll_threads == Some(0)
+        || (epoll_threads.is_none() && mode != "threads")
+    {
         eprintln!("{usage}");
         return;
     }
     let hellos = hellos(spec);
     let (u0, s0) = rusage_us();
     let t = match mode.as_str() {
-        "epoll" => epoll(&ports, &hellos, n, c),
-        _ => threads(&ports, &hellos, n, c),
+        "threads" => threads(&ports, &hellos, n, c),
+        _ if epoll_threads == Some(1) => epoll(&ports, &hellos, n, c, (0, 1)),
+        _ => {
+            let k = epoll_threads.unwrap_or(1);
+            let (ports, hellos) = (&ports, &hellos);
+            let mut total = Tally::default();
+            std::thread::scope(|s| {
+                let parts: Vec<_> = (0..k)
+                    .map(|j| s.spawn(move || epoll(ports, hellos, n, c.div_ceil(k), (j, k))))
+                    .collect();
+                for p in parts {
+                    total.add(&p.join().expect("no epoll thread panics"));
+                }
+            });
+            total
+        }
     };
     let (u1, s1) = rusage_us();
     println!(

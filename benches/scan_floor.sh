@@ -6,15 +6,17 @@
 # handshakes — the hellos the scanner sends to one target (recorded with tcpdump on lo, one
 # scan of the first server with the plan of a many-target scan), each sent once to every
 # target on a connection of its own, read until the server's flight is complete, closed —
-# once on one epoll thread (`epoll`) and once on CONCURRENCY blocking threads (`threads`).
-# With FIXED=CAPTURE.pcap:1 two more variants send that capture's first hello on every
-# connection (`epoll-fixed`, `threads-fixed`). CPU per handshake from GNU time's rusage
+# once on one epoll thread (`epoll`) and once on CONCURRENCY blocking threads (`threads`);
+# MODES="epoll epoll:2 threads" adds K epoll threads sharing the connections (`epoll:2`).
+# With FIXED=CAPTURE.pcap:1 each mode runs again sending that capture's first hello on
+# every connection (`epoll-fixed`, `threads-fixed`). CPU per handshake from GNU time's rusage
 # (user + system), the servers' from /proc; with PERF=1 counts per handshake from `perf
 # stat` as in benches/scan_cpu_ab.sh. Loopback only; stops the servers it started. Not
 # part of CI.
 #
 #   SHAKEDOWN=/work/bin-main bash benches/scan_floor.sh           # ROUNDS=3 SERVERS=32 REPEAT=4
-#   FIXED=captures/intermediate_chain_ok.pcap:1 PERF=1 ROUNDS=4 bash benches/scan_floor.sh
+#   FIXED=captures/tls13_success.pcap:1 PERF=1 ROUNDS=4 bash benches/scan_floor.sh
+#   MODES="epoll epoll:2 threads" bash benches/scan_floor.sh
 #   FLOOR=target/release/deps/scan_floor-HASH                      # a built floor program
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,8 +75,9 @@ echo "servers $servers; targets ${#target_ports[@]}; one target's scan: $per_tar
 echo "load before: $(cat /proc/loadavg)"
 echo "| variant | round | handshakes | outcomes | wall s | user s | sys s | µs/handshake | servers µs/hs | counts per handshake |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-variants="scan epoll threads"
-[ -n "$fixed" ] && variants="$variants epoll-fixed threads-fixed"
+modes=${MODES:-epoll threads}
+variants="scan $modes"
+if [ -n "$fixed" ]; then for m in $modes; do variants="$variants $m-fixed"; done; fi
 for r in $(seq "$rounds"); do
   for v in $variants; do
     if [ -n "${PERF:-}" ]; then wrap="perf stat -x, -o stat.txt -e $EV"; else wrap=""; rm -f stat.txt; fi
