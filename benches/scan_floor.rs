@@ -6,11 +6,11 @@
 //! close — with none of a scanner's hello building, parsing of the answer beyond record
 //! and handshake headers, or bookkeeping.
 //!
-//! Two ways to keep `CONCURRENCY` connections in flight, to measure the cost of the
-//! threading model apart from the kernel's TCP work:
+//! Ways to keep `CONCURRENCY` connections in flight, to measure the cost of the threading
+//! model apart from the kernel's TCP work:
 //! - `epoll`: one thread, non-blocking sockets, one epoll set (edge-triggered, each socket
 //!   added once: socket, option, connect, send, epoll_ctl, recv, close per connection, the
-//!   hello sent as soon as `connect` returns);
+//!   hello sent as soon as `connect` returns); `epoll:K`, K such threads;
 //! - `threads`: `CONCURRENCY` threads each doing blocking connections one after another
 //!   (socket, option, connect, send, recv, close), as the scanner's thread per connection
 //!   does, without its time-outs.
@@ -67,9 +67,15 @@ fn hellos(spec: &str) -> Vec<Vec<u8>> {
         Some(p) => (p, true),
         None => (spec, false),
     };
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let fail = |why: String| -> ! {
+        eprintln!("scan_floor: {path}: {why}");
+        std::process::exit(2)
+    };
+    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(e.to_string()));
     let mut sink = FirstFlights::default();
-    read_capture_slice(&bytes, &ReadOptions::default(), &mut sink).expect("a readable capture");
+    if let Err(e) = read_capture_slice(&bytes, &ReadOptions::default(), &mut sink) {
+        fail(e.to_string());
+    }
     let mut out: Vec<Vec<u8>> = sink
         .flows
         .into_values()
@@ -79,7 +85,9 @@ fn hellos(spec: &str) -> Vec<Vec<u8>> {
     if first_only {
         out.truncate(1);
     }
-    assert!(!out.is_empty(), "{path}: no TLS hello in it");
+    if out.is_empty() {
+        fail("no client data in it".into());
+    }
     out
 }
 

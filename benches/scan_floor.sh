@@ -47,14 +47,27 @@ cd "$work"
 nginx_fleet "$servers" "$repeat"
 ticks() { local t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 
-# The hellos of one target's scan, as the many-target scan plans it (fewer connections).
-tcpdump -i lo -n -U --immediate-mode -w hellos.pcap "tcp port ${ports[0]}" 2>/dev/null &
-dump=$!
-sleep 1
-"$SHAKEDOWN" scan --json --no-progress --prefer fewer-connections "127.0.0.1:${ports[0]}" >one.jsonl 2>/dev/null || true
-sleep 0.5
-kill "$dump"; wait "$dump" 2>/dev/null || true
-per_target=$(python3 -c 'import json; print(sum(json.loads(l).get("handshakes",0) for l in open("one.jsonl") if l.strip()))')
+# The hellos of one target's scan, as the many-target scan plans it (fewer connections):
+# tcpdump is waited for until it says it listens (under load it can take more than a
+# second, and a late start loses the first connections), and the recording is made again
+# if it holds fewer hellos than the scan made handshakes.
+record() {
+    tcpdump -i lo -n -U --immediate-mode -w hellos.pcap "tcp port ${ports[0]}" 2>dump.err &
+    local dump=$! i
+    for i in $(seq 100); do grep -q "listening on" dump.err && break; sleep 0.1; done
+    "$SHAKEDOWN" scan --json --no-progress --prefer fewer-connections "127.0.0.1:${ports[0]}" \
+        >one.jsonl 2>/dev/null || true
+    sleep 0.5
+    kill "$dump"; wait "$dump" 2>/dev/null || true
+    per_target=$(python3 -c 'import json; print(sum(json.loads(l).get("handshakes",0) for l in open("one.jsonl") if l.strip()))')
+    recorded=$("$FLOOR" epoll hellos.pcap 0 1 1 | awk '{print $3}')
+    [ "$recorded" = "$per_target" ]
+}
+for try in 1 2 3; do
+    record && break
+    echo "recording $try: $recorded hellos for $per_target handshakes" >&2
+    [ "$try" = 3 ] && { echo "could not record the scan's hellos" >&2; exit 1; }
+done
 mapfile -t target_ports < <(sed 's/.*://' targets)
 n=$((per_target * ${#target_ports[@]}))
 
