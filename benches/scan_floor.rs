@@ -336,7 +336,8 @@ fn open(
         let hello = &hellos[slot.hello];
         let n = libc::send(fd, hello.as_ptr().cast(), hello.len(), libc::MSG_NOSIGNAL);
         slot.sent = n == hello.len() as isize;
-        if !slot.sent && !(n < 0 && last_error() == libc::EAGAIN) {
+        let still_connecting = n < 0 && last_error() == libc::EAGAIN;
+        if !(slot.sent || still_connecting) {
             libc::close(fd);
             return false;
         }

@@ -49,16 +49,17 @@ ticks() { local t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' 
 
 # The hellos of one target's scan, as the many-target scan plans it (fewer connections):
 # tcpdump is waited for until it says it listens (under load it can take more than a
-# second, and a late start loses the first connections), and the recording is made again
-# if it holds fewer hellos than the scan made handshakes.
+# second, and a late start loses the first connections), gets a 64 MB buffer (with
+# --immediate-mode and the default one, it dropped packets at load 20), and the
+# recording is made again if it holds fewer hellos than the scan made handshakes.
 record() {
-    tcpdump -i lo -n -U --immediate-mode -w hellos.pcap "tcp port ${ports[0]}" 2>dump.err &
+    tcpdump -i lo -n -U -B 65536 -w hellos.pcap "tcp port ${ports[0]}" 2>dump.err &
     local dump=$! i
     for i in $(seq 100); do grep -q "listening on" dump.err && break; sleep 0.1; done
     "$SHAKEDOWN" scan --json --no-progress --prefer fewer-connections "127.0.0.1:${ports[0]}" \
         >one.jsonl 2>/dev/null || true
-    sleep 0.5
-    kill "$dump"; wait "$dump" 2>/dev/null || true
+    sleep 2 # libpcap hands packets over in blocks, at least once a second
+    kill -INT "$dump"; wait "$dump" 2>/dev/null || true
     per_target=$(python3 -c 'import json; print(sum(json.loads(l).get("handshakes",0) for l in open("one.jsonl") if l.strip()))')
     recorded=$("$FLOOR" epoll hellos.pcap 0 1 1 | awk '{print $3}')
     [ "$recorded" = "$per_target" ]
