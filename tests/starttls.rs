@@ -7,6 +7,8 @@ mod common;
 use common::{Pki, causes, hostile_peer, json_output, postgres, record, s_server, shakedown};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -38,7 +40,20 @@ fn smtp_front(
     answer: &'static str,
     tls: Option<SocketAddr>,
 ) -> SocketAddr {
-    hostile_peer(move |s| {
+    smtp_front_counted(capabilities, answer, tls).0
+}
+
+/// [`smtp_front`], with the number of connections it accepted so far. It serves one
+/// connection at a time.
+fn smtp_front_counted(
+    capabilities: &'static str,
+    answer: &'static str,
+    tls: Option<SocketAddr>,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    let addr = hostile_peer(move |s| {
+        count.fetch_add(1, Ordering::SeqCst);
         let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
         let mut w = s.try_clone().unwrap();
         let mut r = BufReader::new(s);
@@ -57,7 +72,8 @@ fn smtp_front(
             relay(r.into_inner(), TcpStream::connect(tls).unwrap());
         }
     })
-    .addr
+    .addr;
+    (addr, accepted)
 }
 
 #[test]
@@ -151,6 +167,65 @@ fn smtp_upgrade_then_a_real_tls_handshake() {
     common::assert_schema(&v);
     assert_eq!(v["starttls"], "smtp", "{v}");
     assert_eq!(v["versions"]["TLSv1.3"]["supported"], true, "{v}");
+}
+
+/// A full scan's chains of hellos get their next connection made, preamble included,
+/// while the current hello is answered (lower-latency plan, `scan::ahead`): against a
+/// front that serves one connection at a time (the made-ahead one waits behind the
+/// current one), the scan finds what the fewer-connections plan finds, nothing timed out,
+/// and the front saw the hellos plus at most one unused connection per chain (a chain's
+/// last offer is refused: the connection made for a next one is closed unused).
+#[test]
+fn chained_hellos_connect_ahead_through_a_one_at_a_time_front() {
+    let pki = Pki::new();
+    let tls = s_server(&pki.leaf("mx.test"), &[]);
+    let (front, accepted) = smtp_front_counted(
+        "250-STARTTLS\r\n",
+        "220 2.0.0 Ready to start TLS\r\n",
+        Some(tls.addr),
+    );
+    let scan = |prefer: &str| {
+        let before = accepted.load(Ordering::SeqCst);
+        let (_, v) = json_output(shakedown().args([
+            "scan",
+            "--json",
+            "--prefer",
+            prefer,
+            "--starttls",
+            "smtp",
+            "--timeout",
+            "3",
+            &front.to_string(),
+        ]));
+        // The front counts a connection when it accepts it, after our close at the latest.
+        thread::sleep(Duration::from_millis(300));
+        (v, accepted.load(Ordering::SeqCst) - before)
+    };
+    let (lower, lower_conns) = scan("lower-latency");
+    let (fewer, fewer_conns) = scan("fewer-connections");
+    for v in [&lower, &fewer] {
+        common::assert_schema(v);
+        assert_eq!(v["error"], serde_json::Value::Null, "{v}");
+        assert_eq!(v["retries"], 0, "{v}");
+        for version in ["TLSv1.2", "TLSv1.3"] {
+            assert_eq!(
+                v["versions"][version]["incomplete"],
+                serde_json::Value::Null,
+                "{v}"
+            );
+        }
+    }
+    for list in ["versions", "groups", "groups_server_order", "sigalgs"] {
+        assert_eq!(lower[list], fewer[list], "{list}");
+    }
+    let hellos = |v: &serde_json::Value| v["handshakes"].as_u64().unwrap() as usize;
+    assert_eq!(fewer_conns, hellos(&fewer), "{fewer}");
+    // TLS 1.2's suites, TLS 1.3's groups and suites, TLS 1.2's groups and schemes.
+    let extra = lower_conns - hellos(&lower);
+    assert!(
+        (1..=3).contains(&extra),
+        "{extra} connections more than hellos"
+    );
 }
 
 #[test]

@@ -449,6 +449,29 @@ pub trait Transport: Sync {
         limits: &Limits,
         observer: &mut dyn ExchangeObserver,
     ) -> io::Result<()>;
+
+    /// How this transport connects (and runs the STARTTLS preamble) ahead of a hello, for
+    /// [`exchange_on`]: a scan's chain of hellos asks for its next connection while the
+    /// current hello is answered (see `scan::enumerate`). `None`: it connects only in
+    /// [`Transport::exchange`] (the scripted transports of the tests).
+    fn connector(&self) -> Option<fn(&Target, &Limits) -> io::Result<Connection>> {
+        None
+    }
+}
+
+/// [`Transport::exchange`] on a connection made by [`connect`] (ahead of the hello): a
+/// preamble that did not end in the upgrade is the error, as there.
+pub fn exchange_on(
+    mut conn: Connection,
+    hello: &[u8],
+    limits: &Limits,
+    observer: &mut dyn ExchangeObserver,
+) -> io::Result<()> {
+    if let Some(e) = conn.starttls.as_ref().and_then(StarttlsReport::as_error) {
+        return Err(e);
+    }
+    exchange(&mut conn, hello, limits, observer);
+    Ok(())
 }
 
 /// The real transport: one TCP connection per hello, closed afterwards.
@@ -472,12 +495,11 @@ impl Transport for Tcp {
         limits: &Limits,
         observer: &mut dyn ExchangeObserver,
     ) -> io::Result<()> {
-        let mut conn = connect(target, limits)?;
-        if let Some(e) = conn.starttls.as_ref().and_then(StarttlsReport::as_error) {
-            return Err(e);
-        }
-        exchange(&mut conn, hello, limits, observer);
-        Ok(())
+        exchange_on(connect(target, limits)?, hello, limits, observer)
+    }
+
+    fn connector(&self) -> Option<fn(&Target, &Limits) -> io::Result<Connection>> {
+        Some(connect)
     }
 }
 

@@ -32,10 +32,13 @@
 //!
 //! Connections go through a [`Pacer`]: a bound on connections in flight (across targets)
 //! and an optional rate. Connect timeouts and resets before any answer are retried (during
-//! the version test from a small budget shared by all its hellos). Every
+//! the version test from a small budget shared by all its hellos). On a STARTTLS target
+//! in the lower-latency plan, a chain's next connection is made (preamble included) while
+//! its current hello is answered (`ahead`). Every
 //! hello travels over a [`Transport`] (TCP in real use, a scripted server in the tests), so
 //! the strategies above are tested, handshake counts included, without sockets.
 
+use super::ahead::{self, Spare};
 use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
@@ -61,7 +64,7 @@ use crate::core::wire::registry::{
     is_post_quantum, suite,
 };
 use crate::core::wire::server::ServerKeyExchange;
-use crate::io::net::{ExchangeObserver, Limits, Target, Transport};
+use crate::io::net::{self, ExchangeObserver, Limits, Target, Transport};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -225,6 +228,17 @@ impl Pacer {
             spacing.wait_turn();
         }
         Permit(self)
+    }
+
+    /// A slot if one is free and nobody waits for one, without waiting (for a connection
+    /// made ahead, see `ahead`; never used with a rate, which it would not keep).
+    fn try_acquire(&self) -> Option<Permit<'_>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.free == 0 || slots.waiting > 0 {
+            return None;
+        }
+        slots.free -= 1;
+        Some(Permit(self))
     }
 }
 
@@ -619,6 +633,41 @@ pub struct Scanner<'a> {
     fragment_item: Mutex<Option<ProbeItem>>,
     /// TLS 1.3's suites, when they were enumerated with its groups.
     suites13: Mutex<Option<Vec<u16>>>,
+    /// The chains of hellos running now, by thread, with the connection each made ahead
+    /// (see `ahead`).
+    chains: Mutex<Vec<(thread::ThreadId, Chain<'a>)>>,
+}
+
+/// One thread's chain of hellos ([`Scanner::chain`]).
+struct Chain<'a> {
+    /// Nested chains on the thread (one elimination inside another's offer).
+    depth: usize,
+    /// Another hello of the chain can follow the next one.
+    more: bool,
+    spare: Option<Spare<'a>>,
+}
+
+/// While held, the thread's hellos form a chain: each one's connection is made while the
+/// previous hello is answered. Dropped: a connection made ahead and unused is closed.
+pub(super) struct ChainGuard<'s, 'a> {
+    scanner: Option<&'s Scanner<'a>>,
+}
+
+impl Drop for ChainGuard<'_, '_> {
+    fn drop(&mut self) {
+        let Some(scanner) = self.scanner else { return };
+        let me = thread::current().id();
+        let mut chains = lock(&scanner.chains);
+        let Some(at) = chains.iter().position(|(t, _)| *t == me) else {
+            return;
+        };
+        chains[at].1.depth -= 1;
+        if chains[at].1.depth == 0 {
+            let (_, chain) = chains.swap_remove(at);
+            drop(chains);
+            drop(chain);
+        }
+    }
 }
 
 impl<'a> Scanner<'a> {
@@ -649,6 +698,7 @@ impl<'a> Scanner<'a> {
             combined_order: Mutex::new(None),
             fragment_item: Mutex::new(None),
             suites13: Mutex::new(None),
+            chains: Mutex::new(Vec::new()),
         }
     }
 
@@ -1013,14 +1063,20 @@ impl<'a> Scanner<'a> {
             if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
                 return Reply::not_sent();
             }
-            let permit = self.start_connection();
+            // The first attempt of a chain's hello goes on the connection made ahead, and
+            // in its slot.
+            let mut spare = (attempt == 0).then(|| self.take_spare()).flatten();
+            let permit = spare
+                .as_mut()
+                .and_then(|s| s.permit.take())
+                .unwrap_or_else(|| self.start_connection());
             *cost += 1;
             self.total.fetch_add(1, Ordering::Relaxed);
             (self.on_handshake)();
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let result = self.exchange(hello);
+            let result = self.exchange(hello, spare);
             drop(permit);
             let may_retry = attempt < self.opts.retries;
             attempt += 1;
@@ -1142,7 +1198,7 @@ impl<'a> Scanner<'a> {
 
     /// One hello over the transport, read until the tracker has its verdict (decrypting a
     /// TLS 1.3 answer with the hello's key shares). A failed connect is the error.
-    fn exchange(&self, hello: &BuiltHello) -> io::Result<VerdictOnly> {
+    fn exchange(&self, hello: &BuiltHello, spare: Option<Spare<'a>>) -> io::Result<VerdictOnly> {
         let tracker = if hello.secrets.is_empty() {
             Tracker::new()
         } else {
@@ -1152,9 +1208,101 @@ impl<'a> Scanner<'a> {
             tracker,
             server_bytes: 0,
         };
-        self.transport
-            .exchange(self.target, &hello.wire, &self.opts.limits, &mut observer)?;
+        let limits = &self.opts.limits;
+        match self.chain_connector() {
+            Some(connect) => {
+                let made = spare.map(|s| s.take().0);
+                let conn = match made {
+                    Some(Ok(conn)) => conn,
+                    // It failed: a fresh connection decides (a refused port refuses it too).
+                    _ => connect(self.target, limits)?,
+                };
+                // Past its preamble: the next hello's connection may start now (not after
+                // a refused upgrade, which every connection would get).
+                if conn.starttls.as_ref().is_none_or(|p| p.failure.is_none()) {
+                    self.make_spare(connect);
+                }
+                net::exchange_on(conn, &hello.wire, limits, &mut observer)?;
+            }
+            None => {
+                self.transport
+                    .exchange(self.target, &hello.wire, limits, &mut observer)?;
+            }
+        }
         Ok(observer)
+    }
+
+    /// The hellos sent on this thread until the guard drops form a chain (see `ahead`):
+    /// on a STARTTLS target, in the lower-latency plan, without a rate limit, over a
+    /// transport that can connect ahead. Else the guard does nothing.
+    pub(super) fn chain(&self) -> ChainGuard<'_, 'a> {
+        let ahead = self.target.starttls.is_some()
+            && self.opts.prefer == Prefer::LowerLatency
+            && self.target_spacing.is_none()
+            && self.pacer.spacing.is_none()
+            && self.transport.connector().is_some();
+        if !ahead {
+            return ChainGuard { scanner: None };
+        }
+        let me = thread::current().id();
+        let mut chains = lock(&self.chains);
+        match chains.iter_mut().find(|(t, _)| *t == me) {
+            Some((_, chain)) => chain.depth += 1,
+            None => chains.push((
+                me,
+                Chain {
+                    depth: 1,
+                    more: true,
+                    spare: None,
+                },
+            )),
+        }
+        ChainGuard {
+            scanner: Some(self),
+        }
+    }
+
+    /// Whether this thread's chain may send another hello after the next one (a
+    /// connection is made ahead only then).
+    fn chain_goes_on(&self, more: bool) {
+        let me = thread::current().id();
+        if let Some((_, chain)) = lock(&self.chains).iter_mut().find(|(t, _)| *t == me) {
+            chain.more = more;
+        }
+    }
+
+    /// How to connect when this thread runs a chain.
+    fn chain_connector(&self) -> Option<ahead::Connector> {
+        let me = thread::current().id();
+        let in_chain = lock(&self.chains).iter().any(|(t, _)| *t == me);
+        in_chain.then(|| self.transport.connector()).flatten()
+    }
+
+    /// The connection this thread's chain made ahead, if any.
+    fn take_spare(&self) -> Option<Spare<'a>> {
+        let me = thread::current().id();
+        let mut chains = lock(&self.chains);
+        chains
+            .iter_mut()
+            .find(|(t, _)| *t == me)
+            .and_then(|(_, chain)| chain.spare.take())
+    }
+
+    /// Starts the next hello's connection for this thread's chain, when another hello can
+    /// follow and a slot is free.
+    fn make_spare(&self, connect: ahead::Connector) {
+        let me = thread::current().id();
+        let mut chains = lock(&self.chains);
+        let Some((_, chain)) = chains.iter_mut().find(|(t, _)| *t == me) else {
+            return;
+        };
+        if !chain.more || chain.spare.is_some() {
+            return;
+        }
+        let Some(permit) = self.pacer.try_acquire() else {
+            return;
+        };
+        chain.spare = Spare::start(connect, self.target, &self.opts.limits, permit);
     }
 
     /// The hello's bytes and key share secrets; a TLS hello of 256–511 bytes is padded to
@@ -1518,7 +1666,10 @@ impl<'a> Scanner<'a> {
     ) -> Vec<u16> {
         let mut remaining = candidates.to_vec();
         let mut picks = Vec::new();
+        let _chain = self.chain();
         while remaining.len() > keep {
+            // A pick leaves one fewer: another offer follows only if that is still more.
+            self.chain_goes_on(remaining.len() - 1 > keep);
             match offer(&remaining, cost) {
                 Some(p) if remaining.contains(&p) => {
                     picks.push(p);
@@ -1856,6 +2007,7 @@ impl<'a> Scanner<'a> {
             .copied()
             .filter(|i| !known.1.contains(i))
             .collect();
+        let _chain = self.chain();
         while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together)
             .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
         {

@@ -14,6 +14,7 @@
 //! - `tasks`: the parts of a target's scan that run side by side, on threads when there are any.
 //! - [`targets`]: the target list (names, `IP,NAME`, CIDR ranges, zgrab2 lines) and shards.
 
+mod ahead;
 mod behaviour;
 pub mod enumerate;
 mod full_handshake;

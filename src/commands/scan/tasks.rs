@@ -104,6 +104,16 @@ impl Pool {
     }
 }
 
+/// Runs `job` on a pool thread (or a new one) that nobody joins: for work that outlives
+/// its caller's interest, such as a connection made ahead that may go unused. `false` when
+/// no thread could be had (the job is dropped unrun then).
+pub(super) fn detached(job: impl FnOnce() + Send + 'static) -> bool {
+    POOL.run(Box::new(move || {
+        // A panic ends the job, not the pool thread.
+        let _ = catch_unwind(AssertUnwindSafe(job));
+    }))
+}
+
 /// Parts still running in one [`scope`], and the signal that the last one ended.
 #[derive(Default)]
 struct Running {
