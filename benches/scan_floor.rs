@@ -16,7 +16,9 @@
 //!   does, without its time-outs.
 //!
 //! Usage: `scan_floor MODE HELLOS N CONCURRENCY PORT...` — MODE `epoll`, `epoll:K` (K
-//! epoll threads, each with its share of the connections and of CONCURRENCY) or `threads`;
+//! epoll threads, each with its share of the connections and of CONCURRENCY), either with
+//! `@USEC` (a sleep of USEC µs before each `epoll_wait`, so that events gather), or
+//! `threads`;
 //! HELLOS a capture (pcap/pcapng) whose connections' first client flights are the hellos
 //! to send (`FILE.pcap:1` takes only the first connection's); N connections in all,
 //! connection `i` to port `i % PORTS` with hello `(i / PORTS) % HELLOS`, so each port gets
@@ -33,6 +35,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// The first client flight of every TCP connection of a capture, in the order they start.
 #[derive(Default)]
@@ -413,6 +416,7 @@ fn epoll(
     n: usize,
     concurrency: usize,
     (first, stride): (usize, usize),
+    gather: Duration,
 ) -> Tally {
     let mut t = Tally::default();
     // SAFETY: creates an fd owned here, closed at the end.
@@ -448,6 +452,9 @@ fn epoll(
     }
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     while open_slots > 0 {
+        if !gather.is_zero() {
+            std::thread::sleep(gather);
+        }
         // SAFETY: `events` is a live buffer of the length passed.
         let got = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), events.len() as i32, -1) };
         if got < 0 {
@@ -489,7 +496,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let usage = "usage: scan_floor epoll|epoll:K|threads HELLOS.pcap[:1] N CONCURRENCY PORT... \
+    let usage = "usage: scan_floor epoll[:K][@USEC]|threads HELLOS.pcap[:1] N CONCURRENCY PORT... \
                  (used by benches/scan_floor.sh)";
     let (Some(mode), Some(spec), Some(n), Some(c)) = (
         args.first(),
@@ -501,6 +508,15 @@ fn main() {
         return;
     };
     let ports: Vec<u16> = args[4..].iter().filter_map(|p| p.parse().ok()).collect();
+    // `epoll@USEC`: a sleep of USEC µs before each wait, so that events gather (a loop
+    // that batches on purpose, whatever the scheduler does).
+    let (mode, gather) = match mode.split_once('@') {
+        Some((m, us)) => match us.parse::<u64>() {
+            Ok(us) => (m.to_string(), Duration::from_micros(us)),
+            Err(_) => (String::new(), Duration::ZERO),
+        },
+        None => (mode.clone(), Duration::ZERO),
+    };
     // `epoll:K`: K epoll threads, each with its share of the connections and of the
     // concurrency (an event-driven core on more than one core).
     let epoll_threads = match mode.as_str() {
@@ -521,14 +537,16 @@ fn main() {
     let (u0, s0) = rusage_us();
     let t = match mode.as_str() {
         "threads" => threads(&ports, &hellos, n, c),
-        _ if epoll_threads == Some(1) => epoll(&ports, &hellos, n, c, (0, 1)),
+        _ if epoll_threads == Some(1) => epoll(&ports, &hellos, n, c, (0, 1), gather),
         _ => {
             let k = epoll_threads.unwrap_or(1);
             let (ports, hellos) = (&ports, &hellos);
             let mut total = Tally::default();
             std::thread::scope(|s| {
                 let parts: Vec<_> = (0..k)
-                    .map(|j| s.spawn(move || epoll(ports, hellos, n, c.div_ceil(k), (j, k))))
+                    .map(|j| {
+                        s.spawn(move || epoll(ports, hellos, n, c.div_ceil(k), (j, k), gather))
+                    })
                     .collect();
                 for p in parts {
                     total.add(&p.join().expect("no epoll thread panics"));

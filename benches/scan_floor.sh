@@ -7,7 +7,8 @@
 # scan of the first server with the plan of a many-target scan), each sent once to every
 # target on a connection of its own, read until the server's flight is complete, closed —
 # once on one epoll thread (`epoll`) and once on CONCURRENCY blocking threads (`threads`);
-# MODES="epoll epoll:2 threads" adds K epoll threads sharing the connections (`epoll:2`).
+# MODES="epoll epoll:2 threads" adds K epoll threads sharing the connections (`epoll:2`),
+# `epoll@10000` an epoll loop that sleeps 10 ms before each wait, so that events gather.
 # With FIXED=CAPTURE.pcap:1 each mode runs again sending that capture's first hello on
 # every connection (`epoll-fixed`, `threads-fixed`). CPU per handshake from GNU time's rusage
 # (user + system), the servers' from /proc; with PERF=1 counts per handshake from `perf

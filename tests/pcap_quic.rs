@@ -91,8 +91,9 @@ impl Capture {
             .write(&mut frame, payload)
             .unwrap();
         self.at += 1000;
-        self.bytes.extend(1_700_000_000u32.to_le_bytes());
-        self.bytes.extend(self.at.to_le_bytes());
+        self.bytes
+            .extend((1_700_000_000 + self.at / 1_000_000).to_le_bytes());
+        self.bytes.extend((self.at % 1_000_000).to_le_bytes());
         self.bytes.extend((frame.len() as u32).to_le_bytes());
         self.bytes.extend((frame.len() as u32).to_le_bytes());
         self.bytes.extend(frame);
@@ -269,6 +270,81 @@ fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
         "{:?}",
         r.time_to_verdict()
     );
+}
+
+/// Initial keys released while a flow is quiet (a second or more of capture time) are
+/// derived again for its next Initial packet: the hello's second half and the server's
+/// Initial come seconds apart, and the connection reads as it does without the pauses.
+#[test]
+fn initial_keys_are_derived_again_after_a_quiet_second() {
+    let run = |pause: u32| {
+        let hello = client_hello();
+        let dcid = [9u8; 8];
+        let keys = initial_keys(VERSION_1, &dcid).unwrap();
+        let mut cap = Capture::new();
+        for (pn, range) in [(0, 0..1200), (1, 1200..hello.len())] {
+            let p = protect_long(
+                VERSION_1,
+                PacketType::Initial,
+                &keys.client,
+                &dcid,
+                &[1],
+                &[],
+                pn,
+                &crypto_frame(range.start as u64, &hello[range]),
+            );
+            cap.udp(CLIENT, SERVER, &p);
+            cap.at += pause;
+        }
+        let mut server = protect_long(
+            VERSION_1,
+            PacketType::Initial,
+            &keys.server,
+            &[1],
+            &[2, 2],
+            &[],
+            0,
+            &crypto_frame(0, &hex(SERVER_HELLO)),
+        );
+        server.extend(protect_long(
+            VERSION_1,
+            PacketType::Handshake,
+            &keys.server,
+            &[1],
+            &[2, 2],
+            &[],
+            0,
+            &[0x42; 900],
+        ));
+        cap.udp(SERVER, CLIENT, &server);
+        cap.at += pause;
+        let mut client = protect_long(
+            VERSION_1,
+            PacketType::Handshake,
+            &keys.client,
+            &[2, 2],
+            &[1],
+            &[],
+            0,
+            &[0x42; 60],
+        );
+        client.extend([0x41, 2, 2, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
+        cap.udp(CLIENT, SERVER, &client);
+        let reports = cap.reports();
+        assert_eq!(reports.len(), 1);
+        let r = &reports[0];
+        (
+            r.outcome(),
+            r.verdict.version,
+            r.verdict.cipher,
+            r.verdict.group,
+            r.sni.clone(),
+            events(r),
+        )
+    };
+    let quick = run(0);
+    assert_eq!(quick.0, "established", "{quick:?}");
+    assert_eq!(run(3_000_000), quick);
 }
 
 /// A Retry: the client's second Initial goes to the server's new connection ID, with keys

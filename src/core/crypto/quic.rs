@@ -643,12 +643,14 @@ pub fn initial_keys(version: u32, client_dcid: &[u8]) -> Option<InitialKeys> {
 }
 
 /// One connection's Initial keys with the server's derived when first asked for: a capture
-/// reader needs them only for a client Initial that was answered.
+/// reader needs them only for a client Initial that was answered. Both can be released
+/// ([`LazyInitialKeys::release`]) and are derived again from their secrets if asked for.
 #[derive(Debug, Clone)]
 pub struct LazyInitialKeys {
     version: u32,
-    pub client: PacketKeys,
+    client_secret: [u8; 32],
     server_secret: [u8; 32],
+    client: Option<PacketKeys>,
     server: Option<PacketKeys>,
 }
 
@@ -660,19 +662,36 @@ impl LazyInitialKeys {
             quic::VERSION_2 => &*SALT_V2_HMAC,
             _ => return None,
         };
-        let (client, server_secret) = initial_secrets(salt, client_dcid);
+        let (client_secret, server_secret) = initial_secrets(salt, client_dcid);
         Some(LazyInitialKeys {
             version,
-            client: PacketKeys::from_secret(version, &client),
+            client_secret,
             server_secret,
+            client: Some(PacketKeys::from_secret(version, &client_secret)),
             server: None,
         })
+    }
+
+    /// The client's Initial packet keys (derived again after a [`LazyInitialKeys::release`]).
+    pub fn client(&mut self) -> &PacketKeys {
+        self.client
+            .get_or_insert_with(|| PacketKeys::from_secret(self.version, &self.client_secret))
     }
 
     /// The server's Initial packet keys, derived on the first call.
     pub fn server(&mut self) -> &PacketKeys {
         self.server
             .get_or_insert_with(|| PacketKeys::from_secret(self.version, &self.server_secret))
+    }
+
+    /// Drops both directions' packet keys, whose cipher states are 1.7 kB of heap; the
+    /// secrets stay, so the next packet asks for them to be derived again (≈ 1 µs). A
+    /// capture reader releases them when a connection goes quiet: the Initial packets are
+    /// the handshake's first round trip, and a connection that never decides (its close
+    /// was encrypted) is held to the end of the capture.
+    pub fn release(&mut self) {
+        self.client = None;
+        self.server = None;
     }
 }
 
@@ -808,7 +827,7 @@ mod tests {
     fn lazy_initial_keys_equal_the_eager_ones() {
         let mut lazy = LazyInitialKeys::new(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
         assert_eq!(
-            lazy.client.key().to_vec(),
+            lazy.client().key().to_vec(),
             h("1f369613dd76d5467730efcbe3b1a22d")
         );
         assert_eq!(
@@ -822,8 +841,30 @@ mod tests {
         let eager = initial_keys(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
         let mut lazy = LazyInitialKeys::new(quic::VERSION_2, &h("8394c8f03e515708")).unwrap();
         assert_eq!(lazy.server().iv, eager.server.iv);
-        assert_eq!(lazy.client.hp(), eager.client.hp());
+        assert_eq!(lazy.client().hp(), eager.client.hp());
         assert!(LazyInitialKeys::new(0x1a2a_3a4a, &[1, 2, 3]).is_none());
+    }
+
+    /// Released keys are derived again, the same, and open the same packet: RFC 9001's
+    /// server Initial (Appendix A.3) before and after a release.
+    #[test]
+    fn released_initial_keys_are_derived_again() {
+        let packet = h(
+            "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
+             5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
+             dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
+             022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
+             2158407dd074ee",
+        );
+        let (header, _) = quic::parse_long(&packet).unwrap().unwrap();
+        let mut lazy = LazyInitialKeys::new(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
+        let client = (lazy.client().key().to_vec(), lazy.client().iv);
+        let opened = open_long(&header, lazy.server(), None).unwrap();
+        lazy.release();
+        assert!(lazy.client.is_none() && lazy.server.is_none());
+        assert_eq!(open_long(&header, lazy.server(), None).unwrap(), opened);
+        assert_eq!((lazy.client().key().to_vec(), lazy.client().iv), client);
+        assert_eq!(client.0, h("1f369613dd76d5467730efcbe3b1a22d"));
     }
 
     /// RFC 9001 Appendix A.2: the client Initial's header protection sample and mask.

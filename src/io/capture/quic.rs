@@ -29,6 +29,13 @@ pub(crate) const CRYPTO_CAP: usize = 64 << 10;
 /// Coalesced packets read per datagram (a datagram holds at most a few).
 const MAX_PACKETS_PER_DATAGRAM: usize = 8;
 
+/// An open flow quiet for this long (capture time) has its Initial keys' cipher states
+/// released at the next sweep (1.7 kB; derived again if an Initial packet still comes).
+/// Most such flows are connections that will not decide before the idle timeout (a client
+/// that closed inside an encrypted Handshake packet), held to the end of a capture: in the
+/// QUIC bench capture one in five, 1,720 flows.
+const KEYS_IDLE: Micros = 1_000_000;
+
 #[derive(Debug)]
 struct QuicFlow {
     id: FlowId,
@@ -122,8 +129,8 @@ fn client_initial(payload: &[u8], plain: &mut Vec<u8>) -> Option<(LazyInitialKey
     ) {
         return None;
     }
-    let keys = LazyInitialKeys::new(version, header.dcid)?;
-    let (_, pn) = open_long_into(&header, &keys.client, None, plain).ok()?;
+    let mut keys = LazyInitialKeys::new(version, header.dcid)?;
+    let (_, pn) = open_long_into(&header, keys.client(), None, plain).ok()?;
     Some((keys, len, pn))
 }
 
@@ -267,12 +274,19 @@ impl QuicTable {
         let mut expired: Vec<(Micros, Box<QuicFlow>)> = self
             .flows
             .extract_if(|_, s| {
-                let limit = if s.open.is_none() {
-                    opts.closed_linger
-                } else {
-                    opts.idle_timeout
+                let idle = now.saturating_sub(s.last_seen);
+                let limit = match &mut s.open {
+                    None => opts.closed_linger,
+                    Some(flow) => {
+                        if idle >= KEYS_IDLE
+                            && let Some(keys) = &mut flow.keys
+                        {
+                            keys.release();
+                        }
+                        opts.idle_timeout
+                    }
                 };
-                now.saturating_sub(s.last_seen) > limit
+                idle > limit
             })
             .filter_map(|(_, s)| Some((s.last_seen, s.open?)))
             .collect();
@@ -444,7 +458,7 @@ fn read_datagram(
                     continue;
                 };
                 let keys = match dir {
-                    Direction::ClientToServer => &keys.client,
+                    Direction::ClientToServer => keys.client(),
                     Direction::ServerToClient => keys.server(),
                 };
                 let Ok((_, pn)) = open_long_into(&header, keys, flow.largest[i], bufs.plain) else {
