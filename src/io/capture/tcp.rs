@@ -274,10 +274,10 @@ struct Flows {
     last: Option<(FlowKey, usize)>,
     /// Closed flows until they are forgotten (`ReadOptions::closed_linger`): only what a late
     /// packet is checked against. A busy capture has many times more of them than open
-    /// flows (the 1 GB bench capture: ≈ 10,000 against a few hundred); kept whole in
-    /// `flows` (368 bytes each) they made the table several megabytes of fresh memory,
-    /// copied as it doubled, and the kernel's zeroing of those huge pages was 9 % of the
-    /// capture thread's samples under `--json`.
+    /// flows (the 1 GB bench capture: up to ≈ 10,000 against a handful open at once);
+    /// kept whole in `flows` (368 bytes each) they made the table megabytes of fresh
+    /// memory, copied as it doubled, and the kernel's zeroing of those huge pages was 9 %
+    /// of the capture thread's samples under `--json`.
     closed: HashMap<FlowKey, Closed, foldhash::fast::RandomState>,
 }
 
