@@ -174,7 +174,8 @@ fn smtp_upgrade_then_a_real_tls_handshake() {
 /// front that serves one connection at a time (the made-ahead one waits behind the
 /// current one), the scan finds what the fewer-connections plan finds, nothing timed out,
 /// and the front saw the hellos plus at most one unused connection per chain (a chain's
-/// last offer is refused: the connection made for a next one is closed unused).
+/// last offer is refused: the connection made for a next one is closed unused), and at
+/// least one such connection (else none was made ahead).
 #[test]
 fn chained_hellos_connect_ahead_through_a_one_at_a_time_front() {
     let pki = Pki::new();
@@ -201,30 +202,41 @@ fn chained_hellos_connect_ahead_through_a_one_at_a_time_front() {
         thread::sleep(Duration::from_millis(300));
         (v, accepted.load(Ordering::SeqCst) - before)
     };
-    let (lower, lower_conns) = scan("lower-latency");
     let (fewer, fewer_conns) = scan("fewer-connections");
-    for v in [&lower, &fewer] {
-        common::assert_schema(v);
-        assert_eq!(v["error"], serde_json::Value::Null, "{v}");
-        assert_eq!(v["retries"], 0, "{v}");
-        for version in ["TLSv1.2", "TLSv1.3"] {
-            assert_eq!(
-                v["versions"][version]["incomplete"],
-                serde_json::Value::Null,
-                "{v}"
-            );
-        }
-    }
-    for list in ["versions", "groups", "groups_server_order", "sigalgs"] {
-        assert_eq!(lower[list], fewer[list], "{list}");
-    }
     let hellos = |v: &serde_json::Value| v["handshakes"].as_u64().unwrap() as usize;
     assert_eq!(fewer_conns, hellos(&fewer), "{fewer}");
-    // TLS 1.2's suites, TLS 1.3's groups and suites, TLS 1.2's groups and schemes.
-    let extra = lower_conns - hellos(&lower);
+    // Connections are made ahead only while no other hello of the target is in flight (the
+    // chain that ends the scan runs alone): up to three scans for one that shows it.
+    let mut extras = Vec::new();
+    for _ in 0..3 {
+        let (lower, lower_conns) = scan("lower-latency");
+        common::assert_schema(&lower);
+        for v in [&lower, &fewer] {
+            assert_eq!(v["error"], serde_json::Value::Null, "{v}");
+            assert_eq!(v["retries"], 0, "{v}");
+            for version in ["TLSv1.2", "TLSv1.3"] {
+                assert_eq!(
+                    v["versions"][version]["incomplete"],
+                    serde_json::Value::Null,
+                    "{v}"
+                );
+            }
+        }
+        for list in ["versions", "groups", "groups_server_order", "sigalgs"] {
+            assert_eq!(lower[list], fewer[list], "{list}");
+        }
+        // At most one per chain: TLS 1.2's suites, TLS 1.3's groups and suites, TLS 1.2's
+        // groups and schemes.
+        let extra = lower_conns - hellos(&lower);
+        assert!(extra <= 3, "{extra} connections more than hellos");
+        extras.push(extra);
+        if extra > 0 {
+            break;
+        }
+    }
     assert!(
-        (1..=3).contains(&extra),
-        "{extra} connections more than hellos"
+        extras.iter().any(|e| *e > 0),
+        "no connection made ahead: {extras:?}"
     );
 }
 

@@ -1187,17 +1187,29 @@ const BATCH: usize = 64;
 /// reports (bounded memory: at most this many batches of verdicts wait).
 const BATCHES_IN_FLIGHT: usize = 8;
 
+/// Reported verdicts on their way back to the capture thread, which frees them. Freed on
+/// the reporting thread instead, each of a verdict's blocks is a free into another
+/// thread's pages: an atomic push the capture thread's allocator must collect before it
+/// can reuse the block, and the block's cache lines moved to the other core and back.
+/// `--json`'s CPU time fell 0–9 % with this in seven A/B sets on the QUIC and 1 GB TCP
+/// bench captures (docs/benchmarks.md#pcap-quic-thp).
+type Spent = Vec<Verdict>;
+/// Batches of [`Spent`] in flight: the capture thread takes them at each batch it hands
+/// on, so one or two wait at most; beyond this the reporting thread frees them itself.
+const SPENT_IN_FLIGHT: usize = BATCHES_IN_FLIGHT;
+
 /// Reads one input on two threads (the JSON report; the text report on one): a capture thread (blocks, link, IP, TCP, the session
 /// trackers, up to each connection's verdict) and this one (assessment, certificate checks,
 /// the summary's counters, rendering and writing, in `on_report`). Connections reach
 /// `on_report` in the order they finished, exactly as on one thread, so the output is the
 /// same byte for byte; the flow table's limits (`--max-flows`, `--memcap`) are the capture
 /// side's, as before. The verdicts waiting between the threads are bounded
-/// ([`BATCH`] × [`BATCHES_IN_FLIGHT`]).
+/// ([`BATCH`] × [`BATCHES_IN_FLIGHT`]). The verdicts reported are handed back to the
+/// capture thread to be freed there, where they were allocated (see [`Spent`]).
 fn two_stage(
     cfg: &PcapConfig,
     source: Source,
-    on_report: &mut dyn FnMut(ConnectionReport),
+    on_report: &mut dyn FnMut(&ConnectionReport),
 ) -> (AnalyzeStats, Option<CaptureError>) {
     let assessor = Assessor::new(&cfg.analysis);
     let (read, map) = (&cfg.read, cfg.mmap);
@@ -1217,6 +1229,7 @@ fn two_stage(
         .then(|| {
             std::thread::scope(|scope| {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Finished>>(BATCHES_IN_FLIGHT);
+                let (spent_tx, spent_rx) = std::sync::mpsc::sync_channel::<Spent>(SPENT_IN_FLIGHT);
                 let slot = &slot;
                 let capture = std::thread::Builder::new()
                     .name("capture".into())
@@ -1226,6 +1239,11 @@ fn two_stage(
                         let mut hand_on = |f: Finished| {
                             batch.push(f);
                             if batch.len() == BATCH {
+                                // The verdicts already reported are freed here, where they
+                                // were allocated.
+                                while let Ok(spent) = spent_rx.try_recv() {
+                                    drop(spent);
+                                }
                                 // The reporting side gone (it panicked): nothing more to hand on.
                                 let _ = tx
                                     .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
@@ -1241,9 +1259,15 @@ fn two_stage(
                     })
                     .ok()?;
                 for batch in rx {
+                    let mut spent = Vec::with_capacity(batch.len());
                     for f in batch {
-                        on_report(assessor.report(f));
+                        let report = assessor.report(f);
+                        on_report(&report);
+                        spent.push(report.verdict);
                     }
+                    // Back to the capture thread to be freed; freed here if it ended or has
+                    // not taken the ones before (the channel is full).
+                    let _ = spent_tx.try_send(spent);
                 }
                 match capture.join() {
                     Ok(out) => Some(out),
@@ -1261,7 +1285,7 @@ fn two_stage(
         .ok()
         .flatten()
         .expect("not taken without a thread");
-    let mut finished = |f: Finished| on_report(assessor.report(f));
+    let mut finished = |f: Finished| on_report(&assessor.report(f));
     analyze_finished(cfg.analysis.clone(), &mut finished, |sink| {
         read_source(source, sink)
     })
@@ -1294,7 +1318,7 @@ pub fn run(
                 }
             },
         };
-        let (stats, error) = two_stage(cfg, source, &mut |r| reporter.connection(&name, &r));
+        let (stats, error) = two_stage(cfg, source, &mut |r| reporter.connection(&name, r));
         if let Some(e) = &error {
             warn(&format!("{name}: {e}"));
             if stats.capture.packets == 0 {

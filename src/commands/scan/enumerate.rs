@@ -636,6 +636,8 @@ pub struct Scanner<'a> {
     /// The chains of hellos running now, by thread, with the connection each made ahead
     /// (see `ahead`).
     chains: Mutex<Vec<(thread::ThreadId, Chain<'a>)>>,
+    /// This target's hellos in flight now.
+    in_flight: AtomicUsize,
 }
 
 /// One thread's chain of hellos ([`Scanner::chain`]).
@@ -699,6 +701,7 @@ impl<'a> Scanner<'a> {
             fragment_item: Mutex::new(None),
             suites13: Mutex::new(None),
             chains: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -1076,7 +1079,9 @@ impl<'a> Scanner<'a> {
             if attempt > 0 {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
             let result = self.exchange(hello, spare);
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
             let may_retry = attempt < self.opts.retries;
             attempt += 1;
@@ -1289,8 +1294,14 @@ impl<'a> Scanner<'a> {
     }
 
     /// Starts the next hello's connection for this thread's chain, when another hello can
-    /// follow and a slot is free.
+    /// follow, a slot is free and no other hello of the target is in flight: with others
+    /// in flight the server's cores have work while this one is answered, and the
+    /// connection would only add one unused at the chain's end (dovecot's default login
+    /// mode costs 7–8 ms of server CPU a connection: docs/benchmarks.md#starttls).
     fn make_spare(&self, connect: ahead::Connector) {
+        if self.in_flight.load(Ordering::Relaxed) > 1 {
+            return;
+        }
         let me = thread::current().id();
         let mut chains = lock(&self.chains);
         let Some((_, chain)) = chains.iter_mut().find(|(t, _)| *t == me) else {
