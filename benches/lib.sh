@@ -109,3 +109,27 @@ nginx_fleet() {
         for p in "${ports[@]}"; do echo "127.0.0.1:$p" >>targets; done
     done
 }
+
+# fleet_ticks: the CPU time (user + system, clock ticks) the processes in the caller's
+# `pids` (nginx_fleet's servers) have used so far.
+fleet_ticks() {
+    local t=0 p
+    for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
+    echo "$t"
+}
+
+# perf_per_handshake HANDSHAKES FILE: `perf stat -x,` counts in FILE divided by the
+# handshakes ("cpu-clock NNµs; context-switches 2.10; …"); nothing when FILE is missing.
+perf_per_handshake() {
+    [ -f "$2" ] || return 0
+    python3 - "$1" "$2" <<'PY'
+import sys
+hs, out = int(sys.argv[1]), []
+for l in open(sys.argv[2]):
+    f = l.strip().split(',')
+    if len(f) > 3 and f[0] and f[0][0].isdigit():
+        name, val = f[2].split(':')[-1], float(f[0])
+        out.append(f'{name} {val/hs*1000:.0f}µs' if name == 'cpu-clock' and f[1] == 'msec' else f'{name} {val/hs:.2f}')
+print('; '.join(out))
+PY
+}

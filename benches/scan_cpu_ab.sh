@@ -20,7 +20,6 @@ cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
 nginx_fleet "$servers" "$repeat"
-ticks() { local t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 EV=cpu-clock,page-faults,context-switches,net:net_dev_xmit,tcp:tcp_send_reset,tcp:tcp_destroy_sock,raw_syscalls:sys_enter
 echo "targets $(wc -l <targets); load before: $(cat /proc/loadavg)"
 echo "| variant | round | handshakes | wall s | user s | sys s | µs/handshake | servers µs/hs | counts per handshake |"
@@ -30,24 +29,15 @@ for r in $(seq "$rounds"); do
     name=${v%%=*}; rest=${v#*=}; bin=${rest%%=*}; envs=""
     [ "$rest" != "$bin" ] && envs=${rest#*=}
     case $bin in /*) ;; *) bin=$cwd/$bin ;; esac
-    b=$(ticks)
+    b=$(fleet_ticks)
     if [ -n "${PERF:-}" ]; then wrap="perf stat -x, -o stat.txt -e $EV"; else wrap=""; rm -f stat.txt; fi
     env ${envs//,/ } /usr/bin/time -f '%e %U %S' -o time.txt $wrap "$bin" scan --json --no-progress --concurrency "$concurrency" --targets-file targets >out.jsonl 2>err.txt || true
-    a=$(ticks)
+    a=$(fleet_ticks)
     read -r wall user sys < <(tail -1 time.txt)
     hs=$(python3 -c 'import json; print(sum(json.loads(l).get("handshakes",0) for l in open("out.jsonl") if l.strip()))')
-    counts=""
-    if [ -f stat.txt ]; then counts=$(python3 -c "
-import sys
-hs=$hs; out=[]
-for l in open('stat.txt'):
-    f=l.strip().split(',')
-    if len(f)>3 and f[0] and f[0][0].isdigit():
-        name=f[2].split(':')[-1]; val=float(f[0])
-        out.append(f'{name} {val/hs*1000:.0f}µs' if name=='cpu-clock' and f[1]=='msec' else f'{name} {val/hs:.2f}')
-print('; '.join(out))"); fi
+    counts=$(perf_per_handshake "$hs" stat.txt)
     python3 -c "
-hs=$hs; u=$user; s=$sys; srv=($a-$b)/100
+hs=$hs; u=$user; s=$sys; srv=($a-$b)/$(getconf CLK_TCK)
 print(f'| $name | $r | {hs} | $wall | {u:.2f} | {s:.2f} | {(u+s)/hs*1e6:.0f} | {srv/hs*1e6:.0f} | $counts |')"
   done
 done

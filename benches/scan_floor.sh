@@ -46,7 +46,6 @@ cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
 nginx_fleet "$servers" "$repeat"
-ticks() { local t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 
 # The hellos of one target's scan, as the many-target scan plans it (fewer connections):
 # tcpdump is waited for until it says it listens (under load it can take more than a
@@ -96,7 +95,7 @@ if [ -n "$fixed" ]; then for m in $modes; do variants="$variants $m-fixed"; done
 for r in $(seq "$rounds"); do
   for v in $variants; do
     if [ -n "${PERF:-}" ]; then wrap="perf stat -x, -o stat.txt -e $EV"; else wrap=""; rm -f stat.txt; fi
-    b=$(ticks)
+    b=$(fleet_ticks)
     case $v in
       scan)
         /usr/bin/time -f '%e %U %S' -o time.txt $wrap "$SHAKEDOWN" scan --json --no-progress \
@@ -111,17 +110,9 @@ for r in $(seq "$rounds"); do
         hs=$n
         outcomes=$(python3 outcomes.py out.txt) || { cat err.txt >&2; exit 1; } ;;
     esac
-    a=$(ticks)
+    a=$(fleet_ticks)
     read -r wall user sys < <(tail -1 time.txt)
-    counts=""
-    if [ -f stat.txt ]; then counts=$(python3 -c "
-hs=$hs; out=[]
-for l in open('stat.txt'):
-    f=l.strip().split(',')
-    if len(f)>3 and f[0] and f[0][0].isdigit():
-        name=f[2].split(':')[-1]; val=float(f[0])
-        out.append(f'{name} {val/hs*1000:.0f}µs' if name=='cpu-clock' and f[1]=='msec' else f'{name} {val/hs:.2f}')
-print('; '.join(out))"); fi
+    counts=$(perf_per_handshake "$hs" stat.txt)
     python3 -c "
 hs=$hs; u=$user; s=$sys; srv=($a-$b)/$(getconf CLK_TCK)
 print(f'| $v | $r | {hs} | $outcomes | $wall | {u:.2f} | {s:.2f} | {(u+s)/hs*1e6:.0f} | {srv/hs*1e6:.0f} | $counts |')"

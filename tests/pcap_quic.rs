@@ -193,29 +193,30 @@ fn hello_out_of_order_across_datagrams_then_alert_in_connection_close() {
     assert!(!r.diagnosis.is_empty(), "a cause, as for TCP");
 }
 
-/// QUIC v2; the server's Initial (ServerHello) and Handshake packets coalesced in one
-/// datagram; the client's Handshake packet and its first 1-RTT packet: established.
-#[test]
-fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
+/// A whole handshake of `version`: the client's hello in two Initial packets to `dcid`,
+/// the server's Initial (ServerHello) and Handshake packets coalesced in one datagram, then
+/// the client's Handshake packet with its first 1-RTT (short header) packet coalesced after
+/// it; `pause` microseconds of capture time after each datagram but the last.
+fn coalesced_handshake(version: u32, dcid: &[u8], pause: u32) -> Capture {
     let hello = client_hello();
-    let dcid = [7u8; 12];
-    let keys = initial_keys(VERSION_2, &dcid).unwrap();
+    let keys = initial_keys(version, dcid).unwrap();
     let mut cap = Capture::new();
     for (pn, range) in [(0, 0..1200), (1, 1200..hello.len())] {
         let p = protect_long(
-            VERSION_2,
+            version,
             PacketType::Initial,
             &keys.client,
-            &dcid,
+            dcid,
             &[1],
             &[],
             pn,
             &crypto_frame(range.start as u64, &hello[range]),
         );
         cap.udp(CLIENT, SERVER, &p);
+        cap.at += pause;
     }
-    let mut datagram = protect_long(
-        VERSION_2,
+    let mut server = protect_long(
+        version,
         PacketType::Initial,
         &keys.server,
         &[1],
@@ -225,8 +226,8 @@ fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
         &crypto_frame(0, &hex(SERVER_HELLO)),
     );
     // A Handshake packet: keys we do not have; only its size is read.
-    datagram.extend(protect_long(
-        VERSION_2,
+    server.extend(protect_long(
+        version,
         PacketType::Handshake,
         &keys.server,
         &[1],
@@ -235,9 +236,10 @@ fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
         0,
         &[0x42; 900],
     ));
-    cap.udp(SERVER, CLIENT, &datagram);
+    cap.udp(SERVER, CLIENT, &server);
+    cap.at += pause;
     let mut client = protect_long(
-        VERSION_2,
+        version,
         PacketType::Handshake,
         &keys.client,
         &[2, 2],
@@ -246,10 +248,16 @@ fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
         0,
         &[0x42; 60],
     );
-    // A short header (1-RTT) packet coalesced after it.
     client.extend([0x41, 2, 2, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
     cap.udp(CLIENT, SERVER, &client);
-    let reports = cap.reports();
+    cap
+}
+
+/// QUIC v2; the server's Initial (ServerHello) and Handshake packets coalesced in one
+/// datagram; the client's Handshake packet and its first 1-RTT packet: established.
+#[test]
+fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
+    let reports = coalesced_handshake(VERSION_2, &[7u8; 12], 0).reports();
     assert_eq!(reports.len(), 1);
     let r = &reports[0];
     assert_eq!(r.transport, Transport::Quic);
@@ -278,59 +286,7 @@ fn v2_coalesced_server_flight_then_client_one_rtt_is_established() {
 #[test]
 fn initial_keys_are_derived_again_after_a_quiet_second() {
     let run = |pause: u32| {
-        let hello = client_hello();
-        let dcid = [9u8; 8];
-        let keys = initial_keys(VERSION_1, &dcid).unwrap();
-        let mut cap = Capture::new();
-        for (pn, range) in [(0, 0..1200), (1, 1200..hello.len())] {
-            let p = protect_long(
-                VERSION_1,
-                PacketType::Initial,
-                &keys.client,
-                &dcid,
-                &[1],
-                &[],
-                pn,
-                &crypto_frame(range.start as u64, &hello[range]),
-            );
-            cap.udp(CLIENT, SERVER, &p);
-            cap.at += pause;
-        }
-        let mut server = protect_long(
-            VERSION_1,
-            PacketType::Initial,
-            &keys.server,
-            &[1],
-            &[2, 2],
-            &[],
-            0,
-            &crypto_frame(0, &hex(SERVER_HELLO)),
-        );
-        server.extend(protect_long(
-            VERSION_1,
-            PacketType::Handshake,
-            &keys.server,
-            &[1],
-            &[2, 2],
-            &[],
-            0,
-            &[0x42; 900],
-        ));
-        cap.udp(SERVER, CLIENT, &server);
-        cap.at += pause;
-        let mut client = protect_long(
-            VERSION_1,
-            PacketType::Handshake,
-            &keys.client,
-            &[2, 2],
-            &[1],
-            &[],
-            0,
-            &[0x42; 60],
-        );
-        client.extend([0x41, 2, 2, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
-        cap.udp(CLIENT, SERVER, &client);
-        let reports = cap.reports();
+        let reports = coalesced_handshake(VERSION_1, &[9u8; 8], pause).reports();
         assert_eq!(reports.len(), 1);
         let r = &reports[0];
         (

@@ -787,6 +787,14 @@ pub fn open_long_into(
 mod tests {
     use super::*;
 
+    /// RFC 9001 Appendix A.3: the server's Initial packet, protected.
+    const RFC9001_A3_SERVER_INITIAL: &str =
+        "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
+         5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
+         dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
+         022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
+         2158407dd074ee";
+
     fn h(s: &str) -> Vec<u8> {
         hex::decode(s.replace([' ', '\n'], "")).unwrap()
     }
@@ -849,13 +857,7 @@ mod tests {
     /// server Initial (Appendix A.3) before and after a release.
     #[test]
     fn released_initial_keys_are_derived_again() {
-        let packet = h(
-            "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
-             5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
-             dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
-             022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
-             2158407dd074ee",
-        );
+        let packet = h(RFC9001_A3_SERVER_INITIAL);
         let (header, _) = quic::parse_long(&packet).unwrap().unwrap();
         let mut lazy = LazyInitialKeys::new(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
         let client = (lazy.client().key().to_vec(), lazy.client().iv);
@@ -879,13 +881,7 @@ mod tests {
     /// ServerHello CRYPTO frame.
     #[test]
     fn rfc9001_a3_server_initial_decrypts() {
-        let packet = h(
-            "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
-             5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
-             dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
-             022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
-             2158407dd074ee",
-        );
+        let packet = h(RFC9001_A3_SERVER_INITIAL);
         let k = initial_keys(quic::VERSION_1, &h("8394c8f03e515708")).unwrap();
         let (header, len) = quic::parse_long(&packet).unwrap().unwrap();
         assert_eq!(len, packet.len());
