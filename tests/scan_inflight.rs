@@ -101,10 +101,14 @@ fn two_thousand_connections_in_flight_in_one_process() {
     }
     // A sample is not atomic: while the descriptors are listed, a socket closed and another
     // opened (at the time-outs, when a thousand connections end and start again at once)
-    // can both be counted. The in-flight count is the most that held over two samples in a
-    // row: the sample after such a burst counts right.
+    // can both be counted; so can the kernel's TCP table alone, read in pieces (one sample
+    // of it showed 2,128 of the scanner's sockets, one of the descriptors 2,254, while its
+    // permits bound them to 2,000). The in-flight count is the most that held over three
+    // samples in a row: a burst is over by then. (Two in a row were both over 2,068 once
+    // in CI, under load.) Sockets past the permits would hold for a time-out's 3 s: dozens
+    // of samples.
     let peak = samples
-        .windows(2)
+        .windows(3)
         .map(|w| w.iter().copied().min().unwrap_or(0))
         .max()
         .unwrap_or(0);
@@ -119,7 +123,9 @@ fn two_thousand_connections_in_flight_in_one_process() {
     );
     assert!(
         peak <= want + 8,
-        "{peak} sockets open, more than --concurrency {want} (single samples up to {raw_peak})"
+        "{peak} sockets open, more than --concurrency {want} (single samples up to {raw_peak}; \
+         those over {want}: {:?})",
+        samples.iter().filter(|&&n| n > want).collect::<Vec<_>>()
     );
     drop(listeners);
 }

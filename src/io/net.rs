@@ -758,10 +758,13 @@ pub fn raise_open_file_limit(want: u64) -> Result<u64, u64> {
 }
 
 /// Asks the kernel for small pages only (`PR_SET_THP_DISABLE`) from now on. A scan starts
-/// threads by the thousand, and the allocator gives each one fresh memory it marks for
-/// transparent huge pages: every first touch then zeroes a whole 2 MiB page, which was
-/// more than half of a scan's CPU time. `false` when the kernel refused (or elsewhere
-/// than Linux), which changes nothing but speed.
+/// threads by the thousand, each with fresh memory; where that memory gets transparent
+/// huge pages every first touch zeroes a whole 2 MiB page, which was more than half of a
+/// scan's CPU time. The allocator no longer asks for them (mimalloc's `no_thp` drops its
+/// `MADV_HUGEPAGE`; the process keeps THP allowed: `THP_enabled: 1` in /proc/PID/status),
+/// but a kernel whose THP mode is `always` (not this VM's `madvise`) gives them anyway,
+/// thread stacks included. `false` when the kernel refused (or elsewhere than Linux),
+/// which changes nothing but speed.
 #[cfg(target_os = "linux")]
 pub fn small_pages_only() -> bool {
     // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) takes integers only and touches no
