@@ -454,10 +454,13 @@ pub trait Transport: Sync {
     /// [`exchange_on`]: a scan's chain of hellos asks for its next connection while the
     /// current hello is answered (see `scan::enumerate`). `None`: it connects only in
     /// [`Transport::exchange`] (the scripted transports of the tests).
-    fn connector(&self) -> Option<fn(&Target, &Limits) -> io::Result<Connection>> {
+    fn connector(&self) -> Option<Connector> {
         None
     }
 }
+
+/// How a transport makes a connection (and runs its STARTTLS preamble): [`connect`] for TCP.
+pub type Connector = fn(&Target, &Limits) -> io::Result<Connection>;
 
 /// [`Transport::exchange`] on a connection made by [`connect`] (ahead of the hello): a
 /// preamble that did not end in the upgrade is the error, as there.
@@ -498,7 +501,7 @@ impl Transport for Tcp {
         exchange_on(connect(target, limits)?, hello, limits, observer)
     }
 
-    fn connector(&self) -> Option<fn(&Target, &Limits) -> io::Result<Connection>> {
+    fn connector(&self) -> Option<Connector> {
         Some(connect)
     }
 }

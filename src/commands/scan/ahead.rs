@@ -18,12 +18,9 @@
 
 use super::enumerate::Permit;
 use super::tasks;
-use crate::io::net::{Connection, Limits, Target};
+use crate::io::net::{Connection, Connector, Limits, Target};
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-
-/// How a connection is made: [`crate::io::net::Transport::connector`].
-pub(super) type Connector = fn(&Target, &Limits) -> io::Result<Connection>;
 
 /// A connection being made (or made) on a pool thread, with the slot it holds.
 pub(super) struct Spare<'a> {

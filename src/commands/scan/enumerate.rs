@@ -38,7 +38,7 @@
 //! hello travels over a [`Transport`] (TCP in real use, a scripted server in the tests), so
 //! the strategies above are tested, handshake counts included, without sockets.
 
-use super::ahead::{self, Spare};
+use super::ahead::Spare;
 use super::behaviour::derived_items;
 use super::health::{
     AnswerKind, BROKEN_STREAK_LIMIT, Health, VERSION_TEST_RETRIES, breakage, classify,
@@ -1241,12 +1241,7 @@ impl<'a> Scanner<'a> {
     /// on a STARTTLS target, in the lower-latency plan, without a rate limit, over a
     /// transport that can connect ahead. Else the guard does nothing.
     pub(super) fn chain(&self) -> ChainGuard<'_, 'a> {
-        let ahead = self.target.starttls.is_some()
-            && self.opts.prefer == Prefer::LowerLatency
-            && self.target_spacing.is_none()
-            && self.pacer.spacing.is_none()
-            && self.transport.connector().is_some();
-        if !ahead {
+        if !self.connects_ahead() {
             return ChainGuard { scanner: None };
         }
         let me = thread::current().id();
@@ -1267,9 +1262,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Whether this target's chains connect ahead (see [`Scanner::chain`]). Checked before
+    /// the chain table's lock, so that the hellos of every other scan (TLS targets, a
+    /// mass scan's handshakes) do not take it.
+    fn connects_ahead(&self) -> bool {
+        self.target.starttls.is_some()
+            && self.opts.prefer == Prefer::LowerLatency
+            && self.target_spacing.is_none()
+            && self.pacer.spacing.is_none()
+            && self.transport.connector().is_some()
+    }
+
     /// Whether this thread's chain may send another hello after the next one (a
     /// connection is made ahead only then).
     fn chain_goes_on(&self, more: bool) {
+        if !self.connects_ahead() {
+            return;
+        }
         let me = thread::current().id();
         if let Some((_, chain)) = lock(&self.chains).iter_mut().find(|(t, _)| *t == me) {
             chain.more = more;
@@ -1277,7 +1286,10 @@ impl<'a> Scanner<'a> {
     }
 
     /// How to connect when this thread runs a chain.
-    fn chain_connector(&self) -> Option<ahead::Connector> {
+    fn chain_connector(&self) -> Option<net::Connector> {
+        if !self.connects_ahead() {
+            return None;
+        }
         let me = thread::current().id();
         let in_chain = lock(&self.chains).iter().any(|(t, _)| *t == me);
         in_chain.then(|| self.transport.connector()).flatten()
@@ -1285,6 +1297,9 @@ impl<'a> Scanner<'a> {
 
     /// The connection this thread's chain made ahead, if any.
     fn take_spare(&self) -> Option<Spare<'a>> {
+        if !self.connects_ahead() {
+            return None;
+        }
         let me = thread::current().id();
         let mut chains = lock(&self.chains);
         chains
@@ -1298,7 +1313,7 @@ impl<'a> Scanner<'a> {
     /// in flight the server's cores have work while this one is answered, and the
     /// connection would only add one unused at the chain's end (dovecot's default login
     /// mode costs 7–8 ms of server CPU a connection: docs/benchmarks.md#starttls).
-    fn make_spare(&self, connect: ahead::Connector) {
+    fn make_spare(&self, connect: net::Connector) {
         if self.in_flight.load(Ordering::Relaxed) > 1 {
             return;
         }
