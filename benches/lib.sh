@@ -133,3 +133,16 @@ for l in open(sys.argv[2]):
 print('; '.join(out))
 PY
 }
+
+# cpu_row CELLS HANDSHAKES USER SYS TICKS COUNTS: one table row of the scanner-CPU benches:
+# CELLS (the row's first cells, "a | b | …", the wall time last), user and system seconds,
+# the process's µs of CPU a handshake, the servers' (TICKS: the fleet's clock ticks over
+# the run) and COUNTS.
+cpu_row() {
+    python3 - "$@" <<'PY'
+import os, sys
+cells, hs, u, s, ticks, counts = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+srv = ticks / os.sysconf('SC_CLK_TCK')
+print(f'| {cells} | {u:.2f} | {s:.2f} | {(u+s)/hs*1e6:.0f} | {srv/hs*1e6:.0f} | {counts} |')
+PY
+}

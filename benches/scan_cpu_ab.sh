@@ -36,9 +36,7 @@ for r in $(seq "$rounds"); do
     read -r wall user sys < <(tail -1 time.txt)
     hs=$(python3 -c 'import json; print(sum(json.loads(l).get("handshakes",0) for l in open("out.jsonl") if l.strip()))')
     counts=$(perf_per_handshake "$hs" stat.txt)
-    python3 -c "
-hs=$hs; u=$user; s=$sys; srv=($a-$b)/$(getconf CLK_TCK)
-print(f'| $name | $r | {hs} | $wall | {u:.2f} | {s:.2f} | {(u+s)/hs*1e6:.0f} | {srv/hs*1e6:.0f} | $counts |')"
+    cpu_row "$name | $r | $hs | $wall" "$hs" "$user" "$sys" "$((a - b))" "$counts"
   done
 done
 echo "load after: $(cat /proc/loadavg)"

@@ -113,9 +113,7 @@ for r in $(seq "$rounds"); do
     a=$(fleet_ticks)
     read -r wall user sys < <(tail -1 time.txt)
     counts=$(perf_per_handshake "$hs" stat.txt)
-    python3 -c "
-hs=$hs; u=$user; s=$sys; srv=($a-$b)/$(getconf CLK_TCK)
-print(f'| $v | $r | {hs} | $outcomes | $wall | {u:.2f} | {s:.2f} | {(u+s)/hs*1e6:.0f} | {srv/hs*1e6:.0f} | $counts |')"
+    cpu_row "$v | $r | $hs | $outcomes | $wall" "$hs" "$user" "$sys" "$((a - b))" "$counts"
   done
 done
 echo "load after: $(cat /proc/loadavg)"
