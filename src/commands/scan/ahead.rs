@@ -12,9 +12,10 @@
 //! connection at a time handles the current one first), only when another hello can
 //! follow, and only while no other hello of the target is in flight (then the server's
 //! cores are busy anyway; the chain that ends a scan runs alone: PostgreSQL's TLS 1.2
-//! suites, 46 hellos in a row). Its cost: when the chain ends (the server refused the
-//! last offer) the connection made for a next hello is closed unused, one connection and
-//! no handshake (one or two a scan on the benchmarks' servers).
+//! suites, 46 hellos in a row). When the chain ends (the server refused the last offer)
+//! the connection made for a next hello waits for the target's next hello of any part
+//! (`Scanner::leftover`): closed unused only when none follows, one connection and no
+//! handshake (before, one or two a scan on the benchmarks' servers).
 
 use super::enumerate::Permit;
 use super::tasks;

@@ -636,6 +636,9 @@ pub struct Scanner<'a> {
     /// The chains of hellos running now, by thread, with the connection each made ahead
     /// (see `ahead`).
     chains: Mutex<Vec<(thread::ThreadId, Chain<'a>)>>,
+    /// A connection a chain made ahead and did not use (its last offer was refused), past
+    /// its preamble: the target's next hello, of any part, goes on it instead of a new one.
+    leftover: Mutex<Option<Spare<'a>>>,
     /// This target's hellos in flight now.
     in_flight: AtomicUsize,
 }
@@ -650,7 +653,8 @@ struct Chain<'a> {
 }
 
 /// While held, the thread's hellos form a chain: each one's connection is made while the
-/// previous hello is answered. Dropped: a connection made ahead and unused is closed.
+/// previous hello is answered. Dropped: a connection made ahead and unused is left for
+/// the target's next hello (`leftover`).
 pub(super) struct ChainGuard<'s, 'a> {
     scanner: Option<&'s Scanner<'a>>,
 }
@@ -667,7 +671,15 @@ impl Drop for ChainGuard<'_, '_> {
         if chains[at].1.depth == 0 {
             let (_, chain) = chains.swap_remove(at);
             drop(chains);
-            drop(chain);
+            // Its connection made ahead, unused, waits for the target's next hello (a
+            // PostgreSQL backend forked, a dovecot login process started, for nothing
+            // otherwise); one at most, a second is closed.
+            if let Some(spare) = chain.spare {
+                let mut leftover = lock(&scanner.leftover);
+                if leftover.is_none() {
+                    *leftover = Some(spare);
+                }
+            }
         }
     }
 }
@@ -701,6 +713,7 @@ impl<'a> Scanner<'a> {
             fragment_item: Mutex::new(None),
             suites13: Mutex::new(None),
             chains: Mutex::new(Vec::new()),
+            leftover: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
         }
     }
@@ -907,6 +920,8 @@ impl<'a> Scanner<'a> {
             probes.extend(derived_items(&versions));
         }
         probes.extend(fixed);
+        // A connection still left over is closed now, its slot freed for other targets.
+        drop(lock(&self.leftover).take());
         let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         let gave_up = self.gave_up.load(Ordering::Relaxed);
         let noted = self.error.lock().map(|e| e.clone()).unwrap_or(None);
@@ -1067,8 +1082,18 @@ impl<'a> Scanner<'a> {
                 return Reply::not_sent();
             }
             // The first attempt of a chain's hello goes on the connection made ahead, and
-            // in its slot.
-            let mut spare = (attempt == 0).then(|| self.take_spare()).flatten();
+            // in its slot; else the first attempt of any hello on a chain's unused one
+            // (`leftover`).
+            let mut parked = false;
+            let mut spare = (attempt == 0)
+                .then(|| {
+                    self.take_spare().or_else(|| {
+                        let leftover = self.take_leftover();
+                        parked = leftover.is_some();
+                        leftover
+                    })
+                })
+                .flatten();
             let permit = spare
                 .as_mut()
                 .and_then(|s| s.permit.take())
@@ -1087,8 +1112,16 @@ impl<'a> Scanner<'a> {
             attempt += 1;
             match result {
                 Ok(ex) => {
-                    let transient =
-                        ex.server_bytes == 0 && ex.tracker.verdict().outcome == Outcome::Reset;
+                    let outcome = ex.tracker.verdict().outcome;
+                    // A leftover connection the server closed while it waited says nothing
+                    // about the hello: it goes again on a new one (a retry).
+                    if parked
+                        && ex.server_bytes == 0
+                        && matches!(outcome, Outcome::Reset | Outcome::Closed)
+                    {
+                        continue;
+                    }
+                    let transient = ex.server_bytes == 0 && outcome == Outcome::Reset;
                     if transient && may_retry && self.take_retry() {
                         continue;
                     }
@@ -1229,10 +1262,13 @@ impl<'a> Scanner<'a> {
                 }
                 net::exchange_on(conn, &hello.wire, limits, &mut observer)?;
             }
-            None => {
-                self.transport
-                    .exchange(self.target, &hello.wire, limits, &mut observer)?;
-            }
+            None => match spare.map(|s| s.take().0) {
+                // A chain's leftover connection, past its preamble.
+                Some(Ok(conn)) => net::exchange_on(conn, &hello.wire, limits, &mut observer)?,
+                _ => self
+                    .transport
+                    .exchange(self.target, &hello.wire, limits, &mut observer)?,
+            },
         }
         Ok(observer)
     }
@@ -1293,6 +1329,14 @@ impl<'a> Scanner<'a> {
         let me = thread::current().id();
         let in_chain = lock(&self.chains).iter().any(|(t, _)| *t == me);
         in_chain.then(|| self.transport.connector()).flatten()
+    }
+
+    /// The connection a chain made ahead and left unused, if any (see `leftover`).
+    fn take_leftover(&self) -> Option<Spare<'a>> {
+        if !self.connects_ahead() {
+            return None;
+        }
+        lock(&self.leftover).take()
     }
 
     /// The connection this thread's chain made ahead, if any.
@@ -1846,7 +1890,13 @@ impl<'a> Scanner<'a> {
             let (suite, group, _) = pick(suites.to_vec(), groups, cost);
             Some((suite?, group?))
         };
-        let both = self.remove_both(candidates, &suites13, (&[], &v13.ciphers), &offer);
+        let both = self.remove_both(
+            candidates,
+            &suites13,
+            (&[], &v13.ciphers),
+            &offer,
+            &suites_outlast_groups,
+        );
         let mut cost = both.together + both.first_alone + both.second_alone;
         let mut suites = both.second;
         let groups = both.first;
@@ -1959,6 +2009,7 @@ impl<'a> Scanner<'a> {
             &ecdhe_groups(),
             (&known_schemes, &known_groups),
             &ske,
+            &|_, _| false,
         );
         // Both accepted lists reversed in one hello: whose order does the server follow?
         let mut order_cost = 0;
@@ -2010,13 +2061,17 @@ impl<'a> Scanner<'a> {
     /// one that ran out, the second goes on alone. With `first` the list a server usually
     /// accepts more of, that costs max(N1, N2) + 2 hellos instead of N1 + N2 + 2.
     /// `known` are items of (first, second) already seen accepted by earlier hellos: the
-    /// enumeration goes on from there.
+    /// enumeration goes on from there. `second_first`, asked with the lists' picks at the
+    /// first refusal, says the second list more likely outlasts the first: the second then
+    /// goes on alone first (e.g. TLS 1.3's suites while the mandatory one is not among
+    /// them: [`suites_outlast_groups`]).
     fn remove_both(
         &self,
         first: &[u16],
         second: &[u16],
         known: (&[u16], &[u16]),
         offer: &impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
+        second_first: &dyn Fn(&[u16], &[u16]) -> bool,
     ) -> BothPicks {
         let mut picks = BothPicks {
             first: known.0.to_vec(),
@@ -2043,6 +2098,21 @@ impl<'a> Scanner<'a> {
             rest2.retain(|r| *r != p2);
         }
         if picks.first.is_empty() && picks.second.is_empty() {
+            return picks;
+        }
+        if second_first(&picks.first, &picks.second) {
+            let more2 = self.remove_chosen(&rest2, 0, &mut picks.second_alone, |offer2, cost| {
+                offer(offer2, &picks.first, cost).map(|(p2, _)| p2)
+            });
+            if more2.is_empty() {
+                picks.first.extend(self.remove_chosen(
+                    &rest1,
+                    0,
+                    &mut picks.first_alone,
+                    |offer1, cost| offer(&picks.second, offer1, cost).map(|(_, p1)| p1),
+                ));
+            }
+            picks.second.extend(more2);
             return picks;
         }
         let more1 = self.remove_chosen(&rest1, 0, &mut picks.first_alone, |offer1, cost| {
@@ -2238,6 +2308,18 @@ fn prelim(f: &First) -> VersionScan {
         refused_with: f.refused_with,
         ..VersionScan::new(f.version, 0)
     }
+}
+
+/// At the first refusal of TLS 1.3's groups and suites enumerated together: whether its
+/// suites more likely outlast its groups, so that they go on alone first. Usually the
+/// groups do (five or more accepted against three suites), but a server still short of the
+/// suite every TLS 1.3 server must have (TLS_AES_128_GCM_SHA256, RFC 8446 9.1) while it
+/// showed the group it must have (secp256r1) has more suites to show: PostgreSQL offers
+/// only secp256r1 (`ssl_ecdh_curve`), and testing its groups first cost a hello.
+fn suites_outlast_groups(groups: &[u16], suites: &[u16]) -> bool {
+    const TLS_AES_128_GCM_SHA256: u16 = 0x1301;
+    const SECP256R1: u16 = 0x0017;
+    !suites.contains(&TLS_AES_128_GCM_SHA256) && groups.contains(&SECP256R1)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -2537,45 +2619,86 @@ mod tests {
                 }
             };
             let candidates: Vec<u16> = (1..=9).collect();
-            // Why, seed, the server's first and second preferences, and the offers made
-            // together, with the first alone and with the second alone.
+            // Why, seed, the server's first and second preferences, whether the second goes
+            // on alone first, and the offers made together, with the first alone and with
+            // the second alone.
             type Case = (
                 &'static str,
                 Option<(u16, u16)>,
                 &'static [u16],
                 &'static [u16],
+                bool,
                 (usize, usize, usize),
             );
-            let cases: [Case; 4] = [
+            let cases: [Case; 7] = [
                 (
                     "the first outlasts the second: 3 together, the refusal, 2 alone, the \
                      refusal that ends it",
                     None,
                     &[9, 1, 5, 7, 2],
                     &[4, 8, 3],
+                    false,
                     (4, 3, 0),
+                ),
+                (
+                    "the first outlasts the second, which goes on alone first: one more refusal",
+                    None,
+                    &[9, 1, 5, 7, 2],
+                    &[4, 8, 3],
+                    true,
+                    (4, 3, 1),
                 ),
                 (
                     "the second outlasts the first: one more refusal before it goes on alone",
                     None,
                     &[6, 2],
                     &[1, 2, 3, 4],
+                    false,
                     (3, 1, 3),
+                ),
+                (
+                    "the second outlasts the first and goes on alone first: that refusal saved",
+                    None,
+                    &[6, 2],
+                    &[1, 2, 3, 4],
+                    true,
+                    (3, 0, 3),
                 ),
                 (
                     "a pick seeded from an earlier hello saves the first offer",
                     Some((4, 9)),
                     &[9, 1, 5, 7, 2],
                     &[4, 8, 3],
+                    false,
                     (3, 3, 0),
                 ),
-                ("nothing accepted: one offer", None, &[], &[1], (1, 0, 0)),
+                (
+                    "nothing accepted: one offer",
+                    None,
+                    &[],
+                    &[1],
+                    false,
+                    (1, 0, 0),
+                ),
+                (
+                    "nothing accepted, second first: one offer",
+                    None,
+                    &[],
+                    &[1],
+                    true,
+                    (1, 0, 0),
+                ),
             ];
-            for (why, seed, first, second, offers) in cases {
+            for (why, seed, first, second, second_first, offers) in cases {
                 let (k1, k2): (Vec<u16>, Vec<u16>) =
                     seed.map_or((vec![], vec![]), |(p2, p1)| (vec![p1], vec![p2]));
-                let both =
-                    s.remove_both(&candidates, &candidates, (&k1, &k2), &serve(first, second));
+                let both = s.remove_both(
+                    &candidates,
+                    &candidates,
+                    (&k1, &k2),
+                    &serve(first, second),
+                    &|_, _| second_first,
+                );
                 // The server goes on only with a pick from both lists.
                 let (want_first, want_second): (&[u16], &[u16]) =
                     if first.is_empty() || second.is_empty() {
@@ -2592,6 +2715,18 @@ mod tests {
                 );
             }
         });
+    }
+
+    #[test]
+    fn tls13_suites_go_on_first_while_short_of_the_mandatory_one() {
+        // PostgreSQL: secp256r1 only, TLS_AES_256_GCM_SHA384 and ChaCha20 shown.
+        assert!(suites_outlast_groups(&[0x0017], &[0x1302, 0x1303]));
+        // The usual server: the mandatory suite seen, or the mandatory group not yet.
+        assert!(!suites_outlast_groups(
+            &[0x001d, 0x0017],
+            &[0x1302, 0x1303, 0x1301]
+        ));
+        assert!(!suites_outlast_groups(&[0x001d], &[0x1302]));
     }
 
     #[test]

@@ -753,6 +753,39 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
 }
 
 #[test]
+fn tls13_suites_go_on_alone_first_when_the_only_group_is_secp256r1() {
+    // PostgreSQL's default: secp256r1 only, its three TLS 1.3 suites in its own order.
+    let suites = [0x1302, 0x1303, 0x1301];
+    let policy = Policy {
+        versions: vec![TLS12, TLS13],
+        suites: suites.to_vec(),
+        server_order: true,
+        groups: vec![SECP256R1],
+        sigalgs: vec![ECDSA_P256_SHA256],
+        version_intolerant: false,
+        reset_above_suites: None,
+        hostile: None,
+        silent_refusal: false,
+        reset_fragmented: false,
+    };
+    let (r, hellos) = scan(policy, false);
+    let v13 = version(&r, "TLSv1.3");
+    assert_eq!(v13.ciphers, names(&suites));
+    assert_eq!(v13.server_order, Some(true));
+    let g13 = r
+        .group_scans
+        .iter()
+        .find(|g| g.version == "TLSv1.3")
+        .unwrap();
+    assert_eq!(g13.groups, [group_name(SECP256R1)]);
+    // Together: (0x1303, secp256r1), the refusal; TLS_AES_128_GCM_SHA256 not seen yet, so
+    // the suites alone: 0x1301, the refusal (the groups had run out: no hello for them);
+    // the suite order: one. Groups first would have cost one refusal more.
+    assert_eq!(g13.handshakes, 2 + 2 + 1);
+    check_count(&r, hellos);
+}
+
+#[test]
 fn a_server_that_retries_for_its_group_is_still_enumerated() {
     // Its only group is one the version hellos send no share for: every TLS 1.3 answer
     // is a HelloRetryRequest, which names the suite all the same.
