@@ -1890,12 +1890,14 @@ impl<'a> Scanner<'a> {
             let (suite, group, _) = pick(suites.to_vec(), groups, cost);
             Some((suite?, group?))
         };
+        // The group the version hello's key shares got (x25519 listed and shared first).
+        let version_group = v13.first.as_ref().and_then(|v| v.group);
         let both = self.remove_both(
             candidates,
             &suites13,
             (&[], &v13.ciphers),
             &offer,
-            &suites_outlast_groups,
+            &|groups, suites| suites_outlast_groups(version_group, groups, suites),
         );
         let mut cost = both.together + both.first_alone + both.second_alone;
         let mut suites = both.second;
@@ -2312,14 +2314,18 @@ fn prelim(f: &First) -> VersionScan {
 
 /// At the first refusal of TLS 1.3's groups and suites enumerated together: whether its
 /// suites more likely outlast its groups, so that they go on alone first. Usually the
-/// groups do (five or more accepted against three suites), but a server still short of the
-/// suite every TLS 1.3 server must have (TLS_AES_128_GCM_SHA256, RFC 8446 9.1) while it
-/// showed the group it must have (secp256r1) has more suites to show: PostgreSQL offers
-/// only secp256r1 (`ssl_ecdh_curve`), and testing its groups first cost a hello.
-fn suites_outlast_groups(groups: &[u16], suites: &[u16]) -> bool {
+/// groups do (five or more accepted against three suites). But when the suites still lack
+/// the one every TLS 1.3 server must have (TLS_AES_128_GCM_SHA256, RFC 8446 9.1), the
+/// version hello's key shares (x25519 first, then secp256r1 and secp384r1) got a group
+/// other than x25519, and that group is all the enumeration has seen, the server likely
+/// has that one group: PostgreSQL's default (`ssl_ecdh_curve`, secp256r1 only), where
+/// testing the groups first cost a hello. A server in client order (slapd) takes our
+/// x25519 share, and keeps the groups-first order (two suites, ten groups there).
+fn suites_outlast_groups(version_group: Option<u16>, groups: &[u16], suites: &[u16]) -> bool {
     const TLS_AES_128_GCM_SHA256: u16 = 0x1301;
-    const SECP256R1: u16 = 0x0017;
-    !suites.contains(&TLS_AES_128_GCM_SHA256) && groups.contains(&SECP256R1)
+    const X25519: u16 = 0x001d;
+    !suites.contains(&TLS_AES_128_GCM_SHA256)
+        && version_group.is_some_and(|g| g != X25519 && groups == [g])
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -2719,14 +2725,24 @@ mod tests {
 
     #[test]
     fn tls13_suites_go_on_first_while_short_of_the_mandatory_one() {
-        // PostgreSQL: secp256r1 only, TLS_AES_256_GCM_SHA384 and ChaCha20 shown.
-        assert!(suites_outlast_groups(&[0x0017], &[0x1302, 0x1303]));
-        // The usual server: the mandatory suite seen, or the mandatory group not yet.
+        // PostgreSQL: secp256r1 only (its version hello took our P-256 share), and
+        // TLS_AES_256_GCM_SHA384 and ChaCha20 shown.
+        let (x25519, p256) = (Some(0x001d), Some(0x0017));
+        assert!(suites_outlast_groups(p256, &[0x0017], &[0x1302, 0x1303]));
+        // The mandatory suite seen; the version hello took x25519 (slapd, client order:
+        // two suites, many groups); more groups seen than the version hello's.
         assert!(!suites_outlast_groups(
-            &[0x001d, 0x0017],
+            p256,
+            &[0x0017],
             &[0x1302, 0x1303, 0x1301]
         ));
-        assert!(!suites_outlast_groups(&[0x001d], &[0x1302]));
+        assert!(!suites_outlast_groups(x25519, &[0x0017], &[0x1302, 0x1303]));
+        assert!(!suites_outlast_groups(
+            p256,
+            &[0x0017, 0x0018],
+            &[0x1302, 0x1303]
+        ));
+        assert!(!suites_outlast_groups(None, &[0x0017], &[0x1302]));
     }
 
     #[test]
