@@ -433,7 +433,8 @@ pub struct SigalgScan {
 
 /// A TLS 1.3 hello without key shares offering (suites, groups): the (suite, group) its
 /// HelloRetryRequest names, and the reply.
-type RetryPick<'a> = dyn Fn(Vec<u16>, &[u16], &mut usize) -> (Option<u16>, Option<u16>, Reply) + 'a;
+type RetryPick<'p, 'a> =
+    dyn Fn(Vec<u16>, &[u16], &mut usize, Link<'_, 'a>) -> (Option<u16>, Option<u16>, Reply) + 'p;
 
 /// Server order (`None`: no answer or inconsistent) and the probe item that reports it.
 pub(super) type OrderCheck = (Option<bool>, ProbeItem);
@@ -633,9 +634,6 @@ pub struct Scanner<'a> {
     fragment_item: Mutex<Option<ProbeItem>>,
     /// TLS 1.3's suites, when they were enumerated with its groups.
     suites13: Mutex<Option<Vec<u16>>>,
-    /// The chains of hellos running now, by thread, with the connection each made ahead
-    /// (see `ahead`).
-    chains: Mutex<Vec<(thread::ThreadId, Chain<'a>)>>,
     /// A connection a chain made ahead and did not use (its last offer was refused), past
     /// its preamble: the target's next hello, of any part, goes on it instead of a new one.
     leftover: Mutex<Option<Spare<'a>>>,
@@ -643,42 +641,44 @@ pub struct Scanner<'a> {
     in_flight: AtomicUsize,
 }
 
-/// One thread's chain of hellos ([`Scanner::chain`]).
+/// A chain of hellos (see `ahead`): each one's connection is made while the previous
+/// hello is answered. An elimination makes it ([`Scanner::chain`]) and hands it to the
+/// code that sends its hellos ([`Scanner::handshake_in`]), and to an elimination nested
+/// in it, whose hellos go on the same chain; a hello sent without it is not part of one.
 struct Chain<'a> {
-    /// Nested chains on the thread (one elimination inside another's offer).
-    depth: usize,
     /// Another hello of the chain can follow the next one.
     more: bool,
+    /// The connection made ahead for the next hello.
     spare: Option<Spare<'a>>,
 }
 
-/// While held, the thread's hellos form a chain: each one's connection is made while the
-/// previous hello is answered. Dropped: a connection made ahead and unused is left for
+/// The chain a hello goes on, if any: its elimination's, passed down to where it is sent.
+type Link<'c, 'a> = Option<&'c mut Chain<'a>>;
+
+/// Holds an elimination's chain. Dropped: a connection made ahead and unused is left for
 /// the target's next hello (`leftover`).
-pub(super) struct ChainGuard<'s, 'a> {
-    scanner: Option<&'s Scanner<'a>>,
+struct ChainGuard<'s, 'a> {
+    scanner: &'s Scanner<'a>,
+    /// `None` when the target's hellos do not connect ahead.
+    chain: Option<Chain<'a>>,
+}
+
+impl<'a> ChainGuard<'_, 'a> {
+    /// The chain, for the hellos of the elimination.
+    fn link(&mut self) -> Link<'_, 'a> {
+        self.chain.as_mut()
+    }
 }
 
 impl Drop for ChainGuard<'_, '_> {
     fn drop(&mut self) {
-        let Some(scanner) = self.scanner else { return };
-        let me = thread::current().id();
-        let mut chains = lock(&scanner.chains);
-        let Some(at) = chains.iter().position(|(t, _)| *t == me) else {
-            return;
-        };
-        chains[at].1.depth -= 1;
-        if chains[at].1.depth == 0 {
-            let (_, chain) = chains.swap_remove(at);
-            drop(chains);
-            // Its connection made ahead, unused, waits for the target's next hello (a
-            // PostgreSQL backend forked, a dovecot login process started, for nothing
-            // otherwise); one at most, a second is closed.
-            if let Some(spare) = chain.spare {
-                let mut leftover = lock(&scanner.leftover);
-                if leftover.is_none() {
-                    *leftover = Some(spare);
-                }
+        // Its connection made ahead, unused, waits for the target's next hello (a
+        // PostgreSQL backend forked, a dovecot login process started, for nothing
+        // otherwise); one at most, a second is closed.
+        if let Some(spare) = self.chain.take().and_then(|c| c.spare) {
+            let mut leftover = lock(&self.scanner.leftover);
+            if leftover.is_none() {
+                *leftover = Some(spare);
             }
         }
     }
@@ -712,7 +712,6 @@ impl<'a> Scanner<'a> {
             combined_order: Mutex::new(None),
             fragment_item: Mutex::new(None),
             suites13: Mutex::new(None),
-            chains: Mutex::new(Vec::new()),
             leftover: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
         }
@@ -1064,18 +1063,30 @@ impl<'a> Scanner<'a> {
     /// answer is decrypted with the hello's own key shares, so its certificate is seen.
     /// Nothing is sent once the port refused a connection or the scan gave up.
     pub(super) fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
-        self.send(hello, cost, true)
+        self.send(hello, cost, true, None)
+    }
+
+    /// [`Scanner::handshake`], as the next hello of `chain` when there is one.
+    fn handshake_in(&self, hello: &BuiltHello, cost: &mut usize, chain: Link<'_, 'a>) -> Reply {
+        self.send(hello, cost, true, chain)
     }
 
     /// A hello made to provoke breakage (the intolerance checks): sent as any other, but
     /// its answer is not counted in the target's health (a server that resets odd hellos
     /// is intolerant, which the check reports, not broken).
     pub(super) fn handshake_provoking(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
-        self.send(hello, cost, false)
+        self.send(hello, cost, false, None)
     }
 
-    /// [`Scanner::handshake`], its answer counted in the target's health when `counted`.
-    fn send(&self, hello: &BuiltHello, cost: &mut usize, counted: bool) -> Reply {
+    /// [`Scanner::handshake`], its answer counted in the target's health when `counted`,
+    /// on `chain` when there is one.
+    fn send(
+        &self,
+        hello: &BuiltHello,
+        cost: &mut usize,
+        counted: bool,
+        mut chain: Link<'_, 'a>,
+    ) -> Reply {
         let mut attempt = 0;
         loop {
             if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
@@ -1087,7 +1098,8 @@ impl<'a> Scanner<'a> {
             let mut parked = false;
             let mut spare = (attempt == 0)
                 .then(|| {
-                    self.take_spare().or_else(|| {
+                    let ahead = chain.as_mut().and_then(|c| c.spare.take());
+                    ahead.or_else(|| {
                         let leftover = self.take_leftover();
                         parked = leftover.is_some();
                         leftover
@@ -1105,7 +1117,7 @@ impl<'a> Scanner<'a> {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
             self.in_flight.fetch_add(1, Ordering::Relaxed);
-            let result = self.exchange(hello, spare);
+            let result = self.exchange(hello, spare, chain.as_deref_mut());
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
             let may_retry = attempt < self.opts.retries;
@@ -1236,7 +1248,12 @@ impl<'a> Scanner<'a> {
 
     /// One hello over the transport, read until the tracker has its verdict (decrypting a
     /// TLS 1.3 answer with the hello's key shares). A failed connect is the error.
-    fn exchange(&self, hello: &BuiltHello, spare: Option<Spare<'a>>) -> io::Result<VerdictOnly> {
+    fn exchange(
+        &self,
+        hello: &BuiltHello,
+        spare: Option<Spare<'a>>,
+        chain: Link<'_, 'a>,
+    ) -> io::Result<VerdictOnly> {
         let tracker = if hello.secrets.is_empty() {
             Tracker::new()
         } else {
@@ -1247,8 +1264,8 @@ impl<'a> Scanner<'a> {
             server_bytes: 0,
         };
         let limits = &self.opts.limits;
-        match self.chain_connector() {
-            Some(connect) => {
+        match chain.zip(self.transport.connector()) {
+            Some((chain, connect)) => {
                 let made = spare.map(|s| s.take().0);
                 let conn = match made {
                     Some(Ok(conn)) => conn,
@@ -1258,7 +1275,7 @@ impl<'a> Scanner<'a> {
                 // Past its preamble: the next hello's connection may start now (not after
                 // a refused upgrade, which every connection would get).
                 if conn.starttls.as_ref().is_none_or(|p| p.failure.is_none()) {
-                    self.make_spare(connect);
+                    self.make_spare(chain, connect);
                 }
                 net::exchange_on(conn, &hello.wire, limits, &mut observer)?;
             }
@@ -1273,62 +1290,29 @@ impl<'a> Scanner<'a> {
         Ok(observer)
     }
 
-    /// The hellos sent on this thread until the guard drops form a chain (see `ahead`):
-    /// on a STARTTLS target, in the lower-latency plan, without a rate limit, over a
-    /// transport that can connect ahead. Else the guard does nothing.
-    pub(super) fn chain(&self) -> ChainGuard<'_, 'a> {
-        if !self.connects_ahead() {
-            return ChainGuard { scanner: None };
-        }
-        let me = thread::current().id();
-        let mut chains = lock(&self.chains);
-        match chains.iter_mut().find(|(t, _)| *t == me) {
-            Some((_, chain)) => chain.depth += 1,
-            None => chains.push((
-                me,
-                Chain {
-                    depth: 1,
-                    more: true,
-                    spare: None,
-                },
-            )),
-        }
+    /// A new chain of hellos (see `ahead`), for an elimination: on a STARTTLS target, in
+    /// the lower-latency plan, without a rate limit, over a transport that can connect
+    /// ahead. Else the guard holds none, and its hellos go as any other.
+    fn chain(&self) -> ChainGuard<'_, 'a> {
+        let chain = self.connects_ahead().then_some(Chain {
+            more: true,
+            spare: None,
+        });
         ChainGuard {
-            scanner: Some(self),
+            scanner: self,
+            chain,
         }
     }
 
     /// Whether this target's chains connect ahead (see [`Scanner::chain`]). Checked before
-    /// the chain table's lock, so that the hellos of every other scan (TLS targets, a
-    /// mass scan's handshakes) do not take it.
+    /// the leftover's lock, so that the hellos of every other scan (TLS targets, a mass
+    /// scan's handshakes) do not take it.
     fn connects_ahead(&self) -> bool {
         self.target.starttls.is_some()
             && self.opts.prefer == Prefer::LowerLatency
             && self.target_spacing.is_none()
             && self.pacer.spacing.is_none()
             && self.transport.connector().is_some()
-    }
-
-    /// Whether this thread's chain may send another hello after the next one (a
-    /// connection is made ahead only then).
-    fn chain_goes_on(&self, more: bool) {
-        if !self.connects_ahead() {
-            return;
-        }
-        let me = thread::current().id();
-        if let Some((_, chain)) = lock(&self.chains).iter_mut().find(|(t, _)| *t == me) {
-            chain.more = more;
-        }
-    }
-
-    /// How to connect when this thread runs a chain.
-    fn chain_connector(&self) -> Option<net::Connector> {
-        if !self.connects_ahead() {
-            return None;
-        }
-        let me = thread::current().id();
-        let in_chain = lock(&self.chains).iter().any(|(t, _)| *t == me);
-        in_chain.then(|| self.transport.connector()).flatten()
     }
 
     /// The connection a chain made ahead and left unused, if any (see `leftover`).
@@ -1339,33 +1323,15 @@ impl<'a> Scanner<'a> {
         lock(&self.leftover).take()
     }
 
-    /// The connection this thread's chain made ahead, if any.
-    fn take_spare(&self) -> Option<Spare<'a>> {
-        if !self.connects_ahead() {
-            return None;
-        }
-        let me = thread::current().id();
-        let mut chains = lock(&self.chains);
-        chains
-            .iter_mut()
-            .find(|(t, _)| *t == me)
-            .and_then(|(_, chain)| chain.spare.take())
-    }
-
-    /// Starts the next hello's connection for this thread's chain, when another hello can
+    /// Starts the next hello's connection for `chain`, when another hello can
     /// follow, a slot is free and no other hello of the target is in flight: with others
     /// in flight the server's cores have work while this one is answered, and the
     /// connection would only add one unused at the chain's end (dovecot's default login
     /// mode costs 7–8 ms of server CPU a connection: docs/benchmarks.md#starttls).
-    fn make_spare(&self, connect: net::Connector) {
+    fn make_spare(&self, chain: &mut Chain<'a>, connect: net::Connector) {
         if self.in_flight.load(Ordering::Relaxed) > 1 {
             return;
         }
-        let me = thread::current().id();
-        let mut chains = lock(&self.chains);
-        let Some((_, chain)) = chains.iter_mut().find(|(t, _)| *t == me) else {
-            return;
-        };
         if !chain.more || chain.spare.is_some() {
             return;
         }
@@ -1457,18 +1423,20 @@ impl<'a> Scanner<'a> {
         spec
     }
 
-    /// Offers `suites` at `version`; the suite picked if the server went on at that version.
+    /// Offers `suites` at `version` (on `chain` when there is one); the suite picked if the
+    /// server went on at that version.
     fn offer_suites(
         &self,
         version: ProtocolVersion,
         suites: Option<&[u16]>,
         cost: &mut usize,
+        chain: Link<'_, 'a>,
     ) -> (Option<u16>, Reply) {
         let spec = HelloSpec {
             cipher_suites: suites.map(<[u16]>::to_vec),
             ..self.version_spec(version)
         };
-        let reply = self.handshake(&self.encode(&spec), cost);
+        let reply = self.handshake_in(&self.encode(&spec), cost, chain);
         let pick = if reply.version() == Some(version.0) {
             reply.verdict.as_ref().and_then(|v| v.cipher)
         } else {
@@ -1561,7 +1529,7 @@ impl<'a> Scanner<'a> {
             return (None, self.handshake(&self.encode(&spec), cost));
         }
         let candidates = suite_candidates(version);
-        let (pick, reply) = self.offer_suites(version, Some(&candidates), cost);
+        let (pick, reply) = self.offer_suites(version, Some(&candidates), cost, None);
         if candidates.len() > BUNDLE && reply.kind == AnswerKind::Tls {
             self.long_offer_answered.store(true, Ordering::Relaxed);
         }
@@ -1627,9 +1595,19 @@ impl<'a> Scanner<'a> {
                 .copied()
                 .filter(|c| *c != p && !with_groups)
                 .collect();
-            picks.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
-                self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
-            }));
+            picks.extend(
+                self.remove_chosen(&rest, 0, &mut cost, |offer, cost, chain| {
+                    self.pick_suite(
+                        version,
+                        offer,
+                        cost,
+                        &mut dh,
+                        &mut trouble,
+                        &mut learned,
+                        chain,
+                    )
+                }),
+            );
         } else if !reply.answered
             && candidates.len() > BUNDLE
             && version.0 >= ProtocolVersion::TLS10.0
@@ -1640,7 +1618,7 @@ impl<'a> Scanner<'a> {
                 && self.long_offer_answered.load(Ordering::Relaxed))
         {
             // Silent at the long offer: does a client-like hello get an answer?
-            let (short_pick, reply) = self.offer_suites(version, None, &mut cost);
+            let (short_pick, reply) = self.offer_suites(version, None, &mut cost, None);
             match reply.trouble() {
                 // A clean refusal of the short hello settles the version.
                 None if reply.kind == AnswerKind::Tls => trouble = None,
@@ -1651,16 +1629,35 @@ impl<'a> Scanner<'a> {
                 result.bundled = true;
                 result.first = reply.verdict;
                 for bundle in candidates.chunks(BUNDLE) {
-                    picks.extend(self.remove_chosen(bundle, 0, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
-                    }));
+                    picks.extend(
+                        self.remove_chosen(bundle, 0, &mut cost, |offer, cost, chain| {
+                            self.pick_suite(
+                                version,
+                                offer,
+                                cost,
+                                &mut dh,
+                                &mut trouble,
+                                &mut learned,
+                                chain,
+                            )
+                        }),
+                    );
                 }
                 // Picks from separate bundles say nothing of the order across them: pick
                 // again from the accepted ones alone (the last one left needs no hello).
                 if picks.len() >= 2 && picks.len() <= BUNDLE {
-                    let mut ordered = self.remove_chosen(&picks, 1, &mut cost, |offer, cost| {
-                        self.pick_suite(version, offer, cost, &mut dh, &mut trouble, &mut learned)
-                    });
+                    let mut ordered =
+                        self.remove_chosen(&picks, 1, &mut cost, |offer, cost, chain| {
+                            self.pick_suite(
+                                version,
+                                offer,
+                                cost,
+                                &mut dh,
+                                &mut trouble,
+                                &mut learned,
+                                chain,
+                            )
+                        });
                     let last: Vec<u16> = picks
                         .iter()
                         .copied()
@@ -1687,7 +1684,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// One offer of `suites`: the pick, with the DH prime of its key exchange noted, and
-    /// the first broken answer kept in `trouble`.
+    /// the first broken answer kept in `trouble`; a hello of `chain`.
+    #[allow(clippy::too_many_arguments)] // what one offer notes, each where it is kept
     fn pick_suite(
         &self,
         version: ProtocolVersion,
@@ -1696,6 +1694,7 @@ impl<'a> Scanner<'a> {
         dh: &mut Option<DhSeen>,
         trouble: &mut Option<String>,
         learned: &mut Learned,
+        chain: Link<'_, 'a>,
     ) -> Option<u16> {
         let mut spec = HelloSpec {
             cipher_suites: Some(suites.to_vec()),
@@ -1706,7 +1705,7 @@ impl<'a> Scanner<'a> {
             spec.groups = Some(unseen_first(&ecdhe_groups(), &learned.groups));
             spec.sigalgs = Some(unseen_first(&schemes, &learned.schemes));
         }
-        let reply = self.handshake(&self.encode(&spec), cost);
+        let reply = self.handshake_in(&self.encode(&spec), cost, chain);
         let pick = if reply.version() == Some(version.0) {
             reply.verdict.as_ref().and_then(|v| v.cipher)
         } else {
@@ -1726,21 +1725,38 @@ impl<'a> Scanner<'a> {
     }
 
     /// Offers what remains of `candidates` until the server refuses or only `keep` are
-    /// left; returns the picks in order.
+    /// left; returns the picks in order. Each offer's hellos go on the elimination's
+    /// chain (`offer` gets it: [`Scanner::handshake_in`]).
     fn remove_chosen(
         &self,
         candidates: &[u16],
         keep: usize,
         cost: &mut usize,
-        mut offer: impl FnMut(&[u16], &mut usize) -> Option<u16>,
+        offer: impl FnMut(&[u16], &mut usize, Link<'_, 'a>) -> Option<u16>,
+    ) -> Vec<u16> {
+        let mut chain = self.chain();
+        self.remove_chosen_on(chain.link(), candidates, keep, cost, offer)
+    }
+
+    /// [`Scanner::remove_chosen`] on `chain`: an elimination nested in another's
+    /// ([`Scanner::remove_both`]) goes on with its chain and its connection made ahead.
+    fn remove_chosen_on(
+        &self,
+        mut chain: Link<'_, 'a>,
+        candidates: &[u16],
+        keep: usize,
+        cost: &mut usize,
+        mut offer: impl FnMut(&[u16], &mut usize, Link<'_, 'a>) -> Option<u16>,
     ) -> Vec<u16> {
         let mut remaining = candidates.to_vec();
         let mut picks = Vec::new();
-        let _chain = self.chain();
         while remaining.len() > keep {
-            // A pick leaves one fewer: another offer follows only if that is still more.
-            self.chain_goes_on(remaining.len() - 1 > keep);
-            match offer(&remaining, cost) {
+            if let Some(chain) = chain.as_deref_mut() {
+                // A pick leaves one fewer: another offer follows only if that is still
+                // more (a connection is made ahead only then).
+                chain.more = remaining.len() - 1 > keep;
+            }
+            match offer(&remaining, cost, chain.as_deref_mut()) {
                 Some(p) if remaining.contains(&p) => {
                     picks.push(p);
                     remaining.retain(|r| *r != p);
@@ -1755,7 +1771,8 @@ impl<'a> Scanner<'a> {
     /// order still picks its first; a client-order server picks our first.
     pub(super) fn check_order(&self, v: &VersionScan) -> OrderCheck {
         let mut cost = 0;
-        let (pick, reply) = self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost);
+        let (pick, reply) =
+            self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost, None);
         order_item(v, pick, &reply, cost, "")
     }
 
@@ -1800,7 +1817,7 @@ impl<'a> Scanner<'a> {
             .partition(|g| !is_post_quantum(*g));
         let candidates = [classical, pq].concat();
         // The (suite, group) a hello without key shares made the server pick.
-        let pick = |suites: Vec<u16>, groups: &[u16], cost: &mut usize| {
+        let pick = |suites: Vec<u16>, groups: &[u16], cost: &mut usize, chain: Link<'_, 'a>| {
             let spec = HelloSpec {
                 cipher_suites: Some(suites),
                 groups: Some(groups.to_vec()),
@@ -1811,7 +1828,7 @@ impl<'a> Scanner<'a> {
                 }),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
-            let reply = self.handshake(&self.encode(&spec), cost);
+            let reply = self.handshake_in(&self.encode(&spec), cost, chain);
             let v = reply
                 .verdict
                 .as_ref()
@@ -1830,11 +1847,11 @@ impl<'a> Scanner<'a> {
         }
         let mut cost = 0;
         let mut order = None;
-        let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+        let groups = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
             if order.is_some() || v13.ciphers.len() < 2 {
-                return pick(v13.ciphers.clone(), offer, cost).1;
+                return pick(v13.ciphers.clone(), offer, cost, chain).1;
             }
-            let (suite, group, reply) = pick(reversed(&v13.ciphers), offer, cost);
+            let (suite, group, reply) = pick(reversed(&v13.ciphers), offer, cost, chain);
             order = Some(order_item(
                 v13,
                 suite,
@@ -1848,7 +1865,7 @@ impl<'a> Scanner<'a> {
         let server_order = match final13 {
             Some(v) if groups.len() >= 2 => {
                 let (suite, first, reply) =
-                    pick(reversed(&v.ciphers), &reversed(&groups), &mut cost);
+                    pick(reversed(&v.ciphers), &reversed(&groups), &mut cost, None);
                 order = Some(order_item(
                     v,
                     suite,
@@ -1859,7 +1876,7 @@ impl<'a> Scanner<'a> {
                 order_of(&groups, first)
             }
             _ if groups.len() >= 2 => {
-                let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost);
+                let (_, first, _) = pick(v13.ciphers.clone(), &reversed(&groups), &mut cost, None);
                 order_of(&groups, first)
             }
             _ => None,
@@ -1883,11 +1900,11 @@ impl<'a> Scanner<'a> {
         &self,
         v13: &VersionScan,
         candidates: &[u16],
-        pick: &RetryPick<'_>,
+        pick: &RetryPick<'_, 'a>,
     ) -> (GroupScan, Option<OrderCheck>, Option<Vec<u16>>) {
         let suites13 = suite_candidates(ProtocolVersion::TLS13);
-        let offer = |suites: &[u16], groups: &[u16], cost: &mut usize| {
-            let (suite, group, _) = pick(suites.to_vec(), groups, cost);
+        let offer = |suites: &[u16], groups: &[u16], cost: &mut usize, chain: Link<'_, 'a>| {
+            let (suite, group, _) = pick(suites.to_vec(), groups, cost, chain);
             Some((suite?, group?))
         };
         // The group the version hello's key shares got (x25519 listed and shared first).
@@ -1908,17 +1925,20 @@ impl<'a> Scanner<'a> {
                 .copied()
                 .filter(|s| !suites.contains(s))
                 .collect();
-            suites.extend(self.remove_chosen(&rest, 0, &mut cost, |offer, cost| {
-                self.offer_suites(ProtocolVersion::TLS13, Some(offer), cost)
-                    .0
-            }));
+            suites.extend(
+                self.remove_chosen(&rest, 0, &mut cost, |offer, cost, chain| {
+                    self.offer_suites(ProtocolVersion::TLS13, Some(offer), cost, chain)
+                        .0
+                }),
+            );
         }
         let v = VersionScan {
             ciphers: suites.clone(),
             ..VersionScan::new(ProtocolVersion::TLS13, suites13.len())
         };
         let (order, server_order) = if groups.len() >= 2 || suites.len() >= 2 {
-            let (suite, first, reply) = pick(reversed(&suites), &reversed(&groups), &mut cost);
+            let (suite, first, reply) =
+                pick(reversed(&suites), &reversed(&groups), &mut cost, None);
             let order = (suites.len() >= 2)
                 .then(|| order_item(&v, suite, &reply, 0, " (in the group order hello)"));
             (order, order_of(&groups, first))
@@ -1992,8 +2012,8 @@ impl<'a> Scanner<'a> {
             }
             signed_ecdhe_pick(reply.verdict.as_ref()?)
         };
-        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize| {
-            pair(&self.handshake(&self.encode(&spec_of(groups, schemes)), cost))
+        let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize, chain: Link<'_, 'a>| {
+            pair(&self.handshake_in(&self.encode(&spec_of(groups, schemes)), cost, chain))
         };
         // The version's first hello offered every group and scheme too: when the server
         // picked a signed ECDHE suite there, its pair is the first pick of both lists.
@@ -2033,7 +2053,7 @@ impl<'a> Scanner<'a> {
                 }
             }
             let (group, scheme) = answer
-                .unwrap_or_else(|| ske(&groups, &schemes, &mut order_cost))
+                .unwrap_or_else(|| ske(&groups, &schemes, &mut order_cost, None))
                 .unzip();
             (order_of(&both.second, group), order_of(&both.first, scheme))
         } else {
@@ -2072,7 +2092,7 @@ impl<'a> Scanner<'a> {
         first: &[u16],
         second: &[u16],
         known: (&[u16], &[u16]),
-        offer: &impl Fn(&[u16], &[u16], &mut usize) -> Option<(u16, u16)>,
+        offer: &impl Fn(&[u16], &[u16], &mut usize, Link<'_, 'a>) -> Option<(u16, u16)>,
         second_first: &dyn Fn(&[u16], &[u16]) -> bool,
     ) -> BothPicks {
         let mut picks = BothPicks {
@@ -2090,8 +2110,9 @@ impl<'a> Scanner<'a> {
             .copied()
             .filter(|i| !known.1.contains(i))
             .collect();
-        let _chain = self.chain();
-        while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together)
+        // One chain for all its hellos: those together, then each list's alone.
+        let mut chain = self.chain();
+        while let Some((p2, p1)) = offer(&rest2, &rest1, &mut picks.together, chain.link())
             .filter(|(p2, p1)| rest1.contains(p1) && rest2.contains(p2))
         {
             picks.first.push(p1);
@@ -2103,29 +2124,41 @@ impl<'a> Scanner<'a> {
             return picks;
         }
         if second_first(&picks.first, &picks.second) {
-            let more2 = self.remove_chosen(&rest2, 0, &mut picks.second_alone, |offer2, cost| {
-                offer(offer2, &picks.first, cost).map(|(p2, _)| p2)
-            });
+            let more2 = self.remove_chosen_on(
+                chain.link(),
+                &rest2,
+                0,
+                &mut picks.second_alone,
+                |offer2, cost, chain| offer(offer2, &picks.first, cost, chain).map(|(p2, _)| p2),
+            );
             if more2.is_empty() {
-                picks.first.extend(self.remove_chosen(
+                picks.first.extend(self.remove_chosen_on(
+                    chain.link(),
                     &rest1,
                     0,
                     &mut picks.first_alone,
-                    |offer1, cost| offer(&picks.second, offer1, cost).map(|(_, p1)| p1),
+                    |offer1, cost, chain| {
+                        offer(&picks.second, offer1, cost, chain).map(|(_, p1)| p1)
+                    },
                 ));
             }
             picks.second.extend(more2);
             return picks;
         }
-        let more1 = self.remove_chosen(&rest1, 0, &mut picks.first_alone, |offer1, cost| {
-            offer(&picks.second, offer1, cost).map(|(_, p1)| p1)
-        });
+        let more1 = self.remove_chosen_on(
+            chain.link(),
+            &rest1,
+            0,
+            &mut picks.first_alone,
+            |offer1, cost, chain| offer(&picks.second, offer1, cost, chain).map(|(_, p1)| p1),
+        );
         if more1.is_empty() {
-            picks.second.extend(self.remove_chosen(
+            picks.second.extend(self.remove_chosen_on(
+                chain.link(),
                 &rest2,
                 0,
                 &mut picks.second_alone,
-                |offer2, cost| offer(offer2, &picks.first, cost).map(|(p2, _)| p2),
+                |offer2, cost, chain| offer(offer2, &picks.first, cost, chain).map(|(p2, _)| p2),
             ));
         }
         picks.first.extend(more1);
@@ -2138,13 +2171,13 @@ impl<'a> Scanner<'a> {
             (v.version.0 <= ProtocolVersion::TLS12.0 && !ecdhe.is_empty()).then_some((v, ecdhe))
         })?;
         let mut cost = 0;
-        let groups = self.remove_chosen(&ecdhe_groups(), 0, &mut cost, |offer, cost| {
+        let groups = self.remove_chosen(&ecdhe_groups(), 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(suites.clone()),
                 groups: Some(offer.to_vec()),
                 ..self.version_spec(v.version)
             };
-            let reply = self.handshake(&self.encode(&spec), cost);
+            let reply = self.handshake_in(&self.encode(&spec), cost, chain);
             if reply.version() != Some(v.version.0) {
                 return None;
             }
@@ -2165,13 +2198,13 @@ impl<'a> Scanner<'a> {
         }
         let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
         let mut cost = 0;
-        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
+        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(signed.clone()),
                 sigalgs: Some(offer.to_vec()),
                 ..self.version_spec(ProtocolVersion::TLS12)
             };
-            let reply = self.handshake(&self.encode(&spec), cost);
+            let reply = self.handshake_in(&self.encode(&spec), cost, chain);
             if reply.version() != Some(ProtocolVersion::TLS12.0) {
                 return None;
             }
@@ -2211,8 +2244,10 @@ impl<'a> Scanner<'a> {
         let mut cost = 0;
         let mut shares: Option<Vec<u16>> = None;
         let mut full = None;
-        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost| {
-            let send = |shares: &Option<Vec<u16>>, cost: &mut usize| {
+        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, mut chain| {
+            // Both hellos of one offer (the second with the share a HelloRetryRequest
+            // asked for) go on the chain.
+            let mut send = |shares: &Option<Vec<u16>>, cost: &mut usize| {
                 let mut spec = HelloSpec {
                     cipher_suites: Some(v13.ciphers.clone()),
                     sigalgs: Some(offer.to_vec()),
@@ -2221,7 +2256,7 @@ impl<'a> Scanner<'a> {
                 if shares.is_some() {
                     spec.key_shares = shares.clone();
                 }
-                self.handshake(&self.encode(&spec), cost)
+                self.handshake_in(&self.encode(&spec), cost, chain.as_deref_mut())
             };
             let mut reply = send(&shares, cost);
             let asked = reply
@@ -2592,14 +2627,14 @@ mod tests {
             // A server that accepts 3, 1, 5 in that order of preference.
             let server = [3u16, 1, 5];
             let mut cost = 0;
-            let picks = s.remove_chosen(&[1, 2, 3, 4, 5, 6], 0, &mut cost, |offer, cost| {
+            let picks = s.remove_chosen(&[1, 2, 3, 4, 5, 6], 0, &mut cost, |offer, cost, _| {
                 *cost += 1;
                 server.iter().copied().find(|p| offer.contains(p))
             });
             assert_eq!(picks, [3, 1, 5]);
             assert_eq!(cost, 4, "N+1 offers for N accepted");
             let mut cost = 0;
-            let picks = s.remove_chosen(&[1, 3, 5], 1, &mut cost, |offer, cost| {
+            let picks = s.remove_chosen(&[1, 3, 5], 1, &mut cost, |offer, cost, _| {
                 *cost += 1;
                 server.iter().copied().find(|p| offer.contains(p))
             });
@@ -2617,7 +2652,7 @@ mod tests {
             // A server that picks independently from each list, in its own order; it goes on
             // only when it finds something in both.
             let serve = |first: &'static [u16], second: &'static [u16]| {
-                move |offer2: &[u16], offer1: &[u16], cost: &mut usize| {
+                move |offer2: &[u16], offer1: &[u16], cost: &mut usize, _: Link<'_, '_>| {
                     *cost += 1;
                     let p1 = first.iter().copied().find(|p| offer1.contains(p))?;
                     let p2 = second.iter().copied().find(|p| offer2.contains(p))?;
