@@ -1182,10 +1182,16 @@ enum Source {
 
 /// Finished connections handed from the capture thread to the reporting thread at once:
 /// one wake-up per batch, not per connection.
-const BATCH: usize = 64;
+const BATCH: usize = 32;
 /// Batches in flight between the two threads: what the capture side may run ahead of the
 /// reports (bounded memory: at most this many batches of verdicts wait).
-const BATCHES_IN_FLIGHT: usize = 8;
+///
+/// Small on purpose: every verdict alive between the threads holds heap the capture
+/// thread cannot reuse for the next connection's, so it takes fresh pages instead (each a
+/// page fault and a zeroing). 64 connections a batch and 8 in flight cost the capture
+/// thread of `--json` ≈ 500 more page faults than the text report on the bulk-heavy bench
+/// capture, and ≈ 1 ms of its CPU (docs/benchmarks.md#pcap-batches).
+const BATCHES_IN_FLIGHT: usize = 1;
 
 /// Reported verdicts on their way back to the capture thread, which frees them. Freed on
 /// the reporting thread instead, each of a verdict's blocks is a free into another
