@@ -1571,18 +1571,21 @@ impl<'a> Scanner<'a> {
         }
         let candidates = suite_candidates(version);
         let mut result = VersionScan::new(version, candidates.len());
-        let mut dh = None;
         let mut picks = Vec::new();
-        let mut learned = Learned {
-            rotate: version == ProtocolVersion::TLS12
-                && !self.opts.suites_only
-                && !self.opts.quic_groups,
-            ..Learned::default()
+        let mut notes = SuiteNotes {
+            dh: None,
+            trouble,
+            learned: Learned {
+                rotate: version == ProtocolVersion::TLS12
+                    && !self.opts.suites_only
+                    && !self.opts.quic_groups,
+                ..Learned::default()
+            },
         };
         if let Some(p) = first_pick {
-            note_dh_prime(&reply, &mut dh);
-            if learned.rotate {
-                learned.note(&reply);
+            note_dh_prime(&reply, &mut notes.dh);
+            if notes.learned.rotate {
+                notes.learned.note(&reply);
             }
             result.first = reply.verdict;
             picks.push(p);
@@ -1597,15 +1600,7 @@ impl<'a> Scanner<'a> {
                 .collect();
             picks.extend(
                 self.remove_chosen(&rest, 0, &mut cost, |offer, cost, chain| {
-                    self.pick_suite(
-                        version,
-                        offer,
-                        cost,
-                        &mut dh,
-                        &mut trouble,
-                        &mut learned,
-                        chain,
-                    )
+                    self.pick_suite(version, offer, cost, &mut notes, chain)
                 }),
             );
         } else if !reply.answered
@@ -1621,9 +1616,9 @@ impl<'a> Scanner<'a> {
             let (short_pick, reply) = self.offer_suites(version, None, &mut cost, None);
             match reply.trouble() {
                 // A clean refusal of the short hello settles the version.
-                None if reply.kind == AnswerKind::Tls => trouble = None,
+                None if reply.kind == AnswerKind::Tls => notes.trouble = None,
                 None => {}
-                Some(t) => trouble = trouble.or(Some(t)),
+                Some(t) => notes.trouble = notes.trouble.or(Some(t)),
             }
             if short_pick.is_some() {
                 result.bundled = true;
@@ -1631,15 +1626,7 @@ impl<'a> Scanner<'a> {
                 for bundle in candidates.chunks(BUNDLE) {
                     picks.extend(
                         self.remove_chosen(bundle, 0, &mut cost, |offer, cost, chain| {
-                            self.pick_suite(
-                                version,
-                                offer,
-                                cost,
-                                &mut dh,
-                                &mut trouble,
-                                &mut learned,
-                                chain,
-                            )
+                            self.pick_suite(version, offer, cost, &mut notes, chain)
                         }),
                     );
                 }
@@ -1648,15 +1635,7 @@ impl<'a> Scanner<'a> {
                 if picks.len() >= 2 && picks.len() <= BUNDLE {
                     let mut ordered =
                         self.remove_chosen(&picks, 1, &mut cost, |offer, cost, chain| {
-                            self.pick_suite(
-                                version,
-                                offer,
-                                cost,
-                                &mut dh,
-                                &mut trouble,
-                                &mut learned,
-                                chain,
-                            )
+                            self.pick_suite(version, offer, cost, &mut notes, chain)
                         });
                     let last: Vec<u16> = picks
                         .iter()
@@ -1670,11 +1649,11 @@ impl<'a> Scanner<'a> {
         }
         result.supported = !picks.is_empty();
         result.ciphers = picks;
-        result.learned = learned;
+        result.learned = notes.learned;
         result.handshakes = cost;
-        result.dh_prime_bits = dh.map(|(bits, _)| bits);
-        result.dh_prime = dh.and_then(|(_, named)| named);
-        result.incomplete = trouble;
+        result.dh_prime_bits = notes.dh.map(|(bits, _)| bits);
+        result.dh_prime = notes.dh.and_then(|(_, named)| named);
+        result.incomplete = notes.trouble;
         result
     }
 
@@ -1683,27 +1662,24 @@ impl<'a> Scanner<'a> {
         self.health.lock().map(|h| h.tls == 0).unwrap_or(false)
     }
 
-    /// One offer of `suites`: the pick, with the DH prime of its key exchange noted, and
-    /// the first broken answer kept in `trouble`; a hello of `chain`.
-    #[allow(clippy::too_many_arguments)] // what one offer notes, each where it is kept
+    /// One offer of `suites`: the pick, with what its answer shows kept in `notes`; a hello
+    /// of `chain`.
     fn pick_suite(
         &self,
         version: ProtocolVersion,
         suites: &[u16],
         cost: &mut usize,
-        dh: &mut Option<DhSeen>,
-        trouble: &mut Option<String>,
-        learned: &mut Learned,
+        notes: &mut SuiteNotes,
         chain: Link<'_, 'a>,
     ) -> Option<u16> {
         let mut spec = HelloSpec {
             cipher_suites: Some(suites.to_vec()),
             ..self.version_spec(version)
         };
-        if learned.rotate {
+        if notes.learned.rotate {
             let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-            spec.groups = Some(unseen_first(&ecdhe_groups(), &learned.groups));
-            spec.sigalgs = Some(unseen_first(&schemes, &learned.schemes));
+            spec.groups = Some(unseen_first(&ecdhe_groups(), &notes.learned.groups));
+            spec.sigalgs = Some(unseen_first(&schemes, &notes.learned.schemes));
         }
         let reply = self.handshake_in(&self.encode(&spec), cost, chain);
         let pick = if reply.version() == Some(version.0) {
@@ -1713,13 +1689,13 @@ impl<'a> Scanner<'a> {
         }
         .filter(|p| suites.contains(p));
         if pick.is_some() {
-            note_dh_prime(&reply, dh);
-            if learned.rotate {
-                learned.note(&reply);
+            note_dh_prime(&reply, &mut notes.dh);
+            if notes.learned.rotate {
+                notes.learned.note(&reply);
             }
         }
-        if trouble.is_none() {
-            *trouble = reply.trouble();
+        if notes.trouble.is_none() {
+            notes.trouble = reply.trouble();
         }
         pick
     }
@@ -2415,6 +2391,16 @@ fn hello_label(hello: &BuiltHello) -> String {
         })
         .unwrap_or(h.legacy_version);
     format!("a {} hello", ProtocolVersion(version))
+}
+
+/// What a version's suite offers show besides their picks, gathered offer by offer.
+struct SuiteNotes {
+    /// The smallest DH prime a key exchange used.
+    dh: Option<DhSeen>,
+    /// What left the result unknown or partial: the first broken answer.
+    trouble: Option<String>,
+    /// Groups and schemes the ServerKeyExchanges showed (a full TLS 1.2 scan).
+    learned: Learned,
 }
 
 /// A DH prime seen: its bits, and its name when it is a well-known one.

@@ -722,15 +722,9 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
     let suites = [0x1302, 0x1301, 0x1303];
     let policy = Policy {
         versions: vec![TLS12, TLS13],
-        suites: suites.to_vec(),
-        server_order: true,
         groups: vec![SECP384R1, X25519],
         sigalgs: vec![ECDSA_P384_SHA384],
-        version_intolerant: false,
-        reset_above_suites: None,
-        hostile: None,
-        silent_refusal: false,
-        reset_fragmented: false,
+        ..Policy::tls12(&suites, true)
     };
     let (r, hellos) = scan(policy, false);
     let v13 = version(&r, "TLSv1.3");
@@ -758,15 +752,9 @@ fn tls13_suites_go_on_alone_first_when_the_only_group_is_secp256r1() {
     let suites = [0x1302, 0x1303, 0x1301];
     let policy = Policy {
         versions: vec![TLS12, TLS13],
-        suites: suites.to_vec(),
-        server_order: true,
         groups: vec![SECP256R1],
         sigalgs: vec![ECDSA_P256_SHA256],
-        version_intolerant: false,
-        reset_above_suites: None,
-        hostile: None,
-        silent_refusal: false,
-        reset_fragmented: false,
+        ..Policy::tls12(&suites, true)
     };
     let (r, hellos) = scan(policy, false);
     let v13 = version(&r, "TLSv1.3");
@@ -792,15 +780,9 @@ fn a_server_that_retries_for_its_group_is_still_enumerated() {
     let suites = [0x1301, 0x1302];
     let policy = Policy {
         versions: vec![TLS13],
-        suites: suites.to_vec(),
-        server_order: false,
         groups: vec![SECP521R1],
         sigalgs: vec![ECDSA_P256_SHA256],
-        version_intolerant: false,
-        reset_above_suites: None,
-        hostile: None,
-        silent_refusal: false,
-        reset_fragmented: false,
+        ..Policy::tls12(&suites, false)
     };
     let (r, hellos) = scan(policy, true);
     let v13 = version(&r, "TLSv1.3");
@@ -822,15 +804,9 @@ fn post_quantum_costs_two_hellos_and_reads_the_retry_for_the_hybrid() {
     const HYBRID: u16 = 0x11ec;
     let policy = Policy {
         versions: vec![TLS13],
-        suites: vec![0x1301],
-        server_order: true,
         groups: vec![HYBRID, X25519],
         sigalgs: vec![ECDSA_P256_SHA256],
-        version_intolerant: false,
-        reset_above_suites: None,
-        hostile: None,
-        silent_refusal: false,
-        reset_fragmented: false,
+        ..Policy::tls12(&[0x1301], true)
     };
     let (r, hellos) = scan(policy.clone(), false);
     let g13 = &r.groups["TLSv1.3"];
