@@ -1264,13 +1264,14 @@ impl<'a> Scanner<'a> {
             server_bytes: 0,
         };
         let limits = &self.opts.limits;
-        match chain.zip(self.transport.connector()) {
-            Some((chain, connect)) => {
-                let made = spare.map(|s| s.take().0);
+        // The connection made ahead (the chain's, or one a chain left over). If making it
+        // failed, a fresh connection decides (a refused port refuses it too).
+        let made = spare.and_then(|s| s.take().0.ok());
+        match (chain.zip(self.transport.connector()), made) {
+            (Some((chain, connect)), made) => {
                 let conn = match made {
-                    Some(Ok(conn)) => conn,
-                    // It failed: a fresh connection decides (a refused port refuses it too).
-                    _ => connect(self.target, limits)?,
+                    Some(conn) => conn,
+                    None => connect(self.target, limits)?,
                 };
                 // Past its preamble: the next hello's connection may start now (not after
                 // a refused upgrade, which every connection would get).
@@ -1279,13 +1280,11 @@ impl<'a> Scanner<'a> {
                 }
                 net::exchange_on(conn, &hello.wire, limits, &mut observer)?;
             }
-            None => match spare.map(|s| s.take().0) {
-                // A chain's leftover connection, past its preamble.
-                Some(Ok(conn)) => net::exchange_on(conn, &hello.wire, limits, &mut observer)?,
-                _ => self
-                    .transport
-                    .exchange(self.target, &hello.wire, limits, &mut observer)?,
-            },
+            (None, Some(conn)) => net::exchange_on(conn, &hello.wire, limits, &mut observer)?,
+            (None, None) => {
+                self.transport
+                    .exchange(self.target, &hello.wire, limits, &mut observer)?;
+            }
         }
         Ok(observer)
     }
