@@ -1190,7 +1190,8 @@ const BATCH: usize = 32;
 /// thread cannot reuse for the next connection's, so it takes fresh pages instead (each a
 /// page fault and a zeroing). 64 connections a batch and 8 in flight cost the capture
 /// thread of `--json` ≈ 500 more page faults than the text report on the bulk-heavy bench
-/// capture, and ≈ 1 ms of its CPU (docs/benchmarks.md#pcap-batches).
+/// capture, and ≈ 1 ms of its CPU at load 2–3; on a quiet machine neither setting was
+/// faster in wall time (docs/benchmarks.md#pcap-batches).
 const BATCHES_IN_FLIGHT: usize = 1;
 
 /// Reported verdicts on their way back to the capture thread, which frees them. Freed on
