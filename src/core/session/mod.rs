@@ -108,6 +108,9 @@ pub struct Tracker {
     watch: attacks::Watch,
     /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
     client_key_exchange: bool,
+    /// The ClientHello the owner built and sends ([`Tracker::expect_own_hello`]), until the
+    /// client's first ClientHello message takes its place.
+    own_hello: Option<ClientHello>,
 }
 
 /// Decryption state, used only with keys.
@@ -157,6 +160,7 @@ impl Tracker {
             mid_stream: false,
             watch: attacks::Watch::default(),
             client_key_exchange: false,
+            own_hello: None,
         }
     }
 
@@ -188,6 +192,28 @@ impl Tracker {
         if let Some(keys) = self.keys.as_mut() {
             keys.add_share(share);
         }
+    }
+
+    /// The ClientHello its owner built and is about to send on this connection (a scan's
+    /// hello): the client's first ClientHello message is taken to be it instead of being
+    /// decoded again. Decoding the bytes just encoded from it cost a scan about a dozen
+    /// allocations a handshake. The bytes fed must encode it with true lengths; they still
+    /// go through the record layer, the joiner, the transcript and the timeline as any
+    /// other (debug builds check that they decode to it).
+    pub fn expect_own_hello(&mut self, hello: ClientHello) {
+        self.own_hello = Some(hello);
+    }
+
+    /// The hello given to [`Tracker::expect_own_hello`], back to its owner (to send it
+    /// again): still unread, or read as the connection's first ClientHello (then taken out
+    /// of the verdict).
+    pub fn reclaim_own_hello(&mut self) -> Option<ClientHello> {
+        self.own_hello.take().or_else(|| self.v.client_hello.take())
+    }
+
+    /// The hello given to [`Tracker::expect_own_hello`] if no ClientHello took its place.
+    pub fn unread_own_hello(&mut self) -> Option<ClientHello> {
+        self.own_hello.take()
     }
 
     pub fn verdict(&self) -> &Verdict {
@@ -969,7 +995,26 @@ impl Tracker {
 
     fn on_message(&mut self, dir: Direction, raw: RawHandshake, at: Micros) {
         let version = self.v.version.unwrap_or(0);
-        let msg = match decode_handshake(raw.typ, raw.body, version) {
+        let own = if dir == Direction::ClientToServer && raw.typ == handshake::CLIENT_HELLO {
+            self.own_hello.take()
+        } else {
+            None
+        };
+        let decoded = match own {
+            Some(ch) => {
+                debug_assert!(
+                    matches!(
+                        decode_handshake(raw.typ, raw.body, version),
+                        Ok(HandshakeMessage::ClientHello(d))
+                            if d == ClientHello { record_version: 0, ..ch.clone() }
+                    ),
+                    "the bytes sent do not decode to the hello they were built from"
+                );
+                Ok(HandshakeMessage::ClientHello(ch))
+            }
+            None => decode_handshake(raw.typ, raw.body, version),
+        };
+        let msg = match decoded {
             Ok(m) => m,
             Err(e) => {
                 let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
