@@ -54,6 +54,8 @@ use side::{Protection, Reading, Side};
 
 /// Events kept per connection; an endless stream of small records must not grow memory.
 const MAX_EVENTS: usize = 256;
+/// Room made for events at the first one.
+const EVENTS_AT_FIRST: usize = 8;
 /// Same bound as Zeek's `max_ssl_history_length`.
 const MAX_HISTORY: usize = 100;
 /// Initial bytes of each direction kept to describe a peer that does not speak TLS.
@@ -199,7 +201,8 @@ impl Tracker {
     /// decoded again. Decoding the bytes just encoded from it cost a scan about a dozen
     /// allocations a handshake. The bytes fed must encode it with true lengths; they still
     /// go through the record layer, the joiner, the transcript and the timeline as any
-    /// other (debug builds check that they decode to it).
+    /// other (debug builds check that they decode to it), but are not kept as the
+    /// verdict's `client_hello_wire` (the owner has them).
     pub fn expect_own_hello(&mut self, hello: ClientHello) {
         self.own_hello = Some(hello);
     }
@@ -565,7 +568,7 @@ impl Tracker {
             )
         });
         self.v.not_tls = Some(format!("{} sent {what}", dir.peer()));
-        self.v.not_tls_bytes = Some(side.first_bytes.clone());
+        self.v.not_tls_bytes = Some(side.first_bytes.to_vec());
     }
 
     fn fail(&mut self, dir: Direction, at: Micros, what: String) {
@@ -761,7 +764,11 @@ impl Tracker {
         }
         match ct {
             ContentType::Handshake => {
-                if dir == Direction::ClientToServer && self.client_hellos == 0 {
+                // Not when the owner gave its hello: it has the bytes.
+                if dir == Direction::ClientToServer
+                    && self.client_hellos == 0
+                    && self.own_hello.is_none()
+                {
                     rec.write_wire(&mut self.client_hello_wire);
                 }
                 self.sides[i].record_version = rec.header.version;
@@ -1147,7 +1154,9 @@ impl Tracker {
         };
         if self.client_hellos == 1 {
             self.v.client_hello = Some(ch);
-            self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+            // None when the owner gave its hello (no bytes were kept).
+            self.v.client_hello_wire = (!self.client_hello_wire.is_empty())
+                .then(|| std::mem::take(&mut self.client_hello_wire));
         } else if self.v.hello_retry_request.is_some()
             && self.v.server_hello.is_none()
             && !self.concluded()
@@ -1609,6 +1618,11 @@ impl Tracker {
 
     fn event(&mut self, at: Micros, dir: Direction, what: impl Into<EventText>) {
         let what = what.into();
+        if self.v.events.capacity() == 0 {
+            // Room for a whole first flight at once (hello, its answer's messages, the
+            // end): grown from 4, a handshake's events took two allocations.
+            self.v.events.reserve_exact(EVENTS_AT_FIRST);
+        }
         if self.v.events.len() < MAX_EVENTS - 1 {
             self.v.events.push(Event { at, dir, what });
         } else {
