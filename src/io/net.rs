@@ -457,6 +457,13 @@ pub trait Transport: Sync {
     fn connector(&self) -> Option<Connector> {
         None
     }
+
+    /// Whether the observer sees the hello's bytes as given (TCP) rather than a hello the
+    /// transport rewrote (QUIC adds its transport parameters): only then may the caller
+    /// hand its tracker the hello it built instead of having the bytes decoded again.
+    fn sends_hello_as_given(&self) -> bool {
+        true
+    }
 }
 
 /// How a transport makes a connection (and runs its STARTTLS preamble): [`connect`] for TCP.
@@ -711,6 +718,10 @@ impl Transport for Quic {
         };
         datagram_exchange(&conn, limits, &mut tap);
         Ok(())
+    }
+
+    fn sends_hello_as_given(&self) -> bool {
+        false
     }
 }
 

@@ -1153,7 +1153,7 @@ impl<'a> Scanner<'a> {
                     let reply = Reply::new(Some(verdict), ex.server_bytes > 0);
                     if counted {
                         let model = reply.verdict.as_ref().and_then(|v| v.client_hello.as_ref());
-                        self.note_answer(model.or(hello.hello.as_ref()), &reply, None);
+                        self.note_answer(hello.hello.as_ref().or(model), &reply, None);
                     }
                     return reply;
                 }
@@ -1262,15 +1262,18 @@ impl<'a> Scanner<'a> {
 
     /// The reader of one hello's answer: a tracker with the hello's key shares (to decrypt
     /// a TLS 1.3 answer), given the hello's model (moved out of `hello`) so that it does not
-    /// decode the bytes again. A scan's hellos have their true lengths (no spec of the
-    /// scan overrides them), as the tracker needs.
+    /// decode the bytes again, when the transport sends them as they are (not QUIC's). A
+    /// scan's hellos have their true lengths (no spec of the scan overrides them), as the
+    /// tracker needs.
     fn observer(&self, hello: &mut BuiltHello) -> VerdictOnly {
         let mut tracker = if hello.secrets.is_empty() {
             Tracker::new()
         } else {
             Tracker::with_key_shares(hello.secrets.clone())
         };
-        if let Some(model) = hello.hello.take() {
+        if self.transport.sends_hello_as_given()
+            && let Some(model) = hello.hello.take()
+        {
             tracker.expect_own_hello(model);
         }
         VerdictOnly {
@@ -1377,20 +1380,10 @@ impl<'a> Scanner<'a> {
         let host = Some(self.target.host.as_str());
         let mut pool = EntropyPool::new();
         let mut entropy = |b: &mut [u8]| pool.fill(b);
-        let mut built =
-            build::build_with_keys(spec, host, &mut entropy, &known).unwrap_or_default();
-        let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
-        if spec.pad_to.is_none()
-            && (256..F5_PAD_TO).contains(&len)
-            && let Some(hello) = built.hello.as_mut()
-        {
-            // The same hello, padded: the same key pairs and randoms, nothing else changes.
-            match crate::core::wire::build::pad_encoded(hello, spec, F5_PAD_TO) {
-                Ok(wire) => built.wire = wire,
-                Err(_) => return BuiltHello::default(),
-            }
-        }
-        built
+        // Padded before its bytes are written (a scan pads about half its hellos; they
+        // were written twice).
+        build::build_with_keys_padded(spec, host, &mut entropy, &known, Some(256..F5_PAD_TO))
+            .unwrap_or_default()
     }
 
     /// Keeps the first error: what went wrong first explains what followed.
@@ -1438,11 +1431,11 @@ impl<'a> Scanner<'a> {
             // which still shows TLS 1.3 and the suite it picks (issue 20).
             // The classical list is the default TLS 1.3 hello's; the PQ groups come last
             // so a server that takes one of our classical shares still does.
-            let mut groups = vec![
+            let classical = [
                 0x001d, 0x0017, 0x001e, 0x0019, 0x0018, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
             ];
-            groups.extend(crate::core::crypto::mlkem::PQ_GROUPS);
-            spec.groups = Some(groups);
+            spec.groups =
+                Some([&classical[..], &crate::core::crypto::mlkem::PQ_GROUPS[..]].concat());
         }
         spec
     }

@@ -52,6 +52,17 @@ pub fn build_with_keys(
     entropy: &mut dyn FnMut(&mut [u8]),
     known: &[KeyShareSecret],
 ) -> Result<BuiltHello, LengthOverflow> {
+    build_with_keys_padded(spec, host, entropy, known, None)
+}
+
+/// [`build_with_keys`], padded as [`build::encode_padded`] pads for `window`.
+pub fn build_with_keys_padded(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    entropy: &mut dyn FnMut(&mut [u8]),
+    known: &[KeyShareSecret],
+    window: Option<std::ops::Range<usize>>,
+) -> Result<BuiltHello, LengthOverflow> {
     let randoms = HelloRandoms::draw(spec, entropy);
     let mut secrets = Vec::new();
     let shares: Vec<KeyShare> = build::key_share_groups(spec)
@@ -68,7 +79,7 @@ pub fn build_with_keys(
             }
         })
         .collect();
-    let encoded = build::encode(spec, host, &randoms, &shares)?;
+    let encoded = build::encode_padded(spec, host, &randoms, &shares, window)?;
     Ok(BuiltHello {
         wire: encoded.wire,
         hello: encoded.hello,

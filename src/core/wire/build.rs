@@ -410,6 +410,20 @@ pub fn encode(
     randoms: &HelloRandoms,
     shares: &[KeyShare],
 ) -> Result<EncodedHello, LengthOverflow> {
+    encode_padded(spec, host, randoms, shares, None)
+}
+
+/// [`encode`], and when the spec sets no `pad_to`, a TLS hello whose handshake message is
+/// `window.start` to `window.end - 1` bytes long padded to `window.end`, as OpenSSL pads
+/// (some F5 load balancers dropped hellos of 256 to 511 bytes). Decided on the model, so
+/// the bytes are written once.
+pub fn encode_padded(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    randoms: &HelloRandoms,
+    shares: &[KeyShare],
+    window: Option<std::ops::Range<usize>>,
+) -> Result<EncodedHello, LengthOverflow> {
     if spec.version == ProtocolVersion::SSLV2 {
         return encode_sslv2(spec, randoms);
     }
@@ -533,6 +547,10 @@ pub fn encode(
     };
     if let Some(target) = spec.pad_to {
         pad(&mut hello, target);
+    } else if let Some(window) = window
+        && window.contains(&hello.encoded_len())
+    {
+        pad(&mut hello, window.end);
     }
     Ok(EncodedHello {
         wire: hello.to_records_with(spec.fragment, &spec.lengths)?,
