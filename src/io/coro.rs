@@ -458,6 +458,39 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_ends_the_run_and_unwinds_the_suspended_coroutines() {
+        /// Counts its drops: a suspended coroutine's stack unwound runs them.
+        struct Dropped<'a>(&'a AtomicUsize);
+        impl Drop for Dropped<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dropped = AtomicUsize::new(0);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let jobs: Vec<Box<dyn FnOnce() + '_>> = (0..3)
+                .map(|i| {
+                    let dropped = &dropped;
+                    Box::new(move || {
+                        let _guard = Dropped(dropped);
+                        if i == 1 {
+                            sleep(Duration::from_millis(20));
+                            panic!("part failed");
+                        }
+                        sleep(Duration::from_secs(30));
+                    }) as Box<dyn FnOnce()>
+                })
+                .collect();
+            run(jobs)
+        }));
+        assert!(caught.is_err(), "the panic goes on up");
+        assert_eq!(dropped.load(Ordering::SeqCst), 3, "every stack unwound");
+        assert!(!active());
+        // The thread can run coroutines again.
+        assert_eq!(run(vec![Box::new(|| sleep(Duration::from_millis(1)))]), 1);
+    }
+
+    #[test]
     fn sockets_wait_for_readiness_and_deadlines() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
