@@ -14,7 +14,8 @@
 # The generated files are deleted at the end.
 #
 # BULK=1 adds a bulk-heavy capture of real loopback TLS (benches/pcap_bulk.sh: 4 MiB
-# downloads among short handshakes, ≈ 216 MB; needs root for tcpdump).
+# downloads among short handshakes, ≈ 216 MB; needs root for tcpdump); BULK=/path/to/file
+# times that capture instead of recording one (it is not deleted).
 #
 # Every file: RUNS rounds (default 5), each running text, --json and tshark in turn
 # (interleaved, so a change in the machine's load hits all three), every run's wall time
@@ -23,13 +24,21 @@
 # this VM; tshark reads on one thread wherever it runs). BASE=/path/to/another/shakedown adds its runs
 # beside (an A/B in one run).
 #
+# How the commands are pinned: the timing script pins itself to CORES and every command
+# inherits that, so a run's time is the command's own exec, run and exit. (Until 2026-12-07
+# each command was started as `taskset -c CORES cmd`, which timed taskset's exec as well:
+# ≈ 1.2 ms more for every command, tshark's included; docs/benchmarks.md#startup.)
+# TASKSET=1 times every command both ways in the same rounds, the old way in rows marked
+# "(taskset)", each way's ratios against tshark timed the same way.
+#
 # Usage: benches/pcap_compare.sh   (env: SIZES, QUIC_SIZES, BULK, RUNS, CORES, BASE, GEN, BIN,
-#                                   WORK=/dir/for/big/files)
+#                                   TASKSET, WORK=/dir/for/big/files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES-"256 1024"}
 QUIC_SIZES=${QUIC_SIZES-"256"}
 BULK=${BULK:-0}
+TASKSET=${TASKSET:-0}
 RUNS=${RUNS:-5}
 CORES=${CORES:-0,1}
 WORK=${WORK:-$(mktemp -d)}
@@ -52,18 +61,26 @@ gen() { # gen [quic] FILE MB   (GEN=/path/to/a/built/pcap_gen skips building it)
 # time (user+sys of the process, from wait4), the medians, the peak RSS and the ratios to
 # tshark.
 interleaved() {
-    python3 - "$1" "$RUNS" "$CORES" "$BIN" "${BASE:-}" "${2:-tls.handshake}" <<'PY'
+    python3 - "$1" "$RUNS" "$CORES" "$BIN" "${BASE:-}" "${2:-tls.handshake}" "$TASKSET" <<'PY'
 import os, statistics, subprocess, sys, time
 f, runs, cores, bin_, base, filt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+both = sys.argv[7] == "1"
+# Pinned here once; every command started below inherits the mask (see the header).
+os.sched_setaffinity(0, {int(c) for part in cores.split(",") for c in (
+    range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1))})
 cmds = [("shakedown pcap", [bin_, "pcap", f]), ("shakedown pcap --json", [bin_, "pcap", "--json", f])]
 if base:
     cmds += [("BASE pcap", [base, "pcap", f]), ("BASE pcap --json", [base, "pcap", "--json", f])]
 tshark = f"tshark -n -Y {filt}"
 cmds.append((tshark, ["tshark", "-n", "-r", f, "-Y", filt]))
+if both:
+    # The old way beside: the same commands started through taskset (its exec timed too).
+    cmds = [(n, c) for n, c in cmds[:-1]] + [(n + " (taskset)", ["taskset", "-c", cores] + c) for n, c in cmds[:-1]] + [cmds[-1], (tshark + " (taskset)", ["taskset", "-c", cores] + cmds[-1][1])]
 times = {n: [] for n, _ in cmds}
 cpu = {n: [] for n, _ in cmds}
 rss = {n: 0 for n, _ in cmds}
-ours, theirs = cmds[:-1], cmds[-1:]
+theirs = [x for x in cmds if x[0].startswith("tshark")]
+ours = [x for x in cmds if not x[0].startswith("tshark")]
 for r in range(runs):
     # tshark first, then shakedown's commands rotated: the run right after tshark's was
     # measured slower, whichever it was, so that place goes to each of them in turn. (A
@@ -72,19 +89,18 @@ for r in range(runs):
     k = r % len(ours)
     for n, c in theirs + ours[k:] + ours[:k]:
         start = time.perf_counter()
-        p = subprocess.Popen(["taskset", "-c", cores] + c,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # wait4: the process's own CPU time in microseconds and its peak RSS (taskset
-        # execs the command, so this is the command's).
+        p = subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # wait4: the process's own CPU time in microseconds and its peak RSS (taskset, in the
+        # rows timed the old way, execs the command, so these are the command's).
         _, _, ru = os.wait4(p.pid, 0)
         times[n].append(time.perf_counter() - start)
         cpu[n].append(ru.ru_utime + ru.ru_stime)
         rss[n] = max(rss[n], ru.ru_maxrss)
-t = statistics.median(times[tshark])
-tc = statistics.median(cpu[tshark])
 print("| command | median | × tshark | CPU median | × tshark | peak RSS | runs (s) | CPU runs (s) |")
 print("|---|---|---|---|---|---|---|---|")
 for n, _ in cmds:
+    ref = tshark + " (taskset)" if n.endswith(" (taskset)") else tshark
+    t, tc = statistics.median(times[ref]), statistics.median(cpu[ref])
     m, mc = statistics.median(times[n]), statistics.median(cpu[n])
     runs_s = " ".join(f"{x:.3f}" for x in times[n])
     cpu_s = " ".join(f"{x:.3f}" for x in cpu[n])
@@ -101,6 +117,8 @@ done
 if [ "$BULK" = 1 ]; then
     benches/pcap_bulk.sh "$WORK/bench-bulk.pcap" 2>/dev/null
     files+=("$WORK/bench-bulk.pcap")
+elif [ "$BULK" != 0 ]; then
+    files+=("$BULK")
 fi
 for f in ${files[@]+"${files[@]}"}; do
     # Both tools read the file from memory, from a page cache filled by reading it: it is
@@ -117,7 +135,8 @@ for f in ${files[@]+"${files[@]}"}; do
     echo "load before: $(uptime)"
     interleaved "$f"
     echo "load after: $(uptime)"
-    rm -f "$f"
+    # A capture given as BULK=FILE is the caller's.
+    [ "$f" = "$BULK" ] || rm -f "$f"
 done
 
 # settle FILE: written back, dropped from the page cache, read in again (see above).

@@ -51,7 +51,14 @@ pub enum ColorWhen {
     Never,
 }
 
+// `defer`: a subcommand's arguments are built only when it is the one being parsed (or
+// for help, completions and man pages, which build the whole tree). Building all thirteen
+// commands' flags was ≈ 340,000 instructions of every run's start, a quarter of a
+// `pcap` run on a small capture (docs/benchmarks.md#startup). So the `Args` structs carry
+// `//` comments, not doc comments: a deferred struct's doc comment is applied after the
+// variant's and would replace the command's description in its help and man page.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Send one exactly specified ClientHello and decode and diagnose the answer.
     Probe(probe::ProbeArgs),
@@ -91,7 +98,7 @@ pub enum Command {
 pub const WATCH_NEEDS_LIVE: &str = "watch needs a build with the `live` feature (libpcap): \
     cargo install --path . --features live (Debian/Ubuntu: apt-get install libpcap-dev first)";
 
-/// Hello options, the same for every command that builds a hello.
+// Hello options, the same for every command that builds a hello.
 #[derive(Args, Debug, Default, Clone)]
 pub struct HelloArgs {
     /// Coherent defaults for one version: SSLv2 SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3.
@@ -153,7 +160,7 @@ pub struct HelloArgs {
     pub hello_hex: Option<String>,
 }
 
-/// How to connect and how to judge certificates: the same for every command that connects.
+// How to connect and how to judge certificates: the same for every command that connects.
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
     /// Connect to this address instead of resolving the host; SNI stays the host name.
@@ -188,8 +195,8 @@ pub struct ConnectArgs {
     pub cert: CertArgs,
 }
 
-/// How chains are judged: the same two flags for every command that checks certificates
-/// (the ones that connect, and `pcap`/`watch`).
+// How chains are judged: the same two flags for every command that checks certificates
+// (the ones that connect, and `pcap`/`watch`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct CertArgs {
     /// Extra trust anchors (PEM) for the certificate checks.

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// `shakedown pcap FILE...`
+// `shakedown pcap FILE...`
 #[derive(Args, Debug)]
 pub struct PcapArgs {
     /// Capture files: pcap or pcapng, gzip'd or not; `-` reads standard input.
@@ -71,8 +71,8 @@ pub enum SummaryStyle {
     Prometheus,
 }
 
-/// The label bound of the handshake counts, the same for `pcap --summary` and
-/// `watch --metrics`.
+// The label bound of the handshake counts, the same for `pcap --summary` and
+// `watch --metrics`.
 #[derive(Args, Debug, Clone)]
 pub struct LabelArgs {
     /// Distinct SNIs, and distinct servers, counted under their own label (the first N
@@ -90,8 +90,8 @@ impl LabelArgs {
     }
 }
 
-/// The flow table's limits, the same for `pcap` and `watch`: beyond either, the longest idle
-/// flows are ended early and reported (`incomplete_reason: evicted` if undecided).
+// The flow table's limits, the same for `pcap` and `watch`: beyond either, the longest idle
+// flows are ended early and reported (`incomplete_reason: evicted` if undecided).
 #[derive(Args, Debug, Clone)]
 pub struct FlowTableArgs {
     /// Connections tracked at once.
@@ -145,7 +145,7 @@ fn parse_size(s: &str) -> Option<usize> {
     (bytes >= 1 << 20).then_some(bytes)
 }
 
-/// What to print, the same for `pcap` and `watch`.
+// What to print, the same for `pcap` and `watch`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct OutputArgs {
     /// A line for every TLS connection, not only the failed ones.
@@ -156,7 +156,7 @@ pub struct OutputArgs {
     pub sni: Option<String>,
 }
 
-/// Keys and certificate options, the same for `pcap` and `watch`.
+// Keys and certificate options, the same for `pcap` and `watch`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct AnalysisArgs {
     /// NSS key log (SSLKEYLOGFILE, `openssl s_client -keylogfile`): decrypt handshakes.
@@ -344,7 +344,7 @@ fn run_pcap_summary(
     Ok(pcap_exit(&outcome))
 }
 
-/// `shakedown watch -i IFACE`: live verdicts (feature `live`).
+// `shakedown watch -i IFACE`: live verdicts (feature `live`).
 #[cfg(feature = "live")]
 #[derive(Args, Debug)]
 pub struct WatchArgs {

@@ -26,7 +26,7 @@ pub struct ProbeArgs {
     pub quic: Box<QuicArgs>,
 }
 
-/// `probe --quic` and its QUIC options.
+// `probe --quic` and its QUIC options.
 #[derive(Args, Debug)]
 pub struct QuicArgs {
     /// Send the hello over QUIC (UDP, Initial packets) instead of TCP: the server's

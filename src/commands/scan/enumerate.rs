@@ -64,11 +64,11 @@ use crate::core::wire::registry::{
     is_post_quantum, suite,
 };
 use crate::core::wire::server::ServerKeyExchange;
+use crate::io::coro;
 use crate::io::net::{self, ExchangeObserver, Limits, Target, Transport};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::thread;
 use std::time::{Duration, Instant};
 
 /// Largest suite list offered to a server that chokes on long offers.
@@ -209,6 +209,14 @@ impl Pacer {
     /// Waits for a free slot, then for the rate limit's next start time.
     pub fn acquire(&self) -> Permit<'_> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        // A coroutine must not block its thread: it lets the others run until a slot is
+        // free. Rare: a many-target scan has as many coroutines as slots, each holding at
+        // most one (its parts run in place, and it makes no connection ahead).
+        while slots.free == 0 && coro::active() {
+            drop(slots);
+            coro::yield_now();
+            slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        }
         if slots.free == 0 {
             slots.waiting += 1;
             if slots.waiting == 1 {
@@ -259,7 +267,7 @@ impl Spacing {
         })
     }
 
-    /// Sleeps until this start's turn.
+    /// Sleeps until this start's turn (a coroutine is suspended instead, see `io::coro`).
     pub fn wait_turn(&self) {
         let wait = {
             let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
@@ -268,7 +276,7 @@ impl Spacing {
             *next = at + self.interval;
             at - now
         };
-        thread::sleep(wait);
+        coro::sleep(wait);
     }
 }
 
@@ -2565,6 +2573,7 @@ pub(super) fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> boo
 mod tests {
     use super::*;
     use crate::io::net::Tcp;
+    use std::thread;
 
     #[test]
     fn candidates_cover_the_registry_without_scsvs() {
