@@ -421,3 +421,79 @@ fn a_server_answering_only_from_the_second_connection_is_scanned_and_the_lost_he
             .any(|version| v["versions"][version]["supported"] == true)
     );
 }
+
+/// At least as many targets as `--concurrency`: the run's workers are coroutines on an
+/// event loop (src/io/coro.rs), each target's parts run in place and every wait (connect,
+/// read deadline, write) suspends instead of blocking a thread. Each hostile server must
+/// end there as it does when scanned alone.
+#[test]
+fn hostile_servers_side_by_side_on_the_event_loop_end_as_alone() {
+    let resetting = hostile(|mut s, _| {
+        read_hello(&mut s);
+        reset(s);
+    });
+    let silent = hostile(|s, stop| {
+        hold(stop, 10);
+        drop(s);
+    });
+    let malformed = hostile(|mut s, stop| {
+        read_hello(&mut s);
+        let _ = s.write_all(&[22, 3, 3, 0, 10, 2, 0, 0, 6, 3, 3, 1, 2, 3, 4]);
+        hold(stop, 3);
+    });
+    let storm = hostile(|mut s, stop| {
+        read_hello(&mut s);
+        flood(s, stop, &[21, 3, 3, 0, 2, 1, 90]);
+    });
+    let half_open = hostile(|mut s, stop| {
+        read_hello(&mut s);
+        let _ = s.shutdown(Shutdown::Write);
+        hold(stop, 5);
+    });
+    let servers = [&resetting, &silent, &malformed, &storm, &half_open];
+    let out = shakedown()
+        .args(["scan", "--json", "--timeout", "1", "--concurrency", "2"])
+        .args(["--retries", "2"])
+        .args(servers.iter().map(|s| s.addr.to_string()))
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), servers.len(), "{stdout}");
+    for (v, s) in v.iter().zip(servers) {
+        common::assert_schema(v);
+        assert_eq!(v["target"], s.addr.to_string(), "in the order given");
+    }
+    assert_gave_up(
+        &v[0],
+        code,
+        "a reset before any answer",
+        Some("connection_reset"),
+        VERSION_TEST + VERSION_TEST_RETRIES,
+    );
+    assert_eq!(v[0]["retries"], VERSION_TEST_RETRIES, "{}", v[0]);
+    assert_gave_up(
+        &v[1],
+        code,
+        "no answer in time",
+        Some("timeout"),
+        VERSION_TEST,
+    );
+    assert_eq!(
+        v[1]["handshakes"], VERSION_TEST,
+        "time-outs are not retried"
+    );
+    assert_gave_up(&v[2], code, "a malformed answer", None, VERSION_TEST);
+    assert_gave_up(
+        &v[3],
+        code,
+        "a flood of records without a ServerHello or alert",
+        None,
+        VERSION_TEST,
+    );
+    assert_gave_up(&v[4], code, "a close before any answer", None, VERSION_TEST);
+}

@@ -17,6 +17,11 @@ use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket
 use std::time::{Duration, Instant};
 
 #[cfg(target_os = "linux")]
+use super::coro;
+#[cfg(target_os = "linux")]
+use std::os::fd::AsRawFd;
+
+#[cfg(target_os = "linux")]
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 /// Where to connect, and the host name the hello speaks of.
@@ -216,7 +221,7 @@ fn preamble(
     let failure = loop {
         match step {
             Step::Send(bytes) => {
-                if stream.write_all(&bytes).is_err() {
+                if send_all(stream, &bytes, limits.connect_timeout).is_err() {
                     break Some(starttls::Failure::PlaintextError);
                 }
                 exchange.push((Direction::ClientToServer, at(), bytes));
@@ -226,12 +231,10 @@ fn preamble(
                 step = Step::Read;
             }
             Step::Read => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
+                if deadline <= Instant::now() {
                     break Some(starttls::Failure::PlaintextError);
                 }
-                let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-                step = match stream.read(&mut buf) {
+                step = match read_within(stream, &mut buf, deadline) {
                     Ok(0) => p.on_server(&[], true),
                     Ok(n) => {
                         exchange.push((Direction::ServerToClient, at(), buf[..n].to_vec()));
@@ -291,6 +294,9 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
 /// therefore cannot block for longer than a connect may either.
 #[cfg(target_os = "linux")]
 fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    if coro::active() && !timeout.is_zero() {
+        return connect_suspending(addr, timeout);
+    }
     let socket = Socket::new(
         Domain::for_address(*addr),
         Type::STREAM,
@@ -324,6 +330,40 @@ fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
             })
         }
         Err(e) => Err(e),
+    }
+}
+
+/// [`connect_one`] in a coroutine ([`coro`]): a non-blocking socket (one `socket` call
+/// with `SOCK_NONBLOCK`), registered with the thread's epoll set, and the coroutine waits
+/// for the connect to finish or the time-out. The stream stays non-blocking: its reads and
+/// writes wait the same way ([`read_within`], [`send_all`]). The errors are a blocking
+/// connect's: the socket's own (`SO_ERROR`), or a time-out.
+#[cfg(target_os = "linux")]
+fn connect_suspending(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let deadline = Instant::now() + timeout;
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::from(libc::SOCK_STREAM | libc::SOCK_NONBLOCK),
+        Some(SockProtocol::TCP),
+    )?;
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&(*addr).into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream: TcpStream = socket.into();
+    let fd = stream.as_raw_fd();
+    coro::register(fd)?;
+    if !coro::wait(fd, coro::Interest::Write, Some(deadline)) {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "connection timed out",
+        ));
+    }
+    match stream.take_error()? {
+        Some(e) => Err(e),
+        None => Ok(stream),
     }
 }
 
@@ -361,23 +401,91 @@ pub fn exchange(
     if !observer.data(to_server, hello, micros(conn.start)) {
         return;
     }
-    if let Err(e) = conn.stream.write_all(hello) {
+    if let Err(e) = send_all(&mut conn.stream, hello, limits.connect_timeout) {
         observer.end(from_server, end_kind(&e), micros(conn.start));
         return;
     }
-    let mut buf = READ_BUFFER.take();
+    let mut buf = READ_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default();
     buf.resize(READ_CHUNK, 0);
     read_replies(conn, limits, observer, &mut buf);
-    READ_BUFFER.set(buf);
+    READ_BUFFERS.with_borrow_mut(|kept| kept.push(buf));
 }
 
 /// Bytes asked of the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
 std::thread_local! {
-    /// The read buffer, kept for the thread's next exchange: a scan makes thousands, and a
-    /// fresh zeroed 16 KiB each time was a visible part of its CPU time.
-    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Read buffers, kept for the thread's next exchanges: a scan makes thousands, and a
+    /// fresh zeroed 16 KiB each time was a visible part of its CPU time. Several: the
+    /// coroutines of a thread ([`coro`]) are in as many exchanges at once.
+    static READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `write_all` within `timeout`: a blocking stream's own send time-out bounds it (set at
+/// its connect); in a coroutine the stream is non-blocking and the coroutine waits for
+/// room until the deadline (then the error a send time-out gives, `WouldBlock`).
+fn send_all(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if coro::active() {
+        return send_all_suspending(stream, bytes, timeout);
+    }
+    let _ = timeout;
+    stream.write_all(bytes)
+}
+
+#[cfg(target_os = "linux")]
+fn send_all_suspending(
+    stream: &mut TcpStream,
+    mut bytes: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
+    let deadline = Instant::now() + timeout;
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                coro::clear(fd, coro::Interest::Write);
+                if !coro::wait(fd, coro::Interest::Write, Some(deadline)) {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One read that gives up at `deadline` (which is in the future): on a blocking stream
+/// through its read time-out (a system call before each read), in a coroutine by waiting
+/// for the socket's readiness. A time-out is `WouldBlock`, as a read time-out's `EAGAIN`.
+fn read_within(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+    #[cfg(target_os = "linux")]
+    if coro::active() {
+        return read_suspending(stream, buf, deadline);
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    // A zero duration would mean "block forever" to set_read_timeout.
+    let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+    stream.read(buf)
+}
+
+#[cfg(target_os = "linux")]
+fn read_suspending(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+    let fd = stream.as_raw_fd();
+    loop {
+        if !coro::wait(fd, coro::Interest::Read, Some(deadline)) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                coro::clear(fd, coro::Interest::Read)
+            }
+            r => return r,
+        }
+    }
 }
 
 /// The reading half of [`exchange`], into `buf`.
@@ -393,17 +501,12 @@ fn read_replies(
     let mut deadline = Instant::now() + limits.read_timeout;
     let mut received = 0usize;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if deadline <= Instant::now() {
             observer.end(from_server, EndKind::Timeout, micros(conn.start));
             return;
         }
-        // A zero duration would mean "block forever" to set_read_timeout.
-        let _ = conn
-            .stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))));
         let room = buf.len().min(limits.max_bytes - received);
-        match conn.stream.read(&mut buf[..room]) {
+        match read_within(&mut conn.stream, &mut buf[..room], deadline) {
             Ok(0) => {
                 observer.end(from_server, EndKind::Fin, micros(conn.start));
                 return;
@@ -412,7 +515,7 @@ fn read_replies(
                 received += n;
                 let mut more = observer.data(from_server, &buf[..n], micros(conn.start));
                 if let Some(reply) = observer.reply() {
-                    if let Err(e) = conn.stream.write_all(&reply) {
+                    if let Err(e) = send_all(&mut conn.stream, &reply, limits.connect_timeout) {
                         observer.end(from_server, end_kind(&e), micros(conn.start));
                         return;
                     }
@@ -456,6 +559,20 @@ pub trait Transport: Sync {
     /// [`Transport::exchange`] (the scripted transports of the tests).
     fn connector(&self) -> Option<Connector> {
         None
+    }
+
+    /// Whether the observer sees the hello's bytes as given (TCP) rather than a hello the
+    /// transport rewrote (QUIC adds its transport parameters): only then may the caller
+    /// hand its tracker the hello it built instead of having the bytes decoded again.
+    fn sends_hello_as_given(&self) -> bool {
+        true
+    }
+
+    /// Whether every wait of this transport's exchanges suspends a coroutine instead of
+    /// blocking its thread ([`coro`]), so that many may run on one thread. `false`: the
+    /// caller gives each its own thread.
+    fn suspends(&self) -> bool {
+        false
     }
 }
 
@@ -503,6 +620,11 @@ impl Transport for Tcp {
 
     fn connector(&self) -> Option<Connector> {
         Some(connect)
+    }
+
+    /// On Linux (epoll); a name is still resolved blocking the thread.
+    fn suspends(&self) -> bool {
+        cfg!(target_os = "linux")
     }
 }
 
@@ -711,6 +833,10 @@ impl Transport for Quic {
         };
         datagram_exchange(&conn, limits, &mut tap);
         Ok(())
+    }
+
+    fn sends_hello_as_given(&self) -> bool {
+        false
     }
 }
 

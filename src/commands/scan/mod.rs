@@ -38,16 +38,19 @@ pub use targets::{ScanTarget, Shard, TargetList};
 use crate::commands::ConnectConfig;
 use crate::core::assess::{Context, assess};
 use crate::core::cert::ChainChecker;
+use crate::io::coro;
 use crate::io::net::{Target, Transport};
 use std::collections::HashSet;
 use std::io;
 use std::sync::mpsc;
 use std::thread;
 
-/// Highest `--concurrency` accepted. Each connection in flight is a thread blocked on it
-/// (and each target in progress one more): 10,000 in flight took 13,337 threads and
-/// 1.9 GB resident (`benches/scan_inflight.sh`), and the kernel's default map count
-/// (65,530, two per thread) ends near 30,000 threads.
+/// Highest `--concurrency` accepted. With fewer targets than that (see [`run`]) each
+/// connection in flight is a thread blocked on it (and each target in progress one more):
+/// 10,000 in flight took 13,337 threads and 1.9 GB resident (`benches/scan_inflight.sh`),
+/// and the kernel's default map count (65,530, two per thread) ends near 30,000 threads.
+/// With as many targets or more, each slot is a coroutine (a 2 MiB stack of two maps, a
+/// few pages of it touched).
 pub const MAX_CONCURRENCY: usize = 16_384;
 /// Highest `--retries` used (more are capped).
 pub const MAX_RETRIES: u32 = 10;
@@ -144,11 +147,10 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<(usize, Vec<ScanResult>)>();
     thread::scope(|s| {
         let first_batch = cfg.selected().take(cfg.concurrency).count();
-        let mut workers = 0;
-        for _ in 0..cfg.concurrency.min(first_batch) {
+        let make_worker = || {
             let tx = tx.clone();
             let (pacer, queue, keys) = (&pacer, &queue, &keys);
-            let worker = move || {
+            move || {
                 loop {
                     let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
                     let Some((i, target)) = next else {
@@ -191,13 +193,43 @@ pub fn run(
                         break;
                     }
                 }
-            };
-            // The system may refuse more threads (limits on tasks or memory maps): scan
-            // with the workers it gave rather than fail.
-            if thread::Builder::new().spawn_scoped(s, worker).is_err() {
-                break;
             }
-            workers += 1;
+        };
+        let wanted = cfg.concurrency.min(first_batch);
+        // The one place where the way of waiting is chosen. With at least as many targets
+        // as slots, the workers are coroutines on a thread per core (`io::coro`): each
+        // target's parts then run in place (`tasks`), and a connection's waits suspend the
+        // coroutine instead of blocking a thread. Else a thread per worker, and the parts
+        // of a target on threads of their own: with slots to spare they shorten its scan.
+        let mut workers = 0;
+        if first_batch >= cfg.concurrency && transport.suspends() {
+            let cores = thread::available_parallelism().map_or(1, |n| n.get());
+            let mut shares: Vec<Vec<Box<dyn FnOnce() + Send + '_>>> =
+                (0..cores.min(wanted)).map(|_| Vec::new()).collect();
+            for n in 0..wanted {
+                let share = n % shares.len();
+                shares[share].push(Box::new(make_worker()));
+            }
+            for share in shares {
+                let run =
+                    move || coro::run(share.into_iter().map(|j| j as Box<dyn FnOnce()>).collect());
+                if thread::Builder::new().spawn_scoped(s, run).is_err() {
+                    break;
+                }
+                workers += 1;
+            }
+        } else {
+            for _ in 0..wanted {
+                // The system may refuse more threads (limits on tasks or memory maps): scan
+                // with the workers it gave rather than fail.
+                if thread::Builder::new()
+                    .spawn_scoped(s, make_worker())
+                    .is_err()
+                {
+                    break;
+                }
+                workers += 1;
+            }
         }
         drop(tx);
         if workers == 0 && first_batch > 0 {

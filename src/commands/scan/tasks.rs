@@ -13,9 +13,15 @@
 //! Why a fallback: at `--concurrency` in the thousands the process can run out of threads
 //! (the kernel's map and thread limits), and a scan must slow down instead of dying.
 //!
+//! In a coroutine (`io::coro`: a many-target scan, `super::run`) every part runs in place
+//! on the coroutine that starts it, and a part that must not ([`Scope::try_spawn`],
+//! [`detached`]) is refused as when no thread can be had: the run's other targets keep the
+//! connection slots busy, and a pool thread would block outside the coroutines' loop.
+//!
 //! [`scope`] works as `std::thread::scope`: parts may borrow from the caller, and it
 //! returns only once every part started in it has ended, joined or not.
 
+use crate::io::coro;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,6 +114,9 @@ impl Pool {
 /// its caller's interest, such as a connection made ahead that may go unused. `false` when
 /// no thread could be had (the job is dropped unrun then).
 pub(super) fn detached(job: impl FnOnce() + Send + 'static) -> bool {
+    if coro::active() {
+        return false;
+    }
     POOL.run(Box::new(move || {
         // A panic ends the job, not the pool thread.
         let _ = catch_unwind(AssertUnwindSafe(job));
@@ -236,18 +245,22 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let in_place = self.in_place.load(Ordering::Relaxed);
+        let in_place = self.in_place.load(Ordering::Relaxed) || coro::active();
         self.start(|job| !in_place && POOL.run(job), work, true)
             .expect("a part runs in place when it cannot have a thread")
     }
 
     /// Starts `work` on a pool thread; `None` (and `work` dropped unrun) when no thread can
-    /// be had, for a part that must not run on the caller's thread.
+    /// be had or the caller is a coroutine, for a part that must not run on the caller's
+    /// thread.
     pub(super) fn try_spawn<T, F>(&'scope self, work: F) -> Option<Task<T>>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
+        if coro::active() {
+            return None;
+        }
         self.start(|job| POOL.run(job), work, false)
     }
 
