@@ -567,6 +567,13 @@ pub trait Transport: Sync {
         None
     }
 
+    /// Whether the observer sees the hello's bytes as given (TCP) rather than a hello the
+    /// transport rewrote (QUIC adds its transport parameters): only then may the caller
+    /// hand its tracker the hello it built instead of having the bytes decoded again.
+    fn sends_hello_as_given(&self) -> bool {
+        true
+    }
+
     /// Whether every wait of this transport's exchanges suspends a coroutine instead of
     /// blocking its thread ([`coro`]), so that many may run on one thread. `false`: the
     /// caller gives each its own thread.
@@ -832,6 +839,10 @@ impl Transport for Quic {
         };
         datagram_exchange(&conn, limits, &mut tap);
         Ok(())
+    }
+
+    fn sends_hello_as_given(&self) -> bool {
+        false
     }
 }
 

@@ -221,14 +221,14 @@ impl<'a> Scanner<'a> {
         leaf: Option<&[u8]>,
     ) -> ProbeItem {
         let mut cost = 0;
-        let hello = self.encode(spec);
+        let mut hello = self.encode(spec);
         // Odd hellos may be reset by design: their answers say nothing of the target's
         // health.
         let reply = match check {
             Check::Tolerance | Check::Compression | Check::Heartbeat => {
-                self.handshake_provoking(&hello, &mut cost)
+                self.handshake_provoking(&mut hello, &mut cost)
             }
-            _ => self.handshake(&hello, &mut cost),
+            _ => self.handshake(&mut hello, &mut cost),
         };
         let (result, concern) = judge(check, &reply, leaf);
         ProbeItem {
@@ -249,7 +249,7 @@ impl<'a> Scanner<'a> {
         order_of: Option<&VersionScan>,
     ) -> Vec<ProbeItem> {
         let mut cost = 0;
-        let reply = self.handshake_provoking(&self.encode(combined), &mut cost);
+        let reply = self.handshake_provoking(&mut self.encode(combined), &mut cost);
         if let Some(b) = order_of {
             let pick = reply
                 .verdict

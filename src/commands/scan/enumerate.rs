@@ -55,7 +55,7 @@ use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{HelloSpec, Sni};
-use crate::core::wire::hello::Extension;
+use crate::core::wire::hello::{ClientHello, Extension};
 use crate::core::wire::registry::DhPrime;
 use crate::core::wire::registry::alerts::codes as alert;
 use crate::core::wire::registry::extensions::types as ext;
@@ -1070,31 +1070,35 @@ impl<'a> Scanner<'a> {
     /// Sends one hello (retrying transient failures) and returns what came back. A TLS 1.3
     /// answer is decrypted with the hello's own key shares, so its certificate is seen.
     /// Nothing is sent once the port refused a connection or the scan gave up.
-    pub(super) fn handshake(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+    pub(super) fn handshake(&self, hello: &mut BuiltHello, cost: &mut usize) -> Reply {
         self.send(hello, cost, true, None)
     }
 
     /// [`Scanner::handshake`], as the next hello of `chain` when there is one.
-    fn handshake_in(&self, hello: &BuiltHello, cost: &mut usize, chain: Link<'_, 'a>) -> Reply {
+    fn handshake_in(&self, hello: &mut BuiltHello, cost: &mut usize, chain: Link<'_, 'a>) -> Reply {
         self.send(hello, cost, true, chain)
     }
 
     /// A hello made to provoke breakage (the intolerance checks): sent as any other, but
     /// its answer is not counted in the target's health (a server that resets odd hellos
     /// is intolerant, which the check reports, not broken).
-    pub(super) fn handshake_provoking(&self, hello: &BuiltHello, cost: &mut usize) -> Reply {
+    pub(super) fn handshake_provoking(&self, hello: &mut BuiltHello, cost: &mut usize) -> Reply {
         self.send(hello, cost, false, None)
     }
 
     /// [`Scanner::handshake`], its answer counted in the target's health when `counted`,
-    /// on `chain` when there is one.
+    /// on `chain` when there is one. The hello's model (`hello.hello`) moves into the answer's
+    /// verdict as its `client_hello` (the tracker takes it instead of decoding the bytes).
     fn send(
         &self,
-        hello: &BuiltHello,
+        hello: &mut BuiltHello,
         cost: &mut usize,
         counted: bool,
         mut chain: Link<'_, 'a>,
     ) -> Reply {
+        // Only a TLS-format hello counts below: a port multiplexer (sslh) can hand an
+        // SSLv2-format one to another service.
+        let tls_format = hello.hello.is_some();
         let mut attempt = 0;
         loop {
             if self.refused.load(Ordering::Relaxed) || self.gave_up.load(Ordering::Relaxed) {
@@ -1125,40 +1129,44 @@ impl<'a> Scanner<'a> {
                 self.retries.fetch_add(1, Ordering::Relaxed);
             }
             self.in_flight.fetch_add(1, Ordering::Relaxed);
-            let result = self.exchange(hello, spare, chain.as_deref_mut());
+            // Made here and read in place: the tracker is large, and each move of it was a
+            // copy of a few kilobytes.
+            let mut ex = self.observer(hello);
+            let result = self.exchange(&hello.wire, &mut ex, spare, chain.as_deref_mut());
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
             let may_retry = attempt < self.opts.retries;
             attempt += 1;
             match result {
-                Ok(ex) => {
+                Ok(()) => {
                     let outcome = ex.tracker.verdict().outcome;
                     // A leftover connection the server closed while it waited says nothing
                     // about the hello: it goes again on a new one (a retry).
-                    if parked
+                    let again = parked
                         && ex.server_bytes == 0
-                        && matches!(outcome, Outcome::Reset | Outcome::Closed)
-                    {
-                        continue;
-                    }
+                        && matches!(outcome, Outcome::Reset | Outcome::Closed);
                     let transient = ex.server_bytes == 0 && outcome == Outcome::Reset;
-                    if transient && may_retry && self.take_retry() {
+                    if again || (transient && may_retry && self.take_retry()) {
+                        hello.hello = ex.tracker.reclaim_own_hello();
                         continue;
                     }
-                    // Only a TLS-format hello counts: a port multiplexer (sslh) can hand
-                    // an SSLv2-format one to another service.
+                    if let Some(unread) = ex.tracker.unread_own_hello() {
+                        hello.hello = Some(unread);
+                    }
                     // Taken, not copied: the tracker is done with it.
                     let verdict = ex.tracker.into_verdict();
-                    if let Some(what) = verdict.not_tls.as_ref().filter(|_| hello.hello.is_some()) {
+                    if let Some(what) = verdict.not_tls.as_ref().filter(|_| tls_format) {
                         self.note_error(format!("the server does not speak TLS: {what}"));
                     }
                     let reply = Reply::new(Some(verdict), ex.server_bytes > 0);
                     if counted {
-                        self.note_answer(hello, &reply, None);
+                        let model = reply.verdict.as_ref().and_then(|v| v.client_hello.as_ref());
+                        self.note_answer(hello.hello.as_ref().or(model), &reply, None);
                     }
                     return reply;
                 }
                 Err(e) => {
+                    hello.hello = ex.tracker.reclaim_own_hello();
                     let refused = e.kind() == io::ErrorKind::ConnectionRefused;
                     // STARTTLS not offered or refused: every connection would end alike.
                     let no_upgrade = e.kind() == io::ErrorKind::Unsupported;
@@ -1175,7 +1183,7 @@ impl<'a> Scanner<'a> {
                         reason: e.to_string(),
                     };
                     if counted {
-                        self.note_answer(hello, &reply, Some(&failed));
+                        self.note_answer(hello.hello.as_ref(), &reply, Some(&failed));
                     }
                     return reply;
                 }
@@ -1218,7 +1226,13 @@ impl<'a> Scanner<'a> {
 
     /// Counts one answer in the target's health; gives up when the broken streak is
     /// reached.
-    fn note_answer(&self, hello: &BuiltHello, reply: &Reply, failed: Option<&ConnectError>) {
+    /// `hello`: the hello's model (`None` for an SSLv2-format hello).
+    fn note_answer(
+        &self,
+        hello: Option<&ClientHello>,
+        reply: &Reply,
+        failed: Option<&ConnectError>,
+    ) {
         let what = reply.breakage();
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         let streak_reached = health.note(reply.kind, what, reply.verdict.as_ref(), failed);
@@ -1254,23 +1268,37 @@ impl<'a> Scanner<'a> {
         self.gave_up.store(true, Ordering::Relaxed);
     }
 
-    /// One hello over the transport, read until the tracker has its verdict (decrypting a
-    /// TLS 1.3 answer with the hello's key shares). A failed connect is the error.
-    fn exchange(
-        &self,
-        hello: &BuiltHello,
-        spare: Option<Spare<'a>>,
-        chain: Link<'_, 'a>,
-    ) -> io::Result<VerdictOnly> {
-        let tracker = if hello.secrets.is_empty() {
+    /// The reader of one hello's answer: a tracker with the hello's key shares (to decrypt
+    /// a TLS 1.3 answer), given the hello's model (moved out of `hello`) so that it does not
+    /// decode the bytes again, when the transport sends them as they are (not QUIC's). A
+    /// scan's hellos have their true lengths (no spec of the scan overrides them), as the
+    /// tracker needs.
+    fn observer(&self, hello: &mut BuiltHello) -> VerdictOnly {
+        let mut tracker = if hello.secrets.is_empty() {
             Tracker::new()
         } else {
             Tracker::with_key_shares(hello.secrets.clone())
         };
-        let mut observer = VerdictOnly {
+        if self.transport.sends_hello_as_given()
+            && let Some(model) = hello.hello.take()
+        {
+            tracker.expect_own_hello(model);
+        }
+        VerdictOnly {
             tracker,
             server_bytes: 0,
-        };
+        }
+    }
+
+    /// One hello (`wire`) over the transport, read by `observer` until the tracker has its
+    /// verdict. A failed connect is the error.
+    fn exchange(
+        &self,
+        wire: &[u8],
+        observer: &mut VerdictOnly,
+        spare: Option<Spare<'a>>,
+        chain: Link<'_, 'a>,
+    ) -> io::Result<()> {
         let limits = &self.opts.limits;
         // The connection made ahead (the chain's, or one a chain left over). If making it
         // failed, a fresh connection decides (a refused port refuses it too).
@@ -1286,15 +1314,15 @@ impl<'a> Scanner<'a> {
                 if conn.starttls.as_ref().is_none_or(|p| p.failure.is_none()) {
                     self.make_spare(chain, connect);
                 }
-                net::exchange_on(conn, &hello.wire, limits, &mut observer)?;
+                net::exchange_on(conn, wire, limits, observer)?;
             }
-            (None, Some(conn)) => net::exchange_on(conn, &hello.wire, limits, &mut observer)?,
+            (None, Some(conn)) => net::exchange_on(conn, wire, limits, observer)?,
             (None, None) => {
                 self.transport
-                    .exchange(self.target, &hello.wire, limits, &mut observer)?;
+                    .exchange(self.target, wire, limits, observer)?;
             }
         }
-        Ok(observer)
+        Ok(())
     }
 
     /// A new chain of hellos (see `ahead`), for an elimination: on a STARTTLS target, in
@@ -1360,20 +1388,10 @@ impl<'a> Scanner<'a> {
         let host = Some(self.target.host.as_str());
         let mut pool = EntropyPool::new();
         let mut entropy = |b: &mut [u8]| pool.fill(b);
-        let mut built =
-            build::build_with_keys(spec, host, &mut entropy, &known).unwrap_or_default();
-        let len = built.hello.as_ref().map_or(0, |h| h.encoded_len());
-        if spec.pad_to.is_none()
-            && (256..F5_PAD_TO).contains(&len)
-            && let Some(hello) = built.hello.as_mut()
-        {
-            // The same hello, padded: the same key pairs and randoms, nothing else changes.
-            match crate::core::wire::build::pad_encoded(hello, spec, F5_PAD_TO) {
-                Ok(wire) => built.wire = wire,
-                Err(_) => return BuiltHello::default(),
-            }
-        }
-        built
+        // Padded before its bytes are written (a scan pads about half its hellos; they
+        // were written twice).
+        build::build_with_keys_padded(spec, host, &mut entropy, &known, Some(256..F5_PAD_TO))
+            .unwrap_or_default()
     }
 
     /// Keeps the first error: what went wrong first explains what followed.
@@ -1421,11 +1439,11 @@ impl<'a> Scanner<'a> {
             // which still shows TLS 1.3 and the suite it picks (issue 20).
             // The classical list is the default TLS 1.3 hello's; the PQ groups come last
             // so a server that takes one of our classical shares still does.
-            let mut groups = vec![
+            let classical = [
                 0x001d, 0x0017, 0x001e, 0x0019, 0x0018, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
             ];
-            groups.extend(crate::core::crypto::mlkem::PQ_GROUPS);
-            spec.groups = Some(groups);
+            spec.groups =
+                Some([&classical[..], &crate::core::crypto::mlkem::PQ_GROUPS[..]].concat());
         }
         spec
     }
@@ -1443,7 +1461,7 @@ impl<'a> Scanner<'a> {
             cipher_suites: suites.map(<[u16]>::to_vec),
             ..self.version_spec(version)
         };
-        let reply = self.handshake_in(&self.encode(&spec), cost, chain);
+        let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
         let pick = if reply.version() == Some(version.0) {
             reply.verdict.as_ref().and_then(|v| v.cipher)
         } else {
@@ -1533,7 +1551,7 @@ impl<'a> Scanner<'a> {
                 version,
                 ..HelloSpec::default()
             };
-            return (None, self.handshake(&self.encode(&spec), cost));
+            return (None, self.handshake(&mut self.encode(&spec), cost));
         }
         let candidates = suite_candidates(version);
         let (pick, reply) = self.offer_suites(version, Some(&candidates), cost, None);
@@ -1688,7 +1706,7 @@ impl<'a> Scanner<'a> {
             spec.groups = Some(unseen_first(&ecdhe_groups(), &notes.learned.groups));
             spec.sigalgs = Some(unseen_first(&schemes, &notes.learned.schemes));
         }
-        let reply = self.handshake_in(&self.encode(&spec), cost, chain);
+        let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
         let pick = if reply.version() == Some(version.0) {
             reply.verdict.as_ref().and_then(|v| v.cipher)
         } else {
@@ -1811,7 +1829,7 @@ impl<'a> Scanner<'a> {
                 }),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
-            let reply = self.handshake_in(&self.encode(&spec), cost, chain);
+            let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
             let v = reply
                 .verdict
                 .as_ref()
@@ -1996,7 +2014,7 @@ impl<'a> Scanner<'a> {
             signed_ecdhe_pick(reply.verdict.as_ref()?)
         };
         let ske = |groups: &[u16], schemes: &[u16], cost: &mut usize, chain: Link<'_, 'a>| {
-            pair(&self.handshake_in(&self.encode(&spec_of(groups, schemes)), cost, chain))
+            pair(&self.handshake_in(&mut self.encode(&spec_of(groups, schemes)), cost, chain))
         };
         // The version's first hello offered every group and scheme too: when the server
         // picked a signed ECDHE suite there, its pair is the first pick of both lists.
@@ -2025,7 +2043,7 @@ impl<'a> Scanner<'a> {
             if fragment {
                 let mut cost = 0;
                 let spec = self.fragmented(&spec_of(&groups, &schemes));
-                let reply = self.handshake_provoking(&self.encode(&spec), &mut cost);
+                let reply = self.handshake_provoking(&mut self.encode(&spec), &mut cost);
                 let note = " (in the TLS 1.2 group and scheme order hello)";
                 if reply.went_on() {
                     order_cost += cost;
@@ -2160,7 +2178,7 @@ impl<'a> Scanner<'a> {
                 groups: Some(offer.to_vec()),
                 ..self.version_spec(v.version)
             };
-            let reply = self.handshake_in(&self.encode(&spec), cost, chain);
+            let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
             if reply.version() != Some(v.version.0) {
                 return None;
             }
@@ -2187,7 +2205,7 @@ impl<'a> Scanner<'a> {
                 sigalgs: Some(offer.to_vec()),
                 ..self.version_spec(ProtocolVersion::TLS12)
             };
-            let reply = self.handshake_in(&self.encode(&spec), cost, chain);
+            let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
             if reply.version() != Some(ProtocolVersion::TLS12.0) {
                 return None;
             }
@@ -2239,7 +2257,7 @@ impl<'a> Scanner<'a> {
                 if shares.is_some() {
                     spec.key_shares = shares.clone();
                 }
-                self.handshake_in(&self.encode(&spec), cost, chain.as_deref_mut())
+                self.handshake_in(&mut self.encode(&spec), cost, chain.as_deref_mut())
             };
             let mut reply = send(&shares, cost);
             let asked = reply
@@ -2384,9 +2402,10 @@ fn certified_first(versions: &[VersionScan]) -> bool {
     })
 }
 
-/// "a TLSv1.2 hello", "an SSLv2 hello": which hello an error is about.
-fn hello_label(hello: &BuiltHello) -> String {
-    let Some(h) = &hello.hello else {
+/// "a TLSv1.2 hello", "an SSLv2 hello": which hello an error is about (`None`: an
+/// SSLv2-format one).
+fn hello_label(hello: Option<&ClientHello>) -> String {
+    let Some(h) = hello else {
         return "an SSLv2 hello".into();
     };
     let version = h

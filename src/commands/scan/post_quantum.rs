@@ -143,8 +143,8 @@ impl<'a> Scanner<'a> {
                 key_shares: Some(key_shares.clone()),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
-            let hello = self.encode(&spec);
-            let reply = self.handshake(&hello, &mut scan.handshakes);
+            let mut hello = self.encode(&spec);
+            let reply = self.handshake(&mut hello, &mut scan.handshakes);
             let verdict = reply
                 .verdict
                 .as_ref()

@@ -258,7 +258,8 @@ impl ScriptedServer {
                 );
                 return Answer::Bytes(record(22, &handshake(2, &body)));
             }
-            let key = ecdh::key_pair(group, &mut |b| b.fill(7)).map_or(vec![7; 32], |k| k.public);
+            let key = ecdh::key_pair(group, &mut |b| b.fill(7))
+                .map_or(vec![7; 32], |k| k.public.to_vec());
             let mut share = group.to_be_bytes().to_vec();
             share.extend_from_slice(&(key.len() as u16).to_be_bytes());
             share.extend_from_slice(&key);

@@ -11,6 +11,7 @@ use p256::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
 use p256::elliptic_curve::{
     AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
 };
+use std::sync::Arc;
 
 pub const GROUP_SECP256R1: u16 = 0x0017;
 pub const GROUP_SECP384R1: u16 = 0x0018;
@@ -31,13 +32,18 @@ pub const REAL_KEY_GROUPS: [u16; 9] = [
 ];
 
 /// The key pair behind a key share we sent, kept to finish a TLS 1.3 handshake.
+///
+/// Its halves are shared, not copied, by its clones: a scan makes one pair per group for
+/// the whole run, and each of its hellos and their trackers holds the pairs it sent (with
+/// `Vec`s, two allocations per pair and holder, about 20 for a TLS 1.3 hello with three
+/// shares).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyShareSecret {
     pub group: u16,
     /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar;
     /// ML-KEM groups: the 64-byte ML-KEM seed, then the ECDH part's private key if any.
-    pub private: Vec<u8>,
-    pub public: Vec<u8>,
+    pub private: Arc<[u8]>,
+    pub public: Arc<[u8]>,
 }
 
 impl KeyShareSecret {
@@ -45,7 +51,7 @@ impl KeyShareSecret {
     pub fn share(&self) -> KeyShare {
         KeyShare {
             group: self.group,
-            public: self.public.clone(),
+            public: self.public.to_vec(),
         }
     }
 }
@@ -72,8 +78,8 @@ pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeySha
     };
     Some(KeyShareSecret {
         group,
-        private,
-        public,
+        private: private.into(),
+        public: public.into(),
     })
 }
 
@@ -82,7 +88,7 @@ pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeySha
 pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
     match ours.group {
         GROUP_X25519 => {
-            let private: [u8; 32] = ours.private.as_slice().try_into().ok()?;
+            let private: [u8; 32] = ours.private[..].try_into().ok()?;
             let peer: [u8; 32] = public.try_into().ok()?;
             let shared = x25519_dalek::x25519(private, peer);
             // An all-zero result means a small-order point: not a usable exchange.
@@ -106,16 +112,16 @@ fn pq_key_pair(group: u16, layout: Layout, entropy: &mut dyn FnMut(&mut [u8])) -
         Some(ecdh) => {
             private.extend_from_slice(&ecdh.private);
             if layout.kem_first {
-                [encapsulation_key, ecdh.public].concat()
+                [&encapsulation_key[..], &ecdh.public].concat()
             } else {
-                [ecdh.public, encapsulation_key].concat()
+                [&ecdh.public[..], &encapsulation_key].concat()
             }
         }
     };
     KeyShareSecret {
         group,
-        private,
-        public,
+        private: private.into(),
+        public: public.into(),
     }
 }
 
@@ -139,8 +145,8 @@ fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec
     let kem_secret = mlkem::decapsulate(layout.level, seed, ciphertext)?;
     let ecdh_ours = KeyShareSecret {
         group: ecdh_group,
-        private: ecdh_private.to_vec(),
-        public: Vec::new(),
+        private: ecdh_private.into(),
+        public: Arc::from([]),
     };
     let ecdh_secret = shared_secret(&ecdh_ours, ecdh_public)?;
     Some(if layout.kem_first {
@@ -252,12 +258,12 @@ mod tests {
         let ecdh_secret = shared_secret(&server_ecdh, client_ecdh).unwrap();
         if layout.kem_first {
             (
-                [ct, server_ecdh.public].concat(),
+                [&ct[..], &server_ecdh.public].concat(),
                 [kem_secret, ecdh_secret].concat(),
             )
         } else {
             (
-                [server_ecdh.public, ct].concat(),
+                [&server_ecdh.public[..], &ct].concat(),
                 [ecdh_secret, kem_secret].concat(),
             )
         }
@@ -295,7 +301,7 @@ mod tests {
                     c(b);
                 })
                 .unwrap();
-                assert_eq!(ecdh_public, again.public.as_slice(), "{group:#06x}");
+                assert_eq!(ecdh_public, &again.public[..], "{group:#06x}");
             }
             let (answer, expected) = server_answer(group, &ours.public);
             assert_eq!(answer.len(), server_len, "{group:#06x}");

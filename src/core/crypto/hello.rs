@@ -52,6 +52,17 @@ pub fn build_with_keys(
     entropy: &mut dyn FnMut(&mut [u8]),
     known: &[KeyShareSecret],
 ) -> Result<BuiltHello, LengthOverflow> {
+    build_with_keys_padded(spec, host, entropy, known, None)
+}
+
+/// [`build_with_keys`], padded as [`build::encode_padded`] pads for `window`.
+pub fn build_with_keys_padded(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    entropy: &mut dyn FnMut(&mut [u8]),
+    known: &[KeyShareSecret],
+    window: Option<std::ops::Range<usize>>,
+) -> Result<BuiltHello, LengthOverflow> {
     let randoms = HelloRandoms::draw(spec, entropy);
     let mut secrets = Vec::new();
     let shares: Vec<KeyShare> = build::key_share_groups(spec)
@@ -68,7 +79,7 @@ pub fn build_with_keys(
             }
         })
         .collect();
-    let encoded = build::encode(spec, host, &randoms, &shares)?;
+    let encoded = build::encode_padded(spec, host, &randoms, &shares, window)?;
     Ok(BuiltHello {
         wire: encoded.wire,
         hello: encoded.hello,
@@ -194,7 +205,10 @@ mod tests {
         assert_eq!(shares.len(), 1);
         assert_eq!(shares[0].0, 0x0017);
         let secret = r.secret.unwrap();
-        assert_eq!((secret.group, &secret.public), (0x0017, &shares[0].1));
+        assert_eq!(
+            (secret.group, &secret.public[..]),
+            (0x0017, &shares[0].1[..])
+        );
         assert_eq!(h.ext(44), Some(&cookie[..]));
         // Everything else is the first hello's.
         assert_eq!((h.random, &h.session_id), (ch.random, &ch.session_id));
@@ -256,16 +270,16 @@ mod tests {
         );
         // 0x11ec (X25519MLKEM768) is real since issue 20; 0x0100 (ffdhe2048) is not.
         assert_eq!(b.secrets.len(), 3);
-        assert_eq!(b.secrets[2].public, shares[2].1);
+        assert_eq!(*b.secrets[2].public, *shares[2].1);
         let x = &b.secrets[0];
-        let private: [u8; 32] = x.private.clone().try_into().unwrap();
+        let private: [u8; 32] = x.private[..].try_into().unwrap();
         assert_eq!(
-            x.public,
+            *x.public,
             x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES)
         );
-        assert_eq!(x.public, shares[0].1);
+        assert_eq!(*x.public, *shares[0].1);
         let p = &b.secrets[1];
-        assert_eq!(p.public, shares[1].1);
+        assert_eq!(*p.public, *shares[1].1);
         assert_eq!(p.public[0], 0x04);
         let key = p256::SecretKey::from_slice(&p.private).unwrap();
         let point = p256::PublicKey::from_sec1_bytes(&p.public).unwrap();

@@ -54,6 +54,8 @@ use side::{Protection, Reading, Side};
 
 /// Events kept per connection; an endless stream of small records must not grow memory.
 const MAX_EVENTS: usize = 256;
+/// Room made for events at the first one.
+const EVENTS_AT_FIRST: usize = 8;
 /// Same bound as Zeek's `max_ssl_history_length`.
 const MAX_HISTORY: usize = 100;
 /// Initial bytes of each direction kept to describe a peer that does not speak TLS.
@@ -108,6 +110,9 @@ pub struct Tracker {
     watch: attacks::Watch,
     /// The client sent its ClientKeyExchange: a ChangeCipherSpec after it is on time.
     client_key_exchange: bool,
+    /// The ClientHello the owner built and sends ([`Tracker::expect_own_hello`]), until the
+    /// client's first ClientHello message takes its place.
+    own_hello: Option<ClientHello>,
 }
 
 /// Decryption state, used only with keys.
@@ -157,6 +162,7 @@ impl Tracker {
             mid_stream: false,
             watch: attacks::Watch::default(),
             client_key_exchange: false,
+            own_hello: None,
         }
     }
 
@@ -188,6 +194,29 @@ impl Tracker {
         if let Some(keys) = self.keys.as_mut() {
             keys.add_share(share);
         }
+    }
+
+    /// The ClientHello its owner built and is about to send on this connection (a scan's
+    /// hello): the client's first ClientHello message is taken to be it instead of being
+    /// decoded again. Decoding the bytes just encoded from it cost a scan about a dozen
+    /// allocations a handshake. The bytes fed must encode it with true lengths; they still
+    /// go through the record layer, the joiner, the transcript and the timeline as any
+    /// other (debug builds check that they decode to it), but are not kept as the
+    /// verdict's `client_hello_wire` (the owner has them).
+    pub fn expect_own_hello(&mut self, hello: ClientHello) {
+        self.own_hello = Some(hello);
+    }
+
+    /// The hello given to [`Tracker::expect_own_hello`], back to its owner (to send it
+    /// again): still unread, or read as the connection's first ClientHello (then taken out
+    /// of the verdict).
+    pub fn reclaim_own_hello(&mut self) -> Option<ClientHello> {
+        self.own_hello.take().or_else(|| self.v.client_hello.take())
+    }
+
+    /// The hello given to [`Tracker::expect_own_hello`] if no ClientHello took its place.
+    pub fn unread_own_hello(&mut self) -> Option<ClientHello> {
+        self.own_hello.take()
     }
 
     pub fn verdict(&self) -> &Verdict {
@@ -539,7 +568,7 @@ impl Tracker {
             )
         });
         self.v.not_tls = Some(format!("{} sent {what}", dir.peer()));
-        self.v.not_tls_bytes = Some(side.first_bytes.clone());
+        self.v.not_tls_bytes = Some(side.first_bytes.to_vec());
     }
 
     fn fail(&mut self, dir: Direction, at: Micros, what: String) {
@@ -735,7 +764,11 @@ impl Tracker {
         }
         match ct {
             ContentType::Handshake => {
-                if dir == Direction::ClientToServer && self.client_hellos == 0 {
+                // Not when the owner gave its hello: it has the bytes.
+                if dir == Direction::ClientToServer
+                    && self.client_hellos == 0
+                    && self.own_hello.is_none()
+                {
                     rec.write_wire(&mut self.client_hello_wire);
                 }
                 self.sides[i].record_version = rec.header.version;
@@ -969,7 +1002,26 @@ impl Tracker {
 
     fn on_message(&mut self, dir: Direction, raw: RawHandshake, at: Micros) {
         let version = self.v.version.unwrap_or(0);
-        let msg = match decode_handshake(raw.typ, raw.body, version) {
+        let own = if dir == Direction::ClientToServer && raw.typ == handshake::CLIENT_HELLO {
+            self.own_hello.take()
+        } else {
+            None
+        };
+        let decoded = match own {
+            Some(ch) => {
+                debug_assert!(
+                    matches!(
+                        decode_handshake(raw.typ, raw.body, version),
+                        Ok(HandshakeMessage::ClientHello(d))
+                            if d == ClientHello { record_version: 0, ..ch.clone() }
+                    ),
+                    "the bytes sent do not decode to the hello they were built from"
+                );
+                Ok(HandshakeMessage::ClientHello(ch))
+            }
+            None => decode_handshake(raw.typ, raw.body, version),
+        };
+        let msg = match decoded {
             Ok(m) => m,
             Err(e) => {
                 let name = handshake_type_name(raw.typ).unwrap_or("Unknown");
@@ -1102,7 +1154,9 @@ impl Tracker {
         };
         if self.client_hellos == 1 {
             self.v.client_hello = Some(ch);
-            self.v.client_hello_wire = Some(std::mem::take(&mut self.client_hello_wire));
+            // None when the owner gave its hello (no bytes were kept).
+            self.v.client_hello_wire = (!self.client_hello_wire.is_empty())
+                .then(|| std::mem::take(&mut self.client_hello_wire));
         } else if self.v.hello_retry_request.is_some()
             && self.v.server_hello.is_none()
             && !self.concluded()
@@ -1564,6 +1618,11 @@ impl Tracker {
 
     fn event(&mut self, at: Micros, dir: Direction, what: impl Into<EventText>) {
         let what = what.into();
+        if self.v.events.capacity() == 0 {
+            // Room for a whole first flight at once (hello, its answer's messages, the
+            // end): grown from 4, a handshake's events took two allocations.
+            self.v.events.reserve_exact(EVENTS_AT_FIRST);
+        }
         if self.v.events.len() < MAX_EVENTS - 1 {
             self.v.events.push(Event { at, dir, what });
         } else {

@@ -1,6 +1,7 @@
 //! One direction of a connection: how far its bytes are read (preamble, framing, stopped),
 //! its record layer (deframer) and handshake joiner, and its record protection.
 
+use super::SNIFF_BYTES;
 use crate::core::wire::record::{Deframer, HandshakeJoiner};
 
 /// How far one direction's bytes are read. A direction starts in `Preamble` (a proxy
@@ -46,7 +47,7 @@ pub(super) struct Side {
     pub(super) deframer: Deframer,
     pub(super) joiner: HandshakeJoiner,
     /// First bytes, kept to describe a peer that does not speak TLS.
-    pub(super) first_bytes: Vec<u8>,
+    pub(super) first_bytes: FirstBytes,
     /// The SSLv2 record being collected (at most 2 + 32767 bytes).
     pub(super) sslv2: Vec<u8>,
     pub(super) protection: Protection,
@@ -68,7 +69,7 @@ impl Side {
             reading: Reading::Preamble(Vec::new()),
             deframer: Deframer::new(),
             joiner: HandshakeJoiner::new(),
-            first_bytes: Vec::new(),
+            first_bytes: FirstBytes::default(),
             sslv2: Vec::new(),
             protection: Protection::Cleartext,
             finished: false,
@@ -94,5 +95,39 @@ impl Side {
     /// Records of this direction are opaque (after its CCS, or after a TLS 1.3 ServerHello).
     pub(super) fn encrypted(&self) -> bool {
         self.protection != Protection::Cleartext
+    }
+}
+
+/// A direction's first [`SNIFF_BYTES`] bytes, held in place: every connection keeps them
+/// (two allocations a connection, when they were a `Vec`), few ever need them.
+#[derive(Debug, Clone)]
+pub(super) struct FirstBytes {
+    bytes: [u8; SNIFF_BYTES],
+    len: usize,
+}
+
+impl Default for FirstBytes {
+    fn default() -> Self {
+        FirstBytes {
+            bytes: [0; SNIFF_BYTES],
+            len: 0,
+        }
+    }
+}
+
+impl FirstBytes {
+    /// Appends what fits of `data`.
+    pub(super) fn extend_from_slice(&mut self, data: &[u8]) {
+        let n = (SNIFF_BYTES - self.len).min(data.len());
+        self.bytes[self.len..self.len + n].copy_from_slice(&data[..n]);
+        self.len += n;
+    }
+}
+
+impl std::ops::Deref for FirstBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }

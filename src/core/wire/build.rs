@@ -410,6 +410,20 @@ pub fn encode(
     randoms: &HelloRandoms,
     shares: &[KeyShare],
 ) -> Result<EncodedHello, LengthOverflow> {
+    encode_padded(spec, host, randoms, shares, None)
+}
+
+/// [`encode`], and when the spec sets no `pad_to`, a TLS hello whose handshake message is
+/// `window.start` to `window.end - 1` bytes long padded to `window.end`, as OpenSSL pads
+/// (some F5 load balancers dropped hellos of 256 to 511 bytes). Decided on the model, so
+/// the bytes are written once.
+pub fn encode_padded(
+    spec: &HelloSpec,
+    host: Option<&str>,
+    randoms: &HelloRandoms,
+    shares: &[KeyShare],
+    window: Option<std::ops::Range<usize>>,
+) -> Result<EncodedHello, LengthOverflow> {
     if spec.version == ProtocolVersion::SSLV2 {
         return encode_sslv2(spec, randoms);
     }
@@ -434,7 +448,7 @@ pub fn encode(
 
     // Which extension types this hello carries, before omissions.
     let wanted = |typ: u16| carries(spec, &p, typ);
-    let groups = spec.groups.clone().unwrap_or_else(|| p.groups.to_vec());
+    let groups = spec.groups.as_deref().unwrap_or(p.groups);
     // Room for every default, the extras and two GREASE extensions: grown once, not thrice.
     let mut extensions =
         Vec::with_capacity(EXTENSION_ORDER.len() + spec.extra_extensions.len() + 2);
@@ -457,11 +471,8 @@ pub fn encode(
             },
             ext::EC_POINT_FORMATS => u8_list("ec_point_formats", EC_POINT_FORMATS)?,
             ext::SUPPORTED_GROUPS => {
-                let mut list = groups.clone();
-                if let Some(g) = &grease {
-                    list.insert(0, g.group);
-                }
-                u16_list_u16("supported_groups", &list)?
+                let first = grease.as_ref().map(|g| g.group);
+                u16_list_u16_after("supported_groups", first, groups)?
             }
             ext::SIGNATURE_ALGORITHMS => u16_list_u16(
                 "signature_algorithms",
@@ -469,21 +480,19 @@ pub fn encode(
             )?,
             ext::ALPN => alpn_data(spec.alpn.as_deref().unwrap_or(&[]))?,
             ext::SUPPORTED_VERSIONS => {
-                let mut list = spec
+                let list = spec
                     .supported_versions
-                    .clone()
-                    .unwrap_or_else(|| p.supported_versions.to_vec());
-                if let Some(g) = &grease {
-                    list.insert(0, g.version);
-                }
-                let mut d = Vec::with_capacity(1 + list.len() * 2);
+                    .as_deref()
+                    .unwrap_or(p.supported_versions);
+                let first = grease.as_ref().map(|g| g.version);
+                let mut d = Vec::with_capacity(3 + list.len() * 2);
                 put_prefixed(
                     &mut d,
                     Prefix::U8,
                     &|| "supported_versions".into(),
                     None,
                     |d| {
-                        list.iter().for_each(|v| d.put_u16(*v));
+                        first.iter().chain(list).for_each(|v| d.put_u16(*v));
                         Ok(())
                     },
                 )?;
@@ -538,6 +547,10 @@ pub fn encode(
     };
     if let Some(target) = spec.pad_to {
         pad(&mut hello, target);
+    } else if let Some(window) = window
+        && window.contains(&hello.encoded_len())
+    {
+        pad(&mut hello, window.end);
     }
     Ok(EncodedHello {
         wire: hello.to_records_with(spec.fragment, &spec.lengths)?,
@@ -628,9 +641,19 @@ fn u8_list(what: &str, items: &[u8]) -> Result<Vec<u8>, LengthOverflow> {
 
 /// A vector of u16 values behind a u16 length.
 fn u16_list_u16(what: &str, items: &[u16]) -> Result<Vec<u8>, LengthOverflow> {
-    let mut d = Vec::with_capacity(items.len() * 2 + 2);
+    u16_list_u16_after(what, None, items)
+}
+
+/// [`u16_list_u16`] of `first` (a GREASE value), if any, then `items`: written in place,
+/// not gathered into a list first.
+fn u16_list_u16_after(
+    what: &str,
+    first: Option<u16>,
+    items: &[u16],
+) -> Result<Vec<u8>, LengthOverflow> {
+    let mut d = Vec::with_capacity(items.len() * 2 + 4);
     put_prefixed(&mut d, Prefix::U16, &|| what.to_string(), None, |d| {
-        items.iter().for_each(|i| d.put_u16(*i));
+        first.iter().chain(items).for_each(|i| d.put_u16(*i));
         Ok(())
     })?;
     Ok(d)
@@ -658,7 +681,8 @@ fn alpn_data(protocols: &[String]) -> Result<Vec<u8>, LengthOverflow> {
 
 /// A ClientHello key_share extension body: (group, public key) entries.
 pub(super) fn key_share_data(shares: &[(u16, &[u8])]) -> Result<Vec<u8>, LengthOverflow> {
-    let mut d = Vec::new();
+    // Sized up front: grown from nothing, three shares took seven allocations.
+    let mut d = Vec::with_capacity(2 + shares.iter().map(|(_, k)| 4 + k.len()).sum::<usize>());
     put_prefixed(
         &mut d,
         Prefix::U16,

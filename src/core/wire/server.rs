@@ -111,6 +111,9 @@ impl ServerHello {
         let rest = |r: &mut Reader<'_>, exts: &mut Vec<Extension>| -> Result<(), DecodeError> {
             if !r.is_empty() {
                 let mut er = r.sub_u16("extensions")?;
+                // Room for what servers send (nginx: 5 to 7): grown from 4, most answers
+                // took a second allocation.
+                exts.reserve(8);
                 while !er.is_empty() {
                     let typ = er.u16("extension type")?;
                     let data = er.sub_u16("extension data")?.rest().to_vec();
