@@ -37,6 +37,7 @@ use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One connection of a capture, with everything the reports show.
 #[derive(Debug)]
@@ -274,16 +275,23 @@ struct Analyzer<'a> {
     opts: AnalyzeOptions,
     emit: &'a mut dyn FnMut(Finished),
     non_tls_flows: u64,
+    /// Set by the reporting thread while it reports a batch ([`FlowSink::busy`]).
+    reporting: Option<&'a AtomicBool>,
 }
 
 impl<'a> Analyzer<'a> {
-    fn new(opts: AnalyzeOptions, emit: &'a mut dyn FnMut(Finished)) -> Self {
+    fn new(
+        opts: AnalyzeOptions,
+        emit: &'a mut dyn FnMut(Finished),
+        reporting: Option<&'a AtomicBool>,
+    ) -> Self {
         Analyzer {
             flows: HashMap::default(),
             memory: 0,
             opts,
             emit,
             non_tls_flows: 0,
+            reporting,
         }
     }
 }
@@ -443,6 +451,10 @@ impl FlowSink for Analyzer<'_> {
     fn memory(&self) -> usize {
         self.memory
     }
+
+    fn busy(&self) -> bool {
+        self.reporting.is_some_and(|r| r.load(Ordering::Relaxed))
+    }
 }
 
 fn report(
@@ -520,16 +532,17 @@ fn analyze_with(
 ) -> (AnalyzeStats, Option<CaptureError>) {
     let assessor = Assessor::new(&opts);
     let mut finished = |f: Finished| emit(assessor.report(f));
-    analyze_finished(opts, &mut finished, read)
+    analyze_finished(opts, &mut finished, None, read)
 }
 
 /// [`analyze_with`] up to the finished connections, not assessed yet.
 fn analyze_finished(
     opts: AnalyzeOptions,
     emit: &mut dyn FnMut(Finished),
+    reporting: Option<&AtomicBool>,
     read: impl FnOnce(&mut dyn capture::FlowSink) -> Result<CaptureStats, CaptureError>,
 ) -> (AnalyzeStats, Option<CaptureError>) {
-    let mut analyzer = Analyzer::new(opts, emit);
+    let mut analyzer = Analyzer::new(opts, emit, reporting);
     let (capture, error) = match read(&mut analyzer) {
         Ok(stats) => (stats, None),
         Err(e) => (*e.stats.clone(), Some(e)),
@@ -1224,6 +1237,9 @@ fn two_stage(
         Source::File(f) => capture::read_capture_file(f, map, read, sink),
         Source::Stdin => capture::read_capture(std::io::stdin().lock(), read, sink),
     };
+    // Whether the reporting thread is at work on a batch (the capture thread's reader puts
+    // off giving back mapped pages meanwhile: `FlowSink::busy`).
+    let reporting = AtomicBool::new(false);
     // Borrowed by the capture thread; taken back here if no thread can be had.
     let slot = std::sync::Mutex::new(Some(source));
     // Only the JSON report (fingerprints, certificates, events written out) has enough
@@ -1238,6 +1254,7 @@ fn two_stage(
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Finished>>(BATCHES_IN_FLIGHT);
                 let (spent_tx, spent_rx) = std::sync::mpsc::sync_channel::<Spent>(SPENT_IN_FLIGHT);
                 let slot = &slot;
+                let reporting = &reporting;
                 let capture = std::thread::Builder::new()
                     .name("capture".into())
                     .spawn_scoped(scope, move || {
@@ -1256,9 +1273,12 @@ fn two_stage(
                                     .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                             }
                         };
-                        let out = analyze_finished(cfg.analysis.clone(), &mut hand_on, |sink| {
-                            read_source(source.expect("the source is taken once"), sink)
-                        });
+                        let out = analyze_finished(
+                            cfg.analysis.clone(),
+                            &mut hand_on,
+                            Some(reporting),
+                            |sink| read_source(source.expect("the source is taken once"), sink),
+                        );
                         if !batch.is_empty() {
                             let _ = tx.send(batch);
                         }
@@ -1266,6 +1286,7 @@ fn two_stage(
                     })
                     .ok()?;
                 for batch in rx {
+                    reporting.store(true, Ordering::Relaxed);
                     let mut spent = Vec::with_capacity(batch.len());
                     for f in batch {
                         let report = assessor.report(f);
@@ -1275,6 +1296,7 @@ fn two_stage(
                     // Back to the capture thread to be freed; freed here if it ended or has
                     // not taken the ones before (the channel is full).
                     let _ = spent_tx.try_send(spent);
+                    reporting.store(false, Ordering::Relaxed);
                 }
                 match capture.join() {
                     Ok(out) => Some(out),
@@ -1293,7 +1315,7 @@ fn two_stage(
         .flatten()
         .expect("not taken without a thread");
     let mut finished = |f: Finished| on_report(&assessor.report(f));
-    analyze_finished(cfg.analysis.clone(), &mut finished, |sink| {
+    analyze_finished(cfg.analysis.clone(), &mut finished, None, |sink| {
         read_source(source, sink)
     })
 }
@@ -1410,7 +1432,7 @@ pub fn watch(
     let name = cfg.interface.as_str();
     let assessor = Assessor::new(&cfg.analysis);
     let mut on_report = |f: Finished| reporter.borrow_mut().connection(name, &assessor.report(f));
-    let mut analyzer = Analyzer::new(cfg.analysis.clone(), &mut on_report);
+    let mut analyzer = Analyzer::new(cfg.analysis.clone(), &mut on_report, None);
     let mut reader = PacketReader::new(read);
     let now = || {
         SystemTime::now()

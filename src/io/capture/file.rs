@@ -480,7 +480,7 @@ impl Run<'_> {
         // was a wait for memory on every block: a tenth of the time on small packets).
         let mut pending: Option<(PcapBlockOwned<'d>, usize)> = None;
         while at < data.len() {
-            if at >= release_at {
+            if at >= release_at && (at >= release_at + RELEASE_LATE || !sink.busy()) {
                 memory.release_before(at);
                 release_at = at + RELEASE_EVERY;
             }
@@ -562,7 +562,7 @@ impl Run<'_> {
         let mut guesser = Guesser::new();
         let mut pending: Option<Record> = None;
         while at < data.len() {
-            if at >= release_at {
+            if at >= release_at && (at >= release_at + RELEASE_LATE || !sink.busy()) {
                 memory.release_before(at);
                 release_at = at + RELEASE_EVERY;
             }
@@ -768,6 +768,9 @@ fn library_text(e: &PcapError<&[u8]>) -> String {
 const GUESS_AHEAD: usize = 6;
 /// How often the in-memory driver gives back the bytes it is done with.
 const RELEASE_EVERY: usize = 8 << 20;
+/// How far past [`RELEASE_EVERY`] a release may be put off while the sink is
+/// [`FlowSink::busy`]: the mapped pages held stay bounded (≤ 40 MiB) if it always is.
+const RELEASE_LATE: usize = 32 << 20;
 /// Slots of [`Guesser`]'s ring of guesses: a power of two (a cheap modulo) of at least
 /// [`GUESS_AHEAD`].
 const RING: usize = 8;

@@ -72,6 +72,15 @@ pub trait FlowSink {
     fn memory(&self) -> usize {
         0
     }
+    /// True while another thread works on what this sink handed on (the JSON report's
+    /// writer). A reader of a mapped file then puts off giving back the pages it is done
+    /// with: the TLB flush of that `madvise` must interrupt every core running this
+    /// process and wait for it (an IPI, ≈ 40 µs on this project's VM), and the flushes
+    /// were a fifth of the capture thread's time under `--json` on the bulk-heavy bench
+    /// capture (docs/benchmarks.md#pcap-release). Put off a bounded distance only.
+    fn busy(&self) -> bool {
+        false
+    }
 }
 
 /// Why a flow ended.
