@@ -450,11 +450,18 @@ fn hostile_servers_side_by_side_on_the_event_loop_end_as_alone() {
         let _ = s.shutdown(Shutdown::Write);
         hold(stop, 5);
     });
+    // Nothing listens there once the listener is gone.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let servers = [&resetting, &silent, &malformed, &storm, &half_open];
+    let mut targets: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
+    targets.push(closed.to_string());
     let out = shakedown()
         .args(["scan", "--json", "--timeout", "1", "--concurrency", "2"])
         .args(["--retries", "2"])
-        .args(servers.iter().map(|s| s.addr.to_string()))
+        .args(&targets)
         .output()
         .unwrap();
     let code = out.status.code().unwrap_or(-1);
@@ -463,10 +470,10 @@ fn hostile_servers_side_by_side_on_the_event_loop_end_as_alone() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(v.len(), servers.len(), "{stdout}");
-    for (v, s) in v.iter().zip(servers) {
+    assert_eq!(v.len(), targets.len(), "{stdout}");
+    for (v, t) in v.iter().zip(&targets) {
         common::assert_schema(v);
-        assert_eq!(v["target"], s.addr.to_string(), "in the order given");
+        assert_eq!(v["target"], *t, "in the order given");
     }
     assert_gave_up(
         &v[0],
@@ -496,4 +503,8 @@ fn hostile_servers_side_by_side_on_the_event_loop_end_as_alone() {
         VERSION_TEST,
     );
     assert_gave_up(&v[4], code, "a close before any answer", None, VERSION_TEST);
+    // A refused connect is the socket's own error, as from a blocking connect.
+    let refused = v[5]["error"].as_str().unwrap_or_default();
+    assert!(refused.contains("Connection refused"), "{}", v[5]);
+    assert_eq!(v[5]["handshakes"], 1, "{}", v[5]);
 }

@@ -20,7 +20,7 @@
 //! guard page; only the pages touched are ever backed).
 
 #[cfg(target_os = "linux")]
-pub use imp::{clear, register, run, wait};
+pub use imp::{broken, clear, register, run, wait};
 
 use std::time::{Duration, Instant};
 
@@ -124,6 +124,8 @@ mod imp {
     struct Fd {
         readable: bool,
         writable: bool,
+        /// An event said error or hang-up: the socket has something to report.
+        broken: bool,
         waiter: Option<(usize, Interest)>,
     }
 
@@ -217,6 +219,13 @@ mod imp {
             s.fds[at] = Fd::default();
             Ok(())
         })
+    }
+
+    /// Whether an event of the registered socket said error or hang-up: only then is a
+    /// connect's outcome worth asking of the kernel (`SO_ERROR`), a system call a
+    /// connection otherwise.
+    pub fn broken(fd: RawFd) -> bool {
+        with(|s| s.fds.get(fd as usize).is_some_and(|f| f.broken))
     }
 
     /// The socket said `EAGAIN` for `interest`: it is no longer known ready.
@@ -395,6 +404,7 @@ mod imp {
                     // An error or a hang-up is told to both directions: the next read or
                     // write returns it.
                     let broken = bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+                    f.broken |= broken;
                     if broken || bits & (libc::EPOLLIN | libc::EPOLLRDHUP) as u32 != 0 {
                         f.readable = true;
                     }

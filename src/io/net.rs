@@ -337,7 +337,8 @@ fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
 /// with `SOCK_NONBLOCK`), registered with the thread's epoll set, and the coroutine waits
 /// for the connect to finish or the time-out. The stream stays non-blocking: its reads and
 /// writes wait the same way ([`read_within`], [`send_all`]). The errors are a blocking
-/// connect's: the socket's own (`SO_ERROR`), or a time-out.
+/// connect's: the socket's own (`SO_ERROR`, asked only when an event said error or
+/// hang-up), or a time-out.
 #[cfg(target_os = "linux")]
 fn connect_suspending(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     let deadline = Instant::now() + timeout;
@@ -360,6 +361,11 @@ fn connect_suspending(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStr
             io::ErrorKind::TimedOut,
             "connection timed out",
         ));
+    }
+    // Writable without an error or hang-up: connected (a later failure is the first
+    // write's, as after a blocking connect).
+    if !coro::broken(fd) {
+        return Ok(stream);
     }
     match stream.take_error()? {
         Some(e) => Err(e),
