@@ -10,7 +10,8 @@
 //! How: Rust's `unwind` crate asks the linker for `-lgcc_s`. A linker script of that name in
 //! OUT_DIR, searched before the compiler's own directories, stands in for it and names
 //! libgcc_eh.a, the same unwinder that gcc's `-static-libgcc` links. Where the compiler has
-//! no libgcc_eh.a (or the target is another, or links statically anyway), nothing changes.
+//! no libgcc_eh.a, or the target is another OS or libc, or not the building machine (a
+//! cross build), or links statically anyway, nothing changes.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,7 +23,13 @@ fn main() {
     let static_crt = var("CARGO_CFG_TARGET_FEATURE")
         .split(',')
         .any(|f| f == "crt-static");
-    if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" || static_crt {
+    // A cross build's linker would need the target's libgcc_eh.a; `cc` names the host's.
+    let cross = var("TARGET") != var("HOST");
+    if var("CARGO_CFG_TARGET_OS") != "linux"
+        || var("CARGO_CFG_TARGET_ENV") != "gnu"
+        || static_crt
+        || cross
+    {
         return;
     }
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
