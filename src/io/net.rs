@@ -986,3 +986,89 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
     }
 }
+
+/// The same waits in a coroutine (`coro`): the connect's time-out, a write that finds the
+/// send buffer full and waits for room (or gives up at its deadline, as a send time-out
+/// does), and reads bounded by their deadline.
+#[cfg(all(test, target_os = "linux"))]
+mod coroutine_tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    #[test]
+    fn connects_writes_and_reads_suspend_within_their_deadlines() {
+        // A full accept queue: connects to it can only time out.
+        let full = socket2::Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        full.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        full.listen(0).unwrap();
+        let full_addr = full.local_addr().unwrap().as_socket().unwrap();
+        // A peer that reads nothing for 300 ms, then all it is sent.
+        let slow = TcpListener::bind("127.0.0.1:0").unwrap();
+        let slow_addr = slow.local_addr().unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = slow.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).unwrap();
+            all.len()
+        });
+        // A peer that reads nothing at all, and says nothing.
+        let deaf = TcpListener::bind("127.0.0.1:0").unwrap();
+        let deaf_addr = deaf.local_addr().unwrap();
+        // More than loopback's largest send and receive buffers hold together.
+        let bulk = vec![7u8; 64 << 20];
+        let short = Duration::from_millis(300);
+        let outcomes = Mutex::new(Vec::new());
+        let jobs: Vec<Box<dyn FnOnce() + '_>> = vec![
+            Box::new(|| {
+                // Fill the queue until a connect times out.
+                let mut held = Vec::new();
+                let e = loop {
+                    assert!(held.len() < 64, "the accept queue never filled");
+                    match connect_one(&full_addr, short) {
+                        Ok(s) => held.push(s),
+                        Err(e) => break e,
+                    }
+                };
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push(format!("full: {:?}", e.kind()));
+            }),
+            Box::new(|| {
+                let mut s = connect_one(&slow_addr, short).unwrap();
+                let r = send_all(&mut s, &bulk, Duration::from_secs(5));
+                outcomes.lock().unwrap().push(format!("slow: {r:?}"));
+            }),
+            Box::new(|| {
+                let mut s = connect_one(&deaf_addr, short).unwrap();
+                let t = Instant::now();
+                let w = send_all(&mut s, &bulk, short).map_err(|e| e.kind());
+                let waited = t.elapsed() >= Duration::from_millis(250);
+                let mut buf = [0u8; 16];
+                let t = Instant::now();
+                let r = read_within(&mut s, &mut buf, Instant::now() + short).map_err(|e| e.kind());
+                let read_waited = t.elapsed() >= Duration::from_millis(250);
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push(format!("deaf: {w:?} {waited} {r:?} {read_waited}"));
+            }),
+        ];
+        assert_eq!(coro::run(jobs), 3);
+        let mut outcomes = outcomes.into_inner().unwrap();
+        outcomes.sort();
+        assert_eq!(
+            outcomes,
+            [
+                "deaf: Err(WouldBlock) true Err(WouldBlock) true",
+                "full: TimedOut",
+                "slow: Ok(())",
+            ]
+        );
+        assert_eq!(reader.join().unwrap(), bulk.len());
+        drop(deaf);
+    }
+}
