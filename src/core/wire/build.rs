@@ -420,28 +420,28 @@ pub fn encode(
     randoms: &HelloRandoms,
     shares: &[KeyShare],
 ) -> Result<EncodedHello, LengthOverflow> {
-    encode_padded(spec, host, randoms, shares, None)
+    encode_padded(spec, host, randoms.clone(), shares, None)
 }
 
 /// [`encode`], and when the spec sets no `pad_to`, a TLS hello whose handshake message is
 /// `window.start` to `window.end - 1` bytes long padded to `window.end`, as OpenSSL pads
 /// (some F5 load balancers dropped hellos of 256 to 511 bytes). Decided on the model, so
-/// the bytes are written once.
+/// the bytes are written once. The randoms move into the hello (no copies).
 pub fn encode_padded(
     spec: &HelloSpec,
     host: Option<&str>,
-    randoms: &HelloRandoms,
+    randoms: HelloRandoms,
     shares: &[KeyShare],
     window: Option<std::ops::Range<usize>>,
 ) -> Result<EncodedHello, LengthOverflow> {
     if spec.version == ProtocolVersion::SSLV2 {
-        return encode_sslv2(spec, randoms);
+        return encode_sslv2(spec, randoms.challenge);
     }
     let p = profile(spec.version);
     let random = randoms.random;
     let session_id = match &spec.session_id {
         Some(sid) => sid.clone(),
-        None => randoms.session_id.clone(),
+        None => randoms.session_id,
     };
     let grease = randoms
         .grease
@@ -584,8 +584,7 @@ pub fn encode_padded(
 /// SSLv2 honours `legacy_version` (the hello's version), `session_id`, and `cipher_suites`
 /// (sent as `0x00XXXX` specs, the form SSLv3/TLS suites take in an SSLv2 hello); every other
 /// option has no SSLv2 form and is ignored.
-fn encode_sslv2(spec: &HelloSpec, randoms: &HelloRandoms) -> Result<EncodedHello, LengthOverflow> {
-    let challenge = randoms.challenge.clone();
+fn encode_sslv2(spec: &HelloSpec, challenge: Vec<u8>) -> Result<EncodedHello, LengthOverflow> {
     let hello = Sslv2ClientHello {
         version: spec.legacy_version.unwrap_or(0x0002),
         cipher_specs: match &spec.cipher_suites {
