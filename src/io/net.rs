@@ -103,7 +103,7 @@ impl Target {
         if let Some(ip) = self.connect.or_else(|| self.ip_literal()) {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
+        let addrs = lookup(&self.host, self.port)?;
         if addrs.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -112,6 +112,32 @@ impl Target {
         }
         Ok(addrs)
     }
+}
+
+/// The system resolver's answer for `host`. `getaddrinfo` blocks; in a coroutine
+/// ([`coro`]) it runs on a thread of its own while the coroutine sleeps in steps of 1 to
+/// 10 ms, so that the other coroutines of its thread go on (a fleet of names would
+/// otherwise be resolved one at a time, each lookup stalling a whole loop).
+fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let blocking = move |host: &str| -> io::Result<Vec<SocketAddr>> {
+        Ok((host, port).to_socket_addrs()?.collect())
+    };
+    #[cfg(target_os = "linux")]
+    if coro::active() {
+        let name = host.to_owned();
+        // No thread to be had: resolved here, as outside a coroutine.
+        if let Ok(lookup) = std::thread::Builder::new().spawn(move || blocking(&name)) {
+            let mut step = Duration::from_millis(1);
+            while !lookup.is_finished() {
+                coro::sleep(step);
+                step = (step * 2).min(Duration::from_millis(10));
+            }
+            return lookup
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the resolver's thread failed")));
+        }
+    }
+    blocking(host)
 }
 
 fn parse_port(p: &str) -> Result<u16, String> {
@@ -628,7 +654,7 @@ impl Transport for Tcp {
         Some(connect)
     }
 
-    /// On Linux (epoll); a name is still resolved blocking the thread.
+    /// On Linux (epoll); a name's lookup runs on a thread of its own (`lookup`).
     fn suspends(&self) -> bool {
         cfg!(target_os = "linux")
     }
@@ -939,6 +965,34 @@ mod tests {
         assert!(Target::parse("[::1", 443).is_err());
         assert!(Target::parse("a b", 443).is_err());
         assert!(Target::parse("", 443).is_err());
+    }
+
+    /// A name resolved in a coroutine (on a thread of its own, the coroutine polling for
+    /// its end) gives what it gives outside one, for many coroutines at once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn names_resolve_in_coroutines() {
+        let outside = lookup("localhost", 8443).unwrap();
+        assert!(
+            outside
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8443)
+        );
+        let inside = std::sync::Mutex::new(Vec::new());
+        let jobs: Vec<Box<dyn FnOnce() + '_>> = (0..8)
+            .map(|_| {
+                let inside = &inside;
+                Box::new(move || {
+                    assert!(coro::active());
+                    let got = lookup("localhost", 8443).unwrap();
+                    inside.lock().unwrap().push(got);
+                }) as Box<dyn FnOnce()>
+            })
+            .collect();
+        assert_eq!(coro::run(jobs), 8);
+        let inside = inside.into_inner().unwrap();
+        assert_eq!(inside.len(), 8);
+        assert!(inside.iter().all(|got| *got == outside));
     }
 
     /// The connect is bounded by its time-out: a listener whose accept queue is full drops
