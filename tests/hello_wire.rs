@@ -225,7 +225,11 @@ fn odd_values_survive_both_decoders() {
             groups: Some(vec![0x1337, 0x001d, 0x11ec]),
             key_shares: Some(vec![0x11ec, 0x001d, 0x0017, 0x1337, 0x0100]),
             sigalgs: Some(vec![0x1337, 0x0804]),
-            alpn: Some(vec!["h2".into(), String::new(), "x".repeat(255)]),
+            alpn: Some(vec![
+                "h2".into(),
+                String::new().into(),
+                "x".repeat(255).into(),
+            ]),
             session_id: Some(vec![0xaa; 7]),
             extra_extensions: odd_exts.clone(),
             grease: true,

@@ -491,7 +491,7 @@ impl HelloArgs {
         spec.alpn = self.alpn.as_ref().map(|l| {
             l.split(',')
                 .filter(|s| !s.is_empty())
-                .map(str::to_string)
+                .map(|s| s.to_string().into())
                 .collect()
         });
         spec.sni = match (&self.sni, self.no_sni) {

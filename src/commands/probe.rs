@@ -636,7 +636,7 @@ fn quic_spec(spec: &HelloSpec, params: &[(u64, Vec<u8>)]) -> HelloSpec {
             .get_or_insert_with(|| vec![0x1301, 0x1302, 0x1303]);
     }
     spec.session_id.get_or_insert_with(Vec::new);
-    spec.alpn.get_or_insert_with(|| vec!["h3".to_string()]);
+    spec.alpn.get_or_insert_with(|| vec!["h3".into()]);
     if !spec
         .extra_extensions
         .iter()

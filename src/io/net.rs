@@ -103,7 +103,7 @@ impl Target {
         if let Some(ip) = self.connect.or_else(|| self.ip_literal()) {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port).to_socket_addrs()?.collect();
+        let addrs = lookup(&self.host, self.port)?;
         if addrs.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -112,6 +112,32 @@ impl Target {
         }
         Ok(addrs)
     }
+}
+
+/// The system resolver's answer for `host`. `getaddrinfo` blocks; in a coroutine
+/// ([`coro`]) it runs on a thread of its own while the coroutine sleeps in steps of 1 to
+/// 10 ms, so that the other coroutines of its thread go on (a fleet of names would
+/// otherwise be resolved one at a time, each lookup stalling a whole loop).
+fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let blocking = move |host: &str| -> io::Result<Vec<SocketAddr>> {
+        Ok((host, port).to_socket_addrs()?.collect())
+    };
+    #[cfg(target_os = "linux")]
+    if coro::active() {
+        let name = host.to_owned();
+        // No thread to be had: resolved here, as outside a coroutine.
+        if let Ok(lookup) = std::thread::Builder::new().spawn(move || blocking(&name)) {
+            let mut step = Duration::from_millis(1);
+            while !lookup.is_finished() {
+                coro::sleep(step);
+                step = (step * 2).min(Duration::from_millis(10));
+            }
+            return lookup
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the resolver's thread failed")));
+        }
+    }
+    blocking(host)
 }
 
 fn parse_port(p: &str) -> Result<u16, String> {
@@ -628,7 +654,7 @@ impl Transport for Tcp {
         Some(connect)
     }
 
-    /// On Linux (epoll); a name is still resolved blocking the thread.
+    /// On Linux (epoll); a name's lookup runs on a thread of its own (`lookup`).
     fn suspends(&self) -> bool {
         cfg!(target_os = "linux")
     }
@@ -941,6 +967,34 @@ mod tests {
         assert!(Target::parse("", 443).is_err());
     }
 
+    /// A name resolved in a coroutine (on a thread of its own, the coroutine polling for
+    /// its end) gives what it gives outside one, for many coroutines at once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn names_resolve_in_coroutines() {
+        let outside = lookup("localhost", 8443).unwrap();
+        assert!(
+            outside
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8443)
+        );
+        let inside = std::sync::Mutex::new(Vec::new());
+        let jobs: Vec<Box<dyn FnOnce() + '_>> = (0..8)
+            .map(|_| {
+                let inside = &inside;
+                Box::new(move || {
+                    assert!(coro::active());
+                    let got = lookup("localhost", 8443).unwrap();
+                    inside.lock().unwrap().push(got);
+                }) as Box<dyn FnOnce()>
+            })
+            .collect();
+        assert_eq!(coro::run(jobs), 8);
+        let inside = inside.into_inner().unwrap();
+        assert_eq!(inside.len(), 8);
+        assert!(inside.iter().all(|got| *got == outside));
+    }
+
     /// The connect is bounded by its time-out: a listener whose accept queue is full drops
     /// SYNs, so a connection to it can only time out, and must say so as std does.
     #[cfg(target_os = "linux")]
@@ -984,5 +1038,91 @@ mod tests {
         // Nothing listens now: refused at once, with the OS's reason.
         let e = connect_one(&addr, short).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+    }
+}
+
+/// The same waits in a coroutine (`coro`): the connect's time-out, a write that finds the
+/// send buffer full and waits for room (or gives up at its deadline, as a send time-out
+/// does), and reads bounded by their deadline.
+#[cfg(all(test, target_os = "linux"))]
+mod coroutine_tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    #[test]
+    fn connects_writes_and_reads_suspend_within_their_deadlines() {
+        // A full accept queue: connects to it can only time out.
+        let full = socket2::Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        full.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        full.listen(0).unwrap();
+        let full_addr = full.local_addr().unwrap().as_socket().unwrap();
+        // A peer that reads nothing for 300 ms, then all it is sent.
+        let slow = TcpListener::bind("127.0.0.1:0").unwrap();
+        let slow_addr = slow.local_addr().unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = slow.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let mut all = Vec::new();
+            s.read_to_end(&mut all).unwrap();
+            all.len()
+        });
+        // A peer that reads nothing at all, and says nothing.
+        let deaf = TcpListener::bind("127.0.0.1:0").unwrap();
+        let deaf_addr = deaf.local_addr().unwrap();
+        // More than loopback's largest send and receive buffers hold together.
+        let bulk = vec![7u8; 64 << 20];
+        let short = Duration::from_millis(300);
+        let outcomes = Mutex::new(Vec::new());
+        let jobs: Vec<Box<dyn FnOnce() + '_>> = vec![
+            Box::new(|| {
+                // Fill the queue until a connect times out.
+                let mut held = Vec::new();
+                let e = loop {
+                    assert!(held.len() < 64, "the accept queue never filled");
+                    match connect_one(&full_addr, short) {
+                        Ok(s) => held.push(s),
+                        Err(e) => break e,
+                    }
+                };
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push(format!("full: {:?}", e.kind()));
+            }),
+            Box::new(|| {
+                let mut s = connect_one(&slow_addr, short).unwrap();
+                let r = send_all(&mut s, &bulk, Duration::from_secs(5));
+                outcomes.lock().unwrap().push(format!("slow: {r:?}"));
+            }),
+            Box::new(|| {
+                let mut s = connect_one(&deaf_addr, short).unwrap();
+                let t = Instant::now();
+                let w = send_all(&mut s, &bulk, short).map_err(|e| e.kind());
+                let waited = t.elapsed() >= Duration::from_millis(250);
+                let mut buf = [0u8; 16];
+                let t = Instant::now();
+                let r = read_within(&mut s, &mut buf, Instant::now() + short).map_err(|e| e.kind());
+                let read_waited = t.elapsed() >= Duration::from_millis(250);
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push(format!("deaf: {w:?} {waited} {r:?} {read_waited}"));
+            }),
+        ];
+        assert_eq!(coro::run(jobs), 3);
+        let mut outcomes = outcomes.into_inner().unwrap();
+        outcomes.sort();
+        assert_eq!(
+            outcomes,
+            [
+                "deaf: Err(WouldBlock) true Err(WouldBlock) true",
+                "full: TimedOut",
+                "slow: Ok(())",
+            ]
+        );
+        assert_eq!(reader.join().unwrap(), bulk.len());
+        drop(deaf);
     }
 }

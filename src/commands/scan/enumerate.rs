@@ -55,10 +55,9 @@ use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
 use crate::core::wire::build::{HelloSpec, Sni};
-use crate::core::wire::hello::{ClientHello, Extension};
+use crate::core::wire::hello::ClientHello;
 use crate::core::wire::registry::DhPrime;
 use crate::core::wire::registry::alerts::codes as alert;
-use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::{
     CIPHER_SUITES, CipherSuite, GROUPS, GroupKind, KeyExchange, SIGNATURE_SCHEMES, alert_name,
     is_post_quantum, suite,
@@ -1412,11 +1411,9 @@ impl<'a> Scanner<'a> {
         };
         if version.0 >= ProtocolVersion::TLS10.0 {
             spec.alpn = Some(vec!["h2".into(), "http/1.1".into()]);
-            spec.extra_extensions.push(Extension {
-                typ: ext::STATUS_REQUEST,
-                // ocsp, no responder ids, no request extensions
-                data: vec![1, 0, 0, 0, 0],
-            });
+            // First of the extensions after the defaults (the extras the probes add come
+            // after it), as it was when it was an extra.
+            spec.status_request = true;
         }
         if version.0 <= ProtocolVersion::TLS12.0 && version.0 >= ProtocolVersion::TLS10.0 {
             spec.groups = Some(ecdhe_groups());

@@ -79,7 +79,7 @@ pub fn build_with_keys_padded(
             }
         })
         .collect();
-    let encoded = build::encode_padded(spec, host, &randoms, &shares, window)?;
+    let encoded = build::encode_padded(spec, host, randoms, &shares, window)?;
     Ok(BuiltHello {
         wire: encoded.wire,
         hello: encoded.hello,

@@ -25,6 +25,7 @@ use super::hello::{ClientHello, Extension, LengthOverrides, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
 use crate::core::wire::registry::extensions::types as ext;
 use bytes::BufMut;
+use std::borrow::Cow;
 
 /// What goes in server_name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,7 +60,12 @@ pub struct HelloSpec {
     /// Groups to send a key share for. Default for TLS 1.3: the first offered group.
     pub key_shares: Option<Vec<u16>>,
     pub sigalgs: Option<Vec<u16>>,
-    pub alpn: Option<Vec<String>>,
+    /// Borrowed names cost nothing to list: a scan's every hello offers the same two.
+    pub alpn: Option<Vec<Cow<'static, str>>>,
+    /// The status_request extension (an OCSP request, no responder ids or request
+    /// extensions, as browsers send it), after the default extensions and before the
+    /// extras; an extra of its type replaces it there.
+    pub status_request: bool,
     /// Raw extensions appended in order; one with the type of a default extension replaces
     /// that extension in place instead.
     pub extra_extensions: Vec<Extension>,
@@ -90,6 +96,7 @@ impl Default for HelloSpec {
             key_shares: None,
             sigalgs: None,
             alpn: None,
+            status_request: false,
             extra_extensions: Vec::new(),
             omit_extensions: Vec::new(),
             grease: false,
@@ -173,6 +180,9 @@ const EXTENSION_ORDER: [u16; 12] = [
     ext::KEY_SHARE,
     ext::RENEGOTIATION_INFO,
 ];
+
+/// status_request's body as browsers send it: ocsp, no responder ids, no request extensions.
+const STATUS_REQUEST_OCSP: [u8; 5] = [1, 0, 0, 0, 0];
 
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
 const SCSV_RENEGOTIATION: u16 = 0x00ff;
@@ -410,28 +420,28 @@ pub fn encode(
     randoms: &HelloRandoms,
     shares: &[KeyShare],
 ) -> Result<EncodedHello, LengthOverflow> {
-    encode_padded(spec, host, randoms, shares, None)
+    encode_padded(spec, host, randoms.clone(), shares, None)
 }
 
 /// [`encode`], and when the spec sets no `pad_to`, a TLS hello whose handshake message is
 /// `window.start` to `window.end - 1` bytes long padded to `window.end`, as OpenSSL pads
 /// (some F5 load balancers dropped hellos of 256 to 511 bytes). Decided on the model, so
-/// the bytes are written once.
+/// the bytes are written once. The randoms move into the hello (no copies).
 pub fn encode_padded(
     spec: &HelloSpec,
     host: Option<&str>,
-    randoms: &HelloRandoms,
+    randoms: HelloRandoms,
     shares: &[KeyShare],
     window: Option<std::ops::Range<usize>>,
 ) -> Result<EncodedHello, LengthOverflow> {
     if spec.version == ProtocolVersion::SSLV2 {
-        return encode_sslv2(spec, randoms);
+        return encode_sslv2(spec, randoms.challenge);
     }
     let p = profile(spec.version);
     let random = randoms.random;
     let session_id = match &spec.session_id {
         Some(sid) => sid.clone(),
-        None => randoms.session_id.clone(),
+        None => randoms.session_id,
     };
     let grease = randoms
         .grease
@@ -512,6 +522,18 @@ pub fn encode_padded(
         };
         extensions.push(Extension { typ, data });
     }
+    if spec.status_request
+        && !spec.omit_extensions.contains(&ext::STATUS_REQUEST)
+        && !spec
+            .extra_extensions
+            .iter()
+            .any(|e| e.typ == ext::STATUS_REQUEST)
+    {
+        extensions.push(Extension {
+            typ: ext::STATUS_REQUEST,
+            data: STATUS_REQUEST_OCSP.to_vec(),
+        });
+    }
     // The other extras are appended in order, duplicates included, since that may be the
     // point.
     for (i, extra) in spec.extra_extensions.iter().enumerate() {
@@ -562,8 +584,7 @@ pub fn encode_padded(
 /// SSLv2 honours `legacy_version` (the hello's version), `session_id`, and `cipher_suites`
 /// (sent as `0x00XXXX` specs, the form SSLv3/TLS suites take in an SSLv2 hello); every other
 /// option has no SSLv2 form and is ignored.
-fn encode_sslv2(spec: &HelloSpec, randoms: &HelloRandoms) -> Result<EncodedHello, LengthOverflow> {
-    let challenge = randoms.challenge.clone();
+fn encode_sslv2(spec: &HelloSpec, challenge: Vec<u8>) -> Result<EncodedHello, LengthOverflow> {
     let hello = Sslv2ClientHello {
         version: spec.legacy_version.unwrap_or(0x0002),
         cipher_specs: match &spec.cipher_suites {
@@ -659,7 +680,7 @@ fn u16_list_u16_after(
     Ok(d)
 }
 
-fn alpn_data(protocols: &[String]) -> Result<Vec<u8>, LengthOverflow> {
+fn alpn_data(protocols: &[Cow<'static, str>]) -> Result<Vec<u8>, LengthOverflow> {
     let mut d = Vec::with_capacity(2 + protocols.iter().map(|p| 1 + p.len()).sum::<usize>());
     put_prefixed(&mut d, Prefix::U16, &|| "the ALPN list".into(), None, |d| {
         for p in protocols {
@@ -784,6 +805,65 @@ mod tests {
         HelloSpec {
             version: v,
             ..HelloSpec::default()
+        }
+    }
+
+    #[test]
+    fn status_request_is_the_extra_it_replaces() {
+        // The flag writes what the extra wrote, where it went: after the defaults, before
+        // later extras, inside the GREASE pair; an extra of its type or an omission wins.
+        let heartbeat = Extension {
+            typ: ext::HEARTBEAT,
+            data: vec![1],
+        };
+        let status = Extension {
+            typ: ext::STATUS_REQUEST,
+            data: vec![1, 0, 0, 0, 0],
+        };
+        for (version, grease) in [
+            (ProtocolVersion::TLS12, false),
+            (ProtocolVersion::TLS13, true),
+            (ProtocolVersion::TLS10, false),
+        ] {
+            let base = HelloSpec {
+                version,
+                grease,
+                alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+                ..HelloSpec::default()
+            };
+            let as_extra = HelloSpec {
+                extra_extensions: vec![status.clone(), heartbeat.clone()],
+                ..base.clone()
+            };
+            let as_flag = HelloSpec {
+                status_request: true,
+                extra_extensions: vec![heartbeat.clone()],
+                ..base.clone()
+            };
+            let wire = |spec: &HelloSpec| built(spec, Some("example.com")).wire;
+            assert_eq!(wire(&as_flag), wire(&as_extra), "{version}");
+            let other = Extension {
+                typ: ext::STATUS_REQUEST,
+                data: vec![2],
+            };
+            let replaced = HelloSpec {
+                extra_extensions: vec![other.clone()],
+                ..as_flag.clone()
+            };
+            let only_extra = HelloSpec {
+                extra_extensions: vec![other],
+                ..base.clone()
+            };
+            assert_eq!(wire(&replaced), wire(&only_extra), "{version}");
+            let omitted = HelloSpec {
+                omit_extensions: vec![ext::STATUS_REQUEST],
+                ..as_flag.clone()
+            };
+            let without = HelloSpec {
+                extra_extensions: vec![heartbeat.clone()],
+                ..base.clone()
+            };
+            assert_eq!(wire(&omitted), wire(&without), "{version}");
         }
     }
 
