@@ -769,8 +769,11 @@ const GUESS_AHEAD: usize = 6;
 /// How often the in-memory driver gives back the bytes it is done with.
 const RELEASE_EVERY: usize = 8 << 20;
 /// How far past [`RELEASE_EVERY`] a release may be put off while the sink is
-/// [`FlowSink::busy`]: the mapped pages held stay bounded (≤ 40 MiB) if it always is.
-const RELEASE_LATE: usize = 32 << 20;
+/// [`FlowSink::busy`]: the mapped pages held stay bounded (≤ 18 MiB) if it always is.
+/// 16 or 32 MiB put off no more IPIs on the bulk-heavy bench capture (10 and 9 TLB
+/// shootdowns a run against 10) and held more (peak RSS up to 34 MB against 27 MB;
+/// docs/benchmarks.md#pcap-release).
+const RELEASE_LATE: usize = 8 << 20;
 /// Slots of [`Guesser`]'s ring of guesses: a power of two (a cheap modulo) of at least
 /// [`GUESS_AHEAD`].
 const RING: usize = 8;
