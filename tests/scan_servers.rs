@@ -1030,3 +1030,65 @@ fn suites_only_costs_sum_of_accepted_plus_one_and_order_checks() {
     assert_eq!(v["handshakes"].as_u64().unwrap(), accepted + asked + 2);
     assert!(v["groups"].as_object().unwrap().is_empty());
 }
+
+/// A scan of at least as many targets as `--concurrency` runs its workers as coroutines on
+/// an event loop (src/io/coro.rs: a target's parts one after another, every wait a
+/// suspension); a target scanned alone runs on threads (its parts side by side). Against
+/// the same real servers, with the same plan, both find the same, in every field but the
+/// time taken.
+#[test]
+fn the_event_loop_finds_what_threads_find() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let tls13 = s_server(&cert, &["-tls1_3"]);
+    let tls12 = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            SERVER_ORDER_SUITES,
+            "-serverpref",
+            "-groups",
+            "secp384r1:X25519",
+        ],
+    );
+    let targets = [local(&tls13), local(&tls12)];
+    let run = |targets: &[&String], concurrency: &str| -> Vec<Value> {
+        let out = shakedown()
+            .arg("scan")
+            .args(targets)
+            .args(["--json", "--prefer", "fewer-connections", "--timeout", "5"])
+            .args(["--concurrency", concurrency])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .inspect(common::assert_schema)
+            .collect()
+    };
+    // Two targets, one slot: coroutines.
+    let together = run(&[&targets[0], &targets[1]], "1");
+    assert_eq!(together.len(), 2);
+    for (on_loop, target) in together.iter().zip(&targets) {
+        // One target, eight slots: threads.
+        let alone = run(&[target], "8").remove(0);
+        check_accounting(on_loop);
+        let fields = on_loop.as_object().unwrap();
+        assert!(fields["versions"]["TLSv1.2"]["supported"].is_boolean());
+        for (k, x) in fields {
+            // "expires in 2 days" may become "1 day" between the two scans.
+            if k == "elapsed_ms" || k == "diagnosis" {
+                continue;
+            }
+            assert_eq!(x, &alone[k], "{target}: {k} differs on the event loop");
+        }
+        assert_eq!(
+            common::causes(on_loop),
+            common::causes(&alone),
+            "{target}: diagnosis"
+        );
+    }
+    assert_eq!(together[0]["versions"]["TLSv1.3"]["supported"], true);
+    assert_eq!(together[1]["versions"]["TLSv1.2"]["server_order"], true);
+}
