@@ -110,6 +110,16 @@ nginx_fleet() {
     done
 }
 
+# fleet_in_temp SERVERS REPEAT: nginx_fleet in a new temporary directory, which becomes the
+# current one (the caller's directory is kept in `cwd`, the new one in `work`); the servers
+# are stopped and the directory removed when the script exits.
+fleet_in_temp() {
+    cwd=$PWD; work=$(mktemp -d); pids=()
+    trap 'stop "${pids[@]}"; rm -rf "$work"' EXIT
+    cd "$work"
+    nginx_fleet "$1" "$2"
+}
+
 # fleet_ticks: the CPU time (user + system, clock ticks) the processes in the caller's
 # `pids` (nginx_fleet's servers) have used so far.
 fleet_ticks() {

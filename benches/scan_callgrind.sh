@@ -16,11 +16,7 @@ servers=${SERVERS:-16}; repeat=${REPEAT:-2}; concurrency=${CONCURRENCY:-64}
 : "${BINS:?BINS=\"BIN ...\"}"
 command -v nginx >/dev/null || { echo "needs nginx" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
-cwd=$PWD; work=$(mktemp -d); pids=()
-cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
-nginx_fleet "$servers" "$repeat"
+fleet_in_temp "$servers" "$repeat"
 head -n "$(($(wc -l <targets) / 2))" targets >half
 cat >count.py <<'PY'
 import re, subprocess, sys

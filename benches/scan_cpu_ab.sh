@@ -15,11 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 servers=${SERVERS:-32}; repeat=${REPEAT:-4}; rounds=${ROUNDS:-3}; concurrency=${CONCURRENCY:-64}
 : "${VARIANTS:?VARIANTS=\"name=BIN[=VAR=VALUE,...] ...\"}"
 command -v nginx >/dev/null || { echo "needs nginx" >&2; exit 2; }
-cwd=$PWD; work=$(mktemp -d); pids=()
-cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
-nginx_fleet "$servers" "$repeat"
+fleet_in_temp "$servers" "$repeat"
 EV=cpu-clock,page-faults,context-switches,net:net_dev_xmit,tcp:tcp_send_reset,tcp:tcp_destroy_sock,raw_syscalls:sys_enter
 echo "targets $(wc -l <targets); load before: $(cat /proc/loadavg)"
 echo "| variant | round | handshakes | wall s | user s | sys s | µs/handshake | servers µs/hs | counts per handshake |"

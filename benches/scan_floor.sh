@@ -41,11 +41,7 @@ fi
 case $FLOOR in /*) ;; *) FLOOR=$PWD/$FLOOR ;; esac
 fixed=""
 if [ -n "${FIXED:-}" ]; then case $FIXED in /*) fixed=$FIXED ;; *) fixed=$PWD/$FIXED ;; esac; fi
-work=$(mktemp -d); pids=()
-cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
-nginx_fleet "$servers" "$repeat"
+fleet_in_temp "$servers" "$repeat"
 
 # The hellos of one target's scan, as the many-target scan plans it (fewer connections):
 # tcpdump is waited for until it says it listens (under load it can take more than a

@@ -16,11 +16,7 @@ freq=${FREQ:-20000}
 : "${VARIANTS:?VARIANTS=\"name=BIN ...\"}"
 command -v nginx >/dev/null || { echo "needs nginx" >&2; exit 2; }
 command -v perf >/dev/null || { echo "needs perf" >&2; exit 2; }
-cwd=$PWD; work=$(mktemp -d); pids=()
-cleanup() { stop "${pids[@]}"; rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
-nginx_fleet "$servers" "$repeat"
+fleet_in_temp "$servers" "$repeat"
 echo "targets $(wc -l <targets); cpu-clock at $freq Hz; load before: $(cat /proc/loadavg)"
 echo "| variant | round | handshakes | wall s | samples | user µs/handshake | kernel µs/handshake | total µs/handshake |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -357,12 +357,10 @@ fn version_hole_is_not_taken_for_a_floor() {
     assert_eq!(v["versions"]["SSLv3"]["handshakes"], 1);
 }
 
-#[test]
-fn restrictive_server_order_tls12_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let cert = rsa_cert(dir.path(), "localhost");
-    let srv = s_server(
-        &cert,
+/// A TLS 1.2-only server in its own order: three suites, two groups, two schemes.
+fn server_order_tls12(cert: &common::Issued) -> Server {
+    s_server(
+        cert,
         &[
             "-tls1_2",
             "-cipher",
@@ -373,7 +371,14 @@ fn restrictive_server_order_tls12_server() {
             "-sigalgs",
             "RSA+SHA384:RSA-PSS+SHA256",
         ],
-    );
+    )
+}
+
+#[test]
+fn restrictive_server_order_tls12_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let srv = server_order_tls12(&cert);
     let v = scan_one(&local(&srv));
     assert_eq!(
         ciphers(&v, "TLSv1.2"),
@@ -1041,17 +1046,7 @@ fn the_event_loop_finds_what_threads_find() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path(), "localhost");
     let tls13 = s_server(&cert, &["-tls1_3"]);
-    let tls12 = s_server(
-        &cert,
-        &[
-            "-tls1_2",
-            "-cipher",
-            SERVER_ORDER_SUITES,
-            "-serverpref",
-            "-groups",
-            "secp384r1:X25519",
-        ],
-    );
+    let tls12 = server_order_tls12(&cert);
     let targets = [local(&tls13), local(&tls12)];
     let run = |targets: &[&String], concurrency: &str| -> Vec<Value> {
         let out = shakedown()
