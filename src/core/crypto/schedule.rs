@@ -95,6 +95,51 @@ impl HashAlg {
     }
 }
 
+/// A transcript hash kept running: messages are added as they come, and the hash so far is
+/// read without hashing the whole transcript again (a TLS 1.3 handshake reads it three
+/// times, the certificate chain each time; docs/benchmarks.md#scan-user-4).
+#[derive(Debug, Clone)]
+pub enum TranscriptHash {
+    Sha256(Sha256),
+    Sha384(Sha384),
+}
+
+impl TranscriptHash {
+    /// The running hash of `hash` over `transcript` so far.
+    pub fn over(hash: HashAlg, transcript: &[u8]) -> TranscriptHash {
+        let mut running = match hash {
+            HashAlg::Sha256 => TranscriptHash::Sha256(Sha256::new()),
+            HashAlg::Sha384 => TranscriptHash::Sha384(Sha384::new()),
+        };
+        running.update(transcript);
+        running
+    }
+
+    pub fn alg(&self) -> HashAlg {
+        match self {
+            TranscriptHash::Sha256(_) => HashAlg::Sha256,
+            TranscriptHash::Sha384(_) => HashAlg::Sha384,
+        }
+    }
+
+    pub fn update(&mut self, message: &[u8]) {
+        match self {
+            TranscriptHash::Sha256(h) => h.update(message),
+            TranscriptHash::Sha384(h) => h.update(message),
+        }
+    }
+
+    /// The hash of the transcript so far followed by `also` (a message not yet added).
+    pub fn hash_with(&self, also: &[u8]) -> Vec<u8> {
+        let mut h = self.clone();
+        h.update(also);
+        match h {
+            TranscriptHash::Sha256(h) => h.finalize().to_vec(),
+            TranscriptHash::Sha384(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
 /// The TLS 1.3 handshake traffic secrets, client's and server's.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TrafficSecrets {
