@@ -937,7 +937,7 @@ impl<'a> Scanner<'a> {
             // the first broken answer of a target that otherwise answered.
             error: noted
                 .or_else(|| health.gave_up.clone())
-                .or_else(|| health.first_broken.clone()),
+                .or_else(|| health.first_broken.as_ref().map(|(_, what)| what.clone())),
             gave_up,
             versions,
             groups,
@@ -1235,10 +1235,16 @@ impl<'a> Scanner<'a> {
         let what = reply.breakage();
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         let streak_reached = health.note(reply.kind, what, reply.verdict.as_ref(), failed);
-        if matches!(reply.kind, AnswerKind::Broken) {
-            health
+        // The newest version's first broken answer: the first hellos of several versions
+        // go at once, and the first of them in time changed from run to run.
+        let version = hello_version(hello);
+        if matches!(reply.kind, AnswerKind::Broken)
+            && health
                 .first_broken
-                .get_or_insert_with(|| format!("{} got {what}", hello_label(hello)));
+                .as_ref()
+                .is_none_or(|(v, _)| version > *v)
+        {
+            health.first_broken = Some((version, format!("{} got {what}", hello_label(hello))));
         }
         if streak_reached && health.gave_up.is_none() {
             let why = format!(
@@ -2402,18 +2408,24 @@ fn certified_first(versions: &[VersionScan]) -> bool {
 /// "a TLSv1.2 hello", "an SSLv2 hello": which hello an error is about (`None`: an
 /// SSLv2-format one).
 fn hello_label(hello: Option<&ClientHello>) -> String {
+    match hello {
+        None => "an SSLv2 hello".into(),
+        Some(_) => format!("a {} hello", ProtocolVersion(hello_version(hello))),
+    }
+}
+
+/// The highest version a hello offers (SSLv2's hello, without a model: 0x0002).
+fn hello_version(hello: Option<&ClientHello>) -> u16 {
     let Some(h) = hello else {
-        return "an SSLv2 hello".into();
+        return ProtocolVersion::SSLV2.0;
     };
-    let version = h
-        .supported_versions()
+    h.supported_versions()
         .and_then(|v| {
             v.into_iter()
                 .filter(|v| *v <= ProtocolVersion::TLS13.0)
                 .max()
         })
-        .unwrap_or(h.legacy_version);
-    format!("a {} hello", ProtocolVersion(version))
+        .unwrap_or(h.legacy_version)
 }
 
 /// What a version's suite offers show besides their picks, gathered offer by offer.

@@ -101,8 +101,9 @@ pub(super) struct Health {
     connected: usize,
     /// The connection-level causes of the first broken answer of each kind.
     diagnosis: Vec<Diagnosis>,
-    /// The first broken answer, said as "a TLSv1.2 hello got a reset before any answer".
-    pub(super) first_broken: Option<String>,
+    /// The newest version's first broken answer, said as "a TLSv1.2 hello got a reset
+    /// before any answer", with that version.
+    pub(super) first_broken: Option<(u16, String)>,
     /// Why the scan gave up on the target, once it did.
     pub(super) gave_up: Option<String>,
 }

@@ -1,15 +1,16 @@
 //! The key exchange behind TLS 1.3 key shares: real key pairs for the groups a handshake can
 //! be finished with (x25519, secp256r1, secp384r1, secp521r1, and the ML-KEM hybrids and pure
 //! ML-KEM groups of [`super::mlkem`]), and the shared secret with a server's share. Entropy
-//! comes in as a function, so this stays pure and testable.
+//! comes in as a function, so this stays pure and testable. The curves are aws-lc's (through
+//! aws-lc-rs), given our own private key bytes: RustCrypto's and curve25519-dalek's portable
+//! arithmetic made key pairs most of a one-target scan's instructions, and the shared secret
+//! that opens a TLS 1.3 answer a quarter of a many-target scan's (docs/benchmarks.md#scan-ecdh).
 
 use super::mlkem::{self, Layout};
 use crate::core::wire::build::KeyShare;
 use crate::core::wire::registry::group_name;
-use p256::elliptic_curve::point::AffineCoordinates;
-use p256::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
-use p256::elliptic_curve::{
-    AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
+use aws_lc_rs::agreement::{
+    Algorithm, ECDH_P256, ECDH_P384, ECDH_P521, PrivateKey, UnparsedPublicKey, X25519, agree,
 };
 use std::sync::Arc;
 
@@ -68,12 +69,11 @@ pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeySha
         GROUP_X25519 => {
             let mut private = [0u8; 32];
             entropy(&mut private);
-            let public = x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES);
-            (private.to_vec(), public.to_vec())
+            (private.to_vec(), x25519_public(&private)?.to_vec())
         }
-        GROUP_SECP256R1 => nist_key_pair::<p256::NistP256>(entropy),
-        GROUP_SECP384R1 => nist_key_pair::<p384::NistP384>(entropy),
-        GROUP_SECP521R1 => nist_key_pair::<p521::NistP521>(entropy),
+        GROUP_SECP256R1 => nist_key_pair(&ECDH_P256, entropy)?,
+        GROUP_SECP384R1 => nist_key_pair(&ECDH_P384, entropy)?,
+        GROUP_SECP521R1 => nist_key_pair(&ECDH_P521, entropy)?,
         _ => return mlkem::layout(group).map(|layout| pq_key_pair(group, layout, entropy)),
     };
     Some(KeyShareSecret {
@@ -87,18 +87,26 @@ pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeySha
 /// x25519 output, or the x coordinate of the NIST curve point (RFC 8446 7.4.2).
 pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
     match ours.group {
-        GROUP_X25519 => {
-            let private: [u8; 32] = ours.private[..].try_into().ok()?;
-            let peer: [u8; 32] = public.try_into().ok()?;
-            let shared = x25519_dalek::x25519(private, peer);
-            // An all-zero result means a small-order point: not a usable exchange.
-            (shared != [0; 32]).then(|| shared.to_vec())
-        }
-        GROUP_SECP256R1 => nist_shared::<p256::NistP256>(&ours.private, public),
-        GROUP_SECP384R1 => nist_shared::<p384::NistP384>(&ours.private, public),
-        GROUP_SECP521R1 => nist_shared::<p521::NistP521>(&ours.private, public),
+        GROUP_X25519 => x25519_shared(&ours.private, public),
+        GROUP_SECP256R1 => nist_shared(&ECDH_P256, &ours.private, public),
+        GROUP_SECP384R1 => nist_shared(&ECDH_P384, &ours.private, public),
+        GROUP_SECP521R1 => nist_shared(&ECDH_P521, &ours.private, public),
         group => pq_shared(mlkem::layout(group)?, ours, public),
     }
+}
+
+/// The X25519 public key of a 32-byte private key (clamped, RFC 7748).
+fn x25519_public(private: &[u8; 32]) -> Option<[u8; 32]> {
+    let key = PrivateKey::from_private_key(&X25519, private).ok()?;
+    key.compute_public_key().ok()?.as_ref().try_into().ok()
+}
+
+/// The X25519 shared secret of our private key and a peer's public key; `None` for keys of
+/// the wrong length and for an all-zero result (a small-order point: not a usable exchange).
+fn x25519_shared(private: &[u8], peer: &[u8]) -> Option<Vec<u8>> {
+    let key = PrivateKey::from_private_key(&X25519, private).ok()?;
+    let peer = UnparsedPublicKey::new(&X25519, peer);
+    agree(&key, peer, (), |secret| Ok(secret.to_vec())).ok()
 }
 
 /// A key pair for an ML-KEM group: the seed is drawn first, then the ECDH part's key.
@@ -161,14 +169,12 @@ fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec
 /// group order). After 8 failures (a broken entropy source) the first byte is cleared and
 /// the low bit set, which always gives a valid scalar: every NIST order has a non-zero top
 /// byte, so 0 < k < n.
-fn nist_key_pair<C>(entropy: &mut dyn FnMut(&mut [u8])) -> (Vec<u8>, Vec<u8>)
-where
-    C: CurveArithmetic,
-    FieldBytesSize<C>: ModulusSize,
-    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
-{
-    let mut bytes = FieldBytes::<C>::default();
-    for attempt in 0.. {
+fn nist_key_pair(
+    alg: &'static Algorithm,
+    entropy: &mut dyn FnMut(&mut [u8]),
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut bytes = vec![0u8; alg_private_len(alg)];
+    for attempt in 0..9 {
         if attempt < 8 {
             entropy(&mut bytes);
         } else {
@@ -177,24 +183,33 @@ where
                 *last |= 1;
             }
         }
-        if let Ok(key) = SecretKey::<C>::from_slice(&bytes) {
-            let public = key.public_key().to_sec1_point(false).as_bytes().to_vec();
-            return (key.to_bytes().to_vec(), public);
+        if let Ok(key) = PrivateKey::from_private_key(alg, &bytes) {
+            let public = key.compute_public_key().ok()?.as_ref().to_vec();
+            return Some((bytes, public));
         }
     }
-    unreachable!("the ninth attempt always gives a valid scalar")
+    None
 }
 
-fn nist_shared<C>(private: &[u8], public: &[u8]) -> Option<Vec<u8>>
-where
-    C: CurveArithmetic,
-    FieldBytesSize<C>: ModulusSize,
-    AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
-{
-    let secret = SecretKey::<C>::from_slice(private).ok()?;
-    let peer = PublicKey::<C>::from_sec1_bytes(public).ok()?;
-    let shared: AffinePoint<C> = (peer.to_projective() * *secret.to_nonzero_scalar()).into();
-    Some(shared.x().to_vec())
+/// The private key length of a NIST curve: its order's bytes.
+fn alg_private_len(alg: &'static Algorithm) -> usize {
+    if alg == &ECDH_P256 {
+        32
+    } else if alg == &ECDH_P384 {
+        48
+    } else {
+        66
+    }
+}
+
+/// The ECDH shared secret (the x coordinate) of our NIST curve key and a peer's
+/// uncompressed point; `None` for a point not on the curve or a key of the wrong length.
+fn nist_shared(alg: &'static Algorithm, private: &[u8], public: &[u8]) -> Option<Vec<u8>> {
+    let key = PrivateKey::from_private_key(alg, private).ok()?;
+    agree(&key, UnparsedPublicKey::new(alg, public), (), |secret| {
+        Ok(secret.to_vec())
+    })
+    .ok()
 }
 
 #[cfg(test)]
@@ -320,6 +335,41 @@ mod tests {
         crate::core::wire::registry::group(group).and_then(|g| g.key_share_len)
     }
 
+    /// The NIST curves' keys and secrets against an independent implementation
+    /// (RustCrypto's p256 and p384 arithmetic).
+    #[test]
+    fn nist_curves_match_an_independent_implementation() {
+        use p256::elliptic_curve::point::AffineCoordinates;
+        use p256::elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
+        use p256::elliptic_curve::{
+            AffinePoint, CurveArithmetic, FieldBytesSize, PublicKey, SecretKey,
+        };
+        fn check<C>(group: u16)
+        where
+            C: CurveArithmetic,
+            FieldBytesSize<C>: ModulusSize,
+            AffinePoint<C>: FromSec1Point<C> + ToSec1Point<C>,
+        {
+            for seed in 1..6 {
+                let ours = key_pair(group, &mut counter(seed)).unwrap();
+                let peer = key_pair(group, &mut counter(seed + 50)).unwrap();
+                let secret = SecretKey::<C>::from_slice(&ours.private).unwrap();
+                let public = secret.public_key().to_sec1_point(false);
+                assert_eq!(public.as_bytes(), &ours.public[..], "{group:#06x}");
+                let point = PublicKey::<C>::from_sec1_bytes(&peer.public).unwrap();
+                let shared: AffinePoint<C> =
+                    (point.to_projective() * *secret.to_nonzero_scalar()).into();
+                assert_eq!(
+                    shared_secret(&ours, &peer.public).unwrap(),
+                    shared.x().to_vec(),
+                    "{group:#06x}"
+                );
+            }
+        }
+        check::<p256::NistP256>(GROUP_SECP256R1);
+        check::<p384::NistP384>(GROUP_SECP384R1);
+    }
+
     #[test]
     fn broken_entropy_still_gives_valid_keys() {
         for group in [GROUP_SECP256R1, GROUP_SECP384R1, GROUP_SECP521R1] {
@@ -331,8 +381,50 @@ mod tests {
         }
     }
 
+    /// RFC 7748 section 6.1's Alice and Bob, and keys from our entropy against an
+    /// independent X25519 (curve25519-dalek).
+    #[test]
+    fn x25519_matches_rfc_7748_and_an_independent_implementation() {
+        let hex32 = |s: &str| -> [u8; 32] { hex::decode(s).unwrap().try_into().unwrap() };
+        let alice = hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+        let bob = hex32("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+        let alice_public = x25519_public(&alice).unwrap();
+        let bob_public = x25519_public(&bob).unwrap();
+        assert_eq!(
+            hex::encode(alice_public),
+            "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
+        );
+        assert_eq!(
+            hex::encode(bob_public),
+            "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
+        );
+        let k = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+        assert_eq!(hex::encode(x25519_shared(&alice, &bob_public).unwrap()), k);
+        assert_eq!(hex::encode(x25519_shared(&bob, &alice_public).unwrap()), k);
+        for seed in 1..20 {
+            let ours = key_pair(GROUP_X25519, &mut counter(seed)).unwrap();
+            let private: [u8; 32] = ours.private[..].try_into().unwrap();
+            let peer = x25519_dalek::x25519([seed; 32], x25519_dalek::X25519_BASEPOINT_BYTES);
+            assert_eq!(
+                *ours.public,
+                x25519_dalek::x25519(private, x25519_dalek::X25519_BASEPOINT_BYTES)
+            );
+            assert_eq!(
+                shared_secret(&ours, &peer).unwrap(),
+                x25519_dalek::x25519(private, peer)
+            );
+        }
+    }
+
     #[test]
     fn bad_peer_keys_give_no_secret() {
+        // X25519: small-order points (0 and 1) give an all-zero secret; wrong lengths.
+        let x = key_pair(GROUP_X25519, &mut counter(4)).unwrap();
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        for peer in [&[0u8; 32][..], &one, &[9; 31], &[9; 33]] {
+            assert!(shared_secret(&x, peer).is_none(), "{peer:?}");
+        }
         let ours = key_pair(GROUP_SECP384R1, &mut counter(4)).unwrap();
         assert!(shared_secret(&ours, &[4; 97]).is_none());
         assert!(shared_secret(&ours, &[]).is_none());
