@@ -282,7 +282,12 @@ impl ConnectArgs {
                 ..Limits::default()
             },
             check_time,
-            trust: std::sync::Arc::new(self.cert.trust()?),
+            // Without --ca nothing can fail: built when first asked for (a command may
+            // start it ahead, see `Trust::build_ahead`).
+            trust: match self.cert.ca {
+                Some(_) => self.cert.trust()?.into(),
+                None => crate::commands::Trust::on_demand(system_trust),
+            },
         })
     }
 }

@@ -100,6 +100,9 @@ pub struct ScanArgs {
 /// Validated `scan` options: every target read and parsed, ranges checked.
 pub fn scan_config(args: &ScanArgs) -> Result<ScanConfig, Failure> {
     let mut connecting = args.connecting.validate()?;
+    // Needed only when the first chain is checked, after the target's last connection: on
+    // a thread of its own, the first connection does not wait for it.
+    connecting.trust.build_ahead();
     connecting.name_preamble(args.sni.as_deref());
     ScanConfig::check_pace(args.concurrency, args.rate, args.rate_per_target)?;
     let mut targets = TargetList::default();

@@ -77,7 +77,7 @@ pub struct ConnectConfig {
     pub limits: Limits,
     /// Unix seconds the certificates are checked as of.
     pub check_time: i64,
-    pub trust: Arc<TrustStore>,
+    pub trust: Trust,
     /// `--starttls`: which plaintext preamble comes before TLS.
     pub starttls: StarttlsChoice,
     /// `--xmpp-host`, else the SNI name (see [`ConnectConfig::name_preamble`]): the name
@@ -259,8 +259,91 @@ impl ConnectConfig {
             hello,
             limits: self.limits,
             check_time: self.check_time,
-            trust: Some(self.trust.clone()),
+            trust: Some(self.trust.store()),
         }
+    }
+}
+
+/// Trust anchors: given, or built the first time a chain is checked, or built on a thread
+/// of their own from the start. The system CA bundle read and parsed is ≈ 3 M
+/// instructions: three quarters of a one-connection `pcap` run, where a capture with no
+/// certificate to check (TLS 1.3 without keys, QUIC) never needs it; in `scan`, 0.7 ms
+/// before the first connection that a chain check at the end does not need to wait for
+/// (docs/benchmarks.md#starttls-xmpp-bands). Shared by clones.
+#[derive(Clone)]
+pub struct Trust(Arc<TrustCell>);
+
+struct TrustCell {
+    /// Builds the store; `None` when it was given.
+    load: Option<fn() -> TrustStore>,
+    store: std::sync::OnceLock<Arc<TrustStore>>,
+}
+
+impl Trust {
+    /// A store that `load` builds when first asked for.
+    pub fn on_demand(load: fn() -> TrustStore) -> Trust {
+        Trust(Arc::new(TrustCell {
+            load: Some(load),
+            store: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// Starts building the store on a thread of its own, unless it is there already:
+    /// whoever asks for it first then waits for that thread instead of building it (or
+    /// builds it, if no thread could be started).
+    pub fn build_ahead(&self) {
+        if self.built() {
+            return;
+        }
+        let building = self.clone();
+        // Detached: a run that ends before it is done does not wait for it.
+        let _ = std::thread::Builder::new()
+            .name("trust store".into())
+            .spawn(move || {
+                building.store();
+            });
+    }
+
+    /// The store, built now if this is the first time (or waited for, while another
+    /// thread builds it).
+    pub fn store(&self) -> Arc<TrustStore> {
+        let cell = &self.0;
+        cell.store
+            .get_or_init(|| Arc::new(cell.load.map_or_else(TrustStore::default, |load| load())))
+            .clone()
+    }
+
+    /// Whether the store is there (given, or built by now).
+    pub fn built(&self) -> bool {
+        self.0.store.get().is_some()
+    }
+}
+
+impl From<Arc<TrustStore>> for Trust {
+    fn from(store: Arc<TrustStore>) -> Trust {
+        Trust(Arc::new(TrustCell {
+            load: None,
+            store: std::sync::OnceLock::from(store),
+        }))
+    }
+}
+
+impl From<TrustStore> for Trust {
+    fn from(store: TrustStore) -> Trust {
+        Arc::new(store).into()
+    }
+}
+
+/// No anchors: every chain untrusted.
+impl Default for Trust {
+    fn default() -> Trust {
+        TrustStore::default().into()
+    }
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Trust {{ built: {} }}", self.built())
     }
 }
 
@@ -268,6 +351,32 @@ impl ConnectConfig {
 mod tests {
     use super::*;
     use crate::core::wire::starttls::Protocol;
+
+    /// A store built ahead is built by its own thread, with nobody asking (a scan's first
+    /// connection does not wait for it), and is the store asked for later: the same one,
+    /// built once.
+    #[test]
+    fn a_trust_store_built_ahead_is_built_once_on_its_own_thread() {
+        let trust = Trust::on_demand(TrustStore::webpki_roots);
+        assert!(!trust.built());
+        trust.build_ahead();
+        let start = std::time::Instant::now();
+        while !trust.built() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the store was not built ahead"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let store = trust.store();
+        assert!(store.len() > 100, "{} anchors", store.len());
+        assert_eq!(store.len(), TrustStore::webpki_roots().len());
+        assert!(Arc::ptr_eq(&store, &trust.clone().store()));
+        // A store given, or already built, starts no thread and stays the one given.
+        let given: Trust = Arc::clone(&store).into();
+        given.build_ahead();
+        assert!(Arc::ptr_eq(&store, &given.store()));
+    }
 
     #[test]
     fn the_port_chooses_the_preamble_unless_told() {

@@ -19,9 +19,10 @@ pub use result::{
     Version,
 };
 
+pub use crate::commands::Trust;
 use crate::commands::{Failure, SchemaVersion, facts};
 use crate::core::assess::{self, Diagnosis};
-use crate::core::cert::{CertInfo, ChainChecker, Finding, TrustStore};
+use crate::core::cert::{CertInfo, ChainChecker, Finding};
 use crate::core::crypto::KeyLog;
 use crate::core::fingerprint::{self, Ja3};
 use crate::core::flow::{Direction, EndKind, Micros, Transport};
@@ -183,63 +184,6 @@ pub struct AnalyzeOptions {
     pub keylog: Option<Arc<KeyLog>>,
     /// Trust anchors for chain checks (`None`: no trust checks).
     pub trust: Option<Trust>,
-}
-
-/// Trust anchors: given, or built the first time a chain is checked (`pcap` without
-/// `--ca`: the system CA bundle read and parsed is ≈ 3 M instructions, three quarters of a
-/// one-connection run, and a capture with no certificate to check — TLS 1.3 without keys,
-/// QUIC — never needs it). Shared by clones.
-#[derive(Clone)]
-pub struct Trust(Arc<TrustCell>);
-
-struct TrustCell {
-    /// Builds the store; `None` when it was given.
-    load: Option<fn() -> TrustStore>,
-    store: std::sync::OnceLock<Arc<TrustStore>>,
-}
-
-impl Trust {
-    /// A store that `load` builds when first asked for.
-    pub fn on_demand(load: fn() -> TrustStore) -> Trust {
-        Trust(Arc::new(TrustCell {
-            load: Some(load),
-            store: std::sync::OnceLock::new(),
-        }))
-    }
-
-    /// The store, built now if this is the first time.
-    pub fn store(&self) -> Arc<TrustStore> {
-        let cell = &self.0;
-        cell.store
-            .get_or_init(|| Arc::new(cell.load.map_or_else(TrustStore::default, |load| load())))
-            .clone()
-    }
-
-    /// Whether the store is there (given, or built by now).
-    pub fn built(&self) -> bool {
-        self.0.store.get().is_some()
-    }
-}
-
-impl From<Arc<TrustStore>> for Trust {
-    fn from(store: Arc<TrustStore>) -> Trust {
-        Trust(Arc::new(TrustCell {
-            load: None,
-            store: std::sync::OnceLock::from(store),
-        }))
-    }
-}
-
-impl From<TrustStore> for Trust {
-    fn from(store: TrustStore) -> Trust {
-        Arc::new(store).into()
-    }
-}
-
-impl std::fmt::Debug for Trust {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Trust {{ built: {} }}", self.built())
-    }
 }
 
 /// An open connection. Boxed in the analyzer's table: the tracker is large (kilobytes), and
@@ -1507,6 +1451,7 @@ pub fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::cert::TrustStore;
 
     #[test]
     fn sni_patterns() {

@@ -333,7 +333,7 @@ fn check_certificates(report: &mut ScanReport, target: &Target, connecting: &Con
     else {
         return;
     };
-    let chains = ChainChecker::new(Some(connecting.trust.clone()));
+    let chains = ChainChecker::new(Some(connecting.trust.store()));
     let a = assess(
         verdict,
         &Context {
