@@ -51,6 +51,16 @@ enum Bulk {
     Aes128Ccm8(Box<Aes128Ccm8>),
     Aes128Cbc(Box<Aes128>),
     Aes256Cbc(Box<Aes256>),
+    /// A TLS 1.3 direction's AEAD before its first record (see [`RecordOpener::tls13`]).
+    Tls13Unkeyed(Box<Unkeyed>),
+}
+
+/// What a TLS 1.3 opener's key and iv are expanded from, at its first record.
+struct Unkeyed {
+    cipher: &'static str,
+    key_len: usize,
+    hash: HashAlg,
+    traffic_secret: Vec<u8>,
 }
 
 #[derive(Clone, Copy)]
@@ -181,22 +191,38 @@ fn cbc_decrypt<C: BlockCipherDecrypt<BlockSize = U16>>(c: &C, iv: &[u8], data: &
 }
 
 impl RecordOpener {
-    /// The opener for one direction of TLS 1.3 from its traffic secret.
+    /// The opener for one direction of TLS 1.3 from its traffic secret. Its key and iv are
+    /// expanded at its first record: of the four openers a decrypted TLS 1.3 handshake
+    /// makes, a scan's answer uses one (the server's handshake keys), and each keying was
+    /// two HMACs and the AEAD's key set-up (docs/benchmarks.md#scan-user-4).
     pub fn tls13(suite_id: u16, traffic_secret: &[u8]) -> Result<Self, UnsupportedSuite> {
         let k = suite_keys(suite_id, true)?;
-        let hash = HashAlg::for_suite(suite_id);
-        let prk = hash.prk(traffic_secret);
-        let key = prk.expand_label("key", &[], k.key_len);
-        let iv = prk.expand_label("iv", &[], 12);
-        let bulk = bulk(k.cipher, &key)
-            .ok_or_else(|| UnsupportedSuite(k.cipher.into(), "not a TLS 1.3 cipher"))?;
         Ok(RecordOpener {
-            bulk,
+            bulk: Bulk::Tls13Unkeyed(Box::new(Unkeyed {
+                cipher: k.cipher,
+                key_len: k.key_len,
+                hash: HashAlg::for_suite(suite_id),
+                traffic_secret: traffic_secret.to_vec(),
+            })),
             mode: Mode::Tls13,
-            iv,
+            iv: Vec::new(),
             mac: None,
             seq: 0,
         })
+    }
+
+    /// Expands a TLS 1.3 opener's key and iv if it has not opened a record yet. Every
+    /// cipher [`suite_keys`] accepts has a [`bulk`], so this does not fail.
+    fn key_tls13(&mut self) -> Result<(), OpenError> {
+        let Bulk::Tls13Unkeyed(unkeyed) = &self.bulk else {
+            return Ok(());
+        };
+        let prk = unkeyed.hash.prk(&unkeyed.traffic_secret);
+        let key = prk.expand_label("key", &[], unkeyed.key_len);
+        let iv = prk.expand_label("iv", &[], 12);
+        self.bulk = bulk(unkeyed.cipher, &key).ok_or(OpenError::Auth)?;
+        self.iv = iv;
+        Ok(())
     }
 
     /// The openers of a TLS 1.1/1.2 connection (client's, server's) from its master secret
@@ -262,7 +288,7 @@ impl RecordOpener {
             Bulk::ChaCha(a) => aead_open(a.as_ref(), nonce, aad, msg),
             Bulk::Aes128Ccm(a) => aead_open(a.as_ref(), nonce, aad, msg),
             Bulk::Aes128Ccm8(a) => aead_open(a.as_ref(), nonce, aad, msg),
-            Bulk::Aes128Cbc(_) | Bulk::Aes256Cbc(_) => Err(OpenError::Auth),
+            Bulk::Aes128Cbc(_) | Bulk::Aes256Cbc(_) | Bulk::Tls13Unkeyed(_) => Err(OpenError::Auth),
         }
     }
 
@@ -284,6 +310,7 @@ impl RecordOpener {
     ) -> Result<Opened, OpenError> {
         let opened = match self.mode {
             Mode::Tls13 => {
+                self.key_tls13()?;
                 let mut aad = vec![content_type];
                 aad.extend_from_slice(&version.to_be_bytes());
                 aad.extend_from_slice(&(payload.len() as u16).to_be_bytes());
