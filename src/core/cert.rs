@@ -137,8 +137,8 @@ const WEAK_SIGNATURE_OIDS: [&str; 8] = [
     "1.2.840.10040.4.3",    // dsa-with-sha1
 ];
 
-/// Parses one DER certificate. Trailing bytes after it are an error.
-pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, CertProblem> {
+/// One DER certificate decoded, trailing bytes after it being an error.
+fn decode_whole(der: &[u8]) -> Result<X509Certificate<'_>, CertProblem> {
     let (rest, cert) = X509Certificate::from_der(der).map_err(|e| wording::parse_error(&e))?;
     if !rest.is_empty() {
         return Err(CertProblem::ours(format!(
@@ -146,6 +146,19 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, CertProblem> {
             rest.len()
         )));
     }
+    Ok(cert)
+}
+
+/// The subject of one DER certificate, as [`parse_certificate`] writes it, without the rest
+/// of its work (the fingerprint's hash, the names, the key): a scan names the leaf of every
+/// target it reaches (docs/benchmarks.md#scan-user-4).
+pub fn certificate_subject(der: &[u8]) -> Result<String, CertProblem> {
+    Ok(decode_whole(der)?.subject().to_string())
+}
+
+/// Parses one DER certificate. Trailing bytes after it are an error.
+pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, CertProblem> {
+    let cert = decode_whole(der)?;
     let mut san = Vec::new();
     let mut dns_names = Vec::new();
     let mut ip_addresses = Vec::new();
@@ -1361,6 +1374,7 @@ mod tests {
         let (leaf, inter, root) = pki.three_level();
         let l = parse_certificate(&leaf).unwrap();
         assert_eq!(l.subject, "CN=www.example.com");
+        assert_eq!(certificate_subject(&leaf).unwrap(), l.subject);
         assert_eq!(l.issuer, "CN=Test Intermediate");
         assert_eq!(l.common_name.as_deref(), Some("www.example.com"));
         assert_eq!(l.san, ["www.example.com", "example.com"]);
@@ -1397,6 +1411,7 @@ mod tests {
                 .problem
                 .contains("after its end")
         );
+        assert!(certificate_subject(&der).is_err());
         // Every truncation is an error, never a panic.
         der.pop();
         for n in 0..der.len() {

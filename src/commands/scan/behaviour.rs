@@ -408,8 +408,7 @@ fn judge(check: Check, reply: &Reply, base_leaf: Option<&[u8]>) -> (String, bool
 }
 
 fn subject(der: &[u8]) -> String {
-    crate::core::cert::parse_certificate(der)
-        .map_or_else(|e| format!("unparsable ({e})"), |c| c.subject)
+    crate::core::cert::certificate_subject(der).unwrap_or_else(|e| format!("unparsable ({e})"))
 }
 
 /// Results read off the first accepted hello of the base version: no extra handshake.

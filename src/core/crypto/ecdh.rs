@@ -38,14 +38,27 @@ pub const REAL_KEY_GROUPS: [u16; 9] = [
 /// the whole run, and each of its hellos and their trackers holds the pairs it sent (with
 /// `Vec`s, two allocations per pair and holder, about 20 for a TLS 1.3 hello with three
 /// shares).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeyShareSecret {
     pub group: u16,
     /// X25519: the 32 scalar bytes (clamped at use); NIST curves: the big-endian scalar;
     /// ML-KEM groups: the 64-byte ML-KEM seed, then the ECDH part's private key if any.
     pub private: Arc<[u8]>,
     pub public: Arc<[u8]>,
+    /// `private` as aws-lc holds it (X25519 and the NIST curves), kept from the pair's making:
+    /// parsing a private key computes its public key again, a base-point multiplication
+    /// for every shared secret (a scan's one per target; docs/benchmarks.md#scan-user-4).
+    parsed: Option<Arc<PrivateKey>>,
 }
+
+/// The key bytes make the pair; `parsed` is only their aws-lc form.
+impl PartialEq for KeyShareSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.group == other.group && self.private == other.private && self.public == other.public
+    }
+}
+
+impl Eq for KeyShareSecret {}
 
 impl KeyShareSecret {
     /// The public half, as the hello carries it.
@@ -65,11 +78,13 @@ pub fn real_key_group_names() -> String {
 
 /// A real key pair for `group`, or `None` for a group we make no real key for.
 pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeyShareSecret> {
-    let (private, public) = match group {
+    let (private, public, parsed) = match group {
         GROUP_X25519 => {
             let mut private = [0u8; 32];
             entropy(&mut private);
-            (private.to_vec(), x25519_public(&private)?.to_vec())
+            let key = PrivateKey::from_private_key(&X25519, &private).ok()?;
+            let public = key.compute_public_key().ok()?.as_ref().to_vec();
+            (private.to_vec(), public, key)
         }
         GROUP_SECP256R1 => nist_key_pair(&ECDH_P256, entropy)?,
         GROUP_SECP384R1 => nist_key_pair(&ECDH_P384, entropy)?,
@@ -80,12 +95,16 @@ pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeySha
         group,
         private: private.into(),
         public: public.into(),
+        parsed: Some(Arc::new(parsed)),
     })
 }
 
 /// The shared secret of our key pair and the server's public key for the same group: the
 /// x25519 output, or the x coordinate of the NIST curve point (RFC 8446 7.4.2).
 pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
+    if let Some(key) = &ours.parsed {
+        return agree_with(key, public);
+    }
     match ours.group {
         GROUP_X25519 => x25519_shared(&ours.private, public),
         GROUP_SECP256R1 => nist_shared(&ECDH_P256, &ours.private, public),
@@ -95,18 +114,18 @@ pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The X25519 public key of a 32-byte private key (clamped, RFC 7748).
-fn x25519_public(private: &[u8; 32]) -> Option<[u8; 32]> {
-    let key = PrivateKey::from_private_key(&X25519, private).ok()?;
-    key.compute_public_key().ok()?.as_ref().try_into().ok()
+/// The shared secret of a parsed private key and a peer's public key of its curve; `None`
+/// for a key of the wrong length, a point not on the curve, and an all-zero X25519 result
+/// (a small-order point: not a usable exchange).
+fn agree_with(key: &PrivateKey, peer: &[u8]) -> Option<Vec<u8>> {
+    let peer = UnparsedPublicKey::new(key.algorithm(), peer);
+    agree(key, peer, (), |secret| Ok(secret.to_vec())).ok()
 }
 
-/// The X25519 shared secret of our private key and a peer's public key; `None` for keys of
-/// the wrong length and for an all-zero result (a small-order point: not a usable exchange).
+/// The X25519 shared secret of our private key bytes and a peer's public key (see
+/// [`agree_with`]).
 fn x25519_shared(private: &[u8], peer: &[u8]) -> Option<Vec<u8>> {
-    let key = PrivateKey::from_private_key(&X25519, private).ok()?;
-    let peer = UnparsedPublicKey::new(&X25519, peer);
-    agree(&key, peer, (), |secret| Ok(secret.to_vec())).ok()
+    agree_with(&PrivateKey::from_private_key(&X25519, private).ok()?, peer)
 }
 
 /// A key pair for an ML-KEM group: the seed is drawn first, then the ECDH part's key.
@@ -130,6 +149,7 @@ fn pq_key_pair(group: u16, layout: Layout, entropy: &mut dyn FnMut(&mut [u8])) -
         group,
         private: private.into(),
         public: public.into(),
+        parsed: None,
     }
 }
 
@@ -155,6 +175,7 @@ fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec
         group: ecdh_group,
         private: ecdh_private.into(),
         public: Arc::from([]),
+        parsed: None,
     };
     let ecdh_secret = shared_secret(&ecdh_ours, ecdh_public)?;
     Some(if layout.kem_first {
@@ -164,7 +185,8 @@ fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec
     })
 }
 
-/// A NIST curve key pair: the scalar bytes and the uncompressed point (RFC 8446 4.2.8.2).
+/// A NIST curve key pair: the scalar bytes, the uncompressed point (RFC 8446 4.2.8.2) and
+/// the parsed key.
 /// Entropy is drawn again when the bytes are not a valid scalar (zero, or not below the
 /// group order). After 8 failures (a broken entropy source) the first byte is cleared and
 /// the low bit set, which always gives a valid scalar: every NIST order has a non-zero top
@@ -172,7 +194,7 @@ fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec
 fn nist_key_pair(
     alg: &'static Algorithm,
     entropy: &mut dyn FnMut(&mut [u8]),
-) -> Option<(Vec<u8>, Vec<u8>)> {
+) -> Option<(Vec<u8>, Vec<u8>, PrivateKey)> {
     let mut bytes = vec![0u8; alg_private_len(alg)];
     for attempt in 0..9 {
         if attempt < 8 {
@@ -185,7 +207,7 @@ fn nist_key_pair(
         }
         if let Ok(key) = PrivateKey::from_private_key(alg, &bytes) {
             let public = key.compute_public_key().ok()?.as_ref().to_vec();
-            return Some((bytes, public));
+            return Some((bytes, public, key));
         }
     }
     None
@@ -205,11 +227,7 @@ fn alg_private_len(alg: &'static Algorithm) -> usize {
 /// The ECDH shared secret (the x coordinate) of our NIST curve key and a peer's
 /// uncompressed point; `None` for a point not on the curve or a key of the wrong length.
 fn nist_shared(alg: &'static Algorithm, private: &[u8], public: &[u8]) -> Option<Vec<u8>> {
-    let key = PrivateKey::from_private_key(alg, private).ok()?;
-    agree(&key, UnparsedPublicKey::new(alg, public), (), |secret| {
-        Ok(secret.to_vec())
-    })
-    .ok()
+    agree_with(&PrivateKey::from_private_key(alg, private).ok()?, public)
 }
 
 #[cfg(test)]
@@ -388,8 +406,15 @@ mod tests {
         let hex32 = |s: &str| -> [u8; 32] { hex::decode(s).unwrap().try_into().unwrap() };
         let alice = hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
         let bob = hex32("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
-        let alice_public = x25519_public(&alice).unwrap();
-        let bob_public = x25519_public(&bob).unwrap();
+        // The pairs as a scan makes them (the key kept parsed), from the RFC's private keys.
+        let pair = |private: [u8; 32]| {
+            key_pair(GROUP_X25519, &mut |buf: &mut [u8]| {
+                buf.copy_from_slice(&private)
+            })
+            .unwrap()
+        };
+        let (alice_pair, bob_pair) = (pair(alice), pair(bob));
+        let (alice_public, bob_public) = (&alice_pair.public[..], &bob_pair.public[..]);
         assert_eq!(
             hex::encode(alice_public),
             "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
@@ -399,8 +424,17 @@ mod tests {
             "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
         );
         let k = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
-        assert_eq!(hex::encode(x25519_shared(&alice, &bob_public).unwrap()), k);
-        assert_eq!(hex::encode(x25519_shared(&bob, &alice_public).unwrap()), k);
+        assert_eq!(
+            hex::encode(shared_secret(&alice_pair, bob_public).unwrap()),
+            k
+        );
+        assert_eq!(
+            hex::encode(shared_secret(&bob_pair, alice_public).unwrap()),
+            k
+        );
+        // The same from the bytes alone (an ML-KEM hybrid's X25519 part).
+        assert_eq!(hex::encode(x25519_shared(&alice, bob_public).unwrap()), k);
+        assert_eq!(hex::encode(x25519_shared(&bob, alice_public).unwrap()), k);
         for seed in 1..20 {
             let ours = key_pair(GROUP_X25519, &mut counter(seed)).unwrap();
             let private: [u8; 32] = ours.private[..].try_into().unwrap();

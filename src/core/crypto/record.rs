@@ -185,8 +185,9 @@ impl RecordOpener {
     pub fn tls13(suite_id: u16, traffic_secret: &[u8]) -> Result<Self, UnsupportedSuite> {
         let k = suite_keys(suite_id, true)?;
         let hash = HashAlg::for_suite(suite_id);
-        let key = hash.expand_label(traffic_secret, "key", &[], k.key_len);
-        let iv = hash.expand_label(traffic_secret, "iv", &[], 12);
+        let prk = hash.prk(traffic_secret);
+        let key = prk.expand_label("key", &[], k.key_len);
+        let iv = prk.expand_label("iv", &[], 12);
         let bulk = bulk(k.cipher, &key)
             .ok_or_else(|| UnsupportedSuite(k.cipher.into(), "not a TLS 1.3 cipher"))?;
         Ok(RecordOpener {

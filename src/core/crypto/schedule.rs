@@ -5,6 +5,7 @@
 use crate::core::wire::registry::suite;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256, Sha384};
+use std::sync::OnceLock;
 
 /// The hash of a suite's PRF / HKDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,28 +53,27 @@ impl HashAlg {
 
     /// HKDF-Expand (RFC 5869 §2.3); `len` is at most 255 hash lengths in TLS.
     pub fn hkdf_expand(self, prk: &[u8], info: &[u8], len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len);
-        let mut t: Vec<u8> = Vec::new();
-        let mut counter = 1u8;
-        while out.len() < len {
-            t = self.hmac(prk, &[&t, info, &[counter]]);
-            out.extend_from_slice(&t);
-            counter = counter.wrapping_add(1);
-        }
-        out.truncate(len);
-        out
+        self.prk(prk).hkdf_expand(info, len)
     }
 
     /// HKDF-Expand-Label (RFC 8446 §7.1).
     pub fn expand_label(self, secret: &[u8], label: &str, context: &[u8], len: usize) -> Vec<u8> {
-        let full = format!("tls13 {label}");
-        let mut info = Vec::with_capacity(4 + full.len() + context.len());
-        info.extend_from_slice(&(len as u16).to_be_bytes());
-        info.push(full.len() as u8);
-        info.extend_from_slice(full.as_bytes());
-        info.push(context.len() as u8);
-        info.extend_from_slice(context);
-        self.hkdf_expand(secret, &info, len)
+        self.prk(secret).expand_label(label, context, len)
+    }
+
+    /// `secret` keyed for several expansions (see [`Prk`]).
+    pub fn prk(self, secret: &[u8]) -> Prk {
+        // HMAC takes keys of any length: these cannot fail.
+        match self {
+            HashAlg::Sha256 => Prk::Sha256(
+                <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+                    .unwrap_or_else(|_| unreachable!()),
+            ),
+            HashAlg::Sha384 => Prk::Sha384(
+                <Hmac<Sha384> as KeyInit>::new_from_slice(secret)
+                    .unwrap_or_else(|_| unreachable!()),
+            ),
+        }
     }
 
     /// Derive-Secret with an already hashed transcript.
@@ -92,6 +92,113 @@ impl HashAlg {
         }
         out.truncate(len);
         out
+    }
+}
+
+/// A secret keyed into HMAC once, for the HKDF-Expand-Labels made from it (a traffic
+/// secret's key and iv, the handshake secret's two traffic secrets): keying hashes two
+/// blocks, which each expansion from the same secret did again
+/// (docs/benchmarks.md#scan-user-4).
+#[derive(Clone)]
+pub enum Prk {
+    Sha256(Hmac<Sha256>),
+    Sha384(Hmac<Sha384>),
+}
+
+impl std::fmt::Debug for Prk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs and panics.
+        f.write_str("Prk(..)")
+    }
+}
+
+impl Prk {
+    /// HMAC keyed with the secret over the concatenation of `parts`.
+    fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        fn run<M: Mac + Clone>(keyed: &M, parts: &[&[u8]]) -> Vec<u8> {
+            let mut m = keyed.clone();
+            for p in parts {
+                m.update(p);
+            }
+            m.finalize().into_bytes().to_vec()
+        }
+        match self {
+            Prk::Sha256(m) => run(m, parts),
+            Prk::Sha384(m) => run(m, parts),
+        }
+    }
+
+    /// HKDF-Expand (RFC 5869 §2.3); `len` is at most 255 hash lengths in TLS.
+    pub fn hkdf_expand(&self, info: &[u8], len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len);
+        let mut t: Vec<u8> = Vec::new();
+        let mut counter = 1u8;
+        while out.len() < len {
+            t = self.mac(&[&t, info, &[counter]]);
+            out.extend_from_slice(&t);
+            counter = counter.wrapping_add(1);
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// HKDF-Expand-Label (RFC 8446 §7.1).
+    pub fn expand_label(&self, label: &str, context: &[u8], len: usize) -> Vec<u8> {
+        const PREFIX: &[u8] = b"tls13 ";
+        let full_len = PREFIX.len() + label.len();
+        let mut info = Vec::with_capacity(4 + full_len + context.len());
+        info.extend_from_slice(&(len as u16).to_be_bytes());
+        info.push(full_len as u8);
+        info.extend_from_slice(PREFIX);
+        info.extend_from_slice(label.as_bytes());
+        info.push(context.len() as u8);
+        info.extend_from_slice(context);
+        self.hkdf_expand(&info, len)
+    }
+}
+
+/// A transcript hash kept running: messages are added as they come, and the hash so far is
+/// read without hashing the whole transcript again (a TLS 1.3 handshake reads it three
+/// times, the certificate chain each time; docs/benchmarks.md#scan-user-4).
+#[derive(Debug, Clone)]
+pub enum TranscriptHash {
+    Sha256(Sha256),
+    Sha384(Sha384),
+}
+
+impl TranscriptHash {
+    /// The running hash of `hash` over `transcript` so far.
+    pub fn over(hash: HashAlg, transcript: &[u8]) -> TranscriptHash {
+        let mut running = match hash {
+            HashAlg::Sha256 => TranscriptHash::Sha256(Sha256::new()),
+            HashAlg::Sha384 => TranscriptHash::Sha384(Sha384::new()),
+        };
+        running.update(transcript);
+        running
+    }
+
+    pub fn alg(&self) -> HashAlg {
+        match self {
+            TranscriptHash::Sha256(_) => HashAlg::Sha256,
+            TranscriptHash::Sha384(_) => HashAlg::Sha384,
+        }
+    }
+
+    pub fn update(&mut self, message: &[u8]) {
+        match self {
+            TranscriptHash::Sha256(h) => h.update(message),
+            TranscriptHash::Sha384(h) => h.update(message),
+        }
+    }
+
+    /// The hash of the transcript so far followed by `also` (a message not yet added).
+    pub fn hash_with(&self, also: &[u8]) -> Vec<u8> {
+        let mut h = self.clone();
+        h.update(also);
+        match h {
+            TranscriptHash::Sha256(h) => h.finalize().to_vec(),
+            TranscriptHash::Sha384(h) => h.finalize().to_vec(),
+        }
     }
 }
 
@@ -116,15 +223,42 @@ pub fn tls13_handshake_secrets(
     shared_secret: &[u8],
     transcript_hash: &[u8],
 ) -> (Vec<u8>, TrafficSecrets) {
-    let zeros = vec![0u8; hash.output_len()];
-    let early = hash.hkdf_extract(&zeros, &zeros);
-    let derived = hash.derive_secret(&early, "derived", &hash.hash(&[]));
-    let handshake = hash.hkdf_extract(&derived, shared_secret);
+    let handshake = hash.hkdf_extract(derived_without_psk(hash), shared_secret);
+    let prk = hash.prk(&handshake);
+    let len = hash.output_len();
     let secrets = TrafficSecrets {
-        client: hash.derive_secret(&handshake, "c hs traffic", transcript_hash),
-        server: hash.derive_secret(&handshake, "s hs traffic", transcript_hash),
+        client: prk.expand_label("c hs traffic", transcript_hash, len),
+        server: prk.expand_label("s hs traffic", transcript_hash, len),
     };
     (handshake, secrets)
+}
+
+/// Derive-Secret(HKDF-Extract(0, 0), "derived", ""): the salt of the handshake secret when
+/// no PSK is used, the same for every handshake with this hash. Made once per run: two
+/// HMACs and a hash that every decrypted answer made again (docs/benchmarks.md#scan-user-4).
+fn derived_without_psk(hash: HashAlg) -> &'static [u8] {
+    static SHA256: OnceLock<Vec<u8>> = OnceLock::new();
+    static SHA384: OnceLock<Vec<u8>> = OnceLock::new();
+    let cell = match hash {
+        HashAlg::Sha256 => &SHA256,
+        HashAlg::Sha384 => &SHA384,
+    };
+    cell.get_or_init(|| {
+        let zeros = vec![0u8; hash.output_len()];
+        let early = hash.hkdf_extract(&zeros, &zeros);
+        hash.derive_secret(&early, "derived", empty_hash(hash))
+    })
+}
+
+/// The hash of no bytes (Derive-Secret's context for "derived"), made once per run.
+fn empty_hash(hash: HashAlg) -> &'static [u8] {
+    static SHA256: OnceLock<Vec<u8>> = OnceLock::new();
+    static SHA384: OnceLock<Vec<u8>> = OnceLock::new();
+    let cell = match hash {
+        HashAlg::Sha256 => &SHA256,
+        HashAlg::Sha384 => &SHA384,
+    };
+    cell.get_or_init(|| hash.hash(&[]))
 }
 
 /// The application traffic secrets from the handshake secret; `transcript_hash` covers
@@ -135,11 +269,13 @@ pub fn tls13_application_secrets(
     transcript_hash: &[u8],
 ) -> TrafficSecrets {
     let zeros = vec![0u8; hash.output_len()];
-    let derived = hash.derive_secret(handshake_secret, "derived", &hash.hash(&[]));
+    let derived = hash.derive_secret(handshake_secret, "derived", empty_hash(hash));
     let master = hash.hkdf_extract(&derived, &zeros);
+    let prk = hash.prk(&master);
+    let len = hash.output_len();
     TrafficSecrets {
-        client: hash.derive_secret(&master, "c ap traffic", transcript_hash),
-        server: hash.derive_secret(&master, "s ap traffic", transcript_hash),
+        client: prk.expand_label("c ap traffic", transcript_hash, len),
+        server: prk.expand_label("s ap traffic", transcript_hash, len),
     }
 }
 

@@ -12,7 +12,7 @@
 //! at construction, a later key pair through [`Tracker::add_key_share`].
 
 use crate::core::crypto::ecdh::KeyShareSecret;
-use crate::core::crypto::schedule::{self, TrafficSecrets};
+use crate::core::crypto::schedule::{self, TrafficSecrets, TranscriptHash};
 use crate::core::crypto::{HandshakeInfo, HashAlg, KeyLog, Keys, RecordOpener};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::wire::proxy::{self, Proxy};
@@ -121,6 +121,9 @@ struct CryptoState {
     /// Handshake messages in order (header + body), for transcript hashes.
     transcript: Vec<u8>,
     transcript_overflow: bool,
+    /// The transcript's hash kept running from the ServerHello on, once the hash is known
+    /// (`None` before, and after a HelloRetryRequest replaced the transcript).
+    running: Option<TranscriptHash>,
     hash: Option<HashAlg>,
     /// Per direction: the opener in use.
     openers: [Option<RecordOpener>; 2],
@@ -1225,6 +1228,7 @@ impl Tracker {
             let mut t = vec![handshake::MESSAGE_HASH, 0, 0, digest.len() as u8];
             t.extend_from_slice(&digest);
             self.crypto.transcript = t;
+            self.crypto.running = None;
         }
         self.v.hello_retry_request = Some(hrr);
         self.progress(Outcome::HelloRetryRequest);
@@ -1261,6 +1265,9 @@ impl Tracker {
         }
         if !c.transcript_overflow {
             c.transcript.extend_from_slice(wire);
+            if let Some(running) = c.running.as_mut() {
+                running.update(wire);
+            }
         }
     }
 
@@ -1269,7 +1276,10 @@ impl Tracker {
         if self.crypto.transcript_overflow {
             return None;
         }
-        Some(hash.hash(&[&self.crypto.transcript[..], also].concat()))
+        Some(match &self.crypto.running {
+            Some(running) if running.alg() == hash => running.hash_with(also),
+            _ => TranscriptHash::over(hash, &self.crypto.transcript).hash_with(also),
+        })
     }
 
     fn decryption_problem(&mut self, what: String) {
@@ -1293,6 +1303,15 @@ impl Tracker {
         self.crypto.hash = Some(hash);
         let client_random = ch.random;
         let tls13 = self.tls13();
+        // Keys that cannot open TLS 1.2 (a probe's own shares) and a TLS 1.2 answer: nothing
+        // to decrypt with, and nothing went wrong (no decryption to report).
+        if !tls13 && self.keys.as_ref().is_some_and(|k| !k.decrypt_tls12()) {
+            self.v.decryption = None;
+            return;
+        }
+        if !self.crypto.transcript_overflow {
+            self.crypto.running = Some(TranscriptHash::over(hash, &self.crypto.transcript));
+        }
         let th = if tls13 {
             let Some(th) = self.transcript_hash(hash, sh_wire) else {
                 self.decryption_problem("handshake too long to hash".into());
@@ -1302,12 +1321,6 @@ impl Tracker {
         } else {
             Vec::new()
         };
-        // Keys that cannot open TLS 1.2 (a probe's own shares) and a TLS 1.2 answer: nothing
-        // to decrypt with, and nothing went wrong (no decryption to report).
-        if !tls13 && self.keys.as_ref().is_some_and(|k| !k.decrypt_tls12()) {
-            self.v.decryption = None;
-            return;
-        }
         let (Some(keys), Some(sh)) = (self.keys.as_mut(), self.v.server_hello.as_ref()) else {
             return;
         };
