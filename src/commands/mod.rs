@@ -267,9 +267,10 @@ impl ConnectConfig {
 /// Trust anchors: given, or built the first time a chain is checked, or built on a thread
 /// of their own from the start. The system CA bundle read and parsed is ≈ 3 M
 /// instructions: three quarters of a one-connection `pcap` run, where a capture with no
-/// certificate to check (TLS 1.3 without keys, QUIC) never needs it; in `scan`, 0.7 ms
-/// before the first connection that a chain check at the end does not need to wait for
-/// (docs/benchmarks.md#starttls-xmpp-bands). Shared by clones.
+/// certificate to check (TLS 1.3 without keys, QUIC) never needs it; in `scan`, work on
+/// the main thread before the first connection that the chain check, after the target's
+/// last connection, does not need (docs/benchmarks.md#starttls-xmpp-bands). Shared by
+/// clones.
 #[derive(Clone)]
 pub struct Trust(Arc<TrustCell>);
 
