@@ -78,19 +78,10 @@ pub fn real_key_group_names() -> String {
 
 /// A real key pair for `group`, or `None` for a group we make no real key for.
 pub fn key_pair(group: u16, entropy: &mut dyn FnMut(&mut [u8])) -> Option<KeyShareSecret> {
-    let (private, public, parsed) = match group {
-        GROUP_X25519 => {
-            let mut private = [0u8; 32];
-            entropy(&mut private);
-            let key = PrivateKey::from_private_key(&X25519, &private).ok()?;
-            let public = key.compute_public_key().ok()?.as_ref().to_vec();
-            (private.to_vec(), public, key)
-        }
-        GROUP_SECP256R1 => nist_key_pair(&ECDH_P256, entropy)?,
-        GROUP_SECP384R1 => nist_key_pair(&ECDH_P384, entropy)?,
-        GROUP_SECP521R1 => nist_key_pair(&ECDH_P521, entropy)?,
-        _ => return mlkem::layout(group).map(|layout| pq_key_pair(group, layout, entropy)),
+    let Some(curve) = curve(group) else {
+        return mlkem::layout(group).map(|layout| pq_key_pair(group, layout, entropy));
     };
+    let (private, public, parsed) = curve_key_pair(curve, entropy)?;
     Some(KeyShareSecret {
         group,
         private: private.into(),
@@ -105,12 +96,25 @@ pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
     if let Some(key) = &ours.parsed {
         return agree_with(key, public);
     }
-    match ours.group {
-        GROUP_X25519 => x25519_shared(&ours.private, public),
-        GROUP_SECP256R1 => nist_shared(&ECDH_P256, &ours.private, public),
-        GROUP_SECP384R1 => nist_shared(&ECDH_P384, &ours.private, public),
-        GROUP_SECP521R1 => nist_shared(&ECDH_P521, &ours.private, public),
-        group => pq_shared(mlkem::layout(group)?, ours, public),
+    match curve(ours.group) {
+        // The bytes alone (an ML-KEM hybrid's ECDH part).
+        Some((alg, _)) => agree_with(
+            &PrivateKey::from_private_key(alg, &ours.private).ok()?,
+            public,
+        ),
+        None => pq_shared(mlkem::layout(ours.group)?, ours, public),
+    }
+}
+
+/// aws-lc's algorithm for a group whose keys are one curve's (X25519 and the NIST curves),
+/// and the length of its private keys (the scalar's bytes).
+fn curve(group: u16) -> Option<(&'static Algorithm, usize)> {
+    match group {
+        GROUP_X25519 => Some((&X25519, 32)),
+        GROUP_SECP256R1 => Some((&ECDH_P256, 32)),
+        GROUP_SECP384R1 => Some((&ECDH_P384, 48)),
+        GROUP_SECP521R1 => Some((&ECDH_P521, 66)),
+        _ => None,
     }
 }
 
@@ -120,12 +124,6 @@ pub fn shared_secret(ours: &KeyShareSecret, public: &[u8]) -> Option<Vec<u8>> {
 fn agree_with(key: &PrivateKey, peer: &[u8]) -> Option<Vec<u8>> {
     let peer = UnparsedPublicKey::new(key.algorithm(), peer);
     agree(key, peer, (), |secret| Ok(secret.to_vec())).ok()
-}
-
-/// The X25519 shared secret of our private key bytes and a peer's public key (see
-/// [`agree_with`]).
-fn x25519_shared(private: &[u8], peer: &[u8]) -> Option<Vec<u8>> {
-    agree_with(&PrivateKey::from_private_key(&X25519, private).ok()?, peer)
 }
 
 /// A key pair for an ML-KEM group: the seed is drawn first, then the ECDH part's key.
@@ -185,17 +183,18 @@ fn pq_shared(layout: Layout, ours: &KeyShareSecret, public: &[u8]) -> Option<Vec
     })
 }
 
-/// A NIST curve key pair: the scalar bytes, the uncompressed point (RFC 8446 4.2.8.2) and
-/// the parsed key.
-/// Entropy is drawn again when the bytes are not a valid scalar (zero, or not below the
-/// group order). After 8 failures (a broken entropy source) the first byte is cleared and
-/// the low bit set, which always gives a valid scalar: every NIST order has a non-zero top
-/// byte, so 0 < k < n.
-fn nist_key_pair(
-    alg: &'static Algorithm,
+/// A curve's key pair: the private key's bytes (X25519's 32, clamped at use; a NIST
+/// curve's big-endian scalar), the public key (a NIST curve's uncompressed point, RFC 8446
+/// 4.2.8.2) and the private key parsed. Entropy is drawn again when the bytes are not a
+/// valid NIST scalar (zero, or not below the group order; any 32 bytes are an X25519 key).
+/// After 8 failures (a broken entropy source) the first byte is cleared and the low bit
+/// set, which always gives a valid scalar: every NIST order has a non-zero top byte, so
+/// 0 < k < n.
+fn curve_key_pair(
+    (alg, private_len): (&'static Algorithm, usize),
     entropy: &mut dyn FnMut(&mut [u8]),
 ) -> Option<(Vec<u8>, Vec<u8>, PrivateKey)> {
-    let mut bytes = vec![0u8; alg_private_len(alg)];
+    let mut bytes = vec![0u8; private_len];
     for attempt in 0..9 {
         if attempt < 8 {
             entropy(&mut bytes);
@@ -211,23 +210,6 @@ fn nist_key_pair(
         }
     }
     None
-}
-
-/// The private key length of a NIST curve: its order's bytes.
-fn alg_private_len(alg: &'static Algorithm) -> usize {
-    if alg == &ECDH_P256 {
-        32
-    } else if alg == &ECDH_P384 {
-        48
-    } else {
-        66
-    }
-}
-
-/// The ECDH shared secret (the x coordinate) of our NIST curve key and a peer's
-/// uncompressed point; `None` for a point not on the curve or a key of the wrong length.
-fn nist_shared(alg: &'static Algorithm, private: &[u8], public: &[u8]) -> Option<Vec<u8>> {
-    agree_with(&PrivateKey::from_private_key(alg, private).ok()?, public)
 }
 
 #[cfg(test)]
@@ -433,8 +415,19 @@ mod tests {
             k
         );
         // The same from the bytes alone (an ML-KEM hybrid's X25519 part).
-        assert_eq!(hex::encode(x25519_shared(&alice, bob_public).unwrap()), k);
-        assert_eq!(hex::encode(x25519_shared(&bob, alice_public).unwrap()), k);
+        let unparsed = |pair: &KeyShareSecret| KeyShareSecret {
+            parsed: None,
+            ..pair.clone()
+        };
+        let alice_bytes = unparsed(&alice_pair);
+        assert_eq!(
+            hex::encode(shared_secret(&alice_bytes, bob_public).unwrap()),
+            k
+        );
+        assert_eq!(
+            hex::encode(shared_secret(&unparsed(&bob_pair), alice_public).unwrap()),
+            k
+        );
         for seed in 1..20 {
             let ours = key_pair(GROUP_X25519, &mut counter(seed)).unwrap();
             let private: [u8; 32] = ours.private[..].try_into().unwrap();
