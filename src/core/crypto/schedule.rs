@@ -237,13 +237,8 @@ pub fn tls13_handshake_secrets(
 /// no PSK is used, the same for every handshake with this hash. Made once per run: two
 /// HMACs and a hash that every decrypted answer made again (docs/benchmarks.md#scan-user-4).
 fn derived_without_psk(hash: HashAlg) -> &'static [u8] {
-    static SHA256: OnceLock<Vec<u8>> = OnceLock::new();
-    static SHA384: OnceLock<Vec<u8>> = OnceLock::new();
-    let cell = match hash {
-        HashAlg::Sha256 => &SHA256,
-        HashAlg::Sha384 => &SHA384,
-    };
-    cell.get_or_init(|| {
+    static MADE: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    once_per_hash(&MADE, hash, || {
         let zeros = vec![0u8; hash.output_len()];
         let early = hash.hkdf_extract(&zeros, &zeros);
         hash.derive_secret(&early, "derived", empty_hash(hash))
@@ -252,13 +247,22 @@ fn derived_without_psk(hash: HashAlg) -> &'static [u8] {
 
 /// The hash of no bytes (Derive-Secret's context for "derived"), made once per run.
 fn empty_hash(hash: HashAlg) -> &'static [u8] {
-    static SHA256: OnceLock<Vec<u8>> = OnceLock::new();
-    static SHA384: OnceLock<Vec<u8>> = OnceLock::new();
+    static MADE: [OnceLock<Vec<u8>>; 2] = [OnceLock::new(), OnceLock::new()];
+    once_per_hash(&MADE, hash, || hash.hash(&[]))
+}
+
+/// A value that depends only on the hash, made the first time it is asked for: `made`
+/// holds SHA-256's, then SHA-384's.
+fn once_per_hash(
+    made: &'static [OnceLock<Vec<u8>>; 2],
+    hash: HashAlg,
+    make: impl FnOnce() -> Vec<u8>,
+) -> &'static [u8] {
     let cell = match hash {
-        HashAlg::Sha256 => &SHA256,
-        HashAlg::Sha384 => &SHA384,
+        HashAlg::Sha256 => &made[0],
+        HashAlg::Sha384 => &made[1],
     };
-    cell.get_or_init(|| hash.hash(&[]))
+    cell.get_or_init(make)
 }
 
 /// The application traffic secrets from the handshake secret; `transcript_hash` covers
