@@ -175,6 +175,10 @@ pub struct Connection {
     pub connect_time: Duration,
     /// What the plaintext preamble did, when the target has one.
     pub starttls: Option<StarttlsReport>,
+    /// Something was written ([`Connection::send`]).
+    wrote: bool,
+    /// Nagle's algorithm is off (`TCP_NODELAY`).
+    nodelay: bool,
 }
 
 /// The plaintext preamble of a connection, as it went.
@@ -195,6 +199,24 @@ pub struct StarttlsReport {
 }
 
 impl Connection {
+    /// Writes `bytes` whole within `timeout` ([`send_all`]). Nagle's algorithm is turned
+    /// off before the connection's second write, not at its connect: Linux holds a segment
+    /// back only while a *small* segment of ours is unacknowledged (Minshall's variant,
+    /// `tcp_nagle_check`), so a fresh connection's first write leaves at once however it is
+    /// cut into segments. A scan writes one hello a connection, and this saves it one
+    /// `setsockopt` of about seven system calls a handshake
+    /// (docs/benchmarks.md#scan-nodelay); every later write (a STARTTLS preamble's next
+    /// line, the hello after it, the hello answering a HelloRetryRequest, a client's second
+    /// flight) goes out with Nagle off as before. Elsewhere it is off from the connect.
+    fn send(&mut self, bytes: &[u8], timeout: Duration) -> io::Result<()> {
+        if self.wrote && !self.nodelay {
+            self.stream.set_nodelay(true)?;
+            self.nodelay = true;
+        }
+        self.wrote = true;
+        send_all(&mut self.stream, bytes, timeout)
+    }
+
     /// Our end's address, asked of the kernel when wanted (a probe reports it; a scan's
     /// thousands of connections do not need it, and each question is a system call).
     pub fn local(&self) -> io::Result<SocketAddr> {
@@ -232,7 +254,7 @@ impl StarttlsReport {
 
 /// Runs `protocol`'s preamble on a fresh connection, within the read deadline.
 fn preamble(
-    stream: &mut TcpStream,
+    conn: &mut Connection,
     protocol: Protocol,
     host: &str,
     limits: &Limits,
@@ -247,7 +269,7 @@ fn preamble(
     let failure = loop {
         match step {
             Step::Send(bytes) => {
-                if send_all(stream, &bytes, limits.connect_timeout).is_err() {
+                if conn.send(&bytes, limits.connect_timeout).is_err() {
                     break Some(starttls::Failure::PlaintextError);
                 }
                 exchange.push((Direction::ClientToServer, at(), bytes));
@@ -260,7 +282,7 @@ fn preamble(
                 if deadline <= Instant::now() {
                     break Some(starttls::Failure::PlaintextError);
                 }
-                step = match read_within(stream, &mut buf, deadline) {
+                step = match read_within(&mut conn.stream, &mut buf, deadline) {
                     Ok(0) => p.on_server(&[], true),
                     Ok(n) => {
                         exchange.push((Direction::ServerToClient, at(), buf[..n].to_vec()));
@@ -291,19 +313,21 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
     let mut last_err = None;
     for addr in target.resolve()? {
         match connect_one(&addr, limits.connect_timeout) {
-            Ok(mut stream) => {
-                let connect_time = start.elapsed();
-                let starttls = target.starttls.map(|p| {
-                    let host = target.preamble_host.as_deref().unwrap_or(&target.host);
-                    preamble(&mut stream, p, host, limits, start)
-                });
-                return Ok(Connection {
+            Ok(stream) => {
+                let mut conn = Connection {
                     stream,
                     peer: addr,
                     start,
-                    connect_time,
-                    starttls,
-                });
+                    connect_time: start.elapsed(),
+                    starttls: None,
+                    wrote: false,
+                    nodelay: !cfg!(target_os = "linux"),
+                };
+                if let Some(p) = target.starttls {
+                    let host = target.preamble_host.as_deref().unwrap_or(&target.host);
+                    conn.starttls = Some(preamble(&mut conn, p, host, limits, start));
+                }
+                return Ok(conn);
             }
             Err(e) => last_err = Some(e),
         }
@@ -311,11 +335,11 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
     Err(last_err.unwrap_or_else(|| io::Error::other("no address to connect to")))
 }
 
-/// One TCP connection to `addr` with Nagle off, within `timeout`: a blocking `connect`
-/// bounded by the send time-out (`SO_SNDTIMEO`, which Linux applies to `connect`), so the
-/// usual case is four system calls (socket, two options, connect) where std's
-/// `connect_timeout` and `set_nodelay` make six (it switches to non-blocking, polls and
-/// switches back). A scan makes one connection per hello, so these count
+/// One TCP connection to `addr` within `timeout` (Nagle's algorithm still on: it is turned
+/// off before a second write, [`Connection::send`]): a blocking `connect` bounded by the
+/// send time-out (`SO_SNDTIMEO`, which Linux applies to `connect`), so the usual case is
+/// three system calls (socket, the option, connect) where std's `connect_timeout` makes
+/// five (it switches to non-blocking, polls and switches back). A scan makes one connection per hello, so these count
 /// (docs/benchmarks.md#scan-cpu). The time-out stays on the stream's writes, which
 /// therefore cannot block for longer than a connect may either.
 #[cfg(target_os = "linux")]
@@ -332,7 +356,6 @@ fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     if timeout.is_zero() || socket.set_write_timeout(Some(timeout)).is_err() {
         return TcpStream::connect_timeout(addr, timeout);
     }
-    socket.set_tcp_nodelay(true)?;
     match socket.connect(&(*addr).into()) {
         Ok(()) => Ok(socket.into()),
         // The send time-out ran out: Linux says EINPROGRESS (the attempt is dropped with
@@ -350,10 +373,7 @@ fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         // that copes with that.
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {
             drop(socket);
-            TcpStream::connect_timeout(addr, timeout).and_then(|s| {
-                s.set_nodelay(true)?;
-                Ok(s)
-            })
+            TcpStream::connect_timeout(addr, timeout)
         }
         Err(e) => Err(e),
     }
@@ -373,7 +393,6 @@ fn connect_suspending(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStr
         Type::from(libc::SOCK_STREAM | libc::SOCK_NONBLOCK),
         Some(SockProtocol::TCP),
     )?;
-    socket.set_tcp_nodelay(true)?;
     match socket.connect(&(*addr).into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -433,7 +452,7 @@ pub fn exchange(
     if !observer.data(to_server, hello, micros(conn.start)) {
         return;
     }
-    if let Err(e) = send_all(&mut conn.stream, hello, limits.connect_timeout) {
+    if let Err(e) = conn.send(hello, limits.connect_timeout) {
         observer.end(from_server, end_kind(&e), micros(conn.start));
         return;
     }
@@ -476,7 +495,14 @@ fn send_all_suspending(
     while !bytes.is_empty() {
         match stream.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
+            Ok(n) => {
+                bytes = &bytes[n..];
+                // The rest goes in a later write, which Nagle could hold behind the small
+                // last segment of this one ([`Connection::send`]); rare (a full send buffer).
+                if !bytes.is_empty() {
+                    stream.set_nodelay(true)?;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 coro::clear(fd, coro::Interest::Write);
@@ -547,7 +573,7 @@ fn read_replies(
                 received += n;
                 let mut more = observer.data(from_server, &buf[..n], micros(conn.start));
                 if let Some(reply) = observer.reply() {
-                    if let Err(e) = send_all(&mut conn.stream, &reply, limits.connect_timeout) {
+                    if let Err(e) = conn.send(&reply, limits.connect_timeout) {
                         observer.end(from_server, end_kind(&e), micros(conn.start));
                         return;
                     }
@@ -995,6 +1021,41 @@ mod tests {
         assert!(inside.iter().all(|got| *got == outside));
     }
 
+    /// Nagle's algorithm stays on for a connection's first write and is off from its
+    /// second on, in a coroutine as on a thread; both writes arrive.
+    #[test]
+    fn nagle_is_turned_off_before_the_second_write() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut all = Vec::new();
+                s.read_to_end(&mut all).unwrap();
+                got.push(all);
+            }
+            got
+        });
+        let target = Target::parse(&format!("127.0.0.1:{port}"), 443).unwrap();
+        let limits = Limits::default();
+        let writes = || {
+            let mut conn = connect(&target, &limits).unwrap();
+            let linux = cfg!(target_os = "linux");
+            assert_eq!(conn.stream.nodelay().unwrap(), !linux);
+            conn.send(b"one", limits.connect_timeout).unwrap();
+            assert_eq!(conn.stream.nodelay().unwrap(), !linux);
+            conn.send(b"two", limits.connect_timeout).unwrap();
+            assert!(conn.stream.nodelay().unwrap());
+        };
+        writes();
+        #[cfg(target_os = "linux")]
+        assert_eq!(coro::run(vec![Box::new(writes) as Box<dyn FnOnce()>]), 1);
+        #[cfg(not(target_os = "linux"))]
+        writes();
+        assert_eq!(peer.join().unwrap(), [b"onetwo", b"onetwo"]);
+    }
+
     /// The connect is bounded by its time-out: a listener whose accept queue is full drops
     /// SYNs, so a connection to it can only time out, and must say so as std does.
     #[cfg(target_os = "linux")]
@@ -1014,7 +1075,8 @@ mod tests {
             assert!(held.len() < 64, "the accept queue never filled");
             match connect_one(&addr, short) {
                 Ok(s) => {
-                    assert!(s.nodelay().unwrap());
+                    // Nagle is turned off before a second write, not here.
+                    assert!(!s.nodelay().unwrap());
                     assert_eq!(s.write_timeout().unwrap(), Some(short));
                     held.push(s);
                 }
@@ -1094,7 +1156,12 @@ mod coroutine_tests {
             Box::new(|| {
                 let mut s = connect_one(&slow_addr, short).unwrap();
                 let r = send_all(&mut s, &bulk, Duration::from_secs(5));
-                outcomes.lock().unwrap().push(format!("slow: {r:?}"));
+                // Written in many parts: Nagle was turned off after the first.
+                let nodelay = s.nodelay().unwrap();
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push(format!("slow: {r:?} {nodelay}"));
             }),
             Box::new(|| {
                 let mut s = connect_one(&deaf_addr, short).unwrap();
@@ -1119,7 +1186,7 @@ mod coroutine_tests {
             [
                 "deaf: Err(WouldBlock) true Err(WouldBlock) true",
                 "full: TimedOut",
-                "slow: Ok(())",
+                "slow: Ok(()) true",
             ]
         );
         assert_eq!(reader.join().unwrap(), bulk.len());
