@@ -820,12 +820,19 @@ impl TrustStore {
         }
     }
 
-    /// The path verdict of `chain_der`, from the memo or by `validate`.
-    fn path(&self, chain_der: &[Vec<u8>], validate: impl FnOnce() -> PathVerdict) -> PathVerdict {
+    /// The path verdict of the chain whose certificates have the SHA-256 fingerprints
+    /// `fingerprints` (lower-case hex, in chain order), from the memo or by `validate`.
+    /// Keyed by the digest of the fingerprints, not of the chain's bytes again: a scan's
+    /// or a capture's parsed certificates have theirs already, and hashing a chain a
+    /// second time was most of the memo's cost (docs/benchmarks.md#scan-nodelay).
+    fn path<'f>(
+        &self,
+        fingerprints: impl Iterator<Item = &'f str>,
+        validate: impl FnOnce() -> PathVerdict,
+    ) -> PathVerdict {
         let mut h = Sha256::new();
-        for der in chain_der {
-            h.update((der.len() as u32).to_be_bytes());
-            h.update(der);
+        for fingerprint in fingerprints {
+            h.update(fingerprint.as_bytes());
         }
         let key: [u8; 32] = h.finalize().into();
         if let Some(verdict) = self.paths.lock().ok().and_then(|m| m.get(&key).cloned()) {
@@ -973,7 +980,16 @@ impl ChainFacts {
             }
         }
         let trust = trust.map(|store| {
-            store.path(chain_der, || {
+            // Every certificate's fingerprint, each 64 hex digits: the parsed ones' own, the
+            // others' computed here.
+            let mut parsed = positions.iter().zip(&certs).peekable();
+            let fingerprints: Vec<std::borrow::Cow<'_, str>> = (0..chain_der.len())
+                .map(|index| match parsed.next_if(|(p, _)| **p == index) {
+                    Some((_, c)) => c.sha256.as_str().into(),
+                    None => hex::encode(Sha256::digest(&chain_der[index])).into(),
+                })
+                .collect();
+            store.path(fingerprints.iter().map(|f| f.as_ref()), || {
                 let mut by_position: Vec<Option<&CertInfo>> = vec![None; chain_der.len()];
                 for (&p, c) in positions.iter().zip(&certs) {
                     by_position[p] = Some(c);
