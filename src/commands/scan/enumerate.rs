@@ -352,6 +352,8 @@ pub struct Learned {
     /// The offer was drained and then went back to the rotation (see above).
     drain_done: bool,
     exhausted: bool,
+    /// Suite hellos sent again with every scheme (see above): counted with the schemes.
+    pub resent: usize,
 }
 
 /// Picks before the suite hellos drain the schemes (see [`Learned`]): a shorter chain
@@ -512,6 +514,11 @@ pub struct SigalgScan {
     pub server_order: Option<bool>,
     /// Schemes already seen when this enumeration began (as [`GroupScan::known`]).
     pub known: usize,
+    /// The TLS 1.2 suite hellos showed every scheme ([`Learned::schemes_complete`]): none
+    /// was asked in a hello of its own.
+    pub complete: bool,
+    /// Of `handshakes`: TLS 1.2 suite hellos sent again with every scheme ([`Learned`]).
+    pub resent: usize,
 }
 
 /// A TLS 1.3 hello without key shares offering (suites, groups): the (suite, group) its
@@ -1817,7 +1824,7 @@ impl<'a> Scanner<'a> {
         if draining && !(pick.is_some() && notes.learned.drained_pick_holds(&reply)) {
             // Ambiguous (see `Learned`): the suite is settled by the full offer.
             let drained = (pick, reply.kind == AnswerKind::Tls);
-            reply = self.handshake_in(&mut offer(false), cost, chain);
+            reply = self.handshake_in(&mut offer(false), &mut notes.learned.resent, chain);
             pick = pick_of(&reply);
             notes.learned.drain_done = true;
             notes.learned.exhausted = drained.1 && pick.is_some() && pick != drained.0;
@@ -2128,12 +2135,14 @@ impl<'a> Scanner<'a> {
         // What the TLS 1.2 suite hellos showed (a client-order server shows a new group and
         // scheme in each), else the version hello's pair.
         let seed = v12.and_then(|v| signed_ecdhe_pick(v.first.as_ref()?));
-        let (known_groups, known_schemes) = match v12 {
-            Some(v) if !v.learned.groups.is_empty() => {
-                (v.learned.groups.clone(), v.learned.schemes.clone())
-            }
-            _ => seed.map_or((Vec::new(), Vec::new()), |(g, s)| (vec![g], vec![s])),
+        let learned = |list: fn(&Learned) -> &Vec<u16>, seed: Option<u16>| {
+            v12.map(|v| list(&v.learned))
+                .filter(|l| !l.is_empty())
+                .cloned()
+                .unwrap_or_else(|| seed.into_iter().collect())
         };
+        let known_groups = learned(|l| &l.groups, seed.map(|(g, _)| g));
+        let known_schemes = learned(|l| &l.schemes, seed.map(|(_, s)| s));
         let complete = v12.is_some_and(|v| v.learned.schemes_complete);
         let both = if complete {
             // The suite hellos found every scheme: the groups go on alone, with them.
@@ -2192,12 +2201,15 @@ impl<'a> Scanner<'a> {
             server_order: group_order,
             known: known_groups.len(),
         };
+        let resent = v12.map_or(0, |v| v.learned.resent);
         let sigalgs = SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes: both.first,
-            handshakes: both.together + both.first_alone + order_cost,
+            handshakes: both.together + both.first_alone + order_cost + resent,
             server_order: scheme_order,
             known: known_schemes.len(),
+            complete,
+            resent,
         };
         (Some(groups), Some(sigalgs), item)
     }
@@ -2321,9 +2333,17 @@ impl<'a> Scanner<'a> {
         if signed.is_empty() {
             return None;
         }
-        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-        let mut cost = 0;
-        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
+        // From what the suite hellos showed (`Learned`); nothing to ask when that is all.
+        let known = &v12.learned;
+        let all: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let candidates = if known.schemes_complete {
+            Vec::new()
+        } else {
+            unseen(&all, &known.schemes)
+        };
+        let mut cost = known.resent;
+        let mut schemes = known.schemes.clone();
+        let more = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(signed.clone()),
                 sigalgs: Some(offer.to_vec()),
@@ -2343,12 +2363,15 @@ impl<'a> Scanner<'a> {
                 _ => None,
             }
         });
+        schemes.extend(more);
         Some(SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes,
             handshakes: cost,
             server_order: None,
-            known: 0,
+            known: known.schemes.len(),
+            complete: known.schemes_complete,
+            resent: known.resent,
         })
     }
 
@@ -2406,6 +2429,8 @@ impl<'a> Scanner<'a> {
             handshakes: cost,
             server_order: None,
             known: 0,
+            complete: false,
+            resent: 0,
         };
         Some((scan, full))
     }
