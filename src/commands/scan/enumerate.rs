@@ -319,44 +319,122 @@ pub struct VersionScan {
 /// the order seen. Each suite hello of a full TLS 1.2 scan offers the groups and schemes
 /// not seen yet first, then those seen (so the server can always go on with the suite it
 /// picks): a server that takes the client's first group and scheme shows a new one of
-/// each in every signed ECDHE pick (a new scheme in every DHE pick), for nothing; a
-/// server with its own order picks one it showed before, which says nothing new. The TLS
-/// 1.2 group and scheme enumeration starts from what was seen.
+/// each in every signed ECDHE pick (a new scheme in every DHE pick), for nothing.
+///
+/// A server with its own scheme order picks one it showed before, which says nothing
+/// new; once one has (and the chain has made [`DRAIN_AFTER_PICKS`] picks, so that it is
+/// likely to outlast the schemes), the suite hellos offer only the schemes not seen with
+/// its certificate: each signed pick then shows a new one (PostgreSQL's 28 signed suites
+/// show its 7 schemes this way, where a chain of 9 hellos of their own found them). A
+/// pick that shows a new scheme with the same certificate is the pick the full list
+/// would have got (a scheme for its key was left). Any other answer (a refusal, an
+/// unsigned pick, another certificate) is ambiguous: that hello goes again with every
+/// scheme, which settles the suite, and the offer goes back to the rotation. When the
+/// two answers differ, the schemes of that key ran out (`exhausted`). The TLS 1.2 group
+/// and scheme enumeration starts from what was seen.
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
     pub groups: Vec<u16>,
     pub schemes: Vec<u16>,
+    /// Every scheme the server signs with is in `schemes`: they ran out for its key, and
+    /// every accepted suite with a certificate has that one kind of key.
+    pub schemes_complete: bool,
     /// The suite hellos offer the lists rotated as above (a full TLS 1.2 scan).
     rotate: bool,
+    /// Picks noted so far.
+    picks: usize,
+    /// The leaf certificate of the signed picks, while it is the same in all of them.
+    leaf: Option<Option<Vec<u8>>>,
+    /// Signed picks came with more than one leaf certificate: nothing is drained.
+    mixed_leaves: bool,
+    /// The server picked a scheme it had shown before although unseen ones came first.
+    server_orders_schemes: bool,
+    /// The offer was drained and then went back to the rotation (see above).
+    drain_done: bool,
+    exhausted: bool,
+    /// Suite hellos sent again with every scheme (see above): counted with the schemes.
+    pub resent: usize,
 }
 
+/// Picks before the suite hellos drain the schemes (see [`Learned`]): a shorter chain
+/// is likely to end before the schemes do, and its last, refused offer would then be
+/// ambiguous and cost a hello more.
+const DRAIN_AFTER_PICKS: usize = 4;
+
 impl Learned {
-    /// Notes the group and scheme of a reply's ServerKeyExchange.
+    /// Notes the group and scheme of a reply's ServerKeyExchange (a pick).
     fn note(&mut self, reply: &Reply) {
-        let (group, scheme) = match reply
-            .verdict
-            .as_ref()
-            .and_then(|v| v.server_key_exchange.as_ref())
-        {
-            Some(ServerKeyExchange::Ecdhe {
-                group,
-                signature_scheme,
-                ..
-            }) => (Some(*group), *signature_scheme),
-            Some(ServerKeyExchange::Dhe {
-                signature_scheme, ..
-            }) => (None, *signature_scheme),
-            _ => (None, None),
-        };
+        self.picks += 1;
+        let (group, scheme) = ske_group_and_scheme(reply);
         if let Some(g) = group.filter(|g| !self.groups.contains(g))
             && scheme.is_some()
         {
             self.groups.push(g);
         }
-        if let Some(s) = scheme.filter(|s| !self.schemes.contains(s)) {
+        let Some(s) = scheme else { return };
+        let leaf = leaf_of(reply);
+        match &self.leaf {
+            None => self.leaf = Some(leaf.map(<[u8]>::to_vec)),
+            Some(first) if first.as_deref() != leaf => self.mixed_leaves = true,
+            Some(_) => {}
+        }
+        if self.schemes.contains(&s) {
+            self.server_orders_schemes = true;
+        } else {
             self.schemes.push(s);
         }
     }
+
+    /// The suite hellos offer only the schemes not seen (see above).
+    fn draining(&self) -> bool {
+        self.rotate
+            && self.server_orders_schemes
+            && !self.mixed_leaves
+            && !self.drain_done
+            && self.picks >= DRAIN_AFTER_PICKS
+    }
+
+    /// A drained offer's answer shows a new scheme with the signed picks' certificate: the
+    /// pick the full list would have got.
+    fn drained_pick_holds(&self, reply: &Reply) -> bool {
+        let (_, scheme) = ske_group_and_scheme(reply);
+        scheme.is_some_and(|s| !self.schemes.contains(&s))
+            && self.leaf.as_ref().map(Option::as_deref) == Some(leaf_of(reply))
+    }
+}
+
+/// The group and signature scheme of a reply's ServerKeyExchange.
+fn ske_group_and_scheme(reply: &Reply) -> (Option<u16>, Option<u16>) {
+    match reply
+        .verdict
+        .as_ref()
+        .and_then(|v| v.server_key_exchange.as_ref())
+    {
+        Some(ServerKeyExchange::Ecdhe {
+            group,
+            signature_scheme,
+            ..
+        }) => (Some(*group), *signature_scheme),
+        Some(ServerKeyExchange::Dhe {
+            signature_scheme, ..
+        }) => (None, *signature_scheme),
+        _ => (None, None),
+    }
+}
+
+/// The leaf certificate of a reply (`None`: none was sent).
+fn leaf_of(reply: &Reply) -> Option<&[u8]> {
+    reply
+        .verdict
+        .as_ref()?
+        .certificates
+        .first()
+        .map(Vec::as_slice)
+}
+
+/// `all` without the items of `seen`.
+fn unseen(all: &[u16], seen: &[u16]) -> Vec<u16> {
+    all.iter().copied().filter(|i| !seen.contains(i)).collect()
 }
 
 /// `all` with the items of `seen` moved to the end (in the order seen).
@@ -436,6 +514,11 @@ pub struct SigalgScan {
     pub server_order: Option<bool>,
     /// Schemes already seen when this enumeration began (as [`GroupScan::known`]).
     pub known: usize,
+    /// The TLS 1.2 suite hellos showed every scheme ([`Learned::schemes_complete`]): none
+    /// was asked in a hello of its own.
+    pub complete: bool,
+    /// Of `handshakes`: TLS 1.2 suite hellos sent again with every scheme ([`Learned`]).
+    pub resent: usize,
 }
 
 /// A TLS 1.3 hello without key shares offering (suites, groups): the (suite, group) its
@@ -990,10 +1073,10 @@ impl<'a> Scanner<'a> {
                         .flatten()
                 })
             });
-            // Pipelined, the TLS 1.2 lists go on at once only when the version test's pick
-            // was a signed ECDHE suite (it offers every candidate of that kind then); else
-            // they wait for every version's suites, as the behaviour probes do when the
-            // base version's first pick has no certificate.
+            // Pipelined, the TLS 1.2 lists wait for every version's suites (their hellos
+            // show groups and schemes: `Learned`), as the behaviour probes do when the
+            // base version's first pick has no certificate; at once when no version up to
+            // TLS 1.2 was accepted (TLS 1.3's schemes are asked there then).
             let settled = |ready: bool| match pipe {
                 Some(p) if !ready => (p.all.wait().as_slice(), false),
                 Some(_) => (versions, true),
@@ -1015,9 +1098,8 @@ impl<'a> Scanner<'a> {
             // them otherwise, and a part handed to a thread costs wake-ups.
             let g12 = move || {
                 if more {
-                    let (versions, candidates) = settled(signed_ecdhe_first(versions));
-                    let (groups, sigalgs) =
-                        self.groups_and_sigalgs_tls12(versions, candidates, fragment);
+                    let (versions, _) = settled(no_classic_version(versions));
+                    let (groups, sigalgs) = self.groups_and_sigalgs_tls12(versions, fragment);
                     match sigalgs {
                         Some(s) => (groups, Some(s), None),
                         None => match self.sigalgs_tls13(versions) {
@@ -1678,6 +1760,18 @@ impl<'a> Scanner<'a> {
         result.supported = !picks.is_empty();
         result.ciphers = picks;
         result.learned = notes.learned;
+        // The schemes ran out for the signed picks' key, and no accepted suite needs
+        // another kind of key: no other scheme can be picked.
+        let mut auths = result
+            .ciphers
+            .iter()
+            .filter_map(|id| suite(*id))
+            .filter(|s| needs_certificate(s))
+            .map(|s| s.auth);
+        let first_auth = auths.next();
+        result.learned.schemes_complete = result.learned.exhausted
+            && first_auth.is_some()
+            && auths.all(|a| Some(a) == first_auth);
         result.handshakes = cost;
         result.dh_prime_bits = notes.dh.map(|(bits, _)| bits);
         result.dh_prime = notes.dh.and_then(|(_, named)| named);
@@ -1698,24 +1792,43 @@ impl<'a> Scanner<'a> {
         suites: &[u16],
         cost: &mut usize,
         notes: &mut SuiteNotes,
-        chain: Link<'_, 'a>,
+        mut chain: Link<'_, 'a>,
     ) -> Option<u16> {
-        let mut spec = HelloSpec {
-            cipher_suites: Some(suites.to_vec()),
-            ..self.version_spec(version)
+        let draining = notes.learned.draining();
+        let offer = |drain: bool| {
+            let mut spec = HelloSpec {
+                cipher_suites: Some(suites.to_vec()),
+                ..self.version_spec(version)
+            };
+            if notes.learned.rotate {
+                let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+                spec.groups = Some(unseen_first(&ecdhe_groups(), &notes.learned.groups));
+                spec.sigalgs = Some(if drain {
+                    unseen(&schemes, &notes.learned.schemes)
+                } else {
+                    unseen_first(&schemes, &notes.learned.schemes)
+                });
+            }
+            self.encode(&spec)
         };
-        if notes.learned.rotate {
-            let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-            spec.groups = Some(unseen_first(&ecdhe_groups(), &notes.learned.groups));
-            spec.sigalgs = Some(unseen_first(&schemes, &notes.learned.schemes));
+        let pick_of = |reply: &Reply| {
+            if reply.version() == Some(version.0) {
+                reply.verdict.as_ref().and_then(|v| v.cipher)
+            } else {
+                None
+            }
+            .filter(|p| suites.contains(p))
+        };
+        let mut reply = self.handshake_in(&mut offer(draining), cost, chain.as_deref_mut());
+        let mut pick = pick_of(&reply);
+        if draining && !(pick.is_some() && notes.learned.drained_pick_holds(&reply)) {
+            // Ambiguous (see `Learned`): the suite is settled by the full offer.
+            let drained = (pick, reply.kind == AnswerKind::Tls);
+            reply = self.handshake_in(&mut offer(false), &mut notes.learned.resent, chain);
+            pick = pick_of(&reply);
+            notes.learned.drain_done = true;
+            notes.learned.exhausted = drained.1 && pick.is_some() && pick != drained.0;
         }
-        let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
-        let pick = if reply.version() == Some(version.0) {
-            reply.verdict.as_ref().and_then(|v| v.cipher)
-        } else {
-            None
-        }
-        .filter(|p| suites.contains(p));
         if pick.is_some() {
             note_dh_prime(&reply, &mut notes.dh);
             if notes.learned.rotate {
@@ -1773,7 +1886,11 @@ impl<'a> Scanner<'a> {
 
     /// One offer of the accepted suites in reverse pick order: a server that enforces its
     /// order still picks its first; a client-order server picks our first.
+    /// Its picks may already show the server's order (see [`order_shown`]): then no hello.
     pub(super) fn check_order(&self, v: &VersionScan) -> OrderCheck {
+        if let Some(shown) = order_shown(v) {
+            return shown;
+        }
         let mut cost = 0;
         let (pick, reply) =
             self.offer_suites(v.version, Some(&reversed(&v.ciphers)), &mut cost, None);
@@ -1940,7 +2057,10 @@ impl<'a> Scanner<'a> {
             ciphers: suites.clone(),
             ..VersionScan::new(ProtocolVersion::TLS13, suites13.len())
         };
-        let (order, server_order) = if groups.len() >= 2 || suites.len() >= 2 {
+        let shown = order_shown(&v).filter(|_| groups.len() < 2);
+        let (order, server_order) = if shown.is_some() {
+            (shown, None)
+        } else if groups.len() >= 2 || suites.len() >= 2 {
             let (suite, first, reply) =
                 pick(reversed(&suites), &reversed(&groups), &mut cost, None);
             let order = (suites.len() >= 2)
@@ -1959,8 +2079,8 @@ impl<'a> Scanner<'a> {
     /// Otherwise each on its own (groups at the best version up to 1.2 with ECDHE,
     /// schemes from DHE suites).
     ///
-    /// `candidates`: offer every signed ECDHE suite of the registry instead of the accepted
-    /// ones (pipelined, before they are known; the server chooses among the same ones).
+    /// Both start from what the TLS 1.2 suite hellos showed ([`Learned`]); when those
+    /// found every scheme, the groups go on alone.
     ///
     /// `fragment`: this thread runs the fragmentation probe: the order hello is sent across
     /// two records (its pick serves when the server went on; else it is sent again whole),
@@ -1968,11 +2088,9 @@ impl<'a> Scanner<'a> {
     fn groups_and_sigalgs_tls12(
         &self,
         versions: &[VersionScan],
-        candidates: bool,
         fragment: bool,
     ) -> (Option<GroupScan>, Option<SigalgScan>) {
-        let (groups, sigalgs, item) =
-            self.groups_and_sigalgs_tls12_with(versions, candidates, fragment);
+        let (groups, sigalgs, item) = self.groups_and_sigalgs_tls12_with(versions, fragment);
         let item = item.or_else(|| fragment.then(|| self.fragment_probe(versions)).flatten());
         *lock(&self.fragment_item) = item;
         (groups, sigalgs)
@@ -1981,21 +2099,14 @@ impl<'a> Scanner<'a> {
     fn groups_and_sigalgs_tls12_with(
         &self,
         versions: &[VersionScan],
-        candidates: bool,
         fragment: bool,
     ) -> (Option<GroupScan>, Option<SigalgScan>, Option<ProbeItem>) {
         let v12 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS12);
-        let signed = |s: &CipherSuite| s.kx == KeyExchange::Ecdhe && needs_certificate(s);
-        let signed_ecdhe = match v12 {
-            Some(v) if candidates && v.supported => suite_candidates(ProtocolVersion::TLS12)
-                .into_iter()
-                .filter(|id| suite(*id).is_some_and(signed))
-                .collect(),
-            Some(v) => accepted_where(v, signed),
-            None => Vec::new(),
-        };
+        let signed_ecdhe = v12.map_or_else(Vec::new, |v| {
+            accepted_where(v, |s| s.kx == KeyExchange::Ecdhe && needs_certificate(s))
+        });
         if signed_ecdhe.is_empty() {
             return (
                 self.groups_tls12(versions),
@@ -2024,19 +2135,38 @@ impl<'a> Scanner<'a> {
         // What the TLS 1.2 suite hellos showed (a client-order server shows a new group and
         // scheme in each), else the version hello's pair.
         let seed = v12.and_then(|v| signed_ecdhe_pick(v.first.as_ref()?));
-        let (known_groups, known_schemes) = match v12 {
-            Some(v) if !v.learned.groups.is_empty() => {
-                (v.learned.groups.clone(), v.learned.schemes.clone())
-            }
-            _ => seed.map_or((Vec::new(), Vec::new()), |(g, s)| (vec![g], vec![s])),
+        let learned = |list: fn(&Learned) -> &Vec<u16>, seed: Option<u16>| {
+            v12.map(|v| list(&v.learned))
+                .filter(|l| !l.is_empty())
+                .cloned()
+                .unwrap_or_else(|| seed.into_iter().collect())
         };
-        let both = self.remove_both(
-            &schemes,
-            &ecdhe_groups(),
-            (&known_schemes, &known_groups),
-            &ske,
-            &|_, _| false,
-        );
+        let known_groups = learned(|l| &l.groups, seed.map(|(g, _)| g));
+        let known_schemes = learned(|l| &l.schemes, seed.map(|(_, s)| s));
+        let complete = v12.is_some_and(|v| v.learned.schemes_complete);
+        let both = if complete {
+            // The suite hellos found every scheme: the groups go on alone, with them.
+            let rest: Vec<u16> = unseen(&ecdhe_groups(), &known_groups);
+            let mut both = BothPicks {
+                first: known_schemes.clone(),
+                second: known_groups.clone(),
+                ..BothPicks::default()
+            };
+            let more =
+                self.remove_chosen(&rest, 0, &mut both.second_alone, |offer, cost, chain| {
+                    ske(offer, &known_schemes, cost, chain).map(|(group, _)| group)
+                });
+            both.second.extend(more);
+            both
+        } else {
+            self.remove_both(
+                &schemes,
+                &ecdhe_groups(),
+                (&known_schemes, &known_groups),
+                &ske,
+                &|_, _| false,
+            )
+        };
         // Both accepted lists reversed in one hello: whose order does the server follow?
         let mut order_cost = 0;
         let mut item = None;
@@ -2071,12 +2201,15 @@ impl<'a> Scanner<'a> {
             server_order: group_order,
             known: known_groups.len(),
         };
+        let resent = v12.map_or(0, |v| v.learned.resent);
         let sigalgs = SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes: both.first,
-            handshakes: both.together + both.first_alone + order_cost,
+            handshakes: both.together + both.first_alone + order_cost + resent,
             server_order: scheme_order,
             known: known_schemes.len(),
+            complete,
+            resent,
         };
         (Some(groups), Some(sigalgs), item)
     }
@@ -2200,9 +2333,17 @@ impl<'a> Scanner<'a> {
         if signed.is_empty() {
             return None;
         }
-        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-        let mut cost = 0;
-        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
+        // From what the suite hellos showed (`Learned`); nothing to ask when that is all.
+        let known = &v12.learned;
+        let all: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let candidates = if known.schemes_complete {
+            Vec::new()
+        } else {
+            unseen(&all, &known.schemes)
+        };
+        let mut cost = known.resent;
+        let mut schemes = known.schemes.clone();
+        let more = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(signed.clone()),
                 sigalgs: Some(offer.to_vec()),
@@ -2222,12 +2363,15 @@ impl<'a> Scanner<'a> {
                 _ => None,
             }
         });
+        schemes.extend(more);
         Some(SigalgScan {
             version: ProtocolVersion::TLS12,
             schemes,
             handshakes: cost,
             server_order: None,
-            known: 0,
+            known: known.schemes.len(),
+            complete: known.schemes_complete,
+            resent: known.resent,
         })
     }
 
@@ -2285,6 +2429,8 @@ impl<'a> Scanner<'a> {
             handshakes: cost,
             server_order: None,
             known: 0,
+            complete: false,
+            resent: 0,
         };
         Some((scan, full))
     }
@@ -2371,27 +2517,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The TLS 1.2 first pick (in `prelim` versions) is an RSA-signed ECDHE suite, or no
-/// version up to TLS 1.2 is accepted: the TLS 1.2 groups and schemes need no more suites.
-/// Not an ECDSA one: a TLS 1.2 server takes an ECDSA certificate only when its curve is
-/// among the offered groups, so those are enumerated from what the suite hellos showed
-/// (which keep every group seen in the offer).
-fn signed_ecdhe_first(versions: &[VersionScan]) -> bool {
-    use crate::core::wire::registry::Authentication;
-    let classic = |v: &&VersionScan| v.supported && v.version.0 <= ProtocolVersion::TLS12.0;
-    let rsa = |id: &u16| suite(*id).is_some_and(|s| s.auth == Authentication::Rsa);
-    match versions
-        .iter()
-        .find(|v| v.version == ProtocolVersion::TLS12)
-    {
-        Some(v) if v.supported => {
-            v.first.as_ref().and_then(signed_ecdhe_pick).is_some() && v.ciphers.iter().all(rsa)
-        }
-        _ => !versions
-            .iter()
-            .filter(|v| v.version != ProtocolVersion::SSLV2)
-            .any(|v| classic(&v)),
-    }
+/// No version up to TLS 1.2 was accepted (in `prelim` versions): the TLS 1.2 lists have no
+/// suites to wait for.
+fn no_classic_version(versions: &[VersionScan]) -> bool {
+    !versions.iter().any(|v| {
+        v.supported
+            && v.version != ProtocolVersion::SSLV2
+            && v.version.0 <= ProtocolVersion::TLS12.0
+    })
 }
 
 /// The behaviour probes' base version picked a suite with a certificate first (so the
@@ -2481,6 +2614,35 @@ fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
 
 pub(super) fn reversed(ids: &[u16]) -> Vec<u16> {
     ids.iter().rev().copied().collect()
+}
+
+/// The server's order, when a version's picks show it without an order check: every
+/// offer of the enumeration listed the suites in the candidates' order, so a server that
+/// follows the client's order picks them in that order; a pick that came before one
+/// listed ahead of it (and accepted later) shows the server choosing. Not for bundled
+/// offers (their picks were ordered again by an offer of the picks in pick order).
+fn order_shown(v: &VersionScan) -> Option<OrderCheck> {
+    if v.bundled {
+        return None;
+    }
+    let candidates = suite_candidates(v.version);
+    let at: Vec<Option<usize>> = v
+        .ciphers
+        .iter()
+        .map(|c| candidates.iter().position(|x| x == c))
+        .collect();
+    let against = at
+        .windows(2)
+        .any(|w| matches!(w, [Some(a), Some(b)] if a > b));
+    against.then(|| {
+        let item = ProbeItem {
+            name: format!("server order {}", v.version),
+            result: "server order (its picks went against our offer's order)".into(),
+            concern: false,
+            handshakes: 0,
+        };
+        (Some(true), item)
+    })
 }
 
 /// The order check's item from the suite picked out of the reversed offer.

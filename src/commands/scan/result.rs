@@ -149,6 +149,13 @@ pub struct Cost {
     pub groups_seen_free: usize,
     /// The same for the TLS 1.2 signature schemes (one per signed ECDHE or DHE pick).
     pub sigalgs_seen_free: usize,
+    /// The TLS 1.2 suite hellos showed every signature scheme (a server with its own
+    /// scheme order and a long chain of signed suites: docs/scan.md): none was asked in
+    /// a hello of its own; `sigalgs` counts the suite hello that showed they ran out.
+    pub sigalgs_all_seen_free: bool,
+    /// TLS 1.2 suite hellos sent again with every scheme after an offer of only the unseen
+    /// ones was refused or answered otherwise (docs/scan.md); counted in `sigalgs`.
+    pub sigalgs_resent: usize,
 }
 
 /// Post-quantum key exchange in TLS 1.3: the accepted PQ groups, the server's preference,
@@ -399,6 +406,8 @@ impl ScanResult {
                 probes: r.probes.iter().map(|p| p.handshakes).sum(),
                 groups_seen_free: r.groups.iter().map(|g| g.known).sum(),
                 sigalgs_seen_free: r.sigalgs.as_ref().map_or(0, |s| s.known),
+                sigalgs_all_seen_free: r.sigalgs.as_ref().is_some_and(|s| s.complete),
+                sigalgs_resent: r.sigalgs.as_ref().map_or(0, |s| s.resent),
             },
             plan: r.plan.name().into(),
             handshakes: r.handshakes,
