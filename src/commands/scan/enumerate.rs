@@ -2059,7 +2059,8 @@ impl<'a> Scanner<'a> {
         };
         let shown = order_shown(&v).filter(|_| groups.len() < 2);
         let (order, server_order) = if shown.is_some() {
-            (shown, None)
+            // As the order hello would have said of its one group (or none).
+            (shown, order_of(&groups, groups.first().copied()))
         } else if groups.len() >= 2 || suites.len() >= 2 {
             let (suite, first, reply) =
                 pick(reversed(&suites), &reversed(&groups), &mut cost, None);
