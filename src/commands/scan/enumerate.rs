@@ -299,7 +299,7 @@ pub struct VersionScan {
     pub handshakes: usize,
     /// The verdict of the first accepted hello (the full offer): what the behaviour
     /// results that cost no handshake are read from.
-    pub first: Option<Verdict>,
+    pub first: Option<Box<Verdict>>,
     /// Not asked: the hello of this higher version got a protocol_version alert, so the
     /// server has nothing at or below it.
     pub refused_with: Option<ProtocolVersion>,
@@ -583,9 +583,11 @@ pub struct ScanReport {
     pub plan: Prefer,
 }
 
-/// What one hello got back. `verdict` is `None` when no connection was made.
+/// What one hello got back. `verdict` is `None` when no connection was made. Boxed: a
+/// reply is handed up through several calls, and each move of a verdict inline was a copy
+/// of a kilobyte (docs/benchmarks.md#scan-nodelay).
 pub(super) struct Reply {
-    pub(super) verdict: Option<Verdict>,
+    pub(super) verdict: Option<Box<Verdict>>,
     /// The server sent at least one byte.
     answered: bool,
     pub(super) kind: AnswerKind,
@@ -595,14 +597,14 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    fn new(verdict: Option<Verdict>, answered: bool) -> Reply {
+    fn new(verdict: Option<Box<Verdict>>, answered: bool) -> Reply {
         let mut reply = Reply {
             verdict,
             answered,
             kind: AnswerKind::NoConnection,
             sent: true,
         };
-        reply.kind = classify(reply.verdict.as_ref(), reply.went_on(), answered);
+        reply.kind = classify(reply.verdict.as_deref(), reply.went_on(), answered);
         reply
     }
 
@@ -625,7 +627,7 @@ impl Reply {
     }
 
     fn breakage(&self) -> &'static str {
-        breakage(self.verdict.as_ref(), self.went_on(), self.answered)
+        breakage(self.verdict.as_deref(), self.went_on(), self.answered)
     }
 
     /// The server went on (ServerHello, HelloRetryRequest or SSLv2 SERVER-HELLO).
@@ -1051,7 +1053,7 @@ impl<'a> Scanner<'a> {
         Option<SigalgScan>,
         Vec<ProbeItem>,
         Vec<(ProtocolVersion, OrderCheck)>,
-        Option<Verdict>,
+        Option<Box<Verdict>>,
     ) {
         tasks::scope(&self.pacer.crowded, |s| {
             // With groups to enumerate, TLS 1.3's order check rides on their first hello.
@@ -1239,7 +1241,7 @@ impl<'a> Scanner<'a> {
                     if let Some(what) = verdict.not_tls.as_ref().filter(|_| tls_format) {
                         self.note_error(format!("the server does not speak TLS: {what}"));
                     }
-                    let reply = Reply::new(Some(verdict), ex.server_bytes > 0);
+                    let reply = Reply::new(Some(Box::new(verdict)), ex.server_bytes > 0);
                     if counted {
                         let model = reply.verdict.as_ref().and_then(|v| v.client_hello.as_ref());
                         self.note_answer(hello.hello.as_ref().or(model), &reply, None);
@@ -1316,7 +1318,7 @@ impl<'a> Scanner<'a> {
     ) {
         let what = reply.breakage();
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
-        let streak_reached = health.note(reply.kind, what, reply.verdict.as_ref(), failed);
+        let streak_reached = health.note(reply.kind, what, reply.verdict.as_deref(), failed);
         // The newest version's first broken answer: the first hellos of several versions
         // go at once, and the first of them in time changed from run to run.
         let version = hello_version(hello);
@@ -2385,7 +2387,10 @@ impl<'a> Scanner<'a> {
     /// order, secp521r1): then that hello is sent again with that share, and every later
     /// one too (one more hello). Also returns the first decrypted verdict with a
     /// certificate, for a server whose version test got a HelloRetryRequest.
-    fn sigalgs_tls13(&self, versions: &[VersionScan]) -> Option<(SigalgScan, Option<Verdict>)> {
+    fn sigalgs_tls13(
+        &self,
+        versions: &[VersionScan],
+    ) -> Option<(SigalgScan, Option<Box<Verdict>>)> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
