@@ -20,7 +20,7 @@
 //! `crypto::hello`, which holds their private halves; fixed inputs give fixed bytes.
 
 use super::ProtocolVersion;
-use super::codec::{LengthOverflow, Prefix, put_prefixed};
+use super::codec::{LengthOverflow, Prefix, put_prefixed, put_u16s};
 use super::hello::{ClientHello, Extension, LengthOverrides, server_name_data};
 use super::sslv2::{self, Sslv2ClientHello};
 use crate::core::wire::registry::extensions::types as ext;
@@ -502,7 +502,8 @@ pub fn encode_padded(
                     &|| "supported_versions".into(),
                     None,
                     |d| {
-                        first.iter().chain(list).for_each(|v| d.put_u16(*v));
+                        first.iter().for_each(|v| d.put_u16(*v));
+                        put_u16s(d, list);
                         Ok(())
                     },
                 )?;
@@ -674,7 +675,8 @@ fn u16_list_u16_after(
 ) -> Result<Vec<u8>, LengthOverflow> {
     let mut d = Vec::with_capacity(items.len() * 2 + 4);
     put_prefixed(&mut d, Prefix::U16, &|| what.to_string(), None, |d| {
-        first.iter().chain(items).for_each(|i| d.put_u16(*i));
+        first.iter().for_each(|i| d.put_u16(*i));
+        put_u16s(d, items);
         Ok(())
     })?;
     Ok(d)

@@ -218,6 +218,17 @@ pub fn checked_len(what: &str, len: usize, max: usize) -> Result<usize, LengthOv
     Ok(len)
 }
 
+/// Appends `items` as big-endian u16s, sized once and written in place rather than pushed
+/// one at a time: a scan writes a hello's suite list (up to a few hundred) for every
+/// connection, and the pushes' capacity checks were most of that work.
+pub fn put_u16s(buf: &mut Vec<u8>, items: &[u16]) {
+    let at = buf.len();
+    buf.resize(at + 2 * items.len(), 0);
+    for (out, v) in buf[at..].chunks_exact_mut(2).zip(items) {
+        out.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
 /// Writes a vector with a `prefix`-wide length: reserves the prefix, lets `body` write the
 /// contents after it, then fills in their length, or `forced` (a deliberately wrong length
 /// asked for by the caller) verbatim. `what` names the field in the error.
@@ -265,6 +276,14 @@ mod tests {
         let bytes = [0xff, 0xff, 0x01];
         let err = Reader::new(&bytes).sub_u16("list").unwrap_err();
         assert!(err.to_string().contains("needs 65535 bytes"));
+    }
+
+    #[test]
+    fn u16s_are_appended_big_endian() {
+        let mut b = vec![9];
+        put_u16s(&mut b, &[0x0102, 0xa0b0]);
+        put_u16s(&mut b, &[]);
+        assert_eq!(b, [9, 0x01, 0x02, 0xa0, 0xb0]);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct ClientHello {
     pub extensions: Option<Vec<Extension>>,
 }
 
-use super::codec::{DecodeError, LengthOverflow, Prefix, Reader, put_prefixed};
+use super::codec::{DecodeError, LengthOverflow, Prefix, Reader, put_prefixed, put_u16s};
 use crate::core::wire::registry::extensions::types as ext;
 use crate::core::wire::registry::handshake_types::types as handshake;
 use bytes::BufMut;
@@ -80,7 +80,7 @@ impl ClientHello {
         })?;
         let suites = forced(lengths.cipher_suites);
         put_prefixed(b, Prefix::U16, &|| "cipher_suites".into(), suites, |b| {
-            self.cipher_suites.iter().for_each(|s| b.put_u16(*s));
+            put_u16s(b, &self.cipher_suites);
             Ok(())
         })?;
         let comp = lengths.compression_methods.map(usize::from);
