@@ -27,7 +27,7 @@ const SERVER_HELLO: &str = "020000560303eefce7f7b37ba1d1632e96677825ddf73988cfc7
 fn client_hello() -> Vec<u8> {
     let spec = HelloSpec {
         session_id: Some(Vec::new()),
-        alpn: Some(vec!["h3".into()]),
+        alpn: Some(vec!["h3".into()].into()),
         pad_to: Some(1600),
         ..HelloSpec::default()
     };

@@ -117,8 +117,8 @@ fn probe_with(pki: &Pki, port: u16, spec: HelloSpec) -> ProbeResult {
 fn spec(groups: &[u16], shares: &[u16]) -> HelloSpec {
     HelloSpec {
         cipher_suites: Some(vec![0x1301, 0x1302, 0x1303]),
-        groups: Some(groups.to_vec()),
-        key_shares: Some(shares.to_vec()),
+        groups: Some(groups.to_vec().into()),
+        key_shares: Some(shares.to_vec().into()),
         ..HelloSpec::default()
     }
 }

@@ -93,8 +93,8 @@ fn p256_key_share_is_decrypted_too() {
     let pki = Pki::new();
     let srv = s_server(&pki.leaf("localhost"), &["-tls1_3", "-groups", "P-256"]);
     let spec = HelloSpec {
-        groups: Some(vec![0x0017]),
-        key_shares: Some(vec![0x0017]),
+        groups: Some(vec![0x0017].into()),
+        key_shares: Some(vec![0x0017].into()),
         ..tls13_spec()
     };
     let r = probe_with(&pki, srv.port, spec);
@@ -172,7 +172,7 @@ fn hello_retry_request_for_x25519_with_client_certificate_required() {
         &["-tls1_3", "-groups", "X25519", "-Verify", "1"],
     );
     let spec = HelloSpec {
-        key_shares: Some(vec![0x0017]),
+        key_shares: Some(vec![0x0017].into()),
         ..tls13_spec()
     };
     let r = probe_with(&pki, srv.port, spec);
@@ -299,7 +299,7 @@ fn alpn_selected_in_encrypted_extensions_is_reported() {
     // The verdict keeps the EncryptedExtensions; no status_request was offered, so the
     // leaf entry staples nothing.
     let spec = HelloSpec {
-        alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+        alpn: Some(vec!["h2".into(), "http/1.1".into()].into()),
         ..tls13_spec()
     };
     let r = probe_with(&pki, srv.port, spec);

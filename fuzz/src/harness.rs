@@ -515,7 +515,7 @@ pub fn quic_initial(data: &[u8]) {
     // A fixed TLS 1.3 ClientHello (random 1, 2, 3, …) and its key log line.
     let spec = HelloSpec {
         session_id: Some(Vec::new()),
-        alpn: Some(vec!["h3".into()]),
+        alpn: Some(vec!["h3".into()].into()),
         ..HelloSpec::default()
     };
     let mut n = 0u8;

@@ -23,6 +23,7 @@ use crate::core::wire::{Extension, ProtocolVersion};
 use crate::io::net::Limits;
 use crate::report::{Format, ResultSink};
 use clap::{Args, Parser, Subcommand};
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -466,6 +467,7 @@ impl HelloArgs {
                     .filter(|s| !s.is_empty())
                     .map(version_arg)
                     .collect::<Result<Vec<_>, _>>()
+                    .map(Cow::from)
             })
             .transpose()?;
         let e = |e: registry::UnknownName| e.to_string();
@@ -480,24 +482,28 @@ impl HelloArgs {
             .as_deref()
             .map(registry::parse_groups)
             .transpose()
-            .map_err(e)?;
+            .map_err(e)?
+            .map(Cow::from);
         spec.key_shares = self
             .key_shares
             .as_deref()
             .map(registry::parse_groups)
             .transpose()
-            .map_err(e)?;
+            .map_err(e)?
+            .map(Cow::from);
         spec.sigalgs = self
             .sigalgs
             .as_deref()
             .map(registry::parse_sigalgs)
             .transpose()
-            .map_err(e)?;
+            .map_err(e)?
+            .map(Cow::from);
         spec.alpn = self.alpn.as_ref().map(|l| {
             l.split(',')
                 .filter(|s| !s.is_empty())
                 .map(|s| s.to_string().into())
-                .collect()
+                .collect::<Vec<_>>()
+                .into()
         });
         spec.sni = match (&self.sni, self.no_sni) {
             (_, true) => Sni::None,

@@ -24,6 +24,7 @@ use crate::core::wire::starttls;
 use crate::io::net::{self, ExchangeObserver, Limits, StarttlsReport, Target, Transport};
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -631,12 +632,14 @@ impl Default for QuicOptions {
 fn quic_spec(spec: &HelloSpec, params: &[(u64, Vec<u8>)]) -> HelloSpec {
     let mut spec = spec.clone();
     if spec.version == ProtocolVersion::TLS13 {
-        spec.supported_versions.get_or_insert_with(|| vec![0x0304]);
+        spec.supported_versions
+            .get_or_insert_with(|| Cow::Borrowed(&[0x0304]));
         spec.cipher_suites
             .get_or_insert_with(|| vec![0x1301, 0x1302, 0x1303]);
     }
     spec.session_id.get_or_insert_with(Vec::new);
-    spec.alpn.get_or_insert_with(|| vec!["h3".into()]);
+    spec.alpn
+        .get_or_insert_with(|| Cow::Borrowed(&[Cow::Borrowed("h3")]));
     if !spec
         .extra_extensions
         .iter()

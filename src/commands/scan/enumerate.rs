@@ -65,6 +65,7 @@ use crate::core::wire::registry::{
 use crate::core::wire::server::ServerKeyExchange;
 use crate::io::coro;
 use crate::io::net::{self, ExchangeObserver, Limits, Target, Transport};
+use std::borrow::Cow;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -1500,37 +1501,43 @@ impl<'a> Scanner<'a> {
             ..HelloSpec::default()
         };
         if version.0 >= ProtocolVersion::TLS10.0 {
-            spec.alpn = Some(vec!["h2".into(), "http/1.1".into()]);
+            spec.alpn = Some(Cow::Borrowed(&[
+                Cow::Borrowed("h2"),
+                Cow::Borrowed("http/1.1"),
+            ]));
             // First of the extensions after the defaults (the extras the probes add come
             // after it), as it was when it was an extra.
             spec.status_request = true;
         }
         if version.0 <= ProtocolVersion::TLS12.0 && version.0 >= ProtocolVersion::TLS10.0 {
-            spec.groups = Some(ecdhe_groups());
+            spec.groups = Some(Cow::Borrowed(ecdhe_groups()));
         }
         if version.0 >= ProtocolVersion::TLS12.0 {
-            spec.sigalgs = Some(SIGNATURE_SCHEMES.iter().map(|s| s.id).collect());
+            spec.sigalgs = Some(Cow::Borrowed(scheme_ids()));
         }
         if version == ProtocolVersion::TLS13 {
-            spec.supported_versions = Some(vec![ProtocolVersion::TLS13.0]);
+            spec.supported_versions = Some(Cow::Borrowed(&[ProtocolVersion::TLS13.0]));
             // Real shares for the usual server groups: a server that takes one answers
             // with a ServerHello, so its certificate and CertificateVerify are decrypted
             // (a HelloRetryRequest would hide them; the scan does not answer one).
-            spec.key_shares = Some(vec![
+            spec.key_shares = Some(Cow::Borrowed(&[
                 ecdh::GROUP_X25519,
                 ecdh::GROUP_SECP256R1,
                 ecdh::GROUP_SECP384R1,
-            ]);
+            ]));
             // The post-quantum groups offered too (without shares, to keep the hello
             // small): a server that accepts only those answers with a HelloRetryRequest,
             // which still shows TLS 1.3 and the suite it picks (issue 20).
             // The classical list is the default TLS 1.3 hello's; the PQ groups come last
             // so a server that takes one of our classical shares still does.
-            let classical = [
-                0x001d, 0x0017, 0x001e, 0x0019, 0x0018, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
-            ];
-            spec.groups =
-                Some([&classical[..], &crate::core::crypto::mlkem::PQ_GROUPS[..]].concat());
+            static GROUPS13: OnceLock<Vec<u16>> = OnceLock::new();
+            let groups = GROUPS13.get_or_init(|| {
+                let classical = [
+                    0x001d, 0x0017, 0x001e, 0x0019, 0x0018, 0x0100, 0x0101, 0x0102, 0x0103, 0x0104,
+                ];
+                [&classical[..], &crate::core::crypto::mlkem::PQ_GROUPS[..]].concat()
+            });
+            spec.groups = Some(Cow::Borrowed(groups));
         }
         spec
     }
@@ -1803,13 +1810,16 @@ impl<'a> Scanner<'a> {
                 ..self.version_spec(version)
             };
             if notes.learned.rotate {
-                let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
-                spec.groups = Some(unseen_first(&ecdhe_groups(), &notes.learned.groups));
-                spec.sigalgs = Some(if drain {
-                    unseen(&schemes, &notes.learned.schemes)
-                } else {
-                    unseen_first(&schemes, &notes.learned.schemes)
-                });
+                let schemes = scheme_ids();
+                spec.groups = Some(unseen_first(ecdhe_groups(), &notes.learned.groups).into());
+                spec.sigalgs = Some(
+                    if drain {
+                        unseen(schemes, &notes.learned.schemes)
+                    } else {
+                        unseen_first(schemes, &notes.learned.schemes)
+                    }
+                    .into(),
+                );
             }
             self.encode(&spec)
         };
@@ -1943,11 +1953,11 @@ impl<'a> Scanner<'a> {
         let pick = |suites: Vec<u16>, groups: &[u16], cost: &mut usize, chain: Link<'_, 'a>| {
             let spec = HelloSpec {
                 cipher_suites: Some(suites),
-                groups: Some(groups.to_vec()),
+                groups: Some(groups.to_vec().into()),
                 key_shares: Some(if self.opts.quic_groups {
-                    groups.to_vec()
+                    groups.to_vec().into()
                 } else {
-                    Vec::new()
+                    Cow::Borrowed(&[])
                 }),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
@@ -2120,8 +2130,8 @@ impl<'a> Scanner<'a> {
         let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
         let spec_of = |groups: &[u16], schemes: &[u16]| HelloSpec {
             cipher_suites: Some(signed_ecdhe.clone()),
-            groups: Some(groups.to_vec()),
-            sigalgs: Some(schemes.to_vec()),
+            groups: Some(groups.to_vec().into()),
+            sigalgs: Some(schemes.to_vec().into()),
             ..self.version_spec(ProtocolVersion::TLS12)
         };
         let pair = |reply: &Reply| {
@@ -2314,7 +2324,7 @@ impl<'a> Scanner<'a> {
         let groups = self.remove_chosen(&ecdhe_groups(), 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(suites.clone()),
-                groups: Some(offer.to_vec()),
+                groups: Some(offer.to_vec().into()),
                 ..self.version_spec(v.version)
             };
             let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
@@ -2349,7 +2359,7 @@ impl<'a> Scanner<'a> {
         let more = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(signed.clone()),
-                sigalgs: Some(offer.to_vec()),
+                sigalgs: Some(offer.to_vec().into()),
                 ..self.version_spec(ProtocolVersion::TLS12)
             };
             let reply = self.handshake_in(&mut self.encode(&spec), cost, chain);
@@ -2404,11 +2414,11 @@ impl<'a> Scanner<'a> {
             let mut send = |shares: &Option<Vec<u16>>, cost: &mut usize| {
                 let mut spec = HelloSpec {
                     cipher_suites: Some(v13.ciphers.clone()),
-                    sigalgs: Some(offer.to_vec()),
+                    sigalgs: Some(offer.to_vec().into()),
                     ..self.version_spec(ProtocolVersion::TLS13)
                 };
                 if shares.is_some() {
-                    spec.key_shares = shares.clone();
+                    spec.key_shares = shares.clone().map(Cow::from);
                 }
                 self.handshake_in(&mut self.encode(&spec), cost, chain.as_deref_mut())
             };
@@ -2721,21 +2731,26 @@ pub(super) fn needs_certificate(s: &CipherSuite) -> bool {
 /// The TLS 1.2 group candidates, for the scripted tests.
 #[cfg(test)]
 pub(super) fn tests_ecdhe_groups() -> Vec<u16> {
-    ecdhe_groups()
+    ecdhe_groups().to_vec()
 }
 
-fn ecdhe_groups() -> Vec<u16> {
+fn ecdhe_groups() -> &'static [u16] {
     // In every TLS 1.0–1.2 hello: filtered once for the run.
     static ECDHE: OnceLock<Vec<u16>> = OnceLock::new();
-    ECDHE
-        .get_or_init(|| {
-            GROUPS
-                .iter()
-                .filter(|g| g.kind == GroupKind::Ecdhe)
-                .map(|g| g.id)
-                .collect()
-        })
-        .clone()
+    ECDHE.get_or_init(|| {
+        GROUPS
+            .iter()
+            .filter(|g| g.kind == GroupKind::Ecdhe)
+            .map(|g| g.id)
+            .collect()
+    })
+}
+
+/// Every signature scheme's id, in the registry's order: the list of every TLS 1.2 and
+/// 1.3 hello, made once for the run.
+fn scheme_ids() -> &'static [u16] {
+    static IDS: OnceLock<Vec<u16>> = OnceLock::new();
+    IDS.get_or_init(|| SIGNATURE_SCHEMES.iter().map(|s| s.id).collect())
 }
 
 pub(super) fn accepted_where(v: &VersionScan, keep: impl Fn(&CipherSuite) -> bool) -> Vec<u16> {

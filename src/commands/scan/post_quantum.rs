@@ -139,8 +139,8 @@ impl<'a> Scanner<'a> {
         let mut check = |key_shares: Vec<u16>| {
             let spec = HelloSpec {
                 cipher_suites: suites.clone(),
-                groups: Some(offered.clone()),
-                key_shares: Some(key_shares.clone()),
+                groups: Some(offered.clone().into()),
+                key_shares: Some(key_shares.clone().into()),
                 ..self.version_spec(ProtocolVersion::TLS13)
             };
             let mut hello = self.encode(&spec);

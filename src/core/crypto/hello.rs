@@ -253,12 +253,9 @@ mod tests {
     #[test]
     fn real_key_shares_carry_their_secrets() {
         let spec = HelloSpec {
-            key_shares: Some(vec![
-                ecdh::GROUP_X25519,
-                ecdh::GROUP_SECP256R1,
-                0x11ec,
-                0x0100,
-            ]),
+            key_shares: Some(
+                vec![ecdh::GROUP_X25519, ecdh::GROUP_SECP256R1, 0x11ec, 0x0100].into(),
+            ),
             ..HelloSpec::default()
         };
         let b = build(&spec, None, &mut |b: &mut [u8]| b.fill(5)).unwrap();

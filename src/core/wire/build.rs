@@ -51,17 +51,19 @@ pub struct HelloSpec {
     pub record_version: Option<u16>,
     pub legacy_version: Option<u16>,
     /// Given with a target below TLS 1.3, this adds the extension.
-    pub supported_versions: Option<Vec<u16>>,
+    pub supported_versions: Option<Cow<'static, [u16]>>,
     pub cipher_suites: Option<Vec<u16>>,
     pub compression_methods: Option<Vec<u8>>,
     pub session_id: Option<Vec<u8>>,
     pub sni: Sni,
-    pub groups: Option<Vec<u16>>,
+    /// The lists are borrowed when they are fixed (a scan's hellos offer the same few
+    /// lists again and again: each copy was an allocation a hello).
+    pub groups: Option<Cow<'static, [u16]>>,
     /// Groups to send a key share for. Default for TLS 1.3: the first offered group.
-    pub key_shares: Option<Vec<u16>>,
-    pub sigalgs: Option<Vec<u16>>,
+    pub key_shares: Option<Cow<'static, [u16]>>,
+    pub sigalgs: Option<Cow<'static, [u16]>>,
     /// Borrowed names cost nothing to list: a scan's every hello offers the same two.
-    pub alpn: Option<Vec<Cow<'static, str>>>,
+    pub alpn: Option<Cow<'static, [Cow<'static, str>]>>,
     /// The status_request extension (an OCSP request, no responder ids or request
     /// extensions, as browsers send it), after the default extensions and before the
     /// extras; an extra of its type replaces it there.
@@ -404,10 +406,13 @@ pub fn key_share_groups(spec: &HelloSpec) -> Vec<u16> {
         return Vec::new();
     }
     // Like OpenSSL: one share, for the first group offered.
-    spec.key_shares.clone().unwrap_or_else(|| {
-        let first = spec.groups.as_deref().unwrap_or(p.groups).first();
-        first.map(|g| vec![*g]).unwrap_or_default()
-    })
+    spec.key_shares
+        .as_deref()
+        .map(<[u16]>::to_vec)
+        .unwrap_or_else(|| {
+            let first = spec.groups.as_deref().unwrap_or(p.groups).first();
+            first.map(|g| vec![*g]).unwrap_or_default()
+        })
 }
 
 /// Encodes the hello `spec` describes for `host` (the target's host name or IP literal),
@@ -830,7 +835,7 @@ mod tests {
             let base = HelloSpec {
                 version,
                 grease,
-                alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+                alpn: Some(vec!["h2".into(), "http/1.1".into()].into()),
                 ..HelloSpec::default()
             };
             let as_extra = HelloSpec {
@@ -930,9 +935,9 @@ mod tests {
     fn overrides_add_extensions_to_older_targets() {
         let spec = HelloSpec {
             version: ProtocolVersion::TLS12,
-            supported_versions: Some(vec![0x0304]),
-            key_shares: Some(vec![0x001d]),
-            alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+            supported_versions: Some(vec![0x0304].into()),
+            key_shares: Some(vec![0x001d].into()),
+            alpn: Some(vec!["h2".into(), "http/1.1".into()].into()),
             ..HelloSpec::default()
         };
         let h = tls(&spec);
@@ -945,7 +950,7 @@ mod tests {
 
         let spec = HelloSpec {
             version: ProtocolVersion::SSLV3,
-            groups: Some(vec![0x0017]),
+            groups: Some(vec![0x0017].into()),
             ..HelloSpec::default()
         };
         let h = tls(&spec);
@@ -956,7 +961,7 @@ mod tests {
     #[test]
     fn default_key_share_follows_the_first_group() {
         let spec = HelloSpec {
-            groups: Some(vec![0x0018, 0x001d]),
+            groups: Some(vec![0x0018, 0x001d].into()),
             ..HelloSpec::default()
         };
         let h = tls(&spec);
