@@ -633,13 +633,13 @@ fn quic_spec(spec: &HelloSpec, params: &[(u64, Vec<u8>)]) -> HelloSpec {
     let mut spec = spec.clone();
     if spec.version == ProtocolVersion::TLS13 {
         spec.supported_versions
-            .get_or_insert_with(|| Cow::Borrowed(&[0x0304]));
+            .get_or_insert(Cow::Borrowed(&[0x0304]));
         spec.cipher_suites
             .get_or_insert_with(|| vec![0x1301, 0x1302, 0x1303]);
     }
     spec.session_id.get_or_insert_with(Vec::new);
     spec.alpn
-        .get_or_insert_with(|| Cow::Borrowed(&[Cow::Borrowed("h3")]));
+        .get_or_insert(Cow::Borrowed(&[Cow::Borrowed("h3")]));
     if !spec
         .extra_extensions
         .iter()

@@ -2159,7 +2159,7 @@ impl<'a> Scanner<'a> {
         let complete = v12.is_some_and(|v| v.learned.schemes_complete);
         let both = if complete {
             // The suite hellos found every scheme: the groups go on alone, with them.
-            let rest: Vec<u16> = unseen(&ecdhe_groups(), &known_groups);
+            let rest: Vec<u16> = unseen(ecdhe_groups(), &known_groups);
             let mut both = BothPicks {
                 first: known_schemes.clone(),
                 second: known_groups.clone(),
@@ -2174,7 +2174,7 @@ impl<'a> Scanner<'a> {
         } else {
             self.remove_both(
                 &schemes,
-                &ecdhe_groups(),
+                ecdhe_groups(),
                 (&known_schemes, &known_groups),
                 &ske,
                 &|_, _| false,
@@ -2321,7 +2321,7 @@ impl<'a> Scanner<'a> {
             (v.version.0 <= ProtocolVersion::TLS12.0 && !ecdhe.is_empty()).then_some((v, ecdhe))
         })?;
         let mut cost = 0;
-        let groups = self.remove_chosen(&ecdhe_groups(), 0, &mut cost, |offer, cost, chain| {
+        let groups = self.remove_chosen(ecdhe_groups(), 0, &mut cost, |offer, cost, chain| {
             let spec = HelloSpec {
                 cipher_suites: Some(suites.clone()),
                 groups: Some(offer.to_vec().into()),
