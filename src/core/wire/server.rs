@@ -216,8 +216,11 @@ pub enum ServerKeyExchange {
     },
     Dhe {
         prime_bits: usize,
-        /// The prime, when it is a well-known one (RFC 2409, 3526, 5114, 7919).
-        named: Option<&'static DhPrime>,
+        /// The prime as sent (big-endian), named when asked
+        /// ([`ServerKeyExchange::dh_named_prime`]): matching it costs a SHA-256 of it, and a
+        /// scan names one prime a target of the several DHE answers it reads
+        /// (docs/benchmarks.md#scan-nodelay).
+        prime: Vec<u8>,
         generator_len: usize,
         public_len: usize,
         signature_scheme: Option<u16>,
@@ -236,10 +239,11 @@ impl ServerKeyExchange {
         }
     }
 
-    /// The well-known prime of a finite-field DHE exchange, if it is one.
+    /// The well-known prime of a finite-field DHE exchange, if it is one (RFC 2409, 3526,
+    /// 5114, 7919).
     pub fn dh_named_prime(&self) -> Option<&'static DhPrime> {
         match self {
-            ServerKeyExchange::Dhe { named, .. } => *named,
+            ServerKeyExchange::Dhe { prime, .. } => named_prime(prime),
             _ => None,
         }
     }
@@ -290,7 +294,7 @@ impl ServerKeyExchange {
         };
         Ok(ServerKeyExchange::Dhe {
             prime_bits,
-            named: named_prime(prime),
+            prime: prime.to_vec(),
             generator_len,
             public_len,
             signature_scheme,
@@ -747,12 +751,16 @@ mod tests {
             ServerKeyExchange::decode(&dhe, 0x0302),
             ServerKeyExchange::Dhe {
                 prime_bits: 1024,
-                named: None,
+                prime: dhe[2..130].to_vec(),
                 generator_len: 1,
                 public_len: 2,
                 signature_scheme: None,
                 signature_len: 1
             }
+        );
+        assert_eq!(
+            ServerKeyExchange::decode(&dhe, 0x0302).dh_named_prime(),
+            None
         );
     }
 
