@@ -313,3 +313,58 @@ fn alpn_selected_in_encrypted_extensions_is_reported() {
     assert_eq!(v.alpn().as_deref(), Some(&b"h2"[..]));
     assert_eq!(v.leaf_ocsp_stapled, Some(false));
 }
+
+/// A scan's tracker ([`Tracker::first_flight_only`]) reads the same decrypted flight as a
+/// probe's (the chain, the CertificateVerify's scheme, the decision at the server's
+/// Finished) without checking that Finished or making application keys.
+#[test]
+fn a_first_flight_only_tracker_reads_the_flight_without_the_finished_check() {
+    use shakedown::core::crypto::hello::build;
+    use shakedown::core::flow::{Direction, EndKind, Micros};
+    use shakedown::core::session::Tracker;
+    use shakedown::io::net::{self, ExchangeObserver};
+
+    struct Reader(Tracker);
+    impl ExchangeObserver for Reader {
+        fn data(&mut self, dir: Direction, bytes: &[u8], at: Micros) -> bool {
+            self.0.on_data(dir, bytes, at);
+            !self.0.decided()
+        }
+        fn end(&mut self, dir: Direction, kind: EndKind, at: Micros) {
+            self.0.on_end(dir, kind, at);
+        }
+    }
+
+    let pki = Pki::new();
+    let srv = s_server(&pki.leaf("localhost"), &["-tls1_3"]);
+    let target = Target::parse(&format!("localhost:{}", srv.port), 443).unwrap();
+    let limits = Limits::default();
+    let read = |first_flight_only: bool| {
+        let built = build(&tls13_spec(), Some("localhost"), &mut probe::fill_random).unwrap();
+        let mut tracker = Tracker::with_key_shares(built.secrets);
+        if first_flight_only {
+            tracker.first_flight_only();
+        }
+        let mut reader = Reader(tracker);
+        let mut conn = net::connect(&target, &limits).unwrap();
+        net::exchange(&mut conn, &built.wire, &limits, &mut reader);
+        assert!(reader.0.decided());
+        reader.0.into_verdict()
+    };
+    let whole = read(false);
+    let flight = read(true);
+    assert_decrypted(&whole);
+    let d = flight.decryption.as_ref().unwrap();
+    assert_eq!(d.problem, None, "{:#?}", flight.events);
+    assert_eq!(d.server_finished_verified, None, "{:#?}", flight.events);
+    assert_eq!(flight.certificates, whole.certificates);
+    assert_eq!(flight.certificates.len(), 2);
+    assert!(flight.server_signature_scheme.is_some());
+    assert_eq!(
+        flight.server_signature_scheme,
+        whole.server_signature_scheme
+    );
+    assert_eq!(flight.encrypted_extensions, whole.encrypted_extensions);
+    assert_eq!(flight.outcome, whole.outcome);
+    assert_eq!(flight.history, whole.history);
+}

@@ -1369,6 +1369,8 @@ impl<'a> Scanner<'a> {
         } else {
             Tracker::with_key_shares(hello.secrets.clone())
         };
+        // A scan reads the server's first flight and closes.
+        tracker.first_flight_only();
         if self.transport.sends_hello_as_given()
             && let Some(model) = hello.hello.take()
         {

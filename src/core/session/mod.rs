@@ -113,6 +113,9 @@ pub struct Tracker {
     /// The ClientHello the owner built and sends ([`Tracker::expect_own_hello`]), until the
     /// client's first ClientHello message takes its place.
     own_hello: Option<ClientHello>,
+    /// [`Tracker::first_flight_only`]: the server's TLS 1.3 Finished is not checked and no
+    /// application keys are made.
+    first_flight_only: bool,
 }
 
 /// Decryption state, used only with keys.
@@ -166,6 +169,7 @@ impl Tracker {
             watch: attacks::Watch::default(),
             client_key_exchange: false,
             own_hello: None,
+            first_flight_only: false,
         }
     }
 
@@ -208,6 +212,17 @@ impl Tracker {
     /// verdict's `client_hello_wire` (the owner has them).
     pub fn expect_own_hello(&mut self, hello: ClientHello) {
         self.own_hello = Some(hello);
+    }
+
+    /// Only what the server's first flight shows is wanted (a scan's hello, answered
+    /// up to the server's Finished and then closed): a decrypted TLS 1.3 flight is read
+    /// with the handshake keys as usual, but the server's Finished is not checked
+    /// (`server_finished_verified` stays `None`) and no application keys are made (records
+    /// after it stay sealed). So the transcript is not kept or hashed past the ServerHello:
+    /// hashing the certificate chain into it, the Finished check and the application
+    /// secrets were a tenth of a scan's instructions (docs/benchmarks.md#scan-nodelay).
+    pub fn first_flight_only(&mut self) {
+        self.first_flight_only = true;
     }
 
     /// The hello given to [`Tracker::expect_own_hello`], back to its owner (to send it
@@ -1121,7 +1136,10 @@ impl Tracker {
             _ => step.into(),
         };
         self.event(at, dir, what);
-        if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) {
+        // Past the ServerHello's handshake secrets, only the Finished checks and the
+        // application secrets read the transcript.
+        let transcript_wanted = !(self.first_flight_only && self.crypto.tls13_handshake.is_some());
+        if self.keys.is_some() && !self.sides.iter().all(|s| s.finished) && transcript_wanted {
             self.append_transcript(&wire);
         }
     }
@@ -1392,6 +1410,14 @@ impl Tracker {
             return "Finished".into();
         };
         let tls13 = self.tls13();
+        if tls13 && self.first_flight_only {
+            // Nothing opens what the server sends next (as when the application secrets
+            // are unknown).
+            if dir == Direction::ServerToClient {
+                self.crypto.openers[1] = None;
+            }
+            return "Finished".into();
+        }
         let expected = if tls13 {
             let secret = self.crypto.tls13_handshake.as_ref().map(|s| match dir {
                 Direction::ClientToServer => s.client.clone(),
