@@ -311,7 +311,16 @@ fn preamble(
 pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
     let start = Instant::now();
     let mut last_err = None;
-    for addr in target.resolve()? {
+    // An IP literal (a scan's usual target) is its own one address: no list is made.
+    let literal = target
+        .connect
+        .or_else(|| target.ip_literal())
+        .map(|ip| SocketAddr::new(ip, target.port));
+    let looked_up = match literal {
+        Some(_) => Vec::new(),
+        None => target.resolve()?,
+    };
+    for addr in literal.into_iter().chain(looked_up) {
         match connect_one(&addr, limits.connect_timeout) {
             Ok(stream) => {
                 let mut conn = Connection {
@@ -339,8 +348,8 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
 /// off before a second write, [`Connection::send`]): a blocking `connect` bounded by the
 /// send time-out (`SO_SNDTIMEO`, which Linux applies to `connect`), so the usual case is
 /// three system calls (socket, the option, connect) where std's `connect_timeout` makes
-/// five (it switches to non-blocking, polls and switches back). A scan makes one connection per hello, so these count
-/// (docs/benchmarks.md#scan-cpu). The time-out stays on the stream's writes, which
+/// five (it switches to non-blocking, polls and switches back). A scan makes one
+/// connection per hello, so these count (docs/benchmarks.md#scan-cpu). The time-out stays on the stream's writes, which
 /// therefore cannot block for longer than a connect may either.
 #[cfg(target_os = "linux")]
 fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {

@@ -65,7 +65,7 @@ impl KeyShareSecret {
     pub fn share(&self) -> KeyShare {
         KeyShare {
             group: self.group,
-            public: self.public.to_vec(),
+            public: Arc::clone(&self.public),
         }
     }
 }

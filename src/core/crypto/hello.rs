@@ -105,7 +105,7 @@ pub fn key_share(
             (
                 KeyShare {
                     group: group_id,
-                    public,
+                    public: public.into(),
                 },
                 None,
             )

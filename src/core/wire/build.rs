@@ -114,7 +114,10 @@ impl Default for HelloSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyShare {
     pub group: u16,
-    pub public: Vec<u8>,
+    /// Shared with the key pair it came from ([`crate::core::crypto::ecdh::KeyShareSecret`]):
+    /// a scan's hellos reuse the run's key pairs, and a copy of each public key was an
+    /// allocation a hello.
+    pub public: std::sync::Arc<[u8]>,
 }
 
 /// The random bytes one hello carries, drawn in a fixed order (random, session id,
@@ -798,7 +801,8 @@ mod tests {
                     crate::core::wire::registry::group(group)
                         .and_then(|g| g.key_share_len)
                         .unwrap_or(32)
-                ],
+                ]
+                .into(),
             })
             .collect();
         encode(spec, host, &randoms, &shares).unwrap()
