@@ -257,7 +257,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, CertProblem> {
     Ok(CertInfo {
         subject: subject.to_string(),
         issuer: issuer.to_string(),
-        serial: cert.raw_serial_as_string(),
+        serial: serial_text(cert.raw_serial()),
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
         san,
@@ -864,6 +864,22 @@ impl TrustStore {
                 a.subject.as_ref() == name && key_ids_agree(key_id.get(), issuer_key_id)
             })
     }
+}
+
+/// A serial number's bytes as lower-case hex pairs joined by colons (`0a:1b:…`), as
+/// x509-parser spells it, written into one string: its own spelling formats each byte
+/// apart, an allocation a byte for every certificate a scan reads.
+fn serial_text(serial: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(serial.len() * 3);
+    for (i, b) in serial.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
 /// Checks a chain as sent by a server, leaf first, as of `now_unix`. Returns the parsed
@@ -1680,6 +1696,22 @@ mod tests {
                 }
             }
             assert_eq!(checker.memo.lock().unwrap().chains.len(), chains.len());
+        }
+    }
+
+    #[test]
+    fn serials_are_spelled_as_x509_parser_spells_them() {
+        assert_eq!(serial_text(&[]), "");
+        assert_eq!(serial_text(&[0x0a]), "0a");
+        assert_eq!(serial_text(&[0x00, 0xff, 0x1b]), "00:ff:1b");
+        let Some(pki) = Pki::new() else { return };
+        for der in <[Vec<u8>; 3]>::from(pki.three_level()) {
+            let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+            assert_eq!(serial_text(cert.raw_serial()), cert.raw_serial_as_string());
+            assert_eq!(
+                parse_certificate(&der).unwrap().serial,
+                cert.raw_serial_as_string()
+            );
         }
     }
 
