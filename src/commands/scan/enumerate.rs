@@ -49,8 +49,8 @@ use super::tasks;
 use crate::core::assess::ConnectError;
 use crate::core::assess::Diagnosis;
 use crate::core::cert::CertInfo;
-use crate::core::crypto::ecdh;
 use crate::core::crypto::hello::{self as build, BuiltHello};
+use crate::core::crypto::{Keys, ecdh};
 use crate::core::flow::{Direction, EndKind, Micros};
 use crate::core::session::{Outcome, Tracker, Verdict};
 use crate::core::wire::ProtocolVersion;
@@ -1215,7 +1215,11 @@ impl<'a> Scanner<'a> {
             self.in_flight.fetch_add(1, Ordering::Relaxed);
             // Made here and read in place: the tracker is large, and each move of it was a
             // copy of a few kilobytes.
-            let mut ex = self.observer(hello);
+            let mut ex = VerdictOnly {
+                tracker: Tracker::new(),
+                server_bytes: 0,
+            };
+            self.prepare(&mut ex.tracker, hello);
             let result = self.exchange(&hello.wire, &mut ex, spare, chain.as_deref_mut());
             self.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
@@ -1358,27 +1362,22 @@ impl<'a> Scanner<'a> {
         self.gave_up.store(true, Ordering::Relaxed);
     }
 
-    /// The reader of one hello's answer: a tracker with the hello's key shares (to decrypt
-    /// a TLS 1.3 answer), given the hello's model (moved out of `hello`) so that it does not
+    /// Readies the reader of one hello's answer, a new tracker its caller made in place (a
+    /// tracker is a few kilobytes, and returning one was a copy): the hello's key shares (to
+    /// decrypt a TLS 1.3 answer), the hello's model (moved out of `hello`) so that it does not
     /// decode the bytes again, when the transport sends them as they are (not QUIC's). A
     /// scan's hellos have their true lengths (no spec of the scan overrides them), as the
     /// tracker needs.
-    fn observer(&self, hello: &mut BuiltHello) -> VerdictOnly {
-        let mut tracker = if hello.secrets.is_empty() {
-            Tracker::new()
-        } else {
-            Tracker::with_key_shares(hello.secrets.clone())
-        };
+    fn prepare(&self, tracker: &mut Tracker, hello: &mut BuiltHello) {
+        if !hello.secrets.is_empty() {
+            tracker.decrypt_with(Keys::shares(hello.secrets.clone()));
+        }
         // A scan reads the server's first flight and closes.
         tracker.first_flight_only();
         if self.transport.sends_hello_as_given()
             && let Some(model) = hello.hello.take()
         {
             tracker.expect_own_hello(model);
-        }
-        VerdictOnly {
-            tracker,
-            server_bytes: 0,
         }
     }
 

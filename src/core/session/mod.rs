@@ -177,9 +177,15 @@ impl Tracker {
     /// messages and alerts then take part in the verdict like cleartext ones.
     pub fn with_keys(keys: Keys) -> Self {
         let mut t = Tracker::new();
-        t.keys = Some(keys);
-        t.v.decryption = Some(Decryption::default());
+        t.decrypt_with(keys);
         t
+    }
+
+    /// [`Tracker::with_keys`] for a tracker already made, before it is fed: its owner can
+    /// make it where it stays (a tracker is a few kilobytes, and a scan makes one a hello).
+    pub fn decrypt_with(&mut self, keys: Keys) {
+        self.keys = Some(keys);
+        self.v.decryption = Some(Decryption::default());
     }
 
     /// A tracker that decrypts with the secrets of a key log (shared by the connections of
