@@ -2128,7 +2128,7 @@ impl<'a> Scanner<'a> {
                 None,
             );
         }
-        let schemes: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
+        let schemes = scheme_ids();
         let spec_of = |groups: &[u16], schemes: &[u16]| HelloSpec {
             cipher_suites: Some(signed_ecdhe.clone()),
             groups: Some(groups.to_vec().into()),
@@ -2174,7 +2174,7 @@ impl<'a> Scanner<'a> {
             both
         } else {
             self.remove_both(
-                &schemes,
+                schemes,
                 ecdhe_groups(),
                 (&known_schemes, &known_groups),
                 &ske,
@@ -2349,11 +2349,10 @@ impl<'a> Scanner<'a> {
         }
         // From what the suite hellos showed (`Learned`); nothing to ask when that is all.
         let known = &v12.learned;
-        let all: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
         let candidates = if known.schemes_complete {
             Vec::new()
         } else {
-            unseen(&all, &known.schemes)
+            unseen(scheme_ids(), &known.schemes)
         };
         let mut cost = known.resent;
         let mut schemes = known.schemes.clone();
@@ -2405,11 +2404,10 @@ impl<'a> Scanner<'a> {
         let v13 = versions
             .iter()
             .find(|v| v.version == ProtocolVersion::TLS13 && v.supported)?;
-        let candidates: Vec<u16> = SIGNATURE_SCHEMES.iter().map(|s| s.id).collect();
         let mut cost = 0;
         let mut shares: Option<Vec<u16>> = None;
         let mut full = None;
-        let schemes = self.remove_chosen(&candidates, 0, &mut cost, |offer, cost, mut chain| {
+        let schemes = self.remove_chosen(scheme_ids(), 0, &mut cost, |offer, cost, mut chain| {
             // Both hellos of one offer (the second with the share a HelloRetryRequest
             // asked for) go on the chain.
             let mut send = |shares: &Option<Vec<u16>>, cost: &mut usize| {
