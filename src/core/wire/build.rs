@@ -114,7 +114,7 @@ impl Default for HelloSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyShare {
     pub group: u16,
-    /// Shared with the key pair it came from ([`crate::core::crypto::ecdh::KeyShareSecret`]):
+    /// Shared with the key pair it came from (`crypto::ecdh`'s `KeyShareSecret`):
     /// a scan's hellos reuse the run's key pairs, and a copy of each public key was an
     /// allocation a hello.
     pub public: std::sync::Arc<[u8]>,
