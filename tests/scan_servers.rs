@@ -51,8 +51,9 @@ fn scan_one(target: &str) -> Value {
 
 /// The two plans' results agree in everything but time, the plan's name, where the TLS 1.3
 /// order check rode, and their cost: the lower-latency plan may make one TLS 1.3 order
-/// check of its own (with fewer than two TLS 1.3 groups nothing else carries it), and its
-/// TLS 1.2 groups and schemes do not wait for what the suite hellos show.
+/// check of its own (with fewer than two TLS 1.3 groups nothing else carries it); else
+/// both send the same hellos (their TLS 1.2 groups and schemes start from what the suite
+/// hellos showed).
 fn assert_same_findings(fewer: &Value, lower: &Value) {
     assert_eq!(fewer["plan"], "fewer_connections");
     assert_eq!(lower["plan"], "lower_latency");
@@ -66,16 +67,9 @@ fn assert_same_findings(fewer: &Value, lower: &Value) {
     };
     let extra = order13(lower) - order13(fewer);
     assert!(extra <= 1, "{lower}");
-    // The lower-latency plan's TLS 1.2 groups and schemes start before the suite hellos
-    // showed any (beyond the version hello's pair): the hellos those would have saved.
-    let seen = |v: &Value| {
-        v["cost"]["groups_seen_free"].as_u64().unwrap()
-            + v["cost"]["sigalgs_seen_free"].as_u64().unwrap()
-    };
-    let f = fewer["handshakes"].as_u64().unwrap() + extra;
-    let l = lower["handshakes"].as_u64().unwrap();
-    assert!(
-        f <= l && l <= f + seen(fewer) - seen(lower),
+    assert_eq!(
+        lower["handshakes"].as_u64().unwrap(),
+        fewer["handshakes"].as_u64().unwrap() + extra,
         "fewer {fewer}\nlower {lower}"
     );
     let normal = |v: &Value| {
@@ -431,6 +425,60 @@ fn restrictive_server_order_tls12_server() {
             .iter()
             .all(|p| !p["name"].as_str().unwrap().contains("FALLBACK"))
     );
+}
+
+/// A server with its own scheme order and more signed suites than schemes (OpenSSL with
+/// `-serverpref` orders schemes too): from the fourth pick the suite hellos offer only the
+/// schemes not seen, each signed pick shows a new one, and when none is left the server
+/// picks its RSA key exchange suite instead: that hello goes again with every scheme. Every
+/// scheme is then known without a hello of its own, and the suites and their order are
+/// what OpenSSL's order says.
+#[test]
+fn a_server_ordering_its_schemes_shows_them_in_the_suite_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rsa_cert(dir.path(), "localhost");
+    let suites = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:\
+                  ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES256-GCM-SHA384:\
+                  DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256:\
+                  ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-SHA:AES128-GCM-SHA256";
+    let schemes = "RSA-PSS+SHA256:RSA+SHA256:RSA-PSS+SHA384:RSA+SHA384";
+    let srv = s_server(
+        &cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            suites,
+            "-serverpref",
+            "-sigalgs",
+            schemes,
+        ],
+    );
+    let v = scan_one(&local(&srv));
+    let order: Vec<String> = Command::new("openssl")
+        .args(["ciphers", "-s", "-tls1_2", "-stdname", suites])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(order.len(), 10, "{order:?}");
+    assert_eq!(ciphers(&v, "TLSv1.2"), order, "{v}");
+    assert_eq!(v["versions"]["TLSv1.2"]["server_order"], true, "{v}");
+    assert_eq!(
+        strings(&v["sigalgs"]),
+        [
+            "rsa_pss_rsae_sha256",
+            "rsa_pkcs1_sha256",
+            "rsa_pss_rsae_sha384",
+            "rsa_pkcs1_sha384"
+        ],
+        "in the server's order: {v}"
+    );
+    assert_eq!(v["sigalgs_server_order"], true, "{v}");
+    assert_eq!(v["cost"]["sigalgs_all_seen_free"], true, "{v}");
+    assert_eq!(v["cost"]["sigalgs_resent"], 1, "{v}");
+    assert_eq!(v["cost"]["sigalgs_seen_free"], 4, "{v}");
 }
 
 /// Without a signed ECDHE suite at TLS 1.2 the groups and schemes cannot share hellos: the
