@@ -6,7 +6,7 @@
 //! fewest-handshakes logic is checked without sockets.
 
 use super::enumerate::{Pacer, ScanOptions, Scanner, suite_candidates};
-use super::result::{ScanResult, VersionResult};
+use super::result::{GroupResult, ScanResult, VersionResult};
 use crate::core::crypto::ecdh;
 use crate::core::flow::{Direction, EndKind};
 use crate::core::session::Tracker;
@@ -524,6 +524,10 @@ fn version<'r>(r: &'r ScanResult, name: &str) -> &'r VersionResult {
     r.versions.iter().find(|v| v.name == name).unwrap()
 }
 
+fn group_scan<'r>(r: &'r ScanResult, version: &str) -> &'r GroupResult {
+    r.group_scans.iter().find(|g| g.version == version).unwrap()
+}
+
 fn names(ids: &[u16]) -> Vec<String> {
     ids.iter().map(|id| suite_name(*id)).collect()
 }
@@ -737,11 +741,7 @@ fn tls13_groups_come_from_retry_requests_with_their_order() {
     // The version hello; the other two suites come with the groups.
     assert_eq!(v13.handshakes, 1);
     assert_eq!(v13.server_order, Some(true), "from the group order hello");
-    let g13 = r
-        .group_scans
-        .iter()
-        .find(|g| g.version == "TLSv1.3")
-        .unwrap();
+    let g13 = group_scan(&r, "TLSv1.3");
     assert_eq!(g13.groups, [group_name(SECP384R1), group_name(X25519)]);
     assert_eq!(g13.server_order, Some(true));
     // Together: (0x1301, secp384r1), (0x1303, x25519), the refusal; the groups alone
@@ -765,11 +765,7 @@ fn tls13_suites_go_on_alone_first_when_the_only_group_is_secp256r1() {
     let v13 = version(&r, "TLSv1.3");
     assert_eq!(v13.ciphers, names(&suites));
     assert_eq!(v13.server_order, Some(true));
-    let g13 = r
-        .group_scans
-        .iter()
-        .find(|g| g.version == "TLSv1.3")
-        .unwrap();
+    let g13 = group_scan(&r, "TLSv1.3");
     assert_eq!(g13.groups, [group_name(SECP256R1)]);
     // Together: (0x1303, secp256r1), the refusal; TLS_AES_128_GCM_SHA256 not seen yet, so
     // the suites alone: 0x1301, the refusal (the groups had run out: no hello for them).
@@ -856,11 +852,7 @@ fn tls12_groups_and_schemes_share_their_hellos() {
         ..Policy::tls12(&[], true)
     };
     let (r, hellos) = scan(policy, false);
-    let g12 = r
-        .group_scans
-        .iter()
-        .find(|g| g.version == "TLSv1.2")
-        .unwrap();
+    let g12 = group_scan(&r, "TLSv1.2");
     assert_eq!(g12.groups, [group_name(SECP256R1), group_name(X25519)]);
     let s = r.sigalg_scan.as_ref().unwrap();
     let want: Vec<String> = [ECDSA_P256_SHA256, ECDSA_P384_SHA384, RSA_PSS_RSAE_SHA256]
@@ -879,9 +871,13 @@ fn tls12_groups_and_schemes_share_their_hellos() {
 const ECDHE_RSA_SUITES: [u16; 7] = [0xc030, 0xcca8, 0xc02f, 0xc028, 0xc027, 0xc014, 0xc013];
 const RSA_SCHEMES: [u16; 3] = [RSA_PSS_RSAE_SHA256, 0x0401, 0x0501];
 
-/// The TLS 1.2 signature schemes found, as ids.
-fn scheme_ids(r: &ScanResult) -> Vec<String> {
-    r.sigalg_scan.as_ref().unwrap().schemes.clone()
+/// The TLS 1.2 signature schemes found, by name.
+fn schemes_found(r: &ScanResult) -> &[String] {
+    &r.sigalg_scan.as_ref().unwrap().schemes
+}
+
+fn scheme_names(ids: &[u16]) -> Vec<String> {
+    ids.iter().map(|id| sigalg_name(*id)).collect()
 }
 
 #[test]
@@ -905,14 +901,9 @@ fn a_server_with_its_own_scheme_order_shows_its_schemes_in_a_long_suite_chain() 
     assert_eq!(v12.handshakes, 9 + 1);
     assert_eq!(r.cost.sigalgs_resent, 1);
     assert!(r.cost.sigalgs_all_seen_free);
-    let names_of = |ids: &[u16]| ids.iter().map(|i| sigalg_name(*i)).collect::<Vec<_>>();
-    assert_eq!(scheme_ids(&r), names_of(&RSA_SCHEMES));
+    assert_eq!(schemes_found(&r), scheme_names(&RSA_SCHEMES));
     assert_eq!(r.cost.sigalgs_seen_free, 3);
-    let g12 = r
-        .group_scans
-        .iter()
-        .find(|g| g.version == "TLSv1.2")
-        .unwrap();
+    let g12 = group_scan(&r, "TLSv1.2");
     assert_eq!(g12.groups, [group_name(SECP256R1)]);
     // No scheme hello of its own: the offer sent again, the groups' refusal, the order
     // hello.
@@ -939,8 +930,7 @@ fn a_suite_chain_that_ends_before_the_schemes_leaves_them_to_their_own_hellos() 
     assert_eq!(v12.handshakes, 5 + 1);
     assert_eq!(r.cost.sigalgs_resent, 1);
     assert!(!r.cost.sigalgs_all_seen_free);
-    let names_of = |ids: &[u16]| ids.iter().map(|i| sigalg_name(*i)).collect::<Vec<_>>();
-    assert_eq!(scheme_ids(&r), names_of(&RSA_SCHEMES));
+    assert_eq!(schemes_found(&r), scheme_names(&RSA_SCHEMES));
     assert_eq!(r.cost.sigalgs_seen_free, 2);
     assert_eq!(r.sigalg_scan.as_ref().unwrap().server_order, Some(true));
     check_count(&r, hellos);
@@ -961,11 +951,7 @@ fn a_client_order_server_shows_tls12_groups_and_schemes_in_the_suite_hellos() {
         ..Policy::tls12(&[], false)
     };
     let (r, hellos) = scan(policy, false);
-    let g12 = r
-        .group_scans
-        .iter()
-        .find(|g| g.version == "TLSv1.2")
-        .unwrap();
+    let g12 = group_scan(&r, "TLSv1.2");
     // In our offer's order (the registry's), as a client-order server picks them.
     let in_registry = |all: &[u16], ids: &[u16]| -> Vec<u16> {
         all.iter().copied().filter(|i| ids.contains(i)).collect()
@@ -1036,11 +1022,7 @@ fn a_fragmentation_intolerant_server_gets_the_order_hello_again_whole() {
         false,
     );
     let g12 = |r: &ScanResult| {
-        let g = r
-            .group_scans
-            .iter()
-            .find(|g| g.version == "TLSv1.2")
-            .unwrap();
+        let g = group_scan(r, "TLSv1.2");
         (
             g.groups.clone(),
             g.server_order,
