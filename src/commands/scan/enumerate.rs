@@ -2072,8 +2072,7 @@ impl<'a> Scanner<'a> {
         };
         let shown = order_shown(&v).filter(|_| groups.len() < 2);
         let (order, server_order) = if shown.is_some() {
-            // As the order hello would have said of its one group (or none).
-            (shown, order_of(&groups, groups.first().copied()))
+            (shown, None)
         } else if groups.len() >= 2 || suites.len() >= 2 {
             let (suite, first, reply) =
                 pick(reversed(&suites), &reversed(&groups), &mut cost, None);
@@ -2618,8 +2617,11 @@ fn signed_ecdhe_pick(v: &Verdict) -> Option<(u16, u16)> {
 }
 
 /// Whose order a pick from the reversed `accepted` list shows: the server's (its first
-/// pick again) or ours (the reversed list's first).
+/// pick again) or ours (the reversed list's first). A list of one has no order.
 fn order_of(accepted: &[u16], pick: Option<u16>) -> Option<bool> {
+    if accepted.len() < 2 {
+        return None;
+    }
     match pick? {
         p if Some(&p) == accepted.first() => Some(true),
         p if Some(&p) == accepted.last() => Some(false),
