@@ -38,6 +38,11 @@ impl Metrics {
             }
         }
     }
+
+    /// A counter of one unlabelled sample.
+    fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.family(name, "counter", help, &[(String::new(), value as f64)]);
+    }
 }
 
 /// The body of a `/probe` answer.
@@ -173,23 +178,20 @@ pub fn scrape_metrics(s: &Scrape) -> String {
 /// The exporter's own counters (`/metrics`).
 pub fn exporter_metrics(scrapes: u64, refused: u64, busy: u64) -> String {
     let mut m = Metrics { out: String::new() };
-    m.family(
+    m.counter(
         "shakedown_exporter_scrapes_total",
-        "counter",
         "Probe scrapes answered.",
-        &[(String::new(), scrapes as f64)],
+        scrapes,
     );
-    m.family(
+    m.counter(
         "shakedown_exporter_refused_total",
-        "counter",
         "Scrapes refused: bad query, unknown module, or a target not on the allow-list.",
-        &[(String::new(), refused as f64)],
+        refused,
     );
-    m.family(
+    m.counter(
         "shakedown_exporter_busy_total",
-        "counter",
         "Scrapes answered 503: the target already had --max-per-target scrapes in flight.",
-        &[(String::new(), busy as f64)],
+        busy,
     );
     m.out
 }
@@ -221,36 +223,30 @@ pub fn handshake_metrics(counts: &HandshakeCountsResult, capture: &CaptureCounts
         "TLS handshakes seen, by server, SNI, client version, outcome and first cause.",
         &rows,
     );
-    let total = |n: u64| [(String::new(), n as f64)];
-    m.family(
+    m.counter(
         "shakedown_capture_packets_total",
-        "counter",
         "Packets read.",
-        &total(capture.packets),
+        capture.packets,
     );
-    m.family(
+    m.counter(
         "shakedown_capture_flows_total",
-        "counter",
         "Flows seen (TCP, and QUIC connections), TLS or not.",
-        &total(capture.flows),
+        capture.flows,
     );
-    m.family(
+    m.counter(
         "shakedown_capture_non_tls_flows_total",
-        "counter",
         "TCP flows on which no TLS was seen.",
-        &total(capture.non_tls_flows),
+        capture.non_tls_flows,
     );
-    m.family(
+    m.counter(
         "shakedown_capture_evicted_flows_total",
-        "counter",
         "Flows ended early because the flow table was full (--max-flows, --memcap).",
-        &total(capture.evicted_flows),
+        capture.evicted_flows,
     );
-    m.family(
+    m.counter(
         "shakedown_capture_expired_flows_total",
-        "counter",
         "Flows ended after the idle timeout.",
-        &total(capture.expired_flows),
+        capture.expired_flows,
     );
     m.out
 }
