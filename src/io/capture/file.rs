@@ -358,6 +358,12 @@ impl Run<'_> {
             let offset = reader.consumed() as u64;
             let packet = self.packets.stats().packets + 1;
             let start = reader.data().as_ptr();
+            // A read that failed: the file's I/O error when there was one, else the file
+            // ended inside this block.
+            let read_failed = || match io_error.borrow_mut().take() {
+                Some(e) => CaptureErrorKind::Io { offset, source: e },
+                None => CaptureErrorKind::Truncated { offset, packet },
+            };
             match reader.next() {
                 Ok((len, block)) => {
                     prefetch_headers(start.wrapping_add(len));
@@ -377,12 +383,7 @@ impl Run<'_> {
                     if exhausted_before {
                         return Err(CaptureErrorKind::Truncated { offset, packet });
                     }
-                    reader
-                        .refill()
-                        .map_err(|_| match io_error.borrow_mut().take() {
-                            Some(e) => CaptureErrorKind::Io { offset, source: e },
-                            None => CaptureErrorKind::Truncated { offset, packet },
-                        })?;
+                    reader.refill().map_err(|_| read_failed())?;
                     if reader.data().len() == before && !reader.reader_exhausted() {
                         // The buffer is full and still holds less than one block: grow it.
                         let grown = (before.max(1) * 2).min(self.opts.max_block_size);
@@ -393,20 +394,10 @@ impl Run<'_> {
                                 limit: self.opts.max_block_size,
                             });
                         }
-                        reader
-                            .refill()
-                            .map_err(|_| match io_error.borrow_mut().take() {
-                                Some(e) => CaptureErrorKind::Io { offset, source: e },
-                                None => CaptureErrorKind::Truncated { offset, packet },
-                            })?;
+                        reader.refill().map_err(|_| read_failed())?;
                     }
                 }
-                Err(PcapError::ReadError) => {
-                    return Err(match io_error.borrow_mut().take() {
-                        Some(e) => CaptureErrorKind::Io { offset, source: e },
-                        None => CaptureErrorKind::Truncated { offset, packet },
-                    });
-                }
+                Err(PcapError::ReadError) => return Err(read_failed()),
                 Err(e) => {
                     return Err(CaptureErrorKind::Corrupt {
                         offset,
