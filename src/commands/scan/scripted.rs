@@ -8,6 +8,7 @@
 use super::enumerate::{Pacer, ScanOptions, Scanner, suite_candidates};
 use super::result::{GroupResult, ScanResult, VersionResult};
 use crate::core::crypto::ecdh;
+use crate::core::crypto::tls12::{handshake_message as handshake, record};
 use crate::core::flow::{Direction, EndKind};
 use crate::core::session::Tracker;
 use crate::core::wire::ClientHello;
@@ -390,22 +391,8 @@ impl Transport for ScriptedServer {
     }
 }
 
-fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![typ, 3, 3];
-    v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
-
 fn alert_record(description: u8) -> Vec<u8> {
     record(21, &[2, description])
-}
-
-fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![typ];
-    v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    v.extend_from_slice(body);
-    v
 }
 
 fn server_hello_body(

@@ -1763,22 +1763,9 @@ fn sslv2_plausible(dir: Direction, first: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::crypto::tls12::{handshake_message as handshake, record};
     use crate::core::wire::Extension;
     use Direction::{ClientToServer as C, ServerToClient as S};
-
-    fn record(typ: u8, payload: &[u8]) -> Vec<u8> {
-        let mut v = vec![typ, 3, 3];
-        v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        v.extend_from_slice(payload);
-        v
-    }
-
-    fn handshake(typ: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![typ];
-        v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        v.extend_from_slice(body);
-        v
-    }
 
     fn client_hello() -> Vec<u8> {
         ClientHello {
