@@ -923,13 +923,7 @@ mod tests {
     /// MAX_SERVER_PACKETS packets it wants no more.
     #[test]
     fn hostile_datagrams_are_bounded() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::core::wire::xorshift64(0x9e37_79b9_7f4a_7c15);
         let mut c = client();
         c.start(0);
         let mut answered = 0usize;

@@ -17,3 +17,16 @@ pub mod version;
 pub use codec::{DecodeError, Reader};
 pub use hello::{ClientHello, Extension};
 pub use version::ProtocolVersion;
+
+/// A fixed-seed xorshift64 sequence, for the unit tests that feed arbitrary bytes to the
+/// parsers: the same bytes on every run, so a failure repeats.
+#[cfg(test)]
+pub(crate) fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

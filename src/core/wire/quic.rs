@@ -854,13 +854,7 @@ mod tests {
     /// Whatever the bytes, parsing and frame reading end without a panic.
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::core::wire::xorshift64(0x2545_f491_4f6c_dd1d);
         let mut stream = CryptoStream::new(4096);
         for _ in 0..20_000 {
             let len = (next() % 80) as usize;

@@ -872,13 +872,7 @@ pub(crate) mod tests {
         span: u64,
         mut check: impl FnMut(u32, &[u8]) -> bool,
     ) -> usize {
-        let mut rng = seed;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::core::wire::xorshift64(seed);
         let mut accepted = 0;
         for round in 0..40_000 {
             let (linktype, base) = &bases[round % bases.len()];

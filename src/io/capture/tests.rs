@@ -1055,13 +1055,7 @@ fn third_party_flow_counts_match_tshark() {
 #[test]
 fn third_party_truncation_and_corruption_never_panic() {
     let Some(files) = ja4_captures() else { return };
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = crate::core::wire::xorshift64(0x2545_f491_4f6c_dd1d);
     for name in ["tls-handshake.pcapng", "socks-https-example.pcap"] {
         let Some(path) = files.iter().find(|p| p.ends_with(name)) else {
             continue;
@@ -1269,13 +1263,7 @@ fn drivers_agree_on_damage(bytes: &[u8], what: &str) {
     for cut in cuts {
         drivers_agree(&bytes[..cut], &opts, &format!("{what} cut {cut}")).ok();
     }
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ bytes.len() as u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = crate::core::wire::xorshift64(0x9e37_79b9_7f4a_7c15 ^ bytes.len() as u64);
     for round in 0..30 {
         let mut bad = bytes.to_vec();
         for _ in 0..1 + next() % 4 {
