@@ -12,15 +12,13 @@
 
 mod common;
 
-use common::{Pki, Server, json_output, shakedown, spawn_listening};
-use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
-use shakedown::core::cert::TrustStore;
+use common::{Pki, Server, json_output, probe_with, shakedown, spawn_listening, venv_python};
+use shakedown::commands::probe::ProbeResult;
 use shakedown::core::session::Verdict;
 use shakedown::core::wire::build::HelloSpec;
-use shakedown::io::net::{Limits, Target};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::Once;
 
 const X25519MLKEM768: u16 = 0x11ec;
 const SECP256R1MLKEM768: u16 = 0x11eb;
@@ -28,24 +26,12 @@ const SECP384R1MLKEM1024: u16 = 0x11ed;
 const MLKEM768: u16 = 0x0201;
 const MLKEM1024: u16 = 0x0202;
 
-/// The venv's python, made on first use (tests of this file run in threads: one makes it).
+/// The venv's python (made on first use), checked once per run to have the wheels' OpenSSL
+/// with ML-KEM.
 fn python() -> PathBuf {
-    static MADE: Mutex<bool> = Mutex::new(false);
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pq-venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join("ready");
-    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    if !*made && !ready.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "pyOpenSSL", "cryptography"])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(ok, "could not make the venv at {}", venv.display());
+    static CHECKED: Once = Once::new();
+    let python = venv_python("pq-venv", &["pyOpenSSL", "cryptography"]);
+    CHECKED.call_once(|| {
         let version = Command::new(&python)
             .args([
                 "-c",
@@ -59,9 +45,7 @@ fn python() -> PathBuf {
             !version.starts_with("OpenSSL 1.") && !version.starts_with("OpenSSL 3.0"),
             "the cryptography wheel's OpenSSL has no ML-KEM: {version}"
         );
-        std::fs::write(&ready, version).unwrap();
-    }
-    *made = true;
+    });
     python
 }
 
@@ -93,24 +77,6 @@ fn pq_server_with(pki: &Pki, groups: &str, server_order: bool) -> Server {
             if server_order { "server-order" } else { "" },
         ],
     )
-}
-
-fn probe_with(pki: &Pki, port: u16, spec: HelloSpec) -> ProbeResult {
-    let mut trust = TrustStore::default();
-    trust
-        .add_pem(&std::fs::read_to_string(&pki.root().cert).unwrap())
-        .unwrap();
-    let cfg = ProbeConfig {
-        target: Target::parse(&format!("localhost:{port}"), 443).unwrap(),
-        hello: HelloSource::Spec(Box::new(spec)),
-        limits: Limits::default(),
-        trust: Some(std::sync::Arc::new(trust)),
-        check_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    };
-    probe::run(&cfg)
 }
 
 /// A hello offering `groups`, with real key shares for `shares`.

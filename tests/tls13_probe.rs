@@ -5,32 +5,14 @@
 
 mod common;
 
-use common::{Pki, hostile_peer, s_server, shakedown, write_quietly};
-use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
-use shakedown::core::cert::TrustStore;
+use common::{Pki, hostile_peer, probe_with, s_server, shakedown, write_quietly};
+use shakedown::commands::probe::{self, ProbeResult};
 use shakedown::core::session::Verdict;
 use shakedown::core::wire::build::HelloSpec;
 use shakedown::io::net::{Limits, Target};
 use std::io::Read;
 
 const ALL_TLS13: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
-
-fn probe_with(pki: &Pki, port: u16, spec: HelloSpec) -> ProbeResult {
-    let mut trust = TrustStore::default();
-    let root = std::fs::read_to_string(&pki.root().cert).unwrap();
-    trust.add_pem(&root).unwrap();
-    let cfg = ProbeConfig {
-        target: Target::parse(&format!("localhost:{port}"), 443).unwrap(),
-        hello: HelloSource::Spec(Box::new(spec)),
-        limits: Limits::default(),
-        trust: Some(std::sync::Arc::new(trust)),
-        check_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    };
-    probe::run(&cfg)
-}
 
 fn tls13_spec() -> HelloSpec {
     HelloSpec {

@@ -591,6 +591,32 @@ pub fn dh1024_params(dir: &Path) -> PathBuf {
     dir.join("dh1024.pem")
 }
 
+/// `probe` (the library call) of `localhost:port` with the hello `spec`, trusting `pki`'s
+/// root, checked at the current time.
+pub fn probe_with(
+    pki: &Pki,
+    port: u16,
+    spec: shakedown::core::wire::build::HelloSpec,
+) -> shakedown::commands::probe::ProbeResult {
+    use shakedown::commands::probe::{self, HelloSource, ProbeConfig};
+    use shakedown::core::cert::TrustStore;
+    use shakedown::io::net::{Limits, Target};
+    let mut trust = TrustStore::default();
+    let root = std::fs::read_to_string(&pki.root().cert).unwrap();
+    trust.add_pem(&root).unwrap();
+    let cfg = ProbeConfig {
+        target: Target::parse(&format!("localhost:{port}"), 443).unwrap(),
+        hello: HelloSource::Spec(Box::new(spec)),
+        limits: Limits::default(),
+        trust: Some(std::sync::Arc::new(trust)),
+        check_time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    };
+    probe::run(&cfg)
+}
+
 /// A Python venv under target/ with `packages` from PyPI, made once per name (tests of one
 /// binary run in threads: one makes it, the others wait). Returns its python.
 pub fn venv_python(name: &str, packages: &[&str]) -> PathBuf {
