@@ -4,6 +4,7 @@
 //! checked by plain `cargo test`, without nightly or libFuzzer. docs/fuzzing.md says how
 //! the targets are run and how an input gets here.
 
+mod common;
 #[path = "../fuzz/src/harness.rs"]
 #[allow(dead_code)]
 mod harness;
@@ -72,13 +73,7 @@ fn quic_initial_mutations_never_panic() {
         .collect();
     seeds.sort();
     assert!(seeds.len() >= 5);
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = common::xorshift64(0x2545_f491_4f6c_dd1d);
     for _ in 0..300 {
         let mut input = seeds[(next() % seeds.len() as u64) as usize].clone();
         match next() % 4 {

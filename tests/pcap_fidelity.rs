@@ -15,6 +15,8 @@ use shakedown::io::capture::ReadOptions;
 
 mod common;
 
+use common::events;
+
 const LINKTYPE_ETHERNET: u32 = 1;
 const LINKTYPE_RAW: u32 = 101;
 
@@ -137,14 +139,6 @@ fn run(bytes: &[u8]) -> (Vec<ConnectionReport>, AnalyzeStats) {
     assert!(err.is_none(), "{err:?}");
     out.sort_by_key(|r| r.index);
     (out, stats)
-}
-
-fn events(r: &ConnectionReport) -> Vec<String> {
-    r.verdict
-        .events
-        .iter()
-        .map(|e| e.what.to_string())
-        .collect()
 }
 
 fn version(r: &ConnectionReport) -> String {
@@ -276,6 +270,24 @@ fn connection(e: Ends, flights: &[Flight]) -> Vec<Vec<u8>> {
     cseq += 1;
     sseq += 1;
     out.push(to_server(tcp(c, s, cseq, sseq, ACK, &[])));
+    let (cseq, sseq) = flights_then_fins(e, flights, (cseq, sseq), &mut out);
+    out.push(to_server(tcp(c, s, cseq + 1, sseq + 1, ACK, &[])));
+    out
+}
+
+/// Appends to `out` each flight as one segment, the client's and the server's sequence
+/// numbers starting at `seq`, then a FIN each way (the client's first); returns the
+/// sequence numbers before the FINs.
+fn flights_then_fins(
+    e: Ends,
+    flights: &[Flight],
+    seq: (u32, u32),
+    out: &mut Vec<Vec<u8>>,
+) -> (u32, u32) {
+    let (c, s) = (e.client_port, e.server_port);
+    let (mut cseq, mut sseq) = seq;
+    let to_server = |p: Vec<u8>| ip(e.client, e.server, 6, &p);
+    let to_client = |p: Vec<u8>| ip(e.server, e.client, 6, &p);
     for (from_client, bytes) in flights {
         if *from_client {
             out.push(to_server(tcp(c, s, cseq, sseq, ACK | PSH, bytes)));
@@ -287,8 +299,7 @@ fn connection(e: Ends, flights: &[Flight]) -> Vec<Vec<u8>> {
     }
     out.push(to_server(tcp(c, s, cseq, sseq, ACK | FIN, &[])));
     out.push(to_client(tcp(s, c, sseq, cseq + 1, ACK | FIN, &[])));
-    out.push(to_server(tcp(c, s, cseq + 1, sseq + 1, ACK, &[])));
-    out
+    (cseq, sseq)
 }
 
 /// A ClientHello refused with a fatal handshake_failure alert.
@@ -459,7 +470,7 @@ fn fast_open(acked_isn: u32) -> Vec<Vec<u8>> {
         record(22, &handshake(14, &[])),
     ]
     .concat();
-    let mut sseq = acked_isn + 1;
+    let sseq = acked_isn + 1;
     let mut out = vec![
         to_server(tcp(c, s, 1000, 0, SYN, &hello)),
         to_client(tcp(s, c, 5000, cnext, SYN | ACK, &[])),
@@ -467,21 +478,9 @@ fn fast_open(acked_isn: u32) -> Vec<Vec<u8>> {
         to_server(tcp(c, s, cnext, acked_isn + 1, ACK, &[])),
         to_client(tcp(s, c, sseq, cnext, ACK | PSH, &flight)),
     ];
-    sseq += flight.len() as u32;
     let mut rest = tls12_after_server_hello();
     rest.remove(0);
-    let mut cseq = cnext;
-    for (from_client, bytes) in &rest {
-        if *from_client {
-            out.push(to_server(tcp(c, s, cseq, sseq, ACK | PSH, bytes)));
-            cseq += bytes.len() as u32;
-        } else {
-            out.push(to_client(tcp(s, c, sseq, cseq, ACK | PSH, bytes)));
-            sseq += bytes.len() as u32;
-        }
-    }
-    out.push(to_server(tcp(c, s, cseq, sseq, ACK | FIN, &[])));
-    out.push(to_client(tcp(s, c, sseq, cseq + 1, ACK | FIN, &[])));
+    flights_then_fins(e, &rest, (cnext, sseq + flight.len() as u32), &mut out);
     out
 }
 

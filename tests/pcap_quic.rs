@@ -5,6 +5,10 @@
 //! CONNECTION_CLOSE carrying a TLS alert, Retry, Version Negotiation, and UDP that is not
 //! QUIC. FoxIO's own QUIC captures are compared in pcap_oracle.rs.
 
+mod common;
+
+use common::events;
+
 use shakedown::commands::pcap::{AnalyzeOptions, ConnectionReport, analyze};
 use shakedown::core::crypto::hello;
 use shakedown::core::crypto::quic::{initial_keys, protect_long, put_varint};
@@ -54,6 +58,22 @@ fn crypto_frame(offset: u64, data: &[u8]) -> Vec<u8> {
     put_varint(&mut f, data.len() as u64);
     f.extend_from_slice(data);
     f
+}
+
+/// A client's first Initial packet (QUIC v1, packet number 0, no source connection ID, no
+/// token) to `dcid`, carrying all of `hello` in one CRYPTO frame.
+fn client_initial(dcid: &[u8], hello: &[u8]) -> Vec<u8> {
+    let keys = initial_keys(VERSION_1, dcid).unwrap();
+    protect_long(
+        VERSION_1,
+        PacketType::Initial,
+        &keys.client,
+        dcid,
+        &[],
+        &[],
+        0,
+        &crypto_frame(0, hello),
+    )
 }
 
 /// CONNECTION_CLOSE (0x1c) with `code`, caused by a CRYPTO frame.
@@ -112,14 +132,6 @@ impl Capture {
         out.sort_by_key(|r| r.index);
         out
     }
-}
-
-fn events(r: &ConnectionReport) -> Vec<String> {
-    r.verdict
-        .events
-        .iter()
-        .map(|e| e.what.to_string())
-        .collect()
 }
 
 /// The hello split in two CRYPTO frames, sent in two datagrams, the second half first; the
@@ -419,24 +431,8 @@ fn other_udp_starts_no_flow() {
 fn mutated_quic_datagrams_never_panic() {
     let hello = client_hello();
     let dcid = [5u8; 8];
-    let keys = initial_keys(VERSION_1, &dcid).unwrap();
-    let good = protect_long(
-        VERSION_1,
-        PacketType::Initial,
-        &keys.client,
-        &dcid,
-        &[],
-        &[],
-        0,
-        &crypto_frame(0, &hello),
-    );
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let good = client_initial(&dcid, &hello);
+    let mut next = common::xorshift64(0x9e37_79b9_7f4a_7c15);
     let mut cap = Capture::new();
     cap.udp(CLIENT, SERVER, &good);
     for _ in 0..300 {
@@ -446,7 +442,7 @@ fn mutated_quic_datagrams_never_panic() {
             d[at] = next() as u8;
         }
         d.truncate((next() % (d.len() as u64 + 1)) as usize);
-        let (from, to) = if next() % 2 == 0 {
+        let (from, to) = if next().is_multiple_of(2) {
             (CLIENT, SERVER)
         } else {
             (SERVER, CLIENT)
@@ -462,18 +458,8 @@ fn mutated_quic_datagrams_never_panic() {
 fn text_and_json_name_the_transport() {
     let hello = client_hello();
     let dcid = [6u8; 8];
-    let keys = initial_keys(VERSION_1, &dcid).unwrap();
     let mut cap = Capture::new();
-    let p = protect_long(
-        VERSION_1,
-        PacketType::Initial,
-        &keys.client,
-        &dcid,
-        &[],
-        &[],
-        0,
-        &crypto_frame(0, &hello),
-    );
+    let p = client_initial(&dcid, &hello);
     cap.udp(CLIENT, SERVER, &p);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quic.pcap");
@@ -506,17 +492,7 @@ fn quic_flows_bounded_by_max_flows() {
     let mut cap = Capture::new();
     for port in 0..5u16 {
         let dcid = [port as u8; 8];
-        let keys = initial_keys(VERSION_1, &dcid).unwrap();
-        let p = protect_long(
-            VERSION_1,
-            PacketType::Initial,
-            &keys.client,
-            &dcid,
-            &[],
-            &[],
-            0,
-            &crypto_frame(0, &hello),
-        );
+        let p = client_initial(&dcid, &hello);
         cap.udp((CLIENT.0, 40_000 + port), SERVER, &p);
     }
     let mut reports = Vec::new();

@@ -591,6 +591,27 @@ pub fn dh1024_params(dir: &Path) -> PathBuf {
     dir.join("dh1024.pem")
 }
 
+/// What a connection report's events say, in order (for assertion messages and checks).
+pub fn events(r: &shakedown::commands::pcap::ConnectionReport) -> Vec<String> {
+    r.verdict
+        .events
+        .iter()
+        .map(|e| e.what.to_string())
+        .collect()
+}
+
+/// A fixed-seed xorshift64 sequence, for the tests that feed arbitrary bytes to the
+/// readers: the same bytes on every run, so a failure repeats.
+pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 /// `probe` (the library call) of `localhost:port` with the hello `spec`, trusting `pki`'s
 /// root, checked at the current time.
 pub fn probe_with(
