@@ -481,50 +481,43 @@ fn our_tls13_defaults_are_openssl3s_hello() {
     );
 }
 
+/// Our default hello at `version` (built and checked with `seed`) against OpenSSL 3.0's
+/// golden one `name`: OpenSSL's suites with the SCSV swapped for the renegotiation_info
+/// extension, plus 3DES; OpenSSL's extensions then renegotiation_info; the same legacy
+/// version. Returns both for the checks that only some versions share.
+fn assert_extends_openssl3(
+    name: &str,
+    version: ProtocolVersion,
+    seed: u64,
+) -> (ClientHello, ClientHello) {
+    let real = golden_hello(name);
+    let spec = HelloSpec {
+        version,
+        ..HelloSpec::default()
+    };
+    let ours = check(&spec, Some("golden.example"), seed).hello.unwrap();
+    let mut expected: Vec<u16> = real
+        .cipher_suites
+        .iter()
+        .copied()
+        .filter(|s| *s != 0x00ff)
+        .collect();
+    expected.push(0x000a);
+    assert_eq!(ours.cipher_suites, expected);
+    assert_eq!(
+        ours.extension_types(),
+        [real.extension_types(), vec![0xff01]].concat()
+    );
+    assert_eq!(ours.legacy_version, real.legacy_version);
+    (ours, real)
+}
+
 #[test]
 fn our_older_defaults_extend_openssl3s_hellos() {
-    let real = golden_hello("openssl-3.0-tls12");
-    let spec = HelloSpec {
-        version: ProtocolVersion::TLS12,
-        ..HelloSpec::default()
-    };
-    let ours = check(&spec, Some("golden.example"), 78).hello.unwrap();
-    // OpenSSL's suites, the SCSV swapped for the renegotiation_info extension, plus 3DES.
-    let mut expected: Vec<u16> = real
-        .cipher_suites
-        .iter()
-        .copied()
-        .filter(|s| *s != 0x00ff)
-        .collect();
-    expected.push(0x000a);
-    assert_eq!(ours.cipher_suites, expected);
-    assert_eq!(
-        ours.extension_types(),
-        [real.extension_types(), vec![0xff01]].concat()
-    );
+    let (ours, real) = assert_extends_openssl3("openssl-3.0-tls12", ProtocolVersion::TLS12, 78);
     assert_eq!(ours.signature_algorithms(), real.signature_algorithms());
     assert_eq!(ours.supported_groups(), real.supported_groups());
-    assert_eq!(ours.legacy_version, real.legacy_version);
-
-    let real = golden_hello("openssl-3.0-tls10");
-    let spec = HelloSpec {
-        version: ProtocolVersion::TLS10,
-        ..HelloSpec::default()
-    };
-    let ours = check(&spec, Some("golden.example"), 79).hello.unwrap();
-    let mut expected: Vec<u16> = real
-        .cipher_suites
-        .iter()
-        .copied()
-        .filter(|s| *s != 0x00ff)
-        .collect();
-    expected.push(0x000a);
-    assert_eq!(ours.cipher_suites, expected);
-    assert_eq!(
-        ours.extension_types(),
-        [real.extension_types(), vec![0xff01]].concat()
-    );
-    assert_eq!(ours.legacy_version, real.legacy_version);
+    assert_extends_openssl3("openssl-3.0-tls10", ProtocolVersion::TLS10, 79);
 }
 
 #[test]
