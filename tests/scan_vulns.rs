@@ -167,6 +167,21 @@ fn permissive_gnutls_server_is_exposed_to_sweet32_rc4_beast_lucky13_and_lacks_rf
     );
 }
 
+/// An `openssl s_server` at TLS 1.2 with one suite, an AEAD DHE one, and the DH parameters
+/// in `params`: what it shows of Logjam is its prime alone.
+fn dhe_server(cert: &common::Issued, params: &Path) -> Server {
+    s_server(
+        cert,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
+            "-dhparam",
+            params.to_str().unwrap(),
+        ],
+    )
+}
+
 /// AEAD DHE suites only, at TLS 1.2, with RFC 5114's 1024-bit group: Logjam's small common
 /// prime (high) and nothing that needs CBC, RC4 or a lower version.
 #[test]
@@ -174,16 +189,7 @@ fn dh_1024_server_is_exposed_to_logjam_at_high_and_nothing_cbc() {
     let dir = tempfile::tempdir().unwrap();
     let cert = rsa_cert(dir.path(), "localhost");
     let dhparam = common::dh1024_params(dir.path());
-    let srv = s_server(
-        &cert,
-        &[
-            "-tls1_2",
-            "-cipher",
-            "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
-            "-dhparam",
-            dhparam.to_str().unwrap(),
-        ],
-    );
+    let srv = dhe_server(&cert, &dhparam);
     let (_, v) = scan(&local(&srv), &["--vulns"]);
     assert_statuses(
         &v,
@@ -280,16 +286,7 @@ fn logjam_names_common_primes_by_value_and_not_a_server_s_own() {
         (own, None, "vulnerable"),
         (ffdhe, Some("ffdhe2048"), "not_vulnerable"),
     ] {
-        let srv = s_server(
-            &cert,
-            &[
-                "-tls1_2",
-                "-cipher",
-                "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
-                "-dhparam",
-                params.to_str().unwrap(),
-            ],
-        );
+        let srv = dhe_server(&cert, &params);
         let (_, v) = scan(&local(&srv), &["--vulns=safe"]);
         let group = &v["versions"]["TLSv1.2"]["dh_group"];
         assert_eq!(group["name"].as_str(), name, "{group}");
