@@ -274,22 +274,21 @@ fn legacy_tls10_server() {
 fn text_table_and_exit_codes() {
     let pki = Pki::new();
     let srv = s_server(&pki.leaf("localhost"), &[]);
-    let out = shakedown()
-        .args([
+    // The text table (no --json) for these clients.
+    let simulate_text = |clients: &[&str]| {
+        let mut cmd = shakedown();
+        cmd.args([
             "simulate",
             &format!("localhost:{}", srv.port),
             "--no-testssl",
         ])
-        .args([
-            "--connect",
-            "127.0.0.1",
-            "--client",
-            "curl",
-            "--client",
-            "NODE",
-        ])
-        .output()
-        .unwrap();
+        .args(["--connect", "127.0.0.1"]);
+        for c in clients {
+            cmd.args(["--client", c]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = simulate_text(&["curl", "NODE"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
@@ -298,22 +297,7 @@ fn text_table_and_exit_codes() {
     );
     assert!(text.contains("2 of 2 clients would connect"), "{text}");
     // A client that fails (TLS 1.1 only against a default OpenSSL 3 server): exit 1.
-    let out = shakedown()
-        .args([
-            "simulate",
-            &format!("localhost:{}", srv.port),
-            "--no-testssl",
-        ])
-        .args([
-            "--connect",
-            "127.0.0.1",
-            "--client",
-            "tls1_1",
-            "--client",
-            "tls1_2",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate_text(&["tls1_1", "tls1_2"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("1 of 2 clients would connect"), "{text}");
