@@ -845,15 +845,8 @@ pub fn nginx(server_directives: &str, dir: &Path) -> Server {
             .spawn()
             .expect("nginx");
         let addr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if TcpStream::connect(addr).is_ok() {
-                return Server { child, port, addr };
-            }
-            thread::sleep(Duration::from_millis(20));
+        if wait_listening(addr, &mut child) {
+            return Server { child, port, addr };
         }
         let _ = child.kill();
         let _ = child.wait();
