@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Pki, causes, json_output, s_server, shakedown};
+use common::{Pki, captures_root, causes, json_output, s_server, shakedown};
 use shakedown::commands::pcap::{self, AnalyzeOptions};
 use shakedown::core::cert::TrustStore;
 use shakedown::io::capture::ReadOptions;
@@ -23,28 +23,23 @@ fn causes_of(capture: &str, trust: TrustStore) -> Vec<String> {
     out
 }
 
-fn test_root() -> TrustStore {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures"));
-    let mut t = TrustStore::default();
-    t.add_pem(&std::fs::read_to_string(dir.join("root.pem")).unwrap())
-        .unwrap();
-    t
-}
-
 #[test]
 fn captures_name_the_trust_problem() {
     assert_eq!(
-        causes_of("unknown_ca.pcap", test_root()),
+        causes_of("unknown_ca.pcap", captures_root()),
         ["untrusted_root"]
     );
     // The leaf's issuer is neither sent nor trusted, and nothing (no AIA) says it is an
     // intermediate rather than a private CA.
     assert_eq!(
-        causes_of("missing_intermediate.pcap", test_root()),
+        causes_of("missing_intermediate.pcap", captures_root()),
         ["unknown_issuer"]
     );
-    assert_eq!(causes_of("self_signed.pcap", test_root()), ["self_signed"]);
-    assert!(causes_of("intermediate_chain_ok.pcap", test_root()).is_empty());
+    assert_eq!(
+        causes_of("self_signed.pcap", captures_root()),
+        ["self_signed"]
+    );
+    assert!(causes_of("intermediate_chain_ok.pcap", captures_root()).is_empty());
     // Without the test root, the good chain (root not sent) leads to an issuer nobody holds.
     let mozilla = TrustStore::webpki_roots();
     assert!(mozilla.len() > 100);

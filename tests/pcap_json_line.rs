@@ -9,10 +9,10 @@
 
 mod common;
 
+use common::captures_root;
 use shakedown::commands::pcap::{
     self, AnalyzeOptions, Filter, Input, PcapConfig, PcapConnection, Selection,
 };
-use shakedown::core::cert::TrustStore;
 use shakedown::core::crypto::KeyLog;
 use shakedown::core::flow::Transport;
 use shakedown::io::capture::ReadOptions;
@@ -26,16 +26,6 @@ struct Seen {
     quic: usize,
     with_events: usize,
     failed: usize,
-}
-
-/// The root the captures' servers were issued from (captures/root.pem), as `--ca` gives it.
-fn test_root() -> Arc<TrustStore> {
-    let mut store = TrustStore::default();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/root.pem");
-    store
-        .add_pem(&std::fs::read_to_string(root).unwrap())
-        .unwrap();
-    Arc::new(store)
 }
 
 /// Runs `pcap` over `capture` (named `name`) and compares every connection's line.
@@ -58,7 +48,7 @@ fn compare(
                 let (log, _) = KeyLog::parse(&std::fs::read_to_string(k).unwrap());
                 Arc::new(log)
             }),
-            trust: Some(test_root().into()),
+            trust: Some(captures_root().into()),
             ..AnalyzeOptions::default()
         },
         mmap: true,

@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::captures_root;
 use shakedown::commands::pcap::{AnalyzeOptions, ConnectionReport, analyze};
-use shakedown::core::cert::TrustStore;
 use shakedown::io::capture::ReadOptions;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,21 +22,13 @@ fn analyze_bytes(bytes: &[u8]) -> (Vec<ConnectionReport>, Option<String>) {
         bytes,
         &ReadOptions::default(),
         AnalyzeOptions {
-            trust: Some(test_root().into()),
+            trust: Some(captures_root().into()),
             ..AnalyzeOptions::default()
         },
         &mut |r| reports.push(r),
     );
     reports.sort_by_key(|r| r.index);
     (reports, err.map(|e| e.to_string()))
-}
-
-/// The root the captures' servers were issued from (captures/root.pem), as `--ca` gives it.
-fn test_root() -> TrustStore {
-    let mut store = TrustStore::default();
-    let pem = std::fs::read_to_string(captures_dir().join("root.pem")).unwrap();
-    store.add_pem(&pem).unwrap();
-    store
 }
 
 fn analyze_file(path: &Path) -> Vec<ConnectionReport> {

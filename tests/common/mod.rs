@@ -591,6 +591,16 @@ pub fn dh1024_params(dir: &Path) -> PathBuf {
     dir.join("dh1024.pem")
 }
 
+/// The root the captures' servers were issued from (captures/root.pem), as `--ca` gives it.
+pub fn captures_root() -> shakedown::core::cert::TrustStore {
+    let mut store = shakedown::core::cert::TrustStore::default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/root.pem");
+    store
+        .add_pem(&std::fs::read_to_string(root).unwrap())
+        .unwrap();
+    store
+}
+
 /// What a connection report's events say, in order (for assertion messages and checks).
 pub fn events(r: &shakedown::commands::pcap::ConnectionReport) -> Vec<String> {
     r.verdict
