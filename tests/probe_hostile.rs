@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_schema, hostile_peer, read_some, write_quietly};
+use common::{assert_schema, hostile_peer, read_some, tls_record, write_quietly};
 use shakedown::commands::probe::{self, HelloSource, ProbeConfig, ProbeResult};
 use shakedown::io::net::{Limits, Target};
 use std::io::Write;
@@ -198,13 +198,6 @@ fn detail<'a>(v: &'a serde_json::Value, cause: &str) -> &'a str {
         .find(|d| d["cause"] == cause)
         .and_then(|d| d["detail"].as_str())
         .unwrap_or_else(|| panic!("no {cause} in {v}"))
-}
-
-fn tls_record(typ: u8, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![typ, 3, 3];
-    v.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    v.extend_from_slice(payload);
-    v
 }
 
 /// A TLS 1.2 ServerHello (ECDHE-RSA-AES128-GCM-SHA256, no extensions) in one record.

@@ -18,7 +18,7 @@ mod common;
 
 use common::{
     Peer, Server, hostile_peer, read_some, rsa_cert, s_server, shakedown, spawn_listening,
-    write_quietly,
+    tls_record, write_quietly,
 };
 use serde_json::Value;
 use std::io::Read;
@@ -495,13 +495,6 @@ fn read_record(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).ok()?;
     Some([&header[..], &body].concat())
-}
-
-fn tls_record(typ: u8, payload: &[u8]) -> Vec<u8> {
-    let mut r = vec![typ, 3, 3];
-    r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    r.extend_from_slice(payload);
-    r
 }
 
 /// A ClientHello's extensions, as (type, data).

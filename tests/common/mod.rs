@@ -601,6 +601,14 @@ pub fn captures_root() -> shakedown::core::cert::TrustStore {
     store
 }
 
+/// A TLS record of `typ` around `payload`, record version TLS 1.2.
+pub fn tls_record(typ: u8, payload: &[u8]) -> Vec<u8> {
+    let mut r = vec![typ, 3, 3];
+    r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    r.extend_from_slice(payload);
+    r
+}
+
 /// What a connection report's events say, in order (for assertion messages and checks).
 pub fn events(r: &shakedown::commands::pcap::ConnectionReport) -> Vec<String> {
     r.verdict
