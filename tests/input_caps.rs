@@ -12,11 +12,7 @@ use std::process::Stdio;
 // The child is reaped by wait4 below, not by std's wait (which would not give its rusage).
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str], stdin: Option<Vec<u8>>) -> (i32, String, i64) {
-    // Under a 4 GiB address-space limit (sh's ulimit, then exec: the same pid): without the
-    // caps these inputs grow until the kernel kills something, not necessarily us.
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", "ulimit -v 4194304 && exec \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_shakedown"))
+    let mut child = common::shakedown_capped()
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -556,6 +556,16 @@ pub fn capture(name: &str) -> String {
     format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// shakedown under a 4 GiB address-space limit (sh's ulimit, then exec: the same pid, so
+/// [`wait_exit_and_peak_rss`] measures shakedown itself). Without the caps under test, the
+/// memory tests' inputs grow until the kernel kills something, not necessarily us.
+pub fn shakedown_capped() -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -v 4194304 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_shakedown"));
+    cmd
+}
+
 /// Waits for `child` (its pipes already read) and returns its exit code and peak resident
 /// memory in KiB (`wait4`'s ru_maxrss), so tests can assert memory from the outcome.
 pub fn wait_exit_and_peak_rss(child: &Child) -> (i32, i64) {
