@@ -34,9 +34,9 @@
 //! and an optional rate. Connect timeouts and resets before any answer are retried (during
 //! the version test from a small budget shared by all its hellos). On a STARTTLS target
 //! in the lower-latency plan, a chain's next connection is made (preamble included) while
-//! its current hello is answered (`ahead`). Every
-//! hello travels over a [`Transport`] (TCP in real use, a scripted server in the tests), so
-//! the strategies above are tested, handshake counts included, without sockets.
+//! its current hello is answered (`ahead`). Every hello travels over a [`Transport`] (TCP
+//! in real use, a scripted server in the tests), so the strategies above are tested,
+//! handshake counts included, without sockets.
 //!
 //! The code, by concern (the shared result types and the [`Scanner`] itself are here):
 //!

@@ -342,9 +342,15 @@ impl<'a> Scanner<'a> {
         *cost += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
         (self.on_handshake)();
-        self.transport
+        // In flight like any hello: a chain makes no spare connection while it keeps the
+        // server busy (see `make_spare`).
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let sent = self
+            .transport
             .exchange(self.target, wire, &self.opts.limits, observer)
-            .is_ok()
+            .is_ok();
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        sent
     }
 
     /// Whether one more attempt may be made: always after the version test, from the
