@@ -12,7 +12,9 @@
 //! allow serverAuth, checked per certificate so that a leaf's wrong purpose (which webpki
 //! reports before anything else) does not hide the rest of the path.
 
-use super::{CertInfo, Finding, TrustStore, issued_by, oid_name};
+use super::info::issued_by;
+use super::key::oid_name;
+use super::{CertInfo, Finding, TrustStore};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use std::time::Duration;
 use webpki::{EndEntityCert, Error, ExtendedKeyUsageValidator, KeyPurposeIdIter};
