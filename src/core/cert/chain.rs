@@ -300,8 +300,8 @@ impl ChainFacts {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{NOW, Pki, causes};
     use super::*;
+    use crate::core::cert::tests::{NOW, Pki, causes};
 
     #[test]
     fn chain_checker_gives_the_results_of_check_chain_with() {

@@ -292,8 +292,8 @@ pub(super) fn issued_by(cert: &CertInfo, issuer: &CertInfo) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::Pki;
     use super::*;
+    use crate::core::cert::tests::Pki;
 
     #[test]
     fn serials_are_spelled_as_x509_parser_spells_them() {
