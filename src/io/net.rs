@@ -349,8 +349,9 @@ pub fn connect(target: &Target, limits: &Limits) -> io::Result<Connection> {
 /// send time-out (`SO_SNDTIMEO`, which Linux applies to `connect`), so the usual case is
 /// three system calls (socket, the option, connect) where std's `connect_timeout` makes
 /// five (it switches to non-blocking, polls and switches back). A scan makes one
-/// connection per hello, so these count (docs/benchmarks.md#scan-cpu). The time-out stays on the stream's writes, which
-/// therefore cannot block for longer than a connect may either.
+/// connection per hello, so these count (docs/benchmarks.md#scan-cpu). The time-out stays
+/// on the stream's writes, which therefore cannot block for longer than a connect may
+/// either.
 #[cfg(target_os = "linux")]
 fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     if coro::active() && !timeout.is_zero() {
